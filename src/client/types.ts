@@ -1,0 +1,108 @@
+import type { SwitchboardError } from '../protocol/errors.js';
+import type { Ack, Entry, HistoryPage, PresenceMember, TransportName, TypingNotice } from '../protocol/types.js';
+
+export type { Ack, Entry, HistoryPage, PresenceMember, TransportName, TypingNotice };
+
+/** What `connect` is asked for. Only `url`, `room` and `name` are required. */
+export interface ConnectOptions {
+  /** Server base URL, e.g. `http://localhost:3000`. */
+  url: string;
+  /** Room to join. */
+  room: string;
+  /** Display name, 1-64 characters. */
+  name: string;
+  /** Bearer token, when the server requires one. */
+  token?: string;
+  /** Transport to use; `'auto'` (default) starts with WebSocket and falls back (docs/client.md). */
+  transport?: TransportName | 'auto';
+  /** Stable member id across reconnects and transports (default: a random id for this client). */
+  member?: string;
+  /** Create the room when it does not exist (default false: ROOM_NOT_FOUND). */
+  create?: boolean;
+  /** Resume after this cursor (default: from now on; history is separate, see `history()`). */
+  after?: string;
+  /** Short polling interval in ms (default 2000). */
+  pollIntervalMs?: number;
+  /** Reconnect backoff: full jitter, `min(maxDelayMs, initialDelayMs * 2^attempt)` (defaults 500, 15000). */
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** How long a live transport may stay silent before it is thought dead (default: 2x the server heartbeat, 50 s). */
+  silenceTimeoutMs?: number;
+  /** In auto mode, how often to try a better transport again after a fallback (default 60 s). */
+  upgradeRetryMs?: number;
+}
+
+/** Connection status, as shown to users. */
+export type Status = 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'closed';
+
+export interface StatusEvent {
+  status: Status;
+  transport: TransportName;
+  /** When reconnecting: ms until the next attempt. */
+  retryInMs?: number;
+}
+
+/** One thing seen on the wire, for the web app's wire inspector (and for debugging). */
+export interface WireEvent {
+  at: number;
+  transport: TransportName;
+  direction: 'in' | 'out';
+  /** http: a request/answer pair; sse: one event; ws: one frame; heartbeat: ping/pong/keepalive. */
+  kind: 'http' | 'sse' | 'ws' | 'heartbeat';
+  method?: string;
+  path?: string;
+  status?: number;
+  bytes: number;
+  /** For HTTP: how long the request was held / took. */
+  durationMs?: number;
+  /** For SSE: the event id. */
+  id?: string;
+  /** A short readable text (frame or event payload, truncated). */
+  summary: string;
+}
+
+/** Typed events of a client. */
+export interface ClientEvents {
+  /** Every log entry (message, join, leave), once each, in seq order. */
+  entry: Entry;
+  /** Chat messages only (entries of type 'message'). */
+  message: Entry;
+  /** Presence changed (after a join/leave entry, or on (re)connect). */
+  presence: PresenceMember[];
+  typing: TypingNotice;
+  status: StatusEvent;
+  /** The resume position could not be honoured (history reset or expired): entries restart from the oldest kept. */
+  reset: { reason: 'epoch' | 'expired' };
+  /** A failure that does not end the client (it keeps reconnecting) or a terminal one (status 'closed'). */
+  error: SwitchboardError;
+  wire: WireEvent;
+}
+
+/** A connected client of one room. */
+export interface Client {
+  readonly room: string;
+  readonly name: string;
+  readonly member: string;
+  /** The transport in use now. */
+  readonly transport: TransportName;
+  readonly status: Status;
+  /** Cursor of the last entry received (resume position). */
+  readonly cursor: string | undefined;
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<K extends keyof ClientEvents>(event: K, handler: (value: ClientEvents[K]) => void): () => void;
+  /**
+   * Publishes a message. Resolves with the ack once stored. Every publish carries a client
+   * message id (made up when not given); retries reuse it, so a message is stored once.
+   * While offline, publishes wait in an in-order queue and are sent on reconnect.
+   */
+  publish(text: string, options?: { clientId?: string }): Promise<Ack>;
+  /** A page of history, newest last, before `before` (a seq). */
+  history(options?: { before?: number; limit?: number }): Promise<HistoryPage>;
+  /** Members present now, as last known. */
+  presence(): PresenceMember[];
+  /** Tells the room this member is typing. */
+  typing(): void;
+  /** Switches transport live, resuming from the last entry received: nothing lost or doubled. */
+  setTransport(transport: TransportName | 'auto'): Promise<void>;
+  /** Leaves and closes. Pending publishes are rejected. */
+  close(): Promise<void>;
+}

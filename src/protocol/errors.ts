@@ -1,0 +1,67 @@
+/**
+ * The one error catalog. Every error a client can see has a stable `code`, an HTTP status for the
+ * HTTP routes and, where it ends a WebSocket, a close code. docs/protocol.md lists the same table;
+ * test/error-catalog.test.ts keeps the two in step.
+ *
+ * Close code ranges (as in Centrifugo): 1000-1015 are RFC 6455's; 4000-4099 mean "reconnect
+ * and resume"; 4100-4199 mean "do not reconnect with the same credentials".
+ */
+export const ERRORS = {
+  BAD_JSON: { status: 400, message: 'The body or frame is not valid JSON' },
+  BAD_REQUEST: { status: 400, message: 'The request does not match the schema' },
+  TEXT_REQUIRED: { status: 400, message: 'The "text" field is required' },
+  INVALID_ROOM_NAME: { status: 400, message: 'Room names are 1-64 characters of A-Z a-z 0-9 _ . -' },
+  INVALID_CURSOR: { status: 400, message: 'The cursor is not of the form "<epoch>:<seq>" or "<seq>"' },
+  INVALID_UTF8: { status: 400, close: 1007, message: 'The text is not valid UTF-8' },
+  UNKNOWN_FRAME: { status: 400, message: 'Unknown frame type' },
+  UNAUTHORIZED: { status: 401, close: 4101, message: 'A valid token is required' },
+  ORIGIN_NOT_ALLOWED: { status: 403, message: 'This Origin is not allowed' },
+  NOT_FOUND: { status: 404, message: 'No such route' },
+  ROOM_NOT_FOUND: { status: 404, message: 'No such room' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
+  ROOM_LIMIT: { status: 409, message: 'The server holds as many rooms as it is allowed to' },
+  MESSAGE_TOO_LARGE: { status: 413, close: 1009, message: 'The message is larger than the limit' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json' },
+  RATE_LIMITED: { status: 429, close: 4008, message: 'Too many messages: slow down' },
+  INTERNAL: { status: 500, close: 1011, message: 'Internal error' },
+  TOO_MANY_CONNECTIONS: { status: 503, close: 1013, message: 'The server is at its connection limit' },
+  SHUTTING_DOWN: { status: 503, close: 1001, message: 'The server is shutting down: reconnect elsewhere' },
+  STORE_UNAVAILABLE: { status: 503, close: 1011, message: 'The message store is unavailable: nothing was stored' },
+  SLOW_CONSUMER: { status: 503, close: 4000, message: 'The client reads too slowly: reconnect and resume' },
+  HEARTBEAT_TIMEOUT: { status: 408, close: 4001, message: 'No pong within the heartbeat interval' },
+} as const satisfies Record<string, { status: number; close?: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The JSON body of every HTTP error and the payload of every WebSocket `error` frame. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  /** Also set, for the lecture's clients, which read `error`. */
+  error: string;
+}
+
+/** An error with a catalog code. Thrown inside the server, and by the client SDK on failures. */
+export class SwitchboardError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** WebSocket close code, when the error ends a connection. */
+  readonly closeCode: number | undefined;
+
+  constructor(code: ErrorCode, detail?: string) {
+    const entry: { status: number; close?: number; message: string } = ERRORS[code];
+    super(detail ? `${entry.message}: ${detail}` : entry.message);
+    this.name = 'SwitchboardError';
+    this.code = code;
+    this.status = entry.status;
+    this.closeCode = entry.close;
+  }
+
+  toBody(): ErrorBody {
+    return { code: this.code, message: this.message, error: this.message };
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERRORS, value);
+}

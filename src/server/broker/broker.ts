@@ -1,0 +1,24 @@
+import type { Entry, TypingNotice } from '../../protocol/types.js';
+
+/** What travels between nodes: stored entries, and ephemeral typing notices. */
+export type BrokerMessage = { kind: 'entry'; epoch: string; entry: Entry } | { kind: 'typing'; notice: TypingNotice };
+
+/**
+ * Live fan-out between the nodes that serve the same rooms. The contract:
+ *
+ * - `publish` hands a message to every node, this one included, through `onMessage`.
+ *   An entry is published only after the store acknowledged it, so a node that misses a
+ *   broker message can always read it back from the store.
+ * - Order between messages of one room is NOT guaranteed across nodes: receivers order entries by
+ *   seq and fill gaps from the store (the hub does this), so a broker may be at-most-once.
+ * - `publish` never throws for a single lost message: fan-out is best effort; durability is the store's.
+ */
+export interface Broker {
+  readonly kind: string;
+  init(): Promise<void>;
+  publish(message: BrokerMessage): Promise<void>;
+  /** Sets the one handler of incoming messages (the hub). */
+  onMessage(handler: (message: BrokerMessage) => void): void;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,293 @@
+import { formatCursor, parseCursor } from '../protocol/cursor.js';
+import { MAX_PAGE, ROOM_NAME_PATTERN } from '../protocol/constants.js';
+import { SwitchboardError } from '../protocol/errors.js';
+import type { Ack, Entry, EntryDraft, HistoryPage, PollResult, RoomInfo, Sender, TypingNotice } from '../protocol/types.js';
+import { Batch } from './batch.js';
+import type { Broker, BrokerMessage } from './broker/broker.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { PresenceTracker } from './presence.js';
+import { RoomChannel } from './room-channel.js';
+import type { MessageStore, RoomState } from './store/message-store.js';
+import type { Subscriber } from './subscriber.js';
+
+export interface HubOptions {
+  store: MessageStore;
+  broker: Broker;
+  logger: Logger;
+  metrics: Metrics;
+  /** Most rooms the store may hold. */
+  maxRooms: number;
+  /** A member leaves this long after its last connection closed. */
+  presenceGraceMs: number;
+  /** A polling client is present this long after its last request. */
+  pollPresenceTtlMs: number;
+  /** A typing notice lasts this long. */
+  typingTtlMs: number;
+}
+
+/** Where a subscription starts, once the cursor was checked against the room's history. */
+export interface StartPosition {
+  epoch: string;
+  /** Last seq the client has: delivery starts at seq + 1. */
+  seq: number;
+  reset?: 'epoch' | 'expired';
+}
+
+/**
+ * The hub: rooms, their logs and live fan-out. Every transport goes through it.
+ *
+ * A publish is stored first (the store assigns the seq), acknowledged, then handed to the
+ * broker; the broker brings it back to the hub of every node, whose RoomChannel delivers it to
+ * local subscribers in seq order. A subscriber that starts from a cursor replays the store
+ * first and goes live without gap or duplicate (see RoomChannel).
+ */
+export class Hub {
+  readonly presence: PresenceTracker;
+  private readonly channels = new Map<string, RoomChannel>();
+  private readonly channelsLoading = new Map<string, Promise<RoomChannel>>();
+
+  constructor(private readonly options: HubOptions) {
+    this.presence = new PresenceTracker(
+      (room, type, from) => void this.publishPresence(room, type, from),
+      options.presenceGraceMs,
+      options.pollPresenceTtlMs,
+    );
+    options.broker.onMessage((message) => this.onBrokerMessage(message));
+  }
+
+  get store(): MessageStore {
+    return this.options.store;
+  }
+
+  /** The room's state; creates the room when `create` is set. Throws INVALID_ROOM_NAME, ROOM_NOT_FOUND, ROOM_LIMIT. */
+  async room(name: string, create = false): Promise<RoomState> {
+    if (!ROOM_NAME_PATTERN.test(name)) throw new SwitchboardError('INVALID_ROOM_NAME', JSON.stringify(name.slice(0, 80)));
+    const state = await this.options.store.getRoom(name);
+    if (state) return state;
+    if (!create) throw new SwitchboardError('ROOM_NOT_FOUND', name);
+    return (await this.createRoom(name)).state;
+  }
+
+  async createRoom(name: string): Promise<{ state: RoomState; created: boolean }> {
+    if (!ROOM_NAME_PATTERN.test(name)) throw new SwitchboardError('INVALID_ROOM_NAME', JSON.stringify(name.slice(0, 80)));
+    const existing = await this.options.store.getRoom(name);
+    if (existing) return { state: existing, created: false };
+    if ((await this.options.store.listRooms()).length >= this.options.maxRooms) throw new SwitchboardError('ROOM_LIMIT');
+    return this.options.store.createRoom(name);
+  }
+
+  async roomInfo(name: string): Promise<RoomInfo> {
+    const s = await this.room(name);
+    return { name: s.name, epoch: s.epoch, lastSeq: s.lastSeq, firstSeq: s.firstSeq, members: this.presence.count(name) };
+  }
+
+  async listRooms(): Promise<RoomInfo[]> {
+    const rooms = await this.options.store.listRooms();
+    return rooms
+      .map((s) => ({ name: s.name, epoch: s.epoch, lastSeq: s.lastSeq, firstSeq: s.firstSeq, members: this.presence.count(s.name) }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Stores a message and fans it out. Resolves once stored (the ack); a retried clientId
+   * resolves with the original seq and `duplicate: true` and is not fanned out again.
+   */
+  async publish(draft: EntryDraft): Promise<Ack> {
+    const started = process.hrtime.bigint();
+    const { entry, epoch, duplicate } = await this.options.store.append(draft);
+    if (duplicate) this.options.metrics.duplicates.inc();
+    else {
+      this.options.metrics.published.inc({ type: entry.type });
+      await this.options.broker.publish({ kind: 'entry', epoch, entry });
+    }
+    this.options.metrics.publishLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const ack: Ack = { room: entry.room, seq: entry.seq, ts: entry.ts, epoch, duplicate, cursor: formatCursor({ epoch, seq: entry.seq }) };
+    if (entry.clientId !== undefined) ack.clientId = entry.clientId;
+    return ack;
+  }
+
+  /** Broadcasts an ephemeral typing notice to every node. */
+  typing(room: string, from: Sender): void {
+    const notice: TypingNotice = { room, from };
+    void this.options.broker.publish({ kind: 'typing', notice });
+  }
+
+  /**
+   * Checks a client's cursor against the room's history. No cursor means "from now on".
+   * A cursor of another epoch, or one older than what retention kept, starts at the oldest
+   * retained entry, flagged `reset`.
+   */
+  resolveStart(state: RoomState, cursorText: string | undefined, fromStart = false): StartPosition {
+    const cursor = parseCursor(cursorText);
+    const oldest = state.firstSeq - 1;
+    if (!cursor) return { epoch: state.epoch, seq: fromStart ? oldest : state.lastSeq };
+    if ((cursor.epoch !== undefined && cursor.epoch !== state.epoch) || cursor.seq > state.lastSeq) {
+      return { epoch: state.epoch, seq: oldest, reset: 'epoch' };
+    }
+    if (cursor.seq < oldest) return { epoch: state.epoch, seq: oldest, reset: 'expired' };
+    return { epoch: state.epoch, seq: cursor.seq };
+  }
+
+  /**
+   * Starts a live subscription at `start` (see resolveStart): replays what the store holds after
+   * it, then delivers live entries, with no gap or duplicate in between.
+   */
+  async subscribe(room: string, sub: Subscriber, start: StartPosition): Promise<void> {
+    const channel = await this.channel(room);
+    sub.position = start.seq;
+    channel.addCatchingUp(sub);
+    try {
+      for (;;) {
+        const entries = await this.options.store.readAfter(room, sub.position, MAX_PAGE);
+        if (entries.length === 0) break;
+        const batch = new Batch(room, channel.epoch, entries);
+        sub.position = batch.lastSeq;
+        sub.deliver(batch);
+        if (entries.length < MAX_PAGE) break;
+      }
+    } catch (err) {
+      channel.remove(sub);
+      throw err;
+    }
+    channel.caughtUp(sub);
+  }
+
+  unsubscribe(room: string, sub: Subscriber): void {
+    const channel = this.channels.get(room);
+    if (!channel) return;
+    channel.remove(sub);
+  }
+
+  /** Entries after a cursor, at once (short polling). */
+  async poll(room: string, after: string | undefined, limit: number): Promise<PollResult> {
+    const state = await this.room(room);
+    const start = this.resolveStart(state, after);
+    await this.channel(room); // keeps typing notices of this room on this node
+    return this.readPoll(room, start, limit);
+  }
+
+  /**
+   * Entries after a cursor; when there are none yet, waits for the next ones until `timeoutMs`
+   * or `signal` aborts, then answers with no entries (long polling).
+   */
+  async longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, signal: AbortSignal): Promise<PollResult> {
+    const state = await this.room(room);
+    const start = this.resolveStart(state, after);
+    const channel = await this.channel(room);
+    let resolveWait!: () => void;
+    let wokenBy: Batch | undefined;
+    const woken = new Promise<void>((resolve) => (resolveWait = resolve));
+    // Registered before reading, so an entry stored meanwhile wakes it (no lost wake-up).
+    const waiter: Subscriber = {
+      transport: 'long-polling',
+      position: start.seq,
+      deliver: (batch) => {
+        wokenBy ??= batch;
+        resolveWait();
+      },
+    };
+    channel.subscribers.add(waiter);
+    const timer = setTimeout(resolveWait, timeoutMs);
+    const onAbort = (): void => resolveWait();
+    signal.addEventListener('abort', onAbort);
+    try {
+      const now = await this.readPoll(room, start, limit);
+      if (now.entries.length > 0 || now.reset) return now;
+      await woken;
+      const batch = wokenBy as Batch | undefined;
+      if (batch && batch.firstSeq === start.seq + 1 && batch.entries.length <= limit) {
+        // Every poll held at this position gets the same answer object, encoded once.
+        return batch.encoded(`longpoll:${limit}`, (b) => this.pollResult(room, b.epoch, [...b.entries], b.lastSeq, false));
+      }
+      return await this.readPoll(room, start, limit);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      channel.remove(waiter);
+    }
+  }
+
+  /** A page of history, newest last, going back from `before` (a seq; newest when absent). */
+  async history(room: string, before: number | undefined, limit: number): Promise<HistoryPage> {
+    const state = await this.room(room);
+    const entries = await this.options.store.readBefore(room, before, Math.min(limit, MAX_PAGE));
+    const first = entries[0];
+    return { room, epoch: state.epoch, entries, more: first !== undefined && first.seq > state.firstSeq };
+  }
+
+  /** Names typing in a room now (for polling clients). */
+  typingNames(room: string): string[] {
+    return this.channels.get(room)?.typingNames() ?? [];
+  }
+
+  /** Live subscribers on this node, all rooms. */
+  get subscriberCount(): number {
+    let n = 0;
+    for (const c of this.channels.values()) n += c.size;
+    return n;
+  }
+
+  close(): void {
+    this.presence.clear();
+  }
+
+  private async readPoll(room: string, start: StartPosition, limit: number): Promise<PollResult> {
+    const n = Math.max(1, Math.min(limit, MAX_PAGE));
+    const entries: Entry[] = await this.options.store.readAfter(room, start.seq, n + 1);
+    const more = entries.length > n;
+    if (more) entries.length = n;
+    const last = entries.length > 0 ? entries[entries.length - 1]!.seq : start.seq;
+    const result = this.pollResult(room, start.epoch, entries, last, more);
+    if (start.reset) result.reset = start.reset;
+    return result;
+  }
+
+  private pollResult(room: string, epoch: string, entries: Entry[], lastSeq: number, more: boolean): PollResult {
+    return { room, epoch, entries, cursor: formatCursor({ epoch, seq: lastSeq }), more, typing: this.typingNames(room) };
+  }
+
+  private async publishPresence(room: string, type: 'join' | 'leave', from: Sender): Promise<void> {
+    try {
+      await this.publish({ type, room, from });
+    } catch (err) {
+      this.options.logger.warn({ err, room, type }, 'presence entry not stored');
+    }
+  }
+
+  /** The live channel of a room on this node, made on first use. */
+  private async channel(room: string): Promise<RoomChannel> {
+    const existing = this.channels.get(room);
+    if (existing) return existing;
+    let loading = this.channelsLoading.get(room);
+    if (!loading) {
+      loading = (async () => {
+        const state = await this.room(room);
+        const channel = new RoomChannel(
+          room,
+          state.epoch,
+          state.lastSeq,
+          (r, after, limit) => this.options.store.readAfter(r, after, limit),
+          (batch, recipients) => this.onDelivered(batch, recipients),
+        );
+        this.channels.set(room, channel);
+        return channel;
+      })().finally(() => this.channelsLoading.delete(room));
+      this.channelsLoading.set(room, loading);
+    }
+    return loading;
+  }
+
+  private onDelivered(batch: Batch, recipients: number): void {
+    this.options.metrics.deliveries.inc(batch.entries.length * recipients);
+  }
+
+  private onBrokerMessage(message: BrokerMessage): void {
+    if (message.kind === 'entry') {
+      // Rooms with no live channel on this node have no one to deliver to; polls read the store.
+      this.channels.get(message.entry.room)?.receive(message.epoch, message.entry);
+    } else {
+      this.channels.get(message.notice.room)?.typingNotice(message.notice, this.options.typingTtlMs);
+    }
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * A token bucket: `rate` tokens per second, at most `burst` saved up. One per connection (or per
+ * HTTP client), so a flood from one client cannot starve the others.
+ */
+export class RateLimiter {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+    this.last = performance.now();
+  }
+
+  /** Takes a token; false when the bucket is empty (the caller refuses the action). */
+  take(now = performance.now()): boolean {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** True when the bucket is full again (the entry can be forgotten). */
+  get idle(): boolean {
+    return this.tokens + ((performance.now() - this.last) / 1000) * this.rate >= this.burst;
+  }
+}

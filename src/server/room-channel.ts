@@ -1,0 +1,160 @@
+import type { Entry, TypingNotice } from '../protocol/types.js';
+import { Batch } from './batch.js';
+import type { Subscriber } from './subscriber.js';
+
+/** How long an out-of-order entry waits for the ones before it before they are read from the store. */
+const GAP_FILL_DELAY_MS = 50;
+
+/**
+ * The live side of one room on this node: its subscribers and the order of delivery.
+ *
+ * Entries arrive from the broker, possibly out of order when several nodes publish to the room.
+ * The channel accepts them strictly by seq (holding early ones and reading missing ones from
+ * the store after a short wait), gathers what arrives within one event-loop turn into one Batch,
+ * and hands that batch to every subscriber: each recipient gets every entry once, in order.
+ */
+export class RoomChannel {
+  readonly subscribers = new Set<Subscriber>();
+  /** Subscribers still replaying history: live batches wait here until the replay is done. */
+  private readonly catchingUp = new Map<Subscriber, Batch[]>();
+  /** Seq of the last entry accepted for delivery. */
+  private accepted: number;
+  private pending: Entry[] = [];
+  private readonly early = new Map<number, Entry>();
+  private flushScheduled = false;
+  private gapTimer: NodeJS.Timeout | undefined;
+  /** Typing state for polling clients: name -> until (epoch ms). */
+  readonly typing = new Map<string, number>();
+
+  constructor(
+    readonly name: string,
+    public epoch: string,
+    lastSeq: number,
+    private readonly readMissing: (room: string, after: number, limit: number) => Promise<Entry[]>,
+    private readonly onDelivered: (batch: Batch, recipients: number) => void,
+  ) {
+    this.accepted = lastSeq;
+  }
+
+  /** Seq of the last entry accepted for delivery on this node. */
+  get head(): number {
+    return this.accepted;
+  }
+
+  /** Takes an entry from the broker. Duplicates and entries already seen are dropped. */
+  receive(epoch: string, entry: Entry): void {
+    if (epoch !== this.epoch) {
+      // The history was reset elsewhere: adopt the new epoch; subscribers will resume with `reset`.
+      this.epoch = epoch;
+      this.accepted = entry.seq - 1;
+      this.early.clear();
+    }
+    if (entry.seq <= this.accepted) return;
+    if (entry.seq !== this.accepted + 1) {
+      this.early.set(entry.seq, entry);
+      this.scheduleGapFill();
+      return;
+    }
+    this.accept(entry);
+    for (let next = this.early.get(this.accepted + 1); next; next = this.early.get(this.accepted + 1)) {
+      this.early.delete(next.seq);
+      this.accept(next);
+    }
+    if (this.early.size === 0 && this.gapTimer) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = undefined;
+    }
+  }
+
+  /** Adds a subscriber that first replays history: live batches are held for it until `caughtUp`. */
+  addCatchingUp(sub: Subscriber): void {
+    this.catchingUp.set(sub, []);
+  }
+
+  /** Ends a replay: held batches after the subscriber's position are delivered, then it is live. */
+  caughtUp(sub: Subscriber): void {
+    const held = this.catchingUp.get(sub);
+    if (!held) return;
+    this.catchingUp.delete(sub);
+    this.subscribers.add(sub);
+    for (const batch of held) this.deliverTo(sub, batch);
+  }
+
+  remove(sub: Subscriber): void {
+    this.subscribers.delete(sub);
+    this.catchingUp.delete(sub);
+  }
+
+  get size(): number {
+    return this.subscribers.size + this.catchingUp.size;
+  }
+
+  /** Sends an ephemeral typing notice to every live subscriber, encoded once. */
+  typingNotice(notice: TypingNotice, ttlMs: number): void {
+    this.typing.set(notice.from.name, Date.now() + ttlMs);
+    const encoded = JSON.stringify({ type: 'typing', ...notice });
+    for (const sub of this.subscribers) sub.deliverTyping?.(notice, encoded);
+  }
+
+  /** Names typing now. */
+  typingNames(now = Date.now()): string[] {
+    const names: string[] = [];
+    for (const [name, until] of this.typing) {
+      if (until > now) names.push(name);
+      else this.typing.delete(name);
+    }
+    return names;
+  }
+
+  private accept(entry: Entry): void {
+    this.accepted = entry.seq;
+    this.pending.push(entry);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const batch = new Batch(this.name, this.epoch, this.pending);
+    this.pending = [];
+    for (const held of this.catchingUp.values()) held.push(batch);
+    for (const sub of this.subscribers) this.deliverTo(sub, batch);
+    this.onDelivered(batch, this.subscribers.size);
+  }
+
+  private deliverTo(sub: Subscriber, batch: Batch): void {
+    const part = batch.after(sub.position);
+    if (!part) return;
+    sub.position = part.lastSeq;
+    sub.deliver(part);
+  }
+
+  private scheduleGapFill(): void {
+    if (this.gapTimer) return;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = undefined;
+      void this.fillGap();
+    }, GAP_FILL_DELAY_MS);
+    this.gapTimer.unref();
+  }
+
+  private async fillGap(): Promise<void> {
+    if (this.early.size === 0) return;
+    const lowest = Math.min(...this.early.keys());
+    try {
+      const missing = await this.readMissing(this.name, this.accepted, Math.max(1, lowest - this.accepted - 1));
+      for (const entry of missing) this.receive(this.epoch, entry);
+      // Entries removed by retention cannot be filled: skip past them rather than stall the room.
+      if (this.early.size > 0 && Math.min(...this.early.keys()) > this.accepted + 1 && missing.length === 0) {
+        this.accepted = Math.min(...this.early.keys()) - 1;
+        this.receive(this.epoch, this.early.get(this.accepted + 1)!);
+      }
+    } catch {
+      // Store unreachable: try again later; held entries stay held.
+    }
+    if (this.early.size > 0) this.scheduleGapFill();
+  }
+}

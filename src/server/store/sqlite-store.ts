@@ -1,0 +1,310 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SwitchboardError } from '../../protocol/errors.js';
+import type { Entry, EntryDraft, EntryType } from '../../protocol/types.js';
+import { newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
+
+/** Options of {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Directory of the database file; created (recursively) when missing. */
+  dataDir: string;
+  /** File name inside `dataDir`. Default `switchboard.db`. */
+  fileName?: string;
+  /** Most rows one trim statement deletes before yielding to the event loop. Default 2000. */
+  trimBatchSize?: number;
+  /** How long a write waits for another process's write lock, in ms. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Schema migrations, in order: migration i brings `PRAGMA user_version` from i to i + 1.
+ * Append new ones at the end; never edit one that has shipped.
+ */
+const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
+  (db) => {
+    db.exec(`
+      CREATE TABLE rooms (
+        name       TEXT PRIMARY KEY,
+        epoch      TEXT NOT NULL,
+        last_seq   INTEGER NOT NULL,
+        first_seq  INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE entries (
+        room      TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        ts        INTEGER NOT NULL,
+        type      TEXT NOT NULL,
+        sender    TEXT NOT NULL,
+        text      TEXT,
+        client_id TEXT,
+        PRIMARY KEY (room, seq)
+      );
+      CREATE UNIQUE INDEX entries_room_client_id ON entries (room, client_id) WHERE client_id IS NOT NULL;
+    `);
+  },
+];
+
+interface RoomRow {
+  name: string;
+  epoch: string;
+  last_seq: number;
+  first_seq: number;
+}
+
+interface EntryRow {
+  room: string;
+  seq: number;
+  ts: number;
+  type: EntryType;
+  sender: string;
+  text: string | null;
+  client_id: string | null;
+}
+
+type Statements = ReturnType<typeof prepare>;
+
+function prepare(db: Database.Database) {
+  return {
+    getRoom: db.prepare<[string], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms WHERE name = ?'),
+    listRooms: db.prepare<[], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms ORDER BY name'),
+    insertRoom: db.prepare<[string, string, number]>(
+      'INSERT INTO rooms (name, epoch, last_seq, first_seq, created_at) VALUES (?, ?, 0, 1, ?) ON CONFLICT (name) DO NOTHING',
+    ),
+    setLastSeq: db.prepare<[number, string]>('UPDATE rooms SET last_seq = ? WHERE name = ?'),
+    setFirstSeq: db.prepare<[number, string]>('UPDATE rooms SET first_seq = ? WHERE name = ?'),
+    byClientId: db.prepare<[string, string], EntryRow>('SELECT * FROM entries WHERE room = ? AND client_id = ?'),
+    insertEntry: db.prepare<[string, number, number, string, string, string | null, string | null]>(
+      'INSERT INTO entries (room, seq, ts, type, sender, text, client_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    readAfter: db.prepare<[string, number, number], EntryRow>('SELECT * FROM entries WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    readBefore: db.prepare<[string, number, number], EntryRow>('SELECT * FROM entries WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
+    firstYoung: db.prepare<[string, number, number, number], { seq: number }>(
+      'SELECT seq FROM entries WHERE room = ? AND seq BETWEEN ? AND ? AND ts >= ? ORDER BY seq LIMIT 1',
+    ),
+    deleteBelow: db.prepare<[string, number, number]>('DELETE FROM entries WHERE room = ? AND seq >= ? AND seq < ?'),
+  };
+}
+
+/** Entries come back in the memory store's shape: optional keys are absent, never null. */
+function toEntry(row: EntryRow): Entry {
+  const entry: Entry = { type: row.type, room: row.room, seq: row.seq, ts: row.ts, from: JSON.parse(row.sender) };
+  if (row.text !== null) entry.text = row.text;
+  if (row.client_id !== null) entry.clientId = row.client_id;
+  return entry;
+}
+
+function toState(row: RoomRow): RoomState {
+  return { name: row.name, epoch: row.epoch, lastSeq: row.last_seq, firstSeq: row.first_seq };
+}
+
+/** Infinity (no bound) as a number SQLite compares correctly. */
+function bound(n: number): number {
+  return Number.isFinite(n) ? Math.floor(n) : Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * The durable single-node store (`--store sqlite`): one SQLite file in WAL mode.
+ *
+ * An append resolves only after its transaction committed with `synchronous = FULL`, so an
+ * acknowledged entry survives a crash of the process (kill -9), of the OS, or a power loss.
+ * Several processes may share the file: appends take the write lock up front (BEGIN IMMEDIATE)
+ * and wait up to `busyTimeoutMs` for it, then fail with STORE_UNAVAILABLE.
+ *
+ * better-sqlite3 is synchronous: each call blocks the event loop for one short statement;
+ * `trim` works in batches of `trimBatchSize` rows and yields between them.
+ */
+export class SqliteStore implements MessageStore {
+  readonly kind = 'sqlite';
+  /** The database file. */
+  readonly path: string;
+  private readonly dataDir: string;
+  private readonly trimBatchSize: number;
+  private readonly busyTimeoutMs: number;
+  private db: Database.Database | undefined;
+  private stmts: Statements | undefined;
+  private appendTx: ((draft: EntryDraft) => AppendResult) | undefined;
+  private trimTx: ((room: string, keep: Retention, cutoff: number) => { removed: number; more: boolean }) | undefined;
+
+  constructor(options: SqliteStoreOptions) {
+    this.dataDir = options.dataDir;
+    this.path = join(options.dataDir, options.fileName ?? 'switchboard.db');
+    this.trimBatchSize = options.trimBatchSize ?? 2000;
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  }
+
+  /** Opens the file, sets the pragmas and migrates the schema. Throws STORE_UNAVAILABLE when it cannot. */
+  async init(): Promise<void> {
+    try {
+      this.open();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  private open(): void {
+    this.guard(() => {
+      mkdirSync(this.dataDir, { recursive: true });
+      const db = new Database(this.path, { timeout: this.busyTimeoutMs });
+      this.db = db;
+      db.pragma('journal_mode = WAL');
+      // In WAL mode NORMAL already survives kill -9 (a commit is in the OS's page cache once
+      // write() returns), but not an OS crash or power loss. FULL fsyncs the WAL at every commit,
+      // so "acknowledged" means "on disk" whatever dies: the price is one fsync per append.
+      db.pragma('synchronous = FULL');
+      this.migrate(db);
+      const stmts = prepare(db);
+      this.stmts = stmts;
+      const appendTx = db.transaction((draft: EntryDraft) => this.appendInTx(stmts, draft));
+      const trimTx = db.transaction((room: string, keep: Retention, cutoff: number) => this.trimBatchInTx(stmts, room, keep, cutoff));
+      // IMMEDIATE takes the write lock before reading last_seq, so two processes never read the
+      // same last_seq, and a reader never has to be upgraded to a writer (which could deadlock).
+      this.appendTx = (draft) => appendTx.immediate(draft);
+      this.trimTx = (room, keep, cutoff) => trimTx.immediate(room, keep, cutoff);
+    });
+  }
+
+  async getRoom(room: string): Promise<RoomState | undefined> {
+    return this.guard(() => {
+      const row = this.s().getRoom.get(room);
+      return row ? toState(row) : undefined;
+    });
+  }
+
+  async createRoom(room: string): Promise<{ state: RoomState; created: boolean }> {
+    return this.guard(() => {
+      const created = this.s().insertRoom.run(room, newEpoch(), Date.now()).changes === 1;
+      return { state: toState(this.s().getRoom.get(room)!), created };
+    });
+  }
+
+  async listRooms(): Promise<RoomState[]> {
+    return this.guard(() => this.s().listRooms.all().map(toState));
+  }
+
+  async append(draft: EntryDraft): Promise<AppendResult> {
+    return this.guard(() => this.appendTx!(draft));
+  }
+
+  async readAfter(room: string, after: number, limit: number): Promise<Entry[]> {
+    return this.guard(() => {
+      this.mustExist(room);
+      if (limit <= 0) return [];
+      return this.s().readAfter.all(room, after, limit).map(toEntry);
+    });
+  }
+
+  async readBefore(room: string, before: number | undefined, limit: number): Promise<Entry[]> {
+    return this.guard(() => {
+      this.mustExist(room);
+      if (limit <= 0) return [];
+      return this.s().readBefore.all(room, before ?? Number.MAX_SAFE_INTEGER, limit).map(toEntry).reverse();
+    });
+  }
+
+  async trim(retention: Retention, now: number): Promise<number> {
+    const keep: Retention = { maxEntries: Math.max(0, bound(retention.maxEntries)), maxAgeMs: retention.maxAgeMs };
+    const cutoff = Number.isFinite(retention.maxAgeMs) ? now - retention.maxAgeMs : -Number.MAX_SAFE_INTEGER;
+    const rooms = await this.listRooms();
+    let removed = 0;
+    for (const { name } of rooms) {
+      for (;;) {
+        const batch = this.guard(() => this.trimTx!(name, keep, cutoff));
+        removed += batch.removed;
+        // Yield between statements so a big backlog never stalls the event loop.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (!batch.more) break;
+      }
+    }
+    return removed;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      this.s();
+      this.db!.prepare('SELECT 1').get();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.db?.close();
+    this.db = undefined;
+    this.stmts = undefined;
+  }
+
+  private appendInTx(s: Statements, draft: EntryDraft): AppendResult {
+    const room = s.getRoom.get(draft.room);
+    if (!room) throw new SwitchboardError('ROOM_NOT_FOUND', draft.room);
+    if (draft.clientId !== undefined) {
+      const original = s.byClientId.get(draft.room, draft.clientId);
+      if (original) return { entry: toEntry(original), epoch: room.epoch, duplicate: true };
+    }
+    const row: EntryRow = {
+      room: draft.room,
+      seq: room.last_seq + 1,
+      ts: Date.now(),
+      type: draft.type,
+      sender: JSON.stringify(draft.from),
+      text: draft.text ?? null,
+      client_id: draft.clientId ?? null,
+    };
+    s.insertEntry.run(row.room, row.seq, row.ts, row.type, row.sender, row.text, row.client_id);
+    s.setLastSeq.run(row.seq, row.room);
+    // Built from the stored row, so the ack and later reads have exactly the same shape.
+    return { entry: toEntry(row), epoch: room.epoch, duplicate: false };
+  }
+
+  /**
+   * Removes at most one batch of the oldest entries of a room: those beyond `maxEntries`, then
+   * those older than `cutoff` up to the first young one. Relies on the invariant that every seq
+   * in [first_seq, last_seq] is present.
+   */
+  private trimBatchInTx(s: Statements, name: string, keep: Retention, cutoff: number): { removed: number; more: boolean } {
+    const room = s.getRoom.get(name);
+    if (!room || room.first_seq > room.last_seq) return { removed: 0, more: false };
+    const first = room.first_seq;
+    const windowEnd = Math.min(first + this.trimBatchSize - 1, room.last_seq);
+    const youngFrom = Math.max(first, room.last_seq - keep.maxEntries + 1);
+    const newFirst = youngFrom > windowEnd ? windowEnd + 1 : (s.firstYoung.get(name, youngFrom, windowEnd, cutoff)?.seq ?? windowEnd + 1);
+    if (newFirst === first) return { removed: 0, more: false };
+    s.deleteBelow.run(name, first, newFirst);
+    s.setFirstSeq.run(newFirst, name);
+    return { removed: newFirst - first, more: newFirst === windowEnd + 1 && windowEnd < room.last_seq };
+  }
+
+  /** Brings the schema up to date. The version is read inside the write lock, so two processes opening a new file migrate it once. */
+  private migrate(db: Database.Database): void {
+    db.transaction(() => {
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > MIGRATIONS.length) {
+        throw new SwitchboardError('STORE_UNAVAILABLE', `${this.path} has schema version ${version}, newer than this build's ${MIGRATIONS.length}`);
+      }
+      for (let v = version; v < MIGRATIONS.length; v++) MIGRATIONS[v]!(db);
+      db.pragma(`user_version = ${MIGRATIONS.length}`);
+    }).immediate();
+  }
+
+  private mustExist(room: string): void {
+    if (!this.s().getRoom.get(room)) throw new SwitchboardError('ROOM_NOT_FOUND', room);
+  }
+
+  private s(): Statements {
+    if (!this.stmts) throw new SwitchboardError('STORE_UNAVAILABLE', 'the SQLite store is not open');
+    return this.stmts;
+  }
+
+  /** Runs `fn`, turning any failure that is not already a SwitchboardError into STORE_UNAVAILABLE. */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof SwitchboardError) throw err;
+      throw new SwitchboardError('STORE_UNAVAILABLE', err instanceof Error ? err.message : String(err));
+    }
+  }
+}

@@ -1,0 +1,16 @@
+import type { TransportName, TypingNotice } from '../protocol/types.js';
+import type { Batch } from './batch.js';
+
+/**
+ * A live recipient of one room: a WebSocket subscription, an SSE stream, a held long poll.
+ * The hub calls `deliver` with batches in seq order, each starting right after `position`
+ * (it cuts what the subscriber has seen), and updates `position` itself.
+ */
+export interface Subscriber {
+  readonly transport: TransportName;
+  /** Seq of the last entry handed over. Set by the hub. */
+  position: number;
+  deliver(batch: Batch): void;
+  /** Ephemeral notices; optional (polling clients read typing state from the room instead). */
+  deliverTyping?(notice: TypingNotice, encoded: string): void;
+}
