@@ -1,3 +1,4 @@
+import * as wsModule from 'ws';
 import WebSocket from 'ws';
 
 /**
@@ -12,7 +13,8 @@ interface SenderInstance {
   sendFrame(list: Buffer[], cb?: (err?: Error) => void): void;
 }
 
-const Sender = (WebSocket as unknown as { Sender: SenderStatic }).Sender;
+// `Sender` is a named export of ws's ESM entry that @types/ws does not declare.
+const Sender = (wsModule as unknown as { Sender: SenderStatic }).Sender;
 
 /** One unmasked, final text frame holding `text`. */
 export function frameText(text: string): Buffer {

@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// Runs every test file (test/**/*.test.ts) with node's test runner, TypeScript through tsx.
+// Usage: node scripts/run-tests.mjs [filter]   (filter: a substring of the file paths to run)
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+
+const filter = process.argv[2] ?? '';
+const files = readdirSync('test', { recursive: true })
+  .map((f) => path.join('test', String(f)))
+  .filter((f) => f.endsWith('.test.ts') && f.includes(filter))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files match ${JSON.stringify(filter)}`);
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+process.exit(result.status ?? 1);

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { WsProbe, postJson, request, startServer, waitFor } from './helpers.js';
+
+type Started = Awaited<ReturnType<typeof startServer>>;
+
+describe('bad input gets a clear error and loses nothing', () => {
+  let s: Started;
+  before(async () => {
+    s = await startServer({ maxMessageBytes: 1024, rateLimitPerSecond: 5, rateLimitBurst: 5, maxConnections: 20, origins: ['http://allowed.example'] });
+    await request(`${s.url}/api/rooms/bad`, { method: 'PUT' });
+  });
+  after(async () => s.server.close());
+
+  it('an oversized message gets 413 over HTTP and close 1009 over WebSocket', async () => {
+    const r = await postJson(`${s.url}/api/rooms/bad/messages`, { text: 'x'.repeat(2000) });
+    assert.equal(r.status, 413);
+    assert.equal((r.json() as { code: string }).code, 'MESSAGE_TOO_LARGE');
+    const seed = await postJson(`${s.url}/update`, { text: 'x'.repeat(2000) });
+    assert.equal(seed.status, 413);
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/`);
+    await ws.opened;
+    ws.ws.send('y'.repeat(5000));
+    assert.equal(await ws.closed, 1009);
+    // A text under the frame limit but over the message limit: an error frame, the connection stays.
+    const native = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    await native.opened;
+    native.send({ type: 'publish', id: 'big', room: 'bad', text: 'z'.repeat(1500) });
+    assert.equal((await native.next('error', (f) => f.id === 'big')).code, 'MESSAGE_TOO_LARGE');
+    native.close();
+  });
+
+  it('malformed JSON gets 400 BAD_JSON; a schema mismatch gets 400 BAD_REQUEST', async () => {
+    const r = await request(`${s.url}/api/rooms/bad/messages`, { method: 'POST', body: '{"text": ', headers: { 'content-type': 'application/json' } });
+    assert.equal(r.status, 400);
+    assert.equal((r.json() as { code: string }).code, 'BAD_JSON');
+    const wrong = await postJson(`${s.url}/api/rooms/bad/messages`, { text: 42 });
+    assert.equal(wrong.status, 400);
+    assert.equal((wrong.json() as { code: string }).code, 'BAD_REQUEST');
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    await ws.opened;
+    ws.ws.send('{not json');
+    assert.equal((await ws.next('error')).code, 'BAD_JSON');
+    ws.close();
+  });
+
+  it('invalid UTF-8 gets close 1007 over WebSocket and 400 INVALID_UTF8 over HTTP', async () => {
+    const r = await request(`${s.url}/api/rooms/bad/messages`, { method: 'POST', body: Buffer.from([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]) });
+    assert.equal(r.status, 400);
+    assert.equal((r.json() as { code: string }).code, 'INVALID_UTF8');
+    for (const path of ['/api/ws', '/']) {
+      const ws = new WsProbe(`ws://127.0.0.1:${s.port}${path}`);
+      await ws.opened;
+      ws.ws.send(Buffer.from([0xc3, 0x28]), { binary: false });
+      assert.equal(await ws.closed, 1007, path);
+    }
+  });
+
+  it('an unknown frame type gets an error frame, and the connection goes on', async () => {
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    await ws.opened;
+    ws.send({ type: 'explode', id: 'u1' });
+    const err = await ws.next('error', (f) => f.id === 'u1');
+    assert.equal(err.code, 'UNKNOWN_FRAME');
+    ws.send({ type: 'ping', id: 'still' });
+    await ws.next('pong', (f) => f.id === 'still');
+    ws.close();
+  });
+
+  it('unknown rooms and bad room names get 404 ROOM_NOT_FOUND and 400 INVALID_ROOM_NAME', async () => {
+    const r = await request(`${s.url}/api/rooms/nope/messages`);
+    assert.equal(r.status, 404);
+    assert.equal((r.json() as { code: string }).code, 'ROOM_NOT_FOUND');
+    const bad = await request(`${s.url}/api/rooms/${encodeURIComponent('no spaces')}/poll`);
+    assert.equal((bad.json() as { code: string }).code, 'INVALID_ROOM_NAME');
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    await ws.opened;
+    ws.send({ type: 'subscribe', id: 'r', room: 'nope' });
+    assert.equal((await ws.next('error', (f) => f.id === 'r')).code, 'ROOM_NOT_FOUND');
+    ws.close();
+  });
+
+  it('a flood is rate-limited per connection; what was acknowledged is stored', async () => {
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    await ws.opened;
+    for (let i = 0; i < 30; i++) ws.send({ type: 'publish', id: `f${i}`, room: 'bad', text: `flood ${i}`, clientId: `flood-${i}` });
+    await waitFor(() => ws.of('ack').length + ws.of('error').length >= 30);
+    const acks = ws.of('ack');
+    const limited = ws.of('error').filter((f) => f.code === 'RATE_LIMITED');
+    assert.ok(limited.length >= 20, `${limited.length} refused`);
+    assert.ok(acks.length >= 5 && acks.length < 10, `${acks.length} accepted`);
+    const history = (await request(`${s.url}/api/rooms/bad/messages?limit=500`)).json() as { entries: { clientId?: string }[] };
+    for (const ack of acks) assert.ok(history.entries.some((e) => e.clientId === ack.clientId), 'every acknowledged message is stored');
+    // Another connection is not starved by the flooder.
+    const other = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    await other.opened;
+    other.send({ type: 'publish', id: 'o', room: 'bad', text: 'calm' });
+    await other.next('ack', (f) => f.id === 'o');
+    ws.close();
+    other.close();
+  });
+
+  it('Origins outside the list are refused for WebSocket and CORS; the same host is allowed', async () => {
+    const refused = new WebSocket(`ws://127.0.0.1:${s.port}/api/ws`, { origin: 'http://evil.example' });
+    const status = await new Promise<number>((resolve) => refused.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    assert.equal(status, 403);
+    const ok = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`, { origin: 'http://allowed.example' });
+    await ok.opened;
+    ok.close();
+    const cors = await request(`${s.url}/api/rooms`, { headers: { origin: 'http://evil.example' } });
+    assert.equal(cors.status, 403);
+    assert.equal((cors.json() as { code: string }).code, 'ORIGIN_NOT_ALLOWED');
+    const allowed = await request(`${s.url}/api/rooms`, { headers: { origin: 'http://allowed.example' } });
+    assert.equal(allowed.headers['access-control-allow-origin'], 'http://allowed.example');
+    const same = await request(`${s.url}/api/rooms`, { headers: { origin: `http://127.0.0.1:${s.port}` } });
+    assert.equal(same.status, 200);
+  });
+
+  it('the connection cap refuses more with 503 TOO_MANY_CONNECTIONS', async () => {
+    const held: WsProbe[] = [];
+    for (let i = 0; i < 20; i++) {
+      const p = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+      await p.opened;
+      held.push(p);
+    }
+    await waitFor(() => s.server.context.connections.size === 20);
+    const extra = new WebSocket(`ws://127.0.0.1:${s.port}/api/ws`);
+    const status = await new Promise<number>((resolve) => extra.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    assert.equal(status, 503);
+    const sse = await request(`${s.url}/api/rooms/bad/longpoll?timeout=10`);
+    assert.equal((sse.json() as { code: string }).code, 'TOO_MANY_CONNECTIONS');
+    for (const p of held) p.close();
+    await waitFor(() => s.server.context.connections.size === 0);
+  });
+
+  it('unknown routes get 404 NOT_FOUND and wrong methods 405', async () => {
+    const r = await request(`${s.url}/api/nothing-here`);
+    assert.equal(r.status, 404);
+    assert.equal((r.json() as { code: string }).code, 'NOT_FOUND');
+    const m = await request(`${s.url}/api/rooms/bad/presence`, { method: 'DELETE' });
+    assert.equal(m.status, 405);
+  });
+});

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { PollResult } from '../src/protocol/types.js';
+import { SseProbe, WsProbe, rawTcp, request, startServer, waitFor } from './helpers.js';
+
+describe('connection management', () => {
+  it('a dead WebSocket peer (no pong) is reaped by the heartbeat and leaves its rooms at once', async () => {
+    const s = await startServer({ heartbeatMs: 150, presenceGraceMs: 50 });
+    try {
+      await request(`${s.url}/api/rooms/hb`, { method: 'PUT' });
+      const watcher = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=watcher`);
+      await watcher.opened;
+      watcher.send({ type: 'subscribe', room: 'hb' });
+      await watcher.next('subscribed');
+      // A raw client: handshake, subscribe frame (masked, as clients must), then silence: it never answers pings.
+      const handshake = `GET /api/ws?name=zombie HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+      const { socket, received } = await rawTcp(s.port, handshake);
+      await waitFor(() => received().includes(Buffer.from('welcome')));
+      const payload = Buffer.from(JSON.stringify({ type: 'subscribe', room: 'hb' }));
+      const mask = Buffer.from([1, 2, 3, 4]);
+      const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!));
+      socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]));
+      await watcher.next('join', (f) => (f.from as { name: string }).name === 'zombie');
+      assert.equal(s.server.context.connections.size, 2);
+      let closedByServer = false;
+      socket.on('close', () => (closedByServer = true));
+      await waitFor(() => closedByServer, 2000, 'the server to drop the silent peer');
+      await waitFor(() => s.server.context.connections.size === 1);
+      await watcher.next('leave', (f) => (f.from as { name: string }).name === 'zombie', 2000);
+      // The live client that answers pings is still there.
+      watcher.send({ type: 'ping', id: 'alive' });
+      await watcher.next('pong', (f) => f.id === 'alive');
+      watcher.close();
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  it('graceful shutdown: WebSocket close 1001, SSE ended with a reconnect hint, held polls answered, all within the deadline', async () => {
+    const s = await startServer({ shutdownTimeoutMs: 2000 });
+    await request(`${s.url}/api/rooms/bye`, { method: 'PUT' });
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    await ws.opened;
+    ws.send({ type: 'subscribe', room: 'bye' });
+    await ws.next('subscribed');
+    const seedWs = new WsProbe(`ws://127.0.0.1:${s.port}/`);
+    await seedWs.opened;
+    const sse = new SseProbe(`${s.url}/api/rooms/bye/events`);
+    await sse.ready;
+    const start = (await request(`${s.url}/api/rooms/bye/poll`)).json() as PollResult;
+    const held = request(`${s.url}/api/rooms/bye/longpoll?after=${start.cursor}&timeout=60000`);
+    await waitFor(() => s.server.context.connections.size === 4);
+    const t0 = Date.now();
+    await s.server.close();
+    const took = Date.now() - t0;
+    assert.ok(took < 2000, `shutdown took ${took} ms`);
+    assert.equal(await ws.closed, 1001);
+    assert.equal(await seedWs.closed, 1001);
+    const answer = await held;
+    assert.equal(answer.status, 200);
+    assert.deepEqual((answer.json() as PollResult).entries, []);
+    await waitFor(() => sse.ended);
+    assert.ok(sse.events.some((e) => e.event === 'shutdown'));
+    assert.match(sse.raw, /retry: \d+\n\n$/);
+    // Nothing is accepted any more.
+    await assert.rejects(request(`${s.url}/healthz`));
+  });
+});

@@ -1,0 +1,146 @@
+import http from 'node:http';
+import net from 'node:net';
+import WebSocket from 'ws';
+import { createSwitchboard, type Switchboard, type SwitchboardOptions } from '../src/server/server.js';
+
+/** A real server on a free loopback port, memory store, silent logs unless overridden. */
+export async function startServer(options: SwitchboardOptions = {}): Promise<{ server: Switchboard; port: number; url: string }> {
+  const server = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', ...options });
+  const port = await server.listen();
+  return { server, port, url: `http://127.0.0.1:${port}` };
+}
+
+/** Resolves when `predicate` is true, polling every 10 ms; rejects after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A WebSocket client that records every JSON frame it gets. */
+export class WsProbe {
+  readonly frames: Record<string, unknown>[] = [];
+  readonly ws: WebSocket;
+  closeCode: number | undefined;
+  readonly opened: Promise<void>;
+  readonly closed: Promise<number>;
+
+  constructor(url: string, options: WebSocket.ClientOptions = {}) {
+    this.ws = new WebSocket(url, options);
+    this.ws.on('message', (data) => this.frames.push(JSON.parse(String(data)) as Record<string, unknown>));
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+    this.closed = new Promise((resolve) => this.ws.once('close', (code) => resolve((this.closeCode = code))));
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(JSON.stringify(frame));
+  }
+
+  of(type: string): Record<string, unknown>[] {
+    return this.frames.filter((f) => f.type === type);
+  }
+
+  async next(type: string, predicate: (f: Record<string, unknown>) => boolean = () => true, timeoutMs = 5000): Promise<Record<string, unknown>> {
+    let found: Record<string, unknown> | undefined;
+    await waitFor(() => (found = this.frames.find((f) => f.type === type && predicate(f))) !== undefined, timeoutMs, `frame ${type}`);
+    return found!;
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** A raw SSE reader over node:http: collects parsed events. */
+export class SseProbe {
+  readonly events: { id?: string; event: string; data: string }[] = [];
+  raw = '';
+  status = 0;
+  ended = false;
+  private req!: http.ClientRequest;
+  readonly ready: Promise<void>;
+
+  constructor(url: string, headers: Record<string, string> = {}) {
+    let buffer = '';
+    this.ready = new Promise((resolve, reject) => {
+      this.req = http.get(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
+        this.status = res.statusCode ?? 0;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          this.raw += chunk;
+          buffer += chunk;
+          let idx: number;
+          while ((idx = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, idx);
+            buffer = buffer.slice(idx + 2);
+            const ev: { id?: string; event: string; data: string } = { event: 'message', data: '' };
+            const data: string[] = [];
+            let any = false;
+            for (const line of block.split('\n')) {
+              if (line.startsWith(':') || line === '') continue;
+              const [field, ...rest] = line.split(':');
+              const value = rest.join(':').replace(/^ /, '');
+              if (field === 'data') data.push(value), (any = true);
+              else if (field === 'id') ev.id = value;
+              else if (field === 'event') ev.event = value;
+            }
+            ev.data = data.join('\n');
+            if (any) this.events.push(ev);
+          }
+        });
+        res.on('end', () => (this.ended = true));
+        res.on('close', () => (this.ended = true));
+        resolve();
+      });
+      this.req.on('error', reject);
+    });
+  }
+
+  close(): void {
+    this.req.destroy();
+  }
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  json: () => unknown;
+}
+
+/** One HTTP request, body as text. */
+export function request(url: string, init: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: init.method ?? 'GET', headers: init.headers ?? {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) as unknown });
+      });
+    });
+    req.on('error', reject);
+    if (init.body !== undefined) req.write(init.body);
+    req.end();
+  });
+}
+
+export function postJson(url: string, body: unknown): Promise<HttpAnswer> {
+  return request(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+}
+
+/** Opens a raw TCP connection and writes `text`; resolves with the socket and a live buffer of what came back. */
+export async function rawTcp(port: number, text: string): Promise<{ socket: net.Socket; received: () => Buffer }> {
+  const socket = net.connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.on('error', () => {});
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(text);
+  return { socket, received: () => Buffer.concat(chunks) };
+}

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import type { Entry } from '../src/protocol/types.js';
+import { SseProbe, WsProbe, postJson, rawTcp, request, startServer, waitFor } from './helpers.js';
+
+type Started = Awaited<ReturnType<typeof startServer>>;
+
+/** The lecture's own handshake, typed into `nc`: no Host header. */
+const NC_HANDSHAKE = 'GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-Websocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-Websocket-Version: 13\r\n\r\n';
+
+function cookieOf(answer: { headers: { 'set-cookie'?: string[] } }): string {
+  return (answer.headers['set-cookie'] ?? [])[0]!.split(';')[0]!;
+}
+
+describe("the lecture's wire contract", () => {
+  let s: Started;
+  before(async () => {
+    s = await startServer({ longPollTimeoutMs: 400 });
+  });
+  after(async () => s.server.close());
+
+  it('raw nc handshake without Host gets 101, the RFC 6455 accept key and a welcome frame', async () => {
+    const { socket, received } = await rawTcp(s.port, NC_HANDSHAKE);
+    await waitFor(() => received().includes(Buffer.from('Welcome')), 3000, 'welcome frame');
+    const text = received().toString('latin1');
+    assert.match(text, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    assert.match(text, /Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/i);
+    const expected = createHash('sha1').update('dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+    assert.equal(expected, 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+    const frameStart = received().indexOf(Buffer.from('\r\n\r\n')) + 4;
+    const frame = received().subarray(frameStart);
+    assert.equal(frame[0], 0x81, 'a final text frame');
+    const payload = JSON.parse(frame.subarray(2, 2 + (frame[1]! & 0x7f)).toString('utf8')) as { text: string; timestamp: number };
+    assert.match(payload.text, /Welcome/);
+    assert.equal(typeof payload.timestamp, 'number');
+    socket.destroy();
+  });
+
+  it('WebSocket at /: welcome, then every text is relayed as {text, timestamp} to every client, the sender included', async () => {
+    const got: Record<string, string[]> = { a: [], b: [] };
+    const open = (key: 'a' | 'b'): Promise<WebSocket> =>
+      new Promise((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${s.port}`);
+        ws.on('message', (d) => got[key]!.push(String(d)));
+        ws.on('open', () => resolve(ws));
+      });
+    const a = await open('a');
+    const b = await open('b');
+    await waitFor(() => got.a!.length >= 1 && got.b!.length >= 1);
+    a.send('Hello');
+    await waitFor(() => got.a!.length >= 2 && got.b!.length >= 2);
+    for (const frames of [got.a!, got.b!]) {
+      const m = JSON.parse(frames[1]!) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(m), ['text', 'timestamp']);
+      assert.equal(m.text, 'Hello');
+    }
+    a.close();
+    b.close();
+  });
+
+  it('POST /update publishes; 400 with {error} when text is missing or the body is not JSON', async () => {
+    const ok = await postJson(`${s.url}/update`, { text: 'from curl' });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(Object.keys(ok.json() as object), ['text', 'timestamp']);
+    const missing = await postJson(`${s.url}/update`, { nope: 1 });
+    assert.equal(missing.status, 400);
+    assert.equal(typeof (missing.json() as { error: unknown }).error, 'string');
+    const notJson = await request(`${s.url}/update`, { method: 'POST', body: 'text=hi' });
+    assert.equal(notJson.status, 400);
+    assert.equal((notJson.json() as { code: string }).code, 'BAD_JSON');
+  });
+
+  it('GET /poll: a cursor by cookie, one message per answer, nothing lost between polls', async () => {
+    const first = await request(`${s.url}/poll`);
+    assert.equal(first.status, 204, 'a new client starts at the end of the log');
+    let cookie = cookieOf(first as never);
+    for (const t of ['p1', 'p2', 'p3']) await postJson(`${s.url}/update`, { text: t });
+    const seen: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await request(`${s.url}/poll`, { headers: { cookie } });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['content-type'], 'application/json');
+      seen.push((JSON.parse(r.body) as { text: string }).text);
+      cookie = cookieOf(r as never);
+    }
+    assert.deepEqual(seen, ['p1', 'p2', 'p3']);
+    assert.equal((await request(`${s.url}/poll`, { headers: { cookie } })).status, 204);
+  });
+
+  it('GET /longpoll: held until a message; 408 at the timeout, as the lecture page expects', async () => {
+    const first = await request(`${s.url}/longpoll`);
+    assert.equal(first.status, 408);
+    const cookie = cookieOf(first as never);
+    const held = request(`${s.url}/longpoll`, { headers: { cookie } });
+    await new Promise((r) => setTimeout(r, 100));
+    await postJson(`${s.url}/update`, { text: 'lp' });
+    const r = await held;
+    assert.equal(r.status, 200);
+    assert.equal((JSON.parse(r.body) as { text: string }).text, 'lp');
+  });
+
+  it('GET /subscribe: SSE with retry, id and data; Last-Event-ID resumes', async () => {
+    const sse = new SseProbe(`${s.url}/subscribe`);
+    await sse.ready;
+    await new Promise((r) => setTimeout(r, 50));
+    await postJson(`${s.url}/update`, { text: 's1' });
+    await postJson(`${s.url}/update`, { text: 's2' });
+    await waitFor(() => sse.events.length >= 2);
+    assert.match(sse.raw, /^retry: \d+\n/);
+    assert.deepEqual(sse.events.map((e) => (JSON.parse(e.data) as { text: string }).text), ['s1', 's2']);
+    assert.ok(sse.events.every((e) => e.event === 'message' && e.id));
+    const lastId = sse.events[0]!.id!;
+    sse.close();
+    const resumed = new SseProbe(`${s.url}/subscribe`, { 'last-event-id': lastId });
+    await resumed.ready;
+    await waitFor(() => resumed.events.length >= 1);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(resumed.events.map((e) => (JSON.parse(e.data) as { text: string }).text), ['s2']);
+    resumed.close();
+  });
+
+  it('the seed routes are views of the default room: native clients and lecture clients chat together', async () => {
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=native`);
+    await ws.opened;
+    ws.send({ type: 'subscribe', room: 'lobby' });
+    await ws.next('subscribed');
+    await postJson(`${s.url}/update`, { text: 'from the lecture page' });
+    const m = await ws.next('message', (f) => f.text === 'from the lecture page');
+    assert.equal((m.from as { transport: string }).transport, 'seed');
+    const lecture = new SseProbe(`${s.url}/subscribe`);
+    await lecture.ready;
+    await new Promise((r) => setTimeout(r, 50));
+    ws.send({ type: 'publish', room: 'lobby', text: 'from the app' });
+    await waitFor(() => lecture.events.some((e) => (JSON.parse(e.data) as Entry).text === 'from the app'));
+    lecture.close();
+    ws.close();
+  });
+});

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Entry, PollResult } from '../src/protocol/types.js';
+import { SseProbe, WsProbe, postJson, request, startServer, waitFor } from './helpers.js';
+
+type Started = Awaited<ReturnType<typeof startServer>>;
+
+describe('each transport end to end', () => {
+  let s: Started;
+  before(async () => {
+    s = await startServer();
+    await request(`${s.url}/api/rooms/t1`, { method: 'PUT' });
+  });
+  after(async () => s.server.close());
+
+  it('WebSocket: welcome, subscribe, publish with ack, entries in order', async () => {
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=ann`);
+    await ws.opened;
+    const welcome = await ws.next('welcome');
+    assert.equal(welcome.name, 'ann');
+    ws.send({ type: 'subscribe', id: 's1', room: 't1' });
+    await ws.next('subscribed', (f) => f.id === 's1');
+    ws.send({ type: 'publish', id: 'p1', room: 't1', text: 'hello', clientId: 'c-1' });
+    const ack = await ws.next('ack', (f) => f.id === 'p1');
+    const msg = await ws.next('message', (f) => f.text === 'hello');
+    assert.equal(msg.seq, ack.seq);
+    assert.equal((msg.from as { name: string }).name, 'ann');
+    ws.send({ type: 'ping', id: 'x' });
+    assert.equal((await ws.next('pong')).id, 'x');
+    ws.close();
+  });
+
+  it('SSE: ready event, entries with id = cursor, event = type', async () => {
+    const sse = new SseProbe(`${s.url}/api/rooms/t1/events?name=bob`);
+    await sse.ready;
+    await waitFor(() => sse.events.some((e) => e.event === 'ready'));
+    assert.match(sse.raw, /^retry: \d+/);
+    const ack = (await postJson(`${s.url}/api/rooms/t1/messages`, { text: 'over sse', name: 'x' })).json() as { seq: number; cursor: string };
+    await waitFor(() => sse.events.some((e) => e.event === 'message'));
+    const ev = sse.events.find((e) => e.event === 'message')!;
+    assert.equal(ev.id, ack.cursor);
+    assert.equal((JSON.parse(ev.data) as Entry).text, 'over sse');
+    sse.close();
+  });
+
+  it('long polling: held until a message, then answered with it; empty answer at the timeout', async () => {
+    const first = (await (await request(`${s.url}/api/rooms/t1/poll`)).json()) as PollResult;
+    const started = Date.now();
+    const held = request(`${s.url}/api/rooms/t1/longpoll?after=${first.cursor}`);
+    await new Promise((r) => setTimeout(r, 150));
+    await postJson(`${s.url}/api/rooms/t1/messages`, { text: 'wake up' });
+    const answer = (await held).json() as PollResult;
+    assert.ok(Date.now() - started >= 140, 'the poll was held');
+    assert.deepEqual(answer.entries.map((e) => e.text), ['wake up']);
+    const empty = (await request(`${s.url}/api/rooms/t1/longpoll?after=${answer.cursor}&timeout=200`)).json() as PollResult;
+    assert.deepEqual(empty.entries, []);
+    assert.equal(empty.cursor, answer.cursor);
+  });
+
+  it('short polling: answers at once with what follows the cursor', async () => {
+    const start = (await request(`${s.url}/api/rooms/t1/poll`)).json() as PollResult;
+    await postJson(`${s.url}/api/rooms/t1/messages`, { text: 'a' });
+    await postJson(`${s.url}/api/rooms/t1/messages`, { text: 'b' });
+    const got = (await request(`${s.url}/api/rooms/t1/poll?after=${start.cursor}`)).json() as PollResult;
+    assert.deepEqual(got.entries.map((e) => e.text), ['a', 'b']);
+    const again = (await request(`${s.url}/api/rooms/t1/poll?after=${got.cursor}`)).json() as PollResult;
+    assert.equal(again.entries.length, 0);
+  });
+
+  it('history pages backwards', async () => {
+    await request(`${s.url}/api/rooms/hist`, { method: 'PUT' });
+    for (let i = 1; i <= 12; i++) await postJson(`${s.url}/api/rooms/hist/messages`, { text: `m${i}` });
+    const page1 = (await request(`${s.url}/api/rooms/hist/messages?limit=5`)).json() as { entries: Entry[]; more: boolean };
+    assert.deepEqual(page1.entries.map((e) => e.text), ['m8', 'm9', 'm10', 'm11', 'm12']);
+    assert.equal(page1.more, true);
+    const page2 = (await request(`${s.url}/api/rooms/hist/messages?limit=5&before=${page1.entries[0]!.seq}`)).json() as { entries: Entry[] };
+    assert.deepEqual(page2.entries.map((e) => e.text), ['m3', 'm4', 'm5', 'm6', 'm7']);
+  });
+});
+
+describe('one room, four transports', () => {
+  let s: Started;
+  before(async () => {
+    s = await startServer({ rateLimitPerSecond: 1000, rateLimitBurst: 1000 });
+    await request(`${s.url}/api/rooms/mixed`, { method: 'PUT' });
+  });
+  after(async () => s.server.close());
+
+  it('every client sees the same sequence, each message exactly once', async () => {
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=ws`);
+    await ws.opened;
+    ws.send({ type: 'subscribe', id: 'a', room: 'mixed' });
+    await ws.next('subscribed');
+    const sse = new SseProbe(`${s.url}/api/rooms/mixed/events?name=sse`);
+    await sse.ready;
+    await waitFor(() => sse.events.some((e) => e.event === 'ready'));
+    const startCursor = ((await request(`${s.url}/api/rooms/mixed/poll`)).json() as PollResult).cursor;
+
+    const longPolled: Entry[] = [];
+    const shortPolled: Entry[] = [];
+    let stop = false;
+    const loop = async (path: string, into: Entry[]): Promise<void> => {
+      let cursor = startCursor;
+      while (!stop) {
+        const r = (await request(`${s.url}/api/rooms/mixed/${path}?after=${cursor}&timeout=300`)).json() as PollResult;
+        into.push(...r.entries);
+        cursor = r.cursor;
+        if (path === 'poll') await new Promise((res) => setTimeout(res, 30));
+      }
+    };
+    const loops = [loop('longpoll', longPolled), loop('poll', shortPolled)];
+
+    const N = 40;
+    for (let i = 0; i < N; i++) {
+      if (i % 2 === 0) ws.send({ type: 'publish', room: 'mixed', text: `n${i}`, clientId: `w${i}` });
+      else await postJson(`${s.url}/api/rooms/mixed/messages`, { text: `n${i}`, clientId: `h${i}` });
+    }
+    const texts = (entries: { type?: unknown; text?: unknown }[]): unknown[] => entries.filter((e) => e.type === 'message').map((e) => e.text);
+    const sseEntries = (): Entry[] => sse.events.filter((e) => e.event !== 'ready').map((e) => JSON.parse(e.data) as Entry);
+    await waitFor(() => texts(ws.frames).length === N && texts(sseEntries()).length === N && texts(longPolled).length === N && texts(shortPolled).length === N, 8000, 'all four to get every message');
+    stop = true;
+    await Promise.all(loops);
+    const seqs = (entries: { type?: unknown; seq?: unknown }[]): unknown[] => entries.filter((e) => e.type === 'message').map((e) => e.seq);
+    const reference = seqs(ws.frames);
+    assert.equal(new Set(reference).size, N, 'no duplicates');
+    assert.deepEqual(reference, [...reference].sort((a, b) => Number(a) - Number(b)), 'in order');
+    assert.deepEqual(seqs(sseEntries()), reference);
+    assert.deepEqual(seqs(longPolled), reference);
+    assert.deepEqual(seqs(shortPolled), reference);
+    ws.close();
+    sse.close();
+  });
+
+  it('a client that drops resumes on another transport with exactly what it missed', async () => {
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=r`);
+    await ws.opened;
+    ws.send({ type: 'subscribe', room: 'mixed' });
+    await ws.next('subscribed');
+    await postJson(`${s.url}/api/rooms/mixed/messages`, { text: 'before-drop' });
+    const last = await ws.next('message', (f) => f.text === 'before-drop');
+    const cursor = `${String((await ws.next('subscribed')).epoch)}:${String(last.seq)}`;
+    ws.close();
+    await ws.closed;
+    for (const t of ['missed-1', 'missed-2', 'missed-3']) await postJson(`${s.url}/api/rooms/mixed/messages`, { text: t });
+    // Resume over SSE with Last-Event-ID, then over long polling from the same cursor.
+    const sse = new SseProbe(`${s.url}/api/rooms/mixed/events`, { 'last-event-id': cursor });
+    await sse.ready;
+    await waitFor(() => sse.events.filter((e) => e.event === 'message').length >= 3);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(sse.events.filter((e) => e.event === 'message').map((e) => (JSON.parse(e.data) as Entry).text), ['missed-1', 'missed-2', 'missed-3']);
+    sse.close();
+    const lp = (await request(`${s.url}/api/rooms/mixed/longpoll?after=${cursor}`)).json() as PollResult;
+    assert.deepEqual(lp.entries.filter((e) => e.type === 'message').map((e) => e.text), ['missed-1', 'missed-2', 'missed-3']);
+    // And over WebSocket with `after`.
+    const ws2 = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    await ws2.opened;
+    ws2.send({ type: 'subscribe', room: 'mixed', after: cursor });
+    await waitFor(() => ws2.of('message').length >= 3);
+    assert.deepEqual(ws2.of('message').map((f) => f.text), ['missed-1', 'missed-2', 'missed-3']);
+    ws2.close();
+  });
+
+  it('a retried publish with the same client id is stored once and acknowledged with its original seq', async () => {
+    const first = await postJson(`${s.url}/api/rooms/mixed/messages`, { text: 'once', clientId: 'retry-me' });
+    const second = await postJson(`${s.url}/api/rooms/mixed/messages`, { text: 'once', clientId: 'retry-me' });
+    assert.equal(first.status, 201);
+    assert.equal(second.status, 200);
+    const a = first.json() as { seq: number; duplicate: boolean };
+    const b = second.json() as { seq: number; duplicate: boolean };
+    assert.equal(b.seq, a.seq);
+    assert.equal(b.duplicate, true);
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    await ws.opened;
+    ws.send({ type: 'publish', id: 'again', room: 'mixed', text: 'once', clientId: 'retry-me' });
+    const ack = await ws.next('ack');
+    assert.equal(ack.seq, a.seq);
+    assert.equal(ack.duplicate, true);
+    ws.close();
+    const history = (await request(`${s.url}/api/rooms/mixed/messages?limit=500`)).json() as { entries: Entry[] };
+    assert.equal(history.entries.filter((e) => e.clientId === 'retry-me').length, 1);
+  });
+
+  it('presence: join and leave entries, and who is here on which transport', async () => {
+    await request(`${s.url}/api/rooms/pres`, { method: 'PUT' });
+    const watcher = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=watcher&member=w1`);
+    await watcher.opened;
+    watcher.send({ type: 'subscribe', room: 'pres' });
+    await watcher.next('subscribed');
+    const sse = new SseProbe(`${s.url}/api/rooms/pres/events?name=carol&member=c1`);
+    await sse.ready;
+    const join = await watcher.next('join', (f) => (f.from as { name: string }).name === 'carol');
+    assert.equal((join.from as { transport: string }).transport, 'sse');
+    const who = (await request(`${s.url}/api/rooms/pres/presence`)).json() as { members: { name: string; transports: string[] }[] };
+    assert.deepEqual(who.members.find((m) => m.name === 'carol')?.transports, ['sse']);
+    sse.close();
+    await watcher.next('leave', (f) => (f.from as { name: string }).name === 'carol', 6000);
+    watcher.close();
+  });
+});
