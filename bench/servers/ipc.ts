@@ -1,0 +1,13 @@
+/**
+ * The benchmark's window into a server process: on `{cmd: 'stats'}` over the IPC channel it
+ * answers with CPU time used so far and memory (after a GC when --expose-gc is on).
+ */
+export function answerStats(extra: () => Record<string, number> = () => ({})): void {
+  process.on('message', (msg: { cmd?: string }) => {
+    if (msg.cmd !== 'stats') return;
+    (globalThis as { gc?: () => void }).gc?.();
+    const cpu = process.cpuUsage();
+    const mem = process.memoryUsage();
+    process.send?.({ cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, ...extra() });
+  });
+}

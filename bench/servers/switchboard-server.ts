@@ -1,0 +1,22 @@
+import { createSwitchboard } from '../../src/server/server.js';
+import { answerStats } from './ipc.js';
+
+/** Switchboard as the benchmark runs it: memory store (or SQLite with BENCH_STORE=sqlite), limits out of the way. */
+const server = createSwitchboard({
+  port: Number(process.env.PORT ?? 0),
+  host: '127.0.0.1',
+  store: (process.env.BENCH_STORE as 'memory' | 'sqlite' | 'redis' | undefined) ?? 'memory',
+  dataDir: process.env.DATA_DIR ?? './data-bench',
+  ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL, redisPrefix: process.env.REDIS_PREFIX ?? 'sbbench:' } : {}),
+  logLevel: 'silent',
+  rateLimitPerSecond: 1_000_000,
+  rateLimitBurst: 1_000_000,
+  maxConnections: 15_000,
+  retentionCount: 1_000_000,
+  presenceGraceMs: 60_000,
+});
+const port = await server.listen();
+await server.hub.createRoom('bench');
+answerStats();
+process.send?.({ port });
+process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
