@@ -29,6 +29,7 @@ export function serveCommand(): Command {
     .addOption(new Option('--max-rooms <n>', 'rooms the server may hold').default(env.maxRooms).argParser(int))
     .addOption(new Option('--rate-limit <perSecond>', 'publishes per second per connection').default(env.rateLimitPerSecond).argParser(int))
     .addOption(new Option('--rate-burst <n>', 'publishes allowed in a burst').default(env.rateLimitBurst).argParser(int))
+    .addOption(new Option('--max-buffered-bytes <n>', 'unread bytes a client may leave before it is dropped as too slow').default(env.maxBufferedBytes).argParser(int))
     .addOption(new Option('--origins <list>', "allowed Origins, comma-separated; '*' for any (env ORIGINS)").default(env.origins).argParser(list))
     .addOption(new Option('--tokens <list>', 'bearer tokens the native API accepts, comma-separated; none = open (env TOKENS)').default(env.tokens).argParser(list))
     .addOption(new Option('--no-seed-routes', "do not serve the lecture's /poll, /longpoll, /subscribe, /update and WebSocket at /"))
@@ -54,6 +55,7 @@ export function serveCommand(): Command {
         maxRooms: o.maxRooms as number,
         rateLimitPerSecond: o.rateLimit as number,
         rateLimitBurst: o.rateBurst as number,
+        maxBufferedBytes: o.maxBufferedBytes as number,
         origins: o.origins as string[],
         tokens: o.tokens as string[],
         seedRoutes: o.seedRoutes as boolean,
