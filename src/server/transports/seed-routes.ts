@@ -75,7 +75,12 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
       release();
     });
     hub.presence.attach(DEFAULT_ROOM, { id, member: id, name: `guest-${id.slice(0, 4)}`, transport: 'sse' });
-    await hub.subscribe(DEFAULT_ROOM, stream, start);
+    try {
+      await hub.subscribe(DEFAULT_ROOM, stream, start);
+    } catch (err) {
+      ctx.logger.warn({ err }, 'lecture SSE stream could not start');
+      stream.end(); // EventSource reconnects after `retry`
+    }
   });
 
   router.open('POST', '/update', async (req, res) => {

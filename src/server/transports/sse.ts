@@ -1,6 +1,7 @@
 import type { ServerContext } from '../context.js';
 import { nativeSse } from '../codecs.js';
 import { formatCursor } from '../../protocol/cursor.js';
+import { toSwitchboardError } from '../http-util.js';
 import { identityFrom } from '../identity.js';
 import type { Router } from '../router.js';
 import { SseStream } from './sse-stream.js';
@@ -45,7 +46,8 @@ export function registerSse(router: Router, ctx: ServerContext): void {
     try {
       await hub.subscribe(room, stream, start);
     } catch (err) {
-      stream.event('error', { code: 'STORE_UNAVAILABLE', message: String(err) });
+      const e = toSwitchboardError(err);
+      stream.event('error', { code: e.code, message: e.message });
       stream.end();
     }
     if (closed) hub.unsubscribe(room, stream);

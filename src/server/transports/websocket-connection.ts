@@ -149,7 +149,12 @@ export class WebSocketConnection implements Closable {
           presence: hub.presence.members(frame.room),
         });
         hub.presence.attach(frame.room, { id: this.identity.connectionId, member: this.identity.member, name: this.identity.name, transport: 'websocket' });
-        await hub.subscribe(frame.room, sub, start);
+        try {
+          await hub.subscribe(frame.room, sub, start);
+        } catch (err) {
+          this.leave(frame.room);
+          throw err;
+        }
         if (this.closed || this.subscriptions.get(frame.room) !== sub) hub.unsubscribe(frame.room, sub);
         return;
       }

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { API_PREFIX, WS_PATH } from '../../protocol/constants.js';
@@ -59,7 +59,7 @@ export class WebSocketGateway {
       this.ctx.metrics.errors.inc({ code: e.code });
       const body = JSON.stringify(e.toBody());
       socket.end(
-        `HTTP/1.1 ${e.status} ${statusText(e.status)}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     }
   }
@@ -116,10 +116,4 @@ export class WebSocketGateway {
       if (t.ws.readyState === WebSocket.OPEN) t.ws.ping();
     }
   }
-}
-
-function statusText(status: number): string {
-  return (
-    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error'
-  );
 }
