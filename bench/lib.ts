@@ -22,7 +22,7 @@ export class ServerProcess {
 
   static async start(script: string, env: Record<string, string> = {}): Promise<ServerProcess> {
     const child = fork(path.join(here, 'servers', script), [], {
-      execArgv: ['--import', 'tsx', '--expose-gc'],
+      execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [])],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -6,12 +6,15 @@
  *  2. Latency p50/p99 at a fixed rate (RATE messages/s for 3 s) to the same subscribers.
  *  3. Idle memory per WebSocket and per SSE connection (IDLE connections, after a GC).
  *  4. No loss, no duplicate, in order, on every transport under load (Switchboard only).
+ *  5. The four transports side by side (Switchboard): 100 clients each, 100 messages at 20/s:
+ *     server CPU per 1000 deliveries, latency, HTTP requests made (polling every 1 s).
  *
  * Environment: BENCH_CLIENTS (200), BENCH_BURST (500), BENCH_ROUNDS (5), BENCH_RATE (100), BENCH_IDLE (1000).
  */
 import http from 'node:http';
 import type WebSocket from 'ws';
 import { ServerProcess, fmt, getJson, median, openSse, openWs, percentile, sleep, waitUntil } from './lib.js';
+import { compareTransports } from './transports.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200);
 const BURST = Number(process.env.BENCH_BURST ?? 500);
@@ -243,6 +246,13 @@ async function main(): Promise<void> {
       if (t.name === 'switchboard') {
         console.log('No loss or duplicates under load (25 clients per transport, 600 messages, publishers on WebSocket and HTTP):');
         for (const line of await integrity(server)) console.log(line);
+        console.log('');
+        console.log('The four transports side by side: 100 clients each, 100 messages at 20/s, short polling every 1 s:');
+        for (const r of await compareTransports(server, 100, 100, 20, 1000)) {
+          console.log(
+            `  ${r.transport.padEnd(13)} CPU ${fmt(r.cpuPerThousand, 2).padStart(7)} ms/1000 deliveries   p50 ${fmt(r.p50, 1).padStart(7)} ms   p99 ${fmt(r.p99, 1).padStart(7)} ms   HTTP requests ${String(r.requests).padStart(5)}${r.complete ? '' : '   <-- INCOMPLETE'}`,
+          );
+        }
         console.log('');
       }
     } finally {
