@@ -81,7 +81,7 @@ describe('each transport end to end', () => {
 describe('one room, four transports', () => {
   let s: Started;
   before(async () => {
-    s = await startServer({ rateLimitPerSecond: 1000, rateLimitBurst: 1000 });
+    s = await startServer({ rateLimitPerSecond: 1000, rateLimitBurst: 1000, presenceGraceMs: 200 });
     await request(`${s.url}/api/rooms/mixed`, { method: 'PUT' });
   });
   after(async () => s.server.close());

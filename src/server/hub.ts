@@ -6,7 +6,8 @@ import { Batch } from './batch.js';
 import type { Broker, BrokerMessage } from './broker/broker.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { PresenceTracker } from './presence.js';
+import type { PresenceStore } from './presence/presence-store.js';
+import { PresenceTracker } from './presence/presence-tracker.js';
 import { RoomChannel } from './room-channel.js';
 import type { MessageStore, RoomState } from './store/message-store.js';
 import type { Subscriber } from './subscriber.js';
@@ -14,6 +15,8 @@ import type { Subscriber } from './subscriber.js';
 export interface HubOptions {
   store: MessageStore;
   broker: Broker;
+  /** Presence records (shared by every node with Redis). */
+  presence: PresenceStore;
   logger: Logger;
   metrics: Metrics;
   /** Most rooms the store may hold. */
@@ -49,9 +52,10 @@ export class Hub {
 
   constructor(private readonly options: HubOptions) {
     this.presence = new PresenceTracker(
+      options.presence,
       (room, type, from) => void this.publishPresence(room, type, from),
-      options.presenceGraceMs,
-      options.pollPresenceTtlMs,
+      { graceMs: options.presenceGraceMs, pollTtlMs: options.pollPresenceTtlMs, ttlMs: 30_000 },
+      options.logger,
     );
     options.broker.onMessage((message) => this.onBrokerMessage(message));
   }
@@ -79,14 +83,13 @@ export class Hub {
 
   async roomInfo(name: string): Promise<RoomInfo> {
     const s = await this.room(name);
-    return { name: s.name, epoch: s.epoch, lastSeq: s.lastSeq, firstSeq: s.firstSeq, members: this.presence.count(name) };
+    return { name: s.name, epoch: s.epoch, lastSeq: s.lastSeq, firstSeq: s.firstSeq, members: await this.presence.count(name) };
   }
 
   async listRooms(): Promise<RoomInfo[]> {
     const rooms = await this.options.store.listRooms();
-    return rooms
-      .map((s) => ({ name: s.name, epoch: s.epoch, lastSeq: s.lastSeq, firstSeq: s.firstSeq, members: this.presence.count(s.name) }))
-      .sort((a, b) => a.name.localeCompare(b.name));
+    const infos = await Promise.all(rooms.map(async (s) => ({ name: s.name, epoch: s.epoch, lastSeq: s.lastSeq, firstSeq: s.firstSeq, members: await this.presence.count(s.name) })));
+    return infos.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /**

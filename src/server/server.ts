@@ -13,6 +13,8 @@ import { sendJson } from './http-util.js';
 import { Hub } from './hub.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { MemoryPresenceStore } from './presence/memory-presence-store.js';
+import type { PresenceStore } from './presence/presence-store.js';
 import { Router } from './router.js';
 import { createStore } from './store/create-store.js';
 import type { MessageStore } from './store/message-store.js';
@@ -29,6 +31,8 @@ export interface SwitchboardOptions extends Partial<ServerConfig> {
   messageStore?: MessageStore;
   /** A broker to use instead of the one `redisUrl` implies. */
   broker?: Broker;
+  /** A presence store to use instead of the one `redisUrl` implies. */
+  presenceStore?: PresenceStore;
 }
 
 /** A running (or ready to run) Switchboard server. */
@@ -48,13 +52,14 @@ export interface Switchboard {
  * them on one HTTP server (one port for all four transports and the web app).
  */
 export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard {
-  const { logger: givenLogger, messageStore, broker: givenBroker, ...overrides } = options;
+  const { logger: givenLogger, messageStore, broker: givenBroker, presenceStore: givenPresence, ...overrides } = options;
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...overrides };
   const logger = givenLogger ?? createLogger(config.logLevel, config.logJson ? false : undefined);
   const metrics = new Metrics();
   const store = messageStore ?? createStore({ kind: config.store, dataDir: config.dataDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix });
   const broker = givenBroker ?? createBroker({ kind: config.redisUrl ? 'redis' : 'local', ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix });
-  const hub = new Hub({ store, broker, logger, metrics, maxRooms: config.maxRooms, presenceGraceMs: config.presenceGraceMs, pollPresenceTtlMs: Math.max(35_000, config.longPollTimeoutMs + 10_000), typingTtlMs: 5000 });
+  const presence = givenPresence ?? new MemoryPresenceStore();
+  const hub = new Hub({ store, broker, presence, logger, metrics, maxRooms: config.maxRooms, presenceGraceMs: config.presenceGraceMs, pollPresenceTtlMs: Math.max(35_000, config.longPollTimeoutMs + 10_000), typingTtlMs: 5000 });
   const connections = new ConnectionRegistry(config.maxConnections, metrics);
   const ctx: ServerContext = { config, hub, logger, metrics, connections };
 
@@ -115,7 +120,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       });
       const retention = { maxEntries: config.retentionCount, maxAgeMs: config.retentionMs };
       timers.push(setInterval(() => void store.trim(retention, Date.now()).catch((err: unknown) => logger.warn({ err }, 'retention failed')), 10_000));
-      timers.push(setInterval(() => hub.presence.sweep(), 5_000));
+      timers.push(setInterval(() => void hub.presence.tick(), 5_000));
       for (const t of timers) t.unref();
       const port = (server.address() as AddressInfo).port;
       logger.info({ port, host: config.host, store: store.kind, broker: broker.kind }, `Switchboard listening on http://localhost:${port}`);
@@ -138,6 +143,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
         server.closeAllConnections();
         hub.close();
         await broker.close();
+        await presence.close();
         await store.close();
         logger.info({ ms: Date.now() - started }, 'shut down');
       })();

@@ -1,8 +1,21 @@
 import type { Broker } from './broker.js';
 import { LocalBroker } from './local-broker.js';
+import { RedisBroker } from './redis-broker.js';
 
-/** Builds the broker named by `kind`. (Placeholder until the Redis broker lands.) */
-export function createBroker(options: { kind: 'local' | 'redis'; redisUrl?: string; redisPrefix: string }): Broker {
-  if (options.kind !== 'local') throw new Error(`broker ${options.kind} is not available yet`);
-  return new LocalBroker();
+/** What `createBroker` needs; `redisUrl` defaults to redis://127.0.0.1:6379. */
+export interface CreateBrokerOptions {
+  kind: 'local' | 'redis';
+  redisUrl?: string;
+  /** Nodes with the same prefix share one channel (redis only). */
+  redisPrefix: string;
+}
+
+/** Builds the broker named by `kind`, not yet initialised: call `init()` before use. */
+export function createBroker(options: CreateBrokerOptions): Broker {
+  switch (options.kind) {
+    case 'local':
+      return new LocalBroker();
+    case 'redis':
+      return new RedisBroker({ url: options.redisUrl ?? 'redis://127.0.0.1:6379', prefix: options.redisPrefix });
+  }
 }

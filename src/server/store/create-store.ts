@@ -1,8 +1,26 @@
 import { MemoryStore } from './memory-store.js';
 import type { MessageStore } from './message-store.js';
+import { RedisStore } from './redis-store.js';
+import { SqliteStore } from './sqlite-store.js';
 
-/** Builds the store named by `kind`. (Placeholder until the SQLite and Redis stores land.) */
-export function createStore(options: { kind: 'memory' | 'sqlite' | 'redis'; dataDir: string; redisUrl?: string; redisPrefix: string }): MessageStore {
-  if (options.kind !== 'memory') throw new Error(`store ${options.kind} is not available yet`);
-  return new MemoryStore();
+/** What `createStore` needs; `redisUrl` defaults to redis://127.0.0.1:6379. */
+export interface CreateStoreOptions {
+  kind: 'memory' | 'sqlite' | 'redis';
+  /** Where the SQLite file lives (sqlite only). */
+  dataDir: string;
+  redisUrl?: string;
+  /** Prefix of every Redis key (redis only). */
+  redisPrefix: string;
+}
+
+/** Builds the store named by `kind`, not yet initialised: call `init()` before use. */
+export function createStore(options: CreateStoreOptions): MessageStore {
+  switch (options.kind) {
+    case 'memory':
+      return new MemoryStore();
+    case 'sqlite':
+      return new SqliteStore({ dataDir: options.dataDir });
+    case 'redis':
+      return new RedisStore({ url: options.redisUrl ?? 'redis://127.0.0.1:6379', prefix: options.redisPrefix });
+  }
 }

@@ -53,7 +53,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
 
   router.api('GET', '/api/rooms/:room/presence', async (_req, res, params) => {
     await hub.room(params.room!);
-    sendJson(res, 200, { room: params.room, members: hub.presence.members(params.room!) });
+    sendJson(res, 200, { room: params.room, members: await hub.presence.members(params.room!) });
   });
 
   router.api('POST', '/api/rooms/:room/typing', async (req, res, params) => {

@@ -31,7 +31,7 @@ export function registerSse(router: Router, ctx: ServerContext): void {
       epoch: start.epoch,
       cursor: formatCursor(start),
       ...(start.reset ? { reset: start.reset } : {}),
-      presence: hub.presence.members(room),
+      presence: await hub.presence.members(room),
     };
     stream.open(req, sseEvent({ event: 'ready', data: JSON.stringify(ready) }));
     let closed = false;

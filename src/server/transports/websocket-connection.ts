@@ -136,6 +136,7 @@ export class WebSocketConnection implements Closable {
       case 'subscribe': {
         const state = await hub.room(frame.room, frame.create === true);
         const start = hub.resolveStart(state, frame.after);
+        const presence = await hub.presence.members(frame.room);
         this.leave(frame.room, false);
         const sub = new WsSubscription(this);
         this.subscriptions.set(frame.room, sub);
@@ -146,7 +147,7 @@ export class WebSocketConnection implements Closable {
           epoch: start.epoch,
           cursor: formatCursor(start),
           ...(start.reset ? { reset: start.reset } : {}),
-          presence: hub.presence.members(frame.room),
+          presence,
         });
         hub.presence.attach(frame.room, { id: this.identity.connectionId, member: this.identity.member, name: this.identity.name, transport: 'websocket' });
         try {

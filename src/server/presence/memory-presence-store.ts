@@ -1,0 +1,72 @@
+import type { PresenceMember, TransportName } from '../../protocol/types.js';
+import type { GoneMember, PresenceConnection, PresenceStore } from './presence-store.js';
+
+interface MemberRecord {
+  name: string;
+  conns: Map<string, { transport: TransportName; expiresAt: number }>;
+}
+
+/** Presence of a single node, in memory (the default without Redis). */
+export class MemoryPresenceStore implements PresenceStore {
+  readonly kind = 'memory';
+  private readonly rooms = new Map<string, Map<string, MemberRecord>>();
+
+  async add(room: string, conn: PresenceConnection, expiresAt: number): Promise<boolean> {
+    let members = this.rooms.get(room);
+    if (!members) this.rooms.set(room, (members = new Map()));
+    let record = members.get(conn.member);
+    const now = Date.now();
+    const wasPresent = record !== undefined && [...record.conns.values()].some((c) => c.expiresAt > now);
+    if (!record) members.set(conn.member, (record = { name: conn.name, conns: new Map() }));
+    record.name = conn.name;
+    record.conns.set(conn.id, { transport: conn.transport, expiresAt });
+    return !wasPresent;
+  }
+
+  async remove(room: string, member: string, connectionId: string): Promise<boolean> {
+    const members = this.rooms.get(room);
+    const record = members?.get(member);
+    if (!members || !record || !record.conns.delete(connectionId)) return false;
+    const now = Date.now();
+    if ([...record.conns.values()].some((c) => c.expiresAt > now)) return false;
+    members.delete(member);
+    if (members.size === 0) this.rooms.delete(room);
+    return true;
+  }
+
+  async refresh(conns: { room: string; member: string; id: string }[], expiresAt: number): Promise<void> {
+    for (const c of conns) {
+      const conn = this.rooms.get(c.room)?.get(c.member)?.conns.get(c.id);
+      if (conn) conn.expiresAt = expiresAt;
+    }
+  }
+
+  async members(room: string, now: number): Promise<PresenceMember[]> {
+    const members = this.rooms.get(room);
+    if (!members) return [];
+    const out: PresenceMember[] = [];
+    for (const [member, record] of members) {
+      const live = [...record.conns.values()].filter((c) => c.expiresAt > now);
+      if (live.length > 0) out.push({ member, name: record.name, transports: live.map((c) => c.transport) });
+    }
+    return out;
+  }
+
+  async reap(now: number): Promise<GoneMember[]> {
+    const gone: GoneMember[] = [];
+    for (const [room, members] of this.rooms) {
+      for (const [member, record] of members) {
+        const last = [...record.conns.keys()].pop() ?? member;
+        for (const [id, c] of record.conns) if (c.expiresAt <= now) record.conns.delete(id);
+        if (record.conns.size === 0) {
+          members.delete(member);
+          gone.push({ room, member, name: record.name, connectionId: last });
+        }
+      }
+      if (members.size === 0) this.rooms.delete(room);
+    }
+    return gone;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,41 @@
+import type { PresenceMember, TransportName } from '../../protocol/types.js';
+
+/** One connection of a member to a room, as recorded for presence. */
+export interface PresenceConnection {
+  id: string;
+  member: string;
+  name: string;
+  transport: TransportName;
+}
+
+/** A member found gone (every connection expired). */
+export interface GoneMember {
+  room: string;
+  member: string;
+  name: string;
+  /** Id of its last connection. */
+  connectionId: string;
+}
+
+/**
+ * Who is in which room, across every node. Connections carry an expiry: a node refreshes its
+ * own, so the connections of a node that died expire and are reaped. The contract:
+ *
+ * - `add` records (or refreshes) a connection and resolves true only when the member had no
+ *   unexpired connection in the room on any node before: exactly one caller sees true for a
+ *   member's arrival, so exactly one `join` entry is written.
+ * - `remove` deletes a connection and resolves true only when the member has no unexpired
+ *   connection left: exactly one `leave`.
+ * - `reap` removes members whose every connection expired and returns each of them once, to
+ *   one caller only (atomic), who writes their `leave`.
+ */
+export interface PresenceStore {
+  readonly kind: string;
+  add(room: string, conn: PresenceConnection, expiresAt: number): Promise<boolean>;
+  remove(room: string, member: string, connectionId: string): Promise<boolean>;
+  /** Pushes the expiry of these connections to `expiresAt`. */
+  refresh(conns: { room: string; member: string; id: string }[], expiresAt: number): Promise<void>;
+  members(room: string, now: number): Promise<PresenceMember[]>;
+  reap(now: number): Promise<GoneMember[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,121 @@
+import type { PresenceMember, Sender } from '../../protocol/types.js';
+import type { Logger } from '../logger.js';
+import type { PresenceConnection, PresenceStore } from './presence-store.js';
+
+export type { PresenceConnection };
+
+interface LocalConnection extends PresenceConnection {
+  room: string;
+  /** Polling clients have no connection to lose: they are present until this time. */
+  pollUntil: number | undefined;
+  leaveTimer: NodeJS.Timeout | undefined;
+}
+
+export interface PresenceOptions {
+  /** A member leaves this long after its last connection closed (so a reconnect makes no noise). */
+  graceMs: number;
+  /** A polling client is present this long after its last request. */
+  pollTtlMs: number;
+  /** Records in the shared store expire this long after the last refresh (a dead node's members leave then). */
+  ttlMs: number;
+}
+
+/**
+ * This node's side of presence. It knows the connections it holds, records them in the
+ * PresenceStore (shared by every node with Redis), refreshes them on `tick`, and turns arrivals
+ * and departures into `join` / `leave` through `emit` (the hub writes them to the room log).
+ */
+export class PresenceTracker {
+  private readonly local = new Map<string, LocalConnection>();
+
+  constructor(
+    private readonly store: PresenceStore,
+    private readonly emit: (room: string, type: 'join' | 'leave', from: Sender) => void,
+    private readonly options: PresenceOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A persistent connection (WebSocket, SSE) entered the room. */
+  attach(room: string, conn: PresenceConnection): void {
+    this.upsert(room, conn, undefined);
+  }
+
+  /** A polling request came in: the member is present until `pollTtlMs` from now. */
+  touch(room: string, conn: PresenceConnection, now = Date.now()): void {
+    this.upsert(room, conn, now + this.options.pollTtlMs);
+  }
+
+  /** A connection left the room (closed, unsubscribed). The member leaves after the grace period unless it comes back. */
+  detach(room: string, connId: string, _member?: string): void {
+    const conn = this.local.get(key(room, connId));
+    if (!conn || conn.leaveTimer) return;
+    conn.leaveTimer = setTimeout(() => this.remove(conn), this.options.graceMs);
+    conn.leaveTimer.unref();
+  }
+
+  /** Expires polling clients, refreshes this node's records, reaps members of dead nodes. Called every few seconds. */
+  async tick(now = Date.now()): Promise<void> {
+    const live: LocalConnection[] = [];
+    for (const conn of this.local.values()) {
+      if (conn.pollUntil !== undefined && conn.pollUntil <= now && !conn.leaveTimer) this.remove(conn);
+      else if (!conn.leaveTimer) live.push(conn);
+    }
+    try {
+      await this.store.refresh(live, now + this.options.ttlMs);
+      for (const gone of await this.store.reap(now)) {
+        this.emit(gone.room, 'leave', { id: gone.connectionId, name: gone.name, member: gone.member });
+      }
+    } catch (err) {
+      this.logger.warn({ err }, 'presence refresh failed');
+    }
+  }
+
+  members(room: string): Promise<PresenceMember[]> {
+    return this.store.members(room, Date.now()).catch(() => []);
+  }
+
+  async count(room: string): Promise<number> {
+    return (await this.members(room)).length;
+  }
+
+  /** Drops every timer (shutdown). */
+  clear(): void {
+    for (const c of this.local.values()) if (c.leaveTimer) clearTimeout(c.leaveTimer);
+    this.local.clear();
+  }
+
+  private upsert(room: string, conn: PresenceConnection, pollUntil: number | undefined): void {
+    const k = key(room, conn.id);
+    const existing = this.local.get(k);
+    if (existing) {
+      if (existing.leaveTimer) clearTimeout(existing.leaveTimer);
+      existing.leaveTimer = undefined;
+      existing.pollUntil = pollUntil;
+      if (existing.name === conn.name && existing.transport === conn.transport) return;
+    }
+    const local: LocalConnection = { ...conn, room, pollUntil, leaveTimer: undefined };
+    this.local.set(k, local);
+    this.store
+      .add(room, conn, Date.now() + this.options.ttlMs)
+      .then((arrived) => {
+        if (arrived) this.emit(room, 'join', { id: conn.id, name: conn.name, member: conn.member, transport: conn.transport });
+      })
+      .catch((err: unknown) => this.logger.warn({ err, room }, 'presence add failed'));
+  }
+
+  private remove(conn: LocalConnection): void {
+    const k = key(conn.room, conn.id);
+    if (this.local.get(k) !== conn) return;
+    this.local.delete(k);
+    this.store
+      .remove(conn.room, conn.member, conn.id)
+      .then((left) => {
+        if (left) this.emit(conn.room, 'leave', { id: conn.id, name: conn.name, member: conn.member });
+      })
+      .catch((err: unknown) => this.logger.warn({ err, room: conn.room }, 'presence remove failed'));
+  }
+}
+
+function key(room: string, connId: string): string {
+  return `${room}\u0000${connId}`;
+}

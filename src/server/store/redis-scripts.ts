@@ -1,0 +1,104 @@
+/**
+ * The Lua scripts of the Redis store (see redis-store.ts for the key layout). Redis runs each
+ * one atomically, so every check-then-write below holds across all nodes. The scripts check
+ * before they write, so a refused call (NOROOM) has written nothing.
+ *
+ * Numbers cross the Lua boundary as strings: Lua 5.1 formats large doubles as "1.7e+12".
+ */
+
+/**
+ * KEYS: meta, rooms, log, cids. ARGV: name, epoch.
+ * Creates the room with a new epoch unless it exists; a new epoch starts a fresh history, so
+ * leftovers of an older one (log, idempotency index) are dropped.
+ * Returns {created 1|0, epoch, lastSeq, firstSeq}.
+ */
+export const CREATE_ROOM_LUA = `
+if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[2]) == 1 then
+  local t = redis.call('TIME')
+  redis.call('HSET', KEYS[1], 'lastSeq', '0', 'firstSeq', '1', 'createdAt', t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000)))
+  redis.call('SADD', KEYS[2], ARGV[1])
+  redis.call('DEL', KEYS[3], KEYS[4])
+  return {1, ARGV[2], '0', '1'}
+end
+local m = redis.call('HMGET', KEYS[1], 'epoch', 'lastSeq', 'firstSeq')
+return {0, m[1], m[2], m[3]}
+`;
+
+/**
+ * KEYS: meta, log, cids. ARGV: draft JSON, clientId ('' for none).
+ * The idempotency check, the seq assignment (HINCRBY lastSeq), the XADD and the index update
+ * in one step. ts is Redis TIME in ms.
+ * Returns {'NOROOM'} | {'DUP', epoch, seq, ts, original draft JSON} | {'OK', epoch, seq, ts}.
+ */
+export const APPEND_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOROOM'} end
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local cid = ARGV[2]
+if cid ~= '' then
+  local known = redis.call('HGET', KEYS[3], cid)
+  if known then
+    local found = redis.call('XRANGE', KEYS[2], known, known)
+    if #found == 1 then
+      local f = found[1][2]
+      return {'DUP', epoch, known, f[4], f[2]}
+    end
+  end
+end
+local seq = tostring(redis.call('HINCRBY', KEYS[1], 'lastSeq', 1))
+local t = redis.call('TIME')
+local ts = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+if cid ~= '' then
+  redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[1], 't', ts, 'c', cid)
+  redis.call('HSET', KEYS[3], cid, seq)
+else
+  redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[1], 't', ts)
+end
+return {'OK', epoch, seq, ts}
+`;
+
+/**
+ * KEYS: meta, log. ARGV: 'after' | 'before', from, to, count.
+ * XRANGE (after) or XREVRANGE (before) from..to, at most count; nil when the room does not exist.
+ */
+export const RANGE_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if tonumber(ARGV[4]) <= 0 then return {} end
+if ARGV[1] == 'after' then
+  return redis.call('XRANGE', KEYS[2], ARGV[2], ARGV[3], 'COUNT', ARGV[4])
+end
+return redis.call('XREVRANGE', KEYS[2], ARGV[2], ARGV[3], 'COUNT', ARGV[4])
+`;
+
+/**
+ * KEYS: meta, log, cids. ARGV: maxEntries, cutoff ts (entries with ts < cutoff are too old), batch.
+ * Looks at the `batch` oldest entries and removes the leading run of those that are beyond
+ * maxEntries or too old, with their clientIds; moves firstSeq past them.
+ * Returns {removed, more 1|0}: more = the whole batch went, so the next one may go too.
+ */
+export const TRIM_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
+local batch = tonumber(ARGV[3])
+local over = redis.call('XLEN', KEYS[2]) - tonumber(ARGV[1])
+local cutoff = tonumber(ARGV[2])
+local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', batch)
+local n = 0
+for i, e in ipairs(oldest) do
+  if i <= over or tonumber(e[2][4]) < cutoff then n = i else break end
+end
+if n == 0 then return {0, 0} end
+local cids = {}
+for i = 1, n do
+  local cid = oldest[i][2][6]
+  if cid then
+    cids[#cids + 1] = cid
+    -- unpack() is bounded by the Lua stack: delete in chunks.
+    if #cids == 500 then redis.call('HDEL', KEYS[3], unpack(cids)); cids = {} end
+  end
+end
+if #cids > 0 then redis.call('HDEL', KEYS[3], unpack(cids)) end
+local nextFirst = tostring(tonumber(string.match(oldest[n][1], '^%d+')) + 1)
+redis.call('XTRIM', KEYS[2], 'MINID', nextFirst)
+redis.call('HSET', KEYS[1], 'firstSeq', nextFirst)
+if n == batch then return {n, 1} end
+return {n, 0}
+`;
