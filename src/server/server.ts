@@ -15,6 +15,7 @@ import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { MemoryPresenceStore } from './presence/memory-presence-store.js';
 import type { PresenceStore } from './presence/presence-store.js';
+import { RedisPresenceStore } from './presence/redis-presence-store.js';
 import { Router } from './router.js';
 import { createStore } from './store/create-store.js';
 import type { MessageStore } from './store/message-store.js';
@@ -58,7 +59,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const metrics = new Metrics();
   const store = messageStore ?? createStore({ kind: config.store, dataDir: config.dataDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix });
   const broker = givenBroker ?? createBroker({ kind: config.redisUrl ? 'redis' : 'local', ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix });
-  const presence = givenPresence ?? new MemoryPresenceStore();
+  const presence = givenPresence ?? (config.redisUrl ? new RedisPresenceStore(config.redisUrl, config.redisPrefix) : new MemoryPresenceStore());
   const hub = new Hub({ store, broker, presence, logger, metrics, maxRooms: config.maxRooms, presenceGraceMs: config.presenceGraceMs, pollPresenceTtlMs: Math.max(35_000, config.longPollTimeoutMs + 10_000), typingTtlMs: 5000 });
   const connections = new ConnectionRegistry(config.maxConnections, metrics);
   const ctx: ServerContext = { config, hub, logger, metrics, connections };
@@ -110,6 +111,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     async listen() {
       await store.init();
       await broker.init();
+      await presence.init?.();
       await hub.room(DEFAULT_ROOM, true);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

@@ -31,6 +31,8 @@ export interface GoneMember {
  */
 export interface PresenceStore {
   readonly kind: string;
+  /** Connects (Redis); resolves when usable. */
+  init?(): Promise<void>;
   add(room: string, conn: PresenceConnection, expiresAt: number): Promise<boolean>;
   remove(room: string, member: string, connectionId: string): Promise<boolean>;
   /** Pushes the expiry of these connections to `expiresAt`. */

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { PresenceStore } from '../../src/server/presence/presence-store.js';
+
+/** What every PresenceStore must do; `make` gives two handles on one shared backend (two nodes). */
+export function presenceStoreContract(name: string, make: () => Promise<{ a: PresenceStore; b: PresenceStore; cleanup: () => Promise<void> }>): void {
+  describe(`PresenceStore contract: ${name}`, () => {
+    let a: PresenceStore;
+    let b: PresenceStore;
+    let cleanup: () => Promise<void>;
+    before(async () => ({ a, b, cleanup } = await make()));
+    after(async () => cleanup());
+    const conn = (id: string, member: string, transport: 'websocket' | 'sse' = 'websocket') => ({ id, member, name: `name-${member}`, transport });
+
+    it('a member arrives once, whatever the number of connections and nodes', async () => {
+      const later = Date.now() + 60_000;
+      assert.equal(await a.add('r1', conn('c1', 'm1'), later), true);
+      assert.equal(await b.add('r1', conn('c2', 'm1', 'sse'), later), false);
+      assert.equal(await a.add('r1', conn('c3', 'm1'), later), false);
+      const members = await b.members('r1', Date.now());
+      assert.equal(members.length, 1);
+      assert.equal(members[0]!.name, 'name-m1');
+      assert.deepEqual([...members[0]!.transports].sort(), ['sse', 'websocket', 'websocket']);
+    });
+
+    it('a member leaves once, with its last connection', async () => {
+      assert.equal(await a.remove('r1', 'm1', 'c1'), false);
+      assert.equal(await a.remove('r1', 'm1', 'c3'), false);
+      assert.equal(await b.remove('r1', 'm1', 'c2'), true);
+      assert.equal(await a.remove('r1', 'm1', 'c2'), false, 'removing twice reports nothing');
+      assert.deepEqual(await a.members('r1', Date.now()), []);
+    });
+
+    it("a dead node's connections expire and are reaped by one node only", async () => {
+      const soon = Date.now() + 100;
+      assert.equal(await a.add('r2', conn('x1', 'ghost'), soon), true);
+      assert.equal(await a.add('r2', conn('x2', 'alive'), Date.now() + 60_000), true);
+      await new Promise((r) => setTimeout(r, 150));
+      const [fromA, fromB] = await Promise.all([a.reap(Date.now()), b.reap(Date.now())]);
+      const all = [...fromA, ...fromB];
+      assert.equal(all.length, 1);
+      assert.deepEqual({ room: all[0]!.room, member: all[0]!.member, name: all[0]!.name }, { room: 'r2', member: 'ghost', name: 'name-ghost' });
+      assert.deepEqual((await b.members('r2', Date.now())).map((m) => m.member), ['alive']);
+    });
+
+    it('refresh keeps connections alive past their first expiry', async () => {
+      assert.equal(await a.add('r3', conn('k1', 'keep'), Date.now() + 100), true);
+      await a.refresh([{ room: 'r3', member: 'keep', id: 'k1' }], Date.now() + 60_000);
+      await new Promise((r) => setTimeout(r, 150));
+      assert.deepEqual(await b.reap(Date.now()), []);
+      assert.equal((await a.members('r3', Date.now())).length, 1);
+      assert.equal(await b.add('r3', conn('k2', 'keep'), Date.now() + 60_000), false);
+    });
+  });
+}
