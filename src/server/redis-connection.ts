@@ -37,7 +37,8 @@ export function createRedisClient(url: string, options: RedisConnectionOptions =
 
 /**
  * Starts connecting when needed and resolves once the client is ready. Rejects with
- * STORE_UNAVAILABLE after `timeoutMs`; the client keeps reconnecting in the background then.
+ * STORE_UNAVAILABLE after `timeoutMs`, and then stops the client's reconnection attempts (so a
+ * failed start leaves nothing running); calling it again starts over.
  */
 export async function waitUntilReady(redis: Redis, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return;
@@ -45,6 +46,7 @@ export async function waitUntilReady(redis: Redis, timeoutMs: number): Promise<v
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       redis.off('ready', onReady);
+      redis.disconnect();
       reject(new SwitchboardError('STORE_UNAVAILABLE', `Redis did not answer within ${timeoutMs} ms`));
     }, timeoutMs);
     const onReady = () => {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { SwitchboardError } from '../../protocol/errors.js';
 import { closeRedisClient, createRedisClient, waitUntilReady, type RedisConnectionOptions } from '../redis-connection.js';
 import type { Broker, BrokerMessage } from './broker.js';
 
@@ -49,11 +50,16 @@ export class RedisBroker implements Broker {
   /**
    * Connects both clients and subscribes; resolves once the subscription is active, so a message
    * published after `init` resolves reaches this node. Rejects with STORE_UNAVAILABLE on timeout.
-   * ioredis re-subscribes by itself after a reconnection.
+   * ioredis re-subscribes by itself after a reconnection. A failed init leaves nothing running.
    */
   async init(): Promise<void> {
-    await Promise.all([waitUntilReady(this.publisher, this.connectTimeoutMs), waitUntilReady(this.subscriber, this.connectTimeoutMs)]);
-    await this.subscriber.subscribe(this.channel);
+    try {
+      await Promise.all([waitUntilReady(this.publisher, this.connectTimeoutMs), waitUntilReady(this.subscriber, this.connectTimeoutMs)]);
+      await this.subscriber.subscribe(this.channel);
+    } catch (err) {
+      await this.close();
+      throw err instanceof SwitchboardError ? err : new SwitchboardError('STORE_UNAVAILABLE', err instanceof Error ? err.message : String(err));
+    }
   }
 
   /** Best effort: resolves whether or not Redis took the message, and never rejects. */
@@ -65,6 +71,7 @@ export class RedisBroker implements Broker {
     }
   }
 
+  /** The handler runs inside ioredis's reply parsing: it must not throw. */
   onMessage(handler: (message: BrokerMessage) => void): void {
     this.handler = handler;
   }

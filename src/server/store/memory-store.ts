@@ -39,7 +39,9 @@ export class MemoryStore implements MessageStore {
       const original = r.byClientId.get(draft.clientId);
       if (original) return { entry: original, epoch: r.state.epoch, duplicate: true };
     }
-    const entry: Entry = { ...draft, seq: r.state.lastSeq + 1, ts: Date.now() };
+    const entry: Entry = { type: draft.type, room: draft.room, seq: r.state.lastSeq + 1, ts: Date.now(), from: draft.from };
+    if (draft.text !== undefined) entry.text = draft.text;
+    if (draft.clientId !== undefined) entry.clientId = draft.clientId;
     r.entries.push(entry);
     r.state.lastSeq = entry.seq;
     if (entry.clientId !== undefined) r.byClientId.set(entry.clientId, entry);

@@ -26,8 +26,8 @@ return {0, m[1], m[2], m[3]}
 
 /**
  * KEYS: meta, log, cids. ARGV: draft JSON, clientId ('' for none).
- * The idempotency check, the seq assignment (HINCRBY lastSeq), the XADD and the index update
- * in one step. ts is Redis TIME in ms.
+ * The idempotency check, the seq assignment (lastSeq + 1), the XADD and the index update in
+ * one step. Fields are always written in the order d, t, c: the other scripts read them by position. ts is Redis TIME in ms.
  * Returns {'NOROOM'} | {'DUP', epoch, seq, ts, original draft JSON} | {'OK', epoch, seq, ts}.
  */
 export const APPEND_LUA = `
@@ -44,15 +44,18 @@ if cid ~= '' then
     end
   end
 end
-local seq = tostring(redis.call('HINCRBY', KEYS[1], 'lastSeq', 1))
+local seq = tostring(tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) + 1)
 local t = redis.call('TIME')
 local ts = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+-- XADD first: Redis does not roll a script back, and if XADD fails (out of memory, an ID not
+-- above the stream's last one) nothing has been written yet, so no seq is skipped.
 if cid ~= '' then
   redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[1], 't', ts, 'c', cid)
-  redis.call('HSET', KEYS[3], cid, seq)
 else
   redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[1], 't', ts)
 end
+redis.call('HSET', KEYS[1], 'lastSeq', seq)
+if cid ~= '' then redis.call('HSET', KEYS[3], cid, seq) end
 return {'OK', epoch, seq, ts}
 `;
 

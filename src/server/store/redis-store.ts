@@ -84,7 +84,10 @@ export class RedisStore implements MessageStore {
     this.scripts = this.redis as unknown as Scripts;
   }
 
-  /** Connects; rejects with STORE_UNAVAILABLE when Redis is not ready within `connectTimeoutMs`. */
+  /**
+   * Connects; rejects with STORE_UNAVAILABLE when Redis is not ready within `connectTimeoutMs`,
+   * leaving nothing running (init may be called again).
+   */
   async init(): Promise<void> {
     await waitUntilReady(this.redis, this.connectTimeoutMs);
   }

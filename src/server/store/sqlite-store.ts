@@ -67,6 +67,7 @@ type Statements = ReturnType<typeof prepare>;
 
 function prepare(db: Database.Database) {
   return {
+    ping: db.prepare('SELECT 1'),
     getRoom: db.prepare<[string], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms WHERE name = ?'),
     listRooms: db.prepare<[], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms ORDER BY name'),
     insertRoom: db.prepare<[string, string, number]>(
@@ -110,7 +111,8 @@ function bound(n: number): number {
  * An append resolves only after its transaction committed with `synchronous = FULL`, so an
  * acknowledged entry survives a crash of the process (kill -9), of the OS, or a power loss.
  * Several processes may share the file: appends take the write lock up front (BEGIN IMMEDIATE)
- * and wait up to `busyTimeoutMs` for it, then fail with STORE_UNAVAILABLE.
+ * and wait up to `busyTimeoutMs` for it (blocking this process's event loop meanwhile: the
+ * driver is synchronous), then fail with STORE_UNAVAILABLE.
  *
  * better-sqlite3 is synchronous: each call blocks the event loop for one short statement;
  * `trim` works in batches of `trimBatchSize` rows and yields between them.
@@ -125,7 +127,7 @@ export class SqliteStore implements MessageStore {
   private db: Database.Database | undefined;
   private stmts: Statements | undefined;
   private appendTx: ((draft: EntryDraft) => AppendResult) | undefined;
-  private trimTx: ((room: string, keep: Retention, cutoff: number) => { removed: number; more: boolean }) | undefined;
+  private trimTx: ((room: string, maxEntries: number, cutoff: number) => { removed: number; more: boolean }) | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.dataDir = options.dataDir;
@@ -142,28 +144,6 @@ export class SqliteStore implements MessageStore {
       await this.close();
       throw err;
     }
-  }
-
-  private open(): void {
-    this.guard(() => {
-      mkdirSync(this.dataDir, { recursive: true });
-      const db = new Database(this.path, { timeout: this.busyTimeoutMs });
-      this.db = db;
-      db.pragma('journal_mode = WAL');
-      // In WAL mode NORMAL already survives kill -9 (a commit is in the OS's page cache once
-      // write() returns), but not an OS crash or power loss. FULL fsyncs the WAL at every commit,
-      // so "acknowledged" means "on disk" whatever dies: the price is one fsync per append.
-      db.pragma('synchronous = FULL');
-      this.migrate(db);
-      const stmts = prepare(db);
-      this.stmts = stmts;
-      const appendTx = db.transaction((draft: EntryDraft) => this.appendInTx(stmts, draft));
-      const trimTx = db.transaction((room: string, keep: Retention, cutoff: number) => this.trimBatchInTx(stmts, room, keep, cutoff));
-      // IMMEDIATE takes the write lock before reading last_seq, so two processes never read the
-      // same last_seq, and a reader never has to be upgraded to a writer (which could deadlock).
-      this.appendTx = (draft) => appendTx.immediate(draft);
-      this.trimTx = (room, keep, cutoff) => trimTx.immediate(room, keep, cutoff);
-    });
   }
 
   async getRoom(room: string): Promise<RoomState | undefined> {
@@ -185,7 +165,10 @@ export class SqliteStore implements MessageStore {
   }
 
   async append(draft: EntryDraft): Promise<AppendResult> {
-    return this.guard(() => this.appendTx!(draft));
+    return this.guard(() => {
+      this.s();
+      return this.appendTx!(draft);
+    });
   }
 
   async readAfter(room: string, after: number, limit: number): Promise<Entry[]> {
@@ -205,13 +188,16 @@ export class SqliteStore implements MessageStore {
   }
 
   async trim(retention: Retention, now: number): Promise<number> {
-    const keep: Retention = { maxEntries: Math.max(0, bound(retention.maxEntries)), maxAgeMs: retention.maxAgeMs };
+    const maxEntries = Math.max(0, bound(retention.maxEntries));
     const cutoff = Number.isFinite(retention.maxAgeMs) ? now - retention.maxAgeMs : -Number.MAX_SAFE_INTEGER;
     const rooms = await this.listRooms();
     let removed = 0;
     for (const { name } of rooms) {
       for (;;) {
-        const batch = this.guard(() => this.trimTx!(name, keep, cutoff));
+        const batch = this.guard(() => {
+          this.s();
+          return this.trimTx!(name, maxEntries, cutoff);
+        });
         removed += batch.removed;
         // Yield between statements so a big backlog never stalls the event loop.
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -223,8 +209,7 @@ export class SqliteStore implements MessageStore {
 
   async ping(): Promise<boolean> {
     try {
-      this.s();
-      this.db!.prepare('SELECT 1').get();
+      this.s().ping.get();
       return true;
     } catch {
       return false;
@@ -235,6 +220,30 @@ export class SqliteStore implements MessageStore {
     this.db?.close();
     this.db = undefined;
     this.stmts = undefined;
+    this.appendTx = undefined;
+    this.trimTx = undefined;
+  }
+
+  private open(): void {
+    this.guard(() => {
+      mkdirSync(this.dataDir, { recursive: true });
+      const db = new Database(this.path, { timeout: this.busyTimeoutMs });
+      this.db = db;
+      db.pragma('journal_mode = WAL');
+      // In WAL mode NORMAL already survives kill -9 (a commit is in the OS's page cache once
+      // write() returns), but not an OS crash or power loss. FULL fsyncs the WAL at every commit,
+      // so "acknowledged" means "on disk" whatever dies: the price is one fsync per append.
+      db.pragma('synchronous = FULL');
+      this.migrate(db);
+      const stmts = prepare(db);
+      this.stmts = stmts;
+      const appendTx = db.transaction((draft: EntryDraft) => this.appendInTx(stmts, draft));
+      const trimTx = db.transaction((room: string, maxEntries: number, cutoff: number) => this.trimBatchInTx(stmts, room, maxEntries, cutoff));
+      // IMMEDIATE takes the write lock before reading last_seq, so two processes never read the
+      // same last_seq, and a reader never has to be upgraded to a writer (which could deadlock).
+      this.appendTx = (draft) => appendTx.immediate(draft);
+      this.trimTx = (room, maxEntries, cutoff) => trimTx.immediate(room, maxEntries, cutoff);
+    });
   }
 
   private appendInTx(s: Statements, draft: EntryDraft): AppendResult {
@@ -264,12 +273,12 @@ export class SqliteStore implements MessageStore {
    * those older than `cutoff` up to the first young one. Relies on the invariant that every seq
    * in [first_seq, last_seq] is present.
    */
-  private trimBatchInTx(s: Statements, name: string, keep: Retention, cutoff: number): { removed: number; more: boolean } {
+  private trimBatchInTx(s: Statements, name: string, maxEntries: number, cutoff: number): { removed: number; more: boolean } {
     const room = s.getRoom.get(name);
     if (!room || room.first_seq > room.last_seq) return { removed: 0, more: false };
     const first = room.first_seq;
     const windowEnd = Math.min(first + this.trimBatchSize - 1, room.last_seq);
-    const youngFrom = Math.max(first, room.last_seq - keep.maxEntries + 1);
+    const youngFrom = Math.max(first, room.last_seq - maxEntries + 1);
     const newFirst = youngFrom > windowEnd ? windowEnd + 1 : (s.firstYoung.get(name, youngFrom, windowEnd, cutoff)?.seq ?? windowEnd + 1);
     if (newFirst === first) return { removed: 0, more: false };
     s.deleteBelow.run(name, first, newFirst);

@@ -1,0 +1,270 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { SwitchboardError, type ErrorCode } from '../../src/protocol/errors.js';
+import type { Entry, EntryDraft, Sender } from '../../src/protocol/types.js';
+import type { MessageStore } from '../../src/server/store/message-store.js';
+
+/**
+ * What a store's test file hands the contract. `make` is called once per test and returns an
+ * initialised store on a fresh, empty backend. `reopen`, when the backend outlives a store
+ * instance (a file, a server), returns another initialised instance on the same backend.
+ * `cleanup` closes every instance (close must be idempotent) and removes the backend's data.
+ */
+export interface StoreFixture {
+  store: MessageStore;
+  reopen?: () => Promise<MessageStore>;
+  cleanup: () => Promise<void>;
+}
+
+const alice: Sender = { id: 'conn-1', name: 'alice' };
+
+function draft(room: string, text: string, clientId?: string): EntryDraft {
+  return clientId === undefined ? { type: 'message', room, from: alice, text } : { type: 'message', room, from: alice, text, clientId };
+}
+
+async function assertCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof SwitchboardError, `expected a SwitchboardError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    return true;
+  });
+}
+
+async function appendMany(store: MessageStore, room: string, n: number): Promise<Entry[]> {
+  const out: Entry[] = [];
+  for (let i = 0; i < n; i++) out.push((await store.append(draft(room, `m${i}`))).entry);
+  return out;
+}
+
+const seqs = (entries: Entry[]): number[] => entries.map((e) => e.seq);
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const FAR = { maxEntries: 1_000_000, maxAgeMs: 365 * 24 * 3600 * 1000 };
+
+/** The MessageStore contract (see message-store.ts), as a suite every implementation must pass. */
+export function messageStoreContract(name: string, make: () => Promise<StoreFixture>): void {
+  async function withStore(fn: (fixture: StoreFixture) => Promise<void>): Promise<void> {
+    const fixture = await make();
+    try {
+      await fn(fixture);
+    } finally {
+      await fixture.cleanup();
+    }
+  }
+
+  describe(`MessageStore contract: ${name}`, () => {
+    it('creates, gets and lists rooms; a second create keeps the epoch', () =>
+      withStore(async ({ store }) => {
+        assert.equal(await store.getRoom('lobby'), undefined);
+        const first = await store.createRoom('lobby');
+        assert.equal(first.created, true);
+        assert.equal(typeof first.state.epoch, 'string');
+        assert.ok(first.state.epoch.length > 0);
+        assert.deepEqual(first.state, { name: 'lobby', epoch: first.state.epoch, lastSeq: 0, firstSeq: 1 });
+        const again = await store.createRoom('lobby');
+        assert.equal(again.created, false);
+        assert.deepEqual(again.state, first.state);
+        assert.deepEqual(await store.getRoom('lobby'), first.state);
+        const other = await store.createRoom('other');
+        assert.notEqual(other.state.epoch, '');
+        const listed = (await store.listRooms()).sort((a, b) => a.name.localeCompare(b.name));
+        assert.deepEqual(listed, [first.state, other.state]);
+        assert.equal(await store.ping(), true);
+      }));
+
+    it('assigns seqs 1, 2, 3… with no gap, and reports them in the room state', () =>
+      withStore(async ({ store }) => {
+        const { state } = await store.createRoom('r');
+        for (let i = 1; i <= 5; i++) {
+          const result = await store.append(draft('r', `hello ${i}`));
+          assert.equal(result.entry.seq, i);
+          assert.equal(result.duplicate, false);
+          assert.equal(result.epoch, state.epoch);
+          assert.equal(typeof result.entry.ts, 'number');
+        }
+        assert.deepEqual(await store.getRoom('r'), { ...state, lastSeq: 5, firstSeq: 1 });
+      }));
+
+    it('stores a clientId once per room and returns the original as a duplicate', () =>
+      withStore(async ({ store }) => {
+        await store.createRoom('r');
+        await store.createRoom('s');
+        const original = await store.append(draft('r', 'first', 'cid-1'));
+        await store.append(draft('r', 'second'));
+        const again = await store.append(draft('r', 'changed text', 'cid-1'));
+        assert.equal(again.duplicate, true);
+        assert.deepEqual(again.entry, original.entry);
+        assert.equal(again.epoch, original.epoch);
+        assert.deepEqual(seqs(await store.readAfter('r', 0, 10)), [1, 2]);
+        assert.equal((await store.getRoom('r'))!.lastSeq, 2);
+        // The same clientId in another room is another message.
+        const elsewhere = await store.append(draft('s', 'first', 'cid-1'));
+        assert.equal(elsewhere.duplicate, false);
+        assert.equal(elsewhere.entry.seq, 1);
+      }));
+
+    it('throws ROOM_NOT_FOUND for an unknown room', () =>
+      withStore(async ({ store }) => {
+        await assertCode(store.append(draft('nope', 'x')), 'ROOM_NOT_FOUND');
+        await assertCode(store.readAfter('nope', 0, 10), 'ROOM_NOT_FOUND');
+        await assertCode(store.readBefore('nope', undefined, 10), 'ROOM_NOT_FOUND');
+        await assertCode(store.readBefore('nope', 1, 10), 'ROOM_NOT_FOUND');
+        assert.equal(await store.getRoom('nope'), undefined);
+      }));
+
+    it('pages forwards with readAfter and backwards with readBefore, ascending, within limits', () =>
+      withStore(async ({ store }) => {
+        await store.createRoom('r');
+        await appendMany(store, 'r', 25);
+        assert.deepEqual(seqs(await store.readAfter('r', 0, 10)), range(1, 10));
+        assert.deepEqual(seqs(await store.readAfter('r', 10, 10)), range(11, 20));
+        assert.deepEqual(seqs(await store.readAfter('r', 20, 10)), range(21, 25));
+        assert.deepEqual(await store.readAfter('r', 25, 10), []);
+        assert.deepEqual(await store.readAfter('r', 1000, 10), []);
+        assert.deepEqual(await store.readAfter('r', 3, 0), []);
+        assert.deepEqual(seqs(await store.readBefore('r', undefined, 10)), range(16, 25));
+        assert.deepEqual(seqs(await store.readBefore('r', 16, 10)), range(6, 15));
+        assert.deepEqual(seqs(await store.readBefore('r', 6, 10)), range(1, 5));
+        assert.deepEqual(await store.readBefore('r', 1, 10), []);
+        assert.deepEqual(seqs(await store.readBefore('r', 1000, 3)), [23, 24, 25]);
+        assert.deepEqual(await store.readBefore('r', undefined, 0), []);
+        const empty = await store.createRoom('empty');
+        assert.equal(empty.created, true);
+        assert.deepEqual(await store.readAfter('empty', 0, 10), []);
+        assert.deepEqual(await store.readBefore('empty', undefined, 10), []);
+      }));
+
+    it('gives 200 concurrent appends unique, gapless seqs', () =>
+      withStore(async ({ store }) => {
+        await store.createRoom('r');
+        const results = await Promise.all(range(1, 200).map((i) => store.append(draft('r', `c${i}`, i % 3 === 0 ? `id-${i}` : undefined))));
+        assert.deepEqual(results.map((r) => r.entry.seq).sort((a, b) => a - b), range(1, 200));
+        const stored = await store.readAfter('r', 0, 500);
+        assert.deepEqual(seqs(stored), range(1, 200));
+        const bySeq = new Map(results.map((r) => [r.entry.seq, r.entry]));
+        for (const e of stored) assert.deepEqual(e, bySeq.get(e.seq));
+      }));
+
+    it('keeps seqs unique and gapless across two instances on the same backend', (t) =>
+      withStore(async ({ store, reopen }) => {
+        if (!reopen) return void t.skip('this store has no shared backend');
+        await store.createRoom('r');
+        const other = await reopen();
+        const results = await Promise.all(
+          range(1, 200).map((i) => (i % 2 ? store : other).append(draft('r', `c${i}`, i % 5 === 0 ? `id-${i}` : undefined))),
+        );
+        assert.deepEqual(results.map((r) => r.entry.seq).sort((a, b) => a - b), range(1, 200));
+        assert.deepEqual(seqs(await other.readAfter('r', 0, 500)), range(1, 200));
+        // Racing appends of one clientId through both instances store it exactly once.
+        const racing = await Promise.all(range(1, 20).map((i) => (i % 2 ? store : other).append(draft('r', `race ${i}`, 'same-id'))));
+        assert.equal(racing.filter((r) => !r.duplicate).length, 1);
+        assert.deepEqual(new Set(racing.map((r) => r.entry.seq)), new Set([201]));
+        assert.equal((await store.getRoom('r'))!.lastSeq, 201);
+      }));
+
+    it('trims by count: firstSeq moves up, lastSeq stays, seqs continue', () =>
+      withStore(async ({ store }) => {
+        await store.createRoom('r');
+        await store.createRoom('small');
+        await appendMany(store, 'r', 30);
+        await appendMany(store, 'small', 3);
+        const removed = await store.trim({ ...FAR, maxEntries: 4 }, Date.now());
+        assert.equal(removed, 26);
+        const state = await store.getRoom('r');
+        assert.equal(state!.firstSeq, 27);
+        assert.equal(state!.lastSeq, 30);
+        assert.deepEqual(seqs(await store.readAfter('r', 0, 100)), [27, 28, 29, 30]);
+        assert.deepEqual(seqs(await store.readBefore('r', undefined, 100)), [27, 28, 29, 30]);
+        assert.deepEqual(seqs(await store.readBefore('r', 29, 100)), [27, 28]);
+        assert.deepEqual(seqs(await store.readAfter('small', 0, 100)), [1, 2, 3]);
+        assert.equal((await store.append(draft('r', 'after trim'))).entry.seq, 31);
+        assert.equal(await store.trim({ ...FAR, maxEntries: 4 }, Date.now()), 1);
+        assert.equal(await store.trim({ ...FAR, maxEntries: 4 }, Date.now()), 0);
+        // Trimming everything leaves an empty log that still remembers its last seq.
+        await store.trim({ ...FAR, maxEntries: 0 }, Date.now());
+        assert.deepEqual(await store.getRoom('r'), { ...state!, lastSeq: 31, firstSeq: 32 });
+        assert.deepEqual(await store.readAfter('r', 0, 100), []);
+        assert.deepEqual(await store.readBefore('r', undefined, 100), []);
+        assert.equal((await store.append(draft('r', 'still counting'))).entry.seq, 32);
+      }));
+
+    it('trims by age: only the leading run of entries older than maxAgeMs', () =>
+      withStore(async ({ store }) => {
+        await store.createRoom('r');
+        await store.createRoom('old');
+        await appendMany(store, 'old', 2);
+        const early = await appendMany(store, 'r', 3);
+        await sleep(20);
+        const late = await appendMany(store, 'r', 2);
+        assert.ok(late[0]!.ts > early[2]!.ts);
+        const maxAgeMs = 1000;
+        // Exactly maxAgeMs old is still young: only entries strictly older go.
+        const now = late[0]!.ts + maxAgeMs;
+        const removed = await store.trim({ maxEntries: 1000, maxAgeMs }, now);
+        assert.equal(removed, 5);
+        assert.deepEqual(seqs(await store.readAfter('r', 0, 100)), [4, 5]);
+        const state = await store.getRoom('r');
+        assert.equal(state!.firstSeq, 4);
+        assert.equal(state!.lastSeq, 5);
+        const old = await store.getRoom('old');
+        assert.equal(old!.firstSeq, 3);
+        assert.equal(old!.lastSeq, 2);
+      }));
+
+    it('forgets the clientIds of trimmed entries', () =>
+      withStore(async ({ store }) => {
+        await store.createRoom('r');
+        await store.append(draft('r', 'one', 'cid-1'));
+        await store.append(draft('r', 'two', 'cid-2'));
+        await store.trim({ ...FAR, maxEntries: 1 }, Date.now());
+        const again = await store.append(draft('r', 'one again', 'cid-1'));
+        assert.equal(again.duplicate, false);
+        assert.equal(again.entry.seq, 3);
+        assert.equal((await store.append(draft('r', 'two again', 'cid-2'))).duplicate, true);
+      }));
+
+    it('never reuses a seq after a reopen, even when everything was trimmed', (t) =>
+      withStore(async ({ store, reopen }) => {
+        if (!reopen) return void t.skip('this store does not outlive its instance');
+        const { state } = await store.createRoom('r');
+        await appendMany(store, 'r', 3);
+        await store.trim({ ...FAR, maxEntries: 0 }, Date.now());
+        await store.close();
+        const next = await reopen();
+        assert.deepEqual(await next.getRoom('r'), { ...state, lastSeq: 3, firstSeq: 4 });
+        assert.equal((await next.createRoom('r')).created, false);
+        const appended = await next.append(draft('r', 'after restart'));
+        assert.equal(appended.entry.seq, 4);
+        assert.equal(appended.epoch, state.epoch);
+        assert.deepEqual(await next.readAfter('r', 0, 10), [appended.entry]);
+      }));
+
+    it('round-trips entries exactly: Unicode text, optional keys absent, sender keys as given', () =>
+      withStore(async ({ store, reopen }) => {
+        await store.createRoom('r');
+        const full: Sender = { id: 'conn-7', name: '김민지 🐻', member: 'member-7', transport: 'websocket' };
+        const drafts: EntryDraft[] = [
+          { type: 'message', room: 'r', from: full, text: '안녕하세요! 반가워요 👋🏽 👩‍👩‍👧 "quoted" \\ back\nslash', clientId: 'k-1' },
+          { type: 'join', room: 'r', from: { id: 'conn-8', name: '이서준' } },
+          { type: 'message', room: 'r', from: { id: 'conn-8', name: '이서준', transport: 'sse' }, text: '' },
+          { type: 'leave', room: 'r', from: full },
+        ];
+        const acked: Entry[] = [];
+        for (const d of drafts) {
+          const { entry } = await store.append(d);
+          acked.push(entry);
+          const expected: Entry = { type: d.type, room: 'r', seq: acked.length, ts: entry.ts, from: { ...d.from } };
+          if (d.text !== undefined) expected.text = d.text;
+          if (d.clientId !== undefined) expected.clientId = d.clientId;
+          assert.deepEqual(entry, expected);
+        }
+        assert.equal('text' in acked[1]!, false);
+        assert.equal('clientId' in acked[1]!, false);
+        assert.equal('clientId' in acked[2]!, false);
+        assert.deepEqual(Object.keys(acked[1]!.from).sort(), ['id', 'name']);
+        assert.deepEqual(await store.readAfter('r', 0, 10), acked);
+        assert.deepEqual(await store.readBefore('r', undefined, 10), acked);
+        if (reopen) assert.deepEqual(await (await reopen()).readAfter('r', 0, 10), acked);
+      }));
+  });
+}
