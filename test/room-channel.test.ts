@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Entry } from '../src/protocol/types.js';
+import type { Batch } from '../src/server/batch.js';
+import { RoomChannel } from '../src/server/room-channel.js';
+import { MemoryStore } from '../src/server/store/memory-store.js';
+import type { Subscriber } from '../src/server/subscriber.js';
+import { waitFor } from './helpers.js';
+
+function recorder(position = 0): Subscriber & { seqs: number[]; batches: number } {
+  const sub = {
+    transport: 'websocket' as const,
+    position,
+    seqs: [] as number[],
+    batches: 0,
+    deliver(batch: Batch) {
+      sub.batches++;
+      for (const e of batch.entries) sub.seqs.push(e.seq);
+    },
+  };
+  return sub;
+}
+
+async function storeWith(n: number): Promise<{ store: MemoryStore; entries: Entry[]; epoch: string }> {
+  const store = new MemoryStore();
+  const { state } = await store.createRoom('r');
+  const entries: Entry[] = [];
+  for (let i = 0; i < n; i++) entries.push((await store.append({ type: 'message', room: 'r', from: { id: 'x', name: 'x' }, text: `m${i}` })).entry);
+  return { store, entries, epoch: state.epoch };
+}
+
+describe('RoomChannel: order across nodes', () => {
+  it('delivers entries that arrive out of order in seq order, each once', async () => {
+    const { store, entries, epoch } = await storeWith(6);
+    const channel = new RoomChannel('r', epoch, 0, (room, after, limit) => store.readAfter(room, after, limit), () => {});
+    const sub = recorder();
+    channel.subscribers.add(sub);
+    for (const i of [1, 0, 3, 2, 2, 5, 4, 0]) channel.receive(epoch, entries[i]!);
+    await waitFor(() => sub.seqs.length === 6);
+    assert.deepEqual(sub.seqs, [1, 2, 3, 4, 5, 6]);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(sub.seqs, [1, 2, 3, 4, 5, 6], 'duplicates dropped');
+  });
+
+  it('fills a gap from the store when a broker message never comes', async () => {
+    const { store, entries, epoch } = await storeWith(4);
+    const channel = new RoomChannel('r', epoch, 0, (room, after, limit) => store.readAfter(room, after, limit), () => {});
+    const sub = recorder();
+    channel.subscribers.add(sub);
+    channel.receive(epoch, entries[0]!);
+    channel.receive(epoch, entries[3]!); // 2 and 3 lost on the way
+    await waitFor(() => sub.seqs.length === 4, 2000, 'gap filled');
+    assert.deepEqual(sub.seqs, [1, 2, 3, 4]);
+  });
+
+  it('gathers what arrives within one event-loop turn into one batch', async () => {
+    const { store, entries, epoch } = await storeWith(50);
+    const channel = new RoomChannel('r', epoch, 0, (room, after, limit) => store.readAfter(room, after, limit), () => {});
+    const sub = recorder();
+    channel.subscribers.add(sub);
+    for (const e of entries) channel.receive(epoch, e);
+    await waitFor(() => sub.seqs.length === 50);
+    assert.equal(sub.batches, 1);
+  });
+
+  it('a subscriber catching up gets held live batches only after its position', async () => {
+    const { store, entries, epoch } = await storeWith(5);
+    const channel = new RoomChannel('r', epoch, 2, (room, after, limit) => store.readAfter(room, after, limit), () => {});
+    const sub = recorder(0);
+    channel.addCatchingUp(sub);
+    channel.receive(epoch, entries[2]!);
+    channel.receive(epoch, entries[3]!);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(sub.seqs, [], 'held while replaying');
+    // The replay read up to seq 4 from the store.
+    sub.position = 4;
+    sub.seqs.push(1, 2, 3, 4);
+    channel.caughtUp(sub);
+    channel.receive(epoch, entries[4]!);
+    await waitFor(() => sub.seqs.length === 5);
+    assert.deepEqual(sub.seqs, [1, 2, 3, 4, 5]);
+  });
+});
