@@ -7,15 +7,19 @@ import { MemoryStore } from '../src/server/store/memory-store.js';
 import type { Subscriber } from '../src/server/subscriber.js';
 import { waitFor } from './helpers.js';
 
-function recorder(position = 0): Subscriber & { seqs: number[]; batches: number } {
+function recorder(position = 0): Subscriber & { seqs: number[]; batches: number; resets: number } {
   const sub = {
     transport: 'websocket' as const,
     position,
     seqs: [] as number[],
     batches: 0,
+    resets: 0,
     deliver(batch: Batch) {
       sub.batches++;
       for (const e of batch.entries) sub.seqs.push(e.seq);
+    },
+    historyReset() {
+      sub.resets++;
     },
   };
   return sub;
@@ -71,7 +75,7 @@ describe('RoomChannel: order across nodes', () => {
     channel.receive(epoch, entries[2]!);
     channel.receive(epoch, entries[3]!);
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(sub.seqs, [], 'held while replaying');
+    assert.equal(sub.seqs.length, 0, 'held while replaying');
     // The replay read up to seq 4 from the store.
     sub.position = 4;
     sub.seqs.push(1, 2, 3, 4);
@@ -79,5 +83,17 @@ describe('RoomChannel: order across nodes', () => {
     channel.receive(epoch, entries[4]!);
     await waitFor(() => sub.seqs.length === 5);
     assert.deepEqual(sub.seqs, [1, 2, 3, 4, 5]);
+  });
+
+  it('ends every subscriber when the history is reset (a new epoch)', async () => {
+    const { store, entries, epoch } = await storeWith(3);
+    const channel = new RoomChannel('r', epoch, 0, (room, after, limit) => store.readAfter(room, after, limit), () => {});
+    const sub = recorder();
+    channel.subscribers.add(sub);
+    channel.receive(epoch, entries[0]!);
+    await waitFor(() => sub.seqs.length === 1);
+    channel.receive('newepoch', { ...entries[0]!, seq: 1 });
+    assert.equal(sub.resets, 1);
+    assert.equal(channel.size, 0);
   });
 });

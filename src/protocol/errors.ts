@@ -29,6 +29,7 @@ export const ERRORS = {
   STORE_UNAVAILABLE: { status: 503, close: 1011, message: 'The message store is unavailable: nothing was stored' },
   SLOW_CONSUMER: { status: 503, close: 4000, message: 'The client reads too slowly: reconnect and resume' },
   HEARTBEAT_TIMEOUT: { status: 408, close: 4001, message: 'No pong within the heartbeat interval' },
+  HISTORY_RESET: { status: 409, close: 4002, message: "The room's history was reset: subscribe again from your cursor to be told where to start" },
 } as const satisfies Record<string, { status: number; close?: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

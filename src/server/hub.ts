@@ -189,6 +189,7 @@ export class Hub {
         wokenBy ??= batch;
         resolveWait();
       },
+      historyReset: () => resolveWait(),
     };
     channel.subscribers.add(waiter);
     const timer = setTimeout(resolveWait, timeoutMs);
@@ -203,7 +204,8 @@ export class Hub {
         // Every poll held at this position gets the same answer object, encoded once.
         return batch.encoded(`longpoll:${limit}`, (b) => this.pollResult(room, b.epoch, [...b.entries], b.lastSeq, false));
       }
-      return await this.readPoll(room, start, limit);
+      // Read again from a fresh state: the history may have been reset meanwhile.
+      return await this.readPoll(room, this.resolveStart(await this.room(room), after), limit);
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);

@@ -44,10 +44,16 @@ export class RoomChannel {
   /** Takes an entry from the broker. Duplicates and entries already seen are dropped. */
   receive(epoch: string, entry: Entry): void {
     if (epoch !== this.epoch) {
-      // The history was reset elsewhere: adopt the new epoch; subscribers will resume with `reset`.
+      // The history was reset (a store lost its data): adopt the new epoch and end every
+      // subscriber; their clients resume with an old-epoch cursor and are told `reset`.
       this.epoch = epoch;
       this.accepted = entry.seq - 1;
       this.early.clear();
+      this.pending = [];
+      const ended = [...this.subscribers, ...this.catchingUp.keys()];
+      this.subscribers.clear();
+      this.catchingUp.clear();
+      for (const sub of ended) sub.historyReset();
     }
     if (entry.seq <= this.accepted) return;
     if (entry.seq !== this.accepted + 1) {

@@ -13,4 +13,10 @@ export interface Subscriber {
   deliver(batch: Batch): void;
   /** Ephemeral notices; optional (polling clients read typing state from the room instead). */
   deliverTyping?(notice: TypingNotice, encoded: string): void;
+  /**
+   * The room's history was reset while subscribed (new epoch): positions of the old history mean
+   * nothing, so the subscriber must end; its client resumes and is told `reset`. The hub has
+   * already dropped it.
+   */
+  historyReset(): void;
 }

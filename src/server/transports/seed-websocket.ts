@@ -51,6 +51,15 @@ export class SeedWebSocketConnection implements Subscriber, Closable {
     writeFrames(this.ws, frames);
   }
 
+  historyReset(): void {
+    // The lecture's clients have no position: follow the new history from its end.
+    const { hub } = this.ctx;
+    void hub
+      .room(DEFAULT_ROOM, true)
+      .then((state) => hub.subscribe(DEFAULT_ROOM, this, hub.resolveStart(state, undefined)))
+      .catch(() => this.ws.close(1011, 'INTERNAL'));
+  }
+
   onClose(): void {
     this.ctx.hub.unsubscribe(DEFAULT_ROOM, this);
     this.ctx.hub.presence.detach(DEFAULT_ROOM, this.id, this.id);

@@ -55,6 +55,11 @@ export class SseStream implements Subscriber, Closable {
     this.write(sseEvent({ event, data: JSON.stringify(data) }));
   }
 
+  historyReset(): void {
+    this.event('error', { code: 'HISTORY_RESET', message: "The room's history was reset: reconnect with your Last-Event-ID" });
+    this.end();
+  }
+
   shutdown(): void {
     if (this.closed) return;
     this.event('shutdown', { code: 'SHUTTING_DOWN', message: 'The server is shutting down: reconnect elsewhere' });

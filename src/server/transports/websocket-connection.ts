@@ -30,6 +30,10 @@ class WsSubscription implements Subscriber {
   deliverTyping(_notice: TypingNotice, encoded: string): void {
     this.conn.sendText(encoded);
   }
+
+  historyReset(): void {
+    this.conn.onHistoryReset(this);
+  }
 }
 
 /**
@@ -60,6 +64,16 @@ export class WebSocketConnection implements Closable {
       heartbeatMs: this.ctx.config.heartbeatMs,
       maxMessageBytes: this.ctx.config.maxMessageBytes,
     });
+  }
+
+  /** A room's history was reset under a subscription: end it and say so; the client subscribes again. */
+  onHistoryReset(sub: WsSubscription): void {
+    for (const [room, s] of this.subscriptions) {
+      if (s !== sub) continue;
+      this.subscriptions.delete(room);
+      const e = new SwitchboardError('HISTORY_RESET', room);
+      this.send({ type: 'error', room, code: e.code, message: e.message });
+    }
   }
 
   /** Leaves every room: called once the socket is closed. */
