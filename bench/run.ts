@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: Switchboard against a bare `ws` broadcast server, in one run, on loopback.
+ * `npm run bench`: Switchboard against Socket.IO and a bare `ws` broadcast server, in one run, on loopback.
  *
+ *  Peers: Socket.IO 4 (WebSocket transport) and a bare `ws` server that re-encodes per recipient.
  *  1. Server CPU per 1000 WebSocket deliveries: CLIENTS subscribers, a burst of BURST messages,
  *     ROUNDS rounds, median (server CPU = user + system time of the server process).
  *  2. Latency p50/p99 at a fixed rate (RATE messages/s for 3 s) to the same subscribers.
@@ -28,6 +29,8 @@ interface Target {
   /** URL path of the WebSocket endpoint. */
   wsPath: string;
   subscribe?: string;
+  /** Sent by the publisher once connected (Socket.IO's namespace connect). */
+  publisherHello?: string;
   publishFrame: (text: string) => string;
 }
 
@@ -38,6 +41,15 @@ const targets: Target[] = [
     wsPath: '/api/ws?name=bench',
     subscribe: JSON.stringify({ type: 'subscribe', room: 'bench' }),
     publishFrame: (text) => JSON.stringify({ type: 'publish', room: 'bench', text }),
+  },
+  {
+    name: 'Socket.IO 4 (websocket only)',
+    script: 'socket-io-server.ts',
+    wsPath: '/socket.io/?EIO=4&transport=websocket',
+    // Engine.IO: "40" joins the default namespace; "42[...]" is an event; "2" is a ping to answer "3".
+    subscribe: '40',
+    publisherHello: '40',
+    publishFrame: (text) => `42${JSON.stringify(['publish', { text }])}`,
   },
   { name: 'bare ws (re-encodes per recipient)', script: 'bare-ws-server.ts', wsPath: '/', publishFrame: (text) => JSON.stringify({ text }) },
 ];
@@ -58,6 +70,7 @@ async function connectSubscribers(server: ServerProcess, t: Target, n: number): 
         const sub: Subscriber = { ws, count: 0, latencies: [], measure: false };
         ws.on('message', (data: Buffer) => {
           const text = data.toString();
+          if (text === '2') ws.send('3'); // Engine.IO ping
           if (!text.includes('"type":"message"')) return;
           sub.count++;
           if (sub.measure) {
@@ -231,6 +244,10 @@ async function main(): Promise<void> {
     try {
       const subs = await connectSubscribers(server, t, CLIENTS);
       const publisher = await openWs(`ws://127.0.0.1:${server.port}${t.wsPath.replace('bench', 'publisher')}`);
+      if (t.publisherHello) publisher.send(t.publisherHello);
+      publisher.on('message', (d: Buffer) => {
+        if (d.length === 1 && d.toString() === '2') publisher.send('3');
+      });
       await sleep(300);
       const cpu = await cpuPerThousand(server, t, subs, publisher);
       const lat = await latency(t, subs, publisher);
@@ -262,8 +279,9 @@ async function main(): Promise<void> {
   console.log(`${'server'.padEnd(36)} CPU/1000 deliveries (median [rounds])   latency at ${RATE} msg/s to ${CLIENTS} clients        idle memory per connection (heap + external)`);
   for (const r of rows) console.log(r);
   const sb = cpuByTarget.get('switchboard')!;
-  const bare = cpuByTarget.get(targets[1]!.name)!;
-  console.log(`\nSwitchboard uses ${fmt(sb / bare, 2)}x the server CPU of the bare ws broadcast per delivery (target: <= 1.0 ms per 1000 deliveries).`);
+  const bare = cpuByTarget.get(targets[2]!.name)!;
+  const sio = cpuByTarget.get(targets[1]!.name)!;
+  console.log(`\nPer delivery, Switchboard uses ${fmt(sb / bare, 2)}x the server CPU of the bare ws broadcast and ${fmt(sb / sio, 2)}x that of Socket.IO (target: <= 1.0 ms per 1000 deliveries).`);
 }
 
 await main();

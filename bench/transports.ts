@@ -109,7 +109,7 @@ export async function compareTransports(server: ServerProcess, n: number, count:
     const fleet = await openFleet(server, transport, n, pollIntervalMs);
     const before = await server.stats();
     await publishAtRate(server, count, rate);
-    const deadline = Date.now() + pollIntervalMs + 3000;
+    const deadline = Date.now() + 2 * pollIntervalMs + 5000;
     while (fleet.received < n * count && Date.now() < deadline) await sleep(20);
     const after = await server.stats();
     await fleet.stop();
