@@ -190,6 +190,8 @@ export class Hub {
         resolveWait();
       },
       historyReset: () => resolveWait(),
+      // A typing notice answers the held poll too (with no entries), so long-polling clients see it live.
+      deliverTyping: () => resolveWait(),
     };
     channel.subscribers.add(waiter);
     const timer = setTimeout(resolveWait, timeoutMs);

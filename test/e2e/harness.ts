@@ -1,0 +1,129 @@
+/**
+ * Shared set-up of the browser tests: a real Switchboard in-process (serving the built app from
+ * dist/public) and Debian's Chromium through playwright-core.
+ *
+ * Without /usr/bin/chromium the suites are skipped with a loud warning, except with CI=true,
+ * where that is a failure. Without dist/public/index.html they fail: run `npx vite build` first.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createSwitchboard, type Switchboard } from '../../src/server/server.js';
+import type { TransportName } from '../../src/protocol/types.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const INDEX = path.join(root, 'dist/public/index.html');
+
+/** Labels of the Transport picker, as users see them. */
+export const LABELS: Record<TransportName, string> = {
+  websocket: 'WebSocket',
+  sse: 'Server-Sent Events',
+  'long-polling': 'Long polling',
+  polling: 'Short polling',
+};
+
+/** `skip` option of the suites: a reason to skip, or false to run. */
+export function skipWithoutBrowser(): string | false {
+  if (existsSync(CHROMIUM)) return false;
+  if (process.env.CI === 'true') throw new Error(`browser tests: ${CHROMIUM} not found, and CI=true: install Chromium (apt-get install chromium)`);
+  console.warn(`\n${'!'.repeat(72)}\nSKIPPED: browser tests: ${CHROMIUM} not found\n${'!'.repeat(72)}\n`);
+  return `${CHROMIUM} not found`;
+}
+
+export interface Harness {
+  server: Switchboard;
+  base: string;
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+export async function startHarness(): Promise<Harness> {
+  if (!existsSync(INDEX)) throw new Error(`${INDEX} is missing: build the web app first (npx vite build)`);
+  const server = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent' });
+  const port = await server.listen();
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  return {
+    server,
+    base: `http://127.0.0.1:${port}`,
+    browser,
+    async close() {
+      await browser.close();
+      await server.close();
+    },
+  };
+}
+
+export interface AppPage {
+  context: BrowserContext;
+  page: Page;
+  /** Uncaught page errors (a test fails when there are any). */
+  errors: string[];
+}
+
+export interface OpenOptions {
+  /** Display name stored before the page loads (no name: the first-visit dialog shows). */
+  name?: string;
+  transport?: TransportName;
+  pollIntervalMs?: number;
+  /** Address after the origin, e.g. `#/room/x` or `#/compare`. */
+  hash?: string;
+  viewport?: { width: number; height: number };
+  /** Wait until the chat is connected (default true when a name is given and hash is not compare). */
+  waitConnected?: boolean;
+}
+
+export async function openApp(h: Harness, options: OpenOptions = {}): Promise<AppPage> {
+  const context = await h.browser.newContext({ viewport: options.viewport ?? { width: 1400, height: 900 } });
+  await context.addInitScript((o: { name?: string; transport?: string; poll?: number }) => {
+    if (sessionStorage.getItem('seeded')) return;
+    sessionStorage.setItem('seeded', '1');
+    if (o.name) localStorage.setItem('switchboard.name', o.name);
+    if (o.transport) localStorage.setItem('switchboard.transport', o.transport);
+    if (o.poll) localStorage.setItem('switchboard.pollIntervalMs', String(o.poll));
+  }, { name: options.name, transport: options.transport, poll: options.pollIntervalMs });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(`${h.base}/${options.hash ?? ''}`);
+  if (options.waitConnected ?? (options.name !== undefined && options.hash !== '#/compare')) await waitConnected(page);
+  return { context, page, errors };
+}
+
+/** The chat's status pill says connected (over `transport`, when given). */
+export async function waitConnected(page: Page, transport?: TransportName): Promise<void> {
+  const pill = page.locator('.chat-header .status[data-status="connected"] .status-text');
+  await pill.waitFor();
+  if (transport) await pill.filter({ hasText: LABELS[transport] }).waitFor();
+}
+
+/** Types `text` in the message box and presses Enter. */
+export async function send(page: Page, text: string): Promise<void> {
+  const box = page.getByLabel('Message', { exact: true });
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+/** Texts of the stored messages shown, in order (pending ones excluded). */
+export function messageTexts(page: Page): Promise<string[]> {
+  return page.locator('ol.entries:not(.pending-entries) > li.msg .text').allTextContents();
+}
+
+/** Waits until the stored message `text` shows. */
+export async function waitForMessage(page: Page, text: string, timeout = 10_000): Promise<void> {
+  await page.locator('ol.entries:not(.pending-entries) > li.msg .text').filter({ hasText: text }).first().waitFor({ timeout });
+}
+
+/** Creates a room through the API (each test uses its own room). */
+export async function createRoom(h: Harness, room: string): Promise<void> {
+  const res = await fetch(`${h.base}/api/rooms/${room}`, { method: 'PUT' });
+  if (!res.ok) throw new Error(`PUT room ${room}: ${res.status}`);
+}
+
+/** Picks a transport in the "Transport" control and waits until it is in use. */
+export async function pickTransport(page: Page, transport: TransportName): Promise<void> {
+  await page.getByLabel('Transport', { exact: true }).selectOption({ label: LABELS[transport] });
+  await waitConnected(page, transport);
+}

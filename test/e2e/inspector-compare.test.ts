@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { TRANSPORTS, type TransportName } from '../../src/protocol/types.js';
+import { createRoom, LABELS, openApp, pickTransport, send, skipWithoutBrowser, startHarness, waitForMessage, type AppPage, type Harness } from './harness.js';
+
+const skip = skipWithoutBrowser();
+
+/** What each transport must show in the wire inspector after a message was sent and received. */
+const EXPECTED_ROWS: Record<TransportName, string[]> = {
+  // frames both ways, the publish frame with the text, and the ack
+  websocket: ['.wire-row.kind-ws.dir-out >> text=/"type":"publish".*wire test websocket/', '.wire-row.kind-ws.dir-in >> text=/"type":"ack"/', '.wire-row.kind-ws.dir-in >> text=/"type":"message"/'],
+  // the event with its id, and the publish as an HTTP POST
+  sse: ['.wire-row.kind-sse >> text=/^id \\w+:\\d+$/', '.wire-row.kind-sse >> text=/^message \\{"type":"message"/', '.wire-row.kind-http >> text=/POST \\/api\\/rooms\\/wire\\/messages/'],
+  'long-polling': ['.wire-row.kind-http >> text=/GET \\/api\\/rooms\\/wire\\/longpoll/', '.wire-row.kind-http >> text=/"entries":\\[\\{"type":"message"/', '.wire-row.kind-http >> text=/POST \\/api\\/rooms\\/wire\\/messages/'],
+  polling: ['.wire-row.kind-http >> text=/GET \\/api\\/rooms\\/wire\\/poll\\?/', '.wire-row.kind-http >> text=/"entries":\\[\\]/', '.wire-row.kind-http >> text=/POST \\/api\\/rooms\\/wire\\/messages/'],
+};
+
+describe('web app: wire inspector and Compare', { skip }, () => {
+  let h: Harness;
+  const opened: AppPage[] = [];
+
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
+    await h?.close();
+  });
+
+  it('the wire inspector shows what each transport does on the wire', async () => {
+    await createRoom(h, 'wire');
+    const app = await openApp(h, { name: 'Wendy', pollIntervalMs: 250, hash: '#/room/wire' });
+    opened.push(app);
+    const { page } = app;
+    const panel = page.getByRole('region', { name: 'Wire inspector' });
+    await panel.getByRole('heading', { name: 'Wire inspector' }).waitFor();
+    for (const transport of TRANSPORTS) {
+      await panel.getByRole('button', { name: 'Clear' }).click();
+      await pickTransport(page, transport);
+      await send(page, `wire test ${transport}`);
+      await waitForMessage(page, `wire test ${transport}`);
+      for (const selector of EXPECTED_ROWS[transport]) {
+        await panel.locator(selector).first().waitFor({ timeout: 5000 }).catch(() => {
+          throw new Error(`${LABELS[transport]}: no wire row matches ${selector}`);
+        });
+      }
+      // Rows say which transport they belong to, with bytes.
+      assert.ok((await panel.locator(`.wire-row[data-transport="${transport}"]`).count()) > 0);
+      assert.match((await panel.locator('.wire-row .w-bytes').first().textContent()) ?? '', /\d+ (B|kB)/);
+    }
+    // Long polling shows how long a request was held.
+    await pickTransport(page, 'long-polling');
+    await page.waitForTimeout(300);
+    await send(page, 'held');
+    await panel.locator('.wire-row.kind-http', { hasText: /longpoll/ }).locator('.w-details', { hasText: /^200 · (held )?\d/ }).first().waitFor();
+
+    // Pause holds new rows back; Resume shows them; Clear empties; the list is bounded.
+    const pause = panel.getByRole('button', { name: 'Pause' });
+    await pause.click();
+    const before = await panel.locator('.wire-row').count();
+    await send(page, 'while paused');
+    await waitForMessage(page, 'while paused');
+    await panel.getByText(/Paused: [1-9]\d* new events? held/).waitFor();
+    assert.equal(await panel.locator('.wire-row').count(), before);
+    await panel.getByRole('button', { name: 'Resume' }).click();
+    await panel.locator('.wire-row', { hasText: 'while paused' }).first().waitFor();
+    await panel.getByRole('button', { name: 'Clear' }).click();
+    assert.equal(await panel.locator('.wire-row').count(), 0);
+    await pickTransport(page, 'polling');
+    await page.waitForTimeout(300);
+    // 250 ms polling makes rows fast; more than 200 are never kept.
+    await page.evaluate(async () => {
+      for (let i = 0; i < 30; i++) await new Promise((r) => setTimeout(r, 20));
+    });
+    assert.ok((await panel.locator('.wire-row, .wire-note').count()) <= 200);
+    await app.context.close();
+  });
+
+  it('Compare joins the room once per transport and shows a message arriving in all four panes', async () => {
+    await createRoom(h, 'versus');
+    const app = await openApp(h, { name: 'Cora', pollIntervalMs: 250, hash: '#/room/versus', viewport: { width: 1600, height: 1000 } });
+    opened.push(app);
+    const { page } = app;
+    await page.getByRole('button', { name: 'Compare', exact: true }).click();
+    await page.getByRole('heading', { name: 'Compare transports' }).waitFor();
+    assert.equal(new URL(page.url()).hash, '#/compare');
+    const panes = page.locator('section.pane');
+    await page.waitForFunction(() => document.querySelectorAll('section.pane[data-status="connected"]').length === 4);
+    assert.deepEqual(await panes.locator('h2').allTextContents(), TRANSPORTS.map((t) => LABELS[t]));
+
+    const latencies: Record<string, string[]> = {};
+    for (const text of ['compare one', 'compare two', 'compare three']) {
+      await send(page, text);
+      for (const transport of TRANSPORTS) {
+        const row = page.locator(`section.pane[data-transport="${transport}"] .arrivals li`, { hasText: text });
+        await row.waitFor({ timeout: 5000 });
+        const latency = (await row.locator('.latency').textContent()) ?? '';
+        assert.match(latency, /^\d+(\.\d)? (ms|s)$/);
+        (latencies[transport] ??= []).push(latency);
+      }
+    }
+    console.log(`latency per transport (WebSocket publisher, short polling every 250 ms): ${JSON.stringify(latencies)}`);
+    // Counters: WebSocket and SSE made (almost) no requests; short polling made many, most empty.
+    await page.waitForTimeout(1200);
+    const counter = (transport: TransportName, name: string): Promise<string> =>
+      page.locator(`section.pane[data-transport="${transport}"] .counter`, { hasText: name }).locator('dd').textContent().then((t) => t ?? '');
+    const requests = Object.fromEntries(await Promise.all(TRANSPORTS.map(async (t) => [t, Number(await counter(t, 'Requests'))] as const)));
+    console.log(`requests per pane: ${JSON.stringify(requests)}`);
+    assert.ok(requests.polling! > requests.websocket! + 5, 'short polling makes more requests than WebSocket');
+    assert.ok(Number(await counter('polling', 'Empty answers')) > 0);
+    assert.equal(await counter('websocket', 'Messages'), '3');
+    assert.match(await counter('websocket', 'Latency p50'), /\d/);
+    assert.equal(await page.locator('section.pane svg.chart rect.bar').count() > 0, true, 'charts drawn');
+
+    // The four clients are distinct members, and leave when the view is left.
+    const members = (await (await fetch(`${h.base}/api/rooms/versus/presence`)).json()) as { members: Array<{ member: string }> };
+    assert.equal(new Set(members.members.map((m) => m.member)).size, 5, 'four Compare members and the chat');
+    await page.getByRole('button', { name: 'Chat', exact: true }).click();
+    await page.getByLabel('Transport', { exact: true }).waitFor();
+    assert.equal(await page.locator('section.pane').count(), 0);
+    await app.context.close();
+  });
+});

@@ -1,0 +1,164 @@
+import { connect } from '../../src/client/index.js';
+import type { Ack, Client, ClientEvents, HistoryPage, TransportName } from '../../src/client/types.js';
+
+/** What a session passes on from its client (whichever client is current). */
+export type SessionHandlers = { [K in keyof ClientEvents]?: (value: ClientEvents[K]) => void };
+
+export interface SessionOptions {
+  room: string;
+  name: string;
+  member: string;
+  transport: TransportName;
+  pollIntervalMs: number;
+  /** Create the room if it does not exist. */
+  create?: boolean;
+}
+
+interface Outgoing {
+  text: string;
+  resolve(ack: Ack): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * One room's conversation through the SDK. It outlives its Client: options the SDK cannot change
+ * live (the polling interval, the display name) are applied by connecting a new client that
+ * resumes from the old one's cursor, and publishes still in flight are sent again on it with the
+ * same client message id, so the server stores each once.
+ */
+export class ChatSession {
+  private client: Client | undefined;
+  private unsubscribe: Array<() => void> = [];
+  private readonly outbox = new Map<string, Outgoing>();
+  private closed = false;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private options: SessionOptions,
+    private readonly handlers: SessionHandlers,
+  ) {}
+
+  get current(): Client | undefined {
+    return this.client;
+  }
+
+  get room(): string {
+    return this.options.room;
+  }
+
+  /** Connects; rejects with the SDK's error (ROOM_NOT_FOUND, UNREACHABLE, ...). */
+  async start(after?: string): Promise<Client> {
+    const client = await connect({
+      url: location.origin,
+      room: this.options.room,
+      name: this.options.name,
+      member: this.options.member,
+      transport: this.options.transport,
+      pollIntervalMs: this.options.pollIntervalMs,
+      ...(this.options.create ? { create: true } : {}),
+      ...(after ? { after } : {}),
+    });
+    if (this.closed) {
+      await client.close();
+      throw new Error('closed');
+    }
+    this.attach(client);
+    for (const [clientId, item] of this.outbox) this.send(client, clientId, item);
+    return client;
+  }
+
+  /** Publishes; survives client swaps (see the class comment). */
+  publish(text: string, clientId: string): Promise<Ack> {
+    return new Promise<Ack>((resolve, reject) => {
+      const item: Outgoing = { text, resolve, reject };
+      this.outbox.set(clientId, item);
+      if (this.client) this.send(this.client, clientId, item);
+    });
+  }
+
+  history(before?: number, limit = 50): Promise<HistoryPage> {
+    if (!this.client) return Promise.reject(new Error('not connected'));
+    return this.client.history({ ...(before !== undefined ? { before } : {}), limit });
+  }
+
+  typing(): void {
+    this.client?.typing();
+  }
+
+  /** Switches transport live (SDK resume: nothing lost or doubled). Calls run one after another. */
+  setTransport(transport: TransportName): Promise<void> {
+    this.options = { ...this.options, transport };
+    return this.enqueue(async () => {
+      if (this.client && this.client.transport !== transport) await this.client.setTransport(transport);
+    });
+  }
+
+  /** New polling interval: reconnects (resuming) when short polling is in use. */
+  setPollInterval(pollIntervalMs: number): Promise<void> {
+    const changed = this.options.pollIntervalMs !== pollIntervalMs;
+    this.options = { ...this.options, pollIntervalMs };
+    return this.enqueue(async () => {
+      if (changed && this.client?.transport === 'polling') await this.reconnect();
+    });
+  }
+
+  /** New display name: reconnects (resuming) so the room sees it. */
+  setName(name: string): Promise<void> {
+    this.options = { ...this.options, name };
+    return this.enqueue(() => this.reconnect());
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const client = this.detach();
+    for (const item of this.outbox.values()) item.reject(new Error('The conversation was closed'));
+    this.outbox.clear();
+    await client?.close();
+  }
+
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(task, task);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reconnect(): Promise<void> {
+    const old = this.detach();
+    const after = old?.cursor;
+    // The old client rejects what it still holds; those publishes go out again on the new one.
+    await old?.close();
+    if (!this.closed) await this.start(after);
+  }
+
+  private send(client: Client, clientId: string, item: Outgoing): void {
+    client.publish(item.text, { clientId }).then(
+      (ack) => {
+        if (this.outbox.get(clientId) !== item) return;
+        this.outbox.delete(clientId);
+        item.resolve(ack);
+      },
+      (err: unknown) => {
+        // A client retired by a swap: the new client sends it again.
+        if (client !== this.client || this.outbox.get(clientId) !== item) return;
+        this.outbox.delete(clientId);
+        item.reject(err);
+      },
+    );
+  }
+
+  private attach(client: Client): void {
+    this.client = client;
+    for (const event of Object.keys(this.handlers) as Array<keyof ClientEvents>) {
+      const handler = this.handlers[event] as ((value: unknown) => void) | undefined;
+      if (handler) this.unsubscribe.push(client.on(event, handler as (value: ClientEvents[typeof event]) => void));
+    }
+  }
+
+  private detach(): Client | undefined {
+    for (const off of this.unsubscribe) off();
+    this.unsubscribe = [];
+    const client = this.client;
+    this.client = undefined;
+    return client;
+  }
+}

@@ -1,0 +1,392 @@
+import { backoffDelay, ConnectionError, SwitchboardError } from '../../src/client/index.js';
+import type { Client, Entry, StatusEvent, TransportName } from '../../src/client/types.js';
+import { ChatSession } from './chat-session.js';
+import { Composer } from './composer.js';
+import { h, icon, replaceChildren } from './dom.js';
+import { TRANSPORT_LABELS } from './format.js';
+import { MessageList } from './message-list.js';
+import { PresenceList } from './presence-list.js';
+import { RoomList } from './room-list.js';
+import { pollIntervalField, transportField } from './settings-controls.js';
+import { StatusBadge } from './status-badge.js';
+import { createRoom, roomPresence } from './rooms.js';
+import { randomToken, storage } from './storage.js';
+import { TypingIndicator } from './typing-indicator.js';
+import { WireInspector } from './wire-inspector.js';
+
+export interface ChatViewOptions {
+  name: string;
+  member: string;
+  /** The user opened another room (the router updates the address). */
+  navigate(room: string): void;
+}
+
+const WIDE = '(min-width: 1200px)';
+
+/**
+ * The chat: rooms and people on the left, the conversation in the middle, the wire inspector on
+ * the right. It keeps its connection while another view is shown.
+ */
+export class ChatView {
+  readonly element: HTMLElement;
+  private readonly rooms: RoomList;
+  private readonly presence: PresenceList;
+  private readonly badge = new StatusBadge();
+  private readonly inspector: WireInspector;
+  private readonly typing: TypingIndicator;
+  private readonly composer: Composer;
+  private readonly title: HTMLElement;
+  private readonly body: HTMLElement;
+  private readonly banner: HTMLElement;
+  private readonly transportSelect: HTMLSelectElement;
+  private readonly intervalSelect: HTMLSelectElement;
+  private readonly sidebarToggle: HTMLButtonElement;
+  private readonly wireToggle: HTMLButtonElement;
+  private list: MessageList | undefined;
+  private session: ChatSession | undefined;
+  private room = '';
+  private epoch = '';
+  private status: StatusEvent | undefined;
+  private openToken = 0;
+  private loadingOlder = false;
+  private unseen = 0;
+  private visible = false;
+  private presenceTimer: number | undefined;
+  /** Presence is checked against the server this often, and this long after each change. */
+  private static readonly PRESENCE_CHECK_MS = 5000;
+  private static readonly PRESENCE_SETTLE_MS = 3500;
+
+  constructor(private options: ChatViewOptions) {
+    this.rooms = new RoomList({ me: options.member, current: () => this.room, onOpen: (room) => { this.showSidebar(false); options.navigate(room); } });
+    this.presence = new PresenceList(options.member);
+    this.typing = new TypingIndicator(options.member);
+    this.inspector = new WireInspector({ onClose: () => this.showWire(false) });
+    this.composer = new Composer({ id: 'message-input', placeholder: 'Message', onSend: (text) => this.send(text), onTyping: () => this.session?.typing() });
+    this.title = h('h1', { class: 'room-title', attrs: { id: 'room-title' } });
+    this.body = h('div', 'conversation');
+    this.banner = h('div', { class: 'banner', attrs: { role: 'alert', hidden: true } });
+
+    const transport = transportField(storage.transport, (t) => void this.changeTransport(t));
+    this.transportSelect = transport.select;
+    const interval = pollIntervalField(storage.pollIntervalMs, (ms) => this.changePollInterval(ms));
+    this.intervalSelect = interval.select;
+
+    this.sidebarToggle = h('button', { class: 'icon-only sidebar-toggle', attrs: { type: 'button', 'aria-label': 'Rooms and people', 'aria-expanded': 'false', 'aria-controls': 'chat-sidebar' }, on: { click: () => this.showSidebar(!this.element.classList.contains('sidebar-open')) } }, icon('menu'));
+    const wideNow = matchMedia(WIDE).matches;
+    this.wireToggle = h('button', { class: 'small wire-toggle', attrs: { type: 'button', 'aria-label': 'Wire inspector', title: 'Show or hide the wire inspector', 'aria-expanded': String(wideNow), 'aria-controls': 'wire-panel' }, on: { click: () => this.showWire(!this.element.classList.contains('wire-open')) } }, icon('wire'), h('span', null, 'Wire'));
+    this.inspector.element.id = 'wire-panel';
+
+    const sidebar = h('aside', { class: 'sidebar', attrs: { id: 'chat-sidebar', 'aria-label': 'Rooms and people' } }, this.rooms.element, this.presence.element);
+    const main = h(
+      'main',
+      { class: 'chat-main', attrs: { 'aria-labelledby': 'room-title' } },
+      h('header', 'chat-header', this.sidebarToggle, this.title, this.badge.element, this.wireToggle),
+      h('div', 'chat-toolbar', transport.element, interval.element),
+      this.banner,
+      this.body,
+      this.typing.element,
+      this.composer.element,
+    );
+    const scrim = h('div', { class: 'scrim', attrs: { 'aria-hidden': 'true' }, on: { click: () => { this.showSidebar(false); if (!matchMedia(WIDE).matches) this.showWire(false); } } });
+    this.element = h('div', { class: `chat-layout${wideNow ? ' wire-open' : ''}`, on: { keydown: (e) => this.onKeyDown(e) } }, sidebar, main, this.inspector.element, scrim);
+
+    document.addEventListener('visibilitychange', () => this.onVisibility());
+    window.addEventListener('online', () => this.badge.update(this.status));
+    window.addEventListener('offline', () => this.badge.update(this.status));
+    this.rooms.start();
+  }
+
+  /** Shown (true) or hidden (false) by the router. */
+  setVisible(visible: boolean): void {
+    this.visible = visible;
+    if (visible) {
+      // The Compare view may have changed the polling interval meanwhile.
+      if (this.intervalSelect.value !== String(storage.pollIntervalMs)) {
+        this.intervalSelect.value = String(storage.pollIntervalMs);
+        this.changePollInterval(storage.pollIntervalMs);
+      }
+      this.onVisibility();
+      this.list?.scrollToBottom(false);
+    }
+    this.updateTitle();
+  }
+
+  focusComposer(): void {
+    this.composer.focus();
+  }
+
+  /** Joins `room` (leaving the current one). */
+  async open(room: string): Promise<void> {
+    if (room === this.room && this.session) return;
+    const token = ++this.openToken;
+    const previous = this.session;
+    this.session = undefined;
+    this.list?.destroy();
+    void previous?.close();
+    this.room = room;
+    storage.room = room;
+    this.epoch = '';
+    this.unseen = 0;
+    this.status = undefined;
+    this.badge.update(undefined);
+    this.typing.clear();
+    this.presence.render([]);
+    this.showBanner(undefined);
+    replaceChildren(this.title, h('span', { class: 'hash', attrs: { 'aria-hidden': 'true' } }, '#'), room);
+    this.composer.setPlaceholder(`Message #${room}`);
+    this.rooms.renderList();
+    this.updateTitle();
+
+    const list = new MessageList({ me: this.options.member, room, onLoadOlder: () => void this.loadOlder(), onRetry: (id) => this.retry(id) });
+    this.list = list;
+    replaceChildren(this.body, list.element);
+    list.setHistory('loading');
+
+    const session = new ChatSession(
+      { room, name: this.options.name, member: this.options.member, transport: storage.transport, pollIntervalMs: storage.pollIntervalMs },
+      {
+        entry: (e) => this.onEntry(e),
+        presence: (m) => {
+          this.presence.render(m);
+          this.checkPresenceSoon(ChatView.PRESENCE_SETTLE_MS);
+        },
+        typing: (t) => this.typing.onTyping(t),
+        status: (s) => this.onStatus(s),
+        reset: (r) => {
+          this.list?.clear();
+          this.inspector.note(`History reset (${r.reason}): entries start again from the oldest kept`);
+        },
+        error: (err) => this.inspector.note(`Error ${err.code}: ${err.message}`),
+        wire: (w) => this.inspector.push(w),
+      },
+    );
+    this.session = session;
+    await this.join(session, token, 0);
+  }
+
+  /**
+   * The first connection. The SDK does not retry it; a server that is down or unreachable is
+   * tried again with the SDK's backoff (messages written meanwhile wait in the session).
+   */
+  private async join(session: ChatSession, token: number, attempt: number): Promise<void> {
+    const room = session.room;
+    if (attempt === 0) this.inspector.note(`Joining #${room} over ${TRANSPORT_LABELS[storage.transport]}`);
+    let client: Client;
+    try {
+      client = await session.start();
+    } catch (err) {
+      if (token !== this.openToken) return;
+      if (isTransient(err)) {
+        const delay = Math.max(300, backoffDelay(attempt, CLIENT_BACKOFF));
+        this.onStatus({ status: navigator.onLine ? 'reconnecting' : 'offline', transport: storage.transport, retryInMs: delay });
+        this.inspector.note(`Could not connect (${messageOf(err)}): trying again in ${(delay / 1000).toFixed(1)} s`);
+        window.setTimeout(() => {
+          if (token === this.openToken) void this.join(session, token, attempt + 1);
+        }, delay);
+        return;
+      }
+      this.list?.setHistory('error');
+      this.badge.update({ status: 'closed', transport: storage.transport });
+      const notFound = err instanceof SwitchboardError && err.code === 'ROOM_NOT_FOUND';
+      const again = async (): Promise<void> => {
+        if (notFound) await createRoom(room);
+        this.session = undefined;
+        this.room = '';
+        await this.open(room);
+      };
+      this.showBanner(
+        notFound ? `There is no room #${room} yet.` : `Could not join #${room}: ${messageOf(err)}`,
+        () => void again().catch((e: unknown) => this.showBanner(`Could not create #${room}: ${messageOf(e)}`)),
+        notFound ? `Create #${room}` : 'Try again',
+      );
+      return;
+    }
+    if (token !== this.openToken) return;
+    this.presence.render(client.presence());
+    this.checkPresenceSoon(ChatView.PRESENCE_SETTLE_MS);
+    this.onStatus({ status: client.status, transport: client.transport });
+    await this.loadOlder();
+  }
+
+  /** The display name changed: reconnect under it. */
+  async rename(name: string): Promise<void> {
+    this.options = { ...this.options, name };
+    await this.session?.setName(name);
+  }
+
+  private async loadOlder(): Promise<void> {
+    const session = this.session;
+    const list = this.list;
+    if (!session || !list || this.loadingOlder) return;
+    this.loadingOlder = true;
+    list.setHistory('loading');
+    try {
+      const page = await session.history(list.firstSeq);
+      if (list !== this.list) return;
+      this.epoch = page.epoch;
+      list.addOlder(page.entries, page.more);
+      this.markRead();
+    } catch {
+      if (list === this.list) list.setHistory('error');
+    } finally {
+      this.loadingOlder = false;
+    }
+  }
+
+  private onEntry(entry: Entry): void {
+    if (!this.list?.add(entry)) return;
+    if (entry.type === 'message') {
+      this.typing.stopped(entry.from.member, entry.from.name);
+      if (this.visible && document.visibilityState === 'visible') this.markRead();
+      else if (entry.from.member !== this.options.member) {
+        this.unseen++;
+        this.updateTitle();
+      }
+    }
+  }
+
+  private onStatus(status: StatusEvent): void {
+    this.status = status;
+    this.badge.update(status);
+    this.list?.setAllPending(status.status === 'connected' ? 'sending' : 'queued');
+    this.badge.setQueued(this.list?.pendingCount ?? 0);
+    if (status.status === 'connected') this.showBanner(undefined);
+    if (status.status === 'closed' && this.session) this.showBanner('The connection was closed by the server.', () => {
+      this.session = undefined;
+      const room = this.room;
+      this.room = '';
+      void this.open(room);
+    });
+  }
+
+  private send(text: string): void {
+    const session = this.session;
+    const list = this.list;
+    if (!session || !list) return;
+    const clientId = `c-${randomToken(16)}`;
+    list.addPending(clientId, text, this.status?.status === 'connected' ? 'sending' : 'queued');
+    this.badge.setQueued(list.pendingCount);
+    this.publish(session, list, clientId, text);
+  }
+
+  private retry(clientId: string): void {
+    const text = this.list?.pendingText(clientId);
+    if (!this.session || !this.list || text === undefined) return;
+    this.list.setPendingState(clientId, this.status?.status === 'connected' ? 'sending' : 'queued');
+    this.publish(this.session, this.list, clientId, text);
+  }
+
+  private publish(session: ChatSession, list: MessageList, clientId: string, text: string): void {
+    session.publish(text, clientId).then(
+      (ack) => {
+        list.confirm(clientId, ack, { id: '', name: this.options.name, member: this.options.member });
+        this.badge.setQueued(list.pendingCount);
+        if (this.visible) this.markRead();
+      },
+      (err: unknown) => {
+        list.setPendingState(clientId, 'failed', messageOf(err));
+        this.badge.setQueued(list.pendingCount);
+      },
+    );
+  }
+
+  private async changeTransport(transport: TransportName): Promise<void> {
+    storage.transport = transport;
+    this.inspector.note(`Switching to ${TRANSPORT_LABELS[transport]}`);
+    try {
+      await this.session?.setTransport(transport);
+      // The SDK emits 'status' only when the status changes, not when a live switch changes the transport.
+      const client = this.session?.current;
+      if (client) this.onStatus({ status: client.status, transport: client.transport });
+      this.checkPresenceSoon(ChatView.PRESENCE_SETTLE_MS);
+    } catch (err) {
+      // The SDK keeps the transport it had: so does the picker.
+      const current = this.session?.current?.transport;
+      if (current) {
+        storage.transport = current;
+        this.transportSelect.value = current;
+      }
+      this.showBanner(`Could not switch to ${TRANSPORT_LABELS[transport]}: ${messageOf(err)}`);
+    }
+  }
+
+  /** Re-reads presence from the server (see roomPresence), then every PRESENCE_CHECK_MS. */
+  private checkPresenceSoon(delayMs: number): void {
+    window.clearTimeout(this.presenceTimer);
+    this.presenceTimer = window.setTimeout(() => {
+      const room = this.room;
+      const session = this.session;
+      if (this.visible && session?.current?.status === 'connected') {
+        void roomPresence(room).then(
+          (members) => {
+            if (session === this.session) this.presence.render(members);
+          },
+          () => undefined,
+        );
+      }
+      if (session === this.session) this.checkPresenceSoon(ChatView.PRESENCE_CHECK_MS);
+    }, delayMs);
+  }
+
+  private changePollInterval(ms: number): void {
+    storage.pollIntervalMs = ms;
+    void this.session?.setPollInterval(ms).catch((err: unknown) => this.showBanner(`Could not apply the polling interval: ${messageOf(err)}`));
+  }
+
+  private markRead(): void {
+    const seq = this.list?.lastSeq;
+    if (!this.epoch || seq === undefined) return;
+    this.unseen = 0;
+    this.rooms.markRead(this.room, this.epoch, seq);
+    this.updateTitle();
+  }
+
+  private onVisibility(): void {
+    if (this.visible && document.visibilityState === 'visible') this.markRead();
+  }
+
+  private updateTitle(): void {
+    if (!this.visible) return;
+    document.title = `${this.unseen ? `(${this.unseen}) ` : ''}#${this.room} · Switchboard`;
+  }
+
+  private showBanner(text: string | undefined, action?: () => void, actionLabel = 'Try again'): void {
+    this.banner.hidden = text === undefined;
+    replaceChildren(this.banner, text ?? '', action ? h('button', { class: 'small', attrs: { type: 'button' }, on: { click: action } }, actionLabel) : null);
+  }
+
+  private showSidebar(open: boolean): void {
+    this.element.classList.toggle('sidebar-open', open);
+    this.sidebarToggle.setAttribute('aria-expanded', String(open));
+    if (open) this.element.querySelector<HTMLElement>('.room.current')?.focus();
+  }
+
+  private showWire(open: boolean): void {
+    this.element.classList.toggle('wire-open', open);
+    this.wireToggle.setAttribute('aria-expanded', String(open));
+    if (!open && this.element.contains(document.activeElement) && this.inspector.element.contains(document.activeElement)) this.wireToggle.focus();
+  }
+
+  private onKeyDown(e: KeyboardEvent): void {
+    if (e.key !== 'Escape') return;
+    if (this.element.classList.contains('sidebar-open')) {
+      this.showSidebar(false);
+      this.sidebarToggle.focus();
+    } else if (!matchMedia(WIDE).matches && this.element.classList.contains('wire-open')) {
+      this.showWire(false);
+    }
+  }
+}
+
+const CLIENT_BACKOFF = { initialDelayMs: 500, maxDelayMs: 15_000 };
+
+/** A failure worth trying again: no answer, or the server said "later" (5xx, 408, 429). */
+function isTransient(err: unknown): boolean {
+  if (err instanceof ConnectionError) return err.code !== 'INVALID_URL' && err.code !== 'CLOSED';
+  if (err instanceof SwitchboardError) return err.status >= 500 || err.status === 408 || err.status === 429;
+  return false;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

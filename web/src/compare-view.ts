@@ -1,0 +1,164 @@
+import type { TransportName } from '../../src/client/types.js';
+import { TRANSPORTS } from '../../src/protocol/types.js';
+import { ComparePane } from './compare-pane.js';
+import { Composer } from './composer.js';
+import { h, icon, replaceChildren } from './dom.js';
+import { TRANSPORT_LABELS, TRANSPORT_SHORT } from './format.js';
+import { pollIntervalField, transportField } from './settings-controls.js';
+import { randomToken, storage } from './storage.js';
+
+export interface CompareViewOptions {
+  name: string;
+  member: string;
+}
+
+const AUTO_SEND_MS = 2000;
+const STARTS_KEPT = 500;
+
+/**
+ * The Compare view: the same room joined four times, once per transport, side by side. A message
+ * sent here shows in each pane with its latency; the panes count requests, bytes and empty
+ * answers, so the cost of each transport is seen at a glance.
+ */
+export class CompareView {
+  readonly element: HTMLElement;
+  private panes: ComparePane[] = [];
+  private readonly grid: HTMLElement;
+  private readonly intro: HTMLElement;
+  private readonly error: HTMLElement;
+  private readonly started = new Map<string, number>();
+  private sendFrom: TransportName = 'websocket';
+  private tick: number | undefined;
+  private autoTimer: number | undefined;
+  private autoCount = 0;
+  private room = '';
+  private readonly autoBox: HTMLInputElement;
+
+  constructor(private readonly options: CompareViewOptions) {
+    const composer = new Composer({ id: 'compare-message', placeholder: 'Message all four panes', onSend: (text) => this.send(text) });
+    const from = transportField(this.sendFrom, (t) => (this.sendFrom = t), 'Send from');
+    const interval = pollIntervalField(storage.pollIntervalMs, (ms) => {
+      storage.pollIntervalMs = ms;
+      void this.restartPane('polling');
+    });
+    this.autoBox = h('input', { attrs: { type: 'checkbox', id: 'auto-send' }, on: { change: () => this.setAuto(this.autoBox.checked) } });
+    this.grid = h('div', 'panes');
+    this.intro = h('p', 'muted compare-intro');
+    this.error = h('p', { class: 'field-error', attrs: { role: 'alert', hidden: true } });
+    this.element = h(
+      'main',
+      { class: 'compare', attrs: { 'aria-labelledby': 'compare-title' } },
+      h(
+        'div',
+        'compare-top',
+        h('div', null, h('h1', { attrs: { id: 'compare-title' } }, 'Compare transports'), this.intro),
+        h(
+          'div',
+          'compare-controls',
+          from.element,
+          interval.element,
+          h('div', 'field check', this.autoBox, h('label', { attrs: { for: 'auto-send' } }, `Send a message every ~${AUTO_SEND_MS / 1000} s`)),
+          h('button', { class: 'small', attrs: { type: 'button' }, on: { click: () => this.panes.forEach((p) => p.resetCounters()) } }, icon('trash'), h('span', null, 'Reset counters')),
+        ),
+      ),
+      composer.element,
+      this.error,
+      h('p', 'chart-legend', 'Charts: bytes on the wire per second over the last 60 s, on the same scale in every pane; ', h('span', { class: 'mark-key', attrs: { 'aria-hidden': 'true' } }), ' marks the second a message arrived.'),
+      this.grid,
+      h(
+        'section',
+        { class: 'explain', attrs: { 'aria-labelledby': 'explain-title' } },
+        h('h2', { attrs: { id: 'explain-title' } }, 'What you are looking at'),
+        h(
+          'ul',
+          null,
+          h('li', null, h('strong', null, 'WebSocket'), ' keeps one connection open both ways: a message is one small frame, no request, no headers. Lowest latency and bytes.'),
+          h('li', null, h('strong', null, 'Server-Sent Events'), ' keep one HTTP response open and stream each message as an event with its id, so a reconnect resumes where it stopped. As fast as WebSocket for receiving; sending is an HTTP request.'),
+          h('li', null, h('strong', null, 'Long polling'), ' holds each request until something happens (or 25 s pass): latency is good, but every message costs a whole new request with its headers, and an idle room still makes a request every 25 s.'),
+          h('li', null, h('strong', null, 'Short polling'), ' asks every interval whether anything happened: latency is up to one interval, and most answers are empty, paid for with requests and bytes even when the room is quiet.'),
+        ),
+      ),
+    );
+  }
+
+  /** Joins `room` four times (called when the view is shown). */
+  async start(room: string): Promise<void> {
+    await this.stop();
+    this.room = room;
+    replaceChildren(this.intro, 'Room ', h('strong', null, `#${room}`), ', joined four times: once per transport, each with its own client. Send a message and watch it arrive in each pane.');
+    this.panes = TRANSPORTS.map((t) => this.makePane(t));
+    replaceChildren(this.grid, ...this.panes.map((p) => p.element));
+    this.tick = window.setInterval(() => this.render(), 500);
+    await Promise.all(this.panes.map((p) => p.start()));
+  }
+
+  /** Leaves (called when the view is hidden). */
+  async stop(): Promise<void> {
+    window.clearInterval(this.tick);
+    this.setAuto(false);
+    const panes = this.panes;
+    this.panes = [];
+    await Promise.all(panes.map((p) => p.close()));
+  }
+
+  private makePane(transport: TransportName): ComparePane {
+    return new ComparePane({
+      transport,
+      room: this.room,
+      name: `${this.options.name} · ${TRANSPORT_SHORT[transport]}`.slice(0, 64),
+      member: `${this.options.member}-cmp-${transport}`.slice(0, 64),
+      pollIntervalMs: storage.pollIntervalMs,
+      started: this.started,
+    });
+  }
+
+  private async restartPane(transport: TransportName): Promise<void> {
+    const index = this.panes.findIndex((p) => p.transport === transport);
+    const old = this.panes[index];
+    if (!old) return;
+    const pane = this.makePane(transport);
+    this.panes[index] = pane;
+    old.element.replaceWith(pane.element);
+    await old.close();
+    await pane.start();
+  }
+
+  private send(text: string): void {
+    const client = this.panes.find((p) => p.transport === this.sendFrom)?.current;
+    if (!client) {
+      this.showError(`The ${TRANSPORT_LABELS[this.sendFrom]} pane is not connected yet.`);
+      return;
+    }
+    this.showError(undefined);
+    const clientId = `cmp-${randomToken(16)}`;
+    this.started.set(clientId, performance.now());
+    if (this.started.size > STARTS_KEPT) this.started.delete(this.started.keys().next().value!);
+    client.publish(text, { clientId }).catch((err: unknown) => this.showError(`Not sent: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  private setAuto(on: boolean): void {
+    window.clearTimeout(this.autoTimer);
+    this.autoTimer = undefined;
+    this.autoBox.checked = on;
+    if (on) {
+      // Jittered (±40 %): a fixed period would beat with the polling interval and show one
+      // latency over and over instead of its spread.
+      const sendOne = (): void => {
+        this.send(`Test message ${++this.autoCount}`);
+        this.autoTimer = window.setTimeout(sendOne, AUTO_SEND_MS * (0.6 + Math.random() * 0.8));
+      };
+      sendOne();
+    }
+  }
+
+  private render(): void {
+    const now = Date.now();
+    const max = Math.max(1, ...this.panes.map((p) => p.peak(now)));
+    for (const pane of this.panes) pane.render(max, now);
+  }
+
+  private showError(text: string | undefined): void {
+    this.error.hidden = text === undefined;
+    this.error.textContent = text ?? '';
+  }
+}

@@ -1,0 +1,50 @@
+import type { Entry, HistoryPage, PresenceMember, RoomInfo } from '../../src/protocol/types.js';
+import { SwitchboardError, isErrorCode } from '../../src/protocol/errors.js';
+
+/**
+ * The only calls the app makes outside the SDK: the room list, room creation, the newest page of
+ * a room you are not in (to count its unread messages) and a presence check (see roomPresence).
+ * Each throws a SwitchboardError with the server's code on failure.
+ */
+
+async function request<T>(method: 'GET' | 'PUT', path: string): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers: { accept: 'application/json' } });
+  } catch (err) {
+    throw new SwitchboardError('INTERNAL', `network: ${(err as Error).message}`);
+  }
+  const body: unknown = await res.json().catch(() => undefined);
+  if (!res.ok) {
+    const code = body && typeof body === 'object' && 'code' in body ? body.code : undefined;
+    throw new SwitchboardError(isErrorCode(code) ? code : 'INTERNAL', `HTTP ${res.status}`);
+  }
+  return body as T;
+}
+
+/** Every room of the server. */
+export async function listRooms(): Promise<RoomInfo[]> {
+  const { rooms } = await request<{ rooms: RoomInfo[] }>('GET', '/api/rooms');
+  return rooms;
+}
+
+/** Creates a room (or finds it): idempotent. */
+export async function createRoom(name: string): Promise<RoomInfo> {
+  return request<RoomInfo>('PUT', `/api/rooms/${encodeURIComponent(name)}`);
+}
+
+/** The newest entries of a room (for unread counts of rooms you are not in). */
+export async function latestEntries(room: string, limit = 100): Promise<Entry[]> {
+  const page = await request<HistoryPage>('GET', `/api/rooms/${encodeURIComponent(room)}/messages?limit=${limit}`);
+  return page.entries;
+}
+
+/**
+ * Who is in a room now, as the server knows it. The SDK's presence list learns only from join
+ * and leave entries, so a member who switches transport keeps the old transport there; this
+ * corrects it.
+ */
+export async function roomPresence(room: string): Promise<PresenceMember[]> {
+  const { members } = await request<{ members: PresenceMember[] }>('GET', `/api/rooms/${encodeURIComponent(room)}/presence`);
+  return members;
+}

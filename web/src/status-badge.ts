@@ -1,0 +1,76 @@
+import type { StatusEvent } from '../../src/client/types.js';
+import { h, replaceChildren } from './dom.js';
+import { TRANSPORT_LABELS } from './format.js';
+
+/**
+ * The connection status pill: "Connected · WebSocket", "Reconnecting in 3 s", "Offline". The
+ * countdown ticks visually; screen readers hear only changes of state (a separate live region).
+ */
+export class StatusBadge {
+  readonly element: HTMLElement;
+  private readonly text: HTMLElement;
+  private readonly announcer: HTMLElement;
+  private status: StatusEvent | undefined;
+  private retryAt = 0;
+  private timer: number | undefined;
+  private lastAnnounced = '';
+  private queued = 0;
+
+  constructor() {
+    this.text = h('span', 'status-text');
+    this.announcer = h('span', { class: 'visually-hidden', attrs: { role: 'status', 'aria-live': 'polite' } });
+    this.element = h('div', { class: 'status', attrs: { 'data-status': 'connecting' } }, h('span', { class: 'status-dot', attrs: { 'aria-hidden': 'true' } }), this.text, this.announcer);
+    this.render();
+  }
+
+  update(status: StatusEvent | undefined): void {
+    this.status = status;
+    this.retryAt = status?.status === 'reconnecting' && status.retryInMs !== undefined ? Date.now() + status.retryInMs : 0;
+    window.clearInterval(this.timer);
+    this.timer = this.retryAt ? window.setInterval(() => this.render(), 250) : undefined;
+    this.render();
+  }
+
+  /** Messages waiting for the connection (shown while not connected). */
+  setQueued(count: number): void {
+    this.queued = count;
+    this.render();
+  }
+
+  destroy(): void {
+    window.clearInterval(this.timer);
+  }
+
+  private render(): void {
+    const s = this.status;
+    const online = navigator.onLine;
+    let kind: string = s?.status ?? 'connecting';
+    let text: string;
+    let announce: string;
+    if (!online && kind !== 'connected') {
+      kind = 'offline';
+      text = announce = 'Offline';
+    } else if (!s || s.status === 'connecting') {
+      text = announce = 'Connecting…';
+    } else if (s.status === 'connected') {
+      text = `Connected · ${TRANSPORT_LABELS[s.transport]}`;
+      announce = `Connected over ${TRANSPORT_LABELS[s.transport]}`;
+    } else if (s.status === 'reconnecting') {
+      const left = Math.max(0, Math.ceil((this.retryAt - Date.now()) / 1000));
+      text = this.retryAt && left > 0 ? `Reconnecting in ${left} s` : 'Reconnecting…';
+      announce = 'Connection lost: reconnecting';
+    } else if (s.status === 'offline') {
+      text = announce = 'Offline';
+    } else {
+      text = announce = 'Disconnected';
+    }
+    if (this.queued > 0 && kind !== 'connected') text += ` · ${this.queued} waiting`;
+    this.element.dataset.status = kind;
+    this.element.title = text;
+    replaceChildren(this.text, text);
+    if (announce !== this.lastAnnounced) {
+      this.lastAnnounced = announce;
+      this.announcer.textContent = announce;
+    }
+  }
+}

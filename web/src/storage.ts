@@ -1,0 +1,104 @@
+import type { TransportName } from '../../src/client/types.js';
+import { TRANSPORTS } from '../../src/protocol/types.js';
+
+/**
+ * The app's settings and read positions, kept in localStorage under `switchboard.*`.
+ * Every read tolerates a missing, blocked (private mode) or corrupt store: it falls back to the
+ * default, and writes that fail are dropped.
+ */
+
+const PREFIX = 'switchboard.';
+
+function read(key: string): string | undefined {
+  try {
+    return localStorage.getItem(PREFIX + key) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function write(key: string, value: string | undefined): void {
+  try {
+    if (value === undefined) localStorage.removeItem(PREFIX + key);
+    else localStorage.setItem(PREFIX + key, value);
+  } catch {
+    // Storage full or blocked: the setting lasts for this page only.
+  }
+}
+
+/** Polling intervals offered by the "Polling interval" control, in ms. */
+export const POLL_INTERVALS = [250, 500, 1000, 2000, 5000, 10_000] as const;
+export const DEFAULT_POLL_INTERVAL = 2000;
+
+/** Where the user last read a room: seq of the last entry seen, within that history epoch. */
+export interface ReadMark {
+  epoch: string;
+  seq: number;
+}
+
+export const storage = {
+  /** Display name; undefined until chosen on the first visit. */
+  get name(): string | undefined {
+    return read('name');
+  },
+  set name(value: string | undefined) {
+    write('name', value);
+  },
+
+  /** Stable member id of this browser: one person across reconnects, rooms and transports. */
+  get member(): string {
+    let member = read('member');
+    if (!member || !/^[A-Za-z0-9_:.-]{1,64}$/.test(member)) {
+      member = `m-${randomToken(12)}`;
+      write('member', member);
+    }
+    return member;
+  },
+
+  get transport(): TransportName {
+    const value = read('transport');
+    return TRANSPORTS.find((t) => t === value) ?? 'websocket';
+  },
+  set transport(value: TransportName) {
+    write('transport', value);
+  },
+
+  get pollIntervalMs(): number {
+    const value = Number(read('pollIntervalMs'));
+    return POLL_INTERVALS.find((ms) => ms === value) ?? DEFAULT_POLL_INTERVAL;
+  },
+  set pollIntervalMs(value: number) {
+    write('pollIntervalMs', String(value));
+  },
+
+  get room(): string | undefined {
+    return read('room');
+  },
+  set room(value: string | undefined) {
+    write('room', value);
+  },
+
+  readMark(room: string): ReadMark | undefined {
+    try {
+      const value: unknown = JSON.parse(read(`read.${room}`) ?? 'null');
+      if (value && typeof value === 'object' && 'epoch' in value && 'seq' in value && typeof value.epoch === 'string' && typeof value.seq === 'number') {
+        return { epoch: value.epoch, seq: value.seq };
+      }
+    } catch {
+      // Corrupt: treated as never read.
+    }
+    return undefined;
+  },
+  setReadMark(room: string, mark: ReadMark): void {
+    write(`read.${room}`, JSON.stringify(mark));
+  },
+};
+
+/** A random id of `length` characters from [a-z0-9] (for member and client message ids). */
+export function randomToken(length: number): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  let out = '';
+  for (const b of bytes) out += alphabet[b % alphabet.length];
+  return out;
+}

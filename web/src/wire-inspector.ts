@@ -1,0 +1,157 @@
+import type { WireEvent } from '../../src/client/types.js';
+import { h, icon, replaceChildren } from './dom.js';
+import { TRANSPORT_SHORT, formatBytes, formatClock, formatDuration } from './format.js';
+
+/** Rows kept in the list (older rows are dropped). */
+export const WIRE_ROWS = 200;
+
+const KIND_LABEL: Record<WireEvent['kind'], string> = { http: 'HTTP', sse: 'SSE', ws: 'WS', heartbeat: 'Beat' };
+
+/**
+ * The "Wire inspector" panel: what the transport in use does on the wire, one row per HTTP
+ * exchange, SSE event, WebSocket frame or heartbeat (the SDK's `wire` events), the last 200,
+ * with totals, Pause and Clear. Rows are added once per animation frame.
+ */
+export class WireInspector {
+  readonly element: HTMLElement;
+  private readonly list: HTMLOListElement;
+  private readonly totals: HTMLElement;
+  private readonly pauseButton: HTMLButtonElement;
+  private readonly held: HTMLElement;
+  private paused = false;
+  private queue: Array<WireEvent | string> = [];
+  private heldWhilePaused = 0;
+  private frame = 0;
+  private sums = { events: 0, requests: 0, bytesIn: 0, bytesOut: 0 };
+
+  constructor(options: { onClose?: () => void } = {}) {
+    this.list = h('ol', { class: 'wire-list', attrs: { 'aria-label': 'Wire events, oldest first' } });
+    this.totals = h('p', { class: 'wire-totals', attrs: { title: 'Payload bytes as the SDK sees them; each HTTP request also carries about 0.7 kB of headers' } });
+    this.held = h('p', { class: 'wire-held', attrs: { hidden: true } });
+    this.pauseButton = h('button', { class: 'small', attrs: { type: 'button', 'aria-pressed': 'false' }, on: { click: () => this.togglePause() } }, icon('pause'), h('span', null, 'Pause'));
+    this.element = h(
+      'section',
+      { class: 'panel wire', attrs: { 'aria-labelledby': 'wire-title' } },
+      h(
+        'header',
+        'panel-header',
+        h('h2', { attrs: { id: 'wire-title' } }, 'Wire inspector'),
+        h(
+          'div',
+          'panel-actions',
+          this.pauseButton,
+          h('button', { class: 'small', attrs: { type: 'button' }, on: { click: () => this.clear() } }, icon('trash'), h('span', null, 'Clear')),
+          options.onClose ? h('button', { class: 'small icon-only close-panel', attrs: { type: 'button', 'aria-label': 'Close wire inspector' }, on: { click: options.onClose } }, icon('close')) : null,
+        ),
+      ),
+      this.totals,
+      h('div', { class: 'wire-scroll', attrs: { tabindex: 0, role: 'region', 'aria-label': 'Wire events' } }, this.list),
+      this.held,
+    );
+    this.renderTotals();
+  }
+
+  push(event: WireEvent): void {
+    this.sums.events++;
+    if (event.kind === 'http') this.sums.requests++;
+    if (event.direction === 'in') this.sums.bytesIn += event.bytes;
+    else this.sums.bytesOut += event.bytes;
+    this.enqueue(event);
+  }
+
+  /** A line between rows, e.g. "Switched to Long polling". */
+  note(text: string): void {
+    this.enqueue(text);
+  }
+
+  clear(): void {
+    this.queue = [];
+    this.heldWhilePaused = 0;
+    this.sums = { events: 0, requests: 0, bytesIn: 0, bytesOut: 0 };
+    this.list.replaceChildren();
+    this.renderTotals();
+    this.renderHeld();
+  }
+
+  destroy(): void {
+    cancelAnimationFrame(this.frame);
+  }
+
+  private enqueue(item: WireEvent | string): void {
+    this.queue.push(item);
+    if (this.queue.length > WIRE_ROWS) this.queue.splice(0, this.queue.length - WIRE_ROWS);
+    if (this.paused) {
+      if (typeof item !== 'string') this.heldWhilePaused++;
+      this.renderHeld();
+      return;
+    }
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.flush());
+  }
+
+  private togglePause(): void {
+    this.paused = !this.paused;
+    this.pauseButton.setAttribute('aria-pressed', String(this.paused));
+    replaceChildren(this.pauseButton, icon(this.paused ? 'play' : 'pause'), h('span', null, this.paused ? 'Resume' : 'Pause'));
+    this.element.classList.toggle('paused', this.paused);
+    if (!this.paused) {
+      this.heldWhilePaused = 0;
+      this.renderHeld();
+      this.flush();
+    }
+  }
+
+  private flush(): void {
+    this.frame = 0;
+    if (this.paused || this.queue.length === 0) {
+      this.renderTotals();
+      return;
+    }
+    const scroller = this.list.parentElement!;
+    const follow = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+    const fragment = document.createDocumentFragment();
+    for (const item of this.queue) fragment.append(typeof item === 'string' ? h('li', 'wire-note', item) : this.row(item));
+    this.queue = [];
+    this.list.append(fragment);
+    while (this.list.childElementCount > WIRE_ROWS) this.list.firstElementChild!.remove();
+    if (follow) scroller.scrollTop = scroller.scrollHeight;
+    this.renderTotals();
+  }
+
+  private row(e: WireEvent): HTMLLIElement {
+    const out = e.direction === 'out';
+    let main: string;
+    if (e.kind === 'http') {
+      main = `${e.method ?? ''} ${e.path ?? ''}`.trim();
+    } else if (e.kind === 'sse') {
+      main = e.id ? `id ${e.id}` : 'event';
+    } else if (e.kind === 'ws') {
+      main = out ? 'frame sent' : 'frame received';
+    } else {
+      main = 'heartbeat';
+    }
+    const details: string[] = [];
+    if (e.status !== undefined) details.push(String(e.status));
+    if (e.durationMs !== undefined) details.push(e.durationMs >= 1000 ? `held ${formatDuration(e.durationMs)}` : formatDuration(e.durationMs));
+    return h(
+      'li',
+      { class: `wire-row kind-${e.kind} dir-${e.direction}${e.status !== undefined && e.status >= 400 ? ' failed' : ''}`, attrs: { 'data-transport': e.transport } },
+      h('span', 'w-time', formatClock(e.at)),
+      h('span', { class: 'w-dir', attrs: { title: out ? 'sent' : 'received', 'aria-label': out ? 'sent' : 'received' } }, out ? '↑' : '↓'),
+      h('span', { class: 'w-kind', attrs: { title: TRANSPORT_SHORT[e.transport] } }, KIND_LABEL[e.kind]),
+      h('span', { class: 'w-main', attrs: { title: main } }, main),
+      h('span', 'w-details', details.join(' · ')),
+      h('span', 'w-bytes', formatBytes(e.bytes)),
+      e.summary ? h('code', { class: 'w-summary', attrs: { title: e.summary } }, e.summary) : null,
+    );
+  }
+
+  private renderTotals(): void {
+    const s = this.sums;
+    replaceChildren(this.totals, `${s.events} events · ${s.requests} HTTP requests · ↑ ${formatBytes(s.bytesOut)} · ↓ ${formatBytes(s.bytesIn)}`);
+  }
+
+  private renderHeld(): void {
+    this.held.hidden = !this.paused;
+    this.held.textContent = `Paused: ${this.heldWhilePaused} new event${this.heldWhilePaused === 1 ? '' : 's'} held (the last ${WIRE_ROWS} are kept).`;
+  }
+}
