@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { configFromEnv, type ServerConfig } from '../server/config.js';
 import { createSwitchboard } from '../server/server.js';
 
@@ -7,7 +7,7 @@ export function serveCommand(): Command {
   const env = configFromEnv();
   const int = (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`not a whole number: ${v}`);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`not a whole number: ${v}`);
     return n;
   };
   const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);

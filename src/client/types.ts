@@ -29,6 +29,14 @@ export interface ConnectOptions {
   silenceTimeoutMs?: number;
   /** In auto mode, how often to try a better transport again after a fallback (default 60 s). */
   upgradeRetryMs?: number;
+  /**
+   * How long opening a transport may take before it counts as blocked (default 5000 ms): the
+   * WebSocket `welcome` + `subscribed`, the SSE `ready` event, the first poll. In auto mode this
+   * is how long a held WebSocket or a buffered event stream delays the fallback.
+   */
+  openTimeoutMs?: number;
+  /** How long a publish waits for its ack before it is sent again with the same clientId (default 10000 ms). */
+  publishTimeoutMs?: number;
 }
 
 /** Connection status, as shown to users. */

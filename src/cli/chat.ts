@@ -1,0 +1,239 @@
+import { userInfo } from 'node:os';
+import readline from 'node:readline';
+import { Command, Option } from 'commander';
+import { connect } from '../client/index.js';
+import { parseCursor } from '../protocol/cursor.js';
+import { TRANSPORTS, type Ack, type Entry, type TransportName } from '../protocol/types.js';
+import type { Client } from '../client/types.js';
+import { connectOptions, describeError, exit, failWith, runGuarded, withClientOptions, type ClientFlags } from './client-options.js';
+import { colourWanted, formatEntry, palette, type Palette } from './format-entry.js';
+import { recentMessages } from './recent-messages.js';
+
+interface ChatFlags extends ClientFlags {
+  history: number;
+}
+
+const HELP = [
+  '/transport <auto|websocket|sse|long-polling|polling>  switch transport live',
+  '/join <room>  leave this room for another',
+  '/who          who is here',
+  '/help         this list',
+  '/quit         leave (also Ctrl-C, Ctrl-D)',
+  'Lines starting with // are sent as text starting with /.',
+];
+
+/** How long, at the end of piped input, unacknowledged messages may take before the exit is a failure. */
+const DRAIN_TIMEOUT_MS = 15_000;
+
+/**
+ * `switchboard chat`: an interactive chat on a terminal (node:readline), or a line-per-message
+ * sender when stdin is piped: every line is sent in order, and at end of input it waits for every
+ * ack, then exits 0 (1 if some message was not acknowledged). History is shown on join, then
+ * messages as they come, own ones set apart; colours only on a terminal without NO_COLOR.
+ */
+export function chatCommand(): Command {
+  return withClientOptions(new Command('chat'), defaultName())
+    .description('chat in a room (interactive, or send each line of piped stdin)')
+    .addOption(new Option('--history <n>', 'messages of history shown on join').default(20).argParser(Number))
+    .action(async (flags: ChatFlags) => {
+      await runGuarded(flags, () => new ChatSession(flags).start());
+    });
+}
+
+function defaultName(): string {
+  try {
+    return process.env.USER || userInfo().username || 'guest';
+  } catch {
+    return 'guest';
+  }
+}
+
+class ChatSession {
+  private client!: Client;
+  private readonly interactive = process.stdin.isTTY === true;
+  private readonly p: Palette = palette(colourWanted());
+  private rl!: readline.Interface;
+  /** Lines are handled one after the other: a /join waits for the sends before it. */
+  private queue: Promise<void> = Promise.resolve();
+  private readonly pending = new Set<Promise<Ack | undefined>>();
+  private failures = 0;
+  private quitting = false;
+  private detach: (() => void)[] = [];
+
+  constructor(private readonly flags: ChatFlags) {}
+
+  async start(): Promise<void> {
+    this.client = await this.join(this.flags.room);
+    this.rl = readline.createInterface({ input: process.stdin, output: this.interactive ? process.stdout : undefined, terminal: this.interactive, prompt: '> ' });
+    this.rl.on('line', (line) => (this.queue = this.queue.then(() => this.onLine(line))));
+    // End of input (Ctrl-D, or the end of a pipe): finish what was sent, then leave.
+    this.rl.on('close', () => (this.queue = this.queue.then(() => this.quit())));
+    this.rl.on('SIGINT', () => void this.quit(true));
+    process.on('SIGINT', () => void this.quit(true));
+    process.on('SIGTERM', () => void this.quit(true));
+    if (this.interactive) {
+      process.stdin.on('keypress', () => this.client.typing());
+      this.print(this.p.dim('Type a message and press Enter. /help for commands.'));
+      this.rl.prompt();
+    }
+  }
+
+  /** Connects to a room and shows its recent history; live messages follow it. */
+  private async join(room: string): Promise<Client> {
+    const client = await connect({ ...connectOptions({ ...this.flags, room }, this.flags.name ?? defaultName()), ...(this.client ? { member: this.client.member } : {}) });
+    let early: Entry[] | undefined = [];
+    const show = (e: Entry): void => this.print(formatEntry(e, this.p, e.type === 'message' && e.from.member === client.member));
+    let lastError: unknown;
+    let wasDown = false;
+    this.detach = [
+      client.on('entry', (e) => (early ? early.push(e) : show(e))),
+      client.on('error', (err) => (lastError = err)),
+      client.on('status', (s) => {
+        if (s.status === 'reconnecting' && s.retryInMs !== undefined) this.notice(`connection lost: reconnecting in ${(s.retryInMs / 1000).toFixed(1)} s`);
+        else if (s.status === 'connected' && wasDown) this.notice(`connected again over ${s.transport}`);
+        else if (s.status === 'offline') this.notice('offline: waiting for the network');
+        else if (s.status === 'closed' && !this.quitting && client === this.client) {
+          this.rl?.close();
+          failWith(lastError ?? new Error('the connection was closed'), this.flags);
+        }
+        wasDown = s.status === 'reconnecting' || s.status === 'offline';
+      }),
+      client.on('reset', (r) => this.notice(`the room's history was ${r.reason === 'epoch' ? 'reset' : 'trimmed'}: restarting from the oldest kept entry`)),
+    ];
+    this.notice(`joined #${room} as ${client.name} over ${client.transport}`);
+    if (this.flags.history > 0) {
+      const start = parseCursor(client.cursor)?.seq ?? 0;
+      try {
+        for (const e of await recentMessages(client, this.flags.history, start + 1)) show(e);
+      } catch (err) {
+        this.notice(`no history: ${describeError(err)}`);
+      }
+    }
+    const waiting = early;
+    early = undefined;
+    for (const e of waiting) show(e);
+    return client;
+  }
+
+  private async onLine(raw: string): Promise<void> {
+    if (this.quitting) return;
+    const line = raw.trimEnd();
+    if (this.interactive) {
+      // Replace the typed line by the message as the room sees it, when it comes back.
+      readline.moveCursor(process.stdout, 0, -1);
+      readline.clearLine(process.stdout, 0);
+    }
+    if (line.startsWith('/') && !line.startsWith('//')) await this.command(line);
+    else if (line.trim() !== '') this.send(line.startsWith('//') ? line.slice(1) : line);
+    if (this.interactive && !this.quitting) this.rl.prompt();
+  }
+
+  private send(text: string): void {
+    if (this.client.status !== 'connected') this.notice(`queued until reconnected: ${text}`);
+    const sent = this.client.publish(text).catch((err: unknown) => {
+      this.failures++;
+      this.print(this.p.error(`not sent (${describeError(err)}): ${text}`));
+      return undefined;
+    });
+    this.pending.add(sent);
+    void sent.finally(() => this.pending.delete(sent));
+  }
+
+  private async command(line: string): Promise<void> {
+    const [name, ...args] = line.slice(1).split(/\s+/);
+    const arg = args.join(' ').trim();
+    switch (name) {
+      case 'transport': {
+        if (arg !== 'auto' && !(TRANSPORTS as readonly string[]).includes(arg)) {
+          this.notice(`usage: /transport <auto|${TRANSPORTS.join('|')}> (now: ${this.client.transport})`);
+          return;
+        }
+        try {
+          await this.client.setTransport(arg as TransportName | 'auto');
+          this.notice(`now on ${this.client.transport}`);
+        } catch (err) {
+          this.notice(`cannot switch to ${arg}: ${describeError(err)}`);
+        }
+        return;
+      }
+      case 'join': {
+        if (!arg) {
+          this.notice('usage: /join <room>');
+          return;
+        }
+        await this.drain();
+        const old = this.client;
+        const oldDetach = this.detach;
+        try {
+          this.client = await this.join(arg);
+        } catch (err) {
+          this.detach = oldDetach;
+          this.notice(`cannot join #${arg}: ${describeError(err)}`);
+          return;
+        }
+        for (const off of oldDetach) off();
+        await old.close();
+        return;
+      }
+      case 'who': {
+        const members = this.client.presence();
+        this.notice(
+          members.length === 0 ? `nobody in #${this.client.room}` : `in #${this.client.room}: ${members.map((m) => `${m.name}${m.transports.length ? ` (${m.transports.join(', ')})` : ''}`).join(', ')}`,
+        );
+        return;
+      }
+      case 'help':
+        for (const l of HELP) this.notice(l);
+        return;
+      case 'quit':
+      case 'exit':
+        await this.quit();
+        return;
+      default:
+        this.notice(`unknown command /${name ?? ''}: try /help`);
+    }
+  }
+
+  /** Waits for every message sent so far to be acknowledged (or to fail), bounded. */
+  private async drain(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS)));
+    const done = Promise.allSettled([...this.pending]).then(() => true);
+    const ok = await Promise.race([done, timeout]);
+    clearTimeout(timer);
+    return ok;
+  }
+
+  /** Leaves: after the pending acks (unless interrupted), closes and exits (1 if a message was lost). */
+  private async quit(interrupted = false): Promise<void> {
+    if (this.quitting) {
+      if (interrupted) exit(130);
+      return;
+    }
+    const drained = interrupted ? true : await this.drain();
+    this.quitting = true;
+    this.rl.close();
+    const unsent = drained ? this.failures : this.failures + this.pending.size;
+    await this.client.close();
+    if (unsent > 0) {
+      process.stderr.write(`switchboard: ${unsent} message${unsent === 1 ? ' was' : 's were'} not acknowledged\n`);
+      exit(1);
+    }
+    if (this.interactive) process.stdout.write('\n');
+    exit(0);
+  }
+
+  /** Prints a line above the prompt (on a terminal) or as is (piped). */
+  private print(line: string): void {
+    if (this.interactive && this.rl) {
+      readline.clearLine(process.stdout, 0);
+      readline.cursorTo(process.stdout, 0);
+      process.stdout.write(`${line}\n`);
+      this.rl.prompt(true);
+    } else process.stdout.write(`${line}\n`);
+  }
+
+  private notice(text: string): void {
+    this.print(this.p.dim(`* ${text}`));
+  }
+}

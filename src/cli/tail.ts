@@ -1,0 +1,68 @@
+import { Command, Option } from 'commander';
+import { connect } from '../client/index.js';
+import { parseCursor } from '../protocol/cursor.js';
+import type { Entry } from '../protocol/types.js';
+import { connectOptions, describeError, exit, failWith, runGuarded, withClientOptions, type ClientFlags } from './client-options.js';
+import { colourWanted, formatEntry, palette } from './format-entry.js';
+import { recentMessages } from './recent-messages.js';
+
+interface TailFlags extends ClientFlags {
+  json?: boolean;
+  history?: number;
+  presence?: boolean;
+}
+
+/**
+ * `switchboard tail`: one line per message as it arrives, for scripts; `--json` prints each
+ * entry as one JSON object per line. `--history N` first prints the last N messages. Runs until
+ * interrupted (exit 0); reconnects by itself (notices on stderr); a terminal failure (token
+ * refused, room gone) ends it with one line on stderr and exit code 1.
+ */
+export function tailCommand(): Command {
+  return withClientOptions(new Command('tail'), 'tail')
+    .description('print messages as they arrive, one per line')
+    .addOption(new Option('--json', 'one JSON entry per line'))
+    .addOption(new Option('--history <n>', 'first print the last n messages').argParser(Number))
+    .addOption(new Option('--presence', 'also print join and leave entries'))
+    .action(async (flags: TailFlags) => {
+      await runGuarded(flags, async () => {
+        const p = palette(!flags.json && colourWanted());
+        const client = await connect(connectOptions(flags, flags.name ?? 'tail'));
+        const print = (e: Entry): void => {
+          if (e.type !== 'message' && !flags.presence) return;
+          process.stdout.write(`${flags.json ? JSON.stringify(e) : formatEntry(e, p, e.from.member === client.member)}\n`);
+        };
+        // Live entries wait until the history before them is printed.
+        let early: Entry[] | undefined = [];
+        client.on('entry', (e) => (early ? early.push(e) : print(e)));
+        let lastError: unknown;
+        client.on('error', (err) => (lastError = err));
+        client.on('status', (s) => {
+          if (s.status === 'reconnecting' && s.retryInMs !== undefined) process.stderr.write(`switchboard: connection lost, reconnecting in ${(s.retryInMs / 1000).toFixed(1)} s\n`);
+          if (s.status === 'closed' && !stopping) failWith(lastError ?? new Error('the connection was closed'), flags);
+        });
+        client.on('reset', (r) => process.stderr.write(`switchboard: the room's history was ${r.reason === 'epoch' ? 'reset' : 'trimmed'}: restarting from the oldest kept entry\n`));
+        let stopping = false;
+        const stop = (): void => {
+          if (stopping) return;
+          stopping = true;
+          void client.close().finally(() => exit(0));
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+        // stdout closed by the reader (`tail | head -n 3`): stop quietly.
+        process.stdout.on('error', stop);
+        if (flags.history !== undefined && flags.history > 0) {
+          const start = parseCursor(client.cursor)?.seq ?? 0;
+          try {
+            for (const e of await recentMessages(client, flags.history, start + 1)) print(e);
+          } catch (err) {
+            process.stderr.write(`switchboard: no history: ${describeError(err)}\n`);
+          }
+        }
+        const waiting = early;
+        early = undefined;
+        for (const e of waiting) print(e);
+      });
+    });
+}

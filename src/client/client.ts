@@ -1,0 +1,529 @@
+import { CLIENT_ID_PATTERN } from '../protocol/constants.js';
+import { SwitchboardError } from '../protocol/errors.js';
+import { TRANSPORTS, type Ack, type Entry, type HistoryPage, type PresenceMember, type TransportName } from '../protocol/types.js';
+import { AutoLadder } from './auto-ladder.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { isOffline, watchBrowserEnvironment } from './browser-environment.js';
+import { Emitter } from './emitter.js';
+import { ConnectionError, failureKind, isRetryablePublishFailure, toClientError, type ClientError } from './errors.js';
+import { httpRequest, type HttpTarget, type WireInit } from './http-request.js';
+import { randomId } from './ids.js';
+import { resolveOptions } from './options.js';
+import { Outbox, type PendingPublish } from './outbox.js';
+import { PresenceList } from './presence-list.js';
+import { ResumePosition } from './resume-position.js';
+import { SilenceWatchdog } from './silence-watchdog.js';
+import { createTransport } from './transports/create-transport.js';
+import type { SubscribedInfo, Transport, TransportEvents, TransportSettings } from './transports/transport.js';
+import type { Client, ClientEvents, ConnectOptions, Status } from './types.js';
+
+/** After timers were throttled, how long a liveness probe may take to be answered. */
+const PROBE_GRACE_MS = 5000;
+/** Typing notices go out at most this often. */
+const TYPING_EVERY_MS = 2000;
+
+/**
+ * The Client of `connect()`. It owns one transport at a time (two during a live switch) and
+ * everything that must survive a transport: the resume position, presence, the outbox of
+ * publishes, the status, the reconnect schedule and, in `auto` mode, which transport gets through.
+ *
+ * Status machine: `connecting` → `connected`; on a loss `reconnecting` (with the delay of the
+ * next attempt) → `connected`; `offline` instead while a browser reports no network; `closed`
+ * after close() or a terminal error (UNAUTHORIZED, ROOM_NOT_FOUND...), for good.
+ */
+export class SwitchboardClient implements Client {
+  readonly room: string;
+  readonly name: string;
+  readonly member: string;
+  private readonly settings: TransportSettings;
+  private readonly backoff: BackoffOptions;
+  private readonly upgradeRetryMs: number;
+  private readonly emitter = new Emitter<ClientEvents>();
+  /** Events raised before connect() resolved: delivered a macrotask later, once handlers are on. */
+  private held: (() => void)[] | undefined = [];
+  private readonly position: ResumePosition;
+  private readonly presenceList = new PresenceList();
+  private readonly outbox: Outbox;
+  private readonly watchdog: SilenceWatchdog;
+  private mode: TransportName | 'auto';
+  private readonly ladder = new AutoLadder();
+  private current: Transport | undefined;
+  private currentSince = 0;
+  /** Transports whose events count: the current one and any being opened. */
+  private readonly live = new Set<Transport>();
+  private state: Status = 'connecting';
+  private reportedTransport: TransportName | undefined;
+  private attemptName: TransportName;
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private upgradeTimer: ReturnType<typeof setTimeout> | undefined;
+  private probeTimer: ReturnType<typeof setTimeout> | undefined;
+  private connecting: Promise<ClientError | undefined> | undefined;
+  /** Switches (setTransport, upgrades) run one after the other. */
+  private switching: Promise<unknown> = Promise.resolve();
+  private clientIds = 0;
+  private lastTyping = 0;
+  private failure: ClientError | undefined;
+  private unwatchEnvironment: () => void = () => undefined;
+
+  /** Checks the options (throws like resolveOptions); connects only on start(). */
+  constructor(options: ConnectOptions) {
+    const resolved = resolveOptions(options);
+    this.settings = resolved.settings;
+    this.room = resolved.settings.room;
+    this.name = resolved.settings.name;
+    this.member = resolved.settings.member;
+    this.backoff = resolved.backoff;
+    this.upgradeRetryMs = resolved.upgradeRetryMs;
+    this.mode = resolved.transport;
+    this.attemptName = this.mode === 'auto' ? TRANSPORTS[0]! : this.mode;
+    this.position = new ResumePosition(resolved.after);
+    this.outbox = new Outbox({ canSend: () => this.state === 'connected' && this.current !== undefined, send: (item) => this.send(item) });
+    const silenceMs = this.settings.silenceTimeoutMs;
+    this.watchdog = new SilenceWatchdog({
+      silenceMs,
+      onSilent: () => this.current && this.onLost(this.current, new ConnectionError('TIMEOUT', `no sign of life for ${silenceMs} ms`)),
+      onThrottled: () => this.checkLiveness(),
+    });
+  }
+
+  get transport(): TransportName {
+    return this.current?.name ?? this.attemptName;
+  }
+
+  get status(): Status {
+    return this.state;
+  }
+
+  get cursor(): string | undefined {
+    return this.position.cursor;
+  }
+
+  on<K extends keyof ClientEvents>(event: K, handler: (value: ClientEvents[K]) => void): () => void {
+    return this.emitter.on(event, handler);
+  }
+
+  /**
+   * Makes the first connection (creating the room first when asked). Rejects with the error of
+   * that one attempt (no retries): the client is then closed.
+   */
+  async start(): Promise<void> {
+    this.unwatchEnvironment = this.watchEnvironment();
+    try {
+      if (this.settings.create) {
+        await httpRequest(this.http(), { method: 'PUT', path: `/api/rooms/${encodeURIComponent(this.room)}`, timeoutMs: this.settings.openTimeoutMs });
+      }
+      await this.attemptConnect();
+    } catch (raw) {
+      const err = toClientError(raw);
+      const transports = [...this.live];
+      this.teardown();
+      this.state = 'closed';
+      await Promise.all(transports.map((t) => t.close()));
+      throw err;
+    }
+  }
+
+  /** Delivers the events held while connecting (connect() calls it once the caller could subscribe). */
+  releaseEvents(): void {
+    const held = this.held;
+    this.held = undefined;
+    for (const deliver of held ?? []) deliver();
+  }
+
+  publish(text: string, options: { clientId?: string } = {}): Promise<Ack> {
+    if (this.state === 'closed') return Promise.reject(this.failure ?? new ConnectionError('CLOSED', 'the client is closed'));
+    if (typeof text !== 'string' || text.length === 0) return Promise.reject(new SwitchboardError('TEXT_REQUIRED'));
+    const clientId = options.clientId ?? this.nextClientId();
+    if (!CLIENT_ID_PATTERN.test(clientId)) return Promise.reject(new SwitchboardError('BAD_REQUEST', 'clientId: 1-64 of A-Z a-z 0-9 _ - : .'));
+    return this.outbox.add(text, clientId);
+  }
+
+  history(options: { before?: number; limit?: number } = {}): Promise<HistoryPage> {
+    return httpRequest<HistoryPage>(this.http(), {
+      method: 'GET',
+      path: `/api/rooms/${encodeURIComponent(this.room)}/messages`,
+      query: { before: options.before, limit: options.limit },
+      timeoutMs: this.settings.publishTimeoutMs,
+    });
+  }
+
+  presence(): PresenceMember[] {
+    return this.presenceList.list();
+  }
+
+  typing(): void {
+    const now = Date.now();
+    if (now - this.lastTyping < TYPING_EVERY_MS || this.state !== 'connected') return;
+    this.lastTyping = now;
+    this.current?.typing();
+  }
+
+  setTransport(transport: TransportName | 'auto'): Promise<void> {
+    if (transport !== 'auto' && !TRANSPORTS.includes(transport)) {
+      return Promise.reject(new SwitchboardError('BAD_REQUEST', `transport: one of auto, ${TRANSPORTS.join(', ')}`));
+    }
+    const run = this.switching.then(() => this.switchTo(transport));
+    this.switching = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const transports = [...this.live];
+    this.teardown();
+    this.outbox.rejectAll(new ConnectionError('CLOSED', 'the client was closed'));
+    this.setStatus('closed');
+    await Promise.all(transports.map((t) => t.close()));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Connecting, reconnecting, switching
+
+  /**
+   * One connection attempt. Explicit mode: that transport. Auto mode: from the best transport
+   * known to get through, down the list while they are BLOCKED; an unreachable server or a
+   * catalog error stops the descent (falling back would not help).
+   */
+  private async attemptConnect(): Promise<void> {
+    const names = this.mode === 'auto' ? this.ladder.candidates() : [this.mode];
+    const failures: string[] = [];
+    for (const name of names) {
+      this.attemptName = name;
+      let t: Transport;
+      try {
+        t = await this.openTransport(name);
+      } catch (raw) {
+        const err = toClientError(raw);
+        if (this.mode !== 'auto' || failureKind(err) !== 'blocked') throw err;
+        failures.push(`${name}: ${err.message}`);
+        continue;
+      }
+      if (this.mode === 'auto') this.ladder.settle(name);
+      this.promote(t);
+      return;
+    }
+    throw new ConnectionError('BLOCKED', `no transport got through (${failures.join('; ')})`);
+  }
+
+  /** A new transport of that kind, opened from the current position. */
+  private async openTransport(name: TransportName): Promise<Transport> {
+    let t!: Transport;
+    const events = this.eventsFor(() => t);
+    t = createTransport(name, this.settings, events);
+    this.live.add(t);
+    try {
+      await t.open(this.position.cursor);
+    } catch (err) {
+      this.live.delete(t);
+      throw err;
+    }
+    if (this.state === 'closed' || !this.live.has(t)) {
+      this.live.delete(t);
+      void t.close();
+      throw new ConnectionError('CLOSED', 'the client was closed while connecting');
+    }
+    return t;
+  }
+
+  /** Makes `t` the transport in use; the one before (a live switch) is closed after it. */
+  private promote(t: Transport): void {
+    const old = this.current;
+    this.current = t;
+    this.currentSince = Date.now();
+    if (old && old !== t) this.retire(old);
+    this.attempt = 0;
+    clearTimeout(this.retryTimer);
+    this.watchdog.start();
+    this.setStatus('connected');
+    this.scheduleUpgrade();
+    this.outbox.flush();
+  }
+
+  private retire(t: Transport): void {
+    this.live.delete(t);
+    void t.close();
+  }
+
+  private onLost(t: Transport, err: ClientError): void {
+    if (!this.live.has(t)) return;
+    this.retire(t);
+    if (t !== this.current) return; // a transport being opened beside the current one: nothing changes
+    this.current = undefined;
+    this.watchdog.stop();
+    clearTimeout(this.upgradeTimer);
+    clearTimeout(this.probeTimer);
+    const kind = failureKind(err);
+    if (kind === 'terminal') {
+      this.fail(err);
+      return;
+    }
+    if (err instanceof SwitchboardError) this.emit('error', err);
+    if (this.mode === 'auto') this.ladder.died(err, Date.now() - this.currentSince);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.state === 'closed') return;
+    clearTimeout(this.retryTimer);
+    if (isOffline()) {
+      // The 'online' event reconnects (see watchEnvironment).
+      this.setStatus('offline');
+      return;
+    }
+    const delay = backoffDelay(this.attempt++, this.backoff);
+    this.setStatus('reconnecting', delay);
+    this.retryTimer = setTimeout(() => void this.reconnectNow(), delay);
+  }
+
+  /** A reconnect attempt now, unless one runs or a transport is up. Resolves with its error, if any. */
+  private reconnectNow(): Promise<ClientError | undefined> {
+    clearTimeout(this.retryTimer);
+    if (this.state === 'closed' || this.current) return Promise.resolve(undefined);
+    this.connecting ??= (async () => {
+      this.setStatus('reconnecting');
+      try {
+        await this.attemptConnect();
+        return undefined;
+      } catch (raw) {
+        const err = toClientError(raw);
+        if (this.state === 'closed') return err;
+        if (failureKind(err) === 'terminal') this.fail(err);
+        else {
+          if (err instanceof SwitchboardError) this.emit('error', err);
+          this.scheduleReconnect();
+        }
+        return err;
+      } finally {
+        this.connecting = undefined;
+      }
+    })();
+    return this.connecting;
+  }
+
+  /**
+   * setTransport: make before break. The new transport opens from the current position while
+   * the old one still delivers; entries of both pass the same seq filter; the old one is closed
+   * once the new one is subscribed. Explicit mode: if it cannot open, the old mode and transport
+   * stay and the error is thrown.
+   */
+  private async switchTo(transport: TransportName | 'auto'): Promise<void> {
+    if (this.state === 'closed') throw this.failure ?? new ConnectionError('CLOSED', 'the client is closed');
+    const previousMode = this.mode;
+    const previousLevel = this.ladder.level;
+    this.mode = transport;
+    clearTimeout(this.upgradeTimer);
+    if (transport === 'auto') this.ladder.reset();
+    if (this.connecting) await this.connecting;
+    if (!this.current) {
+      const err = await this.reconnectNow();
+      if (err) throw err;
+      return;
+    }
+    const wanted = transport === 'auto' ? TRANSPORTS : [transport];
+    for (const name of wanted) {
+      if (this.current && name === this.current.name) {
+        if (transport === 'auto') this.ladder.settle(name);
+        this.scheduleUpgrade();
+        return;
+      }
+      try {
+        const t = await this.openTransport(name);
+        if (transport === 'auto') this.ladder.settle(name);
+        this.promote(t);
+        return;
+      } catch (raw) {
+        const err = toClientError(raw);
+        if (transport === 'auto' && failureKind(err) === 'blocked') continue;
+        if (transport !== 'auto' && this.mode === transport) {
+          this.mode = previousMode;
+          this.ladder.level = previousLevel;
+          this.scheduleUpgrade();
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Auto mode, after a fallback: try the better transports again in `upgradeRetryMs`. */
+  private scheduleUpgrade(): void {
+    clearTimeout(this.upgradeTimer);
+    if (this.mode !== 'auto' || !this.current || this.ladder.above(this.current.name).length === 0) return;
+    this.upgradeTimer = setTimeout(() => {
+      const run = this.switching.then(() => this.tryUpgrade());
+      this.switching = run.catch(() => undefined);
+    }, this.upgradeRetryMs);
+  }
+
+  private async tryUpgrade(): Promise<void> {
+    const current = this.current;
+    if (this.mode !== 'auto' || !current || this.state !== 'connected') return;
+    for (const name of this.ladder.above(current.name)) {
+      let t: Transport;
+      try {
+        t = await this.openTransport(name);
+      } catch {
+        continue; // still blocked (or the server is away: the current transport will tell)
+      }
+      if (this.mode !== 'auto' || this.current !== current) {
+        this.retire(t);
+        return;
+      }
+      this.ladder.reset();
+      this.ladder.settle(name);
+      this.promote(t);
+      return;
+    }
+    this.scheduleUpgrade();
+  }
+
+  /** A terminal failure: the client stops and says why. */
+  private fail(err: ClientError): void {
+    if (this.state === 'closed') return;
+    this.failure = err;
+    const transports = [...this.live];
+    this.teardown();
+    for (const t of transports) void t.close();
+    if (err instanceof SwitchboardError) this.emit('error', err);
+    this.outbox.rejectAll(err);
+    this.setStatus('closed');
+  }
+
+  private teardown(): void {
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.upgradeTimer);
+    clearTimeout(this.probeTimer);
+    this.watchdog.stop();
+    this.unwatchEnvironment();
+    this.live.clear();
+    this.current = undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Liveness
+
+  /**
+   * Timers were throttled or the machine slept: the connection may have died unseen. A transport
+   * that can be asked (WebSocket ping) must answer within PROBE_GRACE_MS; one that cannot must
+   * have shown life within its own quiet period.
+   */
+  private checkLiveness(): void {
+    const t = this.current;
+    if (!t) {
+      if (this.state === 'reconnecting' || this.state === 'offline') void this.reconnectNow();
+      return;
+    }
+    const grace = Math.min(PROBE_GRACE_MS, this.settings.silenceTimeoutMs);
+    if (t.probe()) {
+      const sent = Date.now();
+      clearTimeout(this.probeTimer);
+      this.probeTimer = setTimeout(() => {
+        if (this.current === t && this.watchdog.lastActivity < sent) this.onLost(t, new ConnectionError('TIMEOUT', `no answer to a liveness probe within ${grace} ms`));
+      }, grace);
+    } else if (this.watchdog.silentForMs > t.quietMs + grace) {
+      this.onLost(t, new ConnectionError('TIMEOUT', `silent for ${this.watchdog.silentForMs} ms after timers were suspended`));
+    }
+  }
+
+  /** Browsers: reconnect when the network comes back, check the connection when the tab is shown again. */
+  private watchEnvironment(): () => void {
+    return watchBrowserEnvironment({
+      online: () => {
+        if (this.current) this.checkLiveness();
+        else void this.reconnectNow();
+      },
+      offline: () => {
+        if (!this.current && this.state === 'reconnecting') {
+          clearTimeout(this.retryTimer);
+          this.setStatus('offline');
+        }
+      },
+      visible: () => this.checkLiveness(),
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Transport events
+
+  private eventsFor(transport: () => Transport): TransportEvents {
+    const isLive = (): boolean => this.live.has(transport());
+    return {
+      subscribed: (info) => isLive() && this.onSubscribed(info),
+      entry: (entry, epoch) => isLive() && this.onEntry(entry, epoch),
+      typing: (notice) => {
+        if (isLive() && notice.from.member !== this.member) this.emit('typing', notice);
+      },
+      activity: () => {
+        if (transport() === this.current) this.watchdog.activity();
+      },
+      error: (err) => isLive() && this.emit('error', err),
+      wire: (event) => this.onWire(transport().name, event),
+      lost: (err) => this.onLost(transport(), err),
+    };
+  }
+
+  private onSubscribed(info: SubscribedInfo): void {
+    this.position.start(info.epoch, info.seq, info.reset);
+    if (info.reset) this.emit('reset', { reason: info.reset });
+    if (info.presence) {
+      this.presenceList.replace(info.presence);
+      this.emit('presence', this.presenceList.list());
+    }
+  }
+
+  private onEntry(entry: Entry, epoch: string): void {
+    const verdict = this.position.accept(epoch, entry.seq);
+    if (verdict === 'seen') return;
+    if (verdict === 'new-epoch') this.emit('reset', { reason: 'epoch' });
+    this.emit('entry', entry);
+    if (entry.type === 'message') this.emit('message', entry);
+    else if (this.presenceList.apply(entry)) this.emit('presence', this.presenceList.list());
+  }
+
+  private onWire(transport: TransportName, event: WireInit): void {
+    if (this.emitter.has('wire') || this.held) this.emit('wire', { at: Date.now(), transport, ...event });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers
+
+  /** The outbox's way out: the current transport; a retryable failure replaces that transport. */
+  private async send(item: PendingPublish): Promise<Ack> {
+    const t = this.current;
+    if (!t) throw new ConnectionError('CONNECTION_LOST', 'no transport');
+    try {
+      return await t.publish(item.text, item.clientId);
+    } catch (raw) {
+      let err = toClientError(raw);
+      // The transport was closed under the publish (a switch): send it again on the next one.
+      if (err instanceof ConnectionError && err.code === 'CLOSED' && this.state !== 'closed') {
+        err = new ConnectionError('CONNECTION_LOST', 'the transport was replaced before the ack came');
+      }
+      if (isRetryablePublishFailure(err) && t === this.current) this.onLost(t, err);
+      throw err;
+    }
+  }
+
+  private nextClientId(): string {
+    return `${this.member.slice(0, 40)}-${(++this.clientIds).toString(36)}-${randomId(6)}`;
+  }
+
+  private http(): HttpTarget {
+    return { base: this.settings.base, token: this.settings.token, wire: (event) => this.onWire(this.transport, event) };
+  }
+
+  /** Emits `status` when the status, or the transport in use, changed (a live switch is news too). */
+  private setStatus(status: Status, retryInMs?: number): void {
+    if (this.state === 'closed') return;
+    const transport = this.transport;
+    if (status === this.state && transport === this.reportedTransport && retryInMs === undefined) return;
+    this.state = status;
+    this.reportedTransport = transport;
+    this.emit('status', { status, transport, ...(retryInMs !== undefined ? { retryInMs } : {}) });
+  }
+
+  private emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {
+    if (this.held) this.held.push(() => this.emitter.emit(event, value));
+    else this.emitter.emit(event, value);
+  }
+}

@@ -1,0 +1,152 @@
+import { parseCursor } from '../../protocol/cursor.js';
+import type { Ack, PollResult, TransportName } from '../../protocol/types.js';
+import { ConnectionError, type ClientError } from '../errors.js';
+import { httpRequest, type HttpTarget } from '../http-request.js';
+import { randomId } from '../ids.js';
+import { HttpPublisher } from './http-publisher.js';
+import { httpTarget, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
+
+/** Entries asked for per request. */
+const PAGE = 100;
+
+/**
+ * What short and long polling share: a loop of GET requests, each asking for what follows the
+ * cursor the previous answer returned, so nothing falls between two requests. Subclasses say
+ * how the next request is made and when. Publishing and typing go over HTTP POST.
+ *
+ * Opening is one request that must answer at once, then `GET /presence` (polling has no
+ * subscribe answer to carry the member list); the loop starts after both.
+ */
+export abstract class PollLoopTransport implements Transport {
+  abstract readonly name: TransportName;
+  abstract readonly quietMs: number;
+  protected readonly connectionId = randomId(16);
+  protected readonly abort = new AbortController();
+  protected readonly target: HttpTarget;
+  private readonly publisher: HttpPublisher;
+  private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
+  private cursor: string | undefined;
+  private loop: Promise<void> = Promise.resolve();
+  private sleepTimer: ReturnType<typeof setTimeout> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    protected readonly settings: TransportSettings,
+    private readonly events: TransportEvents,
+  ) {
+    this.target = httpTarget(settings, (e) => events.wire(e));
+    this.publisher = new HttpPublisher(settings, this.target, this.connectionId, this.abort.signal);
+  }
+
+  /** The request that opens the transport: answers at once. */
+  protected abstract first(cursor: string | undefined): Promise<PollResult>;
+  /** The next request of the loop, after `cursor`. */
+  protected abstract next(cursor: string): Promise<PollResult>;
+  /** How long to wait before the next request, after an answer. */
+  protected abstract pauseMs(result: PollResult): number;
+
+  async open(cursor: string | undefined): Promise<void> {
+    this.state = 'opening';
+    try {
+      const result = await this.first(cursor);
+      const presence = await this.publisher.presence(this.settings.openTimeoutMs);
+      if (this.state !== 'opening') throw new ConnectionError('CLOSED', 'closed while opening');
+      const firstSeq = result.entries[0]?.seq;
+      this.events.subscribed({
+        connectionId: this.connectionId,
+        epoch: result.epoch,
+        // Where delivery starts: just before the first entry returned, else where the answer ends.
+        seq: firstSeq !== undefined ? firstSeq - 1 : (parseCursor(result.cursor)?.seq ?? 0),
+        ...(result.reset ? { reset: result.reset } : {}),
+        presence,
+      });
+      this.state = 'open';
+      this.deliver(result);
+    } catch (err) {
+      this.state = 'closed';
+      this.abort.abort();
+      throw err;
+    }
+    this.loop = this.run();
+  }
+
+  publish(text: string, clientId: string): Promise<Ack> {
+    return this.publisher.publish(text, clientId);
+  }
+
+  typing(): void {
+    this.publisher.typing();
+  }
+
+  probe(): boolean {
+    // A sleeping short poll can be asked now; a held long poll is already asking.
+    this.wake?.();
+    return false;
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.abort.abort();
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** `GET <route>?after=&limit=&name=&member=&connection=[&timeout=]` (the identity keeps us present). */
+  protected request(route: 'poll' | 'longpoll', cursor: string | undefined, timeoutMs: number, extra: Record<string, number> = {}): Promise<PollResult> {
+    const { room, name, member } = this.settings;
+    return httpRequest<PollResult>(this.target, {
+      method: 'GET',
+      path: `/api/rooms/${encodeURIComponent(room)}/${route}`,
+      query: { after: cursor, limit: PAGE, name, member, connection: this.connectionId, ...extra },
+      timeoutMs,
+      signal: this.abort.signal,
+    });
+  }
+
+  private deliver(result: PollResult): void {
+    this.events.activity();
+    if (result.reset && this.cursor !== undefined) {
+      // The cursor asked for means nothing any more: delivery restarts where the server says.
+      const firstSeq = result.entries[0]?.seq;
+      this.events.subscribed({ connectionId: this.connectionId, epoch: result.epoch, seq: firstSeq !== undefined ? firstSeq - 1 : (parseCursor(result.cursor)?.seq ?? 0), reset: result.reset });
+    }
+    for (const entry of result.entries) this.events.entry(entry, result.epoch);
+    for (const name of result.typing) {
+      if (name !== this.settings.name) this.events.typing({ room: result.room, from: { id: name, name } });
+    }
+    this.cursor = result.cursor;
+  }
+
+  private async run(): Promise<void> {
+    let pause = 0;
+    while (this.state === 'open') {
+      if (pause > 0) await this.sleep(pause);
+      if (this.state !== 'open') return;
+      let result: PollResult;
+      try {
+        result = await this.next(this.cursor!);
+      } catch (err) {
+        if (this.state !== 'open') return;
+        this.state = 'closed';
+        this.abort.abort();
+        this.events.lost(err as ClientError);
+        return;
+      }
+      if (this.state !== 'open') return;
+      this.deliver(result);
+      pause = result.more ? 0 : this.pauseMs(result);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = () => {
+        clearTimeout(this.sleepTimer);
+        this.wake = undefined;
+        resolve();
+      };
+      this.sleepTimer = setTimeout(() => this.wake?.(), ms);
+    });
+  }
+}

@@ -1,0 +1,84 @@
+import type { SwitchboardError } from '../../protocol/errors.js';
+import type { Ack, Entry, PresenceMember, TransportName, TypingNotice } from '../../protocol/types.js';
+import type { ClientError } from '../errors.js';
+import type { HttpTarget, WireInit } from '../http-request.js';
+
+/** What every transport of one client shares (options resolved, defaults applied). */
+export interface TransportSettings {
+  /** Server base URL, http: or https:. */
+  base: URL;
+  room: string;
+  name: string;
+  member: string;
+  token: string | undefined;
+  /** Ask the server to create the room on subscribe (WebSocket only; HTTP transports PUT it first). */
+  create: boolean;
+  /** How long a transport may take to be subscribed (welcome + subscribed, ready, first poll). */
+  openTimeoutMs: number;
+  /** Short polling interval. */
+  pollIntervalMs: number;
+  /** A healthy transport shows some activity at least this often (heartbeats sized from it). */
+  silenceTimeoutMs: number;
+  /** How long a publish may wait for its ack. */
+  publishTimeoutMs: number;
+}
+
+/** Where the server says delivery starts (subscribed frame, ready event, first poll). */
+export interface SubscribedInfo {
+  connectionId: string;
+  epoch: string;
+  /** Last seq the server will not send (the resume point, or "now"). */
+  seq: number;
+  reset?: 'epoch' | 'expired';
+  /** Members present, when the transport learnt them. */
+  presence?: PresenceMember[];
+}
+
+/**
+ * Callbacks of one transport instance to its client. They are called synchronously, in wire
+ * order: `subscribed` before the entries that follow it.
+ */
+export interface TransportEvents {
+  /** The subscription (re)started: once while opening, again if the position had to be reset. */
+  subscribed(info: SubscribedInfo): void;
+  /** One log entry, with the epoch it belongs to. Entries come in seq order (resumes may repeat some). */
+  entry(entry: Entry, epoch: string): void;
+  typing(notice: TypingNotice): void;
+  /** Any sign of life from the server (a frame, an event, a comment, an answer). */
+  activity(): void;
+  /** A catalog error that does not end the transport (an `error` frame with no request id). */
+  error(err: SwitchboardError): void;
+  wire(event: WireInit): void;
+  /** The open transport is gone. Never called before `open` resolved, nor after `close`. */
+  lost(err: ClientError): void;
+}
+
+/**
+ * One connection attempt over one transport, from `open` to `lost` or `close`: a transport
+ * instance is never reused; the client makes a new one to reconnect.
+ */
+export interface Transport {
+  readonly name: TransportName;
+  /** The longest a healthy transport stays silent (heartbeat, keepalive, poll period), in ms. */
+  readonly quietMs: number;
+  /**
+   * Connects and subscribes after `cursor` (undefined: from now on). Resolves once `subscribed`
+   * was called. Rejects with a ClientError (see failureKind: a terminal catalog error,
+   * UNREACHABLE, BLOCKED...); the transport is then closed.
+   */
+  open(cursor: string | undefined): Promise<void>;
+  /** Publishes; resolves with the ack. Rejects with the server's error or a ConnectionError. */
+  publish(text: string, clientId: string): Promise<Ack>;
+  typing(): void;
+  /** Asks the server for a sign of life now; false when this transport cannot (it then just waits). */
+  probe(): boolean;
+  /** Closes; pending publishes reject with CLOSED. Resolves when the connection is gone (bounded). */
+  close(): Promise<void>;
+}
+
+/** An HttpTarget for a transport's settings. */
+export function httpTarget(settings: TransportSettings, wire: (event: WireInit) => void): HttpTarget {
+  return { base: settings.base, token: settings.token, wire };
+}
+
+export type TransportFactory = (settings: TransportSettings, events: TransportEvents) => Transport;

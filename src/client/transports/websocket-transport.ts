@@ -1,0 +1,306 @@
+import { API_PREFIX, WS_PATH } from '../../protocol/constants.js';
+import { parseCursor } from '../../protocol/cursor.js';
+import { SwitchboardError, isErrorCode, type ErrorCode } from '../../protocol/errors.js';
+import type { Ack, ClientFrame, Entry, PresenceMember, TypingNotice } from '../../protocol/types.js';
+import { ConnectionError, errorFromBody, failureKind, type ClientError } from '../errors.js';
+import { httpRequest } from '../http-request.js';
+import { randomId, summarize, utf8Length } from '../ids.js';
+import { displayPath, wsUrl } from '../urls.js';
+import { httpTarget, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
+
+/** The part of the WebSocket API used here, common to browsers and the `ws` package. */
+interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open' | 'close' | 'error' | 'message', listener: (event: { data?: unknown; code?: number; reason?: string; message?: string }) => void): void;
+  /** `ws` only: protocol-level events (browsers hide pings). */
+  on?(event: 'ping', listener: () => void): unknown;
+  terminate?(): void;
+}
+type SocketConstructor = new (url: string, options?: { headers?: Record<string, string> }) => SocketLike;
+
+let nodeWebSocket: Promise<SocketConstructor> | undefined;
+
+/**
+ * The browser's (or Node 22's) WebSocket when there is one, else the `ws` package, imported only
+ * then so that a browser bundle does not pull it in.
+ */
+async function socketConstructor(): Promise<{ Socket: SocketConstructor; native: boolean }> {
+  if (typeof globalThis.WebSocket === 'function') return { Socket: globalThis.WebSocket as unknown as SocketConstructor, native: true };
+  nodeWebSocket ??= import('ws').then((m) => m.default as unknown as SocketConstructor);
+  return { Socket: await nodeWebSocket, native: false };
+}
+
+const OPEN = 1;
+
+/** Close codes of the server (src/protocol/errors.ts) and what they mean to a client. */
+const CLOSE_CODES: Record<number, ErrorCode> = {
+  1001: 'SHUTTING_DOWN',
+  1007: 'INVALID_UTF8',
+  1009: 'MESSAGE_TOO_LARGE',
+  1011: 'INTERNAL',
+  1013: 'TOO_MANY_CONNECTIONS',
+  4000: 'SLOW_CONSUMER',
+  4001: 'HEARTBEAT_TIMEOUT',
+  4008: 'RATE_LIMITED',
+  4101: 'UNAUTHORIZED',
+};
+
+interface PendingAck {
+  resolve: (ack: Ack) => void;
+  reject: (err: ClientError) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * The native WebSocket protocol (`/api/ws`): welcome, subscribe, then entries, acks, errors and
+ * pongs as JSON text frames. The client pings when the socket has been quiet for a third of the
+ * silence timeout, because browsers cannot see the server's protocol-level pings.
+ */
+export class WebSocketTransport implements Transport {
+  readonly name = 'websocket' as const;
+  readonly quietMs: number;
+  private readonly pingEveryMs: number;
+  private readonly connectionId = randomId(16);
+  private socket: SocketLike | undefined;
+  private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
+  private epoch = '';
+  private maxMessageBytes = Number.POSITIVE_INFINITY;
+  private nextId = 1;
+  private readonly pending = new Map<string, PendingAck>();
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private lastInbound = 0;
+  private socketClosed: Promise<void> = Promise.resolve();
+  /** While opening: ends the open with an error (close() during open must settle it). */
+  private abortOpen: ((err: ClientError) => void) | undefined;
+
+  constructor(
+    private readonly settings: TransportSettings,
+    private readonly events: TransportEvents,
+  ) {
+    this.pingEveryMs = Math.max(250, Math.floor(settings.silenceTimeoutMs / 3));
+    // Silent at most until the next ping is due plus its round trip.
+    this.quietMs = this.pingEveryMs * 2;
+  }
+
+  async open(cursor: string | undefined): Promise<void> {
+    this.state = 'opening';
+    const { Socket, native } = await socketConstructor();
+    if (this.state !== 'opening') throw new ConnectionError('CLOSED', 'closed while opening');
+    const { base, name, member, token, room, create, openTimeoutMs } = this.settings;
+    // Browsers cannot set headers on a WebSocket: the token goes in the query there.
+    const url = wsUrl(base, API_PREFIX + WS_PATH, { name, member, connection: this.connectionId, token: native ? token : undefined });
+    const socket = native || token === undefined ? new Socket(url.href) : new Socket(url.href, { headers: { authorization: `Bearer ${token}` } });
+    this.socket = socket;
+    this.socketClosed = new Promise((resolve) => socket.addEventListener('close', () => resolve()));
+    const path = displayPath(url);
+    this.events.wire({ kind: 'http', direction: 'out', method: 'GET', path, bytes: 0, summary: `upgrade ${path}` });
+
+    await new Promise<void>((resolve, reject) => {
+      let phase: 'welcome' | 'subscribed' = 'welcome';
+      let socketError = '';
+      const subscribeId = `s${this.nextId++}`;
+      const timer = setTimeout(() => {
+        finish(new ConnectionError('BLOCKED', `no ${phase} frame within ${openTimeoutMs} ms: is a proxy holding the WebSocket back?`));
+      }, openTimeoutMs);
+      const finish = (err?: ClientError): void => {
+        clearTimeout(timer);
+        this.abortOpen = undefined;
+        if (this.state !== 'opening') {
+          if (err) reject(err);
+          return;
+        }
+        if (err === undefined) {
+          this.state = 'open';
+          this.startPinging();
+          resolve();
+          return;
+        }
+        this.shutdown();
+        reject(err);
+      };
+
+      this.abortOpen = (err) => finish(err);
+      socket.addEventListener('error', (event) => {
+        socketError = event.message ?? 'WebSocket error';
+      });
+      socket.addEventListener('close', (event) => {
+        if (this.state === 'opening') {
+          const known = closeError(event.code ?? 1006, event.reason ?? '');
+          if (known) finish(known);
+          else void this.diagnose(socketError || `closed with ${event.code ?? 1006}`).then(finish);
+        } else if (this.state === 'open') this.lose(closeError(event.code ?? 1006, event.reason ?? '') ?? new ConnectionError('CONNECTION_LOST', `WebSocket closed (${event.code ?? 1006})`));
+      });
+      socket.on?.('ping', () => {
+        this.lastInbound = Date.now();
+        this.events.activity();
+        this.events.wire({ kind: 'heartbeat', direction: 'in', bytes: 0, summary: 'ping (protocol frame)' });
+      });
+      socket.addEventListener('message', (event) => {
+        const text = typeof event.data === 'string' ? event.data : '';
+        const frame = this.receive(text);
+        if (!frame || this.state !== 'opening') return;
+        if (phase === 'welcome' && frame.type === 'welcome') {
+          phase = 'subscribed';
+          this.maxMessageBytes = typeof frame.maxMessageBytes === 'number' ? frame.maxMessageBytes : this.maxMessageBytes;
+          this.send({ type: 'subscribe', id: subscribeId, room, ...(cursor !== undefined ? { after: cursor } : {}), ...(create ? { create: true } : {}) });
+        } else if (frame.id === subscribeId && frame.type === 'subscribed') {
+          this.epoch = String(frame.epoch);
+          const start = parseCursor(String(frame.cursor));
+          this.events.subscribed({
+            connectionId: this.connectionId,
+            epoch: this.epoch,
+            seq: start?.seq ?? 0,
+            ...(frame.reset === 'epoch' || frame.reset === 'expired' ? { reset: frame.reset } : {}),
+            presence: (frame.presence as PresenceMember[] | undefined) ?? [],
+          });
+          finish();
+        } else if (frame.id === subscribeId && frame.type === 'error') {
+          finish(errorFromBody(frame) ?? new ConnectionError('BLOCKED', `subscribe refused: ${summarize(text)}`));
+        }
+      });
+    });
+  }
+
+  publish(text: string, clientId: string): Promise<Ack> {
+    if (this.state !== 'open') return Promise.reject(new ConnectionError('CONNECTION_LOST', 'the WebSocket is not open'));
+    // The server would close the socket on a frame past its limit: refuse it here instead.
+    if (utf8Length(text) > this.maxMessageBytes) return Promise.reject(new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${this.maxMessageBytes} bytes`));
+    const id = `p${this.nextId++}`;
+    return new Promise<Ack>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ConnectionError('TIMEOUT', `no ack within ${this.settings.publishTimeoutMs} ms`));
+      }, this.settings.publishTimeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.send({ type: 'publish', id, room: this.settings.room, text, clientId });
+    });
+  }
+
+  typing(): void {
+    if (this.state === 'open') this.send({ type: 'typing', room: this.settings.room });
+  }
+
+  probe(): boolean {
+    if (this.state !== 'open') return false;
+    this.send({ type: 'ping', id: `h${this.nextId++}` });
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.shutdown();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.socketClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);
+    clearTimeout(timer);
+    this.socket?.terminate?.();
+  }
+
+  /** Ends everything once: timers, pending acks, the socket. */
+  private shutdown(): void {
+    this.state = 'closed';
+    this.abortOpen?.(new ConnectionError('CLOSED', 'closed while opening'));
+    clearInterval(this.pingTimer);
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new ConnectionError('CLOSED', 'the transport was closed before the ack came'));
+      this.pending.delete(id);
+    }
+    try {
+      this.socket?.close(1000, 'client closed');
+    } catch {
+      // Closing a socket that is still connecting throws in some browsers; it is going away anyway.
+    }
+  }
+
+  private lose(err: ClientError): void {
+    if (this.state !== 'open') return;
+    this.shutdown();
+    this.events.lost(err);
+  }
+
+  private startPinging(): void {
+    this.lastInbound = Date.now();
+    this.pingTimer = setInterval(() => {
+      if (Date.now() - this.lastInbound >= this.pingEveryMs) this.probe();
+    }, this.pingEveryMs);
+  }
+
+  private send(frame: ClientFrame): void {
+    if (this.socket?.readyState !== OPEN) return;
+    const text = JSON.stringify(frame);
+    this.socket.send(text);
+    this.events.wire({ kind: frame.type === 'ping' ? 'heartbeat' : 'ws', direction: 'out', bytes: utf8Length(text), summary: summarize(text) });
+  }
+
+  /** Handles what every inbound frame shares; returns it parsed for the opening phase. */
+  private receive(text: string): Record<string, unknown> | undefined {
+    this.lastInbound = Date.now();
+    this.events.activity();
+    let frame: Record<string, unknown>;
+    try {
+      frame = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+    const type = frame.type;
+    this.events.wire({ kind: type === 'pong' ? 'heartbeat' : 'ws', direction: 'in', bytes: utf8Length(text), summary: summarize(text) });
+    const id = typeof frame.id === 'string' ? frame.id : undefined;
+    switch (type) {
+      case 'message':
+      case 'join':
+      case 'leave':
+        if (this.state === 'open') this.events.entry(frame as unknown as Entry, this.epoch);
+        break;
+      case 'typing':
+        if (this.state === 'open') this.events.typing(frame as unknown as TypingNotice);
+        break;
+      case 'ack': {
+        const p = id !== undefined ? this.pending.get(id) : undefined;
+        if (p) {
+          this.pending.delete(id!);
+          clearTimeout(p.timer);
+          const { type: _type, id: _id, ...ack } = frame;
+          p.resolve(ack as unknown as Ack);
+        }
+        break;
+      }
+      case 'error': {
+        const err = errorFromBody(frame) ?? new SwitchboardError('INTERNAL', summarize(text));
+        const p = id !== undefined ? this.pending.get(id) : undefined;
+        if (p) {
+          this.pending.delete(id!);
+          clearTimeout(p.timer);
+          p.reject(err);
+        } else if (this.state === 'open') this.events.error(err);
+        break;
+      }
+    }
+    return frame;
+  }
+
+  /**
+   * Why the upgrade failed, when the socket does not say (browsers never do): one plain HTTP
+   * request to the room tells an unreachable server, a refused token or an unknown room from a
+   * WebSocket blocked on the way (the server answers HTTP but the upgrade did not get through).
+   */
+  private async diagnose(reason: string): Promise<ClientError> {
+    const { room, create, openTimeoutMs } = this.settings;
+    try {
+      await httpRequest(httpTarget(this.settings, (e) => this.events.wire(e)), { method: 'GET', path: `/api/rooms/${encodeURIComponent(room)}`, timeoutMs: openTimeoutMs });
+    } catch (raw) {
+      const err = raw as ClientError;
+      const kind = failureKind(err);
+      if (kind === 'unreachable' || (kind === 'terminal' && !(create && err instanceof SwitchboardError && err.code === 'ROOM_NOT_FOUND'))) return err;
+    }
+    return new ConnectionError('BLOCKED', `the WebSocket upgrade failed (${reason}) though the server answers HTTP: is a proxy refusing upgrades?`);
+  }
+}
+
+/** The catalog error a close code (or a reason naming a code) stands for, if any. */
+function closeError(code: number, reason: string): SwitchboardError | undefined {
+  if (isErrorCode(reason)) return new SwitchboardError(reason);
+  const known = CLOSE_CODES[code];
+  return known ? new SwitchboardError(known) : undefined;
+}

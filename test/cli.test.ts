@@ -1,0 +1,241 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import type { Entry, HistoryPage } from '../src/protocol/types.js';
+import { TRANSPORTS } from '../src/protocol/types.js';
+import { createSwitchboard, type Switchboard } from '../src/server/server.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = ['--import', 'tsx', 'src/cli/index.ts'];
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to its end (killed after `timeoutMs`), colours off, stdin from `input` (or closed). */
+function run(args: string[], input?: string, timeoutMs = 25_000): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`switchboard ${args.join(' ')} did not end within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** A long-running CLI process whose stdout lines are collected as they come. */
+function start(args: string[]): { child: ChildProcess; lines: string[]; stderr: () => string; done: Promise<number | null> } {
+  const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let buffer = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buffer += d.toString();
+    const parts = buffer.split('\n');
+    buffer = parts.pop()!;
+    lines.push(...parts);
+  });
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { child, lines, stderr: () => stderr, done };
+}
+
+async function waitFor(predicate: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** One line on stderr, no stack trace. */
+function assertOneLineError(r: Result, pattern: RegExp): void {
+  assert.notEqual(r.code, 0, `exit code (stderr: ${r.stderr})`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
+  assert.match(lines[0]!, /^switchboard: /);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('switchboard CLI', () => {
+  let server: Switchboard;
+  let url: string;
+  let locked: Switchboard;
+  let lockedUrl: string;
+  const children: ChildProcess[] = [];
+
+  const history = async (room: string): Promise<Entry[]> => ((await (await fetch(`${url}/api/rooms/${room}/messages?limit=500`)).json()) as HistoryPage).entries;
+  const post = (room: string, text: string): Promise<Response> =>
+    fetch(`${url}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, name: 'poster' }) });
+
+  before(async () => {
+    server = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', rateLimitPerSecond: 10_000, rateLimitBurst: 10_000 });
+    url = `http://127.0.0.1:${await server.listen()}`;
+    locked = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', tokens: ['s3cret'] });
+    lockedUrl = `http://127.0.0.1:${await locked.listen()}`;
+  });
+  after(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await server.close();
+    await locked.close();
+  });
+
+  it('--help lists serve, chat, send and tail', { timeout: 30_000 }, async () => {
+    const r = await run(['--help']);
+    assert.equal(r.code, 0);
+    for (const command of ['serve', 'chat', 'send', 'tail']) assert.match(r.stdout, new RegExp(`\\b${command}\\b`));
+  });
+
+  it('send: publishes on every transport, prints the seq, exits 0', { timeout: 30_000 }, async () => {
+    const results = await Promise.all(TRANSPORTS.map((t) => run(['send', '--url', url, '--room', 'lobby', '--name', `sender-${t}`, '--transport', t, 'hello', 'over', t])));
+    const entries = await history('lobby');
+    for (const [i, t] of TRANSPORTS.entries()) {
+      const r = results[i]!;
+      assert.equal(r.code, 0, `send over ${t}: ${r.stderr}`);
+      assert.match(r.stdout, /^\d+\n$/);
+      const stored = entries.find((e) => e.seq === Number(r.stdout));
+      assert.equal(stored?.text, `hello over ${t}`);
+      assert.equal(stored?.from.name, `sender-${t}`);
+    }
+  });
+
+  it('send --create makes the room; a retried --client-id is stored once', { timeout: 30_000 }, async () => {
+    const first = await run(['send', '--url', url, '--room', 'made-by-cli', '--create', '--client-id', 'cli-once', 'only once']);
+    assert.equal(first.code, 0, first.stderr);
+    const again = await run(['send', '--url', url, '--room', 'made-by-cli', '--transport', 'sse', '--client-id', 'cli-once', 'only once']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, first.stdout);
+    assert.equal((await history('made-by-cli')).filter((e) => e.type === 'message').length, 1);
+  });
+
+  it('tail --json: one JSON entry per line on every transport, history first', { timeout: 40_000 }, async () => {
+    await Promise.all(
+      TRANSPORTS.map(async (t) => {
+        await fetch(`${url}/api/rooms/tail-${t}`, { method: 'PUT' });
+        for (const text of ['old 1', 'old 2', 'old 3']) assert.ok((await post(`tail-${t}`, text)).ok);
+      }),
+    );
+    const tails = TRANSPORTS.map((t) => start(['tail', '--url', url, '--room', `tail-${t}`, '--transport', t, '--json', '--history', '2']));
+    children.push(...tails.map((x) => x.child));
+    try {
+      await Promise.all(tails.map((x, i) => waitFor(() => x.lines.length >= 2, `history from tail over ${TRANSPORTS[i]} (stderr: ${x.stderr()})`)));
+      for (const t of TRANSPORTS) for (const text of ['live 1', 'live 2']) assert.ok((await post(`tail-${t}`, `${text} ${t}`)).ok);
+      await Promise.all(tails.map((x, i) => waitFor(() => x.lines.length >= 4, `live lines from tail over ${TRANSPORTS[i]}`)));
+      for (const [i, t] of TRANSPORTS.entries()) {
+        const entries = tails[i]!.lines.map((l) => JSON.parse(l) as Entry);
+        assert.deepEqual(
+          entries.map((e) => e.text),
+          ['old 2', 'old 3', `live 1 ${t}`, `live 2 ${t}`],
+        );
+        assert.ok(entries.every((e) => e.type === 'message' && e.room === `tail-${t}` && typeof e.seq === 'number'));
+      }
+    } finally {
+      for (const x of tails) x.child.kill('SIGINT');
+    }
+    const codes = await Promise.all(tails.map((x) => x.done));
+    assert.deepEqual(codes, [0, 0, 0, 0], 'Ctrl-C ends tail cleanly');
+  });
+
+  it('tail (plain): one readable line per message', { timeout: 30_000 }, async () => {
+    const tail = start(['tail', '--url', url, '--room', 'lobby', '--history', '1']);
+    children.push(tail.child);
+    await waitFor(() => tail.lines.length >= 1, `history line (stderr: ${tail.stderr()})`);
+    assert.ok((await post('lobby', 'plain and simple')).ok);
+    await waitFor(() => tail.lines.length >= 2, 'live line');
+    assert.match(tail.lines[1]!, /^\d\d:\d\d:\d\d poster: plain and simple$/);
+    tail.child.kill('SIGINT');
+    assert.equal(await tail.done, 0);
+  });
+
+  it('chat: driven through piped stdin, sends each line in order and exits at EOF after the acks', { timeout: 30_000 }, async () => {
+    await fetch(`${url}/api/rooms/piped/`, { method: 'PUT' });
+    assert.ok((await post('piped', 'said before the chat')).ok);
+    const input = ['hello from a pipe', 'second line', '/who', '/transport polling', 'third line', '//not a command', '/help', ''].join('\n');
+    const r = await run(['chat', '--url', url, '--room', 'piped', '--name', 'piper'], input);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /said before the chat/, 'history shown on join');
+    assert.match(r.stdout, /\* joined #piped as piper/);
+    assert.match(r.stdout, /\* in #piped: .*piper/, '/who');
+    assert.match(r.stdout, /\* now on polling/, '/transport');
+    assert.match(r.stdout, /\/join <room>/, '/help');
+    assert.doesNotMatch(r.stdout, /\u001b\[/, 'no colours when piped');
+    const sent = (await history('piped')).filter((e) => e.type === 'message' && e.from.name === 'piper');
+    assert.deepEqual(
+      sent.map((e) => e.text),
+      ['hello from a pipe', 'second line', 'third line', '/not a command'],
+    );
+    assert.equal(sent[2]!.from.transport, 'http', 'sent over polling after the switch');
+  });
+
+  it('chat: /join moves to another room; /quit ends', { timeout: 30_000 }, async () => {
+    await fetch(`${url}/api/rooms/first-room`, { method: 'PUT' });
+    await fetch(`${url}/api/rooms/second-room`, { method: 'PUT' });
+    const r = await run(['chat', '--url', url, '--room', 'first-room', '--name', 'mover', '--transport', 'sse'], 'in the first\n/join no-such-room\n/join second-room\nin the second\n/quit\nnever sent\n');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /cannot join #no-such-room: ROOM_NOT_FOUND/);
+    assert.deepEqual(
+      (await history('first-room')).filter((e) => e.type === 'message').map((e) => e.text),
+      ['in the first'],
+    );
+    assert.deepEqual(
+      (await history('second-room')).filter((e) => e.type === 'message').map((e) => e.text),
+      ['in the second'],
+    );
+  });
+
+  it('fails with one line and a non-zero exit: unreachable server, bad URL, unknown room, refused token', { timeout: 40_000 }, async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const [unreachable, unreachableChat, unreachableTail, badUrl, badScheme, unknownRoom, unknownRoomTail, badToken, badTokenTail, badTokenChat, noToken, goodToken, badTransport] = await Promise.all([
+      run(['send', '--url', closed, 'hi']),
+      run(['chat', '--url', closed, '--name', 'x']),
+      run(['tail', '--url', closed, '--transport', 'sse']),
+      run(['send', '--url', 'not a url', 'hi']),
+      run(['tail', '--url', 'ftp://example.com']),
+      run(['send', '--url', url, '--room', 'no-such-room', 'hi']),
+      run(['tail', '--url', url, '--room', 'no-such-room', '--transport', 'long-polling']),
+      run(['send', '--url', lockedUrl, '--token', 'wrong', 'hi']),
+      run(['tail', '--url', lockedUrl, '--token', 'wrong', '--transport', 'websocket']),
+      run(['chat', '--url', lockedUrl, '--token', 'wrong', '--transport', 'polling']),
+      run(['send', '--url', lockedUrl, '--transport', 'sse', 'hi']),
+      run(['send', '--url', lockedUrl, '--token', 's3cret', 'let me in']),
+      run(['send', '--url', url, '--transport', 'carrier-pigeon', 'hi']),
+    ]);
+    assertOneLineError(unreachable, /cannot reach .*ECONNREFUSED/);
+    assert.equal(unreachable.code, 1);
+    assertOneLineError(unreachableChat, /cannot reach/);
+    assertOneLineError(unreachableTail, /cannot reach/);
+    assertOneLineError(badUrl, /invalid --url/);
+    assert.equal(badUrl.code, 2);
+    assertOneLineError(badScheme, /invalid --url/);
+    assertOneLineError(unknownRoom, /ROOM_NOT_FOUND/);
+    assertOneLineError(unknownRoomTail, /ROOM_NOT_FOUND/);
+    for (const r of [badToken, badTokenTail, badTokenChat, noToken]) assertOneLineError(r, /UNAUTHORIZED/);
+    assert.equal(goodToken.code, 0, goodToken.stderr);
+    assert.match(goodToken.stdout, /^\d+\n$/);
+    assert.notEqual(badTransport.code, 0);
+    assert.doesNotMatch(badTransport.stderr, /\n\s+at /);
+  });
+});

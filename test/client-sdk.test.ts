@@ -1,0 +1,372 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ConnectionError, SwitchboardError, TRANSPORTS, connect, type Client, type ConnectOptions, type Entry, type HistoryPage, type WireEvent } from '../src/client/index.js';
+import { createSwitchboard, type Switchboard } from '../src/server/server.js';
+import { backoffDelay } from '../src/client/backoff.js';
+import { Outbox } from '../src/client/outbox.js';
+import { PresenceList } from '../src/client/presence-list.js';
+import { ResumePosition } from '../src/client/resume-position.js';
+import { SilenceWatchdog } from '../src/client/silence-watchdog.js';
+
+/** Fast settings, so every test stays well under its timeout. */
+const FAST = { pollIntervalMs: 50, reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, openTimeoutMs: 2000 } as const;
+
+async function waitFor(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Every entry a client delivers, in delivery order. */
+function record(client: Client): Entry[] {
+  const seen: Entry[] = [];
+  client.on('entry', (e) => seen.push(e));
+  return seen;
+}
+
+function assertNoGapNoDouble(entries: readonly Entry[]): void {
+  for (let i = 1; i < entries.length; i++) {
+    assert.equal(entries[i]!.seq, entries[i - 1]!.seq + 1, `seq ${entries[i - 1]!.seq} is followed by ${entries[i]!.seq}`);
+  }
+}
+
+describe('client SDK', () => {
+  let server: Switchboard;
+  let url: string;
+  const clients: Client[] = [];
+  const open = async (options: Partial<ConnectOptions> & { room: string; name: string }): Promise<Client> => {
+    const c = await connect({ url, ...FAST, ...options });
+    clients.push(c);
+    return c;
+  };
+  let roomNo = 0;
+  const newRoom = async (): Promise<string> => {
+    const room = `sdk-${++roomNo}`;
+    const res = await fetch(`${url}/api/rooms/${room}`, { method: 'PUT' });
+    assert.ok(res.ok);
+    return room;
+  };
+
+  before(async () => {
+    server = createSwitchboard({
+      port: 0,
+      host: '127.0.0.1',
+      store: 'memory',
+      logLevel: 'silent',
+      presenceGraceMs: 100,
+      rateLimitPerSecond: 10_000,
+      rateLimitBurst: 10_000,
+      maxMessageBytes: 1000,
+    });
+    url = `http://127.0.0.1:${await server.listen()}`;
+  });
+
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await server.close();
+  });
+
+  for (const transport of TRANSPORTS) {
+    describe(transport, () => {
+      it('connects, receives what another client publishes, publishes with an ack', { timeout: 10_000 }, async () => {
+        const room = await newRoom();
+        const wire: WireEvent[] = [];
+        const reader = await open({ room, name: 'reader', transport });
+        reader.on('wire', (w) => wire.push(w));
+        const seen = record(reader);
+        assert.equal(reader.status, 'connected');
+        assert.equal(reader.transport, transport);
+        const writer = await open({ room, name: 'writer', transport: 'websocket' });
+        const theirs = await writer.publish('from the writer');
+        const mine = await reader.publish('from the reader');
+        assert.equal(mine.duplicate, false);
+        assert.equal(mine.room, room);
+        assert.ok(mine.seq > theirs.seq);
+        assert.match(mine.cursor, /^[A-Za-z0-9_-]+:\d+$/);
+        await waitFor(() => seen.some((e) => e.seq === mine.seq), 'own message echoed');
+        const messages = seen.filter((e) => e.type === 'message');
+        assert.deepEqual(
+          messages.map((e) => [e.text, e.from.name]),
+          [
+            ['from the writer', 'writer'],
+            ['from the reader', 'reader'],
+          ],
+        );
+        assert.equal(reader.cursor?.endsWith(`:${seen.at(-1)!.seq}`), true);
+        assert.ok(wire.length > 0, 'wire events reported');
+        assert.ok(wire.every((w) => w.transport === transport && typeof w.summary === 'string'));
+      });
+
+      it('pages through history', { timeout: 10_000 }, async () => {
+        const room = await newRoom();
+        const client = await open({ room, name: 'pager', transport });
+        for (let i = 1; i <= 25; i++) await client.publish(`m${i}`);
+        const texts: string[] = [];
+        let page: HistoryPage = await client.history({ limit: 10 });
+        for (;;) {
+          const seqs = page.entries.map((e) => e.seq);
+          assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'a page is in ascending order');
+          texts.unshift(...page.entries.filter((e) => e.type === 'message').map((e) => e.text!));
+          if (!page.more) break;
+          page = await client.history({ before: page.entries[0]!.seq, limit: 10 });
+        }
+        assert.deepEqual(
+          texts,
+          Array.from({ length: 25 }, (_, i) => `m${i + 1}`),
+        );
+      });
+
+      it('sees presence: join and leave of another member', { timeout: 10_000 }, async () => {
+        const room = await newRoom();
+        const watcher = await open({ room, name: 'watcher', transport });
+        const names = (): string[] => watcher.presence().map((m) => m.name);
+        await waitFor(() => names().includes('watcher'), 'own presence');
+        const presenceEvents: string[][] = [];
+        watcher.on('presence', (list) => presenceEvents.push(list.map((m) => m.name)));
+        const visitor = await connect({ url, ...FAST, room, name: 'visitor', transport: 'websocket' });
+        await waitFor(() => names().includes('visitor'), 'visitor joined');
+        assert.equal(watcher.presence().find((m) => m.name === 'visitor')?.transports[0], 'websocket');
+        await visitor.close();
+        await waitFor(() => !names().includes('visitor'), 'visitor left');
+        assert.ok(presenceEvents.some((list) => list.includes('visitor')));
+        assert.ok(!presenceEvents.at(-1)!.includes('visitor'));
+      });
+    });
+  }
+
+  it('switches transport live in the middle of a stream: nothing lost, nothing doubled', { timeout: 20_000 }, async () => {
+    const room = await newRoom();
+    const reader = await open({ room, name: 'switcher', transport: 'websocket' });
+    const seen = record(reader);
+    const writer = await open({ room, name: 'stream', transport: 'websocket' });
+    let stop = false;
+    let published = 0;
+    const stream = (async () => {
+      while (!stop) {
+        await writer.publish(`n${++published}`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const switches = ['sse', 'long-polling', 'polling', 'websocket', 'polling', 'sse', 'websocket'] as const;
+    for (const t of switches) {
+      await new Promise((r) => setTimeout(r, 150));
+      await reader.setTransport(t);
+      assert.equal(reader.transport, t);
+      assert.equal(reader.status, 'connected');
+    }
+    stop = true;
+    await stream;
+    await waitFor(() => seen.filter((e) => e.type === 'message').length >= published, `all ${published} messages`, 5000);
+    const messages = seen.filter((e) => e.type === 'message');
+    assert.deepEqual(
+      messages.map((e) => e.text),
+      Array.from({ length: published }, (_, i) => `n${i + 1}`),
+    );
+    assertNoGapNoDouble(seen);
+    assert.ok(published > 50, `a real stream (${published} messages)`);
+  });
+
+  it('a publish sent again with the same clientId is stored once, whatever the transport', { timeout: 10_000 }, async () => {
+    const room = await newRoom();
+    const client = await open({ room, name: 'retrier', transport: 'websocket' });
+    const first = await client.publish('only once', { clientId: 'retry-test-1' });
+    assert.equal(first.duplicate, false);
+    const again = await client.publish('only once', { clientId: 'retry-test-1' });
+    assert.equal(again.duplicate, true);
+    assert.equal(again.seq, first.seq);
+    await client.setTransport('sse');
+    const overHttp = await client.publish('only once', { clientId: 'retry-test-1' });
+    assert.equal(overHttp.duplicate, true);
+    assert.equal(overHttp.seq, first.seq);
+    const page = (await (await fetch(`${url}/api/rooms/${room}/messages?limit=100`)).json()) as HistoryPage;
+    assert.equal(page.entries.filter((e) => e.clientId === 'retry-test-1').length, 1);
+    // Ids the SDK makes up are unique and valid.
+    const a = await client.publish('a');
+    const b = await client.publish('b');
+    assert.ok(a.clientId && b.clientId && a.clientId !== b.clientId);
+  });
+
+  it('queues publishes made while reconnecting and sends them in order', { timeout: 10_000 }, async () => {
+    const room = await newRoom();
+    const client = await open({ room, name: 'queuer', transport: 'websocket' });
+    const seen = record(client);
+    // Drop the transport under the client: it reconnects by itself.
+    const switching = client.setTransport('polling');
+    const acks = await Promise.all(Array.from({ length: 10 }, (_, i) => client.publish(`q${i}`)));
+    await switching;
+    assert.deepEqual(
+      acks.map((a) => a.seq),
+      [...acks.map((a) => a.seq)].sort((x, y) => x - y),
+    );
+    await waitFor(() => seen.filter((e) => e.type === 'message').length === 10, 'queued messages');
+    assert.deepEqual(
+      seen.filter((e) => e.type === 'message').map((e) => e.text),
+      Array.from({ length: 10 }, (_, i) => `q${i}`),
+    );
+  });
+
+  it('fails with typed errors carrying the server codes', { timeout: 10_000 }, async () => {
+    for (const transport of [...TRANSPORTS, 'auto'] as const) {
+      await assert.rejects(
+        connect({ url, ...FAST, room: 'no-such-room', name: 'x', transport }),
+        (err: unknown) => err instanceof SwitchboardError && err.code === 'ROOM_NOT_FOUND' && err.status === 404,
+        `ROOM_NOT_FOUND over ${transport}`,
+      );
+    }
+    await assert.rejects(connect({ url, room: 'bad room', name: 'x' }), (err: unknown) => err instanceof SwitchboardError && err.code === 'INVALID_ROOM_NAME');
+    await assert.rejects(connect({ url: 'ftp://nope', room: 'lobby', name: 'x' }), (err: unknown) => err instanceof ConnectionError && err.code === 'INVALID_URL');
+    await assert.rejects(connect({ url: 'http://127.0.0.1:9', room: 'lobby', name: 'x', transport: 'sse' }), (err: unknown) => err instanceof ConnectionError && err.code === 'UNREACHABLE');
+    const created = await open({ room: 'made-by-connect', name: 'maker', create: true, transport: 'sse' });
+    assert.equal(created.status, 'connected');
+    await assert.rejects(created.publish('x'.repeat(2000)), (err: unknown) => err instanceof SwitchboardError && err.code === 'MESSAGE_TOO_LARGE');
+    await created.setTransport('websocket');
+    await assert.rejects(created.publish('x'.repeat(2000)), (err: unknown) => err instanceof SwitchboardError && err.code === 'MESSAGE_TOO_LARGE');
+    await assert.rejects(created.setTransport('carrier-pigeon' as never), (err: unknown) => err instanceof SwitchboardError && err.code === 'BAD_REQUEST');
+    await created.close();
+    assert.equal(created.status, 'closed');
+    await assert.rejects(created.publish('too late'), (err: unknown) => err instanceof ConnectionError && err.code === 'CLOSED');
+  });
+
+  it('refuses a bad token with UNAUTHORIZED on every transport', { timeout: 10_000 }, async () => {
+    const locked = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', tokens: ['s3cret'] });
+    const lockedUrl = `http://127.0.0.1:${await locked.listen()}`;
+    try {
+      for (const transport of [...TRANSPORTS, 'auto'] as const) {
+        await assert.rejects(
+          connect({ url: lockedUrl, ...FAST, room: 'lobby', name: 'x', transport, token: 'wrong' }),
+          (err: unknown) => err instanceof SwitchboardError && err.code === 'UNAUTHORIZED',
+          `UNAUTHORIZED over ${transport}`,
+        );
+        const ok = await connect({ url: lockedUrl, ...FAST, room: 'lobby', name: 'x', transport, token: 's3cret' });
+        assert.equal((await ok.publish(`with a token over ${transport}`)).duplicate, false);
+        await ok.close();
+      }
+    } finally {
+      await locked.close();
+    }
+  });
+});
+
+describe('client building blocks', () => {
+  it('backoff: full jitter under an exponential ceiling, capped', () => {
+    const options = { initialDelayMs: 500, maxDelayMs: 15_000 };
+    assert.equal(backoffDelay(0, options, () => 0), 0);
+    assert.equal(backoffDelay(0, options, () => 0.999999), 499);
+    assert.equal(backoffDelay(3, options, () => 0.5), 2000);
+    assert.equal(backoffDelay(10, options, () => 0.999999), 14_999);
+    assert.equal(backoffDelay(10_000, options, () => 0.5), 7500);
+    for (let attempt = 0; attempt < 12; attempt++) {
+      const d = backoffDelay(attempt, options);
+      assert.ok(d >= 0 && d < Math.min(15_000, 500 * 2 ** attempt));
+    }
+  });
+
+  it('resume position: each seq once, resets retire the old epoch', () => {
+    const p = new ResumePosition();
+    assert.equal(p.cursor, undefined);
+    p.start('e1', 10, undefined);
+    assert.equal(p.cursor, 'e1:10');
+    assert.equal(p.accept('e1', 10), 'seen');
+    assert.equal(p.accept('e1', 11), 'new');
+    assert.equal(p.accept('e1', 11), 'seen');
+    assert.equal(p.accept('e1', 12), 'new');
+    p.start('e1', 11, undefined); // a second transport resuming from an older cursor: position kept
+    assert.equal(p.cursor, 'e1:12');
+    p.start('e2', 0, 'epoch');
+    assert.equal(p.cursor, 'e2:0');
+    assert.equal(p.accept('e1', 13), 'seen', 'a stale transport of the old epoch');
+    assert.equal(p.accept('e2', 1), 'new');
+    assert.equal(p.accept('e3', 5), 'new-epoch');
+    assert.equal(new ResumePosition('42').cursor, '42');
+    assert.throws(() => new ResumePosition('not a cursor'), (err: unknown) => err instanceof SwitchboardError && err.code === 'INVALID_CURSOR');
+  });
+
+  it('presence list: snapshot plus join and leave entries', () => {
+    const list = new PresenceList();
+    list.replace([{ member: 'a', name: 'ann', transports: ['sse'] }]);
+    const entry = (type: Entry['type'], member: string, name: string): Entry => ({ type, room: 'r', seq: 1, ts: 0, from: { id: `c-${member}`, name, member, transport: 'polling' } });
+    assert.equal(list.apply(entry('join', 'b', 'bob')), true);
+    assert.equal(list.apply(entry('join', 'b', 'bob')), false);
+    assert.deepEqual(
+      list.list().map((m) => [m.member, m.transports]),
+      [
+        ['a', ['sse']],
+        ['b', ['polling']],
+      ],
+    );
+    assert.equal(list.apply(entry('leave', 'a', 'ann')), true);
+    assert.equal(list.apply(entry('message', 'b', 'bob')), false);
+    assert.deepEqual(
+      list.list().map((m) => m.name),
+      ['bob'],
+    );
+  });
+
+  it('silence watchdog: silence past the limit, and late timers (throttling, sleep)', () => {
+    let now = 1_000_000;
+    const events: string[] = [];
+    const w = new SilenceWatchdog({ silenceMs: 4000, now: () => now, onSilent: (ms) => events.push(`silent ${ms}`), onThrottled: (gap) => events.push(`throttled ${gap}`) });
+    w.start();
+    w.stop(); // ticks are driven by hand below, on the fake clock
+    (w as unknown as { timer: unknown }).timer = 1;
+    const advance = (ms: number): void => {
+      for (let left = ms; left > 0; left -= w.tickMs) {
+        now += Math.min(w.tickMs, left);
+        w.tick();
+      }
+    };
+    advance(3000);
+    w.activity();
+    advance(4000);
+    assert.deepEqual(events, [], 'exactly the limit is not yet silence');
+    advance(w.tickMs);
+    assert.deepEqual(events, [`silent ${4000 + w.tickMs}`]);
+    events.length = 0;
+    w.activity();
+    now += 60_000; // the tab was in the background for a minute: one late tick
+    w.tick();
+    assert.deepEqual(events, ['throttled 60000', 'silent 60000']);
+  });
+
+  it('outbox: in order, one at a time, retries reuse the clientId, final errors reject', async () => {
+    let up = true;
+    const sent: string[] = [];
+    let failNext: Error | undefined;
+    const outbox = new Outbox({
+      canSend: () => up,
+      rateLimitDelayMs: 10,
+      send: async (item) => {
+        sent.push(`${item.text}/${item.clientId}`);
+        if (failNext) {
+          const err = failNext;
+          failNext = undefined;
+          if (err instanceof ConnectionError) up = false; // the client tears the transport down
+          throw err;
+        }
+        return { room: 'r', seq: sent.length, ts: 0, epoch: 'e', duplicate: false, cursor: `e:${sent.length}`, clientId: item.clientId };
+      },
+    });
+    const a = outbox.add('a', 'id-a');
+    failNext = new ConnectionError('CONNECTION_LOST', 'cut');
+    const b = outbox.add('b', 'id-b');
+    const c = outbox.add('c', 'id-c');
+    await a;
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(outbox.size, 2, 'b and c wait while offline');
+    up = true;
+    outbox.flush();
+    assert.equal((await b).clientId, 'id-b');
+    assert.equal((await c).clientId, 'id-c');
+    assert.deepEqual(sent, ['a/id-a', 'b/id-b', 'b/id-b', 'c/id-c']);
+    failNext = new SwitchboardError('RATE_LIMITED');
+    assert.equal((await outbox.add('d', 'id-d')).clientId, 'id-d');
+    failNext = new SwitchboardError('MESSAGE_TOO_LARGE');
+    await assert.rejects(outbox.add('e', 'id-e'), (err: unknown) => err instanceof SwitchboardError && err.code === 'MESSAGE_TOO_LARGE');
+    up = false;
+    const f = outbox.add('f', 'id-f');
+    outbox.rejectAll(new ConnectionError('CLOSED', 'closed'));
+    await assert.rejects(f, (err: unknown) => err instanceof ConnectionError && err.code === 'CLOSED');
+  });
+});
