@@ -5,4 +5,4 @@ messageStoreContract('memory', async () => {
   const store = new MemoryStore();
   await store.init();
   return { store, cleanup: () => store.close() };
-});
+}, false);
