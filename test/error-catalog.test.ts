@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { ERRORS, SwitchboardError, type ErrorCode } from '../src/protocol/errors.js';
+import { CLIENT_ERRORS, ERRORS, SwitchboardError, type ErrorCode } from '../src/protocol/errors.js';
 
 /** docs/protocol.md's error table and the catalog must say the same thing. */
 describe('error catalog', () => {
@@ -39,5 +39,10 @@ describe('error catalog', () => {
       if (entry.close === undefined) continue;
       assert.ok(closeSection.includes(String(entry.close)) || (entry.close >= 4000 && closeSection.includes(code)), `close ${entry.close} (${code})`);
     }
+  });
+
+  it('documents every client-side code with its meaning', () => {
+    const client = doc.slice(doc.indexOf('### Client-side codes'), doc.indexOf('## Close codes'));
+    for (const [code, message] of Object.entries(CLIENT_ERRORS)) assert.ok(client.includes(`| ${code} | ${message} |`), code);
   });
 });

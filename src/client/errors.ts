@@ -1,8 +1,8 @@
-import { ERRORS, SwitchboardError, isErrorCode, type ErrorCode } from '../protocol/errors.js';
+import { ERRORS, SwitchboardError, isErrorCode, type ClientErrorCode, type ErrorCode } from '../protocol/errors.js';
 
 /**
- * Codes of failures that happen before, or instead of, an answer from Switchboard, which the
- * server's catalog therefore cannot name:
+ * Codes of failures that happen before, or instead of, an answer from Switchboard (CLIENT_ERRORS
+ * of the catalog, src/protocol/errors.ts):
  * - `INVALID_URL`: the `url` option is not an http(s) URL.
  * - `UNREACHABLE`: nothing answered (connection refused, unknown host, network down).
  * - `BLOCKED`: something answered, but not Switchboard over this transport: a WebSocket upgrade
@@ -12,7 +12,7 @@ import { ERRORS, SwitchboardError, isErrorCode, type ErrorCode } from '../protoc
  * - `CONNECTION_LOST`: an open connection dropped.
  * - `CLOSED`: the client was closed (pending publishes are rejected with this).
  */
-export type ConnectionErrorCode = 'INVALID_URL' | 'UNREACHABLE' | 'BLOCKED' | 'TIMEOUT' | 'CONNECTION_LOST' | 'CLOSED';
+export type ConnectionErrorCode = ClientErrorCode;
 
 /** A failure with no Switchboard answer behind it (see ConnectionErrorCode). */
 export class ConnectionError extends Error {

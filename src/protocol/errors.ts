@@ -34,6 +34,21 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/**
+ * Codes the client SDK gives failures that have no server answer behind them (so no HTTP status).
+ * Part of the same catalog: docs/protocol.md lists them too.
+ */
+export const CLIENT_ERRORS = {
+  INVALID_URL: 'The url option is not an http(s) URL',
+  UNREACHABLE: 'Nothing answered: connection refused, unknown host or network down',
+  BLOCKED: 'Something answered, but not Switchboard over this transport (an upgrade refused, a buffering proxy, a 502 page)',
+  TIMEOUT: 'An answer did not come in time',
+  CONNECTION_LOST: 'An open connection dropped',
+  CLOSED: 'The client was closed',
+} as const;
+
+export type ClientErrorCode = keyof typeof CLIENT_ERRORS;
+
 /** The JSON body of every HTTP error and the payload of every WebSocket `error` frame. */
 export interface ErrorBody {
   code: ErrorCode;
