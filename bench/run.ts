@@ -7,6 +7,7 @@
  *  2. Latency p50/p99 at a fixed rate (RATE messages/s for 3 s) to the same subscribers.
  *  3. Idle memory per WebSocket and per SSE connection (IDLE connections, after a GC).
  *  4. No loss, no duplicate, in order, on every transport under load (Switchboard only).
+ *  6. Two nodes through Redis vs one node (latency), and publish throughput memory / SQLite / Redis (bench/cluster.ts).
  *  5. The four transports side by side (Switchboard): 100 clients each, 100 messages at 20/s:
  *     server CPU per 1000 deliveries, latency, HTTP requests made (polling every 1 s).
  *
@@ -15,6 +16,7 @@
 import http from 'node:http';
 import type WebSocket from 'ws';
 import { ServerProcess, fmt, getJson, median, openSse, openWs, percentile, sleep, waitUntil } from './lib.js';
+import { clusterBench } from './cluster.js';
 import { compareTransports } from './transports.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200);
@@ -282,6 +284,8 @@ async function main(): Promise<void> {
   const bare = cpuByTarget.get(targets[2]!.name)!;
   const sio = cpuByTarget.get(targets[1]!.name)!;
   console.log(`\nPer delivery, Switchboard uses ${fmt(sb / bare, 2)}x the server CPU of the bare ws broadcast and ${fmt(sb / sio, 2)}x that of Socket.IO (target: <= 1.0 ms per 1000 deliveries).`);
+  console.log('');
+  for (const line of await clusterBench()) console.log(line);
 }
 
 await main();

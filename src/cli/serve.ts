@@ -34,6 +34,7 @@ export function serveCommand(): Command {
     .addOption(new Option('--tokens <list>', 'bearer tokens the native API accepts, comma-separated; none = open (env TOKENS)').default(env.tokens).argParser(list))
     .addOption(new Option('--no-seed-routes', "do not serve the lecture's /poll, /longpoll, /subscribe, /update and WebSocket at /"))
     .addOption(new Option('--shutdown-timeout-ms <ms>', 'graceful shutdown deadline').default(env.shutdownTimeoutMs).argParser(int))
+    .addOption(new Option('--drain-delay-ms <ms>', 'on SIGTERM, /readyz answers 503 this long before connections are closed (env DRAIN_DELAY_MS)').default(env.drainDelayMs).argParser(int))
     .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env LOG_LEVEL)').default(env.logLevel))
     .addOption(new Option('--log-json', 'JSON logs even on a terminal (env LOG_FORMAT=json)').default(env.logJson))
     .action(async (o: Record<string, unknown>) => {
@@ -60,6 +61,7 @@ export function serveCommand(): Command {
         tokens: o.tokens as string[],
         seedRoutes: o.seedRoutes as boolean,
         shutdownTimeoutMs: o.shutdownTimeoutMs as number,
+        drainDelayMs: o.drainDelayMs as number,
         logLevel: o.logLevel as string,
         logJson: o.logJson as boolean,
       };

@@ -50,6 +50,13 @@ export interface ServerConfig {
   presenceGraceMs: number;
   /** Time allowed for a graceful shutdown before connections are cut. Default 5 s. */
   shutdownTimeoutMs: number;
+  /**
+   * First part of a graceful shutdown: for this long /readyz answers 503 (draining) and new
+   * long-lived connections are refused (SHUTTING_DOWN), while open ones and short requests keep
+   * working, so a load balancer's health check takes the node out before its clients are told
+   * to reconnect. Counted within `shutdownTimeoutMs`. Env DRAIN_DELAY_MS. Default 0.
+   */
+  drainDelayMs: number;
   /** Folder of the built web app. Default dist/public of the package. */
   staticDir: string;
   /** pino level: fatal error warn info debug trace silent. Env LOG_LEVEL. Default info. */
@@ -90,6 +97,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   seedRoutes: true,
   presenceGraceMs: 3000,
   shutdownTimeoutMs: 5000,
+  drainDelayMs: 0,
   staticDir: path.join(packageRoot, 'dist', 'public'),
   logLevel: 'info',
   logJson: false,
@@ -113,6 +121,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
   c.heartbeatMs = num('HEARTBEAT_MS') ?? c.heartbeatMs;
   c.longPollTimeoutMs = num('LONG_POLL_TIMEOUT_MS') ?? c.longPollTimeoutMs;
   c.maxConnections = num('MAX_CONNECTIONS') ?? c.maxConnections;
+  c.drainDelayMs = num('DRAIN_DELAY_MS') ?? c.drainDelayMs;
   c.origins = list('ORIGINS') ?? c.origins;
   c.tokens = list('TOKENS') ?? c.tokens;
   c.logLevel = env.LOG_LEVEL || c.logLevel;

@@ -58,6 +58,7 @@ export class Hub {
       options.logger,
     );
     options.broker.onMessage((message) => this.onBrokerMessage(message));
+    options.broker.onReconnect?.(() => void this.resync());
   }
 
   get store(): MessageStore {
@@ -94,16 +95,17 @@ export class Hub {
 
   /**
    * Stores a message and fans it out. Resolves once stored (the ack); a retried clientId
-   * resolves with the original seq and `duplicate: true` and is not fanned out again.
+   * resolves with the original seq and `duplicate: true` and stores nothing.
    */
   async publish(draft: EntryDraft): Promise<Ack> {
     const started = process.hrtime.bigint();
     const { entry, epoch, duplicate } = await this.options.store.append(draft);
     if (duplicate) this.options.metrics.duplicates.inc();
-    else {
-      this.options.metrics.published.inc({ type: entry.type });
-      await this.options.broker.publish({ kind: 'entry', epoch, entry });
-    }
+    else this.options.metrics.published.inc({ type: entry.type });
+    // A duplicate is fanned out again: the first attempt may have been stored by a node that died
+    // before fanning it out, and the retry is then the only way it goes out now. Receivers drop
+    // seqs they already have.
+    await this.options.broker.publish({ kind: 'entry', epoch, entry });
     this.options.metrics.publishLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     const ack: Ack = { room: entry.room, seq: entry.seq, ts: entry.ts, epoch, duplicate, cursor: formatCursor({ epoch, seq: entry.seq }) };
     if (entry.clientId !== undefined) ack.clientId = entry.clientId;
@@ -283,6 +285,22 @@ export class Hub {
       this.channelsLoading.set(room, loading);
     }
     return loading;
+  }
+
+  /**
+   * Catches every live room of this node up from the store: called when the broker listens again
+   * after a lost connection, since entries published meanwhile never reached this node.
+   */
+  private async resync(): Promise<void> {
+    for (const channel of [...this.channels.values()]) {
+      try {
+        const state = await this.options.store.getRoom(channel.name);
+        if (state) await channel.resync(state.epoch);
+      } catch (err) {
+        // Store unreachable too: the gap is filled when the next entry of the room comes.
+        this.options.logger.warn({ err, room: channel.name }, 'resync after a broker reconnection failed');
+      }
+    }
   }
 
   private onDelivered(batch: Batch, recipients: number): void {

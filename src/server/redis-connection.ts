@@ -7,6 +7,8 @@ export interface RedisConnectionOptions {
   connectTimeoutMs?: number;
   /** A command with no reply after this many ms fails. Default 2000. */
   commandTimeoutMs?: number;
+  /** Name shown by Redis `CLIENT LIST` (which connection is which when diagnosing). */
+  connectionName?: string;
 }
 
 /**
@@ -28,6 +30,7 @@ export function createRedisClient(url: string, options: RedisConnectionOptions =
     commandTimeout: options.commandTimeoutMs ?? 2000,
     connectTimeout: options.connectTimeoutMs ?? 5000,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    ...(options.connectionName ? { connectionName: options.connectionName } : {}),
   });
   // Connection errors surface as rejected commands (STORE_UNAVAILABLE); without a listener
   // ioredis would print every failed reconnection attempt.

@@ -5,6 +5,9 @@ import type { Subscriber } from './subscriber.js';
 /** How long an out-of-order entry waits for the ones before it before they are read from the store. */
 const GAP_FILL_DELAY_MS = 50;
 
+/** Entries read per store call when catching up after a broker reconnection. */
+const RESYNC_PAGE = 500;
+
 /**
  * The live side of one room on this node: its subscribers and the order of delivery.
  *
@@ -69,6 +72,22 @@ export class RoomChannel {
     if (this.early.size === 0 && this.gapTimer) {
       clearTimeout(this.gapTimer);
       this.gapTimer = undefined;
+    }
+  }
+
+  /**
+   * Reads from the store what follows the last accepted entry and takes it as if the broker had
+   * brought it: used after the broker lost messages (a reconnection), when no later entry may come
+   * to reveal the gap. `epoch` is the room's current one; entries of a new epoch go through
+   * `receive`, which ends the subscribers of the old history.
+   */
+  async resync(epoch: string): Promise<void> {
+    let after = epoch === this.epoch ? this.accepted : 0;
+    for (;;) {
+      const entries = await this.readMissing(this.name, after, RESYNC_PAGE);
+      for (const entry of entries) this.receive(epoch, entry);
+      if (entries.length < RESYNC_PAGE) return;
+      after = entries[entries.length - 1]!.seq;
     }
   }
 

@@ -133,9 +133,17 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
         const started = Date.now();
         logger.info({ connections: connections.size }, 'shutting down');
         for (const t of timers) clearInterval(t);
+        const deadline = started + config.shutdownTimeoutMs;
+        // Readiness fails first while the node still serves, so a load balancer's health check
+        // stops sending clients here before the open connections are told to go elsewhere.
+        connections.draining = true;
+        const drainDelay = Math.min(config.drainDelayMs, config.shutdownTimeoutMs);
+        if (drainDelay > 0) {
+          logger.info({ ms: drainDelay }, 'draining: /readyz answers 503');
+          await new Promise((r) => setTimeout(r, drainDelay));
+        }
         server.close();
         connections.shutdownAll();
-        const deadline = started + config.shutdownTimeoutMs;
         while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         if (connections.size > 0) {
           logger.warn({ connections: connections.size }, 'shutdown deadline reached: cutting connections');

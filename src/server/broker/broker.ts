@@ -19,6 +19,12 @@ export interface Broker {
   publish(message: BrokerMessage): Promise<void>;
   /** Sets the one handler of incoming messages (the hub). */
   onMessage(handler: (message: BrokerMessage) => void): void;
+  /**
+   * Sets the one handler called each time the broker listens again after it stopped (a lost
+   * connection): messages published meanwhile never came, so the hub reads them from the store.
+   * Brokers that cannot lose their subscription (local) never call it.
+   */
+  onReconnect?(handler: () => void): void;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }

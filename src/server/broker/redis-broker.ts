@@ -12,13 +12,21 @@ export interface RedisBrokerOptions extends RedisConnectionOptions {
 }
 
 /**
+ * Most entries kept for publishing again while the publishing connection is down; beyond it the
+ * oldest are dropped (receivers fill such gaps from the store when a later entry comes).
+ */
+const MAX_BACKLOG = 10_000;
+
+/**
  * Fan-out between nodes over Redis pub/sub: one channel, `${prefix}bus`, carrying each
  * BrokerMessage as JSON. Every node subscribes to it, the publisher included, so a node hears its
  * own messages the same way as the others'.
  *
- * At most once: a message published while Redis is down, or while a node's subscription is being
- * re-established after a reconnection, is lost for good. That is allowed by the Broker contract:
- * entries are in the store, and the hub reads back what it missed.
+ * At most once on the wire: a message published while a node's subscription is being
+ * re-established after a reconnection never reaches that node. So that no entry waits for a
+ * later one to reveal the gap, the broker calls `onReconnect` once it listens again (the hub then
+ * reads the store), and keeps the entries it could not hand to Redis to publish them once its
+ * own connection is back.
  *
  * Two connections, because a subscribed Redis connection can do nothing but listen.
  */
@@ -29,12 +37,26 @@ export class RedisBroker implements Broker {
   private readonly channel: string;
   private readonly connectTimeoutMs: number;
   private handler: (message: BrokerMessage) => void = () => {};
+  private reconnectHandler: () => void = () => {};
+  /** True from init to close: reconnections are handled only then. */
+  private running = false;
+  /** True while the subscription is known to be active. */
+  private subscribed = false;
+  /** Entries whose PUBLISH failed, oldest first. */
+  private backlog: BrokerMessage[] = [];
 
   constructor(options: RedisBrokerOptions) {
     this.channel = `${options.prefix}bus`;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
-    this.publisher = createRedisClient(options.url, options);
-    this.subscriber = createRedisClient(options.url, options);
+    this.publisher = createRedisClient(options.url, { connectionName: 'switchboard-broker-pub', ...options });
+    this.subscriber = createRedisClient(options.url, { connectionName: 'switchboard-broker-sub', ...options });
+    this.subscriber.on('close', () => (this.subscribed = false));
+    this.subscriber.on('ready', () => {
+      if (this.running) void this.resubscribed();
+    });
+    this.publisher.on('ready', () => {
+      if (this.running) void this.flushBacklog();
+    });
     this.subscriber.on('message', (channel: string, payload: string) => {
       if (channel !== this.channel) return;
       let message: BrokerMessage;
@@ -56,18 +78,26 @@ export class RedisBroker implements Broker {
     try {
       await Promise.all([waitUntilReady(this.publisher, this.connectTimeoutMs), waitUntilReady(this.subscriber, this.connectTimeoutMs)]);
       await this.subscriber.subscribe(this.channel);
+      this.subscribed = true;
+      this.running = true;
     } catch (err) {
       await this.close();
       throw err instanceof SwitchboardError ? err : new SwitchboardError('STORE_UNAVAILABLE', err instanceof Error ? err.message : String(err));
     }
   }
 
-  /** Best effort: resolves whether or not Redis took the message, and never rejects. */
+  /**
+   * Resolves whether or not Redis took the message, and never rejects. An entry Redis did not
+   * take is published again once the connection is back (receivers drop what they already
+   * have); a typing notice is dropped.
+   */
   async publish(message: BrokerMessage): Promise<void> {
     try {
       await this.publisher.publish(this.channel, JSON.stringify(message));
     } catch {
-      // Redis is down: the entry is in the store and receivers catch up from there.
+      if (message.kind !== 'entry') return;
+      this.backlog.push(message);
+      if (this.backlog.length > MAX_BACKLOG) this.backlog.shift();
     }
   }
 
@@ -76,16 +106,43 @@ export class RedisBroker implements Broker {
     this.handler = handler;
   }
 
-  /** True when Redis answers and the subscription connection is up. */
+  onReconnect(handler: () => void): void {
+    this.reconnectHandler = handler;
+  }
+
+  /** True when Redis answers and the subscription is active. */
   async ping(): Promise<boolean> {
     try {
-      return this.subscriber.status === 'ready' && (await this.publisher.ping()) === 'PONG';
+      return this.subscribed && this.subscriber.status === 'ready' && (await this.publisher.ping()) === 'PONG';
     } catch {
       return false;
     }
   }
 
   async close(): Promise<void> {
+    this.running = false;
     await Promise.all([closeRedisClient(this.subscriber), closeRedisClient(this.publisher)]);
+  }
+
+  /**
+   * After a reconnection ioredis subscribes again by itself, without telling when that is done:
+   * SUBSCRIBE once more (a no-op for Redis) and wait for it, so `onReconnect` runs only once
+   * messages flow again; what was published before is then in the store.
+   */
+  private async resubscribed(): Promise<void> {
+    try {
+      await this.subscriber.subscribe(this.channel);
+    } catch {
+      return; // Lost again: the next 'ready' tries again.
+    }
+    this.subscribed = true;
+    this.reconnectHandler();
+  }
+
+  private async flushBacklog(): Promise<void> {
+    const pending = this.backlog;
+    this.backlog = [];
+    // In order; one that fails again goes back to the backlog for the next reconnection.
+    for (const message of pending) await this.publish(message);
   }
 }

@@ -89,7 +89,7 @@ export class RedisPresenceStore implements PresenceStore {
     url: string,
     private readonly prefix: string,
   ) {
-    const redis = createRedisClient(url);
+    const redis = createRedisClient(url, { connectionName: 'switchboard-presence' });
     redis.defineCommand('sbPresAdd', { numberOfKeys: 4, lua: ADD });
     redis.defineCommand('sbPresRemove', { numberOfKeys: 3, lua: REMOVE });
     redis.defineCommand('sbPresMembers', { numberOfKeys: 2, lua: MEMBERS });

@@ -76,7 +76,7 @@ export class RedisStore implements MessageStore {
     this.prefix = options.prefix;
     this.trimBatchSize = options.trimBatchSize ?? 2000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
-    this.redis = createRedisClient(options.url, options);
+    this.redis = createRedisClient(options.url, { connectionName: 'switchboard-store', ...options });
     this.redis.defineCommand('sbCreateRoom', { numberOfKeys: 4, lua: CREATE_ROOM_LUA });
     this.redis.defineCommand('sbAppend', { numberOfKeys: 3, lua: APPEND_LUA });
     this.redis.defineCommand('sbRange', { numberOfKeys: 2, lua: RANGE_LUA, readOnly: true });

@@ -1,0 +1,204 @@
+/**
+ * What scale-out costs: `clusterBench()` returns the lines of a small report (bench/run.ts
+ * prints them).
+ *
+ *  (a) Latency p50/p99 of a message at a fixed rate (CLUSTER_RATE msg/s for 3 s) to
+ *      CLUSTER_SUBSCRIBERS WebSocket subscribers on node B of two Redis-backed nodes, published
+ *      on node A (it crosses nodes through Redis) or on node B (it still goes through Redis
+ *      pub/sub, but no second process), with a single memory-store node as the reference.
+ *  (b) Publish throughput: acknowledged publishes per second over one WebSocket keeping
+ *      CLUSTER_WINDOW publishes in flight for 5 s, for each store (memory, SQLite with a commit
+ *      fsynced per append, Redis).
+ *
+ * Redis: REDIS_URL (default redis://127.0.0.1:6379); the Redis rows are skipped, with a note,
+ * when it does not answer. Keys use a prefix of their own and are deleted afterwards.
+ * Environment: CLUSTER_SUBSCRIBERS (50), CLUSTER_RATE (100), CLUSTER_WINDOW (100).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import type WebSocket from 'ws';
+import { ServerProcess, fmt, openWs, percentile, sleep, waitUntil } from './lib.js';
+
+const SUBSCRIBERS = Number(process.env.CLUSTER_SUBSCRIBERS ?? 50);
+const RATE = Number(process.env.CLUSTER_RATE ?? 100);
+const WINDOW = Number(process.env.CLUSTER_WINDOW ?? 100);
+const THROUGHPUT_MS = 5000;
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const SUBSCRIBE = JSON.stringify({ type: 'subscribe', room: 'bench' });
+
+interface Latency {
+  p50: number;
+  p99: number;
+  n: number;
+}
+
+/** Environment of a bench server: `REDIS_URL: ''` keeps a memory or SQLite node off Redis even when the caller's environment names one. */
+function serverEnv(store: 'memory' | 'sqlite' | 'redis', extra: Record<string, string> = {}): Record<string, string> {
+  return { BENCH_STORE: store, REDIS_URL: '', ...extra };
+}
+
+async function redisAnswers(): Promise<boolean> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1000 });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function deleteKeys(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 0 });
+  redis.on('error', () => {});
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Subscribers of room `bench` on `server` that record the latency of `t:<performance.now()>` messages. */
+async function subscribe(server: ServerProcess, n: number): Promise<{ sockets: WebSocket[]; latencies: number[] }> {
+  const latencies: number[] = [];
+  const sockets = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const ws = await openWs(`ws://127.0.0.1:${server.port}/api/ws?name=sub`);
+      ws.on('message', (data: Buffer) => {
+        const m = /"text":"t:([\d.]+)"/.exec(data.toString());
+        if (m) latencies.push(performance.now() - Number(m[1]));
+      });
+      ws.send(SUBSCRIBE);
+      return ws;
+    }),
+  );
+  await sleep(500); // subscriptions and presence joins settle
+  return { sockets, latencies };
+}
+
+/** Publishes RATE msg/s for `seconds` from `server`; returns the latency seen by `latencies`' owners. */
+async function measure(server: ServerProcess, latencies: number[], seconds = 3): Promise<Latency> {
+  const publisher = await openWs(`ws://127.0.0.1:${server.port}/api/ws?name=pub`);
+  latencies.length = 0;
+  const total = RATE * seconds;
+  const start = performance.now();
+  for (let i = 0; i < total; i++) {
+    const wait = start + (i * 1000) / RATE - performance.now();
+    if (wait > 0) await sleep(wait);
+    publisher.send(JSON.stringify({ type: 'publish', room: 'bench', text: `t:${performance.now()}` }));
+  }
+  await waitUntil(() => latencies.length >= total * SUBSCRIBERS, 5000, 'every latency sample').catch(() => {});
+  publisher.close();
+  const copy = [...latencies];
+  return { p50: percentile(copy, 50), p99: percentile(copy, 99), n: copy.length };
+}
+
+/** Acked publishes per second over one WebSocket with WINDOW in flight, for THROUGHPUT_MS. */
+async function throughput(server: ServerProcess): Promise<{ perSecond: number; errors: number }> {
+  const ws = await openWs(`ws://127.0.0.1:${server.port}/api/ws?name=load`);
+  let acked = 0;
+  let errors = 0;
+  let sent = 0;
+  let running = true;
+  const send = (): void => {
+    sent++;
+    ws.send(JSON.stringify({ type: 'publish', room: 'bench', text: `load ${sent}`, clientId: `load-${sent}` }));
+  };
+  ws.on('message', (data: Buffer) => {
+    const text = data.toString();
+    if (text.startsWith('{"type":"ack"')) acked++;
+    else if (text.startsWith('{"type":"error"')) errors++;
+    else return;
+    if (running) send();
+  });
+  const started = performance.now();
+  for (let i = 0; i < WINDOW; i++) send();
+  await sleep(THROUGHPUT_MS);
+  running = false;
+  const elapsed = (performance.now() - started) / 1000;
+  const done = acked;
+  ws.close();
+  return { perSecond: done / elapsed, errors };
+}
+
+async function latencyRows(redis: boolean): Promise<string[]> {
+  const rows: string[] = [];
+  const row = (label: string, l: Latency): string => `  ${label.padEnd(44)} p50 ${fmt(l.p50).padStart(6)} ms   p99 ${fmt(l.p99).padStart(6)} ms   (${l.n} deliveries)`;
+
+  const single = await ServerProcess.start('switchboard-server.ts', serverEnv('memory'));
+  try {
+    const { sockets, latencies } = await subscribe(single, SUBSCRIBERS);
+    await measure(single, latencies, 1); // warm-up (JIT), not counted
+    rows.push(row('one node, memory store (no Redis)', await measure(single, latencies)));
+    for (const s of sockets) s.terminate();
+  } finally {
+    await single.stop();
+  }
+  if (!redis) return [...rows, `  (Redis rows skipped: ${REDIS_URL} does not answer)`];
+
+  const prefix = `sbbench:${process.pid}:${Date.now()}:`;
+  const env = serverEnv('redis', { REDIS_URL, REDIS_PREFIX: prefix });
+  const [a, b] = await Promise.all([ServerProcess.start('switchboard-server.ts', env), ServerProcess.start('switchboard-server.ts', env)]);
+  try {
+    const { sockets, latencies } = await subscribe(b, SUBSCRIBERS);
+    await measure(b, latencies, 1); // warm-up of both nodes, not counted
+    await measure(a, latencies, 1);
+    rows.push(row('two Redis nodes, published on B (same node)', await measure(b, latencies)));
+    rows.push(row('two Redis nodes, published on A (crosses)', await measure(a, latencies)));
+    for (const s of sockets) s.terminate();
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+    await deleteKeys(prefix);
+  }
+  return rows;
+}
+
+async function throughputRows(redis: boolean): Promise<string[]> {
+  const rows: string[] = [];
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'switchboard-bench-'));
+  const prefix = `sbbench:${process.pid}:${Date.now()}:tp:`;
+  const stores: { label: string; env: Record<string, string> | undefined }[] = [
+    { label: 'memory', env: serverEnv('memory') },
+    { label: 'sqlite (WAL, synchronous=FULL)', env: serverEnv('sqlite', { DATA_DIR: dataDir }) },
+    { label: 'redis (one node)', env: redis ? serverEnv('redis', { REDIS_URL, REDIS_PREFIX: prefix }) : undefined },
+  ];
+  try {
+    for (const { label, env } of stores) {
+      if (!env) {
+        rows.push(`  ${label.padEnd(32)} skipped: ${REDIS_URL} does not answer`);
+        continue;
+      }
+      const server = await ServerProcess.start('switchboard-server.ts', env);
+      try {
+        const r = await throughput(server);
+        rows.push(`  ${label.padEnd(32)} ${fmt(r.perSecond, 0).padStart(7)} acked publishes/s${r.errors ? `   (${r.errors} errors)` : ''}`);
+      } finally {
+        await server.stop();
+      }
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+    if (redis) await deleteKeys(prefix);
+  }
+  return rows;
+}
+
+/** Runs both measurements (about 35 s) and returns the lines to print. */
+export async function clusterBench(): Promise<string[]> {
+  const redis = await redisAnswers();
+  const lines = [`Scale-out: latency at ${RATE} msg/s to ${SUBSCRIBERS} WebSocket subscribers on node B:`];
+  lines.push(...(await latencyRows(redis)));
+  lines.push('', `Publish throughput: one WebSocket publisher, ${WINDOW} publishes in flight, ${THROUGHPUT_MS / 1000} s, with clientIds:`);
+  lines.push(...(await throughputRows(redis)));
+  return lines;
+}
