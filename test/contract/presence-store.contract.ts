@@ -51,5 +51,13 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
       assert.equal((await a.members('r3', Date.now())).length, 1);
       assert.equal(await b.add('r3', conn('k2', 'keep'), Date.now() + 60_000), false);
     });
+  
+    it('refresh reports the connections it no longer has (reaped during an outage)', async () => {
+      assert.equal(await a.add('r4', conn('g1', 'gone'), Date.now() + 50), true);
+      await new Promise((r) => setTimeout(r, 80));
+      assert.equal((await b.reap(Date.now())).length, 1);
+      const lost = await a.refresh([{ room: 'r4', member: 'gone', id: 'g1' }, { room: 'r3', member: 'keep', id: 'k1' }], Date.now() + 60_000);
+      assert.deepEqual(lost, [{ room: 'r4', member: 'gone', id: 'g1' }]);
+    });
   });
 }

@@ -34,11 +34,14 @@ export class MemoryPresenceStore implements PresenceStore {
     return true;
   }
 
-  async refresh(conns: { room: string; member: string; id: string }[], expiresAt: number): Promise<void> {
+  async refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number): Promise<C[]> {
+    const missing: C[] = [];
     for (const c of conns) {
       const conn = this.rooms.get(c.room)?.get(c.member)?.conns.get(c.id);
       if (conn) conn.expiresAt = expiresAt;
+      else missing.push(c);
     }
+    return missing;
   }
 
   async members(room: string, now: number): Promise<PresenceMember[]> {

@@ -35,8 +35,12 @@ export interface PresenceStore {
   init?(): Promise<void>;
   add(room: string, conn: PresenceConnection, expiresAt: number): Promise<boolean>;
   remove(room: string, member: string, connectionId: string): Promise<boolean>;
-  /** Pushes the expiry of these connections to `expiresAt`. */
-  refresh(conns: { room: string; member: string; id: string }[], expiresAt: number): Promise<void>;
+  /**
+   * Pushes the expiry of these connections to `expiresAt`. Resolves with those it did not find
+   * (expired and reaped while this node could not refresh them, e.g. during a Redis outage): the
+   * caller adds them again, which writes a `join` for a member that was reaped.
+   */
+  refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number): Promise<C[]>;
   members(room: string, now: number): Promise<PresenceMember[]>;
   reap(now: number): Promise<GoneMember[]>;
   close(): Promise<void>;

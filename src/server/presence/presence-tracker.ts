@@ -61,7 +61,11 @@ export class PresenceTracker {
       else if (!conn.leaveTimer) live.push(conn);
     }
     try {
-      await this.store.refresh(live, now + this.options.ttlMs);
+      const expiresAt = now + this.options.ttlMs;
+      for (const lost of await this.store.refresh(live, expiresAt)) {
+        // Reaped while this node could not refresh it (a store outage): it is back, and says so.
+        if (await this.store.add(lost.room, lost, expiresAt)) this.emit(lost.room, 'join', { id: lost.id, name: lost.name, member: lost.member, transport: lost.transport });
+      }
       for (const gone of await this.store.reap(now)) {
         this.emit(gone.room, 'leave', { id: gone.connectionId, name: gone.name, member: gone.member });
       }

@@ -112,11 +112,17 @@ export class RedisPresenceStore implements PresenceStore {
     return (await this.redis.sbPresRemove(`${p}pconns:${room}:${member}`, `${p}pmembers:${room}`, `${p}pinfo:${room}`, member, connectionId, Date.now())) === 1;
   }
 
-  async refresh(conns: { room: string; member: string; id: string }[], expiresAt: number): Promise<void> {
-    if (conns.length === 0) return;
+  async refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number): Promise<C[]> {
+    if (conns.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const c of conns) pipeline.zadd(`${this.prefix}pconns:${c.room}:${c.member}`, 'XX', expiresAt, c.id);
-    await pipeline.exec();
+    // XX: only existing connections; CH: count a changed score, so 0 means "not there any more".
+    for (const c of conns) pipeline.zadd(`${this.prefix}pconns:${c.room}:${c.member}`, 'XX', 'CH', expiresAt, c.id);
+    const results = (await pipeline.exec()) ?? [];
+    return conns.filter((_, i) => {
+      const [err, changed] = results[i] ?? [null, 0];
+      if (err) throw err;
+      return changed === 0;
+    });
   }
 
   async members(room: string, now: number): Promise<PresenceMember[]> {
