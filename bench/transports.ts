@@ -59,10 +59,11 @@ export async function openFleet(server: ServerProcess, transport: string, n: num
       let cursor = start.cursor;
       while (running) {
         fleet.requests++;
-        const r = await getJson<{ entries: { type: string; text?: string }[]; cursor: string }>(`${base}/api/rooms/bench/${path}?after=${cursor}&timeout=5000`, agent);
+        const r = await getJson<{ entries: { type: string; text?: string }[]; cursor: string; more: boolean }>(`${base}/api/rooms/bench/${path}?after=${cursor}&timeout=5000`, agent);
         for (const e of r.entries) if (e.type === 'message') onText(fleet, e.text);
         cursor = r.cursor;
-        if (transport === 'polling') await sleep(pollIntervalMs);
+        // As the SDK does: when more entries wait than one answer carries, ask again at once.
+        if (transport === 'polling' && !r.more) await sleep(pollIntervalMs);
       }
     });
     fleet.stop = async () => {
