@@ -1,10 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { PollResult, TransportName } from '../../protocol/types.js';
-import type { Closable } from '../connection-registry.js';
 import type { ServerContext } from '../context.js';
 import { sendJson } from '../http-util.js';
 import { identityFrom } from '../identity.js';
 import type { Router } from '../router.js';
+import { holdRequest } from './held-request.js';
 import { intParam } from './http-api.js';
 
 /**
@@ -30,21 +30,12 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
     const limit = intParam(url, 'limit', 1, 500) ?? 100;
     const timeout = intParam(url, 'timeout', 0, 120_000) ?? config.longPollTimeoutMs;
     await hub.room(room);
-    const abort = new AbortController();
-    const held: Closable = { shutdown: () => abort.abort(), destroy: () => res.destroy() };
-    const release = ctx.connections.admit('long-polling', held);
-    const onClose = (): void => abort.abort();
-    res.on('close', onClose);
-    req.socket.setTimeout(0);
-    try {
+    await holdRequest(ctx, req, res, async (signal) => {
       touchPresence(ctx, room, url, 'long-polling');
-      const result = await hub.longPoll(room, url.searchParams.get('after') ?? undefined, limit, timeout, abort.signal);
+      const result = await hub.longPoll(room, url.searchParams.get('after') ?? undefined, limit, timeout, signal);
       touchPresence(ctx, room, url, 'long-polling');
       sendPollJson(res, result);
-    } finally {
-      res.off('close', onClose);
-      release();
-    }
+    });
   });
 }
 
@@ -65,4 +56,3 @@ function touchPresence(ctx: ServerContext, room: string, url: URL, transport: Tr
   ctx.hub.presence.touch(room, { id: id.connectionId, member: id.member, name: id.name, transport });
 }
 
-export type { IncomingMessage };

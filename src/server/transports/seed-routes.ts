@@ -4,12 +4,12 @@ import { DEFAULT_ROOM } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { PollResult } from '../../protocol/types.js';
 import { seedJson, seedMessage, seedSse } from '../codecs.js';
-import type { Closable } from '../connection-registry.js';
 import type { ServerContext } from '../context.js';
 import { readJsonBody, sendJson, utf8Length } from '../http-util.js';
 import { randomId } from '../ids.js';
 import { RateLimiterMap } from '../rate-limiter-map.js';
 import type { Router } from '../router.js';
+import { holdRequest } from './held-request.js';
 import { headerValue } from './sse.js';
 import { SseStream } from './sse-stream.js';
 
@@ -36,26 +36,17 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
 
   router.open('GET', '/longpoll', async (req, res) => {
     let cursor = cookieCursor(req) ?? (await endCursor(ctx));
-    const abort = new AbortController();
-    const held: Closable = { shutdown: () => abort.abort(), destroy: () => res.destroy() };
-    const release = ctx.connections.admit('long-polling', held);
-    const onClose = (): void => abort.abort();
-    res.on('close', onClose);
-    req.socket.setTimeout(0);
     const deadline = Date.now() + config.longPollTimeoutMs;
-    try {
+    await holdRequest(ctx, req, res, async (signal) => {
       for (;;) {
-        const result = await hub.longPoll(DEFAULT_ROOM, cursor, 100, Math.max(0, deadline - Date.now()), abort.signal);
-        if (result.reset || result.entries.some((e) => e.type === 'message') || Date.now() >= deadline || abort.signal.aborted) {
+        const result = await hub.longPoll(DEFAULT_ROOM, cursor, 100, Math.max(0, deadline - Date.now()), signal);
+        if (result.reset || result.entries.some((e) => e.type === 'message') || Date.now() >= deadline || signal.aborted) {
           answerOne(res, result, await endCursor(ctx), 408);
           return;
         }
         cursor = result.cursor; // only presence entries: skip them and keep waiting
       }
-    } finally {
-      res.off('close', onClose);
-      release();
-    }
+    });
   });
 
   router.open('GET', '/subscribe', async (req, res, _params, url) => {
