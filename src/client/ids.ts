@@ -26,7 +26,7 @@ export function utf8Length(text: string): number {
 }
 
 /** A one-line preview of a payload for the wire inspector. */
-export function summarize(text: string, max = 160): string {
+export function summarize(text: string, max = 400): string {
   const line = text.replace(/\s+/g, ' ');
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }

@@ -94,11 +94,14 @@ export class Hub {
   }
 
   /**
-   * Stores a message and fans it out. Resolves once stored (the ack); a retried clientId
+   * Stores a message and fans it out. Resolves once stored (the ack); throws INVALID_ROOM_NAME,
+   * ROOM_NOT_FOUND, STORE_UNAVAILABLE; a retried clientId
    * resolves with the original seq and `duplicate: true` and stores nothing.
    */
   async publish(draft: EntryDraft): Promise<Ack> {
     const started = process.hrtime.bigint();
+    // The store answers ROOM_NOT_FOUND itself: no extra read per publish.
+    if (!ROOM_NAME_PATTERN.test(draft.room)) throw new SwitchboardError('INVALID_ROOM_NAME', JSON.stringify(draft.room.slice(0, 80)));
     const { entry, epoch, duplicate } = await this.options.store.append(draft);
     if (duplicate) this.options.metrics.duplicates.inc();
     else this.options.metrics.published.inc({ type: entry.type });

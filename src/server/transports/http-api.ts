@@ -40,7 +40,6 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
     if (utf8Length(text) > config.maxMessageBytes) throw new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${config.maxMessageBytes} bytes`);
     const id = connectionId ?? `http-${randomId()}`;
     if (!limiters.take(member ?? `${req.socket.remoteAddress}`)) throw new SwitchboardError('RATE_LIMITED');
-    await hub.room(params.room!);
     const ack = await hub.publish({
       type: 'message',
       room: params.room!,

@@ -186,7 +186,6 @@ export class WebSocketConnection implements Closable {
         if (utf8Length(frame.text) > this.ctx.config.maxMessageBytes) {
           throw new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${this.ctx.config.maxMessageBytes} bytes`);
         }
-        await hub.room(frame.room);
         const { connectionId, member, name } = this.identity;
         const ack = await hub.publish({
           type: 'message',
