@@ -192,6 +192,14 @@ describe('one room, four transports', () => {
     assert.equal((join.from as { transport: string }).transport, 'sse');
     const who = (await request(`${s.url}/api/rooms/pres/presence`)).json() as { members: { name: string; transports: string[] }[] };
     assert.deepEqual(who.members.find((m) => m.name === 'carol')?.transports, ['sse']);
+    // Carol opens a second connection over WebSocket: no second join, but a presence notice.
+    const carolWs = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=carol&member=c1`);
+    await carolWs.opened;
+    carolWs.send({ type: 'subscribe', room: 'pres' });
+    const notice = await watcher.next('presence', (f) => (f.members as { name: string; transports: string[] }[]).some((m) => m.name === 'carol' && m.transports.length === 2));
+    assert.deepEqual((notice.members as { name: string; transports: string[] }[]).find((m) => m.name === 'carol')!.transports.sort(), ['sse', 'websocket']);
+    assert.equal(watcher.of('join').filter((f) => (f.from as { name: string }).name === 'carol').length, 1);
+    carolWs.close();
     sse.close();
     await watcher.next('leave', (f) => (f.from as { name: string }).name === 'carol', 6000);
     watcher.close();

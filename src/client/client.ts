@@ -453,6 +453,11 @@ export class SwitchboardClient implements Client {
       typing: (notice) => {
         if (isLive() && notice.from.member !== this.member) this.emit('typing', notice);
       },
+      presence: (members) => {
+        if (!isLive()) return;
+        this.presenceList.replace(members);
+        this.emit('presence', this.presenceList.list());
+      },
       activity: () => {
         if (transport() === this.current) this.watchdog.activity();
       },

@@ -114,6 +114,15 @@ export interface HistoryPage {
   more: boolean;
 }
 
+/**
+ * Ephemeral presence notice (not stored in the log): sent when who is here, or on which
+ * transports, changed without a join or leave (a member added a tab, switched transport).
+ */
+export interface PresenceNotice {
+  room: string;
+  members: PresenceMember[];
+}
+
 /** Ephemeral typing notice (not stored in the log). */
 export interface TypingNotice {
   room: string;
@@ -148,6 +157,7 @@ export type ServerFrame =
   | { type: 'error'; id?: string; room?: string; code: string; message: string }
   | { type: 'pong'; id?: string }
   | ({ type: 'typing' } & TypingNotice)
+  | ({ type: 'presence' } & PresenceNotice)
   | Entry;
 
 /** The lecture's message shape, used by the seed routes. */

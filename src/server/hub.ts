@@ -53,7 +53,7 @@ export class Hub {
   constructor(private readonly options: HubOptions) {
     this.presence = new PresenceTracker(
       options.presence,
-      (room, type, from) => void this.publishPresence(room, type, from),
+      (room, type, from) => void (type === 'change' ? this.presenceChanged(room) : this.publishPresence(room, type, from)),
       { graceMs: options.presenceGraceMs, pollTtlMs: options.pollPresenceTtlMs, ttlMs: 30_000 },
       options.logger,
     );
@@ -259,6 +259,15 @@ export class Hub {
     return { room, epoch, entries, cursor: formatCursor({ epoch, seq: lastSeq }), more, typing: this.typingNames(room) };
   }
 
+  /** Tells every node's subscribers who is here now, when that changed without a join or leave. */
+  private async presenceChanged(room: string): Promise<void> {
+    try {
+      await this.options.broker.publish({ kind: 'presence', notice: { room, members: await this.presence.members(room) } });
+    } catch (err) {
+      this.options.logger.debug({ err, room }, 'presence notice not sent');
+    }
+  }
+
   private async publishPresence(room: string, type: 'join' | 'leave', from: Sender): Promise<void> {
     try {
       await this.publish({ type, room, from });
@@ -314,8 +323,10 @@ export class Hub {
     if (message.kind === 'entry') {
       // Rooms with no live channel on this node have no one to deliver to; polls read the store.
       this.channels.get(message.entry.room)?.receive(message.epoch, message.entry);
-    } else {
+    } else if (message.kind === 'typing') {
       this.channels.get(message.notice.room)?.typingNotice(message.notice, this.options.typingTtlMs);
+    } else {
+      this.channels.get(message.notice.room)?.presenceNotice(message.notice);
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { Entry, TypingNotice } from '../protocol/types.js';
+import type { Entry, PresenceNotice, TypingNotice } from '../protocol/types.js';
 import { Batch } from './batch.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -119,6 +119,12 @@ export class RoomChannel {
     this.typing.set(notice.from.name, Date.now() + ttlMs);
     const encoded = JSON.stringify({ type: 'typing', ...notice });
     for (const sub of this.subscribers) sub.deliverTyping?.(notice, encoded);
+  }
+
+  /** Sends an ephemeral presence notice to every live subscriber, encoded once. */
+  presenceNotice(notice: PresenceNotice): void {
+    const encoded = JSON.stringify({ type: 'presence', ...notice });
+    for (const sub of this.subscribers) sub.deliverPresence?.(encoded);
   }
 
   /** Names typing now. */

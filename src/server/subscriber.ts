@@ -13,6 +13,8 @@ export interface Subscriber {
   deliver(batch: Batch): void;
   /** Ephemeral notices; optional (polling clients read typing state from the room instead). */
   deliverTyping?(notice: TypingNotice, encoded: string): void;
+  /** Ephemeral presence notices (`{type: 'presence', room, members}` encoded once); optional. */
+  deliverPresence?(encoded: string): void;
   /**
    * The room's history was reset while subscribed (new epoch): positions of the old history mean
    * nothing, so the subscriber must end; its client resumes and is told `reset`. The hub has

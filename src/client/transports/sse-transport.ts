@@ -182,6 +182,9 @@ export class SseTransport implements Transport {
       case 'typing':
         this.events.typing(data as unknown as TypingNotice);
         return;
+      case 'presence':
+        if (Array.isArray(data.members)) this.events.presence(data.members as PresenceMember[]);
+        return;
       case 'shutdown':
         fail(new SwitchboardError('SHUTTING_DOWN'));
         return;

@@ -44,6 +44,8 @@ export interface TransportEvents {
   /** One log entry, with the epoch it belongs to. Entries come in seq order (resumes may repeat some). */
   entry(entry: Entry, epoch: string): void;
   typing(notice: TypingNotice): void;
+  /** Who is here now (a presence notice: connections changed without a join or leave). */
+  presence(members: PresenceMember[]): void;
   /** Any sign of life from the server (a frame, an event, a comment, an answer). */
   activity(): void;
   /** A catalog error that does not end the transport (an `error` frame with no request id). */

@@ -256,6 +256,9 @@ export class WebSocketTransport implements Transport {
       case 'typing':
         if (this.state === 'open') this.events.typing(frame as unknown as TypingNotice);
         break;
+      case 'presence':
+        if (this.state === 'open' && Array.isArray(frame.members)) this.events.presence(frame.members as PresenceMember[]);
+        break;
       case 'ack': {
         const p = id !== undefined ? this.pending.get(id) : undefined;
         if (p) {

@@ -1,7 +1,10 @@
-import type { Entry, TypingNotice } from '../../protocol/types.js';
+import type { Entry, PresenceNotice, TypingNotice } from '../../protocol/types.js';
 
 /** What travels between nodes: stored entries, and ephemeral typing notices. */
-export type BrokerMessage = { kind: 'entry'; epoch: string; entry: Entry } | { kind: 'typing'; notice: TypingNotice };
+export type BrokerMessage =
+  | { kind: 'entry'; epoch: string; entry: Entry }
+  | { kind: 'typing'; notice: TypingNotice }
+  | { kind: 'presence'; notice: PresenceNotice };
 
 /**
  * Live fan-out between the nodes that serve the same rooms. The contract:

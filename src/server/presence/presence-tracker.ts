@@ -30,7 +30,8 @@ export class PresenceTracker {
 
   constructor(
     private readonly store: PresenceStore,
-    private readonly emit: (room: string, type: 'join' | 'leave', from: Sender) => void,
+    /** `join` / `leave`: a member arrived or left; `change`: its connections changed, it stays. */
+    private readonly emit: (room: string, type: 'join' | 'leave' | 'change', from: Sender) => void,
     private readonly options: PresenceOptions,
     private readonly logger: Logger,
   ) {}
@@ -101,9 +102,7 @@ export class PresenceTracker {
     this.local.set(k, local);
     this.store
       .add(room, conn, Date.now() + this.options.ttlMs)
-      .then((arrived) => {
-        if (arrived) this.emit(room, 'join', { id: conn.id, name: conn.name, member: conn.member, transport: conn.transport });
-      })
+      .then((arrived) => this.emit(room, arrived ? 'join' : 'change', { id: conn.id, name: conn.name, member: conn.member, transport: conn.transport }))
       .catch((err: unknown) => this.logger.warn({ err, room }, 'presence add failed'));
   }
 
@@ -113,9 +112,7 @@ export class PresenceTracker {
     this.local.delete(k);
     this.store
       .remove(conn.room, conn.member, conn.id)
-      .then((left) => {
-        if (left) this.emit(conn.room, 'leave', { id: conn.id, name: conn.name, member: conn.member });
-      })
+      .then((left) => this.emit(conn.room, left ? 'leave' : 'change', { id: conn.id, name: conn.name, member: conn.member }))
       .catch((err: unknown) => this.logger.warn({ err, room: conn.room }, 'presence remove failed'));
   }
 }

@@ -50,6 +50,10 @@ export class SseStream implements Subscriber, Closable {
     if (this.withTyping) this.write(sseEvent({ event: 'typing', data: encoded }));
   }
 
+  deliverPresence(encoded: string): void {
+    if (this.withTyping) this.write(sseEvent({ event: 'presence', data: encoded }));
+  }
+
   /** Sends a named event outside the log (ready, error, shutdown). */
   event(event: string, data: unknown): void {
     this.write(sseEvent({ event, data: JSON.stringify(data) }));

@@ -31,6 +31,10 @@ class WsSubscription implements Subscriber {
     this.conn.sendText(encoded);
   }
 
+  deliverPresence(encoded: string): void {
+    this.conn.sendText(encoded);
+  }
+
   historyReset(): void {
     this.conn.onHistoryReset(this);
   }
