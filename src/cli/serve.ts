@@ -23,17 +23,17 @@ export function serveCommand(): Command {
     .addOption(new Option('--retention-count <n>', 'entries kept per room (env RETENTION_COUNT)').default(env.retentionCount).argParser(int))
     .addOption(new Option('--retention-ms <ms>', 'entries older than this are removed (env RETENTION_MS)').default(env.retentionMs).argParser(int))
     .addOption(new Option('--heartbeat-ms <ms>', 'WebSocket ping interval; a missed pong drops the peer (env HEARTBEAT_MS)').default(env.heartbeatMs).argParser(int))
-    .addOption(new Option('--sse-keepalive-ms <ms>', 'SSE keepalive comment interval').default(env.sseKeepaliveMs).argParser(int))
+    .addOption(new Option('--sse-keepalive-ms <ms>', 'SSE keepalive comment interval (env SSE_KEEPALIVE_MS)').default(env.sseKeepaliveMs).argParser(int))
     .addOption(new Option('--long-poll-timeout-ms <ms>', 'how long a long poll is held (env LONG_POLL_TIMEOUT_MS)').default(env.longPollTimeoutMs).argParser(int))
     .addOption(new Option('--max-connections <n>', 'open WebSocket + SSE + long-poll connections allowed (env MAX_CONNECTIONS)').default(env.maxConnections).argParser(int))
-    .addOption(new Option('--max-rooms <n>', 'rooms the server may hold').default(env.maxRooms).argParser(int))
-    .addOption(new Option('--rate-limit <perSecond>', 'publishes per second per connection').default(env.rateLimitPerSecond).argParser(int))
-    .addOption(new Option('--rate-burst <n>', 'publishes allowed in a burst').default(env.rateLimitBurst).argParser(int))
-    .addOption(new Option('--max-buffered-bytes <n>', 'unread bytes a client may leave before it is dropped as too slow').default(env.maxBufferedBytes).argParser(int))
+    .addOption(new Option('--max-rooms <n>', 'rooms the server may hold (env MAX_ROOMS)').default(env.maxRooms).argParser(int))
+    .addOption(new Option('--rate-limit <perSecond>', 'publishes per second per connection (env RATE_LIMIT)').default(env.rateLimitPerSecond).argParser(int))
+    .addOption(new Option('--rate-burst <n>', 'publishes allowed in a burst (env RATE_BURST)').default(env.rateLimitBurst).argParser(int))
+    .addOption(new Option('--max-buffered-bytes <n>', 'unread bytes a client may leave before it is dropped as too slow (env MAX_BUFFERED_BYTES)').default(env.maxBufferedBytes).argParser(int))
     .addOption(new Option('--origins <list>', "allowed Origins, comma-separated; '*' for any (env ORIGINS)").default(env.origins).argParser(list))
     .addOption(new Option('--tokens <list>', 'bearer tokens the native API accepts, comma-separated; none = open (env TOKENS)').default(env.tokens).argParser(list))
-    .addOption(new Option('--no-seed-routes', "do not serve the lecture's /poll, /longpoll, /subscribe, /update and WebSocket at /"))
-    .addOption(new Option('--shutdown-timeout-ms <ms>', 'graceful shutdown deadline').default(env.shutdownTimeoutMs).argParser(int))
+    .addOption(new Option('--no-seed-routes', "do not serve the lecture's /poll, /longpoll, /subscribe, /update and WebSocket at / (env SEED_ROUTES=false)"))
+    .addOption(new Option('--shutdown-timeout-ms <ms>', 'graceful shutdown deadline (env SHUTDOWN_TIMEOUT_MS)').default(env.shutdownTimeoutMs).argParser(int))
     .addOption(new Option('--drain-delay-ms <ms>', 'on SIGTERM, /readyz answers 503 this long before connections are closed (env DRAIN_DELAY_MS)').default(env.drainDelayMs).argParser(int))
     .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env LOG_LEVEL)').default(env.logLevel))
     .addOption(new Option('--log-json', 'JSON logs even on a terminal (env LOG_FORMAT=json)').default(env.logJson))
@@ -59,7 +59,7 @@ export function serveCommand(): Command {
         maxBufferedBytes: o.maxBufferedBytes as number,
         origins: o.origins as string[],
         tokens: o.tokens as string[],
-        seedRoutes: o.seedRoutes as boolean,
+        seedRoutes: env.seedRoutes && (o.seedRoutes as boolean),
         shutdownTimeoutMs: o.shutdownTimeoutMs as number,
         drainDelayMs: o.drainDelayMs as number,
         logLevel: o.logLevel as string,

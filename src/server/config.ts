@@ -122,6 +122,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
   c.longPollTimeoutMs = num('LONG_POLL_TIMEOUT_MS') ?? c.longPollTimeoutMs;
   c.maxConnections = num('MAX_CONNECTIONS') ?? c.maxConnections;
   c.drainDelayMs = num('DRAIN_DELAY_MS') ?? c.drainDelayMs;
+  c.sseKeepaliveMs = num('SSE_KEEPALIVE_MS') ?? c.sseKeepaliveMs;
+  c.maxRooms = num('MAX_ROOMS') ?? c.maxRooms;
+  c.rateLimitPerSecond = num('RATE_LIMIT') ?? c.rateLimitPerSecond;
+  c.rateLimitBurst = num('RATE_BURST') ?? c.rateLimitBurst;
+  c.maxBufferedBytes = num('MAX_BUFFERED_BYTES') ?? c.maxBufferedBytes;
+  c.shutdownTimeoutMs = num('SHUTDOWN_TIMEOUT_MS') ?? c.shutdownTimeoutMs;
+  if (env.SEED_ROUTES === 'false' || env.SEED_ROUTES === '0') c.seedRoutes = false;
   c.origins = list('ORIGINS') ?? c.origins;
   c.tokens = list('TOKENS') ?? c.tokens;
   c.logLevel = env.LOG_LEVEL || c.logLevel;
