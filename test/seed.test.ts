@@ -119,6 +119,13 @@ describe("the lecture's wire contract", () => {
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(resumed.events.map((e) => (JSON.parse(e.data) as { text: string }).text), ['s2']);
     resumed.close();
+    // An id that is not one of ours (the lecture's own server used timestamps, or garbage) starts at the end.
+    const foreign = new SseProbe(`${s.url}/subscribe`, { 'last-event-id': 'not-a-cursor!' });
+    await foreign.ready;
+    assert.equal(foreign.status, 200);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(foreign.events.length, 0);
+    foreign.close();
   });
 
   it('the seed routes are views of the default room: native clients and lecture clients chat together', async () => {

@@ -37,7 +37,7 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
     raw = await getRawBody(req, { limit, length: req.headers['content-length'] });
   } catch (err) {
     const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') throw new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${limit} bytes`);
+    if (type === 'entity.too.large') throw new SwitchboardError('MESSAGE_TOO_LARGE', `the body is over ${limit} bytes`);
     throw new SwitchboardError('BAD_REQUEST', (err as Error).message);
   }
   if (!isUtf8(raw)) throw new SwitchboardError('INVALID_UTF8');

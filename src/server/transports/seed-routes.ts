@@ -52,7 +52,8 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   router.open('GET', '/subscribe', async (req, res, _params, url) => {
     const state = await hub.room(DEFAULT_ROOM, true);
     const lastId = headerValue(req.headers['last-event-id']) ?? url.searchParams.get('lastEventId') ?? undefined;
-    let start = hub.resolveStart(state, lastId || undefined);
+    // EventSource gives up on an error answer: an id that is not ours (another server's) starts at the end.
+    let start = hub.resolveStart(state, lastId && /^(?:[A-Za-z0-9_-]{1,32}:)?\d{1,15}$/.test(lastId) ? lastId : undefined);
     // A lecture client with a stale id starts at the end, as a new one would, not at the oldest entry.
     if (start.reset) start = hub.resolveStart(state, undefined);
     const stream = new SseStream(ctx, res, 'seed-sse', seedSse, false);
