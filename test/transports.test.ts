@@ -205,3 +205,27 @@ describe('one room, four transports', () => {
     watcher.close();
   });
 });
+
+describe('presence kept out of the log (--no-presence-entries)', () => {
+  it('writes no join or leave entries, and tells subscribers through presence notices', async () => {
+    const s = await startServer({ presenceEntries: false, presenceGraceMs: 50 });
+    try {
+      await request(`${s.url}/api/rooms/quiet`, { method: 'PUT' });
+      const watcher = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=w&member=w`);
+      await watcher.opened;
+      watcher.send({ type: 'subscribe', room: 'quiet' });
+      await watcher.next('subscribed');
+      const sse = new SseProbe(`${s.url}/api/rooms/quiet/events?name=dora&member=d`);
+      await sse.ready;
+      await watcher.next('presence', (f) => (f.members as { name: string }[]).some((m) => m.name === 'dora'));
+      sse.close();
+      await watcher.next('presence', (f) => !(f.members as { name: string }[]).some((m) => m.name === 'dora'));
+      const history = (await request(`${s.url}/api/rooms/quiet/messages`)).json() as { entries: Entry[] };
+      assert.deepEqual(history.entries, []);
+      assert.equal(watcher.of('join').length + watcher.of('leave').length, 0);
+      watcher.close();
+    } finally {
+      await s.server.close();
+    }
+  });
+});

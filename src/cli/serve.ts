@@ -33,6 +33,7 @@ export function serveCommand(): Command {
     .addOption(new Option('--origins <list>', "allowed Origins, comma-separated; '*' for any (env ORIGINS)").default(env.origins).argParser(list))
     .addOption(new Option('--tokens <list>', 'bearer tokens the native API accepts, comma-separated; none = open (env TOKENS)').default(env.tokens).argParser(list))
     .addOption(new Option('--no-seed-routes', "do not serve the lecture's /poll, /longpoll, /subscribe, /update and WebSocket at / (env SEED_ROUTES=false)"))
+    .addOption(new Option('--no-presence-entries', 'keep joins and leaves out of the room log: presence notices only, for big rooms (env PRESENCE_ENTRIES=false)'))
     .addOption(new Option('--shutdown-timeout-ms <ms>', 'graceful shutdown deadline (env SHUTDOWN_TIMEOUT_MS)').default(env.shutdownTimeoutMs).argParser(int))
     .addOption(new Option('--drain-delay-ms <ms>', 'on SIGTERM, /readyz answers 503 this long before connections are closed (env DRAIN_DELAY_MS)').default(env.drainDelayMs).argParser(int))
     .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env LOG_LEVEL)').default(env.logLevel))
@@ -60,6 +61,7 @@ export function serveCommand(): Command {
         origins: o.origins as string[],
         tokens: o.tokens as string[],
         seedRoutes: env.seedRoutes && (o.seedRoutes as boolean),
+        presenceEntries: env.presenceEntries && (o.presenceEntries as boolean),
         shutdownTimeoutMs: o.shutdownTimeoutMs as number,
         drainDelayMs: o.drainDelayMs as number,
         logLevel: o.logLevel as string,

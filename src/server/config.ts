@@ -48,6 +48,13 @@ export interface ServerConfig {
   seedRoutes: boolean;
   /** A member leaves this long after its last connection. Default 3 s. */
   presenceGraceMs: number;
+  /**
+   * Write joins and leaves into the room log (default true: every transport, polling included,
+   * sees them, in order, and history shows them). False keeps presence out of the log: only
+   * `presence` notices go to WebSocket and SSE subscribers, which spares big rooms the churn of
+   * thousands of join/leave entries. Env PRESENCE_ENTRIES=false.
+   */
+  presenceEntries: boolean;
   /** Time allowed for a graceful shutdown before connections are cut. Default 5 s. */
   shutdownTimeoutMs: number;
   /**
@@ -96,6 +103,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   tokens: [],
   seedRoutes: true,
   presenceGraceMs: 3000,
+  presenceEntries: true,
   shutdownTimeoutMs: 5000,
   drainDelayMs: 0,
   staticDir: path.join(packageRoot, 'dist', 'public'),
@@ -129,6 +137,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
   c.maxBufferedBytes = num('MAX_BUFFERED_BYTES') ?? c.maxBufferedBytes;
   c.shutdownTimeoutMs = num('SHUTDOWN_TIMEOUT_MS') ?? c.shutdownTimeoutMs;
   if (env.SEED_ROUTES === 'false' || env.SEED_ROUTES === '0') c.seedRoutes = false;
+  if (env.PRESENCE_ENTRIES === 'false' || env.PRESENCE_ENTRIES === '0') c.presenceEntries = false;
   c.origins = list('ORIGINS') ?? c.origins;
   c.tokens = list('TOKENS') ?? c.tokens;
   c.logLevel = env.LOG_LEVEL || c.logLevel;

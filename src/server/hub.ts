@@ -23,6 +23,8 @@ export interface HubOptions {
   maxRooms: number;
   /** A member leaves this long after its last connection closed. */
   presenceGraceMs: number;
+  /** Joins and leaves as log entries (true), or as `presence` notices only (false). */
+  presenceEntries: boolean;
   /** A polling client is present this long after its last request. */
   pollPresenceTtlMs: number;
   /** A typing notice lasts this long. */
@@ -53,7 +55,7 @@ export class Hub {
   constructor(private readonly options: HubOptions) {
     this.presence = new PresenceTracker(
       options.presence,
-      (room, type, from) => void (type === 'change' ? this.presenceChanged(room) : this.publishPresence(room, type, from)),
+      (room, type, from) => void (type === 'change' || !options.presenceEntries ? this.presenceChanged(room) : this.publishPresence(room, type, from)),
       { graceMs: options.presenceGraceMs, pollTtlMs: options.pollPresenceTtlMs, ttlMs: 30_000 },
       options.logger,
     );

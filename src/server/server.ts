@@ -60,7 +60,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const store = messageStore ?? createStore({ kind: config.store, dataDir: config.dataDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix });
   const broker = givenBroker ?? createBroker({ kind: config.redisUrl ? 'redis' : 'local', ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix });
   const presence: PresenceStore = givenPresence ?? (config.redisUrl ? new RedisPresenceStore(config.redisUrl, config.redisPrefix) : new MemoryPresenceStore());
-  const hub = new Hub({ store, broker, presence, logger, metrics, maxRooms: config.maxRooms, presenceGraceMs: config.presenceGraceMs, pollPresenceTtlMs: Math.max(35_000, config.longPollTimeoutMs + 10_000), typingTtlMs: 5000 });
+  const hub = new Hub({ store, broker, presence, logger, metrics, maxRooms: config.maxRooms, presenceGraceMs: config.presenceGraceMs, presenceEntries: config.presenceEntries, pollPresenceTtlMs: Math.max(35_000, config.longPollTimeoutMs + 10_000), typingTtlMs: 5000 });
   const connections = new ConnectionRegistry(config.maxConnections, metrics);
   const ctx: ServerContext = { config, hub, logger, metrics, connections };
 
