@@ -101,8 +101,8 @@ export interface PollResult {
    * Entries then start at the oldest retained one.
    */
   reset?: 'epoch' | 'expired';
-  /** Names typing right now (ephemeral state, for polling clients). */
-  typing: string[];
+  /** Who is typing right now (ephemeral state, for polling clients). */
+  typing: Sender[];
 }
 
 /** Answer of the history route (pages go backwards from `before`). */

@@ -230,9 +230,9 @@ export class Hub {
     return { room, epoch: state.epoch, entries, more: first !== undefined && first.seq > state.firstSeq };
   }
 
-  /** Names typing in a room now (for polling clients). */
-  typingNames(room: string): string[] {
-    return this.channels.get(room)?.typingNames() ?? [];
+  /** Who is typing in a room now (for polling clients). */
+  typingNow(room: string): Sender[] {
+    return this.channels.get(room)?.typingNow() ?? [];
   }
 
   /** Live subscribers on this node, all rooms. */
@@ -258,7 +258,7 @@ export class Hub {
   }
 
   private pollResult(room: string, epoch: string, entries: Entry[], lastSeq: number, more: boolean): PollResult {
-    return { room, epoch, entries, cursor: formatCursor({ epoch, seq: lastSeq }), more, typing: this.typingNames(room) };
+    return { room, epoch, entries, cursor: formatCursor({ epoch, seq: lastSeq }), more, typing: this.typingNow(room) };
   }
 
   /** Tells every node's subscribers who is here now, when that changed without a join or leave. */

@@ -1,4 +1,4 @@
-import type { Entry, PresenceNotice, TypingNotice } from '../protocol/types.js';
+import type { Entry, PresenceNotice, Sender, TypingNotice } from '../protocol/types.js';
 import { Batch } from './batch.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -26,8 +26,8 @@ export class RoomChannel {
   private readonly early = new Map<number, Entry>();
   private flushScheduled = false;
   private gapTimer: NodeJS.Timeout | undefined;
-  /** Typing state for polling clients: name -> until (epoch ms). */
-  readonly typing = new Map<string, number>();
+  /** Typing state for polling clients: member (or name) -> who and until when (epoch ms). */
+  readonly typing = new Map<string, { from: Sender; until: number }>();
 
   constructor(
     readonly name: string,
@@ -116,7 +116,7 @@ export class RoomChannel {
 
   /** Sends an ephemeral typing notice to every live subscriber, encoded once. */
   typingNotice(notice: TypingNotice, ttlMs: number): void {
-    this.typing.set(notice.from.name, Date.now() + ttlMs);
+    this.typing.set(notice.from.member ?? notice.from.name, { from: notice.from, until: Date.now() + ttlMs });
     const encoded = JSON.stringify({ type: 'typing', ...notice });
     for (const sub of this.subscribers) sub.deliverTyping?.(notice, encoded);
   }
@@ -127,14 +127,14 @@ export class RoomChannel {
     for (const sub of this.subscribers) sub.deliverPresence?.(encoded);
   }
 
-  /** Names typing now. */
-  typingNames(now = Date.now()): string[] {
-    const names: string[] = [];
-    for (const [name, until] of this.typing) {
-      if (until > now) names.push(name);
-      else this.typing.delete(name);
+  /** Who is typing now. */
+  typingNow(now = Date.now()): Sender[] {
+    const out: Sender[] = [];
+    for (const [key, t] of this.typing) {
+      if (t.until > now) out.push(t.from);
+      else this.typing.delete(key);
     }
-    return names;
+    return out;
   }
 
   private accept(entry: Entry): void {

@@ -55,10 +55,9 @@ describe('web app: chat', { skip }, () => {
       const b = await open({ name: 'Bob', transport, pollIntervalMs: 250, hash: `#/room/${room}` });
       await waitConnected(a.page, transport);
       await waitConnected(b.page, transport);
-      // Typing shows on the other side. (Not over long polling: the server does not answer a
-      // held long poll for a typing notice, only for entries; reported.)
+      // Typing shows on the other side, on every transport (a typing notice answers a held long poll).
       await a.page.getByLabel('Message', { exact: true }).pressSequentially('hel');
-      if (transport !== 'long-polling') await b.page.locator('.typing', { hasText: 'Alice is typing…' }).waitFor();
+      await b.page.locator('.typing', { hasText: 'Alice is typing…' }).waitFor();
       await send(a.page, `hi Bob, over ${transport}`);
       await waitForMessage(b.page, `hi Bob, over ${transport}`);
       await send(b.page, 'hi Alice 안녕하세요 👋🏽');

@@ -112,9 +112,7 @@ export abstract class PollLoopTransport implements Transport {
       this.events.subscribed({ connectionId: this.connectionId, epoch: result.epoch, seq: firstSeq !== undefined ? firstSeq - 1 : (parseCursor(result.cursor)?.seq ?? 0), reset: result.reset });
     }
     for (const entry of result.entries) this.events.entry(entry, result.epoch);
-    for (const name of result.typing) {
-      if (name !== this.settings.name) this.events.typing({ room: result.room, from: { id: name, name } });
-    }
+    for (const from of result.typing) this.events.typing({ room: result.room, from });
     this.cursor = result.cursor;
   }
 
