@@ -10,8 +10,14 @@ type Started = Awaited<ReturnType<typeof startServer>>;
 /** The lecture's own handshake, typed into `nc`: no Host header. */
 const NC_HANDSHAKE = 'GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-Websocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-Websocket-Version: 13\r\n\r\n';
 
-function cookieOf(answer: { headers: { 'set-cookie'?: string[] } }): string {
-  return (answer.headers['set-cookie'] ?? [])[0]!.split(';')[0]!;
+/** A tiny cookie jar: what the answer sets, merged into what was sent. */
+function cookieOf(answer: { headers: { 'set-cookie'?: string[] } }, previous = ''): string {
+  const jar = new Map(previous.split('; ').filter(Boolean).map((c) => [c.split('=')[0]!, c] as const));
+  for (const line of answer.headers['set-cookie'] ?? []) {
+    const pair = line.split(';')[0]!;
+    jar.set(pair.split('=')[0]!, pair);
+  }
+  return [...jar.values()].join('; ');
 }
 
 describe("the lecture's wire contract", () => {
@@ -83,10 +89,13 @@ describe("the lecture's wire contract", () => {
       assert.equal(r.status, 200);
       assert.equal(r.headers['content-type'], 'application/json');
       seen.push((JSON.parse(r.body) as { text: string }).text);
-      cookie = cookieOf(r as never);
+      cookie = cookieOf(r as never, cookie);
     }
     assert.deepEqual(seen, ['p1', 'p2', 'p3']);
     assert.equal((await request(`${s.url}/poll`, { headers: { cookie } })).status, 204);
+    // A polling lecture client that keeps its cookies counts in presence.
+    const who = (await request(`${s.url}/api/rooms/lobby/presence`)).json() as { members: { name: string; transports: string[] }[] };
+    assert.ok(who.members.some((m) => m.name.startsWith('guest-') && m.transports.includes('polling')));
   });
 
   it('GET /longpoll: held until a message; 408 at the timeout, as the lecture page expects', async () => {

@@ -29,12 +29,14 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   const limiters = new RateLimiterMap(config.rateLimitPerSecond, config.rateLimitBurst);
 
   router.open('GET', '/poll', async (req, res) => {
+    guestPresence(ctx, req, res, 'polling');
     const cursor = cookieCursor(req);
     const result = cursor === undefined ? undefined : await hub.poll(DEFAULT_ROOM, cursor, 100);
     answerOne(res, result, await endCursor(ctx), 204);
   });
 
   router.open('GET', '/longpoll', async (req, res) => {
+    guestPresence(ctx, req, res, 'long-polling');
     let cursor = cookieCursor(req) ?? (await endCursor(ctx));
     const deadline = Date.now() + config.longPollTimeoutMs;
     await holdRequest(ctx, req, res, async (signal) => {
@@ -87,6 +89,22 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   });
 }
 
+/** Cookie naming a lecture polling client, so it counts in presence like any other client. */
+export const GUEST_COOKIE = 'sb_guest';
+
+/**
+ * Counts a lecture polling client in presence. Its first request only gets a `sb_guest`
+ * cookie: a client that keeps no cookies (curl) would otherwise join and leave at every request.
+ */
+function guestPresence(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, transport: 'polling' | 'long-polling'): void {
+  const raw = req.headers.cookie ? parseCookie(req.headers.cookie)[GUEST_COOKIE] : undefined;
+  if (raw && /^[A-Za-z0-9_-]{8,16}$/.test(raw)) {
+    ctx.hub.presence.touch(DEFAULT_ROOM, { id: raw, member: raw, name: `guest-${raw.slice(0, 4)}`, transport });
+    return;
+  }
+  res.appendHeader('set-cookie', serializeCookie(GUEST_COOKIE, randomId(), { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 30 * 24 * 3600 }));
+}
+
 function cookieCursor(req: IncomingMessage): string | undefined {
   const raw = req.headers.cookie;
   if (!raw) return undefined;
@@ -106,7 +124,10 @@ async function endCursor(ctx: ServerContext): Promise<string> {
 function answerOne(res: ServerResponse, result: PollResult | undefined, end: string, emptyStatus: number): void {
   const message = result && !result.reset ? result.entries.find((e) => e.type === 'message') : undefined;
   const next = message ? `${result!.epoch}:${message.seq}` : result && !result.reset ? result.cursor : end;
-  res.setHeader('set-cookie', serializeCookie(SEED_COOKIE, next, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 7 * 24 * 3600 }));
+  const cursorCookie = serializeCookie(SEED_COOKIE, next, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 7 * 24 * 3600 });
+  // The cursor cookie first (clients that read one Set-Cookie take this one), then any other.
+  const others = res.getHeader('set-cookie');
+  res.setHeader('set-cookie', [cursorCookie, ...(Array.isArray(others) ? others : others === undefined ? [] : [String(others)])]);
   if (!message) {
     res.writeHead(emptyStatus).end();
     return;
