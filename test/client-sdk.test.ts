@@ -207,6 +207,23 @@ describe('client SDK', () => {
     );
   });
 
+  it('presence follows a member who adds a connection on another transport (no join, a notice)', { timeout: 10_000 }, async () => {
+    const room = await newRoom();
+    for (const transport of ['websocket', 'sse'] as const) {
+      const watcher = await open({ room, name: `watcher-${transport}`, member: `w-${transport}`, transport });
+      const first = await open({ room, name: 'bea', member: 'bea', transport: 'sse' });
+      await waitFor(() => watcher.presence().some((m) => m.member === 'bea'), 'bea to be present');
+      const second = await open({ room, name: 'bea', member: 'bea', transport: 'websocket' });
+      await waitFor(
+        () => [...(watcher.presence().find((m) => m.member === 'bea')?.transports ?? [])].sort().join() === 'sse,websocket',
+        `bea on two transports, seen over ${transport}`,
+      );
+      await second.close();
+      await first.close();
+      await watcher.close();
+    }
+  });
+
   it('fails with typed errors carrying the server codes', { timeout: 10_000 }, async () => {
     for (const transport of [...TRANSPORTS, 'auto'] as const) {
       await assert.rejects(

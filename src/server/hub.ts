@@ -91,8 +91,10 @@ export class Hub {
 
   async listRooms(): Promise<RoomInfo[]> {
     const rooms = await this.options.store.listRooms();
-    const infos = await Promise.all(rooms.map(async (s) => ({ name: s.name, epoch: s.epoch, lastSeq: s.lastSeq, firstSeq: s.firstSeq, members: await this.presence.count(s.name) })));
-    return infos.sort((a, b) => a.name.localeCompare(b.name));
+    const counts = await this.presence.counts(rooms.map((r) => r.name));
+    return rooms
+      .map((s) => ({ name: s.name, epoch: s.epoch, lastSeq: s.lastSeq, firstSeq: s.firstSeq, members: counts.get(s.name) ?? 0 }))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /**

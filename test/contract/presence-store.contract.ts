@@ -52,6 +52,14 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
       assert.equal(await b.add('r3', conn('k2', 'keep'), Date.now() + 60_000), false);
     });
   
+    it('counts the members of many rooms at once', async () => {
+      await a.add('c1', conn('q1', 'x'), Date.now() + 60_000);
+      await b.add('c1', conn('q2', 'y'), Date.now() + 60_000);
+      await a.add('c2', conn('q3', 'x'), Date.now() + 60_000);
+      const counts = await b.counts(['c1', 'c2', 'empty'], Date.now());
+      assert.deepEqual([counts.get('c1'), counts.get('c2'), counts.get('empty')], [2, 1, 0]);
+    });
+
     it('refresh reports the connections it no longer has (reaped during an outage)', async () => {
       assert.equal(await a.add('r4', conn('g1', 'gone'), Date.now() + 50), true);
       await new Promise((r) => setTimeout(r, 80));

@@ -55,6 +55,12 @@ export class MemoryPresenceStore implements PresenceStore {
     return out;
   }
 
+  async counts(rooms: string[], now: number): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const room of rooms) out.set(room, (await this.members(room, now)).length);
+    return out;
+  }
+
   async reap(now: number): Promise<GoneMember[]> {
     const gone: GoneMember[] = [];
     for (const [room, members] of this.rooms) {

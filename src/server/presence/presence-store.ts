@@ -42,6 +42,8 @@ export interface PresenceStore {
    */
   refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number): Promise<C[]>;
   members(room: string, now: number): Promise<PresenceMember[]>;
+  /** How many members each room has, in one round trip (room lists); may count a member whose connections expired but were not reaped yet. */
+  counts(rooms: string[], now: number): Promise<Map<string, number>>;
   reap(now: number): Promise<GoneMember[]>;
   close(): Promise<void>;
 }

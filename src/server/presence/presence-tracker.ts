@@ -79,6 +79,11 @@ export class PresenceTracker {
     return this.store.members(room, Date.now()).catch(() => []);
   }
 
+  /** Member counts of many rooms at once (room lists). */
+  counts(rooms: string[]): Promise<Map<string, number>> {
+    return this.store.counts(rooms, Date.now()).catch(() => new Map());
+  }
+
   async count(room: string): Promise<number> {
     return (await this.members(room)).length;
   }

@@ -138,6 +138,16 @@ export class RedisPresenceStore implements PresenceStore {
     return [...byMember.values()];
   }
 
+  async counts(rooms: string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (rooms.length === 0) return out;
+    const pipeline = this.redis.pipeline();
+    for (const room of rooms) pipeline.scard(`${this.prefix}pmembers:${room}`);
+    const results = (await pipeline.exec()) ?? [];
+    rooms.forEach((room, i) => out.set(room, Number(results[i]?.[1] ?? 0)));
+    return out;
+  }
+
   async reap(now: number): Promise<GoneMember[]> {
     const flat = await this.redis.sbPresReap(`${this.prefix}prooms`, this.prefix, now);
     const gone: GoneMember[] = [];
