@@ -229,7 +229,9 @@ export class SqliteStore implements MessageStore {
       mkdirSync(this.dataDir, { recursive: true });
       const db = new Database(this.path, { timeout: this.busyTimeoutMs });
       this.db = db;
-      db.pragma('journal_mode = WAL');
+      // Switching a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at once
+      // (no busy handler) while another process does the same: retry for up to busyTimeoutMs.
+      retryWhileBusy(() => db.pragma('journal_mode = WAL'), this.busyTimeoutMs);
       // In WAL mode NORMAL already survives kill -9 (a commit is in the OS's page cache once
       // write() returns), but not an OS crash or power loss. FULL fsyncs the WAL at every commit,
       // so "acknowledged" means "on disk" whatever dies: the price is one fsync per append.
@@ -314,6 +316,19 @@ export class SqliteStore implements MessageStore {
     } catch (err) {
       if (err instanceof SwitchboardError) throw err;
       throw new SwitchboardError('STORE_UNAVAILABLE', err instanceof Error ? err.message : String(err));
+    }
+  }
+}
+
+/** Runs `fn`, again after a short sleep while it fails with SQLITE_BUSY, for up to `timeoutMs`. */
+function retryWhileBusy<T>(fn: () => T, timeoutMs: number): T {
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+    try {
+      return fn();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait); // opening is synchronous anyway
     }
   }
 }
