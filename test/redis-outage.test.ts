@@ -47,6 +47,20 @@ describe('a Redis outage under two nodes', { skip, timeout: 50_000 }, () => {
     return nodes;
   }
 
+  /** Two nodes and a room with one WebSocket follower on each, both joined: the start of the broker tests. */
+  async function followedOnBothNodes(t: { after(fn: () => unknown): void }, room: string): Promise<{ a: Node; b: Node; onA: WsFollower; onB: WsFollower; start: string }> {
+    const [a, b] = await twoNodes(t);
+    await request(`${a.url}/api/rooms/${room}`, { method: 'PUT' });
+    const start = ((await getJson(`${a.url}/api/rooms/${room}/poll`)) as PollResult).cursor;
+    const onA = new WsFollower('ws-on-a', room, start);
+    const onB = new WsFollower('ws-on-b', room, start);
+    t.after(() => [onA, onB].forEach((f) => f.close()));
+    await onA.connect(a.url);
+    await onB.connect(b.url);
+    await waitFor(() => joinCount(onA) === 2 && joinCount(onB) === 2, 5000, 'both joins');
+    return { a, b, onA, onB, start };
+  }
+
   it('refuses publishes while Redis is down (503 / error frame), says so on /readyz, recovers by itself, and loses or doubles nothing', async (t) => {
     const [a, b] = await twoNodes(t);
     const room = 'out';
@@ -145,16 +159,8 @@ describe('a Redis outage under two nodes', { skip, timeout: 50_000 }, () => {
   });
 
   it("a node whose pub/sub connection dropped reads what it missed from the store once it is back", async (t) => {
-    const [a, b] = await twoNodes(t);
     const room = 'resub';
-    await request(`${a.url}/api/rooms/${room}`, { method: 'PUT' });
-    const start = ((await getJson(`${a.url}/api/rooms/${room}/poll`)) as PollResult).cursor;
-    const onA = new WsFollower('ws-on-a', room, start);
-    const onB = new WsFollower('ws-on-b', room, start);
-    t.after(() => [onA, onB].forEach((f) => f.close()));
-    await onA.connect(a.url);
-    await onB.connect(b.url);
-    await waitFor(() => joinCount(onA) === 2 && joinCount(onB) === 2, 5000, 'both joins');
+    const { a, onA, onB } = await followedOnBothNodes(t, room);
     const acked = new Map<string, number>();
     const publish = async (clientId: string): Promise<void> => {
       const o = await publishHttp(a.url, room, clientId, clientId);
@@ -178,16 +184,8 @@ describe('a Redis outage under two nodes', { skip, timeout: 50_000 }, () => {
   });
 
   it('a message the broker could not hand to Redis is handed over once its connection is back', async (t) => {
-    const [a, b] = await twoNodes(t);
     const room = 'repub';
-    await request(`${a.url}/api/rooms/${room}`, { method: 'PUT' });
-    const start = ((await getJson(`${a.url}/api/rooms/${room}/poll`)) as PollResult).cursor;
-    const onA = new WsFollower('ws-on-a', room, start);
-    const onB = new WsFollower('ws-on-b', room, start);
-    t.after(() => [onA, onB].forEach((f) => f.close()));
-    await onA.connect(a.url);
-    await onB.connect(b.url);
-    await waitFor(() => joinCount(onA) === 2 && joinCount(onB) === 2, 5000, 'both joins');
+    const { a, onA, onB } = await followedOnBothNodes(t, room);
 
     // Cut only the brokers' publishing connections: the store still takes the append, the
     // PUBLISH that follows fails, and no later message will reveal the gap.
@@ -205,16 +203,8 @@ describe('a Redis outage under two nodes', { skip, timeout: 50_000 }, () => {
   });
 
   it('a publish stored after its answer was lost is acknowledged as a duplicate when retried, and reaches every subscriber once', async (t) => {
-    const [a, b] = await twoNodes(t);
     const room = 'slow';
-    await request(`${a.url}/api/rooms/${room}`, { method: 'PUT' });
-    const start = ((await getJson(`${a.url}/api/rooms/${room}/poll`)) as PollResult).cursor;
-    const onA = new WsFollower('ws-on-a', room, start);
-    const onB = new WsFollower('ws-on-b', room, start);
-    t.after(() => [onA, onB].forEach((f) => f.close()));
-    await onA.connect(a.url);
-    await onB.connect(b.url);
-    await waitFor(() => joinCount(onA) === 2 && joinCount(onB) === 2, 5000, 'both joins');
+    const { a, b, onA, onB, start } = await followedOnBothNodes(t, room);
 
     // Redis holds writes for 3 s: the append waits in Redis, the node gives up after its 2 s
     // command timeout and answers 503, then Redis runs the append. Stored, not acknowledged.
