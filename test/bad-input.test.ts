@@ -46,7 +46,7 @@ describe('bad input gets a clear error and loses nothing', () => {
   });
 
   it('invalid UTF-8 gets close 1007 over WebSocket and 400 INVALID_UTF8 over HTTP', async () => {
-    const r = await request(`${s.url}/api/rooms/bad/messages`, { method: 'POST', body: Buffer.from([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]) });
+    const r = await request(`${s.url}/api/rooms/bad/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.from([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]) });
     assert.equal(r.status, 400);
     assert.equal((r.json() as { code: string }).code, 'INVALID_UTF8');
     for (const path of ['/api/ws', '/']) {
@@ -81,7 +81,7 @@ describe('bad input gets a clear error and loses nothing', () => {
     ws.close();
   });
 
-  it('a flood is rate-limited per connection; what was acknowledged is stored', async () => {
+  it('a flood is rate-limited per address (guests); what was acknowledged is stored', async () => {
     const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
     await ws.opened;
     for (let i = 0; i < 30; i++) ws.send({ type: 'publish', id: `f${i}`, room: 'bad', text: `flood ${i}`, clientId: `flood-${i}` });
@@ -92,8 +92,8 @@ describe('bad input gets a clear error and loses nothing', () => {
     assert.ok(acks.length >= 5 && acks.length < 10, `${acks.length} accepted`);
     const history = (await request(`${s.url}/api/rooms/bad/messages?limit=500`)).json() as { entries: { clientId?: string }[] };
     for (const ack of acks) assert.ok(history.entries.some((e) => e.clientId === ack.clientId), 'every acknowledged message is stored');
-    // Another connection is not starved by the flooder.
-    const other = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    // A client of another address is not starved by the flooder.
+    const other = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`, { localAddress: '127.0.0.2' });
     await other.opened;
     other.send({ type: 'publish', id: 'o', room: 'bad', text: 'calm' });
     await other.next('ack', (f) => f.id === 'o');
@@ -101,7 +101,7 @@ describe('bad input gets a clear error and loses nothing', () => {
     other.close();
   });
 
-  it('Origins outside the list are refused for WebSocket and CORS; the same host is allowed', async () => {
+  it('Origins outside the list are refused for WebSocket and CORS; the Host header is never trusted', async () => {
     const refused = new WebSocket(`ws://127.0.0.1:${s.port}/api/ws`, { origin: 'http://evil.example' });
     const status = await new Promise<number>((resolve) => refused.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
     assert.equal(status, 403);
@@ -113,8 +113,11 @@ describe('bad input gets a clear error and loses nothing', () => {
     assert.equal((cors.json() as { code: string }).code, 'ORIGIN_NOT_ALLOWED');
     const allowed = await request(`${s.url}/api/rooms`, { headers: { origin: 'http://allowed.example' } });
     assert.equal(allowed.headers['access-control-allow-origin'], 'http://allowed.example');
+    // Same host as the Host header but not in the list: refused (DNS rebinding sends exactly this).
     const same = await request(`${s.url}/api/rooms`, { headers: { origin: `http://127.0.0.1:${s.port}` } });
-    assert.equal(same.status, 200);
+    assert.equal(same.status, 403);
+    const rebound = await request(`${s.url}/api/rooms`, { headers: { origin: 'http://evil.example', host: 'evil.example' } });
+    assert.equal(rebound.status, 403);
   });
 
   it('the connection cap refuses more with 503 TOO_MANY_CONNECTIONS', async () => {
@@ -138,7 +141,7 @@ describe('bad input gets a clear error and loses nothing', () => {
     const r = await request(`${s.url}/api/nothing-here`);
     assert.equal(r.status, 404);
     assert.equal((r.json() as { code: string }).code, 'NOT_FOUND');
-    const m = await request(`${s.url}/api/rooms/bad/presence`, { method: 'DELETE' });
+    const m = await request(`${s.url}/api/rooms/bad/typing`, { method: 'DELETE' });
     assert.equal(m.status, 405);
   });
 });

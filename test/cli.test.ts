@@ -1,3 +1,4 @@
+import { mintToken } from '../src/server/auth/mint-token.js';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
@@ -79,11 +80,14 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+const TEST_SECRET = 'cli-test-secret-0123456789abcdef';
+
 describe('switchboard CLI', () => {
   let server: Switchboard;
   let url: string;
   let locked: Switchboard;
   let lockedUrl: string;
+  let lockedToken: string;
   const children: ChildProcess[] = [];
 
   const history = async (room: string): Promise<Entry[]> => ((await (await fetch(`${url}/api/rooms/${room}/messages?limit=500`)).json()) as HistoryPage).entries;
@@ -93,7 +97,8 @@ describe('switchboard CLI', () => {
   before(async () => {
     server = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', rateLimitPerSecond: 10_000, rateLimitBurst: 10_000 });
     url = `http://127.0.0.1:${await server.listen()}`;
-    locked = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', tokens: ['s3cret'] });
+    locked = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', jwtSecret: TEST_SECRET });
+    lockedToken = await mintToken(TEST_SECRET, { sub: 'cli-user', rooms: { lobby: ['read', 'write'] }, ttlSec: 600 });
     lockedUrl = `http://127.0.0.1:${await locked.listen()}`;
   });
   after(async () => {
@@ -220,7 +225,7 @@ describe('switchboard CLI', () => {
       run(['tail', '--url', lockedUrl, '--token', 'wrong', '--transport', 'websocket']),
       run(['chat', '--url', lockedUrl, '--token', 'wrong', '--transport', 'polling']),
       run(['send', '--url', lockedUrl, '--transport', 'sse', 'hi']),
-      run(['send', '--url', lockedUrl, '--token', 's3cret', 'let me in']),
+      run(['send', '--url', lockedUrl, '--token', lockedToken, 'let me in']),
       run(['send', '--url', url, '--transport', 'carrier-pigeon', 'hi']),
     ]);
     assertOneLineError(unreachable, /cannot reach .*ECONNREFUSED/);

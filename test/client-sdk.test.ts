@@ -1,3 +1,4 @@
+import { mintToken } from '../src/server/auth/mint-token.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConnectionError, SwitchboardError, TRANSPORTS, connect, type Client, type ConnectOptions, type Entry, type HistoryPage, type WireEvent } from '../src/client/index.js';
@@ -247,7 +248,9 @@ describe('client SDK', () => {
   });
 
   it('refuses a bad token with UNAUTHORIZED on every transport', { timeout: 10_000 }, async () => {
-    const locked = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', tokens: ['s3cret'] });
+    const secret = 'sdk-test-secret-0123456789abcdef';
+    const locked = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', jwtSecret: secret });
+    const token = await mintToken(secret, { sub: 'x', rooms: { lobby: ['read', 'write'] }, ttlSec: 600 });
     const lockedUrl = `http://127.0.0.1:${await locked.listen()}`;
     try {
       for (const transport of [...TRANSPORTS, 'auto'] as const) {
@@ -256,7 +259,7 @@ describe('client SDK', () => {
           (err: unknown) => err instanceof SwitchboardError && err.code === 'UNAUTHORIZED',
           `UNAUTHORIZED over ${transport}`,
         );
-        const ok = await connect({ url: lockedUrl, ...FAST, room: 'lobby', name: 'x', transport, token: 's3cret' });
+        const ok = await connect({ url: lockedUrl, ...FAST, room: 'lobby', name: 'x', transport, token });
         assert.equal((await ok.publish(`with a token over ${transport}`)).duplicate, false);
         await ok.close();
       }

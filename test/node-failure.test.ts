@@ -240,8 +240,11 @@ describe('kill -9 of a single SQLite node, and a lost history', { timeout: 45_00
     assert.ok(after.ok);
     assert.equal(after.ack.seq, lastSeq + 1);
     assert.equal(after.ack.epoch, epoch);
-    const retried = await publishHttp(node.url, room, 'again', [...acked.keys()][0]!);
+    // Keys are the sender's: the HTTP publisher (one sender per address) retries one of its own.
+    const own = [...acked.keys()].find((k) => k.startsWith('h-'))!;
+    const retried = await publishHttp(node.url, room, `text ${own}`, own);
     assert.ok(retried.ok && retried.ack.duplicate, 'an acked clientId is still known after the crash');
+    assert.equal(retried.ok && retried.ack.seq, acked.get(own));
 
     // Resume from a cursor taken before the crash, on every route.
     const from = Math.max(1, lastSeq - 5);

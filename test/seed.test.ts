@@ -66,14 +66,20 @@ describe("the lecture's wire contract", () => {
     b.close();
   });
 
-  it('POST /update publishes; 400 with {error} when text is missing or the body is not JSON', async () => {
+  it('POST /update publishes; 400 with {error} when text is missing or the body is not JSON; 415 unless sent as JSON', async () => {
     const ok = await postJson(`${s.url}/update`, { text: 'from curl' });
     assert.equal(ok.status, 200);
     assert.deepEqual(Object.keys(ok.json() as object), ['text', 'timestamp']);
     const missing = await postJson(`${s.url}/update`, { nope: 1 });
     assert.equal(missing.status, 400);
     assert.equal(typeof (missing.json() as { error: unknown }).error, 'string');
-    const notJson = await request(`${s.url}/update`, { method: 'POST', body: 'text=hi' });
+    // A form or text/plain body (what a cross-site form can send without a preflight) is refused.
+    const form = await request(`${s.url}/update`, { method: 'POST', body: 'text=hi' });
+    assert.equal(form.status, 415);
+    assert.equal((form.json() as { code: string; error: string }).code, 'UNSUPPORTED_MEDIA_TYPE');
+    const plain = await request(`${s.url}/update`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"text":"hi"}' });
+    assert.equal(plain.status, 415);
+    const notJson = await request(`${s.url}/update`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'text=hi' });
     assert.equal(notJson.status, 400);
     assert.equal((notJson.json() as { code: string }).code, 'BAD_JSON');
   });

@@ -63,13 +63,60 @@ describe('redis', { skip }, () => {
       }
     });
 
+    it('leaves no key of a deleted room, and none of the old history of a reset one', async () => {
+      const prefix = uniquePrefix();
+      const store = await open(redisUrl, prefix);
+      const admin = new Redis(redisUrl);
+      try {
+        for (const room of ['gone', 'reset', 'kept']) {
+          await store.createRoom(room);
+          await store.append(draft(room, 'x', 'cid'));
+        }
+        assert.equal(await store.deleteRoom('gone'), true);
+        await store.resetRoom('reset');
+        const keys = (await admin.keys(`${prefix}*`)).sort();
+        assert.deepEqual(keys, [`${prefix}cid:kept`, `${prefix}log:kept`, `${prefix}room:kept`, `${prefix}room:reset`, `${prefix}rooms`]);
+        assert.deepEqual((await admin.smembers(`${prefix}rooms`)).sort(), ['kept', 'reset']);
+      } finally {
+        await store.close();
+        await deleteKeys(prefix);
+        admin.disconnect();
+      }
+    });
+
+    it('trims entries stored before idempotency keys were per sender, with their index fields', async () => {
+      const prefix = uniquePrefix();
+      const store = await open(redisUrl, prefix);
+      const admin = new Redis(redisUrl);
+      try {
+        await store.createRoom('r');
+        // As the append script used to write it: the bare clientId in c and as the index field.
+        const old = JSON.stringify({ type: 'message', from: { id: 'c', name: 'c' }, text: 'old', clientId: 'old-cid' });
+        await admin.xadd(`${prefix}log:r`, '1-0', 'd', old, 't', String(Date.now()), 'c', 'old-cid');
+        await admin.hset(`${prefix}cid:r`, 'old-cid', '1');
+        await admin.hset(`${prefix}room:r`, 'lastSeq', '1');
+        await store.append(draft('r', 'new', 'new-cid'));
+        assert.equal(await admin.hlen(`${prefix}cid:r`), 2);
+        assert.equal(await store.trim({ maxEntries: 0, maxAgeMs: Infinity }, Date.now()), 2);
+        assert.equal(await admin.exists(`${prefix}cid:r`), 0);
+      } finally {
+        await store.close();
+        await deleteKeys(prefix);
+        admin.disconnect();
+      }
+    });
+
     it('rejects every call quickly with STORE_UNAVAILABLE when Redis cannot be reached', async () => {
       const store = new RedisStore({ url: `redis://127.0.0.1:${await freePort()}`, prefix: uniquePrefix(), connectTimeoutMs: 300 });
       try {
         await assertUnavailable(store.init(), 1500);
         await assertUnavailable(store.getRoom('r'), 500);
         await assertUnavailable(store.createRoom('r'), 500);
+        await assertUnavailable(store.createRoom('r', 10), 500);
+        await assertUnavailable(store.countRooms(), 500);
         await assertUnavailable(store.listRooms(), 500);
+        await assertUnavailable(store.deleteRoom('r'), 500);
+        await assertUnavailable(store.resetRoom('r'), 500);
         await assertUnavailable(store.append(draft('r', 'x')), 500);
         await assertUnavailable(store.readAfter('r', 0, 10), 500);
         await assertUnavailable(store.readBefore('r', undefined, 10), 500);

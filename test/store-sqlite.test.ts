@@ -83,12 +83,118 @@ describe('SqliteStore', () => {
       await store.close();
       const db = new Database(join(nested, 'chat.db'), { readonly: true });
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(db.pragma('user_version', { simple: true }), 1);
+      assert.equal(db.pragma('user_version', { simple: true }), 3);
       db.close();
       // Reopening an up-to-date file runs no migration (it would fail: the tables exist).
       const again = new SqliteStore({ dataDir: nested, fileName: 'chat.db' });
       await again.init();
       await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('migrates a version 1 file: idempotency keys per sender, a room count', async () => {
+    const dir = await tempDir();
+    try {
+      // Version 1 as it shipped, with rows as that version wrote them.
+      const v1 = new Database(join(dir, 'switchboard.db'));
+      v1.exec(`
+        CREATE TABLE rooms (name TEXT PRIMARY KEY, epoch TEXT NOT NULL, last_seq INTEGER NOT NULL, first_seq INTEGER NOT NULL, created_at INTEGER NOT NULL);
+        CREATE TABLE entries (room TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, type TEXT NOT NULL, sender TEXT NOT NULL, text TEXT, client_id TEXT, PRIMARY KEY (room, seq));
+        CREATE UNIQUE INDEX entries_room_client_id ON entries (room, client_id) WHERE client_id IS NOT NULL;
+        INSERT INTO rooms VALUES ('a', 'ep1', 3, 1, 0), ('b', 'ep2', 0, 1, 0);
+      `);
+      const insert = v1.prepare('INSERT INTO entries (room, seq, ts, type, sender, text, client_id) VALUES (?, ?, ?, ?, ?, ?, ?)');
+      insert.run('a', 1, 1, 'message', JSON.stringify({ id: 'conn-1', name: 'carol', member: 'carol', transport: 'websocket' }), 'hi', 'c1');
+      insert.run('a', 2, 2, 'message', JSON.stringify({ id: 'http-9', name: 'anon', transport: 'http' }), 'yo', 'c2');
+      insert.run('a', 3, 3, 'join', JSON.stringify({ id: 'conn-1', name: 'carol', member: 'carol' }), null, null);
+      v1.pragma('user_version = 1');
+      v1.close();
+
+      const store = await open(dir);
+      try {
+        assert.equal(await store.countRooms(), 2);
+        // Old keys still hold for their sender, and only for their sender.
+        const retry = await store.append({ type: 'message', room: 'a', from: { id: 'conn-5', name: 'carol', member: 'carol' }, text: 'hi', clientId: 'c1' });
+        assert.deepEqual([retry.duplicate, retry.entry.seq, retry.epoch], [true, 1, 'ep1']);
+        const anonRetry = await store.append({ type: 'message', room: 'a', from: { id: 'http-9', name: 'anon' }, text: 'yo', clientId: 'c2' });
+        assert.deepEqual([anonRetry.duplicate, anonRetry.entry.seq], [true, 2]);
+        const other = await store.append({ type: 'message', room: 'a', from: { id: 'conn-6', name: 'mallory', member: 'mallory' }, text: 'me', clientId: 'c1' });
+        assert.deepEqual([other.duplicate, other.entry.seq], [false, 4]);
+        // The count came from the rooms that were there, and goes on from it.
+        await assert.rejects(store.createRoom('c', 2), (err: unknown) => err instanceof SwitchboardError && err.code === 'ROOM_LIMIT');
+        assert.equal((await store.createRoom('c', 3)).created, true);
+        assert.equal(await store.deleteRoom('b'), true);
+        assert.equal(await store.countRooms(), 2);
+      } finally {
+        await store.close();
+      }
+      const db = new Database(join(dir, 'switchboard.db'), { readonly: true });
+      try {
+        assert.equal(db.pragma('user_version', { simple: true }), 3);
+        assert.deepEqual(db.prepare("SELECT seq, client_scope FROM entries WHERE room = 'a' ORDER BY seq").all(), [
+          { seq: 1, client_scope: 'carol' },
+          { seq: 2, client_scope: 'http-9' },
+          { seq: 3, client_scope: null },
+          { seq: 4, client_scope: 'mallory' },
+        ]);
+        const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entries' AND sql IS NOT NULL").all();
+        assert.deepEqual(indexes, [{ name: 'entries_room_client_key' }]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('caps rooms atomically across processes sharing one file', async () => {
+    const dir = await tempDir();
+    try {
+      // Three processes race to create 100 rooms each under a cap of 50, starting together.
+      const startAt = Date.now() + 2000;
+      const child = `
+        import { SqliteStore } from ${JSON.stringify(new URL('../src/server/store/sqlite-store.ts', import.meta.url).href)};
+        const [dir, tag, startAt] = process.argv.slice(1);
+        const store = new SqliteStore({ dataDir: dir, busyTimeoutMs: 20_000 });
+        await store.init();
+        await new Promise((resolve) => setTimeout(resolve, Number(startAt) - Date.now()));
+        let created = 0;
+        for (let i = 0; i < 100; i++) {
+          try {
+            if ((await store.createRoom(tag + '-' + i, 50)).created) created++;
+          } catch (err) {
+            if (err.code !== 'ROOM_LIMIT') throw err;
+          }
+          // A pause lets the others take the write lock, so the processes' creations interleave.
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        await store.close();
+        process.stdout.write(String(created));
+      `;
+      const runs = ['a', 'b', 'c'].map((tag) => {
+        const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child, dir, tag, String(startAt)], {
+          cwd: repoRoot,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        let err = '';
+        proc.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+        proc.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+        return new Promise<number>((resolve, reject) =>
+          proc.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`child ${tag} exited with ${code}: ${err}`)))),
+        );
+      });
+      const created = await Promise.all(runs);
+      assert.equal(created.reduce((a, b) => a + b, 0), 50, `created per process: ${created.join(', ')}`);
+      const store = await open(dir);
+      try {
+        assert.equal(await store.countRooms(), 50);
+        assert.equal((await store.listRooms()).length, 50);
+      } finally {
+        await store.close();
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

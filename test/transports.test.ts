@@ -161,23 +161,30 @@ describe('one room, four transports', () => {
   });
 
   it('a retried publish with the same client id is stored once and acknowledged with its original seq', async () => {
-    const first = await postJson(`${s.url}/api/rooms/mixed/messages`, { text: 'once', clientId: 'retry-me' });
-    const second = await postJson(`${s.url}/api/rooms/mixed/messages`, { text: 'once', clientId: 'retry-me' });
+    const first = await postJson(`${s.url}/api/rooms/mixed/messages`, { text: 'once', clientId: 'retry-me', member: 'carol' });
+    const second = await postJson(`${s.url}/api/rooms/mixed/messages`, { text: 'once', clientId: 'retry-me', member: 'carol' });
     assert.equal(first.status, 201);
     assert.equal(second.status, 200);
     const a = first.json() as { seq: number; duplicate: boolean };
     const b = second.json() as { seq: number; duplicate: boolean };
     assert.equal(b.seq, a.seq);
     assert.equal(b.duplicate, true);
-    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    // The same sender retrying over another transport.
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?member=carol`);
     await ws.opened;
     ws.send({ type: 'publish', id: 'again', room: 'mixed', text: 'once', clientId: 'retry-me' });
     const ack = await ws.next('ack');
     assert.equal(ack.seq, a.seq);
     assert.equal(ack.duplicate, true);
+    // The same sender reusing its key for another text is told, not acknowledged.
+    ws.send({ type: 'publish', id: 'other', room: 'mixed', text: 'not the same', clientId: 'retry-me' });
+    assert.equal((await ws.next('error', (f) => f.id === 'other')).code, 'CLIENT_ID_CONFLICT');
     ws.close();
+    // Another sender's key is its own: the same clientId stores its own message (no squatting).
+    const mallory = await postJson(`${s.url}/api/rooms/mixed/messages`, { text: 'mine', clientId: 'retry-me', member: 'mallory' });
+    assert.equal(mallory.status, 201);
     const history = (await request(`${s.url}/api/rooms/mixed/messages?limit=500`)).json() as { entries: Entry[] };
-    assert.equal(history.entries.filter((e) => e.clientId === 'retry-me').length, 1);
+    assert.deepEqual(history.entries.filter((e) => e.clientId === 'retry-me').map((e) => [e.from.member, e.text]), [['carol', 'once'], ['mallory', 'mine']]);
   });
 
   it('presence: join and leave entries, and who is here on which transport', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { SwitchboardError } from '../protocol/errors.js';
 import { ConnectionError } from '../client/errors.js';
@@ -33,6 +34,9 @@ export function connectOptions(flags: ClientFlags, name: string): ConnectOptions
     url: flags.url,
     room: flags.room,
     name,
+    // One name, one member on an open server, so a message retried by a later run (same
+    // --client-id) is recognised: clientIds are scoped to their sender. A token names its own member.
+    member: `cli-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`,
     transport: flags.transport,
     ...(flags.token ? { token: flags.token } : {}),
     ...(flags.create ? { create: true } : {}),

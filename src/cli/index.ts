@@ -28,6 +28,7 @@ const program = new Command('switchboard')
   .addCommand(lazyServeCommand())
   .addCommand(chatCommand())
   .addCommand(sendCommand())
-  .addCommand(tailCommand());
+  .addCommand(tailCommand())
+  .addCommand((await import('./token.js')).tokenCommand());
 
 await program.parseAsync(process.argv);

@@ -34,6 +34,10 @@ export type ClientError = SwitchboardError | ConnectionError;
  */
 const TERMINAL: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'UNAUTHORIZED',
+  'TOKEN_EXPIRED',
+  'FORBIDDEN',
+  'MEMBER_DISCONNECTED',
+  'ROOM_DELETED',
   'ROOM_NOT_FOUND',
   'INVALID_ROOM_NAME',
   'ORIGIN_NOT_ALLOWED',

@@ -4,7 +4,8 @@
  * test/error-catalog.test.ts keeps the two in step.
  *
  * Close code ranges (as in Centrifugo): 1000-1015 are RFC 6455's; 4000-4099 mean "reconnect
- * and resume"; 4100-4199 mean "do not reconnect with the same credentials".
+ * and resume" (4005, TOKEN_EXPIRED: with a new token); 4100-4199 mean "do not reconnect with the
+ * same credentials".
  */
 export const ERRORS = {
   BAD_JSON: { status: 400, message: 'The body or frame is not valid JSON' },
@@ -15,21 +16,30 @@ export const ERRORS = {
   INVALID_UTF8: { status: 400, close: 1007, message: 'The text is not valid UTF-8' },
   UNKNOWN_FRAME: { status: 400, message: 'Unknown frame type' },
   UNAUTHORIZED: { status: 401, close: 4101, message: 'A valid token is required' },
+  TOKEN_EXPIRED: { status: 401, close: 4005, message: 'The token has expired: get a new one and reconnect' },
+  FORBIDDEN: { status: 403, close: 4103, message: 'Your token does not give this right here' },
   ORIGIN_NOT_ALLOWED: { status: 403, message: 'This Origin is not allowed' },
   NOT_FOUND: { status: 404, message: 'No such route' },
   ROOM_NOT_FOUND: { status: 404, message: 'No such room' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   ROOM_LIMIT: { status: 409, message: 'The server holds as many rooms as it is allowed to' },
+  CLIENT_ID_CONFLICT: { status: 409, message: 'You already used this clientId for another message' },
+  INVALID_SESSION: { status: 400, message: 'The presence session is not valid here: join again' },
+  TOO_MANY_SUBSCRIPTIONS: { status: 429, message: 'This connection holds as many subscriptions as it may' },
   MESSAGE_TOO_LARGE: { status: 413, close: 1009, message: 'The message is larger than the limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json' },
   RATE_LIMITED: { status: 429, close: 4008, message: 'Too many messages: slow down' },
   INTERNAL: { status: 500, close: 1011, message: 'Internal error' },
   TOO_MANY_CONNECTIONS: { status: 503, close: 1013, message: 'The server is at its connection limit' },
+  TOO_MANY_CONNECTIONS_FROM_YOU: { status: 429, close: 4009, message: 'Your address or member holds as many connections as it may' },
   SHUTTING_DOWN: { status: 503, close: 1001, message: 'The server is shutting down: reconnect elsewhere' },
   STORE_UNAVAILABLE: { status: 503, close: 1011, message: 'The message store is unavailable: nothing was stored' },
   SLOW_CONSUMER: { status: 503, close: 4000, message: 'The client reads too slowly: reconnect and resume' },
   HEARTBEAT_TIMEOUT: { status: 408, close: 4001, message: 'No pong within the heartbeat interval' },
   HISTORY_RESET: { status: 409, close: 4002, message: "The room's history was reset: subscribe again from your cursor to be told where to start" },
+  WRITE_TIMEOUT: { status: 408, close: 4006, message: 'The client did not read what it was sent in time' },
+  MEMBER_DISCONNECTED: { status: 403, close: 4104, message: 'An administrator disconnected you' },
+  ROOM_DELETED: { status: 410, close: 4105, message: 'The room was deleted' },
 } as const satisfies Record<string, { status: number; close?: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -36,6 +36,7 @@ export const clientFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('publish'), id: z.string().max(64).optional(), room: roomName, text: z.string().min(1), clientId: clientMessageId.optional() }),
   z.object({ type: z.literal('typing'), room: roomName }),
   z.object({ type: z.literal('ping'), id: z.string().max(64).optional() }),
+  z.object({ type: z.literal('refresh'), id: z.string().max(64).optional(), token: z.string().min(1).max(8192) }),
 ]);
 
-export const CLIENT_FRAME_TYPES = ['subscribe', 'unsubscribe', 'publish', 'typing', 'ping'] as const;
+export const CLIENT_FRAME_TYPES = ['subscribe', 'unsubscribe', 'publish', 'typing', 'ping', 'refresh'] as const;

@@ -139,7 +139,9 @@ export type ClientFrame =
   | { type: 'unsubscribe'; id?: string; room: string }
   | { type: 'publish'; id?: string; room: string; text: string; clientId?: string }
   | { type: 'typing'; room: string }
-  | { type: 'ping'; id?: string };
+  | { type: 'ping'; id?: string }
+  /** A new token before the current one expires (same member); answered by `refreshed`. */
+  | { type: 'refresh'; id?: string; token: string };
 
 /** Server to client. Entries travel as their own frames, with `type` equal to the entry type. */
 export type ServerFrame =
@@ -156,6 +158,7 @@ export type ServerFrame =
   | ({ type: 'ack'; id?: string } & Ack)
   | { type: 'error'; id?: string; room?: string; code: string; message: string }
   | { type: 'pong'; id?: string }
+  | { type: 'refreshed'; id?: string; expiresAt?: number }
   | ({ type: 'typing' } & TypingNotice)
   | ({ type: 'presence' } & PresenceNotice)
   | Entry;

@@ -1,13 +1,32 @@
 import { formatCursor } from '../protocol/cursor.js';
+import type { ErrorBody } from '../protocol/errors.js';
 import type { Entry, SeedMessage } from '../protocol/types.js';
 import { entryJson, type Batch } from './batch.js';
 import { sseEvent } from './sse-writer.js';
 import { frameText } from './ws-frame.js';
 
+/** An error frame or event that ends nothing: the body of the catalog plus what it answers. */
+export interface ErrorNotice extends Omit<ErrorBody, 'error'> {
+  id?: string;
+  room?: string;
+}
+
 /**
- * The wire encodings of a batch, one function per format. Each is called once per batch
- * (Batch.encoded memoizes it) whatever the number of recipients.
+ * One wire format: how entries, notices and errors look to one kind of client. A session writes
+ * what its codec makes to its sink. `entries` is called once per batch and format (Batch.encoded
+ * memoizes it) whatever the number of recipients.
  */
+export interface Codec {
+  /** The key of this format's encodings in a Batch. */
+  readonly format: string;
+  /** The batch as bytes (an empty buffer when this format shows none of its entries). */
+  entries(batch: Batch): Buffer;
+  /** A typing notice (`{type:'typing', ...}` JSON), or undefined when this format has none. */
+  typing(json: string): string | undefined;
+  /** A presence notice (`{type:'presence', ...}` JSON), or undefined when this format has none. */
+  presence(json: string): string | undefined;
+  error(e: ErrorNotice): string;
+}
 
 /** Native WebSocket: one text frame per entry, all frames in one buffer (one write per socket). */
 export function nativeWsFrames(batch: Batch): Buffer {
@@ -45,3 +64,36 @@ export function seedSse(batch: Batch): Buffer {
   }
   return Buffer.from(out, 'utf8');
 }
+
+export const NATIVE_WS: Codec = {
+  format: 'ws',
+  entries: nativeWsFrames,
+  typing: (json) => json,
+  presence: (json) => json,
+  error: (e) => JSON.stringify({ type: 'error', ...e }),
+};
+
+export const NATIVE_SSE: Codec = {
+  format: 'sse',
+  entries: nativeSse,
+  typing: (json) => sseEvent({ event: 'typing', data: json }),
+  presence: (json) => sseEvent({ event: 'presence', data: json }),
+  error: (e) => sseEvent({ event: 'error', data: JSON.stringify(e) }),
+};
+
+/** The lecture's WebSocket page shows every frame's `text`: an error says so there, with its code beside. */
+export const SEED_WS: Codec = {
+  format: 'seed-ws',
+  entries: seedWsFrames,
+  typing: () => undefined,
+  presence: () => undefined,
+  error: (e) => JSON.stringify({ text: `error: ${e.message}`, timestamp: Date.now(), code: e.code, error: e.message }),
+};
+
+export const SEED_SSE: Codec = {
+  format: 'seed-sse',
+  entries: seedSse,
+  typing: () => undefined,
+  presence: () => undefined,
+  error: (e) => sseEvent({ event: 'error', data: JSON.stringify(e) }),
+};

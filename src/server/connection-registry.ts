@@ -1,42 +1,70 @@
 import { SwitchboardError } from '../protocol/errors.js';
+import type { Principal } from './auth/principal.js';
 import type { Metrics } from './metrics.js';
+import type { Limits } from './session/limits.js';
 
 /** A long-lived connection the server must end when it shuts down. */
 export interface Closable {
+  readonly principal?: Principal;
   /** Ends the connection gracefully, telling the client to reconnect (elsewhere). */
   shutdown(): void;
   /** Cuts the connection at once (graceful time is over). */
   destroy(): void;
+  /** Ends it for `err` (an administrator's disconnect). */
+  close?(err?: SwitchboardError): void;
+  /** Checked about once a second: write deadlines. */
+  sweep?(now: number): void;
+  /** Rooms it is in, for a disconnect limited to one room. */
+  inRoom?(room: string): boolean;
 }
 
 /**
- * Counts long-lived connections (WebSocket, SSE, held long polls) against `maxConnections`,
- * and ends them all on shutdown.
+ * The long-lived connections of this node (WebSocket, SSE, held long polls): counts them against
+ * `maxConnections` and, through Limits, against the caps per address and per member; sweeps
+ * their write deadlines; ends them on shutdown or when an administrator disconnects a member.
  */
 export class ConnectionRegistry {
   private readonly open = new Set<Closable>();
+  private readonly sweeper: NodeJS.Timeout;
   draining = false;
 
   constructor(
     private readonly max: number,
     private readonly metrics: Metrics,
-  ) {}
-
-  /** Throws SHUTTING_DOWN while draining, TOO_MANY_CONNECTIONS at the cap. */
-  check(): void {
-    if (this.draining) throw new SwitchboardError('SHUTTING_DOWN');
-    if (this.open.size >= this.max) throw new SwitchboardError('TOO_MANY_CONNECTIONS', `limit is ${this.max}`);
+    private readonly limits: Limits,
+  ) {
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.open) c.sweep?.(now);
+    }, 1000);
+    this.sweeper.unref();
   }
 
-  /** Admits a connection (see check); the returned function releases it, once. */
+  /**
+   * Throws SHUTTING_DOWN while draining, TOO_MANY_CONNECTIONS at the cap, and for a principal
+   * RATE_LIMITED past its address's new-connection budget.
+   */
+  check(principal?: Principal): void {
+    if (this.draining) throw new SwitchboardError('SHUTTING_DOWN');
+    if (this.open.size >= this.max) throw new SwitchboardError('TOO_MANY_CONNECTIONS', `limit is ${this.max}`);
+    if (principal) this.limits.take('connect', `ip:${principal.address}`);
+  }
+
+  /**
+   * Admits a connection: the caps of `check` (without spending the budget again) plus the caps
+   * per address and member (TOO_MANY_CONNECTIONS_FROM_YOU). The returned function releases it, once.
+   */
   admit(transport: string, conn: Closable): () => void {
-    this.check();
+    if (this.draining) throw new SwitchboardError('SHUTTING_DOWN');
+    if (this.open.size >= this.max) throw new SwitchboardError('TOO_MANY_CONNECTIONS', `limit is ${this.max}`);
+    const releaseCaps = conn.principal ? this.limits.openConnection(conn.principal) : () => {};
     this.open.add(conn);
     this.metrics.connections.inc({ transport });
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      releaseCaps();
       this.open.delete(conn);
       this.metrics.connections.dec({ transport });
     };
@@ -46,6 +74,17 @@ export class ConnectionRegistry {
     return this.open.size;
   }
 
+  /** Ends the connections of `member` (those in `room` only, when given); resolves how many. */
+  disconnect(member: string, room?: string): number {
+    let n = 0;
+    for (const c of [...this.open]) {
+      if (c.principal?.member !== member || (room !== undefined && !c.inRoom?.(room))) continue;
+      c.close?.(new SwitchboardError('MEMBER_DISCONNECTED'));
+      n++;
+    }
+    return n;
+  }
+
   shutdownAll(): void {
     this.draining = true;
     for (const c of [...this.open]) c.shutdown();
@@ -53,5 +92,10 @@ export class ConnectionRegistry {
 
   destroyAll(): void {
     for (const c of [...this.open]) c.destroy();
+    clearInterval(this.sweeper);
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
   }
 }

@@ -3,12 +3,21 @@ import type { ConnectionRegistry } from './connection-registry.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import type { Limits } from './session/limits.js';
+import type { LogLimiter } from './session/log-limiter.js';
+import type { Policy } from './session/policy.js';
+import type { PresenceTickets } from './session/presence-ticket.js';
 
 /** What every transport is given: the composition root builds one per server. */
 export interface ServerContext {
   config: ServerConfig;
   hub: Hub;
   logger: Logger;
+  /** Lines about bad input, rate-limited per kind. */
+  badInput: LogLimiter;
   metrics: Metrics;
   connections: ConnectionRegistry;
+  policy: Policy;
+  limits: Limits;
+  tickets: PresenceTickets;
 }

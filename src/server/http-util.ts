@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import getRawBody from 'raw-body';
 import { SwitchboardError, type ErrorCode } from '../protocol/errors.js';
+import type { RetryableError } from './session/limits.js';
 
 /** Writes a JSON answer. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -16,10 +17,19 @@ export function sendError(res: ServerResponse, err: unknown, onInternal?: (err: 
   const e = toSwitchboardError(err);
   if (e.code === 'INTERNAL') onInternal?.(err);
   const headers: Record<string, string> = {};
-  if (e.code === 'RATE_LIMITED') headers['retry-after'] = '1';
-  if (e.code === 'SHUTTING_DOWN' || e.code === 'TOO_MANY_CONNECTIONS' || e.code === 'STORE_UNAVAILABLE') headers['retry-after'] = '2';
+  const retry = retryAfter(e);
+  if (retry !== undefined) headers['retry-after'] = String(retry);
   sendJson(res, e.status, e.toBody(), headers);
   return e.code;
+}
+
+/** Seconds a client should wait before trying again after `e`, when that is the point of the error. */
+export function retryAfter(e: SwitchboardError): number | undefined {
+  const given = (e as RetryableError).retryAfter;
+  if (given !== undefined) return given;
+  if (e.code === 'RATE_LIMITED' || e.code === 'TOO_MANY_CONNECTIONS_FROM_YOU') return 1;
+  if (e.code === 'SHUTTING_DOWN' || e.code === 'TOO_MANY_CONNECTIONS' || e.code === 'STORE_UNAVAILABLE') return 2;
+  return undefined;
 }
 
 export function toSwitchboardError(err: unknown): SwitchboardError {
@@ -28,10 +38,15 @@ export function toSwitchboardError(err: unknown): SwitchboardError {
 }
 
 /**
- * Reads a JSON body: at most `limit` bytes (MESSAGE_TOO_LARGE past it, without reading the rest
- * into memory), valid UTF-8 (INVALID_UTF8), valid JSON (BAD_JSON). raw-body does the reading.
+ * Reads a JSON body: declared as JSON (UNSUPPORTED_MEDIA_TYPE otherwise: a cross-site form can
+ * send text/plain without a CORS preflight, never application/json), at most `limit` bytes
+ * (MESSAGE_TOO_LARGE past it, without reading the rest into memory), valid UTF-8 (INVALID_UTF8),
+ * valid JSON (BAD_JSON). raw-body does the reading.
  */
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  if (!isJsonType(req.headers['content-type'])) {
+    throw new SwitchboardError('UNSUPPORTED_MEDIA_TYPE', `got ${JSON.stringify((req.headers['content-type'] ?? 'none').slice(0, 60))}: send Content-Type: application/json`);
+  }
   let raw: Buffer;
   try {
     raw = await getRawBody(req, { limit, length: req.headers['content-length'] });
@@ -48,30 +63,15 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   }
 }
 
+/** application/json, or any `+json` type, with any parameters. */
+export function isJsonType(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  const type = header.split(';')[0]!.trim().toLowerCase();
+  return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+}
+
 /** UTF-8 length of a string, without allocating a buffer. */
 export function utf8Length(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
-/** Origin policy: same host is always allowed; otherwise the list decides ('*' allows all). */
-export function originAllowed(origin: string | undefined, host: string | undefined, allowed: readonly string[]): boolean {
-  if (origin === undefined || allowed.includes('*')) return true;
-  if (allowed.includes(origin)) return true;
-  try {
-    return host !== undefined && new URL(origin).host === host;
-  } catch {
-    return false;
-  }
-}
-
-/** The bearer token of a request: `Authorization: Bearer x` or `?token=x` (for EventSource and WebSocket, which cannot set headers). */
-export function requestToken(req: IncomingMessage, url: URL): string | undefined {
-  const header = req.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
-  return url.searchParams.get('token') ?? undefined;
-}
-
-/** Client address for rate limiting and logs. */
-export function clientAddress(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
-}

@@ -2,7 +2,7 @@ import { formatCursor, parseCursor } from '../protocol/cursor.js';
 import { MAX_PAGE, ROOM_NAME_PATTERN } from '../protocol/constants.js';
 import { SwitchboardError } from '../protocol/errors.js';
 import type { Ack, Entry, EntryDraft, HistoryPage, PollResult, RoomInfo, Sender, TypingNotice } from '../protocol/types.js';
-import { Batch } from './batch.js';
+import { Batch, entryJson } from './batch.js';
 import type { Broker, BrokerMessage } from './broker/broker.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -29,7 +29,17 @@ export interface HubOptions {
   pollPresenceTtlMs: number;
   /** A typing notice lasts this long. */
   typingTtlMs: number;
+  /** Bytes of entry JSON one answer (poll, history) may carry; at least one entry is always sent. */
+  maxAnswerBytes: number;
+  /** Told of what webhooks report: once per cluster for each event (the node that made it happen). */
+  onEvent?: (type: HubEvent, data: Record<string, unknown>) => void;
 }
+
+/** What the hub tells `onEvent` of. */
+export type HubEvent = 'member.online' | 'member.offline' | 'room.created' | 'room.deleted' | 'message.published';
+
+/** Entries read from the store per call while an answer is filled: bounds the memory one request holds. */
+const READ_CHUNK = 64;
 
 /** Where a subscription starts, once the cursor was checked against the room's history. */
 export interface StartPosition {
@@ -51,11 +61,15 @@ export class Hub {
   readonly presence: PresenceTracker;
   private readonly channels = new Map<string, RoomChannel>();
   private readonly channelsLoading = new Map<string, Promise<RoomChannel>>();
+  private disconnectHandler: (member: string, room: string | undefined) => void = () => {};
 
   constructor(private readonly options: HubOptions) {
     this.presence = new PresenceTracker(
       options.presence,
-      (room, type, from) => void (type === 'change' || !options.presenceEntries ? this.presenceChanged(room) : this.publishPresence(room, type, from)),
+      (room, type, from) => {
+        if (type !== 'change') options.onEvent?.(type === 'join' ? 'member.online' : 'member.offline', { room, member: from.member ?? from.id, name: from.name });
+        void (type === 'change' || !options.presenceEntries ? this.presenceChanged(room) : this.publishPresence(room, type, from));
+      },
       { graceMs: options.presenceGraceMs, pollTtlMs: options.pollPresenceTtlMs, ttlMs: 30_000 },
       options.logger,
     );
@@ -76,12 +90,42 @@ export class Hub {
     return (await this.createRoom(name)).state;
   }
 
+  /** Creates the room when missing; the cap (ROOM_LIMIT) is checked by the store in the same atomic step. */
   async createRoom(name: string): Promise<{ state: RoomState; created: boolean }> {
     if (!ROOM_NAME_PATTERN.test(name)) throw new SwitchboardError('INVALID_ROOM_NAME', JSON.stringify(name.slice(0, 80)));
-    const existing = await this.options.store.getRoom(name);
-    if (existing) return { state: existing, created: false };
-    if ((await this.options.store.listRooms()).length >= this.options.maxRooms) throw new SwitchboardError('ROOM_LIMIT');
-    return this.options.store.createRoom(name);
+    const result = await this.options.store.createRoom(name, this.options.maxRooms);
+    if (result.created) this.options.onEvent?.('room.created', { room: name });
+    return result;
+  }
+
+  /** Wipes a room's history (a new epoch): live subscribers on every node are told HISTORY_RESET. */
+  async resetRoom(name: string): Promise<RoomState> {
+    const state = await this.options.store.resetRoom(name);
+    await this.options.broker.publish({ kind: 'room', action: 'reset', room: name });
+    return state;
+  }
+
+  /** Deletes a room and its history; subscribers on every node are ended. Resolves false when there was none. */
+  async deleteRoom(name: string): Promise<boolean> {
+    const deleted = await this.options.store.deleteRoom(name);
+    if (!deleted) throw new SwitchboardError('ROOM_NOT_FOUND', name);
+    await this.options.broker.publish({ kind: 'room', action: 'delete', room: name });
+    this.options.onEvent?.('room.deleted', { room: name });
+    return true;
+  }
+
+  /** Ends every connection of `member` (in `room` only, when given) on every node. */
+  async disconnect(member: string, room?: string): Promise<void> {
+    await this.options.broker.publish({ kind: 'disconnect', member, ...(room !== undefined ? { room } : {}) });
+  }
+
+  /** Sets the one handler of disconnect orders (the connection registry of this node). */
+  onDisconnect(handler: (member: string, room: string | undefined) => void): void {
+    this.disconnectHandler = handler;
+  }
+
+  get pollPresenceTtlMs(): number {
+    return this.options.pollPresenceTtlMs;
   }
 
   async roomInfo(name: string): Promise<RoomInfo> {
@@ -99,16 +143,23 @@ export class Hub {
 
   /**
    * Stores a message and fans it out. Resolves once stored (the ack); throws INVALID_ROOM_NAME,
-   * ROOM_NOT_FOUND, STORE_UNAVAILABLE; a retried clientId
-   * resolves with the original seq and `duplicate: true` and stores nothing.
+   * ROOM_NOT_FOUND, STORE_UNAVAILABLE; a clientId the same sender stored before resolves with
+   * the original seq and `duplicate: true` and stores nothing, or throws CLIENT_ID_CONFLICT when
+   * that message was another one.
    */
   async publish(draft: EntryDraft): Promise<Ack> {
     const started = process.hrtime.bigint();
     // The store answers ROOM_NOT_FOUND itself: no extra read per publish.
     if (!ROOM_NAME_PATTERN.test(draft.room)) throw new SwitchboardError('INVALID_ROOM_NAME', JSON.stringify(draft.room.slice(0, 80)));
     const { entry, epoch, duplicate } = await this.options.store.append(draft);
-    if (duplicate) this.options.metrics.duplicates.inc();
-    else this.options.metrics.published.inc({ type: entry.type });
+    if (duplicate) {
+      // Only the same sender's retry may be answered from its key, and only for the same message.
+      if (entry.type !== draft.type || entry.text !== draft.text) throw new SwitchboardError('CLIENT_ID_CONFLICT', draft.clientId);
+      this.options.metrics.duplicates.inc();
+    } else {
+      this.options.metrics.published.inc({ type: entry.type });
+      if (entry.type === 'message') this.options.onEvent?.('message.published', { room: entry.room, seq: entry.seq, from: entry.from, text: entry.text, ts: entry.ts });
+    }
     // A duplicate is fanned out again: the first attempt may have been stored by a node that died
     // before fanning it out, and the retry is then the only way it goes out now. Receivers drop
     // seqs they already have.
@@ -227,7 +278,30 @@ export class Hub {
   /** A page of history, newest last, going back from `before` (a seq; newest when absent). */
   async history(room: string, before: number | undefined, limit: number): Promise<HistoryPage> {
     const state = await this.room(room);
-    const entries = await this.options.store.readBefore(room, before, Math.min(limit, MAX_PAGE));
+    const wanted = Math.max(1, Math.min(limit, MAX_PAGE));
+    const chunks: Entry[][] = [];
+    let n = 0;
+    let bytes = 0;
+    let cursor = before;
+    // Newest first, in chunks, until the page or the byte budget is full.
+    outer: while (n < wanted) {
+      const chunk = await this.options.store.readBefore(room, cursor, Math.min(READ_CHUNK, wanted - n));
+      const kept: Entry[] = [];
+      for (let i = chunk.length - 1; i >= 0; i--) {
+        const size = entryJson(chunk[i]!).length;
+        if (n > 0 && bytes + size > this.options.maxAnswerBytes) {
+          chunks.unshift(kept.reverse());
+          break outer;
+        }
+        kept.push(chunk[i]!);
+        bytes += size;
+        n++;
+      }
+      chunks.unshift(kept.reverse());
+      if (chunk.length < Math.min(READ_CHUNK, wanted - n + kept.length)) break;
+      cursor = chunk[0]!.seq;
+    }
+    const entries = chunks.flat();
     const first = entries[0];
     return { room, epoch: state.epoch, entries, more: first !== undefined && first.seq > state.firstSeq };
   }
@@ -250,9 +324,26 @@ export class Hub {
 
   private async readPoll(room: string, start: StartPosition, limit: number): Promise<PollResult> {
     const n = Math.max(1, Math.min(limit, MAX_PAGE));
-    const entries: Entry[] = await this.options.store.readAfter(room, start.seq, n + 1);
-    const more = entries.length > n;
-    if (more) entries.length = n;
+    const entries: Entry[] = [];
+    let more = false;
+    let bytes = 0;
+    let after = start.seq;
+    // In chunks, until the page or the byte budget is full: one request holds bounded memory.
+    for (;;) {
+      const chunk = await this.options.store.readAfter(room, after, Math.min(READ_CHUNK, n - entries.length + 1));
+      for (const e of chunk) {
+        const size = entryJson(e).length;
+        if (entries.length >= n || (entries.length > 0 && bytes + size > this.options.maxAnswerBytes)) {
+          more = true;
+          break;
+        }
+        entries.push(e);
+        bytes += size;
+      }
+      if (more || chunk.length === 0 || entries.length >= n) break;
+      after = chunk[chunk.length - 1]!.seq;
+      if (chunk.length < Math.min(READ_CHUNK, n - entries.length + 1)) break;
+    }
     const last = entries.length > 0 ? entries[entries.length - 1]!.seq : start.seq;
     const result = this.pollResult(room, start.epoch, entries, last, more);
     if (start.reset) result.reset = start.reset;
@@ -329,8 +420,15 @@ export class Hub {
       this.channels.get(message.entry.room)?.receive(message.epoch, message.entry);
     } else if (message.kind === 'typing') {
       this.channels.get(message.notice.room)?.typingNotice(message.notice, this.options.typingTtlMs);
-    } else {
+    } else if (message.kind === 'presence') {
       this.channels.get(message.notice.room)?.presenceNotice(message.notice);
+    } else if (message.kind === 'room') {
+      // A reset or deleted room: its live channel ends every subscriber (they resume and are told).
+      const channel = this.channels.get(message.room);
+      this.channels.delete(message.room);
+      channel?.end();
+    } else {
+      this.disconnectHandler(message.member, message.room);
     }
   }
 }

@@ -11,6 +11,12 @@ export class Metrics {
   readonly deliveries = new Counter({ name: 'switchboard_deliveries_total', help: 'Entries handed to live subscribers', registers: [this.registry] });
   readonly connections = new Gauge({ name: 'switchboard_connections', help: 'Open connections, by transport', labelNames: ['transport'], registers: [this.registry] });
   readonly errors = new Counter({ name: 'switchboard_errors_total', help: 'Errors returned to clients, by code', labelNames: ['code'], registers: [this.registry] });
+  readonly commands = new Counter({
+    name: 'switchboard_commands_total',
+    help: 'Commands of sessions (subscribe, publish, poll, ...), by transport and outcome (ok or an error code)',
+    labelNames: ['command', 'transport', 'outcome'],
+    registers: [this.registry],
+  });
   readonly publishLatency = new Histogram({
     name: 'switchboard_publish_seconds',
     help: 'Time from receiving a publish to its acknowledgement',

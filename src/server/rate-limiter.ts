@@ -1,6 +1,6 @@
 /**
- * A token bucket: `rate` tokens per second, at most `burst` saved up. One per connection (or per
- * HTTP client), so a flood from one client cannot starve the others.
+ * A token bucket: `rate` tokens per second, at most `burst` saved up. One per principal and
+ * budget (see session/limits.ts), so a flood from one client cannot starve the others.
  */
 export class RateLimiter {
   private tokens: number;
@@ -21,6 +21,12 @@ export class RateLimiter {
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
+  }
+
+  /** Seconds until the next token (0 when one is there). */
+  secondsUntilNext(now = performance.now()): number {
+    const tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    return tokens >= 1 ? 0 : (1 - tokens) / this.rate;
   }
 
   /** True when the bucket is full again (the entry can be forgotten). */

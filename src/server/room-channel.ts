@@ -91,6 +91,17 @@ export class RoomChannel {
     }
   }
 
+  /** The room was reset or deleted: every subscriber is told its history is gone (historyReset). */
+  end(): void {
+    clearTimeout(this.gapTimer);
+    const ended = [...this.subscribers, ...this.catchingUp.keys()];
+    this.subscribers.clear();
+    this.catchingUp.clear();
+    this.early.clear();
+    this.pending = [];
+    for (const sub of ended) sub.historyReset();
+  }
+
   /** Adds a subscriber that first replays history: live batches are held for it until `caughtUp`. */
   addCatchingUp(sub: Subscriber): void {
     this.catchingUp.set(sub, []);

@@ -2,16 +2,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import FindMyWay from 'find-my-way';
 import { SwitchboardError } from '../protocol/errors.js';
 import type { ServerContext } from './context.js';
-import { originAllowed, requestToken, sendError } from './http-util.js';
+import { sendError } from './http-util.js';
+import { originAllowed } from './session/handshake.js';
 
 export type Params = Record<string, string | undefined>;
 export type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void> | void;
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
+/** Headers on every answer: no MIME sniffing, no Referer leaking room names or tokens in URLs. */
+const COMMON_HEADERS: Record<string, string> = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
+
 /**
  * Routes HTTP requests (find-my-way, fastify's router) and applies what every route shares:
- * CORS and the Origin list, the bearer token on native routes, and one error path that turns
- * any throw into a catalog error body.
+ * the Origin list and CORS, common security headers, and one error path that turns any throw
+ * into a catalog error body. Who the client is and what it may do is the session's business
+ * (handlers make one, see session/handshake.ts), not the router's.
  */
 export class Router {
   private readonly fmw = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true });
@@ -21,26 +26,36 @@ export class Router {
     private readonly fallback: (req: IncomingMessage, res: ServerResponse) => void,
   ) {}
 
-  /** A native API route: token required when the server has tokens. */
-  api(method: Method, path: string, handler: Handler): void {
-    this.add(method, path, handler, true);
-  }
-
-  /** A public route (the lecture's routes, health checks). */
-  open(method: Method, path: string, handler: Handler): void {
-    this.add(method, path, handler, false);
+  /** Adds a route; its handler's throws become catalog error answers. */
+  on(method: Method, path: string, handler: Handler): void {
+    const run = async (req: IncomingMessage, res: ServerResponse, params: Params): Promise<void> => {
+      try {
+        await handler(req, res, params, new URL(req.url ?? '/', 'http://localhost'));
+      } catch (err) {
+        this.fail(res, err);
+      }
+    };
+    this.fmw.on(method, path, (req, res, params) => void run(req as IncomingMessage, res as ServerResponse, params));
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
+    for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
     const origin = req.headers.origin;
+    const origins = this.ctx.config.origins;
     if (origin !== undefined) {
-      if (!originAllowed(origin, req.headers.host, this.ctx.config.origins)) {
-        this.fail(res, new SwitchboardError('ORIGIN_NOT_ALLOWED', origin));
+      if (!originAllowed(origin, origins)) {
+        this.fail(res, new SwitchboardError('ORIGIN_NOT_ALLOWED', origin.slice(0, 100)));
         return;
       }
-      res.setHeader('access-control-allow-origin', origin);
-      res.setHeader('access-control-allow-credentials', 'true');
-      res.setHeader('vary', 'Origin');
+      if (origins.includes('*')) {
+        // Any page may read answers, never with the user's cookies: tokens go in the Authorization header.
+        res.setHeader('access-control-allow-origin', '*');
+      } else {
+        res.setHeader('access-control-allow-origin', origin);
+        res.setHeader('access-control-allow-credentials', 'true');
+        res.setHeader('vary', 'Origin');
+      }
+      res.setHeader('access-control-expose-headers', 'retry-after');
     }
     if (req.method === 'OPTIONS') {
       res.writeHead(204, {
@@ -65,23 +80,7 @@ export class Router {
   }
 
   fail(res: ServerResponse, err: unknown): void {
-    const code = sendError(res, err, (e) => this.ctx.logger.error({ err: e }, 'internal error'));
+    const code = sendError(res, err, (e) => this.ctx.badInput.error('internal', { err: e }, 'internal error'));
     this.ctx.metrics.errors.inc({ code });
-  }
-
-  private add(method: Method, path: string, handler: Handler, needsToken: boolean): void {
-    const run = async (req: IncomingMessage, res: ServerResponse, params: Params): Promise<void> => {
-      try {
-        const url = new URL(req.url ?? '/', 'http://localhost');
-        if (needsToken && this.ctx.config.tokens.length > 0) {
-          const token = requestToken(req, url);
-          if (token === undefined || !this.ctx.config.tokens.includes(token)) throw new SwitchboardError('UNAUTHORIZED');
-        }
-        await handler(req, res, params, url);
-      } catch (err) {
-        this.fail(res, err);
-      }
-    };
-    this.fmw.on(method, path, (req, res, params) => void run(req as IncomingMessage, res as ServerResponse, params));
   }
 }

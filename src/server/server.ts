@@ -1,5 +1,8 @@
 import { existsSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import sirv from 'sirv';
 import { DEFAULT_ROOM } from '../protocol/constants.js';
@@ -10,7 +13,15 @@ import { DEFAULT_CONFIG, type ServerConfig } from './config.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import type { ServerContext } from './context.js';
 import { sendJson } from './http-util.js';
-import { Hub } from './hub.js';
+import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
+import { Hub, type HubEvent } from './hub.js';
+import { Limits } from './session/limits.js';
+import { LogLimiter } from './session/log-limiter.js';
+import { normalizeOrigins } from './session/handshake.js';
+import { Policy } from './session/policy.js';
+import { PresenceTickets } from './session/presence-ticket.js';
+import { registerDevLogin } from './transports/dev-login.js';
+import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { MemoryPresenceStore } from './presence/memory-presence-store.js';
@@ -34,6 +45,66 @@ export interface SwitchboardOptions extends Partial<ServerConfig> {
   broker?: Broker;
   /** A presence store to use instead of the one `redisUrl` implies. */
   presenceStore?: PresenceStore;
+  /** A token verifier to use instead of the one the jwt options make. */
+  tokenVerifier?: TokenVerifier;
+}
+
+/**
+ * Headers of the web app's files: a strict Content Security Policy (scripts, styles and
+ * connections to this origin only; no framing), no MIME sniffing, no Referer.
+ */
+function appHeaders(res: ServerResponse): void {
+  res.setHeader(
+    'content-security-policy',
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+  );
+  res.setHeader('x-frame-options', 'DENY');
+}
+
+/**
+ * Refuses TCP connections past `max` open ones from one address (they are destroyed at once),
+ * so idle or half-sent sockets of one client cannot hold every file descriptor.
+ */
+function capSocketsPerAddress(server: http.Server, max: number, metrics: Metrics): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? 'unknown';
+    const n = (open.get(address) ?? 0) + 1;
+    if (n > max) {
+      metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
+      socket.destroy();
+      return;
+    }
+    open.set(address, n);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left <= 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
+}
+
+/**
+ * The key of presence tickets. Nodes of one cluster must share it: derived from a configured
+ * secret when there is one, else a random one kept in Redis for the cluster (sharedPresenceKey),
+ * else random per process (one node).
+ */
+/** A random key kept in Redis (made by the first node, read by the others), when no secret gives one. */
+async function sharedPresenceKey(url: string, prefix: string): Promise<Buffer> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  try {
+    await redis.connect();
+    const name = `${prefix}presence-key`;
+    await redis.set(name, randomBytes(32).toString('base64'), 'NX');
+    return Buffer.from((await redis.get(name))!, 'base64');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function presenceKey(config: ServerConfig): Buffer | undefined {
+  const secret = config.jwtSecret ?? config.apiKey ?? config.webhookSecret;
+  return secret ? createHash('sha256').update(`switchboard presence tickets\0${secret}`).digest() : undefined;
 }
 
 /** A running (or ready to run) Switchboard server. */
@@ -55,16 +126,50 @@ export interface Switchboard {
 export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard {
   const { logger: givenLogger, messageStore, broker: givenBroker, presenceStore: givenPresence, ...overrides } = options;
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...overrides };
+  config.origins = normalizeOrigins(config.origins);
   const logger = givenLogger ?? createLogger(config.logLevel, config.logJson ? false : undefined);
   const metrics = new Metrics();
   const store = messageStore ?? createStore({ kind: config.store, dataDir: config.dataDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix });
   const broker = givenBroker ?? createBroker({ kind: config.redisUrl ? 'redis' : 'local', ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix });
   const presence: PresenceStore = givenPresence ?? (config.redisUrl ? new RedisPresenceStore(config.redisUrl, config.redisPrefix) : new MemoryPresenceStore());
-  const hub = new Hub({ store, broker, presence, logger, metrics, maxRooms: config.maxRooms, presenceGraceMs: config.presenceGraceMs, presenceEntries: config.presenceEntries, pollPresenceTtlMs: Math.max(35_000, config.longPollTimeoutMs + 10_000), typingTtlMs: 5000 });
-  const connections = new ConnectionRegistry(config.maxConnections, metrics);
-  const ctx: ServerContext = { config, hub, logger, metrics, connections };
+  const webhooks = config.webhookUrl
+    ? new WebhookDispatcher({ url: config.webhookUrl, secret: config.webhookSecret ?? '', events: new Set(config.webhookEvents), logger, registry: metrics.registry })
+    : undefined;
+  const hub = new Hub({
+    store,
+    broker,
+    presence,
+    logger,
+    metrics,
+    maxRooms: config.maxRooms,
+    presenceGraceMs: config.presenceGraceMs,
+    presenceEntries: config.presenceEntries,
+    pollPresenceTtlMs: Math.max(35_000, config.longPollTimeoutMs + 10_000),
+    typingTtlMs: 5000,
+    maxAnswerBytes: config.maxAnswerBytes,
+    ...(webhooks ? { onEvent: (type: HubEvent, data: Record<string, unknown>) => webhooks.emit(type, data) } : {}),
+  });
+  const limits = new Limits({
+    rates: {
+      publish: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
+      typing: { perSecond: config.typingRatePerSecond, burst: config.typingRatePerSecond * 2 },
+      subscribe: { perSecond: config.subscribeRatePerSecond, burst: config.subscribeRatePerSecond * 5 },
+      create: { perSecond: config.createRatePerSecond, burst: config.createRatePerSecond * 10 },
+      connect: { perSecond: config.connectRatePerSecond, burst: config.connectRatePerSecond * 5 },
+    },
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    maxConnectionsPerMember: config.maxConnectionsPerMember,
+  });
+  const connections = new ConnectionRegistry(config.maxConnections, metrics, limits);
+  hub.onDisconnect((member, room) => connections.disconnect(member, room));
+  const verifier =
+    options.tokenVerifier ??
+    loadTokenVerifierFromFiles({ secret: config.jwtSecret, publicKeyFile: config.jwtPublicKey, jwksFile: config.jwks, issuer: config.jwtIssuer, audience: config.jwtAudience });
+  const policy = new Policy({ verifier, apiKey: config.apiKey, guests: config.guests, guestRooms: config.guestRooms });
+  const tickets = new PresenceTickets(presenceKey(config));
+  const ctx: ServerContext = { config, hub, logger, badInput: new LogLimiter(logger), metrics, connections, policy, limits, tickets };
 
-  const staticFiles = existsSync(config.staticDir) ? sirv(config.staticDir, { etag: true, gzip: true, single: false }) : undefined;
+  const staticFiles = existsSync(config.staticDir) ? sirv(config.staticDir, { etag: true, gzip: true, single: false, setHeaders: appHeaders }) : undefined;
   const router = new Router(ctx, (req, res) => notFound(req, res));
   function notFound(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -80,19 +185,34 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   registerPolling(router, ctx);
   registerSse(router, ctx);
   if (config.seedRoutes) registerSeedRoutes(router, ctx);
-  router.open('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
-  router.open('GET', '/readyz', async (_req, res) => {
+  if (config.devLogin) registerDevLogin(router, ctx);
+  router.on('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
+  router.on('GET', '/readyz', async (_req, res) => {
     const [storeOk, brokerOk] = await Promise.all([store.ping(), broker.ping()]);
     const ready = storeOk && brokerOk && !connections.draining;
     sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', store: storeOk, broker: brokerOk, draining: connections.draining });
   });
-  router.open('GET', '/metrics', async (_req, res) => {
+  router.on('GET', '/metrics', async (_req, res) => {
     res.writeHead(200, { 'content-type': metrics.registry.contentType });
     res.end(await metrics.registry.metrics());
   });
 
   // requireHostHeader off: the lecture's raw `nc` handshake sends no Host header.
-  const server = http.createServer({ requireHostHeader: false, keepAliveTimeout: 65_000 }, (req, res) => router.handle(req, res));
+  const server = http.createServer(
+    {
+      requireHostHeader: false,
+      keepAliveTimeout: 65_000,
+      // Slow senders (slowloris) are cut: headers, then the whole request, each within a deadline, checked every second.
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => router.handle(req, res),
+  );
+  // A socket that takes nothing of what it was sent (a reader that never reads) for this long is
+  // destroyed; long-lived answers (SSE, held polls) and WebSockets manage their own deadlines.
+  server.setTimeout(config.writeTimeoutMs);
+  if (!config.trustProxy) capSocketsPerAddress(server, config.maxConnectionsPerAddress + 64, metrics);
   const gateway = new WebSocketGateway(ctx);
   server.on('upgrade', (req, socket, head) => gateway.onUpgrade(req, socket, head));
   server.on('clientError', (err, socket) => {
@@ -112,6 +232,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       await store.init();
       await broker.init();
       await presence.init?.();
+      if (!presenceKey(config) && config.redisUrl) tickets.setKey(await sharedPresenceKey(config.redisUrl, config.redisPrefix));
       await hub.room(DEFAULT_ROOM, true);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -150,8 +271,10 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
           connections.destroyAll();
         }
         gateway.close();
+        connections.close();
         server.closeAllConnections();
         hub.close();
+        await webhooks?.close();
         await broker.close();
         await presence.close();
         await store.close();

@@ -18,9 +18,10 @@ export interface StoreFixture {
 }
 
 const alice: Sender = { id: 'conn-1', name: 'alice' };
+const bob: Sender = { id: 'conn-2', name: 'bob' };
 
-function draft(room: string, text: string, clientId?: string): EntryDraft {
-  return clientId === undefined ? { type: 'message', room, from: alice, text } : { type: 'message', room, from: alice, text, clientId };
+function draft(room: string, text: string, clientId?: string, from: Sender = alice): EntryDraft {
+  return clientId === undefined ? { type: 'message', room, from, text } : { type: 'message', room, from, text, clientId };
 }
 
 async function assertCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
@@ -86,7 +87,7 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         assert.deepEqual(await store.getRoom('r'), { ...state, lastSeq: 5, firstSeq: 1 });
       }));
 
-    it('stores a clientId once per room and returns the original as a duplicate', () =>
+    it('stores a clientId once per sender and room and returns the original as a duplicate', () =>
       withStore(async ({ store }) => {
         await store.createRoom('r');
         await store.createRoom('s');
@@ -102,6 +103,35 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         const elsewhere = await store.append(draft('s', 'first', 'cid-1'));
         assert.equal(elsewhere.duplicate, false);
         assert.equal(elsewhere.entry.seq, 1);
+      }));
+
+    it('scopes clientIds to the sender: another sender cannot take one, a retry is a duplicate', () =>
+      withStore(async ({ store }) => {
+        await store.createRoom('r');
+        const carol: Sender = { id: 'conn-c', name: 'carol', member: 'carol' };
+        const mallory: Sender = { id: 'conn-m', name: 'mallory', member: 'mallory' };
+        // Mallory uses Carol's next clientId first: Carol's message is stored all the same.
+        const squat = await store.append(draft('r', 'first!', 'c1', mallory));
+        const real = await store.append(draft('r', 'hello', 'c1', carol));
+        assert.equal(squat.duplicate, false);
+        assert.equal(real.duplicate, false);
+        assert.deepEqual([squat.entry.seq, real.entry.seq], [1, 2]);
+        assert.deepEqual(real.entry.from, carol);
+        // The member is the scope: Carol's retry through another connection is a duplicate.
+        const retry = await store.append(draft('r', 'hello', 'c1', { ...carol, id: 'conn-c2', transport: 'sse' }));
+        assert.equal(retry.duplicate, true);
+        assert.deepEqual(retry.entry, real.entry);
+        assert.deepEqual((await store.append(draft('r', 'first!', 'c1', mallory))).entry, squat.entry);
+        // Without a member, the connection is the scope.
+        const anon1 = await store.append(draft('r', 'a', 'c1', { id: 'http-1', name: 'anon' }));
+        const anon2 = await store.append(draft('r', 'b', 'c1', { id: 'http-2', name: 'anon' }));
+        assert.deepEqual([anon1.duplicate, anon1.entry.seq, anon2.duplicate, anon2.entry.seq], [false, 3, false, 4]);
+        assert.deepEqual((await store.append(draft('r', 'a', 'c1', { id: 'http-1', name: 'anon' }))).entry, anon1.entry);
+        assert.deepEqual(
+          (await store.readAfter('r', 0, 10)).map((e) => [e.seq, e.text, e.clientId]),
+          [[1, 'first!', 'c1'], [2, 'hello', 'c1'], [3, 'a', 'c1'], [4, 'b', 'c1']],
+        );
+        assert.equal((await store.getRoom('r'))!.lastSeq, 4);
       }));
 
     it('throws ROOM_NOT_FOUND for an unknown room', () =>
@@ -162,6 +192,13 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         assert.equal(racing.filter((r) => !r.duplicate).length, 1);
         assert.deepEqual(new Set(racing.map((r) => r.entry.seq)), new Set([201]));
         assert.equal((await store.getRoom('r'))!.lastSeq, 201);
+        // Two senders racing with one clientId: each is stored exactly once.
+        const senders = range(1, 20).map((i) => (i % 4 < 2 ? alice : bob));
+        const two = await Promise.all(senders.map((from, i) => (i % 2 ? store : other).append(draft('r', `two ${i}`, 'both', from))));
+        assert.equal(two.filter((r) => !r.duplicate).length, 2);
+        assert.deepEqual(new Set(two.map((r) => r.entry.seq)), new Set([202, 203]));
+        // Each got its own entry back, never the other sender's.
+        two.forEach((r, i) => assert.equal(r.entry.from.id, senders[i]!.id));
       }));
 
     it('trims by count: firstSeq moves up, lastSeq stays, seqs continue', () =>
@@ -213,16 +250,148 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         assert.equal(old!.lastSeq, 2);
       }));
 
-    it('forgets the clientIds of trimmed entries', () =>
+    it('forgets the clientIds of trimmed entries, and only theirs', () =>
       withStore(async ({ store }) => {
         await store.createRoom('r');
         await store.append(draft('r', 'one', 'cid-1'));
+        await store.append(draft('r', 'bob one', 'cid-1', bob));
         await store.append(draft('r', 'two', 'cid-2'));
-        await store.trim({ ...FAR, maxEntries: 1 }, Date.now());
+        await store.trim({ ...FAR, maxEntries: 2 }, Date.now());
         const again = await store.append(draft('r', 'one again', 'cid-1'));
         assert.equal(again.duplicate, false);
-        assert.equal(again.entry.seq, 3);
+        assert.equal(again.entry.seq, 4);
+        // Bob's entry with the same clientId was kept, and so was its key.
+        const bobAgain = await store.append(draft('r', 'bob one again', 'cid-1', bob));
+        assert.deepEqual([bobAgain.duplicate, bobAgain.entry.seq], [true, 2]);
         assert.equal((await store.append(draft('r', 'two again', 'cid-2'))).duplicate, true);
+      }));
+
+    it('counts rooms, refuses a new one at maxRooms with ROOM_LIMIT, and returns an existing one', () =>
+      withStore(async ({ store }) => {
+        assert.equal(await store.countRooms(), 0);
+        await assertCode(store.createRoom('a', 0), 'ROOM_LIMIT');
+        assert.equal(await store.getRoom('a'), undefined);
+        assert.equal(await store.countRooms(), 0);
+        const a = await store.createRoom('a', 2);
+        assert.equal(a.created, true);
+        assert.equal((await store.createRoom('b', 2)).created, true);
+        assert.equal(await store.countRooms(), 2);
+        // At (or past) the cap, an existing room is still returned as it is.
+        for (const max of [2, 1, 0]) assert.deepEqual(await store.createRoom('a', max), { state: a.state, created: false });
+        await assertCode(store.createRoom('c', 2), 'ROOM_LIMIT');
+        assert.equal(await store.getRoom('c'), undefined);
+        assert.deepEqual((await store.listRooms()).map((r) => r.name).sort(), ['a', 'b']);
+        // No maxRooms, no cap.
+        assert.equal((await store.createRoom('c')).created, true);
+        assert.equal(await store.countRooms(), 3);
+      }));
+
+    it('caps rooms atomically: 300 concurrent creations with maxRooms 50 leave exactly 50 rooms', () =>
+      withStore(async ({ store, reopen }) => {
+        // Through two instances when the backend has them, so the cap holds across processes or nodes.
+        const other = reopen ? await reopen() : store;
+        const names = range(1, 300).map((i) => `room-${i}`);
+        const outcomes = await Promise.all(
+          names.map((name, i) =>
+            (i % 2 ? store : other).createRoom(name, 50).then(
+              ({ created }) => (created ? 'created' : 'existed'),
+              (err: unknown) => (err instanceof SwitchboardError ? err.code : String(err)),
+            ),
+          ),
+        );
+        const created = names.filter((_, i) => outcomes[i] === 'created');
+        assert.equal(created.length, 50);
+        assert.equal(outcomes.filter((o) => o === 'ROOM_LIMIT').length, 250);
+        assert.equal(await store.countRooms(), 50);
+        assert.equal(await other.countRooms(), 50);
+        assert.deepEqual((await store.listRooms()).map((r) => r.name).sort(), created.sort());
+      }));
+
+    it('deletes a room with its entries and clientIds; making it again starts a new history', () =>
+      withStore(async ({ store, reopen }) => {
+        const first = await store.createRoom('r', 2);
+        await store.createRoom('keep', 2);
+        await store.append(draft('r', 'one', 'cid-1'));
+        await appendMany(store, 'r', 2);
+        const kept = await store.append(draft('keep', 'kept', 'cid-1'));
+        assert.equal(await store.deleteRoom('r'), true);
+        assert.equal(await store.getRoom('r'), undefined);
+        assert.equal(await store.countRooms(), 1);
+        assert.deepEqual((await store.listRooms()).map((r) => r.name), ['keep']);
+        await assertCode(store.append(draft('r', 'late')), 'ROOM_NOT_FOUND');
+        await assertCode(store.readAfter('r', 0, 10), 'ROOM_NOT_FOUND');
+        await assertCode(store.readBefore('r', undefined, 10), 'ROOM_NOT_FOUND');
+        assert.equal(await store.deleteRoom('r'), false);
+        assert.equal(await store.deleteRoom('never'), false);
+        assert.equal(await store.countRooms(), 1);
+        assert.equal(await store.trim(FAR, Date.now()), 0);
+        // The room's slot is free again, and the new room remembers nothing of the old one.
+        const again = await store.createRoom('r', 2);
+        assert.equal(again.created, true);
+        assert.notEqual(again.state.epoch, first.state.epoch);
+        assert.deepEqual(again.state, { name: 'r', epoch: again.state.epoch, lastSeq: 0, firstSeq: 1 });
+        assert.deepEqual(await store.readAfter('r', 0, 10), []);
+        const appended = await store.append(draft('r', 'one again', 'cid-1'));
+        assert.deepEqual([appended.duplicate, appended.entry.seq, appended.epoch], [false, 1, again.state.epoch]);
+        assert.deepEqual(await store.readAfter('r', 0, 10), [appended.entry]);
+        // The other room was not touched.
+        assert.deepEqual((await store.append(draft('keep', 'kept', 'cid-1'))).entry, kept.entry);
+        if (reopen) {
+          const next = await reopen();
+          assert.deepEqual(await next.getRoom('r'), { ...again.state, lastSeq: 1 });
+          assert.equal(await next.countRooms(), 2);
+        }
+      }));
+
+    it('resets a room: no entries, no clientIds, a new epoch, seqs from 1', () =>
+      withStore(async ({ store, reopen }) => {
+        const { state } = await store.createRoom('r');
+        await store.createRoom('other');
+        await store.append(draft('r', 'one', 'cid-1'));
+        await appendMany(store, 'r', 4);
+        await appendMany(store, 'other', 2);
+        await store.trim({ ...FAR, maxEntries: 3 }, Date.now());
+        const reset = await store.resetRoom('r');
+        assert.notEqual(reset.epoch, state.epoch);
+        assert.deepEqual(reset, { name: 'r', epoch: reset.epoch, lastSeq: 0, firstSeq: 1 });
+        assert.deepEqual(await store.getRoom('r'), reset);
+        assert.deepEqual(await store.readAfter('r', 0, 10), []);
+        assert.deepEqual(await store.readBefore('r', undefined, 10), []);
+        assert.equal(await store.countRooms(), 2);
+        const next = await store.append(draft('r', 'one', 'cid-1'));
+        assert.deepEqual([next.duplicate, next.entry.seq, next.epoch], [false, 1, reset.epoch]);
+        assert.deepEqual(await store.readAfter('r', 0, 10), [next.entry]);
+        assert.deepEqual(seqs(await store.readAfter('other', 0, 10)), [1, 2]);
+        await assertCode(store.resetRoom('nope'), 'ROOM_NOT_FOUND');
+        assert.equal(await store.getRoom('nope'), undefined);
+        assert.equal(await store.countRooms(), 2);
+        if (reopen) assert.deepEqual(await (await reopen()).getRoom('r'), { ...reset, lastSeq: 1 });
+      }));
+
+    it('resets atomically: a concurrent append lands wholly before the reset or wholly after it', () =>
+      withStore(async ({ store, reopen }) => {
+        const other = reopen ? await reopen() : store;
+        await store.createRoom('r');
+        const append = (i: number) => (i % 2 ? store : other).append(draft('r', `c${i}`, i % 4 === 0 ? `id-${i}` : undefined));
+        // One call of each kind first: a backend that sets a call up on first use (Redis loads a
+        // script, then sends it again) could otherwise reorder the first calls below.
+        await append(1);
+        const state = await store.resetRoom('r');
+        const before = range(1, 50).map(append);
+        const resetting = store.resetRoom('r');
+        const after = range(51, 100).map(append);
+        const results = await Promise.all([...before, ...after]);
+        const reset = await resetting;
+        const old = results.filter((r) => r.epoch === state.epoch);
+        const fresh = results.filter((r) => r.epoch === reset.epoch).sort((a, b) => a.entry.seq - b.entry.seq);
+        assert.equal(old.length + fresh.length, 100);
+        // Calls on one instance run in order, so each side has at least that instance's share.
+        assert.ok(old.length >= 25 && fresh.length >= 25, `${old.length} before, ${fresh.length} after`);
+        assert.deepEqual(old.map((r) => r.entry.seq).sort((a, b) => a - b), range(1, old.length));
+        assert.deepEqual(fresh.map((r) => r.entry.seq), range(1, fresh.length));
+        // Only the new epoch's entries are left, exactly as acknowledged.
+        assert.deepEqual(await store.readAfter('r', 0, 500), fresh.map((r) => r.entry));
+        assert.deepEqual(await store.getRoom('r'), { ...reset, lastSeq: fresh.length });
       }));
 
     if (durable) it('never reuses a seq after a reopen, even when everything was trimmed', () =>

@@ -39,14 +39,28 @@ export class HttpPublisher {
     }).catch(() => undefined);
   }
 
-  /** `GET /api/rooms/:room/presence`: the members present now. */
-  async presence(timeoutMs: number): Promise<PresenceMember[]> {
-    const answer = await httpRequest<{ members: PresenceMember[] }>(this.target, {
-      method: 'GET',
-      path: `/api/rooms/${encodeURIComponent(this.settings.room)}/presence`,
+  /**
+   * `POST /api/rooms/:room/presence`: joins the room's presence (polling has no connection to
+   * be present through). Resolves with the members present and the ticket each poll carries.
+   */
+  async join(timeoutMs: number): Promise<{ members: PresenceMember[]; session: string }> {
+    const { room, name, member } = this.settings;
+    return httpRequest<{ members: PresenceMember[]; session: string }>(this.target, {
+      method: 'POST',
+      path: `/api/rooms/${encodeURIComponent(room)}/presence`,
+      query: { name, member, connection: this.connectionId },
       timeoutMs,
       signal: this.signal,
     });
-    return answer.members;
+  }
+
+  /** `DELETE /api/rooms/:room/presence?session=`: leaves at once (fire and forget; the ticket also lapses by itself). */
+  leave(session: string): void {
+    httpRequest(this.target, {
+      method: 'DELETE',
+      path: `/api/rooms/${encodeURIComponent(this.settings.room)}/presence`,
+      query: { session },
+      timeoutMs: this.settings.publishTimeoutMs,
+    }).catch(() => undefined);
   }
 }

@@ -14,8 +14,9 @@ const PAGE = 100;
  * cursor the previous answer returned, so nothing falls between two requests. Subclasses say
  * how the next request is made and when. Publishing and typing go over HTTP POST.
  *
- * Opening is one request that must answer at once, then `GET /presence` (polling has no
- * subscribe answer to carry the member list); the loop starts after both.
+ * Opening joins the room's presence (`POST /presence`: the member list, and a ticket each poll
+ * carries to keep this client present), then makes one request that must answer at once; the
+ * loop starts after both.
  */
 export abstract class PollLoopTransport implements Transport {
   abstract readonly name: TransportName;
@@ -26,6 +27,7 @@ export abstract class PollLoopTransport implements Transport {
   private readonly publisher: HttpPublisher;
   private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
   private cursor: string | undefined;
+  private ticket: string | undefined;
   private loop: Promise<void> = Promise.resolve();
   private sleepTimer: ReturnType<typeof setTimeout> | undefined;
   private wake: (() => void) | undefined;
@@ -48,8 +50,10 @@ export abstract class PollLoopTransport implements Transport {
   async open(cursor: string | undefined): Promise<void> {
     this.state = 'opening';
     try {
+      const joined = await this.publisher.join(this.settings.openTimeoutMs);
+      this.ticket = joined.session;
+      const presence = joined.members;
       const result = await this.first(cursor);
-      const presence = await this.publisher.presence(this.settings.openTimeoutMs);
       if (this.state !== 'opening') throw new ConnectionError('CLOSED', 'closed while opening');
       const firstSeq = result.entries[0]?.seq;
       this.events.subscribed({
@@ -89,16 +93,16 @@ export abstract class PollLoopTransport implements Transport {
     this.state = 'closed';
     this.abort.abort();
     this.wake?.();
+    if (this.ticket) this.publisher.leave(this.ticket);
     await this.loop;
   }
 
-  /** `GET <route>?after=&limit=&name=&member=&connection=[&timeout=]` (the identity keeps us present). */
+  /** `GET <route>?after=&limit=&session=[&timeout=]` (the presence ticket keeps us present). */
   protected request(route: 'poll' | 'longpoll', cursor: string | undefined, timeoutMs: number, extra: Record<string, number> = {}): Promise<PollResult> {
-    const { room, name, member } = this.settings;
     return httpRequest<PollResult>(this.target, {
       method: 'GET',
-      path: `/api/rooms/${encodeURIComponent(room)}/${route}`,
-      query: { after: cursor, limit: PAGE, name, member, connection: this.connectionId, ...extra },
+      path: `/api/rooms/${encodeURIComponent(this.settings.room)}/${route}`,
+      query: { after: cursor, limit: PAGE, session: this.ticket, ...extra },
       timeoutMs,
       signal: this.abort.signal,
     });

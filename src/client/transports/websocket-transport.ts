@@ -1,6 +1,6 @@
 import { API_PREFIX, WS_PATH } from '../../protocol/constants.js';
 import { parseCursor } from '../../protocol/cursor.js';
-import { SwitchboardError, isErrorCode, type ErrorCode } from '../../protocol/errors.js';
+import { ERRORS, SwitchboardError, isErrorCode, type ErrorCode } from '../../protocol/errors.js';
 import type { Ack, ClientFrame, Entry, PresenceMember, TypingNotice } from '../../protocol/types.js';
 import { ConnectionError, errorFromBody, failureKind, type ClientError } from '../errors.js';
 import { httpRequest } from '../http-request.js';
@@ -35,17 +35,9 @@ async function socketConstructor(): Promise<{ Socket: SocketConstructor; native:
 const OPEN = 1;
 
 /** Close codes of the server (src/protocol/errors.ts) and what they mean to a client. */
-const CLOSE_CODES: Record<number, ErrorCode> = {
-  1001: 'SHUTTING_DOWN',
-  1007: 'INVALID_UTF8',
-  1009: 'MESSAGE_TOO_LARGE',
-  1011: 'INTERNAL',
-  1013: 'TOO_MANY_CONNECTIONS',
-  4000: 'SLOW_CONSUMER',
-  4001: 'HEARTBEAT_TIMEOUT',
-  4008: 'RATE_LIMITED',
-  4101: 'UNAUTHORIZED',
-};
+/** Close code → the catalog code it stands for (the first code of the catalog that closes with it). */
+const CLOSE_CODES: Record<number, ErrorCode> = {};
+for (const [code, entry] of Object.entries(ERRORS) as [ErrorCode, { close?: number }][]) if (entry.close !== undefined) CLOSE_CODES[entry.close] ??= code;
 
 interface PendingAck {
   resolve: (ack: Ack) => void;

@@ -1,10 +1,14 @@
 import type { Entry, PresenceNotice, TypingNotice } from '../../protocol/types.js';
 
-/** What travels between nodes: stored entries, and ephemeral typing notices. */
+/** What travels between nodes: stored entries, ephemeral notices, and administrators' orders. */
 export type BrokerMessage =
   | { kind: 'entry'; epoch: string; entry: Entry }
   | { kind: 'typing'; notice: TypingNotice }
-  | { kind: 'presence'; notice: PresenceNotice };
+  | { kind: 'presence'; notice: PresenceNotice }
+  /** A room's history was reset or the room deleted: its live channels end their subscribers. */
+  | { kind: 'room'; action: 'reset' | 'delete'; room: string }
+  /** An administrator ends a member's connections (in one room, when given) on every node. */
+  | { kind: 'disconnect'; member: string; room?: string };
 
 /**
  * Live fan-out between the nodes that serve the same rooms. The contract:

@@ -95,7 +95,8 @@ export class RedisBroker implements Broker {
     try {
       await this.publisher.publish(this.channel, JSON.stringify(message));
     } catch {
-      if (message.kind !== 'entry') return;
+      // Ephemeral notices are dropped; entries and administrators' orders are sent again later.
+      if (message.kind === 'typing' || message.kind === 'presence') return;
       this.backlog.push(message);
       if (this.backlog.length > MAX_BACKLOG) this.backlog.shift();
     }

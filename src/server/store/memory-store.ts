@@ -1,12 +1,17 @@
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft } from '../../protocol/types.js';
-import { newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
+import { idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
 
 interface MemoryRoom {
   state: RoomState;
   /** entries[i].seq === state.firstSeq + i */
   entries: Entry[];
+  /** By {@link idempotencyKey}: the entries of this room that have a clientId. */
   byClientId: Map<string, Entry>;
+}
+
+function emptyRoom(name: string): MemoryRoom {
+  return { state: { name, epoch: newEpoch(), lastSeq: 0, firstSeq: 1 }, entries: [], byClientId: new Map() };
 }
 
 /** The default store when durability is not wanted (`--store memory`): everything is lost on exit. */
@@ -21,22 +26,39 @@ export class MemoryStore implements MessageStore {
     return r ? { ...r.state } : undefined;
   }
 
-  async createRoom(room: string): Promise<{ state: RoomState; created: boolean }> {
+  async createRoom(room: string, maxRooms = Infinity): Promise<{ state: RoomState; created: boolean }> {
     const existing = this.rooms.get(room);
     if (existing) return { state: { ...existing.state }, created: false };
-    const state: RoomState = { name: room, epoch: newEpoch(), lastSeq: 0, firstSeq: 1 };
-    this.rooms.set(room, { state, entries: [], byClientId: new Map() });
-    return { state: { ...state }, created: true };
+    if (this.rooms.size >= maxRooms) throw new SwitchboardError('ROOM_LIMIT');
+    const fresh = emptyRoom(room);
+    this.rooms.set(room, fresh);
+    return { state: { ...fresh.state }, created: true };
+  }
+
+  async countRooms(): Promise<number> {
+    return this.rooms.size;
   }
 
   async listRooms(): Promise<RoomState[]> {
     return [...this.rooms.values()].map((r) => ({ ...r.state }));
   }
 
+  async deleteRoom(room: string): Promise<boolean> {
+    return this.rooms.delete(room);
+  }
+
+  async resetRoom(room: string): Promise<RoomState> {
+    this.mustGet(room);
+    const fresh = emptyRoom(room);
+    this.rooms.set(room, fresh);
+    return { ...fresh.state };
+  }
+
   async append(draft: EntryDraft): Promise<AppendResult> {
     const r = this.mustGet(draft.room);
-    if (draft.clientId !== undefined) {
-      const original = r.byClientId.get(draft.clientId);
+    const key = draft.clientId === undefined ? undefined : idempotencyKey(draft.from, draft.clientId);
+    if (key !== undefined) {
+      const original = r.byClientId.get(key);
       if (original) return { entry: original, epoch: r.state.epoch, duplicate: true };
     }
     const entry: Entry = { type: draft.type, room: draft.room, seq: r.state.lastSeq + 1, ts: Date.now(), from: draft.from };
@@ -44,7 +66,7 @@ export class MemoryStore implements MessageStore {
     if (draft.clientId !== undefined) entry.clientId = draft.clientId;
     r.entries.push(entry);
     r.state.lastSeq = entry.seq;
-    if (entry.clientId !== undefined) r.byClientId.set(entry.clientId, entry);
+    if (key !== undefined) r.byClientId.set(key, entry);
     return { entry, epoch: r.state.epoch, duplicate: false };
   }
 
@@ -66,7 +88,7 @@ export class MemoryStore implements MessageStore {
       let drop = Math.max(0, r.entries.length - retention.maxEntries);
       while (drop < r.entries.length && now - r.entries[drop]!.ts > retention.maxAgeMs) drop++;
       if (drop === 0) continue;
-      for (const e of r.entries.slice(0, drop)) if (e.clientId !== undefined) r.byClientId.delete(e.clientId);
+      for (const e of r.entries.slice(0, drop)) if (e.clientId !== undefined) r.byClientId.delete(idempotencyKey(e.from, e.clientId));
       r.entries.splice(0, drop);
       r.state.firstSeq += drop;
       removed += drop;

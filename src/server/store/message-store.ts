@@ -1,11 +1,11 @@
-import type { Entry, EntryDraft } from '../../protocol/types.js';
+import type { Entry, EntryDraft, Sender } from '../../protocol/types.js';
 
 /** What a store knows of one room's log. */
 export interface RoomState {
   name: string;
   /**
-   * Identifies this history. A new epoch means the log was reset (store wiped, room deleted and
-   * made again): positions of the old epoch mean nothing in the new one.
+   * Identifies this history. A new epoch means the log was reset (`resetRoom`, the room deleted
+   * and made again, the store wiped): positions of the old epoch mean nothing in the new one.
    */
   epoch: string;
   /** Seq of the newest entry; 0 when the log is empty. Never decreases within an epoch. */
@@ -18,7 +18,7 @@ export interface RoomState {
 export interface AppendResult {
   entry: Entry;
   epoch: string;
-  /** True when the draft's clientId was already stored: `entry` is the original, nothing was added. */
+  /** True when the draft's idempotency key was already stored: `entry` is the original, nothing was added. */
   duplicate: boolean;
 }
 
@@ -36,10 +36,16 @@ export interface Retention {
  *   never reused within an epoch, even after a restart) and the write happen as one step, even
  *   when several processes append to the same room at once. Its promise resolves only once the
  *   entry is as durable as the store can make it; then, and only then, may it be acknowledged.
- * - A `clientId` stored in a room makes a later append with the same clientId in that room
- *   return the original entry with `duplicate: true`, for as long as that entry is retained.
+ * - Idempotency: the key of an entry is (room, scope, clientId), where scope is the sender's
+ *   `member`, or its connection `id` when it has none (see {@link clientScope}). A stored key
+ *   makes a later append with the same key return the original entry with `duplicate: true`,
+ *   for as long as that entry is retained. Keys are per sender so that nobody can take another
+ *   sender's clientId: two senders may use one clientId in one room, and both are stored.
  * - Reads return entries in ascending seq order and never an entry that was not acknowledged.
  * - Retention (`trim`) removes only the oldest entries; `firstSeq` moves up, `lastSeq` stays.
+ * - `createRoom`, `deleteRoom` and `resetRoom` are each one atomic step, like `append`: a
+ *   concurrent append or creation sees the room wholly before or wholly after it, on every
+ *   process and node.
  * - Errors: ROOM_NOT_FOUND (SwitchboardError) for a room that does not exist;
  *   STORE_UNAVAILABLE when the backend cannot be reached: nothing was stored then.
  */
@@ -50,10 +56,35 @@ export interface MessageStore {
   init(): Promise<void>;
   /** The room's state, or undefined when it does not exist. */
   getRoom(room: string): Promise<RoomState | undefined>;
-  /** Creates the room when missing (a new epoch); returns its state and whether it was created. */
-  createRoom(room: string): Promise<{ state: RoomState; created: boolean }>;
+  /**
+   * Creates the room when missing (a new epoch, lastSeq 0, firstSeq 1); returns its state and
+   * whether it was created. An existing room is returned as it is (`created: false`), whatever
+   * `maxRooms` says. When the room is missing and the store already holds `maxRooms` rooms or
+   * more, throws ROOM_LIMIT and creates nothing. Checking the count and creating the room are
+   * one atomic step across all processes and nodes: N concurrent creations of distinct rooms on a
+   * store below the cap leave exactly `maxRooms` rooms. Costs O(1) in the number of rooms.
+   * Without `maxRooms` there is no cap.
+   */
+  createRoom(room: string, maxRooms?: number): Promise<{ state: RoomState; created: boolean }>;
+  /** How many rooms the store holds. O(1): never lists them. */
+  countRooms(): Promise<number>;
   /** Every room, by name. */
   listRooms(): Promise<RoomState[]>;
+  /**
+   * Removes the room with every entry and idempotency key of it, in one atomic step; resolves
+   * with true when the room existed, false (and no change) when it did not. The room no longer
+   * counts towards `maxRooms`. Appends and reads that come after it throw ROOM_NOT_FOUND; a later
+   * `createRoom` of the same name starts a new history (a new epoch, seqs from 1).
+   */
+  deleteRoom(room: string): Promise<boolean>;
+  /**
+   * Empties the room and starts a new history: every entry and idempotency key goes, and the
+   * room gets a new epoch with lastSeq 0 and firstSeq 1. Resolves with that new state. Atomic
+   * with respect to appends: each concurrent append lands either wholly before the reset (and is
+   * wiped with the old epoch) or wholly after it (in the new epoch, from seq 1).
+   * Throws ROOM_NOT_FOUND when the room does not exist.
+   */
+  resetRoom(room: string): Promise<RoomState>;
   /** Appends one entry (see the contract above). */
   append(draft: EntryDraft): Promise<AppendResult>;
   /** Entries with seq > after, ascending, at most `limit`. */
@@ -71,4 +102,20 @@ export interface MessageStore {
 /** A new epoch: random, short, URL- and cursor-safe. */
 export function newEpoch(): string {
   return Math.random().toString(36).slice(2, 8) + Date.now().toString(36).slice(-4);
+}
+
+/**
+ * The sender part of an idempotency key (see the contract): the stable member when the sender
+ * has one, else its connection id.
+ */
+export function clientScope(from: Sender): string {
+  return from.member ?? from.id;
+}
+
+/**
+ * (scope, clientId) as one string, for indexes keyed by a single string. JSON rather than a
+ * separator, so no scope or clientId, whatever it contains, can spell another pair.
+ */
+export function idempotencyKey(from: Sender, clientId: string): string {
+  return JSON.stringify([clientScope(from), clientId]);
 }

@@ -7,25 +7,56 @@
  */
 
 /**
- * KEYS: meta, rooms, log, cids. ARGV: name, epoch.
- * Creates the room with a new epoch unless it exists; a new epoch starts a fresh history, so
- * leftovers of an older one (log, idempotency index) are dropped.
- * Returns {created 1|0, epoch, lastSeq, firstSeq}.
+ * KEYS: meta, rooms, log, cids. ARGV: name, epoch, maxRooms ('' for no cap).
+ * Creates the room with a new epoch unless it exists, or refuses when the rooms set already
+ * holds maxRooms names. A new epoch starts a fresh history, so leftovers of an older one (log,
+ * idempotency index) are dropped.
+ * Returns {created 1|0, epoch, lastSeq, firstSeq}, or {-1} when refused (nothing written).
  */
 export const CREATE_ROOM_LUA = `
-if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[2]) == 1 then
-  local t = redis.call('TIME')
-  redis.call('HSET', KEYS[1], 'lastSeq', '0', 'firstSeq', '1', 'createdAt', t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000)))
-  redis.call('SADD', KEYS[2], ARGV[1])
-  redis.call('DEL', KEYS[3], KEYS[4])
-  return {1, ARGV[2], '0', '1'}
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local m = redis.call('HMGET', KEYS[1], 'epoch', 'lastSeq', 'firstSeq')
+  return {0, m[1], m[2], m[3]}
 end
-local m = redis.call('HMGET', KEYS[1], 'epoch', 'lastSeq', 'firstSeq')
-return {0, m[1], m[2], m[3]}
+-- SCARD is O(1), and counted in the same script as the SADD, so no other node creates a room in between.
+local max = tonumber(ARGV[3])
+if max and redis.call('SCARD', KEYS[2]) >= max then return {-1} end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'epoch', ARGV[2], 'lastSeq', '0', 'firstSeq', '1', 'createdAt', t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000)))
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[3], KEYS[4])
+return {1, ARGV[2], '0', '1'}
 `;
 
 /**
- * KEYS: meta, log, cids. ARGV: draft JSON, clientId ('' for none).
+ * KEYS: meta, rooms, log, cids. ARGV: name.
+ * Removes the room: its meta, log and idempotency index, and its name from the rooms set.
+ * Returns 1 when the room existed, else 0.
+ */
+export const DELETE_ROOM_LUA = `
+local existed = redis.call('EXISTS', KEYS[1])
+-- UNLINK frees a long log in a background thread, so Redis goes on serving other rooms meanwhile.
+redis.call('UNLINK', KEYS[1], KEYS[3], KEYS[4])
+redis.call('SREM', KEYS[2], ARGV[1])
+return existed
+`;
+
+/**
+ * KEYS: meta, log, cids. ARGV: epoch.
+ * Starts the room's history again: drops the log and the idempotency index, sets the new epoch,
+ * lastSeq 0 and firstSeq 1. The next append gets seq 1 (XADD accepts 1-0: the stream is new).
+ * Returns the epoch, or nil when the room does not exist (nothing written).
+ */
+export const RESET_ROOM_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('UNLINK', KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'lastSeq', '0', 'firstSeq', '1')
+return ARGV[1]
+`;
+
+/**
+ * KEYS: meta, log, cids. ARGV: draft JSON, idempotency key (sender scope and clientId as one
+ * string, see idempotencyKey(); '' for none).
  * The idempotency check, the seq assignment (lastSeq + 1), the XADD and the index update in
  * one step. Fields are always written in the order d, t, c: the other scripts read them by position. ts is Redis TIME in ms.
  * Returns {'NOROOM'} | {'DUP', epoch, seq, ts, original draft JSON} | {'OK', epoch, seq, ts}.
@@ -33,9 +64,9 @@ return {0, m[1], m[2], m[3]}
 export const APPEND_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOROOM'} end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
-local cid = ARGV[2]
-if cid ~= '' then
-  local known = redis.call('HGET', KEYS[3], cid)
+local key = ARGV[2]
+if key ~= '' then
+  local known = redis.call('HGET', KEYS[3], key)
   if known then
     local found = redis.call('XRANGE', KEYS[2], known, known)
     if #found == 1 then
@@ -49,13 +80,14 @@ local t = redis.call('TIME')
 local ts = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
 -- XADD first: Redis does not roll a script back, and if XADD fails (out of memory, an ID not
 -- above the stream's last one) nothing has been written yet, so no seq is skipped.
-if cid ~= '' then
-  redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[1], 't', ts, 'c', cid)
+-- c holds the index field itself, so trim removes exactly that field without rebuilding it.
+if key ~= '' then
+  redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[1], 't', ts, 'c', key)
 else
   redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[1], 't', ts)
 end
 redis.call('HSET', KEYS[1], 'lastSeq', seq)
-if cid ~= '' then redis.call('HSET', KEYS[3], cid, seq) end
+if key ~= '' then redis.call('HSET', KEYS[3], key, seq) end
 return {'OK', epoch, seq, ts}
 `;
 
@@ -75,7 +107,8 @@ return redis.call('XREVRANGE', KEYS[2], ARGV[2], ARGV[3], 'COUNT', ARGV[4])
 /**
  * KEYS: meta, log, cids. ARGV: maxEntries, cutoff ts (entries with ts < cutoff are too old), batch.
  * Looks at the `batch` oldest entries and removes the leading run of those that are beyond
- * maxEntries or too old, with their clientIds; moves firstSeq past them.
+ * maxEntries or too old, with their idempotency keys (field c: the cids field as the append
+ * script wrote it); moves firstSeq past them.
  * Returns {removed, more 1|0}: more = the whole batch went, so the next one may go too.
  */
 export const TRIM_LUA = `
@@ -89,16 +122,16 @@ for i, e in ipairs(oldest) do
   if i <= over or tonumber(e[2][4]) < cutoff then n = i else break end
 end
 if n == 0 then return {0, 0} end
-local cids = {}
+local keys = {}
 for i = 1, n do
-  local cid = oldest[i][2][6]
-  if cid then
-    cids[#cids + 1] = cid
+  local key = oldest[i][2][6]
+  if key then
+    keys[#keys + 1] = key
     -- unpack() is bounded by the Lua stack: delete in chunks.
-    if #cids == 500 then redis.call('HDEL', KEYS[3], unpack(cids)); cids = {} end
+    if #keys == 500 then redis.call('HDEL', KEYS[3], unpack(keys)); keys = {} end
   end
 end
-if #cids > 0 then redis.call('HDEL', KEYS[3], unpack(cids)) end
+if #keys > 0 then redis.call('HDEL', KEYS[3], unpack(keys)) end
 local nextFirst = tostring(tonumber(string.match(oldest[n][1], '^%d+')) + 1)
 redis.call('XTRIM', KEYS[2], 'MINID', nextFirst)
 redis.call('HSET', KEYS[1], 'firstSeq', nextFirst)

@@ -2,8 +2,8 @@ import type { Redis } from 'ioredis';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft } from '../../protocol/types.js';
 import { closeRedisClient, createRedisClient, waitUntilReady, type RedisConnectionOptions } from '../redis-connection.js';
-import { newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
-import { APPEND_LUA, CREATE_ROOM_LUA, RANGE_LUA, TRIM_LUA } from './redis-scripts.js';
+import { idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
+import { APPEND_LUA, CREATE_ROOM_LUA, DELETE_ROOM_LUA, RANGE_LUA, RESET_ROOM_LUA, TRIM_LUA } from './redis-scripts.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions extends RedisConnectionOptions {
@@ -18,12 +18,14 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
 /** The part of a stored entry that the append script does not assign. */
 type StoredDraft = Pick<Entry, 'type' | 'from' | 'text' | 'clientId'>;
 
-/** A stream entry as ioredis returns it: [id, [field, value, ...]], fields d (draft JSON), t (ts), c (clientId). */
+/** A stream entry as ioredis returns it: [id, [field, value, ...]], fields d (draft JSON), t (ts), c (idempotency key). */
 type StreamEntry = [id: string, fields: string[]];
 
 interface Scripts {
-  sbCreateRoom(meta: string, rooms: string, log: string, cids: string, name: string, epoch: string): Promise<[number, string, string, string]>;
-  sbAppend(meta: string, log: string, cids: string, draft: string, clientId: string): Promise<[status: 'OK' | 'DUP' | 'NOROOM', epoch: string, seq: string, ts: string, draft?: string]>;
+  sbCreateRoom(meta: string, rooms: string, log: string, cids: string, name: string, epoch: string, maxRooms: string): Promise<[created: 1 | 0 | -1, epoch: string, lastSeq: string, firstSeq: string]>;
+  sbDeleteRoom(meta: string, rooms: string, log: string, cids: string, name: string): Promise<1 | 0>;
+  sbResetRoom(meta: string, log: string, cids: string, epoch: string): Promise<string | null>;
+  sbAppend(meta: string, log: string, cids: string, draft: string, key: string): Promise<[status: 'OK' | 'DUP' | 'NOROOM', epoch: string, seq: string, ts: string, draft?: string]>;
   sbRange(meta: string, log: string, direction: 'after' | 'before', from: string, to: string, count: number): Promise<StreamEntry[] | null>;
   sbTrim(meta: string, log: string, cids: string, maxEntries: number, cutoff: number, batch: number): Promise<[removed: number, more: number]>;
 }
@@ -47,11 +49,14 @@ function fromStream(room: string, [id, fields]: StreamEntry): Entry {
  * - `P rooms` SET of room names;
  * - `P room:R` HASH epoch, lastSeq (the seq counter), firstSeq, createdAt;
  * - `P log:R` STREAM of entries with explicit IDs `<seq>-0`, fields d = the draft as JSON
- *   (type, from, text, clientId), t = ts, c = clientId (when given). A stream rather than a sorted
+ *   (type, from, text, clientId), t = ts, c = the idempotency key (when a clientId is given). A stream rather than a sorted
  *   set: its IDs are the seqs, so XRANGE reads a seq range directly and XTRIM MINID drops the
  *   oldest entries in one command; it stores immutable entries compactly; and XADD refuses an ID
  *   not above the last one, a last line of defence against seq reuse.
- * - `P cid:R` HASH clientId → seq, the idempotency index; trim removes the ids it drops.
+ * - `P cid:R` HASH idempotency key → seq, the idempotency index; the key is the sender's scope
+ *   and the clientId as one string (idempotencyKey()); trim removes the keys of the entries it drops.
+ *   (Entries stored before keys were per sender have the bare clientId in c and as the field: they
+ *   no longer match a retry, and trim still removes them.)
  *
  * Every write is one Lua script (EVALSHA), hence atomic per room across all nodes. The append
  * script takes `ts` from Redis TIME, not from the node: one clock for every node, so ts never
@@ -78,6 +83,8 @@ export class RedisStore implements MessageStore {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     this.redis = createRedisClient(options.url, { connectionName: 'switchboard-store', ...options });
     this.redis.defineCommand('sbCreateRoom', { numberOfKeys: 4, lua: CREATE_ROOM_LUA });
+    this.redis.defineCommand('sbDeleteRoom', { numberOfKeys: 4, lua: DELETE_ROOM_LUA });
+    this.redis.defineCommand('sbResetRoom', { numberOfKeys: 3, lua: RESET_ROOM_LUA });
     this.redis.defineCommand('sbAppend', { numberOfKeys: 3, lua: APPEND_LUA });
     this.redis.defineCommand('sbRange', { numberOfKeys: 2, lua: RANGE_LUA, readOnly: true });
     this.redis.defineCommand('sbTrim', { numberOfKeys: 3, lua: TRIM_LUA });
@@ -99,18 +106,37 @@ export class RedisStore implements MessageStore {
     });
   }
 
-  async createRoom(room: string): Promise<{ state: RoomState; created: boolean }> {
+  async createRoom(room: string, maxRooms = Infinity): Promise<{ state: RoomState; created: boolean }> {
     return this.guard(async () => {
       const [created, epoch, lastSeq, firstSeq] = await this.scripts.sbCreateRoom(
-        this.key('room', room), `${this.prefix}rooms`, this.key('log', room), this.key('cid', room), room, newEpoch(),
+        this.key('room', room), this.roomsKey(), this.key('log', room), this.key('cid', room), room, newEpoch(),
+        Number.isFinite(maxRooms) ? String(maxRooms) : '',
       );
+      if (created === -1) throw new SwitchboardError('ROOM_LIMIT');
       return { state: { name: room, epoch, lastSeq: Number(lastSeq), firstSeq: Number(firstSeq) }, created: created === 1 };
     });
   }
 
+  async countRooms(): Promise<number> {
+    return this.guard(() => this.redis.scard(this.roomsKey()));
+  }
+
+  async deleteRoom(room: string): Promise<boolean> {
+    return this.guard(async () => {
+      const existed = await this.scripts.sbDeleteRoom(this.key('room', room), this.roomsKey(), this.key('log', room), this.key('cid', room), room);
+      return existed === 1;
+    });
+  }
+
+  async resetRoom(room: string): Promise<RoomState> {
+    const epoch = await this.guard(() => this.scripts.sbResetRoom(this.key('room', room), this.key('log', room), this.key('cid', room), newEpoch()));
+    if (epoch === null) throw new SwitchboardError('ROOM_NOT_FOUND', room);
+    return { name: room, epoch, lastSeq: 0, firstSeq: 1 };
+  }
+
   async listRooms(): Promise<RoomState[]> {
     return this.guard(async () => {
-      const names = (await this.redis.smembers(`${this.prefix}rooms`)).sort();
+      const names = (await this.redis.smembers(this.roomsKey())).sort();
       const states = await Promise.all(names.map((name) => this.getRoom(name)));
       return states.filter((s): s is RoomState => s !== undefined);
     });
@@ -120,8 +146,9 @@ export class RedisStore implements MessageStore {
     return this.guard(async () => {
       const stored: StoredDraft = { type: draft.type, from: draft.from, text: draft.text, clientId: draft.clientId };
       const json = JSON.stringify(stored);
+      const key = draft.clientId === undefined ? '' : idempotencyKey(draft.from, draft.clientId);
       const [status, epoch, seq, ts, original] = await this.scripts.sbAppend(
-        this.key('room', draft.room), this.key('log', draft.room), this.key('cid', draft.room), json, draft.clientId ?? '',
+        this.key('room', draft.room), this.key('log', draft.room), this.key('cid', draft.room), json, key,
       );
       if (status === 'NOROOM') throw new SwitchboardError('ROOM_NOT_FOUND', draft.room);
       const duplicate = status === 'DUP';
@@ -190,7 +217,7 @@ export class RedisStore implements MessageStore {
     const names = new Set<string>();
     let cursor = '0';
     do {
-      const [next, batch] = await this.guard(() => this.redis.sscan(`${this.prefix}rooms`, cursor, 'COUNT', 200));
+      const [next, batch] = await this.guard(() => this.redis.sscan(this.roomsKey(), cursor, 'COUNT', 200));
       for (const name of batch) names.add(name);
       cursor = next;
     } while (cursor !== '0');
@@ -199,6 +226,10 @@ export class RedisStore implements MessageStore {
 
   private key(kind: 'room' | 'log' | 'cid', room: string): string {
     return `${this.prefix}${kind}:${room}`;
+  }
+
+  private roomsKey(): string {
+    return `${this.prefix}rooms`;
   }
 
   /** Runs `fn`, turning any failure that is not already a SwitchboardError into STORE_UNAVAILABLE. */

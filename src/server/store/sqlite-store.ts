@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, EntryType } from '../../protocol/types.js';
-import { newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
+import { clientScope, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -44,6 +44,33 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
       CREATE UNIQUE INDEX entries_room_client_id ON entries (room, client_id) WHERE client_id IS NOT NULL;
     `);
   },
+  // Idempotency keys are per sender: (room, client_scope, client_id), client_scope being the
+  // sender's member, else its connection id (clientScope()). Old rows get theirs from the sender
+  // JSON; they were unique per (room, client_id), so they are unique per the new key too.
+  (db) => {
+    db.exec(`
+      ALTER TABLE entries ADD COLUMN client_scope TEXT;
+      UPDATE entries SET client_scope = COALESCE(json_extract(sender, '$.member'), json_extract(sender, '$.id'))
+        WHERE client_id IS NOT NULL;
+      DROP INDEX entries_room_client_id;
+      CREATE UNIQUE INDEX entries_room_client_key ON entries (room, client_scope, client_id) WHERE client_id IS NOT NULL;
+    `);
+  },
+  // The number of rooms, so that a capped createRoom need not count them. Triggers keep it, so
+  // no write to rooms (ours, or an operator's in the sqlite3 shell) can forget to.
+  (db) => {
+    db.exec(`
+      CREATE TABLE counters (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      );
+      INSERT INTO counters (name, value) SELECT 'rooms', COUNT(*) FROM rooms;
+      CREATE TRIGGER rooms_counted_on_insert AFTER INSERT ON rooms
+        BEGIN UPDATE counters SET value = value + 1 WHERE name = 'rooms'; END;
+      CREATE TRIGGER rooms_counted_on_delete AFTER DELETE ON rooms
+        BEGIN UPDATE counters SET value = value - 1 WHERE name = 'rooms'; END;
+    `);
+  },
 ];
 
 interface RoomRow {
@@ -61,24 +88,37 @@ interface EntryRow {
   sender: string;
   text: string | null;
   client_id: string | null;
+  /** clientScope(sender) when client_id is set, else null. */
+  client_scope: string | null;
 }
 
 type Statements = ReturnType<typeof prepare>;
+
+/** The write transactions, each run with BEGIN IMMEDIATE (see open()). */
+interface Transactions {
+  append(draft: EntryDraft): AppendResult;
+  trimBatch(room: string, maxEntries: number, cutoff: number): { removed: number; more: boolean };
+  createRoom(room: string, maxRooms: number): { state: RoomState; created: boolean };
+  deleteRoom(room: string): boolean;
+  resetRoom(room: string): RoomState;
+}
 
 function prepare(db: Database.Database) {
   return {
     ping: db.prepare('SELECT 1'),
     getRoom: db.prepare<[string], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms WHERE name = ?'),
     listRooms: db.prepare<[], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms ORDER BY name'),
-    insertRoom: db.prepare<[string, string, number]>(
-      'INSERT INTO rooms (name, epoch, last_seq, first_seq, created_at) VALUES (?, ?, 0, 1, ?) ON CONFLICT (name) DO NOTHING',
-    ),
+    countRooms: db.prepare<[], { value: number }>("SELECT value FROM counters WHERE name = 'rooms'"),
+    insertRoom: db.prepare<[string, string, number]>('INSERT INTO rooms (name, epoch, last_seq, first_seq, created_at) VALUES (?, ?, 0, 1, ?)'),
+    deleteRoom: db.prepare<[string]>('DELETE FROM rooms WHERE name = ?'),
+    restartRoom: db.prepare<[string, string]>('UPDATE rooms SET epoch = ?, last_seq = 0, first_seq = 1 WHERE name = ?'),
     setLastSeq: db.prepare<[number, string]>('UPDATE rooms SET last_seq = ? WHERE name = ?'),
     setFirstSeq: db.prepare<[number, string]>('UPDATE rooms SET first_seq = ? WHERE name = ?'),
-    byClientId: db.prepare<[string, string], EntryRow>('SELECT * FROM entries WHERE room = ? AND client_id = ?'),
-    insertEntry: db.prepare<[string, number, number, string, string, string | null, string | null]>(
-      'INSERT INTO entries (room, seq, ts, type, sender, text, client_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    byClientKey: db.prepare<[string, string, string], EntryRow>('SELECT * FROM entries WHERE room = ? AND client_scope = ? AND client_id = ?'),
+    insertEntry: db.prepare<[string, number, number, string, string, string | null, string | null, string | null]>(
+      'INSERT INTO entries (room, seq, ts, type, sender, text, client_id, client_scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
+    deleteEntries: db.prepare<[string]>('DELETE FROM entries WHERE room = ?'),
     readAfter: db.prepare<[string, number, number], EntryRow>('SELECT * FROM entries WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?'),
     readBefore: db.prepare<[string, number, number], EntryRow>('SELECT * FROM entries WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
     firstYoung: db.prepare<[string, number, number, number], { seq: number }>(
@@ -126,8 +166,7 @@ export class SqliteStore implements MessageStore {
   private readonly busyTimeoutMs: number;
   private db: Database.Database | undefined;
   private stmts: Statements | undefined;
-  private appendTx: ((draft: EntryDraft) => AppendResult) | undefined;
-  private trimTx: ((room: string, maxEntries: number, cutoff: number) => { removed: number; more: boolean }) | undefined;
+  private txs: Transactions | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.dataDir = options.dataDir;
@@ -153,22 +192,30 @@ export class SqliteStore implements MessageStore {
     });
   }
 
-  async createRoom(room: string): Promise<{ state: RoomState; created: boolean }> {
-    return this.guard(() => {
-      const created = this.s().insertRoom.run(room, newEpoch(), Date.now()).changes === 1;
-      return { state: toState(this.s().getRoom.get(room)!), created };
-    });
+  async createRoom(room: string, maxRooms = Infinity): Promise<{ state: RoomState; created: boolean }> {
+    return this.guard(() => this.tx().createRoom(room, maxRooms));
+  }
+
+  async countRooms(): Promise<number> {
+    return this.guard(() => this.s().countRooms.get()!.value);
   }
 
   async listRooms(): Promise<RoomState[]> {
     return this.guard(() => this.s().listRooms.all().map(toState));
   }
 
+  /** One transaction, however many entries the room has: the event loop waits while it runs. */
+  async deleteRoom(room: string): Promise<boolean> {
+    return this.guard(() => this.tx().deleteRoom(room));
+  }
+
+  /** One transaction, however many entries the room has: the event loop waits while it runs. */
+  async resetRoom(room: string): Promise<RoomState> {
+    return this.guard(() => this.tx().resetRoom(room));
+  }
+
   async append(draft: EntryDraft): Promise<AppendResult> {
-    return this.guard(() => {
-      this.s();
-      return this.appendTx!(draft);
-    });
+    return this.guard(() => this.tx().append(draft));
   }
 
   async readAfter(room: string, after: number, limit: number): Promise<Entry[]> {
@@ -194,10 +241,7 @@ export class SqliteStore implements MessageStore {
     let removed = 0;
     for (const { name } of rooms) {
       for (;;) {
-        const batch = this.guard(() => {
-          this.s();
-          return this.trimTx!(name, maxEntries, cutoff);
-        });
+        const batch = this.guard(() => this.tx().trimBatch(name, maxEntries, cutoff));
         removed += batch.removed;
         // Yield between statements so a big backlog never stalls the event loop.
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -220,8 +264,7 @@ export class SqliteStore implements MessageStore {
     this.db?.close();
     this.db = undefined;
     this.stmts = undefined;
-    this.appendTx = undefined;
-    this.trimTx = undefined;
+    this.txs = undefined;
   }
 
   private open(): void {
@@ -238,13 +281,30 @@ export class SqliteStore implements MessageStore {
       db.pragma('synchronous = FULL');
       this.migrate(db);
       const stmts = prepare(db);
+      // IMMEDIATE takes the write lock before the first read (of last_seq, of the room count), so
+      // two processes never decide on the same state, and a reader never has to be upgraded to a
+      // writer (which could deadlock).
+      const immediate = <A extends unknown[], R>(fn: (...args: A) => R): ((...args: A) => R) => {
+        const tx = db.transaction(fn);
+        return (...args) => tx.immediate(...args);
+      };
+      this.txs = {
+        append: immediate((draft: EntryDraft) => this.appendInTx(stmts, draft)),
+        trimBatch: immediate((room: string, maxEntries: number, cutoff: number) => this.trimBatchInTx(stmts, room, maxEntries, cutoff)),
+        createRoom: immediate((room: string, maxRooms: number) => createRoomInTx(stmts, room, maxRooms)),
+        deleteRoom: immediate((room: string) => {
+          stmts.deleteEntries.run(room);
+          return stmts.deleteRoom.run(room).changes === 1;
+        }),
+        resetRoom: immediate((room: string) => {
+          if (!stmts.getRoom.get(room)) throw new SwitchboardError('ROOM_NOT_FOUND', room);
+          const epoch = newEpoch();
+          stmts.deleteEntries.run(room);
+          stmts.restartRoom.run(epoch, room);
+          return { name: room, epoch, lastSeq: 0, firstSeq: 1 };
+        }),
+      };
       this.stmts = stmts;
-      const appendTx = db.transaction((draft: EntryDraft) => this.appendInTx(stmts, draft));
-      const trimTx = db.transaction((room: string, maxEntries: number, cutoff: number) => this.trimBatchInTx(stmts, room, maxEntries, cutoff));
-      // IMMEDIATE takes the write lock before reading last_seq, so two processes never read the
-      // same last_seq, and a reader never has to be upgraded to a writer (which could deadlock).
-      this.appendTx = (draft) => appendTx.immediate(draft);
-      this.trimTx = (room, maxEntries, cutoff) => trimTx.immediate(room, maxEntries, cutoff);
     });
   }
 
@@ -252,7 +312,7 @@ export class SqliteStore implements MessageStore {
     const room = s.getRoom.get(draft.room);
     if (!room) throw new SwitchboardError('ROOM_NOT_FOUND', draft.room);
     if (draft.clientId !== undefined) {
-      const original = s.byClientId.get(draft.room, draft.clientId);
+      const original = s.byClientKey.get(draft.room, clientScope(draft.from), draft.clientId);
       if (original) return { entry: toEntry(original), epoch: room.epoch, duplicate: true };
     }
     const row: EntryRow = {
@@ -263,8 +323,9 @@ export class SqliteStore implements MessageStore {
       sender: JSON.stringify(draft.from),
       text: draft.text ?? null,
       client_id: draft.clientId ?? null,
+      client_scope: draft.clientId === undefined ? null : clientScope(draft.from),
     };
-    s.insertEntry.run(row.room, row.seq, row.ts, row.type, row.sender, row.text, row.client_id);
+    s.insertEntry.run(row.room, row.seq, row.ts, row.type, row.sender, row.text, row.client_id, row.client_scope);
     s.setLastSeq.run(row.seq, row.room);
     // Built from the stored row, so the ack and later reads have exactly the same shape.
     return { entry: toEntry(row), epoch: room.epoch, duplicate: false };
@@ -309,6 +370,11 @@ export class SqliteStore implements MessageStore {
     return this.stmts;
   }
 
+  private tx(): Transactions {
+    if (!this.txs) throw new SwitchboardError('STORE_UNAVAILABLE', 'the SQLite store is not open');
+    return this.txs;
+  }
+
   /** Runs `fn`, turning any failure that is not already a SwitchboardError into STORE_UNAVAILABLE. */
   private guard<T>(fn: () => T): T {
     try {
@@ -318,6 +384,16 @@ export class SqliteStore implements MessageStore {
       throw new SwitchboardError('STORE_UNAVAILABLE', err instanceof Error ? err.message : String(err));
     }
   }
+}
+
+/** Creates the room unless it exists or `maxRooms` are there already (ROOM_LIMIT). Runs inside the write lock. */
+function createRoomInTx(s: Statements, name: string, maxRooms: number): { state: RoomState; created: boolean } {
+  const existing = s.getRoom.get(name);
+  if (existing) return { state: toState(existing), created: false };
+  if (s.countRooms.get()!.value >= maxRooms) throw new SwitchboardError('ROOM_LIMIT');
+  const epoch = newEpoch();
+  s.insertRoom.run(name, epoch, Date.now());
+  return { state: { name, epoch, lastSeq: 0, firstSeq: 1 }, created: true };
 }
 
 /** Runs `fn`, again after a short sleep while it fails with SQLITE_BUSY, for up to `timeoutMs`. */

@@ -1,67 +1,116 @@
 import { SwitchboardError } from '../../protocol/errors.js';
-import { publishBody, typingBody } from '../../protocol/schemas.js';
+import { publishBody } from '../../protocol/schemas.js';
 import type { ServerContext } from '../context.js';
-import { readJsonBody, sendJson, utf8Length } from '../http-util.js';
-import { randomId } from '../ids.js';
-import { RateLimiterMap } from '../rate-limiter-map.js';
+import { readJsonBody, sendJson } from '../http-util.js';
 import type { Router } from '../router.js';
+import { requestSession } from './request-session.js';
 
 /**
- * The native REST routes: rooms, publish over HTTP, history, presence, typing.
- * (Subscribing over HTTP is in short-polling.ts, long-polling.ts and sse.ts.)
+ * The native REST routes: rooms, publish over HTTP, history, presence, typing, and what
+ * administrators (the `admin` right, or the server API key) may do. Each request is a session
+ * of its own (see request-session.ts). Subscribing over HTTP is in polling.ts and sse.ts.
  */
 export function registerHttpApi(router: Router, ctx: ServerContext): void {
-  const { hub, config } = ctx;
-  const limiters = new RateLimiterMap(config.rateLimitPerSecond, config.rateLimitBurst);
+  const { config } = ctx;
 
-  router.api('GET', '/api/rooms', async (_req, res) => {
-    sendJson(res, 200, { rooms: await hub.listRooms() });
+  /** What a client must know before it connects: whether a token is needed, what guests may do, whether dev login is on. */
+  router.on('GET', '/api/auth', (_req, res) => {
+    sendJson(res, 200, { auth: ctx.policy.open ? 'open' : 'token', guests: ctx.policy.open ? 'write' : config.guests, guestRooms: ctx.policy.open ? ['*'] : config.guestRooms, devLogin: config.devLogin });
   });
 
-  router.api('PUT', '/api/rooms/:room', async (_req, res, params) => {
-    const { created } = await hub.createRoom(params.room!);
-    sendJson(res, created ? 201 : 200, await hub.roomInfo(params.room!));
+  router.on('GET', '/api/rooms', async (req, res, _params, url) => {
+    const session = await requestSession(ctx, req, url, 'http');
+    sendJson(res, 200, { rooms: await session.rooms() });
   });
 
-  router.api('GET', '/api/rooms/:room', async (_req, res, params) => {
-    sendJson(res, 200, await hub.roomInfo(params.room!));
+  router.on('PUT', '/api/rooms/:room', async (req, res, params, url) => {
+    const session = await requestSession(ctx, req, url, 'http');
+    const { info, created } = await session.createRoom(params.room!);
+    sendJson(res, created ? 201 : 200, info);
   });
 
-  router.api('GET', '/api/rooms/:room/messages', async (_req, res, params, url) => {
+  router.on('GET', '/api/rooms/:room', async (req, res, params, url) => {
+    const session = await requestSession(ctx, req, url, 'http');
+    sendJson(res, 200, await session.roomInfo(params.room!));
+  });
+
+  router.on('DELETE', '/api/rooms/:room', async (req, res, params, url) => {
+    const session = await requestSession(ctx, req, url, 'http');
+    await session.deleteRoom(params.room!);
+    res.writeHead(204).end();
+  });
+
+  router.on('GET', '/api/rooms/:room/messages', async (req, res, params, url) => {
     const before = intParam(url, 'before', 1, Number.MAX_SAFE_INTEGER);
     const limit = intParam(url, 'limit', 1, 500) ?? 50;
-    sendJson(res, 200, await hub.history(params.room!, before, limit));
+    const session = await requestSession(ctx, req, url, 'http');
+    sendJson(res, 200, await session.history(params.room!, before, limit));
   });
 
-  router.api('POST', '/api/rooms/:room/messages', async (req, res, params) => {
-    const body = publishBody.safeParse(await readJsonBody(req, config.maxMessageBytes + 4096));
+  /** Resets the room's history: a new epoch, no entries (admin). */
+  router.on('DELETE', '/api/rooms/:room/messages', async (req, res, params, url) => {
+    const session = await requestSession(ctx, req, url, 'http');
+    sendJson(res, 200, await session.resetRoom(params.room!));
+  });
+
+  router.on('POST', '/api/rooms/:room/messages', async (req, res, params, url) => {
+    const body = publishBody.safeParse(await readJsonBody(req, config.maxMessageBytes * 6 + 4096));
     if (!body.success) throw new SwitchboardError('BAD_REQUEST', body.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     const { text, clientId, name, member, connectionId } = body.data;
-    if (utf8Length(text) > config.maxMessageBytes) throw new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${config.maxMessageBytes} bytes`);
-    const id = connectionId ?? `http-${randomId()}`;
-    if (!limiters.take(member ?? `${req.socket.remoteAddress}`)) throw new SwitchboardError('RATE_LIMITED');
-    const ack = await hub.publish({
-      type: 'message',
-      room: params.room!,
-      from: { id, name: name ?? 'anonymous', ...(member ? { member } : {}), transport: 'http' },
-      text,
-      ...(clientId !== undefined ? { clientId } : {}),
-    });
+    // The body names the sender on an open server (and for the server API: on behalf of whom).
+    const session = await requestSession(ctx, req, url, 'http', { name, member, connection: connectionId }, true);
+    const ack = await session.publish(params.room!, { text, clientId, onBehalfOf: { name, member } });
     sendJson(res, ack.duplicate ? 200 : 201, ack);
   });
 
-  router.api('GET', '/api/rooms/:room/presence', async (_req, res, params) => {
-    await hub.room(params.room!);
-    sendJson(res, 200, { room: params.room, members: await hub.presence.members(params.room!) });
+  router.on('GET', '/api/rooms/:room/presence', async (req, res, params, url) => {
+    const session = await requestSession(ctx, req, url, 'http');
+    sendJson(res, 200, { room: params.room, members: await session.presence(params.room!) });
   });
 
-  router.api('POST', '/api/rooms/:room/typing', async (req, res, params) => {
-    const body = typingBody.safeParse(await readJsonBody(req, 4096));
-    if (!body.success) throw new SwitchboardError('BAD_REQUEST');
-    await hub.room(params.room!);
-    const member = body.data.member ?? 'anonymous';
-    if (!limiters.take(member)) throw new SwitchboardError('RATE_LIMITED');
-    hub.typing(params.room!, { id: member, name: body.data.name ?? 'anonymous', member });
+  /**
+   * A polling client joins the room's presence: the answer's `session` ticket, sent as
+   * `?session=` with each poll, keeps it present. GET requests never make anyone present.
+   */
+  router.on('POST', '/api/rooms/:room/presence', async (req, res, params, url) => {
+    const session = await requestSession(ctx, req, url, 'http');
+    sendJson(res, 201, { room: params.room, ...(await session.joinPresence(params.room!)) });
+  });
+
+  router.on('DELETE', '/api/rooms/:room/presence', async (req, res, params, url) => {
+    const ticket = url.searchParams.get('session');
+    if (!ticket) throw new SwitchboardError('BAD_REQUEST', 'session is required');
+    const session = await requestSession(ctx, req, url, 'http');
+    await session.leavePresence(params.room!, ticket);
+    res.writeHead(204).end();
+  });
+
+  /** Ends a member's connections to this room on every node (admin). */
+  router.on('DELETE', '/api/rooms/:room/members/:member', async (req, res, params, url) => {
+    const session = await requestSession(ctx, req, url, 'http');
+    await session.disconnectMember(params.member!, params.room!);
+    res.writeHead(204).end();
+  });
+
+  /** Ends a member's connections to every room on every node (server API key only). */
+  router.on('DELETE', '/api/members/:member', async (req, res, params, url) => {
+    const session = await requestSession(ctx, req, url, 'http');
+    await session.disconnectMember(params.member!);
+    res.writeHead(204).end();
+  });
+
+  router.on('POST', '/api/rooms/:room/typing', async (req, res, params, url) => {
+    const body = await readJsonBody(req, 4096).catch((err: unknown) => {
+      // An empty body is fine: who types is the session's principal.
+      if (req.headers['content-length'] === '0') return {};
+      throw err;
+    });
+    const claims = (body ?? {}) as { name?: unknown; member?: unknown };
+    const session = await requestSession(ctx, req, url, 'http', {
+      name: typeof claims.name === 'string' ? claims.name : undefined,
+      member: typeof claims.member === 'string' ? claims.member : undefined,
+    });
+    await session.typing(params.room!);
     res.writeHead(204).end();
   });
 }

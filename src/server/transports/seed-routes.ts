@@ -3,106 +3,105 @@ import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
 import { DEFAULT_ROOM } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { PollResult } from '../../protocol/types.js';
-import { seedJson, seedMessage, seedSse } from '../codecs.js';
+import { SEED_SSE, seedJson, seedMessage } from '../codecs.js';
 import type { ServerContext } from '../context.js';
-import { readJsonBody, sendJson, utf8Length } from '../http-util.js';
-import { randomId } from '../ids.js';
-import { RateLimiterMap } from '../rate-limiter-map.js';
+import { readJsonBody, sendJson } from '../http-util.js';
 import type { Router } from '../router.js';
-import { holdRequest } from './held-request.js';
-import { headerValue } from './sse.js';
-import { SseStream } from './sse-stream.js';
+import type { Session } from '../session/session.js';
+import { heldSession, requestSession } from './request-session.js';
+import { headerValue, openSseSession } from './sse.js';
 
 /** Cookie that holds a polling lecture client's cursor, so no client loses a message between polls. */
 export const SEED_COOKIE = 'sb_seed';
 
+/** Cookie holding a lecture polling client's presence ticket, so it counts in presence like any other client. */
+export const GUEST_COOKIE = 'sb_guest';
+
 /**
- * The lecture's routes, byte-compatible with its ch09-ch12 pages, as views of the default room:
- * `GET /poll` (204, or 200 with one `{text, timestamp}`), `GET /longpoll` (held; 408 on
- * timeout), `GET /subscribe` (SSE), `POST /update` (publish; 400 `{error}` without text).
- * Unlike the lecture, a poll client that sends no cursor gets one by cookie, and each answer
- * carries the next message after it: several messages between two polls come over successive
- * polls. A client without a cursor starts at the end of the log.
+ * The lecture's routes, byte-compatible with its ch09-ch12 pages, as a dialect over sessions in
+ * the default room: `GET /poll` (204, or 200 with one `{text, timestamp}`), `GET /longpoll`
+ * (held; 408 on timeout), `GET /subscribe` (SSE), `POST /update` (publish; 400 `{error}` without
+ * text). Their clients are guests (or the user of an `sb_token` cookie), with the rights guests
+ * have. Unlike the lecture, a poll client that sends no cursor gets one by cookie, and each
+ * answer carries the next message after it: several messages between two polls come over
+ * successive polls. A client without a cursor starts at the end of the log.
  */
 export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
-  const { hub, config } = ctx;
-  const limiters = new RateLimiterMap(config.rateLimitPerSecond, config.rateLimitBurst);
+  const { config } = ctx;
 
-  router.open('GET', '/poll', async (req, res) => {
-    guestPresence(ctx, req, res, 'polling');
+  router.on('GET', '/poll', async (req, res, _params, url) => {
+    const session = await requestSession(ctx, req, url, 'polling', {});
     const cursor = cookieCursor(req);
-    const result = cursor === undefined ? undefined : await hub.poll(DEFAULT_ROOM, cursor, 100);
-    answerOne(res, result, await endCursor(ctx), 204);
+    const result = await session.poll(DEFAULT_ROOM, cursor ?? endCursor, 100, guestTicket(session, req, res));
+    answerOne(res, cursor === undefined ? undefined : result, await nextCursor(session, result), 204);
   });
 
-  router.open('GET', '/longpoll', async (req, res) => {
-    guestPresence(ctx, req, res, 'long-polling');
-    let cursor = cookieCursor(req) ?? (await endCursor(ctx));
-    const deadline = Date.now() + config.longPollTimeoutMs;
-    await holdRequest(ctx, req, res, async (signal) => {
+  router.on('GET', '/longpoll', async (req, res, _params, url) => {
+    const held = await heldSession(ctx, req, res, url, 'long-polling');
+    try {
+      const ticket = guestTicket(held, req, res);
+      let cursor = cookieCursor(req) ?? endCursor;
+      const deadline = Date.now() + config.longPollTimeoutMs;
       for (;;) {
-        const result = await hub.longPoll(DEFAULT_ROOM, cursor, 100, Math.max(0, deadline - Date.now()), signal);
-        if (result.reset || result.entries.some((e) => e.type === 'message') || Date.now() >= deadline || signal.aborted) {
-          answerOne(res, result, await endCursor(ctx), 408);
+        const result = await held.longPoll(DEFAULT_ROOM, cursor, 100, Math.max(0, deadline - Date.now()), ticket);
+        if (result.reset || result.entries.some((e) => e.type === 'message') || Date.now() >= deadline || held.signal.aborted) {
+          answerOne(res, result, await nextCursor(held, result), 408);
           return;
         }
         cursor = result.cursor; // only presence entries: skip them and keep waiting
       }
-    });
-  });
-
-  router.open('GET', '/subscribe', async (req, res, _params, url) => {
-    const state = await hub.room(DEFAULT_ROOM, true);
-    const lastId = headerValue(req.headers['last-event-id']) ?? url.searchParams.get('lastEventId') ?? undefined;
-    // EventSource gives up on an error answer: an id that is not ours (another server's) starts at the end.
-    let start = hub.resolveStart(state, lastId && /^(?:[A-Za-z0-9_-]{1,32}:)?\d{1,15}$/.test(lastId) ? lastId : undefined);
-    // A lecture client with a stale id starts at the end, as a new one would, not at the oldest entry.
-    if (start.reset) start = hub.resolveStart(state, undefined);
-    const stream = new SseStream(ctx, res, 'seed-sse', seedSse, false);
-    const release = ctx.connections.admit('sse', stream);
-    const id = randomId();
-    stream.open(req);
-    res.on('close', () => {
-      hub.unsubscribe(DEFAULT_ROOM, stream);
-      hub.presence.detach(DEFAULT_ROOM, id, id);
-      stream.end();
-      release();
-    });
-    hub.presence.attach(DEFAULT_ROOM, { id, member: id, name: `guest-${id.slice(0, 4)}`, transport: 'sse' });
-    try {
-      await hub.subscribe(DEFAULT_ROOM, stream, start);
-    } catch (err) {
-      ctx.logger.warn({ err }, 'lecture SSE stream could not start');
-      stream.end(); // EventSource reconnects after `retry`
+    } finally {
+      held.close();
     }
   });
 
-  router.open('POST', '/update', async (req, res) => {
-    const body = await readJsonBody(req, config.maxMessageBytes + 1024);
+  router.on('GET', '/subscribe', async (req, res, _params, url) => {
+    const lastId = headerValue(req.headers['last-event-id']) ?? url.searchParams.get('lastEventId') ?? undefined;
+    const { session, open } = await openSseSession(ctx, req, res, url, SEED_SSE, {});
+    try {
+      // EventSource gives up on an error answer: an id that is not ours (another server's), or
+      // one of a reset history, starts at the end, as a new client would.
+      const after = lastId && /^(?:[A-Za-z0-9_-]{1,32}:)?\d{1,15}$/.test(lastId) ? lastId : undefined;
+      await session.subscribe(DEFAULT_ROOM, { after, create: true, resetToEnd: true }, () => open());
+    } catch (err) {
+      if (!res.headersSent) {
+        session.close();
+        throw err;
+      }
+      ctx.logger.warn({ err }, 'lecture SSE stream could not start');
+      session.close(); // EventSource reconnects after `retry`
+    }
+  });
+
+  router.on('POST', '/update', async (req, res, _params, url) => {
+    const body = await readJsonBody(req, config.maxMessageBytes * 6 + 1024);
     const text = (body as { text?: unknown } | null)?.text;
     if (typeof text !== 'string' || text === '') throw new SwitchboardError('TEXT_REQUIRED');
-    if (utf8Length(text) > config.maxMessageBytes) throw new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${config.maxMessageBytes} bytes`);
-    if (!limiters.take(req.socket.remoteAddress ?? '')) throw new SwitchboardError('RATE_LIMITED');
-    await hub.room(DEFAULT_ROOM, true);
-    const ack = await hub.publish({ type: 'message', room: DEFAULT_ROOM, from: { id: `http-${randomId()}`, name: 'guest', transport: 'seed' }, text });
+    const session = await requestSession(ctx, req, url, 'seed', {}, true);
+    const ack = await session.publish(DEFAULT_ROOM, { text });
     sendJson(res, 200, seedMessage({ type: 'message', room: DEFAULT_ROOM, seq: ack.seq, ts: ack.ts, from: { id: '', name: '' }, text }));
   });
 }
 
-/** Cookie naming a lecture polling client, so it counts in presence like any other client. */
-export const GUEST_COOKIE = 'sb_guest';
+/** The cursor meaning "the end of the log now" (a client that has none starts there). */
+const endCursor = undefined;
+
+/** Where a lecture poller goes next: past what it read, or, when its cursor had to be reset, the end. */
+async function nextCursor(session: Session, result: PollResult): Promise<string> {
+  return result.reset ? (await session.poll(DEFAULT_ROOM, endCursor, 1)).cursor : result.cursor;
+}
 
 /**
- * Counts a lecture polling client in presence. Its first request only gets a `sb_guest`
- * cookie: a client that keeps no cookies (curl) would otherwise join and leave at every request.
+ * The presence ticket of a lecture polling client, from its `sb_guest` cookie. A client without
+ * a valid one gets one, issued like any presence join (limited per address), and counts from its
+ * next request on: one that keeps no cookies (curl) never joins, so never leaves either.
  */
-function guestPresence(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, transport: 'polling' | 'long-polling'): void {
+function guestTicket(session: Session, req: IncomingMessage, res: ServerResponse): string | undefined {
   const raw = req.headers.cookie ? parseCookie(req.headers.cookie)[GUEST_COOKIE] : undefined;
-  if (raw && /^[A-Za-z0-9_-]{8,16}$/.test(raw)) {
-    ctx.hub.presence.touch(DEFAULT_ROOM, { id: raw, member: raw, name: `guest-${raw.slice(0, 4)}`, transport });
-    return;
-  }
-  res.appendHeader('set-cookie', serializeCookie(GUEST_COOKIE, randomId(), { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 30 * 24 * 3600 }));
+  if (raw && session.validTicket(DEFAULT_ROOM, raw)) return raw;
+  const ticket = session.issueTicket(DEFAULT_ROOM);
+  if (ticket) res.appendHeader('set-cookie', serializeCookie(GUEST_COOKIE, ticket, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 24 * 3600 }));
+  return undefined;
 }
 
 function cookieCursor(req: IncomingMessage): string | undefined {
@@ -112,19 +111,14 @@ function cookieCursor(req: IncomingMessage): string | undefined {
   return value && /^[A-Za-z0-9_-]{1,32}:\d{1,15}$/.test(value) ? value : undefined;
 }
 
-async function endCursor(ctx: ServerContext): Promise<string> {
-  const state = await ctx.hub.room(DEFAULT_ROOM, true);
-  return `${state.epoch}:${state.lastSeq}`;
-}
-
 /**
  * Answers with the first chat message of `result` (200) and moves the cookie just past it, or
- * with `emptyStatus` and the cookie past everything read. A reset cursor starts at `end`.
+ * with `emptyStatus` and the cookie at `next` (past everything read, or the end for a new client).
  */
-function answerOne(res: ServerResponse, result: PollResult | undefined, end: string, emptyStatus: number): void {
+function answerOne(res: ServerResponse, result: PollResult | undefined, next: string, emptyStatus: number): void {
   const message = result && !result.reset ? result.entries.find((e) => e.type === 'message') : undefined;
-  const next = message ? `${result!.epoch}:${message.seq}` : result && !result.reset ? result.cursor : end;
-  const cursorCookie = serializeCookie(SEED_COOKIE, next, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 7 * 24 * 3600 });
+  const cursor = message ? `${result!.epoch}:${message.seq}` : next;
+  const cursorCookie = serializeCookie(SEED_COOKIE, cursor, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 7 * 24 * 3600 });
   // The cursor cookie first (clients that read one Set-Cookie take this one), then any other.
   const others = res.getHeader('set-cookie');
   res.setHeader('set-cookie', [cursorCookie, ...(Array.isArray(others) ? others : others === undefined ? [] : [String(others)])]);

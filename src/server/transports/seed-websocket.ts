@@ -1,97 +1,58 @@
+import { isUtf8 } from 'node:buffer';
 import type WebSocket from 'ws';
 import { DEFAULT_ROOM } from '../../protocol/constants.js';
-import type { TransportName } from '../../protocol/types.js';
-import type { Batch } from '../batch.js';
-import { seedWsFrames } from '../codecs.js';
-import type { Closable } from '../connection-registry.js';
+import { SwitchboardError } from '../../protocol/errors.js';
 import type { ServerContext } from '../context.js';
-import { randomId } from '../ids.js';
-import { RateLimiter } from '../rate-limiter.js';
-import type { Subscriber } from '../subscriber.js';
-import { writeFrames } from '../ws-frame.js';
+import { toSwitchboardError } from '../http-util.js';
+import type { Session } from '../session/session.js';
+import { FrameQueue } from './frame-queue.js';
 
 /** The text of the first frame a lecture client gets. */
 export const WELCOME_TEXT = 'Welcome to Switchboard: connected to the server.';
 
+/** Refused messages in a row after which a flooding client is disconnected (close 4008). */
+const FLOOD_DISCONNECT_AFTER = 100;
+
 /**
- * The lecture's WebSocket chat at `/`: a welcome message on connect, then every text message a
- * client sends goes into the default room's log and comes back, as `{text, timestamp}`, to every
- * client of that room (the sender too), whatever transport they use.
+ * The lecture's WebSocket chat at `/`, a dialect over a session: a welcome message on connect,
+ * then every text message a client sends goes into the default room's log and comes back, as
+ * `{text, timestamp}`, to every client of that room (the sender too), whatever transport they
+ * use. A message that is refused comes back as `{text: "error: ...", code, error}`: the
+ * lecture's page shows it like any message, so the sender is never left unaware.
  */
-export class SeedWebSocketConnection implements Subscriber, Closable {
-  readonly transport: TransportName = 'websocket';
-  position = 0;
-  private readonly id = randomId();
-  private readonly limiter: RateLimiter;
+export class SeedWebSocketConnection {
   private rejected = 0;
 
   constructor(
     private readonly ctx: ServerContext,
     private readonly ws: WebSocket,
+    private readonly session: Session,
   ) {
-    this.limiter = new RateLimiter(ctx.config.rateLimitPerSecond, ctx.config.rateLimitBurst);
-    ws.on('message', (data, isBinary) => void this.onMessage(data as Buffer, isBinary));
+    new FrameQueue(ws, (data, isBinary) => this.onMessage(data, isBinary), () => session.closed);
   }
 
   async start(): Promise<void> {
     this.ws.send(JSON.stringify({ text: WELCOME_TEXT, timestamp: Date.now() }));
-    const { hub } = this.ctx;
-    const state = await hub.room(DEFAULT_ROOM, true);
-    hub.presence.attach(DEFAULT_ROOM, { id: this.id, member: this.id, name: `guest-${this.id.slice(0, 4)}`, transport: 'websocket' });
-    await hub.subscribe(DEFAULT_ROOM, this, hub.resolveStart(state, undefined));
-  }
-
-  deliver(batch: Batch): void {
-    const frames = batch.encoded('seed-ws', seedWsFrames);
-    if (frames.length === 0) return;
-    if (this.ws.bufferedAmount > this.ctx.config.maxBufferedBytes) {
-      this.ws.close(4000, 'SLOW_CONSUMER');
-      return;
-    }
-    writeFrames(this.ws, frames);
-  }
-
-  historyReset(): void {
-    // The lecture's clients have no position: follow the new history from its end.
-    const { hub } = this.ctx;
-    void hub
-      .room(DEFAULT_ROOM, true)
-      .then((state) => hub.subscribe(DEFAULT_ROOM, this, hub.resolveStart(state, undefined)))
-      .catch(() => this.ws.close(1011, 'INTERNAL'));
-  }
-
-  onClose(): void {
-    this.ctx.hub.unsubscribe(DEFAULT_ROOM, this);
-    this.ctx.hub.presence.detach(DEFAULT_ROOM, this.id, this.id);
-  }
-
-  shutdown(): void {
-    this.ws.close(1001, 'server shutting down');
-  }
-
-  destroy(): void {
-    this.ws.terminate();
+    await this.session.subscribe(DEFAULT_ROOM, { create: true });
   }
 
   private async onMessage(data: Buffer, isBinary: boolean): Promise<void> {
-    const text = data.toString('utf8');
-    // Binary frames are taken as text only when they are valid UTF-8 (text frames are checked by ws).
-    if ((isBinary && !Buffer.from(text, 'utf8').equals(data)) || text.length === 0) return;
-    if (!this.limiter.take()) {
-      if (++this.rejected > 100) this.ws.close(4008, 'RATE_LIMITED');
-      return;
-    }
-    this.rejected = 0;
     try {
-      await this.ctx.hub.publish({
-        type: 'message',
-        room: DEFAULT_ROOM,
-        from: { id: this.id, name: `guest-${this.id.slice(0, 4)}`, member: this.id, transport: 'websocket' },
-        text,
-      });
+      // Binary frames are taken as text only when they are valid UTF-8 (text frames are checked by ws).
+      if (isBinary && !isUtf8(data)) throw new SwitchboardError('INVALID_UTF8');
+      const text = data.toString('utf8');
+      if (text.length === 0) throw new SwitchboardError('TEXT_REQUIRED');
+      await this.session.publish(DEFAULT_ROOM, { text });
+      this.rejected = 0;
     } catch (err) {
-      this.ctx.logger.warn({ err }, 'seed websocket publish failed');
-      if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify({ text: 'error: message not stored', timestamp: Date.now() }));
+      const e = toSwitchboardError(err);
+      if (e.code === 'INTERNAL') this.ctx.badInput.error('seed-ws', { err }, 'lecture websocket publish failed');
+      this.ctx.metrics.errors.inc({ code: e.code });
+      if (e.code === 'RATE_LIMITED' && ++this.rejected > FLOOD_DISCONNECT_AFTER) {
+        this.session.close(e);
+        return;
+      }
+      this.session.notify(e);
     }
   }
 }

@@ -1,57 +1,66 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { NATIVE_SSE, type Codec } from '../codecs.js';
 import type { ServerContext } from '../context.js';
-import { nativeSse } from '../codecs.js';
-import { formatCursor } from '../../protocol/cursor.js';
 import { toSwitchboardError } from '../http-util.js';
-import { identityFrom } from '../identity.js';
 import type { Router } from '../router.js';
-import { SseStream } from './sse-stream.js';
+import { claimsOf, handshake } from '../session/handshake.js';
+import { Session, type SubscribeInfo } from '../session/session.js';
 import { sseEvent } from '../sse-writer.js';
+import { SseSink } from './sse-sink.js';
 
 /**
  * Native SSE: `GET /api/rooms/:room/events`. Resumes from `Last-Event-ID` (header), or the
  * `lastEventId` / `after` query parameter for clients that cannot set headers. The first event
- * is `ready` (connection id, epoch, cursor, presence); entries follow as `message`, `join`,
- * `leave` events whose `id:` is their cursor; typing notices as `typing` (no id).
+ * is `ready` (connection id, member, epoch, cursor, presence); entries follow as `message`,
+ * `join`, `leave` events whose `id:` is their cursor; typing and presence notices as `typing`
+ * and `presence` (no id). A refused stream is an HTTP error answer; one that fails later ends
+ * with an `error` event.
  */
 export function registerSse(router: Router, ctx: ServerContext): void {
-  const { hub } = ctx;
-  router.api('GET', '/api/rooms/:room/events', async (req, res, params, url) => {
-    const room = params.room!;
-    const identity = identityFrom(url.searchParams);
-    const state = await hub.room(room);
+  router.on('GET', '/api/rooms/:room/events', async (req, res, params, url) => {
     const cursor = headerValue(req.headers['last-event-id']) ?? url.searchParams.get('lastEventId') ?? url.searchParams.get('after') ?? undefined;
-    const start = hub.resolveStart(state, cursor || undefined);
-    const stream = new SseStream(ctx, res, 'sse', nativeSse, true);
-    const release = ctx.connections.admit('sse', stream);
-    const ready = {
-      connectionId: identity.connectionId,
-      member: identity.member,
-      name: identity.name,
-      room,
-      epoch: start.epoch,
-      cursor: formatCursor(start),
-      ...(start.reset ? { reset: start.reset } : {}),
-      presence: await hub.presence.members(room),
-    };
-    stream.open(req, sseEvent({ event: 'ready', data: JSON.stringify(ready) }));
-    let closed = false;
-    res.on('close', () => {
-      closed = true;
-      hub.unsubscribe(room, stream);
-      hub.presence.detach(room, identity.connectionId, identity.member);
-      stream.end();
-      release();
-    });
-    hub.presence.attach(room, { id: identity.connectionId, member: identity.member, name: identity.name, transport: 'sse' });
+    const { session, open } = await openSseSession(ctx, req, res, url, NATIVE_SSE, claimsOf(url));
     try {
-      await hub.subscribe(room, stream, start);
+      await session.subscribe(params.room!, { after: cursor || undefined }, (info: SubscribeInfo) => {
+        const ready = { connectionId: session.id, member: session.principal.member, name: session.principal.name, ...info };
+        open(sseEvent({ event: 'ready', data: JSON.stringify(ready) }));
+      });
     } catch (err) {
-      const e = toSwitchboardError(err);
-      stream.event('error', { code: e.code, message: e.message });
-      stream.end();
+      // Before the stream opened: an HTTP error answer (the router's); after: an error event.
+      if (!res.headersSent) {
+        session.close();
+        throw err;
+      }
+      session.close(toSwitchboardError(err));
     }
-    if (closed) hub.unsubscribe(room, stream);
   });
+}
+
+/**
+ * An SSE session for a request: authenticated, counted against the connection caps, ended when
+ * the client hangs up at any point (even while it is being subscribed). `open` writes the
+ * headers, the retry hint and `first`: the caller calls it once it knows where delivery starts.
+ */
+export async function openSseSession(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  codec: Codec,
+  claimed: Parameters<typeof handshake>[3],
+): Promise<{ session: Session; open: (first?: string) => void }> {
+  const { principal, connectionId } = await handshake(ctx, req, url, claimed);
+  ctx.connections.check(principal);
+  const sink = new SseSink(res, codec, ctx.config.sseKeepaliveMs);
+  const session = new Session(ctx, { id: connectionId, principal, transport: 'sse', sink: { sink, codec, onReset: 'end' } });
+  const release = ctx.connections.admit('sse', session);
+  const gone = (): void => {
+    session.close();
+    release();
+  };
+  res.on('close', gone);
+  if (res.destroyed || req.socket.destroyed) gone();
+  return { session, open: (first = '') => sink.open(req, ctx.config.sseRetryMs, first) };
 }
 
 export function headerValue(h: string | string[] | undefined): string | undefined {

@@ -1,14 +1,17 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { API_PREFIX, WS_PATH } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
-import type { Closable } from '../connection-registry.js';
+import { NATIVE_WS, SEED_WS } from '../codecs.js';
 import type { ServerContext } from '../context.js';
-import { originAllowed, requestToken, toSwitchboardError } from '../http-util.js';
-import { identityFrom } from '../identity.js';
+import { retryAfter, toSwitchboardError } from '../http-util.js';
+import { claimsOf, handshake, originAllowed } from '../session/handshake.js';
+import { Session } from '../session/session.js';
 import { SeedWebSocketConnection } from './seed-websocket.js';
 import { WebSocketConnection } from './websocket-connection.js';
+import { WebSocketSink } from './websocket-sink.js';
 
 interface Tracked {
   ws: WebSocket;
@@ -17,9 +20,10 @@ interface Tracked {
 
 /**
  * Accepts WebSocket upgrades on the HTTP server: the native protocol at `/api/ws`, the lecture's
- * chat at `/`. Checks Origin, token and the connection cap before the handshake; runs one
+ * chat at `/`. Before the handshake: the Origin list, the session's handshake (token or guest)
+ * and the connection caps, each refused with a catalog error as an HTTP answer. Runs one
  * heartbeat timer for all sockets (ping every `heartbeatMs`; a socket that did not answer the
- * previous ping is terminated, which leaves its rooms at once).
+ * previous ping is terminated, which ends its session at once).
  */
 export class WebSocketGateway {
   private readonly native: WebSocketServer;
@@ -29,8 +33,8 @@ export class WebSocketGateway {
 
   constructor(private readonly ctx: ServerContext) {
     const common = { noServer: true, clientTracking: false, perMessageDeflate: false } as const;
-    // The frame holds the text plus a JSON envelope: allow room for it; the text itself is checked.
-    this.native = new WebSocketServer({ ...common, maxPayload: ctx.config.maxMessageBytes + 4096 });
+    // The frame holds the text plus a JSON envelope (escaping may make it 6 times larger): the text itself is checked.
+    this.native = new WebSocketServer({ ...common, maxPayload: ctx.config.maxMessageBytes * 6 + 4096 });
     this.seed = new WebSocketServer({ ...common, maxPayload: ctx.config.maxMessageBytes });
     this.heartbeat = setInterval(() => this.beat(), ctx.config.heartbeatMs);
     this.heartbeat.unref();
@@ -39,50 +43,63 @@ export class WebSocketGateway {
   /** The HTTP server's 'upgrade' handler. */
   onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const path = url.pathname;
-    const isNative = path === API_PREFIX + WS_PATH;
-    const isSeed = this.ctx.config.seedRoutes && path === '/';
-    try {
-      if (!isNative && !isSeed) throw new SwitchboardError('NOT_FOUND');
-      if (!originAllowed(req.headers.origin, req.headers.host, this.ctx.config.origins)) throw new SwitchboardError('ORIGIN_NOT_ALLOWED');
-      if (isNative && this.ctx.config.tokens.length > 0) {
-        const token = requestToken(req, url);
-        if (token === undefined || !this.ctx.config.tokens.includes(token)) throw new SwitchboardError('UNAUTHORIZED');
-      }
-      const identity = isNative ? identityFrom(url.searchParams) : undefined;
-      this.ctx.connections.check();
-      const server = isNative ? this.native : this.seed;
-      server.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, identity));
-    } catch (err) {
+    void this.upgrade(req, socket as Socket, head).catch((err: unknown) => {
       const e = toSwitchboardError(err);
+      if (e.code === 'INTERNAL') this.ctx.badInput.error('ws-upgrade', { err }, 'websocket upgrade failed');
       this.ctx.metrics.errors.inc({ code: e.code });
       const body = JSON.stringify(e.toBody());
+      const retry = retryAfter(e);
+      if (!socket.writable) return;
       socket.end(
-        `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry !== undefined ? `Retry-After: ${retry}\r\n` : ''}Connection: close\r\n\r\n${body}`,
       );
-    }
+    });
   }
 
-  /** Closes every socket's underlying servers' state (the sockets themselves are closed through the registry). */
+  /** Closes the servers' own state (the sockets themselves are closed through the registry). */
   close(): void {
     clearInterval(this.heartbeat);
     this.native.close();
     this.seed.close();
   }
 
-  private onConnection(ws: WebSocket, identity: ReturnType<typeof identityFrom> | undefined): void {
-    const conn: Closable & { onClose(): void } = identity
-      ? new WebSocketConnection(this.ctx, ws, identity)
-      : new SeedWebSocketConnection(this.ctx, ws);
-    let release: () => void;
-    try {
-      release = this.ctx.connections.admit('websocket', conn);
-    } catch (err) {
-      const e = toSwitchboardError(err);
-      ws.close(e.closeCode ?? 1013, e.code);
-      return;
-    }
+  private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const isNative = url.pathname === API_PREFIX + WS_PATH;
+    const isSeed = this.ctx.config.seedRoutes && url.pathname === '/';
+    if (!isNative && !isSeed) throw new SwitchboardError('NOT_FOUND');
+    if (!originAllowed(req.headers.origin, this.ctx.config.origins)) throw new SwitchboardError('ORIGIN_NOT_ALLOWED');
+    const { principal, connectionId } = await handshake(this.ctx, req, url, isNative ? claimsOf(url) : {});
+    this.ctx.connections.check(principal);
+    if (socket.destroyed) return;
+    const server = isNative ? this.native : this.seed;
+    server.handleUpgrade(req, socket, head, (ws) => {
+      const sink = new WebSocketSink(ws, socket);
+      const session = new Session(this.ctx, {
+        id: connectionId,
+        principal,
+        transport: 'websocket',
+        sink: { sink, codec: isNative ? NATIVE_WS : SEED_WS, onReset: isNative ? 'notify' : 'follow' },
+      });
+      let release: () => void;
+      try {
+        release = this.ctx.connections.admit('websocket', session);
+      } catch (err) {
+        sink.close(toSwitchboardError(err));
+        return;
+      }
+      this.track(ws, session, release);
+      if (isNative) new WebSocketConnection(this.ctx, ws, session).start();
+      else
+        void new SeedWebSocketConnection(this.ctx, ws, session).start().catch((err: unknown) => {
+          const e = toSwitchboardError(err);
+          if (e.code === 'INTERNAL') this.ctx.logger.warn({ err }, 'lecture websocket could not join the default room');
+          session.close(e);
+        });
+    });
+  }
+
+  private track(ws: WebSocket, session: Session, release: () => void): void {
     const tracked: Tracked = { ws, alive: true };
     this.tracked.add(tracked);
     ws.on('pong', () => (tracked.alive = true));
@@ -93,15 +110,9 @@ export class WebSocketGateway {
     });
     ws.on('close', () => {
       this.tracked.delete(tracked);
-      conn.onClose();
+      session.close();
       release();
     });
-    if (conn instanceof WebSocketConnection) conn.start();
-    else
-      void (conn as SeedWebSocketConnection).start().catch((err: unknown) => {
-        this.ctx.logger.warn({ err }, 'seed websocket could not join the default room');
-        ws.close(1011, 'INTERNAL');
-      });
   }
 
   private beat(): void {

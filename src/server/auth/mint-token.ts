@@ -1,0 +1,25 @@
+import { SignJWT } from 'jose';
+import type { RoomGrants } from './principal.js';
+
+/** What a minted token says. */
+export interface TokenClaims {
+  sub: string;
+  name?: string | undefined;
+  rooms?: RoomGrants | undefined;
+  /** Lifetime in seconds. */
+  ttlSec: number;
+  issuer?: string | undefined;
+  audience?: string | undefined;
+}
+
+/** An HS256 token signed with `secret`: for development (`switchboard token`, `--dev-login`) and tests. */
+export function mintToken(secret: string, claims: TokenClaims): Promise<string> {
+  let jwt = new SignJWT({ ...(claims.name !== undefined ? { name: claims.name } : {}), ...(claims.rooms ? { rooms: claims.rooms } : {}) })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(claims.sub)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + claims.ttlSec);
+  if (claims.issuer) jwt = jwt.setIssuer(claims.issuer);
+  if (claims.audience) jwt = jwt.setAudience(claims.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,72 @@
+/**
+ * Who a session acts for, and what it may do. Pure data and pure functions: no I/O.
+ *
+ * A right is granted per room, by room name or by a pattern with `*` (any run of characters):
+ * - `read`: subscribe on every transport, read history and presence;
+ * - `write`: publish, typing;
+ * - `create`: create rooms whose name matches;
+ * - `admin`: reset history, delete rooms, disconnect members of the room.
+ */
+export type Right = 'read' | 'write' | 'create' | 'admin';
+
+export const RIGHTS: readonly Right[] = ['read', 'write', 'create', 'admin'];
+
+/** Room name or pattern (`"team-*"`, `"*"`) → rights there: the `rooms` claim of a token. */
+export type RoomGrants = Readonly<Record<string, readonly Right[]>>;
+
+/**
+ * - `user`: identified by a verified token (`sub`, `name`);
+ * - `guest`: no token (an open server, or `--guests` on a server with keys);
+ * - `system`: the server API key (a backend), every right everywhere.
+ */
+export type PrincipalKind = 'user' | 'guest' | 'system';
+
+export interface Principal {
+  readonly kind: PrincipalKind;
+  /** Member id: the token's `sub`; for guests, what the client said (open server) or a server-made id. */
+  readonly member: string;
+  /** Display name: the token's `name` (or its `sub`); for guests, what the client said or `guest-xxxx`. */
+  readonly name: string;
+  readonly grants: RoomGrants;
+  /** When the token stops being valid (epoch ms); undefined for guests and the system. */
+  readonly expiresAt: number | undefined;
+  /** The client's address (rate limits and connection caps of guests are keyed on it). */
+  readonly address: string;
+}
+
+/** The key budgets are kept under: the member for users and the system, the address for guests. */
+export function limitKey(p: Principal): string {
+  return p.kind === 'guest' ? `ip:${p.address}` : `member:${p.member}`;
+}
+
+const patternCache = new Map<string, RegExp>();
+
+/** True when `room` matches `pattern` (`*` stands for any run of characters, everything else is literal). */
+export function roomMatches(pattern: string, room: string): boolean {
+  if (!pattern.includes('*')) return pattern === room;
+  let re = patternCache.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+    if (patternCache.size > 1000) patternCache.clear();
+    patternCache.set(pattern, re);
+  }
+  return re.test(room);
+}
+
+/** Every right the grants give in `room` (the union over every matching key). */
+export function rightsIn(grants: RoomGrants, room: string): Set<Right> {
+  const out = new Set<Right>();
+  for (const [pattern, rights] of Object.entries(grants)) {
+    if (roomMatches(pattern, room)) for (const r of rights) out.add(r);
+  }
+  return out;
+}
+
+/** True when the principal holds `right` in `room`. */
+export function can(p: Principal, room: string, right: Right): boolean {
+  if (p.kind === 'system') return true;
+  for (const [pattern, rights] of Object.entries(p.grants)) {
+    if (rights.includes(right) && roomMatches(pattern, room)) return true;
+  }
+  return false;
+}

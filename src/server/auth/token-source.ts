@@ -1,0 +1,30 @@
+/**
+ * Where a request carries its token. Browsers cannot set headers on an EventSource or a WebSocket,
+ * so the query string and a cookie are accepted too.
+ */
+import type { IncomingMessage } from 'node:http';
+import { parse } from 'cookie';
+
+/** The cookie a web page may put the token in. */
+export const TOKEN_COOKIE = 'sb_token';
+
+export type TokenVia = 'header' | 'query' | 'cookie';
+
+/**
+ * The request's token and where it came from, looking in order at `Authorization: Bearer <t>`,
+ * the `token` query parameter and the `sb_token` cookie; the first non-empty one wins. Undefined
+ * when there is none. Never throws; the token is not checked here (see token-verifier.ts).
+ */
+export function requestToken(req: IncomingMessage, url: URL): { token: string; via: TokenVia } | undefined {
+  // The scheme is case-insensitive (RFC 9110 §11.1); another scheme (Basic) is not ours to read.
+  const bearer = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1];
+  if (bearer) return { token: bearer, via: 'header' };
+  const query = url.searchParams.get('token');
+  if (query) return { token: query, via: 'query' };
+  const header = req.headers.cookie;
+  if (header) {
+    const cookie = parse(header)[TOKEN_COOKIE];
+    if (cookie) return { token: cookie, via: 'cookie' };
+  }
+  return undefined;
+}

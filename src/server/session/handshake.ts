@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { SwitchboardError } from '../../protocol/errors.js';
+import { clientMessageId, displayName } from '../../protocol/schemas.js';
+import type { Principal } from '../auth/principal.js';
+import { requestToken } from '../auth/token-source.js';
+import type { ServerContext } from '../context.js';
+import { randomId } from '../ids.js';
+
+/** What a transport learns from a request before it has a session. */
+export interface Handshake {
+  principal: Principal;
+  /** This connection's id: the client's `connection` parameter on an open server, else made here. */
+  connectionId: string;
+}
+
+/**
+ * The client's address: the socket's, or with `trustProxy` the last X-Forwarded-For hop (the one
+ * the proxy you run added; earlier hops are the client's word).
+ */
+export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const xff = req.headers['x-forwarded-for'];
+    const last = (Array.isArray(xff) ? xff.join(',') : xff)?.split(',').pop()?.trim();
+    if (last) return last;
+  }
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * Origin policy. `*` allows any Origin (and CORS then never allows credentials); a list allows
+ * exactly its origins, compared as serialized by browsers (scheme, host, port): the Host header
+ * is never consulted, so DNS rebinding gains nothing. A request without Origin (curl, servers)
+ * is not a browser's cross-site request and passes.
+ */
+export function originAllowed(origin: string | undefined, allowed: readonly string[]): boolean {
+  if (origin === undefined || allowed.includes('*')) return true;
+  return allowed.includes(origin);
+}
+
+/** Turns the `origins` option into browser-serialized origins (`https://a.example:8443`); throws on a bad one. */
+export function normalizeOrigins(list: readonly string[]): string[] {
+  return list.map((o) => {
+    if (o === '*') return o;
+    const url = new URL(o);
+    if (url.origin === 'null') throw new Error(`not an origin: ${o}`);
+    return url.origin;
+  });
+}
+
+/**
+ * May a cookie carry the token of this request? Only when no other site can have made it: no
+ * Origin (not a browser's cross-site request), an Origin of the explicit list, or the browser's
+ * own word `Sec-Fetch-Site: same-origin` (a header pages cannot set). Otherwise a cross-site form
+ * or WebSocket could act with the victim's cookie (CSRF).
+ */
+export function cookieTrusted(req: IncomingMessage, allowed: readonly string[]): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return req.headers['sec-fetch-site'] === undefined || req.headers['sec-fetch-site'] === 'same-origin' || req.headers['sec-fetch-site'] === 'none';
+  if (req.headers['sec-fetch-site'] === 'same-origin') return true;
+  return !allowed.includes('*') && allowed.includes(origin);
+}
+
+/**
+ * Authenticates a request (HTTP or WebSocket upgrade) into a principal. `claimed` name and member
+ * come from the query (WebSocket, SSE, polling) or the body (REST publish) and are believed only
+ * on an open server. Throws BAD_REQUEST for a malformed claim, UNAUTHORIZED, TOKEN_EXPIRED.
+ */
+export async function handshake(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  url: URL,
+  claimed: { name?: string | null | undefined; member?: string | null | undefined; connection?: string | null | undefined } = {},
+  stableGuest = false,
+): Promise<Handshake> {
+  const { config, policy } = ctx;
+  const open = policy.open;
+  const address = clientAddress(req, config.trustProxy);
+  const claimedConnection = open ? checked(claimed.connection, clientMessageId, 'connection') : undefined;
+  // A one-request client that names nobody (curl) is one sender per address, so its retries
+  // (same clientId) are recognised: clientIds are scoped to their sender.
+  const connectionId = claimedConnection ?? (stableGuest && open && !claimed.member ? `anon-${createHash('sha256').update(address).digest('base64url').slice(0, 12)}` : randomId());
+  const token = requestToken(req, url);
+  const principal = await policy.authenticate({
+    ...(token ? { token } : {}),
+    cookieTrusted: cookieTrusted(req, config.origins),
+    address,
+    connectionId,
+    claimed: open ? { name: checked(claimed.name, displayName, 'name'), member: checked(claimed.member, clientMessageId, 'member') } : {},
+  });
+  return { principal, connectionId };
+}
+
+/** The name, member and connection a request claims in its query string. */
+export function claimsOf(url: URL): { name: string | null; member: string | null; connection: string | null } {
+  return { name: url.searchParams.get('name'), member: url.searchParams.get('member'), connection: url.searchParams.get('connection') };
+}
+
+function checked(value: string | null | undefined, schema: { safeParse(v: unknown): { success: boolean } }, what: string): string | undefined {
+  if (value === null || value === undefined || value === '') return undefined;
+  if (!schema.safeParse(value).success) throw new SwitchboardError('BAD_REQUEST', `invalid ${what}`);
+  return value;
+}

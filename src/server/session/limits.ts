@@ -1,0 +1,110 @@
+import { SwitchboardError } from '../../protocol/errors.js';
+import { limitKey, type Principal } from '../auth/principal.js';
+import { RateLimiter } from '../rate-limiter.js';
+
+/** What one principal (or address) may do per second: a token bucket each. */
+export type Budget = 'publish' | 'typing' | 'subscribe' | 'create' | 'connect';
+
+export interface LimitOptions {
+  /** Per budget: tokens per second and bucket size. */
+  rates: Record<Budget, { perSecond: number; burst: number }>;
+  maxConnectionsPerAddress: number;
+  maxConnectionsPerMember: number;
+}
+
+/** Buckets kept at most, per budget: idle (full) ones are forgotten first. */
+const MAX_BUCKETS = 50_000;
+
+/**
+ * The budgets of this node, keyed on who spends them: the member for users and the system
+ * (whatever connection or transport it uses), the address for guests (whatever member id they
+ * claim). Every refusal is a catalog error carrying `retryAfter` seconds. Budgets are per node:
+ * behind a load balancer spreading one client over n nodes, it gets at most n times as much.
+ */
+export class Limits {
+  private readonly buckets = new Map<Budget, Map<string, RateLimiter>>();
+  private readonly openByAddress = new Map<string, number>();
+  private readonly openByMember = new Map<string, number>();
+
+  constructor(private readonly options: LimitOptions) {
+    for (const b of Object.keys(options.rates) as Budget[]) this.buckets.set(b, new Map());
+  }
+
+  /** Spends one unit of `budget` for `key`; throws RATE_LIMITED (with retryAfter) when none is left. */
+  take(budget: Budget, key: string, now = performance.now()): void {
+    const map = this.buckets.get(budget)!;
+    let bucket = map.get(key);
+    if (!bucket) {
+      if (map.size >= MAX_BUCKETS) prune(map);
+      const { perSecond, burst } = this.options.rates[budget];
+      map.set(key, (bucket = new RateLimiter(perSecond, burst)));
+    }
+    if (!bucket.take(now)) throw rateLimited(budget, bucket.secondsUntilNext(now));
+  }
+
+  /** `take` on the principal's key. */
+  spend(budget: Budget, p: Principal): void {
+    this.take(budget, limitKey(p));
+  }
+
+  /**
+   * Counts an open connection of `p` against the per-address and per-member caps; throws
+   * TOO_MANY_CONNECTIONS_FROM_YOU past either. The returned function releases it, once.
+   */
+  openConnection(p: Principal): () => void {
+    const address = p.address;
+    const member = p.kind === 'user' ? p.member : undefined;
+    if ((this.openByAddress.get(address) ?? 0) >= this.options.maxConnectionsPerAddress) {
+      throw withRetry(new SwitchboardError('TOO_MANY_CONNECTIONS_FROM_YOU', `at most ${this.options.maxConnectionsPerAddress} per address`), 5);
+    }
+    if (member !== undefined && (this.openByMember.get(member) ?? 0) >= this.options.maxConnectionsPerMember) {
+      throw withRetry(new SwitchboardError('TOO_MANY_CONNECTIONS_FROM_YOU', `at most ${this.options.maxConnectionsPerMember} per member`), 5);
+    }
+    bump(this.openByAddress, address, 1);
+    if (member !== undefined) bump(this.openByMember, member, 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      bump(this.openByAddress, address, -1);
+      if (member !== undefined) bump(this.openByMember, member, -1);
+    };
+  }
+
+  /** Open connections counted for an address (tests, metrics). */
+  openFrom(address: string): number {
+    return this.openByAddress.get(address) ?? 0;
+  }
+}
+
+/** A catalog error with the seconds to wait before trying again (sent as Retry-After). */
+export interface RetryableError extends SwitchboardError {
+  retryAfter?: number;
+}
+
+export function withRetry(err: SwitchboardError, seconds: number): SwitchboardError {
+  (err as RetryableError).retryAfter = Math.max(1, Math.ceil(seconds));
+  return err;
+}
+
+function rateLimited(budget: Budget, seconds: number): SwitchboardError {
+  return withRetry(new SwitchboardError('RATE_LIMITED', `${budget} budget spent`), seconds);
+}
+
+function bump(map: Map<string, number>, key: string, by: number): void {
+  const n = (map.get(key) ?? 0) + by;
+  if (n <= 0) map.delete(key);
+  else map.set(key, n);
+}
+
+function prune(map: Map<string, RateLimiter>): void {
+  for (const [key, bucket] of map) if (bucket.idle) map.delete(key);
+  // Every bucket busy (a flood of fresh keys): drop the oldest half rather than grow.
+  if (map.size >= MAX_BUCKETS) {
+    let n = map.size / 2;
+    for (const key of map.keys()) {
+      if (n-- <= 0) break;
+      map.delete(key);
+    }
+  }
+}

@@ -1,0 +1,93 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { SwitchboardError } from '../../protocol/errors.js';
+import { can, type Principal, type Right, type RoomGrants } from '../auth/principal.js';
+import type { VerifiedToken } from '../auth/token-verifier.js';
+
+/** What a client presents: its token (if any), its address, and what it says of itself. */
+export interface Credentials {
+  /** A token and where it came from. A cookie token counts only when `cookieTrusted`. */
+  token?: { token: string; via: 'header' | 'query' | 'cookie' | 'frame' };
+  /** False when the token came by cookie on a request another site could have made (CSRF). */
+  cookieTrusted: boolean;
+  address: string;
+  /** The connection (or polling client) id this session will have. */
+  connectionId: string;
+  /** Name and member the client claims: believed only on an open server. */
+  claimed: { name?: string | undefined; member?: string | undefined };
+}
+
+export interface PolicyOptions {
+  /** Verifies user tokens; undefined: the server is open (no key configured). */
+  verifier: { verify(token: string): Promise<VerifiedToken> } | undefined;
+  apiKey: string | undefined;
+  /** With a verifier: what guests may do in `guestRooms`. */
+  guests: 'none' | 'read' | 'write';
+  guestRooms: readonly string[];
+}
+
+/** Every right but admin, everywhere: a guest of an open server. */
+const OPEN_GRANTS: RoomGrants = Object.freeze({ '*': Object.freeze(['read', 'write', 'create'] as const) });
+
+/**
+ * Principal → rights, in one place. Authenticates credentials into a Principal and answers
+ * whether it may do a thing in a room.
+ *
+ * - Open server (no token key): every client is a guest with read, write and create everywhere,
+ *   named as it says (as the lecture's routes always were); only the API key gives admin.
+ * - Server with a key: a verified token makes a `user` with the token's `sub`, `name` and `rooms`
+ *   (what the client says of itself is ignored); without a token a client is refused
+ *   (UNAUTHORIZED) unless `guests` lets it in, with server-made names, in `guestRooms` only.
+ * - The API key (`Bearer <key>`, compared in constant time) makes the `system` principal.
+ */
+export class Policy {
+  private readonly apiKeyHash: Buffer | undefined;
+  private readonly guestGrants: RoomGrants;
+
+  constructor(private readonly options: PolicyOptions) {
+    this.apiKeyHash = options.apiKey ? sha256(options.apiKey) : undefined;
+    const rights: Right[] = options.guests === 'write' ? ['read', 'write'] : options.guests === 'read' ? ['read'] : [];
+    this.guestGrants = Object.fromEntries(rights.length ? options.guestRooms.map((r) => [r, rights]) : []);
+  }
+
+  /** True when no token key is configured. */
+  get open(): boolean {
+    return this.options.verifier === undefined;
+  }
+
+  /** Throws UNAUTHORIZED (bad or missing token where one is needed) or TOKEN_EXPIRED. */
+  async authenticate(c: Credentials): Promise<Principal> {
+    const token = c.token && (c.token.via !== 'cookie' || c.cookieTrusted) ? c.token.token : undefined;
+    if (token !== undefined && this.isApiKey(token)) {
+      return { kind: 'system', member: 'system', name: 'system', grants: {}, expiresAt: undefined, address: c.address };
+    }
+    const verifier = this.options.verifier;
+    if (!verifier) return this.openGuest(c);
+    if (token !== undefined) {
+      const v = await verifier.verify(token);
+      return { kind: 'user', member: v.member, name: v.name, grants: v.grants, expiresAt: v.expiresAt, address: c.address };
+    }
+    if (c.token?.via === 'cookie') throw new SwitchboardError('UNAUTHORIZED', 'a token in a cookie is not taken from another site: send it in the Authorization header');
+    if (this.options.guests === 'none') throw new SwitchboardError('UNAUTHORIZED');
+    return { kind: 'guest', member: `guest-${c.connectionId}`, name: `guest-${c.connectionId.slice(0, 4)}`, grants: this.guestGrants, expiresAt: undefined, address: c.address };
+  }
+
+  /** Throws unless `p` holds `right` in `room`: UNAUTHORIZED for a guest of a keyed server (a token would help), FORBIDDEN otherwise. */
+  authorize(p: Principal, room: string, right: Right): void {
+    if (can(p, room, right)) return;
+    if (p.kind === 'guest' && !this.open) throw new SwitchboardError('UNAUTHORIZED', `guests may not ${right} in ${room}`);
+    throw new SwitchboardError('FORBIDDEN', `no ${right} right in ${room}`);
+  }
+
+  private openGuest(c: Credentials): Principal {
+    const member = c.claimed.member ?? c.connectionId;
+    return { kind: 'guest', member, name: c.claimed.name ?? `guest-${member.slice(0, 4)}`, grants: OPEN_GRANTS, expiresAt: undefined, address: c.address };
+  }
+
+  private isApiKey(token: string): boolean {
+    return this.apiKeyHash !== undefined && timingSafeEqual(sha256(token), this.apiKeyHash);
+  }
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}

@@ -1,0 +1,52 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { SwitchboardError } from '../../protocol/errors.js';
+
+/** What a presence ticket says: who is present in which room, through which connection. */
+export interface TicketClaims {
+  room: string;
+  connectionId: string;
+  member: string;
+  name: string;
+}
+
+/** Tickets older than this are refused: a polling client joins again (one POST). */
+const MAX_AGE_MS = 24 * 3600 * 1000;
+
+/**
+ * Presence for polling clients, without a server-side table: joining (a POST, limited like a
+ * new connection) returns a ticket, an HMAC-signed statement of room, connection, member and
+ * name; each poll that carries it keeps that member present. A GET without a valid ticket never
+ * writes to presence, so anonymous reads cannot fill the log with joins. Every node that shares
+ * the key (see server.ts) accepts the tickets of the others.
+ */
+export class PresenceTickets {
+  constructor(private key: Buffer = randomBytes(32)) {}
+
+  /** Replaces the key (the one shared by a cluster, once known): tickets of the old key are refused from then on. */
+  setKey(key: Buffer): void {
+    this.key = key;
+  }
+
+  issue(claims: TicketClaims, now = Date.now()): string {
+    const payload = Buffer.from(JSON.stringify([claims.room, claims.connectionId, claims.member, claims.name, now])).toString('base64url');
+    return `${payload}.${this.sign(payload)}`;
+  }
+
+  /** The claims of a ticket issued for `room`; throws INVALID_SESSION for anything else. */
+  verify(ticket: string, room: string, now = Date.now()): TicketClaims {
+    const dot = ticket.indexOf('.');
+    if (ticket.length > 1024 || dot < 0) throw new SwitchboardError('INVALID_SESSION');
+    const payload = ticket.slice(0, dot);
+    const given = Buffer.from(ticket.slice(dot + 1), 'base64url');
+    const expected = Buffer.from(this.sign(payload), 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new SwitchboardError('INVALID_SESSION');
+    const [r, connectionId, member, name, issued] = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as [string, string, string, string, number];
+    if (r !== room) throw new SwitchboardError('INVALID_SESSION', 'issued for another room');
+    if (now - issued > MAX_AGE_MS) throw new SwitchboardError('INVALID_SESSION', 'expired');
+    return { room: r, connectionId, member, name };
+  }
+
+  private sign(payload: string): string {
+    return createHmac('sha256', this.key).update(payload).digest('base64url');
+  }
+}

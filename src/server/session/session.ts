@@ -1,0 +1,509 @@
+import { formatCursor } from '../../protocol/cursor.js';
+import { ROOM_NAME_PATTERN } from '../../protocol/constants.js';
+import { SwitchboardError, type ErrorCode } from '../../protocol/errors.js';
+import type { Ack, HistoryPage, PollResult, PresenceMember, RoomInfo, Sender, TransportName, TypingNotice } from '../../protocol/types.js';
+import type { Principal, Right } from '../auth/principal.js';
+import type { Batch } from '../batch.js';
+import type { Codec } from '../codecs.js';
+import type { Closable } from '../connection-registry.js';
+import type { ServerContext } from '../context.js';
+import type { RoomState } from '../store/message-store.js';
+import type { Subscriber } from '../subscriber.js';
+import type { Budget } from './limits.js';
+import type { Sink } from './sink.js';
+
+/** How the transport of a session is named in entries (`from.transport`) and metrics. */
+export type SessionTransport = TransportName | 'http' | 'seed';
+
+/** What a subscription starts with: sent to the client before any entry (subscribed, ready). */
+export interface SubscribeInfo {
+  room: string;
+  epoch: string;
+  cursor: string;
+  reset?: 'epoch' | 'expired';
+  presence: PresenceMember[];
+}
+
+/** What the client sends to publish. */
+export interface PublishInput {
+  text: string;
+  clientId?: string | undefined;
+  /** On behalf of whom: honoured for the system principal (the server API) only. */
+  onBehalfOf?: { member?: string | undefined; name?: string | undefined } | undefined;
+}
+
+/**
+ * When a room's history is reset under a subscription: `notify` drops it with a HISTORY_RESET
+ * error (the client subscribes again: native WebSocket), `end` ends the session with it (SSE:
+ * the client reconnects with its Last-Event-ID), `follow` subscribes again at the new end (the
+ * lecture's clients, which have no position).
+ */
+export type ResetMode = 'notify' | 'end' | 'follow';
+
+export interface SessionOptions {
+  id: string;
+  principal: Principal;
+  transport: SessionTransport;
+  /** Where a long-lived session writes and its wire format; none for one HTTP request. */
+  sink?: { sink: Sink; codec: Codec; onReset: ResetMode };
+  /** Count subscriptions in presence (long-lived sessions do; a request does not). */
+  presence?: boolean;
+}
+
+/**
+ * One client, whatever the transport: its identity (principal), its subscriptions (replay then
+ * live), its presence, its budgets and its close. Every command of every transport goes through
+ * one pipeline, `run`: the principal was authenticated when the session was made, then
+ * authorize (policy) → validate → limit (budgets) → execute (hub) → record (metrics by
+ * transport). Transports only parse their handshake and frames and give the session a sink.
+ *
+ * `close` is idempotent and safe at any `await` of a command: a command resumed after it finds
+ * the session closed and undoes what it had set up (subscriber, presence), so nothing is left
+ * behind (no slot, no subscriber, no member).
+ */
+export class Session implements Closable {
+  readonly id: string;
+  readonly transport: SessionTransport;
+  principal: Principal;
+  private readonly subs = new Map<string, Subscription>();
+  private readonly output: SessionOptions['sink'];
+  private readonly countsInPresence: boolean;
+  private readonly abort = new AbortController();
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private stalledSince: number | undefined;
+  private closedWith: SwitchboardError | null | undefined;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    options: SessionOptions,
+  ) {
+    this.id = options.id;
+    this.principal = options.principal;
+    this.transport = options.transport;
+    this.output = options.sink;
+    this.countsInPresence = options.presence ?? options.sink !== undefined;
+    this.scheduleExpiry();
+  }
+
+  get closed(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  /** Aborted when the session closes (held long polls end with it). */
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  get subscriptionCount(): number {
+    return this.subs.size;
+  }
+
+  /** The sender of what this session writes to a log. */
+  get sender(): Sender {
+    return { id: this.id, name: this.principal.name, member: this.principal.member, transport: this.transport };
+  }
+
+  // --- commands ---------------------------------------------------------------------------
+
+  /**
+   * Subscribes to `room` after the cursor `after` (none: from now on; `fromStart`: from the
+   * oldest retained entry; `resetToEnd`: a cursor that cannot be honoured starts at the end). `announce` is called with where delivery starts before any entry is
+   * delivered. Throws like every command (see run), and TOO_MANY_SUBSCRIPTIONS past the cap.
+   */
+  subscribe(room: string, opts: { after?: string | undefined; create?: boolean; fromStart?: boolean; resetToEnd?: boolean }, announce?: (info: SubscribeInfo) => void): Promise<SubscribeInfo> {
+    return this.run('subscribe', room, 'read', 'subscribe', async () => {
+      const { hub, config } = this.ctx;
+      if (!this.output) throw new SwitchboardError('BAD_REQUEST', 'this transport cannot subscribe');
+      if (!this.subs.has(room) && this.subs.size >= config.maxSubscriptionsPerConnection) {
+        throw new SwitchboardError('TOO_MANY_SUBSCRIPTIONS', `at most ${config.maxSubscriptionsPerConnection}`);
+      }
+      const state = await this.roomState(room, opts.create === true);
+      this.ensureOpen();
+      let start = hub.resolveStart(state, opts.after, opts.fromStart);
+      if (start.reset && opts.resetToEnd) start = hub.resolveStart(state, undefined);
+      const presence = await hub.presence.members(room);
+      this.ensureOpen();
+      this.dropSubscription(room, false);
+      const sub = new Subscription(this, room);
+      this.subs.set(room, sub);
+      const info: SubscribeInfo = { room, epoch: start.epoch, cursor: formatCursor(start), ...(start.reset ? { reset: start.reset } : {}), presence };
+      announce?.(info);
+      if (this.countsInPresence) hub.presence.attach(room, { id: this.id, member: this.principal.member, name: this.principal.name, transport: this.presenceTransport });
+      try {
+        await hub.subscribe(room, sub, start);
+      } catch (err) {
+        this.dropSubscription(room, true, sub);
+        throw err;
+      }
+      // Closed or unsubscribed during the replay: the hub may have added it after we removed it.
+      if (this.subs.get(room) !== sub) hub.unsubscribe(room, sub);
+      return info;
+    });
+  }
+
+  unsubscribe(room: string): void {
+    this.dropSubscription(room, true);
+    this.record('unsubscribe', 'ok');
+  }
+
+  /** Stores a message; resolves with its ack once stored. CLIENT_ID_CONFLICT when this sender used the clientId for another text. */
+  publish(room: string, input: PublishInput): Promise<Ack> {
+    const { config, hub } = this.ctx;
+    const { text } = input;
+    const validate = (): void => {
+      if (typeof text !== 'string' || text.length === 0) throw new SwitchboardError('TEXT_REQUIRED');
+      if (!text.isWellFormed()) throw new SwitchboardError('INVALID_UTF8', 'the text holds a lone surrogate');
+      if (Buffer.byteLength(text, 'utf8') > config.maxMessageBytes) throw new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${config.maxMessageBytes} bytes`);
+    };
+    return this.run('publish', room, 'write', 'publish', async () => {
+      let from = this.sender;
+      const behalf = input.onBehalfOf;
+      if (this.principal.kind === 'system' && behalf && (behalf.member || behalf.name)) {
+        from = { id: this.id, name: behalf.name ?? behalf.member!, ...(behalf.member ? { member: behalf.member } : {}), transport: this.transport };
+      }
+      return hub.publish({ type: 'message', room, from, text, ...(input.clientId !== undefined ? { clientId: input.clientId } : {}) });
+    }, validate);
+  }
+
+  typing(room: string): Promise<void> {
+    return this.run('typing', room, 'write', 'typing', async () => {
+      await this.ctx.hub.room(room);
+      this.ctx.hub.typing(room, { id: this.id, name: this.principal.name, member: this.principal.member });
+    });
+  }
+
+  poll(room: string, after: string | undefined, limit: number, ticket?: string): Promise<PollResult> {
+    return this.run('poll', room, 'read', undefined, async () => {
+      const result = await this.ctx.hub.poll(room, after, limit);
+      if (ticket) this.touchPresence(room, ticket, 'polling');
+      return result;
+    });
+  }
+
+  /** Holds until entries come, `timeoutMs` passes or the session closes. */
+  longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket?: string): Promise<PollResult> {
+    return this.run('longpoll', room, 'read', undefined, async () => {
+      if (ticket) this.touchPresence(room, ticket, 'long-polling');
+      const result = await this.ctx.hub.longPoll(room, after, limit, timeoutMs, this.abort.signal);
+      if (ticket) this.touchPresence(room, ticket, 'long-polling');
+      return result;
+    });
+  }
+
+  history(room: string, before: number | undefined, limit: number): Promise<HistoryPage> {
+    return this.run('history', room, 'read', undefined, () => this.ctx.hub.history(room, before, limit));
+  }
+
+  presence(room: string): Promise<PresenceMember[]> {
+    return this.run('presence', room, 'read', undefined, async () => {
+      await this.ctx.hub.room(room);
+      return this.ctx.hub.presence.members(room);
+    });
+  }
+
+  /**
+   * A polling client joins a room's presence: returns a ticket its polls carry to stay present
+   * (see PresenceTickets). Spends the address's `connect` budget, as a new connection would.
+   */
+  joinPresence(room: string): Promise<{ session: string; connectionId: string; member: string; name: string; ttlMs: number; members: PresenceMember[] }> {
+    return this.run('join', room, 'read', undefined, async () => {
+      const { hub, limits, tickets } = this.ctx;
+      limits.take('connect', `ip:${this.principal.address}`);
+      await hub.room(room);
+      const claims = { room, connectionId: this.id, member: this.principal.member, name: this.principal.name };
+      hub.presence.touch(room, { id: this.id, member: claims.member, name: claims.name, transport: 'polling' });
+      return { session: tickets.issue(claims), connectionId: this.id, member: claims.member, name: claims.name, ttlMs: hub.pollPresenceTtlMs, members: await hub.presence.members(room) };
+    });
+  }
+
+  /** True when `ticket` is a presence ticket this session may use in `room`. */
+  validTicket(room: string, ticket: string): boolean {
+    try {
+      this.checkTicket(room, ticket);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A presence ticket for this session's principal in `room`, without joining yet (the lecture's
+   * pollers get it as a cookie); undefined when the address's `connect` budget is spent.
+   */
+  issueTicket(room: string): string | undefined {
+    try {
+      this.ctx.limits.take('connect', `ip:${this.principal.address}`);
+    } catch {
+      return undefined;
+    }
+    return this.ctx.tickets.issue({ room, connectionId: this.id, member: this.principal.member, name: this.principal.name });
+  }
+
+  leavePresence(room: string, ticket: string): Promise<void> {
+    return this.run('leave', room, 'read', undefined, async () => {
+      const claims = this.checkTicket(room, ticket);
+      this.ctx.hub.presence.detach(room, claims.connectionId);
+    });
+  }
+
+  roomInfo(room: string): Promise<RoomInfo> {
+    return this.run('room', room, 'read', undefined, () => this.ctx.hub.roomInfo(room));
+  }
+
+  /** Rooms this principal may read. */
+  async rooms(): Promise<RoomInfo[]> {
+    const all = await this.ctx.hub.listRooms();
+    this.record('rooms', 'ok');
+    return all.filter((r) => this.may(r.name, 'read'));
+  }
+
+  /** Creates the room when missing (create right and budget spent only then). */
+  createRoom(room: string): Promise<{ info: RoomInfo; created: boolean }> {
+    return this.run('create', room, undefined, undefined, async () => {
+      const existing = await this.ctx.hub.store.getRoom(room);
+      // An existing room is described only to those who may read it.
+      if (existing) this.ctx.policy.authorize(this.principal, room, 'read');
+      const created = existing ? false : (await this.create(room)).created;
+      return { info: await this.ctx.hub.roomInfo(room), created };
+    });
+  }
+
+  resetRoom(room: string): Promise<RoomInfo> {
+    return this.run('reset', room, 'admin', undefined, async () => {
+      await this.ctx.hub.resetRoom(room);
+      return this.ctx.hub.roomInfo(room);
+    });
+  }
+
+  deleteRoom(room: string): Promise<boolean> {
+    return this.run('delete', room, 'admin', undefined, () => this.ctx.hub.deleteRoom(room));
+  }
+
+  /** Ends every connection of `member` on every node (in `room` only, when given). */
+  disconnectMember(member: string, room?: string): Promise<void> {
+    return this.run('disconnect', room, room === undefined ? undefined : 'admin', undefined, async () => {
+      if (room === undefined && this.principal.kind !== 'system') throw new SwitchboardError('FORBIDDEN', 'only the server API disconnects a member from every room');
+      await this.ctx.hub.disconnect(member, room);
+    });
+  }
+
+  /**
+   * A new token for this session (WebSocket `refresh`): it must name the same member. Rooms the
+   * new token no longer lets it read are left, each with a FORBIDDEN error.
+   */
+  refresh(token: string): Promise<{ expiresAt: number | undefined }> {
+    return this.run('refresh', undefined, undefined, undefined, async () => {
+      const next = await this.ctx.policy.authenticate({ token: { token, via: 'frame' }, cookieTrusted: false, address: this.principal.address, connectionId: this.id, claimed: {} });
+      if (next.kind !== this.principal.kind || next.member !== this.principal.member) throw new SwitchboardError('FORBIDDEN', 'a refreshed token must name the same member');
+      this.ensureOpen();
+      this.principal = next;
+      this.scheduleExpiry();
+      for (const room of [...this.subs.keys()]) {
+        if (this.may(room, 'read')) continue;
+        this.dropSubscription(room, true);
+        this.notify(new SwitchboardError('FORBIDDEN', `no read right in ${room} any more`), room);
+      }
+      return { expiresAt: next.expiresAt };
+    });
+  }
+
+  // --- lifecycle --------------------------------------------------------------------------
+
+  /**
+   * Ends the session: leaves every room, ends held polls, closes its sink (saying `err`).
+   * Idempotent. Its connection slot is released by the transport when the connection is gone
+   * (so a shutdown waits for the last words to be written).
+   */
+  close(err?: SwitchboardError): void {
+    if (this.closed) return;
+    this.closedWith = err ?? null;
+    clearTimeout(this.expiryTimer);
+    for (const room of [...this.subs.keys()]) this.dropSubscription(room, true);
+    this.abort.abort();
+    this.output?.sink.close(err);
+  }
+
+  shutdown(): void {
+    this.close(new SwitchboardError('SHUTTING_DOWN'));
+  }
+
+  destroy(): void {
+    this.output?.sink.destroy();
+    this.close();
+  }
+
+  /** Write deadline, checked about once a second by the registry: a sink stalled this long is closed. */
+  sweep(now: number): void {
+    const sink = this.output?.sink;
+    if (!sink || this.closed) return;
+    if (!sink.stalled) {
+      this.stalledSince = undefined;
+      return;
+    }
+    this.stalledSince ??= now;
+    if (now - this.stalledSince > this.ctx.config.writeTimeoutMs) {
+      this.ctx.metrics.errors.inc({ code: 'WRITE_TIMEOUT' });
+      this.close(new SwitchboardError('WRITE_TIMEOUT'));
+    }
+  }
+
+  /** Writes to the sink, unless the client already leaves too much unread (then it is dropped as SLOW_CONSUMER: it resumes later). */
+  write(chunk: string | Buffer | undefined): void {
+    if (chunk === undefined || chunk.length === 0 || this.closed || !this.output) return;
+    if (this.output.sink.bufferedBytes > this.ctx.config.maxBufferedBytes) {
+      this.ctx.metrics.errors.inc({ code: 'SLOW_CONSUMER' });
+      this.close(new SwitchboardError('SLOW_CONSUMER'));
+      return;
+    }
+    this.output.sink.write(chunk);
+  }
+
+  inRoom(room: string): boolean {
+    return this.subs.has(room);
+  }
+
+  /** An error that ends nothing, in this session's wire format. */
+  notify(err: SwitchboardError, room?: string, id?: string): void {
+    if (!this.output) return;
+    this.write(this.output.codec.error({ code: err.code, message: err.message, ...(room !== undefined ? { room } : {}), ...(id !== undefined ? { id } : {}) }));
+  }
+
+  get codec(): Codec | undefined {
+    return this.output?.codec;
+  }
+
+  /** Called by a subscription whose room's history was reset (see ResetMode). */
+  onHistoryReset(room: string, sub: Subscription): void {
+    if (this.subs.get(room) !== sub || !this.output) return;
+    const mode = this.output.onReset;
+    if (mode === 'end') {
+      this.close(new SwitchboardError('HISTORY_RESET', room));
+      return;
+    }
+    this.dropSubscription(room, mode === 'notify', sub);
+    if (mode === 'notify') this.notify(new SwitchboardError('HISTORY_RESET', room), room);
+    else void this.subscribe(room, {}).catch(() => this.close(new SwitchboardError('INTERNAL')));
+  }
+
+  /** True when the principal holds `right` in `room`. */
+  may(room: string, right: Right): boolean {
+    try {
+      this.ctx.policy.authorize(this.principal, room, right);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // --- the pipeline -----------------------------------------------------------------------
+
+  /**
+   * authorize → validate → limit → execute → record. The principal was authenticated when the
+   * session was made; an expired token fails every command with TOKEN_EXPIRED.
+   */
+  private async run<T>(command: string, room: string | undefined, right: Right | undefined, budget: Budget | undefined, execute: () => Promise<T>, validate?: () => void): Promise<T> {
+    try {
+      this.ensureOpen();
+      const exp = this.principal.expiresAt;
+      if (exp !== undefined && Date.now() >= exp) throw new SwitchboardError('TOKEN_EXPIRED');
+      if (room !== undefined && !ROOM_NAME_PATTERN.test(room)) throw new SwitchboardError('INVALID_ROOM_NAME', JSON.stringify(room.slice(0, 80)));
+      if (room !== undefined && right !== undefined) this.ctx.policy.authorize(this.principal, room, right);
+      validate?.();
+      if (budget !== undefined) this.ctx.limits.spend(budget, this.principal);
+      const result = await execute();
+      this.record(command, 'ok');
+      return result;
+    } catch (err) {
+      const code: ErrorCode = err instanceof SwitchboardError ? err.code : 'INTERNAL';
+      this.record(command, code);
+      throw err;
+    }
+  }
+
+  private record(command: string, outcome: string): void {
+    this.ctx.metrics.commands.inc({ command, transport: this.transport, outcome });
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw this.closedWith ?? new SwitchboardError('SHUTTING_DOWN', 'the connection is closed');
+  }
+
+  private async roomState(room: string, create: boolean): Promise<RoomState> {
+    const state = await this.ctx.hub.store.getRoom(room);
+    if (state) return state;
+    if (!create) throw new SwitchboardError('ROOM_NOT_FOUND', room);
+    return (await this.create(room)).state;
+  }
+
+  private create(room: string): Promise<{ state: RoomState; created: boolean }> {
+    this.ctx.policy.authorize(this.principal, room, 'create');
+    this.ctx.limits.spend('create', this.principal);
+    return this.ctx.hub.createRoom(room);
+  }
+
+  private dropSubscription(room: string, leavePresence: boolean, only?: Subscription): void {
+    const sub = this.subs.get(room);
+    if (!sub || (only && sub !== only)) return;
+    this.subs.delete(room);
+    this.ctx.hub.unsubscribe(room, sub);
+    if (leavePresence && this.countsInPresence) this.ctx.hub.presence.detach(room, this.id);
+  }
+
+  private touchPresence(room: string, ticket: string, transport: 'polling' | 'long-polling'): void {
+    const claims = this.checkTicket(room, ticket);
+    this.ctx.hub.presence.touch(room, { id: claims.connectionId, member: claims.member, name: claims.name, transport });
+  }
+
+  private checkTicket(room: string, ticket: string): { connectionId: string; member: string; name: string } {
+    const claims = this.ctx.tickets.verify(ticket, room);
+    // A user's ticket is good for that user only; a guest's for any guest (guests have no proof of who they are).
+    if (this.principal.kind === 'user' && claims.member !== this.principal.member) throw new SwitchboardError('INVALID_SESSION', 'issued to another member');
+    return claims;
+  }
+
+  private get presenceTransport(): TransportName {
+    return this.transport === 'http' || this.transport === 'seed' ? 'polling' : this.transport;
+  }
+
+  private scheduleExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    const exp = this.principal.expiresAt;
+    if (exp === undefined || !this.output) return;
+    // setTimeout holds at most 2^31-1 ms; a later expiry is checked again then.
+    this.expiryTimer = setTimeout(() => {
+      if (Date.now() >= exp) this.close(new SwitchboardError('TOKEN_EXPIRED'));
+      else this.scheduleExpiry();
+    }, Math.min(Math.max(0, exp - Date.now()), 2_147_483_647));
+    this.expiryTimer.unref();
+  }
+}
+
+/** One room of a session: the hub delivers to it; it writes through the session's codec. */
+class Subscription implements Subscriber {
+  readonly transport: TransportName;
+  position = 0;
+
+  constructor(
+    private readonly session: Session,
+    readonly room: string,
+  ) {
+    this.transport = session.transport === 'http' || session.transport === 'seed' ? 'websocket' : session.transport;
+  }
+
+  deliver(batch: Batch): void {
+    const codec = this.session.codec!;
+    this.session.write(batch.encoded(codec.format, codec.entries));
+  }
+
+  deliverTyping(_notice: TypingNotice, encoded: string): void {
+    this.session.write(this.session.codec!.typing(encoded));
+  }
+
+  deliverPresence(encoded: string): void {
+    this.session.write(this.session.codec!.presence(encoded));
+  }
+
+  historyReset(): void {
+    this.session.onHistoryReset(this.room, this);
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * Identities from signed tokens, rights per room, on every transport and the lecture's routes;
+ * expiry on live connections; the server API; disconnects across nodes; webhooks.
+ * Tokens here are made by hand with node:crypto (any standard JWT library would do), not by our CLI.
+ */
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { connect } from '../src/client/index.js';
+import { SwitchboardError } from '../src/protocol/errors.js';
+import { TRANSPORTS, type Entry, type HistoryPage } from '../src/protocol/types.js';
+import { verifyWebhook } from '../src/server/webhooks/webhook-signature.js';
+import { SseProbe, WsProbe, postJson, request, startServer, waitFor } from './helpers.js';
+import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
+
+const SECRET = 'auth-test-secret-0123456789abcdef';
+
+/** An HS256 JWT, by hand. */
+function jwt(payload: Record<string, unknown>, secret = SECRET, header: Record<string, unknown> = { alg: 'HS256', typ: 'JWT' }): string {
+  const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const body = `${b64(header)}.${b64(payload)}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+
+const now = (): number => Math.floor(Date.now() / 1000);
+const ANN = { sub: 'ann', name: 'Ann', rooms: { lobby: ['read', 'write'], news: ['read'] } };
+const FAST = { openTimeoutMs: 3000, pollIntervalMs: 100 } as const;
+
+type Started = Awaited<ReturnType<typeof startServer>>;
+
+async function history(base: string, room: string, token: string): Promise<Entry[]> {
+  return ((await request(`${base}/api/rooms/${room}/messages?limit=500`, { headers: { authorization: `Bearer ${token}` } })).json() as HistoryPage).entries;
+}
+
+describe('identities and rights from tokens', () => {
+  let s: Started;
+  const annToken = jwt({ ...ANN, exp: now() + 600 });
+  const adminToken = jwt({ sub: 'root', name: 'Root', rooms: { '*': ['read', 'write', 'create', 'admin'] }, exp: now() + 600 });
+
+  before(async () => {
+    s = await startServer({ jwtSecret: SECRET, apiKey: 'the-api-key', guests: 'read', guestRooms: ['lobby'], presenceGraceMs: 100 });
+    for (const room of ['news', 'team-a', 'secret']) await request(`${s.url}/api/rooms/${room}`, { method: 'PUT', headers: { authorization: `Bearer ${adminToken}` } });
+  });
+  after(async () => s.server.close());
+
+  it('chats in lobby and reads news on every transport; 403 publishing to news; every entry carries the token identity', { timeout: 30_000 }, async () => {
+    for (const transport of TRANSPORTS) {
+      // The client claims another identity: ignored.
+      const lobby = await connect({ url: s.url, ...FAST, room: 'lobby', name: 'Mallory', member: 'alice', transport, token: annToken });
+      const ack = await lobby.publish(`hi over ${transport}`);
+      const news = await connect({ url: s.url, ...FAST, room: 'news', name: 'Mallory', transport, token: annToken });
+      await assert.rejects(news.publish('no'), (err: unknown) => err instanceof SwitchboardError && err.code === 'FORBIDDEN', `FORBIDDEN over ${transport}`);
+      await lobby.close();
+      await news.close();
+      const stored = (await history(s.url, 'lobby', annToken)).find((e) => e.seq === ack.seq)!;
+      assert.equal(stored.from.member, 'ann');
+      assert.equal(stored.from.name, 'Ann');
+      assert.equal(stored.text, `hi over ${transport}`);
+    }
+    // Publishing to news over plain HTTP: 403; reading it: 200.
+    const r = await request(`${s.url}/api/rooms/news/messages`, { method: 'POST', headers: { authorization: `Bearer ${annToken}`, 'content-type': 'application/json' }, body: '{"text":"x"}' });
+    assert.equal(r.status, 403);
+    assert.equal((r.json() as { code: string }).code, 'FORBIDDEN');
+  });
+
+  it('401 without a token (or with a bad one) where guests may not go, on every transport', { timeout: 30_000 }, async () => {
+    const forged = jwt({ ...ANN, exp: now() + 600 }, 'another-secret');
+    const none = jwt({ ...ANN, exp: now() + 600 }, SECRET, { alg: 'none', typ: 'JWT' }).split('.').slice(0, 2).join('.') + '.';
+    const expired = jwt({ ...ANN, exp: now() - 60 });
+    for (const transport of TRANSPORTS) {
+      await assert.rejects(connect({ url: s.url, ...FAST, room: 'news', name: 'x', transport }), (err: unknown) => err instanceof SwitchboardError && err.code === 'UNAUTHORIZED', `no token over ${transport}`);
+      for (const [what, token, code] of [['forged', forged, 'UNAUTHORIZED'], ['alg none', none, 'UNAUTHORIZED'], ['expired', expired, 'TOKEN_EXPIRED']] as const) {
+        await assert.rejects(connect({ url: s.url, ...FAST, room: 'lobby', name: 'x', transport, token }), (err: unknown) => err instanceof SwitchboardError && err.code === code, `${what} over ${transport}`);
+      }
+    }
+    // A token for another room.
+    await assert.rejects(connect({ url: s.url, ...FAST, room: 'secret', name: 'x', transport: 'websocket', token: annToken }), (err: unknown) => err instanceof SwitchboardError && err.code === 'FORBIDDEN');
+  });
+
+  it('guests (--guests read) read the guest rooms and the lecture routes, and may not write', async () => {
+    const poll = await request(`${s.url}/api/rooms/lobby/poll`);
+    assert.equal(poll.status, 200);
+    const denied = await postJson(`${s.url}/api/rooms/lobby/messages`, { text: 'guest' });
+    assert.equal(denied.status, 401);
+    assert.equal((await request(`${s.url}/api/rooms/news/poll`)).status, 401);
+    assert.equal((await request(`${s.url}/poll`)).status, 204);
+    const update = await postJson(`${s.url}/update`, { text: 'guest' });
+    assert.equal(update.status, 401);
+    assert.equal(typeof (update.json() as { error: string }).error, 'string');
+    // The lecture's page with the token in its cookie (same origin) may write.
+    const withCookie = await request(`${s.url}/update`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: `sb_token=${annToken}` }, body: '{"text":"by cookie"}' });
+    assert.equal(withCookie.status, 200);
+    // The same cookie on a cross-site request is not taken (CSRF).
+    const crossSite = await request(`${s.url}/update`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: `sb_token=${annToken}`, origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' },
+      body: '{"text":"csrf"}',
+    });
+    assert.equal(crossSite.status, 401);
+    const lobby = await history(s.url, 'lobby', annToken);
+    assert.ok(lobby.some((e) => e.text === 'by cookie' && e.from.member === 'ann'));
+    assert.ok(!lobby.some((e) => e.text === 'csrf'));
+  });
+
+  it('a WebSocket whose token expires is closed with 4005; a refresh keeps it open; SSE ends with TOKEN_EXPIRED', { timeout: 15_000 }, async () => {
+    const short = jwt({ ...ANN, exp: now() + 2 });
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?token=${short}`);
+    await ws.opened;
+    ws.send({ type: 'subscribe', room: 'lobby', id: 's' });
+    await ws.next('subscribed');
+    const refreshed = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?token=${jwt({ ...ANN, exp: now() + 2 })}`);
+    await refreshed.opened;
+    refreshed.send({ type: 'refresh', id: 'r', token: jwt({ ...ANN, exp: now() + 600 }) });
+    await refreshed.next('refreshed', (f) => f.id === 'r');
+    // A refresh naming someone else is refused.
+    refreshed.send({ type: 'refresh', id: 'bob', token: jwt({ sub: 'bob', rooms: {}, exp: now() + 600 }) });
+    assert.equal((await refreshed.next('error', (f) => f.id === 'bob')).code, 'FORBIDDEN');
+    const sse = new SseProbe(`${s.url}/api/rooms/lobby/events?token=${jwt({ ...ANN, exp: now() + 2 })}`);
+    await sse.ready;
+    assert.equal(await ws.closed, 4005);
+    await waitFor(() => sse.ended, 5000, 'the SSE stream to end');
+    assert.ok(sse.events.some((e) => e.event === 'error' && (JSON.parse(e.data) as { code: string }).code === 'TOKEN_EXPIRED'));
+    assert.equal(refreshed.ws.readyState, WebSocket.OPEN);
+    refreshed.close();
+  });
+
+  it('the server API: publish as the system or on behalf of a member, reset history, delete a room, disconnect a member', { timeout: 15_000 }, async () => {
+    const api = { authorization: 'Bearer the-api-key', 'content-type': 'application/json' };
+    const asBob = await request(`${s.url}/api/rooms/team-a/messages`, { method: 'POST', headers: api, body: JSON.stringify({ text: 'from the backend', member: 'bob', name: 'Bob' }) });
+    assert.equal(asBob.status, 201);
+    const system = await request(`${s.url}/api/rooms/team-a/messages`, { method: 'POST', headers: api, body: JSON.stringify({ text: 'notice' }) });
+    assert.equal(system.status, 201);
+    const log = await history(s.url, 'team-a', adminToken);
+    assert.deepEqual(log.filter((e) => e.type === 'message').map((e) => [e.from.member, e.text]), [['bob', 'from the backend'], ['system', 'notice']]);
+    // A user cannot publish on behalf of another.
+    const userToken = jwt({ sub: 'carl', rooms: { 'team-*': ['read', 'write'] }, exp: now() + 600 });
+    await request(`${s.url}/api/rooms/team-a/messages`, { method: 'POST', headers: { authorization: `Bearer ${userToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ text: 'me', member: 'bob' }) });
+    assert.equal((await history(s.url, 'team-a', adminToken)).at(-1)!.from.member, 'carl');
+    // Disconnect: carl's WebSocket is closed with 4104; a user without admin may not do it.
+    const carl = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?token=${userToken}`);
+    await carl.opened;
+    carl.send({ type: 'subscribe', room: 'team-a' });
+    await carl.next('subscribed');
+    const notAdmin = await request(`${s.url}/api/rooms/team-a/members/carl`, { method: 'DELETE', headers: { authorization: `Bearer ${annToken}` } });
+    assert.equal(notAdmin.status, 403);
+    const kicked = await request(`${s.url}/api/rooms/team-a/members/carl`, { method: 'DELETE', headers: { authorization: `Bearer ${adminToken}` } });
+    assert.equal(kicked.status, 204);
+    assert.equal(await carl.closed, 4104);
+    // Reset: a new epoch, no entries; a subscriber is told HISTORY_RESET.
+    const watcher = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?token=${adminToken}`);
+    await watcher.opened;
+    watcher.send({ type: 'subscribe', room: 'team-a' });
+    const subscribed = await watcher.next('subscribed');
+    const reset = await request(`${s.url}/api/rooms/team-a/messages`, { method: 'DELETE', headers: api });
+    assert.equal(reset.status, 200);
+    assert.notEqual((reset.json() as { epoch: string }).epoch, subscribed.epoch);
+    assert.equal((await watcher.next('error', (f) => f.code === 'HISTORY_RESET')).room, 'team-a');
+    assert.deepEqual(await history(s.url, 'team-a', adminToken), []);
+    // Delete the room.
+    assert.equal((await request(`${s.url}/api/rooms/team-a`, { method: 'DELETE', headers: api })).status, 204);
+    assert.equal((await request(`${s.url}/api/rooms/team-a`, { headers: api })).status, 404);
+    // A wrong API key is just a bad token.
+    assert.equal((await request(`${s.url}/api/rooms/news/messages`, { headers: { authorization: 'Bearer the-api-kez' } })).status, 401);
+    watcher.close();
+  });
+
+  it('publish rate limits follow the member, not the connection or the claimed id', { timeout: 15_000 }, async () => {
+    const limited = await startServer({ jwtSecret: SECRET, rateLimitPerSecond: 2, rateLimitBurst: 4 });
+    try {
+      const token = jwt({ ...ANN, exp: now() + 600 });
+      await request(`${limited.url}/api/rooms/lobby`, { method: 'PUT', headers: { authorization: `Bearer ${adminToken}` } });
+      const probes = await Promise.all([0, 1, 2].map(async () => {
+        const p = new WsProbe(`ws://127.0.0.1:${limited.port}/api/ws?token=${token}`);
+        await p.opened;
+        return p;
+      }));
+      for (const [i, p] of probes.entries()) for (let k = 0; k < 4; k++) p.send({ type: 'publish', id: `p${i}-${k}`, room: 'lobby', text: `m${i}-${k}`, member: `rotating-${k}` });
+      await waitFor(() => probes.reduce((n, p) => n + p.of('ack').length + p.of('error').length, 0) >= 12);
+      const acks = probes.reduce((n, p) => n + p.of('ack').length, 0);
+      assert.ok(acks >= 4 && acks <= 5, `${acks} acknowledged across three connections of one member`);
+      for (const p of probes) p.close();
+    } finally {
+      await limited.server.close();
+    }
+  });
+});
+
+describe('several nodes: disconnect everywhere, webhooks once', { skip: await redisSkipReason('the cross-node auth tests'), timeout: 30_000 }, () => {
+  const prefix = uniquePrefix();
+  const hooks: { headers: http.IncomingHttpHeaders; body: string }[] = [];
+  let failFirst = true;
+  let receiver: http.Server;
+  let nodes: Started[] = [];
+
+  before(async () => {
+    receiver = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        hooks.push({ headers: req.headers, body });
+        // The very first delivery fails: it must come again, with the same id.
+        if (failFirst) {
+          failFirst = false;
+          res.writeHead(500).end();
+        } else res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    const hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+    nodes = await Promise.all(
+      [0, 1].map(() =>
+        startServer({ store: 'redis', redisUrl, redisPrefix: prefix, jwtSecret: SECRET, apiKey: 'k', presenceGraceMs: 300, webhookUrl: hookUrl, webhookSecret: 'whsec', webhookEvents: ['member.online', 'member.offline', 'room.created', 'room.deleted', 'message.published'] }),
+      ),
+    );
+  });
+  after(async () => {
+    await Promise.all(nodes.map((n) => n.server.close()));
+    await new Promise<void>((r) => receiver.close(() => r()));
+    await deleteKeys(prefix);
+  });
+
+  it('an administrator disconnects a member on every node; webhooks are signed, retried after a 500, fired once per event across nodes, and not on a transport switch', async () => {
+    const [a, b] = nodes as [Started, Started];
+    const api = { authorization: 'Bearer k', 'content-type': 'application/json' };
+    assert.equal((await request(`${a.url}/api/rooms/ops`, { method: 'PUT', headers: api })).status, 201);
+    const dan = jwt({ sub: 'dan', name: 'Dan', rooms: { ops: ['read', 'write'] }, exp: now() + 600 });
+    const onA = new WsProbe(`ws://127.0.0.1:${a.port}/api/ws?token=${dan}`);
+    const onB = new SseProbe(`${b.url}/api/rooms/ops/events?token=${dan}`);
+    await onA.opened;
+    onA.send({ type: 'subscribe', room: 'ops' });
+    await onA.next('subscribed');
+    await onB.ready;
+    const events = (type: string): { id: string; data: Record<string, unknown> }[] =>
+      hooks.filter((h) => h.headers['x-switchboard-event'] === type).map((h) => JSON.parse(h.body) as { id: string; data: Record<string, unknown> });
+    await waitFor(() => events('member.online').length >= 1, 5000, 'member.online');
+    // Switch transport on node B within the grace period: no offline, no second online.
+    onB.close();
+    const again = new SseProbe(`${b.url}/api/rooms/ops/events?token=${dan}`);
+    await again.ready;
+    const post = await request(`${b.url}/api/rooms/ops/messages`, { method: 'POST', headers: { authorization: `Bearer ${dan}`, 'content-type': 'application/json' }, body: '{"text":"hello hooks"}' });
+    assert.equal(post.status, 201);
+    await waitFor(() => events('message.published').length >= 1, 5000, 'message.published');
+    // Disconnect everywhere through node A.
+    assert.equal((await request(`${a.url}/api/members/dan`, { method: 'DELETE', headers: api })).status, 204);
+    assert.equal(await onA.closed, 4104);
+    await waitFor(() => again.ended, 5000, 'the SSE stream on node B to end');
+    assert.ok(again.events.some((e) => e.event === 'error' && (JSON.parse(e.data) as { code: string }).code === 'MEMBER_DISCONNECTED'));
+    await waitFor(() => events('member.offline').length >= 1, 5000, 'member.offline');
+    await new Promise((r) => setTimeout(r, 800));
+
+    const ids = (type: string): Set<string> => new Set(events(type).map((e) => e.id));
+    assert.equal(new Set(events('room.created').filter((e) => e.data.room === 'ops').map((e) => e.id)).size, 1, 'one room.created');
+    assert.equal(ids('member.online').size, 1, 'one member.online for dan across two nodes and a transport switch');
+    assert.equal(ids('member.offline').size, 1, 'one member.offline');
+    assert.equal(ids('message.published').size, 1);
+    assert.equal(events('message.published')[0]!.data.text, 'hello hooks');
+    // The first delivery got a 500 and came again with the same id.
+    assert.ok(hooks.length > new Set(hooks.map((h) => JSON.parse(h.body).id as string)).size, 'a retried delivery');
+    for (const h of hooks) {
+      assert.ok(verifyWebhook('whsec', { signature: String(h.headers['x-switchboard-signature']), timestamp: String(h.headers['x-switchboard-timestamp']) }, h.body), 'signed');
+      assert.ok(!verifyWebhook('not-the-secret', { signature: String(h.headers['x-switchboard-signature']), timestamp: String(h.headers['x-switchboard-timestamp']) }, h.body));
+    }
+    again.close();
+  });
+});
