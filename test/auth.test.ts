@@ -126,6 +126,29 @@ describe('identities and rights from tokens', () => {
     refreshed.close();
   });
 
+  it('SDK: a token function is called again before expiry; WebSocket refreshes in place, SSE reconnects with the new token', { timeout: 20_000 }, async () => {
+    for (const transport of ['websocket', 'sse'] as const) {
+      let calls = 0;
+      const token = (): string => {
+        calls++;
+        return jwt({ ...ANN, exp: now() + 3 });
+      };
+      const client = await connect({ url: s.url, ...FAST, room: 'lobby', name: 'x', transport, token, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+      const statuses: string[] = [];
+      client.on('status', (e) => statuses.push(e.status));
+      const seen: string[] = [];
+      client.on('message', (m) => seen.push(m.text ?? ''));
+      await new Promise((r) => setTimeout(r, 4500)); // past the first token's expiry
+      assert.ok(calls >= 2, `the token function was called ${calls} times over ${transport}`);
+      assert.notEqual(client.status, 'closed', `${transport}: still alive`);
+      await waitFor(() => client.status === 'connected', 5000, `${transport} connected`);
+      if (transport === 'websocket') assert.ok(!statuses.includes('reconnecting'), 'a WebSocket refreshes without reconnecting');
+      await client.publish(`after expiry over ${transport}`);
+      await waitFor(() => seen.includes(`after expiry over ${transport}`), 5000, 'the message after expiry');
+      await client.close();
+    }
+  });
+
   it('the server API: publish as the system or on behalf of a member, reset history, delete a room, disconnect a member', { timeout: 15_000 }, async () => {
     const api = { authorization: 'Bearer the-api-key', 'content-type': 'application/json' };
     const asBob = await request(`${s.url}/api/rooms/team-a/messages`, { method: 'POST', headers: api, body: JSON.stringify({ text: 'from the backend', member: 'bob', name: 'Bob' }) });
@@ -158,8 +181,11 @@ describe('identities and rights from tokens', () => {
     assert.notEqual((reset.json() as { epoch: string }).epoch, subscribed.epoch);
     assert.equal((await watcher.next('error', (f) => f.code === 'HISTORY_RESET')).room, 'team-a');
     assert.deepEqual(await history(s.url, 'team-a', adminToken), []);
-    // Delete the room.
+    // Delete the room: its subscribers are told ROOM_DELETED.
+    watcher.send({ type: 'subscribe', room: 'team-a', id: 'again' });
+    await watcher.next('subscribed', (f) => f.id === 'again');
     assert.equal((await request(`${s.url}/api/rooms/team-a`, { method: 'DELETE', headers: api })).status, 204);
+    assert.equal((await watcher.next('error', (f) => f.code === 'ROOM_DELETED')).room, 'team-a');
     assert.equal((await request(`${s.url}/api/rooms/team-a`, { headers: api })).status, 404);
     // A wrong API key is just a bad token.
     assert.equal((await request(`${s.url}/api/rooms/news/messages`, { headers: { authorization: 'Bearer the-api-kez' } })).status, 401);

@@ -12,9 +12,10 @@ import { resolveOptions } from './options.js';
 import { Outbox, type PendingPublish } from './outbox.js';
 import { PresenceList } from './presence-list.js';
 import { ResumePosition } from './resume-position.js';
+import { refreshDelay } from './token-provider.js';
 import { SilenceWatchdog } from './silence-watchdog.js';
 import { createTransport } from './transports/create-transport.js';
-import type { SubscribedInfo, Transport, TransportEvents, TransportSettings } from './transports/transport.js';
+import { httpTarget, type SubscribedInfo, type Transport, type TransportEvents, type TransportSettings } from './transports/transport.js';
 import type { Client, ClientEvents, ConnectOptions, Status } from './types.js';
 
 /** After timers were throttled, how long a liveness probe may take to be answered. */
@@ -65,6 +66,8 @@ export class SwitchboardClient implements Client {
   private lastTyping = 0;
   private failure: ClientError | undefined;
   private unwatchEnvironment: () => void = () => undefined;
+  private readonly tokenProvider: (() => string | Promise<string>) | undefined;
+  private tokenTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Checks the options (throws like resolveOptions); connects only on start(). */
   constructor(options: ConnectOptions) {
@@ -76,6 +79,7 @@ export class SwitchboardClient implements Client {
     this.backoff = resolved.backoff;
     this.upgradeRetryMs = resolved.upgradeRetryMs;
     this.mode = resolved.transport;
+    this.tokenProvider = resolved.tokenProvider;
     this.attemptName = this.mode === 'auto' ? TRANSPORTS[0]! : this.mode;
     this.position = new ResumePosition(resolved.after);
     this.outbox = new Outbox({ canSend: () => this.state === 'connected' && this.current !== undefined, send: (item) => this.send(item) });
@@ -110,10 +114,11 @@ export class SwitchboardClient implements Client {
   async start(): Promise<void> {
     this.unwatchEnvironment = this.watchEnvironment();
     try {
+      await this.fetchToken();
       if (this.settings.create) {
         await httpRequest(this.http(), { method: 'PUT', path: `/api/rooms/${encodeURIComponent(this.room)}`, timeoutMs: this.settings.openTimeoutMs });
       }
-      await this.attemptConnect();
+      await this.attemptConnect(false);
     } catch (raw) {
       const err = toClientError(raw);
       const transports = [...this.live];
@@ -183,9 +188,11 @@ export class SwitchboardClient implements Client {
   /**
    * One connection attempt. Explicit mode: that transport. Auto mode: from the best transport
    * known to get through, down the list while they are BLOCKED; an unreachable server or a
-   * catalog error stops the descent (falling back would not help).
+   * catalog error stops the descent (falling back would not help). A token function is asked
+   * for a fresh token first.
    */
-  private async attemptConnect(): Promise<void> {
+  private async attemptConnect(freshToken = true): Promise<void> {
+    if (freshToken) await this.fetchToken();
     const names = this.mode === 'auto' ? this.ladder.candidates() : [this.mode];
     const failures: string[] = [];
     for (const name of names) {
@@ -253,7 +260,7 @@ export class SwitchboardClient implements Client {
     this.watchdog.stop();
     clearTimeout(this.upgradeTimer);
     clearTimeout(this.probeTimer);
-    const kind = failureKind(err);
+    const kind = this.failureKind(err);
     if (kind === 'terminal') {
       this.fail(err);
       return;
@@ -288,7 +295,7 @@ export class SwitchboardClient implements Client {
       } catch (raw) {
         const err = toClientError(raw);
         if (this.state === 'closed') return err;
-        if (failureKind(err) === 'terminal') this.fail(err);
+        if (this.failureKind(err) === 'terminal') this.fail(err);
         else {
           if (err instanceof SwitchboardError) this.emit('error', err);
           this.scheduleReconnect();
@@ -390,6 +397,7 @@ export class SwitchboardClient implements Client {
   }
 
   private teardown(): void {
+    clearTimeout(this.tokenTimer);
     clearTimeout(this.retryTimer);
     clearTimeout(this.upgradeTimer);
     clearTimeout(this.probeTimer);
@@ -397,6 +405,49 @@ export class SwitchboardClient implements Client {
     this.unwatchEnvironment();
     this.live.clear();
     this.current = undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Tokens
+
+  /**
+   * With a token function: a fresh token before each connection attempt, and another shortly
+   * before it expires, handed to the live connection (WebSocket `refresh`) or used by the next
+   * requests. A function that throws fails the attempt with UNAUTHORIZED.
+   */
+  private async fetchToken(): Promise<void> {
+    if (!this.tokenProvider) return;
+    let token: string;
+    try {
+      token = await this.tokenProvider();
+    } catch (err) {
+      throw new SwitchboardError('UNAUTHORIZED', `the token function failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (typeof token !== 'string' || token === '') throw new SwitchboardError('UNAUTHORIZED', 'the token function gave no token');
+    this.settings.token = token;
+    clearTimeout(this.tokenTimer);
+    const delay = refreshDelay(token);
+    if (delay === undefined || this.state === 'closed') return;
+    // setTimeout holds at most 2^31-1 ms.
+    this.tokenTimer = setTimeout(() => void this.refreshToken(), Math.min(delay, 2_147_483_647));
+  }
+
+  private async refreshToken(): Promise<void> {
+    try {
+      await this.fetchToken();
+      await this.current?.refresh?.(this.settings.token!);
+    } catch (raw) {
+      // The connection goes on with the old token; the server ends it at expiry, and the
+      // reconnect asks the function again.
+      const err = toClientError(raw);
+      if (err instanceof SwitchboardError) this.emit('error', err);
+    }
+  }
+
+  /** An expired token is no dead end when a function can give a new one. */
+  private failureKind(err: ClientError): ReturnType<typeof failureKind> {
+    if (this.tokenProvider && err instanceof SwitchboardError && err.code === 'TOKEN_EXPIRED') return 'retry';
+    return failureKind(err);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -514,7 +565,7 @@ export class SwitchboardClient implements Client {
   }
 
   private http(): HttpTarget {
-    return { base: this.settings.base, token: this.settings.token, wire: (event) => this.onWire(this.transport, event) };
+    return httpTarget(this.settings, (event) => this.onWire(this.transport, event));
   }
 
   /** Emits `status` when the status, or the transport in use, changed (a live switch is news too). */

@@ -26,6 +26,8 @@ export interface ResolvedOptions {
   after: string | undefined;
   backoff: BackoffOptions;
   upgradeRetryMs: number;
+  /** A function giving tokens, when the token option is one. */
+  tokenProvider: (() => string | Promise<string>) | undefined;
 }
 
 /**
@@ -41,6 +43,7 @@ export function resolveOptions(o: ConnectOptions): ResolvedOptions {
     throw new SwitchboardError('BAD_REQUEST', `name: 1-${MAX_NAME_LENGTH} characters, no control characters`);
   }
   if (o.member !== undefined && !CLIENT_ID_PATTERN.test(o.member)) throw new SwitchboardError('BAD_REQUEST', 'member: 1-64 of A-Z a-z 0-9 _ - : .');
+  if (o.token !== undefined && typeof o.token !== 'string' && typeof o.token !== 'function') throw new SwitchboardError('BAD_REQUEST', 'token: a string or a function returning one');
   const transport = o.transport ?? CLIENT_DEFAULTS.transport;
   if (transport !== 'auto' && !TRANSPORTS.includes(transport)) throw new SwitchboardError('BAD_REQUEST', `transport: one of auto, ${TRANSPORTS.join(', ')}`);
   const ms = (value: number | undefined, fallback: number, what: string, min = 0): number => {
@@ -56,7 +59,7 @@ export function resolveOptions(o: ConnectOptions): ResolvedOptions {
       room: o.room,
       name: o.name,
       member: o.member ?? randomId(12),
-      token: o.token,
+      token: typeof o.token === 'string' ? o.token : undefined,
       create: o.create === true,
       openTimeoutMs: ms(o.openTimeoutMs, CLIENT_DEFAULTS.openTimeoutMs, 'openTimeoutMs', 100),
       pollIntervalMs: ms(o.pollIntervalMs, CLIENT_DEFAULTS.pollIntervalMs, 'pollIntervalMs', 10),
@@ -67,5 +70,6 @@ export function resolveOptions(o: ConnectOptions): ResolvedOptions {
     after: o.after,
     backoff: { initialDelayMs, maxDelayMs: Math.max(initialDelayMs, ms(o.reconnect?.maxDelayMs, CLIENT_DEFAULTS.maxDelayMs, 'reconnect.maxDelayMs')) },
     upgradeRetryMs: ms(o.upgradeRetryMs, CLIENT_DEFAULTS.upgradeRetryMs, 'upgradeRetryMs', 10),
+    tokenProvider: typeof o.token === 'function' ? o.token : undefined,
   };
 }

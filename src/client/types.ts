@@ -1,7 +1,9 @@
 import type { SwitchboardError } from '../protocol/errors.js';
+import type { TokenOption } from './token-provider.js';
 import type { Ack, Entry, HistoryPage, PresenceMember, TransportName, TypingNotice } from '../protocol/types.js';
 
 export type { Ack, Entry, HistoryPage, PresenceMember, TransportName, TypingNotice };
+export type { TokenOption };
 
 /** What `connect` is asked for. Only `url`, `room` and `name` are required. */
 export interface ConnectOptions {
@@ -11,8 +13,13 @@ export interface ConnectOptions {
   room: string;
   /** Display name, 1-64 characters. */
   name: string;
-  /** Bearer token, when the server requires one. */
-  token?: string;
+  /**
+   * The user's token (JWT), when the server requires one; or a function returning one (maybe
+   * asynchronously), which the client calls at connect, on every reconnect, and shortly before
+   * the current token's `exp` (a live WebSocket then gets it through a `refresh` frame). With a
+   * function, an expired token is not the end: the client asks for a new one and reconnects.
+   */
+  token?: TokenOption;
   /** Transport to use; `'auto'` (default) starts with WebSocket and falls back (docs/client.md). */
   transport?: TransportName | 'auto';
   /** Stable member id across reconnects and transports (default: a random id for this client). */

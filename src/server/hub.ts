@@ -426,7 +426,7 @@ export class Hub {
       // A reset or deleted room: its live channel ends every subscriber (they resume and are told).
       const channel = this.channels.get(message.room);
       this.channels.delete(message.room);
-      channel?.end();
+      channel?.end(message.action === 'delete');
     } else {
       this.disconnectHandler(message.member, message.room);
     }

@@ -91,15 +91,15 @@ export class RoomChannel {
     }
   }
 
-  /** The room was reset or deleted: every subscriber is told its history is gone (historyReset). */
-  end(): void {
+  /** The room was reset or deleted: every subscriber is told its history (or the room) is gone. */
+  end(deleted = false): void {
     clearTimeout(this.gapTimer);
     const ended = [...this.subscribers, ...this.catchingUp.keys()];
     this.subscribers.clear();
     this.catchingUp.clear();
     this.early.clear();
     this.pending = [];
-    for (const sub of ended) sub.historyReset();
+    for (const sub of ended) sub.historyReset(deleted);
   }
 
   /** Adds a subscriber that first replays history: live batches are held for it until `caughtUp`. */

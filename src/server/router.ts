@@ -32,7 +32,7 @@ export class Router {
       try {
         await handler(req, res, params, new URL(req.url ?? '/', 'http://localhost'));
       } catch (err) {
-        this.fail(res, err);
+        this.fail(res, err, req);
       }
     };
     this.fmw.on(method, path, (req, res, params) => void run(req as IncomingMessage, res as ServerResponse, params));
@@ -79,8 +79,12 @@ export class Router {
     return (['GET', 'POST', 'PUT', 'DELETE'] as const).some((m) => this.fmw.find(m, path) !== null);
   }
 
-  fail(res: ServerResponse, err: unknown): void {
+  /** Answers with the catalog error; a refused request is logged at warn (one line, no stack, a few per code and 10 s). */
+  fail(res: ServerResponse, err: unknown, req?: IncomingMessage): void {
     const code = sendError(res, err, (e) => this.ctx.badInput.error('internal', { err: e }, 'internal error'));
     this.ctx.metrics.errors.inc({ code });
+    if (code !== 'INTERNAL' && req) {
+      this.ctx.badInput.warn(`http:${code}`, { code, method: req.method, path: (req.url ?? '').split('?')[0]!.slice(0, 200), address: req.socket.remoteAddress }, (err as Error).message.slice(0, 200));
+    }
   }
 }

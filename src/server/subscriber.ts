@@ -18,7 +18,7 @@ export interface Subscriber {
   /**
    * The room's history was reset while subscribed (new epoch): positions of the old history mean
    * nothing, so the subscriber must end; its client resumes and is told `reset`. The hub has
-   * already dropped it.
+   * already dropped it. `deleted`: the room itself is gone.
    */
-  historyReset(): void;
+  historyReset(deleted?: boolean): void;
 }

@@ -74,13 +74,26 @@ export interface Transport {
   typing(): void;
   /** Asks the server for a sign of life now; false when this transport cannot (it then just waits). */
   probe(): boolean;
+  /**
+   * Hands a new token to the open connection, where it can take one without reconnecting
+   * (WebSocket: a `refresh` frame). Undefined: requests made from now on carry the new token,
+   * and a stream opened with the old one is ended by the server at its expiry.
+   */
+  refresh?(token: string): Promise<void>;
   /** Closes; pending publishes reject with CLOSED. Resolves when the connection is gone (bounded). */
   close(): Promise<void>;
 }
 
 /** An HttpTarget for a transport's settings. */
 export function httpTarget(settings: TransportSettings, wire: (event: WireInit) => void): HttpTarget {
-  return { base: settings.base, token: settings.token, wire };
+  // The token is read at each request: a refreshed one is used from then on.
+  return {
+    base: settings.base,
+    get token() {
+      return settings.token;
+    },
+    wire,
+  };
 }
 
 export type TransportFactory = (settings: TransportSettings, events: TransportEvents) => Transport;

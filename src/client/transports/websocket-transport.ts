@@ -39,6 +39,9 @@ const OPEN = 1;
 const CLOSE_CODES: Record<number, ErrorCode> = {};
 for (const [code, entry] of Object.entries(ERRORS) as [ErrorCode, { close?: number }][]) if (entry.close !== undefined) CLOSE_CODES[entry.close] ??= code;
 
+/** Error frames naming our room that mean the server dropped the subscription. */
+const SUBSCRIPTION_ENDED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['HISTORY_RESET', 'ROOM_DELETED', 'FORBIDDEN']);
+
 interface PendingAck {
   resolve: (ack: Ack) => void;
   reject: (err: ClientError) => void;
@@ -174,6 +177,20 @@ export class WebSocketTransport implements Transport {
     if (this.state === 'open') this.send({ type: 'typing', room: this.settings.room });
   }
 
+  /** Sends the new token in a `refresh` frame; resolves on `refreshed`, rejects with the server's error. */
+  refresh(token: string): Promise<void> {
+    if (this.state !== 'open') return Promise.reject(new ConnectionError('CONNECTION_LOST', 'the WebSocket is not open'));
+    const id = `r${this.nextId++}`;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ConnectionError('TIMEOUT', `no answer to refresh within ${this.settings.publishTimeoutMs} ms`));
+      }, this.settings.publishTimeoutMs);
+      this.pending.set(id, { resolve: () => resolve(), reject, timer });
+      this.send({ type: 'refresh', id, token });
+    });
+  }
+
   probe(): boolean {
     if (this.state !== 'open') return false;
     this.send({ type: 'ping', id: `h${this.nextId++}` });
@@ -251,6 +268,7 @@ export class WebSocketTransport implements Transport {
       case 'presence':
         if (this.state === 'open' && Array.isArray(frame.members)) this.events.presence(frame.members as PresenceMember[]);
         break;
+      case 'refreshed':
       case 'ack': {
         const p = id !== undefined ? this.pending.get(id) : undefined;
         if (p) {
@@ -268,6 +286,10 @@ export class WebSocketTransport implements Transport {
           this.pending.delete(id!);
           clearTimeout(p.timer);
           p.reject(err);
+        } else if (this.state === 'open' && frame.room === this.settings.room && err instanceof SwitchboardError && SUBSCRIPTION_ENDED.has(err.code)) {
+          // The server ended our subscription (history reset, room deleted, right withdrawn):
+          // this transport is done; the client resubscribes from its cursor or stops, by the code.
+          this.lose(err);
         } else if (this.state === 'open') this.events.error(err);
         break;
       }

@@ -372,10 +372,18 @@ export class Session implements Closable {
     return this.output?.codec;
   }
 
-  /** Called by a subscription whose room's history was reset (see ResetMode). */
-  onHistoryReset(room: string, sub: Subscription): void {
+  /** Called by a subscription whose room's history was reset (see ResetMode), or whose room was deleted. */
+  onHistoryReset(room: string, sub: Subscription, deleted = false): void {
     if (this.subs.get(room) !== sub || !this.output) return;
     const mode = this.output.onReset;
+    if (deleted) {
+      const err = new SwitchboardError('ROOM_DELETED', room);
+      if (mode === 'notify') {
+        this.dropSubscription(room, true, sub);
+        this.notify(err, room);
+      } else this.close(err);
+      return;
+    }
     if (mode === 'end') {
       this.close(new SwitchboardError('HISTORY_RESET', room));
       return;
@@ -503,7 +511,7 @@ class Subscription implements Subscriber {
     this.session.write(this.session.codec!.presence(encoded));
   }
 
-  historyReset(): void {
-    this.session.onHistoryReset(this.room, this);
+  historyReset(deleted?: boolean): void {
+    this.session.onHistoryReset(this.room, this, deleted);
   }
 }

@@ -34,7 +34,8 @@ export function registerDevLogin(router: Router, ctx: ServerContext): void {
     const { name } = body.data;
     const member = `dev-${name.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'user'}`;
     const token = await mintToken(secret, { sub: member, name, rooms: DEV_GRANTS, ttlSec: DEV_TTL_SEC, issuer: ctx.config.jwtIssuer, audience: ctx.config.jwtAudience });
-    const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
+    // HTTPS here, or (behind a proxy you trust) HTTPS at the proxy: the cookie is then Secure.
+    const secure = (req.socket as { encrypted?: boolean }).encrypted === true || (ctx.config.trustProxy && req.headers['x-forwarded-proto'] === 'https');
     res.setHeader('set-cookie', serializeCookie(TOKEN_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'strict', secure, maxAge: DEV_TTL_SEC }));
     sendJson(res, 200, { token, member, name, rooms: DEV_GRANTS, expiresAt: Date.now() + DEV_TTL_SEC * 1000 });
   });

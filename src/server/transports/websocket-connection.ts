@@ -58,6 +58,7 @@ export class WebSocketConnection {
     } catch (err) {
       const e = toSwitchboardError(err);
       if (e.code === 'INTERNAL') this.ctx.badInput.error('ws-internal', { err }, 'websocket frame failed');
+      else this.ctx.badInput.warn(`ws:${e.code}`, { code: e.code, member: this.session.principal.member, address: this.session.principal.address }, e.message.slice(0, 200));
       this.ctx.metrics.errors.inc({ code: e.code });
       const room = (err as { room?: string }).room;
       this.session.notify(e, room, id);
