@@ -205,10 +205,17 @@ describe('web app: chat', { skip }, () => {
   it('loads history on join and older pages on scrolling up; rooms show unread counts', async () => {
     const room = 'history';
     await createRoom(h, room);
-    // (One member per message: the rate limit is per member.)
+    // (Guests of an open server share one publish budget per address: wait when it runs out.)
     for (let i = 1; i <= 120; i++) {
-      const res = await fetch(`${h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `old ${i}`, name: 'Archivist', member: `archivist-${i}` }) });
-      assert.ok(res.ok, `POST: ${res.status}`);
+      for (let attempt = 0; ; attempt++) {
+        const res = await fetch(`${h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `old ${i}`, name: 'Archivist', member: `archivist-${i}`, clientId: `old-${i}` }) });
+        if (res.status === 429 && attempt < 20) {
+          await new Promise((r) => setTimeout(r, 1000 * Number(res.headers.get('retry-after') ?? 1)));
+          continue;
+        }
+        assert.ok(res.ok, `POST: ${res.status}`);
+        break;
+      }
     }
     const a = await open({ name: 'Reader', hash: `#/room/${room}` });
     await waitForMessage(a.page, 'old 120');

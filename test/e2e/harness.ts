@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createSwitchboard, type Switchboard } from '../../src/server/server.js';
+import { createSwitchboard, type Switchboard, type SwitchboardOptions } from '../../src/server/server.js';
 import type { TransportName } from '../../src/protocol/types.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -39,9 +39,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
+/** Starts a server (with `options` over the defaults, e.g. `{ jwtSecret, devLogin: true }`) and Chromium. */
+export async function startHarness(options: SwitchboardOptions = {}): Promise<Harness> {
   if (!existsSync(INDEX)) throw new Error(`${INDEX} is missing: build the web app first (npx vite build)`);
-  const server = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent' });
+  const server = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', ...options });
   const port = await server.listen();
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   return {
@@ -72,17 +73,20 @@ export interface OpenOptions {
   viewport?: { width: number; height: number };
   /** Wait until the chat is connected (default true when a name is given and hash is not compare). */
   waitConnected?: boolean;
+  /** More localStorage items set before the page loads (e.g. `switchboard.token`). */
+  localStorage?: Record<string, string>;
 }
 
 export async function openApp(h: Harness, options: OpenOptions = {}): Promise<AppPage> {
   const context = await h.browser.newContext({ viewport: options.viewport ?? { width: 1400, height: 900 } });
-  await context.addInitScript((o: { name?: string; transport?: string; poll?: number }) => {
+  await context.addInitScript((o: { name?: string; transport?: string; poll?: number; items?: Record<string, string> }) => {
     if (sessionStorage.getItem('seeded')) return;
     sessionStorage.setItem('seeded', '1');
     if (o.name) localStorage.setItem('switchboard.name', o.name);
     if (o.transport) localStorage.setItem('switchboard.transport', o.transport);
     if (o.poll) localStorage.setItem('switchboard.pollIntervalMs', String(o.poll));
-  }, { name: options.name, transport: options.transport, poll: options.pollIntervalMs });
+    for (const [key, value] of Object.entries(o.items ?? {})) localStorage.setItem(key, value);
+  }, { name: options.name, transport: options.transport, poll: options.pollIntervalMs, items: options.localStorage });
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
   const errors: string[] = [];

@@ -1,5 +1,6 @@
 import { connect } from '../../src/client/index.js';
 import type { Ack, Client, ClientEvents, HistoryPage, TransportName } from '../../src/client/types.js';
+import { claimsForSdk } from './auth.js';
 
 /** What a session passes on from its client (whichever client is current). */
 export type SessionHandlers = { [K in keyof ClientEvents]?: (value: ClientEvents[K]) => void };
@@ -12,6 +13,8 @@ export interface SessionOptions {
   pollIntervalMs: number;
   /** Create the room if it does not exist. */
   create?: boolean;
+  /** The token to connect with, read at each (re)connection (it may have been renewed meanwhile). */
+  token?: () => string | undefined;
 }
 
 interface Outgoing {
@@ -48,11 +51,12 @@ export class ChatSession {
 
   /** Connects; rejects with the SDK's error (ROOM_NOT_FOUND, UNREACHABLE, ...). */
   async start(after?: string): Promise<Client> {
+    const token = this.options.token?.();
     const client = await connect({
       url: location.origin,
       room: this.options.room,
-      name: this.options.name,
-      member: this.options.member,
+      ...claimsForSdk(this.options.name, this.options.member),
+      ...(token !== undefined ? { token } : {}),
       transport: this.options.transport,
       pollIntervalMs: this.options.pollIntervalMs,
       ...(this.options.create ? { create: true } : {}),
@@ -105,6 +109,11 @@ export class ChatSession {
   /** New display name: reconnects (resuming) so the room sees it. */
   setName(name: string): Promise<void> {
     this.options = { ...this.options, name };
+    return this.enqueue(() => this.reconnect());
+  }
+
+  /** A new token (renewed, or given after a refusal): reconnects (resuming) with it. */
+  renewToken(): Promise<void> {
     return this.enqueue(() => this.reconnect());
   }
 

@@ -1,5 +1,7 @@
 import { backoffDelay, ConnectionError, SwitchboardError } from '../../src/client/index.js';
 import type { Client, Entry, StatusEvent, TransportName } from '../../src/client/types.js';
+import { detailOf, isAccessError, isAuthError } from './api.js';
+import { auth } from './auth.js';
 import { ChatSession } from './chat-session.js';
 import { Composer } from './composer.js';
 import { h, icon, replaceChildren } from './dom.js';
@@ -19,6 +21,11 @@ export interface ChatViewOptions {
   member: string;
   /** The user opened another room (the router updates the address). */
   navigate(room: string): void;
+  /**
+   * The server refused the credentials (or the user asked to change them): ask for new ones
+   * (token dialog or dev login). New credentials come back through credentialsChanged().
+   */
+  reauth(problem: SwitchboardError | undefined): void;
 }
 
 const WIDE = '(min-width: 1200px)';
@@ -52,16 +59,20 @@ export class ChatView {
   private unseen = 0;
   private visible = false;
   private presenceTimer: number | undefined;
+  /** The last error the SDK reported for this room (tells why a connection was closed). */
+  private lastError: SwitchboardError | undefined;
+  /** The connection failed on its credentials: new ones reopen the room. */
+  private authFailed = false;
   /** Presence is checked against the server this often, and this long after each change. */
   private static readonly PRESENCE_CHECK_MS = 5000;
   private static readonly PRESENCE_SETTLE_MS = 3500;
 
   constructor(private options: ChatViewOptions) {
-    this.rooms = new RoomList({ me: options.member, current: () => this.room, onOpen: (room) => { this.showSidebar(false); options.navigate(room); } });
+    this.rooms = new RoomList({ me: () => this.options.member, current: () => this.room, onOpen: (room) => { this.showSidebar(false); options.navigate(room); } });
     this.presence = new PresenceList(options.member);
     this.typing = new TypingIndicator(options.member);
     this.inspector = new WireInspector({ onClose: () => this.showWire(false) });
-    this.composer = new Composer({ id: 'message-input', placeholder: 'Message', onSend: (text) => this.send(text), onTyping: () => this.session?.typing() });
+    this.composer = new Composer({ id: 'message-input', placeholder: 'Message', onSend: (text) => this.send(text), onTyping: () => this.onTyping() });
     this.title = h('h1', { class: 'room-title', attrs: { id: 'room-title' } });
     this.body = h('div', 'conversation');
     this.banner = h('div', { class: 'banner', attrs: { role: 'alert', hidden: true } });
@@ -111,6 +122,11 @@ export class ChatView {
     this.updateTitle();
   }
 
+  /** A notice in the chat's alert banner (until the next change of state). */
+  notice(text: string): void {
+    this.showBanner(text);
+  }
+
   focusComposer(): void {
     this.composer.focus();
   }
@@ -128,12 +144,14 @@ export class ChatView {
     this.epoch = '';
     this.unseen = 0;
     this.status = undefined;
+    this.lastError = undefined;
+    this.authFailed = false;
     this.badge.update(undefined);
     this.typing.clear();
     this.presence.render([]);
     this.showBanner(undefined);
     replaceChildren(this.title, h('span', { class: 'hash', attrs: { 'aria-hidden': 'true' } }, '#'), room);
-    this.composer.setPlaceholder(`Message #${room}`);
+    this.composer.setPlaceholder(auth.mayWrite(room) ? `Message #${room}` : `Message #${room} (you may only read here)`);
     this.rooms.renderList();
     this.updateTitle();
 
@@ -143,7 +161,7 @@ export class ChatView {
     list.setHistory('loading');
 
     const session = new ChatSession(
-      { room, name: this.options.name, member: this.options.member, transport: storage.transport, pollIntervalMs: storage.pollIntervalMs },
+      { room, name: this.options.name, member: this.options.member, transport: storage.transport, pollIntervalMs: storage.pollIntervalMs, token: () => auth.token },
       {
         entry: (e) => this.onEntry(e),
         presence: (m) => {
@@ -156,7 +174,10 @@ export class ChatView {
           this.list?.clear();
           this.inspector.note(`History reset (${r.reason}): entries start again from the oldest kept`);
         },
-        error: (err) => this.inspector.note(`Error ${err.code}: ${err.message}`),
+        error: (err) => {
+          this.lastError = err;
+          this.inspector.note(`Error ${err.code}: ${err.message}`);
+        },
         wire: (w) => this.inspector.push(w),
       },
     );
@@ -183,6 +204,12 @@ export class ChatView {
         window.setTimeout(() => {
           if (token === this.openToken) void this.join(session, token, attempt + 1);
         }, delay);
+        return;
+      }
+      if (isAccessError(err)) {
+        this.list?.setHistory('idle');
+        this.badge.update({ status: 'closed', transport: storage.transport });
+        this.onAuthProblem(err);
         return;
       }
       this.list?.setHistory('error');
@@ -212,6 +239,69 @@ export class ChatView {
   async rename(name: string): Promise<void> {
     this.options = { ...this.options, name };
     await this.session?.setName(name);
+  }
+
+  /**
+   * The credentials changed (a token given, renewed, dev login under another name, guest). Another
+   * member: the room is opened again as them. The same member: the connection resumes with the new
+   * token (nothing lost), or reopens when it had been refused.
+   */
+  async credentialsChanged(identity: { name: string; member: string }): Promise<void> {
+    const memberChanged = identity.member !== this.options.member;
+    this.options = { ...this.options, name: identity.name, member: identity.member };
+    this.presence.setMe(identity.member);
+    this.typing.setMe(identity.member);
+    const room = this.room;
+    if (!room) return;
+    const session = this.session;
+    if (memberChanged || this.authFailed || !session || session.current?.status === 'closed') {
+      this.session = undefined;
+      this.room = '';
+      await this.open(room);
+      return;
+    }
+    try {
+      await session.renewToken();
+      if (session !== this.session) return;
+      const client = session.current;
+      if (client) this.onStatus({ status: client.status, transport: client.transport });
+    } catch (err) {
+      if (session !== this.session) return;
+      if (isAccessError(err)) this.onAuthProblem(err);
+      else this.showBanner(`Could not reconnect with the new token: ${messageOf(err)}`, () => this.reopen());
+    }
+  }
+
+  private reopen(): void {
+    this.session = undefined;
+    const room = this.room;
+    this.room = '';
+    void this.open(room);
+  }
+
+  /**
+   * The server refused this client's credentials: an expired dev-login token is renewed at once;
+   * otherwise the banner says what happened and offers new credentials.
+   */
+  private onAuthProblem(err: SwitchboardError): void {
+    this.authFailed = true;
+    const room = this.room;
+    if (err.code === 'TOKEN_EXPIRED' && auth.canDevLogin && auth.viaDevLogin) {
+      this.showBanner('Your login has expired: logging in again…', undefined, undefined, 'info');
+      auth.renew().catch((e: unknown) => {
+        if (room === this.room) this.showBanner(`Your login has expired, and logging in again failed: ${messageOf(e)}`, () => this.options.reauth(err), 'Log in again');
+      });
+      return;
+    }
+    const detail = detailOf(err);
+    let text: string;
+    if (err.code === 'TOKEN_EXPIRED') text = 'Your token has expired.';
+    else if (err.code === 'FORBIDDEN') text = `Your token does not let you into #${room}.`;
+    else if (auth.isGuest) text = `Guests cannot join #${room}${auth.info.guestRooms.length ? ` (guests may join ${auth.info.guestRooms.map((r) => `#${r}`).join(', ')})` : ''}. Give a token to chat here.`;
+    else if (auth.token) text = `The server did not accept your token${detail ? ` (${detail})` : ''}.`;
+    else text = 'This server needs a token.';
+    const label = auth.canDevLogin && !auth.isGuest ? 'Log in again' : auth.token ? 'Give another token' : 'Give a token';
+    this.showBanner(text, () => this.options.reauth(err), label);
   }
 
   private async loadOlder(): Promise<void> {
@@ -251,12 +341,16 @@ export class ChatView {
     this.list?.setAllPending(status.status === 'connected' ? 'sending' : 'queued');
     this.badge.setQueued(this.list?.pendingCount ?? 0);
     if (status.status === 'connected') this.showBanner(undefined);
-    if (status.status === 'closed' && this.session) this.showBanner('The connection was closed by the server.', () => {
-      this.session = undefined;
-      const room = this.room;
-      this.room = '';
-      void this.open(room);
-    });
+    if (status.status === 'closed' && this.session) {
+      const err = this.lastError;
+      if (err && isAccessError(err)) this.onAuthProblem(err);
+      else this.showBanner('The connection was closed by the server.', () => this.reopen());
+    }
+  }
+
+  /** Typing notices only where this user may write (the server would refuse them, and end the subscription). */
+  private onTyping(): void {
+    if (auth.mayWrite(this.room)) this.session?.typing();
   }
 
   private send(text: string): void {
@@ -284,8 +378,17 @@ export class ChatView {
         if (this.visible) this.markRead();
       },
       (err: unknown) => {
-        list.setPendingState(clientId, 'failed', messageOf(err));
+        const denied = err instanceof SwitchboardError && (err.code === 'FORBIDDEN' || (err.code === 'UNAUTHORIZED' && auth.isGuest));
+        list.setPendingState(clientId, 'failed', denied ? 'you may not write in this room' : messageOf(err));
         this.badge.setQueued(list.pendingCount);
+        if (list !== this.list) return;
+        if (denied) {
+          // A readable notice, not only a failed bubble: the token (or guest access) is read-only here.
+          if (auth.isGuest) this.showBanner('You may not write in this room: guests may only read here. Give a token to write.', () => this.options.reauth(undefined), 'Give a token');
+          else this.showBanner(`You may not write in this room: your token does not give the right to write in #${this.room}.`);
+        } else if (isAccessError(err) && isAuthError(err)) {
+          this.onAuthProblem(err);
+        }
       },
     );
   }
@@ -350,9 +453,10 @@ export class ChatView {
     document.title = `${this.unseen ? `(${this.unseen}) ` : ''}#${this.room} · Switchboard`;
   }
 
-  private showBanner(text: string | undefined, action?: () => void, actionLabel = 'Try again'): void {
+  private showBanner(text: string | undefined, action?: () => void, actionLabel = 'Try again', tone: 'problem' | 'info' = 'problem'): void {
     this.banner.hidden = text === undefined;
-    replaceChildren(this.banner, text ?? '', action ? h('button', { class: 'small', attrs: { type: 'button' }, on: { click: action } }, actionLabel) : null);
+    this.banner.classList.toggle('info', tone === 'info');
+    replaceChildren(this.banner, h('span', 'banner-text', text ?? ''), action ? h('button', { class: 'small', attrs: { type: 'button' }, on: { click: action } }, actionLabel) : null);
   }
 
   private showSidebar(open: boolean): void {

@@ -1,5 +1,6 @@
 import { connect } from '../../src/client/index.js';
 import type { Client, Entry, StatusEvent, TransportName, WireEvent } from '../../src/client/types.js';
+import { claimsForSdk } from './auth.js';
 import { renderBars } from './chart.js';
 import { h, replaceChildren, svg } from './dom.js';
 import { TRANSPORT_LABELS, TRANSPORT_SHORT, formatBytes, formatDuration, formatTime } from './format.js';
@@ -12,6 +13,8 @@ export interface PaneOptions {
   name: string;
   member: string;
   pollIntervalMs: number;
+  /** The token to connect with, if the server needs one. */
+  token?: string | undefined;
   /** Publish start times (performance.now()) by client message id, shared by the four panes. */
   started: ReadonlyMap<string, number>;
 }
@@ -87,8 +90,8 @@ export class ComparePane {
       const client = await connect({
         url: location.origin,
         room: this.options.room,
-        name: this.options.name,
-        member: this.options.member,
+        ...claimsForSdk(this.options.name, this.options.member),
+        ...(this.options.token !== undefined ? { token: this.options.token } : {}),
         transport: this.options.transport,
         pollIntervalMs: this.options.pollIntervalMs,
       });

@@ -1,5 +1,6 @@
 import type { TransportName } from '../../src/client/types.js';
 import { TRANSPORTS } from '../../src/protocol/types.js';
+import { auth } from './auth.js';
 import { ComparePane } from './compare-pane.js';
 import { Composer } from './composer.js';
 import { h, icon, replaceChildren } from './dom.js';
@@ -34,7 +35,7 @@ export class CompareView {
   private room = '';
   private readonly autoBox: HTMLInputElement;
 
-  constructor(private readonly options: CompareViewOptions) {
+  constructor(private options: CompareViewOptions) {
     const composer = new Composer({ id: 'compare-message', placeholder: 'Message all four panes', onSend: (text) => this.send(text) });
     const from = transportField(this.sendFrom, (t) => (this.sendFrom = t), 'Send from');
     const interval = pollIntervalField(storage.pollIntervalMs, (ms) => {
@@ -92,6 +93,12 @@ export class CompareView {
     await Promise.all(this.panes.map((p) => p.start()));
   }
 
+  /** New credentials (a token, a renewal, another user): panes that are up join again with them. */
+  async credentialsChanged(identity: CompareViewOptions): Promise<void> {
+    this.options = { ...identity };
+    if (this.panes.length) await this.start(this.room);
+  }
+
   /** Leaves (called when the view is hidden). */
   async stop(): Promise<void> {
     window.clearInterval(this.tick);
@@ -108,6 +115,7 @@ export class CompareView {
       name: `${this.options.name} · ${TRANSPORT_SHORT[transport]}`.slice(0, 64),
       member: `${this.options.member}-cmp-${transport}`.slice(0, 64),
       pollIntervalMs: storage.pollIntervalMs,
+      token: auth.token,
       started: this.started,
     });
   }

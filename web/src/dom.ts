@@ -65,6 +65,7 @@ const ICONS = {
   plus: 'M12 5v14 M5 12h14',
   users: 'M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8z M2 21c0-4 3-6 7-6s7 2 7 6 M17 11a3 3 0 1 0 0-6 M22 21c0-3-2-5-5-5.5',
   edit: 'M4 20h4L19 9l-4-4L4 16z',
+  key: 'M15 13a4 4 0 1 0 0-8 4 4 0 0 0 0 8z M12.2 11.8L4 20 M7 17l2 2 M9.5 14.5l2 2',
 } as const;
 
 export type IconName = keyof typeof ICONS;

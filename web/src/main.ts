@@ -1,31 +1,55 @@
 import { DEFAULT_ROOM, ROOM_NAME_PATTERN } from '../../src/protocol/constants.js';
+import type { SwitchboardError } from '../../src/protocol/errors.js';
+import { auth } from './auth.js';
 import { ChatView } from './chat-view.js';
 import { CompareView } from './compare-view.js';
 import { h, icon, replaceChildren } from './dom.js';
 import { askName } from './name-dialog.js';
 import { parseRoute, routeHref, type Route } from './router.js';
 import { storage } from './storage.js';
+import { askToken, type TokenDialogAction } from './token-dialog.js';
 
 /**
- * Starts the app: asks for a name on the first visit, then shows the view the address names
- * (#/ chat, #/room/<name> a room, #/compare). Views are mounted one at a time; the chat keeps its
- * connection while Compare is shown.
+ * Starts the app: asks the server whether it needs a token (GET /api/auth), then for a name on
+ * the first visit (open server, or dev login) or a token (a server that needs one), then shows
+ * the view the address names (#/ chat, #/room/<name> a room, #/compare). Views are mounted one at
+ * a time; the chat keeps its connection while Compare is shown.
  */
 async function main(): Promise<void> {
   const root = document.getElementById('app')!;
+  const info = await auth.load();
   root.replaceChildren();
-  let name = storage.name;
-  // The first-visit dialog cannot be dismissed: it resolves with a name.
-  while (!name) name = await askName({ firstVisit: true });
-  storage.name = name;
-  const member = storage.member;
+  if (info.auth === 'token') {
+    await signIn();
+  } else {
+    let first = storage.name;
+    // The first-visit dialog cannot be dismissed: it resolves with a name.
+    while (!first) first = await askName({ firstVisit: true });
+    storage.name = first;
+  }
+  const start = auth.identity();
+  const { name, member } = start;
 
-  const nameButton = h('button', { class: 'user', attrs: { type: 'button', 'aria-label': `Change your name (now ${name})`, title: 'Change your name' } }, h('span', 'user-name'), icon('edit'));
-  const setNameLabel = (n: string): void => {
-    replaceChildren(nameButton.querySelector('.user-name')!, n);
-    nameButton.setAttribute('aria-label', `Change your name (now ${n})`);
+  const nameButton = h('button', { class: 'user', attrs: { type: 'button' } }, h('span', 'user-name'), h('span', 'user-icon'));
+  /** What the header says of the user: their name to change (open server, dev login) or the token's. */
+  const renderUser = (): void => {
+    const id = auth.identity();
+    const renames = id.kind === 'open' || auth.viaDevLogin;
+    replaceChildren(nameButton.querySelector('.user-name')!, id.name);
+    replaceChildren(nameButton.querySelector('.user-icon')!, icon(renames ? 'edit' : 'key'));
+    nameButton.dataset.kind = id.kind;
+    if (renames) {
+      nameButton.setAttribute('aria-label', `Change your name (now ${id.name})`);
+      nameButton.title = 'Change your name';
+    } else if (id.kind === 'user') {
+      nameButton.setAttribute('aria-label', `Signed in with a token as ${id.name}: use another token`);
+      nameButton.title = 'Your name comes from your token: click to use another token';
+    } else {
+      nameButton.setAttribute('aria-label', 'Guest: give a token to sign in');
+      nameButton.title = 'You are a guest: give a token to sign in';
+    }
   };
-  setNameLabel(name);
+  renderUser();
 
   const tabs = {
     chat: h('button', { class: 'tab', attrs: { type: 'button' }, on: { click: () => go({ view: 'chat', room: storage.room ?? DEFAULT_ROOM }) } }, 'Chat'),
@@ -42,16 +66,39 @@ async function main(): Promise<void> {
   const skip = h('a', { class: 'skip-link', attrs: { href: '#/' }, on: { click: (e) => { e.preventDefault(); outlet.querySelector('textarea')?.focus(); } } }, 'Skip to the message box');
   replaceChildren(root, skip, header, outlet);
 
-  const chat = new ChatView({ name, member, navigate: (room) => go({ view: 'chat', room }) });
+  const chat = new ChatView({ name, member, navigate: (room) => go({ view: 'chat', room }), reauth: (problem) => void reauth(problem) });
   const compare = new CompareView({ name, member });
 
+  // New credentials (a token given or renewed, a dev login under another name, guest): every view follows.
+  auth.onChange(() => {
+    const id = auth.identity();
+    renderUser();
+    void chat.credentialsChanged(id);
+    void compare.credentialsChanged({ name: id.name, member: id.member });
+  });
+
   nameButton.addEventListener('click', () => {
-    void askName({ current: storage.name ?? '', firstVisit: false }).then(async (next) => {
-      if (!next || next === storage.name) return;
-      storage.name = next;
-      setNameLabel(next);
-      await chat.rename(next);
-    });
+    const id = auth.identity();
+    if (id.kind === 'open') {
+      void askName({ current: storage.name ?? '', firstVisit: false }).then(async (next) => {
+        if (!next || next === storage.name) return;
+        storage.name = next;
+        renderUser();
+        await chat.rename(next);
+      });
+    } else if (auth.viaDevLogin) {
+      // With a token the server names you from it: a new name is a new dev login (a new member).
+      void askName({ current: id.name, firstVisit: false }).then(async (next) => {
+        if (!next || next === id.name) return;
+        await auth.devLogin(next).catch((err: unknown) => chat.notice(`Could not log in as ${next}: ${err instanceof Error ? err.message : String(err)}`));
+      });
+    } else {
+      void askCredentials({
+        dismissable: true,
+        title: id.kind === 'user' ? 'Use another token' : undefined,
+        message: id.kind === 'user' ? `You are signed in as ${id.name}. Your name comes from your token: paste another token to sign in as someone else.` : undefined,
+      });
+    }
   });
 
   let shown: Route['view'] | undefined;
@@ -87,6 +134,75 @@ async function main(): Promise<void> {
 
   window.addEventListener('hashchange', () => void show(parseRoute(location.hash)));
   await show(parseRoute(location.hash));
+}
+
+/** On a server that needs a token: the stored one, else dev login, else the token dialog. */
+async function signIn(): Promise<void> {
+  const restored = auth.restore();
+  if (restored === 'ok') return;
+  if (auth.info.devLogin) {
+    let name = storage.name;
+    while (!name) name = await askName({ firstVisit: true });
+    storage.name = name;
+    try {
+      await auth.devLogin(name);
+      return;
+    } catch (err) {
+      await askCredentials({ dismissable: false, error: `Could not log in as ${name}: ${err instanceof Error ? err.message : String(err)}` });
+      return;
+    }
+  }
+  await askCredentials({ dismissable: false, ...(restored === 'expired' ? { error: 'Your token has expired. Paste a new one.' } : {}) });
+}
+
+/** The token dialog, with the other ways in this server allows (dev login, guest). */
+function askCredentials(options: { dismissable: boolean; title?: string | undefined; message?: string | undefined; error?: string | undefined }): Promise<boolean> {
+  const { info } = auth;
+  const actions: TokenDialogAction[] = [];
+  const devName = storage.name;
+  if (info.devLogin && devName) actions.push({ label: `Log in as ${devName}`, run: () => auth.devLogin(devName) });
+  if (info.guests !== 'none') actions.push({ label: 'Continue as guest', run: async () => auth.useGuest() });
+  const rooms = info.guestRooms.map((r) => `#${r}`).join(', ');
+  const guestLine = info.guests === 'none' ? '' : ` Without one you may ${info.guests === 'write' ? 'read and write' : 'read'} in ${rooms || 'the guest rooms'} as a guest.`;
+  return askToken({
+    dismissable: options.dismissable,
+    title: options.title,
+    message: options.message ?? `Paste the access token you were given to chat here.${guestLine}`,
+    error: options.error,
+    actions,
+    submit: async (token) => {
+      await auth.check(token);
+      auth.useToken(token);
+    },
+  });
+}
+
+let reauthing: Promise<void> | undefined;
+
+/**
+ * The server refused the credentials (or a guest wants in): dev login again when it is on, else
+ * the token dialog. One at a time.
+ */
+function reauth(problem: SwitchboardError | undefined): Promise<void> {
+  reauthing ??= (async () => {
+    // The server may have turned authentication on since the page loaded.
+    if (!auth.required) await auth.load();
+    if (!auth.required) return;
+    let error: string | undefined;
+    if (problem?.code === 'TOKEN_EXPIRED') error = 'Your token has expired.';
+    else if (problem?.code === 'UNAUTHORIZED' && auth.token) error = 'The server did not accept your token.';
+    else if (problem?.code === 'FORBIDDEN') error = 'Your token does not give the right to be there.';
+    if (auth.canDevLogin && !auth.isGuest && problem?.code !== 'FORBIDDEN') {
+      try {
+        await auth.devLogin(storage.name ?? auth.identity().name);
+        return;
+      } catch (err) {
+        error = `Could not log in again: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    }
+    await askCredentials({ dismissable: true, error });
+  })().finally(() => (reauthing = undefined));
+  return reauthing;
 }
 
 void main();

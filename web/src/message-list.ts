@@ -108,7 +108,7 @@ export class MessageList {
     else this.element.scrollTop = this.element.scrollHeight - fromBottom;
   }
 
-  setHistory(state: 'loading' | 'more' | 'start' | 'reset' | 'error'): void {
+  setHistory(state: 'idle' | 'loading' | 'more' | 'start' | 'reset' | 'error'): void {
     this.historyState = state;
     this.renderTop();
   }

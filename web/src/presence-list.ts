@@ -8,10 +8,15 @@ export class PresenceList {
   private readonly list: HTMLUListElement;
   private readonly heading: HTMLElement;
 
-  constructor(private readonly me: string) {
+  constructor(private me: string) {
     this.heading = h('h2', { class: 'side-title', attrs: { id: 'presence-title' } }, 'Here now');
     this.list = h('ul', { class: 'presence-list', attrs: { 'aria-labelledby': 'presence-title' } });
     this.element = h('section', 'side-section presence', this.heading, this.list);
+  }
+
+  /** This user's member id changed (another token): "(you)" follows it. */
+  setMe(member: string): void {
+    this.me = member;
   }
 
   render(members: PresenceMember[]): void {

@@ -1,25 +1,16 @@
 import type { Entry, HistoryPage, PresenceMember, RoomInfo } from '../../src/protocol/types.js';
-import { SwitchboardError, isErrorCode } from '../../src/protocol/errors.js';
+import { apiRequest } from './api.js';
+import { auth } from './auth.js';
 
 /**
  * The only calls the app makes outside the SDK: the room list, room creation, the newest page of
  * a room you are not in (to count its unread messages) and a presence check (see roomPresence).
- * Each throws a SwitchboardError with the server's code on failure.
+ * Each carries the app's token, if it has one, and throws a SwitchboardError with the server's
+ * code on failure.
  */
 
-async function request<T>(method: 'GET' | 'PUT', path: string): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(path, { method, headers: { accept: 'application/json' } });
-  } catch (err) {
-    throw new SwitchboardError('INTERNAL', `network: ${(err as Error).message}`);
-  }
-  const body: unknown = await res.json().catch(() => undefined);
-  if (!res.ok) {
-    const code = body && typeof body === 'object' && 'code' in body ? body.code : undefined;
-    throw new SwitchboardError(isErrorCode(code) ? code : 'INTERNAL', `HTTP ${res.status}`);
-  }
-  return body as T;
+function request<T>(method: 'GET' | 'PUT', path: string): Promise<T> {
+  return apiRequest<T>(method, path, { token: auth.token });
 }
 
 /** Every room of the server. */

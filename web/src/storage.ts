@@ -45,6 +45,24 @@ export const storage = {
     write('name', value);
   },
 
+  /**
+   * The access token of a server that needs one (pasted, or from dev login), with where it came
+   * from: a dev-login token is renewed by logging in again. Undefined on an open server.
+   */
+  get token(): string | undefined {
+    return read('token');
+  },
+  set token(value: string | undefined) {
+    write('token', value);
+  },
+  get tokenSource(): 'dev' | 'pasted' | undefined {
+    const value = read('tokenSource');
+    return value === 'dev' || value === 'pasted' ? value : undefined;
+  },
+  set tokenSource(value: 'dev' | 'pasted' | undefined) {
+    write('tokenSource', value);
+  },
+
   /** Stable member id of this browser: one person across reconnects, rooms and transports. */
   get member(): string {
     let member = read('member');

@@ -10,8 +10,13 @@ export class TypingIndicator {
   private readonly typists = new Map<string, { name: string; until: number }>();
   private timer: number | undefined;
 
-  constructor(private readonly me: string) {
+  constructor(private me: string) {
     this.element = h('div', 'typing');
+  }
+
+  /** This user's member id changed (another token). */
+  setMe(member: string): void {
+    this.me = member;
   }
 
   onTyping(notice: TypingNotice): void {

@@ -39,8 +39,11 @@ const OPEN = 1;
 const CLOSE_CODES: Record<number, ErrorCode> = {};
 for (const [code, entry] of Object.entries(ERRORS) as [ErrorCode, { close?: number }][]) if (entry.close !== undefined) CLOSE_CODES[entry.close] ??= code;
 
-/** Error frames naming our room that mean the server dropped the subscription. */
-const SUBSCRIPTION_ENDED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['HISTORY_RESET', 'ROOM_DELETED', 'FORBIDDEN']);
+/**
+ * Error frames naming our room, with no request id, that mean the server dropped the
+ * subscription (others, like a refused typing notice, leave it be).
+ */
+const SUBSCRIPTION_ENDED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['HISTORY_RESET', 'ROOM_DELETED']);
 
 interface PendingAck {
   resolve: (ack: Ack) => void;
@@ -287,7 +290,7 @@ export class WebSocketTransport implements Transport {
           clearTimeout(p.timer);
           p.reject(err);
         } else if (this.state === 'open' && frame.room === this.settings.room && err instanceof SwitchboardError && SUBSCRIPTION_ENDED.has(err.code)) {
-          // The server ended our subscription (history reset, room deleted, right withdrawn):
+          // The server ended our subscription (history reset, room deleted):
           // this transport is done; the client resubscribes from its cursor or stops, by the code.
           this.lose(err);
         } else if (this.state === 'open') this.events.error(err);

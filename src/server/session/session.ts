@@ -288,8 +288,8 @@ export class Session implements Closable {
   }
 
   /**
-   * A new token for this session (WebSocket `refresh`): it must name the same member. Rooms the
-   * new token no longer lets it read are left, each with a FORBIDDEN error.
+   * A new token for this session (WebSocket `refresh`): it must name the same member. When the
+   * new token no longer lets it read a room it is subscribed to, the session ends with FORBIDDEN.
    */
   refresh(token: string): Promise<{ expiresAt: number | undefined }> {
     return this.run('refresh', undefined, undefined, undefined, async () => {
@@ -298,11 +298,8 @@ export class Session implements Closable {
       this.ensureOpen();
       this.principal = next;
       this.scheduleExpiry();
-      for (const room of [...this.subs.keys()]) {
-        if (this.may(room, 'read')) continue;
-        this.dropSubscription(room, true);
-        this.notify(new SwitchboardError('FORBIDDEN', `no read right in ${room} any more`), room);
-      }
+      const lost = [...this.subs.keys()].find((room) => !this.may(room, 'read'));
+      if (lost !== undefined) this.close(new SwitchboardError('FORBIDDEN', `no read right in ${lost} any more`));
       return { expiresAt: next.expiresAt };
     });
   }

@@ -19,13 +19,22 @@ export async function requestSession(ctx: ServerContext, req: IncomingMessage, u
  */
 export async function heldSession(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, url: URL, transport: SessionTransport): Promise<Session> {
   const session = await requestSession(ctx, req, url, transport);
-  const release = ctx.connections.admit('long-polling', session);
+  holdUntilGone(ctx, req, res, session, 'long-polling');
+  req.socket.setTimeout(0);
+  return session;
+}
+
+/**
+ * Counts `session` as an open connection (caps of the node, the address and the member) until
+ * the response is gone, which closes the session too, even when the client hung up already (at
+ * an await of the handshake). The slot is released only then: a shutdown waits for the answer.
+ */
+export function holdUntilGone(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, session: Session, kind: 'long-polling' | 'sse'): void {
+  const release = ctx.connections.admit(kind, session);
   const gone = (): void => {
     session.close();
     release();
   };
   res.on('close', gone);
   if (res.destroyed || req.socket.destroyed) gone();
-  req.socket.setTimeout(0);
-  return session;
 }

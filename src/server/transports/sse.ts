@@ -6,6 +6,7 @@ import type { Router } from '../router.js';
 import { claimsOf, handshake } from '../session/handshake.js';
 import { Session, type SubscribeInfo } from '../session/session.js';
 import { sseEvent } from '../sse-writer.js';
+import { holdUntilGone } from './request-session.js';
 import { SseSink } from './sse-sink.js';
 
 /**
@@ -53,13 +54,7 @@ export async function openSseSession(
   ctx.connections.check(principal);
   const sink = new SseSink(res, codec, ctx.config.sseKeepaliveMs);
   const session = new Session(ctx, { id: connectionId, principal, transport: 'sse', sink: { sink, codec, onReset: 'end' } });
-  const release = ctx.connections.admit('sse', session);
-  const gone = (): void => {
-    session.close();
-    release();
-  };
-  res.on('close', gone);
-  if (res.destroyed || req.socket.destroyed) gone();
+  holdUntilGone(ctx, req, res, session, 'sse');
   return { session, open: (first = '') => sink.open(req, ctx.config.sseRetryMs, first) };
 }
 

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { openApp, skipWithoutBrowser, startHarness, type AppPage, type Harness } from './harness.js';
+
+const skip = skipWithoutBrowser();
+
+const ROOMS = 1500;
+const roomName = (i: number): string => `r-${String(i).padStart(4, '0')}`;
+
+describe('web app: room list with many rooms', { skip }, () => {
+  let h: Harness;
+  const opened: AppPage[] = [];
+
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
+    await h?.close();
+  });
+
+  it(`${ROOMS} rooms touched: one list request per refresh, a bounded number of history requests, at most 50 rooms drawn`, async () => {
+    // Straight into the hub: the API's budget for creating rooms is a few per second.
+    for (let i = 0; i < ROOMS; i++) await h.server.hub.createRoom(roomName(i));
+    const app = await openApp(h, { name: 'Many', hash: '#/room/lobby' });
+    opened.push(app);
+    const { page } = app;
+    const history: string[] = [];
+    let lists = 0;
+    page.on('request', (req) => {
+      const url = new URL(req.url());
+      if (req.method() !== 'GET') return;
+      if (url.pathname === '/api/rooms') lists++;
+      // Other rooms' history (the chat's own room loads its history through the SDK).
+      else if (/^\/api\/rooms\/[^/]+\/messages$/.test(url.pathname) && url.pathname !== '/api/rooms/lobby/messages') history.push(url.pathname);
+    });
+    // The first refresh marks every room read up to now.
+    await page.locator(`.room-list [data-room="${roomName(0)}"]`).waitFor();
+    // Someone writes in every room.
+    for (let i = 0; i < ROOMS; i++) {
+      await h.server.hub.publish({ type: 'message', room: roomName(i), from: { id: 'writer-1', name: 'Writer', member: 'writer' }, text: `news ${i}` });
+    }
+    const started = Date.now();
+    await page.waitForTimeout(12_000);
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`in ${seconds.toFixed(1)} s with ${ROOMS} rooms touched: ${lists} list requests, ${history.length} history requests`);
+    assert.ok(lists <= 4, `list requests: ${lists}`);
+    // At most 10 counts per 5 s refresh period.
+    assert.ok(history.length <= 40, `history requests: ${history.length}`);
+    assert.ok(history.length > 0, 'rooms on screen are counted');
+    // Counted rooms are ones drawn near the top (on screen), never ones far down the list.
+    for (const path of history) assert.match(path, /\/api\/rooms\/(r-00[0-4]\d|lobby)\/messages/);
+
+    // Rooms on screen show their exact count; those not counted yet show that something is new.
+    await page.getByRole('button', { name: `${roomName(0)}, 1 unread`, exact: true }).waitFor();
+    assert.ok((await page.locator('.room-list button.room').count()) <= 51, 'at most 50 rooms drawn (and the current one)');
+    await page.screenshot({ path: '/tmp/e2e-rooms-many.png' });
+    const more = page.getByRole('button', { name: `Show 50 more rooms (${ROOMS + 1 - 50} not shown)` });
+    await more.click();
+    assert.equal(await page.locator('.room-list button.room').count(), 100);
+    // Focus moves to the first room revealed.
+    assert.equal(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.room), roomName(49));
+    await app.context.close();
+  });
+});
