@@ -197,6 +197,9 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     res.end(await metrics.registry.metrics());
   });
 
+  /** Requests of one connection that may wait for their answer at once (pipelining). */
+  const MAX_PIPELINED = 4;
+  const unanswered = new WeakMap<Socket, number>();
   // requireHostHeader off: the lecture's raw `nc` handshake sends no Host header.
   const server = http.createServer(
     {
@@ -207,7 +210,20 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       requestTimeout: config.requestTimeoutMs,
       connectionsCheckingInterval: 1000,
     },
-    (req, res) => router.handle(req, res),
+    (req, res) => {
+      // HTTP pipelining: Node runs every request of a chunk at once and holds each answer until
+      // the client has read the ones before. A client may leave a few requests unanswered at most.
+      const socket = req.socket;
+      const n = (unanswered.get(socket) ?? 0) + 1;
+      unanswered.set(socket, n);
+      res.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
+      if (n > MAX_PIPELINED) {
+        metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
+        socket.destroy();
+        return;
+      }
+      router.handle(req, res);
+    },
   );
   // A socket that takes nothing of what it was sent (a reader that never reads) for this long is
   // destroyed; long-lived answers (SSE, held polls) and WebSockets manage their own deadlines.
@@ -216,7 +232,11 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const gateway = new WebSocketGateway(ctx);
   server.on('upgrade', (req, socket, head) => gateway.onUpgrade(req, socket, head));
   server.on('clientError', (err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    const timedOut = (err as NodeJS.ErrnoException).code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (socket.writable) socket.end(timedOut ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    // The HTTP server is allowHalfOpen: end() alone leaves the socket open to a peer that ignores
+    // the FIN and keeps sending (slowloris). Destroy it once the answer is out, as Node's default does.
+    (socket as Socket).destroySoon();
     logger.debug({ err: err.message }, 'client error');
   });
 

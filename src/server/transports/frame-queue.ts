@@ -3,6 +3,8 @@ import type WebSocket from 'ws';
 /** Frames waiting for their turn past which the socket stops being read (TCP pushes back). */
 const PAUSE_AT = 64;
 const RESUME_AT = 16;
+/** Milliseconds of frames run in a row before the event loop gets a turn (frames that need no I/O run as microtasks only). */
+const YIELD_AFTER_MS = 5;
 
 /**
  * Runs a WebSocket's incoming frames one after the other, in the order they came: a command
@@ -31,10 +33,17 @@ export class FrameQueue {
 
   private async run(): Promise<void> {
     this.running = true;
+    let slice = performance.now();
     while (this.queue.length > 0 && !this.stopped()) {
       const { data, isBinary } = this.queue.shift()!;
       if (this.queue.length <= RESUME_AT && this.ws.isPaused) this.ws.resume();
       await this.handle(data, isBinary);
+      // ws hands over every frame of what the socket read at once, whatever pause() says: without
+      // this, one client's burst is run to the end before any other client is served.
+      if (performance.now() - slice > YIELD_AFTER_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        slice = performance.now();
+      }
     }
     this.queue.length = 0;
     this.running = false;
