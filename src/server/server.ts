@@ -2,11 +2,15 @@ import { existsSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type https from 'node:https';
+import type { Http2SecureServer } from 'node:http2';
+import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import sirv from 'sirv';
 import { DEFAULT_ROOM } from '../protocol/constants.js';
 import { SwitchboardError } from '../protocol/errors.js';
+import type { Ack, HistoryPage, PresenceMember, RoomInfo } from '../protocol/types.js';
 import type { Broker } from './broker/broker.js';
 import { createBroker } from './broker/create-broker.js';
 import { DEFAULT_CONFIG, type ServerConfig } from './config.js';
@@ -19,6 +23,7 @@ import { Limits } from './session/limits.js';
 import { LogLimiter } from './session/log-limiter.js';
 import { normalizeOrigins } from './session/handshake.js';
 import { Policy } from './session/policy.js';
+import { Session } from './session/session.js';
 import { PresenceTickets } from './session/presence-ticket.js';
 import { registerDevLogin } from './transports/dev-login.js';
 import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
@@ -47,6 +52,11 @@ export interface SwitchboardOptions extends Partial<ServerConfig> {
   presenceStore?: PresenceStore;
   /** A token verifier to use instead of the one the jwt options make. */
   tokenVerifier?: TokenVerifier;
+  /**
+   * Where Switchboard lives on a shared server (`attach`, `handler`): `/chat` serves
+   * `/chat/api/...`, `/chat/api/ws` and the app at `/chat/`. Default '' (the whole server).
+   */
+  path?: string;
 }
 
 /**
@@ -102,19 +112,67 @@ async function sharedPresenceKey(url: string, prefix: string): Promise<Buffer> {
   }
 }
 
+/** `/chat/` → `/chat`; '' and `/` → ''. */
+function normalizePath(path: string): string {
+  const trimmed = path.replace(/\/+$/, '');
+  if (trimmed === '') return '';
+  if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(trimmed)) throw new Error(`path must start with / and be a URL path: ${JSON.stringify(path)}`);
+  return trimmed;
+}
+
 function presenceKey(config: ServerConfig): Buffer | undefined {
   const secret = config.jwtSecret ?? config.apiKey ?? config.webhookSecret;
   return secret ? createHash('sha256').update(`switchboard presence tickets\0${secret}`).digest() : undefined;
 }
 
+/** A message an application publishes (see Switchboard.publish). */
+export interface AppMessage {
+  text: string;
+  /** Whom it is from: a member (and its name); none: the system. */
+  member?: string;
+  name?: string;
+  /** Idempotency key (scoped to the sender, as every clientId). */
+  clientId?: string;
+}
+
+/** Something that emits Node's `request` and `upgrade` events: http, https or http2 (with allowHTTP1) servers. */
+export type AttachableServer = http.Server | https.Server | Http2SecureServer;
+
 /** A running (or ready to run) Switchboard server. */
 export interface Switchboard {
   readonly config: ServerConfig;
+  /** The HTTP server `listen` binds (unused when attached to your own server). */
   readonly http: http.Server;
   readonly hub: Hub;
   readonly context: ServerContext;
-  /** Opens the store and broker, then listens. Resolves with the bound port. */
+  /** Opens the store, broker and presence store and starts the timers; `listen` and `attach` users call it once. Idempotent. */
+  start(): Promise<void>;
+  /** `start`, then listens on `port` and `host` with a server of its own. Resolves with the bound port. */
   listen(): Promise<number>;
+  /**
+   * Serves Switchboard on your own server, under `path` (all of it when `path` is ''): requests
+   * and WebSocket upgrades under it are Switchboard's, the others go to your handlers as before.
+   * Call `start()` too. Your server keeps its own timeouts: the deadlines of `listen`
+   * (headers, requests, idle writes, sockets per address) are yours to set there.
+   */
+  attach(server: AttachableServer): void;
+  /**
+   * A connect / Express middleware: requests under `path` are handled, the others go to `next`.
+   * WebSocket upgrades need `attach`, or `handleUpgrade` on your server's `upgrade` event.
+   */
+  handler(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
+  /** Takes a WebSocket upgrade under `path`; false when it is not Switchboard's (yours to handle). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Publishes from application code, as the system or on behalf of a member. Throws like the REST route. */
+  publish(room: string, message: AppMessage): Promise<Ack>;
+  /** A page of a room's history, newest last. */
+  history(room: string, options?: { before?: number; limit?: number }): Promise<HistoryPage>;
+  /** Who is in a room now. */
+  presence(room: string): Promise<PresenceMember[]>;
+  /** Creates a room (no error when it exists). */
+  createRoom(room: string): Promise<RoomInfo>;
+  /** Ends a member's connections (to `room` only, when given) on every node. */
+  disconnect(member: string, room?: string): Promise<void>;
   /** Graceful shutdown (see docs/protocol.md, "Shutdown"): bounded by `shutdownTimeoutMs`. */
   close(): Promise<void>;
 }
@@ -124,7 +182,8 @@ export interface Switchboard {
  * them on one HTTP server (one port for all four transports and the web app).
  */
 export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard {
-  const { logger: givenLogger, messageStore, broker: givenBroker, presenceStore: givenPresence, ...overrides } = options;
+  const { logger: givenLogger, messageStore, broker: givenBroker, presenceStore: givenPresence, tokenVerifier, path, ...overrides } = options;
+  const prefix = normalizePath(path ?? '');
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...overrides };
   config.origins = normalizeOrigins(config.origins);
   const logger = givenLogger ?? createLogger(config.logLevel, config.logJson ? false : undefined);
@@ -163,7 +222,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const connections = new ConnectionRegistry(config.maxConnections, metrics, limits);
   hub.onDisconnect((member, room) => connections.disconnect(member, room));
   const verifier =
-    options.tokenVerifier ??
+    tokenVerifier ??
     loadTokenVerifierFromFiles({ secret: config.jwtSecret, publicKeyFile: config.jwtPublicKey, jwksFile: config.jwks, issuer: config.jwtIssuer, audience: config.jwtAudience });
   const policy = new Policy({ verifier, apiKey: config.apiKey, guests: config.guests, guestRooms: config.guestRooms });
   const tickets = new PresenceTickets(presenceKey(config));
@@ -199,7 +258,32 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
 
   /** Requests of one connection that may wait for their answer at once (pipelining). */
   const MAX_PIPELINED = 4;
-  const unanswered = new WeakMap<Socket, number>();
+  const unanswered = new WeakMap<object, number>();
+  /** Serves a request known to be Switchboard's (its URL already without the prefix). */
+  function serve(req: IncomingMessage, res: ServerResponse): void {
+    // HTTP pipelining: Node runs every request of a chunk at once and holds each answer until
+    // the client has read the ones before. A client may leave a few requests unanswered at most.
+    const socket = req.socket;
+    const n = (unanswered.get(socket) ?? 0) + 1;
+    unanswered.set(socket, n);
+    res.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
+    if (n > MAX_PIPELINED) {
+      metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
+      socket.destroy();
+      return;
+    }
+    router.handle(req, res);
+  }
+  /** True when the request is under the prefix; its URL then loses the prefix. */
+  function claim(req: IncomingMessage): boolean {
+    if (!prefix) return true;
+    const url = req.url ?? '/';
+    if (url !== prefix && !url.startsWith(`${prefix}/`) && !url.startsWith(`${prefix}?`)) return false;
+    const rest = url.slice(prefix.length);
+    req.url = rest.startsWith('/') ? rest : `/${rest}`;
+    return true;
+  }
+
   // requireHostHeader off: the lecture's raw `nc` handshake sends no Host header.
   const server = http.createServer(
     {
@@ -210,27 +294,21 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       requestTimeout: config.requestTimeoutMs,
       connectionsCheckingInterval: 1000,
     },
-    (req, res) => {
-      // HTTP pipelining: Node runs every request of a chunk at once and holds each answer until
-      // the client has read the ones before. A client may leave a few requests unanswered at most.
-      const socket = req.socket;
-      const n = (unanswered.get(socket) ?? 0) + 1;
-      unanswered.set(socket, n);
-      res.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
-      if (n > MAX_PIPELINED) {
-        metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
-        socket.destroy();
-        return;
-      }
-      router.handle(req, res);
-    },
+    (req, res) => (claim(req) ? serve(req, res) : router.fail(res, new SwitchboardError('NOT_FOUND', (req.url ?? '').split('?')[0]!.slice(0, 200)))),
   );
   // A socket that takes nothing of what it was sent (a reader that never reads) for this long is
   // destroyed; long-lived answers (SSE, held polls) and WebSockets manage their own deadlines.
   server.setTimeout(config.writeTimeoutMs);
   if (!config.trustProxy) capSocketsPerAddress(server, config.maxConnectionsPerAddress + 64, metrics);
   const gateway = new WebSocketGateway(ctx);
-  server.on('upgrade', (req, socket, head) => gateway.onUpgrade(req, socket, head));
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    if (!claim(req)) return false;
+    gateway.onUpgrade(req, socket, head);
+    return true;
+  }
+  server.on('upgrade', (req, socket, head) => {
+    if (!handleUpgrade(req, socket, head)) socket.destroy();
+  });
   server.on('clientError', (err, socket) => {
     const timedOut = (err as NodeJS.ErrnoException).code === 'ERR_HTTP_REQUEST_TIMEOUT';
     if (socket.writable) socket.end(timedOut ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -242,18 +320,34 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
 
   const timers: NodeJS.Timeout[] = [];
   let closing: Promise<void> | undefined;
+  let starting: Promise<void> | undefined;
+  /** The system principal of application code (publish, disconnect...). */
+  const appSession = (): Session =>
+    new Session(ctx, { id: 'app', principal: { kind: 'system', member: 'system', name: 'system', grants: {}, expiresAt: undefined, address: 'local' }, transport: 'http', presence: false });
+
+  function start(): Promise<void> {
+    starting ??= (async () => {
+      await store.init();
+      await broker.init();
+      await presence.init?.();
+      if (!presenceKey(config) && config.redisUrl) tickets.setKey(await sharedPresenceKey(config.redisUrl, config.redisPrefix));
+      await hub.room(DEFAULT_ROOM, true);
+      const retention = { maxEntries: config.retentionCount, maxAgeMs: config.retentionMs };
+      timers.push(setInterval(() => void store.trim(retention, Date.now()).catch((err: unknown) => logger.warn({ err }, 'retention failed')), 10_000));
+      timers.push(setInterval(() => void hub.presence.tick(), 5_000));
+      for (const t of timers) t.unref();
+    })();
+    return starting;
+  }
 
   return {
     config,
     http: server,
     hub,
     context: ctx,
+    start,
     async listen() {
-      await store.init();
-      await broker.init();
-      await presence.init?.();
-      if (!presenceKey(config) && config.redisUrl) tickets.setKey(await sharedPresenceKey(config.redisUrl, config.redisPrefix));
-      await hub.room(DEFAULT_ROOM, true);
+      await start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => {
@@ -261,13 +355,43 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
           resolve();
         });
       });
-      const retention = { maxEntries: config.retentionCount, maxAgeMs: config.retentionMs };
-      timers.push(setInterval(() => void store.trim(retention, Date.now()).catch((err: unknown) => logger.warn({ err }, 'retention failed')), 10_000));
-      timers.push(setInterval(() => void hub.presence.tick(), 5_000));
-      for (const t of timers) t.unref();
       const port = (server.address() as AddressInfo).port;
-      logger.info({ port, host: config.host, store: store.kind, broker: broker.kind }, `Switchboard listening on http://localhost:${port}`);
+      logger.info({ port, host: config.host, store: store.kind, broker: broker.kind }, `Switchboard listening on http://localhost:${port}${prefix}`);
       return port;
+    },
+    attach(target) {
+      // Ours first; every request that is not goes to the handlers the server had.
+      const previous = target.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+      target.removeAllListeners('request');
+      target.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        if (claim(req)) serve(req, res);
+        else for (const listener of previous) listener.call(target, req, res);
+      });
+      target.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        // Not ours: left to the server's other upgrade handlers; with none, closed (as engine.io does).
+        if (!handleUpgrade(req, socket, head) && target.listenerCount('upgrade') === 1) socket.destroy();
+      });
+    },
+    handler(req, res, next) {
+      if (claim(req)) serve(req, res);
+      else if (next) next();
+      else router.fail(res, new SwitchboardError('NOT_FOUND'));
+    },
+    handleUpgrade,
+    publish(room, message) {
+      return appSession().publish(room, { text: message.text, clientId: message.clientId, onBehalfOf: { member: message.member, name: message.name } });
+    },
+    history(room, o = {}) {
+      return appSession().history(room, o.before, o.limit ?? 50);
+    },
+    presence(room) {
+      return appSession().presence(room);
+    },
+    async createRoom(room) {
+      return (await appSession().createRoom(room)).info;
+    },
+    disconnect(member, room) {
+      return appSession().disconnectMember(member, room);
     },
     close() {
       closing ??= (async () => {
@@ -283,7 +407,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
           logger.info({ ms: drainDelay }, 'draining: /readyz answers 503');
           await new Promise((r) => setTimeout(r, drainDelay));
         }
-        server.close();
+        if (server.listening) server.close();
         connections.shutdownAll();
         while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         if (connections.size > 0) {

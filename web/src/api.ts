@@ -1,6 +1,14 @@
 import { ERRORS, SwitchboardError, isErrorCode } from '../../src/protocol/errors.js';
 
 /**
+ * Where the server is: the folder the app was loaded from (`http://host/` or, when Switchboard
+ * is mounted under a path of another server, `http://host/chat/`).
+ */
+export function serverBase(): string {
+  return new URL('.', location.href).href;
+}
+
+/**
  * One JSON request to the Switchboard API outside the SDK (room list, room creation, auth).
  * `token` goes as `Authorization: Bearer`. Throws a SwitchboardError with the server's code and
  * detail on a failure (INTERNAL for a network failure or an answer that is not Switchboard's).
@@ -11,7 +19,7 @@ export async function apiRequest<T>(method: 'GET' | 'PUT' | 'POST', path: string
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   let res: Response;
   try {
-    res = await fetch(path, { method, headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
+    res = await fetch(new URL(path.replace(/^\//, ''), serverBase()), { method, headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
   } catch (err) {
     throw new SwitchboardError('INTERNAL', `network: ${(err as Error).message}`);
   }

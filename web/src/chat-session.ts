@@ -1,4 +1,5 @@
 import { connect } from '../../src/client/index.js';
+import { serverBase } from './api.js';
 import type { Ack, Client, ClientEvents, HistoryPage, TransportName } from '../../src/client/types.js';
 import { claimsForSdk } from './auth.js';
 
@@ -53,7 +54,7 @@ export class ChatSession {
   async start(after?: string): Promise<Client> {
     const token = this.options.token?.();
     const client = await connect({
-      url: location.origin,
+      url: serverBase(),
       room: this.options.room,
       ...claimsForSdk(this.options.name, this.options.member),
       ...(token !== undefined ? { token } : {}),

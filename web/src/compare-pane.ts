@@ -1,4 +1,5 @@
 import { connect } from '../../src/client/index.js';
+import { serverBase } from './api.js';
 import type { Client, Entry, StatusEvent, TransportName, WireEvent } from '../../src/client/types.js';
 import { claimsForSdk } from './auth.js';
 import { renderBars } from './chart.js';
@@ -88,7 +89,7 @@ export class ComparePane {
   async start(): Promise<void> {
     try {
       const client = await connect({
-        url: location.origin,
+        url: serverBase(),
         room: this.options.room,
         ...claimsForSdk(this.options.name, this.options.member),
         ...(this.options.token !== undefined ? { token: this.options.token } : {}),

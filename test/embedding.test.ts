@@ -1,0 +1,98 @@
+/**
+ * Switchboard embedded in other servers, on one port with their own routes: the examples for
+ * Express, Fastify and Hono, started and exercised as a user would; the middleware form; the
+ * application API (publish, history, presence, disconnect).
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { describe, it } from 'node:test';
+import { start as startExpress } from '../examples/express.js';
+import { start as startFastify } from '../examples/fastify.js';
+import { start as startHono } from '../examples/hono.js';
+import { createSwitchboard } from '../src/server/index.js';
+import { SseProbe, WsProbe, postJson, request } from './helpers.js';
+
+// The examples log at info for their users; read when each starts.
+process.env.LOG_LEVEL = 'silent';
+
+for (const [name, start] of [
+  ['express', startExpress],
+  ['fastify', startFastify],
+  ['hono', startHono],
+] as const) {
+  describe(`embedded in ${name}`, () => {
+    it('serves the app routes and Switchboard under /chat on one port, every transport and the app API', { timeout: 20_000 }, async () => {
+      const { url, close } = await start(0);
+      try {
+        const hello = await request(`${url}/hello`);
+        assert.equal(hello.status, 200);
+        assert.deepEqual(hello.json(), { hello: `from ${name}` });
+        assert.equal((await request(`${url}/chat/healthz`)).status, 200);
+        // Outside /chat is the app's, even for paths Switchboard knows at its root.
+        assert.notEqual((await request(`${url}/healthz`)).body, '{"status":"ok"}');
+        const port = new URL(url).port;
+        const ws = new WsProbe(`ws://127.0.0.1:${port}/chat/api/ws`);
+        await ws.opened;
+        ws.send({ type: 'subscribe', room: 'lobby', id: 's' });
+        await ws.next('subscribed');
+        const sse = new SseProbe(`${url}/chat/api/rooms/lobby/events`);
+        await sse.ready;
+        const announced = await postJson(`${url}/announce`, { text: `from the ${name} backend` });
+        assert.equal(announced.status, 200);
+        const viaRest = await postJson(`${url}/chat/api/rooms/lobby/messages`, { text: 'over REST', name: 'ann' });
+        assert.equal(viaRest.status, 201);
+        const got = await ws.next('message', (f) => f.text === `from the ${name} backend`);
+        assert.equal((got.from as { member: string }).member, 'system');
+        await ws.next('message', (f) => f.text === 'over REST');
+        const deadline = Date.now() + 5000;
+        while (!sse.events.some((e) => e.event === 'message' && e.data.includes('over REST')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(sse.events.some((e) => e.event === 'message' && e.data.includes(`from the ${name} backend`)));
+        const poll = (await request(`${url}/chat/api/rooms/lobby/poll?after=0`)).json() as { entries: { text?: string }[] };
+        assert.ok(poll.entries.some((e) => e.text === 'over REST'));
+        // The lecture's routes and WebSocket live under the path too.
+        const seed = new WsProbe(`ws://127.0.0.1:${port}/chat`);
+        await seed.opened;
+        assert.equal((await request(`${url}/chat/poll`)).status, 204);
+        // The web app, when built.
+        const page = await request(`${url}/chat/`, { headers: { accept: 'text/html' } });
+        if (page.status === 200) assert.match(String(page.headers['content-type']), /text\/html/);
+        ws.close();
+        seed.close();
+        sse.close();
+      } finally {
+        await close();
+      }
+    });
+  });
+}
+
+describe('the middleware form and the application API', () => {
+  it('handler() takes requests under its path and passes the others to next; publish, history, presence, disconnect from code', { timeout: 15_000 }, async () => {
+    const sb = createSwitchboard({ path: '/rt', store: 'memory', logLevel: 'silent' });
+    await sb.start();
+    const server = http.createServer((req, res) => sb.handler(req, res, () => res.writeHead(200, { 'content-type': 'text/plain' }).end('the app')));
+    server.on('upgrade', (req, socket, head) => {
+      if (!sb.handleUpgrade(req, socket, head)) socket.destroy();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      assert.equal((await request(`http://127.0.0.1:${port}/anything`)).body, 'the app');
+      await sb.createRoom('ops');
+      const ws = new WsProbe(`ws://127.0.0.1:${port}/rt/api/ws?member=dan&name=Dan`);
+      await ws.opened;
+      ws.send({ type: 'subscribe', room: 'ops' });
+      await ws.next('subscribed');
+      const ack = await sb.publish('ops', { text: 'deploy done', member: 'ci', name: 'CI' });
+      const entry = await ws.next('message', (f) => f.text === 'deploy done');
+      assert.equal((entry.from as { member: string }).member, 'ci');
+      assert.equal((await sb.history('ops')).entries.at(-1)!.seq, ack.seq);
+      assert.deepEqual((await sb.presence('ops')).map((m) => m.member), ['dan']);
+      await sb.disconnect('dan');
+      assert.equal(await ws.closed, 4104);
+    } finally {
+      await sb.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
