@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import FindMyWay from 'find-my-way';
 import { SwitchboardError } from '../protocol/errors.js';
 import type { ServerContext } from './context.js';
+import { logAccess } from './access-log.js';
 import { sendError } from './http-util.js';
 import { originAllowed } from './session/handshake.js';
 
@@ -39,6 +40,7 @@ export class Router {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
+    logAccess(this.ctx.logger, req, res);
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
     const origin = req.headers.origin;
     const origins = this.ctx.config.origins;

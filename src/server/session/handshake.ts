@@ -4,6 +4,7 @@ import { SwitchboardError } from '../../protocol/errors.js';
 import { clientMessageId, displayName } from '../../protocol/schemas.js';
 import type { Principal } from '../auth/principal.js';
 import { requestToken } from '../auth/token-source.js';
+import { noteWho } from '../access-log.js';
 import type { ServerContext } from '../context.js';
 import { randomId } from '../ids.js';
 
@@ -88,6 +89,7 @@ export async function handshake(
     connectionId,
     claimed: open ? { name: checked(claimed.name, displayName, 'name'), member: checked(claimed.member, clientMessageId, 'member') } : {},
   });
+  noteWho(req, principal.member);
   return { principal, connectionId };
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { noteTransport } from '../access-log.js';
 import type { ServerContext } from '../context.js';
 import { claimsOf, handshake } from '../session/handshake.js';
 import { Session, type SessionTransport } from '../session/session.js';
@@ -9,6 +10,7 @@ type Claims = Parameters<typeof handshake>[3];
 /** A session for one HTTP request: authenticated from it, done when the answer is. */
 export async function requestSession(ctx: ServerContext, req: IncomingMessage, url: URL, transport: SessionTransport, claimed: Claims = claimsOf(url), stableGuest = false): Promise<Session> {
   const { principal, connectionId } = await handshake(ctx, req, url, claimed, stableGuest);
+  noteTransport(req, transport);
   return new Session(ctx, { id: connectionId, principal, transport, presence: false });
 }
 

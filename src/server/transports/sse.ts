@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NATIVE_SSE, type Codec } from '../codecs.js';
+import { noteTransport } from '../access-log.js';
 import type { ServerContext } from '../context.js';
 import { toSwitchboardError } from '../http-util.js';
 import type { Router } from '../router.js';
@@ -53,6 +54,7 @@ export async function openSseSession(
   const { principal, connectionId } = await handshake(ctx, req, url, claimed);
   ctx.connections.check(principal);
   const sink = new SseSink(res, codec, ctx.config.sseKeepaliveMs);
+  noteTransport(req, 'sse');
   const session = new Session(ctx, { id: connectionId, principal, transport: 'sse', sink: { sink, codec, onReset: 'end' } });
   holdUntilGone(ctx, req, res, session, 'sse');
   return { session, open: (first = '') => sink.open(req, ctx.config.sseRetryMs, first) };

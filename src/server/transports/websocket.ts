@@ -101,6 +101,9 @@ export class WebSocketGateway {
 
   private track(ws: WebSocket, session: Session, release: () => void): void {
     const tracked: Tracked = { ws, alive: true };
+    const opened = performance.now();
+    const who = { transport: 'websocket', member: session.principal.member, connection: session.id, address: session.principal.address };
+    this.ctx.logger.info(who, 'websocket open');
     this.tracked.add(tracked);
     ws.on('pong', () => (tracked.alive = true));
     ws.on('error', (err) => {
@@ -108,7 +111,8 @@ export class WebSocketGateway {
       const code = (err as { code?: string }).code;
       this.ctx.metrics.errors.inc({ code: code === 'WS_ERR_INVALID_UTF8' ? 'INVALID_UTF8' : code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'MESSAGE_TOO_LARGE' : 'BAD_REQUEST' });
     });
-    ws.on('close', () => {
+    ws.on('close', (code: number) => {
+      this.ctx.logger.info({ ...who, code, ms: Math.round(performance.now() - opened), rooms: session.subscriptionCount }, 'websocket close');
       this.tracked.delete(tracked);
       session.close();
       release();
