@@ -1,0 +1,35 @@
+/**
+ * `npm start`, as the README says to run the server, stops cleanly on SIGTERM (a service
+ * manager's stop): the Node process drains and exits, none is left behind.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { waitFor } from './helpers.js';
+
+describe('npm start', () => {
+  it('SIGTERM to npm stops the server process, which exits after its shutdown', { timeout: 30_000 }, async () => {
+    assert.ok(existsSync('dist/src/cli/index.js'), 'built first (npm test builds)');
+    const child = spawn('npm', ['start', '--silent', '--', '--port', '0', '--store', 'memory'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_FORMAT: 'json' } });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    await waitFor(() => out.includes('Switchboard listening'), 20_000, 'the server to listen');
+    const pid = (JSON.parse(out.split('\n').find((l) => l.includes('Switchboard listening'))!) as { pid: number }).pid;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    await exited;
+    await waitFor(() => !alive(pid), 10_000, `server process ${pid} to exit`);
+    assert.match(out, /shut down/);
+  });
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
