@@ -121,7 +121,7 @@ describe('switchboard CLI', () => {
       assert.equal(r.code, 0, `send over ${t}: ${r.stderr}`);
       assert.match(r.stdout, /^\d+\n$/);
       const stored = entries.find((e) => e.seq === Number(r.stdout));
-      assert.equal(stored?.text, `hello over ${t}`);
+      assert.equal(stored?.type === 'message' ? stored.text : undefined, `hello over ${t}`);
       assert.equal(stored?.from.name, `sender-${t}`);
     }
   });
@@ -151,7 +151,7 @@ describe('switchboard CLI', () => {
       for (const [i, t] of TRANSPORTS.entries()) {
         const entries = tails[i]!.lines.map((l) => JSON.parse(l) as Entry);
         assert.deepEqual(
-          entries.map((e) => e.text),
+          entries.map((e) => (e.type === 'message' ? e.text : undefined)),
           ['old 2', 'old 3', `live 1 ${t}`, `live 2 ${t}`],
         );
         assert.ok(entries.every((e) => e.type === 'message' && e.room === `tail-${t}` && typeof e.seq === 'number'));
@@ -174,6 +174,49 @@ describe('switchboard CLI', () => {
     assert.equal(await tail.done, 0);
   });
 
+  it('send --data/--event; tail --json prints data, plain tail shows [event] {json} for a data-only message', { timeout: 30_000 }, async () => {
+    await fetch(`${url}/api/rooms/payloads`, { method: 'PUT' });
+    const json = start(['tail', '--url', url, '--room', 'payloads', '--json']);
+    const plain = start(['tail', '--url', url, '--room', 'payloads', '--transport', 'sse']);
+    children.push(json.child, plain.child);
+    try {
+      // Both tails are subscribed once a warm-up message reaches them (warm-ups are left out below).
+      for (let i = 0; json.lines.length === 0 || plain.lines.length === 0; i++) {
+        if (i % 10 === 0) assert.ok((await post('payloads', 'warm-up')).ok);
+        if (i > 500) assert.fail(`tails did not start (stderr: ${json.stderr()} ${plain.stderr()})`);
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      const warm = (l: string): boolean => l.includes('warm-up');
+      const dataOnly = await run(['send', '--url', url, '--room', 'payloads', '--data', '{"x":1,"list":[true,null]}', '--event', 'custom']);
+      assert.equal(dataOnly.code, 0, dataOnly.stderr);
+      const both = await run(['send', '--url', url, '--room', 'payloads', '--transport', 'polling', '--data', '[1,2]', 'with', 'text']);
+      assert.equal(both.code, 0, both.stderr);
+      const noEvent = await run(['send', '--url', url, '--room', 'payloads', '--data', '"bare"']);
+      assert.equal(noEvent.code, 0, noEvent.stderr);
+      await waitFor(() => json.lines.filter((l) => !warm(l)).length >= 3 && plain.lines.filter((l) => !warm(l)).length >= 3, 'the three messages on both tails');
+      const entries = json.lines.filter((l) => !warm(l)).map((l) => JSON.parse(l) as Entry);
+      assert.deepEqual(
+        entries.map((e) => (e.type === 'message' ? [e.text, e.data, e.event] : [])),
+        [['', { x: 1, list: [true, null] }, 'custom'], ['with text', [1, 2], undefined], ['', 'bare', undefined]],
+      );
+      const lines = plain.lines.filter((l) => !warm(l)).map((l) => l.replace(/^\d\d:\d\d:\d\d /, ''));
+      assert.deepEqual(lines, ['cli: [custom] {"x":1,"list":[true,null]}', 'cli: with text', 'cli: "bare"']);
+    } finally {
+      json.child.kill('SIGINT');
+      plain.child.kill('SIGINT');
+    }
+    assert.deepEqual(await Promise.all([json.done, plain.done]), [0, 0]);
+    // Nothing to send, or --data that is not JSON: a usage mistake (exit 2), nothing sent.
+    const [nothing, badJson] = await Promise.all([
+      run(['send', '--url', url, '--room', 'payloads', '--event', 'lonely']),
+      run(['send', '--url', url, '--room', 'payloads', '--data', '{nope']),
+    ]);
+    assertOneLineError(nothing, /nothing to send/);
+    assert.equal(nothing.code, 2);
+    assertOneLineError(badJson, /--data is not JSON/);
+    assert.equal(badJson.code, 2);
+  });
+
   it('chat: driven through piped stdin, sends each line in order and exits at EOF after the acks', { timeout: 30_000 }, async () => {
     await fetch(`${url}/api/rooms/piped/`, { method: 'PUT' });
     assert.ok((await post('piped', 'said before the chat')).ok);
@@ -189,7 +232,7 @@ describe('switchboard CLI', () => {
     assert.doesNotMatch(r.stdout, /\u001b\[/, 'no colours when piped');
     const sent = (await history('piped')).filter((e) => e.type === 'message' && e.from.name === 'piper');
     assert.deepEqual(
-      sent.map((e) => e.text),
+      sent.map((e) => (e.type === 'message' ? e.text : undefined)),
       ['hello from a pipe', 'second line', 'third line', '/not a command'],
     );
     assert.equal(sent[2]!.from.transport, 'http', 'sent over polling after the switch');

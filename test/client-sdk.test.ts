@@ -182,7 +182,7 @@ describe('client SDK', () => {
     assert.equal(overHttp.duplicate, true);
     assert.equal(overHttp.seq, first.seq);
     const page = (await (await fetch(`${url}/api/rooms/${room}/messages?limit=100`)).json()) as HistoryPage;
-    assert.equal(page.entries.filter((e) => e.clientId === 'retry-test-1').length, 1);
+    assert.equal(page.entries.filter((e) => e.type === 'message' && e.clientId === 'retry-test-1').length, 1);
     // Ids the SDK makes up are unique and valid.
     const a = await client.publish('a');
     const b = await client.publish('b');
@@ -306,7 +306,10 @@ describe('client building blocks', () => {
   it('presence list: snapshot plus join and leave entries', () => {
     const list = new PresenceList();
     list.replace([{ member: 'a', name: 'ann', transports: ['sse'] }]);
-    const entry = (type: Entry['type'], member: string, name: string): Entry => ({ type, room: 'r', seq: 1, ts: 0, from: { id: `c-${member}`, name, member, transport: 'polling' } });
+    const entry = (type: Entry['type'], member: string, name: string): Entry => {
+      const base = { room: 'r', seq: 1, ts: 0, from: { id: `c-${member}`, name, member, transport: 'polling' as const } };
+      return type === 'message' ? { type, ...base, text: 'hi' } : { type, ...base };
+    };
     assert.equal(list.apply(entry('join', 'b', 'bob')), true);
     assert.equal(list.apply(entry('join', 'b', 'bob')), false);
     assert.deepEqual(
@@ -358,7 +361,7 @@ describe('client building blocks', () => {
       canSend: () => up,
       rateLimitDelayMs: 10,
       send: async (item) => {
-        sent.push(`${item.text}/${item.clientId}`);
+        sent.push(`${item.message.text}/${item.clientId}`);
         if (failNext) {
           const err = failNext;
           failNext = undefined;
@@ -368,10 +371,10 @@ describe('client building blocks', () => {
         return { room: 'r', seq: sent.length, ts: 0, epoch: 'e', duplicate: false, cursor: `e:${sent.length}`, clientId: item.clientId };
       },
     });
-    const a = outbox.add('a', 'id-a');
+    const a = outbox.add({ text: 'a' }, 'id-a');
     failNext = new ConnectionError('CONNECTION_LOST', 'cut');
-    const b = outbox.add('b', 'id-b');
-    const c = outbox.add('c', 'id-c');
+    const b = outbox.add({ text: 'b' }, 'id-b');
+    const c = outbox.add({ text: 'c' }, 'id-c');
     await a;
     await new Promise((r) => setTimeout(r, 10));
     assert.equal(outbox.size, 2, 'b and c wait while offline');
@@ -381,11 +384,11 @@ describe('client building blocks', () => {
     assert.equal((await c).clientId, 'id-c');
     assert.deepEqual(sent, ['a/id-a', 'b/id-b', 'b/id-b', 'c/id-c']);
     failNext = new SwitchboardError('RATE_LIMITED');
-    assert.equal((await outbox.add('d', 'id-d')).clientId, 'id-d');
+    assert.equal((await outbox.add({ text: 'd' }, 'id-d')).clientId, 'id-d');
     failNext = new SwitchboardError('MESSAGE_TOO_LARGE');
-    await assert.rejects(outbox.add('e', 'id-e'), (err: unknown) => err instanceof SwitchboardError && err.code === 'MESSAGE_TOO_LARGE');
+    await assert.rejects(outbox.add({ text: 'e' }, 'id-e'), (err: unknown) => err instanceof SwitchboardError && err.code === 'MESSAGE_TOO_LARGE');
     up = false;
-    const f = outbox.add('f', 'id-f');
+    const f = outbox.add({ text: 'f' }, 'id-f');
     outbox.rejectAll(new ConnectionError('CLOSED', 'closed'));
     await assert.rejects(f, (err: unknown) => err instanceof ConnectionError && err.code === 'CLOSED');
   });

@@ -109,8 +109,8 @@ describe('three nodes on one Redis', { skip, timeout: 50_000 }, () => {
     for (const f of followers) {
       assert.equal(logProblem(f, acked), undefined);
       // Each follower saw a prefix of the one stored log: same seqs, same entries, same order.
-      const seen = f.entries.map((e) => `${e.seq}/${e.type}/${e.clientId ?? e.from.id}`);
-      const expected = log.slice(0, seen.length).map((e) => `${e.seq}/${e.type}/${e.clientId ?? e.from.id}`);
+      const seen = f.entries.map((e) => `${e.seq}/${e.type}/${(e.type === 'message' ? e.clientId : undefined) ?? e.from.id}`);
+      const expected = log.slice(0, seen.length).map((e) => `${e.seq}/${e.type}/${(e.type === 'message' ? e.clientId : undefined) ?? e.from.id}`);
       assert.deepEqual(seen, expected, `${f.name} saw the stored log in order`);
     }
     const alternating = pollers.filter((p) => p.name.endsWith('alternating'));

@@ -83,7 +83,7 @@ describe('SqliteStore', () => {
       await store.close();
       const db = new Database(join(nested, 'chat.db'), { readonly: true });
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(db.pragma('user_version', { simple: true }), 3);
+      assert.equal(db.pragma('user_version', { simple: true }), 4);
       db.close();
       // Reopening an up-to-date file runs no migration (it would fail: the tables exist).
       const again = new SqliteStore({ dataDir: nested, fileName: 'chat.db' });
@@ -94,7 +94,7 @@ describe('SqliteStore', () => {
     }
   });
 
-  it('migrates a version 1 file: idempotency keys per sender, a room count', async () => {
+  it('migrates a version 1 file: idempotency keys per sender, a room count, payload columns', async () => {
     const dir = await tempDir();
     try {
       // Version 1 as it shipped, with rows as that version wrote them.
@@ -115,6 +115,12 @@ describe('SqliteStore', () => {
       const store = await open(dir);
       try {
         assert.equal(await store.countRooms(), 2);
+        // Rows written before payloads (version 4) come back as they were: no data, no event.
+        assert.deepEqual(await store.readAfter('a', 0, 3), [
+          { type: 'message', room: 'a', seq: 1, ts: 1, from: { id: 'conn-1', name: 'carol', member: 'carol', transport: 'websocket' }, text: 'hi', clientId: 'c1' },
+          { type: 'message', room: 'a', seq: 2, ts: 2, from: { id: 'http-9', name: 'anon', transport: 'http' }, text: 'yo', clientId: 'c2' },
+          { type: 'join', room: 'a', seq: 3, ts: 3, from: { id: 'conn-1', name: 'carol', member: 'carol' } },
+        ]);
         // Old keys still hold for their sender, and only for their sender.
         const retry = await store.append({ type: 'message', room: 'a', from: { id: 'conn-5', name: 'carol', member: 'carol' }, text: 'hi', clientId: 'c1' });
         assert.deepEqual([retry.duplicate, retry.entry.seq, retry.epoch], [true, 1, 'ep1']);
@@ -132,13 +138,14 @@ describe('SqliteStore', () => {
       }
       const db = new Database(join(dir, 'switchboard.db'), { readonly: true });
       try {
-        assert.equal(db.pragma('user_version', { simple: true }), 3);
+        assert.equal(db.pragma('user_version', { simple: true }), 4);
         assert.deepEqual(db.prepare("SELECT seq, client_scope FROM entries WHERE room = 'a' ORDER BY seq").all(), [
           { seq: 1, client_scope: 'carol' },
           { seq: 2, client_scope: 'http-9' },
           { seq: 3, client_scope: null },
           { seq: 4, client_scope: 'mallory' },
         ]);
+        assert.deepEqual(db.prepare("SELECT COUNT(*) AS n FROM entries WHERE data IS NOT NULL OR event IS NOT NULL").get(), { n: 0 });
         const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entries' AND sql IS NOT NULL").all();
         assert.deepEqual(indexes, [{ name: 'entries_room_client_key' }]);
       } finally {
@@ -260,7 +267,10 @@ describe('SqliteStore', () => {
       assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: entries.length }, (_, i) => i + 1));
       assert.equal(state!.lastSeq, entries.length);
       const bySeq = new Map(entries.map((e) => [e.seq, e]));
-      for (const [seq, clientId] of acked) assert.equal(bySeq.get(seq)?.clientId, clientId, `acknowledged seq ${seq} is missing`);
+      for (const [seq, clientId] of acked) {
+        const e = bySeq.get(seq);
+        assert.equal(e?.type === 'message' ? e.clientId : undefined, clientId, `acknowledged seq ${seq} is missing`);
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -285,7 +295,7 @@ describe('SqliteStore', () => {
       const entries = await readAll(store, 'shared');
       await store.close();
       assert.equal(entries.length, 300);
-      for (const e of entries) assert.equal(e.clientId, acked.get(e.seq));
+      for (const e of entries) assert.equal(e.type === 'message' ? e.clientId : undefined, acked.get(e.seq));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,4 +1,4 @@
-import type { Entry } from '../protocol/types.js';
+import type { Entry, MessageEntry } from '../protocol/types.js';
 
 /** ANSI styles, or none: colours only on a terminal, and never when NO_COLOR is set (no-color.org). */
 export interface Palette {
@@ -35,6 +35,16 @@ export function clock(ts: number): string {
 }
 
 /**
+ * What a message shows on one line: its text; a message with data only shows `[event] {json}`
+ * (compact JSON; `{json}` alone when it has no event name).
+ */
+export function messageLine(entry: MessageEntry): string {
+  if (entry.text !== '' || entry.data === undefined) return entry.text;
+  const json = JSON.stringify(entry.data);
+  return entry.event === undefined ? json : `[${entry.event}] ${json}`;
+}
+
+/**
  * One line for a log entry: `12:00:01 ann: hello` for a message, `12:00:01 * ann joined` for
  * presence. `own` marks the reader's own messages (shown as `name (you)` in green).
  */
@@ -43,7 +53,7 @@ export function formatEntry(entry: Entry, p: Palette, own = false): string {
   const name = entry.from.name;
   switch (entry.type) {
     case 'message':
-      return own ? `${time} ${p.own(`${name} (you)`)}: ${entry.text ?? ''}` : `${time} ${p.bold(p.name(name, name))}: ${entry.text ?? ''}`;
+      return own ? `${time} ${p.own(`${name} (you)`)}: ${messageLine(entry)}` : `${time} ${p.bold(p.name(name, name))}: ${messageLine(entry)}`;
     case 'join':
       return p.dim(`${clock(entry.ts)} * ${name} joined${entry.from.transport ? ` (${entry.from.transport})` : ''}`);
     case 'leave':

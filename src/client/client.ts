@@ -1,6 +1,7 @@
 import { CLIENT_ID_PATTERN } from '../protocol/constants.js';
 import { SwitchboardError } from '../protocol/errors.js';
-import { TRANSPORTS, type Ack, type Entry, type HistoryPage, type PresenceMember, type TransportName } from '../protocol/types.js';
+import { dataProblem, EVENT_NAME_PATTERN, MAX_DATA_DEPTH } from '../protocol/payload.js';
+import { TRANSPORTS, type Ack, type Entry, type HistoryPage, type JsonValue, type MessagePayload, type PresenceMember, type TransportName } from '../protocol/types.js';
 import { AutoLadder } from './auto-ladder.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { isOffline, watchBrowserEnvironment } from './browser-environment.js';
@@ -16,7 +17,35 @@ import { refreshDelay } from './token-provider.js';
 import { SilenceWatchdog } from './silence-watchdog.js';
 import { createTransport } from './transports/create-transport.js';
 import { httpTarget, type SubscribedInfo, type Transport, type TransportEvents, type TransportSettings } from './transports/transport.js';
-import type { Client, ClientEvents, ConnectOptions, Status } from './types.js';
+import type { Client, ClientEvents, ConnectOptions, PublishOptions, Status } from './types.js';
+
+/**
+ * What `publish` sends, checked as far as a client can (the server checks the rest): a
+ * non-empty text or data (TEXT_REQUIRED), an event name of the pattern and data that JSON can
+ * hold within MAX_DATA_DEPTH (BAD_REQUEST), well-formed strings in it (INVALID_UTF8). `data` is
+ * copied through JSON now, so a retry sends what was published even if the caller's object
+ * changed since, and what JSON drops (an `undefined` member) is dropped here. A top-level null
+ * counts as no data, as on the server; only the keys given are kept.
+ */
+function payloadOf(input: string | MessagePayload): MessagePayload | SwitchboardError {
+  const { text, data: raw, event } = typeof input === 'string' ? { text: input } : input !== null && typeof input === 'object' ? input : {};
+  if (text !== undefined && typeof text !== 'string') return new SwitchboardError('TEXT_REQUIRED', 'text must be a string');
+  let data: JsonValue | undefined;
+  if (raw !== undefined && raw !== null) {
+    try {
+      // NaN and the like become null: no data, as a null would be.
+      data = (JSON.parse(JSON.stringify(raw)) as JsonValue | null) ?? undefined;
+    } catch {
+      return new SwitchboardError('BAD_REQUEST', 'data: not a JSON value (a BigInt, a function, a cycle, or nested too deep?)');
+    }
+    const problem = dataProblem(data);
+    if (problem === 'lone-surrogate') return new SwitchboardError('INVALID_UTF8', 'a string of the data holds a lone surrogate');
+    if (problem !== undefined) return new SwitchboardError('BAD_REQUEST', problem === 'too-deep' ? `data: nests deeper than ${MAX_DATA_DEPTH} levels` : 'data: not a JSON value');
+  }
+  if (!text && data === undefined) return new SwitchboardError('TEXT_REQUIRED');
+  if (event !== undefined && (typeof event !== 'string' || !EVENT_NAME_PATTERN.test(event))) return new SwitchboardError('BAD_REQUEST', 'event: 1-64 of A-Z a-z 0-9 _ . : -');
+  return { ...(text ? { text } : {}), ...(data !== undefined ? { data } : {}), ...(event !== undefined ? { event } : {}) };
+}
 
 /** After timers were throttled, how long a liveness probe may take to be answered. */
 const PROBE_GRACE_MS = 5000;
@@ -136,12 +165,15 @@ export class SwitchboardClient implements Client {
     for (const deliver of held ?? []) deliver();
   }
 
-  publish(text: string, options: { clientId?: string } = {}): Promise<Ack> {
+  publish(text: string, options?: PublishOptions): Promise<Ack>;
+  publish(message: MessagePayload, options?: PublishOptions): Promise<Ack>;
+  publish(input: string | MessagePayload, options: PublishOptions = {}): Promise<Ack> {
     if (this.state === 'closed') return Promise.reject(this.failure ?? new ConnectionError('CLOSED', 'the client is closed'));
-    if (typeof text !== 'string' || text.length === 0) return Promise.reject(new SwitchboardError('TEXT_REQUIRED'));
+    const message = payloadOf(input);
+    if (message instanceof SwitchboardError) return Promise.reject(message);
     const clientId = options.clientId ?? this.nextClientId();
     if (!CLIENT_ID_PATTERN.test(clientId)) return Promise.reject(new SwitchboardError('BAD_REQUEST', 'clientId: 1-64 of A-Z a-z 0-9 _ - : .'));
-    return this.outbox.add(text, clientId);
+    return this.outbox.add(message, clientId);
   }
 
   history(options: { before?: number; limit?: number } = {}): Promise<HistoryPage> {
@@ -548,7 +580,7 @@ export class SwitchboardClient implements Client {
     const t = this.current;
     if (!t) throw new ConnectionError('CONNECTION_LOST', 'no transport');
     try {
-      return await t.publish(item.text, item.clientId);
+      return await t.publish(item.message, item.clientId);
     } catch (raw) {
       let err = toClientError(raw);
       // The transport was closed under the publish (a switch): send it again on the next one.

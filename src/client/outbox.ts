@@ -1,10 +1,10 @@
-import type { Ack } from '../protocol/types.js';
+import type { Ack, MessagePayload } from '../protocol/types.js';
 import { SwitchboardError } from '../protocol/errors.js';
 import { isRetryablePublishFailure, toClientError, type ClientError } from './errors.js';
 
 /** A publish waiting for its ack. */
 export interface PendingPublish {
-  readonly text: string;
+  readonly message: MessagePayload;
   readonly clientId: string;
   /** Times it was handed to a transport. */
   attempts: number;
@@ -46,9 +46,9 @@ export class Outbox {
     return this.queue.length;
   }
 
-  add(text: string, clientId: string): Promise<Ack> {
+  add(message: MessagePayload, clientId: string): Promise<Ack> {
     return new Promise<Ack>((resolve, reject) => {
-      this.queue.push({ text, clientId, attempts: 0, resolve, reject });
+      this.queue.push({ message, clientId, attempts: 0, resolve, reject });
       this.flush();
     });
   }

@@ -1,8 +1,14 @@
 import type { SwitchboardError } from '../protocol/errors.js';
 import type { TokenOption } from './token-provider.js';
-import type { Ack, Entry, HistoryPage, PresenceMember, TransportName, TypingNotice } from '../protocol/types.js';
+import type { Ack, Entry, HistoryPage, JsonValue, MessageEntry, MessagePayload, PresenceEntry, PresenceMember, TransportName, TypingNotice } from '../protocol/types.js';
 
-export type { Ack, Entry, HistoryPage, PresenceMember, TransportName, TypingNotice };
+export type { Ack, Entry, HistoryPage, JsonValue, MessageEntry, MessagePayload, PresenceEntry, PresenceMember, TransportName, TypingNotice };
+
+/** Options of a publish. */
+export interface PublishOptions {
+  /** The idempotency key (1-64 of `A-Z a-z 0-9 _ - : .`); made up when not given. */
+  clientId?: string;
+}
 export type { TokenOption };
 
 /** What `connect` is asked for. Only `url`, `room` and `name` are required. */
@@ -79,8 +85,8 @@ export interface WireEvent {
 export interface ClientEvents {
   /** Every log entry (message, join, leave), once each, in seq order. */
   entry: Entry;
-  /** Chat messages only (entries of type 'message'). */
-  message: Entry;
+  /** Chat messages only (entries of type 'message': text, and data and event when sent). */
+  message: MessageEntry;
   /** Presence changed (after a join/leave entry, or on (re)connect). */
   presence: PresenceMember[];
   typing: TypingNotice;
@@ -105,11 +111,16 @@ export interface Client {
   /** Subscribes to an event; returns the unsubscribe function. */
   on<K extends keyof ClientEvents>(event: K, handler: (value: ClientEvents[K]) => void): () => void;
   /**
-   * Publishes a message. Resolves with the ack once stored. Every publish carries a client
-   * message id (made up when not given); retries reuse it, so a message is stored once.
-   * While offline, publishes wait in an in-order queue and are sent on reconnect.
+   * Publishes a message: a text (`publish('hi')`), or data and an event name, with or without a
+   * text (`publish({ event: 'move', data: { x: 1 } })`). Resolves with the ack once stored. Every
+   * publish carries a client message id (made up when not given); retries reuse it, so a message
+   * is stored once. While offline, publishes wait in an in-order queue and are sent on reconnect.
+   * Rejects with TEXT_REQUIRED when there is neither a non-empty text nor data, BAD_REQUEST for
+   * an event name out of pattern, and with the server's code for what only it checks
+   * (MESSAGE_TOO_LARGE, INVALID_UTF8...).
    */
-  publish(text: string, options?: { clientId?: string }): Promise<Ack>;
+  publish(text: string, options?: PublishOptions): Promise<Ack>;
+  publish(message: MessagePayload, options?: PublishOptions): Promise<Ack>;
   /** A page of history, newest last, before `before` (a seq). */
   history(options?: { before?: number; limit?: number }): Promise<HistoryPage>;
   /** Members present now, as last known. */

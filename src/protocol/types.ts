@@ -24,29 +24,56 @@ export interface Sender {
 /** Kinds of entries in a room log. `message` is chat; `join`/`leave` are presence changes. */
 export type EntryType = 'message' | 'join' | 'leave';
 
-/**
- * One entry of a room log. `seq` is per room, starts at 1, increases by one with no gaps
- * within an epoch. `ts` is the server's clock (epoch ms) when the entry was stored.
- */
-export interface Entry {
-  type: EntryType;
+/** Any JSON value: what a message's `data` may hold. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** What every entry of a room log has. */
+interface EntryBase {
   room: string;
   seq: number;
   ts: number;
   from: Sender;
-  /** Chat text (type `message` only). */
-  text?: string;
-  /** Client message id: the idempotency key of a publish (type `message` only). */
+}
+
+/**
+ * A chat message: `text` and/or `data`, optionally named by `event`. `text` is always there
+ * (`''` when only `data` was sent); `data` and `event` are absent when not sent.
+ */
+export interface MessageEntry extends EntryBase {
+  type: 'message';
+  text: string;
+  /** Application data, any JSON value but a top-level `null`. */
+  data?: JsonValue;
+  /** Application event name, 1-64 of `A-Z a-z 0-9 _ . : -`. */
+  event?: string;
+  /** Client message id: the idempotency key of a publish. */
   clientId?: string;
 }
 
+/** A presence change: a member arrived (`join`) or left (`leave`). It carries no text. */
+export interface PresenceEntry extends EntryBase {
+  type: 'join' | 'leave';
+}
+
+/**
+ * One entry of a room log, told apart by `type`. `seq` is per room, starts at 1, increases by
+ * one with no gaps within an epoch. `ts` is the server's clock (epoch ms) when it was stored.
+ */
+export type Entry = MessageEntry | PresenceEntry;
+
 /** What a publisher hands to the log; the store assigns `seq` and `ts`. */
-export interface EntryDraft {
-  type: EntryType;
-  room: string;
-  from: Sender;
+export type MessageDraft = Omit<MessageEntry, 'seq' | 'ts'>;
+export type PresenceDraft = Omit<PresenceEntry, 'seq' | 'ts'>;
+export type EntryDraft = MessageDraft | PresenceDraft;
+
+/**
+ * What a client publishes: a non-empty `text`, or `data`, or both; `event` names it for the
+ * application. `maxMessageBytes` bounds the UTF-8 bytes of `text` plus the JSON of `data`.
+ */
+export interface MessagePayload {
   text?: string;
-  clientId?: string;
+  data?: JsonValue;
+  event?: string;
 }
 
 /** Position in a room log: the epoch of the history and the last seq seen (0 = before the first). */
@@ -137,7 +164,7 @@ export interface TypingNotice {
 export type ClientFrame =
   | { type: 'subscribe'; id?: string; room: string; after?: string; create?: boolean }
   | { type: 'unsubscribe'; id?: string; room: string }
-  | { type: 'publish'; id?: string; room: string; text: string; clientId?: string }
+  | ({ type: 'publish'; id?: string; room: string; clientId?: string } & MessagePayload)
   | { type: 'typing'; room: string }
   | { type: 'ping'; id?: string }
   /** A new token before the current one expires (same member); answered by `refreshed`. */

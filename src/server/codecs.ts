@@ -1,6 +1,6 @@
 import { formatCursor } from '../protocol/cursor.js';
 import type { ErrorBody } from '../protocol/errors.js';
-import type { Entry, SeedMessage } from '../protocol/types.js';
+import type { Entry, MessageEntry, SeedMessage } from '../protocol/types.js';
 import { entryJson, type Batch } from './batch.js';
 import { sseEvent } from './sse-writer.js';
 import { frameText } from './ws-frame.js';
@@ -41,26 +41,34 @@ export function nativeSse(batch: Batch): Buffer {
   return Buffer.from(out, 'utf8');
 }
 
-/** The lecture's message shape. */
-export function seedMessage(e: Entry): SeedMessage {
-  return { text: e.text ?? '', timestamp: e.ts };
+/**
+ * True when the lecture's views show this entry: chat messages with a text. Joins and leaves
+ * are not chat; a data-only message has nothing its `{text, timestamp}` could show.
+ */
+export function seedShows(e: Entry): e is MessageEntry {
+  return e.type === 'message' && e.text !== '';
 }
 
-export function seedJson(e: Entry): string {
+/** The lecture's message shape (its text only: data and event are not part of it). */
+export function seedMessage(e: MessageEntry): SeedMessage {
+  return { text: e.text, timestamp: e.ts };
+}
+
+export function seedJson(e: MessageEntry): string {
   return JSON.stringify(seedMessage(e));
 }
 
-/** Seed WebSocket (`/`): chat messages only, as `{text, timestamp}`. Empty buffer when the batch holds none. */
+/** Seed WebSocket (`/`): chat messages with a text only, as `{text, timestamp}`. Empty buffer when the batch holds none. */
 export function seedWsFrames(batch: Batch): Buffer {
-  const frames = batch.entries.filter((e) => e.type === 'message').map((e) => frameText(seedJson(e)));
+  const frames = batch.entries.filter(seedShows).map((e) => frameText(seedJson(e)));
   return Buffer.concat(frames);
 }
 
-/** Seed SSE (`/subscribe`): chat messages only, default event type, `id:` = cursor. */
+/** Seed SSE (`/subscribe`): chat messages with a text only, default event type, `id:` = cursor. */
 export function seedSse(batch: Batch): Buffer {
   let out = '';
   for (const e of batch.entries) {
-    if (e.type === 'message') out += sseEvent({ id: formatCursor({ epoch: batch.epoch, seq: e.seq }), data: seedJson(e) });
+    if (seedShows(e)) out += sseEvent({ id: formatCursor({ epoch: batch.epoch, seq: e.seq }), data: seedJson(e) });
   }
   return Buffer.from(out, 'utf8');
 }

@@ -1,6 +1,7 @@
 import { formatCursor, parseCursor } from '../protocol/cursor.js';
 import { MAX_PAGE, ROOM_NAME_PATTERN } from '../protocol/constants.js';
 import { SwitchboardError } from '../protocol/errors.js';
+import { jsonEqual } from '../protocol/payload.js';
 import type { Ack, Entry, EntryDraft, HistoryPage, PollResult, RoomInfo, Sender, TypingNotice } from '../protocol/types.js';
 import { Batch, entryJson } from './batch.js';
 import type { Broker, BrokerMessage } from './broker/broker.js';
@@ -37,6 +38,12 @@ export interface HubOptions {
 
 /** What the hub tells `onEvent` of. */
 export type HubEvent = 'member.online' | 'member.offline' | 'room.created' | 'room.deleted' | 'message.published';
+
+/** True when a stored entry is the message a draft describes: same type, text, data (as JSON) and event. */
+function sameMessage(entry: Entry, draft: EntryDraft): boolean {
+  if (entry.type !== 'message' || draft.type !== 'message') return entry.type === draft.type;
+  return entry.text === draft.text && entry.event === draft.event && jsonEqual(entry.data, draft.data);
+}
 
 /** Entries read from the store per call while an answer is filled: bounds the memory one request holds. */
 const READ_CHUNK = 64;
@@ -145,7 +152,7 @@ export class Hub {
    * Stores a message and fans it out. Resolves once stored (the ack); throws INVALID_ROOM_NAME,
    * ROOM_NOT_FOUND, STORE_UNAVAILABLE; a clientId the same sender stored before resolves with
    * the original seq and `duplicate: true` and stores nothing, or throws CLIENT_ID_CONFLICT when
-   * that message was another one.
+   * that message was another one (another text, data or event).
    */
   async publish(draft: EntryDraft): Promise<Ack> {
     const started = process.hrtime.bigint();
@@ -154,11 +161,14 @@ export class Hub {
     const { entry, epoch, duplicate } = await this.options.store.append(draft);
     if (duplicate) {
       // Only the same sender's retry may be answered from its key, and only for the same message.
-      if (entry.type !== draft.type || entry.text !== draft.text) throw new SwitchboardError('CLIENT_ID_CONFLICT', draft.clientId);
+      if (!sameMessage(entry, draft)) throw new SwitchboardError('CLIENT_ID_CONFLICT', draft.type === 'message' ? draft.clientId : undefined);
       this.options.metrics.duplicates.inc();
     } else {
       this.options.metrics.published.inc({ type: entry.type });
-      if (entry.type === 'message') this.options.onEvent?.('message.published', { room: entry.room, seq: entry.seq, from: entry.from, text: entry.text, ts: entry.ts });
+      if (entry.type === 'message') {
+        const { room, seq, from, text, data, event, ts } = entry;
+        this.options.onEvent?.('message.published', { room, seq, from, text, ...(data !== undefined ? { data } : {}), ...(event !== undefined ? { event } : {}), ts });
+      }
     }
     // A duplicate is fanned out again: the first attempt may have been stored by a node that died
     // before fanning it out, and the retry is then the only way it goes out now. Receivers drop
@@ -166,7 +176,7 @@ export class Hub {
     await this.options.broker.publish({ kind: 'entry', epoch, entry });
     this.options.metrics.publishLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     const ack: Ack = { room: entry.room, seq: entry.seq, ts: entry.ts, epoch, duplicate, cursor: formatCursor({ epoch, seq: entry.seq }) };
-    if (entry.clientId !== undefined) ack.clientId = entry.clientId;
+    if (entry.type === 'message' && entry.clientId !== undefined) ack.clientId = entry.clientId;
     return ack;
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { SwitchboardError, type ErrorCode } from '../../src/protocol/errors.js';
-import type { Entry, EntryDraft, Sender } from '../../src/protocol/types.js';
+import type { Entry, EntryDraft, JsonValue, MessageDraft, MessageEntry, Sender } from '../../src/protocol/types.js';
 import type { MessageStore } from '../../src/server/store/message-store.js';
 
 /**
@@ -128,7 +128,7 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         assert.deepEqual([anon1.duplicate, anon1.entry.seq, anon2.duplicate, anon2.entry.seq], [false, 3, false, 4]);
         assert.deepEqual((await store.append(draft('r', 'a', 'c1', { id: 'http-1', name: 'anon' }))).entry, anon1.entry);
         assert.deepEqual(
-          (await store.readAfter('r', 0, 10)).map((e) => [e.seq, e.text, e.clientId]),
+          (await store.readAfter('r', 0, 10)).map((e) => [e.seq, e.type === 'message' ? e.text : undefined, e.type === 'message' ? e.clientId : undefined]),
           [[1, 'first!', 'c1'], [2, 'hello', 'c1'], [3, 'a', 'c1'], [4, 'b', 'c1']],
         );
         assert.equal((await store.getRoom('r'))!.lastSeq, 4);
@@ -424,9 +424,9 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         for (const d of drafts) {
           const { entry } = await store.append(d);
           acked.push(entry);
-          const expected: Entry = { type: d.type, room: 'r', seq: acked.length, ts: entry.ts, from: { ...d.from } };
-          if (d.text !== undefined) expected.text = d.text;
-          if (d.clientId !== undefined) expected.clientId = d.clientId;
+          const base = { room: 'r', seq: acked.length, ts: entry.ts, from: { ...d.from } };
+          const expected: Entry = d.type === 'message' ? { type: 'message', ...base, text: d.text } : { type: d.type, ...base };
+          if (d.type === 'message' && expected.type === 'message' && d.clientId !== undefined) expected.clientId = d.clientId;
           assert.deepEqual(entry, expected);
         }
         assert.equal('text' in acked[1]!, false);
@@ -435,6 +435,40 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         assert.deepEqual(Object.keys(acked[1]!.from).sort(), ['id', 'name']);
         assert.deepEqual(await store.readAfter('r', 0, 10), acked);
         assert.deepEqual(await store.readBefore('r', undefined, 10), acked);
+        if (reopen) assert.deepEqual(await (await reopen()).readAfter('r', 0, 10), acked);
+      }));
+
+    it('stores data and event: any JSON value comes back deep-equal, absent keys stay absent', () =>
+      withStore(async ({ store, reopen }) => {
+        await store.createRoom('r');
+        const from: Sender = { id: 'conn-9', name: 'bot', member: 'bot' };
+        const nested: JsonValue = { x: 1, y: -2.5, big: 9007199254740991, ok: true, none: null, list: [1, 'two', [3, { four: 4 }], []], empty: {}, 'key "quoted"\n': '값 🐻', deep: { a: { b: { c: { d: [0] } } } } };
+        const drafts: MessageDraft[] = [
+          { type: 'message', room: 'r', from, text: 'with data', data: nested, event: 'game:move', clientId: 'd-1' },
+          { type: 'message', room: 'r', from, text: '', data: [1, 2, 3], event: 'a.b_c-d:e' },
+          { type: 'message', room: 'r', from, text: '', data: 'just a string' },
+          { type: 'message', room: 'r', from, text: '', data: 0 },
+          { type: 'message', room: 'r', from, text: '', data: false },
+          { type: 'message', room: 'r', from, text: 'event only', event: 'ping' },
+        ];
+        const acked: Entry[] = [];
+        for (const d of drafts) {
+          const { entry } = await store.append(d);
+          acked.push(entry);
+          assert.deepEqual(entry, { ...d, seq: acked.length, ts: entry.ts });
+        }
+        assert.deepEqual(Object.keys(acked[2]!).sort(), ['data', 'from', 'room', 'seq', 'text', 'ts', 'type']);
+        assert.deepEqual(Object.keys(acked[5]!).sort(), ['event', 'from', 'room', 'seq', 'text', 'ts', 'type']);
+        assert.deepEqual(await store.readAfter('r', 0, 10), acked);
+        assert.deepEqual(await store.readBefore('r', undefined, 10), acked);
+        // A retry is answered with the stored entry, data and event included.
+        const again = await store.append({ ...drafts[0]!, data: { other: true } });
+        assert.equal(again.duplicate, true);
+        assert.deepEqual(again.entry, acked[0]);
+        // The store keeps its own copy: changing the draft's object afterwards changes nothing.
+        (nested as { x: number }).x = 99;
+        const first = (await store.readAfter('r', 0, 1))[0] as MessageEntry;
+        assert.equal((first.data as { x: number }).x, 1);
         if (reopen) assert.deepEqual(await (await reopen()).readAfter('r', 0, 10), acked);
       }));
   });

@@ -80,7 +80,7 @@ describe('web app: authentication with dev login', { skip }, () => {
     await ann.page.locator('.presence-list .person', { hasText: 'Bob' }).waitFor();
 
     // Stored under the token's member, whatever the browser's own member id is.
-    const entry = (await stored(h, 'lobby')).find((e) => e.text === 'hello with a token');
+    const entry = (await stored(h, 'lobby')).find((e) => e.type === 'message' && e.text === 'hello with a token');
     assert.equal(entry?.from.member, 'dev-ann-lee');
     assert.equal(entry?.from.name, 'Ann Lee');
 
@@ -115,7 +115,7 @@ describe('web app: authentication with dev login', { skip }, () => {
     await send(app.page, 'after the new token');
     await waitForMessage(app.page, 'after the new token');
     assert.deepEqual((await app.page.locator('ol.entries:not(.pending-entries) > li.msg .text').allTextContents()).slice(-2), ['before the new token', 'after the new token']);
-    const same = (await stored(h, 'lobby')).find((e) => e.text === 'after the new token');
+    const same = (await stored(h, 'lobby')).find((e) => e.type === 'message' && e.text === 'after the new token');
     assert.equal(same?.from.member, 'dev-cleo');
     assert.equal(same?.from.name, 'cleo');
     // Another member: the room opens again as them.
@@ -123,7 +123,7 @@ describe('web app: authentication with dev login', { skip }, () => {
     assert.equal(logins.length, 2);
     await send(app.page, 'renamed by dev login');
     await waitForMessage(app.page, 'renamed by dev login');
-    const entry = (await stored(h, 'lobby')).find((e) => e.text === 'renamed by dev login');
+    const entry = (await stored(h, 'lobby')).find((e) => e.type === 'message' && e.text === 'renamed by dev login');
     assert.equal(entry?.from.member, 'dev-cleo-two');
     assert.equal(entry?.from.name, 'Cleo Two');
     await app.context.close();
@@ -169,7 +169,7 @@ describe('web app: authentication with dev login', { skip }, () => {
     assert.notEqual(await page.evaluate(() => localStorage.getItem('switchboard.token')), short);
     await send(page, 'still here after expiry');
     await waitForMessage(page, 'still here after expiry');
-    const entry = (await stored(h, 'lobby')).find((e) => e.text === 'still here after expiry');
+    const entry = (await stored(h, 'lobby')).find((e) => e.type === 'message' && e.text === 'still here after expiry');
     assert.equal(entry?.from.member, 'dev-eve');
     await context.close();
   });
@@ -230,7 +230,7 @@ describe('web app: authentication with tokens only', { skip }, () => {
     assert.equal(await page.evaluate(() => localStorage.getItem('switchboard.token')), zoe);
     await send(page, 'hello from a pasted token');
     await waitForMessage(page, 'hello from a pasted token');
-    const entry = (await stored(h, 'lobby')).find((e) => e.text === 'hello from a pasted token');
+    const entry = (await stored(h, 'lobby')).find((e) => e.type === 'message' && e.text === 'hello from a pasted token');
     assert.equal(entry?.from.member, 'zoe');
     assert.equal(entry?.from.name, 'Zoe');
     // The Compare view connects with the token too.
@@ -268,7 +268,7 @@ describe('web app: authentication with tokens only', { skip }, () => {
     await send(page, 'may I write?');
     await page.getByRole('alert').filter({ hasText: 'You may not write in this room' }).waitFor();
     await page.locator('ol.pending-entries > li[data-state="failed"]', { hasText: 'may I write?' }).getByText(/Not sent: you may not write in this room/).waitFor();
-    assert.equal((await stored(h, 'lobby')).some((e) => e.text === 'may I write?'), false);
+    assert.equal((await stored(h, 'lobby')).some((e) => e.type === 'message' && e.text === 'may I write?'), false);
     // Refused, but still connected: reading goes on (no typing notices were sent where writing is not allowed).
     await page.waitForTimeout(300);
     assert.equal(await page.locator('.chat-header .status').getAttribute('data-status'), 'connected');

@@ -1,9 +1,10 @@
 import { connect } from '../../src/client/index.js';
 import { serverBase } from './api.js';
-import type { Client, Entry, StatusEvent, TransportName, WireEvent } from '../../src/client/types.js';
+import type { Client, MessageEntry, StatusEvent, TransportName, WireEvent } from '../../src/client/types.js';
 import { claimsForSdk } from './auth.js';
 import { renderBars } from './chart.js';
 import { h, replaceChildren, svg } from './dom.js';
+import { messageBody } from './message-body.js';
 import { TRANSPORT_LABELS, TRANSPORT_SHORT, formatBytes, formatDuration, formatTime } from './format.js';
 import { PerSecond, percentile } from './stats.js';
 import { HTTP_HEADER_BYTES, wireCost } from './wire-cost.js';
@@ -162,7 +163,7 @@ export class ComparePane {
     this.perSecond.add(cost, e.at);
   }
 
-  private onMessage(entry: Entry): void {
+  private onMessage(entry: MessageEntry): void {
     const now = performance.now();
     const start = entry.clientId ? this.options.started.get(entry.clientId) : undefined;
     const latency = start === undefined ? undefined : now - start;
@@ -175,7 +176,7 @@ export class ComparePane {
     const item = h(
       'li',
       { attrs: { 'data-client-id': entry.clientId ?? '' } },
-      h('span', 'arrival-text', entry.text ?? ''),
+      messageBody(entry, 'span', 'arrival-text'),
       h('span', 'arrival-meta', latency === undefined ? `${entry.from.name} · ${formatTime(entry.ts)}` : h('span', { class: 'latency', attrs: { title: 'From the start of the publish to its arrival here' } }, formatDuration(latency))),
     );
     this.arrivals.prepend(item);

@@ -1,5 +1,6 @@
 import type { Ack, Entry } from '../../src/client/types.js';
 import { h, replaceChildren } from './dom.js';
+import { messageBody } from './message-body.js';
 import { TRANSPORT_SHORT, formatDay, formatFull, formatTime, hueOf, initialOf, startOfDay } from './format.js';
 
 /** How a message not yet stored is shown. */
@@ -73,7 +74,7 @@ export class MessageList {
 
   /** Adds one entry; false when its seq is shown already. `provisional`: made from an ack. */
   add(entry: Entry, provisional = false): boolean {
-    if (entry.clientId) this.resolvePending(entry.clientId);
+    if (entry.type === 'message' && entry.clientId) this.resolvePending(entry.clientId);
     const shown = this.bySeq.get(entry.seq);
     if (shown) {
       // Shown from its ack: the entry itself says how it came (transport) and replaces it.
@@ -100,7 +101,7 @@ export class MessageList {
     const wasEmpty = this.bySeq.size === 0;
     for (const entry of entries) {
       if (this.bySeq.has(entry.seq)) continue;
-      if (entry.clientId) this.resolvePending(entry.clientId);
+      if (entry.type === 'message' && entry.clientId) this.resolvePending(entry.clientId);
       this.insertBySeq(this.renderEntry(entry), entry.seq);
     }
     this.setHistory(more ? 'more' : 'start');
@@ -250,7 +251,7 @@ export class MessageList {
           via ? h('span', { class: 'via', attrs: { title: `Sent over ${via}` } }, via) : null,
           time,
         ),
-        h('p', 'text', entry.text ?? ''),
+        messageBody(entry, 'p', 'text'),
       ),
     );
   }

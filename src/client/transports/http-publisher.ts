@@ -1,4 +1,4 @@
-import type { Ack, PresenceMember } from '../../protocol/types.js';
+import type { Ack, MessagePayload, PresenceMember } from '../../protocol/types.js';
 import { httpRequest, type HttpTarget } from '../http-request.js';
 import type { TransportSettings } from './transport.js';
 
@@ -16,12 +16,13 @@ export class HttpPublisher {
   ) {}
 
   /** `POST /api/rooms/:room/messages`. Rejects like httpRequest (CLOSED once the transport is closed). */
-  publish(text: string, clientId: string): Promise<Ack> {
+  publish(message: MessagePayload, clientId: string): Promise<Ack> {
     const { room, name, member, publishTimeoutMs } = this.settings;
+    const { text, data, event } = message;
     return httpRequest<Ack>(this.target, {
       method: 'POST',
       path: `/api/rooms/${encodeURIComponent(room)}/messages`,
-      body: { text, clientId, name, member, connectionId: this.connectionId },
+      body: { text, data, event, clientId, name, member, connectionId: this.connectionId },
       timeoutMs: publishTimeoutMs,
       signal: this.signal,
     });

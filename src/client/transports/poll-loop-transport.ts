@@ -1,5 +1,5 @@
 import { parseCursor } from '../../protocol/cursor.js';
-import type { Ack, PollResult, TransportName } from '../../protocol/types.js';
+import type { Ack, MessagePayload, PollResult, TransportName } from '../../protocol/types.js';
 import { ConnectionError, type ClientError } from '../errors.js';
 import { httpRequest, type HttpTarget } from '../http-request.js';
 import { randomId } from '../ids.js';
@@ -74,8 +74,8 @@ export abstract class PollLoopTransport implements Transport {
     this.loop = this.run();
   }
 
-  publish(text: string, clientId: string): Promise<Ack> {
-    return this.publisher.publish(text, clientId);
+  publish(message: MessagePayload, clientId: string): Promise<Ack> {
+    return this.publisher.publish(message, clientId);
   }
 
   typing(): void {

@@ -1,7 +1,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { parseCursor } from '../../protocol/cursor.js';
 import { SwitchboardError } from '../../protocol/errors.js';
-import type { Ack, Entry, PresenceMember, TypingNotice } from '../../protocol/types.js';
+import type { Ack, Entry, MessagePayload, PresenceMember, TypingNotice } from '../../protocol/types.js';
 import { ConnectionError, errorFromBody, errorFromResponse, networkReason, type ClientError } from '../errors.js';
 import { randomId, summarize, utf8Length } from '../ids.js';
 import { apiUrl, displayPath } from '../urls.js';
@@ -88,8 +88,8 @@ export class SseTransport implements Transport {
     }
   }
 
-  publish(text: string, clientId: string): Promise<Ack> {
-    return this.publisher.publish(text, clientId);
+  publish(message: MessagePayload, clientId: string): Promise<Ack> {
+    return this.publisher.publish(message, clientId);
   }
 
   typing(): void {

@@ -1,5 +1,5 @@
 import type { SwitchboardError } from '../../protocol/errors.js';
-import type { Ack, Entry, PresenceMember, TransportName, TypingNotice } from '../../protocol/types.js';
+import type { Ack, Entry, MessagePayload, PresenceMember, TransportName, TypingNotice } from '../../protocol/types.js';
 import type { ClientError } from '../errors.js';
 import type { HttpTarget, WireInit } from '../http-request.js';
 
@@ -70,7 +70,7 @@ export interface Transport {
    */
   open(cursor: string | undefined): Promise<void>;
   /** Publishes; resolves with the ack. Rejects with the server's error or a ConnectionError. */
-  publish(text: string, clientId: string): Promise<Ack>;
+  publish(message: MessagePayload, clientId: string): Promise<Ack>;
   typing(): void;
   /** Asks the server for a sign of life now; false when this transport cannot (it then just waits). */
   probe(): boolean;

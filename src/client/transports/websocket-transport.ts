@@ -1,7 +1,7 @@
 import { API_PREFIX, WS_PATH } from '../../protocol/constants.js';
 import { parseCursor } from '../../protocol/cursor.js';
 import { ERRORS, SwitchboardError, isErrorCode, type ErrorCode } from '../../protocol/errors.js';
-import type { Ack, ClientFrame, Entry, PresenceMember, TypingNotice } from '../../protocol/types.js';
+import type { Ack, ClientFrame, Entry, MessagePayload, PresenceMember, TypingNotice } from '../../protocol/types.js';
 import { ConnectionError, errorFromBody, failureKind, type ClientError } from '../errors.js';
 import { httpRequest } from '../http-request.js';
 import { randomId, summarize, utf8Length } from '../ids.js';
@@ -161,10 +161,13 @@ export class WebSocketTransport implements Transport {
     });
   }
 
-  publish(text: string, clientId: string): Promise<Ack> {
+  publish(message: MessagePayload, clientId: string): Promise<Ack> {
     if (this.state !== 'open') return Promise.reject(new ConnectionError('CONNECTION_LOST', 'the WebSocket is not open'));
-    // The server would close the socket on a frame past its limit: refuse it here instead.
-    if (utf8Length(text) > this.maxMessageBytes) return Promise.reject(new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${this.maxMessageBytes} bytes`));
+    const { text, data, event } = message;
+    // The server would close the socket on a frame past its limit: refuse it here instead
+    // (the limit counts the UTF-8 bytes of the text plus the JSON of the data).
+    const bytes = utf8Length(text ?? '') + (data === undefined ? 0 : utf8Length(JSON.stringify(data)));
+    if (bytes > this.maxMessageBytes) return Promise.reject(new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${this.maxMessageBytes} bytes`));
     const id = `p${this.nextId++}`;
     return new Promise<Ack>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -172,7 +175,7 @@ export class WebSocketTransport implements Transport {
         reject(new ConnectionError('TIMEOUT', `no ack within ${this.settings.publishTimeoutMs} ms`));
       }, this.settings.publishTimeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.send({ type: 'publish', id, room: this.settings.room, text, clientId });
+      this.send({ type: 'publish', id, room: this.settings.room, text, data, event, clientId });
     });
   }
 

@@ -1,7 +1,8 @@
 import { formatCursor } from '../../protocol/cursor.js';
 import { ROOM_NAME_PATTERN } from '../../protocol/constants.js';
 import { SwitchboardError, type ErrorCode } from '../../protocol/errors.js';
-import type { Ack, HistoryPage, PollResult, PresenceMember, RoomInfo, Sender, TransportName, TypingNotice } from '../../protocol/types.js';
+import { dataProblem, EVENT_NAME_PATTERN, MAX_DATA_DEPTH } from '../../protocol/payload.js';
+import type { Ack, HistoryPage, JsonValue, MessageDraft, PollResult, PresenceMember, RoomInfo, Sender, TransportName, TypingNotice } from '../../protocol/types.js';
 import type { Principal, Right } from '../auth/principal.js';
 import type { Batch } from '../batch.js';
 import type { Codec } from '../codecs.js';
@@ -24,9 +25,14 @@ export interface SubscribeInfo {
   presence: PresenceMember[];
 }
 
-/** What the client sends to publish. */
+/** What the client sends to publish (unchecked: the session validates it). */
 export interface PublishInput {
-  text: string;
+  /** Chat text; may be absent or empty when `data` is given. */
+  text?: string | undefined;
+  /** Application data: any JSON value (a top-level `null` counts as none). */
+  data?: unknown;
+  /** Application event name, 1-64 of `A-Z a-z 0-9 _ . : -`. */
+  event?: string | undefined;
   clientId?: string | undefined;
   /** On behalf of whom: honoured for the system principal (the server API) only. */
   onBehalfOf?: { member?: string | undefined; name?: string | undefined } | undefined;
@@ -146,14 +152,36 @@ export class Session implements Closable {
     this.record('unsubscribe', 'ok');
   }
 
-  /** Stores a message; resolves with its ack once stored. CLIENT_ID_CONFLICT when this sender used the clientId for another text. */
+  /**
+   * Stores a message (a non-empty text, or data, or both; an optional event name); resolves with
+   * its ack once stored. Validation: TEXT_REQUIRED (neither), BAD_REQUEST (an event name out of
+   * pattern, data that is not JSON or nests deeper than MAX_DATA_DEPTH), INVALID_UTF8 (a lone
+   * surrogate in the text or in a string of the data), MESSAGE_TOO_LARGE (UTF-8 bytes of the text
+   * plus the JSON of the data over maxMessageBytes). CLIENT_ID_CONFLICT when this sender used
+   * the clientId for another message.
+   */
   publish(room: string, input: PublishInput): Promise<Ack> {
     const { config, hub } = this.ctx;
-    const { text } = input;
+    const text = input.text ?? '';
+    // A top-level null is no data: JSON clients send it for "none".
+    const data = input.data ?? undefined;
+    const { event } = input;
+    let payload!: Pick<MessageDraft, 'text' | 'data' | 'event'>;
     const validate = (): void => {
-      if (typeof text !== 'string' || text.length === 0) throw new SwitchboardError('TEXT_REQUIRED');
+      if (typeof text !== 'string') throw new SwitchboardError('TEXT_REQUIRED', 'text must be a string');
+      if (text.length === 0 && data === undefined) throw new SwitchboardError('TEXT_REQUIRED');
+      if (event !== undefined && (typeof event !== 'string' || !EVENT_NAME_PATTERN.test(event))) throw new SwitchboardError('BAD_REQUEST', 'event: 1-64 of A-Z a-z 0-9 _ . : -');
       if (!text.isWellFormed()) throw new SwitchboardError('INVALID_UTF8', 'the text holds a lone surrogate');
-      if (Buffer.byteLength(text, 'utf8') > config.maxMessageBytes) throw new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${config.maxMessageBytes} bytes`);
+      let bytes = Buffer.byteLength(text, 'utf8');
+      if (data !== undefined) {
+        const problem = dataProblem(data);
+        if (problem === 'lone-surrogate') throw new SwitchboardError('INVALID_UTF8', 'a string of the data holds a lone surrogate');
+        if (problem === 'too-deep') throw new SwitchboardError('BAD_REQUEST', `data: nests deeper than ${MAX_DATA_DEPTH} levels`);
+        if (problem === 'not-json') throw new SwitchboardError('BAD_REQUEST', 'data: not a JSON value');
+        bytes += Buffer.byteLength(JSON.stringify(data), 'utf8');
+      }
+      if (bytes > config.maxMessageBytes) throw new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${config.maxMessageBytes} bytes`);
+      payload = { text, ...(data !== undefined ? { data: data as JsonValue } : {}), ...(event !== undefined ? { event } : {}) };
     };
     return this.run('publish', room, 'write', 'publish', async () => {
       let from = this.sender;
@@ -161,7 +189,7 @@ export class Session implements Closable {
       if (this.principal.kind === 'system' && behalf && (behalf.member || behalf.name)) {
         from = { id: this.id, name: behalf.name ?? behalf.member!, ...(behalf.member ? { member: behalf.member } : {}), transport: this.transport };
       }
-      return hub.publish({ type: 'message', room, from, text, ...(input.clientId !== undefined ? { clientId: input.clientId } : {}) });
+      return hub.publish({ type: 'message', room, from, ...payload, ...(input.clientId !== undefined ? { clientId: input.clientId } : {}) });
     }, validate);
   }
 

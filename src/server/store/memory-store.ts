@@ -1,5 +1,5 @@
 import { SwitchboardError } from '../../protocol/errors.js';
-import type { Entry, EntryDraft } from '../../protocol/types.js';
+import type { Entry, EntryDraft, MessageEntry } from '../../protocol/types.js';
 import { idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
 
 interface MemoryRoom {
@@ -12,6 +12,20 @@ interface MemoryRoom {
 
 function emptyRoom(name: string): MemoryRoom {
   return { state: { name, epoch: newEpoch(), lastSeq: 0, firstSeq: 1 }, entries: [], byClientId: new Map() };
+}
+
+/**
+ * The entry a draft becomes, in the shape every store returns (optional keys absent). `data` is
+ * copied: a caller changing its object afterwards does not change the log.
+ */
+function toEntry(draft: EntryDraft, seq: number, ts: number): Entry {
+  const base = { room: draft.room, seq, ts, from: draft.from };
+  if (draft.type !== 'message') return { type: draft.type, ...base };
+  const entry: MessageEntry = { type: 'message', ...base, text: draft.text };
+  if (draft.data !== undefined) entry.data = structuredClone(draft.data);
+  if (draft.event !== undefined) entry.event = draft.event;
+  if (draft.clientId !== undefined) entry.clientId = draft.clientId;
+  return entry;
 }
 
 /** The default store when durability is not wanted (`--store memory`): everything is lost on exit. */
@@ -56,14 +70,12 @@ export class MemoryStore implements MessageStore {
 
   async append(draft: EntryDraft): Promise<AppendResult> {
     const r = this.mustGet(draft.room);
-    const key = draft.clientId === undefined ? undefined : idempotencyKey(draft.from, draft.clientId);
+    const key = draft.type === 'message' && draft.clientId !== undefined ? idempotencyKey(draft.from, draft.clientId) : undefined;
     if (key !== undefined) {
       const original = r.byClientId.get(key);
       if (original) return { entry: original, epoch: r.state.epoch, duplicate: true };
     }
-    const entry: Entry = { type: draft.type, room: draft.room, seq: r.state.lastSeq + 1, ts: Date.now(), from: draft.from };
-    if (draft.text !== undefined) entry.text = draft.text;
-    if (draft.clientId !== undefined) entry.clientId = draft.clientId;
+    const entry = toEntry(draft, r.state.lastSeq + 1, Date.now());
     r.entries.push(entry);
     r.state.lastSeq = entry.seq;
     if (key !== undefined) r.byClientId.set(key, entry);
@@ -88,7 +100,7 @@ export class MemoryStore implements MessageStore {
       let drop = Math.max(0, r.entries.length - retention.maxEntries);
       while (drop < r.entries.length && now - r.entries[drop]!.ts > retention.maxAgeMs) drop++;
       if (drop === 0) continue;
-      for (const e of r.entries.slice(0, drop)) if (e.clientId !== undefined) r.byClientId.delete(idempotencyKey(e.from, e.clientId));
+      for (const e of r.entries.slice(0, drop)) if (e.type === 'message' && e.clientId !== undefined) r.byClientId.delete(idempotencyKey(e.from, e.clientId));
       r.entries.splice(0, drop);
       r.state.firstSeq += drop;
       removed += drop;

@@ -41,7 +41,9 @@ export interface Retention {
  *   makes a later append with the same key return the original entry with `duplicate: true`,
  *   for as long as that entry is retained. Keys are per sender so that nobody can take another
  *   sender's clientId: two senders may use one clientId in one room, and both are stored.
- * - Reads return entries in ascending seq order and never an entry that was not acknowledged.
+ * - Reads return entries in ascending seq order and never an entry that was not acknowledged,
+ *   exactly as appended: a message's text, data (any JSON value, deep-equal) and event come back,
+ *   optional keys absent when they were not given.
  * - Retention (`trim`) removes only the oldest entries; `firstSeq` moves up, `lastSeq` stays.
  * - `createRoom`, `deleteRoom` and `resetRoom` are each one atomic step, like `append`: a
  *   concurrent append or creation sees the room wholly before or wholly after it, on every

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { SwitchboardError } from '../../protocol/errors.js';
-import type { Entry, EntryDraft } from '../../protocol/types.js';
+import type { Entry, EntryDraft, MessageEntry, PresenceEntry } from '../../protocol/types.js';
 import { closeRedisClient, createRedisClient, waitUntilReady, type RedisConnectionOptions } from '../redis-connection.js';
 import { idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
 import { APPEND_LUA, CREATE_ROOM_LUA, DELETE_ROOM_LUA, RANGE_LUA, RESET_ROOM_LUA, TRIM_LUA } from './redis-scripts.js';
@@ -15,8 +15,12 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
   trimBatchSize?: number;
 }
 
-/** The part of a stored entry that the append script does not assign. */
-type StoredDraft = Pick<Entry, 'type' | 'from' | 'text' | 'clientId'>;
+/**
+ * The part of a stored entry that the append script does not assign, as stored in field d.
+ * Presence entries have only type and from; messages their text, data, event and clientId
+ * (absent keys are left out of the JSON).
+ */
+type StoredDraft = Pick<PresenceEntry, 'type' | 'from'> | Pick<MessageEntry, 'type' | 'from' | 'text' | 'data' | 'event' | 'clientId'>;
 
 /** A stream entry as ioredis returns it: [id, [field, value, ...]], fields d (draft JSON), t (ts), c (idempotency key). */
 type StreamEntry = [id: string, fields: string[]];
@@ -32,8 +36,11 @@ interface Scripts {
 
 function toEntry(room: string, seq: number, ts: number, draftJson: string): Entry {
   const d = JSON.parse(draftJson) as StoredDraft;
-  const entry: Entry = { type: d.type, room, seq, ts, from: d.from };
-  if (d.text !== undefined) entry.text = d.text;
+  const base = { room, seq, ts, from: d.from };
+  if (d.type !== 'message') return { type: d.type, ...base };
+  const entry: MessageEntry = { type: 'message', ...base, text: d.text ?? '' };
+  if (d.data !== undefined) entry.data = d.data;
+  if (d.event !== undefined) entry.event = d.event;
   if (d.clientId !== undefined) entry.clientId = d.clientId;
   return entry;
 }
@@ -49,7 +56,7 @@ function fromStream(room: string, [id, fields]: StreamEntry): Entry {
  * - `P rooms` SET of room names;
  * - `P room:R` HASH epoch, lastSeq (the seq counter), firstSeq, createdAt;
  * - `P log:R` STREAM of entries with explicit IDs `<seq>-0`, fields d = the draft as JSON
- *   (type, from, text, clientId), t = ts, c = the idempotency key (when a clientId is given). A stream rather than a sorted
+ *   (type, from, text, data, event, clientId), t = ts, c = the idempotency key (when a clientId is given). A stream rather than a sorted
  *   set: its IDs are the seqs, so XRANGE reads a seq range directly and XTRIM MINID drops the
  *   oldest entries in one command; it stores immutable entries compactly; and XADD refuses an ID
  *   not above the last one, a last line of defence against seq reuse.
@@ -144,9 +151,13 @@ export class RedisStore implements MessageStore {
 
   async append(draft: EntryDraft): Promise<AppendResult> {
     return this.guard(async () => {
-      const stored: StoredDraft = { type: draft.type, from: draft.from, text: draft.text, clientId: draft.clientId };
+      const stored: StoredDraft =
+        draft.type === 'message'
+          ? { type: draft.type, from: draft.from, text: draft.text, data: draft.data, event: draft.event, clientId: draft.clientId }
+          : { type: draft.type, from: draft.from };
       const json = JSON.stringify(stored);
-      const key = draft.clientId === undefined ? '' : idempotencyKey(draft.from, draft.clientId);
+      const clientId = draft.type === 'message' ? draft.clientId : undefined;
+      const key = clientId === undefined ? '' : idempotencyKey(draft.from, clientId);
       const [status, epoch, seq, ts, original] = await this.scripts.sbAppend(
         this.key('room', draft.room), this.key('log', draft.room), this.key('cid', draft.room), json, key,
       );

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SwitchboardError } from '../../protocol/errors.js';
-import type { Entry, EntryDraft, EntryType } from '../../protocol/types.js';
+import type { Entry, EntryDraft, EntryType, JsonValue, MessageEntry, Sender } from '../../protocol/types.js';
 import { clientScope, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
 
 /** Options of {@link SqliteStore}. */
@@ -71,6 +71,14 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
         BEGIN UPDATE counters SET value = value - 1 WHERE name = 'rooms'; END;
     `);
   },
+  // Message payloads: `data` as JSON text (NULL when none was sent), the `event` name. Rows of
+  // before have neither; a message's text stays in `text` ('' when only data was sent).
+  (db) => {
+    db.exec(`
+      ALTER TABLE entries ADD COLUMN data TEXT;
+      ALTER TABLE entries ADD COLUMN event TEXT;
+    `);
+  },
 ];
 
 interface RoomRow {
@@ -90,6 +98,9 @@ interface EntryRow {
   client_id: string | null;
   /** clientScope(sender) when client_id is set, else null. */
   client_scope: string | null;
+  /** The message's data as JSON, else null. */
+  data: string | null;
+  event: string | null;
 }
 
 type Statements = ReturnType<typeof prepare>;
@@ -115,8 +126,8 @@ function prepare(db: Database.Database) {
     setLastSeq: db.prepare<[number, string]>('UPDATE rooms SET last_seq = ? WHERE name = ?'),
     setFirstSeq: db.prepare<[number, string]>('UPDATE rooms SET first_seq = ? WHERE name = ?'),
     byClientKey: db.prepare<[string, string, string], EntryRow>('SELECT * FROM entries WHERE room = ? AND client_scope = ? AND client_id = ?'),
-    insertEntry: db.prepare<[string, number, number, string, string, string | null, string | null, string | null]>(
-      'INSERT INTO entries (room, seq, ts, type, sender, text, client_id, client_scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    insertEntry: db.prepare<[string, number, number, string, string, string | null, string | null, string | null, string | null, string | null]>(
+      'INSERT INTO entries (room, seq, ts, type, sender, text, client_id, client_scope, data, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     deleteEntries: db.prepare<[string]>('DELETE FROM entries WHERE room = ?'),
     readAfter: db.prepare<[string, number, number], EntryRow>('SELECT * FROM entries WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?'),
@@ -130,8 +141,11 @@ function prepare(db: Database.Database) {
 
 /** Entries come back in the memory store's shape: optional keys are absent, never null. */
 function toEntry(row: EntryRow): Entry {
-  const entry: Entry = { type: row.type, room: row.room, seq: row.seq, ts: row.ts, from: JSON.parse(row.sender) };
-  if (row.text !== null) entry.text = row.text;
+  const base = { room: row.room, seq: row.seq, ts: row.ts, from: JSON.parse(row.sender) as Sender };
+  if (row.type !== 'message') return { type: row.type, ...base };
+  const entry: MessageEntry = { type: 'message', ...base, text: row.text ?? '' };
+  if (row.data !== null) entry.data = JSON.parse(row.data) as JsonValue;
+  if (row.event !== null) entry.event = row.event;
   if (row.client_id !== null) entry.clientId = row.client_id;
   return entry;
 }
@@ -311,8 +325,10 @@ export class SqliteStore implements MessageStore {
   private appendInTx(s: Statements, draft: EntryDraft): AppendResult {
     const room = s.getRoom.get(draft.room);
     if (!room) throw new SwitchboardError('ROOM_NOT_FOUND', draft.room);
-    if (draft.clientId !== undefined) {
-      const original = s.byClientKey.get(draft.room, clientScope(draft.from), draft.clientId);
+    const message = draft.type === 'message' ? draft : undefined;
+    const clientId = message?.clientId;
+    if (clientId !== undefined) {
+      const original = s.byClientKey.get(draft.room, clientScope(draft.from), clientId);
       if (original) return { entry: toEntry(original), epoch: room.epoch, duplicate: true };
     }
     const row: EntryRow = {
@@ -321,11 +337,13 @@ export class SqliteStore implements MessageStore {
       ts: Date.now(),
       type: draft.type,
       sender: JSON.stringify(draft.from),
-      text: draft.text ?? null,
-      client_id: draft.clientId ?? null,
-      client_scope: draft.clientId === undefined ? null : clientScope(draft.from),
+      text: message?.text ?? null,
+      client_id: clientId ?? null,
+      client_scope: clientId === undefined ? null : clientScope(draft.from),
+      data: message?.data === undefined ? null : JSON.stringify(message.data),
+      event: message?.event ?? null,
     };
-    s.insertEntry.run(row.room, row.seq, row.ts, row.type, row.sender, row.text, row.client_id, row.client_scope);
+    s.insertEntry.run(row.room, row.seq, row.ts, row.type, row.sender, row.text, row.client_id, row.client_scope, row.data, row.event);
     s.setLastSeq.run(row.seq, row.room);
     // Built from the stored row, so the ack and later reads have exactly the same shape.
     return { entry: toEntry(row), epoch: room.epoch, duplicate: false };

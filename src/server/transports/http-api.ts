@@ -56,10 +56,10 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
   router.on('POST', '/api/rooms/:room/messages', async (req, res, params, url) => {
     const body = publishBody.safeParse(await readJsonBody(req, config.maxMessageBytes * 6 + 4096));
     if (!body.success) throw new SwitchboardError('BAD_REQUEST', body.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    const { text, clientId, name, member, connectionId } = body.data;
+    const { text, data, event, clientId, name, member, connectionId } = body.data;
     // The body names the sender on an open server (and for the server API: on behalf of whom).
     const session = await requestSession(ctx, req, url, 'http', { name, member, connection: connectionId }, true);
-    const ack = await session.publish(params.room!, { text, clientId, onBehalfOf: { name, member } });
+    const ack = await session.publish(params.room!, { text, data, event, clientId, onBehalfOf: { name, member } });
     sendJson(res, ack.duplicate ? 200 : 201, ack);
   });
 

@@ -3,7 +3,7 @@ import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
 import { DEFAULT_ROOM } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { PollResult } from '../../protocol/types.js';
-import { SEED_SSE, seedJson, seedMessage } from '../codecs.js';
+import { SEED_SSE, seedJson, seedMessage, seedShows } from '../codecs.js';
 import type { ServerContext } from '../context.js';
 import { readJsonBody, sendJson } from '../http-util.js';
 import type { Router } from '../router.js';
@@ -44,11 +44,11 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
       const deadline = Date.now() + config.longPollTimeoutMs;
       for (;;) {
         const result = await held.longPoll(DEFAULT_ROOM, cursor, 100, Math.max(0, deadline - Date.now()), ticket);
-        if (result.reset || result.entries.some((e) => e.type === 'message') || Date.now() >= deadline || held.signal.aborted) {
+        if (result.reset || result.entries.some(seedShows) || Date.now() >= deadline || held.signal.aborted) {
           answerOne(res, result, await nextCursor(held, result), 408);
           return;
         }
-        cursor = result.cursor; // only presence entries: skip them and keep waiting
+        cursor = result.cursor; // nothing the lecture shows (presence, data-only messages): skip it and keep waiting
       }
     } finally {
       held.close();
@@ -112,11 +112,12 @@ function cookieCursor(req: IncomingMessage): string | undefined {
 }
 
 /**
- * Answers with the first chat message of `result` (200) and moves the cookie just past it, or
- * with `emptyStatus` and the cookie at `next` (past everything read, or the end for a new client).
+ * Answers with the first message of `result` the lecture shows (seedShows: 200) and moves the
+ * cookie just past it, or with `emptyStatus` and the cookie at `next` (past everything read, or
+ * the end for a new client).
  */
 function answerOne(res: ServerResponse, result: PollResult | undefined, next: string, emptyStatus: number): void {
-  const message = result && !result.reset ? result.entries.find((e) => e.type === 'message') : undefined;
+  const message = result && !result.reset ? result.entries.find(seedShows) : undefined;
   const cursor = message ? `${result!.epoch}:${message.seq}` : next;
   const cursorCookie = serializeCookie(SEED_COOKIE, cursor, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 7 * 24 * 3600 });
   // The cursor cookie first (clients that read one Set-Cookie take this one), then any other.

@@ -83,7 +83,7 @@ export class WebSocketConnection {
         case 'publish': {
           let ack;
           try {
-            ack = await session.publish(frame.room, { text: frame.text, clientId: frame.clientId });
+            ack = await session.publish(frame.room, { text: frame.text, data: frame.data, event: frame.event, clientId: frame.clientId });
           } catch (err) {
             if (err instanceof SwitchboardError && err.code === 'RATE_LIMITED' && ++this.rejected > FLOOD_DISCONNECT_AFTER) {
               // Every earlier publish was answered (frames run in order): only unanswered ones are lost, and the client knows which.

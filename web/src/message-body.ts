@@ -1,0 +1,22 @@
+import type { MessageEntry } from '../../src/client/types.js';
+import { h } from './dom.js';
+
+/** Longest compact JSON of a message's data shown inline; the rest is cut with an ellipsis. */
+const MAX_DATA_CHARS = 200;
+
+/**
+ * What a message shows: its text when it has one; else (a data-only message) its event name and
+ * its data as compact JSON, in code style. Always text nodes: nothing is parsed as HTML.
+ */
+export function messageBody(entry: MessageEntry, tag: 'p' | 'span', className: string): HTMLElement {
+  if (entry.text !== '' || entry.data === undefined) return h(tag, className, entry.text);
+  const json = JSON.stringify(entry.data);
+  const shown = json.length > MAX_DATA_CHARS ? `${json.slice(0, MAX_DATA_CHARS - 1)}…` : json;
+  return h(
+    tag,
+    `${className} data`,
+    entry.event ? h('span', 'data-event', entry.event) : null,
+    entry.event ? ' ' : null,
+    h('code', { class: 'data-json', attrs: { title: json.length > MAX_DATA_CHARS ? 'Cut: the whole data is in the message' : undefined } }, shown),
+  );
+}
