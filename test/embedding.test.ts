@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import { start as startExpress } from '../examples/express.js';
 import { start as startFastify } from '../examples/fastify.js';
 import { start as startHono } from '../examples/hono.js';
-import { createSwitchboard } from '../src/server/index.js';
+import WebSocket from 'ws';
+import { createSwitchboard, SwitchboardError } from '../src/server/index.js';
 import { SseProbe, WsProbe, postJson, request } from './helpers.js';
 
 // The examples log at info for their users; read when each starts.
@@ -93,6 +94,56 @@ describe('the middleware form and the application API', () => {
     } finally {
       await sb.close();
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+describe('hooks in the session pipeline', () => {
+  it('onConnect, onSubscribe and onPublish allow, refuse (FORBIDDEN or the thrown code) and transform, on every way in', { timeout: 15_000 }, async () => {
+    const sb = createSwitchboard({
+      port: 0,
+      host: '127.0.0.1',
+      store: 'memory',
+      logLevel: 'silent',
+      hooks: {
+        onConnect: ({ principal }) => principal.member !== 'banned',
+        onSubscribe: ({ room }) => room !== 'private',
+        onPublish: ({ message }) => {
+          if (message.text.includes('spam')) return false;
+          if (message.text === 'grow') return { text: 'x'.repeat(100_000) };
+          if (message.text === 'rate') throw new SwitchboardError('RATE_LIMITED', 'the application says slow down');
+          return { ...message, text: message.text.toUpperCase() };
+        },
+      },
+    });
+    const port = await sb.listen();
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await request(`${url}/api/rooms/private`, { method: 'PUT' });
+      const banned = await postJson(`${url}/api/rooms/lobby/messages`, { text: 'hi', member: 'banned' });
+      assert.equal(banned.status, 403);
+      const refusedWs = new WebSocket(`ws://127.0.0.1:${port}/api/ws?member=banned`);
+      assert.equal(await new Promise<number>((r) => refusedWs.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0))), 403);
+      const ws = new WsProbe(`ws://127.0.0.1:${port}/api/ws?member=ann`);
+      await ws.opened;
+      ws.send({ type: 'subscribe', room: 'private', id: 'p' });
+      assert.equal((await ws.next('error', (f) => f.id === 'p')).code, 'FORBIDDEN');
+      ws.send({ type: 'subscribe', room: 'lobby', id: 'l' });
+      await ws.next('subscribed', (f) => f.id === 'l');
+      ws.send({ type: 'publish', room: 'lobby', id: 'a', text: 'quiet please' });
+      await ws.next('message', (f) => f.text === 'QUIET PLEASE');
+      ws.send({ type: 'publish', room: 'lobby', id: 'b', text: 'buy spam' });
+      assert.equal((await ws.next('error', (f) => f.id === 'b')).code, 'FORBIDDEN');
+      ws.send({ type: 'publish', room: 'lobby', id: 'c', text: 'grow' });
+      assert.equal((await ws.next('error', (f) => f.id === 'c')).code, 'MESSAGE_TOO_LARGE');
+      const slow = await postJson(`${url}/api/rooms/lobby/messages`, { text: 'rate' });
+      assert.equal(slow.status, 429);
+      assert.equal((await postJson(`${url}/update`, { text: 'lecture' })).status, 200);
+      const log = (await sb.history('lobby')).entries.filter((e) => e.type === 'message').map((e) => (e.type === 'message' ? e.text : ''));
+      assert.deepEqual(log, ['QUIET PLEASE', 'LECTURE']);
+      ws.close();
+    } finally {
+      await sb.close();
     }
   });
 });

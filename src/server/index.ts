@@ -6,6 +6,7 @@
 export { createSwitchboard, type AppMessage, type AttachableServer, type Switchboard, type SwitchboardOptions } from './server.js';
 export { DEFAULT_CONFIG, configFromEnv, type ServerConfig } from './config.js';
 export type { Principal, Right, RoomGrants } from './auth/principal.js';
+export type { HookMessage, SwitchboardHooks } from './session/hooks.js';
 export { signWebhook, verifyWebhook } from './webhooks/webhook-signature.js';
 export type { WebhookEvent, WebhookEventType } from './webhooks/webhook-event.js';
 export type { MessageStore } from './store/message-store.js';

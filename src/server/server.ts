@@ -20,6 +20,7 @@ import { sendJson } from './http-util.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
 import { Limits } from './session/limits.js';
+import type { SwitchboardHooks } from './session/hooks.js';
 import { LogLimiter } from './session/log-limiter.js';
 import { normalizeOrigins } from './session/handshake.js';
 import { Policy } from './session/policy.js';
@@ -57,6 +58,8 @@ export interface SwitchboardOptions extends Partial<ServerConfig> {
    * `/chat/api/...`, `/chat/api/ws` and the app at `/chat/`. Default '' (the whole server).
    */
   path?: string;
+  /** In-process hooks, run inside the session pipeline: onConnect, onSubscribe, onPublish (see session/hooks.ts). */
+  hooks?: SwitchboardHooks;
 }
 
 /**
@@ -182,7 +185,7 @@ export interface Switchboard {
  * them on one HTTP server (one port for all four transports and the web app).
  */
 export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard {
-  const { logger: givenLogger, messageStore, broker: givenBroker, presenceStore: givenPresence, tokenVerifier, path, ...overrides } = options;
+  const { logger: givenLogger, messageStore, broker: givenBroker, presenceStore: givenPresence, tokenVerifier, path, hooks, ...overrides } = options;
   const prefix = normalizePath(path ?? '');
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...overrides };
   config.origins = normalizeOrigins(config.origins);
@@ -226,7 +229,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     loadTokenVerifierFromFiles({ secret: config.jwtSecret, publicKeyFile: config.jwtPublicKey, jwksFile: config.jwks, issuer: config.jwtIssuer, audience: config.jwtAudience });
   const policy = new Policy({ verifier, apiKey: config.apiKey, guests: config.guests, guestRooms: config.guestRooms });
   const tickets = new PresenceTickets(presenceKey(config));
-  const ctx: ServerContext = { config, hub, logger, badInput: new LogLimiter(logger), metrics, connections, policy, limits, tickets };
+  const ctx: ServerContext = { config, hub, logger, badInput: new LogLimiter(logger), metrics, connections, policy, limits, tickets, hooks: hooks ?? {} };
 
   const staticFiles = existsSync(config.staticDir) ? sirv(config.staticDir, { etag: true, gzip: true, single: false, setHeaders: appHeaders }) : undefined;
   const router = new Router(ctx, (req, res) => notFound(req, res));

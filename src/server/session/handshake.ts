@@ -90,6 +90,8 @@ export async function handshake(
     claimed: open ? { name: checked(claimed.name, displayName, 'name'), member: checked(claimed.member, clientMessageId, 'member') } : {},
   });
   noteWho(req, principal.member);
+  const hook = ctx.hooks.onConnect;
+  if (hook && (await hook({ principal, request: req })) === false) throw new SwitchboardError('FORBIDDEN', 'refused by the application');
   return { principal, connectionId };
 }
 

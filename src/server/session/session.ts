@@ -13,6 +13,9 @@ import type { Subscriber } from '../subscriber.js';
 import type { Budget } from './limits.js';
 import type { Sink } from './sink.js';
 
+/** text, data and event of a message, checked. */
+type MessagePayloadDraft = Pick<MessageDraft, 'text' | 'data' | 'event'>;
+
 /** How the transport of a session is named in entries (`from.transport`) and metrics. */
 export type SessionTransport = TransportName | 'http' | 'seed';
 
@@ -123,6 +126,12 @@ export class Session implements Closable {
       if (!this.subs.has(room) && this.subs.size >= config.maxSubscriptionsPerConnection) {
         throw new SwitchboardError('TOO_MANY_SUBSCRIPTIONS', `at most ${config.maxSubscriptionsPerConnection}`);
       }
+      const hook = this.ctx.hooks.onSubscribe;
+      if (hook) {
+        const allowed = await hook({ principal: this.principal, room, transport: this.transport });
+        this.ensureOpen();
+        if (allowed === false) throw new SwitchboardError('FORBIDDEN', 'refused by the application');
+      }
       const state = await this.roomState(room, opts.create === true);
       this.ensureOpen();
       let start = hub.resolveStart(state, opts.after, opts.fromStart);
@@ -161,36 +170,44 @@ export class Session implements Closable {
    * the clientId for another message.
    */
   publish(room: string, input: PublishInput): Promise<Ack> {
-    const { config, hub } = this.ctx;
-    const text = input.text ?? '';
+    let payload!: MessagePayloadDraft;
     // A top-level null is no data: JSON clients send it for "none".
-    const data = input.data ?? undefined;
-    const { event } = input;
-    let payload!: Pick<MessageDraft, 'text' | 'data' | 'event'>;
-    const validate = (): void => {
-      if (typeof text !== 'string') throw new SwitchboardError('TEXT_REQUIRED', 'text must be a string');
-      if (text.length === 0 && data === undefined) throw new SwitchboardError('TEXT_REQUIRED');
-      if (event !== undefined && (typeof event !== 'string' || !EVENT_NAME_PATTERN.test(event))) throw new SwitchboardError('BAD_REQUEST', 'event: 1-64 of A-Z a-z 0-9 _ . : -');
-      if (!text.isWellFormed()) throw new SwitchboardError('INVALID_UTF8', 'the text holds a lone surrogate');
-      let bytes = Buffer.byteLength(text, 'utf8');
-      if (data !== undefined) {
-        const problem = dataProblem(data);
-        if (problem === 'lone-surrogate') throw new SwitchboardError('INVALID_UTF8', 'a string of the data holds a lone surrogate');
-        if (problem === 'too-deep') throw new SwitchboardError('BAD_REQUEST', `data: nests deeper than ${MAX_DATA_DEPTH} levels`);
-        if (problem === 'not-json') throw new SwitchboardError('BAD_REQUEST', 'data: not a JSON value');
-        bytes += Buffer.byteLength(JSON.stringify(data), 'utf8');
-      }
-      if (bytes > config.maxMessageBytes) throw new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${config.maxMessageBytes} bytes`);
-      payload = { text, ...(data !== undefined ? { data: data as JsonValue } : {}), ...(event !== undefined ? { event } : {}) };
-    };
+    const validate = (): void => void (payload = this.checkPayload(input.text ?? '', input.data ?? undefined, input.event));
     return this.run('publish', room, 'write', 'publish', async () => {
+      const hook = this.ctx.hooks.onPublish;
+      if (hook) {
+        const answer = await hook({ principal: this.principal, room, transport: this.transport, message: { ...payload } });
+        this.ensureOpen();
+        if (answer === false) throw new SwitchboardError('FORBIDDEN', 'refused by the application');
+        // A transformed message passes the same checks as one a client sent.
+        if (answer && answer !== true) payload = this.checkPayload(answer.text ?? '', answer.data ?? undefined, answer.event);
+      }
       let from = this.sender;
       const behalf = input.onBehalfOf;
       if (this.principal.kind === 'system' && behalf && (behalf.member || behalf.name)) {
         from = { id: this.id, name: behalf.name ?? behalf.member!, ...(behalf.member ? { member: behalf.member } : {}), transport: this.transport };
       }
-      return hub.publish({ type: 'message', room, from, ...payload, ...(input.clientId !== undefined ? { clientId: input.clientId } : {}) });
+      return this.ctx.hub.publish({ type: 'message', room, from, ...payload, ...(input.clientId !== undefined ? { clientId: input.clientId } : {}) });
     }, validate);
+  }
+
+  /** The validate step of a publish: TEXT_REQUIRED, BAD_REQUEST (event, data), INVALID_UTF8, MESSAGE_TOO_LARGE. */
+  private checkPayload(text: unknown, data: unknown, event: unknown): MessagePayloadDraft {
+    const { config } = this.ctx;
+    if (typeof text !== 'string') throw new SwitchboardError('TEXT_REQUIRED', 'text must be a string');
+    if (text.length === 0 && data === undefined) throw new SwitchboardError('TEXT_REQUIRED');
+    if (event !== undefined && (typeof event !== 'string' || !EVENT_NAME_PATTERN.test(event))) throw new SwitchboardError('BAD_REQUEST', 'event: 1-64 of A-Z a-z 0-9 _ . : -');
+    if (!text.isWellFormed()) throw new SwitchboardError('INVALID_UTF8', 'the text holds a lone surrogate');
+    let bytes = Buffer.byteLength(text, 'utf8');
+    if (data !== undefined) {
+      const problem = dataProblem(data);
+      if (problem === 'lone-surrogate') throw new SwitchboardError('INVALID_UTF8', 'a string of the data holds a lone surrogate');
+      if (problem === 'too-deep') throw new SwitchboardError('BAD_REQUEST', `data: nests deeper than ${MAX_DATA_DEPTH} levels`);
+      if (problem === 'not-json') throw new SwitchboardError('BAD_REQUEST', 'data: not a JSON value');
+      bytes += Buffer.byteLength(JSON.stringify(data), 'utf8');
+    }
+    if (bytes > config.maxMessageBytes) throw new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${config.maxMessageBytes} bytes`);
+    return { text, ...(data !== undefined ? { data: data as JsonValue } : {}), ...(event !== undefined ? { event: event as string } : {}) };
   }
 
   typing(room: string): Promise<void> {
