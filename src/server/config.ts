@@ -1,9 +1,11 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { defaultConfig, resolveConfig } from './options.js';
 import type { WebhookEventType } from './webhooks/webhook-event.js';
 
-/** Every server option, with its default. The CLI (`switchboard serve --help`) and the environment set them. */
+/**
+ * Every server option. Their flags, environment variables, config-file keys, defaults, help and
+ * checks are one table, `OPTIONS` in options.ts, which must list every field here (it does not
+ * compile otherwise).
+ */
 export interface ServerConfig {
   /** TCP port. Env PORT. Default 3000 (the lecture's). */
   port: number;
@@ -123,121 +125,14 @@ export interface ServerConfig {
   logJson: boolean;
 }
 
-/** The folder holding package.json, from src/server or dist/src/server alike. */
-function findPackageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
-}
-const packageRoot = findPackageRoot();
+/** Every option at its default, from the table of options.ts. */
+export const DEFAULT_CONFIG: ServerConfig = defaultConfig();
 
-export const DEFAULT_CONFIG: ServerConfig = {
-  port: 3000,
-  host: '::',
-  store: 'sqlite',
-  dataDir: './data',
-  redisUrl: undefined,
-  redisPrefix: 'sb:',
-  maxMessageBytes: 64 * 1024,
-  retentionCount: 10_000,
-  retentionMs: 7 * 24 * 3600 * 1000,
-  heartbeatMs: 25_000,
-  sseKeepaliveMs: 15_000,
-  sseRetryMs: 3000,
-  longPollTimeoutMs: 25_000,
-  maxConnections: 10_000,
-  maxRooms: 10_000,
-  rateLimitPerSecond: 20,
-  rateLimitBurst: 40,
-  maxBufferedBytes: 1024 * 1024,
-  origins: ['*'],
-  jwtSecret: undefined,
-  jwtPublicKey: undefined,
-  jwks: undefined,
-  jwtIssuer: undefined,
-  jwtAudience: undefined,
-  apiKey: undefined,
-  guests: 'none',
-  guestRooms: ['lobby'],
-  webhookUrl: undefined,
-  webhookSecret: undefined,
-  webhookEvents: ['member.online', 'member.offline', 'room.created', 'room.deleted'],
-  devLogin: false,
-  trustProxy: false,
-  typingRatePerSecond: 5,
-  subscribeRatePerSecond: 20,
-  createRatePerSecond: 2,
-  connectRatePerSecond: 20,
-  maxConnectionsPerAddress: 200,
-  maxConnectionsPerMember: 50,
-  maxSubscriptionsPerConnection: 100,
-  maxAnswerBytes: 1024 * 1024,
-  writeTimeoutMs: 15_000,
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  seedRoutes: true,
-  presenceGraceMs: 3000,
-  presenceEntries: true,
-  shutdownTimeoutMs: 5000,
-  drainDelayMs: 0,
-  staticDir: path.join(packageRoot, 'dist', 'public'),
-  logLevel: 'info',
-  logJson: false,
-};
-
-/** The defaults overridden by whatever the environment sets. */
+/**
+ * The defaults overridden by whatever the environment sets (the variables of options.ts; unset and
+ * empty ones count as not given), with the rules that tie options together (a Redis URL alone
+ * selects the Redis store). Throws OptionError, one line naming the variable, on a bad value.
+ */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  const c: ServerConfig = { ...DEFAULT_CONFIG };
-  const num = (name: string): number | undefined => (env[name] !== undefined && env[name] !== '' ? Number(env[name]) : undefined);
-  const list = (name: string): string[] | undefined => (env[name] ? env[name]!.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
-  c.port = num('PORT') ?? c.port;
-  c.host = env.HOST || c.host;
-  c.dataDir = env.DATA_DIR || c.dataDir;
-  c.redisUrl = env.REDIS_URL || undefined;
-  c.redisPrefix = env.REDIS_PREFIX || c.redisPrefix;
-  if (env.STORE === 'memory' || env.STORE === 'sqlite' || env.STORE === 'redis') c.store = env.STORE;
-  else if (c.redisUrl) c.store = 'redis';
-  c.maxMessageBytes = num('MAX_MESSAGE_BYTES') ?? c.maxMessageBytes;
-  c.retentionCount = num('RETENTION_COUNT') ?? c.retentionCount;
-  c.retentionMs = num('RETENTION_MS') ?? c.retentionMs;
-  c.heartbeatMs = num('HEARTBEAT_MS') ?? c.heartbeatMs;
-  c.longPollTimeoutMs = num('LONG_POLL_TIMEOUT_MS') ?? c.longPollTimeoutMs;
-  c.maxConnections = num('MAX_CONNECTIONS') ?? c.maxConnections;
-  c.drainDelayMs = num('DRAIN_DELAY_MS') ?? c.drainDelayMs;
-  c.sseKeepaliveMs = num('SSE_KEEPALIVE_MS') ?? c.sseKeepaliveMs;
-  c.maxRooms = num('MAX_ROOMS') ?? c.maxRooms;
-  c.rateLimitPerSecond = num('RATE_LIMIT') ?? c.rateLimitPerSecond;
-  c.rateLimitBurst = num('RATE_BURST') ?? c.rateLimitBurst;
-  c.maxBufferedBytes = num('MAX_BUFFERED_BYTES') ?? c.maxBufferedBytes;
-  c.shutdownTimeoutMs = num('SHUTDOWN_TIMEOUT_MS') ?? c.shutdownTimeoutMs;
-  if (env.SEED_ROUTES === 'false' || env.SEED_ROUTES === '0') c.seedRoutes = false;
-  if (env.PRESENCE_ENTRIES === 'false' || env.PRESENCE_ENTRIES === '0') c.presenceEntries = false;
-  c.origins = list('ORIGINS') ?? c.origins;
-  c.jwtSecret = env.JWT_SECRET || undefined;
-  c.jwtPublicKey = env.JWT_PUBLIC_KEY || undefined;
-  c.jwks = env.JWKS || undefined;
-  c.jwtIssuer = env.JWT_ISSUER || undefined;
-  c.jwtAudience = env.JWT_AUDIENCE || undefined;
-  c.apiKey = env.API_KEY || undefined;
-  if (env.GUESTS === 'none' || env.GUESTS === 'read' || env.GUESTS === 'write') c.guests = env.GUESTS;
-  c.guestRooms = list('GUEST_ROOMS') ?? c.guestRooms;
-  c.webhookUrl = env.WEBHOOK_URL || undefined;
-  c.webhookSecret = env.WEBHOOK_SECRET || undefined;
-  c.webhookEvents = (list('WEBHOOK_EVENTS') as WebhookEventType[] | undefined) ?? c.webhookEvents;
-  c.devLogin = env.DEV_LOGIN === 'true' || env.DEV_LOGIN === '1';
-  c.trustProxy = env.TRUST_PROXY === 'true' || env.TRUST_PROXY === '1';
-  c.typingRatePerSecond = num('TYPING_RATE') ?? c.typingRatePerSecond;
-  c.subscribeRatePerSecond = num('SUBSCRIBE_RATE') ?? c.subscribeRatePerSecond;
-  c.createRatePerSecond = num('CREATE_RATE') ?? c.createRatePerSecond;
-  c.connectRatePerSecond = num('CONNECT_RATE') ?? c.connectRatePerSecond;
-  c.maxConnectionsPerAddress = num('MAX_CONNECTIONS_PER_ADDRESS') ?? c.maxConnectionsPerAddress;
-  c.maxConnectionsPerMember = num('MAX_CONNECTIONS_PER_MEMBER') ?? c.maxConnectionsPerMember;
-  c.maxSubscriptionsPerConnection = num('MAX_SUBSCRIPTIONS') ?? c.maxSubscriptionsPerConnection;
-  c.maxAnswerBytes = num('MAX_ANSWER_BYTES') ?? c.maxAnswerBytes;
-  c.writeTimeoutMs = num('WRITE_TIMEOUT_MS') ?? c.writeTimeoutMs;
-  c.headersTimeoutMs = num('HEADERS_TIMEOUT_MS') ?? c.headersTimeoutMs;
-  c.requestTimeoutMs = num('REQUEST_TIMEOUT_MS') ?? c.requestTimeoutMs;
-  c.logLevel = env.LOG_LEVEL || c.logLevel;
-  c.logJson = env.LOG_FORMAT === 'json';
-  return c;
+  return resolveConfig({ env });
 }
