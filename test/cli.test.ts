@@ -283,7 +283,35 @@ describe('switchboard CLI', () => {
     for (const r of [badToken, badTokenTail, badTokenChat, noToken]) assertOneLineError(r, /UNAUTHORIZED/);
     assert.equal(goodToken.code, 0, goodToken.stderr);
     assert.match(goodToken.stdout, /^\d+\n$/);
-    assert.notEqual(badTransport.code, 0);
-    assert.doesNotMatch(badTransport.stderr, /\n\s+at /);
+    assertOneLineError(badTransport, /argument 'carrier-pigeon' is invalid/);
+    assert.equal(badTransport.code, 2);
+  });
+
+  it('usage mistakes of chat, send, tail, token and the command itself: one line, exit 2 (as serve); --help exits 0', { timeout: 40_000 }, async () => {
+    const cases: [string[], RegExp][] = [
+      [['send', '--bogus', 'hi'], /unknown option '--bogus'/],
+      [['send', '--timeout', 'soon', 'hi'], /--timeout <ms>.*'soon' is invalid/],
+      [['send', '--url'], /--url <url>' argument missing/],
+      [['tail', '--history', 'lots'], /--history <n>.*'lots' is invalid/],
+      [['tail', '--transport', 'pigeon'], /'pigeon' is invalid/],
+      [['tail', 'extra'], /too many arguments/],
+      [['chat', 'extra'], /too many arguments/],
+      [['chat', '--history', '-1'], /--history <n>.*'-1' is invalid/],
+      [['chat', '--nope'], /unknown option '--nope'/],
+      [['token', '--sub'], /--sub <id>' argument missing/],
+      [['token', '--sub', 'ann', '--room', 'lobby:fly', '--secret', 's'], /unknown right "fly"/],
+      [['token', '--sub', 'ann'], /no secret/],
+      [['nope'], /unknown command 'nope'/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => run(args)));
+    for (const [i, [args, pattern]] of cases.entries()) {
+      const r = results[i]!;
+      assertOneLineError(r, pattern);
+      assert.equal(r.code, 2, `switchboard ${args.join(' ')}: exit ${r.code} (${r.stderr.trim()})`);
+      assert.equal(r.stdout, '', `switchboard ${args.join(' ')} prints nothing on stdout`);
+    }
+    const help = await run(['chat', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /--create/);
   });
 });

@@ -8,6 +8,7 @@ import type { Client } from '../client/types.js';
 import { connectOptions, describeError, exit, failWith, runGuarded, withClientOptions, type ClientFlags } from './client-options.js';
 import { colourWanted, formatEntry, palette, type Palette } from './format-entry.js';
 import { recentMessages } from './recent-messages.js';
+import { wholeNumber } from './usage-errors.js';
 
 interface ChatFlags extends ClientFlags {
   history: number;
@@ -34,7 +35,7 @@ const DRAIN_TIMEOUT_MS = 15_000;
 export function chatCommand(): Command {
   return withClientOptions(new Command('chat'), defaultName())
     .description('chat in a room (interactive, or send each line of piped stdin)')
-    .addOption(new Option('--history <n>', 'messages of history shown on join').default(20).argParser(Number))
+    .addOption(new Option('--history <n>', 'messages of history shown on join').default(20).argParser(wholeNumber(0)))
     .action(async (flags: ChatFlags) => {
       await runGuarded(flags, () => new ChatSession(flags).start());
     });

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { SwitchboardError } from '../protocol/errors.js';
 import { ConnectionError } from '../client/errors.js';
 import { TRANSPORTS } from '../protocol/types.js';
+import { USAGE_EXIT_CODE, reportUsageErrors } from './usage-errors.js';
 import type { ConnectOptions, TransportName } from '../client/types.js';
 
 /** The flags every client command shares (`chat`, `send`, `tail`), as commander parses them. */
@@ -15,11 +16,11 @@ export interface ClientFlags {
   create?: boolean;
 }
 
-/** Adds --url, --room, --name, --transport, --token and --create to a command. */
+/** Adds --url, --room, --name, --transport, --token and --create to a command, and its usage errors exit 2. */
 export function withClientOptions(command: Command, defaultName?: string): Command {
   const name = new Option('-n, --name <name>', 'display name');
   if (defaultName !== undefined) name.default(defaultName);
-  return command
+  return reportUsageErrors(command)
     .addOption(new Option('-u, --url <url>', 'server URL (env SWITCHBOARD_URL)').default(process.env.SWITCHBOARD_URL ?? 'http://localhost:3000'))
     .addOption(new Option('-r, --room <room>', 'room').default('lobby'))
     .addOption(name)
@@ -60,8 +61,8 @@ export function describeError(err: unknown, flags?: Pick<ClientFlags, 'url' | 'r
 
 /** Exit code of an error: 2 for a usage mistake (bad URL, bad option), 1 for anything else. */
 export function exitCodeOf(err: unknown): number {
-  if (err instanceof ConnectionError && err.code === 'INVALID_URL') return 2;
-  if (err instanceof SwitchboardError && (err.code === 'BAD_REQUEST' || err.code === 'INVALID_ROOM_NAME')) return 2;
+  if (err instanceof ConnectionError && err.code === 'INVALID_URL') return USAGE_EXIT_CODE;
+  if (err instanceof SwitchboardError && (err.code === 'BAD_REQUEST' || err.code === 'INVALID_ROOM_NAME')) return USAGE_EXIT_CODE;
   return 1;
 }
 

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { chatCommand } from './chat.js';
 import { sendCommand } from './send.js';
 import { tailCommand } from './tail.js';
+import { reportUsageErrors } from './usage-errors.js';
 
 /**
  * `serve`, with the server loaded only when it runs: the client commands (`chat`, `send`,
@@ -21,8 +22,8 @@ function lazyServeCommand(): Command {
     });
 }
 
-/** The `switchboard` command line. */
-const program = new Command('switchboard')
+/** The `switchboard` command line: a usage mistake (an unknown command or option...) exits 2 with one line. */
+const program = reportUsageErrors(new Command('switchboard'))
   .description('Switchboard: real-time chat over WebSocket, SSE, long polling and short polling')
   .version('0.1.0')
   .addCommand(lazyServeCommand())

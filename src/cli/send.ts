@@ -4,6 +4,7 @@ import { ConnectionError } from '../client/errors.js';
 import type { JsonValue, MessagePayload } from '../client/types.js';
 import { SwitchboardError } from '../protocol/errors.js';
 import { connectOptions, exit, runGuarded, withClientOptions, type ClientFlags } from './client-options.js';
+import { wholeNumber } from './usage-errors.js';
 
 interface SendFlags extends ClientFlags {
   clientId?: string;
@@ -26,7 +27,7 @@ export function sendCommand(): Command {
     .addOption(new Option('--data <json>', 'application data sent with the message: any JSON value'))
     .addOption(new Option('--event <name>', 'application event name: 1-64 of A-Z a-z 0-9 _ . : -'))
     .addOption(new Option('--client-id <id>', 'client message id: sending again with the same id stores it once'))
-    .addOption(new Option('--timeout <ms>', 'give up when no ack comes within this').default(15_000).argParser(Number))
+    .addOption(new Option('--timeout <ms>', 'give up when no ack comes within this').default(15_000).argParser(wholeNumber(1)))
     .action(async (words: string[], flags: SendFlags) => {
       await runGuarded(flags, async () => {
         const message = payloadOf(words, flags);

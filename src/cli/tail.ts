@@ -5,6 +5,7 @@ import type { Entry } from '../protocol/types.js';
 import { connectOptions, describeError, exit, failWith, runGuarded, withClientOptions, type ClientFlags } from './client-options.js';
 import { colourWanted, formatEntry, palette } from './format-entry.js';
 import { recentMessages } from './recent-messages.js';
+import { wholeNumber } from './usage-errors.js';
 
 interface TailFlags extends ClientFlags {
   json?: boolean;
@@ -22,7 +23,7 @@ export function tailCommand(): Command {
   return withClientOptions(new Command('tail'), 'tail')
     .description('print messages as they arrive, one per line')
     .addOption(new Option('--json', 'one JSON entry per line'))
-    .addOption(new Option('--history <n>', 'first print the last n messages').argParser(Number))
+    .addOption(new Option('--history <n>', 'first print the last n messages').argParser(wholeNumber(0)))
     .addOption(new Option('--presence', 'also print join and leave entries'))
     .action(async (flags: TailFlags) => {
       await runGuarded(flags, async () => {

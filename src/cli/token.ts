@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_NAME_LENGTH } from '../protocol/constants.js';
 import { RIGHTS, type Right } from '../server/auth/principal.js';
 import { GRANT_KEY_PATTERN, MEMBER_ID_PATTERN } from '../server/auth/token-verifier.js';
+import { USAGE_EXIT_CODE, reportUsageErrors } from './usage-errors.js';
 
 interface TokenFlags {
   sub: string;
@@ -57,7 +58,7 @@ function parseName(value: string): string {
  * on stderr and exits 2.
  */
 export function tokenCommand(): Command {
-  return new Command('token')
+  return reportUsageErrors(new Command('token'))
     .description('make an HS256 user token for development and tests (a real deployment has its own issuer)')
     .addOption(new Option('--sub <id>', 'member id (the "sub" claim)').argParser(parseSub).makeOptionMandatory())
     .addOption(new Option('--name <name>', 'display name (default: the member id)').argParser(parseName))
@@ -66,13 +67,9 @@ export function tokenCommand(): Command {
     .addOption(new Option('--secret <secret>', 'HMAC secret (env JWT_SECRET, better: it stays out of ps and shell history)'))
     .addOption(new Option('--issuer <iss>', 'the "iss" claim'))
     .addOption(new Option('--audience <aud>', 'the "aud" claim'))
-    // Commander's own errors (unknown option, missing --sub, a parser's refusal) as ours: one
-    // "switchboard: ..." line and exit 2; --help still exits 0.
-    .configureOutput({ outputError: (str, write) => write(`switchboard: ${str.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim()}\n`) })
-    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .action(async (flags: TokenFlags, command: Command) => {
       const secret = flags.secret ?? process.env.JWT_SECRET;
-      if (!secret) command.error('no secret: give --secret or set JWT_SECRET', { exitCode: 2 });
+      if (!secret) command.error('no secret: give --secret or set JWT_SECRET', { exitCode: USAGE_EXIT_CODE });
       const token = await mintToken(secret!, { sub: flags.sub, name: flags.name, rooms: flags.room, ttlSec: flags.ttl, issuer: flags.issuer, audience: flags.audience });
       process.stdout.write(`${token}\n`);
     });

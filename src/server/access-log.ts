@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isHttp2, type HttpRequest, type HttpResponse } from './http-util.js';
 import type { Logger } from './logger.js';
 
 /** What a request's handshake learnt, for its access-log line. */
@@ -7,15 +7,15 @@ interface Who {
   transport: string;
 }
 
-const who = new WeakMap<IncomingMessage, Who>();
+const who = new WeakMap<HttpRequest, Who>();
 
 /** Notes who made a request (called by the handshake), so its access-log line names them. */
-export function noteWho(req: IncomingMessage, member: string, transport?: string): void {
+export function noteWho(req: HttpRequest, member: string, transport?: string): void {
   who.set(req, { member, transport: transport ?? who.get(req)?.transport ?? 'http' });
 }
 
 /** Notes the transport of a request (called by the route). */
-export function noteTransport(req: IncomingMessage, transport: string): void {
+export function noteTransport(req: HttpRequest, transport: string): void {
   const known = who.get(req);
   who.set(req, { member: known?.member ?? '', transport });
 }
@@ -24,12 +24,16 @@ export function noteTransport(req: IncomingMessage, transport: string): void {
  * One `info` line per HTTP request when its answer is done (an SSE stream or a held poll: when
  * it ends): method, path (never the query, which may hold a token), status, duration, bytes
  * sent, and who, when the handshake knew. Readable on a terminal (pino-pretty), JSON otherwise.
+ * An HTTP/2 request is one stream of a shared connection, whose byte count is the connection's:
+ * its line says `http: 2` instead of `bytes`.
  */
-export function logAccess(logger: Logger, req: IncomingMessage, res: ServerResponse): void {
+export function logAccess(logger: Logger, req: HttpRequest, res: HttpResponse): void {
   if (!logger.isLevelEnabled('info')) return;
   const started = performance.now();
-  const socket = req.socket;
-  const before = socket.bytesWritten;
+  // Read now: an HTTP/2 request's socket is its stream's view of the connection, gone with the stream.
+  const address = req.socket.remoteAddress;
+  const h1Socket = isHttp2(req) ? undefined : req.socket;
+  const before = h1Socket?.bytesWritten ?? 0;
   res.once('close', () => {
     const w = who.get(req);
     logger.info(
@@ -38,9 +42,9 @@ export function logAccess(logger: Logger, req: IncomingMessage, res: ServerRespo
         path: (req.url ?? '/').split('?')[0]!.slice(0, 200),
         status: res.headersSent ? res.statusCode : 0,
         ms: Math.round(performance.now() - started),
-        bytes: Math.max(0, socket.bytesWritten - before),
+        ...(h1Socket ? { bytes: Math.max(0, h1Socket.bytesWritten - before) } : { http: 2 }),
         ...(w ? { transport: w.transport, member: w.member } : {}),
-        address: socket.remoteAddress,
+        address,
       },
       'request',
     );

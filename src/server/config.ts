@@ -11,6 +11,13 @@ export interface ServerConfig {
   port: number;
   /** Interface to bind. Env HOST. Default '::' (every interface, IPv4 too). */
   host: string;
+  /**
+   * PEM file of the TLS certificate (chain). With `tlsKey`: HTTPS on `port`, ALPN `h2` and
+   * `http/1.1` (HTTP/2 for SSE, polls and the API; WebSocket over HTTP/1.1). Both or neither. Env TLS_CERT.
+   */
+  tlsCert: string | undefined;
+  /** PEM file of the certificate's private key. Env TLS_KEY. */
+  tlsKey: string | undefined;
   /** 'memory' | 'sqlite' | 'redis'. Default 'sqlite' ('redis' when a Redis URL is given). Env STORE. */
   store: 'memory' | 'sqlite' | 'redis';
   /** Where SQLite keeps its file. Env DATA_DIR. Default ./data */
@@ -117,6 +124,18 @@ export interface ServerConfig {
    * to reconnect. Counted within `shutdownTimeoutMs`. Env DRAIN_DELAY_MS. Default 0.
    */
   drainDelayMs: number;
+  /** Serve Prometheus metrics at /metrics (false: 404 there, on every port). Env METRICS=false. Default true. */
+  metrics: boolean;
+  /**
+   * Serve /metrics on this port of `metricsHost`, with a server of its own, and not on the main
+   * port (nor under an `attach`ed server). Undefined (default): on the main port. 0: any free port.
+   * Env METRICS_PORT.
+   */
+  metricsPort: number | undefined;
+  /** Interface of `metricsPort`. Env METRICS_HOST. Default 127.0.0.1 (this machine only). */
+  metricsHost: string;
+  /** When set, /metrics needs `Authorization: Bearer <token>` (401 otherwise), on whichever port serves it. Env METRICS_TOKEN. */
+  metricsToken: string | undefined;
   /** Folder of the built web app. Default dist/public of the package. */
   staticDir: string;
   /** pino level: fatal error warn info debug trace silent. Env LOG_LEVEL. Default info. */

@@ -1,19 +1,94 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { constants as http2Constants, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Readable } from 'node:stream';
 import getRawBody from 'raw-body';
 import { SwitchboardError, type ErrorCode } from '../protocol/errors.js';
 import type { RetryableError } from './session/limits.js';
 
+/**
+ * A request as routes get it: HTTP/1.x (`http.IncomingMessage`), or HTTP/2 over TLS (node's
+ * compatibility `Http2ServerRequest`, one stream of a shared connection). Both carry `method`,
+ * `url`, `headers`, a readable body and `setTimeout`; their `socket` differs: for HTTP/2 it is a
+ * proxy whose `setTimeout` is the whole session's and whose write state is the shared TLS
+ * socket's. Go through the helpers below for anything about the connection.
+ */
+export type HttpRequest = IncomingMessage | Http2ServerRequest;
+
+/**
+ * An answer of either protocol. `Http2ServerResponse` has no `destroyed` (its type says it has),
+ * its `socket` is the shared connection's and vanishes once the stream closes, and HTTP/2 refuses
+ * connection-level headers (`connection`, `keep-alive`, `transfer-encoding`): see the helpers.
+ */
+export type HttpResponse = ServerResponse | Http2ServerResponse;
+
+/** True for a request that came over HTTP/2 (one stream of a multiplexed connection). */
+export function isHttp2(req: HttpRequest): req is Http2ServerRequest {
+  return req instanceof Http2ServerRequest;
+}
+
+/** True once the answer can no longer be written: the client went away or it was cut. */
+export function responseGone(res: HttpResponse): boolean {
+  if (res instanceof Http2ServerResponse) return res.stream.destroyed || res.stream.closed;
+  return res.destroyed || (res.socket?.destroyed ?? false);
+}
+
+/**
+ * True while the client takes nothing more of this answer (its buffers are full). For HTTP/2 it is
+ * the stream's own state (its flow-control window is spent), not the shared socket's, so one
+ * reader that stops does not count against the other streams of its connection.
+ */
+export function writeStalled(res: HttpResponse): boolean {
+  if (res instanceof Http2ServerResponse) return !res.stream.destroyed && res.stream.writableNeedDrain;
+  return res.socket?.writableNeedDrain ?? false;
+}
+
+/**
+ * Cuts an answer at once. HTTP/1.x: its connection is destroyed (nothing else can tell the client
+ * the answer is incomplete). HTTP/2: only its stream, reset with CANCEL (a plain `destroy` would
+ * reset it with NO_ERROR, which tells the client nothing went wrong); the connection goes on.
+ */
+export function cutResponse(res: HttpResponse): void {
+  if (res instanceof Http2ServerResponse) {
+    if (!res.stream.destroyed) res.stream.close(http2Constants.NGHTTP2_CANCEL);
+  } else res.destroy();
+}
+
+/**
+ * Lifts the inactivity deadline (`writeTimeoutMs`) of a request that is meant to stay open and
+ * quiet (an SSE stream, a held long poll): it keeps its own deadlines. HTTP/1.x: the socket's
+ * timeout, which is this request's alone; HTTP/2: this stream's, never the shared session's.
+ */
+export function holdOpen(req: HttpRequest): void {
+  req.setTimeout(0);
+}
+
+/**
+ * Headers of a long-lived answer that only HTTP/1.x may carry: HTTP/2 forbids connection-level
+ * headers (node drops them with a warning), and its connections persist anyway.
+ */
+export function keepAliveHeaders(req: HttpRequest): Record<string, string> {
+  return isHttp2(req) ? {} : { connection: 'keep-alive' };
+}
+
+/**
+ * Writes a chunk of an answer's body. The same call on both protocols, whose declared `write`
+ * overloads TypeScript cannot unite.
+ */
+export function writeBody(res: HttpResponse, chunk: string | Buffer): boolean {
+  return res instanceof Http2ServerResponse ? res.write(chunk) : res.write(chunk);
+}
+
 /** Writes a JSON answer. */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) return;
+export function sendJson(res: HttpResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || responseGone(res)) return;
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
   res.end(text);
 }
 
 /** Writes the catalog error body `{code, message, error}` with the code's HTTP status. */
-export function sendError(res: ServerResponse, err: unknown, onInternal?: (err: unknown) => void): ErrorCode {
+export function sendError(res: HttpResponse, err: unknown, onInternal?: (err: unknown) => void): ErrorCode {
   const e = toSwitchboardError(err);
   if (e.code === 'INTERNAL') onInternal?.(err);
   const headers: Record<string, string> = {};
@@ -43,13 +118,14 @@ export function toSwitchboardError(err: unknown): SwitchboardError {
  * (MESSAGE_TOO_LARGE past it, without reading the rest into memory), valid UTF-8 (INVALID_UTF8),
  * valid JSON (BAD_JSON). raw-body does the reading.
  */
-export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+export async function readJsonBody(req: HttpRequest, limit: number): Promise<unknown> {
   if (!isJsonType(req.headers['content-type'])) {
     throw new SwitchboardError('UNSUPPORTED_MEDIA_TYPE', `got ${JSON.stringify((req.headers['content-type'] ?? 'none').slice(0, 60))}: send Content-Type: application/json`);
   }
   let raw: Buffer;
   try {
-    raw = await getRawBody(req, { limit, length: req.headers['content-length'] });
+    const body: Readable = req; // both kinds are Readables; raw-body's declared type is narrower than what it reads
+    raw = await getRawBody(body, { limit, length: req.headers['content-length'] });
   } catch (err) {
     const type = (err as { type?: string }).type;
     if (type === 'entity.too.large') throw new SwitchboardError('MESSAGE_TOO_LARGE', `the body is over ${limit} bytes`);

@@ -2,7 +2,7 @@ import { formatCursor, parseCursor } from '../protocol/cursor.js';
 import { MAX_PAGE, ROOM_NAME_PATTERN } from '../protocol/constants.js';
 import { SwitchboardError } from '../protocol/errors.js';
 import { jsonEqual } from '../protocol/payload.js';
-import type { Ack, Entry, EntryDraft, HistoryPage, PollResult, RoomInfo, Sender, TypingNotice } from '../protocol/types.js';
+import type { Ack, Entry, EntryDraft, HistoryPage, PollResult, RoomInfo, Sender, TransportName, TypingNotice } from '../protocol/types.js';
 import { Batch, entryJson } from './batch.js';
 import type { Broker, BrokerMessage } from './broker/broker.js';
 import type { Logger } from './logger.js';
@@ -420,8 +420,8 @@ export class Hub {
     }
   }
 
-  private onDelivered(batch: Batch, recipients: number): void {
-    this.options.metrics.deliveries.inc(batch.entries.length * recipients);
+  private onDelivered(batch: Batch, recipients: ReadonlyMap<TransportName, number>): void {
+    this.options.metrics.delivered(batch.entries.length, recipients);
   }
 
   private onBrokerMessage(message: BrokerMessage): void {

@@ -198,6 +198,14 @@ const secret = text('secret');
 export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerConfig[K]> } = {
   port: { flag: '--port', short: '-p', env: 'PORT', default: 3000, help: 'TCP port (0: any free port)', value: wholeNumber(0, 65_535) },
   host: { flag: '--host', short: '-H', env: 'HOST', default: '::', defaultText: '`::` (all interfaces)', help: 'interface to bind', value: text('host') },
+  tlsCert: {
+    flag: '--tls-cert',
+    env: 'TLS_CERT',
+    default: undefined,
+    help: 'PEM file of the TLS certificate (chain): HTTPS on the port, HTTP/2 and HTTP/1.1 (needs --tls-key)',
+    value: filePath,
+  },
+  tlsKey: { flag: '--tls-key', env: 'TLS_KEY', default: undefined, help: 'PEM file of the private key of --tls-cert', value: filePath },
   store: {
     flag: '--store',
     env: 'STORE',
@@ -330,6 +338,24 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
   },
   shutdownTimeoutMs: { flag: '--shutdown-timeout-ms', env: 'SHUTDOWN_TIMEOUT_MS', default: 5000, help: 'graceful shutdown deadline', value: ms(0) },
   drainDelayMs: { flag: '--drain-delay-ms', env: 'DRAIN_DELAY_MS', default: 0, help: 'on SIGTERM, `/readyz` answers 503 this long before connections are closed', value: ms(0) },
+  metrics: { flag: '--no-metrics', env: 'METRICS', default: true, help: 'serve Prometheus metrics at `/metrics`; the flag turns them off (404)', value: onOff() },
+  metricsPort: {
+    flag: '--metrics-port',
+    env: 'METRICS_PORT',
+    default: undefined,
+    defaultText: 'none (on the main port)',
+    help: 'serve `/metrics` on this port of --metrics-host, and no longer on the main port (0: any free port)',
+    value: wholeNumber(0, 65_535),
+  },
+  metricsHost: { flag: '--metrics-host', env: 'METRICS_HOST', default: '127.0.0.1', help: 'interface of --metrics-port', value: text('host') },
+  metricsToken: {
+    flag: '--metrics-token',
+    env: 'METRICS_TOKEN',
+    default: undefined,
+    help: '`/metrics` needs `Authorization: Bearer <token>` (401 otherwise), on whichever port serves it (better in the environment: out of `ps`)',
+    value: secret,
+    secret: true,
+  },
   staticDir: {
     flag: '--static-dir',
     env: 'STATIC_DIR',
@@ -431,7 +457,8 @@ function closest(key: string): string | undefined {
  * file > default), with the rules that tie options together:
  * - a Redis URL and no store given anywhere: store `redis`;
  * - store `redis` needs a Redis URL; `devLogin` needs `jwtSecret`; `webhookUrl` needs
- *   `webhookSecret`; `headersTimeoutMs` must not exceed `requestTimeoutMs`.
+ *   `webhookSecret`; `headersTimeoutMs` must not exceed `requestTimeoutMs`; `metricsPort` needs
+ *   `metrics` on and differs from `port`; `tlsCert` and `tlsKey` go together.
  * Every value given is checked, overridden or not. Throws OptionError (one line naming the
  * option and where the value came from) at the first bad value or broken rule.
  */
@@ -476,11 +503,22 @@ export function resolveConfig(sources: ConfigSources = {}): ServerConfig {
   if (c.redisUrl && from.store === 'default') c.store = 'redis';
   if (c.store === 'redis' && !c.redisUrl) throw new OptionError(`--store redis needs --redis (REDIS_URL); store redis came from ${cameFrom('store')}`);
   if (c.devLogin && !c.jwtSecret) throw new OptionError(`--dev-login needs --jwt-secret (JWT_SECRET): its tokens are signed with it; dev login came from ${cameFrom('devLogin')}`);
+  if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
+    const given = c.tlsCert !== undefined ? 'tlsCert' : 'tlsKey';
+    const missing = OPTIONS[given === 'tlsCert' ? 'tlsKey' : 'tlsCert'];
+    throw new OptionError(`${OPTIONS[given].flag} needs ${missing.flag} (${missing.env}): HTTPS takes a certificate and its key; ${OPTIONS[given].flag} came from ${cameFrom(given)}`);
+  }
   if (c.webhookUrl && !c.webhookSecret) throw new OptionError(`--webhook-url needs --webhook-secret (WEBHOOK_SECRET) to sign the webhooks; the URL came from ${cameFrom('webhookUrl')}`);
   if (c.headersTimeoutMs > c.requestTimeoutMs) {
     throw new OptionError(
       `--headers-timeout-ms (${c.headersTimeoutMs}, from ${cameFrom('headersTimeoutMs')}) must not exceed --request-timeout-ms (${c.requestTimeoutMs}, from ${cameFrom('requestTimeoutMs')})`,
     );
+  }
+  if (c.metricsPort !== undefined && !c.metrics) {
+    throw new OptionError(`--metrics-port (from ${cameFrom('metricsPort')}) serves metrics that --no-metrics (from ${cameFrom('metrics')}) turns off: give one of them`);
+  }
+  if (c.metricsPort !== undefined && c.metricsPort !== 0 && c.metricsPort === c.port) {
+    throw new OptionError(`--metrics-port (${c.metricsPort}, from ${cameFrom('metricsPort')}) must differ from --port (from ${cameFrom('port')})`);
   }
   return c;
 }

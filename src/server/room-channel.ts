@@ -1,6 +1,7 @@
-import type { Entry, PresenceNotice, Sender, TypingNotice } from '../protocol/types.js';
+import type { Entry, PresenceNotice, Sender, TransportName, TypingNotice } from '../protocol/types.js';
 import { Batch } from './batch.js';
 import type { Subscriber } from './subscriber.js';
+import { SubscriberSet } from './subscriber-set.js';
 
 /** How long an out-of-order entry waits for the ones before it before they are read from the store. */
 const GAP_FILL_DELAY_MS = 50;
@@ -17,7 +18,8 @@ const RESYNC_PAGE = 500;
  * and hands that batch to every subscriber: each recipient gets every entry once, in order.
  */
 export class RoomChannel {
-  readonly subscribers = new Set<Subscriber>();
+  /** Live subscribers, counted by transport as they come and go (for the deliveries metric). */
+  readonly subscribers = new SubscriberSet();
   /** Subscribers still replaying history: live batches wait here until the replay is done. */
   private readonly catchingUp = new Map<Subscriber, Batch[]>();
   /** Seq of the last entry accepted for delivery. */
@@ -34,7 +36,8 @@ export class RoomChannel {
     public epoch: string,
     lastSeq: number,
     private readonly readMissing: (room: string, after: number, limit: number) => Promise<Entry[]>,
-    private readonly onDelivered: (batch: Batch, recipients: number) => void,
+    /** Told of each live batch and how many live subscribers of each transport it went to. */
+    private readonly onDelivered: (batch: Batch, recipients: ReadonlyMap<TransportName, number>) => void,
   ) {
     this.accepted = lastSeq;
   }
@@ -164,7 +167,7 @@ export class RoomChannel {
     this.pending = [];
     for (const held of this.catchingUp.values()) held.push(batch);
     for (const sub of this.subscribers) this.deliverTo(sub, batch);
-    this.onDelivered(batch, this.subscribers.size);
+    this.onDelivered(batch, this.subscribers.byTransport);
   }
 
   private deliverTo(sub: Subscriber, batch: Batch): void {

@@ -1,13 +1,13 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import FindMyWay from 'find-my-way';
 import { SwitchboardError } from '../protocol/errors.js';
 import type { ServerContext } from './context.js';
 import { logAccess } from './access-log.js';
-import { sendError } from './http-util.js';
+import { sendError, type HttpRequest, type HttpResponse } from './http-util.js';
 import { originAllowed } from './session/handshake.js';
 
 export type Params = Record<string, string | undefined>;
-export type Handler = (req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void> | void;
+/** A route's handler: the same for HTTP/1.x and HTTP/2 requests (see HttpRequest). */
+export type Handler = (req: HttpRequest, res: HttpResponse, params: Params, url: URL) => Promise<void> | void;
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** Headers on every answer: no MIME sniffing, no Referer leaking room names or tokens in URLs. */
@@ -24,22 +24,22 @@ export class Router {
 
   constructor(
     private readonly ctx: ServerContext,
-    private readonly fallback: (req: IncomingMessage, res: ServerResponse) => void,
+    private readonly fallback: (req: HttpRequest, res: HttpResponse) => void,
   ) {}
 
   /** Adds a route; its handler's throws become catalog error answers. */
   on(method: Method, path: string, handler: Handler): void {
-    const run = async (req: IncomingMessage, res: ServerResponse, params: Params): Promise<void> => {
+    const run = async (req: HttpRequest, res: HttpResponse, params: Params): Promise<void> => {
       try {
         await handler(req, res, params, new URL(req.url ?? '/', 'http://localhost'));
       } catch (err) {
         this.fail(res, err, req);
       }
     };
-    this.fmw.on(method, path, (req, res, params) => void run(req as IncomingMessage, res as ServerResponse, params));
+    this.fmw.on(method, path, (req, res, params) => void run(req, res, params));
   }
 
-  handle(req: IncomingMessage, res: ServerResponse): void {
+  handle(req: HttpRequest, res: HttpResponse): void {
     logAccess(this.ctx.logger, req, res);
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
     const origin = req.headers.origin;
@@ -73,7 +73,8 @@ export class Router {
       this.fallback(req, res);
       return;
     }
-    (found.handler as unknown as (req: IncomingMessage, res: ServerResponse, params: Params) => void)(req, res, found.params);
+    // The handlers stored by `on` take either protocol's objects (find-my-way's types are per version).
+    (found.handler as unknown as (req: HttpRequest, res: HttpResponse, params: Params) => void)(req, res, found.params);
   }
 
   /** True when some route has this path under another method (for 405 rather than 404). */
@@ -82,7 +83,7 @@ export class Router {
   }
 
   /** Answers with the catalog error; a refused request is logged at warn (one line, no stack, a few per code and 10 s). */
-  fail(res: ServerResponse, err: unknown, req?: IncomingMessage): void {
+  fail(res: HttpResponse, err: unknown, req?: HttpRequest): void {
     const code = sendError(res, err, (e) => this.ctx.badInput.error('internal', { err: e }, 'internal error'));
     this.ctx.metrics.errors.inc({ code });
     if (code !== 'INTERNAL' && req) {

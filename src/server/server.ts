@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type https from 'node:https';
 import type { Http2SecureServer } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import sirv from 'sirv';
 import { DEFAULT_ROOM } from '../protocol/constants.js';
@@ -16,7 +17,7 @@ import { createBroker } from './broker/create-broker.js';
 import { DEFAULT_CONFIG, type ServerConfig } from './config.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import type { ServerContext } from './context.js';
-import { sendJson } from './http-util.js';
+import { isHttp2, sendJson, type HttpRequest, type HttpResponse } from './http-util.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
 import { Limits } from './session/limits.js';
@@ -30,10 +31,12 @@ import { registerDevLogin } from './transports/dev-login.js';
 import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { answerMetrics, createMetricsServer, listenMetrics } from './metrics-endpoint.js';
 import { MemoryPresenceStore } from './presence/memory-presence-store.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { RedisPresenceStore } from './presence/redis-presence-store.js';
 import { Router } from './router.js';
+import { createSecureServer, KEEP_ALIVE_TIMEOUT_MS, type SecureServer } from './secure-server.js';
 import { createStore } from './store/create-store.js';
 import type { MessageStore } from './store/message-store.js';
 import { registerHttpApi } from './transports/http-api.js';
@@ -75,10 +78,32 @@ function appHeaders(res: ServerResponse): void {
 }
 
 /**
- * Refuses TCP connections past `max` open ones from one address (they are destroyed at once),
- * so idle or half-sent sockets of one client cannot hold every file descriptor.
+ * The folder of the SDK's browser build (`vite build -c vite.client.config.ts`: dist/browser of
+ * the package), served at `/switchboard-client.js`; undefined when it was not built.
  */
-function capSocketsPerAddress(server: http.Server, max: number, metrics: Metrics): void {
+function browserSdkDir(): string | undefined {
+  // The same dist/browser from dist/src/server (the package) and src/server (tsx).
+  return ['../../browser/', '../../dist/browser/'].map((u) => fileURLToPath(new URL(u, import.meta.url))).find((dir) => existsSync(`${dir}switchboard-client.js`));
+}
+
+/**
+ * Serves a file of the web app with sirv, whose types name HTTP/1.x's objects only. It reads the
+ * request's `method`, `url` and `headers`, and answers with `statusCode`, `setHeader`,
+ * `getHeader`, `writeHead`, `end` and a file stream piped into the response: HTTP/2's
+ * compatibility objects have each of them (test/e2e/tls.test.ts loads the app over h2).
+ */
+function serveFile(files: ReturnType<typeof sirv>, req: HttpRequest, res: HttpResponse, next: () => void): void {
+  files(req as IncomingMessage, res as ServerResponse, next);
+}
+
+/**
+ * Refuses TCP connections past `max` open ones from one address (they are destroyed at once),
+ * so idle or half-sent sockets of one client cannot hold every file descriptor. Over TLS too,
+ * before the handshake; an HTTP/2 connection counts once, however many streams it carries
+ * (bounded per connection by the secure server; long-lived ones count against the caps per
+ * address and member of Limits, each as one connection).
+ */
+function capSocketsPerAddress(server: NetServer, max: number, metrics: Metrics): void {
   const open = new Map<string, number>();
   server.on('connection', (socket: Socket) => {
     const address = socket.remoteAddress ?? 'unknown';
@@ -144,11 +169,22 @@ export type AttachableServer = http.Server | https.Server | Http2SecureServer;
 /** A running (or ready to run) Switchboard server. */
 export interface Switchboard {
   readonly config: ServerConfig;
-  /** The HTTP server `listen` binds (unused when attached to your own server). */
-  readonly http: http.Server;
+  /**
+   * The server `listen` binds (unused when attached to your own server): an `http.Server`, or with
+   * `tlsCert` and `tlsKey` an HTTP/2 secure server that speaks HTTP/1.1 too.
+   */
+  readonly http: http.Server | Http2SecureServer;
   readonly hub: Hub;
   readonly context: ServerContext;
-  /** Opens the store, broker and presence store and starts the timers; `listen` and `attach` users call it once. Idempotent. */
+  /**
+   * The port serving `/metrics` when `metricsPort` is set (the one chosen for 0), once `start`
+   * has bound it; undefined otherwise (metrics on the main port, or off).
+   */
+  readonly metricsPort: number | undefined;
+  /**
+   * Opens the store, broker and presence store and starts the timers; with `metricsPort`, binds
+   * the metrics port first. `listen` and `attach` users call it once. Idempotent.
+   */
   start(): Promise<void>;
   /** `start`, then listens on `port` and `host` with a server of its own. Resolves with the bound port. */
   listen(): Promise<number>;
@@ -163,7 +199,7 @@ export interface Switchboard {
    * A connect / Express middleware: requests under `path` are handled, the others go to `next`.
    * WebSocket upgrades need `attach`, or `handleUpgrade` on your server's `upgrade` event.
    */
-  handler(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
+  handler(req: HttpRequest, res: HttpResponse, next?: (err?: unknown) => void): void;
   /** Takes a WebSocket upgrade under `path`; false when it is not Switchboard's (yours to handle). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** Publishes from application code, as the system or on behalf of a member. Throws like the REST route. */
@@ -193,6 +229,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const metrics = new Metrics();
   const store = messageStore ?? createStore({ kind: config.store, dataDir: config.dataDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix });
   const broker = givenBroker ?? createBroker({ kind: config.redisUrl ? 'redis' : 'local', ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix });
+  metrics.countRoomsWith(() => store.countRooms());
   const presence: PresenceStore = givenPresence ?? (config.redisUrl ? new RedisPresenceStore(config.redisUrl, config.redisPrefix) : new MemoryPresenceStore());
   const webhooks = config.webhookUrl
     ? new WebhookDispatcher({ url: config.webhookUrl, secret: config.webhookSecret ?? '', events: new Set(config.webhookEvents), logger, registry: metrics.registry })
@@ -232,12 +269,16 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const ctx: ServerContext = { config, hub, logger, badInput: new LogLimiter(logger), metrics, connections, policy, limits, tickets, hooks: hooks ?? {} };
 
   const staticFiles = existsSync(config.staticDir) ? sirv(config.staticDir, { etag: true, gzip: true, single: false, setHeaders: appHeaders }) : undefined;
+  const sdkDir = browserSdkDir();
+  const sdkFiles = sdkDir ? sirv(sdkDir, { etag: true, single: false, setHeaders: appHeaders }) : undefined;
   const router = new Router(ctx, (req, res) => notFound(req, res));
-  function notFound(req: IncomingMessage, res: ServerResponse): void {
+  function notFound(req: HttpRequest, res: HttpResponse): void {
     const path = (req.url ?? '/').split('?')[0]!;
     const err = router.hasPath(path) ? new SwitchboardError('METHOD_NOT_ALLOWED', req.method) : new SwitchboardError('NOT_FOUND', path);
-    if (staticFiles && (req.method === 'GET' || req.method === 'HEAD') && err.code === 'NOT_FOUND') {
-      staticFiles(req, res, () => router.fail(res, err));
+    // `/switchboard-client.js` (and its source map): the SDK for pages without a bundler (docs/client.md).
+    const files = sdkFiles && /^\/switchboard-client\.js(\.map)?$/.test(path) ? sdkFiles : staticFiles;
+    if (files && (req.method === 'GET' || req.method === 'HEAD') && err.code === 'NOT_FOUND') {
+      serveFile(files, req, res, () => router.fail(res, err));
       return;
     }
     router.fail(res, err);
@@ -254,16 +295,30 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     const ready = storeOk && brokerOk && !connections.draining;
     sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', store: storeOk, broker: brokerOk, draining: connections.draining });
   });
-  router.on('GET', '/metrics', async (_req, res) => {
-    res.writeHead(200, { 'content-type': metrics.registry.contentType });
-    res.end(await metrics.registry.metrics());
-  });
+  // On the main port (and under an attached server) only when no metrics port takes them.
+  if (config.metrics && config.metricsPort === undefined) router.on('GET', '/metrics', (req, res) => answerMetrics(metrics, config.metricsToken, req, res));
+  const metricsServer =
+    config.metrics && config.metricsPort !== undefined
+      ? createMetricsServer({
+          metrics,
+          token: config.metricsToken,
+          headersTimeoutMs: config.headersTimeoutMs,
+          requestTimeoutMs: config.requestTimeoutMs,
+          onInternal: (err) => logger.error({ err }, 'metrics failed'),
+        })
+      : undefined;
+  let metricsPort: number | undefined;
 
   /** Requests of one connection that may wait for their answer at once (pipelining). */
   const MAX_PIPELINED = 4;
   const unanswered = new WeakMap<object, number>();
   /** Serves a request known to be Switchboard's (its URL already without the prefix). */
-  function serve(req: IncomingMessage, res: ServerResponse): void {
+  function serve(req: HttpRequest, res: HttpResponse): void {
+    // HTTP/2 multiplexes instead: its streams are bounded per connection by the secure server.
+    if (isHttp2(req)) {
+      router.handle(req, res);
+      return;
+    }
     // HTTP pipelining: Node runs every request of a chunk at once and holds each answer until
     // the client has read the ones before. A client may leave a few requests unanswered at most.
     const socket = req.socket;
@@ -278,7 +333,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     router.handle(req, res);
   }
   /** True when the request is under the prefix; its URL then loses the prefix. */
-  function claim(req: IncomingMessage): boolean {
+  function claim(req: HttpRequest): boolean {
     if (!prefix) return true;
     const url = req.url ?? '/';
     if (url !== prefix && !url.startsWith(`${prefix}/`) && !url.startsWith(`${prefix}?`)) return false;
@@ -287,21 +342,41 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     return true;
   }
 
-  // requireHostHeader off: the lecture's raw `nc` handshake sends no Host header.
-  const server = http.createServer(
-    {
-      requireHostHeader: false,
-      keepAliveTimeout: 65_000,
-      // Slow senders (slowloris) are cut: headers, then the whole request, each within a deadline, checked every second.
-      headersTimeout: config.headersTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      connectionsCheckingInterval: 1000,
-    },
-    (req, res) => (claim(req) ? serve(req, res) : router.fail(res, new SwitchboardError('NOT_FOUND', (req.url ?? '').split('?')[0]!.slice(0, 200)))),
-  );
-  // A socket that takes nothing of what it was sent (a reader that never reads) for this long is
-  // destroyed; long-lived answers (SSE, held polls) and WebSockets manage their own deadlines.
-  server.setTimeout(config.writeTimeoutMs);
+  const onRequest = (req: HttpRequest, res: HttpResponse): void =>
+    claim(req) ? serve(req, res) : router.fail(res, new SwitchboardError('NOT_FOUND', (req.url ?? '').split('?')[0]!.slice(0, 200)));
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together: give both (HTTPS) or neither');
+  // HTTPS: one port, HTTP/2 and HTTP/1.1 (WebSocket upgrades among them), the same deadlines (secure-server.ts).
+  const secure: SecureServer | undefined =
+    config.tlsCert !== undefined && config.tlsKey !== undefined
+      ? createSecureServer({
+          certFile: config.tlsCert,
+          keyFile: config.tlsKey,
+          headersTimeoutMs: config.headersTimeoutMs,
+          requestTimeoutMs: config.requestTimeoutMs,
+          writeTimeoutMs: config.writeTimeoutMs,
+          onRequest,
+          onTlsError: (err) => logger.debug({ err: err.message }, 'TLS handshake failed'),
+        })
+      : undefined;
+  const server: http.Server | Http2SecureServer = secure?.server ?? plainServer();
+  function plainServer(): http.Server {
+    // requireHostHeader off: the lecture's raw `nc` handshake sends no Host header.
+    const plain = http.createServer(
+      {
+        requireHostHeader: false,
+        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+        // Slow senders (slowloris) are cut: headers, then the whole request, each within a deadline, checked every second.
+        headersTimeout: config.headersTimeoutMs,
+        requestTimeout: config.requestTimeoutMs,
+        connectionsCheckingInterval: 1000,
+      },
+      onRequest,
+    );
+    // A socket that takes nothing of what it was sent (a reader that never reads) for this long is
+    // destroyed; long-lived answers (SSE, held polls) and WebSockets manage their own deadlines.
+    plain.setTimeout(config.writeTimeoutMs);
+    return plain;
+  }
   if (!config.trustProxy) capSocketsPerAddress(server, config.maxConnectionsPerAddress + 64, metrics);
   const gateway = new WebSocketGateway(ctx);
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
@@ -330,6 +405,10 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
 
   function start(): Promise<void> {
     starting ??= (async () => {
+      if (metricsServer && config.metricsPort !== undefined) {
+        metricsPort = await listenMetrics(metricsServer, config.metricsPort, config.metricsHost);
+        logger.info({ port: metricsPort, host: config.metricsHost }, `metrics on http://${config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost}:${metricsPort}/metrics`);
+      }
       await store.init();
       await broker.init();
       await presence.init?.();
@@ -348,6 +427,9 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     http: server,
     hub,
     context: ctx,
+    get metricsPort() {
+      return metricsPort;
+    },
     start,
     async listen() {
       await start();
@@ -359,14 +441,16 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
         });
       });
       const port = (server.address() as AddressInfo).port;
-      logger.info({ port, host: config.host, store: store.kind, broker: broker.kind }, `Switchboard listening on http://localhost:${port}${prefix}`);
+      const scheme = secure ? 'https' : 'http';
+      logger.info({ port, host: config.host, store: store.kind, broker: broker.kind, tls: secure !== undefined }, `Switchboard listening on ${scheme}://localhost:${port}${prefix}`);
       return port;
     },
     attach(target) {
       // Ours first; every request that is not goes to the handlers the server had.
-      const previous = target.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+      // An http2 secure server gives HTTP/2 requests node's compatibility objects: served alike.
+      const previous = target.listeners('request') as ((req: HttpRequest, res: HttpResponse) => void)[];
       target.removeAllListeners('request');
-      target.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      target.on('request', (req: HttpRequest, res: HttpResponse) => {
         if (claim(req)) serve(req, res);
         else for (const listener of previous) listener.call(target, req, res);
       });
@@ -411,6 +495,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
           await new Promise((r) => setTimeout(r, drainDelay));
         }
         if (server.listening) server.close();
+        // HTTP/2 connections are told to end too (GOAWAY), once their streams are done.
+        secure?.closeSessions();
         connections.shutdownAll();
         while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         if (connections.size > 0) {
@@ -419,7 +505,12 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
         }
         gateway.close();
         connections.close();
-        server.closeAllConnections();
+        if (secure) secure.destroyAll();
+        else if (server instanceof http.Server) server.closeAllConnections();
+        if (metricsServer?.listening) {
+          metricsServer.close();
+          metricsServer.closeAllConnections();
+        }
         hub.close();
         await webhooks?.close();
         await broker.close();

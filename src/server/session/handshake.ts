@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { SwitchboardError } from '../../protocol/errors.js';
 import { clientMessageId, displayName } from '../../protocol/schemas.js';
 import type { Principal } from '../auth/principal.js';
 import { requestToken } from '../auth/token-source.js';
 import { noteWho } from '../access-log.js';
 import type { ServerContext } from '../context.js';
+import type { HttpRequest } from '../http-util.js';
 import { randomId } from '../ids.js';
 
 /** What a transport learns from a request before it has a session. */
@@ -19,7 +19,7 @@ export interface Handshake {
  * The client's address: the socket's, or with `trustProxy` the last X-Forwarded-For hop (the one
  * the proxy you run added; earlier hops are the client's word).
  */
-export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+export function clientAddress(req: HttpRequest, trustProxy: boolean): string {
   if (trustProxy) {
     const xff = req.headers['x-forwarded-for'];
     const last = (Array.isArray(xff) ? xff.join(',') : xff)?.split(',').pop()?.trim();
@@ -55,7 +55,7 @@ export function normalizeOrigins(list: readonly string[]): string[] {
  * own word `Sec-Fetch-Site: same-origin` (a header pages cannot set). Otherwise a cross-site form
  * or WebSocket could act with the victim's cookie (CSRF).
  */
-export function cookieTrusted(req: IncomingMessage, allowed: readonly string[]): boolean {
+export function cookieTrusted(req: HttpRequest, allowed: readonly string[]): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return req.headers['sec-fetch-site'] === undefined || req.headers['sec-fetch-site'] === 'same-origin' || req.headers['sec-fetch-site'] === 'none';
   if (req.headers['sec-fetch-site'] === 'same-origin') return true;
@@ -69,7 +69,7 @@ export function cookieTrusted(req: IncomingMessage, allowed: readonly string[]):
  */
 export async function handshake(
   ctx: ServerContext,
-  req: IncomingMessage,
+  req: HttpRequest,
   url: URL,
   claimed: { name?: string | null | undefined; member?: string | null | undefined; connection?: string | null | undefined } = {},
   stableGuest = false,

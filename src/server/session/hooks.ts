@@ -1,6 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import type { JsonValue } from '../../protocol/types.js';
 import type { Principal } from '../auth/principal.js';
+import type { HttpRequest } from '../http-util.js';
 import type { SessionTransport } from './session.js';
 
 /** A message as a hook sees it, and may give back changed. */
@@ -19,8 +19,11 @@ type Maybe<T> = T | Promise<T>;
  * throwing a SwitchboardError (the client gets its code); any other throw is INTERNAL.
  */
 export interface SwitchboardHooks {
-  /** A client connects (every HTTP request, WebSocket upgrade and SSE stream; its principal and request). */
-  onConnect?(input: { principal: Principal; request: IncomingMessage }): Maybe<boolean | void>;
+  /**
+   * A client connects (every HTTP request, WebSocket upgrade and SSE stream; its principal and
+   * request: an `http.IncomingMessage`, or over HTTPS with HTTP/2 an `http2.Http2ServerRequest`).
+   */
+  onConnect?(input: { principal: Principal; request: HttpRequest }): Maybe<boolean | void>;
   /** A session subscribes to a room (WebSocket, SSE, the lecture's streams). */
   onSubscribe?(input: { principal: Principal; room: string; transport: SessionTransport }): Maybe<boolean | void>;
   /** A message is about to be stored: allow (nothing), refuse (false), or give back a changed message (checked again like a client's). */

@@ -1,6 +1,6 @@
-import type { ServerResponse } from 'node:http';
 import type { PollResult } from '../../protocol/types.js';
 import type { ServerContext } from '../context.js';
+import { responseGone, type HttpResponse } from '../http-util.js';
 import type { Router } from '../router.js';
 import { intParam } from './http-api.js';
 import { heldSession, requestSession } from './request-session.js';
@@ -37,10 +37,10 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
 const pollJson = new WeakMap<PollResult, string>();
 
 /** Sends a PollResult; a result shared by several held polls is encoded once. */
-export function sendPollJson(res: ServerResponse, result: PollResult): void {
+export function sendPollJson(res: HttpResponse, result: PollResult): void {
   let json = pollJson.get(result);
   if (json === undefined) pollJson.set(result, (json = JSON.stringify(result)));
-  if (res.headersSent || res.destroyed) return;
+  if (res.headersSent || responseGone(res)) return;
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(json);
 }

@@ -1,6 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { noteTransport } from '../access-log.js';
 import type { ServerContext } from '../context.js';
+import { holdOpen, responseGone, type HttpRequest, type HttpResponse } from '../http-util.js';
 import { claimsOf, handshake } from '../session/handshake.js';
 import { Session, type SessionTransport } from '../session/session.js';
 
@@ -8,7 +8,7 @@ import { Session, type SessionTransport } from '../session/session.js';
 type Claims = Parameters<typeof handshake>[3];
 
 /** A session for one HTTP request: authenticated from it, done when the answer is. */
-export async function requestSession(ctx: ServerContext, req: IncomingMessage, url: URL, transport: SessionTransport, claimed: Claims = claimsOf(url), stableGuest = false): Promise<Session> {
+export async function requestSession(ctx: ServerContext, req: HttpRequest, url: URL, transport: SessionTransport, claimed: Claims = claimsOf(url), stableGuest = false): Promise<Session> {
   const { principal, connectionId } = await handshake(ctx, req, url, claimed, stableGuest);
   noteTransport(req, transport);
   return new Session(ctx, { id: connectionId, principal, transport, presence: false });
@@ -19,10 +19,10 @@ export async function requestSession(ctx: ServerContext, req: IncomingMessage, u
  * node, the address and the member; SHUTTING_DOWN while draining) and ends when the client goes
  * away or the server shuts down (its held poll then answers).
  */
-export async function heldSession(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, url: URL, transport: SessionTransport): Promise<Session> {
+export async function heldSession(ctx: ServerContext, req: HttpRequest, res: HttpResponse, url: URL, transport: SessionTransport): Promise<Session> {
   const session = await requestSession(ctx, req, url, transport);
   holdUntilGone(ctx, req, res, session, 'long-polling');
-  req.socket.setTimeout(0);
+  holdOpen(req);
   return session;
 }
 
@@ -31,12 +31,13 @@ export async function heldSession(ctx: ServerContext, req: IncomingMessage, res:
  * the response is gone, which closes the session too, even when the client hung up already (at
  * an await of the handshake). The slot is released only then: a shutdown waits for the answer.
  */
-export function holdUntilGone(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, session: Session, kind: 'long-polling' | 'sse'): void {
+export function holdUntilGone(ctx: ServerContext, req: HttpRequest, res: HttpResponse, session: Session, kind: 'long-polling' | 'sse'): void {
   const release = ctx.connections.admit(kind, session);
   const gone = (): void => {
     session.close();
     release();
   };
   res.on('close', gone);
-  if (res.destroyed || req.socket.destroyed) gone();
+  // A pipelined HTTP/1.1 answer has no socket of its own yet: its request's tells. HTTP/2: the stream's state.
+  if (responseGone(res) || req.socket.destroyed) gone();
 }

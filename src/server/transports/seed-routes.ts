@@ -1,11 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
 import { DEFAULT_ROOM } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { PollResult } from '../../protocol/types.js';
 import { SEED_SSE, seedJson, seedMessage, seedShows } from '../codecs.js';
 import type { ServerContext } from '../context.js';
-import { readJsonBody, sendJson } from '../http-util.js';
+import { readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
 import type { Router } from '../router.js';
 import type { Session } from '../session/session.js';
 import { heldSession, requestSession } from './request-session.js';
@@ -96,7 +95,7 @@ async function nextCursor(session: Session, result: PollResult): Promise<string>
  * a valid one gets one, issued like any presence join (limited per address), and counts from its
  * next request on: one that keeps no cookies (curl) never joins, so never leaves either.
  */
-function guestTicket(session: Session, req: IncomingMessage, res: ServerResponse): string | undefined {
+function guestTicket(session: Session, req: HttpRequest, res: HttpResponse): string | undefined {
   const raw = req.headers.cookie ? parseCookie(req.headers.cookie)[GUEST_COOKIE] : undefined;
   if (raw && session.validTicket(DEFAULT_ROOM, raw)) return raw;
   const ticket = session.issueTicket(DEFAULT_ROOM);
@@ -104,7 +103,7 @@ function guestTicket(session: Session, req: IncomingMessage, res: ServerResponse
   return undefined;
 }
 
-function cookieCursor(req: IncomingMessage): string | undefined {
+function cookieCursor(req: HttpRequest): string | undefined {
   const raw = req.headers.cookie;
   if (!raw) return undefined;
   const value = parseCookie(raw)[SEED_COOKIE];
@@ -116,7 +115,8 @@ function cookieCursor(req: IncomingMessage): string | undefined {
  * cookie just past it, or with `emptyStatus` and the cookie at `next` (past everything read, or
  * the end for a new client).
  */
-function answerOne(res: ServerResponse, result: PollResult | undefined, next: string, emptyStatus: number): void {
+function answerOne(res: HttpResponse, result: PollResult | undefined, next: string, emptyStatus: number): void {
+  if (res.headersSent || responseGone(res)) return;
   const message = result && !result.reset ? result.entries.find(seedShows) : undefined;
   const cursor = message ? `${result!.epoch}:${message.seq}` : next;
   const cursorCookie = serializeCookie(SEED_COOKIE, cursor, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 7 * 24 * 3600 });

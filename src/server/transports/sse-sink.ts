@@ -1,6 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SwitchboardError } from '../../protocol/errors.js';
 import type { Codec } from '../codecs.js';
+import { cutResponse, holdOpen, isHttp2, keepAliveHeaders, responseGone, writeBody, writeStalled, type HttpRequest, type HttpResponse } from '../http-util.js';
 import type { Sink } from '../session/sink.js';
 import { sseComment, sseEvent, sseRetry } from '../sse-writer.js';
 
@@ -8,28 +8,30 @@ import { sseComment, sseEvent, sseRetry } from '../sse-writer.js';
  * One open SSE response as a session's sink. Writes the headers and the reconnect hint when
  * opened; keepalive comments every `keepaliveMs` stop proxies from closing an idle stream.
  * Closing with an error sends it as a last `error` event (a shutdown also lowers `retry`).
+ * Works alike over HTTP/1.x (a connection of its own) and HTTP/2 (one stream of a shared one).
  */
 export class SseSink implements Sink {
   private keepalive: NodeJS.Timeout | undefined;
   private ended = false;
 
   constructor(
-    private readonly res: ServerResponse,
+    private readonly res: HttpResponse,
     private readonly codec: Codec,
     private readonly keepaliveMs: number,
   ) {}
 
-  open(req: IncomingMessage, retryMs: number, first = ''): void {
-    req.socket.setNoDelay(true);
-    req.socket.setTimeout(0);
+  open(req: HttpRequest, retryMs: number, first = ''): void {
+    // HTTP/2: the socket is the connection's (the secure server turns Nagle off for all of them).
+    if (!isHttp2(req)) req.socket.setNoDelay(true);
+    holdOpen(req);
     this.res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
+      ...keepAliveHeaders(req),
       // nginx: do not buffer this response.
       'x-accel-buffering': 'no',
     });
-    this.res.write(sseRetry(retryMs) + first);
+    writeBody(this.res, sseRetry(retryMs) + first);
     this.keepalive = setInterval(() => this.write(sseComment('keepalive')), this.keepaliveMs);
     this.keepalive.unref();
   }
@@ -39,24 +41,32 @@ export class SseSink implements Sink {
   }
 
   get stalled(): boolean {
-    return this.res.socket?.writableNeedDrain ?? false;
+    return writeStalled(this.res);
   }
 
   write(chunk: string | Buffer): void {
-    if (this.ended || this.res.destroyed) return;
-    this.res.write(chunk);
+    if (this.ended || responseGone(this.res)) return;
+    writeBody(this.res, chunk);
   }
 
-  /** Before `open`, closing leaves the response alone: the route answers it (an HTTP error). */
+  /**
+   * Before `open`, closing leaves the response alone: the route answers it (an HTTP error). A
+   * client that reads nothing more would never get a last event: its stream is cut instead (for
+   * HTTP/2 that stream alone), rather than held open until a buffer that does not drain ends.
+   */
   close(err?: SwitchboardError): void {
     if (this.ended) return;
     this.ended = true;
     if (!this.res.headersSent) return;
+    if (this.stalled || responseGone(this.res)) {
+      this.destroy();
+      return;
+    }
     if (err?.code === 'SHUTTING_DOWN') {
       // Its own event name: clients reconnect at once (elsewhere), it is no failure.
-      this.res.write(sseEvent({ event: 'shutdown', data: JSON.stringify({ code: err.code, message: err.message }) }) + sseRetry(500));
-    } else if (err && !this.res.destroyed) {
-      this.res.write(this.codec.error({ code: err.code, message: err.message }));
+      writeBody(this.res, sseEvent({ event: 'shutdown', data: JSON.stringify({ code: err.code, message: err.message }) }) + sseRetry(500));
+    } else if (err) {
+      writeBody(this.res, this.codec.error({ code: err.code, message: err.message }));
     }
     clearInterval(this.keepalive);
     this.res.end();
@@ -65,6 +75,6 @@ export class SseSink implements Sink {
   destroy(): void {
     this.ended = true;
     clearInterval(this.keepalive);
-    this.res.destroy();
+    cutResponse(this.res);
   }
 }

@@ -1,8 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NATIVE_SSE, type Codec } from '../codecs.js';
 import { noteTransport } from '../access-log.js';
 import type { ServerContext } from '../context.js';
-import { toSwitchboardError } from '../http-util.js';
+import { toSwitchboardError, type HttpRequest, type HttpResponse } from '../http-util.js';
 import type { Router } from '../router.js';
 import { claimsOf, handshake } from '../session/handshake.js';
 import { Session, type SubscribeInfo } from '../session/session.js';
@@ -45,8 +44,8 @@ export function registerSse(router: Router, ctx: ServerContext): void {
  */
 export async function openSseSession(
   ctx: ServerContext,
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: HttpRequest,
+  res: HttpResponse,
   url: URL,
   codec: Codec,
   claimed: Parameters<typeof handshake>[3],

@@ -1,0 +1,83 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { SwitchboardError } from '../protocol/errors.js';
+import { sendError, type HttpRequest, type HttpResponse } from './http-util.js';
+import type { Metrics } from './metrics.js';
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * True when an Authorization header is `Bearer <token>`. Compared in constant time: both sides
+ * are hashed first, so neither the content nor the length of the token leaks through timing.
+ */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer +(\S+) *$/i.exec(header ?? '');
+  const given = digest(m?.[1] ?? '');
+  return timingSafeEqual(given, digest(token)) && m !== null;
+}
+
+/**
+ * Answers `/metrics`: the registry in Prometheus text format. With a `token`, a request without
+ * `Authorization: Bearer <token>` is refused: throws UNAUTHORIZED (401), with a
+ * `WWW-Authenticate` header already set on `res`.
+ */
+export async function answerMetrics(metrics: Metrics, token: string | undefined, req: HttpRequest, res: HttpResponse): Promise<void> {
+  if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+    res.setHeader('www-authenticate', 'Bearer realm="metrics"');
+    throw new SwitchboardError('UNAUTHORIZED', 'the metrics token is required: Authorization: Bearer <token>');
+  }
+  const body = await metrics.registry.metrics();
+  res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+  if (req.method === 'HEAD') res.end();
+  else res.end(body);
+}
+
+export interface MetricsServerOptions {
+  metrics: Metrics;
+  token: string | undefined;
+  /** Deadlines of request headers and whole requests (slow senders), as on the main port. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Told of an unexpected failure (500). */
+  onInternal: (err: unknown) => void;
+}
+
+/**
+ * A server of its own for `/metrics` (`--metrics-port`): GET or HEAD `/metrics` only (404 and
+ * 405 otherwise, as catalog errors), the token checked as on the main port. Scrapes are not
+ * access-logged; refusals are counted in `switchboard_errors_total`.
+ */
+export function createMetricsServer(o: MetricsServerOptions): http.Server {
+  const server = http.createServer({ headersTimeout: o.headersTimeoutMs, requestTimeout: o.requestTimeoutMs, connectionsCheckingInterval: 1000 }, (req, res) => {
+    res.setHeader('x-content-type-options', 'nosniff');
+    const fail = (err: unknown): void => {
+      o.metrics.errors.inc({ code: sendError(res, err, o.onInternal) });
+    };
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path !== '/metrics') fail(new SwitchboardError('NOT_FOUND', path.slice(0, 200)));
+    else if (req.method !== 'GET' && req.method !== 'HEAD') fail(new SwitchboardError('METHOD_NOT_ALLOWED', req.method));
+    else answerMetrics(o.metrics, o.token, req, res).catch(fail);
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    (socket as Socket).destroySoon();
+  });
+  return server;
+}
+
+/**
+ * Listens on `port` and `host`; resolves with the bound port. A failure rejects with an error
+ * that names the option (`--metrics-port 9100 is in use`), not only the main port's words.
+ */
+export function listenMetrics(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void =>
+      reject(new Error(err.code === 'EADDRINUSE' ? `--metrics-port ${port} is in use on ${host}` : `--metrics-port ${port} on ${host}: ${err.message}`));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}

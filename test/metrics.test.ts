@@ -1,0 +1,329 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import type { Metric } from 'prom-client';
+import { configFromEnv } from '../src/server/config.js';
+import { bearerMatches } from '../src/server/metrics-endpoint.js';
+import { OptionError, resolveConfig } from '../src/server/options.js';
+import { createSwitchboard } from '../src/server/server.js';
+import { SubscriberSet } from '../src/server/subscriber-set.js';
+import type { Subscriber } from '../src/server/subscriber.js';
+import { SseProbe, WsProbe, postJson, request, startServer, waitFor } from './helpers.js';
+
+/** The value of one series in a Prometheus text answer (0 when absent). */
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+const scrape = async (url: string, headers: Record<string, string> = {}): Promise<string> => {
+  const r = await request(url, { headers });
+  assert.equal(r.status, 200, r.body);
+  return r.body;
+};
+
+interface Registered {
+  name: string;
+  type: string;
+  labels: string[];
+}
+
+/** Every metric of a server's registry, webhooks included (a server with a webhook URL, never started). */
+async function registeredMetrics(): Promise<Registered[]> {
+  const server = createSwitchboard({ store: 'memory', logLevel: 'silent', webhookUrl: 'http://127.0.0.1:9/hooks', webhookSecret: 'metrics-test' });
+  try {
+    const metrics = server.context.metrics.registry.getMetricsAsArray() as unknown as Metric[];
+    return await Promise.all(
+      metrics.map(async (m) => {
+        const { name, type } = await m.get();
+        return { name, type: String(type), labels: ((m as unknown as { labelNames?: string[] }).labelNames ?? []).filter((l) => l !== 'le') };
+      }),
+    );
+  } finally {
+    await server.close();
+  }
+}
+
+describe('where /metrics is served', () => {
+  it('on the main port by default, to anyone, with switchboard_connections', async () => {
+    const s = await startServer();
+    try {
+      const r = await request(`${s.url}/metrics`);
+      assert.equal(r.status, 200);
+      assert.match(String(r.headers['content-type']), /^text\/plain/);
+      assert.match(r.body, /^switchboard_connections\{transport="websocket"\} 0$/m);
+      assert.equal(s.server.metricsPort, undefined);
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  it('with --metrics-port: 404 on the main port, 200 on the metrics port (127.0.0.1 by default)', async () => {
+    const s = await startServer({ metricsPort: 0 });
+    try {
+      assert.equal((await request(`${s.url}/metrics`)).status, 404);
+      const port = s.server.metricsPort;
+      assert.ok(port !== undefined && port > 0 && port !== s.port, 'a port of its own');
+      const body = await scrape(`http://127.0.0.1:${port}/metrics`);
+      assert.match(body, /# TYPE switchboard_connections gauge/);
+      assert.match(body, /process_resident_memory_bytes/);
+      const other = await request(`http://127.0.0.1:${port}/api/rooms`);
+      assert.equal(other.status, 404, 'the metrics port serves /metrics only');
+      assert.equal((other.json() as { code: string }).code, 'NOT_FOUND');
+      assert.equal((await request(`http://127.0.0.1:${port}/metrics`, { method: 'POST' })).status, 405);
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  it('with a token: 401 without it or with another, 200 with it, on either port', async () => {
+    const token = 'scrape-token-0123456789';
+    const main = await startServer({ metricsToken: token });
+    const own = await startServer({ metricsToken: token, metricsPort: 0 });
+    try {
+      for (const url of [`${main.url}/metrics`, `http://127.0.0.1:${own.server.metricsPort}/metrics`]) {
+        const none = await request(url);
+        assert.equal(none.status, 401, url);
+        assert.equal((none.json() as { code: string }).code, 'UNAUTHORIZED');
+        assert.match(String(none.headers['www-authenticate']), /^Bearer/);
+        assert.doesNotMatch(none.body, new RegExp(token));
+        assert.equal((await request(url, { headers: { authorization: `Bearer ${token}x` } })).status, 401);
+        assert.equal((await request(url, { headers: { authorization: token } })).status, 401, 'the scheme is required');
+        const body = await scrape(url, { authorization: `Bearer ${token}` });
+        assert.match(body, /switchboard_connections/);
+        assert.match(body, /^switchboard_errors_total\{code="UNAUTHORIZED"\} [1-9]/m, 'refusals are counted');
+      }
+    } finally {
+      await Promise.all([main.server.close(), own.server.close()]);
+    }
+  });
+
+  it('off: 404', async () => {
+    const s = await startServer({ metrics: false });
+    try {
+      assert.equal((await request(`${s.url}/metrics`)).status, 404);
+      assert.equal(s.server.metricsPort, undefined);
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  it('attached to a server of yours: the same rules, under the path', async () => {
+    const token = 'attached-token';
+    const mine = http.createServer((_req, res) => res.end('mine'));
+    const sb = createSwitchboard({ store: 'memory', logLevel: 'silent', path: '/chat', metricsToken: token });
+    const off = createSwitchboard({ store: 'memory', logLevel: 'silent', path: '/off', metrics: false });
+    const elsewhere = createSwitchboard({ store: 'memory', logLevel: 'silent', path: '/apart', metricsPort: 0 });
+    await Promise.all([sb.start(), off.start(), elsewhere.start()]);
+    for (const s of [sb, off, elsewhere]) s.attach(mine);
+    await new Promise<void>((resolve) => mine.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(mine.address() as AddressInfo).port}`;
+    try {
+      assert.equal((await request(`${base}/chat/metrics`)).status, 401);
+      assert.match(await scrape(`${base}/chat/metrics`, { authorization: `Bearer ${token}` }), /switchboard_connections/);
+      assert.equal((await request(`${base}/off/metrics`)).status, 404);
+      assert.equal((await request(`${base}/apart/metrics`)).status, 404, 'not on your server when it has a port of its own');
+      assert.match(await scrape(`http://127.0.0.1:${elsewhere.metricsPort}/metrics`), /switchboard_connections/);
+      assert.equal((await request(`${base}/metrics`)).body, 'mine');
+    } finally {
+      await Promise.all([sb.close(), off.close(), elsewhere.close()]);
+      mine.closeAllConnections();
+      await new Promise((resolve) => mine.close(resolve));
+    }
+  });
+
+  it('a metrics port in use fails the start, naming the option', async () => {
+    const s = await startServer({ metricsPort: 0 });
+    try {
+      const clash = createSwitchboard({ store: 'memory', logLevel: 'silent', port: 0, host: '127.0.0.1', metricsPort: s.server.metricsPort! });
+      await assert.rejects(clash.listen(), /--metrics-port \d+ is in use/);
+      await clash.close();
+    } finally {
+      await s.server.close();
+    }
+  });
+});
+
+describe('metrics options', () => {
+  it('come from the environment, the token never echoed', () => {
+    const c = configFromEnv({ METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', METRICS_TOKEN: 't0ken' });
+    assert.deepEqual([c.metrics, c.metricsPort, c.metricsHost, c.metricsToken], [true, 9464, '0.0.0.0', 't0ken']);
+    assert.equal(configFromEnv({ METRICS: 'false' }).metrics, false);
+    assert.deepEqual([configFromEnv({}).metricsPort, configFromEnv({}).metricsHost, configFromEnv({}).metricsToken], [undefined, '127.0.0.1', undefined]);
+    assert.throws(
+      () => resolveConfig({ file: { name: 'sb.json', values: { metricsToken: 1234567 } } }),
+      (err: Error) => err instanceof OptionError && /--metrics-token/.test(err.message) && !err.message.includes('1234567'),
+    );
+  });
+
+  it('refuse a metrics port with metrics off, or on the main port', () => {
+    assert.throws(() => configFromEnv({ METRICS_PORT: '9464', METRICS: 'false' }), /--metrics-port \(from env METRICS_PORT\).*--no-metrics \(from env METRICS\)/);
+    assert.throws(() => resolveConfig({ flags: { port: '9464', metricsPort: '9464' } }), /--metrics-port \(9464, from flag --metrics-port\) must differ from --port/);
+    assert.equal(resolveConfig({ flags: { port: '0', metricsPort: '0' } }).metricsPort, 0, 'any free port, twice');
+  });
+
+  it('compare the bearer token in full', () => {
+    assert.equal(bearerMatches('Bearer abc', 'abc'), true);
+    assert.equal(bearerMatches('bearer abc', 'abc'), true);
+    for (const header of [undefined, '', 'abc', 'Bearer', 'Bearer ', 'Bearer ab', 'Bearer abcd', 'Basic abc', 'Bearer abc def']) assert.equal(bearerMatches(header, 'abc'), false, String(header));
+  });
+});
+
+describe('what is measured', () => {
+  it('deliveries per transport grow after a publish, for a WebSocket and an SSE subscriber', async () => {
+    // Presence out of the log: the joins of the subscribers would be delivered (and counted) too.
+    const s = await startServer({ presenceEntries: false });
+    try {
+      await request(`${s.url}/api/rooms/m1`, { method: 'PUT' });
+      const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=ann`);
+      await ws.opened;
+      ws.send({ type: 'subscribe', id: 's1', room: 'm1' });
+      await ws.next('subscribed', (f) => f.id === 's1');
+      const ws2 = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=cid`);
+      await ws2.opened;
+      ws2.send({ type: 'subscribe', id: 's2', room: 'm1' });
+      await ws2.next('subscribed', (f) => f.id === 's2');
+      const sse = new SseProbe(`${s.url}/api/rooms/m1/events?name=bob`);
+      await sse.ready;
+      await waitFor(() => sse.events.some((e) => e.event === 'ready'), 5000, 'SSE ready');
+
+      const before = await scrape(`${s.url}/metrics`);
+      assert.match(before, /^switchboard_connections\{transport="sse"\} 1$/m);
+      assert.match(before, /^switchboard_connections\{transport="websocket"\} 2$/m);
+      const series = (t: string): string => `switchboard_deliveries_total{transport="${t}"}`;
+      const published = (text: string): number => sample(text, 'switchboard_entries_published_total{type="message"}');
+
+      await postJson(`${s.url}/api/rooms/m1/messages`, { text: 'counted', name: 'x' });
+      await ws.next('message', (f) => f.text === 'counted');
+      await ws2.next('message', (f) => f.text === 'counted');
+      await waitFor(() => sse.events.some((e) => e.event === 'message'), 5000, 'SSE message');
+      const after = await scrape(`${s.url}/metrics`);
+
+      assert.equal(sample(after, series('websocket')) - sample(before, series('websocket')), 2, 'one entry to two WebSocket subscribers');
+      assert.equal(sample(after, series('sse')) - sample(before, series('sse')), 1, 'one entry to one SSE subscriber');
+      assert.equal(sample(after, series('long-polling')), sample(before, series('long-polling')));
+      assert.equal(published(after) - published(before), 1);
+      assert.match(after, /^switchboard_commands_total\{command="publish",transport="http",outcome="ok"\} 1$/m);
+      assert.match(after, /^switchboard_publish_seconds_count \d+$/m);
+      assert.equal(sample(after, 'switchboard_rooms'), 2, 'lobby and m1, read from the store');
+      ws.close();
+      ws2.close();
+      sse.close();
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  it('a long poll woken by a publish counts one long-polling delivery', async () => {
+    const s = await startServer();
+    try {
+      await request(`${s.url}/api/rooms/m2`, { method: 'PUT' });
+      const first = (await request(`${s.url}/api/rooms/m2/poll`)).json() as { cursor: string };
+      const held = request(`${s.url}/api/rooms/m2/longpoll?after=${first.cursor}`);
+      const channels = (s.server.hub as unknown as { channels: Map<string, { subscribers: SubscriberSet }> }).channels;
+      await waitFor(() => channels.get('m2')?.subscribers.byTransport.get('long-polling') === 1, 5000, 'the poll held');
+      await postJson(`${s.url}/api/rooms/m2/messages`, { text: 'wake' });
+      assert.equal((await held).status, 200);
+      const text = await scrape(`${s.url}/metrics`);
+      assert.equal(sample(text, 'switchboard_deliveries_total{transport="long-polling"}'), 1);
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  it('counts subscribers by transport as they come and go', () => {
+    const sub = (transport: Subscriber['transport']): Subscriber => ({ transport, position: 0, deliver() {}, historyReset() {} });
+    const set = new SubscriberSet();
+    const [a, b, c] = [sub('websocket'), sub('websocket'), sub('sse')];
+    set.add(a).add(b).add(c).add(a);
+    assert.deepEqual(Object.fromEntries(set.byTransport), { websocket: 2, sse: 1 });
+    assert.equal(set.delete(a), true);
+    assert.equal(set.delete(a), false);
+    assert.deepEqual(Object.fromEntries(set.byTransport), { websocket: 1, sse: 1 });
+    set.clear();
+    assert.equal(set.size, 0);
+    assert.deepEqual(Object.fromEntries(set.byTransport), {});
+  });
+});
+
+describe('docs/operations.md', () => {
+  const doc = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
+  const rows = new Map<string, { type: string; labels: string[] }>();
+  for (const line of doc.split('\n')) {
+    const m = /^\| `(switchboard_[a-z0-9_]+)` \| (counter|gauge|histogram|summary) \|([^|]*)\|/.exec(line);
+    if (m) rows.set(m[1]!, { type: m[2]!, labels: [...m[3]!.matchAll(/`([a-z_]+)`/g)].map((x) => x[1]!) });
+  }
+
+  it('documents every metric of the registry, with its type and labels', async () => {
+    for (const { name, type, labels } of await registeredMetrics()) {
+      if (!name.startsWith('switchboard_')) {
+        assert.match(name, /^(process|nodejs)_/, `${name}: a default metric, or documented as switchboard_*`);
+        assert.ok(doc.includes(`\`${name.split('_')[0]}_\``), `${name}: its prefix is documented`);
+        continue;
+      }
+      const row = rows.get(name);
+      assert.ok(row, `${name} is missing from docs/operations.md`);
+      assert.equal(row.type, type, `${name}: type`);
+      assert.deepEqual(row.labels, labels, `${name}: labels`);
+    }
+  });
+
+  it('documents no metric the registry does not have', async () => {
+    const names = new Set((await registeredMetrics()).map((m) => m.name));
+    for (const name of rows.keys()) assert.ok(names.has(name), `${name} is documented but not registered`);
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes']) assert.ok(names.has(name) && doc.includes(name), name);
+  });
+});
+
+describe('docs/grafana-dashboard.json', () => {
+  const dashboard = JSON.parse(readFileSync(new URL('../docs/grafana-dashboard.json', import.meta.url), 'utf8')) as {
+    templating: { list: { name: string; type: string; query: unknown }[] };
+    panels: { title: string; datasource: { uid: string }; targets: { expr: string; datasource: { uid: string } }[] }[];
+  };
+  const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+
+  it('takes the Prometheus data source as a variable, used by every panel and query', () => {
+    const variable = dashboard.templating.list.find((v) => v.type === 'datasource');
+    assert.ok(variable, 'a datasource variable');
+    assert.equal(variable.query, 'prometheus');
+    for (const p of dashboard.panels) {
+      assert.equal(p.datasource.uid, `\${${variable.name}}`, p.title);
+      for (const t of p.targets) assert.equal(t.datasource.uid, `\${${variable.name}}`, p.title);
+    }
+  });
+
+  it('has the expected panels and queries', () => {
+    const expected: [RegExp, RegExp][] = [
+      [/connections by transport/i, /sum by \(transport\) \(switchboard_connections\{/],
+      [/deliveries\/s by transport/i, /sum by \(transport\) \(rate\(switchboard_deliveries_total\{/],
+      [/publishes\/s/i, /rate\(switchboard_entries_published_total\{[^}]*type="message"/],
+      [/publish latency/i, /histogram_quantile\(0\.5, sum by \(le\) \(rate\(switchboard_publish_seconds_bucket/],
+      [/publish latency/i, /histogram_quantile\(0\.99, sum by \(le\) \(rate\(switchboard_publish_seconds_bucket/],
+      [/errors\/s by code/i, /sum by \(code\) \(rate\(switchboard_errors_total/],
+      [/commands.*by outcome/i, /sum by \(outcome\) \(rate\(switchboard_commands_total/],
+      [/webhooks/i, /rate\(switchboard_webhooks_sent_total/],
+      [/webhooks/i, /rate\(switchboard_webhooks_failed_total/],
+      [/webhooks/i, /switchboard_webhooks_queue\{/],
+      [/cpu/i, /rate\(process_cpu_seconds_total/],
+      [/rss/i, /process_resident_memory_bytes/],
+    ];
+    for (const [title, query] of expected) {
+      const panel = dashboard.panels.find((p) => title.test(p.title));
+      assert.ok(panel, `a panel titled ${title}`);
+      assert.ok(panel.targets.some((t) => query.test(t.expr)), `${panel.title}: a query like ${query}`);
+    }
+  });
+
+  it('queries only metrics that exist', async () => {
+    const metrics = new Map((await registeredMetrics()).map((m) => [m.name, m.type]));
+    const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\b(?:switchboard|process|nodejs)_[a-z0-9_]+/g)].map((m) => m[0])));
+    assert.ok(used.size >= 10);
+    for (const name of used) {
+      const base = name.replace(/_(bucket|sum|count)$/, '');
+      const ok = metrics.has(name) || (base !== name && ['histogram', 'summary'].includes(metrics.get(base) ?? ''));
+      assert.ok(ok, `${name} is queried by the dashboard but no metric has that name`);
+    }
+  });
+});
