@@ -2,8 +2,9 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
 /**
- * The client SDK as one ES module for browsers: dist/browser/switchboard-client.js
- * (the "browser" condition of the package's "./client" export).
+ * The client SDK as one minified ES module for browsers: dist/browser/switchboard-client.js
+ * under the folder it runs from (the repository root for the server package, packages/client for
+ * the client package: the "browser" condition of their exports).
  */
 export default defineConfig({
   publicDir: false,
@@ -22,6 +23,7 @@ export default defineConfig({
       fileName: 'switchboard-client',
     },
     // One file: the stub that stands in for `ws` is inlined, not left as a chunk beside it.
-    rolldownOptions: { output: { inlineDynamicImports: true } },
+    // Minified (lib builds are not by default): the budget is min+gzip, see test/packaging.test.ts.
+    rolldownOptions: { output: { inlineDynamicImports: true, minify: true } },
   },
 });

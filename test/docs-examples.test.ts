@@ -24,7 +24,7 @@
  *   ended after STREAM_SECONDS, and that counts as success: `curl -N` streams, `switchboard tail`
  *   (SIGINT). `nc` quits a second after its input ends (`-q 1`).
  * - `ts`/`js`: a program written to a temp `.mts`/`.mjs` file and run with tsx, `switchboard`
- *   imported from src/server/index.ts and `switchboard/client` from src/client/index.ts.
+ *   imported from src/server/index.ts and `switchboard-client` (or `switchboard/client`) from src/client/index.ts.
  * Each must end within EXAMPLE_TIMEOUT_MS. An example that needs a tool missing here (`nc` from
  * netcat-openbsd, `jq`) is skipped with a loud SKIPPED line, or fails with CI=true (.ci/run
  * installs them).
@@ -128,7 +128,7 @@ async function runExample(e: DocExample): Promise<Outcome> {
     const source = chain
       .map((x) => rewriteAddress(x.code, server.port))
       .join('')
-      .replace(/(from\s+|import\s*\(\s*)(['"])switchboard\/client\2/g, (_, pre: string, q: string) => `${pre}${q}${pathToFileURL(path.join(ROOT, 'src/client/index.ts')).href}${q}`)
+      .replace(/(from\s+|import\s*\(\s*)(['"])switchboard(?:\/client|-client)\2/g, (_, pre: string, q: string) => `${pre}${q}${pathToFileURL(path.join(ROOT, 'src/client/index.ts')).href}${q}`)
       .replace(/(from\s+|import\s*\(\s*)(['"])switchboard\2/g, (_, pre: string, q: string) => `${pre}${q}${pathToFileURL(path.join(ROOT, 'src/server/index.ts')).href}${q}`);
     const file = path.join(dir, e.lang === 'ts' ? 'example.mts' : 'example.mjs');
     writeFileSync(file, source);

@@ -1,5 +1,6 @@
 /**
- * The Switchboard client SDK, for browsers and Node (`import { connect } from 'switchboard/client'`).
+ * The Switchboard client SDK, for browsers and Node: the `switchboard-client` package
+ * (`import { connect } from 'switchboard-client'`; also `switchboard/client` of the server package).
  * See docs/client.md.
  */
 import { SwitchboardClient } from './client.js';
@@ -10,6 +11,7 @@ export type { ErrorCode, ErrorBody } from '../protocol/errors.js';
 export type { Position, Sender, EntryType, RoomInfo, PollResult } from '../protocol/types.js';
 export { SwitchboardError, ERRORS, isErrorCode } from '../protocol/errors.js';
 export { TRANSPORTS } from '../protocol/types.js';
+export { CLIENT_ID_PATTERN, DEFAULT_ROOM, MAX_NAME_LENGTH, ROOM_NAME_PATTERN } from '../protocol/constants.js';
 export { formatCursor, parseCursor } from '../protocol/cursor.js';
 export { ConnectionError, type ConnectionErrorCode, type ClientError } from './errors.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';

@@ -1,4 +1,4 @@
-import { ERRORS, SwitchboardError, isErrorCode } from '../../src/protocol/errors.js';
+import { ERRORS, SwitchboardError, isErrorCode } from 'switchboard-client';
 
 /**
  * Where the server is: the folder the app was loaded from (`http://host/` or, when Switchboard

@@ -1,5 +1,5 @@
-import { CLIENT_ID_PATTERN, MAX_NAME_LENGTH } from '../../src/protocol/constants.js';
-import { SwitchboardError } from '../../src/protocol/errors.js';
+import { CLIENT_ID_PATTERN, MAX_NAME_LENGTH } from 'switchboard-client';
+import { SwitchboardError } from 'switchboard-client';
 import { apiRequest } from './api.js';
 import { storage } from './storage.js';
 

@@ -1,6 +1,6 @@
-import { connect } from '../../src/client/index.js';
+import { connect } from 'switchboard-client';
 import { serverBase } from './api.js';
-import type { Ack, Client, ClientEvents, HistoryPage, TransportName } from '../../src/client/types.js';
+import type { Ack, Client, ClientEvents, HistoryPage, TransportName } from 'switchboard-client';
 import { claimsForSdk } from './auth.js';
 
 /** What a session passes on from its client (whichever client is current). */

@@ -1,5 +1,5 @@
-import { backoffDelay, ConnectionError, SwitchboardError } from '../../src/client/index.js';
-import type { Client, Entry, StatusEvent, TransportName } from '../../src/client/types.js';
+import { backoffDelay, ConnectionError, SwitchboardError } from 'switchboard-client';
+import type { Client, Entry, StatusEvent, TransportName } from 'switchboard-client';
 import { detailOf, isAccessError, isAuthError } from './api.js';
 import { auth } from './auth.js';
 import { ChatSession } from './chat-session.js';

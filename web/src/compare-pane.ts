@@ -1,6 +1,6 @@
-import { connect } from '../../src/client/index.js';
+import { connect } from 'switchboard-client';
 import { serverBase } from './api.js';
-import type { Client, MessageEntry, StatusEvent, TransportName, WireEvent } from '../../src/client/types.js';
+import type { Client, MessageEntry, StatusEvent, TransportName, WireEvent } from 'switchboard-client';
 import { claimsForSdk } from './auth.js';
 import { renderBars } from './chart.js';
 import { h, replaceChildren, svg } from './dom.js';

@@ -1,5 +1,5 @@
-import type { TransportName } from '../../src/client/types.js';
-import { TRANSPORTS } from '../../src/protocol/types.js';
+import type { TransportName } from 'switchboard-client';
+import { TRANSPORTS } from 'switchboard-client';
 import { auth } from './auth.js';
 import { ComparePane } from './compare-pane.js';
 import { Composer } from './composer.js';

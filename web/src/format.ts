@@ -1,4 +1,4 @@
-import type { TransportName } from '../../src/client/types.js';
+import type { TransportName } from 'switchboard-client';
 
 /** What users see for each transport (the Transport picker's choices). */
 export const TRANSPORT_LABELS: Record<TransportName, string> = {

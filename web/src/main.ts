@@ -1,5 +1,5 @@
-import { DEFAULT_ROOM, ROOM_NAME_PATTERN } from '../../src/protocol/constants.js';
-import type { SwitchboardError } from '../../src/protocol/errors.js';
+import { DEFAULT_ROOM, ROOM_NAME_PATTERN } from 'switchboard-client';
+import type { SwitchboardError } from 'switchboard-client';
 import { auth } from './auth.js';
 import { ChatView } from './chat-view.js';
 import { CompareView } from './compare-view.js';

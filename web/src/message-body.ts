@@ -1,4 +1,4 @@
-import type { MessageEntry } from '../../src/client/types.js';
+import type { MessageEntry } from 'switchboard-client';
 import { h } from './dom.js';
 
 /** Longest compact JSON of a message's data shown inline; the rest is cut with an ellipsis. */

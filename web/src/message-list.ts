@@ -1,4 +1,4 @@
-import type { Ack, Entry } from '../../src/client/types.js';
+import type { Ack, Entry } from 'switchboard-client';
 import { h, replaceChildren } from './dom.js';
 import { messageBody } from './message-body.js';
 import { TRANSPORT_SHORT, formatDay, formatFull, formatTime, hueOf, initialOf, startOfDay } from './format.js';

@@ -1,4 +1,4 @@
-import { MAX_NAME_LENGTH } from '../../src/protocol/constants.js';
+import { MAX_NAME_LENGTH } from 'switchboard-client';
 import { h } from './dom.js';
 
 /** A display name as the server accepts it (1-64 characters, no control characters), or an error. */

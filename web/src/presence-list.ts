@@ -1,4 +1,4 @@
-import type { PresenceMember } from '../../src/client/types.js';
+import type { PresenceMember } from 'switchboard-client';
 import { h, replaceChildren } from './dom.js';
 import { TRANSPORT_LABELS, TRANSPORT_SHORT, hueOf, initialOf } from './format.js';
 

@@ -1,5 +1,5 @@
-import { DEFAULT_ROOM, ROOM_NAME_PATTERN } from '../../src/protocol/constants.js';
-import type { RoomInfo } from '../../src/protocol/types.js';
+import { DEFAULT_ROOM, ROOM_NAME_PATTERN } from 'switchboard-client';
+import type { RoomInfo } from 'switchboard-client';
 import { h, icon, replaceChildren } from './dom.js';
 import { createRoom, latestEntries, listRooms } from './rooms.js';
 import { storage } from './storage.js';

@@ -1,4 +1,4 @@
-import type { Entry, HistoryPage, PresenceMember, RoomInfo } from '../../src/protocol/types.js';
+import type { Entry, HistoryPage, PresenceMember, RoomInfo } from 'switchboard-client';
 import { apiRequest } from './api.js';
 import { auth } from './auth.js';
 

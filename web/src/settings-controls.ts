@@ -1,5 +1,5 @@
-import type { TransportName } from '../../src/client/types.js';
-import { TRANSPORTS } from '../../src/protocol/types.js';
+import type { TransportName } from 'switchboard-client';
+import { TRANSPORTS } from 'switchboard-client';
 import { h } from './dom.js';
 import { TRANSPORT_LABELS } from './format.js';
 import { POLL_INTERVALS } from './storage.js';

@@ -1,4 +1,4 @@
-import type { StatusEvent } from '../../src/client/types.js';
+import type { StatusEvent } from 'switchboard-client';
 import { h, replaceChildren } from './dom.js';
 import { TRANSPORT_LABELS } from './format.js';
 

@@ -1,5 +1,5 @@
-import type { TransportName } from '../../src/client/types.js';
-import { TRANSPORTS } from '../../src/protocol/types.js';
+import type { TransportName } from 'switchboard-client';
+import { TRANSPORTS } from 'switchboard-client';
 
 /**
  * The app's settings and read positions, kept in localStorage under `switchboard.*`.

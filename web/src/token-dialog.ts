@@ -1,4 +1,4 @@
-import { SwitchboardError } from '../../src/protocol/errors.js';
+import { SwitchboardError } from 'switchboard-client';
 import { detailOf } from './api.js';
 import { h } from './dom.js';
 

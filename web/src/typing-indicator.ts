@@ -1,4 +1,4 @@
-import type { TypingNotice } from '../../src/client/types.js';
+import type { TypingNotice } from 'switchboard-client';
 import { h, replaceChildren } from './dom.js';
 
 /** A typing notice lasts this long unless renewed (senders renew every 2.5 s while typing). */

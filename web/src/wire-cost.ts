@@ -1,4 +1,4 @@
-import type { WireEvent } from '../../src/client/types.js';
+import type { WireEvent } from 'switchboard-client';
 
 /**
  * HTTP headers of one request and its answer, which the SDK cannot see (fetch hides them):

@@ -1,4 +1,4 @@
-import type { WireEvent } from '../../src/client/types.js';
+import type { WireEvent } from 'switchboard-client';
 import { h, icon, replaceChildren } from './dom.js';
 import { TRANSPORT_SHORT, formatBytes, formatClock, formatDuration } from './format.js';
 

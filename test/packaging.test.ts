@@ -1,0 +1,89 @@
+/**
+ * The packages as users get them: `npm pack` of the server (`switchboard`, with the CLI) and of
+ * the client SDK (`switchboard-client`), installed from their tarballs into empty projects. The
+ * client installs without the server's dependencies and without a compiler, and the Node quick
+ * start of docs/client.md runs from there; `npx switchboard --help` runs from the server's.
+ * `npm test` builds first; the tarballs are packed from that build.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import { startServer } from './helpers.js';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '..');
+/** The browser build's budget, min+gzip (docs/client.md states it). */
+const BROWSER_BUDGET_BYTES = 15 * 1024;
+
+describe('packages', { timeout: 240_000 }, () => {
+  let dir: string;
+  let serverTgz: string;
+  let clientTgz: string;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'sb-pack-'));
+    const pack = async (args: string[]): Promise<{ file: string; files: string[] }> => {
+      const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir, ...args], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+      const [info] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
+      return { file: path.join(dir, info!.filename), files: info!.files.map((f) => f.path) };
+    };
+    const server = await pack([]);
+    const client = await pack(['--workspace', 'packages/client']);
+    serverTgz = server.file;
+    clientTgz = client.file;
+    // What each tarball holds: its build, not the repository.
+    assert.ok(server.files.includes('dist/src/server/index.js') && server.files.includes('dist/src/cli/index.js') && server.files.includes('bin/switchboard.js'));
+    assert.ok(server.files.includes('dist/public/index.html'), 'the web app');
+    assert.ok(!server.files.some((f) => f.startsWith('dist/test/') || f.startsWith('src/') || f.startsWith('test/')), 'no tests or sources');
+    assert.ok(client.files.includes('dist/client/index.js') && client.files.includes('dist/client/index.d.ts') && client.files.includes('dist/browser/switchboard-client.js'));
+    assert.ok(!client.files.some((f) => f.includes('server/') || f.includes('cli/')), `no server code in the client: ${client.files.filter((f) => f.includes('server/')).join(', ')}`);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('the client installs alone (two small dependencies, no native build) and the Node quick start of docs/client.md runs', async () => {
+    const app = path.join(dir, 'client-app');
+    await run('mkdir', ['-p', app]);
+    writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'client-app', private: true, type: 'module' }));
+    await run('npm', ['install', '--no-audit', '--no-fund', clientTgz], { cwd: app });
+    const installed = readdirSync(path.join(app, 'node_modules')).filter((n) => !n.startsWith('.'));
+    assert.deepEqual(installed.sort(), ['eventsource-parser', 'switchboard-client', 'ws'], 'only the SDK and its two dependencies');
+    assert.ok(!existsSync(path.join(app, 'node_modules/better-sqlite3')));
+
+    const doc = readFileSync(path.join(ROOT, 'docs/client.md'), 'utf8');
+    const quickStart = /### Node[\s\S]*?```ts\n([\s\S]*?)```/.exec(doc)?.[1];
+    assert.ok(quickStart?.includes("from 'switchboard-client'"), 'the quick start imports the client package');
+    const s = await startServer();
+    try {
+      writeFileSync(path.join(app, 'quick-start.mjs'), quickStart!.replace('http://localhost:3000', s.url));
+      const { stdout } = await run('node', ['quick-start.mjs'], { cwd: app, timeout: 20_000 });
+      assert.match(stdout, /^\[connected over websocket\]$/m);
+      assert.match(stdout, /^stored as #\d+$/m);
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  it(`the browser build is within its budget (${BROWSER_BUDGET_BYTES} bytes min+gzip)`, () => {
+    const bundle = readFileSync(path.join(ROOT, 'packages/client/dist/browser/switchboard-client.js'));
+    const gzipped = gzipSync(bundle, { level: 9 }).length;
+    console.log(`switchboard-client browser build: ${bundle.length} bytes minified, ${gzipped} bytes gzipped`);
+    assert.ok(gzipped <= BROWSER_BUDGET_BYTES, `${gzipped} bytes gzipped`);
+  });
+
+  it('the server installs from its tarball and `npx switchboard --help` runs', async () => {
+    const app = path.join(dir, 'server-app');
+    await run('mkdir', ['-p', app]);
+    writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'server-app', private: true, type: 'module' }));
+    await run('npm', ['install', '--no-audit', '--no-fund', serverTgz], { cwd: app, timeout: 200_000 });
+    const { stdout } = await run('npx', ['--no-install', 'switchboard', '--help'], { cwd: app });
+    for (const command of ['serve', 'chat', 'send', 'tail', 'token']) assert.match(stdout, new RegExp(`\\b${command}\\b`));
+    // The library entry point resolves too.
+    writeFileSync(path.join(app, 'embed.mjs'), "import { createSwitchboard } from 'switchboard'; console.log(typeof createSwitchboard);");
+    assert.equal((await run('node', ['embed.mjs'], { cwd: app })).stdout.trim(), 'function');
+  });
+});
