@@ -88,6 +88,9 @@ describe('the middleware form and the application API', () => {
       const entry = await ws.next('message', (f) => f.text === 'deploy done');
       assert.equal((entry.from as { member: string }).member, 'ci');
       assert.equal((await sb.history('ops')).entries.at(-1)!.seq, ack.seq);
+      await sb.publish('ops', { event: 'deploy', data: { version: '1.2.3', ok: true } });
+      const withData = await ws.next('message', (f) => f.event === 'deploy');
+      assert.deepEqual(withData.data, { version: '1.2.3', ok: true });
       assert.deepEqual((await sb.presence('ops')).map((m) => m.member), ['dan']);
       await sb.disconnect('dan');
       assert.equal(await ws.closed, 4104);

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import sirv from 'sirv';
 import { DEFAULT_ROOM } from '../protocol/constants.js';
 import { SwitchboardError } from '../protocol/errors.js';
-import type { Ack, HistoryPage, PresenceMember, RoomInfo } from '../protocol/types.js';
+import type { Ack, HistoryPage, JsonValue, PresenceMember, RoomInfo } from '../protocol/types.js';
 import type { Broker } from './broker/broker.js';
 import { createBroker } from './broker/create-broker.js';
 import { DEFAULT_CONFIG, type ServerConfig } from './config.js';
@@ -155,7 +155,12 @@ function presenceKey(config: ServerConfig): Buffer | undefined {
 
 /** A message an application publishes (see Switchboard.publish). */
 export interface AppMessage {
-  text: string;
+  /** The text; may be '' (or absent) when `data` is given. */
+  text?: string;
+  /** Application data: any JSON value, within the size limit. */
+  data?: JsonValue;
+  /** An event name (1-64 of A-Z a-z 0-9 _ . : -). */
+  event?: string;
   /** Whom it is from: a member (and its name); none: the system. */
   member?: string;
   name?: string;
@@ -466,7 +471,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     },
     handleUpgrade,
     publish(room, message) {
-      return appSession().publish(room, { text: message.text, clientId: message.clientId, onBehalfOf: { member: message.member, name: message.name } });
+      return appSession().publish(room, { text: message.text, data: message.data, event: message.event, clientId: message.clientId, onBehalfOf: { member: message.member, name: message.name } });
     },
     history(room, o = {}) {
       return appSession().history(room, o.before, o.limit ?? 50);
