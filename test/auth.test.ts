@@ -79,7 +79,7 @@ describe('identities and rights from tokens', () => {
     await assert.rejects(connect({ url: s.url, ...FAST, room: 'secret', name: 'x', transport: 'websocket', token: annToken }), (err: unknown) => err instanceof SwitchboardError && err.code === 'FORBIDDEN');
   });
 
-  it('guests (--guests read) read the guest rooms and the lecture routes, and may not write', async () => {
+  it('guests (--guests read) read the guest rooms and every lecture route, and may not write (a visible refusal)', async () => {
     const poll = await request(`${s.url}/api/rooms/lobby/poll`);
     assert.equal(poll.status, 200);
     const denied = await postJson(`${s.url}/api/rooms/lobby/messages`, { text: 'guest' });
@@ -99,9 +99,28 @@ describe('identities and rights from tokens', () => {
       body: '{"text":"csrf"}',
     });
     assert.equal(crossSite.status, 401);
+    // The lecture's streams and WebSocket as a guest: they read; a text sent is refused, visibly.
+    const seedSse = new SseProbe(`${s.url}/subscribe`);
+    await seedSse.ready;
+    assert.equal(seedSse.status, 200);
+    const seedWs = new WsProbe(`ws://127.0.0.1:${s.port}/`);
+    await seedWs.opened;
+    await waitFor(() => seedWs.frames.length >= 1);
+    seedWs.ws.send('guest text');
+    await waitFor(() => seedWs.frames.some((f) => f.code === 'UNAUTHORIZED'), 5000, 'a visible refusal');
+    assert.match(String(seedWs.frames.find((f) => f.code === 'UNAUTHORIZED')!.text), /^error: /);
+    const held = request(`${s.url}/longpoll`);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await postJson(`${s.url}/api/rooms/lobby/messages`, { text: 'for the guests' })).status, 401);
+    await request(`${s.url}/api/rooms/lobby/messages`, { method: 'POST', headers: { authorization: `Bearer ${annToken}`, 'content-type': 'application/json' }, body: '{"text":"for the guests"}' });
+    assert.equal((await held).status, 200);
+    await waitFor(() => seedSse.events.some((e) => e.data.includes('for the guests')), 5000, 'the guest stream to get it');
+    await waitFor(() => seedWs.frames.some((f) => f.text === 'for the guests'), 5000, 'the guest WebSocket to get it');
+    seedSse.close();
+    seedWs.close();
     const lobby = await history(s.url, 'lobby', annToken);
     assert.ok(lobby.some((e) => e.type === 'message' && e.text === 'by cookie' && e.from.member === 'ann'));
-    assert.ok(!lobby.some((e) => e.type === 'message' && e.text === 'csrf'));
+    assert.ok(!lobby.some((e) => e.type === 'message' && (e.text === 'csrf' || e.text === 'guest text')));
   });
 
   it('a WebSocket whose token expires is closed with 4005; a refresh keeps it open; SSE ends with TOKEN_EXPIRED', { timeout: 15_000 }, async () => {
