@@ -156,51 +156,56 @@ class RssSampler {
   }
 }
 
-/** /healthz, one request at a time on a fresh connection, 50 ms apart, until stopped. */
+/**
+ * The prober's own process: /healthz one request at a time on a fresh connection from another
+ * loopback address (another client), 50 ms apart, one line per probe (`ok <ms>` or `lost <ms>`),
+ * until its stdin closes. A process of its own, so the attack's client work in this process
+ * (parsing thousands of answers) does not delay the measurement.
+ */
+const PROBE_SCRIPT = `
+const http = require('node:http');
+const [url, window] = [process.argv[1], Number(process.argv[2])];
+let running = true;
+process.stdin.on('end', () => (running = false)).resume();
+(async () => {
+  while (running) {
+    const started = performance.now();
+    const ok = await new Promise((resolve) => {
+      const req = http.get(url + '/healthz', { agent: false, localAddress: '127.0.0.9' }, (res) => { res.resume(); res.on('end', () => resolve(true)); res.on('error', () => resolve(false)); });
+      req.setTimeout(window, () => req.destroy());
+      req.on('error', () => resolve(false));
+    });
+    process.stdout.write((ok ? 'ok ' : 'lost ') + (performance.now() - started) + '\\n');
+    if (running) await new Promise((r) => setTimeout(r, 50));
+  }
+  process.exit(0);
+})();
+`;
+
+/** /healthz probed from a process of its own (PROBE_SCRIPT) until stopped. */
 class HealthProbe {
   readonly latencies: number[] = [];
-  private running = true;
-  private inflight: { started: number; req: http.ClientRequest } | undefined;
   private unanswered = 0;
-  private readonly loop: Promise<void>;
+  private readonly child: ChildProcess;
+  private output = '';
+  private readonly exited: Promise<void>;
 
-  constructor(private readonly url: string) {
-    this.loop = this.run();
+  constructor(url: string) {
+    this.child = spawn(process.execPath, ['-e', PROBE_SCRIPT, url, String(WINDOW_MS)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child.stdout!.on('data', (c: Buffer) => (this.output += c.toString()));
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
   }
 
-  private async run(): Promise<void> {
-    while (this.running) {
-      const started = performance.now();
-      const answered = await new Promise<boolean>((resolve) => {
-        const req = http.get(`${this.url}/healthz`, { agent: false }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(true));
-          res.on('error', () => resolve(false));
-        });
-        req.setTimeout(WINDOW_MS, () => req.destroy());
-        req.on('error', () => resolve(false));
-        this.inflight = { started, req };
-      });
-      this.inflight = undefined;
-      if (answered) this.latencies.push(performance.now() - started);
-      else if (this.running) this.unanswered = Math.max(this.unanswered, performance.now() - started);
-      if (this.running) await sleep(50);
-    }
-  }
-
-  /** Stops probing. A probe still waiting is given up to 30 s of age (at most 2 s more), then counted as unanswered. */
+  /** Stops probing: the probe in flight finishes (up to 30 s of age), then the prober exits. */
   async stop(): Promise<void> {
-    this.running = false;
-    const pending = this.inflight;
-    if (pending) {
-      const grace = Math.min(2000, Math.max(0, WINDOW_MS - (performance.now() - pending.started)));
-      await Promise.race([this.loop, sleep(grace)]);
-      if (this.inflight === pending) {
-        this.unanswered = Math.max(this.unanswered, performance.now() - pending.started);
-        pending.req.destroy();
-      }
+    this.child.stdin!.end();
+    await Promise.race([this.exited, sleep(WINDOW_MS + 2000)]);
+    this.child.kill('SIGKILL');
+    for (const line of this.output.split('\n')) {
+      const [kind, value] = line.split(' ');
+      if (kind === 'ok') this.latencies.push(Number(value));
+      else if (kind === 'lost') this.unanswered = Math.max(this.unanswered, Number(value));
     }
-    await this.loop;
   }
 
   summary(): string {

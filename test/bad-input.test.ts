@@ -101,6 +101,25 @@ describe('bad input gets a clear error and loses nothing', () => {
     other.close();
   });
 
+  it('a flood ends with close 4008 only after every stored message was acknowledged; publishes are pipelined in order', async () => {
+    const flood = await startServer({ rateLimitPerSecond: 5, rateLimitBurst: 20 });
+    try {
+      await request(`${flood.url}/api/rooms/f`, { method: 'PUT' });
+      const ws = new WsProbe(`ws://127.0.0.1:${flood.port}/api/ws?member=flooder`, { localAddress: '127.0.0.3' });
+      await ws.opened;
+      for (let i = 0; i < 300; i++) ws.send({ type: 'publish', id: `f${i}`, room: 'f', text: `m${i}`, clientId: `c${i}` });
+      assert.equal(await ws.closed, 4008);
+      const stored = ((await request(`${flood.url}/api/rooms/f/messages?limit=500`)).json() as { entries: { type: string; text?: string; clientId?: string }[] }).entries.filter((e) => e.type === 'message');
+      const acked = new Set(ws.of('ack').map((f) => f.clientId));
+      assert.ok(stored.length >= 20, `${stored.length} stored`);
+      for (const e of stored) assert.ok(acked.has(e.clientId), `${e.clientId} was stored but its ack never came`);
+      // In the order sent.
+      assert.deepEqual(stored.map((e) => e.text), stored.map((e) => e.text).sort((a, b) => Number(a!.slice(1)) - Number(b!.slice(1))));
+    } finally {
+      await flood.server.close();
+    }
+  });
+
   it('Origins outside the list are refused for WebSocket and CORS; the Host header is never trusted', async () => {
     const refused = new WebSocket(`ws://127.0.0.1:${s.port}/api/ws`, { origin: 'http://evil.example' });
     const status = await new Promise<number>((resolve) => refused.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));

@@ -9,14 +9,24 @@ import { FrameQueue } from './frame-queue.js';
 
 /** Rejected publishes in a row after which a flooding client is disconnected (close 4008). */
 const FLOOD_DISCONNECT_AFTER = 100;
+/** Publishes of one connection in flight at once (pipelined: started in order, answered in order). */
+const MAX_PUBLISHES_IN_FLIGHT = 64;
 
 /**
  * The native WebSocket protocol (`/api/ws`): JSON frames to subscribe, unsubscribe, publish,
  * signal typing, refresh the token and ping; entries, acks and errors back (docs/protocol.md).
- * Frames are parsed here and run in order (FrameQueue) through the session.
+ * Frames are parsed here and run in order (FrameQueue) through the session. Consecutive
+ * publishes are pipelined: each is started (its store append issued) in the order it came, up to
+ * MAX_PUBLISHES_IN_FLIGHT at once, without waiting for the ack of the one before; any other
+ * frame waits until every publish before it was answered. Stores take appends in call order, so
+ * a client's messages keep their order (not with an `onPublish` hook, which may take its time:
+ * publishes then run one by one).
  */
 export class WebSocketConnection {
   private rejected = 0;
+  private readonly inflight = new Set<Promise<void>>();
+  /** Set when the publish budget was refused FLOOD_DISCONNECT_AFTER times in a row. */
+  private flood: SwitchboardError | undefined;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -54,15 +64,40 @@ export class WebSocketConnection {
       }
       const parsed = clientFrame.safeParse(raw);
       if (!parsed.success) throw new SwitchboardError('BAD_REQUEST', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300));
-      await this.onFrame(parsed.data as ClientFrame);
+      const frame = parsed.data as ClientFrame;
+      if (frame.type === 'publish' && !this.ctx.hooks.onPublish) {
+        if (this.inflight.size >= MAX_PUBLISHES_IN_FLIGHT) await Promise.race(this.inflight);
+        const answered: Promise<void> = this.onFrame(frame)
+          .catch((err: unknown) => this.report(err, id))
+          .finally(() => {
+            this.inflight.delete(answered);
+            this.endFlood();
+          });
+        this.inflight.add(answered);
+        return;
+      }
+      // Anything else comes after the answers to every publish before it.
+      if (this.inflight.size > 0) await Promise.all(this.inflight);
+      await this.onFrame(frame);
+      this.endFlood();
     } catch (err) {
-      const e = toSwitchboardError(err);
-      if (e.code === 'INTERNAL') this.ctx.badInput.error('ws-internal', { err }, 'websocket frame failed');
-      else this.ctx.badInput.warn(`ws:${e.code}`, { code: e.code, member: this.session.principal.member, address: this.session.principal.address }, e.message.slice(0, 200));
-      this.ctx.metrics.errors.inc({ code: e.code });
-      const room = (err as { room?: string }).room;
-      this.session.notify(e, room, id);
+      this.report(err, id);
     }
+  }
+
+  /** A flooding client is disconnected (4008) once every publish before was answered: only unanswered ones are lost, and it knows which. */
+  private endFlood(): void {
+    if (this.flood && this.inflight.size === 0) this.session.close(this.flood);
+  }
+
+  /** An error frame for a refused frame (one warn line per kind, rate-limited). */
+  private report(err: unknown, id: string | undefined): void {
+    const e = toSwitchboardError(err);
+    if (e.code === 'INTERNAL') this.ctx.badInput.error('ws-internal', { err }, 'websocket frame failed');
+    else this.ctx.badInput.warn(`ws:${e.code}`, { code: e.code, member: this.session.principal.member, address: this.session.principal.address }, e.message.slice(0, 200));
+    this.ctx.metrics.errors.inc({ code: e.code });
+    const room = (err as { room?: string }).room;
+    this.session.notify(e, room, id);
   }
 
   private async onFrame(frame: ClientFrame): Promise<void> {
@@ -86,8 +121,7 @@ export class WebSocketConnection {
             ack = await session.publish(frame.room, { text: frame.text, data: frame.data, event: frame.event, clientId: frame.clientId });
           } catch (err) {
             if (err instanceof SwitchboardError && err.code === 'RATE_LIMITED' && ++this.rejected > FLOOD_DISCONNECT_AFTER) {
-              // Every earlier publish was answered (frames run in order): only unanswered ones are lost, and the client knows which.
-              session.close(err);
+              this.flood = err; // closed by endFlood once the publishes before this one are answered
               return;
             }
             throw err;
