@@ -3,8 +3,39 @@ import type WebSocket from 'ws';
 /** Frames waiting for their turn past which the socket stops being read (TCP pushes back). */
 const PAUSE_AT = 64;
 const RESUME_AT = 16;
-/** Milliseconds of frames run in a row before the event loop gets a turn (frames that need no I/O run as microtasks only). */
-const YIELD_AFTER_MS = 5;
+/** Milliseconds of frames, all connections together, run in one turn of the event loop. */
+const TURN_BUDGET_MS = 5;
+
+/**
+ * One budget of frame work per event-loop turn, shared by every connection of the process:
+ * frames that need no I/O (refused ones) run as microtasks only, so without it a burst on many
+ * connections would run to its end before any other client (a health check) is served.
+ */
+class TurnBudget {
+  private turnStart = performance.now();
+  private waiting: (() => void)[] = [];
+  private scheduled = false;
+
+  /** Resolves at once while this turn's budget lasts, else at the start of a later turn. */
+  async turn(): Promise<void> {
+    if (performance.now() - this.turnStart < TURN_BUDGET_MS) return;
+    await new Promise<void>((resolve) => {
+      this.waiting.push(resolve);
+      if (this.scheduled) return;
+      this.scheduled = true;
+      // setImmediate: after the I/O of this turn (other clients' requests) has been served.
+      setImmediate(() => {
+        this.scheduled = false;
+        this.turnStart = performance.now();
+        const ready = this.waiting;
+        this.waiting = [];
+        for (const r of ready) r();
+      });
+    });
+  }
+}
+
+const budget = new TurnBudget();
 
 /**
  * Runs a WebSocket's incoming frames one after the other, in the order they came: a command
@@ -33,17 +64,14 @@ export class FrameQueue {
 
   private async run(): Promise<void> {
     this.running = true;
-    let slice = performance.now();
     while (this.queue.length > 0 && !this.stopped()) {
+      // ws hands over every frame of what the socket read at once, whatever pause() says: the
+      // shared budget keeps one burst (or many) from holding the event loop.
+      await budget.turn();
+      if (this.stopped()) break;
       const { data, isBinary } = this.queue.shift()!;
       if (this.queue.length <= RESUME_AT && this.ws.isPaused) this.ws.resume();
       await this.handle(data, isBinary);
-      // ws hands over every frame of what the socket read at once, whatever pause() says: without
-      // this, one client's burst is run to the end before any other client is served.
-      if (performance.now() - slice > YIELD_AFTER_MS) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        slice = performance.now();
-      }
     }
     this.queue.length = 0;
     this.running = false;
