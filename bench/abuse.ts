@@ -443,8 +443,28 @@ async function withServer(c: Ctx, flags: string[], run: (s: ServerChild, rss: Rs
   }
 }
 
-/** Runs the attack with RSS marked before it and /healthz probed during it; `health` sums the probes up. */
+/**
+ * The server's own event-loop delay, max since the last scrape (prom-client's
+ * `nodejs_eventloop_lag_max_seconds`, reset by each scrape): what the server made every client
+ * wait, told apart from what a busy machine adds to the probe's round trip.
+ */
+async function loopLagMax(url: string): Promise<number | undefined> {
+  const text = await new Promise<string>((resolve) => {
+    const req = http.get(`${url}/metrics`, { agent: false, localAddress: '127.0.0.9' }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.setTimeout(WINDOW_MS, () => req.destroy());
+    req.on('error', () => resolve(''));
+  });
+  const m = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(text);
+  return m ? Number(m[1]) * 1000 : undefined;
+}
+
+/** Runs the attack with RSS marked before it and /healthz probed during it; `health` sums the probes up, and the server's event-loop delay. */
 async function attack<T>(s: ServerChild, rss: RssSampler, f: () => Promise<T>): Promise<{ result: T; health: string }> {
+  await loopLagMax(s.url);
   rss.mark();
   const probe = new HealthProbe(s.url);
   let result: T;
@@ -454,7 +474,8 @@ async function attack<T>(s: ServerChild, rss: RssSampler, f: () => Promise<T>): 
     await probe.stop();
     rss.sample();
   }
-  return { result, health: probe.summary() };
+  const lag = await loopLagMax(s.url);
+  return { result, health: `${probe.summary()}, server event-loop delay max ${lag === undefined ? 'n/a' : ms(lag)}` };
 }
 
 /** Fills lobby with `count` texts of `size` × U+0001 through the lecture WebSocket (its echo confirms each); returns how many were stored. */
