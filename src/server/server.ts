@@ -23,7 +23,7 @@ import { Hub, type HubEvent } from './hub.js';
 import { Limits } from './session/limits.js';
 import type { SwitchboardHooks } from './session/hooks.js';
 import { LogLimiter } from './session/log-limiter.js';
-import { normalizeOrigins } from './session/handshake.js';
+import { clientAddress, normalizeOrigins } from './session/handshake.js';
 import { Policy } from './session/policy.js';
 import { Session } from './session/session.js';
 import { PresenceTickets } from './session/presence-ticket.js';
@@ -35,6 +35,7 @@ import { answerMetrics, createMetricsServer, listenMetrics } from './metrics-end
 import { MemoryPresenceStore } from './presence/memory-presence-store.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { RedisPresenceStore } from './presence/redis-presence-store.js';
+import { RequestScheduler } from './request-scheduler.js';
 import { Router } from './router.js';
 import { createSecureServer, KEEP_ALIVE_TIMEOUT_MS, type SecureServer } from './secure-server.js';
 import { createStore } from './store/create-store.js';
@@ -44,6 +45,7 @@ import { registerPolling } from './transports/polling.js';
 import { registerSeedRoutes } from './transports/seed-routes.js';
 import { registerSse } from './transports/sse.js';
 import { WebSocketGateway } from './transports/websocket.js';
+import { turnBudget } from './turn-budget.js';
 
 export interface SwitchboardOptions extends Partial<ServerConfig> {
   /** A logger to use instead of one made from `logLevel`. */
@@ -103,6 +105,9 @@ function serveFile(files: ReturnType<typeof sirv>, req: HttpRequest, res: HttpRe
  * (bounded per connection by the secure server; long-lived ones count against the caps per
  * address and member of Limits, each as one connection).
  */
+/** Requests of one address that may wait for a turn of the event loop (RequestScheduler); past it: RATE_LIMITED. */
+const MAX_WAITING_PER_ADDRESS = 1024;
+
 function capSocketsPerAddress(server: NetServer, max: number, metrics: Metrics): void {
   const open = new Map<string, number>();
   server.on('connection', (socket: Socket) => {
@@ -317,11 +322,13 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   /** Requests of one connection that may wait for their answer at once (pipelining). */
   const MAX_PIPELINED = 4;
   const unanswered = new WeakMap<object, number>();
+  // Requests run within the per-turn budget the WebSocket frames share, fairly between addresses.
+  const scheduler = new RequestScheduler({ budget: turnBudget, maxWaitingPerAddress: MAX_WAITING_PER_ADDRESS });
   /** Serves a request known to be Switchboard's (its URL already without the prefix). */
   function serve(req: HttpRequest, res: HttpResponse): void {
     // HTTP/2 multiplexes instead: its streams are bounded per connection by the secure server.
     if (isHttp2(req)) {
-      router.handle(req, res);
+      schedule(req, res);
       return;
     }
     // HTTP pipelining: Node runs every request of a chunk at once and holds each answer until
@@ -335,7 +342,17 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       socket.destroy();
       return;
     }
-    router.handle(req, res);
+    schedule(req, res);
+  }
+  function schedule(req: HttpRequest, res: HttpResponse): void {
+    const run = (): void => {
+      // The client may have gone while the request waited for its turn.
+      if (!req.socket.destroyed) router.handle(req, res);
+    };
+    if (!scheduler.run(clientAddress(req, config.trustProxy), run)) {
+      metrics.errors.inc({ code: 'RATE_LIMITED' });
+      router.fail(res, new SwitchboardError('RATE_LIMITED', 'too many requests from your address wait for an answer'));
+    }
   }
   /** True when the request is under the prefix; its URL then loses the prefix. */
   function claim(req: HttpRequest): boolean {

@@ -1,41 +1,9 @@
 import type WebSocket from 'ws';
+import { turnBudget as budget } from '../turn-budget.js';
 
 /** Frames waiting for their turn past which the socket stops being read (TCP pushes back). */
 const PAUSE_AT = 64;
 const RESUME_AT = 16;
-/** Milliseconds of frames, all connections together, run in one turn of the event loop. */
-const TURN_BUDGET_MS = 5;
-
-/**
- * One budget of frame work per event-loop turn, shared by every connection of the process:
- * frames that need no I/O (refused ones) run as microtasks only, so without it a burst on many
- * connections would run to its end before any other client (a health check) is served.
- */
-class TurnBudget {
-  private turnStart = performance.now();
-  private waiting: (() => void)[] = [];
-  private scheduled = false;
-
-  /** Resolves at once while this turn's budget lasts, else at the start of a later turn. */
-  async turn(): Promise<void> {
-    if (performance.now() - this.turnStart < TURN_BUDGET_MS) return;
-    await new Promise<void>((resolve) => {
-      this.waiting.push(resolve);
-      if (this.scheduled) return;
-      this.scheduled = true;
-      // setImmediate: after the I/O of this turn (other clients' requests) has been served.
-      setImmediate(() => {
-        this.scheduled = false;
-        this.turnStart = performance.now();
-        const ready = this.waiting;
-        this.waiting = [];
-        for (const r of ready) r();
-      });
-    });
-  }
-}
-
-const budget = new TurnBudget();
 
 /**
  * Runs a WebSocket's incoming frames one after the other, in the order they came: a command

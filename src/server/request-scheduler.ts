@@ -1,0 +1,83 @@
+import type { TurnBudget } from './turn-budget.js';
+
+/** Options of {@link RequestScheduler}. */
+export interface RequestSchedulerOptions {
+  /** The per-turn budget shared with the WebSocket frame queues. */
+  budget: TurnBudget;
+  /** Requests of one address that may wait for a turn; past it `run` returns false. */
+  maxWaitingPerAddress: number;
+}
+
+/**
+ * Runs HTTP requests within the process's per-turn budget, fairly between client addresses.
+ * While the budget of the turn lasts and nobody waits, a request runs at once. Past it, requests
+ * wait in one queue per address, and later turns serve the queues round-robin, one request per
+ * address per round: hundreds of requests from one address (read by the server in one poll)
+ * delay the others' by a turn or two, not by the time all of them take.
+ */
+export class RequestScheduler {
+  /** Waiting requests by address; a Map keeps the round-robin order of first arrival. */
+  private readonly queues = new Map<string, (() => void)[]>();
+  private waiting = 0;
+  private draining = false;
+
+  constructor(private readonly options: RequestSchedulerOptions) {}
+
+  /** How many requests wait for a turn. */
+  get size(): number {
+    return this.waiting;
+  }
+
+  /**
+   * Runs `fn` now or in a later turn. Returns false, and never runs `fn`, when `address` already
+   * has `maxWaitingPerAddress` requests waiting: the caller refuses the request.
+   */
+  run(address: string, fn: () => void): boolean {
+    if (this.waiting === 0 && this.options.budget.available()) {
+      fn();
+      return true;
+    }
+    let queue = this.queues.get(address);
+    if (queue === undefined) {
+      queue = [];
+      this.queues.set(address, queue);
+    }
+    if (queue.length >= this.options.maxWaitingPerAddress) return false;
+    queue.push(fn);
+    this.waiting++;
+    if (!this.draining) {
+      this.draining = true;
+      this.options.budget.later(() => this.pump());
+    }
+    return true;
+  }
+
+  /**
+   * Runs waiting requests in the next check phase, each in an immediate of its own, so that the
+   * promise continuations of one (its body read, its store call) run, and count against the
+   * budget, before the next one starts.
+   */
+  private pump(): void {
+    const steps = Math.min(this.waiting, STEPS_PER_TURN);
+    for (let i = 0; i < steps; i++) setImmediate(() => this.step(i === steps - 1));
+  }
+
+  /** Runs the next request in round-robin order while the budget lasts; the last step of a turn schedules the next. */
+  private step(last: boolean): void {
+    if (this.waiting > 0 && this.options.budget.available()) {
+      const [address, queue] = this.queues.entries().next().value as [string, (() => void)[]];
+      const fn = queue.shift()!;
+      // The address goes to the back of the round: one request per address per round.
+      this.queues.delete(address);
+      if (queue.length > 0) this.queues.set(address, queue);
+      this.waiting--;
+      fn();
+    }
+    if (!last) return;
+    if (this.waiting > 0) this.options.budget.later(() => this.pump());
+    else this.draining = false;
+  }
+}
+
+/** Waiting requests started in one turn at most (each in an immediate of its own). */
+const STEPS_PER_TURN = 64;
