@@ -59,12 +59,16 @@ export class RequestScheduler {
    */
   private pump(): void {
     const steps = Math.min(this.waiting, STEPS_PER_TURN);
-    for (let i = 0; i < steps; i++) setImmediate(() => this.step(i === steps - 1));
+    for (let i = 0; i < steps; i++) setImmediate(() => this.step(i === 0, i === steps - 1));
   }
 
-  /** Runs the next request in round-robin order while the budget lasts; the last step of a turn schedules the next. */
-  private step(last: boolean): void {
-    if (this.waiting > 0 && this.options.budget.available()) {
+  /**
+   * Runs the next request in round-robin order while the budget lasts (the first step of a turn
+   * runs one whatever the budget says, so that the queue always moves); the last step of a turn
+   * schedules the next.
+   */
+  private step(first: boolean, last: boolean): void {
+    if (this.waiting > 0 && (this.options.budget.available() || first)) {
       const [address, queue] = this.queues.entries().next().value as [string, (() => void)[]];
       const fn = queue.shift()!;
       // The address goes to the back of the round: one request per address per round.
