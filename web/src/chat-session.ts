@@ -50,6 +50,23 @@ export class ChatSession {
     return this.options.room;
   }
 
+  /** Publishes not yet acknowledged (queued while not connected, or in flight). */
+  get pending(): number {
+    return this.outbox.size;
+  }
+
+  /**
+   * Leaves once every pending publish was acknowledged or refused (or after `timeoutMs`), so that
+   * leaving a room does not drop what was written there; resolves with how many were never sent.
+   */
+  async closeWhenSent(timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.outbox.size > 0 && this.client !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const unsent = this.outbox.size;
+    await this.close();
+    return unsent;
+  }
+
   /** Connects; rejects with the SDK's error (ROOM_NOT_FOUND, UNREACHABLE, ...). */
   async start(after?: string): Promise<Client> {
     const token = this.options.token?.();

@@ -29,6 +29,8 @@ export interface ChatViewOptions {
 }
 
 const WIDE = '(min-width: 1200px)';
+/** How long leaving a room waits for its messages in flight to be acknowledged. */
+const LEAVE_GRACE_MS = 5000;
 
 /**
  * The chat: rooms and people on the left, the conversation in the middle, the wire inspector on
@@ -63,6 +65,8 @@ export class ChatView {
   private lastError: SwitchboardError | undefined;
   /** The connection failed on its credentials: new ones reopen the room. */
   private authFailed = false;
+  /** The session whose first connection failed for good (room not found, refused): `open` of its room tries it again. */
+  private stalled: ChatSession | undefined;
   /** Presence is checked against the server this often, and this long after each change. */
   private static readonly PRESENCE_CHECK_MS = 5000;
   private static readonly PRESENCE_SETTLE_MS = 3500;
@@ -133,12 +137,18 @@ export class ChatView {
 
   /** Joins `room` (leaving the current one). */
   async open(room: string): Promise<void> {
-    if (room === this.room && this.session) return;
+    if (room === this.room && this.session) {
+      // The room may exist now (made from the sidebar, or by someone else): try again, with
+      // the messages written meanwhile still queued in the same session.
+      if (this.stalled === this.session) await this.rejoin();
+      return;
+    }
     const token = ++this.openToken;
     const previous = this.session;
     this.session = undefined;
+    this.stalled = undefined;
     this.list?.destroy();
-    void previous?.close();
+    if (previous) void this.leave(previous);
     this.room = room;
     storage.room = room;
     this.epoch = '';
@@ -215,11 +225,10 @@ export class ChatView {
       this.list?.setHistory('error');
       this.badge.update({ status: 'closed', transport: storage.transport });
       const notFound = err instanceof SwitchboardError && err.code === 'ROOM_NOT_FOUND';
+      this.stalled = session;
       const again = async (): Promise<void> => {
         if (notFound) await createRoom(room);
-        this.session = undefined;
-        this.room = '';
-        await this.open(room);
+        await this.rejoin();
       };
       this.showBanner(
         notFound ? `There is no room #${room} yet.` : `Could not join #${room}: ${messageOf(err)}`,
@@ -233,6 +242,29 @@ export class ChatView {
     this.checkPresenceSoon(ChatView.PRESENCE_SETTLE_MS);
     this.onStatus({ status: client.status, transport: client.transport });
     await this.loadOlder();
+  }
+
+  /** Joins again the room whose first connection failed, in the same session: what was queued there is sent once it is in. */
+  private async rejoin(): Promise<void> {
+    const session = this.stalled;
+    if (!session || session !== this.session) return;
+    this.stalled = undefined;
+    this.showBanner(undefined);
+    this.list?.setHistory('loading');
+    await this.join(session, this.openToken, 0);
+  }
+
+  /**
+   * Leaves a room's session: publishes still in flight are given a few seconds to be acknowledged;
+   * those that could not be sent (not connected) are reported, never dropped silently.
+   */
+  private async leave(session: ChatSession): Promise<void> {
+    const unsent = await session.closeWhenSent(LEAVE_GRACE_MS);
+    if (unsent > 0 && this.session !== session) {
+      this.inspector.note(`${unsent} message${unsent === 1 ? '' : 's'} queued in #${session.room} could not be sent`);
+      const text = `${unsent} message${unsent === 1 ? ' you wrote' : 's you wrote'} in #${session.room} could not be sent (it was not connected when you left).`;
+      this.showBanner(text, () => this.showBanner(undefined), 'Dismiss', 'sticky');
+    }
   }
 
   /** The display name changed: reconnect under it. */
@@ -340,7 +372,8 @@ export class ChatView {
     this.badge.update(status);
     this.list?.setAllPending(status.status === 'connected' ? 'sending' : 'queued');
     this.badge.setQueued(this.list?.pendingCount ?? 0);
-    if (status.status === 'connected') this.showBanner(undefined);
+    // A notice of messages that could not be sent stays until dismissed.
+    if (status.status === 'connected' && !this.banner.classList.contains('sticky')) this.showBanner(undefined);
     if (status.status === 'closed' && this.session) {
       const err = this.lastError;
       if (err && isAccessError(err)) this.onAuthProblem(err);
@@ -453,9 +486,10 @@ export class ChatView {
     document.title = `${this.unseen ? `(${this.unseen}) ` : ''}#${this.room} · Switchboard`;
   }
 
-  private showBanner(text: string | undefined, action?: () => void, actionLabel = 'Try again', tone: 'problem' | 'info' = 'problem'): void {
+  private showBanner(text: string | undefined, action?: () => void, actionLabel = 'Try again', tone: 'problem' | 'info' | 'sticky' = 'problem'): void {
     this.banner.hidden = text === undefined;
     this.banner.classList.toggle('info', tone === 'info');
+    this.banner.classList.toggle('sticky', tone === 'sticky' && text !== undefined);
     replaceChildren(this.banner, h('span', 'banner-text', text ?? ''), action ? h('button', { class: 'small', attrs: { type: 'button' }, on: { click: action } }, actionLabel) : null);
   }
 

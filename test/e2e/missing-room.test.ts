@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { messageTexts, openApp, send, skipWithoutBrowser, startHarness, waitConnected, waitForMessage, type AppPage, type Harness } from './harness.js';
+
+const skip = skipWithoutBrowser();
+
+/** Issue 11, defect 1: a room opened before it exists, messages written there, the room then made. */
+describe('web app: a room that does not exist yet', { skip }, () => {
+  let h: Harness;
+  const opened: AppPage[] = [];
+
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
+    await h?.close();
+  });
+
+  async function missingRoom(room: string): Promise<AppPage> {
+    const app = await openApp(h, { name: 'Nova', hash: `#/room/${room}`, waitConnected: false });
+    opened.push(app);
+    await app.page.getByText(`There is no room #${room} yet.`).waitFor();
+    await send(app.page, 'first, written before the room existed');
+    await send(app.page, 'second, written before the room existed');
+    await app.page.getByText('Queued: sends when the connection is back').first().waitFor();
+    return app;
+  }
+
+  it('made from the sidebar: the tab joins it and sends what was queued, in order, once', async () => {
+    const { page } = await missingRoom('newroom-sidebar');
+    await page.getByLabel('Create or join a room').fill('newroom-sidebar');
+    await page.getByLabel('Create or join a room').press('Enter');
+    await waitConnected(page);
+    await waitForMessage(page, 'second, written before the room existed');
+    await page.screenshot({ path: '/tmp/e2e-missing-room-sidebar.png' });
+    assert.deepEqual(await messageTexts(page), ['first, written before the room existed', 'second, written before the room existed']);
+    const stored = (await (await fetch(`${h.base}/api/rooms/newroom-sidebar/messages`)).json()) as { entries: { type: string; text?: string }[] };
+    assert.deepEqual(
+      stored.entries.filter((e) => e.type === 'message').map((e) => e.text),
+      ['first, written before the room existed', 'second, written before the room existed'],
+      'each queued message stored once',
+    );
+  });
+
+  it("made from the banner's Create button: the queued messages are sent, not dropped", async () => {
+    const { page } = await missingRoom('newroom-banner');
+    await page.getByRole('button', { name: 'Create #newroom-banner' }).click();
+    await waitConnected(page);
+    await waitForMessage(page, 'second, written before the room existed');
+    assert.deepEqual(await messageTexts(page), ['first, written before the room existed', 'second, written before the room existed']);
+    assert.equal(await page.getByText('Queued: sends when the connection is back').count(), 0, 'nothing left queued');
+  });
+
+  it('made by someone else: opening it again from the room list joins, and the queue goes out', async () => {
+    const { page } = await missingRoom('newroom-other');
+    assert.equal((await fetch(`${h.base}/api/rooms/newroom-other`, { method: 'PUT' })).status, 201);
+    await page.getByLabel('Create or join a room').fill('newroom-other');
+    await page.getByLabel('Create or join a room').press('Enter');
+    await waitConnected(page);
+    await waitForMessage(page, 'second, written before the room existed');
+  });
+
+  it('left for another room while queued: the loss is said, not silent', async () => {
+    const { page } = await missingRoom('never-made');
+    await page.evaluate(() => (location.hash = '#/room/lobby'));
+    await waitConnected(page);
+    await page.getByText('2 messages you wrote in #never-made could not be sent').waitFor();
+  });
+});
