@@ -1,15 +1,17 @@
 import type { MessageEntry } from 'switchboard-client';
 import { h } from './dom.js';
+import { richText } from './rich-text.js';
 
 /** Longest compact JSON of a message's data shown inline; the rest is cut with an ellipsis. */
 const MAX_DATA_CHARS = 200;
 
 /**
  * What a message shows: its text when it has one; else (a data-only message) its event name and
- * its data as compact JSON, in code style. Always text nodes: nothing is parsed as HTML.
+ * its data as compact JSON, in code style. Links (http and https only) and @mentions are marked;
+ * everything else is text nodes: nothing is parsed as HTML.
  */
-export function messageBody(entry: MessageEntry, tag: 'p' | 'span', className: string): HTMLElement {
-  if (entry.text !== '' || entry.data === undefined) return h(tag, className, entry.text);
+export function messageBody(entry: MessageEntry, tag: 'p' | 'span', className: string, me?: string): HTMLElement {
+  if (entry.text !== '' || entry.data === undefined) return h(tag, className, ...richText(entry.text, me));
   const json = JSON.stringify(entry.data);
   const shown = json.length > MAX_DATA_CHARS ? `${json.slice(0, MAX_DATA_CHARS - 1)}…` : json;
   return h(

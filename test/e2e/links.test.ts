@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createRoom, openApp, send, skipWithoutBrowser, startHarness, waitForMessage, type AppPage, type Harness } from './harness.js';
+
+const skip = skipWithoutBrowser();
+
+describe('web app: links and mentions in messages', { skip }, () => {
+  let h: Harness;
+  const opened: AppPage[] = [];
+
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
+    await h?.close();
+  });
+
+  it('http(s) links are clickable, safe, and nothing else is markup', async () => {
+    await createRoom(h, 'links');
+    const app = await openApp(h, { name: 'Lin', hash: '#/room/links' });
+    opened.push(app);
+    const { page } = app;
+    const text = 'docs at https://example.com/guide?x=1. not javascript:alert(1) nor <b>bold</b>, ask @Lin';
+    await send(page, text);
+    await waitForMessage(page, 'docs at');
+    const link = page.getByRole('link', { name: 'https://example.com/guide?x=1' });
+    assert.equal(await link.getAttribute('href'), 'https://example.com/guide?x=1');
+    assert.equal(await link.getAttribute('rel'), 'noopener noreferrer');
+    assert.equal(await link.getAttribute('target'), '_blank');
+    const bubble = page.locator('ol.entries > li.msg .text').filter({ hasText: 'docs at' });
+    assert.equal(await bubble.locator('a').count(), 1, 'one link only');
+    assert.equal(await bubble.locator('b').count(), 0, 'text is never markup');
+    assert.equal(await bubble.textContent(), text, 'every character shown as written');
+    assert.equal(await bubble.locator('.mention').textContent(), '@Lin');
+    await page.screenshot({ path: '/tmp/e2e-links.png' });
+  });
+});

@@ -1,0 +1,70 @@
+import { h } from './dom.js';
+
+/** A link or a mention in a message's text, or plain text between them. */
+export type TextPart = { kind: 'text'; text: string } | { kind: 'link'; text: string; href: string } | { kind: 'mention'; text: string; name: string };
+
+/** http(s) URLs, and @names (letters, digits, `_`, `-`, `.`) at the start of a word. */
+const TOKENS = /\bhttps?:\/\/[^\s<>"'`]+|(?<![\w@])@[\p{L}\p{N}_][\p{L}\p{N}_.-]{0,63}/giu;
+/** Punctuation that ends a sentence rather than a URL. */
+const TRAILING = /[.,;:!?'"]+$/;
+
+/**
+ * Splits a message's text into plain text, links and mentions. A link is only ever http or
+ * https (checked by the URL parser, never by a pattern alone); a closing bracket at its end is
+ * kept only when the URL opened one. Nothing here is markup: parts become text nodes and
+ * attributes, never HTML.
+ */
+export function parseText(text: string): TextPart[] {
+  const parts: TextPart[] = [];
+  let at = 0;
+  const plain = (end: number): void => {
+    if (end > at) parts.push({ kind: 'text', text: text.slice(at, end) });
+  };
+  for (const match of text.matchAll(TOKENS)) {
+    const start = match.index;
+    let token = match[0];
+    if (token.startsWith('@')) {
+      const name = token.slice(1).replace(/[.-]+$/, '');
+      plain(start);
+      parts.push({ kind: 'mention', text: `@${name}`, name });
+      at = start + 1 + name.length;
+      continue;
+    }
+    token = token.replace(TRAILING, '');
+    while (token.endsWith(')') && count(token, '(') < count(token, ')')) token = token.slice(0, -1).replace(TRAILING, '');
+    const href = safeHref(token);
+    if (href === undefined) continue;
+    plain(start);
+    parts.push({ kind: 'link', text: token, href });
+    at = start + token.length;
+  }
+  plain(text.length);
+  return parts;
+}
+
+/** The URL when it is http or https, else undefined. */
+export function safeHref(candidate: string): string | undefined {
+  try {
+    const url = new URL(candidate);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function count(text: string, char: string): number {
+  return text.split(char).length - 1;
+}
+
+/**
+ * A message's text as nodes: links open in a new tab without telling the page who opened it
+ * (`noopener noreferrer`); mentions are highlighted, more so when they name `me`.
+ */
+export function richText(text: string, me?: string): Array<Node> {
+  return parseText(text).map((part) => {
+    if (part.kind === 'text') return document.createTextNode(part.text);
+    if (part.kind === 'link') return h('a', { class: 'msg-link', attrs: { href: part.href, target: '_blank', rel: 'noopener noreferrer' } }, part.text);
+    const mine = me !== undefined && part.name.toLowerCase() === me.toLowerCase();
+    return h('span', { class: mine ? 'mention me' : 'mention' }, part.text);
+  });
+}
