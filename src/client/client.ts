@@ -17,7 +17,7 @@ import { refreshDelay } from './token-provider.js';
 import { SilenceWatchdog } from './silence-watchdog.js';
 import { createTransport } from './transports/create-transport.js';
 import { httpTarget, type SubscribedInfo, type Transport, type TransportEvents, type TransportSettings } from './transports/transport.js';
-import type { Client, ClientEvents, ConnectOptions, PublishOptions, Status } from './types.js';
+import type { Client, ClientEvents, ConnectOptions, PublishOptions, Status, WireEvent } from './types.js';
 
 /**
  * What `publish` sends, checked as far as a client can (the server checks the rest): a
@@ -71,6 +71,8 @@ export class SwitchboardClient implements Client {
   private readonly emitter = new Emitter<ClientEvents>();
   /** Events raised before connect() resolved: delivered a macrotask later, once handlers are on. */
   private held: (() => void)[] | undefined = [];
+  /** `onWire` of the options: every wire event, from the first request. */
+  private readonly wireHook: ((event: WireEvent) => void) | undefined;
   private readonly position: ResumePosition;
   private readonly presenceList = new PresenceList();
   private readonly outbox: Outbox;
@@ -101,6 +103,7 @@ export class SwitchboardClient implements Client {
   /** Checks the options (throws like resolveOptions); connects only on start(). */
   constructor(options: ConnectOptions) {
     const resolved = resolveOptions(options);
+    this.wireHook = options.onWire;
     this.settings = resolved.settings;
     this.room = resolved.settings.room;
     this.name = resolved.settings.name;
@@ -569,7 +572,17 @@ export class SwitchboardClient implements Client {
   }
 
   private onWire(transport: TransportName, event: WireInit): void {
-    if (this.emitter.has('wire') || this.held) this.emit('wire', { at: Date.now(), transport, ...event });
+    const hook = this.wireHook;
+    if (!hook && !this.emitter.has('wire') && !this.held) return;
+    const wire: WireEvent = { at: Date.now(), transport, ...event };
+    if (hook) {
+      try {
+        hook(wire);
+      } catch {
+        // An inspector's failure is not the connection's.
+      }
+    }
+    if (this.emitter.has('wire') || this.held) this.emit('wire', wire);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import type { WireEvent } from './types.js';
 import { ConnectionError, errorFromResponse, networkReason } from './errors.js';
-import { summarize, utf8Length } from './ids.js';
+import { detailOf, summarize, utf8Length } from './ids.js';
 import { apiUrl, displayPath } from './urls.js';
 
 /** A wire event before the client stamps it with the time and the transport. */
@@ -72,6 +72,7 @@ export async function httpRequest<T>(target: HttpTarget, call: HttpCall): Promis
     bytes: out ? utf8Length(payload) : utf8Length(text),
     durationMs: Date.now() - started,
     summary: summarize(`${status} ${out ? payload : text}`),
+    detail: detailOf(`${call.method} ${displayPath(url)}${out ? `\n\n${payload}` : ''}\n\n→ ${status}${text ? `\n\n${text}` : ''}`),
   });
   if (status < 200 || status > 299) throw errorFromResponse(status, text, what);
   if (status === 204 || text === '') return undefined as T;

@@ -25,6 +25,14 @@ export function utf8Length(text: string): number {
   return n;
 }
 
+/** Most characters of a wire event's `detail`. */
+const MAX_DETAIL = 16 * 1024;
+
+/** The whole of a payload for the wire inspector, cut past 16 KiB (saying how much was cut). */
+export function detailOf(text: string): string {
+  return text.length > MAX_DETAIL ? `${text.slice(0, MAX_DETAIL)}… (${text.length - MAX_DETAIL} more characters)` : text;
+}
+
 /** A one-line preview of a payload for the wire inspector. */
 export function summarize(text: string, max = 400): string {
   const line = text.replace(/\s+/g, ' ');

@@ -50,6 +50,11 @@ export interface ConnectOptions {
   openTimeoutMs?: number;
   /** How long a publish waits for its ack before it is sent again with the same clientId (default 10000 ms). */
   publishTimeoutMs?: number;
+  /**
+   * Told of every wire event from the very first request, a first connection that fails
+   * included (the `wire` event only starts once `connect` resolved). For inspectors and debugging.
+   */
+  onWire?: (event: WireEvent) => void;
 }
 
 /** Connection status, as shown to users. */
@@ -79,6 +84,8 @@ export interface WireEvent {
   id?: string;
   /** A short readable text (frame or event payload, truncated). */
   summary: string;
+  /** The whole exchange, frame or event as text (an HTTP request's body and its answer), up to 16 KiB. */
+  detail?: string;
 }
 
 /** Typed events of a client. */

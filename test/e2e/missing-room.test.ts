@@ -67,4 +67,24 @@ describe('web app: a room that does not exist yet', { skip }, () => {
     await waitConnected(page);
     await page.getByText('2 messages you wrote in #never-made could not be sent').waitFor();
   });
+
+  it('the wire inspector shows the refused first connection, and a row opens to the whole exchange', async () => {
+    for (const transport of ['websocket', 'sse', 'long-polling'] as const) {
+      const app = await openApp(h, { name: 'Wes', hash: `#/room/nowhere-${transport}`, transport, waitConnected: false });
+      opened.push(app);
+      const { page } = app;
+      await page.getByText(`There is no room #nowhere-${transport} yet.`).waitFor();
+      // The refusal: an HTTP answer 404 (SSE, polling) or the WebSocket's error frame.
+      const failed = page.locator('.wire-row.openable').filter({ hasText: 'ROOM_NOT_FOUND' }).first();
+      await failed.waitFor();
+      await failed.click();
+      assert.equal(await failed.getAttribute('aria-expanded'), 'true');
+      const detail = (await failed.locator('.w-detail').textContent()) ?? '';
+      if (transport !== 'websocket') assert.match(detail, /→ 404/, transport);
+      assert.match(detail, /ROOM_NOT_FOUND/, transport);
+      if (transport === 'websocket') await page.screenshot({ path: '/tmp/e2e-wire-refused.png' });
+      await failed.press('Enter');
+      assert.equal(await failed.locator('.w-detail').count(), 0, 'Enter closes it again');
+    }
+  });
 });

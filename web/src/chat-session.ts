@@ -79,6 +79,8 @@ export class ChatSession {
       pollIntervalMs: this.options.pollIntervalMs,
       ...(this.options.create ? { create: true } : {}),
       ...(after ? { after } : {}),
+      // Every wire event from the first request, a refused first connection (401, 404) included.
+      ...(this.handlers.wire ? { onWire: this.handlers.wire } : {}),
     });
     if (this.closed) {
       await client.close();
@@ -176,6 +178,7 @@ export class ChatSession {
   private attach(client: Client): void {
     this.client = client;
     for (const event of Object.keys(this.handlers) as Array<keyof ClientEvents>) {
+      if (event === 'wire') continue; // given as onWire at connect
       const handler = this.handlers[event] as ((value: unknown) => void) | undefined;
       if (handler) this.unsubscribe.push(client.on(event, handler as (value: ClientEvents[typeof event]) => void));
     }

@@ -222,9 +222,10 @@ export class ChatView {
         this.onAuthProblem(err);
         return;
       }
-      this.list?.setHistory('error');
-      this.badge.update({ status: 'closed', transport: storage.transport });
       const notFound = err instanceof SwitchboardError && err.code === 'ROOM_NOT_FOUND';
+      // No room, no history to load: the banner says what to do.
+      this.list?.setHistory(notFound ? 'idle' : 'error');
+      this.badge.update({ status: 'closed', transport: storage.transport });
       this.stalled = session;
       const again = async (): Promise<void> => {
         if (notFound) await createRoom(room);

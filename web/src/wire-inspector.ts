@@ -5,6 +5,12 @@ import { TRANSPORT_SHORT, formatBytes, formatClock, formatDuration } from './for
 /** Rows kept in the list (older rows are dropped). */
 export const WIRE_ROWS = 200;
 
+/** An HTTP answer of 400 or more, or a refusal in an error frame or event. */
+function failed(e: WireEvent): boolean {
+  if (e.status !== undefined) return e.status >= 400;
+  return e.direction === 'in' && (e.kind === 'ws' || e.kind === 'sse') && /^\{"type":"error"|^error /.test(e.summary);
+}
+
 const KIND_LABEL: Record<WireEvent['kind'], string> = { http: 'HTTP', sse: 'SSE', ws: 'WS', heartbeat: 'Beat' };
 
 /**
@@ -132,9 +138,12 @@ export class WireInspector {
     const details: string[] = [];
     if (e.status !== undefined) details.push(String(e.status));
     if (e.durationMs !== undefined) details.push(e.durationMs >= 1000 ? `held ${formatDuration(e.durationMs)}` : formatDuration(e.durationMs));
-    return h(
+    const li = h(
       'li',
-      { class: `wire-row kind-${e.kind} dir-${e.direction}${e.status !== undefined && e.status >= 400 ? ' failed' : ''}`, attrs: { 'data-transport': e.transport } },
+      {
+        class: `wire-row kind-${e.kind} dir-${e.direction}${failed(e) ? ' failed' : ''}${e.detail ? ' openable' : ''}`,
+        attrs: { 'data-transport': e.transport, ...(e.detail ? { tabindex: 0, role: 'button', 'aria-expanded': 'false', title: 'Show the whole exchange' } : {}) },
+      },
       h('span', 'w-time', formatClock(e.at)),
       h('span', { class: 'w-dir', attrs: { title: out ? 'sent' : 'received', 'aria-label': out ? 'sent' : 'received' } }, out ? '↑' : '↓'),
       h('span', { class: 'w-kind', attrs: { title: TRANSPORT_SHORT[e.transport] } }, KIND_LABEL[e.kind]),
@@ -143,6 +152,26 @@ export class WireInspector {
       h('span', 'w-bytes', formatBytes(e.bytes)),
       e.summary ? h('code', { class: 'w-summary', attrs: { title: e.summary } }, e.summary) : null,
     );
+    const detail = e.detail;
+    if (detail !== undefined) {
+      const toggle = (): void => {
+        const open = li.getAttribute('aria-expanded') !== 'true';
+        li.setAttribute('aria-expanded', String(open));
+        if (open) li.append(h('pre', { class: 'w-detail', attrs: { tabindex: 0 } }, detail));
+        else li.querySelector('.w-detail')?.remove();
+      };
+      li.addEventListener('click', (ev) => {
+        // Selecting text in the opened exchange does not close it.
+        if ((ev.target as HTMLElement).closest('.w-detail')) return;
+        toggle();
+      });
+      li.addEventListener('keydown', (ev) => {
+        if (ev.target !== li || (ev.key !== 'Enter' && ev.key !== ' ')) return;
+        ev.preventDefault();
+        toggle();
+      });
+    }
+    return li;
   }
 
   private renderTotals(): void {

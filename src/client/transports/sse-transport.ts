@@ -3,7 +3,7 @@ import { parseCursor } from '../../protocol/cursor.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Ack, Entry, MessagePayload, PresenceMember, TypingNotice } from '../../protocol/types.js';
 import { ConnectionError, errorFromBody, errorFromResponse, networkReason, type ClientError } from '../errors.js';
-import { randomId, summarize, utf8Length } from '../ids.js';
+import { randomId, detailOf, summarize, utf8Length } from '../ids.js';
 import { apiUrl, displayPath } from '../urls.js';
 import { HttpPublisher } from './http-publisher.js';
 import { httpTarget, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
@@ -71,7 +71,7 @@ export class SseTransport implements Transport {
       const contentType = response.headers.get('content-type') ?? '';
       if (!response.ok || !contentType.startsWith('text/event-stream') || !response.body) {
         const text = await response.text().catch(() => '');
-        this.events.wire({ kind: 'http', direction: 'in', method: 'GET', path, status: response.status, bytes: utf8Length(text), durationMs: Date.now() - started, summary: summarize(`${response.status} ${text}`) });
+        this.events.wire({ kind: 'http', direction: 'in', method: 'GET', path, status: response.status, bytes: utf8Length(text), durationMs: Date.now() - started, summary: summarize(`${response.status} ${text}`), detail: detailOf(`GET ${path}\n\n→ ${response.status}\n\n${text}`) });
         throw response.ok ? new ConnectionError('BLOCKED', `GET ${url.pathname} answered ${contentType || 'no content type'}, not an event stream`) : errorFromResponse(response.status, text, `GET ${url.pathname}`);
       }
       this.events.wire({ kind: 'http', direction: 'in', method: 'GET', path, status: response.status, bytes: 0, durationMs: Date.now() - started, summary: `${response.status} event stream open` });
@@ -150,7 +150,7 @@ export class SseTransport implements Transport {
     if (this.state === 'closed') return;
     this.events.activity();
     const type = event.event ?? 'message';
-    this.events.wire({ kind: 'sse', direction: 'in', bytes: utf8Length(event.data), ...(event.id !== undefined ? { id: event.id } : {}), summary: summarize(`${type} ${event.data}`) });
+    this.events.wire({ kind: 'sse', direction: 'in', bytes: utf8Length(event.data), ...(event.id !== undefined ? { id: event.id } : {}), summary: summarize(`${type} ${event.data}`), detail: detailOf(`${event.id !== undefined ? `id: ${event.id}\n` : ''}event: ${type}\ndata: ${event.data}`) });
     let data: Record<string, unknown>;
     try {
       data = JSON.parse(event.data) as Record<string, unknown>;

@@ -4,7 +4,7 @@ import { ERRORS, SwitchboardError, isErrorCode, type ErrorCode } from '../../pro
 import type { Ack, ClientFrame, Entry, MessagePayload, PresenceMember, TypingNotice } from '../../protocol/types.js';
 import { ConnectionError, errorFromBody, failureKind, type ClientError } from '../errors.js';
 import { httpRequest } from '../http-request.js';
-import { randomId, summarize, utf8Length } from '../ids.js';
+import { randomId, detailOf, summarize, utf8Length } from '../ids.js';
 import { displayPath, wsUrl } from '../urls.js';
 import { httpTarget, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
 
@@ -246,7 +246,7 @@ export class WebSocketTransport implements Transport {
     if (this.socket?.readyState !== OPEN) return;
     const text = JSON.stringify(frame);
     this.socket.send(text);
-    this.events.wire({ kind: frame.type === 'ping' ? 'heartbeat' : 'ws', direction: 'out', bytes: utf8Length(text), summary: summarize(text) });
+    this.events.wire({ kind: frame.type === 'ping' ? 'heartbeat' : 'ws', direction: 'out', bytes: utf8Length(text), summary: summarize(text), detail: detailOf(text) });
   }
 
   /** Handles what every inbound frame shares; returns it parsed for the opening phase. */
@@ -260,7 +260,7 @@ export class WebSocketTransport implements Transport {
       return undefined;
     }
     const type = frame.type;
-    this.events.wire({ kind: type === 'pong' ? 'heartbeat' : 'ws', direction: 'in', bytes: utf8Length(text), summary: summarize(text) });
+    this.events.wire({ kind: type === 'pong' ? 'heartbeat' : 'ws', direction: 'in', bytes: utf8Length(text), summary: summarize(text), detail: detailOf(text) });
     const id = typeof frame.id === 'string' ? frame.id : undefined;
     switch (type) {
       case 'message':
