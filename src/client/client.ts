@@ -318,6 +318,11 @@ export class SwitchboardClient implements Client {
     this.retryTimer = setTimeout(() => void this.reconnectNow(), delay);
   }
 
+  retryNow(): void {
+    if (this.state === 'closed' || this.current || this.connecting) return;
+    void this.reconnectNow();
+  }
+
   /** A reconnect attempt now, unless one runs or a transport is up. Resolves with its error, if any. */
   private reconnectNow(): Promise<ClientError | undefined> {
     clearTimeout(this.retryTimer);

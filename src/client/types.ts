@@ -136,6 +136,11 @@ export interface Client {
   typing(): void;
   /** Switches transport live, resuming from the last entry received: nothing lost or doubled. */
   setTransport(transport: TransportName | 'auto'): Promise<void>;
+  /**
+   * While reconnecting (or offline), tries to connect now instead of waiting out the backoff (a
+   * "Retry now" button). Does nothing while connected, while an attempt runs, or once closed.
+   */
+  retryNow(): void;
   /** Leaves and closes. Pending publishes are rejected. */
   close(): Promise<void>;
 }

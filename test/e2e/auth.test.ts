@@ -142,9 +142,10 @@ describe('web app: authentication with dev login', { skip }, () => {
   });
 
   it('when the server says TOKEN_EXPIRED, the app logs in again and the chat goes on', async () => {
-    // The page's clock runs two minutes behind: a token the server lets run out in 3 s looks good
-    // to the app for another two minutes, so only the server's TOKEN_EXPIRED tells it.
-    const short = await token({ sub: 'dev-eve', name: 'Eve', ttlSec: 3 });
+    // The page's clock runs two minutes behind: a token the server lets run out in 8 s looks good
+    // to the app for another two minutes, so only the server's TOKEN_EXPIRED tells it. (8 s: a
+    // loaded machine may take a few seconds to open the page and connect.)
+    const short = await token({ sub: 'dev-eve', name: 'Eve', ttlSec: 8 });
     const context = await h.browser.newContext({ viewport: { width: 1400, height: 900 } });
     await context.clock.install({ time: Date.now() - 120_000 });
     await context.addInitScript((t: string) => {
@@ -163,7 +164,7 @@ describe('web app: authentication with dev login', { skip }, () => {
     await waitConnected(page);
     assert.equal(logins.length, 0, 'the stored token is used first');
     // The server ends the connection when the token runs out; the app logs in again by itself.
-    for (let i = 0; i < 100 && logins.length === 0; i++) await page.waitForTimeout(100);
+    for (let i = 0; i < 150 && logins.length === 0; i++) await page.waitForTimeout(100);
     assert.equal(logins.length, 1, 'a new dev login after TOKEN_EXPIRED');
     await waitConnected(page);
     assert.notEqual(await page.evaluate(() => localStorage.getItem('switchboard.token')), short);

@@ -175,7 +175,7 @@ export class ChatView {
       {
         entry: (e) => this.onEntry(e),
         presence: (m) => {
-          this.presence.render(m);
+          this.presence.render(m, this.status?.status === 'connected');
           this.checkPresenceSoon(ChatView.PRESENCE_SETTLE_MS);
         },
         typing: (t) => this.typing.onTyping(t),
@@ -373,8 +373,15 @@ export class ChatView {
     this.badge.update(status);
     this.list?.setAllPending(status.status === 'connected' ? 'sending' : 'queued');
     this.badge.setQueued(this.list?.pendingCount ?? 0);
+    this.presence.setConnected(status.status === 'connected');
     // A notice of messages that could not be sent stays until dismissed.
     if (status.status === 'connected' && !this.banner.classList.contains('sticky')) this.showBanner(undefined);
+    // A lost connection is said where it cannot be missed, with a way to try at once.
+    if ((status.status === 'reconnecting' || status.status === 'offline') && !this.banner.classList.contains('sticky')) {
+      const waiting = this.list?.pendingCount ?? 0;
+      const text = `${status.status === 'offline' ? 'You are offline.' : 'Connection lost: reconnecting…'}${waiting > 0 ? ` ${waiting} message${waiting === 1 ? '' : 's'} will be sent once it is back.` : ''}`;
+      this.showBanner(text, () => this.session?.current?.retryNow(), 'Retry now', 'lost');
+    }
     if (status.status === 'closed' && this.session) {
       const err = this.lastError;
       if (err && isAccessError(err)) this.onAuthProblem(err);
@@ -456,7 +463,7 @@ export class ChatView {
       if (this.visible && session?.current?.status === 'connected') {
         void roomPresence(room).then(
           (members) => {
-            if (session === this.session) this.presence.render(members);
+            if (session === this.session) this.presence.render(members, this.status?.status === 'connected');
           },
           () => undefined,
         );
@@ -487,9 +494,10 @@ export class ChatView {
     document.title = `${this.unseen ? `(${this.unseen}) ` : ''}#${this.room} · Switchboard`;
   }
 
-  private showBanner(text: string | undefined, action?: () => void, actionLabel = 'Try again', tone: 'problem' | 'info' | 'sticky' = 'problem'): void {
+  private showBanner(text: string | undefined, action?: () => void, actionLabel = 'Try again', tone: 'problem' | 'info' | 'sticky' | 'lost' = 'problem'): void {
     this.banner.hidden = text === undefined;
     this.banner.classList.toggle('info', tone === 'info');
+    this.banner.classList.toggle('lost', tone === 'lost' && text !== undefined);
     this.banner.classList.toggle('sticky', tone === 'sticky' && text !== undefined);
     replaceChildren(this.banner, h('span', 'banner-text', text ?? ''), action ? h('button', { class: 'small', attrs: { type: 'button' }, on: { click: action } }, actionLabel) : null);
   }

@@ -14,12 +14,29 @@ export class PresenceList {
     this.element = h('section', 'side-section presence', this.heading, this.list);
   }
 
+  private last: PresenceMember[] = [];
+  private connected = true;
+
+  /** This tab's connection went up or down: it is listed only while connected. */
+  setConnected(connected: boolean): void {
+    if (connected !== this.connected) this.render(this.last, connected);
+  }
+
   /** This user's member id changed (another token): "(you)" follows it. */
   setMe(member: string): void {
     this.me = member;
   }
 
-  render(members: PresenceMember[]): void {
+  /**
+   * Who is here, as last known. While this tab is not connected (`connected` false) it is not
+   * here: it is left out, and the others are shown as last seen.
+   */
+  render(members: PresenceMember[], connected = true): void {
+    this.last = members;
+    this.connected = connected;
+    if (!connected) members = members.filter((m) => m.member !== this.me);
+    this.element.classList.toggle('stale', !connected);
+    this.heading.title = connected ? '' : 'As last seen: you are not connected';
     const sorted = [...members].sort((a, b) => (a.member === this.me ? -1 : b.member === this.me ? 1 : a.name.localeCompare(b.name)));
     replaceChildren(this.heading, 'Here now ', h('span', 'count', `(${members.length})`));
     replaceChildren(
