@@ -65,6 +65,17 @@ describe('identities and rights from tokens', () => {
     assert.equal((r.json() as { code: string }).code, 'FORBIDDEN');
   });
 
+  it('GET /api/auth/me says who the server takes the caller for', async () => {
+    const me = async (authorization?: string): Promise<{ status: number; body: unknown }> => {
+      const r = await request(`${s.url}/api/auth/me`, { headers: authorization ? { authorization } : {} });
+      return { status: r.status, body: r.json() };
+    };
+    assert.deepEqual(await me('Bearer the-api-key'), { status: 200, body: { kind: 'system', member: 'system', name: 'system' } });
+    assert.deepEqual(await me(`Bearer ${annToken}`), { status: 200, body: { kind: 'user', member: 'ann', name: 'Ann' } });
+    assert.equal((await me('Bearer not-the-key')).status, 401, 'a bad token is refused, not taken for a guest');
+    assert.equal(((await me()).body as { kind: string }).kind, 'guest');
+  });
+
   it('401 without a token (or with a bad one) where guests may not go, on every transport', { timeout: 30_000 }, async () => {
     const forged = jwt({ ...ANN, exp: now() + 600 }, 'another-secret');
     const none = jwt({ ...ANN, exp: now() + 600 }, SECRET, { alg: 'none', typ: 'JWT' }).split('.').slice(0, 2).join('.') + '.';

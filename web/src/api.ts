@@ -13,7 +13,7 @@ export function serverBase(): string {
  * `token` goes as `Authorization: Bearer`. Throws a SwitchboardError with the server's code and
  * detail on a failure (INTERNAL for a network failure or an answer that is not Switchboard's).
  */
-export async function apiRequest<T>(method: 'GET' | 'PUT' | 'POST', path: string, options: { token?: string | undefined; body?: unknown } = {}): Promise<T> {
+export async function apiRequest<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, options: { token?: string | undefined; body?: unknown } = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;

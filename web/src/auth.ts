@@ -96,6 +96,21 @@ export class Auth {
     return Object.entries(c.rooms).some(([pattern, rights]) => rights.includes('write') && roomMatches(pattern, room));
   }
 
+  /**
+   * Whether these credentials administer `room` (the token's `admin` right there), as far as the
+   * app can tell; on an open server nobody does (the API key is needed).
+   */
+  mayAdmin(room: string): boolean {
+    const rooms = this.required ? this.credential?.rooms : undefined;
+    return rooms !== undefined && Object.entries(rooms).some(([pattern, rights]) => rights.includes('admin') && roomMatches(pattern, room));
+  }
+
+  /** The token's room patterns with the `admin` right (none without a token). */
+  adminPatterns(): string[] {
+    const rooms = this.required ? this.credential?.rooms : undefined;
+    return rooms === undefined ? [] : Object.entries(rooms).filter(([, rights]) => rights.includes('admin')).map(([pattern]) => pattern);
+  }
+
   identity(): Identity {
     if (!this.required) return { kind: 'open', name: storage.name ?? '', member: storage.member };
     if (this.credential) return { kind: 'user', name: this.credential.name, member: this.credential.member };

@@ -1,6 +1,7 @@
 import { DEFAULT_ROOM, ROOM_NAME_PATTERN } from 'switchboard-client';
 import type { SwitchboardError } from 'switchboard-client';
 import { auth } from './auth.js';
+import { AdminView } from './admin-view.js';
 import { ChatView } from './chat-view.js';
 import { CompareView } from './compare-view.js';
 import { h, icon, replaceChildren } from './dom.js';
@@ -54,12 +55,13 @@ async function main(): Promise<void> {
   const tabs = {
     chat: h('button', { class: 'tab', attrs: { type: 'button' }, on: { click: () => go({ view: 'chat', room: storage.room ?? DEFAULT_ROOM }) } }, 'Chat'),
     compare: h('button', { class: 'tab', attrs: { type: 'button' }, on: { click: () => go({ view: 'compare' }) } }, 'Compare'),
+    admin: h('button', { class: 'tab', attrs: { type: 'button' }, on: { click: () => go({ view: 'admin' }) } }, 'Admin'),
   };
   const header = h(
     'header',
     'app-header',
     h('a', { class: 'brand', attrs: { href: '#/' } }, h('span', { class: 'logo', attrs: { 'aria-hidden': 'true' } }), 'Switchboard'),
-    h('nav', { attrs: { 'aria-label': 'Views' } }, tabs.chat, tabs.compare),
+    h('nav', { attrs: { 'aria-label': 'Views' } }, tabs.chat, tabs.compare, tabs.admin),
     nameButton,
   );
   const outlet = h('div', 'outlet');
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
 
   const chat = new ChatView({ name, member, navigate: (room) => go({ view: 'chat', room }), reauth: (problem) => void reauth(problem) });
   const compare = new CompareView({ name, member });
+  const admin = new AdminView();
 
   // New credentials (a token given or renewed, a dev login under another name, guest): every view follows.
   auth.onChange(() => {
@@ -111,7 +114,20 @@ async function main(): Promise<void> {
   async function show(route: Route): Promise<void> {
     tabs.chat.toggleAttribute('aria-current', false);
     tabs.compare.toggleAttribute('aria-current', false);
+    tabs.admin.toggleAttribute('aria-current', false);
     tabs[route.view].setAttribute('aria-current', 'page');
+    if (route.view !== 'admin' && shown === 'admin') admin.stop();
+    if (route.view === 'admin') {
+      if (shown !== 'admin') {
+        if (shown === 'compare') void compare.stop();
+        chat.setVisible(false);
+        replaceChildren(outlet, admin.element);
+        document.title = 'Administration · Switchboard';
+        shown = 'admin';
+        await admin.start();
+      }
+      return;
+    }
     if (route.view === 'compare') {
       if (shown !== 'compare') {
         chat.setVisible(false);

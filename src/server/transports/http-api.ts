@@ -18,6 +18,12 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
     sendJson(res, 200, { auth: ctx.policy.open ? 'open' : 'token', guests: ctx.policy.open ? 'write' : config.guests, guestRooms: ctx.policy.open ? ['*'] : config.guestRooms, devLogin: config.devLogin });
   });
 
+  /** Who the server takes the caller for: `system` (the API key), `user` (a verified token) or `guest`. */
+  router.on('GET', '/api/auth/me', async (req, res, _params, url) => {
+    const { principal } = await requestSession(ctx, req, url, 'http');
+    sendJson(res, 200, { kind: principal.kind, member: principal.member, name: principal.name });
+  });
+
   router.on('GET', '/api/rooms', async (req, res, _params, url) => {
     const session = await requestSession(ctx, req, url, 'http');
     sendJson(res, 200, { rooms: await session.rooms() });
