@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, EntryType, JsonValue, MessageEntry, Sender } from '../../protocol/types.js';
+import { GroupCommit, type GroupCommitStats } from './group-commit.js';
 import { clientScope, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
 
 /** Options of {@link SqliteStore}. */
@@ -15,6 +16,11 @@ export interface SqliteStoreOptions {
   trimBatchSize?: number;
   /** How long a write waits for another process's write lock, in ms. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * Most appends one group commit holds. Appends that arrive in the same event-loop turn share a
+   * transaction and its sync; this many waiting run at once. Default 512.
+   */
+  maxBatchSize?: number;
 }
 
 /**
@@ -105,9 +111,12 @@ interface EntryRow {
 
 type Statements = ReturnType<typeof prepare>;
 
+/** One append's outcome inside a batch: its result, or the error it alone fails with. */
+type AppendOutcome = { ok: true; value: AppendResult } | { ok: false; error: unknown };
+
 /** The write transactions, each run with BEGIN IMMEDIATE (see open()). */
 interface Transactions {
-  append(draft: EntryDraft): AppendResult;
+  appendBatch(drafts: readonly EntryDraft[]): AppendOutcome[];
   trimBatch(room: string, maxEntries: number, cutoff: number): { removed: number; more: boolean };
   createRoom(room: string, maxRooms: number): { state: RoomState; created: boolean };
   deleteRoom(room: string): boolean;
@@ -160,16 +169,29 @@ function bound(n: number): number {
 }
 
 /**
- * The durable single-node store (`--store sqlite`): one SQLite file in WAL mode.
+ * The durable store (`--store sqlite`): one SQLite file in WAL mode, shared by every process
+ * that opens it.
  *
- * An append resolves only after its transaction committed with `synchronous = FULL`, so an
- * acknowledged entry survives a crash of the process (kill -9), of the OS, or a power loss.
- * Several processes may share the file: appends take the write lock up front (BEGIN IMMEDIATE)
- * and wait up to `busyTimeoutMs` for it (blocking this process's event loop meanwhile: the
- * driver is synchronous), then fail with STORE_UNAVAILABLE.
+ * Group commit: appends that arrive in the same event-loop turn (at most `maxBatchSize`) are
+ * written on the next turn in one transaction with one sync (`synchronous = FULL`). Each
+ * append's promise resolves only after that commit, so an acknowledged entry survives a crash of
+ * the process (kill -9), of the OS, or a power loss. Within a batch each append keeps its own
+ * outcome: a duplicate clientId (also of an earlier append of the same batch) returns the
+ * original, ROOM_NOT_FOUND fails that append alone. When the batch itself fails (the write lock
+ * not had within `busyTimeoutMs`, a full disk, an I/O error) it is rolled back and every append
+ * of it rejects with STORE_UNAVAILABLE: none is stored.
  *
- * better-sqlite3 is synchronous: each call blocks the event loop for one short statement;
- * `trim` works in batches of `trimBatchSize` rows and yields between them.
+ * Several processes: every write transaction takes the write lock up front (BEGIN IMMEDIATE),
+ * waiting up to `busyTimeoutMs` for it (blocking this process's event loop meanwhile: the
+ * driver is synchronous), and reads each room's last_seq inside it, so seqs are gapless and
+ * unique across processes; nothing of a room's state is cached beyond one transaction. Every
+ * read runs on a fresh snapshot and sees what any process committed before it. A read never
+ * sees an append that is still queued or whose batch is running: a batch is written and
+ * committed within one synchronous call.
+ *
+ * `createRoom`, `deleteRoom` and `resetRoom` first run the appends already queued, so one
+ * process's writes reach the file in the order they were called. `trim` works in batches of
+ * `trimBatchSize` rows and yields between them.
  */
 export class SqliteStore implements MessageStore {
   readonly kind = 'sqlite';
@@ -178,15 +200,23 @@ export class SqliteStore implements MessageStore {
   private readonly dataDir: string;
   private readonly trimBatchSize: number;
   private readonly busyTimeoutMs: number;
+  private readonly maxBatchSize: number;
   private db: Database.Database | undefined;
   private stmts: Statements | undefined;
   private txs: Transactions | undefined;
+  private appends: GroupCommit<EntryDraft, AppendResult> | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.dataDir = options.dataDir;
     this.path = join(options.dataDir, options.fileName ?? 'switchboard.db');
     this.trimBatchSize = options.trimBatchSize ?? 2000;
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.maxBatchSize = options.maxBatchSize ?? 512;
+  }
+
+  /** Group commits run since init (batches, appends they held, the largest): for tests and benchmarks. */
+  get commitStats(): GroupCommitStats {
+    return this.appends?.stats() ?? { commits: 0, items: 0, largestBatch: 0 };
   }
 
   /** Opens the file, sets the pragmas and migrates the schema. Throws STORE_UNAVAILABLE when it cannot. */
@@ -207,6 +237,7 @@ export class SqliteStore implements MessageStore {
   }
 
   async createRoom(room: string, maxRooms = Infinity): Promise<{ state: RoomState; created: boolean }> {
+    this.appends?.flush();
     return this.guard(() => this.tx().createRoom(room, maxRooms));
   }
 
@@ -220,31 +251,37 @@ export class SqliteStore implements MessageStore {
 
   /** One transaction, however many entries the room has: the event loop waits while it runs. */
   async deleteRoom(room: string): Promise<boolean> {
+    this.appends?.flush();
     return this.guard(() => this.tx().deleteRoom(room));
   }
 
   /** One transaction, however many entries the room has: the event loop waits while it runs. */
   async resetRoom(room: string): Promise<RoomState> {
+    this.appends?.flush();
     return this.guard(() => this.tx().resetRoom(room));
   }
 
-  async append(draft: EntryDraft): Promise<AppendResult> {
-    return this.guard(() => this.tx().append(draft));
+  /** Queued for the next group commit; resolves after the commit that holds it (see the class). */
+  append(draft: EntryDraft): Promise<AppendResult> {
+    if (!this.appends) return Promise.reject(new SwitchboardError('STORE_UNAVAILABLE', 'the SQLite store is not open'));
+    return this.appends.submit(draft);
   }
 
   async readAfter(room: string, after: number, limit: number): Promise<Entry[]> {
     return this.guard(() => {
-      this.mustExist(room);
-      if (limit <= 0) return [];
-      return this.s().readAfter.all(room, after, limit).map(toEntry);
+      const rows = limit > 0 ? this.s().readAfter.all(room, after, limit) : [];
+      // Entries go with their room (deleteRoom removes both at once), so rows prove it exists:
+      // only an empty page needs a second statement.
+      if (rows.length === 0) this.mustExist(room);
+      return rows.map(toEntry);
     });
   }
 
   async readBefore(room: string, before: number | undefined, limit: number): Promise<Entry[]> {
     return this.guard(() => {
-      this.mustExist(room);
-      if (limit <= 0) return [];
-      return this.s().readBefore.all(room, before ?? Number.MAX_SAFE_INTEGER, limit).map(toEntry).reverse();
+      const rows = limit > 0 ? this.s().readBefore.all(room, before ?? Number.MAX_SAFE_INTEGER, limit) : [];
+      if (rows.length === 0) this.mustExist(room);
+      return rows.map(toEntry).reverse();
     });
   }
 
@@ -274,7 +311,10 @@ export class SqliteStore implements MessageStore {
     }
   }
 
+  /** Commits the appends still queued (they resolve or reject as usual), then closes the file. */
   async close(): Promise<void> {
+    this.appends?.flush();
+    this.appends = undefined;
     this.db?.close();
     this.db = undefined;
     this.stmts = undefined;
@@ -303,7 +343,7 @@ export class SqliteStore implements MessageStore {
         return (...args) => tx.immediate(...args);
       };
       this.txs = {
-        append: immediate((draft: EntryDraft) => this.appendInTx(stmts, draft)),
+        appendBatch: immediate((drafts: readonly EntryDraft[]) => appendBatchInTx(stmts, drafts)),
         trimBatch: immediate((room: string, maxEntries: number, cutoff: number) => this.trimBatchInTx(stmts, room, maxEntries, cutoff)),
         createRoom: immediate((room: string, maxRooms: number) => createRoomInTx(stmts, room, maxRooms)),
         deleteRoom: immediate((room: string) => {
@@ -319,34 +359,9 @@ export class SqliteStore implements MessageStore {
         }),
       };
       this.stmts = stmts;
+      const txs = this.txs;
+      this.appends = new GroupCommit((drafts) => txs.appendBatch(drafts), toStoreError, { maxBatchSize: this.maxBatchSize });
     });
-  }
-
-  private appendInTx(s: Statements, draft: EntryDraft): AppendResult {
-    const room = s.getRoom.get(draft.room);
-    if (!room) throw new SwitchboardError('ROOM_NOT_FOUND', draft.room);
-    const message = draft.type === 'message' ? draft : undefined;
-    const clientId = message?.clientId;
-    if (clientId !== undefined) {
-      const original = s.byClientKey.get(draft.room, clientScope(draft.from), clientId);
-      if (original) return { entry: toEntry(original), epoch: room.epoch, duplicate: true };
-    }
-    const row: EntryRow = {
-      room: draft.room,
-      seq: room.last_seq + 1,
-      ts: Date.now(),
-      type: draft.type,
-      sender: JSON.stringify(draft.from),
-      text: message?.text ?? null,
-      client_id: clientId ?? null,
-      client_scope: clientId === undefined ? null : clientScope(draft.from),
-      data: message?.data === undefined ? null : JSON.stringify(message.data),
-      event: message?.event ?? null,
-    };
-    s.insertEntry.run(row.room, row.seq, row.ts, row.type, row.sender, row.text, row.client_id, row.client_scope, row.data, row.event);
-    s.setLastSeq.run(row.seq, row.room);
-    // Built from the stored row, so the ack and later reads have exactly the same shape.
-    return { entry: toEntry(row), epoch: room.epoch, duplicate: false };
   }
 
   /**
@@ -398,10 +413,68 @@ export class SqliteStore implements MessageStore {
     try {
       return fn();
     } catch (err) {
-      if (err instanceof SwitchboardError) throw err;
-      throw new SwitchboardError('STORE_UNAVAILABLE', err instanceof Error ? err.message : String(err));
+      throw toStoreError(err);
     }
   }
+}
+
+/** A SwitchboardError as it is; anything else (a driver error) as STORE_UNAVAILABLE. */
+function toStoreError(err: unknown): SwitchboardError {
+  if (err instanceof SwitchboardError) return err;
+  return new SwitchboardError('STORE_UNAVAILABLE', err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * Writes a batch of appends inside one write transaction. Each room's row is read once, inside
+ * the write lock (so never stale, whatever other processes did before), and its last_seq written
+ * once at the end. An append that fails on its own (ROOM_NOT_FOUND) fails before it writes
+ * anything, so the others go on; any other error (a driver error) is thrown, and the whole
+ * batch rolls back.
+ */
+function appendBatchInTx(s: Statements, drafts: readonly EntryDraft[]): AppendOutcome[] {
+  const rooms = new Map<string, RoomRow | undefined>();
+  const touched = new Set<RoomRow>();
+  const outcomes: AppendOutcome[] = [];
+  for (const draft of drafts) {
+    let room = rooms.get(draft.room);
+    if (!rooms.has(draft.room)) {
+      room = s.getRoom.get(draft.room);
+      rooms.set(draft.room, room);
+    }
+    if (!room) {
+      outcomes.push({ ok: false, error: new SwitchboardError('ROOM_NOT_FOUND', draft.room) });
+      continue;
+    }
+    const message = draft.type === 'message' ? draft : undefined;
+    const clientId = message?.clientId;
+    if (clientId !== undefined) {
+      // Sees the rows this batch wrote already: a duplicate within the batch returns the first.
+      const original = s.byClientKey.get(draft.room, clientScope(draft.from), clientId);
+      if (original) {
+        outcomes.push({ ok: true, value: { entry: toEntry(original), epoch: room.epoch, duplicate: true } });
+        continue;
+      }
+    }
+    const row: EntryRow = {
+      room: draft.room,
+      seq: room.last_seq + 1,
+      ts: Date.now(),
+      type: draft.type,
+      sender: JSON.stringify(draft.from),
+      text: message?.text ?? null,
+      client_id: clientId ?? null,
+      client_scope: clientId === undefined ? null : clientScope(draft.from),
+      data: message?.data === undefined ? null : JSON.stringify(message.data),
+      event: message?.event ?? null,
+    };
+    s.insertEntry.run(row.room, row.seq, row.ts, row.type, row.sender, row.text, row.client_id, row.client_scope, row.data, row.event);
+    room.last_seq = row.seq;
+    touched.add(room);
+    // Built from the stored row, so the ack and later reads have exactly the same shape.
+    outcomes.push({ ok: true, value: { entry: toEntry(row), epoch: room.epoch, duplicate: false } });
+  }
+  for (const room of touched) s.setLastSeq.run(room.last_seq, room.name);
+  return outcomes;
 }
 
 /** Creates the room unless it exists or `maxRooms` are there already (ROOM_LIMIT). Runs inside the write lock. */
