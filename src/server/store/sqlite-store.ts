@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, EntryType, JsonValue, MessageEntry, Sender } from '../../protocol/types.js';
 import { GroupCommit, type GroupCommitStats } from './group-commit.js';
+import { RoomTailCache } from './room-tail-cache.js';
 import { clientScope, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
 
 /** Options of {@link SqliteStore}. */
@@ -21,6 +22,10 @@ export interface SqliteStoreOptions {
    * transaction and its sync; this many waiting run at once. Default 512.
    */
   maxBatchSize?: number;
+  /** Rooms whose state and newest entries are kept in memory for reads. Default 256. */
+  cachedRooms?: number;
+  /** Newest entries kept per cached room. Default 128. */
+  cachedEntries?: number;
 }
 
 /**
@@ -114,9 +119,15 @@ type Statements = ReturnType<typeof prepare>;
 /** One append's outcome inside a batch: its result, or the error it alone fails with. */
 type AppendOutcome = { ok: true; value: AppendResult } | { ok: false; error: unknown };
 
+/** What a batch of appends did: each append's outcome, and each room's new entries with its state after them. */
+interface BatchResult {
+  outcomes: AppendOutcome[];
+  appended: { state: RoomState; entries: Entry[] }[];
+}
+
 /** The write transactions, each run with BEGIN IMMEDIATE (see open()). */
 interface Transactions {
-  appendBatch(drafts: readonly EntryDraft[]): AppendOutcome[];
+  appendBatch(drafts: readonly EntryDraft[]): BatchResult;
   trimBatch(room: string, maxEntries: number, cutoff: number): { removed: number; more: boolean };
   createRoom(room: string, maxRooms: number): { state: RoomState; created: boolean };
   deleteRoom(room: string): boolean;
@@ -126,6 +137,8 @@ interface Transactions {
 function prepare(db: Database.Database) {
   return {
     ping: db.prepare('SELECT 1'),
+    // Changes whenever another connection (this process or another) commits; our own commits leave it.
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     getRoom: db.prepare<[string], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms WHERE name = ?'),
     listRooms: db.prepare<[], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms ORDER BY name'),
     countRooms: db.prepare<[], { value: number }>("SELECT value FROM counters WHERE name = 'rooms'"),
@@ -205,6 +218,9 @@ export class SqliteStore implements MessageStore {
   private stmts: Statements | undefined;
   private txs: Transactions | undefined;
   private appends: GroupCommit<EntryDraft, AppendResult> | undefined;
+  private readonly cache: RoomTailCache;
+  /** data_version when the cache was last known to be up to date. */
+  private cacheVersion = -1;
 
   constructor(options: SqliteStoreOptions) {
     this.dataDir = options.dataDir;
@@ -212,6 +228,7 @@ export class SqliteStore implements MessageStore {
     this.trimBatchSize = options.trimBatchSize ?? 2000;
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.maxBatchSize = options.maxBatchSize ?? 512;
+    this.cache = new RoomTailCache(options.cachedRooms ?? 256, options.cachedEntries ?? 128);
   }
 
   /** Group commits run since init (batches, appends they held, the largest): for tests and benchmarks. */
@@ -229,15 +246,22 @@ export class SqliteStore implements MessageStore {
     }
   }
 
+  /** From memory when this room is cached and no other connection committed since: see {@link RoomTailCache}. */
   async getRoom(room: string): Promise<RoomState | undefined> {
     return this.guard(() => {
+      const cached = this.cached(room);
+      if (cached) return { ...cached.state };
       const row = this.s().getRoom.get(room);
-      return row ? toState(row) : undefined;
+      if (!row) return undefined;
+      const state = toState(row);
+      this.cache.setState(state);
+      return state;
     });
   }
 
   async createRoom(room: string, maxRooms = Infinity): Promise<{ state: RoomState; created: boolean }> {
     this.appends?.flush();
+    this.cache.delete(room);
     return this.guard(() => this.tx().createRoom(room, maxRooms));
   }
 
@@ -252,13 +276,21 @@ export class SqliteStore implements MessageStore {
   /** One transaction, however many entries the room has: the event loop waits while it runs. */
   async deleteRoom(room: string): Promise<boolean> {
     this.appends?.flush();
-    return this.guard(() => this.tx().deleteRoom(room));
+    try {
+      return this.guard(() => this.tx().deleteRoom(room));
+    } finally {
+      this.cache.delete(room);
+    }
   }
 
   /** One transaction, however many entries the room has: the event loop waits while it runs. */
   async resetRoom(room: string): Promise<RoomState> {
     this.appends?.flush();
-    return this.guard(() => this.tx().resetRoom(room));
+    try {
+      return this.guard(() => this.tx().resetRoom(room));
+    } finally {
+      this.cache.delete(room);
+    }
   }
 
   /** Queued for the next group commit; resolves after the commit that holds it (see the class). */
@@ -269,6 +301,12 @@ export class SqliteStore implements MessageStore {
 
   async readAfter(room: string, after: number, limit: number): Promise<Entry[]> {
     return this.guard(() => {
+      const cached = this.cached(room);
+      if (cached && after >= cached.tailFrom) {
+        // The tail holds every entry after tailFrom, contiguous: entry seq s sits at s - tailFrom - 1.
+        const start = after - cached.tailFrom;
+        return limit > 0 ? cached.tail.slice(start, start + limit) : [];
+      }
       const rows = limit > 0 ? this.s().readAfter.all(room, after, limit) : [];
       // Entries go with their room (deleteRoom removes both at once), so rows prove it exists:
       // only an empty page needs a second statement.
@@ -293,6 +331,7 @@ export class SqliteStore implements MessageStore {
     for (const { name } of rooms) {
       for (;;) {
         const batch = this.guard(() => this.tx().trimBatch(name, maxEntries, cutoff));
+        if (batch.removed > 0) this.cache.delete(name);
         removed += batch.removed;
         // Yield between statements so a big backlog never stalls the event loop.
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -315,6 +354,7 @@ export class SqliteStore implements MessageStore {
   async close(): Promise<void> {
     this.appends?.flush();
     this.appends = undefined;
+    this.cache.clear();
     this.db?.close();
     this.db = undefined;
     this.stmts = undefined;
@@ -360,7 +400,13 @@ export class SqliteStore implements MessageStore {
       };
       this.stmts = stmts;
       const txs = this.txs;
-      this.appends = new GroupCommit((drafts) => txs.appendBatch(drafts), toStoreError, { maxBatchSize: this.maxBatchSize });
+      const runBatch = (drafts: readonly EntryDraft[]): AppendOutcome[] => {
+        const { outcomes, appended } = txs.appendBatch(drafts);
+        // Committed: only now may reads see these entries.
+        for (const { state, entries } of appended) this.cache.appended(state, entries);
+        return outcomes;
+      };
+      this.appends = new GroupCommit(runBatch, toStoreError, { maxBatchSize: this.maxBatchSize });
     });
   }
 
@@ -392,6 +438,20 @@ export class SqliteStore implements MessageStore {
       for (let v = version; v < MIGRATIONS.length; v++) MIGRATIONS[v]!(db);
       db.pragma(`user_version = ${MIGRATIONS.length}`);
     }).immediate();
+  }
+
+  /**
+   * The room from the cache, after forgetting everything when another connection committed since
+   * the last look: a read never answers from older data than the file holds when it starts.
+   */
+  private cached(room: string): ReturnType<RoomTailCache['get']> {
+    const version = this.s().dataVersion.get()!;
+    if (version !== this.cacheVersion) {
+      this.cache.clear();
+      this.cacheVersion = version;
+      return undefined;
+    }
+    return this.cache.get(room);
   }
 
   private mustExist(room: string): void {
@@ -431,9 +491,9 @@ function toStoreError(err: unknown): SwitchboardError {
  * anything, so the others go on; any other error (a driver error) is thrown, and the whole
  * batch rolls back.
  */
-function appendBatchInTx(s: Statements, drafts: readonly EntryDraft[]): AppendOutcome[] {
+function appendBatchInTx(s: Statements, drafts: readonly EntryDraft[]): BatchResult {
   const rooms = new Map<string, RoomRow | undefined>();
-  const touched = new Set<RoomRow>();
+  const touched = new Map<RoomRow, Entry[]>();
   const outcomes: AppendOutcome[] = [];
   for (const draft of drafts) {
     let room = rooms.get(draft.room);
@@ -469,12 +529,19 @@ function appendBatchInTx(s: Statements, drafts: readonly EntryDraft[]): AppendOu
     };
     s.insertEntry.run(row.room, row.seq, row.ts, row.type, row.sender, row.text, row.client_id, row.client_scope, row.data, row.event);
     room.last_seq = row.seq;
-    touched.add(room);
     // Built from the stored row, so the ack and later reads have exactly the same shape.
-    outcomes.push({ ok: true, value: { entry: toEntry(row), epoch: room.epoch, duplicate: false } });
+    const entry = toEntry(row);
+    const added = touched.get(room);
+    if (added) added.push(entry);
+    else touched.set(room, [entry]);
+    outcomes.push({ ok: true, value: { entry, epoch: room.epoch, duplicate: false } });
   }
-  for (const room of touched) s.setLastSeq.run(room.last_seq, room.name);
-  return outcomes;
+  const appended: BatchResult['appended'] = [];
+  for (const [room, entries] of touched) {
+    s.setLastSeq.run(room.last_seq, room.name);
+    appended.push({ state: toState(room), entries });
+  }
+  return { outcomes, appended };
 }
 
 /** Creates the room unless it exists or `maxRooms` are there already (ROOM_LIMIT). Runs inside the write lock. */
