@@ -2,6 +2,11 @@
 export interface GroupCommitOptions {
   /** Most items one batch holds; reaching it runs the batch at once instead of on the next turn. */
   maxBatchSize: number;
+  /**
+   * Longest a batch waits for more items while they keep coming, in ms: it waits no longer than
+   * the recent batches took to run (an average), and never more than this.
+   */
+  maxWaitMs: number;
 }
 
 /** How many batches ran and how many items they held, since the queue was made. */
@@ -30,7 +35,9 @@ interface Pending<T, R> {
 
 /**
  * A group-commit queue: items submitted in the same event-loop turn share one batch, run on the
- * next turn (setImmediate), or at once when `maxBatchSize` are waiting. Each item's promise
+ * next turn (setImmediate), or at once when `maxBatchSize` are waiting. While items keep coming
+ * turn after turn (a busy server), the batch waits for them up to about as long as a batch takes
+ * to run (at most `maxWaitMs`), so that a slow sync is shared by more items. Each item's promise
  * settles only after the batch that holds it was run, so when the runner commits before it
  * returns, nothing is resolved before its commit. Batches run one at a time, in submission order,
  * and items keep their order within a batch.
@@ -38,6 +45,12 @@ interface Pending<T, R> {
 export class GroupCommit<T, R> {
   private queue: Pending<T, R>[] = [];
   private scheduled = false;
+  /** When the oldest queued item came. */
+  private firstQueuedAt = 0;
+  /** Queue length at the last look: the queue grew since when it is longer now. */
+  private seen = 0;
+  /** How long batches take to run, in ms (a moving average). */
+  private runMs = 0;
   private readonly counters: GroupCommitStats = { commits: 0, items: 0, largestBatch: 0 };
 
   constructor(
@@ -49,19 +62,30 @@ export class GroupCommit<T, R> {
   /** Queues an item; resolves with its result once its batch ran, or rejects with its error or the batch's. */
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
+      if (this.queue.length === 0) this.firstQueuedAt = performance.now();
       this.queue.push({ item, resolve, reject });
       if (this.queue.length >= this.options.maxBatchSize) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
+        this.seen = this.queue.length;
         // setImmediate rather than a microtask: items that arrive from the same socket read, each
         // through a few awaits of its own, are all queued by then.
-        setImmediate(() => {
-          this.scheduled = false;
-          this.flush();
-        });
+        setImmediate(this.tick);
       }
     });
   }
+
+  private readonly tick = (): void => {
+    const waited = performance.now() - this.firstQueuedAt;
+    if (this.queue.length > this.seen && waited < Math.min(this.runMs, this.options.maxWaitMs)) {
+      // More came during the last turn: more may come in the next one, and share the sync.
+      this.seen = this.queue.length;
+      setImmediate(this.tick);
+      return;
+    }
+    this.scheduled = false;
+    this.flush();
+  };
 
   /** Runs what is queued now, synchronously (before another write, or on close). */
   flush(): void {
@@ -72,8 +96,10 @@ export class GroupCommit<T, R> {
     this.counters.items += batch.length;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
     let outcomes: ReturnType<BatchRunner<T, R>>;
+    const started = performance.now();
     try {
       outcomes = this.runner(batch.map((p) => p.item));
+      this.runMs = 0.8 * this.runMs + 0.2 * (performance.now() - started);
     } catch (err) {
       const error = this.onBatchError(err);
       for (const p of batch) p.reject(error);

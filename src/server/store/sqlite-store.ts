@@ -22,6 +22,12 @@ export interface SqliteStoreOptions {
    * transaction and its sync; this many waiting run at once. Default 512.
    */
   maxBatchSize?: number;
+  /**
+   * While appends keep coming turn after turn, how long a batch may wait for more, in ms; it
+   * waits no longer than recent commits took (one fsync and the writes), so a fast disk waits
+   * next to nothing. Default 10.
+   */
+  maxWaitMs?: number;
   /** Rooms whose state and newest entries are kept in memory for reads. Default 256. */
   cachedRooms?: number;
   /** Newest entries kept per cached room. Default 128. */
@@ -186,7 +192,9 @@ function bound(n: number): number {
  * that opens it.
  *
  * Group commit: appends that arrive in the same event-loop turn (at most `maxBatchSize`) are
- * written on the next turn in one transaction with one sync (`synchronous = FULL`). Each
+ * written on the next turn in one transaction with one sync (`synchronous = FULL`); while more
+ * keep coming turn after turn, the batch waits for them up to about one commit's duration
+ * (`maxWaitMs` at most: see {@link GroupCommit}). Each
  * append's promise resolves only after that commit, so an acknowledged entry survives a crash of
  * the process (kill -9), of the OS, or a power loss. Within a batch each append keeps its own
  * outcome: a duplicate clientId (also of an earlier append of the same batch) returns the
@@ -214,6 +222,7 @@ export class SqliteStore implements MessageStore {
   private readonly trimBatchSize: number;
   private readonly busyTimeoutMs: number;
   private readonly maxBatchSize: number;
+  private readonly maxWaitMs: number;
   private db: Database.Database | undefined;
   private stmts: Statements | undefined;
   private txs: Transactions | undefined;
@@ -228,6 +237,7 @@ export class SqliteStore implements MessageStore {
     this.trimBatchSize = options.trimBatchSize ?? 2000;
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.maxBatchSize = options.maxBatchSize ?? 512;
+    this.maxWaitMs = options.maxWaitMs ?? 10;
     this.cache = new RoomTailCache(options.cachedRooms ?? 256, options.cachedEntries ?? 128);
   }
 
@@ -406,7 +416,7 @@ export class SqliteStore implements MessageStore {
         for (const { state, entries } of appended) this.cache.appended(state, entries);
         return outcomes;
       };
-      this.appends = new GroupCommit(runBatch, toStoreError, { maxBatchSize: this.maxBatchSize });
+      this.appends = new GroupCommit(runBatch, toStoreError, { maxBatchSize: this.maxBatchSize, maxWaitMs: this.maxWaitMs });
     });
   }
 
