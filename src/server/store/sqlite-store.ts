@@ -205,10 +205,12 @@ function bound(n: number): number {
  * Several processes: every write transaction takes the write lock up front (BEGIN IMMEDIATE),
  * waiting up to `busyTimeoutMs` for it (blocking this process's event loop meanwhile: the
  * driver is synchronous), and reads each room's last_seq inside it, so seqs are gapless and
- * unique across processes; nothing of a room's state is cached beyond one transaction. Every
- * read runs on a fresh snapshot and sees what any process committed before it. A read never
- * sees an append that is still queued or whose batch is running: a batch is written and
- * committed within one synchronous call.
+ * unique across processes: no write decides from a cached state. Every read sees what any
+ * process committed before it began: it answers from the {@link RoomTailCache} (rooms' states
+ * and newest entries, kept from this process's own commits) only while `PRAGMA data_version`
+ * says no other connection committed since, else from the file. A read never sees an append
+ * that is still queued or whose batch is running: a batch is written and committed within one
+ * synchronous call, and cached only after its commit.
  *
  * `createRoom`, `deleteRoom` and `resetRoom` first run the appends already queued, so one
  * process's writes reach the file in the order they were called. `trim` works in batches of
