@@ -6,17 +6,19 @@
  *      CLUSTER_SUBSCRIBERS WebSocket subscribers on node B of two Redis-backed nodes, published
  *      on node A (it crosses nodes through Redis) or on node B (it still goes through Redis
  *      pub/sub, but no second process), with a single memory-store node as the reference.
- *  (b) Publish throughput: acknowledged publishes per second over one WebSocket keeping
- *      CLUSTER_WINDOW publishes in flight for 5 s, for each store (memory, SQLite with a commit
- *      fsynced per append, Redis).
+ *  (b) Publish throughput: acknowledged publishes per second over CLUSTER_PUBLISHERS WebSockets,
+ *      each keeping CLUSTER_WINDOW publishes in flight, for 5 s, for each store (memory, SQLite
+ *      with group commit: one fsynced commit per batch of appends, Redis).
+ *      `npx tsx bench/cluster.ts --throughput` runs (b) alone.
  *
  * Redis: REDIS_URL (default redis://127.0.0.1:6379); the Redis rows are skipped, with a note,
  * when it does not answer. Keys use a prefix of their own and are deleted afterwards.
- * Environment: CLUSTER_SUBSCRIBERS (50), CLUSTER_RATE (100), CLUSTER_WINDOW (100).
+ * Environment: CLUSTER_SUBSCRIBERS (50), CLUSTER_RATE (100), CLUSTER_WINDOW (100), CLUSTER_PUBLISHERS (4).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import type WebSocket from 'ws';
 import { ServerProcess, fmt, openWs, percentile, sleep, waitUntil } from './lib.js';
@@ -24,6 +26,7 @@ import { ServerProcess, fmt, openWs, percentile, sleep, waitUntil } from './lib.
 const SUBSCRIBERS = Number(process.env.CLUSTER_SUBSCRIBERS ?? 50);
 const RATE = Number(process.env.CLUSTER_RATE ?? 100);
 const WINDOW = Number(process.env.CLUSTER_WINDOW ?? 100);
+const PUBLISHERS = Number(process.env.CLUSTER_PUBLISHERS ?? 4);
 const THROUGHPUT_MS = 5000;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -103,31 +106,36 @@ async function measure(server: ServerProcess, latencies: number[], seconds = 3):
   return { p50: percentile(copy, 50), p99: percentile(copy, 99), n: copy.length };
 }
 
-/** Acked publishes per second over one WebSocket with WINDOW in flight, for THROUGHPUT_MS. */
+/** Acked publishes per second over PUBLISHERS WebSockets with WINDOW in flight each, for THROUGHPUT_MS. */
 async function throughput(server: ServerProcess): Promise<{ perSecond: number; errors: number }> {
-  const ws = await openWs(`ws://127.0.0.1:${server.port}/api/ws?name=load`);
+  const sockets = await Promise.all(Array.from({ length: PUBLISHERS }, (_, p) => openWs(`ws://127.0.0.1:${server.port}/api/ws?name=load${p}`)));
   let acked = 0;
   let errors = 0;
-  let sent = 0;
   let running = true;
-  const send = (): void => {
-    sent++;
-    ws.send(JSON.stringify({ type: 'publish', room: 'bench', text: `load ${sent}`, clientId: `load-${sent}` }));
-  };
-  ws.on('message', (data: Buffer) => {
-    const text = data.toString();
-    if (text.startsWith('{"type":"ack"')) acked++;
-    else if (text.startsWith('{"type":"error"')) errors++;
-    else return;
-    if (running) send();
+  const starters = sockets.map((ws, p) => {
+    let sent = 0;
+    const send = (): void => {
+      sent++;
+      ws.send(JSON.stringify({ type: 'publish', room: 'bench', text: `load ${sent}`, clientId: `load-${p}-${sent}` }));
+    };
+    ws.on('message', (data: Buffer) => {
+      const text = data.toString();
+      if (text.startsWith('{"type":"ack"')) acked++;
+      else if (text.startsWith('{"type":"error"')) errors++;
+      else return;
+      if (running) send();
+    });
+    return () => {
+      for (let i = 0; i < WINDOW; i++) send();
+    };
   });
   const started = performance.now();
-  for (let i = 0; i < WINDOW; i++) send();
+  for (const start of starters) start();
   await sleep(THROUGHPUT_MS);
   running = false;
   const elapsed = (performance.now() - started) / 1000;
   const done = acked;
-  ws.close();
+  for (const ws of sockets) ws.close();
   return { perSecond: done / elapsed, errors };
 }
 
@@ -169,7 +177,7 @@ async function throughputRows(redis: boolean): Promise<string[]> {
   const prefix = `sbbench:${process.pid}:${Date.now()}:tp:`;
   const stores: { label: string; env: Record<string, string> | undefined }[] = [
     { label: 'memory', env: serverEnv('memory') },
-    { label: 'sqlite (WAL, synchronous=FULL)', env: serverEnv('sqlite', { DATA_DIR: dataDir }) },
+    { label: 'sqlite (WAL, FULL, group commit)', env: serverEnv('sqlite', { DATA_DIR: dataDir }) },
     { label: 'redis (one node)', env: redis ? serverEnv('redis', { REDIS_URL, REDIS_PREFIX: prefix }) : undefined },
   ];
   try {
@@ -198,7 +206,15 @@ export async function clusterBench(): Promise<string[]> {
   const redis = await redisAnswers();
   const lines = [`Scale-out: latency at ${RATE} msg/s to ${SUBSCRIBERS} WebSocket subscribers on node B:`];
   lines.push(...(await latencyRows(redis)));
-  lines.push('', `Publish throughput: one WebSocket publisher, ${WINDOW} publishes in flight, ${THROUGHPUT_MS / 1000} s, with clientIds:`);
+  lines.push('', throughputTitle());
   lines.push(...(await throughputRows(redis)));
   return lines;
+}
+
+function throughputTitle(): string {
+  return `Publish throughput: ${PUBLISHERS} WebSocket publisher(s), ${WINDOW} publishes in flight each, ${THROUGHPUT_MS / 1000} s, with clientIds:`;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv.includes('--throughput')) {
+  console.log([throughputTitle(), ...(await throughputRows(await redisAnswers()))].join('\n'));
 }

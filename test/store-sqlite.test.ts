@@ -300,6 +300,64 @@ describe('SqliteStore', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('loses no acknowledged entry when killed with SIGKILL while group commits are in flight', async () => {
+    const dir = await tempDir();
+    try {
+      const acked = new Map<number, string>();
+      const { child, exited } = runAppender([dir, 'crash', '1000000', 'k', '64'], (seq, clientId) => {
+        assert.equal(acked.has(seq), false, `seq ${seq} acknowledged twice`);
+        acked.set(seq, clientId);
+        if (acked.size === 2000) child.kill('SIGKILL');
+      });
+      const { signal, stderr } = await exited;
+      assert.equal(signal, 'SIGKILL', stderr);
+      const store = new SqliteStore({ dataDir: dir });
+      await store.init();
+      const entries = await readAll(store, 'crash');
+      const state = await store.getRoom('crash');
+      await store.close();
+      assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: entries.length }, (_, i) => i + 1));
+      assert.equal(state!.lastSeq, entries.length);
+      const bySeq = new Map(entries.map((e) => [e.seq, e]));
+      for (const [seq, clientId] of acked) {
+        const e = bySeq.get(seq);
+        assert.equal(e?.type === 'message' ? e.clientId : undefined, clientId, `acknowledged seq ${seq} is missing`);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives three processes with 32 appends in flight each unique, gapless seqs in shared group commits', async () => {
+    const dir = await tempDir();
+    try {
+      const acked = new Map<number, string>();
+      const onLine = (seq: number, clientId: string): void => {
+        assert.equal(acked.has(seq), false, `seq ${seq} acknowledged twice`);
+        acked.set(seq, clientId);
+      };
+      const runs = ['a', 'b', 'c'].map((tag) => runAppender([dir, 'shared', '1000', tag, '32'], onLine));
+      for (const run of runs) {
+        const { code, stderr } = await run.exited;
+        assert.equal(code, 0, stderr);
+        // Each process grouped its appends: far fewer commits than appends.
+        const [, commits, appends] = /commits (\d+) appends (\d+)/.exec(stderr) ?? [];
+        assert.equal(Number(appends), 1000, stderr);
+        assert.ok(Number(commits) < 500, `${commits} commits for ${appends} appends`);
+      }
+      assert.deepEqual([...acked.keys()].sort((x, y) => x - y), Array.from({ length: 3000 }, (_, i) => i + 1));
+      const store = new SqliteStore({ dataDir: dir });
+      await store.init();
+      const entries = await readAll(store, 'shared');
+      assert.equal((await store.getRoom('shared'))!.lastSeq, 3000);
+      await store.close();
+      assert.equal(entries.length, 3000);
+      for (const e of entries) assert.equal(e.type === 'message' ? e.clientId : undefined, acked.get(e.seq));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 async function assertUnavailable(promise: Promise<unknown>): Promise<void> {

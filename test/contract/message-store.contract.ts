@@ -176,6 +176,51 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         for (const e of stored) assert.deepEqual(e, bySeq.get(e.seq));
       }));
 
+    it('keeps each concurrent append its own outcome: a duplicate of one in flight, another sender, an unknown room', () =>
+      withStore(async ({ store }) => {
+        await store.createRoom('r');
+        // Started together, as a group-committing store batches them: none may fail another.
+        const outcomes = await Promise.allSettled([
+          store.append(draft('r', 'first', 'k1')),
+          store.append(draft('r', 'first', 'k1')),
+          store.append(draft('nope', 'lost')),
+          store.append(draft('r', 'from bob', 'k1', bob)),
+          store.append(draft('r', 'plain')),
+        ]);
+        const [a, b, missing, fromBob, plain] = outcomes;
+        assert.ok(missing.status === 'rejected' && missing.reason instanceof SwitchboardError && missing.reason.code === 'ROOM_NOT_FOUND');
+        assert.ok(a.status === 'fulfilled' && b.status === 'fulfilled' && fromBob.status === 'fulfilled' && plain.status === 'fulfilled');
+        // Exactly one of alice's two is stored; the other returns it.
+        assert.deepEqual([a.value.duplicate, b.value.duplicate].sort(), [false, true]);
+        assert.deepEqual(a.value.entry, b.value.entry);
+        assert.equal(fromBob.value.duplicate, false);
+        assert.equal(plain.value.duplicate, false);
+        const stored = await store.readAfter('r', 0, 10);
+        assert.deepEqual(seqs(stored), [1, 2, 3]);
+        assert.deepEqual(
+          new Set(stored.map((e) => e.seq)),
+          new Set([a.value.entry.seq, fromBob.value.entry.seq, plain.value.entry.seq]),
+        );
+        assert.equal((await store.getRoom('r'))!.lastSeq, 3);
+      }));
+
+    it('never returns from a read an entry whose append had not resolved when the read resolved', () =>
+      withStore(async ({ store }) => {
+        await store.createRoom('r');
+        const acked = new Set<number>();
+        const appends = range(1, 100).map((i) => store.append(draft('r', `m${i}`)).then((r) => void acked.add(r.entry.seq)));
+        // Reads interleaved with the appends: what a read returns was stored, so its append
+        // resolves, at the latest, in the same turn as the read (a store that resolves an append
+        // only after its commit may resolve it right after).
+        const reads = range(1, 10).map(async () => {
+          const page = await store.readAfter('r', 0, 500);
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          for (const e of page) assert.ok(acked.has(e.seq), `seq ${e.seq} read before its append resolved`);
+        });
+        await Promise.all([...appends, ...reads]);
+        assert.equal(acked.size, 100);
+      }));
+
     // Only for stores whose backend outlives an instance (a memory store has none to share).
     if (durable) it('keeps seqs unique and gapless across two instances on the same backend', () =>
       withStore(async ({ store, reopen }) => {

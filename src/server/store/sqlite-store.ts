@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, EntryType, JsonValue, MessageEntry, Sender } from '../../protocol/types.js';
+import { GroupCommit, type GroupCommitStats } from './group-commit.js';
+import { RoomTailCache } from './room-tail-cache.js';
 import { clientScope, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
 
 /** Options of {@link SqliteStore}. */
@@ -15,6 +17,21 @@ export interface SqliteStoreOptions {
   trimBatchSize?: number;
   /** How long a write waits for another process's write lock, in ms. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * Most appends one group commit holds. Appends that arrive in the same event-loop turn share a
+   * transaction and its sync; this many waiting run at once. Default 512.
+   */
+  maxBatchSize?: number;
+  /**
+   * While appends keep coming turn after turn, how long a batch may wait for more, in ms; it
+   * waits no longer than recent commits took (one fsync and the writes), so a fast disk waits
+   * next to nothing. Default 10.
+   */
+  maxWaitMs?: number;
+  /** Rooms whose state and newest entries are kept in memory for reads. Default 256. */
+  cachedRooms?: number;
+  /** Newest entries kept per cached room. Default 128. */
+  cachedEntries?: number;
 }
 
 /**
@@ -105,9 +122,18 @@ interface EntryRow {
 
 type Statements = ReturnType<typeof prepare>;
 
+/** One append's outcome inside a batch: its result, or the error it alone fails with. */
+type AppendOutcome = { ok: true; value: AppendResult } | { ok: false; error: unknown };
+
+/** What a batch of appends did: each append's outcome, and each room's new entries with its state after them. */
+interface BatchResult {
+  outcomes: AppendOutcome[];
+  appended: { state: RoomState; entries: Entry[] }[];
+}
+
 /** The write transactions, each run with BEGIN IMMEDIATE (see open()). */
 interface Transactions {
-  append(draft: EntryDraft): AppendResult;
+  appendBatch(drafts: readonly EntryDraft[]): BatchResult;
   trimBatch(room: string, maxEntries: number, cutoff: number): { removed: number; more: boolean };
   createRoom(room: string, maxRooms: number): { state: RoomState; created: boolean };
   deleteRoom(room: string): boolean;
@@ -117,6 +143,8 @@ interface Transactions {
 function prepare(db: Database.Database) {
   return {
     ping: db.prepare('SELECT 1'),
+    // Changes whenever another connection (this process or another) commits; our own commits leave it.
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     getRoom: db.prepare<[string], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms WHERE name = ?'),
     listRooms: db.prepare<[], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms ORDER BY name'),
     countRooms: db.prepare<[], { value: number }>("SELECT value FROM counters WHERE name = 'rooms'"),
@@ -160,16 +188,33 @@ function bound(n: number): number {
 }
 
 /**
- * The durable single-node store (`--store sqlite`): one SQLite file in WAL mode.
+ * The durable store (`--store sqlite`): one SQLite file in WAL mode, shared by every process
+ * that opens it.
  *
- * An append resolves only after its transaction committed with `synchronous = FULL`, so an
- * acknowledged entry survives a crash of the process (kill -9), of the OS, or a power loss.
- * Several processes may share the file: appends take the write lock up front (BEGIN IMMEDIATE)
- * and wait up to `busyTimeoutMs` for it (blocking this process's event loop meanwhile: the
- * driver is synchronous), then fail with STORE_UNAVAILABLE.
+ * Group commit: appends that arrive in the same event-loop turn (at most `maxBatchSize`) are
+ * written on the next turn in one transaction with one sync (`synchronous = FULL`); while more
+ * keep coming turn after turn, the batch waits for them up to about one commit's duration
+ * (`maxWaitMs` at most: see {@link GroupCommit}). Each
+ * append's promise resolves only after that commit, so an acknowledged entry survives a crash of
+ * the process (kill -9), of the OS, or a power loss. Within a batch each append keeps its own
+ * outcome: a duplicate clientId (also of an earlier append of the same batch) returns the
+ * original, ROOM_NOT_FOUND fails that append alone. When the batch itself fails (the write lock
+ * not had within `busyTimeoutMs`, a full disk, an I/O error) it is rolled back and every append
+ * of it rejects with STORE_UNAVAILABLE: none is stored.
  *
- * better-sqlite3 is synchronous: each call blocks the event loop for one short statement;
- * `trim` works in batches of `trimBatchSize` rows and yields between them.
+ * Several processes: every write transaction takes the write lock up front (BEGIN IMMEDIATE),
+ * waiting up to `busyTimeoutMs` for it (blocking this process's event loop meanwhile: the
+ * driver is synchronous), and reads each room's last_seq inside it, so seqs are gapless and
+ * unique across processes: no write decides from a cached state. Every read sees what any
+ * process committed before it began: it answers from the {@link RoomTailCache} (rooms' states
+ * and newest entries, kept from this process's own commits) only while `PRAGMA data_version`
+ * says no other connection committed since, else from the file. A read never sees an append
+ * that is still queued or whose batch is running: a batch is written and committed within one
+ * synchronous call, and cached only after its commit.
+ *
+ * `createRoom`, `deleteRoom` and `resetRoom` first run the appends already queued, so one
+ * process's writes reach the file in the order they were called. `trim` works in batches of
+ * `trimBatchSize` rows and yields between them.
  */
 export class SqliteStore implements MessageStore {
   readonly kind = 'sqlite';
@@ -178,15 +223,29 @@ export class SqliteStore implements MessageStore {
   private readonly dataDir: string;
   private readonly trimBatchSize: number;
   private readonly busyTimeoutMs: number;
+  private readonly maxBatchSize: number;
+  private readonly maxWaitMs: number;
   private db: Database.Database | undefined;
   private stmts: Statements | undefined;
   private txs: Transactions | undefined;
+  private appends: GroupCommit<EntryDraft, AppendResult> | undefined;
+  private readonly cache: RoomTailCache;
+  /** data_version when the cache was last known to be up to date. */
+  private cacheVersion = -1;
 
   constructor(options: SqliteStoreOptions) {
     this.dataDir = options.dataDir;
     this.path = join(options.dataDir, options.fileName ?? 'switchboard.db');
     this.trimBatchSize = options.trimBatchSize ?? 2000;
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.maxBatchSize = options.maxBatchSize ?? 512;
+    this.maxWaitMs = options.maxWaitMs ?? 10;
+    this.cache = new RoomTailCache(options.cachedRooms ?? 256, options.cachedEntries ?? 128);
+  }
+
+  /** Group commits run since init (batches, appends they held, the largest): for tests and benchmarks. */
+  get commitStats(): GroupCommitStats {
+    return this.appends?.stats() ?? { commits: 0, items: 0, largestBatch: 0 };
   }
 
   /** Opens the file, sets the pragmas and migrates the schema. Throws STORE_UNAVAILABLE when it cannot. */
@@ -199,14 +258,22 @@ export class SqliteStore implements MessageStore {
     }
   }
 
+  /** From memory when this room is cached and no other connection committed since: see {@link RoomTailCache}. */
   async getRoom(room: string): Promise<RoomState | undefined> {
     return this.guard(() => {
+      const cached = this.cached(room);
+      if (cached) return { ...cached.state };
       const row = this.s().getRoom.get(room);
-      return row ? toState(row) : undefined;
+      if (!row) return undefined;
+      const state = toState(row);
+      this.cache.setState(state);
+      return state;
     });
   }
 
   async createRoom(room: string, maxRooms = Infinity): Promise<{ state: RoomState; created: boolean }> {
+    this.appends?.flush();
+    this.cache.delete(room);
     return this.guard(() => this.tx().createRoom(room, maxRooms));
   }
 
@@ -220,31 +287,51 @@ export class SqliteStore implements MessageStore {
 
   /** One transaction, however many entries the room has: the event loop waits while it runs. */
   async deleteRoom(room: string): Promise<boolean> {
-    return this.guard(() => this.tx().deleteRoom(room));
+    this.appends?.flush();
+    try {
+      return this.guard(() => this.tx().deleteRoom(room));
+    } finally {
+      this.cache.delete(room);
+    }
   }
 
   /** One transaction, however many entries the room has: the event loop waits while it runs. */
   async resetRoom(room: string): Promise<RoomState> {
-    return this.guard(() => this.tx().resetRoom(room));
+    this.appends?.flush();
+    try {
+      return this.guard(() => this.tx().resetRoom(room));
+    } finally {
+      this.cache.delete(room);
+    }
   }
 
-  async append(draft: EntryDraft): Promise<AppendResult> {
-    return this.guard(() => this.tx().append(draft));
+  /** Queued for the next group commit; resolves after the commit that holds it (see the class). */
+  append(draft: EntryDraft): Promise<AppendResult> {
+    if (!this.appends) return Promise.reject(new SwitchboardError('STORE_UNAVAILABLE', 'the SQLite store is not open'));
+    return this.appends.submit(draft);
   }
 
   async readAfter(room: string, after: number, limit: number): Promise<Entry[]> {
     return this.guard(() => {
-      this.mustExist(room);
-      if (limit <= 0) return [];
-      return this.s().readAfter.all(room, after, limit).map(toEntry);
+      const cached = this.cached(room);
+      if (cached && after >= cached.tailFrom) {
+        // The tail holds every entry after tailFrom, contiguous: entry seq s sits at s - tailFrom - 1.
+        const start = after - cached.tailFrom;
+        return limit > 0 ? cached.tail.slice(start, start + limit) : [];
+      }
+      const rows = limit > 0 ? this.s().readAfter.all(room, after, limit) : [];
+      // Entries go with their room (deleteRoom removes both at once), so rows prove it exists:
+      // only an empty page needs a second statement.
+      if (rows.length === 0) this.mustExist(room);
+      return rows.map(toEntry);
     });
   }
 
   async readBefore(room: string, before: number | undefined, limit: number): Promise<Entry[]> {
     return this.guard(() => {
-      this.mustExist(room);
-      if (limit <= 0) return [];
-      return this.s().readBefore.all(room, before ?? Number.MAX_SAFE_INTEGER, limit).map(toEntry).reverse();
+      const rows = limit > 0 ? this.s().readBefore.all(room, before ?? Number.MAX_SAFE_INTEGER, limit) : [];
+      if (rows.length === 0) this.mustExist(room);
+      return rows.map(toEntry).reverse();
     });
   }
 
@@ -256,6 +343,7 @@ export class SqliteStore implements MessageStore {
     for (const { name } of rooms) {
       for (;;) {
         const batch = this.guard(() => this.tx().trimBatch(name, maxEntries, cutoff));
+        if (batch.removed > 0) this.cache.delete(name);
         removed += batch.removed;
         // Yield between statements so a big backlog never stalls the event loop.
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -274,7 +362,11 @@ export class SqliteStore implements MessageStore {
     }
   }
 
+  /** Commits the appends still queued (they resolve or reject as usual), then closes the file. */
   async close(): Promise<void> {
+    this.appends?.flush();
+    this.appends = undefined;
+    this.cache.clear();
     this.db?.close();
     this.db = undefined;
     this.stmts = undefined;
@@ -303,7 +395,7 @@ export class SqliteStore implements MessageStore {
         return (...args) => tx.immediate(...args);
       };
       this.txs = {
-        append: immediate((draft: EntryDraft) => this.appendInTx(stmts, draft)),
+        appendBatch: immediate((drafts: readonly EntryDraft[]) => appendBatchInTx(stmts, drafts)),
         trimBatch: immediate((room: string, maxEntries: number, cutoff: number) => this.trimBatchInTx(stmts, room, maxEntries, cutoff)),
         createRoom: immediate((room: string, maxRooms: number) => createRoomInTx(stmts, room, maxRooms)),
         deleteRoom: immediate((room: string) => {
@@ -319,34 +411,15 @@ export class SqliteStore implements MessageStore {
         }),
       };
       this.stmts = stmts;
+      const txs = this.txs;
+      const runBatch = (drafts: readonly EntryDraft[]): AppendOutcome[] => {
+        const { outcomes, appended } = txs.appendBatch(drafts);
+        // Committed: only now may reads see these entries.
+        for (const { state, entries } of appended) this.cache.appended(state, entries);
+        return outcomes;
+      };
+      this.appends = new GroupCommit(runBatch, toStoreError, { maxBatchSize: this.maxBatchSize, maxWaitMs: this.maxWaitMs });
     });
-  }
-
-  private appendInTx(s: Statements, draft: EntryDraft): AppendResult {
-    const room = s.getRoom.get(draft.room);
-    if (!room) throw new SwitchboardError('ROOM_NOT_FOUND', draft.room);
-    const message = draft.type === 'message' ? draft : undefined;
-    const clientId = message?.clientId;
-    if (clientId !== undefined) {
-      const original = s.byClientKey.get(draft.room, clientScope(draft.from), clientId);
-      if (original) return { entry: toEntry(original), epoch: room.epoch, duplicate: true };
-    }
-    const row: EntryRow = {
-      room: draft.room,
-      seq: room.last_seq + 1,
-      ts: Date.now(),
-      type: draft.type,
-      sender: JSON.stringify(draft.from),
-      text: message?.text ?? null,
-      client_id: clientId ?? null,
-      client_scope: clientId === undefined ? null : clientScope(draft.from),
-      data: message?.data === undefined ? null : JSON.stringify(message.data),
-      event: message?.event ?? null,
-    };
-    s.insertEntry.run(row.room, row.seq, row.ts, row.type, row.sender, row.text, row.client_id, row.client_scope, row.data, row.event);
-    s.setLastSeq.run(row.seq, row.room);
-    // Built from the stored row, so the ack and later reads have exactly the same shape.
-    return { entry: toEntry(row), epoch: room.epoch, duplicate: false };
   }
 
   /**
@@ -379,6 +452,20 @@ export class SqliteStore implements MessageStore {
     }).immediate();
   }
 
+  /**
+   * The room from the cache, after forgetting everything when another connection committed since
+   * the last look: a read never answers from older data than the file holds when it starts.
+   */
+  private cached(room: string): ReturnType<RoomTailCache['get']> {
+    const version = this.s().dataVersion.get()!;
+    if (version !== this.cacheVersion) {
+      this.cache.clear();
+      this.cacheVersion = version;
+      return undefined;
+    }
+    return this.cache.get(room);
+  }
+
   private mustExist(room: string): void {
     if (!this.s().getRoom.get(room)) throw new SwitchboardError('ROOM_NOT_FOUND', room);
   }
@@ -398,10 +485,75 @@ export class SqliteStore implements MessageStore {
     try {
       return fn();
     } catch (err) {
-      if (err instanceof SwitchboardError) throw err;
-      throw new SwitchboardError('STORE_UNAVAILABLE', err instanceof Error ? err.message : String(err));
+      throw toStoreError(err);
     }
   }
+}
+
+/** A SwitchboardError as it is; anything else (a driver error) as STORE_UNAVAILABLE. */
+function toStoreError(err: unknown): SwitchboardError {
+  if (err instanceof SwitchboardError) return err;
+  return new SwitchboardError('STORE_UNAVAILABLE', err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * Writes a batch of appends inside one write transaction. Each room's row is read once, inside
+ * the write lock (so never stale, whatever other processes did before), and its last_seq written
+ * once at the end. An append that fails on its own (ROOM_NOT_FOUND) fails before it writes
+ * anything, so the others go on; any other error (a driver error) is thrown, and the whole
+ * batch rolls back.
+ */
+function appendBatchInTx(s: Statements, drafts: readonly EntryDraft[]): BatchResult {
+  const rooms = new Map<string, RoomRow | undefined>();
+  const touched = new Map<RoomRow, Entry[]>();
+  const outcomes: AppendOutcome[] = [];
+  for (const draft of drafts) {
+    let room = rooms.get(draft.room);
+    if (!rooms.has(draft.room)) {
+      room = s.getRoom.get(draft.room);
+      rooms.set(draft.room, room);
+    }
+    if (!room) {
+      outcomes.push({ ok: false, error: new SwitchboardError('ROOM_NOT_FOUND', draft.room) });
+      continue;
+    }
+    const message = draft.type === 'message' ? draft : undefined;
+    const clientId = message?.clientId;
+    if (clientId !== undefined) {
+      // Sees the rows this batch wrote already: a duplicate within the batch returns the first.
+      const original = s.byClientKey.get(draft.room, clientScope(draft.from), clientId);
+      if (original) {
+        outcomes.push({ ok: true, value: { entry: toEntry(original), epoch: room.epoch, duplicate: true } });
+        continue;
+      }
+    }
+    const row: EntryRow = {
+      room: draft.room,
+      seq: room.last_seq + 1,
+      ts: Date.now(),
+      type: draft.type,
+      sender: JSON.stringify(draft.from),
+      text: message?.text ?? null,
+      client_id: clientId ?? null,
+      client_scope: clientId === undefined ? null : clientScope(draft.from),
+      data: message?.data === undefined ? null : JSON.stringify(message.data),
+      event: message?.event ?? null,
+    };
+    s.insertEntry.run(row.room, row.seq, row.ts, row.type, row.sender, row.text, row.client_id, row.client_scope, row.data, row.event);
+    room.last_seq = row.seq;
+    // Built from the stored row, so the ack and later reads have exactly the same shape.
+    const entry = toEntry(row);
+    const added = touched.get(room);
+    if (added) added.push(entry);
+    else touched.set(room, [entry]);
+    outcomes.push({ ok: true, value: { entry, epoch: room.epoch, duplicate: false } });
+  }
+  const appended: BatchResult['appended'] = [];
+  for (const [room, entries] of touched) {
+    s.setLastSeq.run(room.last_seq, room.name);
+    appended.push({ state: toState(room), entries });
+  }
+  return { outcomes, appended };
 }
 
 /** Creates the room unless it exists or `maxRooms` are there already (ROOM_LIMIT). Runs inside the write lock. */
