@@ -250,6 +250,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     presenceEntries: config.presenceEntries,
     pollPresenceTtlMs: Math.max(35_000, config.longPollTimeoutMs + 10_000),
     typingTtlMs: 5000,
+    channelIdleMs: config.channelIdleMs,
     maxAnswerBytes: config.maxAnswerBytes,
     ...(webhooks ? { onEvent: (type: HubEvent, data: Record<string, unknown>) => webhooks.emit(type, data) } : {}),
   });
