@@ -35,6 +35,8 @@ describe('redis', { skip }, () => {
         b.onMessage((m) => heard.push(m));
         const own: BrokerMessage[] = [];
         a.onMessage((m) => own.push(m));
+        await a.watch('r');
+        await b.watch('r');
         await a.publish(typing);
         while (own.length === 0) await sleep(5);
         await sleep(50);

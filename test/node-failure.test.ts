@@ -143,6 +143,8 @@ describe('a publish stored by a node that died before fanning it out', { skip: s
       publish: (m) => (dropEntries && m.kind === 'entry' ? Promise.resolve() : inner.publish(m)),
       onMessage: (h) => inner.onMessage(h),
       onReconnect: (h) => inner.onReconnect(h),
+      watch: (room) => inner.watch(room),
+      unwatch: (room) => inner.unwatch(room),
       ping: () => inner.ping(),
       close: () => inner.close(),
     };

@@ -152,6 +152,7 @@ describe('resolveConfig', () => {
   it('a Redis URL alone selects the Redis store; a store given anywhere wins', () => {
     assert.equal(configFromEnv({ REDIS_URL: 'redis://127.0.0.1:6379' }).store, 'redis');
     assert.equal(configFromEnv({ REDIS_URL: 'rediss://h:6380', STORE: 'sqlite' }).store, 'sqlite');
+    assert.equal(configFromEnv({ REDIS_URL: 'redis-cluster://10.0.0.1:7000,10.0.0.2:7000' }).store, 'redis');
     assert.equal(resolveConfig({ flags: { redisUrl: 'redis://h' }, file: { name: 'f', values: { store: 'memory' } } }).store, 'memory');
   });
 
@@ -170,7 +171,8 @@ describe('resolveConfig', () => {
     throwsOption(() => configFromEnv({ DEV_LOGIN: 'yes' }), /--dev-login from env DEV_LOGIN.*true, false, 1 or 0/);
     throwsOption(() => configFromEnv({ ORIGINS: 'https://ok.example,example.com' }), /--origins from env ORIGINS.*"example\.com" is not/);
     throwsOption(() => configFromEnv({ ORIGINS: 'https://a.example/app' }), /--origins/);
-    throwsOption(() => configFromEnv({ REDIS_URL: 'http://u:hunter2@h' }), /--redis from env REDIS_URL: "http:\/\/u:\*\*\*@h" \(expected a redis:\/\/ or rediss:\/\/ URL\)/);
+    throwsOption(() => configFromEnv({ REDIS_URL: 'http://u:hunter2@h' }), /--redis from env REDIS_URL: "http:\/\/u:\*\*\*@h" \(expected a redis:\/\/, rediss:\/\/ or redis-cluster:\/\/host:port,\.\.\. URL\)/);
+    throwsOption(() => configFromEnv({ REDIS_URL: 'redis-cluster://h1:7000,h2' }), /--redis from env REDIS_URL/);
     throwsOption(() => configFromEnv({ WEBHOOK_URL: 'ftp://h', WEBHOOK_SECRET: 's' }), /--webhook-url from env WEBHOOK_URL/);
     throwsOption(() => configFromEnv({ WEBHOOK_EVENTS: 'room.created,room.renamed' }), /"room\.renamed" is not one of/);
     throwsOption(() => configFromEnv({ GUEST_ROOMS: 'lobby,../etc' }), /--guest-rooms/);

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { SwitchboardError } from '../src/protocol/errors.js';
 import { RedisStore } from '../src/server/store/redis-store.js';
+import { DELETE_ROOM_LUA, UNREGISTER_ROOM_LUA } from '../src/server/store/redis-scripts.js';
 import { messageStoreContract } from './contract/message-store.contract.js';
 import { freePort, PrivateRedis, privateRedisSkipReason } from './helpers/private-redis.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
@@ -55,7 +56,8 @@ describe('redis', { skip }, () => {
         await store.createRoom('r');
         await store.append(draft('r', 'x', 'cid'));
         const keys = (await admin.keys(`${prefix}*`)).sort();
-        assert.deepEqual(keys, [`${prefix}cid:r`, `${prefix}log:r`, `${prefix}room:r`, `${prefix}rooms`]);
+        // Every key of room r carries the hash tag {r}; the registry's keys carry {rooms}.
+        assert.deepEqual(keys, [`${prefix}cid:{r}`, `${prefix}log:{r}`, `${prefix}room:{r}`, `${prefix}{rooms}:names`, `${prefix}{rooms}:reg`]);
       } finally {
         await store.close();
         await deleteKeys(prefix);
@@ -75,8 +77,46 @@ describe('redis', { skip }, () => {
         assert.equal(await store.deleteRoom('gone'), true);
         await store.resetRoom('reset');
         const keys = (await admin.keys(`${prefix}*`)).sort();
-        assert.deepEqual(keys, [`${prefix}cid:kept`, `${prefix}log:kept`, `${prefix}room:kept`, `${prefix}room:reset`, `${prefix}rooms`]);
-        assert.deepEqual((await admin.smembers(`${prefix}rooms`)).sort(), ['kept', 'reset']);
+        // A deleted room leaves only its tombstone (which expires).
+        assert.deepEqual(keys, [`${prefix}cid:{kept}`, `${prefix}gone:{gone}`, `${prefix}log:{kept}`, `${prefix}room:{kept}`, `${prefix}room:{reset}`, `${prefix}{rooms}:names`, `${prefix}{rooms}:reg`]);
+        assert.ok((await admin.ttl(`${prefix}gone:{gone}`)) > 0);
+        assert.deepEqual(await admin.zrange(`${prefix}{rooms}:names`, 0, -1), ['kept', 'reset']);
+        assert.deepEqual(Object.keys(await admin.hgetall(`${prefix}{rooms}:reg`)).sort(), ['kept', 'reset']);
+      } finally {
+        await store.close();
+        await deleteKeys(prefix);
+        admin.disconnect();
+      }
+    });
+
+    it('a creation that comes between the two steps of a deletion keeps its room counted and listed', async () => {
+      const prefix = uniquePrefix();
+      const store = await open(redisUrl, prefix);
+      const admin = new Redis(redisUrl);
+      const roomKeys = (r: string): string[] => ['room', 'log', 'cid', 'gone'].map((k) => `${prefix}${k}:{${r}}`);
+      const registry = [`${prefix}{rooms}:names`, `${prefix}{rooms}:reg`];
+      try {
+        await store.createRoom('x', 5);
+        // Step 1 of a deletion on a node that then stalls: the room's state goes, its registration stays.
+        const [existed, token] = (await admin.eval(DELETE_ROOM_LUA, 4, ...roomKeys('x'))) as [number, string];
+        assert.equal(existed, 1);
+        assert.equal(await store.countRooms(), 1);
+        assert.deepEqual((await store.listRooms({ limit: 10 })).rooms, []);
+        const made = await store.createRoom('x', 5);
+        assert.equal(made.created, true);
+        // Step 2 of that deletion, late: it must not unregister the room made meanwhile.
+        await admin.eval(UNREGISTER_ROOM_LUA, 2, ...registry, 'x', token);
+        assert.equal(await store.countRooms(), 1);
+        assert.deepEqual((await store.listRooms({ limit: 10 })).rooms, [made.state]);
+        assert.equal(await store.deleteRoom('x'), true);
+        assert.equal(await store.countRooms(), 0);
+        // A node that died between the two steps: the next creation of the name completes it.
+        await store.createRoom('y', 1);
+        await admin.eval(DELETE_ROOM_LUA, 4, ...roomKeys('y'));
+        await admin.del(`${prefix}gone:{y}`); // the tombstone expired
+        assert.equal((await store.createRoom('y', 1)).created, true);
+        assert.equal(await store.countRooms(), 1);
+        assert.equal((await store.listRooms({ limit: 10 })).rooms.length, 1);
       } finally {
         await store.close();
         await deleteKeys(prefix);
@@ -92,13 +132,13 @@ describe('redis', { skip }, () => {
         await store.createRoom('r');
         // As the append script used to write it: the bare clientId in c and as the index field.
         const old = JSON.stringify({ type: 'message', from: { id: 'c', name: 'c' }, text: 'old', clientId: 'old-cid' });
-        await admin.xadd(`${prefix}log:r`, '1-0', 'd', old, 't', String(Date.now()), 'c', 'old-cid');
-        await admin.hset(`${prefix}cid:r`, 'old-cid', '1');
-        await admin.hset(`${prefix}room:r`, 'lastSeq', '1');
+        await admin.xadd(`${prefix}log:{r}`, '1-0', 'd', old, 't', String(Date.now()), 'c', 'old-cid');
+        await admin.hset(`${prefix}cid:{r}`, 'old-cid', '1');
+        await admin.hset(`${prefix}room:{r}`, 'lastSeq', '1');
         await store.append(draft('r', 'new', 'new-cid'));
-        assert.equal(await admin.hlen(`${prefix}cid:r`), 2);
+        assert.equal(await admin.hlen(`${prefix}cid:{r}`), 2);
         assert.equal(await store.trim({ maxEntries: 0, maxAgeMs: Infinity }, Date.now()), 2);
-        assert.equal(await admin.exists(`${prefix}cid:r`), 0);
+        assert.equal(await admin.exists(`${prefix}cid:{r}`), 0);
       } finally {
         await store.close();
         await deleteKeys(prefix);
@@ -114,7 +154,7 @@ describe('redis', { skip }, () => {
         await assertUnavailable(store.createRoom('r'), 500);
         await assertUnavailable(store.createRoom('r', 10), 500);
         await assertUnavailable(store.countRooms(), 500);
-        await assertUnavailable(store.listRooms(), 500);
+        await assertUnavailable(store.listRooms({ limit: 10 }), 500);
         await assertUnavailable(store.deleteRoom('r'), 500);
         await assertUnavailable(store.resetRoom('r'), 500);
         await assertUnavailable(store.append(draft('r', 'x')), 500);

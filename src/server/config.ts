@@ -26,6 +26,11 @@ export interface ServerConfig {
   redisUrl: string | undefined;
   /** Prefix of every Redis key. Env REDIS_PREFIX. Default 'sb:'. */
   redisPrefix: string;
+  /**
+   * A room's live channel on this node with no local subscriber for this long (ms) is dropped,
+   * and the node stops listening to the room's broker traffic. Env CHANNEL_IDLE_MS. Default 30 s.
+   */
+  channelIdleMs: number;
   /** Largest message (UTF-8 bytes of the text, or of a frame / body). Default 64 KiB. */
   maxMessageBytes: number;
   /** Retention: entries kept per room. Default 10000. */

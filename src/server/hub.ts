@@ -10,7 +10,7 @@ import type { Metrics } from './metrics.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { PresenceTracker } from './presence/presence-tracker.js';
 import { RoomChannel } from './room-channel.js';
-import type { MessageStore, RoomState } from './store/message-store.js';
+import type { MessageStore, RoomPageRequest, RoomState } from './store/message-store.js';
 import type { Subscriber } from './subscriber.js';
 
 export interface HubOptions {
@@ -30,6 +30,11 @@ export interface HubOptions {
   pollPresenceTtlMs: number;
   /** A typing notice lasts this long. */
   typingTtlMs: number;
+  /**
+   * A room's channel with no live subscriber for this long is evicted: dropped from memory, and
+   * the broker's interest in the room given back (`unwatch`). Default 30 s.
+   */
+  channelIdleMs?: number;
   /** Bytes of entry JSON one answer (poll, history) may carry; at least one entry is always sent. */
   maxAnswerBytes: number;
   /** Told of what webhooks report: once per cluster for each event (the node that made it happen). */
@@ -68,6 +73,10 @@ export class Hub {
   readonly presence: PresenceTracker;
   private readonly channels = new Map<string, RoomChannel>();
   private readonly channelsLoading = new Map<string, Promise<RoomChannel>>();
+  /** When each channel of `channels` was last in use (epoch ms): it had subscribers, or a poll read it. */
+  private readonly lastUsed = new Map<string, number>();
+  private readonly channelIdleMs: number;
+  private readonly sweeper: NodeJS.Timeout;
   private disconnectHandler: (member: string, room: string | undefined) => void = () => {};
 
   constructor(private readonly options: HubOptions) {
@@ -82,6 +91,10 @@ export class Hub {
     );
     options.broker.onMessage((message) => this.onBrokerMessage(message));
     options.broker.onReconnect?.(() => void this.resync());
+    this.channelIdleMs = options.channelIdleMs ?? 30_000;
+    // A sweep walks the channels of this node, which follow the rooms in use (not every room).
+    this.sweeper = setInterval(() => this.evictIdle(), Math.max(50, Math.min(this.channelIdleMs / 2, 10_000)));
+    this.sweeper.unref();
   }
 
   get store(): MessageStore {
@@ -140,12 +153,15 @@ export class Hub {
     return { name: s.name, epoch: s.epoch, lastSeq: s.lastSeq, firstSeq: s.firstSeq, members: await this.presence.count(name) };
   }
 
-  async listRooms(): Promise<RoomInfo[]> {
-    const rooms = await this.options.store.listRooms();
+  /**
+   * One page of rooms by name (see MessageStore.listRooms), each with its member count: one store
+   * page and one presence round trip, whatever the number of rooms.
+   */
+  async listRooms(page: RoomPageRequest): Promise<{ rooms: RoomInfo[]; next?: string }> {
+    const { rooms, next } = await this.options.store.listRooms(page);
     const counts = await this.presence.counts(rooms.map((r) => r.name));
-    return rooms
-      .map((s) => ({ name: s.name, epoch: s.epoch, lastSeq: s.lastSeq, firstSeq: s.firstSeq, members: counts.get(s.name) ?? 0 }))
-      .sort((a, b) => a.name.localeCompare(b.name));
+    const infos = rooms.map((s) => ({ name: s.name, epoch: s.epoch, lastSeq: s.lastSeq, firstSeq: s.firstSeq, members: counts.get(s.name) ?? 0 }));
+    return next === undefined ? { rooms: infos } : { rooms: infos, next };
   }
 
   /**
@@ -236,7 +252,7 @@ export class Hub {
   async poll(room: string, after: string | undefined, limit: number): Promise<PollResult> {
     const state = await this.room(room);
     const start = this.resolveStart(state, after);
-    await this.channel(room); // keeps typing notices of this room on this node
+    await this.channel(room); // keeps typing notices of this room on this node while it is polled
     return this.readPoll(room, start, limit);
   }
 
@@ -328,7 +344,13 @@ export class Hub {
     return n;
   }
 
+  /** Live channels on this node (rooms it listens to), evicted ones not counted. */
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
   close(): void {
+    clearInterval(this.sweeper);
     this.presence.clear();
   }
 
@@ -381,14 +403,34 @@ export class Hub {
     }
   }
 
-  /** The live channel of a room on this node, made on first use. */
+  /**
+   * The live channel of a room on this node, made on first use. Using it marks it in use, so the
+   * sweep does not evict it before its caller added what keeps it (a subscriber) or is done.
+   *
+   * A new channel first has the broker watch the room, and only then reads the room's state: an
+   * entry stored after that read comes through the broker (it is published after it is stored,
+   * and so after the watch is active), and one stored before is at or below the channel's start,
+   * where subscribers replay from the store. So a channel made again after an eviction goes live
+   * without a gap.
+   */
   private async channel(room: string): Promise<RoomChannel> {
     const existing = this.channels.get(room);
-    if (existing) return existing;
+    if (existing) {
+      this.lastUsed.set(room, Date.now());
+      return existing;
+    }
     let loading = this.channelsLoading.get(room);
     if (!loading) {
       loading = (async () => {
-        const state = await this.room(room);
+        const broker = this.options.broker;
+        await broker.watch?.(room);
+        let state: RoomState;
+        try {
+          state = await this.room(room);
+        } catch (err) {
+          broker.unwatch?.(room);
+          throw err;
+        }
         const channel = new RoomChannel(
           room,
           state.epoch,
@@ -397,11 +439,36 @@ export class Hub {
           (batch, recipients) => this.onDelivered(batch, recipients),
         );
         this.channels.set(room, channel);
+        this.lastUsed.set(room, Date.now());
         return channel;
       })().finally(() => this.channelsLoading.delete(room));
       this.channelsLoading.set(room, loading);
     }
-    return loading;
+    const channel = await loading;
+    this.lastUsed.set(room, Date.now());
+    return channel;
+  }
+
+  /** Drops a room's channel and gives the broker's interest back. Its subscribers, if any, are the caller's to end. */
+  private dropChannel(room: string): RoomChannel | undefined {
+    const channel = this.channels.get(room);
+    if (!channel) return undefined;
+    this.channels.delete(room);
+    this.lastUsed.delete(room);
+    channel.close();
+    this.options.broker.unwatch?.(room);
+    return channel;
+  }
+
+  /**
+   * Evicts the channels that had no subscriber for `channelIdleMs`. Runs from a timer, never
+   * between a caller's `await this.channel()` and what it does next (that is one microtask chain).
+   */
+  private evictIdle(now = Date.now()): void {
+    for (const [room, channel] of this.channels) {
+      if (channel.size > 0) this.lastUsed.set(room, now);
+      else if (now - (this.lastUsed.get(room) ?? 0) >= this.channelIdleMs) this.dropChannel(room);
+    }
   }
 
   /**
@@ -434,9 +501,7 @@ export class Hub {
       this.channels.get(message.notice.room)?.presenceNotice(message.notice);
     } else if (message.kind === 'room') {
       // A reset or deleted room: its live channel ends every subscriber (they resume and are told).
-      const channel = this.channels.get(message.room);
-      this.channels.delete(message.room);
-      channel?.end(message.action === 'delete');
+      this.dropChannel(message.room)?.end(message.action === 'delete');
     } else {
       this.disconnectHandler(message.member, message.room);
     }

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { ServerConfig } from './config.js';
 import { WEBHOOK_EVENT_TYPES } from './webhooks/webhook-event.js';
+import { isClusterUrl } from './redis-url.js';
 
 /** How one kind of value is written, parsed and checked. */
 export interface ValueKind<T> {
@@ -218,10 +219,17 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     flag: '--redis',
     env: 'REDIS_URL',
     default: undefined,
-    help: 'Redis URL (redis:// or rediss://): Redis store and broker, for several nodes',
-    value: checked('url', 'a redis:// or rediss:// URL', urlWith(['redis:', 'rediss:'])),
+    help: 'Redis URL (redis:// or rediss://; a Redis Cluster: redis-cluster://host:port,host:port): Redis store and broker, for several nodes',
+    value: checked('url', 'a redis://, rediss:// or redis-cluster://host:port,... URL', (s) => urlWith(['redis:', 'rediss:'])(s) || isClusterUrl(s)),
   },
   redisPrefix: { flag: '--redis-prefix', env: 'REDIS_PREFIX', default: 'sb:', help: 'prefix of every Redis key', value: text('prefix', true) },
+  channelIdleMs: {
+    flag: '--channel-idle-ms',
+    env: 'CHANNEL_IDLE_MS',
+    default: 30_000,
+    help: 'a room with no subscriber on this node for this long is dropped from memory and no longer heard from the broker',
+    value: ms(100),
+  },
   maxMessageBytes: { flag: '--max-message-bytes', env: 'MAX_MESSAGE_BYTES', default: 64 * KiB, help: 'largest message, in bytes', value: bytes(1, 16 * MiB) },
   retentionCount: { flag: '--retention-count', env: 'RETENTION_COUNT', default: 10_000, help: 'entries kept per room', value: count(1_000_000_000) },
   retentionMs: { flag: '--retention-ms', env: 'RETENTION_MS', default: 7 * DAY_MS, help: 'entries older than this are removed', value: ms(1000, 36_500 * DAY_MS) },

@@ -1,7 +1,11 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { SwitchboardError } from '../protocol/errors.js';
+import { parseClusterUrl } from './redis-url.js';
 
-/** Connection policy shared by the Redis store and the Redis broker. */
+/** A client of one Redis server, or of a Redis Cluster: the commands the store, broker and presence use are the same. */
+export type RedisClient = Redis | Cluster;
+
+/** Connection policy shared by the Redis store, broker and presence. */
 export interface RedisConnectionOptions {
   /** How long `waitUntilReady` waits, in ms. Default 5000. */
   connectTimeoutMs?: number;
@@ -9,6 +13,11 @@ export interface RedisConnectionOptions {
   commandTimeoutMs?: number;
   /** Name shown by Redis `CLIENT LIST` (which connection is which when diagnosing). */
   connectionName?: string;
+  /**
+   * Cluster only: sharded pub/sub (`SSUBSCRIBE`) through one subscriber connection per master,
+   * each listening to the channels of its slots. The broker's subscriber sets it.
+   */
+  shardedSubscribers?: boolean;
 }
 
 /**
@@ -17,21 +26,39 @@ export interface RedisConnectionOptions {
  * answering without closing the socket. It reconnects in the background (every ≤ 1 s) forever,
  * until `disconnect()`. It does not connect before its first command or `connect()`.
  *
+ * `url` is `redis://`/`rediss://` (one server) or `redis-cluster://host:port,...` (an ioredis
+ * `Cluster`, which routes each command to the master of its key's slot: callers keep every key
+ * of one command or script in one slot with hash tags).
+ *
  * Commands in flight when the connection drops are rejected, never re-sent: whether Redis ran
  * them is unknown, and re-sending a non-idempotent one (an append without clientId) could
  * apply it twice.
  */
-export function createRedisClient(url: string, options: RedisConnectionOptions = {}): Redis {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
+export function createRedisClient(url: string, options: RedisConnectionOptions = {}): RedisClient {
+  const perNode = {
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     commandTimeout: options.commandTimeoutMs ?? 2000,
     connectTimeout: options.connectTimeoutMs ?? 5000,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
     ...(options.connectionName ? { connectionName: options.connectionName } : {}),
-  });
+  };
+  const cluster = parseClusterUrl(url);
+  const redis: RedisClient = cluster
+    ? new Cluster(cluster.nodes, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+        // Several commands of one event-loop turn (a room list's reads) go as one pipeline per master.
+        enableAutoPipelining: true,
+        shardedSubscribers: options.shardedSubscribers ?? false,
+        redisOptions: {
+          ...perNode,
+          ...(cluster.username ? { username: cluster.username } : {}),
+          ...(cluster.password ? { password: cluster.password } : {}),
+          ...(cluster.tls ? { tls: {} } : {}),
+        },
+      })
+    : new Redis(url, { lazyConnect: true, enableOfflineQueue: false, retryStrategy: (attempt) => Math.min(attempt * 100, 1000), ...perNode });
   // Connection errors surface as rejected commands (STORE_UNAVAILABLE); without a listener
   // ioredis would print every failed reconnection attempt.
   redis.on('error', () => {});
@@ -43,7 +70,7 @@ export function createRedisClient(url: string, options: RedisConnectionOptions =
  * STORE_UNAVAILABLE after `timeoutMs`, and then stops the client's reconnection attempts (so a
  * failed start leaves nothing running); calling it again starts over.
  */
-export async function waitUntilReady(redis: Redis, timeoutMs: number): Promise<void> {
+export async function waitUntilReady(redis: RedisClient, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return;
   if (redis.status === 'wait' || redis.status === 'end') redis.connect().catch(() => {});
   await new Promise<void>((resolve, reject) => {
@@ -61,7 +88,7 @@ export async function waitUntilReady(redis: Redis, timeoutMs: number): Promise<v
 }
 
 /** Closes politely when connected, and stops any reconnection either way. Never throws. */
-export async function closeRedisClient(redis: Redis): Promise<void> {
+export async function closeRedisClient(redis: RedisClient): Promise<void> {
   if (redis.status === 'ready') {
     try {
       await redis.quit();

@@ -105,6 +105,13 @@ export class RoomChannel {
     for (const sub of ended) sub.historyReset(deleted);
   }
 
+  /** The channel is dropped (evicted): stops its timer. It must have no subscriber left. */
+  close(): void {
+    clearTimeout(this.gapTimer);
+    this.gapTimer = undefined;
+    this.early.clear();
+  }
+
   /** Adds a subscriber that first replays history: live batches are held for it until `caughtUp`. */
   addCatchingUp(sub: Subscriber): void {
     this.catchingUp.set(sub, []);

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createHash, randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type https from 'node:https';
 import type { Http2SecureServer } from 'node:http2';
@@ -36,6 +35,7 @@ import { MemoryPresenceStore } from './presence/memory-presence-store.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { RedisPresenceStore } from './presence/redis-presence-store.js';
 import { RequestScheduler } from './request-scheduler.js';
+import { createRedisClient, waitUntilReady } from './redis-connection.js';
 import { Router } from './router.js';
 import { createSecureServer, KEEP_ALIVE_TIMEOUT_MS, type SecureServer } from './secure-server.js';
 import { createStore } from './store/create-store.js';
@@ -134,9 +134,9 @@ function capSocketsPerAddress(server: NetServer, max: number, metrics: Metrics):
  */
 /** A random key kept in Redis (made by the first node, read by the others), when no secret gives one. */
 async function sharedPresenceKey(url: string, prefix: string): Promise<Buffer> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  const redis = createRedisClient(url, { connectionName: 'switchboard-presence-key' });
   try {
-    await redis.connect();
+    await waitUntilReady(redis, 5000);
     const name = `${prefix}presence-key`;
     await redis.set(name, randomBytes(32).toString('base64'), 'NX');
     return Buffer.from((await redis.get(name))!, 'base64');
@@ -255,6 +255,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     presenceEntries: config.presenceEntries,
     pollPresenceTtlMs: Math.max(35_000, config.longPollTimeoutMs + 10_000),
     typingTtlMs: 5000,
+    channelIdleMs: config.channelIdleMs,
     maxAnswerBytes: config.maxAnswerBytes,
     ...(webhooks ? { onEvent: (type: HubEvent, data: Record<string, unknown>) => webhooks.emit(type, data) } : {}),
   });

@@ -47,6 +47,8 @@ export function brokerContract(name: string, make: () => Promise<BrokerFixture>)
   async function withBrokers(fn: (fixture: BrokerFixture) => Promise<void>): Promise<void> {
     const fixture = await make();
     try {
+      // Brokers with per-room interest deliver a room only to nodes that watch it.
+      for (const b of fixture.brokers) await b.watch?.('lobby');
       await fn(fixture);
     } finally {
       await fixture.cleanup();
@@ -103,6 +105,47 @@ export function brokerContract(name: string, make: () => Promise<BrokerFixture>)
         await waitFor(fresh, 1);
         await sleep(20);
         assert.equal(stale.length, 0);
+      }));
+
+    it('per-room interest: a node hears only the rooms it watches, every node hears disconnect orders', () =>
+      withBrokers(async ({ brokers }) => {
+        const [a, b] = [brokers[0]!, brokers[brokers.length - 1]!];
+        if (!a.watch || !a.unwatch || !b.watch || !b.unwatch) return; // delivers every room everywhere: nothing to check
+        await a.watch('only-a');
+        await b.watch('only-b');
+        const inboxes = brokers.map(listen);
+        const about = (room: string): BrokerMessage[] => [
+          { kind: 'entry', epoch: 'e', entry: { ...entry, room, seq: 1 } },
+          { kind: 'typing', notice: { ...typing, room } },
+          { kind: 'presence', notice: { room, members: [] } },
+          { kind: 'room', action: 'reset', room },
+        ];
+        for (const m of [...about('only-a'), ...about('only-b'), ...about('nobody')]) await brokers[1 % brokers.length]!.publish(m);
+        const order: BrokerMessage = { kind: 'disconnect', member: 'm-1' };
+        await a.publish(order);
+        for (const inbox of inboxes) await waitFor(inbox, 1);
+        await sleep(100);
+        const rooms = (inbox: BrokerMessage[]): string[] => inbox.map((m) => (m.kind === 'entry' ? m.entry.room : m.kind === 'typing' || m.kind === 'presence' ? m.notice.room : m.kind === 'room' ? m.room : 'order'));
+        if (a !== b) {
+          assert.deepEqual(rooms(inboxes[0]!), ['only-a', 'only-a', 'only-a', 'only-a', 'order']);
+          assert.deepEqual(rooms(inboxes[brokers.length - 1]!), ['only-b', 'only-b', 'only-b', 'only-b', 'order']);
+        }
+        // Counted: two watches need two unwatches.
+        await a.watch('only-a');
+        a.unwatch('only-a');
+        await b.publish({ kind: 'typing', notice: { ...typing, room: 'only-a' } });
+        await waitFor(inboxes[0]!, 6);
+        a.unwatch('only-a');
+        await sleep(50);
+        await b.publish({ kind: 'typing', notice: { ...typing, room: 'only-a' } });
+        await b.publish(order);
+        await waitFor(inboxes[0]!, 7);
+        await sleep(100);
+        assert.deepEqual(rooms(inboxes[0]!).slice(5), ['only-a', 'order'], 'nothing of a room no longer watched');
+        // Watched again: heard again from the moment watch resolves.
+        await a.watch('only-a');
+        await b.publish({ kind: 'typing', notice: { ...typing, room: 'only-a' } });
+        await waitFor(inboxes[0]!, 8);
       }));
 
     it('answers ping, closes cleanly and twice, and never rejects a publish after close', () =>

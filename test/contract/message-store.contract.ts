@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { SwitchboardError, type ErrorCode } from '../../src/protocol/errors.js';
 import type { Entry, EntryDraft, JsonValue, MessageDraft, MessageEntry, Sender } from '../../src/protocol/types.js';
-import type { MessageStore } from '../../src/server/store/message-store.js';
+import type { MessageStore, RoomState } from '../../src/server/store/message-store.js';
 
 /**
  * What a store's test file hands the contract. `make` is called once per test and returns an
@@ -40,6 +40,19 @@ async function appendMany(store: MessageStore, room: string, n: number): Promise
 
 const seqs = (entries: Entry[]): number[] => entries.map((e) => e.seq);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+/** Every room, read a page of 7 at a time (so the paging itself is exercised), checking each page's order. */
+async function allRooms(store: MessageStore): Promise<RoomState[]> {
+  const out: RoomState[] = [];
+  for (let page = await store.listRooms({ limit: 7 }); ; page = await store.listRooms({ after: page.next, limit: 7 })) {
+    assert.ok(page.rooms.length <= 7);
+    out.push(...page.rooms);
+    if (page.next === undefined) break;
+  }
+  const names = out.map((r) => r.name);
+  assert.deepEqual(names, [...names].sort(), 'rooms come by name');
+  return out;
+}
+
 const FAR = { maxEntries: 1_000_000, maxAgeMs: 365 * 24 * 3600 * 1000 };
 
 /** The MessageStore contract (see message-store.ts), as a suite every implementation must pass. */
@@ -69,9 +82,28 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         assert.deepEqual(await store.getRoom('lobby'), first.state);
         const other = await store.createRoom('other');
         assert.notEqual(other.state.epoch, '');
-        const listed = (await store.listRooms()).sort((a, b) => a.name.localeCompare(b.name));
+        const listed = await allRooms(store);
         assert.deepEqual(listed, [first.state, other.state]);
         assert.equal(await store.ping(), true);
+      }));
+
+    it('lists rooms a page at a time, by name, each page after the last name of the one before', () =>
+      withStore(async ({ store }) => {
+        const names = range(1, 23).map((i) => `p-${String(i).padStart(2, '0')}`);
+        for (const name of [...names].reverse()) await store.createRoom(name);
+        const first = await store.listRooms({ limit: 10 });
+        assert.deepEqual(first.rooms.map((r) => r.name), names.slice(0, 10));
+        assert.equal(first.next, 'p-10');
+        const second = await store.listRooms({ after: first.next!, limit: 10 });
+        assert.deepEqual(second.rooms.map((r) => r.name), names.slice(10, 20));
+        const last = await store.listRooms({ after: second.next!, limit: 10 });
+        assert.deepEqual(last.rooms.map((r) => r.name), names.slice(20));
+        assert.equal(last.next, undefined);
+        // `after` need not be a room: the page starts at the next name above it.
+        assert.deepEqual((await store.listRooms({ after: 'p-05x', limit: 2 })).rooms.map((r) => r.name), ['p-06', 'p-07']);
+        assert.deepEqual((await store.listRooms({ after: 'p-23', limit: 5 })), { rooms: [] });
+        assert.deepEqual((await allRooms(store)).map((r) => r.name), names);
+        assert.deepEqual((await store.listRooms({ limit: 1 })).rooms, [await store.getRoom('p-01')]);
       }));
 
     it('assigns seqs 1, 2, 3… with no gap, and reports them in the room state', () =>
@@ -325,7 +357,7 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         for (const max of [2, 1, 0]) assert.deepEqual(await store.createRoom('a', max), { state: a.state, created: false });
         await assertCode(store.createRoom('c', 2), 'ROOM_LIMIT');
         assert.equal(await store.getRoom('c'), undefined);
-        assert.deepEqual((await store.listRooms()).map((r) => r.name).sort(), ['a', 'b']);
+        assert.deepEqual((await allRooms(store)).map((r) => r.name).sort(), ['a', 'b']);
         // No maxRooms, no cap.
         assert.equal((await store.createRoom('c')).created, true);
         assert.equal(await store.countRooms(), 3);
@@ -349,7 +381,26 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         assert.equal(outcomes.filter((o) => o === 'ROOM_LIMIT').length, 250);
         assert.equal(await store.countRooms(), 50);
         assert.equal(await other.countRooms(), 50);
-        assert.deepEqual((await store.listRooms()).map((r) => r.name).sort(), created.sort());
+        assert.deepEqual((await allRooms(store)).map((r) => r.name).sort(), created.sort());
+      }));
+
+    it('keeps the count and the list in step with the rooms when creations and deletions of one name race', () =>
+      withStore(async ({ store, reopen }) => {
+        const other = reopen ? await reopen() : store;
+        await store.createRoom('steady');
+        for (let round = 0; round < 20; round++) {
+          // Deletions and creations through two instances, interleaved, so their steps cross.
+          const ops = range(0, 7).flatMap((i) => [(i % 2 ? store : other).deleteRoom('x'), (i % 2 ? other : store).createRoom('x', 10)]);
+          await Promise.all(ops.map((p) => (p as Promise<unknown>).catch((err: unknown) => assert.fail(`round ${round}: ${String(err)}`))));
+          const exists = (await store.getRoom('x')) !== undefined;
+          assert.equal(await store.countRooms(), exists ? 2 : 1, `round ${round}: counted as ${exists ? 'existing' : 'gone'}`);
+          assert.deepEqual((await allRooms(other)).map((r) => r.name), exists ? ['steady', 'x'] : ['steady']);
+          if (exists) {
+            assert.equal((await store.append(draft('x', 'm'))).entry.seq, ((await store.getRoom('x'))!.lastSeq));
+            assert.equal(await other.deleteRoom('x'), true);
+          }
+          assert.equal(await store.countRooms(), 1);
+        }
       }));
 
     it('deletes a room with its entries and clientIds; making it again starts a new history', () =>
@@ -362,7 +413,7 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         assert.equal(await store.deleteRoom('r'), true);
         assert.equal(await store.getRoom('r'), undefined);
         assert.equal(await store.countRooms(), 1);
-        assert.deepEqual((await store.listRooms()).map((r) => r.name), ['keep']);
+        assert.deepEqual((await allRooms(store)).map((r) => r.name), ['keep']);
         await assertCode(store.append(draft('r', 'late')), 'ROOM_NOT_FOUND');
         await assertCode(store.readAfter('r', 0, 10), 'ROOM_NOT_FOUND');
         await assertCode(store.readBefore('r', undefined, 10), 'ROOM_NOT_FOUND');

@@ -13,10 +13,16 @@ function request<T>(method: 'GET' | 'PUT', path: string): Promise<T> {
   return apiRequest<T>(method, path, { token: auth.token });
 }
 
-/** Every room of the server. */
+/** Every room of the server, read a page of 500 at a time (`GET /api/rooms` answers pages by name). */
 export async function listRooms(): Promise<RoomInfo[]> {
-  const { rooms } = await request<{ rooms: RoomInfo[] }>('GET', '/api/rooms');
-  return rooms;
+  const all: RoomInfo[] = [];
+  let after: string | undefined;
+  do {
+    const page: { rooms: RoomInfo[]; next?: string } = await request('GET', `/api/rooms?limit=500${after === undefined ? '' : `&after=${encodeURIComponent(after)}`}`);
+    all.push(...page.rooms);
+    after = page.next;
+  } while (after !== undefined);
+  return all;
 }
 
 /** Creates a room (or finds it): idempotent. */

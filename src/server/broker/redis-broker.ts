@@ -1,13 +1,13 @@
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { SwitchboardError } from '../../protocol/errors.js';
-import { closeRedisClient, createRedisClient, waitUntilReady, type RedisConnectionOptions } from '../redis-connection.js';
+import { closeRedisClient, createRedisClient, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
 import type { Broker, BrokerMessage } from './broker.js';
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions extends RedisConnectionOptions {
-  /** `redis://host:port/db`. */
+  /** `redis://host:port/db`, or `redis-cluster://host:port,host:port` for a Redis Cluster. */
   url: string;
-  /** Prefix of the channel (`${prefix}bus`): nodes with the same prefix hear each other. */
+  /** Prefix of the channels (`${prefix}bus`, `${prefix}bus:{room}`): nodes with the same prefix hear each other. */
   prefix: string;
 }
 
@@ -17,67 +17,91 @@ export interface RedisBrokerOptions extends RedisConnectionOptions {
  */
 const MAX_BACKLOG = 10_000;
 
+/** The room a message is about, or undefined for a 'disconnect' order (every node hears those). */
+function roomOf(message: BrokerMessage): string | undefined {
+  switch (message.kind) {
+    case 'entry':
+      return message.entry.room;
+    case 'typing':
+    case 'presence':
+      return message.notice.room;
+    case 'room':
+      return message.room;
+    case 'disconnect':
+      return undefined;
+  }
+}
+
 /**
- * Fan-out between nodes over Redis pub/sub: one channel, `${prefix}bus`, carrying each
- * BrokerMessage as JSON. Every node subscribes to it, the publisher included, so a node hears its
- * own messages the same way as the others'.
+ * Fan-out between nodes over Redis 7 sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`), each BrokerMessage
+ * as JSON. Each room has its own channel, `${prefix}bus:{room}`, which a node listens to only
+ * while it watches the room (see Broker.watch): a node hears the rooms it has local subscribers
+ * for and nothing else. Its hash tag `{room}` puts the channel in the room's slot, so in a Redis
+ * Cluster a room's traffic stays on the shard that holds its keys. Administrators' disconnect
+ * orders go on `${prefix}bus`, which every node listens to from `init` on. A node hears its own
+ * messages the same way as the others'.
  *
  * At most once on the wire: a message published while a node's subscription is being
  * re-established after a reconnection never reaches that node. So that no entry waits for a
- * later one to reveal the gap, the broker calls `onReconnect` once it listens again (the hub then
- * reads the store), and keeps the entries it could not hand to Redis to publish them once its
- * own connection is back.
+ * later one to reveal the gap, the broker calls `onReconnect` once it listens again to every
+ * channel it watches (the hub then reads the store), and keeps the entries it could not hand to
+ * Redis to publish them once its own connection is back.
  *
- * Two connections, because a subscribed Redis connection can do nothing but listen.
+ * Two connections (two cluster clients in a cluster, whose subscriber keeps one connection per
+ * master), because a subscribed Redis connection can do nothing but listen.
  */
 export class RedisBroker implements Broker {
   readonly kind = 'redis';
-  private readonly publisher: Redis;
-  private readonly subscriber: Redis;
-  private readonly channel: string;
+  private readonly publisher: RedisClient;
+  private readonly subscriber: RedisClient;
+  private readonly prefix: string;
+  private readonly globalChannel: string;
   private readonly connectTimeoutMs: number;
   private handler: (message: BrokerMessage) => void = () => {};
   private reconnectHandler: () => void = () => {};
   /** True from init to close: reconnections are handled only then. */
   private running = false;
-  /** True while the subscription is known to be active. */
+  /** True while the subscriptions are known to be active. */
   private subscribed = false;
-  /** Entries whose PUBLISH failed, oldest first. */
+  /** Entries whose SPUBLISH failed, oldest first. */
   private backlog: BrokerMessage[] = [];
+  /** Watched rooms and how many `watch` calls each has that no `unwatch` answered yet. */
+  private readonly interest = new Map<string, number>();
+  /** SSUBSCRIBE in flight per room: a second `watch` meanwhile waits for the same one. */
+  private readonly subscribing = new Map<string, Promise<void>>();
 
   constructor(options: RedisBrokerOptions) {
-    this.channel = `${options.prefix}bus`;
+    this.prefix = options.prefix;
+    this.globalChannel = `${options.prefix}bus`;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     this.publisher = createRedisClient(options.url, { connectionName: 'switchboard-broker-pub', ...options });
-    this.subscriber = createRedisClient(options.url, { connectionName: 'switchboard-broker-sub', ...options });
-    this.subscriber.on('close', () => (this.subscribed = false));
-    this.subscriber.on('ready', () => {
+    this.subscriber = createRedisClient(options.url, { connectionName: 'switchboard-broker-sub', ...options, shardedSubscribers: true });
+    const lost = (): void => void (this.subscribed = false);
+    const back = (): void => {
       if (this.running) void this.resubscribed();
-    });
+    };
+    this.subscriber.on('close', lost);
+    this.subscriber.on('ready', back);
+    if (this.subscriber instanceof Cluster) {
+      // A master's subscriber connection that dropped is replaced and resubscribed by ioredis,
+      // which then says 'subscribersReady'.
+      this.subscriber.on('-subscriber', lost);
+      this.subscriber.on('subscribersReady', back);
+    }
     this.publisher.on('ready', () => {
       if (this.running) void this.flushBacklog();
     });
-    this.subscriber.on('message', (channel: string, payload: string) => {
-      if (channel !== this.channel) return;
-      let message: BrokerMessage;
-      try {
-        message = JSON.parse(payload) as BrokerMessage;
-      } catch {
-        return; // Not ours (someone else published on the channel): ignore.
-      }
-      this.handler(message);
-    });
+    this.subscriber.on('smessage', (channel: string, payload: string) => this.onChannelMessage(channel, payload));
   }
 
   /**
-   * Connects both clients and subscribes; resolves once the subscription is active, so a message
-   * published after `init` resolves reaches this node. Rejects with STORE_UNAVAILABLE on timeout.
-   * ioredis re-subscribes by itself after a reconnection. A failed init leaves nothing running.
+   * Connects both clients and listens to the disconnect orders; resolves once that subscription
+   * is active. Rejects with STORE_UNAVAILABLE on timeout; a failed init leaves nothing running.
    */
   async init(): Promise<void> {
     try {
       await Promise.all([waitUntilReady(this.publisher, this.connectTimeoutMs), waitUntilReady(this.subscriber, this.connectTimeoutMs)]);
-      await this.subscriber.subscribe(this.channel);
+      await this.subscriber.ssubscribe(this.globalChannel);
       this.subscribed = true;
       this.running = true;
     } catch (err) {
@@ -87,13 +111,52 @@ export class RedisBroker implements Broker {
   }
 
   /**
+   * Resolves once this node listens to the room's channel. Rejects with STORE_UNAVAILABLE when
+   * Redis cannot be reached, and then this call counts for nothing (no `unwatch` is due).
+   */
+  async watch(room: string): Promise<void> {
+    this.interest.set(room, (this.interest.get(room) ?? 0) + 1);
+    let pending = this.subscribing.get(room);
+    if (!pending && this.interest.get(room) === 1) {
+      const started: Promise<void> = this.subscribeRoom(room).finally(() => {
+        if (this.subscribing.get(room) === started) this.subscribing.delete(room);
+      });
+      pending = started;
+      this.subscribing.set(room, pending);
+    }
+    try {
+      await pending;
+    } catch (err) {
+      this.unwatch(room);
+      throw new SwitchboardError('STORE_UNAVAILABLE', err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  /** Stops listening to the room once every `watch` of it was answered by an `unwatch`. */
+  unwatch(room: string): void {
+    const n = this.interest.get(room);
+    if (n === undefined) return;
+    if (n > 1) {
+      this.interest.set(room, n - 1);
+      return;
+    }
+    this.interest.delete(room);
+    // A later watch must SSUBSCRIBE again after this SUNSUBSCRIBE, not wait for an older SSUBSCRIBE.
+    this.subscribing.delete(room);
+    // Messages that still come are dropped in onChannelMessage; a connection lost meanwhile
+    // forgets the subscription anyway.
+    this.subscriber.sunsubscribe(this.roomChannel(room)).catch(() => {});
+  }
+
+  /**
    * Resolves whether or not Redis took the message, and never rejects. An entry Redis did not
    * take is published again once the connection is back (receivers drop what they already
-   * have); a typing notice is dropped.
+   * have); a typing or presence notice is dropped.
    */
   async publish(message: BrokerMessage): Promise<void> {
+    const room = roomOf(message);
     try {
-      await this.publisher.publish(this.channel, JSON.stringify(message));
+      await this.publisher.spublish(room === undefined ? this.globalChannel : this.roomChannel(room), JSON.stringify(message));
     } catch {
       // Ephemeral notices are dropped; entries and administrators' orders are sent again later.
       if (message.kind === 'typing' || message.kind === 'presence') return;
@@ -111,7 +174,7 @@ export class RedisBroker implements Broker {
     this.reconnectHandler = handler;
   }
 
-  /** True when Redis answers and the subscription is active. */
+  /** True when Redis answers and the subscriptions are active. */
   async ping(): Promise<boolean> {
     try {
       return this.subscribed && this.subscriber.status === 'ready' && (await this.publisher.ping()) === 'PONG';
@@ -125,14 +188,40 @@ export class RedisBroker implements Broker {
     await Promise.all([closeRedisClient(this.subscriber), closeRedisClient(this.publisher)]);
   }
 
+  /** Rooms this node listens to now (for tests and metrics). */
+  get watchedRooms(): number {
+    return this.interest.size;
+  }
+
+  private roomChannel(room: string): string {
+    // Room names hold no braces (ROOM_NAME_PATTERN), so `{room}` is the whole hash tag.
+    return `${this.prefix}bus:{${room}}`;
+  }
+
+  private async subscribeRoom(room: string): Promise<void> {
+    await this.subscriber.ssubscribe(this.roomChannel(room));
+  }
+
+  private onChannelMessage(channel: string, payload: string): void {
+    let message: BrokerMessage;
+    try {
+      message = JSON.parse(payload) as BrokerMessage;
+    } catch {
+      return; // Not ours (someone else published on the channel): ignore.
+    }
+    const room = roomOf(message);
+    if (room === undefined ? channel !== this.globalChannel : channel !== this.roomChannel(room) || !this.interest.has(room)) return;
+    this.handler(message);
+  }
+
   /**
    * After a reconnection ioredis subscribes again by itself, without telling when that is done:
-   * SUBSCRIBE once more (a no-op for Redis) and wait for it, so `onReconnect` runs only once
-   * messages flow again; what was published before is then in the store.
+   * SSUBSCRIBE once more to every channel (a no-op for Redis) and wait for it, so `onReconnect`
+   * runs only once messages flow again; what was published before is then in the store.
    */
   private async resubscribed(): Promise<void> {
     try {
-      await this.subscriber.subscribe(this.channel);
+      await Promise.all([this.globalChannel, ...[...this.interest.keys()].map((room) => this.roomChannel(room))].map((c) => this.subscriber.ssubscribe(c)));
     } catch {
       return; // Lost again: the next 'ready' tries again.
     }

@@ -8,7 +8,7 @@ import type { Batch } from '../batch.js';
 import type { Codec } from '../codecs.js';
 import type { Closable } from '../connection-registry.js';
 import type { ServerContext } from '../context.js';
-import type { RoomState } from '../store/message-store.js';
+import type { RoomPageRequest, RoomState } from '../store/message-store.js';
 import type { Subscriber } from '../subscriber.js';
 import type { Budget } from './limits.js';
 import type { Sink } from './sink.js';
@@ -295,11 +295,15 @@ export class Session implements Closable {
     return this.run('room', room, 'read', undefined, () => this.ctx.hub.roomInfo(room));
   }
 
-  /** Rooms this principal may read. */
-  async rooms(): Promise<RoomInfo[]> {
-    const all = await this.ctx.hub.listRooms();
+  /**
+   * One page of rooms (see Hub.listRooms), keeping those this principal may read: a page may
+   * hold fewer than `page.limit` rooms and still have a `next`.
+   */
+  async rooms(page: RoomPageRequest): Promise<{ rooms: RoomInfo[]; next?: string }> {
+    const { rooms, next } = await this.ctx.hub.listRooms(page);
     this.record('rooms', 'ok');
-    return all.filter((r) => this.may(r.name, 'read'));
+    const readable = rooms.filter((r) => this.may(r.name, 'read'));
+    return next === undefined ? { rooms: readable } : { rooms: readable, next };
   }
 
   /** Creates the room when missing (create right and budget spent only then). */

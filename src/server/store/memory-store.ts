@@ -1,6 +1,6 @@
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, MessageEntry } from '../../protocol/types.js';
-import { idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
+import { idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState } from './message-store.js';
 
 interface MemoryRoom {
   state: RoomState;
@@ -32,6 +32,8 @@ function toEntry(draft: EntryDraft, seq: number, ts: number): Entry {
 export class MemoryStore implements MessageStore {
   readonly kind = 'memory';
   private readonly rooms = new Map<string, MemoryRoom>();
+  /** Room names in ascending order, so a page of rooms is a binary search and a slice. */
+  private readonly names: string[] = [];
 
   async init(): Promise<void> {}
 
@@ -46,6 +48,7 @@ export class MemoryStore implements MessageStore {
     if (this.rooms.size >= maxRooms) throw new SwitchboardError('ROOM_LIMIT');
     const fresh = emptyRoom(room);
     this.rooms.set(room, fresh);
+    this.names.splice(this.indexAfter(room), 0, room);
     return { state: { ...fresh.state }, created: true };
   }
 
@@ -53,12 +56,18 @@ export class MemoryStore implements MessageStore {
     return this.rooms.size;
   }
 
-  async listRooms(): Promise<RoomState[]> {
-    return [...this.rooms.values()].map((r) => ({ ...r.state }));
+  async listRooms(page: RoomPageRequest): Promise<RoomPage> {
+    const limit = Math.max(1, Math.floor(page.limit));
+    const start = page.after === undefined ? 0 : this.indexAfter(page.after);
+    const names = this.names.slice(start, start + limit);
+    const rooms = names.map((name) => ({ ...this.rooms.get(name)!.state }));
+    return start + limit < this.names.length ? { rooms, next: names[names.length - 1]! } : { rooms };
   }
 
   async deleteRoom(room: string): Promise<boolean> {
-    return this.rooms.delete(room);
+    if (!this.rooms.delete(room)) return false;
+    this.names.splice(this.indexAfter(room) - 1, 1);
+    return true;
   }
 
   async resetRoom(room: string): Promise<RoomState> {
@@ -113,6 +122,18 @@ export class MemoryStore implements MessageStore {
   }
 
   async close(): Promise<void> {}
+
+  /** Index of the first name above `name` in `names` (binary search). */
+  private indexAfter(name: string): number {
+    let lo = 0;
+    let hi = this.names.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.names[mid]! <= name) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
 
   private mustGet(room: string): MemoryRoom {
     const r = this.rooms.get(room);

@@ -14,6 +14,21 @@ export interface RoomState {
   firstSeq: number;
 }
 
+/** Which page of rooms `listRooms` returns. */
+export interface RoomPageRequest {
+  /** Rooms named after this one (exclusive); from the first when absent. */
+  after?: string;
+  /** Most rooms returned, at least 1. */
+  limit: number;
+}
+
+/** A page of rooms, by name. */
+export interface RoomPage {
+  rooms: RoomState[];
+  /** Where the next page starts (give it as `after`); absent when this page is the last. */
+  next?: string;
+}
+
 /** The result of an append. */
 export interface AppendResult {
   entry: Entry;
@@ -70,8 +85,13 @@ export interface MessageStore {
   createRoom(room: string, maxRooms?: number): Promise<{ state: RoomState; created: boolean }>;
   /** How many rooms the store holds. O(1): never lists them. */
   countRooms(): Promise<number>;
-  /** Every room, by name. */
-  listRooms(): Promise<RoomState[]>;
+  /**
+   * One page of rooms, in ascending name order (by UTF-16 code unit, which for room names is
+   * byte order): those named after `page.after` (from the first when absent), at most
+   * `page.limit`. `next` is set when more may follow: pass it as `after` for the next page. Costs
+   * O(limit) reads (plus O(log rooms)), never a scan of every room.
+   */
+  listRooms(page: RoomPageRequest): Promise<RoomPage>;
   /**
    * Removes the room with every entry and idempotency key of it, in one atomic step; resolves
    * with true when the room existed, false (and no change) when it did not. The room no longer

@@ -1,44 +1,93 @@
 /**
  * The Lua scripts of the Redis store (see redis-store.ts for the key layout). Redis runs each
- * one atomically, so every check-then-write below holds across all nodes. The scripts check
+ * one atomically, so every check-then-write below holds across all nodes. Each script touches
+ * the keys of one hash slot only (one room's `{R}`, or the registry's `{rooms}`), as a Redis
+ * Cluster requires; the slot is named before each. The scripts check
  * before they write, so a refused call (NOROOM) has written nothing.
  *
  * Numbers cross the Lua boundary as strings: Lua 5.1 formats large doubles as "1.7e+12".
  */
 
 /**
- * KEYS: meta, rooms, log, cids. ARGV: name, epoch, maxRooms ('' for no cap).
- * Creates the room with a new epoch unless it exists, or refuses when the rooms set already
- * holds maxRooms names. A new epoch starts a fresh history, so leftovers of an older one (log,
- * idempotency index) are dropped.
- * Returns {created 1|0, epoch, lastSeq, firstSeq}, or {-1} when refused (nothing written).
+ * Slot `{rooms}`. KEYS: names, registry. ARGV: name, token, maxRooms ('' for no cap).
+ * Step 1 of a creation: reserves the name under the cap. A name already registered answers its
+ * registration token (another creation got there first, or the room exists); otherwise, when
+ * fewer than maxRooms names are registered, registers the name with `token`.
+ * Returns {1, token} (reserved now) | {0, token of the existing registration} | {-1} (refused, nothing written).
+ */
+export const RESERVE_ROOM_LUA = `
+local known = redis.call('HGET', KEYS[2], ARGV[1])
+if known then return {0, known} end
+-- ZCARD is O(1), and counted in the same script as the ZADD, so no other node reserves a name in between.
+local max = tonumber(ARGV[3])
+if max and redis.call('ZCARD', KEYS[1]) >= max then return {-1} end
+redis.call('ZADD', KEYS[1], 0, ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return {1, ARGV[2]}
+`;
+
+/**
+ * Slot `{rooms}`. KEYS: names, registry. ARGV: name, stale token, fresh token.
+ * The registration `stale` belongs to a deleted history (its room's tombstone says so): replaces
+ * it with `fresh`, the name staying counted. Returns the token now registered, or nil when the
+ * name is not registered any more (the creation reserves it again, under the cap).
+ */
+export const RENEW_ROOM_LUA = `
+local known = redis.call('HGET', KEYS[2], ARGV[1])
+if not known then return false end
+if known == ARGV[2] then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+  return ARGV[3]
+end
+return known
+`;
+
+/**
+ * Slot `{rooms}`. KEYS: names, registry. ARGV: name, token.
+ * Step 2 of a deletion: unregisters the name, but only the registration of the history that was
+ * deleted (a creation that came in between registered another token, and keeps it).
+ */
+export const UNREGISTER_ROOM_LUA = `
+if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 1
+`;
+
+/**
+ * Slot `{R}`. KEYS: meta, log, cids, tombstone. ARGV: token, epoch.
+ * Step 2 of a creation: makes the room's state unless it exists, with a new epoch and the
+ * registration token it was reserved under. A token the tombstone names belonged to a history
+ * deleted meanwhile: refused, so the deletion's step 2 cannot unregister the new room. A new epoch
+ * starts a fresh history, so leftovers of an older one (log, idempotency index) are dropped.
+ * Returns {1, epoch, lastSeq, firstSeq} (created) | {0, ...} (existed) | {-2} (stale token, nothing written).
  */
 export const CREATE_ROOM_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local m = redis.call('HMGET', KEYS[1], 'epoch', 'lastSeq', 'firstSeq')
   return {0, m[1], m[2], m[3]}
 end
--- SCARD is O(1), and counted in the same script as the SADD, so no other node creates a room in between.
-local max = tonumber(ARGV[3])
-if max and redis.call('SCARD', KEYS[2]) >= max then return {-1} end
+if redis.call('GET', KEYS[4]) == ARGV[1] then return {-2} end
 local t = redis.call('TIME')
-redis.call('HSET', KEYS[1], 'epoch', ARGV[2], 'lastSeq', '0', 'firstSeq', '1', 'createdAt', t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000)))
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('DEL', KEYS[3], KEYS[4])
+redis.call('HSET', KEYS[1], 'epoch', ARGV[2], 'lastSeq', '0', 'firstSeq', '1', 'reg', ARGV[1], 'createdAt', t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000)))
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
 return {1, ARGV[2], '0', '1'}
 `;
 
 /**
- * KEYS: meta, rooms, log, cids. ARGV: name.
- * Removes the room: its meta, log and idempotency index, and its name from the rooms set.
- * Returns 1 when the room existed, else 0.
+ * Slot `{R}`. KEYS: meta, log, cids, tombstone.
+ * Step 1 of a deletion: removes the room's state, log and idempotency index, and leaves a
+ * tombstone naming the registration token of that history (for a day: long enough for step 2,
+ * which follows at once). Returns {1, token} when the room existed, else {0}.
  */
 export const DELETE_ROOM_LUA = `
-local existed = redis.call('EXISTS', KEYS[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+local token = redis.call('HGET', KEYS[1], 'reg') or ''
 -- UNLINK frees a long log in a background thread, so Redis goes on serving other rooms meanwhile.
-redis.call('UNLINK', KEYS[1], KEYS[3], KEYS[4])
-redis.call('SREM', KEYS[2], ARGV[1])
-return existed
+redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3])
+redis.call('SET', KEYS[4], token, 'EX', 86400)
+return {1, token}
 `;
 
 /**

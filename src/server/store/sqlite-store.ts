@@ -5,7 +5,7 @@ import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, EntryType, JsonValue, MessageEntry, Sender } from '../../protocol/types.js';
 import { GroupCommit, type GroupCommitStats } from './group-commit.js';
 import { RoomTailCache } from './room-tail-cache.js';
-import { clientScope, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomState } from './message-store.js';
+import { clientScope, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState } from './message-store.js';
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -146,7 +146,8 @@ function prepare(db: Database.Database) {
     // Changes whenever another connection (this process or another) commits; our own commits leave it.
     dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     getRoom: db.prepare<[string], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms WHERE name = ?'),
-    listRooms: db.prepare<[], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms ORDER BY name'),
+    // The primary key's index gives the order: a page costs O(log rooms + limit).
+    listRooms: db.prepare<[string, number], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms WHERE name > ? ORDER BY name LIMIT ?'),
     countRooms: db.prepare<[], { value: number }>("SELECT value FROM counters WHERE name = 'rooms'"),
     insertRoom: db.prepare<[string, string, number]>('INSERT INTO rooms (name, epoch, last_seq, first_seq, created_at) VALUES (?, ?, 0, 1, ?)'),
     deleteRoom: db.prepare<[string]>('DELETE FROM rooms WHERE name = ?'),
@@ -281,8 +282,14 @@ export class SqliteStore implements MessageStore {
     return this.guard(() => this.s().countRooms.get()!.value);
   }
 
-  async listRooms(): Promise<RoomState[]> {
-    return this.guard(() => this.s().listRooms.all().map(toState));
+  async listRooms(page: RoomPageRequest): Promise<RoomPage> {
+    const limit = Math.max(1, Math.floor(page.limit));
+    return this.guard(() => {
+      // One more than asked says whether a next page exists.
+      const rows = this.s().listRooms.all(page.after ?? '', limit + 1);
+      const rooms = rows.slice(0, limit).map(toState);
+      return rows.length > limit ? { rooms, next: rooms[rooms.length - 1]!.name } : { rooms };
+    });
   }
 
   /** One transaction, however many entries the room has: the event loop waits while it runs. */
@@ -338,7 +345,11 @@ export class SqliteStore implements MessageStore {
   async trim(retention: Retention, now: number): Promise<number> {
     const maxEntries = Math.max(0, bound(retention.maxEntries));
     const cutoff = Number.isFinite(retention.maxAgeMs) ? now - retention.maxAgeMs : -Number.MAX_SAFE_INTEGER;
-    const rooms = await this.listRooms();
+    const rooms: RoomState[] = [];
+    for (let page = await this.listRooms({ limit: 1000 }); ; page = await this.listRooms({ after: page.next, limit: 1000 })) {
+      rooms.push(...page.rooms);
+      if (page.next === undefined) break;
+    }
     let removed = 0;
     for (const { name } of rooms) {
       for (;;) {

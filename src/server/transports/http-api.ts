@@ -1,3 +1,4 @@
+import { ROOM_NAME_PATTERN } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import { publishBody } from '../../protocol/schemas.js';
 import type { ServerContext } from '../context.js';
@@ -24,9 +25,13 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
     sendJson(res, 200, { kind: principal.kind, member: principal.member, name: principal.name });
   });
 
+  /** A page of rooms by name: `?limit=` (default 100, at most 500) and `?after=<name>` (the `next` of the previous page). */
   router.on('GET', '/api/rooms', async (req, res, _params, url) => {
+    const limit = intParam(url, 'limit', 1, 500) ?? 100;
+    const after = url.searchParams.get('after') || undefined;
+    if (after !== undefined && !ROOM_NAME_PATTERN.test(after)) throw new SwitchboardError('BAD_REQUEST', 'after must be a room name');
     const session = await requestSession(ctx, req, url, 'http');
-    sendJson(res, 200, { rooms: await session.rooms() });
+    sendJson(res, 200, await session.rooms(after === undefined ? { limit } : { after, limit }));
   });
 
   router.on('PUT', '/api/rooms/:room', async (req, res, params, url) => {
