@@ -8,6 +8,7 @@ import type { Broker, BrokerMessage } from './broker/broker.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { PresenceStore } from './presence/presence-store.js';
+import { PollAnswers } from './poll-answers.js';
 import { PresenceTracker } from './presence/presence-tracker.js';
 import { RoomChannel } from './room-channel.js';
 import type { MessageStore, RoomState } from './store/message-store.js';
@@ -68,6 +69,8 @@ export class Hub {
   readonly presence: PresenceTracker;
   private readonly channels = new Map<string, RoomChannel>();
   private readonly channelsLoading = new Map<string, Promise<RoomChannel>>();
+  /** Shared poll answers of each live room (see PollAnswers). */
+  private readonly pollAnswers = new WeakMap<RoomChannel, PollAnswers>();
   private disconnectHandler: (member: string, room: string | undefined) => void = () => {};
 
   constructor(private readonly options: HubOptions) {
@@ -234,10 +237,7 @@ export class Hub {
 
   /** Entries after a cursor, at once (short polling). */
   async poll(room: string, after: string | undefined, limit: number): Promise<PollResult> {
-    const state = await this.room(room);
-    const start = this.resolveStart(state, after);
-    await this.channel(room); // keeps typing notices of this room on this node
-    return this.readPoll(room, start, limit);
+    return this.answerNow(room, after, limit);
   }
 
   /**
@@ -245,16 +245,22 @@ export class Hub {
    * or `signal` aborts, then answers with no entries (long polling).
    */
   async longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, signal: AbortSignal): Promise<PollResult> {
-    const state = await this.room(room);
-    const start = this.resolveStart(state, after);
-    const channel = await this.channel(room);
+    let channel = this.channels.get(room);
+    const cursor = parseCursor(after);
+    let position: number;
+    // At the live head (the common case: a poller back for more) nothing is read: what comes next wakes it.
+    if (channel && cursor?.epoch === channel.epoch && cursor.seq === channel.head) position = cursor.seq;
+    else {
+      position = this.resolveStart(await this.room(room), after).seq;
+      channel = await this.channel(room);
+    }
     let resolveWait!: () => void;
     let wokenBy: Batch | undefined;
     const woken = new Promise<void>((resolve) => (resolveWait = resolve));
     // Registered before reading, so an entry stored meanwhile wakes it (no lost wake-up).
     const waiter: Subscriber = {
       transport: 'long-polling',
-      position: start.seq,
+      position,
       deliver: (batch) => {
         wokenBy ??= batch;
         resolveWait();
@@ -268,16 +274,16 @@ export class Hub {
     const onAbort = (): void => resolveWait();
     signal.addEventListener('abort', onAbort);
     try {
-      const now = await this.readPoll(room, start, limit);
+      const now = await this.answerNow(room, after, limit);
       if (now.entries.length > 0 || now.reset) return now;
       await woken;
       const batch = wokenBy as Batch | undefined;
-      if (batch && batch.firstSeq === start.seq + 1 && batch.entries.length <= limit) {
+      if (batch && batch.firstSeq === position + 1 && batch.entries.length <= limit) {
         // Every poll held at this position gets the same answer object, encoded once.
         return batch.encoded(`longpoll:${limit}`, (b) => this.pollResult(room, b.epoch, [...b.entries], b.lastSeq, false));
       }
-      // Read again from a fresh state: the history may have been reset meanwhile.
-      return await this.readPoll(room, this.resolveStart(await this.room(room), after), limit);
+      // Read again (shared, see answerNow): the history may have been reset meanwhile.
+      return await this.answerNow(room, after, limit);
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
@@ -330,6 +336,35 @@ export class Hub {
 
   close(): void {
     this.presence.clear();
+  }
+
+  /**
+   * What follows `after` now. Polls at one position share one answer while the room's head has
+   * not moved (PollAnswers): at the head it is built without any read, elsewhere read once.
+   */
+  private async answerNow(room: string, after: string | undefined, limit: number): Promise<PollResult> {
+    const live = this.channels.get(room);
+    if (live) {
+      const answers = this.answersOf(live);
+      const known = answers.get(live.epoch, live.head, after, limit);
+      if (known) return known;
+      const cursor = parseCursor(after);
+      if (cursor?.epoch === live.epoch && cursor.seq === live.head) {
+        return answers.set(live.epoch, live.head, after, limit, this.pollResult(room, live.epoch, [], live.head, false));
+      }
+    }
+    const start = this.resolveStart(await this.room(room), after);
+    const channel = await this.channel(room); // keeps typing notices of this room on this node
+    const { epoch, head } = channel;
+    const result = await this.readPoll(room, start, limit);
+    // Shared only when nothing came meanwhile (then the next poll finds it in the store anyway).
+    return channel.head === head && channel.epoch === epoch && this.channels.get(room) === channel ? this.answersOf(channel).set(epoch, head, after, limit, result) : result;
+  }
+
+  private answersOf(channel: RoomChannel): PollAnswers {
+    let answers = this.pollAnswers.get(channel);
+    if (!answers) this.pollAnswers.set(channel, (answers = new PollAnswers()));
+    return answers;
   }
 
   private async readPoll(room: string, start: StartPosition, limit: number): Promise<PollResult> {
@@ -429,7 +464,10 @@ export class Hub {
       // Rooms with no live channel on this node have no one to deliver to; polls read the store.
       this.channels.get(message.entry.room)?.receive(message.epoch, message.entry);
     } else if (message.kind === 'typing') {
-      this.channels.get(message.notice.room)?.typingNotice(message.notice, this.options.typingTtlMs);
+      const channel = this.channels.get(message.notice.room);
+      channel?.typingNotice(message.notice, this.options.typingTtlMs);
+      // Shared poll answers carry who types: the held polls this notice wakes read a new one.
+      if (channel) this.pollAnswers.get(channel)?.clear();
     } else if (message.kind === 'presence') {
       this.channels.get(message.notice.room)?.presenceNotice(message.notice);
     } else if (message.kind === 'room') {

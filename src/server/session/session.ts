@@ -2,16 +2,21 @@ import { formatCursor } from '../../protocol/cursor.js';
 import { ROOM_NAME_PATTERN } from '../../protocol/constants.js';
 import { SwitchboardError, type ErrorCode } from '../../protocol/errors.js';
 import { dataProblem, EVENT_NAME_PATTERN, MAX_DATA_DEPTH } from '../../protocol/payload.js';
+import type { Counter } from 'prom-client';
 import type { Ack, HistoryPage, JsonValue, MessageDraft, PollResult, PresenceMember, RoomInfo, Sender, TransportName, TypingNotice } from '../../protocol/types.js';
 import type { Principal, Right } from '../auth/principal.js';
 import type { Batch } from '../batch.js';
 import type { Codec } from '../codecs.js';
 import type { Closable } from '../connection-registry.js';
 import type { ServerContext } from '../context.js';
+import type { Metrics } from '../metrics.js';
 import type { RoomState } from '../store/message-store.js';
 import type { Subscriber } from '../subscriber.js';
 import type { Budget } from './limits.js';
 import type { Sink } from './sink.js';
+
+/** The reason of a closed session's signal (one object: an abort without a reason builds a DOMException each time). */
+const CLOSED = Object.freeze({ name: 'AbortError', message: 'the session closed' });
 
 /** text, data and event of a message, checked. */
 type MessagePayloadDraft = Pick<MessageDraft, 'text' | 'data' | 'event'>;
@@ -77,7 +82,8 @@ export class Session implements Closable {
   private readonly subs = new Map<string, Subscription>();
   private readonly output: SessionOptions['sink'];
   private readonly countsInPresence: boolean;
-  private readonly abort = new AbortController();
+  /** Made on first use: most sessions (one request, or a socket that never long-polls) need none. */
+  private abort: AbortController | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private stalledSince: number | undefined;
   private closedWith: SwitchboardError | null | undefined;
@@ -100,6 +106,10 @@ export class Session implements Closable {
 
   /** Aborted when the session closes (held long polls end with it). */
   get signal(): AbortSignal {
+    if (!this.abort) {
+      this.abort = new AbortController();
+      if (this.closed) this.abort.abort(CLOSED);
+    }
     return this.abort.signal;
   }
 
@@ -229,7 +239,7 @@ export class Session implements Closable {
   longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket?: string): Promise<PollResult> {
     return this.run('longpoll', room, 'read', undefined, async () => {
       if (ticket) this.touchPresence(room, ticket, 'long-polling');
-      const result = await this.ctx.hub.longPoll(room, after, limit, timeoutMs, this.abort.signal);
+      const result = await this.ctx.hub.longPoll(room, after, limit, timeoutMs, this.signal);
       if (ticket) this.touchPresence(room, ticket, 'long-polling');
       return result;
     });
@@ -361,7 +371,8 @@ export class Session implements Closable {
     this.closedWith = err ?? null;
     clearTimeout(this.expiryTimer);
     for (const room of [...this.subs.keys()]) this.dropSubscription(room, true);
-    this.abort.abort();
+    // A reason of our own: without one, abort() builds a DOMException (a stack trace) per session.
+    this.abort?.abort(CLOSED);
     this.output?.sink.close(err);
   }
 
@@ -471,7 +482,7 @@ export class Session implements Closable {
   }
 
   private record(command: string, outcome: string): void {
-    this.ctx.metrics.commands.inc({ command, transport: this.transport, outcome });
+    commandCounter(this.ctx.metrics, command, this.transport, outcome).inc();
   }
 
   private ensureOpen(): void {
@@ -526,6 +537,18 @@ export class Session implements Closable {
     }, Math.min(Math.max(0, exp - Date.now()), 2_147_483_647));
     this.expiryTimer.unref();
   }
+}
+
+/** The commands counter of each (command, transport, outcome), bound once per server: a lookup per command, not a label hash. */
+const boundCommands = new WeakMap<Metrics, Map<string, Counter.Internal>>();
+
+function commandCounter(metrics: Metrics, command: string, transport: string, outcome: string): Counter.Internal {
+  let bound = boundCommands.get(metrics);
+  if (!bound) boundCommands.set(metrics, (bound = new Map()));
+  const key = `${command}\u0000${transport}\u0000${outcome}`;
+  let counter = bound.get(key);
+  if (!counter) bound.set(key, (counter = metrics.commands.labels({ command, transport, outcome })));
+  return counter;
 }
 
 /** One room of a session: the hub delivers to it; it writes through the session's codec. */
