@@ -24,6 +24,8 @@ const RATE = Number(process.env.COSTS_RATE ?? 50);
 const SECONDS = Number(process.env.COSTS_SECONDS ?? 6);
 const CONNECTIONS = Number(process.env.COSTS_CONNECTIONS ?? 2000);
 const SSE_CLIENTS = Number(process.env.COSTS_SSE_CLIENTS ?? 200);
+/** The Switchboard server: the built one (as `npm start` runs it) unless COSTS_TSX=1. */
+const SWITCHBOARD = process.env.COSTS_TSX ? 'switchboard-server.ts' : '../costs/switchboard-built-server.mjs';
 
 interface Answer {
   status: number;
@@ -167,10 +169,10 @@ async function publishAtRate(url: string, rate: number, seconds: number): Promis
 async function pollCosts(): Promise<void> {
   console.log(`Polling: ${POLLERS} clients, ${RATE} messages/s for ${SECONDS} s (server CPU per 1000 deliveries / per 1000 requests answered)`);
   const runs: { kind: PollKind; script: string; publish: string }[] = [
-    { kind: 'native-longpoll', script: 'switchboard-server.ts', publish: '/api/rooms/bench/messages' },
-    { kind: 'native-poll', script: 'switchboard-server.ts', publish: '/api/rooms/bench/messages' },
-    { kind: 'lecture-longpoll', script: 'switchboard-server.ts', publish: '/update' },
-    { kind: 'lecture-poll', script: 'switchboard-server.ts', publish: '/update' },
+    { kind: 'native-longpoll', script: SWITCHBOARD, publish: '/api/rooms/bench/messages' },
+    { kind: 'native-poll', script: SWITCHBOARD, publish: '/api/rooms/bench/messages' },
+    { kind: 'lecture-longpoll', script: SWITCHBOARD, publish: '/update' },
+    { kind: 'lecture-poll', script: SWITCHBOARD, publish: '/update' },
     { kind: 'socket.io-polling', script: '../costs/socket-io-polling-server.ts', publish: '/publish' },
   ];
   const only = process.env.COSTS_POLL_KINDS?.split(',');
@@ -221,7 +223,7 @@ async function subscribedWs(port: number): Promise<() => void> {
 async function connectCosts(): Promise<void> {
   console.log(`Connecting ${CONNECTIONS} WebSockets, 50 at a time:`);
   for (const [name, script, env] of [
-    ['switchboard (sqlite)', 'switchboard-server.ts', { BENCH_STORE: 'sqlite', DATA_DIR: `/tmp/costs-bench-${process.pid}` }],
+    ['switchboard (sqlite)', SWITCHBOARD, { BENCH_STORE: 'sqlite', DATA_DIR: `/tmp/costs-bench-${process.pid}` }],
     ['bare ws', 'bare-ws-server.ts', {}],
   ] as const) {
     const server = await ServerProcess.start(script, env);
@@ -240,7 +242,7 @@ async function connectCosts(): Promise<void> {
 async function memoryCosts(): Promise<void> {
   console.log(`Idle memory per connection at ${CONNECTIONS} (server RSS after a GC), and an idle process:`);
   for (const kind of ['websocket', 'sse', 'bare ws'] as const) {
-    const server = await ServerProcess.start(kind === 'bare ws' ? 'bare-ws-server.ts' : 'switchboard-server.ts');
+    const server = await ServerProcess.start(kind === 'bare ws' ? 'bare-ws-server.ts' : SWITCHBOARD);
     try {
       await sleep(500);
       const before = await server.stats();
@@ -263,7 +265,7 @@ async function memoryCosts(): Promise<void> {
 }
 
 async function sseLatency(): Promise<void> {
-  const server = await ServerProcess.start('switchboard-server.ts');
+  const server = await ServerProcess.start(SWITCHBOARD);
   try {
     const latencies: number[] = [];
     const closers = await openMany(SSE_CLIENTS, async () => {

@@ -49,6 +49,12 @@ function sameMessage(entry: Entry, draft: EntryDraft): boolean {
 /** Entries read from the store per call while an answer is filled: bounds the memory one request holds. */
 const READ_CHUNK = 64;
 
+/** What ends a held poll early (its session's close). */
+export interface PollStop {
+  /** Calls `wake` once when the poll must end (at once when it must already); returns what cancels that. */
+  onClose(wake: () => void): () => void;
+}
+
 /** Where a subscription starts, once the cursor was checked against the room's history. */
 export interface StartPosition {
   epoch: string;
@@ -242,9 +248,9 @@ export class Hub {
 
   /**
    * Entries after a cursor; when there are none yet, waits for the next ones until `timeoutMs`
-   * or `signal` aborts, then answers with no entries (long polling).
+   * or `stop` says so (the session closed), then answers with no entries (long polling).
    */
-  async longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, signal: AbortSignal): Promise<PollResult> {
+  async longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, stop: PollStop): Promise<PollResult> {
     let channel = this.channels.get(room);
     const cursor = parseCursor(after);
     let position: number;
@@ -271,8 +277,7 @@ export class Hub {
     };
     channel.subscribers.add(waiter);
     const timer = setTimeout(resolveWait, timeoutMs);
-    const onAbort = (): void => resolveWait();
-    signal.addEventListener('abort', onAbort);
+    const unwatch = stop.onClose(resolveWait);
     try {
       const now = await this.answerNow(room, after, limit);
       if (now.entries.length > 0 || now.reset) return now;
@@ -286,7 +291,7 @@ export class Hub {
       return await this.answerNow(room, after, limit);
     } finally {
       clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      unwatch();
       channel.remove(waiter);
     }
   }

@@ -15,9 +15,6 @@ import type { Subscriber } from '../subscriber.js';
 import type { Budget } from './limits.js';
 import type { Sink } from './sink.js';
 
-/** The reason of a closed session's signal (one object: an abort without a reason builds a DOMException each time). */
-const CLOSED = Object.freeze({ name: 'AbortError', message: 'the session closed' });
-
 /** text, data and event of a message, checked. */
 type MessagePayloadDraft = Pick<MessageDraft, 'text' | 'data' | 'event'>;
 
@@ -82,8 +79,8 @@ export class Session implements Closable {
   private readonly subs = new Map<string, Subscription>();
   private readonly output: SessionOptions['sink'];
   private readonly countsInPresence: boolean;
-  /** Made on first use: most sessions (one request, or a socket that never long-polls) need none. */
-  private abort: AbortController | undefined;
+  /** Told once when the session closes (held long polls); made on first use. No AbortController: one per request cost more than the poll. */
+  private closeWatchers: Set<() => void> | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private stalledSince: number | undefined;
   private closedWith: SwitchboardError | null | undefined;
@@ -104,13 +101,14 @@ export class Session implements Closable {
     return this.closedWith !== undefined;
   }
 
-  /** Aborted when the session closes (held long polls end with it). */
-  get signal(): AbortSignal {
-    if (!this.abort) {
-      this.abort = new AbortController();
-      if (this.closed) this.abort.abort(CLOSED);
+  /** Calls `wake` once when the session closes (at once when it is closed already); returns what cancels that. */
+  onClose(wake: () => void): () => void {
+    if (this.closed) {
+      wake();
+      return () => {};
     }
-    return this.abort.signal;
+    (this.closeWatchers ??= new Set()).add(wake);
+    return () => void this.closeWatchers?.delete(wake);
   }
 
   get subscriptionCount(): number {
@@ -239,7 +237,7 @@ export class Session implements Closable {
   longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket?: string): Promise<PollResult> {
     return this.run('longpoll', room, 'read', undefined, async () => {
       if (ticket) this.touchPresence(room, ticket, 'long-polling');
-      const result = await this.ctx.hub.longPoll(room, after, limit, timeoutMs, this.signal);
+      const result = await this.ctx.hub.longPoll(room, after, limit, timeoutMs, this);
       if (ticket) this.touchPresence(room, ticket, 'long-polling');
       return result;
     });
@@ -371,8 +369,9 @@ export class Session implements Closable {
     this.closedWith = err ?? null;
     clearTimeout(this.expiryTimer);
     for (const room of [...this.subs.keys()]) this.dropSubscription(room, true);
-    // A reason of our own: without one, abort() builds a DOMException (a stack trace) per session.
-    this.abort?.abort(CLOSED);
+    const watchers = this.closeWatchers;
+    this.closeWatchers = undefined;
+    if (watchers) for (const wake of watchers) wake();
     this.output?.sink.close(err);
   }
 

@@ -43,7 +43,7 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
       const deadline = Date.now() + config.longPollTimeoutMs;
       for (;;) {
         const result = await held.longPoll(DEFAULT_ROOM, cursor, 100, Math.max(0, deadline - Date.now()), ticket);
-        if (result.reset || result.entries.some(seedShows) || Date.now() >= deadline || held.signal.aborted) {
+        if (result.reset || result.entries.some(seedShows) || Date.now() >= deadline || held.closed) {
           answerOne(res, result, await nextCursor(held, result), 408);
           return;
         }
