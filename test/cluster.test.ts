@@ -39,7 +39,7 @@ describe('three nodes on one Redis', { skip, timeout: 50_000 }, () => {
 
   before(async () => {
     nodes = await Promise.all(
-      [0, 1, 2].map(() => startServer({ store: 'redis', redisUrl, redisPrefix: prefix, rateLimitPerSecond: 100_000, rateLimitBurst: 100_000, presenceGraceMs: 300 })),
+      [0, 1, 2].map(() => startServer({ store: 'redis', redisUrl, redisPrefix: prefix, rateLimitPerSecond: 100_000, rateLimitBurst: 100_000, presenceGraceMs: 300, presenceEntries: true })),
     );
   });
 
