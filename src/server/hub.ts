@@ -46,6 +46,14 @@ function sameMessage(entry: Entry, draft: EntryDraft): boolean {
   return entry.text === draft.text && entry.event === draft.event && jsonEqual(entry.data, draft.data);
 }
 
+/** Presence changes of a room within this long go out as one `presence` notice. */
+const PRESENCE_NOTICE_MS = 100;
+/**
+ * Rooms with more members than this get no live `presence` notice: each would carry the whole
+ * list to every member. Their clients read `GET /api/rooms/:room/presence`.
+ */
+export const PRESENCE_NOTICE_MAX_MEMBERS = 200;
+
 /** Entries read from the store per call while an answer is filled: bounds the memory one request holds. */
 const READ_CHUNK = 64;
 
@@ -75,6 +83,8 @@ export class Hub {
   readonly presence: PresenceTracker;
   private readonly channels = new Map<string, RoomChannel>();
   private readonly channelsLoading = new Map<string, Promise<RoomChannel>>();
+  /** Rooms whose presence notice is due (see presenceChanged). */
+  private readonly presenceDue = new Set<string>();
   /** Shared poll answers of each live room (see PollAnswers). */
   private readonly pollAnswers = new WeakMap<RoomChannel, PollAnswers>();
   private disconnectHandler: (member: string, room: string | undefined) => void = () => {};
@@ -405,9 +415,22 @@ export class Hub {
   }
 
   /** Tells every node's subscribers who is here now, when that changed without a join or leave. */
-  private async presenceChanged(room: string): Promise<void> {
+  private presenceChanged(room: string): void {
+    // A burst of arrivals (a reconnect storm) is one notice, not one per arrival.
+    if (this.presenceDue.has(room)) return;
+    this.presenceDue.add(room);
+    setTimeout(() => {
+      this.presenceDue.delete(room);
+      void this.sendPresence(room);
+    }, PRESENCE_NOTICE_MS).unref();
+  }
+
+  private async sendPresence(room: string): Promise<void> {
     try {
-      await this.options.broker.publish({ kind: 'presence', notice: { room, members: await this.presence.members(room) } });
+      const members = await this.presence.members(room);
+      // The whole list to every member is n² bytes: big rooms read GET presence instead.
+      if (members.length > PRESENCE_NOTICE_MAX_MEMBERS) return;
+      await this.options.broker.publish({ kind: 'presence', notice: { room, members } });
     } catch (err) {
       this.options.logger.debug({ err, room }, 'presence notice not sent');
     }

@@ -10,6 +10,7 @@ import type { Codec } from '../codecs.js';
 import type { Closable } from '../connection-registry.js';
 import type { ServerContext } from '../context.js';
 import type { Metrics } from '../metrics.js';
+import { PRESENCE_NOTICE_MAX_MEMBERS } from '../hub.js';
 import type { RoomState } from '../store/message-store.js';
 import type { Subscriber } from '../subscriber.js';
 import type { Budget } from './limits.js';
@@ -27,7 +28,10 @@ export interface SubscribeInfo {
   epoch: string;
   cursor: string;
   reset?: 'epoch' | 'expired';
+  /** Who is here; in a room of more than PRESENCE_NOTICE_MAX_MEMBERS, that many of them (and `presenceTruncated`). */
   presence: PresenceMember[];
+  /** Set when `presence` lists only part of a big room (GET presence lists all). */
+  presenceTruncated?: true;
 }
 
 /** What the client sends to publish (unchecked: the session validates it). */
@@ -144,12 +148,17 @@ export class Session implements Closable {
       this.ensureOpen();
       let start = hub.resolveStart(state, opts.after, opts.fromStart);
       if (start.reset && opts.resetToEnd) start = hub.resolveStart(state, undefined);
-      const presence = await hub.presence.members(room);
+      const members = await hub.presence.members(room);
       this.ensureOpen();
       this.dropSubscription(room, false);
       const sub = new Subscription(this, room);
       this.subs.set(room, sub);
-      const info: SubscribeInfo = { room, epoch: start.epoch, cursor: formatCursor(start), ...(start.reset ? { reset: start.reset } : {}), presence };
+      // The client is counted from now on: its own snapshot says so (the notice of its arrival may go out before it is live).
+      const everyone = this.countsInPresence ? withMember(members, this.principal.member, this.principal.name, this.presenceTransport) : members;
+      // The whole list to every arrival is n² bytes in a big room: part of it, said so.
+      const truncated = everyone.length > PRESENCE_NOTICE_MAX_MEMBERS;
+      const presence = truncated ? everyone.slice(0, PRESENCE_NOTICE_MAX_MEMBERS) : everyone;
+      const info: SubscribeInfo = { room, epoch: start.epoch, cursor: formatCursor(start), ...(start.reset ? { reset: start.reset } : {}), presence, ...(truncated ? { presenceTruncated: true as const } : {}) };
       announce?.(info);
       if (this.countsInPresence) hub.presence.attach(room, { id: this.id, member: this.principal.member, name: this.principal.name, transport: this.presenceTransport });
       try {
@@ -160,6 +169,7 @@ export class Session implements Closable {
       }
       // Closed or unsubscribed during the replay: the hub may have added it after we removed it.
       if (this.subs.get(room) !== sub) hub.unsubscribe(room, sub);
+      else if (!truncated) void this.presenceSince(room, sub, presence);
       return info;
     });
   }
@@ -509,6 +519,16 @@ export class Session implements Closable {
     if (leavePresence && this.countsInPresence) this.ctx.hub.presence.detach(room, this.id);
   }
 
+  /**
+   * Presence notices go to live subscribers only: one sent while `sub` was replaying missed it.
+   * When the members changed since its snapshot, it is told now (one read per subscribe).
+   */
+  private async presenceSince(room: string, sub: Subscription, snapshot: PresenceMember[]): Promise<void> {
+    const now = await this.ctx.hub.presence.members(room);
+    if (this.subs.get(room) !== sub || samePresence(snapshot, now)) return;
+    sub.deliverPresence(JSON.stringify({ type: 'presence', room, members: now }));
+  }
+
   private touchPresence(room: string, ticket: string, transport: 'polling' | 'long-polling'): void {
     const claims = this.checkTicket(room, ticket);
     this.ctx.hub.presence.touch(room, { id: claims.connectionId, member: claims.member, name: claims.name, transport });
@@ -536,6 +556,22 @@ export class Session implements Closable {
     }, Math.min(Math.max(0, exp - Date.now()), 2_147_483_647));
     this.expiryTimer.unref();
   }
+}
+
+/** `members` with `member` in it (on `transport`), added when missing. */
+function withMember(members: PresenceMember[], member: string, name: string, transport: TransportName): PresenceMember[] {
+  const known = members.find((m) => m.member === member);
+  if (!known) return [...members, { member, name, transports: [transport] }];
+  if (known.transports.includes(transport)) return members;
+  return members.map((m) => (m === known ? { ...m, transports: [...m.transports, transport] } : m));
+}
+
+/** Same members on the same transports (in any order). */
+function samePresence(a: PresenceMember[], b: PresenceMember[]): boolean {
+  if (a.length !== b.length) return false;
+  const key = (m: PresenceMember): string => `${m.member}\u0000${m.name}\u0000${[...m.transports].sort().join()}`;
+  const mine = new Set(a.map(key));
+  return b.every((m) => mine.has(key(m)));
 }
 
 /** The commands counter of each (command, transport, outcome), bound once per server: a lookup per command, not a label hash. */
