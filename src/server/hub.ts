@@ -52,7 +52,7 @@ const PRESENCE_NOTICE_MS = 100;
  * Rooms with more members than this get no live `presence` notice: each would carry the whole
  * list to every member. Their clients read `GET /api/rooms/:room/presence`.
  */
-export const PRESENCE_NOTICE_MAX_MEMBERS = 200;
+export const PRESENCE_NOTICE_MAX_MEMBERS = 100;
 
 /** Entries read from the store per call while an answer is filled: bounds the memory one request holds. */
 const READ_CHUNK = 64;

@@ -44,7 +44,7 @@ export class MemoryPresenceStore implements PresenceStore {
     return missing;
   }
 
-  async members(room: string, now: number): Promise<PresenceMember[]> {
+  async members(room: string, now: number, limit = Infinity): Promise<PresenceMember[]> {
     const members = this.rooms.get(room);
     if (!members) return [];
     const out: PresenceMember[] = [];
@@ -52,7 +52,7 @@ export class MemoryPresenceStore implements PresenceStore {
     for (const [member, record] of members) {
       let transports: PresenceMember['transports'] | undefined;
       for (const c of record.conns.values()) if (c.expiresAt > now) (transports ??= []).push(c.transport);
-      if (transports) out.push({ member, name: record.name, transports });
+      if (transports && out.push({ member, name: record.name, transports }) >= limit) break;
     }
     return out;
   }

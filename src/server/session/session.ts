@@ -148,7 +148,8 @@ export class Session implements Closable {
       this.ensureOpen();
       let start = hub.resolveStart(state, opts.after, opts.fromStart);
       if (start.reset && opts.resetToEnd) start = hub.resolveStart(state, undefined);
-      const members = await hub.presence.members(room);
+      // One more than a snapshot shows: enough to know whether it is all.
+      const members = await hub.presence.members(room, PRESENCE_NOTICE_MAX_MEMBERS + 1);
       this.ensureOpen();
       this.dropSubscription(room, false);
       const sub = new Subscription(this, room);
@@ -558,10 +559,10 @@ export class Session implements Closable {
   }
 }
 
-/** `members` with `member` in it (on `transport`), added when missing. */
+/** `members` with `member` in it (on `transport`): added first when missing, so a cut snapshot keeps it. */
 function withMember(members: PresenceMember[], member: string, name: string, transport: TransportName): PresenceMember[] {
   const known = members.find((m) => m.member === member);
-  if (!known) return [...members, { member, name, transports: [transport] }];
+  if (!known) return [{ member, name, transports: [transport] }, ...members];
   if (known.transports.includes(transport)) return members;
   return members.map((m) => (m === known ? { ...m, transports: [...m.transports, transport] } : m));
 }
