@@ -5,6 +5,15 @@ export function answerStats() {
     globalThis.gc?.();
     const cpu = process.cpuUsage();
     const mem = process.memoryUsage();
-    process.send?.({ cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external });
+    process.send?.({ cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, heapTotal: mem.heapTotal, arrayBuffers: mem.arrayBuffers });
   });
 }
+
+// `{cmd: 'snapshot', file}`: writes a heap snapshot (what an idle connection holds, by constructor).
+process.on('message', async (msg) => {
+  if (msg.cmd !== 'snapshot') return;
+  const v8 = await import('node:v8');
+  globalThis.gc?.();
+  v8.writeHeapSnapshot(msg.file);
+  process.send?.({ snapshot: msg.file });
+});

@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type WebSocket from 'ws';
-import { ServerProcess, fmt, openSse, openWs, percentile, sleep } from '../lib.js';
+import { ServerProcess, fmt, openSse, openWs, percentile, sleep, type Stats } from '../lib.js';
 
 const POLLERS = Number(process.env.COSTS_POLLERS ?? 100);
 const RATE = Number(process.env.COSTS_RATE ?? 50);
@@ -255,7 +255,7 @@ async function memoryCosts(): Promise<void> {
       await sleep(1500);
       const after = await server.stats();
       console.log(
-        `  ${kind.padEnd(10)} RSS ${fmt((after.rss - before.rss) / CONNECTIONS / 1024, 1).padStart(6)} KiB/connection  heap+external ${fmt((after.heapUsed + after.external - before.heapUsed - before.external) / CONNECTIONS / 1024, 1).padStart(6)} KiB/connection   idle process RSS ${fmt(before.rss / 1048576, 1)} MiB`,
+        `  ${kind.padEnd(10)} RSS ${fmt((after.rss - before.rss) / CONNECTIONS / 1024, 1).padStart(6)} KiB/connection  heap+external ${fmt((after.heapUsed + after.external - before.heapUsed - before.external) / CONNECTIONS / 1024, 1).padStart(6)} KiB/connection   heap total ${fmt(((after as Stats & { heapTotal?: number }).heapTotal ?? NaN) / 1048576 - ((before as Stats & { heapTotal?: number }).heapTotal ?? NaN) / 1048576, 1)} MiB more   idle process RSS ${fmt(before.rss / 1048576, 1)} MiB`,
       );
       for (const c of closers) c();
     } finally {
