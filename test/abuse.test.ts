@@ -395,7 +395,7 @@ describe('abuse suite', () => {
   });
 
   it('3. anonymous GETs write nothing to presence or the log; only a signed presence ticket counts', async () => {
-    const s = await startServer({ longPollTimeoutMs: 100, presenceGraceMs: 100 });
+    const s = await startServer({ longPollTimeoutMs: 100, presenceGraceMs: 100, presenceEntries: true });
     try {
       assert.equal((await request(`${s.url}/api/rooms/R`, { method: 'PUT' })).status, 201);
       const joinsR = joinsIn(await historyOf(s.url, 'R'));

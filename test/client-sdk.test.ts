@@ -36,6 +36,9 @@ function assertNoGapNoDouble(entries: readonly Entry[]): void {
 describe('client SDK', () => {
   let server: Switchboard;
   let url: string;
+  /** A server that writes join and leave entries (--presence-entries): what polling clients learn presence from. */
+  let entriesServer: Switchboard;
+  let entriesUrl: string;
   const clients: Client[] = [];
   const open = async (options: Partial<ConnectOptions> & { room: string; name: string }): Promise<Client> => {
     const c = await connect({ url, ...FAST, ...options });
@@ -62,11 +65,14 @@ describe('client SDK', () => {
       maxMessageBytes: 1000,
     });
     url = `http://127.0.0.1:${await server.listen()}`;
+    entriesServer = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', presenceGraceMs: 100, presenceEntries: true });
+    entriesUrl = `http://127.0.0.1:${await entriesServer.listen()}`;
   });
 
   after(async () => {
     await Promise.all(clients.map((c) => c.close()));
     await server.close();
+    await entriesServer.close();
   });
 
   for (const transport of TRANSPORTS) {
@@ -120,13 +126,17 @@ describe('client SDK', () => {
       });
 
       it('sees presence: join and leave of another member', { timeout: 10_000 }, async () => {
-        const room = await newRoom();
-        const watcher = await open({ room, name: 'watcher', transport });
+        // Polling clients hear of arrivals through join and leave entries only (poll answers carry no notices): --presence-entries.
+        const polls = transport === 'polling' || transport === 'long-polling';
+        const base = polls ? entriesUrl : url;
+        const room = `sdk-presence-${transport}`;
+        assert.ok((await fetch(`${base}/api/rooms/${room}`, { method: 'PUT' })).ok);
+        const watcher = await open({ url: base, room, name: 'watcher', transport });
         const names = (): string[] => watcher.presence().map((m) => m.name);
         await waitFor(() => names().includes('watcher'), 'own presence');
         const presenceEvents: string[][] = [];
         watcher.on('presence', (list) => presenceEvents.push(list.map((m) => m.name)));
-        const visitor = await connect({ url, ...FAST, room, name: 'visitor', transport: 'websocket' });
+        const visitor = await connect({ url: base, ...FAST, room, name: 'visitor', transport: 'websocket' });
         await waitFor(() => names().includes('visitor'), 'visitor joined');
         assert.equal(watcher.presence().find((m) => m.name === 'visitor')?.transports[0], 'websocket');
         await visitor.close();

@@ -5,7 +5,7 @@ import { SseProbe, WsProbe, rawTcp, request, startServer, waitFor } from './help
 
 describe('connection management', () => {
   it('a dead WebSocket peer (no pong) is reaped by the heartbeat and leaves its rooms at once', async () => {
-    const s = await startServer({ heartbeatMs: 150, presenceGraceMs: 50 });
+    const s = await startServer({ heartbeatMs: 150, presenceGraceMs: 50, presenceEntries: true });
     try {
       await request(`${s.url}/api/rooms/hb`, { method: 'PUT' });
       const watcher = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=watcher`);

@@ -148,8 +148,8 @@ describe('a publish stored by a node that died before fanning it out', { skip: s
       ping: () => inner.ping(),
       close: () => inner.close(),
     };
-    const a = await startServer({ store: 'redis', redisUrl, redisPrefix: prefix, broker: lossy });
-    const b = await startServer({ store: 'redis', redisUrl, redisPrefix: prefix });
+    const a = await startServer({ store: 'redis', redisUrl, redisPrefix: prefix, broker: lossy, presenceEntries: true });
+    const b = await startServer({ store: 'redis', redisUrl, redisPrefix: prefix, presenceEntries: true });
     const room = 'orphan';
     await request(`${a.url}/api/rooms/${room}`, { method: 'PUT' });
     const start = ((await getJson(`${a.url}/api/rooms/${room}/poll`)) as PollResult).cursor;

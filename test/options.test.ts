@@ -94,7 +94,7 @@ describe('the table of options', () => {
 
   it('keeps every flag serve had', () => {
     const before =
-      '--port --host --store --data-dir --redis --redis-prefix --max-message-bytes --retention-count --retention-ms --heartbeat-ms --sse-keepalive-ms --long-poll-timeout-ms --max-connections --max-rooms --rate-limit --rate-burst --max-buffered-bytes --origins --jwt-secret --jwt-public-key --jwks --jwt-issuer --jwt-audience --api-key --guests --guest-rooms --dev-login --trust-proxy --webhook-url --webhook-secret --webhook-events --typing-rate --subscribe-rate --create-rate --connect-rate --max-connections-per-address --max-connections-per-member --max-subscriptions --max-answer-bytes --write-timeout-ms --headers-timeout-ms --request-timeout-ms --no-seed-routes --no-presence-entries --shutdown-timeout-ms --drain-delay-ms --log-level --log-json';
+      '--port --host --store --data-dir --redis --redis-prefix --max-message-bytes --retention-count --retention-ms --heartbeat-ms --sse-keepalive-ms --long-poll-timeout-ms --max-connections --max-rooms --rate-limit --rate-burst --max-buffered-bytes --origins --jwt-secret --jwt-public-key --jwks --jwt-issuer --jwt-audience --api-key --guests --guest-rooms --dev-login --trust-proxy --webhook-url --webhook-secret --webhook-events --typing-rate --subscribe-rate --create-rate --connect-rate --max-connections-per-address --max-connections-per-member --max-subscriptions --max-answer-bytes --write-timeout-ms --headers-timeout-ms --request-timeout-ms --no-seed-routes --presence-entries --shutdown-timeout-ms --drain-delay-ms --log-level --log-json';
     const flags = new Set(OPTION_LIST.map((o) => o.flag));
     for (const flag of before.split(' ')) assert.ok(flags.has(flag), flag);
     assert.equal(OPTION_LIST.find((o) => o.key === 'port')!.short, '-p');
@@ -133,7 +133,7 @@ describe('resolveConfig', () => {
       DEV_LOGIN: '1',
       JWT_SECRET: 'x'.repeat(32),
       SEED_ROUTES: 'false',
-      PRESENCE_ENTRIES: '0',
+      PRESENCE_ENTRIES: '1',
       TRUST_PROXY: 'true',
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'debug',
@@ -144,7 +144,7 @@ describe('resolveConfig', () => {
     assert.deepEqual(c.origins, ['https://a.example', 'http://localhost:5173']);
     assert.deepEqual(c.guestRooms, ['lobby', 'team-*']);
     assert.deepEqual(c.webhookEvents, ['message.published']);
-    assert.deepEqual([c.devLogin, c.seedRoutes, c.presenceEntries, c.trustProxy, c.logJson], [true, false, false, true, true]);
+    assert.deepEqual([c.devLogin, c.seedRoutes, c.presenceEntries, c.trustProxy, c.logJson], [true, false, true, true, true]);
     assert.equal(c.logLevel, 'debug');
     assert.equal(c.host, '::', 'an empty variable counts as not set');
   });

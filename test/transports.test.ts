@@ -81,7 +81,7 @@ describe('each transport end to end', () => {
 describe('one room, four transports', () => {
   let s: Started;
   before(async () => {
-    s = await startServer({ rateLimitPerSecond: 1000, rateLimitBurst: 1000, presenceGraceMs: 200 });
+    s = await startServer({ rateLimitPerSecond: 1000, rateLimitBurst: 1000, presenceGraceMs: 200, presenceEntries: true });
     await request(`${s.url}/api/rooms/mixed`, { method: 'PUT' });
   });
   after(async () => s.server.close());
@@ -213,9 +213,9 @@ describe('one room, four transports', () => {
   });
 });
 
-describe('presence kept out of the log (--no-presence-entries)', () => {
+describe('presence kept out of the log (the default; --presence-entries writes it)', () => {
   it('writes no join or leave entries, and tells subscribers through presence notices', async () => {
-    const s = await startServer({ presenceEntries: false, presenceGraceMs: 50 });
+    const s = await startServer({ presenceGraceMs: 50 });
     try {
       await request(`${s.url}/api/rooms/quiet`, { method: 'PUT' });
       const watcher = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=w&member=w`);

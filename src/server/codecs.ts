@@ -54,8 +54,13 @@ export function seedMessage(e: MessageEntry): SeedMessage {
   return { text: e.text, timestamp: e.ts };
 }
 
+const seedJsonCache = new WeakMap<MessageEntry, string>();
+
+/** The lecture's JSON of a message, made once per entry whatever the number of clients it goes to. */
 export function seedJson(e: MessageEntry): string {
-  return JSON.stringify(seedMessage(e));
+  let json = seedJsonCache.get(e);
+  if (json === undefined) seedJsonCache.set(e, (json = JSON.stringify(seedMessage(e))));
+  return json;
 }
 
 /** Seed WebSocket (`/`): chat messages with a text only, as `{text, timestamp}`. Empty buffer when the batch holds none. */

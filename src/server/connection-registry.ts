@@ -1,3 +1,4 @@
+import type { Gauge } from 'prom-client';
 import { SwitchboardError } from '../protocol/errors.js';
 import type { Principal } from './auth/principal.js';
 import type { Metrics } from './metrics.js';
@@ -26,6 +27,8 @@ export interface Closable {
 export class ConnectionRegistry {
   private readonly open = new Set<Closable>();
   private readonly sweeper: NodeJS.Timeout;
+  /** The connections gauge of each transport, bound once (no label hashing per connection). */
+  private readonly gauges = new Map<string, Gauge.Internal<string>>();
   draining = false;
 
   constructor(
@@ -59,14 +62,16 @@ export class ConnectionRegistry {
     if (this.open.size >= this.max) throw new SwitchboardError('TOO_MANY_CONNECTIONS', `limit is ${this.max}`);
     const releaseCaps = conn.principal ? this.limits.openConnection(conn.principal) : () => {};
     this.open.add(conn);
-    this.metrics.connections.inc({ transport });
+    let gauge = this.gauges.get(transport);
+    if (!gauge) this.gauges.set(transport, (gauge = this.metrics.connections.labels({ transport })));
+    gauge.inc();
     let released = false;
     return () => {
       if (released) return;
       released = true;
       releaseCaps();
       this.open.delete(conn);
-      this.metrics.connections.dec({ transport });
+      gauge.dec();
     };
   }
 

@@ -8,6 +8,7 @@ import type { Broker, BrokerMessage } from './broker/broker.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { PresenceStore } from './presence/presence-store.js';
+import { PollAnswers } from './poll-answers.js';
 import { PresenceTracker } from './presence/presence-tracker.js';
 import { RoomChannel } from './room-channel.js';
 import type { MessageStore, RoomPageRequest, RoomState } from './store/message-store.js';
@@ -50,8 +51,22 @@ function sameMessage(entry: Entry, draft: EntryDraft): boolean {
   return entry.text === draft.text && entry.event === draft.event && jsonEqual(entry.data, draft.data);
 }
 
+/** Presence changes of a room within this long go out as one `presence` notice. */
+const PRESENCE_NOTICE_MS = 100;
+/**
+ * Rooms with more members than this get no live `presence` notice: each would carry the whole
+ * list to every member. Their clients read `GET /api/rooms/:room/presence`.
+ */
+export const PRESENCE_NOTICE_MAX_MEMBERS = 100;
+
 /** Entries read from the store per call while an answer is filled: bounds the memory one request holds. */
 const READ_CHUNK = 64;
+
+/** What ends a held poll early (its session's close). */
+export interface PollStop {
+  /** Calls `wake` once when the poll must end (at once when it must already); returns what cancels that. */
+  onClose(wake: () => void): () => void;
+}
 
 /** Where a subscription starts, once the cursor was checked against the room's history. */
 export interface StartPosition {
@@ -77,6 +92,10 @@ export class Hub {
   private readonly lastUsed = new Map<string, number>();
   private readonly channelIdleMs: number;
   private readonly sweeper: NodeJS.Timeout;
+  /** Rooms whose presence notice is due (see presenceChanged). */
+  private readonly presenceDue = new Set<string>();
+  /** Shared poll answers of each live room (see PollAnswers). */
+  private readonly pollAnswers = new WeakMap<RoomChannel, PollAnswers>();
   private disconnectHandler: (member: string, room: string | undefined) => void = () => {};
 
   constructor(private readonly options: HubOptions) {
@@ -250,27 +269,33 @@ export class Hub {
 
   /** Entries after a cursor, at once (short polling). */
   async poll(room: string, after: string | undefined, limit: number): Promise<PollResult> {
-    const state = await this.room(room);
-    const start = this.resolveStart(state, after);
-    await this.channel(room); // keeps typing notices of this room on this node while it is polled
-    return this.readPoll(room, start, limit);
+    return this.answerNow(room, after, limit);
   }
 
   /**
    * Entries after a cursor; when there are none yet, waits for the next ones until `timeoutMs`
-   * or `signal` aborts, then answers with no entries (long polling).
+   * or `stop` says so (the session closed), then answers with no entries (long polling).
    */
-  async longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, signal: AbortSignal): Promise<PollResult> {
-    const state = await this.room(room);
-    const start = this.resolveStart(state, after);
-    const channel = await this.channel(room);
+  async longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, stop: PollStop): Promise<PollResult> {
+    let channel = this.channels.get(room);
+    const cursor = parseCursor(after);
+    let position: number;
+    // At the live head (the common case: a poller back for more) nothing is read: what comes next wakes it.
+    if (channel && cursor?.epoch === channel.epoch && cursor.seq === channel.head) {
+      position = cursor.seq;
+      this.lastUsed.set(room, Date.now()); // polled: not idle
+    }
+    else {
+      position = this.resolveStart(await this.room(room), after).seq;
+      channel = await this.channel(room);
+    }
     let resolveWait!: () => void;
     let wokenBy: Batch | undefined;
     const woken = new Promise<void>((resolve) => (resolveWait = resolve));
     // Registered before reading, so an entry stored meanwhile wakes it (no lost wake-up).
     const waiter: Subscriber = {
       transport: 'long-polling',
-      position: start.seq,
+      position,
       deliver: (batch) => {
         wokenBy ??= batch;
         resolveWait();
@@ -281,22 +306,21 @@ export class Hub {
     };
     channel.subscribers.add(waiter);
     const timer = setTimeout(resolveWait, timeoutMs);
-    const onAbort = (): void => resolveWait();
-    signal.addEventListener('abort', onAbort);
+    const unwatch = stop.onClose(resolveWait);
     try {
-      const now = await this.readPoll(room, start, limit);
+      const now = await this.answerNow(room, after, limit);
       if (now.entries.length > 0 || now.reset) return now;
       await woken;
       const batch = wokenBy as Batch | undefined;
-      if (batch && batch.firstSeq === start.seq + 1 && batch.entries.length <= limit) {
+      if (batch && batch.firstSeq === position + 1 && batch.entries.length <= limit) {
         // Every poll held at this position gets the same answer object, encoded once.
         return batch.encoded(`longpoll:${limit}`, (b) => this.pollResult(room, b.epoch, [...b.entries], b.lastSeq, false));
       }
-      // Read again from a fresh state: the history may have been reset meanwhile.
-      return await this.readPoll(room, this.resolveStart(await this.room(room), after), limit);
+      // Read again (shared, see answerNow): the history may have been reset meanwhile.
+      return await this.answerNow(room, after, limit);
     } finally {
       clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      unwatch();
       channel.remove(waiter);
     }
   }
@@ -354,6 +378,36 @@ export class Hub {
     this.presence.clear();
   }
 
+  /**
+   * What follows `after` now. Polls at one position share one answer while the room's head has
+   * not moved (PollAnswers): at the head it is built without any read, elsewhere read once.
+   */
+  private async answerNow(room: string, after: string | undefined, limit: number): Promise<PollResult> {
+    const live = this.channels.get(room);
+    if (live) {
+      this.lastUsed.set(room, Date.now()); // polled: not idle
+      const answers = this.answersOf(live);
+      const known = answers.get(live.epoch, live.head, after, limit);
+      if (known) return known;
+      const cursor = parseCursor(after);
+      if (cursor?.epoch === live.epoch && cursor.seq === live.head) {
+        return answers.set(live.epoch, live.head, after, limit, this.pollResult(room, live.epoch, [], live.head, false));
+      }
+    }
+    const start = this.resolveStart(await this.room(room), after);
+    const channel = await this.channel(room); // keeps typing notices of this room on this node
+    const { epoch, head } = channel;
+    const result = await this.readPoll(room, start, limit);
+    // Shared only when nothing came meanwhile (then the next poll finds it in the store anyway).
+    return channel.head === head && channel.epoch === epoch && this.channels.get(room) === channel ? this.answersOf(channel).set(epoch, head, after, limit, result) : result;
+  }
+
+  private answersOf(channel: RoomChannel): PollAnswers {
+    let answers = this.pollAnswers.get(channel);
+    if (!answers) this.pollAnswers.set(channel, (answers = new PollAnswers()));
+    return answers;
+  }
+
   private async readPoll(room: string, start: StartPosition, limit: number): Promise<PollResult> {
     const n = Math.max(1, Math.min(limit, MAX_PAGE));
     const entries: Entry[] = [];
@@ -387,9 +441,22 @@ export class Hub {
   }
 
   /** Tells every node's subscribers who is here now, when that changed without a join or leave. */
-  private async presenceChanged(room: string): Promise<void> {
+  private presenceChanged(room: string): void {
+    // A burst of arrivals (a reconnect storm) is one notice, not one per arrival.
+    if (this.presenceDue.has(room)) return;
+    this.presenceDue.add(room);
+    setTimeout(() => {
+      this.presenceDue.delete(room);
+      void this.sendPresence(room);
+    }, PRESENCE_NOTICE_MS).unref();
+  }
+
+  private async sendPresence(room: string): Promise<void> {
     try {
-      await this.options.broker.publish({ kind: 'presence', notice: { room, members: await this.presence.members(room) } });
+      const members = await this.presence.members(room);
+      // The whole list to every member is n² bytes: big rooms read GET presence instead.
+      if (members.length > PRESENCE_NOTICE_MAX_MEMBERS) return;
+      await this.options.broker.publish({ kind: 'presence', notice: { room, members } });
     } catch (err) {
       this.options.logger.debug({ err, room }, 'presence notice not sent');
     }
@@ -496,7 +563,10 @@ export class Hub {
       // Rooms with no live channel on this node have no one to deliver to; polls read the store.
       this.channels.get(message.entry.room)?.receive(message.epoch, message.entry);
     } else if (message.kind === 'typing') {
-      this.channels.get(message.notice.room)?.typingNotice(message.notice, this.options.typingTtlMs);
+      const channel = this.channels.get(message.notice.room);
+      channel?.typingNotice(message.notice, this.options.typingTtlMs);
+      // Shared poll answers carry who types: the held polls this notice wakes read a new one.
+      if (channel) this.pollAnswers.get(channel)?.clear();
     } else if (message.kind === 'presence') {
       this.channels.get(message.notice.room)?.presenceNotice(message.notice);
     } else if (message.kind === 'room') {

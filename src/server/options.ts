@@ -338,10 +338,10 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
   },
   presenceGraceMs: { flag: '--presence-grace-ms', env: 'PRESENCE_GRACE_MS', default: 3000, help: 'a member leaves this long after its last connection', value: ms(0) },
   presenceEntries: {
-    flag: '--no-presence-entries',
+    flag: '--presence-entries',
     env: 'PRESENCE_ENTRIES',
-    default: true,
-    help: 'joins and leaves as log entries; the flag keeps them out of the log, as `presence` notices only (big rooms)',
+    default: false,
+    help: 'also write joins and leaves to the log as `join` / `leave` entries (a durable write per arrival); off, they are live `presence` notices only',
     value: onOff(),
   },
   shutdownTimeoutMs: { flag: '--shutdown-timeout-ms', env: 'SHUTDOWN_TIMEOUT_MS', default: 5000, help: 'graceful shutdown deadline', value: ms(0) },

@@ -1,5 +1,5 @@
 import { backoffDelay, ConnectionError, SwitchboardError } from 'switchboard-client';
-import type { Client, Entry, StatusEvent, TransportName } from 'switchboard-client';
+import type { Client, Entry, PresenceMember, StatusEvent, TransportName } from 'switchboard-client';
 import { detailOf, isAccessError, isAuthError } from './api.js';
 import { auth } from './auth.js';
 import { ChatSession } from './chat-session.js';
@@ -7,6 +7,7 @@ import { Composer } from './composer.js';
 import { h, icon, replaceChildren } from './dom.js';
 import { TRANSPORT_LABELS } from './format.js';
 import { MessageList } from './message-list.js';
+import { collapsedLine, presenceChanges } from './presence-changes.js';
 import { PresenceList } from './presence-list.js';
 import { RoomList } from './room-list.js';
 import { pollIntervalField, transportField } from './settings-controls.js';
@@ -61,6 +62,10 @@ export class ChatView {
   private unseen = 0;
   private visible = false;
   private presenceTimer: number | undefined;
+  /** The presence list of the last notice (joins and leaves are told from it); undefined before the room is joined. */
+  private members: PresenceMember[] | undefined;
+  /** The server writes join and leave entries (so no line is made from notices). */
+  private presenceEntries = false;
   /** The last error the SDK reported for this room (tells why a connection was closed). */
   private lastError: SwitchboardError | undefined;
   /** The connection failed on its credentials: new ones reopen the room. */
@@ -159,6 +164,8 @@ export class ChatView {
     this.badge.update(undefined);
     this.typing.clear();
     this.presence.render([]);
+    this.members = undefined;
+    this.presenceEntries = false;
     this.showBanner(undefined);
     replaceChildren(this.title, h('span', { class: 'hash', attrs: { 'aria-hidden': 'true' } }, '#'), room);
     this.composer.setPlaceholder(auth.mayWrite(room) ? `Message #${room}` : `Message #${room} (you may only read here)`);
@@ -175,6 +182,7 @@ export class ChatView {
       {
         entry: (e) => this.onEntry(e),
         presence: (m) => {
+          this.notePresence(m);
           this.presence.render(m, this.status?.status === 'connected');
           this.checkPresenceSoon(ChatView.PRESENCE_SETTLE_MS);
         },
@@ -240,6 +248,7 @@ export class ChatView {
     }
     if (token !== this.openToken) return;
     this.presence.render(client.presence());
+    this.members = client.presence();
     this.checkPresenceSoon(ChatView.PRESENCE_SETTLE_MS);
     this.onStatus({ status: client.status, transport: client.transport });
     await this.loadOlder();
@@ -356,7 +365,21 @@ export class ChatView {
     }
   }
 
+  /**
+   * Who joined or left since the last presence notice, as one collapsed line each ("ann, bob and
+   * 6 others joined"). Not when the server writes `join` / `leave` entries (--presence-entries):
+   * the log shows them already.
+   */
+  private notePresence(members: PresenceMember[]): void {
+    const before = this.members;
+    this.members = members;
+    if (!before || this.presenceEntries || !this.list) return;
+    const { joined, left } = presenceChanges(before, members, this.options.member);
+    for (const line of [collapsedLine(joined, 'joined'), collapsedLine(left, 'left')]) if (line) this.list.addNote(line);
+  }
+
   private onEntry(entry: Entry): void {
+    if (entry.type !== 'message') this.presenceEntries = true;
     if (!this.list?.add(entry)) return;
     if (entry.type === 'message') {
       this.typing.stopped(entry.from.member, entry.from.name);

@@ -59,13 +59,29 @@ export class MessageList {
 
   /** The oldest seq shown (the `before` of the next history page). */
   get firstSeq(): number | undefined {
-    const first = this.list.firstElementChild as HTMLElement | null;
+    let first = this.list.firstElementChild as HTMLElement | null;
+    while (first?.dataset.note) first = first.nextElementSibling as HTMLElement | null;
     return first ? Number(first.dataset.seq) : undefined;
   }
 
   get lastSeq(): number | undefined {
-    const last = this.list.lastElementChild as HTMLElement | null;
+    let last = this.list.lastElementChild as HTMLElement | null;
+    while (last?.dataset.note) last = last.previousElementSibling as HTMLElement | null;
     return last ? Number(last.dataset.seq) : undefined;
+  }
+
+  /**
+   * A line that is no entry of the log ("ann and bob joined", from presence notices), placed
+   * after the entries shown now; entries that come later go after it.
+   */
+  addNote(text: string): void {
+    const follow = this.isNearBottom();
+    const ts = Date.now();
+    const time = h('time', { attrs: { datetime: new Date(ts).toISOString(), title: formatFull(ts) } }, formatTime(ts));
+    const li = h('li', { class: 'event', attrs: { 'data-seq': this.lastSeq ?? 0, 'data-ts': ts, 'data-note': '1' } }, h('span', 'event-text', text), ' ', time);
+    this.list.append(li);
+    this.restyle(li);
+    if (follow) this.scrollToBottom(false);
   }
 
   get pendingCount(): number {

@@ -16,7 +16,7 @@ export class MemoryPresenceStore implements PresenceStore {
     if (!members) this.rooms.set(room, (members = new Map()));
     let record = members.get(conn.member);
     const now = Date.now();
-    const wasPresent = record !== undefined && [...record.conns.values()].some((c) => c.expiresAt > now);
+    const wasPresent = record !== undefined && anyLive(record, now);
     if (!record) members.set(conn.member, (record = { name: conn.name, conns: new Map() }));
     record.name = conn.name;
     record.conns.set(conn.id, { transport: conn.transport, expiresAt });
@@ -28,7 +28,7 @@ export class MemoryPresenceStore implements PresenceStore {
     const record = members?.get(member);
     if (!members || !record || !record.conns.delete(connectionId)) return false;
     const now = Date.now();
-    if ([...record.conns.values()].some((c) => c.expiresAt > now)) return false;
+    if (anyLive(record, now)) return false;
     members.delete(member);
     if (members.size === 0) this.rooms.delete(room);
     return true;
@@ -44,20 +44,26 @@ export class MemoryPresenceStore implements PresenceStore {
     return missing;
   }
 
-  async members(room: string, now: number): Promise<PresenceMember[]> {
+  async members(room: string, now: number, limit = Infinity): Promise<PresenceMember[]> {
     const members = this.rooms.get(room);
     if (!members) return [];
     const out: PresenceMember[] = [];
+    // No arrays per member on the way: a big room is listed at every subscribe.
     for (const [member, record] of members) {
-      const live = [...record.conns.values()].filter((c) => c.expiresAt > now);
-      if (live.length > 0) out.push({ member, name: record.name, transports: live.map((c) => c.transport) });
+      let transports: PresenceMember['transports'] | undefined;
+      for (const c of record.conns.values()) if (c.expiresAt > now) (transports ??= []).push(c.transport);
+      if (transports && out.push({ member, name: record.name, transports }) >= limit) break;
     }
     return out;
   }
 
   async counts(rooms: string[], now: number): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    for (const room of rooms) out.set(room, (await this.members(room, now)).length);
+    for (const room of rooms) {
+      let n = 0;
+      for (const record of this.rooms.get(room)?.values() ?? []) if (anyLive(record, now)) n++;
+      out.set(room, n);
+    }
     return out;
   }
 
@@ -78,4 +84,9 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 
   async close(): Promise<void> {}
+}
+
+function anyLive(record: MemberRecord, now: number): boolean {
+  for (const c of record.conns.values()) if (c.expiresAt > now) return true;
+  return false;
 }

@@ -41,7 +41,8 @@ export interface PresenceStore {
    * caller adds them again, which writes a `join` for a member that was reaped.
    */
   refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number): Promise<C[]>;
-  members(room: string, now: number): Promise<PresenceMember[]>;
+  /** `limit`: a store may stop after that many (a big room's snapshot needs no more); it may also list all. */
+  members(room: string, now: number, limit?: number): Promise<PresenceMember[]>;
   /** How many members each room has, in one round trip (room lists); may count a member whose connections expired but were not reaped yet. */
   counts(rooms: string[], now: number): Promise<Map<string, number>>;
   reap(now: number): Promise<GoneMember[]>;

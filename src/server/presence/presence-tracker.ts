@@ -75,8 +75,9 @@ export class PresenceTracker {
     }
   }
 
-  members(room: string): Promise<PresenceMember[]> {
-    return this.store.members(room, Date.now()).catch(() => []);
+  /** Who is in `room`: all, or at least `limit` of them when there are that many (a store may list more). */
+  members(room: string, limit?: number): Promise<PresenceMember[]> {
+    return this.store.members(room, Date.now(), limit).catch(() => []);
   }
 
   /** Member counts of many rooms at once (room lists). */

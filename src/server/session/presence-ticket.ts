@@ -9,6 +9,15 @@ export interface TicketClaims {
   name: string;
 }
 
+/** Checked tickets remembered at most (a poller's ticket is checked once, not at every poll). */
+const MAX_VERIFIED = 10_000;
+
+function checkClaims(claims: TicketClaims, issued: number, room: string, now: number): TicketClaims {
+  if (claims.room !== room) throw new SwitchboardError('INVALID_SESSION', 'issued for another room');
+  if (now - issued > MAX_AGE_MS) throw new SwitchboardError('INVALID_SESSION', 'expired');
+  return claims;
+}
+
 /** Tickets older than this are refused: a polling client joins again (one POST). */
 const MAX_AGE_MS = 24 * 3600 * 1000;
 
@@ -20,11 +29,15 @@ const MAX_AGE_MS = 24 * 3600 * 1000;
  * the key (see server.ts) accepts the tickets of the others.
  */
 export class PresenceTickets {
+  /** Tickets whose signature was checked, with what they say: a poller sends the same one with every request. */
+  private readonly verified = new Map<string, { claims: TicketClaims; issued: number }>();
+
   constructor(private key: Buffer = randomBytes(32)) {}
 
   /** Replaces the key (the one shared by a cluster, once known): tickets of the old key are refused from then on. */
   setKey(key: Buffer): void {
     this.key = key;
+    this.verified.clear();
   }
 
   issue(claims: TicketClaims, now = Date.now()): string {
@@ -34,6 +47,8 @@ export class PresenceTickets {
 
   /** The claims of a ticket issued for `room`; throws INVALID_SESSION for anything else. */
   verify(ticket: string, room: string, now = Date.now()): TicketClaims {
+    const known = this.verified.get(ticket);
+    if (known) return checkClaims(known.claims, known.issued, room, now);
     const dot = ticket.indexOf('.');
     if (ticket.length > 1024 || dot < 0) throw new SwitchboardError('INVALID_SESSION');
     const payload = ticket.slice(0, dot);
@@ -41,9 +56,11 @@ export class PresenceTickets {
     const expected = Buffer.from(this.sign(payload), 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new SwitchboardError('INVALID_SESSION');
     const [r, connectionId, member, name, issued] = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as [string, string, string, string, number];
-    if (r !== room) throw new SwitchboardError('INVALID_SESSION', 'issued for another room');
-    if (now - issued > MAX_AGE_MS) throw new SwitchboardError('INVALID_SESSION', 'expired');
-    return { room: r, connectionId, member, name };
+    const claims = { room: r, connectionId, member, name };
+    // Bounded: past it, the oldest half is forgotten (checked again when it comes back).
+    if (this.verified.size >= MAX_VERIFIED) for (const k of [...this.verified.keys()].slice(0, MAX_VERIFIED / 2)) this.verified.delete(k);
+    this.verified.set(ticket, { claims, issued });
+    return checkClaims(claims, issued, room, now);
   }
 
   private sign(payload: string): string {

@@ -2,12 +2,15 @@ import { formatCursor } from '../../protocol/cursor.js';
 import { ROOM_NAME_PATTERN } from '../../protocol/constants.js';
 import { SwitchboardError, type ErrorCode } from '../../protocol/errors.js';
 import { dataProblem, EVENT_NAME_PATTERN, MAX_DATA_DEPTH } from '../../protocol/payload.js';
+import type { Counter } from 'prom-client';
 import type { Ack, HistoryPage, JsonValue, MessageDraft, PollResult, PresenceMember, RoomInfo, Sender, TransportName, TypingNotice } from '../../protocol/types.js';
 import type { Principal, Right } from '../auth/principal.js';
 import type { Batch } from '../batch.js';
 import type { Codec } from '../codecs.js';
 import type { Closable } from '../connection-registry.js';
 import type { ServerContext } from '../context.js';
+import type { Metrics } from '../metrics.js';
+import { PRESENCE_NOTICE_MAX_MEMBERS } from '../hub.js';
 import type { RoomPageRequest, RoomState } from '../store/message-store.js';
 import type { Subscriber } from '../subscriber.js';
 import type { Budget } from './limits.js';
@@ -25,7 +28,10 @@ export interface SubscribeInfo {
   epoch: string;
   cursor: string;
   reset?: 'epoch' | 'expired';
+  /** Who is here; in a room of more than PRESENCE_NOTICE_MAX_MEMBERS, that many of them (and `presenceTruncated`). */
   presence: PresenceMember[];
+  /** Set when `presence` lists only part of a big room (GET presence lists all). */
+  presenceTruncated?: true;
 }
 
 /** What the client sends to publish (unchecked: the session validates it). */
@@ -77,7 +83,8 @@ export class Session implements Closable {
   private readonly subs = new Map<string, Subscription>();
   private readonly output: SessionOptions['sink'];
   private readonly countsInPresence: boolean;
-  private readonly abort = new AbortController();
+  /** Told once when the session closes (held long polls); made on first use. No AbortController: one per request cost more than the poll. */
+  private closeWatchers: Set<() => void> | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private stalledSince: number | undefined;
   private closedWith: SwitchboardError | null | undefined;
@@ -98,9 +105,14 @@ export class Session implements Closable {
     return this.closedWith !== undefined;
   }
 
-  /** Aborted when the session closes (held long polls end with it). */
-  get signal(): AbortSignal {
-    return this.abort.signal;
+  /** Calls `wake` once when the session closes (at once when it is closed already); returns what cancels that. */
+  onClose(wake: () => void): () => void {
+    if (this.closed) {
+      wake();
+      return () => {};
+    }
+    (this.closeWatchers ??= new Set()).add(wake);
+    return () => void this.closeWatchers?.delete(wake);
   }
 
   get subscriptionCount(): number {
@@ -136,12 +148,18 @@ export class Session implements Closable {
       this.ensureOpen();
       let start = hub.resolveStart(state, opts.after, opts.fromStart);
       if (start.reset && opts.resetToEnd) start = hub.resolveStart(state, undefined);
-      const presence = await hub.presence.members(room);
+      // One more than a snapshot shows: enough to know whether it is all.
+      const members = await hub.presence.members(room, PRESENCE_NOTICE_MAX_MEMBERS + 1);
       this.ensureOpen();
       this.dropSubscription(room, false);
       const sub = new Subscription(this, room);
       this.subs.set(room, sub);
-      const info: SubscribeInfo = { room, epoch: start.epoch, cursor: formatCursor(start), ...(start.reset ? { reset: start.reset } : {}), presence };
+      // The client is counted from now on: its own snapshot says so (the notice of its arrival may go out before it is live).
+      const everyone = this.countsInPresence ? withMember(members, this.principal.member, this.principal.name, this.presenceTransport) : members;
+      // The whole list to every arrival is n² bytes in a big room: part of it, said so.
+      const truncated = everyone.length > PRESENCE_NOTICE_MAX_MEMBERS;
+      const presence = truncated ? everyone.slice(0, PRESENCE_NOTICE_MAX_MEMBERS) : everyone;
+      const info: SubscribeInfo = { room, epoch: start.epoch, cursor: formatCursor(start), ...(start.reset ? { reset: start.reset } : {}), presence, ...(truncated ? { presenceTruncated: true as const } : {}) };
       announce?.(info);
       if (this.countsInPresence) hub.presence.attach(room, { id: this.id, member: this.principal.member, name: this.principal.name, transport: this.presenceTransport });
       try {
@@ -152,6 +170,7 @@ export class Session implements Closable {
       }
       // Closed or unsubscribed during the replay: the hub may have added it after we removed it.
       if (this.subs.get(room) !== sub) hub.unsubscribe(room, sub);
+      else if (!truncated) void this.presenceSince(room, sub, presence);
       return info;
     });
   }
@@ -229,7 +248,7 @@ export class Session implements Closable {
   longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket?: string): Promise<PollResult> {
     return this.run('longpoll', room, 'read', undefined, async () => {
       if (ticket) this.touchPresence(room, ticket, 'long-polling');
-      const result = await this.ctx.hub.longPoll(room, after, limit, timeoutMs, this.abort.signal);
+      const result = await this.ctx.hub.longPoll(room, after, limit, timeoutMs, this);
       if (ticket) this.touchPresence(room, ticket, 'long-polling');
       return result;
     });
@@ -365,7 +384,9 @@ export class Session implements Closable {
     this.closedWith = err ?? null;
     clearTimeout(this.expiryTimer);
     for (const room of [...this.subs.keys()]) this.dropSubscription(room, true);
-    this.abort.abort();
+    const watchers = this.closeWatchers;
+    this.closeWatchers = undefined;
+    if (watchers) for (const wake of watchers) wake();
     this.output?.sink.close(err);
   }
 
@@ -475,7 +496,7 @@ export class Session implements Closable {
   }
 
   private record(command: string, outcome: string): void {
-    this.ctx.metrics.commands.inc({ command, transport: this.transport, outcome });
+    commandCounter(this.ctx.metrics, command, this.transport, outcome).inc();
   }
 
   private ensureOpen(): void {
@@ -501,6 +522,16 @@ export class Session implements Closable {
     this.subs.delete(room);
     this.ctx.hub.unsubscribe(room, sub);
     if (leavePresence && this.countsInPresence) this.ctx.hub.presence.detach(room, this.id);
+  }
+
+  /**
+   * Presence notices go to live subscribers only: one sent while `sub` was replaying missed it.
+   * When the members changed since its snapshot, it is told now (one read per subscribe).
+   */
+  private async presenceSince(room: string, sub: Subscription, snapshot: PresenceMember[]): Promise<void> {
+    const now = await this.ctx.hub.presence.members(room);
+    if (this.subs.get(room) !== sub || samePresence(snapshot, now)) return;
+    sub.deliverPresence(JSON.stringify({ type: 'presence', room, members: now }));
   }
 
   private touchPresence(room: string, ticket: string, transport: 'polling' | 'long-polling'): void {
@@ -530,6 +561,34 @@ export class Session implements Closable {
     }, Math.min(Math.max(0, exp - Date.now()), 2_147_483_647));
     this.expiryTimer.unref();
   }
+}
+
+/** `members` with `member` in it (on `transport`): added first when missing, so a cut snapshot keeps it. */
+function withMember(members: PresenceMember[], member: string, name: string, transport: TransportName): PresenceMember[] {
+  const known = members.find((m) => m.member === member);
+  if (!known) return [{ member, name, transports: [transport] }, ...members];
+  if (known.transports.includes(transport)) return members;
+  return members.map((m) => (m === known ? { ...m, transports: [...m.transports, transport] } : m));
+}
+
+/** Same members on the same transports (in any order). */
+function samePresence(a: PresenceMember[], b: PresenceMember[]): boolean {
+  if (a.length !== b.length) return false;
+  const key = (m: PresenceMember): string => `${m.member}\u0000${m.name}\u0000${[...m.transports].sort().join()}`;
+  const mine = new Set(a.map(key));
+  return b.every((m) => mine.has(key(m)));
+}
+
+/** The commands counter of each (command, transport, outcome), bound once per server: a lookup per command, not a label hash. */
+const boundCommands = new WeakMap<Metrics, Map<string, Counter.Internal>>();
+
+function commandCounter(metrics: Metrics, command: string, transport: string, outcome: string): Counter.Internal {
+  let bound = boundCommands.get(metrics);
+  if (!bound) boundCommands.set(metrics, (bound = new Map()));
+  const key = `${command}\u0000${transport}\u0000${outcome}`;
+  let counter = bound.get(key);
+  if (!counter) bound.set(key, (counter = metrics.commands.labels({ command, transport, outcome })));
+  return counter;
 }
 
 /** One room of a session: the hub delivers to it; it writes through the session's codec. */

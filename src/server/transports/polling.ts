@@ -34,13 +34,19 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
   });
 }
 
-const pollJson = new WeakMap<PollResult, string>();
+const pollJson = new WeakMap<PollResult, { json: string; length: string }>();
 
-/** Sends a PollResult; a result shared by several held polls is encoded once. */
+/**
+ * Sends a PollResult; a result shared by several polls (held at one position, or asking at one
+ * position: see PollAnswers) is encoded once. With its length: one write of headers and body.
+ */
 export function sendPollJson(res: HttpResponse, result: PollResult): void {
-  let json = pollJson.get(result);
-  if (json === undefined) pollJson.set(result, (json = JSON.stringify(result)));
+  let encoded = pollJson.get(result);
+  if (encoded === undefined) {
+    const json = JSON.stringify(result);
+    pollJson.set(result, (encoded = { json, length: String(Buffer.byteLength(json)) }));
+  }
   if (res.headersSent || responseGone(res)) return;
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(json);
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': encoded.length });
+  res.end(encoded.json);
 }

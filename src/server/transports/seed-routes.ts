@@ -43,7 +43,7 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
       const deadline = Date.now() + config.longPollTimeoutMs;
       for (;;) {
         const result = await held.longPoll(DEFAULT_ROOM, cursor, 100, Math.max(0, deadline - Date.now()), ticket);
-        if (result.reset || result.entries.some(seedShows) || Date.now() >= deadline || held.signal.aborted) {
+        if (result.reset || result.entries.some(seedShows) || Date.now() >= deadline || held.closed) {
           answerOne(res, result, await nextCursor(held, result), 408);
           return;
         }
@@ -96,7 +96,7 @@ async function nextCursor(session: Session, result: PollResult): Promise<string>
  * next request on: one that keeps no cookies (curl) never joins, so never leaves either.
  */
 function guestTicket(session: Session, req: HttpRequest, res: HttpResponse): string | undefined {
-  const raw = req.headers.cookie ? parseCookie(req.headers.cookie)[GUEST_COOKIE] : undefined;
+  const raw = cookieValue(req, GUEST_COOKIE);
   if (raw && session.validTicket(DEFAULT_ROOM, raw)) return raw;
   const ticket = session.issueTicket(DEFAULT_ROOM);
   if (ticket) res.appendHeader('set-cookie', serializeCookie(GUEST_COOKIE, ticket, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 24 * 3600 }));
@@ -104,10 +104,26 @@ function guestTicket(session: Session, req: HttpRequest, res: HttpResponse): str
 }
 
 function cookieCursor(req: HttpRequest): string | undefined {
-  const raw = req.headers.cookie;
-  if (!raw) return undefined;
-  const value = parseCookie(raw)[SEED_COOKIE];
+  const value = cookieValue(req, SEED_COOKIE);
   return value && /^[A-Za-z0-9_-]{1,32}:\d{1,15}$/.test(value) ? value : undefined;
+}
+
+/**
+ * One cookie of the request, as `cookie`'s parse reads it (the first of that name, %-decoded),
+ * without parsing the others: every lecture poll reads two cookies and nothing else.
+ */
+function cookieValue(req: HttpRequest, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (!header || !header.includes(name)) return undefined;
+  return parseCookie(header)[name];
+}
+
+/**
+ * The cursor cookie, as `cookie`'s serialize writes it: a cursor is `<epoch>:<seq>` (base64url
+ * and digits), so only its colon needs encoding and nothing needs checking.
+ */
+function cursorCookie(cursor: string): string {
+  return `${SEED_COOKIE}=${cursor.replace(':', '%3A')}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax`;
 }
 
 /**
@@ -119,14 +135,14 @@ function answerOne(res: HttpResponse, result: PollResult | undefined, next: stri
   if (res.headersSent || responseGone(res)) return;
   const message = result && !result.reset ? result.entries.find(seedShows) : undefined;
   const cursor = message ? `${result!.epoch}:${message.seq}` : next;
-  const cursorCookie = serializeCookie(SEED_COOKIE, cursor, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 7 * 24 * 3600 });
   // The cursor cookie first (clients that read one Set-Cookie take this one), then any other.
   const others = res.getHeader('set-cookie');
-  res.setHeader('set-cookie', [cursorCookie, ...(Array.isArray(others) ? others : others === undefined ? [] : [String(others)])]);
+  res.setHeader('set-cookie', others === undefined ? cursorCookie(cursor) : [cursorCookie(cursor), ...(Array.isArray(others) ? others : [String(others)])]);
   if (!message) {
     res.writeHead(emptyStatus).end();
     return;
   }
-  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(`${seedJson(message)}\n`);
+  const body = `${seedJson(message)}\n`;
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }

@@ -1,0 +1,19 @@
+// bench/servers/ipc.ts in plain JavaScript, for the built server (see switchboard-built-server.mjs).
+export function answerStats() {
+  process.on('message', (msg) => {
+    if (msg.cmd !== 'stats') return;
+    globalThis.gc?.();
+    const cpu = process.cpuUsage();
+    const mem = process.memoryUsage();
+    process.send?.({ cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, heapTotal: mem.heapTotal, arrayBuffers: mem.arrayBuffers });
+  });
+}
+
+// `{cmd: 'snapshot', file}`: writes a heap snapshot (what an idle connection holds, by constructor).
+process.on('message', async (msg) => {
+  if (msg.cmd !== 'snapshot') return;
+  const v8 = await import('node:v8');
+  globalThis.gc?.();
+  v8.writeHeapSnapshot(msg.file);
+  process.send?.({ snapshot: msg.file });
+});
