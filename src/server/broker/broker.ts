@@ -32,6 +32,15 @@ export interface Broker {
    * Brokers that cannot lose their subscription (local) never call it.
    */
   onReconnect?(handler: () => void): void;
+  /**
+   * Per-room interest (optional). A broker that has it delivers a room's 'entry', 'typing',
+   * 'presence' and 'room' messages only to nodes that called `watch(room)` (and not `unwatch` since);
+   * 'disconnect' orders still go to every node. `watch` resolves once the interest is active: a
+   * message published after it resolves reaches this node. Calls are counted per room: N watches
+   * need N unwatches. A broker without these methods delivers every room to every node.
+   */
+  watch?(room: string): Promise<void>;
+  unwatch?(room: string): void;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
