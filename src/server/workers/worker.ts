@@ -7,6 +7,7 @@
 import { AggregatorRegistry } from 'prom-client';
 import { IpcBroker } from '../broker/ipc-broker.js';
 import type { ServerConfig } from '../config.js';
+import { createLogger } from '../logger.js';
 import { IpcPresenceStore } from '../presence/ipc-presence-store.js';
 import type { Switchboard, SwitchboardOptions } from '../server.js';
 import { nodePort, type ToPrimary, type WorkerIdentity } from './ipc-protocol.js';
@@ -38,6 +39,8 @@ export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
   process.on('SIGHUP', () => {});
   const options: SwitchboardOptions = {
     node: identity.node,
+    // Every line this worker logs says which worker it is.
+    logger: createLogger(config.logLevel, config.logJson ? false : undefined).child({ node: identity.node }),
     presenceKey: Buffer.from(identity.presenceKey, 'base64'),
     metricsText: () => primary.request<string>({ op: 'metrics' }, METRICS_TIMEOUT_MS),
     // With Redis, each worker is one more node of the cluster (Redis broker and presence, as ever).
