@@ -194,14 +194,18 @@ const MAX_WORKERS = 256;
 
 /** `--workers`: a whole number from 1, or `auto` (one per core: os.availableParallelism(), resolved when read). */
 function workerCount(): ValueKind<number> {
-  const n = wholeNumber(1, MAX_WORKERS);
   const allowed = `expected auto or a whole number from 1 to ${MAX_WORKERS}`;
-  const auto = z.literal('auto', { error: allowed }).transform(() => Math.min(MAX_WORKERS, availableParallelism()));
+  const perCore = (): number => Math.min(MAX_WORKERS, availableParallelism());
+  const n = z.number({ error: allowed }).int({ error: allowed }).min(1, { error: allowed }).max(MAX_WORKERS, { error: allowed });
   return {
     placeholder: 'n|auto',
     allowed,
-    text: z.union([auto, n.text], { error: allowed }),
-    json: z.union([auto, n.json], { error: allowed }),
+    text: z
+      .string()
+      .regex(/^(auto|[0-9]+)$/, { error: allowed })
+      .transform((v) => (v === 'auto' ? perCore() : Number(v)))
+      .pipe(n),
+    json: z.union([z.literal('auto').transform(perCore), n], { error: allowed }),
     format: String,
   };
 }
