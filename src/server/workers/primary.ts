@@ -54,8 +54,9 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
     })();
     return stopping;
   }
-  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
-  process.once('SIGINT', () => void shutdown('SIGINT', 0));
+  // `on`, not `once`: Ctrl-C reaches the primary twice under npm (from the terminal, and forwarded by npm).
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => void shutdown('SIGINT', 0));
   let started = false;
   // SIGHUP replaces the workers one at a time (ignored until they all started, and while stopping).
   process.on('SIGHUP', () => {
