@@ -17,8 +17,10 @@ import type { Ack, PollResult } from '../src/protocol/types.js';
 import { PollFollower, SseFollower, WsFollower, getJson, hasAll, logProblem, sleep, type LogFollower } from './fixtures/log-clients.js';
 import { WorkersProcess, alive } from './fixtures/workers-process.js';
 import { waitFor } from './helpers.js';
+import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 
 const built = existsSync('dist/src/cli/index.js');
+const skipRedis = await redisSkipReason('the Redis part of the workers suite (test/workers.test.ts)');
 const room = 'crowd';
 /** Fresh connections: each request may land on either worker. */
 const fresh = new http.Agent({ keepAlive: false });
@@ -202,5 +204,47 @@ describe('--workers and the memory store', () => {
     const r = spawnSync(process.execPath, ['dist/src/cli/index.js', 'serve', '--workers', '2', '--store', 'memory'], { encoding: 'utf8', env: { ...process.env, WORKERS: '' } });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--workers 2 \(from flag --workers\).*--store memory \(from flag --store\)/);
+  });
+});
+
+describe('--workers 2 with Redis', { skip: !built ? 'run `npm run build` first' : skipRedis, timeout: 90_000 }, () => {
+  it('each worker is one more Redis node: a message published on either reaches subscribers on both', async (t) => {
+    const prefix = uniquePrefix();
+    const server = await WorkersProcess.start(['--workers', '2', '--redis', redisUrl, '--redis-prefix', prefix, '--rate-limit', '1000000', '--rate-burst', '1000000']);
+    const followers: WsFollower[] = [];
+    t.after(async () => {
+      for (const f of followers) f.close();
+      await server.kill('SIGKILL');
+      await deleteKeys(prefix);
+    });
+    const brokers = server.lines.filter((l) => l.node !== undefined && typeof l.msg === 'string' && l.msg.startsWith('Switchboard listening')).map((l) => `${String(l.store)}/${String(l.broker)}`);
+    assert.deepEqual(brokers, ['redis/redis', 'redis/redis']);
+    const redisRoom = 'shared';
+    assert.equal((await fetch(`${server.url}/api/rooms/${redisRoom}`, { method: 'PUT' })).ok, true);
+    const start = ((await getJson(`${server.url}/api/rooms/${redisRoom}/poll`)) as PollResult).cursor;
+    const nodes = new Set<string>();
+    for (let i = 0; nodes.size < 2 && i < 10; i++) {
+      const f = new WsFollower(`r${i}`, redisRoom, start);
+      await f.connect(server.url, '', 10_000);
+      const node = await server.nodeOfWebSocket(String(f.frames.find((x) => x.type === 'welcome')!.connectionId));
+      if (nodes.has(node)) f.close();
+      else nodes.add(node), followers.push(f);
+    }
+    assert.equal(followers.length, 2, 'a WebSocket on each worker');
+    const acked = new Map<string, number>();
+    const publishedBy = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const res = await fetch(`${server.url}/api/rooms/${redisRoom}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', connection: 'close' },
+        body: JSON.stringify({ text: `r-${i}`, clientId: `r-${i}` }),
+      });
+      assert.equal(res.status, 201);
+      publishedBy.add(res.headers.get('x-switchboard-node')!);
+      acked.set(`r-${i}`, ((await res.json()) as Ack).seq);
+    }
+    assert.equal(publishedBy.size, 2, 'publishes served by both workers');
+    await waitFor(() => followers.every((f) => hasAll(f, acked)), 10_000, 'both subscribers to get every message');
+    for (const f of followers) assert.equal(logProblem(f, acked), undefined);
   });
 });
