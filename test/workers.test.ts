@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -196,6 +197,24 @@ describe('--workers 2 without Redis', { skip: built ? false : 'run `npm run buil
     const exit = await server.kill('SIGTERM');
     assert.deepEqual(exit, { code: 0, signal: null }, server.other);
     for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} is gone`);
+  });
+});
+
+describe('--workers when a worker cannot start', { skip: built ? false : 'run `npm run build` first', timeout: 60_000 }, () => {
+  it('the port in use: the worker says so, the primary stops (exit 1) and leaves no process behind', async (t) => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    t.after(() => taken.close());
+    const port = (taken.address() as net.AddressInfo).port;
+    const r = spawnSync(process.execPath, ['dist/src/cli/index.js', 'serve', '--workers', '2', '--host', '127.0.0.1', '--port', String(port), '--data-dir', join(tmpdir(), 'sb-workers-unused')], {
+      encoding: 'utf8',
+      env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
+      timeout: 50_000,
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot start: port ${port} is in use`));
+    const pids = r.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { pid: number }).pid);
+    for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} is gone`);
   });
 });
 

@@ -12,7 +12,7 @@ import { createLogger } from '../logger.js';
 import { MemoryPresenceStore } from '../presence/memory-presence-store.js';
 import { WORKER_ENV, nodePort, type ToWorker } from './ipc-protocol.js';
 import { PrimaryServices } from './primary-services.js';
-import { WorkerPool } from './worker-pool.js';
+import { WorkerPool, WorkerStartError } from './worker-pool.js';
 
 /** Runs the primary until SIGTERM or SIGINT (exit 0 once every worker drained), SIGHUP replaces the workers one at a time. */
 export async function runPrimary(config: ServerConfig): Promise<void> {
@@ -69,7 +69,8 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
     await pool.start();
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'a worker could not start');
-    await shutdown('start failed', 1);
+    // A configuration the worker refused (exit 2, said on stderr) ends serve as it would without workers.
+    await shutdown('start failed', err instanceof WorkerStartError && err.exitCode === 2 ? 2 : 1);
     return;
   }
   started = true;

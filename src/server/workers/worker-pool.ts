@@ -24,6 +24,17 @@ export interface WorkerPoolOptions {
   onCrashLoop: () => void;
 }
 
+/** A worker that exited before it listened; `exitCode` is its own (2: a configuration it refused). */
+export class WorkerStartError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+  ) {
+    super(message);
+    this.name = 'WorkerStartError';
+  }
+}
+
 interface Slot {
   index: number;
   worker: Worker | undefined;
@@ -135,7 +146,7 @@ export class WorkerPool {
       worker.on('message', onMessage);
       worker.once('exit', (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`worker ${worker.id} exited (${signal ?? code}) before it listened`));
+        reject(new WorkerStartError(`worker ${worker.id} exited (${signal ?? code}) before it listened`, code));
       });
     });
     this.ready.set(worker, ready);
