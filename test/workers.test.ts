@@ -134,8 +134,8 @@ describe('--workers 2 without Redis', { skip: built ? false : 'run `npm run buil
     ws = [ws1, ws2];
     sse = [sse1, sse2];
     for (const f of [...ws, ...sse]) resumeOnDrop(f);
-    const longPoller = new PollFollower('longpoll', room, start, 'longpoll', () => server.url, { timeoutMs: 1000, agent: fresh }).start();
-    const poller = new PollFollower('poll', room, start, 'poll', () => server.url, { intervalMs: 30, agent: fresh }).start();
+    const longPoller = new PollFollower('longpoll', room, start, 'longpoll', () => server.url, { timeoutMs: 1000, agent: fresh, requestTimeoutMs: 5000 }).start();
+    const poller = new PollFollower('poll', room, start, 'poll', () => server.url, { intervalMs: 30, agent: fresh, requestTimeoutMs: 5000 }).start();
     followers.push(...ws, ...sse, longPoller, poller);
     assert.deepEqual(new Set(await Promise.all(ws.map(wsNode))).size, 2, 'the WebSockets are on different workers');
     assert.deepEqual(new Set(sse.map((f) => f.node)).size, 2, 'the SSE streams are on different workers');
