@@ -6,7 +6,8 @@
  *     subscriber on A and one on B; MESSAGES publishes at RATE per second; latency from the
  *     publish to its arrival, p50 and p99, on the publisher's worker and across (through the
  *     primary's relay). Both subscribers are timed by the same clock, in this process; the
- *     crossing itself is the difference between the two arrivals of each message.
+ *     crossing itself is the difference between the two arrivals of each message; and the
+ *     primary's CPU time over the run, per 1000 messages relayed.
  *
  * Environment: BENCH_MESSAGES (1000), BENCH_RATE (100). Timings are indicative on a busy machine:
  * compare the two columns of one run.
@@ -25,6 +26,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m![1]) / 1024;
+}
+
+/** CPU time (user + system) of process `pid` so far, in ms (from /proc/<pid>/stat, in clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -53,7 +60,10 @@ const server = await WorkersProcess.start(['--workers', '2', '--data-dir', dataD
 try {
   const primary = await server.waitForLog((l) => l.role === 'primary' && typeof l.msg === 'string' && l.msg.startsWith('Switchboard listening'));
   const pids = primary.pids as number[];
+  await sleep(1000);
+  const idleCpu = cpuMs(server.child.pid!);
   await sleep(3000);
+  console.log(`primary CPU at idle: ${((cpuMs(server.child.pid!) - idleCpu) / 3).toFixed(0)} ms per second`);
   console.log(`idle RSS: primary ${rssMb(server.child.pid!).toFixed(1)} MB; workers ${pids.map((p) => `${rssMb(p).toFixed(1)} MB`).join(', ')}`);
 
   const room = 'bench';
@@ -87,6 +97,7 @@ try {
       if (f.type === 'message') timer(into)(f.text!);
     });
   }
+  const primaryCpuBefore = cpuMs(server.child.pid!);
   for (let i = 0; i < MESSAGES; i++) {
     const text = `m${i}`;
     sent.set(text, performance.now());
@@ -99,6 +110,7 @@ try {
     const sorted = [...values].sort((a, b) => a - b);
     console.log(`${name}: ${values.length}/${MESSAGES} received, p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms`);
   }
+  console.log(`primary CPU while relaying: ${(((cpuMs(server.child.pid!) - primaryCpuBefore) / MESSAGES) * 1000).toFixed(0)} ms per 1000 messages relayed to one other worker`);
   const crossing = [...arrived.other].flatMap(([text, t]) => (arrived.same.has(text) ? [t - arrived.same.get(text)!] : []));
   const sortedCrossing = [...crossing].sort((a, b) => a - b);
   console.log(
