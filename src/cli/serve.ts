@@ -41,16 +41,27 @@ export function serveCommand(): Command {
       if (err instanceof OptionError) fail(err.message);
       throw err;
     }
+    // --workers N: this process becomes the primary, which loads no server (workers/primary.ts)...
+    const cluster = (await import('node:cluster')).default;
+    if (config.workers > 1 && cluster.isPrimary) {
+      const { runPrimary } = await import('../server/workers/primary.js');
+      await runPrimary(config);
+      return;
+    }
+    // ... and each worker it forks runs this command again, as a node told by the primary who it is.
+    const { WORKER_ENV } = await import('../server/workers/ipc-protocol.js');
+    const worker = cluster.isWorker && process.env[WORKER_ENV] === '1' ? await (await import('../server/workers/worker.js')).joinPrimary(config) : undefined;
     // Loaded once the options are good: a bad one fails fast, before any store or port is opened.
     const { createSwitchboard } = await import('../server/server.js');
     let server;
     try {
-      server = createSwitchboard(config);
+      server = createSwitchboard({ ...config, ...worker?.options });
     } catch (err) {
       fail((err as Error).message);
     }
     try {
-      await server.listen();
+      const port = await server.listen();
+      worker?.ready(server, port);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       process.stderr.write(`switchboard: cannot start: ${e.code === 'EADDRINUSE' ? `port ${config.port} is in use` : e.message}\n`);
@@ -64,5 +75,6 @@ export function serveCommand(): Command {
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    worker?.onDrain(() => stop('drain'));
   });
 }

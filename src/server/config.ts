@@ -12,6 +12,13 @@ export interface ServerConfig {
   /** Interface to bind. Env HOST. Default '::' (every interface, IPv4 too). */
   host: string;
   /**
+   * Processes serving the port (`switchboard serve` only; `createSwitchboard` ignores it): 1 is one
+   * process; N > 1 a primary and N worker processes sharing the port (node:cluster), each a full
+   * node, fanning out through the primary without Redis. `auto` (one per core) is resolved when
+   * read. Env WORKERS. Default 1.
+   */
+  workers: number;
+  /**
    * PEM file of the TLS certificate (chain). With `tlsKey`: HTTPS on `port`, ALPN `h2` and
    * `http/1.1` (HTTP/2 for SSE, polls and the API; WebSocket over HTTP/1.1). Both or neither. Env TLS_CERT.
    */

@@ -18,16 +18,17 @@ export function bearerMatches(header: string | undefined, token: string): boolea
 }
 
 /**
- * Answers `/metrics`: the registry in Prometheus text format. With a `token`, a request without
- * `Authorization: Bearer <token>` is refused: throws UNAUTHORIZED (401), with a
- * `WWW-Authenticate` header already set on `res`.
+ * Answers `/metrics`: the registry in Prometheus text format, or what `text` makes (a worker of
+ * `--workers`: every worker's metrics, aggregated by the primary; its failure is a 500). With a
+ * `token`, a request without `Authorization: Bearer <token>` is refused: throws UNAUTHORIZED
+ * (401), with a `WWW-Authenticate` header already set on `res`.
  */
-export async function answerMetrics(metrics: Metrics, token: string | undefined, req: HttpRequest, res: HttpResponse): Promise<void> {
+export async function answerMetrics(metrics: Metrics, token: string | undefined, req: HttpRequest, res: HttpResponse, text?: () => Promise<string>): Promise<void> {
   if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
     res.setHeader('www-authenticate', 'Bearer realm="metrics"');
     throw new SwitchboardError('UNAUTHORIZED', 'the metrics token is required: Authorization: Bearer <token>');
   }
-  const body = await metrics.registry.metrics();
+  const body = await (text ? text() : metrics.registry.metrics());
   res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
   if (req.method === 'HEAD') res.end();
   else res.end(body);
@@ -36,6 +37,8 @@ export async function answerMetrics(metrics: Metrics, token: string | undefined,
 export interface MetricsServerOptions {
   metrics: Metrics;
   token: string | undefined;
+  /** What to answer instead of the registry's own text (see answerMetrics). */
+  text?: () => Promise<string>;
   /** Deadlines of request headers and whole requests (slow senders), as on the main port. */
   headersTimeoutMs: number;
   requestTimeoutMs: number;
@@ -57,7 +60,7 @@ export function createMetricsServer(o: MetricsServerOptions): http.Server {
     const path = (req.url ?? '/').split('?')[0]!;
     if (path !== '/metrics') fail(new SwitchboardError('NOT_FOUND', path.slice(0, 200)));
     else if (req.method !== 'GET' && req.method !== 'HEAD') fail(new SwitchboardError('METHOD_NOT_ALLOWED', req.method));
-    else answerMetrics(o.metrics, o.token, req, res).catch(fail);
+    else answerMetrics(o.metrics, o.token, req, res, o.text).catch(fail);
   });
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');

@@ -48,6 +48,8 @@ export class Metrics {
       name: 'switchboard_rooms',
       help: 'Rooms held by the store (every node of a cluster reports the same shared count)',
       registers: [this.registry],
+      // Workers (--workers) report the one shared count: their aggregate is not a sum.
+      aggregator: 'max',
       async collect() {
         if (!self.countRooms) return;
         try {

@@ -6,6 +6,7 @@
  * "Configuration" table are all derived from it; test/options.test.ts keeps the README in step.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -188,6 +189,27 @@ function findPackageRoot(): string {
 }
 
 const count = (max: number): ValueKind<number> => wholeNumber(1, max);
+
+/** Most worker processes: far past any core count, short of a typo (`--workers 40000`). */
+const MAX_WORKERS = 256;
+
+/** `--workers`: a whole number from 1, or `auto` (one per core: os.availableParallelism(), resolved when read). */
+function workerCount(): ValueKind<number> {
+  const allowed = `expected auto or a whole number from 1 to ${MAX_WORKERS}`;
+  const perCore = (): number => Math.min(MAX_WORKERS, availableParallelism());
+  const n = z.number({ error: allowed }).int({ error: allowed }).min(1, { error: allowed }).max(MAX_WORKERS, { error: allowed });
+  return {
+    placeholder: 'n|auto',
+    allowed,
+    text: z
+      .string()
+      .regex(/^(auto|[0-9]+)$/, { error: allowed })
+      .transform((v) => (v === 'auto' ? perCore() : Number(v)))
+      .pipe(n),
+    json: z.union([z.literal('auto').transform(perCore), n], { error: allowed }),
+    format: String,
+  };
+}
 const rate = wholeNumber(1, 1_000_000);
 const filePath = text('file');
 const secret = text('secret');
@@ -199,6 +221,13 @@ const secret = text('secret');
 export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerConfig[K]> } = {
   port: { flag: '--port', short: '-p', env: 'PORT', default: 3000, help: 'TCP port (0: any free port)', value: wholeNumber(0, 65_535) },
   host: { flag: '--host', short: '-H', env: 'HOST', default: '::', defaultText: '`::` (all interfaces)', help: 'interface to bind', value: text('host') },
+  workers: {
+    flag: '--workers',
+    env: 'WORKERS',
+    default: 1,
+    help: 'processes sharing the port, each a full node (`auto`: one per core); past 1 they share the SQLite file or Redis (docs/operations.md, "Workers")',
+    value: workerCount(),
+  },
   tlsCert: {
     flag: '--tls-cert',
     env: 'TLS_CERT',
@@ -466,7 +495,8 @@ function closest(key: string): string | undefined {
  * - a Redis URL and no store given anywhere: store `redis`;
  * - store `redis` needs a Redis URL; `devLogin` needs `jwtSecret`; `webhookUrl` needs
  *   `webhookSecret`; `headersTimeoutMs` must not exceed `requestTimeoutMs`; `metricsPort` needs
- *   `metrics` on and differs from `port`; `tlsCert` and `tlsKey` go together.
+ *   `metrics` on and differs from `port`; `tlsCert` and `tlsKey` go together; `workers` past 1
+ *   needs a shared store (not `memory`).
  * Every value given is checked, overridden or not. Throws OptionError (one line naming the
  * option and where the value came from) at the first bad value or broken rule.
  */
@@ -520,6 +550,11 @@ export function resolveConfig(sources: ConfigSources = {}): ServerConfig {
   if (c.headersTimeoutMs > c.requestTimeoutMs) {
     throw new OptionError(
       `--headers-timeout-ms (${c.headersTimeoutMs}, from ${cameFrom('headersTimeoutMs')}) must not exceed --request-timeout-ms (${c.requestTimeoutMs}, from ${cameFrom('requestTimeoutMs')})`,
+    );
+  }
+  if (c.workers > 1 && c.store === 'memory') {
+    throw new OptionError(
+      `--workers ${c.workers} (from ${cameFrom('workers')}) needs a store the workers share: --store memory (from ${cameFrom('store')}) keeps one log per process; use --store sqlite (the default) or redis`,
     );
   }
   if (c.metricsPort !== undefined && !c.metrics) {

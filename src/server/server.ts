@@ -65,6 +65,21 @@ export interface SwitchboardOptions extends Partial<ServerConfig> {
   path?: string;
   /** In-process hooks, run inside the session pipeline: onConnect, onSubscribe, onPublish (see session/hooks.ts). */
   hooks?: SwitchboardHooks;
+  /**
+   * This node's id among worker processes (`--workers`, src/server/workers/): every HTTP answer
+   * carries it in an `x-switchboard-node` header. None by default (no header).
+   */
+  node?: string;
+  /**
+   * The key of presence tickets when no secret derives one (workers get the primary's, so each
+   * accepts the tickets of the others). A Redis-backed server still takes the cluster's key from Redis.
+   */
+  presenceKey?: Buffer;
+  /**
+   * What `/metrics` answers (Prometheus text) instead of this server's own registry: a worker's
+   * asks the primary for every worker's metrics, aggregated.
+   */
+  metricsText?: () => Promise<string>;
 }
 
 /**
@@ -231,7 +246,8 @@ export interface Switchboard {
  * them on one HTTP server (one port for all four transports and the web app).
  */
 export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard {
-  const { logger: givenLogger, messageStore, broker: givenBroker, presenceStore: givenPresence, tokenVerifier, path, hooks, ...overrides } = options;
+  const { logger: givenLogger, messageStore, broker: givenBroker, presenceStore: givenPresence, tokenVerifier, path, hooks, node, presenceKey: givenPresenceKey, metricsText, ...overrides } =
+    options;
   const prefix = normalizePath(path ?? '');
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...overrides };
   config.origins = normalizeOrigins(config.origins);
@@ -276,7 +292,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     tokenVerifier ??
     loadTokenVerifierFromFiles({ secret: config.jwtSecret, publicKeyFile: config.jwtPublicKey, jwksFile: config.jwks, issuer: config.jwtIssuer, audience: config.jwtAudience });
   const policy = new Policy({ verifier, apiKey: config.apiKey, guests: config.guests, guestRooms: config.guestRooms });
-  const tickets = new PresenceTickets(presenceKey(config));
+  const tickets = new PresenceTickets(presenceKey(config) ?? givenPresenceKey);
   const ctx: ServerContext = { config, hub, logger, badInput: new LogLimiter(logger), metrics, connections, policy, limits, tickets, hooks: hooks ?? {} };
 
   const staticFiles = existsSync(config.staticDir) ? sirv(config.staticDir, { etag: true, gzip: true, single: false, setHeaders: appHeaders }) : undefined;
@@ -307,12 +323,13 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', store: storeOk, broker: brokerOk, draining: connections.draining });
   });
   // On the main port (and under an attached server) only when no metrics port takes them.
-  if (config.metrics && config.metricsPort === undefined) router.on('GET', '/metrics', (req, res) => answerMetrics(metrics, config.metricsToken, req, res));
+  if (config.metrics && config.metricsPort === undefined) router.on('GET', '/metrics', (req, res) => answerMetrics(metrics, config.metricsToken, req, res, metricsText));
   const metricsServer =
     config.metrics && config.metricsPort !== undefined
       ? createMetricsServer({
           metrics,
           token: config.metricsToken,
+          ...(metricsText ? { text: metricsText } : {}),
           headersTimeoutMs: config.headersTimeoutMs,
           requestTimeoutMs: config.requestTimeoutMs,
           onInternal: (err) => logger.error({ err }, 'metrics failed'),
@@ -327,6 +344,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const scheduler = new RequestScheduler({ budget: turnBudget, maxWaitingPerAddress: MAX_WAITING_PER_ADDRESS });
   /** Serves a request known to be Switchboard's (its URL already without the prefix). */
   function serve(req: HttpRequest, res: HttpResponse): void {
+    if (node !== undefined) res.setHeader('x-switchboard-node', node);
     // HTTP/2 multiplexes instead: its streams are bounded per connection by the secure server.
     if (isHttp2(req)) {
       schedule(req, res);

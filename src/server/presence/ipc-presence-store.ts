@@ -1,0 +1,54 @@
+import type { PresenceMember } from '../../protocol/types.js';
+import type { PresenceAnswers, PresenceCall } from '../workers/ipc-protocol.js';
+import type { PrimaryClient } from '../workers/primary-client.js';
+import type { GoneMember, PresenceConnection, PresenceStore } from './presence-store.js';
+
+/** How long a call waits for the primary before it rejects. */
+const CALL_TIMEOUT_MS = 5000;
+
+/**
+ * The presence store of a worker process (`--workers N` without Redis): every call is a request to
+ * the primary process, which holds the one MemoryPresenceStore of all workers
+ * (src/server/workers/presence-host.ts), so the contract of PresenceStore holds across workers:
+ * the primary runs the calls one at a time, each atomic. A call without an answer within 5 s
+ * rejects with PrimaryUnavailableError (the presence tracker logs it and tries again at its next
+ * tick). Presence lives as long as the primary: it is not durable, as with the memory store.
+ */
+export class IpcPresenceStore implements PresenceStore {
+  readonly kind = 'ipc';
+
+  constructor(private readonly primary: PrimaryClient) {}
+
+  add(room: string, conn: PresenceConnection, expiresAt: number): Promise<boolean> {
+    return this.call({ method: 'add', room, conn: { id: conn.id, member: conn.member, name: conn.name, transport: conn.transport }, expiresAt });
+  }
+
+  remove(room: string, member: string, connectionId: string): Promise<boolean> {
+    return this.call({ method: 'remove', room, member, connectionId });
+  }
+
+  async refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number): Promise<C[]> {
+    if (conns.length === 0) return [];
+    const missing = await this.call({ method: 'refresh', conns: conns.map((c) => ({ room: c.room, member: c.member, id: c.id })), expiresAt });
+    return missing.map((i) => conns[i]!);
+  }
+
+  members(room: string, now: number): Promise<PresenceMember[]> {
+    return this.call({ method: 'members', room, now });
+  }
+
+  async counts(rooms: string[], now: number): Promise<Map<string, number>> {
+    return new Map(await this.call({ method: 'counts', rooms, now }));
+  }
+
+  reap(now: number): Promise<GoneMember[]> {
+    return this.call({ method: 'reap', now });
+  }
+
+  /** The primary's store outlives this worker: nothing to close here. */
+  async close(): Promise<void> {}
+
+  private call<M extends PresenceCall>(call: M): Promise<PresenceAnswers[M['method']]> {
+    return this.primary.request<PresenceAnswers[M['method']]>({ op: 'presence', call }, CALL_TIMEOUT_MS);
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The messages between the primary process and its workers (`--workers N`), over node's IPC
+ * channel (JSON). Every message carries `sb: 1`, so the listeners of other libraries on the same
+ * channel (prom-client's metrics requests) and ours ignore each other's.
+ */
+import type { PresenceMember } from '../../protocol/types.js';
+import type { BrokerMessage } from '../broker/broker.js';
+import type { GoneMember, PresenceConnection } from '../presence/presence-store.js';
+
+/** The environment variable that tells a process forked by the primary that it is one of its workers. */
+export const WORKER_ENV = 'SWITCHBOARD_WORKER';
+
+/** A presence store call, as the worker's IpcPresenceStore sends it to the primary's store. */
+export type PresenceCall =
+  | { method: 'add'; room: string; conn: PresenceConnection; expiresAt: number }
+  | { method: 'remove'; room: string; member: string; connectionId: string }
+  /** Answered with the indexes, in `conns`, of the connections the store did not have. */
+  | { method: 'refresh'; conns: { room: string; member: string; id: string }[]; expiresAt: number }
+  | { method: 'members'; room: string; now: number }
+  /** Answered with [room, count] pairs. */
+  | { method: 'counts'; rooms: string[]; now: number }
+  | { method: 'reap'; now: number };
+
+/** What a presence call answers, by method. */
+export interface PresenceAnswers {
+  add: boolean;
+  remove: boolean;
+  refresh: number[];
+  members: PresenceMember[];
+  counts: [string, number][];
+  reap: GoneMember[];
+}
+
+/** What a worker is given by the primary before it builds its server. */
+export interface WorkerIdentity {
+  /** This worker's node id (distinct per worker, new for a restarted one): the `x-switchboard-node` header. */
+  node: string;
+  /** The presence-ticket key every worker shares (base64), for when no secret gives one. */
+  presenceKey: string;
+}
+
+/** A request of a worker, answered by one `res` with its `id`. */
+export type PrimaryCall = { op: 'hello' } | { op: 'watch'; room: string } | { op: 'presence'; call: PresenceCall } | { op: 'metrics' };
+
+/** Worker → primary. */
+export type ToPrimary =
+  | { sb: 1; t: 'publish'; message: BrokerMessage }
+  | { sb: 1; t: 'unwatch'; room: string }
+  /** The worker listens (on `port`): it takes connections from now on. */
+  | { sb: 1; t: 'ready'; port: number }
+  | { sb: 1; t: 'req'; id: number; call: PrimaryCall };
+
+/** Primary → worker. */
+export type ToWorker =
+  | { sb: 1; t: 'deliver'; message: BrokerMessage }
+  | { sb: 1; t: 'res'; id: number; ok: true; value: unknown }
+  | { sb: 1; t: 'res'; id: number; ok: false; error: string }
+  /** Close gracefully (a rolling restart, or the primary's shutdown), then exit 0. */
+  | { sb: 1; t: 'drain' };
+
+/** True when `m` is one of ours (and not, say, prom-client's). */
+export function isOurs<T extends ToPrimary | ToWorker>(m: unknown): m is T {
+  return typeof m === 'object' && m !== null && (m as { sb?: unknown }).sb === 1 && typeof (m as { t?: unknown }).t === 'string';
+}
+
+/**
+ * One end of an IPC channel: a worker's own `process` (towards the primary), a cluster `Worker`
+ * in the primary, or a MessagePort in tests. `send` never throws: a message to a closed channel
+ * is dropped (the process at the other end is gone, and its successor starts afresh).
+ */
+export interface IpcPort<Out, In = unknown> {
+  send(message: Out): void;
+  /** Adds a listener of incoming messages; returns the function that removes it. */
+  onMessage(handler: (message: In) => void): () => void;
+  /** True while the other end can be reached. */
+  connected(): boolean;
+}
+
+/** A node `process`-like end (a cluster worker's `process`, a `cluster.Worker`, a forked child). */
+export interface NodeIpcEnd {
+  send?(message: unknown, callback?: (err: Error | null) => void): boolean;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  off(event: 'message', listener: (message: unknown) => void): unknown;
+  readonly connected?: boolean;
+  isConnected?(): boolean;
+}
+
+/** Wraps a node IPC end (`process` in a worker, a `cluster.Worker` in the primary) as an IpcPort. */
+export function nodePort<Out, In = unknown>(end: NodeIpcEnd): IpcPort<Out, In> {
+  const connected = (): boolean => (end.isConnected ? end.isConnected() : end.connected === true);
+  return {
+    send(message) {
+      if (!connected() || !end.send) return;
+      // An error here means the other end went away meanwhile: the message is dropped (see IpcPort).
+      end.send(message, () => {});
+    },
+    onMessage(handler) {
+      const listener = (m: unknown): void => handler(m as In);
+      end.on('message', listener);
+      return () => void end.off('message', listener);
+    },
+    connected,
+  };
+}

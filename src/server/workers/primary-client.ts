@@ -1,0 +1,95 @@
+import type { BrokerMessage } from '../broker/broker.js';
+import { isOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker } from './ipc-protocol.js';
+
+/** A request to the primary that got no answer in time, or was cut by close. */
+export class PrimaryUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PrimaryUnavailableError';
+  }
+}
+
+/**
+ * A worker's side of its IPC channel to the primary: requests with ids and timeouts (presence,
+ * interest, metrics, its identity), one-way messages (publish, unwatch, ready), and the handlers
+ * of what the primary sends (broker deliveries, the drain order). One per worker process, shared
+ * by the IPC broker, the IPC presence store and the metrics route.
+ */
+export class PrimaryClient {
+  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  private nextId = 0;
+  private onDeliver: (message: BrokerMessage) => void = () => {};
+  private onDrain: () => void = () => {};
+  private readonly off: () => void;
+  private closed = false;
+
+  constructor(private readonly port: IpcPort<ToPrimary>) {
+    this.off = port.onMessage((m) => {
+      if (isOurs<ToWorker>(m)) this.receive(m);
+    });
+  }
+
+  /**
+   * Asks the primary; resolves with its answer. Rejects with PrimaryUnavailableError when no answer
+   * came within `timeoutMs` (or the channel is closed), or with an Error carrying the primary's
+   * message when the call failed there.
+   */
+  request<T>(call: PrimaryCall, timeoutMs: number): Promise<T> {
+    if (this.closed || !this.port.connected()) return Promise.reject(new PrimaryUnavailableError(`the primary process cannot be reached (${call.op})`));
+    const id = ++this.nextId;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new PrimaryUnavailableError(`the primary process did not answer ${call.op} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+      this.port.send({ sb: 1, t: 'req', id, call });
+    });
+  }
+
+  /** True while the primary can be reached. */
+  get connected(): boolean {
+    return !this.closed && this.port.connected();
+  }
+
+  /** Sends a one-way message (dropped when the channel is closed). */
+  tell(message: ToPrimary): void {
+    if (!this.closed) this.port.send(message);
+  }
+
+  /** Sets the one handler of broker messages relayed from the other workers. */
+  deliverTo(handler: (message: BrokerMessage) => void): void {
+    this.onDeliver = handler;
+  }
+
+  /** Sets the one handler of the primary's order to close gracefully. */
+  drainWith(handler: () => void): void {
+    this.onDrain = handler;
+  }
+
+  /** Stops listening; requests still waiting reject. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.off();
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new PrimaryUnavailableError('closed'));
+      this.pending.delete(id);
+    }
+  }
+
+  private receive(m: ToWorker): void {
+    if (m.t === 'deliver') this.onDeliver(m.message);
+    else if (m.t === 'drain') this.onDrain();
+    else {
+      const p = this.pending.get(m.id);
+      if (!p) return; // answered after its timeout
+      this.pending.delete(m.id);
+      clearTimeout(p.timer);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(new Error(m.error));
+    }
+  }
+}

@@ -1,0 +1,74 @@
+import type { PresenceStore } from '../presence/presence-store.js';
+import { isOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker, type WorkerIdentity } from './ipc-protocol.js';
+import { runPresenceCall } from './presence-host.js';
+import { Relay } from './relay.js';
+
+/** What the primary's services are built from. */
+export interface PrimaryServicesOptions {
+  /** The presence store every worker shares (a MemoryPresenceStore). */
+  presence: PresenceStore;
+  /** The presence-ticket key handed to every worker (base64). */
+  presenceKey: string;
+  /** Every worker's metrics, aggregated (prom-client's clusterMetrics). */
+  metrics: () => Promise<string>;
+}
+
+/**
+ * What the primary does for its workers, whatever carries the messages (cluster IPC in the
+ * primary, MessagePorts in tests): relays broker messages (Relay), keeps each worker's room
+ * interests, answers presence calls against the one shared store, tells each worker who it is,
+ * and collects metrics. Requests are answered in the order they complete; a failed one is
+ * answered with its error's message.
+ */
+export class PrimaryServices {
+  readonly relay = new Relay();
+  private readonly ports = new Map<number, IpcPort<ToWorker>>();
+
+  constructor(private readonly o: PrimaryServicesOptions) {}
+
+  /** Worker `id` joined, reachable through `port`. */
+  attach(id: number, port: IpcPort<ToWorker>): void {
+    this.ports.set(id, port);
+    this.relay.add(id, port);
+  }
+
+  /** Worker `id` is gone. */
+  detach(id: number): void {
+    this.ports.delete(id);
+    this.relay.remove(id);
+  }
+
+  /** A message from worker `id` (anything not ours is ignored). */
+  receive(id: number, m: unknown): void {
+    if (!isOurs<ToPrimary>(m)) return;
+    switch (m.t) {
+      case 'publish':
+        this.relay.publish(id, m.message);
+        return;
+      case 'unwatch':
+        this.relay.unwatch(id, m.room);
+        return;
+      case 'ready':
+        return; // the worker pool's business
+      case 'req':
+        this.answer(id, m.call).then(
+          (value) => this.ports.get(id)?.send({ sb: 1, t: 'res', id: m.id, ok: true, value: value ?? null }),
+          (err: unknown) => this.ports.get(id)?.send({ sb: 1, t: 'res', id: m.id, ok: false, error: (err as Error).message }),
+        );
+    }
+  }
+
+  private async answer(id: number, call: PrimaryCall): Promise<unknown> {
+    switch (call.op) {
+      case 'hello':
+        return { node: `w${id}`, presenceKey: this.o.presenceKey } satisfies WorkerIdentity;
+      case 'watch':
+        this.relay.watch(id, call.room);
+        return undefined;
+      case 'presence':
+        return runPresenceCall(this.o.presence, call.call);
+      case 'metrics':
+        return this.o.metrics();
+    }
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The primary process of `switchboard serve --workers N` (N > 1). It holds no client connection
+ * and loads neither the server, nor a store, nor the web app: it forks the workers (which share
+ * its port through node:cluster), restarts them, relays their broker messages to each other,
+ * holds the presence store they share, and aggregates their metrics. Kept small on purpose: its
+ * memory is the base cost of every deployment with workers.
+ */
+import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import type { ServerConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { MemoryPresenceStore } from '../presence/memory-presence-store.js';
+import { WORKER_ENV, nodePort, type ToWorker } from './ipc-protocol.js';
+import { PrimaryServices } from './primary-services.js';
+import { WorkerPool, WorkerStartError } from './worker-pool.js';
+
+/** Runs the primary until SIGTERM or SIGINT (exit 0 once every worker drained), SIGHUP replaces the workers one at a time. */
+export async function runPrimary(config: ServerConfig): Promise<void> {
+  const logger = createLogger(config.logLevel, config.logJson ? false : undefined).child({ role: 'primary' });
+  let aggregator: { clusterMetrics(): Promise<string> } | undefined;
+  const services = new PrimaryServices({
+    presence: new MemoryPresenceStore(),
+    // Without a secret to derive it from, one random key for every worker, so each accepts the others' presence tickets.
+    presenceKey: randomBytes(32).toString('base64'),
+    async metrics() {
+      // Loaded on the first scrape only: the primary stays small until metrics are asked for.
+      if (!aggregator) {
+        const { AggregatorRegistry } = await import('prom-client');
+        aggregator = new AggregatorRegistry();
+      }
+      return aggregator.clusterMetrics();
+    },
+  });
+  cluster.on('fork', (worker) => services.attach(worker.id, nodePort<ToWorker>(worker)));
+  cluster.on('exit', (worker) => services.detach(worker.id));
+  cluster.on('message', (worker, m: unknown) => services.receive(worker.id, m));
+
+  const pool: WorkerPool = new WorkerPool({
+    count: config.workers,
+    fork: () => cluster.fork({ [WORKER_ENV]: '1' }),
+    logger,
+    drainTimeoutMs: config.shutdownTimeoutMs + 5000,
+    readyTimeoutMs: 60_000,
+    onCrashLoop: () => void shutdown('crash loop', 1),
+  });
+
+  let stopping: Promise<void> | undefined;
+  function shutdown(why: string, code: number): Promise<void> {
+    stopping ??= (async () => {
+      logger.info({ why }, 'stopping: draining every worker');
+      await pool.stop();
+      logger.info('every worker exited');
+      process.exit(code);
+    })();
+    return stopping;
+  }
+  // `on`, not `once`: Ctrl-C reaches the primary twice under npm (from the terminal, and forwarded by npm).
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => void shutdown('SIGINT', 0));
+  let started = false;
+  // SIGHUP replaces the workers one at a time (ignored until they all started, and while stopping).
+  process.on('SIGHUP', () => {
+    if (!started || stopping) return;
+    logger.info('SIGHUP: rolling restart');
+    void pool.roll();
+  });
+
+  try {
+    await pool.start();
+  } catch (err) {
+    logger.error({ err: (err as Error).message }, 'a worker could not start');
+    // A configuration the worker refused (exit 2, said on stderr) ends serve as it would without workers.
+    await shutdown('start failed', err instanceof WorkerStartError && err.exitCode === 2 ? 2 : 1);
+    return;
+  }
+  started = true;
+  const scheme = config.tlsCert ? 'https' : 'http';
+  logger.info({ port: pool.port, workers: config.workers, pids: pool.workers.map((w) => w.process.pid) }, `Switchboard listening on ${scheme}://localhost:${pool.port} with ${config.workers} workers`);
+  setTimeout(() => logger.debug({ rssBytes: process.memoryUsage.rss() }, 'primary memory'), 1000).unref();
+}

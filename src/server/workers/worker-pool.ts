@@ -1,0 +1,211 @@
+import type { Worker } from 'node:cluster';
+import type { Logger } from '../logger.js';
+import { isOurs, type ToPrimary, type ToWorker } from './ipc-protocol.js';
+
+/** Restarts of one slot in a row, each of a worker that died young, before the pool gives up. */
+export const MAX_QUICK_FAILURES = 8;
+/** A worker that served at least this long before it died is restarted at once (not a crash loop). */
+const HEALTHY_AFTER_MS = 30_000;
+/** The longest wait before a restart (the backoff doubles from 250 ms up to it). */
+const MAX_BACKOFF_MS = 30_000;
+
+/** What the pool needs from the primary. */
+export interface WorkerPoolOptions {
+  /** Worker processes kept running. */
+  count: number;
+  /** Forks a worker process (cluster.fork with the worker's environment). */
+  fork: () => Worker;
+  logger: Logger;
+  /** How long a drained worker may take to exit before it is killed (its shutdown deadline plus a margin). */
+  drainTimeoutMs: number;
+  /** How long a new worker may take to listen. */
+  readyTimeoutMs: number;
+  /** Told when a slot keeps crashing (MAX_QUICK_FAILURES in a row): the primary gives up. */
+  onCrashLoop: () => void;
+}
+
+/** A worker that exited before it listened; `exitCode` is its own (2: a configuration it refused). */
+export class WorkerStartError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+  ) {
+    super(message);
+    this.name = 'WorkerStartError';
+  }
+}
+
+interface Slot {
+  index: number;
+  worker: Worker | undefined;
+  /** A worker started after the slot's died, not listening yet. */
+  restarting: Worker | undefined;
+  /** Deaths in a row of workers that died young. */
+  failures: number;
+  restart: NodeJS.Timeout | undefined;
+}
+
+/**
+ * The worker processes of the primary (`--workers N`): starts them, restarts one that dies (with
+ * a backoff when it keeps dying young; a crash loop is logged and, past MAX_QUICK_FAILURES,
+ * ends the primary), replaces them one at a time (`roll`, SIGHUP) and drains them all (`stop`).
+ * A worker is ready once it listens (its `ready` message); drained means sent `drain`, then
+ * waited for (killed past `drainTimeoutMs`).
+ */
+export class WorkerPool {
+  /**
+   * The port the first worker listens on (what `--port 0` chose: node:cluster gives every worker
+   * the same, as long as one of them keeps it open).
+   */
+  port: number | undefined;
+  private readonly slots: Slot[];
+  private readonly readyAt = new WeakMap<Worker, number>();
+  private readonly ready = new WeakMap<Worker, Promise<void>>();
+  /** Workers drained on purpose (rolling restart, shutdown): their exit is no failure. */
+  private readonly retired = new WeakSet<Worker>();
+  private stopping = false;
+  private rolling: Promise<void> | undefined;
+
+  constructor(private readonly o: WorkerPoolOptions) {
+    this.slots = Array.from({ length: o.count }, (_, index) => ({ index, worker: undefined, restarting: undefined, failures: 0, restart: undefined }));
+  }
+
+  /**
+   * Starts every worker: the first alone (it may create the SQLite file and pick the port), then
+   * the others together. Rejects when one exits before it listens (a port in use, a bad
+   * certificate...: the worker said why on stderr).
+   */
+  async start(): Promise<void> {
+    const [first, ...others] = this.slots;
+    await this.spawn(first!);
+    await Promise.all(others.map((slot) => this.spawn(slot)));
+    this.o.logger.debug({ workers: this.workers.map((w) => w.process.pid) }, 'workers started');
+  }
+
+  /** The live workers, slot by slot. */
+  get workers(): Worker[] {
+    return this.slots.flatMap((s) => (s.worker ? [s.worker] : []));
+  }
+
+  /**
+   * Replaces every worker, one at a time: a new one is started, and once it listens, the old one
+   * is drained (its clients reconnect to the others and resume from their cursors). A new worker
+   * that fails to start ends the roll, the old one kept. A roll asked for during another is the
+   * same roll.
+   */
+  roll(): Promise<void> {
+    this.rolling ??= (async () => {
+      try {
+        for (const slot of this.slots) {
+          if (this.stopping) return;
+          let old: Worker | undefined;
+          try {
+            old = await this.spawn(slot, 'replace');
+          } catch (err) {
+            this.o.logger.error({ slot: slot.index, err: (err as Error).message }, 'rolling restart stopped: a new worker did not start; the old one keeps serving');
+            return;
+          }
+          if (old) await this.drain(old);
+        }
+        this.o.logger.info({ workers: this.o.count }, 'rolling restart done');
+      } finally {
+        this.rolling = undefined;
+      }
+    })();
+    return this.rolling;
+  }
+
+  /** Drains every worker at once and resolves when all have exited. No worker is started after. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const slot of this.slots) clearTimeout(slot.restart);
+    await Promise.all(this.workers.map((w) => this.drain(w)));
+  }
+
+  /**
+   * Forks a worker for `slot`; once it listens, the slot holds it, and the promise resolves with
+   * the worker it displaced (`replace`: the roll drains it). A `restart` that dies before it
+   * listens counts as a failure of the slot and is tried again.
+   */
+  private spawn(slot: Slot, mode: 'start' | 'restart' | 'replace' = 'start'): Promise<Worker | undefined> {
+    const worker = this.o.fork();
+    if (mode === 'restart') slot.restarting = worker;
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`worker ${worker.id} did not listen within ${this.o.readyTimeoutMs} ms`));
+        worker.process.kill('SIGKILL');
+      }, this.o.readyTimeoutMs);
+      const onMessage = (m: unknown): void => {
+        if (!isOurs<ToPrimary>(m) || m.t !== 'ready') return;
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        this.port ??= m.port;
+        this.readyAt.set(worker, Date.now());
+        resolve();
+      };
+      worker.on('message', onMessage);
+      worker.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new WorkerStartError(`worker ${worker.id} exited (${signal ?? code}) before it listened`, code));
+      });
+    });
+    this.ready.set(worker, ready);
+    worker.once('exit', (code, signal) => this.exited(slot, worker, code, signal));
+    return ready.then(() => {
+      if (slot.restarting === worker) slot.restarting = undefined;
+      // Stopping, or a restart whose slot a roll filled meanwhile: one worker too many.
+      if (this.stopping || (mode === 'restart' && slot.worker)) {
+        void this.drain(worker);
+        return undefined;
+      }
+      const previous = slot.worker;
+      slot.worker = worker;
+      return previous;
+    });
+  }
+
+  private exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    if (this.retired.has(worker) || this.stopping) return;
+    if (slot.worker === worker) slot.worker = undefined;
+    else if (slot.restarting === worker) slot.restarting = undefined;
+    else return; // a worker of the first start or of a roll that never listened: start() or roll() reports it
+    const readyAt = this.readyAt.get(worker);
+    const young = readyAt === undefined || Date.now() - readyAt < HEALTHY_AFTER_MS;
+    slot.failures = young ? slot.failures + 1 : 1;
+    if (slot.failures > MAX_QUICK_FAILURES) {
+      this.o.logger.fatal({ slot: slot.index, failures: slot.failures - 1 }, 'crash loop: the worker keeps dying; giving up');
+      this.o.onCrashLoop();
+      return;
+    }
+    const delay = slot.failures <= 1 ? 0 : Math.min(MAX_BACKOFF_MS, 250 * 2 ** (slot.failures - 2));
+    const level = slot.failures >= 3 ? 'error' : 'warn';
+    this.o.logger[level]({ worker: worker.id, pid: worker.process.pid, code, signal, slot: slot.index, failures: slot.failures, restartInMs: delay }, slot.failures >= 3 ? 'worker died again (crash loop?): restarting after a backoff' : 'worker died: restarting it');
+    slot.restart = setTimeout(() => {
+      slot.restart = undefined;
+      if (this.stopping || slot.worker) return;
+      this.spawn(slot, 'restart').catch((err: unknown) => {
+        // Died before it listened: its exit handler counted it and scheduled the next try.
+        this.o.logger.warn({ slot: slot.index, err: (err as Error).message }, 'restarted worker did not start');
+      });
+    }, delay);
+  }
+
+  /** Tells `worker` to close gracefully; resolves once it exited (killed after drainTimeoutMs). */
+  private drain(worker: Worker): Promise<void> {
+    this.retired.add(worker);
+    if (worker.isDead()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.o.logger.warn({ worker: worker.id, pid: worker.process.pid }, 'worker did not drain in time: killed');
+        worker.process.kill('SIGKILL');
+      }, this.o.drainTimeoutMs);
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      const drain: ToWorker = { sb: 1, t: 'drain' };
+      if (worker.isConnected()) worker.send(drain, () => {});
+      else worker.process.kill('SIGTERM');
+    });
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * A worker process of `switchboard serve --workers N`: a full node, whose broker and presence
+ * store are the primary's (over IPC) when there is no Redis, and which shares the primary's
+ * presence-ticket key, gets a node id of its own, answers `/metrics` with every worker's metrics,
+ * and drains when the primary says so.
+ */
+import { AggregatorRegistry } from 'prom-client';
+import { IpcBroker } from '../broker/ipc-broker.js';
+import type { ServerConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { IpcPresenceStore } from '../presence/ipc-presence-store.js';
+import type { Switchboard, SwitchboardOptions } from '../server.js';
+import { nodePort, type ToPrimary, type WorkerIdentity } from './ipc-protocol.js';
+import { PrimaryClient } from './primary-client.js';
+
+/** How long a worker waits for its identity, and for the aggregated metrics, from the primary. */
+const HELLO_TIMEOUT_MS = 10_000;
+const METRICS_TIMEOUT_MS = 10_000;
+
+/** This process as a worker: what its server is built with, and how it reports to the primary. */
+export interface WorkerRole {
+  /** Options to build the server with, over the configuration. */
+  options: SwitchboardOptions;
+  /** Says the server listens (on `port`): the primary sends it connections from now on. */
+  ready(server: Switchboard, port: number): void;
+  /** Sets what to do when the primary orders a drain (a rolling restart, its shutdown). */
+  onDrain(handler: () => void): void;
+}
+
+/** Asks the primary who this worker is; resolves with what to build the server with. Rejects when the primary does not answer. */
+export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
+  const primary = new PrimaryClient(nodePort<ToPrimary>(process));
+  const identity = await primary.request<WorkerIdentity>({ op: 'hello' }, HELLO_TIMEOUT_MS);
+  // prom-client answers the primary's requests for this worker's metrics from now on (its
+  // constructor listens), with nothing until the server's registry is set: a worker still
+  // starting does not hold a scrape up.
+  new AggregatorRegistry();
+  // A hang-up of the terminal reaches every process of the group: the primary rolls, workers stay.
+  process.on('SIGHUP', () => {});
+  const options: SwitchboardOptions = {
+    node: identity.node,
+    // Every line this worker logs says which worker it is.
+    logger: createLogger(config.logLevel, config.logJson ? false : undefined).child({ node: identity.node }),
+    presenceKey: Buffer.from(identity.presenceKey, 'base64'),
+    metricsText: () => primary.request<string>({ op: 'metrics' }, METRICS_TIMEOUT_MS),
+    // With Redis, each worker is one more node of the cluster (Redis broker and presence, as ever).
+    ...(config.redisUrl ? {} : { broker: new IpcBroker(primary), presenceStore: new IpcPresenceStore(primary) }),
+  };
+  return {
+    options,
+    ready(server, port) {
+      AggregatorRegistry.setRegistries([server.context.metrics.registry]);
+      primary.tell({ sb: 1, t: 'ready', port });
+    },
+    onDrain(handler) {
+      primary.drainWith(handler);
+    },
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * The IPC parts of `--workers` in one process: workers' brokers and presence stores talk to the
+ * primary's services (relay, shared MemoryPresenceStore) over real MessageChannels (each message
+ * cloned and delivered asynchronously, as node's IPC does), and pass the Broker and
+ * PresenceStore contract suites; per-room interest follows the shared interface of broker.ts.
+ * test/workers.test.ts runs the same code across real processes.
+ */
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { BrokerMessage } from '../src/server/broker/broker.js';
+import { IpcBroker } from '../src/server/broker/ipc-broker.js';
+import { IpcPresenceStore } from '../src/server/presence/ipc-presence-store.js';
+import { MemoryPresenceStore } from '../src/server/presence/memory-presence-store.js';
+import type { IpcPort, ToPrimary, ToWorker } from '../src/server/workers/ipc-protocol.js';
+import { PrimaryClient, PrimaryUnavailableError } from '../src/server/workers/primary-client.js';
+import { PrimaryServices } from '../src/server/workers/primary-services.js';
+import { brokerContract } from './contract/broker.contract.js';
+import { presenceStoreContract } from './contract/presence-store.contract.js';
+
+function portOf<Out>(port: MessagePort, open: () => boolean): IpcPort<Out> {
+  return {
+    send: (m) => {
+      if (open()) port.postMessage(m);
+    },
+    onMessage(handler) {
+      const listener = (m: unknown): void => handler(m);
+      port.on('message', listener);
+      return () => void port.off('message', listener);
+    },
+    connected: open,
+  };
+}
+
+/** A primary and `n` workers' clients, each over a MessageChannel of its own. */
+function cluster(n: number, options: { silentPrimary?: boolean } = {}) {
+  const services = new PrimaryServices({ presence: new MemoryPresenceStore(), presenceKey: 'a2V5', metrics: async () => '# none\n' });
+  const channels: MessageChannel[] = [];
+  const clients: PrimaryClient[] = [];
+  let open = true;
+  for (let id = 1; id <= n; id++) {
+    const channel = new MessageChannel();
+    channels.push(channel);
+    services.attach(id, portOf<ToWorker>(channel.port1, () => open));
+    if (!options.silentPrimary) channel.port1.on('message', (m: unknown) => services.receive(id, m));
+    clients.push(new PrimaryClient(portOf<ToPrimary>(channel.port2, () => open)));
+  }
+  return {
+    services,
+    clients,
+    close() {
+      open = false;
+      for (const c of clients) c.close();
+      for (const ch of channels) {
+        ch.port1.close();
+        ch.port2.close();
+      }
+    },
+  };
+}
+
+brokerContract('ipc (three workers through the primary)', async () => {
+  const c = cluster(3);
+  const brokers = c.clients.map((client) => new IpcBroker(client));
+  for (const b of brokers) await b.init();
+  return {
+    brokers,
+    cleanup: async () => {
+      for (const b of brokers) await b.close();
+      c.close();
+    },
+  };
+});
+
+presenceStoreContract("ipc (two workers, the primary's memory store)", async () => {
+  const c = cluster(2);
+  return { a: new IpcPresenceStore(c.clients[0]!), b: new IpcPresenceStore(c.clients[1]!), cleanup: async () => c.close() };
+});
+
+const entry = (room: string, seq: number): BrokerMessage => ({ kind: 'entry', epoch: 'e', entry: { type: 'message', room, seq, ts: 1, from: { id: 'c', name: 'n' }, text: `${room}-${seq}` } });
+const seqsOf = (got: BrokerMessage[], room: string): number[] => got.flatMap((m) => (m.kind === 'entry' && m.entry.room === room ? [m.entry.seq] : []));
+
+describe('IPC broker: per-room interest', () => {
+  it('a worker gets only the rooms it watches (every disconnect order), counted per room; one that never watched gets every room', async () => {
+    const c = cluster(3);
+    const brokers = c.clients.map((client) => new IpcBroker(client));
+    const inbox: BrokerMessage[][] = brokers.map(() => []);
+    for (const [i, b] of brokers.entries()) {
+      await b.init();
+      b.onMessage((m) => inbox[i]!.push(m));
+    }
+    try {
+      const [a, b] = brokers as [IpcBroker, IpcBroker, IpcBroker];
+      await a.watch('r1');
+      await a.watch('r1');
+      await b.watch('r2');
+      await b.publish(entry('r1', 1));
+      await b.publish(entry('r2', 2));
+      await a.publish(entry('r3', 3));
+      await b.publish({ kind: 'disconnect', member: 'm' });
+      await sleep(50);
+      assert.deepEqual(seqsOf(inbox[0]!, 'r1'), [1], 'A watches r1');
+      assert.deepEqual([seqsOf(inbox[0]!, 'r2'), seqsOf(inbox[0]!, 'r3')], [[], []], 'A watches neither r2 nor r3, not even its own r3');
+      assert.deepEqual([seqsOf(inbox[1]!, 'r1'), seqsOf(inbox[1]!, 'r2'), seqsOf(inbox[1]!, 'r3')], [[], [2], []], 'B watches r2 only (its own r1 included)');
+      assert.deepEqual([seqsOf(inbox[2]!, 'r1'), seqsOf(inbox[2]!, 'r2'), seqsOf(inbox[2]!, 'r3')], [[1], [2], [3]], 'C never watched: every room');
+      for (const got of inbox) assert.equal(got.filter((m) => m.kind === 'disconnect').length, 1, 'disconnect orders reach every worker');
+      assert.equal(c.services.relay.watchedRooms, 2);
+
+      a.unwatch('r1');
+      await b.publish(entry('r1', 4));
+      await sleep(50);
+      assert.deepEqual(seqsOf(inbox[0]!, 'r1'), [1, 4], 'two watches, one unwatch: still watching');
+      a.unwatch('r1');
+      await sleep(20); // the unwatch reaches the primary before the next publish of another worker
+      await b.publish(entry('r1', 5));
+      await sleep(50);
+      assert.deepEqual(seqsOf(inbox[0]!, 'r1'), [1, 4], 'as many unwatches as watches: no more r1');
+      assert.equal(c.services.relay.watchedRooms, 1);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('watch resolves once the primary has it: a message published after it arrives', async () => {
+    const c = cluster(2);
+    const [a, b] = c.clients.map((client) => new IpcBroker(client)) as [IpcBroker, IpcBroker];
+    const got: BrokerMessage[] = [];
+    await a.init();
+    await b.init();
+    a.onMessage((m) => got.push(m));
+    try {
+      await b.watch('other'); // B declares interest, so the relay filters for A too once A watches
+      for (let i = 1; i <= 20; i++) {
+        await a.watch(`room-${i}`);
+        await b.publish(entry(`room-${i}`, i));
+      }
+      await sleep(50);
+      assert.deepEqual(
+        got.map((m) => (m.kind === 'entry' ? m.entry.seq : 0)),
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a primary that does not answer: requests reject with PrimaryUnavailableError after their timeout', async () => {
+    const c = cluster(1, { silentPrimary: true });
+    try {
+      await assert.rejects(c.clients[0]!.request({ op: 'hello' }, 100), PrimaryUnavailableError);
+      c.clients[0]!.close();
+      await assert.rejects(c.clients[0]!.request({ op: 'hello' }, 100), PrimaryUnavailableError);
+    } finally {
+      c.close();
+    }
+  });
+});

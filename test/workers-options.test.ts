@@ -1,0 +1,31 @@
+/** `--workers` (WORKERS, `workers` in a config file): its values, `auto`, and what it does not go with. */
+import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
+import { describe, it } from 'node:test';
+import { OptionError, resolveConfig } from '../src/server/options.js';
+
+const refused = (fn: () => unknown, pattern: RegExp): void =>
+  assert.throws(fn, (err: unknown) => err instanceof OptionError && pattern.test(err.message) && !err.message.includes('\n'));
+
+describe('--workers', () => {
+  it('is 1 by default, a whole number from a flag, the environment or a file, and `auto` is one per core', () => {
+    assert.equal(resolveConfig({}).workers, 1);
+    assert.equal(resolveConfig({ flags: { workers: '4' } }).workers, 4);
+    assert.equal(resolveConfig({ env: { WORKERS: 'auto' } }).workers, availableParallelism());
+    assert.equal(resolveConfig({ file: { name: 'c.json', values: { workers: 3 } } }).workers, 3);
+    assert.equal(resolveConfig({ file: { name: 'c.json', values: { workers: 'auto' } } }).workers, availableParallelism());
+  });
+
+  it('refuses anything else, naming the option and where it came from', () => {
+    refused(() => resolveConfig({ flags: { workers: '0' } }), /^invalid --workers from flag --workers: "0" \(expected auto or a whole number from 1 to 256\)$/);
+    refused(() => resolveConfig({ env: { WORKERS: 'many' } }), /^invalid --workers from env WORKERS: "many" \(expected auto/);
+    refused(() => resolveConfig({ file: { name: 'c.json', values: { workers: 2.5 } } }), /^invalid --workers from file c\.json \(key "workers"\)/);
+  });
+
+  it('past 1, refuses the memory store (each worker would keep its own log), naming both options', () => {
+    refused(() => resolveConfig({ flags: { workers: '2', store: 'memory' } }), /--workers 2 \(from flag --workers\) needs a store the workers share: --store memory \(from flag --store\)/);
+    refused(() => resolveConfig({ env: { WORKERS: 'auto', STORE: 'memory' } }), /\(from env WORKERS\).*--store memory \(from env STORE\)/);
+    assert.equal(resolveConfig({ flags: { workers: '2' } }).store, 'sqlite');
+    assert.equal(resolveConfig({ flags: { workers: '1', store: 'memory' } }).store, 'memory');
+  });
+});

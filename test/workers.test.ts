@@ -1,0 +1,269 @@
+/**
+ * `switchboard serve --workers 2` without Redis, as real processes (the built CLI): two workers
+ * share the port and the SQLite file, and fan out through the primary. Clients on both workers
+ * and on every transport see one log, in order, each entry once; a worker killed with -9 is
+ * replaced and its clients resume on the other; SIGHUP replaces every worker with nothing
+ * acknowledged lost and every client back; SIGTERM drains all and exits 0.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Ack, PollResult } from '../src/protocol/types.js';
+import { PollFollower, SseFollower, WsFollower, getJson, hasAll, logProblem, sleep, type LogFollower } from './fixtures/log-clients.js';
+import { WorkersProcess, alive } from './fixtures/workers-process.js';
+import { waitFor } from './helpers.js';
+import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
+
+const built = existsSync('dist/src/cli/index.js');
+const skipRedis = await redisSkipReason('the Redis part of the workers suite (test/workers.test.ts)');
+const room = 'crowd';
+/** Fresh connections: each request may land on either worker. */
+const fresh = new http.Agent({ keepAlive: false });
+
+/** Calls `connect` until it succeeds (a client's reconnection loop). */
+async function reconnect(connect: () => Promise<unknown>, attempts = 100): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await connect();
+      return;
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+describe('--workers 2 without Redis', { skip: built ? false : 'run `npm run build` first', timeout: 240_000 }, () => {
+  let server: WorkersProcess;
+  let dataDir: string;
+  const acked = new Map<string, number>();
+  const followers: LogFollower[] = [];
+  let ws: WsFollower[] = [];
+  let sse: SseFollower[] = [];
+  /** Reconnections begun and ended by the WebSocket and SSE followers. */
+  const drops = { begun: 0, done: 0 };
+
+  /**
+   * One publish over HTTP on a fresh connection (either worker), retried with its clientId until
+   * acknowledged. Each attempt has a deadline: a connection node:cluster was handing to a worker
+   * at the instant it died is never answered (the primary keeps it open).
+   */
+  async function publish(clientId: string): Promise<void> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if (attempt > 0) await sleep(50);
+      try {
+        const res = await fetch(`${server.url}/api/rooms/${room}/messages`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', connection: 'close' },
+          body: JSON.stringify({ text: clientId, clientId, name: 'pub' }),
+          signal: AbortSignal.timeout(5000),
+        });
+        const body = (await res.json()) as Ack;
+        if (res.status === 200 || res.status === 201) {
+          acked.set(clientId, body.seq);
+          return;
+        }
+      } catch {
+        // Lost answer: maybe stored; the retry with the same clientId tells.
+      }
+    }
+    assert.fail(`${clientId} was never acknowledged`);
+  }
+
+  /** Publishes `n` messages named `${prefix}-i`, `parallel` at a time. */
+  async function publishMany(prefix: string, n: number, parallel = 4): Promise<void> {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        while (next < n) await publish(`${prefix}-${next++}`);
+      }),
+    );
+  }
+
+  async function everyoneHasEverything(what: string): Promise<void> {
+    await waitFor(() => followers.every((f) => hasAll(f, acked)), 30_000, what).catch((err: unknown) => {
+      for (const f of followers) if (!hasAll(f, acked)) console.error(logProblem(f, acked));
+      throw err;
+    });
+    for (const f of followers) assert.equal(logProblem(f, acked), undefined);
+  }
+
+  function resumeOnDrop(f: WsFollower | SseFollower): void {
+    f.onDrop = () => {
+      drops.begun++;
+      void reconnect(() => f.connect(server.url, '', 5000)).then(() => drops.done++);
+    };
+  }
+
+  /** A follower made by `make` and connected, on a worker other than `avoid` when given (connections alternate between workers). */
+  async function onAnotherWorker<F extends WsFollower | SseFollower>(make: () => F, nodeOf: (f: F) => Promise<string>, avoid?: string): Promise<F> {
+    for (let i = 0; i < 10; i++) {
+      const f = make();
+      await f.connect(server.url, '', 10_000);
+      if (avoid === undefined || (await nodeOf(f)) !== avoid) return f;
+      f.close();
+    }
+    throw new Error(`every connection landed on ${avoid}`);
+  }
+  const wsNode = (f: WsFollower): Promise<string> => server.nodeOfWebSocket(String(f.frames.find((x) => x.type === 'welcome')!.connectionId));
+  const sseNode = async (f: SseFollower): Promise<string> => f.node!;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'sb-workers-'));
+    server = await WorkersProcess.start(['--workers', '2', '--data-dir', dataDir, '--rate-limit', '1000000', '--rate-burst', '1000000', '--connect-rate', '100000', '--shutdown-timeout-ms', '3000']);
+  });
+  after(async () => {
+    for (const f of followers) f.close();
+    await server?.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('clients on both workers and on every transport see one log, in order, each entry once', async () => {
+    assert.equal((await fetch(`${server.url}/api/rooms/${room}`, { method: 'PUT' })).ok, true);
+    const start = ((await getJson(`${server.url}/api/rooms/${room}/poll`)) as PollResult).cursor;
+    const ws1 = await onAnotherWorker(() => new WsFollower('ws1', room, start), wsNode);
+    const ws2 = await onAnotherWorker(() => new WsFollower('ws2', room, start), wsNode, await wsNode(ws1));
+    const sse1 = await onAnotherWorker(() => new SseFollower('sse1', room, start), sseNode);
+    const sse2 = await onAnotherWorker(() => new SseFollower('sse2', room, start), sseNode, sse1.node);
+    ws = [ws1, ws2];
+    sse = [sse1, sse2];
+    for (const f of [...ws, ...sse]) resumeOnDrop(f);
+    const longPoller = new PollFollower('longpoll', room, start, 'longpoll', () => server.url, { timeoutMs: 1000, agent: fresh, requestTimeoutMs: 5000 }).start();
+    const poller = new PollFollower('poll', room, start, 'poll', () => server.url, { intervalMs: 30, agent: fresh, requestTimeoutMs: 5000 }).start();
+    followers.push(...ws, ...sse, longPoller, poller);
+    assert.deepEqual(new Set(await Promise.all(ws.map(wsNode))).size, 2, 'the WebSockets are on different workers');
+    assert.deepEqual(new Set(sse.map((f) => f.node)).size, 2, 'the SSE streams are on different workers');
+
+    await publishMany('first', 80);
+    // Publishes landed on both workers too.
+    const publishers = new Set(server.lines.filter((l) => l.msg === 'request' && l.path === `/api/rooms/${room}/messages`).map((l) => l.node));
+    assert.equal(publishers.size, 2, 'publishes were served by both workers');
+    await everyoneHasEverything('every client to get every message');
+
+    // /metrics on either worker: every worker's counters, summed by the primary.
+    const scraped = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${server.url}/metrics`, { headers: { connection: 'close' } });
+      assert.equal(res.status, 200);
+      scraped.add(res.headers.get('x-switchboard-node')!);
+      const published = /^switchboard_entries_published_total\{type="message"\} (\d+)$/m.exec(await res.text());
+      assert.equal(Number(published?.[1]), 80, 'the messages stored by both workers, once each');
+    }
+    assert.equal(scraped.size, 2, 'both workers answered /metrics');
+    const ready = await fetch(`${server.url}/readyz`, { headers: { connection: 'close' } });
+    assert.deepEqual(await ready.json(), { status: 'ready', store: true, broker: true, draining: false });
+  });
+
+  it('kill -9 of a worker: the primary starts another, and its clients resume on the other worker with nothing lost or doubled', async () => {
+    const victim = await wsNode(ws[0]!);
+    const pid = server.pidOf(victim);
+    const publishing = publishMany('kill', 120, 2);
+    await waitFor(() => [...acked.keys()].some((k) => k.startsWith('kill-')), 10_000, 'publishes before the kill');
+    process.kill(pid, 'SIGKILL');
+    await publishing;
+    await waitFor(() => !alive(pid), 5000, 'the worker to die');
+    await server.waitForLog((l) => l.role === 'primary' && l.msg === 'worker died: restarting it' && l.pid === pid, 10_000, 'the primary to see the death');
+    await waitFor(() => server.listeningNodes.length >= 3, 30_000, 'a new worker to listen');
+    await everyoneHasEverything('every client to get every message after the kill');
+    await waitFor(() => drops.begun > 0 && drops.done === drops.begun, 15_000, 'the dropped clients to come back');
+  });
+
+  it('SIGHUP replaces every worker, one at a time: nothing acknowledged lost, every client back', async () => {
+    const before = new Set(server.listeningNodes);
+    const dropsBefore = drops.begun;
+    const publishing = publishMany('roll', 200, 2);
+    server.child.kill('SIGHUP');
+    await server.waitForLog((l) => l.role === 'primary' && l.msg === 'rolling restart done', 90_000, 'the rolling restart to end');
+    await publishing;
+    const fresh2 = server.listeningNodes.filter((n) => !before.has(n));
+    assert.equal(fresh2.length, 2, `two new workers (${fresh2.join(', ')})`);
+    await everyoneHasEverything('every client to get every message after the rolling restart');
+    await waitFor(() => drops.done === drops.begun, 15_000, 'every dropped client to come back');
+    assert.ok(drops.begun - dropsBefore >= 4, `every WebSocket and SSE client was moved (${drops.begun - dropsBefore} reconnections)`);
+    // Each client now sits on a new worker.
+    for (const f of sse) assert.ok(!before.has(f.node!), `${f.name} on a new worker`);
+  });
+
+  it('SIGTERM drains every worker and the primary exits 0', async () => {
+    const pids = [...new Set(server.lines.filter((l) => l.node !== undefined).map((l) => Number(l.pid)))].filter(alive);
+    assert.equal(pids.length, 2);
+    for (const f of followers) f.close();
+    const exit = await server.kill('SIGTERM');
+    assert.deepEqual(exit, { code: 0, signal: null }, server.other);
+    for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} is gone`);
+  });
+});
+
+describe('--workers when a worker cannot start', { skip: built ? false : 'run `npm run build` first', timeout: 60_000 }, () => {
+  it('the port in use: the worker says so, the primary stops (exit 1) and leaves no process behind', async (t) => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    t.after(() => taken.close());
+    const port = (taken.address() as net.AddressInfo).port;
+    const r = spawnSync(process.execPath, ['dist/src/cli/index.js', 'serve', '--workers', '2', '--host', '127.0.0.1', '--port', String(port), '--data-dir', join(tmpdir(), 'sb-workers-unused')], {
+      encoding: 'utf8',
+      env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
+      timeout: 50_000,
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot start: port ${port} is in use`));
+    const pids = r.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { pid: number }).pid);
+    for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} is gone`);
+  });
+});
+
+describe('--workers and the memory store', () => {
+  it('are refused together, with one line naming both options (exit 2)', { skip: built ? false : 'run `npm run build` first' }, () => {
+    const r = spawnSync(process.execPath, ['dist/src/cli/index.js', 'serve', '--workers', '2', '--store', 'memory'], { encoding: 'utf8', env: { ...process.env, WORKERS: '' } });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--workers 2 \(from flag --workers\).*--store memory \(from flag --store\)/);
+  });
+});
+
+describe('--workers 2 with Redis', { skip: !built ? 'run `npm run build` first' : skipRedis, timeout: 90_000 }, () => {
+  it('each worker is one more Redis node: a message published on either reaches subscribers on both', async (t) => {
+    const prefix = uniquePrefix();
+    const server = await WorkersProcess.start(['--workers', '2', '--redis', redisUrl, '--redis-prefix', prefix, '--rate-limit', '1000000', '--rate-burst', '1000000']);
+    const followers: WsFollower[] = [];
+    t.after(async () => {
+      for (const f of followers) f.close();
+      await server.kill('SIGKILL');
+      await deleteKeys(prefix);
+    });
+    const brokers = server.lines.filter((l) => l.node !== undefined && typeof l.msg === 'string' && l.msg.startsWith('Switchboard listening')).map((l) => `${String(l.store)}/${String(l.broker)}`);
+    assert.deepEqual(brokers, ['redis/redis', 'redis/redis']);
+    const redisRoom = 'shared';
+    assert.equal((await fetch(`${server.url}/api/rooms/${redisRoom}`, { method: 'PUT' })).ok, true);
+    const start = ((await getJson(`${server.url}/api/rooms/${redisRoom}/poll`)) as PollResult).cursor;
+    const nodes = new Set<string>();
+    for (let i = 0; nodes.size < 2 && i < 10; i++) {
+      const f = new WsFollower(`r${i}`, redisRoom, start);
+      await f.connect(server.url, '', 10_000);
+      const node = await server.nodeOfWebSocket(String(f.frames.find((x) => x.type === 'welcome')!.connectionId));
+      if (nodes.has(node)) f.close();
+      else nodes.add(node), followers.push(f);
+    }
+    assert.equal(followers.length, 2, 'a WebSocket on each worker');
+    const acked = new Map<string, number>();
+    const publishedBy = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const res = await fetch(`${server.url}/api/rooms/${redisRoom}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', connection: 'close' },
+        body: JSON.stringify({ text: `r-${i}`, clientId: `r-${i}` }),
+      });
+      assert.equal(res.status, 201);
+      publishedBy.add(res.headers.get('x-switchboard-node')!);
+      acked.set(`r-${i}`, ((await res.json()) as Ack).seq);
+    }
+    assert.equal(publishedBy.size, 2, 'publishes served by both workers');
+    await waitFor(() => followers.every((f) => hasAll(f, acked)), 10_000, 'both subscribers to get every message');
+    for (const f of followers) assert.equal(logProblem(f, acked), undefined);
+  });
+});
