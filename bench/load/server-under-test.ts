@@ -31,6 +31,19 @@ export function loadFriendlyArgs(connections: number): string[] {
   ];
 }
 
+/** Servers started and not yet stopped: killed when the bench process exits, however it ends. */
+const running = new Set<ServerUnderTest>();
+process.once('exit', () => {
+  for (const s of running) for (const pid of s.pids()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+
 export async function freePort(): Promise<number> {
   const srv = net.createServer();
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
@@ -59,7 +72,11 @@ export class ServerUnderTest {
       this.stderr = (this.stderr + c).slice(-4000);
       if (process.env.BENCH_SERVER_STDERR) process.stderr.write(c);
     });
-    child.once('exit', (code, signal) => (this.exited = { code, signal }));
+    child.once('exit', (code, signal) => {
+      this.exited = { code, signal };
+      running.delete(this);
+    });
+    running.add(this);
   }
 
   get baseUrl(): string {
@@ -155,6 +172,7 @@ export class ServerUnderTest {
         }
       }
     }
+    running.delete(this);
     this.cleanup();
   }
 }

@@ -25,11 +25,18 @@ export class SioBenchClient extends BenchClient {
     const { baseUrl, localAddress, room } = this.setup;
     const socket = io(baseUrl, { transports: ['websocket'], reconnection: false, forceNew: true, query: { room }, ...{ localAddress } });
     this.socket = socket;
-    socket.on('connect', () => {
+    // On recovery the server sends the missed packets before its CONNECT packet: the client
+    // emits them before 'connect', with `connected` already true, so the connection is up then.
+    const connected = (): void => {
+      if (this.connected) return;
       if (this.downAt !== undefined && !socket.recovered) this.error('not recovered');
       this.up(this.attemptOfSocket);
+    };
+    socket.on('connect', connected);
+    socket.on('message', (m: { seq: number; text: string }) => {
+      if (socket.connected) connected();
+      this.entry(this.attemptOfSocket, m.seq, m.text);
     });
-    socket.on('message', (m: { seq: number; text: string }) => this.entry(this.attemptOfSocket, m.seq, m.text));
     socket.on('connect_error', (err: Error) => this.down(this.attemptOfSocket, `connect_error ${err.message.slice(0, 40)}`));
     socket.on('disconnect', (reason: string) => this.down(this.attemptOfSocket, reason));
   }
