@@ -14,12 +14,13 @@ export interface KindTally {
   replayMs: number[];
   reconnectMs: number[];
   deliveries: number;
+  lastDeliveryAt: number;
   cuts: number;
   errors: Map<string, number>;
 }
 
 export function newTally(kind: ClientKind): KindTally {
-  return { kind, connectMs: [], latencyMs: [], replayMs: [], reconnectMs: [], deliveries: 0, cuts: 0, errors: new Map() };
+  return { kind, connectMs: [], latencyMs: [], replayMs: [], reconnectMs: [], deliveries: 0, lastDeliveryAt: 0, cuts: 0, errors: new Map() };
 }
 
 /** Where a client connects and how it behaves. */
@@ -33,6 +34,7 @@ export interface ClientSetup {
   reconnectMs?: number;
   cut?: CutPlan;
   longPollTimeoutMs: number;
+  pollIntervalMs: number;
 }
 
 /**
@@ -124,6 +126,7 @@ export abstract class BenchClient {
     const t = now();
     this.seqs.push(seq);
     this.tally.deliveries++;
+    this.tally.lastDeliveryAt = t;
     if (text === undefined || !text.startsWith('t:')) return;
     const sent = Number(text.slice(2));
     this.tally.latencyMs.push(t - sent);

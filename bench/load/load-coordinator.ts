@@ -20,6 +20,8 @@ export interface LoadOptions {
   reconnectMs?: number;
   cut?: CutPlan;
   longPollTimeoutMs?: number;
+  /** Time between two short polls of a client (1000 ms). */
+  pollIntervalMs?: number;
   /** Called about every second while connecting. */
   onProgress?: (connected: number, failed: number) => void;
 }
@@ -81,6 +83,7 @@ export class LoadCoordinator {
         concurrency: o.concurrency ?? 100,
         members: o.members ?? 'distinct',
         longPollTimeoutMs: o.longPollTimeoutMs ?? 25_000,
+        pollIntervalMs: o.pollIntervalMs ?? 1000,
         ...(o.reconnectMs !== undefined ? { reconnectMs: o.reconnectMs } : {}),
         ...(o.cut ? { cut: o.cut } : {}),
       });
@@ -148,6 +151,7 @@ export class LoadCoordinator {
         continue;
       }
       for (const k of ['clients', 'connected', 'deliveries', 'complete', 'lost', 'doubled', 'outOfOrder', 'down', 'cuts'] as const) m[k] += r[k];
+      m.lastDeliveryAt = Math.max(m.lastDeliveryAt, r.lastDeliveryAt);
       for (const k of ['connectMs', 'latencyMs', 'replayMs', 'reconnectMs'] as const) m[k] = concat(m[k], r[k]);
       for (const [e, n] of Object.entries(r.errors)) m.errors[e] = (m.errors[e] ?? 0) + n;
       m.samples.push(...r.samples.slice(0, Math.max(0, 5 - m.samples.length)));

@@ -5,7 +5,7 @@
  */
 import { BenchClient, newTally, type ClientSetup, type KindTally } from './bench-client.js';
 import { checkDeliveries } from './delivery-check.js';
-import { LongPollBenchClient } from './long-poll-bench-client.js';
+import { LongPollBenchClient, ShortPollBenchClient } from './long-poll-bench-client.js';
 import type { ClientKind, FromClient, KindReport, LoadPlan, ToClient } from './messages.js';
 import { SioBenchClient } from './sio-bench-client.js';
 import { SseBenchClient } from './sse-bench-client.js';
@@ -15,6 +15,7 @@ const makers: Record<ClientKind, new (setup: ClientSetup, tally: KindTally) => B
   websocket: WsBenchClient,
   sse: SseBenchClient,
   'long-polling': LongPollBenchClient,
+  polling: ShortPollBenchClient,
   sio: SioBenchClient,
 };
 
@@ -37,6 +38,7 @@ async function run(plan: LoadPlan): Promise<void> {
         name,
         member: plan.members === 'shared' ? `p${plan.index}` : name,
         longPollTimeoutMs: plan.longPollTimeoutMs,
+        pollIntervalMs: plan.pollIntervalMs,
         ...(plan.reconnectMs !== undefined ? { reconnectMs: plan.reconnectMs } : {}),
         ...(plan.cut ? { cut: plan.cut } : {}),
       };
@@ -79,6 +81,7 @@ function report(expected: Record<string, number[]>): KindReport[] {
       replayMs: Float64Array.from(tally.replayMs),
       reconnectMs: Float64Array.from(tally.reconnectMs),
       deliveries: tally.deliveries,
+      lastDeliveryAt: tally.lastDeliveryAt,
       ...check,
       down: mine.filter((c) => !c.client.connected).length,
       cuts: tally.cuts,

@@ -15,7 +15,10 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFI
  * one after the other. It is up once its first poll was answered.
  */
 export class LongPollBenchClient extends BenchClient {
+  /** Short polling: every poll is answered at once; the next one follows after `pollIntervalMs`. */
+  protected readonly short: boolean = false;
   private req: http.ClientRequest | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private position: string | undefined;
 
   protected open(after: string | undefined): void {
@@ -44,21 +47,30 @@ export class LongPollBenchClient extends BenchClient {
         this.up(attempt);
         for (const e of r.entries) if (e.type === 'message') this.entry(attempt, e.seq, e.text);
         this.position = r.cursor;
-        if (attempt === this.attempt) this.poll(attempt, 'longpoll');
+        if (attempt !== this.attempt) return;
+        if (this.short) this.timer = setTimeout(() => attempt === this.attempt && this.poll(attempt, 'poll'), this.setup.pollIntervalMs);
+        else this.poll(attempt, 'longpoll');
       });
     });
     req.on('error', (err: NodeJS.ErrnoException) => this.down(attempt, err.code ?? err.message.slice(0, 60)));
   }
 
   protected cutConnection(): void {
+    clearTimeout(this.timer);
     this.req?.destroy();
   }
 
   protected shut(): void {
+    clearTimeout(this.timer);
     this.req?.destroy();
   }
 
   protected cursor(): string | undefined {
     return this.position;
   }
+}
+
+/** A short-polling client: `GET .../poll` from its cursor every `pollIntervalMs`. */
+export class ShortPollBenchClient extends LongPollBenchClient {
+  protected override readonly short = true;
 }

@@ -4,7 +4,7 @@
  */
 
 /** The kinds of client a load process can run. `sio` is a Socket.IO 4 client (WebSocket transport, connection state recovery). */
-export type ClientKind = 'websocket' | 'sse' | 'long-polling' | 'sio';
+export type ClientKind = 'websocket' | 'sse' | 'long-polling' | 'polling' | 'sio';
 
 /** How clients leave and come back on their own. */
 export interface CutPlan {
@@ -35,6 +35,8 @@ export interface LoadPlan {
   cut?: CutPlan;
   /** `timeout` of each long poll, ms. */
   longPollTimeoutMs: number;
+  /** Time between two short polls of one client, ms. */
+  pollIntervalMs: number;
 }
 
 export type ToClient =
@@ -59,6 +61,8 @@ export interface KindReport {
   /** ms from an unexpected close or a cut to the subscription answer of the connection after it. */
   reconnectMs: Float64Array;
   deliveries: number;
+  /** Wall-clock time of the last delivery (0: none). */
+  lastDeliveryAt: number;
   /** Clients that got every expected message exactly once, in order. */
   complete: number;
   lost: number;

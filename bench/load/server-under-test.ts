@@ -7,8 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { cpuMsOf, processTree, rssOf } from './proc-stats.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The built CLI: the bench runs the server as users do, so `--workers` forks real processes. */
-export const CLI = path.join(root, 'dist', 'src', 'cli', 'index.js');
+/**
+ * The built CLI: the bench runs the server as users do, so `--workers` forks real processes.
+ * BENCH_SERVER_CLI names another build of it (another checkout's dist/src/cli/index.js).
+ */
+export const CLI = process.env.BENCH_SERVER_CLI ?? path.join(root, 'dist', 'src', 'cli', 'index.js');
 
 /**
  * Options that let the load through: every bench client comes from a few loopback addresses,
@@ -175,4 +178,9 @@ export class ServerUnderTest {
     running.delete(this);
     this.cleanup();
   }
+}
+
+/** The processes under the server's primary (its workers and what they started); empty for a single-process server. */
+export function workersOf(server: ServerUnderTest): number[] {
+  return server.pids().filter((pid) => pid !== server.child.pid);
 }
