@@ -171,6 +171,6 @@ for (const roomCount of values.rooms.split(',').map(Number)) {
   const r = await runOnce(roomCount);
   print(r);
   const total = Number(values.websocket) + Number(values.sse) + Number(values['long-polling']);
-  saveResult('connections', values.label || `${total}-${roomCount}rooms`, r);
+  saveResult('connections', `${values.label || total}-${roomCount}room${roomCount === 1 ? '' : 's'}`, r);
 }
 process.exit(0);
