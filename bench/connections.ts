@@ -53,6 +53,7 @@ export interface ConnectionsResult {
   idleCpuPercent: number;
   broadcasts: number;
   publishRetries: number;
+  publishRetryReasons: Record<string, number>;
   publishFailures: number;
   latency: Distribution;
   connect: Distribution;
@@ -129,6 +130,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
       idleCpuPercent,
       broadcasts,
       publishRetries: publisher.retries,
+      publishRetryReasons: Object.fromEntries(publisher.retryReasons),
       publishFailures: publisher.failures,
       latency: distribution(allLatency),
       connect: distribution(allConnect),
@@ -155,7 +157,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
 function print(r: ConnectionsResult): void {
   console.log(`  ${r.rooms} room(s), ${r.connected}/${r.connected + r.failed} connected in ${r.connectSeconds.toFixed(1)} s = ${r.connectRate.toFixed(0)} connections/s (connect ${describe(r.connect)})`);
   console.log(`    server: ${r.serverProcesses} process(es), RSS ${mb(r.rssIdleServer)} idle -> ${mb(r.rssLoaded)} loaded = ${(r.bytesPerConnection / 1024).toFixed(1)} KB per connection; idle CPU ${r.idleCpuPercent.toFixed(1)}% of a core`);
-  console.log(`    broadcast x${r.broadcasts} to every room: ${describe(r.latency)}; publish retries ${r.publishRetries}, unacknowledged ${r.publishFailures}`);
+  console.log(`    broadcast x${r.broadcasts} to every room: ${describe(r.latency)}; publish retries ${r.publishRetries} ${JSON.stringify(r.publishRetryReasons)}, unacknowledged ${r.publishFailures}`);
   for (const k of r.kinds) {
     const bad = k.lost + k.doubled + k.outOfOrder > 0 || k.complete < k.clients;
     console.log(

@@ -45,6 +45,7 @@ export interface RollingRestartResult {
   restartSeconds: number;
   messages: number;
   publishRetries: number;
+  publishRetryReasons: Record<string, number>;
   publishFailures: number;
   lost: number;
   doubled: number;
@@ -119,6 +120,7 @@ try {
     restartSeconds,
     messages: publisher.acked.get('bench')?.length ?? 0,
     publishRetries: publisher.retries,
+    publishRetryReasons: Object.fromEntries(publisher.retryReasons),
     publishFailures: publisher.failures,
     lost: all.reduce((a, k) => a + k.lost, 0),
     doubled: all.reduce((a, k) => a + k.doubled, 0),
@@ -128,7 +130,7 @@ try {
     kinds: all.map((k) => ({ kind: k.kind, clients: k.clients, complete: k.complete, lost: k.lost, down: k.down, reconnect: distribution(k.reconnectMs), errors: k.errors })),
   };
   console.log(`  restart took ${restartSeconds.toFixed(1)} s; workers now ${workersAfter.join(', ')}`);
-  console.log(`  ${result.messages} messages acknowledged (${result.publishRetries} retries, ${result.publishFailures} never acknowledged); lost ${result.lost}, doubled ${result.doubled}, out of order ${result.outOfOrder}; clients never back ${result.neverBack}`);
+  console.log(`  ${result.messages} messages acknowledged (${result.publishRetries} retries ${JSON.stringify(result.publishRetryReasons)}, ${result.publishFailures} never acknowledged); lost ${result.lost}, doubled ${result.doubled}, out of order ${result.outOfOrder}; clients never back ${result.neverBack}`);
   console.log(`  reconnect ${describe(result.reconnect)}`);
   for (const k of result.kinds) console.log(`    ${k.kind.padEnd(13)} ${k.complete}/${k.clients} complete, lost ${k.lost}, down ${k.down}, reconnect ${describe(k.reconnect)} ${JSON.stringify(k.errors)}`);
   saveResult('rolling-restart', values.label || `${clients}`, result);

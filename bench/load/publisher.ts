@@ -17,6 +17,8 @@ export class Publisher {
   readonly acked = new Map<string, number[]>();
   failures = 0;
   retries = 0;
+  /** Why attempts failed (and were retried): reason → count. */
+  readonly retryReasons = new Map<string, number>();
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private n = 0;
 
@@ -38,7 +40,9 @@ export class Publisher {
         list.push(seq);
         this.acked.set(room, list);
         return { room, seq };
-      } catch {
+      } catch (err) {
+        const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message.slice(0, 40);
+        this.retryReasons.set(reason, (this.retryReasons.get(reason) ?? 0) + 1);
         if (Date.now() > deadline) {
           this.failures++;
           return undefined;
