@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { now } from './bench-client.js';
 
@@ -21,6 +22,8 @@ export class Publisher {
   readonly retryReasons = new Map<string, number>();
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private n = 0;
+  /** Client ids are unique to this publisher: another one (same process, same member) must not reuse them. */
+  private readonly idPrefix = `bench-${randomUUID().slice(0, 8)}`;
 
   constructor(
     private readonly baseUrl: string,
@@ -30,7 +33,7 @@ export class Publisher {
 
   /** Publishes one message to `room`; resolves with its ack, or undefined when it never was acknowledged. */
   async publish(room: string): Promise<Ack | undefined> {
-    const clientId = `bench-${process.pid}-${++this.n}`;
+    const clientId = `${this.idPrefix}-${++this.n}`;
     const deadline = Date.now() + this.retryForMs;
     const text = `t:${now()}`;
     for (;;) {
@@ -41,6 +44,12 @@ export class Publisher {
         this.acked.set(room, list);
         return { room, seq };
       } catch (err) {
+        // A refusal that a retry cannot change (4xx but 408/429) is not retried.
+        if (/^HTTP 4(?!08|29)/.test((err as Error).message)) {
+          this.failures++;
+          this.retryReasons.set((err as Error).message.slice(0, 40), (this.retryReasons.get((err as Error).message.slice(0, 40)) ?? 0) + 1);
+          return undefined;
+        }
         const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message.slice(0, 40);
         this.retryReasons.set(reason, (this.retryReasons.get(reason) ?? 0) + 1);
         if (Date.now() > deadline) {
