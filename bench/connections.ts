@@ -168,6 +168,15 @@ function print(r: ConnectionsResult): void {
   }
 }
 
+{
+  // A process may hold fewer than 20,000 open files (ulimit -n): the sockets must be spread over workers.
+  const total = Number(values.websocket) + Number(values.sse) + Number(values['long-polling']);
+  const needed = Math.ceil(total / 18_000);
+  const asked = /--workers[ =](\d+)/.exec(values['server-args']);
+  if (needed > 1 && (!asked || Number(asked[1]) < needed)) {
+    console.log(`WARNING: ${total} connections need at least ${needed} server processes (each under its 20,000 open files): add --server-args="--workers ${needed}" (or more).`);
+  }
+}
 console.log(`Connections: websocket ${values.websocket}, sse ${values.sse}, long-polling ${values['long-polling']}, rooms ${values.rooms}, server args "${values['server-args']}"`);
 for (const roomCount of values.rooms.split(',').map(Number)) {
   const r = await runOnce(roomCount);

@@ -138,9 +138,9 @@ else {
 }
 
 // Workers
-const wk = of('workers');
+const wk = of('workers-load');
 el('h2', 'Workers');
-if (wk.length === 0) el('p', 'No run yet: <code>npm run bench:workers</code>.');
+if (wk.length === 0) el('p', 'No run yet: <code>npm run bench:workers-load</code>.');
 else {
   const rows = [];
   for (const r of wk) for (const row of r.data.rows) rows.push([r.label + ': ' + row.workers, num(row.clients), row.refused ? '<span class="bad">refused: ' + row.refused + '</span>' : num(row.processes), num(row.deliveriesPerSecond), num(row.cpuMsPer1000, 2) + ' ms', ms(row.latency.p50) + ' / ' + ms(row.latency.p99), ok(row.lost + row.doubled + row.outOfOrder === 0, row.lost + ' / ' + row.doubled + ' / ' + row.outOfOrder)]);
@@ -156,7 +156,7 @@ for (const r of wk) for (const row of r.data.rows) if (!row.refused) points.push
 if (points.length > 0) {
   el('h2', 'Deliveries per second against connections');
   const series = [...new Set(points.map((p) => p.series))];
-  new Chart(chartBox('Burst throughput (bench:workers runs)'), { type: 'scatter', data: { datasets: series.map((s, i) => ({ label: s, data: points.filter((p) => p.series === s).sort((a, b) => a.x - b.x), showLine: true, borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length] })) }, options: { maintainAspectRatio: false, animation: false, scales: { x: { type: 'logarithmic', title: { display: true, text: 'WebSocket subscribers' } }, y: { beginAtZero: true, title: { display: true, text: 'deliveries per second' } } } } });
+  new Chart(chartBox('Burst throughput (bench:workers-load runs)'), { type: 'scatter', data: { datasets: series.map((s, i) => ({ label: s, data: points.filter((p) => p.series === s).sort((a, b) => a.x - b.x), showLine: true, borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length] })) }, options: { maintainAspectRatio: false, animation: false, scales: { x: { type: 'logarithmic', title: { display: true, text: 'WebSocket subscribers' } }, y: { beginAtZero: true, title: { display: true, text: 'deliveries per second' } } } } });
   endCharts();
 }
 `;

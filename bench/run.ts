@@ -15,7 +15,7 @@
  *
  * `npm run bench -- --report [file]` runs nothing: it writes the HTML report of the results the
  * scale benches left in bench/results/ (bench:connections, bench:jitter, bench:rolling-restart,
- * bench:workers) to `file` (default bench/report.html). See bench/report.ts.
+ * bench:workers-load) to `file` (default bench/report.html). See bench/report.ts.
  */
 import http from 'node:http';
 import type WebSocket from 'ws';

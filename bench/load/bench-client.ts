@@ -66,6 +66,11 @@ export abstract class BenchClient {
     protected readonly tally: KindTally,
   ) {}
 
+  /** True once a connection of this client was subscribed (a client that never was is a failed connect, not a loss). */
+  get everConnected(): boolean {
+    return this.everUp;
+  }
+
   /** Opens the first connection; resolves true once subscribed, false when it failed and will not be retried. */
   start(): Promise<boolean> {
     this.startedAt = now();

@@ -63,7 +63,7 @@ export interface KindReport {
   deliveries: number;
   /** Wall-clock time of the last delivery (0: none). */
   lastDeliveryAt: number;
-  /** Clients that got every expected message exactly once, in order. */
+  /** Clients that got every expected message exactly once, in order (of those that ever connected: `connected` in the connect summary). */
   complete: number;
   lost: number;
   doubled: number;

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:workers`: what workers cost and give. For each entry of --workers (`1,2`;
+ * `npm run bench:workers-load`: what workers cost and give. For each entry of --workers (`1,2`;
  * `none` runs the server without the flag), starts Switchboard with `--workers N` and
  * --server-args, connects --clients WebSocket subscribers to one room (the port is shared: the
  * workers take the connections between them), then:
@@ -11,7 +11,7 @@
  *     so the change from 1 worker to 2 is what crossing workers costs.
  * Every delivery is checked (nothing lost or doubled, in order).
  *
- *   npm run bench:workers -- --workers 1,2 --clients 2000
+ *   npm run bench:workers-load -- --workers 1,2 --clients 2000
  */
 import { parseArgs } from 'node:util';
 import { LoadCoordinator } from './load/load-coordinator.js';
@@ -140,5 +140,5 @@ for (const w of values.workers.split(',')) {
     `  workers ${w} (${row.processes} processes): ${row.deliveriesPerSecond.toFixed(0)} deliveries/s, ${row.cpuMsPer1000.toFixed(2)} ms CPU per 1000 deliveries; at ${values.rate} msg/s ${describe(row.latency)}; ${row.complete}/${row.clients} complete (lost ${row.lost}, doubled ${row.doubled}, out of order ${row.outOfOrder})`,
   );
 }
-saveResult('workers', values.label || `${clients}`, { clients, burst: Number(values.burst), rate: Number(values.rate), rows });
+saveResult('workers-load', values.label || `${clients}`, { clients, burst: Number(values.burst), rate: Number(values.rate), rows });
 process.exit(rows.some((r) => r.refused) ? 2 : 0);
