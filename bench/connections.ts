@@ -82,6 +82,8 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
       perProcess: Number(values['per-process']),
       concurrency: Number(values.concurrency),
       members: values.members === 'shared' ? 'shared' : 'distinct',
+      // As real clients do: after an error (a long poll answered 408, a cut stream) they come back from their cursor.
+      reconnectMs: 1000,
       onProgress: (c, f) => {
         if (Date.now() - lastLog < 5000) return;
         lastLog = Date.now();

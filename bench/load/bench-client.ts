@@ -145,7 +145,8 @@ export abstract class BenchClient {
     clearTimeout(this.cutTimer);
     this.error(reason);
     if (this.downAt === undefined) this.downAt = now();
-    if (!this.everUp && this.setup.reconnectMs === undefined) {
+    // A first connection that fails is a failed connect: it is counted, not retried.
+    if (!this.everUp) {
       this.firstSettled?.(false);
       this.firstSettled = undefined;
       return;
