@@ -82,6 +82,7 @@ async function runOne(serverName: string): Promise<JitterRow> {
     });
     load = c.load;
     console.log(`    ${clients - c.summary.failed}/${clients} connected in ${((c.summary.lastConnected - c.summary.firstStart) / 1000).toFixed(1)} s; publishing ${values.messages} at ${values.rate}/s with cuts`);
+    load.jitter();
     const publisher = new Publisher(server.baseUrl, sio ? 'socket.io' : 'switchboard');
     const messages = Number(values.messages);
     const interval = 1000 / Number(values.rate);

@@ -71,6 +71,7 @@ describe('bench load generator against the built server', () => {
       cut: { everyMs: 400, awayMs: 200 },
     });
     try {
+      load.jitter();
       const publisher = new Publisher(server.baseUrl);
       for (let i = 0; i < 40; i++) {
         await publisher.publish('a');

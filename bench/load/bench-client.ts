@@ -54,7 +54,7 @@ export abstract class BenchClient {
   private startedAt = 0;
   private everUp = false;
   private closing = false;
-  private calm = false;
+  private cutting = false;
   private windowFrom = Number.POSITIVE_INFINITY;
   private windowTo = Number.NEGATIVE_INFINITY;
   private cutTimer: NodeJS.Timeout | undefined;
@@ -80,9 +80,16 @@ export abstract class BenchClient {
     });
   }
 
+  /** Cuts begin (a client cuts only between startCutting and stopCutting, so connecting is not disturbed). */
+  startCutting(): void {
+    if (!this.setup.cut || this.cutting) return;
+    this.cutting = true;
+    if (this.connected) this.cutTimer = setTimeout(() => this.cut(), around(this.setup.cut.everyMs));
+  }
+
   /** No more cuts; a client that is away comes back at once. */
   stopCutting(): void {
-    this.calm = true;
+    this.cutting = false;
     clearTimeout(this.cutTimer);
     if (this.downAt !== undefined && this.reopenTimer !== undefined) {
       clearTimeout(this.reopenTimer);
@@ -123,7 +130,7 @@ export abstract class BenchClient {
       this.windowTo = t;
     }
     this.downAt = undefined;
-    if (this.setup.cut && !this.calm) this.cutTimer = setTimeout(() => this.cut(), around(this.setup.cut.everyMs));
+    if (this.setup.cut && this.cutting) this.cutTimer = setTimeout(() => this.cut(), around(this.setup.cut.everyMs));
   }
 
   protected entry(attempt: number, seq: number, text: string | undefined): void {

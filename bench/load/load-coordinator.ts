@@ -122,6 +122,11 @@ export class LoadCoordinator {
     });
   }
 
+  /** Starts the cuts of every client that has a CutPlan (none cut before this). */
+  jitter(): void {
+    for (const c of this.children) this.send(c, { type: 'jitter' });
+  }
+
   /** Stops the cuts of every client; those away come back. */
   calm(): void {
     for (const c of this.children) this.send(c, { type: 'calm' });

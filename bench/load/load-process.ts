@@ -93,6 +93,7 @@ function report(expected: Record<string, number[]>): KindReport[] {
 
 process.on('message', (m: ToClient) => {
   if (m.type === 'plan') run(m.plan).catch((err: unknown) => send({ type: 'fatal', message: String(err) }));
+  else if (m.type === 'jitter') for (const c of clients) c.client.startCutting();
   else if (m.type === 'calm') for (const c of clients) c.client.stopCutting();
   else if (m.type === 'check') send({ type: 'report', kinds: report(m.expected) });
   else if (m.type === 'close') {

@@ -41,6 +41,8 @@ export interface LoadPlan {
 
 export type ToClient =
   | { type: 'plan'; plan: LoadPlan }
+  /** Start cutting (clients with a CutPlan). */
+  | { type: 'jitter' }
   /** Stop cutting (the measured part is over); clients that are away come back. */
   | { type: 'calm' }
   /** Check deliveries against what was published (`expected`: room → acknowledged message seqs, ascending). */
