@@ -50,6 +50,8 @@ export interface RollingRestartResult {
   lost: number;
   doubled: number;
   outOfOrder: number;
+  /** Deliveries of messages whose ack the publisher never got (stored, ack lost): not losses. */
+  unacknowledgedDelivered: number;
   neverBack: number;
   reconnect: Distribution;
   kinds: { kind: ClientKind; clients: number; complete: number; lost: number; down: number; reconnect: Distribution; errors: Record<string, number> }[];
@@ -125,12 +127,13 @@ try {
     lost: all.reduce((a, k) => a + k.lost, 0),
     doubled: all.reduce((a, k) => a + k.doubled, 0),
     outOfOrder: all.reduce((a, k) => a + k.outOfOrder, 0),
+    unacknowledgedDelivered: all.reduce((a, k) => a + k.unacknowledged, 0),
     neverBack: all.reduce((a, k) => a + k.down, 0),
     reconnect: distribution(all.flatMap((k) => [...k.reconnectMs])),
     kinds: all.map((k) => ({ kind: k.kind, clients: k.clients, complete: k.complete, lost: k.lost, down: k.down, reconnect: distribution(k.reconnectMs), errors: k.errors })),
   };
   console.log(`  restart took ${restartSeconds.toFixed(1)} s; workers now ${workersAfter.join(', ')}`);
-  console.log(`  ${result.messages} messages acknowledged (${result.publishRetries} retries ${JSON.stringify(result.publishRetryReasons)}, ${result.publishFailures} never acknowledged); lost ${result.lost}, doubled ${result.doubled}, out of order ${result.outOfOrder}; clients never back ${result.neverBack}`);
+  console.log(`  ${result.messages} messages acknowledged (${result.publishRetries} retries ${JSON.stringify(result.publishRetryReasons)}, ${result.publishFailures} never acknowledged); lost ${result.lost}, doubled ${result.doubled}, out of order ${result.outOfOrder}; deliveries of unacknowledged messages ${result.unacknowledgedDelivered}; clients never back ${result.neverBack}`);
   console.log(`  reconnect ${describe(result.reconnect)}`);
   for (const k of result.kinds) console.log(`    ${k.kind.padEnd(13)} ${k.complete}/${k.clients} complete, lost ${k.lost}, down ${k.down}, reconnect ${describe(k.reconnect)} ${JSON.stringify(k.errors)}`);
   saveResult('rolling-restart', values.label || `${clients}`, result);

@@ -20,12 +20,13 @@ describe('bench delivery check', () => {
       { name: 'disorder', seqs: [3, 2, 5], expected: [2, 3, 5] },
       { name: 'extra', seqs: [2, 3, 4, 5], expected: [2, 3, 5] },
     ]);
-    assert.equal(r.complete, 1);
+    assert.equal(r.complete, 2);
+    assert.equal(r.unacknowledged, 1);
     assert.equal(r.lost, 1);
     assert.equal(r.doubled, 1);
     assert.equal(r.outOfOrder, 1);
     assert.equal(r.samples.length, 4);
-    assert.match(r.samples[3]!, /1 not published \(4\)/);
+    assert.match(r.samples[3]!, /1 not acknowledged \(4\)/);
   });
 });
 

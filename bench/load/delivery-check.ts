@@ -8,8 +8,13 @@ export interface Receipt {
 }
 
 export interface DeliveryCheck {
-  /** Clients that got every expected message exactly once, in order, and nothing else. */
+  /** Clients that got every expected message exactly once, in order. */
   complete: number;
+  /**
+   * Messages received that no acknowledgement announced: stored by the server but their ack
+   * never reached the publisher (it timed out), or not published at all. Counted apart.
+   */
+  unacknowledged: number;
   /** Expected messages never received, over all clients. */
   lost: number;
   /** Messages received more than once (each extra copy counts). */
@@ -22,7 +27,7 @@ export interface DeliveryCheck {
 
 /** Checks deliveries: nothing lost, nothing doubled, in order, nothing that was not published. */
 export function checkDeliveries(receipts: readonly Receipt[], maxSamples = 5): DeliveryCheck {
-  const result: DeliveryCheck = { complete: 0, lost: 0, doubled: 0, outOfOrder: 0, samples: [] };
+  const result: DeliveryCheck = { complete: 0, unacknowledged: 0, lost: 0, doubled: 0, outOfOrder: 0, samples: [] };
   for (const r of receipts) {
     const got = new Set(r.seqs);
     const doubled = r.seqs.length - got.size;
@@ -34,10 +39,11 @@ export function checkDeliveries(receipts: readonly Receipt[], maxSamples = 5): D
     result.lost += lost.length;
     result.doubled += doubled;
     result.outOfOrder += outOfOrder;
-    if (lost.length === 0 && doubled === 0 && outOfOrder === 0 && unknown.length === 0) result.complete++;
-    else if (result.samples.length < maxSamples) {
+    result.unacknowledged += unknown.length;
+    if (lost.length === 0 && doubled === 0 && outOfOrder === 0) result.complete++;
+    if ((lost.length > 0 || doubled > 0 || outOfOrder > 0 || unknown.length > 0) && result.samples.length < maxSamples) {
       result.samples.push(
-        `${r.name}: ${lost.length} lost${lost.length ? ` (${lost.slice(0, 5).join(',')})` : ''}, ${doubled} doubled, ${outOfOrder} out of order, ${unknown.length} not published${unknown.length ? ` (${unknown.slice(0, 5).join(',')})` : ''}`,
+        `${r.name}: ${lost.length} lost${lost.length ? ` (${lost.slice(0, 5).join(',')})` : ''}, ${doubled} doubled, ${outOfOrder} out of order, ${unknown.length} not acknowledged${unknown.length ? ` (${unknown.slice(0, 5).join(',')})` : ''}`,
       );
     }
   }

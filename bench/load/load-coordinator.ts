@@ -155,7 +155,7 @@ export class LoadCoordinator {
         merged.set(r.kind, { ...r, samples: [...r.samples] });
         continue;
       }
-      for (const k of ['clients', 'connected', 'deliveries', 'complete', 'lost', 'doubled', 'outOfOrder', 'down', 'cuts'] as const) m[k] += r[k];
+      for (const k of ['clients', 'connected', 'deliveries', 'complete', 'unacknowledged', 'lost', 'doubled', 'outOfOrder', 'down', 'cuts'] as const) m[k] += r[k];
       m.lastDeliveryAt = Math.max(m.lastDeliveryAt, r.lastDeliveryAt);
       for (const k of ['connectMs', 'latencyMs', 'replayMs', 'reconnectMs'] as const) m[k] = concat(m[k], r[k]);
       for (const [e, n] of Object.entries(r.errors)) m.errors[e] = (m.errors[e] ?? 0) + n;

@@ -67,6 +67,8 @@ export interface KindReport {
   lastDeliveryAt: number;
   /** Clients that got every expected message exactly once, in order (of those that ever connected: `connected` in the connect summary). */
   complete: number;
+  /** Received but never acknowledged to the publisher (see DeliveryCheck). */
+  unacknowledged: number;
   lost: number;
   doubled: number;
   outOfOrder: number;
