@@ -62,7 +62,7 @@ async function runOne(workers: string): Promise<WorkersRow> {
   } catch (err) {
     return { workers, ...empty, refused: (err as Error).message.split('\n')[0]! };
   }
-  if (workers !== 'none' && workersOf(server).length === 0) {
+  if (workers !== 'none' && Number(workers) > 1 && workersOf(server).length === 0) {
     await server.stop();
     return { workers, ...empty, refused: `--workers ${workers}: the server runs as one process (no workers)` };
   }
