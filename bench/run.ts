@@ -12,12 +12,24 @@
  *     server CPU per 1000 deliveries, latency, HTTP requests made (polling every 1 s).
  *
  * Environment: BENCH_CLIENTS (200), BENCH_BURST (500), BENCH_ROUNDS (5), BENCH_RATE (100), BENCH_IDLE (1000).
+ *
+ * `npm run bench -- --report [file]` runs nothing: it writes the HTML report of the results the
+ * scale benches left in bench/results/ (bench:connections, bench:jitter, bench:rolling-restart,
+ * bench:workers-load) to `file` (default bench/report.html). See bench/report.ts.
  */
 import http from 'node:http';
 import type WebSocket from 'ws';
 import { ServerProcess, fmt, getJson, median, openSse, openWs, percentile, sleep, waitUntil } from './lib.js';
 import { clusterBench } from './cluster.js';
 import { compareTransports } from './transports.js';
+import { writeReport } from './report.js';
+
+const reportAt = process.argv.indexOf('--report');
+if (reportAt >= 0) {
+  const target = process.argv[reportAt + 1];
+  console.log(`report written: ${writeReport(target !== undefined && !target.startsWith('--') ? target : undefined)}`);
+  process.exit(0);
+}
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200);
 const BURST = Number(process.env.BENCH_BURST ?? 500);

@@ -1,0 +1,189 @@
+/**
+ * `npm run bench:connections`: many concurrent connections on one machine, from the
+ * multi-process load generator (bench/load/), against Switchboard's built CLI.
+ *
+ * For each room count in --rooms: starts the server (with the load-friendly caps of
+ * bench/load/server-under-test.ts, then --server-args), creates the rooms, connects
+ * --websocket / --sse / --long-polling clients spread over them, and reports: connect rate,
+ * RSS of the server's whole process tree before and after (per connection), its idle CPU over
+ * --idle-seconds, then --broadcasts rounds of one message to every room, with the delivery
+ * latency p50/p99 and a check that every client got every message once, in order.
+ *
+ *   npm run bench:connections -- --websocket 30000 --sse 10000 --long-polling 10000 --rooms 1,1000 --server-args "--workers 4"
+ *
+ * Defaults are the size one process holds today (5,000 + 2,500 + 2,500).
+ */
+import { parseArgs } from 'node:util';
+import { LoadCoordinator } from './load/load-coordinator.js';
+import type { ClientKind } from './load/messages.js';
+import { Publisher, createRooms } from './load/publisher.js';
+import { saveResult } from './load/results.js';
+import { ServerUnderTest, loadFriendlyArgs } from './load/server-under-test.js';
+import { describe, distribution, mb, type Distribution } from './load/stats.js';
+
+const { values } = parseArgs({
+  options: {
+    websocket: { type: 'string', default: '5000' },
+    sse: { type: 'string', default: '2500' },
+    'long-polling': { type: 'string', default: '2500' },
+    rooms: { type: 'string', default: '1,1000' },
+    'server-args': { type: 'string', default: '' },
+    'per-process': { type: 'string', default: '15000' },
+    concurrency: { type: 'string', default: '100' },
+    members: { type: 'string', default: 'distinct' },
+    broadcasts: { type: 'string', default: '3' },
+    'idle-seconds': { type: 'string', default: '10' },
+    'drain-ms': { type: 'string', default: '5000' },
+    label: { type: 'string', default: '' },
+  },
+});
+
+export interface ConnectionsResult {
+  serverCommand: string;
+  rooms: number;
+  counts: Partial<Record<ClientKind, number>>;
+  connected: number;
+  failed: number;
+  connectSeconds: number;
+  connectRate: number;
+  serverProcesses: number;
+  rssIdleServer: number;
+  rssLoaded: number;
+  bytesPerConnection: number;
+  idleCpuPercent: number;
+  broadcasts: number;
+  publishRetries: number;
+  publishRetryReasons: Record<string, number>;
+  publishFailures: number;
+  latency: Distribution;
+  connect: Distribution;
+  kinds: { kind: ClientKind; clients: number; connected: number; deliveries: number; complete: number; lost: number; doubled: number; outOfOrder: number; latency: Distribution; errors: Record<string, number>; samples: string[] }[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function runOnce(roomCount: number): Promise<ConnectionsResult> {
+  const counts: Partial<Record<ClientKind, number>> = { websocket: Number(values.websocket), sse: Number(values.sse), 'long-polling': Number(values['long-polling']) };
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  const serverArgs = values['server-args'].split(/\s+/).filter(Boolean);
+  const server = await ServerUnderTest.switchboard([...loadFriendlyArgs(total), ...serverArgs]);
+  const rooms = Array.from({ length: roomCount }, (_, i) => `r${i}`);
+  let load: LoadCoordinator | undefined;
+  try {
+    await createRooms(server.baseUrl, rooms);
+    await sleep(1000);
+    const rssIdleServer = server.rss();
+    console.log(`  ${roomCount} room(s): server up (${server.pids().length} process(es), ${mb(rssIdleServer)}), connecting ${total} clients...`);
+    let lastLog = 0;
+    const connected = await LoadCoordinator.connect({
+      baseUrl: server.baseUrl,
+      counts,
+      rooms,
+      perProcess: Number(values['per-process']),
+      concurrency: Number(values.concurrency),
+      members: values.members === 'shared' ? 'shared' : 'distinct',
+      // As real clients do: after an error (a long poll answered 408, a cut stream) they come back from their cursor.
+      reconnectMs: 1000,
+      onProgress: (c, f) => {
+        if (Date.now() - lastLog < 5000) return;
+        lastLog = Date.now();
+        console.log(`    ${c} connected, ${f} failed`);
+      },
+    });
+    load = connected.load;
+    const s = connected.summary;
+    console.log(`    all connected: ${s.clients - s.failed}/${s.clients} in ${((s.lastConnected - s.firstStart) / 1000).toFixed(1)} s (${s.rate.toFixed(0)}/s)`);
+    await sleep(2000);
+    const pids = server.pids();
+    const rssLoaded = server.rss();
+    const cpu0 = server.cpuMs(pids);
+    const idleMs = Number(values['idle-seconds']) * 1000;
+    await sleep(idleMs);
+    const idleCpuPercent = ((server.cpuMs(pids) - cpu0) / idleMs) * 100;
+    const publisher = new Publisher(server.baseUrl);
+    const broadcasts = Number(values.broadcasts);
+    for (let b = 0; b < broadcasts; b++) {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(50, rooms.length) }, async () => {
+          while (next < rooms.length) await publisher.publish(rooms[next++]!);
+        }),
+      );
+      await sleep(1000);
+    }
+    await sleep(Number(values['drain-ms']));
+    const merged = await load.check(publisher.expected());
+    publisher.close();
+    const kinds = [...merged.values()];
+    const allLatency = kinds.flatMap((k) => [...k.latencyMs]);
+    const allConnect = kinds.flatMap((k) => [...k.connectMs]);
+    return {
+      serverCommand: server.commandLine,
+      rooms: roomCount,
+      counts,
+      connected: s.clients - s.failed,
+      failed: s.failed,
+      connectSeconds: (s.lastConnected - s.firstStart) / 1000,
+      connectRate: s.rate,
+      serverProcesses: pids.length,
+      rssIdleServer,
+      rssLoaded,
+      bytesPerConnection: (rssLoaded - rssIdleServer) / Math.max(1, s.clients - s.failed),
+      idleCpuPercent,
+      broadcasts,
+      publishRetries: publisher.retries,
+      publishRetryReasons: Object.fromEntries(publisher.retryReasons),
+      publishFailures: publisher.failures,
+      latency: distribution(allLatency),
+      connect: distribution(allConnect),
+      kinds: kinds.map((k) => ({
+        kind: k.kind,
+        clients: k.clients,
+        connected: k.connected,
+        deliveries: k.deliveries,
+        complete: k.complete,
+        lost: k.lost,
+        doubled: k.doubled,
+        outOfOrder: k.outOfOrder,
+        latency: distribution(k.latencyMs),
+        errors: k.errors,
+        samples: k.samples,
+      })),
+    };
+  } finally {
+    await load?.close();
+    await server.stop();
+  }
+}
+
+function print(r: ConnectionsResult): void {
+  console.log(`  ${r.rooms} room(s), ${r.connected}/${r.connected + r.failed} connected in ${r.connectSeconds.toFixed(1)} s = ${r.connectRate.toFixed(0)} connections/s (connect ${describe(r.connect)})`);
+  console.log(`    server: ${r.serverProcesses} process(es), RSS ${mb(r.rssIdleServer)} idle -> ${mb(r.rssLoaded)} loaded = ${(r.bytesPerConnection / 1024).toFixed(1)} KB per connection; idle CPU ${r.idleCpuPercent.toFixed(1)}% of a core`);
+  console.log(`    broadcast x${r.broadcasts} to every room: ${describe(r.latency)}; publish retries ${r.publishRetries} ${JSON.stringify(r.publishRetryReasons)}, unacknowledged ${r.publishFailures}`);
+  for (const k of r.kinds) {
+    const bad = k.lost + k.doubled + k.outOfOrder > 0 || k.complete < k.clients;
+    console.log(
+      `    ${k.kind.padEnd(13)} ${k.complete}/${k.clients} complete (lost ${k.lost}, doubled ${k.doubled}, out of order ${k.outOfOrder})  ${describe(k.latency)}${bad ? '  <-- NOT ALL DELIVERED ONCE IN ORDER' : ''}`,
+    );
+    if (Object.keys(k.errors).length) console.log(`      errors: ${JSON.stringify(k.errors)}`);
+    for (const line of k.samples) console.log(`      ${line}`);
+  }
+}
+
+{
+  // A process may hold fewer than 20,000 open files (ulimit -n): the sockets must be spread over workers.
+  const total = Number(values.websocket) + Number(values.sse) + Number(values['long-polling']);
+  const needed = Math.ceil(total / 18_000);
+  const asked = /--workers[ =](\d+)/.exec(values['server-args']);
+  if (needed > 1 && (!asked || Number(asked[1]) < needed)) {
+    console.log(`WARNING: ${total} connections need at least ${needed} server processes (each under its 20,000 open files): add --server-args="--workers ${needed}" (or more).`);
+  }
+}
+console.log(`Connections: websocket ${values.websocket}, sse ${values.sse}, long-polling ${values['long-polling']}, rooms ${values.rooms}, server args "${values['server-args']}"`);
+for (const roomCount of values.rooms.split(',').map(Number)) {
+  const r = await runOnce(roomCount);
+  print(r);
+  const total = Number(values.websocket) + Number(values.sse) + Number(values['long-polling']);
+  saveResult('connections', `${values.label || total}-${roomCount}room${roomCount === 1 ? '' : 's'}`, r);
+}
+process.exit(0);

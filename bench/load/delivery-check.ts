@@ -1,0 +1,51 @@
+/** What one client received and what it should have. */
+export interface Receipt {
+  name: string;
+  /** Seqs of the message entries it got, in arrival order. */
+  seqs: readonly number[];
+  /** Seqs of the messages acknowledged in its room while it was subscribed, ascending. */
+  expected: readonly number[];
+}
+
+export interface DeliveryCheck {
+  /** Clients that got every expected message exactly once, in order. */
+  complete: number;
+  /**
+   * Messages received that no acknowledgement announced: stored by the server but their ack
+   * never reached the publisher (it timed out), or not published at all. Counted apart.
+   */
+  unacknowledged: number;
+  /** Expected messages never received, over all clients. */
+  lost: number;
+  /** Messages received more than once (each extra copy counts). */
+  doubled: number;
+  /** Messages received after one with a higher seq. */
+  outOfOrder: number;
+  /** The first few problems, one line each. */
+  samples: string[];
+}
+
+/** Checks deliveries: nothing lost, nothing doubled, in order, nothing that was not published. */
+export function checkDeliveries(receipts: readonly Receipt[], maxSamples = 5): DeliveryCheck {
+  const result: DeliveryCheck = { complete: 0, unacknowledged: 0, lost: 0, doubled: 0, outOfOrder: 0, samples: [] };
+  for (const r of receipts) {
+    const got = new Set(r.seqs);
+    const doubled = r.seqs.length - got.size;
+    let outOfOrder = 0;
+    for (let i = 1; i < r.seqs.length; i++) if (r.seqs[i]! < r.seqs[i - 1]!) outOfOrder++;
+    const want = new Set(r.expected);
+    const lost = r.expected.filter((s) => !got.has(s));
+    const unknown = [...got].filter((s) => !want.has(s));
+    result.lost += lost.length;
+    result.doubled += doubled;
+    result.outOfOrder += outOfOrder;
+    result.unacknowledged += unknown.length;
+    if (lost.length === 0 && doubled === 0 && outOfOrder === 0) result.complete++;
+    if ((lost.length > 0 || doubled > 0 || outOfOrder > 0 || unknown.length > 0) && result.samples.length < maxSamples) {
+      result.samples.push(
+        `${r.name}: ${lost.length} lost${lost.length ? ` (${lost.slice(0, 5).join(',')})` : ''}, ${doubled} doubled, ${outOfOrder} out of order, ${unknown.length} not acknowledged${unknown.length ? ` (${unknown.slice(0, 5).join(',')})` : ''}`,
+      );
+    }
+  }
+  return result;
+}

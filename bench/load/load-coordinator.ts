@@ -1,0 +1,192 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ClientKind, CutPlan, FromClient, KindReport, LoadPlan, ToClient } from './messages.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** Sockets one client process opens at most: under its 20,000 open files, with room for the rest. */
+export const SOCKETS_PER_PROCESS = 15_000;
+
+export interface LoadOptions {
+  baseUrl: string;
+  counts: Partial<Record<ClientKind, number>>;
+  rooms: string[];
+  /** Clients per process (at most SOCKETS_PER_PROCESS). */
+  perProcess?: number;
+  /** Connections opening at once, per process (100). */
+  concurrency?: number;
+  members?: 'distinct' | 'shared';
+  reconnectMs?: number;
+  cut?: CutPlan;
+  longPollTimeoutMs?: number;
+  /** Time between two short polls of a client (1000 ms). */
+  pollIntervalMs?: number;
+  /** Called about every second while connecting. */
+  onProgress?: (connected: number, failed: number) => void;
+}
+
+/** When the clients were connected: wall-clock times over every process. */
+export interface ConnectSummary {
+  clients: number;
+  failed: number;
+  firstStart: number;
+  lastConnected: number;
+  /** Connections per second, from the first attempt to the last subscription answer. */
+  rate: number;
+}
+
+/** A report per kind, merged over every process (arrays concatenated, counts added). */
+export type MergedReport = Map<ClientKind, KindReport>;
+
+/**
+ * The load generator: forks client processes, each with its own loopback source address
+ * (127.0.0.2, 127.0.0.3, ...: an address has about 28,000 ephemeral ports, and a process 20,000
+ * open files), spreads the clients of every kind over them, and merges what they report.
+ * Throws when a process fails.
+ */
+export class LoadCoordinator {
+  private readonly children: ChildProcess[] = [];
+  private readonly progress = new Map<number, { connected: number; failed: number }>();
+
+  private constructor(private readonly options: LoadOptions) {}
+
+  /** Forks the processes and connects every client; resolves once every first attempt was answered or failed. */
+  static async connect(options: LoadOptions): Promise<{ load: LoadCoordinator; summary: ConnectSummary }> {
+    const load = new LoadCoordinator(options);
+    return { load, summary: await load.start() };
+  }
+
+  private async start(): Promise<ConnectSummary> {
+    const o = this.options;
+    const total = Object.values(o.counts).reduce((a, b) => a + (b ?? 0), 0);
+    const per = Math.min(o.perProcess ?? SOCKETS_PER_PROCESS, SOCKETS_PER_PROCESS);
+    const processes = Math.max(1, Math.ceil(total / per));
+    // Every kind spread evenly, so each process holds a mix and no process more than `per`.
+    const plans: LoadPlan[] = [];
+    let offset = 0;
+    for (let p = 0; p < processes; p++) {
+      const counts: Partial<Record<ClientKind, number>> = {};
+      let n = 0;
+      for (const [kind, count] of Object.entries(o.counts) as [ClientKind, number][]) {
+        const share = Math.floor(count / processes) + (p < count % processes ? 1 : 0);
+        if (share > 0) counts[kind] = share;
+        n += share;
+      }
+      plans.push({
+        index: p,
+        baseUrl: o.baseUrl,
+        localAddress: `127.0.0.${p + 2}`,
+        counts,
+        rooms: o.rooms,
+        roomOffset: offset,
+        concurrency: o.concurrency ?? 100,
+        members: o.members ?? 'distinct',
+        longPollTimeoutMs: o.longPollTimeoutMs ?? 25_000,
+        pollIntervalMs: o.pollIntervalMs ?? 1000,
+        ...(o.reconnectMs !== undefined ? { reconnectMs: o.reconnectMs } : {}),
+        ...(o.cut ? { cut: o.cut } : {}),
+      });
+      offset += n;
+    }
+    const connected = await Promise.all(plans.map((plan) => this.spawn(plan)));
+    const failed = connected.reduce((a, c) => a + c.failed, 0);
+    const firstStart = Math.min(...connected.map((c) => c.firstStart));
+    const lastConnected = Math.max(...connected.map((c) => c.lastConnected));
+    return { clients: total, failed, firstStart, lastConnected, rate: (total - failed) / ((lastConnected - firstStart) / 1000) };
+  }
+
+  private spawn(plan: LoadPlan): Promise<Extract<FromClient, { type: 'connected' }>> {
+    const child = fork(path.join(here, 'load-process.ts'), [], {
+      execArgv: ['--import', 'tsx', '--max-old-space-size=4096'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.children.push(child);
+    return new Promise((resolve, reject) => {
+      child.on('message', (m: FromClient) => {
+        if (m.type === 'progress') {
+          this.progress.set(plan.index, m);
+          let c = 0;
+          let f = 0;
+          for (const p of this.progress.values()) {
+            c += p.connected;
+            f += p.failed;
+          }
+          this.options.onProgress?.(c, f);
+        } else if (m.type === 'connected') resolve(m);
+        else if (m.type === 'fatal') reject(new Error(`load process ${plan.index}: ${m.message}`));
+      });
+      child.once('exit', (code) => reject(new Error(`load process ${plan.index} exited with ${code}`)));
+      this.send(child, { type: 'plan', plan });
+    });
+  }
+
+  /** Starts the cuts of every client that has a CutPlan (none cut before this). */
+  jitter(): void {
+    for (const c of this.children) this.send(c, { type: 'jitter' });
+  }
+
+  /** Stops the cuts of every client; those away come back. */
+  calm(): void {
+    for (const c of this.children) this.send(c, { type: 'calm' });
+  }
+
+  /** Checks every client's deliveries against `expected` (room → acknowledged seqs) and merges the reports. */
+  async check(expected: Record<string, number[]>): Promise<MergedReport> {
+    const reports = await Promise.all(
+      this.children.map(
+        (child) =>
+          new Promise<KindReport[]>((resolve) => {
+            const on = (m: FromClient): void => {
+              if (m.type !== 'report') return;
+              child.off('message', on);
+              resolve(m.kinds);
+            };
+            child.on('message', on);
+            this.send(child, { type: 'check', expected });
+          }),
+      ),
+    );
+    const merged: MergedReport = new Map();
+    for (const r of reports.flat()) {
+      const m = merged.get(r.kind);
+      if (!m) {
+        merged.set(r.kind, { ...r, samples: [...r.samples] });
+        continue;
+      }
+      for (const k of ['clients', 'connected', 'deliveries', 'complete', 'unacknowledged', 'lost', 'doubled', 'outOfOrder', 'down', 'cuts'] as const) m[k] += r[k];
+      m.lastDeliveryAt = Math.max(m.lastDeliveryAt, r.lastDeliveryAt);
+      for (const k of ['connectMs', 'latencyMs', 'replayMs', 'reconnectMs'] as const) m[k] = concat(m[k], r[k]);
+      for (const [e, n] of Object.entries(r.errors)) m.errors[e] = (m.errors[e] ?? 0) + n;
+      m.samples.push(...r.samples.slice(0, Math.max(0, 5 - m.samples.length)));
+    }
+    return merged;
+  }
+
+  /** Closes every client and ends the processes. */
+  async close(): Promise<void> {
+    await Promise.all(
+      this.children.map((child) => {
+        child.removeAllListeners('exit');
+        if (child.exitCode !== null || !child.connected) return Promise.resolve();
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        this.send(child, { type: 'close' });
+        return Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]).then(() => {
+          if (child.exitCode === null) child.kill('SIGKILL');
+        });
+      }),
+    );
+  }
+
+  private send(child: ChildProcess, m: ToClient): void {
+    if (child.connected) child.send(m);
+  }
+}
+
+function concat(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

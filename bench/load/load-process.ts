@@ -1,0 +1,104 @@
+/**
+ * One client process of the load generator (forked by LoadCoordinator): opens its share of the
+ * clients from its own loopback source address, at most `concurrency` connections opening at
+ * once, then reports to the coordinator over IPC. Started only as a child with an IPC channel.
+ */
+import { BenchClient, newTally, type ClientSetup, type KindTally } from './bench-client.js';
+import { checkDeliveries } from './delivery-check.js';
+import { LongPollBenchClient, ShortPollBenchClient } from './long-poll-bench-client.js';
+import type { ClientKind, FromClient, KindReport, LoadPlan, ToClient } from './messages.js';
+import { SioBenchClient } from './sio-bench-client.js';
+import { SseBenchClient } from './sse-bench-client.js';
+import { WsBenchClient } from './ws-bench-client.js';
+
+const makers: Record<ClientKind, new (setup: ClientSetup, tally: KindTally) => BenchClient> = {
+  websocket: WsBenchClient,
+  sse: SseBenchClient,
+  'long-polling': LongPollBenchClient,
+  polling: ShortPollBenchClient,
+  sio: SioBenchClient,
+};
+
+const send = (m: FromClient): void => void process.send!(m);
+const clients: { kind: ClientKind; room: string; client: BenchClient }[] = [];
+const tallies = new Map<ClientKind, KindTally>();
+
+async function run(plan: LoadPlan): Promise<void> {
+  let n = 0;
+  for (const [kind, count] of Object.entries(plan.counts) as [ClientKind, number][]) {
+    const tally = newTally(kind);
+    tallies.set(kind, tally);
+    for (let i = 0; i < count; i++, n++) {
+      const room = plan.rooms[(plan.roomOffset + n) % plan.rooms.length]!;
+      const name = `p${plan.index}-${n}`;
+      const setup: ClientSetup = {
+        baseUrl: plan.baseUrl,
+        localAddress: plan.localAddress,
+        room,
+        name,
+        member: plan.members === 'shared' ? `p${plan.index}` : name,
+        longPollTimeoutMs: plan.longPollTimeoutMs,
+        pollIntervalMs: plan.pollIntervalMs,
+        ...(plan.reconnectMs !== undefined ? { reconnectMs: plan.reconnectMs } : {}),
+        ...(plan.cut ? { cut: plan.cut } : {}),
+      };
+      clients.push({ kind, room, client: new makers[kind](setup, tally) });
+    }
+  }
+  let connected = 0;
+  let failed = 0;
+  const firstStart = performance.timeOrigin + performance.now();
+  let lastConnected = firstStart;
+  const progress = setInterval(() => send({ type: 'progress', connected, failed }), 1000);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < clients.length) {
+      const c = clients[next++]!;
+      if (await c.client.start()) {
+        connected++;
+        lastConnected = performance.timeOrigin + performance.now();
+      } else failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(plan.concurrency, clients.length) }, worker));
+  clearInterval(progress);
+  send({ type: 'connected', at: performance.timeOrigin + performance.now(), firstStart, lastConnected, failed });
+}
+
+function report(expected: Record<string, number[]>): KindReport[] {
+  const reports: KindReport[] = [];
+  for (const [kind, tally] of tallies) {
+    const mine = clients.filter((c) => c.kind === kind);
+    const check = checkDeliveries(
+      mine.filter((c) => c.client.everConnected).map((c) => ({ name: `${kind} ${c.room}`, seqs: c.client.seqs, expected: expected[c.room] ?? [] })),
+    );
+    reports.push({
+      kind,
+      clients: mine.length,
+      connected: mine.filter((c) => c.client.connected).length,
+      connectMs: Float64Array.from(tally.connectMs),
+      latencyMs: Float64Array.from(tally.latencyMs),
+      replayMs: Float64Array.from(tally.replayMs),
+      reconnectMs: Float64Array.from(tally.reconnectMs),
+      deliveries: tally.deliveries,
+      lastDeliveryAt: tally.lastDeliveryAt,
+      ...check,
+      down: mine.filter((c) => !c.client.connected).length,
+      cuts: tally.cuts,
+      errors: Object.fromEntries(tally.errors),
+    });
+  }
+  return reports;
+}
+
+process.on('message', (m: ToClient) => {
+  if (m.type === 'plan') run(m.plan).catch((err: unknown) => send({ type: 'fatal', message: String(err) }));
+  else if (m.type === 'jitter') for (const c of clients) c.client.startCutting();
+  else if (m.type === 'calm') for (const c of clients) c.client.stopCutting();
+  else if (m.type === 'check') send({ type: 'report', kinds: report(m.expected) });
+  else if (m.type === 'close') {
+    for (const c of clients) c.client.close();
+    setTimeout(() => process.exit(0), 200);
+  }
+});
+process.on('disconnect', () => process.exit(0));

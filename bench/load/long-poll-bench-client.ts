@@ -1,0 +1,76 @@
+import http from 'node:http';
+import { BenchClient } from './bench-client.js';
+
+interface PollResult {
+  entries: { type: string; seq: number; text?: string }[];
+  cursor: string;
+  reset?: string;
+}
+
+/** Keep-alive sockets shared by every long-polling client of the process (one held request each). */
+const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: 100_000 });
+
+/**
+ * A long-polling client: a short poll for its start position, then long polls from its cursor,
+ * one after the other. It is up once its first poll was answered.
+ */
+export class LongPollBenchClient extends BenchClient {
+  /** Short polling: every poll is answered at once; the next one follows after `pollIntervalMs`. */
+  protected readonly short: boolean = false;
+  private req: http.ClientRequest | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private position: string | undefined;
+
+  protected open(after: string | undefined): void {
+    const attempt = this.attempt;
+    if (after !== undefined) this.position = after;
+    this.poll(attempt, this.position === undefined ? 'poll' : 'longpoll');
+  }
+
+  private poll(attempt: number, kind: 'poll' | 'longpoll'): void {
+    const { baseUrl, localAddress, room, longPollTimeoutMs } = this.setup;
+    const query = `${this.position !== undefined ? `after=${this.position}&` : ''}timeout=${longPollTimeoutMs}`;
+    const req = http.get(`${baseUrl}/api/rooms/${room}/${kind}?${query}`, { agent, localAddress });
+    this.req = req;
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        if (attempt !== this.attempt) return;
+        if (res.statusCode !== 200) {
+          this.down(attempt, `HTTP ${res.statusCode}`);
+          return;
+        }
+        const r = JSON.parse(body) as PollResult;
+        if (r.reset) this.error(`reset ${r.reset}`);
+        this.up(attempt);
+        for (const e of r.entries) if (e.type === 'message') this.entry(attempt, e.seq, e.text);
+        this.position = r.cursor;
+        if (attempt !== this.attempt) return;
+        if (this.short) this.timer = setTimeout(() => attempt === this.attempt && this.poll(attempt, 'poll'), this.setup.pollIntervalMs);
+        else this.poll(attempt, 'longpoll');
+      });
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => this.down(attempt, err.code ?? err.message.slice(0, 60)));
+  }
+
+  protected cutConnection(): void {
+    clearTimeout(this.timer);
+    this.req?.destroy();
+  }
+
+  protected shut(): void {
+    clearTimeout(this.timer);
+    this.req?.destroy();
+  }
+
+  protected cursor(): string | undefined {
+    return this.position;
+  }
+}
+
+/** A short-polling client: `GET .../poll` from its cursor every `pollIntervalMs`. */
+export class ShortPollBenchClient extends LongPollBenchClient {
+  protected override readonly short = true;
+}

@@ -1,0 +1,39 @@
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where benches leave their results (gitignored); `npm run bench -- --report` reads them. */
+export const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'results');
+
+/** What every result file holds around the bench's own figures. */
+export interface BenchResult<T = unknown> {
+  bench: string;
+  /** Distinguishes runs of one bench (sizes, servers): the file is `<bench>-<label>.json`. */
+  label: string;
+  at: string;
+  /** The command line that reproduces it. */
+  command: string;
+  data: T;
+}
+
+/** Writes a result as bench/results/<bench>-<label>.json, replacing the previous run of the same label. */
+export function saveResult<T>(bench: string, label: string, data: T): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = path.join(RESULTS_DIR, `${bench}-${label.replace(/[^A-Za-z0-9_.-]+/g, '_')}.json`);
+  const env = process.env.BENCH_SERVER_CLI ? `BENCH_SERVER_CLI=${process.env.BENCH_SERVER_CLI} ` : '';
+  const command = `${env}npm run bench:${bench} -- ${process.argv.slice(2).join(' ')}`.trim();
+  const result: BenchResult<T> = { bench, label, at: new Date().toISOString(), command, data };
+  writeFileSync(file, `${JSON.stringify(result, null, 1)}\n`);
+  return file;
+}
+
+/** Every result in bench/results, oldest first. */
+export function loadResults(): BenchResult[] {
+  let names: string[];
+  try {
+    names = readdirSync(RESULTS_DIR).filter((n) => n.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  return names.map((n) => JSON.parse(readFileSync(path.join(RESULTS_DIR, n), 'utf8')) as BenchResult).sort((a, b) => a.at.localeCompare(b.at));
+}
