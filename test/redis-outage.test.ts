@@ -41,7 +41,7 @@ describe('a Redis outage under two nodes', { skip, timeout: 50_000 }, () => {
   after(async () => redis?.stop());
 
   async function twoNodes(t: { after(fn: () => unknown): void }): Promise<[Node, Node]> {
-    const options = { store: 'redis' as const, redisUrl: redis.url, redisPrefix: uniquePrefix(), rateLimitPerSecond: 1_000_000, rateLimitBurst: 1_000_000 };
+    const options = { store: 'redis' as const, redisUrl: redis.url, redisPrefix: uniquePrefix(), rateLimitPerSecond: 1_000_000, rateLimitBurst: 1_000_000, presenceEntries: true };
     const nodes = await Promise.all([startServer(options), startServer(options)]);
     t.after(() => Promise.all(nodes.map((n) => n.server.close())));
     return nodes;
