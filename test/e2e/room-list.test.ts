@@ -50,7 +50,8 @@ describe('web app: room list with many rooms', { skip }, () => {
     const seconds = (Date.now() - started) / 1000;
     console.log(`in ${seconds.toFixed(1)} s with ${ROOMS} rooms touched: ${lists} list requests (${pages} pages), ${history.length} history requests`);
     assert.ok(lists <= 4, `list requests: ${lists}`);
-    assert.ok(pages <= lists * Math.ceil((ROOMS + 1) / 500), `list pages: ${pages} for ${lists} refreshes`);
+    // One refresh may be in flight at the end of the window (or retry a page): one refresh's pages of slack.
+    assert.ok(pages <= (lists + 1) * Math.ceil((ROOMS + 1) / 500), `list pages: ${pages} for ${lists} refreshes`);
     // At most 10 counts per 5 s refresh period.
     assert.ok(history.length <= 40, `history requests: ${history.length}`);
     assert.ok(history.length > 0, 'rooms on screen are counted');
