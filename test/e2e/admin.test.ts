@@ -1,33 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createRoom, openApp, send, skipWithoutBrowser, startHarness, waitForMessage, type AppPage, type Harness } from './harness.js';
+import { describe, it } from 'node:test';
+import { createRoom, send, skipWithoutBrowser, useHarness, waitForMessage } from './harness.js';
 
 const skip = skipWithoutBrowser();
 const API_KEY = 'e2e-admin-key-0123456789';
 
 describe('web app: the admin page', { skip }, () => {
-  let h: Harness;
-  const opened: AppPage[] = [];
-
-  before(async () => {
-    h = await startHarness({ apiKey: API_KEY });
-  });
-  after(async () => {
-    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
-    await h?.close();
-  });
+  const suite = useHarness({ apiKey: API_KEY });
 
   it('with the API key: rooms, members and their transports, rate; disconnect, reset, delete', async () => {
-    await createRoom(h, 'ops');
-    const ann = await openApp(h, { name: 'Ann', hash: '#/room/ops', transport: 'sse' });
-    const bob = await openApp(h, { name: 'Bob', hash: '#/room/ops', transport: 'websocket' });
-    opened.push(ann, bob);
+    await createRoom(suite.h, 'ops');
+    const ann = await suite.open({ name: 'Ann', hash: '#/room/ops', transport: 'sse' });
+    const bob = await suite.open({ name: 'Bob', hash: '#/room/ops', transport: 'websocket' });
     await send(ann.page, 'hello from ann');
     await waitForMessage(bob.page, 'hello from ann');
 
-    const admin = await openApp(h, { name: 'Root', hash: '#/admin', waitConnected: false });
-    opened.push(admin);
-    const { page } = admin;
+    const { page } = await suite.open({ name: 'Root', hash: '#/admin', waitConnected: false });
     page.on('dialog', (d) => void d.accept());
     await page.getByText('You administer no room').waitFor();
     await page.getByLabel('Server API key').fill(API_KEY);
@@ -47,19 +35,18 @@ describe('web app: the admin page', { skip }, () => {
     // Reset: the log starts again.
     await ops.getByRole('button', { name: 'Reset history #ops' }).click();
     await page.getByText('Reset history: done for #ops.').waitFor();
-    const info = (await (await fetch(`${h.base}/api/rooms/ops`)).json()) as { lastSeq: number };
+    const info = (await (await fetch(`${suite.h.base}/api/rooms/ops`)).json()) as { lastSeq: number };
     assert.equal(info.lastSeq, 0);
 
     // Delete: the room is gone.
     await ops.getByRole('button', { name: 'Delete room #ops' }).click();
     await page.getByText('Delete room: done for #ops.').waitFor();
-    assert.equal((await fetch(`${h.base}/api/rooms/ops`)).status, 404);
+    assert.equal((await fetch(`${suite.h.base}/api/rooms/ops`)).status, 404);
     await ops.waitFor({ state: 'detached' });
   });
 
   it('a wrong key is refused with the server\'s word, and nothing is shown', async () => {
-    const app = await openApp(h, { name: 'Mal', hash: '#/admin', waitConnected: false });
-    opened.push(app);
+    const app = await suite.open({ name: 'Mal', hash: '#/admin', waitConnected: false });
     await app.page.getByLabel('Server API key').fill('not-the-key');
     await app.page.getByRole('button', { name: 'Use key' }).click();
     await app.page.getByText(/That key was refused/).waitFor();

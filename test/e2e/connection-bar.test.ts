@@ -2,15 +2,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { createSwitchboard, type Switchboard } from '../../src/server/index.js';
-import { openApp, send, skipWithoutBrowser, startHarness, waitConnected, waitForMessage, type AppPage, type Harness } from './harness.js';
+import { send, skipWithoutBrowser, useHarness, waitConnected, waitForMessage } from './harness.js';
 
 const skip = skipWithoutBrowser();
 
 describe('web app: a lost connection', { skip }, () => {
-  let h: Harness;
-  const opened: AppPage[] = [];
+  const suite = useHarness();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sb-e2e-lost-'));
   let server: Switchboard | undefined;
 
@@ -20,13 +19,8 @@ describe('web app: a lost connection', { skip }, () => {
     return server.listen();
   }
 
-  before(async () => {
-    h = await startHarness();
-  });
   after(async () => {
-    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
     await server?.close();
-    await h?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -34,9 +28,7 @@ describe('web app: a lost connection', { skip }, () => {
     const port = await serve(0);
     const base = `http://127.0.0.1:${port}`;
     assert.equal((await fetch(`${base}/api/rooms/flaky`, { method: 'PUT' })).status, 201);
-    const app = await openApp({ ...h, base }, { name: 'Fay', hash: '#/room/flaky', transport: 'sse' });
-    opened.push(app);
-    const { page } = app;
+    const { page } = await suite.open({ name: 'Fay', hash: '#/room/flaky', transport: 'sse' }, base);
     const you = page.locator('.presence-list .person').filter({ hasText: '(you)' });
     await you.waitFor();
 

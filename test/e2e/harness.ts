@@ -5,7 +5,9 @@
  * Without /usr/bin/chromium the suites are skipped with a loud warning, except with CI=true,
  * where that is a failure. Without dist/public/index.html they fail: run `npx vite build` first.
  */
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { after, before } from 'node:test';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -130,4 +132,40 @@ export async function createRoom(h: Harness, room: string): Promise<void> {
 export async function pickTransport(page: Page, transport: TransportName): Promise<void> {
   await page.getByLabel('Transport', { exact: true }).selectOption({ label: LABELS[transport] });
   await waitConnected(page, transport);
+}
+
+/** The harness of one suite (see {@link useHarness}). */
+export interface SuiteHarness {
+  /** The harness, once the suite's `before` ran. */
+  readonly h: Harness;
+  /** Opens the app (see {@link openApp}); its page errors are checked when the suite ends. */
+  open(options?: OpenOptions, base?: string): Promise<AppPage>;
+}
+
+/**
+ * Call inside a `describe`: starts a harness before its tests and closes it after them, and
+ * fails the suite when a page it opened threw an uncaught error.
+ */
+export function useHarness(options: SwitchboardOptions = {}): SuiteHarness {
+  let harness: Harness | undefined;
+  const opened: AppPage[] = [];
+  before(async () => {
+    harness = await startHarness(options);
+  });
+  after(async () => {
+    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
+    await harness?.close();
+  });
+  return {
+    get h(): Harness {
+      if (!harness) throw new Error('the harness starts in the suite’s before hook');
+      return harness;
+    },
+    async open(openOptions = {}, base) {
+      const h = this.h;
+      const app = await openApp(base === undefined ? h : { ...h, base }, openOptions);
+      opened.push(app);
+      return app;
+    },
+  };
 }

@@ -1,26 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createRoom, openApp, send, skipWithoutBrowser, startHarness, waitForMessage, type AppPage, type Harness } from './harness.js';
+import { describe, it } from 'node:test';
+import { createRoom, send, skipWithoutBrowser, useHarness, waitForMessage } from './harness.js';
 
 const skip = skipWithoutBrowser();
 
 describe('web app: links and mentions in messages', { skip }, () => {
-  let h: Harness;
-  const opened: AppPage[] = [];
-
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
-    await h?.close();
-  });
+  const suite = useHarness();
 
   it('http(s) links are clickable, safe, and nothing else is markup', async () => {
-    await createRoom(h, 'links');
-    const app = await openApp(h, { name: 'Lin', hash: '#/room/links' });
-    opened.push(app);
-    const { page } = app;
+    await createRoom(suite.h, 'links');
+    const { page } = await suite.open({ name: 'Lin', hash: '#/room/links' });
     const text = 'docs at https://example.com/guide?x=1. not javascript:alert(1) nor <b>bold</b>, ask @Lin';
     await send(page, text);
     await waitForMessage(page, 'docs at');

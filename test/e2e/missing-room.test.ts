@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { messageTexts, openApp, send, skipWithoutBrowser, startHarness, waitConnected, waitForMessage, type AppPage, type Harness } from './harness.js';
+import { describe, it } from 'node:test';
+import { messageTexts, send, skipWithoutBrowser, useHarness, waitConnected, waitForMessage, type AppPage } from './harness.js';
 
 const skip = skipWithoutBrowser();
 
 /** Issue 11, defect 1: a room opened before it exists, messages written there, the room then made. */
 describe('web app: a room that does not exist yet', { skip }, () => {
-  let h: Harness;
-  const opened: AppPage[] = [];
-
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
-    await h?.close();
-  });
+  const suite = useHarness();
 
   async function missingRoom(room: string): Promise<AppPage> {
-    const app = await openApp(h, { name: 'Nova', hash: `#/room/${room}`, waitConnected: false });
-    opened.push(app);
+    const app = await suite.open({ name: 'Nova', hash: `#/room/${room}`, waitConnected: false });
     await app.page.getByText(`There is no room #${room} yet.`).waitFor();
     await send(app.page, 'first, written before the room existed');
     await send(app.page, 'second, written before the room existed');
@@ -35,7 +25,7 @@ describe('web app: a room that does not exist yet', { skip }, () => {
     await waitForMessage(page, 'second, written before the room existed');
     await page.screenshot({ path: '/tmp/e2e-missing-room-sidebar.png' });
     assert.deepEqual(await messageTexts(page), ['first, written before the room existed', 'second, written before the room existed']);
-    const stored = (await (await fetch(`${h.base}/api/rooms/newroom-sidebar/messages`)).json()) as { entries: { type: string; text?: string }[] };
+    const stored = (await (await fetch(`${suite.h.base}/api/rooms/newroom-sidebar/messages`)).json()) as { entries: { type: string; text?: string }[] };
     assert.deepEqual(
       stored.entries.filter((e) => e.type === 'message').map((e) => e.text),
       ['first, written before the room existed', 'second, written before the room existed'],
@@ -54,7 +44,7 @@ describe('web app: a room that does not exist yet', { skip }, () => {
 
   it('made by someone else: opening it again from the room list joins, and the queue goes out', async () => {
     const { page } = await missingRoom('newroom-other');
-    assert.equal((await fetch(`${h.base}/api/rooms/newroom-other`, { method: 'PUT' })).status, 201);
+    assert.equal((await fetch(`${suite.h.base}/api/rooms/newroom-other`, { method: 'PUT' })).status, 201);
     await page.getByLabel('Create or join a room').fill('newroom-other');
     await page.getByLabel('Create or join a room').press('Enter');
     await waitConnected(page);
@@ -70,8 +60,7 @@ describe('web app: a room that does not exist yet', { skip }, () => {
 
   it('the wire inspector shows the refused first connection, and a row opens to the whole exchange', async () => {
     for (const transport of ['websocket', 'sse', 'long-polling'] as const) {
-      const app = await openApp(h, { name: 'Wes', hash: `#/room/nowhere-${transport}`, transport, waitConnected: false });
-      opened.push(app);
+      const app = await suite.open({ name: 'Wes', hash: `#/room/nowhere-${transport}`, transport, waitConnected: false });
       const { page } = app;
       await page.getByText(`There is no room #nowhere-${transport} yet.`).waitFor();
       // The refusal: an HTTP answer 404 (SSE, polling) or the WebSocket's error frame.
