@@ -44,3 +44,18 @@ export interface Broker {
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** The room a message is about; undefined for a disconnect order (every node gets those). */
+export function roomOf(message: BrokerMessage): string | undefined {
+  switch (message.kind) {
+    case 'entry':
+      return message.entry.room;
+    case 'typing':
+    case 'presence':
+      return message.notice.room;
+    case 'room':
+      return message.room;
+    case 'disconnect':
+      return undefined;
+  }
+}

@@ -1,23 +1,8 @@
 import type { PrimaryClient } from '../workers/primary-client.js';
-import type { Broker, BrokerMessage } from './broker.js';
+import { roomOf, type Broker, type BrokerMessage } from './broker.js';
 
 /** How long `watch` waits for the primary to confirm an interest. */
 const WATCH_TIMEOUT_MS = 5000;
-
-/** The room a message is about; undefined for a disconnect order (every node gets those). */
-export function roomOf(message: BrokerMessage): string | undefined {
-  switch (message.kind) {
-    case 'entry':
-      return message.entry.room;
-    case 'typing':
-    case 'presence':
-      return message.notice.room;
-    case 'room':
-      return message.room;
-    case 'disconnect':
-      return undefined;
-  }
-}
 
 /**
  * The broker of a worker process (`--workers N` without Redis): fan-out through the primary

@@ -1,7 +1,7 @@
 import { Cluster } from 'ioredis';
 import { SwitchboardError } from '../../protocol/errors.js';
 import { closeRedisClient, createRedisClient, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
-import type { Broker, BrokerMessage } from './broker.js';
+import { roomOf, type Broker, type BrokerMessage } from './broker.js';
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions extends RedisConnectionOptions {
@@ -16,21 +16,6 @@ export interface RedisBrokerOptions extends RedisConnectionOptions {
  * oldest are dropped (receivers fill such gaps from the store when a later entry comes).
  */
 const MAX_BACKLOG = 10_000;
-
-/** The room a message is about, or undefined for a 'disconnect' order (every node hears those). */
-function roomOf(message: BrokerMessage): string | undefined {
-  switch (message.kind) {
-    case 'entry':
-      return message.entry.room;
-    case 'typing':
-    case 'presence':
-      return message.notice.room;
-    case 'room':
-      return message.room;
-    case 'disconnect':
-      return undefined;
-  }
-}
 
 /**
  * Fan-out between nodes over Redis 7 sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`), each BrokerMessage

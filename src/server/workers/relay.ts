@@ -1,5 +1,5 @@
 import type { BrokerMessage } from '../broker/broker.js';
-import { roomOf } from '../broker/ipc-broker.js';
+import { roomOf } from '../broker/broker.js';
 import type { IpcPort, ToWorker } from './ipc-protocol.js';
 
 interface Node {
