@@ -316,7 +316,7 @@ describe('client building blocks', () => {
   it('presence list: snapshot plus join and leave entries', () => {
     const list = new PresenceList();
     list.replace([{ member: 'a', name: 'ann', transports: ['sse'] }]);
-    const entry = (type: Entry['type'], member: string, name: string): Entry => {
+    const entry = (type: 'message' | 'join' | 'leave', member: string, name: string): Entry => {
       const base = { room: 'r', seq: 1, ts: 0, from: { id: `c-${member}`, name, member, transport: 'polling' as const } };
       return type === 'message' ? { type, ...base, text: 'hi' } : { type, ...base };
     };

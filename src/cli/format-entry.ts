@@ -58,5 +58,7 @@ export function formatEntry(entry: Entry, p: Palette, own = false): string {
       return p.dim(`${clock(entry.ts)} * ${name} joined${entry.from.transport ? ` (${entry.from.transport})` : ''}`);
     case 'leave':
       return p.dim(`${clock(entry.ts)} * ${name} left`);
+    default:
+      return p.dim(`${clock(entry.ts)} * ${name}: ${entry.type} of #${entry.target}`);
   }
 }

@@ -26,9 +26,16 @@ const payload = {
   event: eventName.optional(),
 };
 
+/** A message's seq in its room. */
+export const seqNumber = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+/** A reaction: 1-32 UTF-16 units, no whitespace or control characters (an emoji, or a short code like `+1`). */
+// eslint-disable-next-line no-control-regex
+export const emoji = z.string().min(1).max(32).regex(/^[^\s\u0000-\u001f\u007f]+$/u, 'no whitespace or control characters');
+
 /** Body of `POST /api/rooms/:room/messages`. */
 export const publishBody = z.object({
   ...payload,
+  replyTo: seqNumber.optional(),
   clientId: clientMessageId.optional(),
   name: displayName.optional(),
   member: clientMessageId.optional(),
@@ -42,14 +49,29 @@ export const typingBody = z.object({
   member: clientMessageId.optional(),
 });
 
+/** Body of `PATCH /api/rooms/:room/messages/:seq`. */
+export const editBody = z.object({ text: z.string(), clientId: clientMessageId.optional() });
+/** Body of `DELETE /api/rooms/:room/messages/:seq` (optional). */
+export const deleteBody = z.object({ clientId: clientMessageId.optional() });
+/** Body of `POST /api/rooms/:room/messages/:seq/reactions`: `on` absent toggles. */
+export const reactBody = z.object({ emoji, on: z.boolean().optional(), clientId: clientMessageId.optional() });
+/** Body of `PUT /api/rooms/:room/read`. */
+export const readBody = z.object({ seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
+/** Search text: 1-200 characters. */
+export const searchQuery = z.string().min(1).max(200);
+
 /** Native WebSocket frames from clients. */
 export const clientFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('subscribe'), id: z.string().max(64).optional(), room: roomName, after: cursorText.optional(), create: z.boolean().optional() }),
   z.object({ type: z.literal('unsubscribe'), id: z.string().max(64).optional(), room: roomName }),
-  z.object({ type: z.literal('publish'), id: z.string().max(64).optional(), room: roomName, ...payload, clientId: clientMessageId.optional() }),
+  z.object({ type: z.literal('publish'), id: z.string().max(64).optional(), room: roomName, ...payload, clientId: clientMessageId.optional(), replyTo: seqNumber.optional() }),
+  z.object({ type: z.literal('edit'), id: z.string().max(64).optional(), room: roomName, seq: seqNumber, text: z.string(), clientId: clientMessageId.optional() }),
+  z.object({ type: z.literal('delete'), id: z.string().max(64).optional(), room: roomName, seq: seqNumber, clientId: clientMessageId.optional() }),
+  z.object({ type: z.literal('react'), id: z.string().max(64).optional(), room: roomName, seq: seqNumber, emoji, on: z.boolean().optional(), clientId: clientMessageId.optional() }),
+  z.object({ type: z.literal('mark-read'), id: z.string().max(64).optional(), room: roomName, seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
   z.object({ type: z.literal('typing'), room: roomName }),
   z.object({ type: z.literal('ping'), id: z.string().max(64).optional() }),
   z.object({ type: z.literal('refresh'), id: z.string().max(64).optional(), token: z.string().min(1).max(8192) }),
 ]);
 
-export const CLIENT_FRAME_TYPES = ['subscribe', 'unsubscribe', 'publish', 'typing', 'ping', 'refresh'] as const;
+export const CLIENT_FRAME_TYPES = ['subscribe', 'unsubscribe', 'publish', 'edit', 'delete', 'react', 'mark-read', 'typing', 'ping', 'refresh'] as const;

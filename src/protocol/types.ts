@@ -21,8 +21,11 @@ export interface Sender {
   transport?: TransportName | 'http' | 'seed';
 }
 
-/** Kinds of entries in a room log. `message` is chat; `join`/`leave` are presence changes. */
-export type EntryType = 'message' | 'join' | 'leave';
+/**
+ * Kinds of entries in a room log. `message` is chat; `join`/`leave` are presence changes;
+ * `edit`, `delete` and `reaction` are amendments: each points at an earlier message by `target`.
+ */
+export type EntryType = 'message' | 'join' | 'leave' | 'edit' | 'delete' | 'reaction';
 
 /** Any JSON value: what a message's `data` may hold. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -48,7 +51,72 @@ export interface MessageEntry extends EntryBase {
   event?: string;
   /** Client message id: the idempotency key of a publish. */
   clientId?: string;
+  /** The seq of the message this one answers (a reply). */
+  replyTo?: number;
+  /** What the answered message said when this reply was made (set by the server with `replyTo`). */
+  reply?: ReplyPreview;
+  // Folded state: the amendments made since, as a read of the log returns the message (history,
+  // polls, resumes, search). A message as first broadcast has none of these.
+  /** Set once edited: the seq and time of the newest edit; `text` is then the edited text. */
+  edited?: { seq: number; ts: number };
+  /** Set once deleted: `text` is '' and `data`, `event` and `reply` are gone, from the store too. */
+  deleted?: true;
+  /** Reactions, by emoji, in order of first reaction; absent when there are none. */
+  reactions?: ReactionSummary[];
+  /**
+   * The seq of the newest amendment (edit, delete, reaction) folded into this message. A client
+   * folding entries into its copy skips amendments with a seq at or below it (already applied).
+   */
+  folded?: number;
 }
+
+/** What a reply shows of the message it answers, as that message was when the reply was made. */
+export interface ReplyPreview {
+  seq: number;
+  from: { name: string; member?: string };
+  /** The first 200 characters of its text; '' once it was deleted. */
+  text: string;
+  /** Set when the answered message was deleted since. */
+  deleted?: true;
+}
+
+/** One emoji's reactions on a message. */
+export interface ReactionSummary {
+  emoji: string;
+  /** How many members reacted with it (exact). */
+  count: number;
+  /** Who, oldest first; at most the first 50. */
+  by: Array<{ member: string; name: string }>;
+}
+
+/** An amendment: it changes the earlier message `target`, and is itself an entry of the log. */
+interface AmendmentBase extends EntryBase {
+  /** The seq of the message amended. */
+  target: number;
+  /** Idempotency key, as for a publish (a retried amendment is stored once). */
+  clientId?: string;
+}
+
+/** The author (or a room admin) changed a message's text. Erased ('' ) when the message is deleted. */
+export interface EditEntry extends AmendmentBase {
+  type: 'edit';
+  text: string;
+}
+
+/** The author (or a room admin) deleted a message: its text is erased from the store; this stays as its tombstone. */
+export interface DeleteEntry extends AmendmentBase {
+  type: 'delete';
+}
+
+/** A member added (`on: true`) or took back (`on: false`) a reaction on a message. */
+export interface ReactionEntry extends AmendmentBase {
+  type: 'reaction';
+  emoji: string;
+  on: boolean;
+}
+
+/** Any amendment of a message. */
+export type AmendmentEntry = EditEntry | DeleteEntry | ReactionEntry;
 
 /** A presence change: a member arrived (`join`) or left (`leave`). It carries no text. */
 export interface PresenceEntry extends EntryBase {
@@ -59,12 +127,17 @@ export interface PresenceEntry extends EntryBase {
  * One entry of a room log, told apart by `type`. `seq` is per room, starts at 1, increases by
  * one with no gaps within an epoch. `ts` is the server's clock (epoch ms) when it was stored.
  */
-export type Entry = MessageEntry | PresenceEntry;
+export type Entry = MessageEntry | PresenceEntry | AmendmentEntry;
 
-/** What a publisher hands to the log; the store assigns `seq` and `ts`. */
-export type MessageDraft = Omit<MessageEntry, 'seq' | 'ts'>;
+/** What a publisher hands to the log; the store assigns `seq` and `ts` (and folds nothing into a new message). */
+export type MessageDraft = Omit<MessageEntry, 'seq' | 'ts' | 'edited' | 'deleted' | 'reactions' | 'folded'>;
 export type PresenceDraft = Omit<PresenceEntry, 'seq' | 'ts'>;
-export type EntryDraft = MessageDraft | PresenceDraft;
+export type EditDraft = Omit<EditEntry, 'seq' | 'ts'>;
+export type DeleteDraft = Omit<DeleteEntry, 'seq' | 'ts'>;
+/** A reaction to store: `on` absent toggles the sender's reaction (the store decides, atomically). */
+export type ReactionDraft = Omit<ReactionEntry, 'seq' | 'ts' | 'on'> & { on?: boolean };
+export type AmendmentDraft = EditDraft | DeleteDraft | ReactionDraft;
+export type EntryDraft = MessageDraft | PresenceDraft | AmendmentDraft;
 
 /**
  * What a client publishes: a non-empty `text`, or `data`, or both; `event` names it for the
@@ -150,6 +223,50 @@ export interface PresenceNotice {
   members: PresenceMember[];
 }
 
+/**
+ * A member's read position in a room: every entry up to `seq` was read. One per member, shared by
+ * all of the member's tabs and devices; it only moves forward. Sent live to WebSocket and SSE
+ * subscribers as a `receipt` notice (ephemeral, not in the log); `GET .../read` tells the rest.
+ */
+export interface ReadReceipt {
+  room: string;
+  member: string;
+  name: string;
+  seq: number;
+}
+
+/** Answer of `GET /api/rooms/:room/read`: the caller's position, its unread counts, and the room's readers. */
+export interface ReadState extends UnreadCount {
+  /** Read positions of the room's members, furthest first, at most 100. */
+  members: ReadReceipt[];
+}
+
+/** The caller's unread counts in one room (`GET /api/read?rooms=`). */
+export interface UnreadCount {
+  room: string;
+  /** The caller's read position (0: nothing read). */
+  seq: number;
+  /** Messages after `seq`, not deleted and not the caller's own. */
+  unread: number;
+  /** Of those, the ones that mention the caller (`@name` or `@member`). */
+  mentions: number;
+  /** True when counting stopped at 500 entries after `seq`: there are at least this many. */
+  capped: boolean;
+}
+
+/** Answer of `GET /api/rooms/:room/search`. */
+export interface SearchResult {
+  room: string;
+  epoch: string;
+  query: string;
+  /** Matching messages, newest first, folded as history returns them (deleted ones never match). */
+  results: MessageEntry[];
+  /** True when older matches exist: ask again with `before` set to the last result's seq. */
+  more: boolean;
+  /** False when the store searched only part of the retained history (see docs/protocol.md). */
+  complete: boolean;
+}
+
 /** Ephemeral typing notice (not stored in the log). */
 export interface TypingNotice {
   room: string;
@@ -164,7 +281,14 @@ export interface TypingNotice {
 export type ClientFrame =
   | { type: 'subscribe'; id?: string; room: string; after?: string; create?: boolean }
   | { type: 'unsubscribe'; id?: string; room: string }
-  | ({ type: 'publish'; id?: string; room: string; clientId?: string } & MessagePayload)
+  | ({ type: 'publish'; id?: string; room: string; clientId?: string; replyTo?: number } & MessagePayload)
+  /** Amendments, each answered by an `ack` of the amendment's own entry. */
+  | { type: 'edit'; id?: string; room: string; seq: number; text: string; clientId?: string }
+  | { type: 'delete'; id?: string; room: string; seq: number; clientId?: string }
+  /** `on` absent toggles. */
+  | { type: 'react'; id?: string; room: string; seq: number; emoji: string; on?: boolean; clientId?: string }
+  /** Moves the sender's read position forward; answered by `marked`. */
+  | { type: 'mark-read'; id?: string; room: string; seq: number }
   | { type: 'typing'; room: string }
   | { type: 'ping'; id?: string }
   /** A new token before the current one expires (same member); answered by `refreshed`. */
@@ -186,6 +310,9 @@ export type ServerFrame =
   | { type: 'error'; id?: string; room?: string; code: string; message: string }
   | { type: 'pong'; id?: string }
   | { type: 'refreshed'; id?: string; expiresAt?: number }
+  /** Answer to `mark-read`: the read position now stored (never lower than before). */
+  | { type: 'marked'; id?: string; room: string; seq: number }
+  | ({ type: 'receipt' } & ReadReceipt)
   | ({ type: 'typing' } & TypingNotice)
   | ({ type: 'presence' } & PresenceNotice)
   | Entry;

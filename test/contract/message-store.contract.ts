@@ -521,7 +521,7 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
           const { entry } = await store.append(d);
           acked.push(entry);
           const base = { room: 'r', seq: acked.length, ts: entry.ts, from: { ...d.from } };
-          const expected: Entry = d.type === 'message' ? { type: 'message', ...base, text: d.text } : { type: d.type, ...base };
+          const expected: Entry = d.type === 'message' ? { type: 'message', ...base, text: d.text } : { type: d.type as 'join' | 'leave', ...base };
           if (d.type === 'message' && expected.type === 'message' && d.clientId !== undefined) expected.clientId = d.clientId;
           assert.deepEqual(entry, expected);
         }

@@ -20,7 +20,8 @@ function emptyRoom(name: string): MemoryRoom {
  */
 function toEntry(draft: EntryDraft, seq: number, ts: number): Entry {
   const base = { room: draft.room, seq, ts, from: draft.from };
-  if (draft.type !== 'message') return { type: draft.type, ...base };
+  if (draft.type === 'join' || draft.type === 'leave') return { type: draft.type, ...base };
+  if (draft.type !== 'message') throw new Error(`${draft.type} entries are not stored yet`);
   const entry: MessageEntry = { type: 'message', ...base, text: draft.text };
   if (draft.data !== undefined) entry.data = structuredClone(draft.data);
   if (draft.event !== undefined) entry.event = draft.event;

@@ -205,10 +205,13 @@ export class RedisStore implements MessageStore {
 
   async append(draft: EntryDraft): Promise<AppendResult> {
     return this.guard(async () => {
-      const stored: StoredDraft =
+      const stored: StoredDraft | undefined =
         draft.type === 'message'
           ? { type: draft.type, from: draft.from, text: draft.text, data: draft.data, event: draft.event, clientId: draft.clientId }
-          : { type: draft.type, from: draft.from };
+          : draft.type === 'join' || draft.type === 'leave'
+            ? { type: draft.type, from: draft.from }
+            : undefined;
+      if (stored === undefined) throw new Error(`${draft.type} entries are not stored yet`);
       const json = JSON.stringify(stored);
       const clientId = draft.type === 'message' ? draft.clientId : undefined;
       const key = clientId === undefined ? '' : idempotencyKey(draft.from, clientId);

@@ -171,7 +171,8 @@ function prepare(db: Database.Database) {
 /** Entries come back in the memory store's shape: optional keys are absent, never null. */
 function toEntry(row: EntryRow): Entry {
   const base = { room: row.room, seq: row.seq, ts: row.ts, from: JSON.parse(row.sender) as Sender };
-  if (row.type !== 'message') return { type: row.type, ...base };
+  if (row.type === 'join' || row.type === 'leave') return { type: row.type, ...base };
+  if (row.type !== 'message') throw new Error(`${row.type} entries are not read yet`);
   const entry: MessageEntry = { type: 'message', ...base, text: row.text ?? '' };
   if (row.data !== null) entry.data = JSON.parse(row.data) as JsonValue;
   if (row.event !== null) entry.event = row.event;
