@@ -38,7 +38,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** The flags `serve --help` of a checkout lists, so that only flags it knows are passed. */
 function knownFlags(dir: string): Set<string> {
   const help = execFileSync(process.execPath, ['--import', 'tsx', path.join(dir, 'src/cli/index.ts'), 'serve', '--help'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
-  return new Set(help.match(/--[a-z][a-z-]*/g) ?? []);
+  return new Set(help.match(/--[a-z][a-z-]*|\/healthz/g) ?? []);
 }
 
 function freePort(): Promise<number> {
@@ -61,6 +61,8 @@ class ServerChild {
   private constructor(
     readonly child: ChildProcess,
     readonly port: number,
+    /** The operations port (`--metrics-port`: /metrics, /healthz, /readyz), when the checkout has one. */
+    readonly opsPort: number | undefined,
     readonly passed: string[],
     skipped: string[],
   ) {
@@ -78,6 +80,11 @@ class ServerChild {
     return `http://${LOOPBACK}:${this.port}`;
   }
 
+  /** Where /metrics is: the operations port when there is one, else the main port. */
+  get opsUrl(): string {
+    return this.opsPort === undefined ? this.url : `http://${LOOPBACK}:${this.opsPort}`;
+  }
+
   get pid(): number {
     return this.child.pid!;
   }
@@ -93,9 +100,12 @@ class ServerChild {
       if (known.has(flag)) passed.push(flag, ...(value !== undefined ? [value] : []));
       else skipped.push(flag);
     }
-    const args = ['--import', 'tsx', path.join(dir, 'src/cli/index.ts'), 'serve', '--port', String(port), '--host', LOOPBACK, '--store', 'memory', '--log-level', 'error', ...passed];
+    // Older checkouts serve only /metrics on --metrics-port: the operations port is probed only when its --help says it serves /healthz.
+    const opsPort = known.has('--metrics-port') && known.has('/healthz') ? await freePort() : undefined;
+    const ops = opsPort === undefined ? [] : ['--metrics-port', String(opsPort)];
+    const args = ['--import', 'tsx', path.join(dir, 'src/cli/index.ts'), 'serve', '--port', String(port), '--host', LOOPBACK, '--store', 'memory', '--log-level', 'error', ...ops, ...passed];
     const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REDIS_URL: '', NODE_ENV: 'production' } });
-    const server = new ServerChild(child, port, passed, skipped);
+    const server = new ServerChild(child, port, opsPort, passed, skipped);
     const deadline = performance.now() + 30_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}:\n${server.output.join('\n')}`);
@@ -167,14 +177,19 @@ const http = require('node:http');
 const [url, window] = [process.argv[1], Number(process.argv[2])];
 let running = true;
 process.stdin.on('end', () => (running = false)).resume();
+const probe = () => new Promise((resolve) => {
+  const req = http.get(url + '/healthz', { agent: false, localAddress: '127.0.0.9' }, (res) => { res.resume(); res.on('end', () => resolve(true)); res.on('error', () => resolve(false)); });
+  req.setTimeout(window, () => req.destroy());
+  req.on('error', () => resolve(false));
+});
 (async () => {
+  // A first probe before the attack, not counted: it loads and warms this process's HTTP client,
+  // whose first request costs tens of ms that are the prober's own, not the server's.
+  await probe();
+  process.stdout.write('ready\\n');
   while (running) {
     const started = performance.now();
-    const ok = await new Promise((resolve) => {
-      const req = http.get(url + '/healthz', { agent: false, localAddress: '127.0.0.9' }, (res) => { res.resume(); res.on('end', () => resolve(true)); res.on('error', () => resolve(false)); });
-      req.setTimeout(window, () => req.destroy());
-      req.on('error', () => resolve(false));
-    });
+    const ok = await probe();
     process.stdout.write((ok ? 'ok ' : 'lost ') + (performance.now() - started) + '\\n');
     if (running) await new Promise((r) => setTimeout(r, 50));
   }
@@ -192,9 +207,18 @@ class HealthProbe {
 
   constructor(url: string) {
     this.child = spawn(process.execPath, ['-e', PROBE_SCRIPT, url, String(WINDOW_MS)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.child.stdout!.on('data', (c: Buffer) => (this.output += c.toString()));
     this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+    this.ready = new Promise((resolve) => {
+      this.child.stdout!.on('data', (c: Buffer) => {
+        this.output += c.toString();
+        if (this.output.startsWith('ready\n')) resolve();
+      });
+      void this.exited.then(() => resolve());
+    });
   }
+
+  /** Resolves once the prober's warm-up probe was answered: start the attack then. */
+  readonly ready: Promise<void>;
 
   /** Stops probing: the probe in flight finishes (up to 30 s of age), then the prober exits. */
   async stop(): Promise<void> {
@@ -448,7 +472,8 @@ async function withServer(c: Ctx, flags: string[], run: (s: ServerChild, rss: Rs
  * `nodejs_eventloop_lag_max_seconds`, reset by each scrape): what the server made every client
  * wait, told apart from what a busy machine adds to the probe's round trip.
  */
-async function loopLagMax(url: string): Promise<number | undefined> {
+async function loopLagMax(s: ServerChild): Promise<number | undefined> {
+  const url = s.opsUrl;
   const text = await new Promise<string>((resolve) => {
     const req = http.get(`${url}/metrics`, { agent: false, localAddress: '127.0.0.9' }, (res) => {
       let body = '';
@@ -464,18 +489,21 @@ async function loopLagMax(url: string): Promise<number | undefined> {
 
 /** Runs the attack with RSS marked before it and /healthz probed during it; `health` sums the probes up, and the server's event-loop delay. */
 async function attack<T>(s: ServerChild, rss: RssSampler, f: () => Promise<T>): Promise<{ result: T; health: string }> {
-  await loopLagMax(s.url);
+  await loopLagMax(s);
   rss.mark();
-  const probe = new HealthProbe(s.url);
+  // Probes from processes of their own: on the main port (behind whatever the attack queued there) and on the operations port.
+  const probes = [new HealthProbe(s.url), ...(s.opsPort === undefined ? [] : [new HealthProbe(s.opsUrl)])];
+  await Promise.all(probes.map((p) => p.ready));
   let result: T;
   try {
     result = await f();
   } finally {
-    await probe.stop();
+    await Promise.all(probes.map((p) => p.stop()));
     rss.sample();
   }
-  const lag = await loopLagMax(s.url);
-  return { result, health: `${probe.summary()}, server event-loop delay max ${lag === undefined ? 'n/a' : ms(lag)}` };
+  const lag = await loopLagMax(s);
+  const [main, ops] = probes;
+  return { result, health: `${main!.summary()}${ops ? `, operations port ${ops.summary().replace('/healthz ', '')}` : ''}, server event-loop delay max ${lag === undefined ? 'n/a' : ms(lag)}` };
 }
 
 /** Fills lobby with `count` texts of `size` × U+0001 through the lecture WebSocket (its echo confirms each); returns how many were stored. */

@@ -70,9 +70,18 @@ describe('where /metrics is served', () => {
       assert.match(body, /# TYPE switchboard_connections gauge/);
       assert.match(body, /process_resident_memory_bytes/);
       const other = await request(`http://127.0.0.1:${port}/api/rooms`);
-      assert.equal(other.status, 404, 'the metrics port serves /metrics only');
+      assert.equal(other.status, 404, 'the operations port serves /metrics, /healthz and /readyz only');
       assert.equal((other.json() as { code: string }).code, 'NOT_FOUND');
       assert.equal((await request(`http://127.0.0.1:${port}/metrics`, { method: 'POST' })).status, 405);
+      // Health probes may use the operations port (not queued behind the main port's clients), and the main port still answers them.
+      for (const base of [`http://127.0.0.1:${port}`, s.url]) {
+        const health = await request(`${base}/healthz`);
+        assert.deepEqual([health.status, health.json()], [200, { status: 'ok' }]);
+        const ready = await request(`${base}/readyz`);
+        assert.equal(ready.status, 200);
+        assert.deepEqual(ready.json(), { status: 'ready', store: true, broker: true, draining: false });
+      }
+      assert.equal((await request(`http://127.0.0.1:${port}/healthz`, { method: 'DELETE' })).status, 405);
     } finally {
       await s.server.close();
     }

@@ -44,12 +44,17 @@ export interface MetricsServerOptions {
   requestTimeoutMs: number;
   /** Told of an unexpected failure (500). */
   onInternal: (err: unknown) => void;
+  /** Answers `/readyz` (status and body), as on the main port. */
+  readiness: () => Promise<{ status: number; body: object }>;
 }
 
 /**
- * A server of its own for `/metrics` (`--metrics-port`): GET or HEAD `/metrics` only (404 and
- * 405 otherwise, as catalog errors), the token checked as on the main port. Scrapes are not
- * access-logged; refusals are counted in `switchboard_errors_total`.
+ * The operations port (`--metrics-port`), a server of its own: GET or HEAD `/metrics` (the token
+ * checked as on the main port), `/healthz` and `/readyz` (as on the main port, never behind the
+ * token); 404 and 405 otherwise, as catalog errors. A probe here is not queued behind the main
+ * port's clients: a burst of new connections there fills the main port's accept queue, in which
+ * the kernel hands connections over in arrival order. Nothing here is access-logged; refusals are
+ * counted in `switchboard_errors_total`.
  */
 export function createMetricsServer(o: MetricsServerOptions): http.Server {
   const server = http.createServer({ headersTimeout: o.headersTimeoutMs, requestTimeout: o.requestTimeoutMs, connectionsCheckingInterval: 1000 }, (req, res) => {
@@ -58,9 +63,17 @@ export function createMetricsServer(o: MetricsServerOptions): http.Server {
       o.metrics.errors.inc({ code: sendError(res, err, o.onInternal) });
     };
     const path = (req.url ?? '/').split('?')[0]!;
-    if (path !== '/metrics') fail(new SwitchboardError('NOT_FOUND', path.slice(0, 200)));
+    if (path !== '/metrics' && path !== '/healthz' && path !== '/readyz') fail(new SwitchboardError('NOT_FOUND', path.slice(0, 200)));
     else if (req.method !== 'GET' && req.method !== 'HEAD') fail(new SwitchboardError('METHOD_NOT_ALLOWED', req.method));
-    else answerMetrics(o.metrics, o.token, req, res, o.text).catch(fail);
+    else if (path === '/metrics') answerMetrics(o.metrics, o.token, req, res, o.text).catch(fail);
+    else {
+      const answer = path === '/healthz' ? Promise.resolve({ status: 200, body: { status: 'ok' } }) : o.readiness();
+      answer.then(({ status, body }) => {
+        const text = JSON.stringify(body);
+        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      }, fail);
+    }
   });
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');

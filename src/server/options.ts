@@ -381,7 +381,7 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     env: 'METRICS_PORT',
     default: undefined,
     defaultText: 'none (on the main port)',
-    help: 'serve `/metrics` on this port of --metrics-host, and no longer on the main port (0: any free port)',
+    help: 'the operations port: `/metrics` on this port of --metrics-host, and no longer on the main port, plus `/healthz` and `/readyz` (still on the main port too) (0: any free port)',
     value: wholeNumber(0, 65_535),
   },
   metricsHost: { flag: '--metrics-host', env: 'METRICS_HOST', default: '127.0.0.1', help: 'interface of --metrics-port', value: text('host') },

@@ -317,10 +317,15 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   if (config.seedRoutes) registerSeedRoutes(router, ctx);
   if (config.devLogin) registerDevLogin(router, ctx);
   router.on('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
-  router.on('GET', '/readyz', async (_req, res) => {
+  /** What `/readyz` answers, on the main port and on the operations port. */
+  async function readiness(): Promise<{ status: number; body: object }> {
     const [storeOk, brokerOk] = await Promise.all([store.ping(), broker.ping()]);
     const ready = storeOk && brokerOk && !connections.draining;
-    sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', store: storeOk, broker: brokerOk, draining: connections.draining });
+    return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'unavailable', store: storeOk, broker: brokerOk, draining: connections.draining } };
+  }
+  router.on('GET', '/readyz', async (_req, res) => {
+    const { status, body } = await readiness();
+    sendJson(res, status, body);
   });
   // On the main port (and under an attached server) only when no metrics port takes them.
   if (config.metrics && config.metricsPort === undefined) router.on('GET', '/metrics', (req, res) => answerMetrics(metrics, config.metricsToken, req, res, metricsText));
@@ -333,6 +338,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
           headersTimeoutMs: config.headersTimeoutMs,
           requestTimeoutMs: config.requestTimeoutMs,
           onInternal: (err) => logger.error({ err }, 'metrics failed'),
+          readiness,
         })
       : undefined;
   let metricsPort: number | undefined;
