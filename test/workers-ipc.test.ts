@@ -13,7 +13,9 @@ import type { BrokerMessage } from '../src/server/broker/broker.js';
 import { IpcBroker } from '../src/server/broker/ipc-broker.js';
 import { IpcPresenceStore } from '../src/server/presence/ipc-presence-store.js';
 import { MemoryPresenceStore } from '../src/server/presence/memory-presence-store.js';
-import type { IpcPort, ToPrimary, ToWorker } from '../src/server/workers/ipc-protocol.js';
+import { fork } from 'node:child_process';
+import { nodePort, type IpcPort, type ToPrimary, type ToWorker } from '../src/server/workers/ipc-protocol.js';
+import { MAX_WORKER_BACKLOG, Relay } from '../src/server/workers/relay.js';
 import { PrimaryClient, PrimaryUnavailableError } from '../src/server/workers/primary-client.js';
 import { PrimaryServices } from '../src/server/workers/primary-services.js';
 import { brokerContract } from './contract/broker.contract.js';
@@ -153,6 +155,58 @@ describe('IPC broker: per-room interest', () => {
       await assert.rejects(c.clients[0]!.request({ op: 'hello' }, 100), PrimaryUnavailableError);
     } finally {
       c.close();
+    }
+  });
+});
+
+describe('IPC relay: batches and bounds', () => {
+  it("one IPC message per worker per turn each way, whatever the number of broker messages, in order", async () => {
+    const c = cluster(3);
+    const toPrimary: number[] = [];
+    const brokers = c.clients.map((client) => new IpcBroker(client));
+    const inbox: BrokerMessage[][] = brokers.map(() => []);
+    for (const [i, b] of brokers.entries()) {
+      await b.init();
+      b.onMessage((m) => inbox[i]!.push(m));
+    }
+    // Count what reaches the primary and each worker by wrapping the services' receive.
+    const receive = c.services.receive.bind(c.services);
+    c.services.receive = (id, m) => {
+      if ((m as { t?: string }).t === 'publish') toPrimary.push(id);
+      receive(id, m);
+    };
+    try {
+      const [a] = brokers as [IpcBroker, IpcBroker, IpcBroker];
+      for (let seq = 1; seq <= 200; seq++) void a.publish(entry('batch', seq));
+      await sleep(100);
+      assert.deepEqual(toPrimary, [1], "200 publishes in one turn: one IPC message to the primary");
+      for (const got of inbox.slice(1)) assert.deepEqual(seqsOf(got, 'batch'), Array.from({ length: 200 }, (_, i) => i + 1), 'each other worker: all, in order');
+      assert.deepEqual(seqsOf(inbox[0]!, 'batch').length, 200, 'the publisher got its own at once');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a worker that does not read its channel (SIGSTOP) stops being sent to past the bound; what it misses is counted and told', { timeout: 60_000 }, async () => {
+    const child = fork('-e', ["process.on('message', () => {}); setInterval(() => {}, 1000);"], { stdio: 'ignore' });
+    await new Promise((resolve) => child.once('spawn', resolve));
+    const drops: number[] = [];
+    const relay = new Relay((worker, n) => drops.push(worker, n));
+    relay.add(1, nodePort<ToWorker>(child));
+    relay.add(2, { send() {}, onMessage: () => () => {}, connected: () => true });
+    process.kill(child.pid!, 'SIGSTOP');
+    try {
+      const big = 'x'.repeat(4096);
+      let turns = 0;
+      while (relay.dropped === 0 && turns < 20_000) {
+        relay.publish(2, [{ kind: 'entry', epoch: 'e', entry: { type: 'message', room: 'r', seq: ++turns, ts: 1, from: { id: 'c', name: 'n' }, text: big } }]);
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.ok(relay.dropped > 0, `dropped after ${turns} turns`);
+      assert.ok(turns >= MAX_WORKER_BACKLOG, `nothing dropped before the backlog reached ${MAX_WORKER_BACKLOG} (${turns})`);
+      assert.deepEqual(drops.slice(0, 2), [1, 1], 'told which worker, and how many');
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 });

@@ -23,19 +23,27 @@ export class IpcBroker implements Broker {
   private readonly watched = new Map<string, { count: number; active: Promise<void> }>();
   private interest = false;
   private closed = false;
+  /** Published in this turn, sent to the primary together at its end (one IPC message, not one each). */
+  private outbox: BrokerMessage[] = [];
 
   constructor(private readonly primary: PrimaryClient) {}
 
   async init(): Promise<void> {
-    this.primary.deliverTo((message) => {
-      if (!this.closed && this.wants(message)) this.handler(message);
+    this.primary.deliverTo((messages) => {
+      for (const message of messages) if (!this.closed && this.wants(message)) this.handler(message);
     });
   }
 
   async publish(message: BrokerMessage): Promise<void> {
     if (this.closed) return;
     if (this.wants(message)) this.handler(message);
-    this.primary.tell({ sb: 1, t: 'publish', message });
+    if (this.outbox.push(message) === 1) setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    const messages = this.outbox;
+    this.outbox = [];
+    if (messages.length > 0) this.primary.tell({ sb: 1, t: 'publish', messages });
   }
 
   onMessage(handler: (message: BrokerMessage) => void): void {
@@ -64,6 +72,7 @@ export class IpcBroker implements Broker {
     if (!w) return;
     if (--w.count > 0) return;
     this.watched.delete(room);
+    this.flush(); // what was published before the unwatch goes first
     this.primary.tell({ sb: 1, t: 'unwatch', room });
   }
 
@@ -73,6 +82,7 @@ export class IpcBroker implements Broker {
   }
 
   async close(): Promise<void> {
+    this.flush();
     this.closed = true;
   }
 

@@ -44,7 +44,8 @@ export type PrimaryCall = { op: 'hello' } | { op: 'watch'; room: string } | { op
 
 /** Worker → primary. */
 export type ToPrimary =
-  | { sb: 1; t: 'publish'; message: BrokerMessage }
+  /** What the worker published in one turn of its event loop, in order (one IPC message per turn, not per broker message). */
+  | { sb: 1; t: 'publish'; messages: BrokerMessage[] }
   | { sb: 1; t: 'unwatch'; room: string }
   /** The worker listens (on `port`): it takes connections from now on. */
   | { sb: 1; t: 'ready'; port: number }
@@ -52,7 +53,8 @@ export type ToPrimary =
 
 /** Primary → worker. */
 export type ToWorker =
-  | { sb: 1; t: 'deliver'; message: BrokerMessage }
+  /** What other workers published that this one wants, gathered over one turn of the primary, in order. */
+  | { sb: 1; t: 'deliver'; messages: BrokerMessage[] }
   | { sb: 1; t: 'res'; id: number; ok: true; value: unknown }
   | { sb: 1; t: 'res'; id: number; ok: false; error: string }
   /** Close gracefully (a rolling restart, or the primary's shutdown), then exit 0. */
@@ -74,6 +76,8 @@ export interface IpcPort<Out, In = unknown> {
   onMessage(handler: (message: In) => void): () => void;
   /** True while the other end can be reached. */
   connected(): boolean;
+  /** Messages sent but not yet handed to the channel (the other end reads slowly or not at all); absent: always 0. */
+  backlog?(): number;
 }
 
 /** A node `process`-like end (a cluster worker's `process`, a `cluster.Worker`, a forked child). */
@@ -88,12 +92,16 @@ export interface NodeIpcEnd {
 /** Wraps a node IPC end (`process` in a worker, a `cluster.Worker` in the primary) as an IpcPort. */
 export function nodePort<Out, In = unknown>(end: NodeIpcEnd): IpcPort<Out, In> {
   const connected = (): boolean => (end.isConnected ? end.isConnected() : end.connected === true);
+  let unsent = 0;
+  const sent = (): void => void unsent--;
   return {
     send(message) {
       if (!connected() || !end.send) return;
+      unsent++;
       // An error here means the other end went away meanwhile: the message is dropped (see IpcPort).
-      end.send(message, () => {});
+      end.send(message, sent);
     },
+    backlog: () => unsent,
     onMessage(handler) {
       const listener = (m: unknown): void => handler(m as In);
       end.on('message', listener);

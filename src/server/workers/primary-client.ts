@@ -18,7 +18,7 @@ export class PrimaryUnavailableError extends Error {
 export class PrimaryClient {
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
   private nextId = 0;
-  private onDeliver: (message: BrokerMessage) => void = () => {};
+  private onDeliver: (messages: BrokerMessage[]) => void = () => {};
   private onDrain: () => void = () => {};
   private readonly off: () => void;
   private closed = false;
@@ -58,8 +58,8 @@ export class PrimaryClient {
     if (!this.closed) this.port.send(message);
   }
 
-  /** Sets the one handler of broker messages relayed from the other workers. */
-  deliverTo(handler: (message: BrokerMessage) => void): void {
+  /** Sets the one handler of broker messages relayed from the other workers (a turn's worth at a time, in order). */
+  deliverTo(handler: (messages: BrokerMessage[]) => void): void {
     this.onDeliver = handler;
   }
 
@@ -81,7 +81,7 @@ export class PrimaryClient {
   }
 
   private receive(m: ToWorker): void {
-    if (m.t === 'deliver') this.onDeliver(m.message);
+    if (m.t === 'deliver') this.onDeliver(m.messages);
     else if (m.t === 'drain') this.onDrain();
     else {
       const p = this.pending.get(m.id);

@@ -11,6 +11,8 @@ export interface PrimaryServicesOptions {
   presenceKey: string;
   /** Every worker's metrics, aggregated (prom-client's clusterMetrics). */
   metrics: () => Promise<string>;
+  /** Told when messages were not relayed to a worker that does not read its channel (see relay.ts). */
+  onRelayDrop?: (worker: number, messages: number) => void;
 }
 
 /**
@@ -21,10 +23,12 @@ export interface PrimaryServicesOptions {
  * answered with its error's message.
  */
 export class PrimaryServices {
-  readonly relay = new Relay();
+  readonly relay: Relay;
   private readonly ports = new Map<number, IpcPort<ToWorker>>();
 
-  constructor(private readonly o: PrimaryServicesOptions) {}
+  constructor(private readonly o: PrimaryServicesOptions) {
+    this.relay = new Relay(o.onRelayDrop);
+  }
 
   /** Worker `id` joined, reachable through `port`. */
   attach(id: number, port: IpcPort<ToWorker>): void {
@@ -43,7 +47,7 @@ export class PrimaryServices {
     if (!isOurs<ToPrimary>(m)) return;
     switch (m.t) {
       case 'publish':
-        this.relay.publish(id, m.message);
+        this.relay.publish(id, m.messages);
         return;
       case 'unwatch':
         this.relay.unwatch(id, m.room);

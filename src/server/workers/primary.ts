@@ -18,7 +18,14 @@ import { WorkerPool, WorkerStartError } from './worker-pool.js';
 export async function runPrimary(config: ServerConfig): Promise<void> {
   const logger = createLogger(config.logLevel, config.logJson ? false : undefined).child({ role: 'primary' });
   let aggregator: { clusterMetrics(): Promise<string> } | undefined;
+  let lastDropLog = 0;
   const services = new PrimaryServices({
+    onRelayDrop(worker, messages) {
+      // At most one line per 10 s: a stuck worker drops on every turn.
+      if (Date.now() - lastDropLog < 10_000) return;
+      lastDropLog = Date.now();
+      logger.warn({ worker: `w${worker}`, messages, droppedSinceStart: services.relay.dropped }, 'a worker does not read its IPC channel: messages not relayed to it (its hubs repair gaps from the store)');
+    },
     presence: new MemoryPresenceStore(),
     // Without a secret to derive it from, one random key for every worker, so each accepts the others' presence tickets.
     presenceKey: randomBytes(32).toString('base64'),
