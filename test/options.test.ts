@@ -167,6 +167,9 @@ describe('resolveConfig', () => {
     throwsOption(() => configFromEnv({ STORE: 'postgres' }), /--store from env STORE: "postgres" \(expected memory, sqlite or redis\)/);
     throwsOption(() => configFromEnv({ MAX_MESSAGE_BYTES: '-5' }), /--max-message-bytes from env MAX_MESSAGE_BYTES/);
     throwsOption(() => configFromEnv({ PORT: '3000.5' }), /--port/);
+    // A brace would take the place of the room's hash tag in Redis Cluster.
+    throwsOption(() => configFromEnv({ REDIS_PREFIX: 'app{1}:' }), /--redis-prefix from env REDIS_PREFIX: "app\{1\}:" \(expected a string without \{ or \}\)/);
+    assert.equal(configFromEnv({ REDIS_PREFIX: 'app:1:' }).redisPrefix, 'app:1:');
     throwsOption(() => resolveConfig({ flags: { port: '70000' } }), /--port from flag --port: "70000" \(expected a whole number from 0 to 65535\)/);
     throwsOption(() => configFromEnv({ DEV_LOGIN: 'yes' }), /--dev-login from env DEV_LOGIN.*true, false, 1 or 0/);
     throwsOption(() => configFromEnv({ ORIGINS: 'https://ok.example,example.com' }), /--origins from env ORIGINS.*"example\.com" is not/);

@@ -100,6 +100,17 @@ function text(placeholder: string, allowEmpty = false): ValueKind<string> {
   return { placeholder, allowed, text: schema, json: schema, format: String };
 }
 
+/**
+ * A Redis key prefix: any string without `{` or `}`. Redis Cluster slots a key by its first
+ * `{...}`, so a brace in the prefix would take the place of the room's hash tag `{room}` and
+ * scatter (or crowd) rooms over the wrong slots.
+ */
+function redisPrefix(): ValueKind<string> {
+  const allowed = 'expected a string without { or }';
+  const schema = z.string({ error: allowed }).regex(/^[^{}]*$/, { error: allowed });
+  return { placeholder: 'prefix', allowed, text: schema, json: schema, format: String };
+}
+
 function oneOfValues<const V extends readonly [string, ...string[]]>(values: V, placeholder: string): ValueKind<V[number]> {
   const allowed = `expected ${oneOf(values)}`;
   const schema = z.enum(values, { error: allowed });
@@ -251,7 +262,7 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     help: 'Redis URL (redis:// or rediss://; a Redis Cluster: redis-cluster://host:port,host:port): Redis store and broker, for several nodes',
     value: checked('url', 'a redis://, rediss:// or redis-cluster://host:port,... URL', (s) => urlWith(['redis:', 'rediss:'])(s) || isClusterUrl(s)),
   },
-  redisPrefix: { flag: '--redis-prefix', env: 'REDIS_PREFIX', default: 'sb:', help: 'prefix of every Redis key', value: text('prefix', true) },
+  redisPrefix: { flag: '--redis-prefix', env: 'REDIS_PREFIX', default: 'sb:', help: 'prefix of every Redis key (no `{` or `}`: the keys of a room share the hash tag `{room}`)', value: redisPrefix() },
   channelIdleMs: {
     flag: '--channel-idle-ms',
     env: 'CHANNEL_IDLE_MS',
