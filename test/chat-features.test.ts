@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Entry, HistoryPage, MessageEntry, PollResult, ReadState, SearchResult } from '../src/protocol/types.js';
 import { SseProbe, WsProbe, postJson, request, startServer, waitFor, type HttpAnswer } from './helpers.js';
+import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 
 type Started = Awaited<ReturnType<typeof startServer>>;
 
@@ -51,17 +52,21 @@ async function publish(base: string, room: string, member: string, body: Record<
 
 const as = (member: string): string => `?member=${member}&name=${member}`;
 
-for (const store of ['memory', 'sqlite'] as const) {
-  describe(`chat features (${store} store)`, () => {
+const redisSkip = await redisSkipReason('chat features on Redis');
+
+for (const store of ['memory', 'sqlite', 'redis'] as const) {
+  describe(`chat features (${store} store)`, { skip: store === 'redis' ? redisSkip : undefined }, () => {
     let s: Started;
     let dir: string;
+    const prefix = uniquePrefix();
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'sb-chat-'));
-      s = await startServer({ store, dataDir: dir });
+      s = await startServer({ store, dataDir: dir, ...(store === 'redis' ? { redisUrl, redisPrefix: prefix } : {}) });
     });
     after(async () => {
       await s.server.close();
       rmSync(dir, { recursive: true, force: true });
+      if (store === 'redis') await deleteKeys(prefix);
     });
 
     it('edits, reactions, replies and deletes: acks, folded history, erased previews, rights of the author (open server: the claimed member)', async () => {
