@@ -263,3 +263,88 @@ for (const store of ['memory', 'sqlite', 'redis'] as const) {
     });
   });
 }
+
+describe('erasure in the store itself', () => {
+  it('SQLite: a deleted text is in no file of the data directory (database, WAL, FTS index), and the ack came after', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-erase-'));
+    const s = await startServer({ store: 'sqlite', dataDir: dir });
+    try {
+      await send(`${s.url}/api/rooms/e`, 'PUT', undefined);
+      const secret = 'zyxwvquux' + Date.now().toString(36);
+      const m = await publish(s.url, 'e', 'ann', { text: `the ${secret} plan`, data: { also: secret } });
+      await send(`${s.url}/api/rooms/e/messages/${m}${as('ann')}`, 'PATCH', { text: `the ${secret}edited plan` });
+      await publish(s.url, 'e', 'bob', { text: 'quoting it', replyTo: m });
+      const bytes = (): Buffer => Buffer.concat(readdirSync(dir).map((f) => readFileSync(join(dir, f))));
+      assert.ok(bytes().includes(secret), 'the text is on disk before the delete (the test can fail)');
+      const del = await send(`${s.url}/api/rooms/e/messages/${m}${as('ann')}`, 'DELETE', undefined);
+      assert.equal(del.status, 201);
+      // Read at once after the ack: the erasure was durable before it.
+      assert.ok(!bytes().includes(secret), 'no trace of the text in the data directory');
+    } finally {
+      await s.server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('Redis: a deleted text is in no key of the room (log, overrides, folds, previews)', { skip: redisSkip }, async () => {
+    const prefix = uniquePrefix();
+    const s = await startServer({ store: 'redis', redisUrl, redisPrefix: prefix });
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(redisUrl);
+    try {
+      await send(`${s.url}/api/rooms/e`, 'PUT', undefined);
+      const secret = 'zyxwvquux' + Date.now().toString(36);
+      const m = await publish(s.url, 'e', 'ann', { text: `the ${secret} plan` });
+      await send(`${s.url}/api/rooms/e/messages/${m}${as('ann')}`, 'PATCH', { text: `the ${secret}edited plan` });
+      await publish(s.url, 'e', 'bob', { text: 'quoting it', replyTo: m });
+      const dump = async (): Promise<string> => {
+        let out = '';
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*{e}*`, 'COUNT', 100);
+          cursor = next;
+          for (const key of keys) {
+            const type = await redis.type(key);
+            if (type === 'string') out += await redis.get(key);
+            else if (type === 'hash') out += JSON.stringify(await redis.hgetall(key));
+            else if (type === 'zset') out += JSON.stringify(await redis.zrange(key, 0, -1));
+            else if (type === 'stream') out += JSON.stringify(await redis.xrange(key, '-', '+'));
+            else out += `<${type}>`;
+          }
+        } while (cursor !== '0');
+        return out;
+      };
+      assert.ok((await dump()).includes(secret), 'the text is in Redis before the delete (the test can fail)');
+      assert.equal((await send(`${s.url}/api/rooms/e/messages/${m}${as('ann')}`, 'DELETE', undefined)).status, 201);
+      const after = await dump();
+      assert.ok(!after.includes(secret), 'no trace of the text in any key of the room');
+      assert.ok(after.includes('quoting it'), 'the dump did read the room');
+    } finally {
+      redis.disconnect();
+      await s.server.close();
+      await deleteKeys(prefix);
+    }
+  });
+});
+
+describe('rights with tokens', () => {
+  it('edit and delete: the author, or a room admin; another member is FORBIDDEN; react needs read only', async () => {
+    const s = await startServer({ jwtSecret: SECRET, guests: 'read', guestRooms: ['t'] });
+    try {
+      const token = (sub: string, rights: string[]): Record<string, string> => ({ authorization: `Bearer ${jwt({ sub, name: sub, rooms: { t: rights } })}` });
+      const ann = token('ann', ['read', 'write', 'create']);
+      await send(`${s.url}/api/rooms/t`, 'PUT', undefined, ann);
+      const a = await send(`${s.url}/api/rooms/t/messages`, 'POST', { text: 'by ann' }, ann);
+      const m = (a.json() as { seq: number }).seq;
+      const bob = token('bob', ['read', 'write']);
+      assert.equal(code(await send(`${s.url}/api/rooms/t/messages/${m}`, 'PATCH', { text: 'bob' }, bob)), 'FORBIDDEN');
+      assert.equal(code(await send(`${s.url}/api/rooms/t/messages/${m}`, 'DELETE', undefined, bob)), 'FORBIDDEN');
+      assert.equal((await send(`${s.url}/api/rooms/t/messages/${m}/reactions`, 'POST', { emoji: '👍' }, token('reader', ['read']))).status, 201);
+      assert.equal((await send(`${s.url}/api/rooms/t/messages/${m}`, 'PATCH', { text: 'by ann, edited' }, ann)).status, 201);
+      assert.equal((await send(`${s.url}/api/rooms/t/messages/${m}`, 'DELETE', undefined, token('mod', ['read', 'write', 'admin']))).status, 201, 'an admin may delete');
+      assert.equal(code(await send(`${s.url}/api/rooms/t/messages/${m}/reactions`, 'POST', { emoji: '👍' })), 'MESSAGE_DELETED', 'a guest may react (read right): not on a deleted message');
+    } finally {
+      await s.server.close();
+    }
+  });
+});
