@@ -241,16 +241,15 @@ export class Hub {
    */
   receipt(receipt: ReadReceipt): void {
     const key = `${receipt.room}\u0000${receipt.member}`;
-    const slot = this.receipts.get(key);
-    const now = Date.now();
-    if (slot) {
-      slot.latest = receipt;
+    const held = this.receipts.get(key);
+    if (held) {
+      held.latest = receipt; // sent when the window ends
       return;
     }
-    const state = { latest: undefined as ReadReceipt | undefined };
+    const state: { latest: ReadReceipt | undefined } = { latest: undefined };
     this.receipts.set(key, state);
     void this.options.broker.publish({ kind: 'receipt', receipt });
-    const flush = (): void => {
+    const windowEnd = (): void => {
       const next = state.latest;
       if (!next) {
         this.receipts.delete(key);
@@ -258,9 +257,9 @@ export class Hub {
       }
       state.latest = undefined;
       void this.options.broker.publish({ kind: 'receipt', receipt: next });
-      setTimeout(flush, RECEIPT_INTERVAL_MS).unref();
+      setTimeout(windowEnd, RECEIPT_INTERVAL_MS).unref();
     };
-    setTimeout(flush, Math.max(0, RECEIPT_INTERVAL_MS - (Date.now() - now))).unref();
+    setTimeout(windowEnd, RECEIPT_INTERVAL_MS).unref();
   }
 
   /** Broadcasts an ephemeral typing notice to every node. */
