@@ -57,7 +57,7 @@ export class FoldedMessages {
    */
   apply(entry: Entry): MessageEntry | undefined {
     if (entry.type === 'message') return this.add(entry);
-    if (entry.type === 'join' || entry.type === 'leave') return undefined;
+    if (!isAmendment(entry)) return undefined;
     const target = this.bySeq.get(entry.target);
     if (!target) {
       if (this.orphans.push(entry) > MAX_ORPHANS) this.orphans.shift();
@@ -118,6 +118,10 @@ export class FoldedMessages {
       if (m.reply?.seq === seq && !m.reply.deleted) this.bySeq.set(s, { ...m, reply: { ...m.reply, text: '', deleted: true } });
     }
   }
+}
+
+function isAmendment(entry: Entry): entry is AmendmentEntry {
+  return entry.type === 'edit' || entry.type === 'delete' || entry.type === 'reaction';
 }
 
 /** The reactions after `who` added (`on`) or took back an emoji. */
