@@ -169,7 +169,7 @@ describe('switchboard CLI', () => {
     await waitFor(() => tail.lines.length >= 1, `history line (stderr: ${tail.stderr()})`);
     assert.ok((await post('lobby', 'plain and simple')).ok);
     await waitFor(() => tail.lines.length >= 2, 'live line');
-    assert.match(tail.lines[1]!, /^\d\d:\d\d:\d\d poster: plain and simple$/);
+    assert.match(tail.lines[1]!, /^\d\d:\d\d:\d\d #\d+ poster: plain and simple$/);
     tail.child.kill('SIGINT');
     assert.equal(await tail.done, 0);
   });
@@ -199,7 +199,7 @@ describe('switchboard CLI', () => {
         entries.map((e) => (e.type === 'message' ? [e.text, e.data, e.event] : [])),
         [['', { x: 1, list: [true, null] }, 'custom'], ['with text', [1, 2], undefined], ['', 'bare', undefined]],
       );
-      const lines = plain.lines.filter((l) => !warm(l)).map((l) => l.replace(/^\d\d:\d\d:\d\d /, ''));
+      const lines = plain.lines.filter((l) => !warm(l)).map((l) => l.replace(/^\d\d:\d\d:\d\d #\d+ /, ''));
       assert.deepEqual(lines, ['cli: [custom] {"x":1,"list":[true,null]}', 'cli: with text', 'cli: "bare"']);
     } finally {
       json.child.kill('SIGINT');
