@@ -153,8 +153,9 @@ class ChatSession {
     void tracked.finally(() => this.pending.delete(tracked));
   }
 
-  /** `/search <words>`: the matches, newest first, one line each. */
+  /** `/search <words>`: the matches, newest first, one line each (after what was sent before it is stored). */
   private async search(words: string): Promise<void> {
+    await this.drain();
     try {
       const found = await this.client.search(words, { limit: 20 });
       if (found.results.length === 0) {
