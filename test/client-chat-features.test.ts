@@ -96,6 +96,7 @@ describe('chat features through the SDK (issue 11)', () => {
       await bob.react(hello.seq, '👍');
       const doomed = await ann.publish('secret plans');
       const quoting = await bob.publish('quoting the secret', { replyTo: doomed.seq });
+      await bob.react(doomed.seq, '😮');
       const deleted = await ann.delete(doomed.seq);
       const pudding = await ann.publish('Crème brûlée for @bob, not for @bobby');
 
@@ -142,13 +143,14 @@ describe('chat features through the SDK (issue 11)', () => {
         `reaction bob 👍 false #${hello.seq}`,
         `message #${doomed.seq}`,
         `message #${quoting.seq}`,
+        `reaction bob 😮 true #${doomed.seq}`,
         `delete #${doomed.seq}`,
         `message #${pudding.seq}`,
         `reaction bob 🎉 true #${reply.seq}`,
         `edit #${hello.seq}: edited across the restart`,
         `reaction bob ❤️ true #${quoting.seq}`,
       ]);
-      assert.equal(deleted.seq, doomed.seq + 2);
+      assert.equal(deleted.seq, doomed.seq + 3);
 
       // Both copies, folded from history and live entries, agree with each other and with the server's history.
       const history = await ann.history({ limit: 100 });
@@ -166,6 +168,7 @@ describe('chat features through the SDK (issue 11)', () => {
       assert.deepEqual(folded.reactions, [{ emoji: '👍', count: 1, by: [{ member: 'ann', name: 'ann' }] }]);
       assert.equal(fromHistory.get(doomed.seq)!.deleted, true);
       assert.equal(fromHistory.get(doomed.seq)!.text, '');
+      assert.equal(fromHistory.get(doomed.seq)!.reactions, undefined);
       assert.deepEqual(fromHistory.get(quoting.seq)!.reply, { seq: doomed.seq, from: { name: 'ann', member: 'ann' }, text: '', deleted: true });
       assert.ok(!JSON.stringify(history).includes('secret plans'), 'the deleted text is gone from history');
 
