@@ -348,3 +348,27 @@ describe('rights with tokens', () => {
     }
   });
 });
+
+describe('what queries may cost', () => {
+  it('search, read state and unread counts spend one budget (--query-rate, burst 5×): past it 429 RATE_LIMITED with Retry-After', async () => {
+    const s = await startServer({ queryRatePerSecond: 1 });
+    try {
+      await request(`${s.url}/api/rooms/q`, { method: 'PUT' });
+      const who = 'member=mq&name=mq';
+      const routes = [`/api/rooms/q/search?q=hello&${who}`, `/api/rooms/q/read?${who}`, `/api/read?rooms=q&${who}`];
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await request(`${s.url}${routes[i % 3]}`)).status);
+      assert.deepEqual(statuses, [200, 200, 200, 200, 200], 'the burst: five queries');
+      for (const route of routes) {
+        const refused = await request(`${s.url}${route}`);
+        assert.equal(refused.status, 429, route);
+        assert.equal(code(refused), 'RATE_LIMITED');
+        assert.ok(Number(refused.headers['retry-after']) >= 1, 'Retry-After');
+      }
+      // A guest's budget is its address's: claiming another member does not escape it.
+      assert.equal((await request(`${s.url}/api/rooms/q/search?q=hello&member=other&name=other`)).status, 429);
+    } finally {
+      await s.server.close();
+    }
+  });
+});

@@ -98,6 +98,8 @@ export interface ServerConfig {
   typingRatePerSecond: number;
   /** Subscribes per second per member (or address). Default 20, burst 100. Env SUBSCRIBE_RATE. */
   subscribeRatePerSecond: number;
+  /** Searches and unread/read-state queries per second per member (or address). Default 10, burst 50. Env QUERY_RATE. */
+  queryRatePerSecond: number;
   /** Room creations per second per member (or address). Default 2, burst 20. Env CREATE_RATE. */
   createRatePerSecond: number;
   /** New connections (and presence sessions) per second per address. Default 20, burst 100. Env CONNECT_RATE. */

@@ -348,6 +348,7 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
   },
   typingRatePerSecond: { flag: '--typing-rate', env: 'TYPING_RATE', default: 5, help: 'typing notices per second per member or guest address (burst 2×)', value: rate },
   subscribeRatePerSecond: { flag: '--subscribe-rate', env: 'SUBSCRIBE_RATE', default: 20, help: 'subscribes per second per member or guest address (burst 5×)', value: rate },
+  queryRatePerSecond: { flag: '--query-rate', env: 'QUERY_RATE', default: 10, help: 'searches and unread/read-state queries per second per member or guest address (burst 5×)', value: rate },
   createRatePerSecond: { flag: '--create-rate', env: 'CREATE_RATE', default: 2, help: 'rooms created per second per member or guest address (burst 10×)', value: rate },
   connectRatePerSecond: { flag: '--connect-rate', env: 'CONNECT_RATE', default: 20, help: 'new connections and presence joins per second per address (burst 5×)', value: rate },
   maxConnectionsPerAddress: {

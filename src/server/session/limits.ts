@@ -3,7 +3,7 @@ import { limitKey, type Principal } from '../auth/principal.js';
 import { RateLimiter } from '../rate-limiter.js';
 
 /** What one principal (or address) may do per second: a token bucket each. */
-export type Budget = 'publish' | 'typing' | 'subscribe' | 'create' | 'connect';
+export type Budget = 'publish' | 'typing' | 'subscribe' | 'create' | 'connect' | 'query';
 
 export interface LimitOptions {
   /** Per budget: tokens per second and bucket size. */

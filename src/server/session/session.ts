@@ -264,7 +264,7 @@ export class Session implements Closable {
 
   /** The caller's read position and unread counts in `room`, and the room's readers (furthest first, at most 100). */
   readState(room: string): Promise<ReadState> {
-    return this.run('read-state', room, 'read', undefined, async () => {
+    return this.run('read-state', room, 'read', 'query', async () => {
       const counts = await this.unreadIn(room);
       const members = (await this.ctx.hub.store.listReadPositions(room, MAX_READERS_LISTED)).map((p) => ({ room, ...p }));
       return { ...counts, members };
@@ -273,7 +273,7 @@ export class Session implements Closable {
 
   /** Unread counts in each of `rooms` the caller may read (a room it may not read, or that does not exist, is left out). */
   unread(rooms: string[]): Promise<UnreadCount[]> {
-    return this.run('unread', undefined, undefined, undefined, async () => {
+    return this.run('unread', undefined, undefined, 'query', async () => {
       const out: UnreadCount[] = [];
       for (const room of rooms) {
         if (!ROOM_NAME_PATTERN.test(room) || !this.may(room, 'read')) continue;
@@ -290,7 +290,7 @@ export class Session implements Closable {
 
   /** Messages of `room` whose current text has every word of `q` (as prefixes), newest first. */
   search(room: string, q: string, opts: { before?: number | undefined; limit?: number | undefined }): Promise<SearchResult> {
-    return this.run('search', room, 'read', undefined, async () => {
+    return this.run('search', room, 'read', 'query', async () => {
       const state = await this.ctx.hub.room(room);
       const words = [...new Set(searchWords(q))].slice(0, MAX_SEARCH_WORDS);
       const limit = Math.max(1, Math.min(opts.limit ?? 20, 50));
