@@ -371,7 +371,7 @@ describe('client building blocks', () => {
       canSend: () => up,
       rateLimitDelayMs: 10,
       send: async (item) => {
-        sent.push(`${item.message.text}/${item.clientId}`);
+        sent.push(`${item.command.type === 'publish' ? item.command.message.text : item.command.type}/${item.clientId}`);
         if (failNext) {
           const err = failNext;
           failNext = undefined;
@@ -381,10 +381,10 @@ describe('client building blocks', () => {
         return { room: 'r', seq: sent.length, ts: 0, epoch: 'e', duplicate: false, cursor: `e:${sent.length}`, clientId: item.clientId };
       },
     });
-    const a = outbox.add({ text: 'a' }, 'id-a');
+    const a = outbox.add({ type: 'publish', message: { text: 'a' } }, 'id-a');
     failNext = new ConnectionError('CONNECTION_LOST', 'cut');
-    const b = outbox.add({ text: 'b' }, 'id-b');
-    const c = outbox.add({ text: 'c' }, 'id-c');
+    const b = outbox.add({ type: 'publish', message: { text: 'b' } }, 'id-b');
+    const c = outbox.add({ type: 'publish', message: { text: 'c' } }, 'id-c');
     await a;
     await new Promise((r) => setTimeout(r, 10));
     assert.equal(outbox.size, 2, 'b and c wait while offline');
@@ -394,11 +394,11 @@ describe('client building blocks', () => {
     assert.equal((await c).clientId, 'id-c');
     assert.deepEqual(sent, ['a/id-a', 'b/id-b', 'b/id-b', 'c/id-c']);
     failNext = new SwitchboardError('RATE_LIMITED');
-    assert.equal((await outbox.add({ text: 'd' }, 'id-d')).clientId, 'id-d');
+    assert.equal((await outbox.add({ type: 'publish', message: { text: 'd' } }, 'id-d')).clientId, 'id-d');
     failNext = new SwitchboardError('MESSAGE_TOO_LARGE');
-    await assert.rejects(outbox.add({ text: 'e' }, 'id-e'), (err: unknown) => err instanceof SwitchboardError && err.code === 'MESSAGE_TOO_LARGE');
+    await assert.rejects(outbox.add({ type: 'publish', message: { text: 'e' } }, 'id-e'), (err: unknown) => err instanceof SwitchboardError && err.code === 'MESSAGE_TOO_LARGE');
     up = false;
-    const f = outbox.add({ text: 'f' }, 'id-f');
+    const f = outbox.add({ type: 'publish', message: { text: 'f' } }, 'id-f');
     outbox.rejectAll(new ConnectionError('CLOSED', 'closed'));
     await assert.rejects(f, (err: unknown) => err instanceof ConnectionError && err.code === 'CLOSED');
   });

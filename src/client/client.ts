@@ -1,7 +1,19 @@
 import { CLIENT_ID_PATTERN } from '../protocol/constants.js';
 import { SwitchboardError } from '../protocol/errors.js';
 import { dataProblem, EVENT_NAME_PATTERN, MAX_DATA_DEPTH } from '../protocol/payload.js';
-import { TRANSPORTS, type Ack, type Entry, type HistoryPage, type JsonValue, type MessagePayload, type PresenceMember, type TransportName } from '../protocol/types.js';
+import {
+  TRANSPORTS,
+  type Ack,
+  type Entry,
+  type HistoryPage,
+  type JsonValue,
+  type MessagePayload,
+  type PresenceMember,
+  type ReadReceipt,
+  type ReadState,
+  type SearchResult,
+  type TransportName,
+} from '../protocol/types.js';
 import { AutoLadder } from './auto-ladder.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { isOffline, watchBrowserEnvironment } from './browser-environment.js';
@@ -10,14 +22,15 @@ import { ConnectionError, failureKind, isRetryablePublishFailure, toClientError,
 import { httpRequest, type HttpTarget, type WireInit } from './http-request.js';
 import { randomId } from './ids.js';
 import { resolveOptions } from './options.js';
-import { Outbox, type PendingPublish } from './outbox.js';
+import { Outbox, type PendingCommand } from './outbox.js';
+import { ReadMarker } from './read-marker.js';
 import { PresenceList } from './presence-list.js';
 import { ResumePosition } from './resume-position.js';
 import { refreshDelay } from './token-provider.js';
 import { SilenceWatchdog } from './silence-watchdog.js';
 import { createTransport } from './transports/create-transport.js';
-import { httpTarget, type SubscribedInfo, type Transport, type TransportEvents, type TransportSettings } from './transports/transport.js';
-import type { Client, ClientEvents, ConnectOptions, PublishOptions, Status, WireEvent } from './types.js';
+import { httpTarget, type Command, type SubscribedInfo, type Transport, type TransportEvents, type TransportSettings } from './transports/transport.js';
+import type { AmendOptions, Client, ClientEvents, ConnectOptions, PublishOptions, ReactOptions, SearchOptions, Status, WireEvent } from './types.js';
 
 /**
  * What `publish` sends, checked as far as a client can (the server checks the rest): a
@@ -46,6 +59,15 @@ function payloadOf(input: string | MessagePayload): MessagePayload | Switchboard
   if (event !== undefined && (typeof event !== 'string' || !EVENT_NAME_PATTERN.test(event))) return new SwitchboardError('BAD_REQUEST', 'event: 1-64 of A-Z a-z 0-9 _ . : -');
   return { ...(text ? { text } : {}), ...(data !== undefined ? { data } : {}), ...(event !== undefined ? { event } : {}) };
 }
+
+/** A message's seq, as the server takes it (BAD_REQUEST otherwise, before anything is sent). */
+function seqProblem(seq: unknown, what: string, min = 1): SwitchboardError | undefined {
+  return Number.isSafeInteger(seq) && (seq as number) >= min ? undefined : new SwitchboardError('BAD_REQUEST', `${what}: an integer from ${min}`);
+}
+
+/** A reaction: 1-32 UTF-16 units, no whitespace or control characters (as src/protocol/schemas.ts). */
+// eslint-disable-next-line no-control-regex
+const EMOJI = /^[^\s\u0000-\u001f\u007f]+$/u;
 
 /** After timers were throttled, how long a liveness probe may take to be answered. */
 const PROBE_GRACE_MS = 5000;
@@ -76,6 +98,7 @@ export class SwitchboardClient implements Client {
   private readonly position: ResumePosition;
   private readonly presenceList = new PresenceList();
   private readonly outbox: Outbox;
+  private readonly readMarker: ReadMarker;
   private readonly watchdog: SilenceWatchdog;
   private mode: TransportName | 'auto';
   private readonly ladder = new AutoLadder();
@@ -114,7 +137,9 @@ export class SwitchboardClient implements Client {
     this.tokenProvider = resolved.tokenProvider;
     this.attemptName = this.mode === 'auto' ? TRANSPORTS[0]! : this.mode;
     this.position = new ResumePosition(resolved.after);
-    this.outbox = new Outbox({ canSend: () => this.state === 'connected' && this.current !== undefined, send: (item) => this.send(item) });
+    const canSend = (): boolean => this.state === 'connected' && this.current !== undefined;
+    this.outbox = new Outbox({ canSend, send: (item) => this.send(item) });
+    this.readMarker = new ReadMarker({ canSend, send: (seq) => this.viaTransport((t) => t.markRead(seq)) });
     const silenceMs = this.settings.silenceTimeoutMs;
     this.watchdog = new SilenceWatchdog({
       silenceMs,
@@ -171,21 +196,47 @@ export class SwitchboardClient implements Client {
   publish(text: string, options?: PublishOptions): Promise<Ack>;
   publish(message: MessagePayload, options?: PublishOptions): Promise<Ack>;
   publish(input: string | MessagePayload, options: PublishOptions = {}): Promise<Ack> {
-    if (this.state === 'closed') return Promise.reject(this.failure ?? new ConnectionError('CLOSED', 'the client is closed'));
     const message = payloadOf(input);
-    if (message instanceof SwitchboardError) return Promise.reject(message);
-    const clientId = options.clientId ?? this.nextClientId();
-    if (!CLIENT_ID_PATTERN.test(clientId)) return Promise.reject(new SwitchboardError('BAD_REQUEST', 'clientId: 1-64 of A-Z a-z 0-9 _ - : .'));
-    return this.outbox.add(message, clientId);
+    if (message instanceof SwitchboardError) return this.refuse(message);
+    if (options.replyTo !== undefined) {
+      const problem = seqProblem(options.replyTo, 'replyTo');
+      if (problem) return this.refuse(problem);
+    }
+    return this.enqueue({ type: 'publish', message, ...(options.replyTo !== undefined ? { replyTo: options.replyTo } : {}) }, options);
+  }
+
+  edit(seq: number, text: string, options: AmendOptions = {}): Promise<Ack> {
+    if (typeof text !== 'string' || text === '') return this.refuse(new SwitchboardError('TEXT_REQUIRED', 'an edit needs a non-empty text'));
+    return this.enqueue({ type: 'edit', seq, text }, options);
+  }
+
+  delete(seq: number, options: AmendOptions = {}): Promise<Ack> {
+    return this.enqueue({ type: 'delete', seq }, options);
+  }
+
+  react(seq: number, emoji: string, options: ReactOptions = {}): Promise<Ack> {
+    if (typeof emoji !== 'string' || emoji.length > 32 || !EMOJI.test(emoji)) return this.refuse(new SwitchboardError('BAD_REQUEST', 'emoji: 1-32 characters, no whitespace'));
+    if (options.on !== undefined && typeof options.on !== 'boolean') return this.refuse(new SwitchboardError('BAD_REQUEST', 'on: a boolean'));
+    return this.enqueue({ type: 'react', seq, emoji, ...(options.on !== undefined ? { on: options.on } : {}) }, options);
+  }
+
+  markRead(seq: number): Promise<number> {
+    const problem = seqProblem(seq, 'seq', 0);
+    if (problem) return this.refuse(problem);
+    return this.state === 'closed' ? this.refuse() : this.readMarker.mark(seq);
+  }
+
+  readState(): Promise<ReadState> {
+    return this.get<ReadState>('read', {});
+  }
+
+  search(q: string, options: SearchOptions = {}): Promise<SearchResult> {
+    if (typeof q !== 'string' || q.trim() === '' || q.length > 200) return Promise.reject(new SwitchboardError('BAD_REQUEST', 'q: 1-200 characters'));
+    return this.get<SearchResult>('search', { q, before: options.before, limit: options.limit });
   }
 
   history(options: { before?: number; limit?: number } = {}): Promise<HistoryPage> {
-    return httpRequest<HistoryPage>(this.http(), {
-      method: 'GET',
-      path: `/api/rooms/${encodeURIComponent(this.room)}/messages`,
-      query: { before: options.before, limit: options.limit },
-      timeoutMs: this.settings.publishTimeoutMs,
-    });
+    return this.get<HistoryPage>('messages', { before: options.before, limit: options.limit });
   }
 
   presence(): PresenceMember[] {
@@ -213,6 +264,7 @@ export class SwitchboardClient implements Client {
     const transports = [...this.live];
     this.teardown();
     this.outbox.rejectAll(new ConnectionError('CLOSED', 'the client was closed'));
+    this.readMarker.rejectAll(new ConnectionError('CLOSED', 'the client was closed'));
     this.setStatus('closed');
     await Promise.all(transports.map((t) => t.close()));
   }
@@ -280,6 +332,7 @@ export class SwitchboardClient implements Client {
     this.setStatus('connected');
     this.scheduleUpgrade();
     this.outbox.flush();
+    this.readMarker.flush();
   }
 
   private retire(t: Transport): void {
@@ -433,6 +486,7 @@ export class SwitchboardClient implements Client {
     for (const t of transports) void t.close();
     if (err instanceof SwitchboardError) this.emit('error', err);
     this.outbox.rejectAll(err);
+    this.readMarker.rejectAll(err);
     this.setStatus('closed');
   }
 
@@ -544,6 +598,7 @@ export class SwitchboardClient implements Client {
       typing: (notice) => {
         if (isLive() && notice.from.member !== this.member) this.emit('typing', notice);
       },
+      receipt: (receipt) => isLive() && this.onReceipt(receipt),
       presence: (members) => {
         if (!isLive()) return;
         this.presenceList.replace(members);
@@ -572,8 +627,24 @@ export class SwitchboardClient implements Client {
     if (verdict === 'seen') return;
     if (verdict === 'new-epoch') this.emit('reset', { reason: 'epoch' });
     this.emit('entry', entry);
-    if (entry.type === 'message') this.emit('message', entry);
-    else if (this.presenceList.apply(entry)) this.emit('presence', this.presenceList.list());
+    switch (entry.type) {
+      case 'message':
+        this.emit('message', entry);
+        break;
+      case 'edit':
+      case 'delete':
+      case 'reaction':
+        this.emit(entry.type, entry);
+        break;
+      default:
+        if (this.presenceList.apply(entry)) this.emit('presence', this.presenceList.list());
+    }
+  }
+
+  private onReceipt(receipt: ReadReceipt): void {
+    if (receipt.room !== this.room) return;
+    if (receipt.member === this.member) this.readMarker.saw(receipt.seq);
+    this.emit('receipt', receipt);
   }
 
   private onWire(transport: TransportName, event: WireInit): void {
@@ -593,21 +664,53 @@ export class SwitchboardClient implements Client {
   // ---------------------------------------------------------------------------------------------
   // Helpers
 
-  /** The outbox's way out: the current transport; a retryable failure replaces that transport. */
-  private async send(item: PendingPublish): Promise<Ack> {
+  /** The outbox's way out: the current transport. */
+  private send(item: PendingCommand): Promise<Ack> {
+    return this.viaTransport((t) => t.send(item.command, item.clientId));
+  }
+
+  /** Runs a request on the current transport; a retryable failure replaces that transport. */
+  private async viaTransport<T>(request: (t: Transport) => Promise<T>): Promise<T> {
     const t = this.current;
     if (!t) throw new ConnectionError('CONNECTION_LOST', 'no transport');
     try {
-      return await t.publish(item.message, item.clientId);
+      return await request(t);
     } catch (raw) {
       let err = toClientError(raw);
-      // The transport was closed under the publish (a switch): send it again on the next one.
+      // The transport was closed under the request (a switch): send it again on the next one.
       if (err instanceof ConnectionError && err.code === 'CLOSED' && this.state !== 'closed') {
-        err = new ConnectionError('CONNECTION_LOST', 'the transport was replaced before the ack came');
+        err = new ConnectionError('CONNECTION_LOST', 'the transport was replaced before the answer came');
       }
       if (isRetryablePublishFailure(err) && t === this.current) this.onLost(t, err);
       throw err;
     }
+  }
+
+  /** Queues a publish or an amendment (see Outbox), with its clientId. */
+  private enqueue(command: Command, options: AmendOptions): Promise<Ack> {
+    if (this.state === 'closed') return this.refuse();
+    if (command.type !== 'publish') {
+      const problem = seqProblem(command.seq, 'seq');
+      if (problem) return this.refuse(problem);
+    }
+    const clientId = options.clientId ?? this.nextClientId();
+    if (typeof clientId !== 'string' || !CLIENT_ID_PATTERN.test(clientId)) return this.refuse(new SwitchboardError('BAD_REQUEST', 'clientId: 1-64 of A-Z a-z 0-9 _ - : .'));
+    return this.outbox.add(command, clientId);
+  }
+
+  /** A rejection: the error given, or why the client is closed. */
+  private refuse<T>(err?: ClientError): Promise<T> {
+    return Promise.reject(err ?? this.failure ?? new ConnectionError('CLOSED', 'the client is closed'));
+  }
+
+  /** `GET /api/rooms/:room/<route>`, naming this member (the server reads it where no token does). */
+  private get<T>(route: string, query: Record<string, string | number | undefined>): Promise<T> {
+    return httpRequest<T>(this.http(), {
+      method: 'GET',
+      path: `/api/rooms/${encodeURIComponent(this.room)}/${route}`,
+      query: route === 'messages' ? query : { ...query, name: this.name, member: this.member },
+      timeoutMs: this.settings.publishTimeoutMs,
+    });
   }
 
   private nextClientId(): string {

@@ -16,6 +16,7 @@ export { formatCursor, parseCursor } from '../protocol/cursor.js';
 export { ConnectionError, type ConnectionErrorCode, type ClientError } from './errors.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { CLIENT_DEFAULTS } from './options.js';
+export { FoldedMessages, type FoldedMessagesOptions } from './folded-messages.js';
 
 /**
  * Connects to a room and resolves once the first transport is connected and subscribed.

@@ -1,16 +1,17 @@
-import type { Ack, MessagePayload } from '../protocol/types.js';
+import type { Ack } from '../protocol/types.js';
 import { SwitchboardError } from '../protocol/errors.js';
 import { isRetryablePublishFailure, toClientError, type ClientError } from './errors.js';
+import type { Command } from './transports/transport.js';
 
-/** A publish waiting for its ack. */
-export interface PendingPublish {
-  readonly message: MessagePayload;
+/** A publish or an amendment waiting for its ack. */
+export interface PendingCommand {
+  readonly command: Command;
   readonly clientId: string;
   /** Times it was handed to a transport. */
   attempts: number;
 }
 
-interface Entry extends PendingPublish {
+interface Entry extends PendingCommand {
   resolve: (ack: Ack) => void;
   reject: (err: ClientError) => void;
 }
@@ -23,18 +24,19 @@ export interface OutboxOptions {
    * isRetryablePublishFailure) must also make `canSend` false until a new transport is up
    * (the client tears the transport down), or the outbox would retry it at once.
    */
-  send: (item: PendingPublish) => Promise<Ack>;
+  send: (item: PendingCommand) => Promise<Ack>;
   /** Wait after RATE_LIMITED before sending the same publish again (the server's Retry-After). */
   rateLimitDelayMs?: number;
 }
 
 /**
- * Publishes in order, one at a time: each waits for the ack of the one before, so messages are
- * stored in the order they were published whatever the transport (HTTP requests on separate
- * sockets could overtake each other). While offline, publishes wait here and are sent on
- * reconnect. A publish that failed on the network is retried with the same clientId: the server
+ * Publishes and amendments (edits, deletes, reactions) in order, one at a time: each waits for
+ * the ack of the one before, so they are stored in the order they were made whatever the
+ * transport (HTTP requests on separate sockets could overtake each other). While offline, they
+ * wait here and are sent on reconnect. A publish that failed on the network is retried with the same clientId: the server
  * stores a clientId once, so a retry of a publish that was in fact stored is acknowledged with
- * the original seq (`duplicate: true`) and stored no second time.
+ * the original seq (`duplicate: true`) and stored no second time; the same holds for amendments
+ * (a retried reaction toggle is stored, and toggles, once).
  */
 export class Outbox {
   private readonly queue: Entry[] = [];
@@ -46,9 +48,9 @@ export class Outbox {
     return this.queue.length;
   }
 
-  add(message: MessagePayload, clientId: string): Promise<Ack> {
+  add(command: Command, clientId: string): Promise<Ack> {
     return new Promise<Ack>((resolve, reject) => {
-      this.queue.push({ message, clientId, attempts: 0, resolve, reject });
+      this.queue.push({ command, clientId, attempts: 0, resolve, reject });
       this.flush();
     });
   }

@@ -1,13 +1,75 @@
 import type { SwitchboardError } from '../protocol/errors.js';
 import type { TokenOption } from './token-provider.js';
-import type { Ack, Entry, HistoryPage, JsonValue, MessageEntry, MessagePayload, PresenceEntry, PresenceMember, TransportName, TypingNotice } from '../protocol/types.js';
+import type {
+  Ack,
+  AmendmentEntry,
+  DeleteEntry,
+  EditEntry,
+  Entry,
+  HistoryPage,
+  JsonValue,
+  MessageEntry,
+  MessagePayload,
+  PresenceEntry,
+  PresenceMember,
+  ReactionEntry,
+  ReactionSummary,
+  ReadReceipt,
+  ReadState,
+  ReplyPreview,
+  SearchResult,
+  TransportName,
+  TypingNotice,
+  UnreadCount,
+} from '../protocol/types.js';
 
-export type { Ack, Entry, HistoryPage, JsonValue, MessageEntry, MessagePayload, PresenceEntry, PresenceMember, TransportName, TypingNotice };
+export type {
+  Ack,
+  AmendmentEntry,
+  DeleteEntry,
+  EditEntry,
+  Entry,
+  HistoryPage,
+  JsonValue,
+  MessageEntry,
+  MessagePayload,
+  PresenceEntry,
+  PresenceMember,
+  ReactionEntry,
+  ReactionSummary,
+  ReadReceipt,
+  ReadState,
+  ReplyPreview,
+  SearchResult,
+  TransportName,
+  TypingNotice,
+  UnreadCount,
+};
 
-/** Options of a publish. */
-export interface PublishOptions {
+/** Options of an edit or a delete. */
+export interface AmendOptions {
   /** The idempotency key (1-64 of `A-Z a-z 0-9 _ - : .`); made up when not given. */
   clientId?: string;
+}
+
+/** Options of a publish. */
+export interface PublishOptions extends AmendOptions {
+  /** Makes the message a reply to the message of this seq (the server adds its preview, `reply`). */
+  replyTo?: number;
+}
+
+/** Options of a reaction. */
+export interface ReactOptions extends AmendOptions {
+  /** true: add, false: take back; absent: toggle this member's reaction. */
+  on?: boolean;
+}
+
+/** Options of a search. */
+export interface SearchOptions {
+  /** Only messages older than this seq (the last result's seq, for the next page). */
+  before?: number;
+  /** Results per page, 1-50 (default 20). */
+  limit?: number;
 }
 export type { TokenOption };
 
@@ -90,10 +152,22 @@ export interface WireEvent {
 
 /** Typed events of a client. */
 export interface ClientEvents {
-  /** Every log entry (message, join, leave), once each, in seq order. */
+  /** Every log entry (message, join, leave, edit, delete, reaction), once each, in seq order. */
   entry: Entry;
   /** Chat messages only (entries of type 'message': text, and data and event when sent). */
   message: MessageEntry;
+  /** A message was edited (also an `entry`): `target` is its seq, `text` the new text. */
+  edit: EditEntry;
+  /** A message was deleted (also an `entry`). */
+  delete: DeleteEntry;
+  /** A member added (`on`) or took back a reaction (also an `entry`). */
+  reaction: ReactionEntry;
+  /**
+   * A member's read position moved (theirs or this member's, from another tab). WebSocket and
+   * SSE only: the polling transports get none (ask `readState()`). At most one per member per
+   * second.
+   */
+  receipt: ReadReceipt;
   /** Presence changed (after a join/leave entry, or on (re)connect). */
   presence: PresenceMember[];
   typing: TypingNotice;
@@ -128,7 +202,33 @@ export interface Client {
    */
   publish(text: string, options?: PublishOptions): Promise<Ack>;
   publish(message: MessagePayload, options?: PublishOptions): Promise<Ack>;
-  /** A page of history, newest last, before `before` (a seq). */
+  /**
+   * Changes the text of message `seq` (this member's own, or any as a room admin). Goes through
+   * the same in-order queue as publishes (retried with the same clientId: stored once).
+   * Resolves with the ack of the `edit` entry. Rejects with MESSAGE_NOT_FOUND, MESSAGE_DELETED,
+   * FORBIDDEN, TEXT_REQUIRED...
+   */
+  edit(seq: number, text: string, options?: AmendOptions): Promise<Ack>;
+  /** Deletes message `seq` (its text is erased on the server). Like `edit`; resolves with the ack of the `delete` entry. */
+  delete(seq: number, options?: AmendOptions): Promise<Ack>;
+  /**
+   * Reacts to message `seq` with an emoji (1-32 characters, no whitespace): adds it
+   * (`on: true`), takes it back (`on: false`), or toggles it (no `on`; the server decides).
+   * Like `edit`; REACTION_LIMIT past 20 different emoji on a message.
+   */
+  react(seq: number, emoji: string, options?: ReactOptions): Promise<Ack>;
+  /**
+   * Moves this member's read position forward to `seq` (shared by all its tabs and devices).
+   * Calls coalesce: one request at a time, with the highest position asked for; positions at or
+   * below one already stored resolve at once. Resolves with the position stored (never lower
+   * than before; at most the room's last seq).
+   */
+  markRead(seq: number): Promise<number>;
+  /** This member's read position and unread counts, and the room's readers (`GET .../read`), on every transport. */
+  readState(): Promise<ReadState>;
+  /** Messages matching every word of `q` (as prefixes), newest first, folded (`GET .../search`). */
+  search(q: string, options?: SearchOptions): Promise<SearchResult>;
+  /** A page of history, newest last, before `before` (a seq): messages folded (edits, deletes, reactions applied) and presence entries; no amendment entries. */
   history(options?: { before?: number; limit?: number }): Promise<HistoryPage>;
   /** Members present now, as last known. */
   presence(): PresenceMember[];

@@ -1,10 +1,10 @@
 import { parseCursor } from '../../protocol/cursor.js';
-import type { Ack, MessagePayload, PollResult, TransportName } from '../../protocol/types.js';
+import type { Ack, PollResult, TransportName } from '../../protocol/types.js';
 import { ConnectionError, type ClientError } from '../errors.js';
 import { httpRequest, type HttpTarget } from '../http-request.js';
 import { randomId } from '../ids.js';
 import { HttpPublisher } from './http-publisher.js';
-import { httpTarget, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
+import { httpTarget, type Command, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
 
 /** Entries asked for per request. */
 const PAGE = 100;
@@ -74,8 +74,12 @@ export abstract class PollLoopTransport implements Transport {
     this.loop = this.run();
   }
 
-  publish(message: MessagePayload, clientId: string): Promise<Ack> {
-    return this.publisher.publish(message, clientId);
+  send(command: Command, clientId: string): Promise<Ack> {
+    return this.publisher.send(command, clientId);
+  }
+
+  markRead(seq: number): Promise<number> {
+    return this.publisher.markRead(seq);
   }
 
   typing(): void {

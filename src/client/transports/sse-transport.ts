@@ -1,12 +1,12 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { parseCursor } from '../../protocol/cursor.js';
 import { SwitchboardError } from '../../protocol/errors.js';
-import type { Ack, Entry, MessagePayload, PresenceMember, TypingNotice } from '../../protocol/types.js';
+import type { Ack, Entry, PresenceMember, TypingNotice } from '../../protocol/types.js';
 import { ConnectionError, errorFromBody, errorFromResponse, networkReason, type ClientError } from '../errors.js';
 import { randomId, detailOf, summarize, utf8Length } from '../ids.js';
 import { apiUrl, displayPath } from '../urls.js';
 import { HttpPublisher } from './http-publisher.js';
-import { httpTarget, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
+import { httpTarget, receiptOf, type Command, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
 
 /** The server's keepalive comment interval (15 s) plus slack: the longest a healthy stream is quiet. */
 const SSE_QUIET_MS = 20_000;
@@ -88,8 +88,12 @@ export class SseTransport implements Transport {
     }
   }
 
-  publish(message: MessagePayload, clientId: string): Promise<Ack> {
-    return this.publisher.publish(message, clientId);
+  send(command: Command, clientId: string): Promise<Ack> {
+    return this.publisher.send(command, clientId);
+  }
+
+  markRead(seq: number): Promise<number> {
+    return this.publisher.markRead(seq);
   }
 
   typing(): void {
@@ -173,7 +177,10 @@ export class SseTransport implements Transport {
       }
       case 'message':
       case 'join':
-      case 'leave': {
+      case 'leave':
+      case 'edit':
+      case 'delete':
+      case 'reaction': {
         // The id is the entry's cursor: it carries the epoch the entry belongs to.
         const epoch = event.id !== undefined ? (parseCursorSafe(event.id)?.epoch ?? this.epoch) : this.epoch;
         this.events.entry(data as unknown as Entry, epoch);
@@ -181,6 +188,9 @@ export class SseTransport implements Transport {
       }
       case 'typing':
         this.events.typing(data as unknown as TypingNotice);
+        return;
+      case 'receipt':
+        if (this.state === 'open') this.events.receipt(receiptOf(data));
         return;
       case 'presence':
         if (Array.isArray(data.members)) this.events.presence(data.members as PresenceMember[]);

@@ -1,7 +1,17 @@
 import type { SwitchboardError } from '../../protocol/errors.js';
-import type { Ack, Entry, MessagePayload, PresenceMember, TransportName, TypingNotice } from '../../protocol/types.js';
+import type { Ack, Entry, MessagePayload, PresenceMember, ReadReceipt, TransportName, TypingNotice } from '../../protocol/types.js';
 import type { ClientError } from '../errors.js';
 import type { HttpTarget, WireInit } from '../http-request.js';
+
+/**
+ * What the outbox hands a transport, in order, each with its clientId: a publish (a reply when
+ * `replyTo` is set) or an amendment of the message `seq` (`on` absent: toggle).
+ */
+export type Command =
+  | { type: 'publish'; message: MessagePayload; replyTo?: number }
+  | { type: 'edit'; seq: number; text: string }
+  | { type: 'delete'; seq: number }
+  | { type: 'react'; seq: number; emoji: string; on?: boolean };
 
 /** What every transport of one client shares (options resolved, defaults applied). */
 export interface TransportSettings {
@@ -44,6 +54,8 @@ export interface TransportEvents {
   /** One log entry, with the epoch it belongs to. Entries come in seq order (resumes may repeat some). */
   entry(entry: Entry, epoch: string): void;
   typing(notice: TypingNotice): void;
+  /** A member's read position moved (WebSocket and SSE only: polling has no receipts). */
+  receipt(receipt: ReadReceipt): void;
   /** Who is here now (a presence notice: connections changed without a join or leave). */
   presence(members: PresenceMember[]): void;
   /** Any sign of life from the server (a frame, an event, a comment, an answer). */
@@ -69,8 +81,13 @@ export interface Transport {
    * UNREACHABLE, BLOCKED...); the transport is then closed.
    */
   open(cursor: string | undefined): Promise<void>;
-  /** Publishes; resolves with the ack. Rejects with the server's error or a ConnectionError. */
-  publish(message: MessagePayload, clientId: string): Promise<Ack>;
+  /**
+   * Publishes a message or amends one; resolves with the ack of the entry stored. Rejects with
+   * the server's error or a ConnectionError.
+   */
+  send(command: Command, clientId: string): Promise<Ack>;
+  /** Moves this member's read position forward; resolves with the position stored (never lower). */
+  markRead(seq: number): Promise<number>;
   typing(): void;
   /** Asks the server for a sign of life now; false when this transport cannot (it then just waits). */
   probe(): boolean;
@@ -97,3 +114,8 @@ export function httpTarget(settings: TransportSettings, wire: (event: WireInit) 
 }
 
 export type TransportFactory = (settings: TransportSettings, events: TransportEvents) => Transport;
+
+/** The ReadReceipt of a `receipt` frame or event (its other fields, like `type`, left out). */
+export function receiptOf(data: Record<string, unknown>): ReadReceipt {
+  return { room: String(data.room), member: String(data.member), name: String(data.name), seq: Number(data.seq) };
+}

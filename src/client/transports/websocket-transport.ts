@@ -1,12 +1,12 @@
 import { API_PREFIX, WS_PATH } from '../../protocol/constants.js';
 import { parseCursor } from '../../protocol/cursor.js';
 import { ERRORS, SwitchboardError, isErrorCode, type ErrorCode } from '../../protocol/errors.js';
-import type { Ack, ClientFrame, Entry, MessagePayload, PresenceMember, TypingNotice } from '../../protocol/types.js';
+import type { Ack, ClientFrame, Entry, PresenceMember, TypingNotice } from '../../protocol/types.js';
 import { ConnectionError, errorFromBody, failureKind, type ClientError } from '../errors.js';
 import { httpRequest } from '../http-request.js';
 import { randomId, detailOf, summarize, utf8Length } from '../ids.js';
 import { displayPath, wsUrl } from '../urls.js';
-import { httpTarget, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
+import { httpTarget, receiptOf, type Command, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
 
 /** The part of the WebSocket API used here, common to browsers and the `ws` package. */
 interface SocketLike {
@@ -46,7 +46,8 @@ for (const [code, entry] of Object.entries(ERRORS) as [ErrorCode, { close?: numb
 const SUBSCRIPTION_ENDED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['HISTORY_RESET', 'ROOM_DELETED']);
 
 interface PendingAck {
-  resolve: (ack: Ack) => void;
+  /** Called with the answer frame (`ack`, `marked`, `refreshed`). */
+  resolve: (frame: Record<string, unknown>) => void;
   reject: (err: ClientError) => void;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -142,7 +143,7 @@ export class WebSocketTransport implements Transport {
         if (phase === 'welcome' && frame.type === 'welcome') {
           phase = 'subscribed';
           this.maxMessageBytes = typeof frame.maxMessageBytes === 'number' ? frame.maxMessageBytes : this.maxMessageBytes;
-          this.send({ type: 'subscribe', id: subscribeId, room, ...(cursor !== undefined ? { after: cursor } : {}), ...(create ? { create: true } : {}) });
+          this.write({ type: 'subscribe', id: subscribeId, room, ...(cursor !== undefined ? { after: cursor } : {}), ...(create ? { create: true } : {}) });
         } else if (frame.id === subscribeId && frame.type === 'subscribed') {
           this.epoch = String(frame.epoch);
           const start = parseCursor(String(frame.cursor));
@@ -161,45 +162,64 @@ export class WebSocketTransport implements Transport {
     });
   }
 
-  publish(message: MessagePayload, clientId: string): Promise<Ack> {
+  send(command: Command, clientId: string): Promise<Ack> {
     if (this.state !== 'open') return Promise.reject(new ConnectionError('CONNECTION_LOST', 'the WebSocket is not open'));
-    const { text, data, event } = message;
-    // The server would close the socket on a frame past its limit: refuse it here instead
-    // (the limit counts the UTF-8 bytes of the text plus the JSON of the data).
-    const bytes = utf8Length(text ?? '') + (data === undefined ? 0 : utf8Length(JSON.stringify(data)));
-    if (bytes > this.maxMessageBytes) return Promise.reject(new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${this.maxMessageBytes} bytes`));
-    const id = `p${this.nextId++}`;
-    return new Promise<Ack>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new ConnectionError('TIMEOUT', `no ack within ${this.settings.publishTimeoutMs} ms`));
-      }, this.settings.publishTimeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      this.send({ type: 'publish', id, room: this.settings.room, text, data, event, clientId });
-    });
+    const room = this.settings.room;
+    switch (command.type) {
+      case 'publish': {
+        const { text, data, event } = command.message;
+        // The server would close the socket on a frame past its limit: refuse it here instead
+        // (the limit counts the UTF-8 bytes of the text plus the JSON of the data).
+        const bytes = utf8Length(text ?? '') + (data === undefined ? 0 : utf8Length(JSON.stringify(data)));
+        if (bytes > this.maxMessageBytes) return Promise.reject(new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${this.maxMessageBytes} bytes`));
+        return this.request<Ack>('p', (id) => ({ type: 'publish', id, room, text, data, event, clientId, replyTo: command.replyTo }), ackOf);
+      }
+      case 'edit':
+        if (utf8Length(command.text) > this.maxMessageBytes) return Promise.reject(new SwitchboardError('MESSAGE_TOO_LARGE', `limit is ${this.maxMessageBytes} bytes`));
+        return this.request<Ack>('p', (id) => ({ type: 'edit', id, room, seq: command.seq, text: command.text, clientId }), ackOf);
+      case 'delete':
+        return this.request<Ack>('p', (id) => ({ type: 'delete', id, room, seq: command.seq, clientId }), ackOf);
+      case 'react':
+        return this.request<Ack>('p', (id) => ({ type: 'react', id, room, seq: command.seq, emoji: command.emoji, on: command.on, clientId }), ackOf);
+    }
+  }
+
+  /** A `mark-read` frame; resolves with the seq of the `marked` answer. */
+  markRead(seq: number): Promise<number> {
+    if (this.state !== 'open') return Promise.reject(new ConnectionError('CONNECTION_LOST', 'the WebSocket is not open'));
+    return this.request<number>('m', (id) => ({ type: 'mark-read', id, room: this.settings.room, seq }), (frame) => Number(frame.seq));
   }
 
   typing(): void {
-    if (this.state === 'open') this.send({ type: 'typing', room: this.settings.room });
+    if (this.state === 'open') this.write({ type: 'typing', room: this.settings.room });
   }
 
   /** Sends the new token in a `refresh` frame; resolves on `refreshed`, rejects with the server's error. */
   refresh(token: string): Promise<void> {
     if (this.state !== 'open') return Promise.reject(new ConnectionError('CONNECTION_LOST', 'the WebSocket is not open'));
-    const id = `r${this.nextId++}`;
-    return new Promise<void>((resolve, reject) => {
+    return this.request<void>('r', (id) => ({ type: 'refresh', id, token }), () => undefined);
+  }
+
+  /**
+   * Sends a frame with a new request id and waits for the answer of that id (`ack`, `marked`,
+   * `refreshed`: read by `answer`; `error`: rejected with its catalog code), at most the
+   * publish timeout (then TIMEOUT: the outbox sends it again, with the same clientId).
+   */
+  private request<T>(prefix: string, frame: (id: string) => ClientFrame, answer: (frame: Record<string, unknown>) => T): Promise<T> {
+    const id = `${prefix}${this.nextId++}`;
+    return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new ConnectionError('TIMEOUT', `no answer to refresh within ${this.settings.publishTimeoutMs} ms`));
+        reject(new ConnectionError('TIMEOUT', `no answer within ${this.settings.publishTimeoutMs} ms`));
       }, this.settings.publishTimeoutMs);
-      this.pending.set(id, { resolve: () => resolve(), reject, timer });
-      this.send({ type: 'refresh', id, token });
+      this.pending.set(id, { resolve: (f) => resolve(answer(f)), reject, timer });
+      this.write(frame(id));
     });
   }
 
   probe(): boolean {
     if (this.state !== 'open') return false;
-    this.send({ type: 'ping', id: `h${this.nextId++}` });
+    this.write({ type: 'ping', id: `h${this.nextId++}` });
     return true;
   }
 
@@ -242,7 +262,7 @@ export class WebSocketTransport implements Transport {
     }, this.pingEveryMs);
   }
 
-  private send(frame: ClientFrame): void {
+  private write(frame: ClientFrame): void {
     if (this.socket?.readyState !== OPEN) return;
     const text = JSON.stringify(frame);
     this.socket.send(text);
@@ -266,6 +286,9 @@ export class WebSocketTransport implements Transport {
       case 'message':
       case 'join':
       case 'leave':
+      case 'edit':
+      case 'delete':
+      case 'reaction':
         if (this.state === 'open') this.events.entry(frame as unknown as Entry, this.epoch);
         break;
       case 'typing':
@@ -274,14 +297,17 @@ export class WebSocketTransport implements Transport {
       case 'presence':
         if (this.state === 'open' && Array.isArray(frame.members)) this.events.presence(frame.members as PresenceMember[]);
         break;
+      case 'receipt':
+        if (this.state === 'open') this.events.receipt(receiptOf(frame));
+        break;
       case 'refreshed':
+      case 'marked':
       case 'ack': {
         const p = id !== undefined ? this.pending.get(id) : undefined;
         if (p) {
           this.pending.delete(id!);
           clearTimeout(p.timer);
-          const { type: _type, id: _id, ...ack } = frame;
-          p.resolve(ack as unknown as Ack);
+          p.resolve(frame);
         }
         break;
       }
@@ -319,6 +345,12 @@ export class WebSocketTransport implements Transport {
     }
     return new ConnectionError('BLOCKED', `the WebSocket upgrade failed (${reason}) though the server answers HTTP: is a proxy refusing upgrades?`);
   }
+}
+
+/** The Ack of an `ack` frame: the frame without its `type` and `id`. */
+function ackOf(frame: Record<string, unknown>): Ack {
+  const { type: _type, id: _id, ...ack } = frame;
+  return ack as unknown as Ack;
 }
 
 /** The catalog error a close code (or a reason naming a code) stands for, if any. */
