@@ -460,7 +460,7 @@ export class ChatView {
     list.setHistory('loading');
     try {
       const page = await session.history(list.firstSeq);
-      if (list !== this.list) return;
+      if (list !== this.list) return false;
       this.epoch = page.epoch;
       list.addOlder(page.entries, page.more);
       this.markRead();

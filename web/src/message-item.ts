@@ -48,19 +48,23 @@ export function renderMessage(message: MessageEntry, ctx: MessageItemContext): H
     own ? null : h('div', { class: 'avatar', attrs: { 'aria-hidden': 'true', style: `--hue:${hueOf(sender)}` } }, initialOf(message.from.name)),
     h(
       'div',
-      'bubble',
+      'msg-body',
       h(
         'div',
-        'meta',
-        own ? h('span', 'visually-hidden', 'You') : h('span', { class: 'sender', attrs: { style: `--hue:${hueOf(sender)}` } }, message.from.name),
-        via ? h('span', { class: 'via', attrs: { title: `Sent over ${via}` } }, via) : null,
-        time,
+        'bubble',
+        h(
+          'div',
+          'meta',
+          own ? h('span', 'visually-hidden', 'You') : h('span', { class: 'sender', attrs: { style: `--hue:${hueOf(sender)}` } }, message.from.name),
+          via ? h('span', { class: 'via', attrs: { title: `Sent over ${via}` } }, via) : null,
+          time,
+        ),
+        !deleted && message.reply ? renderQuote(message.reply, ctx) : null,
+        body,
+        !deleted && message.edited
+          ? h('span', { class: 'edited', attrs: { title: `Edited ${formatFull(message.edited.ts)}` } }, '(edited)')
+          : null,
       ),
-      !deleted && message.reply ? renderQuote(message.reply, ctx) : null,
-      body,
-      !deleted && message.edited
-        ? h('span', { class: 'edited', attrs: { title: `Edited ${formatFull(message.edited.ts)}` } }, '(edited)')
-        : null,
       !deleted && message.reactions?.length ? renderReactions(message, message.reactions, ctx) : null,
     ),
     deleted ? null : renderActions(message, ctx),

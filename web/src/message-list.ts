@@ -257,7 +257,7 @@ export class MessageList {
           const names = seen.map((r) => r.name);
           const shown = names.slice(0, SEEN_NAMES).join(', ');
           const more = names.length - SEEN_NAMES;
-          li.append(h('p', { class: 'seen-by', attrs: { title: `Seen by ${names.join(', ')}` } }, `Seen by ${shown}${more > 0 ? ` +${more}` : ''}`));
+          (li.querySelector('.msg-body') ?? li).append(h('p', { class: 'seen-by', attrs: { title: `Seen by ${names.join(', ')}` } }, `Seen by ${shown}${more > 0 ? ` +${more}` : ''}`));
           return;
         }
       }
