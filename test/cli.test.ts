@@ -1,5 +1,6 @@
 import { mintToken } from '../src/server/auth/mint-token.js';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -169,7 +170,7 @@ describe('switchboard CLI', () => {
     await waitFor(() => tail.lines.length >= 1, `history line (stderr: ${tail.stderr()})`);
     assert.ok((await post('lobby', 'plain and simple')).ok);
     await waitFor(() => tail.lines.length >= 2, 'live line');
-    assert.match(tail.lines[1]!, /^\d\d:\d\d:\d\d poster: plain and simple$/);
+    assert.match(tail.lines[1]!, /^\d\d:\d\d:\d\d #\d+ poster: plain and simple$/);
     tail.child.kill('SIGINT');
     assert.equal(await tail.done, 0);
   });
@@ -199,7 +200,7 @@ describe('switchboard CLI', () => {
         entries.map((e) => (e.type === 'message' ? [e.text, e.data, e.event] : [])),
         [['', { x: 1, list: [true, null] }, 'custom'], ['with text', [1, 2], undefined], ['', 'bare', undefined]],
       );
-      const lines = plain.lines.filter((l) => !warm(l)).map((l) => l.replace(/^\d\d:\d\d:\d\d /, ''));
+      const lines = plain.lines.filter((l) => !warm(l)).map((l) => l.replace(/^\d\d:\d\d:\d\d #\d+ /, ''));
       assert.deepEqual(lines, ['cli: [custom] {"x":1,"list":[true,null]}', 'cli: with text', 'cli: "bare"']);
     } finally {
       json.child.kill('SIGINT');
@@ -313,5 +314,56 @@ describe('switchboard CLI', () => {
     const help = await run(['chat', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--create/);
+  });
+  it('tail shows replies with their quote, edits, deletes and reactions, and folded history; chat has /reply /edit /delete /react /search', { timeout: 40_000 }, async () => {
+    const room = 'amended';
+    await fetch(`${url}/api/rooms/${room}`, { method: 'PUT' });
+    // The CLI's member for a name on an open server (src/cli/client-options.ts).
+    const ann = { name: 'ann', member: `cli-${createHash('sha256').update('ann').digest('hex').slice(0, 16)}` };
+    const as = (who: { name: string; member: string }): string => `name=${who.name}&member=${who.member}`;
+    const say = async (text: string, extra: Record<string, unknown> = {}): Promise<number> => {
+      const r = await fetch(`${url}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, ...ann, ...extra }) });
+      assert.equal(r.status, 201, await r.clone().text());
+      return ((await r.json()) as { seq: number }).seq;
+    };
+    const amend = async (method: string, path: string, body: unknown, who = ann): Promise<void> => {
+      const r = await fetch(`${url}/api/rooms/${room}/messages/${path}?${as(who)}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(r.status, 201, `${method} ${path}: ${await r.text()}`);
+    };
+    // Folded history: an edited message with reactions, a deleted one, a reply to it.
+    const edited = await say('first draft');
+    await amend('PATCH', String(edited), { text: 'final text' });
+    await amend('POST', `${edited}/reactions`, { emoji: '👍' });
+    await amend('POST', `${edited}/reactions`, { emoji: '👍' }, { name: 'bob', member: 'bob' });
+    await amend('POST', `${edited}/reactions`, { emoji: '❤️' }, { name: 'bob', member: 'bob' });
+    const gone = await say('regrettable');
+    const quoting = await say('quoting it', { replyTo: gone });
+    await amend('DELETE', String(gone), {});
+
+    const tail = start(['tail', '--url', url, '--room', room, '--history', '10']);
+    children.push(tail.child);
+    try {
+      await waitFor(() => tail.lines.length >= 3, `history lines (stderr: ${tail.stderr()})`);
+      const strip = (l: string): string => l.replace(/^\d\d:\d\d:\d\d /, '');
+      assert.deepEqual(tail.lines.slice(0, 3).map(strip), [
+        `#${edited} ann: final text (edited)  👍 2 ❤️ 1`,
+        `#${gone} ann: [message deleted]`,
+        `#${quoting} ann: [re #${gone}: message deleted] quoting it`,
+      ]);
+      // Live, through chat's commands (piped: each line in order, exit at the end once acknowledged).
+      const input = [`/reply ${edited} agreed`, `/edit ${edited} really final`, `/react ${edited} 🎉`, `/react ${edited} 🎉`, `/delete ${quoting}`, '/search REALLY fin', '/search nothing-like-this', '/edit 99999 nope', ''].join('\n');
+      const chat = await run(['chat', '--url', url, '--room', room, '--name', 'ann', '--history', '0'], input);
+      assert.match(chat.stdout, new RegExp(`1 message matches "REALLY fin":\\n\\d\\d:\\d\\d:\\d\\d #${edited} ann \\(you\\): really final \\(edited\\)  👍 2 ❤️ 1\\n`));
+      assert.match(chat.stdout, /no message matches "nothing-like-this"/);
+      assert.match(chat.stdout, /not edited \(MESSAGE_NOT_FOUND[^)]*\): #99999/);
+      assert.equal(chat.code, 1, 'a refused command makes the exit code 1');
+      await waitFor(() => tail.lines.length >= 8, `live lines (got ${tail.lines.length}: ${tail.lines.join(' | ')})`);
+      const live = tail.lines.slice(3, 8).map(strip);
+      assert.match(live[0]!, new RegExp(`^#\\d+ ann: \\[re #${edited} ann: "final text"\\] agreed$`));
+      assert.deepEqual(live.slice(1), [`* ann edited #${edited}: really final`, `* ann reacted 🎉 to #${edited}`, `* ann took back 🎉 from #${edited}`, `* ann deleted #${quoting}`]);
+    } finally {
+      tail.child.kill('SIGINT');
+    }
+    assert.equal(await tail.done, 0);
   });
 });

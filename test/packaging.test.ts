@@ -17,8 +17,8 @@ import { startServer } from './helpers.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '..');
-/** The browser build's budget, min+gzip (docs/client.md states it). */
-const BROWSER_BUDGET_BYTES = 15 * 1024;
+/** The browser build's budget, min+gzip (docs/client.md states the size). 17 KiB since issue 11 (edits, reactions, read positions, search, FoldedMessages: about 1.9 KiB). */
+const BROWSER_BUDGET_BYTES = 17 * 1024;
 
 describe('packages', { timeout: 240_000 }, () => {
   let dir: string;

@@ -15,6 +15,11 @@ interface ChatFlags extends ClientFlags {
 }
 
 const HELP = [
+  '/reply <seq> <text>   answer message #seq',
+  '/edit <seq> <text>    change your message #seq',
+  '/delete <seq>         delete your message #seq',
+  '/react <seq> <emoji>  add your reaction to #seq, or take it back',
+  '/search <words>       messages with all these words (prefixes)',
   '/transport <auto|websocket|sse|long-polling|polling>  switch transport live',
   '/join <room>  leave this room for another',
   '/who          who is here',
@@ -129,21 +134,79 @@ class ChatSession {
     if (this.interactive && !this.quitting) this.rl.prompt();
   }
 
-  private send(text: string): void {
-    if (this.client.status !== 'connected') this.notice(`queued until reconnected: ${text}`);
-    const sent = this.client.publish(text).catch((err: unknown) => {
+  private send(text: string, replyTo?: number): void {
+    this.track(this.client.publish(text, replyTo !== undefined ? { replyTo } : {}), `not sent`, text);
+  }
+
+  /**
+   * Follows a publish or an amendment to its ack, like every line sent: the end of piped input
+   * waits for it, and a refusal is printed (and makes the exit code 1).
+   */
+  private track(sent: Promise<Ack>, failed: string, what: string): void {
+    if (this.client.status !== 'connected') this.notice(`queued until reconnected: ${what}`);
+    const tracked = sent.catch((err: unknown) => {
       this.failures++;
-      this.print(this.p.error(`not sent (${describeError(err)}): ${text}`));
+      this.print(this.p.error(`${failed} (${describeError(err)}): ${what}`));
       return undefined;
     });
-    this.pending.add(sent);
-    void sent.finally(() => this.pending.delete(sent));
+    this.pending.add(tracked);
+    void tracked.finally(() => this.pending.delete(tracked));
+  }
+
+  /** `/search <words>`: the matches, newest first, one line each (after what was sent before it is stored). */
+  private async search(words: string): Promise<void> {
+    await this.drain();
+    try {
+      const found = await this.client.search(words, { limit: 20 });
+      if (found.results.length === 0) {
+        this.notice(`no message matches "${words}"`);
+        return;
+      }
+      this.notice(`${found.results.length}${found.more ? '+' : ''} message${found.results.length === 1 ? '' : 's'} match "${words}"${found.complete ? '' : ' (among the newest only)'}:`);
+      for (const m of found.results) this.print(formatEntry(m, this.p, m.from.member === this.client.member));
+    } catch (err) {
+      this.notice(`cannot search: ${describeError(err)}`);
+    }
   }
 
   private async command(line: string): Promise<void> {
     const [name, ...args] = line.slice(1).split(/\s+/);
     const arg = args.join(' ').trim();
+    // `/edit 12 text`, `/reply 12 text`, `/delete 12`, `/react 12 👍`: a seq (`#12` too), then the rest.
+    const [first = '', ...rest] = args;
+    const seq = /^#?\d+$/.test(first) ? Number(first.replace('#', '')) : undefined;
+    const after = rest.join(' ').trim();
     switch (name) {
+      case 'reply':
+      case 'edit':
+        if (seq === undefined || after === '') {
+          this.notice(`usage: /${name} <seq> <text>`);
+          return;
+        }
+        if (name === 'reply') this.send(after, seq);
+        else this.track(this.client.edit(seq, after), `not edited`, `#${seq}`);
+        return;
+      case 'delete':
+        if (seq === undefined || after !== '') {
+          this.notice('usage: /delete <seq>');
+          return;
+        }
+        this.track(this.client.delete(seq), 'not deleted', `#${seq}`);
+        return;
+      case 'react':
+        if (seq === undefined || after === '' || /\s/.test(after)) {
+          this.notice('usage: /react <seq> <emoji>');
+          return;
+        }
+        this.track(this.client.react(seq, after), 'no reaction', `${after} on #${seq}`);
+        return;
+      case 'search':
+        if (arg === '') {
+          this.notice('usage: /search <words>');
+          return;
+        }
+        await this.search(arg);
+        return;
       case 'transport': {
         if (arg !== 'auto' && !(TRANSPORTS as readonly string[]).includes(arg)) {
           this.notice(`usage: /transport <auto|${TRANSPORTS.join('|')}> (now: ${this.client.transport})`);

@@ -14,23 +14,24 @@ interface TailFlags extends ClientFlags {
 }
 
 /**
- * `switchboard tail`: one line per message as it arrives, for scripts; `--json` prints each
- * entry as one JSON object per line. `--history N` first prints the last N messages. Runs until
+ * `switchboard tail`: one line per message as it arrives, for scripts, and one per edit, delete
+ * and reaction (`* ann edited #12: new text`); `--json` prints each entry as one JSON object per
+ * line. `--history N` first prints the last N messages. Runs until
  * interrupted (exit 0); reconnects by itself (notices on stderr); a terminal failure (token
  * refused, room gone) ends it with one line on stderr and exit code 1.
  */
 export function tailCommand(): Command {
   return withClientOptions(new Command('tail'), 'tail')
-    .description('print messages as they arrive, one per line')
+    .description('print messages (and their edits, deletes, reactions) as they arrive, one per line')
     .addOption(new Option('--json', 'one JSON entry per line'))
-    .addOption(new Option('--history <n>', 'first print the last n messages').argParser(wholeNumber(0)))
+    .addOption(new Option('--history <n>', 'first print the last n messages (as they are now: edited, deleted, reactions)').argParser(wholeNumber(0)))
     .addOption(new Option('--presence', 'also print join and leave entries'))
     .action(async (flags: TailFlags) => {
       await runGuarded(flags, async () => {
         const p = palette(!flags.json && colourWanted());
         const client = await connect(connectOptions(flags, flags.name ?? 'tail'));
         const print = (e: Entry): void => {
-          if (e.type !== 'message' && !flags.presence) return;
+          if ((e.type === 'join' || e.type === 'leave') && !flags.presence) return;
           process.stdout.write(`${flags.json ? JSON.stringify(e) : formatEntry(e, p, e.from.member === client.member)}\n`);
         };
         // Live entries wait until the history before them is printed.

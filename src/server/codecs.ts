@@ -25,6 +25,8 @@ export interface Codec {
   typing(json: string): string | undefined;
   /** A presence notice (`{type:'presence', ...}` JSON), or undefined when this format has none. */
   presence(json: string): string | undefined;
+  /** A read receipt (`{type:'receipt', ...}` JSON), or undefined when this format has none. */
+  receipt(json: string): string | undefined;
   error(e: ErrorNotice): string;
 }
 
@@ -43,10 +45,11 @@ export function nativeSse(batch: Batch): Buffer {
 
 /**
  * True when the lecture's views show this entry: chat messages with a text. Joins and leaves
- * are not chat; a data-only message has nothing its `{text, timestamp}` could show.
+ * are not chat; a data-only message has nothing its `{text, timestamp}` could show; amendments
+ * (edit, delete, reaction) never reach the lecture's clients, and a deleted message is left out.
  */
 export function seedShows(e: Entry): e is MessageEntry {
-  return e.type === 'message' && e.text !== '';
+  return e.type === 'message' && e.text !== '' && e.deleted !== true;
 }
 
 /** The lecture's message shape (its text only: data and event are not part of it). */
@@ -83,6 +86,7 @@ export const NATIVE_WS: Codec = {
   entries: nativeWsFrames,
   typing: (json) => json,
   presence: (json) => json,
+  receipt: (json) => json,
   error: (e) => JSON.stringify({ type: 'error', ...e }),
 };
 
@@ -91,6 +95,7 @@ export const NATIVE_SSE: Codec = {
   entries: nativeSse,
   typing: (json) => sseEvent({ event: 'typing', data: json }),
   presence: (json) => sseEvent({ event: 'presence', data: json }),
+  receipt: (json) => sseEvent({ event: 'receipt', data: json }),
   error: (e) => sseEvent({ event: 'error', data: JSON.stringify(e) }),
 };
 
@@ -100,6 +105,7 @@ export const SEED_WS: Codec = {
   entries: seedWsFrames,
   typing: () => undefined,
   presence: () => undefined,
+  receipt: () => undefined,
   error: (e) => JSON.stringify({ text: `error: ${e.message}`, timestamp: Date.now(), code: e.code, error: e.message }),
 };
 
@@ -108,5 +114,6 @@ export const SEED_SSE: Codec = {
   entries: seedSse,
   typing: () => undefined,
   presence: () => undefined,
+  receipt: () => undefined,
   error: (e) => sseEvent({ event: 'error', data: JSON.stringify(e) }),
 };

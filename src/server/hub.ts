@@ -2,7 +2,7 @@ import { formatCursor, parseCursor } from '../protocol/cursor.js';
 import { MAX_PAGE, ROOM_NAME_PATTERN } from '../protocol/constants.js';
 import { SwitchboardError } from '../protocol/errors.js';
 import { jsonEqual } from '../protocol/payload.js';
-import type { Ack, Entry, EntryDraft, HistoryPage, PollResult, RoomInfo, Sender, TransportName, TypingNotice } from '../protocol/types.js';
+import type { Ack, Entry, EntryDraft, HistoryPage, PollResult, ReadReceipt, RoomInfo, Sender, TransportName, TypingNotice } from '../protocol/types.js';
 import { Batch, entryJson } from './batch.js';
 import type { Broker, BrokerMessage } from './broker/broker.js';
 import type { Logger } from './logger.js';
@@ -11,7 +11,8 @@ import type { PresenceStore } from './presence/presence-store.js';
 import { PollAnswers } from './poll-answers.js';
 import { PresenceTracker } from './presence/presence-tracker.js';
 import { RoomChannel } from './room-channel.js';
-import type { MessageStore, RoomPageRequest, RoomState } from './store/message-store.js';
+import { clientIdOf, type MessageStore, type RoomPageRequest, type RoomState } from './store/message-store.js';
+import { isAmendment } from './store/fold.js';
 import type { Subscriber } from './subscriber.js';
 
 export interface HubOptions {
@@ -45,11 +46,26 @@ export interface HubOptions {
 /** What the hub tells `onEvent` of. */
 export type HubEvent = 'member.online' | 'member.offline' | 'room.created' | 'room.deleted' | 'message.published';
 
-/** True when a stored entry is the message a draft describes: same type, text, data (as JSON) and event. */
+/**
+ * True when a stored entry is what a draft describes: for a message the same text, data (as JSON)
+ * and event (a message amended since, edited or deleted, no longer shows what was sent: taken as
+ * the same); for an amendment the same target and text (an edit erased by a delete: the same),
+ * emoji and `on` (when the draft gave one).
+ */
 function sameMessage(entry: Entry, draft: EntryDraft): boolean {
-  if (entry.type !== 'message' || draft.type !== 'message') return entry.type === draft.type;
-  return entry.text === draft.text && entry.event === draft.event && jsonEqual(entry.data, draft.data);
+  if (entry.type !== draft.type) return false;
+  if (entry.type === 'message' && draft.type === 'message') {
+    if (entry.edited || entry.deleted) return true;
+    return entry.text === draft.text && entry.event === draft.event && jsonEqual(entry.data, draft.data) && entry.replyTo === draft.replyTo;
+  }
+  if (entry.type === 'edit' && draft.type === 'edit') return entry.target === draft.target && (entry.text === draft.text || entry.text === '');
+  if (entry.type === 'delete' && draft.type === 'delete') return entry.target === draft.target;
+  if (entry.type === 'reaction' && draft.type === 'reaction') return entry.target === draft.target && entry.emoji === draft.emoji && (draft.on === undefined || draft.on === entry.on);
+  return true;
 }
+
+/** At most one read receipt per member per room per this long goes out (the latest wins). */
+export const RECEIPT_INTERVAL_MS = 1000;
 
 /** Presence changes of a room within this long go out as one `presence` notice. */
 const PRESENCE_NOTICE_MS = 100;
@@ -97,6 +113,8 @@ export class Hub {
   /** Shared poll answers of each live room (see PollAnswers). */
   private readonly pollAnswers = new WeakMap<RoomChannel, PollAnswers>();
   private disconnectHandler: (member: string, room: string | undefined) => void = () => {};
+  /** Receipts sent within the last RECEIPT_INTERVAL_MS, by room and member, and the latest held back since. */
+  private readonly receipts = new Map<string, { latest: ReadReceipt | undefined }>();
 
   constructor(private readonly options: HubOptions) {
     this.presence = new PresenceTracker(
@@ -196,7 +214,7 @@ export class Hub {
     const { entry, epoch, duplicate } = await this.options.store.append(draft);
     if (duplicate) {
       // Only the same sender's retry may be answered from its key, and only for the same message.
-      if (!sameMessage(entry, draft)) throw new SwitchboardError('CLIENT_ID_CONFLICT', draft.type === 'message' ? draft.clientId : undefined);
+      if (!sameMessage(entry, draft)) throw new SwitchboardError('CLIENT_ID_CONFLICT', clientIdOf(draft));
       this.options.metrics.duplicates.inc();
     } else {
       this.options.metrics.published.inc({ type: entry.type });
@@ -211,8 +229,38 @@ export class Hub {
     await this.options.broker.publish({ kind: 'entry', epoch, entry });
     this.options.metrics.publishLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     const ack: Ack = { room: entry.room, seq: entry.seq, ts: entry.ts, epoch, duplicate, cursor: formatCursor({ epoch, seq: entry.seq }) };
-    if (entry.type === 'message' && entry.clientId !== undefined) ack.clientId = entry.clientId;
+    const clientId = clientIdOf(entry);
+    if (clientId !== undefined) ack.clientId = clientId;
     return ack;
+  }
+
+  /**
+   * Tells the room's WebSocket and SSE subscribers on every node that a member's read position
+   * moved: at most one notice per member and room per RECEIPT_INTERVAL_MS from this node, the
+   * latest position winning (a burst of mark-reads is one notice now and one at the end).
+   */
+  receipt(receipt: ReadReceipt): void {
+    const key = `${receipt.room}\u0000${receipt.member}`;
+    const slot = this.receipts.get(key);
+    const now = Date.now();
+    if (slot) {
+      slot.latest = receipt;
+      return;
+    }
+    const state = { latest: undefined as ReadReceipt | undefined };
+    this.receipts.set(key, state);
+    void this.options.broker.publish({ kind: 'receipt', receipt });
+    const flush = (): void => {
+      const next = state.latest;
+      if (!next) {
+        this.receipts.delete(key);
+        return;
+      }
+      state.latest = undefined;
+      void this.options.broker.publish({ kind: 'receipt', receipt: next });
+      setTimeout(flush, RECEIPT_INTERVAL_MS).unref();
+    };
+    setTimeout(flush, Math.max(0, RECEIPT_INTERVAL_MS - (Date.now() - now))).unref();
   }
 
   /** Broadcasts an ephemeral typing notice to every node. */
@@ -325,7 +373,11 @@ export class Hub {
     }
   }
 
-  /** A page of history, newest last, going back from `before` (a seq; newest when absent). */
+  /**
+   * A page of history, newest last, going back from `before` (a seq; newest when absent).
+   * Amendments are left out (the store folded them into their messages); the page still holds
+   * `limit` messages and presence entries when that many exist.
+   */
   async history(room: string, before: number | undefined, limit: number): Promise<HistoryPage> {
     const state = await this.room(room);
     const wanted = Math.max(1, Math.min(limit, MAX_PAGE));
@@ -335,9 +387,11 @@ export class Hub {
     let cursor = before;
     // Newest first, in chunks, until the page or the byte budget is full.
     outer: while (n < wanted) {
-      const chunk = await this.options.store.readBefore(room, cursor, Math.min(READ_CHUNK, wanted - n));
+      const asked = Math.min(READ_CHUNK, wanted - n);
+      const chunk = await this.options.store.readBefore(room, cursor, asked);
       const kept: Entry[] = [];
       for (let i = chunk.length - 1; i >= 0; i--) {
+        if (isAmendment(chunk[i]!)) continue;
         const size = entryJson(chunk[i]!).length;
         if (n > 0 && bytes + size > this.options.maxAnswerBytes) {
           chunks.unshift(kept.reverse());
@@ -348,7 +402,7 @@ export class Hub {
         n++;
       }
       chunks.unshift(kept.reverse());
-      if (chunk.length < Math.min(READ_CHUNK, wanted - n + kept.length)) break;
+      if (chunk.length < asked) break;
       cursor = chunk[0]!.seq;
     }
     const entries = chunks.flat();
@@ -569,6 +623,8 @@ export class Hub {
       if (channel) this.pollAnswers.get(channel)?.clear();
     } else if (message.kind === 'presence') {
       this.channels.get(message.notice.room)?.presenceNotice(message.notice);
+    } else if (message.kind === 'receipt') {
+      this.channels.get(message.receipt.room)?.receiptNotice(message.receipt);
     } else if (message.kind === 'room') {
       // A reset or deleted room: its live channel ends every subscriber (they resume and are told).
       this.dropChannel(message.room)?.end(message.action === 'delete');

@@ -1,4 +1,4 @@
-import type { Entry, PresenceNotice, Sender, TransportName, TypingNotice } from '../protocol/types.js';
+import type { Entry, PresenceNotice, ReadReceipt, Sender, TransportName, TypingNotice } from '../protocol/types.js';
 import { Batch } from './batch.js';
 import type { Subscriber } from './subscriber.js';
 import { SubscriberSet } from './subscriber-set.js';
@@ -146,6 +146,12 @@ export class RoomChannel {
   presenceNotice(notice: PresenceNotice): void {
     const encoded = JSON.stringify({ type: 'presence', ...notice });
     for (const sub of this.subscribers) sub.deliverPresence?.(encoded);
+  }
+
+  /** Sends an ephemeral read receipt to every live subscriber, encoded once. */
+  receiptNotice(receipt: ReadReceipt): void {
+    const encoded = JSON.stringify({ type: 'receipt', ...receipt });
+    for (const sub of this.subscribers) sub.deliverReceipt?.(encoded);
   }
 
   /** Who is typing now. */

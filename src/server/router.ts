@@ -8,7 +8,7 @@ import { originAllowed } from './session/handshake.js';
 export type Params = Record<string, string | undefined>;
 /** A route's handler: the same for HTTP/1.x and HTTP/2 requests (see HttpRequest). */
 export type Handler = (req: HttpRequest, res: HttpResponse, params: Params, url: URL) => Promise<void> | void;
-export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 
 /**
@@ -61,7 +61,7 @@ export class Router {
     }
     if (req.method === 'OPTIONS') {
       res.writeHead(204, {
-        'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
+        'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
         'access-control-allow-headers': 'content-type, authorization, last-event-id',
         'access-control-max-age': '600',
       });
@@ -79,7 +79,7 @@ export class Router {
 
   /** True when some route has this path under another method (for 405 rather than 404). */
   hasPath(path: string): boolean {
-    return (['GET', 'POST', 'PUT', 'DELETE'] as const).some((m) => this.fmw.find(m, path) !== null);
+    return (['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const).some((m) => this.fmw.find(m, path) !== null);
   }
 
   /** Answers with the catalog error; a refused request is logged at warn (one line, no stack, a few per code and 10 s). */

@@ -15,6 +15,8 @@ export interface Subscriber {
   deliverTyping?(notice: TypingNotice, encoded: string): void;
   /** Ephemeral presence notices (`{type: 'presence', room, members}` encoded once); optional. */
   deliverPresence?(encoded: string): void;
+  /** Ephemeral read receipts (`{type: 'receipt', room, member, name, seq}` encoded once); optional. */
+  deliverReceipt?(encoded: string): void;
   /**
    * The room's history was reset while subscribed (new epoch): positions of the old history mean
    * nothing, so the subscriber must end; its client resumes and is told `reset`. The hub has

@@ -1,10 +1,12 @@
-import type { Entry, PresenceNotice, TypingNotice } from '../../protocol/types.js';
+import type { Entry, PresenceNotice, ReadReceipt, TypingNotice } from '../../protocol/types.js';
 
 /** What travels between nodes: stored entries, ephemeral notices, and administrators' orders. */
 export type BrokerMessage =
   | { kind: 'entry'; epoch: string; entry: Entry }
   | { kind: 'typing'; notice: TypingNotice }
   | { kind: 'presence'; notice: PresenceNotice }
+  /** A member's read position moved (ephemeral, like typing). */
+  | { kind: 'receipt'; receipt: ReadReceipt }
   /** A room's history was reset or the room deleted: its live channels end their subscribers. */
   | { kind: 'room'; action: 'reset' | 'delete'; room: string }
   /** An administrator ends a member's connections (in one room, when given) on every node. */
@@ -34,7 +36,7 @@ export interface Broker {
   onReconnect?(handler: () => void): void;
   /**
    * Per-room interest (optional). A broker that has it delivers a room's 'entry', 'typing',
-   * 'presence' and 'room' messages only to nodes that called `watch(room)` (and not `unwatch` since);
+   * 'presence', 'receipt' and 'room' messages only to nodes that called `watch(room)` (and not `unwatch` since);
    * 'disconnect' orders still go to every node. `watch` resolves once the interest is active: a
    * message published after it resolves reaches this node. Calls are counted per room: N watches
    * need N unwatches. A broker without these methods delivers every room to every node.
@@ -53,6 +55,8 @@ export function roomOf(message: BrokerMessage): string | undefined {
     case 'typing':
     case 'presence':
       return message.notice.room;
+    case 'receipt':
+      return message.receipt.room;
     case 'room':
       return message.room;
     case 'disconnect':

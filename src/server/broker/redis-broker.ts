@@ -136,7 +136,7 @@ export class RedisBroker implements Broker {
   /**
    * Resolves whether or not Redis took the message, and never rejects. An entry Redis did not
    * take is published again once the connection is back (receivers drop what they already
-   * have); a typing or presence notice is dropped.
+   * have); a typing, presence or receipt notice is dropped.
    */
   async publish(message: BrokerMessage): Promise<void> {
     const room = roomOf(message);
@@ -144,7 +144,7 @@ export class RedisBroker implements Broker {
       await this.publisher.spublish(room === undefined ? this.globalChannel : this.roomChannel(room), JSON.stringify(message));
     } catch {
       // Ephemeral notices are dropped; entries and administrators' orders are sent again later.
-      if (message.kind === 'typing' || message.kind === 'presence') return;
+      if (message.kind === 'typing' || message.kind === 'presence' || message.kind === 'receipt') return;
       this.backlog.push(message);
       if (this.backlog.length > MAX_BACKLOG) this.backlog.shift();
     }

@@ -3,7 +3,8 @@ import { ROOM_NAME_PATTERN } from '../../protocol/constants.js';
 import { SwitchboardError, type ErrorCode } from '../../protocol/errors.js';
 import { dataProblem, EVENT_NAME_PATTERN, MAX_DATA_DEPTH } from '../../protocol/payload.js';
 import type { Counter } from 'prom-client';
-import type { Ack, HistoryPage, JsonValue, MessageDraft, PollResult, PresenceMember, RoomInfo, Sender, TransportName, TypingNotice } from '../../protocol/types.js';
+import type { Ack, HistoryPage, JsonValue, MessageDraft, PollResult, PresenceMember, ReadState, RoomInfo, SearchResult, Sender, TransportName, TypingNotice, UnreadCount } from '../../protocol/types.js';
+import { searchWords } from '../store/fold.js';
 import type { Principal, Right } from '../auth/principal.js';
 import type { Batch } from '../batch.js';
 import type { Codec } from '../codecs.js';
@@ -43,6 +44,8 @@ export interface PublishInput {
   /** Application event name, 1-64 of `A-Z a-z 0-9 _ . : -`. */
   event?: string | undefined;
   clientId?: string | undefined;
+  /** The seq of the message this one answers: the store quotes it (MESSAGE_NOT_FOUND, MESSAGE_DELETED). */
+  replyTo?: number | undefined;
   /** On behalf of whom: honoured for the system principal (the server API) only. */
   onBehalfOf?: { member?: string | undefined; name?: string | undefined } | undefined;
 }
@@ -206,8 +209,122 @@ export class Session implements Closable {
       if (this.principal.kind === 'system' && behalf && (behalf.member || behalf.name)) {
         from = { id: this.id, name: behalf.name ?? behalf.member!, ...(behalf.member ? { member: behalf.member } : {}), transport: this.transport };
       }
-      return this.ctx.hub.publish({ type: 'message', room, from, ...payload, ...(input.clientId !== undefined ? { clientId: input.clientId } : {}) });
+      return this.ctx.hub.publish({
+        type: 'message',
+        room,
+        from,
+        ...payload,
+        ...(input.clientId !== undefined ? { clientId: input.clientId } : {}),
+        ...(input.replyTo !== undefined ? { replyTo: input.replyTo } : {}),
+      });
     }, validate);
+  }
+
+  /**
+   * Changes the text of message `seq` (its author, or a room admin): an `edit` entry, folded into
+   * the message by the store. Validation as a publish's text (TEXT_REQUIRED, INVALID_UTF8,
+   * MESSAGE_TOO_LARGE); FORBIDDEN for anyone else; MESSAGE_NOT_FOUND, MESSAGE_DELETED.
+   */
+  edit(room: string, seq: number, text: string, clientId?: string): Promise<Ack> {
+    let checked!: string;
+    const validate = (): void => {
+      if (typeof text !== 'string' || text.length === 0) throw new SwitchboardError('TEXT_REQUIRED', 'an edit needs a non-empty text');
+      checked = this.checkPayload(text, undefined, undefined).text;
+    };
+    return this.run('edit', room, 'write', 'publish', async () => {
+      await this.mustBeAuthor(room, seq);
+      return this.ctx.hub.publish({ type: 'edit', room, from: this.sender, target: seq, text: checked, ...(clientId !== undefined ? { clientId } : {}) });
+    }, validate);
+  }
+
+  /** Deletes message `seq` (its author, or a room admin): a `delete` entry; the store erases the text. */
+  deleteMessage(room: string, seq: number, clientId?: string): Promise<Ack> {
+    return this.run('delete-message', room, 'write', 'publish', async () => {
+      await this.mustBeAuthor(room, seq);
+      return this.ctx.hub.publish({ type: 'delete', room, from: this.sender, target: seq, ...(clientId !== undefined ? { clientId } : {}) });
+    });
+  }
+
+  /** Adds (`on` true), takes back (false) or toggles (absent) the sender's reaction `emoji` on message `seq`. */
+  react(room: string, seq: number, emoji: string, on?: boolean, clientId?: string): Promise<Ack> {
+    return this.run('react', room, 'read', 'publish', () =>
+      this.ctx.hub.publish({ type: 'reaction', room, from: this.sender, target: seq, emoji, ...(on !== undefined ? { on } : {}), ...(clientId !== undefined ? { clientId } : {}) }),
+    );
+  }
+
+  /** Moves the member's read position forward (shared by its connections); resolves with the position stored. */
+  markRead(room: string, seq: number): Promise<number> {
+    return this.run('mark-read', room, 'read', 'typing', async () => {
+      const { member, name } = this.principal;
+      const stored = await this.ctx.hub.store.setReadPosition(room, member, name, seq);
+      if (stored.seq > stored.previous) this.ctx.hub.receipt({ room, member, name, seq: stored.seq });
+      return stored.seq;
+    });
+  }
+
+  /** The caller's read position and unread counts in `room`, and the room's readers (furthest first, at most 100). */
+  readState(room: string): Promise<ReadState> {
+    return this.run('read-state', room, 'read', undefined, async () => {
+      const counts = await this.unreadIn(room);
+      const members = (await this.ctx.hub.store.listReadPositions(room, MAX_READERS_LISTED)).map((p) => ({ room, ...p }));
+      return { ...counts, members };
+    });
+  }
+
+  /** Unread counts in each of `rooms` the caller may read (a room it may not read, or that does not exist, is left out). */
+  unread(rooms: string[]): Promise<UnreadCount[]> {
+    return this.run('unread', undefined, undefined, undefined, async () => {
+      const out: UnreadCount[] = [];
+      for (const room of rooms) {
+        if (!ROOM_NAME_PATTERN.test(room) || !this.may(room, 'read')) continue;
+        try {
+          out.push(await this.unreadIn(room));
+        } catch (err) {
+          if (err instanceof SwitchboardError && err.code === 'ROOM_NOT_FOUND') continue;
+          throw err;
+        }
+      }
+      return out;
+    });
+  }
+
+  /** Messages of `room` whose current text has every word of `q` (as prefixes), newest first. */
+  search(room: string, q: string, opts: { before?: number | undefined; limit?: number | undefined }): Promise<SearchResult> {
+    return this.run('search', room, 'read', undefined, async () => {
+      const state = await this.ctx.hub.room(room);
+      const words = [...new Set(searchWords(q))].slice(0, MAX_SEARCH_WORDS);
+      const limit = Math.max(1, Math.min(opts.limit ?? 20, 50));
+      const found = words.length === 0 ? { results: [], more: false, complete: true } : await this.ctx.hub.store.search(room, { words, limit, ...(opts.before !== undefined ? { before: opts.before } : {}) });
+      return { room, epoch: state.epoch, query: q, ...found };
+    });
+  }
+
+  /** FORBIDDEN unless the caller wrote message `seq` (same member) or is a room admin; MESSAGE_NOT_FOUND when there is none. */
+  private async mustBeAuthor(room: string, seq: number): Promise<void> {
+    const target = await this.ctx.hub.store.readMessage(room, seq);
+    this.ensureOpen();
+    if (!target) throw new SwitchboardError('MESSAGE_NOT_FOUND', `#${seq}`);
+    if (target.from.member !== undefined && target.from.member === this.principal.member) return;
+    if (this.may(room, 'admin')) return;
+    throw new SwitchboardError('FORBIDDEN', 'only its author or a room admin may change a message');
+  }
+
+  /** Counts messages after the caller's read position: not deleted, not its own; those that mention it. At most UNREAD_SCAN entries. */
+  private async unreadIn(room: string): Promise<UnreadCount> {
+    const { store } = this.ctx.hub;
+    const { member, name } = this.principal;
+    const seq = await store.getReadPosition(room, member);
+    const entries = await store.readAfter(room, seq, UNREAD_SCAN + 1);
+    const capped = entries.length > UNREAD_SCAN;
+    const mention = mentionPattern(name, member);
+    let unread = 0;
+    let mentions = 0;
+    for (const e of capped ? entries.slice(0, UNREAD_SCAN) : entries) {
+      if (e.type !== 'message' || e.deleted || e.from.member === member) continue;
+      unread++;
+      if (mention.test(e.text)) mentions++;
+    }
+    return { room, seq, unread, mentions, capped };
   }
 
   /** The validate step of a publish: TEXT_REQUIRED, BAD_REQUEST (event, data), INVALID_UTF8, MESSAGE_TOO_LARGE. */
@@ -563,6 +680,19 @@ export class Session implements Closable {
   }
 }
 
+/** Entries after a read position that unread counts look at, at most. */
+export const UNREAD_SCAN = 500;
+/** Readers listed by readState. */
+const MAX_READERS_LISTED = 100;
+/** Words of a search query used, at most. */
+const MAX_SEARCH_WORDS = 16;
+
+/** `@name` or `@member`, case-insensitive, not inside a longer word. */
+function mentionPattern(name: string, member: string): RegExp {
+  const esc = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(?<![\\p{L}\\p{N}_])@(?:${esc(name)}|${esc(member)})(?![\\p{L}\\p{N}_])`, 'iu');
+}
+
 /** `members` with `member` in it (on `transport`): added first when missing, so a cut snapshot keeps it. */
 function withMember(members: PresenceMember[], member: string, name: string, transport: TransportName): PresenceMember[] {
   const known = members.find((m) => m.member === member);
@@ -614,6 +744,10 @@ class Subscription implements Subscriber {
 
   deliverPresence(encoded: string): void {
     this.session.write(this.session.codec!.presence(encoded));
+  }
+
+  deliverReceipt(encoded: string): void {
+    this.session.write(this.session.codec!.receipt(encoded));
   }
 
   historyReset(deleted?: boolean): void {

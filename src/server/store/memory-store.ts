@@ -1,17 +1,24 @@
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, MessageEntry } from '../../protocol/types.js';
-import { idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState } from './message-store.js';
+import { amendmentEntry, applyReaction, checkTarget, erasedPreview, foldMessage, isAmendment, messageMatches, replyPreview, summarize, type Reactors } from './fold.js';
+import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type ReadPosition, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type SearchAnswer, type SearchRequest } from './message-store.js';
 
 interface MemoryRoom {
   state: RoomState;
-  /** entries[i].seq === state.firstSeq + i */
+  /** entries[i].seq === state.firstSeq + i; messages folded (replaced, never changed in place). */
   entries: Entry[];
-  /** By {@link idempotencyKey}: the entries of this room that have a clientId. */
-  byClientId: Map<string, Entry>;
+  /** By {@link idempotencyKey}: the seq of each entry of this room that has a clientId. */
+  byClientId: Map<string, number>;
+  /** Reactors of each message that has some. */
+  reactors: Map<number, Reactors>;
+  /** Message seq → seqs of the edits of it and the replies quoting it (what a delete erases). */
+  refs: Map<number, number[]>;
+  /** Read positions by member. */
+  reads: Map<string, { name: string; seq: number }>;
 }
 
 function emptyRoom(name: string): MemoryRoom {
-  return { state: { name, epoch: newEpoch(), lastSeq: 0, firstSeq: 1 }, entries: [], byClientId: new Map() };
+  return { state: { name, epoch: newEpoch(), lastSeq: 0, firstSeq: 1 }, entries: [], byClientId: new Map(), reactors: new Map(), refs: new Map(), reads: new Map() };
 }
 
 /**
@@ -21,11 +28,12 @@ function emptyRoom(name: string): MemoryRoom {
 function toEntry(draft: EntryDraft, seq: number, ts: number): Entry {
   const base = { room: draft.room, seq, ts, from: draft.from };
   if (draft.type === 'join' || draft.type === 'leave') return { type: draft.type, ...base };
-  if (draft.type !== 'message') throw new Error(`${draft.type} entries are not stored yet`);
+  if (draft.type !== 'message') throw new Error(`${draft.type} entries are made by amendmentEntry`);
   const entry: MessageEntry = { type: 'message', ...base, text: draft.text };
   if (draft.data !== undefined) entry.data = structuredClone(draft.data);
   if (draft.event !== undefined) entry.event = draft.event;
   if (draft.clientId !== undefined) entry.clientId = draft.clientId;
+  if (draft.replyTo !== undefined) entry.replyTo = draft.replyTo;
   return entry;
 }
 
@@ -80,16 +88,108 @@ export class MemoryStore implements MessageStore {
 
   async append(draft: EntryDraft): Promise<AppendResult> {
     const r = this.mustGet(draft.room);
-    const key = draft.type === 'message' && draft.clientId !== undefined ? idempotencyKey(draft.from, draft.clientId) : undefined;
+    const clientId = clientIdOf(draft);
+    const key = clientId !== undefined ? idempotencyKey(draft.from, clientId) : undefined;
     if (key !== undefined) {
-      const original = r.byClientId.get(key);
+      const seq = r.byClientId.get(key);
+      const original = seq === undefined ? undefined : this.at(r, seq);
       if (original) return { entry: original, epoch: r.state.epoch, duplicate: true };
     }
-    const entry = toEntry(draft, r.state.lastSeq + 1, Date.now());
+    const seq = r.state.lastSeq + 1;
+    const ts = Date.now();
+    let entry: Entry;
+    if (isAmendment(draft)) {
+      // Checked before anything changes: a refused amendment leaves the room as it was.
+      const target = checkTarget(this.at(r, draft.target), draft.target);
+      let on = true;
+      let reactors: Reactors | undefined;
+      if (draft.type === 'reaction') {
+        reactors = new Map([...(r.reactors.get(target.seq) ?? new Map<string, { member: string; name: string }[]>())].map(([k, v]) => [k, [...v]]));
+        on = applyReaction(reactors, draft.emoji, clientScope(draft.from), draft.from.name, draft.on);
+      }
+      const amendment = amendmentEntry(draft, seq, ts, on);
+      entry = amendment;
+      if (reactors) {
+        if (reactors.size > 0) r.reactors.set(target.seq, reactors);
+        else r.reactors.delete(target.seq);
+      }
+      if (draft.type === 'delete') {
+        r.reactors.delete(target.seq);
+        this.erase(r, target.seq);
+      } else if (draft.type === 'edit') this.addRef(r, target.seq, seq);
+      this.replace(r, foldMessage(target, amendment, summarize(r.reactors.get(target.seq))));
+    } else {
+      const made = toEntry(draft, seq, ts);
+      if (made.type === 'message' && made.replyTo !== undefined) {
+        made.reply = replyPreview(checkTarget(this.at(r, made.replyTo), made.replyTo));
+        this.addRef(r, made.replyTo, seq);
+      }
+      entry = made;
+    }
     r.entries.push(entry);
     r.state.lastSeq = entry.seq;
-    if (key !== undefined) r.byClientId.set(key, entry);
+    if (key !== undefined) r.byClientId.set(key, entry.seq);
     return { entry, epoch: r.state.epoch, duplicate: false };
+  }
+
+  async readMessage(room: string, seq: number): Promise<MessageEntry | undefined> {
+    const e = this.at(this.mustGet(room), seq);
+    return e?.type === 'message' ? e : undefined;
+  }
+
+  async setReadPosition(room: string, member: string, name: string, seq: number): Promise<{ seq: number; previous: number }> {
+    const r = this.mustGet(room);
+    const previous = r.reads.get(member)?.seq ?? 0;
+    const next = Math.max(previous, Math.min(Math.max(0, Math.floor(seq)), r.state.lastSeq));
+    r.reads.set(member, { name, seq: next });
+    return { seq: next, previous };
+  }
+
+  async getReadPosition(room: string, member: string): Promise<number> {
+    return this.mustGet(room).reads.get(member)?.seq ?? 0;
+  }
+
+  async listReadPositions(room: string, limit: number): Promise<ReadPosition[]> {
+    const r = this.mustGet(room);
+    return [...r.reads].map(([member, p]) => ({ member, name: p.name, seq: p.seq })).sort((a, b) => b.seq - a.seq || (a.member < b.member ? -1 : 1)).slice(0, Math.max(0, limit));
+  }
+
+  /** A scan of the retained log, newest first. */
+  async search(room: string, request: SearchRequest): Promise<SearchAnswer> {
+    const r = this.mustGet(room);
+    const results: MessageEntry[] = [];
+    const end = request.before === undefined ? r.entries.length : Math.max(0, Math.min(r.entries.length, request.before - r.state.firstSeq));
+    for (let i = end - 1; i >= 0; i--) {
+      const e = r.entries[i]!;
+      if (!messageMatches(e, request.words)) continue;
+      if (results.length === request.limit) return { results, more: true, complete: true };
+      results.push(e);
+    }
+    return { results, more: false, complete: true };
+  }
+
+  private at(r: MemoryRoom, seq: number): Entry | undefined {
+    return seq >= r.state.firstSeq ? r.entries[seq - r.state.firstSeq] : undefined;
+  }
+
+  private replace(r: MemoryRoom, entry: Entry): void {
+    r.entries[entry.seq - r.state.firstSeq] = entry;
+  }
+
+  private addRef(r: MemoryRoom, target: number, seq: number): void {
+    const refs = r.refs.get(target);
+    if (refs) refs.push(seq);
+    else r.refs.set(target, [seq]);
+  }
+
+  /** Blanks the text of the edits of message `seq` and the previews of the replies quoting it. */
+  private erase(r: MemoryRoom, seq: number): void {
+    for (const ref of r.refs.get(seq) ?? []) {
+      const e = this.at(r, ref);
+      if (e?.type === 'edit') this.replace(r, { ...e, text: '' });
+      else if (e?.type === 'message' && e.reply && e.reply.seq === seq) this.replace(r, { ...e, reply: erasedPreview(e.reply) });
+    }
+    r.refs.delete(seq);
   }
 
   async readAfter(room: string, after: number, limit: number): Promise<Entry[]> {
@@ -110,7 +210,12 @@ export class MemoryStore implements MessageStore {
       let drop = Math.max(0, r.entries.length - retention.maxEntries);
       while (drop < r.entries.length && now - r.entries[drop]!.ts > retention.maxAgeMs) drop++;
       if (drop === 0) continue;
-      for (const e of r.entries.slice(0, drop)) if (e.type === 'message' && e.clientId !== undefined) r.byClientId.delete(idempotencyKey(e.from, e.clientId));
+      for (const e of r.entries.slice(0, drop)) {
+        const clientId = clientIdOf(e);
+        if (clientId !== undefined) r.byClientId.delete(idempotencyKey(e.from, clientId));
+        r.reactors.delete(e.seq);
+        r.refs.delete(e.seq);
+      }
       r.entries.splice(0, drop);
       r.state.firstSeq += drop;
       removed += drop;

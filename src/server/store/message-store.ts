@@ -1,4 +1,4 @@
-import type { Entry, EntryDraft, Sender } from '../../protocol/types.js';
+import type { Entry, EntryDraft, MessageEntry, Sender } from '../../protocol/types.js';
 
 /** What a store knows of one room's log. */
 export interface RoomState {
@@ -37,6 +37,33 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
+/** What `search` looks for: the words of a query (see searchWords), newest matches first. */
+export interface SearchRequest {
+  /** Words, each normalized (lower case, no diacritics) and taken as a prefix; all must match. At least one. */
+  words: string[];
+  /** Only messages with a seq below this one. */
+  before?: number;
+  /** Most results, at least 1. */
+  limit: number;
+}
+
+/** What `search` found. */
+export interface SearchAnswer {
+  /** Matching messages, newest first, folded. */
+  results: MessageEntry[];
+  /** True when older matches exist (beyond `limit`). */
+  more: boolean;
+  /** False when the store searched only part of the retained history. */
+  complete: boolean;
+}
+
+/** A member's read position, as a store keeps it. */
+export interface ReadPosition {
+  member: string;
+  name: string;
+  seq: number;
+}
+
 /** Retention bounds. A store keeps at most `maxEntries` per room and nothing older than `maxAgeMs`. */
 export interface Retention {
   maxEntries: number;
@@ -63,6 +90,20 @@ export interface Retention {
  * - `createRoom`, `deleteRoom` and `resetRoom` are each one atomic step, like `append`: a
  *   concurrent append or creation sees the room wholly before or wholly after it, on every
  *   process and node.
+ * - Amendments (`edit`, `delete`, `reaction` drafts, with `target` = the seq of an earlier
+ *   message): in the same atomic step as the append, the store checks the target (a retained
+ *   `message` of the room, else MESSAGE_NOT_FOUND; a deleted one: MESSAGE_DELETED; a 21st
+ *   distinct emoji: REACTION_LIMIT), stores the amendment entry (a reaction with its resolved
+ *   `on`: a draft without `on` toggles the sender's reaction) and folds it into the target, so
+ *   every later read returns the message folded (`edited`, `deleted`, `reactions`, `folded`).
+ *   A delete ERASES from the store itself: the message's text, data, event and reply preview,
+ *   the text of every `edit` of it, the preview text of every reply quoting it, its reactions.
+ *   Idempotency covers amendments exactly like messages (same key space).
+ * - Replies: a message draft with `replyTo` gets `reply` (the preview of the target as it is at
+ *   that moment) set by the store in the same atomic step; MESSAGE_NOT_FOUND / MESSAGE_DELETED
+ *   when the target is not a retained, undeleted message. A `reply` given in the draft is ignored.
+ * - Read positions are not entries: one per (room, member), only moving forward, clamped to
+ *   lastSeq; dropped with the room (deleteRoom, resetRoom).
  * - Errors: ROOM_NOT_FOUND (SwitchboardError) for a room that does not exist;
  *   STORE_UNAVAILABLE when the backend cannot be reached: nothing was stored then.
  */
@@ -113,6 +154,19 @@ export interface MessageStore {
   readAfter(room: string, after: number, limit: number): Promise<Entry[]>;
   /** The newest entries with seq < before (or the newest of all when before is undefined), ascending, at most `limit`. */
   readBefore(room: string, before: number | undefined, limit: number): Promise<Entry[]>;
+  /** One message by seq, folded; undefined when that seq is not a retained message. ROOM_NOT_FOUND. */
+  readMessage(room: string, seq: number): Promise<MessageEntry | undefined>;
+  /**
+   * Moves `member`'s read position forward to `seq` (clamped to lastSeq; never backwards) and
+   * records `name`. Resolves with the position stored now and the one before. ROOM_NOT_FOUND.
+   */
+  setReadPosition(room: string, member: string, name: string, seq: number): Promise<{ seq: number; previous: number }>;
+  /** `member`'s read position (0 when none). ROOM_NOT_FOUND. */
+  getReadPosition(room: string, member: string): Promise<number>;
+  /** Read positions of the room, furthest first, at most `limit`. ROOM_NOT_FOUND. */
+  listReadPositions(room: string, limit: number): Promise<ReadPosition[]>;
+  /** Messages whose current text holds every word (as a prefix of one of its words); deleted ones never. ROOM_NOT_FOUND. */
+  search(room: string, request: SearchRequest): Promise<SearchAnswer>;
   /** Applies retention to every room; resolves with how many entries were removed. Must not block the event loop for long. */
   trim(retention: Retention, now: number): Promise<number>;
   /** True when the backend answers. */
@@ -140,4 +194,9 @@ export function clientScope(from: Sender): string {
  */
 export function idempotencyKey(from: Sender, clientId: string): string {
   return JSON.stringify([clientScope(from), clientId]);
+}
+
+/** The idempotency key part of an entry or draft: its clientId (presence entries have none). */
+export function clientIdOf(e: EntryDraft | Entry): string | undefined {
+  return 'clientId' in e ? e.clientId : undefined;
 }

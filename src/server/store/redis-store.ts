@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, MessageEntry, PresenceEntry } from '../../protocol/types.js';
 import { closeRedisClient, createRedisClient, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
-import { idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState } from './message-store.js';
+import { idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type ReadPosition, type SearchAnswer, type SearchRequest } from './message-store.js';
 import { APPEND_LUA, CREATE_ROOM_LUA, DELETE_ROOM_LUA, RANGE_LUA, RENEW_ROOM_LUA, RESERVE_ROOM_LUA, RESET_ROOM_LUA, TRIM_LUA, UNREGISTER_ROOM_LUA } from './redis-scripts.js';
 
 /** Options of {@link RedisStore}. */
@@ -238,6 +238,26 @@ export class RedisStore implements MessageStore {
     }
     const to = before === undefined ? '+' : String(Math.ceil(before) - 1);
     return (await this.range(room, 'before', to, '-', limit)).reverse();
+  }
+
+  async readMessage(_room: string, _seq: number): Promise<MessageEntry | undefined> {
+    throw new SwitchboardError('STORE_UNAVAILABLE', 'not yet kept by the Redis store');
+  }
+
+  async setReadPosition(_room: string, _member: string, _name: string, _seq: number): Promise<{ seq: number; previous: number }> {
+    throw new SwitchboardError('STORE_UNAVAILABLE', 'not yet kept by the Redis store');
+  }
+
+  async getReadPosition(_room: string, _member: string): Promise<number> {
+    throw new SwitchboardError('STORE_UNAVAILABLE', 'not yet kept by the Redis store');
+  }
+
+  async listReadPositions(_room: string, _limit: number): Promise<ReadPosition[]> {
+    throw new SwitchboardError('STORE_UNAVAILABLE', 'not yet kept by the Redis store');
+  }
+
+  async search(_room: string, _request: SearchRequest): Promise<SearchAnswer> {
+    throw new SwitchboardError('STORE_UNAVAILABLE', 'not yet kept by the Redis store');
   }
 
   async trim(retention: Retention, now: number): Promise<number> {

@@ -2,10 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SwitchboardError } from '../../protocol/errors.js';
-import type { Entry, EntryDraft, EntryType, JsonValue, MessageEntry, Sender } from '../../protocol/types.js';
+import type { Entry, EntryDraft, EntryType, JsonValue, MessageEntry, ReactionSummary, ReplyPreview, Sender } from '../../protocol/types.js';
+import { amendmentEntry, applyReaction, checkTarget, erasedPreview, foldMessage, isAmendment, replyPreview, summarize, type Reactors } from './fold.js';
 import { GroupCommit, type GroupCommitStats } from './group-commit.js';
 import { RoomTailCache } from './room-tail-cache.js';
-import { clientScope, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState } from './message-store.js';
+import { clientIdOf, clientScope, newEpoch, type AppendResult, type MessageStore, type ReadPosition, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type SearchAnswer, type SearchRequest } from './message-store.js';
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -96,7 +97,63 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
       ALTER TABLE entries ADD COLUMN event TEXT;
     `);
   },
+  // Issue 11: amendments, replies, reactions, read positions, search. An amendment's `target`;
+  // a reply's `reply_to`; `extra` (JSON): a message's reply preview, a reaction's emoji and on;
+  // `fold` (JSON): what amendments folded into a message (edited, deleted, reactions, folded).
+  // Reactions by member (in order: rowid), read positions by member, and a contentless FTS5
+  // index of messages' current text with secure-delete on, so a deleted text leaves no trace in
+  // it. `search_docs` maps the FTS rowid to (room, seq); column `r` holds a token of the room.
+  (db) => {
+    db.exec(`
+      ALTER TABLE entries ADD COLUMN target INTEGER;
+      ALTER TABLE entries ADD COLUMN reply_to INTEGER;
+      ALTER TABLE entries ADD COLUMN extra TEXT;
+      ALTER TABLE entries ADD COLUMN fold TEXT;
+      CREATE INDEX entries_target ON entries (room, target) WHERE target IS NOT NULL;
+      CREATE INDEX entries_reply_to ON entries (room, reply_to) WHERE reply_to IS NOT NULL;
+      CREATE TABLE reactions (
+        id     INTEGER PRIMARY KEY,
+        room   TEXT NOT NULL,
+        seq    INTEGER NOT NULL,
+        emoji  TEXT NOT NULL,
+        member TEXT NOT NULL,
+        name   TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX reactions_key ON reactions (room, seq, emoji, member);
+      CREATE TABLE read_positions (
+        room   TEXT NOT NULL,
+        member TEXT NOT NULL,
+        name   TEXT NOT NULL,
+        seq    INTEGER NOT NULL,
+        PRIMARY KEY (room, member)
+      );
+      CREATE INDEX read_positions_by_seq ON read_positions (room, seq DESC);
+      CREATE TABLE search_docs (
+        id   INTEGER PRIMARY KEY,
+        room TEXT NOT NULL,
+        seq  INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX search_docs_key ON search_docs (room, seq);
+      CREATE VIRTUAL TABLE search USING fts5(r, t, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+      INSERT INTO search (search, rank) VALUES ('secure-delete', 1);
+      INSERT INTO search_docs (room, seq) SELECT room, seq FROM entries WHERE type = 'message' AND text <> '';
+      INSERT INTO search (rowid, r, t) SELECT d.id, 'r' || lower(hex(d.room)), e.text FROM search_docs d JOIN entries e ON e.room = d.room AND e.seq = d.seq;
+    `);
+  },
 ];
+
+/** The FTS token of a room (column r of the search index): its name in hex, so no tokenizer splits it. */
+function roomToken(room: string): string {
+  return 'r' + Buffer.from(room, 'utf8').toString('hex');
+}
+
+/** What amendments folded into a message, as stored in its `fold` column. */
+interface FoldColumn {
+  edited?: { seq: number; ts: number };
+  deleted?: true;
+  reactions?: ReactionSummary[];
+  folded?: number;
+}
 
 interface RoomRow {
   name: string;
@@ -118,6 +175,12 @@ interface EntryRow {
   /** The message's data as JSON, else null. */
   data: string | null;
   event: string | null;
+  target: number | null;
+  reply_to: number | null;
+  /** JSON: a message's `{reply}`, a reaction's `{emoji, on}`. */
+  extra: string | null;
+  /** JSON: a message's {@link FoldColumn}. */
+  fold: string | null;
 }
 
 type Statements = ReturnType<typeof prepare>;
@@ -128,7 +191,10 @@ type AppendOutcome = { ok: true; value: AppendResult } | { ok: false; error: unk
 /** What a batch of appends did: each append's outcome, and each room's new entries with its state after them. */
 interface BatchResult {
   outcomes: AppendOutcome[];
-  appended: { state: RoomState; entries: Entry[] }[];
+  /** `amended`: an amendment changed earlier entries, so cached copies of the room are stale. */
+  appended: { state: RoomState; entries: Entry[]; amended: boolean }[];
+  /** True when a delete erased text: the WAL is checkpointed before the batch resolves. */
+  erased: boolean;
 }
 
 /** The write transactions, each run with BEGIN IMMEDIATE (see open()). */
@@ -138,6 +204,7 @@ interface Transactions {
   createRoom(room: string, maxRooms: number): { state: RoomState; created: boolean };
   deleteRoom(room: string): boolean;
   resetRoom(room: string): RoomState;
+  setRead(room: string, member: string, name: string, seq: number): { seq: number; previous: number };
 }
 
 function prepare(db: Database.Database) {
@@ -155,10 +222,39 @@ function prepare(db: Database.Database) {
     setLastSeq: db.prepare<[number, string]>('UPDATE rooms SET last_seq = ? WHERE name = ?'),
     setFirstSeq: db.prepare<[number, string]>('UPDATE rooms SET first_seq = ? WHERE name = ?'),
     byClientKey: db.prepare<[string, string, string], EntryRow>('SELECT * FROM entries WHERE room = ? AND client_scope = ? AND client_id = ?'),
-    insertEntry: db.prepare<[string, number, number, string, string, string | null, string | null, string | null, string | null, string | null]>(
-      'INSERT INTO entries (room, seq, ts, type, sender, text, client_id, client_scope, data, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    insertEntry: db.prepare<[string, number, number, string, string, string | null, string | null, string | null, string | null, string | null, number | null, number | null, string | null, string | null]>(
+      'INSERT INTO entries (room, seq, ts, type, sender, text, client_id, client_scope, data, event, target, reply_to, extra, fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     deleteEntries: db.prepare<[string]>('DELETE FROM entries WHERE room = ?'),
+    entryAt: db.prepare<[string, number], EntryRow>('SELECT * FROM entries WHERE room = ? AND seq = ?'),
+    setText: db.prepare<[string, string | null, string, number]>('UPDATE entries SET text = ?, fold = ? WHERE room = ? AND seq = ?'),
+    setFold: db.prepare<[string | null, string, number]>('UPDATE entries SET fold = ? WHERE room = ? AND seq = ?'),
+    eraseMessage: db.prepare<[string, string, number]>('UPDATE entries SET text = \'\', data = NULL, event = NULL, extra = NULL, fold = ? WHERE room = ? AND seq = ?'),
+    eraseEdits: db.prepare<[string, number]>("UPDATE entries SET text = '' WHERE room = ? AND target = ? AND type = 'edit'"),
+    repliesTo: db.prepare<[string, number], { seq: number; extra: string | null }>("SELECT seq, extra FROM entries WHERE room = ? AND reply_to = ? AND type = 'message'"),
+    setExtra: db.prepare<[string | null, string, number]>('UPDATE entries SET extra = ? WHERE room = ? AND seq = ?'),
+    reactorsOf: db.prepare<[string, number], { emoji: string; member: string; name: string }>('SELECT emoji, member, name FROM reactions WHERE room = ? AND seq = ? ORDER BY id'),
+    addReaction: db.prepare<[string, number, string, string, string]>('INSERT INTO reactions (room, seq, emoji, member, name) VALUES (?, ?, ?, ?, ?)'),
+    removeReaction: db.prepare<[string, number, string, string]>('DELETE FROM reactions WHERE room = ? AND seq = ? AND emoji = ? AND member = ?'),
+    removeReactions: db.prepare<[string, number]>('DELETE FROM reactions WHERE room = ? AND seq = ?'),
+    removeRoomReactions: db.prepare<[string]>('DELETE FROM reactions WHERE room = ?'),
+    removeReactionsBelow: db.prepare<[string, number, number]>('DELETE FROM reactions WHERE room = ? AND seq >= ? AND seq < ?'),
+    getRead: db.prepare<[string, string], { seq: number }>('SELECT seq FROM read_positions WHERE room = ? AND member = ?'),
+    setRead: db.prepare<[string, string, string, number]>(
+      'INSERT INTO read_positions (room, member, name, seq) VALUES (?, ?, ?, ?) ON CONFLICT (room, member) DO UPDATE SET name = excluded.name, seq = MAX(seq, excluded.seq)',
+    ),
+    listReads: db.prepare<[string, number], { member: string; name: string; seq: number }>('SELECT member, name, seq FROM read_positions WHERE room = ? ORDER BY seq DESC, member LIMIT ?'),
+    removeRoomReads: db.prepare<[string]>('DELETE FROM read_positions WHERE room = ?'),
+    addDoc: db.prepare<[string, number]>('INSERT INTO search_docs (room, seq) VALUES (?, ?)'),
+    docOf: db.prepare<[string, number], { id: number }>('SELECT id FROM search_docs WHERE room = ? AND seq = ?'),
+    addIndexed: db.prepare<[number, string, string]>('INSERT INTO search (rowid, r, t) VALUES (?, ?, ?)'),
+    removeIndexed: db.prepare<[number]>('DELETE FROM search WHERE rowid = ?'),
+    removeDoc: db.prepare<[number]>('DELETE FROM search_docs WHERE id = ?'),
+    removeIndexedRange: db.prepare<[string, number, number]>('DELETE FROM search WHERE rowid IN (SELECT id FROM search_docs WHERE room = ? AND seq >= ? AND seq < ?)'),
+    removeDocsRange: db.prepare<[string, number, number]>('DELETE FROM search_docs WHERE room = ? AND seq >= ? AND seq < ?'),
+    search: db.prepare<[string, string, number, number], EntryRow>(
+      'SELECT e.* FROM search JOIN search_docs d ON d.id = search.rowid JOIN entries e ON e.room = d.room AND e.seq = d.seq WHERE search MATCH ? AND d.room = ? AND d.seq < ? ORDER BY d.seq DESC LIMIT ?',
+    ),
     readAfter: db.prepare<[string, number, number], EntryRow>('SELECT * FROM entries WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?'),
     readBefore: db.prepare<[string, number, number], EntryRow>('SELECT * FROM entries WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
     firstYoung: db.prepare<[string, number, number, number], { seq: number }>(
@@ -171,13 +267,43 @@ function prepare(db: Database.Database) {
 /** Entries come back in the memory store's shape: optional keys are absent, never null. */
 function toEntry(row: EntryRow): Entry {
   const base = { room: row.room, seq: row.seq, ts: row.ts, from: JSON.parse(row.sender) as Sender };
-  if (row.type === 'join' || row.type === 'leave') return { type: row.type, ...base };
-  if (row.type !== 'message') throw new Error(`${row.type} entries are not read yet`);
+  const cid = row.client_id !== null ? { clientId: row.client_id } : {};
+  switch (row.type) {
+    case 'join':
+    case 'leave':
+      return { type: row.type, ...base };
+    case 'edit':
+      return { type: 'edit', ...base, target: row.target!, ...cid, text: row.text ?? '' };
+    case 'delete':
+      return { type: 'delete', ...base, target: row.target!, ...cid };
+    case 'reaction': {
+      const x = JSON.parse(row.extra!) as { emoji: string; on: boolean };
+      return { type: 'reaction', ...base, target: row.target!, ...cid, emoji: x.emoji, on: x.on };
+    }
+    case 'message':
+      break;
+  }
   const entry: MessageEntry = { type: 'message', ...base, text: row.text ?? '' };
   if (row.data !== null) entry.data = JSON.parse(row.data) as JsonValue;
   if (row.event !== null) entry.event = row.event;
   if (row.client_id !== null) entry.clientId = row.client_id;
+  if (row.reply_to !== null) entry.replyTo = row.reply_to;
+  if (row.extra !== null) {
+    const x = JSON.parse(row.extra) as { reply?: ReplyPreview };
+    if (x.reply) entry.reply = x.reply;
+  }
+  if (row.fold !== null) Object.assign(entry, JSON.parse(row.fold) as FoldColumn);
   return entry;
+}
+
+/** The fold column of a (folded) message. */
+function foldColumn(m: MessageEntry): string | null {
+  const f: FoldColumn = {};
+  if (m.edited) f.edited = m.edited;
+  if (m.deleted) f.deleted = true;
+  if (m.reactions) f.reactions = m.reactions;
+  if (m.folded !== undefined) f.folded = m.folded;
+  return Object.keys(f).length > 0 ? JSON.stringify(f) : null;
 }
 
 function toState(row: RoomRow): RoomState {
@@ -343,6 +469,49 @@ export class SqliteStore implements MessageStore {
     });
   }
 
+  async readMessage(room: string, seq: number): Promise<MessageEntry | undefined> {
+    this.appends?.flush();
+    return this.guard(() => {
+      const row = this.s().entryAt.get(room, seq);
+      if (!row) this.mustExist(room);
+      return row?.type === 'message' ? (toEntry(row) as MessageEntry) : undefined;
+    });
+  }
+
+  async setReadPosition(room: string, member: string, name: string, seq: number): Promise<{ seq: number; previous: number }> {
+    this.appends?.flush();
+    return this.guard(() => this.tx().setRead(room, member, name, seq));
+  }
+
+  async getReadPosition(room: string, member: string): Promise<number> {
+    return this.guard(() => {
+      const row = this.s().getRead.get(room, member);
+      if (!row) this.mustExist(room);
+      return row?.seq ?? 0;
+    });
+  }
+
+  async listReadPositions(room: string, limit: number): Promise<ReadPosition[]> {
+    return this.guard(() => {
+      this.mustExist(room);
+      return this.s().listReads.all(room, Math.max(0, Math.floor(limit)));
+    });
+  }
+
+  /** FTS5: each word a quoted prefix (`t:"word"*`), never the user's text as FTS syntax. */
+  async search(room: string, request: SearchRequest): Promise<SearchAnswer> {
+    this.appends?.flush();
+    return this.guard(() => {
+      this.mustExist(room);
+      const words = request.words.filter((w) => /^[\p{L}\p{N}]+$/u.test(w));
+      if (words.length === 0) return { results: [], more: false, complete: true };
+      const match = [`r:${roomToken(room)}`, ...words.map((w) => `t:"${w}"*`)].join(' AND ');
+      const rows = this.s().search.all(match, room, bound(request.before ?? Infinity), request.limit + 1);
+      const results = rows.slice(0, request.limit).map((r) => toEntry(r) as MessageEntry);
+      return { results, more: rows.length > request.limit, complete: true };
+    });
+  }
+
   async trim(retention: Retention, now: number): Promise<number> {
     const maxEntries = Math.max(0, bound(retention.maxEntries));
     const cutoff = Number.isFinite(retention.maxAgeMs) ? now - retention.maxAgeMs : -Number.MAX_SAFE_INTEGER;
@@ -397,6 +566,8 @@ export class SqliteStore implements MessageStore {
       // write() returns), but not an OS crash or power loss. FULL fsyncs the WAL at every commit,
       // so "acknowledged" means "on disk" whatever dies: the price is one fsync per append.
       db.pragma('synchronous = FULL');
+      // Deleted content is overwritten with zeros, not left in free space (erasure, issue 11).
+      db.pragma('secure_delete = ON');
       this.migrate(db);
       const stmts = prepare(db);
       // IMMEDIATE takes the write lock before the first read (of last_seq, of the room count), so
@@ -411,12 +582,22 @@ export class SqliteStore implements MessageStore {
         trimBatch: immediate((room: string, maxEntries: number, cutoff: number) => this.trimBatchInTx(stmts, room, maxEntries, cutoff)),
         createRoom: immediate((room: string, maxRooms: number) => createRoomInTx(stmts, room, maxRooms)),
         deleteRoom: immediate((room: string) => {
+          dropRoomData(stmts, room);
           stmts.deleteEntries.run(room);
           return stmts.deleteRoom.run(room).changes === 1;
+        }),
+        setRead: immediate((room: string, member: string, name: string, seq: number) => {
+          const state = stmts.getRoom.get(room);
+          if (!state) throw new SwitchboardError('ROOM_NOT_FOUND', room);
+          const previous = stmts.getRead.get(room, member)?.seq ?? 0;
+          const next = Math.max(previous, Math.min(Math.max(0, Math.floor(seq)), state.last_seq));
+          stmts.setRead.run(room, member, name, next);
+          return { seq: next, previous };
         }),
         resetRoom: immediate((room: string) => {
           if (!stmts.getRoom.get(room)) throw new SwitchboardError('ROOM_NOT_FOUND', room);
           const epoch = newEpoch();
+          dropRoomData(stmts, room);
           stmts.deleteEntries.run(room);
           stmts.restartRoom.run(epoch, room);
           return { name: room, epoch, lastSeq: 0, firstSeq: 1 };
@@ -425,9 +606,15 @@ export class SqliteStore implements MessageStore {
       this.stmts = stmts;
       const txs = this.txs;
       const runBatch = (drafts: readonly EntryDraft[]): AppendOutcome[] => {
-        const { outcomes, appended } = txs.appendBatch(drafts);
-        // Committed: only now may reads see these entries.
-        for (const { state, entries } of appended) this.cache.appended(state, entries);
+        const { outcomes, appended, erased } = txs.appendBatch(drafts);
+        // Committed: only now may reads see these entries. An amendment changed older entries: the room's copies go.
+        for (const { state, entries, amended } of appended) {
+          if (amended) this.cache.delete(state.name);
+          else this.cache.appended(state, entries);
+        }
+        // Erased text must not stay in the WAL: copy it into the file (where secure_delete zeroed
+        // the old cells) and truncate the WAL, before any ack of the batch.
+        if (erased) checkpoint(db, this.busyTimeoutMs);
         return outcomes;
       };
       this.appends = new GroupCommit(runBatch, toStoreError, { maxBatchSize: this.maxBatchSize, maxWaitMs: this.maxWaitMs });
@@ -447,6 +634,9 @@ export class SqliteStore implements MessageStore {
     const youngFrom = Math.max(first, room.last_seq - maxEntries + 1);
     const newFirst = youngFrom > windowEnd ? windowEnd + 1 : (s.firstYoung.get(name, youngFrom, windowEnd, cutoff)?.seq ?? windowEnd + 1);
     if (newFirst === first) return { removed: 0, more: false };
+    s.removeIndexedRange.run(name, first, newFirst);
+    s.removeDocsRange.run(name, first, newFirst);
+    s.removeReactionsBelow.run(name, first, newFirst);
     s.deleteBelow.run(name, first, newFirst);
     s.setFirstSeq.run(newFirst, name);
     return { removed: newFirst - first, more: newFirst === windowEnd + 1 && windowEnd < room.last_seq };
@@ -517,8 +707,9 @@ function toStoreError(err: unknown): SwitchboardError {
  */
 function appendBatchInTx(s: Statements, drafts: readonly EntryDraft[]): BatchResult {
   const rooms = new Map<string, RoomRow | undefined>();
-  const touched = new Map<RoomRow, Entry[]>();
+  const touched = new Map<RoomRow, { entries: Entry[]; amended: boolean }>();
   const outcomes: AppendOutcome[] = [];
+  let erased = false;
   for (const draft of drafts) {
     let room = rooms.get(draft.room);
     if (!rooms.has(draft.room)) {
@@ -529,8 +720,7 @@ function appendBatchInTx(s: Statements, drafts: readonly EntryDraft[]): BatchRes
       outcomes.push({ ok: false, error: new SwitchboardError('ROOM_NOT_FOUND', draft.room) });
       continue;
     }
-    const message = draft.type === 'message' ? draft : undefined;
-    const clientId = message?.clientId;
+    const clientId = clientIdOf(draft);
     if (clientId !== undefined) {
       // Sees the rows this batch wrote already: a duplicate within the batch returns the first.
       const original = s.byClientKey.get(draft.room, clientScope(draft.from), clientId);
@@ -539,33 +729,133 @@ function appendBatchInTx(s: Statements, drafts: readonly EntryDraft[]): BatchRes
         continue;
       }
     }
-    const row: EntryRow = {
-      room: draft.room,
-      seq: room.last_seq + 1,
-      ts: Date.now(),
-      type: draft.type,
-      sender: JSON.stringify(draft.from),
-      text: message?.text ?? null,
-      client_id: clientId ?? null,
-      client_scope: clientId === undefined ? null : clientScope(draft.from),
-      data: message?.data === undefined ? null : JSON.stringify(message.data),
-      event: message?.event ?? null,
-    };
-    s.insertEntry.run(row.room, row.seq, row.ts, row.type, row.sender, row.text, row.client_id, row.client_scope, row.data, row.event);
-    room.last_seq = row.seq;
-    // Built from the stored row, so the ack and later reads have exactly the same shape.
-    const entry = toEntry(row);
+    let entry: Entry;
+    try {
+      entry = writeEntry(s, room, draft, clientId);
+    } catch (err) {
+      // A refused amendment or reply (MESSAGE_NOT_FOUND, ...) fails alone; it wrote nothing.
+      if (err instanceof SwitchboardError) {
+        outcomes.push({ ok: false, error: err });
+        continue;
+      }
+      throw err;
+    }
+    room.last_seq = entry.seq;
+    if (entry.type === 'delete') erased = true;
     const added = touched.get(room);
-    if (added) added.push(entry);
-    else touched.set(room, [entry]);
+    if (added) {
+      added.entries.push(entry);
+      added.amended ||= isAmendment(entry);
+    } else touched.set(room, { entries: [entry], amended: isAmendment(entry) });
     outcomes.push({ ok: true, value: { entry, epoch: room.epoch, duplicate: false } });
   }
   const appended: BatchResult['appended'] = [];
-  for (const [room, entries] of touched) {
+  for (const [room, { entries, amended }] of touched) {
     s.setLastSeq.run(room.last_seq, room.name);
-    appended.push({ state: toState(room), entries });
+    appended.push({ state: toState(room), entries, amended });
   }
-  return { outcomes, appended };
+  return { outcomes, appended, erased };
+}
+
+/**
+ * Writes one entry (the next seq of `room`), and for an amendment folds it into its target (and
+ * erases, for a delete), for a reply sets its preview. Checks first and throws a SwitchboardError
+ * (MESSAGE_NOT_FOUND, MESSAGE_DELETED, REACTION_LIMIT) before it writes anything.
+ */
+function writeEntry(s: Statements, room: RoomRow, draft: EntryDraft, clientId: string | undefined): Entry {
+  const seq = room.last_seq + 1;
+  const ts = Date.now();
+  const targetOf = (t: number): MessageEntry => {
+    const row = t < room.first_seq ? undefined : s.entryAt.get(room.name, t);
+    return checkTarget(row ? toEntry(row) : undefined, t);
+  };
+  const row: EntryRow = {
+    room: draft.room,
+    seq,
+    ts,
+    type: draft.type,
+    sender: JSON.stringify(draft.from),
+    text: null,
+    client_id: clientId ?? null,
+    client_scope: clientId === undefined ? null : clientScope(draft.from),
+    data: null,
+    event: null,
+    target: null,
+    reply_to: null,
+    extra: null,
+    fold: null,
+  };
+  const insert = (): void =>
+    void s.insertEntry.run(row.room, row.seq, row.ts, row.type, row.sender, row.text, row.client_id, row.client_scope, row.data, row.event, row.target, row.reply_to, row.extra, row.fold);
+  if (draft.type === 'message') {
+    row.text = draft.text;
+    row.data = draft.data === undefined ? null : JSON.stringify(draft.data);
+    row.event = draft.event ?? null;
+    if (draft.replyTo !== undefined) {
+      row.reply_to = draft.replyTo;
+      row.extra = JSON.stringify({ reply: replyPreview(targetOf(draft.replyTo)) });
+    }
+    insert();
+    if (draft.text !== '') index(s, room.name, seq, draft.text);
+    return toEntry(row);
+  }
+  if (!isAmendment(draft)) {
+    insert();
+    return toEntry(row);
+  }
+  const target = targetOf(draft.target);
+  row.target = draft.target;
+  let on = true;
+  let reactions: ReactionSummary[] | undefined;
+  if (draft.type === 'reaction') {
+    const member = clientScope(draft.from);
+    const reactors: Reactors = new Map();
+    for (const r of s.reactorsOf.all(room.name, target.seq)) {
+      const list = reactors.get(r.emoji);
+      if (list) list.push({ member: r.member, name: r.name });
+      else reactors.set(r.emoji, [{ member: r.member, name: r.name }]);
+    }
+    const had = reactors.get(draft.emoji)?.some((r) => r.member === member) ?? false;
+    on = applyReaction(reactors, draft.emoji, member, draft.from.name, draft.on);
+    if (on && !had) s.addReaction.run(room.name, target.seq, draft.emoji, member, draft.from.name);
+    else if (!on && had) s.removeReaction.run(room.name, target.seq, draft.emoji, member);
+    reactions = summarize(reactors);
+    row.extra = JSON.stringify({ emoji: draft.emoji, on });
+  } else if (draft.type === 'edit') row.text = draft.text;
+  insert();
+  const amendment = amendmentEntry(draft, seq, ts, on);
+  const folded = foldMessage(target, amendment, reactions);
+  if (draft.type === 'edit') {
+    s.setText.run(folded.text, foldColumn(folded), room.name, target.seq);
+    unindex(s, room.name, target.seq);
+    index(s, room.name, target.seq, folded.text);
+  } else if (draft.type === 'reaction') s.setFold.run(foldColumn(folded), room.name, target.seq);
+  else {
+    // Erase: the message's payload, the text of its edits, the previews quoting it, its reactions, its index rows.
+    s.eraseMessage.run(foldColumn(folded)!, room.name, target.seq);
+    s.eraseEdits.run(room.name, target.seq);
+    for (const reply of s.repliesTo.all(room.name, target.seq)) {
+      const x = reply.extra === null ? undefined : (JSON.parse(reply.extra) as { reply?: ReplyPreview });
+      if (x?.reply) s.setExtra.run(JSON.stringify({ reply: erasedPreview(x.reply) }), room.name, reply.seq);
+    }
+    s.removeReactions.run(room.name, target.seq);
+    unindex(s, room.name, target.seq);
+  }
+  return amendment;
+}
+
+/** Adds a message's text to the search index. */
+function index(s: Statements, room: string, seq: number, text: string): void {
+  const id = Number(s.addDoc.run(room, seq).lastInsertRowid);
+  s.addIndexed.run(id, roomToken(room), text);
+}
+
+/** Removes a message from the search index (secure-delete: its tokens are purged from the index). */
+function unindex(s: Statements, room: string, seq: number): void {
+  const doc = s.docOf.get(room, seq);
+  if (!doc) return;
+  s.removeIndexed.run(doc.id);
+  s.removeDoc.run(doc.id);
 }
 
 /** Creates the room unless it exists or `maxRooms` are there already (ROOM_LIMIT). Runs inside the write lock. */
@@ -576,6 +866,27 @@ function createRoomInTx(s: Statements, name: string, maxRooms: number): { state:
   const epoch = newEpoch();
   s.insertRoom.run(name, epoch, Date.now());
   return { state: { name, epoch, lastSeq: 0, firstSeq: 1 }, created: true };
+}
+
+/** Removes what a room keeps besides its entries: search rows, reactions, read positions. */
+function dropRoomData(s: Statements, room: string): void {
+  s.removeIndexedRange.run(room, 0, Number.MAX_SAFE_INTEGER);
+  s.removeDocsRange.run(room, 0, Number.MAX_SAFE_INTEGER);
+  s.removeRoomReactions.run(room);
+  s.removeRoomReads.run(room);
+}
+
+/**
+ * Checkpoints the WAL into the database file and truncates it (so no erased text stays in the
+ * WAL), retrying while another connection's reader holds it back, up to `timeoutMs`.
+ */
+function checkpoint(db: Database.Database, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+    const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+    if (!result || result.busy === 0 || Date.now() >= deadline) return;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+  }
 }
 
 /** Runs `fn`, again after a short sleep while it fails with SQLITE_BUSY, for up to `timeoutMs`. */

@@ -1,8 +1,9 @@
 import { ROOM_NAME_PATTERN } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
-import { publishBody } from '../../protocol/schemas.js';
+import { deleteBody, editBody, publishBody, reactBody, readBody, searchQuery } from '../../protocol/schemas.js';
+import type { ZodType } from 'zod';
 import type { ServerContext } from '../context.js';
-import { readJsonBody, sendJson } from '../http-util.js';
+import { readJsonBody, sendJson, type HttpRequest } from '../http-util.js';
 import type { Router } from '../router.js';
 import { requestSession } from './request-session.js';
 
@@ -67,11 +68,70 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
   router.on('POST', '/api/rooms/:room/messages', async (req, res, params, url) => {
     const body = publishBody.safeParse(await readJsonBody(req, config.maxMessageBytes * 6 + 4096));
     if (!body.success) throw new SwitchboardError('BAD_REQUEST', body.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    const { text, data, event, clientId, name, member, connectionId } = body.data;
+    const { text, data, event, clientId, name, member, connectionId, replyTo } = body.data;
     // The body names the sender on an open server (and for the server API: on behalf of whom).
     const session = await requestSession(ctx, req, url, 'http', { name, member, connection: connectionId }, true);
-    const ack = await session.publish(params.room!, { text, data, event, clientId, onBehalfOf: { name, member } });
+    const ack = await session.publish(params.room!, { text, data, event, clientId, replyTo, onBehalfOf: { name, member } });
     sendJson(res, ack.duplicate ? 200 : 201, ack);
+  });
+
+  /** Edits a message (its author, or a room admin): 201 with the ack of the `edit` entry (200: a duplicate). */
+  router.on('PATCH', '/api/rooms/:room/messages/:seq', async (req, res, params, url) => {
+    const seq = seqParam(params.seq!);
+    const body = parse(editBody, await readJsonBody(req, config.maxMessageBytes * 6 + 4096));
+    const session = await requestSession(ctx, req, url, 'http', undefined, true);
+    const ack = await session.edit(params.room!, seq, body.text, body.clientId);
+    sendJson(res, ack.duplicate ? 200 : 201, ack);
+  });
+
+  /** Deletes a message (its author, or a room admin); the optional body `{clientId}` makes it idempotent. */
+  router.on('DELETE', '/api/rooms/:room/messages/:seq', async (req, res, params, url) => {
+    const seq = seqParam(params.seq!);
+    const body = await optionalBody(req, deleteBody);
+    const session = await requestSession(ctx, req, url, 'http', undefined, true);
+    const ack = await session.deleteMessage(params.room!, seq, body.clientId);
+    sendJson(res, ack.duplicate ? 200 : 201, ack);
+  });
+
+  /** Adds, takes back (`on`) or toggles (no `on`) the caller's reaction. */
+  router.on('POST', '/api/rooms/:room/messages/:seq/reactions', async (req, res, params, url) => {
+    const seq = seqParam(params.seq!);
+    const body = parse(reactBody, await readJsonBody(req, 4096));
+    const session = await requestSession(ctx, req, url, 'http', undefined, true);
+    const ack = await session.react(params.room!, seq, body.emoji, body.on, body.clientId);
+    sendJson(res, ack.duplicate ? 200 : 201, ack);
+  });
+
+  /** Moves the caller's read position forward: 200 {room, member, seq} (the position stored, never lower). */
+  router.on('PUT', '/api/rooms/:room/read', async (req, res, params, url) => {
+    const body = parse(readBody, await readJsonBody(req, 4096));
+    const session = await requestSession(ctx, req, url, 'http', undefined, true);
+    const seq = await session.markRead(params.room!, body.seq);
+    sendJson(res, 200, { room: params.room, member: session.principal.member, seq });
+  });
+
+  /** The caller's read position and unread counts, and the room's readers (ReadState). */
+  router.on('GET', '/api/rooms/:room/read', async (req, res, params, url) => {
+    const session = await requestSession(ctx, req, url, 'http');
+    sendJson(res, 200, await session.readState(params.room!));
+  });
+
+  /** Unread counts in 1..50 rooms: `?rooms=a,b,c`. Rooms the caller may not read, or that do not exist, are left out. */
+  router.on('GET', '/api/read', async (req, res, _params, url) => {
+    const rooms = (url.searchParams.get('rooms') ?? '').split(',').filter((r) => r !== '');
+    if (rooms.length < 1 || rooms.length > 50) throw new SwitchboardError('BAD_REQUEST', 'rooms: 1 to 50 room names, comma-separated');
+    for (const r of rooms) if (!ROOM_NAME_PATTERN.test(r)) throw new SwitchboardError('INVALID_ROOM_NAME', JSON.stringify(r.slice(0, 80)));
+    const session = await requestSession(ctx, req, url, 'http');
+    sendJson(res, 200, { rooms: await session.unread([...new Set(rooms)]) });
+  });
+
+  /** Search: `?q=` (1-200 characters), `?limit=` (1-50, default 20), `?before=<seq>`. */
+  router.on('GET', '/api/rooms/:room/search', async (req, res, params, url) => {
+    const q = parse(searchQuery, url.searchParams.get('q') ?? '');
+    const limit = intParam(url, 'limit', 1, 50) ?? 20;
+    const before = intParam(url, 'before', 1, Number.MAX_SAFE_INTEGER);
+    const session = await requestSession(ctx, req, url, 'http');
+    sendJson(res, 200, await session.search(params.room!, q, { before, limit }));
   });
 
   router.on('GET', '/api/rooms/:room/presence', async (req, res, params, url) => {
@@ -124,6 +184,28 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
     await session.typing(params.room!);
     res.writeHead(204).end();
   });
+}
+
+/** A value checked by a schema; BAD_REQUEST naming what is wrong. */
+function parse<T>(schema: ZodType<T>, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new SwitchboardError('BAD_REQUEST', r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ').slice(0, 300));
+  return r.data;
+}
+
+/** The `:seq` of a message route: a positive integer, else BAD_REQUEST. */
+function seqParam(raw: string): number {
+  const n = Number(raw);
+  if (!/^[0-9]{1,16}$/.test(raw) || !Number.isSafeInteger(n) || n < 1) throw new SwitchboardError('BAD_REQUEST', 'seq must be a positive integer');
+  return n;
+}
+
+/** A body that may be absent (no content): `{}` then; otherwise JSON checked by `schema`. */
+async function optionalBody<T>(req: HttpRequest, schema: ZodType<T>): Promise<T> {
+  const length = req.headers['content-length'];
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (!chunked && (length === undefined || length === '0')) return parse(schema, {});
+  return parse(schema, await readJsonBody(req, 4096));
 }
 
 /** An integer query parameter within bounds; undefined when absent; BAD_REQUEST when malformed. */

@@ -118,7 +118,7 @@ export class WebSocketConnection {
         case 'publish': {
           let ack;
           try {
-            ack = await session.publish(frame.room, { text: frame.text, data: frame.data, event: frame.event, clientId: frame.clientId });
+            ack = await session.publish(frame.room, { text: frame.text, data: frame.data, event: frame.event, clientId: frame.clientId, replyTo: frame.replyTo });
           } catch (err) {
             if (err instanceof SwitchboardError && err.code === 'RATE_LIMITED' && ++this.rejected > FLOOD_DISCONNECT_AFTER) {
               this.flood = err; // closed by endFlood once the publishes before this one are answered
@@ -130,6 +130,18 @@ export class WebSocketConnection {
           this.send({ type: 'ack', ...id, ...ack });
           return;
         }
+        case 'edit':
+          this.send({ type: 'ack', ...id, ...(await session.edit(frame.room, frame.seq, frame.text, frame.clientId)) });
+          return;
+        case 'delete':
+          this.send({ type: 'ack', ...id, ...(await session.deleteMessage(frame.room, frame.seq, frame.clientId)) });
+          return;
+        case 'react':
+          this.send({ type: 'ack', ...id, ...(await session.react(frame.room, frame.seq, frame.emoji, frame.on, frame.clientId)) });
+          return;
+        case 'mark-read':
+          this.send({ type: 'marked', ...id, room: frame.room, seq: await session.markRead(frame.room, frame.seq) });
+          return;
         case 'typing':
           await session.typing(frame.room);
           return;
