@@ -1,6 +1,6 @@
 import type { PresenceMember, RoomInfo, UnreadCount } from 'switchboard-client';
 import { apiRequest } from './api.js';
-import { auth } from './auth.js';
+import { auth, claimsForSdk } from './auth.js';
 
 /**
  * The only calls the app makes outside the SDK: the room list, room creation, unread counts of
@@ -39,7 +39,11 @@ export const READ_COUNTS_MAX = 50;
  */
 export async function readCounts(rooms: string[]): Promise<UnreadCount[]> {
   if (!rooms.length) return [];
-  const { rooms: counts } = await request<{ rooms: UnreadCount[] }>('GET', `/api/read?rooms=${rooms.slice(0, READ_COUNTS_MAX).map(encodeURIComponent).join(',')}`);
+  // Counts are per member: on an open server the member is claimed as the SDK claims it (a token says it otherwise).
+  const me = auth.identity();
+  const claims = auth.token === undefined ? claimsForSdk(me.name, me.member) : undefined;
+  const who = claims ? `&name=${encodeURIComponent(claims.name)}&member=${encodeURIComponent(claims.member)}` : '';
+  const { rooms: counts } = await request<{ rooms: UnreadCount[] }>('GET', `/api/read?rooms=${rooms.slice(0, READ_COUNTS_MAX).map(encodeURIComponent).join(',')}${who}`);
   return counts;
 }
 
