@@ -231,6 +231,9 @@ export class ChatView {
         status: (s) => this.onStatus(s),
         reset: (r) => {
           this.list?.clear();
+          // A new history: positions of the old one mean nothing.
+          this.lastReceived = 0;
+          this.markedSeq = 0;
           this.inspector.note(`History reset (${r.reason}): entries start again from the oldest kept`);
         },
         error: (err) => {
@@ -347,6 +350,9 @@ export class ChatView {
     this.finding = true;
     try {
       for (let page = 0; page < FIND_PAGES && !list.has(seq); page++) {
+        // A page asked for by scrolling may be on its way: wait for it rather than give up.
+        for (let wait = 0; this.loadingOlder && wait < 100; wait++) await new Promise((r) => setTimeout(r, 50));
+        if (list.has(seq)) break;
         const first = list.firstSeq;
         if (first !== undefined && first <= seq) break;
         if (!(await this.loadOlder())) break;
@@ -502,11 +508,14 @@ export class ChatView {
   }
 
   private onStatus(status: StatusEvent): void {
+    const was = this.status?.status;
     this.status = status;
     this.badge.update(status);
     this.list?.setAllPending(status.status === 'connected' ? 'sending' : 'queued');
     this.badge.setQueued(this.list?.pendingCount ?? 0);
     this.presence.setConnected(status.status === 'connected');
+    // (Re)connected: receipts sent meanwhile were missed; ask for the read positions once.
+    if (status.status === 'connected' && was !== undefined && was !== 'connected' && this.session?.current && this.list) this.pollReadState(this.session);
     // A notice of messages that could not be sent stays until dismissed.
     if (status.status === 'connected' && !this.banner.classList.contains('sticky')) this.showBanner(undefined);
     // A lost connection is said where it cannot be missed, with a way to try at once.

@@ -55,7 +55,10 @@ export class ReactionPicker {
     const box = container.getBoundingClientRect();
     const at = anchor.getBoundingClientRect();
     const width = this.element.offsetWidth;
-    const left = Math.max(8, Math.min(at.right - box.left - width, box.width - width - 8));
+    // Away from the message's text: the actions sit left of one's own bubble and right of others'.
+    const own = anchor.closest('.msg')?.classList.contains('own') ?? false;
+    const wanted = own ? at.right - box.left - width : at.left - box.left;
+    const left = Math.max(8, Math.min(wanted, box.width - width - 8));
     // Below the button, or above it when there is no room below.
     const below = at.bottom - box.top + container.scrollTop + 4;
     const fitsBelow = at.bottom + this.element.offsetHeight + 8 < box.bottom;
