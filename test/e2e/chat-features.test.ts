@@ -212,4 +212,58 @@ describe('web app: edits, deletes, reactions, replies, receipts, unread counts, 
     assert.equal(await a.page.locator('#search-panel').isVisible(), false);
     await a.context.close();
   });
+  it('works by keyboard alone, on a narrow screen, in dark mode', async () => {
+    const room = 'keys';
+    await createRoom(s.h, room);
+    const a = await s.open({ name: 'Kim', viewport: { width: 390, height: 760 }, hash: `#/room/${room}` });
+    const { page } = a;
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await send(page, 'typed, and amended by keys only @Kim');
+    await waitForMessage(page, 'typed, and amended by keys only');
+    const line = message(page, 'typed, and amended');
+    assert.equal(await line.locator('.mention.me').textContent(), '@Kim');
+    // React: Enter opens the picker on its first emoji, arrows move, Enter picks, focus comes back.
+    await line.getByRole('button', { name: 'React', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    const picker = page.getByRole('group', { name: 'Pick a reaction' });
+    await picker.waitFor();
+    assert.equal(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.emoji), '👍');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Enter');
+    await line.locator('.reaction-chip[data-emoji="❤️"][aria-pressed="true"]').waitFor();
+    assert.equal(await picker.isVisible(), false);
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'React');
+    // Escape closes the picker without a reaction.
+    await page.keyboard.press('Enter');
+    await picker.waitFor();
+    await page.keyboard.press('Escape');
+    assert.equal(await picker.isVisible(), false);
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'React');
+    // Tab reaches Edit; Enter edits; Enter saves.
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Edit');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('End');
+    await page.keyboard.type(' (fixed)');
+    await page.keyboard.press('Enter');
+    await message(page, '(fixed)').locator('.edited').waitFor();
+    // The chip toggles by keyboard too.
+    await message(page, '(fixed)').locator('.reaction-chip[data-emoji="❤️"]').focus();
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => document.querySelectorAll('.reaction-chip').length === 0);
+    // Reply by keyboard: Escape in the box drops the reply.
+    await message(page, '(fixed)').getByRole('button', { name: 'Reply', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('.reply-bar', { hasText: 'Replying to Kim' }).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'message-input');
+    await shot(page, 'narrow-dark-reply');
+    await page.keyboard.press('Escape');
+    assert.equal(await page.locator('.reply-bar').isVisible(), false);
+    const search = page.getByRole('searchbox', { name: 'Search messages' });
+    await search.fill('amended');
+    await search.press('Enter');
+    await page.getByRole('list', { name: 'Search results' }).getByRole('button').first().waitFor();
+    await shot(page, 'narrow-dark-search');
+    await a.context.close();
+  });
 });
