@@ -11,17 +11,7 @@ export function queryWords(query: string): string[] {
  * diacritic-insensitive. Text nodes only: nothing is parsed as HTML.
  */
 export function highlightMatches(text: string, query: string): Node[] {
-  const words = queryWords(query);
-  if (!words.length) return [document.createTextNode(text)];
-  const folded = fold(text);
-  const ranges: Array<[number, number]> = [];
-  for (const word of folded.text.matchAll(/[\p{L}\p{N}]+/gu)) {
-    const prefix = words.filter((w) => word[0].startsWith(w)).reduce((a, w) => Math.max(a, w.length), 0);
-    if (prefix === 0) continue;
-    const start = folded.origin[word.index] ?? 0;
-    const end = folded.origin[word.index + prefix] ?? text.length;
-    ranges.push([start, end]);
-  }
+  const ranges = matchRanges(text, query);
   const nodes: Node[] = [];
   let at = 0;
   for (const [start, end] of ranges) {
@@ -31,6 +21,23 @@ export function highlightMatches(text: string, query: string): Node[] {
   }
   if (at < text.length) nodes.push(document.createTextNode(text.slice(at)));
   return nodes;
+}
+
+/**
+ * Where `text` matches `query` as the server matches: for each word of the text that starts with
+ * a word of the query (folded), the [start, end) of that prefix in `text`, in order.
+ */
+export function matchRanges(text: string, query: string): Array<[number, number]> {
+  const words = queryWords(query);
+  const ranges: Array<[number, number]> = [];
+  if (!words.length) return ranges;
+  const folded = fold(text);
+  for (const word of folded.text.matchAll(/[\p{L}\p{N}]+/gu)) {
+    const prefix = words.filter((w) => word[0].startsWith(w)).reduce((a, w) => Math.max(a, w.length), 0);
+    if (prefix === 0) continue;
+    ranges.push([folded.origin[word.index] ?? 0, folded.origin[word.index + prefix] ?? text.length]);
+  }
+  return ranges;
 }
 
 /**
