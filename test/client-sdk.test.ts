@@ -5,6 +5,7 @@ import { ConnectionError, SwitchboardError, TRANSPORTS, connect, type Client, ty
 import { createSwitchboard, type Switchboard } from '../src/server/server.js';
 import { backoffDelay } from '../src/client/backoff.js';
 import { Outbox } from '../src/client/outbox.js';
+import { ReadMarker } from '../src/client/read-marker.js';
 import { PresenceList } from '../src/client/presence-list.js';
 import { ResumePosition } from '../src/client/resume-position.js';
 import { SilenceWatchdog } from '../src/client/silence-watchdog.js';
@@ -401,5 +402,57 @@ describe('client building blocks', () => {
     const f = outbox.add({ type: 'publish', message: { text: 'f' } }, 'id-f');
     outbox.rejectAll(new ConnectionError('CLOSED', 'closed'));
     await assert.rejects(f, (err: unknown) => err instanceof ConnectionError && err.code === 'CLOSED');
+  });
+  it('read marker: one request at a time with the highest position, stored positions answered at once, waits while offline', async () => {
+    let up = true;
+    const sent: number[] = [];
+    let release: (() => void) | undefined;
+    let failNext: Error | undefined;
+    const marker = new ReadMarker({
+      canSend: () => up,
+      send: async (seq) => {
+        sent.push(seq);
+        if (failNext) {
+          const err = failNext;
+          failNext = undefined;
+          if (err instanceof ConnectionError) up = false;
+          throw err;
+        }
+        await new Promise<void>((r) => (release = r));
+        return seq;
+      },
+    });
+    const first = marker.mark(3);
+    const second = marker.mark(5);
+    const third = marker.mark(4);
+    assert.deepEqual(sent, [3], 'one request on its way');
+    release!();
+    assert.equal(await first, 3);
+    await waitFor(() => sent.length === 2, 'the next request');
+    assert.deepEqual(sent, [3, 5], 'the highest position waiting, once');
+    release!();
+    assert.deepEqual(await Promise.all([second, third]), [5, 5]);
+    assert.equal(await marker.mark(2), 5, 'at or below the stored position: at once');
+    assert.equal(sent.length, 2);
+    // Another tab moved it (a receipt of this member): waiting calls at or below are answered.
+    up = false;
+    const waiting = marker.mark(7);
+    marker.saw(8);
+    assert.equal(await waiting, 8);
+    // Offline: it waits; a retryable failure is sent again once a transport is up.
+    const later = marker.mark(9);
+    failNext = new ConnectionError('CONNECTION_LOST', 'cut');
+    up = true;
+    marker.flush();
+    await waitFor(() => !up, 'the failure');
+    up = true;
+    marker.flush();
+    await waitFor(() => sent.length === 4, 'the retry');
+    release!();
+    assert.equal(await later, 9);
+    assert.deepEqual(sent.slice(2), [9, 9]);
+    // A refusal rejects the calls it answered.
+    failNext = new SwitchboardError('FORBIDDEN');
+    await assert.rejects(marker.mark(10), (err: unknown) => err instanceof SwitchboardError && err.code === 'FORBIDDEN');
   });
 });

@@ -108,18 +108,21 @@ describe('FoldedMessages', () => {
   it('delete blanks text, data, event and reply, and the preview of replies quoting it, loaded before or after', () => {
     const f = new FoldedMessages();
     f.apply(msg(1, 'secret', { data: { s: 1 }, event: 'x' }));
-    f.apply(msg(2, 'quote', { from: bob, replyTo: 1, reply: { seq: 1, from: { name: 'ann' }, text: 'secret' } }));
-    const deleted = f.apply(del(3, 1));
+    f.apply(react(2, 1, '👍', true, bob));
+    f.apply(msg(3, 'quote', { from: bob, replyTo: 1, reply: { seq: 1, from: { name: 'ann' }, text: 'secret' } }));
+    assert.equal(f.get(1)?.reactions?.length, 1);
+    const deleted = f.apply(del(4, 1));
+    assert.equal(deleted?.reactions, undefined, 'a tombstone has no reactions');
     assert.equal(deleted?.deleted, true);
     assert.equal(deleted?.text, '');
     assert.equal(deleted?.data, undefined);
     assert.equal(deleted?.event, undefined);
-    assert.deepEqual(f.get(2)?.reply, { seq: 1, from: { name: 'ann' }, text: '', deleted: true });
+    assert.deepEqual(f.get(3)?.reply, { seq: 1, from: { name: 'ann' }, text: '', deleted: true });
     // A reply that comes after (a live copy, broadcast before the delete) loses its preview too.
-    const late = f.apply(msg(4, 'late quote', { from: bob, replyTo: 1, reply: { seq: 1, from: { name: 'ann' }, text: 'secret' } }));
+    const late = f.apply(msg(5, 'late quote', { from: bob, replyTo: 1, reply: { seq: 1, from: { name: 'ann' }, text: 'secret' } }));
     assert.deepEqual(late?.reply, { seq: 1, from: { name: 'ann' }, text: '', deleted: true });
     // Amendments after the delete (replays) do not bring text back.
-    f.apply(edit(5, 1, 'back?'));
+    f.apply(edit(6, 1, 'back?'));
     assert.equal(f.get(1)?.text, '');
     assert.ok(!JSON.stringify(f.messages()).includes('secret'));
   });

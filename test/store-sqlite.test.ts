@@ -83,7 +83,7 @@ describe('SqliteStore', () => {
       await store.close();
       const db = new Database(join(nested, 'chat.db'), { readonly: true });
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(db.pragma('user_version', { simple: true }), 4);
+      assert.equal(db.pragma('user_version', { simple: true }), 5);
       db.close();
       // Reopening an up-to-date file runs no migration (it would fail: the tables exist).
       const again = new SqliteStore({ dataDir: nested, fileName: 'chat.db' });
@@ -138,7 +138,7 @@ describe('SqliteStore', () => {
       }
       const db = new Database(join(dir, 'switchboard.db'), { readonly: true });
       try {
-        assert.equal(db.pragma('user_version', { simple: true }), 4);
+        assert.equal(db.pragma('user_version', { simple: true }), 5);
         assert.deepEqual(db.prepare("SELECT seq, client_scope FROM entries WHERE room = 'a' ORDER BY seq").all(), [
           { seq: 1, client_scope: 'carol' },
           { seq: 2, client_scope: 'http-9' },
@@ -147,7 +147,7 @@ describe('SqliteStore', () => {
         ]);
         assert.deepEqual(db.prepare("SELECT COUNT(*) AS n FROM entries WHERE data IS NOT NULL OR event IS NOT NULL").get(), { n: 0 });
         const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entries' AND sql IS NOT NULL").all();
-        assert.deepEqual(indexes, [{ name: 'entries_room_client_key' }]);
+        assert.deepEqual(indexes, [{ name: 'entries_room_client_key' }, { name: 'entries_target' }, { name: 'entries_reply_to' }]);
       } finally {
         db.close();
       }

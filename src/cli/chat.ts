@@ -162,7 +162,8 @@ class ChatSession {
         this.notice(`no message matches "${words}"`);
         return;
       }
-      this.notice(`${found.results.length}${found.more ? '+' : ''} message${found.results.length === 1 ? '' : 's'} match "${words}"${found.complete ? '' : ' (among the newest only)'}:`);
+      const n = found.results.length;
+      this.notice(`${n}${found.more ? '+' : ''} message${n === 1 && !found.more ? ' matches' : 's match'} "${words}"${found.complete ? '' : ' (among the newest only)'}:`);
       for (const m of found.results) this.print(formatEntry(m, this.p, m.from.member === this.client.member));
     } catch (err) {
       this.notice(`cannot search: ${describeError(err)}`);

@@ -18,8 +18,8 @@ export interface FoldedMessagesOptions {
  *
  * Rules: an amendment at or below a message's `folded` is skipped (already in it), so replays and
  * overlapping pages change nothing; a copy with a higher `folded` replaces a lower one. A delete
- * blanks the message (text '', no data, event or reply) and the preview of every reply quoting
- * it. Reactions are kept by member: `count` exact, `by` the first 50. An amendment whose message
+ * blanks the message (text '', no data, event, reply or reactions) and the preview of every reply quoting
+ * it, and drops its reactions (as the server does). Reactions are kept by member: `count` exact, `by` the first 50. An amendment whose message
  * is not here yet waits (bounded) and is applied when the message comes. Messages are immutable
  * objects: a change makes a new one, so `apply`'s result can be compared by identity.
  */
@@ -102,7 +102,7 @@ export class FoldedMessages {
       case 'edit':
         return { ...m, text: a.text, edited: { seq: a.seq, ts: a.ts }, folded };
       case 'delete': {
-        const { data: _data, event: _event, reply: _reply, ...rest } = m;
+        const { data: _data, event: _event, reply: _reply, reactions: _reactions, ...rest } = m;
         return { ...rest, text: '', deleted: true, folded };
       }
       case 'reaction': {

@@ -68,6 +68,101 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
   }
 
   describe(`MessageStore contract: ${name}`, () => {
+    it('folds edits and reactions into the target; toggles; the 20-emoji limit; amendments are idempotent per sender', () =>
+      withStore(async ({ store, reopen }) => {
+        await store.createRoom('r');
+        const m = (await store.append({ type: 'message', room: 'r', from: alice, text: 'first', data: { keep: [] } })).entry;
+        await store.append({ type: 'join', room: 'r', from: bob });
+        const edit = await store.append({ type: 'edit', room: 'r', from: alice, target: m.seq, text: 'second', clientId: 'e1' });
+        assert.deepEqual(edit.entry, { type: 'edit', room: 'r', seq: 3, ts: edit.entry.ts, from: alice, target: 1, clientId: 'e1', text: 'second' });
+        const dup = await store.append({ type: 'edit', room: 'r', from: alice, target: m.seq, text: 'second', clientId: 'e1' });
+        assert.deepEqual([dup.duplicate, dup.entry.seq], [true, 3]);
+        const on = await store.append({ type: 'reaction', room: 'r', from: bob, target: m.seq, emoji: '👍' });
+        assert.equal(on.entry.type === 'reaction' && on.entry.on, true, 'a toggle with none there adds');
+        const retry = await store.append({ type: 'reaction', room: 'r', from: { ...alice, member: 'al' }, target: m.seq, emoji: '🎉', clientId: 't1' });
+        const again = await store.append({ type: 'reaction', room: 'r', from: { ...alice, member: 'al' }, target: m.seq, emoji: '🎉', clientId: 't1' });
+        assert.deepEqual([again.duplicate, again.entry.seq], [true, retry.entry.seq], 'a retried toggle is stored once');
+        const off = await store.append({ type: 'reaction', room: 'r', from: bob, target: m.seq, emoji: '👍' });
+        assert.equal(off.entry.type === 'reaction' && off.entry.on, false, 'the second toggle takes it back');
+        const folded = await store.readMessage('r', m.seq);
+        assert.deepEqual(folded, {
+          type: 'message', room: 'r', seq: 1, ts: m.ts, from: alice, text: 'second', data: { keep: [] },
+          edited: { seq: 3, ts: edit.entry.ts }, reactions: [{ emoji: '🎉', count: 1, by: [{ member: 'al', name: 'alice' }] }], folded: off.entry.seq,
+        });
+        assert.deepEqual((await store.readAfter('r', 0, 1))[0], folded, 'reads return the message folded');
+        await assertCode(store.append({ type: 'edit', room: 'r', from: alice, target: 2, text: 'x' }), 'MESSAGE_NOT_FOUND');
+        await assertCode(store.append({ type: 'edit', room: 'r', from: alice, target: 99, text: 'x' }), 'MESSAGE_NOT_FOUND');
+        await assertCode(store.append({ type: 'reaction', room: 'r', from: alice, target: 3, emoji: 'x' }), 'MESSAGE_NOT_FOUND');
+        for (let i = 0; i < 19; i++) await store.append({ type: 'reaction', room: 'r', from: alice, target: m.seq, emoji: `e${i}`, on: true });
+        await assertCode(store.append({ type: 'reaction', room: 'r', from: bob, target: m.seq, emoji: 'e99' }), 'REACTION_LIMIT');
+        const stillOne = await store.append({ type: 'reaction', room: 'r', from: bob, target: m.seq, emoji: 'e0', on: true });
+        assert.equal(stillOne.duplicate, false);
+        assert.equal((await store.readMessage('r', m.seq))!.reactions!.find((x) => x.emoji === 'e0')!.count, 2);
+        if (reopen) assert.deepEqual((await (await reopen()).readMessage('r', m.seq))!.text, 'second');
+      }));
+
+    it('a delete erases the message, the text of its edits and the previews quoting it; replies quote the message as it is', () =>
+      withStore(async ({ store }) => {
+        await store.createRoom('r');
+        const m = (await store.append({ type: 'message', room: 'r', from: alice, text: 'x'.repeat(250), event: 'ev', data: 1 })).entry;
+        const reply1 = (await store.append({ type: 'message', room: 'r', from: bob, text: 're', replyTo: m.seq })).entry;
+        assert.ok(reply1.type === 'message');
+        assert.deepEqual(reply1.reply, { seq: 1, from: { name: 'alice' }, text: 'x'.repeat(200) });
+        const edit = (await store.append({ type: 'edit', room: 'r', from: alice, target: m.seq, text: 'secret words' })).entry;
+        const reply2 = (await store.append({ type: 'message', room: 'r', from: bob, text: 're2', replyTo: m.seq })).entry;
+        assert.ok(reply2.type === 'message' && reply2.reply?.text === 'secret words');
+        await store.append({ type: 'reaction', room: 'r', from: bob, target: m.seq, emoji: '👍' });
+        assert.equal((await store.search('r', { words: ['secr'], limit: 10 })).results.length, 1);
+        const del = (await store.append({ type: 'delete', room: 'r', from: alice, target: m.seq, clientId: 'd' })).entry;
+        const all = await store.readAfter('r', 0, 100);
+        assert.deepEqual(all[0], { type: 'message', room: 'r', seq: 1, ts: m.ts, from: alice, text: '', deleted: true, edited: { seq: edit.seq, ts: edit.ts }, folded: del.seq });
+        assert.deepEqual(all.find((e) => e.seq === edit.seq), { ...edit, text: '' });
+        for (const r of [reply1, reply2]) assert.deepEqual((all.find((e) => e.seq === r.seq) as MessageEntry).reply, { seq: 1, from: { name: 'alice' }, text: '', deleted: true });
+        assert.ok(!JSON.stringify(all).includes('secret'), 'no trace of the text in any read');
+        assert.deepEqual((await store.search('r', { words: ['secr'], limit: 10 })).results, []);
+        await assertCode(store.append({ type: 'edit', room: 'r', from: alice, target: m.seq, text: 'y' }), 'MESSAGE_DELETED');
+        await assertCode(store.append({ type: 'message', room: 'r', from: alice, text: 'y', replyTo: m.seq }), 'MESSAGE_DELETED');
+        const retried = await store.append({ type: 'delete', room: 'r', from: alice, target: m.seq, clientId: 'd' });
+        assert.deepEqual([retried.duplicate, retried.entry.seq], [true, del.seq], 'a retried delete is a duplicate, not MESSAGE_DELETED');
+        // Retention and reset keep working around erased entries.
+        await store.trim({ ...FAR, maxEntries: 2 }, Date.now());
+        assert.deepEqual(seqs(await store.readAfter('r', 0, 100)), [del.seq - 1, del.seq]);
+        assert.equal(await store.readMessage('r', m.seq), undefined);
+      }));
+
+    it('read positions only move forward, are clamped to lastSeq, listed furthest first, and go with a reset', () =>
+      withStore(async ({ store }) => {
+        await store.createRoom('r');
+        await appendMany(store, 'r', 5);
+        assert.equal(await store.getReadPosition('r', 'ann'), 0);
+        assert.deepEqual(await store.setReadPosition('r', 'ann', 'Ann', 3), { seq: 3, previous: 0 });
+        assert.deepEqual(await store.setReadPosition('r', 'ann', 'Ann', 2), { seq: 3, previous: 3 });
+        assert.deepEqual(await store.setReadPosition('r', 'bob', 'Bob', 99), { seq: 5, previous: 0 });
+        assert.deepEqual(await store.listReadPositions('r', 10), [{ member: 'bob', name: 'Bob', seq: 5 }, { member: 'ann', name: 'Ann', seq: 3 }]);
+        assert.deepEqual(await store.listReadPositions('r', 1), [{ member: 'bob', name: 'Bob', seq: 5 }]);
+        await assertCode(store.setReadPosition('nope', 'ann', 'Ann', 1), 'ROOM_NOT_FOUND');
+        await store.resetRoom('r');
+        assert.deepEqual(await store.listReadPositions('r', 10), []);
+      }));
+
+    it('searches current text by word prefixes, newest first, with before, limit and more', () =>
+      withStore(async ({ store }) => {
+        await store.createRoom('r');
+        await store.createRoom('other');
+        await store.append(draft('other', 'apple pie'));
+        const a = (await store.append(draft('r', 'Apple pie'))).entry;
+        const b = (await store.append(draft('r', 'an apple tart, crème'))).entry;
+        const c = (await store.append(draft('r', 'pineapple'))).entry;
+        const d = (await store.append(draft('r', 'APPLES and pies'))).entry;
+        const page = await store.search('r', { words: ['appl'], limit: 2 });
+        assert.deepEqual([seqs(page.results), page.more, page.complete], [[d.seq, b.seq], true, true]);
+        assert.deepEqual(seqs((await store.search('r', { words: ['appl'], limit: 2, before: b.seq })).results), [a.seq]);
+        assert.deepEqual(seqs((await store.search('r', { words: ['pie', 'apple'], limit: 10 })).results), [d.seq, a.seq]);
+        assert.deepEqual(seqs((await store.search('r', { words: ['creme'], limit: 10 })).results), [b.seq]);
+        assert.deepEqual((await store.search('r', { words: ['pineapples'], limit: 10 })).results, []);
+        void c;
+      }));
+
     it('creates, gets and lists rooms; a second create keeps the epoch', () =>
       withStore(async ({ store }) => {
         assert.equal(await store.getRoom('lobby'), undefined);

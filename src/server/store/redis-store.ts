@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { SwitchboardError } from '../../protocol/errors.js';
-import type { Entry, EntryDraft, MessageEntry, PresenceEntry } from '../../protocol/types.js';
+import type { AmendmentEntry, Entry, EntryDraft, MessageEntry, PresenceEntry, ReactionSummary, ReplyPreview } from '../../protocol/types.js';
 import { closeRedisClient, createRedisClient, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
-import { idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type ReadPosition, type SearchAnswer, type SearchRequest } from './message-store.js';
-import { APPEND_LUA, CREATE_ROOM_LUA, DELETE_ROOM_LUA, RANGE_LUA, RENEW_ROOM_LUA, RESERVE_ROOM_LUA, RESET_ROOM_LUA, TRIM_LUA, UNREGISTER_ROOM_LUA } from './redis-scripts.js';
+import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type ReadPosition, type SearchAnswer, type SearchRequest } from './message-store.js';
+import { AMEND_LUA, APPEND_LUA, CREATE_ROOM_LUA, DELETE_ROOM_LUA, RANGE_LUA, RENEW_ROOM_LUA, RESERVE_ROOM_LUA, RESET_ROOM_LUA, SET_READ_LUA, TRIM_LUA, UNREGISTER_ROOM_LUA } from './redis-scripts.js';
+import { MAX_REACTION_EMOJI, MAX_REACTORS_LISTED, isAmendment, messageMatches } from './fold.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions extends RedisConnectionOptions {
@@ -16,45 +17,112 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
 }
 
 /**
- * The part of a stored entry that the append script does not assign, as stored in field d.
- * Presence entries have only type and from; messages their text, data, event and clientId
- * (absent keys are left out of the JSON).
+ * The part of a stored entry that the scripts do not assign, as stored in field d. Presence
+ * entries have only type and from; messages their text, data, event, clientId and replyTo;
+ * amendments their target and clientId, an edit its text, a reaction its emoji and resolved on
+ * (absent keys are left out of the JSON). An erased entry (in `over`) also has its ts and c.
  */
-type StoredDraft = Pick<PresenceEntry, 'type' | 'from'> | Pick<MessageEntry, 'type' | 'from' | 'text' | 'data' | 'event' | 'clientId'>;
+type StoredDraft = (
+  | Pick<PresenceEntry, 'type' | 'from'>
+  | Pick<MessageEntry, 'type' | 'from' | 'text' | 'data' | 'event' | 'clientId' | 'replyTo'>
+  | StoredAmendment
+) & { ts?: number; c?: string };
+
+interface StoredAmendment {
+  type: 'edit' | 'delete' | 'reaction';
+  from: MessageEntry['from'];
+  target: number;
+  clientId?: string;
+  text?: string;
+  emoji?: string;
+  on?: boolean;
+}
+
+/** What the scripts fold into a message (field of `fold`): every reactor, [member, name], not only the first 50. */
+interface StoredFold {
+  text?: string;
+  edited?: { seq: number; ts: number };
+  deleted?: true;
+  reactions?: Array<{ emoji: string; by: Array<[string, string]> }>;
+  folded?: number;
+}
 
 /** A stream entry as ioredis returns it: [id, [field, value, ...]], fields d (draft JSON), t (ts), c (idempotency key). */
 type StreamEntry = [id: string, fields: string[]];
+
+type RangeReply = [from: number, to: number, entries: StreamEntry[], overs: (string | null)[], folds: (string | null)[], rps: (string | null)[]];
 
 interface Scripts {
   sbReserveRoom(names: string, registry: string, name: string, token: string, maxRooms: string): Promise<[status: 1 | 0 | -1, token: string]>;
   sbRenewRoom(names: string, registry: string, name: string, stale: string, fresh: string): Promise<string | null>;
   sbUnregisterRoom(names: string, registry: string, name: string, token: string): Promise<1>;
-  sbCreateRoom(meta: string, log: string, cids: string, tombstone: string, token: string, epoch: string): Promise<[created: 1 | 0 | -2, epoch: string, lastSeq: string, firstSeq: string]>;
-  sbDeleteRoom(meta: string, log: string, cids: string, tombstone: string): Promise<[existed: 1 | 0, token?: string]>;
-  sbResetRoom(meta: string, log: string, cids: string, epoch: string): Promise<string | null>;
-  sbAppend(meta: string, log: string, cids: string, draft: string, key: string): Promise<[status: 'OK' | 'DUP' | 'NOROOM', epoch: string, seq: string, ts: string, draft?: string]>;
-  sbRange(meta: string, log: string, direction: 'after' | 'before', from: string, to: string, count: number): Promise<StreamEntry[] | null>;
-  sbTrim(meta: string, log: string, cids: string, maxEntries: number, cutoff: number, batch: number): Promise<[removed: number, more: number]>;
+  sbCreateRoom(...args: string[]): Promise<[created: 1 | 0 | -2, epoch: string, lastSeq: string, firstSeq: string]>;
+  sbDeleteRoom(...args: string[]): Promise<[existed: 1 | 0, token?: string]>;
+  sbResetRoom(...args: string[]): Promise<string | null>;
+  sbAppend(...args: string[]): Promise<[status: 'OK' | 'DUP' | 'NOROOM' | 'NOTFOUND' | 'DELETED', epoch: string, seq: string, ts: string]>;
+  sbAmend(...args: string[]): Promise<[status: 'OK' | 'DUP' | 'NOROOM' | 'NOTFOUND' | 'DELETED' | 'LIMIT', epoch: string, seq: string, ts: string, on: string]>;
+  sbRange(...args: (string | number)[]): Promise<RangeReply | null>;
+  sbTrim(...args: (string | number)[]): Promise<[removed: number, more: number]>;
+  sbSetRead(...args: string[]): Promise<[stored: string, previous: string] | [-1]>;
 }
+
+/** Newest retained entries a search looks at, at most (`complete: false` when more are retained). */
+export const SEARCH_SCAN_LIMIT = 5000;
 
 /** A registration token: tells one registration of a room name from another (see createRoom). */
 function newToken(): string {
   return randomBytes(9).toString('base64url');
 }
 
-function toEntry(room: string, seq: number, ts: number, draftJson: string): Entry {
+/** An entry from its stored parts: d (or its `over` replacement), its fold and its reply preview. */
+function toEntry(room: string, seq: number, ts: number, draftJson: string, foldJson?: string | null, rpJson?: string | null): Entry {
   const d = JSON.parse(draftJson) as StoredDraft;
   const base = { room, seq, ts, from: d.from };
-  if (d.type !== 'message') return { type: d.type, ...base };
+  if (d.type === 'join' || d.type === 'leave') return { type: d.type, ...base };
+  if (d.type !== 'message') {
+    const a = d as StoredAmendment;
+    const amendment = { ...base, target: a.target, ...(a.clientId !== undefined ? { clientId: a.clientId } : {}) };
+    if (a.type === 'edit') return { type: 'edit', ...amendment, text: a.text ?? '' };
+    if (a.type === 'delete') return { type: 'delete', ...amendment };
+    return { type: 'reaction', ...amendment, emoji: a.emoji ?? '', on: a.on ?? true };
+  }
   const entry: MessageEntry = { type: 'message', ...base, text: d.text ?? '' };
   if (d.data !== undefined) entry.data = d.data;
   if (d.event !== undefined) entry.event = d.event;
   if (d.clientId !== undefined) entry.clientId = d.clientId;
+  if (d.replyTo !== undefined) entry.replyTo = d.replyTo;
+  if (rpJson) entry.reply = JSON.parse(rpJson) as ReplyPreview;
+  if (foldJson) {
+    const f = JSON.parse(foldJson) as StoredFold;
+    if (f.text !== undefined) entry.text = f.text;
+    if (f.edited) entry.edited = f.edited;
+    if (f.deleted) {
+      entry.deleted = true;
+      entry.text = '';
+    }
+    if (f.reactions && f.reactions.length > 0) {
+      entry.reactions = f.reactions.map((r): ReactionSummary => ({ emoji: r.emoji, count: r.by.length, by: r.by.slice(0, MAX_REACTORS_LISTED).map(([member, name]) => ({ member, name })) }));
+    }
+    if (f.folded !== undefined) entry.folded = f.folded;
+  }
   return entry;
 }
 
-function fromStream(room: string, [id, fields]: StreamEntry): Entry {
-  return toEntry(room, parseInt(id, 10), Number(fields[3]), fields[1]!);
+/** The entries of a RANGE reply, ascending: each seq of the window from its log entry or its `over` replacement. */
+function fromRange(room: string, [from, , entries, overs, folds, rps]: RangeReply): Entry[] {
+  const logged = new Map<number, StreamEntry>();
+  for (const e of entries) logged.set(parseInt(e[0], 10), e);
+  const out: Entry[] = [];
+  for (let i = 0; i < overs.length; i++) {
+    const seq = Number(from) + i;
+    const e = logged.get(seq);
+    if (e) out.push(toEntry(room, seq, Number(e[1][3]), e[1][1]!, folds[i], rps[i]));
+    else if (overs[i]) {
+      const o = JSON.parse(overs[i]!) as StoredDraft;
+      out.push(toEntry(room, seq, o.ts ?? 0, overs[i]!, folds[i], rps[i]));
+    }
+  }
+  return out;
 }
 
 /**
@@ -120,12 +188,14 @@ export class RedisStore implements MessageStore {
     this.redis.defineCommand('sbReserveRoom', { numberOfKeys: 2, lua: RESERVE_ROOM_LUA });
     this.redis.defineCommand('sbRenewRoom', { numberOfKeys: 2, lua: RENEW_ROOM_LUA });
     this.redis.defineCommand('sbUnregisterRoom', { numberOfKeys: 2, lua: UNREGISTER_ROOM_LUA });
-    this.redis.defineCommand('sbCreateRoom', { numberOfKeys: 4, lua: CREATE_ROOM_LUA });
-    this.redis.defineCommand('sbDeleteRoom', { numberOfKeys: 4, lua: DELETE_ROOM_LUA });
-    this.redis.defineCommand('sbResetRoom', { numberOfKeys: 3, lua: RESET_ROOM_LUA });
-    this.redis.defineCommand('sbAppend', { numberOfKeys: 3, lua: APPEND_LUA });
-    this.redis.defineCommand('sbRange', { numberOfKeys: 2, lua: RANGE_LUA, readOnly: true });
-    this.redis.defineCommand('sbTrim', { numberOfKeys: 3, lua: TRIM_LUA });
+    this.redis.defineCommand('sbCreateRoom', { numberOfKeys: 10, lua: CREATE_ROOM_LUA });
+    this.redis.defineCommand('sbDeleteRoom', { numberOfKeys: 10, lua: DELETE_ROOM_LUA });
+    this.redis.defineCommand('sbResetRoom', { numberOfKeys: 9, lua: RESET_ROOM_LUA });
+    this.redis.defineCommand('sbAppend', { numberOfKeys: 7, lua: APPEND_LUA });
+    this.redis.defineCommand('sbAmend', { numberOfKeys: 7, lua: AMEND_LUA });
+    this.redis.defineCommand('sbRange', { numberOfKeys: 5, lua: RANGE_LUA, readOnly: true });
+    this.redis.defineCommand('sbTrim', { numberOfKeys: 7, lua: TRIM_LUA });
+    this.redis.defineCommand('sbSetRead', { numberOfKeys: 3, lua: SET_READ_LUA });
     this.scripts = this.redis as unknown as Scripts;
   }
 
@@ -162,7 +232,7 @@ export class RedisStore implements MessageStore {
           if (status === -1) throw new SwitchboardError('ROOM_LIMIT');
           token = registered;
         }
-        const [created, epoch, lastSeq, firstSeq] = await this.scripts.sbCreateRoom(this.key('room', room), this.key('log', room), this.key('cid', room), this.key('gone', room), token, newEpoch());
+        const [created, epoch, lastSeq, firstSeq] = await this.scripts.sbCreateRoom(...this.dropKeys(room), token, newEpoch());
         if (created !== -2) return { state: { name: room, epoch, lastSeq: Number(lastSeq), firstSeq: Number(firstSeq) }, created: created === 1 };
         token = await this.scripts.sbRenewRoom(this.namesKey(), this.registryKey(), room, token, newToken());
       }
@@ -178,7 +248,7 @@ export class RedisStore implements MessageStore {
   /** Two steps: the room's state goes (the linearisation point), then its registration. */
   async deleteRoom(room: string): Promise<boolean> {
     return this.guard(async () => {
-      const [existed, token] = await this.scripts.sbDeleteRoom(this.key('room', room), this.key('log', room), this.key('cid', room), this.key('gone', room));
+      const [existed, token] = await this.scripts.sbDeleteRoom(...this.dropKeys(room));
       if (existed !== 1) return false;
       await this.scripts.sbUnregisterRoom(this.namesKey(), this.registryKey(), room, token ?? '');
       return true;
@@ -186,7 +256,7 @@ export class RedisStore implements MessageStore {
   }
 
   async resetRoom(room: string): Promise<RoomState> {
-    const epoch = await this.guard(() => this.scripts.sbResetRoom(this.key('room', room), this.key('log', room), this.key('cid', room), newEpoch()));
+    const epoch = await this.guard(() => this.scripts.sbResetRoom(...this.roomKeys(room), this.key('reads', room), this.key('rnames', room), newEpoch()));
     if (epoch === null) throw new SwitchboardError('ROOM_NOT_FOUND', room);
     return { name: room, epoch, lastSeq: 0, firstSeq: 1 };
   }
@@ -205,59 +275,118 @@ export class RedisStore implements MessageStore {
 
   async append(draft: EntryDraft): Promise<AppendResult> {
     return this.guard(async () => {
-      const stored: StoredDraft | undefined =
-        draft.type === 'message'
-          ? { type: draft.type, from: draft.from, text: draft.text, data: draft.data, event: draft.event, clientId: draft.clientId }
-          : draft.type === 'join' || draft.type === 'leave'
-            ? { type: draft.type, from: draft.from }
-            : undefined;
-      if (stored === undefined) throw new Error(`${draft.type} entries are not stored yet`);
-      const json = JSON.stringify(stored);
-      const clientId = draft.type === 'message' ? draft.clientId : undefined;
+      const clientId = clientIdOf(draft);
       const key = clientId === undefined ? '' : idempotencyKey(draft.from, clientId);
-      const [status, epoch, seq, ts, original] = await this.scripts.sbAppend(
-        this.key('room', draft.room), this.key('log', draft.room), this.key('cid', draft.room), json, key,
-      );
+      let stored: StoredDraft;
+      let status: string;
+      let epoch: string;
+      let seq: string;
+      let ts: string;
+      let on = '';
+      if (isAmendment(draft)) {
+        stored = { type: draft.type, from: draft.from, target: draft.target, ...(clientId !== undefined ? { clientId } : {}), ...(draft.type === 'edit' ? { text: draft.text } : {}), ...(draft.type === 'reaction' ? { emoji: draft.emoji } : {}) };
+        const reaction = draft.type === 'reaction' ? draft : undefined;
+        [status, epoch, seq, ts, on] = await this.scripts.sbAmend(
+          ...this.roomKeys(draft.room), JSON.stringify(stored), key, draft.type, String(draft.target), draft.type === 'edit' ? draft.text : '',
+          reaction?.emoji ?? '', clientScope(draft.from), draft.from.name, reaction?.on === undefined ? '' : reaction.on ? '1' : '0', String(MAX_REACTION_EMOJI),
+        );
+      } else {
+        stored = draft.type === 'message'
+          ? { type: draft.type, from: draft.from, text: draft.text, data: draft.data, event: draft.event, clientId: draft.clientId, replyTo: draft.replyTo }
+          : { type: draft.type, from: draft.from };
+        const replyTo = draft.type === 'message' && draft.replyTo !== undefined ? String(draft.replyTo) : '';
+        [status, epoch, seq, ts] = await this.scripts.sbAppend(...this.roomKeys(draft.room), JSON.stringify(stored), key, replyTo);
+      }
       if (status === 'NOROOM') throw new SwitchboardError('ROOM_NOT_FOUND', draft.room);
-      const duplicate = status === 'DUP';
-      // Parsed back from the stored JSON, so the ack and later reads have exactly the same shape.
-      return { entry: toEntry(draft.room, Number(seq), Number(ts), duplicate ? original! : json), epoch, duplicate };
+      const target = isAmendment(draft) ? draft.target : draft.type === 'message' ? draft.replyTo : undefined;
+      if (status === 'NOTFOUND') throw new SwitchboardError('MESSAGE_NOT_FOUND', `#${target}`);
+      if (status === 'DELETED') throw new SwitchboardError('MESSAGE_DELETED', `#${target}`);
+      if (status === 'LIMIT') throw new SwitchboardError('REACTION_LIMIT', `at most ${MAX_REACTION_EMOJI} different reactions`);
+      if (status === 'DUP') {
+        const [original] = await this.range(draft.room, 'after', String(Number(seq) - 1), 1);
+        if (!original || original.seq !== Number(seq)) throw new SwitchboardError('STORE_UNAVAILABLE', 'the original of a duplicate was removed meanwhile');
+        return { entry: original, epoch, duplicate: true };
+      }
+      // Built from what was stored, so the ack and later reads have exactly the same shape.
+      const json = JSON.stringify(draft.type === 'reaction' ? { ...stored, on: on === 'true' } : stored);
+      let entry = toEntry(draft.room, Number(seq), Number(ts), json);
+      if (entry.type === 'message' && entry.replyTo !== undefined) {
+        // The preview the script stored (from the target as it was then).
+        const [read] = await this.range(draft.room, 'after', String(Number(seq) - 1), 1);
+        if (read && read.seq === entry.seq) entry = read;
+      }
+      return { entry, epoch, duplicate: false };
     });
   }
 
+  async readMessage(room: string, seq: number): Promise<MessageEntry | undefined> {
+    const [e] = await this.range(room, 'after', String(Math.max(0, Math.floor(seq) - 1)), 1);
+    return e && e.seq === seq && e.type === 'message' ? e : undefined;
+  }
+
+  async setReadPosition(room: string, member: string, name: string, seq: number): Promise<{ seq: number; previous: number }> {
+    const reply = await this.guard(() => this.scripts.sbSetRead(this.key('room', room), this.key('reads', room), this.key('rnames', room), member, name, String(Math.max(0, Math.floor(seq)))));
+    if (reply[0] === -1) throw new SwitchboardError('ROOM_NOT_FOUND', room);
+    return { seq: Number(reply[0]), previous: Number(reply[1]) };
+  }
+
+  async getReadPosition(room: string, member: string): Promise<number> {
+    return this.guard(async () => {
+      const [exists, score] = await Promise.all([this.redis.exists(this.key('room', room)), this.redis.zscore(this.key('reads', room), member)]);
+      if (!exists) throw new SwitchboardError('ROOM_NOT_FOUND', room);
+      return score === null ? 0 : Number(score);
+    });
+  }
+
+  async listReadPositions(room: string, limit: number): Promise<ReadPosition[]> {
+    return this.guard(async () => {
+      if (!(await this.redis.exists(this.key('room', room)))) throw new SwitchboardError('ROOM_NOT_FOUND', room);
+      const n = Math.max(0, Math.floor(limit));
+      if (n === 0) return [];
+      const flat = await this.redis.zrevrange(this.key('reads', room), 0, n - 1, 'WITHSCORES');
+      const members: string[] = [];
+      for (let i = 0; i < flat.length; i += 2) members.push(flat[i]!);
+      const names = members.length > 0 ? await this.redis.hmget(this.key('rnames', room), ...members) : [];
+      return members.map((member, i) => ({ member, name: names[i] ?? member, seq: Number(flat[2 * i + 1]) }));
+    });
+  }
+
+  /**
+   * A scan of the newest SEARCH_SCAN_LIMIT retained entries (ranges of 500, newest first):
+   * `complete` is false when older entries are retained than the scan reached.
+   */
+  async search(room: string, request: SearchRequest): Promise<SearchAnswer> {
+    const results: MessageEntry[] = [];
+    let before = request.before === undefined ? '' : String(request.before);
+    let scanned = 0;
+    for (;;) {
+      const reply = await this.guard(() => this.scripts.sbRange(...this.rangeKeys(room), 'before', before, Math.min(500, SEARCH_SCAN_LIMIT - scanned)));
+      if (reply === null) throw new SwitchboardError('ROOM_NOT_FOUND', room);
+      const from = Number(reply[0]);
+      const to = Number(reply[1]);
+      if (from > to) return { results, more: false, complete: true };
+      const entries = fromRange(room, reply);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const e = entries[i]!;
+        if (!messageMatches(e, request.words)) continue;
+        if (results.length === request.limit) return { results, more: true, complete: true };
+        results.push(e);
+      }
+      scanned += to - from + 1;
+      before = String(from);
+      if (scanned >= SEARCH_SCAN_LIMIT) {
+        const state = await this.getRoom(room);
+        return { results, more: false, complete: state === undefined || from <= state.firstSeq };
+      }
+    }
+  }
+
   async readAfter(room: string, after: number, limit: number): Promise<Entry[]> {
-    const from = String(Math.max(0, Math.floor(after)) + 1);
-    return this.range(room, 'after', from, '+', limit);
+    return this.range(room, 'after', String(Math.max(0, Math.floor(after))), limit);
   }
 
   async readBefore(room: string, before: number | undefined, limit: number): Promise<Entry[]> {
-    if (before !== undefined && before <= 1) {
-      // Nothing can be below seq 1, but an unknown room must still be reported.
-      await this.range(room, 'before', '+', '-', 0);
-      return [];
-    }
-    const to = before === undefined ? '+' : String(Math.ceil(before) - 1);
-    return (await this.range(room, 'before', to, '-', limit)).reverse();
-  }
-
-  async readMessage(_room: string, _seq: number): Promise<MessageEntry | undefined> {
-    throw new SwitchboardError('STORE_UNAVAILABLE', 'not yet kept by the Redis store');
-  }
-
-  async setReadPosition(_room: string, _member: string, _name: string, _seq: number): Promise<{ seq: number; previous: number }> {
-    throw new SwitchboardError('STORE_UNAVAILABLE', 'not yet kept by the Redis store');
-  }
-
-  async getReadPosition(_room: string, _member: string): Promise<number> {
-    throw new SwitchboardError('STORE_UNAVAILABLE', 'not yet kept by the Redis store');
-  }
-
-  async listReadPositions(_room: string, _limit: number): Promise<ReadPosition[]> {
-    throw new SwitchboardError('STORE_UNAVAILABLE', 'not yet kept by the Redis store');
-  }
-
-  async search(_room: string, _request: SearchRequest): Promise<SearchAnswer> {
-    throw new SwitchboardError('STORE_UNAVAILABLE', 'not yet kept by the Redis store');
+    return this.range(room, 'before', before === undefined ? '' : String(Math.ceil(before)), limit);
   }
 
   async trim(retention: Retention, now: number): Promise<number> {
@@ -267,7 +396,7 @@ export class RedisStore implements MessageStore {
     for (const room of await this.roomNames()) {
       for (;;) {
         const [n, more] = await this.guard(() =>
-          this.scripts.sbTrim(this.key('room', room), this.key('log', room), this.key('cid', room), maxEntries, cutoff, this.trimBatchSize),
+          this.scripts.sbTrim(...this.roomKeys(room), maxEntries, cutoff, this.trimBatchSize),
         );
         removed += n;
         // Batches keep each script short, so Redis (single-threaded) serves appends in between.
@@ -292,12 +421,26 @@ export class RedisStore implements MessageStore {
     await closeRedisClient(this.redis);
   }
 
-  private async range(room: string, direction: 'after' | 'before', from: string, to: string, limit: number): Promise<Entry[]> {
-    const found = await this.guard(() =>
-      this.scripts.sbRange(this.key('room', room), this.key('log', room), direction, from, to, Math.max(0, Math.floor(limit))),
-    );
+  private async range(room: string, direction: 'after' | 'before', from: string, limit: number): Promise<Entry[]> {
+    const found = await this.guard(() => this.scripts.sbRange(...this.rangeKeys(room), direction, from, Math.max(0, Math.floor(limit))));
     if (found === null) throw new SwitchboardError('ROOM_NOT_FOUND', room);
-    return found.map((e) => fromStream(room, e));
+    return fromRange(room, found);
+  }
+
+  /** meta, log, cids, over, fold, rp, refs: what the append, amend and trim scripts take. */
+  private roomKeys(room: string): string[] {
+    return [this.key('room', room), this.key('log', room), this.key('cid', room), this.key('over', room), this.key('fold', room), this.key('rp', room), this.key('refs', room)];
+  }
+
+  /** meta, log, over, fold, rp: what the range script reads. */
+  private rangeKeys(room: string): string[] {
+    return [this.key('room', room), this.key('log', room), this.key('over', room), this.key('fold', room), this.key('rp', room)];
+  }
+
+  /** meta, log, cids, tombstone, then every other key of the room: what creation and deletion clear. */
+  private dropKeys(room: string): string[] {
+    const k = (kind: Parameters<RedisStore['key']>[0]): string => this.key(kind, room);
+    return [k('room'), k('log'), k('cid'), k('gone'), k('over'), k('fold'), k('rp'), k('refs'), k('reads'), k('rnames')];
   }
 
   /** Room names, read from the registry a page at a time so a large one is never sent in one reply. */
@@ -312,7 +455,7 @@ export class RedisStore implements MessageStore {
   }
 
   /** A key of one room: the hash tag `{room}` puts every key of the room in one slot. */
-  private key(kind: 'room' | 'log' | 'cid' | 'gone', room: string): string {
+  private key(kind: 'room' | 'log' | 'cid' | 'gone' | 'over' | 'fold' | 'rp' | 'refs' | 'reads' | 'rnames', room: string): string {
     return `${this.prefix}${kind}:{${room}}`;
   }
 

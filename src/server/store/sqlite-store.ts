@@ -102,7 +102,9 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   // `fold` (JSON): what amendments folded into a message (edited, deleted, reactions, folded).
   // Reactions by member (in order: rowid), read positions by member, and a contentless FTS5
   // index of messages' current text with secure-delete on, so a deleted text leaves no trace in
-  // it. `search_docs` maps the FTS rowid to (room, seq); column `r` holds a token of the room.
+  // it (a row leaves it by the 'delete' command with the text it was indexed with: a contentless
+  // table cannot purge tokens it is not told). `search_docs` maps the FTS rowid to (room, seq);
+  // column `r` holds a token of the room.
   (db) => {
     db.exec(`
       ALTER TABLE entries ADD COLUMN target INTEGER;
@@ -134,7 +136,7 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
         seq  INTEGER NOT NULL
       );
       CREATE UNIQUE INDEX search_docs_key ON search_docs (room, seq);
-      CREATE VIRTUAL TABLE search USING fts5(r, t, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+      CREATE VIRTUAL TABLE search USING fts5(r, t, content='', tokenize='unicode61 remove_diacritics 2');
       INSERT INTO search (search, rank) VALUES ('secure-delete', 1);
       INSERT INTO search_docs (room, seq) SELECT room, seq FROM entries WHERE type = 'message' AND text <> '';
       INSERT INTO search (rowid, r, t) SELECT d.id, 'r' || lower(hex(d.room)), e.text FROM search_docs d JOIN entries e ON e.room = d.room AND e.seq = d.seq;
@@ -248,9 +250,11 @@ function prepare(db: Database.Database) {
     addDoc: db.prepare<[string, number]>('INSERT INTO search_docs (room, seq) VALUES (?, ?)'),
     docOf: db.prepare<[string, number], { id: number }>('SELECT id FROM search_docs WHERE room = ? AND seq = ?'),
     addIndexed: db.prepare<[number, string, string]>('INSERT INTO search (rowid, r, t) VALUES (?, ?, ?)'),
-    removeIndexed: db.prepare<[number]>('DELETE FROM search WHERE rowid = ?'),
+    removeIndexed: db.prepare<[number, string, string]>("INSERT INTO search (search, rowid, r, t) VALUES ('delete', ?, ?, ?)"),
     removeDoc: db.prepare<[number]>('DELETE FROM search_docs WHERE id = ?'),
-    removeIndexedRange: db.prepare<[string, number, number]>('DELETE FROM search WHERE rowid IN (SELECT id FROM search_docs WHERE room = ? AND seq >= ? AND seq < ?)'),
+    indexedRange: db.prepare<[string, number, number], { id: number; text: string | null }>(
+      'SELECT d.id, e.text FROM search_docs d LEFT JOIN entries e ON e.room = d.room AND e.seq = d.seq WHERE d.room = ? AND d.seq >= ? AND d.seq < ?',
+    ),
     removeDocsRange: db.prepare<[string, number, number]>('DELETE FROM search_docs WHERE room = ? AND seq >= ? AND seq < ?'),
     search: db.prepare<[string, string, number, number], EntryRow>(
       'SELECT e.* FROM search JOIN search_docs d ON d.id = search.rowid JOIN entries e ON e.room = d.room AND e.seq = d.seq WHERE search MATCH ? AND d.room = ? AND d.seq < ? ORDER BY d.seq DESC LIMIT ?',
@@ -634,8 +638,7 @@ export class SqliteStore implements MessageStore {
     const youngFrom = Math.max(first, room.last_seq - maxEntries + 1);
     const newFirst = youngFrom > windowEnd ? windowEnd + 1 : (s.firstYoung.get(name, youngFrom, windowEnd, cutoff)?.seq ?? windowEnd + 1);
     if (newFirst === first) return { removed: 0, more: false };
-    s.removeIndexedRange.run(name, first, newFirst);
-    s.removeDocsRange.run(name, first, newFirst);
+    unindexRange(s, name, first, newFirst);
     s.removeReactionsBelow.run(name, first, newFirst);
     s.deleteBelow.run(name, first, newFirst);
     s.setFirstSeq.run(newFirst, name);
@@ -827,7 +830,7 @@ function writeEntry(s: Statements, room: RoomRow, draft: EntryDraft, clientId: s
   const folded = foldMessage(target, amendment, reactions);
   if (draft.type === 'edit') {
     s.setText.run(folded.text, foldColumn(folded), room.name, target.seq);
-    unindex(s, room.name, target.seq);
+    unindex(s, room.name, target.seq, target.text);
     index(s, room.name, target.seq, folded.text);
   } else if (draft.type === 'reaction') s.setFold.run(foldColumn(folded), room.name, target.seq);
   else {
@@ -839,7 +842,7 @@ function writeEntry(s: Statements, room: RoomRow, draft: EntryDraft, clientId: s
       if (x?.reply) s.setExtra.run(JSON.stringify({ reply: erasedPreview(x.reply) }), room.name, reply.seq);
     }
     s.removeReactions.run(room.name, target.seq);
-    unindex(s, room.name, target.seq);
+    unindex(s, room.name, target.seq, target.text);
   }
   return amendment;
 }
@@ -850,12 +853,21 @@ function index(s: Statements, room: string, seq: number, text: string): void {
   s.addIndexed.run(id, roomToken(room), text);
 }
 
-/** Removes a message from the search index (secure-delete: its tokens are purged from the index). */
-function unindex(s: Statements, room: string, seq: number): void {
+/**
+ * Removes a message from the search index; `text` is what it was indexed with (its current text).
+ * secure-delete purges its tokens from the index segments.
+ */
+function unindex(s: Statements, room: string, seq: number, text: string): void {
   const doc = s.docOf.get(room, seq);
   if (!doc) return;
-  s.removeIndexed.run(doc.id);
+  s.removeIndexed.run(doc.id, roomToken(room), text);
   s.removeDoc.run(doc.id);
+}
+
+/** Removes the messages with seq in [from, to) from the search index (before their rows go). */
+function unindexRange(s: Statements, room: string, from: number, to: number): void {
+  for (const doc of s.indexedRange.all(room, from, to)) s.removeIndexed.run(doc.id, roomToken(room), doc.text ?? '');
+  s.removeDocsRange.run(room, from, to);
 }
 
 /** Creates the room unless it exists or `maxRooms` are there already (ROOM_LIMIT). Runs inside the write lock. */
@@ -870,8 +882,7 @@ function createRoomInTx(s: Statements, name: string, maxRooms: number): { state:
 
 /** Removes what a room keeps besides its entries: search rows, reactions, read positions. */
 function dropRoomData(s: Statements, room: string): void {
-  s.removeIndexedRange.run(room, 0, Number.MAX_SAFE_INTEGER);
-  s.removeDocsRange.run(room, 0, Number.MAX_SAFE_INTEGER);
+  unindexRange(s, room, 0, Number.MAX_SAFE_INTEGER);
   s.removeRoomReactions.run(room);
   s.removeRoomReads.run(room);
 }
