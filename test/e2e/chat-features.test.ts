@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
+import { mintToken } from '../../src/server/auth/mint-token.js';
 import { createRoom, send, skipWithoutBrowser, useHarness, waitForMessage } from './harness.js';
 
 const skip = skipWithoutBrowser();
@@ -265,5 +266,45 @@ describe('web app: edits, deletes, reactions, replies, receipts, unread counts, 
     await page.getByRole('list', { name: 'Search results' }).getByRole('button').first().waitFor();
     await shot(page, 'narrow-dark-search');
     await a.context.close();
+  });
+});
+
+describe('web app: who may amend what (tokens)', { skip }, () => {
+  const SECRET = 'e2e-secret-features-0123456789';
+  const s = useHarness({ jwtSecret: SECRET });
+  const token = (sub: string, name: string, rights: Array<'read' | 'write' | 'create' | 'admin'>) => mintToken(SECRET, { sub, name, rooms: { '*': rights }, ttlSec: 600 });
+
+  it('a room admin edits and deletes anyone\'s message; a reader gets no actions and cannot toggle chips', async () => {
+    const room = 'ruled';
+    const writer = await token('wes', 'Wes', ['read', 'write', 'create']);
+    await fetch(`${s.h.base}/api/rooms/${room}`, { method: 'PUT', headers: { authorization: `Bearer ${writer}` } });
+    for (const text of ['written by wes', 'also by wes']) {
+      const res = await fetch(`${s.h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${writer}` }, body: JSON.stringify({ text }) });
+      assert.ok(res.ok, `POST: ${res.status}`);
+    }
+    const react = await fetch(`${s.h.base}/api/rooms/${room}/messages/2/reactions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${writer}` }, body: JSON.stringify({ emoji: '🎉' }) });
+    assert.equal(react.status, 201);
+
+    const admin = await s.open({ localStorage: { 'switchboard.token': await token('ada', 'Ada', ['read', 'write', 'admin']) }, hash: `#/room/${room}` });
+    const reader = await s.open({ localStorage: { 'switchboard.token': await token('rey', 'Rey', ['read']) }, hash: `#/room/${room}` });
+    await waitForMessage(admin.page, 'written by wes');
+    await waitForMessage(reader.page, 'also by wes');
+
+    // The reader: no Reply, React, Edit or Delete; the chip shows who, but does not toggle.
+    assert.equal(await reader.page.locator('.msg-actions').count(), 0);
+    const chip = message(reader.page, 'also by wes').locator('.reaction-chip');
+    assert.equal(await chip.getAttribute('title'), '🎉 1: Wes');
+    assert.equal(await chip.isDisabled(), true);
+
+    // The admin: Edit and Delete on Wes's messages.
+    await message(admin.page, 'written by wes').getByRole('button', { name: 'Edit', exact: true }).click();
+    await admin.page.getByRole('textbox', { name: 'Edit message' }).fill('tidied by an admin');
+    await admin.page.getByRole('textbox', { name: 'Edit message' }).press('Enter');
+    await message(reader.page, 'tidied by an admin').locator('.edited').waitFor();
+    await message(admin.page, 'also by wes').getByRole('button', { name: 'Delete', exact: true }).click();
+    await admin.page.getByRole('dialog', { name: 'Delete message?' }).getByRole('button', { name: 'Delete', exact: true }).click();
+    await reader.page.locator('li.msg.deleted .text', { hasText: 'Message deleted' }).waitFor();
+    assert.equal(await message(reader.page, 'Message deleted').locator('.reaction-chip').count(), 0, 'a tombstone keeps no reactions shown');
+    for (const app of [admin, reader]) await app.context.close();
   });
 });
