@@ -265,6 +265,10 @@ describe('web app: edits, deletes, reactions, replies, receipts, unread counts, 
     await search.press('Enter');
     await page.getByRole('list', { name: 'Search results' }).getByRole('button').first().waitFor();
     await shot(page, 'narrow-dark-search');
+    // The panel covers the conversation here: picking a result shows the message instead.
+    await page.getByRole('list', { name: 'Search results' }).getByRole('button').first().click();
+    await page.locator('li.msg.highlight').waitFor();
+    assert.equal(await page.locator('#search-panel').isVisible(), false);
     await a.context.close();
   });
 });

@@ -3,6 +3,9 @@ import { h, icon, replaceChildren } from './dom.js';
 import { formatDay, formatFull, formatTime } from './format.js';
 import { highlightMatches, queryWords } from './search-highlight.js';
 
+/** Screens on which the panel is drawn over the conversation (styles.css). */
+const COVERS = '(max-width: 700px)';
+
 export interface SearchPanelOptions {
   /** One page of results, older than `before` when given (the session's search). */
   search(q: string, before?: number): Promise<SearchResult>;
@@ -126,11 +129,19 @@ export class SearchPanel {
       null,
       h(
         'button',
-        { class: 'search-result', attrs: { type: 'button', 'data-seq': m.seq }, on: { click: () => this.options.onPick(m.seq) } },
+        { class: 'search-result', attrs: { type: 'button', 'data-seq': m.seq }, on: { click: () => this.pick(m.seq) } },
         h('span', 'search-meta', h('span', 'search-name', m.from.name), ' ', h('time', { attrs: { datetime: new Date(m.ts).toISOString(), title: formatFull(m.ts) } }, `${formatDay(m.ts) === 'Today' ? '' : `${formatDay(m.ts)}, `}${formatTime(m.ts)}`)),
         h('span', 'search-text', ...highlightMatches(m.text, this.query)),
       ),
     );
+  }
+
+  /** Where the panel covers the conversation (narrow screens), it steps aside to show the message. */
+  private pick(seq: number): void {
+    if (matchMedia(COVERS).matches) {
+      this.panel.hidden = true;
+    }
+    this.options.onPick(seq);
   }
 
   private onKeyDown(e: KeyboardEvent): void {
