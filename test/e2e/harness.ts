@@ -14,7 +14,8 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { createSwitchboard, type Switchboard, type SwitchboardOptions } from '../../src/server/server.js';
 import type { TransportName } from '../../src/protocol/types.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
+/** Debian's Chromium; CHROMIUM_PATH names another build of it (e.g. one unpacked outside /usr). */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const INDEX = path.join(root, 'dist/public/index.html');
 

@@ -1,6 +1,6 @@
 import { connect } from 'switchboard-client';
 import { serverBase } from './api.js';
-import type { Ack, Client, ClientEvents, HistoryPage, TransportName } from 'switchboard-client';
+import type { Ack, Client, ClientEvents, HistoryPage, ReadState, SearchResult, TransportName } from 'switchboard-client';
 import { claimsForSdk } from './auth.js';
 
 /** What a session passes on from its client (whichever client is current). */
@@ -20,6 +20,8 @@ export interface SessionOptions {
 
 interface Outgoing {
   text: string;
+  /** The seq of the message answered, for a reply. */
+  replyTo?: number;
   resolve(ack: Ack): void;
   reject(err: unknown): void;
 }
@@ -91,10 +93,10 @@ export class ChatSession {
     return client;
   }
 
-  /** Publishes; survives client swaps (see the class comment). */
-  publish(text: string, clientId: string): Promise<Ack> {
+  /** Publishes (a reply when `replyTo` is given); survives client swaps (see the class comment). */
+  publish(text: string, clientId: string, replyTo?: number): Promise<Ack> {
     return new Promise<Ack>((resolve, reject) => {
-      const item: Outgoing = { text, resolve, reject };
+      const item: Outgoing = { text, resolve, reject, ...(replyTo !== undefined ? { replyTo } : {}) };
       this.outbox.set(clientId, item);
       if (this.client) this.send(this.client, clientId, item);
     });
@@ -107,6 +109,36 @@ export class ChatSession {
 
   typing(): void {
     this.client?.typing();
+  }
+
+  /** Changes the text of message `seq` (the author's, or as a room admin); resolves with the ack of the edit entry. */
+  async edit(seq: number, text: string): Promise<Ack> {
+    return this.connected().edit(seq, text);
+  }
+
+  /** Deletes message `seq` (its text is erased on the server); resolves with the ack of the delete entry. */
+  async delete(seq: number): Promise<Ack> {
+    return this.connected().delete(seq);
+  }
+
+  /** Adds (`on` true) or takes back (`on` false) this member's reaction `emoji` on message `seq`. */
+  async react(seq: number, emoji: string, on: boolean): Promise<Ack> {
+    return this.connected().react(seq, emoji, { on });
+  }
+
+  /** Moves this member's read position forward to `seq` (calls coalesce in the SDK); resolves with the stored position. */
+  async markRead(seq: number): Promise<number> {
+    return this.connected().markRead(seq);
+  }
+
+  /** The room's read positions and this member's unread counts. */
+  async readState(): Promise<ReadState> {
+    return this.connected().readState();
+  }
+
+  /** Messages matching `q` (each word a prefix), newest first, older than `before` when given. */
+  async search(q: string, before?: number): Promise<SearchResult> {
+    return this.connected().search(q, { ...(before !== undefined ? { before } : {}), limit: 20 });
   }
 
   /** Switches transport live (SDK resume: nothing lost or doubled). Calls run one after another. */
@@ -145,6 +177,12 @@ export class ChatSession {
     await client?.close();
   }
 
+  /** The current client, or a rejection the caller shows (not connected yet, or closed). */
+  private connected(): Client {
+    if (!this.client) throw new Error('not connected');
+    return this.client;
+  }
+
   private enqueue(task: () => Promise<void>): Promise<void> {
     const run = this.chain.then(task, task);
     this.chain = run.catch(() => undefined);
@@ -160,7 +198,7 @@ export class ChatSession {
   }
 
   private send(client: Client, clientId: string, item: Outgoing): void {
-    client.publish(item.text, { clientId }).then(
+    client.publish(item.text, { clientId, ...(item.replyTo !== undefined ? { replyTo: item.replyTo } : {}) }).then(
       (ack) => {
         if (this.outbox.get(clientId) !== item) return;
         this.outbox.delete(clientId);

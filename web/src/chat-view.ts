@@ -1,15 +1,16 @@
 import { backoffDelay, ConnectionError, SwitchboardError } from 'switchboard-client';
-import type { Client, Entry, PresenceMember, StatusEvent, TransportName } from 'switchboard-client';
+import type { Ack, AmendmentEntry, Client, Entry, MessageEntry, PresenceMember, ReadReceipt, StatusEvent, TransportName } from 'switchboard-client';
 import { detailOf, isAccessError, isAuthError } from './api.js';
 import { auth } from './auth.js';
 import { ChatSession } from './chat-session.js';
-import { Composer } from './composer.js';
+import { Composer, type ReplyTarget } from './composer.js';
 import { h, icon, replaceChildren } from './dom.js';
 import { TRANSPORT_LABELS } from './format.js';
 import { MessageList } from './message-list.js';
 import { collapsedLine, presenceChanges } from './presence-changes.js';
 import { PresenceList } from './presence-list.js';
 import { RoomList } from './room-list.js';
+import { SearchPanel } from './search-panel.js';
 import { pollIntervalField, transportField } from './settings-controls.js';
 import { StatusBadge } from './status-badge.js';
 import { createRoom, roomPresence } from './rooms.js';
@@ -32,6 +33,10 @@ export interface ChatViewOptions {
 const WIDE = '(min-width: 1200px)';
 /** How long leaving a room waits for its messages in flight to be acknowledged. */
 const LEAVE_GRACE_MS = 5000;
+/** Read positions are asked for this often while the room is shown over a polling transport (no receipt notices there). */
+const READ_STATE_POLL_MS = 3000;
+/** Pages of older history loaded at most to find a message (a quote or a search result). */
+const FIND_PAGES = 20;
 
 /**
  * The chat: rooms and people on the left, the conversation in the middle, the wire inspector on
@@ -45,6 +50,7 @@ export class ChatView {
   private readonly inspector: WireInspector;
   private readonly typing: TypingIndicator;
   private readonly composer: Composer;
+  private readonly search: SearchPanel;
   private readonly title: HTMLElement;
   private readonly body: HTMLElement;
   private readonly banner: HTMLElement;
@@ -75,13 +81,27 @@ export class ChatView {
   /** Presence is checked against the server this often, and this long after each change. */
   private static readonly PRESENCE_CHECK_MS = 5000;
   private static readonly PRESENCE_SETTLE_MS = 3500;
+  /** The newest seq of any entry received (amendments included) in this room. */
+  private lastReceived = 0;
+  /** The read position last sent (markRead is not asked again for it). */
+  private markedSeq = 0;
+  private readStateTimer: number | undefined;
+  /** A search for a message not loaded yet is running. */
+  private finding = false;
 
   constructor(private options: ChatViewOptions) {
-    this.rooms = new RoomList({ me: () => this.options.member, current: () => this.room, onOpen: (room) => { this.showSidebar(false); options.navigate(room); } });
+    this.rooms = new RoomList({ current: () => this.room, onOpen: (room) => { this.showSidebar(false); options.navigate(room); } });
     this.presence = new PresenceList(options.member);
     this.typing = new TypingIndicator(options.member);
     this.inspector = new WireInspector({ onClose: () => this.showWire(false) });
-    this.composer = new Composer({ id: 'message-input', placeholder: 'Message', onSend: (text) => this.send(text), onTyping: () => this.onTyping() });
+    this.composer = new Composer({ id: 'message-input', placeholder: 'Message', onSend: (text, replyTo) => this.send(text, replyTo), onTyping: () => this.onTyping() });
+    this.search = new SearchPanel({
+      search: (q, before) => {
+        if (!this.session) return Promise.reject(new Error('not connected'));
+        return this.session.search(q, before);
+      },
+      onPick: (seq) => this.list?.showMessage(seq),
+    });
     this.title = h('h1', { class: 'room-title', attrs: { id: 'room-title' } });
     this.body = h('div', 'conversation');
     this.banner = h('div', { class: 'banner', attrs: { role: 'alert', hidden: true } });
@@ -100,10 +120,10 @@ export class ChatView {
     const main = h(
       'main',
       { class: 'chat-main', attrs: { 'aria-labelledby': 'room-title' } },
-      h('header', 'chat-header', this.sidebarToggle, this.title, this.badge.element, this.wireToggle),
+      h('header', 'chat-header', this.sidebarToggle, this.title, this.badge.element, this.search.field, this.wireToggle),
       h('div', 'chat-toolbar', transport.element, interval.element),
       this.banner,
-      this.body,
+      h('div', 'conversation-area', this.body, this.search.panel),
       this.typing.element,
       this.composer.element,
     );
@@ -166,13 +186,33 @@ export class ChatView {
     this.presence.render([]);
     this.members = undefined;
     this.presenceEntries = false;
+    this.lastReceived = 0;
+    this.markedSeq = 0;
+    this.composer.setReply(undefined);
+    this.search.reset();
     this.showBanner(undefined);
     replaceChildren(this.title, h('span', { class: 'hash', attrs: { 'aria-hidden': 'true' } }, '#'), room);
     this.composer.setPlaceholder(auth.mayWrite(room) ? `Message #${room}` : `Message #${room} (you may only read here)`);
     this.rooms.renderList();
     this.updateTitle();
 
-    const list = new MessageList({ me: this.options.member, room, onLoadOlder: () => void this.loadOlder(), onRetry: (id) => this.retry(id) });
+    const list = new MessageList({
+      me: this.options.member,
+      room,
+      onLoadOlder: () => void this.loadOlder(),
+      onRetry: (id) => this.retry(id),
+      mentionNames: () => [this.options.name, this.options.member],
+      mayAmend: (m) => m.from.member === this.options.member || auth.mayAdmin(room),
+      mayWrite: () => auth.mayWrite(room),
+      onReply: (m) => this.composer.setReply({ seq: m.seq, from: m.from, text: m.text }),
+      onEdit: (seq, text) => this.amend(this.session?.edit(seq, text), (ack) => ({ type: 'edit', target: seq, text, ...this.stamp(ack) })),
+      onDelete: (seq) => this.amend(this.session?.delete(seq), (ack) => ({ type: 'delete', target: seq, ...this.stamp(ack) })),
+      onReact: (seq, emoji, on) => {
+        this.amend(this.session?.react(seq, emoji, on), (ack) => ({ type: 'reaction', target: seq, emoji, on, ...this.stamp(ack) })).catch((err: unknown) => this.showBanner(`Could not react: ${messageOf(err)}`, () => this.showBanner(undefined), 'Dismiss'));
+      },
+      onFind: (seq) => void this.find(seq),
+      onSeenNewest: () => this.markRead(),
+    });
     this.list = list;
     replaceChildren(this.body, list.element);
     list.setHistory('loading');
@@ -187,9 +227,13 @@ export class ChatView {
           this.checkPresenceSoon(ChatView.PRESENCE_SETTLE_MS);
         },
         typing: (t) => this.typing.onTyping(t),
+        receipt: (r) => this.onReceipt(r),
         status: (s) => this.onStatus(s),
         reset: (r) => {
           this.list?.clear();
+          // A new history: positions of the old one mean nothing.
+          this.lastReceived = 0;
+          this.markedSeq = 0;
           this.inspector.note(`History reset (${r.reason}): entries start again from the oldest kept`);
         },
         error: (err) => {
@@ -252,6 +296,73 @@ export class ChatView {
     this.checkPresenceSoon(ChatView.PRESENCE_SETTLE_MS);
     this.onStatus({ status: client.status, transport: client.transport });
     await this.loadOlder();
+    if (token === this.openToken) this.pollReadState(session);
+  }
+
+  /**
+   * Read positions of the room (who has seen what) at join; then, over the polling transports
+   * (which get no receipt notices), again every READ_STATE_POLL_MS while the room is shown.
+   */
+  private pollReadState(session: ChatSession): void {
+    window.clearTimeout(this.readStateTimer);
+    if (session !== this.session) return;
+    const polling = session.current?.transport === 'polling' || session.current?.transport === 'long-polling';
+    if (this.visible && document.visibilityState === 'visible') {
+      void session.readState().then(
+        (state) => {
+          if (session === this.session) this.list?.setReaders(state.members);
+        },
+        () => undefined,
+      );
+    }
+    if (polling) this.readStateTimer = window.setTimeout(() => this.pollReadState(session), READ_STATE_POLL_MS);
+  }
+
+  private onReceipt(receipt: ReadReceipt): void {
+    if (receipt.room === this.room) this.list?.setReaders([receipt]);
+  }
+
+  /** The part of an amendment made from its ack (see amend). */
+  private stamp(ack: Ack): { room: string; seq: number; ts: number; from: Entry['from'] } {
+    return { room: ack.room, seq: ack.seq, ts: ack.ts, from: { id: '', name: this.options.name, member: this.options.member } };
+  }
+
+  /**
+   * Waits for an amendment's ack; then, when every entry before it was received here already,
+   * folds it in at once (its own entry, coming later, is skipped as already folded). Otherwise the
+   * entry itself shows it when it comes: folding it early would skip earlier amendments.
+   */
+  private async amend(request: Promise<Ack> | undefined, made: (ack: Ack) => Omit<AmendmentEntry, 'clientId'>): Promise<void> {
+    if (!request) throw new Error('not connected');
+    const list = this.list;
+    const ack = await request;
+    if (list !== this.list || !list || ack.duplicate) return;
+    if (this.lastReceived === ack.seq - 1) {
+      this.lastReceived = ack.seq;
+      list.add(made(ack) as AmendmentEntry);
+    }
+  }
+
+  /** Loads older history until message `seq` is there (at most FIND_PAGES pages), then shows it. */
+  private async find(seq: number): Promise<void> {
+    const list = this.list;
+    if (!list || this.finding) return;
+    this.finding = true;
+    try {
+      for (let page = 0; page < FIND_PAGES && !list.has(seq); page++) {
+        // A page asked for by scrolling may be on its way: wait for it rather than give up.
+        for (let wait = 0; this.loadingOlder && wait < 100; wait++) await new Promise((r) => setTimeout(r, 50));
+        if (list.has(seq)) break;
+        const first = list.firstSeq;
+        if (first !== undefined && first <= seq) break;
+        if (!(await this.loadOlder())) break;
+        if (list !== this.list) return;
+      }
+      if (list.has(seq)) list.showMessage(seq);
+      else this.showBanner('That message is not in the history any more (deleted, or too old).', () => this.showBanner(undefined), 'Dismiss', 'info');
+    } finally {
+      this.finding = false;
+    }
   }
 
   /** Joins again the room whose first connection failed, in the same session: what was queued there is sent once it is in. */
@@ -346,20 +457,23 @@ export class ChatView {
     this.showBanner(text, () => this.options.reauth(err), label);
   }
 
-  private async loadOlder(): Promise<void> {
+  /** Loads one page of older history; true when there may be more. */
+  private async loadOlder(): Promise<boolean> {
     const session = this.session;
     const list = this.list;
-    if (!session || !list || this.loadingOlder) return;
+    if (!session || !list || this.loadingOlder) return false;
     this.loadingOlder = true;
     list.setHistory('loading');
     try {
       const page = await session.history(list.firstSeq);
-      if (list !== this.list) return;
+      if (list !== this.list) return false;
       this.epoch = page.epoch;
       list.addOlder(page.entries, page.more);
       this.markRead();
+      return page.more;
     } catch {
       if (list === this.list) list.setHistory('error');
+      return false;
     } finally {
       this.loadingOlder = false;
     }
@@ -379,24 +493,29 @@ export class ChatView {
   }
 
   private onEntry(entry: Entry): void {
-    if (entry.type !== 'message') this.presenceEntries = true;
+    if (entry.type === 'join' || entry.type === 'leave') this.presenceEntries = true;
+    this.lastReceived = Math.max(this.lastReceived, entry.seq);
     if (!this.list?.add(entry)) return;
     if (entry.type === 'message') {
       this.typing.stopped(entry.from.member, entry.from.name);
-      if (this.visible && document.visibilityState === 'visible') this.markRead();
-      else if (entry.from.member !== this.options.member) {
+      if (entry.from.member !== this.options.member) {
         this.unseen++;
         this.updateTitle();
       }
+      // Read when it is on screen in a visible tab (markRead checks); the count above is cleared then.
+      this.markRead();
     }
   }
 
   private onStatus(status: StatusEvent): void {
+    const was = this.status?.status;
     this.status = status;
     this.badge.update(status);
     this.list?.setAllPending(status.status === 'connected' ? 'sending' : 'queued');
     this.badge.setQueued(this.list?.pendingCount ?? 0);
     this.presence.setConnected(status.status === 'connected');
+    // (Re)connected: receipts sent meanwhile were missed; ask for the read positions once.
+    if (status.status === 'connected' && was !== undefined && was !== 'connected' && this.session?.current && this.list) this.pollReadState(this.session);
     // A notice of messages that could not be sent stays until dismissed.
     if (status.status === 'connected' && !this.banner.classList.contains('sticky')) this.showBanner(undefined);
     // A lost connection is said where it cannot be missed, with a way to try at once.
@@ -417,25 +536,25 @@ export class ChatView {
     if (auth.mayWrite(this.room)) this.session?.typing();
   }
 
-  private send(text: string): void {
+  private send(text: string, replyTo?: ReplyTarget): void {
     const session = this.session;
     const list = this.list;
     if (!session || !list) return;
     const clientId = `c-${randomToken(16)}`;
-    list.addPending(clientId, text, this.status?.status === 'connected' ? 'sending' : 'queued');
+    list.addPending(clientId, text, this.status?.status === 'connected' ? 'sending' : 'queued', replyTo);
     this.badge.setQueued(list.pendingCount);
-    this.publish(session, list, clientId, text);
+    this.publish(session, list, clientId, text, replyTo);
   }
 
   private retry(clientId: string): void {
     const text = this.list?.pendingText(clientId);
     if (!this.session || !this.list || text === undefined) return;
     this.list.setPendingState(clientId, this.status?.status === 'connected' ? 'sending' : 'queued');
-    this.publish(this.session, this.list, clientId, text);
+    this.publish(this.session, this.list, clientId, text, this.list.pendingReply(clientId));
   }
 
-  private publish(session: ChatSession, list: MessageList, clientId: string, text: string): void {
-    session.publish(text, clientId).then(
+  private publish(session: ChatSession, list: MessageList, clientId: string, text: string, replyTo?: ReplyTarget): void {
+    session.publish(text, clientId, replyTo?.seq).then(
       (ack) => {
         list.confirm(clientId, ack, { id: '', name: this.options.name, member: this.options.member });
         this.badge.setQueued(list.pendingCount);
@@ -466,6 +585,8 @@ export class ChatView {
       const client = this.session?.current;
       if (client) this.onStatus({ status: client.status, transport: client.transport });
       this.checkPresenceSoon(ChatView.PRESENCE_SETTLE_MS);
+      // Polling transports get no receipt notices: read positions are asked for instead.
+      if (this.session) this.pollReadState(this.session);
     } catch (err) {
       // The SDK keeps the transport it had: so does the picker.
       const current = this.session?.current?.transport;
@@ -500,16 +621,33 @@ export class ChatView {
     void this.session?.setPollInterval(ms).catch((err: unknown) => this.showBanner(`Could not apply the polling interval: ${messageOf(err)}`));
   }
 
+  /**
+   * The newest message is on screen in a visible tab: the room is read up to the newest entry
+   * received (the server's read position: other tabs and devices, and the room list, follow).
+   */
   private markRead(): void {
-    const seq = this.list?.lastSeq;
-    if (!this.epoch || seq === undefined) return;
+    const list = this.list;
+    const session = this.session;
+    if (!list || !session || !this.epoch || !this.visible || document.visibilityState !== 'visible' || !list.isNearBottom()) return;
     this.unseen = 0;
-    this.rooms.markRead(this.room, this.epoch, seq);
     this.updateTitle();
+    const seq = Math.max(this.lastReceived, list.lastSeq ?? 0);
+    if (seq <= this.markedSeq || session.current?.status !== 'connected') return;
+    this.markedSeq = seq;
+    const room = this.room;
+    this.rooms.markRead(room);
+    session.markRead(seq).catch(() => {
+      // Not stored (connection lost, refused): try again at the next chance.
+      if (session === this.session && this.markedSeq === seq) this.markedSeq = 0;
+    });
   }
 
   private onVisibility(): void {
-    if (this.visible && document.visibilityState === 'visible') this.markRead();
+    if (this.visible && document.visibilityState === 'visible') {
+      this.markRead();
+      // Receipts may have been missed while hidden (and polling transports ask again from here on).
+      if (this.session?.current) this.pollReadState(this.session);
+    }
   }
 
   private updateTitle(): void {

@@ -1,15 +1,25 @@
-import { h, icon } from './dom.js';
+import { h, icon, replaceChildren } from './dom.js';
 
 export interface ComposerOptions {
   id: string;
   placeholder: string;
-  /** Called with the text (not blank); the box is cleared. */
-  onSend(text: string): void;
+  /** Called with the text (not blank) and the message answered, if any; the box and the reply are cleared. */
+  onSend(text: string, replyTo: ReplyTarget | undefined): void;
   /** Called while the user types (throttled). */
   onTyping?(): void;
   /** Largest text in UTF-8 bytes (the server's limit). */
   maxBytes?: number;
 }
+
+/** The message a reply answers, as the reply bar shows it. */
+export interface ReplyTarget {
+  seq: number;
+  from: { name: string; member?: string };
+  text: string;
+}
+
+/** Characters of the answered message shown in the reply bar (the server quotes 200). */
+const QUOTE_CHARS = 200;
 
 /** Tell the room at most this often that we are typing. */
 const TYPING_EVERY_MS = 2500;
@@ -24,6 +34,8 @@ export class Composer {
   readonly input: HTMLTextAreaElement;
   private readonly button: HTMLButtonElement;
   private readonly error: HTMLElement;
+  private readonly replyBar: HTMLElement;
+  private replyTo: ReplyTarget | undefined;
   private lastTyping = 0;
 
   constructor(private readonly options: ComposerOptions) {
@@ -37,10 +49,12 @@ export class Composer {
     });
     this.button = h('button', { class: 'send-button primary', attrs: { type: 'submit' } }, icon('send'), h('span', 'send-label', 'Send'));
     this.error = h('p', { class: 'composer-error', attrs: { role: 'alert', hidden: true } });
+    this.replyBar = h('div', { class: 'reply-bar', attrs: { hidden: true, id: `${options.id}-reply` } });
     this.element = h(
       'form',
       { class: 'composer', on: { submit: (e) => { e.preventDefault(); this.submit(); } } },
       h('label', { class: 'visually-hidden', attrs: { for: options.id } }, 'Message'),
+      this.replyBar,
       h('div', 'composer-row', this.input, this.button),
       this.error,
       h('p', { class: 'composer-hint', attrs: { id: `${options.id}-hint` } }, 'Enter to send · Shift+Enter for a new line'),
@@ -55,7 +69,34 @@ export class Composer {
     this.input.placeholder = text;
   }
 
+  /** The message the next one answers ("Replying to ann: …" above the box), or none. */
+  setReply(target: ReplyTarget | undefined): void {
+    this.replyTo = target;
+    this.replyBar.hidden = target === undefined;
+    this.input.setAttribute('aria-describedby', `${target ? `${this.options.id}-reply ` : ''}${this.options.id}-hint`);
+    if (!target) {
+      this.replyBar.replaceChildren();
+      return;
+    }
+    const quote = [...target.text].length > QUOTE_CHARS ? `${[...target.text].slice(0, QUOTE_CHARS - 1).join('')}…` : target.text;
+    replaceChildren(
+      this.replyBar,
+      h('span', 'reply-bar-text', h('span', 'reply-bar-label', `Replying to ${target.from.name}: `), h('span', 'reply-bar-quote', quote || '(no text)')),
+      h('button', { class: 'icon-only small', attrs: { type: 'button', 'aria-label': 'Cancel reply', title: 'Cancel reply' }, on: { click: () => { this.setReply(undefined); this.input.focus(); } } }, icon('close')),
+    );
+    this.input.focus();
+  }
+
+  get reply(): ReplyTarget | undefined {
+    return this.replyTo;
+  }
+
   private onKeyDown(e: KeyboardEvent): void {
+    if (e.key === 'Escape' && this.replyTo && !e.isComposing) {
+      e.preventDefault();
+      this.setReply(undefined);
+      return;
+    }
     if (e.key !== 'Enter' || e.shiftKey || e.altKey || e.isComposing || e.keyCode === 229) return;
     e.preventDefault();
     this.submit();
@@ -87,7 +128,9 @@ export class Composer {
     this.input.value = '';
     this.lastTyping = 0;
     this.autosize();
-    this.options.onSend(text);
+    const replyTo = this.replyTo;
+    this.setReply(undefined);
+    this.options.onSend(text, replyTo);
     this.input.focus();
   }
 

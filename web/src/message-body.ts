@@ -10,7 +10,7 @@ const MAX_DATA_CHARS = 200;
  * its data as compact JSON, in code style. Links (http and https only) and @mentions are marked;
  * everything else is text nodes: nothing is parsed as HTML.
  */
-export function messageBody(entry: MessageEntry, tag: 'p' | 'span', className: string, me?: string): HTMLElement {
+export function messageBody(entry: MessageEntry, tag: 'p' | 'span', className: string, me?: string | readonly string[]): HTMLElement {
   if (entry.text !== '' || entry.data === undefined) return h(tag, className, ...richText(entry.text, me));
   const json = JSON.stringify(entry.data);
   const shown = json.length > MAX_DATA_CHARS ? `${json.slice(0, MAX_DATA_CHARS - 1)}…` : json;

@@ -1,7 +1,11 @@
-import type { Ack, Entry } from 'switchboard-client';
+import { FoldedMessages } from 'switchboard-client';
+import type { Ack, Entry, MessageEntry, ReadReceipt } from 'switchboard-client';
+import type { ReplyTarget } from './composer.js';
+import { confirmDialog } from './confirm-dialog.js';
 import { h, replaceChildren } from './dom.js';
-import { messageBody } from './message-body.js';
-import { TRANSPORT_SHORT, formatDay, formatFull, formatTime, hueOf, initialOf, startOfDay } from './format.js';
+import { TRANSPORT_SHORT, formatDay, formatFull, formatTime, startOfDay } from './format.js';
+import { renderMessage, type MessageItemContext } from './message-item.js';
+import { ReactionPicker } from './reaction-picker.js';
 
 /** How a message not yet stored is shown. */
 export type PendingState = 'sending' | 'queued' | 'failed';
@@ -14,7 +18,30 @@ export interface MessageListOptions {
   onLoadOlder(): void;
   /** "Retry" on a message that failed. */
   onRetry(clientId: string): void;
+  /** Names a mention of this user may use (display name, member id). */
+  mentionNames(): readonly string[];
+  /** The user may edit and delete `message` (its author, or a room admin). */
+  mayAmend(message: MessageEntry): boolean;
+  /** The user may write here (reply, react). */
+  mayWrite(): boolean;
+  /** "Reply" on a message. */
+  onReply(message: MessageEntry): void;
+  /** Saves an edit; rejects with what to tell the user. */
+  onEdit(seq: number, text: string): Promise<void>;
+  /** Deletes (after the user confirmed); rejects with what to tell the user. */
+  onDelete(seq: number): Promise<void>;
+  /** Adds (`on`) or takes back a reaction. */
+  onReact(seq: number, emoji: string, on: boolean): void;
+  /** A quoted message was asked for that is not loaded: load older history until it is (or give up). */
+  onFind(seq: number): void;
+  /** The newest message came into view (or the list was scrolled to it). */
+  onSeenNewest(): void;
 }
+
+/** Names in "Seen by" before "+N". */
+const SEEN_NAMES = 3;
+/** How long a message asked for (quote, search result) stays highlighted. */
+const HIGHLIGHT_MS = 2500;
 
 /** Messages from one sender less than this apart are grouped under one name. */
 const GROUP_MS = 5 * 60_000;
@@ -24,7 +51,9 @@ const STICK_PX = 80;
 /**
  * The message log of one room, in seq order whatever order entries arrive in (history pages,
  * live entries, publish acks). Each seq is shown once; messages sent from here show as pending
- * until stored, then take their place by seq. Text is set with textContent only.
+ * until stored, then take their place by seq. Edits, deletes and reactions are folded into the
+ * message they amend (FoldedMessages of the SDK) and never shown as lines of their own, so a late
+ * joiner and a live viewer see the same thing. Text is set with textContent only.
  */
 export class MessageList {
   readonly element: HTMLElement;
@@ -34,10 +63,34 @@ export class MessageList {
   private readonly jump: HTMLButtonElement;
   private readonly bySeq = new Map<number, HTMLLIElement>();
   private readonly pending = new Map<string, HTMLLIElement>();
+  /** The message each pending reply answers. */
+  private readonly pendingReplies = new Map<string, ReplyTarget>();
   private historyState: 'idle' | 'loading' | 'more' | 'start' | 'reset' | 'error' = 'idle';
   private observer: IntersectionObserver | undefined;
+  private folded = new FoldedMessages();
+  private readonly picker = new ReactionPicker();
+  /** The message being edited here, and its editor. */
+  private editing: { seq: number; form: HTMLElement } | undefined;
+  /** Read positions of other members (by member). */
+  private readers = new Map<string, ReadReceipt>();
+  private readonly item: MessageItemContext;
 
   constructor(private readonly options: MessageListOptions) {
+    this.item = {
+      me: options.me,
+      mentionNames: () => options.mentionNames(),
+      mayAmend: (m) => options.mayAmend(m),
+      mayWrite: () => options.mayWrite(),
+      onReply: (m) => options.onReply(m),
+      onPickReaction: (m, button) => this.picker.open(button, this.element, (emoji) => {
+        const mine = this.folded.get(m.seq)?.reactions?.find((r) => r.emoji === emoji)?.by.some((b) => b.member === options.me) ?? false;
+        options.onReact(m.seq, emoji, !mine);
+      }),
+      onToggleReaction: (m, emoji, on) => options.onReact(m.seq, emoji, on),
+      onEdit: (m) => this.startEdit(m.seq),
+      onDelete: (m) => void this.askDelete(m.seq),
+      onJump: (seq) => this.showMessage(seq),
+    };
     this.list = h('ol', { class: 'entries', attrs: { 'aria-label': `Messages in ${options.room}` } });
     this.pendingList = h('ol', { class: 'entries pending-entries', attrs: { 'aria-label': 'Messages being sent' } });
     this.top = h('div', 'history-status');
@@ -70,6 +123,18 @@ export class MessageList {
     return last ? Number(last.dataset.seq) : undefined;
   }
 
+  /** The seq of the newest message shown (not a presence line). */
+  get newestMessageSeq(): number | undefined {
+    let last = this.list.lastElementChild as HTMLElement | null;
+    while (last && !last.classList.contains('msg')) last = last.previousElementSibling as HTMLElement | null;
+    return last ? Number(last.dataset.seq) : undefined;
+  }
+
+  /** The message as folded so far, when loaded. */
+  message(seq: number): MessageEntry | undefined {
+    return this.folded.get(seq);
+  }
+
   /**
    * A line that is no entry of the log ("ann and bob joined", from presence notices), placed
    * after the entries shown now; entries that come later go after it.
@@ -88,24 +153,32 @@ export class MessageList {
     return this.pending.size;
   }
 
-  /** Adds one entry; false when its seq is shown already. `provisional`: made from an ack. */
+  /**
+   * Adds one entry; false when nothing new is shown (its seq is shown already, or it is an
+   * amendment: then the message it amends is shown again, folded). `provisional`: made from an ack.
+   */
   add(entry: Entry, provisional = false): boolean {
+    if (entry.type === 'edit' || entry.type === 'delete' || entry.type === 'reaction') {
+      const changed = this.folded.apply(entry);
+      if (changed) this.rerender(changed.seq);
+      // A delete also blanks the quotes of the replies to it.
+      if (entry.type === 'delete') for (const li of this.list.querySelectorAll<HTMLElement>(`li.msg[data-reply-to="${entry.target}"]`)) this.rerender(Number(li.dataset.seq));
+      return false;
+    }
     if (entry.type === 'message' && entry.clientId) this.resolvePending(entry.clientId);
+    // A message from an ack is shown as is until its entry comes (the SDK folds only what came from the server).
+    const shownAs = entry.type === 'message' && !provisional ? (this.folded.apply(entry) ?? this.folded.get(entry.seq) ?? entry) : entry;
     const shown = this.bySeq.get(entry.seq);
     if (shown) {
       // Shown from its ack: the entry itself says how it came (transport) and replaces it.
-      if (shown.dataset.provisional && !provisional) {
-        const li = this.renderEntry(entry);
-        shown.replaceWith(li);
-        this.bySeq.set(entry.seq, li);
-        this.restyle(li);
-      }
+      if (shown.dataset.provisional && !provisional) this.rerender(entry.seq, shownAs);
       return false;
     }
     const follow = this.isNearBottom();
-    const li = this.renderEntry(entry);
+    const li = this.renderEntry(shownAs);
     if (provisional) li.dataset.provisional = '1';
     this.insertBySeq(li, entry.seq);
+    if (entry.type === 'message') this.updateSeen();
     if (follow || entry.from.member === this.options.me) this.scrollToBottom(false);
     else if (entry.type === 'message' && li === this.list.lastElementChild) this.jump.hidden = false;
     return true;
@@ -115,14 +188,178 @@ export class MessageList {
   addOlder(entries: Entry[], more: boolean): void {
     const fromBottom = this.element.scrollHeight - this.element.scrollTop;
     const wasEmpty = this.bySeq.size === 0;
+    this.folded.load(entries);
     for (const entry of entries) {
-      if (this.bySeq.has(entry.seq)) continue;
+      if (entry.type === 'edit' || entry.type === 'delete' || entry.type === 'reaction') continue;
+      const shownAs = entry.type === 'message' ? (this.folded.get(entry.seq) ?? entry) : entry;
+      if (this.bySeq.has(entry.seq)) {
+        // A page may fold in more than what is shown (amendments of messages not loaded when they came).
+        if (entry.type === 'message') this.rerender(entry.seq, shownAs);
+        continue;
+      }
       if (entry.type === 'message' && entry.clientId) this.resolvePending(entry.clientId);
-      this.insertBySeq(this.renderEntry(entry), entry.seq);
+      this.insertBySeq(this.renderEntry(shownAs), entry.seq);
     }
+    this.updateSeen();
     this.setHistory(more ? 'more' : 'start');
     if (wasEmpty) this.scrollToBottom(false);
     else this.element.scrollTop = this.element.scrollHeight - fromBottom;
+  }
+
+  /** Whether message `seq` is loaded. */
+  has(seq: number): boolean {
+    return this.bySeq.get(seq)?.classList.contains('msg') ?? false;
+  }
+
+  /**
+   * Scrolls to message `seq` and highlights it (focus goes there too, for keyboards); asks for
+   * older history (onFind) when it is not loaded yet. False when it is not loaded.
+   */
+  showMessage(seq: number): boolean {
+    const li = this.bySeq.get(seq);
+    if (!li || !li.classList.contains('msg')) {
+      this.options.onFind(seq);
+      return false;
+    }
+    li.scrollIntoView({ block: 'center', behavior: 'instant' });
+    for (const other of this.list.querySelectorAll('.msg.highlight')) other.classList.remove('highlight');
+    li.classList.add('highlight');
+    li.tabIndex = -1;
+    li.focus({ preventScroll: true });
+    window.setTimeout(() => li.classList.remove('highlight'), HIGHLIGHT_MS);
+    return true;
+  }
+
+  /** Read positions of the room's members (from readState or receipt notices): "Seen by" follows. */
+  setReaders(receipts: Iterable<ReadReceipt>): void {
+    for (const r of receipts) {
+      if (r.member === this.options.me) continue;
+      const known = this.readers.get(r.member);
+      if (!known || known.seq < r.seq || known.name !== r.name) this.readers.set(r.member, known && known.seq > r.seq ? { ...r, seq: known.seq } : r);
+    }
+    this.updateSeen();
+  }
+
+  /**
+   * "Seen by ann, bob +2" under the newest message others have read (whoever read it or further),
+   * only one such line in the list.
+   */
+  private updateSeen(): void {
+    for (const old of this.list.querySelectorAll('.seen-by')) old.remove();
+    const readers = [...this.readers.values()];
+    if (!readers.length) return;
+    let li = this.list.lastElementChild as HTMLElement | null;
+    while (li) {
+      if (li.classList.contains('msg')) {
+        const seq = Number(li.dataset.seq);
+        const seen = readers.filter((r) => r.seq >= seq && r.member !== li!.dataset.sender);
+        if (seen.length) {
+          const names = seen.map((r) => r.name);
+          const shown = names.slice(0, SEEN_NAMES).join(', ');
+          const more = names.length - SEEN_NAMES;
+          (li.querySelector('.msg-body') ?? li).append(h('p', { class: 'seen-by', attrs: { title: `Seen by ${names.join(', ')}` } }, `Seen by ${shown}${more > 0 ? ` +${more}` : ''}`));
+          return;
+        }
+      }
+      li = li.previousElementSibling as HTMLElement | null;
+    }
+  }
+
+  /** Shows message `seq` again from its folded state (or `as`), keeping focus where it was. */
+  private rerender(seq: number, as?: Entry): void {
+    const old = this.bySeq.get(seq);
+    const entry = as ?? this.folded.get(seq);
+    if (!old || !entry) return;
+    if (this.editing?.seq === seq) {
+      // Being edited here: keep the editor, unless the message is gone.
+      if (entry.type !== 'message' || !entry.deleted) return;
+      this.editing = undefined;
+    }
+    const focusKey = old.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.focusKey : undefined;
+    const li = this.renderEntry(entry);
+    if (old.classList.contains('highlight')) li.classList.add('highlight');
+    old.replaceWith(li);
+    this.bySeq.set(seq, li);
+    this.restyle(li);
+    this.updateSeen();
+    if (focusKey) (li.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focusKey)}"]`) ?? li.querySelector<HTMLElement>('button'))?.focus();
+  }
+
+  /** Inline editor: a textbox "Edit message"; Enter or Save saves, Escape or Cancel cancels. */
+  private startEdit(seq: number): void {
+    if (this.editing) this.stopEdit(false);
+    const li = this.bySeq.get(seq);
+    const message = this.folded.get(seq);
+    const text = li?.querySelector('.text');
+    if (!li || !message || !text) return;
+    const input = h('textarea', { class: 'edit-input', attrs: { 'aria-label': 'Edit message', rows: Math.min(8, message.text.split('\n').length) } });
+    input.value = message.text;
+    const error = h('p', { class: 'edit-error', attrs: { role: 'alert', hidden: true } });
+    const save = h('button', { class: 'small primary', attrs: { type: 'submit' } }, 'Save');
+    const form = h(
+      'form',
+      {
+        class: 'edit-form',
+        on: {
+          submit: (e) => {
+            e.preventDefault();
+            const value = input.value.replace(/\s+$/u, '');
+            if (!value || value === message.text) {
+              this.stopEdit(true);
+              return;
+            }
+            save.disabled = true;
+            error.hidden = true;
+            this.options.onEdit(seq, value).then(
+              () => this.stopEdit(true),
+              (err: unknown) => {
+                save.disabled = false;
+                error.hidden = false;
+                error.textContent = `Not saved: ${err instanceof Error ? err.message : String(err)}`;
+              },
+            );
+          },
+          keydown: (e) => {
+            if (e.key === 'Escape') {
+              e.preventDefault();
+              e.stopPropagation();
+              this.stopEdit(true);
+            } else if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.target === input) {
+              e.preventDefault();
+              form.requestSubmit();
+            }
+          },
+        },
+      },
+      input,
+      error,
+      h('div', 'edit-actions', h('span', 'edit-hint', 'Enter to save · Escape to cancel'), h('button', { class: 'small', attrs: { type: 'button' }, on: { click: () => this.stopEdit(true) } }, 'Cancel'), save),
+    );
+    li.classList.add('editing');
+    text.replaceWith(form);
+    this.editing = { seq, form };
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  }
+
+  private stopEdit(refocus: boolean): void {
+    const editing = this.editing;
+    if (!editing) return;
+    this.editing = undefined;
+    this.rerender(editing.seq);
+    if (refocus) this.bySeq.get(editing.seq)?.querySelector<HTMLElement>('[data-focus-key="action:edit"]')?.focus();
+  }
+
+  private async askDelete(seq: number): Promise<void> {
+    const yes = await confirmDialog({ title: 'Delete message?', text: 'Its text is erased for everyone, from the server too. This cannot be undone.', confirm: 'Delete', danger: true });
+    if (!yes) return;
+    try {
+      await this.options.onDelete(seq);
+    } catch (err) {
+      const li = this.bySeq.get(seq);
+      li?.querySelector('.amend-error')?.remove();
+      li?.querySelector('.bubble')?.append(h('p', { class: 'amend-error', attrs: { role: 'alert' } }, `Not deleted: ${err instanceof Error ? err.message : String(err)}`));
+    }
   }
 
   setHistory(state: 'idle' | 'loading' | 'more' | 'start' | 'reset' | 'error'): void {
@@ -131,13 +368,14 @@ export class MessageList {
   }
 
   /** Shows a message being sent, until its entry (or ack) arrives. */
-  addPending(clientId: string, text: string, state: PendingState): void {
+  addPending(clientId: string, text: string, state: PendingState, replyTo?: ReplyTarget): void {
     const li = h(
       'li',
       { class: 'msg own pending', attrs: { 'data-client-id': clientId } },
-      h('div', 'bubble', h('p', 'text', text), h('div', 'meta pending-meta')),
+      h('div', 'bubble', replyTo ? h('p', 'quote', h('span', 'quote-name', replyTo.from.name), h('span', 'quote-text', replyTo.text)) : null, h('p', 'text', text), h('div', 'meta pending-meta')),
     );
     this.pending.set(clientId, li);
+    if (replyTo) this.pendingReplies.set(clientId, replyTo);
     this.setPendingState(clientId, state);
     this.pendingList.append(li);
     this.scrollToBottom(false);
@@ -165,6 +403,11 @@ export class MessageList {
     for (const [clientId, li] of this.pending) if (li.dataset.state !== 'failed') this.setPendingState(clientId, state);
   }
 
+  /** The message a pending reply answers. */
+  pendingReply(clientId: string): ReplyTarget | undefined {
+    return this.pendingReplies.get(clientId);
+  }
+
   pendingText(clientId: string): string | undefined {
     return this.pending.get(clientId)?.querySelector('.text')?.textContent ?? undefined;
   }
@@ -173,17 +416,23 @@ export class MessageList {
   confirm(clientId: string, ack: Ack, from: Entry['from']): void {
     const text = this.pendingText(clientId);
     if (text === undefined) return;
-    this.add({ type: 'message', room: ack.room, seq: ack.seq, ts: ack.ts, from, text, clientId }, true);
+    const r = this.pendingReplies.get(clientId);
+    // The quote as the server makes it (the first 200 characters), until the entry itself comes.
+    const reply = r ? { replyTo: r.seq, reply: { seq: r.seq, from: r.from, text: [...r.text].slice(0, 200).join('') } } : {};
+    this.add({ type: 'message', room: ack.room, seq: ack.seq, ts: ack.ts, from, text, clientId, ...reply }, true);
   }
 
   /** The history was reset (see the SDK's `reset` event): what follows starts from its oldest entry. */
   clear(): void {
     this.bySeq.clear();
+    this.folded = new FoldedMessages();
+    this.editing = undefined;
     this.list.replaceChildren();
     this.setHistory('reset');
   }
 
   destroy(): void {
+    this.picker.close(false);
     this.observer?.disconnect();
     this.observer = undefined;
   }
@@ -198,15 +447,21 @@ export class MessageList {
     if (!li) return;
     li.remove();
     this.pending.delete(clientId);
+    this.pendingReplies.delete(clientId);
   }
 
-  private isNearBottom(): boolean {
+  /** The newest message is in view (within a few pixels of the bottom). */
+  isNearBottom(): boolean {
     const el = this.element;
     return el.scrollHeight - el.scrollTop - el.clientHeight < STICK_PX;
   }
 
   private onScroll(): void {
-    if (this.isNearBottom()) this.jump.hidden = true;
+    if (this.picker.isOpen) this.picker.close(false);
+    if (this.isNearBottom()) {
+      this.jump.hidden = true;
+      this.options.onSeenNewest();
+    }
   }
 
   private renderTop(): void {
@@ -244,31 +499,13 @@ export class MessageList {
   }
 
   private renderEntry(entry: Entry): HTMLLIElement {
+    if (entry.type === 'message') return renderMessage(entry, this.item);
     const sender = entry.from.member ?? `name:${entry.from.name}`;
     const attrs = { 'data-seq': entry.seq, 'data-ts': entry.ts, 'data-sender': sender };
     const time = h('time', { attrs: { datetime: new Date(entry.ts).toISOString(), title: formatFull(entry.ts) } }, formatTime(entry.ts));
     const via = entry.from.transport ? TRANSPORT_SHORT[entry.from.transport] : undefined;
-    if (entry.type !== 'message') {
-      const verb = entry.type === 'join' ? 'joined' : 'left';
-      return h('li', { class: 'event', attrs }, h('span', 'event-text', `${entry.from.name} ${verb}`, via && entry.type === 'join' ? ` via ${via}` : ''), ' ', time);
-    }
-    const own = entry.from.member === this.options.me;
-    return h(
-      'li',
-      { class: own ? 'msg own' : 'msg', attrs },
-      own ? null : h('div', { class: 'avatar', attrs: { 'aria-hidden': 'true', style: `--hue:${hueOf(sender)}` } }, initialOf(entry.from.name)),
-      h(
-        'div',
-        'bubble',
-        h(
-          'div',
-          'meta',
-          own ? h('span', 'visually-hidden', 'You') : h('span', { class: 'sender', attrs: { style: `--hue:${hueOf(sender)}` } }, entry.from.name),
-          via ? h('span', { class: 'via', attrs: { title: `Sent over ${via}` } }, via) : null,
-          time,
-        ),
-        messageBody(entry, 'p', 'text'),
-      ),
-    );
+    // Amendments never come here (they are folded); presence entries remain.
+    const verb = entry.type === 'join' ? 'joined' : 'left';
+    return h('li', { class: 'event', attrs }, h('span', 'event-text', `${entry.from.name} ${verb}`, via && entry.type === 'join' ? ` via ${via}` : ''), ' ', time);
   }
 }

@@ -58,13 +58,14 @@ function count(text: string, char: string): number {
 
 /**
  * A message's text as nodes: links open in a new tab without telling the page who opened it
- * (`noopener noreferrer`); mentions are highlighted, more so when they name `me`.
+ * (`noopener noreferrer`); mentions are highlighted, more so when they name `me` (a name or member id, or several).
  */
-export function richText(text: string, me?: string): Array<Node> {
+export function richText(text: string, me?: string | readonly string[]): Array<Node> {
+  const mine = new Set((typeof me === 'string' ? [me] : me ?? []).map((n) => n.toLowerCase()));
   return parseText(text).map((part) => {
     if (part.kind === 'text') return document.createTextNode(part.text);
     if (part.kind === 'link') return h('a', { class: 'msg-link', attrs: { href: part.href, target: '_blank', rel: 'noopener noreferrer' } }, part.text);
-    const mine = me !== undefined && part.name.toLowerCase() === me.toLowerCase();
-    return h('span', { class: mine ? 'mention me' : 'mention' }, part.text);
+    const isMe = mine.has(part.name.toLowerCase());
+    return h('span', { class: isMe ? 'mention me' : 'mention', attrs: { title: isMe ? 'Mentions you' : undefined } }, part.text);
   });
 }

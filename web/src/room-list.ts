@@ -1,38 +1,27 @@
 import { DEFAULT_ROOM, ROOM_NAME_PATTERN } from 'switchboard-client';
-import type { RoomInfo } from 'switchboard-client';
+import type { RoomInfo, UnreadCount } from 'switchboard-client';
 import { h, icon, replaceChildren } from './dom.js';
-import { createRoom, latestEntries, listRooms } from './rooms.js';
-import { storage } from './storage.js';
+import { READ_COUNTS_MAX, createRoom, listRooms, readCounts } from './rooms.js';
 
 export interface RoomListOptions {
-  /** This user's member id (their own messages are never unread). */
-  me(): string;
   current(): string;
   /** The user picked (or created) a room. */
   onOpen(room: string): void;
 }
 
-/** Refresh the list (one request: `GET /api/rooms`) this often. */
+/** Refresh the list and the counts (one request each) this often. */
 const REFRESH_MS = 5000;
 /** Rooms drawn at first; "Show more rooms" draws this many more each time. */
 const PAGE_SIZE = 50;
-/** Unread counts (one history request each) in flight at once. */
-const COUNT_CONCURRENCY = 2;
-/** Unread counts fetched per refresh period at most, however many rooms changed. */
-const COUNTS_PER_REFRESH = 10;
-/** Newest entries a count looks at (more unread than that shows as "99+"). */
-const COUNT_WINDOW = 100;
 
 /**
- * The list of rooms with unread counts, and the form to create or join a room. Unread messages
- * are messages of others after the room's read mark (storage); a room seen for the first time
- * gets its mark then, so only what arrives afterwards counts.
+ * The list of rooms with unread counts and mentions, and the form to create or join a room. The
+ * counts are the server's (this member's read position in each room, shared by all their tabs
+ * and devices): messages of others after it, not deleted; mentions are those naming this member.
  *
- * The cost is bounded however many rooms there are: one `GET /api/rooms` per refresh tells, from
- * each room's newest seq, which rooms have anything new. Only rooms drawn and on screen
- * (IntersectionObserver) are counted exactly, one history page each, at most COUNT_CONCURRENCY
- * at a time and COUNTS_PER_REFRESH per refresh period; a room not counted yet shows a dot. At
- * most PAGE_SIZE rooms are drawn until the user asks for more.
+ * The cost is bounded however many rooms there are: each refresh is one `GET /api/rooms` (pages of
+ * 500) and one `GET /api/read?rooms=` for the rooms drawn (at most PAGE_SIZE until the user asks
+ * for more; one more request per READ_COUNTS_MAX rooms beyond).
  */
 export class RoomList {
   readonly element: HTMLElement;
@@ -41,16 +30,11 @@ export class RoomList {
   private readonly error: HTMLElement;
   private rooms: RoomInfo[] = [];
   private byName = new Map<string, RoomInfo>();
-  /** Exact counts, as of the room's lastSeq then. */
-  private readonly unread = new Map<string, { lastSeq: number; count: number }>();
-  /** Rooms whose button is on screen now. */
-  private readonly visible = new Set<string>();
+  /** The server's counts, by room. */
+  private readonly unread = new Map<string, UnreadCount>();
   /** Rooms drawn now, in order. */
   private drawn: string[] = [];
-  private readonly counting = new Set<string>();
-  private countBudget = COUNTS_PER_REFRESH;
   private limit = PAGE_SIZE;
-  private readonly observer: IntersectionObserver | undefined;
   private timer: number | undefined;
   private refreshing = false;
 
@@ -66,39 +50,30 @@ export class RoomList {
       this.error,
     );
     this.element = h('section', 'side-section rooms', h('h2', { class: 'side-title', attrs: { id: 'rooms-title' } }, 'Rooms'), this.list, form);
-    if (typeof IntersectionObserver === 'function') {
-      this.observer = new IntersectionObserver((records) => {
-        for (const r of records) {
-          const room = (r.target as HTMLElement).dataset.room;
-          if (room === undefined) continue;
-          if (r.isIntersecting) this.visible.add(room);
-          else this.visible.delete(room);
-        }
-        this.pump();
-      });
-    }
     this.renderList();
   }
 
   start(): void {
     void this.refresh();
     this.timer = window.setInterval(() => void this.refresh(), REFRESH_MS);
+    // Back to the tab: counts now, not at the next tick.
+    window.addEventListener('focus', () => void this.refresh());
   }
 
   stop(): void {
     window.clearInterval(this.timer);
-    this.observer?.disconnect();
   }
 
-  /** The current room changed or was read: redraw marks. */
-  markRead(room: string, epoch: string, seq: number): void {
-    const mark = storage.readMark(room);
-    if (!mark || mark.epoch !== epoch || mark.seq < seq) storage.setReadMark(room, { epoch, seq });
-    this.unread.delete(room);
-    this.renderList();
+  /** The current room was read up to its newest message: no count until the next refresh says otherwise. */
+  markRead(room: string): void {
+    const count = this.unread.get(room);
+    if (count && (count.unread || count.mentions)) {
+      this.unread.set(room, { ...count, unread: 0, mentions: 0, capped: false });
+      this.renderList();
+    }
   }
 
-  /** One `GET /api/rooms`; exact counts follow for rooms on screen (see the class comment). */
+  /** One `GET /api/rooms`, then the counts of the rooms drawn (see the class comment). */
   async refresh(): Promise<void> {
     // A hidden tab shows nothing: it catches up when shown again.
     if (this.refreshing || document.visibilityState === 'hidden') return;
@@ -106,71 +81,18 @@ export class RoomList {
     try {
       this.rooms = await listRooms();
       this.byName = new Map(this.rooms.map((r) => [r.name, r]));
-      this.countBudget = COUNTS_PER_REFRESH;
-      for (const room of this.rooms) this.updateMark(room);
+      this.renderList();
+      const current = this.options.current();
+      const wanted = this.drawn.filter((name) => name !== current);
+      for (let i = 0; i < wanted.length; i += READ_COUNTS_MAX) {
+        for (const count of await readCounts(wanted.slice(i, i + READ_COUNTS_MAX))) this.unread.set(count.room, count);
+      }
     } catch {
       // The status pill already says when the server is unreachable; keep the last list.
     } finally {
       this.refreshing = false;
     }
     this.renderList();
-    this.pump();
-  }
-
-  /** A room seen for the first time (or in a new epoch) is read up to now; one read since has no unread. */
-  private updateMark(room: RoomInfo): void {
-    if (room.name === this.options.current()) return;
-    const mark = storage.readMark(room.name);
-    if (!mark || mark.epoch !== room.epoch) {
-      storage.setReadMark(room.name, { epoch: room.epoch, seq: room.lastSeq });
-      this.unread.delete(room.name);
-    } else if (room.lastSeq <= mark.seq) {
-      this.unread.delete(room.name);
-    }
-  }
-
-  /** The room has entries after its read mark that no exact count covers yet. */
-  private hasNews(room: RoomInfo): boolean {
-    if (room.name === this.options.current()) return false;
-    const mark = storage.readMark(room.name);
-    if (!mark || mark.epoch !== room.epoch || room.lastSeq <= mark.seq) return false;
-    return this.unread.get(room.name)?.lastSeq !== room.lastSeq;
-  }
-
-  /** Starts exact counts of rooms on screen, within the concurrency and the period's budget. */
-  private pump(): void {
-    while (this.counting.size < COUNT_CONCURRENCY && this.countBudget > 0) {
-      const room = this.nextToCount();
-      if (!room) return;
-      this.countBudget--;
-      this.counting.add(room.name);
-      void this.countUnread(room)
-        .catch(() => undefined)
-        .finally(() => {
-          this.counting.delete(room.name);
-          this.renderList();
-          this.pump();
-        });
-    }
-  }
-
-  private nextToCount(): RoomInfo | undefined {
-    // Without IntersectionObserver: the rooms drawn, in order.
-    const candidates = this.observer ? this.visible : this.drawn;
-    for (const name of candidates) {
-      const room = this.byName.get(name);
-      if (room && !this.counting.has(name) && this.hasNews(room)) return room;
-    }
-    return undefined;
-  }
-
-  private async countUnread(room: RoomInfo): Promise<void> {
-    const mark = storage.readMark(room.name);
-    if (!mark) return;
-    const entries = await latestEntries(room.name, COUNT_WINDOW);
-    const me = this.options.me();
-    const count = entries.filter((e) => e.type === 'message' && e.seq > mark.seq && e.from.member !== me).length;
-    this.unread.set(room.name, { lastSeq: room.lastSeq, count });
   }
 
   private async create(): Promise<void> {
@@ -208,26 +130,24 @@ export class RoomList {
     const shown = sorted.filter((name, i) => i < this.limit || name === current);
     const more = sorted.length - shown.length;
     this.drawn = shown;
-    this.observer?.disconnect();
-    const drawnSet = new Set(shown);
-    for (const name of [...this.visible]) if (!drawnSet.has(name)) this.visible.delete(name);
     const buttons = shown.map((name) => {
       const info = this.byName.get(name);
-      const counted = this.unread.get(name);
-      const count = counted?.count ?? 0;
-      // Something new, not counted yet (a room off screen, or waiting for its turn).
-      const fresh = !count && info !== undefined && this.hasNews(info);
-      const label = `${name}${count ? `, ${count >= COUNT_WINDOW ? 'more than 99' : count} unread` : fresh ? ', new activity' : ''}${info?.members ? `, ${info.members} here` : ''}`;
+      const counted = name === current ? undefined : this.unread.get(name);
+      const count = counted?.unread ?? 0;
+      const mentions = counted?.mentions ?? 0;
+      const many = counted?.capped ? `more than ${count}` : String(count);
+      const label = `${name}${count ? `, ${many} unread` : ''}${mentions ? `, ${mentions} mention${mentions === 1 ? '' : 's'}` : ''}${info?.members ? `, ${info.members} here` : ''}`;
       return h(
         'button',
         {
-          class: `room${name === current ? ' current' : ''}${count ? ' has-unread' : ''}${fresh ? ' has-news' : ''}`,
+          class: `room${name === current ? ' current' : ''}${count ? ' has-unread' : ''}${mentions ? ' has-mentions' : ''}`,
           attrs: { type: 'button', 'aria-current': name === current ? 'true' : undefined, 'aria-label': label, 'data-room': name },
           on: { click: () => this.options.onOpen(name) },
         },
         h('span', { class: 'hash', attrs: { 'aria-hidden': 'true' } }, '#'),
         h('span', 'room-name', name),
-        count ? h('span', { class: 'badge', attrs: { 'aria-hidden': 'true' } }, count > 99 ? '99+' : String(count)) : fresh ? h('span', { class: 'news-dot', attrs: { 'aria-hidden': 'true', title: 'New activity' } }) : null,
+        mentions ? h('span', { class: 'badge mention-badge', attrs: { 'aria-hidden': 'true', title: `${mentions} mention${mentions === 1 ? '' : 's'} of you` } }, `@${mentions > 99 ? '99+' : mentions}`) : null,
+        count ? h('span', { class: 'badge', attrs: { 'aria-hidden': 'true' } }, count > 99 || counted?.capped ? '99+' : String(count)) : null,
       );
     });
     const moreButton = more > 0
@@ -241,6 +161,7 @@ export class RoomList {
                 const firstNew = sorted[this.limit];
                 this.limit += PAGE_SIZE;
                 this.renderList();
+                void this.refresh();
                 if (firstNew !== undefined) this.list.querySelector<HTMLElement>(`[data-room="${CSS.escape(firstNew)}"]`)?.focus();
               },
             },
@@ -249,7 +170,6 @@ export class RoomList {
         )
       : null;
     replaceChildren(this.list, ...buttons.map((b) => h('li', null, b)), moreButton ? h('li', 'more-rooms-item', moreButton) : null);
-    for (const b of buttons) this.observer?.observe(b);
     if (focused !== undefined) this.list.querySelector<HTMLElement>(`[data-room="${CSS.escape(focused)}"]`)?.focus();
   }
 }

@@ -1,10 +1,10 @@
-import type { Entry, HistoryPage, PresenceMember, RoomInfo } from 'switchboard-client';
+import type { PresenceMember, RoomInfo, UnreadCount } from 'switchboard-client';
 import { apiRequest } from './api.js';
-import { auth } from './auth.js';
+import { auth, claimsForSdk } from './auth.js';
 
 /**
- * The only calls the app makes outside the SDK: the room list, room creation, the newest page of
- * a room you are not in (to count its unread messages) and a presence check (see roomPresence).
+ * The only calls the app makes outside the SDK: the room list, room creation, unread counts of
+ * the rooms listed (see readCounts) and a presence check (see roomPresence).
  * Each carries the app's token, if it has one, and throws a SwitchboardError with the server's
  * code on failure.
  */
@@ -30,10 +30,21 @@ export async function createRoom(name: string): Promise<RoomInfo> {
   return request<RoomInfo>('PUT', `/api/rooms/${encodeURIComponent(name)}`);
 }
 
-/** The newest entries of a room (for unread counts of rooms you are not in). */
-export async function latestEntries(room: string, limit = 100): Promise<Entry[]> {
-  const page = await request<HistoryPage>('GET', `/api/rooms/${encodeURIComponent(room)}/messages?limit=${limit}`);
-  return page.entries;
+/** Rooms `GET /api/read` takes at once. */
+export const READ_COUNTS_MAX = 50;
+
+/**
+ * This member's unread counts in `rooms` (at most READ_COUNTS_MAX), one request
+ * (`GET /api/read?rooms=`); rooms it may not read, or that do not exist, are left out.
+ */
+export async function readCounts(rooms: string[]): Promise<UnreadCount[]> {
+  if (!rooms.length) return [];
+  // Counts are per member: on an open server the member is claimed as the SDK claims it (a token says it otherwise).
+  const me = auth.identity();
+  const claims = auth.token === undefined ? claimsForSdk(me.name, me.member) : undefined;
+  const who = claims ? `&name=${encodeURIComponent(claims.name)}&member=${encodeURIComponent(claims.member)}` : '';
+  const { rooms: counts } = await request<{ rooms: UnreadCount[] }>('GET', `/api/read?rooms=${rooms.slice(0, READ_COUNTS_MAX).map(encodeURIComponent).join(',')}${who}`);
+  return counts;
 }
 
 /**

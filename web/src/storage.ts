@@ -30,12 +30,6 @@ function write(key: string, value: string | undefined): void {
 export const POLL_INTERVALS = [250, 500, 1000, 2000, 5000, 10_000] as const;
 export const DEFAULT_POLL_INTERVAL = 2000;
 
-/** Where the user last read a room: seq of the last entry seen, within that history epoch. */
-export interface ReadMark {
-  epoch: string;
-  seq: number;
-}
-
 export const storage = {
   /** Display name; undefined until chosen on the first visit. */
   get name(): string | undefined {
@@ -94,21 +88,6 @@ export const storage = {
   },
   set room(value: string | undefined) {
     write('room', value);
-  },
-
-  readMark(room: string): ReadMark | undefined {
-    try {
-      const value: unknown = JSON.parse(read(`read.${room}`) ?? 'null');
-      if (value && typeof value === 'object' && 'epoch' in value && 'seq' in value && typeof value.epoch === 'string' && typeof value.seq === 'number') {
-        return { epoch: value.epoch, seq: value.seq };
-      }
-    } catch {
-      // Corrupt: treated as never read.
-    }
-    return undefined;
-  },
-  setReadMark(room: string, mark: ReadMark): void {
-    write(`read.${room}`, JSON.stringify(mark));
   },
 };
 
