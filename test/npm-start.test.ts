@@ -22,7 +22,9 @@ describe('npm start', () => {
     await exited;
     await waitFor(() => !alive(pid), 10_000, `server process ${pid} to exit`);
     // Its last lines may still be in the pipe when it is gone.
-    await waitFor(() => out.includes('shut down'), 5000, 'the server to log its shutdown');
+    await waitFor(() => out.includes('shut down'), 5000, 'the server to log its shutdown').catch(() => {
+      throw new Error(`the server did not log its shutdown; it wrote:\n${out.slice(-2000)}`);
+    });
   });
 });
 

@@ -59,6 +59,18 @@ export function serveCommand(): Command {
     } catch (err) {
       fail((err as Error).message);
     }
+    const running = server;
+    const stop = (signal: string): void => {
+      running.context.logger.info({ signal }, 'signal received');
+      const force = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 5000);
+      force.unref();
+      void running.close().then(() => process.exit(0));
+    };
+    // Before listening: once "listening" is logged a service manager may stop the server at any
+    // moment, and a signal that comes before its handler kills the process without a shutdown.
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    worker?.onDrain(() => stop('drain'));
     try {
       const port = await server.listen();
       worker?.ready(server, port);
@@ -67,14 +79,5 @@ export function serveCommand(): Command {
       process.stderr.write(`switchboard: cannot start: ${e.code === 'EADDRINUSE' ? `port ${config.port} is in use` : e.message}\n`);
       process.exit(1);
     }
-    const stop = (signal: string): void => {
-      server.context.logger.info({ signal }, 'signal received');
-      const force = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 5000);
-      force.unref();
-      void server.close().then(() => process.exit(0));
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    worker?.onDrain(() => stop('drain'));
   });
 }
