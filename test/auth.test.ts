@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { connect } from '../src/client/index.js';
 import { SwitchboardError } from '../src/protocol/errors.js';
-import { TRANSPORTS, type Entry, type HistoryPage } from '../src/protocol/types.js';
+import { TRANSPORTS, type Entry, type HistoryPage, type PresenceMember } from '../src/protocol/types.js';
 import { verifyWebhook } from '../src/server/webhooks/webhook-signature.js';
 import { SseProbe, WsProbe, postJson, request, startServer, waitFor } from './helpers.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
@@ -63,6 +63,25 @@ describe('identities and rights from tokens', () => {
     const r = await request(`${s.url}/api/rooms/news/messages`, { method: 'POST', headers: { authorization: `Bearer ${annToken}`, 'content-type': 'application/json' }, body: '{"text":"x"}' });
     assert.equal(r.status, 403);
     assert.equal((r.json() as { code: string }).code, 'FORBIDDEN');
+  });
+
+  it("presence lists the node of each connection for a room admin and the API key only", async () => {
+    const ann = await connect({ url: s.url, ...FAST, room: 'news', name: 'Ann', transport: 'websocket', token: annToken });
+    try {
+      const nodesSeenBy = async (authorization: string): Promise<(string[] | undefined)[]> => {
+        const r = await request(`${s.url}/api/rooms/news/presence`, { headers: { authorization } });
+        assert.equal(r.status, 200);
+        return (r.json() as { members: PresenceMember[] }).members.map((m) => m.nodes);
+      };
+      for (let i = 0; i < 100 && (await nodesSeenBy(`Bearer ${adminToken}`)).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      const [nodes] = await nodesSeenBy(`Bearer ${adminToken}`);
+      assert.equal(nodes?.length, 1);
+      assert.match(nodes![0]!, /\/\d+$/, 'host/pid without --workers');
+      assert.deepEqual(await nodesSeenBy('Bearer the-api-key'), [nodes]);
+      assert.deepEqual(await nodesSeenBy(`Bearer ${annToken}`), [undefined], 'a member without admin: no nodes');
+    } finally {
+      await ann.close();
+    }
   });
 
   it('GET /api/auth/me says who the server takes the caller for', async () => {

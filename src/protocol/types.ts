@@ -173,6 +173,11 @@ export interface PresenceMember {
   name: string;
   /** Transports this member is connected through right now (one per connection). */
   transports: TransportName[];
+  /**
+   * The node of each connection, in the order of `transports` (a worker's id, or host/pid).
+   * Only in what a room `admin` (or the API key) reads from `GET /api/rooms/:room/presence`.
+   */
+  nodes?: string[];
 }
 
 /** Room summary returned by the REST API. */

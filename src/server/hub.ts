@@ -20,6 +20,8 @@ export interface HubOptions {
   broker: Broker;
   /** Presence records (shared by every node with Redis). */
   presence: PresenceStore;
+  /** This node's name in presence records (what administrators see per connection). */
+  node: string;
   logger: Logger;
   metrics: Metrics;
   /** Most rooms the store may hold. */
@@ -123,7 +125,7 @@ export class Hub {
         if (type !== 'change') options.onEvent?.(type === 'join' ? 'member.online' : 'member.offline', { room, member: from.member ?? from.id, name: from.name });
         void (type === 'change' || !options.presenceEntries ? this.presenceChanged(room) : this.publishPresence(room, type, from));
       },
-      { graceMs: options.presenceGraceMs, pollTtlMs: options.pollPresenceTtlMs, ttlMs: 30_000 },
+      { graceMs: options.presenceGraceMs, pollTtlMs: options.pollPresenceTtlMs, ttlMs: 30_000, node: options.node },
       options.logger,
     );
     options.broker.onMessage((message) => this.onBrokerMessage(message));

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createHash, randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -264,6 +265,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     store,
     broker,
     presence,
+    // Workers are named by the primary (w1, w2...); other nodes by host and process.
+    node: node ?? `${hostname()}/${process.pid}`,
     logger,
     metrics,
     maxRooms: config.maxRooms,

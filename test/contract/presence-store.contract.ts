@@ -23,6 +23,20 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
       assert.deepEqual([...members[0]!.transports].sort(), ['sse', 'websocket', 'websocket']);
     });
 
+    it('with `nodes`, the node of each connection, in the order of transports; without, none', async () => {
+      const later = Date.now() + 60_000;
+      await a.add('rn', { ...conn('n1', 'mn'), node: 'node-a' }, later);
+      await b.add('rn', { ...conn('n2', 'mn', 'sse'), node: 'node-b' }, later);
+      await b.add('rn', conn('n3', 'other'), later);
+      const detailed = await a.members('rn', Date.now(), undefined, true);
+      const mn = detailed.find((m) => m.member === 'mn')!;
+      const pairs = mn.transports.map((t, i) => `${t}@${mn.nodes?.[i]}`).sort();
+      assert.deepEqual(pairs, ['sse@node-b', 'websocket@node-a']);
+      assert.deepEqual(detailed.find((m) => m.member === 'other')!.nodes, [''], 'a connection added without a node');
+      for (const m of await b.members('rn', Date.now())) assert.equal(m.nodes, undefined, 'not asked: not listed');
+      for (const [id, member] of [['n1', 'mn'], ['n2', 'mn'], ['n3', 'other']] as const) await a.remove('rn', member, id);
+    });
+
     it('a member leaves once, with its last connection', async () => {
       assert.equal(await a.remove('r1', 'm1', 'c1'), false);
       assert.equal(await a.remove('r1', 'm1', 'c3'), false);

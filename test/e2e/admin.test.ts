@@ -25,6 +25,9 @@ describe('web app: the admin page', { skip }, () => {
     await ops.getByText('Server-Sent Events').waitFor();
     await ops.getByText('WebSocket').waitFor();
     await page.getByText(/connections: WebSocket [1-9]/).waitFor();
+    // Which node holds each connection (one node here: host/pid).
+    await page.getByText(/by node: \S+\/\d+ [2-9]/).waitFor();
+    await ops.getByText(/^WebSocket · \S+\/\d+$/).first().waitFor();
     await page.screenshot({ path: '/tmp/e2e-admin.png' });
 
     // Disconnect Bob: his tab is told, Ann stays.

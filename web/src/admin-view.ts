@@ -134,8 +134,15 @@ export class AdminView {
 
   private render(rows: RoomRow[], total: number): void {
     const byTransport = new Map<TransportName, number>();
-    for (const row of rows) for (const m of row.members) for (const t of m.transports) byTransport.set(t, (byTransport.get(t) ?? 0) + 1);
-    this.status.textContent = `${rows.length} room${rows.length === 1 ? '' : 's'} shown${total > rows.length ? ` of ${total}` : ''} · connections: ${TRANSPORTS.map((t) => `${TRANSPORT_LABELS[t]} ${byTransport.get(t) ?? 0}`).join(', ')} · refreshed every ${REFRESH_MS / 1000} s${this.apiKey !== undefined ? ' · using the API key' : ''}`;
+    const byNode = new Map<string, number>();
+    for (const row of rows) {
+      for (const m of row.members) {
+        for (const t of m.transports) byTransport.set(t, (byTransport.get(t) ?? 0) + 1);
+        for (const n of m.nodes ?? []) byNode.set(n || 'unknown', (byNode.get(n || 'unknown') ?? 0) + 1);
+      }
+    }
+    const nodes = [...byNode].sort(([a], [b]) => a.localeCompare(b)).map(([n, count]) => `${n} ${count}`);
+    this.status.textContent = `${rows.length} room${rows.length === 1 ? '' : 's'} shown${total > rows.length ? ` of ${total}` : ''} · connections: ${TRANSPORTS.map((t) => `${TRANSPORT_LABELS[t]} ${byTransport.get(t) ?? 0}`).join(', ')}${nodes.length > 0 ? ` · by node: ${nodes.join(', ')}` : ''} · refreshed every ${REFRESH_MS / 1000} s${this.apiKey !== undefined ? ' · using the API key' : ''}`;
     replaceChildren(this.body, ...rows.map((row) => this.roomCard(row)));
   }
 
@@ -189,7 +196,7 @@ export class AdminView {
                 'admin-member',
                 h('span', 'person-name', m.name),
                 h('span', 'admin-member-id', m.member),
-                h('span', 'chips', ...[...new Set(m.transports)].map((t) => h('span', { class: `chip chip-${t}` }, TRANSPORT_LABELS[t]))),
+                h('span', 'chips', ...connectionChips(m)),
                 h(
                   'button',
                   {
@@ -213,4 +220,19 @@ export class AdminView {
           ),
     );
   }
+}
+
+/** One chip per kind of connection of a member: its transport, and the node holding it when the server says (`WebSocket · w1 ×2`). */
+function connectionChips(m: PresenceMember): HTMLElement[] {
+  const counts = new Map<string, { transport: TransportName; node: string | undefined; n: number }>();
+  m.transports.forEach((transport, i) => {
+    const node = m.nodes?.[i] || undefined;
+    const key = `${transport} ${node ?? ''}`;
+    const c = counts.get(key);
+    if (c) c.n++;
+    else counts.set(key, { transport, node, n: 1 });
+  });
+  return [...counts.values()].map(({ transport, node, n }) =>
+    h('span', { class: `chip chip-${transport}`, attrs: node ? { title: `on node ${node}` } : {} }, `${TRANSPORT_LABELS[transport]}${node ? ` · ${node}` : ''}${n > 1 ? ` ×${n}` : ''}`),
+  );
 }

@@ -20,7 +20,7 @@ export class IpcPresenceStore implements PresenceStore {
   constructor(private readonly primary: PrimaryClient) {}
 
   add(room: string, conn: PresenceConnection, expiresAt: number): Promise<boolean> {
-    return this.call({ method: 'add', room, conn: { id: conn.id, member: conn.member, name: conn.name, transport: conn.transport }, expiresAt });
+    return this.call({ method: 'add', room, conn: { id: conn.id, member: conn.member, name: conn.name, transport: conn.transport, ...(conn.node !== undefined ? { node: conn.node } : {}) }, expiresAt });
   }
 
   remove(room: string, member: string, connectionId: string): Promise<boolean> {
@@ -33,8 +33,8 @@ export class IpcPresenceStore implements PresenceStore {
     return missing.map((i) => conns[i]!);
   }
 
-  members(room: string, now: number): Promise<PresenceMember[]> {
-    return this.call({ method: 'members', room, now });
+  members(room: string, now: number, _limit?: number, nodes = false): Promise<PresenceMember[]> {
+    return this.call({ method: 'members', room, now, ...(nodes ? { nodes } : {}) });
   }
 
   async counts(rooms: string[], now: number): Promise<Map<string, number>> {

@@ -3,7 +3,7 @@ import type { GoneMember, PresenceConnection, PresenceStore } from './presence-s
 
 interface MemberRecord {
   name: string;
-  conns: Map<string, { transport: TransportName; expiresAt: number }>;
+  conns: Map<string, { transport: TransportName; node: string | undefined; expiresAt: number }>;
 }
 
 /** Presence of a single node, in memory (the default without Redis). */
@@ -19,7 +19,7 @@ export class MemoryPresenceStore implements PresenceStore {
     const wasPresent = record !== undefined && anyLive(record, now);
     if (!record) members.set(conn.member, (record = { name: conn.name, conns: new Map() }));
     record.name = conn.name;
-    record.conns.set(conn.id, { transport: conn.transport, expiresAt });
+    record.conns.set(conn.id, { transport: conn.transport, node: conn.node, expiresAt });
     return !wasPresent;
   }
 
@@ -44,7 +44,7 @@ export class MemoryPresenceStore implements PresenceStore {
     return missing;
   }
 
-  async members(room: string, now: number, limit = Infinity): Promise<PresenceMember[]> {
+  async members(room: string, now: number, limit = Infinity, nodes = false): Promise<PresenceMember[]> {
     const members = this.rooms.get(room);
     if (!members) return [];
     const out: PresenceMember[] = [];
@@ -52,7 +52,10 @@ export class MemoryPresenceStore implements PresenceStore {
     for (const [member, record] of members) {
       let transports: PresenceMember['transports'] | undefined;
       for (const c of record.conns.values()) if (c.expiresAt > now) (transports ??= []).push(c.transport);
-      if (transports && out.push({ member, name: record.name, transports }) >= limit) break;
+      if (!transports) continue;
+      const m: PresenceMember = { member, name: record.name, transports };
+      if (nodes) m.nodes = [...record.conns.values()].filter((c) => c.expiresAt > now).map((c) => c.node ?? '');
+      if (out.push(m) >= limit) break;
     }
     return out;
   }

@@ -6,6 +6,8 @@ export interface PresenceConnection {
   member: string;
   name: string;
   transport: TransportName;
+  /** The node holding the connection (see PresenceMember.nodes). */
+  node?: string;
 }
 
 /** A member found gone (every connection expired). */
@@ -41,8 +43,12 @@ export interface PresenceStore {
    * caller adds them again, which writes a `join` for a member that was reaped.
    */
   refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number): Promise<C[]>;
-  /** `limit`: a store may stop after that many (a big room's snapshot needs no more); it may also list all. */
-  members(room: string, now: number, limit?: number): Promise<PresenceMember[]>;
+  /**
+   * `limit`: a store may stop after that many (a big room's snapshot needs no more); it may also
+   * list all. With `nodes`, each member also says the node of each of its connections (`nodes`,
+   * in the order of `transports`; '' for a connection added without one).
+   */
+  members(room: string, now: number, limit?: number, nodes?: boolean): Promise<PresenceMember[]>;
   /** How many members each room has, in one round trip (room lists); may count a member whose connections expired but were not reaped yet. */
   counts(rooms: string[], now: number): Promise<Map<string, number>>;
   reap(now: number): Promise<GoneMember[]>;

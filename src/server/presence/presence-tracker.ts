@@ -18,6 +18,8 @@ export interface PresenceOptions {
   pollTtlMs: number;
   /** Records in the shared store expire this long after the last refresh (a dead node's members leave then). */
   ttlMs: number;
+  /** This node's name, recorded with each of its connections (PresenceMember.nodes). */
+  node: string;
 }
 
 /**
@@ -80,6 +82,11 @@ export class PresenceTracker {
     return this.store.members(room, Date.now(), limit).catch(() => []);
   }
 
+  /** Everyone in `room` with the node of each connection (for administrators). */
+  membersWithNodes(room: string): Promise<PresenceMember[]> {
+    return this.store.members(room, Date.now(), undefined, true).catch(() => []);
+  }
+
   /** Member counts of many rooms at once (room lists). */
   counts(rooms: string[]): Promise<Map<string, number>> {
     return this.store.counts(rooms, Date.now()).catch(() => new Map());
@@ -104,10 +111,11 @@ export class PresenceTracker {
       existing.pollUntil = pollUntil;
       if (existing.name === conn.name && existing.transport === conn.transport) return;
     }
-    const local: LocalConnection = { ...conn, room, pollUntil, leaveTimer: undefined };
+    const record: PresenceConnection = { ...conn, node: this.options.node };
+    const local: LocalConnection = { ...record, room, pollUntil, leaveTimer: undefined };
     this.local.set(k, local);
     this.store
-      .add(room, conn, Date.now() + this.options.ttlMs)
+      .add(room, record, Date.now() + this.options.ttlMs)
       .then((arrived) => this.emit(room, arrived ? 'join' : 'change', { id: conn.id, name: conn.name, member: conn.member, transport: conn.transport }))
       .catch((err: unknown) => this.logger.warn({ err, room }, 'presence add failed'));
   }

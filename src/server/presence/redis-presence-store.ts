@@ -7,7 +7,7 @@ import type { GoneMember, PresenceConnection, PresenceStore } from './presence-s
  *   P{presence}:rooms    SET of rooms that may have members (where the reaper looks)
  *   P pmembers:{R}       SET of members of R
  *   P pconns:{R}:M       ZSET connection id -> expiry (epoch ms) of member M in R
- *   P pinfo:{R}          HASH "M\nconnId" -> "name\ntransport"
+ *   P pinfo:{R}          HASH "M\nconnId" -> "name\ntransport" or "name\ntransport\nnode"
  * Every key of a room carries the hash tag {R}, so in a Redis Cluster a room's presence lives in
  * one slot (the room's, beside its log) and each script below touches that slot only: it is
  * atomic per room, so a member's arrival or departure is seen by one node only. The scripts
@@ -112,7 +112,7 @@ export class RedisPresenceStore implements PresenceStore {
    * meanwhile sees the new member when it checks again after (see reap).
    */
   async add(room: string, conn: PresenceConnection, expiresAt: number): Promise<boolean> {
-    const value = `${conn.name}\n${conn.transport}`;
+    const value = conn.node === undefined ? `${conn.name}\n${conn.transport}` : `${conn.name}\n${conn.transport}\n${conn.node}`;
     const arrived = (await this.redis.sbPresAdd(this.connsKey(room, conn.member), this.membersKey(room), this.infoKey(room), conn.member, conn.id, expiresAt, Date.now(), value)) === 1;
     await this.redis.sadd(this.roomsKey(), room);
     return arrived;
@@ -131,14 +131,15 @@ export class RedisPresenceStore implements PresenceStore {
     return conns.filter((_, i) => Number(changed[i]) === 0);
   }
 
-  async members(room: string, now: number): Promise<PresenceMember[]> {
+  async members(room: string, now: number, _limit?: number, nodes = false): Promise<PresenceMember[]> {
     const flat = await this.redis.sbPresMembers(this.membersKey(room), this.infoKey(room), this.prefix, room, now);
     const byMember = new Map<string, PresenceMember>();
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const member = flat[i]!;
-      const [name = member, transport = 'websocket'] = flat[i + 1]!.split('\n');
-      const m = byMember.get(member) ?? { member, name, transports: [] };
+      const [name = member, transport = 'websocket', node = ''] = flat[i + 1]!.split('\n');
+      const m = byMember.get(member) ?? { member, name, transports: [], ...(nodes ? { nodes: [] } : {}) };
       m.transports.push(transport as TransportName);
+      m.nodes?.push(node);
       byMember.set(member, m);
     }
     return [...byMember.values()];

@@ -378,7 +378,8 @@ export class Session implements Closable {
   presence(room: string): Promise<PresenceMember[]> {
     return this.run('presence', room, 'read', undefined, async () => {
       await this.ctx.hub.room(room);
-      return this.ctx.hub.presence.members(room);
+      // Which node holds each connection is for administrators only.
+      return this.may(room, 'admin') ? this.ctx.hub.presence.membersWithNodes(room) : this.ctx.hub.presence.members(room);
     });
   }
 
