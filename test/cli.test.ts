@@ -314,6 +314,7 @@ describe('switchboard CLI', () => {
     const help = await run(['chat', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--create/);
+    assert.match(help.stdout, /\/edit <seq> <text>/, 'the commands inside the chat are in --help too');
   });
   it('tail shows replies with their quote, edits, deletes and reactions, and folded history; chat has /reply /edit /delete /react /search', { timeout: 40_000 }, async () => {
     const room = 'amended';

@@ -41,6 +41,7 @@ export function chatCommand(): Command {
   return withClientOptions(new Command('chat'), defaultName())
     .description('chat in a room (interactive, or send each line of piped stdin)')
     .addOption(new Option('--history <n>', 'messages of history shown on join').default(20).argParser(wholeNumber(0)))
+    .addHelpText('after', `\nIn the chat (each message shows its #seq):\n${HELP.map((l) => `  ${l}`).join('\n')}`)
     .action(async (flags: ChatFlags) => {
       await runGuarded(flags, () => new ChatSession(flags).start());
     });
