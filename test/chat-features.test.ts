@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Entry, HistoryPage, MessageEntry, PollResult, ReadState, SearchResult } from '../src/protocol/types.js';
+import type { Entry, HistoryPage, MessageEntry, PollResult, ReadState, SearchResult, UnreadCount } from '../src/protocol/types.js';
 import { SseProbe, WsProbe, postJson, request, startServer, waitFor, type HttpAnswer } from './helpers.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 
@@ -350,6 +350,25 @@ describe('rights with tokens', () => {
 });
 
 describe('what queries may cost', () => {
+  it('unread counts read a bounded amount of text: a room of 40 messages of 64 KiB is counted up to 2 MiB of text, then capped', async () => {
+    const s = await startServer({ maxMessageBytes: 65536 });
+    try {
+      await request(`${s.url}/api/rooms/big`, { method: 'PUT' });
+      await request(`${s.url}/api/rooms/small`, { method: 'PUT' });
+      const big = 'x'.repeat(65536);
+      for (let i = 0; i < 40; i++) await s.server.hub.publish({ type: 'message', room: 'big', from: { id: 'w', name: 'w', member: 'writer' }, text: big });
+      for (let i = 0; i < 3; i++) await s.server.hub.publish({ type: 'message', room: 'small', from: { id: 'w', name: 'w', member: 'writer' }, text: `hi @reader ${i}` });
+      const r = await request(`${s.url}/api/read?rooms=big,small&member=reader&name=reader`);
+      assert.equal(r.status, 200);
+      const [bigCount, smallCount] = (r.json() as { rooms: UnreadCount[] }).rooms;
+      assert.equal(bigCount!.capped, true);
+      assert.equal(bigCount!.unread, 32, '2 MiB of text: 32 messages of 64 KiB');
+      assert.deepEqual([smallCount!.unread, smallCount!.mentions, smallCount!.capped], [3, 3, false]);
+    } finally {
+      await s.server.close();
+    }
+  });
+
   it('search, read state and unread counts spend one budget (--query-rate, burst 5×): past it 429 RATE_LIMITED with Retry-After', async () => {
     const s = await startServer({ queryRatePerSecond: 1 });
     try {

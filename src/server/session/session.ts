@@ -265,7 +265,7 @@ export class Session implements Closable {
   /** The caller's read position and unread counts in `room`, and the room's readers (furthest first, at most 100). */
   readState(room: string): Promise<ReadState> {
     return this.run('read-state', room, 'read', 'query', async () => {
-      const counts = await this.unreadIn(room);
+      const counts = await this.unreadIn(room, { chars: UNREAD_TEXT_PER_REQUEST });
       const members = (await this.ctx.hub.store.listReadPositions(room, MAX_READERS_LISTED)).map((p) => ({ room, ...p }));
       return { ...counts, members };
     });
@@ -275,10 +275,11 @@ export class Session implements Closable {
   unread(rooms: string[]): Promise<UnreadCount[]> {
     return this.run('unread', undefined, undefined, 'query', async () => {
       const out: UnreadCount[] = [];
+      const budget = { chars: UNREAD_TEXT_PER_REQUEST };
       for (const room of rooms) {
         if (!ROOM_NAME_PATTERN.test(room) || !this.may(room, 'read')) continue;
         try {
-          out.push(await this.unreadIn(room));
+          out.push(await this.unreadIn(room, budget));
         } catch (err) {
           if (err instanceof SwitchboardError && err.code === 'ROOM_NOT_FOUND') continue;
           throw err;
@@ -309,20 +310,35 @@ export class Session implements Closable {
     throw new SwitchboardError('FORBIDDEN', 'only its author or a room admin may change a message');
   }
 
-  /** Counts messages after the caller's read position: not deleted, not its own; those that mention it. At most UNREAD_SCAN entries. */
-  private async unreadIn(room: string): Promise<UnreadCount> {
+  /**
+   * Counts messages after the caller's read position: not deleted, not its own; those that
+   * mention it. Reads UNREAD_PAGE entries at a time and stops (`capped`) after UNREAD_SCAN
+   * entries, UNREAD_TEXT_PER_ROOM characters of text, or when `budget` (shared by the rooms of
+   * one request) is spent: rooms of huge messages cost bounded memory and time.
+   */
+  private async unreadIn(room: string, budget: { chars: number }): Promise<UnreadCount> {
     const { store } = this.ctx.hub;
     const { member, name } = this.principal;
     const seq = await store.getReadPosition(room, member);
-    const entries = await store.readAfter(room, seq, UNREAD_SCAN + 1);
-    const capped = entries.length > UNREAD_SCAN;
     const mention = mentionPattern(name, member);
-    let unread = 0;
-    let mentions = 0;
-    for (const e of capped ? entries.slice(0, UNREAD_SCAN) : entries) {
-      if (e.type !== 'message' || e.deleted || e.from.member === member) continue;
-      unread++;
-      if (mention.test(e.text)) mentions++;
+    let [unread, mentions, scanned, chars, after, capped] = [0, 0, 0, 0, seq, false];
+    for (;;) {
+      const page = await store.readAfter(room, after, UNREAD_PAGE);
+      for (const e of page) {
+        if (scanned >= UNREAD_SCAN || chars >= UNREAD_TEXT_PER_ROOM || budget.chars <= 0) {
+          capped = true;
+          break;
+        }
+        scanned++;
+        after = e.seq;
+        if (e.type !== 'message') continue;
+        chars += e.text.length;
+        budget.chars -= e.text.length;
+        if (e.deleted || e.from.member === member) continue;
+        unread++;
+        if (mention.test(e.text)) mentions++;
+      }
+      if (capped || page.length < UNREAD_PAGE) break;
     }
     return { room, seq, unread, mentions, capped };
   }
@@ -683,6 +699,11 @@ export class Session implements Closable {
 
 /** Entries after a read position that unread counts look at, at most. */
 export const UNREAD_SCAN = 500;
+/** Entries read from the store at a time while counting (what one count holds in memory at once). */
+const UNREAD_PAGE = 64;
+/** Characters of message text an unread count looks at per room, and per request (every room of `/api/read` together). */
+const UNREAD_TEXT_PER_ROOM = 2 * 1024 * 1024;
+const UNREAD_TEXT_PER_REQUEST = 16 * 1024 * 1024;
 /** Readers listed by readState. */
 const MAX_READERS_LISTED = 100;
 /** Words of a search query used, at most. */
