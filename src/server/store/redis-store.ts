@@ -68,6 +68,10 @@ interface Scripts {
 
 /** Newest retained entries a search looks at, at most (`complete: false` when more are retained). */
 export const SEARCH_SCAN_LIMIT = 5000;
+/** Characters of text a search looks at, at most (a room of huge messages: fewer entries). */
+export const SEARCH_TEXT_LIMIT = 8 * 1024 * 1024;
+/** Entries a search reads at a time (what it holds in memory at once). */
+const SEARCH_PAGE = 64;
 
 /** A registration token: tells one registration of a room name from another (see createRoom). */
 function newToken(): string {
@@ -359,8 +363,9 @@ export class RedisStore implements MessageStore {
     const results: MessageEntry[] = [];
     let before = request.before === undefined ? '' : String(request.before);
     let scanned = 0;
+    let chars = 0;
     for (;;) {
-      const reply = await this.guard(() => this.scripts.sbRange(...this.rangeKeys(room), 'before', before, Math.min(500, SEARCH_SCAN_LIMIT - scanned)));
+      const reply = await this.guard(() => this.scripts.sbRange(...this.rangeKeys(room), 'before', before, Math.min(SEARCH_PAGE, SEARCH_SCAN_LIMIT - scanned)));
       if (reply === null) throw new SwitchboardError('ROOM_NOT_FOUND', room);
       const from = Number(reply[0]);
       const to = Number(reply[1]);
@@ -368,13 +373,14 @@ export class RedisStore implements MessageStore {
       const entries = fromRange(room, reply);
       for (let i = entries.length - 1; i >= 0; i--) {
         const e = entries[i]!;
+        if (e.type === 'message') chars += e.text.length;
         if (!messageMatches(e, request.words)) continue;
         if (results.length === request.limit) return { results, more: true, complete: true };
         results.push(e);
       }
       scanned += to - from + 1;
       before = String(from);
-      if (scanned >= SEARCH_SCAN_LIMIT) {
+      if (scanned >= SEARCH_SCAN_LIMIT || chars >= SEARCH_TEXT_LIMIT) {
         const state = await this.getRoom(room);
         return { results, more: false, complete: state === undefined || from <= state.firstSeq };
       }
