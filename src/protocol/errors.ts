@@ -70,7 +70,11 @@ export interface ErrorBody {
   error: string;
 }
 
-/** An error with a catalog code. Thrown inside the server, and by the client SDK on failures. */
+/**
+ * An error with a catalog code. Thrown inside the server, and by the client SDK on failures. It
+ * carries no stack: it is an answer to a client (a refusal), not a fault to debug, and capturing a
+ * stack cost more than the rest of a refused request (the cause of an INTERNAL error keeps its own).
+ */
 export class SwitchboardError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
@@ -79,7 +83,10 @@ export class SwitchboardError extends Error {
 
   constructor(code: ErrorCode, detail?: string) {
     const entry: { status: number; close?: number; message: string } = ERRORS[code];
+    const depth = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(detail ? `${entry.message}: ${detail}` : entry.message);
+    Error.stackTraceLimit = depth;
     this.name = 'SwitchboardError';
     this.code = code;
     this.status = entry.status;

@@ -83,7 +83,8 @@ export function writeBody(res: HttpResponse, chunk: string | Buffer): boolean {
 export function sendJson(res: HttpResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || responseGone(res)) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
+  // With its length the answer goes out in one write (head and body together), not chunked in three.
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)), ...headers });
   res.end(text);
 }
 
