@@ -249,116 +249,91 @@ describe('SqliteStore', () => {
   });
 
   it('loses no acknowledged entry when the appending process is killed with SIGKILL', async () => {
-    const dir = await tempDir();
-    try {
-      const acked = new Map<number, string>();
-      const { child, exited } = runAppender([dir, 'crash', '1000000', 'k'], (seq, clientId) => {
-        acked.set(seq, clientId);
-        if (acked.size === 300) child.kill('SIGKILL');
-      });
-      const { signal, stderr } = await exited;
-      assert.equal(signal, 'SIGKILL', stderr);
-      assert.ok(acked.size >= 300);
-      const store = new SqliteStore({ dataDir: dir });
-      await store.init();
-      const entries = await readAll(store, 'crash');
-      const state = await store.getRoom('crash');
-      await store.close();
-      assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: entries.length }, (_, i) => i + 1));
-      assert.equal(state!.lastSeq, entries.length);
-      const bySeq = new Map(entries.map((e) => [e.seq, e]));
-      for (const [seq, clientId] of acked) {
-        const e = bySeq.get(seq);
-        assert.equal(e?.type === 'message' ? e.clientId : undefined, clientId, `acknowledged seq ${seq} is missing`);
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    await survivesKill(['crash', '1000000', 'k'], 300);
   });
 
   it('assigns unique, gapless seqs to two processes appending to one file at once', async () => {
-    const dir = await tempDir();
-    try {
-      const acked = new Map<number, string>();
-      const onLine = (seq: number, clientId: string): void => {
-        assert.equal(acked.has(seq), false, `seq ${seq} acknowledged twice`);
-        acked.set(seq, clientId);
-      };
-      const runs = [runAppender([dir, 'shared', '150', 'a'], onLine), runAppender([dir, 'shared', '150', 'b'], onLine)];
-      for (const run of runs) {
-        const { code, stderr } = await run.exited;
-        assert.equal(code, 0, stderr);
-      }
-      assert.deepEqual([...acked.keys()].sort((x, y) => x - y), Array.from({ length: 300 }, (_, i) => i + 1));
-      const store = new SqliteStore({ dataDir: dir });
-      await store.init();
-      const entries = await readAll(store, 'shared');
-      await store.close();
-      assert.equal(entries.length, 300);
-      for (const e of entries) assert.equal(e.type === 'message' ? e.clientId : undefined, acked.get(e.seq));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    await appendTogether(['a', 'b'], 150);
   });
 
   it('loses no acknowledged entry when killed with SIGKILL while group commits are in flight', async () => {
-    const dir = await tempDir();
-    try {
-      const acked = new Map<number, string>();
-      const { child, exited } = runAppender([dir, 'crash', '1000000', 'k', '64'], (seq, clientId) => {
-        assert.equal(acked.has(seq), false, `seq ${seq} acknowledged twice`);
-        acked.set(seq, clientId);
-        if (acked.size === 2000) child.kill('SIGKILL');
-      });
-      const { signal, stderr } = await exited;
-      assert.equal(signal, 'SIGKILL', stderr);
-      const store = new SqliteStore({ dataDir: dir });
-      await store.init();
-      const entries = await readAll(store, 'crash');
-      const state = await store.getRoom('crash');
-      await store.close();
-      assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: entries.length }, (_, i) => i + 1));
-      assert.equal(state!.lastSeq, entries.length);
-      const bySeq = new Map(entries.map((e) => [e.seq, e]));
-      for (const [seq, clientId] of acked) {
-        const e = bySeq.get(seq);
-        assert.equal(e?.type === 'message' ? e.clientId : undefined, clientId, `acknowledged seq ${seq} is missing`);
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    await survivesKill(['crash', '1000000', 'k', '64'], 2000);
   });
 
   it('gives three processes with 32 appends in flight each unique, gapless seqs in shared group commits', async () => {
-    const dir = await tempDir();
-    try {
-      const acked = new Map<number, string>();
-      const onLine = (seq: number, clientId: string): void => {
-        assert.equal(acked.has(seq), false, `seq ${seq} acknowledged twice`);
-        acked.set(seq, clientId);
-      };
-      const runs = ['a', 'b', 'c'].map((tag) => runAppender([dir, 'shared', '1000', tag, '32'], onLine));
-      for (const run of runs) {
-        const { code, stderr } = await run.exited;
-        assert.equal(code, 0, stderr);
-        // Each process grouped its appends: far fewer commits than appends.
-        const [, commits, appends] = /commits (\d+) appends (\d+)/.exec(stderr) ?? [];
-        assert.equal(Number(appends), 1000, stderr);
-        assert.ok(Number(commits) < 500, `${commits} commits for ${appends} appends`);
-      }
-      assert.deepEqual([...acked.keys()].sort((x, y) => x - y), Array.from({ length: 3000 }, (_, i) => i + 1));
-      const store = new SqliteStore({ dataDir: dir });
-      await store.init();
-      const entries = await readAll(store, 'shared');
-      assert.equal((await store.getRoom('shared'))!.lastSeq, 3000);
-      await store.close();
-      assert.equal(entries.length, 3000);
-      for (const e of entries) assert.equal(e.type === 'message' ? e.clientId : undefined, acked.get(e.seq));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    await appendTogether(['a', 'b', 'c'], 1000, 32, (stderr) => {
+      // Each process grouped its appends: far fewer commits than appends.
+      const [, commits, appends] = /commits (\d+) appends (\d+)/.exec(stderr) ?? [];
+      assert.equal(Number(appends), 1000, stderr);
+      assert.ok(Number(commits) < 500, `${commits} commits for ${appends} appends`);
+    });
   });
 });
+
+/**
+ * Runs the appender (`args` after the data directory) and SIGKILLs it once `killAfter` appends
+ * were acknowledged: the file then holds gapless seqs and every acknowledged entry.
+ */
+async function survivesKill(args: string[], killAfter: number): Promise<void> {
+  const dir = await tempDir();
+  try {
+    const acked = new Map<number, string>();
+    const { child, exited } = runAppender([dir, ...args], (seq, clientId) => {
+      assert.equal(acked.has(seq), false, `seq ${seq} acknowledged twice`);
+      acked.set(seq, clientId);
+      if (acked.size === killAfter) child.kill('SIGKILL');
+    });
+    const { signal, stderr } = await exited;
+    assert.equal(signal, 'SIGKILL', stderr);
+    assert.ok(acked.size >= killAfter);
+    const store = new SqliteStore({ dataDir: dir });
+    await store.init();
+    const entries = await readAll(store, 'crash');
+    const state = await store.getRoom('crash');
+    await store.close();
+    assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: entries.length }, (_, i) => i + 1));
+    assert.equal(state!.lastSeq, entries.length);
+    const bySeq = new Map(entries.map((e) => [e.seq, e]));
+    for (const [seq, clientId] of acked) {
+      const e = bySeq.get(seq);
+      assert.equal(e?.type === 'message' ? e.clientId : undefined, clientId, `acknowledged seq ${seq} is missing`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One appender process per tag, `count` appends each (`inFlight` at once when given) to room
+ * `shared` of one file: every seq from 1 is acknowledged exactly once and holds its own entry.
+ */
+async function appendTogether(tags: string[], count: number, inFlight?: number, checkRun?: (stderr: string) => void): Promise<void> {
+  const dir = await tempDir();
+  try {
+    const acked = new Map<number, string>();
+    const onLine = (seq: number, clientId: string): void => {
+      assert.equal(acked.has(seq), false, `seq ${seq} acknowledged twice`);
+      acked.set(seq, clientId);
+    };
+    const runs = tags.map((tag) => runAppender([dir, 'shared', String(count), tag, ...(inFlight === undefined ? [] : [String(inFlight)])], onLine));
+    for (const run of runs) {
+      const { code, stderr } = await run.exited;
+      assert.equal(code, 0, stderr);
+      checkRun?.(stderr);
+    }
+    const total = tags.length * count;
+    assert.deepEqual([...acked.keys()].sort((x, y) => x - y), Array.from({ length: total }, (_, i) => i + 1));
+    const store = new SqliteStore({ dataDir: dir });
+    await store.init();
+    const entries = await readAll(store, 'shared');
+    assert.equal((await store.getRoom('shared'))!.lastSeq, total);
+    await store.close();
+    assert.equal(entries.length, total);
+    for (const e of entries) assert.equal(e.type === 'message' ? e.clientId : undefined, acked.get(e.seq));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 async function assertUnavailable(promise: Promise<unknown>): Promise<void> {
   await assert.rejects(promise, (err: unknown) => err instanceof SwitchboardError && err.code === 'STORE_UNAVAILABLE');

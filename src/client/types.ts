@@ -2,27 +2,22 @@ import type { SwitchboardError } from '../protocol/errors.js';
 import type { TokenOption } from './token-provider.js';
 import type {
   Ack,
-  AmendmentEntry,
   DeleteEntry,
   EditEntry,
   Entry,
   HistoryPage,
-  JsonValue,
   MessageEntry,
   MessagePayload,
-  PresenceEntry,
   PresenceMember,
   ReactionEntry,
-  ReactionSummary,
   ReadReceipt,
   ReadState,
-  ReplyPreview,
   SearchResult,
   TransportName,
   TypingNotice,
-  UnreadCount,
 } from '../protocol/types.js';
 
+/** The wire types the SDK's API speaks in, for its users. */
 export type {
   Ack,
   AmendmentEntry,
@@ -44,7 +39,7 @@ export type {
   TransportName,
   TypingNotice,
   UnreadCount,
-};
+} from '../protocol/types.js';
 
 /** Options of an edit or a delete. */
 export interface AmendOptions {

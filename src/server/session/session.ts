@@ -321,7 +321,12 @@ export class Session implements Closable {
     const { member, name } = this.principal;
     const seq = await store.getReadPosition(room, member);
     const mention = mentionPattern(name, member);
-    let [unread, mentions, scanned, chars, after, capped] = [0, 0, 0, 0, seq, false];
+    let unread = 0;
+    let mentions = 0;
+    let scanned = 0;
+    let chars = 0;
+    let after = seq;
+    let capped = false;
     for (;;) {
       const page = await store.readAfter(room, after, UNREAD_PAGE);
       for (const e of page) {
