@@ -1,5 +1,6 @@
 import type { Entry, PresenceNotice, ReadReceipt, Sender, TransportName, TypingNotice } from '../protocol/types.js';
 import { Batch } from './batch.js';
+import { Notice } from './notice.js';
 import type { Subscriber } from './subscriber.js';
 import { SubscriberSet } from './subscriber-set.js';
 
@@ -138,19 +139,19 @@ export class RoomChannel {
   /** Sends an ephemeral typing notice to every live subscriber, encoded once. */
   typingNotice(notice: TypingNotice, ttlMs: number): void {
     this.typing.set(notice.from.member ?? notice.from.name, { from: notice.from, until: Date.now() + ttlMs });
-    const encoded = JSON.stringify({ type: 'typing', ...notice });
+    const encoded = new Notice('typing', JSON.stringify({ type: 'typing', ...notice }));
     for (const sub of this.subscribers) sub.deliverTyping?.(notice, encoded);
   }
 
   /** Sends an ephemeral presence notice to every live subscriber, encoded once. */
   presenceNotice(notice: PresenceNotice): void {
-    const encoded = JSON.stringify({ type: 'presence', ...notice });
+    const encoded = new Notice('presence', JSON.stringify({ type: 'presence', ...notice }));
     for (const sub of this.subscribers) sub.deliverPresence?.(encoded);
   }
 
   /** Sends an ephemeral read receipt to every live subscriber, encoded once. */
   receiptNotice(receipt: ReadReceipt): void {
-    const encoded = JSON.stringify({ type: 'receipt', ...receipt });
+    const encoded = new Notice('receipt', JSON.stringify({ type: 'receipt', ...receipt }));
     for (const sub of this.subscribers) sub.deliverReceipt?.(encoded);
   }
 

@@ -1,5 +1,6 @@
 import type { TransportName, TypingNotice } from '../protocol/types.js';
 import type { Batch } from './batch.js';
+import type { Notice } from './notice.js';
 
 /**
  * A live recipient of one room: a WebSocket subscription, an SSE stream, a held long poll.
@@ -12,11 +13,11 @@ export interface Subscriber {
   position: number;
   deliver(batch: Batch): void;
   /** Ephemeral notices; optional (polling clients read typing state from the room instead). */
-  deliverTyping?(notice: TypingNotice, encoded: string): void;
-  /** Ephemeral presence notices (`{type: 'presence', room, members}` encoded once); optional. */
-  deliverPresence?(encoded: string): void;
-  /** Ephemeral read receipts (`{type: 'receipt', room, member, name, seq}` encoded once); optional. */
-  deliverReceipt?(encoded: string): void;
+  deliverTyping?(notice: TypingNotice, encoded: Notice): void;
+  /** Ephemeral presence notices (`{type: 'presence', room, members}`, encoded once per format); optional. */
+  deliverPresence?(notice: Notice): void;
+  /** Ephemeral read receipts (`{type: 'receipt', room, member, name, seq}`, encoded once per format); optional. */
+  deliverReceipt?(notice: Notice): void;
   /**
    * The room's history was reset while subscribed (new epoch): positions of the old history mean
    * nothing, so the subscriber must end; its client resumes and is told `reset`. The hub has

@@ -8,6 +8,7 @@ import { searchWords } from '../store/fold.js';
 import type { Principal, Right } from '../auth/principal.js';
 import type { Batch } from '../batch.js';
 import type { Codec } from '../codecs.js';
+import { Notice } from '../notice.js';
 import type { Closable } from '../connection-registry.js';
 import type { ServerContext } from '../context.js';
 import type { Metrics } from '../metrics.js';
@@ -670,7 +671,7 @@ export class Session implements Closable {
   private async presenceSince(room: string, sub: Subscription, snapshot: PresenceMember[]): Promise<void> {
     const now = await this.ctx.hub.presence.members(room);
     if (this.subs.get(room) !== sub || samePresence(snapshot, now)) return;
-    sub.deliverPresence(JSON.stringify({ type: 'presence', room, members: now }));
+    sub.deliverPresence(new Notice('presence', JSON.stringify({ type: 'presence', room, members: now })));
   }
 
   private touchPresence(room: string, ticket: string, transport: 'polling' | 'long-polling'): void {
@@ -765,16 +766,16 @@ class Subscription implements Subscriber {
     this.session.write(batch.encoded(codec.format, codec.entries));
   }
 
-  deliverTyping(_notice: TypingNotice, encoded: string): void {
-    this.session.write(this.session.codec!.typing(encoded));
+  deliverTyping(_notice: TypingNotice, encoded: Notice): void {
+    this.session.write(encoded.encoded(this.session.codec!));
   }
 
-  deliverPresence(encoded: string): void {
-    this.session.write(this.session.codec!.presence(encoded));
+  deliverPresence(notice: Notice): void {
+    this.session.write(notice.encoded(this.session.codec!));
   }
 
-  deliverReceipt(encoded: string): void {
-    this.session.write(this.session.codec!.receipt(encoded));
+  deliverReceipt(notice: Notice): void {
+    this.session.write(notice.encoded(this.session.codec!));
   }
 
   historyReset(deleted?: boolean): void {
