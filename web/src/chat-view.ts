@@ -60,6 +60,8 @@ export class ChatView {
   private readonly wireToggle: HTMLButtonElement;
   private list: MessageList | undefined;
   private session: ChatSession | undefined;
+  /** The token renewal in progress after a rename under the same member (see credentialsChanged). */
+  private renewal: Promise<void> | undefined;
   private room = '';
   private epoch = '';
   private status: StatusEvent | undefined;
@@ -413,8 +415,18 @@ export class ChatView {
       await this.open(room);
       return;
     }
+    // Messages sent meanwhile wait for the new token, so they go out under the new name.
+    const renewal = session.renewToken();
+    const settled = renewal.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.renewal = settled;
+    void settled.then(() => {
+      if (this.renewal === settled) this.renewal = undefined;
+    });
     try {
-      await session.renewToken();
+      await renewal;
       if (session !== this.session) return;
       const client = session.current;
       if (client) this.onStatus({ status: client.status, transport: client.transport });
@@ -554,7 +566,8 @@ export class ChatView {
   }
 
   private publish(session: ChatSession, list: MessageList, clientId: string, text: string, replyTo?: ReplyTarget): void {
-    session.publish(text, clientId, replyTo?.seq).then(
+    const go = (): ReturnType<ChatSession['publish']> => session.publish(text, clientId, replyTo?.seq);
+    (this.renewal ? this.renewal.then(go) : go()).then(
       (ack) => {
         list.confirm(clientId, ack, { id: '', name: this.options.name, member: this.options.member });
         this.badge.setQueued(list.pendingCount);
