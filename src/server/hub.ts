@@ -508,7 +508,8 @@ export class Hub {
 
   private async sendPresence(room: string): Promise<void> {
     try {
-      const members = await this.presence.members(room);
+      // Listing a big room (over IPC or Redis too) at every burst of arrivals is the cost: one more than the cap tells.
+      const members = await this.presence.members(room, PRESENCE_NOTICE_MAX_MEMBERS + 1);
       // The whole list to every member is n² bytes: big rooms read GET presence instead.
       if (members.length > PRESENCE_NOTICE_MAX_MEMBERS) return;
       await this.options.broker.publish({ kind: 'presence', notice: { room, members } });

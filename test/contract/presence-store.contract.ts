@@ -66,6 +66,24 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
       assert.equal(await b.add('r3', conn('k2', 'keep'), Date.now() + 60_000), false);
     });
   
+    it('with a limit, lists that many live members (a big room is not read whole to show a hundred)', async () => {
+      const now = Date.now();
+      // Expired members first, so a store that counts them against the limit lists too few.
+      for (let i = 0; i < 30; i++) await a.add('lim', conn(`gone${i}`, `gone-${i}`), now + 50);
+      for (let i = 0; i < 250; i++) await (i % 2 ? a : b).add('lim', conn(`c${i}`, `m-${i}`), now + 60_000);
+      await b.add('lim', conn('c0-second', 'm-0'), now + 60_000);
+      await new Promise((r) => setTimeout(r, 80));
+      const some = await b.members('lim', Date.now(), 101);
+      assert.equal(some.length, 101);
+      assert.equal(new Set(some.map((m) => m.member)).size, 101, 'each member once');
+      assert.ok(some.every((m) => m.member.startsWith('m-')), 'only live members');
+      const m0 = some.find((m) => m.member === 'm-0');
+      if (m0) assert.equal(m0.transports.length, 2, 'a listed member comes with every connection');
+      assert.equal((await a.members('lim', Date.now())).length, 250, 'no limit: all of them');
+      assert.equal((await a.members('lim', Date.now(), 1000)).length, 250);
+      assert.equal((await a.reap(Date.now())).length, 30, 'the expired ones, reaped here and not by a later test');
+    });
+
     it('counts the members of many rooms at once', async () => {
       await a.add('c1', conn('q1', 'x'), Date.now() + 60_000);
       await b.add('c1', conn('q2', 'y'), Date.now() + 60_000);

@@ -92,8 +92,9 @@ export class PresenceTracker {
     return this.store.counts(rooms, Date.now()).catch(() => new Map());
   }
 
+  /** Members of one room: a count, not a list (a room of 20,000 is not listed to be counted). */
   async count(room: string): Promise<number> {
-    return (await this.members(room)).length;
+    return (await this.counts([room])).get(room) ?? 0;
   }
 
   /** Drops every timer (shutdown). */

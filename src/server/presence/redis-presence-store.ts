@@ -37,17 +37,38 @@ redis.call('DEL', conns)
 redis.call('SREM', members, member)
 return 1`;
 
-/** Returns a flat list: member, name, transport, member, name, transport, ... for live connections. */
+/**
+ * Returns a flat list: member, "name\ntransport[\nnode]", ... for live connections, of every
+ * member (ARGV[4] = 0) or of the first ARGV[4] members with a live connection, read by SSCAN a
+ * page at a time: a subscribe to a room of 20,000 reads about its first hundred, not all of them.
+ */
 const MEMBERS = `
-local prefix, room, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local out = {}
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+local prefix, room, now, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local out, seen, found = {}, {}, 0
+local function visit(member)
+  if seen[member] then return end
+  seen[member] = true
   local conns = redis.call('ZRANGEBYSCORE', prefix .. 'pconns:{' .. room .. '}:' .. member, '(' .. now, '+inf')
+  local live = false
   for _, conn in ipairs(conns) do
     local v = redis.call('HGET', KEYS[2], member .. '\\n' .. conn)
-    if v then table.insert(out, member); table.insert(out, v) end
+    if v then table.insert(out, member); table.insert(out, v); live = true end
   end
+  if live then found = found + 1 end
 end
+if limit == 0 then
+  for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do visit(member) end
+  return out
+end
+local cursor = '0'
+repeat
+  local page = redis.call('SSCAN', KEYS[1], cursor, 'COUNT', 100)
+  cursor = page[1]
+  for _, member in ipairs(page[2]) do
+    if found >= limit then return out end
+    visit(member)
+  end
+until cursor == '0' or found >= limit
 return out`;
 
 /**
@@ -79,7 +100,7 @@ return out`;
 interface Scripts {
   sbPresAdd(conns: string, members: string, info: string, member: string, conn: string, expires: number, now: number, value: string): Promise<number>;
   sbPresRemove(conns: string, members: string, info: string, member: string, conn: string, now: number): Promise<number>;
-  sbPresMembers(members: string, info: string, prefix: string, room: string, now: number): Promise<string[]>;
+  sbPresMembers(members: string, info: string, prefix: string, room: string, now: number, limit: number): Promise<string[]>;
   sbPresReapRoom(members: string, info: string, prefix: string, room: string, now: number): Promise<[left: number, ...gone: string[]]>;
 }
 
@@ -131,8 +152,8 @@ export class RedisPresenceStore implements PresenceStore {
     return conns.filter((_, i) => Number(changed[i]) === 0);
   }
 
-  async members(room: string, now: number, _limit?: number, nodes = false): Promise<PresenceMember[]> {
-    const flat = await this.redis.sbPresMembers(this.membersKey(room), this.infoKey(room), this.prefix, room, now);
+  async members(room: string, now: number, limit = Infinity, nodes = false): Promise<PresenceMember[]> {
+    const flat = await this.redis.sbPresMembers(this.membersKey(room), this.infoKey(room), this.prefix, room, now, Number.isFinite(limit) ? Math.max(1, limit) : 0);
     const byMember = new Map<string, PresenceMember>();
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const member = flat[i]!;

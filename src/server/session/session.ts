@@ -669,8 +669,8 @@ export class Session implements Closable {
    * When the members changed since its snapshot, it is told now (one read per subscribe).
    */
   private async presenceSince(room: string, sub: Subscription, snapshot: PresenceMember[]): Promise<void> {
-    const now = await this.ctx.hub.presence.members(room);
-    if (this.subs.get(room) !== sub || samePresence(snapshot, now)) return;
+    const now = await this.ctx.hub.presence.members(room, PRESENCE_NOTICE_MAX_MEMBERS + 1);
+    if (this.subs.get(room) !== sub || now.length > PRESENCE_NOTICE_MAX_MEMBERS || samePresence(snapshot, now)) return;
     sub.deliverPresence(new Notice('presence', JSON.stringify({ type: 'presence', room, members: now })));
   }
 

@@ -16,7 +16,8 @@ export type PresenceCall =
   | { method: 'remove'; room: string; member: string; connectionId: string }
   /** Answered with the indexes, in `conns`, of the connections the store did not have. */
   | { method: 'refresh'; conns: { room: string; member: string; id: string }[]; expiresAt: number }
-  | { method: 'members'; room: string; now: number; nodes?: boolean }
+  /** `limit` absent: every member. */
+  | { method: 'members'; room: string; now: number; limit?: number; nodes?: boolean }
   /** Answered with [room, count] pairs. */
   | { method: 'counts'; rooms: string[]; now: number }
   | { method: 'reap'; now: number };

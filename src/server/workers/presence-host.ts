@@ -17,7 +17,7 @@ export async function runPresenceCall(store: PresenceStore, call: PresenceCall):
       return (await store.refresh(indexed, call.expiresAt)).map((c) => c.i);
     }
     case 'members':
-      return store.members(call.room, call.now, undefined, call.nodes === true);
+      return store.members(call.room, call.now, call.limit, call.nodes === true);
     case 'counts':
       return [...(await store.counts(call.rooms, call.now))];
     case 'reap':
