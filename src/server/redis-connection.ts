@@ -1,6 +1,22 @@
-import { Cluster, Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Cluster, Redis } from 'ioredis';
 import { SwitchboardError } from '../protocol/errors.js';
 import { parseClusterUrl } from './redis-url.js';
+
+/**
+ * ioredis, loaded on the first Redis client: a server without Redis (the default) does not pay
+ * for it (about 10 MB of RSS per process, which counts with one process per worker). It is a
+ * CommonJS package, so `require` loads it synchronously.
+ */
+let ioredis: typeof import('ioredis') | undefined;
+function loadIoredis(): typeof import('ioredis') {
+  return (ioredis ??= createRequire(import.meta.url)('ioredis') as typeof import('ioredis'));
+}
+
+/** Whether `client` talks to a Redis Cluster. */
+export function isCluster(client: RedisClient): client is Cluster {
+  return ioredis !== undefined && client instanceof ioredis.Cluster;
+}
 
 /** A client of one Redis server, or of a Redis Cluster: the commands the store, broker and presence use are the same. */
 export type RedisClient = Redis | Cluster;
@@ -43,6 +59,7 @@ export function createRedisClient(url: string, options: RedisConnectionOptions =
     ...(options.connectionName ? { connectionName: options.connectionName } : {}),
   };
   const cluster = parseClusterUrl(url);
+  const { Cluster, Redis } = loadIoredis();
   const redis: RedisClient = cluster
     ? new Cluster(cluster.nodes, {
         lazyConnect: true,

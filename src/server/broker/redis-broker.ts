@@ -1,6 +1,5 @@
-import { Cluster } from 'ioredis';
 import { SwitchboardError } from '../../protocol/errors.js';
-import { closeRedisClient, createRedisClient, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
+import { closeRedisClient, createRedisClient, isCluster, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
 import { roomOf, type Broker, type BrokerMessage } from './broker.js';
 
 /** Options of {@link RedisBroker}. */
@@ -67,7 +66,7 @@ export class RedisBroker implements Broker {
     };
     this.subscriber.on('close', lost);
     this.subscriber.on('ready', back);
-    if (this.subscriber instanceof Cluster) {
+    if (isCluster(this.subscriber)) {
       // A master's subscriber connection that dropped is replaced and resubscribed by ioredis,
       // which then says 'subscribersReady'.
       this.subscriber.on('-subscriber', lost);
