@@ -40,9 +40,9 @@ export interface ConnectSummary {
 export type MergedReport = Map<ClientKind, KindReport>;
 
 /**
- * The load generator: forks client processes, each with its own loopback source address
- * (127.0.0.2, 127.0.0.3, ...: an address has about 28,000 ephemeral ports, and a process 20,000
- * open files), spreads the clients of every kind over them, and merges what they report.
+ * The load generator: forks client processes, each with its own loopback source addresses
+ * (127.1.0.2, ... for the first, 127.2.0.2, ... for the second: an address has about 28,000
+ * ephemeral ports and the server budgets each address, and a process holds 20,000 open files), spreads the clients of every kind over them, and merges what they report.
  * Throws when a process fails.
  */
 export class LoadCoordinator {
@@ -76,7 +76,6 @@ export class LoadCoordinator {
       plans.push({
         index: p,
         baseUrl: o.baseUrl,
-        localAddress: `127.0.0.${p + 2}`,
         counts,
         rooms: o.rooms,
         roomOffset: offset,

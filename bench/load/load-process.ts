@@ -1,6 +1,6 @@
 /**
  * One client process of the load generator (forked by LoadCoordinator): opens its share of the
- * clients from its own loopback source address, at most `concurrency` connections opening at
+ * clients from its own loopback source addresses (see sourceAddress), at most `concurrency` connections opening at
  * once, then reports to the coordinator over IPC. Started only as a child with an IPC channel.
  */
 import { BenchClient, newTally, type ClientSetup, type KindTally } from './bench-client.js';
@@ -19,6 +19,20 @@ const makers: Record<ClientKind, new (setup: ClientSetup, tally: KindTally) => B
   sio: SioBenchClient,
 };
 
+/**
+ * Clients per loopback source address. A real crowd comes from many addresses, and the server's
+ * per-address budgets (requests waiting for their turn, connections, connects per second) are
+ * sized for a household or an office, not for 15,000 clients behind one address: 10,000 long
+ * polls from one address are refused there as one client's flood.
+ */
+const CLIENTS_PER_ADDRESS = 200;
+
+/** The source address of client `n` of process `index`: 127.<index+1>.x.y, one per CLIENTS_PER_ADDRESS clients. */
+function sourceAddress(index: number, n: number): string {
+  const block = Math.floor(n / CLIENTS_PER_ADDRESS);
+  return `127.${index + 1}.${Math.floor(block / 250)}.${(block % 250) + 2}`;
+}
+
 const send = (m: FromClient): void => void process.send!(m);
 const clients: { kind: ClientKind; room: string; client: BenchClient }[] = [];
 const tallies = new Map<ClientKind, KindTally>();
@@ -33,7 +47,7 @@ async function run(plan: LoadPlan): Promise<void> {
       const name = `p${plan.index}-${n}`;
       const setup: ClientSetup = {
         baseUrl: plan.baseUrl,
-        localAddress: plan.localAddress,
+        localAddress: sourceAddress(plan.index, n),
         room,
         name,
         member: plan.members === 'shared' ? `p${plan.index}` : name,

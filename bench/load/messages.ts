@@ -20,8 +20,6 @@ export interface LoadPlan {
   index: number;
   /** Base URL of the server, `http://127.0.0.1:PORT`. */
   baseUrl: string;
-  /** Loopback source address this process binds (127.0.0.2, 127.0.0.3, ...). */
-  localAddress: string;
   /** Clients of each kind; each is given rooms round-robin from `rooms`, from `roomOffset`. */
   counts: Partial<Record<ClientKind, number>>;
   rooms: string[];

@@ -96,7 +96,9 @@ export class ServerUnderTest {
     const port = await freePort();
     const dataDir = mkdtempSync(path.join(tmpdir(), 'sb-bench-'));
     const full = ['serve', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn', '--data-dir', dataDir, ...args];
-    return ServerUnderTest.spawn(process.execPath, [CLI, ...full], port, `switchboard ${full.join(' ')}`, '/readyz', {}, () => rmSync(dataDir, { recursive: true, force: true }));
+    // BENCH_SERVER_NODE_ARGS: flags for node itself, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (workers inherit them).
+    const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    return ServerUnderTest.spawn(process.execPath, [...nodeArgs, CLI, ...full], port, `switchboard ${full.join(' ')}`, '/readyz', {}, () => rmSync(dataDir, { recursive: true, force: true }));
   }
 
   /** Starts a script of bench/servers (run with tsx) that listens on PORT and answers `/healthz`. */
