@@ -18,6 +18,7 @@ import { LoadCoordinator } from './load/load-coordinator.js';
 import type { ClientKind } from './load/messages.js';
 import { Publisher, createRooms } from './load/publisher.js';
 import { saveResult } from './load/results.js';
+import { rssOf } from './load/proc-stats.js';
 import { ServerUnderTest, loadFriendlyArgs } from './load/server-under-test.js';
 import { describe, distribution, mb, type Distribution } from './load/stats.js';
 
@@ -49,7 +50,12 @@ export interface ConnectionsResult {
   serverProcesses: number;
   rssIdleServer: number;
   rssLoaded: number;
+  /** RSS of the tree after --idle-seconds with every client connected (V8 has given back what the connect burst left). */
+  rssSettled: number;
+  /** RSS of each process then, primary first. */
+  rssSettledPerProcess: number[];
   bytesPerConnection: number;
+  bytesPerConnectionSettled: number;
   idleCpuPercent: number;
   broadcasts: number;
   publishRetries: number;
@@ -100,6 +106,8 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
     const idleMs = Number(values['idle-seconds']) * 1000;
     await sleep(idleMs);
     const idleCpuPercent = ((server.cpuMs(pids) - cpu0) / idleMs) * 100;
+    const rssSettledPerProcess = pids.map((pid) => rssOf([pid]));
+    const rssSettled = rssSettledPerProcess.reduce((a, b) => a + b, 0);
     const publisher = new Publisher(server.baseUrl);
     const broadcasts = Number(values.broadcasts);
     for (let b = 0; b < broadcasts; b++) {
@@ -128,7 +136,10 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
       serverProcesses: pids.length,
       rssIdleServer,
       rssLoaded,
+      rssSettled,
+      rssSettledPerProcess,
       bytesPerConnection: (rssLoaded - rssIdleServer) / Math.max(1, s.clients - s.failed),
+      bytesPerConnectionSettled: (rssSettled - rssIdleServer) / Math.max(1, s.clients - s.failed),
       idleCpuPercent,
       broadcasts,
       publishRetries: publisher.retries,
@@ -158,7 +169,8 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
 
 function print(r: ConnectionsResult): void {
   console.log(`  ${r.rooms} room(s), ${r.connected}/${r.connected + r.failed} connected in ${r.connectSeconds.toFixed(1)} s = ${r.connectRate.toFixed(0)} connections/s (connect ${describe(r.connect)})`);
-  console.log(`    server: ${r.serverProcesses} process(es), RSS ${mb(r.rssIdleServer)} idle -> ${mb(r.rssLoaded)} loaded = ${(r.bytesPerConnection / 1024).toFixed(1)} KB per connection; idle CPU ${r.idleCpuPercent.toFixed(1)}% of a core`);
+  console.log(`    server: ${r.serverProcesses} process(es), RSS ${mb(r.rssIdleServer)} idle -> ${mb(r.rssLoaded)} just connected = ${(r.bytesPerConnection / 1024).toFixed(1)} KB per connection; idle CPU ${r.idleCpuPercent.toFixed(1)}% of a core`);
+  console.log(`    after the idle period: RSS ${mb(r.rssSettled)} = ${(r.bytesPerConnectionSettled / 1024).toFixed(1)} KB per connection (by process: ${r.rssSettledPerProcess.map(mb).join(', ')})`);
   console.log(`    broadcast x${r.broadcasts} to every room: ${describe(r.latency)}; publish retries ${r.publishRetries} ${JSON.stringify(r.publishRetryReasons)}, unacknowledged ${r.publishFailures}`);
   for (const k of r.kinds) {
     const bad = k.lost + k.doubled + k.outOfOrder > 0 || k.complete < k.clients;

@@ -11,7 +11,9 @@
  *  5. The four transports side by side (Switchboard): 100 clients each, 100 messages at 20/s:
  *     server CPU per 1000 deliveries, latency, HTTP requests made (polling every 1 s).
  *
- * Environment: BENCH_CLIENTS (200), BENCH_BURST (500), BENCH_ROUNDS (5), BENCH_RATE (100), BENCH_IDLE (1000).
+ * Environment: BENCH_CLIENTS (200), BENCH_BURST (500), BENCH_ROUNDS (5), BENCH_RATE (100), BENCH_IDLE (1000);
+ * BENCH_ONLY=switchboard runs sections 1-3 for Switchboard alone (to compare settings, with
+ * BENCH_SERVER_NODE_ARGS for node's own flags).
  *
  * `npm run bench -- --report [file]` runs nothing: it writes the HTML report of the results the
  * scale benches left in bench/results/ (bench:connections, bench:jitter, bench:rolling-restart,
@@ -253,7 +255,8 @@ async function main(): Promise<void> {
   console.log(`Switchboard benchmark: ${CLIENTS} WebSocket clients, bursts of ${BURST}, ${ROUNDS} rounds, ${RATE} msg/s latency run, ${IDLE} idle connections\n`);
   const rows: string[] = [];
   const cpuByTarget = new Map<string, number>();
-  for (const t of targets) {
+  const only = process.env.BENCH_ONLY;
+  for (const t of only ? targets.filter((x) => x.name.startsWith(only)) : targets) {
     const server = await ServerProcess.start(t.script);
     try {
       const subs = await connectSubscribers(server, t, CLIENTS);
@@ -274,7 +277,7 @@ async function main(): Promise<void> {
       rows.push(
         `${t.name.padEnd(36)} ${fmt(median(cpu), 3).padStart(9)} ms  [${cpu.map((c) => fmt(c, 2)).join(' ')}]   p50 ${fmt(lat.p50)} ms  p99 ${fmt(lat.p99)} ms (${lat.n})   WS ${fmt(wsMem / 1024, 1)} KiB  SSE ${fmt(sseMem / 1024, 1)} KiB`,
       );
-      if (t.name === 'switchboard') {
+      if (t.name === 'switchboard' && !only) {
         console.log('No loss or duplicates under load (25 clients per transport, 600 messages, publishers on WebSocket and HTTP):');
         for (const line of await integrity(server)) console.log(line);
         console.log('');
@@ -292,6 +295,7 @@ async function main(): Promise<void> {
   }
   console.log(`${'server'.padEnd(36)} CPU/1000 deliveries (median [rounds])   latency at ${RATE} msg/s to ${CLIENTS} clients        idle memory per connection (heap + external)`);
   for (const r of rows) console.log(r);
+  if (only) return;
   const sb = cpuByTarget.get('switchboard')!;
   const bare = cpuByTarget.get(targets[2]!.name)!;
   const sio = cpuByTarget.get(targets[1]!.name)!;
