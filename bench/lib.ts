@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -101,6 +102,109 @@ export function openSse(url: string, onData: (chunk: string) => void): Promise<h
     });
     req.on('error', reject);
   });
+}
+
+/**
+ * An SSE stream that only records what arrives, and when: each read from the socket with its
+ * time, nothing parsed. For latency benches where one process reads hundreds of streams: a
+ * client that parses as it reads (an HTTP response stream per client, string concatenation, a
+ * regex per event) takes as much CPU per delivery as the server, and the streams it reads last
+ * wait for it, which a real client (one per machine) never does. Parse after the run with
+ * `events()`. HTTP/1.1 by hand (a GET, then a chunked or close-delimited body).
+ */
+export class SseRecorder {
+  private readonly reads: { t: number; data: Buffer }[] = [];
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (data: Buffer) => this.reads.push({ t: performance.now(), data }));
+  }
+
+  /** Opens the stream at `path` of 127.0.0.1:`port`; resolves once the answer's first bytes came. */
+  static open(port: number, path: string): Promise<SseRecorder> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.setNoDelay(true);
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n\r\n`);
+      });
+      const recorder = new SseRecorder(socket);
+      socket.once('data', () => resolve(recorder));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Forgets what came so far (a warm-up's events): later `events()` start after it. */
+  clear(): void {
+    this.events();
+    this.reads.length = 0;
+  }
+
+  private head = true;
+  private chunked = false;
+  private left = -1; // data bytes left in the current chunk; -1 while reading a size line
+  private skip = 0; // bytes of the chunk's closing CRLF still to drop
+  private pending = ''; // undecoded framing: a partial head or size line
+  private body = ''; // decoded body not yet split into events (latin1: one char per byte)
+
+  /** The events of the reads so far, each with the time of the read that completed it (raw event text, latin1). */
+  events(): { t: number; text: string }[] {
+    const out: { t: number; text: string }[] = [];
+    for (const { t, data } of this.reads) {
+      this.decode(data.toString('latin1'));
+      let idx: number;
+      while ((idx = this.body.indexOf('\n\n')) >= 0) {
+        out.push({ t, text: this.body.slice(0, idx) });
+        this.body = this.body.slice(idx + 2);
+      }
+    }
+    this.reads.length = 0;
+    return out;
+  }
+
+  private decode(text: string): void {
+    let s = this.pending + text;
+    this.pending = '';
+    if (this.head) {
+      const end = s.indexOf('\r\n\r\n');
+      if (end < 0) {
+        this.pending = s;
+        return;
+      }
+      this.chunked = /\r\ntransfer-encoding:\s*chunked/i.test(s.slice(0, end));
+      this.head = false;
+      s = s.slice(end + 4);
+    }
+    if (!this.chunked) {
+      this.body += s;
+      return;
+    }
+    while (s.length > 0) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, s.length);
+        this.skip -= n;
+        s = s.slice(n);
+      } else if (this.left === -1) {
+        const eol = s.indexOf('\r\n');
+        if (eol < 0) {
+          this.pending = s;
+          return;
+        }
+        this.left = parseInt(s.slice(0, eol), 16);
+        s = s.slice(eol + 2);
+      } else {
+        const n = Math.min(this.left, s.length);
+        this.body += s.slice(0, n);
+        this.left -= n;
+        s = s.slice(n);
+        if (this.left === 0) {
+          this.left = -1;
+          this.skip = 2;
+        }
+      }
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
 }
 
 /** A keep-alive HTTP GET returning the parsed JSON body. */

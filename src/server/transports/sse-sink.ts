@@ -1,3 +1,5 @@
+import { Http2ServerResponse } from 'node:http2';
+import type { Socket } from 'node:net';
 import type { SwitchboardError } from '../../protocol/errors.js';
 import type { Codec } from '../codecs.js';
 import { cutResponse, holdOpen, isHttp2, keepAliveHeaders, responseGone, writeBody, writeStalled, type HttpRequest, type HttpResponse } from '../http-util.js';
@@ -13,6 +15,8 @@ import { sseComment, sseEvent, sseRetry } from '../sse-writer.js';
 export class SseSink implements Sink {
   private keepalive: NodeJS.Timeout | undefined;
   private ended = false;
+  /** The head and the first events were written (`open`). */
+  private opened = false;
 
   constructor(
     private readonly res: HttpResponse,
@@ -32,6 +36,7 @@ export class SseSink implements Sink {
       'x-accel-buffering': 'no',
     });
     writeBody(this.res, sseRetry(retryMs) + first);
+    this.opened = true;
     this.keepalive = setInterval(() => this.write(sseComment('keepalive')), this.keepaliveMs);
     this.keepalive.unref();
   }
@@ -44,9 +49,30 @@ export class SseSink implements Sink {
     return writeStalled(this.res);
   }
 
+  /**
+   * A Buffer (a batch's events, the same object for every stream of the room) goes out over
+   * HTTP/1.1 as one chunk built once for all streams (chunkOf), written straight to the socket:
+   * one write per stream, where `res.write` makes four (size, CRLF, data, CRLF) corked until the
+   * next tick, each one allocated per stream.
+   */
   write(chunk: string | Buffer): void {
     if (this.ended || responseGone(this.res)) return;
-    writeBody(this.res, chunk);
+    const socket = typeof chunk === 'string' || chunk.length === 0 ? undefined : this.directSocket();
+    if (socket) socket.write(chunkOf(chunk as Buffer));
+    else writeBody(this.res, chunk);
+  }
+
+  /**
+   * The socket of an open HTTP/1.1 chunked answer when nothing of the answer waits in the
+   * response's own buffer (an answer pipelined behind another one, not yet given the socket):
+   * then a write to the socket comes after everything written before, as through `res.write`.
+   */
+  private directSocket(): Socket | undefined {
+    const res = this.res;
+    if (!this.opened || res instanceof Http2ServerResponse || !res.chunkedEncoding) return undefined;
+    const socket = res.socket;
+    // The response's writableLength is its own buffer plus the socket's.
+    return socket && res.writableLength === socket.writableLength ? socket : undefined;
   }
 
   /**
@@ -77,4 +103,18 @@ export class SseSink implements Sink {
     clearInterval(this.keepalive);
     cutResponse(this.res);
   }
+}
+
+/** HTTP/1.1 chunks of encoded batches: made once per batch, whatever the number of streams it goes to. */
+const chunks = new WeakMap<Buffer, Buffer>();
+const CRLF = Buffer.from('\r\n', 'latin1');
+
+/** `data` as one HTTP/1.1 chunk: its size in hex, CRLF, the data, CRLF. */
+export function chunkOf(data: Buffer): Buffer {
+  let chunk = chunks.get(data);
+  if (chunk === undefined) {
+    chunk = Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`, 'latin1'), data, CRLF]);
+    chunks.set(data, chunk);
+  }
+  return chunk;
 }
