@@ -10,23 +10,10 @@ import { randomBytes } from 'node:crypto';
 import type { ServerConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { MemoryPresenceStore } from '../presence/memory-presence-store.js';
+import { SERVER_V8_FLAGS, missingFlags } from '../v8-flags.js';
 import { WORKER_ENV, nodePort, type ToWorker } from './ipc-protocol.js';
 import { PrimaryServices } from './primary-services.js';
 import { WorkerPool, WorkerStartError } from './worker-pool.js';
-
-/**
- * V8 flags every worker starts with, unless the operator set them (on the command line or in
- * NODE_OPTIONS). A small young generation: V8 lets it grow to 16 MB × 3 under a burst of
- * connections and keeps it, which is about 40 MB of RSS per worker for nothing once they are
- * in; with workers that is paid once per core. Scavenges get more frequent, not longer.
- */
-export const WORKER_V8_FLAGS = ['--max-semi-space-size=1'];
-
-/** `flags` less those the operator already set in `execArgv` or `nodeOptions`. */
-export function workerFlags(flags: readonly string[], execArgv: readonly string[], nodeOptions = ''): string[] {
-  const given = [...execArgv, ...nodeOptions.split(/\s+/)].map((a) => a.split('=')[0]!.replace(/_/g, '-'));
-  return flags.filter((f) => !given.includes(f.split('=')[0]!));
-}
 
 /** Runs the primary until SIGTERM or SIGINT (exit 0 once every worker drained), SIGHUP replaces the workers one at a time. */
 export async function runPrimary(config: ServerConfig): Promise<void> {
@@ -52,7 +39,8 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
       return aggregator.clusterMetrics();
     },
   });
-  cluster.setupPrimary({ execArgv: [...process.execArgv, ...workerFlags(WORKER_V8_FLAGS, process.execArgv, process.env.NODE_OPTIONS)] });
+  // Workers get the server's V8 flags (v8-flags.ts) however the primary was started.
+  cluster.setupPrimary({ execArgv: [...process.execArgv, ...missingFlags(SERVER_V8_FLAGS, process.execArgv, process.env.NODE_OPTIONS)] });
   cluster.on('fork', (worker) => services.attach(worker.id, nodePort<ToWorker>(worker)));
   cluster.on('exit', (worker) => services.detach(worker.id));
   cluster.on('message', (worker, m: unknown) => services.receive(worker.id, m));
