@@ -1,9 +1,21 @@
 import type { PresenceMember, TransportName } from '../../protocol/types.js';
 import type { GoneMember, PresenceConnection, PresenceStore } from './presence-store.js';
 
+interface ConnRecord {
+  id: string;
+  transport: TransportName;
+  node: string | undefined;
+  expiresAt: number;
+}
+
+/**
+ * A member of a room. Its connections are an array, not a Map: nearly every member has one or
+ * two, and a Map per member was most of the primary's memory with 50,000 members (workers keep
+ * every member of every worker here).
+ */
 interface MemberRecord {
   name: string;
-  conns: Map<string, { transport: TransportName; node: string | undefined; expiresAt: number }>;
+  conns: ConnRecord[];
 }
 
 /** Presence of a single node, in memory (the default without Redis). */
@@ -17,16 +29,20 @@ export class MemoryPresenceStore implements PresenceStore {
     let record = members.get(conn.member);
     const now = Date.now();
     const wasPresent = record !== undefined && anyLive(record, now);
-    if (!record) members.set(conn.member, (record = { name: conn.name, conns: new Map() }));
+    if (!record) members.set(conn.member, (record = { name: conn.name, conns: [] }));
     record.name = conn.name;
-    record.conns.set(conn.id, { transport: conn.transport, node: conn.node, expiresAt });
+    const known = record.conns.find((c) => c.id === conn.id);
+    if (known) Object.assign(known, { transport: conn.transport, node: conn.node, expiresAt });
+    else record.conns.push({ id: conn.id, transport: conn.transport, node: conn.node, expiresAt });
     return !wasPresent;
   }
 
   async remove(room: string, member: string, connectionId: string): Promise<boolean> {
     const members = this.rooms.get(room);
     const record = members?.get(member);
-    if (!members || !record || !record.conns.delete(connectionId)) return false;
+    const at = record?.conns.findIndex((c) => c.id === connectionId) ?? -1;
+    if (!members || !record || at < 0) return false;
+    record.conns.splice(at, 1);
     const now = Date.now();
     if (anyLive(record, now)) return false;
     members.delete(member);
@@ -37,7 +53,7 @@ export class MemoryPresenceStore implements PresenceStore {
   async refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number): Promise<C[]> {
     const missing: C[] = [];
     for (const c of conns) {
-      const conn = this.rooms.get(c.room)?.get(c.member)?.conns.get(c.id);
+      const conn = this.rooms.get(c.room)?.get(c.member)?.conns.find((x) => x.id === c.id);
       if (conn) conn.expiresAt = expiresAt;
       else missing.push(c);
     }
@@ -51,10 +67,10 @@ export class MemoryPresenceStore implements PresenceStore {
     // No arrays per member on the way: a big room is listed at every subscribe.
     for (const [member, record] of members) {
       let transports: PresenceMember['transports'] | undefined;
-      for (const c of record.conns.values()) if (c.expiresAt > now) (transports ??= []).push(c.transport);
+      for (const c of record.conns) if (c.expiresAt > now) (transports ??= []).push(c.transport);
       if (!transports) continue;
       const m: PresenceMember = { member, name: record.name, transports };
-      if (nodes) m.nodes = [...record.conns.values()].filter((c) => c.expiresAt > now).map((c) => c.node ?? '');
+      if (nodes) m.nodes = record.conns.filter((c) => c.expiresAt > now).map((c) => c.node ?? '');
       if (out.push(m) >= limit) break;
     }
     return out;
@@ -74,9 +90,10 @@ export class MemoryPresenceStore implements PresenceStore {
     const gone: GoneMember[] = [];
     for (const [room, members] of this.rooms) {
       for (const [member, record] of members) {
-        const last = [...record.conns.keys()].pop() ?? member;
-        for (const [id, c] of record.conns) if (c.expiresAt <= now) record.conns.delete(id);
-        if (record.conns.size === 0) {
+        if (record.conns.length > 0 && record.conns.every((c) => c.expiresAt > now)) continue;
+        const last = record.conns.at(-1)?.id ?? member;
+        record.conns = record.conns.filter((c) => c.expiresAt > now);
+        if (record.conns.length === 0) {
           members.delete(member);
           gone.push({ room, member, name: record.name, connectionId: last });
         }
@@ -90,6 +107,6 @@ export class MemoryPresenceStore implements PresenceStore {
 }
 
 function anyLive(record: MemberRecord, now: number): boolean {
-  for (const c of record.conns.values()) if (c.expiresAt > now) return true;
+  for (const c of record.conns) if (c.expiresAt > now) return true;
   return false;
 }
