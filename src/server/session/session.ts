@@ -2,7 +2,6 @@ import { formatCursor } from '../../protocol/cursor.js';
 import { ROOM_NAME_PATTERN } from '../../protocol/constants.js';
 import { SwitchboardError, type ErrorCode } from '../../protocol/errors.js';
 import { dataProblem, EVENT_NAME_PATTERN, MAX_DATA_DEPTH } from '../../protocol/payload.js';
-import type { Counter } from 'prom-client';
 import type { Ack, HistoryPage, JsonValue, MessageDraft, PollResult, PresenceMember, ReadState, RoomInfo, SearchResult, Sender, TransportName, TypingNotice, UnreadCount } from '../../protocol/types.js';
 import { searchWords } from '../store/fold.js';
 import type { Principal, Right } from '../auth/principal.js';
@@ -11,7 +10,6 @@ import type { Codec } from '../codecs.js';
 import { Notice } from '../notice.js';
 import type { Closable } from '../connection-registry.js';
 import type { ServerContext } from '../context.js';
-import type { Metrics } from '../metrics.js';
 import { PRESENCE_NOTICE_MAX_MEMBERS } from '../hub.js';
 import type { RoomPageRequest, RoomState } from '../store/message-store.js';
 import type { Subscriber } from '../subscriber.js';
@@ -636,7 +634,7 @@ export class Session implements Closable {
   }
 
   private record(command: string, outcome: string): void {
-    commandCounter(this.ctx.metrics, command, this.transport, outcome).inc();
+    this.ctx.metrics.command(command, this.transport, outcome).value++;
   }
 
   private ensureOpen(): void {
@@ -735,18 +733,6 @@ function samePresence(a: PresenceMember[], b: PresenceMember[]): boolean {
   const key = (m: PresenceMember): string => `${m.member}\u0000${m.name}\u0000${[...m.transports].sort().join()}`;
   const mine = new Set(a.map(key));
   return b.every((m) => mine.has(key(m)));
-}
-
-/** The commands counter of each (command, transport, outcome), bound once per server: a lookup per command, not a label hash. */
-const boundCommands = new WeakMap<Metrics, Map<string, Counter.Internal>>();
-
-function commandCounter(metrics: Metrics, command: string, transport: string, outcome: string): Counter.Internal {
-  let bound = boundCommands.get(metrics);
-  if (!bound) boundCommands.set(metrics, (bound = new Map()));
-  const key = `${command}\u0000${transport}\u0000${outcome}`;
-  let counter = bound.get(key);
-  if (!counter) bound.set(key, (counter = metrics.commands.labels({ command, transport, outcome })));
-  return counter;
 }
 
 /** One room of a session: the hub delivers to it; it writes through the session's codec. */
