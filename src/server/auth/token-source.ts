@@ -22,7 +22,8 @@ export function requestToken(req: HttpRequest, url: RequestUrl): { token: string
   const query = url.searchParams.get('token');
   if (query) return { token: query, via: 'query' };
   const header = req.headers.cookie;
-  if (header) {
+  // Parsed only when the cookie may be there: a lecture poller's cookies are not a token.
+  if (header?.includes(TOKEN_COOKIE)) {
     const cookie = parse(header)[TOKEN_COOKIE];
     if (cookie) return { token: cookie, via: 'cookie' };
   }

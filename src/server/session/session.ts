@@ -90,6 +90,8 @@ export class Session implements Closable {
   private expiryTimer: NodeJS.Timeout | undefined;
   private stalledSince: number | undefined;
   private closedWith: SwitchboardError | null | undefined;
+  /** The last presence ticket this session checked (for this principal and room), with what it says. */
+  private checkedTicket: { ticket: string; room: string; principal: Principal; claims: { connectionId: string; member: string; name: string } } | undefined;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -678,9 +680,14 @@ export class Session implements Closable {
   }
 
   private checkTicket(room: string, ticket: string): { connectionId: string; member: string; name: string } {
+    // A lecture long poll checks its one ticket up to three times (cookie, hold, answer): once per
+    // request is enough (only sessions of one request remember it; they last a long poll at most).
+    const known = this.checkedTicket;
+    if (known && known.ticket === ticket && known.room === room && known.principal === this.principal) return known.claims;
     const claims = this.ctx.tickets.verify(ticket, room);
     // A user's ticket is good for that user only; a guest's for any guest (guests have no proof of who they are).
     if (this.principal.kind === 'user' && claims.member !== this.principal.member) throw new SwitchboardError('INVALID_SESSION', 'issued to another member');
+    if (!this.output) this.checkedTicket = { ticket, room, principal: this.principal, claims };
     return claims;
   }
 
