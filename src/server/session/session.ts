@@ -67,6 +67,9 @@ export interface SessionOptions {
   presence?: boolean;
 }
 
+/** The subscriptions of a session that has none: most sessions are one request and never subscribe. Never written. */
+const NO_SUBSCRIPTIONS: Map<string, Subscription> = new Map();
+
 /**
  * One client, whatever the transport: its identity (principal), its subscriptions (replay then
  * live), its presence, its budgets and its close. Every command of every transport goes through
@@ -82,11 +85,15 @@ export class Session implements Closable {
   readonly id: string;
   readonly transport: SessionTransport;
   principal: Principal;
-  private readonly subs = new Map<string, Subscription>();
+  /** Its subscriptions by room: NO_SUBSCRIPTIONS (shared, never written) until the first. */
+  private subs = NO_SUBSCRIPTIONS;
   private readonly output: SessionOptions['sink'];
   private readonly countsInPresence: boolean;
-  /** Told once when the session closes (held long polls); made on first use. No AbortController: one per request cost more than the poll. */
-  private closeWatchers: Set<() => void> | undefined;
+  /**
+   * Told once when the session closes (held long polls): none, one (a request's session holds one
+   * poll at a time), or a Set of several. No AbortController: one per request cost more than the poll.
+   */
+  private closeWatchers: (() => void) | Set<() => void> | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private stalledSince: number | undefined;
   private closedWith: SwitchboardError | null | undefined;
@@ -109,14 +116,23 @@ export class Session implements Closable {
     return this.closedWith !== undefined;
   }
 
-  /** Calls `wake` once when the session closes (at once when it is closed already); returns what cancels that. */
-  onClose(wake: () => void): () => void {
+  /** Calls `wake` once when the session closes (at once when it is closed already), unless `offClose(wake)` comes first. */
+  onClose(wake: () => void): void {
     if (this.closed) {
       wake();
-      return () => {};
+      return;
     }
-    (this.closeWatchers ??= new Set()).add(wake);
-    return () => void this.closeWatchers?.delete(wake);
+    const watchers = this.closeWatchers;
+    if (watchers === undefined) this.closeWatchers = wake;
+    else if (typeof watchers === 'function') this.closeWatchers = new Set([watchers, wake]);
+    else watchers.add(wake);
+  }
+
+  /** Forgets a `wake` given to onClose. */
+  offClose(wake: () => void): void {
+    const watchers = this.closeWatchers;
+    if (watchers === wake) this.closeWatchers = undefined;
+    else if (typeof watchers === 'object') watchers.delete(wake);
   }
 
   get subscriptionCount(): number {
@@ -157,6 +173,7 @@ export class Session implements Closable {
       this.ensureOpen();
       this.dropSubscription(room, false);
       const sub = new Subscription(this, room);
+      if (this.subs === NO_SUBSCRIPTIONS) this.subs = new Map();
       this.subs.set(room, sub);
       // The client is counted from now on: its own snapshot says so (the notice of its arrival may go out before it is live).
       const everyone = this.countsInPresence ? withMember(members, this.principal.member, this.principal.name, this.presenceTransport) : members;
@@ -526,7 +543,8 @@ export class Session implements Closable {
     for (const room of [...this.subs.keys()]) this.dropSubscription(room, true);
     const watchers = this.closeWatchers;
     this.closeWatchers = undefined;
-    if (watchers) for (const wake of watchers) wake();
+    if (typeof watchers === 'function') watchers();
+    else if (watchers) for (const wake of watchers) wake();
     this.output?.sink.close(err);
   }
 
