@@ -142,8 +142,12 @@ function pollCookies(req: HttpRequest): PollCookies {
  * and digits), so only its colon needs encoding and nothing needs checking.
  */
 function cursorCookie(cursor: string): string {
-  return `${SEED_COOKIE}=${cursor.replace(':', '%3A')}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax`;
+  // The pollers of one delivery move to the same cursor: its cookie is written once for them all.
+  if (cursor !== lastCursor.cursor) lastCursor = { cursor, cookie: `${SEED_COOKIE}=${cursor.replace(':', '%3A')}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax` };
+  return lastCursor.cookie;
 }
+
+let lastCursor = { cursor: '', cookie: '' };
 
 /**
  * Answers with the first message of `result` the lecture shows (seedShows: 200) and moves the
