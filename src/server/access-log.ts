@@ -1,23 +1,27 @@
 import { isHttp2, type HttpRequest, type HttpResponse } from './http-util.js';
 import type { Logger } from './logger.js';
 
-/** What a request's handshake learnt, for its access-log line. */
+/** What a request's handshake learnt, for its access-log line (unknown while empty). */
 interface Who {
   member: string;
   transport: string;
 }
 
+/** Requests that get an access-log line (only those: with logging off, noting costs a lookup that finds nothing). */
 const who = new WeakMap<HttpRequest, Who>();
 
 /** Notes who made a request (called by the handshake), so its access-log line names them. */
 export function noteWho(req: HttpRequest, member: string, transport?: string): void {
-  who.set(req, { member, transport: transport ?? who.get(req)?.transport ?? 'http' });
+  const known = who.get(req);
+  if (!known) return;
+  known.member = member;
+  known.transport = transport ?? (known.transport || 'http');
 }
 
 /** Notes the transport of a request (called by the route). */
 export function noteTransport(req: HttpRequest, transport: string): void {
   const known = who.get(req);
-  who.set(req, { member: known?.member ?? '', transport });
+  if (known) known.transport = transport;
 }
 
 /**
@@ -34,8 +38,9 @@ export function logAccess(logger: Logger, req: HttpRequest, res: HttpResponse): 
   const address = req.socket.remoteAddress;
   const h1Socket = isHttp2(req) ? undefined : req.socket;
   const before = h1Socket?.bytesWritten ?? 0;
+  const w: Who = { member: '', transport: '' };
+  who.set(req, w);
   res.once('close', () => {
-    const w = who.get(req);
     logger.info(
       {
         method: req.method,
@@ -43,7 +48,7 @@ export function logAccess(logger: Logger, req: HttpRequest, res: HttpResponse): 
         status: res.headersSent ? res.statusCode : 0,
         ms: Math.round(performance.now() - started),
         ...(h1Socket ? { bytes: Math.max(0, h1Socket.bytesWritten - before) } : { http: 2 }),
-        ...(w ? { transport: w.transport, member: w.member } : {}),
+        ...(w.transport || w.member ? { transport: w.transport || 'http', member: w.member } : {}),
         address,
       },
       'request',

@@ -1,4 +1,3 @@
-import type { Gauge } from 'prom-client';
 import { SwitchboardError } from '../protocol/errors.js';
 import type { Principal } from './auth/principal.js';
 import type { Metrics } from './metrics.js';
@@ -28,7 +27,6 @@ export class ConnectionRegistry {
   private readonly open = new Set<Closable>();
   private readonly sweeper: NodeJS.Timeout;
   /** The connections gauge of each transport, bound once (no label hashing per connection). */
-  private readonly gauges = new Map<string, Gauge.Internal<string>>();
   draining = false;
 
   constructor(
@@ -62,16 +60,15 @@ export class ConnectionRegistry {
     if (this.open.size >= this.max) throw new SwitchboardError('TOO_MANY_CONNECTIONS', `limit is ${this.max}`);
     const releaseCaps = conn.principal ? this.limits.openConnection(conn.principal) : () => {};
     this.open.add(conn);
-    let gauge = this.gauges.get(transport);
-    if (!gauge) this.gauges.set(transport, (gauge = this.metrics.connections.labels({ transport })));
-    gauge.inc();
+    const gauge = this.metrics.openConnections(transport);
+    gauge.value++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       releaseCaps();
       this.open.delete(conn);
-      gauge.dec();
+      gauge.value--;
     };
   }
 

@@ -82,8 +82,45 @@ const READ_CHUNK = 64;
 
 /** What ends a held poll early (its session's close). */
 export interface PollStop {
-  /** Calls `wake` once when the poll must end (at once when it must already); returns what cancels that. */
-  onClose(wake: () => void): () => void;
+  /** Calls `wake` once when the poll must end (at once when it must already), unless `offClose(wake)` came first. */
+  onClose(wake: () => void): void;
+  /** Forgets a `wake` given to onClose. */
+  offClose(wake: () => void): void;
+}
+
+/**
+ * A long poll held at a position of a room: a subscriber of its channel until something wakes it
+ * (entries, a typing notice, a reset, its timeout, its session's close). Its methods are the
+ * class's, not closures made per poll: a poll is the hottest request there is.
+ */
+class HeldPoll implements Subscriber {
+  readonly transport = 'long-polling' as const;
+  /** The first batch that woke it, if a batch did. */
+  wokenBy: Batch | undefined;
+  /** Resolves once woken, whatever woke it. */
+  readonly woken: Promise<void>;
+  /** Wakes it (the timeout's and the session close's callback too). */
+  readonly wake: () => void;
+
+  constructor(public position: number) {
+    let wake!: () => void;
+    this.woken = new Promise<void>((resolve) => (wake = resolve));
+    this.wake = wake;
+  }
+
+  deliver(batch: Batch): void {
+    this.wokenBy ??= batch;
+    this.wake();
+  }
+
+  historyReset(): void {
+    this.wake();
+  }
+
+  /** A typing notice answers the held poll too (with no entries), so long-polling clients see it live. */
+  deliverTyping(): void {
+    this.wake();
+  }
 }
 
 /** Where a subscription starts, once the cursor was checked against the room's history. */
@@ -326,6 +363,10 @@ export class Hub {
    * or `stop` says so (the session closed), then answers with no entries (long polling).
    */
   async longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, stop: PollStop): Promise<PollResult> {
+    // Behind the head at a position other polls asked already (a poller back while more came):
+    // their shared answer, at once, with no read of the room and nothing to wait for.
+    const shared = this.sharedAnswer(room, after, limit);
+    if (shared && (shared.entries.length > 0 || shared.reset)) return shared;
     let channel = this.channels.get(room);
     const cursor = parseCursor(after);
     let position: number;
@@ -338,29 +379,17 @@ export class Hub {
       position = this.resolveStart(await this.room(room), after).seq;
       channel = await this.channel(room);
     }
-    let resolveWait!: () => void;
-    let wokenBy: Batch | undefined;
-    const woken = new Promise<void>((resolve) => (resolveWait = resolve));
     // Registered before reading, so an entry stored meanwhile wakes it (no lost wake-up).
-    const waiter: Subscriber = {
-      transport: 'long-polling',
-      position,
-      deliver: (batch) => {
-        wokenBy ??= batch;
-        resolveWait();
-      },
-      historyReset: () => resolveWait(),
-      // A typing notice answers the held poll too (with no entries), so long-polling clients see it live.
-      deliverTyping: () => resolveWait(),
-    };
+    const waiter = new HeldPoll(position);
     channel.subscribers.add(waiter);
-    const timer = setTimeout(resolveWait, timeoutMs);
-    const unwatch = stop.onClose(resolveWait);
+    const timer = setTimeout(waiter.wake, timeoutMs);
+    stop.onClose(waiter.wake);
     try {
-      const now = await this.answerNow(room, after, limit);
+      // At the head the shared answer is known at once (no read, no await).
+      const now = this.sharedAnswer(room, after, limit) ?? (await this.readAnswer(room, after, limit));
       if (now.entries.length > 0 || now.reset) return now;
-      await woken;
-      const batch = wokenBy as Batch | undefined;
+      await waiter.woken;
+      const batch = waiter.wokenBy;
       if (batch && batch.firstSeq === position + 1 && batch.entries.length <= limit) {
         // Every poll held at this position gets the same answer object, encoded once.
         return batch.encoded(`longpoll:${limit}`, (b) => this.pollResult(room, b.epoch, [...b.entries], b.lastSeq, false));
@@ -369,7 +398,7 @@ export class Hub {
       return await this.answerNow(room, after, limit);
     } finally {
       clearTimeout(timer);
-      unwatch();
+      stop.offClose(waiter.wake);
       channel.remove(waiter);
     }
   }
@@ -438,17 +467,26 @@ export class Hub {
    * not moved (PollAnswers): at the head it is built without any read, elsewhere read once.
    */
   private async answerNow(room: string, after: string | undefined, limit: number): Promise<PollResult> {
+    return this.sharedAnswer(room, after, limit) ?? (await this.readAnswer(room, after, limit));
+  }
+
+  /** The answer to `after` when it needs no read: one shared at this position, or the empty one at the head. */
+  private sharedAnswer(room: string, after: string | undefined, limit: number): PollResult | undefined {
     const live = this.channels.get(room);
-    if (live) {
-      this.lastUsed.set(room, Date.now()); // polled: not idle
-      const answers = this.answersOf(live);
-      const known = answers.get(live.epoch, live.head, after, limit);
-      if (known) return known;
-      const cursor = parseCursor(after);
-      if (cursor?.epoch === live.epoch && cursor.seq === live.head) {
-        return answers.set(live.epoch, live.head, after, limit, this.pollResult(room, live.epoch, [], live.head, false));
-      }
+    if (!live) return undefined;
+    this.lastUsed.set(room, Date.now()); // polled: not idle
+    const answers = this.answersOf(live);
+    const known = answers.get(live.epoch, live.head, after, limit);
+    if (known) return known;
+    const cursor = parseCursor(after);
+    if (cursor?.epoch === live.epoch && cursor.seq === live.head) {
+      return answers.set(live.epoch, live.head, after, limit, this.pollResult(room, live.epoch, [], live.head, false));
     }
+    return undefined;
+  }
+
+  /** The answer to `after` read from the store (shared with the polls that come at this position before the head moves). */
+  private async readAnswer(room: string, after: string | undefined, limit: number): Promise<PollResult> {
     const start = this.resolveStart(await this.room(room), after);
     const channel = await this.channel(room); // keeps typing notices of this room on this node
     const { epoch, head } = channel;

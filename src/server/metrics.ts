@@ -5,6 +5,15 @@ import type { TransportName } from '../protocol/types.js';
 export const LIVE_TRANSPORTS = ['websocket', 'sse', 'long-polling'] as const satisfies readonly TransportName[];
 
 /**
+ * One series of a counter or gauge kept in a plain number where it changes (every request), and
+ * handed to prom-client when it is read (a scrape): prom-client hashes the labels of every `inc`,
+ * even through `labels()`, which costs more than the rest of a command's bookkeeping.
+ */
+export interface Cell {
+  value: number;
+}
+
+/**
  * Prometheus metrics of one server, on a registry of its own (several servers can live in one
  * process, as in the tests). Hot paths count per batch, never per recipient. Every metric is
  * documented in docs/operations.md (test/metrics.test.ts keeps the two in step); the webhook
@@ -20,14 +29,9 @@ export class Metrics {
     labelNames: ['transport'],
     registers: [this.registry],
   });
-  readonly connections = new Gauge({ name: 'switchboard_connections', help: 'Open connections, by transport', labelNames: ['transport'], registers: [this.registry] });
+  readonly connections: Gauge<'transport'>;
   readonly errors = new Counter({ name: 'switchboard_errors_total', help: 'Errors returned to clients, by code', labelNames: ['code'], registers: [this.registry] });
-  readonly commands = new Counter({
-    name: 'switchboard_commands_total',
-    help: 'Commands of sessions (subscribe, publish, poll, ...), by transport and outcome (ok or an error code)',
-    labelNames: ['command', 'transport', 'outcome'],
-    registers: [this.registry],
-  });
+  readonly commands: Counter<'command' | 'transport' | 'outcome'>;
   readonly publishLatency = new Histogram({
     name: 'switchboard_publish_seconds',
     help: 'Time from receiving a publish to its acknowledgement',
@@ -40,10 +44,36 @@ export class Metrics {
   /** The deliveries counter of each live transport, bound once: a batch costs one lookup per transport. */
   private readonly deliveriesBy = new Map<TransportName, Counter.Internal>();
   private countRooms: (() => Promise<number>) | undefined;
+  /** Commands counted since the last read, by command, transport and outcome (see Cell). */
+  private readonly commandCells = new Map<string, { labels: { command: string; transport: string; outcome: string }; cell: Cell }>();
+  /** Open connections by transport (see Cell). */
+  private readonly connectionCells = new Map<string, Cell>();
 
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry });
     const self = this;
+    this.connections = new Gauge({
+      name: 'switchboard_connections',
+      help: 'Open connections, by transport',
+      labelNames: ['transport'],
+      registers: [this.registry],
+      collect() {
+        for (const [transport, cell] of self.connectionCells) this.set({ transport }, cell.value);
+      },
+    });
+    this.commands = new Counter({
+      name: 'switchboard_commands_total',
+      help: 'Commands of sessions (subscribe, publish, poll, ...), by transport and outcome (ok or an error code)',
+      labelNames: ['command', 'transport', 'outcome'],
+      registers: [this.registry],
+      collect() {
+        for (const { labels, cell } of self.commandCells.values()) {
+          if (cell.value === 0) continue;
+          this.inc(labels, cell.value);
+          cell.value = 0;
+        }
+      },
+    });
     this.rooms = new Gauge({
       name: 'switchboard_rooms',
       help: 'Rooms held by the store (every node of a cluster reports the same shared count)',
@@ -62,8 +92,23 @@ export class Metrics {
     // Every live transport's series exists from the start at 0, so rate() and dashboards see it.
     for (const transport of LIVE_TRANSPORTS) {
       this.deliveriesBy.set(transport, this.deliveries.labels({ transport }));
-      this.connections.set({ transport }, 0);
+      this.connectionCells.set(transport, { value: 0 });
     }
+  }
+
+  /** The count of `command` on `transport` with `outcome` (ok or an error code): add to its `value`. */
+  command(command: string, transport: string, outcome: string): Cell {
+    const key = `${command}\u0000${transport}\u0000${outcome}`;
+    let known = this.commandCells.get(key);
+    if (!known) this.commandCells.set(key, (known = { labels: { command, transport, outcome }, cell: { value: 0 } }));
+    return known.cell;
+  }
+
+  /** The number of open connections of `transport`: add to or take from its `value`. */
+  openConnections(transport: string): Cell {
+    let cell = this.connectionCells.get(transport);
+    if (!cell) this.connectionCells.set(transport, (cell = { value: 0 }));
+    return cell;
   }
 
   /** Where `switchboard_rooms` is read from at each scrape (the store's `countRooms`). */

@@ -2,12 +2,12 @@ import FindMyWay from 'find-my-way';
 import { SwitchboardError } from '../protocol/errors.js';
 import type { ServerContext } from './context.js';
 import { logAccess } from './access-log.js';
-import { sendError, type HttpRequest, type HttpResponse } from './http-util.js';
+import { QueryUrl, sendError, type HttpRequest, type HttpResponse, type RequestUrl } from './http-util.js';
 import { originAllowed } from './session/handshake.js';
 
 export type Params = Record<string, string | undefined>;
 /** A route's handler: the same for HTTP/1.x and HTTP/2 requests (see HttpRequest). */
-export type Handler = (req: HttpRequest, res: HttpResponse, params: Params, url: URL) => Promise<void> | void;
+export type Handler = (req: HttpRequest, res: HttpResponse, params: Params, url: RequestUrl) => Promise<void> | void;
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 
@@ -29,7 +29,7 @@ export class Router {
   on(method: Method, path: string, handler: Handler): void {
     const run = async (req: HttpRequest, res: HttpResponse, params: Params): Promise<void> => {
       try {
-        await handler(req, res, params, new URL(req.url ?? '/', 'http://localhost'));
+        await handler(req, res, params, new QueryUrl(req.url ?? '/'));
       } catch (err) {
         this.fail(res, err, req);
       }

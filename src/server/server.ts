@@ -349,7 +349,13 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
 
   /** Requests of one connection that may wait for their answer at once (pipelining). */
   const MAX_PIPELINED = 4;
-  const unanswered = new WeakMap<object, number>();
+  /** Unanswered requests of each HTTP/1.x connection, and on each answer its connection's count (one listener for all answers: no closure per request). */
+  const unanswered = new WeakMap<object, { n: number }>();
+  const pipeline = Symbol('pipeline');
+  function answered(this: HttpResponse & { [pipeline]?: { n: number } }): void {
+    const count = this[pipeline];
+    if (count) count.n--;
+  }
   // Requests run within the per-turn budget the WebSocket frames share, fairly between addresses.
   const scheduler = new RequestScheduler({ budget: turnBudget, maxWaitingPerAddress: MAX_WAITING_PER_ADDRESS });
   /** Serves a request known to be Switchboard's (its URL already without the prefix). */
@@ -363,10 +369,12 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     // HTTP pipelining: Node runs every request of a chunk at once and holds each answer until
     // the client has read the ones before. A client may leave a few requests unanswered at most.
     const socket = req.socket;
-    const n = (unanswered.get(socket) ?? 0) + 1;
-    unanswered.set(socket, n);
-    res.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
-    if (n > MAX_PIPELINED) {
+    let count = unanswered.get(socket);
+    if (!count) unanswered.set(socket, (count = { n: 0 }));
+    count.n++;
+    (res as HttpResponse & { [pipeline]?: { n: number } })[pipeline] = count;
+    res.on('close', answered); // 'close' comes once per answer
+    if (count.n > MAX_PIPELINED) {
       metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
       socket.destroy();
       return;

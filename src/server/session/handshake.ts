@@ -5,7 +5,7 @@ import type { Principal } from '../auth/principal.js';
 import { requestToken } from '../auth/token-source.js';
 import { noteWho } from '../access-log.js';
 import type { ServerContext } from '../context.js';
-import type { HttpRequest } from '../http-util.js';
+import type { HttpRequest, RequestUrl } from '../http-util.js';
 import { randomId } from '../ids.js';
 
 /** What a transport learns from a request before it has a session. */
@@ -70,7 +70,7 @@ export function cookieTrusted(req: HttpRequest, allowed: readonly string[]): boo
 export async function handshake(
   ctx: ServerContext,
   req: HttpRequest,
-  url: URL,
+  url: RequestUrl,
   claimed: { name?: string | null | undefined; member?: string | null | undefined; connection?: string | null | undefined } = {},
   stableGuest = false,
 ): Promise<Handshake> {
@@ -96,7 +96,7 @@ export async function handshake(
 }
 
 /** The name, member and connection a request claims in its query string. */
-export function claimsOf(url: URL): { name: string | null; member: string | null; connection: string | null } {
+export function claimsOf(url: RequestUrl): { name: string | null; member: string | null; connection: string | null } {
   return { name: url.searchParams.get('name'), member: url.searchParams.get('member'), connection: url.searchParams.get('connection') };
 }
 

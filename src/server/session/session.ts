@@ -2,7 +2,6 @@ import { formatCursor } from '../../protocol/cursor.js';
 import { ROOM_NAME_PATTERN } from '../../protocol/constants.js';
 import { SwitchboardError, type ErrorCode } from '../../protocol/errors.js';
 import { dataProblem, EVENT_NAME_PATTERN, MAX_DATA_DEPTH } from '../../protocol/payload.js';
-import type { Counter } from 'prom-client';
 import type { Ack, HistoryPage, JsonValue, MessageDraft, PollResult, PresenceMember, ReadState, RoomInfo, SearchResult, Sender, TransportName, TypingNotice, UnreadCount } from '../../protocol/types.js';
 import { searchWords } from '../store/fold.js';
 import type { Principal, Right } from '../auth/principal.js';
@@ -11,7 +10,6 @@ import type { Codec } from '../codecs.js';
 import { Notice } from '../notice.js';
 import type { Closable } from '../connection-registry.js';
 import type { ServerContext } from '../context.js';
-import type { Metrics } from '../metrics.js';
 import { PRESENCE_NOTICE_MAX_MEMBERS } from '../hub.js';
 import type { RoomPageRequest, RoomState } from '../store/message-store.js';
 import type { Subscriber } from '../subscriber.js';
@@ -69,6 +67,9 @@ export interface SessionOptions {
   presence?: boolean;
 }
 
+/** The subscriptions of a session that has none: most sessions are one request and never subscribe. Never written. */
+const NO_SUBSCRIPTIONS: Map<string, Subscription> = new Map();
+
 /**
  * One client, whatever the transport: its identity (principal), its subscriptions (replay then
  * live), its presence, its budgets and its close. Every command of every transport goes through
@@ -84,14 +85,20 @@ export class Session implements Closable {
   readonly id: string;
   readonly transport: SessionTransport;
   principal: Principal;
-  private readonly subs = new Map<string, Subscription>();
+  /** Its subscriptions by room: NO_SUBSCRIPTIONS (shared, never written) until the first. */
+  private subs = NO_SUBSCRIPTIONS;
   private readonly output: SessionOptions['sink'];
   private readonly countsInPresence: boolean;
-  /** Told once when the session closes (held long polls); made on first use. No AbortController: one per request cost more than the poll. */
-  private closeWatchers: Set<() => void> | undefined;
+  /**
+   * Told once when the session closes (held long polls): none, one (a request's session holds one
+   * poll at a time), or a Set of several. No AbortController: one per request cost more than the poll.
+   */
+  private closeWatchers: (() => void) | Set<() => void> | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private stalledSince: number | undefined;
   private closedWith: SwitchboardError | null | undefined;
+  /** The last presence ticket this session checked (for this principal and room), with what it says. */
+  private checkedTicket: { ticket: string; room: string; principal: Principal; claims: { connectionId: string; member: string; name: string } } | undefined;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -109,14 +116,23 @@ export class Session implements Closable {
     return this.closedWith !== undefined;
   }
 
-  /** Calls `wake` once when the session closes (at once when it is closed already); returns what cancels that. */
-  onClose(wake: () => void): () => void {
+  /** Calls `wake` once when the session closes (at once when it is closed already), unless `offClose(wake)` comes first. */
+  onClose(wake: () => void): void {
     if (this.closed) {
       wake();
-      return () => {};
+      return;
     }
-    (this.closeWatchers ??= new Set()).add(wake);
-    return () => void this.closeWatchers?.delete(wake);
+    const watchers = this.closeWatchers;
+    if (watchers === undefined) this.closeWatchers = wake;
+    else if (typeof watchers === 'function') this.closeWatchers = new Set([watchers, wake]);
+    else watchers.add(wake);
+  }
+
+  /** Forgets a `wake` given to onClose. */
+  offClose(wake: () => void): void {
+    const watchers = this.closeWatchers;
+    if (watchers === wake) this.closeWatchers = undefined;
+    else if (typeof watchers === 'object') watchers.delete(wake);
   }
 
   get subscriptionCount(): number {
@@ -157,6 +173,7 @@ export class Session implements Closable {
       this.ensureOpen();
       this.dropSubscription(room, false);
       const sub = new Subscription(this, room);
+      if (this.subs === NO_SUBSCRIPTIONS) this.subs = new Map();
       this.subs.set(room, sub);
       // The client is counted from now on: its own snapshot says so (the notice of its arrival may go out before it is live).
       const everyone = this.countsInPresence ? withMember(members, this.principal.member, this.principal.name, this.presenceTransport) : members;
@@ -526,7 +543,8 @@ export class Session implements Closable {
     for (const room of [...this.subs.keys()]) this.dropSubscription(room, true);
     const watchers = this.closeWatchers;
     this.closeWatchers = undefined;
-    if (watchers) for (const wake of watchers) wake();
+    if (typeof watchers === 'function') watchers();
+    else if (watchers) for (const wake of watchers) wake();
     this.output?.sink.close(err);
   }
 
@@ -636,7 +654,7 @@ export class Session implements Closable {
   }
 
   private record(command: string, outcome: string): void {
-    commandCounter(this.ctx.metrics, command, this.transport, outcome).inc();
+    this.ctx.metrics.command(command, this.transport, outcome).value++;
   }
 
   private ensureOpen(): void {
@@ -680,9 +698,14 @@ export class Session implements Closable {
   }
 
   private checkTicket(room: string, ticket: string): { connectionId: string; member: string; name: string } {
+    // A lecture long poll checks its one ticket up to three times (cookie, hold, answer): once per
+    // request is enough (only sessions of one request remember it; they last a long poll at most).
+    const known = this.checkedTicket;
+    if (known && known.ticket === ticket && known.room === room && known.principal === this.principal) return known.claims;
     const claims = this.ctx.tickets.verify(ticket, room);
     // A user's ticket is good for that user only; a guest's for any guest (guests have no proof of who they are).
     if (this.principal.kind === 'user' && claims.member !== this.principal.member) throw new SwitchboardError('INVALID_SESSION', 'issued to another member');
+    if (!this.output) this.checkedTicket = { ticket, room, principal: this.principal, claims };
     return claims;
   }
 
@@ -735,18 +758,6 @@ function samePresence(a: PresenceMember[], b: PresenceMember[]): boolean {
   const key = (m: PresenceMember): string => `${m.member}\u0000${m.name}\u0000${[...m.transports].sort().join()}`;
   const mine = new Set(a.map(key));
   return b.every((m) => mine.has(key(m)));
-}
-
-/** The commands counter of each (command, transport, outcome), bound once per server: a lookup per command, not a label hash. */
-const boundCommands = new WeakMap<Metrics, Map<string, Counter.Internal>>();
-
-function commandCounter(metrics: Metrics, command: string, transport: string, outcome: string): Counter.Internal {
-  let bound = boundCommands.get(metrics);
-  if (!bound) boundCommands.set(metrics, (bound = new Map()));
-  const key = `${command}\u0000${transport}\u0000${outcome}`;
-  let counter = bound.get(key);
-  if (!counter) bound.set(key, (counter = metrics.commands.labels({ command, transport, outcome })));
-  return counter;
 }
 
 /** One room of a session: the hub delivers to it; it writes through the session's codec. */

@@ -3,7 +3,7 @@ import { SwitchboardError } from '../../protocol/errors.js';
 import { deleteBody, editBody, publishBody, reactBody, readBody, searchQuery } from '../../protocol/schemas.js';
 import type { ZodType } from 'zod';
 import type { ServerContext } from '../context.js';
-import { readJsonBody, sendJson, type HttpRequest } from '../http-util.js';
+import { readJsonBody, sendJson, type HttpRequest, type RequestUrl } from '../http-util.js';
 import type { Router } from '../router.js';
 import { requestSession } from './request-session.js';
 
@@ -209,7 +209,7 @@ async function optionalBody<T>(req: HttpRequest, schema: ZodType<T>): Promise<T>
 }
 
 /** An integer query parameter within bounds; undefined when absent; BAD_REQUEST when malformed. */
-export function intParam(url: URL, name: string, min: number, max: number): number | undefined {
+export function intParam(url: RequestUrl, name: string, min: number, max: number): number | undefined {
   const raw = url.searchParams.get(name);
   if (raw === null || raw === '') return undefined;
   const n = Number(raw);

@@ -1,6 +1,6 @@
 import { noteTransport } from '../access-log.js';
 import type { ServerContext } from '../context.js';
-import { holdOpen, responseGone, type HttpRequest, type HttpResponse } from '../http-util.js';
+import { holdOpen, responseGone, type HttpRequest, type HttpResponse, type RequestUrl } from '../http-util.js';
 import { claimsOf, handshake } from '../session/handshake.js';
 import { Session, type SessionTransport } from '../session/session.js';
 
@@ -8,7 +8,7 @@ import { Session, type SessionTransport } from '../session/session.js';
 type Claims = Parameters<typeof handshake>[3];
 
 /** A session for one HTTP request: authenticated from it, done when the answer is. */
-export async function requestSession(ctx: ServerContext, req: HttpRequest, url: URL, transport: SessionTransport, claimed: Claims = claimsOf(url), stableGuest = false): Promise<Session> {
+export async function requestSession(ctx: ServerContext, req: HttpRequest, url: RequestUrl, transport: SessionTransport, claimed: Claims = claimsOf(url), stableGuest = false): Promise<Session> {
   const { principal, connectionId } = await handshake(ctx, req, url, claimed, stableGuest);
   noteTransport(req, transport);
   return new Session(ctx, { id: connectionId, principal, transport, presence: false });
@@ -19,7 +19,7 @@ export async function requestSession(ctx: ServerContext, req: HttpRequest, url: 
  * node, the address and the member; SHUTTING_DOWN while draining) and ends when the client goes
  * away or the server shuts down (its held poll then answers).
  */
-export async function heldSession(ctx: ServerContext, req: HttpRequest, res: HttpResponse, url: URL, transport: SessionTransport): Promise<Session> {
+export async function heldSession(ctx: ServerContext, req: HttpRequest, res: HttpResponse, url: RequestUrl, transport: SessionTransport): Promise<Session> {
   const session = await requestSession(ctx, req, url, transport);
   holdUntilGone(ctx, req, res, session, 'long-polling');
   holdOpen(req);

@@ -1,7 +1,7 @@
 import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
 import { DEFAULT_ROOM } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
-import type { PollResult } from '../../protocol/types.js';
+import type { MessageEntry, PollResult } from '../../protocol/types.js';
 import { SEED_SSE, seedJson, seedMessage, seedShows } from '../codecs.js';
 import type { ServerContext } from '../context.js';
 import { readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
@@ -30,16 +30,18 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
 
   router.on('GET', '/poll', async (req, res, _params, url) => {
     const session = await requestSession(ctx, req, url, 'polling', {});
-    const cursor = cookieCursor(req);
-    const result = await session.poll(DEFAULT_ROOM, cursor ?? endCursor, 100, guestTicket(session, req, res));
+    const cookies = pollCookies(req);
+    const cursor = cookieCursor(cookies);
+    const result = await session.poll(DEFAULT_ROOM, cursor ?? endCursor, 100, guestTicket(session, cookies, res));
     answerOne(res, cursor === undefined ? undefined : result, await nextCursor(session, result), 204);
   });
 
   router.on('GET', '/longpoll', async (req, res, _params, url) => {
     const held = await heldSession(ctx, req, res, url, 'long-polling');
     try {
-      const ticket = guestTicket(held, req, res);
-      let cursor = cookieCursor(req) ?? endCursor;
+      const cookies = pollCookies(req);
+      const ticket = guestTicket(held, cookies, res);
+      let cursor = cookieCursor(cookies) ?? endCursor;
       const deadline = Date.now() + config.longPollTimeoutMs;
       for (;;) {
         const result = await held.longPoll(DEFAULT_ROOM, cursor, 100, Math.max(0, deadline - Date.now()), ticket);
@@ -82,6 +84,18 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   });
 }
 
+const seedBodies = new WeakMap<MessageEntry, { body: string; length: string }>();
+
+/** The body of a poll answer that carries `message`, made once whatever the number of pollers it goes to. */
+function seedBody(message: MessageEntry): { body: string; length: string } {
+  let known = seedBodies.get(message);
+  if (known === undefined) {
+    const body = `${seedJson(message)}\n`;
+    seedBodies.set(message, (known = { body, length: String(Buffer.byteLength(body)) }));
+  }
+  return known;
+}
+
 /** The cursor meaning "the end of the log now" (a client that has none starts there). */
 const endCursor = undefined;
 
@@ -95,27 +109,32 @@ async function nextCursor(session: Session, result: PollResult): Promise<string>
  * a valid one gets one, issued like any presence join (limited per address), and counts from its
  * next request on: one that keeps no cookies (curl) never joins, so never leaves either.
  */
-function guestTicket(session: Session, req: HttpRequest, res: HttpResponse): string | undefined {
-  const raw = cookieValue(req, GUEST_COOKIE);
+function guestTicket(session: Session, cookies: PollCookies, res: HttpResponse): string | undefined {
+  const raw = cookies[GUEST_COOKIE];
   if (raw && session.validTicket(DEFAULT_ROOM, raw)) return raw;
   const ticket = session.issueTicket(DEFAULT_ROOM);
   if (ticket) res.appendHeader('set-cookie', serializeCookie(GUEST_COOKIE, ticket, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 24 * 3600 }));
   return undefined;
 }
 
-function cookieCursor(req: HttpRequest): string | undefined {
-  const value = cookieValue(req, SEED_COOKIE);
+function cookieCursor(cookies: PollCookies): string | undefined {
+  const value = cookies[SEED_COOKIE];
   return value && /^[A-Za-z0-9_-]{1,32}:\d{1,15}$/.test(value) ? value : undefined;
 }
 
+/** The two cookies a lecture poll reads. */
+type PollCookies = Partial<Record<typeof SEED_COOKIE | typeof GUEST_COOKIE, string>>;
+
+const NO_COOKIES: PollCookies = Object.freeze({});
+
 /**
- * One cookie of the request, as `cookie`'s parse reads it (the first of that name, %-decoded),
- * without parsing the others: every lecture poll reads two cookies and nothing else.
+ * The request's cookies as `cookie`'s parse reads them (the first of each name, %-decoded), parsed
+ * once per request (both cookies come from one parse), and not at all when neither is there.
  */
-function cookieValue(req: HttpRequest, name: string): string | undefined {
+function pollCookies(req: HttpRequest): PollCookies {
   const header = req.headers.cookie;
-  if (!header || !header.includes(name)) return undefined;
-  return parseCookie(header)[name];
+  if (!header || (!header.includes(SEED_COOKIE) && !header.includes(GUEST_COOKIE))) return NO_COOKIES;
+  return parseCookie(header);
 }
 
 /**
@@ -123,8 +142,12 @@ function cookieValue(req: HttpRequest, name: string): string | undefined {
  * and digits), so only its colon needs encoding and nothing needs checking.
  */
 function cursorCookie(cursor: string): string {
-  return `${SEED_COOKIE}=${cursor.replace(':', '%3A')}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax`;
+  // The pollers of one delivery move to the same cursor: its cookie is written once for them all.
+  if (cursor !== lastCursor.cursor) lastCursor = { cursor, cookie: `${SEED_COOKIE}=${cursor.replace(':', '%3A')}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax` };
+  return lastCursor.cookie;
 }
+
+let lastCursor = { cursor: '', cookie: '' };
 
 /**
  * Answers with the first message of `result` the lecture shows (seedShows: 200) and moves the
@@ -142,7 +165,7 @@ function answerOne(res: HttpResponse, result: PollResult | undefined, next: stri
     res.writeHead(emptyStatus).end();
     return;
   }
-  const body = `${seedJson(message)}\n`;
-  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  const { body, length } = seedBody(message);
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': length });
   res.end(body);
 }

@@ -1,7 +1,7 @@
 import { NATIVE_SSE, type Codec } from '../codecs.js';
 import { noteTransport } from '../access-log.js';
 import type { ServerContext } from '../context.js';
-import { toSwitchboardError, type HttpRequest, type HttpResponse } from '../http-util.js';
+import { toSwitchboardError, type HttpRequest, type HttpResponse, type RequestUrl } from '../http-util.js';
 import type { Router } from '../router.js';
 import { claimsOf, handshake } from '../session/handshake.js';
 import { Session, type SubscribeInfo } from '../session/session.js';
@@ -46,7 +46,7 @@ export async function openSseSession(
   ctx: ServerContext,
   req: HttpRequest,
   res: HttpResponse,
-  url: URL,
+  url: RequestUrl,
   codec: Codec,
   claimed: Parameters<typeof handshake>[3],
 ): Promise<{ session: Session; open: (first?: string) => void }> {
