@@ -24,7 +24,8 @@ const MAX_PUBLISHES_IN_FLIGHT = 64;
  */
 export class WebSocketConnection {
   private rejected = 0;
-  private readonly inflight = new Set<Promise<void>>();
+  /** Publishes not yet answered; made at the first publish (most connections of a big room never publish). */
+  private inflight: Set<Promise<void>> | undefined;
   /** Set when the publish budget was refused FLOOD_DISCONNECT_AFTER times in a row. */
   private flood: SwitchboardError | undefined;
 
@@ -66,18 +67,19 @@ export class WebSocketConnection {
       if (!parsed.success) throw new SwitchboardError('BAD_REQUEST', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300));
       const frame = parsed.data as ClientFrame;
       if (frame.type === 'publish' && !this.ctx.hooks.onPublish) {
-        if (this.inflight.size >= MAX_PUBLISHES_IN_FLIGHT) await Promise.race(this.inflight);
+        const inflight = (this.inflight ??= new Set());
+        if (inflight.size >= MAX_PUBLISHES_IN_FLIGHT) await Promise.race(inflight);
         const answered: Promise<void> = this.onFrame(frame)
           .catch((err: unknown) => this.report(err, id))
           .finally(() => {
-            this.inflight.delete(answered);
+            inflight.delete(answered);
             this.endFlood();
           });
-        this.inflight.add(answered);
+        inflight.add(answered);
         return;
       }
       // Anything else comes after the answers to every publish before it.
-      if (this.inflight.size > 0) await Promise.all(this.inflight);
+      if (this.inflight && this.inflight.size > 0) await Promise.all(this.inflight);
       await this.onFrame(frame);
       this.endFlood();
     } catch (err) {
@@ -87,7 +89,7 @@ export class WebSocketConnection {
 
   /** A flooding client is disconnected (4008) once every publish before was answered: only unanswered ones are lost, and it knows which. */
   private endFlood(): void {
-    if (this.flood && this.inflight.size === 0) this.session.close(this.flood);
+    if (this.flood && !this.inflight?.size) this.session.close(this.flood);
   }
 
   /** An error frame for a refused frame (one warn line per kind, rate-limited). */

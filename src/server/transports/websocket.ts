@@ -102,8 +102,7 @@ export class WebSocketGateway {
   private track(ws: WebSocket, session: Session, release: () => void): void {
     const tracked: Tracked = { ws, alive: true };
     const opened = performance.now();
-    const who = { transport: 'websocket', member: session.principal.member, connection: session.id, address: session.principal.address };
-    this.ctx.logger.info(who, 'websocket open');
+    if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info(who(session), 'websocket open');
     this.tracked.add(tracked);
     ws.on('pong', () => (tracked.alive = true));
     ws.on('error', (err) => {
@@ -112,7 +111,7 @@ export class WebSocketGateway {
       this.ctx.metrics.errors.inc({ code: code === 'WS_ERR_INVALID_UTF8' ? 'INVALID_UTF8' : code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'MESSAGE_TOO_LARGE' : 'BAD_REQUEST' });
     });
     ws.on('close', (code: number) => {
-      this.ctx.logger.info({ ...who, code, ms: Math.round(performance.now() - opened), rooms: session.subscriptionCount }, 'websocket close');
+      if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info({ ...who(session), code, ms: Math.round(performance.now() - opened), rooms: session.subscriptionCount }, 'websocket close');
       this.tracked.delete(tracked);
       session.close();
       release();
@@ -131,4 +130,9 @@ export class WebSocketGateway {
       if (t.ws.readyState === WebSocket.OPEN) t.ws.ping();
     }
   }
+}
+
+/** Who a log line is about: made when a line is written, not kept per connection (tens of thousands of them). */
+function who(session: Session): { transport: 'websocket'; member: string; connection: string; address: string } {
+  return { transport: 'websocket', member: session.principal.member, connection: session.id, address: session.principal.address };
 }
