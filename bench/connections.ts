@@ -6,7 +6,7 @@
  * bench/load/server-under-test.ts, then --server-args), creates the rooms, connects
  * --websocket / --sse / --long-polling clients spread over them, and reports: connect rate,
  * RSS of the server's whole process tree before and after (per connection), its idle CPU over
- * --idle-seconds, then --broadcasts rounds of one message to every room, with the delivery
+ * --idle-seconds, then --broadcasts rounds of one message to every room (--gap-ms apart), with the delivery
  * latency p50/p99 and a check that every client got every message once, in order.
  *
  *   npm run bench:connections -- --websocket 30000 --sse 10000 --long-polling 10000 --rooms 1,1000 --server-args "--workers 4"
@@ -33,6 +33,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '100' },
     members: { type: 'string', default: 'distinct' },
     broadcasts: { type: 'string', default: '3' },
+    /** Between two broadcast rounds: long enough for one to be delivered before the next, or the rounds queue behind each other. */
+    'gap-ms': { type: 'string', default: '1000' },
     'idle-seconds': { type: 'string', default: '10' },
     'drain-ms': { type: 'string', default: '5000' },
     label: { type: 'string', default: '' },
@@ -117,7 +119,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
           while (next < rooms.length) await publisher.publish(rooms[next++]!);
         }),
       );
-      await sleep(1000);
+      await sleep(Number(values['gap-ms']));
     }
     await sleep(Number(values['drain-ms']));
     const merged = await load.check(publisher.expected());
