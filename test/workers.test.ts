@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -215,6 +215,29 @@ describe('--workers when a worker cannot start', { skip: built ? false : 'run `n
     assert.match(r.stderr, new RegExp(`cannot start: port ${port} is in use`));
     const pids = r.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { pid: number }).pid);
     for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} is gone`);
+  });
+});
+
+describe('--small-heap', { skip: built ? false : 'run `npm run build` first', timeout: 90_000 }, () => {
+  it("starts every worker with V8's small-heap flags, and none without it", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sb-small-heap-'));
+    try {
+      for (const [args, expected] of [[['--small-heap'], true], [[], false]] as const) {
+        const server = await WorkersProcess.start(['--workers', '2', '--data-dir', dataDir, ...args]);
+        try {
+          const pids = (server.lines.find((l) => l.role === 'primary' && l.pids !== undefined)?.pids ?? []) as number[];
+          assert.equal(pids.length, 2);
+          for (const pid of pids) {
+            const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+            assert.equal(argv.includes('--optimize-for-size') && argv.includes('--max-semi-space-size=1'), expected, argv.join(' '));
+          }
+        } finally {
+          await server.kill('SIGTERM');
+        }
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -19,6 +19,11 @@ export interface ServerConfig {
    */
   workers: number;
   /**
+   * Workers start with V8's --optimize-for-size --max-semi-space-size=1 (src/server/v8-flags.ts):
+   * about a third less memory per idle connection, up to twice the CPU per long poll. Env SMALL_HEAP.
+   */
+  smallHeap: boolean;
+  /**
    * PEM file of the TLS certificate (chain). With `tlsKey`: HTTPS on `port`, ALPN `h2` and
    * `http/1.1` (HTTP/2 for SSE, polls and the API; WebSocket over HTTP/1.1). Both or neither. Env TLS_CERT.
    */

@@ -1,20 +1,21 @@
 /**
- * V8 flags a server process should start with (`npm start` passes them; the primary of
- * `--workers` gives them to every worker it forks, unless the operator set them):
+ * V8 flags of `--small-heap`: the primary of `--workers` starts every worker with them (unless
+ * the operator set them on its command line or in NODE_OPTIONS). A trade, not a free win:
  *
  * - `--optimize-for-size`: V8 grows the old generation less eagerly past what is live and gives
- *   memory back sooner. Measured with `npm run bench:connections` (6,000 WebSocket + 2,000 SSE +
- *   2,000 long polls, 3 workers): 10.0 KB of RSS per connection against 15.4 without it, and the
- *   primary stayed at 64 MB instead of growing to 100; server CPU per delivery unchanged
- *   (`BENCH_ONLY=switchboard npm run bench`).
+ *   memory back sooner. `npm run bench:connections` (6,000 WebSocket + 2,000 SSE + 2,000 long
+ *   polls, 3 workers): 10.0 KB of RSS per connection against 15.4 without, and a primary of
+ *   64 MB instead of 100; WebSocket fan-out CPU unchanged (`BENCH_ONLY=switchboard npm run
+ *   bench`), but about twice the server CPU per long poll answered (`bench/costs/costs.ts
+ *   poll`: 160 ms per 1,000 against 83), whose garbage it collects more often.
  * - `--max-semi-space-size=1`: a 1 MB young generation. V8 lets it grow to 16 MB × 3 under a
- *   burst of connections and keeps it: about 10 MB per process idle, more under load.
+ *   burst of connections and keeps it: about 10 MB per process idle.
  *
- * Neither can be set once a process runs (v8.setFlagsFromString comes too late for the heap).
- * `--optimize-for-size` is not allowed in NODE_OPTIONS; `node --optimize-for-size
- * dist/src/cli/index.js serve` is how to run the CLI by hand with it.
+ * Neither can be set once a process runs (v8.setFlagsFromString comes too late for the heap), and
+ * `--optimize-for-size` is not allowed in NODE_OPTIONS: a single process gets them from its
+ * command line, `node --optimize-for-size --max-semi-space-size=1 …/switchboard serve`.
  */
-export const SERVER_V8_FLAGS: readonly string[] = ['--optimize-for-size', '--max-semi-space-size=1'];
+export const SMALL_HEAP_V8_FLAGS: readonly string[] = ['--optimize-for-size', '--max-semi-space-size=1'];
 
 /** `flags` less those the operator already set in `execArgv` or `nodeOptions` (either spelling: `-` or `_`). */
 export function missingFlags(flags: readonly string[], execArgv: readonly string[], nodeOptions = ''): string[] {
