@@ -76,7 +76,7 @@ let charts;
 function chartBox(title) { if (!charts) charts = el('div', ''), charts.className = 'charts'; const box = document.createElement('div'); box.innerHTML = '<h3>' + title + '</h3><div class="chart"><canvas></canvas></div>'; charts.appendChild(box); return box.querySelector('canvas'); }
 function endCharts() { charts = undefined; }
 /** A latency distribution chart: share of samples per log-spaced bin. */
-function histogram(title, series) {
+function histogram(title, series, what = ['% of deliveries', 'publish to delivery']) {
   const withData = series.filter((s) => s.dist && s.dist.n > 0);
   if (withData.length === 0) return;
   const edges = withData[0].dist.edges;
@@ -88,7 +88,7 @@ function histogram(title, series) {
       labels: edges.slice(lo, hi + 1).map((e) => '≤ ' + ms(e)),
       datasets: withData.map((s, i) => ({ label: s.label + ' (p50 ' + ms(s.dist.p50) + ', p99 ' + ms(s.dist.p99) + ')', data: s.dist.counts.slice(lo, hi + 1).map((c) => (100 * c) / s.dist.n), borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length] + '33', fill: true, tension: 0.25, pointRadius: 1 })),
     },
-    options: { maintainAspectRatio: false, animation: false, scales: { y: { title: { display: true, text: '% of deliveries' } }, x: { title: { display: true, text: 'publish to delivery' } } } },
+    options: { maintainAspectRatio: false, animation: false, scales: { y: { title: { display: true, text: what[0] } }, x: { title: { display: true, text: what[1] } } } },
   });
 }
 function bars(title, labels, datasets, yTitle) {
@@ -102,11 +102,11 @@ el('h2', 'Concurrent connections');
 if (conn.length === 0) el('p', 'No run yet: <code>npm run bench:connections</code>.');
 else {
   el('p', 'Clients from the multi-process load generator (each process binds its own loopback address), one room or many; a broadcast is one message to every room, repeated. RSS is the sum over the server\'s process tree (primary and workers); idle CPU is that tree\'s CPU over the idle period.');
-  table(['run', 'rooms', 'clients (ws / sse / long poll)', 'connected', 'connect rate', 'server processes', 'RSS idle → loaded', 'per connection', 'idle CPU', 'broadcast p50 / p99', 'lost / doubled / out of order'],
-    conn.map((r) => { const d = r.data; const bad = d.kinds.reduce((a, k) => a + k.lost + k.doubled + k.outOfOrder, 0); return [r.label, d.rooms, [d.counts.websocket, d.counts.sse, d.counts['long-polling']].map((n) => num(n)).join(' / '), ok(d.failed === 0, num(d.connected) + (d.failed ? ' (' + num(d.failed) + ' failed)' : '')), num(d.connectRate) + '/s', d.serverProcesses, mb(d.rssIdleServer) + ' → ' + mb(d.rssLoaded), num(d.bytesPerConnection / 1024, 1) + ' KB', num(d.idleCpuPercent, 1) + '%', ms(d.latency.p50) + ' / ' + ms(d.latency.p99), ok(bad === 0, d.kinds.map((k) => k.lost + ' / ' + k.doubled + ' / ' + k.outOfOrder).join(', '))]; }));
+  table(['run', 'rooms', 'clients (ws / sse / long poll)', 'connected', 'connect rate', 'server processes', 'RSS idle → connected → after the idle period', 'per connection (after idle)', 'idle CPU', 'broadcast p50 / p99', 'lost / doubled / out of order'],
+    conn.map((r) => { const d = r.data; const bad = d.kinds.reduce((a, k) => a + k.lost + k.doubled + k.outOfOrder, 0); return [r.label, d.rooms, [d.counts.websocket, d.counts.sse, d.counts['long-polling']].map((n) => num(n)).join(' / '), ok(d.failed === 0, num(d.connected) + (d.failed ? ' (' + num(d.failed) + ' failed)' : '')), num(d.connectRate) + '/s', d.serverProcesses, mb(d.rssIdleServer) + ' → ' + mb(d.rssLoaded) + (d.rssSettled ? ' → ' + mb(d.rssSettled) : ''), num((d.bytesPerConnectionSettled ?? d.bytesPerConnection) / 1024, 1) + ' KB', num(d.idleCpuPercent, 1) + '%', ms(d.latency.p50) + ' / ' + ms(d.latency.p99), ok(bad === 0, d.kinds.map((k) => k.lost + ' / ' + k.doubled + ' / ' + k.outOfOrder).join(', '))]; }));
   commands(conn);
   histogram('Broadcast latency, all clients', conn.map((r) => ({ label: r.label, dist: r.data.latency })));
-  bars('Server memory per connection', conn.map((r) => r.label), [{ label: 'KB of RSS per connection', data: conn.map((r) => r.data.bytesPerConnection / 1024) }], 'KB');
+  bars('Server memory per connection', conn.map((r) => r.label), [{ label: 'KB of RSS per connection (after the idle period)', data: conn.map((r) => (r.data.bytesPerConnectionSettled ?? r.data.bytesPerConnection) / 1024) }], 'KB');
   for (const r of conn) histogram('Broadcast latency by transport: ' + r.label, r.data.kinds.map((k) => ({ label: k.kind, dist: k.latency })));
   endCharts();
 }
@@ -133,7 +133,7 @@ else {
   table(['run', 'clients (4 transports)', 'workers before → after', 'restart took', 'messages', 'lost', 'doubled / out of order', 'never came back', 'reconnect p50 / p99'],
     rr.map((r) => { const d = r.data; return [r.label, num(d.clients), d.workersBefore.length + ' → ' + d.workersAfter.length, num(d.restartSeconds, 1) + ' s', num(d.messages), ok(d.lost === 0, num(d.lost)), ok(d.doubled + d.outOfOrder === 0, d.doubled + ' / ' + d.outOfOrder), ok(d.neverBack === 0, num(d.neverBack)), ms(d.reconnect.p50) + ' / ' + ms(d.reconnect.p99)]; }));
   commands(rr);
-  for (const r of rr) histogram('Reconnect time by transport: ' + r.label, r.data.kinds.map((k) => ({ label: k.kind, dist: k.reconnect })));
+  for (const r of rr) histogram('Reconnect time by transport: ' + r.label, r.data.kinds.map((k) => ({ label: k.kind, dist: k.reconnect })), ['% of reconnections', 'from the cut to connected again']);
   endCharts();
 }
 

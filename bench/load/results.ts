@@ -20,8 +20,9 @@ export interface BenchResult<T = unknown> {
 export function saveResult<T>(bench: string, label: string, data: T): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = path.join(RESULTS_DIR, `${bench}-${label.replace(/[^A-Za-z0-9_.-]+/g, '_')}.json`);
-  const env = process.env.BENCH_SERVER_CLI ? `BENCH_SERVER_CLI=${process.env.BENCH_SERVER_CLI} ` : '';
-  const command = `${env}npm run bench:${bench} -- ${process.argv.slice(2).join(' ')}`.trim();
+  const quote = (a: string): string => (/^[\w@%+=:,./-]*$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  const env = ['BENCH_SERVER_CLI', 'BENCH_SERVER_NODE_ARGS'].map((k) => (process.env[k] ? `${k}=${quote(process.env[k])} ` : '')).join('');
+  const command = `${env}npm run bench:${bench} -- ${process.argv.slice(2).map(quote).join(' ')}`.trim();
   const result: BenchResult<T> = { bench, label, at: new Date().toISOString(), command, data };
   writeFileSync(file, `${JSON.stringify(result, null, 1)}\n`);
   return file;
