@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { SMALL_HEAP_V8_FLAGS, missingFlags } from '../src/server/v8-flags.js';
 
@@ -12,5 +14,28 @@ describe('the V8 flags of --small-heap', () => {
     assert.deepEqual(missingFlags(['--max-semi-space-size=1'], ['--max-semi-space-size=16'], ''), []);
     assert.deepEqual(missingFlags(['--max-semi-space-size=1'], [], '--inspect --max_semi_space_size=8'), []);
     assert.deepEqual(missingFlags(['--optimize-for-size'], ['--optimize_for_size'], ''), []);
+  });
+});
+
+describe('--small-heap without workers', () => {
+  const run = (nodeArgs: string[]): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [...nodeArgs, 'dist/src/cli/index.js', 'serve', '--small-heap', '--port', '0', '--host', '127.0.0.1', '--store', 'memory'], {
+        env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        // The warning, if any, comes right after the listening line.
+        if (/Switchboard listening/.test(out)) setTimeout(() => child.kill('SIGTERM'), 200);
+      });
+      child.on('error', reject);
+      child.on('exit', () => resolve(out));
+    });
+
+  it('warns that one process gets the flags from node only, and is quiet when node has them', { skip: existsSync('dist/src/cli/index.js') ? false : 'run `npm run build` first' }, async () => {
+    assert.match(await run([]), /"missing":\["--optimize-for-size","--max-semi-space-size=1"\].*--small-heap sets the V8 flags of workers/);
+    assert.doesNotMatch(await run([...SMALL_HEAP_V8_FLAGS]), /--small-heap sets the V8 flags/);
   });
 });

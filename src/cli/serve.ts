@@ -74,6 +74,12 @@ export function serveCommand(): Command {
     try {
       const port = await server.listen();
       worker?.ready(server, port);
+      if (config.smallHeap && !worker) {
+        // One process gets V8's flags from node's command line only (src/server/v8-flags.ts).
+        const { SMALL_HEAP_V8_FLAGS, missingFlags } = await import('../server/v8-flags.js');
+        const missing = missingFlags(SMALL_HEAP_V8_FLAGS, process.execArgv, process.env.NODE_OPTIONS);
+        if (missing.length > 0) running.context.logger.warn({ missing }, '--small-heap sets the V8 flags of workers; this single process runs without them: start node with them (npm run start:small-heap)');
+      }
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       process.stderr.write(`switchboard: cannot start: ${e.code === 'EADDRINUSE' ? `port ${config.port} is in use` : e.message}\n`);
