@@ -26,7 +26,6 @@ export interface Closable {
 export class ConnectionRegistry {
   private readonly open = new Set<Closable>();
   private readonly sweeper: NodeJS.Timeout;
-  /** The connections gauge of each transport, bound once (no label hashing per connection). */
   draining = false;
 
   constructor(
