@@ -9,7 +9,9 @@
  * cursor of the last entry it got (docs/protocol.md), Socket.IO's sends its pid and offset
  * (connection state recovery). After the last publish the cuts stop, everyone comes back, and
  * each client's deliveries are checked. Reported: % delivered, exactly once and in order, the
- * replay latency (publish to delivery of messages published while their client was away).
+ * replay latency (publish to delivery of messages published while their client was away) and,
+ * for the same messages, the catch-up: from the client's return (the end of its time away, when it
+ * starts to reconnect) to delivery, which leaves out the time away that no server can shorten.
  *
  *   npm run bench:jitter -- --clients 10000 --server-args="--workers 2"
  */
@@ -53,6 +55,8 @@ export interface JitterRow {
   down: number;
   latency: Distribution;
   replay: Distribution;
+  /** The same messages, from the client's return (the end of its time away) to delivery: what the server's resume costs. Absent in results written before it was recorded. */
+  catchUp?: Distribution;
   reconnect: Distribution;
   errors: Record<string, number>;
   samples: string[];
@@ -117,6 +121,7 @@ async function runOne(serverName: string): Promise<JitterRow> {
       down: r.down,
       latency: distribution(r.latencyMs),
       replay: distribution(r.replayMs),
+      catchUp: distribution(r.catchUpMs),
       reconnect: distribution(r.reconnectMs),
       errors: r.errors,
       samples: r.samples,
@@ -133,7 +138,8 @@ for (const name of values.servers.split(',')) {
   const row = await runOne(name);
   rows.push(row);
   console.log(`  ${row.server}: ${row.deliveredPercent.toFixed(3)}% delivered, ${row.exactlyOnce ? 'exactly once, in order' : `NOT exactly once (doubled ${row.doubled}, out of order ${row.outOfOrder})`}, ${row.complete}/${row.clients} clients complete, ${row.cuts} cuts, ${row.down} down at the end`);
-  console.log(`    replay ${describe(row.replay)}`);
+  console.log(`    replay (from publish) ${describe(row.replay)}`);
+  if (row.catchUp) console.log(`    catch-up (from the client's return) ${describe(row.catchUp)}`);
   console.log(`    all deliveries ${describe(row.latency)}; reconnect ${describe(row.reconnect)}`);
   if (Object.keys(row.errors).length) console.log(`    errors: ${JSON.stringify(row.errors)}`);
   for (const s of row.samples) console.log(`    ${s}`);

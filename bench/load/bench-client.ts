@@ -12,6 +12,8 @@ export interface KindTally {
   connectMs: number[];
   latencyMs: number[];
   replayMs: number[];
+  /** ms from the client's return (its reconnect began) to delivery, for the same messages as replayMs. */
+  catchUpMs: number[];
   reconnectMs: number[];
   deliveries: number;
   lastDeliveryAt: number;
@@ -20,7 +22,7 @@ export interface KindTally {
 }
 
 export function newTally(kind: ClientKind): KindTally {
-  return { kind, connectMs: [], latencyMs: [], replayMs: [], reconnectMs: [], deliveries: 0, lastDeliveryAt: 0, cuts: 0, errors: new Map() };
+  return { kind, connectMs: [], latencyMs: [], replayMs: [], catchUpMs: [], reconnectMs: [], deliveries: 0, lastDeliveryAt: 0, cuts: 0, errors: new Map() };
 }
 
 /** Where a client connects and how it behaves. */
@@ -57,6 +59,8 @@ export abstract class BenchClient {
   private cutting = false;
   private windowFrom = Number.POSITIVE_INFINITY;
   private windowTo = Number.NEGATIVE_INFINITY;
+  /** When the current reconnect began (the end of the time away). */
+  private reopenedAt = 0;
   private cutTimer: NodeJS.Timeout | undefined;
   private reopenTimer: NodeJS.Timeout | undefined;
   private firstSettled: ((ok: boolean) => void) | undefined;
@@ -142,7 +146,10 @@ export abstract class BenchClient {
     if (text === undefined || !text.startsWith('t:')) return;
     const sent = Number(text.slice(2));
     this.tally.latencyMs.push(t - sent);
-    if (sent >= this.windowFrom && sent < this.windowTo) this.tally.replayMs.push(t - sent);
+    if (sent >= this.windowFrom && sent < this.windowTo) {
+      this.tally.replayMs.push(t - sent);
+      this.tally.catchUpMs.push(t - Math.max(sent, this.reopenedAt));
+    }
   }
 
   protected down(attempt: number, reason: string): void {
@@ -178,6 +185,8 @@ export abstract class BenchClient {
   private reopen(): void {
     this.reopenTimer = undefined;
     if (this.closing) return;
+    // The first attempt since going down: failed attempts after it count in the catch-up.
+    if (this.downAt !== undefined && this.reopenedAt < this.downAt) this.reopenedAt = now();
     this.open(this.cursor());
   }
 }

@@ -156,7 +156,7 @@ export class LoadCoordinator {
       }
       for (const k of ['clients', 'connected', 'deliveries', 'complete', 'unacknowledged', 'lost', 'doubled', 'outOfOrder', 'down', 'cuts'] as const) m[k] += r[k];
       m.lastDeliveryAt = Math.max(m.lastDeliveryAt, r.lastDeliveryAt);
-      for (const k of ['connectMs', 'latencyMs', 'replayMs', 'reconnectMs'] as const) m[k] = concat(m[k], r[k]);
+      for (const k of ['connectMs', 'latencyMs', 'replayMs', 'catchUpMs', 'reconnectMs'] as const) m[k] = concat(m[k], r[k]);
       for (const [e, n] of Object.entries(r.errors)) m.errors[e] = (m.errors[e] ?? 0) + n;
       m.samples.push(...r.samples.slice(0, Math.max(0, 5 - m.samples.length)));
     }

@@ -93,6 +93,7 @@ function report(expected: Record<string, number[]>): KindReport[] {
       connectMs: Float64Array.from(tally.connectMs),
       latencyMs: Float64Array.from(tally.latencyMs),
       replayMs: Float64Array.from(tally.replayMs),
+      catchUpMs: Float64Array.from(tally.catchUpMs),
       reconnectMs: Float64Array.from(tally.reconnectMs),
       deliveries: tally.deliveries,
       lastDeliveryAt: tally.lastDeliveryAt,

@@ -58,6 +58,8 @@ export interface KindReport {
   latencyMs: Float64Array;
   /** ms from publish to delivery of the messages published while their client was away. */
   replayMs: Float64Array;
+  /** ms from the client's return (the end of its time away, when it began to reconnect) to delivery, for the same messages. */
+  catchUpMs: Float64Array;
   /** ms from an unexpected close or a cut to the subscription answer of the connection after it. */
   reconnectMs: Float64Array;
   deliveries: number;
