@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RequestScheduler } from '../src/server/request-scheduler.js';
-import { TurnBudget } from '../src/server/turn-budget.js';
+import { ACCEPT_FIRST_MS, TurnBudget } from '../src/server/turn-budget.js';
 
 /** Keeps the CPU busy for `ms` (a request that costs that much). */
 function burn(ms: number): void {
@@ -64,5 +64,41 @@ describe('RequestScheduler', () => {
     const results = Array.from({ length: 5 }, () => s.run('a', () => {}));
     assert.deepEqual(results, [true, true, true, false, false]);
     assert.equal(s.run('b', () => {}), true, 'another address still gets in');
+  });
+  it('runs no request while connections are accepted turn after turn, then serves a newcomer first', async () => {
+    const budget = new TurnBudget(5);
+    const s = new RequestScheduler({ budget, maxWaitingPerAddress: 1000 });
+    const order: string[] = [];
+    budget.noteAccept();
+    for (let i = 0; i < 20; i++) s.run('attacker', () => order.push('a'));
+    // libuv accepts one connection per turn: five more turns with an accept each.
+    for (let t = 0; t < 5; t++) {
+      await tick();
+      budget.noteAccept();
+      assert.equal(order.length, 0, `a request ran while connections were still being accepted (turn ${t})`);
+    }
+    s.run('probe', () => order.push('probe'));
+    // The kernel's queue is empty: no more accepts, the requests run, the newcomer in the first round.
+    const started = performance.now();
+    while (order.length < 21 && performance.now() - started < 5000) await tick();
+    assert.equal(order.length, 21, 'every request ran once accepting was over');
+    assert.ok(order.indexOf('probe') <= 1, `the probe ran after ${order.indexOf('probe')} of the attacker's requests`);
+  });
+
+  it('gives requests a turn after ACCEPT_FIRST_MS of accepting, however long connections keep coming', async () => {
+    const budget = new TurnBudget(5);
+    const s = new RequestScheduler({ budget, maxWaitingPerAddress: 1000 });
+    let ran = 0;
+    budget.noteAccept();
+    const started = performance.now();
+    s.run('a', () => ran++);
+    while (ran === 0 && performance.now() - started < 2000) {
+      await tick();
+      budget.noteAccept();
+    }
+    const waited = performance.now() - started;
+    assert.equal(ran, 1, 'the request never ran while connections kept coming');
+    assert.ok(waited >= ACCEPT_FIRST_MS - 1, `it ran after ${waited.toFixed(1)} ms, before the accepting time was over`);
+    assert.ok(waited < ACCEPT_FIRST_MS + 200, `it waited ${waited.toFixed(1)} ms`);
   });
 });

@@ -58,17 +58,23 @@ export class RequestScheduler {
    * budget, before the next one starts.
    */
   private pump(): void {
+    // New connections are accepted first (TurnBudget): no steps that would only find that out.
+    if (this.options.budget.accepting()) {
+      this.options.budget.later(() => this.pump());
+      return;
+    }
     const steps = Math.min(this.waiting, STEPS_PER_TURN);
     for (let i = 0; i < steps; i++) setImmediate(() => this.step(i === 0, i === steps - 1));
   }
 
   /**
    * Runs the next request in round-robin order while the budget lasts (the first step of a turn
-   * runs one whatever the budget says, so that the queue always moves); the last step of a turn
+   * runs one whatever the budget says, so that the queue always moves, unless new connections
+   * are being accepted first: TurnBudget); the last step of a turn
    * schedules the next.
    */
   private step(first: boolean, last: boolean): void {
-    if (this.waiting > 0 && (this.options.budget.available() || first)) {
+    if (this.waiting > 0 && (this.options.budget.available() || (first && !this.options.budget.accepting()))) {
       const [address, queue] = this.queues.entries().next().value as [string, (() => void)[]];
       const fn = queue.shift()!;
       // The address goes to the back of the round: one request per address per round.

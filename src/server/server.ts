@@ -436,6 +436,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     plain.setTimeout(config.writeTimeoutMs);
     return plain;
   }
+  // Accepting a burst of connections comes before their requests (TurnBudget).
+  server.on('connection', () => turnBudget.noteAccept());
   if (!config.trustProxy) capSocketsPerAddress(server, config.maxConnectionsPerAddress + 64, metrics);
   const gateway = new WebSocketGateway(ctx);
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
