@@ -236,3 +236,40 @@ describe('presence kept out of the log (the default; --presence-entries writes i
     }
   });
 });
+
+describe('presence in a big room (more members than PRESENCE_NOTICE_MAX_MEMBERS)', () => {
+  it('gives an arrival a part of the room, itself first, said so; and no notices', async () => {
+    const s = await startServer({ connectRatePerSecond: 10_000, subscribeRatePerSecond: 10_000, maxConnectionsPerAddress: 1000, maxConnectionsPerMember: 1000 });
+    const probes: WsProbe[] = [];
+    try {
+      await request(`${s.url}/api/rooms/big`, { method: 'PUT' });
+      for (let i = 0; i < 110; i++) probes.push(new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=m${i}&member=m${i}`));
+      await Promise.all(probes.map((p) => p.opened));
+      for (const p of probes) p.send({ type: 'subscribe', room: 'big' });
+      await Promise.all(probes.map((p) => p.next('subscribed')));
+      const zed = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=zed&member=zed`);
+      await zed.opened;
+      zed.send({ type: 'subscribe', room: 'big' });
+      const subscribed = await zed.next('subscribed');
+      const presence = subscribed.presence as { member: string }[];
+      assert.equal(subscribed.presenceTruncated, true);
+      assert.equal(presence.length, 100);
+      assert.equal(presence[0]!.member, 'zed', 'the arrival is in its own snapshot');
+      assert.equal(new Set(presence.map((m) => m.member)).size, 100, 'each member once');
+      // A second arrival within the second shares the room's read, and still finds itself in it.
+      const yan = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=yan&member=yan`);
+      await yan.opened;
+      yan.send({ type: 'subscribe', room: 'big' });
+      const second = await yan.next('subscribed');
+      assert.equal((second.presence as { member: string }[])[0]!.member, 'yan');
+      assert.equal(second.presenceTruncated, true);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(zed.of('presence').length, 0, 'no presence notice in a big room');
+      zed.close();
+      yan.close();
+    } finally {
+      for (const p of probes) p.close();
+      await s.server.close();
+    }
+  });
+});

@@ -29,6 +29,8 @@ export interface PresenceOptions {
  */
 export class PresenceTracker {
   private readonly local = new Map<string, LocalConnection>();
+  /** The last snapshot of each room found to have more than its limit of members (snapshot). */
+  private readonly bigRooms = new Map<string, { at: number; limit: number; list: Promise<PresenceMember[]> }>();
 
   constructor(
     private readonly store: PresenceStore,
@@ -63,6 +65,7 @@ export class PresenceTracker {
       if (conn.pollUntil !== undefined && conn.pollUntil <= now && !conn.leaveTimer) this.remove(conn);
       else if (!conn.leaveTimer) live.push(conn);
     }
+    for (const [room, big] of this.bigRooms) if (now - big.at >= BIG_ROOM_SNAPSHOT_MS) this.bigRooms.delete(room);
     try {
       const expiresAt = now + this.options.ttlMs;
       for (const lost of await this.store.refresh(live, expiresAt)) {
@@ -80,6 +83,25 @@ export class PresenceTracker {
   /** Who is in `room`: all, or at least `limit` of them when there are that many (a store may list more). */
   members(room: string, limit?: number): Promise<PresenceMember[]> {
     return this.store.members(room, Date.now(), limit).catch(() => []);
+  }
+
+  /**
+   * The snapshot a subscriber gets: `members(room, limit)`, except in a room found to have more
+   * than `limit` members, where one read is shared by every subscriber for BIG_ROOM_SNAPSHOT_MS.
+   * Such a snapshot is a part of the room anyway (presence notices are off there); reading it
+   * once per arrival was one store read (one round trip to the primary, with workers) and one
+   * copy of a hundred members per connection, 50,000 of them when 50,000 connect.
+   */
+  snapshot(room: string, limit: number): Promise<PresenceMember[]> {
+    const now = Date.now();
+    const big = this.bigRooms.get(room);
+    if (big && big.limit >= limit && now - big.at < BIG_ROOM_SNAPSHOT_MS) return big.list;
+    const list = this.members(room, limit);
+    void list.then((members) => {
+      if (members.length >= limit) this.bigRooms.set(room, { at: now, limit, list });
+      else this.bigRooms.delete(room);
+    });
+    return list;
   }
 
   /** Everyone in `room` with the node of each connection (for administrators). */
@@ -101,6 +123,7 @@ export class PresenceTracker {
   clear(): void {
     for (const c of this.local.values()) if (c.leaveTimer) clearTimeout(c.leaveTimer);
     this.local.clear();
+    this.bigRooms.clear();
   }
 
   private upsert(room: string, conn: PresenceConnection, pollUntil: number | undefined): void {
@@ -131,6 +154,9 @@ export class PresenceTracker {
       .catch((err: unknown) => this.logger.warn({ err, room: conn.room }, 'presence remove failed'));
   }
 }
+
+/** How long a big room's snapshot serves its subscribers (PresenceTracker.snapshot). */
+export const BIG_ROOM_SNAPSHOT_MS = 1000;
 
 function key(room: string, connId: string): string {
   return `${room}\u0000${connId}`;

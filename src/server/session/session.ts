@@ -169,7 +169,7 @@ export class Session implements Closable {
       let start = hub.resolveStart(state, opts.after, opts.fromStart);
       if (start.reset && opts.resetToEnd) start = hub.resolveStart(state, undefined);
       // One more than a snapshot shows: enough to know whether it is all.
-      const members = await hub.presence.members(room, PRESENCE_NOTICE_MAX_MEMBERS + 1);
+      const members = await hub.presence.snapshot(room, PRESENCE_NOTICE_MAX_MEMBERS + 1);
       this.ensureOpen();
       this.dropSubscription(room, false);
       const sub = new Subscription(this, room);

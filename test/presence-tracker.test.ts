@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { PresenceMember } from '../src/protocol/types.js';
+import { createLogger } from '../src/server/logger.js';
+import { MemoryPresenceStore } from '../src/server/presence/memory-presence-store.js';
+import { BIG_ROOM_SNAPSHOT_MS, PresenceTracker } from '../src/server/presence/presence-tracker.js';
+
+/** The real memory store, counting the reads of member lists. */
+class CountingStore extends MemoryPresenceStore {
+  reads = 0;
+  override members(room: string, now: number, limit?: number, nodes?: boolean): Promise<PresenceMember[]> {
+    this.reads++;
+    return super.members(room, now, limit, nodes);
+  }
+}
+
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+
+describe('PresenceTracker snapshots', () => {
+  it('shares one read of a big room between the arrivals of a second, and reads a small room every time', async () => {
+    const store = new CountingStore();
+    const tracker = new PresenceTracker(store, () => {}, { graceMs: 1000, pollTtlMs: 1000, ttlMs: 30_000, node: 'n1' }, createLogger('silent', false));
+    for (let i = 0; i < 150; i++) tracker.attach('big', { id: `c${i}`, member: `m${i}`, name: `m${i}`, transport: 'websocket' });
+    for (let i = 0; i < 5; i++) tracker.attach('small', { id: `s${i}`, member: `s${i}`, name: `s${i}`, transport: 'sse' });
+    await settle();
+
+    const first = await tracker.snapshot('big', 101);
+    assert.ok(first.length >= 101, 'a big room lists at least the limit');
+    for (let i = 0; i < 10; i++) assert.equal(await tracker.snapshot('big', 101), first);
+    assert.equal(store.reads, 1, 'one read for eleven arrivals');
+
+    for (let i = 0; i < 3; i++) assert.equal((await tracker.snapshot('small', 101)).length, 5);
+    assert.equal(store.reads, 4, 'a small room is read at every arrival: its snapshot is exact');
+
+    await new Promise((r) => setTimeout(r, BIG_ROOM_SNAPSHOT_MS + 50));
+    await tracker.snapshot('big', 101);
+    assert.equal(store.reads, 5, 'read again once the shared snapshot is a second old');
+
+    // A big room that became small is read every time again.
+    for (let i = 0; i < 150; i++) tracker.detach('big', `c${i}`);
+    tracker.clear();
+    await settle();
+    tracker.attach('big', { id: 'x', member: 'x', name: 'x', transport: 'websocket' });
+    await settle();
+    for (let i = 0; i < 150; i++) await store.remove('big', `m${i}`, `c${i}`);
+    await new Promise((r) => setTimeout(r, BIG_ROOM_SNAPSHOT_MS + 50));
+    assert.equal((await tracker.snapshot('big', 101)).length, 1);
+    const reads = store.reads;
+    await tracker.snapshot('big', 101);
+    assert.equal(store.reads, reads + 1);
+    tracker.clear();
+  });
+});
