@@ -2,6 +2,7 @@ import { NATIVE_SSE, type Codec } from '../codecs.js';
 import { noteTransport } from '../access-log.js';
 import type { ServerContext } from '../context.js';
 import { toSwitchboardError, type HttpRequest, type HttpResponse, type RequestUrl } from '../http-util.js';
+import { presenceFrameJson } from '../presence-json.js';
 import type { Router } from '../router.js';
 import { claimsOf, handshake } from '../session/handshake.js';
 import { Session, type SubscribeInfo } from '../session/session.js';
@@ -24,7 +25,7 @@ export function registerSse(router: Router, ctx: ServerContext): void {
     try {
       await session.subscribe(params.room!, { after: cursor || undefined }, (info: SubscribeInfo) => {
         const ready = { connectionId: session.id, member: session.principal.member, name: session.principal.name, ...info };
-        open(sseEvent({ event: 'ready', data: JSON.stringify(ready) }));
+        open(sseEvent({ event: 'ready', data: presenceFrameJson(ready) }));
       });
     } catch (err) {
       // Before the stream opened: an HTTP error answer (the router's); after: an error event.

@@ -4,6 +4,7 @@ import { CLIENT_FRAME_TYPES, clientFrame } from '../../protocol/schemas.js';
 import type { ClientFrame, ServerFrame } from '../../protocol/types.js';
 import type { ServerContext } from '../context.js';
 import { toSwitchboardError } from '../http-util.js';
+import { presenceFrameJson } from '../presence-json.js';
 import type { Session } from '../session/session.js';
 import { FrameQueue } from './frame-queue.js';
 
@@ -111,7 +112,7 @@ export class WebSocketConnection {
           this.send({ type: 'pong', ...id });
           return;
         case 'subscribe':
-          await session.subscribe(frame.room, { after: frame.after, create: frame.create === true }, (info) => this.send({ type: 'subscribed', ...id, ...info }));
+          await session.subscribe(frame.room, { after: frame.after, create: frame.create === true }, (info) => this.session.write(presenceFrameJson({ type: 'subscribed', ...id, ...info } satisfies ServerFrame)));
           return;
         case 'unsubscribe':
           session.unsubscribe(frame.room);
