@@ -36,6 +36,7 @@ export class SseSink implements Sink {
       'x-accel-buffering': 'no',
     });
     writeBody(this.res, sseRetry(retryMs) + first);
+    flattenHead(this.res);
     this.opened = true;
     this.keepalive = setInterval(() => this.write(sseComment('keepalive')), this.keepaliveMs);
     this.keepalive.unref();
@@ -103,6 +104,17 @@ export class SseSink implements Sink {
     clearInterval(this.keepalive);
     cutResponse(this.res);
   }
+}
+
+/**
+ * node keeps an HTTP/1.x answer's head (`_header`) for as long as the answer lives, as it built
+ * it: a rope of some thirty concatenated pieces, about 1 KB per stream. Reading a character of it
+ * makes V8 flatten the rope in place into one string of the head's length (some 300 bytes), and
+ * the pieces become garbage.
+ */
+function flattenHead(res: HttpResponse): void {
+  const head = (res as { _header?: unknown })._header;
+  if (typeof head === 'string') head.charCodeAt(head.length - 1);
 }
 
 /** HTTP/1.1 chunks of encoded batches: made once per batch, whatever the number of streams it goes to. */
