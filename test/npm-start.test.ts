@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { waitFor } from './helpers.js';
 
@@ -17,6 +17,8 @@ describe('npm start', () => {
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     await waitFor(() => out.includes('Switchboard listening'), 20_000, 'the server to listen');
     const pid = (JSON.parse(out.split('\n').find((l) => l.includes('Switchboard listening'))!) as { pid: number }).pid;
+    // Its young generation is capped (src/server/v8-flags.ts, DEFAULT_V8_FLAGS).
+    assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=4'), 'npm start runs node with the default V8 flags');
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     await exited;

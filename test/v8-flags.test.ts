@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { SMALL_HEAP_V8_FLAGS, missingFlags } from '../src/server/v8-flags.js';
+import { DEFAULT_V8_FLAGS, SMALL_HEAP_V8_FLAGS, missingFlags } from '../src/server/v8-flags.js';
 
 describe('the V8 flags of --small-heap', () => {
   it('are added when the operator set none', () => {
     assert.deepEqual(missingFlags(SMALL_HEAP_V8_FLAGS, [], ''), SMALL_HEAP_V8_FLAGS);
     assert.deepEqual(missingFlags(SMALL_HEAP_V8_FLAGS, ['--enable-source-maps'], '--max-old-space-size=4096'), SMALL_HEAP_V8_FLAGS);
+  });
+
+  it('npm start runs node with the default ones, which are in package.json as in v8-flags.ts', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts.start, `exec node ${DEFAULT_V8_FLAGS.join(' ')} dist/src/cli/index.js serve`);
   });
 
   it('give way to the same flag on the command line or in NODE_OPTIONS, either spelling', () => {

@@ -219,7 +219,7 @@ describe('--workers when a worker cannot start', { skip: built ? false : 'run `n
 });
 
 describe('--small-heap', { skip: built ? false : 'run `npm run build` first', timeout: 90_000 }, () => {
-  it("starts every worker with V8's small-heap flags, and none without it", async () => {
+  it("starts every worker with V8's small-heap flags, and with the default young generation cap without it", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'sb-small-heap-'));
     try {
       for (const [args, expected] of [[['--small-heap'], true], [[], false]] as const) {
@@ -230,6 +230,7 @@ describe('--small-heap', { skip: built ? false : 'run `npm run build` first', ti
           for (const pid of pids) {
             const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
             assert.equal(argv.includes('--optimize-for-size') && argv.includes('--max-semi-space-size=1'), expected, argv.join(' '));
+            assert.equal(argv.includes('--max-semi-space-size=4'), !expected, argv.join(' '));
           }
         } finally {
           await server.kill('SIGTERM');

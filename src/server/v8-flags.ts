@@ -17,6 +17,17 @@
  */
 export const SMALL_HEAP_V8_FLAGS: readonly string[] = ['--optimize-for-size', '--max-semi-space-size=1'];
 
+/**
+ * V8 flags every worker starts with (and `npm start`'s process): a young generation of at most
+ * 4 MB per half instead of V8's 16. A burst of new connections leaves live objects behind, and
+ * V8 doubles the young generation each time as much survived as it holds, up to 2 × 16 MB
+ * touched (resident) per process, which the idle memory reducer gives back to V8 but mostly not
+ * to the system. `bench/costs/costs.ts memory` at 2,000: 7-8 KB of RSS per WebSocket against
+ * 16-18 without, 14 per SSE stream against 20; the CPU per long poll and per WebSocket delivery
+ * did not change measurably (`costs.ts poll`, `BENCH_ONLY=switchboard npm run bench`).
+ */
+export const DEFAULT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
 /** `flags` less those the operator already set in `execArgv` or `nodeOptions` (either spelling: `-` or `_`). */
 export function missingFlags(flags: readonly string[], execArgv: readonly string[], nodeOptions = ''): string[] {
   const given = [...execArgv, ...nodeOptions.split(/\s+/)].map((a) => a.split('=')[0]!.replace(/_/g, '-'));

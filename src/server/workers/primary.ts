@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { MemoryPresenceStore } from '../presence/memory-presence-store.js';
-import { SMALL_HEAP_V8_FLAGS, missingFlags } from '../v8-flags.js';
+import { DEFAULT_V8_FLAGS, SMALL_HEAP_V8_FLAGS, missingFlags } from '../v8-flags.js';
 import { WORKER_ENV, nodePort, type ToWorker } from './ipc-protocol.js';
 import { PrimaryServices } from './primary-services.js';
 import { WorkerPool, WorkerStartError } from './worker-pool.js';
@@ -39,8 +39,8 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
       return aggregator.clusterMetrics();
     },
   });
-  // --small-heap: the workers' V8 flags (v8-flags.ts), however the primary was started.
-  if (config.smallHeap) cluster.setupPrimary({ execArgv: [...process.execArgv, ...missingFlags(SMALL_HEAP_V8_FLAGS, process.execArgv, process.env.NODE_OPTIONS)] });
+  // The workers' V8 flags (v8-flags.ts), however the primary was started; --small-heap's instead of the default ones.
+  cluster.setupPrimary({ execArgv: [...process.execArgv, ...missingFlags(config.smallHeap ? SMALL_HEAP_V8_FLAGS : DEFAULT_V8_FLAGS, process.execArgv, process.env.NODE_OPTIONS)] });
   cluster.on('fork', (worker) => services.attach(worker.id, nodePort<ToWorker>(worker)));
   cluster.on('exit', (worker) => services.detach(worker.id));
   cluster.on('message', (worker, m: unknown) => services.receive(worker.id, m));
