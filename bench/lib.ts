@@ -3,6 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_V8_FLAGS } from '../src/server/v8-flags.js';
 import WebSocket from 'ws';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -12,6 +13,17 @@ export interface Stats {
   rss: number;
   heapUsed: number;
   external: number;
+}
+
+/**
+ * Node's flags for a bench server: BENCH_SERVER_NODE_ARGS when set (even empty); else, for
+ * Switchboard, the V8 flags `npm start` runs it with (src/server/v8-flags.ts), and none for the
+ * peers, which run as their users run them.
+ */
+export function serverNodeArgs(script: string): string[] {
+  const given = process.env.BENCH_SERVER_NODE_ARGS;
+  if (given !== undefined) return given.split(/\s+/).filter(Boolean);
+  return /switchboard/i.test(script) ? [...DEFAULT_V8_FLAGS] : [];
 }
 
 /** A server under test in its own process, so its CPU time and memory are its own. */
@@ -24,7 +36,7 @@ export class ServerProcess {
   static async start(script: string, env: Record<string, string> = {}): Promise<ServerProcess> {
     const child = fork(path.join(here, 'servers', script), [], {
       // BENCH_SERVER_NODE_ARGS: flags for node itself (V8 flags to compare, say), as for bench/load's servers.
-      execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)],
+      execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), ...serverNodeArgs(script)],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serverNodeArgs } from '../lib.js';
 import { cpuMsOf, processTree, rssOf } from './proc-stats.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -96,8 +97,9 @@ export class ServerUnderTest {
     const port = await freePort();
     const dataDir = mkdtempSync(path.join(tmpdir(), 'sb-bench-'));
     const full = ['serve', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn', '--data-dir', dataDir, ...args];
-    // BENCH_SERVER_NODE_ARGS: flags for node itself, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (workers inherit them).
-    const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    // BENCH_SERVER_NODE_ARGS: flags for node itself, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (workers inherit them);
+    // unset, those `npm start` runs it with.
+    const nodeArgs = serverNodeArgs('switchboard');
     return ServerUnderTest.spawn(process.execPath, [...nodeArgs, CLI, ...full], port, `node ${nodeArgs.join(' ')} switchboard ${full.join(' ')}`, '/readyz', {}, () => rmSync(dataDir, { recursive: true, force: true }));
   }
 
