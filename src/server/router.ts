@@ -27,14 +27,18 @@ export class Router {
 
   /** Adds a route; its handler's throws become catalog error answers. */
   on(method: Method, path: string, handler: Handler): void {
-    const run = async (req: HttpRequest, res: HttpResponse, params: Params): Promise<void> => {
+    // Not an async wrapper: a held request would keep its frame (and a promise) for nothing.
+    const run = (req: HttpRequest, res: HttpResponse, params: Params): void => {
+      let answer: Promise<void> | void;
       try {
-        await handler(req, res, params, new QueryUrl(req.url ?? '/'));
+        answer = handler(req, res, params, new QueryUrl(req.url ?? '/'));
       } catch (err) {
         this.fail(res, err, req);
+        return;
       }
+      if (answer) answer.catch((err: unknown) => this.fail(res, err, req));
     };
-    this.fmw.on(method, path, (req, res, params) => void run(req, res, params));
+    this.fmw.on(method, path, run);
   }
 
   handle(req: HttpRequest, res: HttpResponse): void {

@@ -33,7 +33,8 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
     const cookies = pollCookies(req);
     const cursor = cookieCursor(cookies);
     const result = await session.poll(DEFAULT_ROOM, cursor ?? endCursor, 100, guestTicket(session, cookies, res));
-    answerOne(res, cursor === undefined ? undefined : result, await nextCursor(session, result), 204);
+    const next = nextCursor(session, result);
+    answerOne(res, cursor === undefined ? undefined : result, typeof next === 'string' ? next : await next, 204);
   });
 
   router.on('GET', '/longpoll', async (req, res, _params, url) => {
@@ -46,7 +47,8 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
       for (;;) {
         const result = await held.longPoll(DEFAULT_ROOM, cursor, 100, Math.max(0, deadline - Date.now()), ticket);
         if (result.reset || result.entries.some(seedShows) || Date.now() >= deadline || held.closed) {
-          answerOne(res, result, await nextCursor(held, result), 408);
+          const next = nextCursor(held, result);
+          answerOne(res, result, typeof next === 'string' ? next : await next, 408);
           return;
         }
         cursor = result.cursor; // nothing the lecture shows (presence, data-only messages): skip it and keep waiting
@@ -100,8 +102,8 @@ function seedBody(message: MessageEntry): { body: string; length: string } {
 const endCursor = undefined;
 
 /** Where a lecture poller goes next: past what it read, or, when its cursor had to be reset, the end. */
-async function nextCursor(session: Session, result: PollResult): Promise<string> {
-  return result.reset ? (await session.poll(DEFAULT_ROOM, endCursor, 1)).cursor : result.cursor;
+function nextCursor(session: Session, result: PollResult): string | Promise<string> {
+  return result.reset ? session.poll(DEFAULT_ROOM, endCursor, 1).then((end) => end.cursor) : result.cursor;
 }
 
 /**
