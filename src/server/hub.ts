@@ -103,6 +103,8 @@ class HeldPoll implements Subscriber {
   readonly wake: () => void;
   /** The first batch that woke it, if a batch did. */
   private wokenBy: Batch | undefined;
+  /** Where it was held (`position` is the channel's to move as it delivers). */
+  private readonly from: number;
   private resolve!: (result: PollResult | Promise<PollResult>) => void;
   private readonly timer: NodeJS.Timeout;
   /** 0 held; 1 woken or cancelled (timer and session let go, the channel does in a microtask); 2 gone. */
@@ -118,6 +120,7 @@ class HeldPoll implements Subscriber {
     timeoutMs: number,
     private readonly stop: PollStop,
   ) {
+    this.from = position;
     this.answer = new Promise<PollResult>((resolve) => (this.resolve = resolve));
     this.wake = () => this.woken();
     channel.subscribers.add(this);
@@ -147,7 +150,7 @@ class HeldPoll implements Subscriber {
   private woken(): void {
     if (this.state === 0) {
       this.release();
-      this.resolve(this.hub.wokenAnswer(this.room, this.after, this.limit, this.position, this.wokenBy));
+      this.resolve(this.hub.wokenAnswer(this.room, this.after, this.limit, this.from, this.wokenBy));
     } else if (this.state === 1) {
       // Called again from the microtask: the channel's delivery loop (and its count by transport) is over.
       this.state = 2;
