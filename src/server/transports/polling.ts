@@ -18,14 +18,16 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
 
   router.on('GET', '/api/rooms/:room/poll', async (req, res, params, url) => {
     const limit = intParam(url, 'limit', 1, 500) ?? 100;
-    const session = await requestSession(ctx, req, url, 'polling');
+    const made = requestSession(ctx, req, url, 'polling');
+    const session = made instanceof Promise ? await made : made;
     sendPollJson(res, await session.poll(params.room!, url.searchParams.get('after') ?? undefined, limit, url.searchParams.get('session') ?? undefined));
   });
 
   router.on('GET', '/api/rooms/:room/longpoll', async (req, res, params, url) => {
     const limit = intParam(url, 'limit', 1, 500) ?? 100;
     const timeout = intParam(url, 'timeout', 0, 120_000) ?? config.longPollTimeoutMs;
-    const session = await heldSession(ctx, req, res, url, 'long-polling');
+    const made = heldSession(ctx, req, res, url, 'long-polling');
+    const session = made instanceof Promise ? await made : made;
     try {
       sendPollJson(res, await session.longPoll(params.room!, url.searchParams.get('after') ?? undefined, limit, timeout, url.searchParams.get('session') ?? undefined));
     } finally {

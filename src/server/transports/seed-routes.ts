@@ -29,7 +29,8 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   const { config } = ctx;
 
   router.on('GET', '/poll', async (req, res, _params, url) => {
-    const session = await requestSession(ctx, req, url, 'polling', {});
+    const made = requestSession(ctx, req, url, 'polling', {});
+    const session = made instanceof Promise ? await made : made;
     const cookies = pollCookies(req);
     const cursor = cookieCursor(cookies);
     const result = await session.poll(DEFAULT_ROOM, cursor ?? endCursor, 100, guestTicket(session, cookies, res));
@@ -38,7 +39,8 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   });
 
   router.on('GET', '/longpoll', async (req, res, _params, url) => {
-    const held = await heldSession(ctx, req, res, url, 'long-polling');
+    const made = heldSession(ctx, req, res, url, 'long-polling');
+    const held = made instanceof Promise ? await made : made;
     try {
       const cookies = pollCookies(req);
       const ticket = guestTicket(held, cookies, res);
