@@ -107,8 +107,8 @@ class HeldPoll implements Subscriber {
   private readonly from: number;
   private resolve!: (result: PollResult | Promise<PollResult>) => void;
   private readonly timer: NodeJS.Timeout;
-  /** 0 held; 1 woken or cancelled (timer and session let go, the channel does in a microtask); 2 gone. */
-  private state = 0;
+  /** HELD; WOKEN or CANCELLED (timer and session let go; the channel lets go, and a woken one answers, in a microtask); GONE. */
+  private state: number = HELD;
 
   constructor(
     private readonly hub: Hub,
@@ -144,27 +144,34 @@ class HeldPoll implements Subscriber {
 
   /** Ends the hold without an answer (the caller answers otherwise). */
   cancel(): void {
-    if (this.state === 0) this.release();
+    if (this.state === HELD) this.release(CANCELLED);
   }
 
   private woken(): void {
-    if (this.state === 0) {
-      this.release();
-      this.resolve(this.hub.wokenAnswer(this.room, this.after, this.limit, this.from, this.wokenBy));
-    } else if (this.state === 1) {
-      // Called again from the microtask: the channel's delivery loop (and its count by transport) is over.
-      this.state = 2;
+    if (this.state === HELD) this.release(WOKEN);
+    else if (this.state === WOKEN || this.state === CANCELLED) {
+      // Called again from the microtask: what woke it has run to its end (a channel's delivery loop
+      // and its count by transport; a typing notice's clearing of the shared answers, which its answer must not predate).
+      const answer = this.state === WOKEN;
+      this.state = GONE;
       this.channel.remove(this);
+      if (answer) this.resolve(this.hub.wokenAnswer(this.room, this.after, this.limit, this.from, this.wokenBy));
     }
   }
 
-  private release(): void {
-    this.state = 1;
+  private release(next: typeof WOKEN | typeof CANCELLED): void {
+    this.state = next;
     clearTimeout(this.timer);
     this.stop.offClose(this.wake);
     queueMicrotask(this.wake);
   }
 }
+
+/** States of a HeldPoll. */
+const HELD = 0;
+const WOKEN = 1;
+const CANCELLED = 2;
+const GONE = 3;
 
 /** The format name of a batch's long-poll answer for `limit` (the default limit's made once). */
 function longPollFormat(limit: number): string {
