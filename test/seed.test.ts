@@ -115,6 +115,15 @@ describe("the lecture's wire contract", () => {
     assert.equal((JSON.parse(r.body) as { text: string }).text, 'lp');
   });
 
+  it('GET /longpoll without a cookie: held at the end, it answers the first message that comes', async () => {
+    const held = request(`${s.url}/longpoll`);
+    await new Promise((r) => setTimeout(r, 100));
+    await postJson(`${s.url}/update`, { text: 'first' });
+    const r = await held;
+    assert.equal(r.status, 200);
+    assert.equal((JSON.parse(r.body) as { text: string }).text, 'first');
+  });
+
   it('GET /subscribe: SSE with retry, id and data; Last-Event-ID resumes', async () => {
     const sse = new SseProbe(`${s.url}/subscribe`);
     await sse.ready;

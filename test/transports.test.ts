@@ -57,6 +57,25 @@ describe('each transport end to end', () => {
     assert.equal(empty.cursor, answer.cursor);
   });
 
+  it('long polling without a cursor: held at the end, then answered with the first message that comes', async () => {
+    await request(`${s.url}/api/rooms/t1/poll`); // the room's channel is live on this node
+    const held = request(`${s.url}/api/rooms/t1/longpoll`);
+    await new Promise((r) => setTimeout(r, 150));
+    await postJson(`${s.url}/api/rooms/t1/messages`, { text: 'first to come' });
+    const answer = (await held).json() as PollResult;
+    assert.deepEqual(answer.entries.map((e) => (e.type === 'message' ? e.text : undefined)), ['first to come']);
+  });
+
+  it('long polling: a typing notice answers a held poll, naming who types', async () => {
+    const start = (await request(`${s.url}/api/rooms/t1/poll`)).json() as PollResult;
+    const held = request(`${s.url}/api/rooms/t1/longpoll?after=${start.cursor}`);
+    await new Promise((r) => setTimeout(r, 150));
+    await postJson(`${s.url}/api/rooms/t1/typing`, { name: 'Typist' });
+    const answer = (await held).json() as PollResult;
+    assert.deepEqual(answer.entries, []);
+    assert.ok(answer.typing.some((t) => t.name === 'Typist'), JSON.stringify(answer.typing));
+  });
+
   it('short polling: answers at once with what follows the cursor', async () => {
     const start = (await request(`${s.url}/api/rooms/t1/poll`)).json() as PollResult;
     await postJson(`${s.url}/api/rooms/t1/messages`, { text: 'a' });

@@ -23,17 +23,25 @@ export type HttpRequest = IncomingMessage | Http2ServerRequest;
 export type HttpResponse = ServerResponse | Http2ServerResponse;
 
 /**
- * What a route reads of its request's URL: the query string's parameters. A full `URL` (what a
- * WebSocket upgrade parses) is one; routes get a {@link QueryUrl}, which parses only the query
- * and only when asked: a WHATWG URL parse per request cost more than a held poll's bookkeeping.
+ * What a route reads of its request's URL: the query string's parameters, by name. A full `URL`
+ * (what a WebSocket upgrade parses) is one; routes get a {@link QueryUrl}, which parses only the
+ * query and only when asked: a WHATWG URL parse per request cost more than a held poll's bookkeeping.
  */
 export interface RequestUrl {
-  readonly searchParams: URLSearchParams;
+  readonly searchParams: QueryParams;
 }
+
+/** The part of URLSearchParams that routes use: a parameter's first value, or null. */
+export interface QueryParams {
+  get(name: string): string | null;
+}
+
+/** The parameters of a target with no query (the lecture's routes: every poll): nothing to parse. */
+const NO_PARAMS: QueryParams = Object.freeze({ get: (): null => null });
 
 /** The query of a request target (`/path?query#fragment`), parsed on first use, as `new URL(target, base).searchParams` would. */
 export class QueryUrl implements RequestUrl {
-  private params: URLSearchParams | undefined;
+  private params: QueryParams | undefined;
   private readonly query: string;
 
   constructor(target: string) {
@@ -45,8 +53,8 @@ export class QueryUrl implements RequestUrl {
     }
   }
 
-  get searchParams(): URLSearchParams {
-    return (this.params ??= new URLSearchParams(this.query));
+  get searchParams(): QueryParams {
+    return (this.params ??= this.query === '' ? NO_PARAMS : new URLSearchParams(this.query));
   }
 }
 

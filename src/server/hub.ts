@@ -90,22 +90,42 @@ export interface PollStop {
 
 /**
  * A long poll held at a position of a room: a subscriber of its channel until something wakes it
- * (entries, a typing notice, a reset, its timeout, its session's close). Its methods are the
+ * (entries, a typing notice, a reset, its timeout, its session's close), then it resolves
+ * `answer` and lets go of the channel, the timer and the session. No async frame waits while it
+ * is held: what a held poll keeps is this object (and its promise), and its methods are the
  * class's, not closures made per poll: a poll is the hottest request there is.
  */
 class HeldPoll implements Subscriber {
   readonly transport = 'long-polling' as const;
-  /** The first batch that woke it, if a batch did. */
-  wokenBy: Batch | undefined;
-  /** Resolves once woken, whatever woke it. */
-  readonly woken: Promise<void>;
+  /** Resolves once woken, with what the poll answers. */
+  readonly answer: Promise<PollResult>;
   /** Wakes it (the timeout's and the session close's callback too). */
   readonly wake: () => void;
+  /** The first batch that woke it, if a batch did. */
+  private wokenBy: Batch | undefined;
+  /** Where it was held (`position` is the channel's to move as it delivers). */
+  private readonly from: number;
+  private resolve!: (result: PollResult | Promise<PollResult>) => void;
+  private readonly timer: NodeJS.Timeout;
+  /** HELD; WOKEN or CANCELLED (timer and session let go; the channel lets go, and a woken one answers, in a microtask); GONE. */
+  private state: number = HELD;
 
-  constructor(public position: number) {
-    let wake!: () => void;
-    this.woken = new Promise<void>((resolve) => (wake = resolve));
-    this.wake = wake;
+  constructor(
+    private readonly hub: Hub,
+    private readonly room: string,
+    private readonly channel: RoomChannel,
+    public position: number,
+    private readonly after: string | undefined,
+    private readonly limit: number,
+    timeoutMs: number,
+    private readonly stop: PollStop,
+  ) {
+    this.from = position;
+    this.answer = new Promise<PollResult>((resolve) => (this.resolve = resolve));
+    this.wake = () => this.woken();
+    channel.subscribers.add(this);
+    this.timer = setTimeout(this.wake, timeoutMs);
+    stop.onClose(this.wake);
   }
 
   deliver(batch: Batch): void {
@@ -121,6 +141,41 @@ class HeldPoll implements Subscriber {
   deliverTyping(): void {
     this.wake();
   }
+
+  /** Ends the hold without an answer (the caller answers otherwise). */
+  cancel(): void {
+    if (this.state === HELD) this.release(CANCELLED);
+  }
+
+  private woken(): void {
+    if (this.state === HELD) this.release(WOKEN);
+    else if (this.state === WOKEN || this.state === CANCELLED) {
+      // Called again from the microtask: what woke it has run to its end (a channel's delivery loop
+      // and its count by transport; a typing notice's clearing of the shared answers, which its answer must not predate).
+      const answer = this.state === WOKEN;
+      this.state = GONE;
+      this.channel.remove(this);
+      if (answer) this.resolve(this.hub.wokenAnswer(this.room, this.after, this.limit, this.from, this.wokenBy));
+    }
+  }
+
+  private release(next: typeof WOKEN | typeof CANCELLED): void {
+    this.state = next;
+    clearTimeout(this.timer);
+    this.stop.offClose(this.wake);
+    queueMicrotask(this.wake);
+  }
+}
+
+/** States of a HeldPoll. */
+const HELD = 0;
+const WOKEN = 1;
+const CANCELLED = 2;
+const GONE = 3;
+
+/** The format name of a batch's long-poll answer for `limit` (the default limit's made once). */
+function longPollFormat(limit: number): string {
+  return limit === 100 ? 'longpoll:100' : `longpoll:${limit}`;
 }
 
 /** Where a subscription starts, once the cursor was checked against the room's history. */
@@ -362,45 +417,47 @@ export class Hub {
    * Entries after a cursor; when there are none yet, waits for the next ones until `timeoutMs`
    * or `stop` says so (the session closed), then answers with no entries (long polling).
    */
-  async longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, stop: PollStop): Promise<PollResult> {
+  longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, stop: PollStop): Promise<PollResult> {
     // Behind the head at a position other polls asked already (a poller back while more came):
     // their shared answer, at once, with no read of the room and nothing to wait for.
     const shared = this.sharedAnswer(room, after, limit);
-    if (shared && (shared.entries.length > 0 || shared.reset)) return shared;
-    let channel = this.channels.get(room);
+    if (shared && (shared.entries.length > 0 || shared.reset)) return Promise.resolve(shared);
+    const channel = this.channels.get(room);
     const cursor = parseCursor(after);
-    let position: number;
-    // At the live head (the common case: a poller back for more) nothing is read: what comes next wakes it.
-    if (channel && cursor?.epoch === channel.epoch && cursor.seq === channel.head) {
-      position = cursor.seq;
-      this.lastUsed.set(room, Date.now()); // polled: not idle
-    }
-    else {
-      position = this.resolveStart(await this.room(room), after).seq;
-      channel = await this.channel(room);
-    }
+    // At the live head (the common case: a poller back for more) nothing is read and nothing is
+    // there yet (sharedAnswer just said so, marking the room in use): what comes next wakes it.
+    if (channel && cursor?.epoch === channel.epoch && cursor.seq === channel.head) return new HeldPoll(this, room, channel, cursor.seq, after, limit, timeoutMs, stop).answer;
+    return this.longPollElsewhere(room, after, limit, timeoutMs, stop);
+  }
+
+  /** A long poll not at the live head (or of a room with no channel yet): read what follows `after`, else hold. */
+  private async longPollElsewhere(room: string, after: string | undefined, limit: number, timeoutMs: number, stop: PollStop): Promise<PollResult> {
+    const position = this.resolveStart(await this.room(room), after).seq;
+    const channel = await this.channel(room);
     // Registered before reading, so an entry stored meanwhile wakes it (no lost wake-up).
-    const waiter = new HeldPoll(position);
-    channel.subscribers.add(waiter);
-    const timer = setTimeout(waiter.wake, timeoutMs);
-    stop.onClose(waiter.wake);
+    const waiter = new HeldPoll(this, room, channel, position, after, limit, timeoutMs, stop);
+    let now: PollResult;
     try {
-      // At the head the shared answer is known at once (no read, no await).
-      const now = this.sharedAnswer(room, after, limit) ?? (await this.readAnswer(room, after, limit));
-      if (now.entries.length > 0 || now.reset) return now;
-      await waiter.woken;
-      const batch = waiter.wokenBy;
-      if (batch && batch.firstSeq === position + 1 && batch.entries.length <= limit) {
-        // Every poll held at this position gets the same answer object, encoded once.
-        return batch.encoded(`longpoll:${limit}`, (b) => this.pollResult(room, b.epoch, [...b.entries], b.lastSeq, false));
-      }
-      // Read again (shared, see answerNow): the history may have been reset meanwhile.
-      return await this.answerNow(room, after, limit);
-    } finally {
-      clearTimeout(timer);
-      stop.offClose(waiter.wake);
-      channel.remove(waiter);
+      now = this.sharedAnswer(room, after, limit) ?? (await this.readAnswer(room, after, limit));
+    } catch (err) {
+      waiter.cancel();
+      throw err;
     }
+    if (now.entries.length > 0 || now.reset) {
+      waiter.cancel();
+      return now;
+    }
+    return waiter.answer;
+  }
+
+  /** What a poll held at `position` answers once woken: the batch that woke it (one answer object for every poll held at its position), or what the store has. */
+  wokenAnswer(room: string, after: string | undefined, limit: number, position: number, batch: Batch | undefined): PollResult | Promise<PollResult> {
+    if (batch && batch.firstSeq === position + 1 && batch.entries.length <= limit) {
+      // Every poll held at this position gets the same answer object, encoded once.
+      return batch.encoded(longPollFormat(limit), (b) => this.pollResult(room, b.epoch, [...b.entries], b.lastSeq, false));
+    }
+    // Read again (shared, see answerNow): the history may have been reset meanwhile.
+    return this.answerNow(room, after, limit);
   }
 
   /**

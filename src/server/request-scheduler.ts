@@ -20,6 +20,15 @@ export class RequestScheduler {
   private readonly queues = new Map<string, (() => void)[]>();
   private waiting = 0;
   private draining = false;
+  /** Steps of this turn not run yet, and whether the next is the turn's first. */
+  private steps = 0;
+  private firstStep = false;
+  /** One callback for every step of a turn (they run in order). */
+  private readonly nextStep = (): void => {
+    const first = this.firstStep;
+    this.firstStep = false;
+    this.step(first, --this.steps === 0);
+  };
 
   constructor(private readonly options: RequestSchedulerOptions) {}
 
@@ -63,8 +72,10 @@ export class RequestScheduler {
       this.options.budget.later(() => this.pump());
       return;
     }
-    const steps = Math.min(this.waiting, STEPS_PER_TURN);
-    for (let i = 0; i < steps; i++) setImmediate(() => this.step(i === 0, i === steps - 1));
+    this.steps = Math.min(this.waiting, STEPS_PER_TURN);
+    this.firstStep = true;
+    // No closure per waiting request.
+    for (let i = 0; i < this.steps; i++) setImmediate(this.nextStep);
   }
 
   /**
@@ -77,9 +88,13 @@ export class RequestScheduler {
     if (this.waiting > 0 && (this.options.budget.available() || (first && !this.options.budget.accepting()))) {
       const [address, queue] = this.queues.entries().next().value as [string, (() => void)[]];
       const fn = queue.shift()!;
-      // The address goes to the back of the round: one request per address per round.
-      this.queues.delete(address);
-      if (queue.length > 0) this.queues.set(address, queue);
+      // The address goes to the back of the round: one request per address per round (alone in
+      // the round, it stays where it is: a Map deleted from and added to at every request churns).
+      if (queue.length === 0) this.queues.delete(address);
+      else if (this.queues.size > 1) {
+        this.queues.delete(address);
+        this.queues.set(address, queue);
+      }
       this.waiting--;
       fn();
     }

@@ -10,6 +10,22 @@ export type Params = Record<string, string | undefined>;
 export type Handler = (req: HttpRequest, res: HttpResponse, params: Params, url: RequestUrl) => Promise<void> | void;
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
+/** On every answer: no MIME sniffing, no Referer leaking room names or tokens in URLs. */
+export const COMMON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
+
+/** Options of a route. */
+export interface RouteOptions {
+  /**
+   * The route puts COMMON_HEADERS in every `writeHead` of its own (its errors go through the
+   * router, which adds them): its answers then set no header one by one, and node writes the
+   * head from the route's object as it is (the hottest routes, polls, answer with prebuilt ones).
+   */
+  writesCommonHeaders?: boolean;
+}
+
+/** find-my-way's store of a route that writes the common headers itself. */
+const OWN_HEADERS = Object.freeze({ writesCommonHeaders: true });
+
 
 /**
  * Routes HTTP requests (find-my-way, fastify's router) and applies what every route shares:
@@ -26,22 +42,23 @@ export class Router {
   ) {}
 
   /** Adds a route; its handler's throws become catalog error answers. */
-  on(method: Method, path: string, handler: Handler): void {
-    const run = async (req: HttpRequest, res: HttpResponse, params: Params): Promise<void> => {
+  on(method: Method, path: string, handler: Handler, options: RouteOptions = {}): void {
+    // Not an async wrapper: a held request would keep its frame (and a promise) for nothing.
+    const run = (req: HttpRequest, res: HttpResponse, params: Params): void => {
+      let answer: Promise<void> | void;
       try {
-        await handler(req, res, params, new QueryUrl(req.url ?? '/'));
+        answer = handler(req, res, params, new QueryUrl(req.url ?? '/'));
       } catch (err) {
         this.fail(res, err, req);
+        return;
       }
+      if (answer) answer.catch((err: unknown) => this.fail(res, err, req));
     };
-    this.fmw.on(method, path, (req, res, params) => void run(req, res, params));
+    this.fmw.on(method, path, run, options.writesCommonHeaders ? OWN_HEADERS : undefined);
   }
 
   handle(req: HttpRequest, res: HttpResponse): void {
     logAccess(this.ctx.logger, req, res);
-    // On every answer: no MIME sniffing, no Referer leaking room names or tokens in URLs.
-    res.setHeader('x-content-type-options', 'nosniff');
-    res.setHeader('referrer-policy', 'no-referrer');
     const origin = req.headers.origin;
     const origins = this.ctx.config.origins;
     if (origin !== undefined) {
@@ -60,6 +77,7 @@ export class Router {
       res.setHeader('access-control-expose-headers', 'retry-after');
     }
     if (req.method === 'OPTIONS') {
+      setCommonHeaders(res);
       res.writeHead(204, {
         'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
         'access-control-allow-headers': 'content-type, authorization, last-event-id',
@@ -70,9 +88,11 @@ export class Router {
     }
     const found = this.fmw.find(req.method as Method, (req.url ?? '/').split('?')[0]!);
     if (!found) {
+      setCommonHeaders(res);
       this.fallback(req, res);
       return;
     }
+    if (found.store !== OWN_HEADERS) setCommonHeaders(res);
     // The handlers stored by `on` take either protocol's objects (find-my-way's types are per version).
     (found.handler as unknown as (req: HttpRequest, res: HttpResponse, params: Params) => void)(req, res, found.params);
   }
@@ -84,10 +104,15 @@ export class Router {
 
   /** Answers with the catalog error; a refused request is logged at warn (one line, no stack, a few per code and 10 s). */
   fail(res: HttpResponse, err: unknown, req?: HttpRequest): void {
+    if (!res.headersSent) setCommonHeaders(res);
     const code = sendError(res, err, (e) => this.ctx.badInput.error('internal', { err: e }, 'internal error'));
     this.ctx.metrics.errors.inc({ code });
     if (code !== 'INTERNAL' && req) {
       this.ctx.badInput.warn(`http:${code}`, { code, method: req.method, path: (req.url ?? '').split('?')[0]!.slice(0, 200), address: req.socket.remoteAddress }, (err as Error).message.slice(0, 200));
     }
   }
+}
+
+function setCommonHeaders(res: HttpResponse): void {
+  for (const name in COMMON_HEADERS) res.setHeader(name, COMMON_HEADERS[name]!);
 }

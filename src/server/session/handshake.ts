@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { SwitchboardError } from '../../protocol/errors.js';
 import { clientMessageId, displayName } from '../../protocol/schemas.js';
 import type { Principal } from '../auth/principal.js';
+import type { Credentials } from './policy.js';
 import { requestToken } from '../auth/token-source.js';
 import { noteWho } from '../access-log.js';
 import type { ServerContext } from '../context.js';
@@ -65,15 +66,17 @@ export function cookieTrusted(req: HttpRequest, allowed: readonly string[]): boo
 /**
  * Authenticates a request (HTTP or WebSocket upgrade) into a principal. `claimed` name and member
  * come from the query (WebSocket, SSE, polling) or the body (REST publish) and are believed only
- * on an open server. Throws BAD_REQUEST for a malformed claim, UNAUTHORIZED, TOKEN_EXPIRED.
+ * on an open server. Throws BAD_REQUEST for a malformed claim, UNAUTHORIZED, TOKEN_EXPIRED (or
+ * rejects with them). Answers at once, without a promise, when there is nothing to wait for (no
+ * token to verify, no onConnect hook): most polls.
  */
-export async function handshake(
+export function handshake(
   ctx: ServerContext,
   req: HttpRequest,
   url: RequestUrl,
   claimed: { name?: string | null | undefined; member?: string | null | undefined; connection?: string | null | undefined } = {},
   stableGuest = false,
-): Promise<Handshake> {
+): Handshake | Promise<Handshake> {
   const { config, policy } = ctx;
   const open = policy.open;
   const address = clientAddress(req, config.trustProxy);
@@ -82,17 +85,26 @@ export async function handshake(
   // (same clientId) are recognised: clientIds are scoped to their sender.
   const connectionId = claimedConnection ?? (stableGuest && open && !claimed.member ? `anon-${createHash('sha256').update(address).digest('base64url').slice(0, 12)}` : randomId());
   const token = requestToken(req, url);
-  const principal = await policy.authenticate({
+  const credentials: Credentials = {
     ...(token ? { token } : {}),
     cookieTrusted: cookieTrusted(req, config.origins),
     address,
     connectionId,
     claimed: open ? { name: checked(claimed.name, displayName, 'name'), member: checked(claimed.member, clientMessageId, 'member') } : {},
-  });
+  };
+  const principal = ctx.hooks.onConnect ? undefined : policy.authenticateNow(credentials);
+  if (principal === undefined) return verifiedHandshake(ctx, req, credentials);
+  noteWho(req, principal.member);
+  return { principal, connectionId };
+}
+
+/** The handshake of a request whose token needs verifying, or that the application's onConnect hook sees. */
+async function verifiedHandshake(ctx: ServerContext, req: HttpRequest, credentials: Credentials): Promise<Handshake> {
+  const principal = await ctx.policy.authenticate(credentials);
   noteWho(req, principal.member);
   const hook = ctx.hooks.onConnect;
   if (hook && (await hook({ principal, request: req })) === false) throw new SwitchboardError('FORBIDDEN', 'refused by the application');
-  return { principal, connectionId };
+  return { principal, connectionId: credentials.connectionId };
 }
 
 /** The name, member and connection a request claims in its query string. */

@@ -56,16 +56,20 @@ export class Policy {
 
   /** Throws UNAUTHORIZED (bad or missing token where one is needed) or TOKEN_EXPIRED. */
   async authenticate(c: Credentials): Promise<Principal> {
-    const token = c.token && (c.token.via !== 'cookie' || c.cookieTrusted) ? c.token.token : undefined;
+    return this.authenticateNow(c) ?? this.verified(c);
+  }
+
+  /**
+   * What `authenticate` resolves with, at once, when no token needs verifying (the API key, a
+   * guest, any client of an open server: most polls); undefined when one does. Throws as it rejects.
+   */
+  authenticateNow(c: Credentials): Principal | undefined {
+    const token = trustedToken(c);
     if (token !== undefined && this.isApiKey(token)) {
       return { kind: 'system', member: 'system', name: 'system', grants: {}, expiresAt: undefined, address: c.address };
     }
-    const verifier = this.options.verifier;
-    if (!verifier) return this.openGuest(c);
-    if (token !== undefined) {
-      const v = await verifier.verify(token);
-      return { kind: 'user', member: v.member, name: v.name, grants: v.grants, expiresAt: v.expiresAt, address: c.address };
-    }
+    if (!this.options.verifier) return this.openGuest(c);
+    if (token !== undefined) return undefined;
     if (c.token?.via === 'cookie') throw new SwitchboardError('UNAUTHORIZED', 'a token in a cookie is not taken from another site: send it in the Authorization header');
     if (this.options.guests === 'none') throw new SwitchboardError('UNAUTHORIZED');
     return { kind: 'guest', member: `guest-${c.connectionId}`, name: `guest-${c.connectionId.slice(0, 4)}`, grants: this.guestGrants, expiresAt: undefined, address: c.address };
@@ -78,6 +82,12 @@ export class Policy {
     throw new SwitchboardError('FORBIDDEN', `no ${right} right in ${room}`);
   }
 
+  /** The user of a token that needs verifying (authenticateNow said so). */
+  private async verified(c: Credentials): Promise<Principal> {
+    const v = await this.options.verifier!.verify(trustedToken(c)!);
+    return { kind: 'user', member: v.member, name: v.name, grants: v.grants, expiresAt: v.expiresAt, address: c.address };
+  }
+
   private openGuest(c: Credentials): Principal {
     const member = c.claimed.member ?? c.connectionId;
     return { kind: 'guest', member, name: c.claimed.name ?? `guest-${member.slice(0, 4)}`, grants: OPEN_GRANTS, expiresAt: undefined, address: c.address };
@@ -86,6 +96,11 @@ export class Policy {
   private isApiKey(token: string): boolean {
     return this.apiKeyHash !== undefined && timingSafeEqual(sha256(token), this.apiKeyHash);
   }
+}
+
+/** The token of `c` that counts: a cookie's only when the request could not come from another site. */
+function trustedToken(c: Credentials): string | undefined {
+  return c.token && (c.token.via !== 'cookie' || c.cookieTrusted) ? c.token.token : undefined;
 }
 
 function sha256(text: string): Buffer {

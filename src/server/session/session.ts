@@ -1,6 +1,6 @@
 import { formatCursor } from '../../protocol/cursor.js';
 import { ROOM_NAME_PATTERN } from '../../protocol/constants.js';
-import { SwitchboardError, type ErrorCode } from '../../protocol/errors.js';
+import { SwitchboardError } from '../../protocol/errors.js';
 import { dataProblem, EVENT_NAME_PATTERN, MAX_DATA_DEPTH } from '../../protocol/payload.js';
 import type { Ack, HistoryPage, JsonValue, MessageDraft, PollResult, PresenceMember, ReadState, RoomInfo, SearchResult, Sender, TransportName, TypingNotice, UnreadCount } from '../../protocol/types.js';
 import { searchWords } from '../store/fold.js';
@@ -402,11 +402,13 @@ export class Session implements Closable {
 
   /** Holds until entries come, `timeoutMs` passes or the session closes. */
   longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket?: string): Promise<PollResult> {
-    return this.run('longpoll', room, 'read', undefined, async () => {
-      if (ticket) this.touchPresence(room, ticket, 'long-polling');
-      const result = await this.ctx.hub.longPoll(room, after, limit, timeoutMs, this);
-      if (ticket) this.touchPresence(room, ticket, 'long-polling');
-      return result;
+    return this.run('longpoll', room, 'read', undefined, () => {
+      if (!ticket) return this.ctx.hub.longPoll(room, after, limit, timeoutMs, this);
+      this.touchPresence(room, ticket, 'long-polling');
+      return this.ctx.hub.longPoll(room, after, limit, timeoutMs, this).then((result) => {
+        this.touchPresence(room, ticket, 'long-polling');
+        return result;
+      });
     });
   }
 
@@ -634,7 +636,8 @@ export class Session implements Closable {
    * authorize → validate → limit → execute → record. The principal was authenticated when the
    * session was made; an expired token fails every command with TOKEN_EXPIRED.
    */
-  private async run<T>(command: string, room: string | undefined, right: Right | undefined, budget: Budget | undefined, execute: () => Promise<T>, validate?: () => void): Promise<T> {
+  private run<T>(command: string, room: string | undefined, right: Right | undefined, budget: Budget | undefined, execute: () => Promise<T>, validate?: () => void): Promise<T> {
+    let pending: Promise<T>;
     try {
       this.ensureOpen();
       const exp = this.principal.expiresAt;
@@ -643,14 +646,26 @@ export class Session implements Closable {
       if (room !== undefined && right !== undefined) this.ctx.policy.authorize(this.principal, room, right);
       validate?.();
       if (budget !== undefined) this.ctx.limits.spend(budget, this.principal);
-      const result = await execute();
-      this.record(command, 'ok');
-      return result;
+      pending = execute();
     } catch (err) {
-      const code: ErrorCode = err instanceof SwitchboardError ? err.code : 'INTERNAL';
-      this.record(command, code);
-      throw err;
+      this.failed(command, err);
+      return Promise.reject(err as Error);
     }
+    // Not an async frame: a held long poll waits here, and what waits should be small.
+    return pending.then(
+      (result) => {
+        this.record(command, 'ok');
+        return result;
+      },
+      (err: unknown) => {
+        this.failed(command, err);
+        throw err;
+      },
+    );
+  }
+
+  private failed(command: string, err: unknown): void {
+    this.record(command, err instanceof SwitchboardError ? err.code : 'INTERNAL');
   }
 
   private record(command: string, outcome: string): void {

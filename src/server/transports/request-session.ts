@@ -1,15 +1,23 @@
 import { noteTransport } from '../access-log.js';
 import type { ServerContext } from '../context.js';
 import { holdOpen, responseGone, type HttpRequest, type HttpResponse, type RequestUrl } from '../http-util.js';
-import { claimsOf, handshake } from '../session/handshake.js';
+import { claimsOf, handshake, type Handshake } from '../session/handshake.js';
 import { Session, type SessionTransport } from '../session/session.js';
 
 /** Identity claims: from the query string, or given (a REST body). */
 type Claims = Parameters<typeof handshake>[3];
 
-/** A session for one HTTP request: authenticated from it, done when the answer is. */
-export async function requestSession(ctx: ServerContext, req: HttpRequest, url: RequestUrl, transport: SessionTransport, claimed: Claims = claimsOf(url), stableGuest = false): Promise<Session> {
-  const { principal, connectionId } = await handshake(ctx, req, url, claimed, stableGuest);
+/**
+ * A session for one HTTP request: authenticated from it, done when the answer is. Made at once
+ * when the handshake needs no wait (most polls), else a promise of it; throws or rejects as the
+ * handshake does.
+ */
+export function requestSession(ctx: ServerContext, req: HttpRequest, url: RequestUrl, transport: SessionTransport, claimed: Claims = claimsOf(url), stableGuest = false): Session | Promise<Session> {
+  const shook = handshake(ctx, req, url, claimed, stableGuest);
+  return shook instanceof Promise ? shook.then((h) => sessionOf(ctx, req, h, transport)) : sessionOf(ctx, req, shook, transport);
+}
+
+function sessionOf(ctx: ServerContext, req: HttpRequest, { principal, connectionId }: Handshake, transport: SessionTransport): Session {
   noteTransport(req, transport);
   return new Session(ctx, { id: connectionId, principal, transport, presence: false });
 }
@@ -17,10 +25,14 @@ export async function requestSession(ctx: ServerContext, req: HttpRequest, url: 
 /**
  * A session for a request held open (a long poll): it takes a connection slot (caps of the
  * node, the address and the member; SHUTTING_DOWN while draining) and ends when the client goes
- * away or the server shuts down (its held poll then answers).
+ * away or the server shuts down (its held poll then answers). At once or a promise, as requestSession.
  */
-export async function heldSession(ctx: ServerContext, req: HttpRequest, res: HttpResponse, url: RequestUrl, transport: SessionTransport): Promise<Session> {
-  const session = await requestSession(ctx, req, url, transport);
+export function heldSession(ctx: ServerContext, req: HttpRequest, res: HttpResponse, url: RequestUrl, transport: SessionTransport): Session | Promise<Session> {
+  const made = requestSession(ctx, req, url, transport);
+  return made instanceof Promise ? made.then((session) => held(ctx, req, res, session)) : held(ctx, req, res, made);
+}
+
+function held(ctx: ServerContext, req: HttpRequest, res: HttpResponse, session: Session): Session {
   holdUntilGone(ctx, req, res, session, 'long-polling');
   holdOpen(req);
   return session;

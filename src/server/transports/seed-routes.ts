@@ -5,10 +5,13 @@ import type { MessageEntry, PollResult } from '../../protocol/types.js';
 import { SEED_SSE, seedJson, seedMessage, seedShows } from '../codecs.js';
 import type { ServerContext } from '../context.js';
 import { readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
-import type { Router } from '../router.js';
+import { COMMON_HEADERS, type Router } from '../router.js';
 import type { Session } from '../session/session.js';
 import { heldSession, requestSession } from './request-session.js';
 import { headerValue, openSseSession } from './sse.js';
+
+/** The poll routes answer with answerOne's headers, the common ones among them. */
+const OWN_HEADERS = { writesCommonHeaders: true };
 
 /** Cookie that holds a polling lecture client's cursor, so no client loses a message between polls. */
 export const SEED_COOKIE = 'sb_seed';
@@ -29,15 +32,18 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   const { config } = ctx;
 
   router.on('GET', '/poll', async (req, res, _params, url) => {
-    const session = await requestSession(ctx, req, url, 'polling', {});
+    const made = requestSession(ctx, req, url, 'polling', {});
+    const session = made instanceof Promise ? await made : made;
     const cookies = pollCookies(req);
     const cursor = cookieCursor(cookies);
     const result = await session.poll(DEFAULT_ROOM, cursor ?? endCursor, 100, guestTicket(session, cookies, res));
-    answerOne(res, cursor === undefined ? undefined : result, await nextCursor(session, result), 204);
-  });
+    const next = nextCursor(session, result);
+    answerOne(res, cursor === undefined ? undefined : result, typeof next === 'string' ? next : await next, 204);
+  }, OWN_HEADERS);
 
   router.on('GET', '/longpoll', async (req, res, _params, url) => {
-    const held = await heldSession(ctx, req, res, url, 'long-polling');
+    const made = heldSession(ctx, req, res, url, 'long-polling');
+    const held = made instanceof Promise ? await made : made;
     try {
       const cookies = pollCookies(req);
       const ticket = guestTicket(held, cookies, res);
@@ -46,7 +52,8 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
       for (;;) {
         const result = await held.longPoll(DEFAULT_ROOM, cursor, 100, Math.max(0, deadline - Date.now()), ticket);
         if (result.reset || result.entries.some(seedShows) || Date.now() >= deadline || held.closed) {
-          answerOne(res, result, await nextCursor(held, result), 408);
+          const next = nextCursor(held, result);
+          answerOne(res, result, typeof next === 'string' ? next : await next, 408);
           return;
         }
         cursor = result.cursor; // nothing the lecture shows (presence, data-only messages): skip it and keep waiting
@@ -54,7 +61,7 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
     } finally {
       held.close();
     }
-  });
+  }, OWN_HEADERS);
 
   router.on('GET', '/subscribe', async (req, res, _params, url) => {
     const lastId = headerValue(req.headers['last-event-id']) ?? url.searchParams.get('lastEventId') ?? undefined;
@@ -84,14 +91,24 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   });
 }
 
-const seedBodies = new WeakMap<MessageEntry, { body: string; length: string }>();
+/** A lecture poll's answer that carries a message: its body and its head, with the cookie of the cursor past it or without. */
+interface SeedAnswer {
+  body: string;
+  cookie: string;
+  headers: Readonly<Record<string, string>>;
+  withCookie: Readonly<Record<string, string>>;
+}
 
-/** The body of a poll answer that carries `message`, made once whatever the number of pollers it goes to. */
-function seedBody(message: MessageEntry): { body: string; length: string } {
-  let known = seedBodies.get(message);
-  if (known === undefined) {
+const seedAnswers = new WeakMap<MessageEntry, SeedAnswer>();
+
+/** The answer that carries `message` (of history `epoch`), made once whatever the number of pollers it goes to. */
+function seedAnswer(message: MessageEntry, epoch: string): SeedAnswer {
+  const cookie = cursorCookie(`${epoch}:${message.seq}`);
+  let known = seedAnswers.get(message);
+  if (known === undefined || known.cookie !== cookie) {
     const body = `${seedJson(message)}\n`;
-    seedBodies.set(message, (known = { body, length: String(Buffer.byteLength(body)) }));
+    const headers = { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(body)), ...COMMON_HEADERS };
+    seedAnswers.set(message, (known = { body, cookie, headers, withCookie: { ...headers, 'set-cookie': cookie } }));
   }
   return known;
 }
@@ -100,8 +117,8 @@ function seedBody(message: MessageEntry): { body: string; length: string } {
 const endCursor = undefined;
 
 /** Where a lecture poller goes next: past what it read, or, when its cursor had to be reset, the end. */
-async function nextCursor(session: Session, result: PollResult): Promise<string> {
-  return result.reset ? (await session.poll(DEFAULT_ROOM, endCursor, 1)).cursor : result.cursor;
+function nextCursor(session: Session, result: PollResult): string | Promise<string> {
+  return result.reset ? session.poll(DEFAULT_ROOM, endCursor, 1).then((end) => end.cursor) : result.cursor;
 }
 
 /**
@@ -142,12 +159,20 @@ function pollCookies(req: HttpRequest): PollCookies {
  * and digits), so only its colon needs encoding and nothing needs checking.
  */
 function cursorCookie(cursor: string): string {
-  // The pollers of one delivery move to the same cursor: its cookie is written once for them all.
-  if (cursor !== lastCursor.cursor) lastCursor = { cursor, cookie: `${SEED_COOKIE}=${cursor.replace(':', '%3A')}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax` };
-  return lastCursor.cookie;
+  return cursorAnswer(cursor).cookie;
 }
 
-let lastCursor = { cursor: '', cookie: '' };
+/** The cursor's cookie, and the head of an empty answer that sets it. */
+function cursorAnswer(cursor: string): { cursor: string; cookie: string; headers: Readonly<Record<string, string>> } {
+  // The pollers of one delivery move to the same cursor: its cookie is written once for them all.
+  if (cursor !== lastCursor.cursor) {
+    const cookie = `${SEED_COOKIE}=${cursor.replace(':', '%3A')}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax`;
+    lastCursor = { cursor, cookie, headers: { 'set-cookie': cookie, ...COMMON_HEADERS } };
+  }
+  return lastCursor;
+}
+
+let lastCursor: ReturnType<typeof cursorAnswer> = { cursor: '', cookie: '', headers: {} };
 
 /**
  * Answers with the first message of `result` the lecture shows (seedShows: 200) and moves the
@@ -157,15 +182,15 @@ let lastCursor = { cursor: '', cookie: '' };
 function answerOne(res: HttpResponse, result: PollResult | undefined, next: string, emptyStatus: number): void {
   if (res.headersSent || responseGone(res)) return;
   const message = result && !result.reset ? result.entries.find(seedShows) : undefined;
-  const cursor = message ? `${result!.epoch}:${message.seq}` : next;
-  // The cursor cookie first (clients that read one Set-Cookie take this one), then any other.
+  const answer = message ? seedAnswer(message, result!.epoch) : undefined;
+  const empty = answer ? undefined : cursorAnswer(next);
+  // A guest ticket's cookie is set already: the cursor cookie goes first (clients that read one Set-Cookie take this one).
   const others = res.getHeader('set-cookie');
-  res.setHeader('set-cookie', others === undefined ? cursorCookie(cursor) : [cursorCookie(cursor), ...(Array.isArray(others) ? others : [String(others)])]);
-  if (!message) {
-    res.writeHead(emptyStatus).end();
+  if (others !== undefined) res.setHeader('set-cookie', [answer?.cookie ?? empty!.cookie, ...(Array.isArray(others) ? others : [String(others)])]);
+  if (!answer) {
+    res.writeHead(emptyStatus, others === undefined ? empty!.headers : COMMON_HEADERS).end();
     return;
   }
-  const { body, length } = seedBody(message);
-  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': length });
-  res.end(body);
+  res.writeHead(200, others === undefined ? answer.withCookie : answer.headers);
+  res.end(answer.body);
 }
