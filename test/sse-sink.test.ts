@@ -95,6 +95,27 @@ describe('SseSink over HTTP/1.1', () => {
     }
   });
 
+  it("a stream's head carries the router's common and CORS headers, and node keeps no header map once it is written", async () => {
+    const answers: import('node:http').ServerResponse[] = [];
+    const onRequest = (_req: unknown, res: import('node:http').ServerResponse): void => void answers.push(res);
+    s.server.http.on('request', onRequest);
+    const st = await rawTcp(s.port, 'GET /api/rooms/lobby/events HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\nAccept: text/event-stream\r\n\r\n');
+    try {
+      await waitFor(() => st.received().includes('event: ready'), 3000, 'ready');
+      const { headers } = readAnswer(st.received());
+      assert.equal(headers['x-content-type-options'], 'nosniff');
+      assert.equal(headers['referrer-policy'], 'no-referrer');
+      assert.equal(headers['access-control-allow-origin'], '*');
+      assert.equal(headers['cache-control'], 'no-cache, no-transform');
+      assert.equal(headers.connection, 'keep-alive');
+      const res = answers.find((r) => r.headersSent)!;
+      assert.deepEqual(res.getHeaderNames(), [], 'no header map held for the open stream');
+    } finally {
+      s.server.http.off('request', onRequest);
+      st.socket.destroy();
+    }
+  });
+
   it('a stream pipelined behind a held long poll comes after that answer, whole', async () => {
     assert.equal((await request(`${s.url}/api/rooms/piped`, { method: 'PUT' })).status, 201);
     const { cursor } = (await request(`${s.url}/api/rooms/piped/poll`)).json() as { cursor: string };

@@ -1,3 +1,4 @@
+import { OutgoingMessage } from 'node:http';
 import { Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { SwitchboardError } from '../../protocol/errors.js';
@@ -35,6 +36,7 @@ export class SseSink implements Sink {
       // nginx: do not buffer this response.
       'x-accel-buffering': 'no',
     });
+    dropHeaderMap(this.res);
     writeBody(this.res, sseRetry(retryMs) + first);
     flattenHead(this.res);
     this.opened = true;
@@ -115,6 +117,24 @@ export class SseSink implements Sink {
 function flattenHead(res: HttpResponse): void {
   const head = (res as { _header?: unknown })._header;
   if (typeof head === 'string') head.charCodeAt(head.length - 1);
+}
+
+/**
+ * The key under which node's HTTP/1.x answers keep the headers given to `setHeader` (and those
+ * `writeHead` merged with them): undefined if a node version names it otherwise, and then the
+ * map is simply kept.
+ */
+const kOutHeaders = Object.getOwnPropertySymbols(new OutgoingMessage()).find((s) => s.description === 'kOutHeaders');
+
+/**
+ * node keeps an HTTP/1.x answer's header map for as long as the answer lives, though once
+ * `writeHead` has built the head (`_header`) only `getHeader` and its kin still read it (setting
+ * or removing a header throws from then on): some 0.9 KB per stream (a dictionary of arrays),
+ * as every answer gets the router's common headers with `setHeader`. After `writeHead` the map
+ * goes back to null, its state before any `setHeader`: an open stream's headers read as absent.
+ */
+function dropHeaderMap(res: HttpResponse): void {
+  if (kOutHeaders !== undefined && !(res instanceof Http2ServerResponse) && res.headersSent) (res as unknown as Record<symbol, unknown>)[kOutHeaders] = null;
 }
 
 /** HTTP/1.1 chunks of encoded batches: made once per batch, whatever the number of streams it goes to. */
