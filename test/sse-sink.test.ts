@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { SseKeepalive } from '../src/server/transports/sse-keepalive.js';
 import { chunkOf } from '../src/server/transports/sse-sink.js';
 import { postJson, rawTcp, request, startServer, waitFor, type HttpAnswer } from './helpers.js';
 
@@ -178,5 +179,38 @@ describe('SseSink over HTTP/1.1', () => {
       st.socket.destroy();
       await small.server.close();
     }
+  });
+
+  it('keepalive comments come every sseKeepaliveMs from one timer for all streams, which stops with the last stream', async () => {
+    const quick = await startServer({ sseKeepaliveMs: 150 });
+    const streams = await Promise.all([0, 1].map(() => rawTcp(quick.port, 'GET /api/rooms/lobby/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n')));
+    try {
+      await waitFor(() => streams.every((st) => st.received().includes('event: ready')), 3000, 'ready');
+      assert.equal(SseKeepalive.of(150).size, 2);
+      const started = Date.now();
+      await waitFor(() => streams.every((st) => readAnswer(st.received()).body.split(': keepalive\n\n').length - 1 >= 3), 3000, 'three keepalives on each stream');
+      // The first within 150 ms of the open, then every 150 ms: three take 300 to 450 ms (and some slack for a busy machine).
+      assert.ok(Date.now() - started >= 250, `three keepalives in ${Date.now() - started} ms`);
+      for (const st of streams) assert.equal(readAnswer(st.received()).complete, false, 'a valid chunked answer, still open');
+      streams[0]!.socket.destroy();
+      await waitFor(() => SseKeepalive.of(150).size === 1, 3000, 'the closed stream dropped');
+    } finally {
+      for (const st of streams) st.socket.destroy();
+      await quick.server.close();
+    }
+    assert.equal(SseKeepalive.of(150).size, 0, 'no stream left, no timer');
+  });
+
+  it('a keepalive round drops the streams that are over and goes on over later ones', async () => {
+    const keepalive = SseKeepalive.of(40);
+    let live = 0;
+    const over = { keepalive: () => false };
+    const alive = { keepalive: () => (live++, true) };
+    keepalive.add(over);
+    keepalive.add(alive);
+    await waitFor(() => live >= 2, 2000, 'two rounds');
+    assert.equal(keepalive.size, 1);
+    keepalive.delete(alive);
+    assert.equal(keepalive.size, 0);
   });
 });

@@ -6,15 +6,16 @@ import type { Codec } from '../codecs.js';
 import { cutResponse, holdOpen, isHttp2, keepAliveHeaders, responseGone, writeBody, writeStalled, type HttpRequest, type HttpResponse } from '../http-util.js';
 import type { Sink } from '../session/sink.js';
 import { sseComment, sseEvent, sseRetry } from '../sse-writer.js';
+import { SseKeepalive, type KeepaliveTarget } from './sse-keepalive.js';
 
 /**
  * One open SSE response as a session's sink. Writes the headers and the reconnect hint when
- * opened; keepalive comments every `keepaliveMs` stop proxies from closing an idle stream.
+ * opened; keepalive comments every `keepaliveMs` (the first at most `keepaliveMs` after the open)
+ * stop proxies from closing an idle stream.
  * Closing with an error sends it as a last `error` event (a shutdown also lowers `retry`).
  * Works alike over HTTP/1.x (a connection of its own) and HTTP/2 (one stream of a shared one).
  */
-export class SseSink implements Sink {
-  private keepalive: NodeJS.Timeout | undefined;
+export class SseSink implements Sink, KeepaliveTarget {
   private ended = false;
   /** The head and the first events were written (`open`). */
   private opened = false;
@@ -40,8 +41,13 @@ export class SseSink implements Sink {
     writeBody(this.res, sseRetry(retryMs) + first);
     flattenHead(this.res);
     this.opened = true;
-    this.keepalive = setInterval(() => this.write(sseComment('keepalive')), this.keepaliveMs);
-    this.keepalive.unref();
+    SseKeepalive.of(this.keepaliveMs).add(this);
+  }
+
+  keepalive(): boolean {
+    if (this.ended || responseGone(this.res)) return false;
+    this.write(KEEPALIVE);
+    return true;
   }
 
   get bufferedBytes(): number {
@@ -97,13 +103,13 @@ export class SseSink implements Sink {
     } else if (err) {
       writeBody(this.res, this.codec.error({ code: err.code, message: err.message }));
     }
-    clearInterval(this.keepalive);
+    SseKeepalive.of(this.keepaliveMs).delete(this);
     this.res.end();
   }
 
   destroy(): void {
     this.ended = true;
-    clearInterval(this.keepalive);
+    SseKeepalive.of(this.keepaliveMs).delete(this);
     cutResponse(this.res);
   }
 }
@@ -136,6 +142,9 @@ const kOutHeaders = Object.getOwnPropertySymbols(new OutgoingMessage()).find((s)
 function dropHeaderMap(res: HttpResponse): void {
   if (kOutHeaders !== undefined && !(res instanceof Http2ServerResponse) && res.headersSent) (res as unknown as Record<symbol, unknown>)[kOutHeaders] = null;
 }
+
+/** The keepalive comment, a Buffer: over HTTP/1.1 its chunk is built once (chunkOf), as a batch's. */
+const KEEPALIVE = Buffer.from(sseComment('keepalive'), 'utf8');
 
 /** HTTP/1.1 chunks of encoded batches: made once per batch, whatever the number of streams it goes to. */
 const chunks = new WeakMap<Buffer, Buffer>();
