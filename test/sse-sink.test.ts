@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { SseKeepalive } from '../src/server/transports/sse-keepalive.js';
 import { chunkOf } from '../src/server/transports/sse-sink.js';
 import { postJson, rawTcp, request, startServer, waitFor, type HttpAnswer } from './helpers.js';
 
@@ -95,6 +96,27 @@ describe('SseSink over HTTP/1.1', () => {
     }
   });
 
+  it("a stream's head carries the router's common and CORS headers, and node keeps no header map once it is written", async () => {
+    const answers: import('node:http').ServerResponse[] = [];
+    const onRequest = (_req: unknown, res: import('node:http').ServerResponse): void => void answers.push(res);
+    s.server.http.on('request', onRequest);
+    const st = await rawTcp(s.port, 'GET /api/rooms/lobby/events HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\nAccept: text/event-stream\r\n\r\n');
+    try {
+      await waitFor(() => st.received().includes('event: ready'), 3000, 'ready');
+      const { headers } = readAnswer(st.received());
+      assert.equal(headers['x-content-type-options'], 'nosniff');
+      assert.equal(headers['referrer-policy'], 'no-referrer');
+      assert.equal(headers['access-control-allow-origin'], '*');
+      assert.equal(headers['cache-control'], 'no-cache, no-transform');
+      assert.equal(headers.connection, 'keep-alive');
+      const res = answers.find((r) => r.headersSent)!;
+      assert.deepEqual(res.getHeaderNames(), [], 'no header map held for the open stream');
+    } finally {
+      s.server.http.off('request', onRequest);
+      st.socket.destroy();
+    }
+  });
+
   it('a stream pipelined behind a held long poll comes after that answer, whole', async () => {
     assert.equal((await request(`${s.url}/api/rooms/piped`, { method: 'PUT' })).status, 201);
     const { cursor } = (await request(`${s.url}/api/rooms/piped/poll`)).json() as { cursor: string };
@@ -157,5 +179,38 @@ describe('SseSink over HTTP/1.1', () => {
       st.socket.destroy();
       await small.server.close();
     }
+  });
+
+  it('keepalive comments come every sseKeepaliveMs from one timer for all streams, which stops with the last stream', async () => {
+    const quick = await startServer({ sseKeepaliveMs: 150 });
+    const streams = await Promise.all([0, 1].map(() => rawTcp(quick.port, 'GET /api/rooms/lobby/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n')));
+    try {
+      await waitFor(() => streams.every((st) => st.received().includes('event: ready')), 3000, 'ready');
+      assert.equal(SseKeepalive.of(150).size, 2);
+      const started = Date.now();
+      await waitFor(() => streams.every((st) => readAnswer(st.received()).body.split(': keepalive\n\n').length - 1 >= 3), 3000, 'three keepalives on each stream');
+      // The first within 150 ms of the open, then every 150 ms: three take 300 to 450 ms (and some slack for a busy machine).
+      assert.ok(Date.now() - started >= 250, `three keepalives in ${Date.now() - started} ms`);
+      for (const st of streams) assert.equal(readAnswer(st.received()).complete, false, 'a valid chunked answer, still open');
+      streams[0]!.socket.destroy();
+      await waitFor(() => SseKeepalive.of(150).size === 1, 3000, 'the closed stream dropped');
+    } finally {
+      for (const st of streams) st.socket.destroy();
+      await quick.server.close();
+    }
+    assert.equal(SseKeepalive.of(150).size, 0, 'no stream left, no timer');
+  });
+
+  it('a keepalive round drops the streams that are over and goes on over later ones', async () => {
+    const keepalive = SseKeepalive.of(40);
+    let live = 0;
+    const over = { keepalive: () => false };
+    const alive = { keepalive: () => (live++, true) };
+    keepalive.add(over);
+    keepalive.add(alive);
+    await waitFor(() => live >= 2, 2000, 'two rounds');
+    assert.equal(keepalive.size, 1);
+    keepalive.delete(alive);
+    assert.equal(keepalive.size, 0);
   });
 });

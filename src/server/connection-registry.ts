@@ -52,23 +52,25 @@ export class ConnectionRegistry {
 
   /**
    * Admits a connection: the caps of `check` (without spending the budget again) plus the caps
-   * per address and member (TOO_MANY_CONNECTIONS_FROM_YOU). The returned function releases it, once.
+   * per address and member (TOO_MANY_CONNECTIONS_FROM_YOU). `release` gives its slot back.
    */
-  admit(transport: string, conn: Closable): () => void {
+  admit(transport: string, conn: Closable): void {
     if (this.draining) throw new SwitchboardError('SHUTTING_DOWN');
     if (this.open.size >= this.max) throw new SwitchboardError('TOO_MANY_CONNECTIONS', `limit is ${this.max}`);
-    const releaseCaps = conn.principal ? this.limits.openConnection(conn.principal) : () => {};
+    if (conn.principal) this.limits.openConnection(conn.principal);
     this.open.add(conn);
-    const gauge = this.metrics.openConnections(transport);
-    gauge.value++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      releaseCaps();
-      this.open.delete(conn);
-      gauge.value--;
-    };
+    this.metrics.openConnections(transport).value++;
+  }
+
+  /**
+   * Releases an admitted connection, once (again, or one never admitted: nothing). Its principal
+   * may have been refreshed meanwhile, always with the same member and address.
+   */
+  release(transport: string, conn: Closable): void {
+    // No closure per connection to release it: the open set says whether it is still counted.
+    if (!this.open.delete(conn)) return;
+    if (conn.principal) this.limits.closeConnection(conn.principal);
+    this.metrics.openConnections(transport).value--;
   }
 
   get size(): number {

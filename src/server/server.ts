@@ -126,6 +126,14 @@ const MAX_WAITING_PER_ADDRESS = 1024;
 
 function capSocketsPerAddress(server: NetServer, max: number, metrics: Metrics): void {
   const open = new Map<string, number>();
+  // One listener for every socket, no closure per connection: a socket keeps the peer address it
+  // was first asked for, also once closed.
+  function closed(this: Socket): void {
+    const address = this.remoteAddress ?? 'unknown';
+    const left = (open.get(address) ?? 1) - 1;
+    if (left <= 0) open.delete(address);
+    else open.set(address, left);
+  }
   server.on('connection', (socket: Socket) => {
     const address = socket.remoteAddress ?? 'unknown';
     const n = (open.get(address) ?? 0) + 1;
@@ -135,11 +143,7 @@ function capSocketsPerAddress(server: NetServer, max: number, metrics: Metrics):
       return;
     }
     open.set(address, n);
-    socket.once('close', () => {
-      const left = (open.get(address) ?? 1) - 1;
-      if (left <= 0) open.delete(address);
-      else open.set(address, left);
-    });
+    socket.on('close', closed); // 'close' comes once per socket
   });
 }
 

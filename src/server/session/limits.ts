@@ -49,9 +49,9 @@ export class Limits {
 
   /**
    * Counts an open connection of `p` against the per-address and per-member caps; throws
-   * TOO_MANY_CONNECTIONS_FROM_YOU past either. The returned function releases it, once.
+   * TOO_MANY_CONNECTIONS_FROM_YOU past either. `closeConnection` releases it.
    */
-  openConnection(p: Principal): () => void {
+  openConnection(p: Principal): void {
     const address = p.address;
     const member = p.kind === 'user' ? p.member : undefined;
     if ((this.openByAddress.get(address) ?? 0) >= this.options.maxConnectionsPerAddress) {
@@ -62,13 +62,12 @@ export class Limits {
     }
     bump(this.openByAddress, address, 1);
     if (member !== undefined) bump(this.openByMember, member, 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      bump(this.openByAddress, address, -1);
-      if (member !== undefined) bump(this.openByMember, member, -1);
-    };
+  }
+
+  /** Releases a connection counted by `openConnection` (the caller releases each once). */
+  closeConnection(p: Principal): void {
+    bump(this.openByAddress, p.address, -1);
+    if (p.kind === 'user') bump(this.openByMember, p.member, -1);
   }
 
   /** Open connections counted for an address (tests, metrics). */

@@ -44,10 +44,10 @@ function held(ctx: ServerContext, req: HttpRequest, res: HttpResponse, session: 
  * an await of the handshake). The slot is released only then: a shutdown waits for the answer.
  */
 export function holdUntilGone(ctx: ServerContext, req: HttpRequest, res: HttpResponse, session: Session, kind: 'long-polling' | 'sse'): void {
-  const release = ctx.connections.admit(kind, session);
+  ctx.connections.admit(kind, session);
   const gone = (): void => {
     session.close();
-    release();
+    ctx.connections.release(kind, session);
   };
   res.on('close', gone);
   // A pipelined HTTP/1.1 answer has no socket of its own yet: its request's tells. HTTP/2: the stream's state.

@@ -1,3 +1,4 @@
+import { OutgoingMessage } from 'node:http';
 import { Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { SwitchboardError } from '../../protocol/errors.js';
@@ -5,15 +6,16 @@ import type { Codec } from '../codecs.js';
 import { cutResponse, holdOpen, isHttp2, keepAliveHeaders, responseGone, writeBody, writeStalled, type HttpRequest, type HttpResponse } from '../http-util.js';
 import type { Sink } from '../session/sink.js';
 import { sseComment, sseEvent, sseRetry } from '../sse-writer.js';
+import { SseKeepalive, type KeepaliveTarget } from './sse-keepalive.js';
 
 /**
  * One open SSE response as a session's sink. Writes the headers and the reconnect hint when
- * opened; keepalive comments every `keepaliveMs` stop proxies from closing an idle stream.
+ * opened; keepalive comments every `keepaliveMs` (the first at most `keepaliveMs` after the open)
+ * stop proxies from closing an idle stream.
  * Closing with an error sends it as a last `error` event (a shutdown also lowers `retry`).
  * Works alike over HTTP/1.x (a connection of its own) and HTTP/2 (one stream of a shared one).
  */
-export class SseSink implements Sink {
-  private keepalive: NodeJS.Timeout | undefined;
+export class SseSink implements Sink, KeepaliveTarget {
   private ended = false;
   /** The head and the first events were written (`open`). */
   private opened = false;
@@ -35,11 +37,17 @@ export class SseSink implements Sink {
       // nginx: do not buffer this response.
       'x-accel-buffering': 'no',
     });
+    dropHeaderMap(this.res);
     writeBody(this.res, sseRetry(retryMs) + first);
     flattenHead(this.res);
     this.opened = true;
-    this.keepalive = setInterval(() => this.write(sseComment('keepalive')), this.keepaliveMs);
-    this.keepalive.unref();
+    SseKeepalive.of(this.keepaliveMs).add(this);
+  }
+
+  keepalive(): boolean {
+    if (this.ended || responseGone(this.res)) return false;
+    this.write(KEEPALIVE);
+    return true;
   }
 
   get bufferedBytes(): number {
@@ -95,13 +103,13 @@ export class SseSink implements Sink {
     } else if (err) {
       writeBody(this.res, this.codec.error({ code: err.code, message: err.message }));
     }
-    clearInterval(this.keepalive);
+    SseKeepalive.of(this.keepaliveMs).delete(this);
     this.res.end();
   }
 
   destroy(): void {
     this.ended = true;
-    clearInterval(this.keepalive);
+    SseKeepalive.of(this.keepaliveMs).delete(this);
     cutResponse(this.res);
   }
 }
@@ -116,6 +124,27 @@ function flattenHead(res: HttpResponse): void {
   const head = (res as { _header?: unknown })._header;
   if (typeof head === 'string') head.charCodeAt(head.length - 1);
 }
+
+/**
+ * The key under which node's HTTP/1.x answers keep the headers given to `setHeader` (and those
+ * `writeHead` merged with them): undefined if a node version names it otherwise, and then the
+ * map is simply kept.
+ */
+const kOutHeaders = Object.getOwnPropertySymbols(new OutgoingMessage()).find((s) => s.description === 'kOutHeaders');
+
+/**
+ * node keeps an HTTP/1.x answer's header map for as long as the answer lives, though once
+ * `writeHead` has built the head (`_header`) only `getHeader` and its kin still read it (setting
+ * or removing a header throws from then on): some 0.9 KB per stream (a dictionary of arrays),
+ * as every answer gets the router's common headers with `setHeader`. After `writeHead` the map
+ * goes back to null, its state before any `setHeader`: an open stream's headers read as absent.
+ */
+function dropHeaderMap(res: HttpResponse): void {
+  if (kOutHeaders !== undefined && !(res instanceof Http2ServerResponse) && res.headersSent) (res as unknown as Record<symbol, unknown>)[kOutHeaders] = null;
+}
+
+/** The keepalive comment, a Buffer: over HTTP/1.1 its chunk is built once (chunkOf), as a batch's. */
+const KEEPALIVE = Buffer.from(sseComment('keepalive'), 'utf8');
 
 /** HTTP/1.1 chunks of encoded batches: made once per batch, whatever the number of streams it goes to. */
 const chunks = new WeakMap<Buffer, Buffer>();

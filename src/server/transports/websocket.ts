@@ -81,14 +81,13 @@ export class WebSocketGateway {
         transport: 'websocket',
         sink: { sink, codec: isNative ? NATIVE_WS : SEED_WS, onReset: isNative ? 'notify' : 'follow' },
       });
-      let release: () => void;
       try {
-        release = this.ctx.connections.admit('websocket', session);
+        this.ctx.connections.admit('websocket', session);
       } catch (err) {
         sink.close(toSwitchboardError(err));
         return;
       }
-      this.track(ws, session, release);
+      this.track(ws, session);
       if (isNative) new WebSocketConnection(this.ctx, ws, session).start();
       else
         void new SeedWebSocketConnection(this.ctx, ws, session).start().catch((err: unknown) => {
@@ -99,7 +98,7 @@ export class WebSocketGateway {
     });
   }
 
-  private track(ws: WebSocket, session: Session, release: () => void): void {
+  private track(ws: WebSocket, session: Session): void {
     const tracked: Tracked = { ws, alive: true };
     const opened = performance.now();
     if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info(who(session), 'websocket open');
@@ -114,7 +113,7 @@ export class WebSocketGateway {
       if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info({ ...who(session), code, ms: Math.round(performance.now() - opened), rooms: session.subscriptionCount }, 'websocket close');
       this.tracked.delete(tracked);
       session.close();
-      release();
+      this.ctx.connections.release('websocket', session);
     });
   }
 
