@@ -13,6 +13,10 @@ export interface Stats {
   rss: number;
   heapUsed: number;
   external: number;
+  /** JavaScript heap bytes allocated since the server started (bench/servers/allocations.mjs). */
+  allocatedBytes?: number;
+  /** Bytes minor GCs promoted to the old generation since the server started. */
+  promotedBytes?: number;
 }
 
 /**
