@@ -97,7 +97,7 @@ function noteText(fleet: PollFleet, text: unknown): void {
   fleet.latencies.push(performance.now() - Number(m[1]));
 }
 
-type PollKind = 'native-longpoll' | 'native-poll' | 'lecture-longpoll' | 'lecture-poll' | 'socket.io-polling';
+type PollKind = 'native-longpoll' | 'native-poll' | 'lecture-longpoll' | 'lecture-poll' | 'socket.io-polling' | 'bare-longpoll';
 
 async function openPollFleet(port: number, kind: PollKind, n: number): Promise<PollFleet> {
   const base = `http://127.0.0.1:${port}`;
@@ -134,7 +134,7 @@ async function openPollFleet(port: number, kind: PollKind, n: number): Promise<P
       }
       return;
     }
-    const path = kind === 'native-poll' ? 'poll' : 'longpoll';
+    const path = kind === 'native-poll' ? 'poll' : 'longpoll'; // bare-longpoll: the same routes
     let cursor = (JSON.parse((await get(`${base}/api/rooms/bench/poll`, agent)).body) as { cursor: string }).cursor;
     while (running) {
       const r = await get(`${base}/api/rooms/bench/${path}?after=${cursor}&timeout=5000`, agent);
@@ -183,6 +183,7 @@ async function pollCosts(): Promise<void> {
     { kind: 'lecture-longpoll', script: SWITCHBOARD, publish: '/update' },
     { kind: 'lecture-poll', script: SWITCHBOARD, publish: '/update' },
     { kind: 'socket.io-polling', script: '../costs/socket-io-polling-server.ts', publish: '/publish' },
+    { kind: 'bare-longpoll', script: '../costs/bare-longpoll-server.mjs', publish: '/api/rooms/bench/messages' },
   ];
   const only = process.env.COSTS_POLL_KINDS?.split(',');
   for (const run of runs) {
