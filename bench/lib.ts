@@ -17,6 +17,8 @@ export interface Stats {
   allocatedBytes?: number;
   /** Bytes minor GCs promoted to the old generation since the server started. */
   promotedBytes?: number;
+  /** Microseconds the server's GCs took on its main thread since it started. */
+  gcMicros?: number;
 }
 
 /**

@@ -8,8 +8,9 @@
  *   answered, latency p50, on Switchboard's native routes (`/api/rooms/bench/longpoll`, `poll`
  *   every 1 s), the lecture's (`/longpoll`, `/poll`: one message per answer, a cookie jar per
  *   client), and Socket.IO 4's polling transport. Also the server's JavaScript heap bytes allocated,
- *   and promoted to the old generation by minor GCs, per request answered (V8's GC records, see
- *   bench/servers/allocations.mjs; the window includes the publishes, as the CPU does).
+ *   and promoted to the old generation by minor GCs, and the time of its GCs on the main thread, per
+ *   request answered (V8's GC records, see bench/servers/allocations.mjs; the window includes the
+ *   publishes, as the CPU does).
  * - connect: 2000 WebSockets (COSTS_CONNECTIONS), 50 at a time, each subscribing to `bench`
  *   (Switchboard, SQLite store: its default) or just open (bare `ws`): seconds until all are in.
  * - memory: server RSS (after a GC) per idle connection at 2000, WebSocket and SSE; the RSS of
@@ -203,9 +204,9 @@ async function pollCosts(): Promise<void> {
       const cpuMs = (after.cpuMicros - before.cpuMicros) / 1000;
       const { deliveries, requests } = fleet;
       await fleet.stop();
-      const perRequest = (field: 'allocatedBytes' | 'promotedBytes'): number => ((after[field] ?? 0) - (before[field] ?? 0)) / Math.max(1, requests);
+      const perRequest = (field: 'allocatedBytes' | 'promotedBytes' | 'gcMicros'): number => ((after[field] ?? 0) - (before[field] ?? 0)) / Math.max(1, requests);
       console.log(
-        `  ${run.kind.padEnd(18)} CPU ${fmt((cpuMs / Math.max(1, deliveries)) * 1000, 1).padStart(7)} ms/1000 deliveries  ${fmt((cpuMs / Math.max(1, requests)) * 1000, 1).padStart(7)} ms/1000 requests   deliveries ${String(deliveries).padStart(6)}/${POLLERS * RATE * SECONDS}   requests ${String(requests).padStart(6)}   p50 ${fmt(percentile(fleet.latencies, 50), 1)} ms  p99 ${fmt(percentile(fleet.latencies, 99), 1)} ms   user/system ${ticks[0]}/${ticks[1]} ticks   heap ${fmt(perRequest('allocatedBytes') / 1024, 1)} KB allocated, ${fmt(perRequest('promotedBytes'), 0)} B promoted per request`,
+        `  ${run.kind.padEnd(18)} CPU ${fmt((cpuMs / Math.max(1, deliveries)) * 1000, 1).padStart(7)} ms/1000 deliveries  ${fmt((cpuMs / Math.max(1, requests)) * 1000, 1).padStart(7)} ms/1000 requests   deliveries ${String(deliveries).padStart(6)}/${POLLERS * RATE * SECONDS}   requests ${String(requests).padStart(6)}   p50 ${fmt(percentile(fleet.latencies, 50), 1)} ms  p99 ${fmt(percentile(fleet.latencies, 99), 1)} ms   user/system ${ticks[0]}/${ticks[1]} ticks   heap ${fmt(perRequest('allocatedBytes') / 1024, 1)} KB allocated, ${fmt(perRequest('promotedBytes'), 0)} B promoted, GC ${fmt(perRequest('gcMicros'), 1)} µs per request`,
       );
     } finally {
       await server.stop();
