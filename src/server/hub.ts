@@ -13,7 +13,7 @@ import { PresenceTracker } from './presence/presence-tracker.js';
 import { RoomChannel } from './room-channel.js';
 import { clientIdOf, type MessageStore, type RoomPageRequest, type RoomState } from './store/message-store.js';
 import { isAmendment } from './store/fold.js';
-import type { Subscriber } from './subscriber.js';
+import type { OnceSubscriber, Subscriber } from './subscriber.js';
 
 export interface HubOptions {
   store: MessageStore;
@@ -95,8 +95,11 @@ export interface PollStop {
  * is held: what a held poll keeps is this object (and its promise), and its methods are the
  * class's, not closures made per poll: a poll is the hottest request there is.
  */
-class HeldPoll implements Subscriber {
+class HeldPoll implements OnceSubscriber {
   readonly transport = 'long-polling' as const;
+  listPrev: OnceSubscriber | undefined = undefined;
+  listNext: OnceSubscriber | undefined = undefined;
+  listOwner: object | undefined = undefined;
   /** Resolves once woken, with what the poll answers. */
   readonly answer: Promise<PollResult>;
   /** Wakes it (the timeout's and the session close's callback too). */
@@ -123,7 +126,7 @@ class HeldPoll implements Subscriber {
     this.from = position;
     this.answer = new Promise<PollResult>((resolve) => (this.resolve = resolve));
     this.wake = () => this.woken();
-    channel.subscribers.add(this);
+    channel.hold(this);
     this.timer = setTimeout(this.wake, timeoutMs);
     stop.onClose(this.wake);
   }
@@ -154,7 +157,7 @@ class HeldPoll implements Subscriber {
       // and its count by transport; a typing notice's clearing of the shared answers, which its answer must not predate).
       const answer = this.state === WOKEN;
       this.state = GONE;
-      this.channel.remove(this);
+      this.channel.letGo(this);
       if (answer) this.resolve(this.hub.wokenAnswer(this.room, this.after, this.limit, this.from, this.wokenBy));
     }
   }

@@ -85,6 +85,10 @@ export class Session implements Closable {
   readonly id: string;
   readonly transport: SessionTransport;
   principal: Principal;
+  /** Links of the ConnectionRegistry's list of open connections (see Closable). */
+  listPrev: Closable | undefined = undefined;
+  listNext: Closable | undefined = undefined;
+  listOwner: object | undefined = undefined;
   /** Its subscriptions by room: NO_SUBSCRIPTIONS (shared, never written) until the first. */
   private subs = NO_SUBSCRIPTIONS;
   private readonly output: SessionOptions['sink'];
@@ -98,7 +102,7 @@ export class Session implements Closable {
   private stalledSince: number | undefined;
   private closedWith: SwitchboardError | null | undefined;
   /** The last presence ticket this session checked (for this principal and room), with what it says. */
-  private checkedTicket: { ticket: string; room: string; principal: Principal; claims: { connectionId: string; member: string; name: string } } | undefined;
+  private checkedTicket: CheckedTicket | undefined;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -720,7 +724,7 @@ export class Session implements Closable {
     const claims = this.ctx.tickets.verify(ticket, room);
     // A user's ticket is good for that user only; a guest's for any guest (guests have no proof of who they are).
     if (this.principal.kind === 'user' && claims.member !== this.principal.member) throw new SwitchboardError('INVALID_SESSION', 'issued to another member');
-    if (!this.output) this.checkedTicket = { ticket, room, principal: this.principal, claims };
+    if (!this.output) this.checkedTicket = new CheckedTicket(ticket, room, this.principal, claims);
     return claims;
   }
 
@@ -739,6 +743,21 @@ export class Session implements Closable {
     }, Math.min(Math.max(0, exp - Date.now()), 2_147_483_647));
     this.expiryTimer.unref();
   }
+}
+
+/**
+ * A presence ticket a session checked, with what it says. A class, not an object literal: V8
+ * allocates a literal in the old generation once most objects of its site outlive a minor GC
+ * (these live as long as a held poll), and a dead old object keeps what it points at (the
+ * principal, young) alive through minor GCs until the next major one.
+ */
+class CheckedTicket {
+  constructor(
+    readonly ticket: string,
+    readonly room: string,
+    readonly principal: Principal,
+    readonly claims: { connectionId: string; member: string; name: string },
+  ) {}
 }
 
 /** Entries after a read position that unread counts look at, at most. */
