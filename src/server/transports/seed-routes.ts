@@ -13,6 +13,10 @@ import { headerValue, openSseSession } from './sse.js';
 /** The poll routes answer with answerOne's headers, the common ones among them. */
 const OWN_HEADERS = { writesCommonHeaders: true };
 
+/** A cursor of ours (`<epoch>:<seq>`), and an SSE id of ours (`<seq>` too). Made once: a regular expression literal is a new object each time it is evaluated. */
+const CURSOR = /^[A-Za-z0-9_-]{1,32}:\d{1,15}$/;
+const EVENT_ID = /^(?:[A-Za-z0-9_-]{1,32}:)?\d{1,15}$/;
+
 /** Cookie that holds a polling lecture client's cursor, so no client loses a message between polls. */
 export const SEED_COOKIE = 'sb_seed';
 
@@ -69,7 +73,7 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
     try {
       // EventSource gives up on an error answer: an id that is not ours (another server's), or
       // one of a reset history, starts at the end, as a new client would.
-      const after = lastId && /^(?:[A-Za-z0-9_-]{1,32}:)?\d{1,15}$/.test(lastId) ? lastId : undefined;
+      const after = lastId && EVENT_ID.test(lastId) ? lastId : undefined;
       await session.subscribe(DEFAULT_ROOM, { after, create: true, resetToEnd: true }, () => open());
     } catch (err) {
       if (!res.headersSent) {
@@ -136,7 +140,7 @@ function guestTicket(session: Session, cookies: PollCookies, res: HttpResponse):
 
 function cookieCursor(cookies: PollCookies): string | undefined {
   const value = cookies[SEED_COOKIE];
-  return value && /^[A-Za-z0-9_-]{1,32}:\d{1,15}$/.test(value) ? value : undefined;
+  return value && CURSOR.test(value) ? value : undefined;
 }
 
 /** The two cookies a lecture poll reads. */
