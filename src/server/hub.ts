@@ -423,10 +423,10 @@ export class Hub {
   longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, stop: PollStop): Promise<PollResult> {
     // Behind the head at a position other polls asked already (a poller back while more came):
     // their shared answer, at once, with no read of the room and nothing to wait for.
-    const shared = this.sharedAnswer(room, after, limit);
+    const cursor = parseCursor(after);
+    const shared = this.sharedAnswer(room, after, limit, cursor);
     if (shared && (shared.entries.length > 0 || shared.reset)) return Promise.resolve(shared);
     const channel = this.channels.get(room);
-    const cursor = parseCursor(after);
     // At the live head (the common case: a poller back for more) nothing is read and nothing is
     // there yet (sharedAnswer just said so, marking the room in use): what comes next wakes it.
     if (channel && cursor?.epoch === channel.epoch && cursor.seq === channel.head) return new HeldPoll(this, room, channel, cursor.seq, after, limit, timeoutMs, stop).answer;
@@ -531,14 +531,14 @@ export class Hub {
   }
 
   /** The answer to `after` when it needs no read: one shared at this position, or the empty one at the head. */
-  private sharedAnswer(room: string, after: string | undefined, limit: number): PollResult | undefined {
+  private sharedAnswer(room: string, after: string | undefined, limit: number, parsed?: ReturnType<typeof parseCursor>): PollResult | undefined {
     const live = this.channels.get(room);
     if (!live) return undefined;
     this.lastUsed.set(room, Date.now()); // polled: not idle
     const answers = this.answersOf(live);
     const known = answers.get(live.epoch, live.head, after, limit);
     if (known) return known;
-    const cursor = parseCursor(after);
+    const cursor = parsed ?? parseCursor(after);
     if (cursor?.epoch === live.epoch && cursor.seq === live.head) {
       return answers.set(live.epoch, live.head, after, limit, this.pollResult(room, live.epoch, [], live.head, false));
     }

@@ -546,7 +546,7 @@ export class Session implements Closable {
     if (this.closed) return;
     this.closedWith = err ?? null;
     clearTimeout(this.expiryTimer);
-    for (const room of [...this.subs.keys()]) this.dropSubscription(room, true);
+    if (this.subs.size > 0) for (const room of [...this.subs.keys()]) this.dropSubscription(room, true);
     const watchers = this.closeWatchers;
     this.closeWatchers = undefined;
     if (typeof watchers === 'function') watchers();
