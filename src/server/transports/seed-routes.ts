@@ -5,6 +5,7 @@ import type { MessageEntry, PollResult } from '../../protocol/types.js';
 import { SEED_SSE, seedJson, seedMessage, seedShows } from '../codecs.js';
 import type { ServerContext } from '../context.js';
 import { readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
+import type { PollReply } from '../hub.js';
 import { COMMON_HEADERS, type Router } from '../router.js';
 import type { Session } from '../session/session.js';
 import { heldSession, requestSession } from './request-session.js';
@@ -35,36 +36,16 @@ export const GUEST_COOKIE = 'sb_guest';
 export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   const { config } = ctx;
 
-  router.on('GET', '/poll', async (req, res, _params, url) => {
+  router.on('GET', '/poll', (req, res, _params, url) => {
     const made = requestSession(ctx, req, url, 'polling', {});
-    const session = made instanceof Promise ? await made : made;
-    const cookies = pollCookies(req);
-    const cursor = cookieCursor(cookies);
-    const result = await session.poll(DEFAULT_ROOM, cursor ?? endCursor, 100, guestTicket(session, cookies, res));
-    const next = nextCursor(session, result);
-    answerOne(res, cursor === undefined ? undefined : result, typeof next === 'string' ? next : await next, 204);
+    if (made instanceof Promise) return made.then((session) => new LecturePoll(router, req, res, session).start());
+    new LecturePoll(router, req, res, made).start();
   }, OWN_HEADERS);
 
-  router.on('GET', '/longpoll', async (req, res, _params, url) => {
+  router.on('GET', '/longpoll', (req, res, _params, url) => {
     const made = heldSession(ctx, req, res, url, 'long-polling');
-    const held = made instanceof Promise ? await made : made;
-    try {
-      const cookies = pollCookies(req);
-      const ticket = guestTicket(held, cookies, res);
-      let cursor = cookieCursor(cookies) ?? endCursor;
-      const deadline = Date.now() + config.longPollTimeoutMs;
-      for (;;) {
-        const result = await held.longPoll(DEFAULT_ROOM, cursor, 100, Math.max(0, deadline - Date.now()), ticket);
-        if (result.reset || result.entries.some(seedShows) || Date.now() >= deadline || held.closed) {
-          const next = nextCursor(held, result);
-          answerOne(res, result, typeof next === 'string' ? next : await next, 408);
-          return;
-        }
-        cursor = result.cursor; // nothing the lecture shows (presence, data-only messages): skip it and keep waiting
-      }
-    } finally {
-      held.close();
-    }
+    if (made instanceof Promise) return made.then((held) => new LectureLongPoll(router, req, res, held).start(config.longPollTimeoutMs));
+    new LectureLongPoll(router, req, res, made).start(config.longPollTimeoutMs);
   }, OWN_HEADERS);
 
   router.on('GET', '/subscribe', async (req, res, _params, url) => {
@@ -93,6 +74,125 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
     const ack = await session.publish(DEFAULT_ROOM, { text });
     sendJson(res, 200, seedMessage({ type: 'message', room: DEFAULT_ROOM, seq: ack.seq, ts: ack.ts, from: { id: '', name: '' }, text }));
   });
+}
+
+/**
+ * A lecture `GET /poll`: 204 (or 200 with the next message) and the cursor cookie. Answered
+ * through the session's PollReply: no promise on the way of a poll whose answer needs no read.
+ */
+class LecturePoll implements PollReply {
+  private cursor: string | undefined;
+
+  constructor(
+    private readonly router: Router,
+    private readonly req: HttpRequest,
+    private readonly res: HttpResponse,
+    private readonly session: Session,
+  ) {}
+
+  /** Reads the cookies and polls; throws what they throw (the router answers). */
+  start(): void {
+    const cookies = pollCookies(this.req);
+    this.cursor = cookieCursor(cookies);
+    this.session.pollTo(DEFAULT_ROOM, this.cursor ?? endCursor, 100, guestTicket(this.session, cookies, this.res), this);
+  }
+
+  answer(result: PollResult): void {
+    try {
+      const next = nextCursor(this.session, result);
+      if (typeof next === 'string') this.answerWith(result, next);
+      else next.then((n) => this.answerWith(result, n), (err: unknown) => this.fail(err));
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  fail(err: unknown): void {
+    this.router.fail(this.res, err, this.req);
+  }
+
+  private answerWith(result: PollResult, next: string): void {
+    try {
+      answerOne(this.res, this.cursor === undefined ? undefined : result, next, 204);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+}
+
+/**
+ * A lecture `GET /longpoll`: held until a message the lecture shows comes (presence and data-only
+ * messages are skipped: held again past them), or until the timeout (408), or until the session
+ * closes; then the session closes.
+ */
+class LectureLongPoll implements PollReply {
+  private cursor: string | undefined;
+  private ticket: string | undefined;
+  private deadline = 0;
+  /** True while `hold` runs: an answer that comes at once holds again from its loop, not by recursion. */
+  private holding = false;
+  private again = false;
+
+  constructor(
+    private readonly router: Router,
+    private readonly req: HttpRequest,
+    private readonly res: HttpResponse,
+    private readonly held: Session,
+  ) {}
+
+  /** Reads the cookies and holds; throws what they throw (the router answers), the session closed. */
+  start(timeoutMs: number): void {
+    try {
+      const cookies = pollCookies(this.req);
+      this.ticket = guestTicket(this.held, cookies, this.res);
+      this.cursor = cookieCursor(cookies) ?? endCursor;
+      this.deadline = Date.now() + timeoutMs;
+    } catch (err) {
+      this.held.close();
+      throw err;
+    }
+    this.hold();
+  }
+
+  answer(result: PollResult): void {
+    try {
+      if (result.reset || result.entries.some(seedShows) || Date.now() >= this.deadline || this.held.closed) {
+        const next = nextCursor(this.held, result);
+        if (typeof next === 'string') this.finish(result, next);
+        else next.then((n) => this.finish(result, n), (err: unknown) => this.fail(err));
+        return;
+      }
+      this.cursor = result.cursor; // nothing the lecture shows (presence, data-only messages): skip it and keep waiting
+      if (this.holding) this.again = true;
+      else this.hold();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  fail(err: unknown): void {
+    this.held.close();
+    this.router.fail(this.res, err, this.req);
+  }
+
+  private hold(): void {
+    this.holding = true;
+    do {
+      this.again = false;
+      this.held.holdPoll(DEFAULT_ROOM, this.cursor, 100, Math.max(0, this.deadline - Date.now()), this.ticket, this);
+    } while (this.again);
+    this.holding = false;
+  }
+
+  private finish(result: PollResult, next: string): void {
+    try {
+      answerOne(this.res, result, next, 408);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.held.close();
+  }
 }
 
 /** A lecture poll's answer that carries a message: its body and its head, with the cookie of the cursor past it or without. */
