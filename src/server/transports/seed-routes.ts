@@ -1,9 +1,10 @@
-import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
+import { serialize as serializeCookie } from 'cookie';
 import { DEFAULT_ROOM } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { MessageEntry, PollResult } from '../../protocol/types.js';
 import { SEED_SSE, seedJson, seedMessage, seedShows } from '../codecs.js';
 import type { ServerContext } from '../context.js';
+import { readCookies } from '../cookie-reader.js';
 import { readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
 import type { PollReply } from '../hub.js';
 import { COMMON_HEADERS, type Router } from '../router.js';
@@ -197,6 +198,8 @@ class LectureLongPoll implements PollReply {
 
 /** A lecture poll's answer that carries a message: its body and its head, with the cookie of the cursor past it or without. */
 interface SeedAnswer {
+  /** The history the cookie's cursor is of. */
+  epoch: string;
   body: string;
   cookie: string;
   headers: Readonly<Record<string, string>>;
@@ -207,12 +210,13 @@ const seedAnswers = new WeakMap<MessageEntry, SeedAnswer>();
 
 /** The answer that carries `message` (of history `epoch`), made once whatever the number of pollers it goes to. */
 function seedAnswer(message: MessageEntry, epoch: string): SeedAnswer {
-  const cookie = cursorCookie(`${epoch}:${message.seq}`);
   let known = seedAnswers.get(message);
-  if (known === undefined || known.cookie !== cookie) {
+  // Looked up first: no cursor text made per poll for an answer made already.
+  if (known === undefined || known.epoch !== epoch) {
+    const cookie = cursorCookie(`${epoch}:${message.seq}`);
     const body = `${seedJson(message)}\n`;
     const headers = { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(body)), ...COMMON_HEADERS };
-    seedAnswers.set(message, (known = { body, cookie, headers, withCookie: { ...headers, 'set-cookie': cookie } }));
+    seedAnswers.set(message, (known = { epoch, body, cookie, headers, withCookie: { ...headers, 'set-cookie': cookie } }));
   }
   return known;
 }
@@ -249,14 +253,17 @@ type PollCookies = Partial<Record<typeof SEED_COOKIE | typeof GUEST_COOKIE, stri
 const NO_COOKIES: PollCookies = Object.freeze({});
 
 /**
- * The request's cookies as `cookie`'s parse reads them (the first of each name, %-decoded), parsed
- * once per request (both cookies come from one parse), and not at all when neither is there.
+ * The request's two cookies as `cookie`'s parse reads them (the first of each name, %-decoded),
+ * read in one pass (readCookies: the header's other cookies are not sliced), and not at all when
+ * neither is there.
  */
 function pollCookies(req: HttpRequest): PollCookies {
   const header = req.headers.cookie;
   if (!header || (!header.includes(SEED_COOKIE) && !header.includes(GUEST_COOKIE))) return NO_COOKIES;
-  return parseCookie(header);
+  return readCookies(header, POLL_COOKIES);
 }
+
+const POLL_COOKIES = [SEED_COOKIE, GUEST_COOKIE] as const;
 
 /**
  * The cursor cookie, as `cookie`'s serialize writes it: a cursor is `<epoch>:<seq>` (base64url
