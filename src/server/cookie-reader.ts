@@ -1,10 +1,11 @@
 /**
- * The values of the cookies `names` in a Cookie header, as `cookie`'s parse reads them (the first
- * of each name, trimmed of spaces and tabs, %-decoded when it decodes), without making the object
- * of every cookie: the others are skipped, not sliced. Every lecture poll reads two cookies.
+ * The values of the cookies `names` in a Cookie header (undefined for one that is not there), in
+ * the order of `names`, as `cookie`'s parse reads them (the first of each name, trimmed of spaces
+ * and tabs, %-decoded when it decodes), without making the object of every cookie: the others
+ * are skipped, not sliced. Every lecture poll reads two cookies.
  */
-export function readCookies<N extends string>(header: string, names: readonly N[]): Partial<Record<N, string>> {
-  const found = Object.create(null) as Partial<Record<N, string>>;
+export function readCookies(header: string, names: readonly string[]): (string | undefined)[] {
+  const found = new Array<string | undefined>(names.length).fill(undefined);
   const len = header.length;
   if (len < 2) return found;
   let left = names.length;
@@ -23,9 +24,9 @@ export function readCookies<N extends string>(header: string, names: readonly N[
     const keyLength = trimEnd(header, keyStart, eq) - keyStart;
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
-      if (keyLength === name.length && found[name] === undefined && header.startsWith(name, keyStart)) {
+      if (keyLength === name.length && found[i] === undefined && header.startsWith(name, keyStart)) {
         const valueStart = trimStart(header, eq + 1, end);
-        found[name] = decode(header.slice(valueStart, trimEnd(header, valueStart, end)));
+        found[i] = decode(header.slice(valueStart, trimEnd(header, valueStart, end)));
         left--;
         break;
       }

@@ -260,7 +260,8 @@ const NO_COOKIES: PollCookies = Object.freeze({});
 function pollCookies(req: HttpRequest): PollCookies {
   const header = req.headers.cookie;
   if (!header || (!header.includes(SEED_COOKIE) && !header.includes(GUEST_COOKIE))) return NO_COOKIES;
-  return readCookies(header, POLL_COOKIES);
+  const values = readCookies(header, POLL_COOKIES);
+  return { sb_seed: values[0], sb_guest: values[1] };
 }
 
 const POLL_COOKIES = [SEED_COOKIE, GUEST_COOKIE] as const;
