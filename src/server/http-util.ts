@@ -50,6 +50,8 @@ export class QueryUrl implements RequestUrl, QueryParams {
   private readonly end: number;
   /** The parsed query, once one needs decoding. */
   private decoded: URLSearchParams | undefined;
+  /** Whether the query holds a `%` or a `+` (looked at once): 0 not known yet, 1 no, 2 yes. */
+  private encoded = 0;
 
   constructor(target: string) {
     this.target = target;
@@ -66,7 +68,8 @@ export class QueryUrl implements RequestUrl, QueryParams {
   get(name: string): string | null {
     const { target, start, end } = this;
     if (start > end) return null;
-    if (this.decoded === undefined && (needsDecoding(target, start, end) || !plainName(name))) this.decoded = new URLSearchParams(target.slice(start, end));
+    if (this.encoded === 0) this.encoded = needsDecoding(target, start, end) ? 2 : 1;
+    if (this.decoded === undefined && (this.encoded === 2 || !plainName(name))) this.decoded = new URLSearchParams(target.slice(start, end));
     if (this.decoded !== undefined) return this.decoded.get(name);
     // URLSearchParams drops one leading `?` of what it is given (`/x??a=1` has the parameter `a`).
     for (let pair = target.charCodeAt(start) === 0x3f ? start + 1 : start; pair < end; ) {
@@ -85,11 +88,12 @@ export class QueryUrl implements RequestUrl, QueryParams {
 
 /** A name that reads the same written in a query: no `%`, `+`, `&`, `=`. */
 function plainName(name: string): boolean {
-  return !NOT_PLAIN.test(name);
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x25 || c === 0x2b || c === 0x26 || c === 0x3d) return false;
+  }
+  return true;
 }
-
-/** Made once: a regular expression literal is a new object each time it is evaluated. */
-const NOT_PLAIN = /[%+&=]/;
 
 /** True when the query holds a `%` or a `+`: its names and values are not as written. */
 function needsDecoding(target: string, start: number, end: number): boolean {

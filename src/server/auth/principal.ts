@@ -40,9 +40,13 @@ export function limitKey(p: Principal): string {
 }
 
 const patternCache = new Map<string, RegExp>();
+/** What `.` does not match. */
+const LINE_TERMINATOR = /[\n\r\u2028\u2029]/;
 
 /** True when `room` matches `pattern` (`*` stands for any run of characters, everything else is literal). */
 export function roomMatches(pattern: string, room: string): boolean {
+  // Every room (an open server's grants, most guests'): `^.*$` without a cache lookup.
+  if (pattern === '*') return !LINE_TERMINATOR.test(room);
   if (!pattern.includes('*')) return pattern === room;
   let re = patternCache.get(pattern);
   if (!re) {
