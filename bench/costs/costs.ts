@@ -10,7 +10,9 @@
  *   client), and Socket.IO 4's polling transport. Also the server's JavaScript heap bytes allocated,
  *   and promoted to the old generation by minor GCs, and the time of its GCs on the main thread, per
  *   request answered (V8's GC records, see bench/servers/allocations.mjs; the window includes the
- *   publishes, as the CPU does).
+ *   publishes, as the CPU does). COSTS_POLL_ROUNDS=n runs the chosen kinds in turn n times and
+ *   prints the medians, and each kind's ratio to Socket.IO's CPU in the same round (the machine's
+ *   load moves the absolute figures more than the ratios).
  * - connect: 2000 WebSockets (COSTS_CONNECTIONS), 50 at a time, each subscribing to `bench`
  *   (Switchboard, SQLite store: its default) or just open (bare `ws`): seconds until all are in.
  * - memory: server RSS (after a GC) per idle connection at 2000, WebSocket and SSE; the RSS of
@@ -33,6 +35,8 @@ const CONNECTIONS = Number(process.env.COSTS_CONNECTIONS ?? 2000);
 const SSE_CLIENTS = Number(process.env.COSTS_SSE_CLIENTS ?? 200);
 const SSE_ROUNDS = Number(process.env.COSTS_SSE_ROUNDS ?? 3);
 const SSE_WARMUP_S = Number(process.env.COSTS_SSE_WARMUP ?? 1);
+/** Rounds of the poll measures (COSTS_POLL_ROUNDS): the chosen kinds in turn, each round, then the medians. */
+const POLL_ROUNDS = Number(process.env.COSTS_POLL_ROUNDS ?? 1);
 /** The Switchboard server: the built one (as `npm start` runs it) unless COSTS_TSX=1. */
 const SWITCHBOARD = process.env.COSTS_TSX ? 'switchboard-server.ts' : '../costs/switchboard-built-server.mjs';
 
@@ -187,30 +191,51 @@ async function pollCosts(): Promise<void> {
     { kind: 'bare-longpoll', script: '../costs/bare-longpoll-server.mjs', publish: '/api/rooms/bench/messages' },
   ];
   const only = process.env.COSTS_POLL_KINDS?.split(',');
-  for (const run of runs) {
-    if (only && !only.includes(run.kind)) continue;
-    const server = await ServerProcess.start(run.script);
-    try {
-      const fleet = await openPollFleet(server.port, run.kind, POLLERS);
-      fleet.deliveries = 0;
-      fleet.requests = 0;
-      fleet.latencies = [];
-      const before = await server.stats();
-      const ticksBefore = procTicks(server);
-      await publishAtRate(`http://127.0.0.1:${server.port}${run.publish}`, RATE, SECONDS);
-      await sleep(1500);
-      const after = await server.stats();
-      const ticks = procTicks(server).map((t, i) => t - ticksBefore[i]!);
-      const cpuMs = (after.cpuMicros - before.cpuMicros) / 1000;
-      const { deliveries, requests } = fleet;
-      await fleet.stop();
-      const perRequest = (field: 'allocatedBytes' | 'promotedBytes' | 'gcMicros'): number => ((after[field] ?? 0) - (before[field] ?? 0)) / Math.max(1, requests);
-      console.log(
-        `  ${run.kind.padEnd(18)} CPU ${fmt((cpuMs / Math.max(1, deliveries)) * 1000, 1).padStart(7)} ms/1000 deliveries  ${fmt((cpuMs / Math.max(1, requests)) * 1000, 1).padStart(7)} ms/1000 requests   deliveries ${String(deliveries).padStart(6)}/${POLLERS * RATE * SECONDS}   requests ${String(requests).padStart(6)}   p50 ${fmt(percentile(fleet.latencies, 50), 1)} ms  p99 ${fmt(percentile(fleet.latencies, 99), 1)} ms   user/system ${ticks[0]}/${ticks[1]} ticks   heap ${fmt(perRequest('allocatedBytes') / 1024, 1)} KB allocated, ${fmt(perRequest('promotedBytes'), 0)} B promoted, GC ${fmt(perRequest('gcMicros'), 1)} µs per request`,
-      );
-    } finally {
-      await server.stop();
+  const chosen = runs.filter((run) => !only || only.includes(run.kind));
+  const perRequestCpu = new Map<PollKind, number[]>();
+  for (let round = 1; round <= POLL_ROUNDS; round++) {
+    if (POLL_ROUNDS > 1) console.log(` round ${round}/${POLL_ROUNDS}`);
+    // Each round starts one kind further: no kind always runs first or last (the machine's load drifts).
+    for (let i = 0; i < chosen.length; i++) {
+      const run = chosen[(i + round - 1) % chosen.length]!;
+      perRequestCpu.set(run.kind, [...(perRequestCpu.get(run.kind) ?? []), await pollRun(run)]);
     }
+  }
+  if (POLL_ROUNDS === 1) return;
+  // Medians of the rounds; each kind's ratio to Socket.IO's in the same round, then the median of those.
+  const peer = perRequestCpu.get('socket.io-polling');
+  console.log(` medians of ${POLL_ROUNDS} rounds (ms of server CPU per 1000 requests answered):`);
+  for (const [kind, values] of perRequestCpu) {
+    const ratios = peer && kind !== 'socket.io-polling' ? values.map((v, i) => v / peer[i]!) : undefined;
+    console.log(`  ${kind.padEnd(18)} ${fmt(median(values), 1).padStart(7)}   [${values.map((v) => fmt(v, 1)).join(' ')}]${ratios ? `   / Socket.IO in the same round: ${fmt(median(ratios), 2)} [${ratios.map((r) => fmt(r, 2)).join(' ')}]` : ''}`);
+  }
+}
+
+/** One measure of one kind (its own server process); returns its server CPU per 1000 requests answered. */
+async function pollRun(run: { kind: PollKind; script: string; publish: string }): Promise<number> {
+  const server = await ServerProcess.start(run.script);
+  try {
+    const fleet = await openPollFleet(server.port, run.kind, POLLERS);
+    fleet.deliveries = 0;
+    fleet.requests = 0;
+    fleet.latencies = [];
+    const before = await server.stats();
+    const ticksBefore = procTicks(server);
+    await publishAtRate(`http://127.0.0.1:${server.port}${run.publish}`, RATE, SECONDS);
+    await sleep(1500);
+    const after = await server.stats();
+    const ticks = procTicks(server).map((t, i) => t - ticksBefore[i]!);
+    const cpuMs = (after.cpuMicros - before.cpuMicros) / 1000;
+    const { deliveries, requests } = fleet;
+    await fleet.stop();
+    const perRequest = (field: 'allocatedBytes' | 'promotedBytes' | 'gcMicros'): number => ((after[field] ?? 0) - (before[field] ?? 0)) / Math.max(1, requests);
+    const perThousand = (cpuMs / Math.max(1, requests)) * 1000;
+    console.log(
+      `  ${run.kind.padEnd(18)} CPU ${fmt((cpuMs / Math.max(1, deliveries)) * 1000, 1).padStart(7)} ms/1000 deliveries  ${fmt((cpuMs / Math.max(1, requests)) * 1000, 1).padStart(7)} ms/1000 requests   deliveries ${String(deliveries).padStart(6)}/${POLLERS * RATE * SECONDS}   requests ${String(requests).padStart(6)}   p50 ${fmt(percentile(fleet.latencies, 50), 1)} ms  p99 ${fmt(percentile(fleet.latencies, 99), 1)} ms   user/system ${ticks[0]}/${ticks[1]} ticks   heap ${fmt(perRequest('allocatedBytes') / 1024, 1)} KB allocated, ${fmt(perRequest('promotedBytes'), 0)} B promoted, GC ${fmt(perRequest('gcMicros'), 1)} µs per request`,
+    );
+    return perThousand;
+  } finally {
+    await server.stop();
   }
 }
 
