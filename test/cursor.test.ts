@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { formatCursor, parseCursor } from '../src/protocol/cursor.js';
+import { formatCursor, isEpochCursor, parseCursor } from '../src/protocol/cursor.js';
 import { SwitchboardError } from '../src/protocol/errors.js';
 
 /** The cursor grammar as a regular expression: what parseCursor reads by hand. */
@@ -36,7 +36,10 @@ describe('parseCursor', () => {
   it('agrees with the grammar on any text', () => {
     const text = fc.oneof(fc.string(), fc.stringMatching(/^[A-Za-z0-9_:.\n-]{0,40}$/), fc.stringMatching(/^[a-z_-]{0,34}:?[0-9]{0,17}$/));
     fc.assert(
-      fc.property(text, (t) => assert.deepEqual(parsed(t), reference(t))),
+      fc.property(text, (t) => {
+        assert.deepEqual(parsed(t), reference(t));
+        assert.equal(isEpochCursor(t), /^[A-Za-z0-9_-]{1,32}:\d{1,15}$/.test(t));
+      }),
       { numRuns: 20_000 },
     );
   });

@@ -17,6 +17,19 @@ export function formatCursor(position: Position): string {
  */
 export function parseCursor(text: string | null | undefined): { epoch?: string; seq: number } | undefined {
   if (text === undefined || text === null || text === '') return undefined;
+  const seq = cursorSeq(text);
+  if (seq < 0) throw new SwitchboardError('INVALID_CURSOR', JSON.stringify(text.slice(0, 80)));
+  const colon = text.indexOf(':');
+  return colon < 0 ? { seq } : { epoch: text.slice(0, colon), seq };
+}
+
+/** True when `text` is a cursor with its epoch (`<epoch>:<seq>`), checked without a regular expression. */
+export function isEpochCursor(text: string): boolean {
+  return text.indexOf(':') > 0 && cursorSeq(text) >= 0;
+}
+
+/** The seq of a cursor, or -1 when `text` is not one. */
+function cursorSeq(text: string): number {
   const colon = text.indexOf(':');
   const digits = colon + 1;
   let seq = 0;
@@ -27,8 +40,7 @@ export function parseCursor(text: string | null | undefined): { epoch?: string; 
     else seq = seq * 10 + (c - 0x30);
   }
   for (let i = 0; ok && i < colon; i++) ok = isEpochChar(text.charCodeAt(i));
-  if (!ok) throw new SwitchboardError('INVALID_CURSOR', JSON.stringify(text.slice(0, 80)));
-  return colon < 0 ? { seq } : { epoch: text.slice(0, colon), seq };
+  return ok ? seq : -1;
 }
 
 /** `A-Z a-z 0-9 _ -` */

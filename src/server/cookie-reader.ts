@@ -53,8 +53,34 @@ function isBlank(c: number): boolean {
   return c === 0x20 || c === 0x09;
 }
 
+/** `cookie`'s decode: decodeURIComponent, or the value as it is when that throws. Escapes of ASCII characters (a cursor's `%3A`) are decoded here, without it. */
 function decode(value: string): string {
-  if (value.indexOf('%') === -1) return value;
+  let percent = value.indexOf('%');
+  if (percent === -1) return value;
+  let out = '';
+  let from = 0;
+  while (percent !== -1) {
+    const code = percent + 2 < value.length ? (hex(value.charCodeAt(percent + 1)) << 4) | hex(value.charCodeAt(percent + 2)) : -1;
+    // A malformed escape: decodeURIComponent would throw.
+    if (code < 0) return value;
+    // Beyond ASCII: a UTF-8 sequence for decodeURIComponent to read (and judge).
+    if (code >= 0x80) return decodeAll(value);
+    out += value.slice(from, percent) + String.fromCharCode(code);
+    from = percent + 3;
+    percent = value.indexOf('%', from);
+  }
+  return out + value.slice(from);
+}
+
+/** A hexadecimal digit's value, or a negative number (so that a pair with one stays negative). */
+function hex(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -0x100;
+}
+
+function decodeAll(value: string): string {
   try {
     return decodeURIComponent(value);
   } catch {

@@ -2,6 +2,7 @@ import { serialize as serializeCookie } from 'cookie';
 import { DEFAULT_ROOM } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { MessageEntry, PollResult } from '../../protocol/types.js';
+import { isEpochCursor } from '../../protocol/cursor.js';
 import { SEED_SSE, seedJson, seedMessage, seedShows } from '../codecs.js';
 import type { ServerContext } from '../context.js';
 import { readCookies } from '../cookie-reader.js';
@@ -15,8 +16,7 @@ import { headerValue, openSseSession } from './sse.js';
 /** The poll routes answer with answerOne's headers, the common ones among them. */
 const OWN_HEADERS = { writesCommonHeaders: true };
 
-/** A cursor of ours (`<epoch>:<seq>`), and an SSE id of ours (`<seq>` too). Made once: a regular expression literal is a new object each time it is evaluated. */
-const CURSOR = /^[A-Za-z0-9_-]{1,32}:\d{1,15}$/;
+/** An SSE id of ours (`<epoch>:<seq>` or `<seq>`). Made once: a regular expression literal is a new object each time it is evaluated. */
 const EVENT_ID = /^(?:[A-Za-z0-9_-]{1,32}:)?\d{1,15}$/;
 
 /** Cookie that holds a polling lecture client's cursor, so no client loses a message between polls. */
@@ -244,7 +244,7 @@ function guestTicket(session: Session, cookies: PollCookies, res: HttpResponse):
 
 function cookieCursor(cookies: PollCookies): string | undefined {
   const value = cookies[SEED_COOKIE];
-  return value && CURSOR.test(value) ? value : undefined;
+  return value && isEpochCursor(value) ? value : undefined;
 }
 
 /** The two cookies a lecture poll reads. */
