@@ -61,6 +61,8 @@ export class TurnBudget {
    * waited for that less than ACCEPT_FIRST_MS.
    */
   accepting(): boolean {
+    // The common case, with no clock read: no connection accepted lately and no burst being waited out.
+    if (this.turns - this.acceptedIn > 1 && this.acceptingSince === undefined) return false;
     const now = performance.now();
     if (this.turns <= this.workTurn + 1 || now < this.workUntil) return false;
     if (this.turns - this.acceptedIn > 1 || now - this.acceptedAt > ACCEPT_FIRST_MS) {
