@@ -353,11 +353,14 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
 
   /** Requests of one connection that may wait for their answer at once (pipelining). */
   const MAX_PIPELINED = 4;
-  /** Unanswered requests of each HTTP/1.x connection, and on each answer its connection's count (one listener for all answers: no closure per request). */
+  /**
+   * Unanswered requests of each HTTP/1.x connection; each answer, once closed, takes one off its
+   * connection's count (one listener for all answers, which finds the count by the answer's
+   * request's socket: no closure, and no property added to the response, per request).
+   */
   const unanswered = new WeakMap<object, { n: number }>();
-  const pipeline = Symbol('pipeline');
-  function answered(this: HttpResponse & { [pipeline]?: { n: number } }): void {
-    const count = this[pipeline];
+  function answered(this: ServerResponse): void {
+    const count = unanswered.get(this.req.socket);
     if (count) count.n--;
   }
   // Requests run within the per-turn budget the WebSocket frames share, fairly between addresses.
@@ -376,7 +379,6 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     let count = unanswered.get(socket);
     if (!count) unanswered.set(socket, (count = { n: 0 }));
     count.n++;
-    (res as HttpResponse & { [pipeline]?: { n: number } })[pipeline] = count;
     res.on('close', answered); // 'close' comes once per answer
     if (count.n > MAX_PIPELINED) {
       metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
