@@ -264,8 +264,6 @@ export class Hub {
   readonly presence: PresenceTracker;
   private readonly channels = new Map<string, RoomChannel>();
   private readonly channelsLoading = new Map<string, Promise<RoomChannel>>();
-  /** When each channel of `channels` was last in use (epoch ms): it had subscribers, or a poll read it. */
-  private readonly lastUsed = new Map<string, number>();
   private readonly channelIdleMs: number;
   private readonly sweeper: NodeJS.Timeout;
   /** Rooms whose presence notice is due (see presenceChanged). */
@@ -637,13 +635,14 @@ export class Hub {
   private sharedAnswer(room: string, after: string | undefined, limit: number, parsed?: ReturnType<typeof parseCursor>): PollResult | undefined {
     const live = this.channels.get(room);
     if (!live) return undefined;
-    this.lastUsed.set(room, Date.now()); // polled: not idle
+    const now = Date.now();
+    live.lastUsedAt = now; // polled: not idle
     const answers = this.answersOf(live);
-    const known = answers.get(live.epoch, live.head, after, limit);
+    const known = answers.get(live.epoch, live.head, after, limit, now);
     if (known) return known;
     const cursor = parsed ?? parseCursor(after);
     if (cursor?.epoch === live.epoch && cursor.seq === live.head) {
-      return answers.set(live.epoch, live.head, after, limit, this.pollResult(room, live.epoch, [], live.head, false));
+      return answers.set(live.epoch, live.head, after, limit, this.pollResult(room, live.epoch, [], live.head, false), now);
     }
     return undefined;
   }
@@ -740,7 +739,7 @@ export class Hub {
   private async channel(room: string): Promise<RoomChannel> {
     const existing = this.channels.get(room);
     if (existing) {
-      this.lastUsed.set(room, Date.now());
+      existing.lastUsedAt = Date.now();
       return existing;
     }
     let loading = this.channelsLoading.get(room);
@@ -763,13 +762,13 @@ export class Hub {
           (batch, recipients) => this.onDelivered(batch, recipients),
         );
         this.channels.set(room, channel);
-        this.lastUsed.set(room, Date.now());
+        channel.lastUsedAt = Date.now();
         return channel;
       })().finally(() => this.channelsLoading.delete(room));
       this.channelsLoading.set(room, loading);
     }
     const channel = await loading;
-    this.lastUsed.set(room, Date.now());
+    channel.lastUsedAt = Date.now();
     return channel;
   }
 
@@ -778,7 +777,6 @@ export class Hub {
     const channel = this.channels.get(room);
     if (!channel) return undefined;
     this.channels.delete(room);
-    this.lastUsed.delete(room);
     channel.close();
     this.options.broker.unwatch?.(room);
     return channel;
@@ -790,8 +788,8 @@ export class Hub {
    */
   private evictIdle(now = Date.now()): void {
     for (const [room, channel] of this.channels) {
-      if (channel.size > 0) this.lastUsed.set(room, now);
-      else if (now - (this.lastUsed.get(room) ?? 0) >= this.channelIdleMs) this.dropChannel(room);
+      if (channel.size > 0) channel.lastUsedAt = now;
+      else if (now - channel.lastUsedAt >= this.channelIdleMs) this.dropChannel(room);
     }
   }
 

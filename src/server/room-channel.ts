@@ -33,6 +33,8 @@ export class RoomChannel {
   private readonly early = new Map<number, Entry>();
   private flushScheduled = false;
   private gapTimer: NodeJS.Timeout | undefined;
+  /** When the channel was last in use (epoch ms): it had subscribers, or a poll read it (the hub evicts idle ones). */
+  lastUsedAt = 0;
   /** Typing state for polling clients: member (or name) -> who and until when (epoch ms). */
   readonly typing = new Map<string, { from: Sender; until: number }>();
 
