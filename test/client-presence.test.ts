@@ -61,6 +61,20 @@ describe('presence changes end to end', () => {
     for (const w of watchers) await waitFor(() => w.presence().length === 2 && !w.presence().some((m) => m.member === 'ghost'), 5000, 'the list read again');
   });
 
+  it('a presence mark tells whether a notice of the room reached this node since (a subscriber re-reads its list only then)', async () => {
+    const { hub } = server;
+    assert.equal(hub.presenceQuiet('no-channel-here', hub.presenceMark('no-channel-here')), false, 'no channel: it may have missed some');
+    await fetch(`${url}/api/rooms/marks`, { method: 'PUT' });
+    const c = await connect({ url, ...FAST, room: 'marks', name: 'm', member: 'm', transport: 'websocket' });
+    clients.push(c);
+    await new Promise((r) => setTimeout(r, 300)); // its own arrival's notice has come and gone
+    const mark = hub.presenceMark('marks');
+    assert.equal(hub.presenceQuiet('marks', mark), true);
+    await broker.publish({ kind: 'presence', notice: { room: 'marks', changed: [], left: ['x'], count: 1 } });
+    assert.equal(hub.presenceQuiet('marks', mark), false);
+    assert.equal(hub.presenceQuiet('marks', hub.presenceMark('marks')), true);
+  });
+
   it('a big room that shrinks under the cap: the part an arrival got becomes the whole room', { timeout: 30_000 }, async () => {
     await fetch(`${url}/api/rooms/shrinks`, { method: 'PUT' });
     const sockets: WebSocket[] = [];

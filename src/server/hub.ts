@@ -80,6 +80,12 @@ export const PRESENCE_NOTICE_MAX_MEMBERS = 100;
 /** Entries read from the store per call while an answer is filled: bounds the memory one request holds. */
 const READ_CHUNK = 64;
 
+/** See Hub.presenceMark. */
+export interface PresenceMark {
+  readonly channel: RoomChannel;
+  readonly notices: number;
+}
+
 /** What ends a held poll early (its session's close). */
 export interface PollStop {
   /** Calls `wake` once when the poll must end (at once when it must already), unless `offClose(wake)` came first. */
@@ -228,6 +234,20 @@ export class Hub {
     // A sweep walks the channels of this node, which follow the rooms in use (not every room).
     this.sweeper = setInterval(() => this.evictIdle(), Math.max(50, Math.min(this.channelIdleMs / 2, 10_000)));
     this.sweeper.unref();
+  }
+
+  /**
+   * Where the room's presence notices stand on this node, for `presenceQuiet`: a subscriber takes
+   * a mark before it reads its snapshot, since notices reach only live subscribers.
+   */
+  presenceMark(room: string): PresenceMark | undefined {
+    const channel = this.channels.get(room);
+    return channel && { channel, notices: channel.presenceNotices };
+  }
+
+  /** True when no presence notice of the room reached this node since `mark` (none undefined: it may have missed some). */
+  presenceQuiet(room: string, mark: PresenceMark | undefined): boolean {
+    return mark !== undefined && this.channels.get(room) === mark.channel && mark.channel.presenceNotices === mark.notices;
   }
 
   get store(): MessageStore {
