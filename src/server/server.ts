@@ -500,7 +500,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       await start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(config.port, config.host, () => {
+        server.listen({ port: config.port, host: config.host, backlog: config.listenBacklog }, () => {
           server.off('error', reject);
           resolve();
         });
