@@ -242,6 +242,12 @@ export interface Switchboard {
   createRoom(room: string): Promise<RoomInfo>;
   /** Ends a member's connections (to `room` only, when given) on every node. */
   disconnect(member: string, room?: string): Promise<void>;
+  /**
+   * Stops taking new connections (the listening socket closes; with workers, node:cluster sends
+   * them to the others) and keeps serving the open ones until `close`. A rolling restart's old
+   * workers do so once the first new one listens, so that no client moves twice.
+   */
+  stopAccepting(): void;
   /** Graceful shutdown (see docs/protocol.md, "Shutdown"): bounded by `shutdownTimeoutMs`. */
   close(): Promise<void>;
 }
@@ -544,6 +550,9 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     },
     disconnect(member, room) {
       return appSession().disconnectMember(member, room);
+    },
+    stopAccepting() {
+      if (server.listening) server.close();
     },
     close() {
       closing ??= (async () => {

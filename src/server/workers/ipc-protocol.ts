@@ -61,7 +61,9 @@ export type ToWorker =
   | { sb: 1; t: 'res'; id: number; ok: true; value: unknown }
   | { sb: 1; t: 'res'; id: number; ok: false; error: string }
   /** Close gracefully (a rolling restart, or the primary's shutdown), then exit 0. */
-  | { sb: 1; t: 'drain' };
+  | { sb: 1; t: 'drain' }
+  /** Take no new connection, serve the open ones (a rolling restart: a new worker takes them, and this one is drained later). */
+  | { sb: 1; t: 'unlisten' };
 
 /** True when `m` is one of ours (and not, say, prom-client's). */
 export function isOurs<T extends ToPrimary | ToWorker>(m: unknown): m is T {
