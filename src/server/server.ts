@@ -17,7 +17,7 @@ import { createBroker } from './broker/create-broker.js';
 import { DEFAULT_CONFIG, type ServerConfig } from './config.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import type { ServerContext } from './context.js';
-import { isHttp2, sendJson, type HttpRequest, type HttpResponse } from './http-util.js';
+import { closeAfter, isHttp2, sendJson, type HttpRequest, type HttpResponse } from './http-util.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
 import { Limits } from './session/limits.js';
@@ -371,6 +371,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   /** Serves a request known to be Switchboard's (its URL already without the prefix). */
   function serve(req: HttpRequest, res: HttpResponse): void {
     if (node !== undefined) res.setHeader('x-switchboard-node', node);
+    if (connections.draining) closeAfter(res);
     // HTTP/2 multiplexes instead: its streams are bounded per connection by the secure server.
     if (isHttp2(req)) {
       schedule(req, res);

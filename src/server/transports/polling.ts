@@ -1,6 +1,6 @@
 import type { PollResult } from '../../protocol/types.js';
 import type { ServerContext } from '../context.js';
-import { responseGone, type HttpResponse } from '../http-util.js';
+import { closeAfter, responseGone, type HttpResponse } from '../http-util.js';
 import { COMMON_HEADERS, type Router } from '../router.js';
 import { intParam } from './http-api.js';
 import { heldSession, requestSession } from './request-session.js';
@@ -29,7 +29,10 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
     const made = heldSession(ctx, req, res, url, 'long-polling');
     const session = made instanceof Promise ? await made : made;
     try {
-      sendPollJson(res, await session.longPoll(params.room!, url.searchParams.get('after') ?? undefined, limit, timeout, url.searchParams.get('session') ?? undefined));
+      const result = await session.longPoll(params.room!, url.searchParams.get('after') ?? undefined, limit, timeout, url.searchParams.get('session') ?? undefined);
+      // Answered by a shutdown: the next poll goes elsewhere, on a connection of its own.
+      if (ctx.connections.draining) closeAfter(res);
+      sendPollJson(res, result);
     } finally {
       session.close();
     }

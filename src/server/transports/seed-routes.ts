@@ -4,7 +4,7 @@ import { SwitchboardError } from '../../protocol/errors.js';
 import type { MessageEntry, PollResult } from '../../protocol/types.js';
 import { SEED_SSE, seedJson, seedMessage, seedShows } from '../codecs.js';
 import type { ServerContext } from '../context.js';
-import { readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
+import { closeAfter, readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
 import { COMMON_HEADERS, type Router } from '../router.js';
 import type { Session } from '../session/session.js';
 import { heldSession, requestSession } from './request-session.js';
@@ -53,6 +53,7 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
         const result = await held.longPoll(DEFAULT_ROOM, cursor, 100, Math.max(0, deadline - Date.now()), ticket);
         if (result.reset || result.entries.some(seedShows) || Date.now() >= deadline || held.closed) {
           const next = nextCursor(held, result);
+          if (ctx.connections.draining) closeAfter(res); // the next poll goes elsewhere
           answerOne(res, result, typeof next === 'string' ? next : await next, 408);
           return;
         }
