@@ -13,6 +13,12 @@ export interface Stats {
   rss: number;
   heapUsed: number;
   external: number;
+  /** JavaScript heap bytes allocated since the server started (bench/servers/allocations.mjs). */
+  allocatedBytes?: number;
+  /** Bytes minor GCs promoted to the old generation since the server started. */
+  promotedBytes?: number;
+  /** Microseconds the server's GCs took on its main thread since it started. */
+  gcMicros?: number;
 }
 
 /**

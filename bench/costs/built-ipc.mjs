@@ -1,11 +1,13 @@
 // bench/servers/ipc.ts in plain JavaScript, for the built server (see switchboard-built-server.mjs).
+import { allocations } from '../servers/allocations.mjs';
+
 export function answerStats() {
   process.on('message', (msg) => {
     if (msg.cmd !== 'stats') return;
     globalThis.gc?.();
     const cpu = process.cpuUsage();
     const mem = process.memoryUsage();
-    process.send?.({ cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, heapTotal: mem.heapTotal, arrayBuffers: mem.arrayBuffers });
+    process.send?.({ cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, heapTotal: mem.heapTotal, arrayBuffers: mem.arrayBuffers, ...allocations() });
   });
 }
 

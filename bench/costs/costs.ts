@@ -7,7 +7,10 @@
  *   (COSTS_SECONDS), published over HTTP: server CPU per 1000 deliveries and per 1000 requests
  *   answered, latency p50, on Switchboard's native routes (`/api/rooms/bench/longpoll`, `poll`
  *   every 1 s), the lecture's (`/longpoll`, `/poll`: one message per answer, a cookie jar per
- *   client), and Socket.IO 4's polling transport.
+ *   client), and Socket.IO 4's polling transport. Also the server's JavaScript heap bytes allocated,
+ *   and promoted to the old generation by minor GCs, and the time of its GCs on the main thread, per
+ *   request answered (V8's GC records, see bench/servers/allocations.mjs; the window includes the
+ *   publishes, as the CPU does).
  * - connect: 2000 WebSockets (COSTS_CONNECTIONS), 50 at a time, each subscribing to `bench`
  *   (Switchboard, SQLite store: its default) or just open (bare `ws`): seconds until all are in.
  * - memory: server RSS (after a GC) per idle connection at 2000, WebSocket and SSE; the RSS of
@@ -97,7 +100,7 @@ function noteText(fleet: PollFleet, text: unknown): void {
   fleet.latencies.push(performance.now() - Number(m[1]));
 }
 
-type PollKind = 'native-longpoll' | 'native-poll' | 'lecture-longpoll' | 'lecture-poll' | 'socket.io-polling';
+type PollKind = 'native-longpoll' | 'native-poll' | 'lecture-longpoll' | 'lecture-poll' | 'socket.io-polling' | 'bare-longpoll';
 
 async function openPollFleet(port: number, kind: PollKind, n: number): Promise<PollFleet> {
   const base = `http://127.0.0.1:${port}`;
@@ -134,7 +137,7 @@ async function openPollFleet(port: number, kind: PollKind, n: number): Promise<P
       }
       return;
     }
-    const path = kind === 'native-poll' ? 'poll' : 'longpoll';
+    const path = kind === 'native-poll' ? 'poll' : 'longpoll'; // bare-longpoll: the same routes
     let cursor = (JSON.parse((await get(`${base}/api/rooms/bench/poll`, agent)).body) as { cursor: string }).cursor;
     while (running) {
       const r = await get(`${base}/api/rooms/bench/${path}?after=${cursor}&timeout=5000`, agent);
@@ -183,6 +186,7 @@ async function pollCosts(): Promise<void> {
     { kind: 'lecture-longpoll', script: SWITCHBOARD, publish: '/update' },
     { kind: 'lecture-poll', script: SWITCHBOARD, publish: '/update' },
     { kind: 'socket.io-polling', script: '../costs/socket-io-polling-server.ts', publish: '/publish' },
+    { kind: 'bare-longpoll', script: '../costs/bare-longpoll-server.mjs', publish: '/api/rooms/bench/messages' },
   ];
   const only = process.env.COSTS_POLL_KINDS?.split(',');
   for (const run of runs) {
@@ -202,8 +206,9 @@ async function pollCosts(): Promise<void> {
       const cpuMs = (after.cpuMicros - before.cpuMicros) / 1000;
       const { deliveries, requests } = fleet;
       await fleet.stop();
+      const perRequest = (field: 'allocatedBytes' | 'promotedBytes' | 'gcMicros'): number => ((after[field] ?? 0) - (before[field] ?? 0)) / Math.max(1, requests);
       console.log(
-        `  ${run.kind.padEnd(18)} CPU ${fmt((cpuMs / Math.max(1, deliveries)) * 1000, 1).padStart(7)} ms/1000 deliveries  ${fmt((cpuMs / Math.max(1, requests)) * 1000, 1).padStart(7)} ms/1000 requests   deliveries ${String(deliveries).padStart(6)}/${POLLERS * RATE * SECONDS}   requests ${String(requests).padStart(6)}   p50 ${fmt(percentile(fleet.latencies, 50), 1)} ms  p99 ${fmt(percentile(fleet.latencies, 99), 1)} ms   user/system ${ticks[0]}/${ticks[1]} ticks`,
+        `  ${run.kind.padEnd(18)} CPU ${fmt((cpuMs / Math.max(1, deliveries)) * 1000, 1).padStart(7)} ms/1000 deliveries  ${fmt((cpuMs / Math.max(1, requests)) * 1000, 1).padStart(7)} ms/1000 requests   deliveries ${String(deliveries).padStart(6)}/${POLLERS * RATE * SECONDS}   requests ${String(requests).padStart(6)}   p50 ${fmt(percentile(fleet.latencies, 50), 1)} ms  p99 ${fmt(percentile(fleet.latencies, 99), 1)} ms   user/system ${ticks[0]}/${ticks[1]} ticks   heap ${fmt(perRequest('allocatedBytes') / 1024, 1)} KB allocated, ${fmt(perRequest('promotedBytes'), 0)} B promoted, GC ${fmt(perRequest('gcMicros'), 1)} µs per request`,
       );
     } finally {
       await server.stop();

@@ -1,6 +1,9 @@
+import { allocations } from './allocations.mjs';
+
 /**
  * The benchmark's window into a server process: on `{cmd: 'stats'}` over the IPC channel it
- * answers with CPU time used so far and memory (after a GC when --expose-gc is on).
+ * answers with CPU time used so far, memory (after a GC when --expose-gc is on), and bytes
+ * allocated and promoted so far (allocations.mjs).
  */
 export function answerStats(extra: () => Record<string, number> = () => ({})): void {
   process.on('message', (msg: { cmd?: string }) => {
@@ -8,6 +11,6 @@ export function answerStats(extra: () => Record<string, number> = () => ({})): v
     (globalThis as { gc?: () => void }).gc?.();
     const cpu = process.cpuUsage();
     const mem = process.memoryUsage();
-    process.send?.({ cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, ...extra() });
+    process.send?.({ cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, ...allocations(), ...extra() });
   });
 }

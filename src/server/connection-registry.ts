@@ -1,10 +1,15 @@
 import { SwitchboardError } from '../protocol/errors.js';
 import type { Principal } from './auth/principal.js';
+import { IntrusiveList, type Linked } from './intrusive-list.js';
 import type { Metrics } from './metrics.js';
 import type { Limits } from './session/limits.js';
 
-/** A long-lived connection the server must end when it shuts down. */
-export interface Closable {
+/**
+ * A long-lived connection the server must end when it shuts down. The registry links it into its
+ * list of open connections through the `Linked` fields (a held long poll is open for one request:
+ * no Set entry per request).
+ */
+export interface Closable extends Linked<Closable> {
   readonly principal?: Principal;
   /** Ends the connection gracefully, telling the client to reconnect (elsewhere). */
   shutdown(): void;
@@ -24,7 +29,7 @@ export interface Closable {
  * their write deadlines; ends them on shutdown or when an administrator disconnects a member.
  */
 export class ConnectionRegistry {
-  private readonly open = new Set<Closable>();
+  private readonly open = new IntrusiveList<Closable>();
   private readonly sweeper: NodeJS.Timeout;
   draining = false;
 
@@ -35,7 +40,8 @@ export class ConnectionRegistry {
   ) {
     this.sweeper = setInterval(() => {
       const now = Date.now();
-      for (const c of this.open) c.sweep?.(now);
+      // A copy: a sweep may close its connection, and a close may release others.
+      for (const c of [...this.open]) c.sweep?.(now);
     }, 1000);
     this.sweeper.unref();
   }
@@ -57,6 +63,7 @@ export class ConnectionRegistry {
   admit(transport: string, conn: Closable): void {
     if (this.draining) throw new SwitchboardError('SHUTTING_DOWN');
     if (this.open.size >= this.max) throw new SwitchboardError('TOO_MANY_CONNECTIONS', `limit is ${this.max}`);
+    if (this.open.has(conn)) return;
     if (conn.principal) this.limits.openConnection(conn.principal);
     this.open.add(conn);
     this.metrics.openConnections(transport).value++;

@@ -13,7 +13,7 @@ import { PresenceTracker } from './presence/presence-tracker.js';
 import { RoomChannel } from './room-channel.js';
 import { clientIdOf, type MessageStore, type RoomPageRequest, type RoomState } from './store/message-store.js';
 import { isAmendment } from './store/fold.js';
-import type { Subscriber } from './subscriber.js';
+import type { OnceSubscriber, Subscriber } from './subscriber.js';
 
 export interface HubOptions {
   store: MessageStore;
@@ -95,23 +95,41 @@ export interface PollStop {
 }
 
 /**
+ * Where a poll's answer goes: `answer` or `fail`, once. An object, not a promise: a held poll
+ * answered through a chain of promises (the hold's, the session's record, the route's await,
+ * the router's catch) made some 0.7 KB of promises, reactions and closures per request.
+ * Implementations do not throw (they are called from a microtask).
+ */
+export interface PollReply {
+  answer(result: PollResult): void;
+  fail(err: unknown): void;
+}
+
+/** A PollReply that settles a promise (for callers that want one). */
+function promisedReply(): { reply: PollReply; answered: Promise<PollResult> } {
+  let reply!: PollReply;
+  const answered = new Promise<PollResult>((resolve, reject) => (reply = { answer: resolve, fail: reject }));
+  return { reply, answered };
+}
+
+/**
  * A long poll held at a position of a room: a subscriber of its channel until something wakes it
- * (entries, a typing notice, a reset, its timeout, its session's close), then it resolves
- * `answer` and lets go of the channel, the timer and the session. No async frame waits while it
- * is held: what a held poll keeps is this object (and its promise), and its methods are the
+ * (entries, a typing notice, a reset, its timeout, its session's close), then it answers its
+ * reply and lets go of the channel, the timer and the session. No async frame and no promise
+ * wait while it is held: what a held poll keeps is this object, and its methods are the
  * class's, not closures made per poll: a poll is the hottest request there is.
  */
-class HeldPoll implements Subscriber {
+class HeldPoll implements OnceSubscriber {
   readonly transport = 'long-polling' as const;
-  /** Resolves once woken, with what the poll answers. */
-  readonly answer: Promise<PollResult>;
+  listPrev: OnceSubscriber | undefined = undefined;
+  listNext: OnceSubscriber | undefined = undefined;
+  listOwner: object | undefined = undefined;
   /** Wakes it (the timeout's and the session close's callback too). */
   readonly wake: () => void;
   /** The first batch that woke it, if a batch did. */
   private wokenBy: Batch | undefined;
   /** Where it was held (`position` is the channel's to move as it delivers). */
   private readonly from: number;
-  private resolve!: (result: PollResult | Promise<PollResult>) => void;
   private readonly timer: NodeJS.Timeout;
   /** HELD; WOKEN or CANCELLED (timer and session let go; the channel lets go, and a woken one answers, in a microtask); GONE. */
   private state: number = HELD;
@@ -125,11 +143,11 @@ class HeldPoll implements Subscriber {
     private readonly limit: number,
     timeoutMs: number,
     private readonly stop: PollStop,
+    private readonly reply: PollReply,
   ) {
     this.from = position;
-    this.answer = new Promise<PollResult>((resolve) => (this.resolve = resolve));
     this.wake = () => this.woken();
-    channel.subscribers.add(this);
+    channel.hold(this);
     this.timer = setTimeout(this.wake, timeoutMs);
     stop.onClose(this.wake);
   }
@@ -148,9 +166,11 @@ class HeldPoll implements Subscriber {
     this.wake();
   }
 
-  /** Ends the hold without an answer (the caller answers otherwise). */
-  cancel(): void {
-    if (this.state === HELD) this.release(CANCELLED);
+  /** Ends the hold without an answer (the caller answers otherwise); false when it was woken already (it answers). */
+  cancel(): boolean {
+    if (this.state !== HELD) return this.state === CANCELLED;
+    this.release(CANCELLED);
+    return true;
   }
 
   private woken(): void {
@@ -160,8 +180,17 @@ class HeldPoll implements Subscriber {
       // and its count by transport; a typing notice's clearing of the shared answers, which its answer must not predate).
       const answer = this.state === WOKEN;
       this.state = GONE;
-      this.channel.remove(this);
-      if (answer) this.resolve(this.hub.wokenAnswer(this.room, this.after, this.limit, this.from, this.wokenBy));
+      this.channel.letGo(this);
+      if (!answer) return;
+      let result: PollResult | Promise<PollResult>;
+      try {
+        result = this.hub.wokenAnswer(this.room, this.after, this.limit, this.from, this.wokenBy);
+      } catch (err) {
+        this.reply.fail(err);
+        return;
+      }
+      if (result instanceof Promise) result.then((r) => this.reply.answer(r), (err: unknown) => this.reply.fail(err));
+      else this.reply.answer(result);
     }
   }
 
@@ -212,6 +241,8 @@ export class Hub {
   private readonly presenceDue = new Map<string, Set<string>>();
   /** Rooms this node last found over PRESENCE_NOTICE_MAX_MEMBERS members in a presence notice's read (see sendPresence). */
   private readonly bigRooms = new Set<string>();
+  /** The poll answer that is a whole batch (one function for every batch, not a closure per woken poll). */
+  private readonly batchAnswer = (b: Batch): PollResult => this.pollResult(b.room, b.epoch, [...b.entries], b.lastSeq, false);
   /** Shared poll answers of each live room (see PollAnswers). */
   private readonly pollAnswers = new WeakMap<RoomChannel, PollAnswers>();
   private disconnectHandler: (member: string, room: string | undefined) => void = () => {};
@@ -436,20 +467,54 @@ export class Hub {
   }
 
   /**
+   * `poll`, without a promise when the answer needs no read (one shared at this position, or the
+   * empty one at the head: most polls). Throws (or rejects) as `poll` rejects.
+   */
+  pollNow(room: string, after: string | undefined, limit: number): PollResult | Promise<PollResult> {
+    return this.sharedAnswer(room, after, limit) ?? this.readAnswer(room, after, limit);
+  }
+
+  /**
    * Entries after a cursor; when there are none yet, waits for the next ones until `timeoutMs`
    * or `stop` says so (the session closed), then answers with no entries (long polling).
    */
   longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, stop: PollStop): Promise<PollResult> {
+    const { reply, answered } = promisedReply();
+    this.holdPoll(room, after, limit, timeoutMs, stop, reply);
+    return answered;
+  }
+
+  /**
+   * `longPoll`, answering `reply` (once; at once when there is something already, else when
+   * woken), with no promise on the way of a poll at the live head. Never throws: `reply.fail`.
+   */
+  holdPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, stop: PollStop, reply: PollReply): void {
+    let cursor: ReturnType<typeof parseCursor>;
+    let shared: PollResult | undefined;
+    try {
+      cursor = parseCursor(after);
+      shared = this.sharedAnswer(room, after, limit, cursor);
+    } catch (err) {
+      reply.fail(err);
+      return;
+    }
     // Behind the head at a position other polls asked already (a poller back while more came):
     // their shared answer, at once, with no read of the room and nothing to wait for.
-    const shared = this.sharedAnswer(room, after, limit);
-    if (shared && (shared.entries.length > 0 || shared.reset)) return Promise.resolve(shared);
+    if (shared && (shared.entries.length > 0 || shared.reset)) {
+      reply.answer(shared);
+      return;
+    }
     const channel = this.channels.get(room);
-    const cursor = parseCursor(after);
     // At the live head (the common case: a poller back for more) nothing is read and nothing is
     // there yet (sharedAnswer just said so, marking the room in use): what comes next wakes it.
-    if (channel && cursor?.epoch === channel.epoch && cursor.seq === channel.head) return new HeldPoll(this, room, channel, cursor.seq, after, limit, timeoutMs, stop).answer;
-    return this.longPollElsewhere(room, after, limit, timeoutMs, stop);
+    if (channel && cursor?.epoch === channel.epoch && cursor.seq === channel.head) {
+      new HeldPoll(this, room, channel, cursor.seq, after, limit, timeoutMs, stop, reply);
+      return;
+    }
+    this.longPollElsewhere(room, after, limit, timeoutMs, stop).then(
+      (result) => reply.answer(result),
+      (err: unknown) => reply.fail(err),
+    );
   }
 
   /** A long poll not at the live head (or of a room with no channel yet): read what follows `after`, else hold. */
@@ -457,7 +522,8 @@ export class Hub {
     const position = this.resolveStart(await this.room(room), after).seq;
     const channel = await this.channel(room);
     // Registered before reading, so an entry stored meanwhile wakes it (no lost wake-up).
-    const waiter = new HeldPoll(this, room, channel, position, after, limit, timeoutMs, stop);
+    const { reply, answered } = promisedReply();
+    const waiter = new HeldPoll(this, room, channel, position, after, limit, timeoutMs, stop, reply);
     let now: PollResult;
     try {
       now = this.sharedAnswer(room, after, limit) ?? (await this.readAnswer(room, after, limit));
@@ -469,14 +535,14 @@ export class Hub {
       waiter.cancel();
       return now;
     }
-    return waiter.answer;
+    return answered;
   }
 
   /** What a poll held at `position` answers once woken: the batch that woke it (one answer object for every poll held at its position), or what the store has. */
   wokenAnswer(room: string, after: string | undefined, limit: number, position: number, batch: Batch | undefined): PollResult | Promise<PollResult> {
     if (batch && batch.firstSeq === position + 1 && batch.entries.length <= limit) {
       // Every poll held at this position gets the same answer object, encoded once.
-      return batch.encoded(longPollFormat(limit), (b) => this.pollResult(room, b.epoch, [...b.entries], b.lastSeq, false));
+      return batch.encoded(longPollFormat(limit), this.batchAnswer);
     }
     // Read again (shared, see answerNow): the history may have been reset meanwhile.
     return this.answerNow(room, after, limit);
@@ -550,14 +616,14 @@ export class Hub {
   }
 
   /** The answer to `after` when it needs no read: one shared at this position, or the empty one at the head. */
-  private sharedAnswer(room: string, after: string | undefined, limit: number): PollResult | undefined {
+  private sharedAnswer(room: string, after: string | undefined, limit: number, parsed?: ReturnType<typeof parseCursor>): PollResult | undefined {
     const live = this.channels.get(room);
     if (!live) return undefined;
     this.lastUsed.set(room, Date.now()); // polled: not idle
     const answers = this.answersOf(live);
     const known = answers.get(live.epoch, live.head, after, limit);
     if (known) return known;
-    const cursor = parseCursor(after);
+    const cursor = parsed ?? parseCursor(after);
     if (cursor?.epoch === live.epoch && cursor.seq === live.head) {
       return answers.set(live.epoch, live.head, after, limit, this.pollResult(room, live.epoch, [], live.head, false));
     }

@@ -44,8 +44,10 @@ export class Metrics {
   /** The deliveries counter of each live transport, bound once: a batch costs one lookup per transport. */
   private readonly deliveriesBy = new Map<TransportName, Counter.Internal>();
   private countRooms: (() => Promise<number>) | undefined;
-  /** Commands counted since the last read, by command, transport and outcome (see Cell). */
-  private readonly commandCells = new Map<string, { labels: { command: string; transport: string; outcome: string }; cell: Cell }>();
+  /** Commands counted since the last read (see Cell), each with its labels. */
+  private readonly commandCells: { labels: { command: string; transport: string; outcome: string }; cell: Cell }[] = [];
+  /** The same cells by command, transport and outcome: a lookup per command without a key string made for it. */
+  private readonly commandIndex = new Map<string, Map<string, Map<string, Cell>>>();
   /** Open connections by transport (see Cell). */
   private readonly connectionCells = new Map<string, Cell>();
 
@@ -67,7 +69,7 @@ export class Metrics {
       labelNames: ['command', 'transport', 'outcome'],
       registers: [this.registry],
       collect() {
-        for (const { labels, cell } of self.commandCells.values()) {
+        for (const { labels, cell } of self.commandCells) {
           if (cell.value === 0) continue;
           this.inc(labels, cell.value);
           cell.value = 0;
@@ -98,10 +100,16 @@ export class Metrics {
 
   /** The count of `command` on `transport` with `outcome` (ok or an error code): add to its `value`. */
   command(command: string, transport: string, outcome: string): Cell {
-    const key = `${command}\u0000${transport}\u0000${outcome}`;
-    let known = this.commandCells.get(key);
-    if (!known) this.commandCells.set(key, (known = { labels: { command, transport, outcome }, cell: { value: 0 } }));
-    return known.cell;
+    let byTransport = this.commandIndex.get(command);
+    if (!byTransport) this.commandIndex.set(command, (byTransport = new Map()));
+    let byOutcome = byTransport.get(transport);
+    if (!byOutcome) byTransport.set(transport, (byOutcome = new Map()));
+    let cell = byOutcome.get(outcome);
+    if (!cell) {
+      byOutcome.set(outcome, (cell = { value: 0 }));
+      this.commandCells.push({ labels: { command, transport, outcome }, cell });
+    }
+    return cell;
   }
 
   /** The number of open connections of `transport`: add to or take from its `value`. */

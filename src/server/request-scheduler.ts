@@ -32,6 +32,14 @@ export class RequestScheduler {
 
   constructor(private readonly options: RequestSchedulerOptions) {}
 
+  /**
+   * True when a request would run at once (nobody waits and the turn's budget lasts): the caller
+   * may run it itself, with no callback made for it. Counts against the turn like `run`.
+   */
+  runsNow(): boolean {
+    return this.waiting === 0 && this.options.budget.available();
+  }
+
   /** How many requests wait for a turn. */
   get size(): number {
     return this.waiting;
@@ -42,7 +50,7 @@ export class RequestScheduler {
    * has `maxWaitingPerAddress` requests waiting: the caller refuses the request.
    */
   run(address: string, fn: () => void): boolean {
-    if (this.waiting === 0 && this.options.budget.available()) {
+    if (this.runsNow()) {
       fn();
       return true;
     }
@@ -86,7 +94,9 @@ export class RequestScheduler {
    */
   private step(first: boolean, last: boolean): void {
     if (this.waiting > 0 && (this.options.budget.available() || (first && !this.options.budget.accepting()))) {
-      const [address, queue] = this.queues.entries().next().value as [string, (() => void)[]];
+      // keys(), not entries(): no [address, queue] pair made per request.
+      const address = this.queues.keys().next().value as string;
+      const queue = this.queues.get(address)!;
       const fn = queue.shift()!;
       // The address goes to the back of the round: one request per address per round (alone in
       // the round, it stays where it is: a Map deleted from and added to at every request churns).

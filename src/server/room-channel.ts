@@ -1,7 +1,8 @@
 import type { Entry, PresenceNotice, ReadReceipt, Sender, TransportName, TypingNotice } from '../protocol/types.js';
 import { Batch } from './batch.js';
+import { IntrusiveList } from './intrusive-list.js';
 import { Notice } from './notice.js';
-import type { Subscriber } from './subscriber.js';
+import type { OnceSubscriber, Subscriber } from './subscriber.js';
 import { SubscriberSet } from './subscriber-set.js';
 
 /** How long an out-of-order entry waits for the ones before it before they are read from the store. */
@@ -21,6 +22,9 @@ const RESYNC_PAGE = 500;
 export class RoomChannel {
   /** Live subscribers, counted by transport as they come and go (for the deliveries metric). */
   readonly subscribers = new SubscriberSet();
+  /** Subscribers for one delivery (held long polls), and how many there are of each transport. */
+  private readonly held = new IntrusiveList<OnceSubscriber>();
+  private readonly heldByTransport = new Map<TransportName, number>();
   /** Subscribers still replaying history: live batches wait here until the replay is done. */
   private readonly catchingUp = new Map<Subscriber, Batch[]>();
   /** Seq of the last entry accepted for delivery. */
@@ -59,9 +63,7 @@ export class RoomChannel {
       this.accepted = entry.seq - 1;
       this.early.clear();
       this.pending = [];
-      const ended = [...this.subscribers, ...this.catchingUp.keys()];
-      this.subscribers.clear();
-      this.catchingUp.clear();
+      const ended = this.dropAll();
       for (const sub of ended) sub.historyReset();
     }
     if (entry.seq <= this.accepted) return;
@@ -100,9 +102,7 @@ export class RoomChannel {
   /** The room was reset or deleted: every subscriber is told its history (or the room) is gone. */
   end(deleted = false): void {
     clearTimeout(this.gapTimer);
-    const ended = [...this.subscribers, ...this.catchingUp.keys()];
-    this.subscribers.clear();
-    this.catchingUp.clear();
+    const ended = this.dropAll();
     this.early.clear();
     this.pending = [];
     for (const sub of ended) sub.historyReset(deleted);
@@ -134,8 +134,20 @@ export class RoomChannel {
     this.catchingUp.delete(sub);
   }
 
+  /** Adds a subscriber for one delivery (a held long poll): live at once, until `letGo`. */
+  hold(sub: OnceSubscriber): void {
+    if (this.held.has(sub)) return;
+    this.held.add(sub);
+    this.heldByTransport.set(sub.transport, (this.heldByTransport.get(sub.transport) ?? 0) + 1);
+  }
+
+  /** Removes a subscriber added by `hold` (again: nothing). */
+  letGo(sub: OnceSubscriber): void {
+    if (this.held.delete(sub)) this.heldByTransport.set(sub.transport, this.heldByTransport.get(sub.transport)! - 1);
+  }
+
   get size(): number {
-    return this.subscribers.size + this.catchingUp.size;
+    return this.subscribers.size + this.catchingUp.size + this.held.size;
   }
 
   /** Sends an ephemeral typing notice to every live subscriber, encoded once. */
@@ -143,6 +155,7 @@ export class RoomChannel {
     this.typing.set(notice.from.member ?? notice.from.name, { from: notice.from, until: Date.now() + ttlMs });
     const encoded = new Notice('typing', JSON.stringify({ type: 'typing', ...notice }));
     for (const sub of this.subscribers) sub.deliverTyping?.(notice, encoded);
+    this.held.forEach((sub) => sub.deliverTyping?.(notice, encoded));
   }
 
   /** Sends an ephemeral presence notice to every live subscriber, encoded once. */
@@ -184,7 +197,18 @@ export class RoomChannel {
     this.pending = [];
     for (const held of this.catchingUp.values()) held.push(batch);
     for (const sub of this.subscribers) this.deliverTo(sub, batch);
+    this.held.forEach((sub) => this.deliverTo(sub, batch));
     this.onDelivered(batch, this.subscribers.byTransport);
+    if (this.held.size > 0) this.onDelivered(batch, this.heldByTransport);
+  }
+
+  /** Removes every subscriber (a reset or deleted history ends them); returns them. */
+  private dropAll(): Subscriber[] {
+    const ended = [...this.subscribers, ...this.catchingUp.keys(), ...this.held.clear()];
+    this.subscribers.clear();
+    this.catchingUp.clear();
+    this.heldByTransport.clear();
+    return ended;
   }
 
   private deliverTo(sub: Subscriber, batch: Batch): void {

@@ -86,7 +86,9 @@ export class Router {
       res.end();
       return;
     }
-    const found = this.fmw.find(req.method as Method, (req.url ?? '/').split('?')[0]!);
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const found = this.fmw.find(req.method as Method, q < 0 ? target : target.slice(0, q));
     if (!found) {
       setCommonHeaders(res);
       this.fallback(req, res);

@@ -393,6 +393,11 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     schedule(req, res);
   }
   function schedule(req: HttpRequest, res: HttpResponse): void {
+    // Most requests run at once: no callback made for them.
+    if (scheduler.runsNow()) {
+      if (!req.socket.destroyed) router.handle(req, res);
+      return;
+    }
     const run = (): void => {
       // The client may have gone while the request waited for its turn.
       if (!req.socket.destroyed) router.handle(req, res);

@@ -1,5 +1,6 @@
 import type { TransportName, TypingNotice } from '../protocol/types.js';
 import type { Batch } from './batch.js';
+import type { Linked } from './intrusive-list.js';
 import type { Notice } from './notice.js';
 
 /**
@@ -25,3 +26,10 @@ export interface Subscriber {
    */
   historyReset(deleted?: boolean): void;
 }
+
+/**
+ * A subscriber for one delivery at most (a held long poll): its channel keeps it in a list of
+ * its own, linked through the subscriber (IntrusiveList), not in the Set of the others, as it
+ * comes and goes at every request.
+ */
+export interface OnceSubscriber extends Subscriber, Linked<OnceSubscriber> {}

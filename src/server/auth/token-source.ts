@@ -10,6 +10,9 @@ export const TOKEN_COOKIE = 'sb_token';
 
 export type TokenVia = 'header' | 'query' | 'cookie';
 
+/** Made once (a regular expression literal is a new object each time it is evaluated): every request is looked at. */
+const BEARER = /^Bearer +(\S+) *$/i;
+
 /**
  * The request's token and where it came from, looking in order at `Authorization: Bearer <t>`,
  * the `token` query parameter and the `sb_token` cookie; the first non-empty one wins. Undefined
@@ -17,7 +20,8 @@ export type TokenVia = 'header' | 'query' | 'cookie';
  */
 export function requestToken(req: HttpRequest, url: RequestUrl): { token: string; via: TokenVia } | undefined {
   // The scheme is case-insensitive (RFC 9110 §11.1); another scheme (Basic) is not ours to read.
-  const bearer = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1];
+  const authorization = req.headers.authorization;
+  const bearer = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
   if (bearer) return { token: bearer, via: 'header' };
   const query = url.searchParams.get('token');
   if (query) return { token: query, via: 'query' };

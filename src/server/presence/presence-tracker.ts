@@ -28,7 +28,8 @@ export interface PresenceOptions {
  * and departures into `join` / `leave` through `emit` (the hub writes them to the room log).
  */
 export class PresenceTracker {
-  private readonly local = new Map<string, LocalConnection>();
+  /** This node's connections, by room and connection id (no key string made per poll's touch). */
+  private readonly local = new Map<string, Map<string, LocalConnection>>();
   /** The last snapshot of each room found to have more than its limit of members (snapshot). */
   private readonly bigRooms = new Map<string, { at: number; limit: number; list: Promise<PresenceMember[]> }>();
 
@@ -52,7 +53,7 @@ export class PresenceTracker {
 
   /** A connection left the room (closed, unsubscribed). The member leaves after the grace period unless it comes back. */
   detach(room: string, connId: string, _member?: string): void {
-    const conn = this.local.get(key(room, connId));
+    const conn = this.local.get(room)?.get(connId);
     if (!conn || conn.leaveTimer) return;
     conn.leaveTimer = setTimeout(() => this.remove(conn), this.options.graceMs);
     conn.leaveTimer.unref();
@@ -61,9 +62,11 @@ export class PresenceTracker {
   /** Expires polling clients, refreshes this node's records, reaps members of dead nodes. Called every few seconds. */
   async tick(now = Date.now()): Promise<void> {
     const live: LocalConnection[] = [];
-    for (const conn of this.local.values()) {
-      if (conn.pollUntil !== undefined && conn.pollUntil <= now && !conn.leaveTimer) this.remove(conn);
-      else if (!conn.leaveTimer) live.push(conn);
+    for (const byId of this.local.values()) {
+      for (const conn of byId.values()) {
+        if (conn.pollUntil !== undefined && conn.pollUntil <= now && !conn.leaveTimer) this.remove(conn);
+        else if (!conn.leaveTimer) live.push(conn);
+      }
     }
     for (const [room, big] of this.bigRooms) if (now - big.at >= BIG_ROOM_SNAPSHOT_MS) this.bigRooms.delete(room);
     try {
@@ -126,14 +129,15 @@ export class PresenceTracker {
 
   /** Drops every timer (shutdown). */
   clear(): void {
-    for (const c of this.local.values()) if (c.leaveTimer) clearTimeout(c.leaveTimer);
+    for (const byId of this.local.values()) for (const c of byId.values()) if (c.leaveTimer) clearTimeout(c.leaveTimer);
     this.local.clear();
     this.bigRooms.clear();
   }
 
   private upsert(room: string, conn: PresenceConnection, pollUntil: number | undefined): void {
-    const k = key(room, conn.id);
-    const existing = this.local.get(k);
+    let byId = this.local.get(room);
+    if (!byId) this.local.set(room, (byId = new Map()));
+    const existing = byId.get(conn.id);
     if (existing) {
       if (existing.leaveTimer) clearTimeout(existing.leaveTimer);
       existing.leaveTimer = undefined;
@@ -142,7 +146,7 @@ export class PresenceTracker {
     }
     const record: PresenceConnection = { ...conn, node: this.options.node };
     const local: LocalConnection = { ...record, room, pollUntil, leaveTimer: undefined };
-    this.local.set(k, local);
+    byId.set(conn.id, local);
     this.store
       .add(room, record, Date.now() + this.options.ttlMs)
       .then((arrived) => this.emit(room, arrived ? 'join' : 'change', { id: conn.id, name: conn.name, member: conn.member, transport: conn.transport }))
@@ -150,9 +154,10 @@ export class PresenceTracker {
   }
 
   private remove(conn: LocalConnection): void {
-    const k = key(conn.room, conn.id);
-    if (this.local.get(k) !== conn) return;
-    this.local.delete(k);
+    const byId = this.local.get(conn.room);
+    if (byId?.get(conn.id) !== conn) return;
+    byId.delete(conn.id);
+    if (byId.size === 0) this.local.delete(conn.room);
     this.store
       .remove(conn.room, conn.member, conn.id)
       .then((left) => this.emit(conn.room, left ? 'leave' : 'change', { id: conn.id, name: conn.name, member: conn.member }))
@@ -163,6 +168,3 @@ export class PresenceTracker {
 /** How long a big room's snapshot serves its subscribers (PresenceTracker.snapshot). */
 export const BIG_ROOM_SNAPSHOT_MS = 1000;
 
-function key(room: string, connId: string): string {
-  return `${room}\u0000${connId}`;
-}

@@ -85,12 +85,13 @@ export function handshake(
   // (same clientId) are recognised: clientIds are scoped to their sender.
   const connectionId = claimedConnection ?? (stableGuest && open && !claimed.member ? `anon-${createHash('sha256').update(address).digest('base64url').slice(0, 12)}` : randomId());
   const token = requestToken(req, url);
+  // One shape, no spread: every request makes one.
   const credentials: Credentials = {
-    ...(token ? { token } : {}),
+    token,
     cookieTrusted: cookieTrusted(req, config.origins),
     address,
     connectionId,
-    claimed: open ? { name: checked(claimed.name, displayName, 'name'), member: checked(claimed.member, clientMessageId, 'member') } : {},
+    claimed: open ? { name: checked(claimed.name, displayName, 'name'), member: checked(claimed.member, clientMessageId, 'member') } : NO_CLAIMS,
   };
   const principal = ctx.hooks.onConnect ? undefined : policy.authenticateNow(credentials);
   if (principal === undefined) return verifiedHandshake(ctx, req, credentials);
@@ -106,6 +107,9 @@ async function verifiedHandshake(ctx: ServerContext, req: HttpRequest, credentia
   if (hook && (await hook({ principal, request: req })) === false) throw new SwitchboardError('FORBIDDEN', 'refused by the application');
   return { principal, connectionId: credentials.connectionId };
 }
+
+/** What a keyed server believes of a request's claims: nothing. */
+const NO_CLAIMS: Credentials['claimed'] = Object.freeze({});
 
 /** The name, member and connection a request claims in its query string. */
 export function claimsOf(url: RequestUrl): { name: string | null; member: string | null; connection: string | null } {

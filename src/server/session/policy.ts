@@ -5,8 +5,8 @@ import type { VerifiedToken } from '../auth/token-verifier.js';
 
 /** What a client presents: its token (if any), its address, and what it says of itself. */
 export interface Credentials {
-  /** A token and where it came from. A cookie token counts only when `cookieTrusted`. */
-  token?: { token: string; via: 'header' | 'query' | 'cookie' | 'frame' };
+  /** A token and where it came from (undefined: none). A cookie token counts only when `cookieTrusted`. */
+  token?: { token: string; via: 'header' | 'query' | 'cookie' | 'frame' } | undefined;
   /** False when the token came by cookie on a request another site could have made (CSRF). */
   cookieTrusted: boolean;
   address: string;

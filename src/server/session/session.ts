@@ -10,7 +10,7 @@ import type { Codec } from '../codecs.js';
 import { Notice } from '../notice.js';
 import type { Closable } from '../connection-registry.js';
 import type { ServerContext } from '../context.js';
-import { PRESENCE_NOTICE_MAX_MEMBERS } from '../hub.js';
+import { PRESENCE_NOTICE_MAX_MEMBERS, type PollReply } from '../hub.js';
 import type { RoomPageRequest, RoomState } from '../store/message-store.js';
 import type { Subscriber } from '../subscriber.js';
 import type { Budget } from './limits.js';
@@ -85,6 +85,10 @@ export class Session implements Closable {
   readonly id: string;
   readonly transport: SessionTransport;
   principal: Principal;
+  /** Links of the ConnectionRegistry's list of open connections (see Closable). */
+  listPrev: Closable | undefined = undefined;
+  listNext: Closable | undefined = undefined;
+  listOwner: object | undefined = undefined;
   /** Its subscriptions by room: NO_SUBSCRIPTIONS (shared, never written) until the first. */
   private subs = NO_SUBSCRIPTIONS;
   private readonly output: SessionOptions['sink'];
@@ -98,7 +102,7 @@ export class Session implements Closable {
   private stalledSince: number | undefined;
   private closedWith: SwitchboardError | null | undefined;
   /** The last presence ticket this session checked (for this principal and room), with what it says. */
-  private checkedTicket: { ticket: string; room: string; principal: Principal; claims: { connectionId: string; member: string; name: string } } | undefined;
+  private checkedTicket: CheckedTicket | undefined;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -394,6 +398,41 @@ export class Session implements Closable {
     });
   }
 
+  /**
+   * `poll`, answering `reply` (once), at once when the answer needs no read (most polls): no
+   * promise made on the way. Never throws: `reply.fail` (the pipeline's errors too).
+   */
+  pollTo(room: string, after: string | undefined, limit: number, ticket: string | undefined, reply: PollReply): void {
+    let now: PollResult | Promise<PollResult>;
+    try {
+      this.check(room, 'read', undefined);
+      now = this.ctx.hub.pollNow(room, after, limit);
+    } catch (err) {
+      this.failed('poll', err);
+      reply.fail(err);
+      return;
+    }
+    const recorded = new RecordedPoll(this, 'poll', 'polling', reply, room, ticket);
+    if (now instanceof Promise) now.then((result) => recorded.answer(result), (err: unknown) => recorded.fail(err));
+    else recorded.answer(now);
+  }
+
+  /**
+   * `longPoll`, answering `reply` (once), with no promise on the way of a poll held at the live
+   * head. Never throws: `reply.fail` (the pipeline's errors too).
+   */
+  holdPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket: string | undefined, reply: PollReply): void {
+    try {
+      this.check(room, 'read', undefined);
+      if (ticket) this.touchPresence(room, ticket, 'long-polling');
+    } catch (err) {
+      this.failed('longpoll', err);
+      reply.fail(err);
+      return;
+    }
+    this.ctx.hub.holdPoll(room, after, limit, timeoutMs, this, new RecordedPoll(this, 'longpoll', 'long-polling', reply, room, ticket));
+  }
+
   poll(room: string, after: string | undefined, limit: number, ticket?: string): Promise<PollResult> {
     return this.run('poll', room, 'read', undefined, async () => {
       const result = await this.ctx.hub.poll(room, after, limit);
@@ -544,7 +583,7 @@ export class Session implements Closable {
     if (this.closed) return;
     this.closedWith = err ?? null;
     clearTimeout(this.expiryTimer);
-    for (const room of [...this.subs.keys()]) this.dropSubscription(room, true);
+    if (this.subs.size > 0) for (const room of [...this.subs.keys()]) this.dropSubscription(room, true);
     const watchers = this.closeWatchers;
     this.closeWatchers = undefined;
     if (typeof watchers === 'function') watchers();
@@ -641,13 +680,7 @@ export class Session implements Closable {
   private run<T>(command: string, room: string | undefined, right: Right | undefined, budget: Budget | undefined, execute: () => Promise<T>, validate?: () => void): Promise<T> {
     let pending: Promise<T>;
     try {
-      this.ensureOpen();
-      const exp = this.principal.expiresAt;
-      if (exp !== undefined && Date.now() >= exp) throw new SwitchboardError('TOKEN_EXPIRED');
-      if (room !== undefined && !ROOM_NAME_PATTERN.test(room)) throw new SwitchboardError('INVALID_ROOM_NAME', JSON.stringify(room.slice(0, 80)));
-      if (room !== undefined && right !== undefined) this.ctx.policy.authorize(this.principal, room, right);
-      validate?.();
-      if (budget !== undefined) this.ctx.limits.spend(budget, this.principal);
+      this.check(room, right, budget, validate);
       pending = execute();
     } catch (err) {
       this.failed(command, err);
@@ -666,11 +699,24 @@ export class Session implements Closable {
     );
   }
 
-  private failed(command: string, err: unknown): void {
+  /** The pipeline before execute: open, token not expired, room name, right, validate, budget. Throws. */
+  private check(room: string | undefined, right: Right | undefined, budget: Budget | undefined, validate?: () => void): void {
+    this.ensureOpen();
+    const exp = this.principal.expiresAt;
+    if (exp !== undefined && Date.now() >= exp) throw new SwitchboardError('TOKEN_EXPIRED');
+    if (room !== undefined && !ROOM_NAME_PATTERN.test(room)) throw new SwitchboardError('INVALID_ROOM_NAME', JSON.stringify(room.slice(0, 80)));
+    if (room !== undefined && right !== undefined) this.ctx.policy.authorize(this.principal, room, right);
+    validate?.();
+    if (budget !== undefined) this.ctx.limits.spend(budget, this.principal);
+  }
+
+  /** Records a command that failed with `err` (metrics by command, transport and error code). */
+  failed(command: string, err: unknown): void {
     this.record(command, err instanceof SwitchboardError ? err.code : 'INTERNAL');
   }
 
-  private record(command: string, outcome: string): void {
+  /** Records a command's outcome (`ok`, or an error code). */
+  record(command: string, outcome: string): void {
     this.ctx.metrics.command(command, this.transport, outcome).value++;
   }
 
@@ -709,7 +755,8 @@ export class Session implements Closable {
     sub.deliverPresence(new Notice('presence', JSON.stringify({ type: 'presence', room, members: now })));
   }
 
-  private touchPresence(room: string, ticket: string, transport: 'polling' | 'long-polling'): void {
+  /** Keeps the member of a presence ticket present in `room` (throws INVALID_SESSION for a ticket not good here). */
+  touchPresence(room: string, ticket: string, transport: 'polling' | 'long-polling'): void {
     const claims = this.checkTicket(room, ticket);
     this.ctx.hub.presence.touch(room, { id: claims.connectionId, member: claims.member, name: claims.name, transport });
   }
@@ -722,7 +769,7 @@ export class Session implements Closable {
     const claims = this.ctx.tickets.verify(ticket, room);
     // A user's ticket is good for that user only; a guest's for any guest (guests have no proof of who they are).
     if (this.principal.kind === 'user' && claims.member !== this.principal.member) throw new SwitchboardError('INVALID_SESSION', 'issued to another member');
-    if (!this.output) this.checkedTicket = { ticket, room, principal: this.principal, claims };
+    if (!this.output) this.checkedTicket = new CheckedTicket(ticket, room, this.principal, claims);
     return claims;
   }
 
@@ -741,6 +788,54 @@ export class Session implements Closable {
     }, Math.min(Math.max(0, exp - Date.now()), 2_147_483_647));
     this.expiryTimer.unref();
   }
+}
+
+/**
+ * A poll's answer on its way from the hub to the route: the session records it (and, for a poll
+ * that carries a presence ticket, keeps its member present), then passes it on.
+ */
+class RecordedPoll implements PollReply {
+  constructor(
+    private readonly session: Session,
+    private readonly command: 'poll' | 'longpoll',
+    private readonly transport: 'polling' | 'long-polling',
+    private readonly reply: PollReply,
+    private readonly room: string,
+    private readonly ticket: string | undefined,
+  ) {}
+
+  answer(result: PollResult): void {
+    if (this.ticket) {
+      try {
+        this.session.touchPresence(this.room, this.ticket, this.transport);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+    }
+    this.session.record(this.command, 'ok');
+    this.reply.answer(result);
+  }
+
+  fail(err: unknown): void {
+    this.session.failed(this.command, err);
+    this.reply.fail(err);
+  }
+}
+
+/**
+ * A presence ticket a session checked, with what it says. A class, not an object literal: V8
+ * allocates a literal in the old generation once most objects of its site outlive a minor GC
+ * (these live as long as a held poll), and a dead old object keeps what it points at (the
+ * principal, young) alive through minor GCs until the next major one.
+ */
+class CheckedTicket {
+  constructor(
+    readonly ticket: string,
+    readonly room: string,
+    readonly principal: Principal,
+    readonly claims: { connectionId: string; member: string; name: string },
+  ) {}
 }
 
 /** Entries after a read position that unread counts look at, at most. */

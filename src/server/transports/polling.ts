@@ -1,7 +1,10 @@
 import type { PollResult } from '../../protocol/types.js';
 import type { ServerContext } from '../context.js';
-import { closeAfter, responseGone, type HttpResponse } from '../http-util.js';
+import type { ConnectionRegistry } from '../connection-registry.js';
+import { closeAfter, responseGone, type HttpRequest, type HttpResponse, type RequestUrl } from '../http-util.js';
+import type { PollReply } from '../hub.js';
 import { COMMON_HEADERS, type Router } from '../router.js';
+import type { Session } from '../session/session.js';
 import { intParam } from './http-api.js';
 import { heldSession, requestSession } from './request-session.js';
 
@@ -16,27 +19,60 @@ import { heldSession, requestSession } from './request-session.js';
 export function registerPolling(router: Router, ctx: ServerContext): void {
   const { config } = ctx;
 
-  router.on('GET', '/api/rooms/:room/poll', async (req, res, params, url) => {
+  router.on('GET', '/api/rooms/:room/poll', (req, res, params, url) => {
     const limit = intParam(url, 'limit', 1, 500) ?? 100;
     const made = requestSession(ctx, req, url, 'polling');
-    const session = made instanceof Promise ? await made : made;
-    sendPollJson(res, await session.poll(params.room!, url.searchParams.get('after') ?? undefined, limit, url.searchParams.get('session') ?? undefined));
+    if (made instanceof Promise) return made.then((session) => poll(router, req, res, session, params.room!, url, limit));
+    poll(router, req, res, made, params.room!, url, limit);
   }, OWN_HEADERS);
 
-  router.on('GET', '/api/rooms/:room/longpoll', async (req, res, params, url) => {
+  router.on('GET', '/api/rooms/:room/longpoll', (req, res, params, url) => {
     const limit = intParam(url, 'limit', 1, 500) ?? 100;
     const timeout = intParam(url, 'timeout', 0, 120_000) ?? config.longPollTimeoutMs;
     const made = heldSession(ctx, req, res, url, 'long-polling');
-    const session = made instanceof Promise ? await made : made;
-    try {
-      const result = await session.longPoll(params.room!, url.searchParams.get('after') ?? undefined, limit, timeout, url.searchParams.get('session') ?? undefined);
-      // Answered by a shutdown: the next poll goes elsewhere, on a connection of its own.
-      if (ctx.connections.draining) closeAfter(res);
-      sendPollJson(res, result);
-    } finally {
-      session.close();
-    }
+    if (made instanceof Promise) return made.then((session) => longPoll(router, req, res, session, params.room!, url, limit, timeout, ctx.connections));
+    longPoll(router, req, res, made, params.room!, url, limit, timeout, ctx.connections);
   }, OWN_HEADERS);
+}
+
+function poll(router: Router, req: HttpRequest, res: HttpResponse, session: Session, room: string, url: RequestUrl, limit: number): void {
+  session.pollTo(room, url.searchParams.get('after') ?? undefined, limit, url.searchParams.get('session') ?? undefined, new PollAnswer(router, req, res, undefined));
+}
+
+function longPoll(router: Router, req: HttpRequest, res: HttpResponse, session: Session, room: string, url: RequestUrl, limit: number, timeout: number, connections: ConnectionRegistry): void {
+  session.holdPoll(room, url.searchParams.get('after') ?? undefined, limit, timeout, url.searchParams.get('session') ?? undefined, new PollAnswer(router, req, res, session, connections));
+}
+
+/**
+ * A poll's answer to its response: the PollResult as JSON, or the router's error answer. A held
+ * poll's session is closed once it answered (before the error answer, as a route's `finally`).
+ * A held poll answered while the node drains (by the shutdown) closes its connection: the next
+ * poll goes elsewhere, on a connection of its own.
+ */
+class PollAnswer implements PollReply {
+  constructor(
+    private readonly router: Router,
+    private readonly req: HttpRequest,
+    private readonly res: HttpResponse,
+    private readonly held: Session | undefined,
+    private readonly connections?: ConnectionRegistry,
+  ) {}
+
+  answer(result: PollResult): void {
+    if (this.connections?.draining) closeAfter(this.res);
+    try {
+      sendPollJson(this.res, result);
+    } catch (err) {
+      this.router.fail(this.res, err, this.req);
+    } finally {
+      this.held?.close();
+    }
+  }
+
+  fail(err: unknown): void {
+    this.held?.close();
+    this.router.fail(this.res, err, this.req);
+  }
 }
 
 /** The poll routes answer with sendPollJson's headers, the common ones among them. */

@@ -1,10 +1,13 @@
-import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
+import { serialize as serializeCookie } from 'cookie';
 import { DEFAULT_ROOM } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { MessageEntry, PollResult } from '../../protocol/types.js';
 import { SEED_SSE, seedJson, seedMessage, seedShows } from '../codecs.js';
 import type { ServerContext } from '../context.js';
+import type { ConnectionRegistry } from '../connection-registry.js';
+import { readCookies } from '../cookie-reader.js';
 import { closeAfter, readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
+import type { PollReply } from '../hub.js';
 import { COMMON_HEADERS, type Router } from '../router.js';
 import type { Session } from '../session/session.js';
 import { heldSession, requestSession } from './request-session.js';
@@ -12,6 +15,10 @@ import { headerValue, openSseSession } from './sse.js';
 
 /** The poll routes answer with answerOne's headers, the common ones among them. */
 const OWN_HEADERS = { writesCommonHeaders: true };
+
+/** A cursor of ours (`<epoch>:<seq>`), and an SSE id of ours (`<seq>` too). Made once: a regular expression literal is a new object each time it is evaluated. */
+const CURSOR = /^[A-Za-z0-9_-]{1,32}:\d{1,15}$/;
+const EVENT_ID = /^(?:[A-Za-z0-9_-]{1,32}:)?\d{1,15}$/;
 
 /** Cookie that holds a polling lecture client's cursor, so no client loses a message between polls. */
 export const SEED_COOKIE = 'sb_seed';
@@ -31,37 +38,16 @@ export const GUEST_COOKIE = 'sb_guest';
 export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   const { config } = ctx;
 
-  router.on('GET', '/poll', async (req, res, _params, url) => {
+  router.on('GET', '/poll', (req, res, _params, url) => {
     const made = requestSession(ctx, req, url, 'polling', {});
-    const session = made instanceof Promise ? await made : made;
-    const cookies = pollCookies(req);
-    const cursor = cookieCursor(cookies);
-    const result = await session.poll(DEFAULT_ROOM, cursor ?? endCursor, 100, guestTicket(session, cookies, res));
-    const next = nextCursor(session, result);
-    answerOne(res, cursor === undefined ? undefined : result, typeof next === 'string' ? next : await next, 204);
+    if (made instanceof Promise) return made.then((session) => new LecturePoll(router, req, res, session).start());
+    new LecturePoll(router, req, res, made).start();
   }, OWN_HEADERS);
 
-  router.on('GET', '/longpoll', async (req, res, _params, url) => {
+  router.on('GET', '/longpoll', (req, res, _params, url) => {
     const made = heldSession(ctx, req, res, url, 'long-polling');
-    const held = made instanceof Promise ? await made : made;
-    try {
-      const cookies = pollCookies(req);
-      const ticket = guestTicket(held, cookies, res);
-      let cursor = cookieCursor(cookies) ?? endCursor;
-      const deadline = Date.now() + config.longPollTimeoutMs;
-      for (;;) {
-        const result = await held.longPoll(DEFAULT_ROOM, cursor, 100, Math.max(0, deadline - Date.now()), ticket);
-        if (result.reset || result.entries.some(seedShows) || Date.now() >= deadline || held.closed) {
-          const next = nextCursor(held, result);
-          if (ctx.connections.draining) closeAfter(res); // the next poll goes elsewhere
-          answerOne(res, result, typeof next === 'string' ? next : await next, 408);
-          return;
-        }
-        cursor = result.cursor; // nothing the lecture shows (presence, data-only messages): skip it and keep waiting
-      }
-    } finally {
-      held.close();
-    }
+    if (made instanceof Promise) return made.then((held) => new LectureLongPoll(router, req, res, held, ctx.connections).start(config.longPollTimeoutMs));
+    new LectureLongPoll(router, req, res, made, ctx.connections).start(config.longPollTimeoutMs);
   }, OWN_HEADERS);
 
   router.on('GET', '/subscribe', async (req, res, _params, url) => {
@@ -70,7 +56,7 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
     try {
       // EventSource gives up on an error answer: an id that is not ours (another server's), or
       // one of a reset history, starts at the end, as a new client would.
-      const after = lastId && /^(?:[A-Za-z0-9_-]{1,32}:)?\d{1,15}$/.test(lastId) ? lastId : undefined;
+      const after = lastId && EVENT_ID.test(lastId) ? lastId : undefined;
       await session.subscribe(DEFAULT_ROOM, { after, create: true, resetToEnd: true }, () => open());
     } catch (err) {
       if (!res.headersSent) {
@@ -92,8 +78,132 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   });
 }
 
+/**
+ * A lecture `GET /poll`: 204 (or 200 with the next message) and the cursor cookie. Answered
+ * through the session's PollReply: no promise on the way of a poll whose answer needs no read.
+ */
+class LecturePoll implements PollReply {
+  private cursor: string | undefined;
+
+  constructor(
+    private readonly router: Router,
+    private readonly req: HttpRequest,
+    private readonly res: HttpResponse,
+    private readonly session: Session,
+  ) {}
+
+  /** Reads the cookies and polls; throws what they throw (the router answers). */
+  start(): void {
+    const cookies = pollCookies(this.req);
+    this.cursor = cookieCursor(cookies);
+    this.session.pollTo(DEFAULT_ROOM, this.cursor ?? endCursor, 100, guestTicket(this.session, cookies, this.res), this);
+  }
+
+  answer(result: PollResult): void {
+    try {
+      const next = nextCursor(this.session, result);
+      if (typeof next === 'string') this.answerWith(result, next);
+      else next.then((n) => this.answerWith(result, n), (err: unknown) => this.fail(err));
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  fail(err: unknown): void {
+    this.router.fail(this.res, err, this.req);
+  }
+
+  private answerWith(result: PollResult, next: string): void {
+    try {
+      answerOne(this.res, this.cursor === undefined ? undefined : result, next, 204);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+}
+
+/**
+ * A lecture `GET /longpoll`: held until a message the lecture shows comes (presence and data-only
+ * messages are skipped: held again past them), or until the timeout (408), or until the session
+ * closes; then the session closes.
+ */
+class LectureLongPoll implements PollReply {
+  private cursor: string | undefined;
+  private ticket: string | undefined;
+  private deadline = 0;
+  /** True while `hold` runs: an answer that comes at once holds again from its loop, not by recursion. */
+  private holding = false;
+  private again = false;
+
+  constructor(
+    private readonly router: Router,
+    private readonly req: HttpRequest,
+    private readonly res: HttpResponse,
+    private readonly held: Session,
+    /** While they drain, the answer closes its connection: the next poll goes elsewhere. */
+    private readonly connections: ConnectionRegistry,
+  ) {}
+
+  /** Reads the cookies and holds; throws what they throw (the router answers), the session closed. */
+  start(timeoutMs: number): void {
+    try {
+      const cookies = pollCookies(this.req);
+      this.ticket = guestTicket(this.held, cookies, this.res);
+      this.cursor = cookieCursor(cookies) ?? endCursor;
+      this.deadline = Date.now() + timeoutMs;
+    } catch (err) {
+      this.held.close();
+      throw err;
+    }
+    this.hold();
+  }
+
+  answer(result: PollResult): void {
+    try {
+      if (result.reset || result.entries.some(seedShows) || Date.now() >= this.deadline || this.held.closed) {
+        const next = nextCursor(this.held, result);
+        if (typeof next === 'string') this.finish(result, next);
+        else next.then((n) => this.finish(result, n), (err: unknown) => this.fail(err));
+        return;
+      }
+      this.cursor = result.cursor; // nothing the lecture shows (presence, data-only messages): skip it and keep waiting
+      if (this.holding) this.again = true;
+      else this.hold();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  fail(err: unknown): void {
+    this.held.close();
+    this.router.fail(this.res, err, this.req);
+  }
+
+  private hold(): void {
+    this.holding = true;
+    do {
+      this.again = false;
+      this.held.holdPoll(DEFAULT_ROOM, this.cursor, 100, Math.max(0, this.deadline - Date.now()), this.ticket, this);
+    } while (this.again);
+    this.holding = false;
+  }
+
+  private finish(result: PollResult, next: string): void {
+    if (this.connections.draining) closeAfter(this.res);
+    try {
+      answerOne(this.res, result, next, 408);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.held.close();
+  }
+}
+
 /** A lecture poll's answer that carries a message: its body and its head, with the cookie of the cursor past it or without. */
 interface SeedAnswer {
+  /** The history the cookie's cursor is of. */
+  epoch: string;
   body: string;
   cookie: string;
   headers: Readonly<Record<string, string>>;
@@ -104,12 +214,13 @@ const seedAnswers = new WeakMap<MessageEntry, SeedAnswer>();
 
 /** The answer that carries `message` (of history `epoch`), made once whatever the number of pollers it goes to. */
 function seedAnswer(message: MessageEntry, epoch: string): SeedAnswer {
-  const cookie = cursorCookie(`${epoch}:${message.seq}`);
   let known = seedAnswers.get(message);
-  if (known === undefined || known.cookie !== cookie) {
+  // Looked up first: no cursor text made per poll for an answer made already.
+  if (known === undefined || known.epoch !== epoch) {
+    const cookie = cursorCookie(`${epoch}:${message.seq}`);
     const body = `${seedJson(message)}\n`;
     const headers = { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(body)), ...COMMON_HEADERS };
-    seedAnswers.set(message, (known = { body, cookie, headers, withCookie: { ...headers, 'set-cookie': cookie } }));
+    seedAnswers.set(message, (known = { epoch, body, cookie, headers, withCookie: { ...headers, 'set-cookie': cookie } }));
   }
   return known;
 }
@@ -137,7 +248,7 @@ function guestTicket(session: Session, cookies: PollCookies, res: HttpResponse):
 
 function cookieCursor(cookies: PollCookies): string | undefined {
   const value = cookies[SEED_COOKIE];
-  return value && /^[A-Za-z0-9_-]{1,32}:\d{1,15}$/.test(value) ? value : undefined;
+  return value && CURSOR.test(value) ? value : undefined;
 }
 
 /** The two cookies a lecture poll reads. */
@@ -146,14 +257,18 @@ type PollCookies = Partial<Record<typeof SEED_COOKIE | typeof GUEST_COOKIE, stri
 const NO_COOKIES: PollCookies = Object.freeze({});
 
 /**
- * The request's cookies as `cookie`'s parse reads them (the first of each name, %-decoded), parsed
- * once per request (both cookies come from one parse), and not at all when neither is there.
+ * The request's two cookies as `cookie`'s parse reads them (the first of each name, %-decoded),
+ * read in one pass (readCookies: the header's other cookies are not sliced), and not at all when
+ * neither is there.
  */
 function pollCookies(req: HttpRequest): PollCookies {
   const header = req.headers.cookie;
   if (!header || (!header.includes(SEED_COOKIE) && !header.includes(GUEST_COOKIE))) return NO_COOKIES;
-  return parseCookie(header);
+  const values = readCookies(header, POLL_COOKIES);
+  return { sb_seed: values[0], sb_guest: values[1] };
 }
+
+const POLL_COOKIES = [SEED_COOKIE, GUEST_COOKIE] as const;
 
 /**
  * The cursor cookie, as `cookie`'s serialize writes it: a cursor is `<epoch>:<seq>` (base64url
