@@ -9,6 +9,7 @@ import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { PollAnswers } from './poll-answers.js';
+import { PollTimers, type Timed } from './poll-timers.js';
 import { PresenceTracker } from './presence/presence-tracker.js';
 import { RoomChannel } from './room-channel.js';
 import { clientIdOf, type MessageStore, type RoomPageRequest, type RoomState } from './store/message-store.js';
@@ -119,18 +120,21 @@ function promisedReply(): { reply: PollReply; answered: Promise<PollResult> } {
  * wait while it is held: what a held poll keeps is this object, and its methods are the
  * class's, not closures made per poll: a poll is the hottest request there is.
  */
-class HeldPoll implements OnceSubscriber {
+class HeldPoll implements OnceSubscriber, Timed {
   readonly transport = 'long-polling' as const;
   listPrev: OnceSubscriber | undefined = undefined;
   listNext: OnceSubscriber | undefined = undefined;
   listOwner: object | undefined = undefined;
+  timerPrev: Timed | undefined = undefined;
+  timerNext: Timed | undefined = undefined;
+  timerQueue: object | undefined = undefined;
+  deadline = 0;
   /** Wakes it (the timeout's and the session close's callback too). */
   readonly wake: () => void;
   /** The first batch that woke it, if a batch did. */
   private wokenBy: Batch | undefined;
   /** Where it was held (`position` is the channel's to move as it delivers). */
   private readonly from: number;
-  private readonly timer: NodeJS.Timeout;
   /** HELD; WOKEN or CANCELLED (timer and session let go; the channel lets go, and a woken one answers, in a microtask); GONE. */
   private state: number = HELD;
 
@@ -148,8 +152,13 @@ class HeldPoll implements OnceSubscriber {
     this.from = position;
     this.wake = () => this.woken();
     channel.hold(this);
-    this.timer = setTimeout(this.wake, timeoutMs);
+    hub.pollTimers.add(this, timeoutMs);
     stop.onClose(this.wake);
+  }
+
+  /** Its timeout passed (PollTimers). */
+  expire(): void {
+    this.wake();
   }
 
   deliver(batch: Batch): void {
@@ -196,9 +205,37 @@ class HeldPoll implements OnceSubscriber {
 
   private release(next: typeof WOKEN | typeof CANCELLED): void {
     this.state = next;
-    clearTimeout(this.timer);
+    this.hub.pollTimers.delete(this);
     this.stop.offClose(this.wake);
-    queueMicrotask(this.wake);
+    settleLater(this);
+  }
+
+  /** From the microtask after its release: see woken. */
+  settle(): void {
+    this.woken();
+  }
+}
+
+/** Held polls released in this turn, settled in one microtask after what released them (not a microtask each). */
+let releasing: HeldPoll[] = [];
+
+function settleLater(poll: HeldPoll): void {
+  releasing.push(poll);
+  if (releasing.length === 1) queueMicrotask(settleReleased);
+}
+
+function settleReleased(): void {
+  const polls = releasing;
+  releasing = [];
+  for (const poll of polls) {
+    try {
+      poll.settle();
+    } catch (err) {
+      // Thrown as it was from a microtask of its own, without keeping the others from settling.
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
   }
 }
 
@@ -241,6 +278,8 @@ export class Hub {
   private readonly presenceDue = new Map<string, Set<string>>();
   /** Rooms this node last found over PRESENCE_NOTICE_MAX_MEMBERS members in a presence notice's read (see sendPresence). */
   private readonly bigRooms = new Set<string>();
+  /** The timeouts of held long polls (one timer per timeout length). */
+  readonly pollTimers = new PollTimers();
   /** The poll answer that is a whole batch (one function for every batch, not a closure per woken poll). */
   private readonly batchAnswer = (b: Batch): PollResult => this.pollResult(b.room, b.epoch, [...b.entries], b.lastSeq, false);
   /** Shared poll answers of each live room (see PollAnswers). */
@@ -604,6 +643,7 @@ export class Hub {
 
   close(): void {
     clearInterval(this.sweeper);
+    this.pollTimers.clear();
     this.presence.clear();
   }
 
