@@ -11,7 +11,7 @@ import type { PollResult } from '../src/protocol/types.js';
 import { SseFollower, WsFollower, getJson, hasAll, logProblem, sleep } from './fixtures/log-clients.js';
 import { NodeProcess } from './fixtures/node-process.js';
 import { publishHttp } from './fixtures/publishers.js';
-import { request, waitFor, type HttpAnswer } from './helpers.js';
+import { request, startServer, waitFor, type HttpAnswer } from './helpers.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 
 const skip = await redisSkipReason('the graceful drain suite (test/graceful-drain.test.ts)');
@@ -115,5 +115,40 @@ describe('SIGTERM drains a node', { skip, timeout: 40_000 }, () => {
       Array.from({ length: 5 }, (_, i) => `after-${i}`),
       'the long poller resumes on node B from the cursor it was answered with',
     );
+  });
+});
+
+describe('a draining node closes the keep-alive connections it answers on', { timeout: 20_000 }, () => {
+  it('a held long poll (native and lecture) and a request during the drain delay come with Connection: close', async () => {
+    const s = await startServer({ drainDelayMs: 400 });
+    const agent = new http.Agent({ keepAlive: true });
+    const get = (path: string, headers: Record<string, string> = {}): Promise<{ status: number; connection: string | undefined }> =>
+      new Promise((resolve, reject) => {
+        http
+          .get(`${s.url}${path}`, { agent, headers }, (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+          })
+          .on('error', reject);
+      });
+    try {
+      await request(`${s.url}/api/rooms/kept`, { method: 'PUT' });
+      const before = await get('/healthz');
+      assert.equal(before.connection, 'keep-alive', 'before the drain, a connection is kept');
+      const cursor = ((await getJson(`${s.url}/api/rooms/kept/poll`)) as PollResult).cursor;
+      const held = get(`/api/rooms/kept/longpoll?after=${cursor}&timeout=60000`);
+      const seedCookie = (await request(`${s.url}/poll`)).headers['set-cookie']![0]!.split(';')[0]!;
+      const heldSeed = get('/longpoll', { cookie: seedCookie });
+      await sleep(100);
+      const closing = s.server.close();
+      await sleep(100);
+      const during = await get('/healthz');
+      assert.deepEqual([during.status, during.connection], [200, 'close'], 'served during the delay, on a connection that closes after');
+      assert.deepEqual(await held, { status: 200, connection: 'close' }, 'the held long poll: its next poll goes elsewhere');
+      assert.deepEqual(await heldSeed, { status: 408, connection: 'close' }, "the lecture's held /longpoll too");
+      await closing;
+    } finally {
+      agent.destroy();
+    }
   });
 });

@@ -222,8 +222,10 @@ describe('one room, four transports', () => {
     const carolWs = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=carol&member=c1`);
     await carolWs.opened;
     carolWs.send({ type: 'subscribe', room: 'pres' });
-    const notice = await watcher.next('presence', (f) => (f.members as { name: string; transports: string[] }[]).some((m) => m.name === 'carol' && m.transports.length === 2));
-    assert.deepEqual((notice.members as { name: string; transports: string[] }[]).find((m) => m.name === 'carol')!.transports.sort(), ['sse', 'websocket']);
+    const notice = await watcher.next('presence', (f) => changedIn(f).some((m) => m.name === 'carol' && m.transports.length === 2));
+    // The change, not the list: carol alone (whole), and the room's count.
+    assert.deepEqual(changedIn(notice).map((m) => [m.member, [...m.transports].sort()]), [['c1', ['sse', 'websocket']]]);
+    assert.deepEqual([notice.left, notice.count, notice.members], [[], 2, undefined]);
     assert.equal(watcher.of('join').filter((f) => (f.from as { name: string }).name === 'carol').length, 1);
     carolWs.close();
     sse.close();
@@ -243,9 +245,12 @@ describe('presence kept out of the log (the default; --presence-entries writes i
       await watcher.next('subscribed');
       const sse = new SseProbe(`${s.url}/api/rooms/quiet/events?name=dora&member=d`);
       await sse.ready;
-      await watcher.next('presence', (f) => (f.members as { name: string }[]).some((m) => m.name === 'dora'));
+      const arrived = await watcher.next('presence', (f) => changedIn(f).some((m) => m.name === 'dora'));
+      // Dora, and the watcher too when its own arrival fell within the same 100 ms.
+      assert.deepEqual([changedIn(arrived).map((m) => m.member).filter((m) => m !== 'w'), arrived.left, arrived.count], [['d'], [], 2]);
       sse.close();
-      await watcher.next('presence', (f) => !(f.members as { name: string }[]).some((m) => m.name === 'dora'));
+      const left = await watcher.next('presence', (f) => (f.left as string[] | undefined)?.includes('d') === true);
+      assert.deepEqual([left.changed, left.left, left.count], [[], ['d'], 1]);
       const history = (await request(`${s.url}/api/rooms/quiet/messages`)).json() as { entries: Entry[] };
       assert.deepEqual(history.entries, []);
       assert.equal(watcher.of('join').length + watcher.of('leave').length, 0);
@@ -258,7 +263,7 @@ describe('presence kept out of the log (the default; --presence-entries writes i
 
 describe('presence in a big room (more members than PRESENCE_NOTICE_MAX_MEMBERS)', () => {
   it('gives an arrival a part of the room, itself first, said so; and no notices', async () => {
-    const s = await startServer({ connectRatePerSecond: 10_000, subscribeRatePerSecond: 10_000, maxConnectionsPerAddress: 1000, maxConnectionsPerMember: 1000 });
+    const s = await startServer({ connectRatePerSecond: 10_000, subscribeRatePerSecond: 10_000, maxConnectionsPerAddress: 1000, maxConnectionsPerMember: 1000, presenceGraceMs: 50 });
     const probes: WsProbe[] = [];
     try {
       await request(`${s.url}/api/rooms/big`, { method: 'PUT' });
@@ -284,11 +289,25 @@ describe('presence in a big room (more members than PRESENCE_NOTICE_MAX_MEMBERS)
       assert.equal(second.presenceTruncated, true);
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(zed.of('presence').length, 0, 'no presence notice in a big room');
-      zed.close();
+      // The room shrinks to 100: zed's part of it becomes the whole list, once.
+      for (const p of probes.splice(0, 12)) p.close();
+      const whole = await zed.next('presence', undefined, 5000);
+      const list = whole.members as { member: string }[];
+      assert.equal(list.length, 100);
+      assert.ok(list.some((m) => m.member === 'zed') && !list.some((m) => m.member === 'm0'));
+      // Then changes again.
       yan.close();
+      const change = await zed.next('presence', (f) => f.count !== undefined, 5000);
+      assert.deepEqual([change.left, change.count], [['yan'], 99]);
+      zed.close();
     } finally {
       for (const p of probes) p.close();
       await s.server.close();
     }
   });
 });
+
+/** The members of a presence notice that changed (none in a whole-list notice). */
+function changedIn(frame: Record<string, unknown>): { member: string; name: string; transports: string[] }[] {
+  return (frame.changed as { member: string; name: string; transports: string[] }[] | undefined) ?? [];
+}

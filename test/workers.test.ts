@@ -183,9 +183,18 @@ describe('--workers 2 without Redis', { skip: built ? false : 'run `npm run buil
     await publishing;
     const fresh2 = server.listeningNodes.filter((n) => !before.has(n));
     assert.equal(fresh2.length, 2, `two new workers (${fresh2.join(', ')})`);
+    // The second old worker took no new connection from the moment the first new one listened
+    // (before it was drained itself): the clients the first old one let go could land on new workers only.
+    const since = server.lines.findIndex((l) => l.msg === 'SIGHUP: rolling restart');
+    const rolled = server.lines.slice(Math.max(0, since));
+    const unlistened = rolled.find((l) => l.msg === 'taking no new connection: a new worker does (rolling restart)');
+    assert.ok(unlistened && before.has(String(unlistened.node)), 'an old worker stopped taking connections');
+    const own = rolled.filter((l) => l.node === unlistened.node).map((l) => l.msg);
+    assert.ok(own.indexOf('taking no new connection: a new worker does (rolling restart)') < own.indexOf('shutting down'), 'before it was drained');
     await everyoneHasEverything('every client to get every message after the rolling restart');
     await waitFor(() => drops.done === drops.begun, 15_000, 'every dropped client to come back');
-    assert.ok(drops.begun - dropsBefore >= 4, `every WebSocket and SSE client was moved (${drops.begun - dropsBefore} reconnections)`);
+    // Once, each: the old workers took no new connection once the first new one listened.
+    assert.equal(drops.begun - dropsBefore, 4, `every WebSocket and SSE client was moved, once (${drops.begun - dropsBefore} reconnections)`);
     // Each client now sits on a new worker.
     for (const f of sse) assert.ok(!before.has(f.node!), `${f.name} on a new worker`);
   });

@@ -2,11 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { ConnectionRegistry, type Closable } from '../src/server/connection-registry.js';
 import { IntrusiveList, type Linked } from '../src/server/intrusive-list.js';
-import { Metrics } from '../src/server/metrics.js';
 import { RoomChannel } from '../src/server/room-channel.js';
-import { Limits } from '../src/server/session/limits.js';
 import type { OnceSubscriber } from '../src/server/subscriber.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -57,22 +54,6 @@ describe('young garbage: held long polls die young', () => {
     const promoted = promotedPerItem(heldPoll, (s) => channel.hold(s), (s) => channel.letGo(s));
     // Through a Set (the channel's subscribers): some 650 of each ~900 bytes.
     assert.ok(promoted < 100, `${promoted.toFixed(0)} bytes promoted per held subscriber`);
-  });
-
-  it("the connection registry's connections are not promoted once released", () => {
-    const limits = new Limits({
-      rates: { publish: { perSecond: 1, burst: 1 }, typing: { perSecond: 1, burst: 1 }, subscribe: { perSecond: 1, burst: 1 }, create: { perSecond: 1, burst: 1 }, query: { perSecond: 1, burst: 1 }, connect: { perSecond: 1, burst: 1 } },
-      maxConnectionsPerAddress: 1_000_000,
-      maxConnectionsPerMember: 1_000_000,
-    });
-    const registry = new ConnectionRegistry(1_000_000, new Metrics(false), limits);
-    try {
-      const conn = (payload: number[]): Closable & { payload: number[] } => ({ listPrev: undefined, listNext: undefined, listOwner: undefined, payload, shutdown() {}, destroy() {} });
-      const promoted = promotedPerItem(conn, (c) => registry.admit('long-polling', c), (c) => registry.release('long-polling', c));
-      assert.ok(promoted < 100, `${promoted.toFixed(0)} bytes promoted per connection`);
-    } finally {
-      registry.close();
-    }
   });
 });
 

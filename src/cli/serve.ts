@@ -71,6 +71,10 @@ export function serveCommand(): Command {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
     worker?.onDrain(() => stop('drain'));
+    worker?.onUnlisten(() => {
+      running.context.logger.info('taking no new connection: a new worker does (rolling restart)');
+      running.stopAccepting();
+    });
     try {
       const port = await server.listen();
       worker?.ready(server, port);

@@ -73,6 +73,8 @@ const EMOJI = /^[^\s\u0000-\u001f\u007f]+$/u;
 const PROBE_GRACE_MS = 5000;
 /** Typing notices go out at most this often. */
 const TYPING_EVERY_MS = 2000;
+/** How long a doubtful presence list waits for a notice that settles it before the whole list is read (checkPresenceSoon). */
+const PRESENCE_CHECK_MS = 2000;
 
 /**
  * The Client of `connect()`. It owns one transport at a time (two during a live switch) and
@@ -122,6 +124,7 @@ export class SwitchboardClient implements Client {
   private unwatchEnvironment: () => void = () => undefined;
   private readonly tokenProvider: (() => string | Promise<string>) | undefined;
   private tokenTimer: ReturnType<typeof setTimeout> | undefined;
+  private presenceTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Checks the options (throws like resolveOptions); connects only on start(). */
   constructor(options: ConnectOptions) {
@@ -492,6 +495,7 @@ export class SwitchboardClient implements Client {
 
   private teardown(): void {
     clearTimeout(this.tokenTimer);
+    clearTimeout(this.presenceTimer);
     clearTimeout(this.retryTimer);
     clearTimeout(this.upgradeTimer);
     clearTimeout(this.probeTimer);
@@ -599,10 +603,10 @@ export class SwitchboardClient implements Client {
         if (isLive() && notice.from.member !== this.member) this.emit('typing', notice);
       },
       receipt: (receipt) => isLive() && this.onReceipt(receipt),
-      presence: (members) => {
+      presence: (notice) => {
         if (!isLive()) return;
-        this.presenceList.replace(members);
-        this.emit('presence', this.presenceList.list());
+        if (this.presenceList.take(notice)) this.emit('presence', this.presenceList.list());
+        if (this.presenceList.doubtful) this.checkPresenceSoon();
       },
       activity: () => {
         if (transport() === this.current) this.watchdog.activity();
@@ -617,9 +621,29 @@ export class SwitchboardClient implements Client {
     this.position.start(info.epoch, info.seq, info.reset);
     if (info.reset) this.emit('reset', { reason: info.reset });
     if (info.presence) {
-      this.presenceList.replace(info.presence);
+      this.presenceList.replace(info.presence, info.presenceTruncated === true);
       this.emit('presence', this.presenceList.list());
     }
+  }
+
+  /**
+   * The presence list may not be the room's (see PresenceList.doubtful): unless a notice settles
+   * it within PRESENCE_CHECK_MS (two nodes' changes may cross), the whole list is read.
+   */
+  private checkPresenceSoon(): void {
+    if (this.presenceTimer !== undefined) return;
+    this.presenceTimer = setTimeout(() => {
+      this.presenceTimer = undefined;
+      if (this.state === 'closed' || !this.presenceList.doubtful) return;
+      this.get<{ members: PresenceMember[] }>('presence', {}).then(
+        ({ members }) => {
+          if (this.state === 'closed') return;
+          this.presenceList.replace(members);
+          this.emit('presence', this.presenceList.list());
+        },
+        () => undefined, // the next change notice tells again
+      );
+    }, PRESENCE_CHECK_MS);
   }
 
   private onEntry(entry: Entry, epoch: string): void {

@@ -1,4 +1,4 @@
-import type { Entry, PresenceMember, TransportName } from '../protocol/types.js';
+import type { Entry, PresenceMember, PresenceNotice, TransportName } from '../protocol/types.js';
 import { TRANSPORTS } from '../protocol/types.js';
 
 /**
@@ -9,10 +9,44 @@ import { TRANSPORTS } from '../protocol/types.js';
  */
 export class PresenceList {
   private readonly members = new Map<string, PresenceMember>();
+  /** The list is a part of the room (a big room's snapshot). */
+  private partial = false;
+  /** The room's member count in the last change notice. */
+  private count: number | undefined;
 
-  replace(list: readonly PresenceMember[]): void {
+  /** The whole list (a snapshot, a `members` notice, a read); `partial` when the server said it is a part. */
+  replace(list: readonly PresenceMember[], partial = false): void {
     this.members.clear();
-    for (const m of list) this.members.set(m.member, { member: m.member, name: m.name, transports: [...m.transports] });
+    for (const m of list) this.set(m);
+    this.partial = partial;
+    this.count = undefined;
+  }
+
+  /** Applies a presence notice (the whole list, or a change); true when the list changed. */
+  take(notice: PresenceNotice): boolean {
+    if ('members' in notice) {
+      this.replace(notice.members);
+      return true;
+    }
+    let changed = false;
+    for (const m of notice.changed) {
+      const known = this.members.get(m.member);
+      if (known && known.name === m.name && sameTransports(known.transports, m.transports)) continue;
+      this.set(m);
+      changed = true;
+    }
+    for (const member of notice.left) changed = this.members.delete(member) || changed;
+    this.count = notice.count;
+    return changed;
+  }
+
+  /**
+   * True when this list may not be the room's: a part of a big room that shrank (a change came),
+   * or another size than the count of the last change (a notice was missed). The whole list is
+   * then worth a read (`GET /api/rooms/:room/presence`).
+   */
+  get doubtful(): boolean {
+    return (this.partial && this.count !== undefined) || (this.count !== undefined && this.count !== this.members.size);
   }
 
   /** Applies a join or leave entry; true when the list changed. */
@@ -32,8 +66,28 @@ export class PresenceList {
     return true;
   }
 
+  private set(m: PresenceMember): void {
+    this.members.set(m.member, { member: m.member, name: m.name, transports: [...m.transports] });
+  }
+
   /** A copy, safe to hand to the application. */
   list(): PresenceMember[] {
     return [...this.members.values()].map((m) => ({ ...m, transports: [...m.transports] }));
   }
+}
+
+function sameTransports(a: readonly TransportName[], b: readonly TransportName[]): boolean {
+  if (a.length !== b.length) return false;
+  const sorted = [...b].sort();
+  return [...a].sort().every((t, i) => t === sorted[i]);
+}
+
+/** The presence notice in a frame or event, or undefined when it is neither form (a malformed one is ignored). */
+export function presenceNoticeOf(data: Record<string, unknown>): PresenceNotice | undefined {
+  const room = String(data.room ?? '');
+  if (Array.isArray(data.members)) return { room, members: data.members as PresenceMember[] };
+  if (Array.isArray(data.changed) && Array.isArray(data.left) && typeof data.count === 'number') {
+    return { room, changed: data.changed as PresenceMember[], left: data.left.map(String), count: data.count };
+  }
+  return undefined;
 }

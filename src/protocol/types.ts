@@ -220,12 +220,30 @@ export interface HistoryPage {
 }
 
 /**
- * Ephemeral presence notice (not stored in the log): sent when who is here, or on which
- * transports, changed without a join or leave (a member added a tab, switched transport).
+ * Ephemeral presence notice (not stored in the log): who is here changed. Usually a change
+ * (PresenceChange); the whole list (PresenceList) only to one subscriber whose snapshot went
+ * stale while it caught up, and to a room that was too big for changes (over
+ * PRESENCE_NOTICE_MAX_MEMBERS) and is not any more.
  */
-export interface PresenceNotice {
+export type PresenceNotice = PresenceList | PresenceChange;
+
+/** A presence notice with the whole member list: it replaces what the client knew. */
+export interface PresenceList {
   room: string;
   members: PresenceMember[];
+}
+
+/**
+ * A presence notice with what changed: each member who arrived or whose connections changed,
+ * whole (as in the list, replacing what the client knew of it), the members who left, and the
+ * room's member count after the change. A client whose list then has another size than `count`
+ * missed something, and reads `GET /api/rooms/:room/presence`.
+ */
+export interface PresenceChange {
+  room: string;
+  changed: PresenceMember[];
+  left: string[];
+  count: number;
 }
 
 /**

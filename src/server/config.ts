@@ -12,6 +12,11 @@ export interface ServerConfig {
   /** Interface to bind. Env HOST. Default '::' (every interface, IPv4 too). */
   host: string;
   /**
+   * The listen backlog: connections the kernel holds before the server accepts them (the kernel
+   * caps it at net.core.somaxconn). Env LISTEN_BACKLOG. Default 4096, where node's is 511.
+   */
+  listenBacklog: number;
+  /**
    * Processes serving the port (`switchboard serve` only; `createSwitchboard` ignores it): 1 is one
    * process; N > 1 a primary and N worker processes sharing the port (node:cluster), each a full
    * node, fanning out through the primary without Redis. `auto` (one per core) is resolved when

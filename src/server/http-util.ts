@@ -160,6 +160,16 @@ export function writeBody(res: HttpResponse, chunk: string | Buffer): boolean {
   return res instanceof Http2ServerResponse ? res.write(chunk) : res.write(chunk);
 }
 
+/**
+ * Makes an HTTP/1.x answer not yet begun close its connection after it (`Connection: close`).
+ * A draining node's answers do so: a keep-alive client's next request then opens a connection
+ * of its own, to another node (with workers, a new worker), instead of coming back here to be
+ * refused with SHUTTING_DOWN. HTTP/2 connections are told with GOAWAY (secure-server.ts).
+ */
+export function closeAfter(res: HttpResponse): void {
+  if (!(res instanceof Http2ServerResponse) && !res.headersSent) res.shouldKeepAlive = false;
+}
+
 /** Writes a JSON answer. */
 export function sendJson(res: HttpResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || responseGone(res)) return;

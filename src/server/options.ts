@@ -232,6 +232,13 @@ const secret = text('secret');
 export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerConfig[K]> } = {
   port: { flag: '--port', short: '-p', env: 'PORT', default: 3000, help: 'TCP port (0: any free port)', value: wholeNumber(0, 65_535) },
   host: { flag: '--host', short: '-H', env: 'HOST', default: '::', defaultText: '`::` (all interfaces)', help: 'interface to bind', value: text('host') },
+  listenBacklog: {
+    flag: '--listen-backlog',
+    env: 'LISTEN_BACKLOG',
+    default: 4096,
+    help: "connections the kernel may hold for the server before it accepts them (capped by the kernel's net.core.somaxconn); past it, a new connection's SYN is dropped and its client tries again 1 s later",
+    value: wholeNumber(1, 65_535),
+  },
   workers: {
     flag: '--workers',
     env: 'WORKERS',

@@ -35,6 +35,8 @@ export class RoomChannel {
   private gapTimer: NodeJS.Timeout | undefined;
   /** When the channel was last in use (epoch ms): it had subscribers, or a poll read it (the hub evicts idle ones). */
   lastUsedAt = 0;
+  /** Presence notices this channel has had: a subscriber that saw the count move while it caught up missed one (Hub.presenceMark). */
+  presenceNotices = 0;
   /** Typing state for polling clients: member (or name) -> who and until when (epoch ms). */
   readonly typing = new Map<string, { from: Sender; until: number }>();
 
@@ -160,6 +162,7 @@ export class RoomChannel {
 
   /** Sends an ephemeral presence notice to every live subscriber, encoded once. */
   presenceNotice(notice: PresenceNotice): void {
+    this.presenceNotices++;
     const encoded = new Notice('presence', JSON.stringify({ type: 'presence', ...notice }));
     for (const sub of this.subscribers) sub.deliverPresence?.(encoded);
   }

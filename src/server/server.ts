@@ -17,7 +17,7 @@ import { createBroker } from './broker/create-broker.js';
 import { DEFAULT_CONFIG, type ServerConfig } from './config.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import type { ServerContext } from './context.js';
-import { isHttp2, sendJson, type HttpRequest, type HttpResponse } from './http-util.js';
+import { closeAfter, isHttp2, sendJson, type HttpRequest, type HttpResponse } from './http-util.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
 import { Limits } from './session/limits.js';
@@ -242,6 +242,12 @@ export interface Switchboard {
   createRoom(room: string): Promise<RoomInfo>;
   /** Ends a member's connections (to `room` only, when given) on every node. */
   disconnect(member: string, room?: string): Promise<void>;
+  /**
+   * Stops taking new connections (the listening socket closes; with workers, node:cluster sends
+   * them to the others) and keeps serving the open ones until `close`. A rolling restart's old
+   * workers do so once the first new one listens, so that no client moves twice.
+   */
+  stopAccepting(): void;
   /** Graceful shutdown (see docs/protocol.md, "Shutdown"): bounded by `shutdownTimeoutMs`. */
   close(): Promise<void>;
 }
@@ -368,6 +374,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   /** Serves a request known to be Switchboard's (its URL already without the prefix). */
   function serve(req: HttpRequest, res: HttpResponse): void {
     if (node !== undefined) res.setHeader('x-switchboard-node', node);
+    if (connections.draining) closeAfter(res);
     // HTTP/2 multiplexes instead: its streams are bounded per connection by the secure server.
     if (isHttp2(req)) {
       schedule(req, res);
@@ -507,7 +514,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       await start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(config.port, config.host, () => {
+        server.listen({ port: config.port, host: config.host, backlog: config.listenBacklog }, () => {
           server.off('error', reject);
           resolve();
         });
@@ -551,6 +558,9 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     },
     disconnect(member, room) {
       return appSession().disconnectMember(member, room);
+    },
+    stopAccepting() {
+      if (server.listening) server.close();
     },
     close() {
       closing ??= (async () => {

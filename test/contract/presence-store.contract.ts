@@ -84,6 +84,24 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
       assert.equal((await a.reap(Date.now())).length, 30, 'the expired ones, reaped here and not by a later test');
     });
 
+    it('lookup: the named members present (whole), and the live count, exact up to the cap', async () => {
+      const now = Date.now();
+      await a.add('lk', conn('l1', 'ann'), now + 60_000);
+      await b.add('lk', conn('l2', 'ann', 'sse'), now + 60_000);
+      await b.add('lk', conn('l3', 'bob'), now + 60_000);
+      await a.add('lk', conn('l4', 'expired'), now + 50);
+      await new Promise((r) => setTimeout(r, 80));
+      const found = await b.lookup('lk', ['ann', 'expired', 'never'], Date.now(), 100);
+      assert.equal(found.count, 2, 'a member whose connections expired is not counted, reaped or not');
+      assert.deepEqual(found.members.map((m) => ({ ...m, transports: [...m.transports].sort() })), [{ member: 'ann', name: 'name-ann', transports: ['sse', 'websocket'] }]);
+      assert.deepEqual(await a.lookup('nobody-here', ['x'], Date.now(), 100), { count: 0, members: [] });
+      const over = await a.lookup('lk', [], Date.now(), 1);
+      assert.ok(over.count > 1, `over the cap: more than it (${over.count})`);
+      assert.deepEqual(over.members, []);
+      for (const [id, member] of [['l1', 'ann'], ['l2', 'ann'], ['l3', 'bob']] as const) await a.remove('lk', member, id);
+      assert.equal((await a.reap(Date.now())).length, 1);
+    });
+
     it('counts the members of many rooms at once', async () => {
       await a.add('c1', conn('q1', 'x'), Date.now() + 60_000);
       await b.add('c1', conn('q2', 'y'), Date.now() + 60_000);

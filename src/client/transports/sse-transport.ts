@@ -4,6 +4,7 @@ import { SwitchboardError } from '../../protocol/errors.js';
 import type { Ack, Entry, PresenceMember, TypingNotice } from '../../protocol/types.js';
 import { ConnectionError, errorFromBody, errorFromResponse, networkReason, type ClientError } from '../errors.js';
 import { randomId, detailOf, summarize, utf8Length } from '../ids.js';
+import { presenceNoticeOf } from '../presence-list.js';
 import { apiUrl, displayPath } from '../urls.js';
 import { HttpPublisher } from './http-publisher.js';
 import { httpTarget, receiptOf, type Command, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
@@ -171,6 +172,7 @@ export class SseTransport implements Transport {
           seq: parseCursor(String(data.cursor))?.seq ?? 0,
           ...(data.reset === 'epoch' || data.reset === 'expired' ? { reset: data.reset } : {}),
           presence: (data.presence as PresenceMember[] | undefined) ?? [],
+          ...(data.presenceTruncated === true ? { presenceTruncated: true } : {}),
         });
         ready();
         return;
@@ -193,7 +195,10 @@ export class SseTransport implements Transport {
         if (this.state === 'open') this.events.receipt(receiptOf(data));
         return;
       case 'presence':
-        if (Array.isArray(data.members)) this.events.presence(data.members as PresenceMember[]);
+        {
+          const notice = presenceNoticeOf(data);
+          if (notice) this.events.presence(notice);
+        }
         return;
       case 'shutdown':
         fail(new SwitchboardError('SHUTTING_DOWN'));

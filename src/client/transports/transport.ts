@@ -1,5 +1,5 @@
 import type { SwitchboardError } from '../../protocol/errors.js';
-import type { Ack, Entry, MessagePayload, PresenceMember, ReadReceipt, TransportName, TypingNotice } from '../../protocol/types.js';
+import type { Ack, Entry, MessagePayload, PresenceMember, PresenceNotice, ReadReceipt, TransportName, TypingNotice } from '../../protocol/types.js';
 import type { ClientError } from '../errors.js';
 import type { HttpTarget, WireInit } from '../http-request.js';
 
@@ -42,6 +42,8 @@ export interface SubscribedInfo {
   reset?: 'epoch' | 'expired';
   /** Members present, when the transport learnt them. */
   presence?: PresenceMember[];
+  /** `presence` is a part of a big room (the server's `presenceTruncated`). */
+  presenceTruncated?: boolean;
 }
 
 /**
@@ -56,8 +58,8 @@ export interface TransportEvents {
   typing(notice: TypingNotice): void;
   /** A member's read position moved (WebSocket and SSE only: polling has no receipts). */
   receipt(receipt: ReadReceipt): void;
-  /** Who is here now (a presence notice: connections changed without a join or leave). */
-  presence(members: PresenceMember[]): void;
+  /** Who is here changed (a presence notice: the whole list, or what changed). */
+  presence(notice: PresenceNotice): void;
   /** Any sign of life from the server (a frame, an event, a comment, an answer). */
   activity(): void;
   /** A catalog error that does not end the transport (an `error` frame with no request id). */

@@ -4,6 +4,7 @@ import { ERRORS, SwitchboardError, isErrorCode, type ErrorCode } from '../../pro
 import type { Ack, ClientFrame, Entry, PresenceMember, TypingNotice } from '../../protocol/types.js';
 import { ConnectionError, errorFromBody, failureKind, type ClientError } from '../errors.js';
 import { httpRequest } from '../http-request.js';
+import { presenceNoticeOf } from '../presence-list.js';
 import { randomId, detailOf, summarize, utf8Length } from '../ids.js';
 import { displayPath, wsUrl } from '../urls.js';
 import { httpTarget, receiptOf, type Command, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
@@ -153,6 +154,7 @@ export class WebSocketTransport implements Transport {
             seq: start?.seq ?? 0,
             ...(frame.reset === 'epoch' || frame.reset === 'expired' ? { reset: frame.reset } : {}),
             presence: (frame.presence as PresenceMember[] | undefined) ?? [],
+            ...(frame.presenceTruncated === true ? { presenceTruncated: true } : {}),
           });
           finish();
         } else if (frame.id === subscribeId && frame.type === 'error') {
@@ -295,7 +297,10 @@ export class WebSocketTransport implements Transport {
         if (this.state === 'open') this.events.typing(frame as unknown as TypingNotice);
         break;
       case 'presence':
-        if (this.state === 'open' && Array.isArray(frame.members)) this.events.presence(frame.members as PresenceMember[]);
+        if (this.state === 'open') {
+          const notice = presenceNoticeOf(frame);
+          if (notice) this.events.presence(notice);
+        }
         break;
       case 'receipt':
         if (this.state === 'open') this.events.receipt(receiptOf(frame));

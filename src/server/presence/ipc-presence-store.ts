@@ -1,7 +1,7 @@
 import type { PresenceMember } from '../../protocol/types.js';
 import type { PresenceAnswers, PresenceCall } from '../workers/ipc-protocol.js';
 import type { PrimaryClient } from '../workers/primary-client.js';
-import type { GoneMember, PresenceConnection, PresenceStore } from './presence-store.js';
+import type { GoneMember, PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
 
 /** How long a call waits for the primary before it rejects. */
 const CALL_TIMEOUT_MS = 5000;
@@ -36,6 +36,10 @@ export class IpcPresenceStore implements PresenceStore {
   members(room: string, now: number, limit?: number, nodes = false): Promise<PresenceMember[]> {
     // The limit goes with the call: a room of 20,000 is not sent over IPC to be cut to 101.
     return this.call({ method: 'members', room, now, ...(limit !== undefined && limit !== Infinity ? { limit } : {}), ...(nodes ? { nodes } : {}) });
+  }
+
+  lookup(room: string, members: readonly string[], now: number, cap: number): Promise<PresenceLookup> {
+    return this.call({ method: 'lookup', room, members: [...members], now, cap });
   }
 
   async counts(rooms: string[], now: number): Promise<Map<string, number>> {

@@ -1,5 +1,5 @@
 import type { PresenceMember, TransportName } from '../../protocol/types.js';
-import type { GoneMember, PresenceConnection, PresenceStore } from './presence-store.js';
+import type { GoneMember, PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
 
 interface ConnRecord {
   id: string;
@@ -74,6 +74,20 @@ export class MemoryPresenceStore implements PresenceStore {
       if (out.push(m) >= limit) break;
     }
     return out;
+  }
+
+  async lookup(room: string, members: readonly string[], now: number, cap: number): Promise<PresenceLookup> {
+    const records = this.rooms.get(room);
+    if (!records) return { count: 0, members: [] };
+    let count = 0;
+    for (const record of records.values()) if (anyLive(record, now) && ++count > cap) break;
+    const found: PresenceMember[] = [];
+    for (const member of members) {
+      const record = records.get(member);
+      const transports = record?.conns.filter((c) => c.expiresAt > now).map((c) => c.transport);
+      if (record && transports?.length) found.push({ member, name: record.name, transports });
+    }
+    return { count, members: found };
   }
 
   async counts(rooms: string[], now: number): Promise<Map<string, number>> {

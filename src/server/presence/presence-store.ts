@@ -10,6 +10,12 @@ export interface PresenceConnection {
   node?: string;
 }
 
+/** What `lookup` answers. */
+export interface PresenceLookup {
+  count: number;
+  members: PresenceMember[];
+}
+
 /** A member found gone (every connection expired). */
 export interface GoneMember {
   room: string;
@@ -49,6 +55,12 @@ export interface PresenceStore {
    * in the order of `transports`; '' for a connection added without one).
    */
   members(room: string, now: number, limit?: number, nodes?: boolean): Promise<PresenceMember[]>;
+  /**
+   * What a presence notice needs, in one round trip: the records of those of `members` who are
+   * present (a member of the list not found left), and how many members the room has. `count` is
+   * exact up to `cap`; a room of more answers some number over `cap` (it is not counted whole).
+   */
+  lookup(room: string, members: readonly string[], now: number, cap: number): Promise<PresenceLookup>;
   /** How many members each room has, in one round trip (room lists); may count a member whose connections expired but were not reaped yet. */
   counts(rooms: string[], now: number): Promise<Map<string, number>>;
   reap(now: number): Promise<GoneMember[]>;

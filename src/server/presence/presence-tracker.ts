@@ -1,6 +1,6 @@
 import type { PresenceMember, Sender } from '../../protocol/types.js';
 import type { Logger } from '../logger.js';
-import type { PresenceConnection, PresenceStore } from './presence-store.js';
+import type { PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
 
 export type { PresenceConnection };
 
@@ -105,6 +105,11 @@ export class PresenceTracker {
       else this.bigRooms.delete(room);
     });
     return list;
+  }
+
+  /** What a presence notice needs: these members as they are now, and the room's count (exact up to `cap`). Rejects when the store cannot answer. */
+  lookup(room: string, members: readonly string[], cap: number): Promise<PresenceLookup> {
+    return this.store.lookup(room, members, Date.now(), cap);
   }
 
   /** Everyone in `room` with the node of each connection (for administrators). */

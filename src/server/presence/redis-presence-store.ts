@@ -1,6 +1,6 @@
 import type { PresenceMember, TransportName } from '../../protocol/types.js';
 import { closeRedisClient, createRedisClient, waitUntilReady, type RedisClient } from '../redis-connection.js';
-import type { GoneMember, PresenceConnection, PresenceStore } from './presence-store.js';
+import type { GoneMember, PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
 
 /*
  * Key layout (P = prefix, R = room, M = member; room names hold no ':' and no braces):
@@ -72,6 +72,30 @@ until cursor == '0' or found >= limit
 return out`;
 
 /**
+ * A presence notice's read: the room's member count (live members counted when the set holds at
+ * most ARGV[4]; else the set's size, over the cap), then member, "name\ntransport" for each live
+ * connection of the members named in ARGV[5..].
+ */
+const LOOKUP = `
+local prefix, room, now, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local count = redis.call('SCARD', KEYS[1])
+if count <= cap then
+  count = 0
+  for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+    if redis.call('ZCOUNT', prefix .. 'pconns:{' .. room .. '}:' .. member, '(' .. now, '+inf') > 0 then count = count + 1 end
+  end
+end
+local out = {count}
+for i = 5, #ARGV do
+  local member = ARGV[i]
+  for _, conn in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'pconns:{' .. room .. '}:' .. member, '(' .. now, '+inf')) do
+    local v = redis.call('HGET', KEYS[2], member .. '\\n' .. conn)
+    if v then table.insert(out, member); table.insert(out, v) end
+  end
+end
+return out`;
+
+/**
  * One room: removes members whose every connection expired; returns the number of members left,
  * then member, "name\ntransport", conn for each member gone.
  */
@@ -101,6 +125,7 @@ interface Scripts {
   sbPresAdd(conns: string, members: string, info: string, member: string, conn: string, expires: number, now: number, value: string): Promise<number>;
   sbPresRemove(conns: string, members: string, info: string, member: string, conn: string, now: number): Promise<number>;
   sbPresMembers(members: string, info: string, prefix: string, room: string, now: number, limit: number): Promise<string[]>;
+  sbPresLookup(members: string, info: string, prefix: string, room: string, now: number, cap: number, ...names: string[]): Promise<[count: number, ...flat: string[]]>;
   sbPresReapRoom(members: string, info: string, prefix: string, room: string, now: number): Promise<[left: number, ...gone: string[]]>;
 }
 
@@ -120,6 +145,7 @@ export class RedisPresenceStore implements PresenceStore {
     redis.defineCommand('sbPresAdd', { numberOfKeys: 3, lua: ADD });
     redis.defineCommand('sbPresRemove', { numberOfKeys: 3, lua: REMOVE });
     redis.defineCommand('sbPresMembers', { numberOfKeys: 2, lua: MEMBERS });
+    redis.defineCommand('sbPresLookup', { numberOfKeys: 2, lua: LOOKUP });
     redis.defineCommand('sbPresReapRoom', { numberOfKeys: 2, lua: REAP_ROOM });
     this.redis = redis as RedisClient & Scripts;
   }
@@ -154,16 +180,12 @@ export class RedisPresenceStore implements PresenceStore {
 
   async members(room: string, now: number, limit = Infinity, nodes = false): Promise<PresenceMember[]> {
     const flat = await this.redis.sbPresMembers(this.membersKey(room), this.infoKey(room), this.prefix, room, now, Number.isFinite(limit) ? Math.max(1, limit) : 0);
-    const byMember = new Map<string, PresenceMember>();
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const member = flat[i]!;
-      const [name = member, transport = 'websocket', node = ''] = flat[i + 1]!.split('\n');
-      const m = byMember.get(member) ?? { member, name, transports: [], ...(nodes ? { nodes: [] } : {}) };
-      m.transports.push(transport as TransportName);
-      m.nodes?.push(node);
-      byMember.set(member, m);
-    }
-    return [...byMember.values()];
+    return grouped(flat, nodes);
+  }
+
+  async lookup(room: string, members: readonly string[], now: number, cap: number): Promise<PresenceLookup> {
+    const [count, ...flat] = await this.redis.sbPresLookup(this.membersKey(room), this.infoKey(room), this.prefix, room, now, cap, ...members);
+    return { count: Number(count), members: grouped(flat, false) };
   }
 
   /** One SCARD per room, sent together (one pipeline per master). */
@@ -212,4 +234,18 @@ export class RedisPresenceStore implements PresenceStore {
   async close(): Promise<void> {
     await closeRedisClient(this.redis);
   }
+}
+
+/** Members from a script's flat answer (member, "name\ntransport[\nnode]", ...), one per member. */
+function grouped(flat: string[], nodes: boolean): PresenceMember[] {
+  const byMember = new Map<string, PresenceMember>();
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const member = flat[i]!;
+    const [name = member, transport = 'websocket', node = ''] = flat[i + 1]!.split('\n');
+    const m = byMember.get(member) ?? { member, name, transports: [], ...(nodes ? { nodes: [] } : {}) };
+    m.transports.push(transport as TransportName);
+    m.nodes?.push(node);
+    byMember.set(member, m);
+  }
+  return [...byMember.values()];
 }

@@ -173,6 +173,7 @@ export class Session implements Closable {
       let start = hub.resolveStart(state, opts.after, opts.fromStart);
       if (start.reset && opts.resetToEnd) start = hub.resolveStart(state, undefined);
       // One more than a snapshot shows: enough to know whether it is all.
+      const mark = hub.presenceMark(room);
       const members = await hub.presence.snapshot(room, PRESENCE_NOTICE_MAX_MEMBERS + 1);
       this.ensureOpen();
       this.dropSubscription(room, false);
@@ -195,7 +196,8 @@ export class Session implements Closable {
       }
       // Closed or unsubscribed during the replay: the hub may have added it after we removed it.
       if (this.subs.get(room) !== sub) hub.unsubscribe(room, sub);
-      else if (!truncated) void this.presenceSince(room, sub, presence);
+      // A notice that came while it caught up did not reach it: the list is read again then (only then).
+      else if (!truncated && !hub.presenceQuiet(room, mark)) void this.presenceSince(room, sub, presence);
       return info;
     });
   }
@@ -745,7 +747,7 @@ export class Session implements Closable {
 
   /**
    * Presence notices go to live subscribers only: one sent while `sub` was replaying missed it.
-   * When the members changed since its snapshot, it is told now (one read per subscribe).
+   * When one came (see Hub.presenceMark) and the members changed since its snapshot, it is told now.
    */
   private async presenceSince(room: string, sub: Subscription, snapshot: PresenceMember[]): Promise<void> {
     const now = await this.ctx.hub.presence.members(room, PRESENCE_NOTICE_MAX_MEMBERS + 1);

@@ -1,6 +1,7 @@
 import type { PollResult } from '../../protocol/types.js';
 import type { ServerContext } from '../context.js';
-import { responseGone, type HttpRequest, type HttpResponse, type RequestUrl } from '../http-util.js';
+import type { ConnectionRegistry } from '../connection-registry.js';
+import { closeAfter, responseGone, type HttpRequest, type HttpResponse, type RequestUrl } from '../http-util.js';
 import type { PollReply } from '../hub.js';
 import { COMMON_HEADERS, type Router } from '../router.js';
 import type { Session } from '../session/session.js';
@@ -29,8 +30,8 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
     const limit = intParam(url, 'limit', 1, 500) ?? 100;
     const timeout = intParam(url, 'timeout', 0, 120_000) ?? config.longPollTimeoutMs;
     const made = heldSession(ctx, req, res, url, 'long-polling');
-    if (made instanceof Promise) return made.then((session) => longPoll(router, req, res, session, params.room!, url, limit, timeout));
-    longPoll(router, req, res, made, params.room!, url, limit, timeout);
+    if (made instanceof Promise) return made.then((session) => longPoll(router, req, res, session, params.room!, url, limit, timeout, ctx.connections));
+    longPoll(router, req, res, made, params.room!, url, limit, timeout, ctx.connections);
   }, OWN_HEADERS);
 }
 
@@ -38,13 +39,15 @@ function poll(router: Router, req: HttpRequest, res: HttpResponse, session: Sess
   session.pollTo(room, url.searchParams.get('after') ?? undefined, limit, url.searchParams.get('session') ?? undefined, new PollAnswer(router, req, res, undefined));
 }
 
-function longPoll(router: Router, req: HttpRequest, res: HttpResponse, session: Session, room: string, url: RequestUrl, limit: number, timeout: number): void {
-  session.holdPoll(room, url.searchParams.get('after') ?? undefined, limit, timeout, url.searchParams.get('session') ?? undefined, new PollAnswer(router, req, res, session));
+function longPoll(router: Router, req: HttpRequest, res: HttpResponse, session: Session, room: string, url: RequestUrl, limit: number, timeout: number, connections: ConnectionRegistry): void {
+  session.holdPoll(room, url.searchParams.get('after') ?? undefined, limit, timeout, url.searchParams.get('session') ?? undefined, new PollAnswer(router, req, res, session, connections));
 }
 
 /**
  * A poll's answer to its response: the PollResult as JSON, or the router's error answer. A held
  * poll's session is closed once it answered (before the error answer, as a route's `finally`).
+ * A held poll answered while the node drains (by the shutdown) closes its connection: the next
+ * poll goes elsewhere, on a connection of its own.
  */
 class PollAnswer implements PollReply {
   constructor(
@@ -52,9 +55,11 @@ class PollAnswer implements PollReply {
     private readonly req: HttpRequest,
     private readonly res: HttpResponse,
     private readonly held: Session | undefined,
+    private readonly connections?: ConnectionRegistry,
   ) {}
 
   answer(result: PollResult): void {
+    if (this.connections?.draining) closeAfter(this.res);
     try {
       sendPollJson(this.res, result);
     } catch (err) {

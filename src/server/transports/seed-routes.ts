@@ -5,8 +5,9 @@ import type { MessageEntry, PollResult } from '../../protocol/types.js';
 import { isEpochCursor } from '../../protocol/cursor.js';
 import { SEED_SSE, seedJson, seedMessage, seedShows } from '../codecs.js';
 import type { ServerContext } from '../context.js';
+import type { ConnectionRegistry } from '../connection-registry.js';
 import { readCookies } from '../cookie-reader.js';
-import { readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
+import { closeAfter, readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
 import type { PollReply } from '../hub.js';
 import { COMMON_HEADERS, type Router } from '../router.js';
 import type { Session } from '../session/session.js';
@@ -45,8 +46,8 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
 
   router.on('GET', '/longpoll', (req, res, _params, url) => {
     const made = heldSession(ctx, req, res, url, 'long-polling');
-    if (made instanceof Promise) return made.then((held) => new LectureLongPoll(router, req, res, held).start(config.longPollTimeoutMs));
-    new LectureLongPoll(router, req, res, made).start(config.longPollTimeoutMs);
+    if (made instanceof Promise) return made.then((held) => new LectureLongPoll(router, req, res, held, ctx.connections).start(config.longPollTimeoutMs));
+    new LectureLongPoll(router, req, res, made, ctx.connections).start(config.longPollTimeoutMs);
   }, OWN_HEADERS);
 
   router.on('GET', '/subscribe', async (req, res, _params, url) => {
@@ -139,6 +140,8 @@ class LectureLongPoll implements PollReply {
     private readonly req: HttpRequest,
     private readonly res: HttpResponse,
     private readonly held: Session,
+    /** While they drain, the answer closes its connection: the next poll goes elsewhere. */
+    private readonly connections: ConnectionRegistry,
   ) {}
 
   /** Reads the cookies and holds; throws what they throw (the router answers), the session closed. */
@@ -186,6 +189,7 @@ class LectureLongPoll implements PollReply {
   }
 
   private finish(result: PollResult, next: string): void {
+    if (this.connections.draining) closeAfter(this.res);
     try {
       answerOne(this.res, result, next, 408);
     } catch (err) {

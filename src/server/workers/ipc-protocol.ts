@@ -5,7 +5,7 @@
  */
 import type { PresenceMember } from '../../protocol/types.js';
 import type { BrokerMessage } from '../broker/broker.js';
-import type { GoneMember, PresenceConnection } from '../presence/presence-store.js';
+import type { GoneMember, PresenceConnection, PresenceLookup } from '../presence/presence-store.js';
 
 /** The environment variable that tells a process forked by the primary that it is one of its workers. */
 export const WORKER_ENV = 'SWITCHBOARD_WORKER';
@@ -18,6 +18,7 @@ export type PresenceCall =
   | { method: 'refresh'; conns: { room: string; member: string; id: string }[]; expiresAt: number }
   /** `limit` absent: every member. */
   | { method: 'members'; room: string; now: number; limit?: number; nodes?: boolean }
+  | { method: 'lookup'; room: string; members: string[]; now: number; cap: number }
   /** Answered with [room, count] pairs. */
   | { method: 'counts'; rooms: string[]; now: number }
   | { method: 'reap'; now: number };
@@ -28,6 +29,7 @@ export interface PresenceAnswers {
   remove: boolean;
   refresh: number[];
   members: PresenceMember[];
+  lookup: PresenceLookup;
   counts: [string, number][];
   reap: GoneMember[];
 }
@@ -59,7 +61,9 @@ export type ToWorker =
   | { sb: 1; t: 'res'; id: number; ok: true; value: unknown }
   | { sb: 1; t: 'res'; id: number; ok: false; error: string }
   /** Close gracefully (a rolling restart, or the primary's shutdown), then exit 0. */
-  | { sb: 1; t: 'drain' };
+  | { sb: 1; t: 'drain' }
+  /** Take no new connection, serve the open ones (a rolling restart: a new worker takes them, and this one is drained later). */
+  | { sb: 1; t: 'unlisten' };
 
 /** True when `m` is one of ours (and not, say, prom-client's). */
 export function isOurs<T extends ToPrimary | ToWorker>(m: unknown): m is T {

@@ -18,6 +18,8 @@ export async function runPresenceCall(store: PresenceStore, call: PresenceCall):
     }
     case 'members':
       return store.members(call.room, call.now, call.limit, call.nodes === true);
+    case 'lookup':
+      return store.lookup(call.room, call.members, call.now, call.cap);
     case 'counts':
       return [...(await store.counts(call.rooms, call.now))];
     case 'reap':

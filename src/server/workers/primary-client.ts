@@ -20,6 +20,7 @@ export class PrimaryClient {
   private nextId = 0;
   private onDeliver: (messages: BrokerMessage[]) => void = () => {};
   private onDrain: () => void = () => {};
+  private onUnlisten: () => void = () => {};
   private readonly off: () => void;
   private closed = false;
 
@@ -68,6 +69,11 @@ export class PrimaryClient {
     this.onDrain = handler;
   }
 
+  /** Sets the one handler of the primary's order to take no new connection. */
+  unlistenWith(handler: () => void): void {
+    this.onUnlisten = handler;
+  }
+
   /** Stops listening; requests still waiting reject. Idempotent. */
   close(): void {
     if (this.closed) return;
@@ -83,6 +89,7 @@ export class PrimaryClient {
   private receive(m: ToWorker): void {
     if (m.t === 'deliver') this.onDeliver(m.messages);
     else if (m.t === 'drain') this.onDrain();
+    else if (m.t === 'unlisten') this.onUnlisten();
     else {
       const p = this.pending.get(m.id);
       if (!p) return; // answered after its timeout

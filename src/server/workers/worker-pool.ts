@@ -89,22 +89,25 @@ export class WorkerPool {
 
   /**
    * Replaces every worker, one at a time: a new one is started, and once it listens, the old one
-   * is drained (its clients reconnect to the others and resume from their cursors). A new worker
-   * that fails to start ends the roll, the old one kept. A roll asked for during another is the
-   * same roll.
+   * is drained (its clients reconnect and resume from their cursors). Once the first new worker
+   * listens, the old ones take no new connection (`unlisten`): the clients of a drained worker
+   * land on new workers only, so none moves twice. A new worker that fails to start ends the
+   * roll, the old one kept (serving its clients; new ones go to the new workers). A roll asked
+   * for during another is the same roll.
    */
   roll(): Promise<void> {
     this.rolling ??= (async () => {
       try {
-        for (const slot of this.slots) {
+        for (const [i, slot] of this.slots.entries()) {
           if (this.stopping) return;
           let old: Worker | undefined;
           try {
             old = await this.spawn(slot, 'replace');
           } catch (err) {
-            this.o.logger.error({ slot: slot.index, err: (err as Error).message }, 'rolling restart stopped: a new worker did not start; the old one keeps serving');
+            this.o.logger.error({ slot: slot.index, err: (err as Error).message }, 'rolling restart stopped: a new worker did not start; the old one keeps serving its clients');
             return;
           }
+          if (i === 0) for (const later of this.slots.slice(1)) if (later.worker) this.unlisten(later.worker);
           if (old) await this.drain(old);
         }
         this.o.logger.info({ workers: this.o.count }, 'rolling restart done');
@@ -188,6 +191,12 @@ export class WorkerPool {
         this.o.logger.warn({ slot: slot.index, err: (err as Error).message }, 'restarted worker did not start');
       });
     }, delay);
+  }
+
+  /** Tells `worker` to take no new connection (it keeps serving the open ones). */
+  private unlisten(worker: Worker): void {
+    const unlisten: ToWorker = { sb: 1, t: 'unlisten' };
+    if (worker.isConnected()) worker.send(unlisten, () => {});
   }
 
   /** Tells `worker` to close gracefully; resolves once it exited (killed after drainTimeoutMs). */

@@ -25,6 +25,8 @@ export interface WorkerRole {
   ready(server: Switchboard, port: number): void;
   /** Sets what to do when the primary orders a drain (a rolling restart, its shutdown). */
   onDrain(handler: () => void): void;
+  /** Sets what to do when the primary says to take no new connection (a rolling restart). */
+  onUnlisten(handler: () => void): void;
 }
 
 /** Asks the primary who this worker is; resolves with what to build the server with. Rejects when the primary does not answer. */
@@ -54,6 +56,9 @@ export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
     },
     onDrain(handler) {
       primary.drainWith(handler);
+    },
+    onUnlisten(handler) {
+      primary.unlistenWith(handler);
     },
   };
 }

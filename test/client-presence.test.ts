@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { connect, type Client, type PresenceMember } from '../src/client/index.js';
+import { PresenceList } from '../src/client/presence-list.js';
+import { LocalBroker } from '../src/server/broker/local-broker.js';
+import { createSwitchboard, type Switchboard } from '../src/server/server.js';
+import { waitFor } from './helpers.js';
+
+const FAST = { pollIntervalMs: 50, reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, openTimeoutMs: 2000 } as const;
+const ann: PresenceMember = { member: 'a', name: 'ann', transports: ['sse'] };
+const bob: PresenceMember = { member: 'b', name: 'bob', transports: ['websocket'] };
+
+describe('presence changes in the client (PresenceList)', () => {
+  it('applies a change: members whole, departures, and the count it checks itself against', () => {
+    const list = new PresenceList();
+    list.replace([ann]);
+    assert.equal(list.take({ room: 'r', changed: [bob], left: [], count: 2 }), true);
+    assert.equal(list.take({ room: 'r', changed: [bob], left: [], count: 2 }), false, 'the same again changes nothing');
+    assert.equal(list.doubtful, false);
+    assert.equal(list.take({ room: 'r', changed: [{ ...ann, transports: ['websocket', 'sse'] }], left: ['b'], count: 1 }), true);
+    assert.deepEqual(list.list(), [{ member: 'a', name: 'ann', transports: ['websocket', 'sse'] }]);
+    assert.equal(list.take({ room: 'r', changed: [], left: ['nobody'], count: 2 }), false);
+    assert.equal(list.doubtful, true, 'one member known, two in the room: a notice was missed');
+    assert.equal(list.take({ room: 'r', members: [ann, bob] }), true);
+    assert.equal(list.doubtful, false, 'the whole list settles it');
+  });
+
+  it('a part of a big room is doubtful once a change comes (the room shrank under the cap)', () => {
+    const list = new PresenceList();
+    list.replace([ann, bob], true);
+    assert.equal(list.doubtful, false, 'no change can come while the room is big');
+    list.take({ room: 'r', changed: [], left: ['zed'], count: 2 });
+    assert.equal(list.doubtful, true, 'the size matches, but it was a part');
+  });
+});
+
+describe('presence changes end to end', () => {
+  const broker = new LocalBroker();
+  let server: Switchboard;
+  let url: string;
+  const clients: Client[] = [];
+  before(async () => {
+    server = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', broker, presenceGraceMs: 50, connectRatePerSecond: 10_000, subscribeRatePerSecond: 10_000, maxConnectionsPerAddress: 1000 });
+    url = `http://127.0.0.1:${await server.listen()}`;
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await server.close();
+  });
+
+  it('a client that missed a change reads the whole list (the count of the next one told it)', { timeout: 15_000 }, async () => {
+    await fetch(`${url}/api/rooms/missed`, { method: 'PUT' });
+    const watchers = await Promise.all((['websocket', 'sse'] as const).map((transport) => connect({ url, ...FAST, room: 'missed', name: `w-${transport}`, member: `w-${transport}`, transport })));
+    clients.push(...watchers);
+    for (const w of watchers) await waitFor(() => w.presence().length === 2, 5000, 'both watchers in each list');
+    // Another node's notice, as the broker carries it: a ghost arrived, but the room has two members.
+    await broker.publish({ kind: 'presence', notice: { room: 'missed', changed: [{ member: 'ghost', name: 'ghost', transports: ['websocket'] }], left: [], count: 2 } });
+    for (const w of watchers) await waitFor(() => w.presence().some((m) => m.member === 'ghost'), 2000, 'the ghost, as told');
+    // Within PRESENCE_CHECK_MS and a read, each list is the room's again.
+    for (const w of watchers) await waitFor(() => w.presence().length === 2 && !w.presence().some((m) => m.member === 'ghost'), 5000, 'the list read again');
+  });
+
+  it('a presence mark tells whether a notice of the room reached this node since (a subscriber re-reads its list only then)', async () => {
+    const { hub } = server;
+    assert.equal(hub.presenceQuiet('no-channel-here', hub.presenceMark('no-channel-here')), false, 'no channel: it may have missed some');
+    await fetch(`${url}/api/rooms/marks`, { method: 'PUT' });
+    const c = await connect({ url, ...FAST, room: 'marks', name: 'm', member: 'm', transport: 'websocket' });
+    clients.push(c);
+    await new Promise((r) => setTimeout(r, 300)); // its own arrival's notice has come and gone
+    const mark = hub.presenceMark('marks');
+    assert.equal(hub.presenceQuiet('marks', mark), true);
+    await broker.publish({ kind: 'presence', notice: { room: 'marks', changed: [], left: ['x'], count: 1 } });
+    assert.equal(hub.presenceQuiet('marks', mark), false);
+    assert.equal(hub.presenceQuiet('marks', hub.presenceMark('marks')), true);
+  });
+
+  it('a big room that shrinks under the cap: the part an arrival got becomes the whole room', { timeout: 30_000 }, async () => {
+    await fetch(`${url}/api/rooms/shrinks`, { method: 'PUT' });
+    const sockets: WebSocket[] = [];
+    for (let i = 0; i < 101; i++) {
+      const ws = new WebSocket(`${url.replace('http', 'ws')}/api/ws?name=m${i}&member=m${i}`);
+      await new Promise((r) => ws.once('open', r));
+      ws.send(JSON.stringify({ type: 'subscribe', room: 'shrinks' }));
+      sockets.push(ws);
+    }
+    const sdk = await Promise.all((['websocket', 'sse'] as const).map((transport) => connect({ url, ...FAST, room: 'shrinks', name: `late-${transport}`, member: `late-${transport}`, transport })));
+    clients.push(...sdk);
+    for (const c of sdk) assert.equal(c.presence().length, 100, 'a part of 103');
+    for (const ws of sockets.splice(0, 10)) ws.close();
+    for (const c of sdk) await waitFor(() => c.presence().length === 93, 5000, `all 93 in the list of ${c.transport}`);
+    const read = (await (await fetch(`${url}/api/rooms/shrinks/presence`)).json()) as { members: PresenceMember[] };
+    for (const c of sdk) assert.deepEqual(c.presence().map((m) => m.member).sort(), read.members.map((m) => m.member).sort());
+    for (const ws of sockets) ws.close();
+  });
+});
