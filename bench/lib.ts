@@ -29,7 +29,10 @@ export interface Stats {
 export function serverNodeArgs(script: string): string[] {
   const given = process.env.BENCH_SERVER_NODE_ARGS;
   if (given !== undefined) return given.split(/\s+/).filter(Boolean);
-  return /switchboard/i.test(script) ? [...DEFAULT_V8_FLAGS] : [];
+  if (!/switchboard/i.test(script)) return [];
+  // BENCH_SWITCHBOARD_NODE_ARGS: node's flags for Switchboard's servers only (the peers keep node's defaults).
+  const mine = process.env.BENCH_SWITCHBOARD_NODE_ARGS;
+  return mine !== undefined ? mine.split(/\s+/).filter(Boolean) : [...DEFAULT_V8_FLAGS];
 }
 
 /** A server under test in its own process, so its CPU time and memory are its own. */
@@ -42,7 +45,9 @@ export class ServerProcess {
   static async start(script: string, env: Record<string, string> = {}): Promise<ServerProcess> {
     const child = fork(path.join(here, 'servers', script), [], {
       // BENCH_SERVER_NODE_ARGS: flags for node itself (V8 flags to compare, say), as for bench/load's servers.
-      execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), ...serverNodeArgs(script)],
+      // tsx for TypeScript only: a server in plain JavaScript (the built Switchboard, as `npm start`
+      // runs it) carries no loader thread of tsx's, which runs GCs of its own heap.
+      execArgv: [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), '--expose-gc', ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), ...serverNodeArgs(script)],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -61,7 +66,8 @@ export class ServerProcess {
     return new ServerProcess(child, port);
   }
 
-  stats(): Promise<Stats> {
+  /** What the server says of itself; after a full GC unless `gc` is false (a forced GC promotes what is young, changing what follows). */
+  stats(options: { gc?: boolean } = {}): Promise<Stats> {
     return new Promise((resolve) => {
       const onMessage = (m: Partial<Stats>): void => {
         if (m.cpuMicros === undefined) return;
@@ -69,7 +75,7 @@ export class ServerProcess {
         resolve(m as Stats);
       };
       this.child.on('message', onMessage);
-      this.child.send({ cmd: 'stats' });
+      this.child.send({ cmd: 'stats', gc: options.gc ?? true });
     });
   }
 

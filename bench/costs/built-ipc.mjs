@@ -4,7 +4,7 @@ import { allocations } from '../servers/allocations.mjs';
 export function answerStats() {
   process.on('message', (msg) => {
     if (msg.cmd !== 'stats') return;
-    globalThis.gc?.();
+    if (msg.gc !== false) globalThis.gc?.();
     const cpu = process.cpuUsage();
     const mem = process.memoryUsage();
     process.send?.({ cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, heapTotal: mem.heapTotal, arrayBuffers: mem.arrayBuffers, ...allocations() });

@@ -4,7 +4,7 @@
  * [memory] [sse]` (all four when none is named).
  *
  * - poll: 100 polling clients (COSTS_POLLERS), 50 messages/s (COSTS_RATE) for 6 s
- *   (COSTS_SECONDS), published over HTTP: server CPU per 1000 deliveries and per 1000 requests
+ *   (COSTS_SECONDS) after 1 s of warm-up at that rate (COSTS_POLL_WARMUP), published over HTTP: server CPU per 1000 deliveries and per 1000 requests
  *   answered, latency p50, on Switchboard's native routes (`/api/rooms/bench/longpoll`, `poll`
  *   every 1 s), the lecture's (`/longpoll`, `/poll`: one message per answer, a cookie jar per
  *   client), and Socket.IO 4's polling transport. Also the server's JavaScript heap bytes allocated,
@@ -37,6 +37,8 @@ const CONNECTIONS = Number(process.env.COSTS_CONNECTIONS ?? 2000);
 const SSE_CLIENTS = Number(process.env.COSTS_SSE_CLIENTS ?? 200);
 const SSE_ROUNDS = Number(process.env.COSTS_SSE_ROUNDS ?? 3);
 const SSE_WARMUP_S = Number(process.env.COSTS_SSE_WARMUP ?? 1);
+/** Seconds of publishing at the rate before each poll measure, not measured (COSTS_POLL_WARMUP; 0: none). */
+const POLL_WARMUP_S = Number(process.env.COSTS_POLL_WARMUP ?? 1);
 /** Rounds of the poll measures (COSTS_POLL_ROUNDS): the chosen kinds in turn, each round, then the medians. */
 const POLL_ROUNDS = Number(process.env.COSTS_POLL_ROUNDS ?? 1);
 /** The Switchboard server: the built one (as `npm start` runs it) unless COSTS_TSX=1. */
@@ -218,14 +220,22 @@ async function pollRun(run: { kind: PollKind; script: string; publish: string })
   const server = await ServerProcess.start(run.script);
   try {
     const fleet = await openPollFleet(server.port, run.kind, POLLERS);
+    // Warm-up at the same rate, not measured: a fresh process compiles its hot paths in its first
+    // second of traffic (a server with more code to compile pays more), which a server that runs
+    // for days does once. Every kind gets the same warm-up.
+    if (POLL_WARMUP_S > 0) await publishAtRate(`http://127.0.0.1:${server.port}${run.publish}`, RATE, POLL_WARMUP_S, 'warm-up');
+    await sleep(200);
     fleet.deliveries = 0;
     fleet.requests = 0;
     fleet.latencies = [];
-    const before = await server.stats();
+    // No forced GC around the window: a full GC promotes every live young object (the held polls
+    // of the moment), and what dies in the old generation keeps what it points at alive through
+    // the next minor GCs: a wave of promotions and the major GC it brings, caused by the bench.
+    const before = await server.stats({ gc: false });
     const ticksBefore = procTicks(server);
     await publishAtRate(`http://127.0.0.1:${server.port}${run.publish}`, RATE, SECONDS);
     await sleep(1500);
-    const after = await server.stats();
+    const after = await server.stats({ gc: false });
     const ticks = procTicks(server).map((t, i) => t - ticksBefore[i]!);
     const cpuMs = (after.cpuMicros - before.cpuMicros) / 1000;
     const { deliveries, requests } = fleet;

@@ -2,13 +2,14 @@ import { allocations } from './allocations.mjs';
 
 /**
  * The benchmark's window into a server process: on `{cmd: 'stats'}` over the IPC channel it
- * answers with CPU time used so far, memory (after a GC when --expose-gc is on), and bytes
+ * answers with CPU time used so far, memory (after a GC when --expose-gc is on, unless asked
+ * `{gc: false}`), and bytes
  * allocated and promoted so far (allocations.mjs).
  */
 export function answerStats(extra: () => Record<string, number> = () => ({})): void {
-  process.on('message', (msg: { cmd?: string }) => {
+  process.on('message', (msg: { cmd?: string; gc?: boolean }) => {
     if (msg.cmd !== 'stats') return;
-    (globalThis as { gc?: () => void }).gc?.();
+    if (msg.gc !== false) (globalThis as { gc?: () => void }).gc?.();
     const cpu = process.cpuUsage();
     const mem = process.memoryUsage();
     process.send?.({ cpuMicros: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, ...allocations(), ...extra() });

@@ -17,6 +17,7 @@ import { createBroker } from './broker/create-broker.js';
 import { DEFAULT_CONFIG, type ServerConfig } from './config.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import type { ServerContext } from './context.js';
+import { countAnswer } from './answer-close.js';
 import { closeAfter, isHttp2, sendJson, type HttpRequest, type HttpResponse } from './http-util.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
@@ -359,16 +360,6 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
 
   /** Requests of one connection that may wait for their answer at once (pipelining). */
   const MAX_PIPELINED = 4;
-  /**
-   * Unanswered requests of each HTTP/1.x connection; each answer, once closed, takes one off its
-   * connection's count (one listener for all answers, which finds the count by the answer's
-   * request's socket: no closure, and no property added to the response, per request).
-   */
-  const unanswered = new WeakMap<object, { n: number }>();
-  function answered(this: ServerResponse): void {
-    const count = unanswered.get(this.req.socket);
-    if (count) count.n--;
-  }
   // Requests run within the per-turn budget the WebSocket frames share, fairly between addresses.
   const scheduler = new RequestScheduler({ budget: turnBudget, maxWaitingPerAddress: MAX_WAITING_PER_ADDRESS });
   /** Serves a request known to be Switchboard's (its URL already without the prefix). */
@@ -382,14 +373,10 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     }
     // HTTP pipelining: Node runs every request of a chunk at once and holds each answer until
     // the client has read the ones before. A client may leave a few requests unanswered at most.
-    const socket = req.socket;
-    let count = unanswered.get(socket);
-    if (!count) unanswered.set(socket, (count = { n: 0 }));
-    count.n++;
-    res.on('close', answered); // 'close' comes once per answer
-    if (count.n > MAX_PIPELINED) {
+    // Unanswered requests of each HTTP/1.x connection (answer-close.ts).
+    if (countAnswer(res as ServerResponse) > MAX_PIPELINED) {
       metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
-      socket.destroy();
+      req.socket.destroy();
       return;
     }
     schedule(req, res);

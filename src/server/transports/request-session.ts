@@ -1,4 +1,5 @@
 import { noteTransport } from '../access-log.js';
+import { watchClose, type AnswerCloser } from '../answer-close.js';
 import type { ServerContext } from '../context.js';
 import { holdOpen, responseGone, type HttpRequest, type HttpResponse, type RequestUrl } from '../http-util.js';
 import { claimsOf, handshake, type Handshake } from '../session/handshake.js';
@@ -45,25 +46,19 @@ function held(ctx: ServerContext, req: HttpRequest, res: HttpResponse, session: 
  */
 export function holdUntilGone(ctx: ServerContext, req: HttpRequest, res: HttpResponse, session: Session, kind: 'long-polling' | 'sse'): void {
   ctx.connections.admit(kind, session);
-  const held = new HeldResponse(session, ctx.connections, kind);
-  heldResponses.set(res, held);
-  res.on('close', onHeldClose);
+  const held = new HeldResponse(res, session, ctx.connections, kind);
   // A pipelined HTTP/1.1 answer has no socket of its own yet: its request's tells. HTTP/2: the stream's state.
   if (responseGone(res) || req.socket.destroyed) held.gone();
+  else watchClose(held);
 }
 
-/** Each held response's HeldResponse (a WeakMap, not a property: a response keeps the shape node gave it). */
-const heldResponses = new WeakMap<HttpResponse, HeldResponse>();
-
 /**
- * What a held response releases when it is gone. Found by the response (heldResponses), with one
- * listener shared by all: a closure per response, in the response's list of 'close' listeners (an array V8 may
- * allocate in the old generation, as most such arrays of node's emitters live long), outlived
- * the response there and kept its session and request alive through minor GCs: ~0.4 KB promoted
- * per long poll.
+ * What a held response releases when it is gone (watchClose tells it: no closure and no
+ * listener of its own per response, see answer-close.ts).
  */
-class HeldResponse {
+class HeldResponse implements AnswerCloser {
   constructor(
+    readonly res: HttpResponse,
     private readonly session: Session,
     private readonly connections: ServerContext['connections'],
     private readonly kind: 'long-polling' | 'sse',
@@ -73,8 +68,4 @@ class HeldResponse {
     this.session.close();
     this.connections.release(this.kind, this.session);
   }
-}
-
-function onHeldClose(this: HttpResponse): void {
-  heldResponses.get(this)?.gone();
 }

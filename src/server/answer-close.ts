@@ -1,0 +1,93 @@
+import type { ServerResponse } from 'node:http';
+import { Http2ServerResponse } from 'node:http2';
+import type { HttpResponse } from './http-util.js';
+
+/** Told when its answer closes (sent, or its client gone): a held answer's slot and session. */
+export interface AnswerCloser {
+  /** The answer it waits for. */
+  readonly res: HttpResponse;
+  gone(): void;
+}
+
+/**
+ * The answers of one HTTP/1.x connection not yet closed: how many (pipelining is capped on it),
+ * and the closers of those that wait for their close (held long polls, SSE streams). One object
+ * per connection, made at its first request.
+ */
+class ConnectionAnswers {
+  open = 0;
+  /** None, one (the usual: a connection holds one poll at a time), or several (pipelined). */
+  closers: AnswerCloser | AnswerCloser[] | undefined = undefined;
+
+  add(closer: AnswerCloser): void {
+    const known = this.closers;
+    if (known === undefined) this.closers = closer;
+    else if (Array.isArray(known)) known.push(closer);
+    else this.closers = [known, closer];
+  }
+
+  /** The closer of `res`, taken out; undefined when it has none. */
+  take(res: HttpResponse): AnswerCloser | undefined {
+    const known = this.closers;
+    if (known === undefined) return undefined;
+    if (!Array.isArray(known)) {
+      if (known.res !== res) return undefined;
+      this.closers = undefined;
+      return known;
+    }
+    const i = known.findIndex((c) => c.res === res);
+    if (i < 0) return undefined;
+    const [closer] = known.splice(i, 1);
+    if (known.length === 0) this.closers = undefined;
+    return closer;
+  }
+}
+
+/** Each HTTP/1.x connection's answers (by its socket, which outlives its requests). */
+const byConnection = new WeakMap<object, ConnectionAnswers>();
+
+/**
+ * Counts an HTTP/1.x answer as open on its connection until it closes; returns how many are
+ * open there now (the server refuses too many pipelined ones). One 'close' listener per answer,
+ * shared by all (no closure per answer), which also tells the answer's closer (watchClose): a
+ * second listener would make an array of listeners per answer, and a WeakMap entry per held
+ * answer cost an identity hash and an ephemeron per request, which minor GCs then visit.
+ */
+export function countAnswer(res: ServerResponse): number {
+  const socket = res.req.socket;
+  let answers = byConnection.get(socket);
+  if (!answers) byConnection.set(socket, (answers = new ConnectionAnswers()));
+  answers.open++;
+  res.on('close', closed);
+  return answers.open;
+}
+
+function closed(this: ServerResponse): void {
+  const answers = byConnection.get(this.req.socket);
+  if (!answers) return;
+  answers.open--;
+  answers.take(this)?.gone();
+}
+
+/** Answers that no connection counts (HTTP/2 streams, answers of a server Switchboard is attached to), by answer. */
+const uncounted = new WeakMap<HttpResponse, AnswerCloser>();
+
+function closedUncounted(this: HttpResponse): void {
+  uncounted.get(this)?.gone();
+}
+
+/**
+ * Calls `closer.gone()` once when its answer closes. The answer must not have closed yet (the
+ * caller checks: a client may have gone while its request waited).
+ */
+export function watchClose(closer: AnswerCloser): void {
+  const res = closer.res;
+  // An HTTP/1.x answer of Switchboard's was counted (countAnswer) before its route ran.
+  const answers = res instanceof Http2ServerResponse ? undefined : byConnection.get(res.req.socket);
+  if (answers !== undefined && answers.open > 0) {
+    answers.add(closer);
+    return;
+  }
+  uncounted.set(res, closer);
+  res.on('close', closedUncounted);
+}
