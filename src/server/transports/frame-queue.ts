@@ -1,5 +1,13 @@
 import type WebSocket from 'ws';
 import { turnBudget as budget } from '../turn-budget.js';
+import type { ServerWebSocket } from './server-websocket.js';
+
+/** What runs a connection's frames: a protocol's connection (native or the lecture's). */
+export interface FrameHandler {
+  handleFrame(data: Buffer, isBinary: boolean): Promise<void>;
+  /** True once its session is closed: frames are dropped from then on. */
+  readonly stopped: boolean;
+}
 
 /** Frames waiting for their turn past which the socket stops being read (TCP pushes back). */
 const PAUSE_AT = 64;
@@ -16,15 +24,15 @@ export class FrameQueue {
   private running = false;
 
   constructor(
-    private readonly ws: WebSocket,
-    private readonly handle: (data: Buffer, isBinary: boolean) => Promise<void>,
-    private readonly stopped: () => boolean,
+    private readonly ws: ServerWebSocket,
+    private readonly handler: FrameHandler,
   ) {
-    ws.on('message', (data, isBinary) => this.push(data as Buffer, isBinary));
+    ws.frames = this;
+    ws.on('message', onMessage);
   }
 
-  private push(data: Buffer, isBinary: boolean): void {
-    if (this.stopped()) return;
+  push(data: Buffer, isBinary: boolean): void {
+    if (this.handler.stopped) return;
     this.queue.push({ data, isBinary });
     if (this.queue.length >= PAUSE_AT && !this.ws.isPaused) this.ws.pause();
     if (!this.running) void this.run();
@@ -32,16 +40,21 @@ export class FrameQueue {
 
   private async run(): Promise<void> {
     this.running = true;
-    while (this.queue.length > 0 && !this.stopped()) {
+    while (this.queue.length > 0 && !this.handler.stopped) {
       // ws hands over every frame of what the socket read at once, whatever pause() says: the
       // shared budget keeps one burst (or many) from holding the event loop.
       await budget.turn();
-      if (this.stopped()) break;
+      if (this.handler.stopped) break;
       const { data, isBinary } = this.queue.shift()!;
       if (this.queue.length <= RESUME_AT && this.ws.isPaused) this.ws.resume();
-      await this.handle(data, isBinary);
+      await this.handler.handleFrame(data, isBinary);
     }
     this.queue.length = 0;
     this.running = false;
   }
+}
+
+/** Every socket's 'message' listener (one function: see ServerWebSocket; `this` is one, the servers' WebSocket option). */
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  (this as ServerWebSocket).frames?.push(data, isBinary);
 }

@@ -1,11 +1,11 @@
 import { isUtf8 } from 'node:buffer';
-import type WebSocket from 'ws';
 import { DEFAULT_ROOM } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { ServerContext } from '../context.js';
 import { toSwitchboardError } from '../http-util.js';
 import type { Session } from '../session/session.js';
-import { FrameQueue } from './frame-queue.js';
+import { FrameQueue, type FrameHandler } from './frame-queue.js';
+import type { ServerWebSocket } from './server-websocket.js';
 
 /** The text of the first frame a lecture client gets. */
 export const WELCOME_TEXT = 'Welcome to Switchboard: connected to the server.';
@@ -20,15 +20,19 @@ const FLOOD_DISCONNECT_AFTER = 100;
  * use. A message that is refused comes back as `{text: "error: ...", code, error}`: the
  * lecture's page shows it like any message, so the sender is never left unaware.
  */
-export class SeedWebSocketConnection {
+export class SeedWebSocketConnection implements FrameHandler {
   private rejected = 0;
 
   constructor(
     private readonly ctx: ServerContext,
-    private readonly ws: WebSocket,
+    private readonly ws: ServerWebSocket,
     private readonly session: Session,
   ) {
-    new FrameQueue(ws, (data, isBinary) => this.onMessage(data, isBinary), () => session.closed);
+    new FrameQueue(ws, this);
+  }
+
+  get stopped(): boolean {
+    return this.session.closed;
   }
 
   async start(): Promise<void> {
@@ -36,7 +40,7 @@ export class SeedWebSocketConnection {
     await this.session.subscribe(DEFAULT_ROOM, { create: true });
   }
 
-  private async onMessage(data: Buffer, isBinary: boolean): Promise<void> {
+  async handleFrame(data: Buffer, isBinary: boolean): Promise<void> {
     try {
       // Binary frames are taken as text only when they are valid UTF-8 (text frames are checked by ws).
       if (isBinary && !isUtf8(data)) throw new SwitchboardError('INVALID_UTF8');

@@ -1,4 +1,3 @@
-import type WebSocket from 'ws';
 import { SwitchboardError } from '../../protocol/errors.js';
 import { CLIENT_FRAME_TYPES, clientFrame } from '../../protocol/schemas.js';
 import type { ClientFrame, ServerFrame } from '../../protocol/types.js';
@@ -6,7 +5,8 @@ import type { ServerContext } from '../context.js';
 import { toSwitchboardError } from '../http-util.js';
 import { presenceFrameJson } from '../presence-json.js';
 import type { Session } from '../session/session.js';
-import { FrameQueue } from './frame-queue.js';
+import { FrameQueue, type FrameHandler } from './frame-queue.js';
+import type { ServerWebSocket } from './server-websocket.js';
 
 /** Rejected publishes in a row after which a flooding client is disconnected (close 4008). */
 const FLOOD_DISCONNECT_AFTER = 100;
@@ -23,7 +23,7 @@ const MAX_PUBLISHES_IN_FLIGHT = 64;
  * a client's messages keep their order (not with an `onPublish` hook, which may take its time:
  * publishes then run one by one).
  */
-export class WebSocketConnection {
+export class WebSocketConnection implements FrameHandler {
   private rejected = 0;
   /** Publishes not yet answered; made at the first publish (most connections of a big room never publish). */
   private inflight: Set<Promise<void>> | undefined;
@@ -32,10 +32,14 @@ export class WebSocketConnection {
 
   constructor(
     private readonly ctx: ServerContext,
-    private readonly ws: WebSocket,
+    private readonly ws: ServerWebSocket,
     private readonly session: Session,
   ) {
-    new FrameQueue(ws, (data, isBinary) => this.handle(data, isBinary), () => session.closed);
+    new FrameQueue(ws, this);
+  }
+
+  get stopped(): boolean {
+    return this.session.closed;
   }
 
   start(): void {
@@ -49,7 +53,7 @@ export class WebSocketConnection {
     });
   }
 
-  private async handle(data: Buffer, isBinary: boolean): Promise<void> {
+  async handleFrame(data: Buffer, isBinary: boolean): Promise<void> {
     let id: string | undefined;
     try {
       if (isBinary) throw new SwitchboardError('BAD_REQUEST', 'send JSON in text frames');

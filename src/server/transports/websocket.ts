@@ -10,12 +10,24 @@ import { retryAfter, toSwitchboardError } from '../http-util.js';
 import { claimsOf, handshake, originAllowed } from '../session/handshake.js';
 import { Session } from '../session/session.js';
 import { SeedWebSocketConnection } from './seed-websocket.js';
+import { ServerWebSocket } from './server-websocket.js';
 import { WebSocketConnection } from './websocket-connection.js';
 import { WebSocketSink } from './websocket-sink.js';
 
-interface Tracked {
-  ws: WebSocket;
-  alive: boolean;
+/**
+ * What the gateway keeps of an open socket: its session, whether it answered the last ping, when
+ * it opened. The socket points at it (ServerWebSocket.tracked): its listeners are functions
+ * shared by every socket (below the class), not closures made per connection.
+ */
+export class TrackedSocket {
+  alive = true;
+  readonly opened = performance.now();
+
+  constructor(
+    readonly gateway: WebSocketGateway,
+    readonly ws: ServerWebSocket,
+    readonly session: Session,
+  ) {}
 }
 
 /**
@@ -28,11 +40,11 @@ interface Tracked {
 export class WebSocketGateway {
   private readonly native: WebSocketServer;
   private readonly seed: WebSocketServer;
-  private readonly tracked = new Set<Tracked>();
+  private readonly tracked = new Set<TrackedSocket>();
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly ctx: ServerContext) {
-    const common = { noServer: true, clientTracking: false, perMessageDeflate: false } as const;
+    const common = { noServer: true, clientTracking: false, perMessageDeflate: false, WebSocket: ServerWebSocket } as const;
     // The frame holds the text plus a JSON envelope (escaping may make it 6 times larger): the text itself is checked.
     this.native = new WebSocketServer({ ...common, maxPayload: ctx.config.maxMessageBytes * 6 + 4096 });
     this.seed = new WebSocketServer({ ...common, maxPayload: ctx.config.maxMessageBytes });
@@ -73,7 +85,9 @@ export class WebSocketGateway {
     this.ctx.connections.check(principal);
     if (socket.destroyed) return;
     const server = isNative ? this.native : this.seed;
-    server.handleUpgrade(req, socket, head, (ws) => {
+    server.handleUpgrade(req, socket, head, (upgraded) => {
+      // The WebSocket option of both servers.
+      const ws = upgraded as ServerWebSocket;
       const sink = new WebSocketSink(ws, socket);
       const session = new Session(this.ctx, {
         id: connectionId,
@@ -98,23 +112,29 @@ export class WebSocketGateway {
     });
   }
 
-  private track(ws: WebSocket, session: Session): void {
-    const tracked: Tracked = { ws, alive: true };
-    const opened = performance.now();
+  private track(ws: ServerWebSocket, session: Session): void {
+    const tracked = new TrackedSocket(this, ws, session);
     if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info(who(session), 'websocket open');
     this.tracked.add(tracked);
-    ws.on('pong', () => (tracked.alive = true));
-    ws.on('error', (err) => {
-      // ws closes the socket itself (1007 invalid UTF-8, 1009 too big, 1002 protocol): count it.
-      const code = (err as { code?: string }).code;
-      this.ctx.metrics.errors.inc({ code: code === 'WS_ERR_INVALID_UTF8' ? 'INVALID_UTF8' : code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'MESSAGE_TOO_LARGE' : 'BAD_REQUEST' });
-    });
-    ws.on('close', (code: number) => {
-      if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info({ ...who(session), code, ms: Math.round(performance.now() - opened), rooms: session.subscriptionCount }, 'websocket close');
-      this.tracked.delete(tracked);
-      session.close();
-      this.ctx.connections.release('websocket', session);
-    });
+    ws.tracked = tracked;
+    ws.on('pong', onPong);
+    ws.on('error', onError);
+    ws.on('close', onClose);
+  }
+
+  /** A socket's error: ws closes the socket itself (1007 invalid UTF-8, 1009 too big, 1002 protocol); counted. */
+  errored(err: Error): void {
+    const code = (err as { code?: string }).code;
+    this.ctx.metrics.errors.inc({ code: code === 'WS_ERR_INVALID_UTF8' ? 'INVALID_UTF8' : code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'MESSAGE_TOO_LARGE' : 'BAD_REQUEST' });
+  }
+
+  /** A socket closed: its session ends and its slot is released. */
+  closed(tracked: TrackedSocket, code: number): void {
+    const { session } = tracked;
+    if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info({ ...who(session), code, ms: Math.round(performance.now() - tracked.opened), rooms: session.subscriptionCount }, 'websocket close');
+    this.tracked.delete(tracked);
+    session.close();
+    this.ctx.connections.release('websocket', session);
   }
 
   private beat(): void {
@@ -134,4 +154,19 @@ export class WebSocketGateway {
 /** Who a log line is about: made when a line is written, not kept per connection (tens of thousands of them). */
 function who(session: Session): { transport: 'websocket'; member: string; connection: string; address: string } {
   return { transport: 'websocket', member: session.principal.member, connection: session.id, address: session.principal.address };
+}
+
+// Every socket's listeners: one function each, the socket (a ServerWebSocket: the servers' WebSocket option) as `this`.
+function onPong(this: WebSocket): void {
+  const tracked = (this as ServerWebSocket).tracked;
+  if (tracked) tracked.alive = true;
+}
+
+function onError(this: WebSocket, err: Error): void {
+  (this as ServerWebSocket).tracked?.gateway.errored(err);
+}
+
+function onClose(this: WebSocket, code: number): void {
+  const tracked = (this as ServerWebSocket).tracked;
+  if (tracked) tracked.gateway.closed(tracked, code);
 }
