@@ -9,9 +9,12 @@ interface Who {
 
 /** Requests that get an access-log line (only those: with logging off, noting costs a lookup that finds nothing). */
 const who = new WeakMap<HttpRequest, Who>();
+/** True once a request got a line: until then (logging below `info`) noting looks nothing up. */
+let noting = false;
 
 /** Notes who made a request (called by the handshake), so its access-log line names them. */
 export function noteWho(req: HttpRequest, member: string, transport?: string): void {
+  if (!noting) return;
   const known = who.get(req);
   if (!known) return;
   known.member = member;
@@ -20,6 +23,7 @@ export function noteWho(req: HttpRequest, member: string, transport?: string): v
 
 /** Notes the transport of a request (called by the route). */
 export function noteTransport(req: HttpRequest, transport: string): void {
+  if (!noting) return;
   const known = who.get(req);
   if (known) known.transport = transport;
 }
@@ -40,6 +44,7 @@ export function logAccess(logger: Logger, req: HttpRequest, res: HttpResponse): 
   const before = h1Socket?.bytesWritten ?? 0;
   const w: Who = { member: '', transport: '' };
   who.set(req, w);
+  noting = true;
   res.once('close', () => {
     logger.info(
       {
