@@ -51,3 +51,22 @@ describe('PresenceTracker snapshots', () => {
     tracker.clear();
   });
 });
+
+describe('PresenceTracker: polling members', () => {
+  it('keeps a long poller present through its whole hold and 10 s more, a short poller for pollTtlMs', async () => {
+    const tracker = new PresenceTracker(new MemoryPresenceStore(), () => {}, { graceMs: 1000, pollTtlMs: 35_000, ttlMs: 30_000, node: 'n1' }, createLogger('silent', false));
+    const t0 = Date.now();
+    tracker.touch('r', { id: 'long', member: 'long', name: 'long', transport: 'long-polling' }, t0, 120_000);
+    tracker.touch('r', { id: 'short', member: 'short', name: 'short', transport: 'polling' }, t0);
+    await settle();
+    const present = async (now: number): Promise<string[]> => {
+      await tracker.tick(now);
+      await settle();
+      return (await tracker.members('r')).map((m) => m.member).sort();
+    };
+    assert.deepEqual(await present(t0 + 34_000), ['long', 'short']);
+    assert.deepEqual(await present(t0 + 36_000), ['long'], 'a short poller that did not come back within pollTtlMs leaves');
+    assert.deepEqual(await present(t0 + 129_000), ['long'], 'held for 120 s: present until 10 s after');
+    assert.deepEqual(await present(t0 + 131_000), []);
+  });
+});

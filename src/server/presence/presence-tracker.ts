@@ -11,6 +11,9 @@ interface LocalConnection extends PresenceConnection {
   leaveTimer: NodeJS.Timeout | undefined;
 }
 
+/** How long a long poller stays present past its poll's timeout without coming back. */
+const HELD_POLL_GRACE_MS = 10_000;
+
 export interface PresenceOptions {
   /** A member leaves this long after its last connection closed (so a reconnect makes no noise). */
   graceMs: number;
@@ -46,9 +49,13 @@ export class PresenceTracker {
     this.upsert(room, conn, undefined);
   }
 
-  /** A polling request came in: the member is present until `pollTtlMs` from now. */
-  touch(room: string, conn: PresenceConnection, now = Date.now()): void {
-    this.upsert(room, conn, now + this.options.pollTtlMs);
+  /**
+   * A polling request came in: the member is present until `pollTtlMs` from now, or, for a long
+   * poll held `holdMs`, until 10 s after its timeout when that is later (its answer then needs no
+   * touch of its own, and a long hold does not outlast its member).
+   */
+  touch(room: string, conn: PresenceConnection, now = Date.now(), holdMs = 0): void {
+    this.upsert(room, conn, now + Math.max(this.options.pollTtlMs, holdMs + HELD_POLL_GRACE_MS));
   }
 
   /** A connection left the room (closed, unsubscribed). The member leaves after the grace period unless it comes back. */

@@ -424,13 +424,14 @@ export class Session implements Closable {
   holdPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket: string | undefined, reply: PollReply): void {
     try {
       this.check(room, 'read', undefined);
-      if (ticket) this.touchPresence(room, ticket, 'long-polling');
+      // Present for the whole hold (and 10 s more): the answer touches nothing.
+      if (ticket) this.touchPresence(room, ticket, 'long-polling', timeoutMs);
     } catch (err) {
       this.failed('longpoll', err);
       reply.fail(err);
       return;
     }
-    this.ctx.hub.holdPoll(room, after, limit, timeoutMs, this, new RecordedPoll(this, 'longpoll', 'long-polling', reply, room, ticket));
+    this.ctx.hub.holdPoll(room, after, limit, timeoutMs, this, new RecordedPoll(this, 'longpoll', 'long-polling', reply, room, undefined));
   }
 
   poll(room: string, after: string | undefined, limit: number, ticket?: string): Promise<PollResult> {
@@ -444,12 +445,8 @@ export class Session implements Closable {
   /** Holds until entries come, `timeoutMs` passes or the session closes. */
   longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket?: string): Promise<PollResult> {
     return this.run('longpoll', room, 'read', undefined, () => {
-      if (!ticket) return this.ctx.hub.longPoll(room, after, limit, timeoutMs, this);
-      this.touchPresence(room, ticket, 'long-polling');
-      return this.ctx.hub.longPoll(room, after, limit, timeoutMs, this).then((result) => {
-        this.touchPresence(room, ticket, 'long-polling');
-        return result;
-      });
+      if (ticket) this.touchPresence(room, ticket, 'long-polling', timeoutMs);
+      return this.ctx.hub.longPoll(room, after, limit, timeoutMs, this);
     });
   }
 
@@ -755,10 +752,10 @@ export class Session implements Closable {
     sub.deliverPresence(new Notice('presence', JSON.stringify({ type: 'presence', room, members: now })));
   }
 
-  /** Keeps the member of a presence ticket present in `room` (throws INVALID_SESSION for a ticket not good here). */
-  touchPresence(room: string, ticket: string, transport: 'polling' | 'long-polling'): void {
+  /** Keeps the member of a presence ticket present in `room`, through a hold of `holdMs` (throws INVALID_SESSION for a ticket not good here). */
+  touchPresence(room: string, ticket: string, transport: 'polling' | 'long-polling', holdMs = 0): void {
     const claims = this.checkTicket(room, ticket);
-    this.ctx.hub.presence.touch(room, { id: claims.connectionId, member: claims.member, name: claims.name, transport });
+    this.ctx.hub.presence.touch(room, { id: claims.connectionId, member: claims.member, name: claims.name, transport }, Date.now(), holdMs);
   }
 
   private checkTicket(room: string, ticket: string): { connectionId: string; member: string; name: string } {
@@ -791,8 +788,9 @@ export class Session implements Closable {
 }
 
 /**
- * A poll's answer on its way from the hub to the route: the session records it (and, for a poll
- * that carries a presence ticket, keeps its member present), then passes it on.
+ * A poll's answer on its way from the hub to the route: the session records it (and, for a short
+ * poll that carries a presence ticket, keeps its member present: a long poll's member was kept
+ * present for its whole hold when it came), then passes it on.
  */
 class RecordedPoll implements PollReply {
   constructor(
