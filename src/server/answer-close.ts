@@ -41,6 +41,15 @@ class ConnectionAnswers {
     if (known.length === 0) this.closers = undefined;
     return closer;
   }
+
+  /** The connection closed: every answer still held on it is gone (node tells only the first of pipelined answers). */
+  closeAll(): void {
+    const known = this.closers;
+    this.closers = undefined;
+    if (known === undefined) return;
+    if (!Array.isArray(known)) known.gone();
+    else for (const closer of known) closer.gone();
+  }
 }
 
 /** Each HTTP/1.x connection's answers (by its socket, which outlives its requests). */
@@ -48,7 +57,8 @@ const byConnection = new WeakMap<object, ConnectionAnswers>();
 
 /**
  * Counts an HTTP/1.x answer as open on its connection until it closes; returns how many are
- * open there now (the server refuses too many pipelined ones). One 'close' listener per answer,
+ * open there now (the server refuses too many pipelined ones). When the connection closes, every
+ * held answer left on it is told (one listener per connection). One 'close' listener per answer,
  * shared by all (no closure per answer), which also tells the answer's closer (watchClose): a
  * second listener would make an array of listeners per answer, and a WeakMap entry per held
  * answer cost an identity hash and an ephemeron per request, which minor GCs then visit.
@@ -56,7 +66,12 @@ const byConnection = new WeakMap<object, ConnectionAnswers>();
 export function countAnswer(res: ServerResponse): number {
   const socket = res.req.socket;
   let answers = byConnection.get(socket);
-  if (!answers) byConnection.set(socket, (answers = new ConnectionAnswers()));
+  if (!answers) {
+    byConnection.set(socket, (answers = new ConnectionAnswers()));
+    // Pipelined answers waiting behind the first never emit 'close' when their connection goes:
+    // without this, a client that pipelines long polls and hangs up would keep their slots.
+    socket.once('close', connectionClosed);
+  }
   answers.open++;
   res.on('close', closed);
   return answers.open;
@@ -67,6 +82,10 @@ function closed(this: ServerResponse): void {
   if (!answers) return;
   answers.open--;
   answers.take(this)?.gone();
+}
+
+function connectionClosed(this: object): void {
+  byConnection.get(this)?.closeAll();
 }
 
 /** Answers that no connection counts (HTTP/2 streams, answers of a server Switchboard is attached to), by answer. */
