@@ -56,12 +56,13 @@ class ConnectionAnswers {
 const byConnection = new WeakMap<object, ConnectionAnswers>();
 
 /**
- * Counts an HTTP/1.x answer as open on its connection until it closes; returns how many are
- * open there now (the server refuses too many pipelined ones). When the connection closes, every
- * held answer left on it is told (one listener per connection). One 'close' listener per answer,
- * shared by all (no closure per answer), which also tells the answer's closer (watchClose): a
- * second listener would make an array of listeners per answer, and a WeakMap entry per held
- * answer cost an identity hash and an ephemeron per request, which minor GCs then visit.
+ * Counts an HTTP/1.x answer as open on its connection until it closes (every answer of
+ * Switchboard's, before its route runs); returns how many are open there now (the server refuses
+ * too many pipelined ones). One 'close' listener per answer, shared by all (no closure per
+ * answer), which also tells the answer's closer (watchClose): a second listener would make an
+ * array of listeners per answer, and a WeakMap entry per held answer cost an identity hash and an
+ * ephemeron per request, which minor GCs then visit. When the connection closes, every held
+ * answer left on it is told (one listener per connection).
  */
 export function countAnswer(res: ServerResponse): number {
   const socket = res.req.socket;
@@ -88,7 +89,7 @@ function connectionClosed(this: object): void {
   byConnection.get(this)?.closeAll();
 }
 
-/** Answers that no connection counts (HTTP/2 streams, answers of a server Switchboard is attached to), by answer. */
+/** Answers that no connection's record counts (HTTP/2 streams: node tells each stream's close), by answer. */
 const uncounted = new WeakMap<HttpResponse, AnswerCloser>();
 
 function closedUncounted(this: HttpResponse): void {
