@@ -27,6 +27,15 @@ export const SMALL_HEAP_V8_FLAGS: readonly string[] = ['--optimize-for-size', '-
  * `costs.ts poll` (3 alternating 12 s runs each, medians, ms per 1,000) gave 91.0 against 77.5
  * (native long poll), 77.5 against 86.1 (lecture /longpoll), 83.6 against 70.1 (lecture /poll):
  * at most some 15%, within this machine's noise; SSE latency p99 7.9-12.6 ms against 9.0-9.7.
+ *
+ * Measured and not taken: `--no-parallel-scavenge` (minor collections on the main thread alone).
+ * It cut the main thread's GC time per long poll from 5.7-8.4 µs to 1.3-2.9 and the CPU per
+ * request from 1.13 to 1.03 of Socket.IO's (native long poll; lecture `/longpoll` 1.27 → 1.05),
+ * and the broadcast p99 to 50,000 in one room from 3.3-3.9 s to 1.7 s; but under a rolling
+ * restart with the machine's cores busy (`npm run bench:rolling-restart -- --clients 5000
+ * --server-args="--workers 2"` beside two busy loops) short-polling clients stopped getting
+ * answers (lost 2,821 and 27,672 in two runs; none with the parallel default, or before).
+ * Until that is understood it stays off.
  */
 export const DEFAULT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 
