@@ -19,6 +19,9 @@ describe('the V8 flags of --small-heap', () => {
     assert.deepEqual(missingFlags(['--max-semi-space-size=1'], ['--max-semi-space-size=16'], ''), []);
     assert.deepEqual(missingFlags(['--max-semi-space-size=1'], [], '--inspect --max_semi_space_size=8'), []);
     assert.deepEqual(missingFlags(['--optimize-for-size'], ['--optimize_for_size'], ''), []);
+    assert.deepEqual(missingFlags(['--no-parallel-scavenge'], ['--parallel-scavenge'], ''), []);
+    assert.deepEqual(missingFlags(['--no-parallel-scavenge'], ['--no_parallel_scavenge'], ''), []);
+    assert.deepEqual(missingFlags(['--no-parallel-scavenge', '--max-semi-space-size=4'], ['--parallel-scavenge-foo'], ''), ['--no-parallel-scavenge', '--max-semi-space-size=4']);
   });
 });
 
@@ -40,7 +43,7 @@ describe('--small-heap without workers', () => {
     });
 
   it('warns that one process gets the flags from node only, and is quiet when node has them', { skip: existsSync('dist/src/cli/index.js') ? false : 'run `npm run build` first' }, async () => {
-    assert.match(await run([]), /"missing":\["--optimize-for-size","--max-semi-space-size=1"\].*--small-heap sets the V8 flags of workers/);
+    assert.match(await run([]), /"missing":\["--optimize-for-size","--max-semi-space-size=1","--no-parallel-scavenge"\].*--small-heap sets the V8 flags of workers/);
     assert.doesNotMatch(await run([...SMALL_HEAP_V8_FLAGS]), /--small-heap sets the V8 flags/);
   });
 });

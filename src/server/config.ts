@@ -24,7 +24,7 @@ export interface ServerConfig {
    */
   workers: number;
   /**
-   * Workers start with V8's --optimize-for-size --max-semi-space-size=1 (src/server/v8-flags.ts):
+   * Workers start with V8's --optimize-for-size --max-semi-space-size=1 --no-parallel-scavenge (src/server/v8-flags.ts):
    * about a third less memory per idle connection, up to twice the CPU per long poll. Env SMALL_HEAP.
    */
   smallHeap: boolean;

@@ -10,37 +10,48 @@
  *   poll`: 160 ms per 1,000 against 83), whose garbage it collects more often.
  * - `--max-semi-space-size=1`: a 1 MB young generation. V8 lets it grow to 16 MB × 3 under a
  *   burst of connections and keeps it: about 10 MB per process idle.
+ * - `--no-parallel-scavenge`, as by default (DEFAULT_V8_FLAGS): a minor collection of a young
+ *   generation this small is cheaper on the main thread alone. `costs.ts poll`, native long
+ *   poll, 2 alternating runs: 1.09 and 1.25 times Socket.IO's CPU per request against 1.40 and
+ *   1.59 with the parallel default.
  *
- * Neither can be set once a process runs (v8.setFlagsFromString comes too late for the heap), and
- * `--optimize-for-size` is not allowed in NODE_OPTIONS: a single process gets them from its
- * command line, `node --optimize-for-size --max-semi-space-size=1 …/switchboard serve`.
+ * None can be set once a process runs (v8.setFlagsFromString comes too late for the heap), and
+ * `--optimize-for-size` and `--no-parallel-scavenge` are not allowed in NODE_OPTIONS: a single
+ * process gets them from its command line, `node --optimize-for-size --max-semi-space-size=1
+ * --no-parallel-scavenge …/switchboard serve`.
  */
-export const SMALL_HEAP_V8_FLAGS: readonly string[] = ['--optimize-for-size', '--max-semi-space-size=1'];
+export const SMALL_HEAP_V8_FLAGS: readonly string[] = ['--optimize-for-size', '--max-semi-space-size=1', '--no-parallel-scavenge'];
 
 /**
- * V8 flags every worker starts with (and `npm start`'s process): a young generation of at most
- * 4 MB per half instead of V8's 16. A burst of new connections leaves live objects behind, and
- * V8 doubles the young generation each time as much survived as it holds, up to 2 × 16 MB
- * touched (resident) per process, which the idle memory reducer gives back to V8 but mostly not
- * to the system. `bench/costs/costs.ts memory` at 2,000: 7-8 KB of RSS per WebSocket against
- * 16-18 without. The price is more frequent minor collections: per polling request answered,
- * `costs.ts poll` (3 alternating 12 s runs each, medians, ms per 1,000) gave 91.0 against 77.5
- * (native long poll), 77.5 against 86.1 (lecture /longpoll), 83.6 against 70.1 (lecture /poll):
- * at most some 15%, within this machine's noise; SSE latency p99 7.9-12.6 ms against 9.0-9.7.
+ * V8 flags every worker starts with (and `npm start`'s process):
  *
- * Measured and not taken: `--no-parallel-scavenge` (minor collections on the main thread alone).
- * It cut the main thread's GC time per long poll from 5.7-8.4 µs to 1.3-2.9 and the CPU per
- * request from 1.13 to 1.03 of Socket.IO's (native long poll; lecture `/longpoll` 1.27 → 1.05),
- * and the broadcast p99 to 50,000 in one room from 3.3-3.9 s to 1.7 s; but under a rolling
- * restart with the machine's cores busy (`npm run bench:rolling-restart -- --clients 5000
- * --server-args="--workers 2"` beside two busy loops) short-polling clients stopped getting
- * answers (lost 2,821 and 27,672 in two runs; none with the parallel default, or before).
- * Until that is understood it stays off.
+ * - `--max-semi-space-size=4`: a young generation of at most 4 MB per half instead of V8's 16.
+ *   A burst of new connections leaves live objects behind, and V8 doubles the young generation
+ *   each time as much survived as it holds, up to 2 × 16 MB touched (resident) per process,
+ *   which the idle memory reducer gives back to V8 but mostly not to the system.
+ *   `bench/costs/costs.ts memory` at 2,000: 6-8 KB of RSS per WebSocket against 18-19 without.
+ *   The price is a minor collection four times as often.
+ * - `--no-parallel-scavenge`: minor collections on the main thread alone. A young generation
+ *   this small leaves some 0.2 MB alive per collection, which one thread copies in about half a
+ *   millisecond; handing it to helper threads cost more than the copying (their wake-ups, and the
+ *   main thread waiting for a helper the OS had not scheduled: pauses of 3 ms instead of 0.4 on
+ *   this 2-core machine). `costs.ts poll` (3 alternating runs, medians, CPU per 1,000 requests
+ *   answered against Socket.IO's in the same run): native long poll 1.13 → 1.03, lecture
+ *   `/longpoll` 1.27 → 1.05; the main thread's GC time per request 5.7-8.4 µs → 1.3-2.9.
+ *   Major collections keep their concurrent marking and sweeping.
+ *
+ * Without the cap (V8's 16 MB), polling costs less still (native long poll 0.92 of Socket.IO's
+ * CPU, lecture `/longpoll` 1.01, same bench) and an idle WebSocket three times the memory.
  */
-export const DEFAULT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const DEFAULT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--no-parallel-scavenge'];
 
-/** `flags` less those the operator already set in `execArgv` or `nodeOptions` (either spelling: `-` or `_`). */
+/**
+ * `flags` less those the operator already set in `execArgv` or `nodeOptions` (either spelling:
+ * `-` or `_`; a boolean flag in either sense: `--parallel-scavenge` gives way to nothing of ours
+ * named `--no-parallel-scavenge`, and the reverse).
+ */
 export function missingFlags(flags: readonly string[], execArgv: readonly string[], nodeOptions = ''): string[] {
-  const given = [...execArgv, ...nodeOptions.split(/\s+/)].map((a) => a.split('=')[0]!.replace(/_/g, '-'));
-  return flags.filter((f) => !given.includes(f.split('=')[0]!));
+  const name = (a: string): string => a.split('=')[0]!.replace(/_/g, '-').replace(/^--no-/, '--');
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)].map(name);
+  return flags.filter((f) => !given.includes(name(f)));
 }
