@@ -8,6 +8,9 @@ interface PollResult {
 }
 
 /** Keep-alive sockets shared by every long-polling client of the process (one held request each). */
+/** How long a request may go unanswered (past a long poll's own timeout). */
+const REQUEST_DEADLINE_MS = 10_000;
+
 const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: 100_000 });
 
 /**
@@ -32,11 +35,20 @@ export class LongPollBenchClient extends BenchClient {
     const query = `${this.position !== undefined ? `after=${this.position}&` : ''}timeout=${longPollTimeoutMs}`;
     const req = http.get(`${baseUrl}/api/rooms/${room}/${kind}?${query}`, { agent, localAddress });
     this.req = req;
+    // A deadline, as real clients have (the SDK's): a connection node:cluster was handing to a
+    // worker that stopped may never be answered (docs/operations.md, "Workers"). Past it the
+    // client is down and reconnects from its cursor.
+    const deadline = setTimeout(() => {
+      this.down(attempt, 'timeout');
+      req.destroy();
+    }, (kind === 'longpoll' ? longPollTimeoutMs : 0) + REQUEST_DEADLINE_MS);
+    req.on('close', () => clearTimeout(deadline));
     req.on('response', (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
       res.on('end', () => {
+        clearTimeout(deadline);
         if (attempt !== this.attempt) return;
         if (res.statusCode !== 200) {
           this.down(attempt, `HTTP ${res.statusCode}`);
