@@ -136,6 +136,7 @@ try {
   console.log(`  ${result.messages} messages acknowledged (${result.publishRetries} retries ${JSON.stringify(result.publishRetryReasons)}, ${result.publishFailures} never acknowledged); lost ${result.lost}, doubled ${result.doubled}, out of order ${result.outOfOrder}; deliveries of unacknowledged messages ${result.unacknowledgedDelivered}; clients never back ${result.neverBack}`);
   console.log(`  reconnect ${describe(result.reconnect)}`);
   for (const k of result.kinds) console.log(`    ${k.kind.padEnd(13)} ${k.complete}/${k.clients} complete, lost ${k.lost}, down ${k.down}, reconnect ${describe(k.reconnect)} ${JSON.stringify(k.errors)}`);
+  for (const k of all) for (const sample of k.samples) console.log(`      ${sample}`);
   saveResult('rolling-restart', values.label || `${clients}`, result);
 } finally {
   await load?.close();

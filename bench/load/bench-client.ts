@@ -110,6 +110,12 @@ export abstract class BenchClient {
     this.shut();
   }
 
+  /** The client's state in a few words, for the report's samples of incomplete clients. */
+  state(): string {
+    const t = now();
+    return this.connected ? 'up' : this.downAt !== undefined ? `down for ${((t - this.downAt) / 1000).toFixed(1)} s` : 'never up';
+  }
+
   /** Opens one connection from `after` (a cursor; undefined: from now on). */
   protected abstract open(after: string | undefined): void;
   /** Cuts the current connection abruptly (no close handshake). */

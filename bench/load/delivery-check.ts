@@ -43,7 +43,7 @@ export function checkDeliveries(receipts: readonly Receipt[], maxSamples = 5): D
     if (lost.length === 0 && doubled === 0 && outOfOrder === 0) result.complete++;
     if ((lost.length > 0 || doubled > 0 || outOfOrder > 0 || unknown.length > 0) && result.samples.length < maxSamples) {
       result.samples.push(
-        `${r.name}: ${lost.length} lost${lost.length ? ` (${lost.slice(0, 5).join(',')})` : ''}, ${doubled} doubled, ${outOfOrder} out of order, ${unknown.length} not acknowledged${unknown.length ? ` (${unknown.slice(0, 5).join(',')})` : ''}`,
+        `${r.name}: ${lost.length} lost${lost.length ? ` (${lost.slice(0, 3).join(',')}${lost.length > 3 ? ` … ${lost.at(-1)}` : ''} of ${r.expected[0]}..${r.expected.at(-1)})` : ''}, ${doubled} doubled, ${outOfOrder} out of order, ${unknown.length} not acknowledged${unknown.length ? ` (${unknown.slice(0, 5).join(',')})` : ''}`,
       );
     }
   }

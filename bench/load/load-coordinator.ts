@@ -97,7 +97,8 @@ export class LoadCoordinator {
 
   private spawn(plan: LoadPlan): Promise<Extract<FromClient, { type: 'connected' }>> {
     const child = fork(path.join(here, 'load-process.ts'), [], {
-      execArgv: ['--import', 'tsx', '--max-old-space-size=4096'],
+      // BENCH_LOAD_NODE_ARGS: node flags for the client processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+      execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...(process.env.BENCH_LOAD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

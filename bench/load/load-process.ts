@@ -84,7 +84,7 @@ function report(expected: Record<string, number[]>): KindReport[] {
   for (const [kind, tally] of tallies) {
     const mine = clients.filter((c) => c.kind === kind);
     const check = checkDeliveries(
-      mine.filter((c) => c.client.everConnected).map((c) => ({ name: `${kind} ${c.room}`, seqs: c.client.seqs, expected: expected[c.room] ?? [] })),
+      mine.filter((c) => c.client.everConnected).map((c) => ({ name: `${kind} ${c.room} [${c.client.state()}]`, seqs: c.client.seqs, expected: expected[c.room] ?? [] })),
     );
     reports.push({
       kind,

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { BenchClient } from './bench-client.js';
+import { BenchClient, now } from './bench-client.js';
 
 interface PollResult {
   entries: { type: string; seq: number; text?: string }[];
@@ -7,10 +7,10 @@ interface PollResult {
   reset?: string;
 }
 
-/** Keep-alive sockets shared by every long-polling client of the process (one held request each). */
 /** How long a request may go unanswered (past a long poll's own timeout). */
 const REQUEST_DEADLINE_MS = 10_000;
 
+/** Keep-alive sockets shared by every long-polling client of the process (one held request each). */
 const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: 100_000 });
 
 /**
@@ -23,6 +23,14 @@ export class LongPollBenchClient extends BenchClient {
   private req: http.ClientRequest | undefined;
   private timer: NodeJS.Timeout | undefined;
   private position: string | undefined;
+  /** When the request in flight was sent, and whether its answer's head arrived. */
+  private sentAt = 0;
+  private answered = false;
+
+  override state(): string {
+    const age = this.req && !this.req.destroyed ? `, request in flight for ${((now() - this.sentAt) / 1000).toFixed(1)} s${this.answered ? ' (head arrived)' : ''}` : '';
+    return `${super.state()}${age}, cursor ${this.position}`;
+  }
 
   protected open(after: string | undefined): void {
     const attempt = this.attempt;
@@ -35,6 +43,8 @@ export class LongPollBenchClient extends BenchClient {
     const query = `${this.position !== undefined ? `after=${this.position}&` : ''}timeout=${longPollTimeoutMs}`;
     const req = http.get(`${baseUrl}/api/rooms/${room}/${kind}?${query}`, { agent, localAddress });
     this.req = req;
+    this.sentAt = now();
+    this.answered = false;
     // A deadline, as real clients have (the SDK's): a connection node:cluster was handing to a
     // worker that stopped may never be answered (docs/operations.md, "Workers"). Past it the
     // client is down and reconnects from its cursor.
@@ -44,6 +54,7 @@ export class LongPollBenchClient extends BenchClient {
     }, (kind === 'longpoll' ? longPollTimeoutMs : 0) + REQUEST_DEADLINE_MS);
     req.on('close', () => clearTimeout(deadline));
     req.on('response', (res) => {
+      this.answered = true;
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
