@@ -39,11 +39,19 @@ export const SMALL_HEAP_V8_FLAGS: readonly string[] = ['--optimize-for-size', '-
  *   answered against Socket.IO's in the same run): native long poll 1.13 → 1.03, lecture
  *   `/longpoll` 1.27 → 1.05; the main thread's GC time per request 5.7-8.4 µs → 1.3-2.9.
  *   Major collections keep their concurrent marking and sweeping.
+ * - `--heap-growing-percent=30`: after a major collection, the old generation may grow to 1.3
+ *   times what survived before the next one (V8's own factor when optimizing for size), where V8
+ *   otherwise lets it grow up to four times. A connect burst promotes much that dies soon after
+ *   (presence notices, pending writes); without the cap each worker kept it: 50,000 connections
+ *   over 3 workers (`npm run bench:connections`, 1,000 rooms) had 241-280 MB of RSS per worker
+ *   for 116 MB of live heap (a heap snapshot), 875-908 MB for the tree; with it, 697 MB (one
+ *   room: 671 against 703-764). Polling CPU (`costs.ts poll`, 2 alternating runs), connect rate
+ *   and idle CPU showed no difference beyond the noise.
  *
  * Without the cap (V8's 16 MB), polling costs less still (native long poll 0.92 of Socket.IO's
  * CPU, lecture `/longpoll` 1.01, same bench) and an idle WebSocket three times the memory.
  */
-export const DEFAULT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--no-parallel-scavenge'];
+export const DEFAULT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--no-parallel-scavenge', '--heap-growing-percent=30'];
 
 /**
  * `flags` less those the operator already set in `execArgv` or `nodeOptions` (either spelling:
