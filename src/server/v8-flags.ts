@@ -40,7 +40,7 @@ export const SMALL_HEAP_V8_FLAGS: readonly string[] = ['--optimize-for-size', '-
  *   `/longpoll` 1.27 → 1.05; the main thread's GC time per request 5.7-8.4 µs → 1.3-2.9.
  *   Major collections keep their concurrent marking and sweeping.
  * - `--heap-growing-percent=30`: after a major collection, the old generation may grow to 1.3
- *   times what survived before the next one (V8's own factor when optimizing for size), where V8
+ *   times what survived before the next one (the factor V8 itself takes when it optimizes for memory), where V8
  *   otherwise lets it grow up to four times. A connect burst promotes much that dies soon after
  *   (presence notices, pending writes); without the cap each worker kept it: 50,000 connections
  *   over 3 workers (`npm run bench:connections`, 1,000 rooms) had 241-280 MB of RSS per worker

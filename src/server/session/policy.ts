@@ -25,7 +25,6 @@ export interface PolicyOptions {
   guestRooms: readonly string[];
 }
 
-/** Every right but admin, everywhere: a guest of an open server. */
 /** The system's grants field (it may do anything anyway: see `can`). */
 const NO_GRANTS: RoomGrants = Object.freeze({});
 
@@ -50,6 +49,7 @@ class RequestPrincipal implements Principal {
   ) {}
 }
 
+/** Every right but admin, everywhere: a guest of an open server. */
 const OPEN_GRANTS: RoomGrants = Object.freeze({ '*': Object.freeze(['read', 'write', 'create'] as const) });
 
 /**
