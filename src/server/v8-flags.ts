@@ -4,7 +4,7 @@
  *
  * - `--optimize-for-size`: V8 grows the old generation less eagerly past what is live and gives
  *   memory back sooner. `npm run bench:connections` (6,000 WebSocket + 2,000 SSE + 2,000 long
- *   polls, 3 workers): 10.0 KB of RSS per connection against 15.4 without, and a primary of
+ *   polls, 3 workers; before DEFAULT_V8_FLAGS existed): 10.0 KB of RSS per connection against 15.4 without, and a primary of
  *   64 MB instead of 100; WebSocket fan-out CPU unchanged (`BENCH_ONLY=switchboard npm run
  *   bench`), but about twice the server CPU per long poll answered (`bench/costs/costs.ts
  *   poll`: 160 ms per 1,000 against 83), whose garbage it collects more often.
