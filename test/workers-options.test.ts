@@ -29,3 +29,13 @@ describe('--workers', () => {
     assert.equal(resolveConfig({ flags: { workers: '1', store: 'memory' } }).store, 'memory');
   });
 });
+
+describe('--worker-accept', () => {
+  it('is `primary` by default, `shared` from a flag, the environment or a file, and refuses anything else', () => {
+    assert.equal(resolveConfig({}).workerAccept, 'primary');
+    assert.equal(resolveConfig({ flags: { workerAccept: 'shared' } }).workerAccept, 'shared');
+    assert.equal(resolveConfig({ env: { WORKER_ACCEPT: 'shared' } }).workerAccept, 'shared');
+    assert.equal(resolveConfig({ file: { name: 'c.json', values: { workerAccept: 'shared' } } }).workerAccept, 'shared');
+    refused(() => resolveConfig({ flags: { workerAccept: 'none' } }), /^invalid --worker-accept from flag --worker-accept: "none" \(expected `?primary`? or `?shared`?\)$/);
+  });
+});

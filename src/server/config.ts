@@ -29,6 +29,14 @@ export interface ServerConfig {
    */
   smallHeap: boolean;
   /**
+   * How workers get their connections (`switchboard serve` with `workers` past 1): 'primary', the
+   * primary accepts each and hands it to the workers in turn (node:cluster's round-robin: an even
+   * spread); 'shared', every worker accepts from the shared listening socket itself
+   * (node:cluster's SCHED_NONE: no handoff through the primary, the kernel spreads them). Env
+   * WORKER_ACCEPT. Default 'primary'.
+   */
+  workerAccept: 'primary' | 'shared';
+  /**
    * PEM file of the TLS certificate (chain). With `tlsKey`: HTTPS on `port`, ALPN `h2` and
    * `http/1.1` (HTTP/2 for SSE, polls and the API; WebSocket over HTTP/1.1). Both or neither. Env TLS_CERT.
    */

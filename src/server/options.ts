@@ -253,6 +253,13 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     help: "workers start with V8's `--optimize-for-size --max-semi-space-size=1 --no-parallel-scavenge`: a smaller process (some 30 MB less for 50,000 connections over 3 workers), up to twice the CPU per long poll and more idle CPU (docs/operations.md, \"Workers\")",
     value: onOff(),
   },
+  workerAccept: {
+    flag: '--worker-accept',
+    env: 'WORKER_ACCEPT',
+    default: 'primary',
+    help: "with --workers: `primary` accepts each connection and hands it to the workers in turn (an even spread); `shared`: every worker accepts from the listening socket itself, with no handoff through the primary (connect bursts and a rolling restart's reconnections faster, the spread left to the kernel; docs/operations.md, \"Workers\")",
+    value: oneOfValues(['primary', 'shared'], 'how'),
+  },
   tlsCert: {
     flag: '--tls-cert',
     env: 'TLS_CERT',
