@@ -36,7 +36,8 @@ const { values } = parseArgs({
     /** Between two broadcast rounds: long enough for one to be delivered before the next, or the rounds queue behind each other. */
     'gap-ms': { type: 'string', default: '1000' },
     'idle-seconds': { type: 'string', default: '10' },
-    'drain-ms': { type: 'string', default: '5000' },
+    /** After the last broadcast, the most to wait for every client to have everything. */
+    'drain-ms': { type: 'string', default: '30000' },
     label: { type: 'string', default: '' },
   },
 });
@@ -65,7 +66,7 @@ export interface ConnectionsResult {
   publishFailures: number;
   latency: Distribution;
   connect: Distribution;
-  kinds: { kind: ClientKind; clients: number; connected: number; deliveries: number; complete: number; lost: number; doubled: number; outOfOrder: number; latency: Distribution; errors: Record<string, number>; samples: string[] }[];
+  kinds: { kind: ClientKind; clients: number; connected: number; deliveries: number; complete: number; lost: number; behind: number; doubled: number; outOfOrder: number; latency: Distribution; errors: Record<string, number>; samples: string[] }[];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -121,7 +122,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
       );
       await sleep(Number(values['gap-ms']));
     }
-    await sleep(Number(values['drain-ms']));
+    await load.settle(publisher.expected(), Number(values['drain-ms']));
     const merged = await load.check(publisher.expected());
     publisher.close();
     const kinds = [...merged.values()];
@@ -156,6 +157,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
         deliveries: k.deliveries,
         complete: k.complete,
         lost: k.lost,
+        behind: k.behind,
         doubled: k.doubled,
         outOfOrder: k.outOfOrder,
         latency: distribution(k.latencyMs),
@@ -175,9 +177,9 @@ function print(r: ConnectionsResult): void {
   console.log(`    after the idle period: RSS ${mb(r.rssSettled)} = ${(r.bytesPerConnectionSettled / 1024).toFixed(1)} KB per connection (by process: ${r.rssSettledPerProcess.map(mb).join(', ')})`);
   console.log(`    broadcast x${r.broadcasts} to every room: ${describe(r.latency)}; publish retries ${r.publishRetries} ${JSON.stringify(r.publishRetryReasons)}, unacknowledged ${r.publishFailures}`);
   for (const k of r.kinds) {
-    const bad = k.lost + k.doubled + k.outOfOrder > 0 || k.complete < k.clients;
+    const bad = k.lost + k.behind + k.doubled + k.outOfOrder > 0 || k.complete < k.clients;
     console.log(
-      `    ${k.kind.padEnd(13)} ${k.complete}/${k.clients} complete (lost ${k.lost}, doubled ${k.doubled}, out of order ${k.outOfOrder})  ${describe(k.latency)}${bad ? '  <-- NOT ALL DELIVERED ONCE IN ORDER' : ''}`,
+      `    ${k.kind.padEnd(13)} ${k.complete}/${k.clients} complete (lost ${k.lost}, behind ${k.behind}, doubled ${k.doubled}, out of order ${k.outOfOrder})  ${describe(k.latency)}${bad ? '  <-- NOT ALL DELIVERED ONCE IN ORDER' : ''}`,
     );
     if (Object.keys(k.errors).length) console.log(`      errors: ${JSON.stringify(k.errors)}`);
     for (const line of k.samples) console.log(`      ${line}`);

@@ -34,7 +34,8 @@ const { values } = parseArgs({
     'server-args': { type: 'string', default: '' },
     'per-process': { type: 'string', default: '5000' },
     concurrency: { type: 'string', default: '100' },
-    'drain-ms': { type: 'string', default: '5000' },
+    /** After the last publish, the most to wait for every client to have everything. */
+    'drain-ms': { type: 'string', default: '30000' },
     label: { type: 'string', default: '' },
   },
 });
@@ -50,6 +51,8 @@ export interface JitterRow {
   exactlyOnce: boolean;
   complete: number;
   lost: number;
+  /** Messages after a client's last one when the run ended (see DeliveryCheck). */
+  behind: number;
   doubled: number;
   outOfOrder: number;
   down: number;
@@ -99,7 +102,7 @@ async function runOne(serverName: string): Promise<JitterRow> {
     }
     await Promise.all(pending);
     load.calm();
-    await sleep(Number(values['drain-ms']));
+    await load.settle(publisher.expected(), Number(values['drain-ms']));
     const merged = await load.check(publisher.expected());
     const acked = publisher.acked.get('bench')?.length ?? 0;
     publisher.close();
@@ -112,10 +115,11 @@ async function runOne(serverName: string): Promise<JitterRow> {
       connected: clients - c.summary.failed,
       messages: acked,
       cuts: r.cuts,
-      deliveredPercent: expectedDeliveries === 0 ? 0 : ((expectedDeliveries - r.lost) / expectedDeliveries) * 100,
+      deliveredPercent: expectedDeliveries === 0 ? 0 : ((expectedDeliveries - r.lost - r.behind) / expectedDeliveries) * 100,
       exactlyOnce: r.doubled === 0 && r.outOfOrder === 0,
       complete: r.complete,
       lost: r.lost,
+      behind: r.behind,
       doubled: r.doubled,
       outOfOrder: r.outOfOrder,
       down: r.down,

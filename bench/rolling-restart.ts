@@ -31,7 +31,8 @@ const { values } = parseArgs({
     'server-args': { type: 'string', default: '--workers 2' },
     'per-process': { type: 'string', default: '15000' },
     concurrency: { type: 'string', default: '100' },
-    'drain-ms': { type: 'string', default: '8000' },
+    /** After the last publish, the most to wait for every client to have everything (a starved machine needs longer). */
+    'drain-ms': { type: 'string', default: '60000' },
     label: { type: 'string', default: '' },
   },
 });
@@ -47,14 +48,19 @@ export interface RollingRestartResult {
   publishRetries: number;
   publishRetryReasons: Record<string, number>;
   publishFailures: number;
+  /** Messages a client missed while it received later ones. */
   lost: number;
+  /** Messages after the last one a client received, when the run ended (still catching up, or down). */
+  behind: number;
+  /** Seconds from the last publish until every client had everything (or --drain-ms). */
+  settledSeconds: number;
   doubled: number;
   outOfOrder: number;
   /** Deliveries of messages whose ack the publisher never got (stored, ack lost): not losses. */
   unacknowledgedDelivered: number;
   neverBack: number;
   reconnect: Distribution;
-  kinds: { kind: ClientKind; clients: number; complete: number; lost: number; down: number; reconnect: Distribution; errors: Record<string, number> }[];
+  kinds: { kind: ClientKind; clients: number; complete: number; lost: number; behind: number; down: number; reconnect: Distribution; errors: Record<string, number> }[];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -109,7 +115,7 @@ try {
   await Promise.all(pending);
   const restartSeconds = restart ? await restart : Number.NaN;
   const workersAfter = workersOf(server);
-  await sleep(Number(values['drain-ms']));
+  const settled = await load.settle(publisher.expected(), Number(values['drain-ms']));
   const merged = await load.check(publisher.expected());
   publisher.close();
   const all = [...merged.values()];
@@ -125,17 +131,19 @@ try {
     publishRetryReasons: Object.fromEntries(publisher.retryReasons),
     publishFailures: publisher.failures,
     lost: all.reduce((a, k) => a + k.lost, 0),
+    behind: all.reduce((a, k) => a + k.behind, 0),
+    settledSeconds: settled.waitedMs / 1000,
     doubled: all.reduce((a, k) => a + k.doubled, 0),
     outOfOrder: all.reduce((a, k) => a + k.outOfOrder, 0),
     unacknowledgedDelivered: all.reduce((a, k) => a + k.unacknowledged, 0),
     neverBack: all.reduce((a, k) => a + k.down, 0),
     reconnect: distribution(all.flatMap((k) => [...k.reconnectMs])),
-    kinds: all.map((k) => ({ kind: k.kind, clients: k.clients, complete: k.complete, lost: k.lost, down: k.down, reconnect: distribution(k.reconnectMs), errors: k.errors })),
+    kinds: all.map((k) => ({ kind: k.kind, clients: k.clients, complete: k.complete, lost: k.lost, behind: k.behind, down: k.down, reconnect: distribution(k.reconnectMs), errors: k.errors })),
   };
   console.log(`  restart took ${restartSeconds.toFixed(1)} s; workers now ${workersAfter.join(', ')}`);
-  console.log(`  ${result.messages} messages acknowledged (${result.publishRetries} retries ${JSON.stringify(result.publishRetryReasons)}, ${result.publishFailures} never acknowledged); lost ${result.lost}, doubled ${result.doubled}, out of order ${result.outOfOrder}; deliveries of unacknowledged messages ${result.unacknowledgedDelivered}; clients never back ${result.neverBack}`);
+  console.log(`  ${result.messages} messages acknowledged (${result.publishRetries} retries ${JSON.stringify(result.publishRetryReasons)}, ${result.publishFailures} never acknowledged); lost ${result.lost}, behind ${result.behind} (${settled.behind === 0 ? `every client had everything ${result.settledSeconds.toFixed(1)} s after the last publish` : `${settled.behind} clients still behind ${result.settledSeconds.toFixed(1)} s after the last publish: --drain-ms`}), doubled ${result.doubled}, out of order ${result.outOfOrder}; deliveries of unacknowledged messages ${result.unacknowledgedDelivered}; clients never back ${result.neverBack}`);
   console.log(`  reconnect ${describe(result.reconnect)}`);
-  for (const k of result.kinds) console.log(`    ${k.kind.padEnd(13)} ${k.complete}/${k.clients} complete, lost ${k.lost}, down ${k.down}, reconnect ${describe(k.reconnect)} ${JSON.stringify(k.errors)}`);
+  for (const k of result.kinds) console.log(`    ${k.kind.padEnd(13)} ${k.complete}/${k.clients} complete, lost ${k.lost}, behind ${k.behind}, down ${k.down}, reconnect ${describe(k.reconnect)} ${JSON.stringify(k.errors)}`);
   for (const k of all) for (const sample of k.samples) console.log(`      ${sample}`);
   saveResult('rolling-restart', values.label || `${clients}`, result);
 } finally {

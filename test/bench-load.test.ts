@@ -12,10 +12,11 @@ import { Publisher, createRooms } from '../bench/load/publisher.js';
 import { ServerUnderTest, loadFriendlyArgs } from '../bench/load/server-under-test.js';
 
 describe('bench delivery check', () => {
-  it('counts lost, doubled, out-of-order and unpublished messages', () => {
+  it('counts lost, behind, doubled, out-of-order and unpublished messages', () => {
     const r = checkDeliveries([
       { name: 'ok', seqs: [2, 3, 5], expected: [2, 3, 5] },
       { name: 'lost', seqs: [2, 5], expected: [2, 3, 5] },
+      { name: 'behind', seqs: [2], expected: [2, 3, 5] },
       { name: 'doubled', seqs: [2, 3, 3, 5], expected: [2, 3, 5] },
       { name: 'disorder', seqs: [3, 2, 5], expected: [2, 3, 5] },
       { name: 'extra', seqs: [2, 3, 4, 5], expected: [2, 3, 5] },
@@ -23,10 +24,13 @@ describe('bench delivery check', () => {
     assert.equal(r.complete, 2);
     assert.equal(r.unacknowledged, 1);
     assert.equal(r.lost, 1);
+    assert.equal(r.behind, 2);
+    assert.match(r.samples[0]!, /^lost: 1 lost, 0 behind \(missing 3 of 2\.\.5\)/);
+    assert.match(r.samples[1]!, /^behind: 0 lost, 2 behind \(missing 3,5 of 2\.\.5\)/);
     assert.equal(r.doubled, 1);
     assert.equal(r.outOfOrder, 1);
-    assert.equal(r.samples.length, 4);
-    assert.match(r.samples[3]!, /1 not acknowledged \(4\)/);
+    assert.equal(r.samples.length, 5);
+    assert.match(r.samples[4]!, /1 not acknowledged \(4\)/);
   });
 });
 

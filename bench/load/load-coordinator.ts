@@ -132,6 +132,38 @@ export class LoadCoordinator {
     for (const c of this.children) this.send(c, { type: 'calm' });
   }
 
+  /**
+   * Waits until every client that ever connected has received the last message of `expected`
+   * (room → acknowledged seqs) of its room, or until `maxMs` passed: what a run waits for after
+   * its last publish, instead of a fixed time that a starved machine may outlast. Resolves with
+   * how long it waited and how many clients were still behind then.
+   */
+  async settle(expected: Record<string, number[]>, maxMs: number): Promise<{ waitedMs: number; behind: number }> {
+    const last = Object.fromEntries(Object.entries(expected).map(([room, seqs]) => [room, seqs.at(-1) ?? 0]));
+    const start = performance.now();
+    for (;;) {
+      const behind = (
+        await Promise.all(
+          this.children.map(
+            (child) =>
+              new Promise<number>((resolve) => {
+                const on = (m: FromClient): void => {
+                  if (m.type !== 'behind') return;
+                  child.off('message', on);
+                  resolve(m.clients);
+                };
+                child.on('message', on);
+                this.send(child, { type: 'behind', last });
+              }),
+          ),
+        )
+      ).reduce((a, b) => a + b, 0);
+      const waitedMs = performance.now() - start;
+      if (behind === 0 || waitedMs >= maxMs) return { waitedMs, behind };
+      await new Promise((r) => setTimeout(r, Math.min(500, maxMs - waitedMs)));
+    }
+  }
+
   /** Checks every client's deliveries against `expected` (room → acknowledged seqs) and merges the reports. */
   async check(expected: Record<string, number[]>): Promise<MergedReport> {
     const reports = await Promise.all(
@@ -155,7 +187,7 @@ export class LoadCoordinator {
         merged.set(r.kind, { ...r, samples: [...r.samples] });
         continue;
       }
-      for (const k of ['clients', 'connected', 'deliveries', 'complete', 'unacknowledged', 'lost', 'doubled', 'outOfOrder', 'down', 'cuts'] as const) m[k] += r[k];
+      for (const k of ['clients', 'connected', 'deliveries', 'complete', 'unacknowledged', 'lost', 'behind', 'doubled', 'outOfOrder', 'down', 'cuts'] as const) m[k] += r[k];
       m.lastDeliveryAt = Math.max(m.lastDeliveryAt, r.lastDeliveryAt);
       for (const k of ['connectMs', 'latencyMs', 'replayMs', 'catchUpMs', 'reconnectMs'] as const) m[k] = concat(m[k], r[k]);
       for (const [e, n] of Object.entries(r.errors)) m.errors[e] = (m.errors[e] ?? 0) + n;

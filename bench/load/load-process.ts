@@ -111,6 +111,7 @@ process.on('message', (m: ToClient) => {
   else if (m.type === 'jitter') for (const c of clients) c.client.startCutting();
   else if (m.type === 'calm') for (const c of clients) c.client.stopCutting();
   else if (m.type === 'check') send({ type: 'report', kinds: report(m.expected) });
+  else if (m.type === 'behind') send({ type: 'behind', clients: clients.filter((c) => c.client.everConnected && (c.client.seqs.at(-1) ?? 0) < (m.last[c.room] ?? 0)).length });
   else if (m.type === 'close') {
     for (const c of clients) c.client.close();
     setTimeout(() => process.exit(0), 200);

@@ -45,6 +45,8 @@ export type ToClient =
   | { type: 'calm' }
   /** Check deliveries against what was published (`expected`: room → acknowledged message seqs, ascending). */
   | { type: 'check'; expected: Record<string, number[]> }
+  /** How many clients (of those ever connected) have not received the last message of their room yet (`last`: room → its seq). */
+  | { type: 'behind'; last: Record<string, number> }
   | { type: 'close' };
 
 /** Per kind, what a process saw. Times are wall-clock ms (performance.timeOrigin + performance.now()). */
@@ -70,6 +72,7 @@ export interface KindReport {
   /** Received but never acknowledged to the publisher (see DeliveryCheck). */
   unacknowledged: number;
   lost: number;
+  behind: number;
   doubled: number;
   outOfOrder: number;
   /** Clients that were down at the end (never came back). */
@@ -84,4 +87,5 @@ export type FromClient =
   | { type: 'progress'; connected: number; failed: number }
   | { type: 'connected'; at: number; firstStart: number; lastConnected: number; failed: number }
   | { type: 'report'; kinds: KindReport[] }
+  | { type: 'behind'; clients: number }
   | { type: 'fatal'; message: string };
