@@ -55,11 +55,13 @@ describe('bench load generator against the built server', () => {
       const publisher = new Publisher(server.baseUrl);
       for (let i = 0; i < 5; i++) await Promise.all([publisher.publish('a'), publisher.publish('b')]);
       publisher.close();
-      await new Promise((r) => setTimeout(r, 1500));
+      // Waits until every client has the last message of its room (pollers every 200 ms), no longer.
+      const settled = await load.settle(publisher.expected(), 10_000);
+      assert.equal(settled.behind, 0);
       const report = await load.check(publisher.expected());
       for (const kind of ['websocket', 'sse', 'long-polling', 'polling'] as const) {
         const k = report.get(kind)!;
-        assert.deepEqual({ kind, clients: k.clients, complete: k.complete, lost: k.lost, doubled: k.doubled, outOfOrder: k.outOfOrder }, { kind, clients: 10, complete: 10, lost: 0, doubled: 0, outOfOrder: 0 });
+        assert.deepEqual({ kind, clients: k.clients, complete: k.complete, lost: k.lost, behind: k.behind, doubled: k.doubled, outOfOrder: k.outOfOrder }, { kind, clients: 10, complete: 10, lost: 0, behind: 0, doubled: 0, outOfOrder: 0 });
         assert.equal(k.latencyMs.length, 50);
       }
     } finally {
@@ -84,7 +86,7 @@ describe('bench load generator against the built server', () => {
       }
       publisher.close();
       load.calm();
-      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal((await load.settle(publisher.expected(), 10_000)).behind, 0, 'every client back and caught up');
       const report = await load.check(publisher.expected());
       for (const kind of ['websocket', 'sse'] as const) {
         const k = report.get(kind)!;
