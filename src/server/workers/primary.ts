@@ -39,7 +39,7 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
       return aggregator.clusterMetrics();
     },
   });
-  // --worker-accept: set before the first fork (node:cluster reads it then); it takes the place of node's NODE_CLUSTER_SCHED_POLICY.
+  // --worker-accept, in place of node's NODE_CLUSTER_SCHED_POLICY: set before setupPrimary and the first fork (node:cluster freezes it at whichever comes first).
   cluster.schedulingPolicy = config.workerAccept === 'shared' ? cluster.SCHED_NONE : cluster.SCHED_RR;
   // The workers' V8 flags (v8-flags.ts), however the primary was started; --small-heap's instead of the default ones.
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...missingFlags(config.smallHeap ? SMALL_HEAP_V8_FLAGS : DEFAULT_V8_FLAGS, process.execArgv, process.env.NODE_OPTIONS)] });
