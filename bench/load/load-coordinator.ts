@@ -142,22 +142,7 @@ export class LoadCoordinator {
     const last = Object.fromEntries(Object.entries(expected).map(([room, seqs]) => [room, seqs.at(-1) ?? 0]));
     const start = performance.now();
     for (;;) {
-      const behind = (
-        await Promise.all(
-          this.children.map(
-            (child) =>
-              new Promise<number>((resolve) => {
-                const on = (m: FromClient): void => {
-                  if (m.type !== 'behind') return;
-                  child.off('message', on);
-                  resolve(m.clients);
-                };
-                child.on('message', on);
-                this.send(child, { type: 'behind', last });
-              }),
-          ),
-        )
-      ).reduce((a, b) => a + b, 0);
+      const behind = (await this.askAll({ type: 'behind', last }, 'behind')).reduce((a, m) => a + m.clients, 0);
       const waitedMs = performance.now() - start;
       if (behind === 0 || waitedMs >= maxMs) return { waitedMs, behind };
       await new Promise((r) => setTimeout(r, Math.min(500, maxMs - waitedMs)));
@@ -166,22 +151,9 @@ export class LoadCoordinator {
 
   /** Checks every client's deliveries against `expected` (room → acknowledged seqs) and merges the reports. */
   async check(expected: Record<string, number[]>): Promise<MergedReport> {
-    const reports = await Promise.all(
-      this.children.map(
-        (child) =>
-          new Promise<KindReport[]>((resolve) => {
-            const on = (m: FromClient): void => {
-              if (m.type !== 'report') return;
-              child.off('message', on);
-              resolve(m.kinds);
-            };
-            child.on('message', on);
-            this.send(child, { type: 'check', expected });
-          }),
-      ),
-    );
+    const reports = await this.askAll({ type: 'check', expected }, 'report');
     const merged: MergedReport = new Map();
-    for (const r of reports.flat()) {
+    for (const r of reports.flatMap((m) => m.kinds)) {
       const m = merged.get(r.kind);
       if (!m) {
         merged.set(r.kind, { ...r, samples: [...r.samples] });
@@ -194,6 +166,24 @@ export class LoadCoordinator {
       m.samples.push(...r.samples.slice(0, Math.max(0, 5 - m.samples.length)));
     }
     return merged;
+  }
+
+  /** Sends `message` to every client process and resolves with the first answer of type `answer` from each. */
+  private askAll<T extends FromClient['type']>(message: ToClient, answer: T): Promise<Extract<FromClient, { type: T }>[]> {
+    return Promise.all(
+      this.children.map(
+        (child) =>
+          new Promise<Extract<FromClient, { type: T }>>((resolve) => {
+            const on = (m: FromClient): void => {
+              if (m.type !== answer) return;
+              child.off('message', on);
+              resolve(m as Extract<FromClient, { type: T }>);
+            };
+            child.on('message', on);
+            this.send(child, message);
+          }),
+      ),
+    );
   }
 
   /** Closes every client and ends the processes. */
