@@ -4,7 +4,7 @@
  *
  * Starts Switchboard with --server-args (default `--workers 2`), connects --clients clients
  * spread evenly over the four transports (WebSocket, SSE, long polling, short polling every
- * second) in one room; each comes back after a close (about 200 ms later, from its cursor).
+ * second; `--kinds websocket,sse` for some of them only) in one room; each comes back after a close (about 200 ms later, from its cursor).
  * Publishes at --rate per second for --seconds over HTTP (a failed publish is retried with the
  * same clientId); a third of the way in, sends SIGHUP to the primary and waits until every
  * worker it had is gone. Then checks: messages lost (target 0), clients that never came back
@@ -33,6 +33,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '100' },
     /** After the last publish, the most to wait for every client to have everything (a starved machine needs longer). */
     'drain-ms': { type: 'string', default: '60000' },
+    /** The transports the clients use, spread evenly (default all four). */
+    kinds: { type: 'string', default: 'websocket,sse,long-polling,polling' },
     label: { type: 'string', default: '' },
   },
 });
@@ -66,8 +68,14 @@ export interface RollingRestartResult {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const clients = Number(values.clients);
-const kinds: ClientKind[] = ['websocket', 'sse', 'long-polling', 'polling'];
-const counts = Object.fromEntries(kinds.map((k, i) => [k, Math.floor(clients / 4) + (i < clients % 4 ? 1 : 0)])) as Record<ClientKind, number>;
+const ALL_KINDS: readonly ClientKind[] = ['websocket', 'sse', 'long-polling', 'polling'];
+const kinds = values.kinds.split(',').filter(Boolean) as ClientKind[];
+const unknownKind = kinds.find((k) => !ALL_KINDS.includes(k));
+if (unknownKind !== undefined || kinds.length === 0) {
+  console.log(`--kinds: expected some of ${ALL_KINDS.join(',')}, got "${values.kinds}"`);
+  process.exit(2);
+}
+const counts = Object.fromEntries(kinds.map((k, i) => [k, Math.floor(clients / kinds.length) + (i < clients % kinds.length ? 1 : 0)])) as Record<ClientKind, number>;
 console.log(`Rolling restart: ${clients} clients (${kinds.map((k) => `${counts[k]} ${k}`).join(', ')}), ${values.rate} msg/s for ${values.seconds} s, server args "${values['server-args']}"`);
 
 let server: ServerUnderTest;

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { describe, it } from 'node:test';
 import { RequestScheduler } from '../src/server/request-scheduler.js';
 import { ACCEPT_FIRST_MS, TurnBudget } from '../src/server/turn-budget.js';
+import { postJson, request, startServer, waitFor } from './helpers.js';
 
 /** Keeps the CPU busy for `ms` (a request that costs that much). */
 function burn(ms: number): void {
@@ -100,5 +102,41 @@ describe('RequestScheduler', () => {
     assert.equal(ran, 1, 'the request never ran while connections kept coming');
     assert.ok(waited >= ACCEPT_FIRST_MS - 1, `it ran after ${waited.toFixed(1)} ms, before the accepting time was over`);
     assert.ok(waited < ACCEPT_FIRST_MS + 200, `it waited ${waited.toFixed(1)} ms`);
+  });
+});
+
+describe('stream opens on a busy server', () => {
+  it('an SSE open runs when it comes, not behind the requests its address has waiting (as a WebSocket upgrade)', async () => {
+    const s = await startServer({ queryRatePerSecond: 1_000_000, rateLimitPerSecond: 1_000_000, rateLimitBurst: 1_000_000 });
+    const sockets: net.Socket[] = [];
+    try {
+      assert.equal((await request(`${s.url}/api/rooms/R`, { method: 'PUT' })).status, 201);
+      for (let i = 0; i < 100; i++) assert.equal((await postJson(`${s.url}/api/rooms/R/messages`, { text: `${i} ${'x'.repeat(1000)}` })).status, 201);
+      // 200 keep-alive connections of one address, open before the burst.
+      const answered = new Set<net.Socket>();
+      for (let i = 0; i < 200; i++) {
+        const socket = net.connect(s.port, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.on('data', () => answered.add(socket));
+        sockets.push(socket);
+      }
+      await Promise.all(sockets.map((socket) => new Promise((r) => (socket.connecting ? socket.once('connect', r) : r(undefined)))));
+      // A burst of reads that costs well over a turn's budget: most of it waits for later turns.
+      for (const socket of sockets) socket.write('GET /api/rooms/R/messages?limit=100 HTTP/1.1\r\nHost: x\r\n\r\n');
+      let answeredBefore = -1;
+      const sse = net.connect(s.port, '127.0.0.1', () => sse.write('GET /api/rooms/R/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n'));
+      sockets.push(sse);
+      let text = '';
+      sse.on('data', (c: Buffer) => {
+        text += c.toString();
+        if (answeredBefore < 0 && text.includes('event: ready')) answeredBefore = answered.size;
+      });
+      await waitFor(() => answered.size === 200 && answeredBefore >= 0, 10_000, 'every answer and the stream');
+      // Behind them all it would come after the 200 (it did before stream opens ran at once).
+      assert.ok(answeredBefore < 100, `the stream was ready after ${answeredBefore} of the 200 reads were answered`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await s.server.close();
+    }
   });
 });

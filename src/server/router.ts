@@ -21,6 +21,13 @@ export interface RouteOptions {
    * head from the route's object as it is (the hottest routes, polls, answer with prebuilt ones).
    */
   writesCommonHeaders?: boolean;
+  /**
+   * The route opens a long-lived stream (SSE): when requests wait for a turn, it runs at once,
+   * as a WebSocket upgrade does, instead of waiting behind its address's polls and REST calls
+   * (a client reconnecting after a restart would wait for every poll of its address). Opens
+   * are bounded as upgrades are: the `connect` rate of the address and the connection caps.
+   */
+  opensStream?: boolean;
 }
 
 /** What find-my-way finds for a path: the handler `on` stored, its params, its store. */
@@ -33,9 +40,6 @@ interface Found {
 /** Found routes remembered per method, and the longest path remembered. */
 const ROUTE_CACHE = 1024;
 const MAX_CACHED_PATH = 256;
-
-/** find-my-way's store of a route that writes the common headers itself. */
-const OWN_HEADERS = Object.freeze({ writesCommonHeaders: true });
 
 
 /**
@@ -71,7 +75,8 @@ export class Router {
       }
       if (answer) answer.catch((err: unknown) => this.fail(res, err, req));
     };
-    this.fmw.on(method, path, run, options.writesCommonHeaders ? OWN_HEADERS : undefined);
+    // The options are find-my-way's store of the route.
+    this.fmw.on(method, path, run, Object.freeze({ ...options }));
     this.found.clear();
   }
 
@@ -112,9 +117,16 @@ export class Router {
       this.fallback(req, res);
       return;
     }
-    if (found.store !== OWN_HEADERS) setCommonHeaders(res);
+    if (!(found.store as RouteOptions).writesCommonHeaders) setCommonHeaders(res);
     // The handlers stored by `on` take either protocol's objects (find-my-way's types are per version).
     (found.handler as unknown as (req: HttpRequest, res: HttpResponse, params: Params) => void)(req, res, found.params);
+  }
+
+  /** True when the request's route opens a stream (RouteOptions.opensStream). */
+  opensStream(req: HttpRequest): boolean {
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    return (this.route(req.method as Method, q < 0 ? target : target.slice(0, q))?.store as RouteOptions | undefined)?.opensStream === true;
   }
 
   /** find-my-way's route of `method` and `path`, through the cache of found routes. */

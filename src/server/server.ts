@@ -382,8 +382,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     schedule(req, res);
   }
   function schedule(req: HttpRequest, res: HttpResponse): void {
-    // Most requests run at once: no callback made for them.
-    if (scheduler.runsNow()) {
+    // Most requests run at once: no callback made for them. Stream opens too (RouteOptions.opensStream).
+    if (scheduler.runsNow() || router.opensStream(req)) {
       if (!req.socket.destroyed) router.handle(req, res);
       return;
     }

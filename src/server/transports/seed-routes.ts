@@ -66,7 +66,7 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
       ctx.logger.warn({ err }, 'lecture SSE stream could not start');
       session.close(); // EventSource reconnects after `retry`
     }
-  });
+  }, { opensStream: true });
 
   router.on('POST', '/update', async (req, res, _params, url) => {
     const body = await readJsonBody(req, config.maxMessageBytes * 6 + 1024);

@@ -35,7 +35,7 @@ export function registerSse(router: Router, ctx: ServerContext): void {
       }
       session.close(toSwitchboardError(err));
     }
-  });
+  }, { opensStream: true });
 }
 
 /**
