@@ -243,4 +243,32 @@ describe('web app: chat', { skip }, () => {
     assert.equal(await a.page.getByRole('button', { name: /^history, \d+ unread/ }).count(), 0, 'read once opened');
     await a.context.close();
   });
+
+  it('fits its header to the window: a short room name is never cut, a long one never widens the page (phone, and beside the wire inspector)', async () => {
+    const long = 'a-rather-long-room-name-for-the-header-check';
+    await createRoom(h, long);
+    // Beside the wire inspector, over SSE (the longest status): "#lobby" whole, the status pill gives way.
+    const wide = await open({ name: 'Wendy', transport: 'sse', hash: '#/room/lobby', viewport: { width: 1280, height: 800 } });
+    await waitConnected(wide.page, 'sse');
+    const title = await wide.page.locator('#room-title').evaluate((el) => ({ text: el.textContent, cut: el.scrollWidth - el.clientWidth }));
+    assert.deepEqual(title, { text: '#lobby', cut: 0 }, 'the short title is cut');
+    // A long name: the header's last button stays inside the conversation column.
+    await wide.page.goto(`${h.base}/#/room/${long}`);
+    await waitConnected(wide.page);
+    const edges = await wide.page.evaluate(() => ({
+      wire: document.querySelector('.wire-toggle')!.getBoundingClientRect().right,
+      main: document.querySelector('.chat-main')!.getBoundingClientRect().right,
+    }));
+    assert.ok(edges.wire <= edges.main, `the wire button sticks out: ${JSON.stringify(edges)}`);
+    // On a phone: nothing wider than the window, the title and the user's name cut instead.
+    const phone = await open({ name: 'Philomena', hash: `#/room/${long}`, viewport: { width: 390, height: 760 } });
+    const fit = await phone.page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      title: document.querySelector('#room-title')!.getBoundingClientRect().right,
+      user: document.querySelector('.user')!.getBoundingClientRect().right,
+    }));
+    assert.ok(fit.page <= 390 && fit.title <= 390 && fit.user <= 390, `wider than the window: ${JSON.stringify(fit)}`);
+    await wide.context.close();
+    await phone.context.close();
+  });
 });
