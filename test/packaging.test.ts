@@ -24,6 +24,7 @@ describe('packages', { timeout: 240_000 }, () => {
   let dir: string;
   let serverTgz: string;
   let clientTgz: string;
+  let clientFiles: string[];
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'sb-pack-'));
@@ -36,6 +37,7 @@ describe('packages', { timeout: 240_000 }, () => {
     const client = await pack(['--workspace', 'packages/client']);
     serverTgz = server.file;
     clientTgz = client.file;
+    clientFiles = client.files;
     // What each tarball holds: its build, not the repository.
     assert.ok(server.files.includes('dist/src/server/index.js') && server.files.includes('dist/src/cli/index.js') && server.files.includes('bin/switchboard.js'));
     assert.ok(server.files.includes('dist/public/index.html'), 'the web app');
@@ -65,6 +67,19 @@ describe('packages', { timeout: 240_000 }, () => {
       assert.match(stdout, /^stored as #\d+$/m);
     } finally {
       await s.server.close();
+    }
+  });
+
+  it("the client's README and documents ship with it, and none of their links points outside the package", () => {
+    const docs = clientFiles.filter((f) => f.endsWith('.md'));
+    assert.deepEqual(docs.sort(), ['README.md', 'docs/client.md', 'docs/protocol.md']);
+    for (const doc of docs) {
+      const text = readFileSync(path.join(ROOT, 'packages/client', doc), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/i.test(target!) || target!.startsWith('#')) continue;
+        const file = path.posix.normalize(path.posix.join(path.posix.dirname(doc), target!.split('#')[0]!));
+        assert.ok(clientFiles.includes(file), `${doc} links to ${target}, which the package does not hold`);
+      }
     }
   });
 
