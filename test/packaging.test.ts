@@ -25,6 +25,7 @@ describe('packages', { timeout: 240_000 }, () => {
   let serverTgz: string;
   let clientTgz: string;
   let clientFiles: string[];
+  let serverFiles: string[];
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'sb-pack-'));
@@ -38,6 +39,7 @@ describe('packages', { timeout: 240_000 }, () => {
     serverTgz = server.file;
     clientTgz = client.file;
     clientFiles = client.files;
+    serverFiles = server.files;
     // What each tarball holds: its build, not the repository.
     assert.ok(server.files.includes('dist/src/server/index.js') && server.files.includes('dist/src/cli/index.js') && server.files.includes('bin/switchboard.js'));
     assert.ok(server.files.includes('dist/public/index.html'), 'the web app');
@@ -70,15 +72,19 @@ describe('packages', { timeout: 240_000 }, () => {
     }
   });
 
-  it("the client's README and documents ship with it, and none of their links points outside the package", () => {
-    const docs = clientFiles.filter((f) => f.endsWith('.md'));
-    assert.deepEqual(docs.sort(), ['README.md', 'docs/client.md', 'docs/protocol.md']);
-    for (const doc of docs) {
-      const text = readFileSync(path.join(ROOT, 'packages/client', doc), 'utf8');
-      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
-        if (/^[a-z]+:/i.test(target!) || target!.startsWith('#')) continue;
-        const file = path.posix.normalize(path.posix.join(path.posix.dirname(doc), target!.split('#')[0]!));
-        assert.ok(clientFiles.includes(file), `${doc} links to ${target}, which the package does not hold`);
+  it("each package's README and documents ship with it, and none of their links points outside the package", () => {
+    const clientDocs = clientFiles.filter((f) => f.endsWith('.md'));
+    assert.deepEqual(clientDocs.sort(), ['README.md', 'docs/client.md', 'docs/protocol.md']);
+    const serverDocs = serverFiles.filter((f) => f.endsWith('.md'));
+    assert.ok(['README.md', 'docs/operations.md', 'docs/protocol.md', 'docs/embedding.md', 'docs/security.md'].every((f) => serverDocs.includes(f)), serverDocs.join(', '));
+    for (const [dir, files, docs] of [['packages/client', clientFiles, clientDocs], ['.', serverFiles, serverDocs]] as const) {
+      for (const doc of docs) {
+        const text = readFileSync(path.join(ROOT, dir, doc), 'utf8');
+        for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+          if (/^[a-z]+:/i.test(target!) || target!.startsWith('#')) continue;
+          const file = path.posix.normalize(path.posix.join(path.posix.dirname(doc), target!.split('#')[0]!));
+          assert.ok(files.includes(file) || files.some((f) => f.startsWith(`${file}/`)), `${dir}/${doc} links to ${target}, which the package does not hold`);
+        }
       }
     }
   });
