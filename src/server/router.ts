@@ -41,7 +41,6 @@ interface Found {
 const ROUTE_CACHE = 1024;
 const MAX_CACHED_PATH = 256;
 
-
 /**
  * Routes HTTP requests (find-my-way, fastify's router) and applies what every route shares:
  * the Origin list and CORS, common security headers, and one error path that turns any throw
@@ -109,9 +108,7 @@ export class Router {
       res.end();
       return;
     }
-    const target = req.url ?? '/';
-    const q = target.indexOf('?');
-    const found = this.route(req.method as Method, q < 0 ? target : target.slice(0, q));
+    const found = this.route(req.method as Method, pathOf(req));
     if (!found) {
       setCommonHeaders(res);
       this.fallback(req, res);
@@ -124,9 +121,7 @@ export class Router {
 
   /** True when the request's route opens a stream (RouteOptions.opensStream). */
   opensStream(req: HttpRequest): boolean {
-    const target = req.url ?? '/';
-    const q = target.indexOf('?');
-    return (this.route(req.method as Method, q < 0 ? target : target.slice(0, q))?.store as RouteOptions | undefined)?.opensStream === true;
+    return (this.route(req.method as Method, pathOf(req))?.store as RouteOptions | undefined)?.opensStream === true;
   }
 
   /** find-my-way's route of `method` and `path`, through the cache of found routes. */
@@ -159,6 +154,13 @@ export class Router {
       this.ctx.badInput.warn(`http:${code}`, { code, method: req.method, path: (req.url ?? '').split('?')[0]!.slice(0, 200), address: req.socket.remoteAddress }, (err as Error).message.slice(0, 200));
     }
   }
+}
+
+/** The path of a request's target, without its query. */
+function pathOf(req: HttpRequest): string {
+  const target = req.url ?? '/';
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q);
 }
 
 function setCommonHeaders(res: HttpResponse): void {
