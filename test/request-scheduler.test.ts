@@ -139,4 +139,49 @@ describe('stream opens on a busy server', () => {
       await s.server.close();
     }
   });
+
+  it('a flood of SSE opens from one address is refused past its connect budget, and another address is served meanwhile', async () => {
+    // Defaults: 20 connections a second per address, burst 100.
+    const s = await startServer();
+    const sockets: net.Socket[] = [];
+    try {
+      const heads: string[] = [];
+      for (let i = 0; i < 400; i++) {
+        const socket = net.connect({ port: s.port, host: '127.0.0.1', localAddress: '127.0.0.7' }, () => socket.write('GET /api/rooms/lobby/events HTTP/1.1\r\nHost: x\r\n\r\n'));
+        let head = '';
+        socket.on('data', (c: Buffer) => {
+          if (!head) heads.push((head = c.toString().split('\r\n')[0]!));
+        });
+        socket.on('error', () => {});
+        sockets.push(socket);
+      }
+      // Meanwhile another address asks for its health, five times.
+      const took: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        const answer = await new Promise<string>((resolve, reject) => {
+          const probe = net.connect({ port: s.port, host: '127.0.0.1', localAddress: '127.0.0.8' }, () => probe.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+          let text = '';
+          probe.on('data', (c: Buffer) => (text += c.toString()));
+          probe.on('end', () => resolve(text));
+          probe.on('error', reject);
+        });
+        took.push(performance.now() - t0);
+        assert.match(answer, /^HTTP\/1\.1 200/);
+      }
+      // Each open is a stream, a 429 (the address's connect budget), or a socket closed unanswered
+      // past the sockets an address may hold (capSocketsPerAddress).
+      const settled = (): number => sockets.filter((x, i) => i < 400 && (x.destroyed || x.readyState === 'closed' || x.readyState === 'writeOnly')).length;
+      await waitFor(() => heads.length + settled() >= 400, 10_000, 'an answer or a close for every open');
+      const opened = heads.filter((h) => h.startsWith('HTTP/1.1 200')).length;
+      const refused = heads.filter((h) => h.startsWith('HTTP/1.1 429')).length;
+      assert.equal(opened + refused, heads.length, heads.filter((h) => !/ (200|429) /.test(h)).slice(0, 3).join(' | '));
+      assert.ok(refused > 0, 'none refused');
+      assert.ok(opened <= 110, `${opened} streams opened from one address in one burst`);
+      assert.ok(Math.max(...took) < 2000, `/healthz of another address took up to ${Math.max(...took).toFixed(0)} ms`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await s.server.close();
+    }
+  });
 });
