@@ -4,6 +4,9 @@ import WebSocket from 'ws';
 import { connect, type Client, type PresenceMember } from '../src/client/index.js';
 import { PresenceList } from '../src/client/presence-list.js';
 import { LocalBroker } from '../src/server/broker/local-broker.js';
+import { NATIVE_SSE, NATIVE_WS } from '../src/server/codecs.js';
+import { PRESENCE_NOTICE_GAP_MS } from '../src/server/hub.js';
+import { Notice } from '../src/server/notice.js';
 import { createSwitchboard, type Switchboard } from '../src/server/server.js';
 import { waitFor } from './helpers.js';
 
@@ -73,6 +76,58 @@ describe('presence changes end to end', () => {
     await broker.publish({ kind: 'presence', notice: { room: 'marks', changed: [], left: ['x'], count: 1 } });
     assert.equal(hub.presenceQuiet('marks', mark), false);
     assert.equal(hub.presenceQuiet('marks', hub.presenceMark('marks')), true);
+  });
+
+  it('a room that keeps changing gets one notice a gap, naming every arrival; a quiet room gets its next at once', { timeout: 30_000 }, async () => {
+    await fetch(`${url}/api/rooms/storm`, { method: 'PUT' });
+    const ws = (member: string): Promise<WebSocket> =>
+      new Promise((resolve, reject) => {
+        const socket = new WebSocket(`${url.replace('http', 'ws')}/api/ws?name=${member}&member=${member}`);
+        socket.once('open', () => {
+          socket.send(JSON.stringify({ type: 'subscribe', room: 'storm' }));
+          resolve(socket);
+        });
+        socket.once('error', reject);
+      });
+    const watcher = await ws('watcher');
+    const notices: { at: number; changed: string[] }[] = [];
+    watcher.on('message', (data: Buffer) => {
+      const frame = JSON.parse(data.toString()) as { type: string; changed?: { member: string }[] };
+      if (frame.type === 'presence') notices.push({ at: Date.now(), changed: (frame.changed ?? []).map((m) => m.member) });
+    });
+    await waitFor(() => notices.length === 1, 5000, "the watcher's own arrival");
+    // Thirty arrivals, one every 50 ms: before the gap, every one (or two) was a notice to every member.
+    const started = Date.now();
+    const sockets: WebSocket[] = [];
+    for (let i = 0; i < 30; i++) {
+      sockets.push(await ws(`s${i}`));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const stormMs = Date.now() - started;
+    const told = (): Set<string> => new Set(notices.flatMap((n) => n.changed));
+    await waitFor(() => sockets.every((_, i) => told().has(`s${i}`)), 10_000, 'every arrival named in a notice');
+    const storm = notices.length - 1;
+    assert.ok(storm >= 1 && storm <= Math.ceil(stormMs / PRESENCE_NOTICE_GAP_MS) + 2, `${storm} notices for ${stormMs} ms of arrivals`);
+    // Quiet for more than a gap: the next change goes out after the short batching delay, not a gap.
+    await new Promise((r) => setTimeout(r, PRESENCE_NOTICE_GAP_MS + 300));
+    const before = notices.length;
+    const sent = Date.now();
+    sockets.push(await ws('late'));
+    await waitFor(() => notices.length > before, 5000, "the late arrival's notice");
+    assert.ok(notices.at(-1)!.at - sent < 800, `a quiet room's notice came after ${notices.at(-1)!.at - sent} ms`);
+    assert.deepEqual(notices.at(-1)!.changed, ['late']);
+    for (const socket of [watcher, ...sockets]) socket.close();
+  });
+
+  it('a notice is encoded once per wire format, a WebSocket one as a frame written as it is to every member', () => {
+    const notice = new Notice('presence', JSON.stringify({ type: 'presence', room: 'r', changed: [], left: ['x'], count: 1 }));
+    const frame = notice.encoded(NATIVE_WS);
+    assert.ok(Buffer.isBuffer(frame), 'a built frame');
+    assert.equal(notice.encoded(NATIVE_WS), frame, 'the same bytes for the next member');
+    // An unmasked final text frame (0x81), its length, then the JSON.
+    assert.equal(frame[0], 0x81);
+    assert.equal(frame.subarray(2).toString(), notice.json);
+    assert.equal(notice.encoded(NATIVE_SSE), `event: presence\ndata: ${notice.json}\n\n`);
   });
 
   it('a big room that shrinks under the cap: the part an arrival got becomes the whole room', { timeout: 30_000 }, async () => {

@@ -21,12 +21,16 @@ export interface Codec {
   readonly format: string;
   /** The batch as bytes (an empty buffer when this format shows none of its entries). */
   entries(batch: Batch): Buffer;
-  /** A typing notice (`{type:'typing', ...}` JSON), or undefined when this format has none. */
-  typing(json: string): string | undefined;
+  /**
+   * A typing notice (`{type:'typing', ...}` JSON), or undefined when this format has none. As
+   * for entries, a Buffer is bytes for the sink as they are (WebSocket: frames built once for
+   * every recipient, see Notice).
+   */
+  typing(json: string): string | Buffer | undefined;
   /** A presence notice (`{type:'presence', ...}` JSON), or undefined when this format has none. */
-  presence(json: string): string | undefined;
+  presence(json: string): string | Buffer | undefined;
   /** A read receipt (`{type:'receipt', ...}` JSON), or undefined when this format has none. */
-  receipt(json: string): string | undefined;
+  receipt(json: string): string | Buffer | undefined;
   error(e: ErrorNotice): string;
 }
 
@@ -84,9 +88,10 @@ export function seedSse(batch: Batch): Buffer {
 export const NATIVE_WS: Codec = {
   format: 'ws',
   entries: nativeWsFrames,
-  typing: (json) => json,
-  presence: (json) => json,
-  receipt: (json) => json,
+  // Framed once per notice: a room's presence notice goes to up to 100 members.
+  typing: frameText,
+  presence: frameText,
+  receipt: frameText,
   error: (e) => JSON.stringify({ type: 'error', ...e }),
 };
 

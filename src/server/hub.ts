@@ -73,6 +73,12 @@ export const RECEIPT_INTERVAL_MS = 1000;
 /** Presence changes of a room within this long go out as one `presence` notice. */
 const PRESENCE_NOTICE_MS = 100;
 /**
+ * After a room's notice, its next one waits this long at least: a room that keeps changing (a
+ * connect or reconnect storm, members arriving every few ms) gets one notice a second, not one
+ * per arrival to each of its members. A quiet room's change still goes out after PRESENCE_NOTICE_MS.
+ */
+export const PRESENCE_NOTICE_GAP_MS = 1000;
+/**
  * Rooms with more members than this get no live `presence` notice: each would carry the whole
  * list to every member. Their clients read `GET /api/rooms/:room/presence`.
  */
@@ -272,7 +278,7 @@ export class Hub {
   private readonly channelsLoading = new Map<string, Promise<RoomChannel>>();
   private readonly channelIdleMs: number;
   private readonly sweeper: NodeJS.Timeout;
-  /** Rooms whose presence notice is due, with the members it is about (see presenceChanged). */
+  /** Rooms whose presence notice is due, with the members it is about, or cooling after one (an empty set): see presenceChanged. */
   private readonly presenceDue = new Map<string, Set<string>>();
   /** Rooms this node last found over PRESENCE_NOTICE_MAX_MEMBERS members in a presence notice's read (see sendPresence). */
   private readonly bigRooms = new Set<string>();
@@ -730,11 +736,25 @@ export class Hub {
       return;
     }
     this.presenceDue.set(room, new Set([member]));
+    this.presenceNoticeIn(room, PRESENCE_NOTICE_MS);
+  }
+
+  /**
+   * Sends the room's due notice in `ms`, then keeps the room cooling for PRESENCE_NOTICE_GAP_MS
+   * (an empty due set: changes meanwhile gather there and go out as one notice at its end). A
+   * room is in `presenceDue` only while it changed lately: no entry per room ever seen.
+   */
+  private presenceNoticeIn(room: string, ms: number): void {
     setTimeout(() => {
       const members = this.presenceDue.get(room);
-      this.presenceDue.delete(room);
-      if (members) void this.sendPresence(room, members);
-    }, PRESENCE_NOTICE_MS).unref();
+      if (members === undefined || members.size === 0) {
+        this.presenceDue.delete(room);
+        return;
+      }
+      this.presenceDue.set(room, new Set());
+      void this.sendPresence(room, members);
+      this.presenceNoticeIn(room, PRESENCE_NOTICE_GAP_MS);
+    }, ms).unref();
   }
 
   /**

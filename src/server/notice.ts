@@ -9,7 +9,7 @@ export type NoticeKind = 'typing' | 'presence' | 'receipt';
  * first use, whatever the number of recipients.
  */
 export class Notice {
-  private readonly cache = new Map<string, string | undefined>();
+  private readonly cache = new Map<string, string | Buffer | undefined>();
 
   constructor(
     readonly kind: NoticeKind,
@@ -18,7 +18,7 @@ export class Notice {
   ) {}
 
   /** This notice in `codec`'s format; undefined when that format has none of this kind. */
-  encoded(codec: Codec): string | undefined {
+  encoded(codec: Codec): string | Buffer | undefined {
     if (this.cache.has(codec.format)) return this.cache.get(codec.format);
     const value = codec[this.kind](this.json);
     this.cache.set(codec.format, value);
