@@ -36,6 +36,43 @@ describe('connection management', () => {
     }
   });
 
+  it('a WebSocket whose reader stopped is cut after writeTimeoutMs (WRITE_TIMEOUT); a reading one in the same room goes on', { timeout: 20_000 }, async () => {
+    // The heartbeat and the buffer cap far away: the write deadline is what must cut it.
+    const s = await startServer({ writeTimeoutMs: 1500, heartbeatMs: 60_000, maxBufferedBytes: 256 * 1024 * 1024, maxMessageBytes: 65536, rateLimitPerSecond: 10_000, rateLimitBurst: 10_000 });
+    try {
+      await request(`${s.url}/api/rooms/stuck`, { method: 'PUT' });
+      const live = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=live`);
+      await live.opened;
+      live.send({ type: 'subscribe', room: 'stuck' });
+      await live.next('subscribed');
+      const handshake = `GET /api/ws?name=stuck HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+      const { socket, received } = await rawTcp(s.port, handshake);
+      await waitFor(() => received().includes(Buffer.from('welcome')));
+      const payload = Buffer.from(JSON.stringify({ type: 'subscribe', room: 'stuck' }));
+      const mask = Buffer.from([1, 2, 3, 4]);
+      socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]));
+      await waitFor(() => received().includes(Buffer.from('"subscribed"')));
+      socket.pause(); // and never reads again
+      assert.equal(s.server.context.connections.size, 2);
+      // ~18 MB: more than the loopback buffers hold (they grow to several MB), so the server's writes to it really stall.
+      const text = 'x'.repeat(60 * 1024);
+      for (let i = 0; i < 300; i++) assert.equal((await request(`${s.url}/api/rooms/stuck/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `${i}${text}` }) })).status, 201);
+      const published = Date.now();
+      await waitFor(() => live.frames.filter((f) => f.type === 'message').length === 300, 10_000, "the reading client got all 300");
+      await waitFor(() => s.server.context.connections.size === 1, 8000, 'the stalled WebSocket cut');
+      const took = Date.now() - published;
+      assert.ok(took < 6000, `cut ${took} ms after the last publish`);
+      assert.match(await (await fetch(`${s.url}/metrics`)).text(), /switchboard_errors_total\{code="WRITE_TIMEOUT"\} 1/);
+      // The reader that read is still served.
+      assert.equal((await request(`${s.url}/api/rooms/stuck/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'after' }) })).status, 201);
+      await live.next('message', (f) => f.text === 'after');
+      socket.destroy();
+      live.close();
+    } finally {
+      await s.server.close();
+    }
+  });
+
   it('graceful shutdown: WebSocket close 1001, SSE ended with a reconnect hint, held polls answered, all within the deadline', async () => {
     const s = await startServer({ shutdownTimeoutMs: 2000 });
     await request(`${s.url}/api/rooms/bye`, { method: 'PUT' });

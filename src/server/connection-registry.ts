@@ -17,8 +17,12 @@ export interface Closable extends Linked<Closable> {
   destroy(): void;
   /** Ends it for `err` (an administrator's disconnect). */
   close?(err?: SwitchboardError): void;
-  /** Checked about once a second: write deadlines. */
-  sweep?(now: number): void;
+  /**
+   * Its write deadline, checked about once a second while the registry watches it (from
+   * `watchStalled` on): returns true while its writes are still stuck, false once they flow
+   * again or it was closed for them (then it is no longer watched).
+   */
+  sweep?(now: number): boolean;
   /** Rooms it is in, for a disconnect limited to one room. */
   inRoom?(room: string): boolean;
 }
@@ -30,6 +34,8 @@ export interface Closable extends Linked<Closable> {
  */
 export class ConnectionRegistry {
   private readonly open = new IntrusiveList<Closable>();
+  /** The open connections whose writes stopped draining: the only ones the sweeper looks at. */
+  private readonly stalled = new Set<Closable>();
   private readonly sweeper: NodeJS.Timeout;
   draining = false;
 
@@ -38,10 +44,13 @@ export class ConnectionRegistry {
     private readonly metrics: Metrics,
     private readonly limits: Limits,
   ) {
+    // Only the stalled ones: walking every open connection each second was most of an idle
+    // node's JavaScript (10,000 connections: 17 of 44 ms over 4.7 s).
     this.sweeper = setInterval(() => {
+      if (this.stalled.size === 0) return;
       const now = Date.now();
       // A copy: a sweep may close its connection, and a close may release others.
-      for (const c of [...this.open]) c.sweep?.(now);
+      for (const c of [...this.stalled]) if (!c.sweep?.(now)) this.stalled.delete(c);
     }, 1000);
     this.sweeper.unref();
   }
@@ -76,8 +85,17 @@ export class ConnectionRegistry {
   release(transport: string, conn: Closable): void {
     // No closure per connection to release it: the open set says whether it is still counted.
     if (!this.open.delete(conn)) return;
+    this.stalled.delete(conn);
     if (conn.principal) this.limits.closeConnection(conn.principal);
     this.metrics.openConnections(transport).value--;
+  }
+
+  /**
+   * `conn`'s last write left its socket over the high-water mark (the client reads slower than
+   * it is sent to): its write deadline is checked each second until its writes drain again.
+   */
+  watchStalled(conn: Closable): void {
+    if (this.open.has(conn)) this.stalled.add(conn);
   }
 
   get size(): number {

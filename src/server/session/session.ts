@@ -597,19 +597,21 @@ export class Session implements Closable {
     this.close();
   }
 
-  /** Write deadline, checked about once a second by the registry: a sink stalled this long is closed. */
-  sweep(now: number): void {
+  /**
+   * Write deadline, checked about once a second by the registry while this session's writes are
+   * stuck (see `write`): a sink stalled this long is closed. True while it stays stalled.
+   */
+  sweep(now: number): boolean {
     const sink = this.output?.sink;
-    if (!sink || this.closed) return;
-    if (!sink.stalled) {
+    if (!sink || this.closed || !sink.stalled) {
       this.stalledSince = undefined;
-      return;
+      return false;
     }
     this.stalledSince ??= now;
-    if (now - this.stalledSince > this.ctx.config.writeTimeoutMs) {
-      this.ctx.metrics.errors.inc({ code: 'WRITE_TIMEOUT' });
-      this.close(new SwitchboardError('WRITE_TIMEOUT'));
-    }
+    if (now - this.stalledSince <= this.ctx.config.writeTimeoutMs) return true;
+    this.ctx.metrics.errors.inc({ code: 'WRITE_TIMEOUT' });
+    this.close(new SwitchboardError('WRITE_TIMEOUT'));
+    return false;
   }
 
   /** Writes to the sink, unless the client already leaves too much unread (then it is dropped as SLOW_CONSUMER: it resumes later). */
@@ -620,7 +622,15 @@ export class Session implements Closable {
       this.close(new SwitchboardError('SLOW_CONSUMER'));
       return;
     }
-    this.output.sink.write(chunk);
+    const sink = this.output.sink;
+    sink.write(chunk);
+    // A write that leaves the socket over its high-water mark starts the write deadline: only
+    // such sessions are swept (the only writes that can stall a session's socket come this way,
+    // or are a WebSocket's pings, which its heartbeat deadline covers).
+    if (this.stalledSince === undefined && sink.stalled) {
+      this.stalledSince = Date.now();
+      this.ctx.connections.watchStalled(this);
+    }
   }
 
   inRoom(room: string): boolean {

@@ -30,7 +30,11 @@ export class WebSocketSink implements Sink {
 
   close(err?: SwitchboardError): void {
     if (this.ws.readyState === WebSocket.CLOSED || this.ws.readyState === WebSocket.CLOSING) return;
-    if (err) this.ws.close(err.closeCode ?? 1011, err.code);
+    // A socket that took nothing for the write deadline would never read a close frame queued
+    // behind what it left (ws then waits 30 s for the answer, holding the connection's slot and
+    // its buffers): it is cut. A slow reader (SLOW_CONSUMER) still gets its close code.
+    if (err?.code === 'WRITE_TIMEOUT') this.ws.terminate();
+    else if (err) this.ws.close(err.closeCode ?? 1011, err.code);
     else this.ws.close(1000);
   }
 
