@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PollResult } from '../src/protocol/types.js';
-import { SseProbe, WsProbe, rawTcp, request, startServer, waitFor } from './helpers.js';
+import { SseProbe, WsProbe, rawWsSubscriber, request, startServer, waitFor } from './helpers.js';
 
 describe('connection management', () => {
   it('a dead WebSocket peer (no pong) is reaped by the heartbeat and leaves its rooms at once', async () => {
@@ -12,14 +12,8 @@ describe('connection management', () => {
       await watcher.opened;
       watcher.send({ type: 'subscribe', room: 'hb' });
       await watcher.next('subscribed');
-      // A raw client: handshake, subscribe frame (masked, as clients must), then silence: it never answers pings.
-      const handshake = `GET /api/ws?name=zombie HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
-      const { socket, received } = await rawTcp(s.port, handshake);
-      await waitFor(() => received().includes(Buffer.from('welcome')));
-      const payload = Buffer.from(JSON.stringify({ type: 'subscribe', room: 'hb' }));
-      const mask = Buffer.from([1, 2, 3, 4]);
-      const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!));
-      socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]));
+      // A raw client: handshake, subscribe frame, then silence: it never answers pings.
+      const { socket } = await rawWsSubscriber(s.port, 'zombie', 'hb');
       await watcher.next('join', (f) => (f.from as { name: string }).name === 'zombie');
       assert.equal(s.server.context.connections.size, 2);
       let closedByServer = false;
@@ -45,12 +39,7 @@ describe('connection management', () => {
       await live.opened;
       live.send({ type: 'subscribe', room: 'stuck' });
       await live.next('subscribed');
-      const handshake = `GET /api/ws?name=stuck HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
-      const { socket, received } = await rawTcp(s.port, handshake);
-      await waitFor(() => received().includes(Buffer.from('welcome')));
-      const payload = Buffer.from(JSON.stringify({ type: 'subscribe', room: 'stuck' }));
-      const mask = Buffer.from([1, 2, 3, 4]);
-      socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]));
+      const { socket, received } = await rawWsSubscriber(s.port, 'stuck', 'stuck');
       await waitFor(() => received().includes(Buffer.from('"subscribed"')));
       socket.pause(); // and never reads again
       assert.equal(s.server.context.connections.size, 2);

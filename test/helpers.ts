@@ -144,3 +144,18 @@ export async function rawTcp(port: number, text: string): Promise<{ socket: net.
   socket.write(text);
   return { socket, received: () => Buffer.concat(chunks) };
 }
+
+/**
+ * A WebSocket client written by hand over raw TCP (`rawTcp`): the handshake as `name`, then, once
+ * welcomed, a `subscribe` to `room` in one masked frame (as clients must). It answers nothing (no
+ * pong) and reads only while its socket is not paused: a dead or a stalled peer, as tests need.
+ */
+export async function rawWsSubscriber(port: number, name: string, room: string): Promise<{ socket: net.Socket; received: () => Buffer }> {
+  const handshake = `GET /api/ws?name=${name} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+  const raw = await rawTcp(port, handshake);
+  await waitFor(() => raw.received().includes(Buffer.from('welcome')));
+  const payload = Buffer.from(JSON.stringify({ type: 'subscribe', room }));
+  const mask = Buffer.from([1, 2, 3, 4]);
+  raw.socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]));
+  return raw;
+}
