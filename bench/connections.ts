@@ -7,7 +7,9 @@
  * --websocket / --sse / --long-polling clients spread over them, and reports: connect rate,
  * RSS of the server's whole process tree before and after (per connection), its idle CPU over
  * --idle-seconds, then --broadcasts rounds of one message to every room (--gap-ms apart), with the delivery
- * latency p50/p99 and a check that every client got every message once, in order.
+ * latency p50/p99 and a check that every client got every message once, in order, and the CPU
+ * time each broadcast cost the server and the load generator (both on this machine's cores: their
+ * sum over the cores is the least time in which a broadcast can be delivered to all).
  *
  *   npm run bench:connections -- --websocket 30000 --sse 10000 --long-polling 10000 --rooms 1,1000 --server-args "--workers 4"
  *
@@ -18,7 +20,8 @@ import { LoadCoordinator } from './load/load-coordinator.js';
 import type { ClientKind } from './load/messages.js';
 import { Publisher, createRooms } from './load/publisher.js';
 import { saveResult } from './load/results.js';
-import { rssOf } from './load/proc-stats.js';
+import { availableParallelism } from 'node:os';
+import { cpuMsOf, rssOf } from './load/proc-stats.js';
 import { ServerUnderTest, loadFriendlyArgs } from './load/server-under-test.js';
 import { describe, distribution, mb, type Distribution } from './load/stats.js';
 
@@ -60,7 +63,17 @@ export interface ConnectionsResult {
   bytesPerConnection: number;
   bytesPerConnectionSettled: number;
   idleCpuPercent: number;
+  /** CPU time of the load generator's processes while every client was connected and idle, % of a core. */
+  loadIdleCpuPercent: number;
   broadcasts: number;
+  /**
+   * CPU time used per broadcast above the idle rates (over each --gap-ms window from its first
+   * publish): the server's processes and the load generator's, ms, one entry per broadcast. On a
+   * machine of `cores` cores where both run, (server + load) / cores is the least wall time in
+   * which every delivery of a broadcast can be done, whatever the server does.
+   */
+  broadcastCpuMs: { server: number; load: number }[];
+  cores: number;
   publishRetries: number;
   publishRetryReasons: Record<string, number>;
   publishFailures: number;
@@ -105,15 +118,22 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
     await sleep(2000);
     const pids = server.pids();
     const rssLoaded = server.rss();
+    const loadPids = load.pids();
     const cpu0 = server.cpuMs(pids);
+    const loadCpu0 = cpuMsOf(loadPids);
     const idleMs = Number(values['idle-seconds']) * 1000;
     await sleep(idleMs);
     const idleCpuPercent = ((server.cpuMs(pids) - cpu0) / idleMs) * 100;
+    const loadIdleCpuPercent = ((cpuMsOf(loadPids) - loadCpu0) / idleMs) * 100;
     const rssSettledPerProcess = pids.map((pid) => rssOf([pid]));
     const rssSettled = rssSettledPerProcess.reduce((a, b) => a + b, 0);
     const publisher = new Publisher(server.baseUrl);
     const broadcasts = Number(values.broadcasts);
+    const broadcastCpuMs: { server: number; load: number }[] = [];
     for (let b = 0; b < broadcasts; b++) {
+      const started = performance.now();
+      const serverCpu = server.cpuMs(pids);
+      const loadCpu = cpuMsOf(loadPids);
       let next = 0;
       await Promise.all(
         Array.from({ length: Math.min(50, rooms.length) }, async () => {
@@ -121,6 +141,11 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
         }),
       );
       await sleep(Number(values['gap-ms']));
+      const windowMs = performance.now() - started;
+      broadcastCpuMs.push({
+        server: server.cpuMs(pids) - serverCpu - (idleCpuPercent / 100) * windowMs,
+        load: cpuMsOf(loadPids) - loadCpu - (loadIdleCpuPercent / 100) * windowMs,
+      });
     }
     await load.settle(publisher.expected(), Number(values['drain-ms']));
     const merged = await load.check(publisher.expected());
@@ -144,7 +169,10 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
       bytesPerConnection: (rssLoaded - rssIdleServer) / Math.max(1, s.clients - s.failed),
       bytesPerConnectionSettled: (rssSettled - rssIdleServer) / Math.max(1, s.clients - s.failed),
       idleCpuPercent,
+      loadIdleCpuPercent,
       broadcasts,
+      broadcastCpuMs,
+      cores: availableParallelism(),
       publishRetries: publisher.retries,
       publishRetryReasons: Object.fromEntries(publisher.retryReasons),
       publishFailures: publisher.failures,
@@ -176,6 +204,8 @@ function print(r: ConnectionsResult): void {
   console.log(`    server: ${r.serverProcesses} process(es), RSS ${mb(r.rssIdleServer)} idle -> ${mb(r.rssLoaded)} just connected = ${(r.bytesPerConnection / 1024).toFixed(1)} KB per connection; idle CPU ${r.idleCpuPercent.toFixed(1)}% of a core`);
   console.log(`    after the idle period: RSS ${mb(r.rssSettled)} = ${(r.bytesPerConnectionSettled / 1024).toFixed(1)} KB per connection (by process: ${r.rssSettledPerProcess.map(mb).join(', ')})`);
   console.log(`    broadcast x${r.broadcasts} to every room: ${describe(r.latency)}; publish retries ${r.publishRetries} ${JSON.stringify(r.publishRetryReasons)}, unacknowledged ${r.publishFailures}`);
+  const cpu = r.broadcastCpuMs.map((c) => `server ${(c.server / 1000).toFixed(2)} s + load generator ${(c.load / 1000).toFixed(2)} s = floor ${((c.server + c.load) / 1000 / r.cores).toFixed(2)} s`);
+  console.log(`    CPU per broadcast above idle (the floor: both over ${r.cores} cores): ${cpu.join('; ')} (load generator idle ${r.loadIdleCpuPercent.toFixed(1)}% of a core)`);
   for (const k of r.kinds) {
     const bad = k.lost + k.behind + k.doubled + k.outOfOrder > 0 || k.complete < k.clients;
     console.log(

@@ -186,6 +186,11 @@ export class LoadCoordinator {
     );
   }
 
+  /** The client processes' ids (for their CPU time: bench/load/proc-stats.ts). */
+  pids(): number[] {
+    return this.children.flatMap((c) => (c.pid === undefined ? [] : [c.pid]));
+  }
+
   /** Closes every client and ends the processes. */
   async close(): Promise<void> {
     await Promise.all(
