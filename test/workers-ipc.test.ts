@@ -14,6 +14,7 @@ import { IpcBroker } from '../src/server/broker/ipc-broker.js';
 import { IpcPresenceStore } from '../src/server/presence/ipc-presence-store.js';
 import { MemoryPresenceStore } from '../src/server/presence/memory-presence-store.js';
 import { fork } from 'node:child_process';
+import { BatchingPort, batchOf } from '../src/server/workers/batching-port.js';
 import { nodePort, type IpcPort, type ToPrimary, type ToWorker } from '../src/server/workers/ipc-protocol.js';
 import { MAX_WORKER_BACKLOG, Relay } from '../src/server/workers/relay.js';
 import { PrimaryClient, PrimaryUnavailableError } from '../src/server/workers/primary-client.js';
@@ -35,22 +36,36 @@ function portOf<Out>(port: MessagePort, open: () => boolean): IpcPort<Out> {
   };
 }
 
-/** A primary and `n` workers' clients, each over a MessageChannel of its own. */
+/**
+ * A primary and `n` workers' clients, each over a MessageChannel of its own, with BatchingPorts
+ * at both ends as in production. `toPrimary[i]` and `toWorker[i]` count the messages that
+ * crossed each way (channel messages: a batch counts one), worker i+1.
+ */
 function cluster(n: number, options: { silentPrimary?: boolean } = {}) {
   const services = new PrimaryServices({ presence: new MemoryPresenceStore(), presenceKey: 'a2V5', metrics: async () => '# none\n' });
   const channels: MessageChannel[] = [];
   const clients: PrimaryClient[] = [];
+  const toPrimary: number[] = [];
+  const toWorker: number[] = [];
   let open = true;
   for (let id = 1; id <= n; id++) {
     const channel = new MessageChannel();
     channels.push(channel);
-    services.attach(id, portOf<ToWorker>(channel.port1, () => open));
-    if (!options.silentPrimary) channel.port1.on('message', (m: unknown) => services.receive(id, m));
-    clients.push(new PrimaryClient(portOf<ToPrimary>(channel.port2, () => open)));
+    toPrimary.push(0);
+    toWorker.push(0);
+    services.attach(id, new BatchingPort(portOf<ToWorker>(channel.port1, () => open), batchOf));
+    channel.port2.on('message', () => toWorker[id - 1]!++);
+    channel.port1.on('message', (m: unknown) => {
+      toPrimary[id - 1]!++;
+      if (!options.silentPrimary) services.receive(id, m);
+    });
+    clients.push(new PrimaryClient(new BatchingPort(portOf<ToPrimary>(channel.port2, () => open), batchOf)));
   }
   return {
     services,
     clients,
+    toPrimary,
+    toWorker,
     close() {
       open = false;
       for (const c of clients) c.close();
@@ -162,26 +177,52 @@ describe('IPC broker: per-room interest', () => {
 describe('IPC relay: batches and bounds', () => {
   it("one IPC message per worker per turn each way, whatever the number of broker messages, in order", async () => {
     const c = cluster(3);
-    const toPrimary: number[] = [];
     const brokers = c.clients.map((client) => new IpcBroker(client));
     const inbox: BrokerMessage[][] = brokers.map(() => []);
     for (const [i, b] of brokers.entries()) {
       await b.init();
       b.onMessage((m) => inbox[i]!.push(m));
     }
-    // Count what reaches the primary and each worker by wrapping the services' receive.
-    const receive = c.services.receive.bind(c.services);
-    c.services.receive = (id, m) => {
-      if ((m as { t?: string }).t === 'publish') toPrimary.push(id);
-      receive(id, m);
-    };
     try {
       const [a] = brokers as [IpcBroker, IpcBroker, IpcBroker];
+      await sleep(20);
+      const before = [...c.toPrimary, ...c.toWorker];
       for (let seq = 1; seq <= 200; seq++) void a.publish(entry('batch', seq));
       await sleep(100);
-      assert.deepEqual(toPrimary, [1], "200 publishes in one turn: one IPC message to the primary");
+      assert.deepEqual([...c.toPrimary, ...c.toWorker].map((n, i) => n - before[i]!), [1, 0, 0, 0, 1, 1], '200 publishes in one turn: one IPC message to the primary, one to each other worker');
       for (const got of inbox.slice(1)) assert.deepEqual(seqsOf(got, 'batch'), Array.from({ length: 200 }, (_, i) => i + 1), 'each other worker: all, in order');
       assert.deepEqual(seqsOf(inbox[0]!, 'batch').length, 200, 'the publisher got its own at once');
+    } finally {
+      c.close();
+    }
+  });
+
+  it("a turn's presence calls, publishes and unwatch cross as one IPC message each way, answered each, in order", async () => {
+    const c = cluster(2);
+    const store = new IpcPresenceStore(c.clients[0]!);
+    const [a, b] = c.clients.map((client) => new IpcBroker(client)) as [IpcBroker, IpcBroker];
+    const got: BrokerMessage[] = [];
+    await a.init();
+    await b.init();
+    b.onMessage((m) => got.push(m));
+    try {
+      await b.watch('r');
+      await a.watch('r');
+      await sleep(20);
+      const before = [...c.toPrimary, ...c.toWorker];
+      const conn = (i: number) => ({ id: `c${i}`, member: `m${i % 25}`, name: `n${i % 25}`, transport: 'websocket' as const });
+      const adds = Array.from({ length: 50 }, (_, i) => store.add('r', conn(i), Date.now() + 60_000));
+      void a.publish(entry('r', 1));
+      const listed = store.members('r', Date.now());
+      void a.publish(entry('r', 2));
+      a.unwatch('r');
+      void a.publish(entry('r', 3));
+      const firsts = await Promise.all(adds);
+      assert.deepEqual(firsts, Array.from({ length: 50 }, (_, i) => i < 25), 'each call answered: the first connection of each member is its arrival');
+      assert.equal((await listed).length, 25, 'a call queued after others in the turn sees what they did');
+      await sleep(50);
+      assert.deepEqual([...c.toPrimary, ...c.toWorker].map((n, i) => n - before[i]!), [1, 0, 1, 1], '51 calls, 3 publishes, an unwatch: one message to the primary; the answers in one, the publishes in one to the other worker');
+      assert.deepEqual(seqsOf(got, 'r'), [1, 2, 3], 'the other worker, watching, gets every publish in order');
     } finally {
       c.close();
     }

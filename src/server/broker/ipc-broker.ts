@@ -23,9 +23,6 @@ export class IpcBroker implements Broker {
   private readonly watched = new Map<string, { count: number; active: Promise<void> }>();
   private interest = false;
   private closed = false;
-  /** Published in this turn, sent to the primary together at its end (one IPC message, not one each). */
-  private outbox: BrokerMessage[] = [];
-
   constructor(private readonly primary: PrimaryClient) {}
 
   async init(): Promise<void> {
@@ -37,13 +34,8 @@ export class IpcBroker implements Broker {
   async publish(message: BrokerMessage): Promise<void> {
     if (this.closed) return;
     if (this.wants(message)) this.handler(message);
-    if (this.outbox.push(message) === 1) setImmediate(() => this.flush());
-  }
-
-  private flush(): void {
-    const messages = this.outbox;
-    this.outbox = [];
-    if (messages.length > 0) this.primary.tell({ sb: 1, t: 'publish', messages });
+    // The worker's port sends a turn's publishes to the primary as one list (BatchingPort).
+    this.primary.tell({ sb: 1, t: 'publish', messages: [message] });
   }
 
   onMessage(handler: (message: BrokerMessage) => void): void {
@@ -72,7 +64,6 @@ export class IpcBroker implements Broker {
     if (!w) return;
     if (--w.count > 0) return;
     this.watched.delete(room);
-    this.flush(); // what was published before the unwatch goes first
     this.primary.tell({ sb: 1, t: 'unwatch', room });
   }
 
@@ -82,7 +73,7 @@ export class IpcBroker implements Broker {
   }
 
   async close(): Promise<void> {
-    this.flush();
+    this.primary.flush();
     this.closed = true;
   }
 

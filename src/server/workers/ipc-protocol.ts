@@ -52,7 +52,9 @@ export type ToPrimary =
   | { sb: 1; t: 'unwatch'; room: string }
   /** The worker listens (on `port`): it takes connections from now on. */
   | { sb: 1; t: 'ready'; port: number }
-  | { sb: 1; t: 'req'; id: number; call: PrimaryCall };
+  | { sb: 1; t: 'req'; id: number; call: PrimaryCall }
+  /** What the worker sent in one turn, in order, as one IPC message (batching-port.ts). */
+  | { sb: 1; t: 'batch'; messages: ToPrimary[] };
 
 /** Primary → worker. */
 export type ToWorker =
@@ -63,11 +65,20 @@ export type ToWorker =
   /** Close gracefully (a rolling restart, or the primary's shutdown), then exit 0. */
   | { sb: 1; t: 'drain' }
   /** Take no new connection, serve the open ones (a rolling restart: a new worker takes them, and this one is drained later). */
-  | { sb: 1; t: 'unlisten' };
+  | { sb: 1; t: 'unlisten' }
+  /** What the primary sent this worker in one turn, in order, as one IPC message (batching-port.ts). */
+  | { sb: 1; t: 'batch'; messages: ToWorker[] };
 
 /** True when `m` is one of ours (and not, say, prom-client's). */
 export function isOurs<T extends ToPrimary | ToWorker>(m: unknown): m is T {
   return typeof m === 'object' && m !== null && (m as { sb?: unknown }).sb === 1 && typeof (m as { t?: unknown }).t === 'string';
+}
+
+/** Calls `handle` with each of our messages in `m`, in order: `m` itself, or each of a batch; anything not ours is ignored. */
+export function eachOurs<T extends ToPrimary | ToWorker>(m: unknown, handle: (message: Exclude<T, { t: 'batch' }>) => void): void {
+  if (!isOurs<T>(m)) return;
+  if (m.t === 'batch') for (const inner of (m as { messages: unknown[] }).messages) eachOurs<T>(inner, handle);
+  else handle(m as Exclude<T, { t: 'batch' }>);
 }
 
 /**
@@ -83,6 +94,8 @@ export interface IpcPort<Out, In = unknown> {
   connected(): boolean;
   /** Messages sent but not yet handed to the channel (the other end reads slowly or not at all); absent: always 0. */
   backlog?(): number;
+  /** Sends at once what this end holds back to send together (BatchingPort); absent: nothing is held. */
+  flush?(): void;
 }
 
 /** A node `process`-like end (a cluster worker's `process`, a `cluster.Worker`, a forked child). */

@@ -1,5 +1,5 @@
 import type { BrokerMessage } from '../broker/broker.js';
-import { isOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker } from './ipc-protocol.js';
+import { eachOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker } from './ipc-protocol.js';
 
 /** A request to the primary that got no answer in time, or was cut by close. */
 export class PrimaryUnavailableError extends Error {
@@ -26,7 +26,7 @@ export class PrimaryClient {
 
   constructor(private readonly port: IpcPort<ToPrimary>) {
     this.off = port.onMessage((m) => {
-      if (isOurs<ToWorker>(m)) this.receive(m);
+      eachOurs<ToWorker>(m, (message) => this.receive(message));
     });
   }
 
@@ -74,9 +74,15 @@ export class PrimaryClient {
     this.onUnlisten = handler;
   }
 
-  /** Stops listening; requests still waiting reject. Idempotent. */
+  /** Sends at once what the port holds back for the end of the turn (see BatchingPort). */
+  flush(): void {
+    if (!this.closed) this.port.flush?.();
+  }
+
+  /** Sends what is held back, stops listening; requests still waiting reject. Idempotent. */
   close(): void {
     if (this.closed) return;
+    this.port.flush?.();
     this.closed = true;
     this.off();
     for (const [id, p] of this.pending) {
@@ -86,7 +92,7 @@ export class PrimaryClient {
     }
   }
 
-  private receive(m: ToWorker): void {
+  private receive(m: Exclude<ToWorker, { t: 'batch' }>): void {
     if (m.t === 'deliver') this.onDeliver(m.messages);
     else if (m.t === 'drain') this.onDrain();
     else if (m.t === 'unlisten') this.onUnlisten();

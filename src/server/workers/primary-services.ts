@@ -1,5 +1,5 @@
 import type { PresenceStore } from '../presence/presence-store.js';
-import { isOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker, type WorkerIdentity } from './ipc-protocol.js';
+import { eachOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker, type WorkerIdentity } from './ipc-protocol.js';
 import { runPresenceCall } from './presence-host.js';
 import { Relay } from './relay.js';
 
@@ -42,9 +42,12 @@ export class PrimaryServices {
     this.relay.remove(id);
   }
 
-  /** A message from worker `id` (anything not ours is ignored). */
+  /** A message from worker `id`, or a batch of them (anything not ours is ignored). */
   receive(id: number, m: unknown): void {
-    if (!isOurs<ToPrimary>(m)) return;
+    eachOurs<ToPrimary>(m, (message) => this.handle(id, message));
+  }
+
+  private handle(id: number, m: Exclude<ToPrimary, { t: 'batch' }>): void {
     switch (m.t) {
       case 'publish':
         this.relay.publish(id, m.messages);

@@ -12,6 +12,7 @@ import { createLogger } from '../logger.js';
 import { MemoryPresenceStore } from '../presence/memory-presence-store.js';
 import { DEFAULT_V8_FLAGS, SMALL_HEAP_V8_FLAGS, missingFlags } from '../v8-flags.js';
 import { WORKER_ENV, nodePort, type ToWorker } from './ipc-protocol.js';
+import { BatchingPort, batchOf } from './batching-port.js';
 import { PrimaryServices } from './primary-services.js';
 import { WorkerPool, WorkerStartError } from './worker-pool.js';
 
@@ -43,7 +44,7 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
   cluster.schedulingPolicy = config.workerAccept === 'shared' ? cluster.SCHED_NONE : cluster.SCHED_RR;
   // The workers' V8 flags (v8-flags.ts), however the primary was started; --small-heap's instead of the default ones.
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...missingFlags(config.smallHeap ? SMALL_HEAP_V8_FLAGS : DEFAULT_V8_FLAGS, process.execArgv, process.env.NODE_OPTIONS)] });
-  cluster.on('fork', (worker) => services.attach(worker.id, nodePort<ToWorker>(worker)));
+  cluster.on('fork', (worker) => services.attach(worker.id, new BatchingPort(nodePort<ToWorker>(worker), batchOf)));
   cluster.on('exit', (worker) => services.detach(worker.id));
   cluster.on('message', (worker, m: unknown) => services.receive(worker.id, m));
 

@@ -16,23 +16,21 @@ interface Node {
   /** False until the node's first watch: until then it gets every room. */
   interest: boolean;
   rooms: Set<string>;
-  /** Gathered in this turn of the primary, sent at its end as one `deliver`. */
-  pending: BrokerMessage[];
 }
 
 /**
  * The primary's side of the IPC broker: hands each message a worker publishes to every other
  * worker that wants it (every disconnect order; a room's messages to the workers watching it, or
  * to those that never declared an interest). Each worker's messages are relayed in the order it
- * sent them, gathered per destination over one turn of the primary's event loop (one IPC message
- * per worker per turn: serializing and writing is most of the primary's cost per message);
- * nothing is kept for a worker that is gone, nor past MAX_WORKER_BACKLOG for one that does not read.
+ * sent them. The ports gather what goes to each worker over one turn of the primary's event loop
+ * (BatchingPort: one IPC message per worker per turn, as serializing and writing is most of the
+ * primary's cost per message); nothing is sent to a worker that is gone, nor past
+ * MAX_WORKER_BACKLOG to one that does not read.
  */
 export class Relay {
   private readonly nodes = new Map<number, Node>();
   /** Workers watching each room. */
   private readonly watchers = new Map<string, Set<number>>();
-  private flushing = false;
   /** Messages not relayed to a worker whose channel was full (see MAX_WORKER_BACKLOG). */
   dropped = 0;
 
@@ -40,7 +38,7 @@ export class Relay {
 
   /** A worker joined (forked): it gets every room until it watches one. */
   add(id: number, port: IpcPort<ToWorker>): void {
-    this.nodes.set(id, { port, interest: false, rooms: new Set(), pending: [] });
+    this.nodes.set(id, { port, interest: false, rooms: new Set() });
   }
 
   /** A worker is gone: its interests with it. */
@@ -51,27 +49,31 @@ export class Relay {
     this.nodes.delete(id);
   }
 
-  /** `from` published `messages` (in order): every other worker gets those it wants, at the end of this turn. */
+  /** `from` published `messages` (in order): every other worker is sent those it wants. */
   publish(from: number, messages: readonly BrokerMessage[]): void {
-    for (const message of messages) {
-      const room = roomOf(message);
-      const watching = room === undefined ? undefined : this.watchers.get(room);
-      for (const [id, node] of this.nodes) {
-        if (id === from) continue;
-        if (room === undefined || !node.interest || watching?.has(id)) node.pending.push(message);
+    for (const [id, node] of this.nodes) {
+      if (id === from) continue;
+      const wanted = node.interest ? messages.filter((m) => this.wants(id, m)) : messages;
+      if (wanted.length === 0) continue;
+      if ((node.port.backlog?.() ?? 0) >= MAX_WORKER_BACKLOG) {
+        this.dropped += wanted.length;
+        this.onDrop(id, wanted.length);
+        continue;
       }
+      node.port.send({ sb: 1, t: 'deliver', messages: wanted as BrokerMessage[] });
     }
-    if (!this.flushing) {
-      this.flushing = true;
-      setImmediate(() => this.flush());
-    }
+  }
+
+  /** Whether worker `id`, which declared an interest, wants `message`: every disconnect order, the rooms it watches. */
+  private wants(id: number, message: BrokerMessage): boolean {
+    const room = roomOf(message);
+    return room === undefined || this.watchers.get(room)?.has(id) === true;
   }
 
   /** `id` watches `room` (its broker counts its own watches and sends only the first). */
   watch(id: number, room: string): void {
     const node = this.nodes.get(id);
     if (!node) return;
-    this.flushNode(id, node); // what it was sent before watching keeps its place ahead of what follows
     node.interest = true;
     node.rooms.add(room);
     let set = this.watchers.get(room);
@@ -90,22 +92,5 @@ export class Relay {
   /** Rooms watched by at least one worker (for logs and tests). */
   get watchedRooms(): number {
     return this.watchers.size;
-  }
-
-  private flush(): void {
-    this.flushing = false;
-    for (const [id, node] of this.nodes) this.flushNode(id, node);
-  }
-
-  private flushNode(id: number, node: Node): void {
-    const messages = node.pending;
-    if (messages.length === 0) return;
-    node.pending = [];
-    if ((node.port.backlog?.() ?? 0) >= MAX_WORKER_BACKLOG) {
-      this.dropped += messages.length;
-      this.onDrop(id, messages.length);
-      return;
-    }
-    node.port.send({ sb: 1, t: 'deliver', messages });
   }
 }

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:cluster';
 import type { Logger } from '../logger.js';
-import { isOurs, type ToPrimary, type ToWorker } from './ipc-protocol.js';
+import { eachOurs, type ToPrimary, type ToWorker } from './ipc-protocol.js';
 
 /** Restarts of one slot in a row, each of a worker that died young, before the pool gives up. */
 export const MAX_QUICK_FAILURES = 8;
@@ -138,14 +138,15 @@ export class WorkerPool {
         reject(new Error(`worker ${worker.id} did not listen within ${this.o.readyTimeoutMs} ms`));
         worker.process.kill('SIGKILL');
       }, this.o.readyTimeoutMs);
-      const onMessage = (m: unknown): void => {
-        if (!isOurs<ToPrimary>(m) || m.t !== 'ready') return;
-        clearTimeout(timer);
-        worker.off('message', onMessage);
-        this.port ??= m.port;
-        this.readyAt.set(worker, Date.now());
-        resolve();
-      };
+      const onMessage = (m: unknown): void =>
+        eachOurs<ToPrimary>(m, (message) => {
+          if (message.t !== 'ready') return;
+          clearTimeout(timer);
+          worker.off('message', onMessage);
+          this.port ??= message.port;
+          this.readyAt.set(worker, Date.now());
+          resolve();
+        });
       worker.on('message', onMessage);
       worker.once('exit', (code, signal) => {
         clearTimeout(timer);

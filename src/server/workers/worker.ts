@@ -10,6 +10,7 @@ import type { ServerConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { IpcPresenceStore } from '../presence/ipc-presence-store.js';
 import type { Switchboard, SwitchboardOptions } from '../server.js';
+import { BatchingPort, batchOf } from './batching-port.js';
 import { nodePort, type ToPrimary, type WorkerIdentity } from './ipc-protocol.js';
 import { PrimaryClient } from './primary-client.js';
 
@@ -31,7 +32,7 @@ export interface WorkerRole {
 
 /** Asks the primary who this worker is; resolves with what to build the server with. Rejects when the primary does not answer. */
 export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
-  const primary = new PrimaryClient(nodePort<ToPrimary>(process));
+  const primary = new PrimaryClient(new BatchingPort(nodePort<ToPrimary>(process), batchOf));
   const identity = await primary.request<WorkerIdentity>({ op: 'hello' }, HELLO_TIMEOUT_MS);
   // prom-client answers the primary's requests for this worker's metrics from now on (its
   // constructor listens), with nothing until the server's registry is set: a worker still
