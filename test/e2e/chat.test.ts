@@ -244,7 +244,7 @@ describe('web app: chat', { skip }, () => {
     await a.context.close();
   });
 
-  it('fits its header to the window: a short room name is never cut, a long one never widens the page (phone, and beside the wire inspector)', async () => {
+  it('fits its header to the window: a short room name is never cut, a long one never widens the page (phone, and beside the wire inspector, where the status pill is whole and the pickers share a row)', async () => {
     const long = 'a-rather-long-room-name-for-the-header-check';
     await createRoom(h, long);
     // Beside the wire inspector, over SSE (the longest status): "#lobby" whole, the status pill gives way.
@@ -252,6 +252,16 @@ describe('web app: chat', { skip }, () => {
     await waitConnected(wide.page, 'sse');
     const title = await wide.page.locator('#room-title').evaluate((el) => ({ text: el.textContent, cut: el.scrollWidth - el.clientWidth }));
     assert.deepEqual(title, { text: '#lobby', cut: 0 }, 'the short title is cut');
+    // Over WebSocket the pill says it whole ("Connected · WebSocket"): the search field narrows first.
+    const ws = await open({ name: 'Wes', transport: 'websocket', hash: '#/room/lobby', viewport: { width: 1280, height: 800 } });
+    await waitConnected(ws.page, 'websocket');
+    const pill = await ws.page.locator('.chat-header .status-text').evaluate((el) => ({ text: el.textContent, cut: el.scrollWidth - el.clientWidth }));
+    assert.equal(pill.cut, 0, `the status pill is cut beside the wire inspector: ${JSON.stringify(pill)}`);
+    // At the narrowest window the inspector opens in (1200 px), the two pickers share one row.
+    await ws.page.setViewportSize({ width: 1200, height: 800 });
+    const tops = await ws.page.locator('.chat-toolbar .field').evaluateAll((fields) => fields.map((f) => Math.round(f.getBoundingClientRect().top)));
+    assert.equal(new Set(tops).size, 1, `the toolbar takes two rows: ${JSON.stringify(tops)}`);
+    await ws.context.close();
     // A long name: the header's last button stays inside the conversation column.
     await wide.page.goto(`${h.base}/#/room/${long}`);
     await waitConnected(wide.page);
