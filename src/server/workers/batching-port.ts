@@ -42,7 +42,7 @@ export class BatchingPort<Out extends Message> implements IpcPort<Out> {
   send(message: Out): void {
     const last = this.queue[this.queue.length - 1];
     if (last !== undefined && merges(last) && merges(message) && last.t === message.t) {
-      last.messages.push(...message.messages);
+      for (const m of message.messages) last.messages.push(m); // not push(...): a turn may publish more than a call takes arguments
       return;
     }
     // Queued as a copy with a list of its own, which the next publish (or deliver) may extend.
