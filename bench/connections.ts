@@ -9,7 +9,8 @@
  * --idle-seconds, then --broadcasts rounds of one message to every room (--gap-ms apart), with the delivery
  * latency p50/p99 and a check that every client got every message once, in order, and the CPU
  * time each broadcast cost the server and the load generator (both on this machine's cores: their
- * sum over the cores is the least time in which a broadcast can be delivered to all).
+ * sum over the cores is the least time in which a broadcast can be delivered to all: in one
+ * room, where every delivery waits for the same publish, no p99 can be under it).
  *
  *   npm run bench:connections -- --websocket 30000 --sse 10000 --long-polling 10000 --rooms 1,1000 --server-args "--workers 4"
  *
@@ -68,9 +69,10 @@ export interface ConnectionsResult {
   broadcasts: number;
   /**
    * CPU time used per broadcast above the idle rates (over each --gap-ms window from its first
-   * publish): the server's processes and the load generator's, ms, one entry per broadcast. On a
-   * machine of `cores` cores where both run, (server + load) / cores is the least wall time in
-   * which every delivery of a broadcast can be done, whatever the server does.
+   * publish): the server's processes and the load generator's client processes (the publisher,
+   * in this process, is not counted), ms, one entry per broadcast. On a machine of `cores` cores
+   * where both run, (server + load) / cores is the least wall time in which every delivery of a
+   * broadcast can be done, however the server orders its work.
    */
   broadcastCpuMs: { server: number; load: number }[];
   cores: number;
