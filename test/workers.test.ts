@@ -173,6 +173,7 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}`, { skip: built ?
     const poller = new PollFollower('poll', room, start, 'poll', () => server.url, { intervalMs: 30, agent: fresh, requestTimeoutMs: 5000 }).start();
     followers.push(...ws, ...sse, longPoller, poller);
     assert.deepEqual(new Set(await Promise.all(ws.map(wsNode))).size, 2, 'the WebSockets are on different workers');
+    for (const f of ws) assert.equal(f.node, await wsNode(f), 'the upgrade answer names the worker that holds the socket');
     assert.deepEqual(new Set(sse.map((f) => f.node)).size, 2, 'the SSE streams are on different workers');
 
     await publishMany('first', 80);

@@ -68,8 +68,9 @@ export interface SwitchboardOptions extends Partial<ServerConfig> {
   /** In-process hooks, run inside the session pipeline: onConnect, onSubscribe, onPublish (see session/hooks.ts). */
   hooks?: SwitchboardHooks;
   /**
-   * This node's id among worker processes (`--workers`, src/server/workers/): every HTTP answer
-   * carries it in an `x-switchboard-node` header. None by default (no header).
+   * This node's id among worker processes (`--workers`, src/server/workers/): every HTTP answer,
+   * and the answer of every WebSocket upgrade, carries it in an `x-switchboard-node` header. None
+   * by default (no header).
    */
   node?: string;
   /**
@@ -444,7 +445,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   // Accepting a burst of connections comes before their requests (TurnBudget).
   server.on('connection', () => turnBudget.noteAccept());
   if (!config.trustProxy) capSocketsPerAddress(server, config.maxConnectionsPerAddress + 64, metrics);
-  const gateway = new WebSocketGateway(ctx);
+  const gateway = new WebSocketGateway(ctx, node);
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     if (!claim(req)) return false;
     gateway.onUpgrade(req, socket, head);

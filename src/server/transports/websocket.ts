@@ -43,11 +43,19 @@ export class WebSocketGateway {
   private readonly tracked = new Set<TrackedSocket>();
   private readonly heartbeat: NodeJS.Timeout;
 
-  constructor(private readonly ctx: ServerContext) {
+  /** `node`: this node's id among worker processes, said in an `x-switchboard-node` header of every upgrade, as of every HTTP answer (server.ts). */
+  constructor(
+    private readonly ctx: ServerContext,
+    node?: string,
+  ) {
     const common = { noServer: true, clientTracking: false, perMessageDeflate: false, WebSocket: ServerWebSocket } as const;
     // The frame holds the text plus a JSON envelope (escaping may make it 6 times larger): the text itself is checked.
     this.native = new WebSocketServer({ ...common, maxPayload: ctx.config.maxMessageBytes * 6 + 4096 });
     this.seed = new WebSocketServer({ ...common, maxPayload: ctx.config.maxMessageBytes });
+    if (node !== undefined) {
+      const header = `x-switchboard-node: ${node}`;
+      for (const server of [this.native, this.seed]) server.on('headers', (headers: string[]) => void headers.push(header));
+    }
     this.heartbeat = setInterval(() => this.beat(), ctx.config.heartbeatMs);
     this.heartbeat.unref();
   }
