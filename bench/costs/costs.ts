@@ -12,7 +12,9 @@
  *   request answered (V8's GC records, see bench/servers/allocations.mjs; the window includes the
  *   publishes, as the CPU does). COSTS_POLL_ROUNDS=n runs the chosen kinds in turn n times and
  *   prints the medians, and each kind's ratio to Socket.IO's CPU in the same round (the machine's
- *   load moves the absolute figures more than the ratios).
+ *   load moves the absolute figures more than the ratios). COSTS_POLL_PAIRED=1 runs each chosen kind
+ *   at the same time as Socket.IO's polling instead (two servers, two fleets, one window) and
+ *   prints the ratio within each pair: the machine's drift moves both alike.
  * - connect: 2000 WebSockets (COSTS_CONNECTIONS), 50 at a time, each subscribing to `bench`
  *   (Switchboard, SQLite store: its default) or just open (bare `ws`): seconds until all are in.
  * - memory: server RSS (after a GC) per idle connection at 2000, WebSocket and SSE; the RSS of
@@ -39,6 +41,8 @@ const SSE_ROUNDS = Number(process.env.COSTS_SSE_ROUNDS ?? 3);
 const SSE_WARMUP_S = Number(process.env.COSTS_SSE_WARMUP ?? 1);
 /** Seconds of publishing at the rate before each poll measure, not measured (COSTS_POLL_WARMUP; 0: none). */
 const POLL_WARMUP_S = Number(process.env.COSTS_POLL_WARMUP ?? 1);
+/** COSTS_POLL_PAIRED=1: each chosen kind measured at the same time as Socket.IO's polling, in pairs (see pollPaired). */
+const PAIRED = process.env.COSTS_POLL_PAIRED === '1';
 /** Rounds of the poll measures (COSTS_POLL_ROUNDS): the chosen kinds in turn, each round, then the medians. */
 const POLL_ROUNDS = Number(process.env.COSTS_POLL_ROUNDS ?? 1);
 /** The Switchboard server: the built one (as `npm start` runs it) unless COSTS_TSX=1. */
@@ -186,7 +190,7 @@ async function publishAtRate(url: string, rate: number, seconds: number, text?: 
 
 async function pollCosts(): Promise<void> {
   console.log(`Polling: ${POLLERS} clients, ${RATE} messages/s for ${SECONDS} s (server CPU per 1000 deliveries / per 1000 requests answered)`);
-  const runs: { kind: PollKind; script: string; publish: string }[] = [
+  const runs: PollRunSpec[] = [
     { kind: 'native-longpoll', script: SWITCHBOARD, publish: '/api/rooms/bench/messages' },
     { kind: 'native-poll', script: SWITCHBOARD, publish: '/api/rooms/bench/messages' },
     { kind: 'lecture-longpoll', script: SWITCHBOARD, publish: '/update' },
@@ -196,13 +200,14 @@ async function pollCosts(): Promise<void> {
   ];
   const only = process.env.COSTS_POLL_KINDS?.split(',');
   const chosen = runs.filter((run) => !only || only.includes(run.kind));
+  if (PAIRED) return pollPaired(chosen, runs.find((run) => run.kind === 'socket.io-polling')!);
   const perRequestCpu = new Map<PollKind, number[]>();
   for (let round = 1; round <= POLL_ROUNDS; round++) {
     if (POLL_ROUNDS > 1) console.log(` round ${round}/${POLL_ROUNDS}`);
     // Each round starts one kind further: no kind always runs first or last (the machine's load drifts).
     for (let i = 0; i < chosen.length; i++) {
       const run = chosen[(i + round - 1) % chosen.length]!;
-      perRequestCpu.set(run.kind, [...(perRequestCpu.get(run.kind) ?? []), await pollRun(run)]);
+      perRequestCpu.set(run.kind, [...(perRequestCpu.get(run.kind) ?? []), ...(await pollRuns([run]))]);
     }
   }
   if (POLL_ROUNDS === 1) return;
@@ -215,39 +220,74 @@ async function pollCosts(): Promise<void> {
   }
 }
 
-/** One measure of one kind (its own server process); returns its server CPU per 1000 requests answered. */
-async function pollRun(run: { kind: PollKind; script: string; publish: string }): Promise<number> {
-  const server = await ServerProcess.start(run.script);
+/**
+ * COSTS_POLL_PAIRED: each chosen kind runs at the same time as Socket.IO's polling (two servers,
+ * two fleets, the same rate, one window), POLL_ROUNDS times; the ratio of their CPU per request
+ * answered is taken within each pair, so the machine's drift, which moves both, cancels out.
+ */
+async function pollPaired(chosen: PollRunSpec[], peer: PollRunSpec): Promise<void> {
+  const ratios = new Map<PollKind, number[]>();
+  for (let round = 1; round <= POLL_ROUNDS; round++) {
+    console.log(` round ${round}/${POLL_ROUNDS}, each kind at once with Socket.IO's polling`);
+    for (const run of chosen) {
+      if (run === peer) continue;
+      // Which server starts first alternates by round.
+      const [ours, theirs] = round % 2 === 1 ? await pollRuns([run, peer]) : (await pollRuns([peer, run])).reverse();
+      ratios.set(run.kind, [...(ratios.get(run.kind) ?? []), ours! / theirs!]);
+    }
+  }
+  console.log(` CPU per request answered / Socket.IO's in the same window, median of ${POLL_ROUNDS} pairs:`);
+  for (const [kind, values] of ratios) console.log(`  ${kind.padEnd(18)} ${fmt(median(values), 2)}   [${values.map((r) => fmt(r, 2)).join(' ')}]`);
+}
+
+type PollRunSpec = { kind: PollKind; script: string; publish: string };
+
+/**
+ * One measure of each of `runs` at once (each its own server process and clients, over the same
+ * window); returns each one's server CPU per 1000 requests answered. One run alone is the plain
+ * measure; two (COSTS_POLL_PAIRED) share the machine's drift, so their ratio does not move with it.
+ */
+async function pollRuns(runs: PollRunSpec[]): Promise<number[]> {
+  const servers: ServerProcess[] = [];
   try {
-    const fleet = await openPollFleet(server.port, run.kind, POLLERS);
+    for (const run of runs) servers.push(await ServerProcess.start(run.script));
+    const fleets = await Promise.all(runs.map((run, i) => openPollFleet(servers[i]!.port, run.kind, POLLERS)));
+    const publishAll = (seconds: number, text?: string): Promise<unknown> =>
+      Promise.all(runs.map((run, i) => publishAtRate(`http://127.0.0.1:${servers[i]!.port}${run.publish}`, RATE, seconds, text)));
     // Warm-up at the same rate, not measured: a fresh process compiles its hot paths in its first
     // second of traffic (a server with more code to compile pays more), which a server that runs
     // for days does once. Every kind gets the same warm-up.
-    if (POLL_WARMUP_S > 0) await publishAtRate(`http://127.0.0.1:${server.port}${run.publish}`, RATE, POLL_WARMUP_S, 'warm-up');
+    if (POLL_WARMUP_S > 0) await publishAll(POLL_WARMUP_S, 'warm-up');
     await sleep(200);
-    fleet.deliveries = 0;
-    fleet.requests = 0;
-    fleet.latencies = [];
+    for (const fleet of fleets) {
+      fleet.deliveries = 0;
+      fleet.requests = 0;
+      fleet.latencies = [];
+    }
     // No forced GC around the window: a full GC promotes every live young object (the held polls
     // of the moment), and what dies in the old generation keeps what it points at alive through
     // the next minor GCs: a wave of promotions and the major GC it brings, caused by the bench.
-    const before = await server.stats({ gc: false });
-    const ticksBefore = procTicks(server);
-    await publishAtRate(`http://127.0.0.1:${server.port}${run.publish}`, RATE, SECONDS);
+    const before = await Promise.all(servers.map((server) => server.stats({ gc: false })));
+    const ticksBefore = servers.map(procTicks);
+    await publishAll(SECONDS);
     await sleep(1500);
-    const after = await server.stats({ gc: false });
-    const ticks = procTicks(server).map((t, i) => t - ticksBefore[i]!);
-    const cpuMs = (after.cpuMicros - before.cpuMicros) / 1000;
-    const { deliveries, requests } = fleet;
-    await fleet.stop();
-    const perRequest = (field: 'allocatedBytes' | 'promotedBytes' | 'gcMicros'): number => ((after[field] ?? 0) - (before[field] ?? 0)) / Math.max(1, requests);
-    const perThousand = (cpuMs / Math.max(1, requests)) * 1000;
-    console.log(
-      `  ${run.kind.padEnd(18)} CPU ${fmt((cpuMs / Math.max(1, deliveries)) * 1000, 1).padStart(7)} ms/1000 deliveries  ${fmt((cpuMs / Math.max(1, requests)) * 1000, 1).padStart(7)} ms/1000 requests   deliveries ${String(deliveries).padStart(6)}/${POLLERS * RATE * SECONDS}   requests ${String(requests).padStart(6)}   p50 ${fmt(percentile(fleet.latencies, 50), 1)} ms  p99 ${fmt(percentile(fleet.latencies, 99), 1)} ms   user/system ${ticks[0]}/${ticks[1]} ticks   heap ${fmt(perRequest('allocatedBytes') / 1024, 1)} KB allocated, ${fmt(perRequest('promotedBytes'), 0)} B promoted, GC ${fmt(perRequest('gcMicros'), 1)} µs per request`,
-    );
-    return perThousand;
+    const after = await Promise.all(servers.map((server) => server.stats({ gc: false })));
+    const results: number[] = [];
+    for (const [i, run] of runs.entries()) {
+      const fleet = fleets[i]!;
+      const ticks = procTicks(servers[i]!).map((t, j) => t - ticksBefore[i]![j]!);
+      const cpuMs = (after[i]!.cpuMicros - before[i]!.cpuMicros) / 1000;
+      const { deliveries, requests } = fleet;
+      const perRequest = (field: 'allocatedBytes' | 'promotedBytes' | 'gcMicros'): number => ((after[i]![field] ?? 0) - (before[i]![field] ?? 0)) / Math.max(1, requests);
+      console.log(
+        `  ${run.kind.padEnd(18)} CPU ${fmt((cpuMs / Math.max(1, deliveries)) * 1000, 1).padStart(7)} ms/1000 deliveries  ${fmt((cpuMs / Math.max(1, requests)) * 1000, 1).padStart(7)} ms/1000 requests   deliveries ${String(deliveries).padStart(6)}/${POLLERS * RATE * SECONDS}   requests ${String(requests).padStart(6)}   p50 ${fmt(percentile(fleet.latencies, 50), 1)} ms  p99 ${fmt(percentile(fleet.latencies, 99), 1)} ms   user/system ${ticks[0]}/${ticks[1]} ticks   heap ${fmt(perRequest('allocatedBytes') / 1024, 1)} KB allocated, ${fmt(perRequest('promotedBytes'), 0)} B promoted, GC ${fmt(perRequest('gcMicros'), 1)} µs per request${runs.length > 1 ? `   (at once with ${runs.filter((r) => r !== run).map((r) => r.kind).join(', ')})` : ''}`,
+      );
+      results.push((cpuMs / Math.max(1, requests)) * 1000);
+    }
+    await Promise.all(fleets.map((fleet) => fleet.stop()));
+    return results;
   } finally {
-    await server.stop();
+    await Promise.all(servers.map((server) => server.stop()));
   }
 }
 
