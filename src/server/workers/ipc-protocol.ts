@@ -47,7 +47,7 @@ export type PrimaryCall = { op: 'hello' } | { op: 'watch'; room: string } | { op
 
 /** Worker → primary. */
 export type ToPrimary =
-  /** What the worker published in one turn of its event loop, in order (one IPC message per turn, not per broker message). */
+  /** What the worker published, in order (the port merges a turn's consecutive publishes into one list: batching-port.ts). */
   | { sb: 1; t: 'publish'; messages: BrokerMessage[] }
   | { sb: 1; t: 'unwatch'; room: string }
   /** The worker listens (on `port`): it takes connections from now on. */
