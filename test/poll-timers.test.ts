@@ -45,6 +45,29 @@ describe('PollTimers', () => {
     assert.equal(timeouts(), before);
   });
 
+  it('keeps nothing per timeout length once its polls are gone: a client naming every length in turn leaves no queue behind', async () => {
+    const timers = new PollTimers();
+    const expired: string[] = [];
+    for (let ms = 0; ms <= 120_000; ms += 7) {
+      const t = timed(`t${ms}`, expired);
+      timers.add(t, ms);
+      timers.delete(t);
+    }
+    assert.equal(timers.lengths, 0, 'no queue left');
+    const a = timed('a', expired);
+    const b = timed('b', expired);
+    timers.add(a, 5);
+    timers.add(b, 40);
+    assert.equal(timers.lengths, 2);
+    await sleep(20);
+    assert.deepEqual(expired, ['a']);
+    assert.equal(timers.lengths, 1, 'the queue that expired its last poll is gone too');
+    timers.add(a, 5); // a length whose queue left comes back
+    await sleep(60);
+    assert.deepEqual(expired, ['a', 'a', 'b']);
+    assert.equal(timers.lengths, 0);
+  });
+
   it('a timeout of 0 expires in the next turn of timers', async () => {
     const timers = new PollTimers();
     const expired: string[] = [];

@@ -15,16 +15,25 @@ export interface Timed {
  * Polls of one length expire in the order they were held (their deadlines come in that order),
  * as node's own timers of one duration do; a poll let go before its deadline (most are: an entry
  * wakes them) costs an unlink, not a Timeout object made and cleared. A queue that empties stops
- * its timer, so nothing keeps the process alive once no poll is held.
+ * its timer, so nothing keeps the process alive once no poll is held, and leaves the map: a
+ * client naming every timeout from 0 to 120,000 ms in turn leaves no queue behind.
  */
 export class PollTimers {
   private readonly queues = new Map<number, TimeoutQueue>();
+  private readonly emptied = (queue: TimeoutQueue): void => {
+    if (this.queues.get(queue.ms) === queue) this.queues.delete(queue.ms);
+  };
 
   /** Expires `t` in `ms` milliseconds (when not let go first). */
   add(t: Timed, ms: number): void {
     let queue = this.queues.get(ms);
-    if (queue === undefined) this.queues.set(ms, (queue = new TimeoutQueue(ms)));
+    if (queue === undefined) this.queues.set(ms, (queue = new TimeoutQueue(ms, this.emptied)));
     queue.add(t);
+  }
+
+  /** Timeout lengths with a poll waiting (for tests). */
+  get lengths(): number {
+    return this.queues.size;
   }
 
   /** Lets go of `t` (again, or never added: nothing). */
@@ -48,7 +57,11 @@ class TimeoutQueue {
   private timer: NodeJS.Timeout | undefined;
   private readonly fire = (): void => this.expireDue();
 
-  constructor(private readonly ms: number) {}
+  constructor(
+    readonly ms: number,
+    /** Told when its last poll left. */
+    private readonly onEmpty: (queue: TimeoutQueue) => void,
+  ) {}
 
   add(t: Timed): void {
     t.deadline = performance.now() + this.ms;
@@ -71,7 +84,10 @@ class TimeoutQueue {
     t.timerPrev = undefined;
     t.timerNext = undefined;
     t.timerQueue = undefined;
-    if (this.first === undefined) this.stop();
+    if (this.first === undefined) {
+      this.stop();
+      this.onEmpty(this);
+    }
   }
 
   stop(): void {
