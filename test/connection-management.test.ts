@@ -30,6 +30,30 @@ describe('connection management', () => {
     }
   });
 
+  it('the heartbeat pings its WebSockets spread over the interval, each once, not all at once', async () => {
+    const s = await startServer({ heartbeatMs: 1000 });
+    const sockets: WsProbe[] = [];
+    try {
+      const started = performance.now();
+      const firstPing = new Map<number, number>();
+      for (let i = 0; i < 40; i++) {
+        const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=p${i}`);
+        ws.ws.on('ping', () => firstPing.has(i) || firstPing.set(i, performance.now() - started));
+        await ws.opened;
+        sockets.push(ws);
+      }
+      await waitFor(() => firstPing.size === 40, 3000, 'a ping to each');
+      const first = [...firstPing.values()];
+      // Four slots of 250 ms: ten sockets a tick. One timer pinging all of them: one burst of 40.
+      const bursts = new Set(first.map((at) => Math.round(at / 50)));
+      assert.ok(bursts.size >= 3, `pings at ${first.map((t) => t.toFixed(0)).join(' ')} ms`);
+      assert.ok(Math.max(...first) - Math.min(...first) >= 500, `spread over ${(Math.max(...first) - Math.min(...first)).toFixed(0)} ms`);
+    } finally {
+      for (const ws of sockets) ws.close();
+      await s.server.close();
+    }
+  });
+
   it('a WebSocket whose reader stopped is cut after writeTimeoutMs (WRITE_TIMEOUT); a reading one in the same room goes on', { timeout: 20_000 }, async () => {
     // The heartbeat and the buffer cap far away: the write deadline is what must cut it.
     const s = await startServer({ writeTimeoutMs: 1500, heartbeatMs: 60_000, maxBufferedBytes: 256 * 1024 * 1024, maxMessageBytes: 65536, rateLimitPerSecond: 10_000, rateLimitBurst: 10_000 });

@@ -1,8 +1,7 @@
-/** Streams written per event-loop turn in a keepalive round. */
-const SLICE = 512;
+import { SpreadRounds, type Spread } from '../spread-rounds.js';
 
 /** What the keepalive timer asks of an open stream. */
-export interface KeepaliveTarget {
+export interface KeepaliveTarget extends Spread {
   /** Writes a keepalive comment; false once the stream is over (closed, cut, or its client gone). */
   keepalive(): boolean;
 }
@@ -11,9 +10,10 @@ export interface KeepaliveTarget {
  * The keepalive comments of every open SSE stream of the process with one interval: one timer,
  * not one per stream (a Timeout, its closure and context: some 250 bytes a stream), writes a
  * comment to each stream every `ms`. A stream's comments are `ms` apart; its first comes at most
- * `ms` after it joined. The timer runs only while some stream is open, and never holds the
- * process open. A round writes `SLICE` streams per event-loop turn, so that tens of thousands of
- * streams do not hold one turn (and every other client) for their writes.
+ * `ms` after it joined. The streams' comments are spread over the interval (SpreadRounds: a
+ * slice of them every quarter second), so that tens of thousands of streams do not take their
+ * writes at once, holding the event loop (and every other client) every interval. The timer runs
+ * only while some stream is open, and never holds the process open.
  */
 export class SseKeepalive {
   private static readonly byInterval = new Map<number, SseKeepalive>();
@@ -25,47 +25,21 @@ export class SseKeepalive {
     return keepalive;
   }
 
-  private readonly targets = new Set<KeepaliveTarget>();
-  private timer: NodeJS.Timeout | undefined;
-  /** Where the round under way stands (undefined between rounds). */
-  private round: Iterator<KeepaliveTarget> | undefined;
+  private readonly rounds: SpreadRounds<KeepaliveTarget>;
 
-  private constructor(private readonly ms: number) {}
+  private constructor(ms: number) {
+    this.rounds = new SpreadRounds(ms, (target) => target.keepalive());
+  }
 
   get size(): number {
-    return this.targets.size;
+    return this.rounds.size;
   }
 
   add(target: KeepaliveTarget): void {
-    this.targets.add(target);
-    if (this.timer === undefined) {
-      this.timer = setInterval(() => this.tick(), this.ms);
-      this.timer.unref();
-    }
+    this.rounds.add(target);
   }
 
   delete(target: KeepaliveTarget): void {
-    if (!this.targets.delete(target) || this.targets.size > 0) return;
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  private tick(): void {
-    if (this.round !== undefined) return;
-    this.round = this.targets.values();
-    this.continueRound();
-  }
-
-  private continueRound(): void {
-    // A Set's iterator goes on over later additions and skips deleted entries.
-    for (let n = 0; n < SLICE; n++) {
-      const next = this.round!.next();
-      if (next.done) {
-        this.round = undefined;
-        return;
-      }
-      if (!next.value.keepalive()) this.delete(next.value);
-    }
-    setImmediate(() => this.continueRound());
+    this.rounds.delete(target);
   }
 }

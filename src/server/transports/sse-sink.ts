@@ -17,6 +17,7 @@ import { SseKeepalive, type KeepaliveTarget } from './sse-keepalive.js';
  */
 export class SseSink implements Sink, KeepaliveTarget {
   private ended = false;
+  spreadSlot = -1;
   /** The head and the first events were written (`open`). */
   private opened = false;
 

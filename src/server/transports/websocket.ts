@@ -9,6 +9,7 @@ import type { ServerContext } from '../context.js';
 import { retryAfter, toSwitchboardError } from '../http-util.js';
 import { claimsOf, handshake, originAllowed } from '../session/handshake.js';
 import { Session } from '../session/session.js';
+import { SpreadRounds, type Spread } from '../spread-rounds.js';
 import { SeedWebSocketConnection } from './seed-websocket.js';
 import { ServerWebSocket } from './server-websocket.js';
 import { WebSocketConnection } from './websocket-connection.js';
@@ -19,9 +20,10 @@ import { WebSocketSink } from './websocket-sink.js';
  * it opened. The socket points at it (ServerWebSocket.tracked): its listeners are functions
  * shared by every socket (below the class), not closures made per connection.
  */
-export class TrackedSocket {
+export class TrackedSocket implements Spread {
   alive = true;
   readonly opened = performance.now();
+  spreadSlot = -1;
 
   constructor(
     readonly gateway: WebSocketGateway,
@@ -33,15 +35,16 @@ export class TrackedSocket {
 /**
  * Accepts WebSocket upgrades on the HTTP server: the native protocol at `/api/ws`, the lecture's
  * chat at `/`. Before the handshake: the Origin list, the session's handshake (token or guest)
- * and the connection caps, each refused with a catalog error as an HTTP answer. Runs one
- * heartbeat timer for all sockets (ping every `heartbeatMs`; a socket that did not answer the
- * previous ping is terminated, which ends its session at once).
+ * and the connection caps, each refused with a catalog error as an HTTP answer. Pings each
+ * socket every `heartbeatMs`, the pings of all sockets spread over the interval by one timer
+ * (SpreadRounds); a socket that did not answer its previous ping is terminated, which ends its
+ * session at once.
  */
 export class WebSocketGateway {
   private readonly native: WebSocketServer;
   private readonly seed: WebSocketServer;
-  private readonly tracked = new Set<TrackedSocket>();
-  private readonly heartbeat: NodeJS.Timeout;
+  /** Every open socket, in the slots of the heartbeat. */
+  private readonly heartbeat: SpreadRounds<TrackedSocket>;
 
   /** `node`: this node's id among worker processes, said in an `x-switchboard-node` header of every upgrade, as of every HTTP answer (server.ts). */
   constructor(
@@ -56,8 +59,7 @@ export class WebSocketGateway {
       const header = `x-switchboard-node: ${node}`;
       for (const server of [this.native, this.seed]) server.on('headers', (headers: string[]) => void headers.push(header));
     }
-    this.heartbeat = setInterval(() => this.beat(), ctx.config.heartbeatMs);
-    this.heartbeat.unref();
+    this.heartbeat = new SpreadRounds(ctx.config.heartbeatMs, (t) => this.beat(t));
   }
 
   /** The HTTP server's 'upgrade' handler. */
@@ -78,7 +80,7 @@ export class WebSocketGateway {
 
   /** Closes the servers' own state (the sockets themselves are closed through the registry). */
   close(): void {
-    clearInterval(this.heartbeat);
+    this.heartbeat.stop();
     this.native.close();
     this.seed.close();
   }
@@ -123,7 +125,7 @@ export class WebSocketGateway {
   private track(ws: ServerWebSocket, session: Session): void {
     const tracked = new TrackedSocket(this, ws, session);
     if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info(who(session), 'websocket open');
-    this.tracked.add(tracked);
+    this.heartbeat.add(tracked);
     ws.tracked = tracked;
     ws.on('pong', onPong);
     ws.on('error', onError);
@@ -140,22 +142,22 @@ export class WebSocketGateway {
   closed(tracked: TrackedSocket, code: number): void {
     const { session } = tracked;
     if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info({ ...who(session), code, ms: Math.round(performance.now() - tracked.opened), rooms: session.subscriptionCount }, 'websocket close');
-    this.tracked.delete(tracked);
+    this.heartbeat.delete(tracked);
     session.close();
     this.ctx.connections.release('websocket', session);
   }
 
-  private beat(): void {
-    for (const t of this.tracked) {
-      if (!t.alive) {
-        this.ctx.metrics.errors.inc({ code: 'HEARTBEAT_TIMEOUT' });
-        this.ctx.logger.debug('websocket peer missed its pong: terminated');
-        t.ws.terminate();
-        continue;
-      }
-      t.alive = false;
-      if (t.ws.readyState === WebSocket.OPEN) t.ws.ping();
+  /** A socket's turn in the heartbeat: terminated if it did not answer its last ping, else pinged. */
+  private beat(t: TrackedSocket): boolean {
+    if (!t.alive) {
+      this.ctx.metrics.errors.inc({ code: 'HEARTBEAT_TIMEOUT' });
+      this.ctx.logger.debug('websocket peer missed its pong: terminated');
+      t.ws.terminate(); // its 'close' ends its session (closed)
+      return false;
     }
+    t.alive = false;
+    if (t.ws.readyState === WebSocket.OPEN) t.ws.ping();
+    return true;
   }
 }
 

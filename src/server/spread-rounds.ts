@@ -1,0 +1,81 @@
+/** A member of a SpreadRounds: the slot it is in, kept on the member itself (no map entry per connection). */
+export interface Spread {
+  /** Its slot; -1 when in none. Set by SpreadRounds only. */
+  spreadSlot: number;
+}
+
+/** A slot is visited every this long at least, whatever the interval: a round's work comes in small pieces. */
+export const SLOT_MS = 250;
+/** At most this many slots (an interval of more than 25 s has slots of more than SLOT_MS). */
+export const MAX_SLOTS = 100;
+
+/**
+ * Visits each member once every `ms`, the visits spread evenly over the interval: members are
+ * dealt round the slots of the interval as they join (one slot per SLOT_MS, at most MAX_SLOTS),
+ * and one timer visits the next slot every `ms / slots`. The periodic work of every connection
+ * of a process (WebSocket pings, SSE keepalive comments) then costs a small piece every quarter
+ * of a second, not one wave of tens of thousands of writes, and of the answers they bring, that
+ * holds the event loop (and every client's delivery behind it) once per interval.
+ *
+ * A member's visits are `ms` apart; its first comes at most `ms` after it joined. The timer
+ * runs only while there are members, and never holds the process open.
+ */
+export class SpreadRounds<T extends Spread> {
+  private readonly slots: Set<T>[];
+  /** The slot the next tick visits. */
+  private next = 0;
+  /** Members dealt so far (the next one goes to slot `dealt % slots`). */
+  private dealt = 0;
+  private count = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ms: number,
+    /** Visits a member; false drops it (a member may also drop itself, or others, while visited). */
+    private readonly visit: (member: T) => boolean,
+  ) {
+    const slots = Math.max(1, Math.min(MAX_SLOTS, Math.round(ms / SLOT_MS)));
+    this.slots = Array.from({ length: slots }, () => new Set<T>());
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Slots of the interval (for tests). */
+  get slotCount(): number {
+    return this.slots.length;
+  }
+
+  add(member: T): void {
+    if (member.spreadSlot >= 0) return;
+    const slot = this.dealt++ % this.slots.length;
+    member.spreadSlot = slot;
+    this.slots[slot]!.add(member);
+    this.count++;
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => this.tick(), this.ms / this.slots.length);
+      this.timer.unref();
+    }
+  }
+
+  delete(member: T): void {
+    const slot = member.spreadSlot;
+    if (slot < 0 || !this.slots[slot]!.delete(member)) return;
+    member.spreadSlot = -1;
+    if (--this.count === 0) this.stop();
+  }
+
+  /** Stops the timer (members stay; the next `add` starts it again). */
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private tick(): void {
+    const slot = this.slots[this.next]!;
+    this.next = (this.next + 1) % this.slots.length;
+    // A Set's iterator skips members deleted while it runs.
+    for (const member of slot) if (!this.visit(member)) this.delete(member);
+  }
+}
