@@ -6,11 +6,13 @@
  * bench/load/server-under-test.ts, then --server-args), creates the rooms, connects
  * --websocket / --sse / --long-polling clients spread over them, and reports: connect rate,
  * RSS of the server's whole process tree before and after (per connection), its idle CPU over
- * --idle-seconds, then --broadcasts rounds of one message to every room (--gap-ms apart), with the delivery
- * latency p50/p99 and a check that every client got every message once, in order, and the CPU
- * time each broadcast cost the server and the load generator (both on this machine's cores: their
- * sum over the cores is the least time in which a broadcast can be delivered to all: in one
- * room, where every delivery waits for the same publish, no p99 can be under it).
+ * --idle-seconds, then --broadcasts rounds of one message to every room, each alone (a round
+ * starts once the last one is delivered to every client and the machine is quiet again, at least
+ * --gap-ms after it; --fixed-gap: one every --gap-ms whatever the last one's state, a sustained
+ * rate), with the delivery latency p50/p99 and a check that every client got every message once,
+ * in order, and the CPU time each broadcast cost the server and the load generator (both on this
+ * machine's cores: their sum over the cores is the least time in which all the work a broadcast
+ * makes can be done, the long pollers' next requests included).
  *
  *   npm run bench:connections -- --websocket 30000 --sse 10000 --long-polling 10000 --rooms 1,1000 --server-args "--workers 4"
  *
@@ -37,8 +39,16 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '100' },
     members: { type: 'string', default: 'distinct' },
     broadcasts: { type: 'string', default: '3' },
-    /** Between two broadcast rounds: long enough for one to be delivered before the next, or the rounds queue behind each other. */
+    /**
+     * The least time between two broadcast rounds. A round starts once the one before it is
+     * delivered to every client and the machine is quiet again (long pollers back, acknowledgements
+     * written), at most --quiet-ms later: a broadcast measured alone, not behind the last one.
+     */
     'gap-ms': { type: 'string', default: '1000' },
+    /** Rounds every --gap-ms whatever the last one's state (a sustained rate: rounds that take longer queue behind each other). */
+    'fixed-gap': { type: 'boolean', default: false },
+    /** After a round is delivered, the most to wait for the CPU of the server and the load generator to fall back to idle. */
+    'quiet-ms': { type: 'string', default: '10000' },
     'idle-seconds': { type: 'string', default: '10' },
     /** After the last broadcast, the most to wait for every client to have everything. */
     'drain-ms': { type: 'string', default: '30000' },
@@ -68,13 +78,16 @@ export interface ConnectionsResult {
   loadIdleCpuPercent: number;
   broadcasts: number;
   /**
-   * CPU time used per broadcast above the idle rates (over each --gap-ms window from its first
-   * publish): the server's processes and the load generator's client processes (the publisher,
-   * in this process, is not counted), ms, one entry per broadcast. On a machine of `cores` cores
-   * where both run, (server + load) / cores is the least wall time in which every delivery of a
-   * broadcast can be done, however the server orders its work.
+   * CPU time used per broadcast above the idle rates (over each round's window, from its first
+   * publish to the next round): the server's processes and the load generator's client processes
+   * (the publisher, in this process, is not counted), ms, one entry per broadcast. On a machine
+   * of `cores` cores where both run, (server + load) / cores is the least wall time in which all
+   * the work a broadcast makes can be done: its deliveries and what follows them (the long
+   * pollers' next requests), so the deliveries alone may end sooner.
    */
   broadcastCpuMs: { server: number; load: number }[];
+  /** Rounds every --gap-ms whatever the last one's state (--fixed-gap); else each round waited for the last to be delivered and the machine quiet. */
+  fixedGap?: boolean;
   cores: number;
   publishRetries: number;
   publishRetryReasons: Record<string, number>;
@@ -85,6 +98,24 @@ export interface ConnectionsResult {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits until `cpuMs` (CPU time of the server's and the load generator's processes so far) grows
+ * by no more than their idle rate and a tenth of a core over 250 ms, or `maxMs` passed.
+ */
+async function quiet(cpuMs: () => number, idleRate: number, maxMs: number): Promise<void> {
+  const until = performance.now() + maxMs;
+  let before = cpuMs();
+  let at = performance.now();
+  while (performance.now() < until) {
+    await sleep(250);
+    const now = performance.now();
+    const used = cpuMs();
+    if ((used - before) / (now - at) <= idleRate + 0.1) return;
+    before = used;
+    at = now;
+  }
+}
 
 async function runOnce(roomCount: number): Promise<ConnectionsResult> {
   const counts: Partial<Record<ClientKind, number>> = { websocket: Number(values.websocket), sse: Number(values.sse), 'long-polling': Number(values['long-polling']) };
@@ -132,6 +163,8 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
     const publisher = new Publisher(server.baseUrl);
     const broadcasts = Number(values.broadcasts);
     const broadcastCpuMs: { server: number; load: number }[] = [];
+    const fixedGap = values['fixed-gap'];
+    const idleRate = (idleCpuPercent + loadIdleCpuPercent) / 100;
     for (let b = 0; b < broadcasts; b++) {
       const started = performance.now();
       const serverCpu = server.cpuMs(pids);
@@ -142,7 +175,16 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
           while (next < rooms.length) await publisher.publish(rooms[next++]!);
         }),
       );
-      await sleep(Number(values['gap-ms']));
+      if (fixedGap) await sleep(Number(values['gap-ms']));
+      else {
+        // Every client has this round's message, then the machine is quiet (the long pollers'
+        // next requests held, the work this round made done) before the next round: each round is
+        // one broadcast measured alone. Its CPU window takes in all the work it made.
+        await load.settle(publisher.expected(), Number(values['drain-ms']), 50);
+        await quiet(() => server.cpuMs(pids) + cpuMsOf(loadPids), idleRate, Number(values['quiet-ms']));
+        const left = Number(values['gap-ms']) - (performance.now() - started);
+        if (left > 0) await sleep(left);
+      }
       const windowMs = performance.now() - started;
       broadcastCpuMs.push({
         server: server.cpuMs(pids) - serverCpu - (idleCpuPercent / 100) * windowMs,
@@ -174,6 +216,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
       loadIdleCpuPercent,
       broadcasts,
       broadcastCpuMs,
+      fixedGap,
       cores: availableParallelism(),
       publishRetries: publisher.retries,
       publishRetryReasons: Object.fromEntries(publisher.retryReasons),
@@ -205,7 +248,8 @@ function print(r: ConnectionsResult): void {
   console.log(`  ${r.rooms} room(s), ${r.connected}/${r.connected + r.failed} connected in ${r.connectSeconds.toFixed(1)} s = ${r.connectRate.toFixed(0)} connections/s (connect ${describe(r.connect)})`);
   console.log(`    server: ${r.serverProcesses} process(es), RSS ${mb(r.rssIdleServer)} idle -> ${mb(r.rssLoaded)} just connected = ${(r.bytesPerConnection / 1024).toFixed(1)} KB per connection; idle CPU ${r.idleCpuPercent.toFixed(1)}% of a core`);
   console.log(`    after the idle period: RSS ${mb(r.rssSettled)} = ${(r.bytesPerConnectionSettled / 1024).toFixed(1)} KB per connection (by process: ${r.rssSettledPerProcess.map(mb).join(', ')})`);
-  console.log(`    broadcast x${r.broadcasts} to every room: ${describe(r.latency)}; publish retries ${r.publishRetries} ${JSON.stringify(r.publishRetryReasons)}, unacknowledged ${r.publishFailures}`);
+  const rounds = r.fixedGap ? 'one every --gap-ms, whether the last was delivered or not' : 'each alone (the last one delivered to all and the machine quiet first)';
+  console.log(`    broadcast x${r.broadcasts} to every room, ${rounds}: ${describe(r.latency)}; publish retries ${r.publishRetries} ${JSON.stringify(r.publishRetryReasons)}, unacknowledged ${r.publishFailures}`);
   const cpu = r.broadcastCpuMs.map((c) => `server ${(c.server / 1000).toFixed(2)} s + load generator ${(c.load / 1000).toFixed(2)} s = floor ${((c.server + c.load) / 1000 / r.cores).toFixed(2)} s`);
   console.log(`    CPU per broadcast above idle (the floor: both over ${r.cores} cores): ${cpu.join('; ')} (load generator idle ${r.loadIdleCpuPercent.toFixed(1)}% of a core)`);
   for (const k of r.kinds) {

@@ -47,7 +47,8 @@ export class ServerProcess {
       // BENCH_SERVER_NODE_ARGS: flags for node itself (V8 flags to compare, say), as for bench/load's servers.
       // tsx for TypeScript only: a server in plain JavaScript (the built Switchboard, as `npm start`
       // runs it) carries no loader thread of tsx's, which runs GCs of its own heap.
-      execArgv: [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), '--expose-gc', ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), ...serverNodeArgs(script)],
+      // BENCH_PROFILE=dir: a CPU profile of each server there; BENCH_PROFILE_INTERVAL: its sampling interval, µs (node's default 1000).
+      execArgv: [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), '--expose-gc', ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`, ...(process.env.BENCH_PROFILE_INTERVAL ? [`--cpu-prof-interval=${process.env.BENCH_PROFILE_INTERVAL}`] : [])] : []), ...serverNodeArgs(script)],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -138,14 +138,14 @@ export class LoadCoordinator {
    * its last publish, instead of a fixed time that a starved machine may outlast. Resolves with
    * how long it waited and how many clients were still behind then.
    */
-  async settle(expected: Record<string, number[]>, maxMs: number): Promise<{ waitedMs: number; behind: number }> {
+  async settle(expected: Record<string, number[]>, maxMs: number, everyMs = 500): Promise<{ waitedMs: number; behind: number }> {
     const last = Object.fromEntries(Object.entries(expected).map(([room, seqs]) => [room, seqs.at(-1) ?? 0]));
     const start = performance.now();
     for (;;) {
       const behind = (await this.askAll({ type: 'behind', last }, 'behind')).reduce((a, m) => a + m.clients, 0);
       const waitedMs = performance.now() - start;
       if (behind === 0 || waitedMs >= maxMs) return { waitedMs, behind };
-      await new Promise((r) => setTimeout(r, Math.min(500, maxMs - waitedMs)));
+      await new Promise((r) => setTimeout(r, Math.min(everyMs, maxMs - waitedMs)));
     }
   }
 
