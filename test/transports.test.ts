@@ -76,6 +76,20 @@ describe('each transport end to end', () => {
     assert.ok(answer.typing.some((t) => t.name === 'Typist'), JSON.stringify(answer.typing));
   });
 
+  it('polling: a message ends its sender\'s typing; another member\'s goes on', async () => {
+    await request(`${s.url}/api/rooms/t-typing`, { method: 'PUT' });
+    const start = (await request(`${s.url}/api/rooms/t-typing/poll`)).json() as PollResult;
+    await postJson(`${s.url}/api/rooms/t-typing/typing`, { name: 'Sender', member: 'typist-sender' });
+    await postJson(`${s.url}/api/rooms/t-typing/typing`, { name: 'Other', member: 'typist-other' });
+    await postJson(`${s.url}/api/rooms/t-typing/messages`, { text: 'done typing', name: 'Sender', member: 'typist-sender' });
+    const held = (await request(`${s.url}/api/rooms/t-typing/longpoll?after=${start.cursor}`)).json() as PollResult;
+    assert.deepEqual(held.entries.map((e) => (e.type === 'message' ? e.text : e.type)), ['done typing']);
+    // Within the typing notice's 5 s: without the message's end of it, Sender is still named.
+    assert.deepEqual(held.typing.map((t) => t.name), ['Other']);
+    const polled = (await request(`${s.url}/api/rooms/t-typing/poll?after=${held.cursor}`)).json() as PollResult;
+    assert.deepEqual(polled.typing.map((t) => t.name), ['Other']);
+  });
+
   it('short polling: answers at once with what follows the cursor', async () => {
     const start = (await request(`${s.url}/api/rooms/t1/poll`)).json() as PollResult;
     await postJson(`${s.url}/api/rooms/t1/messages`, { text: 'a' });

@@ -186,6 +186,9 @@ export class RoomChannel {
   private accept(entry: Entry): void {
     this.accepted = entry.seq;
     this.pending.push(entry);
+    // A message ends its sender's typing: polls answered after it no longer name them (a live
+    // client hides the notice when the message comes; a poller reads `typing` from each answer).
+    if (entry.type === 'message' && this.typing.size > 0) this.typing.delete(entry.from.member ?? entry.from.name);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
