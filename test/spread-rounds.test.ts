@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_SLOTS, SpreadRounds } from '../src/server/spread-rounds.js';
+import { MAX_SLOTS, SLICE, SpreadRounds } from '../src/server/spread-rounds.js';
 import { waitFor } from './helpers.js';
 
 /** Visits grouped into ticks: visits of one tick are synchronous, ticks are SLOT_MS apart. */
@@ -50,6 +50,22 @@ describe('SpreadRounds', () => {
     const before = visited;
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(visited, before, 'no member, no visit');
+  });
+
+  it('visits a crowded slot SLICE members per event-loop turn', async () => {
+    let visits = 0;
+    let firstTurn: number | undefined;
+    const members = Array.from({ length: 1200 }, () => ({ spreadSlot: -1 }));
+    const rounds = new SpreadRounds<(typeof members)[number]>(100, () => {
+      // Queued before the visit's next slice: runs once the first turn's visits are done.
+      if (visits++ === 0) setImmediate(() => (firstTurn = visits));
+      return true;
+    });
+    assert.equal(rounds.slotCount, 1);
+    for (const m of members) rounds.add(m);
+    await waitFor(() => visits >= 1200, 2000, 'a whole slot visited');
+    rounds.stop();
+    assert.equal(firstTurn, SLICE);
   });
 
   it('has at most MAX_SLOTS slots, and one for an interval under a slot', () => {

@@ -8,6 +8,8 @@ export interface Spread {
 export const SLOT_MS = 250;
 /** At most this many slots (an interval of more than 25 s has slots of more than SLOT_MS). */
 export const MAX_SLOTS = 100;
+/** Members visited per event-loop turn: a crowded slot (a short interval, many members) goes on in the next turns. */
+export const SLICE = 512;
 
 /**
  * Visits each member once every `ms`, the visits spread evenly over the interval: members are
@@ -17,8 +19,9 @@ export const MAX_SLOTS = 100;
  * of a second, not one wave of tens of thousands of writes, and of the answers they bring, that
  * holds the event loop (and every client's delivery behind it) once per interval.
  *
- * A member's visits are `ms` apart; its first comes at most `ms` after it joined. The timer
- * runs only while there are members, and never holds the process open.
+ * A member's visits are `ms` apart; its first comes at most `ms` after it joined. A slot's
+ * visit takes SLICE members per event-loop turn. The timer runs only while there are members,
+ * and never holds the process open.
  */
 export class SpreadRounds<T extends Spread> {
   private readonly slots: Set<T>[];
@@ -28,6 +31,8 @@ export class SpreadRounds<T extends Spread> {
   private dealt = 0;
   private count = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** The slot visit under way, when it takes more than one turn. */
+  private visiting: Iterator<T> | undefined;
 
   constructor(
     private readonly ms: number,
@@ -66,16 +71,32 @@ export class SpreadRounds<T extends Spread> {
     if (--this.count === 0) this.stop();
   }
 
-  /** Stops the timer (members stay; the next `add` starts it again). */
+  /** Stops the timer and the visit under way (members stay; the next `add` starts it again). */
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.visiting = undefined;
   }
 
   private tick(): void {
-    const slot = this.slots[this.next]!;
+    if (this.visiting !== undefined) return; // the last slot's visit still goes on: this one waits a round
+    this.visiting = this.slots[this.next]!.values();
     this.next = (this.next + 1) % this.slots.length;
+    this.continueVisit();
+  }
+
+  private continueVisit(): void {
     // A Set's iterator skips members deleted while it runs.
-    for (const member of slot) if (!this.visit(member)) this.delete(member);
+    for (let n = 0; n < SLICE; n++) {
+      const visiting = this.visiting;
+      if (visiting === undefined) return; // stopped meanwhile
+      const next = visiting.next();
+      if (next.done) {
+        this.visiting = undefined;
+        return;
+      }
+      if (!this.visit(next.value)) this.delete(next.value);
+    }
+    setImmediate(() => this.continueVisit());
   }
 }
