@@ -19,8 +19,9 @@ export const SLICE = 512;
  * of a second, not one wave of tens of thousands of writes, and of the answers they bring, that
  * holds the event loop (and every client's delivery behind it) once per interval.
  *
- * A member's visits are `ms` apart; its first comes at most `ms` after it joined. A slot's
- * visit takes SLICE members per event-loop turn. The timer runs only while there are members,
+ * A member's visits are `ms` apart (a tick later when a crowded slot's visit still went on);
+ * its first comes at most `ms` after it joined. A slot's visit takes SLICE members per
+ * event-loop turn. The timer runs only while there are members,
  * and never holds the process open.
  */
 export class SpreadRounds<T extends Spread> {
@@ -79,7 +80,7 @@ export class SpreadRounds<T extends Spread> {
   }
 
   private tick(): void {
-    if (this.visiting !== undefined) return; // the last slot's visit still goes on: this one waits a round
+    if (this.visiting !== undefined) return; // the last slot's visit still goes on: this slot waits for the next tick
     this.visiting = this.slots[this.next]!.values();
     this.next = (this.next + 1) % this.slots.length;
     this.continueVisit();

@@ -17,7 +17,7 @@ import { WebSocketSink } from './websocket-sink.js';
 
 /**
  * What the gateway keeps of an open socket: its session, whether it answered the last ping, when
- * it opened. The socket points at it (ServerWebSocket.tracked): its listeners are functions
+ * it opened, its slot in the heartbeat's round. The socket points at it (ServerWebSocket.tracked): its listeners are functions
  * shared by every socket (below the class), not closures made per connection.
  */
 export class TrackedSocket implements Spread {
