@@ -43,7 +43,7 @@ export class ServerProcess {
   ) {}
 
   static async start(script: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-    const child = fork(path.join(here, 'servers', script), [], {
+    const child = fork(path.resolve(here, 'servers', script), [], {
       // BENCH_SERVER_NODE_ARGS: flags for node itself (V8 flags to compare, say), as for bench/load's servers.
       // tsx for TypeScript only: a server in plain JavaScript (the built Switchboard, as `npm start`
       // runs it) carries no loader thread of tsx's, which runs GCs of its own heap.

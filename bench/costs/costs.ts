@@ -14,7 +14,8 @@
  *   prints the medians, and each kind's ratio to Socket.IO's CPU in the same round (the machine's
  *   load moves the absolute figures more than the ratios). COSTS_POLL_PAIRED=1 runs each chosen kind
  *   at the same time as Socket.IO's polling instead (two servers, two fleets, one window) and
- *   prints the ratio within each pair: the machine's drift moves both alike.
+ *   prints the ratio within each pair: the machine's drift moves both alike. With
+ *   COSTS_POLL_BASELINE=<script> each kind is paired with the same kind of another build instead.
  * - connect: 2000 WebSockets (COSTS_CONNECTIONS), 50 at a time, each subscribing to `bench`
  *   (Switchboard, SQLite store: its default) or just open (bare `ws`): seconds until all are in.
  * - memory: server RSS (after a GC) per idle connection at 2000, WebSocket and SSE; the RSS of
@@ -43,6 +44,13 @@ const SSE_WARMUP_S = Number(process.env.COSTS_SSE_WARMUP ?? 1);
 const POLL_WARMUP_S = Number(process.env.COSTS_POLL_WARMUP ?? 1);
 /** COSTS_POLL_PAIRED=1: each chosen kind measured at the same time as Socket.IO's polling, in pairs (see pollPaired). */
 const PAIRED = process.env.COSTS_POLL_PAIRED === '1';
+/**
+ * COSTS_POLL_BASELINE=<file> (with COSTS_POLL_PAIRED): each kind is paired with the same kind
+ * served by another build instead of Socket.IO: the built-server script of a worktree of an older
+ * commit (`<worktree>/bench/costs/switchboard-built-server.mjs`, its dist built), to see what a
+ * change did to the CPU per request within one window.
+ */
+const BASELINE = process.env.COSTS_POLL_BASELINE;
 /** Rounds of the poll measures (COSTS_POLL_ROUNDS): the chosen kinds in turn, each round, then the medians. */
 const POLL_ROUNDS = Number(process.env.COSTS_POLL_ROUNDS ?? 1);
 /** The Switchboard server: the built one (as `npm start` runs it) unless COSTS_TSX=1. */
@@ -200,7 +208,7 @@ async function pollCosts(): Promise<void> {
   ];
   const only = process.env.COSTS_POLL_KINDS?.split(',');
   const chosen = runs.filter((run) => !only || only.includes(run.kind));
-  if (PAIRED) return pollPaired(chosen, runs.find((run) => run.kind === 'socket.io-polling')!);
+  if (PAIRED) return pollPaired(chosen, (run) => (BASELINE ? { ...run, script: BASELINE } : runs.find((r) => r.kind === 'socket.io-polling')!));
   const perRequestCpu = new Map<PollKind, number[]>();
   for (let round = 1; round <= POLL_ROUNDS; round++) {
     if (POLL_ROUNDS > 1) console.log(` round ${round}/${POLL_ROUNDS}`);
@@ -225,18 +233,20 @@ async function pollCosts(): Promise<void> {
  * two fleets, the same rate, one window), POLL_ROUNDS times; the ratio of their CPU per request
  * answered is taken within each pair, so the machine's drift, which moves both, cancels out.
  */
-async function pollPaired(chosen: PollRunSpec[], peer: PollRunSpec): Promise<void> {
+async function pollPaired(chosen: PollRunSpec[], peerOf: (run: PollRunSpec) => PollRunSpec): Promise<void> {
   const ratios = new Map<PollKind, number[]>();
+  const against = BASELINE ? `the same kind on ${BASELINE}` : "Socket.IO's polling";
   for (let round = 1; round <= POLL_ROUNDS; round++) {
-    console.log(` round ${round}/${POLL_ROUNDS}, each kind at once with Socket.IO's polling`);
+    console.log(` round ${round}/${POLL_ROUNDS}, each kind at once with ${against}`);
     for (const run of chosen) {
-      if (run === peer) continue;
+      const peer = peerOf(run);
+      if (run.kind === peer.kind && run.script === peer.script) continue;
       // Which server starts first alternates by round.
       const [ours, theirs] = round % 2 === 1 ? await pollRuns([run, peer]) : (await pollRuns([peer, run])).reverse();
       ratios.set(run.kind, [...(ratios.get(run.kind) ?? []), ours! / theirs!]);
     }
   }
-  console.log(` CPU per request answered / Socket.IO's in the same window, median of ${POLL_ROUNDS} pairs:`);
+  console.log(` CPU per request answered / ${BASELINE ? 'the baseline' : "Socket.IO's"} in the same window, median of ${POLL_ROUNDS} pairs:`);
   for (const [kind, values] of ratios) console.log(`  ${kind.padEnd(18)} ${fmt(median(values), 2)}   [${values.map((r) => fmt(r, 2)).join(' ')}]`);
 }
 
