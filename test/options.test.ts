@@ -153,6 +153,7 @@ describe('resolveConfig', () => {
     assert.equal(configFromEnv({ REDIS_URL: 'redis://127.0.0.1:6379' }).store, 'redis');
     assert.equal(configFromEnv({ REDIS_URL: 'rediss://h:6380', STORE: 'sqlite' }).store, 'sqlite');
     assert.equal(configFromEnv({ REDIS_URL: 'redis-cluster://10.0.0.1:7000,10.0.0.2:7000' }).store, 'redis');
+    assert.equal(configFromEnv({ REDIS_URL: 'redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/main', REDIS_REPLICAS: '1' }).redisReplicas, 1);
     assert.equal(resolveConfig({ flags: { redisUrl: 'redis://h' }, file: { name: 'f', values: { store: 'memory' } } }).store, 'memory');
   });
 
@@ -174,7 +175,7 @@ describe('resolveConfig', () => {
     throwsOption(() => configFromEnv({ DEV_LOGIN: 'yes' }), /--dev-login from env DEV_LOGIN.*true, false, 1 or 0/);
     throwsOption(() => configFromEnv({ ORIGINS: 'https://ok.example,example.com' }), /--origins from env ORIGINS.*"example\.com" is not/);
     throwsOption(() => configFromEnv({ ORIGINS: 'https://a.example/app' }), /--origins/);
-    throwsOption(() => configFromEnv({ REDIS_URL: 'http://u:hunter2@h' }), /--redis from env REDIS_URL: "http:\/\/u:\*\*\*@h" \(expected a redis:\/\/, rediss:\/\/ or redis-cluster:\/\/host:port,\.\.\. URL\)/);
+    throwsOption(() => configFromEnv({ REDIS_URL: 'http://u:hunter2@h' }), /--redis from env REDIS_URL: "http:\/\/u:\*\*\*@h" \(expected a redis:\/\/, rediss:\/\/, redis-cluster:\/\/host:port,\.\.\. or redis-sentinel:\/\/host:port,\.\.\.\/master URL\)/);
     throwsOption(() => configFromEnv({ REDIS_URL: 'redis-cluster://h1:7000,h2' }), /--redis from env REDIS_URL/);
     throwsOption(() => configFromEnv({ WEBHOOK_URL: 'ftp://h', WEBHOOK_SECRET: 's' }), /--webhook-url from env WEBHOOK_URL/);
     throwsOption(() => configFromEnv({ WEBHOOK_EVENTS: 'room.created,room.renamed' }), /"room\.renamed" is not one of/);
@@ -195,6 +196,7 @@ describe('resolveConfig', () => {
   it('refuses options that do not go together', () => {
     throwsOption(() => configFromEnv({ STORE: 'redis' }), /^--store redis needs --redis \(REDIS_URL\); store redis came from env STORE$/);
     throwsOption(() => configFromEnv({ DEV_LOGIN: 'true' }), /--dev-login needs --jwt-secret/);
+    throwsOption(() => configFromEnv({ REDIS_URL: 'redis-cluster://h1:7000', REDIS_REPLICAS: '1' }), /^--redis-replicas is not supported with a Redis Cluster URL \(redis-cluster:\/\/\); redis replicas came from env REDIS_REPLICAS$/);
     throwsOption(() => configFromEnv({ WEBHOOK_URL: 'https://hooks.example/x' }), /--webhook-url needs --webhook-secret/);
     throwsOption(() => configFromEnv({ HEADERS_TIMEOUT_MS: '40000' }), /--headers-timeout-ms .* must not exceed --request-timeout-ms/);
     assert.equal(configFromEnv({ DEV_LOGIN: 'true', JWT_SECRET: 's3cret' }).devLogin, true);

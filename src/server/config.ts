@@ -50,6 +50,10 @@ export interface ServerConfig {
   dataDir: string;
   /** Redis URL: switches store and broker to Redis. Env REDIS_URL. */
   redisUrl: string | undefined;
+  /** Replicas that must have a Redis write before it is acknowledged (WAIT). Env REDIS_REPLICAS. Default 0. */
+  redisReplicas: number;
+  /** How long a write waits for those replicas, ms. Env REDIS_REPLICA_TIMEOUT_MS. Default 1000. */
+  redisReplicaTimeoutMs: number;
   /** Prefix of every Redis key. Env REDIS_PREFIX. Default 'sb:'. */
   redisPrefix: string;
   /**

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { ServerConfig } from './config.js';
 import { WEBHOOK_EVENT_TYPES } from './webhooks/webhook-event.js';
-import { isClusterUrl } from './redis-url.js';
+import { isClusterUrl, isSentinelUrl } from './redis-url.js';
 
 /** How one kind of value is written, parsed and checked. */
 export interface ValueKind<T> {
@@ -280,8 +280,22 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     flag: '--redis',
     env: 'REDIS_URL',
     default: undefined,
-    help: 'Redis URL (redis:// or rediss://; a Redis Cluster: redis-cluster://host:port,host:port): Redis store and broker, for several nodes',
-    value: checked('url', 'a redis://, rediss:// or redis-cluster://host:port,... URL', (s) => urlWith(['redis:', 'rediss:'])(s) || isClusterUrl(s)),
+    help: 'Redis URL (redis:// or rediss://; a Redis Cluster: redis-cluster://host:port,host:port; Redis Sentinel: redis-sentinel://host:port,host:port/master): Redis store and broker, for several nodes',
+    value: checked('url', 'a redis://, rediss://, redis-cluster://host:port,... or redis-sentinel://host:port,.../master URL', (s) => urlWith(['redis:', 'rediss:'])(s) || isClusterUrl(s) || isSentinelUrl(s)),
+  },
+  redisReplicas: {
+    flag: '--redis-replicas',
+    env: 'REDIS_REPLICAS',
+    default: 0,
+    help: 'a write is acknowledged once this many Redis replicas have it too (WAIT): a failover (Redis Sentinel) then loses nothing acknowledged; not with redis-cluster://',
+    value: wholeNumber(0, 16),
+  },
+  redisReplicaTimeoutMs: {
+    flag: '--redis-replica-timeout-ms',
+    env: 'REDIS_REPLICA_TIMEOUT_MS',
+    default: 1000,
+    help: 'with --redis-replicas: a write the replicas have not confirmed within this long is refused (STORE_UNAVAILABLE; a retry with the same clientId is stored once)',
+    value: ms(10, 60_000),
   },
   redisPrefix: { flag: '--redis-prefix', env: 'REDIS_PREFIX', default: 'sb:', help: 'prefix of every Redis key (no `{` or `}`: the keys of a room share the hash tag `{room}`)', value: redisPrefix() },
   channelIdleMs: {
@@ -573,6 +587,7 @@ export function resolveConfig(sources: ConfigSources = {}): ServerConfig {
   const cameFrom = (key: OptionKey): string => where(OPTION_LIST.find((o) => o.key === key)!, from[key], fileName);
   if (c.redisUrl && from.store === 'default') c.store = 'redis';
   if (c.store === 'redis' && !c.redisUrl) throw new OptionError(`--store redis needs --redis (REDIS_URL); store redis came from ${cameFrom('store')}`);
+  if (c.redisReplicas > 0 && c.redisUrl && isClusterUrl(c.redisUrl)) throw new OptionError(`--redis-replicas is not supported with a Redis Cluster URL (redis-cluster://); redis replicas came from ${cameFrom('redisReplicas')}`);
   if (c.devLogin && !c.jwtSecret) throw new OptionError(`--dev-login needs --jwt-secret (JWT_SECRET): its tokens are signed with it; dev login came from ${cameFrom('devLogin')}`);
   if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
     const given = c.tlsCert !== undefined ? 'tlsCert' : 'tlsKey';

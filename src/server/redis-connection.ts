@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Cluster, Redis } from 'ioredis';
 import { SwitchboardError } from '../protocol/errors.js';
-import { parseClusterUrl } from './redis-url.js';
+import { parseClusterUrl, parseSentinelUrl } from './redis-url.js';
 
 /**
  * ioredis, loaded on the first Redis client: a server without Redis (the default) does not pay
@@ -42,9 +42,15 @@ export interface RedisConnectionOptions {
  * answering without closing the socket. It reconnects in the background (every ≤ 1 s) forever,
  * until `disconnect()`. It does not connect before its first command or `connect()`.
  *
- * `url` is `redis://`/`rediss://` (one server) or `redis-cluster://host:port,...` (an ioredis
+ * `url` is `redis://`/`rediss://` (one server), `redis-cluster://host:port,...` (an ioredis
  * `Cluster`, which routes each command to the master of its key's slot: callers keep every key
- * of one command or script in one slot with hash tags).
+ * of one command or script in one slot with hash tags) or `redis-sentinel://host:port,.../master`
+ * (one server found through Redis Sentinel: the master of that name, wherever a failover put it).
+ *
+ * With Sentinel, a connection learns of a failover from the sentinels (ioredis' failover
+ * detector) or from the old master's first `READONLY` refusal (it was made a replica): either
+ * way it reconnects to the new master. The command refused is failed, not re-sent, as any
+ * command of a dropped connection.
  *
  * Commands in flight when the connection drops are rejected, never re-sent: whether Redis ran
  * them is unknown, and re-sending a non-idempotent one (an append without clientId) could
@@ -59,8 +65,30 @@ export function createRedisClient(url: string, options: RedisConnectionOptions =
     ...(options.connectionName ? { connectionName: options.connectionName } : {}),
   };
   const cluster = parseClusterUrl(url);
+  const sentinel = cluster ? undefined : parseSentinelUrl(url);
   const { Cluster, Redis } = loadIoredis();
-  const redis: RedisClient = cluster
+  const retryStrategy = (attempt: number): number => Math.min(attempt * 100, 1000);
+  const redis: RedisClient = sentinel
+    ? new Redis({
+        sentinels: sentinel.sentinels,
+        name: sentinel.name,
+        ...(sentinel.username ? { username: sentinel.username } : {}),
+        ...(sentinel.password ? { password: sentinel.password } : {}),
+        ...(sentinel.sentinelUsername ? { sentinelUsername: sentinel.sentinelUsername } : {}),
+        ...(sentinel.sentinelPassword ? { sentinelPassword: sentinel.sentinelPassword } : {}),
+        ...(sentinel.tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        retryStrategy,
+        // Past the last sentinel of the list, start over (ioredis' default gives up after a while: null would end the client).
+        sentinelRetryStrategy: retryStrategy,
+        sentinelCommandTimeout: options.commandTimeoutMs ?? 2000,
+        failoverDetector: true,
+        // The old master, now a replica, refuses writes: find the new one (1: reconnect, re-send nothing).
+        reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 1 : false),
+        ...perNode,
+      })
+    : cluster
     ? new Cluster(cluster.nodes, {
         lazyConnect: true,
         enableOfflineQueue: false,
@@ -75,7 +103,7 @@ export function createRedisClient(url: string, options: RedisConnectionOptions =
           ...(cluster.tls ? { tls: {} } : {}),
         },
       })
-    : new Redis(url, { lazyConnect: true, enableOfflineQueue: false, retryStrategy: (attempt) => Math.min(attempt * 100, 1000), ...perNode });
+    : new Redis(url, { lazyConnect: true, enableOfflineQueue: false, retryStrategy, ...perNode });
   // Connection errors surface as rejected commands (STORE_UNAVAILABLE); without a listener
   // ioredis would print every failed reconnection attempt.
   redis.on('error', () => {});

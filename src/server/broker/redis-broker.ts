@@ -4,7 +4,7 @@ import { roomOf, type Broker, type BrokerMessage } from './broker.js';
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions extends RedisConnectionOptions {
-  /** `redis://host:port/db`, or `redis-cluster://host:port,host:port` for a Redis Cluster. */
+  /** `redis://host:port/db`, `redis-cluster://host:port,host:port` for a Redis Cluster, or `redis-sentinel://host:port,host:port/master` through Redis Sentinel. */
   url: string;
   /** Prefix of the channels (`${prefix}bus`, `${prefix}bus:{room}`): nodes with the same prefix hear each other. */
   prefix: string;

@@ -11,6 +11,9 @@ export interface CreateStoreOptions {
   redisUrl?: string;
   /** Prefix of every Redis key (redis only). */
   redisPrefix: string;
+  /** Replicas a write must reach before it is acknowledged, and how long it may wait for them (redis only; see RedisStoreOptions). */
+  redisReplicas?: number;
+  redisReplicaTimeoutMs?: number;
 }
 
 /** Builds the store named by `kind`, not yet initialised: call `init()` before use. */
@@ -21,6 +24,11 @@ export function createStore(options: CreateStoreOptions): MessageStore {
     case 'sqlite':
       return new SqliteStore({ dataDir: options.dataDir });
     case 'redis':
-      return new RedisStore({ url: options.redisUrl ?? 'redis://127.0.0.1:6379', prefix: options.redisPrefix });
+      return new RedisStore({
+        url: options.redisUrl ?? 'redis://127.0.0.1:6379',
+        prefix: options.redisPrefix,
+        ...(options.redisReplicas !== undefined ? { replicas: options.redisReplicas } : {}),
+        ...(options.redisReplicaTimeoutMs !== undefined ? { replicaTimeoutMs: options.redisReplicaTimeoutMs } : {}),
+      });
   }
 }

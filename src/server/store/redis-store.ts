@@ -1,19 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, MessageEntry, PresenceEntry, ReactionSummary, ReplyPreview } from '../../protocol/types.js';
-import { closeRedisClient, createRedisClient, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
+import type { Redis } from 'ioredis';
+import { closeRedisClient, createRedisClient, isCluster, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
 import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type ReadPosition, type SearchAnswer, type SearchRequest } from './message-store.js';
 import { AMEND_LUA, APPEND_LUA, CREATE_ROOM_LUA, DELETE_ROOM_LUA, RANGE_LUA, RENEW_ROOM_LUA, RESERVE_ROOM_LUA, RESET_ROOM_LUA, SET_READ_LUA, TRIM_LUA, UNREGISTER_ROOM_LUA } from './redis-scripts.js';
+import { ReplicationBarrier } from './replication-barrier.js';
 import { MAX_REACTION_EMOJI, MAX_REACTORS_LISTED, isAmendment, messageMatches } from './fold.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions extends RedisConnectionOptions {
-  /** `redis://host:port/db`, or `redis-cluster://host:port,host:port` for a Redis Cluster. */
+  /** `redis://host:port/db`, `redis-cluster://host:port,host:port` for a Redis Cluster, or `redis-sentinel://host:port,host:port/master` through Redis Sentinel. */
   url: string;
   /** Every key starts with it (e.g. `sb:`), so several deployments or test runs can share a server. */
   prefix: string;
   /** Most entries one trim script removes before the next round trip. Default 2000. */
   trimBatchSize?: number;
+  /**
+   * Replicas that must have a write before it is acknowledged (Redis `WAIT`; default 0: the
+   * master's word). Redis replicates asynchronously: a failover promotes a replica that may lack
+   * the master's last writes, so with 0 an append acknowledged just before one can be lost, and
+   * its seq later given to another entry. With 1 (a master and a replica, under Sentinel) what was
+   * acknowledged is on the replica a failover promotes. Not with a Redis Cluster URL.
+   */
+  replicas?: number;
+  /** How long a write waits for `replicas`, ms (default 1000); past it the write is refused with STORE_UNAVAILABLE. */
+  replicaTimeoutMs?: number;
 }
 
 /**
@@ -183,12 +195,17 @@ export class RedisStore implements MessageStore {
   private readonly prefix: string;
   private readonly trimBatchSize: number;
   private readonly connectTimeoutMs: number;
+  /** With `replicas`: confirms that writes made so far reached them (one WAIT for all writes of a moment). */
+  private readonly replication: ReplicationBarrier | undefined;
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix;
     this.trimBatchSize = options.trimBatchSize ?? 2000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     this.redis = createRedisClient(options.url, { connectionName: 'switchboard-store', ...options });
+    const replicas = options.replicas ?? 0;
+    if (replicas > 0 && isCluster(this.redis)) throw new Error('replicas: not supported with a Redis Cluster');
+    this.replication = replicas > 0 ? new ReplicationBarrier(this.redis as Redis, replicas, options.replicaTimeoutMs ?? 1000) : undefined;
     this.redis.defineCommand('sbReserveRoom', { numberOfKeys: 2, lua: RESERVE_ROOM_LUA });
     this.redis.defineCommand('sbRenewRoom', { numberOfKeys: 2, lua: RENEW_ROOM_LUA });
     this.redis.defineCommand('sbUnregisterRoom', { numberOfKeys: 2, lua: UNREGISTER_ROOM_LUA });
@@ -237,7 +254,10 @@ export class RedisStore implements MessageStore {
           token = registered;
         }
         const [created, epoch, lastSeq, firstSeq] = await this.scripts.sbCreateRoom(...this.dropKeys(room), token, newEpoch());
-        if (created !== -2) return { state: { name: room, epoch, lastSeq: Number(lastSeq), firstSeq: Number(firstSeq) }, created: created === 1 };
+        if (created !== -2) {
+          await this.replication?.confirm();
+          return { state: { name: room, epoch, lastSeq: Number(lastSeq), firstSeq: Number(firstSeq) }, created: created === 1 };
+        }
         token = await this.scripts.sbRenewRoom(this.namesKey(), this.registryKey(), room, token, newToken());
       }
       throw new SwitchboardError('STORE_UNAVAILABLE', `creating room ${room} raced with its deletion too many times`);
@@ -255,6 +275,7 @@ export class RedisStore implements MessageStore {
       const [existed, token] = await this.scripts.sbDeleteRoom(...this.dropKeys(room));
       if (existed !== 1) return false;
       await this.scripts.sbUnregisterRoom(this.namesKey(), this.registryKey(), room, token ?? '');
+      await this.replication?.confirm();
       return true;
     });
   }
@@ -262,6 +283,7 @@ export class RedisStore implements MessageStore {
   async resetRoom(room: string): Promise<RoomState> {
     const epoch = await this.guard(() => this.scripts.sbResetRoom(...this.roomKeys(room), this.key('reads', room), this.key('rnames', room), newEpoch()));
     if (epoch === null) throw new SwitchboardError('ROOM_NOT_FOUND', room);
+    if (this.replication) await this.guard(() => this.replication!.confirm());
     return { name: room, epoch, lastSeq: 0, firstSeq: 1 };
   }
 
@@ -306,6 +328,8 @@ export class RedisStore implements MessageStore {
       if (status === 'NOTFOUND') throw new SwitchboardError('MESSAGE_NOT_FOUND', `#${target}`);
       if (status === 'DELETED') throw new SwitchboardError('MESSAGE_DELETED', `#${target}`);
       if (status === 'LIMIT') throw new SwitchboardError('REACTION_LIMIT', `at most ${MAX_REACTION_EMOJI} different reactions`);
+      // Acknowledged only once on the replicas asked for (a duplicate too: its original may have been refused for want of them).
+      await this.replication?.confirm();
       if (status === 'DUP') {
         const [original] = await this.range(draft.room, 'after', String(Number(seq) - 1), 1);
         if (!original || original.seq !== Number(seq)) throw new SwitchboardError('STORE_UNAVAILABLE', 'the original of a duplicate was removed meanwhile');

@@ -1,0 +1,46 @@
+/**
+ * ReplicationBarrier on a real Redis: the shared test Redis has no replica, so every WAIT for one
+ * finds none. Writes confirmed together share one WAIT, and all of them are refused with
+ * STORE_UNAVAILABLE (never acknowledged as replicated).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { SwitchboardError } from '../src/protocol/errors.js';
+import { ReplicationBarrier } from '../src/server/store/replication-barrier.js';
+import { redisSkipReason, redisUrl } from './helpers/redis-probe.js';
+
+const skip = await redisSkipReason('the replication barrier test (test/replication-barrier.test.ts)');
+
+async function waitCalls(redis: Redis): Promise<number> {
+  const stats = await redis.info('commandstats');
+  return Number(/cmdstat_wait:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
+describe('ReplicationBarrier', { skip }, () => {
+  it('refuses, with STORE_UNAVAILABLE, writes no replica confirmed; ten confirmations asked at once share one or two WAITs', async (t) => {
+    const redis = new Redis(redisUrl);
+    const admin = new Redis(redisUrl);
+    t.after(() => {
+      redis.disconnect();
+      admin.disconnect();
+    });
+    const barrier = new ReplicationBarrier(redis, 1, 50);
+    const before = await waitCalls(admin);
+    const started = performance.now();
+    const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => barrier.confirm()));
+    const ms = performance.now() - started;
+    for (const o of outcomes) {
+      assert.equal(o.status, 'rejected');
+      const err = (o as PromiseRejectedResult).reason as SwitchboardError;
+      assert.ok(err instanceof SwitchboardError && err.code === 'STORE_UNAVAILABLE', String(err));
+      assert.match(err.message, /on 0 of 1 Redis replicas after 50 ms/);
+    }
+    const calls = (await waitCalls(admin)) - before;
+    assert.ok(calls >= 1 && calls <= 2, `WAITs sent: ${calls}`);
+    assert.ok(ms >= 45 && ms < 1000, `one timeout, not ten in a row: ${ms.toFixed(0)} ms`);
+    // Asked again later: a new WAIT (the barrier does not remember an old answer).
+    await assert.rejects(barrier.confirm(), /STORE_UNAVAILABLE|0 of 1/);
+    assert.equal((await waitCalls(admin)) - before, calls + 1);
+  });
+});
