@@ -48,6 +48,25 @@ describe('web app: the admin page', { skip }, () => {
     await ops.waitFor({ state: 'detached' });
   });
 
+  it('at phone width (390 px) the page is one column: nothing reaches past the right edge', async () => {
+    await createRoom(suite.h, 'narrow');
+    await suite.open({ name: 'Cy', hash: '#/room/narrow', transport: 'sse' });
+    const { page } = await suite.open({ name: 'Root', hash: '#/admin', waitConnected: false, viewport: { width: 390, height: 844 } });
+    await page.getByLabel('Server API key').fill(API_KEY);
+    await page.getByRole('button', { name: 'Use key' }).click();
+    const room = page.getByRole('article', { name: '#narrow' });
+    await room.getByRole('button', { name: 'Disconnect Cy from #narrow' }).waitFor();
+    await page.getByText(/connections: WebSocket/).waitFor();
+    const overflow = await page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      past: [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > innerWidth + 0.5)
+        .map((e) => `${e.tagName.toLowerCase()}.${e.className}`),
+    }));
+    await page.screenshot({ path: '/tmp/e2e-admin-390.png' });
+    assert.deepEqual(overflow, { scrollWidth: 390, past: [] });
+  });
+
   it('a wrong key is refused with the server\'s word, and nothing is shown', async () => {
     const app = await suite.open({ name: 'Mal', hash: '#/admin', waitConnected: false });
     await app.page.getByLabel('Server API key').fill('not-the-key');
