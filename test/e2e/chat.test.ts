@@ -244,6 +244,23 @@ describe('web app: chat', { skip }, () => {
     await a.context.close();
   });
 
+  it('beside the wire inspector at 1280 px, a room name of 14 letters and the status pill are both whole over SSE and long polling', async () => {
+    const room = 'amx4kyxq2z-abc';
+    await createRoom(h, room);
+    for (const transport of ['sse', 'long-polling'] as const) {
+      const app = await open({ name: 'Tess', transport, hash: `#/room/${room}`, viewport: { width: 1280, height: 800 } });
+      await waitConnected(app.page, transport);
+      const cut = await app.page.evaluate(() =>
+        ['#room-title', '.chat-header .status-text'].map((sel) => {
+          const el = document.querySelector(sel)!;
+          return { sel, text: (el as HTMLElement).innerText, cut: el.scrollWidth - el.clientWidth };
+        }),
+      );
+      assert.ok(cut.every((c) => c.cut === 0), `cut over ${transport}: ${JSON.stringify(cut)}`);
+      await app.context.close();
+    }
+  });
+
   it('fits its header to the window: a short room name is never cut, a long one never widens the page (phone, and beside the wire inspector, where the status pill is whole and the pickers share a row)', async () => {
     const long = 'a-rather-long-room-name-for-the-header-check';
     await createRoom(h, long);

@@ -1,10 +1,12 @@
 import type { StatusEvent } from 'switchboard-client';
 import { h, replaceChildren } from './dom.js';
-import { TRANSPORT_LABELS } from './format.js';
+import { TRANSPORT_LABELS, TRANSPORT_SHORT } from './format.js';
 
 /**
  * The connection status pill: "Connected · WebSocket", "Reconnecting in 3 s", "Offline". The
  * countdown ticks visually; screen readers hear only changes of state (a separate live region).
+ * The transport is written twice, long and short ("SSE"): the stylesheet shows the short one
+ * where the header is narrow, so the room's name keeps its room.
  */
 export class StatusBadge {
   readonly element: HTMLElement;
@@ -46,6 +48,7 @@ export class StatusBadge {
     const online = navigator.onLine;
     let kind: string = s?.status ?? 'connecting';
     let text: string;
+    let shown: HTMLElement[] | undefined;
     let announce: string;
     if (!online && kind !== 'connected') {
       kind = 'offline';
@@ -54,6 +57,7 @@ export class StatusBadge {
       text = announce = 'Connecting…';
     } else if (s.status === 'connected') {
       text = `Connected · ${TRANSPORT_LABELS[s.transport]}`;
+      shown = [h('span', 'transport-long', text), h('span', { class: 'transport-short', attrs: { 'aria-hidden': 'true' } }, `Connected · ${TRANSPORT_SHORT[s.transport]}`)];
       announce = `Connected over ${TRANSPORT_LABELS[s.transport]}`;
     } else if (s.status === 'reconnecting') {
       const left = Math.max(0, Math.ceil((this.retryAt - Date.now()) / 1000));
@@ -67,7 +71,7 @@ export class StatusBadge {
     if (this.queued > 0 && kind !== 'connected') text += ` · ${this.queued} waiting`;
     this.element.dataset.status = kind;
     this.element.title = text;
-    replaceChildren(this.text, text);
+    replaceChildren(this.text, ...(shown ?? [text]));
     if (announce !== this.lastAnnounced) {
       this.lastAnnounced = announce;
       this.announcer.textContent = announce;
