@@ -244,6 +244,25 @@ describe('web app: chat', { skip }, () => {
     await a.context.close();
   });
 
+  it('the room button says as many people here as the "Here now" panel, at once when someone joins', async () => {
+    const room = 'here-count';
+    await createRoom(h, room);
+    const ann = await open({ name: 'Ann', hash: `#/room/${room}` });
+    // The list's first refresh drew the room with Ann alone.
+    await ann.page.getByRole('button', { name: `${room}, 1 here` }).waitFor();
+    await open({ name: 'Bob', hash: `#/room/${room}` });
+    // Read both in one go, the moment the panel counts Bob (the list refreshes only every 5 s).
+    const seen = await ann.page.waitForFunction(
+      (name) => {
+        const panel = document.querySelector('.side-section.presence .count')?.textContent;
+        if (panel !== '(2)') return undefined;
+        return { panel, label: document.querySelector(`.room-list [data-room="${name}"]`)?.getAttribute('aria-label') };
+      },
+      room,
+    );
+    assert.deepEqual(await seen.jsonValue(), { panel: '(2)', label: `${room}, 2 here` });
+  });
+
   it('beside the wire inspector at 1280 px, a room name of 14 letters and the status pill are both whole over SSE and long polling', async () => {
     const room = 'amx4kyxq2z-abc';
     await createRoom(h, room);

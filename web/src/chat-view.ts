@@ -93,7 +93,7 @@ export class ChatView {
 
   constructor(private options: ChatViewOptions) {
     this.rooms = new RoomList({ current: () => this.room, onOpen: (room) => { this.showSidebar(false); options.navigate(room); } });
-    this.presence = new PresenceList(options.member);
+    this.presence = new PresenceList(options.member, (count) => this.rooms.setHere(this.room, count));
     this.typing = new TypingIndicator(options.member);
     this.inspector = new WireInspector({ onClose: () => this.showWire(false) });
     this.composer = new Composer({ id: 'message-input', placeholder: 'Message', onSend: (text, replyTo) => this.send(text, replyTo), onTyping: () => this.onTyping() });

@@ -2,13 +2,19 @@ import type { PresenceMember } from 'switchboard-client';
 import { h, replaceChildren } from './dom.js';
 import { TRANSPORT_LABELS, TRANSPORT_SHORT, hueOf, initialOf } from './format.js';
 
-/** "Here now": who is in the room and on which transport(s). */
+/**
+ * "Here now": who is in the room and on which transport(s). `onCount` hears the number it shows
+ * each time it is drawn (the room list says the same number for this room).
+ */
 export class PresenceList {
   readonly element: HTMLElement;
   private readonly list: HTMLUListElement;
   private readonly heading: HTMLElement;
 
-  constructor(private me: string) {
+  constructor(
+    private me: string,
+    private readonly onCount: (count: number) => void = () => {},
+  ) {
     this.heading = h('h2', { class: 'side-title', attrs: { id: 'presence-title' } }, 'Here now');
     this.list = h('ul', { class: 'presence-list', attrs: { 'aria-labelledby': 'presence-title' } });
     this.element = h('section', 'side-section presence', this.heading, this.list);
@@ -56,5 +62,6 @@ export class PresenceList {
       ),
     );
     if (members.length === 0) this.list.append(h('li', 'empty', 'Nobody yet'));
+    this.onCount(members.length);
   }
 }

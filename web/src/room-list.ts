@@ -19,6 +19,9 @@ const PAGE_SIZE = 50;
  * counts are the server's (this member's read position in each room, shared by all their tabs
  * and devices): messages of others after it, not deleted; mentions are those naming this member.
  *
+ * How many are here: for the current room, the number the "Here now" panel shows (live, from
+ * presence notices, see {@link setHere}); for the others, the server's at the last refresh.
+ *
  * The cost is bounded however many rooms there are: each refresh is one `GET /api/rooms` (pages of
  * 500) and one `GET /api/read?rooms=` for the rooms drawn (at most PAGE_SIZE until the user asks
  * for more; one more request per READ_COUNTS_MAX rooms beyond).
@@ -37,6 +40,8 @@ export class RoomList {
   private limit = PAGE_SIZE;
   private timer: number | undefined;
   private refreshing = false;
+  /** The current room's count of members here, as the "Here now" panel shows it. */
+  private here: { room: string; count: number } | undefined;
 
   constructor(private readonly options: RoomListOptions) {
     this.list = h('ul', { class: 'room-list', attrs: { 'aria-labelledby': 'rooms-title' } });
@@ -71,6 +76,13 @@ export class RoomList {
       this.unread.set(room, { ...count, unread: 0, mentions: 0, capped: false });
       this.renderList();
     }
+  }
+
+  /** The "Here now" panel shows `count` members in `room` (the current one): the list says the same. */
+  setHere(room: string, count: number): void {
+    if (this.here?.room === room && this.here.count === count) return;
+    this.here = { room, count };
+    this.renderList();
   }
 
   /** One `GET /api/rooms`, then the counts of the rooms drawn (see the class comment). */
@@ -136,7 +148,8 @@ export class RoomList {
       const count = counted?.unread ?? 0;
       const mentions = counted?.mentions ?? 0;
       const many = counted?.capped ? `more than ${count}` : String(count);
-      const label = `${name}${count ? `, ${many} unread` : ''}${mentions ? `, ${mentions} mention${mentions === 1 ? '' : 's'}` : ''}${info?.members ? `, ${info.members} here` : ''}`;
+      const here = name === current && this.here?.room === name ? this.here.count : info?.members;
+      const label = `${name}${count ? `, ${many} unread` : ''}${mentions ? `, ${mentions} mention${mentions === 1 ? '' : 's'}` : ''}${here ? `, ${here} here` : ''}`;
       return h(
         'button',
         {
