@@ -263,6 +263,28 @@ describe('web app: chat', { skip }, () => {
     assert.deepEqual(await seen.jsonValue(), { panel: '(2)', label: `${room}, 2 here` });
   });
 
+  it('a sender\'s 64-letter name is cut, the time beside it keeps one line, the bubble stays beside the avatar', async () => {
+    const room = 'long-sender';
+    await createRoom(h, room);
+    const name = 'Bartholomew-Maximilian-Alexander-Featherstonehaugh-Wolfeschlegel'.slice(0, 64);
+    assert.equal(name.length, 64);
+    const res = await fetch(`${h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'hello', name, member: 'bart' }) });
+    assert.ok(res.ok, `POST message: ${res.status}`);
+    for (const width of [1280, 390]) {
+      const app = await open({ name: 'Reader', hash: `#/room/${room}`, viewport: { width, height: 800 } });
+      await waitForMessage(app.page, 'hello');
+      const meta = await app.page.locator('li.msg').first().evaluate((el) => {
+        const sender = el.querySelector('.sender')!;
+        const range = document.createRange();
+        range.selectNodeContents(el.querySelector('.meta time')!);
+        const [avatar, body] = ['.avatar', '.msg-body'].map((sel) => el.querySelector(sel)!.getBoundingClientRect().top);
+        return { senderCut: sender.scrollWidth > sender.clientWidth, timeLines: range.getClientRects().length, besideAvatar: Math.abs(avatar! - body!) < 4 };
+      });
+      assert.deepEqual(meta, { senderCut: true, timeLines: 1, besideAvatar: true }, `at ${width} px`);
+      await app.context.close();
+    }
+  });
+
   it('beside the wire inspector at 1280 px, a room name of 14 letters and the status pill are both whole over SSE and long polling', async () => {
     const room = 'amx4kyxq2z-abc';
     await createRoom(h, room);
