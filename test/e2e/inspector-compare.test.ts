@@ -120,4 +120,27 @@ describe('web app: wire inspector and Compare', { skip }, () => {
     assert.equal(await page.locator('section.pane').count(), 0);
     await app.context.close();
   });
+
+  it('on a phone (390 px) each pane says its status, and a message arriving has its text on a line of its own', async () => {
+    await createRoom(h, 'narrow-compare');
+    const app = await openApp(h, { name: 'Carl', pollIntervalMs: 250, hash: '#/room/narrow-compare', viewport: { width: 390, height: 844 } });
+    opened.push(app);
+    const { page } = app;
+    await page.getByRole('button', { name: 'Compare', exact: true }).click();
+    await page.waitForFunction(() => document.querySelectorAll('section.pane[data-status="connected"]').length === 4);
+    const res = await fetch(`${h.base}/api/rooms/narrow-compare/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'Test message 7', name: 'Dora', member: 'dora' }) });
+    assert.ok(res.ok, `POST message: ${res.status}`);
+    await page.waitForFunction(() => document.querySelectorAll('section.pane .arrivals li').length === 4);
+    const panes = await page.locator('section.pane').evaluateAll((sections) =>
+      sections.map((pane) => {
+        const status = pane.querySelector('.pane-status-text')!.getBoundingClientRect();
+        const text = pane.querySelector('.arrivals li .arrival-text')!.getBoundingClientRect();
+        const meta = pane.querySelector('.arrivals li .arrival-meta')!.getBoundingClientRect();
+        return { pane: (pane as HTMLElement).dataset.transport, statusShown: status.width > 40, textAboveMeta: text.bottom <= meta.top + 1, textOneLine: text.height < 1.8 * meta.height + 4 };
+      }),
+    );
+    for (const pane of panes) assert.deepEqual(pane, { pane: pane.pane, statusShown: true, textAboveMeta: true, textOneLine: true });
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), 'wider than the window');
+    await app.context.close();
+  });
 });
