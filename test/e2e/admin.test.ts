@@ -33,7 +33,7 @@ describe('web app: the admin page', { skip }, () => {
     // Disconnect Bob: his tab is told, Ann stays.
     await ops.getByRole('button', { name: 'Disconnect Bob from #ops' }).click();
     await page.getByText('Bob was disconnected from #ops.').waitFor();
-    await bob.page.getByText('The connection was closed by the server.').waitFor();
+    await bob.page.getByText('An administrator disconnected you from #ops.').waitFor();
 
     // Reset: the log starts again.
     await ops.getByRole('button', { name: 'Reset history #ops' }).click();
@@ -46,6 +46,23 @@ describe('web app: the admin page', { skip }, () => {
     await page.getByText('Delete room: done for #ops.').waitFor();
     assert.equal((await fetch(`${suite.h.base}/api/rooms/ops`)).status, 404);
     await ops.waitFor({ state: 'detached' });
+  });
+
+  // Over WebSocket and SSE, the transports the server ends a member's connection on (a polling
+  // member has no connection between its requests, and the server takes its next poll).
+  it('a member disconnected by an administrator is told so (WebSocket, SSE)', async () => {
+    await createRoom(suite.h, 'kick');
+    const transports = ['websocket', 'sse'] as const;
+    const members = await Promise.all(transports.map((transport) => suite.open({ name: `Kim-${transport}`, hash: '#/room/kick', transport })));
+    const { members: here } = (await (await fetch(`${suite.h.base}/api/rooms/kick/presence`)).json()) as { members: Array<{ name: string; member: string }> };
+    for (const [i, transport] of transports.entries()) {
+      const member = here.find((m) => m.name === `Kim-${transport}`)!.member;
+      const res = await fetch(`${suite.h.base}/api/rooms/kick/members/${encodeURIComponent(member)}`, { method: 'DELETE', headers: { authorization: `Bearer ${API_KEY}` } });
+      assert.equal(res.status, 204, `DELETE member over ${transport}`);
+      const banner = members[i]!.page.locator('.banner-text', { hasText: /disconnected|closed/ });
+      await banner.waitFor();
+      assert.equal(await banner.textContent(), 'An administrator disconnected you from #kick.', `over ${transport}`);
+    }
   });
 
   it('at phone width (390 px) the page is one column: nothing reaches past the right edge', async () => {

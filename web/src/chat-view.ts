@@ -538,7 +538,9 @@ export class ChatView {
     }
     if (status.status === 'closed' && this.session) {
       const err = this.lastError;
-      if (err && isAccessError(err)) this.onAuthProblem(err);
+      // The SDK reports the server's reason (its error event) before the status turns closed.
+      if (err?.code === 'MEMBER_DISCONNECTED') this.showBanner(`An administrator disconnected you from #${this.room}.`, () => this.reopen(), 'Join again');
+      else if (err && isAccessError(err)) this.onAuthProblem(err);
       else this.showBanner('The connection was closed by the server.', () => this.reopen());
     }
   }
