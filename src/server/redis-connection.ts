@@ -137,10 +137,11 @@ export async function closeRedisClient(redis: RedisClient): Promise<void> {
   if (redis.status === 'ready') {
     try {
       await redis.quit();
-      return;
     } catch {
-      // The connection went away during QUIT: fall through and make sure it stays closed.
+      // The connection went away during QUIT: disconnect below makes sure it stays closed.
     }
   }
+  // Also after QUIT: a Sentinel client's connector keeps connections to the sentinels (its
+  // failover detector) that only `disconnect` ends.
   redis.disconnect();
 }
