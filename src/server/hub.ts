@@ -84,6 +84,15 @@ export const PRESENCE_NOTICE_GAP_MS = 1000;
  */
 export const PRESENCE_NOTICE_MAX_MEMBERS = 100;
 
+/**
+ * How long a disconnect order keeps refusing the disconnected member's polls (MEMBER_DISCONNECTED):
+ * longer than a poller waits between two requests (the SDK's 2 s by default), short enough that
+ * the member may come back soon with a new presence ticket (one issued after the order is let through at once).
+ */
+export const KICK_MEMORY_MS = 10_000;
+/** Disconnect orders remembered at most (the oldest forgotten first): bounded whatever the orders' rate. */
+const MAX_KICKS_REMEMBERED = 10_000;
+
 /** Entries read from the store per call while an answer is filled: bounds the memory one request holds. */
 const READ_CHUNK = 64;
 
@@ -289,6 +298,12 @@ export class Hub {
   /** Shared poll answers of each live room (see PollAnswers). */
   private readonly pollAnswers = new WeakMap<RoomChannel, PollAnswers>();
   private disconnectHandler: (member: string, room: string | undefined) => void = () => {};
+  /**
+   * Members an administrator disconnected lately, by `member` and room (`member\n` for every
+   * room), oldest first: when. A poller holds no connection between its requests for the order
+   * to end; its next request, within KICK_MEMORY_MS, is refused instead (Session.refuseKicked).
+   */
+  private readonly kicked = new Map<string, number>();
   /** Receipts sent within the last RECEIPT_INTERVAL_MS, by room and member, and the latest held back since. */
   private readonly receipts = new Map<string, { latest: ReadReceipt | undefined }>();
 
@@ -899,7 +914,38 @@ export class Hub {
       // A reset or deleted room: its live channel ends every subscriber (they resume and are told).
       this.dropChannel(message.room)?.end(message.action === 'delete');
     } else {
+      this.noteKicked(message.member, message.room);
       this.disconnectHandler(message.member, message.room);
+    }
+  }
+
+  /** True while some disconnect order is remembered (a poll need look no further otherwise). */
+  get anyKicked(): boolean {
+    return this.kicked.size > 0;
+  }
+
+  /** When `member` was last disconnected from `room` (or from every room) by an administrator, within KICK_MEMORY_MS; undefined otherwise. */
+  kickedAt(member: string, room: string, now = Date.now()): number | undefined {
+    if (this.kicked.size === 0) return undefined;
+    this.forgetKicks(now);
+    const inRoom = this.kicked.get(`${member}\n${room}`);
+    const everywhere = this.kicked.get(`${member}\n`);
+    return inRoom === undefined ? everywhere : everywhere === undefined ? inRoom : Math.max(inRoom, everywhere);
+  }
+
+  private noteKicked(member: string, room: string | undefined, now = Date.now()): void {
+    const key = `${member}\n${room ?? ''}`;
+    // Moved to the end: the map stays in time order, so forgetting starts at its front.
+    this.kicked.delete(key);
+    this.kicked.set(key, now);
+    if (this.kicked.size > MAX_KICKS_REMEMBERED) this.kicked.delete(this.kicked.keys().next().value!);
+    this.forgetKicks(now);
+  }
+
+  private forgetKicks(now: number): void {
+    for (const [key, at] of this.kicked) {
+      if (now - at < KICK_MEMORY_MS) break;
+      this.kicked.delete(key);
     }
   }
 }

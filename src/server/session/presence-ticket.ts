@@ -63,6 +63,11 @@ export class PresenceTickets {
     return checkClaims(claims, issued, room, now);
   }
 
+  /** When a ticket this node verified was issued (epoch ms); undefined for one it has not verified. */
+  issuedAt(ticket: string): number | undefined {
+    return this.verified.get(ticket)?.issued;
+  }
+
   private sign(payload: string): string {
     return createHmac('sha256', this.key).update(payload).digest('base64url');
   }

@@ -101,6 +101,8 @@ export class Session implements Closable {
   private expiryTimer: NodeJS.Timeout | undefined;
   private stalledSince: number | undefined;
   private closedWith: SwitchboardError | null | undefined;
+  /** The room of the long poll this session holds (a session of one request): a disconnect order for the room ends it. */
+  private pollingIn: string | undefined;
   /** The last presence ticket this session checked (for this principal and room), with what it says. */
   private checkedTicket: CheckedTicket | undefined;
 
@@ -406,6 +408,7 @@ export class Session implements Closable {
     let now: PollResult | Promise<PollResult>;
     try {
       this.check(room, 'read', undefined);
+      this.refuseKicked(room, ticket);
       now = this.ctx.hub.pollNow(room, after, limit);
     } catch (err) {
       this.failed('poll', err);
@@ -424,6 +427,7 @@ export class Session implements Closable {
   holdPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket: string | undefined, reply: PollReply): void {
     try {
       this.check(room, 'read', undefined);
+      this.refuseKicked(room, ticket);
       // Present for the whole hold (and 10 s more): the answer touches nothing.
       if (ticket) this.touchPresence(room, ticket, 'long-polling', timeoutMs);
     } catch (err) {
@@ -431,6 +435,7 @@ export class Session implements Closable {
       reply.fail(err);
       return;
     }
+    this.pollingIn = room;
     this.ctx.hub.holdPoll(room, after, limit, timeoutMs, this, new RecordedPoll(this, 'longpoll', 'long-polling', reply, room, undefined));
   }
 
@@ -439,15 +444,16 @@ export class Session implements Closable {
       const result = await this.ctx.hub.poll(room, after, limit);
       if (ticket) this.touchPresence(room, ticket, 'polling');
       return result;
-    });
+    }, () => this.refuseKicked(room, ticket));
   }
 
   /** Holds until entries come, `timeoutMs` passes or the session closes. */
   longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket?: string): Promise<PollResult> {
     return this.run('longpoll', room, 'read', undefined, () => {
       if (ticket) this.touchPresence(room, ticket, 'long-polling', timeoutMs);
+      this.pollingIn = room;
       return this.ctx.hub.longPoll(room, after, limit, timeoutMs, this);
-    });
+    }, () => this.refuseKicked(room, ticket));
   }
 
   history(room: string, before: number | undefined, limit: number): Promise<HistoryPage> {
@@ -634,7 +640,7 @@ export class Session implements Closable {
   }
 
   inRoom(room: string): boolean {
-    return this.subs.has(room);
+    return this.subs.has(room) || this.pollingIn === room;
   }
 
   /** An error that ends nothing, in this session's wire format. */
@@ -727,6 +733,11 @@ export class Session implements Closable {
     this.ctx.metrics.command(command, this.transport, outcome).value++;
   }
 
+  /** The error the session was closed with, if it was closed with one. */
+  get endedBy(): SwitchboardError | undefined {
+    return this.closedWith ?? undefined;
+  }
+
   private ensureOpen(): void {
     if (this.closed) throw this.closedWith ?? new SwitchboardError('SHUTTING_DOWN', 'the connection is closed');
   }
@@ -766,6 +777,23 @@ export class Session implements Closable {
   touchPresence(room: string, ticket: string, transport: 'polling' | 'long-polling', holdMs = 0): void {
     const claims = this.checkTicket(room, ticket);
     this.ctx.hub.presence.touch(room, { id: claims.connectionId, member: claims.member, name: claims.name, transport }, Date.now(), holdMs);
+  }
+
+  /**
+   * Refuses a poll (MEMBER_DISCONNECTED) of a member an administrator disconnected in the last
+   * KICK_MEMORY_MS: a poller holds no connection between its requests for the order to end, so
+   * its next request gets the order instead. The member is the ticket's (a lecture poller's guest)
+   * or the principal's; a ticket issued after the order (the member joined again) goes through.
+   */
+  private refuseKicked(room: string, ticket: string | undefined): void {
+    const hub = this.ctx.hub;
+    if (!hub.anyKicked) return;
+    const member = ticket ? this.checkTicket(room, ticket).member : this.principal.member;
+    const at = hub.kickedAt(member, room);
+    if (at === undefined) return;
+    const issued = ticket ? this.ctx.tickets.issuedAt(ticket) : undefined;
+    if (issued !== undefined && issued > at) return;
+    throw new SwitchboardError('MEMBER_DISCONNECTED');
   }
 
   private checkTicket(room: string, ticket: string): { connectionId: string; member: string; name: string } {
@@ -813,6 +841,12 @@ class RecordedPoll implements PollReply {
   ) {}
 
   answer(result: PollResult): void {
+    // A held poll whose session an administrator ended is told so (its client stops), not answered as if it timed out.
+    const kicked = this.session.endedBy;
+    if (kicked?.code === 'MEMBER_DISCONNECTED') {
+      this.fail(kicked);
+      return;
+    }
     if (this.ticket) {
       try {
         this.session.touchPresence(this.room, this.ticket, this.transport);
