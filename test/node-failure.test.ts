@@ -9,28 +9,16 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Entry, PollResult } from '../src/protocol/types.js';
+import type { PollResult } from '../src/protocol/types.js';
 import type { Broker } from '../src/server/broker/broker.js';
 import { RedisBroker } from '../src/server/broker/redis-broker.js';
-import { PollFollower, SseFollower, SseParser, WsFollower, getJson, hasAll, joinCount, logProblem, sleep, type LogFollower, type SseEventRecord } from './fixtures/log-clients.js';
+import { getJson, hasAll, joinCount, logProblem, PollFollower, readLog, sleep, SseFollower, SseParser, WsFollower, type LogFollower, type SseEventRecord } from './fixtures/log-clients.js';
 import { NodeProcess } from './fixtures/node-process.js';
 import { publishHttp, WsPublisher, type PublishOutcome } from './fixtures/publishers.js';
 import { request, startServer, waitFor } from './helpers.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 
 const skipRedis = await redisSkipReason('the Redis part of the node failure suite (test/node-failure.test.ts)');
-
-/** The whole log of a room after `after`, read through `base`. */
-async function readLog(base: string, room: string, after: string): Promise<Entry[]> {
-  const out: Entry[] = [];
-  let cursor = after;
-  for (;;) {
-    const page = (await getJson(`${base}/api/rooms/${room}/poll?after=${cursor}&limit=500`)) as PollResult;
-    out.push(...page.entries);
-    cursor = page.cursor;
-    if (!page.more) return out;
-  }
-}
 
 /** Calls `connect` until it succeeds (a client's reconnection loop), at most `attempts` times. */
 async function reconnect(connect: () => Promise<unknown>, attempts = 50): Promise<void> {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Entry, PollResult } from '../src/protocol/types.js';
-import { PollFollower, SseFollower, WsFollower, getJson, hasAll, joinCount, logProblem, sleep, type LogFollower } from './fixtures/log-clients.js';
+import { getJson, hasAll, joinCount, logProblem, PollFollower, readLog, sleep, SseFollower, WsFollower, type LogFollower } from './fixtures/log-clients.js';
 import { publishHttp, WsPublisher, type PublishOutcome } from './fixtures/publishers.js';
 import { request, startServer, waitFor } from './helpers.js';
 import { PrivateRedis, privateRedisSkipReason } from './helpers/private-redis.js';
@@ -17,17 +17,6 @@ import { uniquePrefix } from './helpers/redis-probe.js';
 const skip = privateRedisSkipReason('the Redis outage suite (test/redis-outage.test.ts)');
 
 type Node = Awaited<ReturnType<typeof startServer>>;
-
-async function readLog(base: string, room: string, after: string): Promise<Entry[]> {
-  const out: Entry[] = [];
-  let cursor = after;
-  for (;;) {
-    const page = (await getJson(`${base}/api/rooms/${room}/poll?after=${cursor}&limit=500`)) as PollResult;
-    out.push(...page.entries);
-    cursor = page.cursor;
-    if (!page.more) return out;
-  }
-}
 
 async function readyStatus(node: Node): Promise<number> {
   return (await request(`${node.url}/readyz`)).status;

@@ -8,15 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { RedisBroker } from '../src/server/broker/redis-broker.js';
-import { RedisPresenceStore } from '../src/server/presence/redis-presence-store.js';
-import { RedisStore } from '../src/server/store/redis-store.js';
-import type { Entry, PollResult } from '../src/protocol/types.js';
-import { brokerContract } from './contract/broker.contract.js';
-import { messageStoreContract } from './contract/message-store.contract.js';
-import { presenceStoreContract } from './contract/presence-store.contract.js';
-import { SseFollower, WsFollower, getJson, hasAll, logProblem, sleep, type LogFollower } from './fixtures/log-clients.js';
+import type { PollResult } from '../src/protocol/types.js';
+import { getJson, hasAll, logProblem, readLog, sleep, SseFollower, WsFollower, type LogFollower } from './fixtures/log-clients.js';
 import { publishHttp, WsPublisher, type PublishOutcome } from './fixtures/publishers.js';
+import { redisContracts } from './fixtures/redis-contracts.js';
 import { threeNodesSuite } from './fixtures/three-nodes-suite.js';
 import { request, startServer, waitFor } from './helpers.js';
 import { privateRedisSkipReason } from './helpers/private-redis.js';
@@ -30,17 +25,6 @@ const nothing = async (): Promise<void> => {};
 
 type Node = Awaited<ReturnType<typeof startServer>>;
 
-async function readLog(base: string, room: string, after: string): Promise<Entry[]> {
-  const out: Entry[] = [];
-  let cursor = after;
-  for (;;) {
-    const page = (await getJson(`${base}/api/rooms/${room}/poll?after=${cursor}&limit=500`)) as PollResult;
-    out.push(...page.entries);
-    cursor = page.cursor;
-    if (!page.more) return out;
-  }
-}
-
 describe('through Redis Sentinel (a master, its replica, a sentinel)', { skip, timeout: 120_000 }, () => {
   let sentinel: RedisSentinel | undefined;
   const url = (): string => sentinel!.url;
@@ -52,47 +36,7 @@ describe('through Redis Sentinel (a master, its replica, a sentinel)', { skip, t
     await sentinel?.stop();
   });
 
-  messageStoreContract('redis sentinel', async () => {
-    const prefix = uniquePrefix();
-    const open = async (): Promise<RedisStore> => {
-      const store = new RedisStore({ url: url(), prefix, trimBatchSize: 7, connectTimeoutMs: 5000 });
-      await store.init();
-      return store;
-    };
-    const stores = [await open()];
-    return {
-      store: stores[0]!,
-      reopen: async () => {
-        const store = await open();
-        stores.push(store);
-        return store;
-      },
-      cleanup: async () => {
-        for (const s of stores) await s.close();
-      },
-    };
-  });
-
-  brokerContract('redis sentinel (two nodes)', async () => {
-    const prefix = uniquePrefix();
-    const brokers = await Promise.all(
-      [0, 1].map(async () => {
-        const broker = new RedisBroker({ url: url(), prefix, connectTimeoutMs: 5000 });
-        await broker.init();
-        return broker;
-      }),
-    );
-    return { brokers, cleanup: async () => void (await Promise.all(brokers.map((b) => b.close()))) };
-  });
-
-  presenceStoreContract('redis sentinel', async () => {
-    const prefix = uniquePrefix();
-    const a = new RedisPresenceStore(url(), prefix);
-    const b = new RedisPresenceStore(url(), prefix);
-    await a.init();
-    await b.init();
-    return { a, b, cleanup: async () => void (await Promise.all([a.close(), b.close()])) };
-  });
+  redisContracts('redis sentinel', url);
 
   threeNodesSuite('Redis Sentinel', url, uniquePrefix(), nothing);
 

@@ -1,10 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { freePort } from './private-redis.js';
+import { stopProcesses, waitForPing, withClient } from './redis-processes.js';
 
 /** Why a private Redis Cluster cannot be started here, or undefined when it can (under CI=true: never skipped). */
 export function redisClusterSkipReason(suite: string): string | undefined {
@@ -56,17 +56,7 @@ export class RedisCluster {
 
   /** Kills every node (SIGKILL) and removes their folders. Safe to call twice. */
   async stop(): Promise<void> {
-    await Promise.all(
-      this.children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGKILL');
-          }),
-      ),
-    );
-    await rm(this.dir, { recursive: true, force: true });
+    await stopProcesses(this.children, this.dir);
   }
 
   private spawnNode(port: number): void {
@@ -76,29 +66,6 @@ export class RedisCluster {
       '--save', '', '--appendonly', 'no', '--logfile', `redis-${port}.log`,
     ];
     this.children.push(spawn('redis-server', args, { stdio: 'ignore' }));
-  }
-}
-
-async function withClient<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    return await fn(redis);
-  } finally {
-    redis.disconnect();
-  }
-}
-
-async function waitForPing(port: number): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      await withClient(port, (r) => r.ping());
-      return;
-    } catch (err) {
-      if (i > 100) throw err;
-      await sleep(50);
-    }
   }
 }
 

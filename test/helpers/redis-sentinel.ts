@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { freePort } from './private-redis.js';
+import { stopProcesses, waitForPing, withClient } from './redis-processes.js';
 
 /** The name the sentinels monitor the master under. */
 export const MASTER_NAME = 'sbmaster';
@@ -100,17 +101,7 @@ export class RedisSentinel {
 
   /** Kills every process (SIGKILL) and removes the folder. Safe to call twice. */
   async stop(): Promise<void> {
-    await Promise.all(
-      this.children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGKILL');
-          }),
-      ),
-    );
-    await rm(this.dir, { recursive: true, force: true });
+    await stopProcesses(this.children, this.dir);
   }
 
   private spawnData(port: number, replicaOf?: number): void {
@@ -124,21 +115,6 @@ function fieldsOf(flat: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
   return out;
-}
-
-async function withClient<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    return await fn(redis);
-  } finally {
-    redis.disconnect();
-  }
-}
-
-async function waitForPing(port: number): Promise<void> {
-  await waitFor(port, async (r) => (await r.ping()) === 'PONG', 'redis-server answers');
 }
 
 /** Resolves once `check` holds on the server at `port` (errors count as not yet), polled every 50 ms for up to `tries`. */
