@@ -16,6 +16,8 @@ export interface AnswerCloser {
  */
 class ConnectionAnswers {
   open = 0;
+  /** A request past the cap was refused: the connection closes after its answer, later requests are not run. */
+  refused = false;
   /** None, one (the usual: a connection holds one poll at a time), or several (pipelined). */
   closers: AnswerCloser | AnswerCloser[] | undefined = undefined;
 
@@ -58,7 +60,7 @@ const byConnection = new WeakMap<object, ConnectionAnswers>();
 /**
  * Counts an HTTP/1.x answer as open on its connection until it closes (every answer of
  * Switchboard's, before its route runs); returns how many are open there now (the server refuses
- * too many pipelined ones). One 'close' listener per answer, shared by all (no closure per
+ * too many pipelined ones), or Infinity once the connection refused one (refusePipelined). One 'close' listener per answer, shared by all (no closure per
  * answer), which also tells the answer's closer (watchClose): a second listener would make an
  * array of listeners per answer, and a WeakMap entry per held answer cost an identity hash and an
  * ephemeron per request, which minor GCs then visit. When the connection closes, every held
@@ -75,7 +77,19 @@ export function countAnswer(res: ServerResponse): number {
   }
   answers.open++;
   res.on('close', closed);
-  return answers.open;
+  return answers.refused ? Infinity : answers.open;
+}
+
+/**
+ * Marks the connection of a counted answer as refused (too many pipelined requests): true the
+ * first time, when `res` is the one to answer with the refusal; false for the requests behind it,
+ * which are not run (node never writes their answers: the refusal is the connection's last).
+ */
+export function refusePipelined(res: ServerResponse): boolean {
+  const answers = byConnection.get(res.req.socket);
+  if (!answers || answers.refused) return false;
+  answers.refused = true;
+  return true;
 }
 
 function closed(this: ServerResponse): void {

@@ -17,7 +17,7 @@ import { createBroker } from './broker/create-broker.js';
 import { DEFAULT_CONFIG, type ServerConfig } from './config.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import type { ServerContext } from './context.js';
-import { countAnswer } from './answer-close.js';
+import { countAnswer, refusePipelined } from './answer-close.js';
 import { closeAfter, isHttp2, sendJson, type HttpRequest, type HttpResponse } from './http-util.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
@@ -114,6 +114,16 @@ function browserSdkDir(): string | undefined {
  */
 function serveFile(files: ReturnType<typeof sirv>, req: HttpRequest, res: HttpResponse, next: () => void): void {
   files(req as IncomingMessage, res as ServerResponse, next);
+}
+
+/**
+ * Reads no more of an HTTP/1.x connection that is to close once its answers are out: what a client
+ * pipelines after that costs the server nothing (node would parse it and keep every request).
+ */
+function stopReading(socket: Socket): void {
+  socket.pause();
+  // Node resumes the socket when an answer finishes, to read the next request: paused again at once.
+  socket.on('resume', () => socket.pause());
 }
 
 /**
@@ -376,11 +386,21 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     // the client has read the ones before. A client may leave a few requests unanswered at most.
     // Unanswered requests of each HTTP/1.x connection (answer-close.ts).
     if (countAnswer(res as ServerResponse) > MAX_PIPELINED) {
-      metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
-      req.socket.destroy();
+      refuseOverPipelined(req, res as ServerResponse);
       return;
     }
     schedule(req, res);
+  }
+  /**
+   * The first request past MAX_PIPELINED gets TOO_MANY_CONNECTIONS_FROM_YOU after the answers
+   * before it, and closes the connection; nothing more of it is read, and the requests already
+   * read behind it are not run.
+   */
+  function refuseOverPipelined(req: HttpRequest, res: ServerResponse): void {
+    if (!refusePipelined(res)) return;
+    stopReading(req.socket as Socket);
+    closeAfter(res);
+    router.fail(res, new SwitchboardError('TOO_MANY_CONNECTIONS_FROM_YOU', `at most ${MAX_PIPELINED} pipelined requests wait for their answers on one connection`), req);
   }
   function schedule(req: HttpRequest, res: HttpResponse): void {
     // Most requests run at once: no callback made for them. Stream opens too (RouteOptions.opensStream).

@@ -1,0 +1,61 @@
+/**
+ * What a client sees of HTTP/1.1 at the wire: pipelining past the cap, and requests node's parser
+ * refuses. Every refusal is an answer with a catalog error body, after the answers owed before it.
+ */
+import assert from 'node:assert/strict';
+import type net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { rawTcp, startServer, waitFor } from './helpers.js';
+
+type Started = Awaited<ReturnType<typeof startServer>>;
+
+/** The HTTP answers in `text`, in order: status and body of each (bodies have a content-length). */
+function answers(text: string): { status: number; headers: string; body: string }[] {
+  const found: { status: number; headers: string; body: string }[] = [];
+  let rest = text;
+  while (rest.startsWith('HTTP/1.1 ')) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) break;
+    const headers = rest.slice(0, end);
+    const length = Number(/content-length: (\d+)/i.exec(headers)?.[1] ?? 0);
+    found.push({ status: Number(headers.slice(9, 12)), headers, body: rest.slice(end + 4, end + 4 + length) });
+    rest = rest.slice(end + 4 + length);
+  }
+  return found;
+}
+
+const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+
+describe('HTTP/1.1 at the wire', () => {
+  let s: Started;
+  before(async () => {
+    s = await startServer();
+  });
+  after(async () => s.server.close());
+
+  it('past 4 pipelined requests: the 4 are answered, the 5th gets 429 TOO_MANY_CONNECTIONS_FROM_YOU and Connection: close, the rest are not run', async () => {
+    const { socket, received } = await rawTcp(s.port, get('/healthz').repeat(5) + `PUT /api/rooms/behind-the-cap HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await waitFor(() => socket.destroyed || socket.readableEnded, 5000, 'the connection to close');
+    const got = answers(received().toString());
+    assert.deepEqual(got.map((a) => a.status), [200, 200, 200, 200, 429], received().toString());
+    assert.equal((JSON.parse(got[4]!.body) as { code: string }).code, 'TOO_MANY_CONNECTIONS_FROM_YOU');
+    assert.match(got[4]!.headers, /\r\nConnection: close/i);
+    assert.equal(await s.server.hub.store.getRoom('behind-the-cap'), undefined, 'the request behind the refusal was not run');
+  });
+
+  it('after the refusal, nothing more of the connection is read', async () => {
+    let serverSide: net.Socket | undefined;
+    s.server.http.once('connection', (so: net.Socket) => (serverSide = so));
+    // Five held long polls: the refusal waits behind four answers that do not come yet.
+    const poll = '/api/rooms/lobby/longpoll?timeout=1500';
+    const { socket, received } = await rawTcp(s.port, get(poll).repeat(5));
+    await waitFor(() => serverSide !== undefined && serverSide.bytesRead > 0, 5000, 'the requests read');
+    await new Promise((r) => setTimeout(r, 100));
+    const read = serverSide!.bytesRead;
+    socket.write(get('/healthz').repeat(200));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(serverSide!.bytesRead, read, 'bytes sent after the refusal were read');
+    await waitFor(() => socket.destroyed || socket.readableEnded, 5000, 'the connection to close');
+    assert.deepEqual(answers(received().toString()).map((a) => a.status), [200, 200, 200, 200, 429]);
+  });
+});
