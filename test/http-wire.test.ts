@@ -58,4 +58,36 @@ describe('HTTP/1.1 at the wire', () => {
     await waitFor(() => socket.destroyed || socket.readableEnded, 5000, 'the connection to close');
     assert.deepEqual(answers(received().toString()).map((a) => a.status), [200, 200, 200, 200, 429]);
   });
+
+  it('a valid request and malformed bytes in one packet: the request is answered, then 400 BAD_REQUEST with a catalog body, then the connection closes', async () => {
+    const { socket, received } = await rawTcp(s.port, `${get('/healthz')}GARBAGE\r\n\r\n`);
+    await waitFor(() => socket.destroyed || socket.readableEnded, 5000, 'the connection to close');
+    const got = answers(received().toString());
+    assert.deepEqual(got.map((a) => a.status), [200, 400], received().toString());
+    assert.equal((JSON.parse(got[1]!.body) as { code: string }).code, 'BAD_REQUEST');
+    assert.match(got[1]!.headers, /\r\nConnection: close/i);
+  });
+
+  it('malformed bytes behind a held long poll: the 400 waits for the poll\'s answer', async () => {
+    const { socket, received } = await rawTcp(s.port, `${get('/api/rooms/lobby/longpoll?timeout=300')}GARBAGE\r\n\r\n`);
+    await waitFor(() => socket.destroyed || socket.readableEnded, 5000, 'the connection to close');
+    const got = answers(received().toString());
+    assert.deepEqual(got.map((a) => a.status), [200, 400], received().toString());
+    assert.deepEqual((JSON.parse(got[0]!.body) as { entries: unknown[] }).entries, []);
+  });
+});
+
+describe('HTTP/1.1 deadlines at the wire', () => {
+  it('a request whose headers do not come whole in time gets 408 REQUEST_TIMEOUT with a catalog body', async () => {
+    const s = await startServer({ headersTimeoutMs: 300, requestTimeoutMs: 600 });
+    try {
+      const { socket, received } = await rawTcp(s.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n');
+      await waitFor(() => socket.destroyed || socket.readableEnded, 5000, 'the connection to close');
+      const got = answers(received().toString());
+      assert.deepEqual(got.map((a) => a.status), [408], received().toString());
+      assert.equal((JSON.parse(got[0]!.body) as { code: string }).code, 'REQUEST_TIMEOUT');
+    } finally {
+      await s.server.close();
+    }
+  });
 });

@@ -41,6 +41,7 @@ export const ERRORS = {
   HEARTBEAT_TIMEOUT: { status: 408, close: 4001, message: 'No pong within the heartbeat interval' },
   HISTORY_RESET: { status: 409, close: 4002, message: "The room's history was reset: subscribe again from your cursor to be told where to start" },
   WRITE_TIMEOUT: { status: 408, close: 4006, message: 'The client did not read what it was sent in time' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request did not come whole in time' },
   MEMBER_DISCONNECTED: { status: 403, close: 4104, message: 'An administrator disconnected you' },
   ROOM_DELETED: { status: 410, close: 4105, message: 'The room was deleted' },
 } as const satisfies Record<string, { status: number; close?: number; message: string }>;

@@ -18,6 +18,8 @@ class ConnectionAnswers {
   open = 0;
   /** A request past the cap was refused: the connection closes after its answer, later requests are not run. */
   refused = false;
+  /** Runs once no answer is open (afterAnswers). */
+  idle: (() => void) | undefined = undefined;
   /** None, one (the usual: a connection holds one poll at a time), or several (pipelined). */
   closers: AnswerCloser | AnswerCloser[] | undefined = undefined;
 
@@ -97,10 +99,29 @@ function closed(this: ServerResponse): void {
   if (!answers) return;
   answers.open--;
   answers.take(this)?.gone();
+  if (answers.open === 0 && answers.idle !== undefined) {
+    const idle = answers.idle;
+    answers.idle = undefined;
+    idle();
+  }
 }
 
 function connectionClosed(this: object): void {
-  byConnection.get(this)?.closeAll();
+  const answers = byConnection.get(this);
+  if (!answers) return;
+  answers.idle = undefined;
+  answers.closeAll();
+}
+
+/**
+ * Runs `fn` once every answer counted on the HTTP/1.x connection of `socket` has closed (at once
+ * when none is open): what is written to the socket then comes after them. Never when the
+ * connection closes first.
+ */
+export function afterAnswers(socket: object, fn: () => void): void {
+  const answers = byConnection.get(socket);
+  if (answers === undefined || answers.open === 0) fn();
+  else answers.idle = fn;
 }
 
 /** Answers that no connection's record counts (HTTP/2 streams: node tells each stream's close), by answer. */

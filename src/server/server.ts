@@ -18,6 +18,7 @@ import { DEFAULT_CONFIG, type ServerConfig } from './config.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import type { ServerContext } from './context.js';
 import { countAnswer, refusePipelined } from './answer-close.js';
+import { answerClientError } from './client-error.js';
 import { closeAfter, isHttp2, sendJson, type HttpRequest, type HttpResponse } from './http-util.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
@@ -474,14 +475,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   server.on('upgrade', (req, socket, head) => {
     if (!handleUpgrade(req, socket, head)) socket.destroy();
   });
-  server.on('clientError', (err, socket) => {
-    const timedOut = (err as NodeJS.ErrnoException).code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    if (socket.writable) socket.end(timedOut ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    // The HTTP server is allowHalfOpen: end() alone leaves the socket open to a peer that ignores
-    // the FIN and keeps sending (slowloris). Destroy it once the answer is out, as Node's default does.
-    (socket as Socket).destroySoon();
-    logger.debug({ err: err.message }, 'client error');
-  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket as Socket, { metrics, logger, stopReading }));
 
   const timers: NodeJS.Timeout[] = [];
   let closing: Promise<void> | undefined;
