@@ -68,6 +68,15 @@ describe('HTTP/1.1 at the wire', () => {
     assert.match(got[1]!.headers, /\r\nConnection: close/i);
   });
 
+  it('a URL longer than the 16 KiB of request line and headers gets 431 HEADERS_TOO_LARGE with a catalog body', async () => {
+    const { socket, received } = await rawTcp(s.port, get(`/api/rooms/${'a'.repeat(17_000)}`));
+    await waitFor(() => socket.destroyed || socket.readableEnded, 5000, 'the connection to close');
+    const got = answers(received().toString());
+    assert.deepEqual(got.map((a) => a.status), [431], received().toString().slice(0, 300));
+    assert.match(got[0]!.headers, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    assert.equal((JSON.parse(got[0]!.body) as { code: string }).code, 'HEADERS_TOO_LARGE');
+  });
+
   it('malformed bytes behind a held long poll: the 400 waits for the poll\'s answer', async () => {
     const { socket, received } = await rawTcp(s.port, `${get('/api/rooms/lobby/longpoll?timeout=300')}GARBAGE\r\n\r\n`);
     await waitFor(() => socket.destroyed || socket.readableEnded, 5000, 'the connection to close');

@@ -31,6 +31,7 @@ export const ERRORS = {
   TOO_MANY_SUBSCRIPTIONS: { status: 429, message: 'This connection holds as many subscriptions as it may' },
   MESSAGE_TOO_LARGE: { status: 413, close: 1009, message: 'The message is larger than the limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request line and headers are larger than the limit' },
   RATE_LIMITED: { status: 429, close: 4008, message: 'Too many messages: slow down' },
   INTERNAL: { status: 500, close: 1011, message: 'Internal error' },
   TOO_MANY_CONNECTIONS: { status: 503, close: 1013, message: 'The server is at its connection limit' },

@@ -10,11 +10,13 @@ import { COMMON_HEADERS } from './router.js';
 export function parserRefusal(err: NodeJS.ErrnoException): SwitchboardError {
   const code = err.code ?? '';
   const refusal: [ErrorCode, string] =
-    code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? ['REQUEST_TIMEOUT', '']
-      : code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
-        ? ['MESSAGE_TOO_LARGE', 'the chunk extensions are over the limit']
-        : ['BAD_REQUEST', `not well-formed HTTP/1.1 (${code.replace(/[^A-Z0-9_]/g, '').slice(0, 40) || 'parse error'})`];
+    code === 'HPE_HEADER_OVERFLOW'
+      ? ['HEADERS_TOO_LARGE', '16 KiB in all']
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ['REQUEST_TIMEOUT', '']
+        : code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+          ? ['MESSAGE_TOO_LARGE', 'the chunk extensions are over the limit']
+          : ['BAD_REQUEST', `not well-formed HTTP/1.1 (${code.replace(/[^A-Z0-9_]/g, '').slice(0, 40) || 'parse error'})`];
   return new SwitchboardError(...refusal);
 }
 
