@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { WsProbe, postJson, request, startServer, waitFor } from './helpers.js';
@@ -78,6 +79,33 @@ describe('bad input gets a clear error and loses nothing', () => {
     await ws.opened;
     ws.send({ type: 'subscribe', id: 'r', room: 'nope' });
     assert.equal((await ws.next('error', (f) => f.id === 'r')).code, 'ROOM_NOT_FOUND');
+    ws.close();
+  });
+
+  it('room names made only of dots (path segments URLs resolve away) get 400 INVALID_ROOM_NAME over HTTP and WebSocket', async () => {
+    for (const room of ['.', '..', '...']) {
+      // As sent, not resolved: `--path-as-is`.
+      const status = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: s.port, method: 'PUT', path: `/api/rooms/${room}` }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(status.status, 400, room);
+      assert.equal((JSON.parse(status.body) as { code: string }).code, 'INVALID_ROOM_NAME', room);
+    }
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    await ws.opened;
+    ws.send({ type: 'subscribe', id: 'dots', room: '..', create: true });
+    assert.equal((await ws.next('error', (f) => f.id === 'dots')).code, 'INVALID_ROOM_NAME');
+    ws.send({ type: 'subscribe', id: 'spaced', room: 'no spaces' });
+    assert.equal((await ws.next('error', (f) => f.id === 'spaced')).code, 'INVALID_ROOM_NAME');
+    ws.send({ type: 'subscribe', id: 'dotted', room: 'a.b..c', create: true });
+    await ws.next('subscribed', (f) => f.id === 'dotted');
     ws.close();
   });
 

@@ -245,6 +245,7 @@ describe('client SDK', () => {
       );
     }
     await assert.rejects(connect({ url, room: 'bad room', name: 'x' }), (err: unknown) => err instanceof SwitchboardError && err.code === 'INVALID_ROOM_NAME');
+    for (const room of ['.', '..', '...']) await assert.rejects(connect({ url, room, name: 'x', create: true }), (err: unknown) => err instanceof SwitchboardError && err.code === 'INVALID_ROOM_NAME', room);
     await assert.rejects(connect({ url: 'ftp://nope', room: 'lobby', name: 'x' }), (err: unknown) => err instanceof ConnectionError && err.code === 'INVALID_URL');
     await assert.rejects(connect({ url: 'http://127.0.0.1:9', room: 'lobby', name: 'x', transport: 'sse' }), (err: unknown) => err instanceof ConnectionError && err.code === 'UNREACHABLE');
     const created = await open({ room: 'made-by-connect', name: 'maker', create: true, transport: 'sse' });

@@ -3,8 +3,11 @@
 /** The room the lecture's routes (`/poll`, `/longpoll`, `/subscribe`, `/update`, WS `/`) use. */
 export const DEFAULT_ROOM = 'lobby';
 
-/** Room names: 1-64 of A-Z a-z 0-9 _ . - */
-export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+/**
+ * Room names: 1-64 of A-Z a-z 0-9 _ . -, not only dots: `.` and `..` are path segments that
+ * browsers and URL-normalising clients resolve away, so `/api/rooms/..` could never be reached.
+ */
+export const ROOM_NAME_PATTERN = /^(?!\.+$)[A-Za-z0-9_.-]{1,64}$/;
 
 /** Display names: 1-64 characters, no control characters. */
 export const MAX_NAME_LENGTH = 64;

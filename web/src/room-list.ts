@@ -110,7 +110,7 @@ export class RoomList {
   private async create(): Promise<void> {
     const name = this.input.value.trim();
     if (!ROOM_NAME_PATTERN.test(name)) {
-      this.showError('Room names are 1 to 64 letters, digits, “-”, “_” or “.” (no spaces).');
+      this.showError('Room names are 1 to 64 letters, digits, “-”, “_” or “.” (no spaces, not only dots).');
       return;
     }
     this.showError(undefined);

@@ -69,7 +69,13 @@ export class WebSocketConnection implements FrameHandler {
         throw new SwitchboardError('UNKNOWN_FRAME', typeof type === 'string' ? JSON.stringify(type.slice(0, 40)) : `type is ${raw === null ? 'null' : typeof type}`);
       }
       const parsed = clientFrame.safeParse(raw);
-      if (!parsed.success) throw new SwitchboardError('BAD_REQUEST', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300));
+      if (!parsed.success) {
+        const { issues } = parsed.error;
+        // A room name that is a string but not a room's: refused as the HTTP routes refuse it.
+        const room = (raw as { room?: unknown }).room;
+        if (typeof room === 'string' && issues.every((i) => i.path.length === 1 && i.path[0] === 'room')) throw new SwitchboardError('INVALID_ROOM_NAME', JSON.stringify(room.slice(0, 80)));
+        throw new SwitchboardError('BAD_REQUEST', issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300));
+      }
       const frame = parsed.data as ClientFrame;
       if (frame.type === 'publish' && !this.ctx.hooks.onPublish) {
         const inflight = (this.inflight ??= new Set());
