@@ -1,6 +1,7 @@
 import { mintToken } from '../src/server/auth/mint-token.js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -112,6 +113,12 @@ describe('switchboard CLI', () => {
     const r = await run(['--help']);
     assert.equal(r.code, 0);
     for (const command of ['serve', 'chat', 'send', 'tail']) assert.match(r.stdout, new RegExp(`\\b${command}\\b`));
+  });
+
+  it('serve with a --data-dir that cannot be made (under /proc) exits 1 with one line, at once', { timeout: 30_000, skip: !existsSync('/proc/self') }, async () => {
+    const r = await run(['serve', '--port', '0', '--data-dir', '/proc/nope'], undefined, 20_000);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'switchboard: cannot start: cannot create the data folder /proc/nope: ENOENT at /proc/nope\n');
   });
 
   it('send: publishes on every transport, prints the seq, exits 0', { timeout: 30_000 }, async () => {

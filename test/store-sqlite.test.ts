@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,6 +90,22 @@ describe('SqliteStore', () => {
       const again = new SqliteStore({ dataDir: nested, fileName: 'chat.db' });
       await again.init();
       await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a data folder that cannot be made fails init at once, naming it (under /proc, where mkdir -p never returns on node 20; under a file)', async () => {
+    const dir = await tempDir();
+    try {
+      await writeFile(join(dir, 'file'), '');
+      const places = [join(dir, 'file', 'x', 'y')];
+      if (existsSync('/proc/self')) places.push('/proc/nope', '/proc/nope/deeper');
+      for (const dataDir of places) {
+        const started = Date.now();
+        await assert.rejects(new SqliteStore({ dataDir }).init(), (err: Error) => err.message.startsWith(`cannot create the data folder ${dataDir}: `) && !err.message.includes('\n'), dataDir);
+        assert.ok(Date.now() - started < 2000, dataDir);
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SwitchboardError } from '../../protocol/errors.js';
@@ -7,6 +6,7 @@ import { amendmentEntry, applyReaction, checkTarget, erasedPreview, foldMessage,
 import { GroupCommit, type GroupCommitStats } from './group-commit.js';
 import { RoomTailCache } from './room-tail-cache.js';
 import { clientIdOf, clientScope, newEpoch, type AppendResult, type MessageStore, type ReadPosition, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type SearchAnswer, type SearchRequest } from './message-store.js';
+import { makeDir } from './make-dir.js';
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -559,8 +559,9 @@ export class SqliteStore implements MessageStore {
   }
 
   private open(): void {
+    // Outside guard: a folder that cannot be made is a configuration error, not an outage.
+    makeDir(this.dataDir);
     this.guard(() => {
-      mkdirSync(this.dataDir, { recursive: true });
       const db = new Database(this.path, { timeout: this.busyTimeoutMs });
       this.db = db;
       // Switching a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at once
