@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { pino } from 'pino';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { WsProbe, postJson, request, startServer, waitFor } from './helpers.js';
@@ -30,6 +31,26 @@ describe('bad input gets a clear error and loses nothing', () => {
     native.send({ type: 'publish', id: 'big', room: 'bad', text: 'z'.repeat(1500) });
     assert.equal((await native.next('error', (f) => f.id === 'big')).code, 'MESSAGE_TOO_LARGE');
     native.close();
+  });
+
+  it('a frame over the limit closes with 1009 and the reason MESSAGE_TOO_LARGE on both WebSocket endpoints; the log says 1009 and warns', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const small = await startServer({ maxMessageBytes: 1024, logger });
+    try {
+      for (const [path, size] of [['/', 2000], ['/api/ws', 1024 * 6 + 4097]] as const) {
+        const ws = new WebSocket(`ws://127.0.0.1:${small.port}${path}`);
+        await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+        const closed = new Promise<[number, string]>((resolve) => ws.once('close', (code, reason) => resolve([code, String(reason)])));
+        ws.send('y'.repeat(size));
+        assert.deepEqual(await closed, [1009, 'MESSAGE_TOO_LARGE'], path);
+      }
+      await waitFor(() => lines.filter((l) => l.msg === 'websocket close').length === 2, 5000, 'two close lines');
+      assert.deepEqual(lines.filter((l) => l.msg === 'websocket close').map((l) => l.code), [1009, 1009]);
+      assert.ok(lines.some((l) => l.level === 40 && l.code === 'MESSAGE_TOO_LARGE'), 'a warn line with MESSAGE_TOO_LARGE');
+    } finally {
+      await small.server.close();
+    }
   });
 
   it('malformed JSON gets 400 BAD_JSON; a schema mismatch gets 400 BAD_REQUEST', async () => {

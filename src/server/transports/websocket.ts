@@ -132,16 +132,18 @@ export class WebSocketGateway {
     ws.on('close', onClose);
   }
 
-  /** A socket's error: ws closes the socket itself (1007 invalid UTF-8, 1009 too big, 1002 protocol); counted. */
-  errored(err: Error): void {
-    const code = (err as { code?: string }).code;
-    this.ctx.metrics.errors.inc({ code: code === 'WS_ERR_INVALID_UTF8' ? 'INVALID_UTF8' : code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'MESSAGE_TOO_LARGE' : 'BAD_REQUEST' });
+  /** A socket's error: ws closes the socket itself (1007 invalid UTF-8, 1009 too big, 1002 protocol); counted and logged at warn (a few per code and 10 s). */
+  errored(tracked: TrackedSocket, err: Error): void {
+    const wsCode = (err as { code?: string }).code;
+    const code = wsCode === 'WS_ERR_INVALID_UTF8' ? 'INVALID_UTF8' : wsCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'MESSAGE_TOO_LARGE' : 'BAD_REQUEST';
+    this.ctx.metrics.errors.inc({ code });
+    this.ctx.badInput.warn(`ws:${code}`, { code, ...who(tracked.session) }, err.message.slice(0, 200));
   }
 
   /** A socket closed: its session ends and its slot is released. */
   closed(tracked: TrackedSocket, code: number): void {
     const { session } = tracked;
-    if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info({ ...who(session), code, ms: Math.round(performance.now() - tracked.opened), rooms: session.subscriptionCount }, 'websocket close');
+    if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info({ ...who(session), code: tracked.ws.refusedWith ?? code, ms: Math.round(performance.now() - tracked.opened), rooms: session.subscriptionCount }, 'websocket close');
     this.heartbeat.delete(tracked);
     session.close();
     this.ctx.connections.release('websocket', session);
@@ -173,7 +175,8 @@ function onPong(this: WebSocket): void {
 }
 
 function onError(this: WebSocket, err: Error): void {
-  (this as ServerWebSocket).tracked?.gateway.errored(err);
+  const tracked = (this as ServerWebSocket).tracked;
+  if (tracked) tracked.gateway.errored(tracked, err);
 }
 
 function onClose(this: WebSocket, code: number): void {
