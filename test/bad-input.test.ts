@@ -205,6 +205,18 @@ describe('bad input gets a clear error and loses nothing', () => {
     await waitFor(() => s.server.context.connections.size === 0);
   });
 
+  it('integer query parameters are plain decimal digits: hex, binary, exponents, signs and spaces get 400 BAD_REQUEST', async () => {
+    for (const query of ['timeout=0x10', 'timeout=1e5', 'limit=%2B5', 'limit=+5', 'limit=0b11', 'timeout=%20100', 'limit=5%20', 'limit=1.0', 'limit=-1']) {
+      const path = query.startsWith('timeout') ? 'longpoll' : 'poll';
+      const r = await request(`${s.url}/api/rooms/bad/${path}?${query}`);
+      assert.equal(r.status, 400, query);
+      assert.equal((r.json() as { code: string }).code, 'BAD_REQUEST', query);
+    }
+    for (const query of ['limit=0x10', 'before=1e3']) assert.equal((await request(`${s.url}/api/rooms/bad/messages?${query}`)).status, 400, query);
+    assert.equal((await request(`${s.url}/api/rooms/bad/poll?limit=05`)).status, 200, 'leading zeros are still decimal');
+    assert.equal((await request(`${s.url}/api/rooms/bad/longpoll?timeout=10`)).status, 200);
+  });
+
   it('unknown routes get 404 NOT_FOUND and wrong methods 405', async () => {
     const r = await request(`${s.url}/api/nothing-here`);
     assert.equal(r.status, 404);

@@ -208,11 +208,15 @@ async function optionalBody<T>(req: HttpRequest, schema: ZodType<T>): Promise<T>
   return parse(schema, await readJsonBody(req, 4096));
 }
 
-/** An integer query parameter within bounds; undefined when absent; BAD_REQUEST when malformed. */
+/** An integer query parameter as written: decimal digits, no sign (at most 16: any safe integer). */
+const DECIMAL = /^[0-9]{1,16}$/;
+
+/** An integer query parameter within bounds, in plain decimal digits; undefined when absent; BAD_REQUEST otherwise. */
 export function intParam(url: RequestUrl, name: string, min: number, max: number): number | undefined {
   const raw = url.searchParams.get(name);
   if (raw === null || raw === '') return undefined;
-  const n = Number(raw);
+  // Plain decimal digits only: Number() would also take `0x10`, `1e5`, `+5`, `0b11` and spaces.
+  const n = DECIMAL.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) throw new SwitchboardError('BAD_REQUEST', `${name} must be an integer from ${min} to ${max}`);
   return n;
 }
