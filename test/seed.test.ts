@@ -83,6 +83,24 @@ describe("the lecture's wire contract", () => {
     assert.equal((notJson.json() as { code: string }).code, 'BAD_JSON');
   });
 
+  it('POST /update takes a body up to 6 × --max-message-bytes + 4 KiB, as the native routes (docs/protocol.md, Limits); past it 413', async () => {
+    const small = await startServer({ maxMessageBytes: 1024 });
+    try {
+      // A text at the message limit whose JSON is 6 times larger, and room to spare in the body.
+      const body = (pad: number): string => `{"text":"${'\\u0001'.repeat(1024)}"}${' '.repeat(pad)}`;
+      const limit = 1024 * 6 + 4096;
+      for (const path of ['/update', '/api/rooms/lobby/messages']) {
+        const fits = await request(`${small.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(limit - body(0).length) });
+        assert.equal(fits.status, path === '/update' ? 200 : 201, `${path}: ${fits.body}`);
+        const over = await request(`${small.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(limit - body(0).length + 1) });
+        assert.equal(over.status, 413, path);
+        assert.equal((over.json() as { code: string }).code, 'MESSAGE_TOO_LARGE');
+      }
+    } finally {
+      await small.server.close();
+    }
+  });
+
   it('GET /poll: a cursor by cookie, one message per answer, nothing lost between polls', async () => {
     const first = await request(`${s.url}/poll`);
     assert.equal(first.status, 204, 'a new client starts at the end of the log');

@@ -205,6 +205,15 @@ export function toSwitchboardError(err: unknown): SwitchboardError {
 }
 
 /**
+ * The largest JSON body (and native WebSocket frame) of a message: its text or data of
+ * `maxMessageBytes`, which JSON escaping may make 6 times larger, and 4 KiB of the rest of the body.
+ * What docs/protocol.md's limits say; the message itself is then checked against `maxMessageBytes`.
+ */
+export function maxBodyBytes(maxMessageBytes: number): number {
+  return maxMessageBytes * 6 + 4096;
+}
+
+/**
  * Reads a JSON body: declared as JSON (UNSUPPORTED_MEDIA_TYPE otherwise: a cross-site form can
  * send text/plain without a CORS preflight, never application/json), at most `limit` bytes
  * (MESSAGE_TOO_LARGE past it, without reading the rest into memory), valid UTF-8 (INVALID_UTF8),

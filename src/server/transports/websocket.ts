@@ -6,7 +6,7 @@ import { API_PREFIX, WS_PATH } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import { NATIVE_WS, SEED_WS } from '../codecs.js';
 import type { ServerContext } from '../context.js';
-import { retryAfter, toSwitchboardError } from '../http-util.js';
+import { maxBodyBytes, retryAfter, toSwitchboardError } from '../http-util.js';
 import { claimsOf, handshake, originAllowed } from '../session/handshake.js';
 import { Session } from '../session/session.js';
 import { SpreadRounds, type Spread } from '../spread-rounds.js';
@@ -53,7 +53,7 @@ export class WebSocketGateway {
   ) {
     const common = { noServer: true, clientTracking: false, perMessageDeflate: false, WebSocket: ServerWebSocket } as const;
     // The frame holds the text plus a JSON envelope (escaping may make it 6 times larger): the text itself is checked.
-    this.native = new WebSocketServer({ ...common, maxPayload: ctx.config.maxMessageBytes * 6 + 4096 });
+    this.native = new WebSocketServer({ ...common, maxPayload: maxBodyBytes(ctx.config.maxMessageBytes) });
     this.seed = new WebSocketServer({ ...common, maxPayload: ctx.config.maxMessageBytes });
     if (node !== undefined) {
       const header = `x-switchboard-node: ${node}`;
