@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Entry, MessageEntry, PollResult } from '../src/protocol/types.js';
 import { SseProbe, WsProbe, postJson, request, startServer, waitFor } from './helpers.js';
@@ -28,6 +29,31 @@ describe('each transport end to end', () => {
     ws.send({ type: 'ping', id: 'x' });
     assert.equal((await ws.next('pong')).id, 'x');
     ws.close();
+  });
+
+  it('a cursor past the room\'s end gets reset: "epoch" and a replay from the start, as docs/protocol.md says', async () => {
+    await request(`${s.url}/api/rooms/ahead`, { method: 'PUT' });
+    for (const text of ['a1', 'a2']) await postJson(`${s.url}/api/rooms/ahead/messages`, { text });
+    const { epoch } = (await request(`${s.url}/api/rooms/ahead`)).json() as { epoch: string };
+    for (const after of ['99999', `${epoch}:99999`]) {
+      const poll = (await request(`${s.url}/api/rooms/ahead/poll?after=${after}`)).json() as PollResult;
+      assert.equal(poll.reset, 'epoch', after);
+      assert.deepEqual(poll.entries.filter((e) => e.type === 'message').map((e) => (e as MessageEntry).text), ['a1', 'a2'], after);
+    }
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    await ws.opened;
+    ws.send({ type: 'subscribe', id: 'ahead', room: 'ahead', after: `${epoch}:99999` });
+    assert.equal((await ws.next('subscribed', (f) => f.id === 'ahead')).reset, 'epoch');
+    await ws.next('message', (f) => f.text === 'a2');
+    ws.close();
+  });
+
+  it('the CORS preflight allows the methods docs/protocol.md lists, PATCH among them', async () => {
+    const r = await request(`${s.url}/api/rooms/t1/messages/1`, { method: 'OPTIONS', headers: { origin: 'http://page.example', 'access-control-request-method': 'PATCH' } });
+    assert.equal(r.status, 204);
+    const doc = readFileSync(new URL('../docs/protocol.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
+    assert.ok(doc.includes(`methods \`${String(r.headers['access-control-allow-methods'])}\``), `docs/protocol.md lists ${String(r.headers['access-control-allow-methods'])}`);
+    assert.match(String(r.headers['access-control-allow-methods']), /\bPATCH\b/);
   });
 
   it('SSE: ready event, entries with id = cursor, event = type', async () => {
