@@ -62,11 +62,12 @@ const byConnection = new WeakMap<object, ConnectionAnswers>();
 /**
  * Counts an HTTP/1.x answer as open on its connection until it closes (every answer of
  * Switchboard's, before its route runs); returns how many are open there now (the server refuses
- * too many pipelined ones), or Infinity once the connection refused one (refusePipelined). One 'close' listener per answer, shared by all (no closure per
- * answer), which also tells the answer's closer (watchClose): a second listener would make an
- * array of listeners per answer, and a WeakMap entry per held answer cost an identity hash and an
- * ephemeron per request, which minor GCs then visit. When the connection closes, every held
- * answer left on it is told (one listener per connection).
+ * too many pipelined ones), or Infinity once the connection refused one (refusePipelined). One
+ * 'close' listener per answer, shared by all (no closure per answer), which also tells the
+ * answer's closer (watchClose): a second listener would make an array of listeners per answer,
+ * and a WeakMap entry per held answer cost an identity hash and an ephemeron per request, which
+ * minor GCs then visit. When the connection closes, every held answer left on it is told (one
+ * listener per connection).
  */
 export function countAnswer(res: ServerResponse): number {
   const socket = res.req.socket;

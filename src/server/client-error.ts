@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { SwitchboardError, type ErrorCode } from '../protocol/errors.js';
 import { afterAnswers } from './answer-close.js';
+import { stopReading } from './http-util.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { COMMON_HEADERS } from './router.js';
@@ -33,11 +34,11 @@ export function rawErrorAnswer(e: SwitchboardError): string {
  * after the answers still owed on the connection (pipelined before it), then closes the
  * connection. Nothing more of it is read meanwhile.
  */
-export function answerClientError(err: NodeJS.ErrnoException, socket: Socket, o: { metrics: Metrics; logger: Logger; stopReading: (socket: Socket) => void }): void {
+export function answerClientError(err: NodeJS.ErrnoException, socket: Socket, o: { metrics: Metrics; logger: Logger }): void {
   const e = parserRefusal(err);
   o.metrics.errors.inc({ code: e.code });
   o.logger.debug({ err: err.message, code: e.code }, 'client error');
-  o.stopReading(socket);
+  stopReading(socket);
   afterAnswers(socket, () => {
     if (socket.writable) socket.end(rawErrorAnswer(e));
     // The HTTP server is allowHalfOpen: end() alone leaves the socket open to a peer that ignores

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants as http2Constants, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import getRawBody from 'raw-body';
 import { SwitchboardError, type ErrorCode } from '../protocol/errors.js';
@@ -168,6 +169,16 @@ export function writeBody(res: HttpResponse, chunk: string | Buffer): boolean {
  */
 export function closeAfter(res: HttpResponse): void {
   if (!(res instanceof Http2ServerResponse) && !res.headersSent) res.shouldKeepAlive = false;
+}
+
+/**
+ * Reads no more of an HTTP/1.x connection that is to close once its answers are out: what a client
+ * pipelines after that costs the server nothing (node would parse it and keep every request).
+ */
+export function stopReading(socket: Socket): void {
+  socket.pause();
+  // Node resumes the socket when an answer finishes, to read the next request: paused again at once.
+  socket.on('resume', () => socket.pause());
 }
 
 /** Writes a JSON answer. */

@@ -19,7 +19,7 @@ import { ConnectionRegistry } from './connection-registry.js';
 import type { ServerContext } from './context.js';
 import { countAnswer, refusePipelined } from './answer-close.js';
 import { answerClientError } from './client-error.js';
-import { closeAfter, isHttp2, sendJson, type HttpRequest, type HttpResponse } from './http-util.js';
+import { closeAfter, isHttp2, sendJson, stopReading, type HttpRequest, type HttpResponse } from './http-util.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
 import { Limits } from './session/limits.js';
@@ -115,16 +115,6 @@ function browserSdkDir(): string | undefined {
  */
 function serveFile(files: ReturnType<typeof sirv>, req: HttpRequest, res: HttpResponse, next: () => void): void {
   files(req as IncomingMessage, res as ServerResponse, next);
-}
-
-/**
- * Reads no more of an HTTP/1.x connection that is to close once its answers are out: what a client
- * pipelines after that costs the server nothing (node would parse it and keep every request).
- */
-function stopReading(socket: Socket): void {
-  socket.pause();
-  // Node resumes the socket when an answer finishes, to read the next request: paused again at once.
-  socket.on('resume', () => socket.pause());
 }
 
 /**
@@ -475,7 +465,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   server.on('upgrade', (req, socket, head) => {
     if (!handleUpgrade(req, socket, head)) socket.destroy();
   });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket as Socket, { metrics, logger, stopReading }));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket as Socket, { metrics, logger }));
 
   const timers: NodeJS.Timeout[] = [];
   let closing: Promise<void> | undefined;
