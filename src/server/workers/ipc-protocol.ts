@@ -52,6 +52,8 @@ export type ToPrimary =
   | { sb: 1; t: 'unwatch'; room: string }
   /** The worker listens (on `port`): it takes connections from now on. */
   | { sb: 1; t: 'ready'; port: number }
+  /** The worker takes no new connection from now on (the answer to `unlisten`). */
+  | { sb: 1; t: 'unlistened' }
   | { sb: 1; t: 'req'; id: number; call: PrimaryCall }
   /** What the worker sent in one turn, in order, as one IPC message (batching-port.ts). */
   | { sb: 1; t: 'batch'; messages: ToPrimary[] };

@@ -8,6 +8,8 @@ export const MAX_QUICK_FAILURES = 8;
 const HEALTHY_AFTER_MS = 30_000;
 /** The longest wait before a restart (the backoff doubles from 250 ms up to it). */
 const MAX_BACKOFF_MS = 30_000;
+/** How long a roll waits for an old worker to confirm it takes no new connection. */
+const UNLISTEN_TIMEOUT_MS = 5000;
 
 /** What the pool needs from the primary. */
 export interface WorkerPoolOptions {
@@ -90,8 +92,8 @@ export class WorkerPool {
   /**
    * Replaces every worker, one at a time: a new one is started, and once it listens, the old one
    * is drained (its clients reconnect and resume from their cursors). Once the first new worker
-   * listens, the old ones take no new connection (`unlisten`): the clients of a drained worker
-   * land on new workers only, so none moves twice. A new worker that fails to start ends the
+   * listens, the old ones take no new connection (`unlisten`, each confirmed before the first
+   * drain): the clients of a drained worker land on new workers only, so none moves twice. A new worker that fails to start ends the
    * roll, the old one kept (serving its clients; new ones go to the new workers). A roll asked
    * for during another is the same roll.
    */
@@ -107,7 +109,7 @@ export class WorkerPool {
             this.o.logger.error({ slot: slot.index, err: (err as Error).message }, 'rolling restart stopped: a new worker did not start; the old one keeps serving its clients');
             return;
           }
-          if (i === 0) for (const later of this.slots.slice(1)) if (later.worker) this.unlisten(later.worker);
+          if (i === 0) await Promise.all(this.slots.slice(1).flatMap((later) => (later.worker ? [this.unlisten(later.worker)] : [])));
           if (old) await this.drain(old);
         }
         this.o.logger.info({ workers: this.o.count }, 'rolling restart done');
@@ -194,10 +196,30 @@ export class WorkerPool {
     }, delay);
   }
 
-  /** Tells `worker` to take no new connection (it keeps serving the open ones). */
-  private unlisten(worker: Worker): void {
-    const unlisten: ToWorker = { sb: 1, t: 'unlisten' };
-    if (worker.isConnected()) worker.send(unlisten, () => {});
+  /**
+   * Tells `worker` to take no new connection (it keeps serving the open ones); resolves once it
+   * says it stopped (or exited, or after UNLISTEN_TIMEOUT_MS): a worker busy when the order came
+   * would otherwise still accept the clients of the worker drained next.
+   */
+  private unlisten(worker: Worker): Promise<void> {
+    if (!worker.isConnected()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        worker.off('exit', done);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.o.logger.warn({ worker: worker.id, pid: worker.process.pid }, 'a worker did not confirm it takes no new connection: draining the next one anyway');
+        done();
+      }, UNLISTEN_TIMEOUT_MS);
+      const onMessage = (m: unknown): void => eachOurs<ToPrimary>(m, (message) => message.t === 'unlistened' && done());
+      worker.on('message', onMessage);
+      worker.once('exit', done);
+      const unlisten: ToWorker = { sb: 1, t: 'unlisten' };
+      worker.send(unlisten, () => {});
+    });
   }
 
   /** Tells `worker` to close gracefully; resolves once it exited (killed after drainTimeoutMs). */

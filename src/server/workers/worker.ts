@@ -59,7 +59,12 @@ export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
       primary.drainWith(handler);
     },
     onUnlisten(handler) {
-      primary.unlistenWith(handler);
+      primary.unlistenWith(() => {
+        handler();
+        // The primary drains the old worker only once this one has stopped taking connections.
+        primary.tell({ sb: 1, t: 'unlistened' });
+        primary.flush();
+      });
     },
   };
 }
