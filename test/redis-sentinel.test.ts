@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { PollResult } from '../src/protocol/types.js';
-import { getJson, hasAll, logProblem, readLog, sleep, SseFollower, WsFollower, type LogFollower } from './fixtures/log-clients.js';
+import { getJson, hasAll, logProblem, PollFollower, readLog, sleep, SseFollower, WsFollower, type LogFollower } from './fixtures/log-clients.js';
 import { publishHttp, WsPublisher, type PublishOutcome } from './fixtures/publishers.js';
-import { redisContracts } from './fixtures/redis-contracts.js';
+import { redisContracts, redisStoreContract } from './fixtures/redis-contracts.js';
 import { threeNodesSuite } from './fixtures/three-nodes-suite.js';
 import { request, startServer, waitFor } from './helpers.js';
 import { privateRedisSkipReason } from './helpers/private-redis.js';
@@ -37,6 +37,8 @@ describe('through Redis Sentinel (a master, its replica, a sentinel)', { skip, t
   });
 
   redisContracts('redis sentinel', url);
+  // Every write confirmed by the replica, every read of a newer entry too (the confirmed mark).
+  redisStoreContract('redis sentinel, replicas 1', url, { replicas: 1 });
 
   threeNodesSuite('Redis Sentinel', url, uniquePrefix(), nothing);
 
@@ -53,11 +55,16 @@ describe('through Redis Sentinel (a master, its replica, a sentinel)', { skip, t
     await ws.connect(b.url);
     const sse = new SseFollower('sse-on-a', room, start);
     await sse.connect(a.url);
-    // Live clients only: they get what the broker hands on, which is confirmed on the replica
-    // first. A poller reads the store, and may read there an entry the failover then takes back
-    // (stored on the old master, refused for want of its replica) and miss the one that gets its
-    // seq on the new master: docs/operations.md, "Redis Sentinel".
-    const followers: LogFollower[] = [ws, sse];
+    // Live clients get what the broker hands on, confirmed on the replica first; pollers read the
+    // store, which gives them only entries the replica confirmed (the confirmed mark), so none
+    // reads an entry the failover then takes back (stored on the old master, refused for want of
+    // its replica) and misses the one that gets its seq on the new master.
+    const pollers = [
+      new PollFollower('poll-both', room, start, 'poll', (i) => nodes[i % 2]!.url, { intervalMs: 20, requestTimeoutMs: 3000 }).start(),
+      new PollFollower('longpoll-both', room, start, 'longpoll', (i) => nodes[i % 2]!.url, { timeoutMs: 500, requestTimeoutMs: 3000 }).start(),
+    ];
+    t.after(() => Promise.all(pollers.map((p) => p.stop())));
+    const followers: LogFollower[] = [ws, sse, ...pollers];
     const wsA = await WsPublisher.open(a.url, 'pub-a');
     const wsB = await WsPublisher.open(b.url, 'pub-b');
     t.after(() => {

@@ -1,14 +1,16 @@
 /**
  * ReplicationBarrier on a real Redis: the shared test Redis has no replica, so every WAIT for one
  * finds none. Writes confirmed together share one WAIT, and all of them are refused with
- * STORE_UNAVAILABLE (never acknowledged as replicated).
+ * STORE_UNAVAILABLE (never acknowledged as replicated); and a store that waits for a replica
+ * reads none of the entries no replica confirmed.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { SwitchboardError } from '../src/protocol/errors.js';
+import { RedisStore } from '../src/server/store/redis-store.js';
 import { ReplicationBarrier } from '../src/server/store/replication-barrier.js';
-import { redisSkipReason, redisUrl } from './helpers/redis-probe.js';
+import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 
 const skip = await redisSkipReason('the replication barrier test (test/replication-barrier.test.ts)');
 
@@ -42,5 +44,28 @@ describe('ReplicationBarrier', { skip }, () => {
     // Asked again later: a new WAIT (the barrier does not remember an old answer).
     await assert.rejects(barrier.confirm(), /STORE_UNAVAILABLE|0 of 1/);
     assert.equal((await waitCalls(admin)) - before, calls + 1);
+  });
+});
+
+describe('RedisStore with replicas, on a Redis without any', { skip }, () => {
+  it('reads only what a replica confirmed: an entry on the master alone is read by no poll, history or catch-up, until confirmed', async (t) => {
+    const prefix = uniquePrefix();
+    const plain = new RedisStore({ url: redisUrl, prefix, connectTimeoutMs: 2000 });
+    const waiting = new RedisStore({ url: redisUrl, prefix, connectTimeoutMs: 2000, replicas: 1, replicaTimeoutMs: 50 });
+    t.after(async () => {
+      await Promise.all([plain.close(), waiting.close()]);
+      await deleteKeys(prefix);
+    });
+    await Promise.all([plain.init(), waiting.init()]);
+    await plain.createRoom('r');
+    const from = { id: 'c', name: 'c' };
+    await plain.append({ type: 'message', room: 'r', from, text: 'one' });
+    // On the master only (the store that wrote it did not wait for a replica).
+    assert.deepEqual(await waiting.readAfter('r', 0, 10), [], 'after a cursor');
+    assert.deepEqual(await waiting.readBefore('r', undefined, 10), [], 'history');
+    // Refused for want of a replica, though written on the master: read by neither side as confirmed.
+    await assert.rejects(waiting.append({ type: 'message', room: 'r', from, text: 'two', clientId: 'two' }), (err: unknown) => err instanceof SwitchboardError && err.code === 'STORE_UNAVAILABLE');
+    assert.deepEqual(await waiting.readAfter('r', 0, 10), []);
+    assert.deepEqual((await plain.readAfter('r', 0, 10)).map((e) => e.type === 'message' && e.text), ['one', 'two'], 'both are on the master');
   });
 });

@@ -287,7 +287,7 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     flag: '--redis-replicas',
     env: 'REDIS_REPLICAS',
     default: 0,
-    help: 'a write is acknowledged once this many Redis replicas have it too (WAIT): a failover (Redis Sentinel) then loses nothing acknowledged; not with redis-cluster://',
+    help: 'a write is acknowledged, and an entry read, once this many Redis replicas have it too (WAIT): a failover (Redis Sentinel) then loses nothing acknowledged or read; not with redis-cluster://',
     value: wholeNumber(0, 16),
   },
   redisReplicaTimeoutMs: {

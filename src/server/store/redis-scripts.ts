@@ -95,14 +95,14 @@ return {1, token}
 /**
  * KEYS: meta, log, cids. ARGV: epoch.
  * Starts the room's history again: drops the log and the idempotency index, sets the new epoch,
- * lastSeq 0 and firstSeq 1. The next append gets seq 1 (XADD accepts 1-0: the stream is new).
+ * lastSeq 0, firstSeq 1 and the confirmed mark 0. The next append gets seq 1 (XADD accepts 1-0: the stream is new).
  * Returns the epoch, or nil when the room does not exist (nothing written).
  */
 export const RESET_ROOM_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('UNLINK', KEYS[2], KEYS[3])
 for i = 4, #KEYS do redis.call('UNLINK', KEYS[i]) end
-redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'lastSeq', '0', 'firstSeq', '1')
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'lastSeq', '0', 'firstSeq', '1', 'conf', '0')
 return ARGV[1]
 `;
 
@@ -329,16 +329,21 @@ return {tostring(next), tostring(prev)}
 
 /**
  * KEYS: meta, log, over, fold, rp. ARGV: 'after' | 'before', seq (after: entries above it;
- * before: entries below it, '' for the newest), count.
+ * before: entries below it, '' for the newest), count, and a last seq to read up to ('' for the
+ * room's last).
  * The seq window [from, to] of at most `count` retained seqs on that side, its log entries
  * (XRANGE), and for each seq of the window its `over`, `fold` and `rp` fields (false when none).
- * Returns {from, to, entries, overs, folds, rps}; nil when the room does not exist.
+ * Returns {from, to, entries, overs, folds, rps, conf, epoch}, conf being the room's confirmed
+ * mark (0 when none: see CONFIRM_LUA); nil when the room does not exist.
  */
 export const RANGE_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local meta = redis.call('HMGET', KEYS[1], 'firstSeq', 'lastSeq', 'conf', 'epoch')
+if not meta[4] then return false end
 local count = tonumber(ARGV[3])
-local first = tonumber(redis.call('HGET', KEYS[1], 'firstSeq'))
-local last = tonumber(redis.call('HGET', KEYS[1], 'lastSeq'))
+local first = tonumber(meta[1])
+local last = tonumber(meta[2])
+if ARGV[4] ~= '' then last = math.min(last, tonumber(ARGV[4])) end
+local conf = tonumber(meta[3] or '0')
 local from, to
 if ARGV[1] == 'after' then
   from = math.max(tonumber(ARGV[2]) + 1, first)
@@ -348,11 +353,25 @@ else
   if ARGV[2] ~= '' then to = math.min(tonumber(ARGV[2]) - 1, last) end
   from = math.max(to - count + 1, first)
 end
-if count <= 0 or from > to then return {0, -1, {}, {}, {}, {}} end
+if count <= 0 or from > to then return {0, -1, {}, {}, {}, {}, conf, meta[4]} end
 local fields = {}
 for s = from, to do fields[#fields + 1] = tostring(s) end
 local entries = redis.call('XRANGE', KEYS[2], from .. '-0', to .. '-0')
-return {from, to, entries, redis.call('HMGET', KEYS[3], unpack(fields)), redis.call('HMGET', KEYS[4], unpack(fields)), redis.call('HMGET', KEYS[5], unpack(fields))}
+return {from, to, entries, redis.call('HMGET', KEYS[3], unpack(fields)), redis.call('HMGET', KEYS[4], unpack(fields)), redis.call('HMGET', KEYS[5], unpack(fields)), conf, meta[4]}
+`;
+
+/**
+ * KEYS: meta. ARGV: epoch, seq.
+ * Raises the room's confirmed mark (field conf) to seq, when the room is still at that epoch and
+ * the mark is lower: with `--redis-replicas`, every entry up to the mark is known to be on the
+ * replicas asked for (the mark is raised only after a WAIT that covered it). A reset sets it to 0.
+ * Returns 1 when raised, else 0.
+ */
+export const CONFIRM_LUA = `
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'conf') or '0') >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'conf', ARGV[2])
+return 1
 `;
 
 /**

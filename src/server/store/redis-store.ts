@@ -4,7 +4,7 @@ import type { Entry, EntryDraft, MessageEntry, PresenceEntry, ReactionSummary, R
 import type { Redis } from 'ioredis';
 import { closeRedisClient, createRedisClient, isCluster, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
 import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type ReadPosition, type SearchAnswer, type SearchRequest } from './message-store.js';
-import { AMEND_LUA, APPEND_LUA, CREATE_ROOM_LUA, DELETE_ROOM_LUA, RANGE_LUA, RENEW_ROOM_LUA, RESERVE_ROOM_LUA, RESET_ROOM_LUA, SET_READ_LUA, TRIM_LUA, UNREGISTER_ROOM_LUA } from './redis-scripts.js';
+import { AMEND_LUA, APPEND_LUA, CONFIRM_LUA, CREATE_ROOM_LUA, DELETE_ROOM_LUA, RANGE_LUA, RENEW_ROOM_LUA, RESERVE_ROOM_LUA, RESET_ROOM_LUA, SET_READ_LUA, TRIM_LUA, UNREGISTER_ROOM_LUA } from './redis-scripts.js';
 import { ReplicationBarrier } from './replication-barrier.js';
 import { MAX_REACTION_EMOJI, MAX_REACTORS_LISTED, isAmendment, messageMatches } from './fold.js';
 
@@ -21,7 +21,8 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
    * master's word). Redis replicates asynchronously: a failover promotes a replica that may lack
    * the master's last writes, so with 0 an append acknowledged just before one can be lost, and
    * its seq later given to another entry. With 1 (a master and a replica, under Sentinel) what was
-   * acknowledged is on the replica a failover promotes. Not with a Redis Cluster URL.
+   * acknowledged, or read, is on the replica a failover promotes (reads stop at entries not yet
+   * confirmed: see range()). Not with a Redis Cluster URL.
    */
   replicas?: number;
   /** How long a write waits for `replicas`, ms (default 1000); past it the write is refused with STORE_UNAVAILABLE. */
@@ -62,7 +63,7 @@ interface StoredFold {
 /** A stream entry as ioredis returns it: [id, [field, value, ...]], fields d (draft JSON), t (ts), c (idempotency key). */
 type StreamEntry = [id: string, fields: string[]];
 
-type RangeReply = [from: number, to: number, entries: StreamEntry[], overs: (string | null)[], folds: (string | null)[], rps: (string | null)[]];
+type RangeReply = [from: number, to: number, entries: StreamEntry[], overs: (string | null)[], folds: (string | null)[], rps: (string | null)[], conf: number, epoch: string];
 
 interface Scripts {
   sbReserveRoom(names: string, registry: string, name: string, token: string, maxRooms: string): Promise<[status: 1 | 0 | -1, token: string]>;
@@ -74,6 +75,7 @@ interface Scripts {
   sbAppend(...args: string[]): Promise<[status: 'OK' | 'DUP' | 'NOROOM' | 'NOTFOUND' | 'DELETED', epoch: string, seq: string, ts: string]>;
   sbAmend(...args: string[]): Promise<[status: 'OK' | 'DUP' | 'NOROOM' | 'NOTFOUND' | 'DELETED' | 'LIMIT', epoch: string, seq: string, ts: string, on: string]>;
   sbRange(...args: (string | number)[]): Promise<RangeReply | null>;
+  sbConfirm(meta: string, epoch: string, seq: string): Promise<0 | 1>;
   sbTrim(...args: (string | number)[]): Promise<[removed: number, more: number]>;
   sbSetRead(...args: string[]): Promise<[stored: string, previous: string] | [-1]>;
 }
@@ -150,7 +152,9 @@ function fromRange(room: string, [from, , entries, overs, folds, rps]: RangeRepl
  * - `P{rooms}:names` ZSET of room names, all with score 0: ZCARD counts them in O(1), and
  *   ZRANGEBYLEX pages through them by name;
  * - `P{rooms}:reg` HASH room name → registration token (which registration of the name this is);
- * - `P room:{R}` HASH epoch, lastSeq (the seq counter), firstSeq, createdAt, reg (its token);
+ * - `P room:{R}` HASH epoch, lastSeq (the seq counter), firstSeq, createdAt, reg (its token),
+ *   conf (with `replicas`: the confirmed mark, every seq up to it on the replicas; CONFIRM_LUA);
+ * - `P probe` STRING, with `replicas`: what a read writes before its WAIT (range());
  * - `P log:{R}` STREAM of entries with explicit IDs `<seq>-0`, fields d = the draft as JSON
  *   (type, from, text, data, event, clientId), t = ts, c = the idempotency key (when a clientId is given). A stream rather than a sorted
  *   set: its IDs are the seqs, so XRANGE reads a seq range directly and XTRIM MINID drops the
@@ -215,6 +219,7 @@ export class RedisStore implements MessageStore {
     this.redis.defineCommand('sbAppend', { numberOfKeys: 7, lua: APPEND_LUA });
     this.redis.defineCommand('sbAmend', { numberOfKeys: 7, lua: AMEND_LUA });
     this.redis.defineCommand('sbRange', { numberOfKeys: 5, lua: RANGE_LUA, readOnly: true });
+    this.redis.defineCommand('sbConfirm', { numberOfKeys: 1, lua: CONFIRM_LUA });
     this.redis.defineCommand('sbTrim', { numberOfKeys: 7, lua: TRIM_LUA });
     this.redis.defineCommand('sbSetRead', { numberOfKeys: 3, lua: SET_READ_LUA });
     this.scripts = this.redis as unknown as Scripts;
@@ -329,7 +334,11 @@ export class RedisStore implements MessageStore {
       if (status === 'DELETED') throw new SwitchboardError('MESSAGE_DELETED', `#${target}`);
       if (status === 'LIMIT') throw new SwitchboardError('REACTION_LIMIT', `at most ${MAX_REACTION_EMOJI} different reactions`);
       // Acknowledged only once on the replicas asked for (a duplicate too: its original may have been refused for want of them).
-      await this.replication?.confirm();
+      if (this.replication) {
+        await this.replication.confirm();
+        // Sent before the reads below, on the same connection: they see the raised mark.
+        this.raiseConfirmed(draft.room, epoch, seq);
+      }
       if (status === 'DUP') {
         const [original] = await this.range(draft.room, 'after', String(Number(seq) - 1), 1);
         if (!original || original.seq !== Number(seq)) throw new SwitchboardError('STORE_UNAVAILABLE', 'the original of a duplicate was removed meanwhile');
@@ -389,7 +398,7 @@ export class RedisStore implements MessageStore {
     let scanned = 0;
     let chars = 0;
     for (;;) {
-      const reply = await this.guard(() => this.scripts.sbRange(...this.rangeKeys(room), 'before', before, Math.min(SEARCH_PAGE, SEARCH_SCAN_LIMIT - scanned)));
+      const reply = await this.guard(() => this.scripts.sbRange(...this.rangeKeys(room), 'before', before, Math.min(SEARCH_PAGE, SEARCH_SCAN_LIMIT - scanned), ''));
       if (reply === null) throw new SwitchboardError('ROOM_NOT_FOUND', room);
       const from = Number(reply[0]);
       const to = Number(reply[1]);
@@ -451,10 +460,39 @@ export class RedisStore implements MessageStore {
     await closeRedisClient(this.redis);
   }
 
+  /**
+   * Entries of the room on one side of `from`. With `replicas`, only entries known to be on them:
+   * up to the room's confirmed mark, or, when the read found newer ones, once a WAIT of this
+   * connection (after a write of its own, so the WAIT covers everything the master had when the
+   * entries were read) confirms them; when it does not (a failover under way, replicas away), the
+   * read stops at the mark. Otherwise a poller reading through a master that is being replaced
+   * could take an entry the failover then takes back, and miss the entry that gets its seq.
+   */
   private async range(room: string, direction: 'after' | 'before', from: string, limit: number): Promise<Entry[]> {
-    const found = await this.guard(() => this.scripts.sbRange(...this.rangeKeys(room), direction, from, Math.max(0, Math.floor(limit))));
+    const count = Math.max(0, Math.floor(limit));
+    const found = await this.guard(() => this.scripts.sbRange(...this.rangeKeys(room), direction, from, count, ''));
     if (found === null) throw new SwitchboardError('ROOM_NOT_FOUND', room);
-    return fromRange(room, found);
+    const entries = fromRange(room, found);
+    const conf = Number(found[6]);
+    const newest = entries.at(-1)?.seq ?? 0;
+    if (!this.replication || newest <= conf) return entries;
+    try {
+      await this.guard(async () => {
+        await this.redis.set(`${this.prefix}probe`, String(newest));
+        await this.replication!.confirm();
+      });
+      this.raiseConfirmed(room, found[7], String(newest));
+      return entries;
+    } catch {
+      const capped = await this.guard(() => this.scripts.sbRange(...this.rangeKeys(room), direction, from, count, String(conf)));
+      if (capped === null) throw new SwitchboardError('ROOM_NOT_FOUND', room);
+      return fromRange(room, capped);
+    }
+  }
+
+  /** Raises the room's confirmed mark to `seq` (in `epoch`), without waiting: a later read that finds it lower confirms again. */
+  private raiseConfirmed(room: string, epoch: string, seq: string): void {
+    this.scripts.sbConfirm(this.key('room', room), epoch, seq).catch(() => {});
   }
 
   /** meta, log, cids, over, fold, rp, refs: what the append, amend and trim scripts take. */
