@@ -65,6 +65,23 @@ describe("the lecture's wire contract", () => {
     b.close();
   });
 
+  it('WebSocket at /: answers come in the order of the frames: a refusal after the relay of the message before it', async () => {
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/`);
+    await ws.opened;
+    await waitFor(() => ws.frames.length >= 1, 3000, 'the welcome');
+    // Subscribed to the room once a message of another client reaches it.
+    await postJson(`${s.url}/update`, { text: 'order-ready' });
+    await waitFor(() => ws.frames.some((f) => f.text === 'order-ready'), 3000, 'the subscription');
+    for (let i = 0; i < 10; i++) {
+      ws.ws.send(`order ${i}`);
+      ws.ws.send('');
+    }
+    await waitFor(() => ws.frames.filter((f) => f.code === 'TEXT_REQUIRED').length === 10, 5000, 'ten refusals');
+    const seen = ws.frames.filter((f) => f.code === 'TEXT_REQUIRED' || String(f.text).startsWith('order ')).map((f) => (f.code === undefined ? f.text : f.code));
+    assert.deepEqual(seen, Array.from({ length: 10 }, (_, i) => [`order ${i}`, 'TEXT_REQUIRED']).flat());
+    ws.close();
+  });
+
   it('POST /update publishes; 400 with {error} when text is missing or the body is not JSON; 415 unless sent as JSON', async () => {
     const ok = await postJson(`${s.url}/update`, { text: 'from curl' });
     assert.equal(ok.status, 200);

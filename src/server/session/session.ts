@@ -179,7 +179,7 @@ export class Session implements Closable {
       const members = await hub.presence.snapshot(room, PRESENCE_NOTICE_MAX_MEMBERS + 1);
       this.ensureOpen();
       this.dropSubscription(room, false);
-      const sub = new Subscription(this, room);
+      const sub = new Subscription(this, room, start.epoch);
       if (this.subs === NO_SUBSCRIPTIONS) this.subs = new Map();
       this.subs.set(room, sub);
       // The client is counted from now on: its own snapshot says so (the notice of its arrival may go out before it is live).
@@ -202,6 +202,18 @@ export class Session implements Closable {
       else if (!truncated && !hub.presenceQuiet(room, mark)) void this.presenceSince(room, sub, presence);
       return info;
     });
+  }
+
+  /**
+   * Resolves once this session's subscription of `room` was handed entry `seq` of history `epoch`
+   * (a client's own message, relayed back to it), so that what the session writes next comes
+   * after it. At once when it has no such subscription, has the entry already, or follows another
+   * history; when the subscription ends; after `capMs` at most (an entry the broker never brings).
+   */
+  delivered(room: string, epoch: string, seq: number, capMs: number): Promise<void> {
+    const sub = this.subs.get(room);
+    if (sub === undefined || sub.epoch !== epoch || sub.position >= seq) return Promise.resolve();
+    return sub.handedOver(seq, capMs);
   }
 
   unsubscribe(room: string): void {
@@ -760,6 +772,7 @@ export class Session implements Closable {
     if (!sub || (only && sub !== only)) return;
     this.subs.delete(room);
     this.ctx.hub.unsubscribe(room, sub);
+    sub.wake(Infinity);
     if (leavePresence && this.countsInPresence) this.ctx.hub.presence.detach(room, this.id);
   }
 
@@ -918,10 +931,14 @@ function samePresence(a: PresenceMember[], b: PresenceMember[]): boolean {
 class Subscription implements Subscriber {
   readonly transport: TransportName;
   position = 0;
+  /** Who waits for an entry to be handed over (see Session.delivered); none for nearly every subscription. */
+  private waiters: { seq: number; wake: () => void }[] | undefined;
 
   constructor(
     private readonly session: Session,
     readonly room: string,
+    /** The history it follows (a reset ends it): seqs of another mean nothing here. */
+    readonly epoch: string,
   ) {
     this.transport = session.transport === 'http' || session.transport === 'seed' ? 'websocket' : session.transport;
   }
@@ -929,6 +946,35 @@ class Subscription implements Subscriber {
   deliver(batch: Batch): void {
     const codec = this.session.codec!;
     this.session.write(batch.encoded(codec.format, codec.entries));
+    if (this.waiters !== undefined) this.wake(this.position);
+  }
+
+  /** Resolves once entry `seq` was handed over (written), the subscription ended, or `capMs` passed. */
+  handedOver(seq: number, capMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter = {
+        seq,
+        wake: (): void => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters?.filter((w) => w !== waiter);
+        if (this.waiters?.length === 0) this.waiters = undefined;
+        resolve();
+      }, capMs);
+      (this.waiters ??= []).push(waiter);
+    });
+  }
+
+  /** Wakes who waits for an entry up to `upTo` (Infinity: everyone, the subscription ended). */
+  wake(upTo: number): void {
+    const waiters = this.waiters;
+    if (waiters === undefined) return;
+    const woken = waiters.filter((w) => w.seq <= upTo);
+    this.waiters = woken.length === waiters.length ? undefined : waiters.filter((w) => w.seq > upTo);
+    for (const w of woken) w.wake();
   }
 
   deliverTyping(_notice: TypingNotice, encoded: Notice): void {
