@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { rawTcp, startServer, waitFor } from './helpers.js';
+import { postJson, rawTcp, request, startServer, waitFor } from './helpers.js';
 
 type Started = Awaited<ReturnType<typeof startServer>>;
 
@@ -83,6 +83,71 @@ describe('HTTP/1.1 at the wire', () => {
     const got = answers(received().toString());
     assert.deepEqual(got.map((a) => a.status), [200, 400], received().toString());
     assert.deepEqual((JSON.parse(got[0]!.body) as { entries: unknown[] }).entries, []);
+  });
+});
+
+describe('HEAD at the wire', () => {
+  let s: Started;
+  before(async () => {
+    s = await startServer();
+    await request(`${s.url}/api/rooms/head-room`, { method: 'PUT' });
+    await postJson(`${s.url}/api/rooms/head-room/messages`, { text: 'one' });
+  });
+  after(async () => s.server.close());
+
+  it("HEAD is answered wherever GET is: the GET's status and headers (Content-Length too), no body", async () => {
+    for (const path of ['/api/rooms/head-room', '/api/rooms/head-room/messages', '/api/rooms/head-room/poll?after=0', '/api/rooms/head-room/presence', '/api/rooms', '/api/auth', '/healthz', '/readyz', '/api/rooms/nope']) {
+      const get = await request(`${s.url}${path}`);
+      const head = await request(`${s.url}${path}`, { method: 'HEAD' });
+      assert.equal(head.status, get.status, path);
+      for (const name of ['content-type', 'content-length', 'cache-control', 'x-content-type-options']) assert.equal(head.headers[name], get.headers[name], `${path}: ${name}`);
+      assert.equal(head.body, '', path);
+    }
+    // A route with no GET: 405, as before.
+    assert.equal((await request(`${s.url}/update`, { method: 'HEAD' })).status, 405);
+    // On the wire: no body bytes, so the next answer on the connection comes right after the head.
+    const { socket, received } = await rawTcp(s.port, `HEAD /api/rooms/head-room HTTP/1.1\r\nHost: x\r\n\r\n${get('/healthz')}`);
+    await waitFor(() => received().toString().includes('{"status":"ok"}'), 5000, 'both answers');
+    const text = received().toString();
+    const first = text.slice(0, text.indexOf('\r\n\r\n') + 4);
+    assert.match(first, /^HTTP\/1\.1 200 OK\r\n[\s\S]*content-length: \d+\r\n/i);
+    assert.ok(text.slice(first.length).startsWith('HTTP/1.1 200 OK\r\n'), text);
+    socket.destroy();
+  });
+
+  it('HEAD on the long-poll and SSE routes answers at once with their head: nothing held, streamed, joined or moved', async () => {
+    const timed = async (path: string, headers: Record<string, string> = {}): Promise<Awaited<ReturnType<typeof request>>> => {
+      const started = Date.now();
+      const answer = await request(`${s.url}${path}`, { method: 'HEAD', headers });
+      assert.ok(Date.now() - started < 2000, `${path} took ${Date.now() - started} ms`);
+      assert.equal(answer.body, '', path);
+      return answer;
+    };
+    const longpoll = await timed('/api/rooms/head-room/longpoll?after=0');
+    assert.equal(longpoll.status, 200);
+    assert.equal(longpoll.headers['content-length'], (await request(`${s.url}/api/rooms/head-room/poll?after=0`)).headers['content-length'], 'what a GET with timeout=0 answers');
+    for (const path of ['/api/rooms/head-room/events', '/subscribe']) {
+      const sse = await timed(path);
+      assert.equal(sse.status, 200, path);
+      assert.match(String(sse.headers['content-type']), /^text\/event-stream/, path);
+    }
+    // Checked as the GET is.
+    assert.equal((await timed('/api/rooms/nope/events')).status, 404);
+    assert.equal((await timed('/api/rooms/head-room/events?after=zz:zz')).status, 400);
+    assert.equal((await timed('/api/rooms/head-room/longpoll?timeout=0x10')).status, 400);
+    assert.equal(s.server.context.connections.size, 0, 'no connection held');
+    assert.deepEqual(await s.server.hub.presence.snapshot('head-room', 10), [], 'no one joined');
+    // The lecture's polls: the head of the answer, no cookie, the cursor where it was.
+    const first = await request(`${s.url}/poll`);
+    const cookie = String(first.headers['set-cookie']![0]).split(';')[0]!;
+    await postJson(`${s.url}/update`, { text: 'waiting' });
+    for (const path of ['/poll', '/longpoll']) {
+      const head = await timed(path, { cookie });
+      assert.equal(head.status, 200, path);
+      assert.equal(head.headers['set-cookie'], undefined, path);
+    }
+    const poll = await request(`${s.url}/poll`, { headers: { cookie } });
+    assert.equal((poll.json() as { text: string }).text, 'waiting', 'the message is still there for the GET');
   });
 });
 

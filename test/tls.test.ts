@@ -217,6 +217,27 @@ describe('HTTPS: HTTP/2 and HTTP/1.1 on one port', { skip: skipWithoutOpenssl() 
     }
   });
 
+  it('HEAD over h2: the head of the GET, no body; the long-poll and SSE routes answer at once', { timeout: 15_000 }, async () => {
+    const client = await connectH2();
+    try {
+      assert.equal((await h2(client, 'PUT', '/api/rooms/h2-head')).status, 201);
+      const get = await h2(client, 'GET', '/api/rooms/h2-head');
+      const head = await h2(client, 'HEAD', '/api/rooms/h2-head');
+      assert.equal(head.status, 200);
+      assert.equal(head.headers['content-length'], get.headers['content-length']);
+      assert.equal(head.body, '');
+      for (const path of ['/api/rooms/h2-head/longpoll', '/api/rooms/h2-head/events', '/subscribe', '/longpoll']) {
+        const started = Date.now();
+        const answer = await h2(client, 'HEAD', path);
+        assert.ok(answer.status === 200 || answer.status === 204, `${path}: ${answer.status}`);
+        assert.equal(answer.body, '', path);
+        assert.ok(Date.now() - started < 2000, path);
+      }
+    } finally {
+      client.close();
+    }
+  });
+
   it("the lecture's routes over h2: /update, /poll (cookie), /longpoll, /subscribe", { timeout: 15_000 }, async () => {
     const client = await connectH2();
     try {

@@ -181,13 +181,23 @@ export function stopReading(socket: Socket): void {
   socket.on('resume', () => socket.pause());
 }
 
+/**
+ * True when the answer is to a HEAD request: its head as a GET's (Content-Length too), no body.
+ * HTTP/1.x drops a body given to such an answer by itself; HTTP/2 ends the stream with the head,
+ * and a body written after it is an error of the stream: routes end such answers without one.
+ */
+export function headOnly(res: HttpResponse): boolean {
+  return res.req?.method === 'HEAD';
+}
+
 /** Writes a JSON answer. */
 export function sendJson(res: HttpResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || responseGone(res)) return;
   const text = JSON.stringify(body);
   // With its length the answer goes out in one write (head and body together), not chunked in three.
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)), ...headers });
-  res.end(text);
+  if (headOnly(res)) res.end();
+  else res.end(text);
 }
 
 /** Writes the catalog error body `{code, message, error}` with the code's HTTP status. */

@@ -8,7 +8,11 @@ import { originAllowed } from './session/handshake.js';
 export type Params = Record<string, string | undefined>;
 /** A route's handler: the same for HTTP/1.x and HTTP/2 requests (see HttpRequest). */
 export type Handler = (req: HttpRequest, res: HttpResponse, params: Params, url: RequestUrl) => Promise<void> | void;
-export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+/**
+ * A route's method. HEAD runs a path's GET route (node writes no body for it) unless the path has
+ * a HEAD route of its own: the routes that hold or stream have one, which answers at once.
+ */
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** On every answer: no MIME sniffing, no Referer leaking room names or tokens in URLs. */
 export const COMMON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
@@ -108,7 +112,7 @@ export class Router {
       res.end();
       return;
     }
-    const found = this.route(req.method as Method, pathOf(req));
+    const found = this.routeOf(req);
     if (!found) {
       setCommonHeaders(res);
       this.fallback(req, res);
@@ -121,7 +125,15 @@ export class Router {
 
   /** True when the request's route opens a stream (RouteOptions.opensStream). */
   opensStream(req: HttpRequest): boolean {
-    return (this.route(req.method as Method, pathOf(req))?.store as RouteOptions | undefined)?.opensStream === true;
+    return (this.routeOf(req)?.store as RouteOptions | undefined)?.opensStream === true;
+  }
+
+  /** The route of a request: a HEAD without a route of its own takes its path's GET route. */
+  private routeOf(req: HttpRequest): Found | null {
+    const method = req.method as Method;
+    const path = pathOf(req);
+    const found = this.route(method, path);
+    return found === null && method === 'HEAD' ? this.route('GET', path) : found;
   }
 
   /** find-my-way's route of `method` and `path`, through the cache of found routes. */

@@ -1,7 +1,7 @@
 import type { PollResult } from '../../protocol/types.js';
 import type { ServerContext } from '../context.js';
 import type { ConnectionRegistry } from '../connection-registry.js';
-import { closeAfter, responseGone, type HttpRequest, type HttpResponse, type RequestUrl } from '../http-util.js';
+import { closeAfter, headOnly, responseGone, type HttpRequest, type HttpResponse, type RequestUrl } from '../http-util.js';
 import type { PollReply } from '../hub.js';
 import { COMMON_HEADERS, type Router } from '../router.js';
 import type { Session } from '../session/session.js';
@@ -33,10 +33,21 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
     if (made instanceof Promise) return made.then((session) => longPoll(router, req, res, session, params.room!, url, limit, timeout, ctx.connections));
     longPoll(router, req, res, made, params.room!, url, limit, timeout, ctx.connections);
   }, OWN_HEADERS);
+
+  // HEAD holds nothing: answered at once, as a GET with `timeout=0` is (what a short poll answers).
+  router.on('HEAD', '/api/rooms/:room/longpoll', (req, res, params, url) => {
+    const limit = intParam(url, 'limit', 1, 500) ?? 100;
+    intParam(url, 'timeout', 0, 120_000);
+    const made = requestSession(ctx, req, url, 'long-polling');
+    if (made instanceof Promise) return made.then((session) => poll(router, req, res, session, params.room!, url, limit));
+    poll(router, req, res, made, params.room!, url, limit);
+  }, OWN_HEADERS);
 }
 
+/** A short poll; a HEAD (which changes nothing) keeps no one present with its ticket. */
 function poll(router: Router, req: HttpRequest, res: HttpResponse, session: Session, room: string, url: RequestUrl, limit: number): void {
-  session.pollTo(room, url.searchParams.get('after') ?? undefined, limit, url.searchParams.get('session') ?? undefined, new PollAnswer(router, req, res, undefined));
+  const ticket = headOnly(res) ? undefined : (url.searchParams.get('session') ?? undefined);
+  session.pollTo(room, url.searchParams.get('after') ?? undefined, limit, ticket, new PollAnswer(router, req, res, undefined));
 }
 
 function longPoll(router: Router, req: HttpRequest, res: HttpResponse, session: Session, room: string, url: RequestUrl, limit: number, timeout: number, connections: ConnectionRegistry): void {
@@ -94,5 +105,6 @@ export function sendPollJson(res: HttpResponse, result: PollResult): void {
   }
   if (res.headersSent || responseGone(res)) return;
   res.writeHead(200, encoded.headers);
-  res.end(encoded.json);
+  if (headOnly(res)) res.end();
+  else res.end(encoded.json);
 }

@@ -7,11 +7,12 @@ import { SEED_SSE, seedJson, seedMessage, seedShows } from '../codecs.js';
 import type { ServerContext } from '../context.js';
 import type { ConnectionRegistry } from '../connection-registry.js';
 import { readCookies } from '../cookie-reader.js';
-import { closeAfter, maxBodyBytes, readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
+import { closeAfter, headOnly, maxBodyBytes, readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
 import type { PollReply } from '../hub.js';
-import { COMMON_HEADERS, type Router } from '../router.js';
+import { COMMON_HEADERS, type Handler, type Router } from '../router.js';
 import type { Session } from '../session/session.js';
 import { heldSession, requestSession } from './request-session.js';
+import { SSE_HEADERS } from './sse-sink.js';
 import { headerValue, openSseSession } from './sse.js';
 
 /** The poll routes answer with answerOne's headers, the common ones among them. */
@@ -38,11 +39,14 @@ export const GUEST_COOKIE = 'sb_guest';
 export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   const { config } = ctx;
 
-  router.on('GET', '/poll', (req, res, _params, url) => {
+  const lecturePoll: Handler = (req, res, _params, url) => {
     const made = requestSession(ctx, req, url, 'polling', {});
     if (made instanceof Promise) return made.then((session) => new LecturePoll(router, req, res, session).start());
     new LecturePoll(router, req, res, made).start();
-  }, OWN_HEADERS);
+  };
+  router.on('GET', '/poll', lecturePoll, OWN_HEADERS);
+  // HEAD holds nothing: answered at once, as HEAD /poll is.
+  router.on('HEAD', '/longpoll', lecturePoll, OWN_HEADERS);
 
   router.on('GET', '/longpoll', (req, res, _params, url) => {
     const made = heldSession(ctx, req, res, url, 'long-polling');
@@ -68,6 +72,13 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
     }
   }, { opensStream: true });
 
+  // HEAD opens no stream: checked as the GET is (who the client is, its right to read), answered at once with the stream's head.
+  router.on('HEAD', '/subscribe', async (req, res, _params, url) => {
+    const session = await requestSession(ctx, req, url, 'sse', {});
+    ctx.policy.authorize(session.principal, DEFAULT_ROOM, 'read');
+    res.writeHead(200, SSE_HEADERS).end();
+  });
+
   router.on('POST', '/update', async (req, res, _params, url) => {
     const body = await readJsonBody(req, maxBodyBytes(config.maxMessageBytes));
     const text = (body as { text?: unknown } | null)?.text;
@@ -92,11 +103,16 @@ class LecturePoll implements PollReply {
     private readonly session: Session,
   ) {}
 
-  /** Reads the cookies and polls; throws what they throw (the router answers). */
+  /**
+   * Reads the cookies and polls; throws what they throw (the router answers). A HEAD changes
+   * nothing: no ticket issued or used (presence), no cookie set (a cursor moved past a message
+   * whose body was not sent would lose it).
+   */
   start(): void {
     const cookies = pollCookies(this.req);
     this.cursor = cookieCursor(cookies);
-    this.session.pollTo(DEFAULT_ROOM, this.cursor ?? endCursor, 100, guestTicket(this.session, cookies, this.res), this);
+    const ticket = headOnly(this.res) ? undefined : guestTicket(this.session, cookies, this.res);
+    this.session.pollTo(DEFAULT_ROOM, this.cursor ?? endCursor, 100, ticket, this);
   }
 
   answer(result: PollResult): void {
@@ -309,6 +325,11 @@ function answerOne(res: HttpResponse, result: PollResult | undefined, next: stri
   if (res.headersSent || responseGone(res)) return;
   const message = result && !result.reset ? result.entries.find(seedShows) : undefined;
   const answer = message ? seedAnswer(message, result!.epoch) : undefined;
+  if (headOnly(res)) {
+    // The head of the GET's answer, without its cookie (see LecturePoll.start).
+    res.writeHead(answer ? 200 : emptyStatus, answer ? answer.headers : COMMON_HEADERS).end();
+    return;
+  }
   const empty = answer ? undefined : cursorAnswer(next);
   // A guest ticket's cookie is set already: the cursor cookie goes first (clients that read one Set-Cookie take this one).
   const others = res.getHeader('set-cookie');

@@ -8,6 +8,14 @@ import type { Sink } from '../session/sink.js';
 import { sseComment, sseEvent, sseRetry } from '../sse-writer.js';
 import { SseKeepalive, type KeepaliveTarget } from './sse-keepalive.js';
 
+/** The head of every SSE answer (a HEAD request's too). */
+export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  // nginx: do not buffer this response.
+  'x-accel-buffering': 'no',
+});
+
 /**
  * One open SSE response as a session's sink. Writes the headers and the reconnect hint when
  * opened; keepalive comments every `keepaliveMs` (the first at most `keepaliveMs` after the open)
@@ -31,13 +39,7 @@ export class SseSink implements Sink, KeepaliveTarget {
     // HTTP/2: the socket is the connection's (the secure server turns Nagle off for all of them).
     if (!isHttp2(req)) req.socket.setNoDelay(true);
     holdOpen(req);
-    this.res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      ...keepAliveHeaders(req),
-      // nginx: do not buffer this response.
-      'x-accel-buffering': 'no',
-    });
+    this.res.writeHead(200, { ...SSE_HEADERS, ...keepAliveHeaders(req) });
     dropHeaderMap(this.res);
     writeBody(this.res, sseRetry(retryMs) + first);
     flattenHead(this.res);

@@ -7,8 +7,9 @@ import type { Router } from '../router.js';
 import { claimsOf, handshake } from '../session/handshake.js';
 import { Session, type SubscribeInfo } from '../session/session.js';
 import { sseEvent } from '../sse-writer.js';
-import { holdUntilGone } from './request-session.js';
-import { SseSink } from './sse-sink.js';
+import { parseCursor } from '../../protocol/cursor.js';
+import { holdUntilGone, requestSession } from './request-session.js';
+import { SSE_HEADERS, SseSink } from './sse-sink.js';
 
 /**
  * Native SSE: `GET /api/rooms/:room/events`. Resumes from `Last-Event-ID` (header), or the
@@ -36,6 +37,14 @@ export function registerSse(router: Router, ctx: ServerContext): void {
       session.close(toSwitchboardError(err));
     }
   }, { opensStream: true });
+
+  // HEAD opens no stream: checked as the GET is (token, right, room, cursor), answered at once with the stream's head.
+  router.on('HEAD', '/api/rooms/:room/events', async (req, res, params, url) => {
+    const session = await requestSession(ctx, req, url, 'sse');
+    await session.roomInfo(params.room!);
+    parseCursor(headerValue(req.headers['last-event-id']) ?? url.searchParams.get('lastEventId') ?? url.searchParams.get('after'));
+    res.writeHead(200, SSE_HEADERS).end();
+  });
 }
 
 /**
