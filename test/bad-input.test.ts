@@ -67,6 +67,32 @@ describe('bad input gets a clear error and loses nothing', () => {
     ws.close();
   });
 
+  it('a JSON body that starts with a UTF-8 byte order mark is taken, on every JSON route, the lecture\'s /update too', async () => {
+    const bom = (json: unknown): Buffer => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(json))]);
+    const send = (method: string, path: string, json: unknown): ReturnType<typeof request> =>
+      request(`${s.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: bom(json) });
+    const published = await send('POST', '/api/rooms/bad/messages', { text: 'with a BOM', clientId: 'bom-1' });
+    assert.equal(published.status, 201, published.body);
+    const seq = (published.json() as { seq: number }).seq;
+    const steps: [string, string, unknown, number][] = [
+      ['PATCH', `/api/rooms/bad/messages/${seq}`, { text: 'edited with a BOM' }, 201],
+      ['POST', `/api/rooms/bad/messages/${seq}/reactions`, { emoji: '👍' }, 201],
+      ['PUT', '/api/rooms/bad/read', { seq }, 200],
+      ['POST', '/api/rooms/bad/typing', {}, 204],
+      ['DELETE', `/api/rooms/bad/messages/${seq}`, { clientId: 'bom-del' }, 201],
+      ['POST', '/update', { text: 'lecture with a BOM' }, 200],
+    ];
+    for (const [method, path, json, status] of steps) {
+      const r = await send(method, path, json);
+      assert.equal(r.status, status, `${method} ${path}: ${r.body}`);
+      // Within the publish budget of this suite's server (5/s), which the tests after this one count on.
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    // Only one: a second mark is not JSON.
+    const twice = await request(`${s.url}/api/rooms/bad/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), bom({ text: 'x' })]) });
+    assert.equal((twice.json() as { code: string }).code, 'BAD_JSON');
+  });
+
   it('invalid UTF-8 gets close 1007 over WebSocket and 400 INVALID_UTF8 over HTTP', async () => {
     const r = await request(`${s.url}/api/rooms/bad/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.from([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]) });
     assert.equal(r.status, 400);

@@ -238,7 +238,7 @@ export function maxBodyBytes(maxMessageBytes: number): number {
  * Reads a JSON body: declared as JSON (UNSUPPORTED_MEDIA_TYPE otherwise: a cross-site form can
  * send text/plain without a CORS preflight, never application/json), at most `limit` bytes
  * (MESSAGE_TOO_LARGE past it, without reading the rest into memory), valid UTF-8 (INVALID_UTF8),
- * valid JSON (BAD_JSON). raw-body does the reading.
+ * valid JSON (BAD_JSON), after a byte order mark if there is one. raw-body does the reading.
  */
 export async function readJsonBody(req: HttpRequest, limit: number): Promise<unknown> {
   if (!isJsonType(req.headers['content-type'])) {
@@ -254,8 +254,10 @@ export async function readJsonBody(req: HttpRequest, limit: number): Promise<unk
     throw new SwitchboardError('BAD_REQUEST', (err as Error).message);
   }
   if (!isUtf8(raw)) throw new SwitchboardError('INVALID_UTF8');
+  // A byte order mark (EF BB BF) before the JSON, as some editors and Windows tools write: ignored (RFC 8259, 8.1).
+  const text = raw.toString('utf8');
   try {
-    return JSON.parse(raw.toString('utf8')) as unknown;
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as unknown;
   } catch {
     throw new SwitchboardError('BAD_JSON');
   }
