@@ -129,6 +129,26 @@ describe('bad input gets a clear error and loses nothing', () => {
     ws.close();
   });
 
+  it('a path whose percent-escapes do not decode (%ZZ, %4, not UTF-8) gets 400 BAD_REQUEST naming it, not 404', async () => {
+    for (const [path, named] of [
+      ['/api/rooms/%ZZ', '"%ZZ"'],
+      ['/api/rooms/%ZZ/messages', '"%ZZ"'],
+      ['/api/rooms/bad/messages/%ZZ', '"%ZZ"'],
+      ['/api/rooms/a%4', '"%4"'],
+      ['/api/rooms/%E2%82', 'not UTF-8'],
+      ['/%ZZ', '"%ZZ"'],
+    ] as const) {
+      const r = await request(`${s.url}${path}`);
+      assert.equal(r.status, 400, path);
+      const body = r.json() as { code: string; message: string };
+      assert.equal(body.code, 'BAD_REQUEST', path);
+      assert.ok(body.message.includes(named), `${path}: ${body.message}`);
+    }
+    assert.equal((await request(`${s.url}/api/rooms/%ZZ`, { method: 'PUT' })).status, 400);
+    // Escapes that decode are routed as ever.
+    assert.equal(((await request(`${s.url}/api/rooms/%62ad`)).json() as { name: string }).name, 'bad');
+  });
+
   it('room names made only of dots (path segments URLs resolve away) get 400 INVALID_ROOM_NAME over HTTP and WebSocket', async () => {
     for (const room of ['.', '..', '...']) {
       // As sent, not resolved: `--path-as-is`.

@@ -114,6 +114,12 @@ export class Router {
     }
     const found = this.routeOf(req);
     if (!found) {
+      // A path that does not decode is no route's: find-my-way finds none for it.
+      const bad = badEscape(pathOf(req));
+      if (bad !== undefined) {
+        this.fail(res, new SwitchboardError('BAD_REQUEST', bad), req);
+        return;
+      }
       setCommonHeaders(res);
       this.fallback(req, res);
       return;
@@ -165,6 +171,22 @@ export class Router {
     if (code !== 'INTERNAL' && req) {
       this.ctx.badInput.warn(`http:${code}`, { code, method: req.method, path: (req.url ?? '').split('?')[0]!.slice(0, 200), address: req.socket.remoteAddress }, (err as Error).message.slice(0, 200));
     }
+  }
+}
+
+/** A percent-escape: `%` and two hex digits. */
+const ESCAPE = /%(?![0-9A-Fa-f]{2})/;
+
+/** What is wrong with the percent-escapes of `path` (`%ZZ`, `%4`, or bytes that are not UTF-8); undefined when it decodes. */
+function badEscape(path: string): string | undefined {
+  if (!path.includes('%')) return undefined;
+  const bad = ESCAPE.exec(path);
+  if (bad !== null) return `the path holds a malformed percent-escape ${JSON.stringify(path.slice(bad.index, bad.index + 3))} (a % takes two hex digits)`;
+  try {
+    decodeURIComponent(path);
+    return undefined;
+  } catch {
+    return 'the percent-escapes of the path are not UTF-8';
   }
 }
 
