@@ -201,6 +201,16 @@ describe('resolveConfig', () => {
     throwsOption(() => configFromEnv({ HEADERS_TIMEOUT_MS: '40000' }), /--headers-timeout-ms .* must not exceed --request-timeout-ms/);
     assert.equal(configFromEnv({ DEV_LOGIN: 'true', JWT_SECRET: 's3cret' }).devLogin, true);
   });
+
+  it('refuses a --static-dir given that is not a folder, wherever it came from; the default may be missing (the web app not built)', () => {
+    const missing = path.join(tmp, 'no-web-app');
+    throwsOption(() => resolveConfig({ flags: { staticDir: missing } }), /^cannot use --static-dir .*no-web-app \(from flag --static-dir\): no such folder$/);
+    throwsOption(() => configFromEnv({ STATIC_DIR: missing }), /\(from env STATIC_DIR\): no such folder$/);
+    throwsOption(() => resolveConfig({ file: { name: 'sb.json', values: { staticDir: missing } } }), /\(from file sb\.json \(key "staticDir"\)\): no such folder$/);
+    throwsOption(() => configFromEnv({ STATIC_DIR: configFile('not-a-folder.txt', 'x') }), /: a file, not a folder$/);
+    assert.equal(resolveConfig({ flags: { staticDir: tmp } }).staticDir, tmp);
+    assert.doesNotThrow(() => resolveConfig({ env: {} }), 'the default is not checked');
+  });
 });
 
 describe('switchboard serve options', () => {
@@ -221,6 +231,7 @@ describe('switchboard serve options', () => {
       [['--dev-login'], {}, /--dev-login needs --jwt-secret.*flag --dev-login/],
       [['--port'], {}, /--port/],
       [['--prot', '3000'], {}, /unknown option '--prot'.*--port/],
+      [['--static-dir', path.join(tmp, 'nonexistent')], {}, /cannot use --static-dir .*nonexistent \(from flag --static-dir\): no such folder/],
     ];
     const results = await Promise.all(cases.map(([args, env]) => serve(args, env)));
     for (const [i, [args, env, pattern]] of cases.entries()) {

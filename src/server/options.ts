@@ -5,7 +5,7 @@
  * `DEFAULT_CONFIG`, `configFromEnv`, the flags of `switchboard serve` and the README's
  * "Configuration" table are all derived from it; test/options.test.ts keeps the README in step.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -445,7 +445,7 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     env: 'STATIC_DIR',
     default: path.join(findPackageRoot(), 'dist', 'public'),
     defaultText: '`dist/public` of the package',
-    help: 'folder of the built web app',
+    help: 'folder of the built web app; one given must exist (serve stops with exit code 2 otherwise)',
     value: text('dir'),
   },
   logLevel: {
@@ -543,7 +543,7 @@ function closest(key: string): string | undefined {
  * - store `redis` needs a Redis URL; `devLogin` needs `jwtSecret`; `webhookUrl` needs
  *   `webhookSecret`; `headersTimeoutMs` must not exceed `requestTimeoutMs`; `metricsPort` needs
  *   `metrics` on and differs from `port`; `tlsCert` and `tlsKey` go together; `workers` past 1
- *   needs a shared store (not `memory`).
+ *   needs a shared store (not `memory`); a `staticDir` given is an existing folder.
  * Every value given is checked, overridden or not. Throws OptionError (one line naming the
  * option and where the value came from) at the first bad value or broken rule.
  */
@@ -611,7 +611,23 @@ export function resolveConfig(sources: ConfigSources = {}): ServerConfig {
   if (c.metricsPort !== undefined && c.metricsPort !== 0 && c.metricsPort === c.port) {
     throw new OptionError(`--metrics-port (${c.metricsPort}, from ${cameFrom('metricsPort')}) must differ from --port (from ${cameFrom('port')})`);
   }
+  // A folder given must be there, as the files of --tls-cert or --jwks must: the web app would
+  // silently answer 404. The default one is missing until the web app is built (npx vite build).
+  if (from.staticDir !== 'default') {
+    const why = notAFolder(c.staticDir);
+    if (why !== undefined) throw new OptionError(`cannot use --static-dir ${c.staticDir} (from ${cameFrom('staticDir')}): ${why}`);
+  }
   return c;
+}
+
+/** Why `dir` is not a folder that can be read (no such folder, a file...), or undefined when it is one. */
+function notAFolder(dir: string): string | undefined {
+  try {
+    return statSync(dir).isDirectory() ? undefined : 'a file, not a folder';
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return e.code === 'ENOENT' ? 'no such folder' : e.code === 'EACCES' ? 'permission denied' : e.code === 'ENOTDIR' ? 'a file is on its path' : (e.code ?? e.message);
+  }
 }
 
 /** Reads a `--config` file: JSON. Throws OptionError when it cannot be read or parsed. */
