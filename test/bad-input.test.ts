@@ -93,6 +93,25 @@ describe('bad input gets a clear error and loses nothing', () => {
     assert.equal((twice.json() as { code: string }).code, 'BAD_JSON');
   });
 
+  it('schema refusals name what is wrong: the query parameter q of search, the field or the body itself', async () => {
+    const cases: [string, Parameters<typeof request>[1], RegExp][] = [
+      ['/api/rooms/bad/search', {}, /: q: /],
+      ['/api/rooms/bad/search?q=', {}, /: q: .*>=1 characters/],
+      [`/api/rooms/bad/search?q=${'x'.repeat(201)}`, {}, /: q: .*<=200 characters/],
+      ['/api/rooms/bad/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '"hi"' }, /: body: .*expected object/],
+      ['/api/rooms/bad/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"text":42}' }, /: text: /],
+      ['/api/rooms/bad/read', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '[]' }, /: body: .*expected object/],
+    ];
+    for (const [path, init, pattern] of cases) {
+      const r = await request(`${s.url}${path}`, init);
+      assert.equal(r.status, 400, path);
+      const { code, message } = r.json() as { code: string; message: string };
+      assert.equal(code, 'BAD_REQUEST', path);
+      assert.match(message, pattern, path);
+      assert.doesNotMatch(message, /\bvalue:|schema: :/, path);
+    }
+  });
+
   it('invalid UTF-8 gets close 1007 over WebSocket and 400 INVALID_UTF8 over HTTP', async () => {
     const r = await request(`${s.url}/api/rooms/bad/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.from([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]) });
     assert.equal(r.status, 400);

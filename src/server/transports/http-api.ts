@@ -66,9 +66,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
   });
 
   router.on('POST', '/api/rooms/:room/messages', async (req, res, params, url) => {
-    const body = publishBody.safeParse(await readJsonBody(req, maxBodyBytes(config.maxMessageBytes)));
-    if (!body.success) throw new SwitchboardError('BAD_REQUEST', body.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    const { text, data, event, clientId, name, member, connectionId, replyTo } = body.data;
+    const { text, data, event, clientId, name, member, connectionId, replyTo } = parse(publishBody, await readJsonBody(req, maxBodyBytes(config.maxMessageBytes)));
     // The body names the sender on an open server (and for the server API: on behalf of whom).
     const session = await requestSession(ctx, req, url, 'http', { name, member, connection: connectionId }, true);
     const ack = await session.publish(params.room!, { text, data, event, clientId, replyTo, onBehalfOf: { name, member } });
@@ -127,7 +125,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
 
   /** Search: `?q=` (1-200 characters), `?limit=` (1-50, default 20), `?before=<seq>`. */
   router.on('GET', '/api/rooms/:room/search', async (req, res, params, url) => {
-    const q = parse(searchQuery, url.searchParams.get('q') ?? '');
+    const q = parse(searchQuery, url.searchParams.get('q') ?? '', 'q');
     const limit = intParam(url, 'limit', 1, 50) ?? 20;
     const before = intParam(url, 'before', 1, Number.MAX_SAFE_INTEGER);
     const session = await requestSession(ctx, req, url, 'http');
@@ -186,10 +184,13 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
   });
 }
 
-/** A value checked by a schema; BAD_REQUEST naming what is wrong. */
-function parse<T>(schema: ZodType<T>, value: unknown): T {
+/**
+ * A value checked by a schema; BAD_REQUEST naming what is wrong: the field of a body
+ * (`text: ...`), or `what` for the value itself (`body`, or a query parameter's name: `q: ...`).
+ */
+function parse<T>(schema: ZodType<T>, value: unknown, what = 'body'): T {
   const r = schema.safeParse(value);
-  if (!r.success) throw new SwitchboardError('BAD_REQUEST', r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ').slice(0, 300));
+  if (!r.success) throw new SwitchboardError('BAD_REQUEST', r.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : what}: ${i.message}`).join('; ').slice(0, 300));
   return r.data;
 }
 
