@@ -1,7 +1,9 @@
 import { mintToken } from '../src/server/auth/mint-token.js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +121,29 @@ describe('switchboard CLI', () => {
     const r = await run(['serve', '--port', '0', '--data-dir', '/proc/nope'], undefined, 20_000);
     assert.equal(r.code, 1);
     assert.equal(r.stderr, 'switchboard: cannot start: cannot create the data folder /proc/nope: ENOENT at /proc/nope\n');
+  });
+
+  it('serve whose store cannot be opened exits 1 with one line saying what could not be opened and why, not a publish\'s "nothing was stored"', { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-cli-'));
+    try {
+      // The database file's place is taken by a folder.
+      mkdirSync(path.join(dir, 'switchboard.db'));
+      const r = await run(['serve', '--port', '0', '--data-dir', dir], undefined, 20_000);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `switchboard: cannot start: cannot open the SQLite store ${path.join(dir, 'switchboard.db')}: unable to open database file\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Redis that does not answer: named by its URL, its credentials masked.
+    const unreachable = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'redis', redisUrl: 'redis://user:hunter2@127.0.0.1:1', logLevel: 'silent' });
+    try {
+      await assert.rejects(unreachable.listen(), (err: Error) => {
+        assert.equal(err.message, 'cannot open the Redis store at redis://***@127.0.0.1:1: Redis did not answer within 5000 ms');
+        return true;
+      });
+    } finally {
+      await unreachable.close().catch(() => {});
+    }
   });
 
   it('send: publishes on every transport, prints the seq, exits 0', { timeout: 30_000 }, async () => {

@@ -82,6 +82,8 @@ export class SwitchboardError extends Error {
   readonly status: number;
   /** WebSocket close code, when the error ends a connection. */
   readonly closeCode: number | undefined;
+  /** What the message says past the catalog's text, when anything (why this one happened). */
+  readonly detail: string | undefined;
 
   constructor(code: ErrorCode, detail?: string) {
     const entry: { status: number; close?: number; message: string } = ERRORS[code];
@@ -93,6 +95,7 @@ export class SwitchboardError extends Error {
     this.code = code;
     this.status = entry.status;
     this.closeCode = entry.close;
+    this.detail = detail || undefined;
   }
 
   toBody(): ErrorBody {

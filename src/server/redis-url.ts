@@ -108,3 +108,8 @@ function readSentinelUrl(url: string): SentinelUrl | undefined {
 export function isSentinelUrl(url: string): boolean {
   return parseSentinelUrl(url) !== undefined;
 }
+
+/** A Redis URL as messages show it: its credentials (`user:password@`) masked. */
+export function shownRedisUrl(url: string): string {
+  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^@/]*@/, '$1***@');
+}

@@ -42,6 +42,8 @@ import { createRedisClient, waitUntilReady } from './redis-connection.js';
 import { Router } from './router.js';
 import { createSecureServer, KEEP_ALIVE_TIMEOUT_MS, type SecureServer } from './secure-server.js';
 import { createStore } from './store/create-store.js';
+import { SqliteStore } from './store/sqlite-store.js';
+import { shownRedisUrl } from './redis-url.js';
 import type { MessageStore } from './store/message-store.js';
 import { registerHttpApi } from './transports/http-api.js';
 import { registerPolling } from './transports/polling.js';
@@ -165,6 +167,21 @@ async function sharedPresenceKey(url: string, prefix: string): Promise<Buffer> {
     return Buffer.from((await redis.get(name))!, 'base64');
   } finally {
     redis.disconnect();
+  }
+}
+
+/**
+ * `work`, whose failure at start-up is told in one line: what could not be done and why
+ * (`cannot open the SQLite store data/switchboard.db: unable to open database file`), not as
+ * the catalog's STORE_UNAVAILABLE, whose words are a publish's ("nothing was stored"). Errors
+ * that are not the catalog's say what they are about already (`cannot create the data folder...`).
+ */
+async function opening<T>(what: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (!(err instanceof SwitchboardError)) throw err;
+    throw new Error(`cannot ${what}: ${(err.detail ?? err.message).replace(/\s*\n\s*/g, ' ')}`, { cause: err });
   }
 }
 
@@ -474,17 +491,29 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const appSession = (): Session =>
     new Session(ctx, { id: 'app', principal: { kind: 'system', member: 'system', name: 'system', grants: {}, expiresAt: undefined, address: 'local' }, transport: 'http', presence: false });
 
+  /** What start-up opens, as its failures name it. */
+  const redisAt = config.redisUrl ? ` at ${shownRedisUrl(config.redisUrl)}` : '';
+  const storeName = messageStore
+    ? `the message store (${store.kind})`
+    : store instanceof SqliteStore
+      ? `the SQLite store ${store.path}`
+      : store.kind === 'redis'
+        ? `the Redis store${redisAt}`
+        : `the ${store.kind} store`;
+  const brokerName = !givenBroker && broker.kind === 'redis' ? `the Redis broker${redisAt}` : `the ${broker.kind} broker`;
+  const presenceName = !givenPresence && config.redisUrl ? `the Redis presence store${redisAt}` : 'the presence store';
+
   function start(): Promise<void> {
     starting ??= (async () => {
       if (metricsServer && config.metricsPort !== undefined) {
         metricsPort = await listenMetrics(metricsServer, config.metricsPort, config.metricsHost);
         logger.info({ port: metricsPort, host: config.metricsHost }, `metrics on http://${config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost}:${metricsPort}/metrics`);
       }
-      await store.init();
-      await broker.init();
-      await presence.init?.();
-      if (!presenceKey(config) && config.redisUrl) tickets.setKey(await sharedPresenceKey(config.redisUrl, config.redisPrefix));
-      await hub.room(DEFAULT_ROOM, true);
+      await opening(`open ${storeName}`, store.init());
+      await opening(`open ${brokerName}`, broker.init());
+      if (presence.init) await opening(`open ${presenceName}`, presence.init());
+      if (!presenceKey(config) && config.redisUrl) tickets.setKey(await opening(`read the presence key from Redis${redisAt}`, sharedPresenceKey(config.redisUrl, config.redisPrefix)));
+      await opening(`create the room ${DEFAULT_ROOM} in ${storeName}`, hub.room(DEFAULT_ROOM, true));
       const retention = { maxEntries: config.retentionCount, maxAgeMs: config.retentionMs };
       timers.push(setInterval(() => void store.trim(retention, Date.now()).catch((err: unknown) => logger.warn({ err }, 'retention failed')), 10_000));
       timers.push(setInterval(() => void hub.presence.tick(), 5_000));
