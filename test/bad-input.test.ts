@@ -135,6 +135,27 @@ describe('bad input gets a clear error and loses nothing', () => {
     ws.close();
   });
 
+  it('answers keep the order of the frames: a refusal found at once waits for the acks of the publishes before it', async (t) => {
+    const own = await startServer({ rateLimitPerSecond: 10_000, rateLimitBurst: 10_000 });
+    t.after(() => own.server.close());
+    await request(`${own.url}/api/rooms/order`, { method: 'PUT' });
+    const ws = new WsProbe(`ws://127.0.0.1:${own.port}/api/ws`);
+    await ws.opened;
+    // Each round: two publishes, then a frame that is not JSON, then a publish the session refuses.
+    for (let i = 0; i < 10; i++) {
+      ws.send({ type: 'publish', id: `a${i}`, room: 'order', text: `a${i}` });
+      ws.send({ type: 'publish', id: `b${i}`, room: 'order', text: `b${i}` });
+      ws.ws.send('{not json');
+      ws.send({ type: 'publish', id: `c${i}`, room: 'order', text: '', data: undefined });
+      ws.send({ type: 'publish', id: `d${i}`, room: 'nowhere', text: 'd' });
+    }
+    await waitFor(() => ws.frames.filter((f) => f.type === 'ack' || f.type === 'error').length >= 50, 5000, 'every answer');
+    const answers = ws.frames.filter((f) => f.type === 'ack' || f.type === 'error').map((f) => (f.type === 'ack' ? `ack ${String(f.id)}` : `${String(f.code)}${f.id ? ` ${String(f.id)}` : ''}`));
+    const expected = Array.from({ length: 10 }, (_, i) => [`ack a${i}`, `ack b${i}`, 'BAD_JSON', `${answers.find((a) => a.endsWith(` c${i}`))?.split(' ')[0]} c${i}`, `ROOM_NOT_FOUND d${i}`]).flat();
+    assert.deepEqual(answers, expected);
+    ws.close();
+  });
+
   it('unknown rooms and bad room names get 404 ROOM_NOT_FOUND and 400 INVALID_ROOM_NAME', async () => {
     const r = await request(`${s.url}/api/rooms/nope/messages`);
     assert.equal(r.status, 404);

@@ -18,15 +18,18 @@ const MAX_PUBLISHES_IN_FLIGHT = 64;
  * signal typing, refresh the token and ping; entries, acks and errors back (docs/protocol.md).
  * Frames are parsed here and run in order (FrameQueue) through the session. Consecutive
  * publishes are pipelined: each is started (its store append issued) in the order it came, up to
- * MAX_PUBLISHES_IN_FLIGHT at once, without waiting for the ack of the one before; any other
- * frame waits until every publish before it was answered. Stores take appends in call order, so
- * a client's messages keep their order (not with an `onPublish` hook, which may take its time:
- * publishes then run one by one).
+ * MAX_PUBLISHES_IN_FLIGHT at once, without waiting for the ack of the one before, and answered
+ * in that order (a refusal found early waits for the acks before it); any other frame, and the
+ * error of a frame that could not be read, waits until every publish before it was answered.
+ * Stores take appends in call order, so a client's messages keep their order (not with an
+ * `onPublish` hook, which may take its time: publishes then run one by one).
  */
 export class WebSocketConnection implements FrameHandler {
   private rejected = 0;
   /** Publishes not yet answered; made at the first publish (most connections of a big room never publish). */
   private inflight: Set<Promise<void>> | undefined;
+  /** The answer of the last publish: the next one's is written after it. */
+  private lastAnswer: Promise<void> = Promise.resolve();
   /** Set when the publish budget was refused FLOOD_DISCONNECT_AFTER times in a row. */
   private flood: SwitchboardError | undefined;
 
@@ -80,22 +83,33 @@ export class WebSocketConnection implements FrameHandler {
       if (frame.type === 'publish' && !this.ctx.hooks.onPublish) {
         const inflight = (this.inflight ??= new Set());
         if (inflight.size >= MAX_PUBLISHES_IN_FLIGHT) await Promise.race(inflight);
-        const answered: Promise<void> = this.onFrame(frame)
-          .catch((err: unknown) => this.report(err, id))
+        const outcome = this.publish(frame).then(
+          (ack) => () => ack && this.send(ack),
+          (err: unknown) => () => this.report(err, id),
+        );
+        const answered: Promise<void> = Promise.all([this.lastAnswer, outcome])
+          .then(([, answer]) => answer())
           .finally(() => {
             inflight.delete(answered);
             this.endFlood();
           });
+        this.lastAnswer = answered;
         inflight.add(answered);
         return;
       }
       // Anything else comes after the answers to every publish before it.
-      if (this.inflight && this.inflight.size > 0) await Promise.all(this.inflight);
+      await this.publishesAnswered();
       await this.onFrame(frame);
       this.endFlood();
     } catch (err) {
+      // A frame refused before it ran (not JSON, no such type, the schema's): after them too.
+      await this.publishesAnswered();
       this.report(err, id);
     }
+  }
+
+  private async publishesAnswered(): Promise<void> {
+    if (this.inflight && this.inflight.size > 0) await Promise.all(this.inflight);
   }
 
   /** A flooding client is disconnected (4008) once every publish before was answered: only unanswered ones are lost, and it knows which. */
@@ -129,18 +143,8 @@ export class WebSocketConnection implements FrameHandler {
           this.send({ type: 'unsubscribed', ...id, room: frame.room });
           return;
         case 'publish': {
-          let ack;
-          try {
-            ack = await session.publish(frame.room, { text: frame.text, data: frame.data, event: frame.event, clientId: frame.clientId, replyTo: frame.replyTo });
-          } catch (err) {
-            if (err instanceof SwitchboardError && err.code === 'RATE_LIMITED' && ++this.rejected > FLOOD_DISCONNECT_AFTER) {
-              this.flood = err; // closed by endFlood once the publishes before this one are answered
-              return;
-            }
-            throw err;
-          }
-          this.rejected = 0;
-          this.send({ type: 'ack', ...id, ...ack });
+          const ack = await this.publish(frame);
+          if (ack) this.send(ack);
           return;
         }
         case 'edit':
@@ -168,6 +172,23 @@ export class WebSocketConnection implements FrameHandler {
       if ('room' in frame && err instanceof SwitchboardError) Object.assign(err, { room: frame.room });
       throw err;
     }
+  }
+
+  /** Publishes; resolves with the ack frame to send, or nothing when the client is to be cut for flooding. */
+  private async publish(frame: Extract<ClientFrame, { type: 'publish' }>): Promise<ServerFrame | undefined> {
+    let ack;
+    try {
+      ack = await this.session.publish(frame.room, { text: frame.text, data: frame.data, event: frame.event, clientId: frame.clientId, replyTo: frame.replyTo });
+    } catch (err) {
+      if (err instanceof SwitchboardError && err.code === 'RATE_LIMITED' && ++this.rejected > FLOOD_DISCONNECT_AFTER) {
+        this.flood = err; // closed by endFlood once the publishes before this one are answered
+        return undefined;
+      }
+      if (err instanceof SwitchboardError) Object.assign(err, { room: frame.room });
+      throw err;
+    }
+    this.rejected = 0;
+    return { type: 'ack', ...(frame.id !== undefined ? { id: frame.id } : {}), ...ack };
   }
 
   private send(frame: ServerFrame): void {
