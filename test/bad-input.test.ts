@@ -303,11 +303,17 @@ describe('bad input gets a clear error and loses nothing', () => {
     assert.equal((await request(`${s.url}/api/rooms/bad/longpoll?timeout=10`)).status, 200);
   });
 
-  it('unknown routes get 404 NOT_FOUND and wrong methods 405', async () => {
+  it('unknown routes get 404 NOT_FOUND and wrong methods 405 with the Allow header (RFC 9110)', async () => {
     const r = await request(`${s.url}/api/nothing-here`);
     assert.equal(r.status, 404);
     assert.equal((r.json() as { code: string }).code, 'NOT_FOUND');
+    assert.equal(r.headers.allow, undefined);
     const m = await request(`${s.url}/api/rooms/bad/typing`, { method: 'DELETE' });
     assert.equal(m.status, 405);
+    assert.equal((m.json() as { code: string }).code, 'METHOD_NOT_ALLOWED');
+    assert.equal(m.headers.allow, 'POST, OPTIONS');
+    const room = await request(`${s.url}/api/rooms/bad`, { method: 'POST' });
+    assert.equal(room.status, 405);
+    assert.equal(room.headers.allow, 'GET, HEAD, PUT, DELETE, OPTIONS');
   });
 });

@@ -72,7 +72,9 @@ describe('where /metrics is served', () => {
       const other = await request(`http://127.0.0.1:${port}/api/rooms`);
       assert.equal(other.status, 404, 'the operations port serves /metrics, /healthz and /readyz only');
       assert.equal((other.json() as { code: string }).code, 'NOT_FOUND');
-      assert.equal((await request(`http://127.0.0.1:${port}/metrics`, { method: 'POST' })).status, 405);
+      const refused = await request(`http://127.0.0.1:${port}/metrics`, { method: 'POST' });
+      assert.equal(refused.status, 405);
+      assert.equal(refused.headers.allow, 'GET, HEAD');
       // Health probes may use the operations port (not queued behind the main port's clients), and the main port still answers them.
       for (const base of [`http://127.0.0.1:${port}`, s.url]) {
         const health = await request(`${base}/healthz`);

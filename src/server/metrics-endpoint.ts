@@ -64,7 +64,10 @@ export function createMetricsServer(o: MetricsServerOptions): http.Server {
     };
     const path = (req.url ?? '/').split('?')[0]!;
     if (path !== '/metrics' && path !== '/healthz' && path !== '/readyz') fail(new SwitchboardError('NOT_FOUND', path.slice(0, 200)));
-    else if (req.method !== 'GET' && req.method !== 'HEAD') fail(new SwitchboardError('METHOD_NOT_ALLOWED', req.method));
+    else if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      fail(new SwitchboardError('METHOD_NOT_ALLOWED', req.method));
+    }
     else if (path === '/metrics') answerMetrics(o.metrics, o.token, req, res, o.text).catch(fail);
     else {
       const answer = path === '/healthz' ? Promise.resolve({ status: 200, body: { status: 'ok' } }) : o.readiness();

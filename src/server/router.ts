@@ -158,9 +158,10 @@ export class Router {
     return found;
   }
 
-  /** True when some route has this path under another method (for 405 rather than 404). */
-  hasPath(path: string): boolean {
-    return (['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const).some((m) => this.fmw.find(m, path) !== null);
+  /** The methods `path` has a route for (HEAD wherever GET is; OPTIONS is the CORS preflight's), as an `Allow` header lists them. */
+  methodsOf(path: string): string[] {
+    const methods = (['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const).filter((m) => this.fmw.find(m, path) !== null || (m === 'HEAD' && this.fmw.find('GET', path) !== null));
+    return methods.length > 0 ? [...methods, 'OPTIONS'] : [];
   }
 
   /** Answers with the catalog error; a refused request is logged at warn (one line, no stack, a few per code and 10 s). */

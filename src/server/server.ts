@@ -335,7 +335,10 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const router = new Router(ctx, (req, res) => notFound(req, res));
   function notFound(req: HttpRequest, res: HttpResponse): void {
     const path = (req.url ?? '/').split('?')[0]!;
-    const err = router.hasPath(path) ? new SwitchboardError('METHOD_NOT_ALLOWED', req.method) : new SwitchboardError('NOT_FOUND', path);
+    const allowed = router.methodsOf(path);
+    const err = allowed.length > 0 ? new SwitchboardError('METHOD_NOT_ALLOWED', req.method) : new SwitchboardError('NOT_FOUND', path);
+    // RFC 9110: a 405 says which methods the resource has.
+    if (allowed.length > 0) res.setHeader('allow', allowed.join(', '));
     // `/switchboard-client.js` (and its source map): the SDK for pages without a bundler (docs/client.md).
     const files = sdkFiles && /^\/switchboard-client\.js(\.map)?$/.test(path) ? sdkFiles : staticFiles;
     if (files && (req.method === 'GET' || req.method === 'HEAD') && err.code === 'NOT_FOUND') {
