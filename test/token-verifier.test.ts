@@ -285,11 +285,11 @@ describe('loadTokenVerifierFromFiles', () => {
 
   it('an unreadable file, a bad PEM, bad JSON, not a key set → an Error naming the option and the file', async () => {
     const missing = path.join(dir, 'missing.pem');
-    assert.throws(() => loadTokenVerifierFromFiles({ publicKeyFile: missing }), (e: Error) => e.message === `publicKeyFile ${missing}: cannot read it (ENOENT)`);
-    assert.throws(() => loadTokenVerifierFromFiles({ jwksFile: path.join(dir, 'missing.json') }), /^Error: jwksFile .*missing\.json: cannot read it \(ENOENT\)/);
-    assert.throws(() => loadTokenVerifierFromFiles({ publicKeyFile: file('bad.pem', '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n') }), /^Error: publicKeyFile .*bad\.pem: not a PEM public key$/);
-    assert.throws(() => loadTokenVerifierFromFiles({ jwksFile: file('bad.json', '{"keys": [') }), /^Error: jwksFile .*bad\.json: not JSON$/);
-    assert.throws(() => loadTokenVerifierFromFiles({ jwksFile: file('notset.json', '{"kty": "RSA"}') }), /^Error: jwksFile .*notset\.json: not a JSON Web Key Set/);
+    assert.throws(() => loadTokenVerifierFromFiles({ publicKeyFile: missing }), (e: Error) => e.message === `cannot read --jwt-public-key file ${missing}: no such file`);
+    assert.throws(() => loadTokenVerifierFromFiles({ jwksFile: path.join(dir, 'missing.json') }), /^Error: cannot read --jwks file .*missing\.json: no such file/);
+    assert.throws(() => loadTokenVerifierFromFiles({ publicKeyFile: file('bad.pem', '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n') }), /^Error: --jwt-public-key file .*bad\.pem: not a PEM public key$/);
+    assert.throws(() => loadTokenVerifierFromFiles({ jwksFile: file('bad.json', '{"keys": [') }), /^Error: --jwks file .*bad\.json: not JSON$/);
+    assert.throws(() => loadTokenVerifierFromFiles({ jwksFile: file('notset.json', '{"kty": "RSA"}') }), /^Error: --jwks file .*notset\.json: not a JSON Web Key Set/);
   });
 });
 

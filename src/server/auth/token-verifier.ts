@@ -166,19 +166,19 @@ export interface TokenVerifierFiles {
 /**
  * The verifier a server configuration asks for, its files read now (synchronously: this runs at
  * startup). Returns undefined when no key is configured (empty strings count as not set). Throws
- * an Error naming the option and the problem: an unreadable file, no PEM public key in it, not
+ * an Error naming the option (as `serve` spells it: `--jwks`, `--jwt-public-key`) and the problem: an unreadable file, no PEM public key in it, not
  * JSON, not a key set of public keys.
  */
 export function loadTokenVerifierFromFiles(files: TokenVerifierFiles): TokenVerifier | undefined {
   const sources: TokenVerifierOptions = {};
   if (files.secret) sources.secret = files.secret;
   if (files.publicKeyFile) {
-    const label = `publicKeyFile ${files.publicKeyFile}`;
+    const label = `--jwt-public-key file ${files.publicKeyFile}`;
     sources.publicKeyPem = readText(files.publicKeyFile, label);
     publicKeySource(sources.publicKeyPem, label); // to fail here, naming the file
   }
   if (files.jwksFile) {
-    const label = `jwksFile ${files.jwksFile}`;
+    const label = `--jwks file ${files.jwksFile}`;
     const text = readText(files.jwksFile, label);
     try {
       sources.jwks = JSON.parse(text) as object;
@@ -200,7 +200,9 @@ function readText(path: string, label: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`${label}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'a folder, not a file' : (e.code ?? e.message);
+    throw new Error(`cannot read ${label}: ${why}`);
   }
 }
 
