@@ -9,7 +9,7 @@
  */
 export const ERRORS = {
   BAD_JSON: { status: 400, message: 'The body or frame is not valid JSON' },
-  BAD_REQUEST: { status: 400, message: 'The request does not match the schema' },
+  BAD_REQUEST: { status: 400, message: 'The request is malformed' },
   TEXT_REQUIRED: { status: 400, message: 'A non-empty "text" (or, on the native routes, a "data") is required' },
   INVALID_ROOM_NAME: { status: 400, message: 'Room names are 1-64 characters of A-Z a-z 0-9 _ . -, not only dots' },
   INVALID_CURSOR: { status: 400, message: 'The cursor is not of the form "<epoch>:<seq>" or "<seq>"' },
