@@ -303,6 +303,19 @@ describe('bad input gets a clear error and loses nothing', () => {
     assert.equal((await request(`${s.url}/api/rooms/bad/longpoll?timeout=10`)).status, 200);
   });
 
+  it('a server with no web app to serve says so once at start, and / answers 404 NOT_FOUND while the API works', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const bare = await startServer({ staticDir: '/nonexistent-switchboard-app', logger });
+    try {
+      assert.equal(lines.filter((l) => l.level === 40 && String(l.msg).startsWith('no web app to serve')).length, 1);
+      assert.equal((await request(`${bare.url}/`)).status, 404);
+      assert.equal((await request(`${bare.url}/healthz`)).status, 200);
+    } finally {
+      await bare.server.close();
+    }
+  });
+
   it('unknown routes get 404 NOT_FOUND and wrong methods 405 with the Allow header (RFC 9110)', async () => {
     const r = await request(`${s.url}/api/nothing-here`);
     assert.equal(r.status, 404);

@@ -330,6 +330,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const ctx: ServerContext = { config, hub, logger, badInput: new LogLimiter(logger), metrics, connections, policy, limits, tickets, hooks: hooks ?? {} };
 
   const staticFiles = existsSync(config.staticDir) ? sirv(config.staticDir, { etag: true, gzip: true, single: false, setHeaders: appHeaders }) : undefined;
+  // Said once at start: otherwise `/` answers 404 with nothing in the log to say why.
+  if (!staticFiles) logger.warn({ staticDir: config.staticDir }, 'no web app to serve: its folder is missing (npm run build makes it); the API and the lecture routes work');
   const sdkDir = browserSdkDir();
   const sdkFiles = sdkDir ? sirv(sdkDir, { etag: true, single: false, setHeaders: appHeaders }) : undefined;
   const router = new Router(ctx, (req, res) => notFound(req, res));
