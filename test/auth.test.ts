@@ -9,7 +9,7 @@ import http from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { connect } from '../src/client/index.js';
+import { connect, type Client } from '../src/client/index.js';
 import { SwitchboardError } from '../src/protocol/errors.js';
 import { TRANSPORTS, type Entry, type HistoryPage, type PresenceMember } from '../src/protocol/types.js';
 import { verifyWebhook } from '../src/server/webhooks/webhook-signature.js';
@@ -274,6 +274,34 @@ describe('identities and rights from tokens', () => {
       assert.equal(back.status, 'connected');
       await back.close();
       await client.close();
+    }
+  });
+
+  it('an administrator disconnects a polling guest of an open server: its polls name no member, their presence ticket does, and the order reaches them', { timeout: 20_000 }, async () => {
+    const open = await startServer({ apiKey: 'the-api-key', presenceGraceMs: 100 });
+    // Closed whatever happens: a client left polling would keep the test process alive.
+    const clients: Client[] = [];
+    try {
+      for (const transport of ['long-polling', 'polling'] as const) {
+        const member = `guest-on-${transport}`;
+        const client = await connect({ url: open.url, ...FAST, room: 'lobby', create: true, name: 'Gus', member, transport, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+        clients.push(client);
+        const errors: string[] = [];
+        client.on('error', (err) => errors.push(err.code));
+        const kicked = await request(`${open.url}/api/rooms/lobby/members/${member}`, { method: 'DELETE', headers: { authorization: 'Bearer the-api-key' } });
+        assert.equal(kicked.status, 204);
+        // Before: the held long poll's principal was a made-up guest, not the member named; it was
+        // answered 25 s later as if timed out, and the next one came after the order was forgotten.
+        await waitFor(() => client.status === 'closed', 5000, `${transport}: the client stops`);
+        assert.ok(errors.includes('MEMBER_DISCONNECTED'), `${transport}: told why (${errors.join(', ')})`);
+        const back = await connect({ url: open.url, ...FAST, room: 'lobby', name: 'Gus', member, transport });
+        clients.push(back);
+        await back.publish(`back over ${transport}`);
+        assert.equal(back.status, 'connected');
+      }
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      await open.server.close();
     }
   });
 

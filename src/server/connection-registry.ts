@@ -25,6 +25,11 @@ export interface Closable extends Linked<Closable> {
   sweep?(now: number): boolean;
   /** Rooms it is in, for a disconnect limited to one room. */
   inRoom?(room: string): boolean;
+  /**
+   * True when an administrator's disconnect of `member` is meant for it: the member it is present
+   * as (a held poll's presence ticket), else its principal's. Without it, the principal's.
+   */
+  actsFor?(member: string): boolean;
 }
 
 /**
@@ -106,7 +111,8 @@ export class ConnectionRegistry {
   disconnect(member: string, room?: string): number {
     let n = 0;
     for (const c of [...this.open]) {
-      if (c.principal?.member !== member || (room !== undefined && !c.inRoom?.(room))) continue;
+      const own = c.actsFor ? c.actsFor(member) : c.principal?.member === member;
+      if (!own || (room !== undefined && !c.inRoom?.(room))) continue;
       c.close?.(new SwitchboardError('MEMBER_DISCONNECTED'));
       n++;
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createRoom, send, skipWithoutBrowser, useHarness, waitForMessage } from './harness.js';
+import { createRoom, send, skipWithoutBrowser, useHarness, waitConnected, waitForMessage } from './harness.js';
 
 const skip = skipWithoutBrowser();
 const API_KEY = 'e2e-admin-key-0123456789';
@@ -48,20 +48,30 @@ describe('web app: the admin page', { skip }, () => {
     await ops.waitFor({ state: 'detached' });
   });
 
-  // Over WebSocket and SSE, the transports the server ends a member's connection on (a polling
-  // member has no connection between its requests, and the server takes its next poll).
-  it('a member disconnected by an administrator is told so (WebSocket, SSE)', async () => {
+  // Every transport: WebSocket and SSE have their connection closed; a held long poll answers
+  // 403 MEMBER_DISCONNECTED, and a short poller's next poll is refused with it. A guest's polls
+  // claim no member (only their presence ticket names it): the order must reach them all the same.
+  it('a member disconnected by an administrator is told so, and may join again (every transport)', async () => {
     await createRoom(suite.h, 'kick');
-    const transports = ['websocket', 'sse'] as const;
+    const transports = ['websocket', 'sse', 'long-polling', 'polling'] as const;
     const members = await Promise.all(transports.map((transport) => suite.open({ name: `Kim-${transport}`, hash: '#/room/kick', transport })));
     const { members: here } = (await (await fetch(`${suite.h.base}/api/rooms/kick/presence`)).json()) as { members: Array<{ name: string; member: string }> };
     for (const [i, transport] of transports.entries()) {
+      const { page } = members[i]!;
       const member = here.find((m) => m.name === `Kim-${transport}`)!.member;
       const res = await fetch(`${suite.h.base}/api/rooms/kick/members/${encodeURIComponent(member)}`, { method: 'DELETE', headers: { authorization: `Bearer ${API_KEY}` } });
       assert.equal(res.status, 204, `DELETE member over ${transport}`);
-      const banner = members[i]!.page.locator('.banner-text', { hasText: /disconnected|closed/ });
-      await banner.waitFor();
+      // Before: a guest's held long poll was not ended (it claims no member), and its next one came after the order's 10 s.
+      const banner = page.locator('.banner-text', { hasText: /disconnected|closed/ });
+      await banner.waitFor().catch((err: Error) => assert.fail(`over ${transport}: no banner (${err.message.split('\n')[0]})`));
       assert.equal(await banner.textContent(), 'An administrator disconnected you from #kick.', `over ${transport}`);
+
+      // Joining again is let through at once (a new presence ticket), and new messages come.
+      await page.getByRole('button', { name: 'Join again' }).click();
+      await waitConnected(page, transport);
+      const posted = await fetch(`${suite.h.base}/api/rooms/kick/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `welcome back over ${transport}`, name: 'Ops' }) });
+      assert.ok(posted.ok, `POST message: ${posted.status}`);
+      await waitForMessage(page, `welcome back over ${transport}`);
     }
   });
 

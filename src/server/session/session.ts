@@ -103,6 +103,12 @@ export class Session implements Closable {
   private closedWith: SwitchboardError | null | undefined;
   /** The room of the long poll this session holds (a session of one request): a disconnect order for the room ends it. */
   private pollingIn: string | undefined;
+  /**
+   * The member the presence ticket of that long poll names: a disconnect order for that member
+   * ends it. A guest's polls claim no member of their own (its principal is made per request):
+   * the ticket says who joined, and the order names that member.
+   */
+  private pollingAs: string | undefined;
   /** The last presence ticket this session checked (for this principal and room), with what it says. */
   private checkedTicket: CheckedTicket | undefined;
 
@@ -441,7 +447,7 @@ export class Session implements Closable {
       this.check(room, 'read', undefined);
       this.refuseKicked(room, ticket);
       // Present for the whole hold (and 10 s more): the answer touches nothing.
-      if (ticket) this.touchPresence(room, ticket, 'long-polling', timeoutMs);
+      if (ticket) this.pollingAs = this.touchPresence(room, ticket, 'long-polling', timeoutMs).member;
     } catch (err) {
       this.failed('longpoll', err);
       reply.fail(err);
@@ -462,7 +468,7 @@ export class Session implements Closable {
   /** Holds until entries come, `timeoutMs` passes or the session closes. */
   longPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket?: string): Promise<PollResult> {
     return this.run('longpoll', room, 'read', undefined, () => {
-      if (ticket) this.touchPresence(room, ticket, 'long-polling', timeoutMs);
+      if (ticket) this.pollingAs = this.touchPresence(room, ticket, 'long-polling', timeoutMs).member;
       this.pollingIn = room;
       return this.ctx.hub.longPoll(room, after, limit, timeoutMs, this);
     }, () => this.refuseKicked(room, ticket));
@@ -655,6 +661,11 @@ export class Session implements Closable {
     return this.subs.has(room) || this.pollingIn === room;
   }
 
+  actsFor(member: string): boolean {
+    // As refuseKicked: a held poll is the member's its ticket names (a user's ticket names the user).
+    return (this.pollingAs ?? this.principal.member) === member;
+  }
+
   /** An error that ends nothing, in this session's wire format. */
   notify(err: SwitchboardError, room?: string, id?: string): void {
     if (!this.output) return;
@@ -786,10 +797,14 @@ export class Session implements Closable {
     sub.deliverPresence(new Notice('presence', JSON.stringify({ type: 'presence', room, members: now })));
   }
 
-  /** Keeps the member of a presence ticket present in `room`, through a hold of `holdMs` (throws INVALID_SESSION for a ticket not good here). */
-  touchPresence(room: string, ticket: string, transport: 'polling' | 'long-polling', holdMs = 0): void {
+  /**
+   * Keeps the member of a presence ticket present in `room`, through a hold of `holdMs`; returns
+   * what the ticket says. Throws INVALID_SESSION for a ticket not good here.
+   */
+  touchPresence(room: string, ticket: string, transport: 'polling' | 'long-polling', holdMs = 0): { connectionId: string; member: string; name: string } {
     const claims = this.checkTicket(room, ticket);
     this.ctx.hub.presence.touch(room, { id: claims.connectionId, member: claims.member, name: claims.name, transport }, Date.now(), holdMs);
+    return claims;
   }
 
   /**
