@@ -15,6 +15,7 @@ import { RoomChannel } from './room-channel.js';
 import { clientIdOf, type MessageStore, type RoomPageRequest, type RoomState } from './store/message-store.js';
 import { isAmendment } from './store/fold.js';
 import type { OnceSubscriber, Subscriber } from './subscriber.js';
+import { TICKET_MAX_AGE_MS } from './session/presence-ticket.js';
 
 export interface HubOptions {
   store: MessageStore;
@@ -85,11 +86,14 @@ export const PRESENCE_NOTICE_GAP_MS = 1000;
 export const PRESENCE_NOTICE_MAX_MEMBERS = 100;
 
 /**
- * How long a disconnect order keeps refusing the disconnected member's polls (MEMBER_DISCONNECTED):
- * longer than a poller waits between two requests (the SDK's 2 s by default), short enough that
- * the member may come back soon with a new presence ticket (one issued after the order is let through at once).
+ * How long a disconnect order keeps refusing the disconnected member's polls that carry no
+ * presence ticket (MEMBER_DISCONNECTED): past the longest wait of a poller between two requests
+ * (the SDK's 2 s by default, the app's slowest setting 10 s), so its next poll still gets the
+ * order, and short, since a disconnect is not a ban. A poll with a ticket issued before the order
+ * (the disconnected connection's) is refused as long as such a ticket is good
+ * (TICKET_MAX_AGE_MS); one issued after it (the member joined again) goes through.
  */
-export const KICK_MEMORY_MS = 10_000;
+export const KICK_MEMORY_MS = 60_000;
 /** Disconnect orders remembered at most (the oldest forgotten first): bounded whatever the orders' rate. */
 const MAX_KICKS_REMEMBERED = 10_000;
 
@@ -301,7 +305,8 @@ export class Hub {
   /**
    * Members an administrator disconnected lately, by `member` and room (`member\n` for every
    * room), oldest first: when. A poller holds no connection between its requests for the order
-   * to end; its next request, within KICK_MEMORY_MS, is refused instead (Session.refuseKicked).
+   * to end; its next request is refused instead (Session.refuseKicked). Kept as long as a
+   * presence ticket is good, at most MAX_KICKS_REMEMBERED.
    */
   private readonly kicked = new Map<string, number>();
   /** Receipts sent within the last RECEIPT_INTERVAL_MS, by room and member, and the latest held back since. */
@@ -924,7 +929,7 @@ export class Hub {
     return this.kicked.size > 0;
   }
 
-  /** When `member` was last disconnected from `room` (or from every room) by an administrator, within KICK_MEMORY_MS; undefined otherwise. */
+  /** When `member` was last disconnected from `room` (or from every room) by an administrator, within TICKET_MAX_AGE_MS; undefined otherwise. */
   kickedAt(member: string, room: string, now = Date.now()): number | undefined {
     if (this.kicked.size === 0) return undefined;
     this.forgetKicks(now);
@@ -944,7 +949,7 @@ export class Hub {
 
   private forgetKicks(now: number): void {
     for (const [key, at] of this.kicked) {
-      if (now - at < KICK_MEMORY_MS) break;
+      if (now - at < TICKET_MAX_AGE_MS) break;
       this.kicked.delete(key);
     }
   }

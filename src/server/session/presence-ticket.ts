@@ -14,12 +14,12 @@ const MAX_VERIFIED = 10_000;
 
 function checkClaims(claims: TicketClaims, issued: number, room: string, now: number): TicketClaims {
   if (claims.room !== room) throw new SwitchboardError('INVALID_SESSION', 'issued for another room');
-  if (now - issued > MAX_AGE_MS) throw new SwitchboardError('INVALID_SESSION', 'expired');
+  if (now - issued > TICKET_MAX_AGE_MS) throw new SwitchboardError('INVALID_SESSION', 'expired');
   return claims;
 }
 
 /** Tickets older than this are refused: a polling client joins again (one POST). */
-const MAX_AGE_MS = 24 * 3600 * 1000;
+export const TICKET_MAX_AGE_MS = 24 * 3600 * 1000;
 
 /**
  * Presence for polling clients, without a server-side table: joining (a POST, limited like a

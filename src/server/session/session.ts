@@ -10,7 +10,7 @@ import type { Codec } from '../codecs.js';
 import { Notice } from '../notice.js';
 import type { Closable } from '../connection-registry.js';
 import type { ServerContext } from '../context.js';
-import { PRESENCE_NOTICE_MAX_MEMBERS, type PollReply } from '../hub.js';
+import { KICK_MEMORY_MS, PRESENCE_NOTICE_MAX_MEMBERS, type PollReply } from '../hub.js';
 import type { RoomPageRequest, RoomState } from '../store/message-store.js';
 import type { Subscriber } from '../subscriber.js';
 import type { Budget } from './limits.js';
@@ -808,10 +808,12 @@ export class Session implements Closable {
   }
 
   /**
-   * Refuses a poll (MEMBER_DISCONNECTED) of a member an administrator disconnected in the last
-   * KICK_MEMORY_MS: a poller holds no connection between its requests for the order to end, so
-   * its next request gets the order instead. The member is the ticket's (a lecture poller's guest)
-   * or the principal's; a ticket issued after the order (the member joined again) goes through.
+   * Refuses a poll (MEMBER_DISCONNECTED) of a member an administrator disconnected: a poller
+   * holds no connection between its requests for the order to end, so its next request gets the
+   * order instead. The member is the ticket's (a guest's) or the principal's. A poll with a ticket
+   * issued before the order (the connection that was disconnected) is refused for as long as the
+   * order is remembered; one issued after it (the member joined again) goes through; one without
+   * a ticket is refused for KICK_MEMORY_MS.
    */
   private refuseKicked(room: string, ticket: string | undefined): void {
     const hub = this.ctx.hub;
@@ -819,8 +821,10 @@ export class Session implements Closable {
     const member = ticket ? this.checkTicket(room, ticket).member : this.principal.member;
     const at = hub.kickedAt(member, room);
     if (at === undefined) return;
-    const issued = ticket ? this.ctx.tickets.issuedAt(ticket) : undefined;
-    if (issued !== undefined && issued > at) return;
+    if (ticket) {
+      const issued = this.ctx.tickets.issuedAt(ticket);
+      if (issued !== undefined && issued > at) return;
+    } else if (Date.now() - at >= KICK_MEMORY_MS) return;
     throw new SwitchboardError('MEMBER_DISCONNECTED');
   }
 
