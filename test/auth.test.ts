@@ -254,26 +254,32 @@ describe('identities and rights from tokens', () => {
 
   it('an administrator disconnects a polling member: its held long poll or its next poll is refused (MEMBER_DISCONNECTED) and its client stops; joining again is let through', { timeout: 20_000 }, async () => {
     const token = (sub: string): string => jwt({ sub, name: sub, rooms: { lobby: ['read', 'write'] }, exp: now() + 600 });
-    for (const transport of ['long-polling', 'polling'] as const) {
-      const member = transport === 'polling' ? 'pat' : 'lou';
-      const client = await connect({ url: s.url, ...FAST, room: 'lobby', name: member, transport, token: token(member), reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
-      const errors: string[] = [];
-      client.on('error', (err) => errors.push(err.code));
-      assert.equal(client.status, 'connected');
-      const kicked = await request(`${s.url}/api/rooms/lobby/members/${member}`, { method: 'DELETE', headers: { authorization: `Bearer ${adminToken}` } });
-      assert.equal(kicked.status, 204);
-      // Before: a poller had no connection for the order to end, and polled on as if nothing happened.
-      await waitFor(() => client.status === 'closed', 5000, `${transport}: the client stops`);
-      assert.ok(errors.includes('MEMBER_DISCONNECTED'), `${transport}: told why (${errors.join(', ')})`);
-      // A poll of the same member with no new ticket is refused too, for a while (KICK_MEMORY_MS)...
-      const again = await request(`${s.url}/api/rooms/lobby/poll`, { headers: { authorization: `Bearer ${token(member)}` } });
-      assert.deepEqual([again.status, (again.json() as { code: string }).code], [403, 'MEMBER_DISCONNECTED']);
-      // ...but joining again (a ticket issued after the order) is let through at once.
-      const back = await connect({ url: s.url, ...FAST, room: 'lobby', name: member, transport, token: token(member) });
-      await back.publish(`back over ${transport}`);
-      assert.equal(back.status, 'connected');
-      await back.close();
-      await client.close();
+    // Closed whatever happens: a client left polling would keep the test process alive.
+    const clients: Client[] = [];
+    try {
+      for (const transport of ['long-polling', 'polling'] as const) {
+        const member = transport === 'polling' ? 'pat' : 'lou';
+        const client = await connect({ url: s.url, ...FAST, room: 'lobby', name: member, transport, token: token(member), reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+        clients.push(client);
+        const errors: string[] = [];
+        client.on('error', (err) => errors.push(err.code));
+        assert.equal(client.status, 'connected');
+        const kicked = await request(`${s.url}/api/rooms/lobby/members/${member}`, { method: 'DELETE', headers: { authorization: `Bearer ${adminToken}` } });
+        assert.equal(kicked.status, 204);
+        // Before: a poller had no connection for the order to end, and polled on as if nothing happened.
+        await waitFor(() => client.status === 'closed', 5000, `${transport}: the client stops`);
+        assert.ok(errors.includes('MEMBER_DISCONNECTED'), `${transport}: told why (${errors.join(', ')})`);
+        // A poll of the same member with no new ticket is refused too, for a while (KICK_MEMORY_MS)...
+        const again = await request(`${s.url}/api/rooms/lobby/poll`, { headers: { authorization: `Bearer ${token(member)}` } });
+        assert.deepEqual([again.status, (again.json() as { code: string }).code], [403, 'MEMBER_DISCONNECTED']);
+        // ...but joining again (a ticket issued after the order) is let through at once.
+        const back = await connect({ url: s.url, ...FAST, room: 'lobby', name: member, transport, token: token(member) });
+        clients.push(back);
+        await back.publish(`back over ${transport}`);
+        assert.equal(back.status, 'connected');
+      }
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
     }
   });
 
