@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { PresenceMember } from '../src/protocol/types.js';
 import { createLogger } from '../src/server/logger.js';
 import { MemoryPresenceStore } from '../src/server/presence/memory-presence-store.js';
-import { BIG_ROOM_SNAPSHOT_MS, PresenceTracker } from '../src/server/presence/presence-tracker.js';
+import { BIG_ROOM_SNAPSHOT_MS, PresenceTracker, type PresenceConnection } from '../src/server/presence/presence-tracker.js';
 
 /** The real memory store, counting the reads of member lists. */
 class CountingStore extends MemoryPresenceStore {
@@ -68,5 +68,31 @@ describe('PresenceTracker: polling members', () => {
     assert.deepEqual(await present(t0 + 36_000), ['long'], 'a short poller that did not come back within pollTtlMs leaves');
     assert.deepEqual(await present(t0 + 129_000), ['long'], 'held for 120 s: present until 10 s after');
     assert.deepEqual(await present(t0 + 131_000), []);
+  });
+});
+
+describe('PresenceTracker: a poller whose requests reach two nodes', () => {
+  it("is held by the node of its latest poll: the other node's copy neither keeps it nor removes it, and a leave on either node ends it", async () => {
+    const store = new MemoryPresenceStore();
+    const node = (name: string): PresenceTracker => new PresenceTracker(store, () => {}, { graceMs: 20, pollTtlMs: 35_000, ttlMs: 30_000, node: name }, createLogger('silent', false));
+    const [n1, n2] = [node('n1'), node('n2')];
+    const ann = (transport: 'polling' | 'long-polling'): PresenceConnection => ({ id: 'c1', member: 'ann', name: 'ann', transport });
+    const t0 = Date.now();
+    n1.touch('r', ann('polling'), t0); // its join
+    await settle();
+    n2.touch('r', ann('long-polling'), t0, 20_000); // its long polls, all on n2
+    await settle();
+    const present = async (now: number): Promise<string[]> => {
+      await n2.tick(now);
+      await n1.tick(now);
+      await settle();
+      return (await store.members('r', now, undefined, true)).map((m) => `${m.member} ${m.transports.join()} on ${m.nodes?.join()}`);
+    };
+    assert.deepEqual(await present(t0 + 5000), ['ann long-polling on n2']);
+    n2.touch('r', ann('long-polling'), t0 + 20_000, 20_000);
+    assert.deepEqual(await present(t0 + 36_000), ['ann long-polling on n2'], "n1's copy of the join, past pollTtlMs, removes nothing");
+    n1.detach('r', 'c1', { member: 'ann', name: 'ann' }); // its leave reaches n1, which holds no copy
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepEqual(await present(t0 + 40_000), [], 'gone, and n2 does not bring it back');
   });
 });

@@ -10,7 +10,7 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
     let cleanup: () => Promise<void>;
     before(async () => ({ a, b, cleanup } = await make()));
     after(async () => cleanup());
-    const conn = (id: string, member: string, transport: 'websocket' | 'sse' = 'websocket') => ({ id, member, name: `name-${member}`, transport });
+    const conn = (id: string, member: string, transport: 'websocket' | 'sse' | 'polling' = 'websocket') => ({ id, member, name: `name-${member}`, transport });
 
     it('a member arrives once, whatever the number of connections and nodes', async () => {
       const later = Date.now() + 60_000;
@@ -108,6 +108,22 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
       await a.add('c2', conn('q3', 'x'), Date.now() + 60_000);
       const counts = await b.counts(['c1', 'c2', 'empty'], Date.now());
       assert.deepEqual([counts.get('c1'), counts.get('c2'), counts.get('empty')], [2, 1, 0]);
+    });
+
+    it("with a node, remove and refresh touch a connection only while that node holds it (a poller's record moves to the node of its latest poll)", async () => {
+      const later = Date.now() + 60_000;
+      const ref = [{ room: 'moves', member: 'poller', id: 'p1' }];
+      assert.equal(await a.add('moves', { ...conn('p1', 'poller', 'polling'), node: 'node-a' }, later), true);
+      assert.equal(await b.add('moves', { ...conn('p1', 'poller', 'polling'), node: 'node-b' }, later), false, 'a poll on node b: it holds the record now');
+      assert.deepEqual(await a.refresh(ref, later + 1000, 'node-a'), ref, 'not refreshed for node a');
+      assert.deepEqual(await b.refresh(ref, later + 1000, 'node-b'), []);
+      assert.equal(await a.remove('moves', 'poller', 'p1', 'node-a'), false);
+      const held = await a.members('moves', Date.now(), undefined, true);
+      assert.deepEqual(held.map((m) => [m.member, m.nodes]), [['poller', ['node-b']]], 'node a removed nothing');
+      assert.equal(await b.remove('moves', 'poller', 'p1', 'node-b'), true);
+      assert.deepEqual(await b.refresh(ref, later, 'node-b'), ref, 'gone: not refreshed');
+      await b.add('moves', { ...conn('p1', 'poller', 'polling'), node: 'node-b' }, later);
+      assert.equal(await a.remove('moves', 'poller', 'p1'), true, 'without a node, removed whoever holds it');
     });
 
     it('refresh reports the connections it no longer has (reaped during an outage)', async () => {

@@ -23,13 +23,13 @@ export class IpcPresenceStore implements PresenceStore {
     return this.call({ method: 'add', room, conn: { id: conn.id, member: conn.member, name: conn.name, transport: conn.transport, ...(conn.node !== undefined ? { node: conn.node } : {}) }, expiresAt });
   }
 
-  remove(room: string, member: string, connectionId: string): Promise<boolean> {
-    return this.call({ method: 'remove', room, member, connectionId });
+  remove(room: string, member: string, connectionId: string, node?: string): Promise<boolean> {
+    return this.call({ method: 'remove', room, member, connectionId, ...(node !== undefined ? { node } : {}) });
   }
 
-  async refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number): Promise<C[]> {
+  async refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number, node?: string): Promise<C[]> {
     if (conns.length === 0) return [];
-    const missing = await this.call({ method: 'refresh', conns: conns.map((c) => ({ room: c.room, member: c.member, id: c.id })), expiresAt });
+    const missing = await this.call({ method: 'refresh', conns: conns.map((c) => ({ room: c.room, member: c.member, id: c.id })), expiresAt, ...(node !== undefined ? { node } : {}) });
     return missing.map((i) => conns[i]!);
   }
 

@@ -37,10 +37,10 @@ export class MemoryPresenceStore implements PresenceStore {
     return !wasPresent;
   }
 
-  async remove(room: string, member: string, connectionId: string): Promise<boolean> {
+  async remove(room: string, member: string, connectionId: string, node?: string): Promise<boolean> {
     const members = this.rooms.get(room);
     const record = members?.get(member);
-    const at = record?.conns.findIndex((c) => c.id === connectionId) ?? -1;
+    const at = record?.conns.findIndex((c) => c.id === connectionId && (node === undefined || c.node === node)) ?? -1;
     if (!members || !record || at < 0) return false;
     record.conns.splice(at, 1);
     const now = Date.now();
@@ -50,11 +50,11 @@ export class MemoryPresenceStore implements PresenceStore {
     return true;
   }
 
-  async refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number): Promise<C[]> {
+  async refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number, node?: string): Promise<C[]> {
     const missing: C[] = [];
     for (const c of conns) {
       const conn = this.rooms.get(c.room)?.get(c.member)?.conns.find((x) => x.id === c.id);
-      if (conn) conn.expiresAt = expiresAt;
+      if (conn && (node === undefined || conn.node === node)) conn.expiresAt = expiresAt;
       else missing.push(c);
     }
     return missing;

@@ -27,7 +27,9 @@ export interface GoneMember {
 
 /**
  * Who is in which room, across every node. Connections carry an expiry: a node refreshes its
- * own, so the connections of a node that died expire and are reaped. The contract:
+ * own, so the connections of a node that died expire and are reaped. A connection is held by the
+ * node that recorded it last (`add` with its `node`): a polling client's requests reach any node,
+ * and its record moves to the node that saw its latest poll. The contract:
  *
  * - `add` records (or refreshes) a connection and resolves true only when the member had no
  *   unexpired connection in the room on any node before: exactly one caller sees true for a
@@ -42,13 +44,15 @@ export interface PresenceStore {
   /** Connects (Redis); resolves when usable. */
   init?(): Promise<void>;
   add(room: string, conn: PresenceConnection, expiresAt: number): Promise<boolean>;
-  remove(room: string, member: string, connectionId: string): Promise<boolean>;
+  /** With `node`, removes the connection only while that node holds it (else resolves false, removing nothing). */
+  remove(room: string, member: string, connectionId: string, node?: string): Promise<boolean>;
   /**
-   * Pushes the expiry of these connections to `expiresAt`. Resolves with those it did not find
-   * (expired and reaped while this node could not refresh them, e.g. during a Redis outage): the
-   * caller adds them again, which writes a `join` for a member that was reaped.
+   * Pushes the expiry of these connections to `expiresAt`; with `node`, of those that node holds
+   * only. Resolves with those it did not push: not found (removed by another node, or expired and
+   * reaped while this node could not refresh them, e.g. during a Redis outage) or, with `node`,
+   * held by another node now.
    */
-  refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number): Promise<C[]>;
+  refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number, node?: string): Promise<C[]>;
   /**
    * `limit`: a store may stop after that many (a big room's snapshot needs no more); it may also
    * list all. With `nodes`, each member also says the node of each of its connections (`nodes`,

@@ -29,10 +29,17 @@ export interface PresenceOptions {
  * This node's side of presence. It knows the connections it holds, records them in the
  * PresenceStore (shared by every node with Redis), refreshes them on `tick`, and turns arrivals
  * and departures into `join` / `leave` through `emit` (the hub writes them to the room log).
+ *
+ * A polling client holds no connection, and its requests may reach any node: its record is held
+ * by the node that saw its latest poll, which records it under its name when it has no copy. The
+ * copy of any other node, which its next `tick` finds held elsewhere or gone, is dropped there:
+ * neither refreshed nor removed from the store.
  */
 export class PresenceTracker {
   /** This node's connections, by room and connection id (no key string made per poll's touch). */
   private readonly local = new Map<string, Map<string, LocalConnection>>();
+  /** Leaves due of polling clients this node holds no copy of (see detach). */
+  private readonly leaving = new Set<NodeJS.Timeout>();
   /** The last snapshot of each room found to have more than its limit of members (snapshot). */
   private readonly bigRooms = new Map<string, { at: number; limit: number; list: Promise<PresenceMember[]> }>();
 
@@ -52,33 +59,60 @@ export class PresenceTracker {
   /**
    * A polling request came in: the member is present until `pollTtlMs` from now, or, for a long
    * poll held `holdMs`, until 10 s after its timeout when that is later (its answer then needs no
-   * touch of its own, and a long hold does not outlast its member).
+   * touch of its own, and a long hold does not outlast its member). This node holds the record
+   * from now on: it writes it to the store unless it has a copy of the same transport already.
    */
   touch(room: string, conn: PresenceConnection, now = Date.now(), holdMs = 0): void {
     this.upsert(room, conn, now + Math.max(this.options.pollTtlMs, holdMs + HELD_POLL_GRACE_MS));
   }
 
-  /** A connection left the room (closed, unsubscribed). The member leaves after the grace period unless it comes back. */
-  detach(room: string, connId: string, _member?: string): void {
+  /**
+   * A connection left the room (closed, unsubscribed, or a polling client's leave). The member
+   * leaves after the grace period unless it comes back. A polling client's leave (`poller`: who it
+   * is) may reach a node that holds no copy of it, its polls having gone to another: the record is
+   * removed from the store all the same, after the grace period.
+   */
+  detach(room: string, connId: string, poller?: { member: string; name: string }): void {
     const conn = this.local.get(room)?.get(connId);
-    if (!conn || conn.leaveTimer) return;
+    if (!conn) {
+      if (!poller) return;
+      const timer = setTimeout(() => {
+        this.leaving.delete(timer);
+        this.unstore(room, { id: connId, member: poller.member, name: poller.name });
+      }, this.options.graceMs);
+      timer.unref();
+      this.leaving.add(timer);
+      return;
+    }
+    if (conn.leaveTimer) return;
     conn.leaveTimer = setTimeout(() => this.remove(conn), this.options.graceMs);
     conn.leaveTimer.unref();
   }
 
-  /** Expires polling clients, refreshes this node's records, reaps members of dead nodes. Called every few seconds. */
+  /**
+   * Expires polling clients, refreshes this node's records, drops its copies of polling clients
+   * another node holds now, reaps members of dead nodes. Called every few seconds.
+   */
   async tick(now = Date.now()): Promise<void> {
-    const live: LocalConnection[] = [];
+    const held: LocalConnection[] = [];
+    const polled: LocalConnection[] = [];
     for (const byId of this.local.values()) {
       for (const conn of byId.values()) {
-        if (conn.pollUntil !== undefined && conn.pollUntil <= now && !conn.leaveTimer) this.remove(conn);
-        else if (!conn.leaveTimer) live.push(conn);
+        if (conn.leaveTimer) continue;
+        if (conn.pollUntil === undefined) held.push(conn);
+        // Removed only if still held here: a poll on another node since keeps the member there.
+        else if (conn.pollUntil <= now) this.remove(conn, this.options.node);
+        else polled.push(conn);
       }
     }
     for (const [room, big] of this.bigRooms) if (now - big.at >= BIG_ROOM_SNAPSHOT_MS) this.bigRooms.delete(room);
     try {
       const expiresAt = now + this.options.ttlMs;
-      for (const lost of await this.store.refresh(live, expiresAt)) {
+      // Held by another node now, removed by one (the client left), or reaped in a store outage:
+      // kept, this copy would bring a departed client back or remove one still polling. A client
+      // still polling here is recorded again by its next poll.
+      for (const moved of await this.store.refresh(polled, expiresAt, this.options.node)) if (!moved.leaveTimer) this.drop(moved);
+      for (const lost of await this.store.refresh(held, expiresAt)) {
         // Reaped while this node could not refresh it (a store outage): it is back, and says so.
         if (await this.store.add(lost.room, lost, expiresAt)) this.emit(lost.room, 'join', { id: lost.id, name: lost.name, member: lost.member, transport: lost.transport });
       }
@@ -137,7 +171,9 @@ export class PresenceTracker {
   /** Drops every timer (shutdown). */
   clear(): void {
     for (const byId of this.local.values()) for (const c of byId.values()) if (c.leaveTimer) clearTimeout(c.leaveTimer);
+    for (const timer of this.leaving) clearTimeout(timer);
     this.local.clear();
+    this.leaving.clear();
     this.bigRooms.clear();
   }
 
@@ -160,15 +196,25 @@ export class PresenceTracker {
       .catch((err: unknown) => this.logger.warn({ err, room }, 'presence add failed'));
   }
 
-  private remove(conn: LocalConnection): void {
+  /** Drops this node's copy and removes the record from the store (with `node`: only while that node holds it). */
+  private remove(conn: LocalConnection, node?: string): void {
+    if (this.drop(conn)) this.unstore(conn.room, conn, node);
+  }
+
+  /** Drops this node's copy, unless a newer one replaced it; true when it did. */
+  private drop(conn: LocalConnection): boolean {
     const byId = this.local.get(conn.room);
-    if (byId?.get(conn.id) !== conn) return;
+    if (byId?.get(conn.id) !== conn) return false;
     byId.delete(conn.id);
     if (byId.size === 0) this.local.delete(conn.room);
+    return true;
+  }
+
+  private unstore(room: string, conn: { id: string; member: string; name: string }, node?: string): void {
     this.store
-      .remove(conn.room, conn.member, conn.id)
-      .then((left) => this.emit(conn.room, left ? 'leave' : 'change', { id: conn.id, name: conn.name, member: conn.member }))
-      .catch((err: unknown) => this.logger.warn({ err, room: conn.room }, 'presence remove failed'));
+      .remove(room, conn.member, conn.id, node)
+      .then((left) => this.emit(room, left ? 'leave' : 'change', { id: conn.id, name: conn.name, member: conn.member }))
+      .catch((err: unknown) => this.logger.warn({ err, room }, 'presence remove failed'));
   }
 }
 

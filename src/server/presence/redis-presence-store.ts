@@ -26,16 +26,33 @@ redis.call('HSET', info, member .. '\\n' .. conn, value)
 redis.call('SADD', members, member)
 if was == 0 then return 1 else return 0 end`;
 
-const REMOVE = `
+/** The node of a connection's `pinfo` value (nil for none: no value, or one added without a node). */
+const NODE_OF = `
+local function nodeOf(value)
+  if not value then return nil end
+  return string.match(value, '^[^\\n]*\\n[^\\n]*\\n(.*)$')
+end`;
+
+/** ARGV[4]: '' removes the connection whatever node holds it, a node's name only while that node does. */
+const REMOVE = `${NODE_OF}
 local conns, members, info = KEYS[1], KEYS[2], KEYS[3]
-local member, conn, now = ARGV[1], ARGV[2], ARGV[3]
+local member, conn, now, node = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local field = member .. '\\n' .. conn
+if node ~= '' and nodeOf(redis.call('HGET', info, field)) ~= node then return 0 end
 if redis.call('ZREM', conns, conn) == 0 then return 0 end
-redis.call('HDEL', info, member .. '\\n' .. conn)
+redis.call('HDEL', info, field)
 redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
 if redis.call('ZCARD', conns) > 0 then return 0 end
 redis.call('DEL', conns)
 redis.call('SREM', members, member)
 return 1`;
+
+/** Pushes the expiry of one connection while node ARGV[4] holds it; 1 when it did, else 0. */
+const REFRESH = `${NODE_OF}
+local conns, info = KEYS[1], KEYS[2]
+local member, conn, expires, node = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if nodeOf(redis.call('HGET', info, member .. '\\n' .. conn)) ~= node then return 0 end
+return redis.call('ZADD', conns, 'XX', 'CH', expires, conn)`;
 
 /**
  * Returns a flat list: member, "name\ntransport[\nnode]", ... for live connections, of every
@@ -123,7 +140,8 @@ return out`;
 
 interface Scripts {
   sbPresAdd(conns: string, members: string, info: string, member: string, conn: string, expires: number, now: number, value: string): Promise<number>;
-  sbPresRemove(conns: string, members: string, info: string, member: string, conn: string, now: number): Promise<number>;
+  sbPresRemove(conns: string, members: string, info: string, member: string, conn: string, now: number, node: string): Promise<number>;
+  sbPresRefresh(conns: string, info: string, member: string, conn: string, expires: number, node: string): Promise<number>;
   sbPresMembers(members: string, info: string, prefix: string, room: string, now: number, limit: number): Promise<string[]>;
   sbPresLookup(members: string, info: string, prefix: string, room: string, now: number, cap: number, ...names: string[]): Promise<[count: number, ...flat: string[]]>;
   sbPresReapRoom(members: string, info: string, prefix: string, room: string, now: number): Promise<[left: number, ...gone: string[]]>;
@@ -144,6 +162,7 @@ export class RedisPresenceStore implements PresenceStore {
     const redis = createRedisClient(url, { connectionName: 'switchboard-presence' });
     redis.defineCommand('sbPresAdd', { numberOfKeys: 3, lua: ADD });
     redis.defineCommand('sbPresRemove', { numberOfKeys: 3, lua: REMOVE });
+    redis.defineCommand('sbPresRefresh', { numberOfKeys: 2, lua: REFRESH });
     redis.defineCommand('sbPresMembers', { numberOfKeys: 2, lua: MEMBERS });
     redis.defineCommand('sbPresLookup', { numberOfKeys: 2, lua: LOOKUP });
     redis.defineCommand('sbPresReapRoom', { numberOfKeys: 2, lua: REAP_ROOM });
@@ -165,15 +184,24 @@ export class RedisPresenceStore implements PresenceStore {
     return arrived;
   }
 
-  async remove(room: string, member: string, connectionId: string): Promise<boolean> {
-    return (await this.redis.sbPresRemove(this.connsKey(room, member), this.membersKey(room), this.infoKey(room), member, connectionId, Date.now())) === 1;
+  async remove(room: string, member: string, connectionId: string, node?: string): Promise<boolean> {
+    return (await this.redis.sbPresRemove(this.connsKey(room, member), this.membersKey(room), this.infoKey(room), member, connectionId, Date.now(), node ?? '')) === 1;
   }
 
-  /** One ZADD per connection (pipelined per master), and the rooms put back into the index should a node have died between add's two steps. */
-  async refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number): Promise<C[]> {
+  /**
+   * One ZADD per connection (with `node`, one script that checks the node first), pipelined per
+   * master, and the rooms put back into the index should a node have died between add's two steps.
+   */
+  async refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number, node?: string): Promise<C[]> {
     if (conns.length === 0) return [];
     // XX: only existing connections; CH: count a changed score, so 0 means "not there any more".
-    const changed = await Promise.all(conns.map((c) => this.redis.zadd(this.connsKey(c.room, c.member), 'XX', 'CH', expiresAt, c.id)));
+    const changed = await Promise.all(
+      conns.map((c) =>
+        node === undefined
+          ? this.redis.zadd(this.connsKey(c.room, c.member), 'XX', 'CH', expiresAt, c.id)
+          : this.redis.sbPresRefresh(this.connsKey(c.room, c.member), this.infoKey(c.room), c.member, c.id, expiresAt, node),
+      ),
+    );
     await this.redis.sadd(this.roomsKey(), ...new Set(conns.map((c) => c.room)));
     return conns.filter((_, i) => Number(changed[i]) === 0);
   }

@@ -527,7 +527,7 @@ export class Session implements Closable {
   leavePresence(room: string, ticket: string): Promise<void> {
     return this.run('leave', room, 'read', undefined, async () => {
       const claims = this.checkTicket(room, ticket);
-      this.ctx.hub.presence.detach(room, claims.connectionId);
+      this.ctx.hub.presence.detach(room, claims.connectionId, claims);
     });
   }
 

@@ -13,9 +13,9 @@ export const WORKER_ENV = 'SWITCHBOARD_WORKER';
 /** A presence store call, as the worker's IpcPresenceStore sends it to the primary's store. */
 export type PresenceCall =
   | { method: 'add'; room: string; conn: PresenceConnection; expiresAt: number }
-  | { method: 'remove'; room: string; member: string; connectionId: string }
-  /** Answered with the indexes, in `conns`, of the connections the store did not have. */
-  | { method: 'refresh'; conns: { room: string; member: string; id: string }[]; expiresAt: number }
+  | { method: 'remove'; room: string; member: string; connectionId: string; node?: string }
+  /** Answered with the indexes, in `conns`, of the connections the store did not refresh. */
+  | { method: 'refresh'; conns: { room: string; member: string; id: string }[]; expiresAt: number; node?: string }
   /** `limit` absent: every member. */
   | { method: 'members'; room: string; now: number; limit?: number; nodes?: boolean }
   | { method: 'lookup'; room: string; members: string[]; now: number; cap: number }

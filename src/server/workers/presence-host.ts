@@ -11,10 +11,10 @@ export async function runPresenceCall(store: PresenceStore, call: PresenceCall):
     case 'add':
       return store.add(call.room, call.conn, call.expiresAt);
     case 'remove':
-      return store.remove(call.room, call.member, call.connectionId);
+      return store.remove(call.room, call.member, call.connectionId, call.node);
     case 'refresh': {
       const indexed = call.conns.map((c, i) => ({ ...c, i }));
-      return (await store.refresh(indexed, call.expiresAt)).map((c) => c.i);
+      return (await store.refresh(indexed, call.expiresAt, call.node)).map((c) => c.i);
     }
     case 'members':
       return store.members(call.room, call.now, call.limit, call.nodes === true);
