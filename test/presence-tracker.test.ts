@@ -95,4 +95,29 @@ describe('PresenceTracker: a poller whose requests reach two nodes', () => {
     await new Promise((r) => setTimeout(r, 60));
     assert.deepEqual(await present(t0 + 40_000), [], 'gone, and n2 does not bring it back');
   });
+
+  it('a leave reaching a node with no copy, sent again and again, is one leave; a poll there within the grace period calls it off', async () => {
+    const store = new MemoryPresenceStore();
+    const log: string[] = [];
+    const node = (name: string): PresenceTracker =>
+      new PresenceTracker(store, (room, kind, who) => log.push(`${kind} ${who.member}`), { graceMs: 30, pollTtlMs: 35_000, ttlMs: 30_000, node: name }, createLogger('silent', false));
+    const [n1, n2] = [node('n1'), node('n2')];
+    const bob: PresenceConnection = { id: 'c2', member: 'bob', name: 'bob', transport: 'polling' };
+    n1.touch('r', bob);
+    await settle();
+    for (let i = 0; i < 100; i++) n2.detach('r', 'c2', { member: 'bob', name: 'bob' });
+    n2.touch('r', bob); // back, on n2, before the grace period ends
+    await new Promise((r) => setTimeout(r, 80));
+    await settle();
+    assert.deepEqual((await store.members('r', Date.now())).map((m) => m.member), ['bob'], 'still present');
+    assert.deepEqual(log.filter((l) => l.startsWith('leave')), []);
+    n2.detach('r', 'c2', { member: 'bob', name: 'bob' });
+    for (let i = 0; i < 100; i++) n1.detach('r', 'c2', { member: 'bob', name: 'bob' });
+    await new Promise((r) => setTimeout(r, 80));
+    await settle();
+    assert.deepEqual(await store.members('r', Date.now()), []);
+    assert.deepEqual(log.filter((l) => l.startsWith('leave')), ['leave bob'], 'one leave');
+    n1.clear();
+    n2.clear();
+  });
 });

@@ -38,8 +38,8 @@ export interface PresenceOptions {
 export class PresenceTracker {
   /** This node's connections, by room and connection id (no key string made per poll's touch). */
   private readonly local = new Map<string, Map<string, LocalConnection>>();
-  /** Leaves due of polling clients this node holds no copy of (see detach). */
-  private readonly leaving = new Set<NodeJS.Timeout>();
+  /** Leaves due of polling clients this node holds no copy of, by room and connection (one each however often a leave is sent: see detach). */
+  private readonly leaving = new Map<string, NodeJS.Timeout>();
   /** The last snapshot of each room found to have more than its limit of members (snapshot). */
   private readonly bigRooms = new Map<string, { at: number; limit: number; list: Promise<PresenceMember[]> }>();
 
@@ -75,13 +75,14 @@ export class PresenceTracker {
   detach(room: string, connId: string, poller?: { member: string; name: string }): void {
     const conn = this.local.get(room)?.get(connId);
     if (!conn) {
-      if (!poller) return;
+      const key = `${room}\n${connId}`;
+      if (!poller || this.leaving.has(key)) return;
       const timer = setTimeout(() => {
-        this.leaving.delete(timer);
+        this.leaving.delete(key);
         this.unstore(room, { id: connId, member: poller.member, name: poller.name });
       }, this.options.graceMs);
       timer.unref();
-      this.leaving.add(timer);
+      this.leaving.set(key, timer);
       return;
     }
     if (conn.leaveTimer) return;
@@ -171,13 +172,14 @@ export class PresenceTracker {
   /** Drops every timer (shutdown). */
   clear(): void {
     for (const byId of this.local.values()) for (const c of byId.values()) if (c.leaveTimer) clearTimeout(c.leaveTimer);
-    for (const timer of this.leaving) clearTimeout(timer);
+    for (const timer of this.leaving.values()) clearTimeout(timer);
     this.local.clear();
     this.leaving.clear();
     this.bigRooms.clear();
   }
 
   private upsert(room: string, conn: PresenceConnection, pollUntil: number | undefined): void {
+    if (this.leaving.size > 0) this.cancelLeave(`${room}\n${conn.id}`);
     let byId = this.local.get(room);
     if (!byId) this.local.set(room, (byId = new Map()));
     const existing = byId.get(conn.id);
@@ -194,6 +196,14 @@ export class PresenceTracker {
       .add(room, record, Date.now() + this.options.ttlMs)
       .then((arrived) => this.emit(room, arrived ? 'join' : 'change', { id: conn.id, name: conn.name, member: conn.member, transport: conn.transport }))
       .catch((err: unknown) => this.logger.warn({ err, room }, 'presence add failed'));
+  }
+
+  /** A polling client left and came back within the grace period: its leave is off. */
+  private cancelLeave(key: string): void {
+    const timer = this.leaving.get(key);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.leaving.delete(key);
   }
 
   /** Drops this node's copy and removes the record from the store (with `node`: only while that node holds it). */
