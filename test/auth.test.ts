@@ -300,6 +300,11 @@ describe('identities and rights from tokens', () => {
         // answered 25 s later as if timed out, and the next one came after the order was forgotten.
         await waitFor(() => client.status === 'closed', 5000, `${transport}: the client stops`);
         assert.ok(errors.includes('MEMBER_DISCONNECTED'), `${transport}: told why (${errors.join(', ')})`);
+        // And it leaves the room's presence at once (before: listed until its polls' time ran out, 35 s).
+        const listed = async (): Promise<boolean> => ((await request(`${open.url}/api/rooms/lobby/presence`)).json() as { members: { member: string }[] }).members.some((m) => m.member === member);
+        const until = Date.now() + 2000;
+        while ((await listed()) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+        assert.equal(await listed(), false, `${transport}: the member left the presence list`);
         const back = await connect({ url: open.url, ...FAST, room: 'lobby', name: 'Gus', member, transport });
         clients.push(back);
         await back.publish(`back over ${transport}`);

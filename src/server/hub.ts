@@ -920,6 +920,7 @@ export class Hub {
       this.dropChannel(message.room)?.end(message.action === 'delete');
     } else {
       this.noteKicked(message.member, message.room);
+      this.presence.dropPollers(message.member, message.room);
       this.disconnectHandler(message.member, message.room);
     }
   }

@@ -169,6 +169,19 @@ export class PresenceTracker {
     return (await this.counts([room])).get(room) ?? 0;
   }
 
+  /**
+   * An administrator disconnected `member` (from `room`, or from every room): the polling
+   * connections of it this node holds leave now. A poller holds no connection for the order to
+   * end, and would otherwise stay present until its polls' time ran out. (Every node hears the
+   * order: each removes those it holds; a WebSocket or SSE connection leaves as it closes.)
+   */
+  dropPollers(member: string, room?: string): void {
+    for (const [r, byId] of this.local) {
+      if (room !== undefined && r !== room) continue;
+      for (const conn of [...byId.values()]) if (conn.member === member && conn.pollUntil !== undefined) this.remove(conn);
+    }
+  }
+
   /** Drops every timer (shutdown). */
   clear(): void {
     for (const byId of this.local.values()) for (const c of byId.values()) if (c.leaveTimer) clearTimeout(c.leaveTimer);
