@@ -96,6 +96,29 @@ describe('PresenceTracker: a poller whose requests reach two nodes', () => {
     assert.deepEqual(await present(t0 + 40_000), [], 'gone, and n2 does not bring it back');
   });
 
+  it('a poller whose requests alternate between two nodes is one join and one change, then nothing: the record moving between them tells its room nothing', async () => {
+    const store = new MemoryPresenceStore();
+    const told: string[] = [];
+    const node = (name: string): PresenceTracker =>
+      new PresenceTracker(store, (_room, kind, who) => told.push(`${kind} ${who.member}`), { graceMs: 20, pollTtlMs: 35_000, ttlMs: 30_000, node: name }, createLogger('silent', false));
+    const nodes = [node('n1'), node('n2')];
+    const cy: PresenceConnection = { id: 'c3', member: 'cy', name: 'cy', transport: 'long-polling' };
+    const t0 = Date.now();
+    for (let i = 0; i < 12; i++) {
+      const now = t0 + i * 2500;
+      nodes[i % 2]!.touch('r', cy, now, 2000);
+      await settle();
+      // Every other poll a tick on both nodes: the copy of the node not polled is found held elsewhere.
+      if (i % 2 === 1) for (const n of nodes) await n.tick(now);
+      await settle();
+    }
+    // The one change: n2 records it for the first time (it cannot know the store has it as it is).
+    assert.deepEqual(told, ['join cy', 'change cy'], 'one join, one change, then nothing however often it moves');
+    const [member] = await store.members('r', t0 + 30_000, undefined, true);
+    assert.deepEqual([member?.member, member?.transports], ['cy', ['long-polling']]);
+    for (const n of nodes) n.clear();
+  });
+
   it('a leave reaching a node with no copy, sent again and again, is one leave; a poll there within the grace period calls it off', async () => {
     const store = new MemoryPresenceStore();
     const log: string[] = [];

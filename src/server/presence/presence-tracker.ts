@@ -9,6 +9,12 @@ interface LocalConnection extends PresenceConnection {
   /** Polling clients have no connection to lose: they are present until this time. */
   pollUntil: number | undefined;
   leaveTimer: NodeJS.Timeout | undefined;
+  /**
+   * A polling client's copy whose record another node holds now (its latest poll went there):
+   * neither refreshed nor removed from here, forgotten at `pollUntil`. Kept so that taking the
+   * record back (a poll here again) says nothing when nothing about it changed.
+   */
+  elsewhere?: boolean;
 }
 
 /** How long a long poller stays present past its poll's timeout without coming back. */
@@ -31,9 +37,10 @@ export interface PresenceOptions {
  * and departures into `join` / `leave` through `emit` (the hub writes them to the room log).
  *
  * A polling client holds no connection, and its requests may reach any node: its record is held
- * by the node that saw its latest poll, which records it under its name when it has no copy. The
- * copy of any other node, which its next `tick` finds held elsewhere or gone, is dropped there:
- * neither refreshed nor removed from the store.
+ * by the node that saw its latest poll, which records it under its name when it does not hold it.
+ * The copy of any other node, which its next `tick` finds held elsewhere or gone, is set aside
+ * there: neither refreshed nor removed from the store. A record that moves between nodes that way
+ * (a poller whose requests alternate between workers) changes nothing its room is told of.
  */
 export class PresenceTracker {
   /** This node's connections, by room and connection id (no key string made per poll's touch). */
@@ -100,6 +107,10 @@ export class PresenceTracker {
     for (const byId of this.local.values()) {
       for (const conn of byId.values()) {
         if (conn.leaveTimer) continue;
+        if (conn.elsewhere) {
+          if (conn.pollUntil! <= now) this.drop(conn);
+          continue;
+        }
         if (conn.pollUntil === undefined) held.push(conn);
         // Removed only if still held here: a poll on another node since keeps the member there.
         else if (conn.pollUntil <= now) this.remove(conn, this.options.node);
@@ -112,7 +123,7 @@ export class PresenceTracker {
       // Held by another node now, removed by one (the client left), or reaped in a store outage:
       // kept, this copy would bring a departed client back or remove one still polling. A client
       // still polling here is recorded again by its next poll.
-      for (const moved of await this.store.refresh(polled, expiresAt, this.options.node)) if (!moved.leaveTimer) this.drop(moved);
+      for (const moved of await this.store.refresh(polled, expiresAt, this.options.node)) if (!moved.leaveTimer) moved.elsewhere = true;
       for (const lost of await this.store.refresh(held, expiresAt)) {
         // Reaped while this node could not refresh it (a store outage): it is back, and says so.
         if (await this.store.add(lost.room, lost, expiresAt)) this.emit(lost.room, 'join', { id: lost.id, name: lost.name, member: lost.member, transport: lost.transport });
@@ -200,7 +211,17 @@ export class PresenceTracker {
       if (existing.leaveTimer) clearTimeout(existing.leaveTimer);
       existing.leaveTimer = undefined;
       existing.pollUntil = pollUntil;
-      if (existing.name === conn.name && existing.transport === conn.transport) return;
+      const same = existing.name === conn.name && existing.transport === conn.transport;
+      if (same && existing.elsewhere) {
+        // Held here again: recorded under this node, its room told only if it had left meanwhile.
+        existing.elsewhere = false;
+        this.store
+          .add(room, { id: existing.id, member: existing.member, name: existing.name, transport: existing.transport, node: this.options.node }, Date.now() + this.options.ttlMs)
+          .then((arrived) => arrived && this.emit(room, 'join', { id: conn.id, name: conn.name, member: conn.member, transport: conn.transport }))
+          .catch((err: unknown) => this.logger.warn({ err, room }, 'presence add failed'));
+        return;
+      }
+      if (same) return;
     }
     const record: PresenceConnection = { ...conn, node: this.options.node };
     const local: LocalConnection = { ...record, room, pollUntil, leaveTimer: undefined };
