@@ -6,10 +6,12 @@ export interface EnvironmentHandlers {
   offline(): void;
   /** The tab is shown again: its timers may have been throttled meanwhile. */
   visible(): void;
+  /** The page is going away (closed, navigated from, or put in the back-forward cache). */
+  pageHidden(): void;
 }
 
 /**
- * Listens to the browser's `online` / `offline` events and to `visibilitychange`; returns the
+ * Listens to the browser's `online` / `offline` / `pagehide` events and to `visibilitychange`; returns the
  * function that stops listening. Outside a browser (Node) it does nothing.
  */
 export function watchBrowserEnvironment(handlers: EnvironmentHandlers): () => void {
@@ -21,12 +23,15 @@ export function watchBrowserEnvironment(handlers: EnvironmentHandlers): () => vo
   const visible = (): void => {
     if (doc.visibilityState === 'visible') handlers.visible();
   };
+  const pageHidden = (): void => handlers.pageHidden();
   g.addEventListener('online', online);
   g.addEventListener('offline', offline);
+  g.addEventListener('pagehide', pageHidden);
   doc.addEventListener('visibilitychange', visible);
   return () => {
     g.removeEventListener?.('online', online);
     g.removeEventListener?.('offline', offline);
+    g.removeEventListener?.('pagehide', pageHidden);
     doc.removeEventListener('visibilitychange', visible);
   };
 }

@@ -588,6 +588,7 @@ export class SwitchboardClient implements Client {
         }
       },
       visible: () => this.checkLiveness(),
+      pageHidden: () => this.current?.pageHidden?.(),
     });
   }
 

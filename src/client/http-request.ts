@@ -23,6 +23,8 @@ export interface HttpCall {
   timeoutMs: number;
   /** Aborts the request (transport closed): it then rejects with CLOSED. */
   signal?: AbortSignal;
+  /** Sent even if the page goes away meanwhile (fetch's `keepalive`: a leave on `pagehide`). */
+  keepalive?: boolean;
 }
 
 /**
@@ -50,7 +52,7 @@ export async function httpRequest<T>(target: HttpTarget, call: HttpCall): Promis
   let status = 0;
   let text = '';
   try {
-    const res = await fetch(url, { method: call.method, headers, ...(payload !== undefined ? { body: payload } : {}), signal: controller.signal });
+    const res = await fetch(url, { method: call.method, headers, ...(payload !== undefined ? { body: payload } : {}), ...(call.keepalive ? { keepalive: true } : {}), signal: controller.signal });
     status = res.status;
     text = await res.text();
   } catch (err) {

@@ -71,6 +71,10 @@ describe('web app: chat', { skip }, () => {
       assert.equal(await b.page.locator('li.msg:not(.own) .sender').first().textContent(), 'Alice');
       // Presence lists both, with the transport.
       await b.page.locator('.presence-list .person', { hasText: 'Alice' }).locator(`.chip-${transport}`).waitFor();
+      // Alice closes her tab: she leaves the list after the grace period (5 s), pollers too
+      // (before: a polling tab stayed listed until its polls' time ran out, 35 s).
+      await a.page.close({ runBeforeUnload: true });
+      await b.page.locator('.presence-list .person', { hasText: 'Alice' }).waitFor({ state: 'detached', timeout: 9000 });
       await a.context.close();
       await b.context.close();
     });

@@ -79,13 +79,17 @@ export class HttpPublisher {
     });
   }
 
-  /** `DELETE /api/rooms/:room/presence?session=`: leaves at once (fire and forget; the ticket also lapses by itself). */
-  leave(session: string): void {
+  /**
+   * `DELETE /api/rooms/:room/presence?session=`: leaves at once (fire and forget; the ticket also
+   * lapses by itself). `keepalive`: sent even as the page goes away.
+   */
+  leave(session: string, keepalive = false): void {
     httpRequest(this.target, {
       method: 'DELETE',
       path: `/api/rooms/${encodeURIComponent(this.settings.room)}/presence`,
       query: { session },
       timeoutMs: this.settings.publishTimeoutMs,
+      keepalive,
     }).catch(() => undefined);
   }
 }

@@ -92,6 +92,10 @@ export abstract class PollLoopTransport implements Transport {
     return false;
   }
 
+  pageHidden(): void {
+    if (this.state === 'open' && this.ticket) this.publisher.leave(this.ticket, true);
+  }
+
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';

@@ -94,6 +94,13 @@ export interface Transport {
   /** Asks the server for a sign of life now; false when this transport cannot (it then just waits). */
   probe(): boolean;
   /**
+   * The page is going away (`pagehide`): says so now, in a request that outlives the page. Only
+   * pollers need it: nothing ends with the page for the server to see, so a closed tab would stay
+   * present until its polls' time ran out. (It may come back from the back-forward cache: its
+   * next poll makes it present again.)
+   */
+  pageHidden?(): void;
+  /**
    * Hands a new token to the open connection, where it can take one without reconnecting
    * (WebSocket: a `refresh` frame). Undefined: requests made from now on carry the new token,
    * and a stream opened with the old one is ended by the server at its expiry.
