@@ -203,3 +203,31 @@ describe("the lecture's wire contract", () => {
     ws.close();
   });
 });
+
+describe("the lecture's pollers and an administrator's disconnect", () => {
+  it('a disconnected lecture poller gets 403 MEMBER_DISCONNECTED once, its guest cookie cleared: its next poll is a new guest, not refused for a day', async (t) => {
+    const s = await startServer({ apiKey: 'the-api-key' });
+    t.after(() => s.server.close());
+    const first = await request(`${s.url}/poll`);
+    let cookie = cookieOf(first as never);
+    assert.match(cookie, /sb_guest=[^;]+/);
+    await request(`${s.url}/poll`, { headers: { cookie } }); // present with its ticket
+    const who = (await request(`${s.url}/api/rooms/lobby/presence`)).json() as { members: { member: string; transports: string[] }[] };
+    const guest = who.members.find((m) => m.transports.includes('polling'))!.member;
+    assert.equal((await request(`${s.url}/api/rooms/lobby/members/${guest}`, { method: 'DELETE', headers: { authorization: 'Bearer the-api-key' } })).status, 204);
+    const refused = await request(`${s.url}/poll`, { headers: { cookie } });
+    assert.deepEqual([refused.status, (refused.json() as { code: string }).code], [403, 'MEMBER_DISCONNECTED']);
+    cookie = cookieOf(refused as never, cookie);
+    assert.match(cookie, /sb_guest=(;|$)/, 'the guest cookie is cleared');
+    // The page polls on, as the lecture's does: a new guest, let through.
+    const again = await request(`${s.url}/poll`, { headers: { cookie } });
+    assert.equal(again.status, 204);
+    cookie = cookieOf(again as never, cookie);
+    assert.equal((await request(`${s.url}/poll`, { headers: { cookie } })).status, 204);
+    // A long poll of the disconnected ticket too.
+    const before = cookieOf(first as never);
+    const held = await request(`${s.url}/longpoll`, { headers: { cookie: before } });
+    assert.equal(held.status, 403);
+    assert.match(cookieOf(held as never, before), /sb_guest=(;|$)/);
+  });
+});

@@ -126,6 +126,7 @@ class LecturePoll implements PollReply {
   }
 
   fail(err: unknown): void {
+    forgetDisconnectedGuest(this.res, err);
     this.router.fail(this.res, err, this.req);
   }
 
@@ -196,6 +197,7 @@ class LectureLongPoll implements PollReply {
 
   fail(err: unknown): void {
     this.held.close();
+    forgetDisconnectedGuest(this.res, err);
     this.router.fail(this.res, err, this.req);
   }
 
@@ -270,6 +272,18 @@ function guestTicket(session: Session, cookies: PollCookies, res: HttpResponse):
   const ticket = session.issueTicket(DEFAULT_ROOM);
   if (ticket) res.appendHeader('set-cookie', serializeCookie(GUEST_COOKIE, ticket, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 24 * 3600 }));
   return undefined;
+}
+
+/**
+ * A lecture poller an administrator disconnected gets MEMBER_DISCONNECTED once, with its guest
+ * cookie cleared: the lecture's pages have no "join again" and poll on, and the ticket of the
+ * disconnected connection would be refused for as long as the order is remembered (a day): a
+ * disconnect, not a ban. Its next poll is a new guest's.
+ */
+function forgetDisconnectedGuest(res: HttpResponse, err: unknown): void {
+  if (err instanceof SwitchboardError && err.code === 'MEMBER_DISCONNECTED' && !res.headersSent) {
+    res.appendHeader('set-cookie', serializeCookie(GUEST_COOKIE, '', { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 0 }));
+  }
 }
 
 function cookieCursor(cookies: PollCookies): string | undefined {
