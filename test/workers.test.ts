@@ -228,9 +228,10 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}`, { skip: built ?
     assert.ok(unlistened && before.has(String(unlistened.node)), 'an old worker stopped taking connections');
     const own = rolled.filter((l) => l.node === unlistened.node).map((l) => l.msg);
     assert.ok(own.indexOf('taking no new connection: a new worker does (rolling restart)') < own.indexOf('shutting down'), 'before it was drained');
-    // ...and before the first old worker was drained: the primary waits for its word.
-    const firstDrain = rolled.findIndex((l) => l.msg === 'shutting down' && before.has(String(l.node)));
-    assert.ok(rolled.indexOf(unlistened) < firstDrain, 'the old worker stopped taking connections before the first one was drained');
+    // ...and before the first old worker was drained: the primary waits for its word. (By the
+    // lines' times: lines of different processes may reach the pipe in another order.)
+    const firstDrain = rolled.find((l) => l.msg === 'shutting down' && before.has(String(l.node)));
+    assert.ok(firstDrain && Number(unlistened.time) <= Number(firstDrain.time), `the old worker stopped taking connections (${String(unlistened.time)}) before the first one was drained (${String(firstDrain?.time)})`);
     await everyoneHasEverything('every client to get every message after the rolling restart');
     await waitFor(() => drops.done === drops.begun, 15_000, 'every dropped client to come back');
     // Once, each: the old workers took no new connection once the first new one listened.
