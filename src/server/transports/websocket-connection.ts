@@ -13,6 +13,11 @@ const FLOOD_DISCONNECT_AFTER = 100;
 /** Publishes of one connection in flight at once (pipelined: started in order, answered in order). */
 const MAX_PUBLISHES_IN_FLIGHT = 64;
 
+/** A publish's answer (its ack or its error), once known. */
+interface Answer {
+  write: (() => void) | undefined;
+}
+
 /**
  * The native WebSocket protocol (`/api/ws`): JSON frames to subscribe, unsubscribe, publish,
  * signal typing, refresh the token and ping; entries, acks and errors back (docs/protocol.md).
@@ -28,8 +33,8 @@ export class WebSocketConnection implements FrameHandler {
   private rejected = 0;
   /** Publishes not yet answered; made at the first publish (most connections of a big room never publish). */
   private inflight: Set<Promise<void>> | undefined;
-  /** The answer of the last publish: the next one's is written after it. */
-  private lastAnswer: Promise<void> = Promise.resolve();
+  /** Answers of the publishes in flight, in the order they came: written from the front as they are ready. */
+  private readonly answers: Answer[] = [];
   /** Set when the publish budget was refused FLOOD_DISCONNECT_AFTER times in a row. */
   private flood: SwitchboardError | undefined;
 
@@ -83,17 +88,17 @@ export class WebSocketConnection implements FrameHandler {
       if (frame.type === 'publish' && !this.ctx.hooks.onPublish) {
         const inflight = (this.inflight ??= new Set());
         if (inflight.size >= MAX_PUBLISHES_IN_FLIGHT) await Promise.race(inflight);
-        const outcome = this.publish(frame).then(
-          (ack) => () => ack && this.send(ack),
-          (err: unknown) => () => this.report(err, id),
-        );
-        const answered: Promise<void> = Promise.all([this.lastAnswer, outcome])
-          .then(([, answer]) => answer())
+        const answer: Answer = { write: undefined };
+        this.answers.push(answer);
+        const answered: Promise<void> = this.publish(frame)
+          .then(
+            (ack) => this.ready(answer, () => ack && this.send(ack)),
+            (err: unknown) => this.ready(answer, () => this.report(err, id)),
+          )
           .finally(() => {
             inflight.delete(answered);
             this.endFlood();
           });
-        this.lastAnswer = answered;
         inflight.add(answered);
         return;
       }
@@ -106,6 +111,12 @@ export class WebSocketConnection implements FrameHandler {
       await this.publishesAnswered();
       this.report(err, id);
     }
+  }
+
+  /** `answer` is ready: writes it, and those after it that are ready, once those before it are written. */
+  private ready(answer: Answer, write: () => void): void {
+    answer.write = write;
+    while (this.answers.length > 0 && this.answers[0]!.write !== undefined) this.answers.shift()!.write!();
   }
 
   private async publishesAnswered(): Promise<void> {
