@@ -124,6 +124,14 @@ describe('bad input gets a clear error and loses nothing', () => {
     }
   });
 
+  it('a WebSocket frame whose JSON starts with a byte order mark is taken, as an HTTP body is', async () => {
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    await ws.opened;
+    ws.ws.send(`\uFEFF${JSON.stringify({ type: 'ping', id: 'bom' })}`);
+    await ws.next('pong', (f) => f.id === 'bom');
+    ws.close();
+  });
+
   it('an unknown frame type gets an error frame, and the connection goes on', async () => {
     const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
     await ws.opened;

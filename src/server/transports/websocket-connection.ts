@@ -67,7 +67,9 @@ export class WebSocketConnection implements FrameHandler {
       if (isBinary) throw new SwitchboardError('BAD_REQUEST', 'send JSON in text frames');
       let raw: unknown;
       try {
-        raw = JSON.parse(data.toString('utf8'));
+        const text = data.toString('utf8');
+        // A byte order mark before the JSON is ignored, as in HTTP bodies (RFC 8259, 8.1).
+        raw = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
       } catch {
         throw new SwitchboardError('BAD_JSON');
       }
