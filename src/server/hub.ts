@@ -383,7 +383,7 @@ export class Hub {
 
   /** Ends every connection of `member` (in `room` only, when given) on every node. */
   async disconnect(member: string, room?: string): Promise<void> {
-    await this.options.broker.publish({ kind: 'disconnect', member, ...(room !== undefined ? { room } : {}) });
+    await this.options.broker.publish({ kind: 'disconnect', member, ...(room !== undefined ? { room } : {}), at: Date.now() });
   }
 
   /** Sets the one handler of disconnect orders (the connection registry of this node). */
@@ -919,7 +919,11 @@ export class Hub {
       // A reset or deleted room: its live channel ends every subscriber (they resume and are told).
       this.dropChannel(message.room)?.end(message.action === 'delete');
     } else {
-      this.noteKicked(message.member, message.room);
+      // As of when it was ordered, not when it came: a member that joined again meanwhile (an
+      // order that came late, after a broker outage) holds a ticket issued after it. Never later
+      // than now: a node whose clock runs ahead does not refuse the tickets issued here after it.
+      const now = Date.now();
+      this.noteKicked(message.member, message.room, Math.min(message.at ?? now, now));
       this.presence.dropPollers(message.member, message.room);
       this.disconnectHandler(message.member, message.room);
     }
@@ -939,13 +943,13 @@ export class Hub {
     return inRoom === undefined ? everywhere : everywhere === undefined ? inRoom : Math.max(inRoom, everywhere);
   }
 
-  private noteKicked(member: string, room: string | undefined, now = Date.now()): void {
+  private noteKicked(member: string, room: string | undefined, at: number): void {
     const key = `${member}\n${room ?? ''}`;
-    // Moved to the end: the map stays in time order, so forgetting starts at its front.
+    // Moved to the end: the map stays in (nearly) time order, so forgetting starts at its front.
     this.kicked.delete(key);
-    this.kicked.set(key, now);
+    this.kicked.set(key, at);
     if (this.kicked.size > MAX_KICKS_REMEMBERED) this.kicked.delete(this.kicked.keys().next().value!);
-    this.forgetKicks(now);
+    this.forgetKicks(Date.now());
   }
 
   private forgetKicks(now: number): void {

@@ -9,8 +9,11 @@ export type BrokerMessage =
   | { kind: 'receipt'; receipt: ReadReceipt }
   /** A room's history was reset or the room deleted: its live channels end their subscribers. */
   | { kind: 'room'; action: 'reset' | 'delete'; room: string }
-  /** An administrator ends a member's connections (in one room, when given) on every node. */
-  | { kind: 'disconnect'; member: string; room?: string };
+  /**
+   * An administrator ends a member's connections (in one room, when given) on every node; `at`:
+   * when it was ordered (ms, the ordering node's clock), for the polls it refuses afterwards.
+   */
+  | { kind: 'disconnect'; member: string; room?: string; at?: number };
 
 /**
  * Live fan-out between the nodes that serve the same rooms. The contract:
