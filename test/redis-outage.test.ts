@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Entry, PollResult } from '../src/protocol/types.js';
-import { getJson, hasAll, joinCount, logProblem, PollFollower, readLog, sleep, SseFollower, WsFollower, type LogFollower } from './fixtures/log-clients.js';
-import { publishHttp, WsPublisher, type PublishOutcome } from './fixtures/publishers.js';
+import { getJson, hasAll, joinCount, logProblem, readLog, sleep, WsFollower } from './fixtures/log-clients.js';
+import { publishHttp, type PublishOutcome } from './fixtures/publishers.js';
+import { clientsOnTwoNodes } from './fixtures/two-node-clients.js';
 import { request, startServer, waitFor } from './helpers.js';
 import { PrivateRedis, privateRedisSkipReason } from './helpers/private-redis.js';
 import { uniquePrefix } from './helpers/redis-probe.js';
@@ -53,23 +54,7 @@ describe('a Redis outage under two nodes', { skip, timeout: 50_000 }, () => {
   it('refuses publishes while Redis is down (503 / error frame), says so on /readyz, recovers by itself, and loses or doubles nothing', async (t) => {
     const [a, b] = await twoNodes(t);
     const room = 'out';
-    await request(`${a.url}/api/rooms/${room}`, { method: 'PUT' });
-    const start = ((await getJson(`${a.url}/api/rooms/${room}/poll`)) as PollResult).cursor;
-    const ws = new WsFollower('ws-on-b', room, start);
-    await ws.connect(b.url);
-    const sse = new SseFollower('sse-on-a', room, start);
-    await sse.connect(a.url);
-    const pollers = [
-      new PollFollower('longpoll-both', room, start, 'longpoll', (n) => [a, b][n % 2]!.url, { timeoutMs: 500 }).start(),
-      new PollFollower('poll-both', room, start, 'poll', (n) => [a, b][n % 2]!.url, { intervalMs: 30 }).start(),
-    ];
-    const followers: LogFollower[] = [ws, sse, ...pollers];
-    const wsA = await WsPublisher.open(a.url, 'pub-a');
-    const wsB = await WsPublisher.open(b.url, 'pub-b');
-    t.after(async () => {
-      for (const p of pollers) await p.stop();
-      for (const f of [...followers, wsA, wsB]) f.close();
-    });
+    const { start, followers, wsA, wsB } = await clientsOnTwoNodes(t, a, b, room);
 
     // Three publishers that retry a refused publish with the same clientId until it is acked.
     type Phase = 'before' | 'down' | 'restarting' | 'after';

@@ -8,9 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { PollResult } from '../src/protocol/types.js';
-import { getJson, hasAll, logProblem, PollFollower, readLog, sleep, SseFollower, WsFollower, type LogFollower } from './fixtures/log-clients.js';
-import { publishHttp, WsPublisher, type PublishOutcome } from './fixtures/publishers.js';
+import { hasAll, logProblem, readLog, sleep } from './fixtures/log-clients.js';
+import { publishHttp, type PublishOutcome } from './fixtures/publishers.js';
+import { clientsOnTwoNodes } from './fixtures/two-node-clients.js';
 import { redisContracts, redisStoreContract } from './fixtures/redis-contracts.js';
 import { threeNodesSuite } from './fixtures/three-nodes-suite.js';
 import { request, startServer, waitFor } from './helpers.js';
@@ -49,27 +49,11 @@ describe('through Redis Sentinel (a master, its replica, a sentinel)', { skip, t
     t.after(() => Promise.all(nodes.map((n) => n.server.close())));
     const [a, b] = nodes as [Node, Node];
     const room = 'failover';
-    await request(`${a.url}/api/rooms/${room}`, { method: 'PUT' });
-    const start = ((await getJson(`${a.url}/api/rooms/${room}/poll`)) as PollResult).cursor;
-    const ws = new WsFollower('ws-on-b', room, start);
-    await ws.connect(b.url);
-    const sse = new SseFollower('sse-on-a', room, start);
-    await sse.connect(a.url);
     // Live clients get what the broker hands on, confirmed on the replica first; pollers read the
     // store, which gives them only entries the replica confirmed (the confirmed mark), so none
     // reads an entry the failover then takes back (stored on the old master, refused for want of
     // its replica) and misses the one that gets its seq on the new master.
-    const pollers = [
-      new PollFollower('poll-both', room, start, 'poll', (i) => nodes[i % 2]!.url, { intervalMs: 20, requestTimeoutMs: 3000 }).start(),
-      new PollFollower('longpoll-both', room, start, 'longpoll', (i) => nodes[i % 2]!.url, { timeoutMs: 500, requestTimeoutMs: 3000 }).start(),
-    ];
-    t.after(() => Promise.all(pollers.map((p) => p.stop())));
-    const followers: LogFollower[] = [ws, sse, ...pollers];
-    const wsA = await WsPublisher.open(a.url, 'pub-a');
-    const wsB = await WsPublisher.open(b.url, 'pub-b');
-    t.after(() => {
-      for (const f of [...followers, wsA, wsB]) f.close();
-    });
+    const { start, followers, wsA, wsB } = await clientsOnTwoNodes(t, a, b, room, { requestTimeoutMs: 3000 });
 
     // Three publishers that retry a refused publish with the same clientId until it is acked.
     let stopping = false;
