@@ -319,8 +319,9 @@ describe('web app: chat', { skip }, () => {
     await waitConnected(ws.page, 'websocket');
     const pill = await ws.page.locator('.chat-header .status-text').evaluate((el) => ({ text: el.textContent, cut: el.scrollWidth - el.clientWidth }));
     assert.equal(pill.cut, 0, `the status pill is cut beside the wire inspector: ${JSON.stringify(pill)}`);
-    // At the narrowest window the inspector opens in (1200 px), the two pickers share one row.
+    // At the narrowest window the inspector opens in (1200 px), the two pickers (both there for short polling) share one row.
     await ws.page.setViewportSize({ width: 1200, height: 800 });
+    await pickTransport(ws.page, 'polling');
     const tops = await ws.page.locator('.chat-toolbar .field').evaluateAll((fields) => fields.map((f) => Math.round(f.getBoundingClientRect().top)));
     assert.equal(new Set(tops).size, 1, `the toolbar takes two rows: ${JSON.stringify(tops)}`);
     await ws.context.close();
@@ -342,5 +343,19 @@ describe('web app: chat', { skip }, () => {
     assert.ok(fit.page <= 390 && fit.title <= 390 && fit.user <= 390, `wider than the window: ${JSON.stringify(fit)}`);
     await wide.context.close();
     await phone.context.close();
+  });
+
+  it('shows the polling interval only for short polling, the transport it paces; a short name is whole on a phone', async () => {
+    const app = await open({ name: 'Bob', transport: 'long-polling', hash: '#/room/lobby', viewport: { width: 390, height: 760 } });
+    const interval = app.page.getByLabel('Polling interval', { exact: true });
+    assert.equal(await interval.isVisible(), false, 'shown for long polling');
+    await pickTransport(app.page, 'polling');
+    assert.equal(await interval.isVisible(), true, 'hidden for short polling');
+    await pickTransport(app.page, 'websocket');
+    assert.equal(await interval.isVisible(), false, 'shown for WebSocket');
+    // The tabs leave room for a three-letter name at 390 px (it was cut to "B…").
+    const name = await app.page.locator('.user-name').evaluate((el) => ({ text: el.textContent, cut: el.scrollWidth - el.clientWidth }));
+    assert.deepEqual(name, { text: 'Bob', cut: 0 });
+    await app.context.close();
   });
 });

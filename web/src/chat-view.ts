@@ -56,6 +56,8 @@ export class ChatView {
   private readonly banner: HTMLElement;
   private readonly transportSelect: HTMLSelectElement;
   private readonly intervalSelect: HTMLSelectElement;
+  /** The "Polling interval" field: shown only while short polling, the one transport it paces, is picked or in use. */
+  private readonly intervalField: HTMLElement;
   private readonly sidebarToggle: HTMLButtonElement;
   private readonly wireToggle: HTMLButtonElement;
   private list: MessageList | undefined;
@@ -112,6 +114,8 @@ export class ChatView {
     this.transportSelect = transport.select;
     const interval = pollIntervalField(storage.pollIntervalMs, (ms) => this.changePollInterval(ms));
     this.intervalSelect = interval.select;
+    this.intervalField = interval.element;
+    this.showIntervalFor(storage.transport);
 
     this.sidebarToggle = h('button', { class: 'icon-only sidebar-toggle', attrs: { type: 'button', 'aria-label': 'Rooms and people', 'aria-expanded': 'false', 'aria-controls': 'chat-sidebar' }, on: { click: () => this.showSidebar(!this.element.classList.contains('sidebar-open')) } }, icon('menu'));
     const wideNow = matchMedia(WIDE).matches;
@@ -523,6 +527,7 @@ export class ChatView {
     const was = this.status?.status;
     this.status = status;
     this.badge.update(status);
+    this.showIntervalFor(status.transport);
     this.list?.setAllPending(status.status === 'connected' ? 'sending' : 'queued');
     this.badge.setQueued(this.list?.pendingCount ?? 0);
     this.presence.setConnected(status.status === 'connected');
@@ -593,6 +598,7 @@ export class ChatView {
 
   private async changeTransport(transport: TransportName): Promise<void> {
     storage.transport = transport;
+    this.showIntervalFor(transport);
     this.inspector.note(`Switching to ${TRANSPORT_LABELS[transport]}`);
     try {
       await this.session?.setTransport(transport);
@@ -629,6 +635,11 @@ export class ChatView {
       }
       if (session === this.session) this.checkPresenceSoon(ChatView.PRESENCE_CHECK_MS);
     }, delayMs);
+  }
+
+  /** Shows the polling interval when `transport` (picked or in use: a fallback may end on short polling) is short polling. */
+  private showIntervalFor(transport: TransportName | undefined): void {
+    this.intervalField.hidden = transport !== 'polling' && storage.transport !== 'polling';
   }
 
   private changePollInterval(ms: number): void {
