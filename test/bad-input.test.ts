@@ -177,6 +177,30 @@ describe('bad input gets a clear error and loses nothing', () => {
     ws.close();
   });
 
+  it('a bad cursor gets 400 INVALID_CURSOR naming where it came from: `after` (polls, SSE, subscribe frame), `lastEventId`, `Last-Event-ID`', async () => {
+    for (const [path, headers, named] of [
+      ['/api/rooms/bad/poll?after=p%3Ax', {}, 'after "p:x"'],
+      ['/api/rooms/bad/longpoll?after=l%3Ax&timeout=0', {}, 'after "l:x"'],
+      ['/api/rooms/bad/events?after=s%3Ax', {}, 'after "s:x"'],
+      ['/api/rooms/bad/events?lastEventId=q%3Ax&after=1', {}, 'lastEventId "q:x"'],
+      // The header wins over both query parameters, good as they are.
+      ['/api/rooms/bad/events?lastEventId=1&after=1', { 'last-event-id': 'h:x' }, 'Last-Event-ID "h:x"'],
+    ] as const) {
+      const r = await request(`${s.url}${path}`, { headers });
+      assert.equal(r.status, 400, path);
+      const body = r.json() as { code: string; message: string };
+      assert.equal(body.code, 'INVALID_CURSOR', path);
+      assert.ok(body.message.endsWith(`: ${named}`), `${path}: ${body.message}`);
+    }
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    await ws.opened;
+    ws.send({ type: 'subscribe', id: 'c', room: 'bad', after: 'w:x' });
+    const error = await ws.next('error', (f) => f.id === 'c');
+    assert.equal(error.code, 'INVALID_CURSOR');
+    assert.ok(String(error.message).endsWith(': after "w:x"'), String(error.message));
+    ws.close();
+  });
+
   it('a path whose percent-escapes do not decode (%ZZ, %4, not UTF-8) gets 400 BAD_REQUEST naming it, not 404', async () => {
     for (const [path, named] of [
       ['/api/rooms/%ZZ', '"%ZZ"'],

@@ -312,7 +312,7 @@ describe('client building blocks', () => {
     assert.equal(p.accept('e2', 1), 'new');
     assert.equal(p.accept('e3', 5), 'new-epoch');
     assert.equal(new ResumePosition('42').cursor, '42');
-    assert.throws(() => new ResumePosition('not a cursor'), (err: unknown) => err instanceof SwitchboardError && err.code === 'INVALID_CURSOR');
+    assert.throws(() => new ResumePosition('not a cursor'), (err: unknown) => err instanceof SwitchboardError && err.code === 'INVALID_CURSOR' && err.message.endsWith(': after "not a cursor"'));
   });
 
   it('presence list: snapshot plus join and leave entries', () => {

@@ -13,7 +13,7 @@ export class ResumePosition {
 
   /** Starts from a cursor given by the application (`after`), if any. Throws INVALID_CURSOR. */
   constructor(after?: string) {
-    const parsed = parseCursor(after);
+    const parsed = parseCursor(after, 'after');
     if (parsed) {
       this.epoch = parsed.epoch;
       this.seq = parsed.seq;

@@ -12,13 +12,18 @@ export function formatCursor(position: Position): string {
 
 /**
  * Parses a cursor (`<epoch>:<seq>` or `<seq>`: an epoch of 1-32 of `A-Z a-z 0-9 _ -`, a seq of
- * 1-15 digits); an empty or missing cursor gives undefined. Throws INVALID_CURSOR. Read by hand,
- * not by a regular expression: every poll parses one, and a match allocates an array.
+ * 1-15 digits); an empty or missing cursor gives undefined. Throws INVALID_CURSOR, whose message
+ * names `source` (where the cursor came from: `after`, `Last-Event-ID`...) before the cursor: a
+ * client that sends more than one cursor is told which to fix. Read by hand, not by a regular
+ * expression: every poll parses one, and a match allocates an array.
  */
-export function parseCursor(text: string | null | undefined): { epoch?: string; seq: number } | undefined {
+export function parseCursor(text: string | null | undefined, source?: string): { epoch?: string; seq: number } | undefined {
   if (text === undefined || text === null || text === '') return undefined;
   const seq = cursorSeq(text);
-  if (seq < 0) throw new SwitchboardError('INVALID_CURSOR', JSON.stringify(text.slice(0, 80)));
+  if (seq < 0) {
+    const shown = JSON.stringify(text.slice(0, 80));
+    throw new SwitchboardError('INVALID_CURSOR', source === undefined ? shown : `${source} ${shown}`);
+  }
   const colon = text.indexOf(':');
   return colon < 0 ? { seq } : { epoch: text.slice(0, colon), seq };
 }

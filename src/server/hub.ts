@@ -481,10 +481,11 @@ export class Hub {
   /**
    * Checks a client's cursor against the room's history. No cursor means "from now on".
    * A cursor of another epoch, or one older than what retention kept, starts at the oldest
-   * retained entry, flagged `reset`.
+   * retained entry, flagged `reset`. Throws INVALID_CURSOR naming `source`, where the client
+   * put the cursor (`after` unless told: the polls' parameter and the subscribe frame's field).
    */
-  resolveStart(state: RoomState, cursorText: string | undefined, fromStart = false): StartPosition {
-    const cursor = parseCursor(cursorText);
+  resolveStart(state: RoomState, cursorText: string | undefined, fromStart = false, source = 'after'): StartPosition {
+    const cursor = parseCursor(cursorText, source);
     const oldest = state.firstSeq - 1;
     if (!cursor) return { epoch: state.epoch, seq: fromStart ? oldest : state.lastSeq };
     if ((cursor.epoch !== undefined && cursor.epoch !== state.epoch) || cursor.seq > state.lastSeq) {
@@ -555,7 +556,7 @@ export class Hub {
     let cursor: ReturnType<typeof parseCursor>;
     let shared: PollResult | undefined;
     try {
-      cursor = parseCursor(after);
+      cursor = parseCursor(after, 'after');
       shared = this.sharedAnswer(room, after, limit, cursor);
     } catch (err) {
       reply.fail(err);
@@ -688,7 +689,7 @@ export class Hub {
     const answers = this.answersOf(live);
     const known = answers.get(live.epoch, live.head, after, limit, now);
     if (known) return known;
-    const cursor = parsed ?? parseCursor(after);
+    const cursor = parsed ?? parseCursor(after, 'after');
     if (cursor?.epoch === live.epoch && cursor.seq === live.head) {
       return answers.set(live.epoch, live.head, after, limit, this.pollResult(room, live.epoch, [], live.head, false), now);
     }

@@ -161,9 +161,10 @@ export class Session implements Closable {
   /**
    * Subscribes to `room` after the cursor `after` (none: from now on; `fromStart`: from the
    * oldest retained entry; `resetToEnd`: a cursor that cannot be honoured starts at the end). `announce` is called with where delivery starts before any entry is
-   * delivered. Throws like every command (see run), and TOO_MANY_SUBSCRIPTIONS past the cap.
+   * delivered. Throws like every command (see run), TOO_MANY_SUBSCRIPTIONS past the cap, and
+   * INVALID_CURSOR naming `afterFrom` (where the client put `after`; default `after`).
    */
-  subscribe(room: string, opts: { after?: string | undefined; create?: boolean; fromStart?: boolean; resetToEnd?: boolean }, announce?: (info: SubscribeInfo) => void): Promise<SubscribeInfo> {
+  subscribe(room: string, opts: { after?: string | undefined; afterFrom?: string; create?: boolean; fromStart?: boolean; resetToEnd?: boolean }, announce?: (info: SubscribeInfo) => void): Promise<SubscribeInfo> {
     return this.run('subscribe', room, 'read', 'subscribe', async () => {
       const { hub, config } = this.ctx;
       if (!this.output) throw new SwitchboardError('BAD_REQUEST', 'this transport cannot subscribe');
@@ -178,7 +179,7 @@ export class Session implements Closable {
       }
       const state = await this.roomState(room, opts.create === true);
       this.ensureOpen();
-      let start = hub.resolveStart(state, opts.after, opts.fromStart);
+      let start = hub.resolveStart(state, opts.after, opts.fromStart, opts.afterFrom);
       if (start.reset && opts.resetToEnd) start = hub.resolveStart(state, undefined);
       // One more than a snapshot shows: enough to know whether it is all.
       const mark = hub.presenceMark(room);

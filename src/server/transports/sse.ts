@@ -21,10 +21,10 @@ import { SSE_HEADERS, SseSink } from './sse-sink.js';
  */
 export function registerSse(router: Router, ctx: ServerContext): void {
   router.on('GET', '/api/rooms/:room/events', async (req, res, params, url) => {
-    const cursor = headerValue(req.headers['last-event-id']) ?? url.searchParams.get('lastEventId') ?? url.searchParams.get('after') ?? undefined;
+    const [cursor, afterFrom] = resumeCursor(req, url);
     const { session, open } = await openSseSession(ctx, req, res, url, NATIVE_SSE, claimsOf(url));
     try {
-      await session.subscribe(params.room!, { after: cursor || undefined }, (info: SubscribeInfo) => {
+      await session.subscribe(params.room!, { after: cursor || undefined, afterFrom }, (info: SubscribeInfo) => {
         const ready = { connectionId: session.id, member: session.principal.member, name: session.principal.name, ...info };
         open(sseEvent({ event: 'ready', data: presenceFrameJson(ready) }));
       });
@@ -42,7 +42,7 @@ export function registerSse(router: Router, ctx: ServerContext): void {
   router.on('HEAD', '/api/rooms/:room/events', async (req, res, params, url) => {
     const session = await requestSession(ctx, req, url, 'sse');
     await session.roomInfo(params.room!);
-    parseCursor(headerValue(req.headers['last-event-id']) ?? url.searchParams.get('lastEventId') ?? url.searchParams.get('after'));
+    parseCursor(...resumeCursor(req, url));
     res.writeHead(200, SSE_HEADERS).end();
   });
 }
@@ -67,6 +67,18 @@ export async function openSseSession(
   const session = new Session(ctx, { id: connectionId, principal, transport: 'sse', sink: { sink, codec, onReset: 'end' } });
   holdUntilGone(ctx, req, res, session, 'sse');
   return { session, open: (first = '') => sink.open(req, ctx.config.sseRetryMs, first) };
+}
+
+/**
+ * Where a stream resumes, and the name of what said so (for INVALID_CURSOR's message): the
+ * `Last-Event-ID` header, else the `lastEventId` query parameter, else `after`.
+ */
+function resumeCursor(req: HttpRequest, url: RequestUrl): [cursor: string | undefined, source: string] {
+  const header = headerValue(req.headers['last-event-id']);
+  if (header !== undefined) return [header, 'Last-Event-ID'];
+  const lastEventId = url.searchParams.get('lastEventId');
+  if (lastEventId !== null) return [lastEventId, 'lastEventId'];
+  return [url.searchParams.get('after') ?? undefined, 'after'];
 }
 
 export function headerValue(h: string | string[] | undefined): string | undefined {
