@@ -3,6 +3,7 @@ import http from 'node:http';
 import { pino } from 'pino';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
+import { DEFAULT_CONFIG } from '../src/server/config.js';
 import { WsProbe, postJson, request, startServer, waitFor } from './helpers.js';
 
 type Started = Awaited<ReturnType<typeof startServer>>;
@@ -335,10 +336,19 @@ describe('bad input gets a clear error and loses nothing', () => {
     assert.equal((await request(`${s.url}/api/rooms/bad/longpoll?timeout=10`)).status, 200);
   });
 
-  it('a server with no web app to serve says so once at start, and / answers 404 NOT_FOUND while the API works', async () => {
+  it('a server with no web app to serve (its default folder missing: not built) says so once at start, and / answers 404 NOT_FOUND while the API works', async () => {
     const lines: Record<string, unknown>[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-    const bare = await startServer({ staticDir: '/nonexistent-switchboard-app', logger });
+    // The default folder, not one given (which must exist: test/embedding.test.ts); it may be
+    // built here, so the default is moved for this server.
+    const built = DEFAULT_CONFIG.staticDir;
+    DEFAULT_CONFIG.staticDir = '/nonexistent-switchboard-app';
+    let bare: Started;
+    try {
+      bare = await startServer({ logger });
+    } finally {
+      DEFAULT_CONFIG.staticDir = built;
+    }
     try {
       assert.equal(lines.filter((l) => l.level === 40 && String(l.msg).startsWith('no web app to serve')).length, 1);
       assert.equal((await request(`${bare.url}/`)).status, 404);

@@ -4,7 +4,10 @@
  * application API (publish, history, presence, disconnect).
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { start as startExpress } from '../examples/express.js';
 import { start as startFastify } from '../examples/fastify.js';
@@ -97,6 +100,28 @@ describe('the middleware form and the application API', () => {
     } finally {
       await sb.close();
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+describe('options createSwitchboard refuses', () => {
+  it('a staticDir given that is not a folder throws, naming the option and the path (as serve exits 2); a folder given is served', async () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'sb-static-'));
+    try {
+      const missing = path.join(tmp, 'no-web-app');
+      const file = path.join(tmp, 'index.html');
+      writeFileSync(file, '<h1>the app</h1>');
+      assert.throws(() => createSwitchboard({ staticDir: missing, store: 'memory', logLevel: 'silent' }), { message: `cannot use staticDir ${missing}: no such folder` });
+      assert.throws(() => createSwitchboard({ staticDir: file, store: 'memory', logLevel: 'silent' }), { message: `cannot use staticDir ${file}: a file, not a folder` });
+      const sb = createSwitchboard({ staticDir: tmp, store: 'memory', logLevel: 'silent', port: 0, host: '127.0.0.1' });
+      try {
+        const port = await sb.listen();
+        assert.equal((await request(`http://127.0.0.1:${port}/index.html`)).body, '<h1>the app</h1>');
+      } finally {
+        await sb.close();
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 });

@@ -621,7 +621,7 @@ export function resolveConfig(sources: ConfigSources = {}): ServerConfig {
 }
 
 /** Why `dir` is not a folder that can be read (no such folder, a file...), or undefined when it is one. */
-function notAFolder(dir: string): string | undefined {
+export function notAFolder(dir: string): string | undefined {
   try {
     return statSync(dir).isDirectory() ? undefined : 'a file, not a folder';
   } catch (err) {
