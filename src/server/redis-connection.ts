@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
-import type { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis, RedisOptions, SentinelAddress, SentinelConnectionOptions, SentinelConnector } from 'ioredis';
 import { SwitchboardError } from '../protocol/errors.js';
+import type { Logger } from './logger.js';
 import { parseClusterUrl, parseSentinelUrl } from './redis-url.js';
+import { LogLimiter } from './session/log-limiter.js';
 
 /**
  * ioredis, loaded on the first Redis client: a server without Redis (the default) does not pay
@@ -34,6 +36,11 @@ export interface RedisConnectionOptions {
    * each listening to the channels of its slots. The broker's subscriber sets it.
    */
   shardedSubscribers?: boolean;
+  /**
+   * Sentinel only: where a sentinel that does not answer is told (a warning, at most one a
+   * minute per sentinel and reason, whatever the number of clients). None: not told.
+   */
+  logger?: Logger;
 }
 
 /**
@@ -68,8 +75,10 @@ export function createRedisClient(url: string, options: RedisConnectionOptions =
   const sentinel = cluster ? undefined : parseSentinelUrl(url);
   const { Cluster, Redis } = loadIoredis();
   const retryStrategy = (attempt: number): number => Math.min(attempt * 100, 1000);
+  const sentinels = sentinel ? sentinelConnector(options.logger) : undefined;
   const redis: RedisClient = sentinel
     ? new Redis({
+        Connector: sentinels!.Connector,
         sentinels: sentinel.sentinels,
         name: sentinel.name,
         ...(sentinel.username ? { username: sentinel.username } : {}),
@@ -104,10 +113,53 @@ export function createRedisClient(url: string, options: RedisConnectionOptions =
         },
       })
     : new Redis(url, { lazyConnect: true, enableOfflineQueue: false, retryStrategy, ...perNode });
+  sentinels?.attach(redis as Redis);
   // Connection errors surface as rejected commands (STORE_UNAVAILABLE); without a listener
   // ioredis would print every failed reconnection attempt.
   redis.on('error', () => {});
   return redis;
+}
+
+/** One warning per sentinel, reason and minute for all the clients of a logger. */
+const sentinelWarnings = new WeakMap<Logger, LogLimiter>();
+
+/**
+ * ioredis' SentinelConnector, for one client, with an 'error' listener on every connection it
+ * makes to a sentinel. ioredis gives the failover detector's connections (one per sentinel,
+ * kept open to hear `+switch-master`) none, up to 6.0 at least (its issue #1600), and no
+ * listener on the client reaches them: a sentinel that is down made ioredis print
+ * "[ioredis] Unhandled error event" on stderr at each attempt, on every connection to the
+ * master and then every minute. `Connector` is ioredis' option for a connector of one's own;
+ * `connectToSentinel` is private in its types, hence the casts. `attach` gives the connector
+ * its client, as ioredis does for its own (it tells the client `failoverSubscribed`).
+ */
+function sentinelConnector(logger: Logger | undefined): { Connector: NonNullable<RedisOptions['Connector']>; attach: (redis: Redis) => void } {
+  const Base = loadIoredis().SentinelConnector;
+  let limiter = logger && sentinelWarnings.get(logger);
+  if (logger && !limiter) sentinelWarnings.set(logger, (limiter = new LogLimiter(logger, 1, 60_000)));
+  let made: SentinelConnector | undefined;
+  class ListenedSentinelConnector extends Base {
+    constructor(connectorOptions: unknown) {
+      super(connectorOptions as SentinelConnectionOptions);
+      made = this;
+      const self = this as unknown as { connectToSentinel: (endpoint: Partial<SentinelAddress>, options?: Partial<RedisOptions>) => Redis };
+      const connect = self.connectToSentinel.bind(this);
+      self.connectToSentinel = (endpoint, options) => {
+        const client = connect(endpoint, options);
+        const address = `${endpoint.host ?? 'localhost'}:${endpoint.port ?? 26379}`;
+        client.on('error', (err: NodeJS.ErrnoException) => {
+          limiter?.warn(`${address} ${err.code ?? err.message}`, { sentinel: address, err }, 'a Redis Sentinel does not answer: the others are asked meanwhile');
+        });
+        return client;
+      };
+    }
+  }
+  return {
+    Connector: ListenedSentinelConnector,
+    attach: (redis) => {
+      if (made) made.emitter = redis;
+    },
+  };
 }
 
 /**

@@ -160,8 +160,8 @@ function capSocketsPerAddress(server: NetServer, max: number, metrics: Metrics):
  * else random per process (one node).
  */
 /** A random key kept in Redis (made by the first node, read by the others), when no secret gives one. */
-async function sharedPresenceKey(url: string, prefix: string): Promise<Buffer> {
-  const redis = createRedisClient(url, { connectionName: 'switchboard-presence-key' });
+async function sharedPresenceKey(url: string, prefix: string, logger: Logger): Promise<Buffer> {
+  const redis = createRedisClient(url, { connectionName: 'switchboard-presence-key', logger });
   try {
     await waitUntilReady(redis, 5000);
     const name = `${prefix}presence-key`;
@@ -300,10 +300,10 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   config.origins = normalizeOrigins(config.origins);
   const logger = givenLogger ?? createLogger(config.logLevel, config.logJson ? false : undefined);
   const metrics = new Metrics();
-  const store = messageStore ?? createStore({ kind: config.store, dataDir: config.dataDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix, redisReplicas: config.redisReplicas, redisReplicaTimeoutMs: config.redisReplicaTimeoutMs });
-  const broker = givenBroker ?? createBroker({ kind: config.redisUrl ? 'redis' : 'local', ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix });
+  const store = messageStore ?? createStore({ kind: config.store, dataDir: config.dataDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix, redisReplicas: config.redisReplicas, redisReplicaTimeoutMs: config.redisReplicaTimeoutMs, logger });
+  const broker = givenBroker ?? createBroker({ kind: config.redisUrl ? 'redis' : 'local', ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix, logger });
   metrics.countRoomsWith(() => store.countRooms());
-  const presence: PresenceStore = givenPresence ?? (config.redisUrl ? new RedisPresenceStore(config.redisUrl, config.redisPrefix) : new MemoryPresenceStore());
+  const presence: PresenceStore = givenPresence ?? (config.redisUrl ? new RedisPresenceStore(config.redisUrl, config.redisPrefix, { logger }) : new MemoryPresenceStore());
   const webhooks = config.webhookUrl
     ? new WebhookDispatcher({ url: config.webhookUrl, secret: config.webhookSecret ?? '', events: new Set(config.webhookEvents), logger, registry: metrics.registry })
     : undefined;
@@ -533,7 +533,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       await opening(`open ${storeName}`, store.init());
       await opening(`open ${brokerName}`, broker.init());
       if (presence.init) await opening(`open ${presenceName}`, presence.init());
-      if (!presenceKey(config) && config.redisUrl) tickets.setKey(await opening(`read the presence key from Redis${redisAt}`, sharedPresenceKey(config.redisUrl, config.redisPrefix)));
+      if (!presenceKey(config) && config.redisUrl) tickets.setKey(await opening(`read the presence key from Redis${redisAt}`, sharedPresenceKey(config.redisUrl, config.redisPrefix, logger)));
       await opening(`create the room ${DEFAULT_ROOM} in ${storeName}`, hub.room(DEFAULT_ROOM, true));
       const retention = { maxEntries: config.retentionCount, maxAgeMs: config.retentionMs };
       timers.push(setInterval(() => void store.trim(retention, Date.now()).catch((err: unknown) => logger.warn({ err }, 'retention failed')), 10_000));

@@ -1,5 +1,5 @@
 import type { PresenceMember, TransportName } from '../../protocol/types.js';
-import { closeRedisClient, createRedisClient, waitUntilReady, type RedisClient } from '../redis-connection.js';
+import { closeRedisClient, createRedisClient, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
 import type { GoneMember, PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
 
 /*
@@ -155,11 +155,13 @@ export class RedisPresenceStore implements PresenceStore {
   readonly kind = 'redis';
   private readonly redis: RedisClient & Scripts;
 
+  /** `connection`: the client's options besides its name (a logger: see RedisConnectionOptions). */
   constructor(
     url: string,
     private readonly prefix: string,
+    connection: RedisConnectionOptions = {},
   ) {
-    const redis = createRedisClient(url, { connectionName: 'switchboard-presence' });
+    const redis = createRedisClient(url, { ...connection, connectionName: 'switchboard-presence' });
     redis.defineCommand('sbPresAdd', { numberOfKeys: 3, lua: ADD });
     redis.defineCommand('sbPresRemove', { numberOfKeys: 3, lua: REMOVE });
     redis.defineCommand('sbPresRefresh', { numberOfKeys: 2, lua: REFRESH });

@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 import { MemoryStore } from './memory-store.js';
 import type { MessageStore } from './message-store.js';
 import { RedisStore } from './redis-store.js';
@@ -14,6 +15,8 @@ export interface CreateStoreOptions {
   /** Replicas a write must reach before it is acknowledged, and how long it may wait for them (redis only; see RedisStoreOptions). */
   redisReplicas?: number;
   redisReplicaTimeoutMs?: number;
+  /** Where a Redis Sentinel that does not answer is told (redis only). */
+  logger?: Logger;
 }
 
 /** Builds the store named by `kind`, not yet initialised: call `init()` before use. */
@@ -29,6 +32,7 @@ export function createStore(options: CreateStoreOptions): MessageStore {
         prefix: options.redisPrefix,
         ...(options.redisReplicas !== undefined ? { replicas: options.redisReplicas } : {}),
         ...(options.redisReplicaTimeoutMs !== undefined ? { replicaTimeoutMs: options.redisReplicaTimeoutMs } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
       });
   }
 }
