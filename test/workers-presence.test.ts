@@ -2,7 +2,8 @@
  * Presence of polling clients under `switchboard serve --workers 2` without Redis, as real
  * processes: a poller holds no connection, so its requests land on either worker. Its presence
  * record belongs to the worker that saw its latest poll; a leave (`DELETE .../presence`) removes
- * it after the grace period whichever worker it reaches, and no other worker brings it back.
+ * it after the grace period whichever worker it reaches, and no other worker brings it back. Its
+ * record moving between workers, as it was, tells its room nothing.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -11,9 +12,11 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { PresenceMember } from '../src/protocol/types.js';
-import { sleep } from './fixtures/log-clients.js';
+import type { PollResult, PresenceMember } from '../src/protocol/types.js';
+import { PRESENCE_NOTICE_GAP_MS } from '../src/server/hub.js';
+import { sleep, WsFollower } from './fixtures/log-clients.js';
 import { WorkersProcess } from './fixtures/workers-process.js';
+import { waitFor } from './helpers.js';
 
 const built = existsSync('dist/src/cli/index.js');
 const GRACE_MS = 300;
@@ -137,5 +140,38 @@ describe('--workers 2: a poller whose requests reach both workers', { skip: buil
       polling = false;
       await longPolls;
     }
+  });
+
+  it('a poller whose requests alternate between the workers: its room is told of its join, then of nothing as its record moves between them', async (t) => {
+    const room = 'moves';
+    assert.equal((await call('PUT', `${server.url}/api/rooms/${room}`)).status, 201);
+    const start = (JSON.parse((await call('GET', api(room, 'poll'))).body) as PollResult).cursor;
+    const watcher = new WsFollower('watcher', room, start);
+    t.after(() => watcher.close());
+    await watcher.connect(server.url, '&member=watcher');
+    /**
+     * Ann as each change notice the watcher got gave her. Not the whole lists: the watcher may get
+     * one just after it subscribed (a notice came while it replayed), naming ann if she joined by then.
+     */
+    const annNotices = (): PresenceMember[][] =>
+      watcher.frames
+        .filter((f) => f.type === 'presence' && Array.isArray(f.changed))
+        .map((f) => (f.changed as PresenceMember[]).filter((m) => m.member === 'ann'))
+        .filter((ann) => ann.length > 0);
+
+    const { ticket } = await joinAs(room, 'c-moving');
+    await waitFor(() => annNotices().length > 0, 3000, "the notice of ann's join");
+    // Past the join worker's notice gap: a change from then on is a notice of its own.
+    await sleep(PRESENCE_NOTICE_GAP_MS + 200);
+    const polledBy = new Set<string>();
+    const polling = Date.now();
+    // Past a presence tick of each worker: copies set aside there, then taken back by a poll.
+    while (Date.now() - polling < TICK_MS + 1000) {
+      polledBy.add((await call('GET', api(room, `poll?session=${ticket}`))).node);
+      await sleep(250);
+    }
+    assert.equal(polledBy.size, 2, 'the polls reached both workers');
+    await sleep(PRESENCE_NOTICE_GAP_MS + 500);
+    assert.deepEqual(annNotices(), [[{ member: 'ann', name: 'ann', transports: ['polling'] }]], 'one notice, of her join');
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { PresenceStore } from '../../src/server/presence/presence-store.js';
+import type { PresenceConnection, PresenceStore } from '../../src/server/presence/presence-store.js';
 
 /** What every PresenceStore must do; `make` gives two handles on one shared backend (two nodes). */
 export function presenceStoreContract(name: string, make: () => Promise<{ a: PresenceStore; b: PresenceStore; cleanup: () => Promise<void> }>): void {
@@ -14,9 +14,9 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
 
     it('a member arrives once, whatever the number of connections and nodes', async () => {
       const later = Date.now() + 60_000;
-      assert.equal(await a.add('r1', conn('c1', 'm1'), later), true);
-      assert.equal(await b.add('r1', conn('c2', 'm1', 'sse'), later), false);
-      assert.equal(await a.add('r1', conn('c3', 'm1'), later), false);
+      assert.equal(await a.add('r1', conn('c1', 'm1'), later), 'arrived');
+      assert.equal(await b.add('r1', conn('c2', 'm1', 'sse'), later), 'changed');
+      assert.equal(await a.add('r1', conn('c3', 'm1'), later), 'changed');
       const members = await b.members('r1', Date.now());
       assert.equal(members.length, 1);
       assert.equal(members[0]!.name, 'name-m1');
@@ -47,8 +47,8 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
 
     it("a dead node's connections expire and are reaped by one node only", async () => {
       const soon = Date.now() + 100;
-      assert.equal(await a.add('r2', conn('x1', 'ghost'), soon), true);
-      assert.equal(await a.add('r2', conn('x2', 'alive'), Date.now() + 60_000), true);
+      assert.equal(await a.add('r2', conn('x1', 'ghost'), soon), 'arrived');
+      assert.equal(await a.add('r2', conn('x2', 'alive'), Date.now() + 60_000), 'arrived');
       await new Promise((r) => setTimeout(r, 150));
       const [fromA, fromB] = await Promise.all([a.reap(Date.now()), b.reap(Date.now())]);
       const all = [...fromA, ...fromB];
@@ -58,12 +58,12 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
     });
 
     it('refresh keeps connections alive past their first expiry', async () => {
-      assert.equal(await a.add('r3', conn('k1', 'keep'), Date.now() + 100), true);
+      assert.equal(await a.add('r3', conn('k1', 'keep'), Date.now() + 100), 'arrived');
       await a.refresh([{ room: 'r3', member: 'keep', id: 'k1' }], Date.now() + 60_000);
       await new Promise((r) => setTimeout(r, 150));
       assert.deepEqual(await b.reap(Date.now()), []);
       assert.equal((await a.members('r3', Date.now())).length, 1);
-      assert.equal(await b.add('r3', conn('k2', 'keep'), Date.now() + 60_000), false);
+      assert.equal(await b.add('r3', conn('k2', 'keep'), Date.now() + 60_000), 'changed');
     });
   
     it('with a limit, lists that many live members (a big room is not read whole to show a hundred)', async () => {
@@ -113,8 +113,8 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
     it("with a node, remove and refresh touch a connection only while that node holds it (a poller's record moves to the node of its latest poll)", async () => {
       const later = Date.now() + 60_000;
       const ref = [{ room: 'moves', member: 'poller', id: 'p1' }];
-      assert.equal(await a.add('moves', { ...conn('p1', 'poller', 'polling'), node: 'node-a' }, later), true);
-      assert.equal(await b.add('moves', { ...conn('p1', 'poller', 'polling'), node: 'node-b' }, later), false, 'a poll on node b: it holds the record now');
+      assert.equal(await a.add('moves', { ...conn('p1', 'poller', 'polling'), node: 'node-a' }, later), 'arrived');
+      assert.equal(await b.add('moves', { ...conn('p1', 'poller', 'polling'), node: 'node-b' }, later), 'unchanged', 'a poll on node b: it holds the record now');
       assert.deepEqual(await a.refresh(ref, later + 1000, 'node-a'), ref, 'not refreshed for node a');
       assert.deepEqual(await b.refresh(ref, later + 1000, 'node-b'), []);
       assert.equal(await a.remove('moves', 'poller', 'p1', 'node-a'), false);
@@ -126,8 +126,28 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
       assert.equal(await a.remove('moves', 'poller', 'p1'), true, 'without a node, removed whoever holds it');
     });
 
+    it("add says what the room sees: the same connection recorded again, by another node too, is 'unchanged'; another name or transport, a new connection or an expired one is a change", async () => {
+      const later = Date.now() + 60_000;
+      const cy = (node: string, over: Partial<PresenceConnection> = {}): PresenceConnection => ({ id: 'u1', member: 'cy', name: 'cy', transport: 'polling', node, ...over });
+      assert.equal(await a.add('same', cy('node-a'), later), 'arrived');
+      assert.equal(await a.add('same', cy('node-a'), later + 1000), 'unchanged', 'refreshed where it is');
+      assert.equal(await b.add('same', cy('node-b'), later), 'unchanged', "moved to node b as it was (a poller's latest poll went there)");
+      assert.deepEqual((await a.members('same', Date.now(), undefined, true)).map((m) => [m.member, m.nodes]), [['cy', ['node-b']]], 'held by node b now');
+      assert.equal(await a.add('same', cy('node-a', { transport: 'long-polling' }), later), 'changed', 'another transport');
+      assert.equal(await b.add('same', cy('node-b', { transport: 'long-polling', name: 'Cy' }), later), 'changed', 'another name');
+      assert.equal(await b.add('same', cy('node-b', { id: 'u2', transport: 'long-polling', name: 'Cy' }), later), 'changed', 'a second connection');
+      assert.equal(await a.add('same', cy('node-a', { id: 'u3', transport: 'sse', name: 'Cy' }), Date.now() + 50), 'changed');
+      assert.equal(await a.add('same', { id: 'd1', member: 'dee', name: 'dee', transport: 'polling' }, Date.now() + 50), 'arrived');
+      await new Promise((r) => setTimeout(r, 80));
+      assert.equal(await b.add('same', cy('node-b', { id: 'u3', transport: 'sse', name: 'Cy' }), later), 'changed', 'expired, unreaped: no longer listed, so listed again is a change');
+      assert.equal(await b.add('same', { id: 'd1', member: 'dee', name: 'dee', transport: 'polling', node: 'node-b' }, later), 'arrived', "a member whose only connection expired arrives again, though the store still has it");
+      assert.equal(await a.add('same', { id: 'd1', member: 'dee', name: 'dee', transport: 'polling' }, later), 'unchanged', 'recorded without a node after with one: the same to its room');
+      for (const [id, member] of [['u1', 'cy'], ['u2', 'cy'], ['u3', 'cy'], ['d1', 'dee']] as const) await a.remove('same', member, id);
+      assert.deepEqual(await a.members('same', Date.now()), []);
+    });
+
     it('refresh reports the connections it no longer has (reaped during an outage)', async () => {
-      assert.equal(await a.add('r4', conn('g1', 'gone'), Date.now() + 50), true);
+      assert.equal(await a.add('r4', conn('g1', 'gone'), Date.now() + 50), 'arrived');
       await new Promise((r) => setTimeout(r, 80));
       assert.equal((await b.reap(Date.now())).length, 1);
       const lost = await a.refresh([{ room: 'r4', member: 'gone', id: 'g1' }, { room: 'r3', member: 'keep', id: 'k1' }], Date.now() + 60_000);

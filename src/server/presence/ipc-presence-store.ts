@@ -1,7 +1,7 @@
 import type { PresenceMember } from '../../protocol/types.js';
 import type { PresenceAnswers, PresenceCall } from '../workers/ipc-protocol.js';
 import type { PrimaryClient } from '../workers/primary-client.js';
-import type { GoneMember, PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
+import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
 
 /** How long a call waits for the primary before it rejects. */
 const CALL_TIMEOUT_MS = 5000;
@@ -19,8 +19,10 @@ export class IpcPresenceStore implements PresenceStore {
 
   constructor(private readonly primary: PrimaryClient) {}
 
-  add(room: string, conn: PresenceConnection, expiresAt: number): Promise<boolean> {
-    return this.call({ method: 'add', room, conn: { id: conn.id, member: conn.member, name: conn.name, transport: conn.transport, ...(conn.node !== undefined ? { node: conn.node } : {}) }, expiresAt });
+  async add(room: string, conn: PresenceConnection, expiresAt: number): Promise<PresenceAdded> {
+    const added: PresenceAdded | boolean = await this.call({ method: 'add', room, conn: { id: conn.id, member: conn.member, name: conn.name, transport: conn.transport, ...(conn.node !== undefined ? { node: conn.node } : {}) }, expiresAt });
+    // A primary started from an older build (new workers after a SIGHUP roll) answers whether the member arrived.
+    return typeof added === 'boolean' ? (added ? 'arrived' : 'changed') : added;
   }
 
   remove(room: string, member: string, connectionId: string, node?: string): Promise<boolean> {

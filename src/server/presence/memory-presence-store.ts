@@ -1,5 +1,5 @@
 import type { PresenceMember, TransportName } from '../../protocol/types.js';
-import type { GoneMember, PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
+import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
 
 interface ConnRecord {
   id: string;
@@ -23,18 +23,20 @@ export class MemoryPresenceStore implements PresenceStore {
   readonly kind = 'memory';
   private readonly rooms = new Map<string, Map<string, MemberRecord>>();
 
-  async add(room: string, conn: PresenceConnection, expiresAt: number): Promise<boolean> {
+  async add(room: string, conn: PresenceConnection, expiresAt: number): Promise<PresenceAdded> {
     let members = this.rooms.get(room);
     if (!members) this.rooms.set(room, (members = new Map()));
     let record = members.get(conn.member);
     const now = Date.now();
     const wasPresent = record !== undefined && anyLive(record, now);
     if (!record) members.set(conn.member, (record = { name: conn.name, conns: [] }));
-    record.name = conn.name;
     const known = record.conns.find((c) => c.id === conn.id);
+    // The node is not compared: members are not shown it, and a poller's record moves between nodes.
+    const same = known !== undefined && known.expiresAt > now && known.transport === conn.transport && record.name === conn.name;
+    record.name = conn.name;
     if (known) Object.assign(known, { transport: conn.transport, node: conn.node, expiresAt });
     else record.conns.push({ id: conn.id, transport: conn.transport, node: conn.node, expiresAt });
-    return !wasPresent;
+    return !wasPresent ? 'arrived' : same ? 'unchanged' : 'changed';
   }
 
   async remove(room: string, member: string, connectionId: string, node?: string): Promise<boolean> {

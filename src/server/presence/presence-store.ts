@@ -26,14 +26,24 @@ export interface GoneMember {
 }
 
 /**
+ * What `add` did, as a room's members see it: a member 'arrived' (it had no live connection), or
+ * its connections 'changed' (a new one, or another name or transport), or nothing they see
+ * changed ('unchanged': the same connection recorded again, perhaps by another node).
+ */
+export type PresenceAdded = 'arrived' | 'changed' | 'unchanged';
+
+/**
  * Who is in which room, across every node. Connections carry an expiry: a node refreshes its
  * own, so the connections of a node that died expire and are reaped. A connection is held by the
  * node that recorded it last (`add` with its `node`): a polling client's requests reach any node,
  * and its record moves to the node that saw its latest poll. The contract:
  *
- * - `add` records (or refreshes) a connection and resolves true only when the member had no
- *   unexpired connection in the room on any node before: exactly one caller sees true for a
- *   member's arrival, so exactly one `join` entry is written.
+ * - `add` records (or refreshes) a connection under its `node` and resolves with what the room's
+ *   members see of it (PresenceAdded): 'arrived' only when the member had no unexpired
+ *   connection in the room on any node before (exactly one caller sees it for a member's
+ *   arrival, so exactly one `join` entry is written); 'unchanged' when the store had this very
+ *   connection, unexpired, with the same name and transport (its node and expiry may differ: a
+ *   poller's record moving to the node of its latest poll); 'changed' otherwise.
  * - `remove` deletes a connection and resolves true only when the member has no unexpired
  *   connection left: exactly one `leave`.
  * - `reap` removes members whose every connection expired and returns each of them once, to
@@ -43,7 +53,7 @@ export interface PresenceStore {
   readonly kind: string;
   /** Connects (Redis); resolves when usable. */
   init?(): Promise<void>;
-  add(room: string, conn: PresenceConnection, expiresAt: number): Promise<boolean>;
+  add(room: string, conn: PresenceConnection, expiresAt: number): Promise<PresenceAdded>;
   /** With `node`, removes the connection only while that node holds it (else resolves false, removing nothing). */
   remove(room: string, member: string, connectionId: string, node?: string): Promise<boolean>;
   /**

@@ -11,8 +11,8 @@ interface LocalConnection extends PresenceConnection {
   leaveTimer: NodeJS.Timeout | undefined;
   /**
    * A polling client's copy whose record another node holds now (its latest poll went there):
-   * neither refreshed nor removed from here, forgotten at `pollUntil`. Kept so that taking the
-   * record back (a poll here again) says nothing when nothing about it changed.
+   * neither refreshed nor removed from here, forgotten at `pollUntil`. A poll here again writes
+   * the record under this node (the store says whether its room saw any change).
    */
   elsewhere?: boolean;
 }
@@ -40,7 +40,8 @@ export interface PresenceOptions {
  * by the node that saw its latest poll, which records it under its name when it does not hold it.
  * The copy of any other node, which its next `tick` finds held elsewhere or gone, is set aside
  * there: neither refreshed nor removed from the store. A record that moves between nodes that way
- * (a poller whose requests alternate between workers) changes nothing its room is told of.
+ * (a poller whose requests alternate between workers) is news to its room only when the store
+ * finds it changed: a join the first time, a change when its name or transport changed.
  */
 export class PresenceTracker {
   /** This node's connections, by room and connection id (no key string made per poll's touch). */
@@ -126,7 +127,7 @@ export class PresenceTracker {
       for (const moved of await this.store.refresh(polled, expiresAt, this.options.node)) if (!moved.leaveTimer) moved.elsewhere = true;
       for (const lost of await this.store.refresh(held, expiresAt)) {
         // Reaped while this node could not refresh it (a store outage): it is back, and says so.
-        if (await this.store.add(lost.room, lost, expiresAt)) this.emit(lost.room, 'join', { id: lost.id, name: lost.name, member: lost.member, transport: lost.transport });
+        if ((await this.store.add(lost.room, lost, expiresAt)) === 'arrived') this.emit(lost.room, 'join', { id: lost.id, name: lost.name, member: lost.member, transport: lost.transport });
       }
       for (const gone of await this.store.reap(now)) {
         this.emit(gone.room, 'leave', { id: gone.connectionId, name: gone.name, member: gone.member });
@@ -211,24 +212,17 @@ export class PresenceTracker {
       if (existing.leaveTimer) clearTimeout(existing.leaveTimer);
       existing.leaveTimer = undefined;
       existing.pollUntil = pollUntil;
-      const same = existing.name === conn.name && existing.transport === conn.transport;
-      if (same && existing.elsewhere) {
-        // Held here again: recorded under this node, its room told only if it had left meanwhile.
-        existing.elsewhere = false;
-        this.store
-          .add(room, { id: existing.id, member: existing.member, name: existing.name, transport: existing.transport, node: this.options.node }, Date.now() + this.options.ttlMs)
-          .then((arrived) => arrived && this.emit(room, 'join', { id: conn.id, name: conn.name, member: conn.member, transport: conn.transport }))
-          .catch((err: unknown) => this.logger.warn({ err, room }, 'presence add failed'));
-        return;
-      }
-      if (same) return;
+      // Held here as it is: no store call (a poll's touch, every request of a poller).
+      if (!existing.elsewhere && existing.name === conn.name && existing.transport === conn.transport) return;
     }
     const record: PresenceConnection = { ...conn, node: this.options.node };
     const local: LocalConnection = { ...record, room, pollUntil, leaveTimer: undefined };
     byId.set(conn.id, local);
+    // Only the store knows whether the room saw this before: a poller's record taken over from
+    // another node (or back) as it was there is 'unchanged', and its room is told nothing.
     this.store
       .add(room, record, Date.now() + this.options.ttlMs)
-      .then((arrived) => this.emit(room, arrived ? 'join' : 'change', { id: conn.id, name: conn.name, member: conn.member, transport: conn.transport }))
+      .then((added) => added !== 'unchanged' && this.emit(room, added === 'arrived' ? 'join' : 'change', { id: conn.id, name: conn.name, member: conn.member, transport: conn.transport }))
       .catch((err: unknown) => this.logger.warn({ err, room }, 'presence add failed'));
   }
 

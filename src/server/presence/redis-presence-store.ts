@@ -1,6 +1,6 @@
 import type { PresenceMember, TransportName } from '../../protocol/types.js';
 import { closeRedisClient, createRedisClient, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
-import type { GoneMember, PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
+import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
 
 /*
  * Key layout (P = prefix, R = room, M = member; room names hold no ':' and no braces):
@@ -16,15 +16,27 @@ import type { GoneMember, PresenceConnection, PresenceLookup, PresenceStore } fr
  * beside the scripts, never inside them (see add and reap for why no room is lost from it).
  */
 
+/**
+ * Answers 1 when the member arrived, 2 when this connection was live with the same name and
+ * transport ("name\ntransport" before the node, which members are not shown), else 0 (ADDED).
+ */
 const ADD = `
 local conns, members, info = KEYS[1], KEYS[2], KEYS[3]
 local member, conn, expires, now, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local field = member .. '\\n' .. conn
+local function seen(v) return string.match(v, '^[^\\n]*\\n[^\\n]*') end
 redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
 local was = redis.call('ZCARD', conns)
+local old = redis.call('ZSCORE', conns, conn) and redis.call('HGET', info, field)
 redis.call('ZADD', conns, expires, conn)
-redis.call('HSET', info, member .. '\\n' .. conn, value)
+redis.call('HSET', info, field, value)
 redis.call('SADD', members, member)
-if was == 0 then return 1 else return 0 end`;
+if was == 0 then return 1 end
+if old and seen(old) == seen(value) then return 2 end
+return 0`;
+
+/** What ADD's answer means. */
+const ADDED: readonly PresenceAdded[] = ['changed', 'arrived', 'unchanged'];
 
 /** The node of a connection's `pinfo` value (nil for none: no value, or one added without a node). */
 const NODE_OF = `
@@ -179,11 +191,11 @@ export class RedisPresenceStore implements PresenceStore {
    * The script first, then the room into the index: a reaper that took the room out of the index
    * meanwhile sees the new member when it checks again after (see reap).
    */
-  async add(room: string, conn: PresenceConnection, expiresAt: number): Promise<boolean> {
+  async add(room: string, conn: PresenceConnection, expiresAt: number): Promise<PresenceAdded> {
     const value = conn.node === undefined ? `${conn.name}\n${conn.transport}` : `${conn.name}\n${conn.transport}\n${conn.node}`;
-    const arrived = (await this.redis.sbPresAdd(this.connsKey(room, conn.member), this.membersKey(room), this.infoKey(room), conn.member, conn.id, expiresAt, Date.now(), value)) === 1;
+    const added = ADDED[Number(await this.redis.sbPresAdd(this.connsKey(room, conn.member), this.membersKey(room), this.infoKey(room), conn.member, conn.id, expiresAt, Date.now(), value))]!;
     await this.redis.sadd(this.roomsKey(), room);
-    return arrived;
+    return added;
   }
 
   async remove(room: string, member: string, connectionId: string, node?: string): Promise<boolean> {
