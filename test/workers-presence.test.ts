@@ -165,7 +165,7 @@ describe('--workers 2: a poller whose requests reach both workers', { skip: buil
     await sleep(PRESENCE_NOTICE_GAP_MS + 200);
     const polledBy = new Set<string>();
     const polling = Date.now();
-    // Past a presence tick of each worker: copies set aside there, then taken back by a poll.
+    // Past a presence tick of each worker: the copy of the worker not polled last is dropped, then made again by a poll.
     while (Date.now() - polling < TICK_MS + 1000) {
       polledBy.add((await call('GET', api(room, `poll?session=${ticket}`))).node);
       await sleep(250);

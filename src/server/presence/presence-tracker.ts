@@ -9,12 +9,6 @@ interface LocalConnection extends PresenceConnection {
   /** Polling clients have no connection to lose: they are present until this time. */
   pollUntil: number | undefined;
   leaveTimer: NodeJS.Timeout | undefined;
-  /**
-   * A polling client's copy whose record another node holds now (its latest poll went there):
-   * neither refreshed nor removed from here, forgotten at `pollUntil`. A poll here again writes
-   * the record under this node (the store says whether its room saw any change).
-   */
-  elsewhere?: boolean;
 }
 
 /** How long a long poller stays present past its poll's timeout without coming back. */
@@ -38,7 +32,7 @@ export interface PresenceOptions {
  *
  * A polling client holds no connection, and its requests may reach any node: its record is held
  * by the node that saw its latest poll, which records it under its name when it does not hold it.
- * The copy of any other node, which its next `tick` finds held elsewhere or gone, is set aside
+ * The copy of any other node, which its next `tick` finds held elsewhere or gone, is dropped
  * there: neither refreshed nor removed from the store. A record that moves between nodes that way
  * (a poller whose requests alternate between workers) is news to its room only when the store
  * finds it changed: a join the first time, a change when its name or transport changed.
@@ -108,10 +102,6 @@ export class PresenceTracker {
     for (const byId of this.local.values()) {
       for (const conn of byId.values()) {
         if (conn.leaveTimer) continue;
-        if (conn.elsewhere) {
-          if (conn.pollUntil! <= now) this.drop(conn);
-          continue;
-        }
         if (conn.pollUntil === undefined) held.push(conn);
         // Removed only if still held here: a poll on another node since keeps the member there.
         else if (conn.pollUntil <= now) this.remove(conn, this.options.node);
@@ -123,8 +113,9 @@ export class PresenceTracker {
       const expiresAt = now + this.options.ttlMs;
       // Held by another node now, removed by one (the client left), or reaped in a store outage:
       // kept, this copy would bring a departed client back or remove one still polling. A client
-      // still polling here is recorded again by its next poll.
-      for (const moved of await this.store.refresh(polled, expiresAt, this.options.node)) if (!moved.leaveTimer) moved.elsewhere = true;
+      // still polling here is recorded again by its next poll, which tells its room nothing when
+      // the store has it as it is (add: 'unchanged').
+      for (const moved of await this.store.refresh(polled, expiresAt, this.options.node)) if (!moved.leaveTimer) this.drop(moved);
       for (const lost of await this.store.refresh(held, expiresAt)) {
         // Reaped while this node could not refresh it (a store outage): it is back, and says so.
         if ((await this.store.add(lost.room, lost, expiresAt)) === 'arrived') this.emit(lost.room, 'join', { id: lost.id, name: lost.name, member: lost.member, transport: lost.transport });
@@ -213,7 +204,7 @@ export class PresenceTracker {
       existing.leaveTimer = undefined;
       existing.pollUntil = pollUntil;
       // Held here as it is: no store call (a poll's touch, every request of a poller).
-      if (!existing.elsewhere && existing.name === conn.name && existing.transport === conn.transport) return;
+      if (existing.name === conn.name && existing.transport === conn.transport) return;
     }
     const record: PresenceConnection = { ...conn, node: this.options.node };
     const local: LocalConnection = { ...record, room, pollUntil, leaveTimer: undefined };
