@@ -147,3 +147,49 @@ describe('PresenceTracker: a poller whose requests reach two nodes', () => {
     n2.clear();
   });
 });
+
+describe('PresenceTracker: a connection that comes back on another node', () => {
+  it('a stream reconnected elsewhere within the grace period, with its connection id, stays present: no leave, no notice', async () => {
+    const store = new MemoryPresenceStore();
+    const told: string[] = [];
+    const node = (name: string): PresenceTracker =>
+      new PresenceTracker(store, (_room, kind, who) => told.push(`${kind} ${who.member}`), { graceMs: 30, pollTtlMs: 35_000, ttlMs: 30_000, node: name }, createLogger('silent', false));
+    const [n1, n2] = [node('n1'), node('n2')];
+    const dee: PresenceConnection = { id: 'c4', member: 'dee', name: 'dee', transport: 'sse' };
+    n1.attach('r', dee);
+    await settle();
+    n1.detach('r', 'c4'); // its stream broke
+    n2.attach('r', dee); // and came back on n2 (no sticky sessions), with the same connection id
+    await new Promise((r) => setTimeout(r, 80));
+    await settle();
+    const [member] = await store.members('r', Date.now(), undefined, true);
+    assert.deepEqual([member?.member, member?.nodes], ['dee', ['n2']], 'still present, held by n2');
+    assert.deepEqual(told, ['join dee'], 'one join, then nothing: n1 removes what it no longer holds');
+    // Gone from n2 too: one leave.
+    n2.detach('r', 'c4');
+    await new Promise((r) => setTimeout(r, 80));
+    await settle();
+    assert.deepEqual(told, ['join dee', 'leave dee']);
+    n1.clear();
+    n2.clear();
+  });
+
+  it("an administrator's disconnect reaching every node that has a copy of a poller is one leave, and no notice from the others", async () => {
+    const store = new MemoryPresenceStore();
+    const told: string[] = [];
+    const node = (name: string): PresenceTracker =>
+      new PresenceTracker(store, (_room, kind, who) => told.push(`${kind} ${who.member}`), { graceMs: 30, pollTtlMs: 35_000, ttlMs: 30_000, node: name }, createLogger('silent', false));
+    const [n1, n2] = [node('n1'), node('n2')];
+    const eve: PresenceConnection = { id: 'c5', member: 'eve', name: 'eve', transport: 'polling' };
+    n1.touch('r', eve);
+    await settle();
+    n2.touch('r', eve); // its next poll went to n2: both have a copy
+    await settle();
+    for (const n of [n1, n2]) n.dropPollers('eve');
+    await settle();
+    assert.deepEqual(await store.members('r', Date.now()), []);
+    assert.deepEqual(told, ['join eve', 'leave eve']);
+    n1.clear();
+    n2.clear();
+  });
+});

@@ -38,10 +38,11 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
     });
 
     it('a member leaves once, with its last connection', async () => {
-      assert.equal(await a.remove('r1', 'm1', 'c1'), false);
-      assert.equal(await a.remove('r1', 'm1', 'c3'), false);
-      assert.equal(await b.remove('r1', 'm1', 'c2'), true);
-      assert.equal(await a.remove('r1', 'm1', 'c2'), false, 'removing twice reports nothing');
+      assert.equal(await a.remove('r1', 'm1', 'c1'), 'changed');
+      assert.equal(await a.remove('r1', 'm1', 'c3'), 'changed');
+      assert.equal(await b.remove('r1', 'm1', 'c2'), 'left');
+      assert.equal(await a.remove('r1', 'm1', 'c2'), 'none', 'removing twice removes nothing');
+      assert.equal(await a.remove('r1', 'nobody', 'c9'), 'none');
       assert.deepEqual(await a.members('r1', Date.now()), []);
     });
 
@@ -117,13 +118,13 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
       assert.equal(await b.add('moves', { ...conn('p1', 'poller', 'polling'), node: 'node-b' }, later), 'unchanged', 'a poll on node b: it holds the record now');
       assert.deepEqual(await a.refresh(ref, later + 1000, 'node-a'), ref, 'not refreshed for node a');
       assert.deepEqual(await b.refresh(ref, later + 1000, 'node-b'), []);
-      assert.equal(await a.remove('moves', 'poller', 'p1', 'node-a'), false);
+      assert.equal(await a.remove('moves', 'poller', 'p1', 'node-a'), 'none');
       const held = await a.members('moves', Date.now(), undefined, true);
       assert.deepEqual(held.map((m) => [m.member, m.nodes]), [['poller', ['node-b']]], 'node a removed nothing');
-      assert.equal(await b.remove('moves', 'poller', 'p1', 'node-b'), true);
+      assert.equal(await b.remove('moves', 'poller', 'p1', 'node-b'), 'left');
       assert.deepEqual(await b.refresh(ref, later, 'node-b'), ref, 'gone: not refreshed');
       await b.add('moves', { ...conn('p1', 'poller', 'polling'), node: 'node-b' }, later);
-      assert.equal(await a.remove('moves', 'poller', 'p1'), true, 'without a node, removed whoever holds it');
+      assert.equal(await a.remove('moves', 'poller', 'p1'), 'left', 'without a node, removed whoever holds it');
     });
 
     it("add says what the room sees: the same connection recorded again, by another node too, is 'unchanged'; another name or transport, a new connection or an expired one is a change", async () => {

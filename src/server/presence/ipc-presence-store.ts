@@ -1,7 +1,7 @@
 import type { PresenceMember } from '../../protocol/types.js';
 import type { PresenceAnswers, PresenceCall } from '../workers/ipc-protocol.js';
 import type { PrimaryClient } from '../workers/primary-client.js';
-import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
+import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceRemoved, PresenceStore } from './presence-store.js';
 
 /** How long a call waits for the primary before it rejects. */
 const CALL_TIMEOUT_MS = 5000;
@@ -25,8 +25,10 @@ export class IpcPresenceStore implements PresenceStore {
     return typeof added === 'boolean' ? (added ? 'arrived' : 'changed') : added;
   }
 
-  remove(room: string, member: string, connectionId: string, node?: string): Promise<boolean> {
-    return this.call({ method: 'remove', room, member, connectionId, ...(node !== undefined ? { node } : {}) });
+  async remove(room: string, member: string, connectionId: string, node?: string): Promise<PresenceRemoved> {
+    const removed: PresenceRemoved | boolean = await this.call({ method: 'remove', room, member, connectionId, ...(node !== undefined ? { node } : {}) });
+    // A primary started from an older build (new workers after a SIGHUP roll) answers whether the member left.
+    return typeof removed === 'boolean' ? (removed ? 'left' : 'changed') : removed;
   }
 
   async refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number, node?: string): Promise<C[]> {

@@ -1,5 +1,5 @@
 import type { PresenceMember, TransportName } from '../../protocol/types.js';
-import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
+import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceRemoved, PresenceStore } from './presence-store.js';
 
 interface ConnRecord {
   id: string;
@@ -39,17 +39,17 @@ export class MemoryPresenceStore implements PresenceStore {
     return !wasPresent ? 'arrived' : same ? 'unchanged' : 'changed';
   }
 
-  async remove(room: string, member: string, connectionId: string, node?: string): Promise<boolean> {
+  async remove(room: string, member: string, connectionId: string, node?: string): Promise<PresenceRemoved> {
     const members = this.rooms.get(room);
     const record = members?.get(member);
     const at = record?.conns.findIndex((c) => c.id === connectionId && (node === undefined || c.node === node)) ?? -1;
-    if (!members || !record || at < 0) return false;
+    if (!members || !record || at < 0) return 'none';
     record.conns.splice(at, 1);
     const now = Date.now();
-    if (anyLive(record, now)) return false;
+    if (anyLive(record, now)) return 'changed';
     members.delete(member);
     if (members.size === 0) this.rooms.delete(room);
-    return true;
+    return 'left';
   }
 
   async refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number, node?: string): Promise<C[]> {

@@ -33,6 +33,13 @@ export interface GoneMember {
 export type PresenceAdded = 'arrived' | 'changed' | 'unchanged';
 
 /**
+ * What `remove` did, as a room's members see it: the member 'left' (its last live connection
+ * went), or its connections 'changed' (one went, others stay), or 'none': nothing was removed (no
+ * such connection, or, given a node, another node holds it now: a client that reconnected there).
+ */
+export type PresenceRemoved = 'left' | 'changed' | 'none';
+
+/**
  * Who is in which room, across every node. Connections carry an expiry: a node refreshes its
  * own, so the connections of a node that died expire and are reaped. A connection is held by the
  * node that recorded it last (`add` with its `node`): a polling client's requests reach any node,
@@ -44,8 +51,9 @@ export type PresenceAdded = 'arrived' | 'changed' | 'unchanged';
  *   arrival, so exactly one `join` entry is written); 'unchanged' when the store had this very
  *   connection, unexpired, with the same name and transport (its node and expiry may differ: a
  *   poller's record moving to the node of its latest poll); 'changed' otherwise.
- * - `remove` deletes a connection and resolves true only when the member has no unexpired
- *   connection left: exactly one `leave`.
+ * - `remove` deletes a connection and resolves with what the members see of it (PresenceRemoved):
+ *   'left' only when the member has no unexpired connection left (exactly one `leave`), 'none'
+ *   when it removed nothing.
  * - `reap` removes members whose every connection expired and returns each of them once, to
  *   one caller only (atomic), who writes their `leave`.
  */
@@ -54,8 +62,8 @@ export interface PresenceStore {
   /** Connects (Redis); resolves when usable. */
   init?(): Promise<void>;
   add(room: string, conn: PresenceConnection, expiresAt: number): Promise<PresenceAdded>;
-  /** With `node`, removes the connection only while that node holds it (else resolves false, removing nothing). */
-  remove(room: string, member: string, connectionId: string, node?: string): Promise<boolean>;
+  /** With `node`, removes the connection only while that node holds it (else resolves 'none', removing nothing). */
+  remove(room: string, member: string, connectionId: string, node?: string): Promise<PresenceRemoved>;
   /**
    * Pushes the expiry of these connections to `expiresAt`; with `node`, of those that node holds
    * only. Resolves with those it did not push: not found (removed by another node, or expired and

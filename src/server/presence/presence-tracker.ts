@@ -88,7 +88,12 @@ export class PresenceTracker {
       return;
     }
     if (conn.leaveTimer) return;
-    conn.leaveTimer = setTimeout(() => this.remove(conn), this.options.graceMs);
+    // A persistent connection is removed only while this node holds it: a client that came back
+    // on another node within the grace period with the same connection (an SSE or WebSocket
+    // reconnection elsewhere: no sticky sessions) is held there now, and stays. A polling
+    // client's leave is its own word, wherever its latest poll went.
+    const holder = conn.pollUntil === undefined ? this.options.node : undefined;
+    conn.leaveTimer = setTimeout(() => this.remove(conn, holder), this.options.graceMs);
     conn.leaveTimer.unref();
   }
 
@@ -242,7 +247,8 @@ export class PresenceTracker {
   private unstore(room: string, conn: { id: string; member: string; name: string }, node?: string): void {
     this.store
       .remove(room, conn.member, conn.id, node)
-      .then((left) => this.emit(room, left ? 'leave' : 'change', { id: conn.id, name: conn.name, member: conn.member }))
+      // Nothing removed (another node holds it, or removed it first): nothing to tell.
+      .then((removed) => removed !== 'none' && this.emit(room, removed === 'left' ? 'leave' : 'change', { id: conn.id, name: conn.name, member: conn.member }))
       .catch((err: unknown) => this.logger.warn({ err, room }, 'presence remove failed'));
   }
 }

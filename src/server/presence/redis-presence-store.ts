@@ -1,6 +1,6 @@
 import type { PresenceMember, TransportName } from '../../protocol/types.js';
 import { closeRedisClient, createRedisClient, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
-import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
+import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceRemoved, PresenceStore } from './presence-store.js';
 
 /*
  * Key layout (P = prefix, R = room, M = member; room names hold no ':' and no braces):
@@ -54,10 +54,13 @@ if node ~= '' and nodeOf(redis.call('HGET', info, field)) ~= node then return 0 
 if redis.call('ZREM', conns, conn) == 0 then return 0 end
 redis.call('HDEL', info, field)
 redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
-if redis.call('ZCARD', conns) > 0 then return 0 end
+if redis.call('ZCARD', conns) > 0 then return 2 end
 redis.call('DEL', conns)
 redis.call('SREM', members, member)
 return 1`;
+
+/** What REMOVE's answer means: 0 removed nothing (no such connection, or another node holds it), 1 the member left, 2 it has others. */
+const REMOVED: readonly PresenceRemoved[] = ['none', 'left', 'changed'];
 
 /** Pushes the expiry of one connection while node ARGV[4] holds it; 1 when it did, else 0. */
 const REFRESH = `${NODE_OF}
@@ -198,8 +201,8 @@ export class RedisPresenceStore implements PresenceStore {
     return added;
   }
 
-  async remove(room: string, member: string, connectionId: string, node?: string): Promise<boolean> {
-    return (await this.redis.sbPresRemove(this.connsKey(room, member), this.membersKey(room), this.infoKey(room), member, connectionId, Date.now(), node ?? '')) === 1;
+  async remove(room: string, member: string, connectionId: string, node?: string): Promise<PresenceRemoved> {
+    return REMOVED[Number(await this.redis.sbPresRemove(this.connsKey(room, member), this.membersKey(room), this.infoKey(room), member, connectionId, Date.now(), node ?? ''))]!;
   }
 
   /**

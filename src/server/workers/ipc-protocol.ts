@@ -5,7 +5,7 @@
  */
 import type { PresenceMember } from '../../protocol/types.js';
 import type { BrokerMessage } from '../broker/broker.js';
-import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup } from '../presence/presence-store.js';
+import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceRemoved } from '../presence/presence-store.js';
 
 /** The environment variable that tells a process forked by the primary that it is one of its workers. */
 export const WORKER_ENV = 'SWITCHBOARD_WORKER';
@@ -26,7 +26,7 @@ export type PresenceCall =
 /** What a presence call answers, by method. */
 export interface PresenceAnswers {
   add: PresenceAdded;
-  remove: boolean;
+  remove: PresenceRemoved;
   refresh: number[];
   members: PresenceMember[];
   lookup: PresenceLookup;
