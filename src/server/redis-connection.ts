@@ -37,8 +37,10 @@ export interface RedisConnectionOptions {
    */
   shardedSubscribers?: boolean;
   /**
-   * Sentinel only: where a sentinel that does not answer is told (a warning, at most one a
-   * minute per sentinel and reason, whatever the number of clients). None: not told.
+   * Where the client's connection is told of: a warning when the connection it had goes (with
+   * the last error), an `info` line when it is back (with how long it was gone), and, through
+   * Sentinel, a sentinel that does not answer (a warning, at most one a minute per sentinel and
+   * reason, whatever the number of clients). None: not told (commands fail all the same).
    */
   logger?: Logger;
 }
@@ -116,8 +118,47 @@ export function createRedisClient(url: string, options: RedisConnectionOptions =
   sentinels?.attach(redis as Redis);
   // Connection errors surface as rejected commands (STORE_UNAVAILABLE); without a listener
   // ioredis would print every failed reconnection attempt.
-  redis.on('error', () => {});
+  if (options.logger) tellConnection(redis, options.logger, options.connectionName ?? 'redis');
+  else redis.on('error', () => {});
   return redis;
+}
+
+/**
+ * Tells `logger` when the connection of a client that was ready goes (one warning, with the last
+ * error, however many reconnection attempts fail) and when it is back (one `info` line with how
+ * long it was gone): otherwise an outage showed only as refused requests and `/readyz`, and its
+ * end not at all. The connection attempts before the first `ready` are the start-up's to report.
+ */
+function tellConnection(redis: RedisClient, logger: Logger, name: string): void {
+  let lastError: Error | undefined;
+  let lostAt: number | undefined;
+  let warning: NodeJS.Timeout | undefined;
+  let ready = false;
+  const warn = (): void => {
+    clearTimeout(warning);
+    warning = undefined;
+    logger.warn({ redis: name, err: lastError?.message ?? 'connection closed' }, 'lost the connection to Redis: reconnecting; meanwhile what needs it is refused (STORE_UNAVAILABLE)');
+  };
+  redis.on('error', (err: Error) => {
+    lastError = err;
+    // The first failed attempt to reconnect says why (a server that went away closes cleanly).
+    if (warning !== undefined) warn();
+  });
+  redis.on('ready', () => {
+    if (warning !== undefined) warn();
+    if (lostAt !== undefined) logger.info({ redis: name, downMs: Date.now() - lostAt }, 'the connection to Redis is back');
+    ready = true;
+    lostAt = undefined;
+  });
+  // 'reconnecting', not 'close': a client closed on purpose (quit, disconnect) closes too, and does not reconnect.
+  redis.on('reconnecting', () => {
+    if (!ready) return;
+    ready = false;
+    lostAt = Date.now();
+    lastError = undefined;
+    warning = setTimeout(warn, 1000);
+    warning.unref();
+  });
 }
 
 /** One warning per sentinel, reason and minute for all the clients of a logger. */
