@@ -174,4 +174,39 @@ describe('--workers 2: a poller whose requests reach both workers', { skip: buil
     await sleep(PRESENCE_NOTICE_GAP_MS + 500);
     assert.deepEqual(annNotices(), [[{ member: 'ann', name: 'ann', transports: ['polling'] }]], 'one notice, of her join');
   });
+
+  it('a WebSocket that comes back on the other worker within the grace period, with its connection id (as the SDK reconnects), stays present: no leave, no join', async (t) => {
+    const room = 'back-elsewhere';
+    assert.equal((await call('PUT', `${server.url}/api/rooms/${room}`)).status, 201);
+    const start = (JSON.parse((await call('GET', api(room, 'poll'))).body) as PollResult).cursor;
+    const watcher = new WsFollower('watcher', room, start);
+    t.after(() => watcher.close());
+    await watcher.connect(server.url, '&member=watcher');
+    const first = new WsFollower('ann', room, start);
+    await first.connect(server.url, '&member=ann&connection=ann-ws');
+    /** The presence notices the watcher got that name ann, as `+transports` (in the list) or `left`. */
+    const annNotices = (): string[] =>
+      watcher.frames
+        .filter((f) => f.type === 'presence')
+        .flatMap((f) => [
+          ...((f.changed as PresenceMember[] | undefined) ?? []).filter((m) => m.member === 'ann').map((m) => `+${m.transports.join()}`),
+          ...((f.left as string[] | undefined) ?? []).filter((m) => m === 'ann').map(() => 'left'),
+        ]);
+    await waitFor(() => annNotices().length > 0, 3000, "the notice of ann's arrival");
+    // Her socket breaks and she reconnects at once, with the same connection id: the primary
+    // hands new connections to the workers in turn, so the next one goes to the other worker.
+    first.close();
+    let again: WsFollower | undefined;
+    for (let i = 0; i < 4 && !again; i++) {
+      const attempt = new WsFollower('ann', room, start);
+      await attempt.connect(server.url, '&member=ann&connection=ann-ws');
+      if (attempt.node !== first.node) again = attempt;
+      else attempt.close();
+    }
+    assert.ok(again, 'a reconnection reached the other worker');
+    t.after(() => again.close());
+    // Past the grace period of the worker she left, and a presence tick of the one she is on.
+    await annStays(room, ['websocket'], GRACE_MS + TICK_MS + 500, 'back on the other worker');
+    assert.deepEqual(annNotices(), ['+websocket'], 'her arrival, then nothing: no leave, no second arrival');
+  });
 });
