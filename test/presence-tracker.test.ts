@@ -71,6 +71,15 @@ describe('PresenceTracker: polling members', () => {
   });
 });
 
+/** Nodes' trackers on one memory store (grace period `graceMs`), and the notices they gave, as `join ann`. */
+function sharedStore(graceMs: number): { store: MemoryPresenceStore; told: string[]; node: (name: string) => PresenceTracker } {
+  const store = new MemoryPresenceStore();
+  const told: string[] = [];
+  const node = (name: string): PresenceTracker =>
+    new PresenceTracker(store, (_room, kind, who) => told.push(`${kind} ${who.member}`), { graceMs, pollTtlMs: 35_000, ttlMs: 30_000, node: name }, createLogger('silent', false));
+  return { store, told, node };
+}
+
 describe('PresenceTracker: a poller whose requests reach two nodes', () => {
   it("is held by the node of its latest poll: the other node's copy neither keeps it nor removes it, and a leave on either node ends it", async () => {
     const store = new MemoryPresenceStore();
@@ -97,10 +106,7 @@ describe('PresenceTracker: a poller whose requests reach two nodes', () => {
   });
 
   it('a poller whose requests alternate between two nodes is one join, then nothing: the record moving between them, the first time to each node too, tells its room nothing', async () => {
-    const store = new MemoryPresenceStore();
-    const told: string[] = [];
-    const node = (name: string): PresenceTracker =>
-      new PresenceTracker(store, (_room, kind, who) => told.push(`${kind} ${who.member}`), { graceMs: 20, pollTtlMs: 35_000, ttlMs: 30_000, node: name }, createLogger('silent', false));
+    const { store, told, node } = sharedStore(20);
     const nodes = [node('n1'), node('n2')];
     const cy: PresenceConnection = { id: 'c3', member: 'cy', name: 'cy', transport: 'long-polling' };
     const t0 = Date.now();
@@ -123,10 +129,7 @@ describe('PresenceTracker: a poller whose requests reach two nodes', () => {
   });
 
   it('a leave reaching a node with no copy, sent again and again, is one leave; a poll there within the grace period calls it off', async () => {
-    const store = new MemoryPresenceStore();
-    const log: string[] = [];
-    const node = (name: string): PresenceTracker =>
-      new PresenceTracker(store, (room, kind, who) => log.push(`${kind} ${who.member}`), { graceMs: 30, pollTtlMs: 35_000, ttlMs: 30_000, node: name }, createLogger('silent', false));
+    const { store, told: log, node } = sharedStore(30);
     const [n1, n2] = [node('n1'), node('n2')];
     const bob: PresenceConnection = { id: 'c2', member: 'bob', name: 'bob', transport: 'polling' };
     n1.touch('r', bob);
@@ -150,10 +153,7 @@ describe('PresenceTracker: a poller whose requests reach two nodes', () => {
 
 describe('PresenceTracker: a connection that comes back on another node', () => {
   it('a stream reconnected elsewhere within the grace period, with its connection id, stays present: no leave, no notice', async () => {
-    const store = new MemoryPresenceStore();
-    const told: string[] = [];
-    const node = (name: string): PresenceTracker =>
-      new PresenceTracker(store, (_room, kind, who) => told.push(`${kind} ${who.member}`), { graceMs: 30, pollTtlMs: 35_000, ttlMs: 30_000, node: name }, createLogger('silent', false));
+    const { store, told, node } = sharedStore(30);
     const [n1, n2] = [node('n1'), node('n2')];
     const dee: PresenceConnection = { id: 'c4', member: 'dee', name: 'dee', transport: 'sse' };
     n1.attach('r', dee);
@@ -175,10 +175,7 @@ describe('PresenceTracker: a connection that comes back on another node', () => 
   });
 
   it("an administrator's disconnect reaching every node that has a copy of a poller is one leave, and no notice from the others", async () => {
-    const store = new MemoryPresenceStore();
-    const told: string[] = [];
-    const node = (name: string): PresenceTracker =>
-      new PresenceTracker(store, (_room, kind, who) => told.push(`${kind} ${who.member}`), { graceMs: 30, pollTtlMs: 35_000, ttlMs: 30_000, node: name }, createLogger('silent', false));
+    const { store, told, node } = sharedStore(30);
     const [n1, n2] = [node('n1'), node('n2')];
     const eve: PresenceConnection = { id: 'c5', member: 'eve', name: 'eve', transport: 'polling' };
     n1.touch('r', eve);

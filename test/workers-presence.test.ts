@@ -91,6 +91,16 @@ describe('--workers 2: a poller whose requests reach both workers', { skip: buil
     }
   }
 
+  /** Creates `room` and a WebSocket watcher of it (closed when test `t` ends); resolves with the watcher and the room's start cursor. */
+  async function watchNewRoom(room: string, t: { after(fn: () => void): void }): Promise<{ watcher: WsFollower; start: string }> {
+    assert.equal((await call('PUT', `${server.url}/api/rooms/${room}`)).status, 201);
+    const start = (JSON.parse((await call('GET', api(room, 'poll'))).body) as PollResult).cursor;
+    const watcher = new WsFollower('watcher', room, start);
+    t.after(() => watcher.close());
+    await watcher.connect(server.url, '&member=watcher');
+    return { watcher, start };
+  }
+
   /** A kept-alive connection to the worker other than `node` (the primary hands new connections to the workers in turn). */
   async function agentAvoiding(node: string): Promise<http.Agent> {
     for (let i = 0; i < 10; i++) {
@@ -144,11 +154,7 @@ describe('--workers 2: a poller whose requests reach both workers', { skip: buil
 
   it('a poller whose requests alternate between the workers: its room is told of its join, then of nothing as its record moves between them', async (t) => {
     const room = 'moves';
-    assert.equal((await call('PUT', `${server.url}/api/rooms/${room}`)).status, 201);
-    const start = (JSON.parse((await call('GET', api(room, 'poll'))).body) as PollResult).cursor;
-    const watcher = new WsFollower('watcher', room, start);
-    t.after(() => watcher.close());
-    await watcher.connect(server.url, '&member=watcher');
+    const { watcher } = await watchNewRoom(room, t);
     /**
      * Ann as each change notice the watcher got gave her. Not the whole lists: the watcher may get
      * one just after it subscribed (a notice came while it replayed), naming ann if she joined by then.
@@ -177,11 +183,7 @@ describe('--workers 2: a poller whose requests reach both workers', { skip: buil
 
   it('a WebSocket that comes back on the other worker within the grace period, with its connection id (as the SDK reconnects), stays present: no leave, no join', async (t) => {
     const room = 'back-elsewhere';
-    assert.equal((await call('PUT', `${server.url}/api/rooms/${room}`)).status, 201);
-    const start = (JSON.parse((await call('GET', api(room, 'poll'))).body) as PollResult).cursor;
-    const watcher = new WsFollower('watcher', room, start);
-    t.after(() => watcher.close());
-    await watcher.connect(server.url, '&member=watcher');
+    const { watcher, start } = await watchNewRoom(room, t);
     const first = new WsFollower('ann', room, start);
     await first.connect(server.url, '&member=ann&connection=ann-ws');
     /** The presence notices the watcher got that name ann, as `+transports` (in the list) or `left`. */
