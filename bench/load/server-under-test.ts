@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -111,7 +111,10 @@ export class ServerUnderTest {
   }
 
   private static async spawn(cmd: string, args: string[], port: number, line: string, readyPath: string, env: Record<string, string>, cleanup: () => void): Promise<ServerUnderTest> {
-    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    // BENCH_SERVER_STDOUT=file: the server's stdout (its workers' too) appended there, e.g. what node's --trace-gc prints.
+    const out = process.env.BENCH_SERVER_STDOUT ? openSync(process.env.BENCH_SERVER_STDOUT, 'a') : 'ignore';
+    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', out, 'pipe'] });
+    if (typeof out === 'number') closeSync(out);
     const server = new ServerUnderTest(child, port, line, cleanup);
     const deadline = Date.now() + 30_000;
     while (!(await server.answers(readyPath))) {
