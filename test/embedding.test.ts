@@ -13,7 +13,7 @@ import { start as startExpress } from '../examples/express.js';
 import { start as startFastify } from '../examples/fastify.js';
 import { start as startHono } from '../examples/hono.js';
 import WebSocket from 'ws';
-import { createSwitchboard, SwitchboardError } from '../src/server/index.js';
+import { createSwitchboard, DEFAULT_CONFIG, OptionError, SwitchboardError, type SwitchboardOptions } from '../src/server/index.js';
 import { SseProbe, WsProbe, postJson, request } from './helpers.js';
 
 // The examples log at info for their users; read when each starts.
@@ -122,6 +122,43 @@ describe('options createSwitchboard refuses', () => {
       }
     } finally {
       rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('options createSwitchboard checks as serve checks its flags', () => {
+  it('refuses a bad value, an unknown key and a broken rule with an OptionError naming the option, before opening anything', () => {
+    const refuses = (options: Record<string, unknown>, message: string | RegExp): void => {
+      assert.throws(() => createSwitchboard({ store: 'memory', logLevel: 'silent', ...options } as SwitchboardOptions), (err: unknown) => {
+        assert.ok(err instanceof OptionError, String(err));
+        if (typeof message === 'string') assert.equal(err.message, message);
+        else assert.match(err.message, message);
+        return true;
+      });
+    };
+    refuses({ rateLimitPerSecond: -1 }, 'invalid createSwitchboard option rateLimitPerSecond: -1 (expected a whole number from 1 to 1000000)');
+    refuses({ maxConnections: '10' }, 'invalid createSwitchboard option maxConnections: "10" (expected a whole number from 1 to 10000000)');
+    refuses({ jwtSecert: 'not-the-secret' }, 'unknown createSwitchboard option "jwtSecert" (did you mean "jwtSecret"?)');
+    refuses({ jwtSecret: 'shh-it-is-a-secret-of-32-bytes!!', devLogin: true, jwtSecret_: 1 }, /^unknown createSwitchboard option "jwtSecret_"/);
+    refuses({ devLogin: true }, /^--dev-login needs --jwt-secret .* from createSwitchboard option devLogin$/);
+    refuses({ jwtSecret: 'short' }, /^invalid createSwitchboard option jwtSecret: \(hidden\) \(5 bytes, expected at least 32 /);
+  });
+
+  it('takes a key whose value is undefined as left out: the default applies (port: process.env.PORT with no such variable)', async () => {
+    const sb = createSwitchboard({ store: 'memory', logLevel: 'silent', host: '127.0.0.1', port: 0, maxConnections: undefined, rateLimitPerSecond: undefined, staticDir: undefined, longPollTimeoutMs: undefined });
+    try {
+      assert.equal(sb.context.config.maxConnections, DEFAULT_CONFIG.maxConnections);
+      assert.equal(sb.context.config.rateLimitPerSecond, DEFAULT_CONFIG.rateLimitPerSecond);
+      assert.equal(sb.context.config.staticDir, DEFAULT_CONFIG.staticDir);
+      const port = await sb.listen();
+      // The default long-poll timeout holds the poll: with undefined it was answered at once.
+      const started = Date.now();
+      const first = JSON.parse((await request(`http://127.0.0.1:${port}/api/rooms/lobby/poll`)).body) as { cursor: string };
+      const held = request(`http://127.0.0.1:${port}/api/rooms/lobby/longpoll?after=${first.cursor}`);
+      const winner = await Promise.race([held.then(() => 'answered'), new Promise((r) => setTimeout(() => r('held'), 500))]);
+      assert.equal(winner, 'held', `the long poll was answered after ${Date.now() - started} ms`);
+    } finally {
+      await sb.close();
     }
   });
 });

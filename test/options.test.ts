@@ -193,13 +193,27 @@ describe('resolveConfig', () => {
     );
   });
 
+  it('refuses an HS256 secret shorter than 32 bytes, from every source, without showing it', () => {
+    const short = 'dev-secret-31-bytes-long-000000';
+    for (const attempt of [
+      () => resolveConfig({ flags: { jwtSecret: short } }),
+      () => configFromEnv({ JWT_SECRET: short }),
+      () => resolveConfig({ file: { name: 'sb.json', values: { jwtSecret: short } } }),
+    ]) {
+      throwsOption(attempt, /^invalid --jwt-secret from .*: \(hidden\) \(31 bytes, expected at least 32 \(an HS256 key as long as its hash, RFC 7518; make one with: openssl rand -base64 32\)\)$/);
+    }
+    assert.equal(configFromEnv({ JWT_SECRET: `${short}1` }).jwtSecret, `${short}1`, '32 bytes will do');
+    // Bytes, not characters: 11 two-byte letters are 22 bytes.
+    throwsOption(() => configFromEnv({ JWT_SECRET: 'é'.repeat(11) }), /22 bytes/);
+  });
+
   it('refuses options that do not go together', () => {
     throwsOption(() => configFromEnv({ STORE: 'redis' }), /^--store redis needs --redis \(REDIS_URL\); store redis came from env STORE$/);
     throwsOption(() => configFromEnv({ DEV_LOGIN: 'true' }), /--dev-login needs --jwt-secret/);
     throwsOption(() => configFromEnv({ REDIS_URL: 'redis-cluster://h1:7000', REDIS_REPLICAS: '1' }), /^--redis-replicas is not supported with a Redis Cluster URL \(redis-cluster:\/\/\); redis replicas came from env REDIS_REPLICAS$/);
     throwsOption(() => configFromEnv({ WEBHOOK_URL: 'https://hooks.example/x' }), /--webhook-url needs --webhook-secret/);
     throwsOption(() => configFromEnv({ HEADERS_TIMEOUT_MS: '40000' }), /--headers-timeout-ms .* must not exceed --request-timeout-ms/);
-    assert.equal(configFromEnv({ DEV_LOGIN: 'true', JWT_SECRET: 's3cret' }).devLogin, true);
+    assert.equal(configFromEnv({ DEV_LOGIN: 'true', JWT_SECRET: 'options-test-secret-0123456789abcdef' }).devLogin, true);
   });
 
   it('refuses a --static-dir given that is not a folder, wherever it came from; the default may be missing (the web app not built)', () => {

@@ -43,6 +43,7 @@ describe('packages', { timeout: 240_000 }, () => {
     // What each tarball holds: its build, not the repository.
     assert.ok(server.files.includes('dist/src/server/index.js') && server.files.includes('dist/src/cli/index.js') && server.files.includes('bin/switchboard.js'));
     assert.ok(server.files.includes('dist/public/index.html'), 'the web app');
+    assert.ok(server.files.includes('CHANGELOG.md'), 'what may need a change on the user\'s side');
     assert.ok(!server.files.some((f) => f.startsWith('dist/test/') || f.startsWith('src/') || f.startsWith('test/')), 'no tests or sources');
     assert.ok(client.files.includes('dist/client/index.js') && client.files.includes('dist/client/index.d.ts') && client.files.includes('dist/browser/switchboard-client.js'));
     assert.ok(!client.files.some((f) => f.includes('server/') || f.includes('cli/')), `no server code in the client: ${client.files.filter((f) => f.includes('server/')).join(', ')}`);

@@ -1,4 +1,5 @@
 import { mintToken } from '../server/auth/mint-token.js';
+import { weakJwtSecret } from '../server/auth/jwt-secret.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_NAME_LENGTH } from '../protocol/constants.js';
 import { RIGHTS, type Right } from '../server/auth/principal.js';
@@ -70,6 +71,9 @@ export function tokenCommand(): Command {
     .action(async (flags: TokenFlags, command: Command) => {
       const secret = flags.secret ?? process.env.JWT_SECRET;
       if (!secret) command.error('no secret: give --secret or set JWT_SECRET', { exitCode: USAGE_EXIT_CODE });
+      // As serve refuses it: a token signed with a secret no server takes is of no use.
+      const weak = weakJwtSecret(secret!);
+      if (weak !== undefined) command.error(`secret too short: ${weak}`, { exitCode: USAGE_EXIT_CODE });
       const token = await mintToken(secret!, { sub: flags.sub, name: flags.name, rooms: flags.room, ttlSec: flags.ttl, issuer: flags.issuer, audience: flags.audience });
       process.stdout.write(`${token}\n`);
     });

@@ -5,6 +5,7 @@
  */
 export { createSwitchboard, type AppMessage, type AttachableServer, type Switchboard, type SwitchboardOptions } from './server.js';
 export { DEFAULT_CONFIG, configFromEnv, type ServerConfig } from './config.js';
+export { OptionError } from './options.js';
 export type { HttpRequest, HttpResponse } from './http-util.js';
 export type { Principal, Right, RoomGrants } from './auth/principal.js';
 export type { HookMessage, SwitchboardHooks } from './session/hooks.js';

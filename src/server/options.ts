@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { ServerConfig } from './config.js';
 import { WEBHOOK_EVENT_TYPES } from './webhooks/webhook-event.js';
 import { isClusterUrl, isSentinelUrl } from './redis-url.js';
+import { MIN_JWT_SECRET_BYTES, weakJwtSecret } from './auth/jwt-secret.js';
 
 /** How one kind of value is written, parsed and checked. */
 export interface ValueKind<T> {
@@ -50,7 +51,7 @@ export interface OptionSpec<T> {
 }
 
 /** Where a value came from. A flag beats the environment, which beats the file, which beats the default. */
-export type OptionSource = 'flag' | 'env' | 'file' | 'default';
+export type OptionSource = 'flag' | 'env' | 'file' | 'options' | 'default';
 
 /** A bad option value or combination: `message` is one line naming the option, its source and what is allowed. */
 export class OptionError extends Error {
@@ -225,6 +226,16 @@ const rate = wholeNumber(1, 1_000_000);
 const filePath = text('file');
 const secret = text('secret');
 
+/** `--jwt-secret`: a secret of at least MIN_JWT_SECRET_BYTES. */
+function jwtSecretValue(): ValueKind<string> {
+  const allowed = `expected at least ${MIN_JWT_SECRET_BYTES} bytes`;
+  const schema = z.string({ error: allowed }).superRefine((v, ctx) => {
+    const why = weakJwtSecret(v);
+    if (why !== undefined) ctx.addIssue({ code: 'custom', message: why });
+  });
+  return { placeholder: 'secret', allowed, text: schema, json: schema, format: String };
+}
+
 /**
  * Every server option, in the order of `switchboard serve --help` and the README. Typed against
  * `ServerConfig`: a key missing here, or a default of the wrong type, does not compile.
@@ -341,8 +352,8 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     env: 'JWT_SECRET',
     default: undefined,
     defaultText: 'none (open server)',
-    help: 'HS256 secret of user tokens: turns authentication on (better in the environment: out of `ps`)',
-    value: secret,
+    help: `HS256 secret of user tokens, at least ${MIN_JWT_SECRET_BYTES} bytes: turns authentication on (better in the environment: out of \`ps\`)`,
+    value: jwtSecretValue(),
     secret: true,
   },
   jwtPublicKey: { flag: '--jwt-public-key', env: 'JWT_PUBLIC_KEY', default: undefined, help: 'PEM file of the public key of user tokens (RS256, ES256, EdDSA)', value: filePath },
@@ -484,6 +495,11 @@ export interface ConfigSources {
   env?: NodeJS.ProcessEnv;
   /** A parsed config file (`readConfigFile`): an object of option keys; `null` counts as not given. */
   file?: { name: string; values: unknown };
+  /**
+   * What `createSwitchboard` was given, by key, read as a config file's values (a number is a
+   * number); an `undefined` value counts as not given, an unknown key is refused. Used alone.
+   */
+  options?: Record<string, unknown>;
 }
 
 /** An option set by a bare flag, without a value (`--dev-login`, `--no-seed-routes`). */
@@ -493,6 +509,7 @@ function where(o: OptionRow, source: OptionSource, fileName?: string): string {
   if (source === 'flag') return `flag ${o.flag}`;
   if (source === 'env') return `env ${o.env}`;
   if (source === 'file') return `file ${fileName} (key "${o.key}")`;
+  if (source === 'options') return `createSwitchboard option ${o.key}`;
   return 'default';
 }
 
@@ -503,15 +520,16 @@ function shown(o: OptionRow, raw: unknown): string {
   return s.replace(/(\/\/[^/:@\s]*:)[^/@\s]+@/g, '$1***@');
 }
 
-function parseOne(o: OptionRow, raw: unknown, source: 'flag' | 'env' | 'file', fileName?: string): unknown {
+function parseOne(o: OptionRow, raw: unknown, source: 'flag' | 'env' | 'file' | 'options', fileName?: string): unknown {
   if (source === 'flag' && typeof raw === 'boolean') {
     if (isSwitch(o)) return raw;
     throw new OptionError(`invalid ${o.flag} from flag: a value is required (${o.value.allowed})`);
   }
-  const schema = source === 'file' ? o.value.json : o.value.text;
+  const schema = source === 'file' || source === 'options' ? o.value.json : o.value.text;
   const r = schema.safeParse(raw);
   if (r.success) return r.data;
   const message = r.error.issues[0]?.message ?? o.value.allowed;
+  if (source === 'options') throw new OptionError(`invalid createSwitchboard option ${o.key}: ${shown(o, raw)} (${message})`);
   throw new OptionError(`invalid ${o.flag} from ${where(o, source, fileName)}: ${shown(o, raw)} (${message})`);
 }
 
@@ -545,10 +563,12 @@ function closest(key: string): string | undefined {
  *   `metrics` on and differs from `port`; `tlsCert` and `tlsKey` go together; `workers` past 1
  *   needs a shared store (not `memory`); a `staticDir` given is an existing folder.
  * Every value given is checked, overridden or not. Throws OptionError (one line naming the
- * option and where the value came from) at the first bad value or broken rule.
+ * option and where the value came from) at the first bad value or broken rule. `createSwitchboard`
+ * resolves its options here too (`sources.options`, over `defaults` DEFAULT_CONFIG), so an embedded
+ * server refuses what serve refuses.
  */
-export function resolveConfig(sources: ConfigSources = {}): ServerConfig {
-  const config = defaultConfig() as unknown as Record<OptionKey, unknown>;
+export function resolveConfig(sources: ConfigSources = {}, defaults: ServerConfig = defaultConfig()): ServerConfig {
+  const config = Object.fromEntries(Object.entries(defaults).map(([key, value]) => [key, copy(value)])) as Record<OptionKey, unknown>;
   const from = Object.fromEntries(OPTION_LIST.map((o) => [o.key, 'default'])) as Record<OptionKey, OptionSource>;
   const fileName = sources.file?.name;
   // Checked in the order a person reads them (what was typed, then the environment, then the
@@ -576,7 +596,16 @@ export function resolveConfig(sources: ConfigSources = {}): ServerConfig {
       if (raw !== null) fileValues.set(o.key, parseOne(o, raw, 'file', fileName));
     }
   }
-  for (const [source, values] of [['file', fileValues], ['env', envValues], ['flag', flagValues]] as const) {
+  const optionValues = new Map<OptionKey, unknown>();
+  for (const [key, raw] of Object.entries(sources.options ?? {})) {
+    const o = OPTION_LIST.find((x) => x.key === key);
+    if (!o) {
+      const near = closest(key);
+      throw new OptionError(`unknown createSwitchboard option "${key}"${near ? ` (did you mean "${near}"?)` : ''}`);
+    }
+    if (raw !== undefined) optionValues.set(o.key, parseOne(o, raw, 'options'));
+  }
+  for (const [source, values] of [['file', fileValues], ['env', envValues], ['flag', flagValues], ['options', optionValues]] as const) {
     for (const [key, value] of values) {
       config[key] = value;
       from[key] = source;
@@ -613,8 +642,10 @@ export function resolveConfig(sources: ConfigSources = {}): ServerConfig {
   }
   // A folder given must be there, as the files of --tls-cert or --jwks must: the web app would
   // silently answer 404. The default one is missing until the web app is built (npx vite build).
-  if (from.staticDir !== 'default') {
+  // Passed on as given, the default folder is still the default (`serve` hands its whole configuration to createSwitchboard).
+  if (from.staticDir !== 'default' && !(from.staticDir === 'options' && path.resolve(c.staticDir) === path.resolve(defaults.staticDir))) {
     const why = notAFolder(c.staticDir);
+    if (why !== undefined && from.staticDir === 'options') throw new OptionError(`cannot use staticDir ${c.staticDir}: ${why}`);
     if (why !== undefined) throw new OptionError(`cannot use --static-dir ${c.staticDir} (from ${cameFrom('staticDir')}): ${why}`);
   }
   return c;

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash, randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -34,7 +33,7 @@ import { registerDevLogin } from './transports/dev-login.js';
 import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { OptionError, notAFolder } from './options.js';
+import { resolveConfig } from './options.js';
 import { answerMetrics, createMetricsServer, listenMetrics } from './metrics-endpoint.js';
 import { MemoryPresenceStore } from './presence/memory-presence-store.js';
 import type { PresenceStore } from './presence/presence-store.js';
@@ -54,6 +53,11 @@ import { registerSse } from './transports/sse.js';
 import { WebSocketGateway } from './transports/websocket.js';
 import { turnBudget } from './turn-budget.js';
 
+/**
+ * The options of `createSwitchboard`: those of `switchboard serve` by their key (ServerConfig),
+ * checked as serve checks its flags (type, range, the rules that tie them, an unknown key): an
+ * OptionError otherwise. A key whose value is `undefined` is left out (the default applies).
+ */
 export interface SwitchboardOptions extends Partial<ServerConfig> {
   /** A logger to use instead of one made from `logLevel`. */
   logger?: Logger;
@@ -275,28 +279,17 @@ export interface Switchboard {
 }
 
 /**
- * Throws an OptionError naming `staticDir` and the path when one given is not a folder, as serve
- * refuses `--static-dir`: otherwise the web app would answer 404 with nothing said. The default
- * folder (which the CLI passes on too) may be missing until the web app is built: warned of at
- * start instead.
- */
-function checkStaticDir(dir: string | undefined): void {
-  if (dir === undefined || nodePath.resolve(dir) === nodePath.resolve(DEFAULT_CONFIG.staticDir)) return;
-  const why = notAFolder(dir);
-  if (why !== undefined) throw new OptionError(`cannot use staticDir ${dir}: ${why}`);
-}
-
-/**
  * The composition root: builds the store, the broker, the hub and every transport, and mounts
- * them on one HTTP server (one port for all four transports and the web app).
+ * them on one HTTP server (one port for all four transports and the web app). Throws OptionError
+ * on a bad option (see SwitchboardOptions) before it opens anything.
  */
 export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard {
   const { logger: givenLogger, messageStore, broker: givenBroker, presenceStore: givenPresence, tokenVerifier, path, hooks, node, presenceKey: givenPresenceKey, metricsText, ...overrides } =
     options;
   const prefix = normalizePath(path ?? '');
-  // Before anything is opened (a store, a Redis client), so that a throw leaves nothing behind.
-  checkStaticDir(overrides.staticDir);
-  const config: ServerConfig = { ...DEFAULT_CONFIG, ...overrides };
+  // Checked as serve checks its flags (each value, and the rules that tie them), before anything
+  // is opened (a store, a Redis client), so that a throw leaves nothing behind.
+  const config: ServerConfig = resolveConfig({ options: overrides }, DEFAULT_CONFIG);
   config.origins = normalizeOrigins(config.origins);
   const logger = givenLogger ?? createLogger(config.logLevel, config.logJson ? false : undefined);
   const metrics = new Metrics();

@@ -7,7 +7,7 @@ import { openApp, send, skipWithoutBrowser, startHarness, waitConnected, waitFor
 
 const skip = skipWithoutBrowser();
 
-const SECRET = 'e2e-secret-0123456789abcdef';
+const SECRET = 'e2e-secret-0123456789abcdef-0123456789';
 const EVERYTHING = { '*': ['read', 'write', 'create'] as const };
 
 /** A token signed with the servers' secret (or another one). */

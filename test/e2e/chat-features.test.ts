@@ -274,7 +274,7 @@ describe('web app: edits, deletes, reactions, replies, receipts, unread counts, 
 });
 
 describe('web app: who may amend what (tokens)', { skip }, () => {
-  const SECRET = 'e2e-secret-features-0123456789';
+  const SECRET = 'e2e-secret-features-0123456789-0123456789';
   const s = useHarness({ jwtSecret: SECRET });
   const token = (sub: string, name: string, rights: Array<'read' | 'write' | 'create' | 'admin'>) => mintToken(SECRET, { sub, name, rooms: { '*': rights }, ttlSec: 600 });
 
