@@ -1036,4 +1036,26 @@ describe('abuse suite', () => {
       if (!closed) await s.server.close();
     }
   });
+
+  it('12. a search over a room of big messages looks at a bounded amount of text (memory store, as Redis): complete: false past it', async () => {
+    const s = await startServer({ rateLimitPerSecond: 1e6, rateLimitBurst: 1e6 });
+    try {
+      assert.equal((await request(`${s.url}/api/rooms/big`, { method: 'PUT' })).status, 201);
+      // The oldest message holds the word; 140 of about 64,000 characters follow it (about 9 MB, over SEARCH_TEXT_LIMIT).
+      await s.server.publish('big', { text: 'needle' });
+      const filler = 'lorem ipsum dolor sit amet '.repeat(2400);
+      for (let i = 0; i < 140; i++) await s.server.publish('big', { text: filler });
+      const r = await httpFrom(`${s.url}/api/rooms/big/search?q=needle`);
+      assert.equal(r.status, 200, r.body);
+      const found = r.json() as { results: Entry[]; complete: boolean; more: boolean };
+      assert.equal(found.complete, false, 'the scan stopped before the oldest message: it says so');
+      assert.deepEqual(found.results, []);
+      // A search from an older `before` goes on where it stopped.
+      const older = (await httpFrom(`${s.url}/api/rooms/big/search?q=needle&before=3`)).json() as { results: Entry[]; complete: boolean };
+      assert.deepEqual(older.results.map((e) => e.seq), [1]);
+      assert.equal(older.complete, true);
+    } finally {
+      await s.server.close();
+    }
+  });
 });

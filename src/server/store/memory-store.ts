@@ -1,7 +1,7 @@
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, MessageEntry } from '../../protocol/types.js';
 import { amendmentEntry, applyReaction, checkTarget, erasedPreview, foldMessage, isAmendment, messageMatches, replyPreview, summarize, type Reactors } from './fold.js';
-import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type ReadPosition, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type SearchAnswer, type SearchRequest } from './message-store.js';
+import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type ReadPosition, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type SearchAnswer, type SearchRequest, SEARCH_SCAN_LIMIT, SEARCH_TEXT_LIMIT } from './message-store.js';
 
 interface MemoryRoom {
   state: RoomState;
@@ -154,13 +154,20 @@ export class MemoryStore implements MessageStore {
     return [...r.reads].map(([member, p]) => ({ member, name: p.name, seq: p.seq })).sort((a, b) => b.seq - a.seq || (a.member < b.member ? -1 : 1)).slice(0, Math.max(0, limit));
   }
 
-  /** A scan of the retained log, newest first. */
+  /**
+   * A scan of the retained log, newest first, as the Redis store's: at most SEARCH_SCAN_LIMIT
+   * entries and SEARCH_TEXT_LIMIT characters of text (`complete: false` when older entries are
+   * left), so that one query over a room of big messages does not hold the event loop for seconds.
+   */
   async search(room: string, request: SearchRequest): Promise<SearchAnswer> {
     const r = this.mustGet(room);
     const results: MessageEntry[] = [];
     const end = request.before === undefined ? r.entries.length : Math.max(0, Math.min(r.entries.length, request.before - r.state.firstSeq));
+    let chars = 0;
     for (let i = end - 1; i >= 0; i--) {
+      if (end - 1 - i >= SEARCH_SCAN_LIMIT || chars >= SEARCH_TEXT_LIMIT) return { results, more: false, complete: false };
       const e = r.entries[i]!;
+      if (e.type === 'message') chars += e.text.length;
       if (!messageMatches(e, request.words)) continue;
       if (results.length === request.limit) return { results, more: true, complete: true };
       results.push(e);

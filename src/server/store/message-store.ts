@@ -57,6 +57,15 @@ export interface SearchAnswer {
   complete: boolean;
 }
 
+/**
+ * Newest retained entries a scanning search (memory and Redis stores) looks at, at most
+ * (`complete: false` when more are retained): one request's work is bounded whatever the
+ * retention.
+ */
+export const SEARCH_SCAN_LIMIT = 5000;
+/** Characters of message text a scanning search looks at, at most (a room of huge messages: fewer entries). */
+export const SEARCH_TEXT_LIMIT = 8 * 1024 * 1024;
+
 /** A member's read position, as a store keeps it. */
 export interface ReadPosition {
   member: string;

@@ -3,7 +3,7 @@ import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, MessageEntry, PresenceEntry, ReactionSummary, ReplyPreview } from '../../protocol/types.js';
 import type { Redis } from 'ioredis';
 import { closeRedisClient, createRedisClient, isCluster, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
-import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type ReadPosition, type SearchAnswer, type SearchRequest } from './message-store.js';
+import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type ReadPosition, type SearchAnswer, type SearchRequest, SEARCH_SCAN_LIMIT, SEARCH_TEXT_LIMIT } from './message-store.js';
 import { AMEND_LUA, APPEND_LUA, CONFIRM_LUA, CREATE_ROOM_LUA, DELETE_ROOM_LUA, RANGE_LUA, RENEW_ROOM_LUA, RESERVE_ROOM_LUA, RESET_ROOM_LUA, SET_READ_LUA, TRIM_LUA, UNREGISTER_ROOM_LUA } from './redis-scripts.js';
 import { ReplicationBarrier } from './replication-barrier.js';
 import { MAX_REACTION_EMOJI, MAX_REACTORS_LISTED, isAmendment, messageMatches } from './fold.js';
@@ -80,10 +80,6 @@ interface Scripts {
   sbSetRead(...args: string[]): Promise<[stored: string, previous: string] | [-1]>;
 }
 
-/** Newest retained entries a search looks at, at most (`complete: false` when more are retained). */
-export const SEARCH_SCAN_LIMIT = 5000;
-/** Characters of text a search looks at, at most (a room of huge messages: fewer entries). */
-export const SEARCH_TEXT_LIMIT = 8 * 1024 * 1024;
 /** Entries a search reads at a time (what it holds in memory at once). */
 const SEARCH_PAGE = 64;
 
