@@ -97,3 +97,21 @@ describe('RoomChannel: order across nodes', () => {
     assert.equal(channel.size, 0);
   });
 });
+
+describe('RoomChannel: typing notices', () => {
+  it('forgets the notices that ran out as new ones come, though no poll asks who is typing', async () => {
+    const channel = new RoomChannel('r', 'e', 0, async () => [], () => {});
+    channel.subscribers.add(recorder());
+    // A guest claiming a new member with each notice, in a room no one polls.
+    for (let i = 0; i < 1000; i++) channel.typingNotice({ room: 'r', from: { id: `c${i}`, name: `n${i}`, member: `m${i}` } }, 500);
+    assert.equal(channel.typing.size, 1000);
+    await new Promise((r) => setTimeout(r, 550));
+    channel.typingNotice({ room: 'r', from: { id: 'c', name: 'ann', member: 'ann' } }, 500);
+    assert.deepEqual([...channel.typing.keys()], ['ann']);
+    // The same typist again: one entry, ending last.
+    channel.typingNotice({ room: 'r', from: { id: 'b', name: 'bob', member: 'bob' } }, 500);
+    channel.typingNotice({ room: 'r', from: { id: 'c', name: 'ann', member: 'ann' } }, 500);
+    assert.deepEqual([...channel.typing.keys()], ['bob', 'ann']);
+    assert.deepEqual(channel.typingNow().map((f) => f.member), ['bob', 'ann']);
+  });
+});

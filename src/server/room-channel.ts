@@ -152,9 +152,22 @@ export class RoomChannel {
     return this.subscribers.size + this.catchingUp.size + this.held.size;
   }
 
-  /** Sends an ephemeral typing notice to every live subscriber, encoded once. */
+  /**
+   * Sends an ephemeral typing notice to every live subscriber, encoded once, and keeps it for
+   * polls until `ttlMs` from now. Notices that ran out are forgotten here, not only when a poll
+   * asks: a room followed by WebSocket and SSE clients alone is never polled, and a typist of
+   * a new name per notice (a guest's, on an open server or over HTTP) made one more entry each.
+   */
   typingNotice(notice: TypingNotice, ttlMs: number): void {
-    this.typing.set(notice.from.member ?? notice.from.name, { from: notice.from, until: Date.now() + ttlMs });
+    const now = Date.now();
+    const key = notice.from.member ?? notice.from.name;
+    // Deleted first: the map then holds its notices in the order they end (every ttl is the hub's one).
+    this.typing.delete(key);
+    for (const [old, t] of this.typing) {
+      if (t.until > now) break;
+      this.typing.delete(old);
+    }
+    this.typing.set(key, { from: notice.from, until: now + ttlMs });
     const encoded = new Notice('typing', JSON.stringify({ type: 'typing', ...notice }));
     for (const sub of this.subscribers) sub.deliverTyping?.(notice, encoded);
     this.held.forEach((sub) => sub.deliverTyping?.(notice, encoded));
