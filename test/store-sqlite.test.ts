@@ -84,7 +84,7 @@ describe('SqliteStore', () => {
       await store.close();
       const db = new Database(join(nested, 'chat.db'), { readonly: true });
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(db.pragma('user_version', { simple: true }), 5);
+      assert.equal(db.pragma('user_version', { simple: true }), 6);
       db.close();
       // Reopening an up-to-date file runs no migration (it would fail: the tables exist).
       const again = new SqliteStore({ dataDir: nested, fileName: 'chat.db' });
@@ -106,6 +106,51 @@ describe('SqliteStore', () => {
         await assert.rejects(new SqliteStore({ dataDir }).init(), (err: Error) => err.message.startsWith(`cannot create the data folder ${dataDir}: `) && !err.message.includes('\n'), dataDir);
         assert.ok(Date.now() - started < 2000, dataDir);
       }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('counts the read positions of each room (MAX_READ_POSITIONS needs no count per mark-read): kept by triggers, and made by the migration from the rows there', async () => {
+    const dir = await tempDir();
+    try {
+      let store = await open(dir);
+      const counts = (): unknown[] => {
+        const db = new Database(join(dir, 'switchboard.db'), { readonly: true });
+        try {
+          return db.prepare('SELECT room, value FROM read_counts ORDER BY room').all();
+        } finally {
+          db.close();
+        }
+      };
+      try {
+        for (const room of ['a', 'b']) {
+          await store.createRoom(room);
+          await store.append({ type: 'message', room, from: { id: 'c', name: 'c' }, text: 'x' });
+        }
+        for (const member of ['ann', 'bob', 'cy']) await store.setReadPosition('a', member, member, 1);
+        await store.setReadPosition('a', 'ann', 'ann', 1);
+        await store.setReadPosition('b', 'ann', 'ann', 1);
+        assert.deepEqual(counts(), [{ room: 'a', value: 3 }, { room: 'b', value: 1 }]);
+        await store.resetRoom('a');
+        await store.deleteRoom('b');
+        assert.deepEqual(counts(), []);
+        await store.setReadPosition('a', 'dee', 'dee', 0);
+        assert.deepEqual(counts(), [], 'a position of 0 is not stored');
+        await store.append({ type: 'message', room: 'a', from: { id: 'c', name: 'c' }, text: 'x' });
+        await store.setReadPosition('a', 'dee', 'dee', 1);
+        await store.setReadPosition('a', 'eve', 'eve', 1);
+      } finally {
+        await store.close();
+      }
+      // A file of version 5, with its positions: the migration counts them.
+      const v5 = new Database(join(dir, 'switchboard.db'));
+      v5.exec('DROP TRIGGER read_positions_counted_on_insert; DROP TRIGGER read_positions_counted_on_delete; DROP TABLE read_counts;');
+      v5.pragma('user_version = 5');
+      v5.close();
+      store = await open(dir);
+      await store.close();
+      assert.deepEqual(counts(), [{ room: 'a', value: 2 }]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -155,7 +200,7 @@ describe('SqliteStore', () => {
       }
       const db = new Database(join(dir, 'switchboard.db'), { readonly: true });
       try {
-        assert.equal(db.pragma('user_version', { simple: true }), 5);
+        assert.equal(db.pragma('user_version', { simple: true }), 6);
         assert.deepEqual(db.prepare("SELECT seq, client_scope FROM entries WHERE room = 'a' ORDER BY seq").all(), [
           { seq: 1, client_scope: 'carol' },
           { seq: 2, client_scope: 'http-9' },

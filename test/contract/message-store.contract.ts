@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { SwitchboardError, type ErrorCode } from '../../src/protocol/errors.js';
 import type { Entry, EntryDraft, JsonValue, MessageDraft, MessageEntry, Sender } from '../../src/protocol/types.js';
-import type { MessageStore, RoomState } from '../../src/server/store/message-store.js';
+import { MAX_READ_POSITIONS, type MessageStore, type RoomState } from '../../src/server/store/message-store.js';
 
 /**
  * What a store's test file hands the contract. `make` is called once per test and returns an
@@ -143,6 +143,29 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         await assertCode(store.setReadPosition('nope', 'ann', 'Ann', 1), 'ROOM_NOT_FOUND');
         await store.resetRoom('r');
         assert.deepEqual(await store.listReadPositions('r', 10), []);
+      }));
+
+    it('a room keeps at most MAX_READ_POSITIONS read positions: a new one past them forgets the lowest; a new member at 0 is not stored', () =>
+      withStore(async ({ store }) => {
+        await store.createRoom('r');
+        await appendMany(store, 'r', 3);
+        // A client marking read under a new name each time (a guest claiming members, a keyed server's HTTP guests).
+        assert.deepEqual(await store.setReadPosition('r', 'nobody', 'Nobody', 0), { seq: 0, previous: 0 });
+        assert.deepEqual(await store.listReadPositions('r', 10), [], 'a position of 0 costs nothing');
+        await store.setReadPosition('r', 'low', 'Low', 1);
+        for (let i = 0; i < MAX_READ_POSITIONS - 1; i += 200) {
+          await Promise.all(Array.from({ length: Math.min(200, MAX_READ_POSITIONS - 1 - i) }, (_, k) => store.setReadPosition('r', `m${i + k}`, `M${i + k}`, 2)));
+        }
+        assert.equal((await store.listReadPositions('r', MAX_READ_POSITIONS + 10)).length, MAX_READ_POSITIONS);
+        assert.equal(await store.getReadPosition('r', 'low'), 1);
+        // One more member: the lowest goes. Moving a known member on forgets no one.
+        assert.deepEqual(await store.setReadPosition('r', 'ann', 'Ann', 3), { seq: 3, previous: 0 });
+        assert.deepEqual(await store.setReadPosition('r', 'm0', 'M0', 3), { seq: 3, previous: 2 });
+        const kept = await store.listReadPositions('r', MAX_READ_POSITIONS + 10);
+        assert.equal(kept.length, MAX_READ_POSITIONS);
+        assert.equal(await store.getReadPosition('r', 'low'), 0, 'the lowest position was forgotten');
+        assert.deepEqual(kept.slice(0, 2).map((p) => p.member).sort(), ['ann', 'm0']);
+        assert.equal(await store.getReadPosition('r', 'ann'), 3);
       }));
 
     it('searches current text by word prefixes, newest first, with before, limit and more', () =>

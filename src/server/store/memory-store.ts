@@ -1,7 +1,7 @@
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, MessageEntry } from '../../protocol/types.js';
 import { amendmentEntry, applyReaction, checkTarget, erasedPreview, foldMessage, isAmendment, messageMatches, replyPreview, summarize, type Reactors } from './fold.js';
-import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type ReadPosition, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type SearchAnswer, type SearchRequest, SEARCH_SCAN_LIMIT, SEARCH_TEXT_LIMIT } from './message-store.js';
+import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type ReadPosition, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type SearchAnswer, type SearchRequest, MAX_READ_POSITIONS, SEARCH_SCAN_LIMIT, SEARCH_TEXT_LIMIT } from './message-store.js';
 
 interface MemoryRoom {
   state: RoomState;
@@ -139,9 +139,20 @@ export class MemoryStore implements MessageStore {
 
   async setReadPosition(room: string, member: string, name: string, seq: number): Promise<{ seq: number; previous: number }> {
     const r = this.mustGet(room);
-    const previous = r.reads.get(member)?.seq ?? 0;
+    const known = r.reads.get(member);
+    const previous = known?.seq ?? 0;
     const next = Math.max(previous, Math.min(Math.max(0, Math.floor(seq)), r.state.lastSeq));
+    if (known === undefined && next === 0) return { seq: 0, previous: 0 };
     r.reads.set(member, { name, seq: next });
+    if (known === undefined && r.reads.size > MAX_READ_POSITIONS) {
+      // Only a new member's position can pass the cap: one walk per such call, none per update.
+      let lowest: string | undefined;
+      let lowestSeq = Infinity;
+      for (const [m, p] of r.reads) {
+        if (p.seq < lowestSeq) [lowest, lowestSeq] = [m, p.seq];
+      }
+      r.reads.delete(lowest!);
+    }
     return { seq: next, previous };
   }
 

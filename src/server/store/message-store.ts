@@ -66,6 +66,14 @@ export const SEARCH_SCAN_LIMIT = 5000;
 /** Characters of message text a scanning search looks at, at most (a room of huge messages: fewer entries). */
 export const SEARCH_TEXT_LIMIT = 8 * 1024 * 1024;
 
+/**
+ * Read positions a room keeps, at most: a new member's position past it forgets the one furthest
+ * behind (the lowest seq). Members are whoever the clients are (an open server's guests name
+ * themselves; a keyed server's HTTP guests are a new one per request): without a bound, one
+ * client marking read under new names would grow a room's positions for as long as it lasts.
+ */
+export const MAX_READ_POSITIONS = 10_000;
+
 /** A member's read position, as a store keeps it. */
 export interface ReadPosition {
   member: string;
@@ -168,6 +176,9 @@ export interface MessageStore {
   /**
    * Moves `member`'s read position forward to `seq` (clamped to lastSeq; never backwards) and
    * records `name`. Resolves with the position stored now and the one before. ROOM_NOT_FOUND.
+   * A position of 0 for a member that has none is not stored (it is what getReadPosition says
+   * anyway). A room keeps at most MAX_READ_POSITIONS: a new one past that forgets the lowest
+   * (ties: any of them; it may be the new one itself).
    */
   setReadPosition(room: string, member: string, name: string, seq: number): Promise<{ seq: number; previous: number }>;
   /** `member`'s read position (0 when none). ROOM_NOT_FOUND. */

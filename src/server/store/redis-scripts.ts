@@ -312,18 +312,26 @@ return {'OK', epoch, seq, ts, on}
 `;
 
 /**
- * KEYS: meta, reads, readNames. ARGV: member, name, seq.
+ * KEYS: meta, reads, readNames. ARGV: member, name, seq, the most positions kept.
  * Moves the member's read position to max(stored, min(seq, lastSeq)). Returns {stored, previous},
- * or {-1} when the room does not exist.
+ * or {-1} when the room does not exist. A new member's position of 0 is not stored; a new one past
+ * the most kept forgets the lowest (the first of the sorted set) and its name.
  */
 export const SET_READ_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local last = tonumber(redis.call('HGET', KEYS[1], 'lastSeq'))
-local prev = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
+local known = redis.call('ZSCORE', KEYS[2], ARGV[1])
+local prev = tonumber(known or '0')
 local want = math.min(tonumber(ARGV[3]), last)
 local next = math.max(prev, want)
+if not known and next == 0 then return {'0', '0'} end
 redis.call('ZADD', KEYS[2], next, ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+if not known and redis.call('ZCARD', KEYS[2]) > tonumber(ARGV[4]) then
+  local lowest = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  redis.call('ZREM', KEYS[2], lowest)
+  redis.call('HDEL', KEYS[3], lowest)
+end
 return {tostring(next), tostring(prev)}
 `;
 

@@ -3,7 +3,7 @@ import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, MessageEntry, PresenceEntry, ReactionSummary, ReplyPreview } from '../../protocol/types.js';
 import type { Redis } from 'ioredis';
 import { closeRedisClient, createRedisClient, isCluster, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
-import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type ReadPosition, type SearchAnswer, type SearchRequest, SEARCH_SCAN_LIMIT, SEARCH_TEXT_LIMIT } from './message-store.js';
+import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type ReadPosition, type SearchAnswer, type SearchRequest, MAX_READ_POSITIONS, SEARCH_SCAN_LIMIT, SEARCH_TEXT_LIMIT } from './message-store.js';
 import { AMEND_LUA, APPEND_LUA, CONFIRM_LUA, CREATE_ROOM_LUA, DELETE_ROOM_LUA, RANGE_LUA, RENEW_ROOM_LUA, RESERVE_ROOM_LUA, RESET_ROOM_LUA, SET_READ_LUA, TRIM_LUA, UNREGISTER_ROOM_LUA } from './redis-scripts.js';
 import { ReplicationBarrier } from './replication-barrier.js';
 import { MAX_REACTION_EMOJI, MAX_REACTORS_LISTED, isAmendment, messageMatches } from './fold.js';
@@ -358,7 +358,7 @@ export class RedisStore implements MessageStore {
   }
 
   async setReadPosition(room: string, member: string, name: string, seq: number): Promise<{ seq: number; previous: number }> {
-    const reply = await this.guard(() => this.scripts.sbSetRead(this.key('room', room), this.key('reads', room), this.key('rnames', room), member, name, String(Math.max(0, Math.floor(seq)))));
+    const reply = await this.guard(() => this.scripts.sbSetRead(this.key('room', room), this.key('reads', room), this.key('rnames', room), member, name, String(Math.max(0, Math.floor(seq))), String(MAX_READ_POSITIONS)));
     if (reply[0] === -1) throw new SwitchboardError('ROOM_NOT_FOUND', room);
     return { seq: Number(reply[0]), previous: Number(reply[1]) };
   }

@@ -5,7 +5,7 @@ import type { Entry, EntryDraft, EntryType, JsonValue, MessageEntry, ReactionSum
 import { amendmentEntry, applyReaction, checkTarget, erasedPreview, foldMessage, isAmendment, replyPreview, summarize, type Reactors } from './fold.js';
 import { GroupCommit, type GroupCommitStats } from './group-commit.js';
 import { RoomTailCache } from './room-tail-cache.js';
-import { clientIdOf, clientScope, newEpoch, type AppendResult, type MessageStore, type ReadPosition, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type SearchAnswer, type SearchRequest } from './message-store.js';
+import { clientIdOf, clientScope, newEpoch, type AppendResult, type MessageStore, type ReadPosition, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type SearchAnswer, type SearchRequest, MAX_READ_POSITIONS } from './message-store.js';
 import { makeDir } from './make-dir.js';
 
 /** Options of {@link SqliteStore}. */
@@ -142,6 +142,24 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
       INSERT INTO search (rowid, r, t) SELECT d.id, 'r' || lower(hex(d.room)), e.text FROM search_docs d JOIN entries e ON e.room = d.room AND e.seq = d.seq;
     `);
   },
+  // The number of read positions of each room, so that a capped setReadPosition need not count
+  // them (see MAX_READ_POSITIONS); triggers keep it, as the rooms' counter.
+  (db) => {
+    db.exec(`
+      CREATE TABLE read_counts (
+        room  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      );
+      INSERT INTO read_counts (room, value) SELECT room, COUNT(*) FROM read_positions GROUP BY room;
+      CREATE TRIGGER read_positions_counted_on_insert AFTER INSERT ON read_positions
+        BEGIN INSERT INTO read_counts (room, value) VALUES (NEW.room, 1) ON CONFLICT (room) DO UPDATE SET value = value + 1; END;
+      CREATE TRIGGER read_positions_counted_on_delete AFTER DELETE ON read_positions
+        BEGIN
+          UPDATE read_counts SET value = value - 1 WHERE room = OLD.room;
+          DELETE FROM read_counts WHERE room = OLD.room AND value <= 0;
+        END;
+    `);
+  },
 ];
 
 /** The FTS token of a room (column r of the search index): its name in hex, so no tokenizer splits it. */
@@ -247,6 +265,9 @@ function prepare(db: Database.Database) {
     ),
     listReads: db.prepare<[string, number], { member: string; name: string; seq: number }>('SELECT member, name, seq FROM read_positions WHERE room = ? ORDER BY seq DESC, member LIMIT ?'),
     removeRoomReads: db.prepare<[string]>('DELETE FROM read_positions WHERE room = ?'),
+    countReads: db.prepare<[string], number>('SELECT value FROM read_counts WHERE room = ?').pluck(),
+    // The lowest by the (room, seq DESC) index, read backwards.
+    dropLowestRead: db.prepare<[string, string]>('DELETE FROM read_positions WHERE room = ? AND member = (SELECT member FROM read_positions WHERE room = ? ORDER BY seq ASC LIMIT 1)'),
     addDoc: db.prepare<[string, number]>('INSERT INTO search_docs (room, seq) VALUES (?, ?)'),
     docOf: db.prepare<[string, number], { id: number }>('SELECT id FROM search_docs WHERE room = ? AND seq = ?'),
     addIndexed: db.prepare<[number, string, string]>('INSERT INTO search (rowid, r, t) VALUES (?, ?, ?)'),
@@ -594,9 +615,13 @@ export class SqliteStore implements MessageStore {
         setRead: immediate((room: string, member: string, name: string, seq: number) => {
           const state = stmts.getRoom.get(room);
           if (!state) throw new SwitchboardError('ROOM_NOT_FOUND', room);
-          const previous = stmts.getRead.get(room, member)?.seq ?? 0;
+          const known = stmts.getRead.get(room, member);
+          const previous = known?.seq ?? 0;
           const next = Math.max(previous, Math.min(Math.max(0, Math.floor(seq)), state.last_seq));
+          if (known === undefined && next === 0) return { seq: 0, previous: 0 };
           stmts.setRead.run(room, member, name, next);
+          // Only a new member's position can pass the cap: looked at then only.
+          if (known === undefined && (stmts.countReads.get(room) ?? 0) > MAX_READ_POSITIONS) stmts.dropLowestRead.run(room, room);
           return { seq: next, previous };
         }),
         resetRoom: immediate((room: string) => {
