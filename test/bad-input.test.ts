@@ -125,6 +125,21 @@ describe('bad input gets a clear error and loses nothing', () => {
     }
   });
 
+  it('a name holding a lone surrogate (a JSON body can) is refused as the text would be: 400 BAD_REQUEST naming it, nothing stored', async () => {
+    const before = (await request(`${s.url}/api/rooms/bad`)).json() as { lastSeq: number };
+    for (const [path, body] of [
+      ['/api/rooms/bad/messages', { text: 'hi', name: 'a\ud800b' }],
+      ['/api/rooms/bad/typing', { name: '\udfffz' }],
+    ] as const) {
+      const r = await postJson(`${s.url}${path}`, body);
+      assert.equal(r.status, 400, `${path}: ${r.body}`);
+      const { code, message } = r.json() as { code: string; message: string };
+      assert.equal(code, 'BAD_REQUEST', path);
+      assert.match(message, /name/, path);
+    }
+    assert.equal(((await request(`${s.url}/api/rooms/bad`)).json() as { lastSeq: number }).lastSeq, before.lastSeq);
+  });
+
   it('a WebSocket frame whose JSON starts with a byte order mark is taken, as an HTTP body is', async () => {
     const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
     await ws.opened;

@@ -10,7 +10,9 @@ export const displayName = z
   .min(1)
   .max(MAX_NAME_LENGTH)
   // eslint-disable-next-line no-control-regex
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters');
+  .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters')
+  // A JSON body can hold one ("\ud800"), which no UTF-8 can carry on: refused as in texts.
+  .refine((name) => name.isWellFormed(), 'no lone surrogates');
 export const clientMessageId = z.string().regex(CLIENT_ID_PATTERN);
 export const cursorText = z.string().max(64);
 export const eventName = z.string().regex(EVENT_NAME_PATTERN, '1-64 of A-Z a-z 0-9 _ . : -');
