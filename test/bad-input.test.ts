@@ -130,6 +130,8 @@ describe('bad input gets a clear error and loses nothing', () => {
     for (const [path, body] of [
       ['/api/rooms/bad/messages', { text: 'hi', name: 'a\ud800b' }],
       ['/api/rooms/bad/typing', { name: '\udfffz' }],
+      // C1 controls are control characters too (U+009B is a terminal's CSI), as in a token's name claim.
+      ['/api/rooms/bad/messages', { text: 'hi', name: 'a\u009b31mb' }],
     ] as const) {
       const r = await postJson(`${s.url}${path}`, body);
       assert.equal(r.status, 400, `${path}: ${r.body}`);
@@ -138,6 +140,26 @@ describe('bad input gets a clear error and loses nothing', () => {
       assert.match(message, /name/, path);
     }
     assert.equal(((await request(`${s.url}/api/rooms/bad`)).json() as { lastSeq: number }).lastSeq, before.lastSeq);
+  });
+
+  it('a reaction emoji that is half an emoji (a lone surrogate) or holds a C1 control is refused: 400 BAD_REQUEST, nothing stored', async () => {
+    await new Promise((r) => setTimeout(r, 1000)); // a publish token for the message (rate 5/s)
+    const sent = await postJson(`${s.url}/api/rooms/bad/messages`, { text: 'react to me' });
+    assert.equal(sent.status, 201, sent.body);
+    const { seq } = sent.json() as { seq: number };
+    for (const emoji of ['\ud83d', '\ude00x', '\u0085']) {
+      const r = await postJson(`${s.url}/api/rooms/bad/messages/${seq}/reactions`, { emoji });
+      assert.equal(r.status, 400, `${JSON.stringify(emoji)}: ${r.body}`);
+      assert.match((r.json() as { message: string }).message, /emoji/);
+    }
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    await ws.opened;
+    ws.send({ type: 'react', id: 'r', room: 'bad', seq, emoji: '\ud83d' });
+    const refused = await ws.next('error', (f) => f.id === 'r', 2000);
+    assert.equal(refused.code, 'BAD_REQUEST');
+    ws.close();
+    const room = (await request(`${s.url}/api/rooms/bad`)).json() as { lastSeq: number };
+    assert.equal(room.lastSeq, seq, 'no reaction entry stored');
   });
 
   it('a WebSocket frame whose JSON starts with a byte order mark is taken, as an HTTP body is', async () => {

@@ -65,9 +65,8 @@ function seqProblem(seq: unknown, what: string, min = 1): SwitchboardError | und
   return Number.isSafeInteger(seq) && (seq as number) >= min ? undefined : new SwitchboardError('BAD_REQUEST', `${what}: an integer from ${min}`);
 }
 
-/** A reaction: 1-32 UTF-16 units, no whitespace or control characters (as src/protocol/schemas.ts). */
-// eslint-disable-next-line no-control-regex
-const EMOJI = /^[^\s\u0000-\u001f\u007f]+$/u;
+/** A reaction: 1-32 UTF-16 units, no whitespace or control characters (as src/protocol/schemas.ts; and well-formed). */
+const EMOJI = /^[^\s\p{Cc}]+$/u;
 
 /** After timers were throttled, how long a liveness probe may take to be answered. */
 const PROBE_GRACE_MS = 5000;
@@ -218,7 +217,7 @@ export class SwitchboardClient implements Client {
   }
 
   react(seq: number, emoji: string, options: ReactOptions = {}): Promise<Ack> {
-    if (typeof emoji !== 'string' || emoji.length > 32 || !EMOJI.test(emoji)) return this.refuse(new SwitchboardError('BAD_REQUEST', 'emoji: 1-32 characters, no whitespace'));
+    if (typeof emoji !== 'string' || emoji.length > 32 || !EMOJI.test(emoji) || !emoji.isWellFormed()) return this.refuse(new SwitchboardError('BAD_REQUEST', 'emoji: 1-32 characters, no whitespace'));
     if (options.on !== undefined && typeof options.on !== 'boolean') return this.refuse(new SwitchboardError('BAD_REQUEST', 'on: a boolean'));
     return this.enqueue({ type: 'react', seq, emoji, ...(options.on !== undefined ? { on: options.on } : {}) }, options);
   }

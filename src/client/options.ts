@@ -38,9 +38,9 @@ export interface ResolvedOptions {
 export function resolveOptions(o: ConnectOptions): ResolvedOptions {
   const base = parseBaseUrl(o.url);
   if (typeof o.room !== 'string' || !ROOM_NAME_PATTERN.test(o.room)) throw new SwitchboardError('INVALID_ROOM_NAME', JSON.stringify(String(o.room).slice(0, 80)));
-  // eslint-disable-next-line no-control-regex
-  if (typeof o.name !== 'string' || o.name.length < 1 || o.name.length > MAX_NAME_LENGTH || /[\u0000-\u001f\u007f]/.test(o.name)) {
-    throw new SwitchboardError('BAD_REQUEST', `name: 1-${MAX_NAME_LENGTH} characters, no control characters`);
+  // As the server's displayName: no control characters (C0 or C1), no lone surrogates.
+  if (typeof o.name !== 'string' || o.name.length < 1 || o.name.length > MAX_NAME_LENGTH || /\p{Cc}/u.test(o.name) || !o.name.isWellFormed()) {
+    throw new SwitchboardError('BAD_REQUEST', `name: 1-${MAX_NAME_LENGTH} characters, no control characters or lone surrogates`);
   }
   if (o.member !== undefined && !CLIENT_ID_PATTERN.test(o.member)) throw new SwitchboardError('BAD_REQUEST', 'member: 1-64 of A-Z a-z 0-9 _ - : .');
   if (o.token !== undefined && typeof o.token !== 'string' && typeof o.token !== 'function') throw new SwitchboardError('BAD_REQUEST', 'token: a string or a function returning one');

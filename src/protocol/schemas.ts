@@ -9,8 +9,8 @@ export const displayName = z
   .string()
   .min(1)
   .max(MAX_NAME_LENGTH)
-  // eslint-disable-next-line no-control-regex
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters')
+  // Control characters of both ranges, C0 and C1 (U+0080-U+009F: U+009B is a terminal's CSI), as a token's name claim.
+  .regex(/^\P{Cc}+$/u, 'no control characters')
   // A JSON body can hold one ("\ud800"), which no UTF-8 can carry on: refused as in texts.
   .refine((name) => name.isWellFormed(), 'no lone surrogates');
 export const clientMessageId = z.string().regex(CLIENT_ID_PATTERN);
@@ -31,8 +31,12 @@ const payload = {
 /** A message's seq in its room. */
 export const seqNumber = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 /** A reaction: 1-32 UTF-16 units, no whitespace or control characters (an emoji, or a short code like `+1`). */
-// eslint-disable-next-line no-control-regex
-export const emoji = z.string().min(1).max(32).regex(/^[^\s\u0000-\u001f\u007f]+$/u, 'no whitespace or control characters');
+export const emoji = z
+  .string()
+  .min(1)
+  .max(32)
+  .regex(/^[^\s\p{Cc}]+$/u, 'no whitespace or control characters')
+  .refine((e) => e.isWellFormed(), 'no lone surrogates (half an emoji)');
 
 /** Body of `POST /api/rooms/:room/messages`. */
 export const publishBody = z.object({

@@ -272,7 +272,6 @@ function identityOf(claims: { sub?: string; name?: string } | undefined): { name
  * ignores these; they only have to pass the SDK's checks.
  */
 export function claimsForSdk(name: string, member: string): { name: string; member: string } {
-  // eslint-disable-next-line no-control-regex
-  const okName = name.length >= 1 && name.length <= MAX_NAME_LENGTH && !/[\u0000-\u001f\u007f]/.test(name);
+  const okName = name.length >= 1 && name.length <= MAX_NAME_LENGTH && !/\p{Cc}/u.test(name) && name.isWellFormed();
   return { name: okName ? name : 'guest', member: CLIENT_ID_PATTERN.test(member) ? member : storage.member };
 }

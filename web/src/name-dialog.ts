@@ -6,8 +6,7 @@ export function checkName(raw: string): { name: string } | { error: string } {
   const name = raw.trim().replace(/\s+/g, ' ');
   if (!name) return { error: 'Please enter a name.' };
   if ([...name].length > MAX_NAME_LENGTH || name.length > MAX_NAME_LENGTH) return { error: `Names are at most ${MAX_NAME_LENGTH} characters.` };
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) return { error: 'Names cannot contain control characters.' };
+  if (/\p{Cc}/u.test(name) || !name.isWellFormed()) return { error: 'Names cannot contain control characters.' };
   return { name };
 }
 
