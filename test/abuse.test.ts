@@ -14,6 +14,7 @@ import WebSocket from 'ws';
 import { ERRORS, isErrorCode } from '../src/protocol/errors.js';
 import type { Entry, PresenceMember } from '../src/protocol/types.js';
 import { MemoryPresenceStore } from '../src/server/presence/memory-presence-store.js';
+import { mintToken } from '../src/server/auth/mint-token.js';
 import { MemoryStore } from '../src/server/store/memory-store.js';
 import { WsProbe, postJson, request, startServer, waitFor, type HttpAnswer } from './helpers.js';
 
@@ -1054,6 +1055,43 @@ describe('abuse suite', () => {
       const older = (await httpFrom(`${s.url}/api/rooms/big/search?q=needle&before=3`)).json() as { results: Entry[]; complete: boolean };
       assert.deepEqual(older.results.map((e) => e.seq), [1]);
       assert.equal(older.complete, true);
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  it('13. a keyed server\'s guest, named per request or connection, cannot react or keep a read position: no inflated counts, no phantom readers, no log entries from read-only guests', async () => {
+    const secret = 'abuse-13-secret';
+    const s = await startServer({ jwtSecret: secret, guests: 'read', guestRooms: ['lobby'] });
+    try {
+      const ann = await mintToken(secret, { sub: 'ann', rooms: { lobby: ['read', 'write'] }, ttlSec: 600 });
+      const auth = { authorization: `Bearer ${ann}`, 'content-type': 'application/json' };
+      const sent = await httpFrom(`${s.url}/api/rooms/lobby/messages`, { method: 'POST', headers: auth, body: JSON.stringify({ text: 'hi' }) });
+      assert.equal(sent.status, 201, sent.body);
+      const { seq } = sent.json() as { seq: number };
+      // Over HTTP every request of a guest is another guest: six reactions were six members.
+      for (let i = 0; i < 6; i++) {
+        const r = await jsonFrom(`${s.url}/api/rooms/lobby/messages/${seq}/reactions`, { emoji: '👎', on: true });
+        assert.equal(r.status, 401, r.body);
+        assert.equal(codeOf(r), 'UNAUTHORIZED');
+        const read = await httpFrom(`${s.url}/api/rooms/lobby/read`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ seq }) });
+        assert.equal(read.status, 401, read.body);
+      }
+      // Over WebSocket: a new guest per connection.
+      const guest = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+      await guest.opened;
+      guest.send({ type: 'react', id: 'r', room: 'lobby', seq, emoji: '👎' });
+      guest.send({ type: 'mark-read', id: 'm', room: 'lobby', seq });
+      assert.equal((await guest.next('error', (f) => f.id === 'r', 2000)).code, 'UNAUTHORIZED');
+      assert.equal((await guest.next('error', (f) => f.id === 'm', 2000)).code, 'UNAUTHORIZED');
+      guest.close();
+      const room = (await httpFrom(`${s.url}/api/rooms/lobby`, { headers: auth })).json() as { lastSeq: number };
+      assert.equal(room.lastSeq, seq, 'no reaction entry in the log');
+      const state = (await httpFrom(`${s.url}/api/rooms/lobby/read`, { headers: auth })).json() as { members: unknown[] };
+      assert.deepEqual(state.members, [], 'no reader that is no one');
+      // A user still reacts and marks read.
+      assert.equal((await httpFrom(`${s.url}/api/rooms/lobby/messages/${seq}/reactions`, { method: 'POST', headers: auth, body: JSON.stringify({ emoji: '👍' }) })).status, 201);
+      assert.equal((await httpFrom(`${s.url}/api/rooms/lobby/read`, { method: 'PUT', headers: auth, body: JSON.stringify({ seq }) })).status, 200);
     } finally {
       await s.server.close();
     }

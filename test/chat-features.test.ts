@@ -342,7 +342,8 @@ describe('rights with tokens', () => {
       assert.equal((await send(`${s.url}/api/rooms/t/messages/${m}/reactions`, 'POST', { emoji: '👍' }, token('reader', ['read']))).status, 201);
       assert.equal((await send(`${s.url}/api/rooms/t/messages/${m}`, 'PATCH', { text: 'by ann, edited' }, ann)).status, 201);
       assert.equal((await send(`${s.url}/api/rooms/t/messages/${m}`, 'DELETE', undefined, token('mod', ['read', 'write', 'admin']))).status, 201, 'an admin may delete');
-      assert.equal(code(await send(`${s.url}/api/rooms/t/messages/${m}/reactions`, 'POST', { emoji: '👍' })), 'MESSAGE_DELETED', 'a guest may react (read right): not on a deleted message');
+      assert.equal(code(await send(`${s.url}/api/rooms/t/messages/${m}/reactions`, 'POST', { emoji: '👍' }, token('reader', ['read']))), 'MESSAGE_DELETED', 'not on a deleted message');
+      assert.equal(code(await send(`${s.url}/api/rooms/t/messages/${m}/reactions`, 'POST', { emoji: '👍' })), 'UNAUTHORIZED', 'a guest, named per request, has no lasting identity to react with');
     } finally {
       await s.server.close();
     }

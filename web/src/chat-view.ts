@@ -662,6 +662,8 @@ export class ChatView {
     this.markedSeq = seq;
     const room = this.room;
     this.rooms.markRead(room);
+    // A keyed server's guest keeps no read position (the server refuses it: it names guests per connection).
+    if (auth.isGuest) return;
     session.markRead(seq).catch(() => {
       // Not stored (connection lost, refused): try again at the next chance.
       if (session === this.session && this.markedSeq === seq) this.markedSeq = 0;

@@ -106,6 +106,17 @@ export class Policy {
     throw new SwitchboardError('FORBIDDEN', `no ${right} right in ${room}`);
   }
 
+  /**
+   * Throws UNAUTHORIZED when `p` is a guest of a keyed server doing `what` needs a lasting
+   * identity for: a reaction (one per member and emoji) or a read position (one per member). The
+   * server names such a guest per connection, or per request over HTTP, so one guest would be as
+   * many members as it makes requests: a count it inflates at will, readers that are no one, and
+   * entries a read-only guest writes to the log (pushing history out of retention).
+   */
+  requireLastingIdentity(p: Principal, what: string): void {
+    if (p.kind === 'guest' && !this.open) throw new SwitchboardError('UNAUTHORIZED', `guests of this server have no lasting identity to ${what} with`);
+  }
+
   /** The user of a token that needs verifying (authenticateNow said so). */
   private async verified(c: Credentials): Promise<Principal> {
     const v = await this.options.verifier!.verify(trustedToken(c)!);

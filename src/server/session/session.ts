@@ -292,19 +292,31 @@ export class Session implements Closable {
 
   /** Adds (`on` true), takes back (false) or toggles (absent) the sender's reaction `emoji` on message `seq`. */
   react(room: string, seq: number, emoji: string, on?: boolean, clientId?: string): Promise<Ack> {
-    return this.run('react', room, 'read', 'publish', () =>
-      this.ctx.hub.publish({ type: 'reaction', room, from: this.sender, target: seq, emoji, ...(on !== undefined ? { on } : {}), ...(clientId !== undefined ? { clientId } : {}) }),
+    return this.run(
+      'react',
+      room,
+      'read',
+      'publish',
+      () => this.ctx.hub.publish({ type: 'reaction', room, from: this.sender, target: seq, emoji, ...(on !== undefined ? { on } : {}), ...(clientId !== undefined ? { clientId } : {}) }),
+      () => this.ctx.policy.requireLastingIdentity(this.principal, 'react'),
     );
   }
 
   /** Moves the member's read position forward (shared by its connections); resolves with the position stored. */
   markRead(room: string, seq: number): Promise<number> {
-    return this.run('mark-read', room, 'read', 'typing', async () => {
-      const { member, name } = this.principal;
-      const stored = await this.ctx.hub.store.setReadPosition(room, member, name, seq);
-      if (stored.seq > stored.previous) this.ctx.hub.receipt({ room, member, name, seq: stored.seq });
-      return stored.seq;
-    });
+    return this.run(
+      'mark-read',
+      room,
+      'read',
+      'typing',
+      async () => {
+        const { member, name } = this.principal;
+        const stored = await this.ctx.hub.store.setReadPosition(room, member, name, seq);
+        if (stored.seq > stored.previous) this.ctx.hub.receipt({ room, member, name, seq: stored.seq });
+        return stored.seq;
+      },
+      () => this.ctx.policy.requireLastingIdentity(this.principal, 'keep a read position'),
+    );
   }
 
   /** The caller's read position and unread counts in `room`, and the room's readers (furthest first, at most 100). */
