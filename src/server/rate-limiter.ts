@@ -23,6 +23,15 @@ export class RateLimiter {
     return true;
   }
 
+  /**
+   * Takes `n` more tokens for work already done (its cost known only once done), into debt down
+   * to `-burst`: the next takes are refused until the bucket refilled past it.
+   */
+  charge(n: number, now = performance.now()): void {
+    this.tokens = Math.max(-this.burst, Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate) - n);
+    this.last = now;
+  }
+
   /** Seconds until the next token (0 when one is there). */
   secondsUntilNext(now = performance.now()): number {
     const tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);

@@ -42,6 +42,15 @@ export class Limits {
     if (!bucket.take(now)) throw rateLimited(budget, bucket.secondsUntilNext(now));
   }
 
+  /**
+   * Charges `n` more units of `budget` to `p` for work done past what its `spend` paid for (a
+   * search that scanned much text), into debt: its next requests wait until it is paid back.
+   */
+  charge(budget: Budget, p: Principal, n: number): void {
+    if (n <= 0) return;
+    this.buckets.get(budget)?.get(limitKey(p))?.charge(n);
+  }
+
   /** `take` on the principal's key. */
   spend(budget: Budget, p: Principal): void {
     this.take(budget, limitKey(p));

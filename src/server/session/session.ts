@@ -11,7 +11,7 @@ import { Notice } from '../notice.js';
 import type { Closable } from '../connection-registry.js';
 import type { ServerContext } from '../context.js';
 import { KICK_MEMORY_MS, PRESENCE_NOTICE_MAX_MEMBERS, type PollReply } from '../hub.js';
-import type { RoomPageRequest, RoomState } from '../store/message-store.js';
+import type { RoomPageRequest, RoomState, SearchAnswer } from '../store/message-store.js';
 import type { Subscriber } from '../subscriber.js';
 import type { Budget } from './limits.js';
 import type { Sink } from './sink.js';
@@ -352,7 +352,9 @@ export class Session implements Closable {
       const state = await this.ctx.hub.room(room);
       const words = [...new Set(searchWords(q))].slice(0, MAX_SEARCH_WORDS);
       const limit = Math.max(1, Math.min(opts.limit ?? 20, 50));
-      const found = words.length === 0 ? { results: [], more: false, complete: true } : await this.ctx.hub.store.search(room, { words, limit, ...(opts.before !== undefined ? { before: opts.before } : {}) });
+      const { scanned, ...found }: SearchAnswer = words.length === 0 ? { results: [], more: false, complete: true } : await this.ctx.hub.store.search(room, { words, limit, ...(opts.before !== undefined ? { before: opts.before } : {}) });
+      // A scan's cost is its text: past the first SEARCH_CHARS_PER_QUERY_UNIT, the query budget pays for the rest.
+      this.ctx.limits.charge('query', this.principal, Math.floor((scanned ?? 0) / SEARCH_CHARS_PER_QUERY_UNIT));
       return { room, epoch: state.epoch, query: q, ...found };
     });
   }
@@ -936,6 +938,12 @@ const UNREAD_TEXT_PER_REQUEST = 16 * 1024 * 1024;
 const MAX_READERS_LISTED = 100;
 /** Words of a search query used, at most. */
 const MAX_SEARCH_WORDS = 16;
+/**
+ * Characters of text a scanning search (memory, Redis store) looks at per unit of the `query`
+ * budget: a search of 8 MiB of big messages (about half a second of the event loop) costs 33
+ * units, not one, so one client cannot keep the loop busy with them.
+ */
+export const SEARCH_CHARS_PER_QUERY_UNIT = 256 * 1024;
 
 /** `@name` or `@member`, case-insensitive, not inside a longer word. */
 function mentionPattern(name: string, member: string): RegExp {

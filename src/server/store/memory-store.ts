@@ -176,14 +176,14 @@ export class MemoryStore implements MessageStore {
     const end = request.before === undefined ? r.entries.length : Math.max(0, Math.min(r.entries.length, request.before - r.state.firstSeq));
     let chars = 0;
     for (let i = end - 1; i >= 0; i--) {
-      if (end - 1 - i >= SEARCH_SCAN_LIMIT || chars >= SEARCH_TEXT_LIMIT) return { results, more: false, complete: false };
+      if (end - 1 - i >= SEARCH_SCAN_LIMIT || chars >= SEARCH_TEXT_LIMIT) return { results, more: false, complete: false, scanned: chars };
       const e = r.entries[i]!;
       if (e.type === 'message') chars += e.text.length;
       if (!messageMatches(e, request.words)) continue;
-      if (results.length === request.limit) return { results, more: true, complete: true };
+      if (results.length === request.limit) return { results, more: true, complete: true, scanned: chars };
       results.push(e);
     }
-    return { results, more: false, complete: true };
+    return { results, more: false, complete: true, scanned: chars };
   }
 
   private at(r: MemoryRoom, seq: number): Entry | undefined {

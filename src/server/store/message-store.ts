@@ -55,6 +55,8 @@ export interface SearchAnswer {
   more: boolean;
   /** False when the store searched only part of the retained history. */
   complete: boolean;
+  /** Characters of message text a scanning search looked at (memory, Redis); absent for an index (SQLite). */
+  scanned?: number;
 }
 
 /**

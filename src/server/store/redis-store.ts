@@ -398,20 +398,20 @@ export class RedisStore implements MessageStore {
       if (reply === null) throw new SwitchboardError('ROOM_NOT_FOUND', room);
       const from = Number(reply[0]);
       const to = Number(reply[1]);
-      if (from > to) return { results, more: false, complete: true };
+      if (from > to) return { results, more: false, complete: true, scanned: chars };
       const entries = fromRange(room, reply);
       for (let i = entries.length - 1; i >= 0; i--) {
         const e = entries[i]!;
         if (e.type === 'message') chars += e.text.length;
         if (!messageMatches(e, request.words)) continue;
-        if (results.length === request.limit) return { results, more: true, complete: true };
+        if (results.length === request.limit) return { results, more: true, complete: true, scanned: chars };
         results.push(e);
       }
       scanned += to - from + 1;
       before = String(from);
       if (scanned >= SEARCH_SCAN_LIMIT || chars >= SEARCH_TEXT_LIMIT) {
         const state = await this.getRoom(room);
-        return { results, more: false, complete: state === undefined || from <= state.firstSeq };
+        return { results, more: false, complete: state === undefined || from <= state.firstSeq, scanned: chars };
       }
     }
   }
