@@ -231,3 +231,19 @@ describe("the lecture's pollers and an administrator's disconnect", () => {
     assert.match(cookieOf(held as never, before), /sb_guest=(;|$)/);
   });
 });
+
+describe("the lecture's POST /update under an application's onPublish hook", () => {
+  it('answers with the text stored, not the text sent, when the hook changed it', async () => {
+    const s = await startServer({ hooks: { onPublish: ({ message }) => ({ text: message.text.toUpperCase() }) } });
+    try {
+      const first = await request(`${s.url}/poll`);
+      const answer = await postJson(`${s.url}/update`, { text: 'hello' });
+      assert.equal(answer.status, 200, answer.body);
+      assert.equal((answer.json() as { text: string }).text, 'HELLO');
+      const polled = await request(`${s.url}/poll`, { headers: { cookie: cookieOf(first as never) } });
+      assert.equal((JSON.parse(polled.body) as { text: string }).text, 'HELLO', 'what the other clients get');
+    } finally {
+      await s.server.close();
+    }
+  });
+});

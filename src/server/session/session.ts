@@ -234,9 +234,10 @@ export class Session implements Closable {
    * pattern, data that is not JSON or nests deeper than MAX_DATA_DEPTH), INVALID_UTF8 (a lone
    * surrogate in the text or in a string of the data), MESSAGE_TOO_LARGE (UTF-8 bytes of the text
    * plus the JSON of the data over maxMessageBytes). CLIENT_ID_CONFLICT when this sender used
-   * the clientId for another message.
+   * the clientId for another message. `onStored` is told the text, data and event stored (an
+   * `onPublish` hook may have changed them) before the ack resolves.
    */
-  publish(room: string, input: PublishInput): Promise<Ack> {
+  publish(room: string, input: PublishInput, onStored?: (stored: Pick<MessageDraft, 'text' | 'data' | 'event'>) => void): Promise<Ack> {
     let payload!: MessagePayloadDraft;
     // A top-level null is no data: JSON clients send it for "none".
     const validate = (): void => void (payload = this.checkPayload(input.text ?? '', input.data ?? undefined, input.event));
@@ -254,7 +255,7 @@ export class Session implements Closable {
       if (this.principal.kind === 'system' && behalf && (behalf.member || behalf.name)) {
         from = { id: this.id, name: behalf.name ?? behalf.member!, ...(behalf.member ? { member: behalf.member } : {}), transport: this.transport };
       }
-      return this.ctx.hub.publish({
+      const ack = this.ctx.hub.publish({
         type: 'message',
         room,
         from,
@@ -262,6 +263,7 @@ export class Session implements Closable {
         ...(input.clientId !== undefined ? { clientId: input.clientId } : {}),
         ...(input.replyTo !== undefined ? { replyTo: input.replyTo } : {}),
       });
+      return onStored ? ack.then((a) => (onStored(payload), a)) : ack;
     }, validate);
   }
 

@@ -84,8 +84,10 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
     const text = (body as { text?: unknown } | null)?.text;
     if (typeof text !== 'string' || text === '') throw new SwitchboardError('TEXT_REQUIRED');
     const session = await requestSession(ctx, req, url, 'seed', {}, true);
-    const ack = await session.publish(DEFAULT_ROOM, { text });
-    sendJson(res, 200, seedMessage({ type: 'message', room: DEFAULT_ROOM, seq: ack.seq, ts: ack.ts, from: { id: '', name: '' }, text }));
+    // The answer says what was stored: an onPublish hook may have changed the text.
+    let stored = text;
+    const ack = await session.publish(DEFAULT_ROOM, { text }, (message) => (stored = message.text));
+    sendJson(res, 200, seedMessage({ type: 'message', room: DEFAULT_ROOM, seq: ack.seq, ts: ack.ts, from: { id: '', name: '' }, text: stored }));
   });
 }
 
