@@ -1120,4 +1120,28 @@ describe('abuse suite', () => {
       await s.server.close();
     }
   });
+
+  it('15. a WebSocket message that never comes whole (a first fragment and never the last, pings answered) is cut after requestTimeoutMs; idle and whole ones are not', async () => {
+    const s = await startServer({ heartbeatMs: 200, requestTimeoutMs: 600, headersTimeoutMs: 500, logger: pino({ level: 'silent' }) });
+    try {
+      const ws = `ws://127.0.0.1:${s.port}/api/ws`;
+      const partial = new WsProbe(ws);
+      const idle = new WsProbe(ws);
+      const whole = new WsProbe(ws);
+      await Promise.all([partial.opened, idle.opened, whole.opened]);
+      // 300 KB held by the server for as long as the client likes (it answers every ping: ws does).
+      partial.ws.send(Buffer.alloc(300_000, 0x61), { fin: false, binary: false });
+      whole.ws.send(Buffer.alloc(300_000, 0x61), { fin: false, binary: false });
+      whole.ws.send(Buffer.from('"x"'), { fin: true, binary: false }); // the rest: one whole message (not JSON)
+      const cut = await Promise.race([partial.closed, sleep(4000).then(() => 'still open')]);
+      assert.equal(cut, 1006, 'cut, no close frame (it may be reading nothing)');
+      assert.equal(idle.ws.readyState, WebSocket.OPEN, 'an idle socket answering pings stays');
+      assert.equal(whole.ws.readyState, WebSocket.OPEN, 'a whole message, however big, is no part waiting');
+      assert.equal((await whole.next('error', () => true, 2000)).code, 'BAD_JSON');
+      idle.close();
+      whole.close();
+    } finally {
+      await s.server.close();
+    }
+  });
 });

@@ -24,13 +24,27 @@ export class TrackedSocket implements Spread {
   alive = true;
   readonly opened = performance.now();
   spreadSlot = -1;
+  /**
+   * The socket's bytes read up to the end of the last whole message, plus the control frames read
+   * since (pings, pongs): what it read past this is a message still coming (see beat).
+   */
+  wholeUpTo = 0;
+  /** When a beat first found part of a message waiting (Date.now()); undefined when none was. */
+  partSince: number | undefined = undefined;
 
   constructor(
     readonly gateway: WebSocketGateway,
     readonly ws: ServerWebSocket,
     readonly session: Session,
+    readonly socket: Socket,
   ) {}
 }
+
+/**
+ * Bytes of a message read but not yet whole past which a beat counts it as coming: more than
+ * an unfinished close frame or the rounding of a TCP read that ended a message and began the next.
+ */
+const PART_BYTES = 1024;
 
 /**
  * Accepts WebSocket upgrades on the HTTP server: the native protocol at `/api/ws`, the lecture's
@@ -111,7 +125,7 @@ export class WebSocketGateway {
         sink.close(toSwitchboardError(err));
         return;
       }
-      this.track(ws, session);
+      this.track(ws, session, socket);
       if (isNative) new WebSocketConnection(this.ctx, ws, session).start();
       else
         void new SeedWebSocketConnection(this.ctx, ws, session).start().catch((err: unknown) => {
@@ -122,12 +136,15 @@ export class WebSocketGateway {
     });
   }
 
-  private track(ws: ServerWebSocket, session: Session): void {
-    const tracked = new TrackedSocket(this, ws, session);
+  private track(ws: ServerWebSocket, session: Session, socket: Socket): void {
+    const tracked = new TrackedSocket(this, ws, session, socket);
+    tracked.wholeUpTo = socket.bytesRead;
     if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info(who(session), 'websocket open');
     this.heartbeat.add(tracked);
     ws.tracked = tracked;
     ws.on('pong', onPong);
+    ws.on('ping', onPing);
+    ws.on('message', onWhole);
     ws.on('error', onError);
     ws.on('close', onClose);
   }
@@ -149,7 +166,13 @@ export class WebSocketGateway {
     this.ctx.connections.release('websocket', session);
   }
 
-  /** A socket's turn in the heartbeat: terminated if it did not answer its last ping, else pinged. */
+  /**
+   * A socket's turn in the heartbeat: terminated if it did not answer its last ping, or if part of
+   * a message has waited for the rest longer than `requestTimeoutMs` (a peer that sends all of a
+   * big frame but its last byte, or a first fragment and never the last, answering pings, would
+   * hold up to the frame limit of the node's memory for as long as it liked: an HTTP body gets
+   * the same deadline); else pinged.
+   */
   private beat(t: TrackedSocket): boolean {
     if (!t.alive) {
       this.ctx.metrics.errors.inc({ code: 'HEARTBEAT_TIMEOUT' });
@@ -157,6 +180,16 @@ export class WebSocketGateway {
       t.ws.terminate(); // its 'close' ends its session (closed)
       return false;
     }
+    if (t.socket.bytesRead - t.wholeUpTo > PART_BYTES) {
+      const now = Date.now();
+      t.partSince ??= now;
+      if (now - t.partSince >= this.ctx.config.requestTimeoutMs) {
+        this.ctx.metrics.errors.inc({ code: 'REQUEST_TIMEOUT' });
+        this.ctx.badInput.warn('ws:REQUEST_TIMEOUT', { code: 'REQUEST_TIMEOUT', ...who(t.session) }, 'a message did not come whole in time: terminated');
+        t.ws.terminate();
+        return false;
+      }
+    } else t.partSince = undefined;
     t.alive = false;
     if (t.ws.readyState === WebSocket.OPEN) t.ws.ping();
     return true;
@@ -169,9 +202,25 @@ function who(session: Session): { transport: 'websocket'; member: string; connec
 }
 
 // Every socket's listeners: one function each, the socket (a ServerWebSocket: the servers' WebSocket option) as `this`.
-function onPong(this: WebSocket): void {
+function onPong(this: WebSocket, data: Buffer): void {
   const tracked = (this as ServerWebSocket).tracked;
-  if (tracked) tracked.alive = true;
+  if (!tracked) return;
+  tracked.alive = true;
+  tracked.wholeUpTo += 6 + data.length; // as a ping's frame
+}
+
+/** A whole message was read: nothing is waiting past it. */
+function onWhole(this: WebSocket): void {
+  const tracked = (this as ServerWebSocket).tracked;
+  if (!tracked) return;
+  tracked.wholeUpTo = tracked.socket.bytesRead;
+  tracked.partSince = undefined;
+}
+
+/** A client's ping: its frame (masked, 2 + 4 bytes of head) is read whole, between the parts of a message or not. */
+function onPing(this: WebSocket, data: Buffer): void {
+  const tracked = (this as ServerWebSocket).tracked;
+  if (tracked) tracked.wholeUpTo += 6 + data.length;
 }
 
 function onError(this: WebSocket, err: Error): void {
