@@ -1061,7 +1061,7 @@ describe('abuse suite', () => {
   });
 
   it('13. a keyed server\'s guest, named per request or connection, cannot react or keep a read position: no inflated counts, no phantom readers, no log entries from read-only guests', async () => {
-    const secret = 'abuse-13-secret';
+    const secret = 'abuse-13-secret-0123456789abcdef-0123';
     const s = await startServer({ jwtSecret: secret, guests: 'read', guestRooms: ['lobby'] });
     try {
       const ann = await mintToken(secret, { sub: 'ann', rooms: { lobby: ['read', 'write'] }, ttlSec: 600 });

@@ -180,7 +180,8 @@ export class WebSocketGateway {
       t.ws.terminate(); // its 'close' ends its session (closed)
       return false;
     }
-    if (t.socket.bytesRead - t.wholeUpTo > PART_BYTES) {
+    // Not while this node stopped reading the socket (FrameQueue pushing back): the wait is ours then.
+    if (!t.ws.isPaused && t.socket.bytesRead - t.wholeUpTo > PART_BYTES) {
       const now = Date.now();
       t.partSince ??= now;
       if (now - t.partSince >= this.ctx.config.requestTimeoutMs) {
