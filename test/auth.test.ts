@@ -67,6 +67,32 @@ describe('identities and rights from tokens', () => {
     assert.equal((r.json() as { code: string }).code, 'FORBIDDEN');
   });
 
+  it("a client with a token is the token's member and name on every transport: its own messages are its own, its other tab's typing is not someone else's", { timeout: 30_000 }, async () => {
+    for (const transport of TRANSPORTS) {
+      // It claims another identity, as the CLI's --name default (the login name) does.
+      const tab1 = await connect({ url: s.url, ...FAST, room: 'lobby', name: 'root', member: 'not-ann', transport, token: annToken });
+      const tab2 = await connect({ url: s.url, ...FAST, room: 'lobby', name: 'root', transport, token: annToken });
+      try {
+        for (const c of [tab1, tab2]) {
+          assert.equal(c.member, 'ann', `member over ${transport}`);
+          assert.equal(c.name, 'Ann', `name over ${transport}`);
+        }
+        const own: boolean[] = [];
+        const typing: string[] = [];
+        tab2.on('message', (m) => own.push(m.from.member === tab2.member));
+        tab2.on('typing', (t) => typing.push(t.from.member ?? '?'));
+        tab1.typing();
+        await tab1.publish(`mine over ${transport}`);
+        await waitFor(() => own.length > 0, 5000, `the message over ${transport}`);
+        assert.deepEqual(own, [true], `a message of the same member is recognised as one's own over ${transport}`);
+        assert.deepEqual(typing, [], `one's own typing (another tab) is not reported over ${transport}`);
+      } finally {
+        await tab1.close();
+        await tab2.close();
+      }
+    }
+  });
+
   it("presence lists the node of each connection for a room admin and the API key only", async () => {
     const ann = await connect({ url: s.url, ...FAST, room: 'news', name: 'Ann', transport: 'websocket', token: annToken });
     try {

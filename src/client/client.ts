@@ -86,8 +86,7 @@ const PRESENCE_CHECK_MS = 2000;
  */
 export class SwitchboardClient implements Client {
   readonly room: string;
-  readonly name: string;
-  readonly member: string;
+  private identity: { member: string; name: string };
   private readonly settings: TransportSettings;
   private readonly backoff: BackoffOptions;
   private readonly upgradeRetryMs: number;
@@ -131,8 +130,7 @@ export class SwitchboardClient implements Client {
     this.wireHook = options.onWire;
     this.settings = resolved.settings;
     this.room = resolved.settings.room;
-    this.name = resolved.settings.name;
-    this.member = resolved.settings.member;
+    this.identity = { member: resolved.settings.member, name: resolved.settings.name };
     this.backoff = resolved.backoff;
     this.upgradeRetryMs = resolved.upgradeRetryMs;
     this.mode = resolved.transport;
@@ -148,6 +146,14 @@ export class SwitchboardClient implements Client {
       onSilent: () => this.current && this.onLost(this.current, new ConnectionError('TIMEOUT', `no sign of life for ${silenceMs} ms`)),
       onThrottled: () => this.checkLiveness(),
     });
+  }
+
+  get name(): string {
+    return this.identity.name;
+  }
+
+  get member(): string {
+    return this.identity.member;
   }
 
   get transport(): TransportName {
@@ -618,6 +624,8 @@ export class SwitchboardClient implements Client {
   }
 
   private onSubscribed(info: SubscribedInfo): void {
+    // With a token the server names the member: own messages, typing and receipts are told by it.
+    if (info.identity) this.identity = info.identity;
     this.position.start(info.epoch, info.seq, info.reset);
     if (info.reset) this.emit('reset', { reason: info.reset });
     if (info.presence) {

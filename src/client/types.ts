@@ -177,6 +177,11 @@ export interface ClientEvents {
 /** A connected client of one room. */
 export interface Client {
   readonly room: string;
+  /**
+   * Who the server takes this client for, from connect() on: with a token, the token's name and
+   * `sub` (the `name` and `member` options are ignored then); otherwise as given (`member` made up
+   * when none was given). `m.from.member === client.member` tells one's own messages.
+   */
   readonly name: string;
   readonly member: string;
   /** The transport in use now. */

@@ -66,11 +66,12 @@ export class HttpPublisher {
 
   /**
    * `POST /api/rooms/:room/presence`: joins the room's presence (polling has no connection to
-   * be present through). Resolves with the members present and the ticket each poll carries.
+   * be present through). Resolves with the members present, the ticket each poll carries and who the server takes
+   * this client for (`member`, `name`).
    */
-  async join(timeoutMs: number): Promise<{ members: PresenceMember[]; session: string }> {
+  async join(timeoutMs: number): Promise<{ members: PresenceMember[]; session: string; member?: unknown; name?: unknown }> {
     const { room, name, member } = this.settings;
-    return httpRequest<{ members: PresenceMember[]; session: string }>(this.target, {
+    return httpRequest<{ members: PresenceMember[]; session: string; member?: unknown; name?: unknown }>(this.target, {
       method: 'POST',
       path: `/api/rooms/${encodeURIComponent(room)}/presence`,
       query: { name, member, connection: this.connectionId },

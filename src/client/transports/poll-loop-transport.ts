@@ -4,7 +4,7 @@ import { ConnectionError, type ClientError } from '../errors.js';
 import { httpRequest, type HttpTarget } from '../http-request.js';
 import { randomId } from '../ids.js';
 import { HttpPublisher } from './http-publisher.js';
-import { httpTarget, type Command, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
+import { httpTarget, identityOf, type Command, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
 
 /** Entries asked for per request. */
 const PAGE = 100;
@@ -53,11 +53,13 @@ export abstract class PollLoopTransport implements Transport {
       const joined = await this.publisher.join(this.settings.openTimeoutMs);
       this.ticket = joined.session;
       const presence = joined.members;
+      const identity = identityOf(joined);
       const result = await this.first(cursor);
       if (this.state !== 'opening') throw new ConnectionError('CLOSED', 'closed while opening');
       const firstSeq = result.entries[0]?.seq;
       this.events.subscribed({
         connectionId: this.connectionId,
+        ...(identity ? { identity } : {}),
         epoch: result.epoch,
         // Where delivery starts: just before the first entry returned, else where the answer ends.
         seq: firstSeq !== undefined ? firstSeq - 1 : (parseCursor(result.cursor)?.seq ?? 0),

@@ -7,7 +7,7 @@ import { randomId, detailOf, summarize, utf8Length } from '../ids.js';
 import { presenceNoticeOf } from '../presence-list.js';
 import { apiUrl, displayPath } from '../urls.js';
 import { HttpPublisher } from './http-publisher.js';
-import { httpTarget, receiptOf, type Command, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
+import { httpTarget, identityOf, receiptOf, type Command, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
 
 /** The server's keepalive comment interval (15 s) plus slack: the longest a healthy stream is quiet. */
 const SSE_QUIET_MS = 20_000;
@@ -166,8 +166,10 @@ export class SseTransport implements Transport {
       case 'ready': {
         if (this.state !== 'opening') return;
         this.epoch = String(data.epoch);
+        const identity = identityOf(data);
         this.events.subscribed({
           connectionId: typeof data.connectionId === 'string' ? data.connectionId : this.connectionId,
+          ...(identity ? { identity } : {}),
           epoch: this.epoch,
           seq: parseCursor(String(data.cursor))?.seq ?? 0,
           ...(data.reset === 'epoch' || data.reset === 'expired' ? { reset: data.reset } : {}),

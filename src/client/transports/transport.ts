@@ -36,6 +36,11 @@ export interface TransportSettings {
 /** Where the server says delivery starts (subscribed frame, ready event, first poll). */
 export interface SubscribedInfo {
   connectionId: string;
+  /**
+   * Who the server takes this client for (WebSocket `welcome`, SSE `ready`, the polls' presence
+   * join): with a token, its `sub` and name, whatever the options said.
+   */
+  identity?: { member: string; name: string };
   epoch: string;
   /** Last seq the server will not send (the resume point, or "now"). */
   seq: number;
@@ -127,4 +132,9 @@ export type TransportFactory = (settings: TransportSettings, events: TransportEv
 /** The ReadReceipt of a `receipt` frame or event (its other fields, like `type`, left out). */
 export function receiptOf(data: Record<string, unknown>): ReadReceipt {
   return { room: String(data.room), member: String(data.member), name: String(data.name), seq: Number(data.seq) };
+}
+
+/** The `member` and `name` of a welcome frame, ready event or presence join, when it has both. */
+export function identityOf(data: { member?: unknown; name?: unknown }): SubscribedInfo['identity'] {
+  return typeof data.member === 'string' && data.member !== '' && typeof data.name === 'string' ? { member: data.member, name: data.name } : undefined;
 }

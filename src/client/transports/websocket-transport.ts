@@ -7,7 +7,7 @@ import { httpRequest } from '../http-request.js';
 import { presenceNoticeOf } from '../presence-list.js';
 import { randomId, detailOf, summarize, utf8Length } from '../ids.js';
 import { displayPath, wsUrl } from '../urls.js';
-import { httpTarget, receiptOf, type Command, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
+import { httpTarget, identityOf, receiptOf, type Command, type SubscribedInfo, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
 
 /** The part of the WebSocket API used here, common to browsers and the `ws` package. */
 interface SocketLike {
@@ -99,6 +99,7 @@ export class WebSocketTransport implements Transport {
 
     await new Promise<void>((resolve, reject) => {
       let phase: 'welcome' | 'subscribed' = 'welcome';
+      let identity: SubscribedInfo['identity'];
       let socketError = '';
       const subscribeId = `s${this.nextId++}`;
       const timer = setTimeout(() => {
@@ -144,12 +145,14 @@ export class WebSocketTransport implements Transport {
         if (phase === 'welcome' && frame.type === 'welcome') {
           phase = 'subscribed';
           this.maxMessageBytes = typeof frame.maxMessageBytes === 'number' ? frame.maxMessageBytes : this.maxMessageBytes;
+          identity = identityOf(frame);
           this.write({ type: 'subscribe', id: subscribeId, room, ...(cursor !== undefined ? { after: cursor } : {}), ...(create ? { create: true } : {}) });
         } else if (frame.id === subscribeId && frame.type === 'subscribed') {
           this.epoch = String(frame.epoch);
           const start = parseCursor(String(frame.cursor));
           this.events.subscribed({
             connectionId: this.connectionId,
+            ...(identity ? { identity } : {}),
             epoch: this.epoch,
             seq: start?.seq ?? 0,
             ...(frame.reset === 'epoch' || frame.reset === 'expired' ? { reset: frame.reset } : {}),
