@@ -84,6 +84,19 @@ describe('the table of options', () => {
     for (const o of OPTION_LIST) assert.ok(expected.includes(`\`${o.key}\`: `), o.key);
   });
 
+  it('the documents that give the presence grace period in seconds give its default', () => {
+    const expected = DEFAULT_CONFIG.presenceGraceMs / 1000;
+    let found = 0;
+    for (const doc of ['README.md', 'docs/protocol.md', 'docs/client.md', 'docs/architecture.md', 'docs/operations.md']) {
+      const text = readFileSync(path.join(ROOT, doc), 'utf8');
+      for (const m of text.matchAll(/(?:grace period|`presenceGraceMs`)\s+\((\d+(?:\.\d+)?) s\b[^)]*\)/g)) {
+        found++;
+        assert.equal(Number(m[1]), expected, `${doc}: "${m[0].replace(/\s+/g, ' ')}", but the default is ${expected} s`);
+      }
+    }
+    assert.ok(found >= 3, 'the grace period is given in protocol.md (twice) and client.md');
+  });
+
   it('has one row per ServerConfig field, and unique flags and variables', () => {
     assert.deepEqual(OPTION_LIST.map((o) => o.key).sort(), Object.keys(DEFAULT_CONFIG).sort());
     for (const field of ['flag', 'env'] as const) {
