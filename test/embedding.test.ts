@@ -104,6 +104,42 @@ describe('the middleware form and the application API', () => {
   });
 });
 
+describe('the web app under a path', () => {
+  it('GET /chat redirects to /chat/, where the page finds its files: at /chat its ./assets/ would be the host application\'s /assets/', { timeout: 15_000 }, async () => {
+    const sb = createSwitchboard({ path: '/chat', store: 'memory', logLevel: 'silent' });
+    await sb.start();
+    const server = http.createServer((_req, res) => res.writeHead(404, { 'content-type': 'text/plain' }).end('not the app'));
+    sb.attach(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      for (const [method, from, to] of [
+        ['GET', '/chat', '/chat/'],
+        ['HEAD', '/chat', '/chat/'],
+        ['GET', '/chat?room=ops', '/chat/?room=ops'],
+      ] as const) {
+        const r = await request(`${url}${from}`, { method });
+        assert.equal(r.status, 308, `${method} ${from}`);
+        assert.equal(r.headers.location, to, `${method} ${from}`);
+      }
+      const page = await request(`${url}/chat/`);
+      assert.equal(page.status, 200);
+      const script = /<script[^>]+src="([^"]+)"/.exec(page.body)?.[1];
+      assert.ok(script, 'the page loads a script');
+      const file = await request(new URL(script, `${url}/chat/`).href);
+      assert.equal(file.status, 200, `${script} from /chat/`);
+      assert.match(String(file.headers['content-type']), /javascript/);
+      // The lecture's WebSocket at /chat is still an upgrade there.
+      const seed = new WsProbe(`ws://127.0.0.1:${new URL(url).port}/chat`);
+      await seed.opened;
+      seed.close();
+    } finally {
+      await sb.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
 describe('options createSwitchboard refuses', () => {
   it('a staticDir given that is not a folder throws, naming the option and the path (as serve exits 2); a folder given is served', async () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'sb-static-'));

@@ -449,8 +449,26 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     return true;
   }
 
-  const onRequest = (req: HttpRequest, res: HttpResponse): void =>
-    claim(req) ? serve(req, res) : router.fail(res, new SwitchboardError('NOT_FOUND', (req.url ?? '').split('?')[0]!.slice(0, 200)));
+  /**
+   * Serves a request under the prefix (false: not Switchboard's, left untouched). A GET or HEAD
+   * of the prefix itself is redirected to it with a slash (`/chat` → `/chat/`), query kept.
+   */
+  function take(req: HttpRequest, res: HttpResponse): boolean {
+    const url = req.url ?? '/';
+    if (!claim(req)) return false;
+    if (prefix && (req.method === 'GET' || req.method === 'HEAD') && url.split('?')[0] === prefix) {
+      // The web app's page loads its files relative to itself: at `/chat` its `./assets/...` would be
+      // `/assets/...`, outside the prefix (the host application's). Its WebSocket upgrades stay at `/chat`.
+      res.writeHead(308, { location: `${prefix}/${url.slice(prefix.length)}`, 'content-length': '0' });
+      res.end();
+      return true;
+    }
+    serve(req, res);
+    return true;
+  }
+  const onRequest = (req: HttpRequest, res: HttpResponse): void => {
+    if (!take(req, res)) router.fail(res, new SwitchboardError('NOT_FOUND', (req.url ?? '').split('?')[0]!.slice(0, 200)));
+  };
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together: give both (HTTPS) or neither');
   // HTTPS: one port, HTTP/2 and HTTP/1.1 (WebSocket upgrades among them), the same deadlines (secure-server.ts).
   const secure: SecureServer | undefined =
@@ -565,8 +583,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       const previous = target.listeners('request') as ((req: HttpRequest, res: HttpResponse) => void)[];
       target.removeAllListeners('request');
       target.on('request', (req: HttpRequest, res: HttpResponse) => {
-        if (claim(req)) serve(req, res);
-        else for (const listener of previous) listener.call(target, req, res);
+        if (!take(req, res)) for (const listener of previous) listener.call(target, req, res);
       });
       target.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         // Not ours: left to the server's other upgrade handlers; with none, closed (as engine.io does).
@@ -574,8 +591,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       });
     },
     handler(req, res, next) {
-      if (claim(req)) serve(req, res);
-      else if (next) next();
+      if (take(req, res)) return;
+      if (next) next();
       else router.fail(res, new SwitchboardError('NOT_FOUND'));
     },
     handleUpgrade,
