@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { DEFAULT_CONFIG } from '../src/server/config.js';
-import { WsProbe, postJson, request, startServer, waitFor } from './helpers.js';
+import { WsProbe, postJson, rawTcp, request, startServer, waitFor } from './helpers.js';
 
 type Started = Awaited<ReturnType<typeof startServer>>;
 
@@ -92,6 +92,17 @@ describe('bad input gets a clear error and loses nothing', () => {
     // Only one: a second mark is not JSON.
     const twice = await request(`${s.url}/api/rooms/bad/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), bom({ text: 'x' })]) });
     assert.equal((twice.json() as { code: string }).code, 'BAD_JSON');
+  });
+
+  it('a POST of typing with no body at all (no Content-Length, as `curl -X POST` sends it) is a body-less typing notice, as with Content-Length: 0', async () => {
+    for (const headers of ['', 'Content-Length: 0\r\n']) {
+      const { socket, received } = await rawTcp(s.port, `POST /api/rooms/bad/typing HTTP/1.1\r\nHost: localhost\r\n${headers}Connection: close\r\n\r\n`);
+      await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      assert.match(received().toString('latin1'), /^HTTP\/1\.1 204 /, `with ${JSON.stringify(headers)}: ${received().toString('latin1').split('\r\n')[0]}`);
+    }
+    // A body that is there must still say it is JSON.
+    const form = await request(`${s.url}/api/rooms/bad/typing`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' });
+    assert.equal(form.status, 415);
   });
 
   it('schema refusals name what is wrong: the query parameter q of search, the field or the body itself', async () => {

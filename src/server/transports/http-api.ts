@@ -171,7 +171,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
   router.on('POST', '/api/rooms/:room/typing', async (req, res, params, url) => {
     const body = await readJsonBody(req, 4096).catch((err: unknown) => {
       // An empty body is fine: who types is the session's principal.
-      if (req.headers['content-length'] === '0') return {};
+      if (hasNoBody(req)) return {};
       throw err;
     });
     const claims = (body ?? {}) as { name?: unknown; member?: unknown };
@@ -203,10 +203,14 @@ function seqParam(raw: string): number {
 
 /** A body that may be absent (no content): `{}` then; otherwise JSON checked by `schema`. */
 async function optionalBody<T>(req: HttpRequest, schema: ZodType<T>): Promise<T> {
-  const length = req.headers['content-length'];
-  const chunked = req.headers['transfer-encoding'] !== undefined;
-  if (!chunked && (length === undefined || length === '0')) return parse(schema, {});
+  if (hasNoBody(req)) return parse(schema, {});
   return parse(schema, await readJsonBody(req, 4096));
+}
+
+/** True when the request has no body: neither chunked nor with a length other than 0 (`curl -X POST` sends no length). */
+function hasNoBody(req: HttpRequest): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
 }
 
 /** An integer query parameter as written: decimal digits, no sign (at most 16: any safe integer). */
