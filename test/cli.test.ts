@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Entry, HistoryPage } from '../src/protocol/types.js';
 import { TRANSPORTS } from '../src/protocol/types.js';
 import { createSwitchboard, type Switchboard } from '../src/server/server.js';
+import { connect } from '../src/client/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = ['--import', 'tsx', 'src/cli/index.ts'];
@@ -203,6 +204,26 @@ describe('switchboard CLI', () => {
     assert.ok((await post('lobby', 'plain and simple')).ok);
     await waitFor(() => tail.lines.length >= 2, 'live line');
     assert.match(tail.lines[1]!, /^\d\d:\d\d:\d\d #\d+ poster: plain and simple$/);
+    tail.child.kill('SIGINT');
+    assert.equal(await tail.done, 0);
+  });
+
+  it('tail --presence prints who joins and leaves on a server that writes no join or leave entries (the default)', { timeout: 30_000 }, async () => {
+    await fetch(`${url}/api/rooms/who`, { method: 'PUT' });
+    const tail = start(['tail', '--url', url, '--room', 'who', '--presence']);
+    children.push(tail.child);
+    // Tail is in the room once it is in the member list.
+    for (let i = 0; ; i++) {
+      const members = ((await (await fetch(`${url}/api/rooms/who/presence`)).json()) as { members: { name: string }[] }).members;
+      if (members.some((m) => m.name === 'tail')) break;
+      if (i > 500) assert.fail(`tail did not join (stderr: ${tail.stderr()})`);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    const carol = await connect({ url, room: 'who', name: 'carol', transport: 'sse' });
+    await waitFor(() => tail.lines.some((l) => /^\d\d:\d\d:\d\d \* carol joined$/.test(l)), `carol's arrival (lines: ${JSON.stringify(tail.lines)})`);
+    await carol.close();
+    await waitFor(() => tail.lines.some((l) => /^\d\d:\d\d:\d\d \* carol left$/.test(l)), `carol's departure (lines: ${JSON.stringify(tail.lines)})`);
+    assert.equal(tail.lines.length, 2, `one line each: ${JSON.stringify(tail.lines)}`);
     tail.child.kill('SIGINT');
     assert.equal(await tail.done, 0);
   });
