@@ -292,6 +292,15 @@ describe('switchboard CLI', () => {
     assert.equal(sent[2]!.from.transport, 'http', 'sent over polling after the switch');
   });
 
+  it('piped chat whose line the server refuses exits 1 saying it was refused, not unacknowledged', { timeout: 30_000 }, async () => {
+    await fetch(`${url}/api/rooms/refusals`, { method: 'PUT' });
+    const theirs = (await (await post('refusals', 'not yours to edit')).json()) as { seq: number };
+    const r = await run(['chat', '--url', url, '--room', 'refusals', '--name', 'editor'], `fine\n/edit ${theirs.seq} mine now\n`);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /not edited \(FORBIDDEN: /, 'the refusal, as it came');
+    assert.equal(r.stderr, 'switchboard: 1 line was refused (see above)\n');
+  });
+
   it('chat: /join moves to another room; /quit ends', { timeout: 30_000 }, async () => {
     await fetch(`${url}/api/rooms/first-room`, { method: 'PUT' });
     await fetch(`${url}/api/rooms/second-room`, { method: 'PUT' });

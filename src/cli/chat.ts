@@ -3,6 +3,7 @@ import readline from 'node:readline';
 import { Command, Option } from 'commander';
 import { connect } from '../client/index.js';
 import { parseCursor } from '../protocol/cursor.js';
+import { SwitchboardError } from '../protocol/errors.js';
 import { TRANSPORTS, type Ack, type Entry, type TransportName } from '../protocol/types.js';
 import type { Client } from '../client/types.js';
 import { connectOptions, describeError, exit, failWith, runGuarded, withClientOptions, type ClientFlags } from './client-options.js';
@@ -34,7 +35,7 @@ const DRAIN_TIMEOUT_MS = 15_000;
 /**
  * `switchboard chat`: an interactive chat on a terminal (node:readline), or a line-per-message
  * sender when stdin is piped: every line is sent in order, and at end of input it waits for every
- * ack, then exits 0 (1 if some message was not acknowledged). History is shown on join, then
+ * ack, then exits 0 (1 if the server refused a line, or one was not acknowledged). History is shown on join, then
  * messages as they come, own ones set apart; colours only on a terminal without NO_COLOR.
  */
 export function chatCommand(): Command {
@@ -63,6 +64,8 @@ class ChatSession {
   /** Lines are handled one after the other: a /join waits for the sends before it. */
   private queue: Promise<void> = Promise.resolve();
   private readonly pending = new Set<Promise<Ack | undefined>>();
+  /** Lines the server refused (its error printed), and lines that got no answer (network, timeout). */
+  private refused = 0;
   private failures = 0;
   private quitting = false;
   private detach: (() => void)[] = [];
@@ -146,7 +149,8 @@ class ChatSession {
   private track(sent: Promise<Ack>, failed: string, what: string): void {
     if (this.client.status !== 'connected') this.notice(`queued until reconnected: ${what}`);
     const tracked = sent.catch((err: unknown) => {
-      this.failures++;
+      if (err instanceof SwitchboardError) this.refused++;
+      else this.failures++;
       this.print(this.p.error(`${failed} (${describeError(err)}): ${what}`));
       return undefined;
     });
@@ -281,8 +285,10 @@ class ChatSession {
     this.rl.close();
     const unsent = drained ? this.failures : this.failures + this.pending.size;
     await this.client.close();
-    if (unsent > 0) {
-      process.stderr.write(`switchboard: ${unsent} message${unsent === 1 ? ' was' : 's were'} not acknowledged\n`);
+    if (unsent > 0 || this.refused > 0) {
+      const lines = (n: number): string => `${n} line${n === 1 ? ' was' : 's were'}`;
+      const what = [this.refused > 0 ? `${lines(this.refused)} refused (see above)` : '', unsent > 0 ? `${lines(unsent)} not acknowledged` : ''].filter(Boolean);
+      process.stderr.write(`switchboard: ${what.join(', ')}\n`);
       exit(1);
     }
     if (this.interactive) process.stdout.write('\n');
