@@ -203,6 +203,13 @@ describe('web app: authentication with tokens only', { skip }, () => {
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'token-input', 'the field has focus');
     await dialog.getByRole('button', { name: 'Continue as guest' }).waitFor();
     await page.screenshot({ path: '/tmp/e2e-auth-token-dialog.png' });
+    // The app cannot go on without an answer: repeated Escapes (Chromium closes a modal dialog at
+    // the second one with no click between, whatever 'cancel' does) leave it open.
+    await field.click();
+    for (let i = 0; i < 3; i++) await page.keyboard.press('Escape');
+    await page.waitForTimeout(200);
+    assert.ok(await dialog.isVisible(), 'the token dialog is still open after Escapes');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'token-input', 'focus is in the field');
 
     // Empty, garbage, another server's token, an expired one: each says why, the dialog stays.
     await dialog.getByRole('button', { name: 'Connect' }).click();

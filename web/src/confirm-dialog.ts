@@ -25,6 +25,9 @@ export function confirmDialog(options: { title: string; text: string; confirm: s
       e.preventDefault();
       finish(false);
     });
+    // A dialog closed without 'cancel' (Chromium's second Escape with no click or key between)
+    // is a "no", not a question left unanswered.
+    dialog.addEventListener('close', () => finish(false));
     let done = false;
     function finish(yes: boolean): void {
       if (done) return;

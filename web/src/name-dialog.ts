@@ -56,6 +56,15 @@ export function askName(options: { current?: string; firstVisit: boolean }): Pro
       e.preventDefault();
       if (!options.firstVisit) finish(undefined);
     });
+    // Chromium lets a second Escape without a click or key in between close a modal dialog
+    // whatever 'cancel' does (no cancel, or one not cancelable): the first visit would be a
+    // blank page, a change a dialog that never answers.
+    dialog.addEventListener('close', () => {
+      if (done) return;
+      if (!options.firstVisit) return finish(undefined);
+      dialog.showModal();
+      input.focus();
+    });
     let done = false;
     function finish(name: string | undefined): void {
       if (done) return;

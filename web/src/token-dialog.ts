@@ -105,6 +105,14 @@ export function askToken(options: TokenDialogOptions): Promise<boolean> {
       e.preventDefault();
       if (options.dismissable) finish(false);
     });
+    // A second Escape closes a modal dialog whatever 'cancel' does (Chromium, without a click
+    // or key between): one that cannot be dismissed opens again, the app cannot go on without it.
+    dialog.addEventListener('close', () => {
+      if (done) return;
+      if (options.dismissable) return finish(false);
+      dialog.showModal();
+      input.focus();
+    });
 
     let busy = false;
     async function attempt(run: () => Promise<void>, button: HTMLButtonElement, isToken = false): Promise<void> {

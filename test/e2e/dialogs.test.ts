@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { openApp, skipWithoutBrowser, startHarness, waitConnected, type AppPage, type Harness, type OpenOptions } from './harness.js';
+
+const skip = skipWithoutBrowser();
+
+/**
+ * Chromium closes a modal dialog at a second Escape with no click or key in between, whatever its
+ * 'cancel' listener does (the first one is cancelable, the second is not, or not fired).
+ */
+async function escapeTwice(page: Page, field: string): Promise<void> {
+  await page.getByLabel(field, { exact: true }).click();
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Escape');
+}
+
+describe('web app: dialogs', { skip }, () => {
+  let h: Harness;
+  const opened: AppPage[] = [];
+  const open = async (options: OpenOptions = {}): Promise<AppPage> => {
+    const app = await openApp(h, options);
+    opened.push(app);
+    return app;
+  };
+
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
+    await h?.close();
+  });
+
+  it('the first-visit name dialog stays open through repeated Escapes, and the name then typed is used', async () => {
+    const { page } = await open({ waitConnected: false });
+    const dialog = page.getByRole('dialog', { name: 'Welcome to Switchboard' });
+    await dialog.waitFor();
+    await escapeTwice(page, 'Your name');
+    await page.waitForTimeout(200);
+    assert.ok(await dialog.isVisible(), 'the first-visit dialog is still there (before: a blank page)');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'name-input', 'focus is in the name field');
+    await page.keyboard.type('Esme');
+    await page.keyboard.press('Enter');
+    await waitConnected(page);
+    assert.match((await page.locator('.user-name').textContent()) ?? '', /Esme/);
+  });
+
+  it('Escape pressed repeatedly in the change-name dialog cancels it: the name button opens it again', async () => {
+    const { page } = await open({ name: 'Finn' });
+    await page.locator('button.user').click();
+    const dialog = page.getByRole('dialog', { name: 'Change your name' });
+    await dialog.waitFor();
+    await escapeTwice(page, 'Your name');
+    await dialog.waitFor({ state: 'detached' });
+    await page.locator('button.user').click();
+    await dialog.waitFor();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+  });
+});
