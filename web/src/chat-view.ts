@@ -207,6 +207,11 @@ export class ChatView {
       room,
       onLoadOlder: () => void this.loadOlder(),
       onRetry: (id) => this.retry(id),
+      onTakeBack: (text, replyTo, edit) => {
+        this.badge.setQueued(list.pendingCount);
+        if (edit) this.composer.restore(text, replyTo);
+        else this.composer.focus();
+      },
       mentionNames: () => [this.options.name, this.options.member],
       mayAmend: (m) => m.from.member === this.options.member || auth.mayAdmin(room),
       mayWrite: () => auth.mayWrite(room),
@@ -582,7 +587,7 @@ export class ChatView {
       },
       (err: unknown) => {
         const denied = err instanceof SwitchboardError && (err.code === 'FORBIDDEN' || (err.code === 'UNAUTHORIZED' && auth.isGuest));
-        list.setPendingState(clientId, 'failed', denied ? 'you may not write in this room' : messageOf(err));
+        list.setPendingState(clientId, 'failed', denied ? 'you may not write in this room' : messageOf(err), !(err instanceof SwitchboardError && REFUSED_AGAIN.has(err.code)));
         this.badge.setQueued(list.pendingCount);
         if (list !== this.list) return;
         if (denied) {
@@ -722,6 +727,9 @@ function isTransient(err: unknown): boolean {
   if (err instanceof SwitchboardError) return err.status >= 500 || err.status === 408 || err.status === 429;
   return false;
 }
+
+/** Refusals of a publish that the same message would get again: no Retry, only Edit or Discard. */
+const REFUSED_AGAIN: ReadonlySet<string> = new Set(['MESSAGE_TOO_LARGE', 'TEXT_REQUIRED', 'INVALID_UTF8', 'BAD_REQUEST', 'CLIENT_ID_CONFLICT']);
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -87,6 +87,17 @@ export class Composer {
     this.input.focus();
   }
 
+  /** Puts back a message that was not sent (before what is being typed now), with the message it answered. */
+  restore(text: string, replyTo: ReplyTarget | undefined): void {
+    const draft = this.input.value.replace(/\s+$/u, '');
+    this.input.value = draft ? `${text}\n${draft}` : text;
+    this.showError(undefined);
+    this.autosize();
+    if (replyTo) this.setReply(replyTo);
+    this.input.focus();
+    this.input.setSelectionRange(text.length, text.length);
+  }
+
   get reply(): ReplyTarget | undefined {
     return this.replyTo;
   }

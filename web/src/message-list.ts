@@ -18,6 +18,11 @@ export interface MessageListOptions {
   onLoadOlder(): void;
   /** "Retry" on a message that failed. */
   onRetry(clientId: string): void;
+  /**
+   * "Edit" (`edit` true: its text goes back to the message box) or "Discard" on a message that
+   * failed; it is no longer in the list.
+   */
+  onTakeBack(text: string, replyTo: ReplyTarget | undefined, edit: boolean): void;
   /** Names a mention of this user may use (display name, member id). */
   mentionNames(): readonly string[];
   /** The user may edit and delete `message` (its author, or a room admin). */
@@ -381,17 +386,32 @@ export class MessageList {
     this.scrollToBottom(false);
   }
 
-  setPendingState(clientId: string, state: PendingState, reason?: string): void {
+  /**
+   * A failed message says why, and offers Edit and Discard (it would otherwise stay under every
+   * later message), and Retry unless `retryable` is false (the server would refuse it again).
+   */
+  setPendingState(clientId: string, state: PendingState, reason?: string, retryable = true): void {
     const li = this.pending.get(clientId);
     const meta = li?.querySelector('.pending-meta');
     if (!li || !meta) return;
+    // A refusal's reason and actions make the bubble taller: they stay in view at the bottom.
+    const stick = this.isNearBottom();
     li.dataset.state = state;
+    if (stick) queueMicrotask(() => this.scrollToBottom(false));
     if (state === 'failed') {
+      const action = (label: string, run: () => void): HTMLButtonElement => h('button', { class: 'link-button', attrs: { type: 'button' }, on: { click: run } }, label);
+      const takeBack = (edit: boolean): void => {
+        const text = this.pendingText(clientId);
+        const replyTo = this.pendingReplies.get(clientId);
+        this.resolvePending(clientId);
+        if (text !== undefined) this.options.onTakeBack(text, replyTo, edit);
+      };
       replaceChildren(
         meta,
-        h('span', 'failed', `Not sent${reason ? `: ${reason}` : ''}`),
-        ' ',
-        h('button', { class: 'link-button', attrs: { type: 'button' }, on: { click: () => this.options.onRetry(clientId) } }, 'Retry'),
+        h('span', { class: 'failed', attrs: { role: 'status' } }, `Not sent${reason ? `: ${reason}` : ''}`),
+        retryable ? action('Retry', () => this.options.onRetry(clientId)) : null,
+        action('Edit', () => takeBack(true)),
+        action('Discard', () => takeBack(false)),
       );
     } else {
       replaceChildren(meta, h('span', { class: 'spinner', attrs: { 'aria-hidden': 'true' } }), state === 'queued' ? 'Queued: sends when the connection is back' : 'Sending…');

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { messageTexts, openApp, send, skipWithoutBrowser, startHarness, waitForMessage, type AppPage, type Harness, type OpenOptions } from './harness.js';
+
+const skip = skipWithoutBrowser();
+
+describe('web app: a message the server refuses', { skip }, () => {
+  let h: Harness;
+  const opened: AppPage[] = [];
+  const open = async (options: OpenOptions = {}): Promise<AppPage> => {
+    const app = await openApp(h, options);
+    opened.push(app);
+    return app;
+  };
+
+  before(async () => {
+    // Smaller than the app's own 64 KiB check: the server is the one to refuse.
+    h = await startHarness({ maxMessageBytes: 1000 });
+  });
+  after(async () => {
+    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
+    await h?.close();
+  });
+
+  it('too large: says why, offers no Retry, and Edit puts the text back in the box (with the draft), Discard removes it', async () => {
+    const { page } = await open({ name: 'Gus', transport: 'sse', viewport: { width: 360, height: 640 } });
+    const long = 'Z'.repeat(1100);
+    await send(page, long);
+    const failed = page.locator('ol.pending-entries > li[data-state="failed"]');
+    await failed.getByRole('status').filter({ hasText: 'Not sent: The message is larger than the limit' }).waitFor();
+    assert.equal(await failed.getByRole('button', { name: 'Retry' }).count(), 0, 'no Retry: it would be refused again');
+    await failed.getByRole('button', { name: 'Edit', exact: true }).waitFor();
+    assert.ok(await failed.getByRole('button', { name: 'Discard' }).isVisible(), 'the actions are in view at the bottom');
+    await page.screenshot({ path: '/tmp/e2e-refused-message.png' });
+
+    // Edit: the text comes back before what is being typed, the bubble goes.
+    const box = page.getByLabel('Message', { exact: true });
+    await box.fill('a draft');
+    await failed.getByRole('button', { name: 'Edit', exact: true }).click();
+    assert.equal(await failed.count(), 0);
+    assert.equal(await box.inputValue(), `${long}\na draft`);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'message-input');
+
+    // Shortened, it goes; another refused one is discarded and leaves nothing behind.
+    await box.fill('short enough');
+    await box.press('Enter');
+    await waitForMessage(page, 'short enough');
+    await send(page, long);
+    await failed.getByRole('button', { name: 'Discard' }).click();
+    assert.equal(await failed.count(), 0);
+    assert.equal(await box.inputValue(), '');
+    assert.deepEqual(await messageTexts(page), ['short enough']);
+  });
+});
