@@ -458,7 +458,9 @@ export class MessageList {
   }
 
   scrollToBottom(smooth: boolean): void {
-    this.element.scrollTo({ top: this.element.scrollHeight, behavior: smooth ? 'smooth' : 'instant' });
+    // An explicit 'smooth' overrides the stylesheet's reduced-motion rule: ask here.
+    const glide = smooth && !matchMedia('(prefers-reduced-motion: reduce)').matches;
+    this.element.scrollTo({ top: this.element.scrollHeight, behavior: glide ? 'smooth' : 'instant' });
     this.jump.hidden = true;
   }
 
