@@ -16,7 +16,7 @@ async function escapeTwice(page: Page, field: string): Promise<void> {
   await page.keyboard.press('Escape');
 }
 
-describe('web app: dialogs', { skip }, () => {
+describe('web app: dialogs and panels over the chat', { skip }, () => {
   let h: Harness;
   const opened: AppPage[] = [];
   const open = async (options: OpenOptions = {}): Promise<AppPage> => {
@@ -58,5 +58,18 @@ describe('web app: dialogs', { skip }, () => {
     await dialog.waitFor();
     await page.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'detached' });
+  });
+
+  it('on a phone the wire inspector, which covers the chat, takes the focus when opened from the keyboard and gives it back on Escape', async () => {
+    const { page } = await open({ name: 'Gwen', viewport: { width: 390, height: 844 } });
+    const toggle = page.getByRole('button', { name: 'Wire inspector' });
+    await toggle.focus();
+    await page.keyboard.press('Enter');
+    const close = page.getByRole('button', { name: 'Close wire inspector' });
+    await close.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Close wire inspector', 'focus is in the panel (before: on the toggle under it)');
+    await page.keyboard.press('Escape');
+    await close.waitFor({ state: 'hidden' });
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Wire inspector', 'focus is back on the toggle');
   });
 });

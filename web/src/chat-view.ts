@@ -705,6 +705,8 @@ export class ChatView {
   private showWire(open: boolean): void {
     this.element.classList.toggle('wire-open', open);
     this.wireToggle.setAttribute('aria-expanded', String(open));
+    // Below WIDE the panel lies over the conversation and its own toggle: focus goes in, as the sidebar's does.
+    if (open && !matchMedia(WIDE).matches) this.inspector.element.querySelector<HTMLElement>('.close-panel')?.focus();
     if (!open && this.element.contains(document.activeElement) && this.inspector.element.contains(document.activeElement)) this.wireToggle.focus();
   }
 
