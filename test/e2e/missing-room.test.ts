@@ -76,4 +76,11 @@ describe('web app: a room that does not exist yet', { skip }, () => {
       assert.equal(await failed.locator('.w-detail').count(), 0, 'Enter closes it again');
     }
   });
+
+  it('a link to a name no room can have says so, and the address names the room shown instead', async () => {
+    const { page } = await suite.open({ name: 'Olaf', hash: '#/room/' + encodeURIComponent('team chat') });
+    await page.getByRole('alert').filter({ hasText: 'There can be no room “team chat”' }).waitFor();
+    assert.equal(await page.locator('#room-title').textContent(), '#lobby');
+    assert.equal(new URL(page.url()).hash, '#/room/lobby', 'the address bar no longer names the bad room');
+  });
 });

@@ -7,6 +7,7 @@ import { CompareView } from './compare-view.js';
 import { h, icon, replaceChildren } from './dom.js';
 import { askName } from './name-dialog.js';
 import { parseRoute, routeHref, type Route } from './router.js';
+import { ROOM_NAME_RULE } from './rooms.js';
 import { storage } from './storage.js';
 import { askToken, type TokenDialogAction } from './token-dialog.js';
 
@@ -144,8 +145,13 @@ async function main(): Promise<void> {
       shown = 'chat';
       chat.setVisible(true);
     }
-    const room = route.room && ROOM_NAME_PATTERN.test(route.room) ? route.room : (storage.room ?? DEFAULT_ROOM);
+    const bad = route.room !== undefined && !ROOM_NAME_PATTERN.test(route.room) ? route.room : undefined;
+    const room = route.room && !bad ? route.room : (storage.room ?? DEFAULT_ROOM);
+    // The address names the room shown, and a link to no possible room says so (else the
+    // last room opened, with the bad name still in the address bar and nothing said).
+    if (bad !== undefined) history.replaceState(null, '', routeHref({ view: 'chat', room }));
     await chat.open(room);
+    if (bad !== undefined) chat.notice(`There can be no room “${bad}”: ${ROOM_NAME_RULE} Here is #${room}.`);
   }
 
   window.addEventListener('hashchange', () => void show(parseRoute(location.hash)));

@@ -1,7 +1,7 @@
 import { DEFAULT_ROOM, ROOM_NAME_PATTERN } from 'switchboard-client';
 import type { RoomInfo, UnreadCount } from 'switchboard-client';
 import { h, icon, replaceChildren } from './dom.js';
-import { READ_COUNTS_MAX, createRoom, listRooms, readCounts } from './rooms.js';
+import { READ_COUNTS_MAX, ROOM_NAME_RULE, createRoom, listRooms, readCounts } from './rooms.js';
 
 export interface RoomListOptions {
   current(): string;
@@ -110,7 +110,7 @@ export class RoomList {
   private async create(): Promise<void> {
     const name = this.input.value.trim();
     if (!ROOM_NAME_PATTERN.test(name)) {
-      this.showError('Room names are 1 to 64 letters, digits, “-”, “_” or “.” (no spaces, not only dots).');
+      this.showError(ROOM_NAME_RULE);
       return;
     }
     this.showError(undefined);

@@ -9,6 +9,9 @@ import { auth, claimsForSdk } from './auth.js';
  * code on failure.
  */
 
+/** What ROOM_NAME_PATTERN allows, in words. */
+export const ROOM_NAME_RULE = 'Room names are 1 to 64 letters, digits, “-”, “_” or “.” (no spaces, not only dots).';
+
 function request<T>(method: 'GET' | 'PUT', path: string): Promise<T> {
   return apiRequest<T>(method, path, { token: auth.token });
 }
