@@ -75,8 +75,11 @@ describe('web app: the admin page', { skip }, () => {
     }
   });
 
-  it('at phone width (390 px) the page is one column: nothing reaches past the right edge', async () => {
+  it('at phone width (390 px) the page is one column: nothing reaches past the right edge, with a room of the longest name too', async () => {
     await createRoom(suite.h, 'narrow');
+    // 64 letters and no break: the implicit column of the room list was as wide as this name.
+    const longest = 'n'.repeat(64);
+    await createRoom(suite.h, longest);
     await suite.open({ name: 'Cy', hash: '#/room/narrow', transport: 'sse' });
     const { page } = await suite.open({ name: 'Root', hash: '#/admin', waitConnected: false, viewport: { width: 390, height: 844 } });
     await page.getByLabel('Server API key').fill(API_KEY);
@@ -84,6 +87,7 @@ describe('web app: the admin page', { skip }, () => {
     const room = page.getByRole('article', { name: '#narrow' });
     await room.getByRole('button', { name: 'Disconnect Cy from #narrow' }).waitFor();
     await page.getByText(/connections: WebSocket/).waitFor();
+    await page.getByRole('button', { name: `Delete room #${longest}` }).waitFor();
     const overflow = await page.evaluate(() => ({
       scrollWidth: document.documentElement.scrollWidth,
       past: [...document.querySelectorAll('body *')]
