@@ -143,4 +143,26 @@ describe('web app: wire inspector and Compare', { skip }, () => {
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), 'wider than the window');
     await app.context.close();
   });
+
+  it('at 360 px, with a room of the longest name, nothing of Compare or of the chat reaches past the right edge', async () => {
+    // 64 letters without a break, in Compare's intro and the chat's "This is the start of #…".
+    const room = 'w'.repeat(64);
+    await createRoom(h, room);
+    const app = await openApp(h, { name: 'Cleo', hash: `#/room/${room}`, viewport: { width: 360, height: 640 } });
+    opened.push(app);
+    const { page } = app;
+    const past = (): Promise<string[]> =>
+      page.evaluate(() =>
+        [...document.querySelectorAll('body *')]
+          .filter((e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.right > innerWidth + 0.5; })
+          .map((e) => `${e.tagName.toLowerCase()}.${e.className} (right ${Math.round(e.getBoundingClientRect().right)})`),
+      );
+    await page.getByText(`This is the start of #${room}.`).waitFor();
+    assert.deepEqual(await past(), [], 'chat');
+    await page.getByRole('button', { name: 'Compare', exact: true }).click();
+    await page.waitForFunction(() => document.querySelectorAll('section.pane[data-status="connected"]').length === 4);
+    await page.screenshot({ path: '/tmp/e2e-compare-360.png' });
+    assert.deepEqual(await past(), [], 'Compare');
+    await app.context.close();
+  });
 });
