@@ -271,6 +271,22 @@ describe('web app: edits, deletes, reactions, replies, receipts, unread counts, 
     assert.equal(await page.locator('#search-panel').isVisible(), false);
     await a.context.close();
   });
+
+  it('editing the newest message in a short window (1280x800 at 200 % zoom) brings its Save and Cancel into view', async () => {
+    const room = 'zoomed';
+    await createRoom(s.h, room);
+    const { page } = await s.open({ name: 'Zed', viewport: { width: 640, height: 400 }, hash: `#/room/${room}` });
+    await send(page, 'edit me at 200 %');
+    await waitForMessage(page, 'edit me at 200 %');
+    await message(page, 'edit me at 200 %').getByRole('button', { name: 'Edit', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('textbox', { name: 'Edit message' }).waitFor();
+    const log = page.getByRole('log', { name: `Conversation in ${room}` });
+    const [save, view] = await Promise.all([page.getByRole('button', { name: 'Save' }).boundingBox(), log.boundingBox()]);
+    assert.ok(save && view);
+    await shot(page, 'zoomed-edit');
+    assert.ok(save.y + save.height <= view.y + view.height, `Save (bottom ${save.y + save.height}) is within the conversation (bottom ${view.y + view.height})`);
+  });
 });
 
 describe('web app: who may amend what (tokens)', { skip }, () => {

@@ -343,8 +343,11 @@ export class MessageList {
     li.classList.add('editing');
     text.replaceWith(form);
     this.editing = { seq, form };
-    input.focus();
+    // Focus alone scrolls only the box into view: Save, Cancel and the hint under it stayed
+    // below the fold for the newest message in a short window (a phone, 200 % zoom).
+    input.focus({ preventScroll: true });
     input.setSelectionRange(input.value.length, input.value.length);
+    (form.closest('.bubble') ?? form).scrollIntoView({ block: 'nearest', behavior: 'instant' });
   }
 
   private stopEdit(refocus: boolean): void {
