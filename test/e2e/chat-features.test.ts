@@ -287,6 +287,37 @@ describe('web app: edits, deletes, reactions, replies, receipts, unread counts, 
     await shot(page, 'zoomed-edit');
     assert.ok(save.y + save.height <= view.y + view.height, `Save (bottom ${save.y + save.height}) is within the conversation (bottom ${view.y + view.height})`);
   });
+
+  it('right-to-left text runs right to left: a message for its sender and its reader, a reply\'s quote, a search result, the message box', async () => {
+    const room = 'rtl';
+    await createRoom(s.h, room);
+    const hebrew = 'שלום לכולם! מה שלומכם היום? 123';
+    const a = await s.open({ name: 'Dalia', transport: 'websocket', hash: `#/room/${room}` });
+    const b = await s.open({ name: 'Omar', transport: 'sse', hash: `#/room/${room}`, viewport: { width: 390, height: 844 } });
+    await send(a.page, hebrew);
+    await waitForMessage(b.page, hebrew);
+    const direction = (page: Page, selector: string): Promise<string[]> => page.locator(selector).evaluateAll((els) => els.map((e) => getComputedStyle(e).direction));
+    for (const page of [a.page, b.page]) assert.deepEqual(await direction(page, 'li.msg .text'), ['rtl']);
+    // An English message beside it keeps left to right.
+    await send(b.page, 'and this is English');
+    await waitForMessage(a.page, 'and this is English');
+    assert.deepEqual(await direction(a.page, 'li.msg .text'), ['rtl', 'ltr']);
+    await message(b.page, hebrew).getByRole('button', { name: 'Reply', exact: true }).focus();
+    await b.page.keyboard.press('Enter');
+    await b.page.locator('.reply-bar-quote').waitFor();
+    assert.deepEqual(await direction(b.page, '.reply-bar-quote'), ['rtl']);
+    await b.page.keyboard.type('תודה');
+    assert.deepEqual(await direction(b.page, '#message-input'), ['rtl']);
+    await b.page.keyboard.press('Enter');
+    await waitForMessage(a.page, 'תודה');
+    assert.deepEqual(await direction(a.page, 'li.msg .quote-text'), ['rtl']);
+    const search = a.page.getByRole('searchbox', { name: 'Search messages' });
+    await search.fill('שלום');
+    await search.press('Enter');
+    await a.page.getByRole('list', { name: 'Search results' }).getByRole('button').first().waitFor();
+    assert.deepEqual(await direction(a.page, '.search-text'), ['rtl']);
+    await shot(b.page, 'rtl-390');
+  });
 });
 
 describe('web app: who may amend what (tokens)', { skip }, () => {

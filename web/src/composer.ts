@@ -41,7 +41,7 @@ export class Composer {
   constructor(private readonly options: ComposerOptions) {
     this.input = h('textarea', {
       class: 'composer-input',
-      attrs: { id: options.id, rows: 1, placeholder: options.placeholder, autocomplete: 'off', enterkeyhint: 'send', 'aria-describedby': `${options.id}-hint` },
+      attrs: { id: options.id, dir: 'auto', rows: 1, placeholder: options.placeholder, autocomplete: 'off', enterkeyhint: 'send', 'aria-describedby': `${options.id}-hint` },
       on: {
         keydown: (e) => this.onKeyDown(e),
         input: () => this.onInput(),
@@ -81,7 +81,7 @@ export class Composer {
     const quote = [...target.text].length > QUOTE_CHARS ? `${[...target.text].slice(0, QUOTE_CHARS - 1).join('')}…` : target.text;
     replaceChildren(
       this.replyBar,
-      h('span', 'reply-bar-text', h('span', 'reply-bar-label', `Replying to ${target.from.name}: `), h('span', 'reply-bar-quote', quote || '(no text)')),
+      h('span', 'reply-bar-text', h('span', 'reply-bar-label', `Replying to ${target.from.name}: `), h('span', { class: 'reply-bar-quote', attrs: { dir: 'auto' } }, quote || '(no text)')),
       h('button', { class: 'icon-only small', attrs: { type: 'button', 'aria-label': 'Cancel reply', title: 'Cancel reply' }, on: { click: () => { this.setReply(undefined); this.input.focus(); } } }, icon('close')),
     );
     this.input.focus();

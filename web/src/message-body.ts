@@ -11,7 +11,9 @@ const MAX_DATA_CHARS = 200;
  * everything else is text nodes: nothing is parsed as HTML.
  */
 export function messageBody(entry: MessageEntry, tag: 'p' | 'span', className: string, me?: string | readonly string[]): HTMLElement {
-  if (entry.text !== '' || entry.data === undefined) return h(tag, className, ...richText(entry.text, me));
+  // dir=auto: a Hebrew or Arabic message runs right to left (its punctuation and numbers where
+  // its writer put them), whatever the page's direction.
+  if (entry.text !== '' || entry.data === undefined) return h(tag, { class: className, attrs: { dir: 'auto' } }, ...richText(entry.text, me));
   const json = JSON.stringify(entry.data);
   const shown = json.length > MAX_DATA_CHARS ? `${json.slice(0, MAX_DATA_CHARS - 1)}…` : json;
   return h(

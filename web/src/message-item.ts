@@ -83,7 +83,7 @@ function renderQuote(reply: ReplyPreview, ctx: MessageItemContext): HTMLElement 
       on: { click: () => ctx.onJump(reply.seq) },
     },
     h('span', 'quote-name', reply.from.name),
-    h('span', 'quote-text', text),
+    h('span', { class: 'quote-text', attrs: { dir: 'auto' } }, text),
   );
 }
 

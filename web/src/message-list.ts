@@ -297,7 +297,7 @@ export class MessageList {
     const message = this.folded.get(seq);
     const text = li?.querySelector('.text');
     if (!li || !message || !text) return;
-    const input = h('textarea', { class: 'edit-input', attrs: { 'aria-label': 'Edit message', rows: Math.min(8, message.text.split('\n').length) } });
+    const input = h('textarea', { class: 'edit-input', attrs: { dir: 'auto', 'aria-label': 'Edit message', rows: Math.min(8, message.text.split('\n').length) } });
     input.value = message.text;
     const error = h('p', { class: 'edit-error', attrs: { role: 'alert', hidden: true } });
     const save = h('button', { class: 'small primary', attrs: { type: 'submit' } }, 'Save');
@@ -380,7 +380,7 @@ export class MessageList {
     const li = h(
       'li',
       { class: 'msg own pending', attrs: { 'data-client-id': clientId } },
-      h('div', 'bubble', replyTo ? h('p', 'quote', h('span', 'quote-name', replyTo.from.name), h('span', 'quote-text', replyTo.text)) : null, h('p', 'text', text), h('div', 'meta pending-meta')),
+      h('div', 'bubble', replyTo ? h('p', 'quote', h('span', 'quote-name', replyTo.from.name), h('span', { class: 'quote-text', attrs: { dir: 'auto' } }, replyTo.text)) : null, h('p', { class: 'text', attrs: { dir: 'auto' } }, text), h('div', 'meta pending-meta')),
     );
     this.pending.set(clientId, li);
     if (replyTo) this.pendingReplies.set(clientId, replyTo);

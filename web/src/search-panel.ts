@@ -131,7 +131,7 @@ export class SearchPanel {
         'button',
         { class: 'search-result', attrs: { type: 'button', 'data-seq': m.seq }, on: { click: () => this.pick(m.seq) } },
         h('span', 'search-meta', h('span', 'search-name', m.from.name), ' ', h('time', { attrs: { datetime: new Date(m.ts).toISOString(), title: formatFull(m.ts) } }, `${formatDay(m.ts) === 'Today' ? '' : `${formatDay(m.ts)}, `}${formatTime(m.ts)}`)),
-        h('span', 'search-text', ...highlightMatches(m.text, this.query)),
+        h('span', { class: 'search-text', attrs: { dir: 'auto' } }, ...highlightMatches(m.text, this.query)),
       ),
     );
   }
