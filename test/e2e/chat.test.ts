@@ -358,4 +358,37 @@ describe('web app: chat', { skip }, () => {
     assert.deepEqual(name, { text: 'Bob', cut: 0 });
     await app.context.close();
   });
+
+  it('the day label ("Today") is centred on the conversation, above one\'s own message and above another\'s, on a wide screen and a phone', async () => {
+    const room = 'day-label';
+    await createRoom(h, room);
+    // Ann writes before the others come: her message, not a notice of their arrival, is the day's first.
+    const ann = await open({ name: 'Ann', hash: `#/room/${room}`, viewport: { width: 1400, height: 800 } });
+    const phoneAnn = await open({ name: 'Ann', hash: `#/room/${room}`, viewport: { width: 390, height: 844 }, localStorage: { 'switchboard.member': await ann.page.evaluate(() => localStorage.getItem('switchboard.member') ?? '') } });
+    await send(ann.page, 'the first message of the day');
+    await waitForMessage(ann.page, 'the first message of the day');
+    const bob = await open({ name: 'Bob', hash: `#/room/${room}`, viewport: { width: 390, height: 844 } });
+    const wideBob = await open({ name: 'Bob', hash: `#/room/${room}`, viewport: { width: 1400, height: 800 } });
+    const owns: boolean[] = [];
+    for (const { page } of [ann, phoneAnn, bob, wideBob]) {
+      await waitForMessage(page, 'the first message of the day');
+      // The label is the first message's ::before: its box from its computed position and transform.
+      const m = await page.evaluate(() => {
+        const li = document.querySelector<HTMLElement>('li.new-day')!;
+        const cs = getComputedStyle(li, '::before');
+        const box = li.getBoundingClientRect();
+        const width = parseFloat(cs.width) + (cs.boxSizing === 'border-box' ? 0 : parseFloat(cs.paddingLeft) + parseFloat(cs.paddingRight));
+        const label = box.left + parseFloat(cs.left) + new DOMMatrix(cs.transform).e + width / 2;
+        const list = document.querySelector('ol.entries')!;
+        const lb = list.getBoundingClientRect();
+        const pad = parseFloat(getComputedStyle(list).paddingLeft);
+        return { own: li.classList.contains('own'), label: Math.round(label), list: Math.round(lb.left + pad + (lb.width - 2 * pad) / 2), text: cs.content };
+      });
+      assert.equal(m.text, '"Today"');
+      owns.push(m.own);
+      assert.ok(Math.abs(m.label - m.list) <= 1, `${m.own ? 'own' : 'another\'s'} message at ${page.viewportSize()?.width} px: the label's centre ${m.label}, the conversation's ${m.list}`);
+    }
+    assert.deepEqual(owns, [true, true, false, false], 'own message first for Ann, another\'s for Bob');
+    await ann.page.screenshot({ path: '/tmp/e2e-day-label.png' });
+  });
 });
