@@ -51,4 +51,15 @@ describe('web app: a message the server refuses', { skip }, () => {
     assert.equal(await box.inputValue(), '');
     assert.deepEqual(await messageTexts(page), ['short enough']);
   });
+
+  it('in Compare, a refused message says why and is back in the box, not lost', async () => {
+    const { page } = await open({ name: 'Hal', hash: '#/compare' });
+    await page.waitForFunction(() => document.querySelectorAll('section.pane[data-status="connected"]').length === 4);
+    const box = page.getByLabel('Message', { exact: true });
+    const long = 'Q'.repeat(1100);
+    await box.fill(long);
+    await box.press('Enter');
+    await page.getByText('Not sent: The message is larger than the limit').waitFor();
+    assert.equal(await box.inputValue(), long, 'the text is in the box again (before: an empty box)');
+  });
 });

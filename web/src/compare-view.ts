@@ -36,7 +36,7 @@ export class CompareView {
   private readonly autoBox: HTMLInputElement;
 
   constructor(private options: CompareViewOptions) {
-    const composer = new Composer({ id: 'compare-message', placeholder: 'Message all four panes', onSend: (text) => this.send(text) });
+    const composer = new Composer({ id: 'compare-message', placeholder: 'Message all four panes', onSend: (text) => this.send(text, composer) });
     const from = transportField(this.sendFrom, (t) => (this.sendFrom = t), 'Send from');
     const interval = pollIntervalField(storage.pollIntervalMs, (ms) => {
       storage.pollIntervalMs = ms;
@@ -131,17 +131,22 @@ export class CompareView {
     await pane.start();
   }
 
-  private send(text: string): void {
+  /** Sends `text` from the chosen pane; a typed message not sent goes back to its `box`, not lost. */
+  private send(text: string, box?: Composer): void {
     const client = this.panes.find((p) => p.transport === this.sendFrom)?.current;
     if (!client) {
       this.showError(`The ${TRANSPORT_LABELS[this.sendFrom]} pane is not connected yet.`);
+      box?.restore(text, undefined);
       return;
     }
     this.showError(undefined);
     const clientId = `cmp-${randomToken(16)}`;
     this.started.set(clientId, performance.now());
     if (this.started.size > STARTS_KEPT) this.started.delete(this.started.keys().next().value!);
-    client.publish(text, { clientId }).catch((err: unknown) => this.showError(`Not sent: ${err instanceof Error ? err.message : String(err)}`));
+    client.publish(text, { clientId }).catch((err: unknown) => {
+      box?.restore(text, undefined);
+      this.showError(`Not sent: ${err instanceof Error ? err.message : String(err)}`);
+    });
   }
 
   private setAuto(on: boolean): void {
