@@ -261,12 +261,16 @@ describe('switchboard CLI', () => {
     }
     assert.deepEqual(await Promise.all([json.done, plain.done]), [0, 0]);
     // Nothing to send, or --data that is not JSON: a usage mistake (exit 2), nothing sent.
-    const [nothing, badJson] = await Promise.all([
+    const [nothing, badJson, nullData] = await Promise.all([
       run(['send', '--url', url, '--room', 'payloads', '--event', 'lonely']),
       run(['send', '--url', url, '--room', 'payloads', '--data', '{nope']),
+      // null is no data (the server's TEXT_REQUIRED, exit 1, said so after a round trip).
+      run(['send', '--url', url, '--room', 'payloads', '--data', 'null']),
     ]);
     assertOneLineError(nothing, /nothing to send/);
     assert.equal(nothing.code, 2);
+    assertOneLineError(nullData, /nothing to send/);
+    assert.equal(nullData.code, 2);
     assertOneLineError(badJson, /--data is not JSON/);
     assert.equal(badJson.code, 2);
   });

@@ -489,7 +489,10 @@ describe('TLS options', () => {
     const c = resolveConfig({ env: { TLS_CERT: 'c.pem', TLS_KEY: 'k.pem' } });
     assert.equal(c.tlsCert, 'c.pem');
     assert.equal(c.tlsKey, 'k.pem');
-    assert.throws(() => createSwitchboard({ tlsCert: 'c.pem', store: 'memory', logLevel: 'silent' }), /--tls-cert and --tls-key go together/);
+    assert.throws(
+      () => createSwitchboard({ tlsCert: 'c.pem', store: 'memory', logLevel: 'silent' }),
+      (err: unknown) => err instanceof OptionError && /^--tls-cert needs --tls-key \(TLS_KEY\).*came from createSwitchboard option tlsCert$/.test(err.message),
+    );
   });
 
   it('`serve` stops with exit code 2 and one line: one of the two missing, or a file it cannot read', { timeout: 60_000 }, async () => {

@@ -59,6 +59,7 @@ function payloadOf(words: string[], flags: SendFlags): MessagePayload {
       throw new SwitchboardError('BAD_REQUEST', '--data is not JSON');
     }
   }
-  if (text === '' && data === undefined) throw new SwitchboardError('BAD_REQUEST', 'nothing to send: give a text, or --data');
+  // JSON null is no data, as the server counts it (TEXT_REQUIRED).
+  if (text === '' && (data === undefined || data === null)) throw new SwitchboardError('BAD_REQUEST', 'nothing to send: give a text, or --data other than null');
   return { ...(text !== '' ? { text } : {}), ...(data !== undefined ? { data } : {}), ...(flags.event !== undefined ? { event: flags.event } : {}) };
 }

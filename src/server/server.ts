@@ -469,7 +469,6 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const onRequest = (req: HttpRequest, res: HttpResponse): void => {
     if (!take(req, res)) router.fail(res, new SwitchboardError('NOT_FOUND', (req.url ?? '').split('?')[0]!.slice(0, 200)));
   };
-  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together: give both (HTTPS) or neither');
   // HTTPS: one port, HTTP/2 and HTTP/1.1 (WebSocket upgrades among them), the same deadlines (secure-server.ts).
   const secure: SecureServer | undefined =
     config.tlsCert !== undefined && config.tlsKey !== undefined
