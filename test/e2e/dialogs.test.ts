@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { openApp, skipWithoutBrowser, startHarness, waitConnected, type AppPage, type Harness, type OpenOptions } from './harness.js';
+import { skipWithoutBrowser, useHarness, waitConnected, type AppPage, type OpenOptions } from './harness.js';
 
 const skip = skipWithoutBrowser();
 
@@ -17,21 +17,8 @@ async function escapeTwice(page: Page, field: string): Promise<void> {
 }
 
 describe('web app: dialogs and panels over the chat', { skip }, () => {
-  let h: Harness;
-  const opened: AppPage[] = [];
-  const open = async (options: OpenOptions = {}): Promise<AppPage> => {
-    const app = await openApp(h, options);
-    opened.push(app);
-    return app;
-  };
-
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
-    await h?.close();
-  });
+  const s = useHarness();
+  const open = (options: OpenOptions = {}): Promise<AppPage> => s.open(options);
 
   it('the first-visit name dialog stays open through repeated Escapes, and the name then typed is used', async () => {
     const { page } = await open({ waitConnected: false });

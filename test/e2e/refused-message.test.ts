@@ -1,26 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { messageTexts, openApp, send, skipWithoutBrowser, startHarness, waitForMessage, type AppPage, type Harness, type OpenOptions } from './harness.js';
+import { describe, it } from 'node:test';
+import { messageTexts, send, skipWithoutBrowser, useHarness, waitForMessage, type AppPage, type OpenOptions } from './harness.js';
 
 const skip = skipWithoutBrowser();
 
 describe('web app: a message the server refuses', { skip }, () => {
-  let h: Harness;
-  const opened: AppPage[] = [];
-  const open = async (options: OpenOptions = {}): Promise<AppPage> => {
-    const app = await openApp(h, options);
-    opened.push(app);
-    return app;
-  };
-
-  before(async () => {
-    // Smaller than the app's own 64 KiB check: the server is the one to refuse.
-    h = await startHarness({ maxMessageBytes: 1000 });
-  });
-  after(async () => {
-    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
-    await h?.close();
-  });
+  // Smaller than the app's own 64 KiB check: the server is the one to refuse.
+  const s = useHarness({ maxMessageBytes: 1000 });
+  const open = (options: OpenOptions = {}): Promise<AppPage> => s.open(options);
 
   it('too large: says why, offers no Retry, and Edit puts the text back in the box (with the draft), Discard removes it', async () => {
     const { page } = await open({ name: 'Gus', transport: 'sse', viewport: { width: 360, height: 640 } });
