@@ -149,12 +149,17 @@ describe('stream opens on a busy server', () => {
       // The opens that had their answer's head, or their socket closed unanswered (past the
       // sockets an address may hold: capSocketsPerAddress).
       const settled = new Set<net.Socket>();
+      // The budget refills while the burst is read (20 a second): on a slow machine the 400
+      // opens take a second or more, and those refills are the budget too.
+      const started = performance.now();
+      let lastOpen = started;
       for (let i = 0; i < 400; i++) {
         const socket = net.connect({ port: s.port, host: '127.0.0.1', localAddress: '127.0.0.7' }, () => socket.write('GET /api/rooms/lobby/events HTTP/1.1\r\nHost: x\r\n\r\n'));
         let head = '';
         socket.on('data', (c: Buffer) => {
           if (head) return;
           heads.push((head = c.toString().split('\r\n')[0]!));
+          if (head.startsWith('HTTP/1.1 200')) lastOpen = performance.now();
           settled.add(socket);
         });
         socket.on('close', () => settled.add(socket));
@@ -181,7 +186,8 @@ describe('stream opens on a busy server', () => {
       const refused = heads.filter((h) => h.startsWith('HTTP/1.1 429')).length;
       assert.equal(opened + refused, heads.length, heads.filter((h) => !/ (200|429) /.test(h)).slice(0, 3).join(' | '));
       assert.ok(refused > 0, 'none refused');
-      assert.ok(opened <= 110, `${opened} streams opened from one address in one burst`);
+      const budget = 100 + Math.ceil((20 * (lastOpen - started)) / 1000) + 10;
+      assert.ok(opened <= budget, `${opened} streams opened from one address in one burst of ${(lastOpen - started).toFixed(0)} ms (budget ${budget})`);
       assert.ok(Math.max(...took) < 2000, `/healthz of another address took up to ${Math.max(...took).toFixed(0)} ms`);
     } finally {
       for (const socket of sockets) socket.destroy();
