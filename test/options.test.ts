@@ -290,6 +290,7 @@ describe('switchboard serve options', () => {
       guests: 'read',
       guestRooms: ['from-file'],
       redisUrl: null,
+      maxMessageBytes: 2048,
     });
     const child = spawn(process.execPath, [...CLI, 'serve', '--config', file, '--guest-rooms', 'from-flag,team-*'], {
       cwd: ROOT,
@@ -319,6 +320,7 @@ describe('switchboard serve options', () => {
       assert.equal(auth.devLogin, true, 'devLogin from the file');
       assert.equal(auth.guests, 'write', 'the environment beats the file');
       assert.deepEqual(auth.guestRooms, ['from-flag', 'team-*'], 'a flag beats the environment and the file');
+      assert.equal(auth.maxMessageBytes, 2048, 'the largest message, from the file: clients check it before sending');
       assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
     } finally {
       child.kill('SIGTERM');

@@ -1,12 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { SwitchboardError } from '../../src/protocol/errors.js';
 import { messageTexts, send, skipWithoutBrowser, useHarness, waitForMessage, type AppPage, type OpenOptions } from './harness.js';
 
 const skip = skipWithoutBrowser();
 
 describe('web app: a message the server refuses', { skip }, () => {
-  // Smaller than the app's own 64 KiB check: the server is the one to refuse.
-  const s = useHarness({ maxMessageBytes: 1000 });
+  // The app checks the server's --max-message-bytes itself (below); an application's own rule,
+  // which the app cannot know, is a refusal that only the server can make.
+  const s = useHarness({
+    hooks: {
+      onPublish: ({ message }) => {
+        if (message.text.length > 1000) throw new SwitchboardError('MESSAGE_TOO_LARGE', 'this application takes 1000 characters at most');
+      },
+    },
+  });
   const open = (options: OpenOptions = {}): Promise<AppPage> => s.open(options);
 
   it('too large: says why, offers no Retry, and Edit puts the text back in the box (with the draft), Discard removes it', async () => {
@@ -48,5 +56,31 @@ describe('web app: a message the server refuses', { skip }, () => {
     await box.press('Enter');
     await page.getByText('Not sent: The message is larger than the limit').waitFor();
     assert.equal(await box.inputValue(), long, 'the text is in the box again (before: an empty box)');
+  });
+});
+
+describe('web app: the server’s --max-message-bytes', { skip }, () => {
+  const s = useHarness({ maxMessageBytes: 1000 });
+
+  it('a longer message is refused in the box, naming the server’s limit, and nothing is sent (chat and Compare)', async () => {
+    const { page } = await s.open({ name: 'Ida', transport: 'long-polling' });
+    const box = page.getByLabel('Message', { exact: true });
+    // 1,002 bytes in 501 characters: the limit is in UTF-8 bytes, as the server counts.
+    const long = 'é'.repeat(501);
+    await box.fill(long);
+    await box.press('Enter');
+    await page.getByText('This message is too long (1002 bytes; the limit is 1000).').waitFor();
+    assert.equal(await box.inputValue(), long, 'the text stays in the box');
+    assert.equal(await page.locator('ol.pending-entries > li').count(), 0, 'nothing pending: it was not sent');
+    await box.fill('é'.repeat(500));
+    await box.press('Enter');
+    await waitForMessage(page, 'é'.repeat(500));
+
+    await page.goto(`${page.url().split('#')[0]}#/compare`);
+    await page.waitForFunction(() => document.querySelectorAll('section.pane[data-status="connected"]').length === 4);
+    const compareBox = page.getByLabel('Message', { exact: true });
+    await compareBox.fill('x'.repeat(1001));
+    await compareBox.press('Enter');
+    await page.getByText('This message is too long (1001 bytes; the limit is 1000).').waitFor();
   });
 });

@@ -9,6 +9,8 @@ export interface AuthInfo {
   guests: 'none' | 'read' | 'write';
   guestRooms: string[];
   devLogin: boolean;
+  /** The server's largest message text, UTF-8 bytes (`--max-message-bytes`): the message box refuses a longer one before sending. */
+  maxMessageBytes: number;
 }
 
 /** Who the app is on this server. */
@@ -31,7 +33,10 @@ interface Credential {
   rooms: Record<string, string[]> | undefined;
 }
 
-const OPEN_INFO: AuthInfo = Object.freeze({ auth: 'open', guests: 'write', guestRooms: ['*'], devLogin: false });
+/** The server's default `--max-message-bytes`, for a server that does not say its own. */
+const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
+
+const OPEN_INFO: AuthInfo = Object.freeze({ auth: 'open', guests: 'write', guestRooms: ['*'], devLogin: false, maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES });
 
 /** A dev-login token is renewed this long before it ends (or after 90 % of a shorter life). */
 const RENEW_BEFORE_MS = 5 * 60_000;
@@ -121,14 +126,17 @@ export class Auth {
   async load(): Promise<AuthInfo> {
     try {
       const body = await apiRequest<Partial<AuthInfo>>('GET', '/api/auth');
+      const max = body?.maxMessageBytes;
+      const maxMessageBytes = typeof max === 'number' && Number.isSafeInteger(max) && max > 0 ? max : DEFAULT_MAX_MESSAGE_BYTES;
       if (body && body.auth === 'token') {
         this.info = {
           auth: 'token',
           guests: body.guests === 'read' || body.guests === 'write' ? body.guests : 'none',
           guestRooms: Array.isArray(body.guestRooms) ? body.guestRooms.filter((r): r is string => typeof r === 'string') : [],
           devLogin: body.devLogin === true,
+          maxMessageBytes,
         };
-      }
+      } else this.info = { ...OPEN_INFO, maxMessageBytes };
     } catch {
       // An older server, or none reachable now: open. A token server then refuses the
       // connection with UNAUTHORIZED, and the chat offers to give a token (which asks again).

@@ -98,7 +98,7 @@ export class ChatView {
     this.presence = new PresenceList(options.member, (count) => this.rooms.setHere(this.room, count));
     this.typing = new TypingIndicator(options.member);
     this.inspector = new WireInspector({ onClose: () => this.showWire(false) });
-    this.composer = new Composer({ id: 'message-input', placeholder: 'Message', onSend: (text, replyTo) => this.send(text, replyTo), onTyping: () => this.onTyping() });
+    this.composer = new Composer({ id: 'message-input', placeholder: 'Message', onSend: (text, replyTo) => this.send(text, replyTo), onTyping: () => this.onTyping(), maxBytes: () => auth.info.maxMessageBytes });
     this.search = new SearchPanel({
       search: (q, before) => {
         if (!this.session) return Promise.reject(new Error('not connected'));

@@ -36,7 +36,7 @@ export class CompareView {
   private readonly autoBox: HTMLInputElement;
 
   constructor(private options: CompareViewOptions) {
-    const composer = new Composer({ id: 'compare-message', placeholder: 'Message all four panes', onSend: (text) => this.send(text, composer) });
+    const composer = new Composer({ id: 'compare-message', placeholder: 'Message all four panes', onSend: (text) => this.send(text, composer), maxBytes: () => auth.info.maxMessageBytes });
     const from = transportField(this.sendFrom, (t) => (this.sendFrom = t), 'Send from');
     const interval = pollIntervalField(storage.pollIntervalMs, (ms) => {
       storage.pollIntervalMs = ms;

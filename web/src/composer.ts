@@ -7,8 +7,8 @@ export interface ComposerOptions {
   onSend(text: string, replyTo: ReplyTarget | undefined): void;
   /** Called while the user types (throttled). */
   onTyping?(): void;
-  /** Largest text in UTF-8 bytes (the server's limit). */
-  maxBytes?: number;
+  /** Largest text in UTF-8 bytes: the server's limit (asked at each send: the app learns it once connected). */
+  maxBytes(): number;
 }
 
 /** The message a reply answers, as the reply bar shows it. */
@@ -130,7 +130,7 @@ export class Composer {
       this.input.focus();
       return;
     }
-    const max = this.options.maxBytes ?? 64 * 1024;
+    const max = this.options.maxBytes();
     const bytes = new TextEncoder().encode(text).length;
     if (bytes > max) {
       this.showError(`This message is too long (${bytes} bytes; the limit is ${max}).`);

@@ -15,9 +15,19 @@ import { requestSession } from './request-session.js';
 export function registerHttpApi(router: Router, ctx: ServerContext): void {
   const { config } = ctx;
 
-  /** What a client must know before it connects: whether a token is needed, what guests may do, whether dev login is on. */
+  /**
+   * What a client must know before it connects: whether a token is needed, what guests may do,
+   * whether dev login is on, and the largest message (so that a client refuses a longer one
+   * itself, before sending, as the WebSocket welcome lets the SDK do).
+   */
   router.on('GET', '/api/auth', (_req, res) => {
-    sendJson(res, 200, { auth: ctx.policy.open ? 'open' : 'token', guests: ctx.policy.open ? 'write' : config.guests, guestRooms: ctx.policy.open ? ['*'] : config.guestRooms, devLogin: config.devLogin });
+    sendJson(res, 200, {
+      auth: ctx.policy.open ? 'open' : 'token',
+      guests: ctx.policy.open ? 'write' : config.guests,
+      guestRooms: ctx.policy.open ? ['*'] : config.guestRooms,
+      devLogin: config.devLogin,
+      maxMessageBytes: config.maxMessageBytes,
+    });
   });
 
   /** Who the server takes the caller for: `system` (the API key), `user` (a verified token) or `guest`. */
