@@ -48,7 +48,7 @@ function counting(inner: RedisBroker, everyRoom: string[] | undefined): Broker &
 }
 
 async function node(prefix: string, broker: Broker, channelIdleMs = 30_000): Promise<{ server: Switchboard; url: string }> {
-  const server = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'redis', redisUrl: REDIS_URL, redisPrefix: prefix, broker, logLevel: 'silent', channelIdleMs, rateLimitPerSecond: 1e6, rateLimitBurst: 1e6, createRatePerSecond: 1e6, connectRatePerSecond: 1e6, subscribeRatePerSecond: 1e6, maxRooms: 100_000, maxConnectionsPerAddress: 100_000, maxConnectionsPerMember: 100_000 });
+  const server = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'redis', redisUrl: REDIS_URL, redisPrefix: prefix, broker, logLevel: 'silent', channelIdleMs, rateLimitPerSecond: 1e6, rateLimitBurst: 1e6, createRatePerSecond: 1e6, roomsPerDay: 1e8, connectRatePerSecond: 1e6, subscribeRatePerSecond: 1e6, maxRooms: 100_000, maxConnectionsPerAddress: 100_000, maxConnectionsPerMember: 100_000 });
   const port = await server.listen();
   return { server, url: `http://127.0.0.1:${port}` };
 }

@@ -687,6 +687,40 @@ describe('abuse suite', () => {
     }
   });
 
+  it('7b. one client cannot take the room cap: --rooms-per-day bounds what one address creates, over HTTP and WebSocket; another address and the API key still create', async () => {
+    const perDay = 5;
+    const s = await startServer({ maxRooms: 100, createRatePerSecond: 1000, roomsPerDay: perDay });
+    const keyed = await startServer({ maxRooms: 100, createRatePerSecond: 1000, roomsPerDay: 2, apiKey: 'the-api-key-of-this-test' });
+    const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
+    try {
+      const made = await Promise.all(Array.from({ length: perDay }, (_, i) => httpFrom(`${s.url}/api/rooms/mine-${i}`, { method: 'PUT' })));
+      assert.deepEqual(made.map((a) => a.status), Array(perDay).fill(201));
+      const refused = await httpFrom(`${s.url}/api/rooms/one-more`, { method: 'PUT' });
+      assert.equal(refused.status, 429);
+      assert.equal(codeOf(refused), 'RATE_LIMITED');
+      assert.match((refused.json() as { message: string }).message, /at most 5 rooms a day from one address/);
+      // The next room comes back a fifth of a day later.
+      assert.ok(Number(refused.headers['retry-after']) > 86_400 / perDay - 60, `Retry-After: ${refused.headers['retry-after']}`);
+      // A subscribe that would create is refused the same way; an existing room is still joined.
+      await ws.opened;
+      await ws.next('welcome');
+      ws.ws.send(JSON.stringify({ type: 'subscribe', room: 'ws-room', create: true }));
+      assert.equal((await ws.next('error')).code, 'RATE_LIMITED');
+      ws.ws.send(JSON.stringify({ type: 'subscribe', room: 'mine-0' }));
+      await ws.next('subscribed', (f) => f.room === 'mine-0');
+      assert.equal((await httpFrom(`${s.url}/api/rooms/one-more`, { method: 'PUT', localAddress: '127.0.0.2' })).status, 201, 'another address has its own day');
+      // The API key is the operator's own: not bounded by the day's quota.
+      for (let i = 0; i < 4; i++) {
+        const a = await httpFrom(`${keyed.url}/api/rooms/app-${i}`, { method: 'PUT', headers: { authorization: 'Bearer the-api-key-of-this-test' } });
+        assert.equal(a.status, 201, `room ${i} made with the API key: ${a.body}`);
+      }
+    } finally {
+      ws.ws.close();
+      await keyed.server.close();
+      await s.server.close();
+    }
+  });
+
   it('7. the room cap is atomic: 300 concurrent creations from several addresses fill it exactly, WebSocket creations cannot pass it', async () => {
     const maxRooms = 50;
     const s = await startServer({ maxRooms, createRatePerSecond: 1000 });

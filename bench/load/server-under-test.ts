@@ -31,6 +31,7 @@ export function loadFriendlyArgs(connections: number): string[] {
     '--rate-limit', '1000000',
     '--rate-burst', '1000000',
     '--create-rate', '1000000',
+    '--rooms-per-day', '100000000',
     '--max-rooms', '100000',
   ];
 }

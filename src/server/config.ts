@@ -125,6 +125,12 @@ export interface ServerConfig {
   queryRatePerSecond: number;
   /** Room creations per second per member (or address). Default 2, burst 20. Env CREATE_RATE. */
   createRatePerSecond: number;
+  /**
+   * Rooms one member (or guest address) may create per day, on top of the per-second rate: the
+   * bound of what one client can take of `maxRooms` (the API key is not bounded). Default 1000.
+   * Env ROOMS_PER_DAY.
+   */
+  roomsPerDay: number;
   /** New connections (and presence sessions) per second per address. Default 20, burst 100. Env CONNECT_RATE. */
   connectRatePerSecond: number;
   /** Open connections per address. Default 200. Env MAX_CONNECTIONS_PER_ADDRESS. */

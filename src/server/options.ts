@@ -396,6 +396,13 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
   subscribeRatePerSecond: { flag: '--subscribe-rate', env: 'SUBSCRIBE_RATE', default: 20, help: 'subscribes per second per member or guest address (burst 5×)', value: rate },
   queryRatePerSecond: { flag: '--query-rate', env: 'QUERY_RATE', default: 10, help: 'searches and unread/read-state queries per second per member or guest address (burst 5×)', value: rate },
   createRatePerSecond: { flag: '--create-rate', env: 'CREATE_RATE', default: 2, help: 'rooms created per second per member or guest address (burst 10×)', value: rate },
+  roomsPerDay: {
+    flag: '--rooms-per-day',
+    env: 'ROOMS_PER_DAY',
+    default: 1000,
+    help: 'rooms one member or guest address may create per day (the API key: no bound), so that no one client takes all of --max-rooms',
+    value: count(100_000_000),
+  },
   connectRatePerSecond: { flag: '--connect-rate', env: 'CONNECT_RATE', default: 20, help: 'new connections and presence joins per second per address (burst 5×)', value: rate },
   maxConnectionsPerAddress: {
     flag: '--max-connections-per-address',

@@ -323,6 +323,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       typing: { perSecond: config.typingRatePerSecond, burst: config.typingRatePerSecond * 2 },
       subscribe: { perSecond: config.subscribeRatePerSecond, burst: config.subscribeRatePerSecond * 5 },
       create: { perSecond: config.createRatePerSecond, burst: config.createRatePerSecond * 10 },
+      rooms: { perSecond: config.roomsPerDay / 86_400, burst: config.roomsPerDay },
       query: { perSecond: config.queryRatePerSecond, burst: config.queryRatePerSecond * 5 },
       connect: { perSecond: config.connectRatePerSecond, burst: config.connectRatePerSecond * 5 },
     },

@@ -2,8 +2,8 @@ import { SwitchboardError } from '../../protocol/errors.js';
 import { limitKey, type Principal } from '../auth/principal.js';
 import { RateLimiter } from '../rate-limiter.js';
 
-/** What one principal (or address) may do per second: a token bucket each. */
-export type Budget = 'publish' | 'typing' | 'subscribe' | 'create' | 'connect' | 'query';
+/** What one principal (or address) may do per second (`rooms`: per day): a token bucket each. */
+export type Budget = 'publish' | 'typing' | 'subscribe' | 'create' | 'rooms' | 'connect' | 'query';
 
 export interface LimitOptions {
   /** Per budget: tokens per second and bucket size. */
@@ -30,8 +30,8 @@ export class Limits {
     for (const b of Object.keys(options.rates) as Budget[]) this.buckets.set(b, new Map());
   }
 
-  /** Spends one unit of `budget` for `key`; throws RATE_LIMITED (with retryAfter) when none is left. */
-  take(budget: Budget, key: string, now = performance.now()): void {
+  /** Spends one unit of `budget` for `key`; throws RATE_LIMITED (with retryAfter; saying `why` when given) when none is left. */
+  take(budget: Budget, key: string, now = performance.now(), why?: string): void {
     const map = this.buckets.get(budget)!;
     let bucket = map.get(key);
     if (!bucket) {
@@ -39,7 +39,7 @@ export class Limits {
       const { perSecond, burst } = this.options.rates[budget];
       map.set(key, (bucket = new RateLimiter(perSecond, burst)));
     }
-    if (!bucket.take(now)) throw rateLimited(budget, bucket.secondsUntilNext(now));
+    if (!bucket.take(now)) throw withRetry(new SwitchboardError('RATE_LIMITED', why ?? `${budget} budget spent`), bucket.secondsUntilNext(now));
   }
 
   /**
@@ -54,6 +54,17 @@ export class Limits {
   /** `take` on the principal's key. */
   spend(budget: Budget, p: Principal): void {
     this.take(budget, limitKey(p));
+  }
+
+  /**
+   * Spends a room creation of `p`: the per-second `create` budget, then the day's `rooms` quota
+   * (not the system's: the API key is the operator's own). Throws RATE_LIMITED.
+   */
+  spendRoom(p: Principal): void {
+    this.take('create', limitKey(p));
+    if (p.kind === 'system') return;
+    const perDay = this.options.rates.rooms.burst;
+    this.take('rooms', limitKey(p), performance.now(), `at most ${perDay} rooms a day from one ${p.kind === 'user' ? 'member' : 'address'} (--rooms-per-day)`);
   }
 
   /**
@@ -93,10 +104,6 @@ export interface RetryableError extends SwitchboardError {
 export function withRetry(err: SwitchboardError, seconds: number): SwitchboardError {
   (err as RetryableError).retryAfter = Math.max(1, Math.ceil(seconds));
   return err;
-}
-
-function rateLimited(budget: Budget, seconds: number): SwitchboardError {
-  return withRetry(new SwitchboardError('RATE_LIMITED', `${budget} budget spent`), seconds);
 }
 
 function bump(map: Map<string, number>, key: string, by: number): void {

@@ -791,7 +791,7 @@ export class Session implements Closable {
 
   private create(room: string): Promise<{ state: RoomState; created: boolean }> {
     this.ctx.policy.authorize(this.principal, room, 'create');
-    this.ctx.limits.spend('create', this.principal);
+    this.ctx.limits.spendRoom(this.principal);
     return this.ctx.hub.createRoom(room);
   }
 
