@@ -11,12 +11,22 @@ function failed(e: WireEvent): boolean {
   return e.direction === 'in' && (e.kind === 'ws' || e.kind === 'sse') && /^\{"type":"error"|^error /.test(e.summary);
 }
 
+/** One cell of a row of the grid. */
+function cell(tag: 'span' | 'code', className: string, text: string, attrs: Record<string, string> = {}): HTMLElement {
+  return h(tag, { class: className, attrs: { role: 'gridcell', ...attrs } }, text);
+}
+
 const KIND_LABEL: Record<WireEvent['kind'], string> = { http: 'HTTP', sse: 'SSE', ws: 'WS', heartbeat: 'Beat' };
 
 /**
  * The "Wire inspector" panel: what the transport in use does on the wire, one row per HTTP
  * exchange, SSE event, WebSocket frame or heartbeat (the SDK's `wire` events), the last 200,
  * with totals, Pause and Clear. Rows are added once per animation frame.
+ *
+ * The rows are a WAI-ARIA grid (a row is a record: time, direction, kind, what, bytes, summary)
+ * that is one Tab stop: a roving tabindex on the rows, ArrowUp/ArrowDown/Home/End move between
+ * them, Enter or Space opens a row to its whole exchange. With one Tab stop per row, hundreds of
+ * rows stood between a keyboard user and the rest of the page.
  */
 export class WireInspector {
   readonly element: HTMLElement;
@@ -29,9 +39,11 @@ export class WireInspector {
   private heldWhilePaused = 0;
   private frame = 0;
   private sums = { events: 0, requests: 0, bytesIn: 0, bytesOut: 0 };
+  /** The row that is the list's Tab stop once the user moved to one (else the newest row is). */
+  private current: HTMLLIElement | undefined;
 
   constructor(options: { onClose?: () => void } = {}) {
-    this.list = h('ol', { class: 'wire-list', attrs: { 'aria-label': 'Wire events, oldest first' } });
+    this.list = h('ol', { class: 'wire-list', attrs: { role: 'grid', 'aria-label': 'Wire events, oldest first' }, on: { keydown: (e) => this.onKeyDown(e), focusin: (e) => this.onFocusIn(e) } });
     this.totals = h('p', { class: 'wire-totals', attrs: { title: 'Payload bytes as the SDK sees them; each HTTP request also carries about 0.7 kB of headers' } });
     this.held = h('p', { class: 'wire-held', attrs: { hidden: true } });
     this.pauseButton = h('button', { class: 'small', attrs: { type: 'button', 'aria-pressed': 'false' }, on: { click: () => this.togglePause() } }, icon('pause'), h('span', null, 'Pause'));
@@ -51,7 +63,8 @@ export class WireInspector {
         ),
       ),
       this.totals,
-      h('div', { class: 'wire-scroll', attrs: { tabindex: 0, role: 'region', 'aria-label': 'Wire events' } }, this.list),
+      // Not a Tab stop of its own: the grid in it is one, and a focused row is scrolled into view.
+      h('div', 'wire-scroll', this.list),
       this.held,
     );
     this.renderTotals();
@@ -74,6 +87,7 @@ export class WireInspector {
     this.queue = [];
     this.heldWhilePaused = 0;
     this.sums = { events: 0, requests: 0, bytesIn: 0, bytesOut: 0 };
+    this.current = undefined;
     this.list.replaceChildren();
     this.renderTotals();
     this.renderHeld();
@@ -113,12 +127,25 @@ export class WireInspector {
       return;
     }
     const scroller = this.list.parentElement!;
-    const follow = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+    const focusInList = this.list.contains(document.activeElement);
+    // A keyboard user reading a row is not scrolled away from it by new ones.
+    const follow = !focusInList && scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
     const fragment = document.createDocumentFragment();
-    for (const item of this.queue) fragment.append(typeof item === 'string' ? h('li', 'wire-note', item) : this.row(item));
+    for (const item of this.queue) fragment.append(typeof item === 'string' ? h('li', { class: 'wire-note', attrs: { role: 'row', tabindex: -1 } }, h('span', { attrs: { role: 'gridcell' } }, item)) : this.row(item));
     this.queue = [];
     this.list.append(fragment);
     while (this.list.childElementCount > WIRE_ROWS) this.list.firstElementChild!.remove();
+    if (this.current && !this.current.isConnected) {
+      // The row the user was on was dropped (the oldest go first): the oldest one kept, its
+      // neighbour, takes its place, and the focus with it.
+      this.current = undefined;
+      const first = this.list.firstElementChild as HTMLLIElement | null;
+      if (first) {
+        this.setCurrent(first);
+        if (focusInList) first.focus({ preventScroll: true });
+      }
+    }
+    this.updateTabStop();
     if (follow) scroller.scrollTop = scroller.scrollHeight;
     this.renderTotals();
   }
@@ -142,22 +169,23 @@ export class WireInspector {
       'li',
       {
         class: `wire-row kind-${e.kind} dir-${e.direction}${failed(e) ? ' failed' : ''}${e.detail ? ' openable' : ''}`,
-        attrs: { 'data-transport': e.transport, ...(e.detail ? { tabindex: 0, role: 'button', 'aria-expanded': 'false', title: 'Show the whole exchange' } : {}) },
+        attrs: { role: 'row', tabindex: -1, 'data-transport': e.transport, ...(e.detail ? { 'aria-expanded': 'false', title: 'Show the whole exchange' } : {}) },
       },
-      h('span', 'w-time', formatClock(e.at)),
-      h('span', { class: 'w-dir', attrs: { title: out ? 'sent' : 'received', 'aria-label': out ? 'sent' : 'received' } }, out ? '↑' : '↓'),
-      h('span', { class: 'w-kind', attrs: { title: TRANSPORT_SHORT[e.transport] } }, KIND_LABEL[e.kind]),
-      h('span', { class: 'w-main', attrs: { title: main } }, main),
-      h('span', 'w-details', details.join(' · ')),
-      h('span', 'w-bytes', formatBytes(e.bytes)),
-      e.summary ? h('code', { class: 'w-summary', attrs: { title: e.summary } }, e.summary) : null,
+      cell('span', 'w-time', formatClock(e.at)),
+      cell('span', 'w-dir', out ? '↑' : '↓', { title: out ? 'sent' : 'received', 'aria-label': out ? 'sent' : 'received' }),
+      cell('span', 'w-kind', KIND_LABEL[e.kind], { title: TRANSPORT_SHORT[e.transport] }),
+      cell('span', 'w-main', main, { title: main }),
+      cell('span', 'w-details', details.join(' · ')),
+      cell('span', 'w-bytes', formatBytes(e.bytes)),
+      e.summary ? cell('code', 'w-summary', e.summary, { title: e.summary }) : null,
     );
     const detail = e.detail;
     if (detail !== undefined) {
       const toggle = (): void => {
         const open = li.getAttribute('aria-expanded') !== 'true';
         li.setAttribute('aria-expanded', String(open));
-        if (open) li.append(h('pre', { class: 'w-detail', attrs: { tabindex: 0 } }, detail));
+        // Focusable (it scrolls) while its row is the Tab stop: Tab from the row goes into it.
+        if (open) li.append(h('pre', { class: 'w-detail', attrs: { role: 'gridcell', tabindex: li.tabIndex } }, detail));
         else li.querySelector('.w-detail')?.remove();
       };
       li.addEventListener('click', (ev) => {
@@ -172,6 +200,47 @@ export class WireInspector {
       });
     }
     return li;
+  }
+
+  /** ArrowUp/ArrowDown/Home/End move between rows (the grid's roving tabindex). */
+  private onKeyDown(e: KeyboardEvent): void {
+    const row = (e.target as HTMLElement).closest('li');
+    if (!row || row.parentElement !== this.list || row !== e.target) return;
+    let next: Element | null = null;
+    if (e.key === 'ArrowDown') next = row.nextElementSibling;
+    else if (e.key === 'ArrowUp') next = row.previousElementSibling;
+    else if (e.key === 'Home') next = this.list.firstElementChild;
+    else if (e.key === 'End') next = this.list.lastElementChild;
+    else return;
+    e.preventDefault();
+    if (next instanceof HTMLLIElement) {
+      this.setCurrent(next);
+      next.focus();
+    }
+  }
+
+  /** A row focused (by click, key or Tab) becomes the Tab stop. */
+  private onFocusIn(e: FocusEvent): void {
+    const row = (e.target as HTMLElement).closest('li');
+    if (row && row.parentElement === this.list && row !== this.current) this.setCurrent(row);
+  }
+
+  private setCurrent(row: HTMLLIElement): void {
+    this.current = row;
+    this.updateTabStop();
+  }
+
+  /** Exactly one row is the Tab stop: the user's row, else the newest (the view follows it). */
+  private updateTabStop(): void {
+    const stop = this.current ?? (this.list.lastElementChild as HTMLLIElement | null);
+    for (const el of this.list.querySelectorAll<HTMLElement>('[tabindex="0"]')) {
+      if (el !== stop && el.parentElement !== stop) el.tabIndex = -1;
+    }
+    if (stop) {
+      stop.tabIndex = 0;
+      const detail = stop.querySelector<HTMLElement>(':scope > .w-detail');
+      if (detail) detail.tabIndex = 0;
+    }
   }
 
   private renderTotals(): void {

@@ -1,0 +1,95 @@
+/**
+ * Keyboard and screen-reader use of the app: Tab stops, roving focus, focus kept inside what
+ * covers the page, and states said to assistive technology.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { createRoom, skipWithoutBrowser, useHarness } from './harness.js';
+
+const skip = skipWithoutBrowser();
+
+/** Posts `count` messages into `room` as someone else (each arrives as one wire row or more). */
+async function postMany(base: string, room: string, count: number, from = 0): Promise<void> {
+  for (let i = from; i < from + count; i++) {
+    const res = await fetch(`${base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `filler ${i}`, name: 'Bot', member: 'bot' }) });
+    assert.ok(res.ok, `POST message: ${res.status}`);
+  }
+}
+
+/** Where the focus is: the index of the focused row in the wire grid, or a description of what else has it. */
+function focusedRow(page: Page): Promise<number | string> {
+  return page.evaluate(() => {
+    const el = document.activeElement as HTMLElement | null;
+    const grid = document.querySelector('[role="grid"]');
+    if (el && grid && el.parentElement === grid) return [...grid.children].indexOf(el);
+    return el ? `${el.tagName.toLowerCase()}.${el.className}${el.getAttribute('aria-label') ? ` "${el.getAttribute('aria-label')}"` : ''}` : 'nothing';
+  });
+}
+
+describe('web app: keyboard and screen readers', { skip }, () => {
+  const s = useHarness({ rateLimitPerSecond: 1000, rateLimitBurst: 1000 });
+
+  it('the wire inspector\'s rows are one Tab stop: arrows, Home and End move between rows, Enter opens one, and focus keeps to its row as rows come and go', async () => {
+    const room = 'keys-wire';
+    await createRoom(s.h, room);
+    const { page } = await s.open({ name: 'Tabitha', hash: `#/room/${room}`, transport: 'websocket' });
+    const panel = page.getByRole('region', { name: 'Wire inspector' });
+    await postMany(s.h.base, room, 30);
+    const grid = panel.getByRole('grid', { name: 'Wire events, oldest first' });
+    await page.waitForFunction(() => document.querySelectorAll('.wire-list > li').length >= 30);
+
+    // One Tab stop: from Clear, Tab lands on the newest row, and the next Tab leaves the list.
+    await panel.getByRole('button', { name: 'Clear' }).focus();
+    await page.keyboard.press('Tab');
+    assert.equal(await focusedRow(page), (await grid.getByRole('row').count()) - 1, 'Tab from Clear lands on the newest row');
+    const rows = (await focusedRow(page)) as number + 1;
+    await page.keyboard.press('Tab');
+    const after = await focusedRow(page);
+    assert.equal(typeof after, 'string', `a second Tab leaves the list (focus on row ${after})`);
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await focusedRow(page), rows - 1, 'Shift+Tab comes back to the same row');
+    assert.equal(await grid.locator('[tabindex="0"]').count(), 1, 'one Tab stop in the list');
+
+    // Arrows, Home, End.
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await focusedRow(page), rows - 3);
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await focusedRow(page), rows - 2);
+    await page.keyboard.press('Home');
+    assert.equal(await focusedRow(page), 0);
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await focusedRow(page), 0, 'ArrowUp on the first row stays there');
+    await page.keyboard.press('End');
+    assert.equal(await focusedRow(page), rows - 1);
+    assert.equal(await grid.locator('[tabindex="0"]').count(), 1, 'still one Tab stop');
+
+    // Enter (and Space) open and close the row that says it opens.
+    await page.keyboard.press('Home');
+    const openable = grid.locator('.wire-row.openable').first();
+    const index = await openable.evaluate((li) => [...li.parentElement!.children].indexOf(li));
+    for (let i = 0; i < index; i++) await page.keyboard.press('ArrowDown');
+    assert.equal(await focusedRow(page), index);
+    await page.keyboard.press('Enter');
+    assert.equal(await openable.getAttribute('aria-expanded'), 'true');
+    assert.equal(await openable.locator('.w-detail').count(), 1);
+    await page.keyboard.press(' ');
+    assert.equal(await openable.getAttribute('aria-expanded'), 'false');
+    assert.equal(await openable.locator('.w-detail').count(), 0);
+
+    // New rows: the focus stays on its row. Old rows dropped (200 are kept): the focus moves
+    // to the oldest row kept, not to nowhere.
+    await page.keyboard.press('Home');
+    await grid.getByRole('row').first().evaluate((li) => li.setAttribute('data-probe', 'first'));
+    await postMany(s.h.base, room, 10, 30);
+    await page.waitForFunction((n) => document.querySelectorAll('.wire-list > li').length >= n + 10, rows);
+    assert.equal(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.probe), 'first', 'focus stays on its row');
+    await postMany(s.h.base, room, 200, 40);
+    await page.waitForFunction(() => document.querySelector('.wire-list > li[data-probe]') === null && document.querySelectorAll('.wire-list > li').length === 200);
+    await page.waitForTimeout(100);
+    assert.equal(await focusedRow(page), 0, 'the oldest row kept has the focus');
+    assert.equal(await grid.locator('[tabindex="0"]').count(), 1, 'one Tab stop after rows were dropped');
+    await page.screenshot({ path: '/tmp/e2e-wire-keyboard.png' });
+  });
+});
