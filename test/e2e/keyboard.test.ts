@@ -62,7 +62,7 @@ describe('web app: keyboard and screen readers', { skip }, () => {
     await page.keyboard.press('ArrowUp');
     assert.equal(await focusedRow(page), 0, 'ArrowUp on the first row stays there');
     await page.keyboard.press('End');
-    assert.equal(await focusedRow(page), rows - 1);
+    assert.equal(await focusedRow(page), (await grid.getByRole('row').count()) - 1);
     assert.equal(await grid.locator('[tabindex="0"]').count(), 1, 'still one Tab stop');
 
     // Enter (and Space) open and close the row that says it opens.
@@ -91,5 +91,60 @@ describe('web app: keyboard and screen readers', { skip }, () => {
     assert.equal(await focusedRow(page), 0, 'the oldest row kept has the focus');
     assert.equal(await grid.locator('[tabindex="0"]').count(), 1, 'one Tab stop after rows were dropped');
     await page.screenshot({ path: '/tmp/e2e-wire-keyboard.png' });
+  });
+
+  it('the sidebar on a phone and the wire inspector below 1200 px lie over the page: Tab stays in them, the rest is inert, and closing gives the focus back to the toggle', async () => {
+    const room = 'keys-overlay';
+    await createRoom(s.h, room);
+    const { page } = await s.open({ name: 'Olive', hash: `#/room/${room}`, viewport: { width: 390, height: 760 } });
+    /**
+     * Presses Tab (or Shift+Tab) `times` times; says where the focus went outside `inside`
+     * (past the last element it goes to the browser's own controls, the body here, as from a
+     * modal <dialog>: not to the page).
+     */
+    const tabAround = async (inside: string, times: number, key = 'Tab'): Promise<string[]> => {
+      const outside: string[] = [];
+      for (let i = 0; i < times; i++) {
+        await page.keyboard.press(key);
+        const where = await page.evaluate((sel) => {
+          const el = document.activeElement as HTMLElement;
+          return document.querySelector(sel)!.contains(el) || el === document.body ? '' : `${el.tagName.toLowerCase()}.${el.className} ${el.getAttribute('aria-label') ?? el.textContent?.slice(0, 20)}`;
+        }, inside);
+        if (where) outside.push(where);
+      }
+      return outside;
+    };
+    const wireToggle = page.getByRole('button', { name: 'Wire inspector' });
+    const sidebarToggle = page.getByRole('button', { name: 'Rooms and people' });
+
+    await wireToggle.click();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Close wire inspector');
+    assert.deepEqual(await tabAround('#wire-panel', 8), [], 'Tab went out of the wire inspector');
+    assert.deepEqual(await tabAround('#wire-panel', 8, 'Shift+Tab'), [], 'Shift+Tab went out of the wire inspector');
+    assert.equal(await page.locator('main.chat-main').evaluate((el) => el.closest('[inert]') !== null), true, 'the conversation is inert');
+    await page.screenshot({ path: '/tmp/e2e-wire-overlay-phone.png' });
+    await page.keyboard.press('Escape');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Wire inspector', 'focus back on the toggle');
+    assert.equal(await page.locator('[inert]').count(), 0, 'nothing inert once closed');
+
+    // The sidebar; a click on the scrim (over the header too) closes it.
+    await sidebarToggle.click();
+    assert.deepEqual(await tabAround('#chat-sidebar', 10), [], 'Tab went out of the sidebar');
+    assert.equal(await page.locator('.app-header').evaluate((el) => el.closest('[inert]') !== null), true, 'the header is inert');
+    await page.screenshot({ path: '/tmp/e2e-sidebar-overlay-phone.png' });
+    await page.mouse.click(370, 20);
+    assert.equal(await page.locator('.chat-layout.sidebar-open').count(), 0, 'a click on the scrim closes the sidebar');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Rooms and people', 'focus back on the toggle');
+    assert.equal(await page.locator('[inert]').count(), 0);
+
+    // At 1000 px the wire inspector lies over the conversation; at 1300 px it is a column beside
+    // it, and nothing is inert.
+    await page.setViewportSize({ width: 1000, height: 760 });
+    await wireToggle.click();
+    assert.deepEqual(await tabAround('#wire-panel', 6), [], 'Tab went out of the wire inspector at 1000 px');
+    await page.setViewportSize({ width: 1300, height: 760 });
+    await page.waitForFunction(() => document.querySelector('[inert]') === null);
+    await page.getByLabel('Message', { exact: true }).focus();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'message-input');
   });
 });

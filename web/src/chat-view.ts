@@ -31,6 +31,8 @@ export interface ChatViewOptions {
 }
 
 const WIDE = '(min-width: 1200px)';
+/** Below this the sidebar lies over the conversation (styles.css). */
+const PHONE = '(max-width: 767.98px)';
 /** How long leaving a room waits for its messages in flight to be acknowledged. */
 const LEAVE_GRACE_MS = 5000;
 /** Read positions are asked for this often while the room is shown over a polling transport (no receipt notices there). */
@@ -60,6 +62,10 @@ export class ChatView {
   private readonly intervalField: HTMLElement;
   private readonly sidebarToggle: HTMLButtonElement;
   private readonly wireToggle: HTMLButtonElement;
+  private readonly sidebar: HTMLElement;
+  private readonly scrim: HTMLElement;
+  /** What was made inert while the sidebar or the wire inspector lies over the page. */
+  private inerted: HTMLElement[] = [];
   private list: MessageList | undefined;
   private session: ChatSession | undefined;
   /** The token renewal in progress after a rename under the same member (see credentialsChanged). */
@@ -122,7 +128,7 @@ export class ChatView {
     this.wireToggle = h('button', { class: 'small wire-toggle', attrs: { type: 'button', 'aria-label': 'Wire inspector', title: 'Show or hide the wire inspector', 'aria-expanded': String(wideNow), 'aria-controls': 'wire-panel' }, on: { click: () => this.showWire(!this.element.classList.contains('wire-open')) } }, icon('wire'), h('span', null, 'Wire'));
     this.inspector.element.id = 'wire-panel';
 
-    const sidebar = h('aside', { class: 'sidebar', attrs: { id: 'chat-sidebar', 'aria-label': 'Rooms and people' } }, this.rooms.element, this.presence.element);
+    const sidebar = (this.sidebar = h('aside', { class: 'sidebar', attrs: { id: 'chat-sidebar', 'aria-label': 'Rooms and people' } }, this.rooms.element, this.presence.element));
     const main = h(
       'main',
       { class: 'chat-main', attrs: { 'aria-labelledby': 'room-title' } },
@@ -133,18 +139,21 @@ export class ChatView {
       this.typing.element,
       this.composer.element,
     );
-    const scrim = h('div', { class: 'scrim', attrs: { 'aria-hidden': 'true' }, on: { click: () => { this.showSidebar(false); if (!matchMedia(WIDE).matches) this.showWire(false); } } });
+    const scrim = (this.scrim = h('div', { class: 'scrim', attrs: { 'aria-hidden': 'true' }, on: { click: () => { this.showSidebar(false); if (!matchMedia(WIDE).matches) this.showWire(false); } } }));
     this.element = h('div', { class: `chat-layout${wideNow ? ' wire-open' : ''}`, on: { keydown: (e) => this.onKeyDown(e) } }, sidebar, main, this.inspector.element, scrim);
 
     document.addEventListener('visibilitychange', () => this.onVisibility());
     window.addEventListener('online', () => this.badge.update(this.status));
     window.addEventListener('offline', () => this.badge.update(this.status));
+    // A panel that lies over the page on a narrow window is a column of a wide one, and back.
+    for (const query of [WIDE, PHONE]) matchMedia(query).addEventListener('change', () => this.updateModal());
     this.rooms.start();
   }
 
   /** Shown (true) or hidden (false) by the router. */
   setVisible(visible: boolean): void {
     this.visible = visible;
+    this.updateModal();
     if (visible) {
       // The Compare view may have changed the polling interval meanwhile.
       if (this.intervalSelect.value !== String(storage.pollIntervalMs)) {
@@ -697,17 +706,49 @@ export class ChatView {
   }
 
   private showSidebar(open: boolean): void {
+    const lost = this.focusLostIn(this.sidebar);
     this.element.classList.toggle('sidebar-open', open);
     this.sidebarToggle.setAttribute('aria-expanded', String(open));
+    this.updateModal();
     if (open) this.element.querySelector<HTMLElement>('.room.current')?.focus();
+    else if (lost && matchMedia(PHONE).matches) this.sidebarToggle.focus();
   }
 
   private showWire(open: boolean): void {
+    const lost = this.focusLostIn(this.inspector.element);
     this.element.classList.toggle('wire-open', open);
     this.wireToggle.setAttribute('aria-expanded', String(open));
+    this.updateModal();
     // Below WIDE the panel lies over the conversation and its own toggle: focus goes in, as the sidebar's does.
     if (open && !matchMedia(WIDE).matches) this.inspector.element.querySelector<HTMLElement>('.close-panel')?.focus();
-    if (!open && this.element.contains(document.activeElement) && this.inspector.element.contains(document.activeElement)) this.wireToggle.focus();
+    if (!open && lost) this.wireToggle.focus();
+  }
+
+  /** The focus is in `panel`, or nowhere (a click on the scrim): closing `panel` gives it back to its toggle. */
+  private focusLostIn(panel: HTMLElement): boolean {
+    const active = document.activeElement;
+    return active === null || active === document.body || panel.contains(active);
+  }
+
+  /**
+   * The sidebar on a phone and the wire inspector below WIDE lie over the page, as a modal
+   * dialog: everything else is made inert (Tab went on to the page behind, hidden under the
+   * scrim), except the scrim, whose click closes them. Undone when they close, when the window
+   * grows past the width where they are columns, and when another view is shown.
+   */
+  private updateModal(): void {
+    for (const el of this.inerted.splice(0)) el.inert = false;
+    const open = (name: string): boolean => this.element.classList.contains(name);
+    const overlay = !this.visible ? undefined : open('sidebar-open') && matchMedia(PHONE).matches ? this.sidebar : open('wire-open') && !matchMedia(WIDE).matches ? this.inspector.element : undefined;
+    if (!overlay?.isConnected) return;
+    // The overlay's siblings, and its ancestors' siblings, up to the body.
+    for (let node: Element = overlay; node.parentElement && node !== document.body; node = node.parentElement) {
+      for (const other of node.parentElement.children) {
+        if (other === node || other === this.scrim || !(other instanceof HTMLElement) || other.inert || other instanceof HTMLDialogElement) continue;
+        other.inert = true;
+        this.inerted.push(other);
+      }
+    }
   }
 
   private onKeyDown(e: KeyboardEvent): void {
