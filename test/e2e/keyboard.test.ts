@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { createRoom, skipWithoutBrowser, useHarness } from './harness.js';
+import { createRoom, send, skipWithoutBrowser, useHarness } from './harness.js';
 
 const skip = skipWithoutBrowser();
 
@@ -38,6 +38,11 @@ describe('web app: keyboard and screen readers', { skip }, () => {
     await postMany(s.h.base, room, 30);
     const grid = panel.getByRole('grid', { name: 'Wire events, oldest first' });
     await page.waitForFunction(() => document.querySelectorAll('.wire-list > li').length >= 30);
+    // Read receipts and their answers follow the messages: wait until no row came for 600 ms.
+    await page.waitForFunction(() => new Promise<boolean>((resolve) => {
+      const before = document.querySelectorAll('.wire-list > li').length;
+      setTimeout(() => resolve(document.querySelectorAll('.wire-list > li').length === before), 600);
+    }));
 
     // One Tab stop: from Clear, Tab lands on the newest row, and the next Tab leaves the list.
     await panel.getByRole('button', { name: 'Clear' }).focus();
@@ -146,5 +151,24 @@ describe('web app: keyboard and screen readers', { skip }, () => {
     await page.waitForFunction(() => document.querySelector('[inert]') === null);
     await page.getByLabel('Message', { exact: true }).focus();
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'message-input');
+  });
+});
+
+describe('web app: Compare shows a message the server holds back', { skip }, () => {
+  // One publish a second: the second and third of three sent at once are refused RATE_LIMITED
+  // for a while, and the SDK sends them again after the server's Retry-After.
+  const s = useHarness({ rateLimitPerSecond: 1, rateLimitBurst: 1 });
+
+  it('a message refused for a while (RATE_LIMITED) shows as being sent, in a polite live region, until it arrives', async () => {
+    const { page } = await s.open({ name: 'Rae', hash: '#/compare' });
+    await page.waitForFunction(() => document.querySelectorAll('section.pane[data-status="connected"]').length === 4);
+    const pending = page.getByRole('list', { name: 'Messages being sent' });
+    assert.equal(await pending.getAttribute('aria-live'), 'polite');
+    for (const text of ['held one', 'held two', 'held three']) await send(page, text);
+    await pending.getByText('Sending “held three”…').waitFor({ timeout: 3000 });
+    await page.screenshot({ path: '/tmp/e2e-compare-pending.png' });
+    for (const text of ['held one', 'held two', 'held three']) await page.locator('section.pane[data-transport="polling"] .arrivals li', { hasText: text }).waitFor({ timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelectorAll('.compare-pending li').length === 0);
+    assert.equal(await page.getByRole('alert').filter({ hasText: 'Not sent' }).count(), 0, 'nothing was refused for good');
   });
 });

@@ -15,6 +15,12 @@ export interface CompareViewOptions {
 
 const AUTO_SEND_MS = 2000;
 const STARTS_KEPT = 500;
+/**
+ * A message not acknowledged after this long shows as being sent (the SDK waits and sends it
+ * again while the server answers RATE_LIMITED, or while the pane is reconnecting); sooner, it
+ * would flash (and be read out) for every message.
+ */
+const PENDING_SHOWN_AFTER_MS = 400;
 
 /**
  * The Compare view: the same room joined four times, once per transport, side by side. A message
@@ -27,6 +33,8 @@ export class CompareView {
   private readonly grid: HTMLElement;
   private readonly intro: HTMLElement;
   private readonly error: HTMLElement;
+  /** Messages sent from here and not yet acknowledged (as the chat's pending bubbles). */
+  private readonly pendingList: HTMLOListElement;
   private readonly started = new Map<string, number>();
   private sendFrom: TransportName = 'websocket';
   private tick: number | undefined;
@@ -46,6 +54,7 @@ export class CompareView {
     this.grid = h('div', 'panes');
     this.intro = h('p', 'muted compare-intro');
     this.error = h('p', { class: 'field-error', attrs: { role: 'alert', hidden: true } });
+    this.pendingList = h('ol', { class: 'compare-pending', attrs: { 'aria-label': 'Messages being sent', 'aria-live': 'polite' } });
     this.element = h(
       'main',
       { class: 'compare', attrs: { 'aria-labelledby': 'compare-title' } },
@@ -63,6 +72,7 @@ export class CompareView {
         ),
       ),
       composer.element,
+      this.pendingList,
       this.error,
       h('p', 'chart-legend', 'Charts: bytes on the wire per second over the last 60 s, on the same scale in every pane; ', h('span', { class: 'mark-key', attrs: { 'aria-hidden': 'true' } }), ' marks the second a message arrived.'),
       this.grid,
@@ -105,6 +115,7 @@ export class CompareView {
     this.setAuto(false);
     const panes = this.panes;
     this.panes = [];
+    this.pendingList.replaceChildren();
     await Promise.all(panes.map((p) => p.close()));
   }
 
@@ -143,10 +154,29 @@ export class CompareView {
     const clientId = `cmp-${randomToken(16)}`;
     this.started.set(clientId, performance.now());
     if (this.started.size > STARTS_KEPT) this.started.delete(this.started.keys().next().value!);
-    client.publish(text, { clientId }).catch((err: unknown) => {
+    const sent = this.showPending(text);
+    client.publish(text, { clientId }).then(sent, (err: unknown) => {
+      sent();
       box?.restore(text, undefined);
       this.showError(`Not sent: ${err instanceof Error ? err.message : String(err)}`);
     });
+  }
+
+  /**
+   * Shows `text` as being sent once it has waited PENDING_SHOWN_AFTER_MS (before, a message the
+   * server refused for a while showed nothing until it arrived); the function returned takes it
+   * away.
+   */
+  private showPending(text: string): () => void {
+    let item: HTMLLIElement | undefined;
+    const timer = window.setTimeout(() => {
+      item = h('li', null, h('span', { class: 'spinner', attrs: { 'aria-hidden': 'true' } }), h('span', 'pending-text', `Sending “${text}”…`));
+      this.pendingList.append(item);
+    }, PENDING_SHOWN_AFTER_MS);
+    return () => {
+      window.clearTimeout(timer);
+      item?.remove();
+    };
   }
 
   private setAuto(on: boolean): void {
