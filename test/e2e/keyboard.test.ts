@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { createRoom, send, skipWithoutBrowser, useHarness } from './harness.js';
+import { createRoom, send, skipWithoutBrowser, useHarness, waitForMessage } from './harness.js';
 
 const skip = skipWithoutBrowser();
 
@@ -151,6 +151,42 @@ describe('web app: keyboard and screen readers', { skip }, () => {
     await page.waitForFunction(() => document.querySelector('[inert]') === null);
     await page.getByLabel('Message', { exact: true }).focus();
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'message-input');
+  });
+});
+
+describe('web app: search on a phone', { skip }, () => {
+  const s = useHarness();
+
+  it('the search results cover the conversation on a phone: Tab goes from the search box to the results, not through the hidden messages', async () => {
+    const room = 'keys-search';
+    await createRoom(s.h, room);
+    const { page } = await s.open({ name: 'Sam', hash: `#/room/${room}`, viewport: { width: 390, height: 760 } });
+    for (const text of ['needle one', 'needle two']) {
+      await send(page, text);
+      await waitForMessage(page, text);
+    }
+    const search = page.getByRole('searchbox', { name: 'Search messages' });
+    await search.fill('needle');
+    await search.press('Enter');
+    const results = page.getByRole('list', { name: 'Search results' }).getByRole('button');
+    await results.nth(1).waitFor();
+    await search.focus();
+    const stops: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      await page.keyboard.press('Tab');
+      stops.push(await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        return `${el.closest('.conversation') ? 'HIDDEN ' : ''}${el.tagName.toLowerCase()}.${el.className.split(' ')[0]} ${el.getAttribute('aria-label') ?? el.textContent?.trim().slice(0, 20)}`;
+      }));
+    }
+    assert.deepEqual(stops.filter((stop) => stop.startsWith('HIDDEN')), [], `Tab stops: ${stops.join(' | ')}`);
+    assert.ok(stops.some((stop) => stop.includes('needle')), `a result is reached: ${stops.join(' | ')}`);
+    // A result picked: the panel steps aside and the conversation is usable again.
+    await results.first().click();
+    await page.locator('li.msg.highlight').waitFor();
+    assert.equal(await page.locator('[inert]').count(), 0);
+    await page.getByRole('log').focus();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('role')), 'log');
   });
 });
 

@@ -56,6 +56,7 @@ export class SearchPanel {
       this.list,
       this.more,
     );
+    matchMedia(COVERS).addEventListener('change', () => this.updateCovered());
   }
 
   /** Empties and hides (another room was opened). */
@@ -67,7 +68,7 @@ export class SearchPanel {
 
   close(): void {
     const inside = this.panel.contains(document.activeElement);
-    this.panel.hidden = true;
+    this.setShown(false);
     this.list.replaceChildren();
     this.last = undefined;
     if (inside) this.input.focus();
@@ -81,7 +82,7 @@ export class SearchPanel {
     }
     this.query = q;
     const token = ++this.token;
-    this.panel.hidden = false;
+    this.setShown(true);
     this.list.replaceChildren();
     this.more.hidden = true;
     this.status.textContent = 'Searching…';
@@ -139,9 +140,26 @@ export class SearchPanel {
   /** Where the panel covers the conversation (narrow screens), it steps aside to show the message. */
   private pick(seq: number): void {
     if (matchMedia(COVERS).matches) {
-      this.panel.hidden = true;
+      this.setShown(false);
     }
     this.options.onPick(seq);
+  }
+
+  private setShown(shown: boolean): void {
+    this.panel.hidden = !shown;
+    this.updateCovered();
+  }
+
+  /**
+   * Where the panel covers the conversation (narrow screens), the conversation under it is
+   * inert: Tab went through its hidden messages and their Reply, React, Edit and Delete buttons
+   * before it reached the results.
+   */
+  private updateCovered(): void {
+    const covers = !this.panel.hidden && matchMedia(COVERS).matches;
+    for (const el of this.panel.parentElement?.children ?? []) {
+      if (el !== this.panel && el instanceof HTMLElement) el.inert = covers;
+    }
   }
 
   private onKeyDown(e: KeyboardEvent): void {
