@@ -98,6 +98,21 @@ describe('web app: keyboard and screen readers', { skip }, () => {
     await page.screenshot({ path: '/tmp/e2e-wire-keyboard.png' });
   });
 
+  it('the wire inspector\'s Pause is a button that says what it does, not a toggle that reads "Resume, pressed"', async () => {
+    const room = 'keys-pause';
+    await createRoom(s.h, room);
+    const { page } = await s.open({ name: 'Paula', hash: `#/room/${room}` });
+    const panel = page.getByRole('region', { name: 'Wire inspector' });
+    const pause = panel.getByRole('button', { name: 'Pause' });
+    assert.equal(await pause.getAttribute('aria-pressed'), null);
+    await pause.click();
+    const resume = panel.getByRole('button', { name: 'Resume' });
+    await resume.waitFor();
+    assert.equal(await resume.getAttribute('aria-pressed'), null, 'its name changes with the state: it is no toggle too');
+    await resume.click();
+    await pause.waitFor();
+  });
+
   it('the sidebar on a phone and the wire inspector below 1200 px lie over the page: Tab stays in them, the rest is inert, and closing gives the focus back to the toggle', async () => {
     const room = 'keys-overlay';
     await createRoom(s.h, room);

@@ -46,7 +46,9 @@ export class WireInspector {
     this.list = h('ol', { class: 'wire-list', attrs: { role: 'grid', 'aria-label': 'Wire events, oldest first' }, on: { keydown: (e) => this.onKeyDown(e), focusin: (e) => this.onFocusIn(e) } });
     this.totals = h('p', { class: 'wire-totals', attrs: { title: 'Payload bytes as the SDK sees them; each HTTP request also carries about 0.7 kB of headers' } });
     this.held = h('p', { class: 'wire-held', attrs: { hidden: true } });
-    this.pauseButton = h('button', { class: 'small', attrs: { type: 'button', 'aria-pressed': 'false' }, on: { click: () => this.togglePause() } }, icon('pause'), h('span', null, 'Pause'));
+    // An action button whose name says what it does ("Pause", "Resume"), not a toggle: with
+    // aria-pressed as well, a screen reader said "Resume, pressed" while paused.
+    this.pauseButton = h('button', { class: 'small', attrs: { type: 'button' }, on: { click: () => this.togglePause() } }, icon('pause'), h('span', null, 'Pause'));
     this.element = h(
       'section',
       { class: 'panel wire', attrs: { 'aria-labelledby': 'wire-title' } },
@@ -110,7 +112,6 @@ export class WireInspector {
 
   private togglePause(): void {
     this.paused = !this.paused;
-    this.pauseButton.setAttribute('aria-pressed', String(this.paused));
     replaceChildren(this.pauseButton, icon(this.paused ? 'play' : 'pause'), h('span', null, this.paused ? 'Resume' : 'Pause'));
     this.element.classList.toggle('paused', this.paused);
     if (!this.paused) {
