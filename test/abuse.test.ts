@@ -1178,4 +1178,24 @@ describe('abuse suite', () => {
       await s.server.close();
     }
   });
+  it('16. Range headers of the web app\'s files: a reversed, huge, multi or suffix range is ignored (the whole file, 200), a plain one served (206); none stops the server', async () => {
+    const s = await startServer();
+    try {
+      const whole = await httpFrom(`${s.url}/`);
+      assert.equal(whole.status, 200, 'the web app is built (npm run build) and served');
+      // Each of these threw out of sirv's file stream and ended the process (one GET from anyone).
+      for (const range of ['bytes=5-2', 'bytes=0-99999999999999999999', 'bytes=0-1,3-4', 'bytes=-5', 'bytes=x-y', 'items=0-1']) {
+        const r = await httpFrom(`${s.url}/`, { headers: { range } });
+        assert.equal(r.status, 200, `${range}: ${r.status}`);
+        assert.equal(r.body, whole.body, range);
+        assert.equal((await httpFrom(`${s.url}/healthz`)).status, 200, `the server still answers after ${range}`);
+      }
+      const part = await httpFrom(`${s.url}/`, { headers: { range: 'bytes=1-4' } });
+      assert.equal(part.status, 206);
+      assert.equal(part.body, whole.body.slice(1, 5));
+      assert.equal((await httpFrom(`${s.url}/`, { headers: { range: 'bytes=99999999-' } })).status, 416);
+    } finally {
+      await s.server.close();
+    }
+  });
 });

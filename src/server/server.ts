@@ -19,7 +19,7 @@ import { ConnectionRegistry } from './connection-registry.js';
 import type { ServerContext } from './context.js';
 import { countAnswer, refusePipelined } from './answer-close.js';
 import { answerClientError } from './client-error.js';
-import { closeAfter, isHttp2, sendJson, stopReading, type HttpRequest, type HttpResponse } from './http-util.js';
+import { closeAfter, cutResponse, isHttp2, sendJson, stopReading, type HttpRequest, type HttpResponse } from './http-util.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
 import { Limits } from './session/limits.js';
@@ -121,8 +121,25 @@ function browserSdkDir(): string | undefined {
  * `getHeader`, `writeHead`, `end` and a file stream piped into the response: HTTP/2's
  * compatibility objects have each of them (test/e2e/tls.test.ts loads the app over h2).
  */
-function serveFile(files: ReturnType<typeof sirv>, req: HttpRequest, res: HttpResponse, next: () => void): void {
-  files(req as IncomingMessage, res as ServerResponse, next);
+function serveFile(files: ReturnType<typeof sirv>, req: HttpRequest, res: HttpResponse, next: () => void, fail: (err: unknown) => void): void {
+  // sirv takes a Range header as it comes: `bytes=5-2`, or an end past 2^53, made its file
+  // stream throw, out of the request and the process (one GET stopped the server). Any Range but
+  // one plain `bytes=<first>-[<last>]` is ignored (RFC 9110 14.2 lets a server): the whole file, 200.
+  const range = req.headers.range;
+  if (range !== undefined && !plainRange(range)) delete req.headers.range;
+  try {
+    files(req as IncomingMessage, res as ServerResponse, next);
+  } catch (err) {
+    // Whatever else throws in there ends this answer, not the process.
+    if (res.headersSent) cutResponse(res);
+    else fail(err);
+  }
+}
+
+/** `bytes=<first>-` or `bytes=<first>-<last>` with first ≤ last, each short of 2^53 (what sirv reads right). */
+function plainRange(range: string): boolean {
+  const m = /^bytes=(\d{1,15})-(\d{0,15})$/.exec(range);
+  return m !== null && (m[2] === '' || Number(m[1]) <= Number(m[2]));
 }
 
 /**
@@ -354,7 +371,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     // `/switchboard-client.js` (and its source map): the SDK for pages without a bundler (docs/client.md).
     const files = sdkFiles && /^\/switchboard-client\.js(\.map)?$/.test(path) ? sdkFiles : staticFiles;
     if (files && (req.method === 'GET' || req.method === 'HEAD') && err.code === 'NOT_FOUND') {
-      serveFile(files, req, res, () => router.fail(res, err));
+      serveFile(files, req, res, () => router.fail(res, err), (e) => router.fail(res, e, req));
       return;
     }
     router.fail(res, err);
