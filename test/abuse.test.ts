@@ -1198,4 +1198,28 @@ describe('abuse suite', () => {
       await s.server.close();
     }
   });
+  it('17. a keyed server\'s guest cannot use a user\'s presence ticket (one read from a URL in a log): not to keep the user present, not to make it leave; a guest\'s ticket still serves guests', async () => {
+    const secret = randomBytes(32).toString('base64');
+    const s = await startServer({ jwtSecret: secret, guests: 'read', guestRooms: ['lobby'] });
+    try {
+      const ann = await mintToken(secret, { sub: 'ann', rooms: { lobby: ['read', 'write'] }, ttlSec: 600 });
+      const joined = await httpFrom(`${s.url}/api/rooms/lobby/presence`, { method: 'POST', headers: { authorization: `Bearer ${ann}` } });
+      assert.equal(joined.status, 201, joined.body);
+      const annTicket = encodeURIComponent((joined.json() as { session: string }).session);
+      // Before, a user's ticket was refused to other users but taken from any guest.
+      for (const [method, path] of [['GET', 'poll'], ['GET', 'longpoll'], ['DELETE', 'presence']] as const) {
+        const r = await httpFrom(`${s.url}/api/rooms/lobby/${path}?session=${annTicket}${path === 'longpoll' ? '&timeout=0' : ''}`, { method, localAddress: '127.0.0.2' });
+        assert.equal(r.status, 400, `${method} ${path}: ${r.body}`);
+        assert.equal(codeOf(r), 'INVALID_SESSION', `${method} ${path}`);
+      }
+      // A guest's ticket is good for any guest (guests have no proof of who they are): unchanged.
+      const guest = await httpFrom(`${s.url}/api/rooms/lobby/presence`, { method: 'POST', localAddress: '127.0.0.2' });
+      assert.equal(guest.status, 201, guest.body);
+      const guestTicket = encodeURIComponent((guest.json() as { session: string }).session);
+      assert.equal((await httpFrom(`${s.url}/api/rooms/lobby/poll?session=${guestTicket}`, { localAddress: '127.0.0.3' })).status, 200);
+      assert.equal((await httpFrom(`${s.url}/api/rooms/lobby/poll?session=${annTicket}`, { headers: { authorization: `Bearer ${ann}` } })).status, 200, 'its user still polls with it');
+    } finally {
+      await s.server.close();
+    }
+  });
 });

@@ -853,6 +853,10 @@ export class Session implements Closable {
     const claims = this.ctx.tickets.verify(ticket, room);
     // A user's ticket is good for that user only; a guest's for any guest (guests have no proof of who they are).
     if (this.principal.kind === 'user' && claims.member !== this.principal.member) throw new SwitchboardError('INVALID_SESSION', 'issued to another member');
+    // Nor for a guest: a keyed server names its guests after their connection (guest-<id>), so a
+    // ticket that names anyone else is a user's (or the API key's), which a guest holding it (from
+    // a URL in a log) would otherwise keep present. An open server's guests are who they claim.
+    if (this.principal.kind === 'guest' && !this.ctx.policy.open && claims.member !== `guest-${claims.connectionId}`) throw new SwitchboardError('INVALID_SESSION', 'issued to another member');
     if (!this.output) this.checkedTicket = new CheckedTicket(ticket, room, this.principal, claims);
     return claims;
   }
