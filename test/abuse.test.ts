@@ -5,8 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { pino } from 'pino';
@@ -1220,6 +1223,25 @@ describe('abuse suite', () => {
       assert.equal((await httpFrom(`${s.url}/api/rooms/lobby/poll?session=${annTicket}`, { headers: { authorization: `Bearer ${ann}` } })).status, 200, 'its user still polls with it');
     } finally {
       await s.server.close();
+    }
+  });
+  it('18. a web app file removed while the server runs (the app rebuilt in place): asking for it cuts that answer, the server goes on', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-abuse-18-'));
+    writeFileSync(path.join(dir, 'index.html'), '<p>app</p>');
+    writeFileSync(path.join(dir, 'old.js'), 'old();');
+    const s = await startServer({ staticDir: dir });
+    try {
+      assert.equal((await httpFrom(`${s.url}/old.js`)).body, 'old();');
+      // sirv lists the files at start-up and streams one without listening for its errors: the
+      // ENOENT of a file gone since ended the process.
+      rmSync(path.join(dir, 'old.js'));
+      const gone = await httpFrom(`${s.url}/old.js`).then((r) => r.status, (err: NodeJS.ErrnoException) => err.code);
+      assert.ok(gone === 'ECONNRESET' || gone === 500 || gone === 404, `the answer is cut or refused: ${gone}`);
+      assert.equal((await httpFrom(`${s.url}/healthz`)).status, 200, 'the server still answers');
+      assert.equal((await httpFrom(`${s.url}/`)).body, '<p>app</p>');
+    } finally {
+      await s.server.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type https from 'node:https';
 import type { Http2SecureServer } from 'node:http2';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import sirv from 'sirv';
@@ -127,12 +127,19 @@ function serveFile(files: ReturnType<typeof sirv>, req: HttpRequest, res: HttpRe
   // one plain `bytes=<first>-[<last>]` is ignored (RFC 9110 14.2 lets a server): the whole file, 200.
   const range = req.headers.range;
   if (range !== undefined && !plainRange(range)) delete req.headers.range;
+  // Whatever fails in there ends this answer, not the process: a 500, or the answer cut when its head is out.
+  const failed = (err: unknown): void => {
+    fail(err);
+    if (res.headersSent) cutResponse(res);
+  };
+  // sirv pipes a file stream into the answer with no listener for its errors, after its head: a
+  // file gone since start-up (the app rebuilt while the server runs, and a page asking for its
+  // old assets) ended the process with ENOENT.
+  res.once('pipe', (file: Readable) => file.once('error', failed));
   try {
     files(req as IncomingMessage, res as ServerResponse, next);
   } catch (err) {
-    // Whatever else throws in there ends this answer, not the process.
-    if (res.headersSent) cutResponse(res);
-    else fail(err);
+    failed(err);
   }
 }
 
