@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { hash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,7 @@ import { MemoryPresenceStore } from '../src/server/presence/memory-presence-stor
 import { mintToken } from '../src/server/auth/mint-token.js';
 import { MemoryStore } from '../src/server/store/memory-store.js';
 import { WsProbe, postJson, request, startServer, waitFor, type HttpAnswer } from './helpers.js';
+import { makeCertificate, skipWithoutOpenssl } from './helpers/certificate.js';
 
 type Started = Awaited<ReturnType<typeof startServer>>;
 
@@ -1199,6 +1201,38 @@ describe('abuse suite', () => {
       assert.equal((await httpFrom(`${s.url}/`, { headers: { range: 'bytes=99999999-' } })).status, 416);
     } finally {
       await s.server.close();
+    }
+  });
+
+  it('16b. the same Range headers over HTTP/2 (TLS): ignored, the server goes on', { skip: skipWithoutOpenssl() }, async () => {
+    const cert = makeCertificate();
+    const s = await startServer({ tlsCert: cert.cert, tlsKey: cert.key });
+    const session = http2.connect(`https://localhost:${s.port}`, { ca: readFileSync(cert.cert) });
+    session.on('error', () => {});
+    const get = (headers: Record<string, string>): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        const stream = session.request({ ':path': '/', ...headers });
+        let status = 0;
+        let body = '';
+        stream.on('response', (h) => (status = Number(h[':status'])));
+        stream.setEncoding('utf8');
+        stream.on('data', (c: string) => (body += c));
+        stream.on('end', () => resolve({ status, body }));
+        stream.on('error', reject);
+      });
+    try {
+      const whole = await get({});
+      assert.equal(whole.status, 200);
+      for (const range of ['bytes=5-2', 'bytes=0-99999999999999999999']) {
+        const r = await get({ range });
+        assert.equal(r.status, 200, range);
+        assert.equal(r.body, whole.body, range);
+      }
+      assert.equal((await get({ range: 'bytes=1-4' })).body, whole.body.slice(1, 5));
+    } finally {
+      session.close();
+      await s.server.close();
+      rmSync(cert.dir, { recursive: true, force: true });
     }
   });
   it('17. a keyed server\'s guest cannot use a user\'s presence ticket (one read from a URL in a log): not to keep the user present, not to make it leave; a guest\'s ticket still serves guests', async () => {
