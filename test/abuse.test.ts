@@ -726,6 +726,35 @@ describe('abuse suite', () => {
     }
   });
 
+  it('7c. an IPv6 host counts as its /64: sending from the next address of its /64 refills no budget of an address (HTTP and WebSocket, behind --trust-proxy); IPv4 written as IPv6 is its IPv4 address', async () => {
+    const s = await startServer({ maxRooms: 100, createRatePerSecond: 1000, roomsPerDay: 3, trustProxy: true });
+    const from = (address: string): Record<string, string> => ({ 'x-forwarded-for': address });
+    const create = (room: string, address: string): Promise<HttpAnswer> => httpFrom(`${s.url}/api/rooms/${room}`, { method: 'PUT', headers: from(address) });
+    try {
+      // One host's /64, a new address for every request (a client picks any of 2^64): before, each had a day of its own.
+      const made = [];
+      for (let i = 1; i <= 4; i++) made.push((await create(`v6-${i}`, `2001:db8:1:2::${i.toString(16)}`)).status);
+      assert.deepEqual(made, [201, 201, 201, 429]);
+      assert.equal((await create('v6-long', '2001:0db8:0001:0002:ffff:eeee:dddd:cccc')).status, 429, 'the same /64 written in full');
+      const probe = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`, { headers: from('2001:db8:1:2:abcd::1') });
+      try {
+        await probe.opened;
+        await probe.next('welcome');
+        probe.ws.send(JSON.stringify({ type: 'subscribe', room: 'v6-ws', create: true }));
+        assert.equal((await probe.next('error')).code, 'RATE_LIMITED', 'over WebSocket too');
+      } finally {
+        probe.close();
+      }
+      assert.equal((await create('other-64', '2001:db8:1:3::1')).status, 201, 'the next /64 is another host');
+      // IPv4 clients written as IPv6 (a dual-stack listener, a proxy) stay one per IPv4 address.
+      for (let i = 1; i <= 3; i++) assert.equal((await create(`v4-${i}`, '::ffff:10.0.0.1')).status, 201);
+      assert.equal((await create('v4-4', '10.0.0.1')).status, 429, '::ffff:10.0.0.1 is 10.0.0.1');
+      assert.equal((await create('v4-other', '::ffff:10.0.0.2')).status, 201, 'another IPv4 address');
+    } finally {
+      await s.server.close();
+    }
+  });
+
   it('7. the room cap is atomic: 300 concurrent creations from several addresses fill it exactly, WebSocket creations cannot pass it', async () => {
     const maxRooms = 50;
     const s = await startServer({ maxRooms, createRatePerSecond: 1000 });

@@ -25,7 +25,7 @@ import { Hub, type HubEvent } from './hub.js';
 import { Limits } from './session/limits.js';
 import type { SwitchboardHooks } from './session/hooks.js';
 import { LogLimiter } from './session/log-limiter.js';
-import { clientAddress, normalizeOrigins } from './session/handshake.js';
+import { clientAddress, clientOf, normalizeOrigins } from './session/handshake.js';
 import { Policy } from './session/policy.js';
 import { Session } from './session/session.js';
 import { PresenceTickets } from './session/presence-ticket.js';
@@ -164,13 +164,14 @@ function capSocketsPerAddress(server: NetServer, max: number, metrics: Metrics):
   // One listener for every socket, no closure per connection: a socket keeps the peer address it
   // was first asked for, also once closed.
   function closed(this: Socket): void {
-    const address = this.remoteAddress ?? 'unknown';
+    const address = clientOf(this.remoteAddress ?? 'unknown');
     const left = (open.get(address) ?? 1) - 1;
     if (left <= 0) open.delete(address);
     else open.set(address, left);
   }
   server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? 'unknown';
+    // An IPv6 host's sockets count together, whichever address of its /64 they come from.
+    const address = clientOf(socket.remoteAddress ?? 'unknown');
     const n = (open.get(address) ?? 0) + 1;
     if (n > max) {
       metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
