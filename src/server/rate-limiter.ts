@@ -16,8 +16,7 @@ export class RateLimiter {
 
   /** Takes a token; false when the bucket is empty (the caller refuses the action). */
   take(now = performance.now()): boolean {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
-    this.last = now;
+    this.refill(now);
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
@@ -28,13 +27,24 @@ export class RateLimiter {
    * to `-burst`: the next takes are refused until the bucket refilled past it.
    */
   charge(n: number, now = performance.now()): void {
-    this.tokens = Math.max(-this.burst, Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate) - n);
+    this.refill(now);
+    this.tokens = Math.max(-this.burst, this.tokens - n);
+  }
+
+  /**
+   * Adds what accrued since the last call. A `now` before it (a time read before this bucket was
+   * made: Limits.take reads it first) adds nothing: a negative time took tokens away, and a new
+   * bucket of one token (`--rate-burst 1`, `--rooms-per-day 1`) refused its first take.
+   */
+  private refill(now: number): void {
+    if (now <= this.last) return;
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
     this.last = now;
   }
 
   /** Seconds until the next token (0 when one is there). */
   secondsUntilNext(now = performance.now()): number {
-    const tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    const tokens = Math.min(this.burst, this.tokens + (Math.max(0, now - this.last) / 1000) * this.rate);
     return tokens >= 1 ? 0 : (1 - tokens) / this.rate;
   }
 
