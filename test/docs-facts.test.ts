@@ -1,7 +1,7 @@
 /**
  * Statements of the docs that name things of the code, kept true by reading the code:
  * - docs/architecture.md names every module of src/server, and every module it names exists;
- * - every path of the repository the docs name exists;
+ * - every path of the repository the docs name exists, and every link to a document and heading leads to one;
  * - wherever the docs pair a flag with its environment variable (`--flag` (`ENV`)), that is the pair of src/server/options.ts;
  * - operations.md's "Where each option lives" lists every option of `serve` once;
  * - client.md's table of connect options gives the SDK's defaults (src/client/options.ts);
@@ -45,6 +45,40 @@ describe('docs name what the code has', () => {
       }
     }
     assert.deepEqual(problems, []);
+  });
+
+  it('every link to a document of the repository, and to a heading of one, leads to it', () => {
+    /** The anchors GitHub makes of a document's headings. */
+    const anchors = (file: string): Set<string> => {
+      const out = new Set<string>();
+      const seen = new Map<string, number>();
+      let inFence = false;
+      for (const line of read(file).split('\n')) {
+        if (/^\s*(```|~~~)/.test(line)) inFence = !inFence;
+        const m = inFence ? null : /^#{1,6}\s+(.*?)\s*$/.exec(line);
+        if (!m) continue;
+        const slug = m[1]!.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+        const n = seen.get(slug) ?? 0;
+        seen.set(slug, n + 1);
+        out.add(n === 0 ? slug : `${slug}-${n}`);
+      }
+      return out;
+    };
+    const problems: string[] = [];
+    let links = 0;
+    for (const file of docFiles()) {
+      for (const m of read(file).matchAll(/\]\(([^)\s#]*)(?:#([^)\s]+))?\)/g)) {
+        if (/^[a-z]+:/.test(m[1]!)) continue; // https:, mailto:
+        const target = m[1] ? path.posix.normalize(path.posix.join(path.posix.dirname(file), m[1])) : file;
+        if (!existsSync(path.join(ROOT, target))) problems.push(`${file}: ${m[0]}: no ${target}`);
+        else if (m[2] !== undefined && target.endsWith('.md')) {
+          links++;
+          if (!anchors(target).has(m[2])) problems.push(`${file}: ${m[0]}: no heading #${m[2]} in ${target}`);
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+    assert.ok(links >= 40, `found the links to headings (${links})`);
   });
 
   it('a flag given with its environment variable is given with its own', () => {
