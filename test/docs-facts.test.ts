@@ -3,7 +3,7 @@
  * - docs/architecture.md names every module of src/server, and every module it names exists;
  * - every path of the repository the docs name exists, and every link to a document and heading leads to one;
  * - wherever the docs pair a flag with its environment variable (`--flag` (`ENV`)), that is the pair of src/server/options.ts;
- * - operations.md's "Where each option lives" lists every option of `serve` once;
+ * - operations.md's "Where each option lives" lists every option of `serve` once, and its metrics table every `command` a session counts;
  * - client.md's table of connect options gives the SDK's defaults (src/client/options.ts);
  * - client.md's size of the browser build is that of the build (within 1 kB, or 3% of it), when built.
  * The examples of the docs are run by test/docs-examples.test.ts.
@@ -108,6 +108,18 @@ describe('docs name what the code has', () => {
     assert.deepEqual(listed.filter((f, i) => listed.indexOf(f) !== i), [], 'listed twice');
     assert.deepEqual(OPTION_LIST.map((o) => o.flag).filter((f) => !listed.includes(f)), [], 'options not listed');
     assert.deepEqual(listed.filter((f) => !OPTION_LIST.some((o) => o.flag === f)), [], 'listed, but no option of serve');
+  });
+
+  it("operations.md names every command of switchboard_commands_total, and no other", () => {
+    // Every command a session counts goes through Session.run or Session.record, named by a literal.
+    const session = read('src/server/session/session.ts');
+    const counted = new Set([...session.matchAll(/this\.(?:run|record)(?:<[^>]*>)?\(\s*'([a-z-]+)'/g)].map((m) => m[1]!));
+    const row = read('docs/operations.md').split('\n').find((l) => l.startsWith('| `switchboard_commands_total`'));
+    assert.ok(row, 'operations.md has a row of switchboard_commands_total');
+    const listed = new Set([...row.slice(row.indexOf('is one of'), row.indexOf('`transport` is')).matchAll(/`([a-z-]+)`/g)].map((m) => m[1]!));
+    assert.ok(counted.size >= 20, `found the commands of session.ts (${counted.size})`);
+    assert.deepEqual([...counted].filter((c) => !listed.has(c)), [], 'commands operations.md does not name');
+    assert.deepEqual([...listed].filter((c) => !counted.has(c)), [], 'commands operations.md names that no session counts');
   });
 
   it("client.md's connect options give the SDK's defaults", () => {
