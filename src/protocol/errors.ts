@@ -32,7 +32,7 @@ export const ERRORS = {
   MESSAGE_TOO_LARGE: { status: 413, close: 1009, message: 'The message is larger than the limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json' },
   HEADERS_TOO_LARGE: { status: 431, message: 'The request line and headers are larger than the limit' },
-  RATE_LIMITED: { status: 429, close: 4008, message: 'Too many messages: slow down' },
+  RATE_LIMITED: { status: 429, close: 4008, message: 'Too many requests: slow down' },
   INTERNAL: { status: 500, close: 1011, message: 'Internal error' },
   TOO_MANY_CONNECTIONS: { status: 503, close: 1013, message: 'The server is at its connection limit' },
   TOO_MANY_CONNECTIONS_FROM_YOU: { status: 429, close: 4009, message: 'Your address or member holds as many connections as it may' },
