@@ -55,7 +55,7 @@ describe('web app: authentication with dev login', { skip }, () => {
   it('asks for a name, logs in through dev login, and chats under the token’s name', async () => {
     // The server refuses clients without a token.
     assert.equal((await fetch(`${h.base}/api/rooms`)).status, 401);
-    assert.deepEqual(await (await fetch(`${h.base}/api/auth`)).json(), { auth: 'token', guests: 'none', guestRooms: ['lobby'], devLogin: true });
+    assert.deepEqual(await (await fetch(`${h.base}/api/auth`)).json(), { auth: 'token', guests: 'none', guestRooms: ['lobby'], devLogin: true, maxMessageBytes: 64 * 1024 });
 
     const ann = await open({ waitConnected: false });
     const logins = watchRequests(ann.page, '/api/dev/login');

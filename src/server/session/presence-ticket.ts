@@ -68,16 +68,6 @@ export class PresenceTickets {
     return this.verified.get(ticket)?.issued;
   }
 
-  /**
-   * The sender id of a one-request client of an open server that names nobody (`anon-` and this):
-   * the same for one address on every node that shares the key, so its retries (same clientId)
-   * are recognised. Keyed: a plain hash of the address, shown in history to every reader, gave
-   * the address back to anyone who hashed the IPv4 space (or the few addresses they suspected).
-   */
-  anonymousId(address: string): string {
-    return createHmac('sha256', this.key).update(`anonymous sender\0${address}`).digest('base64url').slice(0, 12);
-  }
-
   private sign(payload: string): string {
     return createHmac('sha256', this.key).update(payload).digest('base64url');
   }
