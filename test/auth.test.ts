@@ -465,4 +465,33 @@ describe('several nodes: disconnect everywhere, webhooks once', { skip: await re
     }
     again.close();
   });
+
+  it('a node started after a disconnect order still refuses the disconnected poller\'s old presence ticket (the order is shared through Redis)', async () => {
+    const [a] = nodes as [Started, Started];
+    const api = { authorization: 'Bearer k', 'content-type': 'application/json' };
+    assert.equal((await request(`${a.url}/api/rooms/late`, { method: 'PUT', headers: api })).status, 201);
+    const eve = jwt({ sub: 'eve', name: 'Eve', rooms: { late: ['read', 'write'] }, exp: now() + 600 });
+    const auth = { authorization: `Bearer ${eve}` };
+    const joined = await request(`${a.url}/api/rooms/late/presence`, { method: 'POST', headers: auth });
+    assert.equal(joined.status, 201);
+    const ticket = (joined.json() as { session: string }).session;
+    assert.equal((await request(`${a.url}/api/rooms/late/members/eve`, { method: 'DELETE', headers: api })).status, 204);
+    // A node that starts (or restarts) after the order, before the poller's next poll.
+    const c = await startServer({ store: 'redis', redisUrl, redisPrefix: prefix, jwtSecret: SECRET, apiKey: 'k', presenceGraceMs: 300 });
+    try {
+      // Before: node C had never heard the order and let the old ticket's polls in (200), so the
+      // poller was never told and stayed present.
+      for (const path of ['poll', 'longpoll']) {
+        const polled = await request(`${c.url}/api/rooms/late/${path}?timeout=100&session=${encodeURIComponent(ticket)}`, { headers: auth });
+        assert.deepEqual([path, polled.status, (polled.json() as { code?: string }).code], [path, 403, 'MEMBER_DISCONNECTED']);
+      }
+      // Joining again (a ticket issued after the order) goes through on it.
+      const back = await request(`${c.url}/api/rooms/late/presence`, { method: 'POST', headers: auth });
+      assert.equal(back.status, 201);
+      const fresh = (back.json() as { session: string }).session;
+      assert.equal((await request(`${c.url}/api/rooms/late/poll?session=${encodeURIComponent(fresh)}`, { headers: auth })).status, 200);
+    } finally {
+      await c.server.close();
+    }
+  });
 });

@@ -4,7 +4,7 @@ import { SwitchboardError } from '../protocol/errors.js';
 import { jsonEqual } from '../protocol/payload.js';
 import type { Ack, Entry, EntryDraft, HistoryPage, PollResult, ReadReceipt, RoomInfo, Sender, TransportName, TypingNotice } from '../protocol/types.js';
 import { Batch, entryJson } from './batch.js';
-import type { Broker, BrokerMessage } from './broker/broker.js';
+import { MAX_DISCONNECTS_REMEMBERED, type Broker, type BrokerMessage } from './broker/broker.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { PresenceStore } from './presence/presence-store.js';
@@ -94,8 +94,6 @@ export const PRESENCE_NOTICE_MAX_MEMBERS = 100;
  * (TICKET_MAX_AGE_MS); one issued after it (the member joined again) goes through.
  */
 export const KICK_MEMORY_MS = 60_000;
-/** Disconnect orders remembered at most (the oldest forgotten first): bounded whatever the orders' rate. */
-const MAX_KICKS_REMEMBERED = 10_000;
 
 /** Entries read from the store per call while an answer is filled: bounds the memory one request holds. */
 const READ_CHUNK = 64;
@@ -306,7 +304,7 @@ export class Hub {
    * Members an administrator disconnected lately, by `member` and room (`member\n` for every
    * room), oldest first: when. A poller holds no connection between its requests for the order
    * to end; its next request is refused instead (Session.refuseKicked). Kept as long as a
-   * presence ticket is good, at most MAX_KICKS_REMEMBERED.
+   * presence ticket is good, at most MAX_DISCONNECTS_REMEMBERED.
    */
   private readonly kicked = new Map<string, number>();
   /** Receipts sent within the last RECEIPT_INTERVAL_MS, by room and member, and the latest held back since. */
@@ -930,6 +928,17 @@ export class Hub {
     }
   }
 
+  /**
+   * Remembers the disconnect orders the other nodes shared (Broker.recentDisconnects): called at
+   * start-up, since a node started after an order never heard it, and would let in the polls of
+   * the connection it ended that had not come back yet.
+   */
+  async recallDisconnects(): Promise<void> {
+    const orders = (await this.options.broker.recentDisconnects?.()) ?? [];
+    const now = Date.now();
+    for (const order of [...orders].sort((x, y) => x.at - y.at)) this.noteKicked(order.member, order.room, Math.min(order.at, now));
+  }
+
   /** True while some disconnect order is remembered (a poll need look no further otherwise). */
   get anyKicked(): boolean {
     return this.kicked.size > 0;
@@ -949,7 +958,7 @@ export class Hub {
     // Moved to the end: the map stays in (nearly) time order, so forgetting starts at its front.
     this.kicked.delete(key);
     this.kicked.set(key, at);
-    if (this.kicked.size > MAX_KICKS_REMEMBERED) this.kicked.delete(this.kicked.keys().next().value!);
+    if (this.kicked.size > MAX_DISCONNECTS_REMEMBERED) this.kicked.delete(this.kicked.keys().next().value!);
     this.forgetKicks(Date.now());
   }
 

@@ -568,6 +568,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       }
       await opening(`open ${storeName}`, store.init());
       await opening(`open ${brokerName}`, broker.init());
+      // Not fatal: without them this node refuses only the orders it hears from now on.
+      await hub.recallDisconnects().catch((err: unknown) => logger.warn({ err }, 'could not read the recent disconnect orders'));
       if (presence.init) await opening(`open ${presenceName}`, presence.init());
       if (!presenceKey(config) && config.redisUrl) tickets.setKey(await opening(`read the presence key from Redis${redisAt}`, sharedPresenceKey(config.redisUrl, config.redisPrefix, logger)));
       await opening(`create the room ${DEFAULT_ROOM} in ${storeName}`, hub.room(DEFAULT_ROOM, true));

@@ -15,6 +15,17 @@ export type BrokerMessage =
    */
   | { kind: 'disconnect'; member: string; room?: string; at?: number };
 
+/** An administrator's disconnect order as remembered (see Broker.recentDisconnects). */
+export interface DisconnectOrder {
+  member: string;
+  room?: string;
+  /** When it was ordered (ms). */
+  at: number;
+}
+
+/** Disconnect orders remembered at most, by a hub and by what shares them (the oldest forgotten first): bounded whatever the orders' rate. */
+export const MAX_DISCONNECTS_REMEMBERED = 10_000;
+
 /**
  * Live fan-out between the nodes that serve the same rooms. The contract:
  *
@@ -45,6 +56,13 @@ export interface Broker {
    * need N unwatches. A broker without these methods delivers every room to every node.
    */
   watch?(room: string): Promise<void>;
+  /**
+   * The disconnect orders of the last TICKET_MAX_AGE_MS (at most MAX_DISCONNECTS_REMEMBERED, the
+   * latest), as shared by the nodes (optional): a node that starts reads them, so the polls it
+   * serves refuse the tickets those orders ended as the nodes that heard them do. A broker
+   * without it (local: one node) shares none.
+   */
+  recentDisconnects?(): Promise<readonly DisconnectOrder[]>;
   unwatch?(room: string): void;
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import { SwitchboardError } from '../../protocol/errors.js';
 import { closeRedisClient, createRedisClient, isCluster, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
-import { roomOf, type Broker, type BrokerMessage } from './broker.js';
+import { TICKET_MAX_AGE_MS } from '../session/presence-ticket.js';
+import { MAX_DISCONNECTS_REMEMBERED, roomOf, type Broker, type BrokerMessage, type DisconnectOrder } from './broker.js';
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions extends RedisConnectionOptions {
@@ -22,7 +23,9 @@ const MAX_BACKLOG = 10_000;
  * while it watches the room (see Broker.watch): a node hears the rooms it has local subscribers
  * for and nothing else. Its hash tag `{room}` puts the channel in the room's slot, so in a Redis
  * Cluster a room's traffic stays on the shard that holds its keys. Administrators' disconnect
- * orders go on `${prefix}bus`, which every node listens to from `init` on. A node hears its own
+ * orders go on `${prefix}bus`, which every node listens to from `init` on, and are kept in the
+ * sorted set `${prefix}disconnects` (by when, the latest MAX_DISCONNECTS_REMEMBERED of the last
+ * TICKET_MAX_AGE_MS) for the nodes that start later (recentDisconnects). A node hears its own
  * messages the same way as the others'.
  *
  * At most once on the wire: a message published while a node's subscription is being
@@ -40,6 +43,8 @@ export class RedisBroker implements Broker {
   private readonly subscriber: RedisClient;
   private readonly prefix: string;
   private readonly globalChannel: string;
+  /** The sorted set of the recent disconnect orders: `[member, room]` as JSON, scored by when. */
+  private readonly disconnectsKey: string;
   private readonly connectTimeoutMs: number;
   private handler: (message: BrokerMessage) => void = () => {};
   private reconnectHandler: () => void = () => {};
@@ -57,6 +62,7 @@ export class RedisBroker implements Broker {
   constructor(options: RedisBrokerOptions) {
     this.prefix = options.prefix;
     this.globalChannel = `${options.prefix}bus`;
+    this.disconnectsKey = `${options.prefix}disconnects`;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     this.publisher = createRedisClient(options.url, { connectionName: 'switchboard-broker-pub', ...options });
     this.subscriber = createRedisClient(options.url, { connectionName: 'switchboard-broker-sub', ...options, shardedSubscribers: true });
@@ -140,6 +146,9 @@ export class RedisBroker implements Broker {
   async publish(message: BrokerMessage): Promise<void> {
     const room = roomOf(message);
     try {
+      // Kept before it is sent: a node that starts once it was sent finds it (sent again with
+      // the message when Redis did not take it; adding it twice changes nothing).
+      if (message.kind === 'disconnect') await this.keepDisconnect(message.member, message.room, message.at ?? Date.now());
       await this.publisher.spublish(room === undefined ? this.globalChannel : this.roomChannel(room), JSON.stringify(message));
     } catch {
       // Ephemeral notices are dropped; entries and administrators' orders are sent again later.
@@ -147,6 +156,23 @@ export class RedisBroker implements Broker {
       this.backlog.push(message);
       if (this.backlog.length > MAX_BACKLOG) this.backlog.shift();
     }
+  }
+
+  /** The disconnect orders kept in Redis (see the class comment), oldest first. */
+  async recentDisconnects(): Promise<readonly DisconnectOrder[]> {
+    const flat = await this.publisher.zrangebyscore(this.disconnectsKey, Date.now() - TICKET_MAX_AGE_MS, '+inf', 'WITHSCORES');
+    const orders: DisconnectOrder[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      let who: unknown;
+      try {
+        who = JSON.parse(flat[i]!);
+      } catch {
+        continue; // Not ours: ignore.
+      }
+      if (!Array.isArray(who) || typeof who[0] !== 'string') continue;
+      orders.push({ member: who[0], ...(typeof who[1] === 'string' ? { room: who[1] } : {}), at: Number(flat[i + 1]) });
+    }
+    return orders;
   }
 
   /** The handler runs inside ioredis's reply parsing: it must not throw. */
@@ -211,6 +237,17 @@ export class RedisBroker implements Broker {
     }
     this.subscribed = true;
     this.reconnectHandler();
+  }
+
+  /** Adds an order to `${prefix}disconnects` and drops what is past its bounds (age, count), in one transaction of one key. */
+  private async keepDisconnect(member: string, room: string | undefined, at: number): Promise<void> {
+    await this.publisher
+      .multi()
+      .zadd(this.disconnectsKey, at, JSON.stringify([member, room ?? null]))
+      .zremrangebyscore(this.disconnectsKey, '-inf', `(${Date.now() - TICKET_MAX_AGE_MS}`)
+      .zremrangebyrank(this.disconnectsKey, 0, -MAX_DISCONNECTS_REMEMBERED - 1)
+      .pexpire(this.disconnectsKey, TICKET_MAX_AGE_MS)
+      .exec();
   }
 
   private async flushBacklog(): Promise<void> {
