@@ -43,7 +43,13 @@ export interface WorkerIdentity {
 }
 
 /** A request of a worker, answered by one `res` with its `id`. */
-export type PrimaryCall = { op: 'hello' } | { op: 'watch'; room: string } | { op: 'presence'; call: PresenceCall } | { op: 'metrics' };
+export type PrimaryCall =
+  | { op: 'hello' }
+  | { op: 'watch'; room: string }
+  | { op: 'presence'; call: PresenceCall }
+  | { op: 'metrics' }
+  /** The disconnect orders the relay remembers (Relay.recentDisconnects), for a worker that starts. */
+  | { op: 'disconnects' };
 
 /** Worker → primary. */
 export type ToPrimary =

@@ -76,6 +76,8 @@ export class PrimaryServices {
         return runPresenceCall(this.o.presence, call.call);
       case 'metrics':
         return this.o.metrics();
+      case 'disconnects':
+        return this.relay.recentDisconnects();
     }
   }
 }

@@ -1,5 +1,6 @@
-import type { BrokerMessage } from '../broker/broker.js';
-import { roomOf } from '../broker/broker.js';
+import type { BrokerMessage, DisconnectOrder } from '../broker/broker.js';
+import { MAX_DISCONNECTS_REMEMBERED, roomOf } from '../broker/broker.js';
+import { TICKET_MAX_AGE_MS } from '../session/presence-ticket.js';
 import type { IpcPort, ToWorker } from './ipc-protocol.js';
 
 /**
@@ -25,12 +26,16 @@ interface Node {
  * sent them. The ports gather what goes to each worker over one turn of the primary's event loop
  * (BatchingPort: one IPC message per worker per turn, as serializing and writing is most of the
  * primary's cost per message); nothing is sent to a worker that is gone, nor past
- * MAX_WORKER_BACKLOG to one that does not read.
+ * MAX_WORKER_BACKLOG to one that does not read. It remembers the disconnect orders (the latest
+ * MAX_DISCONNECTS_REMEMBERED of the last TICKET_MAX_AGE_MS) for the workers that start later
+ * (a rolling restart's, one that replaces a dead one): see Broker.recentDisconnects.
  */
 export class Relay {
   private readonly nodes = new Map<number, Node>();
   /** Workers watching each room. */
   private readonly watchers = new Map<string, Set<number>>();
+  /** Disconnect orders by `member\nroom` (`member\n` for every room), oldest first. */
+  private readonly disconnects = new Map<string, DisconnectOrder>();
   /** Messages not relayed to a worker whose channel was full (see MAX_WORKER_BACKLOG). */
   dropped = 0;
 
@@ -51,6 +56,7 @@ export class Relay {
 
   /** `from` published `messages` (in order): every other worker is sent those it wants. */
   publish(from: number, messages: readonly BrokerMessage[]): void {
+    for (const m of messages) if (m.kind === 'disconnect') this.keepDisconnect(m.member, m.room, m.at ?? Date.now());
     for (const [id, node] of this.nodes) {
       if (id === from) continue;
       const wanted = node.interest ? messages.filter((m) => this.wants(id, m)) : messages;
@@ -61,6 +67,28 @@ export class Relay {
         continue;
       }
       node.port.send({ sb: 1, t: 'deliver', messages: wanted as BrokerMessage[] });
+    }
+  }
+
+  /** The disconnect orders of the last TICKET_MAX_AGE_MS, oldest first. */
+  recentDisconnects(now = Date.now()): DisconnectOrder[] {
+    this.forgetDisconnects(now);
+    return [...this.disconnects.values()];
+  }
+
+  private keepDisconnect(member: string, room: string | undefined, at: number): void {
+    const key = `${member}\n${room ?? ''}`;
+    // Moved to the end: the map stays in (nearly) time order, so forgetting starts at its front.
+    this.disconnects.delete(key);
+    this.disconnects.set(key, { member, ...(room !== undefined ? { room } : {}), at });
+    if (this.disconnects.size > MAX_DISCONNECTS_REMEMBERED) this.disconnects.delete(this.disconnects.keys().next().value!);
+    this.forgetDisconnects(Date.now());
+  }
+
+  private forgetDisconnects(now: number): void {
+    for (const [key, order] of this.disconnects) {
+      if (now - order.at < TICKET_MAX_AGE_MS) break;
+      this.disconnects.delete(key);
     }
   }
 

@@ -1,0 +1,53 @@
+/**
+ * Disconnect orders under `switchboard serve --workers 2` without Redis, as real processes: an
+ * order is relayed by the primary to the workers running then, and kept by the primary for the
+ * workers that start later (a rolling restart's), so the disconnected poller's old presence
+ * ticket is refused on them too.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { WorkersProcess } from './fixtures/workers-process.js';
+
+const built = existsSync('dist/src/cli/index.js');
+const API = { authorization: 'Bearer the-api-key', connection: 'close' };
+
+describe('--workers 2 without Redis: disconnect orders outlive a rolling restart', { skip: built ? false : 'run `npm run build` first', timeout: 120_000 }, () => {
+  let server: WorkersProcess;
+  let dataDir: string;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'sb-workers-disconnect-'));
+    server = await WorkersProcess.start(['--workers', '2', '--data-dir', dataDir, '--api-key', 'the-api-key', '--shutdown-timeout-ms', '1000']);
+  });
+  after(async () => {
+    await server?.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("the workers that replace the old ones (SIGHUP) refuse the disconnected poller's old ticket; joining again goes through", async () => {
+    assert.equal((await fetch(`${server.url}/api/rooms/hall`, { method: 'PUT', headers: API })).status, 201);
+    const join = async (): Promise<string> => {
+      const res = await fetch(`${server.url}/api/rooms/hall/presence?member=zed&name=Zed`, { method: 'POST', headers: { connection: 'close' } });
+      assert.equal(res.status, 201);
+      return ((await res.json()) as { session: string }).session;
+    };
+    const poll = async (ticket: string): Promise<[number, string | undefined]> => {
+      const res = await fetch(`${server.url}/api/rooms/hall/poll?member=zed&session=${encodeURIComponent(ticket)}`, { headers: { connection: 'close' } });
+      return [res.status, ((await res.json()) as { code?: string }).code];
+    };
+    const old = await join();
+    assert.equal((await fetch(`${server.url}/api/rooms/hall/members/zed`, { method: 'DELETE', headers: API })).status, 204);
+    assert.deepEqual(await poll(old), [403, 'MEMBER_DISCONNECTED']);
+    const before = new Set(server.listeningNodes);
+    server.child.kill('SIGHUP');
+    await server.waitForLog((l) => l.role === 'primary' && l.msg === 'rolling restart done', 60_000, 'the rolling restart to end');
+    assert.equal(server.listeningNodes.filter((n) => !before.has(n)).length, 2, 'two new workers');
+    // Before: the new workers had never heard the order, and let the old ticket in (200).
+    for (let i = 0; i < 4; i++) assert.deepEqual(await poll(old), [403, 'MEMBER_DISCONNECTED'], `poll ${i} (the workers take connections in turn)`);
+    assert.equal((await poll(await join()))[0], 200);
+  });
+});
