@@ -122,8 +122,11 @@ export class PresenceTracker {
       // the store has it as it is (add: 'unchanged').
       for (const moved of await this.store.refresh(polled, expiresAt, this.options.node)) if (!moved.leaveTimer) this.drop(moved);
       for (const lost of await this.store.refresh(held, expiresAt)) {
-        // Reaped while this node could not refresh it (a store outage): it is back, and says so.
-        if ((await this.store.add(lost.room, lost, expiresAt)) === 'arrived') this.emit(lost.room, 'join', { id: lost.id, name: lost.name, member: lost.member, transport: lost.transport });
+        // Reaped while this node could not refresh it (a store outage): it is back, and says so,
+        // as upsert does: a join, or a change when the member kept another connection (its room
+        // may have been told the member as it was without this one meanwhile).
+        const added = await this.store.add(lost.room, lost, expiresAt);
+        if (added !== 'unchanged') this.emit(lost.room, added === 'arrived' ? 'join' : 'change', { id: lost.id, name: lost.name, member: lost.member, transport: lost.transport });
       }
       for (const gone of await this.store.reap(now)) {
         this.emit(gone.room, 'leave', { id: gone.connectionId, name: gone.name, member: gone.member });
