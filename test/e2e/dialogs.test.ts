@@ -26,6 +26,8 @@ describe('web app: dialogs and panels over the chat', { skip }, () => {
     await dialog.waitFor();
     await escapeTwice(page, 'Your name');
     await page.waitForTimeout(200);
+    // Shown again at once when Chromium closed it (a loaded machine may take longer than 200 ms).
+    await dialog.waitFor({ state: 'visible', timeout: 3000 }).catch(() => {});
     assert.ok(await dialog.isVisible(), 'the first-visit dialog is still there (before: a blank page)');
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'name-input', 'focus is in the name field');
     await page.keyboard.type('Esme');
