@@ -1,4 +1,4 @@
-import http from 'node:http';
+import net from 'node:net';
 import { BenchClient, now } from './bench-client.js';
 
 interface PollResult {
@@ -10,25 +10,131 @@ interface PollResult {
 /** How long a request may go unanswered (past a long poll's own timeout). */
 const REQUEST_DEADLINE_MS = 10_000;
 
-/** Keep-alive sockets shared by every long-polling client of the process (one held request each). */
-const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: 100_000 });
+/** The most of an answer's head read before it is taken for garbage. */
+const MAX_HEAD_BYTES = 16 * 1024;
+
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+/**
+ * One keep-alive HTTP/1.1 connection that sends GETs one at a time and reads `Content-Length`
+ * answers, on a bare socket. A load process holds thousands of long pollers, and every delivery
+ * to one is an answer and a new request: through node:http (a ClientRequest, its URL and headers,
+ * an IncomingMessage stream per request) that cost the load generator about 100 µs of CPU per
+ * delivery, more than the server spent answering, so on a 2-core machine the load generator's
+ * own work stood between a broadcast and its measured latency. Here an answer costs a read, a
+ * search for the head's end and a JSON parse; what the server must answer (status, head, a
+ * body of Content-Length bytes, keep-alive) is checked as strictly as node:http would.
+ */
+class PollConnection {
+  private socket: net.Socket | undefined;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private pending: { onAnswer: (status: number, body: string) => void; onFail: (reason: string) => void } | undefined;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly localAddress: string,
+  ) {}
+
+  /** Sends `GET path`; exactly one of the callbacks is called, unless `destroy` comes first. */
+  get(path: string, onAnswer: (status: number, body: string) => void, onFail: (reason: string) => void): void {
+    this.pending = { onAnswer, onFail };
+    const socket = this.socket ?? this.connect();
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\nAccept: application/json\r\n\r\n`, 'latin1');
+  }
+
+  /** Drops the connection and the request in flight, if any (no callback). */
+  destroy(): void {
+    this.pending = undefined;
+    this.drop();
+  }
+
+  private connect(): net.Socket {
+    const socket = net.connect({ host: this.host, port: this.port, localAddress: this.localAddress });
+    socket.setNoDelay(true);
+    this.socket = socket;
+    this.chunks = [];
+    this.buffered = 0;
+    socket.on('data', (chunk: Buffer) => {
+      if (this.socket !== socket) return;
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      this.parse();
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.socket === socket) this.fail(err.code ?? err.message.slice(0, 60));
+    });
+    socket.on('close', () => {
+      if (this.socket === socket) this.fail('ECONNRESET');
+    });
+    return socket;
+  }
+
+  private parse(): void {
+    const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [data];
+    const headEnd = data.indexOf(HEAD_END);
+    if (headEnd < 0) {
+      if (data.length > MAX_HEAD_BYTES) this.fail('head too long');
+      return;
+    }
+    const head = data.toString('latin1', 0, headEnd);
+    const status = /^HTTP\/1\.1 (\d{3}) /.exec(head);
+    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+    if (!status || !length) {
+      this.fail(status ? 'no content-length' : 'bad status line');
+      return;
+    }
+    const bodyStart = headEnd + 4;
+    const bodyEnd = bodyStart + Number(length[1]);
+    if (data.length < bodyEnd) return;
+    if (data.length > bodyEnd) {
+      this.fail('bytes after the answer');
+      return;
+    }
+    this.chunks = [];
+    this.buffered = 0;
+    const pending = this.pending;
+    this.pending = undefined;
+    if (/\r\nconnection: *close/i.test(head)) this.drop();
+    pending?.onAnswer(Number(status[1]), data.toString('utf8', bodyStart, bodyEnd));
+  }
+
+  private fail(reason: string): void {
+    const pending = this.pending;
+    this.pending = undefined;
+    this.drop();
+    pending?.onFail(reason);
+  }
+
+  private drop(): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    this.chunks = [];
+    this.buffered = 0;
+    socket?.destroy();
+  }
+}
 
 /**
  * A long-polling client: a short poll for its start position, then long polls from its cursor,
- * one after the other. It is up once its first poll was answered.
+ * one after the other, on its own keep-alive connection. It is up once its first poll was answered.
  */
 export class LongPollBenchClient extends BenchClient {
   /** Short polling: every poll is answered at once; the next one follows after `pollIntervalMs`. */
   protected readonly short: boolean = false;
-  private req: http.ClientRequest | undefined;
+  private connection: PollConnection | undefined;
+  private inFlight = false;
+  /** The deadline of the request in flight. */
+  private deadline: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   private position: string | undefined;
-  /** When the request in flight was sent, and whether its answer's head arrived. */
+  /** When the request in flight was sent. */
   private sentAt = 0;
-  private answered = false;
 
   override state(): string {
-    const age = this.req && !this.req.destroyed ? `, request in flight for ${((now() - this.sentAt) / 1000).toFixed(1)} s${this.answered ? ' (head arrived)' : ''}` : '';
+    const age = this.inFlight ? `, request in flight for ${((now() - this.sentAt) / 1000).toFixed(1)} s` : '';
     return `${super.state()}${age}, cursor ${this.position}`;
   }
 
@@ -40,29 +146,32 @@ export class LongPollBenchClient extends BenchClient {
 
   private poll(attempt: number, kind: 'poll' | 'longpoll'): void {
     const { baseUrl, localAddress, room, longPollTimeoutMs } = this.setup;
+    if (!this.connection) {
+      const url = new URL(baseUrl);
+      this.connection = new PollConnection(url.hostname, Number(url.port), localAddress);
+    }
+    const connection = this.connection;
     const query = `${this.position !== undefined ? `after=${this.position}&` : ''}timeout=${longPollTimeoutMs}`;
-    const req = http.get(`${baseUrl}/api/rooms/${room}/${kind}?${query}`, { agent, localAddress });
-    this.req = req;
     this.sentAt = now();
-    this.answered = false;
+    this.inFlight = true;
     // A deadline, as real clients have (the SDK's): a connection node:cluster was handing to a
     // worker that stopped may never be answered (docs/operations.md, "Workers"). Past it the
     // client is down and reconnects from its cursor.
+    clearTimeout(this.deadline);
     const deadline = setTimeout(() => {
+      this.inFlight = false;
+      connection.destroy();
       this.down(attempt, 'timeout');
-      req.destroy();
     }, (kind === 'longpoll' ? longPollTimeoutMs : 0) + REQUEST_DEADLINE_MS);
-    req.on('close', () => clearTimeout(deadline));
-    req.on('response', (res) => {
-      this.answered = true;
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => {
+    this.deadline = deadline;
+    connection.get(
+      `/api/rooms/${room}/${kind}?${query}`,
+      (status, body) => {
         clearTimeout(deadline);
+        this.inFlight = false;
         if (attempt !== this.attempt) return;
-        if (res.statusCode !== 200) {
-          this.down(attempt, `HTTP ${res.statusCode}`);
+        if (status !== 200) {
+          this.down(attempt, `HTTP ${status}`);
           return;
         }
         const r = JSON.parse(body) as PollResult;
@@ -73,22 +182,30 @@ export class LongPollBenchClient extends BenchClient {
         if (attempt !== this.attempt) return;
         if (this.short) this.timer = setTimeout(() => attempt === this.attempt && this.poll(attempt, 'poll'), this.setup.pollIntervalMs);
         // The next long poll after this turn's other answers are read: a process holds thousands of
-        // clients, and starting each one's request (some 50 µs) before reading the next answer made
-        // the last answers of a broadcast wait for this process, not for the server.
+        // clients, and starting each one's request before reading the next answer made the last
+        // answers of a broadcast wait for this process, not for the server.
         else setImmediate(() => attempt === this.attempt && this.poll(attempt, 'longpoll'));
-      });
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => this.down(attempt, err.code ?? err.message.slice(0, 60)));
+      },
+      (reason) => {
+        clearTimeout(deadline);
+        this.inFlight = false;
+        this.down(attempt, reason);
+      },
+    );
   }
 
   protected cutConnection(): void {
     clearTimeout(this.timer);
-    this.req?.destroy();
+    clearTimeout(this.deadline);
+    this.inFlight = false;
+    this.connection?.destroy();
   }
 
   protected shut(): void {
     clearTimeout(this.timer);
-    this.req?.destroy();
+    clearTimeout(this.deadline);
+    this.inFlight = false;
+    this.connection?.destroy();
   }
 
   protected cursor(): string | undefined {
