@@ -1,6 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import WebSocket from 'ws';
+import type { ServerFrame } from '../src/protocol/types.js';
 import { createSwitchboard, type Switchboard, type SwitchboardOptions } from '../src/server/server.js';
 
 /** A real server on a free loopback port, memory store, silent logs unless overridden. */
@@ -49,6 +50,11 @@ export class WsProbe {
     let found: Record<string, unknown> | undefined;
     await waitFor(() => (found = this.frames.find((f) => f.type === type && predicate(f))) !== undefined, timeoutMs, `frame ${type}`);
     return found!;
+  }
+
+  /** `next`, typed as the protocol declares the frame (the test's asserts check what it holds). */
+  async nextFrame<T extends ServerFrame['type']>(type: T, timeoutMs = 5000): Promise<Extract<ServerFrame, { type: T }>> {
+    return (await this.next(type, undefined, timeoutMs)) as unknown as Extract<ServerFrame, { type: T }>;
   }
 
   close(): void {

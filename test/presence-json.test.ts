@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PresenceMember } from '../src/protocol/types.js';
+import type { PresenceMember, ServerFrame } from '../src/protocol/types.js';
 import { presenceFrameJson } from '../src/server/presence-json.js';
 
 describe('presenceFrameJson', () => {
@@ -10,7 +10,7 @@ describe('presenceFrameJson', () => {
   ];
 
   it('is the JSON of the frame, presence last', () => {
-    const frame = { type: 'subscribed', id: 'r1', room: 'lobby', epoch: 'e', cursor: 'e:3', presence: members, presenceTruncated: true };
+    const frame = { type: 'subscribed', id: 'r1', room: 'lobby', epoch: 'e', cursor: 'e:3', presence: members, presenceTruncated: true } satisfies ServerFrame;
     const json = presenceFrameJson(frame);
     assert.deepEqual(JSON.parse(json), frame);
     assert.ok(json.endsWith(`"presence":${JSON.stringify(members)}}`), json);

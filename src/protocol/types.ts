@@ -297,6 +297,30 @@ export interface TypingNotice {
 }
 
 // ---------------------------------------------------------------------------------------------
+/**
+ * Where a subscription starts, sent before any of its entries: the WebSocket `subscribed` frame
+ * and the SSE `ready` event carry it.
+ */
+export interface SubscriptionStart {
+  room: string;
+  epoch: string;
+  /** The start position: the entries after it follow. */
+  cursor: string;
+  /** Set when the position asked for could not be honoured (as in PollResult). */
+  reset?: 'epoch' | 'expired';
+  /** Who is here; in a room of more than 100 members (PRESENCE_NOTICE_MAX_MEMBERS), 100 of them, the subscriber first, and `presenceTruncated`. */
+  presence: PresenceMember[];
+  /** Set when `presence` lists only part of a big room (`GET /api/rooms/:room/presence` lists all). */
+  presenceTruncated?: true;
+}
+
+/** Data of the SSE `ready` event, the stream's first: who the server takes the client for, and where the subscription starts. */
+export interface SseReady extends SubscriptionStart {
+  connectionId: string;
+  member: string;
+  name: string;
+}
+
 // WebSocket frames of the native protocol (`/ws`), JSON text frames with a `type` field.
 // ---------------------------------------------------------------------------------------------
 
@@ -327,7 +351,7 @@ export type ServerFrame =
       heartbeatMs: number;
       maxMessageBytes: number;
     }
-  | { type: 'subscribed'; id?: string; room: string; epoch: string; cursor: string; reset?: 'epoch' | 'expired'; presence: PresenceMember[] }
+  | ({ type: 'subscribed'; id?: string } & SubscriptionStart)
   | { type: 'unsubscribed'; id?: string; room: string }
   | ({ type: 'ack'; id?: string } & Ack)
   | { type: 'error'; id?: string; room?: string; code: string; message: string }

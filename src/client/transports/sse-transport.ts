@@ -1,7 +1,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { parseCursor } from '../../protocol/cursor.js';
 import { SwitchboardError } from '../../protocol/errors.js';
-import type { Ack, Entry, PresenceMember, TypingNotice } from '../../protocol/types.js';
+import type { Ack, Entry, SseReady, TypingNotice } from '../../protocol/types.js';
 import { ConnectionError, errorFromBody, errorFromResponse, networkReason, type ClientError } from '../errors.js';
 import { randomId, detailOf, summarize, utf8Length } from '../ids.js';
 import { presenceNoticeOf } from '../presence-list.js';
@@ -165,16 +165,18 @@ export class SseTransport implements Transport {
     switch (type) {
       case 'ready': {
         if (this.state !== 'opening') return;
-        this.epoch = String(data.epoch);
+        // Read as the protocol declares it (Partial: an older or other server may send less).
+        const start = data as Partial<SseReady>;
+        this.epoch = String(start.epoch);
         const identity = identityOf(data);
         this.events.subscribed({
-          connectionId: typeof data.connectionId === 'string' ? data.connectionId : this.connectionId,
+          connectionId: typeof start.connectionId === 'string' ? start.connectionId : this.connectionId,
           ...(identity ? { identity } : {}),
           epoch: this.epoch,
-          seq: parseCursor(String(data.cursor))?.seq ?? 0,
-          ...(data.reset === 'epoch' || data.reset === 'expired' ? { reset: data.reset } : {}),
-          presence: (data.presence as PresenceMember[] | undefined) ?? [],
-          ...(data.presenceTruncated === true ? { presenceTruncated: true } : {}),
+          seq: parseCursor(String(start.cursor))?.seq ?? 0,
+          ...(start.reset === 'epoch' || start.reset === 'expired' ? { reset: start.reset } : {}),
+          presence: start.presence ?? [],
+          ...(start.presenceTruncated === true ? { presenceTruncated: true } : {}),
         });
         ready();
         return;

@@ -1,7 +1,7 @@
 import { API_PREFIX, WS_PATH } from '../../protocol/constants.js';
 import { parseCursor } from '../../protocol/cursor.js';
 import { ERRORS, SwitchboardError, isErrorCode, type ErrorCode } from '../../protocol/errors.js';
-import type { Ack, ClientFrame, Entry, PresenceMember, TypingNotice } from '../../protocol/types.js';
+import type { Ack, ClientFrame, Entry, SubscriptionStart, TypingNotice } from '../../protocol/types.js';
 import { ConnectionError, errorFromBody, failureKind, type ClientError } from '../errors.js';
 import { httpRequest } from '../http-request.js';
 import { presenceNoticeOf } from '../presence-list.js';
@@ -148,16 +148,18 @@ export class WebSocketTransport implements Transport {
           identity = identityOf(frame);
           this.write({ type: 'subscribe', id: subscribeId, room, ...(cursor !== undefined ? { after: cursor } : {}), ...(create ? { create: true } : {}) });
         } else if (frame.id === subscribeId && frame.type === 'subscribed') {
-          this.epoch = String(frame.epoch);
-          const start = parseCursor(String(frame.cursor));
+          // Read as the protocol declares it (Partial: an older or other server may send less).
+          const subscribed = frame as Partial<SubscriptionStart>;
+          this.epoch = String(subscribed.epoch);
+          const start = parseCursor(String(subscribed.cursor));
           this.events.subscribed({
             connectionId: this.connectionId,
             ...(identity ? { identity } : {}),
             epoch: this.epoch,
             seq: start?.seq ?? 0,
-            ...(frame.reset === 'epoch' || frame.reset === 'expired' ? { reset: frame.reset } : {}),
-            presence: (frame.presence as PresenceMember[] | undefined) ?? [],
-            ...(frame.presenceTruncated === true ? { presenceTruncated: true } : {}),
+            ...(subscribed.reset === 'epoch' || subscribed.reset === 'expired' ? { reset: subscribed.reset } : {}),
+            presence: subscribed.presence ?? [],
+            ...(subscribed.presenceTruncated === true ? { presenceTruncated: true } : {}),
           });
           finish();
         } else if (frame.id === subscribeId && frame.type === 'error') {

@@ -2,7 +2,7 @@ import { formatCursor } from '../../protocol/cursor.js';
 import { ROOM_NAME_PATTERN } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import { dataProblem, EVENT_NAME_PATTERN, MAX_DATA_DEPTH } from '../../protocol/payload.js';
-import type { Ack, HistoryPage, JsonValue, MessageDraft, PollResult, PresenceMember, ReadState, RoomInfo, SearchResult, Sender, TransportName, TypingNotice, UnreadCount } from '../../protocol/types.js';
+import type { Ack, HistoryPage, JsonValue, MessageDraft, PollResult, PresenceMember, ReadState, RoomInfo, SearchResult, Sender, SubscriptionStart, TransportName, TypingNotice, UnreadCount } from '../../protocol/types.js';
 import { searchWords } from '../store/fold.js';
 import type { Principal, Right } from '../auth/principal.js';
 import type { Batch } from '../batch.js';
@@ -21,18 +21,6 @@ type MessagePayloadDraft = Pick<MessageDraft, 'text' | 'data' | 'event'>;
 
 /** How the transport of a session is named in entries (`from.transport`) and metrics. */
 export type SessionTransport = TransportName | 'http' | 'seed';
-
-/** What a subscription starts with: sent to the client before any entry (subscribed, ready). */
-export interface SubscribeInfo {
-  room: string;
-  epoch: string;
-  cursor: string;
-  reset?: 'epoch' | 'expired';
-  /** Who is here; in a room of more than PRESENCE_NOTICE_MAX_MEMBERS, that many of them (and `presenceTruncated`). */
-  presence: PresenceMember[];
-  /** Set when `presence` lists only part of a big room (GET presence lists all). */
-  presenceTruncated?: true;
-}
 
 /** What the client sends to publish (unchecked: the session validates it). */
 export interface PublishInput {
@@ -164,7 +152,7 @@ export class Session implements Closable {
    * delivered. Throws like every command (see run), TOO_MANY_SUBSCRIPTIONS past the cap, and
    * INVALID_CURSOR naming `afterFrom` (where the client put `after`; default `after`).
    */
-  subscribe(room: string, opts: { after?: string | undefined; afterFrom?: string; create?: boolean; fromStart?: boolean; resetToEnd?: boolean }, announce?: (info: SubscribeInfo) => void): Promise<SubscribeInfo> {
+  subscribe(room: string, opts: { after?: string | undefined; afterFrom?: string; create?: boolean; fromStart?: boolean; resetToEnd?: boolean }, announce?: (info: SubscriptionStart) => void): Promise<SubscriptionStart> {
     return this.run('subscribe', room, 'read', 'subscribe', async () => {
       const { hub, config } = this.ctx;
       if (!this.output) throw new SwitchboardError('BAD_REQUEST', 'this transport cannot subscribe');
@@ -194,7 +182,7 @@ export class Session implements Closable {
       // The whole list to every arrival is n² bytes in a big room: part of it, said so.
       const truncated = everyone.length > PRESENCE_NOTICE_MAX_MEMBERS;
       const presence = truncated ? everyone.slice(0, PRESENCE_NOTICE_MAX_MEMBERS) : everyone;
-      const info: SubscribeInfo = { room, epoch: start.epoch, cursor: formatCursor(start), ...(start.reset ? { reset: start.reset } : {}), presence, ...(truncated ? { presenceTruncated: true as const } : {}) };
+      const info: SubscriptionStart = { room, epoch: start.epoch, cursor: formatCursor(start), ...(start.reset ? { reset: start.reset } : {}), presence, ...(truncated ? { presenceTruncated: true as const } : {}) };
       announce?.(info);
       if (this.countsInPresence) hub.presence.attach(room, { id: this.id, member: this.principal.member, name: this.principal.name, transport: this.presenceTransport });
       try {

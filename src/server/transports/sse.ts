@@ -5,9 +5,10 @@ import { toSwitchboardError, type HttpRequest, type HttpResponse, type RequestUr
 import { presenceFrameJson } from '../presence-json.js';
 import type { Router } from '../router.js';
 import { claimsOf, handshake } from '../session/handshake.js';
-import { Session, type SubscribeInfo } from '../session/session.js';
+import { Session } from '../session/session.js';
 import { sseEvent } from '../sse-writer.js';
 import { parseCursor } from '../../protocol/cursor.js';
+import type { SseReady } from '../../protocol/types.js';
 import { holdUntilGone, requestSession } from './request-session.js';
 import { SSE_HEADERS, SseSink } from './sse-sink.js';
 
@@ -24,8 +25,8 @@ export function registerSse(router: Router, ctx: ServerContext): void {
     const [cursor, afterFrom] = resumeCursor(req, url);
     const { session, open } = await openSseSession(ctx, req, res, url, NATIVE_SSE, claimsOf(url));
     try {
-      await session.subscribe(params.room!, { after: cursor || undefined, afterFrom }, (info: SubscribeInfo) => {
-        const ready = { connectionId: session.id, member: session.principal.member, name: session.principal.name, ...info };
+      await session.subscribe(params.room!, { after: cursor || undefined, afterFrom }, (info) => {
+        const ready: SseReady = { connectionId: session.id, member: session.principal.member, name: session.principal.name, ...info };
         open(sseEvent({ event: 'ready', data: presenceFrameJson(ready) }));
       });
     } catch (err) {
