@@ -4,7 +4,8 @@ import { SwitchboardError } from '../protocol/errors.js';
 import { jsonEqual } from '../protocol/payload.js';
 import type { Ack, Entry, EntryDraft, HistoryPage, PollResult, ReadReceipt, RoomInfo, Sender, TransportName, TypingNotice } from '../protocol/types.js';
 import { Batch, entryJson } from './batch.js';
-import { MAX_DISCONNECTS_REMEMBERED, type Broker, type BrokerMessage } from './broker/broker.js';
+import type { Broker, BrokerMessage } from './broker/broker.js';
+import { DisconnectOrders } from './broker/disconnect-orders.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { PresenceStore } from './presence/presence-store.js';
@@ -15,7 +16,6 @@ import { RoomChannel } from './room-channel.js';
 import { clientIdOf, type MessageStore, type RoomPageRequest, type RoomState } from './store/message-store.js';
 import { isAmendment } from './store/fold.js';
 import type { OnceSubscriber, Subscriber } from './subscriber.js';
-import { TICKET_MAX_AGE_MS } from './session/presence-ticket.js';
 
 export interface HubOptions {
   store: MessageStore;
@@ -301,12 +301,11 @@ export class Hub {
   private readonly pollAnswers = new WeakMap<RoomChannel, PollAnswers>();
   private disconnectHandler: (member: string, room: string | undefined) => void = () => {};
   /**
-   * Members an administrator disconnected lately, by `member` and room (`member\n` for every
-   * room), oldest first: when. A poller holds no connection between its requests for the order
-   * to end; its next request is refused instead (Session.refuseKicked). Kept as long as a
-   * presence ticket is good, at most MAX_DISCONNECTS_REMEMBERED.
+   * Members an administrator disconnected lately, by member and room (or every room). A poller
+   * holds no connection between its requests for the order to end; its next request is refused
+   * instead (Session.refuseKicked).
    */
-  private readonly kicked = new Map<string, number>();
+  private readonly kicked = new DisconnectOrders();
   /** Receipts sent within the last RECEIPT_INTERVAL_MS, by room and member, and the latest held back since. */
   private readonly receipts = new Map<string, { latest: ReadReceipt | undefined }>();
 
@@ -922,7 +921,7 @@ export class Hub {
       // order that came late, after a broker outage) holds a ticket issued after it. Never later
       // than now: a node whose clock runs ahead does not refuse the tickets issued here after it.
       const now = Date.now();
-      this.noteKicked(message.member, message.room, Math.min(message.at ?? now, now));
+      this.kicked.remember(message.member, message.room, Math.min(message.at ?? now, now));
       this.presence.dropPollers(message.member, message.room);
       this.disconnectHandler(message.member, message.room);
     }
@@ -936,7 +935,7 @@ export class Hub {
   async recallDisconnects(): Promise<void> {
     const orders = (await this.options.broker.recentDisconnects?.()) ?? [];
     const now = Date.now();
-    for (const order of [...orders].sort((x, y) => x.at - y.at)) this.noteKicked(order.member, order.room, Math.min(order.at, now));
+    for (const order of [...orders].sort((x, y) => x.at - y.at)) this.kicked.remember(order.member, order.room, Math.min(order.at, now));
   }
 
   /** True while some disconnect order is remembered (a poll need look no further otherwise). */
@@ -946,26 +945,6 @@ export class Hub {
 
   /** When `member` was last disconnected from `room` (or from every room) by an administrator, within TICKET_MAX_AGE_MS; undefined otherwise. */
   kickedAt(member: string, room: string, now = Date.now()): number | undefined {
-    if (this.kicked.size === 0) return undefined;
-    this.forgetKicks(now);
-    const inRoom = this.kicked.get(`${member}\n${room}`);
-    const everywhere = this.kicked.get(`${member}\n`);
-    return inRoom === undefined ? everywhere : everywhere === undefined ? inRoom : Math.max(inRoom, everywhere);
-  }
-
-  private noteKicked(member: string, room: string | undefined, at: number): void {
-    const key = `${member}\n${room ?? ''}`;
-    // Moved to the end: the map stays in (nearly) time order, so forgetting starts at its front.
-    this.kicked.delete(key);
-    this.kicked.set(key, at);
-    if (this.kicked.size > MAX_DISCONNECTS_REMEMBERED) this.kicked.delete(this.kicked.keys().next().value!);
-    this.forgetKicks(Date.now());
-  }
-
-  private forgetKicks(now: number): void {
-    for (const [key, at] of this.kicked) {
-      if (now - at < TICKET_MAX_AGE_MS) break;
-      this.kicked.delete(key);
-    }
+    return this.kicked.lookup(member, room, now);
   }
 }

@@ -1,6 +1,6 @@
 import type { BrokerMessage, DisconnectOrder } from '../broker/broker.js';
-import { MAX_DISCONNECTS_REMEMBERED, roomOf } from '../broker/broker.js';
-import { TICKET_MAX_AGE_MS } from '../session/presence-ticket.js';
+import { roomOf } from '../broker/broker.js';
+import { DisconnectOrders } from '../broker/disconnect-orders.js';
 import type { IpcPort, ToWorker } from './ipc-protocol.js';
 
 /**
@@ -34,8 +34,8 @@ export class Relay {
   private readonly nodes = new Map<number, Node>();
   /** Workers watching each room. */
   private readonly watchers = new Map<string, Set<number>>();
-  /** Disconnect orders by `member\nroom` (`member\n` for every room), oldest first. */
-  private readonly disconnects = new Map<string, DisconnectOrder>();
+  /** The disconnect orders, for the workers that start later. */
+  private readonly disconnects = new DisconnectOrders();
   /** Messages not relayed to a worker whose channel was full (see MAX_WORKER_BACKLOG). */
   dropped = 0;
 
@@ -56,7 +56,7 @@ export class Relay {
 
   /** `from` published `messages` (in order): every other worker is sent those it wants. */
   publish(from: number, messages: readonly BrokerMessage[]): void {
-    for (const m of messages) if (m.kind === 'disconnect') this.keepDisconnect(m.member, m.room, m.at ?? Date.now());
+    for (const m of messages) if (m.kind === 'disconnect') this.disconnects.remember(m.member, m.room, m.at ?? Date.now());
     for (const [id, node] of this.nodes) {
       if (id === from) continue;
       const wanted = node.interest ? messages.filter((m) => this.wants(id, m)) : messages;
@@ -72,24 +72,7 @@ export class Relay {
 
   /** The disconnect orders of the last TICKET_MAX_AGE_MS, oldest first. */
   recentDisconnects(now = Date.now()): DisconnectOrder[] {
-    this.forgetDisconnects(now);
-    return [...this.disconnects.values()];
-  }
-
-  private keepDisconnect(member: string, room: string | undefined, at: number): void {
-    const key = `${member}\n${room ?? ''}`;
-    // Moved to the end: the map stays in (nearly) time order, so forgetting starts at its front.
-    this.disconnects.delete(key);
-    this.disconnects.set(key, { member, ...(room !== undefined ? { room } : {}), at });
-    if (this.disconnects.size > MAX_DISCONNECTS_REMEMBERED) this.disconnects.delete(this.disconnects.keys().next().value!);
-    this.forgetDisconnects(Date.now());
-  }
-
-  private forgetDisconnects(now: number): void {
-    for (const [key, order] of this.disconnects) {
-      if (now - order.at < TICKET_MAX_AGE_MS) break;
-      this.disconnects.delete(key);
-    }
+    return this.disconnects.entries(now);
   }
 
   /** Whether worker `id`, which declared an interest, wants `message`: every disconnect order, the rooms it watches. */
