@@ -31,7 +31,8 @@ export class Limits {
   }
 
   /** Spends one unit of `budget` for `key`; throws RATE_LIMITED (with retryAfter; saying `why` when given) when none is left. */
-  take(budget: Budget, key: string, now = performance.now(), why?: string): void {
+  take(budget: Budget, key: string, why?: string): void {
+    const now = performance.now();
     const map = this.buckets.get(budget)!;
     let bucket = map.get(key);
     if (!bucket) {
@@ -64,7 +65,7 @@ export class Limits {
     this.take('create', limitKey(p));
     if (p.kind === 'system') return;
     const perDay = this.options.rates.rooms.burst;
-    this.take('rooms', limitKey(p), performance.now(), `at most ${perDay} rooms a day from one ${p.kind === 'user' ? 'member' : 'address'} (--rooms-per-day)`);
+    this.take('rooms', limitKey(p), `at most ${perDay} rooms a day from one ${p.kind === 'user' ? 'member' : 'address'} (--rooms-per-day)`);
   }
 
   /**
