@@ -396,6 +396,31 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         two.forEach((r, i) => assert.equal(r.entry.from.id, senders[i]!.id));
       }));
 
+    it('keeps one 32-byte node secret: the same at every call, from every instance on the backend, and after a restart', () =>
+      withStore(async ({ store, reopen }) => {
+        const secret = await store.nodeSecret();
+        assert.ok(Buffer.isBuffer(secret));
+        assert.equal(secret.length, 32);
+        assert.deepEqual(await store.nodeSecret(), secret);
+        if (!durable) return;
+        if (!reopen) throw new Error('a durable store must give reopen');
+        // Instances asking at once agree (the first to store one wins), and agree with the first.
+        const others = await Promise.all([reopen(), reopen(), reopen()]);
+        const answers = await Promise.all(others.map((o) => o.nodeSecret()));
+        for (const a of answers) assert.deepEqual(a, secret);
+        // Every instance closed: a fresh one on the same backend still has it.
+        for (const s of [store, ...others]) await s.close();
+        assert.deepEqual(await (await reopen()).nodeSecret(), secret);
+      }));
+
+    if (durable) it('makes the node secret once when fresh instances on a new backend ask at once', () =>
+      withStore(async ({ store, reopen }) => {
+        if (!reopen) throw new Error('a durable store must give reopen');
+        const instances = [store, ...(await Promise.all([reopen(), reopen(), reopen()]))];
+        const secrets = await Promise.all(instances.map((s) => s.nodeSecret()));
+        for (const s of secrets) assert.deepEqual(s, secrets[0]);
+      }));
+
     it('trims by count: firstSeq moves up, lastSeq stays, seqs continue', () =>
       withStore(async ({ store }) => {
         await store.createRoom('r');

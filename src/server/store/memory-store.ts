@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, MessageEntry } from '../../protocol/types.js';
 import { amendmentEntry, applyReaction, checkTarget, erasedPreview, foldMessage, isAmendment, messageMatches, replyPreview, summarize, type Reactors } from './fold.js';
@@ -43,6 +44,8 @@ export class MemoryStore implements MessageStore {
   private readonly rooms = new Map<string, MemoryRoom>();
   /** Room names in ascending order, so a page of rooms is a binary search and a slice. */
   private readonly names: string[] = [];
+  /** Lives as long as the data: this instance. */
+  private readonly secret = randomBytes(32);
 
   async init(): Promise<void> {}
 
@@ -239,6 +242,10 @@ export class MemoryStore implements MessageStore {
       removed += drop;
     }
     return removed;
+  }
+
+  async nodeSecret(): Promise<Buffer> {
+    return Buffer.from(this.secret);
   }
 
   async ping(): Promise<boolean> {

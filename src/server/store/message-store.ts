@@ -191,6 +191,15 @@ export interface MessageStore {
   search(room: string, request: SearchRequest): Promise<SearchAnswer>;
   /** Applies retention to every room; resolves with how many entries were removed. Must not block the event loop for long. */
   trim(retention: Retention, now: number): Promise<number>;
+  /**
+   * A 32-byte random secret kept with the data: made by the first call on a new backend, then
+   * the same for every instance on that backend (every process and node sharing it) and after
+   * every restart, for as long as the data lasts. Getting or making it is one atomic step: N
+   * instances asking at once on a new backend all get the one that was stored. A memory store
+   * holds one per process (it keeps no data past it either). Keys derived from it name what must
+   * not change across restarts and nodes (see session/anonymous-senders.ts). STORE_UNAVAILABLE.
+   */
+  nodeSecret(): Promise<Buffer>;
   /** True when the backend answers. */
   ping(): Promise<boolean>;
   /** Flushes and closes. */

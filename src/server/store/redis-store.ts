@@ -159,6 +159,7 @@ function fromRange(room: string, [from, , entries, overs, folds, rps]: RangeRepl
  * - `P cid:{R}` HASH idempotency key → seq, the idempotency index; the key is the sender's scope
  *   and the clientId as one string (idempotencyKey()); trim removes the keys of the entries it drops.
  * - `P gone:{R}` STRING, for a day after a deletion: the registration token of the deleted history.
+ * - `P node-secret` STRING, base64: the store's secret (nodeSecret), set once (SET NX), never changed.
  *
  * Appends, reads, resets and trims touch one room's slot: one script each, atomic per room.
  * Creating and deleting a room also touch the registry, another slot, so each is two scripts,
@@ -440,6 +441,17 @@ export class RedisStore implements MessageStore {
       }
     }
     return removed;
+  }
+
+  /** SET NX then GET: one key, so the first writer wins on every node, in a Redis Cluster too. */
+  async nodeSecret(): Promise<Buffer> {
+    return this.guard(async () => {
+      const key = `${this.prefix}node-secret`;
+      await this.redis.set(key, randomBytes(32).toString('base64'), 'NX');
+      const stored = await this.redis.get(key);
+      if (stored === null) throw new SwitchboardError('STORE_UNAVAILABLE', `${key} vanished right after it was set`);
+      return Buffer.from(stored, 'base64');
+    });
   }
 
   /** False, never a rejection, when Redis does not answer. */

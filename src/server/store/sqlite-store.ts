@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SwitchboardError } from '../../protocol/errors.js';
@@ -160,6 +161,15 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
         END;
     `);
   },
+  // Secrets kept with the data (nodeSecret), by name, each written once and never changed.
+  (db) => {
+    db.exec(`
+      CREATE TABLE secrets (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+      );
+    `);
+  },
 ];
 
 /** The FTS token of a room (column r of the search index): its name in hex, so no tokenizer splits it. */
@@ -230,6 +240,9 @@ interface Transactions {
 function prepare(db: Database.Database) {
   return {
     ping: db.prepare('SELECT 1'),
+    // OR IGNORE: a secret already stored (by any process) stays; the SELECT then reads the one that won.
+    keepSecret: db.prepare<[string, Buffer]>('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)'),
+    secret: db.prepare<[string], Buffer>('SELECT value FROM secrets WHERE name = ?').pluck(),
     // Changes whenever another connection (this process or another) commits; our own commits leave it.
     dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     getRoom: db.prepare<[string], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms WHERE name = ?'),
@@ -557,6 +570,15 @@ export class SqliteStore implements MessageStore {
       }
     }
     return removed;
+  }
+
+  /** One row of `secrets`, inserted if missing (each statement is atomic, and the first insert wins). */
+  async nodeSecret(): Promise<Buffer> {
+    return this.guard(() => {
+      const s = this.s();
+      s.keepSecret.run('node', randomBytes(32));
+      return s.secret.get('node')!;
+    });
   }
 
   async ping(): Promise<boolean> {
