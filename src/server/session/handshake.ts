@@ -1,4 +1,3 @@
-import { hash } from 'node:crypto';
 import { SwitchboardError } from '../../protocol/errors.js';
 import { clientMessageId, displayName } from '../../protocol/schemas.js';
 import type { Principal } from '../auth/principal.js';
@@ -107,7 +106,7 @@ export function handshake(
   const claimedConnection = open ? checked(claimed.connection, clientMessageId, 'connection') : undefined;
   // A one-request client that names nobody (curl) is one sender per address, so its retries
   // (same clientId) are recognised: clientIds are scoped to their sender.
-  const connectionId = claimedConnection ?? (stableGuest && open && !claimed.member ? `anon-${hash('sha256', address, 'base64url').slice(0, 12)}` : randomId());
+  const connectionId = claimedConnection ?? (stableGuest && open && !claimed.member ? ctx.anonymous.idOf(address) : randomId());
   const token = requestToken(req, url);
   // One shape, no spread: every request makes one.
   const credentials: Credentials = {

@@ -1,0 +1,99 @@
+/**
+ * The ids of anonymous one-request clients of an open server (a curl POST that names nobody):
+ * others see them (every entry's `from`), so they must not give the address away; and they scope
+ * the client's clientIds, so they must be the same after a restart and on every node of a store.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Ack, Entry } from '../src/protocol/types.js';
+import { startServer } from './helpers.js';
+
+interface Answer {
+  status: number;
+  json: unknown;
+}
+
+/** A JSON POST on a connection of its own, from `localAddress` (127.0.0.x are all this host's). */
+function postFrom(url: string, body: unknown, localAddress = '127.0.0.1'): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+async function history(url: string, room: string): Promise<Entry[]> {
+  const res = await fetch(`${url}/api/rooms/${room}/messages?limit=500`);
+  assert.equal(res.status, 200);
+  return ((await res.json()) as { entries: Entry[] }).entries;
+}
+
+/** The id the server gave before: the address's plain SHA-256, which 2^32 guesses reverse for any IPv4 address. */
+const plainHashId = (address: string): string => `anon-${createHash('sha256').update(address).digest('base64url').slice(0, 12)}`;
+
+const ANON_ID = /^anon-[A-Za-z0-9_-]{12}$/;
+
+describe('anonymous senders', () => {
+  it('get an id that is not the hash of their address: one per address, over the REST and the lecture routes', async () => {
+    const s = await startServer();
+    try {
+      const url = `${s.url}/api/rooms/lobby/messages`;
+      assert.equal((await postFrom(url, { text: 'one', clientId: 'c1' })).status, 201);
+      assert.equal((await postFrom(url, { text: 'two', clientId: 'c2' })).status, 201);
+      assert.equal((await postFrom(url, { text: 'three', clientId: 'c1' }, '127.0.0.2')).status, 201);
+      assert.equal((await postFrom(`${s.url}/update`, { text: 'four' })).status, 200);
+      const ids = (await history(s.url, 'lobby')).filter((e) => e.type === 'message').map((e) => e.from.id);
+      assert.equal(ids.length, 4);
+      for (const id of ids) assert.match(id, ANON_ID);
+      assert.deepEqual([ids[1], ids[3]], [ids[0], ids[0]], 'one address, one sender');
+      assert.notEqual(ids[2], ids[0], 'another address, another sender');
+      assert.notEqual(ids[0], plainHashId('127.0.0.1'));
+      assert.notEqual(ids[2], plainHashId('127.0.0.2'));
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  it('keep their id, and their clientIds, on two servers of one SQLite file and after a restart', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-anon-'));
+    const options = { store: 'sqlite' as const, dataDir };
+    let a = await startServer(options);
+    const b = await startServer(options);
+    try {
+      const publish = (url: string, text: string, clientId: string): Promise<Answer> => postFrom(`${url}/api/rooms/lobby/messages`, { text, clientId });
+      const first = await publish(a.url, 'hello', 'k1');
+      assert.equal(first.status, 201);
+      const seq = (first.json as Ack).seq;
+      // The retry reaches the other server: the same sender, so the stored entry comes back.
+      const retry = await publish(b.url, 'hello', 'k1');
+      assert.equal(retry.status, 200);
+      assert.deepEqual([(retry.json as Ack).seq, (retry.json as Ack).duplicate], [seq, true]);
+      assert.equal((await publish(b.url, 'again', 'k2')).status, 201);
+
+      await a.server.close();
+      a = await startServer(options);
+      const afterRestart = await publish(a.url, 'hello', 'k1');
+      assert.equal(afterRestart.status, 200);
+      assert.deepEqual([(afterRestart.json as Ack).seq, (afterRestart.json as Ack).duplicate], [seq, true]);
+
+      const messages = (await history(a.url, 'lobby')).filter((e) => e.type === 'message');
+      assert.equal(messages.length, 2, 'k1 stored once');
+      const [id, other] = messages.map((e) => e.from.id);
+      assert.match(id!, ANON_ID);
+      assert.equal(other, id, 'both servers name the client alike');
+      assert.notEqual(id, plainHashId('127.0.0.1'));
+    } finally {
+      await Promise.all([a.server.close(), b.server.close()]);
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
