@@ -27,6 +27,77 @@ function focusedRow(page: Page): Promise<number | string> {
   });
 }
 
+/** Presses Tab until the element matching `selector` has the focus (at most `max` times). */
+async function tabTo(page: Page, selector: string, max = 80): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) return;
+  }
+  assert.fail(`${max} Tabs did not reach ${selector}`);
+}
+
+/** Relative luminance (WCAG) of an sRGB colour given as 0..255 channels. */
+function luminance(rgb: number[]): number {
+  const [r, g, b] = rgb.map((v) => {
+    const c = v / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+}
+
+/**
+ * The focus ring of the focused element, drawn on it or on its parent (the search box and the
+ * message box draw theirs on the field around them): the widest outline or outer box-shadow that
+ * contrasts 3:1 or more with the background behind it (its colour laid over that background
+ * first, so a faint glow counts as faint). `found` lists every ring seen.
+ */
+async function focusRing(page: Page): Promise<{ width: number; found: string[] }> {
+  // The page reads the styles and turns every colour into [r, g, b, a] (its canvas parses what
+  // getComputedStyle writes, color-mix() results included).
+  const drawn = await page.evaluate(() => {
+    const ctx = document.createElement('canvas').getContext('2d', { willReadFrequently: true })!;
+    const focused = document.activeElement!;
+    return [focused, focused.parentElement!].map((el) => {
+      const style = getComputedStyle(el);
+      let bg = getComputedStyle(document.documentElement).backgroundColor;
+      for (let at = el.parentElement; at; at = at.parentElement) {
+        const color = getComputedStyle(at).backgroundColor;
+        if (!/^rgba\(.*, 0\)$|^transparent$/.test(color)) {
+          bg = color;
+          break;
+        }
+      }
+      const shadows = style.boxShadow === 'none' ? [] : style.boxShadow.split(/,(?![^(]*\))/).map((shadow) => shadow.trim());
+      const colors = [style.outlineColor, bg, ...shadows.map((shadow) => /^(?:rgba?|color)\([^)]*\)/.exec(shadow)?.[0] ?? 'transparent')].map((color) => {
+        ctx.clearRect(0, 0, 1, 1);
+        ctx.fillStyle = color;
+        ctx.fillRect(0, 0, 1, 1);
+        return [...ctx.getImageData(0, 0, 1, 1).data];
+      });
+      return { name: el.className, outline: style.outlineStyle === 'none' ? 0 : parseFloat(style.outlineWidth), shadows, colors };
+    });
+  });
+  let width = 0;
+  const found: string[] = [];
+  for (const { name, outline, shadows, colors } of drawn) {
+    const [outlineColor, bg, ...shadowColors] = colors as [number[], number[], ...number[][]];
+    const rings = [{ what: 'outline', width: outline, color: outlineColor }];
+    shadows.forEach((shadow, i) => {
+      const [x, y, , spread] = [...shadow.replace(/^(?:rgba?|color)\([^)]*\)/, '').matchAll(/(-?[\d.]+)px/g)].map((m) => parseFloat(m[1]!));
+      if (!shadow.includes('inset') && x === 0 && y === 0) rings.push({ what: 'box-shadow', width: spread ?? 0, color: shadowColors[i]! });
+    });
+    for (const ring of rings.filter((r) => r.width > 0)) {
+      const alpha = ring.color[3]! / 255;
+      const shown = ring.color.slice(0, 3).map((v, i) => v * alpha + bg[i]! * (1 - alpha));
+      const [hi, lo] = [luminance(shown), luminance(bg)].sort((a, b) => b - a);
+      const contrast = (hi! + 0.05) / (lo! + 0.05);
+      found.push(`.${name.split(' ')[0]} ${ring.what} ${ring.width} px, ${contrast.toFixed(2)}:1`);
+      if (contrast >= 3) width = Math.max(width, ring.width);
+    }
+  }
+  return { width, found };
+}
+
 describe('web app: keyboard and screen readers', { skip }, () => {
   const s = useHarness({ rateLimitPerSecond: 1000, rateLimitBurst: 1000 });
 
@@ -96,6 +167,27 @@ describe('web app: keyboard and screen readers', { skip }, () => {
     assert.equal(await focusedRow(page), 0, 'the oldest row kept has the focus');
     assert.equal(await grid.locator('[tabindex="0"]').count(), 1, 'one Tab stop after rows were dropped');
     await page.screenshot({ path: '/tmp/e2e-wire-keyboard.png' });
+  });
+
+  it('the search box and the message box show the focus ring every control has (2 px, contrasting), in light and dark', async () => {
+    const room = 'keys-rings';
+    await createRoom(s.h, room);
+    const { page } = await s.open({ name: 'Rita', hash: `#/room/${room}` });
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme });
+      // The control after the search box: the ring every other control has, to measure the fields against.
+      await page.locator('#search-input').focus();
+      await tabTo(page, '.wire-toggle');
+      const button = await focusRing(page);
+      assert.ok(button.width >= 2, `${colorScheme}: a button's ring: ${button.found.join('; ')}`);
+      for (const field of ['#search-input', '#message-input']) {
+        await page.locator('.skip-link').focus();
+        await tabTo(page, field);
+        await page.screenshot({ path: `/tmp/e2e-focus-${field.slice(1)}-${colorScheme}.png` });
+        const ring = await focusRing(page);
+        assert.ok(ring.width >= button.width, `${colorScheme}: ${field} shows a ring of ${button.width} px or more, contrasting 3:1 or more with what is behind it (found: ${ring.found.join('; ') || 'none'})`);
+      }
+    }
   });
 
   it('the wire inspector\'s Pause is a button that says what it does, not a toggle that reads "Resume, pressed"', async () => {
