@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { createRoom, send, skipWithoutBrowser, useHarness, waitForMessage } from './harness.js';
+import { LABELS, createRoom, send, skipWithoutBrowser, useHarness, waitForMessage } from './harness.js';
 
 const skip = skipWithoutBrowser();
 
@@ -188,6 +188,53 @@ describe('web app: keyboard and screen readers', { skip }, () => {
         assert.ok(ring.width >= button.width, `${colorScheme}: ${field} shows a ring of ${button.width} px or more, contrasting 3:1 or more with what is behind it (found: ${ring.found.join('; ') || 'none'})`);
       }
     }
+  });
+
+  it('each Compare pane says its state in a polite live region, named after its transport, and not again for every message', async () => {
+    const room = 'keys-compare-status';
+    await createRoom(s.h, room);
+    const { page } = await s.open({ name: 'Cora', hash: `#/room/${room}`, localStorage: { 'switchboard.member': 'cora' } });
+    // Every change inside the panes' live regions, from before the panes exist.
+    await page.evaluate(() => {
+      const log: Array<{ transport: string; text: string }> = [];
+      (window as unknown as { statusLog: typeof log }).statusLog = log;
+      new MutationObserver((records) => {
+        for (const record of records) {
+          const target = record.target instanceof Element ? record.target : record.target.parentElement;
+          const region = target?.closest('section.pane [role="status"], section.pane [aria-live="polite"]');
+          if (region) log.push({ transport: region.closest('section.pane')!.getAttribute('data-transport')!, text: region.textContent!.trim() });
+        }
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: 'Compare' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('section.pane[data-status="connected"]').length === 4);
+    const log = (): Promise<Array<{ transport: string; text: string }>> => page.evaluate(() => (window as unknown as { statusLog: Array<{ transport: string; text: string }> }).statusLog);
+
+    for (const [transport, label] of Object.entries(LABELS)) {
+      const status = page.locator(`section.pane[data-transport="${transport}"]`).getByRole('status');
+      assert.equal(await status.count(), 1, `${label}: one status region`);
+      assert.match((await status.textContent())!, new RegExp(`^${label}: Connected`), `${label}: the region names its pane`);
+      const said = (await log()).filter((e) => e.transport === transport).map((e) => e.text);
+      assert.ok(said.some((text) => text.startsWith(`${label}: Connected`)), `${label}: the region changed to Connected (heard: ${said.join(' | ')})`);
+    }
+    await page.screenshot({ path: '/tmp/e2e-compare-status.png' });
+
+    // A message arriving in every pane leaves the regions alone (the counters and the list of
+    // arrivals are outside them).
+    const before = (await log()).length;
+    await send(page, 'not a status');
+    await page.locator('section.pane .arrivals li', { hasText: 'not a status' }).nth(3).waitFor();
+    await page.waitForTimeout(1100);
+    assert.deepEqual((await log()).slice(before), [], 'no status announced for a message');
+
+    // The server ends the WebSocket pane's connection: its region says so.
+    await s.h.server.disconnect('cora-cmp-websocket');
+    const ws = page.locator('section.pane[data-transport="websocket"]');
+    await page.waitForFunction(() => document.querySelector('section.pane[data-transport="websocket"]')!.getAttribute('data-status') !== 'connected');
+    const now = (await ws.getByRole('status').textContent())!;
+    assert.doesNotMatch(now, /Connected/, `the region no longer says connected: ${now}`);
+    assert.ok((await log()).slice(before).some((e) => e.transport === 'websocket' && e.text === now), 'the change was made inside the region');
+    await page.screenshot({ path: '/tmp/e2e-compare-status-kicked.png' });
   });
 
   it('the wire inspector\'s Pause is a button that says what it does, not a toggle that reads "Resume, pressed"', async () => {

@@ -3,7 +3,7 @@ import { serverBase } from './api.js';
 import type { Client, MessageEntry, StatusEvent, TransportName, WireEvent } from 'switchboard-client';
 import { claimsForSdk } from './auth.js';
 import { renderBars } from './chart.js';
-import { h, replaceChildren, svg } from './dom.js';
+import { h, svg } from './dom.js';
 import { messageBody } from './message-body.js';
 import { TRANSPORT_LABELS, TRANSPORT_SHORT, formatBytes, formatDuration, formatTime } from './format.js';
 import { PerSecond, percentile } from './stats.js';
@@ -72,7 +72,14 @@ export class ComparePane {
     this.element = h(
       'section',
       { class: `pane pane-${options.transport}`, attrs: { 'aria-labelledby': titleId, 'data-transport': options.transport, 'data-status': 'connecting' } },
-      h('header', 'pane-header', h('h2', { attrs: { id: titleId } }, label), h('span', 'pane-status', h('span', { class: 'status-dot', attrs: { 'aria-hidden': 'true' } }), this.statusText)),
+      h(
+        'header',
+        'pane-header',
+        h('h2', { attrs: { id: titleId } }, label),
+        // A polite live region holding the state only (counters and arrivals are outside it):
+        // "Short polling: Connected · Poll" is read out when it changes, not for every message.
+        h('span', { class: 'pane-status', attrs: { role: 'status' } }, h('span', { class: 'status-dot', attrs: { 'aria-hidden': 'true' } }), h('span', 'visually-hidden', `${label}: `), this.statusText),
+      ),
       counterList,
       h('figure', 'chart-figure', this.chart),
       this.arrivals,
@@ -110,7 +117,7 @@ export class ComparePane {
       this.onStatus({ status: client.status, transport: client.transport });
     } catch (err) {
       this.element.dataset.status = 'closed';
-      this.statusText.textContent = `Failed: ${err instanceof Error ? err.message : String(err)}`;
+      this.setStatusText(`Failed: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
@@ -186,6 +193,11 @@ export class ComparePane {
   private onStatus(s: StatusEvent): void {
     this.element.dataset.status = s.status;
     const retry = s.status === 'reconnecting' && s.retryInMs !== undefined ? ` in ${Math.ceil(s.retryInMs / 1000)} s` : '';
-    replaceChildren(this.statusText, s.status === 'connected' ? `Connected · ${TRANSPORT_SHORT[s.transport]}` : `${s.status[0]!.toUpperCase()}${s.status.slice(1)}${retry}`);
+    this.setStatusText(s.status === 'connected' ? `Connected · ${TRANSPORT_SHORT[s.transport]}` : `${s.status[0]!.toUpperCase()}${s.status.slice(1)}${retry}`);
+  }
+
+  /** Writes the state shown only when it changed: a write of the same text may be read out again. */
+  private setStatusText(text: string): void {
+    if (this.statusText.textContent !== text) this.statusText.textContent = text;
   }
 }
