@@ -6,7 +6,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type https from 'node:https';
 import type { Http2SecureServer } from 'node:http2';
 import type { Duplex, Readable } from 'node:stream';
-import type { Server as NetServer, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import sirv from 'sirv';
 import { DEFAULT_ROOM } from '../protocol/constants.js';
@@ -26,7 +26,7 @@ import { AnonymousSenders } from './session/anonymous-senders.js';
 import { Limits } from './session/limits.js';
 import type { SwitchboardHooks } from './session/hooks.js';
 import { LogLimiter } from './session/log-limiter.js';
-import { clientAddress, clientOf, normalizeOrigins } from './session/handshake.js';
+import { clientAddress, normalizeOrigins } from './session/handshake.js';
 import { Policy } from './session/policy.js';
 import { Session } from './session/session.js';
 import { PresenceTickets } from './session/presence-ticket.js';
@@ -43,6 +43,7 @@ import { RequestScheduler } from './request-scheduler.js';
 import { createRedisClient, waitUntilReady } from './redis-connection.js';
 import { Router } from './router.js';
 import { createSecureServer, KEEP_ALIVE_TIMEOUT_MS, type SecureServer } from './secure-server.js';
+import { capSocketsPerAddress } from './socket-caps.js';
 import { createStore } from './store/create-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { shownRedisUrl } from './redis-url.js';
@@ -150,39 +151,8 @@ function plainRange(range: string): boolean {
   return m !== null && (m[2] === '' || Number(m[1]) <= Number(m[2]));
 }
 
-/**
- * Refuses TCP connections past `max` open ones from one address (they are destroyed at once),
- * so idle or half-sent sockets of one client cannot hold every file descriptor. Over TLS too,
- * before the handshake; an HTTP/2 connection counts once, however many streams it carries
- * (bounded per connection by the secure server; long-lived ones count against the caps per
- * address and member of Limits, each as one connection).
- */
 /** Requests of one address that may wait for a turn of the event loop (RequestScheduler); past it: RATE_LIMITED. */
 const MAX_WAITING_PER_ADDRESS = 1024;
-
-function capSocketsPerAddress(server: NetServer, max: number, metrics: Metrics): void {
-  const open = new Map<string, number>();
-  // One listener for every socket, no closure per connection: a socket keeps the peer address it
-  // was first asked for, also once closed.
-  function closed(this: Socket): void {
-    const address = clientOf(this.remoteAddress ?? 'unknown');
-    const left = (open.get(address) ?? 1) - 1;
-    if (left <= 0) open.delete(address);
-    else open.set(address, left);
-  }
-  server.on('connection', (socket: Socket) => {
-    // An IPv6 host's sockets count together, whichever address of its /64 they come from.
-    const address = clientOf(socket.remoteAddress ?? 'unknown');
-    const n = (open.get(address) ?? 0) + 1;
-    if (n > max) {
-      metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
-      socket.destroy();
-      return;
-    }
-    open.set(address, n);
-    socket.on('close', closed); // 'close' comes once per socket
-  });
-}
 
 /**
  * The key of presence tickets. Nodes of one cluster must share it: derived from a configured
