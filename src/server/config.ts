@@ -77,6 +77,13 @@ export interface ServerConfig {
   longPollTimeoutMs: number;
   /** Open connections allowed (WebSocket + SSE + held long polls). Default 10000. */
   maxConnections: number;
+  /**
+   * Open TCP sockets of this process on its port, every address together (a worker of
+   * `--workers`: its own); past it a new connection is closed at once, unanswered. At least
+   * `maxConnections`. Undefined (default): the open-file limit less 256 (socket-caps.ts,
+   * defaultMaxSockets). Env MAX_SOCKETS.
+   */
+  maxSockets: number | undefined;
   /** Rooms the server may hold. Default 10000. */
   maxRooms: number;
   /** Publishes per second per member (token `sub`), or per address for guests (token bucket rate). Default 20. */

@@ -330,6 +330,14 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     help: 'open WebSocket + SSE + held long-poll connections allowed',
     value: count(10_000_000),
   },
+  maxSockets: {
+    flag: '--max-sockets',
+    env: 'MAX_SOCKETS',
+    default: undefined,
+    defaultText: 'the open-file limit (`ulimit -n`) − 256; where it cannot be read, 20 000 or --max-connections + 1024 when more',
+    help: 'open TCP sockets of one process (each worker of --workers), every address together: past it a new connection is closed at once, unanswered, so that sockets leave the store, Redis and logs their files; at least --max-connections',
+    value: count(10_000_000),
+  },
   maxRooms: { flag: '--max-rooms', env: 'MAX_ROOMS', default: 10_000, help: 'rooms the server may hold', value: count(1_000_000_000) },
   rateLimitPerSecond: { flag: '--rate-limit', env: 'RATE_LIMIT', default: 20, help: 'publishes per second per member (token `sub`), or per address for guests', value: rate },
   rateLimitBurst: { flag: '--rate-burst', env: 'RATE_BURST', default: 40, help: 'publishes allowed in a burst', value: rate },
@@ -566,7 +574,8 @@ function closest(key: string): string | undefined {
  * file > default), with the rules that tie options together:
  * - a Redis URL and no store given anywhere: store `redis`;
  * - store `redis` needs a Redis URL; `devLogin` needs `jwtSecret`; `webhookUrl` needs
- *   `webhookSecret`; `headersTimeoutMs` must not exceed `requestTimeoutMs`; `metricsPort` needs
+ *   `webhookSecret`; `headersTimeoutMs` must not exceed `requestTimeoutMs`;
+ *   `maxSockets`, when given, is at least `maxConnections`; `metricsPort` needs
  *   `metrics` on and differs from `port`; `tlsCert` and `tlsKey` go together; `workers` past 1
  *   needs a shared store (not `memory`); a `staticDir` given is an existing folder.
  * Every value given is checked, overridden or not. Throws OptionError (one line naming the
@@ -634,6 +643,11 @@ export function resolveConfig(sources: ConfigSources = {}, defaults: ServerConfi
   if (c.headersTimeoutMs > c.requestTimeoutMs) {
     throw new OptionError(
       `--headers-timeout-ms (${c.headersTimeoutMs}, from ${cameFrom('headersTimeoutMs')}) must not exceed --request-timeout-ms (${c.requestTimeoutMs}, from ${cameFrom('requestTimeoutMs')})`,
+    );
+  }
+  if (c.maxSockets !== undefined && c.maxSockets < c.maxConnections) {
+    throw new OptionError(
+      `--max-sockets (${c.maxSockets}, from ${cameFrom('maxSockets')}) must be at least --max-connections (${c.maxConnections}, from ${cameFrom('maxConnections')}): each of those connections holds a socket`,
     );
   }
   if (c.workers > 1 && c.store === 'memory') {

@@ -43,7 +43,7 @@ import { RequestScheduler } from './request-scheduler.js';
 import { createRedisClient, waitUntilReady } from './redis-connection.js';
 import { Router } from './router.js';
 import { createSecureServer, KEEP_ALIVE_TIMEOUT_MS, type SecureServer } from './secure-server.js';
-import { capSocketsPerAddress } from './socket-caps.js';
+import { capSockets, defaultMaxSockets, openFileLimit, RESERVED_FILES } from './socket-caps.js';
 import { createStore } from './store/create-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { shownRedisUrl } from './redis-url.js';
@@ -501,7 +501,27 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   }
   // Accepting a burst of connections comes before their requests (TurnBudget).
   server.on('connection', () => turnBudget.noteAccept());
-  if (!config.trustProxy) capSocketsPerAddress(server, config.maxConnectionsPerAddress + 64, metrics);
+  const openFiles = openFileLimit();
+  const maxSockets = config.maxSockets ?? defaultMaxSockets(config.maxConnections, openFiles);
+  if (openFiles !== undefined && maxSockets > openFiles - RESERVED_FILES) {
+    logger.warn({ maxSockets, openFiles }, `--max-sockets leaves fewer than ${RESERVED_FILES} of the open-file limit to the store, Redis and logs: they may fail with EMFILE under many connections; raise the limit (ulimit -n) or lower --max-sockets`);
+  } else if (maxSockets < config.maxConnections) {
+    logger.warn({ maxSockets, openFiles, maxConnections: config.maxConnections }, 'the open-file limit leaves fewer sockets than --max-connections: connections are refused before it is reached; raise the limit (ulimit -n) or lower --max-connections');
+  }
+  // A flood of refused sockets is a line each 10 s at most, the next one saying how many were held back.
+  const refusals = new LogLimiter(logger, 1, 10_000);
+  capSockets(server, {
+    max: maxSockets,
+    perAddress: config.trustProxy ? undefined : config.maxConnectionsPerAddress + 64,
+    onRefused(socket, cap) {
+      if (cap === 'address') {
+        metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
+        return;
+      }
+      metrics.socketsRefused.inc();
+      refusals.warn('max-sockets', { maxSockets, address: socket.remoteAddress }, 'connection refused: this process holds --max-sockets open sockets');
+    },
+  });
   const gateway = new WebSocketGateway(ctx, node);
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     if (!claim(req)) return false;

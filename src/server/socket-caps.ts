@@ -1,35 +1,113 @@
+import { readFileSync } from 'node:fs';
 import type { Server as NetServer, Socket } from 'node:net';
-import type { Metrics } from './metrics.js';
 import { clientOf } from './session/handshake.js';
 
 /**
- * Refuses TCP connections past `max` open ones from one address (they are destroyed at once),
- * so idle or half-sent sockets of one client cannot hold every file descriptor. Over TLS too,
- * before the handshake; an HTTP/2 connection counts once, however many streams it carries
- * (bounded per connection by the secure server; long-lived ones count against the caps per
- * address and member of Limits, each as one connection). Each refusal is counted as
- * TOO_MANY_CONNECTIONS_FROM_YOU in `switchboard_errors_total`.
+ * Open files the default of `--max-sockets` leaves to the rest of the process: the store (SQLite
+ * files and their journals), Redis connections, log files, the metrics port, IPC with the primary.
  */
-export function capSocketsPerAddress(server: NetServer, max: number, metrics: Metrics): void {
-  const open = new Map<string, number>();
+export const RESERVED_FILES = 256;
+
+/**
+ * Sockets past `--max-connections` the default of `--max-sockets` wants room for, where the
+ * open-file limit is unknown: short requests, keep-alive connections between two requests,
+ * connections before their upgrade.
+ */
+export const SOCKETS_PAST_CONNECTIONS = 1024;
+
+/** The default of `--max-sockets` where the open-file limit cannot be read (not Linux) or is unlimited. */
+export const FALLBACK_MAX_SOCKETS = 20_000;
+
+/**
+ * The soft limit of open files of this process (`ulimit -n`; Node raises it to the hard limit at
+ * start-up), read from Linux's /proc/self/limits; undefined where that cannot be read or says
+ * `unlimited`.
+ */
+export function openFileLimit(limitsFile = '/proc/self/limits'): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(limitsFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const soft = /^Max open files\s+(\d+)\s/m.exec(text)?.[1];
+  return soft === undefined ? undefined : Number(soft);
+}
+
+/**
+ * The cap of open sockets when `--max-sockets` is not given: the open-file limit (openFileLimit)
+ * less RESERVED_FILES, so that sockets cannot take the files the store, Redis and logs need (at
+ * least 1); where the limit is unknown, FALLBACK_MAX_SOCKETS or `maxConnections` +
+ * SOCKETS_PAST_CONNECTIONS, whichever is more. A limit too small for `maxConnections` wins over
+ * it (past the limit, accepting fails anyway, and so does opening a store file): the server warns
+ * at start-up instead.
+ */
+export function defaultMaxSockets(maxConnections: number, limit: number | undefined): number {
+  if (limit === undefined) return Math.max(FALLBACK_MAX_SOCKETS, maxConnections + SOCKETS_PAST_CONNECTIONS);
+  return Math.max(1, limit - RESERVED_FILES);
+}
+
+/** Which cap refused a socket: the one of the whole server, or the one of its address. */
+export type SocketCap = 'server' | 'address';
+
+export interface SocketCaps {
+  /** Open sockets of the server, every address together. */
+  max: number;
+  /**
+   * Open sockets of one address (an IPv6 host: its /64); undefined: not counted per address
+   * (behind a proxy, every socket is the proxy's).
+   */
+  perAddress: number | undefined;
+  /** Told of each refused socket before it is destroyed (its address still readable). */
+  onRefused(socket: Socket, cap: SocketCap): void;
+}
+
+/**
+ * Destroys, at once and unanswered, each TCP connection the server accepts past `max` open
+ * sockets, or past `perAddress` open sockets of its address: neither many addresses (a botnet,
+ * or sockets that never send a request, held until `--headers-timeout-ms`) nor one address can
+ * take every file descriptor of the process, and with them the store's, Redis's and the logs'.
+ * Over TLS too, before the handshake; an HTTP/2 connection counts once, however many streams it
+ * carries (bounded per connection by the secure server; long-lived ones count against the caps
+ * per address and member of Limits, each as one connection).
+ *
+ * Done in the `connection` listener, not with net.Server's `maxConnections`: in a worker of
+ * node:cluster's round-robin (`--workers` with `--worker-accept primary`, the default), a worker
+ * at `maxConnections` hands the connection back to the primary, which offers it to the workers
+ * again at once, a busy loop between the processes, and never closes it (Node 20).
+ */
+export function capSockets(server: NetServer, caps: SocketCaps): void {
+  const { max, perAddress, onRefused } = caps;
+  let open = 0;
+  const byAddress = new Map<string, number>();
   // One listener for every socket, no closure per connection: a socket keeps the peer address it
   // was first asked for, also once closed.
   function closed(this: Socket): void {
+    open--;
+    if (perAddress === undefined) return;
     const address = clientOf(this.remoteAddress ?? 'unknown');
-    const left = (open.get(address) ?? 1) - 1;
-    if (left <= 0) open.delete(address);
-    else open.set(address, left);
+    const left = (byAddress.get(address) ?? 1) - 1;
+    if (left <= 0) byAddress.delete(address);
+    else byAddress.set(address, left);
   }
   server.on('connection', (socket: Socket) => {
-    // An IPv6 host's sockets count together, whichever address of its /64 they come from.
-    const address = clientOf(socket.remoteAddress ?? 'unknown');
-    const n = (open.get(address) ?? 0) + 1;
-    if (n > max) {
-      metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
+    if (open >= max) {
+      onRefused(socket, 'server');
       socket.destroy();
       return;
     }
-    open.set(address, n);
+    if (perAddress !== undefined) {
+      // An IPv6 host's sockets count together, whichever address of its /64 they come from.
+      const address = clientOf(socket.remoteAddress ?? 'unknown');
+      const n = (byAddress.get(address) ?? 0) + 1;
+      if (n > perAddress) {
+        onRefused(socket, 'address');
+        socket.destroy();
+        return;
+      }
+      byAddress.set(address, n);
+    }
+    open++;
     socket.on('close', closed); // 'close' comes once per socket
   });
 }

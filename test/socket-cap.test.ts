@@ -1,0 +1,233 @@
+/**
+ * `--max-sockets`: the cap on open TCP sockets of one process, every address together, so that
+ * many addresses (or sockets that never send a request) cannot take every file descriptor the
+ * store, Redis and logs need. Raw sockets from loopback aliases (127.0.0.2, ...) against a real
+ * server, one process and `serve --workers 2` (round-robin: the primary hands connections to
+ * the workers), and the option's checks and default.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { configFromEnv } from '../src/server/config.js';
+import { OptionError, resolveConfig } from '../src/server/options.js';
+import { createSwitchboard } from '../src/server/server.js';
+import { defaultMaxSockets, FALLBACK_MAX_SOCKETS, openFileLimit, RESERVED_FILES } from '../src/server/socket-caps.js';
+import { WorkersProcess } from './fixtures/workers-process.js';
+import { makeCertificate, skipWithoutOpenssl } from './helpers/certificate.js';
+import { request, startServer, waitFor } from './helpers.js';
+
+/** A raw client socket and what became of it. */
+interface Raw {
+  socket: net.Socket;
+  /** Bytes the server sent. */
+  received: string;
+  /** When it closed, ms after it connected; undefined while open. */
+  closedAfter: number | undefined;
+}
+
+/** Connects from `localAddress`; resolves once the TCP handshake is done (the server may not have accepted it yet). */
+function connect(port: number, localAddress: string): Promise<Raw> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+    const raw: Raw = { socket, received: '', closedAfter: undefined };
+    let connectedAt = 0;
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (raw.received += d));
+    socket.on('close', () => (raw.closedAfter = performance.now() - connectedAt));
+    socket.on('error', () => {}); // a reset shows as its close
+    socket.once('connect', () => {
+      connectedAt = performance.now();
+      resolve(raw);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Asks `/healthz` on an open socket (keep-alive); resolves when it is answered 200, rejects when the socket closes first. */
+async function healthz(raw: Raw, timeoutMs = 2000): Promise<void> {
+  const from = raw.received.length;
+  raw.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor(() => raw.received.includes('{"status":"ok"}', from) || raw.closedAfter !== undefined, timeoutMs, 'an answer to /healthz');
+  assert.equal(raw.closedAfter, undefined, `closed unanswered: ${JSON.stringify(raw.received.slice(from))}`);
+  assert.match(raw.received.slice(from), /^HTTP\/1\.1 200 /);
+}
+
+/** The value of one series in a Prometheus text answer (0 when absent). */
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+const refused = (fn: () => unknown, pattern: RegExp): void =>
+  assert.throws(fn, (err: unknown) => err instanceof OptionError && pattern.test(err.message) && !err.message.includes('\n'));
+
+describe('--max-sockets', () => {
+  it('past maxSockets open sockets of every address together, a new one is closed at once, unanswered; the open ones are served; a freed slot takes a new one; the refusal is counted', async () => {
+    // Far from the cap per address (1000 + 64): only the cap of the server can refuse here.
+    const s = await startServer({ maxSockets: 20, maxConnections: 20, maxConnectionsPerAddress: 1000 });
+    const open: Raw[] = [];
+    const serverSide: net.Socket[] = [];
+    const onConnection = (so: net.Socket): void => void (so.destroyed || serverSide.push(so));
+    s.server.http.on('connection', onConnection);
+    try {
+      // 20 sockets, each from an address of its own, that send nothing.
+      for (let i = 0; i < 20; i++) open.push(await connect(s.port, `127.0.0.${i + 2}`));
+      await waitFor(() => serverSide.length === 20, 3000, 'the server to accept 20 sockets');
+
+      const extra = await connect(s.port, '127.0.0.30');
+      await waitFor(() => extra.closedAfter !== undefined, 1000, 'the 21st socket to be closed by the server');
+      assert.equal(extra.received, '', 'the refused socket got no answer');
+      assert.equal(serverSide.length, 20, 'the refused socket was never served');
+
+      // The ones held are served as ever.
+      await healthz(open[0]!);
+      await healthz(open[19]!);
+      assert.ok(open.every((r) => r.closedAfter === undefined));
+
+      // Five go: five slots are free again (once the server saw them close).
+      for (const r of open.splice(0, 5)) r.socket.destroy();
+      await waitFor(() => serverSide.filter((so) => !so.destroyed).length === 15, 3000, 'the server to see 5 sockets close');
+      const again = await connect(s.port, '127.0.0.31');
+      open.push(again);
+      await healthz(again);
+
+      // Scraped on a socket of its own (the 17th open one).
+      const metrics = await request(`${s.url}/metrics`);
+      assert.equal(metrics.status, 200);
+      assert.equal(sample(metrics.body, 'switchboard_sockets_refused_total'), 1, 'one refusal counted');
+      assert.equal(sample(metrics.body, 'switchboard_errors_total{code="TOO_MANY_CONNECTIONS_FROM_YOU"}'), 0, 'not counted as the cap per address');
+    } finally {
+      s.server.http.off('connection', onConnection);
+      for (const r of open) r.socket.destroy();
+      await s.server.close();
+    }
+  });
+
+  it('the cap per address still holds under it: --max-connections-per-address + 64 sockets of one address', async () => {
+    const s = await startServer({ maxSockets: 1000, maxConnections: 1000, maxConnectionsPerAddress: 1 });
+    const open: Raw[] = [];
+    try {
+      for (let i = 0; i < 65; i++) open.push(await connect(s.port, '127.0.0.2'));
+      await healthz(open[64]!);
+      const extra = await connect(s.port, '127.0.0.2');
+      open.push(extra);
+      await waitFor(() => extra.closedAfter !== undefined, 1000, 'the 66th socket of one address to be closed');
+      // Another address is not refused.
+      const other = await connect(s.port, '127.0.0.3');
+      open.push(other);
+      await healthz(other);
+      const metrics = await request(`${s.url}/metrics`);
+      assert.equal(sample(metrics.body, 'switchboard_errors_total{code="TOO_MANY_CONNECTIONS_FROM_YOU"}'), 1);
+      assert.equal(sample(metrics.body, 'switchboard_sockets_refused_total'), 0);
+    } finally {
+      for (const r of open) r.socket.destroy();
+      await s.server.close();
+    }
+  });
+
+  it('over TLS (the HTTP/2 secure server) too, before the handshake: a socket past the cap is closed at once, and once one goes an HTTP/2 client is served', { skip: skipWithoutOpenssl() }, async () => {
+    const cert = makeCertificate();
+    const s = await startServer({ tlsCert: cert.cert, tlsKey: cert.key, maxSockets: 3, maxConnections: 3 });
+    const open: Raw[] = [];
+    const serverSide: net.Socket[] = [];
+    const onConnection = (so: net.Socket): void => void (so.destroyed || serverSide.push(so));
+    s.server.http.on('connection', onConnection);
+    let session: http2.ClientHttp2Session | undefined;
+    try {
+      for (let i = 0; i < 3; i++) open.push(await connect(s.port, `127.0.0.${i + 2}`));
+      await waitFor(() => serverSide.length === 3, 3000, 'the server to accept 3 sockets');
+      const extra = await connect(s.port, '127.0.0.30');
+      await waitFor(() => extra.closedAfter !== undefined, 1000, 'the 4th socket to be closed by the server');
+      assert.equal(extra.received, '');
+
+      open.shift()!.socket.destroy();
+      await waitFor(() => serverSide.filter((so) => !so.destroyed).length === 2, 3000, 'the server to see a socket close');
+      session = http2.connect(`https://localhost:${s.port}`, { ca: readFileSync(cert.cert) });
+      session.on('error', () => {});
+      const get = (path: string): Promise<{ status: number; body: string }> =>
+        new Promise((resolve, reject) => {
+          const stream = session!.request({ ':path': path });
+          let status = 0;
+          let body = '';
+          stream.on('response', (h) => (status = Number(h[':status'])));
+          stream.setEncoding('utf8');
+          stream.on('data', (c: string) => (body += c));
+          stream.on('end', () => resolve({ status, body }));
+          stream.on('error', reject);
+        });
+      assert.equal((await get('/healthz')).status, 200);
+      assert.equal(sample((await get('/metrics')).body, 'switchboard_sockets_refused_total'), 1);
+    } finally {
+      s.server.http.off('connection', onConnection);
+      session?.destroy();
+      for (const r of open) r.socket.destroy();
+      await s.server.close();
+    }
+  });
+
+  it('with --workers 2 (the primary hands each connection to a worker), each worker caps its own sockets: the first refused socket is closed at once, the others are served', { skip: existsSync('dist/src/cli/index.js') ? false : 'run `npm run build` first', timeout: 60_000 }, async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'sb-socket-cap-'));
+    const server = await WorkersProcess.start(['--workers', '2', '--worker-accept', 'primary', '--max-sockets', '5', '--max-connections', '5', '--data-dir', dataDir]);
+    const open: Raw[] = [];
+    try {
+      // One at a time, each answered before the next, until one is refused: the first five at
+      // least are (one worker's cap), ten at most (both workers' caps).
+      let refusedOne: Raw | undefined;
+      for (let i = 0; i < 12 && !refusedOne; i++) {
+        const r = await connect(server.port, `127.0.0.${i + 2}`);
+        r.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+        await waitFor(() => r.received.includes('{"status":"ok"}') || r.closedAfter !== undefined, 2000, `socket ${i + 1} to be answered or closed`);
+        if (r.closedAfter === undefined) open.push(r);
+        else refusedOne = r;
+      }
+      assert.ok(refusedOne, `no socket refused; ${open.length} open`);
+      assert.ok(open.length >= 5 && open.length <= 10, `${open.length} sockets open before the first refusal`);
+      assert.equal(refusedOne.received, '', 'the refused socket got no answer');
+      assert.ok(refusedOne.closedAfter! < 1000, `closed after ${refusedOne.closedAfter} ms`);
+      for (const r of open) await healthz(r);
+      await server.waitForLog((l) => l.msg === 'connection refused: this process holds --max-sockets open sockets', 5000, 'the refusal in the log');
+    } finally {
+      for (const r of open) r.socket.destroy();
+      await server.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('is a whole number from 1, at least --max-connections, from a flag, the environment, a file or createSwitchboard', () => {
+    assert.equal(resolveConfig({}).maxSockets, undefined);
+    assert.equal(resolveConfig({ flags: { maxSockets: '20000' } }).maxSockets, 20_000);
+    assert.equal(configFromEnv({ MAX_SOCKETS: '15000' }).maxSockets, 15_000);
+    refused(() => configFromEnv({ MAX_SOCKETS: 'many' }), /^invalid --max-sockets from env MAX_SOCKETS: "many" \(expected a whole number from 1 to 10000000\)$/);
+    refused(() => resolveConfig({ flags: { maxSockets: '0' } }), /^invalid --max-sockets from flag --max-sockets: "0"/);
+    refused(() => resolveConfig({ file: { name: 'c.json', values: { maxSockets: 2.5 } } }), /^invalid --max-sockets from file c\.json \(key "maxSockets"\)/);
+    refused(() => configFromEnv({ MAX_SOCKETS: '5000' }), /^--max-sockets \(5000, from env MAX_SOCKETS\) must be at least --max-connections \(10000, from default\)/);
+    refused(() => createSwitchboard({ maxSockets: 50, maxConnections: 100, logLevel: 'silent' }), /^--max-sockets \(50, from createSwitchboard option maxSockets\) must be at least --max-connections \(100, from createSwitchboard option maxConnections\)/);
+    refused(() => createSwitchboard({ maxSockets: -1, logLevel: 'silent' }), /^invalid createSwitchboard option maxSockets: -1/);
+  });
+
+  it('by default is the open-file limit less what the store, Redis and logs keep; where the limit is unknown, a fixed cap or --max-connections and a margin', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sb-limits-'));
+    try {
+      const limits = path.join(dir, 'limits');
+      writeFileSync(limits, 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            20000                40000                files     \n');
+      assert.equal(openFileLimit(limits), 20_000);
+      writeFileSync(limits, 'Max open files            unlimited            unlimited            files     \n');
+      assert.equal(openFileLimit(limits), undefined);
+      assert.equal(openFileLimit(path.join(dir, 'none')), undefined);
+      if (process.platform === 'linux') assert.ok(openFileLimit()! > 0, 'this process has a limit');
+
+      assert.equal(defaultMaxSockets(10_000, 20_000), 20_000 - RESERVED_FILES);
+      // A limit too small for --max-connections still wins: past it the store cannot open a file either.
+      assert.equal(defaultMaxSockets(10_000, 1024), 1024 - RESERVED_FILES);
+      assert.equal(defaultMaxSockets(10_000, 100), 1);
+      assert.equal(defaultMaxSockets(10_000, undefined), FALLBACK_MAX_SOCKETS);
+      assert.equal(defaultMaxSockets(50_000, undefined), 50_000 + 1024);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
