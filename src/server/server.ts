@@ -154,11 +154,6 @@ function plainRange(range: string): boolean {
 /** Requests of one address that may wait for a turn of the event loop (RequestScheduler); past it: RATE_LIMITED. */
 const MAX_WAITING_PER_ADDRESS = 1024;
 
-/**
- * The key of presence tickets. Nodes of one cluster must share it: derived from a configured
- * secret when there is one, else a random one kept in Redis for the cluster (sharedPresenceKey),
- * else random per process (one node).
- */
 /** A random key kept in Redis (made by the first node, read by the others), when no secret gives one. */
 async function sharedPresenceKey(url: string, prefix: string, logger: Logger): Promise<Buffer> {
   const redis = createRedisClient(url, { connectionName: 'switchboard-presence-key', logger });
@@ -195,6 +190,11 @@ function normalizePath(path: string): string {
   return trimmed;
 }
 
+/**
+ * The key of presence tickets. Nodes of one cluster must share it: derived from a configured
+ * secret when there is one, else a random one kept in Redis for the cluster (sharedPresenceKey),
+ * else random per process (one node).
+ */
 function presenceKey(config: ServerConfig): Buffer | undefined {
   const secret = config.jwtSecret ?? config.apiKey ?? config.webhookSecret;
   return secret ? createHash('sha256').update(`switchboard presence tickets\0${secret}`).digest() : undefined;
