@@ -20,7 +20,7 @@ import type { Entry, PresenceMember } from '../src/protocol/types.js';
 import { MemoryPresenceStore } from '../src/server/presence/memory-presence-store.js';
 import { mintToken } from '../src/server/auth/mint-token.js';
 import { MemoryStore } from '../src/server/store/memory-store.js';
-import { WsProbe, postJson, request, startServer, waitFor, type HttpAnswer } from './helpers.js';
+import { WsProbe, h2Request, postJson, request, startServer, waitFor, type HttpAnswer } from './helpers.js';
 import { makeCertificate, skipWithoutOpenssl } from './helpers/certificate.js';
 
 type Started = Awaited<ReturnType<typeof startServer>>;
@@ -1239,17 +1239,7 @@ describe('abuse suite', () => {
     const s = await startServer({ tlsCert: cert.cert, tlsKey: cert.key });
     const session = http2.connect(`https://localhost:${s.port}`, { ca: readFileSync(cert.cert) });
     session.on('error', () => {});
-    const get = (headers: Record<string, string>): Promise<{ status: number; body: string }> =>
-      new Promise((resolve, reject) => {
-        const stream = session.request({ ':path': '/', ...headers });
-        let status = 0;
-        let body = '';
-        stream.on('response', (h) => (status = Number(h[':status'])));
-        stream.setEncoding('utf8');
-        stream.on('data', (c: string) => (body += c));
-        stream.on('end', () => resolve({ status, body }));
-        stream.on('error', reject);
-      });
+    const get = (headers: Record<string, string>): Promise<{ status: number; body: string }> => h2Request(session, { ':path': '/', ...headers });
     try {
       const whole = await get({});
       assert.equal(whole.status, 200);

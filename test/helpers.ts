@@ -1,5 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
+import type { ClientHttp2Session } from 'node:http2';
 import WebSocket from 'ws';
 import type { ServerFrame } from '../src/protocol/types.js';
 import { createSwitchboard, type Switchboard, type SwitchboardOptions } from '../src/server/server.js';
@@ -164,4 +165,18 @@ export async function rawWsSubscriber(port: number, name: string, room: string):
   const mask = Buffer.from([1, 2, 3, 4]);
   raw.socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]));
   return raw;
+}
+
+/** One HTTP/2 request on `session` (GET unless `headers` say otherwise): its status and body. */
+export function h2Request(session: ClientHttp2Session, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request(headers);
+    let status = 0;
+    let body = '';
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => (body += c));
+    stream.on('end', () => resolve({ status, body }));
+    stream.on('error', reject);
+  });
 }

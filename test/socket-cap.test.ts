@@ -18,7 +18,7 @@ import { createSwitchboard } from '../src/server/server.js';
 import { defaultMaxSockets, FALLBACK_MAX_SOCKETS, openFileLimit, RESERVED_FILES } from '../src/server/socket-caps.js';
 import { WorkersProcess } from './fixtures/workers-process.js';
 import { makeCertificate, skipWithoutOpenssl } from './helpers/certificate.js';
-import { request, startServer, waitFor } from './helpers.js';
+import { h2Request, request, startServer, waitFor } from './helpers.js';
 
 /** A raw client socket and what became of it. */
 interface Raw {
@@ -148,17 +148,7 @@ describe('--max-sockets', () => {
       await waitFor(() => serverSide.filter((so) => !so.destroyed).length === 2, 3000, 'the server to see a socket close');
       session = http2.connect(`https://localhost:${s.port}`, { ca: readFileSync(cert.cert) });
       session.on('error', () => {});
-      const get = (path: string): Promise<{ status: number; body: string }> =>
-        new Promise((resolve, reject) => {
-          const stream = session!.request({ ':path': path });
-          let status = 0;
-          let body = '';
-          stream.on('response', (h) => (status = Number(h[':status'])));
-          stream.setEncoding('utf8');
-          stream.on('data', (c: string) => (body += c));
-          stream.on('end', () => resolve({ status, body }));
-          stream.on('error', reject);
-        });
+      const get = (path: string): Promise<{ status: number; body: string }> => h2Request(session!, { ':path': path });
       assert.equal((await get('/healthz')).status, 200);
       assert.equal(sample((await get('/metrics')).body, 'switchboard_sockets_refused_total'), 1);
     } finally {
