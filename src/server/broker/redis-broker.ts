@@ -1,7 +1,8 @@
 import { SwitchboardError } from '../../protocol/errors.js';
 import { closeRedisClient, createRedisClient, isCluster, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
 import { TICKET_MAX_AGE_MS } from '../session/presence-ticket.js';
-import { MAX_DISCONNECTS_REMEMBERED, roomOf, type Broker, type BrokerMessage, type DisconnectOrder } from './broker.js';
+import { roomOf, type Broker, type BrokerMessage, type DisconnectOrder } from './broker.js';
+import { keepDisconnectIn, readDisconnectsIn } from './redis-disconnects.js';
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions extends RedisConnectionOptions {
@@ -148,7 +149,7 @@ export class RedisBroker implements Broker {
     try {
       // Kept before it is sent: a node that starts once it was sent finds it (sent again with
       // the message when Redis did not take it; adding it twice changes nothing).
-      if (message.kind === 'disconnect') await this.keepDisconnect(message.member, message.room, message.at ?? Date.now());
+      if (message.kind === 'disconnect') await keepDisconnectIn(this.publisher, this.disconnectsKey, { member: message.member, ...(message.room !== undefined ? { room: message.room } : {}), at: message.at ?? Date.now() });
       await this.publisher.spublish(room === undefined ? this.globalChannel : this.roomChannel(room), JSON.stringify(message));
     } catch {
       // Ephemeral notices are dropped; entries and administrators' orders are sent again later.
@@ -159,20 +160,8 @@ export class RedisBroker implements Broker {
   }
 
   /** The disconnect orders kept in Redis (see the class comment), oldest first. */
-  async recentDisconnects(): Promise<readonly DisconnectOrder[]> {
-    const flat = await this.publisher.zrangebyscore(this.disconnectsKey, Date.now() - TICKET_MAX_AGE_MS, '+inf', 'WITHSCORES');
-    const orders: DisconnectOrder[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      let who: unknown;
-      try {
-        who = JSON.parse(flat[i]!);
-      } catch {
-        continue; // Not ours: ignore.
-      }
-      if (!Array.isArray(who) || typeof who[0] !== 'string') continue;
-      orders.push({ member: who[0], ...(typeof who[1] === 'string' ? { room: who[1] } : {}), at: Number(flat[i + 1]) });
-    }
-    return orders;
+  recentDisconnects(): Promise<readonly DisconnectOrder[]> {
+    return readDisconnectsIn(this.publisher, this.disconnectsKey, Date.now() - TICKET_MAX_AGE_MS);
   }
 
   /** The handler runs inside ioredis's reply parsing: it must not throw. */
@@ -237,17 +226,6 @@ export class RedisBroker implements Broker {
     }
     this.subscribed = true;
     this.reconnectHandler();
-  }
-
-  /** Adds an order to `${prefix}disconnects` and drops what is past its bounds (age, count), in one transaction of one key. */
-  private async keepDisconnect(member: string, room: string | undefined, at: number): Promise<void> {
-    await this.publisher
-      .multi()
-      .zadd(this.disconnectsKey, at, JSON.stringify([member, room ?? null]))
-      .zremrangebyscore(this.disconnectsKey, '-inf', `(${Date.now() - TICKET_MAX_AGE_MS}`)
-      .zremrangebyrank(this.disconnectsKey, 0, -MAX_DISCONNECTS_REMEMBERED - 1)
-      .pexpire(this.disconnectsKey, TICKET_MAX_AGE_MS)
-      .exec();
   }
 
   private async flushBacklog(): Promise<void> {
