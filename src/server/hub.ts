@@ -13,6 +13,7 @@ import { PollAnswers } from './poll-answers.js';
 import { PollTimers, type Timed } from './poll-timers.js';
 import { PresenceTracker } from './presence/presence-tracker.js';
 import { RoomChannel } from './room-channel.js';
+import { TICKET_MAX_AGE_MS } from './session/presence-ticket.js';
 import { clientIdOf, type MessageStore, type RoomPageRequest, type RoomState } from './store/message-store.js';
 import { isAmendment } from './store/fold.js';
 import type { OnceSubscriber, Subscriber } from './subscriber.js';
@@ -378,9 +379,17 @@ export class Hub {
     return true;
   }
 
-  /** Ends every connection of `member` (in `room` only, when given) on every node. */
+  /**
+   * Ends every connection of `member` (in `room` only, when given) on every node. The order is
+   * kept for the nodes that start later: by the broker when it shares orders
+   * (Broker.recentDisconnects), else with the data (MessageStore.keepDisconnect), before it is
+   * published, so a node that restarts once a connection was ended still refuses its polls.
+   * STORE_UNAVAILABLE when the store cannot keep it (then nothing was ended).
+   */
   async disconnect(member: string, room?: string): Promise<void> {
-    await this.options.broker.publish({ kind: 'disconnect', member, ...(room !== undefined ? { room } : {}), at: Date.now() });
+    const order = { member, ...(room !== undefined ? { room } : {}), at: Date.now() };
+    if (!this.options.broker.recentDisconnects) await this.options.store.keepDisconnect(order);
+    await this.options.broker.publish({ kind: 'disconnect', ...order });
   }
 
   /** Sets the one handler of disconnect orders (the connection registry of this node). */
@@ -928,12 +937,14 @@ export class Hub {
   }
 
   /**
-   * Remembers the disconnect orders the other nodes shared (Broker.recentDisconnects): called at
-   * start-up, since a node started after an order never heard it, and would let in the polls of
-   * the connection it ended that had not come back yet.
+   * Remembers the disconnect orders the other nodes shared (Broker.recentDisconnects), or those
+   * kept with the data when the broker shares none (MessageStore.recentDisconnects: this node's
+   * own, from before a restart): called at start-up, since a node started after an order never
+   * heard it, and would let in the polls of the connection it ended that had not come back yet.
    */
   async recallDisconnects(): Promise<void> {
-    const orders = (await this.options.broker.recentDisconnects?.()) ?? [];
+    const { broker, store } = this.options;
+    const orders = broker.recentDisconnects ? await broker.recentDisconnects() : await store.recentDisconnects(Date.now() - TICKET_MAX_AGE_MS);
     const now = Date.now();
     for (const order of [...orders].sort((x, y) => x.at - y.at)) this.kicked.remember(order.member, order.room, Math.min(order.at, now));
   }

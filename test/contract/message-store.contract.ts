@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { SwitchboardError, type ErrorCode } from '../../src/protocol/errors.js';
 import type { Entry, EntryDraft, JsonValue, MessageDraft, MessageEntry, Sender } from '../../src/protocol/types.js';
 import { MAX_READ_POSITIONS, type MessageStore, type RoomState } from '../../src/server/store/message-store.js';
+import { TICKET_MAX_AGE_MS } from '../../src/server/session/presence-ticket.js';
 
 /**
  * What a store's test file hands the contract. `make` is called once per test and returns an
@@ -419,6 +420,32 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         const instances = [store, ...(await Promise.all([reopen(), reopen(), reopen()]))];
         const secrets = await Promise.all(instances.map((s) => s.nodeSecret()));
         for (const s of secrets) assert.deepEqual(s, secrets[0]);
+      }));
+
+    it('keeps disconnect orders: one per member and room, oldest first, from `since` on, the stale ones dropped; from every instance and after a restart', () =>
+      withStore(async ({ store, reopen }) => {
+        const now = Date.now();
+        assert.deepEqual(await store.recentDisconnects(now - TICKET_MAX_AGE_MS), []);
+        await store.keepDisconnect({ member: 'ann', room: 'hall', at: now - 3000 });
+        await store.keepDisconnect({ member: 'bob', at: now - 2000 });
+        await store.keepDisconnect({ member: 'ann', at: now - 1000 });
+        // Older than a presence ticket lasts: dropped (or never read back).
+        await store.keepDisconnect({ member: 'old', at: now - TICKET_MAX_AGE_MS - 1000 });
+        // The same member and room again: the later order replaces the first.
+        await store.keepDisconnect({ member: 'ann', room: 'hall', at: now - 500 });
+        const expected = [{ member: 'bob', at: now - 2000 }, { member: 'ann', at: now - 1000 }, { member: 'ann', room: 'hall', at: now - 500 }];
+        assert.deepEqual(await store.recentDisconnects(now - TICKET_MAX_AGE_MS), expected);
+        assert.deepEqual(await store.recentDisconnects(now - 1000), expected.slice(1));
+        if (!durable) return;
+        if (!reopen) throw new Error('a durable store must give reopen');
+        const other = await reopen();
+        await other.keepDisconnect({ member: 'cyd', room: 'den', at: now - 100 });
+        const all = [...expected, { member: 'cyd', room: 'den', at: now - 100 }];
+        assert.deepEqual(await store.recentDisconnects(now - TICKET_MAX_AGE_MS), all);
+        await Promise.all([store.close(), other.close()]);
+        const fresh = await reopen();
+        assert.deepEqual(await fresh.recentDisconnects(now - TICKET_MAX_AGE_MS), all);
+        await fresh.close();
       }));
 
     it('trims by count: firstSeq moves up, lastSeq stays, seqs continue', () =>

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, MessageEntry } from '../../protocol/types.js';
+import type { DisconnectOrder } from '../broker/broker.js';
+import { DisconnectOrders } from '../broker/disconnect-orders.js';
 import { amendmentEntry, applyReaction, checkTarget, erasedPreview, foldMessage, isAmendment, messageMatches, replyPreview, summarize, type Reactors } from './fold.js';
 import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type ReadPosition, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type SearchAnswer, type SearchRequest, MAX_READ_POSITIONS, SEARCH_SCAN_LIMIT, SEARCH_TEXT_LIMIT } from './message-store.js';
 
@@ -46,6 +48,7 @@ export class MemoryStore implements MessageStore {
   private readonly names: string[] = [];
   /** Lives as long as the data: this instance. */
   private readonly secret = randomBytes(32);
+  private readonly disconnects = new DisconnectOrders();
 
   async init(): Promise<void> {}
 
@@ -246,6 +249,14 @@ export class MemoryStore implements MessageStore {
 
   async nodeSecret(): Promise<Buffer> {
     return Buffer.from(this.secret);
+  }
+
+  async keepDisconnect(order: DisconnectOrder): Promise<void> {
+    this.disconnects.remember(order.member, order.room, order.at);
+  }
+
+  async recentDisconnects(since: number): Promise<DisconnectOrder[]> {
+    return this.disconnects.entries().filter((order) => order.at >= since).sort((x, y) => x.at - y.at);
   }
 
   async ping(): Promise<boolean> {

@@ -1,4 +1,5 @@
 import type { Entry, EntryDraft, MessageEntry, Sender } from '../../protocol/types.js';
+import type { DisconnectOrder } from '../broker/broker.js';
 
 /** What a store knows of one room's log. */
 export interface RoomState {
@@ -200,6 +201,21 @@ export interface MessageStore {
    * not change across restarts and nodes (see session/anonymous-senders.ts). STORE_UNAVAILABLE.
    */
   nodeSecret(): Promise<Buffer>;
+  /**
+   * Keeps an administrator's disconnect order with the data, for the nodes that start later
+   * (see Hub.recallDisconnects; used when the broker shares none: Broker.recentDisconnects). One
+   * order per member and room (or member and every room): a later call replaces it. The store
+   * keeps the latest MAX_DISCONNECTS_REMEMBERED (by `at`) of the last TICKET_MAX_AGE_MS at most,
+   * dropping the rest as it writes. Each call is atomic: instances sharing a backend never lose
+   * one another's orders beyond those bounds. STORE_UNAVAILABLE.
+   */
+  keepDisconnect(order: DisconnectOrder): Promise<void>;
+  /**
+   * The disconnect orders kept (keepDisconnect, by any instance on the backend) with `at` at or
+   * after `since` (ms), oldest first; after a restart too, except from a memory store.
+   * STORE_UNAVAILABLE.
+   */
+  recentDisconnects(since: number): Promise<DisconnectOrder[]>;
   /** True when the backend answers. */
   ping(): Promise<boolean>;
   /** Flushes and closes. */

@@ -6,6 +6,8 @@ import { closeRedisClient, createRedisClient, isCluster, waitUntilReady, type Re
 import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type ReadPosition, type SearchAnswer, type SearchRequest, MAX_READ_POSITIONS, SEARCH_SCAN_LIMIT, SEARCH_TEXT_LIMIT } from './message-store.js';
 import { AMEND_LUA, APPEND_LUA, CONFIRM_LUA, CREATE_ROOM_LUA, DELETE_ROOM_LUA, RANGE_LUA, RENEW_ROOM_LUA, RESERVE_ROOM_LUA, RESET_ROOM_LUA, SET_READ_LUA, TRIM_LUA, UNREGISTER_ROOM_LUA } from './redis-scripts.js';
 import { ReplicationBarrier } from './replication-barrier.js';
+import type { DisconnectOrder } from '../broker/broker.js';
+import { keepDisconnectIn, readDisconnectsIn } from '../broker/redis-disconnects.js';
 import { MAX_REACTION_EMOJI, MAX_REACTORS_LISTED, isAmendment, messageMatches } from './fold.js';
 
 /** Options of {@link RedisStore}. */
@@ -160,6 +162,8 @@ function fromRange(room: string, [from, , entries, overs, folds, rps]: RangeRepl
  *   and the clientId as one string (idempotencyKey()); trim removes the keys of the entries it drops.
  * - `P gone:{R}` STRING, for a day after a deletion: the registration token of the deleted history.
  * - `P node-secret` STRING, base64: the store's secret (nodeSecret), set once (SET NX), never changed.
+ * - `P disconnects` ZSET: the disconnect orders kept (keepDisconnect), the set the Redis broker keeps
+ *   them in (broker/redis-disconnects.ts): with one prefix, an order both keep is stored once.
  *
  * Appends, reads, resets and trims touch one room's slot: one script each, atomic per room.
  * Creating and deleting a room also touch the registry, another slot, so each is two scripts,
@@ -452,6 +456,14 @@ export class RedisStore implements MessageStore {
       if (stored === null) throw new SwitchboardError('STORE_UNAVAILABLE', `${key} vanished right after it was set`);
       return Buffer.from(stored, 'base64');
     });
+  }
+
+  async keepDisconnect(order: DisconnectOrder): Promise<void> {
+    await this.guard(() => keepDisconnectIn(this.redis, `${this.prefix}disconnects`, order));
+  }
+
+  async recentDisconnects(since: number): Promise<DisconnectOrder[]> {
+    return this.guard(() => readDisconnectsIn(this.redis, `${this.prefix}disconnects`, since));
   }
 
   /** False, never a rejection, when Redis does not answer. */

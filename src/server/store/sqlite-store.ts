@@ -8,6 +8,8 @@ import { GroupCommit, type GroupCommitStats } from './group-commit.js';
 import { RoomTailCache } from './room-tail-cache.js';
 import { clientIdOf, clientScope, newEpoch, type AppendResult, type MessageStore, type ReadPosition, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type SearchAnswer, type SearchRequest, MAX_READ_POSITIONS } from './message-store.js';
 import { makeDir } from './make-dir.js';
+import { MAX_DISCONNECTS_REMEMBERED, type DisconnectOrder } from '../broker/broker.js';
+import { TICKET_MAX_AGE_MS } from '../session/presence-ticket.js';
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -170,6 +172,18 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
       );
     `);
   },
+  // Administrators' disconnect orders (keepDisconnect), one per member and room ('' for every room).
+  (db) => {
+    db.exec(`
+      CREATE TABLE disconnects (
+        member TEXT NOT NULL,
+        room   TEXT NOT NULL,
+        at     INTEGER NOT NULL,
+        PRIMARY KEY (member, room)
+      );
+      CREATE INDEX disconnects_by_at ON disconnects (at);
+    `);
+  },
 ];
 
 /** The FTS token of a room (column r of the search index): its name in hex, so no tokenizer splits it. */
@@ -235,6 +249,7 @@ interface Transactions {
   deleteRoom(room: string): boolean;
   resetRoom(room: string): RoomState;
   setRead(room: string, member: string, name: string, seq: number): { seq: number; previous: number };
+  keepDisconnect(member: string, room: string, at: number, now: number): void;
 }
 
 function prepare(db: Database.Database) {
@@ -243,6 +258,11 @@ function prepare(db: Database.Database) {
     // OR IGNORE: a secret already stored (by any process) stays; the SELECT then reads the one that won.
     keepSecret: db.prepare<[string, Buffer]>('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)'),
     secret: db.prepare<[string], Buffer>('SELECT value FROM secrets WHERE name = ?').pluck(),
+    keepDisconnect: db.prepare<[string, string, number]>('INSERT INTO disconnects (member, room, at) VALUES (?, ?, ?) ON CONFLICT (member, room) DO UPDATE SET at = excluded.at'),
+    dropOldDisconnects: db.prepare<[number]>('DELETE FROM disconnects WHERE at < ?'),
+    // Past the latest MAX_DISCONNECTS_REMEMBERED (a bounded table: the scan is bounded too).
+    dropExtraDisconnects: db.prepare<[number]>('DELETE FROM disconnects WHERE rowid NOT IN (SELECT rowid FROM disconnects ORDER BY at DESC LIMIT ?)'),
+    recentDisconnects: db.prepare<[number], { member: string; room: string; at: number }>('SELECT member, room, at FROM disconnects WHERE at >= ? ORDER BY at'),
     // Changes whenever another connection (this process or another) commits; our own commits leave it.
     dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     getRoom: db.prepare<[string], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms WHERE name = ?'),
@@ -581,6 +601,15 @@ export class SqliteStore implements MessageStore {
     });
   }
 
+  /** One write transaction: the order, then what is past the bounds (age, count) is deleted. */
+  async keepDisconnect(order: DisconnectOrder): Promise<void> {
+    this.guard(() => this.tx().keepDisconnect(order.member, order.room ?? '', order.at, Date.now()));
+  }
+
+  async recentDisconnects(since: number): Promise<DisconnectOrder[]> {
+    return this.guard(() => this.s().recentDisconnects.all(since).map((row) => ({ member: row.member, ...(row.room !== '' ? { room: row.room } : {}), at: row.at })));
+  }
+
   async ping(): Promise<boolean> {
     try {
       this.s().ping.get();
@@ -645,6 +674,11 @@ export class SqliteStore implements MessageStore {
           // Only a new member's position can pass the cap: looked at then only.
           if (known === undefined && (stmts.countReads.get(room) ?? 0) > MAX_READ_POSITIONS) stmts.dropLowestRead.run(room, room);
           return { seq: next, previous };
+        }),
+        keepDisconnect: immediate((member: string, room: string, at: number, now: number) => {
+          stmts.keepDisconnect.run(member, room, at);
+          stmts.dropOldDisconnects.run(now - TICKET_MAX_AGE_MS);
+          stmts.dropExtraDisconnects.run(MAX_DISCONNECTS_REMEMBERED);
         }),
         resetRoom: immediate((room: string) => {
           if (!stmts.getRoom.get(room)) throw new SwitchboardError('ROOM_NOT_FOUND', room);
