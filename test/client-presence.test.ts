@@ -130,6 +130,37 @@ describe('presence changes end to end', () => {
     assert.equal(notice.encoded(NATIVE_SSE), `event: presence\ndata: ${notice.json}\n\n`);
   });
 
+  it('GET .../presence lists at most `limit` members and says when it cut: truncated and the count', { timeout: 15_000 }, async () => {
+    await fetch(`${url}/api/rooms/bounded`, { method: 'PUT' });
+    const sockets: WebSocket[] = [];
+    for (let i = 0; i < 3; i++) {
+      const ws = new WebSocket(`${url.replace('http', 'ws')}/api/ws?name=b${i}&member=b${i}`);
+      await new Promise((r) => ws.once('open', r));
+      ws.send(JSON.stringify({ type: 'subscribe', room: 'bounded' }));
+      sockets.push(ws);
+    }
+    try {
+      const read = async (query: string): Promise<Response> => fetch(`${url}/api/rooms/bounded/presence${query}`);
+      for (let tries = 0; ((await (await read('')).json()) as { members: PresenceMember[] }).members.length < 3; tries++) {
+        assert.ok(tries < 100, 'three members');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const cut = (await (await read('?limit=2')).json()) as { room: string; members: PresenceMember[]; truncated?: boolean; count?: number };
+      assert.equal(cut.members.length, 2);
+      assert.equal(cut.truncated, true);
+      assert.equal(cut.count, 3);
+      const whole = (await (await read('?limit=3')).json()) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(whole).sort(), ['members', 'room'], 'a room within the limit: the fields as before');
+      for (const bad of ['0', '1001', 'x']) {
+        const res = await read(`?limit=${bad}`);
+        assert.equal(res.status, 400, `limit=${bad}`);
+        assert.equal(((await res.json()) as { code: string }).code, 'BAD_REQUEST');
+      }
+    } finally {
+      for (const ws of sockets) ws.close();
+    }
+  });
+
   it('a big room that shrinks under the cap: the part an arrival got becomes the whole room', { timeout: 30_000 }, async () => {
     await fetch(`${url}/api/rooms/shrinks`, { method: 'PUT' });
     const sockets: WebSocket[] = [];

@@ -9,6 +9,7 @@ import {
   type JsonValue,
   type MessagePayload,
   type PresenceMember,
+  type PresencePage,
   type ReadReceipt,
   type ReadState,
   type SearchResult,
@@ -74,6 +75,11 @@ const PROBE_GRACE_MS = 5000;
 const TYPING_EVERY_MS = 2000;
 /** How long a doubtful presence list waits for a notice that settles it before the whole list is read (checkPresenceSoon). */
 const PRESENCE_CHECK_MS = 2000;
+/**
+ * How many members that read asks for: change notices, which make a list doubtful, come only in
+ * rooms of at most 100 members (the server's PRESENCE_NOTICE_MAX_MEMBERS), as many as a snapshot holds.
+ */
+const PRESENCE_READ_LIMIT = 100;
 
 /**
  * The Client of `connect()`. It owns one transport at a time (two during a live switch) and
@@ -643,10 +649,11 @@ export class SwitchboardClient implements Client {
     this.presenceTimer = setTimeout(() => {
       this.presenceTimer = undefined;
       if (this.state === 'closed' || !this.presenceList.doubtful) return;
-      this.get<{ members: PresenceMember[] }>('presence', {}).then(
-        ({ members }) => {
+      // As much as a subscriber's snapshot holds; a room of more is said to be a part (`truncated`).
+      this.get<PresencePage>('presence', { limit: PRESENCE_READ_LIMIT }).then(
+        ({ members, truncated }) => {
           if (this.state === 'closed') return;
-          this.presenceList.replace(members);
+          this.presenceList.replace(members, truncated === true);
           this.emit('presence', this.presenceList.list());
         },
         () => undefined, // the next change notice tells again

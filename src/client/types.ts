@@ -30,6 +30,7 @@ export type {
   MessagePayload,
   PresenceEntry,
   PresenceMember,
+  PresencePage,
   ReactionEntry,
   ReactionSummary,
   ReadReceipt,

@@ -167,6 +167,18 @@ export interface Ack {
   cursor: string;
 }
 
+/**
+ * What `GET /api/rooms/:room/presence` answers: the room's members, at most `limit` of them (1 to
+ * 1000, default 100). A room of more says `truncated`, with `count`: how many members it has (it
+ * may count for a while members whose connections expired and were not reaped yet).
+ */
+export interface PresencePage {
+  room: string;
+  members: PresenceMember[];
+  truncated?: true;
+  count?: number;
+}
+
 /** A member of a room as seen by presence. */
 export interface PresenceMember {
   member: string;

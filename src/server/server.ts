@@ -623,8 +623,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     history(room, o = {}) {
       return appSession().history(room, o.before, o.limit ?? 50);
     },
-    presence(room) {
-      return appSession().presence(room);
+    async presence(room) {
+      return (await appSession().presence(room)).members;
     },
     async createRoom(room) {
       return (await appSession().createRoom(room)).info;

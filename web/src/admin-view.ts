@@ -1,4 +1,4 @@
-import type { PresenceMember, RoomInfo, TransportName } from 'switchboard-client';
+import type { PresenceMember, PresencePage, RoomInfo, TransportName } from 'switchboard-client';
 import { apiRequest } from './api.js';
 import { auth, roomMatches } from './auth.js';
 import { h, replaceChildren } from './dom.js';
@@ -14,6 +14,8 @@ const API_KEY_ITEM = 'switchboard.apiKey';
 interface RoomRow {
   info: RoomInfo;
   members: PresenceMember[];
+  /** How many members the room has: more than `members` lists in a big room (the read lists 100). */
+  count: number;
   /** Messages per second since the previous refresh (from lastSeq), undefined on the first. */
   rate: number | undefined;
 }
@@ -117,11 +119,11 @@ export class AdminView {
         const now = Date.now();
         const rows = await Promise.all(
           shown.map(async (info): Promise<RoomRow> => {
-            const { members } = await this.request<{ members: PresenceMember[] }>('GET', `/api/rooms/${encodeURIComponent(info.name)}/presence`);
+            const { members, count } = await this.request<PresencePage>('GET', `/api/rooms/${encodeURIComponent(info.name)}/presence`);
             const before = this.previous.get(info.name);
             this.previous.set(info.name, { lastSeq: info.lastSeq, at: now });
             const rate = before && now > before.at ? Math.max(0, info.lastSeq - before.lastSeq) / ((now - before.at) / 1000) : undefined;
-            return { info, members, rate };
+            return { info, members, count: count ?? members.length, rate };
           }),
         );
         this.render(rows, rooms.length);
@@ -146,7 +148,7 @@ export class AdminView {
     replaceChildren(this.body, ...rows.map((row) => this.roomCard(row)));
   }
 
-  private roomCard({ info, members, rate }: RoomRow): HTMLElement {
+  private roomCard({ info, members, count, rate }: RoomRow): HTMLElement {
     const room = info.name;
     const titleId = `admin-room-${room.replace(/[^A-Za-z0-9_-]/g, '_')}`;
     const action = (label: string, confirmText: string, run: () => Promise<unknown>): HTMLButtonElement =>
@@ -177,7 +179,7 @@ export class AdminView {
         'header',
         'admin-room-header',
         h('h2', { attrs: { id: titleId } }, `#${room}`),
-        h('span', 'admin-figures', `${members.length} member${members.length === 1 ? '' : 's'} · ${info.lastSeq} entries · ${rate === undefined ? '… msg/s' : `${rate.toFixed(1)} msg/s`}`),
+        h('span', 'admin-figures', `${count} member${count === 1 ? '' : 's'} · ${info.lastSeq} entries · ${rate === undefined ? '… msg/s' : `${rate.toFixed(1)} msg/s`}`),
         h(
           'span',
           'admin-actions',

@@ -165,9 +165,9 @@ export class PresenceTracker {
     return this.store.lookup(room, members, Date.now(), cap);
   }
 
-  /** Everyone in `room` with the node of each connection (for administrators). */
-  membersWithNodes(room: string): Promise<PresenceMember[]> {
-    return this.store.members(room, Date.now(), undefined, true).catch(() => []);
+  /** As `members`, each member with the node of each connection (for administrators). */
+  membersWithNodes(room: string, limit?: number): Promise<PresenceMember[]> {
+    return this.store.members(room, Date.now(), limit, true).catch(() => []);
   }
 
   /** Member counts of many rooms at once (room lists). */

@@ -2,7 +2,7 @@ import { formatCursor } from '../../protocol/cursor.js';
 import { ROOM_NAME_PATTERN } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import { dataProblem, EVENT_NAME_PATTERN, MAX_DATA_DEPTH } from '../../protocol/payload.js';
-import type { Ack, HistoryPage, JsonValue, MessageDraft, PollResult, PresenceMember, ReadState, RoomInfo, SearchResult, Sender, SubscriptionStart, TransportName, TypingNotice, UnreadCount } from '../../protocol/types.js';
+import type { Ack, HistoryPage, JsonValue, MessageDraft, PollResult, PresenceMember, PresencePage, ReadState, RoomInfo, SearchResult, Sender, SubscriptionStart, TransportName, TypingNotice, UnreadCount } from '../../protocol/types.js';
 import { searchWords } from '../store/fold.js';
 import type { Principal, Right } from '../auth/principal.js';
 import type { Batch } from '../batch.js';
@@ -483,11 +483,21 @@ export class Session implements Closable {
     return this.run('history', room, 'read', undefined, () => this.ctx.hub.history(room, before, limit));
   }
 
-  presence(room: string): Promise<PresenceMember[]> {
+  /**
+   * Who is in `room`: every member, or with `limit`, at most that many and, in a room of more,
+   * `truncated` and the room's `count` (the store's count: one Redis SCARD, or one pass over the
+   * room in memory, no list built).
+   */
+  presence(room: string, limit?: number): Promise<Omit<PresencePage, 'room'>> {
     return this.run('presence', room, 'read', undefined, async () => {
+      const { presence } = this.ctx.hub;
       await this.ctx.hub.room(room);
+      // One more than asked tells a room of more apart; a store may list more than that anyway.
+      const read = limit === undefined ? undefined : limit + 1;
       // Which node holds each connection is for administrators only.
-      return this.may(room, 'admin') ? this.ctx.hub.presence.membersWithNodes(room) : this.ctx.hub.presence.members(room);
+      const members = await (this.may(room, 'admin') ? presence.membersWithNodes(room, read) : presence.members(room, read));
+      if (limit === undefined || members.length <= limit) return { members };
+      return { members: members.slice(0, limit), truncated: true, count: await presence.count(room) };
     });
   }
 

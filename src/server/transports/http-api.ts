@@ -142,9 +142,11 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
     sendJson(res, 200, await session.search(params.room!, q, { before, limit }));
   });
 
+  /** PresencePage: `?limit=` (1-1000, default 100) members; a room of more says `truncated` and its `count`. */
   router.on('GET', '/api/rooms/:room/presence', async (req, res, params, url) => {
+    const limit = intParam(url, 'limit', 1, 1000) ?? 100;
     const session = await requestSession(ctx, req, url, 'http');
-    sendJson(res, 200, { room: params.room, members: await session.presence(params.room!) });
+    sendJson(res, 200, { room: params.room, ...(await session.presence(params.room!, limit)) });
   });
 
   /**
