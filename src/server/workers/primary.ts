@@ -20,6 +20,8 @@ import { WorkerPool, WorkerStartError } from './worker-pool.js';
 export async function runPrimary(config: ServerConfig): Promise<void> {
   const logger = createLogger(config.logLevel, config.logJson ? false : undefined).child({ role: 'primary' });
   let aggregator: { clusterMetrics(): Promise<string> } | undefined;
+  /** Gathers of every worker's metrics (PrimaryServices shares one among concurrent scrapes). */
+  let gathers = 0;
   let lastDropLog = 0;
   const services = new PrimaryServices({
     onRelayDrop(worker, messages) {
@@ -37,7 +39,8 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
         const { AggregatorRegistry } = await import('prom-client');
         aggregator = new AggregatorRegistry();
       }
-      return aggregator.clusterMetrics();
+      const gather = ++gathers;
+      return `${await aggregator.clusterMetrics()}\n${gathersMetric(gather)}`;
     },
   });
   // --worker-accept, in place of node's NODE_CLUSTER_SCHED_POLICY: set before setupPrimary and the first fork (node:cluster freezes it at whichever comes first).
@@ -90,4 +93,9 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
   const scheme = config.tlsCert ? 'https' : 'http';
   logger.info({ port: pool.port, workers: config.workers, pids: pool.workers.map((w) => w.process.pid) }, `Switchboard listening on ${scheme}://localhost:${pool.port} with ${config.workers} workers`);
   setTimeout(() => logger.debug({ rssBytes: process.memoryUsage.rss() }, 'primary memory'), 1000).unref();
+}
+
+/** The primary's one metric, after the workers' (it has no registry: prom-client loads on the first scrape only). */
+function gathersMetric(n: number): string {
+  return `# HELP switchboard_metrics_gathers_total Gathers of every worker's metrics by the primary (concurrent scrapes share one)\n# TYPE switchboard_metrics_gathers_total counter\nswitchboard_metrics_gathers_total ${n}\n`;
 }
