@@ -641,8 +641,8 @@ export class ChatView {
       const session = this.session;
       if (this.visible && session?.current?.status === 'connected') {
         void roomPresence(room).then(
-          (members) => {
-            if (session === this.session) this.presence.render(members, this.status?.status === 'connected');
+          (page) => {
+            if (session === this.session) this.presence.render(page.members, this.status?.status === 'connected', page.truncated ? page.count : undefined);
           },
           () => undefined,
         );

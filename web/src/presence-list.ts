@@ -21,11 +21,13 @@ export class PresenceList {
   }
 
   private last: PresenceMember[] = [];
+  /** The room's member count, when `last` is a part of the room (a big room: the server lists at most 1000). */
+  private lastTotal: number | undefined;
   private connected = true;
 
   /** This tab's connection went up or down: it is listed only while connected. */
   setConnected(connected: boolean): void {
-    if (connected !== this.connected) this.render(this.last, connected);
+    if (connected !== this.connected) this.render(this.last, connected, this.lastTotal);
   }
 
   /** This user's member id changed (another token): "(you)" follows it. */
@@ -35,16 +37,20 @@ export class PresenceList {
 
   /**
    * Who is here, as last known. While this tab is not connected (`connected` false) it is not
-   * here: it is left out, and the others are shown as last seen.
+   * here: it is left out, and the others are shown as last seen. `total`: the room's member
+   * count when `members` is only a part of it (the count shown, and "and N more" under the list).
    */
-  render(members: PresenceMember[], connected = true): void {
+  render(members: PresenceMember[], connected = true, total?: number): void {
     this.last = members;
+    this.lastTotal = total;
     this.connected = connected;
+    const listed = members.length;
     if (!connected) members = members.filter((m) => m.member !== this.me);
+    const count = total === undefined ? members.length : Math.max(members.length, total - (listed - members.length));
     this.element.classList.toggle('stale', !connected);
     this.heading.title = connected ? '' : 'As last seen: you are not connected';
     const sorted = [...members].sort((a, b) => (a.member === this.me ? -1 : b.member === this.me ? 1 : a.name.localeCompare(b.name)));
-    replaceChildren(this.heading, 'Here now ', h('span', 'count', `(${members.length})`));
+    replaceChildren(this.heading, 'Here now ', h('span', 'count', `(${count})`));
     replaceChildren(
       this.list,
       ...sorted.map((m) =>
@@ -62,6 +68,7 @@ export class PresenceList {
       ),
     );
     if (members.length === 0) this.list.append(h('li', 'empty', 'Nobody yet'));
-    this.onCount(members.length);
+    else if (count > members.length) this.list.append(h('li', 'empty', `and ${count - members.length} more`));
+    this.onCount(count);
   }
 }

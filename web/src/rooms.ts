@@ -1,4 +1,4 @@
-import type { PresenceMember, RoomInfo, UnreadCount } from 'switchboard-client';
+import type { PresencePage, RoomInfo, UnreadCount } from 'switchboard-client';
 import { apiRequest } from './api.js';
 import { auth, claimsForSdk } from './auth.js';
 
@@ -51,11 +51,14 @@ export async function readCounts(rooms: string[]): Promise<UnreadCount[]> {
 }
 
 /**
- * Who is in a room now, as the server knows it. The SDK's presence list learns only from join
+ * Who is in a room now, as the server knows it (at most PRESENCE_LIST_MAX of them, and how many). The SDK's presence list learns only from join
  * and leave entries, so a member who switches transport keeps the old transport there; this
  * corrects it.
  */
-export async function roomPresence(room: string): Promise<PresenceMember[]> {
-  const { members } = await request<{ members: PresenceMember[] }>('GET', `/api/rooms/${encodeURIComponent(room)}/presence`);
-  return members;
+export async function roomPresence(room: string): Promise<PresencePage> {
+  // The most the route lists; a bigger room is a part of it and its `count`.
+  return request<PresencePage>('GET', `/api/rooms/${encodeURIComponent(room)}/presence?limit=${PRESENCE_LIST_MAX}`);
 }
+
+/** Members listed by "Here now" at most (the presence route's own maximum). */
+const PRESENCE_LIST_MAX = 1000;
