@@ -170,6 +170,15 @@ describe('presence changes end to end', () => {
       ws.send(JSON.stringify({ type: 'subscribe', room: 'shrinks' }));
       sockets.push(ws);
     }
+    // A poller's join lists a part of a big room too, and says so.
+    for (let tries = 0; ((await (await fetch(`${url}/api/rooms/shrinks/presence?limit=1000`)).json()) as { members: PresenceMember[] }).members.length < 101; tries++) {
+      assert.ok(tries < 100, '101 members');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const joined = (await (await fetch(`${url}/api/rooms/shrinks/presence?name=poller&member=poller`, { method: 'POST' })).json()) as { members: PresenceMember[]; presenceTruncated?: boolean; session: string };
+    assert.equal(joined.members.length, 100, 'a part of 102');
+    assert.equal(joined.presenceTruncated, true);
+    await fetch(`${url}/api/rooms/shrinks/presence?session=${encodeURIComponent(joined.session)}`, { method: 'DELETE' });
     const sdk = await Promise.all((['websocket', 'sse'] as const).map((transport) => connect({ url, ...FAST, room: 'shrinks', name: `late-${transport}`, member: `late-${transport}`, transport })));
     clients.push(...sdk);
     for (const c of sdk) assert.equal(c.presence().length, 100, 'a part of 103');

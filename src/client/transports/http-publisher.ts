@@ -69,9 +69,9 @@ export class HttpPublisher {
    * be present through). Resolves with the members present, the ticket each poll carries and who the server takes
    * this client for (`member`, `name`).
    */
-  async join(timeoutMs: number): Promise<{ members: PresenceMember[]; session: string; member?: unknown; name?: unknown }> {
+  async join(timeoutMs: number): Promise<{ members: PresenceMember[]; presenceTruncated?: boolean; session: string; member?: unknown; name?: unknown }> {
     const { room, name, member } = this.settings;
-    return httpRequest<{ members: PresenceMember[]; session: string; member?: unknown; name?: unknown }>(this.target, {
+    return httpRequest<{ members: PresenceMember[]; presenceTruncated?: boolean; session: string; member?: unknown; name?: unknown }>(this.target, {
       method: 'POST',
       path: `/api/rooms/${encodeURIComponent(room)}/presence`,
       query: { name, member, connection: this.connectionId },

@@ -65,6 +65,7 @@ export abstract class PollLoopTransport implements Transport {
         seq: firstSeq !== undefined ? firstSeq - 1 : (parseCursor(result.cursor)?.seq ?? 0),
         ...(result.reset ? { reset: result.reset } : {}),
         presence,
+        ...(joined.presenceTruncated === true ? { presenceTruncated: true } : {}),
       });
       this.state = 'open';
       this.deliver(result);

@@ -505,14 +505,19 @@ export class Session implements Closable {
    * A polling client joins a room's presence: returns a ticket its polls carry to stay present
    * (see PresenceTickets). Spends the address's `connect` budget, as a new connection would.
    */
-  joinPresence(room: string): Promise<{ session: string; connectionId: string; member: string; name: string; ttlMs: number; members: PresenceMember[] }> {
+  joinPresence(room: string): Promise<{ session: string; connectionId: string; member: string; name: string; ttlMs: number; members: PresenceMember[]; presenceTruncated?: true }> {
     return this.run('join', room, 'read', undefined, async () => {
       const { hub, limits, tickets } = this.ctx;
       limits.take('connect', `ip:${this.principal.address}`);
       await hub.room(room);
       const claims = { room, connectionId: this.id, member: this.principal.member, name: this.principal.name };
       hub.presence.touch(room, { id: this.id, member: claims.member, name: claims.name, transport: 'polling' });
-      return { session: tickets.issue(claims), connectionId: this.id, member: claims.member, name: claims.name, ttlMs: hub.pollPresenceTtlMs, members: await hub.presence.members(room) };
+      // As a subscriber's snapshot: in a big room a part of it, said so (every poller's join listing
+      // the whole room was n² bytes, and one client's joins could make a 50,000-entry JSON each).
+      const everyone = await hub.presence.members(room, PRESENCE_NOTICE_MAX_MEMBERS + 1);
+      const truncated = everyone.length > PRESENCE_NOTICE_MAX_MEMBERS;
+      const members = truncated ? everyone.slice(0, PRESENCE_NOTICE_MAX_MEMBERS) : everyone;
+      return { session: tickets.issue(claims), connectionId: this.id, member: claims.member, name: claims.name, ttlMs: hub.pollPresenceTtlMs, members, ...(truncated ? { presenceTruncated: true as const } : {}) };
     });
   }
 
