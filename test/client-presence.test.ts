@@ -51,6 +51,17 @@ describe('presence changes end to end', () => {
     await Promise.all(clients.map((c) => c.close()));
     await server.close();
   });
+  /** `count` WebSocket members `<prefix>0`, `<prefix>1`... subscribed to `room`, one after the other. */
+  async function subscribers(room: string, prefix: string, count: number): Promise<WebSocket[]> {
+    const sockets: WebSocket[] = [];
+    for (let i = 0; i < count; i++) {
+      const ws = new WebSocket(`${url.replace('http', 'ws')}/api/ws?name=${prefix}${i}&member=${prefix}${i}`);
+      await new Promise((r) => ws.once('open', r));
+      ws.send(JSON.stringify({ type: 'subscribe', room }));
+      sockets.push(ws);
+    }
+    return sockets;
+  }
 
   it('a client that missed a change reads the whole list (the count of the next one told it)', { timeout: 15_000 }, async () => {
     await fetch(`${url}/api/rooms/missed`, { method: 'PUT' });
@@ -132,13 +143,7 @@ describe('presence changes end to end', () => {
 
   it('GET .../presence lists at most `limit` members and says when it cut: truncated and the count', { timeout: 15_000 }, async () => {
     await fetch(`${url}/api/rooms/bounded`, { method: 'PUT' });
-    const sockets: WebSocket[] = [];
-    for (let i = 0; i < 3; i++) {
-      const ws = new WebSocket(`${url.replace('http', 'ws')}/api/ws?name=b${i}&member=b${i}`);
-      await new Promise((r) => ws.once('open', r));
-      ws.send(JSON.stringify({ type: 'subscribe', room: 'bounded' }));
-      sockets.push(ws);
-    }
+    const sockets = await subscribers('bounded', 'b', 3);
     try {
       const read = async (query: string): Promise<Response> => fetch(`${url}/api/rooms/bounded/presence${query}`);
       for (let tries = 0; ((await (await read('')).json()) as { members: PresenceMember[] }).members.length < 3; tries++) {
@@ -163,13 +168,7 @@ describe('presence changes end to end', () => {
 
   it('a big room that shrinks under the cap: the part an arrival got becomes the whole room', { timeout: 30_000 }, async () => {
     await fetch(`${url}/api/rooms/shrinks`, { method: 'PUT' });
-    const sockets: WebSocket[] = [];
-    for (let i = 0; i < 101; i++) {
-      const ws = new WebSocket(`${url.replace('http', 'ws')}/api/ws?name=m${i}&member=m${i}`);
-      await new Promise((r) => ws.once('open', r));
-      ws.send(JSON.stringify({ type: 'subscribe', room: 'shrinks' }));
-      sockets.push(ws);
-    }
+    const sockets = await subscribers('shrinks', 'm', 101);
     // A poller's join lists a part of a big room too, and says so.
     for (let tries = 0; ((await (await fetch(`${url}/api/rooms/shrinks/presence?limit=1000`)).json()) as { members: PresenceMember[] }).members.length < 101; tries++) {
       assert.ok(tries < 100, '101 members');
