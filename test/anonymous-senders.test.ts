@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Ack, Entry } from '../src/protocol/types.js';
+import { AnonymousSenders, MAX_REMEMBERED_SENDERS } from '../src/server/session/anonymous-senders.js';
 import { startServer } from './helpers.js';
 
 interface Answer {
@@ -95,5 +96,24 @@ describe('anonymous senders', () => {
       await Promise.all([a.server.close(), b.server.close()]);
       await rm(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it('are remembered by address, within a bound, and forgotten when the secret changes', () => {
+    const senders = new AnonymousSenders();
+    senders.setSecret(Buffer.alloc(32, 1));
+    const first = senders.idOf('192.0.2.1');
+    assert.equal(senders.idOf('192.0.2.1'), first);
+    assert.equal(senders.remembered, 1);
+    // Ever new addresses: the memory never holds more than its bound, and ids stay what a fresh instance computes.
+    for (let i = 0; i < MAX_REMEMBERED_SENDERS + 5; i++) senders.idOf(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    assert.ok(senders.remembered <= MAX_REMEMBERED_SENDERS, `${senders.remembered} remembered`);
+    const fresh = new AnonymousSenders();
+    fresh.setSecret(Buffer.alloc(32, 1));
+    assert.equal(fresh.idOf('192.0.2.1'), first);
+    assert.equal(senders.idOf('192.0.2.1'), first);
+    // Another secret (another store): no id of the old one is handed out.
+    senders.setSecret(Buffer.alloc(32, 2));
+    assert.notEqual(senders.idOf('192.0.2.1'), first);
+    assert.equal(senders.remembered, 1);
   });
 });
