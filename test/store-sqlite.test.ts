@@ -9,6 +9,8 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { SwitchboardError } from '../src/protocol/errors.js';
 import type { Entry } from '../src/protocol/types.js';
+import { MAX_DISCONNECTS_REMEMBERED } from '../src/server/broker/broker.js';
+import { TICKET_MAX_AGE_MS } from '../src/server/session/presence-ticket.js';
 import type { MessageStore } from '../src/server/store/message-store.js';
 import { SqliteStore } from '../src/server/store/sqlite-store.js';
 import { messageStoreContract } from './contract/message-store.contract.js';
@@ -265,6 +267,39 @@ describe('SqliteStore', () => {
         await store.close();
       }
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it(`keeps the latest ${MAX_DISCONNECTS_REMEMBERED} disconnect orders: a write past the bound drops the oldest, an order older than every kept one is dropped at once, a replaced one drops none`, async () => {
+    const dir = await tempDir();
+    const store = await open(dir);
+    try {
+      const now = Date.now();
+      const full = MAX_DISCONNECTS_REMEMBERED;
+      // The table filled beside the store in one transaction: as many keepDisconnect calls would be as many synced commits (seconds).
+      const db = new Database(store.path);
+      const insert = db.prepare<[string, number]>("INSERT INTO disconnects (member, room, at) VALUES (?, '', ?)");
+      db.transaction(() => {
+        for (let i = 0; i < full; i++) insert.run(`m${i}`, now - full + i);
+      })();
+      db.close();
+      const kept = async () => {
+        const orders = await store.recentDisconnects(now - TICKET_MAX_AGE_MS);
+        return { count: orders.length, first: orders[0], last: orders.at(-1) };
+      };
+      assert.deepEqual(await kept(), { count: full, first: { member: 'm0', at: now - full }, last: { member: `m${full - 1}`, at: now - 1 } });
+
+      await store.keepDisconnect({ member: 'newest', room: 'hall', at: now });
+      assert.deepEqual(await kept(), { count: full, first: { member: 'm1', at: now - full + 1 }, last: { member: 'newest', room: 'hall', at: now } }, 'the oldest dropped, the newest kept');
+
+      await store.keepDisconnect({ member: 'late', at: now - full - 1 });
+      assert.deepEqual(await kept(), { count: full, first: { member: 'm1', at: now - full + 1 }, last: { member: 'newest', room: 'hall', at: now } }, 'older than every kept order: past the bound itself');
+
+      await store.keepDisconnect({ member: 'm1', at: now + 1 });
+      assert.deepEqual(await kept(), { count: full, first: { member: 'm2', at: now - full + 2 }, last: { member: 'm1', at: now + 1 } }, 'a replaced order takes no other one with it');
+    } finally {
+      await store.close();
       await rm(dir, { recursive: true, force: true });
     }
   });
