@@ -382,8 +382,9 @@ export class Hub {
   /**
    * Ends every connection of `member` (in `room` only, when given) on every node. The order is
    * kept for the nodes that start later: by the broker when it shares orders
-   * (Broker.recentDisconnects), else with the data (MessageStore.keepDisconnect), before it is
-   * published, so a node that restarts once a connection was ended still refuses its polls.
+   * (Broker.recentDisconnects), else with the data (MessageStore.keepDisconnect) by this hub
+   * alone (with --workers, the worker that took the order: the others only hear it), before it
+   * is published, so a node that restarts once a connection was ended still refuses its polls.
    * STORE_UNAVAILABLE when the store cannot keep it (then nothing was ended).
    */
   async disconnect(member: string, room?: string): Promise<void> {
@@ -939,8 +940,9 @@ export class Hub {
   /**
    * Remembers the disconnect orders the other nodes shared (Broker.recentDisconnects), or those
    * kept with the data when the broker shares none (MessageStore.recentDisconnects: this node's
-   * own, from before a restart): called at start-up, since a node started after an order never
-   * heard it, and would let in the polls of the connection it ended that had not come back yet.
+   * own from before a restart; with --workers without Redis, every worker's, from the SQLite file
+   * they share): called at start-up, since a node started after an order never heard it, and
+   * would let in the polls of the connection it ended that had not come back yet.
    */
   async recallDisconnects(): Promise<void> {
     const { broker, store } = this.options;

@@ -60,8 +60,9 @@ export interface Broker {
    * The disconnect orders of the last TICKET_MAX_AGE_MS (at most MAX_DISCONNECTS_REMEMBERED, the
    * latest), as shared by the nodes (optional): a node that starts reads them, so the polls it
    * serves refuse the tickets those orders ended as the nodes that heard them do. A broker
-   * without it (local: one node) shares none: the hub keeps them with the data instead
-   * (MessageStore.keepDisconnect), for the same node after a restart.
+   * without it shares none past a restart (local: one node; ipc: the workers of one node, whose
+   * primary keeps none): the hub keeps them with the data instead (MessageStore.keepDisconnect),
+   * for the nodes on that data (one node, or every worker on the SQLite file) after a restart.
    */
   recentDisconnects?(): Promise<readonly DisconnectOrder[]>;
   unwatch?(room: string): void;

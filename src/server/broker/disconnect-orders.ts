@@ -5,9 +5,8 @@ import { MAX_DISCONNECTS_REMEMBERED, type DisconnectOrder } from './broker.js';
  * The administrators' disconnect orders a node remembers: the latest MAX_DISCONNECTS_REMEMBERED
  * (the oldest forgotten first) of the last TICKET_MAX_AGE_MS, as long as a presence ticket the
  * order ended is good. One order per member and room (or member and every room): a newer one
- * replaces it. Kept by a hub (its polls refuse the tickets an order ended), by the workers'
- * primary (for the workers it starts later: Broker.recentDisconnects) and by the memory store
- * (MessageStore.keepDisconnect).
+ * replaces it. Kept by a hub (its polls refuse the tickets an order ended) and by the memory
+ * store (MessageStore.keepDisconnect).
  */
 export class DisconnectOrders {
   /** By `member\nroom` (`member\n` for every room), in the order remembered: (nearly) oldest first. */

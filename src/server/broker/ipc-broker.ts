@@ -1,5 +1,5 @@
 import type { PrimaryClient } from '../workers/primary-client.js';
-import { roomOf, type Broker, type BrokerMessage, type DisconnectOrder } from './broker.js';
+import { roomOf, type Broker, type BrokerMessage } from './broker.js';
 
 /** How long `watch` waits for the primary to confirm an interest. */
 const WATCH_TIMEOUT_MS = 5000;
@@ -14,8 +14,10 @@ const WATCH_TIMEOUT_MS = 5000;
  * across workers (IPC keeps each worker's own order). Per-room interest: once this node called
  * `watch` for any room, the primary sends it only the rooms it watches (and every disconnect
  * order); a node that never called `watch` gets every room, as from a broker without interest.
- * `watch` resolves when the primary confirmed it (rejects after 5 s without an answer). The
- * primary remembers the disconnect orders for the workers that start later (recentDisconnects).
+ * `watch` resolves when the primary confirmed it (rejects after 5 s without an answer). No
+ * recentDisconnects: the workers' hubs keep the disconnect orders in the SQLite file they share
+ * (MessageStore.keepDisconnect) and read them back as they start, whether the primary started
+ * them later (a rolling restart) or the whole node restarted.
  */
 export class IpcBroker implements Broker {
   readonly kind = 'ipc';
@@ -58,11 +60,6 @@ export class IpcBroker implements Broker {
       if (this.watched.get(room) === entry) this.watched.delete(room);
     });
     return active;
-  }
-
-  /** The disconnect orders the primary remembers (see Relay). */
-  recentDisconnects(): Promise<readonly DisconnectOrder[]> {
-    return this.primary.request<DisconnectOrder[]>({ op: 'disconnects' }, WATCH_TIMEOUT_MS);
   }
 
   unwatch(room: string): void {

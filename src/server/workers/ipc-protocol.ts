@@ -47,9 +47,7 @@ export type PrimaryCall =
   | { op: 'hello' }
   | { op: 'watch'; room: string }
   | { op: 'presence'; call: PresenceCall }
-  | { op: 'metrics' }
-  /** The disconnect orders the relay remembers (Relay.recentDisconnects), for a worker that starts. */
-  | { op: 'disconnects' };
+  | { op: 'metrics' };
 
 /** Worker → primary. */
 export type ToPrimary =

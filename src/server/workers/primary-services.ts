@@ -78,8 +78,6 @@ export class PrimaryServices {
         return runPresenceCall(this.o.presence, call.call);
       case 'metrics':
         return this.metrics();
-      case 'disconnects':
-        return this.relay.recentDisconnects();
     }
   }
 

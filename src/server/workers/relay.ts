@@ -1,6 +1,5 @@
-import type { BrokerMessage, DisconnectOrder } from '../broker/broker.js';
+import type { BrokerMessage } from '../broker/broker.js';
 import { roomOf } from '../broker/broker.js';
-import { DisconnectOrders } from '../broker/disconnect-orders.js';
 import type { IpcPort, ToWorker } from './ipc-protocol.js';
 
 /**
@@ -26,16 +25,14 @@ interface Node {
  * sent them. The ports gather what goes to each worker over one turn of the primary's event loop
  * (BatchingPort: one IPC message per worker per turn, as serializing and writing is most of the
  * primary's cost per message); nothing is sent to a worker that is gone, nor past
- * MAX_WORKER_BACKLOG to one that does not read. It remembers the disconnect orders (the latest
- * MAX_DISCONNECTS_REMEMBERED of the last TICKET_MAX_AGE_MS) for the workers that start later
- * (a rolling restart's, one that replaces a dead one): see Broker.recentDisconnects.
+ * MAX_WORKER_BACKLOG to one that does not read. It remembers no disconnect order: the worker
+ * that takes one keeps it in the SQLite file the workers share before publishing it, and the
+ * workers that start later (a rolling restart's, a whole node's restart) read it there.
  */
 export class Relay {
   private readonly nodes = new Map<number, Node>();
   /** Workers watching each room. */
   private readonly watchers = new Map<string, Set<number>>();
-  /** The disconnect orders, for the workers that start later. */
-  private readonly disconnects = new DisconnectOrders();
   /** Messages not relayed to a worker whose channel was full (see MAX_WORKER_BACKLOG). */
   dropped = 0;
 
@@ -56,7 +53,6 @@ export class Relay {
 
   /** `from` published `messages` (in order): every other worker is sent those it wants. */
   publish(from: number, messages: readonly BrokerMessage[]): void {
-    for (const m of messages) if (m.kind === 'disconnect') this.disconnects.remember(m.member, m.room, m.at ?? Date.now());
     for (const [id, node] of this.nodes) {
       if (id === from) continue;
       const wanted = node.interest ? messages.filter((m) => this.wants(id, m)) : messages;
@@ -68,11 +64,6 @@ export class Relay {
       }
       node.port.send({ sb: 1, t: 'deliver', messages: wanted as BrokerMessage[] });
     }
-  }
-
-  /** The disconnect orders of the last TICKET_MAX_AGE_MS, oldest first. */
-  recentDisconnects(now = Date.now()): DisconnectOrder[] {
-    return this.disconnects.entries(now);
   }
 
   /** Whether worker `id`, which declared an interest, wants `message`: every disconnect order, the rooms it watches. */
