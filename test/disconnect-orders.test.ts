@@ -4,7 +4,7 @@ import { MAX_DISCONNECTS_REMEMBERED } from '../src/server/broker/broker.js';
 import { DisconnectOrders } from '../src/server/broker/disconnect-orders.js';
 import { TICKET_MAX_AGE_MS } from '../src/server/session/presence-ticket.js';
 
-describe('DisconnectOrders (the hub and the workers\' primary remember disconnect orders with it)', () => {
+describe('DisconnectOrders (the hub and the memory store remember disconnect orders with it)', () => {
   it('looks a member up in a room and everywhere, the later of both; a newer order replaces one and goes last', () => {
     const orders = new DisconnectOrders();
     const now = Date.now();
