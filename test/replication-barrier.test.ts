@@ -2,14 +2,16 @@
  * ReplicationBarrier on a real Redis: the shared test Redis has no replica, so every WAIT for one
  * finds none. Writes confirmed together share one WAIT, and all of them are refused with
  * STORE_UNAVAILABLE (never acknowledged as replicated); and a store that waits for a replica
- * reads none of the entries no replica confirmed.
+ * reads none of the entries no replica confirmed, nor gives a node secret no replica confirmed.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { DEFAULT_ROOM } from '../src/protocol/constants.js';
 import { SwitchboardError } from '../src/protocol/errors.js';
 import { RedisStore } from '../src/server/store/redis-store.js';
 import { ReplicationBarrier } from '../src/server/store/replication-barrier.js';
+import { createSwitchboard } from '../src/server/server.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 
 const skip = await redisSkipReason('the replication barrier test (test/replication-barrier.test.ts)');
@@ -67,5 +69,42 @@ describe('RedisStore with replicas, on a Redis without any', { skip }, () => {
     await assert.rejects(waiting.append({ type: 'message', room: 'r', from, text: 'two', clientId: 'two' }), (err: unknown) => err instanceof SwitchboardError && err.code === 'STORE_UNAVAILABLE');
     assert.deepEqual(await waiting.readAfter('r', 0, 10), []);
     assert.deepEqual((await plain.readAfter('r', 0, 10)).map((e) => e.type === 'message' && e.text), ['one', 'two'], 'both are on the master');
+  });
+});
+
+describe('the node secret under replicas, on a Redis without any', { skip }, () => {
+  it('nodeSecret is refused (STORE_UNAVAILABLE) when no replica confirms it, drawn by this store or read from another that did not wait', async (t) => {
+    const prefix = uniquePrefix();
+    const shared = uniquePrefix();
+    const waiting = new RedisStore({ url: redisUrl, prefix, connectTimeoutMs: 2000, replicas: 1, replicaTimeoutMs: 50 });
+    const plain = new RedisStore({ url: redisUrl, prefix: shared, connectTimeoutMs: 2000 });
+    const reading = new RedisStore({ url: redisUrl, prefix: shared, connectTimeoutMs: 2000, replicas: 1, replicaTimeoutMs: 50 });
+    t.after(async () => {
+      await Promise.all([waiting.close(), plain.close(), reading.close()]);
+      await Promise.all([deleteKeys(prefix), deleteKeys(shared)]);
+    });
+    await Promise.all([waiting.init(), plain.init(), reading.init()]);
+    const unavailable = (err: unknown): boolean => err instanceof SwitchboardError && err.code === 'STORE_UNAVAILABLE' && /on 0 of 1 Redis replicas/.test(err.message);
+    await assert.rejects(waiting.nodeSecret(), unavailable, 'drawn by this store');
+    await assert.rejects(waiting.nodeSecret(), unavailable, 'drawn before, and still on the master only');
+    // Drawn by a store that does not wait: on the master only; this store's own WAIT must cover it.
+    await plain.nodeSecret();
+    await assert.rejects(reading.nodeSecret(), unavailable, 'read from the other store');
+  });
+
+  it('a server with --redis-replicas 1 does not start without its replica: the node secret is not confirmed', async () => {
+    const prefix = uniquePrefix();
+    // A store whose default room exists: creating it (which waits for the replicas too) is not what refuses here.
+    const plain = new RedisStore({ url: redisUrl, prefix, connectTimeoutMs: 2000 });
+    await plain.init();
+    await plain.createRoom(DEFAULT_ROOM);
+    await plain.close();
+    const sb = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'redis', redisUrl, redisPrefix: prefix, redisReplicas: 1, redisReplicaTimeoutMs: 50, logLevel: 'silent' });
+    try {
+      await assert.rejects(sb.start(), /^Error: cannot read the node secret from the Redis store at .*: written, but on 0 of 1 Redis replicas after 50 ms: not acknowledged$/);
+    } finally {
+      await sb.close();
+      await deleteKeys(prefix);
+    }
   });
 });

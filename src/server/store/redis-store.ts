@@ -152,7 +152,7 @@ function fromRange(room: string, [from, , entries, overs, folds, rps]: RangeRepl
  * - `P{rooms}:reg` HASH room name → registration token (which registration of the name this is);
  * - `P room:{R}` HASH epoch, lastSeq (the seq counter), firstSeq, createdAt, reg (its token),
  *   conf (with `replicas`: the confirmed mark, every seq up to it on the replicas; CONFIRM_LUA);
- * - `P probe` STRING, with `replicas`: what a read writes before its WAIT (range());
+ * - `P probe` STRING, with `replicas`: what a read, or nodeSecret, writes before its WAIT (range());
  * - `P log:{R}` STREAM of entries with explicit IDs `<seq>-0`, fields d = the draft as JSON
  *   (type, from, text, data, event, clientId), t = ts, c = the idempotency key (when a clientId is given). A stream rather than a sorted
  *   set: its IDs are the seqs, so XRANGE reads a seq range directly and XTRIM MINID drops the
@@ -161,7 +161,8 @@ function fromRange(room: string, [from, , entries, overs, folds, rps]: RangeRepl
  * - `P cid:{R}` HASH idempotency key → seq, the idempotency index; the key is the sender's scope
  *   and the clientId as one string (idempotencyKey()); trim removes the keys of the entries it drops.
  * - `P gone:{R}` STRING, for a day after a deletion: the registration token of the deleted history.
- * - `P node-secret` STRING, base64: the store's secret (nodeSecret), set once (SET NX), never changed.
+ * - `P node-secret` STRING, base64: the store's secret (nodeSecret), set once (SET NX), never changed;
+ *   with `replicas`, given to no caller before a WAIT confirms it.
  * - `P disconnects` ZSET: the disconnect orders kept (keepDisconnect), the set the Redis broker keeps
  *   them in (broker/redis-disconnects.ts): with one prefix, an order both keep is stored once.
  *
@@ -447,13 +448,25 @@ export class RedisStore implements MessageStore {
     return removed;
   }
 
-  /** SET NX then GET: one key, so the first writer wins on every node, in a Redis Cluster too. */
+  /**
+   * SET NX then GET: one key, so the first writer wins on every node, in a Redis Cluster too.
+   * With `replicas`, given only once they have it, as an acknowledged append is (else
+   * STORE_UNAVAILABLE): a failover that lost it would have the promoted replica draw another,
+   * changing every anonymous sender's id and with it the scope of their clientIds, so a retry
+   * of a message stored before would be stored again. A secret another node drew is confirmed
+   * too: its WAIT may not have returned yet, and this connection's WAIT covers only what the
+   * master had when this connection last wrote (hence the probe, as in range()).
+   */
   async nodeSecret(): Promise<Buffer> {
     return this.guard(async () => {
       const key = `${this.prefix}node-secret`;
-      await this.redis.set(key, randomBytes(32).toString('base64'), 'NX');
+      const drawn = await this.redis.set(key, randomBytes(32).toString('base64'), 'NX');
       const stored = await this.redis.get(key);
       if (stored === null) throw new SwitchboardError('STORE_UNAVAILABLE', `${key} vanished right after it was set`);
+      if (this.replication) {
+        if (drawn === null) await this.redis.set(`${this.prefix}probe`, 'node-secret');
+        await this.replication.confirm();
+      }
       return Buffer.from(stored, 'base64');
     });
   }

@@ -1,0 +1,92 @@
+/**
+ * The Redis store's secret (nodeSecret, the key of anonymous senders' ids and so of their
+ * clientIds' scope) under `replicas`: given only once a replica has it, as an acknowledged append
+ * is. On a master and a replica of the test's own (the machine's redis-server), the replica
+ * frozen (SIGSTOP) so that it takes nothing, then the master killed and the replica promoted: a
+ * failover that loses whatever the replica had not got.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { SwitchboardError } from '../src/protocol/errors.js';
+import { RedisStore } from '../src/server/store/redis-store.js';
+import { freePort, privateRedisSkipReason } from './helpers/private-redis.js';
+import { stopProcesses, waitForPing, withClient } from './helpers/redis-processes.js';
+import { waitFor } from './helpers.js';
+
+const skip = privateRedisSkipReason('the node secret under replicas (test/node-secret-replicas.test.ts)');
+
+/** A master and one replica in sync, without persistence, in a folder of their own. */
+async function masterAndReplica(): Promise<{ master: ChildProcess; replica: ChildProcess; masterPort: number; replicaPort: number; stop: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'switchboard-replica-'));
+  const masterPort = await freePort();
+  let replicaPort = await freePort();
+  while (replicaPort === masterPort) replicaPort = await freePort();
+  const data = (port: number, replicaOf?: number): ChildProcess =>
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', ...(replicaOf ? ['--replicaof', '127.0.0.1', String(replicaOf)] : [])], { stdio: 'ignore' });
+  const master = data(masterPort);
+  const children = [master];
+  const stop = async (): Promise<void> => {
+    for (const c of children) c.kill('SIGCONT');
+    await stopProcesses(children, dir);
+  };
+  try {
+    await waitForPing(masterPort);
+    const replica = data(replicaPort, masterPort);
+    children.push(replica);
+    await waitForPing(replicaPort);
+    for (let i = 0; !/master_link_status:up/.test(await withClient(replicaPort, (r) => r.info('replication'))); i++) {
+      if (i > 200) throw new Error('the replica never got in sync');
+      await sleep(50);
+    }
+    return { master, replica, masterPort, replicaPort, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+describe('RedisStore.nodeSecret with replicas 1, on a master and its replica', { skip, timeout: 30_000 }, () => {
+  it('is given only once the replica has it: while the replica is frozen it waits, and is refused (STORE_UNAVAILABLE) past the timeout; a secret given survives the master', async (t) => {
+    const redis = await masterAndReplica();
+    const stores: RedisStore[] = [];
+    t.after(async () => {
+      await Promise.all(stores.map((s) => s.close()));
+      await redis.stop();
+    });
+    const url = `redis://127.0.0.1:${redis.masterPort}`;
+    const prefix = 'sb:';
+
+    // Frozen for longer than the timeout: never confirmed, so never given.
+    redis.replica.kill('SIGSTOP');
+    const short = new RedisStore({ url, prefix, connectTimeoutMs: 2000, replicas: 1, replicaTimeoutMs: 200 });
+    stores.push(short);
+    await short.init();
+    await assert.rejects(short.nodeSecret(), (err: unknown) => err instanceof SwitchboardError && err.code === 'STORE_UNAVAILABLE' && /on 0 of 1 Redis replicas/.test(err.message));
+
+    // Frozen for less than it: given once the replica, thawed, has it.
+    const store = new RedisStore({ url, prefix, connectTimeoutMs: 2000, replicas: 1, replicaTimeoutMs: 5000 });
+    stores.push(store);
+    await store.init();
+    let answered = false;
+    const asked = store.nodeSecret().finally(() => (answered = true));
+    await sleep(300);
+    assert.equal(answered, false, 'not given while no replica has it');
+    redis.replica.kill('SIGCONT');
+    const given = await asked;
+    assert.equal(given.length, 32);
+
+    // The failover: the master goes, the replica is promoted; what it holds is the secret given.
+    redis.master.kill('SIGKILL');
+    await withClient(redis.replicaPort, (r) => r.call('REPLICAOF', 'NO', 'ONE'));
+    await waitFor(() => redis.master.exitCode !== null || redis.master.signalCode !== null, 2000, 'the master to die');
+    const promoted = new RedisStore({ url: `redis://127.0.0.1:${redis.replicaPort}`, prefix, connectTimeoutMs: 2000 });
+    stores.push(promoted);
+    await promoted.init();
+    assert.deepEqual(await promoted.nodeSecret(), given, 'the promoted replica has the very secret the store was given');
+  });
+});
