@@ -7,11 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { pino, type Logger } from 'pino';
 import { configFromEnv } from '../src/server/config.js';
 import { OptionError, resolveConfig } from '../src/server/options.js';
 import { createSwitchboard } from '../src/server/server.js';
@@ -60,6 +62,12 @@ async function healthz(raw: Raw, timeoutMs = 2000): Promise<void> {
 function sample(text: string, series: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+/** A logger that keeps every line it is given, parsed. */
+function capture(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  return { logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }), lines };
 }
 
 const refused = (fn: () => unknown, pattern: RegExp): void =>
@@ -185,6 +193,87 @@ describe('--max-sockets', () => {
       await server.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it("the metrics port (--metrics-port) draws on the same cap: the main port leaves it a few sockets, its sockets count against the main port's, and past the cap either port closes a new socket at once, unanswered, counted", async () => {
+    // 6 sockets for the process; the main port leaves the metrics port what --max-connections leaves free, 2 (16 at most).
+    const s = await startServer({ maxSockets: 6, maxConnections: 4, maxConnectionsPerAddress: 1000, metricsPort: 0 });
+    const metricsPort = s.server.metricsPort!;
+    const main: Raw[] = [];
+    const ops: Raw[] = [];
+    const serverSide: net.Socket[] = [];
+    const onConnection = (so: net.Socket): void => void (so.destroyed || serverSide.push(so));
+    s.server.http.on('connection', onConnection);
+    /** Connects and asks /healthz: answered, so accepted and counted. */
+    const held = async (port: number, address: string, into: Raw[]): Promise<void> => {
+      const r = await connect(port, address);
+      into.push(r);
+      await healthz(r);
+    };
+    const closedAtOnce = async (port: number, address: string, what: string): Promise<void> => {
+      const r = await connect(port, address);
+      await waitFor(() => r.closedAfter !== undefined, 1000, `${what} to be closed by the server`);
+      assert.equal(r.received, '', `${what}: closed unanswered`);
+    };
+    try {
+      for (let i = 0; i < 4; i++) await held(s.port, `127.0.0.${i + 2}`, main);
+      await closedAtOnce(s.port, '127.0.0.30', 'a 5th socket on the main port');
+      // What the main port left: the probes still get in, up to the cap of the process.
+      for (let i = 0; i < 2; i++) await held(metricsPort, `127.0.0.${i + 10}`, ops);
+      await closedAtOnce(metricsPort, '127.0.0.31', 'a 7th socket, on the metrics port');
+
+      // Two of the main port's go: four open, the metrics port's two among them, so the main port takes no more.
+      for (const r of main.splice(0, 2)) r.socket.destroy();
+      await waitFor(() => serverSide.filter((so) => !so.destroyed).length === 2, 3000, 'the server to see 2 sockets close');
+      await closedAtOnce(s.port, '127.0.0.32', "a socket on the main port, the metrics port's counted");
+      for (const r of [...main, ...ops]) await healthz(r);
+
+      ops.shift()!.socket.destroy();
+      let metrics: { status: number; body: string } | undefined;
+      // Refused while the server has not yet seen it close (and counted).
+      let refusedMeanwhile = 0;
+      for (let tries = 0; metrics === undefined && tries < 40; tries++) {
+        metrics = await request(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => {
+          refusedMeanwhile++;
+          return undefined;
+        });
+        if (metrics === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(metrics?.status, 200);
+      assert.equal(sample(metrics!.body, 'switchboard_sockets_refused_total'), 3 + refusedMeanwhile, 'the refusals of either port counted');
+    } finally {
+      s.server.http.off('connection', onConnection);
+      for (const r of [...main, ...ops]) r.socket.destroy();
+      await s.server.close();
+    }
+  });
+
+  it("warns of the open-file limit when it listens, not under attach or handler: the host's server takes the sockets there, and Switchboard caps none of them", async (t) => {
+    const limit = openFileLimit();
+    if (limit === undefined || limit > 10_000_000) return t.skip('no open-file limit to warn of here');
+    const warnings = (lines: Record<string, unknown>[]): unknown[] => lines.filter((l) => l.level === 40 && /open-file limit/.test(String(l.msg))).map((l) => l.msg);
+    // The cap as big as the limit: nothing left to the store, Redis and logs, which listen warns of.
+    const options = { port: 0, host: '127.0.0.1', store: 'memory' as const, maxSockets: limit, maxConnections: Math.min(limit, 10_000) };
+
+    const attached = capture();
+    const sb = createSwitchboard({ ...options, logger: attached.logger });
+    const host = http.createServer();
+    try {
+      sb.attach(host);
+      await sb.start();
+      await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
+      assert.equal((await request(`http://127.0.0.1:${(host.address() as net.AddressInfo).port}/healthz`)).status, 200);
+      assert.deepEqual(warnings(attached.lines), [], 'no warning under attach');
+    } finally {
+      host.closeAllConnections();
+      host.close();
+      await sb.close();
+    }
+
+    const listening = capture();
+    const s = await startServer({ ...options, logger: listening.logger });
+    await s.server.close();
+    assert.equal(warnings(listening.lines).length, 1, 'the warning, under listen');
   });
 
   it('is a whole number from 1, at least --max-connections, from a flag, the environment, a file or createSwitchboard', () => {

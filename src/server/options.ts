@@ -335,7 +335,7 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     env: 'MAX_SOCKETS',
     default: undefined,
     defaultText: 'the open-file limit (`ulimit -n`) − 256; where it cannot be read, 20 000 or --max-connections + 1024 when more',
-    help: 'open TCP sockets of one process (each worker of --workers), every address together: past it a new connection is closed at once, unanswered, so that sockets leave the store, Redis and logs their files; at least --max-connections',
+    help: 'open TCP sockets of one process (each worker of --workers), every address together, the --metrics-port\'s with the main port\'s (which leaves it 16): past it a new connection is closed at once, unanswered, so that sockets leave the store, Redis and logs their files; at least --max-connections',
     value: count(10_000_000),
   },
   maxRooms: { flag: '--max-rooms', env: 'MAX_ROOMS', default: 10_000, help: 'rooms the server may hold', value: count(1_000_000_000) },

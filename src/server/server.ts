@@ -43,7 +43,7 @@ import { RequestScheduler } from './request-scheduler.js';
 import { createRedisClient, waitUntilReady } from './redis-connection.js';
 import { Router } from './router.js';
 import { createSecureServer, KEEP_ALIVE_TIMEOUT_MS, type SecureServer } from './secure-server.js';
-import { capSockets, defaultMaxSockets, openFileLimit, RESERVED_FILES } from './socket-caps.js';
+import { capSockets, defaultMaxSockets, OPERATIONS_SOCKETS, openFileLimit, RESERVED_FILES, SocketBudget, type SocketCap } from './socket-caps.js';
 import { createStore } from './store/create-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { shownRedisUrl } from './redis-url.js';
@@ -244,7 +244,8 @@ export interface Switchboard {
    * Serves Switchboard on your own server, under `path` (all of it when `path` is ''): requests
    * and WebSocket upgrades under it are Switchboard's, the others go to your handlers as before.
    * Call `start()` too. Your server keeps its own timeouts: the deadlines of `listen`
-   * (headers, requests, idle writes, sockets per address) are yours to set there.
+   * (headers, requests, idle writes, sockets per address) are yours to set there, and so is a
+   * cap on its open sockets (`maxSockets` caps only the servers Switchboard opens).
    */
   attach(server: AttachableServer): void;
   /**
@@ -503,25 +504,34 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   server.on('connection', () => turnBudget.noteAccept());
   const openFiles = openFileLimit();
   const maxSockets = config.maxSockets ?? defaultMaxSockets(config.maxConnections, openFiles);
-  if (openFiles !== undefined && maxSockets > openFiles - RESERVED_FILES) {
-    logger.warn({ maxSockets, openFiles }, `--max-sockets leaves fewer than ${RESERVED_FILES} of the open-file limit to the store, Redis and logs: they may fail with EMFILE under many connections; raise the limit (ulimit -n) or lower --max-sockets`);
-  } else if (maxSockets < config.maxConnections) {
-    logger.warn({ maxSockets, openFiles, maxConnections: config.maxConnections }, 'the open-file limit leaves fewer sockets than --max-connections: connections are refused before it is reached; raise the limit (ulimit -n) or lower --max-connections');
-  }
+  // One budget for the main port and the metrics port: the open-file limit is the process's.
+  const sockets = new SocketBudget(maxSockets);
   // A flood of refused sockets is a line each 10 s at most, the next one saying how many were held back.
   const refusals = new LogLimiter(logger, 1, 10_000);
-  capSockets(server, {
-    max: maxSockets,
-    perAddress: config.trustProxy ? undefined : config.maxConnectionsPerAddress + 64,
-    onRefused(socket, cap) {
-      if (cap === 'address') {
-        metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
-        return;
-      }
-      metrics.socketsRefused.inc();
-      refusals.warn('max-sockets', { maxSockets, address: socket.remoteAddress }, 'connection refused: this process holds --max-sockets open sockets');
-    },
-  });
+  const onRefused = (socket: Socket, cap: SocketCap): void => {
+    if (cap === 'address') {
+      metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
+      return;
+    }
+    metrics.socketsRefused.inc();
+    refusals.warn('max-sockets', { maxSockets, address: socket.remoteAddress }, 'connection refused: this process holds --max-sockets open sockets');
+  };
+  // Never below --max-connections for the main port (none left when the open-file limit leaves less: warned of).
+  const leave = metricsServer ? Math.max(0, Math.min(OPERATIONS_SOCKETS, maxSockets - config.maxConnections)) : 0;
+  capSockets(server, { budget: sockets, leave, perAddress: config.trustProxy ? undefined : config.maxConnectionsPerAddress + 64, onRefused });
+  // Not per address: its clients are the operators' scrapers and probes, not the public's.
+  if (metricsServer) capSockets(metricsServer, { budget: sockets, perAddress: undefined, onRefused });
+  /**
+   * Said by `listen` only: under `attach` and `handler` the sockets are those of the host's
+   * server, which Switchboard does not cap (docs/embedding.md), so neither warning would be true.
+   */
+  function warnOfOpenFiles(): void {
+    if (openFiles !== undefined && maxSockets > openFiles - RESERVED_FILES) {
+      logger.warn({ maxSockets, openFiles }, `--max-sockets leaves fewer than ${RESERVED_FILES} of the open-file limit to the store, Redis and logs: they may fail with EMFILE under many connections; raise the limit (ulimit -n) or lower --max-sockets`);
+    } else if (maxSockets < config.maxConnections) {
+      logger.warn({ maxSockets, openFiles, maxConnections: config.maxConnections }, 'the open-file limit leaves fewer sockets than --max-connections: connections are refused before it is reached; raise the limit (ulimit -n) or lower --max-connections');
+    }
+  }
   const gateway = new WebSocketGateway(ctx, node);
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     if (!claim(req)) return false;
@@ -585,6 +595,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     },
     start,
     async listen() {
+      warnOfOpenFiles();
       await start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

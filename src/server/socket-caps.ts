@@ -47,12 +47,48 @@ export function defaultMaxSockets(maxConnections: number, limit: number | undefi
   return Math.max(1, limit - RESERVED_FILES);
 }
 
-/** Which cap refused a socket: the one of the whole server, or the one of its address. */
+/**
+ * Sockets of `--max-sockets` the main port leaves to the metrics port, when there is one (at
+ * most what `--max-connections` leaves free): a flood that fills the main port then does not
+ * refuse the probes pointed at the metrics port too, which would have an orchestrator restart a
+ * process that is only busy.
+ */
+export const OPERATIONS_SOCKETS = 16;
+
+/** Which cap refused a socket: the one of the whole process (its SocketBudget), or the one of its address. */
 export type SocketCap = 'server' | 'address';
 
+/**
+ * The open sockets one process may hold (`--max-sockets`), counted together over every server it
+ * listens with (the main port, the metrics port): the open-file limit they come out of is the
+ * process's, not a port's. One per Switchboard (a `serve` process, or a worker, runs one).
+ */
+export class SocketBudget {
+  private open = 0;
+
+  constructor(readonly max: number) {}
+
+  /** True when a server that leaves `leave` of the budget to others must refuse the next socket. */
+  full(leave = 0): boolean {
+    return this.open >= this.max - leave;
+  }
+
+  /** Counts an accepted socket; once per socket, and only when not `full`. */
+  take(): void {
+    this.open++;
+  }
+
+  /** A counted socket closed. */
+  release(): void {
+    this.open--;
+  }
+}
+
 export interface SocketCaps {
-  /** Open sockets of the server, every address together. */
-  max: number;
+  /** Open sockets of the process, every server and address together; shared with the other servers it caps. */
+  budget: SocketBudget;
+  /** Sockets of the budget this server never takes, left to the others (default 0). */
+  leave?: number;
   /**
    * Open sockets of one address (an IPv6 host: its /64); undefined: not counted per address
    * (behind a proxy, every socket is the proxy's).
@@ -63,8 +99,9 @@ export interface SocketCaps {
 }
 
 /**
- * Destroys, at once and unanswered, each TCP connection the server accepts past `max` open
- * sockets, or past `perAddress` open sockets of its address: neither many addresses (a botnet,
+ * Destroys, at once and unanswered, each TCP connection the server accepts while its `budget` is
+ * full (the sockets of every server sharing it, less what it leaves to the others), or past
+ * `perAddress` open sockets of its address: neither many addresses (a botnet,
  * or sockets that never send a request, held until `--headers-timeout-ms`) nor one address can
  * take every file descriptor of the process, and with them the store's, Redis's and the logs'.
  * Over TLS too, before the handshake; an HTTP/2 connection counts once, however many streams it
@@ -77,13 +114,12 @@ export interface SocketCaps {
  * again at once, a busy loop between the processes, and never closes it (Node 20).
  */
 export function capSockets(server: NetServer, caps: SocketCaps): void {
-  const { max, perAddress, onRefused } = caps;
-  let open = 0;
+  const { budget, leave = 0, perAddress, onRefused } = caps;
   const byAddress = new Map<string, number>();
   // One listener for every socket, no closure per connection: a socket keeps the peer address it
   // was first asked for, also once closed.
   function closed(this: Socket): void {
-    open--;
+    budget.release();
     if (perAddress === undefined) return;
     const address = clientOf(this.remoteAddress ?? 'unknown');
     const left = (byAddress.get(address) ?? 1) - 1;
@@ -91,7 +127,7 @@ export function capSockets(server: NetServer, caps: SocketCaps): void {
     else byAddress.set(address, left);
   }
   server.on('connection', (socket: Socket) => {
-    if (open >= max) {
+    if (budget.full(leave)) {
       onRefused(socket, 'server');
       socket.destroy();
       return;
@@ -107,7 +143,7 @@ export function capSockets(server: NetServer, caps: SocketCaps): void {
       }
       byAddress.set(address, n);
     }
-    open++;
+    budget.take();
     socket.on('close', closed); // 'close' comes once per socket
   });
 }
