@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TRANSPORTS, type TransportName } from '../../src/protocol/types.js';
+import { createSwitchboard, type Switchboard } from '../../src/server/index.js';
 import { createRoom, LABELS, openApp, pickTransport, send, skipWithoutBrowser, startHarness, waitForMessage, type AppPage, type Harness } from './harness.js';
 
 const skip = skipWithoutBrowser();
@@ -119,6 +123,79 @@ describe('web app: wire inspector and Compare', { skip }, () => {
     await page.getByLabel('Transport', { exact: true }).waitFor();
     assert.equal(await page.locator('section.pane').count(), 0);
     await app.context.close();
+  });
+
+  it('a pane waiting to reconnect counts its seconds down, and its live region says the state once, not each second', async () => {
+    // A server of its own, over a SQLite file, stopped and started again on the same port.
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'sb-e2e-countdown-'));
+    let server: Switchboard | undefined;
+    const serve = async (port: number): Promise<number> => {
+      server = createSwitchboard({ port, host: '127.0.0.1', store: 'sqlite', dataDir, logLevel: 'silent', shutdownTimeoutMs: 500 });
+      return server.listen();
+    };
+    try {
+      const port = await serve(0);
+      const base = `http://127.0.0.1:${port}`;
+      assert.equal((await fetch(`${base}/api/rooms/countdown`, { method: 'PUT' })).status, 201);
+      const app = await openApp({ ...h, base }, { name: 'Dana', hash: '#/compare', localStorage: { 'switchboard.room': 'countdown' } });
+      opened.push(app);
+      const { page } = app;
+      await page.waitForFunction(() => document.querySelectorAll('section.pane[data-status="connected"]').length === 4, undefined, { timeout: 15_000 });
+      const pane = page.locator('section.pane[data-transport="websocket"]');
+      const status = pane.getByRole('status');
+      assert.match((await status.textContent())!, /^WebSocket: Connected/);
+      // Every change of what the pane shows and of what its live region holds, with its time.
+      await pane.evaluate((section) => {
+        const shown = section.querySelector('.pane-status-text')!;
+        const region = section.querySelector('[role="status"]')!;
+        const log = { shown: [] as Array<{ at: number; text: string }>, said: [] as Array<{ at: number; text: string }> };
+        (window as unknown as { countdownLog: typeof log }).countdownLog = log;
+        // (No named functions in here: tsx would wrap them in a helper the page lacks.)
+        for (const [el, into] of [[shown, log.shown], [region, log.said]] as const) {
+          new MutationObserver(() => {
+            const text = el.textContent!.trim();
+            if (text !== into.at(-1)?.text) into.push({ at: performance.now(), text });
+          }).observe(el, { subtree: true, childList: true, characterData: true });
+        }
+      });
+
+      await server!.close();
+      // The backoff grows with each failed attempt (a stopped server refuses at once): wait for
+      // a wait of 3 s or more, then for the next two seconds of it, with nothing in between.
+      const run = await page.waitForFunction(() => {
+        const shown = (window as unknown as { countdownLog: { shown: Array<{ at: number; text: string }> } }).countdownLog.shown;
+        const left = shown.map((e) => Number(/ in (\d+) s$/.exec(e.text)?.[1] ?? NaN));
+        for (let i = 0; i + 2 < shown.length; i++) {
+          const n = left[i]!;
+          if (n >= 3 && left[i + 1] === n - 1 && left[i + 2] === n - 2 && shown[i + 2]!.at - shown[i]!.at < 2600) return shown.slice(i, i + 3);
+        }
+        return false;
+      }, undefined, { timeout: 45_000, polling: 100 }).then((handle) => handle.jsonValue() as Promise<Array<{ at: number; text: string }>>).catch(async () => {
+        const seen = await page.evaluate(() => (window as unknown as { countdownLog: { shown: Array<{ text: string }> } }).countdownLog.shown.map((e) => e.text));
+        throw new Error(`no countdown of a second at a time: the pane showed ${JSON.stringify(seen)}`);
+      });
+      console.log(`countdown shown: ${JSON.stringify(run.map((e) => `${e.text} @${Math.round(e.at - run[0]!.at)} ms`))}`);
+      await page.screenshot({ path: '/tmp/e2e-compare-reconnecting.png' });
+      assert.equal(await pane.getAttribute('data-status'), 'reconnecting');
+      // The live region (named after its pane) says the state, without the seconds, and was not
+      // written while they counted down.
+      assert.equal(await status.count(), 1);
+      assert.equal((await status.textContent())!.trim(), 'WebSocket: Reconnecting');
+      const said = await page.evaluate(() => (window as unknown as { countdownLog: { said: Array<{ at: number; text: string }> } }).countdownLog.said);
+      assert.deepEqual(said.filter((e) => e.at > run[0]!.at - 1 && e.at <= run[2]!.at), [], 'the live region is not written as the seconds go');
+      for (const e of said) assert.doesNotMatch(e.text, /\d+ s\b/, `the live region never holds the seconds (it said: ${JSON.stringify(said.map((x) => x.text))})`);
+      assert.ok(said.some((e) => e.text === 'WebSocket: Reconnecting'), `the change of state was said (${JSON.stringify(said.map((x) => x.text))})`);
+
+      // Back: the pane reconnects (within the backoff's 15 s ceiling) and the count goes.
+      await serve(port);
+      await page.waitForFunction(() => document.querySelector('section.pane[data-transport="websocket"]')!.getAttribute('data-status') === 'connected', undefined, { timeout: 20_000 });
+      assert.match((await status.textContent())!, /^WebSocket: Connected · WS$/);
+      assert.equal((await pane.locator('.pane-status-text').textContent())!.trim(), 'WebSocket: Connected · WS');
+      await app.context.close();
+    } finally {
+      await server?.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('on a phone (390 px) each pane says its status, and a message arriving has its text on a line of its own', async () => {

@@ -6,6 +6,7 @@ import { renderBars } from './chart.js';
 import { h, svg } from './dom.js';
 import { messageBody } from './message-body.js';
 import { TRANSPORT_LABELS, TRANSPORT_SHORT, formatBytes, formatDuration, formatTime } from './format.js';
+import { RetryCountdown } from './retry-countdown.js';
 import { PerSecond, percentile } from './stats.js';
 import { HTTP_HEADER_BYTES, wireCost } from './wire-cost.js';
 
@@ -38,7 +39,11 @@ export class ComparePane {
   readonly element: HTMLElement;
   private client: Client | undefined;
   private readonly offs: Array<() => void> = [];
+  /** The state, in the pane's live region: "Connected · WS", "Reconnecting". */
   private readonly statusText: HTMLElement;
+  /** What follows a reconnecting state, outside the live region: " in 3 s", counting down. */
+  private readonly waitText: HTMLElement;
+  private readonly countdown = new RetryCountdown(() => this.renderWait());
   private readonly counters: Record<'requests' | 'bytes' | 'empty' | 'p50' | 'p95' | 'received', HTMLElement>;
   private readonly chart: SVGSVGElement;
   private readonly arrivals: HTMLOListElement;
@@ -51,7 +56,8 @@ export class ComparePane {
   constructor(private readonly options: PaneOptions) {
     const label = TRANSPORT_LABELS[options.transport];
     const titleId = `pane-${options.transport}`;
-    this.statusText = h('span', 'pane-status-text', 'Connecting…');
+    this.statusText = h('span', null, 'Connecting…');
+    this.waitText = h('span', 'pane-status-wait');
     const counter = (name: string, short: string, hint: string): HTMLElement => {
       const value = h('dd', null, '0');
       const term = h('dt', null, h('span', 'long', name), h('span', { class: 'short', attrs: { 'aria-hidden': 'true' } }, short));
@@ -76,9 +82,15 @@ export class ComparePane {
         'header',
         'pane-header',
         h('h2', { attrs: { id: titleId } }, label),
-        // A polite live region holding the state only (counters and arrivals are outside it):
-        // "Short polling: Connected · Poll" is read out when it changes, not for every message.
-        h('span', { class: 'pane-status', attrs: { role: 'status' } }, h('span', { class: 'status-dot', attrs: { 'aria-hidden': 'true' } }), h('span', 'visually-hidden', `${label}: `), this.statusText),
+        // A polite live region holding the state only (counters, arrivals and the countdown are
+        // outside it): "Short polling: Connected · Poll" or "WebSocket: Reconnecting" is read
+        // out when the state changes, not for every message nor for every second of a wait.
+        h(
+          'span',
+          'pane-status',
+          h('span', { class: 'status-dot', attrs: { 'aria-hidden': 'true' } }),
+          h('span', 'pane-status-text', h('span', { attrs: { role: 'status' } }, h('span', 'visually-hidden', `${label}: `), this.statusText), this.waitText),
+        ),
       ),
       counterList,
       h('figure', 'chart-figure', this.chart),
@@ -123,6 +135,7 @@ export class ComparePane {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.countdown.stop();
     for (const off of this.offs.splice(0)) off();
     await this.client?.close();
     this.client = undefined;
@@ -192,8 +205,15 @@ export class ComparePane {
 
   private onStatus(s: StatusEvent): void {
     this.element.dataset.status = s.status;
-    const retry = s.status === 'reconnecting' && s.retryInMs !== undefined ? ` in ${Math.ceil(s.retryInMs / 1000)} s` : '';
-    this.setStatusText(s.status === 'connected' ? `Connected · ${TRANSPORT_SHORT[s.transport]}` : `${s.status[0]!.toUpperCase()}${s.status.slice(1)}${retry}`);
+    this.countdown.update(s);
+    this.setStatusText(s.status === 'connected' ? `Connected · ${TRANSPORT_SHORT[s.transport]}` : `${s.status[0]!.toUpperCase()}${s.status.slice(1)}`);
+    this.renderWait();
+  }
+
+  /** " in 3 s" after "Reconnecting" (or "…" while the attempt runs); nothing in other states. */
+  private renderWait(): void {
+    const wait = this.element.dataset.status === 'reconnecting' ? this.countdown.suffix() : '';
+    if (this.waitText.textContent !== wait) this.waitText.textContent = wait;
   }
 
   /** Writes the state shown only when it changed: a write of the same text may be read out again. */

@@ -1,6 +1,7 @@
 import type { StatusEvent } from 'switchboard-client';
 import { h, replaceChildren } from './dom.js';
 import { TRANSPORT_LABELS, TRANSPORT_SHORT } from './format.js';
+import { RetryCountdown } from './retry-countdown.js';
 
 /**
  * The connection status pill: "Connected · WebSocket", "Reconnecting in 3 s", "Offline". The
@@ -13,8 +14,7 @@ export class StatusBadge {
   private readonly text: HTMLElement;
   private readonly announcer: HTMLElement;
   private status: StatusEvent | undefined;
-  private retryAt = 0;
-  private timer: number | undefined;
+  private readonly countdown = new RetryCountdown(() => this.render());
   private lastAnnounced = '';
   private queued = 0;
 
@@ -27,9 +27,7 @@ export class StatusBadge {
 
   update(status: StatusEvent | undefined): void {
     this.status = status;
-    this.retryAt = status?.status === 'reconnecting' && status.retryInMs !== undefined ? Date.now() + status.retryInMs : 0;
-    window.clearInterval(this.timer);
-    this.timer = this.retryAt ? window.setInterval(() => this.render(), 250) : undefined;
+    this.countdown.update(status);
     this.render();
   }
 
@@ -40,7 +38,7 @@ export class StatusBadge {
   }
 
   destroy(): void {
-    window.clearInterval(this.timer);
+    this.countdown.stop();
   }
 
   private render(): void {
@@ -60,8 +58,7 @@ export class StatusBadge {
       shown = [h('span', 'transport-long', text), h('span', { class: 'transport-short', attrs: { 'aria-hidden': 'true' } }, `Connected · ${TRANSPORT_SHORT[s.transport]}`)];
       announce = `Connected over ${TRANSPORT_LABELS[s.transport]}`;
     } else if (s.status === 'reconnecting') {
-      const left = Math.max(0, Math.ceil((this.retryAt - Date.now()) / 1000));
-      text = this.retryAt && left > 0 ? `Reconnecting in ${left} s` : 'Reconnecting…';
+      text = `Reconnecting${this.countdown.suffix()}`;
       announce = 'Connection lost: reconnecting';
     } else if (s.status === 'offline') {
       text = announce = 'Offline';
