@@ -64,7 +64,7 @@ describe('web app: wire inspector and Compare', { skip }, () => {
     const before = await panel.locator('.wire-row').count();
     await send(page, 'while paused');
     await waitForMessage(page, 'while paused');
-    await panel.getByText(/Paused: [1-9]\d* new events? held/).waitFor();
+    await panel.locator('.wire-held', { hasText: /Paused: [1-9]\d* new events? held/ }).waitFor();
     assert.equal(await panel.locator('.wire-row').count(), before);
     await panel.getByRole('button', { name: 'Resume' }).click();
     await panel.locator('.wire-row', { hasText: 'while paused' }).first().waitFor();

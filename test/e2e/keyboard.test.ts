@@ -252,6 +252,52 @@ describe('web app: keyboard and screen readers', { skip }, () => {
     await pause.waitFor();
   });
 
+  it('the wire inspector\'s paused count is a polite status: said when the pause begins, then at most every 5 s while it grows, the last count included', async () => {
+    const room = 'keys-held';
+    await createRoom(s.h, room);
+    const { page } = await s.open({ name: 'Hedda', hash: `#/room/${room}`, transport: 'websocket' });
+    const panel = page.getByRole('region', { name: 'Wire inspector' });
+    // The status is there (empty) before the pause: a live region added with its text is often not read.
+    const status = panel.getByRole('status');
+    assert.equal(await status.count(), 1, 'one status in the wire inspector');
+    assert.equal(await status.getAttribute('aria-live'), 'polite');
+    assert.equal((await status.textContent())!.trim(), '', 'nothing said before the pause');
+    // Every write of the status, with its time.
+    await status.evaluate((region) => {
+      const log: Array<{ at: number; text: string }> = [];
+      (window as unknown as { heldLog: typeof log }).heldLog = log;
+      new MutationObserver(() => log.push({ at: performance.now(), text: region.textContent!.trim() })).observe(region, { subtree: true, childList: true, characterData: true });
+    });
+    const log = (): Promise<Array<{ at: number; text: string }>> => page.evaluate(() => (window as unknown as { heldLog: Array<{ at: number; text: string }> }).heldLog);
+
+    await panel.getByRole('button', { name: 'Pause' }).click();
+    await page.waitForFunction(() => (window as unknown as { heldLog: unknown[] }).heldLog.length > 0, undefined, { timeout: 1000 });
+    assert.match((await status.textContent())!, /^Paused: 0 new events held \(the last 200 are kept\)\.$/, 'said as the pause begins');
+
+    // A message every 150 ms for 7 s: the line seen counts each event, the status does not.
+    const shown = new Set<string>();
+    const until = Date.now() + 7000;
+    for (let i = 0; Date.now() < until; i++) {
+      await postMany(s.h.base, room, 1, i);
+      shown.add((await panel.locator('.wire-held').textContent()) ?? '');
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    assert.ok(shown.size > 20, `the line seen counts as events come (${shown.size} counts seen)`);
+    // The last count is said too, within 5 s of the last event.
+    await page.waitForTimeout(5500);
+    assert.equal(await status.textContent(), await panel.locator('.wire-held').textContent(), 'the last count said');
+    const said = await log();
+    console.log(`paused count said: ${JSON.stringify(said.map((e) => e.text))}`);
+    assert.ok(said.length >= 2 && said.length <= 4, `said ${said.length} times in about 12 s (${said.map((e) => e.text).join(' | ')})`);
+    for (let i = 1; i < said.length; i++) assert.ok(said[i]!.at - said[i - 1]!.at >= 4900, `said twice within ${Math.round(said[i]!.at - said[i - 1]!.at)} ms`);
+    assert.match((await status.textContent())!, /^Paused: [1-9]\d* new events held/);
+
+    // Resume: the status is emptied (nothing left to say), the line goes.
+    await panel.getByRole('button', { name: 'Resume' }).click();
+    assert.equal((await status.textContent())!.trim(), '');
+    assert.equal(await panel.locator('.wire-held').isVisible(), false);
+  });
+
   it('the sidebar on a phone and the wire inspector below 1200 px lie over the page: Tab stays in them, the rest is inert, and closing gives the focus back to the toggle', async () => {
     const room = 'keys-overlay';
     await createRoom(s.h, room);

@@ -16,6 +16,9 @@ function cell(tag: 'span' | 'code', className: string, text: string, attrs: Reco
   return h(tag, { class: className, attrs: { role: 'gridcell', ...attrs } }, text);
 }
 
+/** The fewest ms between two announcements of the paused count while it grows. */
+const HELD_ANNOUNCED_EVERY_MS = 5000;
+
 const KIND_LABEL: Record<WireEvent['kind'], string> = { http: 'HTTP', sse: 'SSE', ws: 'WS', heartbeat: 'Beat' };
 
 /**
@@ -34,6 +37,10 @@ export class WireInspector {
   private readonly totals: HTMLElement;
   private readonly pauseButton: HTMLButtonElement;
   private readonly held: HTMLElement;
+  /** The paused count for screen readers: a polite status written at most every 5 s. */
+  private readonly heldStatus: HTMLElement;
+  private heldAnnouncedAt = 0;
+  private heldTimer: number | undefined;
   private paused = false;
   private queue: Array<WireEvent | string> = [];
   private heldWhilePaused = 0;
@@ -45,7 +52,10 @@ export class WireInspector {
   constructor(options: { onClose?: () => void } = {}) {
     this.list = h('ol', { class: 'wire-list', attrs: { role: 'grid', 'aria-label': 'Wire events, oldest first' }, on: { keydown: (e) => this.onKeyDown(e), focusin: (e) => this.onFocusIn(e) } });
     this.totals = h('p', { class: 'wire-totals', attrs: { title: 'Payload bytes as the SDK sees them; each HTTP request also carries about 0.7 kB of headers' } });
-    this.held = h('p', { class: 'wire-held', attrs: { hidden: true } });
+    // The line is seen as it counts every event; screen readers get the same words from the
+    // status beside it, at a pace they can follow (each write of a live region is read out).
+    this.held = h('p', { class: 'wire-held', attrs: { hidden: true, 'aria-hidden': 'true' } });
+    this.heldStatus = h('p', { class: 'visually-hidden', attrs: { role: 'status', 'aria-live': 'polite' } });
     // An action button whose name says what it does ("Pause", "Resume"), not a toggle: with
     // aria-pressed as well, a screen reader said "Resume, pressed" while paused.
     this.pauseButton = h('button', { class: 'small', attrs: { type: 'button' }, on: { click: () => this.togglePause() } }, icon('pause'), h('span', null, 'Pause'));
@@ -68,6 +78,7 @@ export class WireInspector {
       // Not a Tab stop of its own: the grid in it is one, and a focused row is scrolled into view.
       h('div', 'wire-scroll', this.list),
       this.held,
+      this.heldStatus,
     );
     this.renderTotals();
   }
@@ -97,6 +108,7 @@ export class WireInspector {
 
   destroy(): void {
     cancelAnimationFrame(this.frame);
+    window.clearTimeout(this.heldTimer);
   }
 
   private enqueue(item: WireEvent | string): void {
@@ -114,11 +126,10 @@ export class WireInspector {
     this.paused = !this.paused;
     replaceChildren(this.pauseButton, icon(this.paused ? 'play' : 'pause'), h('span', null, this.paused ? 'Resume' : 'Pause'));
     this.element.classList.toggle('paused', this.paused);
-    if (!this.paused) {
-      this.heldWhilePaused = 0;
-      this.renderHeld();
-      this.flush();
-    }
+    if (!this.paused) this.heldWhilePaused = 0;
+    // The line shows (and is said) as the pause begins, not only at the first event held.
+    this.renderHeld();
+    if (!this.paused) this.flush();
   }
 
   private flush(): void {
@@ -251,6 +262,40 @@ export class WireInspector {
 
   private renderHeld(): void {
     this.held.hidden = !this.paused;
-    this.held.textContent = `Paused: ${this.heldWhilePaused} new event${this.heldWhilePaused === 1 ? '' : 's'} held (the last ${WIRE_ROWS} are kept).`;
+    this.held.textContent = this.heldText();
+    if (this.paused) this.announceHeld();
+    else {
+      window.clearTimeout(this.heldTimer);
+      this.heldTimer = undefined;
+      this.heldStatus.textContent = '';
+    }
+  }
+
+  private heldText(): string {
+    return `Paused: ${this.heldWhilePaused} new event${this.heldWhilePaused === 1 ? '' : 's'} held (the last ${WIRE_ROWS} are kept).`;
+  }
+
+  /**
+   * Writes the paused count in the status: at once when the pause begins, then at most every
+   * HELD_ANNOUNCED_EVERY_MS while it grows, the last count included (a write per event, on a
+   * busy transport several a second, was a screen reader saying nothing else).
+   */
+  private announceHeld(): void {
+    if (this.heldTimer !== undefined) return;
+    const write = (): void => {
+      const text = this.heldText();
+      if (this.heldStatus.textContent === text) return;
+      this.heldStatus.textContent = text;
+      this.heldAnnouncedAt = performance.now();
+    };
+    const wait = this.heldAnnouncedAt + HELD_ANNOUNCED_EVERY_MS - performance.now();
+    if (this.heldStatus.textContent === '' || wait <= 0) {
+      write();
+      return;
+    }
+    this.heldTimer = window.setTimeout(() => {
+      this.heldTimer = undefined;
+      if (this.paused) write();
+    }, wait);
   }
 }
