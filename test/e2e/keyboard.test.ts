@@ -17,14 +17,28 @@ async function postMany(base: string, room: string, count: number, from = 0): Pr
   }
 }
 
-/** Where the focus is: the index of the focused row in the wire grid, or a description of what else has it. */
-function focusedRow(page: Page): Promise<number | string> {
+/** Where the focus is in the wire grid: on a cell (its row's index, its index in the row, its class), or a description of what else has it. */
+interface GridFocus {
+  row: number;
+  cell: number;
+  column: string;
+}
+function focusedCell(page: Page): Promise<GridFocus | string> {
   return page.evaluate(() => {
     const el = document.activeElement as HTMLElement | null;
     const grid = document.querySelector('[role="grid"]');
-    if (el && grid && el.parentElement === grid) return [...grid.children].indexOf(el);
-    return el ? `${el.tagName.toLowerCase()}.${el.className}${el.getAttribute('aria-label') ? ` "${el.getAttribute('aria-label')}"` : ''}` : 'nothing';
+    const row = el?.parentElement;
+    if (el && grid && row?.parentElement === grid && el.getAttribute('role') === 'gridcell' && row.getAttribute('role') === 'row') {
+      const cells = [...row.children].filter((c) => c.getAttribute('role') === 'gridcell');
+      return { row: [...grid.children].indexOf(row), cell: cells.indexOf(el), column: el.className };
+    }
+    return el ? `${el.tagName.toLowerCase()}.${el.className}${el.getAttribute('role') ? ` [role=${el.getAttribute('role')}]` : ''}${el.getAttribute('aria-label') ? ` "${el.getAttribute('aria-label')}"` : ''}` : 'nothing';
   });
+}
+
+/** The cells of row `row` of the wire grid, by class (a note's one cell has none). */
+function rowCells(page: Page, row: number): Promise<string[]> {
+  return page.evaluate((i) => [...document.querySelector('[role="grid"]')!.children[i]!.children].filter((c) => c.getAttribute('role') === 'gridcell').map((c) => c.className), row);
 }
 
 /** Presses Tab until the element matching `selector` has the focus (at most `max` times). */
@@ -101,7 +115,7 @@ async function focusRing(page: Page): Promise<{ width: number; found: string[] }
 describe('web app: keyboard and screen readers', { skip }, () => {
   const s = useHarness({ rateLimitPerSecond: 1000, rateLimitBurst: 1000 });
 
-  it('the wire inspector\'s rows are one Tab stop: arrows, Home and End move between rows, Enter opens one, and focus keeps to its row as rows come and go', async () => {
+  it('the wire inspector is a grid of cells with one Tab stop: arrows move between cells and rows, Home/End within a row, Ctrl+Home/End to its ends, Enter opens a row from any cell, and focus keeps to its cell as rows come and go', async () => {
     const room = 'keys-wire';
     await createRoom(s.h, room);
     const { page } = await s.open({ name: 'Tabitha', hash: `#/room/${room}`, transport: 'websocket' });
@@ -114,57 +128,107 @@ describe('web app: keyboard and screen readers', { skip }, () => {
       const before = document.querySelectorAll('.wire-list > li').length;
       setTimeout(() => resolve(document.querySelectorAll('.wire-list > li').length === before), 600);
     }));
+    const at = (row: number, cell: number, column: string): GridFocus => ({ row, cell, column });
 
-    // One Tab stop: from Clear, Tab lands on the newest row, and the next Tab leaves the list.
+    // One Tab stop, on a cell: from Clear, Tab lands on the newest row's first cell, and the
+    // next Tab leaves the grid; no row is focusable. (Heartbeats add rows now and then: the
+    // row the focus is on keeps its index, the newest changes.)
     await panel.getByRole('button', { name: 'Clear' }).focus();
     await page.keyboard.press('Tab');
-    assert.equal(await focusedRow(page), (await grid.getByRole('row').count()) - 1, 'Tab from Clear lands on the newest row');
-    const rows = (await focusedRow(page)) as number + 1;
+    const rows = await grid.getByRole('row').count();
+    const newest = rows - 1;
+    assert.deepEqual(await focusedCell(page), at(newest, 0, 'w-time'), 'Tab from Clear lands on the first cell of the newest row');
     await page.keyboard.press('Tab');
-    const after = await focusedRow(page);
-    assert.equal(typeof after, 'string', `a second Tab leaves the list (focus on row ${after})`);
+    const after = await focusedCell(page);
+    assert.equal(typeof after, 'string', `a second Tab leaves the grid (focus on ${JSON.stringify(after)})`);
     await page.keyboard.press('Shift+Tab');
-    assert.equal(await focusedRow(page), rows - 1, 'Shift+Tab comes back to the same row');
-    assert.equal(await grid.locator('[tabindex="0"]').count(), 1, 'one Tab stop in the list');
+    assert.deepEqual(await focusedCell(page), at(newest, 0, 'w-time'), 'Shift+Tab comes back to the same cell');
+    assert.equal(await grid.locator('[tabindex="0"]').count(), 1, 'one Tab stop in the grid');
+    assert.equal(await grid.locator('[role="row"][tabindex]').count(), 0, 'rows are not focusable');
 
-    // Arrows, Home, End.
-    await page.keyboard.press('ArrowUp');
-    await page.keyboard.press('ArrowUp');
-    assert.equal(await focusedRow(page), rows - 3);
-    await page.keyboard.press('ArrowDown');
-    assert.equal(await focusedRow(page), rows - 2);
-    await page.keyboard.press('Home');
-    assert.equal(await focusedRow(page), 0);
-    await page.keyboard.press('ArrowUp');
-    assert.equal(await focusedRow(page), 0, 'ArrowUp on the first row stays there');
+    // The ring every control has (2 px, contrasting), on the cell.
+    const ring = await focusRing(page);
+    assert.ok(ring.width >= 2, `a focused cell shows a ring of 2 px or more (found: ${ring.found.join('; ') || 'none'})`);
+
+    // Left and Right within the row, stopping at its ends; Home and End to its first and last cell.
+    const cells = await rowCells(page, newest);
+    await page.keyboard.press('ArrowLeft');
+    assert.deepEqual(await focusedCell(page), at(newest, 0, 'w-time'), 'ArrowLeft on the first cell stays there');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    assert.deepEqual(await focusedCell(page), at(newest, 2, 'w-kind'));
+    await page.keyboard.press('ArrowLeft');
+    assert.deepEqual(await focusedCell(page), at(newest, 1, 'w-dir'));
     await page.keyboard.press('End');
-    assert.equal(await focusedRow(page), (await grid.getByRole('row').count()) - 1);
+    assert.deepEqual(await focusedCell(page), at(newest, cells.length - 1, cells.at(-1)!), 'End: the last cell of the row');
+    await page.keyboard.press('ArrowRight');
+    assert.deepEqual(await focusedCell(page), at(newest, cells.length - 1, cells.at(-1)!), 'ArrowRight on the last cell stays there');
+    await page.keyboard.press('Home');
+    assert.deepEqual(await focusedCell(page), at(newest, 0, 'w-time'), 'Home: the first cell of the row');
+
+    // Up and Down between rows, in the same column.
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowUp');
+    assert.deepEqual(await focusedCell(page), at(newest - 2, 2, 'w-kind'));
+    await page.keyboard.press('ArrowDown');
+    assert.deepEqual(await focusedCell(page), at(newest - 1, 2, 'w-kind'));
+
+    // Ctrl+Home and Ctrl+End: the first cell of the grid (its first row is the note "Joining
+    // #keys-wire…", of one cell) and the last.
+    await page.keyboard.press('Control+Home');
+    assert.deepEqual(await focusedCell(page), at(0, 0, ''));
+    await page.keyboard.press('ArrowUp');
+    assert.deepEqual(await focusedCell(page), at(0, 0, ''), 'ArrowUp on the first row stays there');
+    await page.keyboard.press('Control+End');
+    const last = (await grid.getByRole('row').count()) - 1;
+    const lastCells = await rowCells(page, last);
+    assert.deepEqual(await focusedCell(page), at(last, lastCells.length - 1, lastCells.at(-1)!), 'Ctrl+End: the last cell of the last row');
     assert.equal(await grid.locator('[tabindex="0"]').count(), 1, 'still one Tab stop');
 
-    // Enter (and Space) open and close the row that says it opens.
-    await page.keyboard.press('Home');
+    // Enter (and Space) on any cell of a row that opens: the exchange opens as a cell of its
+    // own, last in the row; closed from there, the focus stays in the row.
     const openable = grid.locator('.wire-row.openable').first();
     const index = await openable.evaluate((li) => [...li.parentElement!.children].indexOf(li));
+    await page.keyboard.press('Control+Home');
     for (let i = 0; i < index; i++) await page.keyboard.press('ArrowDown');
-    assert.equal(await focusedRow(page), index);
+    await page.keyboard.press('Home');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    assert.deepEqual(await focusedCell(page), at(index, 2, 'w-kind'));
     await page.keyboard.press('Enter');
     assert.equal(await openable.getAttribute('aria-expanded'), 'true');
-    assert.equal(await openable.locator('.w-detail').count(), 1);
+    assert.equal(await openable.locator('.w-detail[role="gridcell"]').count(), 1);
+    assert.deepEqual(await focusedCell(page), at(index, 2, 'w-kind'), 'the focus stays on its cell');
+    await page.keyboard.press('End');
+    const opened = await rowCells(page, index);
+    assert.deepEqual(await focusedCell(page), at(index, opened.length - 1, 'w-detail'), 'End: the opened exchange');
     await page.keyboard.press(' ');
     assert.equal(await openable.getAttribute('aria-expanded'), 'false');
     assert.equal(await openable.locator('.w-detail').count(), 0);
+    assert.deepEqual(await focusedCell(page), at(index, opened.length - 2, opened.at(-2)!), 'closed from its cell: the focus on the cell before');
+    await page.keyboard.press('Enter');
+    assert.equal(await openable.getAttribute('aria-expanded'), 'true');
+    await page.keyboard.press('Enter');
+    assert.equal(await openable.getAttribute('aria-expanded'), 'false');
 
-    // New rows: the focus stays on its row. Old rows dropped (200 are kept): the focus moves
-    // to the oldest row kept, not to nowhere.
+    // New rows: the focus stays on its cell. Old rows dropped (200 are kept): the focus moves
+    // to the oldest row kept, in the same column, not to nowhere.
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('ArrowDown');
     await page.keyboard.press('Home');
-    await grid.getByRole('row').first().evaluate((li) => li.setAttribute('data-probe', 'first'));
+    await page.keyboard.press('ArrowRight');
+    assert.deepEqual(await focusedCell(page), at(1, 1, 'w-dir'));
+    await grid.getByRole('row').nth(1).evaluate((li) => li.setAttribute('data-probe', 'second'));
     await postMany(s.h.base, room, 10, 30);
     await page.waitForFunction((n) => document.querySelectorAll('.wire-list > li').length >= n + 10, rows);
-    assert.equal(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.probe), 'first', 'focus stays on its row');
+    assert.equal(await page.evaluate(() => (document.activeElement as HTMLElement).parentElement!.dataset.probe), 'second', 'focus stays on its row');
+    assert.deepEqual(await focusedCell(page), at(1, 1, 'w-dir'), 'and on its cell');
     await postMany(s.h.base, room, 200, 40);
     await page.waitForFunction(() => document.querySelector('.wire-list > li[data-probe]') === null && document.querySelectorAll('.wire-list > li').length === 200);
     await page.waitForTimeout(100);
-    assert.equal(await focusedRow(page), 0, 'the oldest row kept has the focus');
+    assert.deepEqual(await focusedCell(page), at(0, 1, 'w-dir'), 'the oldest row kept has the focus, in the same column');
     assert.equal(await grid.locator('[tabindex="0"]').count(), 1, 'one Tab stop after rows were dropped');
     await page.screenshot({ path: '/tmp/e2e-wire-keyboard.png' });
   });

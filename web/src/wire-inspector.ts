@@ -11,9 +11,36 @@ function failed(e: WireEvent): boolean {
   return e.direction === 'in' && (e.kind === 'ws' || e.kind === 'sse') && /^\{"type":"error"|^error /.test(e.summary);
 }
 
-/** One cell of a row of the grid. */
+/** One cell of a row of the grid (reached by the arrow keys, so focusable, but not a Tab stop). */
 function cell(tag: 'span' | 'code', className: string, text: string, attrs: Record<string, string> = {}): HTMLElement {
-  return h(tag, { class: className, attrs: { role: 'gridcell', ...attrs } }, text);
+  return h(tag, { class: className, attrs: { role: 'gridcell', tabindex: -1, ...attrs } }, text);
+}
+
+/**
+ * The grid's columns, in the order of the cells in a row (a row leaves out those it has nothing
+ * for; an opened row adds its whole exchange last). ArrowUp/ArrowDown keep to a column.
+ */
+const COLUMNS = ['w-time', 'w-dir', 'w-kind', 'w-main', 'w-bytes', 'w-details', 'w-summary', 'w-detail'] as const;
+
+/** The cells of a row of the grid, in order. */
+function cellsOf(row: Element): HTMLElement[] {
+  return [...row.children].filter((c): c is HTMLElement => c instanceof HTMLElement && c.getAttribute('role') === 'gridcell');
+}
+
+/** The column of `cell` (-1 for the single cell of a note). */
+function columnOf(cell: Element): number {
+  return COLUMNS.findIndex((name) => cell.classList.contains(name));
+}
+
+/** The cell of `row` in `column`, else the nearest one before it, else the row's first. */
+function cellIn(row: Element, column: number): HTMLElement | undefined {
+  const cells = cellsOf(row);
+  let found = cells[0];
+  for (const c of cells) {
+    const at = columnOf(c);
+    if (at !== -1 && at <= column) found = c;
+  }
+  return found;
 }
 
 /** The fewest ms between two announcements of the paused count while it grows. */
@@ -26,10 +53,15 @@ const KIND_LABEL: Record<WireEvent['kind'], string> = { http: 'HTTP', sse: 'SSE'
  * exchange, SSE event, WebSocket frame or heartbeat (the SDK's `wire` events), the last 200,
  * with totals, Pause and Clear. Rows are added once per animation frame.
  *
- * The rows are a WAI-ARIA grid (a row is a record: time, direction, kind, what, bytes, summary)
- * that is one Tab stop: a roving tabindex on the rows, ArrowUp/ArrowDown/Home/End move between
- * them, Enter or Space opens a row to its whole exchange. With one Tab stop per row, hundreds of
- * rows stood between a keyboard user and the rest of the page.
+ * The rows are a WAI-ARIA grid (a row is a record: time, direction, kind, what, bytes, details,
+ * summary) that is one Tab stop, on a cell (a roving tabindex: the user's cell, else the first of
+ * the newest row). As the grid pattern has it, ArrowLeft/ArrowRight move within a row,
+ * ArrowUp/ArrowDown between rows in the same column, Home/End to the row's first and last cell,
+ * Ctrl+Home/Ctrl+End to the first and last cell of the grid; Enter or Space on any cell of a row
+ * opens it to its whole exchange (a cell of its own, last in the row, which PageUp/PageDown
+ * scroll) and closes it. With one Tab stop per row, hundreds of rows stood between a keyboard
+ * user and the rest of the page; with the focus on rows, a screen reader read a whole row as
+ * one string, and a cell could not be read alone.
  */
 export class WireInspector {
   readonly element: HTMLElement;
@@ -46,8 +78,12 @@ export class WireInspector {
   private heldWhilePaused = 0;
   private frame = 0;
   private sums = { events: 0, requests: 0, bytesIn: 0, bytesOut: 0 };
-  /** The row that is the list's Tab stop once the user moved to one (else the newest row is). */
-  private current: HTMLLIElement | undefined;
+  /** The cell that is the grid's Tab stop once the user moved to one (else the newest row's first is). */
+  private current: HTMLElement | undefined;
+  /** The column ArrowUp/ArrowDown keep to (a note, of one cell, does not change it). */
+  private column = 0;
+  /** What Enter or Space does on a cell of a row that opens: open or close it. */
+  private readonly toggles = new WeakMap<Element, () => void>();
 
   constructor(options: { onClose?: () => void } = {}) {
     this.list = h('ol', { class: 'wire-list', attrs: { role: 'grid', 'aria-label': 'Wire events, oldest first' }, on: { keydown: (e) => this.onKeyDown(e), focusin: (e) => this.onFocusIn(e) } });
@@ -75,7 +111,7 @@ export class WireInspector {
         ),
       ),
       this.totals,
-      // Not a Tab stop of its own: the grid in it is one, and a focused row is scrolled into view.
+      // Not a Tab stop of its own: the grid in it is one, and a focused cell is scrolled into view.
       h('div', 'wire-scroll', this.list),
       this.held,
       this.heldStatus,
@@ -143,15 +179,15 @@ export class WireInspector {
     // A keyboard user reading a row is not scrolled away from it by new ones.
     const follow = !focusInList && scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
     const fragment = document.createDocumentFragment();
-    for (const item of this.queue) fragment.append(typeof item === 'string' ? h('li', { class: 'wire-note', attrs: { role: 'row', tabindex: -1 } }, h('span', { attrs: { role: 'gridcell' } }, item)) : this.row(item));
+    for (const item of this.queue) fragment.append(typeof item === 'string' ? h('li', { class: 'wire-note', attrs: { role: 'row' } }, h('span', { attrs: { role: 'gridcell', tabindex: -1 } }, item)) : this.row(item));
     this.queue = [];
     this.list.append(fragment);
     while (this.list.childElementCount > WIRE_ROWS) this.list.firstElementChild!.remove();
     if (this.current && !this.current.isConnected) {
       // The row the user was on was dropped (the oldest go first): the oldest one kept, its
-      // neighbour, takes its place, and the focus with it.
+      // neighbour, takes its place (in the same column), and the focus with it.
       this.current = undefined;
-      const first = this.list.firstElementChild as HTMLLIElement | null;
+      const first = this.list.firstElementChild && cellIn(this.list.firstElementChild, this.column);
       if (first) {
         this.setCurrent(first);
         if (focusInList) first.focus({ preventScroll: true });
@@ -181,14 +217,14 @@ export class WireInspector {
       'li',
       {
         class: `wire-row kind-${e.kind} dir-${e.direction}${failed(e) ? ' failed' : ''}${e.detail ? ' openable' : ''}`,
-        attrs: { role: 'row', tabindex: -1, 'data-transport': e.transport, ...(e.detail ? { 'aria-expanded': 'false', title: 'Show the whole exchange' } : {}) },
+        attrs: { role: 'row', 'data-transport': e.transport, ...(e.detail ? { 'aria-expanded': 'false', title: 'Show the whole exchange' } : {}) },
       },
       cell('span', 'w-time', formatClock(e.at)),
       cell('span', 'w-dir', out ? '↑' : '↓', { title: out ? 'sent' : 'received', 'aria-label': out ? 'sent' : 'received' }),
       cell('span', 'w-kind', KIND_LABEL[e.kind], { title: TRANSPORT_SHORT[e.transport] }),
       cell('span', 'w-main', main, { title: main }),
-      cell('span', 'w-details', details.join(' · ')),
       cell('span', 'w-bytes', formatBytes(e.bytes)),
+      details.length ? cell('span', 'w-details', details.join(' · ')) : null,
       e.summary ? cell('code', 'w-summary', e.summary, { title: e.summary }) : null,
     );
     const detail = e.detail;
@@ -196,63 +232,100 @@ export class WireInspector {
       const toggle = (): void => {
         const open = li.getAttribute('aria-expanded') !== 'true';
         li.setAttribute('aria-expanded', String(open));
-        // Focusable (it scrolls) while its row is the Tab stop: Tab from the row goes into it.
-        if (open) li.append(h('pre', { class: 'w-detail', attrs: { role: 'gridcell', tabindex: li.tabIndex } }, detail));
-        else li.querySelector('.w-detail')?.remove();
+        if (open) {
+          li.append(h('pre', { class: 'w-detail', attrs: { role: 'gridcell', tabindex: -1 } }, detail));
+          return;
+        }
+        const shown = li.querySelector<HTMLElement>(':scope > .w-detail');
+        if (!shown) return;
+        const focused = shown.contains(document.activeElement);
+        shown.remove();
+        // Closed from its own cell: the focus stays in the row, on the cell before.
+        if (this.current === shown) {
+          const last = cellsOf(li).at(-1)!;
+          this.setCurrent(last);
+          if (focused) last.focus();
+        }
       };
+      this.toggles.set(li, toggle);
       li.addEventListener('click', (ev) => {
         // Selecting text in the opened exchange does not close it.
         if ((ev.target as HTMLElement).closest('.w-detail')) return;
-        toggle();
-      });
-      li.addEventListener('keydown', (ev) => {
-        if (ev.target !== li || (ev.key !== 'Enter' && ev.key !== ' ')) return;
-        ev.preventDefault();
         toggle();
       });
     }
     return li;
   }
 
-  /** ArrowUp/ArrowDown/Home/End move between rows (the grid's roving tabindex). */
+  /** The grid's keys on a cell: arrows, Home/End (Ctrl: of the grid), Enter and Space. */
   private onKeyDown(e: KeyboardEvent): void {
-    const row = (e.target as HTMLElement).closest('li');
-    if (!row || row.parentElement !== this.list || row !== e.target) return;
-    let next: Element | null = null;
-    if (e.key === 'ArrowDown') next = row.nextElementSibling;
-    else if (e.key === 'ArrowUp') next = row.previousElementSibling;
-    else if (e.key === 'Home') next = this.list.firstElementChild;
-    else if (e.key === 'End') next = this.list.lastElementChild;
-    else return;
+    const at = (e.target as HTMLElement).closest<HTMLElement>('[role="gridcell"]');
+    const row = at?.parentElement;
+    if (!at || !row || row.parentElement !== this.list || e.altKey || e.metaKey) return;
+    if (e.key === 'Enter' || e.key === ' ') {
+      const toggle = this.toggles.get(row);
+      if (!toggle) return;
+      e.preventDefault();
+      toggle();
+      return;
+    }
+    const next = this.cellFor(e.key, e.ctrlKey, at, row);
+    if (next === undefined) return;
     e.preventDefault();
-    if (next instanceof HTMLLIElement) {
-      this.setCurrent(next);
-      next.focus();
+    if (next === null) return;
+    this.setCurrent(next);
+    next.focus();
+  }
+
+  /**
+   * Where `key` moves from the cell `at` of `row`: a cell, null to stay (at an edge of the
+   * grid), undefined for a key the grid leaves alone.
+   */
+  private cellFor(key: string, ctrl: boolean, at: HTMLElement, row: Element): HTMLElement | null | undefined {
+    const cells = cellsOf(row);
+    const index = cells.indexOf(at);
+    const first = this.list.firstElementChild;
+    const last = this.list.lastElementChild;
+    switch (key) {
+      case 'ArrowRight':
+        return ctrl ? undefined : (cells[index + 1] ?? null);
+      case 'ArrowLeft':
+        return ctrl ? undefined : (cells[index - 1] ?? null);
+      case 'ArrowDown':
+        return row.nextElementSibling ? (cellIn(row.nextElementSibling, this.column) ?? null) : null;
+      case 'ArrowUp':
+        return row.previousElementSibling ? (cellIn(row.previousElementSibling, this.column) ?? null) : null;
+      case 'Home':
+        return (ctrl ? first && cellsOf(first)[0] : cells[0]) ?? null;
+      case 'End':
+        return (ctrl ? last && cellsOf(last).at(-1) : cells.at(-1)) ?? null;
+      default:
+        return undefined;
     }
   }
 
-  /** A row focused (by click, key or Tab) becomes the Tab stop. */
+  /** A cell focused (by click, key or Tab) becomes the Tab stop. */
   private onFocusIn(e: FocusEvent): void {
-    const row = (e.target as HTMLElement).closest('li');
-    if (row && row.parentElement === this.list && row !== this.current) this.setCurrent(row);
+    const at = (e.target as HTMLElement).closest<HTMLElement>('[role="gridcell"]');
+    if (at && at.parentElement?.parentElement === this.list && at !== this.current) this.setCurrent(at);
   }
 
-  private setCurrent(row: HTMLLIElement): void {
-    this.current = row;
+  private setCurrent(cell: HTMLElement): void {
+    this.current = cell;
+    // A note's one cell is in no column: ArrowDown past it comes back to the column left.
+    const column = columnOf(cell);
+    if (column !== -1) this.column = column;
     this.updateTabStop();
   }
 
-  /** Exactly one row is the Tab stop: the user's row, else the newest (the view follows it). */
+  /** Exactly one cell is the Tab stop: the user's cell, else the newest row's first (the view follows it). */
   private updateTabStop(): void {
-    const stop = this.current ?? (this.list.lastElementChild as HTMLLIElement | null);
+    const newest = this.list.lastElementChild;
+    const stop = this.current ?? (newest ? cellsOf(newest)[0] : undefined);
     for (const el of this.list.querySelectorAll<HTMLElement>('[tabindex="0"]')) {
-      if (el !== stop && el.parentElement !== stop) el.tabIndex = -1;
+      if (el !== stop) el.tabIndex = -1;
     }
-    if (stop) {
-      stop.tabIndex = 0;
-      const detail = stop.querySelector<HTMLElement>(':scope > .w-detail');
-      if (detail) detail.tabIndex = 0;
-    }
+    if (stop) stop.tabIndex = 0;
   }
 
   private renderTotals(): void {
