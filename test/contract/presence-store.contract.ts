@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { PresenceConnection, PresenceStore } from '../../src/server/presence/presence-store.js';
+import { recordId, type PresenceConnection, type PresenceStore } from '../../src/server/presence/presence-store.js';
 
 /** What every PresenceStore must do; `make` gives two handles on one shared backend (two nodes). */
 export function presenceStoreContract(name: string, make: () => Promise<{ a: PresenceStore; b: PresenceStore; cleanup: () => Promise<void> }>): void {
@@ -145,6 +145,52 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
       assert.equal(await a.add('same', { id: 'd1', member: 'dee', name: 'dee', transport: 'polling' }, later), 'unchanged', 'recorded without a node after with one: the same to its room');
       for (const [id, member] of [['u1', 'cy'], ['u2', 'cy'], ['u3', 'cy'], ['d1', 'dee']] as const) await a.remove('same', member, id);
       assert.deepEqual(await a.members('same', Date.now()), []);
+    });
+
+    it('records of one connection id (one client on two transports): each listed; a released one goes at once while another lives, else stays for the grace; an add replaces the released ones', async () => {
+      const later = Date.now() + 60_000;
+      const ws = (attachment: string, node: string): PresenceConnection => ({ id: recordId('sw', attachment), member: 'sw', name: 'sw', transport: 'websocket', node });
+      const poller = (node: string): PresenceConnection => ({ id: 'sw', member: 'sw', name: 'sw', transport: 'long-polling', node });
+      const listed = async (nodes = false) => {
+        const m = (await (nodes ? b : a).members('share', Date.now(), undefined, nodes)).find((x) => x.member === 'sw');
+        return m ? (nodes ? m.transports.map((t, i) => `${t}@${m.nodes?.[i]}`) : [...m.transports]).sort() : [];
+      };
+      assert.equal(await a.add('share', ws('x1', 'node-a'), later), 'arrived');
+      assert.equal(await b.add('share', poller('node-b'), later), 'changed', 'a switch opens the new transport first: two live records');
+      assert.deepEqual(await listed(), ['long-polling', 'websocket']);
+      assert.equal(await a.release('share', 'sw', recordId('sw', 'x1')), 'changed', 'the old transport closes: removed at once, the poller lives');
+      assert.deepEqual(await listed(), ['long-polling']);
+      assert.equal(await a.remove('share', 'sw', recordId('sw', 'x1'), 'node-a'), 'none', 'its grace ends: nothing left to remove');
+
+      assert.equal(await b.release('share', 'sw', 'sw'), 'none', 'the last record of the connection id: kept for the grace');
+      assert.deepEqual(await listed(), ['long-polling'], 'still listed meanwhile');
+      assert.equal(await a.add('share', ws('x2', 'node-a'), later), 'changed', 'back within the grace on another transport: it replaces the released record');
+      assert.deepEqual(await listed(), ['websocket']);
+      assert.equal(await b.remove('share', 'sw', 'sw', 'node-b'), 'none', 'replaced: the grace of the old one removes nothing');
+
+      assert.equal(await a.release('share', 'sw', recordId('sw', 'x2')), 'none');
+      assert.equal(await b.add('share', ws('x3', 'node-b'), later), 'unchanged', 'a reconnection on the same transport, on another node: its room sees nothing');
+      assert.deepEqual(await listed(true), ['websocket@node-b']);
+      assert.equal(await a.remove('share', 'sw', recordId('sw', 'x2'), 'node-a'), 'none');
+
+      assert.equal(await a.add('share', ws('x4', 'node-a'), later), 'changed', 'two live WebSockets with one connection id');
+      assert.deepEqual(await listed(), ['websocket', 'websocket'], 'both count');
+      assert.equal(await b.release('share', 'sw', recordId('sw', 'x3')), 'changed');
+      assert.deepEqual(await listed(true), ['websocket@node-a'], 'the one that lives is listed, on its node');
+
+      assert.equal(await a.add('share', { ...ws('y1', 'node-a'), id: recordId('other', 'y1') }, later), 'changed', 'a second connection of the member');
+      assert.equal(await a.release('share', 'sw', recordId('sw', 'x4')), 'none', 'a record of another connection id is no other transport of this one');
+      assert.deepEqual(await listed(), ['websocket', 'websocket']);
+      assert.equal(await a.add('share', ws('x4', 'node-a'), later), 'unchanged', 'recorded again (resubscribed): not released any more');
+      assert.equal(await a.add('share', ws('x5', 'node-a'), later), 'changed', 'so not replaced by the next');
+      assert.deepEqual(await listed(), ['websocket', 'websocket', 'websocket']);
+
+      assert.equal(await a.release('share', 'sw', 'nothing-here'), 'none');
+      assert.equal(await a.remove('share', 'sw', recordId('sw', 'x5')), 'changed');
+      assert.equal(await a.release('share', 'sw', recordId('sw', 'x4')), 'none');
+      assert.equal(await b.remove('share', 'sw', recordId('other', 'y1')), 'changed');
+      assert.equal(await b.remove('share', 'sw', recordId('sw', 'x4')), 'left', 'a released record is the member while it is listed: removing it, the member leaves');
+      assert.deepEqual(await a.members('share', Date.now()), []);
     });
 
     it('refresh reports the connections it no longer has (reaped during an outage)', async () => {

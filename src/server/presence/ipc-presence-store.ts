@@ -25,6 +25,13 @@ export class IpcPresenceStore implements PresenceStore {
     return typeof added === 'boolean' ? (added ? 'arrived' : 'changed') : added;
   }
 
+  async release(room: string, member: string, id: string): Promise<PresenceRemoved> {
+    const released: PresenceRemoved | undefined = await this.call({ method: 'release', room, member, id });
+    // A primary started from an older build (new workers after a SIGHUP roll) knows no release and
+    // answers nothing: the record stays for the grace, as it did there.
+    return released ?? 'none';
+  }
+
   async remove(room: string, member: string, connectionId: string, node?: string): Promise<PresenceRemoved> {
     const removed: PresenceRemoved | boolean = await this.call({ method: 'remove', room, member, connectionId, ...(node !== undefined ? { node } : {}) });
     // A primary started from an older build (new workers after a SIGHUP roll) answers whether the member left.

@@ -1,11 +1,13 @@
 import type { PresenceMember, TransportName } from '../../protocol/types.js';
-import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceRemoved, PresenceStore } from './presence-store.js';
+import { connectionIdOf, type GoneMember, type PresenceAdded, type PresenceConnection, type PresenceLookup, type PresenceRemoved, type PresenceStore } from './presence-store.js';
 
 interface ConnRecord {
   id: string;
   transport: TransportName;
   node: string | undefined;
   expiresAt: number;
+  /** Its connection closed; it stays for the grace unless its client comes back (PresenceStore.release). */
+  released: boolean;
 }
 
 /**
@@ -31,12 +33,29 @@ export class MemoryPresenceStore implements PresenceStore {
     const wasPresent = record !== undefined && anyLive(record, now);
     if (!record) members.set(conn.member, (record = { name: conn.name, conns: [] }));
     const known = record.conns.find((c) => c.id === conn.id);
+    const replaced = this.replaceReleased(record, conn.id, now);
+    // What the room saw of this client before: this record, or the one it replaces.
+    const before = known !== undefined && known.expiresAt > now ? (replaced.length === 0 ? known : undefined) : replaced.length === 1 ? replaced[0] : undefined;
     // The node is not compared: members are not shown it, and a poller's record moves between nodes.
-    const same = known !== undefined && known.expiresAt > now && known.transport === conn.transport && record.name === conn.name;
+    const same = before !== undefined && before.transport === conn.transport && record.name === conn.name;
     record.name = conn.name;
-    if (known) Object.assign(known, { transport: conn.transport, node: conn.node, expiresAt });
-    else record.conns.push({ id: conn.id, transport: conn.transport, node: conn.node, expiresAt });
+    if (known) Object.assign(known, { transport: conn.transport, node: conn.node, expiresAt, released: false });
+    else record.conns.push({ id: conn.id, transport: conn.transport, node: conn.node, expiresAt, released: false });
     return !wasPresent ? 'arrived' : same ? 'unchanged' : 'changed';
+  }
+
+  async release(room: string, member: string, id: string): Promise<PresenceRemoved> {
+    const record = this.rooms.get(room)?.get(member);
+    const conn = record?.conns.find((c) => c.id === id);
+    if (!record || !conn) return 'none';
+    const now = Date.now();
+    const client = connectionIdOf(id);
+    if (!record.conns.some((c) => c !== conn && !c.released && c.expiresAt > now && connectionIdOf(c.id) === client)) {
+      conn.released = true;
+      return 'none';
+    }
+    record.conns.splice(record.conns.indexOf(conn), 1);
+    return 'changed';
   }
 
   async remove(room: string, member: string, connectionId: string, node?: string): Promise<PresenceRemoved> {
@@ -120,7 +139,23 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 
   async close(): Promise<void> {}
+
+  /** Removes the released records of `id`'s connection id, but `id` itself; returns the live ones it removed. */
+  private replaceReleased(record: MemberRecord, id: string, now: number): readonly ConnRecord[] {
+    // No array made on the way of the usual add (a poller moving between nodes: no released record).
+    if (!record.conns.some((c) => c.released && c.id !== id)) return NONE;
+    const client = connectionIdOf(id);
+    const live: ConnRecord[] = [];
+    record.conns = record.conns.filter((c) => {
+      if (!c.released || c.id === id || connectionIdOf(c.id) !== client) return true;
+      if (c.expiresAt > now) live.push(c);
+      return false;
+    });
+    return live;
+  }
 }
+
+const NONE: readonly ConnRecord[] = [];
 
 function anyLive(record: MemberRecord, now: number): boolean {
   for (const c of record.conns) if (c.expiresAt > now) return true;

@@ -1,7 +1,13 @@
 import type { PresenceMember, TransportName } from '../../protocol/types.js';
 
-/** One connection of a member to a room, as recorded for presence. */
+/**
+ * One connection of a member to a room, as recorded for presence: one transport of it. A client
+ * may open two transports with one connection id at once (the SDK's switch opens the new one
+ * before it closes the old one; a client's own `connection=` used twice), and each is its own
+ * record: see `recordId`.
+ */
 export interface PresenceConnection {
+  /** The record's id (recordId): the connection id, with an attachment for a WebSocket or SSE connection. */
   id: string;
   member: string;
   name: string;
@@ -21,8 +27,26 @@ export interface GoneMember {
   room: string;
   member: string;
   name: string;
-  /** Id of its last connection. */
+  /** Record id of its last connection (see recordId). */
   connectionId: string;
+}
+
+/** What separates a record id's connection id from its attachment (no connection id has it: CLIENT_ID_PATTERN, randomId). */
+const ATTACHMENT_MARK = '#';
+
+/**
+ * The id of a presence record: the connection id alone for a polling client (its ticket's
+ * record moves between the nodes its polls reach), `<connection id>#<attachment>` for a
+ * WebSocket or SSE connection, `attachment` telling apart two of them that share a connection id.
+ */
+export function recordId(connectionId: string, attachment?: string): string {
+  return attachment === undefined ? connectionId : `${connectionId}${ATTACHMENT_MARK}${attachment}`;
+}
+
+/** The connection id of a record id (see recordId). */
+export function connectionIdOf(id: string): string {
+  const at = id.indexOf(ATTACHMENT_MARK);
+  return at < 0 ? id : id.slice(0, at);
 }
 
 /**
@@ -50,20 +74,39 @@ export type PresenceRemoved = 'left' | 'changed' | 'none';
  *   connection in the room on any node before (exactly one caller sees it for a member's
  *   arrival, so exactly one `join` entry is written); 'unchanged' when the store had this very
  *   connection, unexpired, with the same name and transport (its node and expiry may differ: a
- *   poller's record moving to the node of its latest poll); 'changed' otherwise.
+ *   poller's record moving to the node of its latest poll), or replaced one released record as
+ *   it was (see the rule below); 'changed' otherwise.
  * - `remove` deletes a connection and resolves with what the members see of it (PresenceRemoved):
  *   'left' only when the member has no unexpired connection left (exactly one `leave`), 'none'
  *   when it removed nothing.
  * - `reap` removes members whose every connection expired and returns each of them once, to
  *   one caller only (atomic), who writes their `leave`.
+ *
+ * Records that share a connection id (see recordId) are one client on several transports. The
+ * rule, the same on every store, each step atomic:
+ * - `release`: a record's connection closed. It is removed at once ('changed') while another
+ *   unreleased, unexpired record of its connection id lives (the client goes on there: the old
+ *   transport of a switch, one of two tabs); else it stays listed, marked released, for the
+ *   grace, after which its node `remove`s it.
+ * - `add` replaces (removes) the released records of its connection id: a client back within the
+ *   grace, on this transport or another, on this node or another. Replacing one live released
+ *   record of the same name and transport (a reconnection) is 'unchanged'.
+ * So a client is listed once per live transport, with its new transport at once after a switch
+ * or a reconnection; a member whose last connection closed stays listed for the grace.
  */
 export interface PresenceStore {
   readonly kind: string;
   /** Connects (Redis); resolves when usable. */
   init?(): Promise<void>;
   add(room: string, conn: PresenceConnection, expiresAt: number): Promise<PresenceAdded>;
-  /** With `node`, removes the connection only while that node holds it (else resolves 'none', removing nothing). */
-  remove(room: string, member: string, connectionId: string, node?: string): Promise<PresenceRemoved>;
+  /**
+   * A record's connection closed (see the rule above): resolves 'changed' when it removed it (an
+   * unreleased record of its connection id lives), else 'none' (kept and marked released, or not
+   * found). Never 'left'.
+   */
+  release(room: string, member: string, id: string): Promise<PresenceRemoved>;
+  /** Removes record `id`; with `node`, only while that node holds it (else resolves 'none', removing nothing). */
+  remove(room: string, member: string, id: string, node?: string): Promise<PresenceRemoved>;
   /**
    * Pushes the expiry of these connections to `expiresAt`; with `node`, of those that node holds
    * only. Resolves with those it did not push: not found (removed by another node, or expired and

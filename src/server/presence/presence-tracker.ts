@@ -1,6 +1,6 @@
 import type { PresenceMember, Sender } from '../../protocol/types.js';
 import type { Logger } from '../logger.js';
-import type { PresenceConnection, PresenceLookup, PresenceStore } from './presence-store.js';
+import { connectionIdOf, type PresenceConnection, type PresenceLookup, type PresenceStore } from './presence-store.js';
 
 export type { PresenceConnection };
 
@@ -36,9 +36,15 @@ export interface PresenceOptions {
  * there: neither refreshed nor removed from the store. A record that moves between nodes that way
  * (a poller whose requests alternate between workers) is news to its room only when the store
  * finds it changed: a join the first time, a change when its name or transport changed.
+ *
+ * Connections are known by record id (recordId): a WebSocket or SSE connection's own, a polling
+ * client's connection id. One client may hold several records of one connection id (two
+ * transports at once): one that closes is released in the store at once, which removes it then
+ * when another of them lives (a transport switch shows the new transport only, at once), else
+ * keeps it for the grace (PresenceStore.release).
  */
 export class PresenceTracker {
-  /** This node's connections, by room and connection id (no key string made per poll's touch). */
+  /** This node's connections, by room and record id (no key string made per poll's touch). */
   private readonly local = new Map<string, Map<string, LocalConnection>>();
   /** Leaves due of polling clients this node holds no copy of, by room and connection (one each however often a leave is sent: see detach). */
   private readonly leaving = new Map<string, NodeJS.Timeout>();
@@ -53,7 +59,7 @@ export class PresenceTracker {
     private readonly logger: Logger,
   ) {}
 
-  /** A persistent connection (WebSocket, SSE) entered the room. */
+  /** A persistent connection (WebSocket, SSE) entered the room; `conn.id` is its own record id (recordId with an attachment). */
   attach(room: string, conn: PresenceConnection): void {
     this.upsert(room, conn, undefined);
   }
@@ -79,12 +85,14 @@ export class PresenceTracker {
     if (!conn) {
       const key = `${room}\n${connId}`;
       if (!poller || this.leaving.has(key)) return;
+      const gone = { id: connId, member: poller.member, name: poller.name };
       const timer = setTimeout(() => {
         this.leaving.delete(key);
-        this.unstore(room, { id: connId, member: poller.member, name: poller.name });
+        this.unstore(room, gone);
       }, this.options.graceMs);
       timer.unref();
       this.leaving.set(key, timer);
+      this.release(room, gone, () => this.leaving.get(key) === timer && this.cancelLeave(key));
       return;
     }
     if (conn.leaveTimer) return;
@@ -93,8 +101,15 @@ export class PresenceTracker {
     // reconnection elsewhere: no sticky sessions) is held there now, and stays. A polling
     // client's leave is its own word, wherever its latest poll went.
     const holder = conn.pollUntil === undefined ? this.options.node : undefined;
-    conn.leaveTimer = setTimeout(() => this.remove(conn, holder), this.options.graceMs);
-    conn.leaveTimer.unref();
+    const timer = setTimeout(() => this.remove(conn, holder), this.options.graceMs);
+    timer.unref();
+    conn.leaveTimer = timer;
+    this.release(room, conn, () => {
+      // Unless it came back meanwhile (upsert cleared the timer and recorded it again).
+      if (conn.leaveTimer !== timer) return;
+      clearTimeout(timer);
+      this.drop(conn);
+    });
   }
 
   /**
@@ -126,10 +141,10 @@ export class PresenceTracker {
         // as upsert does: a join, or a change when the member kept another connection (its room
         // may have been told the member as it was without this one meanwhile).
         const added = await this.store.add(lost.room, lost, expiresAt);
-        if (added !== 'unchanged') this.emit(lost.room, added === 'arrived' ? 'join' : 'change', { id: lost.id, name: lost.name, member: lost.member, transport: lost.transport });
+        if (added !== 'unchanged') this.emit(lost.room, added === 'arrived' ? 'join' : 'change', { id: connectionIdOf(lost.id), name: lost.name, member: lost.member, transport: lost.transport });
       }
       for (const gone of await this.store.reap(now)) {
-        this.emit(gone.room, 'leave', { id: gone.connectionId, name: gone.name, member: gone.member });
+        this.emit(gone.room, 'leave', { id: connectionIdOf(gone.connectionId), name: gone.name, member: gone.member });
       }
     } catch (err) {
       this.logger.warn({ err }, 'presence refresh failed');
@@ -203,16 +218,20 @@ export class PresenceTracker {
   }
 
   private upsert(room: string, conn: PresenceConnection, pollUntil: number | undefined): void {
-    if (this.leaving.size > 0) this.cancelLeave(`${room}\n${conn.id}`);
+    // Released in the store (its leave was on): recorded again, which ends that.
+    let released = this.leaving.size > 0 && this.cancelLeave(`${room}\n${conn.id}`);
     let byId = this.local.get(room);
     if (!byId) this.local.set(room, (byId = new Map()));
     const existing = byId.get(conn.id);
     if (existing) {
-      if (existing.leaveTimer) clearTimeout(existing.leaveTimer);
+      if (existing.leaveTimer) {
+        clearTimeout(existing.leaveTimer);
+        released = true;
+      }
       existing.leaveTimer = undefined;
       existing.pollUntil = pollUntil;
       // Held here as it is: no store call (a poll's touch, every request of a poller).
-      if (existing.name === conn.name && existing.transport === conn.transport) return;
+      if (!released && existing.name === conn.name && existing.transport === conn.transport) return;
     }
     const record: PresenceConnection = { ...conn, node: this.options.node };
     const local: LocalConnection = { ...record, room, pollUntil, leaveTimer: undefined };
@@ -221,16 +240,33 @@ export class PresenceTracker {
     // another node (or back) as it was there is 'unchanged', and its room is told nothing.
     this.store
       .add(room, record, Date.now() + this.options.ttlMs)
-      .then((added) => added !== 'unchanged' && this.emit(room, added === 'arrived' ? 'join' : 'change', { id: conn.id, name: conn.name, member: conn.member, transport: conn.transport }))
+      .then((added) => added !== 'unchanged' && this.emit(room, added === 'arrived' ? 'join' : 'change', { id: connectionIdOf(conn.id), name: conn.name, member: conn.member, transport: conn.transport }))
       .catch((err: unknown) => this.logger.warn({ err, room }, 'presence add failed'));
   }
 
-  /** A polling client left and came back within the grace period: its leave is off. */
-  private cancelLeave(key: string): void {
+  /** A polling client left and came back within the grace period: its leave is off. True when one was. */
+  private cancelLeave(key: string): boolean {
     const timer = this.leaving.get(key);
-    if (timer === undefined) return;
+    if (timer === undefined) return false;
     clearTimeout(timer);
     this.leaving.delete(key);
+    return true;
+  }
+
+  /**
+   * A connection closed: released in the store, which removes it at once when another record of
+   * its connection id lives ('changed': its room is told, and `removed` ends the grace here), else
+   * keeps it for the grace (whose timer `remove`s it).
+   */
+  private release(room: string, conn: { id: string; member: string; name: string }, removed: () => void): void {
+    this.store
+      .release(room, conn.member, conn.id)
+      .then((released) => {
+        if (released !== 'changed') return;
+        removed();
+        this.emit(room, 'change', { id: connectionIdOf(conn.id), name: conn.name, member: conn.member });
+      })
+      .catch((err: unknown) => this.logger.warn({ err, room }, 'presence release failed'));
   }
 
   /** Drops this node's copy and removes the record from the store (with `node`: only while that node holds it). */
@@ -251,7 +287,7 @@ export class PresenceTracker {
     this.store
       .remove(room, conn.member, conn.id, node)
       // Nothing removed (another node holds it, or removed it first): nothing to tell.
-      .then((removed) => removed !== 'none' && this.emit(room, removed === 'left' ? 'leave' : 'change', { id: conn.id, name: conn.name, member: conn.member }))
+      .then((removed) => removed !== 'none' && this.emit(room, removed === 'left' ? 'leave' : 'change', { id: connectionIdOf(conn.id), name: conn.name, member: conn.member }))
       .catch((err: unknown) => this.logger.warn({ err, room }, 'presence remove failed'));
   }
 }

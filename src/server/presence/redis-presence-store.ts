@@ -8,6 +8,8 @@ import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, Pre
  *   P pmembers:{R}       SET of members of R
  *   P pconns:{R}:M       ZSET connection id -> expiry (epoch ms) of member M in R
  *   P pinfo:{R}          HASH "M\nconnId" -> "name\ntransport" or "name\ntransport\nnode"
+ *   P preleased:{R}      SET of "M\nconnId" released (PresenceStore.release: kept for the grace)
+ * (connId is a record id: see recordId; its connection id is what comes before any '#'.)
  * Every key of a room carries the hash tag {R}, so in a Redis Cluster a room's presence lives in
  * one slot (the room's, beside its log) and each script below touches that slot only: it is
  * atomic per room, so a member's arrival or departure is seen by one node only. The scripts
@@ -16,23 +18,62 @@ import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, Pre
  * beside the scripts, never inside them (see add and reap for why no room is lost from it).
  */
 
+/** The connection id of a record id (connectionIdOf). */
+const CLIENT_OF = `
+local function clientOf(id) return string.match(id, '^[^#]*') end`;
+
 /**
  * Answers 1 when the member arrived, 2 when this connection was live with the same name and
- * transport ("name\ntransport" before the node, which members are not shown), else 0 (ADDED).
+ * transport ("name\ntransport" before the node, which members are not shown), or it replaced one
+ * released record of its connection id that was, else 0 (ADDED). Replaces (removes) the released
+ * records of its connection id.
  */
-const ADD = `
-local conns, members, info = KEYS[1], KEYS[2], KEYS[3]
+const ADD = `${CLIENT_OF}
+local conns, members, info, released = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local member, conn, expires, now, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local field = member .. '\\n' .. conn
-local function seen(v) return string.match(v, '^[^\\n]*\\n[^\\n]*') end
+local function seen(v) return v and string.match(v, '^[^\\n]*\\n[^\\n]*') end
 redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
 local was = redis.call('ZCARD', conns)
 local old = redis.call('ZSCORE', conns, conn) and redis.call('HGET', info, field)
+local replaced, last = 0, nil
+if was > 0 and redis.call('SCARD', released) > 0 then
+  for _, c in ipairs(redis.call('ZRANGE', conns, 0, -1)) do
+    local f = member .. '\\n' .. c
+    if c ~= conn and clientOf(c) == clientOf(conn) and redis.call('SREM', released, f) == 1 then
+      replaced, last = replaced + 1, redis.call('HGET', info, f)
+      redis.call('ZREM', conns, c)
+      redis.call('HDEL', info, f)
+    end
+  end
+end
+redis.call('SREM', released, field)
 redis.call('ZADD', conns, expires, conn)
 redis.call('HSET', info, field, value)
 redis.call('SADD', members, member)
 if was == 0 then return 1 end
-if old and seen(old) == seen(value) then return 2 end
+if old and replaced == 0 and seen(old) == seen(value) then return 2 end
+if not old and replaced == 1 and seen(last) == seen(value) then return 2 end
+return 0`;
+
+/**
+ * Answers 2 when it removed the connection (an unreleased live record of its connection id
+ * stays), else 0: marked released, or not found (RELEASED).
+ */
+const RELEASE = `${CLIENT_OF}
+local conns, info, released = KEYS[1], KEYS[2], KEYS[3]
+local member, conn, now = ARGV[1], ARGV[2], ARGV[3]
+local field = member .. '\\n' .. conn
+if not redis.call('ZSCORE', conns, conn) then return 0 end
+for _, c in ipairs(redis.call('ZRANGEBYSCORE', conns, '(' .. now, '+inf')) do
+  if c ~= conn and clientOf(c) == clientOf(conn) and redis.call('SISMEMBER', released, member .. '\\n' .. c) == 0 then
+    redis.call('ZREM', conns, conn)
+    redis.call('HDEL', info, field)
+    redis.call('SREM', released, field)
+    return 2
+  end
+end
+redis.call('SADD', released, field)
 return 0`;
 
 /** What ADD's answer means. */
@@ -47,12 +88,13 @@ end`;
 
 /** ARGV[4]: '' removes the connection whatever node holds it, a node's name only while that node does. */
 const REMOVE = `${NODE_OF}
-local conns, members, info = KEYS[1], KEYS[2], KEYS[3]
+local conns, members, info, released = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local member, conn, now, node = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local field = member .. '\\n' .. conn
 if node ~= '' and nodeOf(redis.call('HGET', info, field)) ~= node then return 0 end
 if redis.call('ZREM', conns, conn) == 0 then return 0 end
 redis.call('HDEL', info, field)
+redis.call('SREM', released, field)
 redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
 if redis.call('ZCARD', conns) > 0 then return 2 end
 redis.call('DEL', conns)
@@ -134,6 +176,7 @@ return out`;
 const REAP_ROOM = `
 local members, info = KEYS[1], KEYS[2]
 local prefix, room, now = ARGV[1], ARGV[2], ARGV[3]
+local released = prefix .. 'preleased:{' .. room .. '}'
 local out = {0}
 for _, member in ipairs(redis.call('SMEMBERS', members)) do
   local conns = prefix .. 'pconns:{' .. room .. '}:' .. member
@@ -142,7 +185,10 @@ for _, member in ipairs(redis.call('SMEMBERS', members)) do
     redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
     local last = expired[#expired]
     local v = redis.call('HGET', info, member .. '\\n' .. last) or ''
-    for _, c in ipairs(expired) do redis.call('HDEL', info, member .. '\\n' .. c) end
+    for _, c in ipairs(expired) do
+      redis.call('HDEL', info, member .. '\\n' .. c)
+      redis.call('SREM', released, member .. '\\n' .. c)
+    end
     if redis.call('ZCARD', conns) == 0 then
       redis.call('SREM', members, member)
       redis.call('DEL', conns)
@@ -153,9 +199,13 @@ end
 out[1] = redis.call('SCARD', members)
 return out`;
 
+/** What RELEASE's answer means. */
+const RELEASED: readonly PresenceRemoved[] = ['none', 'none', 'changed'];
+
 interface Scripts {
-  sbPresAdd(conns: string, members: string, info: string, member: string, conn: string, expires: number, now: number, value: string): Promise<number>;
-  sbPresRemove(conns: string, members: string, info: string, member: string, conn: string, now: number, node: string): Promise<number>;
+  sbPresAdd(conns: string, members: string, info: string, released: string, member: string, conn: string, expires: number, now: number, value: string): Promise<number>;
+  sbPresRelease(conns: string, info: string, released: string, member: string, conn: string, now: number): Promise<number>;
+  sbPresRemove(conns: string, members: string, info: string, released: string, member: string, conn: string, now: number, node: string): Promise<number>;
   sbPresRefresh(conns: string, info: string, member: string, conn: string, expires: number, node: string): Promise<number>;
   sbPresMembers(members: string, info: string, prefix: string, room: string, now: number, limit: number): Promise<string[]>;
   sbPresLookup(members: string, info: string, prefix: string, room: string, now: number, cap: number, ...names: string[]): Promise<[count: number, ...flat: string[]]>;
@@ -177,8 +227,9 @@ export class RedisPresenceStore implements PresenceStore {
     connection: RedisConnectionOptions = {},
   ) {
     const redis = createRedisClient(url, { ...connection, connectionName: 'switchboard-presence' });
-    redis.defineCommand('sbPresAdd', { numberOfKeys: 3, lua: ADD });
-    redis.defineCommand('sbPresRemove', { numberOfKeys: 3, lua: REMOVE });
+    redis.defineCommand('sbPresAdd', { numberOfKeys: 4, lua: ADD });
+    redis.defineCommand('sbPresRelease', { numberOfKeys: 3, lua: RELEASE });
+    redis.defineCommand('sbPresRemove', { numberOfKeys: 4, lua: REMOVE });
     redis.defineCommand('sbPresRefresh', { numberOfKeys: 2, lua: REFRESH });
     redis.defineCommand('sbPresMembers', { numberOfKeys: 2, lua: MEMBERS });
     redis.defineCommand('sbPresLookup', { numberOfKeys: 2, lua: LOOKUP });
@@ -196,13 +247,17 @@ export class RedisPresenceStore implements PresenceStore {
    */
   async add(room: string, conn: PresenceConnection, expiresAt: number): Promise<PresenceAdded> {
     const value = conn.node === undefined ? `${conn.name}\n${conn.transport}` : `${conn.name}\n${conn.transport}\n${conn.node}`;
-    const added = ADDED[Number(await this.redis.sbPresAdd(this.connsKey(room, conn.member), this.membersKey(room), this.infoKey(room), conn.member, conn.id, expiresAt, Date.now(), value))]!;
+    const added = ADDED[Number(await this.redis.sbPresAdd(this.connsKey(room, conn.member), this.membersKey(room), this.infoKey(room), this.releasedKey(room), conn.member, conn.id, expiresAt, Date.now(), value))]!;
     await this.redis.sadd(this.roomsKey(), room);
     return added;
   }
 
+  async release(room: string, member: string, id: string): Promise<PresenceRemoved> {
+    return RELEASED[Number(await this.redis.sbPresRelease(this.connsKey(room, member), this.infoKey(room), this.releasedKey(room), member, id, Date.now()))]!;
+  }
+
   async remove(room: string, member: string, connectionId: string, node?: string): Promise<PresenceRemoved> {
-    return REMOVED[Number(await this.redis.sbPresRemove(this.connsKey(room, member), this.membersKey(room), this.infoKey(room), member, connectionId, Date.now(), node ?? ''))]!;
+    return REMOVED[Number(await this.redis.sbPresRemove(this.connsKey(room, member), this.membersKey(room), this.infoKey(room), this.releasedKey(room), member, connectionId, Date.now(), node ?? ''))]!;
   }
 
   /**
@@ -270,6 +325,10 @@ export class RedisPresenceStore implements PresenceStore {
 
   private infoKey(room: string): string {
     return `${this.prefix}pinfo:{${room}}`;
+  }
+
+  private releasedKey(room: string): string {
+    return `${this.prefix}preleased:{${room}}`;
   }
 
   private connsKey(room: string, member: string): string {

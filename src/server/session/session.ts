@@ -8,6 +8,8 @@ import type { Principal, Right } from '../auth/principal.js';
 import type { Batch } from '../batch.js';
 import type { Codec } from '../codecs.js';
 import { Notice } from '../notice.js';
+import { randomId } from '../ids.js';
+import { recordId } from '../presence/presence-store.js';
 import type { Closable } from '../connection-registry.js';
 import type { ServerContext } from '../context.js';
 import { KICK_MEMORY_MS, PRESENCE_NOTICE_MAX_MEMBERS, type PollReply } from '../hub.js';
@@ -81,6 +83,11 @@ export class Session implements Closable {
   private subs = NO_SUBSCRIPTIONS;
   private readonly output: SessionOptions['sink'];
   private readonly countsInPresence: boolean;
+  /**
+   * This connection's presence record (recordId): its connection id and an attachment of its
+   * own, as a client may open two transports with one connection id (PresenceStore).
+   */
+  private presenceId: string | undefined;
   /**
    * Told once when the session closes (held long polls): none, one (a request's session holds one
    * poll at a time), or a Set of several. No AbortController: one per request cost more than the poll.
@@ -184,7 +191,7 @@ export class Session implements Closable {
       const presence = truncated ? everyone.slice(0, PRESENCE_NOTICE_MAX_MEMBERS) : everyone;
       const info: SubscriptionStart = { room, epoch: start.epoch, cursor: formatCursor(start), ...(start.reset ? { reset: start.reset } : {}), presence, ...(truncated ? { presenceTruncated: true as const } : {}) };
       announce?.(info);
-      if (this.countsInPresence) hub.presence.attach(room, { id: this.id, member: this.principal.member, name: this.principal.name, transport: this.presenceTransport });
+      if (this.countsInPresence) hub.presence.attach(room, { id: this.presenceRecord, member: this.principal.member, name: this.principal.name, transport: this.presenceTransport });
       try {
         await hub.subscribe(room, sub, start);
       } catch (err) {
@@ -804,7 +811,7 @@ export class Session implements Closable {
     this.subs.delete(room);
     this.ctx.hub.unsubscribe(room, sub);
     sub.wake(Infinity);
-    if (leavePresence && this.countsInPresence) this.ctx.hub.presence.detach(room, this.id);
+    if (leavePresence && this.countsInPresence) this.ctx.hub.presence.detach(room, this.presenceRecord);
   }
 
   /**
@@ -862,6 +869,10 @@ export class Session implements Closable {
     if (this.principal.kind === 'guest' && !this.ctx.policy.open && claims.member !== `guest-${claims.connectionId}`) throw new SwitchboardError('INVALID_SESSION', 'issued to another member');
     if (!this.output) this.checkedTicket = new CheckedTicket(ticket, room, this.principal, claims);
     return claims;
+  }
+
+  private get presenceRecord(): string {
+    return (this.presenceId ??= recordId(this.id, randomId()));
   }
 
   private get presenceTransport(): TransportName {

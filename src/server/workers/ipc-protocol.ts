@@ -13,6 +13,7 @@ export const WORKER_ENV = 'SWITCHBOARD_WORKER';
 /** A presence store call, as the worker's IpcPresenceStore sends it to the primary's store. */
 export type PresenceCall =
   | { method: 'add'; room: string; conn: PresenceConnection; expiresAt: number }
+  | { method: 'release'; room: string; member: string; id: string }
   | { method: 'remove'; room: string; member: string; connectionId: string; node?: string }
   /** Answered with the indexes, in `conns`, of the connections the store did not refresh. */
   | { method: 'refresh'; conns: { room: string; member: string; id: string }[]; expiresAt: number; node?: string }
@@ -26,6 +27,7 @@ export type PresenceCall =
 /** What a presence call answers, by method. */
 export interface PresenceAnswers {
   add: PresenceAdded;
+  release: PresenceRemoved;
   remove: PresenceRemoved;
   refresh: number[];
   members: PresenceMember[];

@@ -10,6 +10,8 @@ export async function runPresenceCall(store: PresenceStore, call: PresenceCall):
   switch (call.method) {
     case 'add':
       return store.add(call.room, call.conn, call.expiresAt);
+    case 'release':
+      return store.release(call.room, call.member, call.id);
     case 'remove':
       return store.remove(call.room, call.member, call.connectionId, call.node);
     case 'refresh': {

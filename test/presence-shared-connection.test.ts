@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { PresenceMember } from '../src/client/index.js';
+import type { Switchboard } from '../src/server/server.js';
+import { startServer, WsProbe } from './helpers.js';
+
+const GRACE_MS = 300;
+
+/** One connection id on two transports at once: a client's own `connection=` sent twice (two tabs of a buggy client, a WebSocket beside a long poll). */
+describe('presence of two transports sharing one connection id', () => {
+  let server: Switchboard;
+  let url: string;
+  before(async () => {
+    ({ server, url } = await startServer({ presenceGraceMs: GRACE_MS, connectRatePerSecond: 10_000, subscribeRatePerSecond: 10_000 }));
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  const wsUrl = (query: string) => `${url.replace('http', 'ws')}/api/ws?${query}`;
+  async function members(room: string): Promise<PresenceMember[]> {
+    return ((await (await fetch(`${url}/api/rooms/${room}/presence`)).json()) as { members: PresenceMember[] }).members;
+  }
+  async function transportsOf(room: string, member: string): Promise<string[] | undefined> {
+    return (await members(room)).find((m) => m.member === member)?.transports.slice().sort();
+  }
+  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  async function subscribed(room: string, query: string): Promise<WsProbe> {
+    const ws = new WsProbe(wsUrl(query));
+    await ws.opened;
+    ws.send({ type: 'subscribe', id: '1', room });
+    await ws.next('subscribed');
+    return ws;
+  }
+
+  it('two WebSockets with one connection id both count: closing one keeps the member, listed with the other', { timeout: 10_000 }, async () => {
+    await fetch(`${url}/api/rooms/tabs`, { method: 'PUT' });
+    const first = await subscribed('tabs', 'name=bob&member=bob&connection=bob-c1');
+    const second = await subscribed('tabs', 'name=bob&member=bob&connection=bob-c1');
+    await until('both tabs listed', async () => (await transportsOf('tabs', 'bob'))?.length === 2);
+    assert.deepEqual(await transportsOf('tabs', 'bob'), ['websocket', 'websocket']);
+    first.close();
+    await first.closed;
+    // Well past the grace of the closed one: the other still lives.
+    await sleep(GRACE_MS * 3);
+    assert.deepEqual(await transportsOf('tabs', 'bob'), ['websocket'], 'the live tab keeps bob present');
+    second.close();
+    await second.closed;
+    await sleep(GRACE_MS / 3);
+    assert.deepEqual(await transportsOf('tabs', 'bob'), ['websocket'], 'a member who leaves gets the grace');
+    await until('bob gone after the grace', async () => (await transportsOf('tabs', 'bob')) === undefined);
+  });
+
+  it('a WebSocket and a long poll with one connection id: each is listed, and the one that stays is shown when the other closes', { timeout: 10_000 }, async () => {
+    await fetch(`${url}/api/rooms/mixed`, { method: 'PUT' });
+    const ws = await subscribed('mixed', 'name=cy&member=cy&connection=cy-c1');
+    const joined = (await (await fetch(`${url}/api/rooms/mixed/presence?name=cy&member=cy&connection=cy-c1`, { method: 'POST' })).json()) as { session: string; connectionId: string };
+    assert.equal(joined.connectionId, 'cy-c1');
+    await (await fetch(`${url}/api/rooms/mixed/poll?session=${encodeURIComponent(joined.session)}&timeout=0&name=cy&member=cy&connection=cy-c1`)).arrayBuffer();
+    await until('both transports listed', async () => (await transportsOf('mixed', 'cy'))?.length === 2);
+    assert.deepEqual(await transportsOf('mixed', 'cy'), ['polling', 'websocket'].sort());
+    ws.close();
+    await ws.closed;
+    await sleep(GRACE_MS * 3);
+    assert.deepEqual(await transportsOf('mixed', 'cy'), ['polling'], 'the poller is still present, on its transport');
+    // And the other way round: a WebSocket back with the id, then the poller leaves.
+    const again = await subscribed('mixed', 'name=cy&member=cy&connection=cy-c1');
+    await until('both again', async () => (await transportsOf('mixed', 'cy'))?.length === 2);
+    await fetch(`${url}/api/rooms/mixed/presence?session=${encodeURIComponent(joined.session)}`, { method: 'DELETE' });
+    await sleep(GRACE_MS * 3);
+    assert.deepEqual(await transportsOf('mixed', 'cy'), ['websocket'], 'the WebSocket stays listed after the poller left');
+    again.close();
+  });
+});
