@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { PresenceMember } from '../src/client/index.js';
+import { connect, type Client, type PresenceMember } from '../src/client/index.js';
 import type { Switchboard } from '../src/server/server.js';
-import { startServer, WsProbe } from './helpers.js';
+import { startServer, waitFor, WsProbe } from './helpers.js';
 
 const GRACE_MS = 300;
+const FAST = { pollIntervalMs: 50, reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, openTimeoutMs: 2000 } as const;
 
 /** One connection id on two transports at once: a client's own `connection=` sent twice (two tabs of a buggy client, a WebSocket beside a long poll). */
 describe('presence of two transports sharing one connection id', () => {
@@ -78,4 +79,49 @@ describe('presence of two transports sharing one connection id', () => {
     assert.deepEqual(await transportsOf('mixed', 'cy'), ['websocket'], 'the WebSocket stays listed after the poller left');
     again.close();
   });
+});
+
+/** The SDK keeps its connection id across a switch, and opens the new transport before it closes the old one. */
+describe("the SDK's transport switch in presence", () => {
+  // The default grace: the old transport, kept for it, would be listed 3 s beside the new one.
+  const graceMs = 3000;
+  let server: Switchboard;
+  let url: string;
+  const clients: Client[] = [];
+  before(async () => {
+    ({ server, url } = await startServer({ presenceGraceMs: graceMs, connectRatePerSecond: 10_000, subscribeRatePerSecond: 10_000 }));
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await server.close();
+  });
+
+  for (const [from, to] of [['websocket', 'long-polling'], ['long-polling', 'sse']] as const) {
+    it(`from ${from} to ${to}: the member is shown on its new transport at once (not both for the grace), and never gone`, { timeout: 15_000 }, async () => {
+      const room = `switch-${from}`;
+      await fetch(`${url}/api/rooms/${room}`, { method: 'PUT' });
+      const ada = await connect({ url, ...FAST, room, name: 'ada', member: 'ada', transport: 'websocket' });
+      const bob = await connect({ url, ...FAST, room, name: 'bob', member: 'bob', transport: from });
+      clients.push(ada, bob);
+      const bobInAda = () => ada.presence().find((m) => m.member === 'bob');
+      await waitFor(() => JSON.stringify(bobInAda()?.transports) === JSON.stringify([from]), 3000, "bob in ada's list");
+      let bobMissing = false;
+      const watch = setInterval(() => (bobMissing ||= bobInAda() === undefined), 5);
+      try {
+        await bob.setTransport(to);
+        const switched = Date.now();
+        // A presence notice waits at most a notice gap (1 s) in a room that keeps changing: well within the grace.
+        await waitFor(() => JSON.stringify(bobInAda()?.transports) === JSON.stringify([to]), graceMs / 2, `bob on ${to} only, in ada's list`);
+        assert.ok(Date.now() - switched < graceMs / 2, 'shown on the new transport long before the grace ran out');
+        const read = (await (await fetch(`${url}/api/rooms/${room}/presence`)).json()) as { members: PresenceMember[] };
+        assert.deepEqual(read.members.find((m) => m.member === 'bob')?.transports, [to], 'GET .../presence says the same');
+        await new Promise((r) => setTimeout(r, 500));
+        assert.deepEqual(bobInAda()?.transports, [to], 'and stays so');
+      } finally {
+        clearInterval(watch);
+      }
+      assert.equal(bobMissing, false, "bob never left ada's list");
+      await bob.close();
+    });
+  }
 });

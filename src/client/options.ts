@@ -59,6 +59,7 @@ export function resolveOptions(o: ConnectOptions): ResolvedOptions {
       room: o.room,
       name: o.name,
       member: o.member ?? randomId(12),
+      connectionId: randomId(16),
       token: typeof o.token === 'string' ? o.token : undefined,
       create: o.create === true,
       openTimeoutMs: ms(o.openTimeoutMs, CLIENT_DEFAULTS.openTimeoutMs, 'openTimeoutMs', 100),

@@ -2,7 +2,6 @@ import { parseCursor } from '../../protocol/cursor.js';
 import type { Ack, PollResult, TransportName } from '../../protocol/types.js';
 import { ConnectionError, type ClientError } from '../errors.js';
 import { httpRequest, type HttpTarget } from '../http-request.js';
-import { randomId } from '../ids.js';
 import { HttpPublisher } from './http-publisher.js';
 import { httpTarget, identityOf, type Command, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
 
@@ -21,7 +20,10 @@ const PAGE = 100;
 export abstract class PollLoopTransport implements Transport {
   abstract readonly name: TransportName;
   abstract readonly quietMs: number;
-  protected readonly connectionId = randomId(16);
+  /** The client's, kept across transports and reconnections (TransportSettings.connectionId). */
+  protected get connectionId(): string {
+    return this.settings.connectionId;
+  }
   protected readonly abort = new AbortController();
   protected readonly target: HttpTarget;
   private readonly publisher: HttpPublisher;

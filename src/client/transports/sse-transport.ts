@@ -3,7 +3,7 @@ import { parseCursor } from '../../protocol/cursor.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Ack, Entry, SseReady, TypingNotice } from '../../protocol/types.js';
 import { ConnectionError, errorFromBody, errorFromResponse, networkReason, type ClientError } from '../errors.js';
-import { randomId, detailOf, summarize, utf8Length } from '../ids.js';
+import { detailOf, summarize, utf8Length } from '../ids.js';
 import { presenceNoticeOf } from '../presence-list.js';
 import { apiUrl, displayPath } from '../urls.js';
 import { HttpPublisher } from './http-publisher.js';
@@ -23,7 +23,10 @@ const SSE_QUIET_MS = 20_000;
 export class SseTransport implements Transport {
   readonly name = 'sse' as const;
   readonly quietMs = SSE_QUIET_MS;
-  private readonly connectionId = randomId(16);
+  /** The client's, kept across transports and reconnections (TransportSettings.connectionId). */
+  private get connectionId(): string {
+    return this.settings.connectionId;
+  }
   private readonly abort = new AbortController();
   private readonly publisher: HttpPublisher;
   private state: 'new' | 'opening' | 'open' | 'closed' = 'new';

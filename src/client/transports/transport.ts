@@ -20,6 +20,12 @@ export interface TransportSettings {
   room: string;
   name: string;
   member: string;
+  /**
+   * This client's connection id (`connection=`), the same on every transport it opens and every
+   * reconnection: the server lists a client that switched or reconnected once, with the transport
+   * it uses now, not the old one beside it for its grace period (its presence records share it).
+   */
+  connectionId: string;
   token: string | undefined;
   /** Ask the server to create the room on subscribe (WebSocket only; HTTP transports PUT it first). */
   create: boolean;

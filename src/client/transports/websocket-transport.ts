@@ -5,7 +5,7 @@ import type { Ack, ClientFrame, Entry, SubscriptionStart, TypingNotice } from '.
 import { ConnectionError, errorFromBody, failureKind, type ClientError } from '../errors.js';
 import { httpRequest } from '../http-request.js';
 import { presenceNoticeOf } from '../presence-list.js';
-import { randomId, detailOf, summarize, utf8Length } from '../ids.js';
+import { detailOf, summarize, utf8Length } from '../ids.js';
 import { displayPath, wsUrl } from '../urls.js';
 import { httpTarget, identityOf, receiptOf, type Command, type SubscribedInfo, type Transport, type TransportEvents, type TransportSettings } from './transport.js';
 
@@ -62,7 +62,10 @@ export class WebSocketTransport implements Transport {
   readonly name = 'websocket' as const;
   readonly quietMs: number;
   private readonly pingEveryMs: number;
-  private readonly connectionId = randomId(16);
+  /** The client's, kept across transports and reconnections (TransportSettings.connectionId). */
+  private get connectionId(): string {
+    return this.settings.connectionId;
+  }
   private socket: SocketLike | undefined;
   private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
   private epoch = '';
