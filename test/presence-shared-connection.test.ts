@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type Client, type PresenceMember } from '../src/client/index.js';
 import type { Switchboard } from '../src/server/server.js';
 import { startServer, waitFor, WsProbe } from './helpers.js';
+import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 
 const GRACE_MS = 300;
 const FAST = { pollIntervalMs: 50, reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, openTimeoutMs: 2000 } as const;
@@ -124,4 +125,45 @@ describe("the SDK's transport switch in presence", () => {
       await bob.close();
     });
   }
+});
+
+/** Two nodes sharing Redis (no sticky sessions): the WebSocket on one, the long poll of the same connection id on the other. */
+describe('one connection id on two nodes', { skip: await redisSkipReason('one connection id on two nodes') }, () => {
+  const prefix = uniquePrefix();
+  let nodes: Awaited<ReturnType<typeof startServer>>[] = [];
+  before(async () => {
+    nodes = await Promise.all([0, 1].map(() => startServer({ store: 'redis', redisUrl, redisPrefix: prefix, presenceGraceMs: GRACE_MS, connectRatePerSecond: 10_000, subscribeRatePerSecond: 10_000 })));
+  });
+  after(async () => {
+    await Promise.all(nodes.map((n) => n.server.close()));
+    await deleteKeys(prefix);
+  });
+
+  it('closing the WebSocket on one node keeps the member, listed with its long poll on the other; its last transport still gets the grace', { timeout: 15_000 }, async () => {
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    await fetch(`${a.url}/api/rooms/nodes`, { method: 'PUT' });
+    const transportsOf = async (node: typeof a) => ((await (await fetch(`${node.url}/api/rooms/nodes/presence`)).json()) as { members: PresenceMember[] }).members.find((m) => m.member === 'dee')?.transports.slice().sort();
+    const ws = new WsProbe(`${a.url.replace('http', 'ws')}/api/ws?name=dee&member=dee&connection=dee-c1`);
+    await ws.opened;
+    ws.send({ type: 'subscribe', id: '1', room: 'nodes' });
+    await ws.next('subscribed');
+    const joined = (await (await fetch(`${b.url}/api/rooms/nodes/presence?name=dee&member=dee&connection=dee-c1`, { method: 'POST' })).json()) as { session: string };
+    const deadline = Date.now() + 3000;
+    while (JSON.stringify(await transportsOf(a)) !== '["polling","websocket"]') {
+      assert.ok(Date.now() < deadline, 'both transports listed');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    ws.close();
+    await ws.closed;
+    await new Promise((r) => setTimeout(r, GRACE_MS * 3));
+    assert.deepEqual(await transportsOf(a), ['polling'], 'the poller on the other node keeps dee present');
+    await fetch(`${b.url}/api/rooms/nodes/presence?session=${encodeURIComponent(joined.session)}`, { method: 'DELETE' });
+    await new Promise((r) => setTimeout(r, GRACE_MS / 3));
+    assert.deepEqual(await transportsOf(b), ['polling'], 'its last transport: listed for the grace');
+    const gone = Date.now() + 3000;
+    while ((await transportsOf(a)) !== undefined) {
+      assert.ok(Date.now() < gone, 'dee gone after the grace');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
 });
