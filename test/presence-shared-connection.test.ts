@@ -97,8 +97,15 @@ describe("the SDK's transport switch in presence", () => {
     await server.close();
   });
 
-  for (const [from, to] of [['websocket', 'long-polling'], ['long-polling', 'sse']] as const) {
-    it(`from ${from} to ${to}: the member is shown on its new transport at once (not both for the grace), and never gone`, { timeout: 15_000 }, async () => {
+  const switches = [
+    ['websocket', 'long-polling'],
+    ['long-polling', 'sse'],
+    // Both join presence as pollers (POST .../presence), with the client's one connection id.
+    ['polling', 'long-polling'],
+    ['long-polling', 'polling'],
+  ] as const;
+  for (const [from, to] of switches) {
+    it(`from ${from} to ${to}: the member is shown on its new transport at once (not both for the grace), and never gone, past the grace too`, { timeout: 20_000 }, async () => {
       const room = `switch-${from}`;
       await fetch(`${url}/api/rooms/${room}`, { method: 'PUT' });
       const ada = await connect({ url, ...FAST, room, name: 'ada', member: 'ada', transport: 'websocket' });
@@ -116,7 +123,8 @@ describe("the SDK's transport switch in presence", () => {
         assert.ok(Date.now() - switched < graceMs / 2, 'shown on the new transport long before the grace ran out');
         const read = (await (await fetch(`${url}/api/rooms/${room}/presence`)).json()) as { members: PresenceMember[] };
         assert.deepEqual(read.members.find((m) => m.member === 'bob')?.transports, [to], 'GET .../presence says the same');
-        await new Promise((r) => setTimeout(r, 500));
+        // Past the grace of the old transport (a long poll held meanwhile: no request keeps it present).
+        await new Promise((r) => setTimeout(r, graceMs + 500));
         assert.deepEqual(bobInAda()?.transports, [to], 'and stays so');
       } finally {
         clearInterval(watch);

@@ -7,7 +7,7 @@ import type { PresenceMember, TransportName } from '../../protocol/types.js';
  * record: see `recordId`.
  */
 export interface PresenceConnection {
-  /** The record's id (recordId): the connection id, with an attachment for a WebSocket or SSE connection. */
+  /** The record's id (recordId): the connection id and, mostly, an attachment telling its transports apart. */
   id: string;
   member: string;
   name: string;
@@ -35,9 +35,11 @@ export interface GoneMember {
 const ATTACHMENT_MARK = '#';
 
 /**
- * The id of a presence record: the connection id alone for a polling client (its ticket's
- * record moves between the nodes its polls reach), `<connection id>#<attachment>` for a
- * WebSocket or SSE connection, `attachment` telling apart two of them that share a connection id.
+ * The id of a presence record: `<connection id>#<attachment>`, `attachment` telling apart the
+ * transports of one connection id: a WebSocket or SSE connection's own, drawn as it subscribes;
+ * a polling client's, drawn at its join and carried by its ticket (its record moves between the
+ * nodes its polls reach). The connection id alone for a ticket without one (the lecture's, or
+ * one from an older build).
  */
 export function recordId(connectionId: string, attachment?: string): string {
   return attachment === undefined ? connectionId : `${connectionId}${ATTACHMENT_MARK}${attachment}`;

@@ -38,7 +38,7 @@ export interface PresenceOptions {
  * finds it changed: a join the first time, a change when its name or transport changed.
  *
  * Connections are known by record id (recordId): a WebSocket or SSE connection's own, a polling
- * client's connection id. One client may hold several records of one connection id (two
+ * client's that of its ticket. One client may hold several records of one connection id (two
  * transports at once): one that closes is released in the store at once, which removes it then
  * when another of them lives (a transport switch shows the new transport only, at once), else
  * keeps it for the grace (PresenceStore.release).

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SwitchboardError } from '../../protocol/errors.js';
+import { recordId } from '../presence/presence-store.js';
 
 /** What a presence ticket says: who is present in which room, through which connection. */
 export interface TicketClaims {
@@ -7,12 +8,23 @@ export interface TicketClaims {
   connectionId: string;
   member: string;
   name: string;
+  /**
+   * Tells apart the joins of one connection id (each of a client's polling transports joins with
+   * its id: a switch from polling to long polling holds two tickets at once, for a while). Absent
+   * in the lecture's tickets, and in those of an older build.
+   */
+  attachment?: string;
+}
+
+/** A ticket's claims, with the id of its presence record (recordId: made once per ticket, not per poll). */
+export interface VerifiedClaims extends TicketClaims {
+  record: string;
 }
 
 /** Checked tickets remembered at most (a poller's ticket is checked once, not at every poll). */
 const MAX_VERIFIED = 10_000;
 
-function checkClaims(claims: TicketClaims, issued: number, room: string, now: number): TicketClaims {
+function checkClaims(claims: VerifiedClaims, issued: number, room: string, now: number): VerifiedClaims {
   if (claims.room !== room) throw new SwitchboardError('INVALID_SESSION', 'issued for another room');
   if (now - issued > TICKET_MAX_AGE_MS) throw new SwitchboardError('INVALID_SESSION', 'expired');
   return claims;
@@ -30,7 +42,7 @@ export const TICKET_MAX_AGE_MS = 24 * 3600 * 1000;
  */
 export class PresenceTickets {
   /** Tickets whose signature was checked, with what they say: a poller sends the same one with every request. */
-  private readonly verified = new Map<string, { claims: TicketClaims; issued: number }>();
+  private readonly verified = new Map<string, { claims: VerifiedClaims; issued: number }>();
 
   constructor(private key: Buffer = randomBytes(32)) {}
 
@@ -41,12 +53,14 @@ export class PresenceTickets {
   }
 
   issue(claims: TicketClaims, now = Date.now()): string {
-    const payload = Buffer.from(JSON.stringify([claims.room, claims.connectionId, claims.member, claims.name, now])).toString('base64url');
+    // The attachment last: a node of an older build reads the first five and ignores it.
+    const fields = [claims.room, claims.connectionId, claims.member, claims.name, now, ...(claims.attachment !== undefined ? [claims.attachment] : [])];
+    const payload = Buffer.from(JSON.stringify(fields)).toString('base64url');
     return `${payload}.${this.sign(payload)}`;
   }
 
   /** The claims of a ticket issued for `room`; throws INVALID_SESSION for anything else. */
-  verify(ticket: string, room: string, now = Date.now()): TicketClaims {
+  verify(ticket: string, room: string, now = Date.now()): VerifiedClaims {
     const known = this.verified.get(ticket);
     if (known) return checkClaims(known.claims, known.issued, room, now);
     const dot = ticket.indexOf('.');
@@ -55,8 +69,8 @@ export class PresenceTickets {
     const given = Buffer.from(ticket.slice(dot + 1), 'base64url');
     const expected = Buffer.from(this.sign(payload), 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new SwitchboardError('INVALID_SESSION');
-    const [r, connectionId, member, name, issued] = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as [string, string, string, string, number];
-    const claims = { room: r, connectionId, member, name };
+    const [r, connectionId, member, name, issued, attachment] = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as [string, string, string, string, number, string?];
+    const claims: VerifiedClaims = { room: r, connectionId, member, name, ...(attachment !== undefined ? { attachment } : {}), record: recordId(connectionId, attachment) };
     // Bounded: past it, the oldest half is forgotten (checked again when it comes back).
     if (this.verified.size >= MAX_VERIFIED) for (const k of [...this.verified.keys()].slice(0, MAX_VERIFIED / 2)) this.verified.delete(k);
     this.verified.set(ticket, { claims, issued });

@@ -16,6 +16,7 @@ import { KICK_MEMORY_MS, PRESENCE_NOTICE_MAX_MEMBERS, type PollReply } from '../
 import type { RoomPageRequest, RoomState, SearchAnswer } from '../store/message-store.js';
 import type { Subscriber } from '../subscriber.js';
 import type { Budget } from './limits.js';
+import type { VerifiedClaims } from './presence-ticket.js';
 import type { Sink } from './sink.js';
 
 /** text, data and event of a message, checked. */
@@ -517,8 +518,9 @@ export class Session implements Closable {
       const { hub, limits, tickets } = this.ctx;
       limits.take('connect', `ip:${this.principal.address}`);
       await hub.room(room);
-      const claims = { room, connectionId: this.id, member: this.principal.member, name: this.principal.name };
-      hub.presence.touch(room, { id: this.id, member: claims.member, name: claims.name, transport: 'polling' });
+      // Its own record: a client's polling transports join with one connection id (see TicketClaims).
+      const claims = { room, connectionId: this.id, member: this.principal.member, name: this.principal.name, attachment: randomId() };
+      hub.presence.touch(room, { id: recordId(this.id, claims.attachment), member: claims.member, name: claims.name, transport: 'polling' });
       // As a subscriber's snapshot: in a big room a part of it, said so (every poller's join listing
       // the whole room was n² bytes, and one client's joins could make a 50,000-entry JSON each).
       const everyone = await hub.presence.members(room, PRESENCE_NOTICE_MAX_MEMBERS + 1);
@@ -554,7 +556,7 @@ export class Session implements Closable {
   leavePresence(room: string, ticket: string): Promise<void> {
     return this.run('leave', room, 'read', undefined, async () => {
       const claims = this.checkTicket(room, ticket);
-      this.ctx.hub.presence.detach(room, claims.connectionId, claims);
+      this.ctx.hub.presence.detach(room, claims.record, claims);
     });
   }
 
@@ -828,9 +830,9 @@ export class Session implements Closable {
    * Keeps the member of a presence ticket present in `room`, through a hold of `holdMs`; returns
    * what the ticket says. Throws INVALID_SESSION for a ticket not good here.
    */
-  touchPresence(room: string, ticket: string, transport: 'polling' | 'long-polling', holdMs = 0): { connectionId: string; member: string; name: string } {
+  touchPresence(room: string, ticket: string, transport: 'polling' | 'long-polling', holdMs = 0): VerifiedClaims {
     const claims = this.checkTicket(room, ticket);
-    this.ctx.hub.presence.touch(room, { id: claims.connectionId, member: claims.member, name: claims.name, transport }, Date.now(), holdMs);
+    this.ctx.hub.presence.touch(room, { id: claims.record, member: claims.member, name: claims.name, transport }, Date.now(), holdMs);
     return claims;
   }
 
@@ -855,7 +857,7 @@ export class Session implements Closable {
     throw new SwitchboardError('MEMBER_DISCONNECTED');
   }
 
-  private checkTicket(room: string, ticket: string): { connectionId: string; member: string; name: string } {
+  private checkTicket(room: string, ticket: string): VerifiedClaims {
     // A lecture long poll checks its one ticket up to three times (cookie, hold, answer): once per
     // request is enough (only sessions of one request remember it; they last a long poll at most).
     const known = this.checkedTicket;
@@ -943,7 +945,7 @@ class CheckedTicket {
     readonly ticket: string,
     readonly room: string,
     readonly principal: Principal,
-    readonly claims: { connectionId: string; member: string; name: string },
+    readonly claims: VerifiedClaims,
   ) {}
 }
 
