@@ -32,8 +32,9 @@ export class IpcPresenceStore implements PresenceStore {
     return released ?? 'none';
   }
 
-  async remove(room: string, member: string, connectionId: string, node?: string): Promise<PresenceRemoved> {
-    const removed: PresenceRemoved | boolean = await this.call({ method: 'remove', room, member, connectionId, ...(node !== undefined ? { node } : {}) });
+  async remove(room: string, member: string, id: string, node?: string): Promise<PresenceRemoved> {
+    // `connectionId` on the wire: the record id (an older primary knows this name).
+    const removed: PresenceRemoved | boolean = await this.call({ method: 'remove', room, member, connectionId: id, ...(node !== undefined ? { node } : {}) });
     // A primary started from an older build (new workers after a SIGHUP roll) answers whether the member left.
     return typeof removed === 'boolean' ? (removed ? 'left' : 'changed') : removed;
   }

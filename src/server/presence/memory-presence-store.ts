@@ -58,10 +58,10 @@ export class MemoryPresenceStore implements PresenceStore {
     return 'changed';
   }
 
-  async remove(room: string, member: string, connectionId: string, node?: string): Promise<PresenceRemoved> {
+  async remove(room: string, member: string, id: string, node?: string): Promise<PresenceRemoved> {
     const members = this.rooms.get(room);
     const record = members?.get(member);
-    const at = record?.conns.findIndex((c) => c.id === connectionId && (node === undefined || c.node === node)) ?? -1;
+    const at = record?.conns.findIndex((c) => c.id === id && (node === undefined || c.node === node)) ?? -1;
     if (!members || !record || at < 0) return 'none';
     record.conns.splice(at, 1);
     const now = Date.now();

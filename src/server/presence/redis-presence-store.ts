@@ -256,8 +256,8 @@ export class RedisPresenceStore implements PresenceStore {
     return RELEASED[Number(await this.redis.sbPresRelease(this.connsKey(room, member), this.infoKey(room), this.releasedKey(room), member, id, Date.now()))]!;
   }
 
-  async remove(room: string, member: string, connectionId: string, node?: string): Promise<PresenceRemoved> {
-    return REMOVED[Number(await this.redis.sbPresRemove(this.connsKey(room, member), this.membersKey(room), this.infoKey(room), this.releasedKey(room), member, connectionId, Date.now(), node ?? ''))]!;
+  async remove(room: string, member: string, id: string, node?: string): Promise<PresenceRemoved> {
+    return REMOVED[Number(await this.redis.sbPresRemove(this.connsKey(room, member), this.membersKey(room), this.infoKey(room), this.releasedKey(room), member, id, Date.now(), node ?? ''))]!;
   }
 
   /**
