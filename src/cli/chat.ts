@@ -2,6 +2,7 @@ import { userInfo } from 'node:os';
 import readline from 'node:readline';
 import { Command, Option } from 'commander';
 import { connect } from '../client/index.js';
+import { CLIENT_DEFAULTS } from '../client/options.js';
 import { parseCursor } from '../protocol/cursor.js';
 import { SwitchboardError } from '../protocol/errors.js';
 import { TRANSPORTS, type Ack, type Entry, type TransportName } from '../protocol/types.js';
@@ -33,9 +34,20 @@ const HELP = [
 const DRAIN_TIMEOUT_MS = 15_000;
 
 /**
+ * How long, at the end of piped input, the stream the chat reads may bring none of our
+ * acknowledged lines back: short polling brings them at its next poll
+ * (CLIENT_DEFAULTS.pollIntervalMs), so a few seconds past that. Past it, the missing ones are
+ * printed from their acks: they were stored.
+ */
+const ECHO_TIMEOUT_MS = CLIENT_DEFAULTS.pollIntervalMs + 5000;
+
+/**
  * `switchboard chat`: an interactive chat on a terminal (node:readline), or a line-per-message
  * sender when stdin is piped: every line is sent in order, and at end of input it waits for every
- * ack, then exits 0 (1 if the server refused a line, or one was not acknowledged). History is shown on join, then
+ * ack, and for every acknowledged line to come back on the room's stream, so the transcript holds
+ * each once and in order on every transport (bounded by ECHO_TIMEOUT_MS: past it, the missing
+ * ones are printed from their acks, and said on stderr), then exits 0 (1 if the server refused
+ * a line, or one was not acknowledged). History is shown on join, then
  * messages as they come, own ones set apart; colours only on a terminal without NO_COLOR.
  */
 export function chatCommand(): Command {
@@ -56,6 +68,11 @@ function defaultName(): string {
   }
 }
 
+/** The newest seq a room's stream brought (or its start). */
+interface Stream {
+  seq: number;
+}
+
 class ChatSession {
   private client!: Client;
   private readonly interactive = process.stdin.isTTY === true;
@@ -69,11 +86,21 @@ class ChatSession {
   private failures = 0;
   private quitting = false;
   private detach: (() => void)[] = [];
+  /**
+   * Piped only: what the server stored for us (by seq) and the stream has not brought back yet,
+   * with what to print should it not come. The polling transports bring an entry a poll after
+   * its ack; an exit at the ack would drop it from the transcript.
+   */
+  private readonly unechoed = new Map<number, () => string>();
+  /** Where the current room's stream is: the SDK hands entries over in seq order. */
+  private stream: Stream = { seq: 0 };
+  /** Told when some of `unechoed` came back (`all` once none is left). */
+  private echoed: ((all: boolean) => void) | undefined;
 
   constructor(private readonly flags: ChatFlags) {}
 
   async start(): Promise<void> {
-    this.client = await this.join(this.flags.room);
+    [this.client, this.stream] = await this.join(this.flags.room);
     this.rl = readline.createInterface({ input: process.stdin, output: this.interactive ? process.stdout : undefined, terminal: this.interactive, prompt: '> ' });
     this.rl.on('line', (line) => (this.queue = this.queue.then(() => this.onLine(line))));
     // End of input (Ctrl-D, or the end of a pipe): finish what was sent, then leave.
@@ -89,14 +116,21 @@ class ChatSession {
   }
 
   /** Connects to a room and shows its recent history; live messages follow it. */
-  private async join(room: string): Promise<Client> {
+  private async join(room: string): Promise<[Client, Stream]> {
     const client = await connect({ ...connectOptions({ ...this.flags, room }, this.flags.name ?? defaultName()), ...(this.client ? { member: this.client.member } : {}) });
     let early: Entry[] | undefined = [];
     const show = (e: Entry): void => this.print(formatEntry(e, this.p, e.type === 'message' && e.from.member === client.member));
+    // What was stored before the subscription's start never comes on the stream (a duplicate's ack).
+    const stream: Stream = { seq: parseCursor(client.cursor)?.seq ?? 0 };
+    const live = (e: Entry): void => {
+      show(e);
+      stream.seq = e.seq;
+      if (stream === this.stream) this.settleEchoes();
+    };
     let lastError: unknown;
     let wasDown = false;
     this.detach = [
-      client.on('entry', (e) => (early ? early.push(e) : show(e))),
+      client.on('entry', (e) => (early ? early.push(e) : live(e))),
       client.on('error', (err) => (lastError = err)),
       client.on('status', (s) => {
         if (s.status === 'reconnecting' && s.retryInMs !== undefined) this.notice(`connection lost: reconnecting in ${(s.retryInMs / 1000).toFixed(1)} s`);
@@ -112,7 +146,7 @@ class ChatSession {
     ];
     this.notice(`joined #${room} as ${client.name} over ${client.transport}`);
     if (this.flags.history > 0) {
-      const start = parseCursor(client.cursor)?.seq ?? 0;
+      const start = stream.seq;
       try {
         for (const e of await recentMessages(client, this.flags.history, start + 1)) show(e);
       } catch (err) {
@@ -121,8 +155,8 @@ class ChatSession {
     }
     const waiting = early;
     early = undefined;
-    for (const e of waiting) show(e);
-    return client;
+    for (const e of waiting) live(e);
+    return [client, stream];
   }
 
   private async onLine(raw: string): Promise<void> {
@@ -139,21 +173,33 @@ class ChatSession {
   }
 
   private send(text: string, replyTo?: number): void {
-    this.track(this.client.publish(text, replyTo !== undefined ? { replyTo } : {}), `not sent`, text);
+    const { name, member } = this.client;
+    // Should it not come back on the stream, the message as the room got it, from its ack.
+    const asStored = (ack: Ack): string =>
+      formatEntry({ type: 'message', room: ack.room, seq: ack.seq, ts: ack.ts, from: { id: member, name, member }, text, ...(replyTo !== undefined ? { replyTo } : {}) }, this.p, true);
+    this.track(this.client.publish(text, replyTo !== undefined ? { replyTo } : {}), `not sent`, text, asStored);
   }
 
   /**
    * Follows a publish or an amendment to its ack, like every line sent: the end of piped input
-   * waits for it, and a refusal is printed (and makes the exit code 1).
+   * waits for it, and a refusal is printed (and makes the exit code 1). Piped, the acknowledged
+   * one is then awaited on the stream; `asStored` is the line printed should it not come.
    */
-  private track(sent: Promise<Ack>, failed: string, what: string): void {
+  private track(sent: Promise<Ack>, failed: string, what: string, asStored: (ack: Ack) => string): void {
     if (this.client.status !== 'connected') this.notice(`queued until reconnected: ${what}`);
-    const tracked = sent.catch((err: unknown) => {
-      if (err instanceof SwitchboardError) this.refused++;
-      else this.failures++;
-      this.print(this.p.error(`${failed} (${describeError(err)}): ${what}`));
-      return undefined;
-    });
+    const stream = this.stream;
+    const tracked = sent.then(
+      (ack) => {
+        if (!this.interactive) this.expectEcho(stream, ack, asStored);
+        return ack;
+      },
+      (err: unknown) => {
+        if (err instanceof SwitchboardError) this.refused++;
+        else this.failures++;
+        this.print(this.p.error(`${failed} (${describeError(err)}): ${what}`));
+        return undefined;
+      },
+    );
     this.pending.add(tracked);
     void tracked.finally(() => this.pending.delete(tracked));
   }
@@ -190,21 +236,21 @@ class ChatSession {
           return;
         }
         if (name === 'reply') this.send(after, seq);
-        else this.track(this.client.edit(seq, after), `not edited`, `#${seq}`);
+        else this.track(this.client.edit(seq, after), `not edited`, `#${seq}`, (ack) => this.noticeLine(`#${ack.seq}: you edited #${seq}: ${after}`));
         return;
       case 'delete':
         if (seq === undefined || after !== '') {
           this.notice('usage: /delete <seq>');
           return;
         }
-        this.track(this.client.delete(seq), 'not deleted', `#${seq}`);
+        this.track(this.client.delete(seq), 'not deleted', `#${seq}`, (ack) => this.noticeLine(`#${ack.seq}: you deleted #${seq}`));
         return;
       case 'react':
         if (seq === undefined || after === '' || /\s/.test(after)) {
           this.notice('usage: /react <seq> <emoji>');
           return;
         }
-        this.track(this.client.react(seq, after), 'no reaction', `${after} on #${seq}`);
+        this.track(this.client.react(seq, after), 'no reaction', `${after} on #${seq}`, (ack) => this.noticeLine(`#${ack.seq}: you reacted (or took back) ${after} on #${seq}`));
         return;
       case 'search':
         if (arg === '') {
@@ -232,10 +278,11 @@ class ChatSession {
           return;
         }
         await this.drain();
+        await this.awaitEchoes();
         const old = this.client;
         const oldDetach = this.detach;
         try {
-          this.client = await this.join(arg);
+          [this.client, this.stream] = await this.join(arg);
         } catch (err) {
           this.detach = oldDetach;
           this.notice(`cannot join #${arg}: ${describeError(err)}`);
@@ -274,6 +321,46 @@ class ChatSession {
     return ok;
   }
 
+  /** Piped: waits for `ack`'s entry on the stream, unless it came already (or before the stream's start). */
+  private expectEcho(stream: Stream, ack: Ack, asStored: (ack: Ack) => string): void {
+    if (stream !== this.stream || ack.seq <= stream.seq) return;
+    this.unechoed.set(ack.seq, () => asStored(ack));
+  }
+
+  /** Forgets what the stream has now brought: it comes in seq order, so everything up to its newest seq. */
+  private settleEchoes(): void {
+    const before = this.unechoed.size;
+    for (const seq of this.unechoed.keys()) if (seq <= this.stream.seq) this.unechoed.delete(seq);
+    if (this.unechoed.size < before) this.echoed?.(this.unechoed.size === 0);
+  }
+
+  /**
+   * Waits for every acknowledged line to come back on the stream, as long as some come within
+   * ECHO_TIMEOUT_MS (a long pipe over short polling takes several polls); prints the ones that
+   * did not from their acks (they were stored) and says so on stderr.
+   */
+  private async awaitEchoes(): Promise<void> {
+    if (this.unechoed.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        const arm = (): void => {
+          clearTimeout(timer);
+          timer = setTimeout(resolve, ECHO_TIMEOUT_MS);
+        };
+        this.echoed = (all) => (all ? resolve() : arm());
+        arm();
+      });
+      clearTimeout(timer);
+      this.echoed = undefined;
+    }
+    if (this.unechoed.size === 0) return;
+    const missing = [...this.unechoed.entries()].sort(([a], [b]) => a - b);
+    this.unechoed.clear();
+    for (const [, line] of missing) this.print(line());
+    const seqs = missing.map(([seq]) => `#${seq}`).join(', ');
+    process.stderr.write(`switchboard: stored but not back on the stream within ${ECHO_TIMEOUT_MS / 1000} s, shown from the server's ack: ${seqs}\n`);
+  }
+
   /** Leaves: after the pending acks (unless interrupted), closes and exits (1 if a message was lost). */
   private async quit(interrupted = false): Promise<void> {
     if (this.quitting) {
@@ -281,6 +368,7 @@ class ChatSession {
       return;
     }
     const drained = interrupted ? true : await this.drain();
+    if (!interrupted) await this.awaitEchoes();
     this.quitting = true;
     this.rl.close();
     const unsent = drained ? this.failures : this.failures + this.pending.size;
@@ -306,6 +394,10 @@ class ChatSession {
   }
 
   private notice(text: string): void {
-    this.print(this.p.dim(`* ${text}`));
+    this.print(this.noticeLine(text));
+  }
+
+  private noticeLine(text: string): string {
+    return this.p.dim(`* ${text}`);
   }
 }
