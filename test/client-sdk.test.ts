@@ -202,6 +202,40 @@ describe('client SDK', () => {
     assert.ok(a.clientId && b.clientId && a.clientId !== b.clientId);
   });
 
+  it('an HTTP wire event tells the body sent from the answer: the publish 201 with its ack, the typing notice 204 with no body', { timeout: 10_000 }, async () => {
+    const room = await newRoom();
+    const wire: WireEvent[] = [];
+    const client = await open({ room, name: 'wired', transport: 'polling' });
+    client.on('wire', (w) => wire.push(w));
+    const ack = await client.publish('sent, not answered', { clientId: 'wire-fields-1' });
+    client.typing();
+    await waitFor(() => wire.some((w) => w.method === 'POST' && w.path?.endsWith('/typing')), 'the typing POST');
+    const post = wire.find((w) => w.method === 'POST' && w.path === `/api/rooms/${room}/messages`)!;
+    assert.equal(post.direction, 'out');
+    assert.equal(post.status, 201);
+    assert.equal(post.bytes, Buffer.byteLength(post.requestSummary!), 'bytes: the body sent, as before');
+    assert.match(post.requestSummary!, /^\{"text":"sent, not answered","clientId":"wire-fields-1"/);
+    const answer = JSON.parse(post.responseSummary!) as { seq?: number; text?: string };
+    assert.equal(answer.seq, ack.seq, 'the answer is the ack');
+    assert.equal(answer.text, undefined, 'not the body sent');
+    assert.equal(post.responseBytes, Buffer.byteLength(post.responseSummary!));
+    assert.equal(post.summary, `→ ${post.requestSummary} ← 201 ${post.responseSummary}`);
+    assert.match(post.detail!, /^POST \/api\/rooms\/\S+\/messages\n\n→ \{"text":"sent, not answered".*\n\n← 201\n\n\{.*"seq":/s);
+    const typing = wire.find((w) => w.method === 'POST' && w.path?.endsWith('/typing'))!;
+    assert.equal(typing.status, 204);
+    assert.equal(typing.responseSummary, '', 'a 204 has no body');
+    assert.equal(typing.responseBytes, 0);
+    assert.match(typing.summary, /^→ \{.*\} ← 204 no body$/);
+    assert.match(typing.detail!, /← 204 \(no body\)$/);
+    // A request without a body (a poll): no requestSummary; the summary is the answer, as before.
+    await waitFor(() => wire.some((w) => w.method === 'GET' && /\/poll\?/.test(w.path ?? '')), 'a poll');
+    const poll = wire.find((w) => w.method === 'GET' && /\/poll\?/.test(w.path ?? ''))!;
+    assert.equal(poll.requestSummary, undefined);
+    assert.equal(poll.status, 200);
+    assert.equal(poll.summary, `200 ${poll.responseSummary}`);
+    assert.equal(poll.bytes, poll.responseBytes);
+  });
+
   it('queues publishes made while reconnecting and sends them in order', { timeout: 10_000 }, async () => {
     const room = await newRoom();
     const client = await open({ room, name: 'queuer', transport: 'websocket' });

@@ -65,6 +65,8 @@ export async function httpRequest<T>(target: HttpTarget, call: HttpCall): Promis
     call.signal?.removeEventListener('abort', onAbort);
   }
   const out = payload !== undefined;
+  // What was sent and what came back are told apart: "201 {the body sent}" read as the answer.
+  const answer = text ? `${status} ${text}` : `${status} no body`;
   target.wire({
     kind: 'http',
     direction: out ? 'out' : 'in',
@@ -73,8 +75,11 @@ export async function httpRequest<T>(target: HttpTarget, call: HttpCall): Promis
     status,
     bytes: out ? utf8Length(payload) : utf8Length(text),
     durationMs: Date.now() - started,
-    summary: summarize(`${status} ${out ? payload : text}`),
-    detail: detailOf(`${call.method} ${displayPath(url)}${out ? `\n\n${payload}` : ''}\n\n→ ${status}${text ? `\n\n${text}` : ''}`),
+    summary: summarize(out ? `→ ${payload} ← ${answer}` : `${status} ${text}`),
+    ...(out ? { requestSummary: summarize(payload) } : {}),
+    responseSummary: summarize(text),
+    responseBytes: utf8Length(text),
+    detail: detailOf(`${call.method} ${displayPath(url)}${out ? `\n\n→ ${payload}` : ''}\n\n← ${text ? `${status}\n\n${text}` : `${status} (no body)`}`),
   });
   if (status < 200 || status > 299) throw errorFromResponse(status, text, what);
   if (status === 204 || text === '') return undefined as T;

@@ -140,8 +140,18 @@ export interface WireEvent {
   durationMs?: number;
   /** For SSE: the event id. */
   id?: string;
-  /** A short readable text (frame or event payload, truncated). */
+  /**
+   * A short readable text (frame or event payload, truncated). For HTTP: the answer's status and
+   * body (`200 {...}`); with a request body, what was sent first (`→ {...} ← 201 {...}`, and
+   * `← 204 no body` for an answer without one).
+   */
   summary: string;
+  /** For HTTP with a request body: a one-line preview of the body sent (truncated). */
+  requestSummary?: string;
+  /** For HTTP: a one-line preview of the answer's body (truncated); '' when it had none, as a 204. */
+  responseSummary?: string;
+  /** For HTTP: the answer body's bytes (for `direction: 'out'`, `bytes` counts the request body only). */
+  responseBytes?: number;
   /** The whole exchange, frame or event as text (an HTTP request's body and its answer), up to 16 KiB. */
   detail?: string;
 }

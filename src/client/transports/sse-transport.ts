@@ -75,7 +75,7 @@ export class SseTransport implements Transport {
       const contentType = response.headers.get('content-type') ?? '';
       if (!response.ok || !contentType.startsWith('text/event-stream') || !response.body) {
         const text = await response.text().catch(() => '');
-        this.events.wire({ kind: 'http', direction: 'in', method: 'GET', path, status: response.status, bytes: utf8Length(text), durationMs: Date.now() - started, summary: summarize(`${response.status} ${text}`), detail: detailOf(`GET ${path}\n\n→ ${response.status}\n\n${text}`) });
+        this.events.wire({ kind: 'http', direction: 'in', method: 'GET', path, status: response.status, bytes: utf8Length(text), durationMs: Date.now() - started, summary: summarize(`${response.status} ${text}`), responseSummary: summarize(text), responseBytes: utf8Length(text), detail: detailOf(`GET ${path}\n\n← ${response.status}\n\n${text}`) });
         throw response.ok ? new ConnectionError('BLOCKED', `GET ${url.pathname} answered ${contentType || 'no content type'}, not an event stream`) : errorFromResponse(response.status, text, `GET ${url.pathname}`);
       }
       this.events.wire({ kind: 'http', direction: 'in', method: 'GET', path, status: response.status, bytes: 0, durationMs: Date.now() - started, summary: `${response.status} event stream open` });
