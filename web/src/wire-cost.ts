@@ -15,7 +15,8 @@ export const HTTP_HEADER_BYTES = 720;
 export function wireCost(e: WireEvent): number {
   switch (e.kind) {
     case 'http':
-      return e.bytes + HTTP_HEADER_BYTES;
+      // A request with a body reports it in `bytes`, its answer's body apart.
+      return e.bytes + (e.direction === 'out' ? (e.responseBytes ?? 0) : 0) + HTTP_HEADER_BYTES;
     case 'ws':
       return e.bytes + (e.bytes < 126 ? 2 : e.bytes < 65_536 ? 4 : 10) + (e.direction === 'out' ? 4 : 0);
     case 'sse':

@@ -84,6 +84,17 @@ export class WireInspector {
   private column = 0;
   /** What Enter or Space does on a cell of a row that opens: open or close it. */
   private readonly toggles = new WeakMap<Element, () => void>();
+  private readonly scroller: HTMLElement;
+  /**
+   * Whether the list follows the newest rows: true until the user scrolls up, true again once
+   * they scroll back to the bottom. Kept here rather than read from the scroll position when
+   * rows come: a panel out of the page (the chat hidden for Compare) has no position, and one put
+   * back starts at the top, which read as "the user scrolled up" and stopped the following.
+   */
+  private stuck = true;
+  /** Where the user left the list when not following (put back when the panel shows again). */
+  private savedScrollTop = 0;
+  private readonly resizes: ResizeObserver;
 
   constructor(options: { onClose?: () => void } = {}) {
     this.list = h('ol', { class: 'wire-list', attrs: { role: 'grid', 'aria-label': 'Wire events, oldest first' }, on: { keydown: (e) => this.onKeyDown(e), focusin: (e) => this.onFocusIn(e) } });
@@ -112,11 +123,14 @@ export class WireInspector {
       ),
       this.totals,
       // Not a Tab stop of its own: the grid in it is one, and a focused cell is scrolled into view.
-      h('div', 'wire-scroll', this.list),
+      (this.scroller = h('div', { class: 'wire-scroll', on: { scroll: () => this.onScroll() } }, this.list)),
       this.held,
       this.heldStatus,
     );
     this.renderTotals();
+    // The panel shown again (back from Compare, reopened, or resized): back to where it was.
+    this.resizes = new ResizeObserver(() => this.restoreScroll());
+    this.resizes.observe(this.scroller);
   }
 
   push(event: WireEvent): void {
@@ -124,6 +138,8 @@ export class WireInspector {
     if (event.kind === 'http') this.sums.requests++;
     if (event.direction === 'in') this.sums.bytesIn += event.bytes;
     else this.sums.bytesOut += event.bytes;
+    // A request with a body counts it as sent; its answer came in.
+    if (event.direction === 'out') this.sums.bytesIn += event.responseBytes ?? 0;
     this.enqueue(event);
   }
 
@@ -137,12 +153,14 @@ export class WireInspector {
     this.heldWhilePaused = 0;
     this.sums = { events: 0, requests: 0, bytesIn: 0, bytesOut: 0 };
     this.current = undefined;
+    this.stuck = true;
     this.list.replaceChildren();
     this.renderTotals();
     this.renderHeld();
   }
 
   destroy(): void {
+    this.resizes.disconnect();
     cancelAnimationFrame(this.frame);
     window.clearTimeout(this.heldTimer);
   }
@@ -174,10 +192,9 @@ export class WireInspector {
       this.renderTotals();
       return;
     }
-    const scroller = this.list.parentElement!;
     const focusInList = this.list.contains(document.activeElement);
     // A keyboard user reading a row is not scrolled away from it by new ones.
-    const follow = !focusInList && scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+    const follow = !focusInList && this.stuck;
     const fragment = document.createDocumentFragment();
     for (const item of this.queue) fragment.append(typeof item === 'string' ? h('li', { class: 'wire-note', attrs: { role: 'row' } }, h('span', { attrs: { role: 'gridcell', tabindex: -1 } }, item)) : this.row(item));
     this.queue = [];
@@ -194,8 +211,31 @@ export class WireInspector {
       }
     }
     this.updateTabStop();
-    if (follow) scroller.scrollTop = scroller.scrollHeight;
+    if (follow) this.toBottom();
     this.renderTotals();
+  }
+
+  /** Whether the list is laid out (not out of the page, nor in a closed panel). */
+  private shown(): boolean {
+    return this.scroller.isConnected && this.scroller.clientHeight > 0;
+  }
+
+  private toBottom(): void {
+    if (this.shown()) this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  /** A scroll of a shown list: following while at the bottom (within 40 px), else not. */
+  private onScroll(): void {
+    if (!this.shown()) return;
+    const s = this.scroller;
+    this.stuck = s.scrollHeight - s.scrollTop - s.clientHeight < 40;
+    if (!this.stuck) this.savedScrollTop = s.scrollTop;
+  }
+
+  private restoreScroll(): void {
+    if (!this.shown()) return;
+    if (this.stuck) this.toBottom();
+    else if (this.scroller.scrollTop !== this.savedScrollTop) this.scroller.scrollTop = this.savedScrollTop;
   }
 
   private row(e: WireEvent): HTMLLIElement {
@@ -225,7 +265,7 @@ export class WireInspector {
       cell('span', 'w-main', main, { title: main }),
       cell('span', 'w-bytes', formatBytes(e.bytes)),
       details.length ? cell('span', 'w-details', details.join(' · ')) : null,
-      e.summary ? cell('code', 'w-summary', e.summary, { title: e.summary }) : null,
+      this.summaryCell(e),
     );
     const detail = e.detail;
     if (detail !== undefined) {
@@ -255,6 +295,21 @@ export class WireInspector {
       });
     }
     return li;
+  }
+
+  /**
+   * What the row says of its payload. An HTTP exchange with a body sent shows it and the answer
+   * apart, "→ {sent}" then "← 201 {answer}" ("no body" for a 204): one text led by the status
+   * read as if the server had answered the body sent.
+   */
+  private summaryCell(e: WireEvent): HTMLElement | null {
+    if (e.kind === 'http' && e.requestSummary !== undefined && e.responseSummary !== undefined) {
+      const answer = `← ${e.status ?? ''} ${e.responseSummary || 'no body'}`;
+      const c = cell('code', 'w-summary', '', { title: `sent: ${e.requestSummary}\nanswer: ${answer.slice(2)}` });
+      c.append(h('span', 'w-sent', `→ ${e.requestSummary}`), ' ', h('span', 'w-answer', answer));
+      return c;
+    }
+    return e.summary ? cell('code', 'w-summary', e.summary, { title: e.summary }) : null;
   }
 
   /** The grid's keys on a cell: arrows, Home/End (Ctrl: of the grid), Enter and Space. */
