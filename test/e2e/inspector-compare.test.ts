@@ -116,9 +116,12 @@ describe('web app: wire inspector and Compare', { skip }, () => {
     assert.match(await counter('websocket', 'Latency p50'), /\d/);
     assert.equal(await page.locator('section.pane svg.chart rect.bar').count() > 0, true, 'charts drawn');
 
-    // The four clients are distinct members, and leave when the view is left.
-    const members = (await (await fetch(`${h.base}/api/rooms/versus/presence`)).json()) as { members: Array<{ member: string }> };
-    assert.equal(new Set(members.members.map((m) => m.member)).size, 5, 'four Compare members and the chat');
+    // The four clients are distinct members of a room of their own (the chat's room has only the
+    // chat), and leave when the view is left.
+    const own = /#(compare-[a-z0-9]+)/.exec((await page.locator('.compare-intro').textContent()) ?? '')?.[1];
+    const members = async (room: string): Promise<number> => new Set(((await (await fetch(`${h.base}/api/rooms/${room}/presence`)).json()) as { members: Array<{ member: string }> }).members.map((m) => m.member)).size;
+    assert.equal(await members(own!), 4, 'four Compare members');
+    assert.equal(await members('versus'), 1, 'the chat alone in its room');
     await page.getByRole('button', { name: 'Chat', exact: true }).click();
     await page.getByLabel('Transport', { exact: true }).waitFor();
     assert.equal(await page.locator('section.pane').count(), 0);
@@ -205,7 +208,8 @@ describe('web app: wire inspector and Compare', { skip }, () => {
     const { page } = app;
     await page.getByRole('button', { name: 'Compare', exact: true }).click();
     await page.waitForFunction(() => document.querySelectorAll('section.pane[data-status="connected"]').length === 4);
-    const res = await fetch(`${h.base}/api/rooms/narrow-compare/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'Test message 7', name: 'Dora', member: 'dora' }) });
+    const own = /#(compare-[a-z0-9]+)/.exec((await page.locator('.compare-intro').textContent()) ?? '')?.[1];
+    const res = await fetch(`${h.base}/api/rooms/${own}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'Test message 7', name: 'Dora', member: 'dora' }) });
     assert.ok(res.ok, `POST message: ${res.status}`);
     await page.waitForFunction(() => document.querySelectorAll('section.pane .arrivals li').length === 4);
     const panes = await page.locator('section.pane').evaluateAll((sections) =>

@@ -6,6 +6,7 @@ import { Composer } from './composer.js';
 import { h, icon, replaceChildren } from './dom.js';
 import { TRANSPORT_LABELS, TRANSPORT_SHORT } from './format.js';
 import { pollIntervalField, transportField } from './settings-controls.js';
+import { createRoom } from './rooms.js';
 import { randomToken, storage } from './storage.js';
 
 export interface CompareViewOptions {
@@ -22,10 +23,18 @@ const STARTS_KEPT = 500;
  */
 const PENDING_SHOWN_AFTER_MS = 400;
 
+/** Where Compare's four clients join: a room of their own (the default) or the chat's room. */
+export type CompareWhere = 'own' | 'chat';
+
 /**
- * The Compare view: the same room joined four times, once per transport, side by side. A message
+ * The Compare view: one room joined four times, once per transport, side by side. A message
  * sent here shows in each pane with its latency; the panes count requests, bytes and empty
  * answers, so the cost of each transport is seen at a glance.
+ *
+ * By default the room is one of its own, `compare-<random>` (one per browser), made when first
+ * needed: in the chat's room the four clients were four more members for everyone there,
+ * with join and leave lines and the test messages in their chat. Comparing in the chat's room is
+ * a choice the user makes, and the view then says who sees it.
  */
 export class CompareView {
   readonly element: HTMLElement;
@@ -40,8 +49,19 @@ export class CompareView {
   private tick: number | undefined;
   private autoTimer: number | undefined;
   private autoCount = 0;
+  /** The chat's room (Compare's room when the user chose it). */
+  private chatRoom = '';
+  /** The room the panes join now ('' while none). */
   private room = '';
+  private where: CompareWhere = 'own';
+  /** This browser's room of its own, made by the first start that needs it. */
+  private readonly ownRoom = storage.compareRoom;
+  private ownRoomMade = false;
+  /** Bumped by each start and stop: a start overtaken by another gives up. */
+  private generation = 0;
   private readonly autoBox: HTMLInputElement;
+  private readonly whereInputs: Record<CompareWhere, HTMLInputElement>;
+  private readonly whereLabels: Record<CompareWhere, HTMLElement>;
 
   constructor(private options: CompareViewOptions) {
     const composer = new Composer({ id: 'compare-message', placeholder: 'Message all four panes', onSend: (text) => this.send(text, composer), maxBytes: () => auth.info.maxMessageBytes });
@@ -51,6 +71,17 @@ export class CompareView {
       void this.restartPane('polling');
     });
     this.autoBox = h('input', { attrs: { type: 'checkbox', id: 'auto-send' }, on: { change: () => this.setAuto(this.autoBox.checked) } });
+    const whereInput = (value: CompareWhere): HTMLInputElement =>
+      h('input', { attrs: { type: 'radio', name: 'compare-where', id: `compare-where-${value}`, value, checked: value === this.where }, on: { change: () => void this.setWhere(value) } });
+    this.whereInputs = { own: whereInput('own'), chat: whereInput('chat') };
+    this.whereLabels = { own: h('label', { attrs: { for: 'compare-where-own' } }), chat: h('label', { attrs: { for: 'compare-where-chat' } }) };
+    const whereField = h(
+      'fieldset',
+      'compare-where',
+      h('legend', null, 'Compare in'),
+      h('div', 'field check', this.whereInputs.own, this.whereLabels.own),
+      h('div', 'field check', this.whereInputs.chat, this.whereLabels.chat),
+    );
     this.grid = h('div', 'panes');
     this.intro = h('p', 'muted compare-intro');
     this.error = h('p', { class: 'field-error', attrs: { role: 'alert', hidden: true } });
@@ -61,7 +92,7 @@ export class CompareView {
       h(
         'div',
         'compare-top',
-        h('div', null, h('h1', { attrs: { id: 'compare-title' } }, 'Compare transports'), this.intro),
+        h('div', null, h('h1', { attrs: { id: 'compare-title' } }, 'Compare transports'), this.intro, whereField),
         h(
           'div',
           'compare-controls',
@@ -92,25 +123,80 @@ export class CompareView {
     );
   }
 
-  /** Joins `room` four times (called when the view is shown). */
-  async start(room: string): Promise<void> {
+  /**
+   * Joins four times (called when the view is shown, `chatRoom` being the chat's room): the
+   * room of its own unless the user chose the chat's room.
+   */
+  async start(chatRoom: string): Promise<void> {
     await this.stop();
+    const generation = this.generation;
+    this.chatRoom = chatRoom;
+    this.renderWhere();
+    const room = this.where === 'chat' ? chatRoom : await this.makeOwnRoom();
+    if (generation !== this.generation) return;
+    if (room === undefined) {
+      replaceChildren(this.grid);
+      return;
+    }
     this.room = room;
-    replaceChildren(this.intro, 'Room ', h('strong', null, `#${room}`), ', joined four times: once per transport, each with its own client. Send a message and watch it arrive in each pane.');
+    replaceChildren(
+      this.intro,
+      'Room ',
+      h('strong', null, `#${room}`),
+      this.where === 'chat'
+        ? ', the room you are in, joined four times: once per transport, each with its own client. Its members see these four clients and what you send here.'
+        : `, a room of its own, joined four times: once per transport, each with its own client. The people of #${chatRoom} see none of it. Send a message and watch it arrive in each pane.`,
+    );
     this.panes = TRANSPORTS.map((t) => this.makePane(t));
     replaceChildren(this.grid, ...this.panes.map((p) => p.element));
     this.tick = window.setInterval(() => this.render(), 500);
     await Promise.all(this.panes.map((p) => p.start()));
   }
 
+  /** Makes the room of its own (once: PUT is idempotent, but a page needs it made only once); undefined, said on screen, when refused. */
+  private async makeOwnRoom(): Promise<string | undefined> {
+    if (this.ownRoomMade) return this.ownRoom;
+    replaceChildren(this.intro, 'Making a room of its own, ', h('strong', null, `#${this.ownRoom}`), '…');
+    try {
+      await createRoom(this.ownRoom);
+      this.ownRoomMade = true;
+      return this.ownRoom;
+    } catch (err) {
+      // A token without the `create` right: nothing joins until the user chooses the chat's room.
+      replaceChildren(this.intro, `Compare could not make a room of its own (${err instanceof Error ? err.message : String(err)}). Choose “${this.whereText('chat')}” to compare there.`);
+      return undefined;
+    }
+  }
+
+  private async setWhere(where: CompareWhere): Promise<void> {
+    if (where === this.where) return;
+    this.where = where;
+    await this.start(this.chatRoom);
+  }
+
+  private renderWhere(): void {
+    for (const where of ['own', 'chat'] as const) {
+      this.whereInputs[where].checked = where === this.where;
+      this.whereLabels[where].textContent = this.whereText(where);
+    }
+  }
+
+  private whereText(where: CompareWhere): string {
+    return where === 'own' ? `A room of its own, #${this.ownRoom} (the people of #${this.chatRoom} see nothing)` : `This room, #${this.chatRoom} (its members see the four clients and your messages)`;
+  }
+
   /** New credentials (a token, a renewal, another user): panes that are up join again with them. */
   async credentialsChanged(identity: CompareViewOptions): Promise<void> {
     this.options = { ...identity };
-    if (this.panes.length) await this.start(this.room);
+    // Another user may not have the rights of the last: the room of its own is made again.
+    this.ownRoomMade = false;
+    if (this.panes.length) await this.start(this.chatRoom);
   }
 
   /** Leaves (called when the view is hidden). */
   async stop(): Promise<void> {
+    this.generation++;
+    this.room = '';
     window.clearInterval(this.tick);
     this.setAuto(false);
     const panes = this.panes;

@@ -83,6 +83,20 @@ export const storage = {
     write('pollIntervalMs', String(value));
   },
 
+  /**
+   * Compare's room of its own in this browser, `compare-<random>`: one per browser rather than
+   * per visit, so the rooms it makes (listed to everyone, never deleted but by an admin) do not
+   * pile up.
+   */
+  get compareRoom(): string {
+    let room = read('compareRoom');
+    if (!room || !/^compare-[a-z0-9]{8}$/.test(room)) {
+      room = `compare-${randomToken(8)}`;
+      write('compareRoom', room);
+    }
+    return room;
+  },
+
   get room(): string | undefined {
     return read('room');
   },
