@@ -1,6 +1,7 @@
 /**
  * `npm start`, as the README says to run the server, stops cleanly on SIGTERM (a service
- * manager's stop): the Node process drains and exits, none is left behind.
+ * manager's stop) and on Ctrl-C (SIGINT to the whole process group, which node gets twice: from
+ * the terminal and forwarded by npm): the Node process drains and exits, none is left behind.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -28,6 +29,35 @@ describe('npm start', () => {
     await waitFor(() => out.includes('shut down'), 5000, 'the server to log its shutdown').catch(() => {
       throw new Error(`the server did not log its shutdown; it wrote:\n${out.slice(-2000)}`);
     });
+  });
+});
+
+describe('npm start, Ctrl-C', () => {
+  it('SIGINT to the process group (npm and node get it; npm forwards its own): the server finishes its shutdown', { timeout: 30_000 }, async () => {
+    assert.ok(existsSync('dist/src/cli/index.js'), 'built first (npm test builds)');
+    // Its own process group, as a terminal's foreground job: npm leads it.
+    const child = spawn('npm', ['start', '--silent', '--', '--port', '0', '--store', 'memory', '--drain-delay-ms', '300'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_FORMAT: 'json' }, detached: true });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      await waitFor(() => out.includes('Switchboard listening'), 20_000, 'the server to listen');
+      const pid = (JSON.parse(out.split('\n').find((l) => l.includes('Switchboard listening'))!) as { pid: number }).pid;
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      process.kill(-child.pid!, 'SIGINT');
+      await exited;
+      await waitFor(() => !alive(pid), 10_000, `server process ${pid} to exit`);
+      await waitFor(() => out.includes('"shut down"'), 5000, 'the server to log its shutdown').catch(() => {
+        throw new Error(`the server did not finish its shutdown; it wrote:\n${out.slice(-2000)}`);
+      });
+      assert.ok(!out.includes('exiting at once'), out.slice(-2000));
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
   });
 });
 

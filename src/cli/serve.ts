@@ -1,5 +1,6 @@
 import { Command, Option, type CommanderError } from 'commander';
 import type { ServerConfig } from '../server/config.js';
+import { handleShutdownSignals } from '../server/shutdown-signals.js';
 import { OPTION_LIST, OptionError, defaultShown, flagSpec, helpText, readConfigFile, resolveConfig, type ConfigSources, type OptionKey } from '../server/options.js';
 
 /** Ends `serve` over a usage or configuration error: one line on stderr, exit code 2. */
@@ -60,7 +61,11 @@ export function serveCommand(): Command {
       fail((err as Error).message);
     }
     const running = server;
+    let stopping = false;
+    // Once: a worker may get the primary's drain order and the terminal's SIGINT both.
     const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
       running.context.logger.info({ signal }, 'signal received');
       const force = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 5000);
       force.unref();
@@ -68,8 +73,7 @@ export function serveCommand(): Command {
     };
     // Before listening: once "listening" is logged a service manager may stop the server at any
     // moment, and a signal that comes before its handler kills the process without a shutdown.
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    handleShutdownSignals({ logger: running.context.logger, shutdown: stop, exit: (code) => process.exit(code) });
     worker?.onDrain(() => stop('drain'));
     worker?.onUnlisten(() => {
       running.context.logger.info('taking no new connection: a new worker does (rolling restart)');

@@ -11,6 +11,7 @@ import type { ServerConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { MemoryPresenceStore } from '../presence/memory-presence-store.js';
 import { DEFAULT_V8_FLAGS, SMALL_HEAP_V8_FLAGS, missingFlags } from '../v8-flags.js';
+import { handleShutdownSignals } from '../shutdown-signals.js';
 import { WORKER_ENV, nodePort, type ToWorker } from './ipc-protocol.js';
 import { BatchingPort, batchOf } from './batching-port.js';
 import { PrimaryServices } from './primary-services.js';
@@ -70,9 +71,8 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
     })();
     return stopping;
   }
-  // `on`, not `once`: Ctrl-C reaches the primary twice under npm (from the terminal, and forwarded by npm).
-  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
-  process.on('SIGINT', () => void shutdown('SIGINT', 0));
+  // Ctrl-C reaches the primary twice under npm (from the terminal, and forwarded by npm): the repeat is not fatal.
+  handleShutdownSignals({ logger, shutdown: (signal) => void shutdown(signal, 0), exit: (code) => process.exit(code) });
   let started = false;
   // SIGHUP replaces the workers one at a time (ignored until they all started, and while stopping).
   process.on('SIGHUP', () => {
