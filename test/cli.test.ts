@@ -350,20 +350,21 @@ describe('switchboard CLI', () => {
     for (const r of [badToken, badTokenTail, badTokenChat, noToken]) assertOneLineError(r, /UNAUTHORIZED/);
     assert.equal(goodToken.code, 0, goodToken.stderr);
     assert.match(goodToken.stdout, /^\d+\n$/);
-    assertOneLineError(badTransport, /argument 'carrier-pigeon' is invalid/);
+    assertOneLineError(badTransport, /--transport: "carrier-pigeon" is not valid, expected one of /);
     assert.equal(badTransport.code, 2);
   });
 
   it('usage mistakes of chat, send, tail, token and the command itself: one line, exit 2 (as serve); --help exits 0', { timeout: 40_000 }, async () => {
     const cases: [string[], RegExp][] = [
       [['send', '--bogus', 'hi'], /unknown option '--bogus'/],
-      [['send', '--timeout', 'soon', 'hi'], /--timeout <ms>.*'soon' is invalid/],
+      [['send', '--timeout', 'soon', 'hi'], /^switchboard: --timeout: "soon" is not valid, expected a whole number, 1 or more$/],
       [['send', '--url'], /--url <url>' argument missing/],
-      [['tail', '--history', 'lots'], /--history <n>.*'lots' is invalid/],
-      [['tail', '--transport', 'pigeon'], /'pigeon' is invalid/],
+      [['tail', '--history', 'lots'], /^switchboard: --history: "lots" is not valid, expected a whole number, 0 or more$/],
+      [['tail', '--history', '-1'], /^switchboard: --history: "-1" is not valid, expected a whole number, 0 or more$/],
+      [['tail', '--transport', 'pigeon'], /--transport: "pigeon" is not valid, expected one of /],
       [['tail', 'extra'], /too many arguments/],
       [['chat', 'extra'], /too many arguments/],
-      [['chat', '--history', '-1'], /--history <n>.*'-1' is invalid/],
+      [['chat', '--history', '-1'], /^switchboard: --history: "-1" is not valid, expected a whole number, 0 or more$/],
       [['chat', '--nope'], /unknown option '--nope'/],
       [['token', '--sub'], /--sub <id>' argument missing/],
       [['token', '--sub', 'ann', '--room', 'lobby:fly', '--secret', 's'], /unknown right "fly"/],

@@ -172,12 +172,16 @@ describe('options createSwitchboard checks as serve checks its flags', () => {
         return true;
       });
     };
-    refuses({ rateLimitPerSecond: -1 }, 'invalid createSwitchboard option rateLimitPerSecond: -1 (expected a whole number from 1 to 1000000)');
-    refuses({ maxConnections: '10' }, 'invalid createSwitchboard option maxConnections: "10" (expected a whole number from 1 to 10000000)');
+    refuses({ rateLimitPerSecond: -1 }, 'createSwitchboard option rateLimitPerSecond: -1 is not valid, expected a whole number from 1 to 1000000');
+    refuses({ maxConnections: '10' }, 'createSwitchboard option maxConnections: "10" is not valid, expected a whole number from 1 to 10000000');
     refuses({ jwtSecert: 'not-the-secret' }, 'unknown createSwitchboard option "jwtSecert" (did you mean "jwtSecret"?)');
     refuses({ jwtSecret: 'shh-it-is-a-secret-of-32-bytes!!', devLogin: true, jwtSecret_: 1 }, /^unknown createSwitchboard option "jwtSecret_"/);
     refuses({ devLogin: true }, /^--dev-login needs --jwt-secret .* from createSwitchboard option devLogin$/);
-    refuses({ jwtSecret: 'short' }, /^invalid createSwitchboard option jwtSecret: \(hidden\) \(5 bytes, expected at least 32 /);
+    refuses({ jwtSecret: 'short' }, /^createSwitchboard option jwtSecret: \(hidden\) is not valid: 5 bytes, expected at least 32 /);
+    // path is not in the options table, and is checked the same way.
+    refuses({ path: 'chat' }, 'createSwitchboard option path: "chat" is not valid, expected a URL path that starts with / (as "/chat")');
+    refuses({ path: '/chat room' }, /^createSwitchboard option path: "\/chat room" is not valid/);
+    refuses({ path: 5 }, /^createSwitchboard option path: 5 is not valid/);
   });
 
   it('takes a key whose value is undefined as left out: the default applies (port: process.env.PORT with no such variable)', async () => {

@@ -171,7 +171,7 @@ describe('metrics options', () => {
 
   it('refuse a metrics port with metrics off, or on the main port', () => {
     assert.throws(() => configFromEnv({ METRICS_PORT: '9464', METRICS: 'false' }), /--metrics-port \(from env METRICS_PORT\).*--no-metrics \(from env METRICS\)/);
-    assert.throws(() => resolveConfig({ flags: { port: '9464', metricsPort: '9464' } }), /--metrics-port \(9464, from flag --metrics-port\) must differ from --port/);
+    assert.throws(() => resolveConfig({ flags: { port: '9464', metricsPort: '9464' } }), /--metrics-port \(9464, from the command line\) must differ from --port/);
     assert.equal(resolveConfig({ flags: { port: '0', metricsPort: '0' } }).metricsPort, 0, 'any free port, twice');
   });
 

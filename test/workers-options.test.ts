@@ -17,13 +17,13 @@ describe('--workers', () => {
   });
 
   it('refuses anything else, naming the option and where it came from', () => {
-    refused(() => resolveConfig({ flags: { workers: '0' } }), /^invalid --workers from flag --workers: "0" \(expected auto or a whole number from 1 to 256\)$/);
-    refused(() => resolveConfig({ env: { WORKERS: 'many' } }), /^invalid --workers from env WORKERS: "many" \(expected auto/);
-    refused(() => resolveConfig({ file: { name: 'c.json', values: { workers: 2.5 } } }), /^invalid --workers from file c\.json \(key "workers"\)/);
+    refused(() => resolveConfig({ flags: { workers: '0' } }), /^--workers: "0" is not valid, expected auto or a whole number from 1 to 256$/);
+    refused(() => resolveConfig({ env: { WORKERS: 'many' } }), /^--workers \(env WORKERS\): "many" is not valid, expected auto/);
+    refused(() => resolveConfig({ file: { name: 'c.json', values: { workers: 2.5 } } }), /^--workers \(file c\.json, key "workers"\): 2\.5 is not valid/);
   });
 
   it('past 1, refuses the memory store (each worker would keep its own log), naming both options', () => {
-    refused(() => resolveConfig({ flags: { workers: '2', store: 'memory' } }), /--workers 2 \(from flag --workers\) needs a store the workers share: --store memory \(from flag --store\)/);
+    refused(() => resolveConfig({ flags: { workers: '2', store: 'memory' } }), /--workers 2 \(from the command line\) needs a store the workers share: --store memory \(from the command line\)/);
     refused(() => resolveConfig({ env: { WORKERS: 'auto', STORE: 'memory' } }), /\(from env WORKERS\).*--store memory \(from env STORE\)/);
     assert.equal(resolveConfig({ flags: { workers: '2' } }).store, 'sqlite');
     assert.equal(resolveConfig({ flags: { workers: '1', store: 'memory' } }).store, 'memory');
@@ -36,6 +36,6 @@ describe('--worker-accept', () => {
     assert.equal(resolveConfig({ flags: { workerAccept: 'shared' } }).workerAccept, 'shared');
     assert.equal(resolveConfig({ env: { WORKER_ACCEPT: 'shared' } }).workerAccept, 'shared');
     assert.equal(resolveConfig({ file: { name: 'c.json', values: { workerAccept: 'shared' } } }).workerAccept, 'shared');
-    refused(() => resolveConfig({ flags: { workerAccept: 'none' } }), /^invalid --worker-accept from flag --worker-accept: "none" \(expected `?primary`? or `?shared`?\)$/);
+    refused(() => resolveConfig({ flags: { workerAccept: 'none' } }), /^--worker-accept: "none" is not valid, expected `?primary`? or `?shared`?$/);
   });
 });

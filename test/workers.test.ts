@@ -296,7 +296,7 @@ describe('--workers and the memory store', () => {
   it('are refused together, with one line naming both options (exit 2)', { skip: built ? false : 'run `npm run build` first' }, () => {
     const r = spawnSync(process.execPath, ['dist/src/cli/index.js', 'serve', '--workers', '2', '--store', 'memory'], { encoding: 'utf8', env: { ...process.env, WORKERS: '' } });
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /--workers 2 \(from flag --workers\).*--store memory \(from flag --store\)/);
+    assert.match(r.stderr, /--workers 2 \(from the command line\).*--store memory \(from the command line\)/);
   });
 });
 

@@ -521,7 +521,7 @@ export interface ConfigSources {
 const isSwitch = (o: OptionRow): boolean => o.value.placeholder === undefined;
 
 function where(o: OptionRow, source: OptionSource, fileName?: string): string {
-  if (source === 'flag') return `flag ${o.flag}`;
+  if (source === 'flag') return 'the command line';
   if (source === 'env') return `env ${o.env}`;
   if (source === 'file') return `file ${fileName} (key "${o.key}")`;
   if (source === 'options') return `createSwitchboard option ${o.key}`;
@@ -538,14 +538,23 @@ function shown(o: OptionRow, raw: unknown): string {
 function parseOne(o: OptionRow, raw: unknown, source: 'flag' | 'env' | 'file' | 'options', fileName?: string): unknown {
   if (source === 'flag' && typeof raw === 'boolean') {
     if (isSwitch(o)) return raw;
-    throw new OptionError(`invalid ${o.flag} from flag: a value is required (${o.value.allowed})`);
+    throw new OptionError(`${o.flag} needs a value: ${o.value.allowed}`);
   }
   const schema = source === 'file' || source === 'options' ? o.value.json : o.value.text;
   const r = schema.safeParse(raw);
   if (r.success) return r.data;
-  const message = r.error.issues[0]?.message ?? o.value.allowed;
-  if (source === 'options') throw new OptionError(`invalid createSwitchboard option ${o.key}: ${shown(o, raw)} (${message})`);
-  throw new OptionError(`invalid ${o.flag} from ${where(o, source, fileName)}: ${shown(o, raw)} (${message})`);
+  throw new OptionError(refusal(o, raw, r.error.issues[0]?.message ?? o.value.allowed, source, fileName));
+}
+
+/**
+ * A refused value, in one sentence that names the option once, as its user gave it
+ * (`--port: "abc" is not valid, expected a whole number from 0 to 65535`, `--port (env PORT): ...`,
+ * `createSwitchboard option port: ...`); a secret's value shows as `(hidden)`.
+ */
+function refusal(o: OptionRow, raw: unknown, message: string, source: 'flag' | 'env' | 'file' | 'options', fileName?: string): string {
+  const subject =
+    source === 'options' ? `createSwitchboard option ${o.key}` : source === 'flag' ? o.flag : source === 'env' ? `${o.flag} (env ${o.env})` : `${o.flag} (file ${fileName}, key "${o.key}")`;
+  return `${subject}: ${shown(o, raw)} is not valid${message.startsWith('expected ') ? ', ' : ': '}${message}`;
 }
 
 /** Edit distance of two short strings (insertions, deletions, substitutions). */

@@ -34,7 +34,7 @@ import { registerDevLogin } from './transports/dev-login.js';
 import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { resolveConfig } from './options.js';
+import { OptionError, resolveConfig } from './options.js';
 import { answerMetrics, createMetricsServer, listenMetrics } from './metrics-endpoint.js';
 import { MemoryPresenceStore } from './presence/memory-presence-store.js';
 import type { PresenceStore } from './presence/presence-store.js';
@@ -182,11 +182,13 @@ async function opening<T>(what: string, work: Promise<T>): Promise<T> {
   }
 }
 
-/** `/chat/` → `/chat`; '' and `/` → ''. */
-function normalizePath(path: string): string {
+/** `/chat/` → `/chat`; '' and `/` → ''. OptionError naming `path` otherwise, as the other options. */
+function normalizePath(path: unknown): string {
+  const refused = (): OptionError => new OptionError(`createSwitchboard option path: ${JSON.stringify(path) ?? String(path)} is not valid, expected a URL path that starts with / (as "/chat")`);
+  if (typeof path !== 'string') throw refused();
   const trimmed = path.replace(/\/+$/, '');
   if (trimmed === '') return '';
-  if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(trimmed)) throw new Error(`path must start with / and be a URL path: ${JSON.stringify(path)}`);
+  if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(trimmed)) throw refused();
   return trimmed;
 }
 
