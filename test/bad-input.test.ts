@@ -420,3 +420,47 @@ describe('bad input gets a clear error and loses nothing', () => {
     assert.equal(room.headers.allow, 'GET, HEAD, PUT, DELETE, OPTIONS');
   });
 });
+
+describe('JSON bodies: their size and charset', () => {
+  let s: Started;
+  before(async () => {
+    s = await startServer({ maxMessageBytes: 1024 });
+    await request(`${s.url}/api/rooms/bad`, { method: 'PUT' });
+    await postJson(`${s.url}/api/rooms/bad/messages`, { text: 'to edit' });
+  });
+  after(async () => s.server.close());
+
+  it('a body over the limit of one message (6 × --max-message-bytes + 4 KiB) is refused in terms of --max-message-bytes, on every route that takes a message', async () => {
+    const body = JSON.stringify({ text: 'x'.repeat(20_000) });
+    const expected = 'a message is at most 1024 bytes (--max-message-bytes); this body is over the 10240 bytes allowed for one';
+    for (const [method, path] of [['POST', '/api/rooms/bad/messages'], ['PATCH', '/api/rooms/bad/messages/1'], ['POST', '/update']] as const) {
+      const r = await request(`${s.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body });
+      assert.equal(r.status, 413, `${method} ${path}`);
+      const answer = r.json() as { code: string; message: string };
+      assert.equal(answer.code, 'MESSAGE_TOO_LARGE', `${method} ${path}`);
+      assert.ok(answer.message.includes(expected), `${method} ${path}: ${answer.message}`);
+    }
+  });
+
+  it('a JSON body declared in a charset other than UTF-8 is 415 on every JSON route; utf-8 (any case, quoted) or no charset is read', async () => {
+    const routes: [string, string, string][] = [
+      ['POST', '/api/rooms/bad/messages', '{"text":"caf\u00e9"}'],
+      ['PUT', '/api/rooms/bad/read', '{"seq":1}'],
+      ['POST', '/api/rooms/bad/typing', '{}'],
+      ['POST', '/update', '{"text":"caf\u00e9"}'],
+    ];
+    for (const [method, path, body] of routes) {
+      for (const type of ['application/json; charset=latin1', 'application/json;charset=ISO-8859-1', 'application/json; charset="utf-16"']) {
+        const r = await request(`${s.url}${path}`, { method, headers: { 'content-type': type }, body });
+        assert.equal(r.status, 415, `${method} ${path} with ${type}`);
+        const answer = r.json() as { code: string; message: string };
+        assert.equal(answer.code, 'UNSUPPORTED_MEDIA_TYPE', `${method} ${path} with ${type}`);
+        assert.match(answer.message, /send the JSON in UTF-8/, `${method} ${path} with ${type}`);
+      }
+    }
+    for (const type of ['application/json; charset=UTF-8', 'application/json; charset="utf-8"', 'application/json']) {
+      const r = await request(`${s.url}/api/rooms/bad/messages`, { method: 'POST', headers: { 'content-type': type }, body: '{"text":"caf\u00e9"}' });
+      assert.equal(r.status, 201, `with ${type}: ${r.body}`);
+    }
+  });
+});

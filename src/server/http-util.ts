@@ -234,23 +234,46 @@ export function maxBodyBytes(maxMessageBytes: number): number {
   return maxMessageBytes * 6 + 4096;
 }
 
+/** A body limit and the words of its refusal (MESSAGE_TOO_LARGE). */
+export interface BodyLimit {
+  bytes: number;
+  tooLarge: string;
+}
+
+/**
+ * The limit of a body that carries one message (maxBodyBytes), refused in terms of the limit its
+ * user set and sees everywhere (`--max-message-bytes`), not only of the derived one: every route
+ * that takes a message's body uses this, so they all say the same.
+ */
+export function messageBodyLimit(maxMessageBytes: number): BodyLimit {
+  const bytes = maxBodyBytes(maxMessageBytes);
+  return { bytes, tooLarge: `a message is at most ${maxMessageBytes} bytes (--max-message-bytes); this body is over the ${bytes} bytes allowed for one` };
+}
+
 /**
  * Reads a JSON body: declared as JSON (UNSUPPORTED_MEDIA_TYPE otherwise: a cross-site form can
- * send text/plain without a CORS preflight, never application/json), at most `limit` bytes
+ * send text/plain without a CORS preflight, never application/json) in UTF-8 (a charset other than
+ * utf-8 is UNSUPPORTED_MEDIA_TYPE too), at most `limit` bytes
  * (MESSAGE_TOO_LARGE past it, without reading the rest into memory), valid UTF-8 (INVALID_UTF8),
  * valid JSON (BAD_JSON), after a byte order mark if there is one. raw-body does the reading.
  */
-export async function readJsonBody(req: HttpRequest, limit: number): Promise<unknown> {
+export async function readJsonBody(req: HttpRequest, limit: number | BodyLimit): Promise<unknown> {
+  const { bytes, tooLarge } = typeof limit === 'number' ? { bytes: limit, tooLarge: `the body is over ${limit} bytes` } : limit;
   if (!isJsonType(req.headers['content-type'])) {
     throw new SwitchboardError('UNSUPPORTED_MEDIA_TYPE', `got ${JSON.stringify((req.headers['content-type'] ?? 'none').slice(0, 60))}: send Content-Type: application/json`);
+  }
+  const charset = charsetOf(req.headers['content-type']!);
+  // The body is decoded as UTF-8 (RFC 8259, 8.1): another declared charset would be read wrong, silently.
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new SwitchboardError('UNSUPPORTED_MEDIA_TYPE', `got charset ${JSON.stringify(charset.slice(0, 40))}: send the JSON in UTF-8 (charset=utf-8, or no charset)`);
   }
   let raw: Buffer;
   try {
     const body: Readable = req; // both kinds are Readables; raw-body's declared type is narrower than what it reads
-    raw = await getRawBody(body, { limit, length: req.headers['content-length'] });
+    raw = await getRawBody(body, { limit: bytes, length: req.headers['content-length'] });
   } catch (err) {
     const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') throw new SwitchboardError('MESSAGE_TOO_LARGE', `the body is over ${limit} bytes`);
+    if (type === 'entity.too.large') throw new SwitchboardError('MESSAGE_TOO_LARGE', tooLarge);
     throw new SwitchboardError('BAD_REQUEST', (err as Error).message);
   }
   if (!isUtf8(raw)) throw new SwitchboardError('INVALID_UTF8');
@@ -270,6 +293,16 @@ export function isJsonType(header: string | undefined): boolean {
   if (header === undefined) return false;
   const type = header.split(';')[0]!.trim().toLowerCase();
   return type === 'application/json' || JSON_SUFFIX.test(type);
+}
+
+/** The `charset` parameter of a Content-Type, lower-cased and unquoted; undefined without one. */
+export function charsetOf(header: string): string | undefined {
+  for (const param of header.split(';').slice(1)) {
+    const eq = param.indexOf('=');
+    if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    return param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+  }
+  return undefined;
 }
 
 /** UTF-8 length of a string, without allocating a buffer. */

@@ -3,7 +3,7 @@ import { SwitchboardError } from '../../protocol/errors.js';
 import { deleteBody, editBody, publishBody, reactBody, readBody, searchQuery } from '../../protocol/schemas.js';
 import type { ZodType } from 'zod';
 import type { ServerContext } from '../context.js';
-import { maxBodyBytes, readJsonBody, sendJson, type HttpRequest, type RequestUrl } from '../http-util.js';
+import { messageBodyLimit, readJsonBody, sendJson, type HttpRequest, type RequestUrl } from '../http-util.js';
 import type { Router } from '../router.js';
 import { requestSession } from './request-session.js';
 
@@ -76,7 +76,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
   });
 
   router.on('POST', '/api/rooms/:room/messages', async (req, res, params, url) => {
-    const { text, data, event, clientId, name, member, connectionId, replyTo } = parse(publishBody, await readJsonBody(req, maxBodyBytes(config.maxMessageBytes)));
+    const { text, data, event, clientId, name, member, connectionId, replyTo } = parse(publishBody, await readJsonBody(req, messageBodyLimit(config.maxMessageBytes)));
     // The body names the sender on an open server (and for the server API: on behalf of whom).
     const session = await requestSession(ctx, req, url, 'http', { name, member, connection: connectionId }, true);
     const ack = await session.publish(params.room!, { text, data, event, clientId, replyTo, onBehalfOf: { name, member } });
@@ -86,7 +86,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
   /** Edits a message (its author, or a room admin): 201 with the ack of the `edit` entry (200: a duplicate). */
   router.on('PATCH', '/api/rooms/:room/messages/:seq', async (req, res, params, url) => {
     const seq = seqParam(params.seq!);
-    const body = parse(editBody, await readJsonBody(req, maxBodyBytes(config.maxMessageBytes)));
+    const body = parse(editBody, await readJsonBody(req, messageBodyLimit(config.maxMessageBytes)));
     const session = await requestSession(ctx, req, url, 'http', undefined, true);
     const ack = await session.edit(params.room!, seq, body.text, body.clientId);
     sendJson(res, ack.duplicate ? 200 : 201, ack);

@@ -7,7 +7,7 @@ import { SEED_SSE, seedJson, seedMessage, seedShows } from '../codecs.js';
 import type { ServerContext } from '../context.js';
 import type { ConnectionRegistry } from '../connection-registry.js';
 import { readCookies } from '../cookie-reader.js';
-import { closeAfter, headOnly, maxBodyBytes, readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
+import { closeAfter, headOnly, messageBodyLimit, readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
 import type { PollReply } from '../hub.js';
 import { COMMON_HEADERS, type Handler, type Router } from '../router.js';
 import type { Session } from '../session/session.js';
@@ -80,7 +80,7 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   });
 
   router.on('POST', '/update', async (req, res, _params, url) => {
-    const body = await readJsonBody(req, maxBodyBytes(config.maxMessageBytes));
+    const body = await readJsonBody(req, messageBodyLimit(config.maxMessageBytes));
     const text = (body as { text?: unknown } | null)?.text;
     if (typeof text !== 'string' || text === '') throw new SwitchboardError('TEXT_REQUIRED');
     const session = await requestSession(ctx, req, url, 'seed', {}, true);
