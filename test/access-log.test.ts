@@ -3,8 +3,10 @@
  * open and close, naming the transport and the member, never the query string (tokens).
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
+import { createSwitchboard } from '../src/server/server.js';
 import { SseProbe, WsProbe, postJson, request, startServer, waitFor } from './helpers.js';
 
 describe('access log', () => {
@@ -37,6 +39,28 @@ describe('access log', () => {
       assert.ok(!JSON.stringify(lines).includes('secret-in-query'), 'no token from a query string in the log');
     } finally {
       await s.server.close();
+    }
+  });
+
+  it('under a path (attach at /chat), a line shows the path the client asked for, mount included, without the query', { timeout: 10_000 }, async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+    const sb = createSwitchboard({ path: '/chat', store: 'memory', logger });
+    await sb.start();
+    const server = http.createServer((_req, res) => res.writeHead(404).end());
+    sb.attach(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      await postJson(`${url}/chat/api/rooms/lobby/messages`, { text: 'hi', member: 'ann', name: 'Ann' });
+      await request(`${url}/chat/switchboard-client.js?token=secret-in-query`);
+      await waitFor(() => lines.filter((l) => l.msg === 'request').length >= 2);
+      const paths = lines.filter((l) => l.msg === 'request').map((l) => l.path);
+      assert.deepEqual(paths, ['/chat/api/rooms/lobby/messages', '/chat/switchboard-client.js']);
+      assert.ok(!JSON.stringify(lines).includes('secret-in-query'), 'no token from a query string in the log');
+    } finally {
+      await sb.close();
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 });

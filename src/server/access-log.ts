@@ -12,6 +12,17 @@ const who = new WeakMap<HttpRequest, Who>();
 /** True once a request got a line: until then (logging below `info`) noting looks nothing up. */
 let noting = false;
 
+/** The URL of a request as its client asked for it, where a mount under a path rewrote req.url. */
+const asked = new WeakMap<HttpRequest, string>();
+
+/**
+ * Notes the URL of a request before a mount (`path: '/chat'`) takes its prefix off req.url: its
+ * access-log line shows the path the client asked for (`/chat/switchboard-client.js`).
+ */
+export function noteAskedUrl(req: HttpRequest, url: string): void {
+  asked.set(req, url);
+}
+
 /** Notes who made a request (called by the handshake), so its access-log line names them. */
 export function noteWho(req: HttpRequest, member: string, transport?: string): void {
   if (!noting) return;
@@ -30,7 +41,7 @@ export function noteTransport(req: HttpRequest, transport: string): void {
 
 /**
  * One `info` line per HTTP request when its answer is done (an SSE stream or a held poll: when
- * it ends): method, path (never the query, which may hold a token), status, duration, bytes
+ * it ends): method, path as the client asked for it (never the query, which may hold a token), status, duration, bytes
  * sent, and who, when the handshake knew. Readable on a terminal (pino-pretty), JSON otherwise.
  * An HTTP/2 request is one stream of a shared connection, whose byte count is the connection's:
  * its line says `http: 2` instead of `bytes`.
@@ -49,7 +60,7 @@ export function logAccess(logger: Logger, req: HttpRequest, res: HttpResponse): 
     logger.info(
       {
         method: req.method,
-        path: (req.url ?? '/').split('?')[0]!.slice(0, 200),
+        path: (asked.get(req) ?? req.url ?? '/').split('?')[0]!.slice(0, 200),
         status: res.headersSent ? res.statusCode : 0,
         ms: Math.round(performance.now() - started),
         ...(h1Socket ? { bytes: Math.max(0, h1Socket.bytesWritten - before) } : { http: 2 }),

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import sirv from 'sirv';
 import { DEFAULT_ROOM } from '../protocol/constants.js';
+import { noteAskedUrl } from './access-log.js';
 import { SwitchboardError } from '../protocol/errors.js';
 import type { Ack, HistoryPage, JsonValue, PresenceMember, RoomInfo } from '../protocol/types.js';
 import type { Broker } from './broker/broker.js';
@@ -446,6 +447,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     const url = req.url ?? '/';
     if (url !== prefix && !url.startsWith(`${prefix}/`) && !url.startsWith(`${prefix}?`)) return false;
     const rest = url.slice(prefix.length);
+    noteAskedUrl(req, url);
     req.url = rest.startsWith('/') ? rest : `/${rest}`;
     return true;
   }
