@@ -22,8 +22,8 @@ export default defineConfig({
       formats: ['es'],
       fileName: 'switchboard-client',
     },
-    // One file: the stub that stands in for `ws` is inlined, not left as a chunk beside it.
+    // One file (`codeSplitting: false`, what rolldown's deprecated `inlineDynamicImports` was): the stub that stands in for `ws` is inlined, not left as a chunk beside it.
     // Minified (lib builds are not by default): the budget is min+gzip, see test/packaging.test.ts.
-    rolldownOptions: { output: { inlineDynamicImports: true, minify: true } },
+    rolldownOptions: { output: { codeSplitting: false, minify: true } },
   },
 });

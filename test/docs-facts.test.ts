@@ -5,7 +5,7 @@
  * - wherever the docs pair a flag with its environment variable (`--flag` (`ENV`)), that is the pair of src/server/options.ts;
  * - operations.md's "Where each option lives" lists every option of `serve` once, and its metrics table every `command` a session counts;
  * - client.md's table of connect options gives the SDK's defaults (src/client/options.ts);
- * - client.md's size of the browser build is that of the build (within 1 kB, or 3% of it), when built.
+ * - client.md's size of the browser build is that of the build (within 1 kB, or 3% of it), when built; README.md's is client.md's.
  * The examples of the docs are run by test/docs-examples.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -141,5 +141,9 @@ describe('docs name what the code has', () => {
     for (const [claimed, actual, what] of [[Number(m[1]), kB(body.length), 'minified'], [Number(m[2]), kB(gzipSync(body).length), 'gzipped']] as const) {
       assert.ok(Math.abs(actual - claimed) <= Math.max(1, claimed * 0.03), `docs/client.md says about ${claimed} kB ${what}; the build is ${actual.toFixed(1)} kB`);
     }
+    // The README says it too, gzipped: the same figure as client.md's.
+    const readme = /(\d+) kB gzipped\s+browser build/.exec(read('README.md'));
+    assert.ok(readme, 'README.md gives the gzipped size of the browser build');
+    assert.equal(readme[1], m[2], `README.md says ${readme[1]} kB gzipped, docs/client.md ${m[2]} kB`);
   });
 });
