@@ -170,3 +170,11 @@ export function useHarness(options: SwitchboardOptions = {}): SuiteHarness {
     },
   };
 }
+
+/**
+ * Lets a function with inner named functions run in the page: tsx (esbuild, keepNames) wraps
+ * each in `__name(fn, "name")`, a helper that exists in Node only.
+ */
+export async function keepNames(page: Page): Promise<void> {
+  await page.evaluate('globalThis.__name ??= (fn) => fn');
+}

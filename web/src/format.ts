@@ -1,4 +1,5 @@
 import type { TransportName } from 'switchboard-client';
+import { parseHex, readableLightness } from './contrast.js';
 
 /** What users see for each transport (the Transport picker's choices). */
 export const TRANSPORT_LABELS: Record<TransportName, string> = {
@@ -73,6 +74,35 @@ export function hueOf(id: string): number {
   let hash = 0;
   for (let i = 0; i < id.length; i++) hash = (hash * 31 + id.charCodeAt(i)) | 0;
   return Math.abs(hash) % 360;
+}
+
+/**
+ * How a name is drawn in each theme: its hue's colour at this saturation and lightness, made
+ * darker (light theme) or lighter (dark theme) where the hue needs it to reach WCAG AA on the
+ * backdrops a name sits on. The backdrops are styles.css's --other-bubble (a message) and --bg
+ * (a deleted message has no bubble) of each theme; the e2e test "sender colours" measures the
+ * real ones, so a change of those tokens that breaks the contrast fails it.
+ */
+const NAME_THEMES = {
+  light: { saturation: 55, lightness: 38, backdrops: ['#ffffff', '#f6f7f9'].map(parseHex) },
+  dark: { saturation: 75, lightness: 75, backdrops: ['#1d222c', '#0e1016'].map(parseHex) },
+};
+
+const nameStyles = new Map<number, string>();
+
+/**
+ * Inline custom properties for a sender's name (`--name-light`, `--name-dark`; styles.css picks
+ * one per theme): readable in both, whatever the id. Computed once per hue (360 at most).
+ */
+export function nameColourStyle(id: string): string {
+  const hue = hueOf(id);
+  let style = nameStyles.get(hue);
+  if (style === undefined) {
+    const colour = ({ saturation, lightness, backdrops }: (typeof NAME_THEMES)['light']): string => `hsl(${hue} ${saturation}% ${readableLightness(hue, saturation, lightness, backdrops)}%)`;
+    style = `--name-light:${colour(NAME_THEMES.light)};--name-dark:${colour(NAME_THEMES.dark)}`;
+    nameStyles.set(hue, style);
+  }
+  return style;
 }
 
 /** First letter (a whole grapheme: emoji and Hangul syllables stay intact), upper-cased. */

@@ -1,6 +1,6 @@
 import type { MessageEntry, ReactionSummary, ReplyPreview } from 'switchboard-client';
 import { h } from './dom.js';
-import { TRANSPORT_SHORT, formatFull, formatTime, hueOf, initialOf } from './format.js';
+import { TRANSPORT_SHORT, formatFull, formatTime, hueOf, initialOf, nameColourStyle } from './format.js';
 import { messageBody } from './message-body.js';
 
 /** What a message line needs from the list that shows it. */
@@ -56,7 +56,7 @@ export function renderMessage(message: MessageEntry, ctx: MessageItemContext): H
         h(
           'div',
           'meta',
-          own ? h('span', 'visually-hidden', 'You') : h('span', { class: 'sender', attrs: { style: `--hue:${hueOf(sender)}` } }, message.from.name),
+          own ? h('span', 'visually-hidden', 'You') : h('span', { class: 'sender', attrs: { style: nameColourStyle(sender) } }, message.from.name),
           via ? h('span', { class: 'via', attrs: { title: `Sent over ${via}` } }, via) : null,
           time,
         ),
