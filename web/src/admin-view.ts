@@ -112,8 +112,8 @@ export class AdminView {
       const { rooms } = await this.request<{ rooms: RoomInfo[] }>('GET', '/api/rooms');
       const shown = this.visible(rooms).slice(0, MAX_ROOMS);
       if (shown.length === 0) {
-        this.status.textContent =
-          this.apiKey === undefined ? 'You administer no room: give the server API key (--api-key), or sign in with a token that has the admin right in a room.' : 'There are no rooms.';
+        if (this.apiKey === undefined) replaceChildren(this.status, 'You administer no room: give the server API key (', h('code', 'flag', '--api-key'), '), or sign in with a token that has the admin right in a room.');
+        else this.status.textContent = 'There are no rooms.';
         replaceChildren(this.body);
       } else {
         const now = Date.now();

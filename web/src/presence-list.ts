@@ -37,7 +37,9 @@ export class PresenceList {
 
   /**
    * Who is here, as last known. While this tab is not connected (`connected` false) it is not
-   * here: it is left out, and the others are shown as last seen. `total`: the room's member
+   * here: it is left out, and the others are shown as last seen (dimmed, under a note that says
+   * so), or "Unknown while reconnecting" when there are none; never "Nobody yet", which only a
+   * connected tab knows. `total`: the room's member
    * count when `members` is only a part of it (the count shown, and "and N more" under the list).
    */
   render(members: PresenceMember[], connected = true, total?: number): void {
@@ -50,7 +52,10 @@ export class PresenceList {
     this.element.classList.toggle('stale', !connected);
     this.heading.title = connected ? '' : 'As last seen: you are not connected';
     const sorted = [...members].sort((a, b) => (a.member === this.me ? -1 : b.member === this.me ? 1 : a.name.localeCompare(b.name)));
-    replaceChildren(this.heading, 'Here now ', h('span', 'count', `(${count})`));
+    // Not connected, nobody else last seen: that is not knowledge of an empty room (a restarting
+    // server drops everyone at once), so no count and no "Nobody yet".
+    const unknown = !connected && members.length === 0;
+    replaceChildren(this.heading, 'Here now', unknown ? null : h('span', 'count', ` (${count})`));
     replaceChildren(
       this.list,
       ...sorted.map((m) =>
@@ -67,7 +72,8 @@ export class PresenceList {
         ),
       ),
     );
-    if (members.length === 0) this.list.append(h('li', 'empty', 'Nobody yet'));
+    if (!connected) this.list.prepend(h('li', 'empty reconnecting', unknown ? 'Unknown while reconnecting' : 'Reconnecting: as last seen'));
+    if (members.length === 0 && connected) this.list.append(h('li', 'empty', 'Nobody yet'));
     else if (count > members.length) this.list.append(h('li', 'empty', `and ${count - members.length} more`));
     this.onCount(count);
   }
