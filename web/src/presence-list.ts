@@ -55,7 +55,8 @@ export class PresenceList {
     // Not connected, nobody else last seen: that is not knowledge of an empty room (a restarting
     // server drops everyone at once), so no count and no "Nobody yet".
     const unknown = !connected && members.length === 0;
-    replaceChildren(this.heading, 'Here now', unknown ? null : h('span', 'count', ` (${count})`));
+    if (unknown) replaceChildren(this.heading, 'Here now');
+    else replaceChildren(this.heading, 'Here now ', h('span', 'count', `(${count})`));
     replaceChildren(
       this.list,
       ...sorted.map((m) =>
