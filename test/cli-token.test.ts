@@ -1,40 +1,19 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { createTokenVerifier } from '../src/server/auth/token-verifier.js';
+import { runCli, type CliResult } from './fixtures/cli-run.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = ['--import', 'tsx', 'src/cli/index.ts', 'token'];
 const SECRET = 'cli-test-secret-0123456789abcdef';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 /** Runs `switchboard token ...args` to its end, JWT_SECRET as given (never inherited). */
 function run(args: string[], jwtSecret?: string): Promise<Result> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.JWT_SECRET;
   if (jwtSecret !== undefined) env.JWT_SECRET = jwtSecret;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`switchboard token ${args.join(' ')} did not end\nstderr: ${stderr}`));
-    }, 25_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(['token', ...args], { env });
 }
 
 /** The one line of stdout, checked to be a compact JWS and nothing else. */
@@ -108,15 +87,15 @@ describe('switchboard token', { concurrency: true }, () => {
       [['--sub', 'ann'], /no secret: give --secret or set JWT_SECRET/],
       // As serve refuses it: an HS256 key shorter than its hash is guessed offline from any token.
       [['--sub', 'ann', '--secret', 'dev-secret'], /secret too short: 10 bytes, expected at least 32 .*openssl rand -base64 32/],
-      [['--sub', 'ann', '--secret', SECRET, '--room', 'lobby'], /--room .*room:rights/],
-      [['--sub', 'ann', '--secret', SECRET, '--room', 'bad room:read'], /--room .*room:rights/],
+      [['--sub', 'ann', '--secret', SECRET, '--room', 'lobby'], /--room: .*room:rights/],
+      [['--sub', 'ann', '--secret', SECRET, '--room', 'bad room:read'], /--room: .*room:rights/],
       [['--sub', 'ann', '--secret', SECRET, '--room', 'lobby:read,fly'], /unknown right "fly"/],
       [['--sub', 'ann', '--secret', SECRET, '--room', 'lobby:'], /unknown right ""/],
-      [['--sub', 'ann', '--secret', SECRET, '--ttl', '1y'], /--ttl .*90s, 15m, 1h, 7d/],
+      [['--sub', 'ann', '--secret', SECRET, '--ttl', '1y'], /--ttl: .*90s, 15m, 1h, 7d/],
       [['--sub', 'ann', '--secret', SECRET, '--ttl', '0'], /--ttl/],
       [['--sub', 'ann', '--secret', SECRET, '--ttl', '-5m'], /--ttl/],
       [['--secret', SECRET], /required option '--sub/],
-      [['--sub', 'not valid!', '--secret', SECRET], /--sub .*1-64 characters/],
+      [['--sub', 'not valid!', '--secret', SECRET], /--sub: .*1-64 characters/],
       [['--sub', 'ann', '--name', '', '--secret', SECRET], /--name/],
       [['--sub', 'ann', '--secret', SECRET, '--frobnicate'], /unknown option '--frobnicate'/],
     ];

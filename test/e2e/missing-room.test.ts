@@ -69,7 +69,7 @@ describe('web app: a room that does not exist yet', { skip }, () => {
       await failed.click();
       assert.equal(await failed.getAttribute('aria-expanded'), 'true');
       const detail = (await failed.locator('.w-detail').textContent()) ?? '';
-      if (transport !== 'websocket') assert.match(detail, /→ 404/, transport);
+      if (transport !== 'websocket') assert.match(detail, /← 404/, transport);
       assert.match(detail, /ROOM_NOT_FOUND/, transport);
       if (transport === 'websocket') await page.screenshot({ path: '/tmp/e2e-wire-refused.png' });
       await failed.press('Enter');
