@@ -1,38 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Entry, HistoryPage, TransportName } from '../src/protocol/types.js';
 import { TRANSPORTS } from '../src/protocol/types.js';
 import { createSwitchboard, type Switchboard } from '../src/server/server.js';
+import { runCli, type CliResult } from './fixtures/cli-run.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = ['--import', 'tsx', 'src/cli/index.ts'];
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs `switchboard chat` to its end with `input` piped on stdin, colours off. */
-function chat(args: string[], input: string, timeoutMs = 25_000): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, 'chat', ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`switchboard chat ${args.join(' ')} did not end within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+function chat(args: string[], input: string, timeoutMs = 25_000): Promise<CliResult> {
+  return runCli(['chat', ...args], { input, timeoutMs });
 }
 
 /** The own messages a transcript shows, `[seq, text]` in the order printed. */
@@ -67,7 +44,7 @@ describe('switchboard chat: the transcript of piped input', () => {
   });
 
   /** Pipes `input` into a chat on `transport` in a fresh room and checks the transcript against the log. */
-  async function check(room: string, transport: TransportName, input: string, texts: string[]): Promise<Result> {
+  async function check(room: string, transport: TransportName, input: string, texts: string[]): Promise<CliResult> {
     await fetch(`${url}/api/rooms/${room}`, { method: 'PUT' });
     // Someone else's message before: the stream's seqs do not start at ours.
     await fetch(`${url}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'earlier', name: 'other' }) });

@@ -6,40 +6,19 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Entry, HistoryPage } from '../src/protocol/types.js';
 import { TRANSPORTS } from '../src/protocol/types.js';
 import { createSwitchboard, type Switchboard } from '../src/server/server.js';
 import { connect } from '../src/client/index.js';
+import { CLI, ROOT, runCli, type CliResult } from './fixtures/cli-run.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = ['--import', 'tsx', 'src/cli/index.ts'];
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 /** Runs the CLI to its end (killed after `timeoutMs`), colours off, stdin from `input` (or closed). */
 function run(args: string[], input?: string, timeoutMs = 25_000): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`switchboard ${args.join(' ')} did not end within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input ?? '');
-  });
+  return runCli(args, { input: input ?? '', timeoutMs });
 }
 
 /** A long-running CLI process whose stdout lines are collected as they come. */

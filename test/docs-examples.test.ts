@@ -30,13 +30,14 @@
  * installs them).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { AWAITING_MARKS, CLI, DocServers, ROOT, allExamples, chainOf, docFiles, rewriteAddress, where, type DocExample } from './helpers/doc-examples.js';
+import { runProcess, type CliResult } from './fixtures/cli-run.js';
 
 const STREAM_SECONDS = 1.5;
 // A block of several CLI runs (each starts node) took 15 s on a loaded 2-core machine: a hang still fails.
@@ -60,30 +61,10 @@ curl() {
 nc() { command nc -q 1 -w 5 "$@"; }
 `;
 
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Outcome = CliResult;
 
 function run(command: string, args: string[], options: { cwd: string; env: Record<string, string>; input?: string }): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`did not end within ${EXAMPLE_TIMEOUT_MS} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, EXAMPLE_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    if (options.input !== undefined) child.stdin!.end(options.input);
-  });
+  return runProcess(command, args, { ...options, timeoutMs: EXAMPLE_TIMEOUT_MS, what: `${command} ${args.join(' ')}`.slice(0, 200) });
 }
 
 /** The environment of an example: nothing from the test's own (no stray JWT_SECRET or token). */

@@ -1,28 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
-import { createSwitchboard, type Switchboard } from '../../src/server/index.js';
-import { send, skipWithoutBrowser, useHarness, waitConnected, waitForMessage } from './harness.js';
+import { describe, it } from 'node:test';
+import { send, skipWithoutBrowser, useHarness, useRestartableServer, waitConnected, waitForMessage } from './harness.js';
 
 const skip = skipWithoutBrowser();
 
 describe('web app: a lost connection', { skip }, () => {
   const suite = useHarness();
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'sb-e2e-lost-'));
-  let server: Switchboard | undefined;
-
-  /** A server on `port` over the same SQLite file, so that a restart keeps the room and its log. */
-  async function serve(port: number): Promise<number> {
-    server = createSwitchboard({ port, host: '127.0.0.1', store: 'sqlite', dataDir, logLevel: 'silent', shutdownTimeoutMs: 500 });
-    return server.listen();
-  }
-
-  after(async () => {
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  // Over one SQLite file, so that a restart keeps the room and its log.
+  const server = useRestartableServer('sb-e2e-lost');
+  const serve = server.serve;
 
   it('shows a bar with "Retry now", leaves you out of "Here now", and sends what waited once back', async () => {
     const port = await serve(0);
@@ -32,7 +18,7 @@ describe('web app: a lost connection', { skip }, () => {
     const you = page.locator('.presence-list .person').filter({ hasText: '(you)' });
     await you.waitFor();
 
-    await server!.close();
+    await server.stop();
     const bar = page.getByRole('alert').filter({ hasText: 'Connection lost: reconnecting…' });
     await bar.waitFor();
     await send(page, 'written while the server was away');

@@ -6,7 +6,8 @@
  * where that is a failure. Without dist/public/index.html they fail: run `npx vite build` first.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { after, before } from 'node:test';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -177,4 +178,36 @@ export function useHarness(options: SwitchboardOptions = {}): SuiteHarness {
  */
 export async function keepNames(page: Page): Promise<void> {
   await page.evaluate('globalThis.__name ??= (fn) => fn');
+}
+
+/** A server a test stops and starts again (`stop`, then `serve(port)` with the port it had): its SQLite file keeps the rooms and the log. */
+export interface RestartableServer {
+  /** Starts a server on `port` (0: any) over the file; resolves with its port. */
+  serve(port: number): Promise<number>;
+  /** Stops the running one (a server restart, as the clients see it). */
+  stop(): Promise<void>;
+  /** Stops it and removes the file: the suite's `after`. */
+  close(): Promise<void>;
+}
+
+/** A RestartableServer over a SQLite file in a new temporary folder named after `prefix`; closed after the suite. */
+export function useRestartableServer(prefix: string): RestartableServer {
+  const dataDir = mkdtempSync(path.join(tmpdir(), `${prefix}-`));
+  let server: Switchboard | undefined;
+  const restartable: RestartableServer = {
+    async serve(port) {
+      server = createSwitchboard({ port, host: '127.0.0.1', store: 'sqlite', dataDir, logLevel: 'silent', shutdownTimeoutMs: 500 });
+      return server.listen();
+    },
+    async stop() {
+      await server?.close();
+      server = undefined;
+    },
+    async close() {
+      await restartable.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  after(() => restartable.close());
+  return restartable;
 }

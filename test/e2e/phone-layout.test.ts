@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { createSwitchboard, type Switchboard } from '../../src/server/index.js';
-import { createRoom, keepNames, skipWithoutBrowser, useHarness, waitConnected } from './harness.js';
+import { createRoom, keepNames, skipWithoutBrowser, useHarness, useRestartableServer, waitConnected } from './harness.js';
 
 const skip = skipWithoutBrowser();
 const PHONES = [
@@ -102,19 +98,9 @@ describe('web app on a phone', { skip }, () => {
 
 describe('web app on a phone: "Here now" while the server restarts', { skip }, () => {
   const suite = useHarness();
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'sb-e2e-here-'));
-  let server: Switchboard | undefined;
-
-  /** A server on `port` over the same SQLite file, so that a restart keeps the room. */
-  async function serve(port: number): Promise<number> {
-    server = createSwitchboard({ port, host: '127.0.0.1', store: 'sqlite', dataDir, logLevel: 'silent', shutdownTimeoutMs: 500 });
-    return server.listen();
-  }
-
-  after(async () => {
-    await server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  // Over one SQLite file, so that a restart keeps the room and its log.
+  const server = useRestartableServer('sb-e2e-here');
+  const serve = server.serve;
 
   it('says who was last seen, dimmed, or that it does not know, never "Nobody yet"', async () => {
     const port = await serve(0);
@@ -128,7 +114,7 @@ describe('web app on a phone: "Here now" while the server restarts', { skip }, (
     await list.locator('.person').filter({ hasText: '(you)' }).waitFor();
 
     // Alone in the room: while the server restarts, who is here is not known (the QA's "HERE NOW (0) Nobody yet").
-    await server!.close();
+    await server.stop();
     await reconnecting.waitFor();
     // The status pill and the list are drawn on the same status event.
     await page.screenshot({ path: '/tmp/e2e-phone-here-unknown.png' });
@@ -143,7 +129,7 @@ describe('web app on a phone: "Here now" while the server restarts', { skip }, (
     await suite.open({ name: 'fay', hash: '#/room/restart', transport: 'long-polling', viewport: PHONES[0] }, base);
     const fay = list.locator('.person').filter({ hasText: 'fay' });
     await fay.waitFor();
-    await server!.close();
+    await server.stop();
     await reconnecting.waitFor();
     await page.screenshot({ path: '/tmp/e2e-phone-here-last-seen.png' });
     assert.equal(await fay.count(), 1, 'fay, as last seen');
