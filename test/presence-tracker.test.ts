@@ -222,6 +222,43 @@ describe('PresenceTracker: a connection that comes back on another node', () => 
     }
   });
 
+  for (const kind of ['memory', 'redis'] as const)
+  it(`a WebSocket back on another node before its old node saw the old socket close: no notice, listed once, and the old node neither takes it back at its tick nor removes it after its grace (${kind} store)`, { skip: kind === 'redis' ? redisSkip : false }, async () => {
+    const prefix = uniquePrefix();
+    const store: PresenceStore = kind === 'memory' ? new MemoryPresenceStore() : new RedisPresenceStore(redisUrl, prefix);
+    await store.init?.();
+    const told: string[] = [];
+    const node = (name: string): PresenceTracker =>
+      new PresenceTracker(store, (_room, kind, who) => told.push(`${kind} ${who.member}`), { graceMs: 30, pollTtlMs: 35_000, ttlMs: 30_000, node: name }, createLogger('silent', false));
+    const [n1, n2] = [node('n1'), node('n2')];
+    const gil = (attachment: string): PresenceConnection => ({ id: `gil#${attachment}`, member: 'gil', name: 'gil', transport: 'websocket' });
+    const listed = async (): Promise<string[]> => (await store.members('r', Date.now(), undefined, true)).map((m) => `${m.member} ${m.transports.join()} on ${m.nodes?.join()}`);
+    try {
+      n1.attach('r', gil('a1'));
+      await settle();
+      // Its socket to n1 died without a word; it reconnects to n2 with its connection id.
+      n2.attach('r', gil('b1'));
+      await settle();
+      assert.deepEqual(await listed(), ['gil websocket on n2']);
+      // n1's tick finds its record gone (replaced): taken back, the two nodes would swap it at each tick.
+      await n1.tick();
+      await n2.tick();
+      await n1.tick();
+      await settle();
+      assert.deepEqual(await listed(), ['gil websocket on n2'], 'n1 does not take it back');
+      // n1 sees the old socket close at last (its ping times out): nothing to release, nothing to remove.
+      n1.detach('r', 'gil#a1');
+      await new Promise((r) => setTimeout(r, 80));
+      assert.deepEqual(await listed(), ['gil websocket on n2']);
+      assert.deepEqual(told, ['join gil'], 'its arrival, then nothing');
+    } finally {
+      n1.clear();
+      n2.clear();
+      await store.close();
+      if (kind === 'redis') await deleteKeys(prefix);
+    }
+  });
+
   it("an administrator's disconnect reaching every node that has a copy of a poller is one leave, and no notice from the others", async () => {
     const { store, told, node } = sharedStore(30);
     const [n1, n2] = [node('n1'), node('n2')];

@@ -147,7 +147,7 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
       assert.deepEqual(await a.members('same', Date.now()), []);
     });
 
-    it('records of one connection id (one client on two transports): each listed; a released one goes at once while another lives, else stays for the grace; an add replaces the released ones', async () => {
+    it('records of one connection id (one client on two transports): each listed; a released one goes at once while another lives, else stays for the grace; an add replaces the released ones and the live one on its transport', async () => {
       const later = Date.now() + 60_000;
       const ws = (attachment: string, node: string): PresenceConnection => ({ id: recordId('sw', attachment), member: 'sw', name: 'sw', transport: 'websocket', node });
       const poller = (node: string): PresenceConnection => ({ id: 'sw', member: 'sw', name: 'sw', transport: 'long-polling', node });
@@ -173,23 +173,28 @@ export function presenceStoreContract(name: string, make: () => Promise<{ a: Pre
       assert.deepEqual(await listed(true), ['websocket@node-b']);
       assert.equal(await a.remove('share', 'sw', recordId('sw', 'x2'), 'node-a'), 'none');
 
-      assert.equal(await a.add('share', ws('x4', 'node-a'), later), 'changed', 'two live WebSockets with one connection id');
-      assert.deepEqual(await listed(), ['websocket', 'websocket'], 'both count');
-      assert.equal(await b.release('share', 'sw', recordId('sw', 'x3')), 'changed');
-      assert.deepEqual(await listed(true), ['websocket@node-a'], 'the one that lives is listed, on its node');
+      assert.equal(await a.add('share', ws('x4', 'node-a'), later), 'unchanged', "a second live WebSocket of one connection id: a reconnection whose old socket's close was not seen yet, which it replaces");
+      assert.deepEqual(await listed(true), ['websocket@node-a'], 'listed once, on its new node');
+      assert.equal(await b.release('share', 'sw', recordId('sw', 'x3')), 'none', 'the old socket closes at last: nothing to release, nothing to tell');
+      assert.equal(await b.add('share', ws('x3', 'node-b'), later, true), 'superseded', 'the old node, finding its record gone, does not take the client back');
+      assert.deepEqual(await listed(true), ['websocket@node-a']);
+      assert.equal(await b.remove('share', 'sw', recordId('sw', 'x3'), 'node-b'), 'none', 'nor does its grace remove anything');
 
       assert.equal(await a.add('share', { ...ws('y1', 'node-a'), id: recordId('other', 'y1') }, later), 'changed', 'a second connection of the member');
       assert.equal(await a.release('share', 'sw', recordId('sw', 'x4')), 'none', 'a record of another connection id is no other transport of this one');
       assert.deepEqual(await listed(), ['websocket', 'websocket']);
       assert.equal(await a.add('share', ws('x4', 'node-a'), later), 'unchanged', 'recorded again (resubscribed): not released any more');
-      assert.equal(await a.add('share', ws('x5', 'node-a'), later), 'changed', 'so not replaced by the next');
-      assert.deepEqual(await listed(), ['websocket', 'websocket', 'websocket']);
+      assert.equal(await a.add('share', { ...ws('x5', 'node-a'), transport: 'sse' }, later), 'changed', 'another transport of it does not replace it');
+      assert.deepEqual(await listed(), ['sse', 'websocket', 'websocket']);
 
       assert.equal(await a.release('share', 'sw', 'nothing-here'), 'none');
       assert.equal(await a.remove('share', 'sw', recordId('sw', 'x5')), 'changed');
       assert.equal(await a.release('share', 'sw', recordId('sw', 'x4')), 'none');
+      assert.equal(await b.add('share', ws('x9', 'node-b'), later, true), 'unchanged', 'restore replaces a released record as add does');
+      assert.deepEqual(await listed(true), ['websocket@node-a', 'websocket@node-b']);
       assert.equal(await b.remove('share', 'sw', recordId('other', 'y1')), 'changed');
-      assert.equal(await b.remove('share', 'sw', recordId('sw', 'x4')), 'left', 'a released record is the member while it is listed: removing it, the member leaves');
+      assert.equal(await b.release('share', 'sw', recordId('sw', 'x9')), 'none');
+      assert.equal(await b.remove('share', 'sw', recordId('sw', 'x9')), 'left', 'a released record is the member while it is listed: removing it, the member leaves');
       assert.deepEqual(await a.members('share', Date.now()), []);
     });
 

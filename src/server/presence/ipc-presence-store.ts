@@ -19,8 +19,8 @@ export class IpcPresenceStore implements PresenceStore {
 
   constructor(private readonly primary: PrimaryClient) {}
 
-  async add(room: string, conn: PresenceConnection, expiresAt: number): Promise<PresenceAdded> {
-    const added: PresenceAdded | boolean = await this.call({ method: 'add', room, conn: { id: conn.id, member: conn.member, name: conn.name, transport: conn.transport, ...(conn.node !== undefined ? { node: conn.node } : {}) }, expiresAt });
+  async add(room: string, conn: PresenceConnection, expiresAt: number, restore = false): Promise<PresenceAdded> {
+    const added: PresenceAdded | boolean = await this.call({ method: 'add', room, conn: { id: conn.id, member: conn.member, name: conn.name, transport: conn.transport, ...(conn.node !== undefined ? { node: conn.node } : {}) }, expiresAt, ...(restore ? { restore } : {}) });
     // A primary started from an older build (new workers after a SIGHUP roll) answers whether the member arrived.
     return typeof added === 'boolean' ? (added ? 'arrived' : 'changed') : added;
   }

@@ -25,15 +25,16 @@ export class MemoryPresenceStore implements PresenceStore {
   readonly kind = 'memory';
   private readonly rooms = new Map<string, Map<string, MemberRecord>>();
 
-  async add(room: string, conn: PresenceConnection, expiresAt: number): Promise<PresenceAdded> {
+  async add(room: string, conn: PresenceConnection, expiresAt: number, restore = false): Promise<PresenceAdded> {
     let members = this.rooms.get(room);
     if (!members) this.rooms.set(room, (members = new Map()));
     let record = members.get(conn.member);
     const now = Date.now();
     const wasPresent = record !== undefined && anyLive(record, now);
+    if (restore && record && record.conns.some((c) => supersedes(c, conn, now))) return 'superseded';
     if (!record) members.set(conn.member, (record = { name: conn.name, conns: [] }));
     const known = record.conns.find((c) => c.id === conn.id);
-    const replaced = this.replaceReleased(record, conn.id, now);
+    const replaced = this.replaceOlder(record, conn, now);
     // What the room saw of this client before: this record, or the one it replaces.
     const before = known !== undefined && known.expiresAt > now ? (replaced.length === 0 ? known : undefined) : replaced.length === 1 ? replaced[0] : undefined;
     // The node is not compared: members are not shown it, and a poller's record moves between nodes.
@@ -140,14 +141,18 @@ export class MemoryPresenceStore implements PresenceStore {
 
   async close(): Promise<void> {}
 
-  /** Removes the released records of `id`'s connection id, but `id` itself; returns the live ones it removed. */
-  private replaceReleased(record: MemberRecord, id: string, now: number): readonly ConnRecord[] {
-    // No array made on the way of the usual add (a poller moving between nodes: no released record).
-    if (!record.conns.some((c) => c.released && c.id !== id)) return NONE;
-    const client = connectionIdOf(id);
+  /**
+   * Removes the records `conn` replaces (see the rule in PresenceStore): the released ones of its
+   * connection id, and its live ones on the same transport, but `conn` itself; returns the live
+   * ones it removed.
+   */
+  private replaceOlder(record: MemberRecord, conn: PresenceConnection, now: number): readonly ConnRecord[] {
+    // No array made on the way of the usual add (a poller moving between nodes: its one record).
+    if (!record.conns.some((c) => c.id !== conn.id && (c.released || c.transport === conn.transport))) return NONE;
+    const client = connectionIdOf(conn.id);
     const live: ConnRecord[] = [];
     record.conns = record.conns.filter((c) => {
-      if (!c.released || c.id === id || connectionIdOf(c.id) !== client) return true;
+      if (c.id === conn.id || !(c.released || c.transport === conn.transport) || connectionIdOf(c.id) !== client) return true;
       if (c.expiresAt > now) live.push(c);
       return false;
     });
@@ -156,6 +161,11 @@ export class MemoryPresenceStore implements PresenceStore {
 }
 
 const NONE: readonly ConnRecord[] = [];
+
+/** A live record of `conn`'s connection id and transport, not `conn` itself: a reconnection that replaced it (an `add` with `restore` adds nothing). */
+function supersedes(c: ConnRecord, conn: PresenceConnection, now: number): boolean {
+  return c.id !== conn.id && !c.released && c.expiresAt > now && c.transport === conn.transport && connectionIdOf(c.id) === connectionIdOf(conn.id);
+}
 
 function anyLive(record: MemberRecord, now: number): boolean {
   for (const c of record.conns) if (c.expiresAt > now) return true;

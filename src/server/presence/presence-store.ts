@@ -54,9 +54,10 @@ export function connectionIdOf(id: string): string {
 /**
  * What `add` did, as a room's members see it: a member 'arrived' (it had no live connection), or
  * its connections 'changed' (a new one, or another name or transport), or nothing they see
- * changed ('unchanged': the same connection recorded again, perhaps by another node).
+ * changed ('unchanged': the same connection recorded again, perhaps by another node); with
+ * `restore`, 'superseded': nothing was added, a reconnection of that client replaced the record.
  */
-export type PresenceAdded = 'arrived' | 'changed' | 'unchanged';
+export type PresenceAdded = 'arrived' | 'changed' | 'unchanged' | 'superseded';
 
 /**
  * What `remove` did, as a room's members see it: the member 'left' (its last live connection
@@ -91,8 +92,15 @@ export type PresenceRemoved = 'left' | 'changed' | 'none';
  *   transport of a switch, one of two tabs); else it stays listed, marked released, for the
  *   grace, after which its node `remove`s it.
  * - `add` replaces (removes) the released records of its connection id: a client back within the
- *   grace, on this transport or another, on this node or another. Replacing one live released
- *   record of the same name and transport (a reconnection) is 'unchanged'.
+ *   grace, on this transport or another, on this node or another. It also replaces the live
+ *   records of its connection id on its own transport: a client holds one connection per
+ *   transport, so one there already is a reconnection's old connection whose close the server
+ *   has not seen yet (it often comes after the new one's add: another node, or a socket that
+ *   died without a word). Replacing one live record of the same name and transport is
+ *   'unchanged', and the old connection's `release` then finds nothing.
+ * - `add` with `restore` (a node records again a connection of its own that the store lost)
+ *   adds nothing while a live unreleased record replaces it that way, and answers 'superseded':
+ *   the old node does not take the client back from its reconnection.
  * So a client is listed once per live transport, with its new transport at once after a switch
  * or a reconnection; a member whose last connection closed stays listed for the grace.
  */
@@ -100,7 +108,8 @@ export interface PresenceStore {
   readonly kind: string;
   /** Connects (Redis); resolves when usable. */
   init?(): Promise<void>;
-  add(room: string, conn: PresenceConnection, expiresAt: number): Promise<PresenceAdded>;
+  /** With `restore`, may answer 'superseded' (see the rule above); else never. */
+  add(room: string, conn: PresenceConnection, expiresAt: number, restore?: boolean): Promise<PresenceAdded>;
   /**
    * A record's connection closed (see the rule above): resolves 'changed' when it removed it (an
    * unreleased record of its connection id lives), else 'none' (kept and marked released, or not

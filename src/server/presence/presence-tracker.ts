@@ -139,9 +139,13 @@ export class PresenceTracker {
       for (const lost of await this.store.refresh(held, expiresAt)) {
         // Reaped while this node could not refresh it (a store outage): it is back, and says so,
         // as upsert does: a join, or a change when the member kept another connection (its room
-        // may have been told the member as it was without this one meanwhile).
-        const added = await this.store.add(lost.room, lost, expiresAt);
-        if (added !== 'unchanged') this.emit(lost.room, added === 'arrived' ? 'join' : 'change', { id: connectionIdOf(lost.id), name: lost.name, member: lost.member, transport: lost.transport });
+        // may have been told the member as it was without this one meanwhile). Or replaced by its
+        // client's reconnection, here or on another node, before this node saw the old connection
+        // close (a socket dead without a word): that one is the client now, and this copy goes
+        // (taken back, the two nodes would take the record from each other at each tick).
+        const added = await this.store.add(lost.room, lost, expiresAt, true);
+        if (added === 'superseded') this.drop(lost);
+        else if (added !== 'unchanged') this.emit(lost.room, added === 'arrived' ? 'join' : 'change', { id: connectionIdOf(lost.id), name: lost.name, member: lost.member, transport: lost.transport });
       }
       for (const gone of await this.store.reap(now)) {
         this.emit(gone.room, 'leave', { id: connectionIdOf(gone.connectionId), name: gone.name, member: gone.member });

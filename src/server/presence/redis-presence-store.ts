@@ -25,26 +25,37 @@ local function clientOf(id) return string.match(id, '^[^#]*') end`;
 /**
  * Answers 1 when the member arrived, 2 when this connection was live with the same name and
  * transport ("name\ntransport" before the node, which members are not shown), or it replaced one
- * released record of its connection id that was, else 0 (ADDED). Replaces (removes) the released
- * records of its connection id.
+ * record of its connection id that was, else 0 (ADDED). Replaces (removes) the released records
+ * of its connection id and its live ones on the same transport (PresenceStore's rule). With
+ * ARGV[6] = '1' (restore), answers 3 and adds nothing when a live unreleased record of its
+ * connection id is on its transport.
  */
 const ADD = `${CLIENT_OF}
 local conns, members, info, released = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local member, conn, expires, now, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local member, conn, expires, now, value, restore = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local field = member .. '\\n' .. conn
 local function seen(v) return v and string.match(v, '^[^\\n]*\\n[^\\n]*') end
+local function transportOf(v) return v and string.match(v, '^[^\\n]*\\n([^\\n]*)') end
 redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
 local was = redis.call('ZCARD', conns)
 local old = redis.call('ZSCORE', conns, conn) and redis.call('HGET', info, field)
 local replaced, last = 0, nil
-if was > 0 and redis.call('SCARD', released) > 0 then
+if was > 1 or (was == 1 and not old) then
+  local transport, gone = transportOf(value), {}
   for _, c in ipairs(redis.call('ZRANGE', conns, 0, -1)) do
-    local f = member .. '\\n' .. c
-    if c ~= conn and clientOf(c) == clientOf(conn) and redis.call('SREM', released, f) == 1 then
-      replaced, last = replaced + 1, redis.call('HGET', info, f)
-      redis.call('ZREM', conns, c)
-      redis.call('HDEL', info, f)
+    if c ~= conn and clientOf(c) == clientOf(conn) then
+      local f = member .. '\\n' .. c
+      local v = redis.call('HGET', info, f)
+      local isReleased = redis.call('SISMEMBER', released, f) == 1
+      if not isReleased and transportOf(v) == transport and restore == '1' then return 3 end
+      if isReleased or transportOf(v) == transport then table.insert(gone, {c, f, v}) end
     end
+  end
+  for _, g in ipairs(gone) do
+    replaced, last = replaced + 1, g[3]
+    redis.call('SREM', released, g[2])
+    redis.call('ZREM', conns, g[1])
+    redis.call('HDEL', info, g[2])
   end
 end
 redis.call('SREM', released, field)
@@ -77,7 +88,7 @@ redis.call('SADD', released, field)
 return 0`;
 
 /** What ADD's answer means. */
-const ADDED: readonly PresenceAdded[] = ['changed', 'arrived', 'unchanged'];
+const ADDED: readonly PresenceAdded[] = ['changed', 'arrived', 'unchanged', 'superseded'];
 
 /** The node of a connection's `pinfo` value (nil for none: no value, or one added without a node). */
 const NODE_OF = `
@@ -203,7 +214,7 @@ return out`;
 const RELEASED: readonly PresenceRemoved[] = ['none', 'none', 'changed'];
 
 interface Scripts {
-  sbPresAdd(conns: string, members: string, info: string, released: string, member: string, conn: string, expires: number, now: number, value: string): Promise<number>;
+  sbPresAdd(conns: string, members: string, info: string, released: string, member: string, conn: string, expires: number, now: number, value: string, restore: '0' | '1'): Promise<number>;
   sbPresRelease(conns: string, info: string, released: string, member: string, conn: string, now: number): Promise<number>;
   sbPresRemove(conns: string, members: string, info: string, released: string, member: string, conn: string, now: number, node: string): Promise<number>;
   sbPresRefresh(conns: string, info: string, member: string, conn: string, expires: number, node: string): Promise<number>;
@@ -245,9 +256,9 @@ export class RedisPresenceStore implements PresenceStore {
    * The script first, then the room into the index: a reaper that took the room out of the index
    * meanwhile sees the new member when it checks again after (see reap).
    */
-  async add(room: string, conn: PresenceConnection, expiresAt: number): Promise<PresenceAdded> {
+  async add(room: string, conn: PresenceConnection, expiresAt: number, restore = false): Promise<PresenceAdded> {
     const value = conn.node === undefined ? `${conn.name}\n${conn.transport}` : `${conn.name}\n${conn.transport}\n${conn.node}`;
-    const added = ADDED[Number(await this.redis.sbPresAdd(this.connsKey(room, conn.member), this.membersKey(room), this.infoKey(room), this.releasedKey(room), conn.member, conn.id, expiresAt, Date.now(), value))]!;
+    const added = ADDED[Number(await this.redis.sbPresAdd(this.connsKey(room, conn.member), this.membersKey(room), this.infoKey(room), this.releasedKey(room), conn.member, conn.id, expiresAt, Date.now(), value, restore ? '1' : '0'))]!;
     await this.redis.sadd(this.roomsKey(), room);
     return added;
   }

@@ -12,7 +12,7 @@ export const WORKER_ENV = 'SWITCHBOARD_WORKER';
 
 /** A presence store call, as the worker's IpcPresenceStore sends it to the primary's store. */
 export type PresenceCall =
-  | { method: 'add'; room: string; conn: PresenceConnection; expiresAt: number }
+  | { method: 'add'; room: string; conn: PresenceConnection; expiresAt: number; restore?: boolean }
   | { method: 'release'; room: string; member: string; id: string }
   | { method: 'remove'; room: string; member: string; connectionId: string; node?: string }
   /** Answered with the indexes, in `conns`, of the connections the store did not refresh. */

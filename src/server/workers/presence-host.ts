@@ -9,7 +9,7 @@ import type { PresenceAnswers, PresenceCall } from './ipc-protocol.js';
 export async function runPresenceCall(store: PresenceStore, call: PresenceCall): Promise<PresenceAnswers[PresenceCall['method']]> {
   switch (call.method) {
     case 'add':
-      return store.add(call.room, call.conn, call.expiresAt);
+      return store.add(call.room, call.conn, call.expiresAt, call.restore === true);
     case 'release':
       return store.release(call.room, call.member, call.id);
     case 'remove':
