@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Client, type PresenceMember } from '../src/client/index.js';
+import { mintToken } from '../src/server/auth/mint-token.js';
 import type { Switchboard } from '../src/server/server.js';
 import { startServer, waitFor, WsProbe } from './helpers.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 
 const GRACE_MS = 300;
+const SECRET = 'a-test-secret-of-at-least-32-bytes!!';
 const FAST = { pollIntervalMs: 50, reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, openTimeoutMs: 2000 } as const;
 
 /** One connection id on two transports at once: a client's own `connection=` sent twice (two tabs of a buggy client, a WebSocket beside a long poll). */
@@ -83,15 +85,20 @@ describe('presence of two transports sharing one connection id', () => {
   });
 });
 
-/** The SDK keeps its connection id across a switch, and opens the new transport before it closes the old one. */
-describe("the SDK's transport switch in presence", () => {
+/**
+ * The SDK keeps its connection id across a switch, and opens the new transport before it closes
+ * the old one. On a keyed server the connection id is derived from the token's member and the
+ * client's claim (DerivedIds.connection): the same on both transports too.
+ */
+for (const keyed of [false, true])
+describe(`the SDK's transport switch in presence (${keyed ? 'keyed server: tokens' : 'open server'})`, () => {
   // The default grace: the old transport, kept for it, would be listed 3 s beside the new one.
   const graceMs = 3000;
   let server: Switchboard;
   let url: string;
   const clients: Client[] = [];
   before(async () => {
-    ({ server, url } = await startServer({ presenceGraceMs: graceMs, connectRatePerSecond: 10_000, subscribeRatePerSecond: 10_000 }));
+    ({ server, url } = await startServer({ presenceGraceMs: graceMs, connectRatePerSecond: 10_000, subscribeRatePerSecond: 10_000, ...(keyed ? { jwtSecret: SECRET } : {}) }));
   });
   after(async () => {
     await Promise.all(clients.map((c) => c.close()));
@@ -108,9 +115,9 @@ describe("the SDK's transport switch in presence", () => {
   for (const [from, to] of switches) {
     it(`from ${from} to ${to}: the member is shown on its new transport at once (not both for the grace), and never gone, past the grace too`, { timeout: 20_000 }, async () => {
       const room = `switch-${from}`;
-      await fetch(`${url}/api/rooms/${room}`, { method: 'PUT' });
-      const ada = await connect({ url, ...FAST, room, name: 'ada', member: 'ada', transport: 'websocket' });
-      const bob = await connect({ url, ...FAST, room, name: 'bob', member: 'bob', transport: from });
+      const as = async (member: string): Promise<{ name: string; member?: string; token?: string }> => (keyed ? { name: member, token: await mintToken(SECRET, { sub: member, name: member, rooms: { '*': ['read', 'write', 'create'] }, ttlSec: 600 }) } : { name: member, member });
+      const ada = await connect({ url, ...FAST, room, create: true, ...(await as('ada')), transport: 'websocket' });
+      const bob = await connect({ url, ...FAST, room, ...(await as('bob')), transport: from });
       clients.push(ada, bob);
       const bobInAda = () => ada.presence().find((m) => m.member === 'bob');
       await waitFor(() => JSON.stringify(bobInAda()?.transports) === JSON.stringify([from]), 3000, "bob in ada's list");
@@ -122,7 +129,7 @@ describe("the SDK's transport switch in presence", () => {
         // A presence notice waits at most a notice gap (1 s) in a room that keeps changing: well within the grace.
         await waitFor(() => JSON.stringify(bobInAda()?.transports) === JSON.stringify([to]), graceMs / 2, `bob on ${to} only, in ada's list`);
         assert.ok(Date.now() - switched < graceMs / 2, 'shown on the new transport long before the grace ran out');
-        const read = (await (await fetch(`${url}/api/rooms/${room}/presence`)).json()) as { members: PresenceMember[] };
+        const read = (await (await fetch(`${url}/api/rooms/${room}/presence`, keyed ? { headers: { authorization: `Bearer ${(await as('ada')).token}` } } : {})).json()) as { members: PresenceMember[] };
         assert.deepEqual(read.members.find((m) => m.member === 'bob')?.transports, [to], 'GET .../presence says the same');
         // Past the grace of the old transport (a long poll held meanwhile: no request keeps it present).
         await new Promise((r) => setTimeout(r, graceMs + 500));

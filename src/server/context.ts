@@ -3,7 +3,7 @@ import type { ConnectionRegistry } from './connection-registry.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { AnonymousSenders } from './session/anonymous-senders.js';
+import type { DerivedIds } from './session/derived-ids.js';
 import type { SwitchboardHooks } from './session/hooks.js';
 import type { Limits } from './session/limits.js';
 import type { LogLimiter } from './session/log-limiter.js';
@@ -22,8 +22,8 @@ export interface ServerContext {
   policy: Policy;
   limits: Limits;
   tickets: PresenceTickets;
-  /** The ids of anonymous one-request clients (keyed by the store's secret once started). */
-  anonymous: AnonymousSenders;
+  /** The connection ids the server derives: anonymous senders', users' claimed ones (keyed by the store's secret once started). */
+  ids: DerivedIds;
   /** The embedding application's hooks (none by default). */
   hooks: SwitchboardHooks;
 }

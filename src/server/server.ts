@@ -23,7 +23,7 @@ import { answerClientError } from './client-error.js';
 import { closeAfter, cutResponse, isHttp2, sendJson, stopReading, type HttpRequest, type HttpResponse } from './http-util.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
-import { AnonymousSenders } from './session/anonymous-senders.js';
+import { DerivedIds } from './session/derived-ids.js';
 import { Limits } from './session/limits.js';
 import type { SwitchboardHooks } from './session/hooks.js';
 import { LogLimiter } from './session/log-limiter.js';
@@ -337,8 +337,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     loadTokenVerifierFromFiles({ secret: config.jwtSecret, publicKeyFile: config.jwtPublicKey, jwksFile: config.jwks, issuer: config.jwtIssuer, audience: config.jwtAudience });
   const policy = new Policy({ verifier, apiKey: config.apiKey, guests: config.guests, guestRooms: config.guestRooms });
   const tickets = new PresenceTickets(presenceKey(config) ?? givenPresenceKey);
-  const anonymous = new AnonymousSenders();
-  const ctx: ServerContext = { config, hub, logger, badInput: new LogLimiter(logger), metrics, connections, policy, limits, tickets, anonymous, hooks: hooks ?? {} };
+  const ids = new DerivedIds();
+  const ctx: ServerContext = { config, hub, logger, badInput: new LogLimiter(logger), metrics, connections, policy, limits, tickets, ids, hooks: hooks ?? {} };
 
   const staticFiles = existsSync(config.staticDir) ? sirv(config.staticDir, { etag: true, gzip: true, single: false, setHeaders: appHeaders }) : undefined;
   // Said once at start: otherwise `/` answers 404 with nothing in the log to say why.
@@ -573,8 +573,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
         logger.info({ port: metricsPort, host: config.metricsHost }, `metrics on http://${config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost}:${metricsPort}/metrics`);
       }
       await opening(`open ${storeName}`, store.init());
-      // Before any request: the ids of anonymous senders are the same after a restart and on every node of the store.
-      anonymous.setSecret(await opening(`read the node secret from ${storeName}`, store.nodeSecret()));
+      // Before any request: the ids the server derives are the same after a restart and on every node of the store.
+      ids.setSecret(await opening(`read the node secret from ${storeName}`, store.nodeSecret()));
       await opening(`open ${brokerName}`, broker.init());
       // Not fatal: without them this node refuses only the orders it hears from now on.
       await hub.recallDisconnects().catch((err: unknown) => logger.warn({ err }, 'could not read the recent disconnect orders'));

@@ -103,10 +103,12 @@ export function handshake(
   const { config, policy } = ctx;
   const open = policy.open;
   const address = clientAddress(req, config.trustProxy);
-  const claimedConnection = open ? checked(claimed.connection, clientMessageId, 'connection') : undefined;
+  // An open server believes it; a keyed server derives the connection id of a token's user from
+  // it (userConnection), and draws one for anyone else (a guest's member is named after it).
+  const claimedConnection = checked(claimed.connection, clientMessageId, 'connection');
   // A one-request client that names nobody (curl) is one sender per address, so its retries
   // (same clientId) are recognised: clientIds are scoped to their sender.
-  const connectionId = claimedConnection ?? (stableGuest && open && !claimed.member ? ctx.anonymous.idOf(address) : randomId());
+  const connectionId = open ? (claimedConnection ?? (stableGuest && !claimed.member ? ctx.ids.anonymous(address) : randomId())) : randomId();
   const token = requestToken(req, url);
   // One shape, no spread: every request makes one.
   const credentials: Credentials = {
@@ -117,18 +119,30 @@ export function handshake(
     claimed: open ? { name: checked(claimed.name, displayName, 'name'), member: checked(claimed.member, clientMessageId, 'member') } : NO_CLAIMS,
   };
   const principal = ctx.hooks.onConnect ? undefined : policy.authenticateNow(credentials);
-  if (principal === undefined) return verifiedHandshake(ctx, req, credentials);
+  const keyedClaim = open ? undefined : claimedConnection;
+  if (principal === undefined) return verifiedHandshake(ctx, req, credentials, keyedClaim);
   noteWho(req, principal.member);
-  return { principal, connectionId };
+  return { principal, connectionId: userConnection(ctx, principal, keyedClaim) ?? connectionId };
 }
 
 /** The handshake of a request whose token needs verifying, or that the application's onConnect hook sees. */
-async function verifiedHandshake(ctx: ServerContext, req: HttpRequest, credentials: Credentials): Promise<Handshake> {
+async function verifiedHandshake(ctx: ServerContext, req: HttpRequest, credentials: Credentials, keyedClaim: string | undefined): Promise<Handshake> {
   const principal = await ctx.policy.authenticate(credentials);
   noteWho(req, principal.member);
   const hook = ctx.hooks.onConnect;
   if (hook && (await hook({ principal, request: req })) === false) throw new SwitchboardError('FORBIDDEN', 'refused by the application');
-  return { principal, connectionId: credentials.connectionId };
+  return { principal, connectionId: userConnection(ctx, principal, keyedClaim) ?? credentials.connectionId };
+}
+
+/**
+ * On a keyed server, the connection id of a token's user who claims one (`connection=`): derived
+ * from its member and the claim (DerivedIds.connection), so a client that says the same one on
+ * every transport and reconnection (the SDK does) is one connection, and no one else can take it.
+ * Undefined for anyone else: a guest (its member is named after a connection id the server
+ * draws), the API key, or no claim.
+ */
+function userConnection(ctx: ServerContext, principal: Principal, claim: string | undefined): string | undefined {
+  return claim !== undefined && principal.kind === 'user' ? ctx.ids.connection(principal.member, claim) : undefined;
 }
 
 /** What a keyed server believes of a request's claims: nothing. */

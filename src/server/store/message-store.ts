@@ -198,7 +198,7 @@ export interface MessageStore {
    * every restart, for as long as the data lasts. Getting or making it is one atomic step: N
    * instances asking at once on a new backend all get the one that was stored. A memory store
    * holds one per process (it keeps no data past it either). Keys derived from it name what must
-   * not change across restarts and nodes (see session/anonymous-senders.ts). STORE_UNAVAILABLE.
+   * not change across restarts and nodes (see session/derived-ids.ts). STORE_UNAVAILABLE.
    */
   nodeSecret(): Promise<Buffer>;
   /**

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Ack, Entry } from '../src/protocol/types.js';
-import { AnonymousSenders, MAX_REMEMBERED_SENDERS } from '../src/server/session/anonymous-senders.js';
-import { startServer } from './helpers.js';
+import { DerivedIds, MAX_REMEMBERED_IDS } from '../src/server/session/derived-ids.js';
+import { mintToken } from '../src/server/auth/mint-token.js';
+import { startServer, WsProbe } from './helpers.js';
 
 interface Answer {
   status: number;
@@ -99,21 +100,53 @@ describe('anonymous senders', () => {
   });
 
   it('are remembered by address, within a bound, and forgotten when the secret changes', () => {
-    const senders = new AnonymousSenders();
+    const senders = new DerivedIds();
     senders.setSecret(Buffer.alloc(32, 1));
-    const first = senders.idOf('192.0.2.1');
-    assert.equal(senders.idOf('192.0.2.1'), first);
-    assert.equal(senders.remembered, 1);
+    const first = senders.anonymous('192.0.2.1');
+    assert.equal(senders.anonymous('192.0.2.1'), first);
+    assert.equal(senders.remembered.anonymous, 1);
     // Ever new addresses: the memory never holds more than its bound, and ids stay what a fresh instance computes.
-    for (let i = 0; i < MAX_REMEMBERED_SENDERS + 5; i++) senders.idOf(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
-    assert.ok(senders.remembered <= MAX_REMEMBERED_SENDERS, `${senders.remembered} remembered`);
-    const fresh = new AnonymousSenders();
+    for (let i = 0; i < MAX_REMEMBERED_IDS + 5; i++) senders.anonymous(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    assert.ok(senders.remembered.anonymous <= MAX_REMEMBERED_IDS, `${senders.remembered.anonymous} remembered`);
+    const fresh = new DerivedIds();
     fresh.setSecret(Buffer.alloc(32, 1));
-    assert.equal(fresh.idOf('192.0.2.1'), first);
-    assert.equal(senders.idOf('192.0.2.1'), first);
+    assert.equal(fresh.anonymous('192.0.2.1'), first);
+    assert.equal(senders.anonymous('192.0.2.1'), first);
     // Another secret (another store): no id of the old one is handed out.
     senders.setSecret(Buffer.alloc(32, 2));
-    assert.notEqual(senders.idOf('192.0.2.1'), first);
-    assert.equal(senders.remembered, 1);
+    assert.notEqual(senders.anonymous('192.0.2.1'), first);
+    assert.equal(senders.remembered.anonymous, 1);
+  });
+});
+
+describe("a token's user who claims a connection id (keyed server)", () => {
+  it('gets one derived from its member and the claim: the same on each of its connections, another for another member or claim, never the claim itself', async () => {
+    const secret = 'a-test-secret-of-at-least-32-bytes!!';
+    const s = await startServer({ jwtSecret: secret, guests: 'read', guestRooms: ['lobby'] });
+    const opened: WsProbe[] = [];
+    try {
+      const tokens = { ann: await mintToken(secret, { sub: 'ann', ttlSec: 600 }), bob: await mintToken(secret, { sub: 'bob', ttlSec: 600 }) };
+      const welcome = async (query: string): Promise<string> => {
+        const ws = new WsProbe(`${s.url.replace('http', 'ws')}/api/ws?${query}`);
+        opened.push(ws);
+        await ws.opened;
+        return (await ws.next('welcome')).connectionId as string;
+      };
+      const ann1 = await welcome(`token=${tokens.ann}&connection=tab-1`);
+      assert.match(ann1, /^c-[A-Za-z0-9_-]{16}$/);
+      assert.equal(await welcome(`token=${tokens.ann}&connection=tab-1`), ann1, 'the same client on another connection: the same id');
+      assert.notEqual(await welcome(`token=${tokens.ann}&connection=tab-2`), ann1, 'another client of ann');
+      assert.notEqual(await welcome(`token=${tokens.bob}&connection=tab-1`), ann1, "bob saying ann's claim does not get her id");
+      assert.notEqual(await welcome(`token=${tokens.bob}&connection=${ann1}`), ann1, "nor saying her id");
+      const guest = await welcome('connection=tab-1');
+      assert.doesNotMatch(guest, /^c-/, 'a guest: a connection id the server draws (its member is named after it)');
+      assert.notEqual(await welcome('connection=tab-1'), guest);
+      const bad = new WsProbe(`${s.url.replace('http', 'ws')}/api/ws?token=${tokens.ann}&connection=${'x'.repeat(200)}`);
+      opened.push(bad);
+      await assert.rejects(bad.opened, 'a claim that is no connection id is refused (400), as on an open server');
+    } finally {
+      for (const ws of opened) ws.close();
+      await s.server.close();
+    }
   });
 });
