@@ -40,7 +40,7 @@ describe('web app: Compare and the other people of the room', { skip }, () => {
     await fourPanesConnected(ann.page);
     await send(ann.page, 'only in the compare room');
     for (const t of TRANSPORTS) await ann.page.locator(`section.pane[data-transport="${t}"] .arrivals li`, { hasText: 'only in the compare room' }).waitFor();
-    await ann.page.screenshot({ path: '/tmp/wt-q3-shots/compare-own-room.png' });
+    await ann.page.screenshot({ path: '/tmp/e2e-compare-own-room.png' });
 
     // Bob's view is what it was (a poll of "Here now" and the join lines have had time to come).
     await bob.page.waitForTimeout(1500);
@@ -59,7 +59,17 @@ describe('web app: Compare and the other people of the room', { skip }, () => {
     await ann.page.getByLabel('Message', { exact: true }).waitFor();
     await bob.page.waitForTimeout(1000);
     assert.deepEqual(await roomAsSeen(bob.page), before, 'nor a "left" line after Compare');
-    await bob.page.screenshot({ path: '/tmp/wt-q3-shots/compare-bob-unchanged.png' });
+    // Compare's room is no room to chat in: neither Bob's room list nor Ann's shows it, though the server lists it.
+    const listed = async (page: Page): Promise<string[]> => page.locator('ul.room-list li').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.room ?? li.textContent ?? ''));
+    assert.ok(((await (await fetch(`${s.h.base}/api/rooms`)).json()) as { rooms: Array<{ name: string }> }).rooms.some((r) => r.name === own), 'the server lists it');
+    await bob.page.reload();
+    await bob.page.locator('ul.room-list li', { hasText: 'together' }).first().waitFor();
+    for (const page of [bob.page, ann.page]) {
+      const rooms = await listed(page);
+      assert.ok(rooms.some((r) => r.includes('together')), `the room list is drawn: ${rooms.join(', ')}`);
+      assert.ok(!rooms.some((r) => r.includes(own!)), `no compare room in ${rooms.join(', ')}`);
+    }
+    await bob.page.screenshot({ path: '/tmp/e2e-compare-bob-unchanged.png' });
 
     // Chosen: Compare joins the chat's room, and says that its people see it.
     await ann.page.getByRole('button', { name: 'Compare', exact: true }).click();
@@ -71,7 +81,7 @@ describe('web app: Compare and the other people of the room', { skip }, () => {
     await bob.page.locator('#presence-title', { hasText: 'Here now (6)' }).waitFor();
     await send(ann.page, 'now in the room');
     await waitForMessage(bob.page, 'now in the room');
-    await ann.page.screenshot({ path: '/tmp/wt-q3-shots/compare-chosen-room.png' });
+    await ann.page.screenshot({ path: '/tmp/e2e-compare-chosen-room.png' });
     await ann.context.close();
     await bob.context.close();
   });

@@ -2,6 +2,7 @@ import { DEFAULT_ROOM, ROOM_NAME_PATTERN } from 'switchboard-client';
 import type { RoomInfo, UnreadCount } from 'switchboard-client';
 import { h, icon, replaceChildren } from './dom.js';
 import { READ_COUNTS_MAX, ROOM_NAME_RULE, createRoom, listRooms, readCounts } from './rooms.js';
+import { isCompareRoom } from './storage.js';
 
 export interface RoomListOptions {
   current(): string;
@@ -91,7 +92,8 @@ export class RoomList {
     if (this.refreshing || document.visibilityState === 'hidden') return;
     this.refreshing = true;
     try {
-      this.rooms = await listRooms();
+      // Compare's rooms of their own (one per browser that opened Compare) are no rooms to chat in.
+      this.rooms = (await listRooms()).filter((r) => !isCompareRoom(r.name));
       this.byName = new Map(this.rooms.map((r) => [r.name, r]));
       this.renderList();
       const current = this.options.current();

@@ -85,12 +85,12 @@ export const storage = {
 
   /**
    * Compare's room of its own in this browser, `compare-<random>`: one per browser rather than
-   * per visit, so the rooms it makes (listed to everyone, never deleted but by an admin) do not
-   * pile up.
+   * per visit, so the rooms it makes (never deleted but by an admin) do not pile up. The chat's
+   * room list leaves them out (isCompareRoom).
    */
   get compareRoom(): string {
     let room = read('compareRoom');
-    if (!room || !/^compare-[a-z0-9]{8}$/.test(room)) {
+    if (!room || !isCompareRoom(room)) {
       room = `compare-${randomToken(8)}`;
       write('compareRoom', room);
     }
@@ -112,4 +112,9 @@ export function randomToken(length: number): string {
   let out = '';
   for (const b of bytes) out += alphabet[b % alphabet.length];
   return out;
+}
+
+/** A room Compare made for itself in some browser (storage.compareRoom): not one to chat in. */
+export function isCompareRoom(name: string): boolean {
+  return /^compare-[a-z0-9]{8}$/.test(name);
 }
