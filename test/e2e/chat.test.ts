@@ -359,15 +359,16 @@ describe('web app: chat', { skip }, () => {
     await app.context.close();
   });
 
-  it('on a small phone (360 px) a six-letter name is whole in the header, and no tab is cut', async () => {
-    const app = await open({ name: 'Reader', hash: '#/room/lobby', viewport: { width: 360, height: 640 } });
+  for (const width of [360, 320])
+  it(`on a small phone (${width} px) a six-letter name is whole in the header, and no tab is cut`, async () => {
+    const app = await open({ name: 'Reader', hash: '#/room/lobby', viewport: { width, height: 640 } });
     const name = await app.page.locator('.user-name').evaluate((el) => ({ text: el.textContent, cut: el.scrollWidth - el.clientWidth }));
-    assert.deepEqual(name, { text: 'Reader', cut: 0 }, 'it was cut to "Re…"');
+    assert.deepEqual(name, { text: 'Reader', cut: 0 }, 'it was cut to "Re…" at 360 px, "R…" at 320');
     for (const tab of await app.page.locator('.tab').all()) {
       assert.equal(await tab.evaluate((el) => el.scrollWidth - el.clientWidth), 0, `${await tab.textContent()} is whole`);
     }
-    assert.ok((await app.page.evaluate(() => document.documentElement.scrollWidth)) <= 360, 'the page does not scroll sideways');
-    await app.page.screenshot({ path: '/tmp/e2e-header-360.png' });
+    assert.ok((await app.page.evaluate(() => document.documentElement.scrollWidth)) <= width, 'the page does not scroll sideways');
+    await app.page.screenshot({ path: `/tmp/e2e-header-${width}.png` });
     await app.context.close();
   });
 
