@@ -116,6 +116,14 @@ describe('anonymous senders', () => {
     senders.setSecret(Buffer.alloc(32, 2));
     assert.notEqual(senders.anonymous('192.0.2.1'), first);
     assert.equal(senders.remembered.anonymous, 1);
+    // A token's user who claims ever new connection ids: the same bound, its own memory.
+    const ann = senders.connection('ann', 'tab-1');
+    for (let i = 0; i < MAX_REMEMBERED_IDS + 5; i++) senders.connection('ann', `claim-${i}`);
+    assert.ok(senders.remembered.connection <= MAX_REMEMBERED_IDS, `${senders.remembered.connection} remembered`);
+    assert.equal(senders.remembered.anonymous, 1, 'the anonymous ids are not forgotten for it');
+    assert.equal(senders.connection('ann', 'tab-1'), ann);
+    assert.notEqual(senders.connection('bob', 'tab-1'), ann);
+
   });
 });
 

@@ -45,6 +45,8 @@ export class DerivedIds {
 
   /** The connection id of `member`'s client that claims `claim`. STORE_UNAVAILABLE before setSecret. */
   connection(member: string, claim: string): string {
+    // The claim holds no newline (a clientId's characters, checked by the handshake): what
+    // follows the last one is the claim, so no other member and claim make the same text.
     return this.connectionIds.idOf(`${member}\n${claim}`);
   }
 
