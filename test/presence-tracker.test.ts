@@ -84,6 +84,33 @@ function sharedStore(graceMs: number): { store: MemoryPresenceStore; told: strin
   return { store, told, node };
 }
 
+/**
+ * Two nodes' trackers (n1, n2) on one store of `kind` (records living `ttlMs` unless refreshed,
+ * grace 30 ms), the notices they gave (`join ann`), then `fn`; whatever it throws, the trackers
+ * are cleared and the store closed (an open Redis client would keep the test process alive).
+ */
+async function twoNodesOn(
+  kind: 'memory' | 'redis',
+  ttlMs: number,
+  fn: (t: { store: PresenceStore; told: string[]; n1: PresenceTracker; n2: PresenceTracker }) => Promise<void>,
+): Promise<void> {
+  const prefix = uniquePrefix();
+  const store: PresenceStore = kind === 'memory' ? new MemoryPresenceStore() : new RedisPresenceStore(redisUrl, prefix);
+  await store.init?.();
+  const told: string[] = [];
+  const node = (name: string): PresenceTracker =>
+    new PresenceTracker(store, (_room, kind, who) => told.push(`${kind} ${who.member}`), { graceMs: 30, pollTtlMs: 35_000, ttlMs, node: name }, createLogger('silent', false));
+  const [n1, n2] = [node('n1'), node('n2')];
+  try {
+    await fn({ store, told, n1, n2 });
+  } finally {
+    n1.clear();
+    n2.clear();
+    await store.close();
+    if (kind === 'redis') await deleteKeys(prefix);
+  }
+}
+
 describe('PresenceTracker: a poller whose requests reach two nodes', () => {
   it("is held by the node of its latest poll: the other node's copy neither keeps it nor removes it, and a leave on either node ends it", async () => {
     const store = new MemoryPresenceStore();
@@ -180,15 +207,8 @@ describe('PresenceTracker: a connection that comes back on another node', () => 
 
   for (const kind of ['memory', 'redis'] as const)
   it(`a stream whose record was reaped while its node could not refresh it (a store outage there), added again beside a live connection of the member, is a change its room is told (${kind} store)`, { skip: kind === 'redis' ? redisSkip : false }, async () => {
-    const prefix = uniquePrefix();
-    const store: PresenceStore = kind === 'memory' ? new MemoryPresenceStore() : new RedisPresenceStore(redisUrl, prefix);
-    await store.init?.();
-    const told: string[] = [];
     // Records live 600 ms unless refreshed (ticks), so that one can expire within the test.
-    const node = (name: string): PresenceTracker =>
-      new PresenceTracker(store, (_room, kind, who) => told.push(`${kind} ${who.member}`), { graceMs: 30, pollTtlMs: 35_000, ttlMs: 600, node: name }, createLogger('silent', false));
-    const [n1, n2] = [node('n1'), node('n2')];
-    try {
+    await twoNodesOn(kind, 600, async ({ store, told, n1, n2 }) => {
       const transports = async (): Promise<string[][]> => (await store.members('r', Date.now())).map((m) => m.transports.slice().sort());
       n1.attach('r', { id: 'w', member: 'flo', name: 'flo', transport: 'websocket' });
       await settle();
@@ -213,27 +233,14 @@ describe('PresenceTracker: a connection that comes back on another node', () => 
       // Before: added back as 'changed', it was told to no one (only 'arrived' was, as a join): the
       // room's last word on flo was polling only, while flo was on its WebSocket too.
       assert.deepEqual(told, ['join flo', 'change flo', 'change flo', 'change flo']);
-    } finally {
-      // Whatever failed: an open Redis client would keep the test process alive.
-      n1.clear();
-      n2.clear();
-      await store.close();
-      if (kind === 'redis') await deleteKeys(prefix);
-    }
+    });
   });
 
   for (const kind of ['memory', 'redis'] as const)
   it(`a WebSocket back on another node before its old node saw the old socket close: no notice, listed once, and the old node neither takes it back at its tick nor removes it after its grace (${kind} store)`, { skip: kind === 'redis' ? redisSkip : false }, async () => {
-    const prefix = uniquePrefix();
-    const store: PresenceStore = kind === 'memory' ? new MemoryPresenceStore() : new RedisPresenceStore(redisUrl, prefix);
-    await store.init?.();
-    const told: string[] = [];
-    const node = (name: string): PresenceTracker =>
-      new PresenceTracker(store, (_room, kind, who) => told.push(`${kind} ${who.member}`), { graceMs: 30, pollTtlMs: 35_000, ttlMs: 30_000, node: name }, createLogger('silent', false));
-    const [n1, n2] = [node('n1'), node('n2')];
-    const gil = (attachment: string): PresenceConnection => ({ id: `gil#${attachment}`, member: 'gil', name: 'gil', transport: 'websocket' });
-    const listed = async (): Promise<string[]> => (await store.members('r', Date.now(), undefined, true)).map((m) => `${m.member} ${m.transports.join()} on ${m.nodes?.join()}`);
-    try {
+    await twoNodesOn(kind, 30_000, async ({ store, told, n1, n2 }) => {
+      const gil = (attachment: string): PresenceConnection => ({ id: `gil#${attachment}`, member: 'gil', name: 'gil', transport: 'websocket' });
+      const listed = async (): Promise<string[]> => (await store.members('r', Date.now(), undefined, true)).map((m) => `${m.member} ${m.transports.join()} on ${m.nodes?.join()}`);
       n1.attach('r', gil('a1'));
       await settle();
       // Its socket to n1 died without a word; it reconnects to n2 with its connection id.
@@ -251,12 +258,7 @@ describe('PresenceTracker: a connection that comes back on another node', () => 
       await new Promise((r) => setTimeout(r, 80));
       assert.deepEqual(await listed(), ['gil websocket on n2']);
       assert.deepEqual(told, ['join gil'], 'its arrival, then nothing');
-    } finally {
-      n1.clear();
-      n2.clear();
-      await store.close();
-      if (kind === 'redis') await deleteKeys(prefix);
-    }
+    });
   });
 
   it("an administrator's disconnect reaching every node that has a copy of a poller is one leave, and no notice from the others", async () => {
