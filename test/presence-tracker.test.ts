@@ -5,7 +5,7 @@ import { createLogger } from '../src/server/logger.js';
 import { MemoryPresenceStore } from '../src/server/presence/memory-presence-store.js';
 import type { PresenceStore } from '../src/server/presence/presence-store.js';
 import { RedisPresenceStore } from '../src/server/presence/redis-presence-store.js';
-import { BIG_ROOM_SNAPSHOT_MS, PresenceTracker, type PresenceConnection } from '../src/server/presence/presence-tracker.js';
+import { BIG_ROOM_SNAPSHOT_MS, POLL_STRAGGLER_MS, PresenceTracker, type PresenceConnection } from '../src/server/presence/presence-tracker.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 
 /** The real memory store, counting the reads of member lists. */
@@ -111,6 +111,30 @@ async function twoNodesOn(
   }
 }
 
+describe('PresenceTracker: a poller that leaves', () => {
+  it('is not brought back by a poll sent before its leave and come after it; a poll a second later brings it back', async () => {
+    const { store, told, node } = sharedStore(30);
+    const n1 = node('n1');
+    const dee = (transport: 'polling' | 'long-polling'): PresenceConnection => ({ id: 'c4', member: 'dee', name: 'dee', transport });
+    n1.touch('r', dee('polling'));
+    await settle();
+    // Its page closes: the leave, then a short poll and a long poll that were on their way.
+    n1.detach('r', 'c4', { member: 'dee', name: 'dee' });
+    n1.touch('r', dee('polling'));
+    n1.touch('r', dee('long-polling'), Date.now(), 20_000);
+    await new Promise((r) => setTimeout(r, 80));
+    await settle();
+    assert.deepEqual(await store.members('r', Date.now()), [], 'gone after the grace period');
+    assert.deepEqual(told, ['join dee', 'leave dee']);
+    // A page restored from the back-forward cache polls again, later: present again.
+    n1.touch('r', dee('polling'), Date.now() + POLL_STRAGGLER_MS);
+    await settle();
+    assert.deepEqual((await store.members('r', Date.now())).map((m) => m.member), ['dee']);
+    assert.deepEqual(told, ['join dee', 'leave dee', 'join dee']);
+    n1.clear();
+  });
+});
+
 describe('PresenceTracker: a poller whose requests reach two nodes', () => {
   it("is held by the node of its latest poll: the other node's copy neither keeps it nor removes it, and a leave on either node ends it", async () => {
     const store = new MemoryPresenceStore();
@@ -166,7 +190,8 @@ describe('PresenceTracker: a poller whose requests reach two nodes', () => {
     n1.touch('r', bob);
     await settle();
     for (let i = 0; i < 100; i++) n2.detach('r', 'c2', { member: 'bob', name: 'bob' });
-    n2.touch('r', bob); // back, on n2, before the grace period ends
+    // Back, on n2, before the grace period ends (a poll sent after the leave: see the straggler test).
+    n2.touch('r', bob, Date.now() + POLL_STRAGGLER_MS);
     await new Promise((r) => setTimeout(r, 80));
     await settle();
     assert.deepEqual((await store.members('r', Date.now())).map((m) => m.member), ['bob'], 'still present');

@@ -74,7 +74,14 @@ describe('web app: chat', { skip }, () => {
       // Alice closes her tab: she leaves the list after the grace period (5 s), pollers too
       // (before: a polling tab stayed listed until its polls' time ran out, 35 s).
       await a.page.close({ runBeforeUnload: true });
-      await b.page.locator('.presence-list .person', { hasText: 'Alice' }).waitFor({ state: 'detached', timeout: 9000 });
+      await b.page
+        .locator('.presence-list .person', { hasText: 'Alice' })
+        .waitFor({ state: 'detached', timeout: 9000 })
+        .catch(async (err: unknown) => {
+          // Which side kept her: the server's list, or Bob's page only.
+          const server = (await (await fetch(`${h.base}/api/rooms/${room}/presence`)).json()) as { members: Array<{ name: string; transports: string[] }> };
+          throw new Error(`Alice still listed by Bob's page; the server lists ${JSON.stringify(server.members.map((m) => `${m.name} ${m.transports.join()}`))}`, { cause: err });
+        });
       await a.context.close();
       await b.context.close();
     });

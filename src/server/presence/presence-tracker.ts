@@ -14,6 +14,14 @@ interface LocalConnection extends PresenceConnection {
 /** How long a long poller stays present past its poll's timeout without coming back. */
 const HELD_POLL_GRACE_MS = 10_000;
 
+/**
+ * How long after a polling client's leave its polls bring it back nothing: a poll sent before
+ * the leave may reach the server, or be answered, after it (another connection; a room read
+ * between its arrival and its touch). A client that really comes back (a page restored from the
+ * back-forward cache) is present again from its first poll after this.
+ */
+export const POLL_STRAGGLER_MS = 1000;
+
 export interface PresenceOptions {
   /** A member leaves this long after its last connection closed (so a reconnect makes no noise). */
   graceMs: number;
@@ -48,6 +56,8 @@ export class PresenceTracker {
   private readonly local = new Map<string, Map<string, LocalConnection>>();
   /** Leaves due of polling clients this node holds no copy of, by room and connection (one each however often a leave is sent: see detach). */
   private readonly leaving = new Map<string, NodeJS.Timeout>();
+  /** Polling clients' leaves of the last POLL_STRAGGLER_MS, by room and record (`room\nid`): when each came. */
+  private readonly recentLeaves = new Map<string, number>();
   /** The last snapshot of each room found to have more than its limit of members (snapshot). */
   private readonly bigRooms = new Map<string, { at: number; limit: number; list: Promise<PresenceMember[]> }>();
 
@@ -71,6 +81,15 @@ export class PresenceTracker {
    * from now on: it writes it to the store unless it has a copy of the same transport already.
    */
   touch(room: string, conn: PresenceConnection, now = Date.now(), holdMs = 0): void {
+    // A poll sent before its client's leave, come after it: not a return (POLL_STRAGGLER_MS).
+    if (this.recentLeaves.size > 0) {
+      const key = `${room}\n${conn.id}`;
+      const leftAt = this.recentLeaves.get(key);
+      if (leftAt !== undefined) {
+        if (now - leftAt < POLL_STRAGGLER_MS) return;
+        this.recentLeaves.delete(key);
+      }
+    }
     this.upsert(room, conn, now + Math.max(this.options.pollTtlMs, holdMs + HELD_POLL_GRACE_MS));
   }
 
@@ -81,6 +100,7 @@ export class PresenceTracker {
    * removed from the store all the same, after the grace period.
    */
   detach(room: string, connId: string, poller?: { member: string; name: string }): void {
+    if (poller) this.recentLeaves.set(`${room}\n${connId}`, Date.now());
     const conn = this.local.get(room)?.get(connId);
     if (!conn) {
       const key = `${room}\n${connId}`;
@@ -129,6 +149,7 @@ export class PresenceTracker {
       }
     }
     for (const [room, big] of this.bigRooms) if (now - big.at >= BIG_ROOM_SNAPSHOT_MS) this.bigRooms.delete(room);
+    for (const [key, at] of this.recentLeaves) if (now - at >= POLL_STRAGGLER_MS) this.recentLeaves.delete(key);
     try {
       const expiresAt = now + this.options.ttlMs;
       // Held by another node now, removed by one (the client left), or reaped in a store outage:
@@ -218,6 +239,7 @@ export class PresenceTracker {
     for (const timer of this.leaving.values()) clearTimeout(timer);
     this.local.clear();
     this.leaving.clear();
+    this.recentLeaves.clear();
     this.bigRooms.clear();
   }
 
