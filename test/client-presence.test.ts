@@ -63,6 +63,25 @@ describe('presence changes end to end', () => {
     return sockets;
   }
 
+  it("a client on a polling transport, which gets no presence notices, sees arrivals, departures and its own switch: its polls' answers say when the room's latest notice went (presenceAt)", { timeout: 20_000 }, async () => {
+    await fetch(`${url}/api/rooms/pollers`, { method: 'PUT' });
+    const watchers = await Promise.all((['long-polling', 'polling'] as const).map((transport) => connect({ url, ...FAST, room: 'pollers', name: `w-${transport}`, member: `w-${transport}`, transport })));
+    clients.push(...watchers);
+    const names = (w: Client): string => w.presence().map((m) => `${m.member}:${m.transports.join('+')}`).sort().join(' ');
+    for (const w of watchers) await waitFor(() => names(w) === 'w-long-polling:long-polling w-polling:polling', 5000, `both pollers in the list of ${w.transport}: ${names(w)}`);
+    const [sockets] = [await subscribers('pollers', 'ws-', 1)];
+    for (const w of watchers) await waitFor(() => names(w).includes('ws-0:websocket'), 5000, `the arrival, seen by ${w.transport}: ${names(w)}`);
+    sockets[0]!.close();
+    for (const w of watchers) await waitFor(() => !names(w).includes('ws-0'), 5000, `the departure, seen by ${w.transport}: ${names(w)}`);
+    // Its own switch: the join's snapshot listed it on both transports (make before break); the list settles.
+    const lp = watchers[0]!;
+    await lp.setTransport('websocket');
+    await lp.setTransport('long-polling');
+    await waitFor(() => names(lp) === 'w-long-polling:long-polling w-polling:polling', 5000, `itself on long polling only after switching back: ${names(lp)}`);
+    const answer = (await (await fetch(`${url}/api/rooms/pollers/poll`)).json()) as { presenceAt?: number };
+    assert.ok(typeof answer.presenceAt === 'number' && answer.presenceAt > Date.now() - 60_000, `a poll answer says when: ${JSON.stringify(answer)}`);
+  });
+
   it('a client that missed a change reads the whole list (the count of the next one told it)', { timeout: 15_000 }, async () => {
     await fetch(`${url}/api/rooms/missed`, { method: 'PUT' });
     const watchers = await Promise.all((['websocket', 'sse'] as const).map((transport) => connect({ url, ...FAST, room: 'missed', name: `w-${transport}`, member: `w-${transport}`, transport })));

@@ -11,6 +11,9 @@ describe('each transport end to end', () => {
   before(async () => {
     s = await startServer();
     await request(`${s.url}/api/rooms/t1`, { method: 'PUT' });
+    // The long polls' own room: the presence notices of t1's WebSocket and SSE clients (their
+    // arrival, their departure after the grace) would answer a held poll there, empty.
+    await request(`${s.url}/api/rooms/lp`, { method: 'PUT' });
   });
   after(async () => s.server.close());
 
@@ -70,33 +73,33 @@ describe('each transport end to end', () => {
   });
 
   it('long polling: held until a message, then answered with it; empty answer at the timeout', async () => {
-    const first = (await (await request(`${s.url}/api/rooms/t1/poll`)).json()) as PollResult;
+    const first = (await (await request(`${s.url}/api/rooms/lp/poll`)).json()) as PollResult;
     const started = Date.now();
-    const held = request(`${s.url}/api/rooms/t1/longpoll?after=${first.cursor}`);
+    const held = request(`${s.url}/api/rooms/lp/longpoll?after=${first.cursor}`);
     await new Promise((r) => setTimeout(r, 150));
-    await postJson(`${s.url}/api/rooms/t1/messages`, { text: 'wake up' });
+    await postJson(`${s.url}/api/rooms/lp/messages`, { text: 'wake up' });
     const answer = (await held).json() as PollResult;
     assert.ok(Date.now() - started >= 140, 'the poll was held');
     assert.deepEqual(answer.entries.map((e) => (e.type === 'message' ? e.text : undefined)), ['wake up']);
-    const empty = (await request(`${s.url}/api/rooms/t1/longpoll?after=${answer.cursor}&timeout=200`)).json() as PollResult;
+    const empty = (await request(`${s.url}/api/rooms/lp/longpoll?after=${answer.cursor}&timeout=200`)).json() as PollResult;
     assert.deepEqual(empty.entries, []);
     assert.equal(empty.cursor, answer.cursor);
   });
 
   it('long polling without a cursor: held at the end, then answered with the first message that comes', async () => {
-    await request(`${s.url}/api/rooms/t1/poll`); // the room's channel is live on this node
-    const held = request(`${s.url}/api/rooms/t1/longpoll`);
+    await request(`${s.url}/api/rooms/lp/poll`); // the room's channel is live on this node
+    const held = request(`${s.url}/api/rooms/lp/longpoll`);
     await new Promise((r) => setTimeout(r, 150));
-    await postJson(`${s.url}/api/rooms/t1/messages`, { text: 'first to come' });
+    await postJson(`${s.url}/api/rooms/lp/messages`, { text: 'first to come' });
     const answer = (await held).json() as PollResult;
     assert.deepEqual(answer.entries.map((e) => (e.type === 'message' ? e.text : undefined)), ['first to come']);
   });
 
   it('long polling: a typing notice answers a held poll, naming who types', async () => {
-    const start = (await request(`${s.url}/api/rooms/t1/poll`)).json() as PollResult;
-    const held = request(`${s.url}/api/rooms/t1/longpoll?after=${start.cursor}`);
+    const start = (await request(`${s.url}/api/rooms/lp/poll`)).json() as PollResult;
+    const held = request(`${s.url}/api/rooms/lp/longpoll?after=${start.cursor}`);
     await new Promise((r) => setTimeout(r, 150));
-    await postJson(`${s.url}/api/rooms/t1/typing`, { name: 'Typist' });
+    await postJson(`${s.url}/api/rooms/lp/typing`, { name: 'Typist' });
     const answer = (await held).json() as PollResult;
     assert.deepEqual(answer.entries, []);
     assert.ok(answer.typing.some((t) => t.name === 'Typist'), JSON.stringify(answer.typing));

@@ -129,6 +129,9 @@ export class SwitchboardClient implements Client {
   private readonly tokenProvider: (() => string | Promise<string>) | undefined;
   private tokenTimer: ReturnType<typeof setTimeout> | undefined;
   private presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A `GET .../presence` is under way (readPresence); another is due after it. */
+  private presenceReading = false;
+  private presenceReadAgain = false;
 
   /** Checks the options (throws like resolveOptions); connects only on start(). */
   constructor(options: ConnectOptions) {
@@ -620,6 +623,7 @@ export class SwitchboardClient implements Client {
         if (this.presenceList.take(notice)) this.emit('presence', this.presenceList.list());
         if (this.presenceList.doubtful) this.checkPresenceSoon();
       },
+      presenceStale: () => isLive() && this.readPresence(),
       activity: () => {
         if (transport() === this.current) this.watchdog.activity();
       },
@@ -649,16 +653,37 @@ export class SwitchboardClient implements Client {
     this.presenceTimer = setTimeout(() => {
       this.presenceTimer = undefined;
       if (this.state === 'closed' || !this.presenceList.doubtful) return;
-      // As much as a subscriber's snapshot holds; a room of more is said to be a part (`truncated`).
-      this.get<PresencePage>('presence', { limit: PRESENCE_READ_LIMIT }).then(
+      this.readPresence();
+    }, PRESENCE_CHECK_MS);
+  }
+
+  /**
+   * Reads the member list again (`GET .../presence`): a doubtful list, or a poller's whose room
+   * changed (its transport gets no notices). One read at a time; a change while one runs reads
+   * again after it, so the list is never older than the last change told.
+   */
+  private readPresence(): void {
+    if (this.presenceReading) {
+      this.presenceReadAgain = true;
+      return;
+    }
+    this.presenceReading = true;
+    // As much as a subscriber's snapshot holds; a room of more is said to be a part (`truncated`).
+    this.get<PresencePage>('presence', { limit: PRESENCE_READ_LIMIT })
+      .then(
         ({ members, truncated }) => {
           if (this.state === 'closed') return;
           this.presenceList.replace(members, truncated === true);
           this.emit('presence', this.presenceList.list());
         },
-        () => undefined, // the next change notice tells again
-      );
-    }, PRESENCE_CHECK_MS);
+        () => undefined, // the next change tells again
+      )
+      .finally(() => {
+        this.presenceReading = false;
+        if (!this.presenceReadAgain || this.state === 'closed') return;
+        this.presenceReadAgain = false;
+        this.readPresence();
+      });
   }
 
   private onEntry(entry: Entry, epoch: string): void {

@@ -220,6 +220,12 @@ export interface PollResult {
   reset?: 'epoch' | 'expired';
   /** Who is typing right now (ephemeral state, for polling clients). */
   typing: Sender[];
+  /**
+   * When the room's latest presence notice was sent (epoch ms, the `at` of PresenceNotice), as
+   * far as the answering node knows; absent before any. Polling clients get no presence notices:
+   * one that sees this grow reads `GET /api/rooms/:room/presence` (the SDK does).
+   */
+  presenceAt?: number;
 }
 
 /** Answer of the history route (pages go backwards from `before`). */
@@ -243,6 +249,8 @@ export type PresenceNotice = PresenceList | PresenceChange;
 export interface PresenceList {
   room: string;
   members: PresenceMember[];
+  /** When the node that sent it made it (epoch ms): polls answer it as `presenceAt`. */
+  at?: number;
 }
 
 /**
@@ -256,6 +264,8 @@ export interface PresenceChange {
   changed: PresenceMember[];
   left: string[];
   count: number;
+  /** As in PresenceList. */
+  at?: number;
 }
 
 /**

@@ -193,6 +193,11 @@ class HeldPoll implements OnceSubscriber, Timed {
     this.wake();
   }
 
+  /** So does a presence notice: the answer's `presenceAt` tells the client to read the member list again. */
+  deliverPresence(): void {
+    this.wake();
+  }
+
   /** Ends the hold without an answer (the caller answers otherwise); false when it was woken already (it answers). */
   cancel(): boolean {
     if (this.state !== HELD) return this.state === CANCELLED;
@@ -748,7 +753,10 @@ export class Hub {
   }
 
   private pollResult(room: string, epoch: string, entries: Entry[], lastSeq: number, more: boolean): PollResult {
-    return { room, epoch, entries, cursor: formatCursor({ epoch, seq: lastSeq }), more, typing: this.typingNow(room) };
+    const presenceAt = this.channels.get(room)?.presenceAt ?? 0;
+    const result: PollResult = { room, epoch, entries, cursor: formatCursor({ epoch, seq: lastSeq }), more, typing: this.typingNow(room) };
+    if (presenceAt > 0) result.presenceAt = presenceAt;
+    return result;
   }
 
   /**
@@ -803,12 +811,12 @@ export class Hub {
       }
       if (overflow || this.bigRooms.delete(room)) {
         const list = await this.presence.members(room, cap + 1);
-        if (list.length <= cap) await this.options.broker.publish({ kind: 'presence', notice: { room, members: list } });
+        if (list.length <= cap) await this.options.broker.publish({ kind: 'presence', notice: { room, members: list, at: Date.now() } });
         return;
       }
       const here = new Set(members.map((m) => m.member));
       const left = [...due].filter((m) => !here.has(m));
-      await this.options.broker.publish({ kind: 'presence', notice: { room, changed: members, left, count } });
+      await this.options.broker.publish({ kind: 'presence', notice: { room, changed: members, left, count, at: Date.now() } });
     } catch (err) {
       this.options.logger.debug({ err, room }, 'presence notice not sent');
     }
@@ -920,7 +928,10 @@ export class Hub {
       // Shared poll answers carry who types: the held polls this notice wakes read a new one.
       if (channel) this.pollAnswers.get(channel)?.clear();
     } else if (message.kind === 'presence') {
-      this.channels.get(message.notice.room)?.presenceNotice(message.notice);
+      const channel = this.channels.get(message.notice.room);
+      channel?.presenceNotice(message.notice);
+      // Shared poll answers carry the latest notice's time: the held polls this notice wakes read a new one.
+      if (channel) this.pollAnswers.get(channel)?.clear();
     } else if (message.kind === 'receipt') {
       this.channels.get(message.receipt.room)?.receiptNotice(message.receipt);
     } else if (message.kind === 'room') {

@@ -37,6 +37,8 @@ export class RoomChannel {
   lastUsedAt = 0;
   /** Presence notices this channel has had: a subscriber that saw the count move while it caught up missed one (Hub.presenceMark). */
   presenceNotices = 0;
+  /** When the latest presence notice of the room was sent (PresenceNotice.at, epoch ms); 0 before any. */
+  presenceAt = 0;
   /** Typing state for polling clients: member (or name) -> who and until when (epoch ms). */
   readonly typing = new Map<string, { from: Sender; until: number }>();
 
@@ -173,11 +175,17 @@ export class RoomChannel {
     this.held.forEach((sub) => sub.deliverTyping?.(notice, encoded));
   }
 
-  /** Sends an ephemeral presence notice to every live subscriber, encoded once. */
+  /**
+   * Sends an ephemeral presence notice to every live subscriber, encoded once, and wakes the held
+   * polls: their answers carry its time (`presenceAt`), polling clients having no notices.
+   */
   presenceNotice(notice: PresenceNotice): void {
     this.presenceNotices++;
+    // A notice of an older node has no time: this node's clock then.
+    this.presenceAt = Math.max(this.presenceAt, notice.at ?? Date.now());
     const encoded = new Notice('presence', JSON.stringify({ type: 'presence', ...notice }));
     for (const sub of this.subscribers) sub.deliverPresence?.(encoded);
+    this.held.forEach((sub) => sub.deliverPresence?.(encoded));
   }
 
   /** Sends an ephemeral read receipt to every live subscriber, encoded once. */

@@ -29,6 +29,8 @@ export abstract class PollLoopTransport implements Transport {
   private readonly publisher: HttpPublisher;
   private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
   private cursor: string | undefined;
+  /** The latest `presenceAt` of the answers (0: none yet): one that grows means the member list changed. */
+  private presenceAt = 0;
   private ticket: string | undefined;
   private loop: Promise<void> = Promise.resolve();
   private sleepTimer: ReturnType<typeof setTimeout> | undefined;
@@ -130,6 +132,11 @@ export abstract class PollLoopTransport implements Transport {
     }
     for (const entry of result.entries) this.events.entry(entry, result.epoch);
     for (const from of result.typing) this.events.typing({ room: result.room, from });
+    // Polls get no presence notices: an answer says when the room's latest one was sent.
+    if (typeof result.presenceAt === 'number' && result.presenceAt > this.presenceAt) {
+      this.presenceAt = result.presenceAt;
+      this.events.presenceStale();
+    }
     this.cursor = result.cursor;
   }
 

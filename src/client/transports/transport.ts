@@ -71,6 +71,8 @@ export interface TransportEvents {
   receipt(receipt: ReadReceipt): void;
   /** Who is here changed (a presence notice: the whole list, or what changed). */
   presence(notice: PresenceNotice): void;
+  /** Who is here changed, but the transport got no notice of what (a poll answer's `presenceAt` grew): the list is to be read again. */
+  presenceStale(): void;
   /** Any sign of life from the server (a frame, an event, a comment, an answer). */
   activity(): void;
   /** A catalog error that does not end the transport (an `error` frame with no request id). */
