@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { pino } from 'pino';
 import type { PresenceMember } from '../src/protocol/types.js';
 import { createLogger } from '../src/server/logger.js';
 import { MemoryPresenceStore } from '../src/server/presence/memory-presence-store.js';
@@ -110,6 +111,33 @@ async function twoNodesOn(
     if (kind === 'redis') await deleteKeys(prefix);
   }
 }
+
+/** The memory store with its writes failing, as a store that is away (Redis down, the primary of --workers gone). */
+class AwayStore extends MemoryPresenceStore {
+  override add(): Promise<never> {
+    return Promise.reject(new Error('store away'));
+  }
+  override release(): Promise<never> {
+    return Promise.reject(new Error('store away'));
+  }
+  override remove(): Promise<never> {
+    return Promise.reject(new Error('store away'));
+  }
+}
+
+describe('PresenceTracker: a store that is away', () => {
+  it('logs one line per kind of failure, not one per connection, however many connections open and close', async () => {
+    const lines: Array<{ msg: string }> = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
+    const tracker = new PresenceTracker(new AwayStore(), () => {}, { graceMs: 10, pollTtlMs: 35_000, ttlMs: 30_000, node: 'n1' }, logger);
+    for (let i = 0; i < 500; i++) tracker.attach('r', { id: `c${i}`, member: `m${i}`, name: `m${i}`, transport: 'websocket' });
+    for (let i = 0; i < 500; i++) tracker.detach('r', `c${i}`);
+    await new Promise((r) => setTimeout(r, 80));
+    await settle();
+    assert.deepEqual(lines.map((l) => l.msg).sort(), ['presence add failed', 'presence release failed', 'presence remove failed']);
+    tracker.clear();
+  });
+});
 
 describe('PresenceTracker: a poller that leaves', () => {
   it('is not brought back by a poll sent before its leave and come after it; a poll a second later brings it back', async () => {

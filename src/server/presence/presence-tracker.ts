@@ -1,5 +1,6 @@
 import type { PresenceMember, Sender } from '../../protocol/types.js';
 import type { Logger } from '../logger.js';
+import { LogLimiter } from '../session/log-limiter.js';
 import { connectionIdOf, type PresenceConnection, type PresenceLookup, type PresenceStore } from './presence-store.js';
 
 export type { PresenceConnection };
@@ -58,6 +59,12 @@ export class PresenceTracker {
   private readonly leaving = new Map<string, NodeJS.Timeout>();
   /** Polling clients' leaves of the last POLL_STRAGGLER_MS, by room and record (`room\nid`): when each came. */
   private readonly recentLeaves = new Map<string, number>();
+  /**
+   * The store's failures, one line per kind every 10 s with the number held back: while the store
+   * is away (Redis down, the primary of `--workers` gone), every connection that opens or closes
+   * fails, and 50,000 of them were as many lines with their stacks.
+   */
+  private readonly failures: LogLimiter;
   /** The last snapshot of each room found to have more than its limit of members (snapshot). */
   private readonly bigRooms = new Map<string, { at: number; limit: number; list: Promise<PresenceMember[]> }>();
 
@@ -67,7 +74,9 @@ export class PresenceTracker {
     private readonly emit: (room: string, type: 'join' | 'leave' | 'change', from: Sender) => void,
     private readonly options: PresenceOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.failures = new LogLimiter(logger, 1, 10_000);
+  }
 
   /** A persistent connection (WebSocket, SSE) entered the room; `conn.id` is its own record id (recordId with an attachment). */
   attach(room: string, conn: PresenceConnection): void {
@@ -172,7 +181,7 @@ export class PresenceTracker {
         this.emit(gone.room, 'leave', { id: connectionIdOf(gone.connectionId), name: gone.name, member: gone.member });
       }
     } catch (err) {
-      this.logger.warn({ err }, 'presence refresh failed');
+      this.failures.warn('refresh', { err }, 'presence refresh failed');
     }
   }
 
@@ -267,7 +276,7 @@ export class PresenceTracker {
     this.store
       .add(room, record, Date.now() + this.options.ttlMs)
       .then((added) => added !== 'unchanged' && this.emit(room, added === 'arrived' ? 'join' : 'change', { id: connectionIdOf(conn.id), name: conn.name, member: conn.member, transport: conn.transport }))
-      .catch((err: unknown) => this.logger.warn({ err, room }, 'presence add failed'));
+      .catch((err: unknown) => this.failures.warn('add', { err, room }, 'presence add failed'));
   }
 
   /** A polling client left and came back within the grace period: its leave is off. True when one was. */
@@ -292,7 +301,7 @@ export class PresenceTracker {
         removed();
         this.emit(room, 'change', { id: connectionIdOf(conn.id), name: conn.name, member: conn.member });
       })
-      .catch((err: unknown) => this.logger.warn({ err, room }, 'presence release failed'));
+      .catch((err: unknown) => this.failures.warn('release', { err, room }, 'presence release failed'));
   }
 
   /** Drops this node's copy and removes the record from the store (with `node`: only while that node holds it). */
@@ -314,7 +323,7 @@ export class PresenceTracker {
       .remove(room, conn.member, conn.id, node)
       // Nothing removed (another node holds it, or removed it first): nothing to tell.
       .then((removed) => removed !== 'none' && this.emit(room, removed === 'left' ? 'leave' : 'change', { id: connectionIdOf(conn.id), name: conn.name, member: conn.member }))
-      .catch((err: unknown) => this.logger.warn({ err, room }, 'presence remove failed'));
+      .catch((err: unknown) => this.failures.warn('remove', { err, room }, 'presence remove failed'));
   }
 }
 
