@@ -95,6 +95,34 @@ describe('each transport end to end', () => {
     assert.deepEqual(answer.entries.map((e) => (e.type === 'message' ? e.text : undefined)), ['first to come']);
   });
 
+  it('long polling: a presence notice answers a held poll with a later presenceAt; members coming and going in a loop answer it at most about once a second', async () => {
+    await request(`${s.url}/api/rooms/lp-presence`, { method: 'PUT' });
+    let last = (await request(`${s.url}/api/rooms/lp-presence/poll`)).json() as PollResult;
+    // Someone joins and leaves every 50 ms for 2.5 s (polling clients' joins: no connection held).
+    let churning = true;
+    const churn = (async () => {
+      for (let i = 0; churning; i++) {
+        const joined = (await (await request(`${s.url}/api/rooms/lp-presence/presence?name=c${i}&member=c${i}`, { method: 'POST' })).json()) as { session: string };
+        await request(`${s.url}/api/rooms/lp-presence/presence?session=${joined.session}`, { method: 'DELETE' });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const started = Date.now();
+    let answers = 0;
+    const stamps: number[] = [];
+    while (Date.now() - started < 2500) {
+      last = (await request(`${s.url}/api/rooms/lp-presence/longpoll?after=${last.cursor}&timeout=3000`)).json() as PollResult;
+      answers++;
+      if (last.presenceAt !== undefined) stamps.push(last.presenceAt);
+    }
+    churning = false;
+    await churn;
+    assert.ok(stamps.length > 0 && stamps.every((t, i) => i === 0 || t >= stamps[i - 1]!), `answers say when the latest notice went: ${JSON.stringify(stamps)}`);
+    assert.ok(new Set(stamps).size >= 2, `a later notice, a later presenceAt: ${JSON.stringify(stamps)}`);
+    // Notices are coalesced per room (one per PRESENCE_NOTICE_GAP_MS): some 50 arrivals and 50 departures wake it 2-4 times, not 100.
+    assert.ok(answers <= 5, `held polls answered ${answers} times in 2.5 s`);
+  });
+
   it('long polling: a typing notice answers a held poll, naming who types', async () => {
     const start = (await request(`${s.url}/api/rooms/lp/poll`)).json() as PollResult;
     const held = request(`${s.url}/api/rooms/lp/longpoll?after=${start.cursor}`);
