@@ -342,10 +342,12 @@ describe('web app: keyboard and screen readers', { skip }, () => {
     await page.waitForFunction(() => (window as unknown as { heldLog: unknown[] }).heldLog.length > 0, undefined, { timeout: 1000 });
     assert.match((await status.textContent())!, /^Paused: 0 new events held \(the last 200 are kept\)\.$/, 'said as the pause begins');
 
-    // A message every 150 ms for 7 s: the line seen counts each event, the status does not.
+    // 30 messages, one every 150 ms or more, over 7 s at least: the line seen counts each
+    // event, the status does not. (Counted in messages, not in time: a slow machine posts fewer
+    // in 7 s, and CI once saw only 16.)
     const shown = new Set<string>();
-    const until = Date.now() + 7000;
-    for (let i = 0; Date.now() < until; i++) {
+    const started = Date.now();
+    for (let i = 0; i < 30 || Date.now() - started < 7000; i++) {
       await postMany(s.h.base, room, 1, i);
       shown.add((await panel.locator('.wire-held').textContent()) ?? '');
       await new Promise((r) => setTimeout(r, 150));
@@ -355,8 +357,11 @@ describe('web app: keyboard and screen readers', { skip }, () => {
     await page.waitForTimeout(5500);
     assert.equal(await status.textContent(), await panel.locator('.wire-held').textContent(), 'the last count said');
     const said = await log();
-    console.log(`paused count said: ${JSON.stringify(said.map((e) => e.text))}`);
-    assert.ok(said.length >= 2 && said.length <= 4, `said ${said.length} times in about 12 s (${said.map((e) => e.text).join(' | ')})`);
+    const elapsed = Date.now() - started;
+    console.log(`paused count said: ${JSON.stringify(said.map((e) => e.text))} in ${elapsed} ms`);
+    // Once as the pause begins, then at most once per 5 s (the gaps are checked below).
+    const most = 1 + Math.ceil(elapsed / 5000);
+    assert.ok(said.length >= 2 && said.length <= most, `said ${said.length} times in ${elapsed} ms, at most ${most} (${said.map((e) => e.text).join(' | ')})`);
     for (let i = 1; i < said.length; i++) assert.ok(said[i]!.at - said[i - 1]!.at >= 4900, `said twice within ${Math.round(said[i]!.at - said[i - 1]!.at)} ms`);
     assert.match((await status.textContent())!, /^Paused: [1-9]\d* new events held/);
 
