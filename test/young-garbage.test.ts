@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import type { Principal } from '../src/server/auth/principal.js';
 import { IntrusiveList, type Linked } from '../src/server/intrusive-list.js';
 import { RoomChannel } from '../src/server/room-channel.js';
+import { Limits, type Budget } from '../src/server/session/limits.js';
 import type { OnceSubscriber } from '../src/server/subscriber.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -54,6 +56,52 @@ describe('young garbage: held long polls die young', () => {
     const promoted = promotedPerItem(heldPoll, (s) => channel.hold(s), (s) => channel.letGo(s));
     // Through a Set (the channel's subscribers): some 650 of each ~900 bytes.
     assert.ok(promoted < 100, `${promoted.toFixed(0)} bytes promoted per held subscriber`);
+  });
+});
+
+describe('young garbage: a connection counted and released', () => {
+  const rates = Object.fromEntries((['publish', 'typing', 'subscribe', 'create', 'rooms', 'connect', 'query'] as Budget[]).map((b) => [b, { perSecond: 1, burst: 1 }])) as Record<Budget, { perSecond: number; burst: number }>;
+  const guestAt = (address: string): Principal => ({ kind: 'guest', member: 'g', name: 'g', grants: {}, expiresAt: undefined, address }) as unknown as Principal;
+
+  it('leaves nothing in the old generation: a poller\'s address goes to zero at each answer and back at its next poll', () => {
+    const limits = new Limits({ rates, maxConnectionsPerAddress: 10, maxConnectionsPerMember: 10 });
+    const poller = guestAt('203.0.113.7');
+    limits.openConnection(poller);
+    limits.closeConnection(poller);
+    gc();
+    gc();
+    const N = 50_000;
+    const before = oldSpaceUsed();
+    for (let i = 0; i < N; i++) {
+      limits.openConnection(poller);
+      limits.closeConnection(poller);
+    }
+    const grown = (oldSpaceUsed() - before) / N;
+    // Deleting the address at zero: V8 shrinks the old Map's table at each delete, in the old generation (some 54 bytes each).
+    assert.ok(grown < 5, `${grown.toFixed(1)} bytes of old generation per connection`);
+  });
+
+  it('still counts and caps each address, and forgets the addresses at zero once they are many', () => {
+    const limits = new Limits({ rates, maxConnectionsPerAddress: 3, maxConnectionsPerMember: 10 });
+    const a = guestAt('203.0.113.1');
+    for (let i = 0; i < 3; i++) limits.openConnection(a);
+    assert.throws(() => limits.openConnection(a), { code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
+    limits.closeConnection(a);
+    limits.openConnection(a);
+    assert.equal(limits.openFrom(a.address), 3);
+    // 100,000 other addresses come and go: the counts kept stay bounded, the open ones intact.
+    for (let i = 0; i < 100_000; i++) {
+      const p = guestAt(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+      limits.openConnection(p);
+      limits.closeConnection(p);
+    }
+    assert.ok(limits.addressesCounted() <= 2048, `${limits.addressesCounted()} addresses counted`);
+    assert.equal(limits.openFrom(a.address), 3);
+    assert.throws(() => limits.openConnection(a), { code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
+    for (let i = 0; i < 3; i++) limits.closeConnection(a);
+    assert.equal(limits.openFrom(a.address), 0);
+    limits.closeConnection(a);
+    assert.equal(limits.openFrom(a.address), 0, 'a release too many counts nothing below zero');
   });
 });
 
