@@ -35,6 +35,12 @@ export function serverNodeArgs(script: string): string[] {
   return mine !== undefined ? mine.split(/\s+/).filter(Boolean) : [...DEFAULT_V8_FLAGS];
 }
 
+/** An allocation site of what a server left in the old generation (bench/servers/old-garbage.mjs): bytes, and its three innermost frames. */
+export interface OldGarbageSite {
+  bytes: number;
+  where: string;
+}
+
 /** A server under test in its own process, so its CPU time and memory are its own. */
 export class ServerProcess {
   private constructor(
@@ -77,6 +83,22 @@ export class ServerProcess {
       };
       this.child.on('message', onMessage);
       this.child.send({ cmd: 'stats', gc: options.gc ?? true });
+    });
+  }
+
+  /**
+   * Starts (`start`) or reads and ends (`stop`) the server's sampling of what it leaves in the old
+   * generation (bench/servers/old-garbage.mjs); `stop` resolves with the top allocation sites.
+   */
+  oldGarbage(action: 'start' | 'stop'): Promise<OldGarbageSite[]> {
+    return new Promise((resolve) => {
+      const onMessage = (m: { oldGarbage?: OldGarbageSite[] }): void => {
+        if (m.oldGarbage === undefined) return;
+        this.child.off('message', onMessage);
+        resolve(m.oldGarbage);
+      };
+      this.child.on('message', onMessage);
+      this.child.send({ cmd: 'old-garbage', action });
     });
   }
 

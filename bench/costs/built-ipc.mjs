@@ -1,7 +1,9 @@
 // bench/servers/ipc.ts in plain JavaScript, for the built server (see switchboard-built-server.mjs).
 import { allocations } from '../servers/allocations.mjs';
+import { answerOldGarbage } from '../servers/old-garbage.mjs';
 
 export function answerStats() {
+  answerOldGarbage();
   process.on('message', (msg) => {
     if (msg.cmd !== 'stats') return;
     if (msg.gc !== false) globalThis.gc?.();

@@ -16,6 +16,8 @@
  *   at the same time as Socket.IO's polling instead (two servers, two fleets, one window) and
  *   prints the ratio within each pair: the machine's drift moves both alike. With
  *   COSTS_POLL_BASELINE=<script> each kind is paired with the same kind of another build instead.
+ *   COSTS_OLD_GARBAGE=1 also prints where what each server left in the old generation was
+ *   allocated (promoted, or allocated there directly), per request.
  * - connect: 2000 WebSockets (COSTS_CONNECTIONS), 50 at a time, each subscribing to `bench`
  *   (Switchboard, SQLite store: its default) or just open (bare `ws`): seconds until all are in.
  * - memory: server RSS (after a GC) per idle connection at 2000, WebSocket and SSE; the RSS of
@@ -51,6 +53,13 @@ const PAIRED = process.env.COSTS_POLL_PAIRED === '1';
  * change did to the CPU per request within one window.
  */
 const BASELINE = process.env.COSTS_POLL_BASELINE;
+/**
+ * COSTS_OLD_GARBAGE=1: each poll measure also prints, per server, where what it left in the old
+ * generation during the window was allocated (bytes per request, the top sites; see
+ * bench/servers/old-garbage.mjs). Sampling costs CPU: the CPU figures of such a run are not the
+ * plain ones.
+ */
+const OLD_GARBAGE = process.env.COSTS_OLD_GARBAGE === '1';
 /** Rounds of the poll measures (COSTS_POLL_ROUNDS): the chosen kinds in turn, each round, then the medians. */
 const POLL_ROUNDS = Number(process.env.COSTS_POLL_ROUNDS ?? 1);
 /** The Switchboard server: the built one (as `npm start` runs it) unless COSTS_TSX=1. */
@@ -277,11 +286,13 @@ async function pollRuns(runs: PollRunSpec[]): Promise<number[]> {
     // No forced GC around the window: a full GC promotes every live young object (the held polls
     // of the moment), and what dies in the old generation keeps what it points at alive through
     // the next minor GCs: a wave of promotions and the major GC it brings, caused by the bench.
+    if (OLD_GARBAGE) await Promise.all(servers.map((server) => server.oldGarbage('start')));
     const before = await Promise.all(servers.map((server) => server.stats({ gc: false })));
     const ticksBefore = servers.map(procTicks);
     await publishAll(SECONDS);
     await sleep(1500);
     const after = await Promise.all(servers.map((server) => server.stats({ gc: false })));
+    const oldGarbage = OLD_GARBAGE ? await Promise.all(servers.map((server) => server.oldGarbage('stop'))) : [];
     const results: number[] = [];
     for (const [i, run] of runs.entries()) {
       const fleet = fleets[i]!;
@@ -293,6 +304,7 @@ async function pollRuns(runs: PollRunSpec[]): Promise<number[]> {
         `  ${run.kind.padEnd(18)} CPU ${fmt((cpuMs / Math.max(1, deliveries)) * 1000, 1).padStart(7)} ms/1000 deliveries  ${fmt((cpuMs / Math.max(1, requests)) * 1000, 1).padStart(7)} ms/1000 requests   deliveries ${String(deliveries).padStart(6)}/${POLLERS * RATE * SECONDS}   requests ${String(requests).padStart(6)}   p50 ${fmt(percentile(fleet.latencies, 50), 1)} ms  p99 ${fmt(percentile(fleet.latencies, 99), 1)} ms   user/system ${ticks[0]}/${ticks[1]} ticks   heap ${fmt(perRequest('allocatedBytes') / 1024, 1)} KB allocated, ${fmt(perRequest('promotedBytes'), 0)} B promoted, GC ${fmt(perRequest('gcMicros'), 1)} µs per request${runs.length > 1 ? `   (at once with ${runs.filter((r) => r !== run).map((r) => r.kind).join(', ')})` : ''}`,
       );
       results.push((cpuMs / Math.max(1, requests)) * 1000);
+      for (const site of oldGarbage[i] ?? []) console.log(`      ${fmt(site.bytes / Math.max(1, requests), 1).padStart(7)} B/request left in the old generation at ${site.where}`);
     }
     await Promise.all(fleets.map((fleet) => fleet.stop()));
     return results;
