@@ -14,6 +14,9 @@ import { IpcBroker } from '../src/server/broker/ipc-broker.js';
 import { IpcPresenceStore } from '../src/server/presence/ipc-presence-store.js';
 import { MemoryPresenceStore } from '../src/server/presence/memory-presence-store.js';
 import { fork } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { BatchingPort, batchOf } from '../src/server/workers/batching-port.js';
 import { nodePort, type IpcPort, type ToPrimary, type ToWorker } from '../src/server/workers/ipc-protocol.js';
 import { MAX_WORKER_BACKLOG, Relay } from '../src/server/workers/relay.js';
@@ -170,6 +173,41 @@ describe('IPC broker: per-room interest', () => {
       await assert.rejects(c.clients[0]!.request({ op: 'hello' }, 100), PrimaryUnavailableError);
     } finally {
       c.close();
+    }
+  });
+});
+
+describe('IPC requests and a busy worker', () => {
+  it('an answer that came while the worker was busy past the deadline resolves its request: no false timeout', async () => {
+    // A real primary process (answers every request at once, and says in a file when an answer
+    // was written to the channel) and this process as its worker.
+    const written = path.join(mkdtempSync(path.join(tmpdir(), 'sb-ipc-')), 'answered');
+    const primary = fork('-e', [`process.on('message', (m) => { if (m && m.t === 'req') process.send({ sb: 1, t: 'res', id: m.id, ok: true, value: 'here' }, () => require('fs').appendFileSync(${JSON.stringify(written)}, 'x')); });`], { stdio: 'ignore' });
+    await new Promise((resolve) => primary.once('spawn', resolve));
+    const client = new PrimaryClient(nodePort<ToPrimary>(primary));
+    try {
+      assert.equal(await client.request({ op: 'hello' }, 5000), 'here', 'the primary answers');
+      for (let i = 0; i < 500 && !existsSync(written); i++) await sleep(10);
+      const asked = client.request({ op: 'hello' }, 100);
+      // Busy (synchronously) once the request is out, past its deadline and until the answer is
+      // in the channel (a second one: the first answer wrote once already).
+      await new Promise<void>((resolve) =>
+        setImmediate(() => {
+          const from = Date.now();
+          while (Date.now() - from < 300 || (readFileSync(written, 'utf8').length < 2 && Date.now() - from < 10_000));
+          resolve();
+        }),
+      );
+      assert.equal(readFileSync(written, 'utf8').length, 2, 'the answer was written while this process was busy');
+      // Before the fix: rejected, "did not answer hello within 100 ms", as the timers of a turn run before its I/O.
+      assert.equal(await asked, 'here');
+      // A primary that does not answer still times out.
+      primary.kill('SIGSTOP');
+      await assert.rejects(client.request({ op: 'hello' }, 100), PrimaryUnavailableError);
+    } finally {
+      client.close();
+      primary.kill('SIGKILL');
+      rmSync(path.dirname(written), { recursive: true, force: true });
     }
   });
 });

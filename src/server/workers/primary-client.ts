@@ -40,8 +40,14 @@ export class PrimaryClient {
     const id = ++this.nextId;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new PrimaryUnavailableError(`the primary process did not answer ${call.op} within ${timeoutMs} ms`));
+        // Not yet: an answer that came while this process was busy past the deadline (a worker
+        // closing thousands of connections at shutdown) waits in the channel, and the loop runs
+        // the timers of a turn before it reads I/O. Given up after this turn's reads, unless answered.
+        setImmediate(() => {
+          if (this.pending.get(id)?.timer !== timer) return;
+          this.pending.delete(id);
+          reject(new PrimaryUnavailableError(`the primary process did not answer ${call.op} within ${timeoutMs} ms`));
+        });
       }, timeoutMs);
       timer.unref();
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
