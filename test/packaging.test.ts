@@ -20,6 +20,24 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 /** The browser build's budget, min+gzip (docs/client.md states the size). 17 KiB since issue 11 (edits, reactions, read positions, search, FoldedMessages: about 1.9 KiB). */
 const BROWSER_BUDGET_BYTES = 17 * 1024;
 
+/**
+ * A directory holding better-sqlite3's native module, built for this repository's install, as
+ * the prebuilt tarball its installer (prebuild-install) would download from GitHub: named as it
+ * asks (`better-sqlite3-v<version>-node-v<abi>-<platform>-<arch>.tar.gz`), found there through
+ * `npm_config_better_sqlite3_local_prebuilds`. Users get such a prebuild from GitHub; this machine
+ * may reach only npm, where the installer's fallback compiles SQLite from source: some 80 s of the
+ * CI's two cores. Same version and same node, or the installer does not take it (and compiles).
+ */
+async function sqlitePrebuild(dir: string): Promise<string> {
+  const pkg = path.join(ROOT, 'node_modules', 'better-sqlite3');
+  const { version } = JSON.parse(readFileSync(path.join(pkg, 'package.json'), 'utf8')) as { version: string };
+  const prebuilds = path.join(dir, 'prebuilds');
+  await run('mkdir', ['-p', prebuilds]);
+  const file = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  await run('tar', ['-czf', path.join(prebuilds, file), '-C', pkg, 'build/Release/better_sqlite3.node']);
+  return prebuilds;
+}
+
 describe('packages', { timeout: 240_000 }, () => {
   let dir: string;
   let serverTgz: string;
@@ -101,7 +119,9 @@ describe('packages', { timeout: 240_000 }, () => {
     const app = path.join(dir, 'server-app');
     await run('mkdir', ['-p', app]);
     writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'server-app', private: true, type: 'module' }));
-    await run('npm', ['install', '--no-audit', '--no-fund', serverTgz], { cwd: app, timeout: 200_000 });
+    await run('npm', ['install', '--no-audit', '--no-fund', serverTgz], { cwd: app, timeout: 200_000, env: { ...process.env, npm_config_better_sqlite3_local_prebuilds: await sqlitePrebuild(dir) } });
+    // The native module loads (from the prebuild, or built from source when it did not match).
+    assert.equal((await run('node', ['-e', "const D = require('better-sqlite3'); console.log(new D(':memory:').prepare('select 1 as one').get().one)"], { cwd: app })).stdout.trim(), '1');
     const { stdout } = await run('npx', ['--no-install', 'switchboard', '--help'], { cwd: app });
     for (const command of ['serve', 'chat', 'send', 'tail', 'token']) assert.match(stdout, new RegExp(`\\b${command}\\b`));
     // The library entry point resolves too.
