@@ -95,6 +95,32 @@ describe('each transport end to end', () => {
     assert.deepEqual(answer.entries.map((e) => (e.type === 'message' ? e.text : undefined)), ['first to come']);
   });
 
+  it('long polling: a notice sent between two polls is not lost: a poll that gives an older presenceAt is answered at once, one that gives the latest is held', async () => {
+    await request(`${s.url}/api/rooms/lp-missed`, { method: 'PUT' });
+    const before = (await request(`${s.url}/api/rooms/lp-missed/poll`)).json() as PollResult;
+    // Someone arrives while no poll is held (a poller between its answer and its next poll).
+    await request(`${s.url}/api/rooms/lp-missed/presence?name=m&member=m`, { method: 'POST' });
+    let now: PollResult | undefined;
+    for (let i = 0; i < 50 && !(now?.presenceAt !== undefined && now.presenceAt > (before.presenceAt ?? 0)); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      now = (await request(`${s.url}/api/rooms/lp-missed/poll`)).json() as PollResult;
+    }
+    const latest = now!.presenceAt!;
+    assert.ok(latest > (before.presenceAt ?? 0), 'the arrival was told (presenceAt grew)');
+    const started = Date.now();
+    const told = (await request(`${s.url}/api/rooms/lp-missed/longpoll?after=${before.cursor}&timeout=5000&presenceAt=${before.presenceAt ?? 0}`)).json() as PollResult;
+    assert.ok(Date.now() - started < 1000, `answered at once, not held: ${Date.now() - started} ms`);
+    assert.deepEqual(told.entries, []);
+    assert.equal(told.presenceAt, latest);
+    // Knowing the latest: held for its timeout, as without the parameter.
+    const heldFrom = Date.now();
+    const held = (await request(`${s.url}/api/rooms/lp-missed/longpoll?after=${told.cursor}&timeout=600&presenceAt=${latest}`)).json() as PollResult;
+    assert.ok(Date.now() - heldFrom >= 550, `held: ${Date.now() - heldFrom} ms`);
+    assert.equal(held.presenceAt, latest);
+    // A bad one is refused before anything is held.
+    assert.equal((await request(`${s.url}/api/rooms/lp-missed/longpoll?after=${told.cursor}&presenceAt=soon`)).status, 400);
+  });
+
   it('long polling: a presence notice answers a held poll with a later presenceAt; members coming and going in a loop answer it at most about once a second', async () => {
     await request(`${s.url}/api/rooms/lp-presence`, { method: 'PUT' });
     let last = (await request(`${s.url}/api/rooms/lp-presence/poll`)).json() as PollResult;

@@ -564,7 +564,7 @@ export class Hub {
    * `longPoll`, answering `reply` (once; at once when there is something already, else when
    * woken), with no promise on the way of a poll at the live head. Never throws: `reply.fail`.
    */
-  holdPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, stop: PollStop, reply: PollReply): void {
+  holdPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, stop: PollStop, reply: PollReply, presenceAt?: number): void {
     let cursor: ReturnType<typeof parseCursor>;
     let shared: PollResult | undefined;
     try {
@@ -575,8 +575,11 @@ export class Hub {
       return;
     }
     // Behind the head at a position other polls asked already (a poller back while more came):
-    // their shared answer, at once, with no read of the room and nothing to wait for.
-    if (shared && (shared.entries.length > 0 || shared.reset)) {
+    // their shared answer, at once, with no read of the room and nothing to wait for. So too when
+    // the client says it knows an older presence notice than the room's latest (`presenceAt`): one
+    // sent between its last answer and this poll woke no held poll of its, and nothing else might
+    // answer this one for its whole timeout.
+    if (shared && (shared.entries.length > 0 || shared.reset || (presenceAt !== undefined && (shared.presenceAt ?? 0) > presenceAt))) {
       reply.answer(shared);
       return;
     }

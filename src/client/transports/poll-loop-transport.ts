@@ -112,12 +112,13 @@ export abstract class PollLoopTransport implements Transport {
     await this.loop;
   }
 
-  /** `GET <route>?after=&limit=&session=[&timeout=]` (the presence ticket keeps us present). */
+  /** `GET <route>?after=&limit=&session=[&timeout=][&presenceAt=]` (the presence ticket keeps us present). */
   protected request(route: 'poll' | 'longpoll', cursor: string | undefined, timeoutMs: number, extra: Record<string, number> = {}): Promise<PollResult> {
     return httpRequest<PollResult>(this.target, {
       method: 'GET',
       path: `/api/rooms/${encodeURIComponent(this.settings.room)}/${route}`,
-      query: { after: cursor, limit: PAGE, session: this.ticket, ...extra },
+      // A long poll says which presence notice it knows of: one sent since is answered at once (docs/protocol.md).
+      query: { after: cursor, limit: PAGE, session: this.ticket, ...(route === 'longpoll' && this.presenceAt > 0 ? { presenceAt: this.presenceAt } : {}), ...extra },
       timeoutMs,
       signal: this.abort.signal,
     });

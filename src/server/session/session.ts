@@ -455,7 +455,7 @@ export class Session implements Closable {
    * `longPoll`, answering `reply` (once), with no promise on the way of a poll held at the live
    * head. Never throws: `reply.fail` (the pipeline's errors too).
    */
-  holdPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket: string | undefined, reply: PollReply): void {
+  holdPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket: string | undefined, reply: PollReply, presenceAt?: number): void {
     try {
       this.check(room, 'read', undefined);
       this.refuseKicked(room, ticket);
@@ -467,7 +467,7 @@ export class Session implements Closable {
       return;
     }
     this.pollingIn = room;
-    this.ctx.hub.holdPoll(room, after, limit, timeoutMs, this, new RecordedPoll(this, 'longpoll', 'long-polling', reply, room, undefined));
+    this.ctx.hub.holdPoll(room, after, limit, timeoutMs, this, new RecordedPoll(this, 'longpoll', 'long-polling', reply, room, undefined), presenceAt);
   }
 
   poll(room: string, after: string | undefined, limit: number, ticket?: string): Promise<PollResult> {

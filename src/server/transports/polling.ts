@@ -29,9 +29,11 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
   router.on('GET', '/api/rooms/:room/longpoll', (req, res, params, url) => {
     const limit = intParam(url, 'limit', 1, 500) ?? 100;
     const timeout = intParam(url, 'timeout', 0, 120_000) ?? config.longPollTimeoutMs;
+    // The room's latest presence notice the client knows of (see Hub.holdPoll).
+    const presenceAt = intParam(url, 'presenceAt', 0, Number.MAX_SAFE_INTEGER);
     const made = heldSession(ctx, req, res, url, 'long-polling');
-    if (made instanceof Promise) return made.then((session) => longPoll(router, req, res, session, params.room!, url, limit, timeout, ctx.connections));
-    longPoll(router, req, res, made, params.room!, url, limit, timeout, ctx.connections);
+    if (made instanceof Promise) return made.then((session) => longPoll(router, req, res, session, params.room!, url, limit, timeout, ctx.connections, presenceAt));
+    longPoll(router, req, res, made, params.room!, url, limit, timeout, ctx.connections, presenceAt);
   }, OWN_HEADERS);
 
   // HEAD holds nothing: answered at once, as a GET with `timeout=0` is (what a short poll answers).
@@ -50,8 +52,8 @@ function poll(router: Router, req: HttpRequest, res: HttpResponse, session: Sess
   session.pollTo(room, url.searchParams.get('after') ?? undefined, limit, ticket, new PollAnswer(router, req, res, undefined));
 }
 
-function longPoll(router: Router, req: HttpRequest, res: HttpResponse, session: Session, room: string, url: RequestUrl, limit: number, timeout: number, connections: ConnectionRegistry): void {
-  session.holdPoll(room, url.searchParams.get('after') ?? undefined, limit, timeout, url.searchParams.get('session') ?? undefined, new PollAnswer(router, req, res, session, connections));
+function longPoll(router: Router, req: HttpRequest, res: HttpResponse, session: Session, room: string, url: RequestUrl, limit: number, timeout: number, connections: ConnectionRegistry, presenceAt: number | undefined): void {
+  session.holdPoll(room, url.searchParams.get('after') ?? undefined, limit, timeout, url.searchParams.get('session') ?? undefined, new PollAnswer(router, req, res, session, connections), presenceAt);
 }
 
 /**
