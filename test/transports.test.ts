@@ -119,6 +119,7 @@ describe('each transport end to end', () => {
     assert.equal(held.presenceAt, latest);
     // A bad one is refused before anything is held.
     assert.equal((await request(`${s.url}/api/rooms/lp-missed/longpoll?after=${told.cursor}&presenceAt=soon`)).status, 400);
+    assert.equal((await request(`${s.url}/api/rooms/lp-missed/longpoll?after=${told.cursor}&presenceAt=soon`, { method: 'HEAD' })).status, 400, 'HEAD as GET');
   });
 
   it('long polling: a presence notice answers a held poll with a later presenceAt; members coming and going in a loop answer it at most about once a second', async () => {

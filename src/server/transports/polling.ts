@@ -39,7 +39,9 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
   // HEAD holds nothing: answered at once, as a GET with `timeout=0` is (what a short poll answers).
   router.on('HEAD', '/api/rooms/:room/longpoll', (req, res, params, url) => {
     const limit = intParam(url, 'limit', 1, 500) ?? 100;
+    // Checked as a GET checks them: the same request gets the same status either way.
     intParam(url, 'timeout', 0, 120_000);
+    intParam(url, 'presenceAt', 0, Number.MAX_SAFE_INTEGER);
     const made = requestSession(ctx, req, url, 'long-polling');
     if (made instanceof Promise) return made.then((session) => poll(router, req, res, session, params.room!, url, limit));
     poll(router, req, res, made, params.room!, url, limit);
