@@ -95,10 +95,11 @@ function bars(title, labels, datasets, yTitle) {
   new Chart(chartBox(title), { type: 'bar', data: { labels, datasets: datasets.map((d, i) => ({ backgroundColor: colors[i % colors.length], ...d })) }, options: { maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true, title: { display: true, text: yTitle } } } } });
 }
 const of = (bench) => results.filter((r) => r.bench === bench);
-// The median broadcast's CPU (server, load generator) and the least time both allow on the machine's cores (bench/connections.ts).
+// The median measured broadcast's CPU (server, load generator; warm-up rounds left out) and the least time both allow on the machine's cores (bench/connections.ts).
 function floorOf(d) {
-  if (!d.broadcastCpuMs || d.broadcastCpuMs.length === 0) return '–';
-  const mid = [...d.broadcastCpuMs].sort((a, b) => a.server + a.load - b.server - b.load)[Math.floor(d.broadcastCpuMs.length / 2)];
+  const measured = (d.broadcastCpuMs ?? []).slice(d.warmup ?? 0);
+  if (measured.length === 0) return '–';
+  const mid = [...measured].sort((a, b) => a.server + a.load - b.server - b.load)[Math.floor(measured.length / 2)];
   return num(mid.server / 1000, 2) + ' s + ' + num(mid.load / 1000, 2) + ' s = ' + num((mid.server + mid.load) / 1000 / d.cores, 2) + ' s on ' + d.cores + ' cores';
 }
 
@@ -108,8 +109,8 @@ el('h2', 'Concurrent connections');
 if (conn.length === 0) el('p', 'No run yet: <code>npm run bench:connections</code>.');
 else {
   el('p', 'Clients from the multi-process load generator (each process binds its own loopback address), one room or many; a broadcast is one message to every room, repeated; each round alone (it starts once the last one is delivered to every client and the machine is quiet), unless the run says it kept a fixed gap. RSS is the sum over the server\'s process tree (primary and workers); idle CPU is that tree\'s CPU over the idle period. CPU per broadcast (the median broadcast) is what the server and the load generator used above their idle rates for all the work a broadcast makes, the long pollers\' next requests included: both run on this machine\'s cores, so that work cannot take less than their sum over the cores (the floor); the deliveries themselves may end sooner.');
-  table(['run', 'rooms', 'clients (ws / sse / long poll)', 'connected', 'connect rate', 'server processes', 'RSS idle → connected → after the idle period', 'per connection (after idle)', 'idle CPU', 'broadcast p50 / p99', 'CPU per broadcast (server + load → floor)', 'lost / doubled / out of order'],
-    conn.map((r) => { const d = r.data; const bad = d.kinds.reduce((a, k) => a + k.lost + (k.behind ?? 0) + k.doubled + k.outOfOrder, 0); return [r.label, d.rooms, [d.counts.websocket, d.counts.sse, d.counts['long-polling']].map((n) => num(n)).join(' / '), ok(d.failed === 0, num(d.connected) + (d.failed ? ' (' + num(d.failed) + ' failed)' : '')), num(d.connectRate) + '/s', d.serverProcesses, mb(d.rssIdleServer) + ' → ' + mb(d.rssLoaded) + (d.rssSettled ? ' → ' + mb(d.rssSettled) : ''), num((d.bytesPerConnectionSettled ?? d.bytesPerConnection) / 1024, 1) + ' KB', num(d.idleCpuPercent, 1) + '%', ms(d.latency.p50) + ' / ' + ms(d.latency.p99) + (d.fixedGap ? ' (fixed gap)' : ''), floorOf(d), ok(bad === 0, d.kinds.map((k) => k.lost + ' / ' + k.doubled + ' / ' + k.outOfOrder).join(', '))]; }));
+  table(['run', 'rooms', 'clients (ws / sse / long poll)', 'connected', 'connect rate', 'server processes', 'RSS idle → connected → after the idle period', 'per connection (after idle)', 'idle CPU', 'broadcast p50 / p99 (warm-up round p99)', 'CPU per broadcast (server + load → floor)', 'lost / doubled / out of order'],
+    conn.map((r) => { const d = r.data; const bad = d.kinds.reduce((a, k) => a + k.lost + (k.behind ?? 0) + k.doubled + k.outOfOrder, 0); return [r.label, d.rooms, [d.counts.websocket, d.counts.sse, d.counts['long-polling']].map((n) => num(n)).join(' / '), ok(d.failed === 0, num(d.connected) + (d.failed ? ' (' + num(d.failed) + ' failed)' : '')), num(d.connectRate) + '/s', d.serverProcesses, mb(d.rssIdleServer) + ' → ' + mb(d.rssLoaded) + (d.rssSettled ? ' → ' + mb(d.rssSettled) : ''), num((d.bytesPerConnectionSettled ?? d.bytesPerConnection) / 1024, 1) + ' KB', num(d.idleCpuPercent, 1) + '%', ms(d.latency.p50) + ' / ' + ms(d.latency.p99) + (d.fixedGap ? ' (fixed gap)' : '') + (d.warmup > 0 && d.rounds ? ' (warm-up: ' + d.rounds.slice(0, d.warmup).map((w) => ms(w.p99)).join(', ') + ')' : ''), floorOf(d), ok(bad === 0, d.kinds.map((k) => k.lost + ' / ' + k.doubled + ' / ' + k.outOfOrder).join(', '))]; }));
   commands(conn);
   histogram('Broadcast latency, all clients', conn.map((r) => ({ label: r.label, dist: r.data.latency })));
   bars('Server memory per connection', conn.map((r) => r.label), [{ label: 'KB of RSS per connection (after the idle period)', data: conn.map((r) => (r.data.bytesPerConnectionSettled ?? r.data.bytesPerConnection) / 1024) }], 'KB');

@@ -11,6 +11,8 @@ export interface KindTally {
   kind: ClientKind;
   connectMs: number[];
   latencyMs: number[];
+  /** When each message of latencyMs was published (wall-clock ms), in the same order: a run of several broadcasts tells them apart by it. */
+  sentMs: number[];
   replayMs: number[];
   /** ms from the client's return (its reconnect began) to delivery, for the same messages as replayMs. */
   catchUpMs: number[];
@@ -22,7 +24,7 @@ export interface KindTally {
 }
 
 export function newTally(kind: ClientKind): KindTally {
-  return { kind, connectMs: [], latencyMs: [], replayMs: [], catchUpMs: [], reconnectMs: [], deliveries: 0, lastDeliveryAt: 0, cuts: 0, errors: new Map() };
+  return { kind, connectMs: [], latencyMs: [], sentMs: [], replayMs: [], catchUpMs: [], reconnectMs: [], deliveries: 0, lastDeliveryAt: 0, cuts: 0, errors: new Map() };
 }
 
 /** Where a client connects and how it behaves. */
@@ -152,6 +154,7 @@ export abstract class BenchClient {
     if (text === undefined || !text.startsWith('t:')) return;
     const sent = Number(text.slice(2));
     this.tally.latencyMs.push(t - sent);
+    this.tally.sentMs.push(sent);
     if (sent >= this.windowFrom && sent < this.windowTo) {
       this.tally.replayMs.push(t - sent);
       this.tally.catchUpMs.push(t - Math.max(sent, this.reopenedAt));

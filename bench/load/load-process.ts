@@ -92,6 +92,7 @@ function report(expected: Record<string, number[]>): KindReport[] {
       connected: mine.filter((c) => c.client.connected).length,
       connectMs: Float64Array.from(tally.connectMs),
       latencyMs: Float64Array.from(tally.latencyMs),
+      sentMs: Float64Array.from(tally.sentMs),
       replayMs: Float64Array.from(tally.replayMs),
       catchUpMs: Float64Array.from(tally.catchUpMs),
       reconnectMs: Float64Array.from(tally.reconnectMs),

@@ -58,6 +58,8 @@ export interface KindReport {
   connectMs: Float64Array;
   /** ms from publish to delivery, every delivery. */
   latencyMs: Float64Array;
+  /** When each message of latencyMs was published (wall-clock ms), in the same order. */
+  sentMs: Float64Array;
   /** ms from publish to delivery of the messages published while their client was away. */
   replayMs: Float64Array;
   /** ms from the client's return (the end of its time away, when it began to reconnect) to delivery, for the same messages. */
