@@ -1,4 +1,5 @@
 import type { WireEvent } from './types.js';
+import { deadline } from './deadline.js';
 import { ConnectionError, errorFromResponse, networkReason } from './errors.js';
 import { detailOf, summarize, utf8Length } from './ids.js';
 import { apiUrl, displayPath } from './urls.js';
@@ -38,10 +39,10 @@ export async function httpRequest<T>(target: HttpTarget, call: HttpCall): Promis
   const what = `${call.method} ${url.pathname}`;
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const cancelDeadline = deadline(call.timeoutMs, () => {
     timedOut = true;
     controller.abort();
-  }, call.timeoutMs);
+  });
   const onAbort = (): void => controller.abort();
   call.signal?.addEventListener('abort', onAbort);
   const started = Date.now();
@@ -61,7 +62,7 @@ export async function httpRequest<T>(target: HttpTarget, call: HttpCall): Promis
     if (status !== 0) throw new ConnectionError('CONNECTION_LOST', `${what}: the answer was cut (${networkReason(err)})`, { cause: err });
     throw new ConnectionError('UNREACHABLE', `cannot reach ${target.base.origin} (${networkReason(err)})`, { cause: err });
   } finally {
-    clearTimeout(timer);
+    cancelDeadline();
     call.signal?.removeEventListener('abort', onAbort);
   }
   const out = payload !== undefined;

@@ -2,6 +2,7 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { parseCursor } from '../../protocol/cursor.js';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Ack, Entry, SseReady, TypingNotice } from '../../protocol/types.js';
+import { deadline } from '../deadline.js';
 import { ConnectionError, errorFromBody, errorFromResponse, networkReason, type ClientError } from '../errors.js';
 import { detailOf, summarize, utf8Length } from '../ids.js';
 import { presenceNoticeOf } from '../presence-list.js';
@@ -58,10 +59,10 @@ export class SseTransport implements Transport {
     });
     this.abortOpen = refuse;
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const cancelDeadline = deadline(openTimeoutMs, () => {
       timedOut = true;
       refuse(new ConnectionError('BLOCKED', `no ready event within ${openTimeoutMs} ms: is a proxy buffering the event stream?`));
-    }, openTimeoutMs);
+    });
 
     try {
       const response = await Promise.race([
@@ -87,7 +88,7 @@ export class SseTransport implements Transport {
       this.abort.abort();
       throw timedOut ? new ConnectionError('BLOCKED', `no ready event within ${openTimeoutMs} ms: is a proxy buffering the event stream?`) : err;
     } finally {
-      clearTimeout(timer);
+      cancelDeadline();
       this.abortOpen = undefined;
     }
   }

@@ -2,6 +2,7 @@ import { API_PREFIX, WS_PATH } from '../../protocol/constants.js';
 import { parseCursor } from '../../protocol/cursor.js';
 import { ERRORS, SwitchboardError, isErrorCode, type ErrorCode } from '../../protocol/errors.js';
 import type { Ack, ClientFrame, Entry, SubscriptionStart, TypingNotice } from '../../protocol/types.js';
+import { deadline } from '../deadline.js';
 import { ConnectionError, errorFromBody, failureKind, type ClientError } from '../errors.js';
 import { httpRequest } from '../http-request.js';
 import { presenceNoticeOf } from '../presence-list.js';
@@ -50,7 +51,8 @@ interface PendingAck {
   /** Called with the answer frame (`ack`, `marked`, `refreshed`). */
   resolve: (frame: Record<string, unknown>) => void;
   reject: (err: ClientError) => void;
-  timer: ReturnType<typeof setTimeout>;
+  /** Cancels its deadline. */
+  cancel: () => void;
 }
 
 /**
@@ -105,11 +107,11 @@ export class WebSocketTransport implements Transport {
       let identity: SubscribedInfo['identity'];
       let socketError = '';
       const subscribeId = `s${this.nextId++}`;
-      const timer = setTimeout(() => {
+      const cancelDeadline = deadline(openTimeoutMs, () => {
         finish(new ConnectionError('BLOCKED', `no ${phase} frame within ${openTimeoutMs} ms: is a proxy holding the WebSocket back?`));
-      }, openTimeoutMs);
+      });
       const finish = (err?: ClientError): void => {
-        clearTimeout(timer);
+        cancelDeadline();
         this.abortOpen = undefined;
         if (this.state !== 'opening') {
           if (err) reject(err);
@@ -218,11 +220,11 @@ export class WebSocketTransport implements Transport {
   private request<T>(prefix: string, frame: (id: string) => ClientFrame, answer: (frame: Record<string, unknown>) => T): Promise<T> {
     const id = `${prefix}${this.nextId++}`;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cancel = deadline(this.settings.publishTimeoutMs, () => {
         this.pending.delete(id);
         reject(new ConnectionError('TIMEOUT', `no answer within ${this.settings.publishTimeoutMs} ms`));
-      }, this.settings.publishTimeoutMs);
-      this.pending.set(id, { resolve: (f) => resolve(answer(f)), reject, timer });
+      });
+      this.pending.set(id, { resolve: (f) => resolve(answer(f)), reject, cancel });
       this.write(frame(id));
     });
   }
@@ -248,7 +250,7 @@ export class WebSocketTransport implements Transport {
     this.abortOpen?.(new ConnectionError('CLOSED', 'closed while opening'));
     clearInterval(this.pingTimer);
     for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
+      p.cancel();
       p.reject(new ConnectionError('CLOSED', 'the transport was closed before the ack came'));
       this.pending.delete(id);
     }
@@ -319,7 +321,7 @@ export class WebSocketTransport implements Transport {
         const p = id !== undefined ? this.pending.get(id) : undefined;
         if (p) {
           this.pending.delete(id!);
-          clearTimeout(p.timer);
+          p.cancel();
           p.resolve(frame);
         }
         break;
@@ -329,7 +331,7 @@ export class WebSocketTransport implements Transport {
         const p = id !== undefined ? this.pending.get(id) : undefined;
         if (p) {
           this.pending.delete(id!);
-          clearTimeout(p.timer);
+          p.cancel();
           p.reject(err);
         } else if (this.state === 'open' && frame.room === this.settings.room && err instanceof SwitchboardError && SUBSCRIPTION_ENDED.has(err.code)) {
           // The server ended our subscription (history reset, room deleted):
