@@ -27,7 +27,7 @@ import { saveResult } from './load/results.js';
 import { availableParallelism } from 'node:os';
 import { cpuMsOf, rssOf } from './load/proc-stats.js';
 import { ServerUnderTest, loadFriendlyArgs } from './load/server-under-test.js';
-import { describe, distribution, mb, type Distribution } from './load/stats.js';
+import { describe, distribution, mb, ms, type Distribution } from './load/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -279,7 +279,7 @@ function print(r: ConnectionsResult): void {
   const rounds = r.fixedGap ? 'one every --gap-ms, whether the last was delivered or not' : 'each alone (the last one delivered to all and the machine quiet first)';
   const warm = r.warmup > 0 ? ` after ${r.warmup} warm-up round(s)` : '';
   console.log(`    broadcast x${r.broadcasts} to every room${warm}, ${rounds}: ${describe(r.latency)}; publish retries ${r.publishRetries} ${JSON.stringify(r.publishRetryReasons)}, unacknowledged ${r.publishFailures}`);
-  const roundLine = (d: Distribution, i: number): string => `${i < r.warmup ? 'warm-up' : `#${i - r.warmup + 1}`} p50 ${(d.p50 / 1000).toFixed(2)} s p99 ${(d.p99 / 1000).toFixed(2)} s`;
+  const roundLine = (d: Distribution, i: number): string => `${i < r.warmup ? 'warm-up' : `#${i - r.warmup + 1}`} p50 ${ms(d.p50)} p99 ${ms(d.p99)}`;
   console.log(`    by round: ${r.rounds.map(roundLine).join('; ')}`);
   const cpu = r.broadcastCpuMs.map((c, i) => `${i < r.warmup ? 'warm-up: ' : ''}server ${(c.server / 1000).toFixed(2)} s + load generator ${(c.load / 1000).toFixed(2)} s = floor ${((c.server + c.load) / 1000 / r.cores).toFixed(2)} s`);
   console.log(`    CPU per broadcast above idle (the floor: both over ${r.cores} cores): ${cpu.join('; ')} (load generator idle ${r.loadIdleCpuPercent.toFixed(1)}% of a core)`);
