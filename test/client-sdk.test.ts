@@ -290,6 +290,8 @@ describe('client SDK', () => {
     await created.setTransport('websocket');
     await assert.rejects(created.publish('x'.repeat(2000)), (err: unknown) => err instanceof SwitchboardError && err.code === 'MESSAGE_TOO_LARGE');
     await assert.rejects(created.setTransport('carrier-pigeon' as never), (err: unknown) => err instanceof SwitchboardError && err.code === 'BAD_REQUEST');
+    // Plain JavaScript, with Socket.IO's habit: there is no `send` (it is `publish`), not an internal method failing inside.
+    assert.throws(() => (created as unknown as { send: (text: string) => unknown }).send('hi'), { name: 'TypeError', message: /send is not a function/ });
     await created.close();
     assert.equal(created.status, 'closed');
     await assert.rejects(created.publish('too late'), (err: unknown) => err instanceof ConnectionError && err.code === 'CLOSED');

@@ -147,7 +147,7 @@ export class SwitchboardClient implements Client {
     this.attemptName = this.mode === 'auto' ? TRANSPORTS[0]! : this.mode;
     this.position = new ResumePosition(resolved.after);
     const canSend = (): boolean => this.state === 'connected' && this.current !== undefined;
-    this.outbox = new Outbox({ canSend, send: (item) => this.send(item) });
+    this.outbox = new Outbox({ canSend, send: (item) => this.sendQueued(item) });
     this.readMarker = new ReadMarker({ canSend, send: (seq) => this.viaTransport((t) => t.markRead(seq)) });
     const silenceMs = this.settings.silenceTimeoutMs;
     this.watchdog = new SilenceWatchdog({
@@ -728,8 +728,12 @@ export class SwitchboardClient implements Client {
   // ---------------------------------------------------------------------------------------------
   // Helpers
 
-  /** The outbox's way out: the current transport. */
-  private send(item: PendingCommand): Promise<Ack> {
+  /**
+   * The outbox's way out: the current transport. Not named `send`: a TypeScript-private method
+   * is still there for plain JavaScript, and `client.send('hi')` (Socket.IO's habit) reached it
+   * and failed with a TypeError inside; now it is "client.send is not a function".
+   */
+  private sendQueued(item: PendingCommand): Promise<Ack> {
     return this.viaTransport((t) => t.send(item.command, item.clientId));
   }
 
