@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -155,6 +156,42 @@ describe('webhooks: delivery', () => {
     assert.equal(rx.requests.length, 2);
     assert.equal(rx.requests[0]!.event.id, rx.requests[1]!.event.id);
     assert.deepEqual(await counts(registry), { sent: 1, failed: 0, dropped: 0, queued: 0 });
+  });
+
+  it('takes a response that came in time while this process was busy past the timeout: sent once, not twice', async (t) => {
+    // The receiver is another process, so it answers while this one is held. It tells (a line on
+    // stdout) when a POST came and answers it 100 ms later; this process is then held 700 ms, past
+    // the 300 ms timeout, and the answer waits to be read when the loop comes back.
+    const child = spawn(process.execPath, ['-e', `
+      const http = require('node:http');
+      let n = 0;
+      const server = http.createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          process.stdout.write('got ' + ++n + '\\n');
+          setTimeout(() => res.end(), 100);
+        });
+      });
+      server.listen(0, '127.0.0.1', () => process.stdout.write('port ' + server.address().port + '\\n'));
+    `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => child.kill());
+    const lines: string[] = [];
+    const line = async (pattern: RegExp): Promise<RegExpExecArray> => {
+      await waitFor(() => lines.some((l) => pattern.test(l)), 5000, `the receiver's line ${pattern}`);
+      return pattern.exec(lines.find((l) => pattern.test(l))!)!;
+    };
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => lines.push(...c.split('\n').filter(Boolean)));
+    const port = Number((await line(/^port (\d+)$/))[1]);
+    const { hooks, registry } = dispatcher(t, `http://127.0.0.1:${port}/hook`, { timeoutMs: 300 });
+    hooks.emit('room.created', { room: 'busy' });
+    await line(/^got 1$/);
+    const until = performance.now() + 700;
+    while (performance.now() < until);
+    await hooks.close(3000);
+    await new Promise((r) => setTimeout(r, 200)); // the receiver's line of a second POST, had there been one
+
+    assert.deepEqual(await counts(registry), { sent: 1, failed: 0, dropped: 0, queued: 0 });
+    assert.deepEqual(lines.filter((l) => l.startsWith('got')), ['got 1'], 'the event was sent again: the answer that came in time was taken for a timeout');
   });
 
   it('retries an unreachable receiver, then gives up after maxAttempts', async (t) => {

@@ -243,8 +243,14 @@ export class WebhookDispatcher {
   private async attempt(event: WebhookEvent, body: string): Promise<Outcome> {
     if (this.stopped) return { kind: 'stopped' };
     const timestamp = Math.floor(Date.now() / 1000);
-    // One controller per attempt (not AbortSignal.any over a long-lived one, which leaks on Node 20).
+    // One controller per attempt (not AbortSignal.any over a long-lived one, which leaks on Node 20):
+    // aborted by close, or by the attempt's deadline. The deadline gives up only after the I/O
+    // waiting at that moment is read (setImmediate from the timer; AbortSignal.timeout aborts in
+    // the timer): when this process was busy past it, the loop runs the turn's timers before its
+    // reads, and a response that came in time was taken for a timeout and the event sent twice.
     const controller = new AbortController();
+    const deadline = setTimeout(() => setImmediate(() => controller.abort(new DOMException(`no response within ${this.timeoutMs} ms`, 'TimeoutError'))), this.timeoutMs);
+    deadline.unref();
     this.attempts.add(controller);
     try {
       const response = await fetch(this.url, {
@@ -259,7 +265,7 @@ export class WebhookDispatcher {
         },
         body,
         redirect: 'manual',
-        signal: AbortSignal.any([controller.signal, AbortSignal.timeout(this.timeoutMs)]),
+        signal: controller.signal,
       });
       // The status says it all; cancelling the body frees the connection.
       response.body?.cancel().catch(() => {});
@@ -273,6 +279,7 @@ export class WebhookDispatcher {
       if (this.stopped) return { kind: 'stopped' };
       return { kind: 'retry', reason: describe(err, this.timeoutMs), retryAfterMs: undefined };
     } finally {
+      clearTimeout(deadline);
       this.attempts.delete(controller);
     }
   }
