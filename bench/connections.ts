@@ -64,6 +64,18 @@ const { values } = parseArgs({
   },
 });
 
+// A count or a time that is not a whole number (`--warmup abc`) would run nothing and print "none": refused at once.
+for (const name of ['websocket', 'sse', 'long-polling', 'per-process', 'concurrency', 'broadcasts', 'warmup', 'gap-ms', 'quiet-ms', 'idle-seconds', 'drain-ms'] as const) {
+  if (!/^\d+$/.test(values[name])) {
+    console.error(`--${name}: "${values[name]}" is not a whole number of 0 or more`);
+    process.exit(2);
+  }
+}
+if (!values.rooms.split(',').every((n) => /^[1-9]\d*$/.test(n))) {
+  console.error(`--rooms: "${values.rooms}" is not a list of room counts (1 or more), e.g. 1,1000`);
+  process.exit(2);
+}
+
 export interface ConnectionsResult {
   serverCommand: string;
   rooms: number;
