@@ -6,49 +6,15 @@
  * failover that loses whatever the replica had not got.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { SwitchboardError } from '../src/protocol/errors.js';
 import { RedisStore } from '../src/server/store/redis-store.js';
-import { freePort, privateRedisSkipReason } from './helpers/private-redis.js';
-import { stopProcesses, waitForPing, withClient } from './helpers/redis-processes.js';
+import { privateRedisSkipReason } from './helpers/private-redis.js';
+import { masterAndReplica, withClient } from './helpers/redis-processes.js';
 import { waitFor } from './helpers.js';
 
 const skip = privateRedisSkipReason('the node secret under replicas (test/node-secret-replicas.test.ts)');
-
-/** A master and one replica in sync, without persistence, in a folder of their own (the first sync without Redis's 5 s wait for more replicas). */
-async function masterAndReplica(): Promise<{ master: ChildProcess; replica: ChildProcess; masterPort: number; replicaPort: number; stop: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'switchboard-replica-'));
-  const masterPort = await freePort();
-  let replicaPort = await freePort();
-  while (replicaPort === masterPort) replicaPort = await freePort();
-  const data = (port: number, replicaOf?: number): ChildProcess =>
-    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', ...(replicaOf ? ['--replicaof', '127.0.0.1', String(replicaOf)] : [])], { stdio: 'ignore' });
-  const master = data(masterPort);
-  const children = [master];
-  const stop = async (): Promise<void> => {
-    for (const c of children) c.kill('SIGCONT');
-    await stopProcesses(children, dir);
-  };
-  try {
-    await waitForPing(masterPort);
-    const replica = data(replicaPort, masterPort);
-    children.push(replica);
-    await waitForPing(replicaPort);
-    for (let i = 0; !/master_link_status:up/.test(await withClient(replicaPort, (r) => r.info('replication'))); i++) {
-      if (i > 200) throw new Error('the replica never got in sync');
-      await sleep(50);
-    }
-    return { master, replica, masterPort, replicaPort, stop };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-}
 
 describe('RedisStore.nodeSecret with replicas 1, on a master and its replica', { skip, timeout: 30_000 }, () => {
   it('is given only once the replica has it: while the replica is frozen it waits, and is refused (STORE_UNAVAILABLE) past the timeout; a secret given survives the master', async (t) => {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type https from 'node:https';
 import type { Http2SecureServer } from 'node:http2';
@@ -40,8 +40,8 @@ import { answerMetrics, createMetricsServer, listenMetrics } from './metrics-end
 import { MemoryPresenceStore } from './presence/memory-presence-store.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { RedisPresenceStore } from './presence/redis-presence-store.js';
+import { sharedPresenceKey } from './presence/presence-key.js';
 import { RequestScheduler } from './request-scheduler.js';
-import { createRedisClient, waitUntilReady } from './redis-connection.js';
 import { Router } from './router.js';
 import { createSecureServer, KEEP_ALIVE_TIMEOUT_MS, type SecureServer } from './secure-server.js';
 import { capSockets, defaultMaxSockets, OPERATIONS_SOCKETS, openFileLimit, RESERVED_FILES, SocketBudget, type SocketCap } from './socket-caps.js';
@@ -154,19 +154,6 @@ function plainRange(range: string): boolean {
 
 /** Requests of one address that may wait for a turn of the event loop (RequestScheduler); past it: RATE_LIMITED. */
 const MAX_WAITING_PER_ADDRESS = 1024;
-
-/** A random key kept in Redis (made by the first node, read by the others), when no secret gives one. */
-async function sharedPresenceKey(url: string, prefix: string, logger: Logger): Promise<Buffer> {
-  const redis = createRedisClient(url, { connectionName: 'switchboard-presence-key', logger });
-  try {
-    await waitUntilReady(redis, 5000);
-    const name = `${prefix}presence-key`;
-    await redis.set(name, randomBytes(32).toString('base64'), 'NX');
-    return Buffer.from((await redis.get(name))!, 'base64');
-  } finally {
-    redis.disconnect();
-  }
-}
 
 /**
  * `work`, whose failure at start-up is told in one line: what could not be done and why
@@ -579,7 +566,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       // Not fatal: without them this node refuses only the orders it hears from now on.
       await hub.recallDisconnects().catch((err: unknown) => logger.warn({ err }, 'could not read the recent disconnect orders'));
       if (presence.init) await opening(`open ${presenceName}`, presence.init());
-      if (!presenceKey(config) && config.redisUrl) tickets.setKey(await opening(`read the presence key from Redis${redisAt}`, sharedPresenceKey(config.redisUrl, config.redisPrefix, logger)));
+      if (!presenceKey(config) && config.redisUrl) tickets.setKey(await opening(`read the presence key from Redis${redisAt}`, sharedPresenceKey({ url: config.redisUrl, prefix: config.redisPrefix, replicas: config.redisReplicas, replicaTimeoutMs: config.redisReplicaTimeoutMs, logger })));
       await opening(`create the room ${DEFAULT_ROOM} in ${storeName}`, hub.room(DEFAULT_ROOM, true));
       const retention = { maxEntries: config.retentionCount, maxAgeMs: config.retentionMs };
       timers.push(setInterval(() => void store.trim(retention, Date.now()).catch((err: unknown) => logger.warn({ err }, 'retention failed')), 10_000));

@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { SwitchboardError } from '../../protocol/errors.js';
+import type { Logger } from '../logger.js';
+import { createRedisClient, waitUntilReady } from '../redis-connection.js';
+import { ReplicationBarrier } from '../store/replication-barrier.js';
+
+/** Where the presence key of a cluster of nodes is kept, and how surely. */
+export interface SharedPresenceKeyOptions {
+  url: string;
+  prefix: string;
+  /** With `--redis-replicas`: the key is taken only once this many replicas have it (WAIT). */
+  replicas?: number;
+  /** How long the replicas have to confirm it (`--redis-replica-timeout-ms`). */
+  replicaTimeoutMs?: number;
+  /** How long Redis has to answer at all. Default 5000. */
+  connectTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * The key of presence tickets shared by every node of a cluster, when no configured secret gives
+ * one: `<prefix>presence-key` in Redis, drawn by the first node (SET NX) and read by the others.
+ *
+ * With `replicas`, taken only once that many replicas have it, as the store's secret is
+ * (RedisStore.nodeSecret), else STORE_UNAVAILABLE: a failover that lost it would have the next
+ * node to start draw another, and the nodes would refuse each other's tickets (INVALID_SESSION:
+ * every polling client of the other nodes joins presence again). A key another node drew is
+ * confirmed too, through a write of this connection after reading it (WAIT covers only what the
+ * master had when this connection last wrote).
+ */
+export async function sharedPresenceKey(options: SharedPresenceKeyOptions): Promise<Buffer> {
+  const redis = createRedisClient(options.url, { connectionName: 'switchboard-presence-key', ...(options.logger ? { logger: options.logger } : {}) });
+  try {
+    await waitUntilReady(redis, options.connectTimeoutMs ?? 5000);
+    const name = `${options.prefix}presence-key`;
+    const drawn = await redis.set(name, randomBytes(32).toString('base64'), 'NX');
+    const stored = await redis.get(name);
+    if (stored === null) throw new SwitchboardError('STORE_UNAVAILABLE', `${name} vanished right after it was set`);
+    const replicas = options.replicas ?? 0;
+    if (replicas > 0) {
+      if (drawn === null) await redis.set(`${options.prefix}probe`, 'presence-key');
+      // Not with a Redis Cluster (the options refuse --redis-replicas there): one connection.
+      await new ReplicationBarrier(redis as Redis, replicas, options.replicaTimeoutMs ?? 1000).confirm();
+    }
+    return Buffer.from(stored, 'base64');
+  } finally {
+    redis.disconnect();
+  }
+}
