@@ -48,8 +48,13 @@ export const SMALL_HEAP_V8_FLAGS: readonly string[] = ['--optimize-for-size', '-
  *   room: 671 against 703-764). Polling CPU (`costs.ts poll`, 2 alternating runs), connect rate
  *   and idle CPU showed no difference beyond the noise.
  *
- * Without the cap (V8's 16 MB), polling costs less still (native long poll 0.92 of Socket.IO's
- * CPU, lecture `/longpoll` 1.01, same bench) and an idle WebSocket three times the memory.
+ * Without these flags (V8's defaults, a 16 MB young generation) an idle WebSocket takes three
+ * times the memory, and polling costs a little less: 2-3% of the CPU per request answered, each
+ * kind run at the same time as a copy of the server started without them (`COSTS_POLL_PAIRED=1
+ * COSTS_POLL_ROUNDS=3 COSTS_POLL_BASELINE=<copy of bench/costs/switchboard-built-server.mjs under
+ * a name without "switchboard">`, which bench/lib.ts starts without them; 2026-12-02: native long
+ * poll 1.02, lecture `/longpoll` 1.03, medians of 3 pairs). An earlier measure, not paired,
+ * read 0.92 against 1.03 of Socket.IO's.
  */
 export const DEFAULT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--no-parallel-scavenge', '--heap-growing-percent=30'];
 
