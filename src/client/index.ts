@@ -33,8 +33,5 @@ export { FoldedMessages, type FoldedMessagesOptions } from './folded-messages.js
  * after `after`) are delivered on the next macrotask: subscribe right after `await connect()`.
  */
 export async function connect(options: ConnectOptions): Promise<Client> {
-  const client = new SwitchboardClient(options);
-  await client.start();
-  setTimeout(() => client.releaseEvents(), 0);
-  return client;
+  return SwitchboardClient.open(options);
 }
