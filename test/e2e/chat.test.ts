@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TRANSPORTS } from '../../src/protocol/types.js';
+import { connect } from '../../src/client/index.js';
 import { createRoom, LABELS, messageTexts, openApp, pickTransport, send, skipWithoutBrowser, startHarness, waitConnected, waitForMessage, type AppPage, type Harness } from './harness.js';
 
 const skip = skipWithoutBrowser();
@@ -272,6 +273,35 @@ describe('web app: chat', { skip }, () => {
       room,
     );
     assert.deepEqual(await seen.jsonValue(), { panel: '(2)', label: `${room}, 2 here` });
+  });
+
+  it('groups a sender\'s messages by transport too: a message sent over another one starts a group whose header names it', async () => {
+    const room = 'grouped-by-transport';
+    await createRoom(h, room);
+    const post = async (text: string): Promise<void> => {
+      const res = await fetch(`${h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, name: 'Walt', member: 'walt' }) });
+      assert.ok(res.ok, `POST message: ${res.status}`);
+    };
+    await post('one');
+    await post('two');
+    const walt = await connect({ url: h.base, room, name: 'Walt', member: 'walt', transport: 'websocket' });
+    await walt.publish('three');
+    await walt.close();
+    await post('four');
+    const app = await open({ name: 'Reader', hash: `#/room/${room}` });
+    await waitForMessage(app.page, 'four');
+    const rows = await app.page.locator('li.msg').evaluateAll((els) =>
+      els.map((el) => {
+        const meta = el.querySelector('.meta')!;
+        return `${el.querySelector('.text')!.textContent} ${getComputedStyle(meta).display === 'none' ? '(grouped)' : el.querySelector('.via')!.textContent}`;
+      }),
+    );
+    assert.deepEqual(rows, ['one HTTP', 'two (grouped)', 'three WS', 'four HTTP']);
+    // One's own over one transport group too (shown from the ack, the app names the transport the server will record).
+    await send(app.page, 'mine 1');
+    await send(app.page, 'mine 2');
+    await app.page.locator('li.msg:not([data-provisional])', { hasText: 'mine 2' }).waitFor();
+    assert.equal(await app.page.locator('li.msg', { hasText: 'mine 2' }).evaluate((el) => el.classList.contains('continued')), true);
   });
 
   it('a sender\'s 64-letter name is cut, the time beside it keeps one line, the bubble stays beside the avatar', async () => {

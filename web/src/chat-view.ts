@@ -590,7 +590,9 @@ export class ChatView {
     const go = (): ReturnType<ChatSession['publish']> => session.publish(text, clientId, replyTo?.seq);
     (this.renewal ? this.renewal.then(go) : go()).then(
       (ack) => {
-        list.confirm(clientId, ack, { id: '', name: this.options.name, member: this.options.member });
+        // As the server will record it (the entry says so when it comes): a WebSocket publishes over itself, the other transports over HTTP.
+        const via = this.status?.transport === undefined ? undefined : this.status.transport === 'websocket' ? 'websocket' : 'http';
+        list.confirm(clientId, ack, { id: '', name: this.options.name, member: this.options.member, ...(via ? { transport: via } : {}) });
         this.badge.setQueued(list.pendingCount);
         if (this.visible) this.markRead();
       },

@@ -39,7 +39,7 @@ export function renderMessage(message: MessageEntry, ctx: MessageItemContext): H
   const deleted = message.deleted === true;
   const classes = ['msg', own ? 'own' : '', deleted ? 'deleted' : ''].filter(Boolean).join(' ');
   // tabindex -1: a tap focuses the message, which shows its actions on touch screens (focus-within).
-  const attrs = { 'data-seq': message.seq, 'data-ts': message.ts, 'data-sender': sender, 'data-reply-to': message.replyTo, tabindex: -1 };
+  const attrs = { 'data-seq': message.seq, 'data-ts': message.ts, 'data-sender': sender, 'data-via': message.from.transport, 'data-reply-to': message.replyTo, tabindex: -1 };
   const body = deleted
     ? h('p', 'text tombstone', 'Message deleted')
     : messageBody(message, 'p', 'text', ctx.mentionNames());

@@ -511,7 +511,11 @@ export class MessageList {
     if (next instanceof HTMLElement) this.restyle(next);
   }
 
-  /** Groups a message under the previous one from the same sender, and marks a new day. */
+  /**
+   * Groups a message under the previous one from the same sender over the same transport (a
+   * grouped message shows no header, so a switch of transport starts a group whose header says
+   * the new one), and marks a new day.
+   */
   private restyle(li: HTMLElement): void {
     const prev = li.previousElementSibling as HTMLElement | null;
     const ts = Number(li.dataset.ts);
@@ -519,7 +523,7 @@ export class MessageList {
     li.classList.toggle('new-day', newDay);
     if (newDay) li.dataset.day = formatDay(ts);
     else delete li.dataset.day;
-    const continued = !newDay && !!prev && li.classList.contains('msg') && prev.classList.contains('msg') && prev.dataset.sender === li.dataset.sender && ts - Number(prev.dataset.ts) < GROUP_MS;
+    const continued = !newDay && !!prev && li.classList.contains('msg') && prev.classList.contains('msg') && prev.dataset.sender === li.dataset.sender && prev.dataset.via === li.dataset.via && ts - Number(prev.dataset.ts) < GROUP_MS;
     li.classList.toggle('continued', continued);
   }
 
