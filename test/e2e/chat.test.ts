@@ -300,8 +300,10 @@ describe('web app: chat', { skip }, () => {
     // One's own over one transport group too (shown from the ack, the app names the transport the server will record).
     await send(app.page, 'mine 1');
     await send(app.page, 'mine 2');
-    await app.page.locator('li.msg:not([data-provisional])', { hasText: 'mine 2' }).waitFor();
-    assert.equal(await app.page.locator('li.msg', { hasText: 'mine 2' }).evaluate((el) => el.classList.contains('continued')), true);
+    // In the conversation, from its entry (not the pending copy, nor the one shown from the ack).
+    const mine = app.page.locator('li.msg[data-seq]:not([data-provisional])', { hasText: 'mine 2' });
+    await mine.waitFor();
+    assert.equal(await mine.evaluate((el) => el.classList.contains('continued')), true);
   });
 
   it('a sender\'s 64-letter name is cut, the time beside it keeps one line, the bubble stays beside the avatar', async () => {
