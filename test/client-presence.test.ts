@@ -82,6 +82,16 @@ describe('presence changes end to end', () => {
     assert.ok(typeof answer.presenceAt === 'number' && answer.presenceAt > Date.now() - 60_000, `a poll answer says when: ${JSON.stringify(answer)}`);
   });
 
+  it('a long poll says which presence notice it knows of even before it saw one (presenceAt=0): the room\'s first notice, sent between the opening answer and the hold, is not lost', { timeout: 10_000 }, async () => {
+    await fetch(`${url}/api/rooms/first-notice`, { method: 'PUT' });
+    const longPolls: string[] = [];
+    const watcher = await connect({ url, ...FAST, room: 'first-notice', name: 'w', member: 'w', transport: 'long-polling', onWire: (e) => void (e.path?.includes('/longpoll') && longPolls.push(e.path)) });
+    clients.push(watcher);
+    // The first is answered by the notice of this client's own arrival, 100 ms after its join.
+    await waitFor(() => longPolls.length >= 2, 5000, 'two long polls');
+    for (const path of longPolls) assert.match(path, /[?&]presenceAt=\d+(&|$)/, `every long poll gives presenceAt: ${path}`);
+  });
+
   it('a client that missed a change reads the whole list (the count of the next one told it)', { timeout: 15_000 }, async () => {
     await fetch(`${url}/api/rooms/missed`, { method: 'PUT' });
     const watchers = await Promise.all((['websocket', 'sse'] as const).map((transport) => connect({ url, ...FAST, room: 'missed', name: `w-${transport}`, member: `w-${transport}`, transport })));

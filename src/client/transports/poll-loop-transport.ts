@@ -117,8 +117,10 @@ export abstract class PollLoopTransport implements Transport {
     return httpRequest<PollResult>(this.target, {
       method: 'GET',
       path: `/api/rooms/${encodeURIComponent(this.settings.room)}/${route}`,
-      // A long poll says which presence notice it knows of: one sent since is answered at once (docs/protocol.md).
-      query: { after: cursor, limit: PAGE, session: this.ticket, ...(route === 'longpoll' && this.presenceAt > 0 ? { presenceAt: this.presenceAt } : {}), ...extra },
+      // A long poll says which presence notice it knows of: one sent since is answered at once
+      // (docs/protocol.md). 0 before any: the room's first notice may go out between the opening
+      // answer (which had none) and this poll's hold, and would otherwise wake nothing of ours.
+      query: { after: cursor, limit: PAGE, session: this.ticket, ...(route === 'longpoll' ? { presenceAt: this.presenceAt } : {}), ...extra },
       timeoutMs,
       signal: this.abort.signal,
     });
