@@ -180,12 +180,3 @@ export function h2Request(session: ClientHttp2Session, headers: Record<string, s
     stream.on('error', reject);
   });
 }
-
-/** What plain JavaScript can reach on an object by name: its own properties and its prototypes' (not Object's, not `constructor`), sorted. */
-export function reachable(o: object): string[] {
-  const names = new Set<string>();
-  for (let p: object | null = o; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
-    for (const name of Object.getOwnPropertyNames(p)) if (name !== 'constructor') names.add(name);
-  }
-  return [...names].sort();
-}

@@ -92,132 +92,121 @@ const PRESENCE_READ_LIMIT = 100;
  */
 export class SwitchboardClient implements Client {
   readonly room: string;
-  #identity: { member: string; name: string };
-  readonly #settings: TransportSettings;
-  readonly #backoff: BackoffOptions;
-  readonly #upgradeRetryMs: number;
-  readonly #emitter = new Emitter<ClientEvents>();
+  private identity: { member: string; name: string };
+  private readonly settings: TransportSettings;
+  private readonly backoff: BackoffOptions;
+  private readonly upgradeRetryMs: number;
+  private readonly emitter = new Emitter<ClientEvents>();
   /** Events raised before connect() resolved: delivered a macrotask later, once handlers are on. */
-  #held: (() => void)[] | undefined = [];
+  private held: (() => void)[] | undefined = [];
   /** `onWire` of the options: every wire event, from the first request. */
-  readonly #wireHook: ((event: WireEvent) => void) | undefined;
-  readonly #position: ResumePosition;
-  readonly #presenceList = new PresenceList();
-  readonly #outbox: Outbox;
-  readonly #readMarker: ReadMarker;
-  readonly #watchdog: SilenceWatchdog;
-  #mode: TransportName | 'auto';
-  readonly #ladder = new AutoLadder();
-  #current: Transport | undefined;
-  #currentSince = 0;
+  private readonly wireHook: ((event: WireEvent) => void) | undefined;
+  private readonly position: ResumePosition;
+  private readonly presenceList = new PresenceList();
+  private readonly outbox: Outbox;
+  private readonly readMarker: ReadMarker;
+  private readonly watchdog: SilenceWatchdog;
+  private mode: TransportName | 'auto';
+  private readonly ladder = new AutoLadder();
+  private current: Transport | undefined;
+  private currentSince = 0;
   /** Transports whose events count: the current one and any being opened. */
-  readonly #live = new Set<Transport>();
-  #state: Status = 'connecting';
-  #reportedTransport: TransportName | undefined;
-  #attemptName: TransportName;
-  #attempt = 0;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #upgradeTimer: ReturnType<typeof setTimeout> | undefined;
-  #probeTimer: ReturnType<typeof setTimeout> | undefined;
-  #connecting: Promise<ClientError | undefined> | undefined;
+  private readonly live = new Set<Transport>();
+  private state: Status = 'connecting';
+  private reportedTransport: TransportName | undefined;
+  private attemptName: TransportName;
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private upgradeTimer: ReturnType<typeof setTimeout> | undefined;
+  private probeTimer: ReturnType<typeof setTimeout> | undefined;
+  private connecting: Promise<ClientError | undefined> | undefined;
   /** Switches (setTransport, upgrades) run one after the other. */
-  #switching: Promise<unknown> = Promise.resolve();
-  #clientIds = 0;
-  #lastTyping = 0;
-  #failure: ClientError | undefined;
-  #unwatchEnvironment: () => void = () => undefined;
-  readonly #tokenProvider: (() => string | Promise<string>) | undefined;
-  #tokenTimer: ReturnType<typeof setTimeout> | undefined;
-  #presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  private switching: Promise<unknown> = Promise.resolve();
+  private clientIds = 0;
+  private lastTyping = 0;
+  private failure: ClientError | undefined;
+  private unwatchEnvironment: () => void = () => undefined;
+  private readonly tokenProvider: (() => string | Promise<string>) | undefined;
+  private tokenTimer: ReturnType<typeof setTimeout> | undefined;
+  private presenceTimer: ReturnType<typeof setTimeout> | undefined;
   /** A `GET .../presence` is under way (readPresence); another is due after it. */
-  #presenceReading = false;
-  #presenceReadAgain = false;
+  private presenceReading = false;
+  private presenceReadAgain = false;
 
   /** Checks the options (throws like resolveOptions); connects only on start(). */
   constructor(options: ConnectOptions) {
     const resolved = resolveOptions(options);
-    this.#wireHook = options.onWire;
-    this.#settings = resolved.settings;
+    this.wireHook = options.onWire;
+    this.settings = resolved.settings;
     this.room = resolved.settings.room;
-    this.#identity = { member: resolved.settings.member, name: resolved.settings.name };
-    this.#backoff = resolved.backoff;
-    this.#upgradeRetryMs = resolved.upgradeRetryMs;
-    this.#mode = resolved.transport;
-    this.#tokenProvider = resolved.tokenProvider;
-    this.#attemptName = this.#mode === 'auto' ? TRANSPORTS[0]! : this.#mode;
-    this.#position = new ResumePosition(resolved.after);
-    const canSend = (): boolean => this.#state === 'connected' && this.#current !== undefined;
-    this.#outbox = new Outbox({ canSend, send: (item) => this.#sendQueued(item) });
-    this.#readMarker = new ReadMarker({ canSend, send: (seq) => this.#viaTransport((t) => t.markRead(seq)) });
-    const silenceMs = this.#settings.silenceTimeoutMs;
-    this.#watchdog = new SilenceWatchdog({
+    this.identity = { member: resolved.settings.member, name: resolved.settings.name };
+    this.backoff = resolved.backoff;
+    this.upgradeRetryMs = resolved.upgradeRetryMs;
+    this.mode = resolved.transport;
+    this.tokenProvider = resolved.tokenProvider;
+    this.attemptName = this.mode === 'auto' ? TRANSPORTS[0]! : this.mode;
+    this.position = new ResumePosition(resolved.after);
+    const canSend = (): boolean => this.state === 'connected' && this.current !== undefined;
+    this.outbox = new Outbox({ canSend, send: (item) => this.sendQueued(item) });
+    this.readMarker = new ReadMarker({ canSend, send: (seq) => this.viaTransport((t) => t.markRead(seq)) });
+    const silenceMs = this.settings.silenceTimeoutMs;
+    this.watchdog = new SilenceWatchdog({
       silenceMs,
-      onSilent: () => this.#current && this.#onLost(this.#current, new ConnectionError('TIMEOUT', `no sign of life for ${silenceMs} ms`)),
-      onThrottled: () => this.#checkLiveness(),
+      onSilent: () => this.current && this.onLost(this.current, new ConnectionError('TIMEOUT', `no sign of life for ${silenceMs} ms`)),
+      onThrottled: () => this.checkLiveness(),
     });
   }
 
   get name(): string {
-    return this.#identity.name;
+    return this.identity.name;
   }
 
   get member(): string {
-    return this.#identity.member;
+    return this.identity.member;
   }
 
   get transport(): TransportName {
-    return this.#current?.name ?? this.#attemptName;
+    return this.current?.name ?? this.attemptName;
   }
 
   get status(): Status {
-    return this.#state;
+    return this.state;
   }
 
   get cursor(): string | undefined {
-    return this.#position.cursor;
+    return this.position.cursor;
   }
 
   on<K extends keyof ClientEvents>(event: K, handler: (value: ClientEvents[K]) => void): () => void {
-    return this.#emitter.on(event, handler);
-  }
-
-  /**
-   * A client and its first connection (`connect()`): rejects as #start does. The events raised
-   * meanwhile are delivered on the next macrotask, once the caller could subscribe.
-   */
-  static async open(options: ConnectOptions): Promise<SwitchboardClient> {
-    const client = new SwitchboardClient(options);
-    await client.#start();
-    setTimeout(() => client.#releaseEvents(), 0);
-    return client;
+    return this.emitter.on(event, handler);
   }
 
   /**
    * Makes the first connection (creating the room first when asked). Rejects with the error of
    * that one attempt (no retries): the client is then closed.
    */
-  async #start(): Promise<void> {
-    this.#unwatchEnvironment = this.#watchEnvironment();
+  async start(): Promise<void> {
+    this.unwatchEnvironment = this.watchEnvironment();
     try {
-      await this.#fetchToken();
-      if (this.#settings.create) {
-        await httpRequest(this.#http(), { method: 'PUT', path: `/api/rooms/${encodeURIComponent(this.room)}`, timeoutMs: this.#settings.openTimeoutMs });
+      await this.fetchToken();
+      if (this.settings.create) {
+        await httpRequest(this.http(), { method: 'PUT', path: `/api/rooms/${encodeURIComponent(this.room)}`, timeoutMs: this.settings.openTimeoutMs });
       }
-      await this.#attemptConnect(false);
+      await this.attemptConnect(false);
     } catch (raw) {
       const err = toClientError(raw);
-      const transports = [...this.#live];
-      this.#teardown();
-      this.#state = 'closed';
+      const transports = [...this.live];
+      this.teardown();
+      this.state = 'closed';
       await Promise.all(transports.map((t) => t.close()));
       throw err;
     }
   }
 
-  /** Delivers the events held while connecting (open() calls it once the caller could subscribe). */
-  #releaseEvents(): void {
-    const held = this.#held;
-    this.#held = undefined;
+  /** Delivers the events held while connecting (connect() calls it once the caller could subscribe). */
+  releaseEvents(): void {
+    const held = this.held;
+    this.held = undefined;
     for (const deliver of held ?? []) deliver();
   }
 
@@ -225,75 +214,75 @@ export class SwitchboardClient implements Client {
   publish(message: MessagePayload, options?: PublishOptions): Promise<Ack>;
   publish(input: string | MessagePayload, options: PublishOptions = {}): Promise<Ack> {
     const message = payloadOf(input);
-    if (message instanceof SwitchboardError) return this.#refuse(message);
+    if (message instanceof SwitchboardError) return this.refuse(message);
     if (options.replyTo !== undefined) {
       const problem = seqProblem(options.replyTo, 'replyTo');
-      if (problem) return this.#refuse(problem);
+      if (problem) return this.refuse(problem);
     }
-    return this.#enqueue({ type: 'publish', message, ...(options.replyTo !== undefined ? { replyTo: options.replyTo } : {}) }, options);
+    return this.enqueue({ type: 'publish', message, ...(options.replyTo !== undefined ? { replyTo: options.replyTo } : {}) }, options);
   }
 
   edit(seq: number, text: string, options: AmendOptions = {}): Promise<Ack> {
-    if (typeof text !== 'string' || text === '') return this.#refuse(new SwitchboardError('TEXT_REQUIRED', 'an edit needs a non-empty text'));
-    return this.#enqueue({ type: 'edit', seq, text }, options);
+    if (typeof text !== 'string' || text === '') return this.refuse(new SwitchboardError('TEXT_REQUIRED', 'an edit needs a non-empty text'));
+    return this.enqueue({ type: 'edit', seq, text }, options);
   }
 
   delete(seq: number, options: AmendOptions = {}): Promise<Ack> {
-    return this.#enqueue({ type: 'delete', seq }, options);
+    return this.enqueue({ type: 'delete', seq }, options);
   }
 
   react(seq: number, emoji: string, options: ReactOptions = {}): Promise<Ack> {
-    if (typeof emoji !== 'string' || emoji.length > 32 || !EMOJI.test(emoji) || !emoji.isWellFormed()) return this.#refuse(new SwitchboardError('BAD_REQUEST', 'emoji: 1-32 characters, no whitespace'));
-    if (options.on !== undefined && typeof options.on !== 'boolean') return this.#refuse(new SwitchboardError('BAD_REQUEST', 'on: a boolean'));
-    return this.#enqueue({ type: 'react', seq, emoji, ...(options.on !== undefined ? { on: options.on } : {}) }, options);
+    if (typeof emoji !== 'string' || emoji.length > 32 || !EMOJI.test(emoji) || !emoji.isWellFormed()) return this.refuse(new SwitchboardError('BAD_REQUEST', 'emoji: 1-32 characters, no whitespace'));
+    if (options.on !== undefined && typeof options.on !== 'boolean') return this.refuse(new SwitchboardError('BAD_REQUEST', 'on: a boolean'));
+    return this.enqueue({ type: 'react', seq, emoji, ...(options.on !== undefined ? { on: options.on } : {}) }, options);
   }
 
   markRead(seq: number): Promise<number> {
     const problem = seqProblem(seq, 'seq', 0);
-    if (problem) return this.#refuse(problem);
-    return this.#state === 'closed' ? this.#refuse() : this.#readMarker.mark(seq);
+    if (problem) return this.refuse(problem);
+    return this.state === 'closed' ? this.refuse() : this.readMarker.mark(seq);
   }
 
   readState(): Promise<ReadState> {
-    return this.#get<ReadState>('read', {});
+    return this.get<ReadState>('read', {});
   }
 
   search(q: string, options: SearchOptions = {}): Promise<SearchResult> {
     if (typeof q !== 'string' || q.trim() === '' || q.length > 200) return Promise.reject(new SwitchboardError('BAD_REQUEST', 'q: 1-200 characters'));
-    return this.#get<SearchResult>('search', { q, before: options.before, limit: options.limit });
+    return this.get<SearchResult>('search', { q, before: options.before, limit: options.limit });
   }
 
   history(options: { before?: number; limit?: number } = {}): Promise<HistoryPage> {
-    return this.#get<HistoryPage>('messages', { before: options.before, limit: options.limit });
+    return this.get<HistoryPage>('messages', { before: options.before, limit: options.limit });
   }
 
   presence(): PresenceMember[] {
-    return this.#presenceList.list();
+    return this.presenceList.list();
   }
 
   typing(): void {
     const now = Date.now();
-    if (now - this.#lastTyping < TYPING_EVERY_MS || this.#state !== 'connected') return;
-    this.#lastTyping = now;
-    this.#current?.typing();
+    if (now - this.lastTyping < TYPING_EVERY_MS || this.state !== 'connected') return;
+    this.lastTyping = now;
+    this.current?.typing();
   }
 
   setTransport(transport: TransportName | 'auto'): Promise<void> {
     if (transport !== 'auto' && !TRANSPORTS.includes(transport)) {
       return Promise.reject(new SwitchboardError('BAD_REQUEST', `transport: one of auto, ${TRANSPORTS.join(', ')}`));
     }
-    const run = this.#switching.then(() => this.#switchTo(transport));
-    this.#switching = run.catch(() => undefined);
+    const run = this.switching.then(() => this.switchTo(transport));
+    this.switching = run.catch(() => undefined);
     return run;
   }
 
   async close(): Promise<void> {
-    if (this.#state === 'closed') return;
-    const transports = [...this.#live];
-    this.#teardown();
-    this.#outbox.rejectAll(new ConnectionError('CLOSED', 'the client was closed'));
-    this.#readMarker.rejectAll(new ConnectionError('CLOSED', 'the client was closed'));
-    this.#setStatus('closed');
+    if (this.state === 'closed') return;
+    const transports = [...this.live];
+    this.teardown();
+    this.outbox.rejectAll(new ConnectionError('CLOSED', 'the client was closed'));
+    this.readMarker.rejectAll(new ConnectionError('CLOSED', 'the client was closed'));
+    this.setStatus('closed');
     await Promise.all(transports.map((t) => t.close()));
   }
 
@@ -306,42 +295,42 @@ export class SwitchboardClient implements Client {
    * catalog error stops the descent (falling back would not help). A token function is asked
    * for a fresh token first.
    */
-  async #attemptConnect(freshToken = true): Promise<void> {
-    if (freshToken) await this.#fetchToken();
-    const names = this.#mode === 'auto' ? this.#ladder.candidates() : [this.#mode];
+  private async attemptConnect(freshToken = true): Promise<void> {
+    if (freshToken) await this.fetchToken();
+    const names = this.mode === 'auto' ? this.ladder.candidates() : [this.mode];
     const failures: string[] = [];
     for (const name of names) {
-      this.#attemptName = name;
+      this.attemptName = name;
       let t: Transport;
       try {
-        t = await this.#openTransport(name);
+        t = await this.openTransport(name);
       } catch (raw) {
         const err = toClientError(raw);
-        if (this.#mode !== 'auto' || failureKind(err) !== 'blocked') throw err;
+        if (this.mode !== 'auto' || failureKind(err) !== 'blocked') throw err;
         failures.push(`${name}: ${err.message}`);
         continue;
       }
-      if (this.#mode === 'auto') this.#ladder.settle(name);
-      this.#promote(t);
+      if (this.mode === 'auto') this.ladder.settle(name);
+      this.promote(t);
       return;
     }
     throw new ConnectionError('BLOCKED', `no transport got through (${failures.join('; ')})`);
   }
 
   /** A new transport of that kind, opened from the current position. */
-  async #openTransport(name: TransportName): Promise<Transport> {
+  private async openTransport(name: TransportName): Promise<Transport> {
     let t!: Transport;
-    const events = this.#eventsFor(() => t);
-    t = createTransport(name, this.#settings, events);
-    this.#live.add(t);
+    const events = this.eventsFor(() => t);
+    t = createTransport(name, this.settings, events);
+    this.live.add(t);
     try {
-      await t.open(this.#position.cursor);
+      await t.open(this.position.cursor);
     } catch (err) {
-      this.#live.delete(t);
+      this.live.delete(t);
       throw err;
     }
-    if (this.#state === 'closed' || !this.#live.has(t)) {
-      this.#live.delete(t);
+    if (this.state === 'closed' || !this.live.has(t)) {
+      this.live.delete(t);
       void t.close();
       throw new ConnectionError('CLOSED', 'the client was closed while connecting');
     }
@@ -349,84 +338,84 @@ export class SwitchboardClient implements Client {
   }
 
   /** Makes `t` the transport in use; the one before (a live switch) is closed after it. */
-  #promote(t: Transport): void {
-    const old = this.#current;
-    this.#current = t;
-    this.#currentSince = Date.now();
-    if (old && old !== t) this.#retire(old);
-    this.#attempt = 0;
-    clearTimeout(this.#retryTimer);
-    this.#watchdog.start();
-    this.#setStatus('connected');
-    this.#scheduleUpgrade();
-    this.#outbox.flush();
-    this.#readMarker.flush();
+  private promote(t: Transport): void {
+    const old = this.current;
+    this.current = t;
+    this.currentSince = Date.now();
+    if (old && old !== t) this.retire(old);
+    this.attempt = 0;
+    clearTimeout(this.retryTimer);
+    this.watchdog.start();
+    this.setStatus('connected');
+    this.scheduleUpgrade();
+    this.outbox.flush();
+    this.readMarker.flush();
   }
 
-  #retire(t: Transport): void {
-    this.#live.delete(t);
+  private retire(t: Transport): void {
+    this.live.delete(t);
     void t.close();
   }
 
-  #onLost(t: Transport, err: ClientError): void {
-    if (!this.#live.has(t)) return;
-    this.#retire(t);
-    if (t !== this.#current) return; // a transport being opened beside the current one: nothing changes
-    this.#current = undefined;
-    this.#watchdog.stop();
-    clearTimeout(this.#upgradeTimer);
-    clearTimeout(this.#probeTimer);
-    const kind = this.#failureKind(err);
+  private onLost(t: Transport, err: ClientError): void {
+    if (!this.live.has(t)) return;
+    this.retire(t);
+    if (t !== this.current) return; // a transport being opened beside the current one: nothing changes
+    this.current = undefined;
+    this.watchdog.stop();
+    clearTimeout(this.upgradeTimer);
+    clearTimeout(this.probeTimer);
+    const kind = this.failureKind(err);
     if (kind === 'terminal') {
-      this.#fail(err);
+      this.fail(err);
       return;
     }
-    if (err instanceof SwitchboardError) this.#emit('error', err);
-    if (this.#mode === 'auto') this.#ladder.died(err, Date.now() - this.#currentSince);
-    this.#scheduleReconnect();
+    if (err instanceof SwitchboardError) this.emit('error', err);
+    if (this.mode === 'auto') this.ladder.died(err, Date.now() - this.currentSince);
+    this.scheduleReconnect();
   }
 
-  #scheduleReconnect(): void {
-    if (this.#state === 'closed') return;
-    clearTimeout(this.#retryTimer);
+  private scheduleReconnect(): void {
+    if (this.state === 'closed') return;
+    clearTimeout(this.retryTimer);
     if (isOffline()) {
       // The 'online' event reconnects (see watchEnvironment).
-      this.#setStatus('offline');
+      this.setStatus('offline');
       return;
     }
-    const delay = backoffDelay(this.#attempt++, this.#backoff);
-    this.#setStatus('reconnecting', delay);
-    this.#retryTimer = setTimeout(() => void this.#reconnectNow(), delay);
+    const delay = backoffDelay(this.attempt++, this.backoff);
+    this.setStatus('reconnecting', delay);
+    this.retryTimer = setTimeout(() => void this.reconnectNow(), delay);
   }
 
   retryNow(): void {
-    if (this.#state === 'closed' || this.#current || this.#connecting) return;
-    void this.#reconnectNow();
+    if (this.state === 'closed' || this.current || this.connecting) return;
+    void this.reconnectNow();
   }
 
   /** A reconnect attempt now, unless one runs or a transport is up. Resolves with its error, if any. */
-  #reconnectNow(): Promise<ClientError | undefined> {
-    clearTimeout(this.#retryTimer);
-    if (this.#state === 'closed' || this.#current) return Promise.resolve(undefined);
-    this.#connecting ??= (async () => {
-      this.#setStatus('reconnecting');
+  private reconnectNow(): Promise<ClientError | undefined> {
+    clearTimeout(this.retryTimer);
+    if (this.state === 'closed' || this.current) return Promise.resolve(undefined);
+    this.connecting ??= (async () => {
+      this.setStatus('reconnecting');
       try {
-        await this.#attemptConnect();
+        await this.attemptConnect();
         return undefined;
       } catch (raw) {
         const err = toClientError(raw);
-        if (this.#state === 'closed') return err;
-        if (this.#failureKind(err) === 'terminal') this.#fail(err);
+        if (this.state === 'closed') return err;
+        if (this.failureKind(err) === 'terminal') this.fail(err);
         else {
-          if (err instanceof SwitchboardError) this.#emit('error', err);
-          this.#scheduleReconnect();
+          if (err instanceof SwitchboardError) this.emit('error', err);
+          this.scheduleReconnect();
         }
         return err;
       } finally {
-        this.#connecting = undefined;
+        this.connecting = undefined;
       }
     })();
-    return this.#connecting;
+    return this.connecting;
   }
 
   /**
@@ -435,38 +424,38 @@ export class SwitchboardClient implements Client {
    * once the new one is subscribed. Explicit mode: if it cannot open, the old mode and transport
    * stay and the error is thrown.
    */
-  async #switchTo(transport: TransportName | 'auto'): Promise<void> {
-    if (this.#state === 'closed') throw this.#failure ?? new ConnectionError('CLOSED', 'the client is closed');
-    const previousMode = this.#mode;
-    const previousLevel = this.#ladder.level;
-    this.#mode = transport;
-    clearTimeout(this.#upgradeTimer);
-    if (transport === 'auto') this.#ladder.reset();
-    if (this.#connecting) await this.#connecting;
-    if (!this.#current) {
-      const err = await this.#reconnectNow();
+  private async switchTo(transport: TransportName | 'auto'): Promise<void> {
+    if (this.state === 'closed') throw this.failure ?? new ConnectionError('CLOSED', 'the client is closed');
+    const previousMode = this.mode;
+    const previousLevel = this.ladder.level;
+    this.mode = transport;
+    clearTimeout(this.upgradeTimer);
+    if (transport === 'auto') this.ladder.reset();
+    if (this.connecting) await this.connecting;
+    if (!this.current) {
+      const err = await this.reconnectNow();
       if (err) throw err;
       return;
     }
     const wanted = transport === 'auto' ? TRANSPORTS : [transport];
     for (const name of wanted) {
-      if (this.#current && name === this.#current.name) {
-        if (transport === 'auto') this.#ladder.settle(name);
-        this.#scheduleUpgrade();
+      if (this.current && name === this.current.name) {
+        if (transport === 'auto') this.ladder.settle(name);
+        this.scheduleUpgrade();
         return;
       }
       try {
-        const t = await this.#openTransport(name);
-        if (transport === 'auto') this.#ladder.settle(name);
-        this.#promote(t);
+        const t = await this.openTransport(name);
+        if (transport === 'auto') this.ladder.settle(name);
+        this.promote(t);
         return;
       } catch (raw) {
         const err = toClientError(raw);
         if (transport === 'auto' && failureKind(err) === 'blocked') continue;
-        if (transport !== 'auto' && this.#mode === transport) {
-          this.#mode = previousMode;
-          this.#ladder.level = previousLevel;
-          this.#scheduleUpgrade();
+        if (transport !== 'auto' && this.mode === transport) {
+          this.mode = previousMode;
+          this.ladder.level = previousLevel;
+          this.scheduleUpgrade();
         }
         throw err;
       }
@@ -474,60 +463,60 @@ export class SwitchboardClient implements Client {
   }
 
   /** Auto mode, after a fallback: try the better transports again in `upgradeRetryMs`. */
-  #scheduleUpgrade(): void {
-    clearTimeout(this.#upgradeTimer);
-    if (this.#mode !== 'auto' || !this.#current || this.#ladder.above(this.#current.name).length === 0) return;
-    this.#upgradeTimer = setTimeout(() => {
-      const run = this.#switching.then(() => this.#tryUpgrade());
-      this.#switching = run.catch(() => undefined);
-    }, this.#upgradeRetryMs);
+  private scheduleUpgrade(): void {
+    clearTimeout(this.upgradeTimer);
+    if (this.mode !== 'auto' || !this.current || this.ladder.above(this.current.name).length === 0) return;
+    this.upgradeTimer = setTimeout(() => {
+      const run = this.switching.then(() => this.tryUpgrade());
+      this.switching = run.catch(() => undefined);
+    }, this.upgradeRetryMs);
   }
 
-  async #tryUpgrade(): Promise<void> {
-    const current = this.#current;
-    if (this.#mode !== 'auto' || !current || this.#state !== 'connected') return;
-    for (const name of this.#ladder.above(current.name)) {
+  private async tryUpgrade(): Promise<void> {
+    const current = this.current;
+    if (this.mode !== 'auto' || !current || this.state !== 'connected') return;
+    for (const name of this.ladder.above(current.name)) {
       let t: Transport;
       try {
-        t = await this.#openTransport(name);
+        t = await this.openTransport(name);
       } catch {
         continue; // still blocked (or the server is away: the current transport will tell)
       }
-      if (this.#mode !== 'auto' || this.#current !== current) {
-        this.#retire(t);
+      if (this.mode !== 'auto' || this.current !== current) {
+        this.retire(t);
         return;
       }
-      this.#ladder.reset();
-      this.#ladder.settle(name);
-      this.#promote(t);
+      this.ladder.reset();
+      this.ladder.settle(name);
+      this.promote(t);
       return;
     }
-    this.#scheduleUpgrade();
+    this.scheduleUpgrade();
   }
 
   /** A terminal failure: the client stops and says why. */
-  #fail(err: ClientError): void {
-    if (this.#state === 'closed') return;
-    this.#failure = err;
-    const transports = [...this.#live];
-    this.#teardown();
+  private fail(err: ClientError): void {
+    if (this.state === 'closed') return;
+    this.failure = err;
+    const transports = [...this.live];
+    this.teardown();
     for (const t of transports) void t.close();
-    if (err instanceof SwitchboardError) this.#emit('error', err);
-    this.#outbox.rejectAll(err);
-    this.#readMarker.rejectAll(err);
-    this.#setStatus('closed');
+    if (err instanceof SwitchboardError) this.emit('error', err);
+    this.outbox.rejectAll(err);
+    this.readMarker.rejectAll(err);
+    this.setStatus('closed');
   }
 
-  #teardown(): void {
-    clearTimeout(this.#tokenTimer);
-    clearTimeout(this.#presenceTimer);
-    clearTimeout(this.#retryTimer);
-    clearTimeout(this.#upgradeTimer);
-    clearTimeout(this.#probeTimer);
-    this.#watchdog.stop();
-    this.#unwatchEnvironment();
-    this.#live.clear();
-    this.#current = undefined;
+  private teardown(): void {
+    clearTimeout(this.tokenTimer);
+    clearTimeout(this.presenceTimer);
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.upgradeTimer);
+    clearTimeout(this.probeTimer);
+    this.watchdog.stop();
+    this.unwatchEnvironment();
+    this.live.clear();
+    this.current = undefined;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -538,38 +527,38 @@ export class SwitchboardClient implements Client {
    * before it expires, handed to the live connection (WebSocket `refresh`) or used by the next
    * requests. A function that throws fails the attempt with UNAUTHORIZED.
    */
-  async #fetchToken(): Promise<void> {
-    if (!this.#tokenProvider) return;
+  private async fetchToken(): Promise<void> {
+    if (!this.tokenProvider) return;
     let token: string;
     try {
-      token = await this.#tokenProvider();
+      token = await this.tokenProvider();
     } catch (err) {
       throw new SwitchboardError('UNAUTHORIZED', `the token function failed: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (typeof token !== 'string' || token === '') throw new SwitchboardError('UNAUTHORIZED', 'the token function gave no token');
-    this.#settings.token = token;
-    clearTimeout(this.#tokenTimer);
+    this.settings.token = token;
+    clearTimeout(this.tokenTimer);
     const delay = refreshDelay(token);
-    if (delay === undefined || this.#state === 'closed') return;
+    if (delay === undefined || this.state === 'closed') return;
     // setTimeout holds at most 2^31-1 ms.
-    this.#tokenTimer = setTimeout(() => void this.#refreshToken(), Math.min(delay, 2_147_483_647));
+    this.tokenTimer = setTimeout(() => void this.refreshToken(), Math.min(delay, 2_147_483_647));
   }
 
-  async #refreshToken(): Promise<void> {
+  private async refreshToken(): Promise<void> {
     try {
-      await this.#fetchToken();
-      await this.#current?.refresh?.(this.#settings.token!);
+      await this.fetchToken();
+      await this.current?.refresh?.(this.settings.token!);
     } catch (raw) {
       // The connection goes on with the old token; the server ends it at expiry, and the
       // reconnect asks the function again.
       const err = toClientError(raw);
-      if (err instanceof SwitchboardError) this.#emit('error', err);
+      if (err instanceof SwitchboardError) this.emit('error', err);
     }
   }
 
   /** An expired token is no dead end when a function can give a new one. */
-  #failureKind(err: ClientError): ReturnType<typeof failureKind> {
-    if (this.#tokenProvider && err instanceof SwitchboardError && err.code === 'TOKEN_EXPIRED') return 'retry';
+  private failureKind(err: ClientError): ReturnType<typeof failureKind> {
+    if (this.tokenProvider && err instanceof SwitchboardError && err.code === 'TOKEN_EXPIRED') return 'retry';
     return failureKind(err);
   }
 
@@ -581,77 +570,77 @@ export class SwitchboardClient implements Client {
    * that can be asked (WebSocket ping) must answer within PROBE_GRACE_MS; one that cannot must
    * have shown life within its own quiet period.
    */
-  #checkLiveness(): void {
-    const t = this.#current;
+  private checkLiveness(): void {
+    const t = this.current;
     if (!t) {
-      if (this.#state === 'reconnecting' || this.#state === 'offline') void this.#reconnectNow();
+      if (this.state === 'reconnecting' || this.state === 'offline') void this.reconnectNow();
       return;
     }
-    const grace = Math.min(PROBE_GRACE_MS, this.#settings.silenceTimeoutMs);
+    const grace = Math.min(PROBE_GRACE_MS, this.settings.silenceTimeoutMs);
     if (t.probe()) {
       const sent = Date.now();
-      clearTimeout(this.#probeTimer);
-      this.#probeTimer = setTimeout(() => {
-        if (this.#current === t && this.#watchdog.lastActivity < sent) this.#onLost(t, new ConnectionError('TIMEOUT', `no answer to a liveness probe within ${grace} ms`));
+      clearTimeout(this.probeTimer);
+      this.probeTimer = setTimeout(() => {
+        if (this.current === t && this.watchdog.lastActivity < sent) this.onLost(t, new ConnectionError('TIMEOUT', `no answer to a liveness probe within ${grace} ms`));
       }, grace);
-    } else if (this.#watchdog.silentForMs > t.quietMs + grace) {
-      this.#onLost(t, new ConnectionError('TIMEOUT', `silent for ${this.#watchdog.silentForMs} ms after timers were suspended`));
+    } else if (this.watchdog.silentForMs > t.quietMs + grace) {
+      this.onLost(t, new ConnectionError('TIMEOUT', `silent for ${this.watchdog.silentForMs} ms after timers were suspended`));
     }
   }
 
   /** Browsers: reconnect when the network comes back, check the connection when the tab is shown again. */
-  #watchEnvironment(): () => void {
+  private watchEnvironment(): () => void {
     return watchBrowserEnvironment({
       online: () => {
-        if (this.#current) this.#checkLiveness();
-        else void this.#reconnectNow();
+        if (this.current) this.checkLiveness();
+        else void this.reconnectNow();
       },
       offline: () => {
-        if (!this.#current && this.#state === 'reconnecting') {
-          clearTimeout(this.#retryTimer);
-          this.#setStatus('offline');
+        if (!this.current && this.state === 'reconnecting') {
+          clearTimeout(this.retryTimer);
+          this.setStatus('offline');
         }
       },
-      visible: () => this.#checkLiveness(),
-      pageHidden: () => this.#current?.pageHidden?.(),
+      visible: () => this.checkLiveness(),
+      pageHidden: () => this.current?.pageHidden?.(),
     });
   }
 
   // ---------------------------------------------------------------------------------------------
   // Transport events
 
-  #eventsFor(transport: () => Transport): TransportEvents {
-    const isLive = (): boolean => this.#live.has(transport());
+  private eventsFor(transport: () => Transport): TransportEvents {
+    const isLive = (): boolean => this.live.has(transport());
     return {
-      subscribed: (info) => isLive() && this.#onSubscribed(info),
-      entry: (entry, epoch) => isLive() && this.#onEntry(entry, epoch),
+      subscribed: (info) => isLive() && this.onSubscribed(info),
+      entry: (entry, epoch) => isLive() && this.onEntry(entry, epoch),
       typing: (notice) => {
-        if (isLive() && notice.from.member !== this.member) this.#emit('typing', notice);
+        if (isLive() && notice.from.member !== this.member) this.emit('typing', notice);
       },
-      receipt: (receipt) => isLive() && this.#onReceipt(receipt),
+      receipt: (receipt) => isLive() && this.onReceipt(receipt),
       presence: (notice) => {
         if (!isLive()) return;
-        if (this.#presenceList.take(notice)) this.#emit('presence', this.#presenceList.list());
-        if (this.#presenceList.doubtful) this.#checkPresenceSoon();
+        if (this.presenceList.take(notice)) this.emit('presence', this.presenceList.list());
+        if (this.presenceList.doubtful) this.checkPresenceSoon();
       },
-      presenceStale: () => isLive() && this.#readPresence(),
+      presenceStale: () => isLive() && this.readPresence(),
       activity: () => {
-        if (transport() === this.#current) this.#watchdog.activity();
+        if (transport() === this.current) this.watchdog.activity();
       },
-      error: (err) => isLive() && this.#emit('error', err),
-      wire: (event) => this.#onWire(transport().name, event),
-      lost: (err) => this.#onLost(transport(), err),
+      error: (err) => isLive() && this.emit('error', err),
+      wire: (event) => this.onWire(transport().name, event),
+      lost: (err) => this.onLost(transport(), err),
     };
   }
 
-  #onSubscribed(info: SubscribedInfo): void {
+  private onSubscribed(info: SubscribedInfo): void {
     // With a token the server names the member: own messages, typing and receipts are told by it.
-    if (info.identity) this.#identity = info.identity;
-    this.#position.start(info.epoch, info.seq, info.reset);
-    if (info.reset) this.#emit('reset', { reason: info.reset });
+    if (info.identity) this.identity = info.identity;
+    this.position.start(info.epoch, info.seq, info.reset);
+    if (info.reset) this.emit('reset', { reason: info.reset });
     if (info.presence) {
-      this.#presenceList.replace(info.presence, info.presenceTruncated === true);
-      this.#emit('presence', this.#presenceList.list());
+      this.presenceList.replace(info.presence, info.presenceTruncated === true);
+      this.emit('presence', this.presenceList.list());
     }
   }
 
@@ -659,12 +648,12 @@ export class SwitchboardClient implements Client {
    * The presence list may not be the room's (see PresenceList.doubtful): unless a notice settles
    * it within PRESENCE_CHECK_MS (two nodes' changes may cross), the whole list is read.
    */
-  #checkPresenceSoon(): void {
-    if (this.#presenceTimer !== undefined) return;
-    this.#presenceTimer = setTimeout(() => {
-      this.#presenceTimer = undefined;
-      if (this.#state === 'closed' || !this.#presenceList.doubtful) return;
-      this.#readPresence();
+  private checkPresenceSoon(): void {
+    if (this.presenceTimer !== undefined) return;
+    this.presenceTimer = setTimeout(() => {
+      this.presenceTimer = undefined;
+      if (this.state === 'closed' || !this.presenceList.doubtful) return;
+      this.readPresence();
     }, PRESENCE_CHECK_MS);
   }
 
@@ -673,58 +662,58 @@ export class SwitchboardClient implements Client {
    * changed (its transport gets no notices). One read at a time; a change while one runs reads
    * again after it, so the list is never older than the last change told.
    */
-  #readPresence(): void {
-    if (this.#presenceReading) {
-      this.#presenceReadAgain = true;
+  private readPresence(): void {
+    if (this.presenceReading) {
+      this.presenceReadAgain = true;
       return;
     }
-    this.#presenceReading = true;
+    this.presenceReading = true;
     // As much as a subscriber's snapshot holds; a room of more is said to be a part (`truncated`).
-    this.#get<PresencePage>('presence', { limit: PRESENCE_READ_LIMIT })
+    this.get<PresencePage>('presence', { limit: PRESENCE_READ_LIMIT })
       .then(
         ({ members, truncated }) => {
-          if (this.#state === 'closed') return;
-          this.#presenceList.replace(members, truncated === true);
-          this.#emit('presence', this.#presenceList.list());
+          if (this.state === 'closed') return;
+          this.presenceList.replace(members, truncated === true);
+          this.emit('presence', this.presenceList.list());
         },
         () => undefined, // the next change tells again
       )
       .finally(() => {
-        this.#presenceReading = false;
-        if (!this.#presenceReadAgain || this.#state === 'closed') return;
-        this.#presenceReadAgain = false;
-        this.#readPresence();
+        this.presenceReading = false;
+        if (!this.presenceReadAgain || this.state === 'closed') return;
+        this.presenceReadAgain = false;
+        this.readPresence();
       });
   }
 
-  #onEntry(entry: Entry, epoch: string): void {
-    const verdict = this.#position.accept(epoch, entry.seq);
+  private onEntry(entry: Entry, epoch: string): void {
+    const verdict = this.position.accept(epoch, entry.seq);
     if (verdict === 'seen') return;
-    if (verdict === 'new-epoch') this.#emit('reset', { reason: 'epoch' });
-    this.#emit('entry', entry);
+    if (verdict === 'new-epoch') this.emit('reset', { reason: 'epoch' });
+    this.emit('entry', entry);
     switch (entry.type) {
       case 'message':
-        this.#emit('message', entry);
+        this.emit('message', entry);
         break;
       case 'edit':
       case 'delete':
       case 'reaction':
-        this.#emit(entry.type, entry);
+        this.emit(entry.type, entry);
         break;
       default:
-        if (this.#presenceList.apply(entry)) this.#emit('presence', this.#presenceList.list());
+        if (this.presenceList.apply(entry)) this.emit('presence', this.presenceList.list());
     }
   }
 
-  #onReceipt(receipt: ReadReceipt): void {
+  private onReceipt(receipt: ReadReceipt): void {
     if (receipt.room !== this.room) return;
-    if (receipt.member === this.member) this.#readMarker.saw(receipt.seq);
-    this.#emit('receipt', receipt);
+    if (receipt.member === this.member) this.readMarker.saw(receipt.seq);
+    this.emit('receipt', receipt);
   }
 
-  #onWire(transport: TransportName, event: WireInit): void {
-    const hook = this.#wireHook;
-    if (!hook && !this.#emitter.has('wire') && !this.#held) return;
+  private onWire(transport: TransportName, event: WireInit): void {
+    const hook = this.wireHook;
+    if (!hook && !this.emitter.has('wire') && !this.held) return;
     const wire: WireEvent = { at: Date.now(), transport, ...event };
     if (hook) {
       try {
@@ -733,7 +722,7 @@ export class SwitchboardClient implements Client {
         // An inspector's failure is not the connection's.
       }
     }
-    if (this.#emitter.has('wire') || this.#held) this.#emit('wire', wire);
+    if (this.emitter.has('wire') || this.held) this.emit('wire', wire);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -744,74 +733,74 @@ export class SwitchboardClient implements Client {
    * is still there for plain JavaScript, and `client.send('hi')` (Socket.IO's habit) reached it
    * and failed with a TypeError inside; now it is "client.send is not a function".
    */
-  #sendQueued(item: PendingCommand): Promise<Ack> {
-    return this.#viaTransport((t) => t.send(item.command, item.clientId));
+  private sendQueued(item: PendingCommand): Promise<Ack> {
+    return this.viaTransport((t) => t.send(item.command, item.clientId));
   }
 
   /** Runs a request on the current transport; a retryable failure replaces that transport. */
-  async #viaTransport<T>(request: (t: Transport) => Promise<T>): Promise<T> {
-    const t = this.#current;
+  private async viaTransport<T>(request: (t: Transport) => Promise<T>): Promise<T> {
+    const t = this.current;
     if (!t) throw new ConnectionError('CONNECTION_LOST', 'no transport');
     try {
       return await request(t);
     } catch (raw) {
       let err = toClientError(raw);
       // The transport was closed under the request (a switch): send it again on the next one.
-      if (err instanceof ConnectionError && err.code === 'CLOSED' && this.#state !== 'closed') {
+      if (err instanceof ConnectionError && err.code === 'CLOSED' && this.state !== 'closed') {
         err = new ConnectionError('CONNECTION_LOST', 'the transport was replaced before the answer came');
       }
-      if (isRetryablePublishFailure(err) && t === this.#current) this.#onLost(t, err);
+      if (isRetryablePublishFailure(err) && t === this.current) this.onLost(t, err);
       throw err;
     }
   }
 
   /** Queues a publish or an amendment (see Outbox), with its clientId. */
-  #enqueue(command: Command, options: AmendOptions): Promise<Ack> {
-    if (this.#state === 'closed') return this.#refuse();
+  private enqueue(command: Command, options: AmendOptions): Promise<Ack> {
+    if (this.state === 'closed') return this.refuse();
     if (command.type !== 'publish') {
       const problem = seqProblem(command.seq, 'seq');
-      if (problem) return this.#refuse(problem);
+      if (problem) return this.refuse(problem);
     }
-    const clientId = options.clientId ?? this.#nextClientId();
-    if (typeof clientId !== 'string' || !CLIENT_ID_PATTERN.test(clientId)) return this.#refuse(new SwitchboardError('BAD_REQUEST', 'clientId: 1-64 of A-Z a-z 0-9 _ - : .'));
-    return this.#outbox.add(command, clientId);
+    const clientId = options.clientId ?? this.nextClientId();
+    if (typeof clientId !== 'string' || !CLIENT_ID_PATTERN.test(clientId)) return this.refuse(new SwitchboardError('BAD_REQUEST', 'clientId: 1-64 of A-Z a-z 0-9 _ - : .'));
+    return this.outbox.add(command, clientId);
   }
 
   /** A rejection: the error given, or why the client is closed. */
-  #refuse<T>(err?: ClientError): Promise<T> {
-    return Promise.reject(err ?? this.#failure ?? new ConnectionError('CLOSED', 'the client is closed'));
+  private refuse<T>(err?: ClientError): Promise<T> {
+    return Promise.reject(err ?? this.failure ?? new ConnectionError('CLOSED', 'the client is closed'));
   }
 
   /** `GET /api/rooms/:room/<route>`, naming this member (the server reads it where no token does). */
-  #get<T>(route: string, query: Record<string, string | number | undefined>): Promise<T> {
-    return httpRequest<T>(this.#http(), {
+  private get<T>(route: string, query: Record<string, string | number | undefined>): Promise<T> {
+    return httpRequest<T>(this.http(), {
       method: 'GET',
       path: `/api/rooms/${encodeURIComponent(this.room)}/${route}`,
       query: route === 'messages' ? query : { ...query, name: this.name, member: this.member },
-      timeoutMs: this.#settings.publishTimeoutMs,
+      timeoutMs: this.settings.publishTimeoutMs,
     });
   }
 
-  #nextClientId(): string {
-    return `${this.member.slice(0, 40)}-${(++this.#clientIds).toString(36)}-${randomId(6)}`;
+  private nextClientId(): string {
+    return `${this.member.slice(0, 40)}-${(++this.clientIds).toString(36)}-${randomId(6)}`;
   }
 
-  #http(): HttpTarget {
-    return httpTarget(this.#settings, (event) => this.#onWire(this.transport, event));
+  private http(): HttpTarget {
+    return httpTarget(this.settings, (event) => this.onWire(this.transport, event));
   }
 
   /** Emits `status` when the status, or the transport in use, changed (a live switch is news too). */
-  #setStatus(status: Status, retryInMs?: number): void {
-    if (this.#state === 'closed') return;
+  private setStatus(status: Status, retryInMs?: number): void {
+    if (this.state === 'closed') return;
     const transport = this.transport;
-    if (status === this.#state && transport === this.#reportedTransport && retryInMs === undefined) return;
-    this.#state = status;
-    this.#reportedTransport = transport;
-    this.#emit('status', { status, transport, ...(retryInMs !== undefined ? { retryInMs } : {}) });
+    if (status === this.state && transport === this.reportedTransport && retryInMs === undefined) return;
+    this.state = status;
+    this.reportedTransport = transport;
+    this.emit('status', { status, transport, ...(retryInMs !== undefined ? { retryInMs } : {}) });
   }
 
-  #emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {
-    if (this.#held) this.#held.push(() => this.#emitter.emit(event, value));
-    else this.#emitter.emit(event, value);
+  private emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {
+    if (this.held) this.held.push(() => this.emitter.emit(event, value));
+    else this.emitter.emit(event, value);
   }
 }

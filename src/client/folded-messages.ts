@@ -24,26 +24,26 @@ export interface FoldedMessagesOptions {
  * objects: a change makes a new one, so `apply`'s result can be compared by identity.
  */
 export class FoldedMessages {
-  readonly #bySeq = new Map<number, MessageEntry>();
-  readonly #orphans: AmendmentEntry[] = [];
-  readonly #max: number;
-  #sorted: MessageEntry[] | undefined;
+  private readonly bySeq = new Map<number, MessageEntry>();
+  private readonly orphans: AmendmentEntry[] = [];
+  private readonly max: number;
+  private sorted: MessageEntry[] | undefined;
 
   constructor(options: FoldedMessagesOptions = {}) {
-    this.#max = options.max !== undefined && options.max > 0 ? Math.floor(options.max) : Number.POSITIVE_INFINITY;
+    this.max = options.max !== undefined && options.max > 0 ? Math.floor(options.max) : Number.POSITIVE_INFINITY;
   }
 
   get size(): number {
-    return this.#bySeq.size;
+    return this.bySeq.size;
   }
 
   get(seq: number): MessageEntry | undefined {
-    return this.#bySeq.get(seq);
+    return this.bySeq.get(seq);
   }
 
   /** The messages, ascending by seq. */
   messages(): MessageEntry[] {
-    return (this.#sorted ??= [...this.#bySeq.values()].sort((a, b) => a.seq - b.seq)).slice();
+    return (this.sorted ??= [...this.bySeq.values()].sort((a, b) => a.seq - b.seq)).slice();
   }
 
   /** Entries of any order (history pages, a poll's batch): each applied as by `apply`. */
@@ -56,46 +56,46 @@ export class FoldedMessages {
    * target), or undefined when nothing changed (presence, a replay, an unknown target).
    */
   apply(entry: Entry): MessageEntry | undefined {
-    if (entry.type === 'message') return this.#add(entry);
+    if (entry.type === 'message') return this.add(entry);
     if (!isAmendment(entry)) return undefined;
-    const target = this.#bySeq.get(entry.target);
+    const target = this.bySeq.get(entry.target);
     if (!target) {
-      if (this.#orphans.push(entry) > MAX_ORPHANS) this.#orphans.shift();
+      if (this.orphans.push(entry) > MAX_ORPHANS) this.orphans.shift();
       return undefined;
     }
     if (entry.seq <= (target.folded ?? 0)) return undefined;
-    return this.#put(this.#amend(target, entry));
+    return this.put(this.amend(target, entry));
   }
 
-  #add(message: MessageEntry): MessageEntry | undefined {
-    const known = this.#bySeq.get(message.seq);
+  private add(message: MessageEntry): MessageEntry | undefined {
+    const known = this.bySeq.get(message.seq);
     if (known && (message.folded ?? 0) <= (known.folded ?? 0)) return undefined;
     let m = message;
     // A reply to a message we hold as deleted: it no longer quotes anything.
-    if (m.reply && !m.reply.deleted && this.#bySeq.get(m.reply.seq)?.deleted) m = { ...m, reply: { ...m.reply, text: '', deleted: true } };
+    if (m.reply && !m.reply.deleted && this.bySeq.get(m.reply.seq)?.deleted) m = { ...m, reply: { ...m.reply, text: '', deleted: true } };
     // Amendments that came before their message.
-    const waiting = this.#orphans.filter((a) => a.target === m.seq).sort((a, b) => a.seq - b.seq);
+    const waiting = this.orphans.filter((a) => a.target === m.seq).sort((a, b) => a.seq - b.seq);
     if (waiting.length > 0) {
-      for (let i = this.#orphans.length - 1; i >= 0; i--) if (this.#orphans[i]!.target === m.seq) this.#orphans.splice(i, 1);
-      for (const a of waiting) if (a.seq > (m.folded ?? 0)) m = this.#amend(m, a);
+      for (let i = this.orphans.length - 1; i >= 0; i--) if (this.orphans[i]!.target === m.seq) this.orphans.splice(i, 1);
+      for (const a of waiting) if (a.seq > (m.folded ?? 0)) m = this.amend(m, a);
     }
-    if (!known && this.#bySeq.size >= this.#max) {
+    if (!known && this.bySeq.size >= this.max) {
       const oldest = this.messages()[0]!;
       if (oldest.seq > m.seq) return undefined;
-      this.#bySeq.delete(oldest.seq);
+      this.bySeq.delete(oldest.seq);
     }
-    return this.#put(m);
+    return this.put(m);
   }
 
-  #put(m: MessageEntry): MessageEntry {
-    this.#bySeq.set(m.seq, m);
-    this.#sorted = undefined;
-    if (m.deleted) this.#blankReplies(m.seq);
+  private put(m: MessageEntry): MessageEntry {
+    this.bySeq.set(m.seq, m);
+    this.sorted = undefined;
+    if (m.deleted) this.blankReplies(m.seq);
     return m;
   }
 
   /** The message with one amendment folded in (a new object). */
-  #amend(m: MessageEntry, a: AmendmentEntry): MessageEntry {
+  private amend(m: MessageEntry, a: AmendmentEntry): MessageEntry {
     const folded = a.seq;
     if (m.deleted) return { ...m, folded };
     switch (a.type) {
@@ -113,9 +113,9 @@ export class FoldedMessages {
     }
   }
 
-  #blankReplies(seq: number): void {
-    for (const [s, m] of this.#bySeq) {
-      if (m.reply?.seq === seq && !m.reply.deleted) this.#bySeq.set(s, { ...m, reply: { ...m.reply, text: '', deleted: true } });
+  private blankReplies(seq: number): void {
+    for (const [s, m] of this.bySeq) {
+      if (m.reply?.seq === seq && !m.reply.deleted) this.bySeq.set(s, { ...m, reply: { ...m.reply, text: '', deleted: true } });
     }
   }
 }

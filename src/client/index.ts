@@ -33,5 +33,8 @@ export { FoldedMessages, type FoldedMessagesOptions } from './folded-messages.js
  * after `after`) are delivered on the next macrotask: subscribe right after `await connect()`.
  */
 export async function connect(options: ConnectOptions): Promise<Client> {
-  return SwitchboardClient.open(options);
+  const client = new SwitchboardClient(options);
+  await client.start();
+  setTimeout(() => client.releaseEvents(), 0);
+  return client;
 }
