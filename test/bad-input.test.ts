@@ -324,13 +324,36 @@ describe('bad input gets a clear error and loses nothing', () => {
       const ws = new WsProbe(`ws://127.0.0.1:${flood.port}/api/ws?member=flooder`, { localAddress: '127.0.0.3' });
       await ws.opened;
       for (let i = 0; i < 300; i++) ws.send({ type: 'publish', id: `f${i}`, room: 'f', text: `m${i}`, clientId: `c${i}` });
+      const sent = Date.now();
       assert.equal(await ws.closed, 4008);
+      // At once, its slot released: the socket, paused while its frames queued, is read again for the close's answer (ws waited out its 30 s close timeout).
+      assert.ok(Date.now() - sent < 5000, `closed ${Date.now() - sent} ms after the flood`);
+      await waitFor(() => flood.server.context.connections.size === 0, 2000, 'the flooder\'s connection released');
       const stored = ((await request(`${flood.url}/api/rooms/f/messages?limit=500`)).json() as { entries: { type: string; text?: string; clientId?: string }[] }).entries.filter((e) => e.type === 'message');
       const acked = new Set(ws.of('ack').map((f) => f.clientId));
       assert.ok(stored.length >= 20, `${stored.length} stored`);
       for (const e of stored) assert.ok(acked.has(e.clientId), `${e.clientId} was stored but its ack never came`);
       // In the order sent.
       assert.deepEqual(stored.map((e) => e.text), stored.map((e) => e.text).sort((a, b) => Number(a!.slice(1)) - Number(b!.slice(1))));
+    } finally {
+      await flood.server.close();
+    }
+  });
+
+  it("a flood of the lecture's WebSocket (at /) ends with close 4008 at once, its slot released", async () => {
+    const flood = await startServer({ rateLimitPerSecond: 5, rateLimitBurst: 20 });
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${flood.port}/`, { localAddress: '127.0.0.3' });
+      const texts: string[] = [];
+      ws.on('message', (d) => texts.push(String(d)));
+      const closed = new Promise<number>((resolve) => ws.once('close', resolve));
+      await new Promise((resolve) => ws.once('open', resolve));
+      const sent = Date.now();
+      for (let i = 0; i < 300; i++) ws.send(`m${i}`);
+      assert.equal(await closed, 4008);
+      assert.ok(Date.now() - sent < 5000, `closed ${Date.now() - sent} ms after the flood`);
+      await waitFor(() => flood.server.context.connections.size === 0, 2000, "the flooder's connection released");
+      assert.ok(texts.some((t) => t.includes('RATE_LIMITED')), 'the refusals were said before the close');
     } finally {
       await flood.server.close();
     }

@@ -50,6 +50,9 @@ export class FrameQueue {
       await this.handler.handleFrame(data, isBinary);
     }
     this.queue.length = 0;
+    // A session closed while the socket was paused must read again: its close frame's answer
+    // (and the TCP end) come through the socket, and ws would otherwise wait out its 30 s close timeout.
+    if (this.ws.isPaused) this.ws.resume();
     this.running = false;
   }
 }
