@@ -91,7 +91,8 @@ describe('presence of two transports sharing one connection id', () => {
  * client's claim (DerivedIds.connection): the same on both transports too.
  */
 for (const keyed of [false, true])
-describe(`the SDK's transport switch in presence (${keyed ? 'keyed server: tokens' : 'open server'})`, () => {
+// The switches run at once (each in its own room): each waits out the grace, 3.5 s of idling apiece.
+describe(`the SDK's transport switch in presence (${keyed ? 'keyed server: tokens' : 'open server'})`, { concurrency: true }, () => {
   // The default grace: the old transport, kept for it, would be listed 3 s beside the new one.
   const graceMs = 3000;
   let server: Switchboard;
@@ -114,7 +115,7 @@ describe(`the SDK's transport switch in presence (${keyed ? 'keyed server: token
   ] as const;
   for (const [from, to] of switches) {
     it(`from ${from} to ${to}: the member is shown on its new transport at once (not both for the grace), and never gone, past the grace too`, { timeout: 20_000 }, async () => {
-      const room = `switch-${from}`;
+      const room = `switch-${from}-to-${to}`;
       const as = async (member: string): Promise<{ name: string; member?: string; token?: string }> => (keyed ? { name: member, token: await mintToken(SECRET, { sub: member, name: member, rooms: { '*': ['read', 'write', 'create'] }, ttlSec: 600 }) } : { name: member, member });
       const ada = await connect({ url, ...FAST, room, create: true, ...(await as('ada')), transport: 'websocket' });
       const bob = await connect({ url, ...FAST, room, ...(await as('bob')), transport: from });

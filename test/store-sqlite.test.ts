@@ -14,9 +14,11 @@ import { TICKET_MAX_AGE_MS } from '../src/server/session/presence-ticket.js';
 import type { MessageStore } from '../src/server/store/message-store.js';
 import { SqliteStore } from '../src/server/store/sqlite-store.js';
 import { messageStoreContract } from './contract/message-store.contract.js';
+import { nodeArgsFor } from './fixtures/built.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const appender = fileURLToPath(new URL('./fixtures/sqlite-appender.ts', import.meta.url));
+/** node's arguments that run the appender fixture: built when current (fixtures/built.ts). */
+const APPENDER = nodeArgsFor('test/fixtures/sqlite-appender.ts');
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'switchboard-sqlite-'));
@@ -40,7 +42,7 @@ async function readAll(store: MessageStore, room: string): Promise<Entry[]> {
 
 /** Runs the appender fixture; `onLine` gets each acknowledged `[seq, clientId]`. */
 function runAppender(args: string[], onLine: (seq: number, clientId: string) => void) {
-  const child = spawn(process.execPath, ['--import', 'tsx', appender, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...APPENDER, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let pending = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

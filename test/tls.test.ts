@@ -23,6 +23,7 @@ import { OptionError, resolveConfig } from '../src/server/options.js';
 import { createSwitchboard, type Switchboard, type SwitchboardOptions } from '../src/server/server.js';
 import { WsProbe, waitFor } from './helpers.js';
 import { makeCertificate, skipWithoutOpenssl, type Certificate } from './helpers/certificate.js';
+import { CLI } from './fixtures/cli-run.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -500,7 +501,7 @@ describe('TLS options', () => {
       new Promise((resolve) => {
         const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
         for (const name of ['TLS_CERT', 'TLS_KEY', 'PORT', 'REDIS_URL', 'STORE']) delete env[name];
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'serve', '--store', 'memory', '--port', '0', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, [...CLI, 'serve', '--store', 'memory', '--port', '0', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
