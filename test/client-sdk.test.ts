@@ -202,6 +202,18 @@ describe('client SDK', () => {
     assert.ok(a.clientId && b.clientId && a.clientId !== b.clientId);
   });
 
+  it("a short-polling client's own message comes back on its stream at once, not an interval later", { timeout: 10_000 }, async () => {
+    const room = await newRoom();
+    const client = await open({ room, name: 'poller', transport: 'polling', pollIntervalMs: 4000 });
+    const seen = record(client);
+    // Past the opening poll: the loop sleeps its 4 s now.
+    await new Promise((r) => setTimeout(r, 300));
+    const sent = Date.now();
+    const ack = await client.publish('mine');
+    await waitFor(() => seen.some((e) => e.seq === ack.seq), 'its own entry on the stream', 3000);
+    assert.ok(Date.now() - sent < 2000, `came back ${Date.now() - sent} ms after the publish`);
+  });
+
   it('an HTTP wire event tells the body sent from the answer: the publish 201 with its ack, the typing notice 204 with no body', { timeout: 10_000 }, async () => {
     const room = await newRoom();
     const wire: WireEvent[] = [];

@@ -35,6 +35,8 @@ export abstract class PollLoopTransport implements Transport {
   private loop: Promise<void> = Promise.resolve();
   private sleepTimer: ReturnType<typeof setTimeout> | undefined;
   private wake: (() => void) | undefined;
+  /** An ack of ours came since the last request started: the next one goes without a pause. */
+  private askAgain = false;
 
   constructor(
     protected readonly settings: TransportSettings,
@@ -81,8 +83,14 @@ export abstract class PollLoopTransport implements Transport {
     this.loop = this.run();
   }
 
-  send(command: Command, clientId: string): Promise<Ack> {
-    return this.publisher.send(command, clientId);
+  async send(command: Command, clientId: string): Promise<Ack> {
+    const ack = await this.publisher.send(command, clientId);
+    // The log has moved past our cursor (our own entry at least): the next poll goes at once,
+    // not an interval later, so what was sent comes back on the stream at once; a poll in flight
+    // may have been answered before it was stored, so the one after it goes at once too.
+    this.askAgain = true;
+    this.wake?.();
+    return ack;
   }
 
   markRead(seq: number): Promise<number> {
@@ -149,6 +157,7 @@ export abstract class PollLoopTransport implements Transport {
       if (pause > 0) await this.sleep(pause);
       if (this.state !== 'open') return;
       let result: PollResult;
+      this.askAgain = false;
       try {
         result = await this.next(this.cursor!);
       } catch (err) {
@@ -160,7 +169,7 @@ export abstract class PollLoopTransport implements Transport {
       }
       if (this.state !== 'open') return;
       this.deliver(result);
-      pause = result.more ? 0 : this.pauseMs(result);
+      pause = result.more || this.askAgain ? 0 : this.pauseMs(result);
     }
   }
 
