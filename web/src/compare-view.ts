@@ -117,7 +117,7 @@ export class CompareView {
           h('li', null, h('strong', null, 'WebSocket'), ' keeps one connection open both ways: a message is one small frame, no request, no headers. Lowest latency and bytes.'),
           h('li', null, h('strong', null, 'Server-Sent Events'), ' keep one HTTP response open and stream each message as an event with its id, so a reconnect resumes where it stopped. As fast as WebSocket for receiving; sending is an HTTP request.'),
           h('li', null, h('strong', null, 'Long polling'), ' holds each request until something happens (or 25 s pass): latency is good, but every message costs a whole new request with its headers, and an idle room still makes a request every 25 s.'),
-          h('li', null, h('strong', null, 'Short polling'), ' asks every interval whether anything happened: latency is up to one interval, and most answers are empty, paid for with requests and bytes even when the room is quiet.'),
+          h('li', null, h('strong', null, 'Short polling'), ' asks every interval whether anything happened: latency is up to one interval, and most answers are empty, paid for with requests and bytes even when the room is quiet. (Sent from it, a message comes back at once: the client asks again as soon as its send is acknowledged.)'),
         ),
       ),
     );
