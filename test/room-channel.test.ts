@@ -115,3 +115,21 @@ describe('RoomChannel: typing notices', () => {
     assert.deepEqual(channel.typingNow().map((f) => f.member), ['bob', 'ann']);
   });
 });
+
+describe('RoomChannel: presence notices', () => {
+  it("each notice moves presenceAt on, one that carries an earlier time (a node whose clock is behind) or the same millisecond too", () => {
+    const channel = new RoomChannel('r', 'e', 0, async () => [], () => {});
+    const seen: number[] = [];
+    const notice = (at: number): void => {
+      channel.presenceNotice({ room: 'r', members: [], at });
+      seen.push(channel.presenceAt);
+    };
+    notice(10_000);
+    notice(9_000); // another node, its clock 1 s behind
+    notice(10_001); // the same millisecond as the value before
+    notice(20_000);
+    assert.equal(seen[0], 10_000);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! > seen[i - 1]!, `notice ${i} moved presenceAt on: ${seen.join(', ')}`);
+    assert.equal(seen.at(-1), 20_000, 'a later time is taken as it is');
+  });
+});

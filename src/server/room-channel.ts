@@ -181,8 +181,10 @@ export class RoomChannel {
    */
   presenceNotice(notice: PresenceNotice): void {
     this.presenceNotices++;
-    // A notice of an older node has no time: this node's clock then.
-    this.presenceAt = Math.max(this.presenceAt, notice.at ?? Date.now());
+    // A notice of an older node has no time: this node's clock then. Each notice moves it on,
+    // one that carries an earlier time too (from a node whose clock is behind, or in the same
+    // millisecond): otherwise a poll that knows the latest would not be told of this one.
+    this.presenceAt = Math.max(this.presenceAt + 1, notice.at ?? Date.now());
     const encoded = new Notice('presence', JSON.stringify({ type: 'presence', ...notice }));
     for (const sub of this.subscribers) sub.deliverPresence?.(encoded);
     this.held.forEach((sub) => sub.deliverPresence?.(encoded));
