@@ -144,6 +144,11 @@ describe('a draining node closes the keep-alive connections it answers on', { ti
       await sleep(100);
       const during = await get('/healthz');
       assert.deepEqual([during.status, during.connection], [200, 'close'], 'served during the delay, on a connection that closes after');
+      // A long poll that comes now is held no more: answered at once, not refused (503 SHUTTING_DOWN, an error to its client).
+      const asked = Date.now();
+      assert.deepEqual(await get(`/api/rooms/kept/longpoll?after=${cursor}&timeout=60000`), { status: 200, connection: 'close' }, 'a native long poll during the drain');
+      assert.deepEqual(await get('/longpoll', { cookie: seedCookie }), { status: 408, connection: 'close' }, "a lecture /longpoll during the drain: its answer for nothing new");
+      assert.ok(Date.now() - asked < 300, `both answered at once (${Date.now() - asked} ms)`);
       assert.deepEqual(await held, { status: 200, connection: 'close' }, 'the held long poll: its next poll goes elsewhere');
       assert.deepEqual(await heldSeed, { status: 408, connection: 'close' }, "the lecture's held /longpoll too");
       await closing;

@@ -214,8 +214,17 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}`, { skip: built ?
   it('SIGHUP replaces every worker, one at a time: nothing acknowledged lost, every client back', async () => {
     const before = new Set(server.listeningNodes);
     const dropsBefore = drops.begun;
+    // Pollers on keep-alive connections, between two polls when the roll begins.
+    const pollers = await Promise.all(Array.from({ length: 8 }, () => KeepAlivePoller.open(server.port)));
+    for (const p of pollers) assert.match(await p.poll(), /^HTTP\/1\.1 200[^]*\r\nConnection: keep-alive/i);
     const publishing = publishMany('roll', 200, 2);
     server.child.kill('SIGHUP');
+    // Their next polls once an old worker drains: answered, each closing its connection (the
+    // next goes to a new worker), not cut unanswered (the old workers closed their idle
+    // keep-alive connections when they stopped taking new ones, and again when drained).
+    await server.waitForLog((l) => l.msg === 'shutting down' && before.has(String(l.node)), 30_000, 'an old worker to drain');
+    const answers = await Promise.all(pollers.map((p) => p.poll().catch((err: Error) => err.message)));
+    for (const a of answers) assert.match(a, /^HTTP\/1\.1 200[^]*\r\nConnection: close/i, 'a poll on an old worker\'s keep-alive connection during the roll');
     await server.waitForLog((l) => l.role === 'primary' && l.msg === 'rolling restart done', 90_000, 'the rolling restart to end');
     await publishing;
     const fresh2 = server.listeningNodes.filter((n) => !before.has(n));
@@ -341,3 +350,48 @@ describe('--workers 2 with Redis', { skip: !built ? 'run `npm run build` first' 
     for (const f of followers) assert.equal(logProblem(f, acked), undefined);
   });
 });
+
+/** A keep-alive connection that short-polls the lobby: each poll resolves with the answer's head, or rejects when the connection closes first. */
+class KeepAlivePoller {
+  private constructor(private readonly socket: net.Socket) {}
+
+  static open(port: number): Promise<KeepAlivePoller> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ port, host: '127.0.0.1' }, () => resolve(new KeepAlivePoller(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  poll(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      let data = '';
+      const onData = (chunk: Buffer): void => {
+        data += chunk.toString('latin1');
+        const end = data.indexOf('\r\n\r\n');
+        const length = /\r\ncontent-length: *(\d+)/i.exec(data);
+        if (end < 0 || !length || data.length < end + 4 + Number(length[1])) return;
+        done();
+        resolve(data.slice(0, end));
+      };
+      const onClose = (): void => {
+        done();
+        reject(new Error(`the connection closed before an answer${data ? ` (had ${JSON.stringify(data.slice(0, 40))})` : ''}`));
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error('no answer within 10 s'));
+      }, 10_000);
+      const done = (): void => {
+        clearTimeout(timer);
+        this.socket.off('data', onData);
+        this.socket.off('end', onClose);
+        this.socket.off('close', onClose);
+      };
+      this.socket.on('data', onData);
+      this.socket.on('end', onClose);
+      this.socket.on('close', onClose);
+      this.socket.on('error', () => undefined);
+      this.socket.write(`GET /api/rooms/lobby/poll HTTP/1.1\r\nHost: x\r\n\r\n`);
+    });
+  }
+}

@@ -74,7 +74,12 @@ export function serveCommand(): Command {
     // Before listening: once "listening" is logged a service manager may stop the server at any
     // moment, and a signal that comes before its handler kills the process without a shutdown.
     handleShutdownSignals({ logger: running.context.logger, shutdown: stop, exit: (code) => process.exit(code) });
-    worker?.onDrain(() => stop('drain'));
+    // Drained as a worker (a rolling restart, or the primary stopping): leaving first, so that
+    // its keep-alive clients get their next requests answered, not their connections cut.
+    worker?.onDrain(() => {
+      running.stopAccepting();
+      stop('drain');
+    });
     worker?.onUnlisten(() => {
       running.context.logger.info('taking no new connection: a new worker does (rolling restart)');
       running.stopAccepting();

@@ -43,6 +43,18 @@ export class ConnectionRegistry {
   private readonly stalled = new Set<Closable>();
   private readonly sweeper: NodeJS.Timeout;
   draining = false;
+  /**
+   * Set when this node takes no new connection and is to be drained (a rolling restart): it
+   * still serves its connections, but each HTTP/1.x answer closes its connection, so keep-alive
+   * clients (pollers above all) take their next request to a node that stays, one at a time,
+   * before the drain cuts what is left.
+   */
+  leaving = false;
+
+  /** Whether HTTP/1.x answers close their connections after them: draining, or leaving. */
+  get closesAfterAnswers(): boolean {
+    return this.draining || this.leaving;
+  }
 
   constructor(
     private readonly max: number,

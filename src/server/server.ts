@@ -6,7 +6,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type https from 'node:https';
 import type { Http2SecureServer } from 'node:http2';
 import type { Duplex, Readable } from 'node:stream';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import sirv from 'sirv';
 import { DEFAULT_ROOM } from '../protocol/constants.js';
@@ -387,7 +387,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   /** Serves a request known to be Switchboard's (its URL already without the prefix). */
   function serve(req: HttpRequest, res: HttpResponse): void {
     if (node !== undefined) res.setHeader('x-switchboard-node', node);
-    if (connections.draining) closeAfter(res);
+    if (connections.closesAfterAnswers) closeAfter(res);
     // HTTP/2 multiplexes instead: its streams are bounded per connection by the secure server.
     if (isHttp2(req)) {
       schedule(req, res);
@@ -576,6 +576,19 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     return starting;
   }
 
+  /**
+   * Takes no new connection, and cuts none: node's http.Server#close also closes the keep-alive
+   * connections that are between two requests at that instant, and a poller's next request may
+   * already be on its way on one (it would see its connection close unanswered, and reconnect).
+   * Those connections are served on, their answers closing them (ConnectionRegistry.leaving,
+   * draining), until the drain ends what is left.
+   */
+  function stopListening(): void {
+    if (!server.listening) return;
+    if (server instanceof http.Server) net.Server.prototype.close.call(server);
+    else server.close();
+  }
+
   return {
     config,
     http: server,
@@ -635,7 +648,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       return appSession().disconnectMember(member, room);
     },
     stopAccepting() {
-      if (server.listening) server.close();
+      connections.leaving = true;
+      stopListening();
     },
     close() {
       closing ??= (async () => {
@@ -651,7 +665,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
           logger.info({ ms: drainDelay }, 'draining: /readyz answers 503');
           await new Promise((r) => setTimeout(r, drainDelay));
         }
-        if (server.listening) server.close();
+        stopListening();
         // HTTP/2 connections are told to end too (GOAWAY), once their streams are done.
         secure?.closeSessions();
         connections.shutdownAll();
@@ -660,10 +674,19 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
           logger.warn({ connections: connections.size }, 'shutdown deadline reached: cutting connections');
           connections.destroyAll();
         }
+        // A node replaced in a rolling restart lets its keep-alive clients' next requests come,
+        // a little while: each is answered, closing its connection, so pollers move on without
+        // an error. Cut at once, the connections between two requests would close with the next
+        // request of a poller on its way (it reconnects, with its back-off).
+        if (connections.leaving && server instanceof http.Server) await connectionsEnded(server, Math.min(deadline, Date.now() + LEAVING_GRACE_MS));
         gateway.close();
         connections.close();
         if (secure) secure.destroyAll();
-        else if (server instanceof http.Server) server.closeAllConnections();
+        else if (server instanceof http.Server) {
+          server.closeAllConnections();
+          // What stopListening left to do: node's own close stops its connection-checking timer.
+          server.close();
+        }
         if (metricsServer?.listening) {
           metricsServer.close();
           metricsServer.closeAllConnections();
@@ -678,4 +701,13 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       return closing;
     },
   };
+}
+
+/** How long a node replaced in a rolling restart waits, at most, for its keep-alive connections to end (see close()). */
+const LEAVING_GRACE_MS = 2500;
+
+/** Resolves once `server` has no connection left, or at `until` (epoch ms). */
+async function connectionsEnded(server: http.Server, until: number): Promise<void> {
+  const count = (): Promise<number> => new Promise((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
+  while (Date.now() < until && (await count()) > 0) await new Promise((r) => setTimeout(r, 20));
 }

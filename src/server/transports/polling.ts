@@ -31,6 +31,13 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
     const timeout = intParam(url, 'timeout', 0, 120_000) ?? config.longPollTimeoutMs;
     // The room's latest presence notice the client knows of (see Hub.holdPoll).
     const presenceAt = intParam(url, 'presenceAt', 0, Number.MAX_SAFE_INTEGER);
+    // A draining node holds nothing new: what follows the cursor at once (its connection closing
+    // after it), as the held polls are answered, so the next poll goes elsewhere without an error.
+    if (ctx.connections.draining) {
+      const now = requestSession(ctx, req, url, 'long-polling');
+      if (now instanceof Promise) return now.then((session) => poll(router, req, res, session, params.room!, url, limit));
+      return poll(router, req, res, now, params.room!, url, limit);
+    }
     const made = heldSession(ctx, req, res, url, 'long-polling');
     if (made instanceof Promise) return made.then((session) => longPoll(router, req, res, session, params.room!, url, limit, timeout, ctx.connections, presenceAt));
     longPoll(router, req, res, made, params.room!, url, limit, timeout, ctx.connections, presenceAt);
@@ -74,7 +81,7 @@ class PollAnswer implements PollReply {
   ) {}
 
   answer(result: PollResult): void {
-    if (this.connections?.draining) closeAfter(this.res);
+    if (this.connections?.closesAfterAnswers) closeAfter(this.res);
     try {
       sendPollJson(this.res, result);
     } catch (err) {

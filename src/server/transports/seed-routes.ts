@@ -49,9 +49,12 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   router.on('HEAD', '/longpoll', lecturePoll, OWN_HEADERS);
 
   router.on('GET', '/longpoll', (req, res, _params, url) => {
-    const made = heldSession(ctx, req, res, url, 'long-polling');
-    if (made instanceof Promise) return made.then((held) => new LectureLongPoll(router, req, res, held, ctx.connections).start(config.longPollTimeoutMs));
-    new LectureLongPoll(router, req, res, made, ctx.connections).start(config.longPollTimeoutMs);
+    // A draining node holds nothing new: answered at once (408 when there is nothing), as the held polls are.
+    const draining = ctx.connections.draining;
+    const timeoutMs = draining ? 0 : config.longPollTimeoutMs;
+    const made = draining ? requestSession(ctx, req, url, 'long-polling') : heldSession(ctx, req, res, url, 'long-polling');
+    if (made instanceof Promise) return made.then((held) => new LectureLongPoll(router, req, res, held, ctx.connections).start(timeoutMs));
+    new LectureLongPoll(router, req, res, made, ctx.connections).start(timeoutMs);
   }, OWN_HEADERS);
 
   router.on('GET', '/subscribe', async (req, res, _params, url) => {
@@ -219,7 +222,7 @@ class LectureLongPoll implements PollReply {
   }
 
   private finish(result: PollResult, next: string): void {
-    if (this.connections.draining) closeAfter(this.res);
+    if (this.connections.closesAfterAnswers) closeAfter(this.res);
     try {
       answerOne(this.res, result, next, 408);
     } catch (err) {
