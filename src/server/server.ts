@@ -577,15 +577,15 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   }
 
   /**
-   * Takes no new connection, and cuts none: node's http.Server#close also closes the keep-alive
-   * connections that are between two requests at that instant, and a poller's next request may
-   * already be on its way on one (it would see its connection close unanswered, and reconnect).
-   * Those connections are served on, their answers closing them (ConnectionRegistry.leaving,
-   * draining), until the drain ends what is left.
+   * Takes no new connection. A node on its way out (ConnectionRegistry.leaving) cuts none:
+   * node's http.Server#close also closes the keep-alive connections that are between two
+   * requests at that instant, and a poller's next request may already be on its way on one (it
+   * would see its connection close unanswered, and reconnect). Those connections are served on,
+   * their answers closing them, until the drain ends what is left.
    */
   function stopListening(): void {
     if (!server.listening) return;
-    if (server instanceof http.Server) net.Server.prototype.close.call(server);
+    if (connections.leaving && server instanceof http.Server) net.Server.prototype.close.call(server);
     else server.close();
   }
 
@@ -684,8 +684,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
         if (secure) secure.destroyAll();
         else if (server instanceof http.Server) {
           server.closeAllConnections();
-          // What stopListening left to do: node's own close stops its connection-checking timer.
-          server.close();
+          // What stopListening left to do on a leaving node: node's own close stops its connection-checking timer.
+          if (connections.leaving) server.close();
         }
         if (metricsServer?.listening) {
           metricsServer.close();
