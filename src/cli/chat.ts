@@ -36,8 +36,8 @@ const DRAIN_TIMEOUT_MS = 15_000;
 /**
  * How long, at the end of piped input, the stream the chat reads may bring none of our
  * acknowledged lines back: short polling polls again once a line is acknowledged, and at the
- * latest at its next poll (CLIENT_DEFAULTS.pollIntervalMs), so a few seconds past that. Past it, the missing ones are
- * printed from their acks: they were stored.
+ * latest at its next poll (CLIENT_DEFAULTS.pollIntervalMs), so a few seconds past that. Past
+ * it, the missing ones are printed from their acks: they were stored.
  */
 const ECHO_TIMEOUT_MS = CLIENT_DEFAULTS.pollIntervalMs + 5000;
 

@@ -21,9 +21,7 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
 
   router.on('GET', '/api/rooms/:room/poll', (req, res, params, url) => {
     const limit = intParam(url, 'limit', 1, 500) ?? 100;
-    const made = requestSession(ctx, req, url, 'polling');
-    if (made instanceof Promise) return made.then((session) => poll(router, req, res, session, params.room!, url, limit));
-    poll(router, req, res, made, params.room!, url, limit);
+    return pollNow(router, ctx, req, res, params.room!, url, limit, 'polling');
   }, OWN_HEADERS);
 
   router.on('GET', '/api/rooms/:room/longpoll', (req, res, params, url) => {
@@ -33,11 +31,7 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
     const presenceAt = intParam(url, 'presenceAt', 0, Number.MAX_SAFE_INTEGER);
     // A draining node holds nothing new: what follows the cursor at once (its connection closing
     // after it), as the held polls are answered, so the next poll goes elsewhere without an error.
-    if (ctx.connections.draining) {
-      const now = requestSession(ctx, req, url, 'long-polling');
-      if (now instanceof Promise) return now.then((session) => poll(router, req, res, session, params.room!, url, limit));
-      return poll(router, req, res, now, params.room!, url, limit);
-    }
+    if (ctx.connections.draining) return pollNow(router, ctx, req, res, params.room!, url, limit, 'long-polling');
     const made = heldSession(ctx, req, res, url, 'long-polling');
     if (made instanceof Promise) return made.then((session) => longPoll(router, req, res, session, params.room!, url, limit, timeout, ctx.connections, presenceAt));
     longPoll(router, req, res, made, params.room!, url, limit, timeout, ctx.connections, presenceAt);
@@ -49,10 +43,16 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
     // Checked as a GET checks them: the same request gets the same status either way.
     intParam(url, 'timeout', 0, 120_000);
     intParam(url, 'presenceAt', 0, Number.MAX_SAFE_INTEGER);
-    const made = requestSession(ctx, req, url, 'long-polling');
-    if (made instanceof Promise) return made.then((session) => poll(router, req, res, session, params.room!, url, limit));
-    poll(router, req, res, made, params.room!, url, limit);
+    return pollNow(router, ctx, req, res, params.room!, url, limit, 'long-polling');
   }, OWN_HEADERS);
+}
+
+/** A poll answered at once (a short poll, a HEAD, a draining node's long poll), in a session for the request: at once, or once its handshake is done. */
+function pollNow(router: Router, ctx: ServerContext, req: HttpRequest, res: HttpResponse, room: string, url: RequestUrl, limit: number, transport: 'polling' | 'long-polling'): Promise<void> | undefined {
+  const made = requestSession(ctx, req, url, transport);
+  if (made instanceof Promise) return made.then((session) => poll(router, req, res, session, room, url, limit));
+  poll(router, req, res, made, room, url, limit);
+  return undefined;
 }
 
 /** A short poll; a HEAD (which changes nothing) keeps no one present with its ticket. */
