@@ -17,7 +17,9 @@
  *   prints the ratio within each pair: the machine's drift moves both alike. With
  *   COSTS_POLL_BASELINE=<script> each kind is paired with the same kind of another build instead.
  *   COSTS_OLD_GARBAGE=1 also prints where what each server left in the old generation was
- *   allocated (promoted, or allocated there directly), per request.
+ *   allocated (promoted, or allocated there directly), per request. COSTS_THREADS=1 also prints
+ *   each server's CPU ticks of its main thread and of its other threads (V8's GC and compiler
+ *   helpers, libuv's pool), which a CPU profile of the main thread does not show.
  * - connect: 2000 WebSockets (COSTS_CONNECTIONS), 50 at a time, each subscribing to `bench`
  *   (Switchboard, SQLite store: its default) or just open (bare `ws`): seconds until all are in.
  * - memory: server RSS (after a GC) per idle connection at 2000, WebSocket and SSE; the RSS of
@@ -28,7 +30,7 @@
  *   (COSTS_SSE_ROUNDS), then the medians. The clients record their reads and are parsed after the
  *   run (SseRecorder in bench/lib.ts), so that one process reading 200 streams adds little.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -187,6 +189,22 @@ async function openPollFleet(port: number, kind: PollKind, n: number): Promise<P
 }
 
 /** User and system CPU ticks of the server process so far (/proc/<pid>/stat). */
+/** User + system ticks of the main thread and of all the others (COSTS_THREADS=1): V8's helpers and libuv's pool are not in a CPU profile. */
+function threadTicks(server: ServerProcess): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const task of readdirSync(`/proc/${server.child.pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${server.child.pid}/task/${task}/stat`, 'utf8');
+      const name = task === String(server.child.pid) ? 'main' : 'others';
+      const fields = stat.split(') ')[1]!.split(' ');
+      out.set(name, (out.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // The thread ended.
+    }
+  }
+  return out;
+}
+
 function procTicks(server: ServerProcess): number[] {
   const fields = readFileSync(`/proc/${server.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return [Number(fields[11]), Number(fields[12])];
@@ -289,6 +307,7 @@ async function pollRuns(runs: PollRunSpec[]): Promise<number[]> {
     if (OLD_GARBAGE) await Promise.all(servers.map((server) => server.oldGarbage('start')));
     const before = await Promise.all(servers.map((server) => server.stats({ gc: false })));
     const ticksBefore = servers.map(procTicks);
+    const threadsBefore = servers.map(threadTicks);
     await publishAll(SECONDS);
     await sleep(1500);
     const after = await Promise.all(servers.map((server) => server.stats({ gc: false })));
@@ -297,6 +316,10 @@ async function pollRuns(runs: PollRunSpec[]): Promise<number[]> {
     for (const [i, run] of runs.entries()) {
       const fleet = fleets[i]!;
       const ticks = procTicks(servers[i]!).map((t, j) => t - ticksBefore[i]![j]!);
+      if (process.env.COSTS_THREADS === '1') {
+        const threads = [...threadTicks(servers[i]!)].map(([name, t]) => `${name} ${t - (threadsBefore[i]!.get(name) ?? 0)}`);
+        console.log(`  ${run.kind} threads (ticks): ${threads.join(', ')}`);
+      }
       const cpuMs = (after[i]!.cpuMicros - before[i]!.cpuMicros) / 1000;
       const { deliveries, requests } = fleet;
       const perRequest = (field: 'allocatedBytes' | 'promotedBytes' | 'gcMicros'): number => ((after[i]![field] ?? 0) - (before[i]![field] ?? 0)) / Math.max(1, requests);
