@@ -63,4 +63,66 @@ describe('access log', () => {
       await new Promise<void>((r) => server.close(() => r()));
     }
   });
+  it('--no-access-log: no request line and no WebSocket line; other lines are still written', { timeout: 10_000 }, async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+    const s = await startServer({ logger, accessLog: false });
+    try {
+      await postJson(`${s.url}/api/rooms/lobby/messages`, { text: 'hi', member: 'ann', name: 'Ann' });
+      await request(`${s.url}/api/rooms/lobby/poll`);
+      const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?member=cid`);
+      await ws.opened;
+      ws.close();
+      await ws.closed;
+      // A refused request is still said (at warn, rate-limited: docs/operations.md, "Logs").
+      assert.equal((await request(`${s.url}/api/rooms/lobby/messages?limit=abc`)).status, 400);
+      await waitFor(() => lines.some((l) => l.code === 'BAD_REQUEST'));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(lines.filter((l) => l.msg === 'request' || String(l.msg).startsWith('websocket')), []);
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  it('one address flooding requests gets --access-log-rate lines a second (burst 10×); the rest are counted, and its next line says how many were skipped; another address is logged meanwhile', { timeout: 15_000 }, async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+    const s = await startServer({ logger, accessLogRate: 2 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    const get = (localAddress: string, path: string): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        http
+          .get(`${s.url}${path}`, { agent, localAddress }, (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (c: string) => (body += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          })
+          .on('error', reject);
+      });
+    const from = async (localAddress: string, path = '/api/rooms/lobby/poll'): Promise<number> => (await get(localAddress, path)).status;
+    try {
+      const flood = 200;
+      const statuses = await Promise.all(Array.from({ length: flood }, () => from('127.0.0.1')));
+      // Every request is answered: only its line is skipped.
+      assert.deepEqual([...new Set(statuses)], [200]);
+      assert.equal(await from('127.0.0.7'), 200, 'another address, during the same second');
+      await waitFor(() => lines.some((l) => l.msg === 'request' && l.address === '127.0.0.7'), 5000, "the other address's line");
+      const written = (): Record<string, unknown>[] => lines.filter((l) => l.msg === 'request' && l.address === '127.0.0.1');
+      const duringFlood = written().length;
+      assert.ok(duringFlood >= 20 && duringFlood <= 30, `${duringFlood} lines for ${flood} requests at 2 a second, burst 20`);
+      // Once its budget refilled, its next line says how many were skipped since its last.
+      await new Promise((r) => setTimeout(r, 600));
+      await from('127.0.0.1', '/healthz');
+      await waitFor(() => written().some((l) => l.path === '/healthz'), 5000, 'the line after the flood');
+      const skipped = written().reduce((n, l) => n + ((l.skipped as number | undefined) ?? 0), 0);
+      assert.equal(written().length + skipped, flood + 1, 'each request of the address is written or counted in a later line');
+      assert.equal(written().find((l) => l.path === '/healthz')!.skipped, skipped);
+      // Scraped from the other address: this one's budget may be spent again.
+      const metrics = (await get('127.0.0.7', '/metrics')).body;
+      assert.match(metrics, new RegExp(`^switchboard_access_log_skipped_total ${skipped}$`, 'm'));
+    } finally {
+      agent.destroy();
+      await s.server.close();
+    }
+  });
 });

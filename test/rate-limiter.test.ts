@@ -7,7 +7,7 @@ import type { Principal } from '../src/server/auth/principal.js';
 const guest = { kind: 'guest', member: 'guest-1', name: 'guest-1', address: '203.0.113.7' } as unknown as Principal;
 
 function limits(burst: number, perSecond: number): Limits {
-  const rates = Object.fromEntries((['publish', 'typing', 'subscribe', 'create', 'rooms', 'connect', 'query'] as Budget[]).map((b) => [b, { perSecond, burst }])) as Record<Budget, { perSecond: number; burst: number }>;
+  const rates = Object.fromEntries((['publish', 'typing', 'subscribe', 'create', 'rooms', 'connect', 'query', 'accessLog'] as Budget[]).map((b) => [b, { perSecond, burst }])) as Record<Budget, { perSecond: number; burst: number }>;
   return new Limits({ rates, maxConnectionsPerAddress: 10, maxConnectionsPerMember: 10 });
 }
 

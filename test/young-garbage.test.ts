@@ -60,7 +60,7 @@ describe('young garbage: held long polls die young', () => {
 });
 
 describe('young garbage: a connection counted and released', () => {
-  const rates = Object.fromEntries((['publish', 'typing', 'subscribe', 'create', 'rooms', 'connect', 'query'] as Budget[]).map((b) => [b, { perSecond: 1, burst: 1 }])) as Record<Budget, { perSecond: number; burst: number }>;
+  const rates = Object.fromEntries((['publish', 'typing', 'subscribe', 'create', 'rooms', 'connect', 'query', 'accessLog'] as Budget[]).map((b) => [b, { perSecond: 1, burst: 1 }])) as Record<Budget, { perSecond: number; burst: number }>;
   const guestAt = (address: string): Principal => ({ kind: 'guest', member: 'g', name: 'g', grants: {}, expiresAt: undefined, address }) as unknown as Principal;
 
   it('leaves nothing in the old generation: a poller\'s address goes to zero at each answer and back at its next poll', () => {

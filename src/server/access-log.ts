@@ -1,5 +1,6 @@
 import { isHttp2, type HttpRequest, type HttpResponse } from './http-util.js';
 import type { Logger } from './logger.js';
+import type { Limits } from './session/limits.js';
 
 /** What a request's handshake learnt, for its access-log line (unknown while empty). */
 interface Who {
@@ -39,35 +40,85 @@ export function noteTransport(req: HttpRequest, transport: string): void {
   if (known) known.transport = transport;
 }
 
+/** Addresses whose skipped requests are counted at most: past it the counts start over (the metric keeps the total). */
+const MAX_SKIPPED_ADDRESSES = 10_000;
+
+export interface AccessLogOptions {
+  /** `--access-log` (off: no line at all). */
+  enabled: boolean;
+  /** Whose budget a request spends: its client address, as the other budgets of an address count it (clientAddress). */
+  addressOf: (req: HttpRequest) => string;
+  /** The `accessLog` budget of each address (`--access-log-rate`). */
+  limits: Pick<Limits, 'tryTake'>;
+  /** Counts the requests not logged. */
+  skippedTotal: { inc(): void };
+}
+
 /**
- * One `info` line per HTTP request when its answer is done (an SSE stream or a held poll: when
- * it ends): method, path as the client asked for it (never the query, which may hold a token), status, duration, bytes
- * sent, and who, when the handshake knew. Readable on a terminal (pino-pretty), JSON otherwise.
- * An HTTP/2 request is one stream of a shared connection, whose byte count is the connection's:
- * its line says `http: 2` instead of `bytes`.
+ * The access log of a server: one `info` line per HTTP request when its answer is done (an SSE
+ * stream or a held poll: when it ends): method, path as the client asked for it (never the
+ * query, which may hold a token), status, duration, bytes sent, and who, when the handshake knew.
+ * Readable on a terminal (pino-pretty), JSON otherwise. An HTTP/2 request is one stream of a
+ * shared connection, whose byte count is the connection's: its line says `http: 2` instead of
+ * `bytes`. The WebSocket transport writes its `websocket open` and `close` lines when `on`.
+ *
+ * Off with `--no-access-log` (or a level above `info`). Each client address gets
+ * `--access-log-rate` lines a second (burst 10×): one client polling in a loop (some 20,000
+ * requests a second from one process on this 2-core machine) would otherwise have the server
+ * write some 3 MB of log a second. Its requests past that are counted
+ * (`switchboard_access_log_skipped_total`), and the next line of the address says how many were
+ * `skipped` since its last.
  */
-export function logAccess(logger: Logger, req: HttpRequest, res: HttpResponse): void {
-  if (!logger.isLevelEnabled('info')) return;
-  const started = performance.now();
-  // Read now: an HTTP/2 request's socket is its stream's view of the connection, gone with the stream.
-  const address = req.socket.remoteAddress;
-  const h1Socket = isHttp2(req) ? undefined : req.socket;
-  const before = h1Socket?.bytesWritten ?? 0;
-  const w: Who = { member: '', transport: '' };
-  who.set(req, w);
-  noting = true;
-  res.once('close', () => {
-    logger.info(
-      {
-        method: req.method,
-        path: (asked.get(req) ?? req.url ?? '/').split('?')[0]!.slice(0, 200),
-        status: res.headersSent ? res.statusCode : 0,
-        ms: Math.round(performance.now() - started),
-        ...(h1Socket ? { bytes: Math.max(0, h1Socket.bytesWritten - before) } : { http: 2 }),
-        ...(w.transport || w.member ? { transport: w.transport || 'http', member: w.member } : {}),
-        address,
-      },
-      'request',
-    );
-  });
+export class AccessLog {
+  /** Requests not logged, per address, since its last line. */
+  private readonly skipped = new Map<string, number>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly options: AccessLogOptions,
+  ) {}
+
+  /** True when lines are written (the option, and the level). */
+  get on(): boolean {
+    return this.options.enabled && this.logger.isLevelEnabled('info');
+  }
+
+  /** Writes the request's line once its answer is done, within its address's budget. */
+  request(req: HttpRequest, res: HttpResponse): void {
+    if (!this.on) return;
+    const key = this.options.addressOf(req);
+    if (!this.options.limits.tryTake('accessLog', key)) {
+      this.options.skippedTotal.inc();
+      if (this.skipped.size >= MAX_SKIPPED_ADDRESSES && !this.skipped.has(key)) this.skipped.clear();
+      this.skipped.set(key, (this.skipped.get(key) ?? 0) + 1);
+      return;
+    }
+    const skipped = this.skipped.get(key);
+    if (skipped !== undefined) this.skipped.delete(key);
+    const logger = this.logger;
+    const started = performance.now();
+    // Read now: an HTTP/2 request's socket is its stream's view of the connection, gone with the stream.
+    const address = req.socket.remoteAddress;
+    const h1Socket = isHttp2(req) ? undefined : req.socket;
+    const before = h1Socket?.bytesWritten ?? 0;
+    const w: Who = { member: '', transport: '' };
+    who.set(req, w);
+    noting = true;
+    // A response closes once: `on`, without the wrapper `once` makes per call.
+    res.on('close', () => {
+      logger.info(
+        {
+          method: req.method,
+          path: (asked.get(req) ?? req.url ?? '/').split('?')[0]!.slice(0, 200),
+          status: res.headersSent ? res.statusCode : 0,
+          ms: Math.round(performance.now() - started),
+          ...(h1Socket ? { bytes: Math.max(0, h1Socket.bytesWritten - before) } : { http: 2 }),
+          ...(w.transport || w.member ? { transport: w.transport || 'http', member: w.member } : {}),
+          address,
+          ...(skipped !== undefined ? { skipped } : {}),
+        },
+        'request',
+      );
+    });
+  }
 }

@@ -190,6 +190,14 @@ export interface ServerConfig {
   staticDir: string;
   /** pino level: fatal error warn info debug trace silent. Env LOG_LEVEL. Default info. */
   logLevel: string;
+  /** The access log (`request` lines, WebSocket `open` and `close` lines) at `info`. Env ACCESS_LOG. Default true. */
+  accessLog: boolean;
+  /**
+   * Access-log lines per second per client address, burst ten times that: one client flooding
+   * requests cannot fill the disk. Past it its requests are counted, not written. Env
+   * ACCESS_LOG_RATE. Default 20.
+   */
+  accessLogRate: number;
   /** Print logs as JSON even on a terminal. Env LOG_FORMAT=json. */
   logJson: boolean;
 }

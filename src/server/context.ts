@@ -1,3 +1,4 @@
+import type { AccessLog } from './access-log.js';
 import type { ServerConfig } from './config.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import type { Hub } from './hub.js';
@@ -15,6 +16,8 @@ export interface ServerContext {
   config: ServerConfig;
   hub: Hub;
   logger: Logger;
+  /** The access log (`request`, `websocket open` / `close` lines), bounded per address. */
+  accessLog: AccessLog;
   /** Lines about bad input, rate-limited per kind. */
   badInput: LogLimiter;
   metrics: Metrics;

@@ -31,6 +31,11 @@ export class Metrics {
   });
   readonly connections: Gauge<'transport'>;
   readonly errors = new Counter({ name: 'switchboard_errors_total', help: 'Errors returned to clients, by code', labelNames: ['code'], registers: [this.registry] });
+  readonly accessLogSkipped = new Counter({
+    name: 'switchboard_access_log_skipped_total',
+    help: 'HTTP requests not written to the access log: their client address had spent its --access-log-rate',
+    registers: [this.registry],
+  });
   readonly socketsRefused = new Counter({
     name: 'switchboard_sockets_refused_total',
     help: 'TCP connections closed at accept, unanswered: this process held --max-sockets open sockets',

@@ -481,6 +481,20 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     help: 'log level',
     value: oneOfValues(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'level'),
   },
+  accessLog: {
+    flag: '--no-access-log',
+    env: 'ACCESS_LOG',
+    default: true,
+    help: 'the access log: an `info` line per HTTP request and per WebSocket open and close; the flag turns it off',
+    value: onOff(),
+  },
+  accessLogRate: {
+    flag: '--access-log-rate',
+    env: 'ACCESS_LOG_RATE',
+    default: 20,
+    help: 'access-log lines per second per client address (burst 10×); its requests past that are counted, not written: the next line of the address says how many (`skipped`)',
+    value: rate,
+  },
   logJson: { flag: '--log-json', env: 'LOG_FORMAT', default: false, help: 'JSON logs even on a terminal (otherwise readable there, JSON elsewhere)', value: logFormat() },
 };
 

@@ -1,7 +1,6 @@
 import FindMyWay from 'find-my-way';
 import { SwitchboardError } from '../protocol/errors.js';
 import type { ServerContext } from './context.js';
-import { logAccess } from './access-log.js';
 import { QueryUrl, sendError, type HttpRequest, type HttpResponse, type RequestUrl } from './http-util.js';
 import { originAllowed } from './session/handshake.js';
 
@@ -84,7 +83,7 @@ export class Router {
   }
 
   handle(req: HttpRequest, res: HttpResponse): void {
-    logAccess(this.ctx.logger, req, res);
+    this.ctx.accessLog.request(req, res);
     const origin = req.headers.origin;
     const origins = this.ctx.config.origins;
     if (origin !== undefined) {

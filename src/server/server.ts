@@ -10,7 +10,7 @@ import net, { type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import sirv from 'sirv';
 import { DEFAULT_ROOM } from '../protocol/constants.js';
-import { noteAskedUrl } from './access-log.js';
+import { AccessLog, noteAskedUrl } from './access-log.js';
 import { SwitchboardError } from '../protocol/errors.js';
 import type { Ack, HistoryPage, JsonValue, PresenceMember, RoomInfo } from '../protocol/types.js';
 import type { Broker } from './broker/broker.js';
@@ -313,6 +313,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       rooms: { perSecond: config.roomsPerDay / 86_400, burst: config.roomsPerDay },
       query: { perSecond: config.queryRatePerSecond, burst: config.queryRatePerSecond * 5 },
       connect: { perSecond: config.connectRatePerSecond, burst: config.connectRatePerSecond * 5 },
+      accessLog: { perSecond: config.accessLogRate, burst: config.accessLogRate * 10 },
     },
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,
     maxConnectionsPerMember: config.maxConnectionsPerMember,
@@ -325,7 +326,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const policy = new Policy({ verifier, apiKey: config.apiKey, guests: config.guests, guestRooms: config.guestRooms });
   const tickets = new PresenceTickets(presenceKey(config) ?? givenPresenceKey);
   const ids = new DerivedIds();
-  const ctx: ServerContext = { config, hub, logger, badInput: new LogLimiter(logger), metrics, connections, policy, limits, tickets, ids, hooks: hooks ?? {} };
+  const accessLog = new AccessLog(logger, { enabled: config.accessLog, addressOf: (req) => clientAddress(req, config.trustProxy), limits, skippedTotal: metrics.accessLogSkipped });
+  const ctx: ServerContext = { config, hub, logger, accessLog, badInput: new LogLimiter(logger), metrics, connections, policy, limits, tickets, ids, hooks: hooks ?? {} };
 
   const staticFiles = existsSync(config.staticDir) ? sirv(config.staticDir, { etag: true, gzip: true, single: false, setHeaders: appHeaders }) : undefined;
   // Said once at start: otherwise `/` answers 404 with nothing in the log to say why.

@@ -2,8 +2,8 @@ import { SwitchboardError } from '../../protocol/errors.js';
 import { limitKey, type Principal } from '../auth/principal.js';
 import { RateLimiter } from '../rate-limiter.js';
 
-/** What one principal (or address) may do per second (`rooms`: per day): a token bucket each. */
-export type Budget = 'publish' | 'typing' | 'subscribe' | 'create' | 'rooms' | 'connect' | 'query';
+/** What one principal (or address) may do per second (`rooms`: per day): a token bucket each. `accessLog`: lines of the access log an address gets. */
+export type Budget = 'publish' | 'typing' | 'subscribe' | 'create' | 'rooms' | 'connect' | 'query' | 'accessLog';
 
 export interface LimitOptions {
   /** Per budget: tokens per second and bucket size. */
@@ -33,6 +33,16 @@ export class Limits {
   /** Spends one unit of `budget` for `key`; throws RATE_LIMITED (with retryAfter; saying `why` when given) when none is left. */
   take(budget: Budget, key: string, why?: string): void {
     const now = performance.now();
+    const bucket = this.bucketOf(budget, key);
+    if (!bucket.take(now)) throw withRetry(new SwitchboardError('RATE_LIMITED', why ?? `${budget} budget spent`), bucket.secondsUntilNext(now));
+  }
+
+  /** `take` that says false instead of throwing (nothing made for a refusal: for work that is skipped, not refused). */
+  tryTake(budget: Budget, key: string): boolean {
+    return this.bucketOf(budget, key).take(performance.now());
+  }
+
+  private bucketOf(budget: Budget, key: string): RateLimiter {
     const map = this.buckets.get(budget)!;
     let bucket = map.get(key);
     if (!bucket) {
@@ -40,7 +50,7 @@ export class Limits {
       const { perSecond, burst } = this.options.rates[budget];
       map.set(key, (bucket = new RateLimiter(perSecond, burst)));
     }
-    if (!bucket.take(now)) throw withRetry(new SwitchboardError('RATE_LIMITED', why ?? `${budget} budget spent`), bucket.secondsUntilNext(now));
+    return bucket;
   }
 
   /**

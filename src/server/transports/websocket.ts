@@ -139,7 +139,7 @@ export class WebSocketGateway {
   private track(ws: ServerWebSocket, session: Session, socket: Socket): void {
     const tracked = new TrackedSocket(this, ws, session, socket);
     tracked.wholeUpTo = socket.bytesRead;
-    if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info(who(session), 'websocket open');
+    if (this.ctx.accessLog.on) this.ctx.logger.info(who(session), 'websocket open');
     this.heartbeat.add(tracked);
     ws.tracked = tracked;
     ws.on('pong', onPong);
@@ -160,7 +160,7 @@ export class WebSocketGateway {
   /** A socket closed: its session ends and its slot is released. */
   closed(tracked: TrackedSocket, code: number): void {
     const { session } = tracked;
-    if (this.ctx.logger.isLevelEnabled('info')) this.ctx.logger.info({ ...who(session), code: tracked.ws.refusedWith ?? code, ms: Math.round(performance.now() - tracked.opened), rooms: session.subscriptionCount }, 'websocket close');
+    if (this.ctx.accessLog.on) this.ctx.logger.info({ ...who(session), code: tracked.ws.refusedWith ?? code, ms: Math.round(performance.now() - tracked.opened), rooms: session.subscriptionCount }, 'websocket close');
     this.heartbeat.delete(tracked);
     session.close();
     this.ctx.connections.release('websocket', session);
