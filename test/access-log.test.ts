@@ -125,4 +125,28 @@ describe('access log', () => {
       await s.server.close();
     }
   });
+  it('WebSocket opens spend the same budget: a socket whose open line was skipped gets no close line either; one whose open was written gets both', { timeout: 15_000 }, async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+    const s = await startServer({ logger, accessLogRate: 1 });
+    try {
+      const sockets = Array.from({ length: 15 }, (_, i) => new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?member=m${i}`));
+      await Promise.all(sockets.map((w) => w.opened));
+      for (const w of sockets) w.close();
+      await Promise.all(sockets.map((w) => w.closed));
+      const opens = (): Record<string, unknown>[] => lines.filter((l) => l.msg === 'websocket open');
+      const closes = (): Record<string, unknown>[] => lines.filter((l) => l.msg === 'websocket close');
+      await waitFor(() => closes().length >= opens().length, 5000, 'a close line for each open line');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(opens().length >= 10 && opens().length <= 12, `${opens().length} open lines for 15 sockets at 1 a second, burst 10`);
+      assert.deepEqual(closes().map((l) => l.member).sort(), opens().map((l) => l.member).sort());
+      // The next line of the address says how many were skipped.
+      await new Promise((r) => setTimeout(r, 1100));
+      await request(`${s.url}/healthz`);
+      await waitFor(() => lines.some((l) => l.msg === 'request'), 5000, 'the request line');
+      assert.equal(lines.find((l) => l.msg === 'request')!.skipped, 15 - opens().length);
+    } finally {
+      await s.server.close();
+    }
+  });
 });

@@ -60,12 +60,13 @@ export interface AccessLogOptions {
  * query, which may hold a token), status, duration, bytes sent, and who, when the handshake knew.
  * Readable on a terminal (pino-pretty), JSON otherwise. An HTTP/2 request is one stream of a
  * shared connection, whose byte count is the connection's: its line says `http: 2` instead of
- * `bytes`. The WebSocket transport writes its `websocket open` and `close` lines when `on`.
+ * `bytes`. The WebSocket transport spends a line of the same budget (`take`) on a socket's
+ * `websocket open` line, and writes its `websocket close` line when it wrote the open one.
  *
  * Off with `--no-access-log` (or a level above `info`). Each client address gets
  * `--access-log-rate` lines a second (burst 10×): one client polling in a loop (some 20,000
  * requests a second from one process on this 2-core machine) would otherwise have the server
- * write some 3 MB of log a second. Its requests past that are counted
+ * write some 3 MB of log a second. Its requests and WebSocket opens past that are counted
  * (`switchboard_access_log_skipped_total`), and the next line of the address says how many were
  * `skipped` since its last.
  */
@@ -83,18 +84,29 @@ export class AccessLog {
     return this.options.enabled && this.logger.isLevelEnabled('info');
   }
 
+  /**
+   * Spends a line of `address`'s budget: how many of its lines were skipped since its last (0 or
+   * more), or undefined when this one is skipped too (off, or the budget spent: counted).
+   */
+  take(address: string): number | undefined {
+    if (!this.on) return undefined;
+    if (!this.options.limits.tryTake('accessLog', address)) {
+      this.options.skippedTotal.inc();
+      if (this.skipped.size >= MAX_SKIPPED_ADDRESSES && !this.skipped.has(address)) this.skipped.clear();
+      this.skipped.set(address, (this.skipped.get(address) ?? 0) + 1);
+      return undefined;
+    }
+    const skipped = this.skipped.get(address);
+    if (skipped === undefined) return 0;
+    this.skipped.delete(address);
+    return skipped;
+  }
+
   /** Writes the request's line once its answer is done, within its address's budget. */
   request(req: HttpRequest, res: HttpResponse): void {
     if (!this.on) return;
-    const key = this.options.addressOf(req);
-    if (!this.options.limits.tryTake('accessLog', key)) {
-      this.options.skippedTotal.inc();
-      if (this.skipped.size >= MAX_SKIPPED_ADDRESSES && !this.skipped.has(key)) this.skipped.clear();
-      this.skipped.set(key, (this.skipped.get(key) ?? 0) + 1);
-      return;
-    }
-    const skipped = this.skipped.get(key);
-    if (skipped !== undefined) this.skipped.delete(key);
+    const skipped = this.take(this.options.addressOf(req));
+    if (skipped === undefined) return;
     const logger = this.logger;
     const started = performance.now();
     // Read now: an HTTP/2 request's socket is its stream's view of the connection, gone with the stream.
@@ -115,7 +127,7 @@ export class AccessLog {
           ...(h1Socket ? { bytes: Math.max(0, h1Socket.bytesWritten - before) } : { http: 2 }),
           ...(w.transport || w.member ? { transport: w.transport || 'http', member: w.member } : {}),
           address,
-          ...(skipped !== undefined ? { skipped } : {}),
+          ...(skipped > 0 ? { skipped } : {}),
         },
         'request',
       );

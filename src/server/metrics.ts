@@ -33,7 +33,7 @@ export class Metrics {
   readonly errors = new Counter({ name: 'switchboard_errors_total', help: 'Errors returned to clients, by code', labelNames: ['code'], registers: [this.registry] });
   readonly accessLogSkipped = new Counter({
     name: 'switchboard_access_log_skipped_total',
-    help: 'HTTP requests not written to the access log: their client address had spent its --access-log-rate',
+    help: 'Access-log lines not written (HTTP requests, WebSocket opens): their client address had spent its --access-log-rate',
     registers: [this.registry],
   });
   readonly socketsRefused = new Counter({

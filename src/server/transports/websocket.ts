@@ -31,6 +31,8 @@ export class TrackedSocket implements Spread {
   wholeUpTo = 0;
   /** When a beat first found part of a message waiting (Date.now()); undefined when none was. */
   partSince: number | undefined = undefined;
+  /** Its `websocket open` line was written (within its address's budget): its close line is too. */
+  logged = false;
 
   constructor(
     readonly gateway: WebSocketGateway,
@@ -139,7 +141,11 @@ export class WebSocketGateway {
   private track(ws: ServerWebSocket, session: Session, socket: Socket): void {
     const tracked = new TrackedSocket(this, ws, session, socket);
     tracked.wholeUpTo = socket.bytesRead;
-    if (this.ctx.accessLog.on) this.ctx.logger.info(who(session), 'websocket open');
+    const skipped = this.ctx.accessLog.take(session.principal.address);
+    if (skipped !== undefined) {
+      tracked.logged = true;
+      this.ctx.logger.info(skipped > 0 ? { ...who(session), skipped } : who(session), 'websocket open');
+    }
     this.heartbeat.add(tracked);
     ws.tracked = tracked;
     ws.on('pong', onPong);
@@ -160,7 +166,7 @@ export class WebSocketGateway {
   /** A socket closed: its session ends and its slot is released. */
   closed(tracked: TrackedSocket, code: number): void {
     const { session } = tracked;
-    if (this.ctx.accessLog.on) this.ctx.logger.info({ ...who(session), code: tracked.ws.refusedWith ?? code, ms: Math.round(performance.now() - tracked.opened), rooms: session.subscriptionCount }, 'websocket close');
+    if (tracked.logged) this.ctx.logger.info({ ...who(session), code: tracked.ws.refusedWith ?? code, ms: Math.round(performance.now() - tracked.opened), rooms: session.subscriptionCount }, 'websocket close');
     this.heartbeat.delete(tracked);
     session.close();
     this.ctx.connections.release('websocket', session);
