@@ -40,17 +40,17 @@ export function noteTransport(req: HttpRequest, transport: string): void {
   if (known) known.transport = transport;
 }
 
-/** Addresses whose skipped requests are counted at most: past it the counts start over (the metric keeps the total). */
+/** Addresses whose skipped lines are counted at most: past it the counts start over (the metric keeps the total). */
 const MAX_SKIPPED_ADDRESSES = 10_000;
 
 export interface AccessLogOptions {
-  /** `--access-log` (off: no line at all). */
+  /** `accessLog` (`--no-access-log` turns it off: no line at all). */
   enabled: boolean;
   /** Whose budget a request spends: its client address, as the other budgets of an address count it (clientAddress). */
   addressOf: (req: HttpRequest) => string;
   /** The `accessLog` budget of each address (`--access-log-rate`). */
   limits: Pick<Limits, 'tryTake'>;
-  /** Counts the requests not logged. */
+  /** Counts the lines not written. */
   skippedTotal: { inc(): void };
 }
 
@@ -71,7 +71,7 @@ export interface AccessLogOptions {
  * `skipped` since its last.
  */
 export class AccessLog {
-  /** Requests not logged, per address, since its last line. */
+  /** Lines not written, per address, since its last line. */
   private readonly skipped = new Map<string, number>();
 
   constructor(
