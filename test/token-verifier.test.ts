@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 import { SwitchboardError, type ErrorCode } from '../src/protocol/errors.js';
 import { requestToken, TOKEN_COOKIE } from '../src/server/auth/token-source.js';
+import { mintToken } from '../src/server/auth/mint-token.js';
 import { createTokenVerifier, loadTokenVerifierFromFiles, type TokenVerifier } from '../src/server/auth/token-verifier.js';
 
 const SECRET = 'a-test-secret-of-a-decent-length-0123456789';
@@ -314,5 +315,17 @@ describe('requestToken', () => {
     assert.equal(requestToken(request({ authorization: 'Bearer ', cookie: `${TOKEN_COOKIE}=` }), url('?token=')), undefined);
     assert.deepEqual(requestToken(request({ authorization: 'Basic dXNlcjpwYXNz' }), url('?token=q')), { token: 'q', via: 'query' });
     assert.equal(requestToken(request({ cookie: 'other=1' }), url()), undefined);
+  });
+});
+
+describe('mintToken', () => {
+  it('reads the clock once: `exp - iat` is the lifetime asked, also a millisecond before a second turns', async () => {
+    // `switchboard token --ttl 90s` once made exp - iat = 91 in CI: iat and exp came from two
+    // readings of the clock on either side of a second's turn.
+    const nowMs = 1_800_000_000_999;
+    const token = await mintToken(SECRET, { sub: 'ann', ttlSec: 90 }, nowMs);
+    const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as JWTPayload;
+    assert.equal(payload.iat, 1_800_000_000);
+    assert.equal(payload.exp, 1_800_000_090);
   });
 });

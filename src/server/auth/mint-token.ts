@@ -13,12 +13,14 @@ export interface TokenClaims {
 }
 
 /** An HS256 token signed with `secret`: for development (`switchboard token`, `--dev-login`) and tests. */
-export function mintToken(secret: string, claims: TokenClaims): Promise<string> {
+export function mintToken(secret: string, claims: TokenClaims, nowMs = Date.now()): Promise<string> {
+  // One reading of the clock for both: `exp - iat` is the lifetime asked, even across a second's turn.
+  const now = Math.floor(nowMs / 1000);
   let jwt = new SignJWT({ ...(claims.name !== undefined ? { name: claims.name } : {}), ...(claims.rooms ? { rooms: claims.rooms } : {}) })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(claims.sub)
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + claims.ttlSec);
+    .setIssuedAt(now)
+    .setExpirationTime(now + claims.ttlSec);
   if (claims.issuer) jwt = jwt.setIssuer(claims.issuer);
   if (claims.audience) jwt = jwt.setAudience(claims.audience);
   return jwt.sign(new TextEncoder().encode(secret));
