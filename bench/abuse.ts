@@ -55,6 +55,9 @@ function freePort(): Promise<number> {
 /** A Switchboard server in a child process: `node --import tsx <dir>/src/cli/index.ts serve ...`. */
 class ServerChild {
   private readonly output: string[] = [];
+  /** What the server wrote on stdout (its log): bytes and lines. */
+  stdoutBytes = 0;
+  stdoutLines = 0;
   /** The flags asked for that this checkout does not know (not passed). */
   readonly skipped: string[];
 
@@ -73,6 +76,10 @@ class ServerChild {
       if (this.output.length > 40) this.output.splice(0, this.output.length - 40);
     };
     child.stdout?.on('data', keep);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      this.stdoutBytes += chunk.length;
+      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) this.stdoutLines++;
+    });
     child.stderr?.on('data', keep);
   }
 
@@ -803,6 +810,44 @@ async function item8(c: Ctx): Promise<string> {
   });
 }
 
+/**
+ * 9. One client short-polling in a loop (8 keep-alive connections from one address, 5 s), the
+ * server at `--log-level info` as `npm start` runs it: what it wrote to its log meanwhile. Before
+ * the access log had a budget per address (`--access-log-rate`), a line per request.
+ */
+async function item9(c: Ctx): Promise<string> {
+  const SECONDS = 5;
+  return withServer(c, ['--log-level', 'info'], async (s, rss) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    const statuses = new Tally();
+    let answers = 0;
+    const bytesBefore = s.stdoutBytes;
+    const linesBefore = s.stdoutLines;
+    const { health } = await attack(s, rss, async () => {
+      const end = performance.now() + SECONDS * 1000;
+      const loop = async (): Promise<void> => {
+        while (performance.now() < end) {
+          const status = await new Promise<number>((resolve) => {
+            http
+              .get(`${s.url}/api/rooms/lobby/poll`, { agent }, (res) => {
+                res.resume();
+                res.on('end', () => resolve(res.statusCode ?? 0));
+              })
+              .on('error', () => resolve(0));
+          });
+          statuses.add(String(status));
+          answers++;
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, loop));
+    });
+    agent.destroy();
+    await sleep(500);
+    const lines = s.stdoutLines - linesBefore;
+    return `9  short polls in a loop from one address for ${SECONDS} s, --log-level info: ${answers} answers (${statuses}); the server wrote ${lines} log lines, ${Math.round((s.stdoutBytes - bytesBefore) / 1024)} KiB (${Math.round(lines / SECONDS)} lines/s); ${health}`;
+  });
+}
+
 /** Deletes every key under `prefix` (the Redis run of item 7a). */
 async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
   const { Redis } = await import('ioredis');
@@ -866,6 +911,7 @@ async function main(): Promise<void> {
     ]);
   }
   items.push(['8', () => item8(c)]);
+  items.push(['9', () => item9(c)]);
   const only = process.argv.indexOf('--only');
   const chosen = only >= 0 ? new Set((process.argv[only + 1] ?? '').split(',')) : undefined;
   for (const [name, run] of items) {
