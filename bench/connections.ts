@@ -25,7 +25,7 @@ import type { ClientKind } from './load/messages.js';
 import { Publisher, createRooms } from './load/publisher.js';
 import { saveResult } from './load/results.js';
 import { availableParallelism } from 'node:os';
-import { cpuMsOf, rssOf } from './load/proc-stats.js';
+import { cpuMsOf, rssOf, systemMsOf } from './load/proc-stats.js';
 import { ServerUnderTest, loadFriendlyArgs } from './load/server-under-test.js';
 import { describe, distribution, mb, ms, type Distribution } from './load/stats.js';
 
@@ -107,9 +107,12 @@ export interface ConnectionsResult {
    * (the publisher, in this process, is not counted), ms, one entry per broadcast. On a machine
    * of `cores` cores where both run, (server + load) / cores is the least wall time in which all
    * the work a broadcast makes can be done: its deliveries and what follows them (the long
-   * pollers' next requests), so the deliveries alone may end sooner.
+   * pollers' next requests), so the deliveries alone may end sooner. Of the server's:
+   * `serverSystem`, the kernel's time (its sockets' reads and writes), and `serverGcPause`, the
+   * garbage collector's pauses of its main threads (its /metrics, read before and after the
+   * window; absent when it has none), both not above idle.
    */
-  broadcastCpuMs: { server: number; load: number }[];
+  broadcastCpuMs: { server: number; load: number; serverSystem?: number; serverGcPause?: number }[];
   /** Rounds every --gap-ms whatever the last one's state (--fixed-gap); else each round waited for the last to be delivered and the machine quiet. */
   fixedGap?: boolean;
   cores: number;
@@ -189,13 +192,16 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
     const broadcasts = warmup + Number(values.broadcasts);
     /** When each round began publishing (wall-clock ms, as the clients' publish times). */
     const roundStarts: number[] = [];
-    const broadcastCpuMs: { server: number; load: number }[] = [];
+    const broadcastCpuMs: ConnectionsResult['broadcastCpuMs'] = [];
     const fixedGap = values['fixed-gap'];
     const idleRate = (idleCpuPercent + loadIdleCpuPercent) / 100;
     for (let b = 0; b < broadcasts; b++) {
+      // Read before the window opens: the scrape's own work is not the broadcast's.
+      const gcBefore = await server.gcPauseMs();
       const started = performance.now();
       roundStarts.push(performance.timeOrigin + started);
       const serverCpu = server.cpuMs(pids);
+      const serverSystem = systemMsOf(pids);
       const loadCpu = cpuMsOf(loadPids);
       let next = 0;
       await Promise.all(
@@ -214,10 +220,13 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
         if (left > 0) await sleep(left);
       }
       const windowMs = performance.now() - started;
-      broadcastCpuMs.push({
+      const used = {
         server: server.cpuMs(pids) - serverCpu - (idleCpuPercent / 100) * windowMs,
         load: cpuMsOf(loadPids) - loadCpu - (loadIdleCpuPercent / 100) * windowMs,
-      });
+        serverSystem: systemMsOf(pids) - serverSystem,
+      };
+      const gcAfter = await server.gcPauseMs();
+      broadcastCpuMs.push(gcBefore !== undefined && gcAfter !== undefined ? { ...used, serverGcPause: gcAfter - gcBefore } : used);
     }
     await load.settle(publisher.expected(), Number(values['drain-ms']));
     const merged = await load.check(publisher.expected());
@@ -284,6 +293,12 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
   }
 }
 
+/** What the server's CPU time of a broadcast holds: the kernel's part, the collector's pauses. */
+function serverParts(c: ConnectionsResult['broadcastCpuMs'][number]): string {
+  const parts = [...(c.serverSystem !== undefined ? [`system ${(c.serverSystem / 1000).toFixed(2)} s`] : []), ...(c.serverGcPause !== undefined ? [`GC pauses ${(c.serverGcPause / 1000).toFixed(2)} s`] : [])];
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
 function print(r: ConnectionsResult): void {
   console.log(`  ${r.rooms} room(s), ${r.connected}/${r.connected + r.failed} connected in ${r.connectSeconds.toFixed(1)} s = ${r.connectRate.toFixed(0)} connections/s (connect ${describe(r.connect)})`);
   console.log(`    server: ${r.serverProcesses} process(es), RSS ${mb(r.rssIdleServer)} idle -> ${mb(r.rssLoaded)} just connected = ${(r.bytesPerConnection / 1024).toFixed(1)} KB per connection; idle CPU ${r.idleCpuPercent.toFixed(1)}% of a core`);
@@ -293,7 +308,7 @@ function print(r: ConnectionsResult): void {
   console.log(`    broadcast x${r.broadcasts} to every room${warm}, ${rounds}: ${describe(r.latency)}; publish retries ${r.publishRetries} ${JSON.stringify(r.publishRetryReasons)}, unacknowledged ${r.publishFailures}`);
   const roundLine = (d: Distribution, i: number): string => `${i < r.warmup ? 'warm-up' : `#${i - r.warmup + 1}`} p50 ${ms(d.p50)} p99 ${ms(d.p99)}`;
   console.log(`    by round: ${r.rounds.map(roundLine).join('; ')}`);
-  const cpu = r.broadcastCpuMs.map((c, i) => `${i < r.warmup ? 'warm-up: ' : ''}server ${(c.server / 1000).toFixed(2)} s + load generator ${(c.load / 1000).toFixed(2)} s = floor ${((c.server + c.load) / 1000 / r.cores).toFixed(2)} s`);
+  const cpu = r.broadcastCpuMs.map((c, i) => `${i < r.warmup ? 'warm-up: ' : ''}server ${(c.server / 1000).toFixed(2)} s${serverParts(c)} + load generator ${(c.load / 1000).toFixed(2)} s = floor ${((c.server + c.load) / 1000 / r.cores).toFixed(2)} s`);
   console.log(`    CPU per broadcast above idle (the floor: both over ${r.cores} cores): ${cpu.join('; ')} (load generator idle ${r.loadIdleCpuPercent.toFixed(1)}% of a core)`);
   for (const k of r.kinds) {
     const bad = k.lost + k.behind + k.doubled + k.outOfOrder > 0 || k.complete < k.clients;

@@ -8,6 +8,8 @@ interface ProcStat {
   ppid: number;
   /** user + system time, in ticks. */
   ticks: number;
+  /** system time alone (the kernel's work for the process: its sockets' reads and writes...), in ticks. */
+  systemTicks: number;
 }
 
 function readStat(pid: number): ProcStat | undefined {
@@ -15,7 +17,7 @@ function readStat(pid: number): ProcStat | undefined {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name is in parentheses and may hold spaces: the fields follow the last ')'.
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
+    return { pid, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), systemTicks: Number(f[12]) };
   } catch {
     return undefined;
   }
@@ -60,5 +62,12 @@ export function rssOf(pids: readonly number[]): number {
 export function cpuMsOf(pids: readonly number[]): number {
   let ticks = 0;
   for (const pid of pids) ticks += readStat(pid)?.ticks ?? 0;
+  return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+/** System CPU time (the kernel's, on their behalf) these processes used so far, ms. */
+export function systemMsOf(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) ticks += readStat(pid)?.systemTicks ?? 0;
   return (ticks * 1000) / TICKS_PER_SECOND;
 }

@@ -145,6 +145,24 @@ export class ServerUnderTest {
     });
   }
 
+  /**
+   * The server's garbage-collection pauses so far, ms: `nodejs_gc_duration_seconds_sum` of its
+   * /metrics, every kind, summed over the workers (a worker answers with all of theirs). Time
+   * the main threads stood still for the collector; concurrent marking on helper threads is not
+   * in it. Undefined when /metrics does not answer or has no such line (`--no-metrics`).
+   */
+  async gcPauseMs(): Promise<number | undefined> {
+    try {
+      const res = await fetch(`${this.baseUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) return undefined;
+      let sum: number | undefined;
+      for (const m of (await res.text()).matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} ([\d.e+-]+)$/gm)) sum = (sum ?? 0) + Number(m[1]) * 1000;
+      return sum;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The primary (or only) process and every process below it, now. */
   pids(): number[] {
     return this.exited || this.child.pid === undefined ? [] : processTree(this.child.pid);
