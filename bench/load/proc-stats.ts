@@ -60,14 +60,19 @@ export function rssOf(pids: readonly number[]): number {
 
 /** CPU time (user + system) these processes used so far, ms. A process gone meanwhile counts 0. */
 export function cpuMsOf(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) ticks += readStat(pid)?.ticks ?? 0;
-  return (ticks * 1000) / TICKS_PER_SECOND;
+  return msOf(pids, (s) => s.ticks);
 }
 
 /** System CPU time (the kernel's, on their behalf) these processes used so far, ms. */
 export function systemMsOf(pids: readonly number[]): number {
+  return msOf(pids, (s) => s.systemTicks);
+}
+
+function msOf(pids: readonly number[], ticksOf: (s: ProcStat) => number): number {
   let ticks = 0;
-  for (const pid of pids) ticks += readStat(pid)?.systemTicks ?? 0;
+  for (const pid of pids) {
+    const s = readStat(pid);
+    if (s) ticks += ticksOf(s);
+  }
   return (ticks * 1000) / TICKS_PER_SECOND;
 }
