@@ -13,7 +13,8 @@
  *
  * Redis: REDIS_URL (default redis://127.0.0.1:6379); the Redis rows are skipped, with a note,
  * when it does not answer. Keys use a prefix of their own and are deleted afterwards.
- * Environment: CLUSTER_SUBSCRIBERS (50), CLUSTER_RATE (100), CLUSTER_WINDOW (100), CLUSTER_PUBLISHERS (4).
+ * Environment: CLUSTER_SUBSCRIBERS (50), CLUSTER_RATE (100), CLUSTER_WINDOW (100), CLUSTER_PUBLISHERS (4);
+ * BENCH_TSX=1 runs the servers from the sources (through tsx) instead of dist/.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,11 @@ const RATE = Number(process.env.CLUSTER_RATE ?? 100);
 const WINDOW = Number(process.env.CLUSTER_WINDOW ?? 100);
 const PUBLISHERS = Number(process.env.CLUSTER_PUBLISHERS ?? 4);
 const THROUGHPUT_MS = 5000;
+/**
+ * The Switchboard server: the built one (dist/, as `npm start` runs it: `npm run build` first)
+ * unless BENCH_TSX=1 (the sources through tsx, whose transforms cost CPU per request).
+ */
+const SWITCHBOARD = process.env.BENCH_TSX ? 'switchboard-server.ts' : '../costs/switchboard-built-server.mjs';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const SUBSCRIBE = JSON.stringify({ type: 'subscribe', room: 'bench' });
@@ -143,7 +149,7 @@ async function latencyRows(redis: boolean): Promise<string[]> {
   const rows: string[] = [];
   const row = (label: string, l: Latency): string => `  ${label.padEnd(44)} p50 ${fmt(l.p50).padStart(6)} ms   p99 ${fmt(l.p99).padStart(6)} ms   (${l.n} deliveries)`;
 
-  const single = await ServerProcess.start('switchboard-server.ts', serverEnv('memory'));
+  const single = await ServerProcess.start(SWITCHBOARD, serverEnv('memory'));
   try {
     const { sockets, latencies } = await subscribe(single, SUBSCRIBERS);
     await measure(single, latencies, 1); // warm-up (JIT), not counted
@@ -156,7 +162,7 @@ async function latencyRows(redis: boolean): Promise<string[]> {
 
   const prefix = `sbbench:${process.pid}:${Date.now()}:`;
   const env = serverEnv('redis', { REDIS_URL, REDIS_PREFIX: prefix });
-  const [a, b] = await Promise.all([ServerProcess.start('switchboard-server.ts', env), ServerProcess.start('switchboard-server.ts', env)]);
+  const [a, b] = await Promise.all([ServerProcess.start(SWITCHBOARD, env), ServerProcess.start(SWITCHBOARD, env)]);
   try {
     const { sockets, latencies } = await subscribe(b, SUBSCRIBERS);
     await measure(b, latencies, 1); // warm-up of both nodes, not counted
@@ -186,7 +192,7 @@ async function throughputRows(redis: boolean): Promise<string[]> {
         rows.push(`  ${label.padEnd(32)} skipped: ${REDIS_URL} does not answer`);
         continue;
       }
-      const server = await ServerProcess.start('switchboard-server.ts', env);
+      const server = await ServerProcess.start(SWITCHBOARD, env);
       try {
         const r = await throughput(server);
         rows.push(`  ${label.padEnd(32)} ${fmt(r.perSecond, 0).padStart(7)} acked publishes/s${r.errors ? `   (${r.errors} errors)` : ''}`);

@@ -9,6 +9,7 @@ const server = createSwitchboard({
   host: '127.0.0.1',
   store: process.env.BENCH_STORE ?? 'memory',
   dataDir: process.env.DATA_DIR ?? './data-bench',
+  ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL, redisPrefix: process.env.REDIS_PREFIX ?? 'sbbench:' } : {}),
   logLevel: 'silent',
   rateLimitPerSecond: 1_000_000,
   rateLimitBurst: 1_000_000,
