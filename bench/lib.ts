@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -49,6 +50,9 @@ export class ServerProcess {
   ) {}
 
   static async start(script: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+    // The built server (bench/costs/switchboard-built-server.mjs) imports dist/: said in one line, not as a module-resolution stack.
+    const built = path.resolve(here, '..', 'dist', 'src', 'server', 'server.js');
+    if (script.endsWith('built-server.mjs') && !existsSync(built)) throw new Error(`${path.relative(process.cwd(), built)} is missing: run \`npm run build\` first`);
     const child = fork(path.resolve(here, 'servers', script), [], {
       // BENCH_SERVER_NODE_ARGS: flags for node itself (V8 flags to compare, say), as for bench/load's servers.
       // tsx for TypeScript only: a server in plain JavaScript (the built Switchboard, as `npm start`
