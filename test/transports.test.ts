@@ -122,6 +122,34 @@ describe('each transport end to end', () => {
     assert.equal((await request(`${s.url}/api/rooms/lp-missed/longpoll?after=${told.cursor}&presenceAt=soon`, { method: 'HEAD' })).status, 400, 'HEAD as GET');
   });
 
+  it('long polling: a typing notice sent between two polls is not lost: a poll that gives an older typingAt is answered at once, naming who types; one that gives the latest is held', async () => {
+    await request(`${s.url}/api/rooms/lp-typing-gap`, { method: 'PUT' });
+    const before = (await request(`${s.url}/api/rooms/lp-typing-gap/poll`)).json() as PollResult;
+    assert.equal(before.typingAt, undefined, 'no typing notice yet');
+    // Someone types while no poll is held (a poller between its answer and its next poll).
+    await postJson(`${s.url}/api/rooms/lp-typing-gap/typing`, { name: 'Gap typist', member: 'gap-typist' });
+    let now: PollResult | undefined;
+    for (let i = 0; i < 50 && now?.typingAt === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      now = (await request(`${s.url}/api/rooms/lp-typing-gap/poll`)).json() as PollResult;
+    }
+    const latest = now!.typingAt!;
+    assert.ok(latest > 0, 'the notice was counted (typingAt)');
+    const started = Date.now();
+    const told = (await request(`${s.url}/api/rooms/lp-typing-gap/longpoll?after=${before.cursor}&timeout=5000&typingAt=0`)).json() as PollResult;
+    assert.ok(Date.now() - started < 1000, `answered at once, not held: ${Date.now() - started} ms`);
+    assert.deepEqual(told.entries, []);
+    assert.ok(told.typing.some((t) => t.name === 'Gap typist'), JSON.stringify(told.typing));
+    assert.equal(told.typingAt, latest);
+    // Knowing the latest: held for its timeout.
+    const heldFrom = Date.now();
+    await request(`${s.url}/api/rooms/lp-typing-gap/longpoll?after=${told.cursor}&timeout=600&typingAt=${latest}`);
+    assert.ok(Date.now() - heldFrom >= 550, `held: ${Date.now() - heldFrom} ms`);
+    // A bad one is refused before anything is held.
+    assert.equal((await request(`${s.url}/api/rooms/lp-typing-gap/longpoll?after=${told.cursor}&typingAt=soon`)).status, 400);
+    assert.equal((await request(`${s.url}/api/rooms/lp-typing-gap/longpoll?after=${told.cursor}&typingAt=soon`, { method: 'HEAD' })).status, 400, 'HEAD as GET');
+  });
+
   it('long polling: a presence notice answers a held poll with a later presenceAt; members coming and going in a loop answer it at most about once a second', async () => {
     await request(`${s.url}/api/rooms/lp-presence`, { method: 'PUT' });
     let last = (await request(`${s.url}/api/rooms/lp-presence/poll`)).json() as PollResult;

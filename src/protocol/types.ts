@@ -226,6 +226,12 @@ export interface PollResult {
    * one that sees this grow reads `GET /api/rooms/:room/presence` (the SDK does).
    */
   presenceAt?: number;
+  /**
+   * When the answering node last had a typing notice of the room (epoch ms, growing with every
+   * notice); absent before any. A long poll that gives it back (`typingAt=`) is answered at once
+   * when a newer one came: one sent between an answer and the next poll woke no held poll.
+   */
+  typingAt?: number;
 }
 
 /** Answer of the history route (pages go backwards from `before`). */

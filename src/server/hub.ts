@@ -105,6 +105,20 @@ export interface PresenceMark {
   readonly notices: number;
 }
 
+/**
+ * The latest notices a long-polling client knows of (the `presenceAt` and `typingAt` of its last
+ * answer): a newer one answers its poll at once (Hub.holdPoll).
+ */
+export interface SeenNotices {
+  presenceAt?: number | undefined;
+  typingAt?: number | undefined;
+}
+
+/** True when the room's `latest` is newer than what the client says it `seen` (it said nothing: not newer). */
+function newer(latest: number | undefined, seen: number | undefined): boolean {
+  return seen !== undefined && (latest ?? 0) > seen;
+}
+
 /** What ends a held poll early (its session's close). */
 export interface PollStop {
   /** Calls `wake` once when the poll must end (at once when it must already), unless `offClose(wake)` came first. */
@@ -564,7 +578,7 @@ export class Hub {
    * `longPoll`, answering `reply` (once; at once when there is something already, else when
    * woken), with no promise on the way of a poll at the live head. Never throws: `reply.fail`.
    */
-  holdPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, stop: PollStop, reply: PollReply, presenceAt?: number): void {
+  holdPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, stop: PollStop, reply: PollReply, seen: SeenNotices = {}): void {
     let cursor: ReturnType<typeof parseCursor>;
     let shared: PollResult | undefined;
     try {
@@ -576,10 +590,10 @@ export class Hub {
     }
     // Behind the head at a position other polls asked already (a poller back while more came):
     // their shared answer, at once, with no read of the room and nothing to wait for. So too when
-    // the client says it knows an older presence notice than the room's latest (`presenceAt`): one
-    // sent between its last answer and this poll woke no held poll of its, and nothing else might
-    // answer this one for its whole timeout.
-    if (shared && (shared.entries.length > 0 || shared.reset || (presenceAt !== undefined && (shared.presenceAt ?? 0) > presenceAt))) {
+    // the client says it knows an older presence or typing notice than the room's latest
+    // (`presenceAt`, `typingAt`): one sent between its last answer and this poll woke no held
+    // poll of its, and nothing else might answer this one for its whole timeout.
+    if (shared && (shared.entries.length > 0 || shared.reset || newer(shared.presenceAt, seen.presenceAt) || newer(shared.typingAt, seen.typingAt))) {
       reply.answer(shared);
       return;
     }
@@ -756,9 +770,10 @@ export class Hub {
   }
 
   private pollResult(room: string, epoch: string, entries: Entry[], lastSeq: number, more: boolean): PollResult {
-    const presenceAt = this.channels.get(room)?.presenceAt ?? 0;
+    const channel = this.channels.get(room);
     const result: PollResult = { room, epoch, entries, cursor: formatCursor({ epoch, seq: lastSeq }), more, typing: this.typingNow(room) };
-    if (presenceAt > 0) result.presenceAt = presenceAt;
+    if (channel && channel.presenceAt > 0) result.presenceAt = channel.presenceAt;
+    if (channel && channel.typingAt > 0) result.typingAt = channel.typingAt;
     return result;
   }
 

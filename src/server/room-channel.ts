@@ -39,6 +39,11 @@ export class RoomChannel {
   presenceNotices = 0;
   /** When the latest presence notice of the room was sent (PresenceNotice.at, epoch ms); 0 before any. */
   presenceAt = 0;
+  /**
+   * When this node last had a typing notice of the room (its clock, epoch ms, growing with every
+   * notice); 0 before any. A long poll that says it knows an older one is answered at once.
+   */
+  typingAt = 0;
   /** Typing state for polling clients: member (or name) -> who and until when (epoch ms). */
   readonly typing = new Map<string, { from: Sender; until: number }>();
 
@@ -170,6 +175,7 @@ export class RoomChannel {
       this.typing.delete(old);
     }
     this.typing.set(key, { from: notice.from, until: now + ttlMs });
+    this.typingAt = Math.max(this.typingAt + 1, now);
     const encoded = new Notice('typing', JSON.stringify({ type: 'typing', ...notice }));
     for (const sub of this.subscribers) sub.deliverTyping?.(notice, encoded);
     this.held.forEach((sub) => sub.deliverTyping?.(notice, encoded));

@@ -31,6 +31,8 @@ export abstract class PollLoopTransport implements Transport {
   private cursor: string | undefined;
   /** The latest `presenceAt` of the answers (0: none yet): one that grows means the member list changed. */
   private presenceAt = 0;
+  /** The latest `typingAt` of the answers (0: none yet), given back with each long poll. */
+  private typingAt = 0;
   private ticket: string | undefined;
   private loop: Promise<void> = Promise.resolve();
   private sleepTimer: ReturnType<typeof setTimeout> | undefined;
@@ -120,15 +122,15 @@ export abstract class PollLoopTransport implements Transport {
     await this.loop;
   }
 
-  /** `GET <route>?after=&limit=&session=[&timeout=][&presenceAt=]` (the presence ticket keeps us present). */
+  /** `GET <route>?after=&limit=&session=[&timeout=][&presenceAt=&typingAt=]` (the presence ticket keeps us present). */
   protected request(route: 'poll' | 'longpoll', cursor: string | undefined, timeoutMs: number, extra: Record<string, number> = {}): Promise<PollResult> {
     return httpRequest<PollResult>(this.target, {
       method: 'GET',
       path: `/api/rooms/${encodeURIComponent(this.settings.room)}/${route}`,
-      // A long poll says which presence notice it knows of: one sent since is answered at once
-      // (docs/protocol.md). 0 before any: the room's first notice may go out between the opening
-      // answer (which had none) and this poll's hold, and would otherwise wake nothing of ours.
-      query: { after: cursor, limit: PAGE, session: this.ticket, ...(route === 'longpoll' ? { presenceAt: this.presenceAt } : {}), ...extra },
+      // A long poll says which presence and typing notices it knows of: one sent since is answered
+      // at once (docs/protocol.md). 0 before any: the room's first notice may go out between the
+      // opening answer (which had none) and this poll's hold, and would otherwise wake nothing of ours.
+      query: { after: cursor, limit: PAGE, session: this.ticket, ...(route === 'longpoll' ? { presenceAt: this.presenceAt, typingAt: this.typingAt } : {}), ...extra },
       timeoutMs,
       signal: this.abort.signal,
     });
@@ -143,6 +145,7 @@ export abstract class PollLoopTransport implements Transport {
     }
     for (const entry of result.entries) this.events.entry(entry, result.epoch);
     for (const from of result.typing) this.events.typing({ room: result.room, from });
+    if (typeof result.typingAt === 'number' && result.typingAt > this.typingAt) this.typingAt = result.typingAt;
     // Polls get no presence notices: an answer says when the room's latest one was sent.
     if (typeof result.presenceAt === 'number' && result.presenceAt > this.presenceAt) {
       this.presenceAt = result.presenceAt;

@@ -12,7 +12,7 @@ import { randomId } from '../ids.js';
 import { recordId } from '../presence/presence-store.js';
 import type { Closable } from '../connection-registry.js';
 import type { ServerContext } from '../context.js';
-import { KICK_MEMORY_MS, PRESENCE_NOTICE_MAX_MEMBERS, type PollReply } from '../hub.js';
+import { KICK_MEMORY_MS, PRESENCE_NOTICE_MAX_MEMBERS, type PollReply, type SeenNotices } from '../hub.js';
 import type { RoomPageRequest, RoomState, SearchAnswer } from '../store/message-store.js';
 import type { Subscriber } from '../subscriber.js';
 import type { Budget } from './limits.js';
@@ -455,7 +455,7 @@ export class Session implements Closable {
    * `longPoll`, answering `reply` (once), with no promise on the way of a poll held at the live
    * head. Never throws: `reply.fail` (the pipeline's errors too).
    */
-  holdPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket: string | undefined, reply: PollReply, presenceAt?: number): void {
+  holdPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket: string | undefined, reply: PollReply, seen?: SeenNotices): void {
     try {
       this.check(room, 'read', undefined);
       this.refuseKicked(room, ticket);
@@ -467,7 +467,7 @@ export class Session implements Closable {
       return;
     }
     this.pollingIn = room;
-    this.ctx.hub.holdPoll(room, after, limit, timeoutMs, this, new RecordedPoll(this, 'longpoll', 'long-polling', reply, room, undefined), presenceAt);
+    this.ctx.hub.holdPoll(room, after, limit, timeoutMs, this, new RecordedPoll(this, 'longpoll', 'long-polling', reply, room, undefined), seen);
   }
 
   poll(room: string, after: string | undefined, limit: number, ticket?: string): Promise<PollResult> {

@@ -2,7 +2,7 @@ import type { PollResult } from '../../protocol/types.js';
 import type { ServerContext } from '../context.js';
 import type { ConnectionRegistry } from '../connection-registry.js';
 import { closeAfter, headOnly, responseGone, type HttpRequest, type HttpResponse, type RequestUrl } from '../http-util.js';
-import type { PollReply } from '../hub.js';
+import type { PollReply, SeenNotices } from '../hub.js';
 import { COMMON_HEADERS, type Router } from '../router.js';
 import type { Session } from '../session/session.js';
 import { intParam } from './http-api.js';
@@ -27,14 +27,14 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
   router.on('GET', '/api/rooms/:room/longpoll', (req, res, params, url) => {
     const limit = intParam(url, 'limit', 1, 500) ?? 100;
     const timeout = intParam(url, 'timeout', 0, 120_000) ?? config.longPollTimeoutMs;
-    // The room's latest presence notice the client knows of (see Hub.holdPoll).
-    const presenceAt = intParam(url, 'presenceAt', 0, Number.MAX_SAFE_INTEGER);
+    // The room's latest presence and typing notices the client knows of (see Hub.holdPoll).
+    const seen: SeenNotices = { presenceAt: intParam(url, 'presenceAt', 0, Number.MAX_SAFE_INTEGER), typingAt: intParam(url, 'typingAt', 0, Number.MAX_SAFE_INTEGER) };
     // A draining node holds nothing new: what follows the cursor at once (its connection closing
     // after it), as the held polls are answered, so the next poll goes elsewhere without an error.
     if (ctx.connections.draining) return pollNow(router, ctx, req, res, params.room!, url, limit, 'long-polling');
     const made = heldSession(ctx, req, res, url, 'long-polling');
-    if (made instanceof Promise) return made.then((session) => longPoll(router, req, res, session, params.room!, url, limit, timeout, ctx.connections, presenceAt));
-    longPoll(router, req, res, made, params.room!, url, limit, timeout, ctx.connections, presenceAt);
+    if (made instanceof Promise) return made.then((session) => longPoll(router, req, res, session, params.room!, url, limit, timeout, ctx.connections, seen));
+    longPoll(router, req, res, made, params.room!, url, limit, timeout, ctx.connections, seen);
   }, OWN_HEADERS);
 
   // HEAD holds nothing: answered at once, as a GET with `timeout=0` is (what a short poll answers).
@@ -43,6 +43,7 @@ export function registerPolling(router: Router, ctx: ServerContext): void {
     // Checked as a GET checks them: the same request gets the same status either way.
     intParam(url, 'timeout', 0, 120_000);
     intParam(url, 'presenceAt', 0, Number.MAX_SAFE_INTEGER);
+    intParam(url, 'typingAt', 0, Number.MAX_SAFE_INTEGER);
     return pollNow(router, ctx, req, res, params.room!, url, limit, 'long-polling');
   }, OWN_HEADERS);
 }
@@ -61,8 +62,8 @@ function poll(router: Router, req: HttpRequest, res: HttpResponse, session: Sess
   session.pollTo(room, url.searchParams.get('after') ?? undefined, limit, ticket, new PollAnswer(router, req, res, undefined));
 }
 
-function longPoll(router: Router, req: HttpRequest, res: HttpResponse, session: Session, room: string, url: RequestUrl, limit: number, timeout: number, connections: ConnectionRegistry, presenceAt: number | undefined): void {
-  session.holdPoll(room, url.searchParams.get('after') ?? undefined, limit, timeout, url.searchParams.get('session') ?? undefined, new PollAnswer(router, req, res, session, connections), presenceAt);
+function longPoll(router: Router, req: HttpRequest, res: HttpResponse, session: Session, room: string, url: RequestUrl, limit: number, timeout: number, connections: ConnectionRegistry, seen: SeenNotices): void {
+  session.holdPoll(room, url.searchParams.get('after') ?? undefined, limit, timeout, url.searchParams.get('session') ?? undefined, new PollAnswer(router, req, res, session, connections), seen);
 }
 
 /**
