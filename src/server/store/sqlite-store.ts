@@ -324,7 +324,12 @@ function prepare(db: Database.Database) {
 
 /** Entries come back in the memory store's shape: optional keys are absent, never null. */
 function toEntry(row: EntryRow): Entry {
-  const base = { room: row.room, seq: row.seq, ts: row.ts, from: JSON.parse(row.sender) as Sender };
+  return entryOf(row, JSON.parse(row.sender) as Sender);
+}
+
+/** The entry of a row, with its sender given: the one a row was just written with (its sender column is that JSON), not read back. */
+function entryOf(row: EntryRow, from: Sender): Entry {
+  const base = { room: row.room, seq: row.seq, ts: row.ts, from };
   const cid = row.client_id !== null ? { clientId: row.client_id } : {};
   switch (row.type) {
     case 'join':
@@ -882,11 +887,11 @@ function writeEntry(s: Statements, room: RoomRow, draft: EntryDraft, clientId: s
     }
     insert();
     if (draft.text !== '') index(s, room.name, seq, draft.text);
-    return toEntry(row);
+    return entryOf(row, draft.from);
   }
   if (!isAmendment(draft)) {
     insert();
-    return toEntry(row);
+    return entryOf(row, draft.from);
   }
   const target = targetOf(draft.target);
   row.target = draft.target;
