@@ -9,11 +9,14 @@
  *  (b) Publish throughput: acknowledged publishes per second over CLUSTER_PUBLISHERS WebSockets,
  *      each keeping CLUSTER_WINDOW publishes in flight, for 5 s, for each store (memory, SQLite
  *      with group commit: one fsynced commit per batch of appends, Redis).
- *      `npx tsx bench/cluster.ts --throughput` runs (b) alone.
+ *      `npx tsx bench/cluster.ts --throughput` runs (b) alone. CLUSTER_ROUNDS=n runs the stores
+ *      in turn n times (a fresh server and SQLite file each time), then prints each store's
+ *      median and its median ratio to the memory store's in the same round: this machine's load
+ *      moves the absolute figures more than the ratios.
  *
  * Redis: REDIS_URL (default redis://127.0.0.1:6379); the Redis rows are skipped, with a note,
  * when it does not answer. Keys use a prefix of their own and are deleted afterwards.
- * Environment: CLUSTER_SUBSCRIBERS (50), CLUSTER_RATE (100), CLUSTER_WINDOW (100), CLUSTER_PUBLISHERS (4);
+ * Environment: CLUSTER_SUBSCRIBERS (50), CLUSTER_RATE (100), CLUSTER_WINDOW (100), CLUSTER_PUBLISHERS (4), CLUSTER_ROUNDS (1);
  * BENCH_TSX=1 runs the servers from the sources (through tsx) instead of dist/.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,12 +25,13 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import type WebSocket from 'ws';
-import { ServerProcess, fmt, openWs, percentile, sleep, waitUntil } from './lib.js';
+import { ServerProcess, fmt, median, openWs, percentile, sleep, waitUntil } from './lib.js';
 
 const SUBSCRIBERS = Number(process.env.CLUSTER_SUBSCRIBERS ?? 50);
 const RATE = Number(process.env.CLUSTER_RATE ?? 100);
 const WINDOW = Number(process.env.CLUSTER_WINDOW ?? 100);
 const PUBLISHERS = Number(process.env.CLUSTER_PUBLISHERS ?? 4);
+const ROUNDS = Math.max(1, Number(process.env.CLUSTER_ROUNDS ?? 1));
 const THROUGHPUT_MS = 5000;
 /**
  * The Switchboard server: the built one (dist/, as `npm start` runs it: `npm run build` first)
@@ -181,28 +185,44 @@ async function throughputRows(redis: boolean): Promise<string[]> {
   const rows: string[] = [];
   const dataDir = await mkdtemp(path.join(tmpdir(), 'switchboard-bench-'));
   const prefix = `sbbench:${process.pid}:${Date.now()}:tp:`;
-  const stores: { label: string; env: Record<string, string> | undefined }[] = [
-    { label: 'memory', env: serverEnv('memory') },
-    { label: 'sqlite (WAL, FULL, group commit)', env: serverEnv('sqlite', { DATA_DIR: dataDir }) },
-    { label: 'redis (one node)', env: redis ? serverEnv('redis', { REDIS_URL, REDIS_PREFIX: prefix }) : undefined },
+  const stores: { label: string; env: (round: number) => Record<string, string> | undefined }[] = [
+    { label: 'memory', env: () => serverEnv('memory') },
+    { label: 'sqlite (WAL, FULL, group commit)', env: (round) => serverEnv('sqlite', { DATA_DIR: path.join(dataDir, String(round)) }) },
+    { label: 'redis (one node)', env: (round) => (redis ? serverEnv('redis', { REDIS_URL, REDIS_PREFIX: `${prefix}${round}:` }) : undefined) },
   ];
+  /** Acked publishes per second, per store, per round. */
+  const rates = stores.map(() => [] as number[]);
   try {
-    for (const { label, env } of stores) {
-      if (!env) {
-        rows.push(`  ${label.padEnd(32)} skipped: ${REDIS_URL} does not answer`);
-        continue;
-      }
-      const server = await ServerProcess.start(SWITCHBOARD, env);
-      try {
-        const r = await throughput(server);
-        rows.push(`  ${label.padEnd(32)} ${fmt(r.perSecond, 0).padStart(7)} acked publishes/s${r.errors ? `   (${r.errors} errors)` : ''}`);
-      } finally {
-        await server.stop();
+    for (let round = 0; round < ROUNDS; round++) {
+      if (ROUNDS > 1) rows.push(` round ${round + 1}/${ROUNDS}`);
+      for (const [i, { label, env }] of stores.entries()) {
+        const serverEnvironment = env(round);
+        if (!serverEnvironment) {
+          rows.push(`  ${label.padEnd(32)} skipped: ${REDIS_URL} does not answer`);
+          continue;
+        }
+        const server = await ServerProcess.start(SWITCHBOARD, serverEnvironment);
+        try {
+          const r = await throughput(server);
+          rates[i]!.push(r.perSecond);
+          rows.push(`  ${label.padEnd(32)} ${fmt(r.perSecond, 0).padStart(7)} acked publishes/s${r.errors ? `   (${r.errors} errors)` : ''}`);
+        } finally {
+          await server.stop();
+        }
       }
     }
   } finally {
     await rm(dataDir, { recursive: true, force: true });
     if (redis) await deleteKeys(prefix);
+  }
+  if (ROUNDS > 1) {
+    rows.push(` median of ${ROUNDS} rounds, and the median of each round's ratio to the memory store:`);
+    for (const [i, { label }] of stores.entries()) {
+      const mine = rates[i]!;
+      if (mine.length === 0) continue;
+      const ratios = mine.map((r, round) => r / rates[0]![round]!);
+      rows.push(`  ${label.padEnd(32)} ${fmt(median(mine), 0).padStart(7)} acked publishes/s   ${fmt(median(ratios), 2)} of memory   [${mine.map((r) => fmt(r, 0)).join(' ')}]`);
+    }
   }
   return rows;
 }
