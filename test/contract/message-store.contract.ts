@@ -113,6 +113,7 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         const reply2 = (await store.append({ type: 'message', room: 'r', from: bob, text: 're2', replyTo: m.seq })).entry;
         assert.ok(reply2.type === 'message' && reply2.reply?.text === 'secret words');
         await store.append({ type: 'reaction', room: 'r', from: bob, target: m.seq, emoji: '👍' });
+        const keyedReply = (await store.append({ type: 'message', room: 'r', from: bob, text: 're3', replyTo: m.seq, clientId: 'rk' })).entry;
         assert.equal((await store.search('r', { words: ['secr'], limit: 10 })).results.length, 1);
         const del = (await store.append({ type: 'delete', room: 'r', from: alice, target: m.seq, clientId: 'd' })).entry;
         const all = await store.readAfter('r', 0, 100);
@@ -125,6 +126,8 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         await assertCode(store.append({ type: 'message', room: 'r', from: alice, text: 'y', replyTo: m.seq }), 'MESSAGE_DELETED');
         const retried = await store.append({ type: 'delete', room: 'r', from: alice, target: m.seq, clientId: 'd' });
         assert.deepEqual([retried.duplicate, retried.entry.seq], [true, del.seq], 'a retried delete is a duplicate, not MESSAGE_DELETED');
+        const retriedReply = await store.append({ type: 'message', room: 'r', from: bob, text: 're3', replyTo: m.seq, clientId: 'rk' });
+        assert.deepEqual([retriedReply.duplicate, retriedReply.entry.seq], [true, keyedReply.seq], 'a retried reply is a duplicate, not MESSAGE_DELETED');
         // Retention and reset keep working around erased entries.
         await store.trim({ ...FAR, maxEntries: 2 }, Date.now());
         assert.deepEqual(seqs(await store.readAfter('r', 0, 100)), [del.seq - 1, del.seq]);

@@ -276,7 +276,10 @@ function prepare(db: Database.Database) {
     setFirstSeq: db.prepare<[number, string]>('UPDATE rooms SET first_seq = ? WHERE name = ?'),
     byClientKey: db.prepare<[string, string, string], EntryRow>('SELECT * FROM entries WHERE room = ? AND client_scope = ? AND client_id = ?'),
     insertEntry: db.prepare<[string, number, number, string, string, string | null, string | null, string | null, string | null, string | null, number | null, number | null, string | null, string | null]>(
-      'INSERT INTO entries (room, seq, ts, type, sender, text, client_id, client_scope, data, event, target, reply_to, extra, fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      // A row with the same idempotency key is left as it is (changes 0): a keyed message is written
+      // without a lookup first, and only a retry pays for one (appendBatchInTx).
+      'INSERT INTO entries (room, seq, ts, type, sender, text, client_id, client_scope, data, event, target, reply_to, extra, fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)' +
+        ' ON CONFLICT (room, client_scope, client_id) WHERE client_id IS NOT NULL DO NOTHING',
     ),
     deleteEntries: db.prepare<[string]>('DELETE FROM entries WHERE room = ?'),
     entryAt: db.prepare<[string, number], EntryRow>('SELECT * FROM entries WHERE room = ? AND seq = ?'),
@@ -811,15 +814,13 @@ function appendBatchInTx(s: Statements, drafts: readonly EntryDraft[]): BatchRes
       continue;
     }
     const clientId = clientIdOf(draft);
-    if (clientId !== undefined) {
-      // Sees the rows this batch wrote already: a duplicate within the batch returns the first.
-      const original = s.byClientKey.get(draft.room, clientScope(draft.from), clientId);
-      if (original) {
-        outcomes.push({ ok: true, value: { entry: toEntry(original), epoch: room.epoch, duplicate: true } });
-        continue;
-      }
+    // Sees the rows this batch wrote already: a duplicate within the batch returns the first.
+    const original = clientId === undefined || writesOnce(draft) ? undefined : s.byClientKey.get(draft.room, clientScope(draft.from), clientId);
+    if (original) {
+      outcomes.push({ ok: true, value: { entry: toEntry(original), epoch: room.epoch, duplicate: true } });
+      continue;
     }
-    let entry: Entry;
+    let entry: Entry | undefined;
     try {
       entry = writeEntry(s, room, draft, clientId);
     } catch (err) {
@@ -829,6 +830,11 @@ function appendBatchInTx(s: Statements, drafts: readonly EntryDraft[]): BatchRes
         continue;
       }
       throw err;
+    }
+    if (entry === undefined) {
+      // A keyed message whose key was taken: the original is answered.
+      outcomes.push({ ok: true, value: { entry: toEntry(s.byClientKey.get(draft.room, clientScope(draft.from), clientId!)!), epoch: room.epoch, duplicate: true } });
+      continue;
     }
     room.last_seq = entry.seq;
     if (entry.type === 'delete') erased = true;
@@ -848,11 +854,23 @@ function appendBatchInTx(s: Statements, drafts: readonly EntryDraft[]): BatchRes
 }
 
 /**
+ * Whether `draft` is written without looking up its idempotency key first: a message that is not
+ * a reply checks nothing and writes nothing before its row, so its row's insert can be the
+ * check (writeEntry answers undefined when the key was taken). The others (amendments, replies)
+ * check their target, and a retry must be answered as the original was even when its target has
+ * gone since: they look the key up first.
+ */
+function writesOnce(draft: EntryDraft): boolean {
+  return draft.type === 'message' && draft.replyTo === undefined;
+}
+
+/**
  * Writes one entry (the next seq of `room`), and for an amendment folds it into its target (and
  * erases, for a delete), for a reply sets its preview. Checks first and throws a SwitchboardError
- * (MESSAGE_NOT_FOUND, MESSAGE_DELETED, REACTION_LIMIT) before it writes anything.
+ * (MESSAGE_NOT_FOUND, MESSAGE_DELETED, REACTION_LIMIT) before it writes anything. Undefined, and
+ * nothing written, when the draft writesOnce and a row holds its idempotency key already.
  */
-function writeEntry(s: Statements, room: RoomRow, draft: EntryDraft, clientId: string | undefined): Entry {
+function writeEntry(s: Statements, room: RoomRow, draft: EntryDraft, clientId: string | undefined): Entry | undefined {
   const seq = room.last_seq + 1;
   const ts = Date.now();
   const targetOf = (t: number): MessageEntry => {
@@ -875,8 +893,9 @@ function writeEntry(s: Statements, room: RoomRow, draft: EntryDraft, clientId: s
     extra: null,
     fold: null,
   };
-  const insert = (): void =>
-    void s.insertEntry.run(row.room, row.seq, row.ts, row.type, row.sender, row.text, row.client_id, row.client_scope, row.data, row.event, row.target, row.reply_to, row.extra, row.fold);
+  /** Writes the row; false when its idempotency key was taken (only a draft that writesOnce can find it so: the others looked it up). */
+  const insert = (): boolean =>
+    s.insertEntry.run(row.room, row.seq, row.ts, row.type, row.sender, row.text, row.client_id, row.client_scope, row.data, row.event, row.target, row.reply_to, row.extra, row.fold).changes > 0;
   if (draft.type === 'message') {
     row.text = draft.text;
     row.data = draft.data === undefined ? null : JSON.stringify(draft.data);
@@ -885,7 +904,7 @@ function writeEntry(s: Statements, room: RoomRow, draft: EntryDraft, clientId: s
       row.reply_to = draft.replyTo;
       row.extra = JSON.stringify({ reply: replyPreview(targetOf(draft.replyTo)) });
     }
-    insert();
+    if (!insert()) return undefined;
     if (draft.text !== '') index(s, room.name, seq, draft.text);
     return entryOf(row, draft.from);
   }
