@@ -8,7 +8,8 @@ import { NATIVE_SSE, NATIVE_WS } from '../src/server/codecs.js';
 import { PRESENCE_NOTICE_GAP_MS } from '../src/server/hub.js';
 import { Notice } from '../src/server/notice.js';
 import { createSwitchboard, type Switchboard } from '../src/server/server.js';
-import { waitFor } from './helpers.js';
+import { request, waitFor } from './helpers.js';
+import type { PollResult } from '../src/protocol/types.js';
 
 const FAST = { pollIntervalMs: 50, reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, openTimeoutMs: 2000 } as const;
 const ann: PresenceMember = { member: 'a', name: 'ann', transports: ['sse'] };
@@ -157,6 +158,55 @@ describe('presence changes end to end', () => {
     assert.ok(notices.at(-1)!.at - sent < 800, `a quiet room's notice came after ${notices.at(-1)!.at - sent} ms`);
     assert.deepEqual(notices.at(-1)!.changed, ['late']);
     for (const socket of [watcher, ...sockets]) socket.close();
+  });
+
+  it('a member who speaks as it arrives is seen arriving first, its messages in order after, also while the room cools after a notice', { timeout: 15_000 }, async () => {
+    await fetch(`${url}/api/rooms/speak`, { method: 'PUT' });
+    const ws = (member: string, ...frames: object[]): Promise<WebSocket> =>
+      new Promise((resolve, reject) => {
+        const socket = new WebSocket(`${url.replace('http', 'ws')}/api/ws?name=${member}&member=${member}`);
+        socket.once('open', () => {
+          for (const frame of [{ type: 'subscribe', room: 'speak' }, ...frames]) socket.send(JSON.stringify(frame));
+          resolve(socket);
+        });
+        socket.once('error', reject);
+      });
+    const watcher = await ws('watcher');
+    const seen: string[] = [];
+    watcher.on('message', (data: Buffer) => {
+      const frame = JSON.parse(data.toString()) as { type: string; changed?: { member: string }[]; from?: { member?: string }; text?: string };
+      if (frame.type === 'presence') seen.push(...(frame.changed ?? []).map((m) => `arrived ${m.member}`));
+      if (frame.type === 'message') seen.push(`${frame.from?.member} said ${frame.text}`);
+    });
+    await waitFor(() => seen.includes('arrived watcher'), 5000, "the watcher's own arrival");
+    // Quiet for a gap, then two speakers: the first arrival's notice starts the room's cooling second.
+    await new Promise((r) => setTimeout(r, PRESENCE_NOTICE_GAP_MS + 200));
+    const publish = (text: string): object => ({ type: 'publish', room: 'speak', text });
+    const first = await ws('first', publish('1'), publish('2'));
+    await waitFor(() => seen.includes('first said 2'), 5000, "first's messages");
+    const second = await ws('second', publish('3'), publish('4'), publish('5'));
+    await waitFor(() => seen.includes('second said 5'), 5000, "second's messages");
+    assert.deepEqual(seen.slice(1), ['arrived first', 'first said 1', 'first said 2', 'arrived second', 'second said 3', 'second said 4', 'second said 5']);
+    for (const socket of [watcher, first, second]) socket.close();
+  });
+
+  it('a long poll held from now (no cursor), woken by the notice that goes before a message, still gets that message', { timeout: 15_000 }, async () => {
+    await fetch(`${url}/api/rooms/fromnow`, { method: 'PUT' });
+    const held = request(`${url}/api/rooms/fromnow/longpoll?timeout=5000`);
+    const channels = (server.hub as unknown as { channels: Map<string, { size: number }> }).channels;
+    await waitFor(() => channels.get('fromnow')?.size === 1, 5000, 'the poll held');
+    const speaker = new WebSocket(`${url.replace('http', 'ws')}/api/ws?name=talker&member=talker`);
+    await new Promise((r) => speaker.once('open', r));
+    for (const frame of [{ type: 'subscribe', room: 'fromnow' }, { type: 'publish', room: 'fromnow', text: 'hello' }]) speaker.send(JSON.stringify(frame));
+    // Answered by the arrival's notice (no entries) or by the message: from there on, the message comes.
+    let answer = (await held).json() as PollResult;
+    const texts: string[] = [];
+    for (let polls = 0; polls < 3 && texts.length === 0; polls++) {
+      texts.push(...answer.entries.flatMap((e) => (e.type === 'message' ? [e.text] : [])));
+      if (texts.length === 0) answer = (await request(`${url}/api/rooms/fromnow/longpoll?after=${encodeURIComponent(answer.cursor)}&timeout=2000`)).json() as PollResult;
+    }
+    assert.deepEqual(texts, ['hello']);
+    speaker.close();
   });
 
   it('a notice is encoded once per wire format, a WebSocket one as a frame written as it is to every member', () => {

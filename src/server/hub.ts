@@ -165,8 +165,9 @@ class HeldPoll implements OnceSubscriber, Timed {
   readonly wake: () => void;
   /** The first batch that woke it, if a batch did. */
   private wokenBy: Batch | undefined;
-  /** Where it was held (`position` is the channel's to move as it delivers). */
+  /** Where it was held (`position` is the channel's to move as it delivers), in the history of `epoch`. */
   private readonly from: number;
+  private readonly epoch: string;
   /** HELD; WOKEN or CANCELLED (timer and session let go; the channel lets go, and a woken one answers, in a microtask); GONE. */
   private state: number = HELD;
 
@@ -182,6 +183,7 @@ class HeldPoll implements OnceSubscriber, Timed {
     private readonly reply: PollReply,
   ) {
     this.from = position;
+    this.epoch = channel.epoch;
     this.wake = () => this.woken();
     channel.hold(this);
     hub.pollTimers.add(this, timeoutMs);
@@ -228,9 +230,13 @@ class HeldPoll implements OnceSubscriber, Timed {
       this.state = GONE;
       this.channel.letGo(this);
       if (!answer) return;
+      // A poll from now (no cursor) answers from where it was held, not from "now" at its wake:
+      // that could be past an entry stored but not delivered yet (one waiting for the notice of
+      // its sender's arrival, which woke this poll), and the client would never get it.
+      const after = this.after ?? (this.channel.epoch === this.epoch ? formatCursor({ epoch: this.epoch, seq: this.from }) : undefined);
       let result: PollResult | Promise<PollResult>;
       try {
-        result = this.hub.wokenAnswer(this.room, this.after, this.limit, this.from, this.wokenBy);
+        result = this.hub.wokenAnswer(this.room, after, this.limit, this.from, this.wokenBy);
       } catch (err) {
         this.reply.fail(err);
         return;
@@ -311,6 +317,8 @@ export class Hub {
   private readonly sweeper: NodeJS.Timeout;
   /** Rooms whose presence notice is due, with the members it is about, or cooling after one (an empty set): see presenceChanged. */
   private readonly presenceDue = new Map<string, Set<string>>();
+  /** Rooms whose notice is being sent ahead of an entry (announceSpeaker): the room's entries wait for it. */
+  private readonly presenceSent = new Map<string, Promise<void>>();
   /** Rooms this node last found over PRESENCE_NOTICE_MAX_MEMBERS members in a presence notice's read (see sendPresence). */
   private readonly bigRooms = new Set<string>();
   /** The timeouts of held long polls (one timer per timeout length). */
@@ -462,6 +470,8 @@ export class Hub {
     // A duplicate is fanned out again: the first attempt may have been stored by a node that died
     // before fanning it out, and the retry is then the only way it goes out now. Receivers drop
     // seqs they already have.
+    const announcing = this.announceSpeaker(entry);
+    if (announcing !== undefined) await announcing;
     await this.options.broker.publish({ kind: 'entry', epoch, entry });
     this.options.metrics.publishLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     const ack: Ack = { room: entry.room, seq: entry.seq, ts: entry.ts, epoch, duplicate, cursor: formatCursor({ epoch, seq: entry.seq }) };
@@ -791,6 +801,33 @@ export class Hub {
     }
     this.presenceDue.set(room, new Set([member]));
     this.presenceNoticeIn(room, PRESENCE_NOTICE_MS);
+  }
+
+  /**
+   * Whether `entry` waits before it is fanned out, and for what: the presence notice of its
+   * room, sent now, when its sender's arrival (or change) is in the room's due notice. A member
+   * who speaks within the notice's 100 ms (up to a second while the room keeps changing) would
+   * otherwise be seen speaking before it is seen coming. At most one such notice per entry, and
+   * only for a sender still unannounced: a reconnect storm of silent members still gets one
+   * notice a second. While it is sent, the room's other entries wait for it too, so they reach
+   * the broker in seq order. Undefined (no wait, no promise) in every other case.
+   */
+  private announceSpeaker(entry: Entry): Promise<void> | undefined {
+    const { room } = entry;
+    const due = this.presenceDue.get(room);
+    if (due !== undefined && due.size > 0 && entry.type !== 'join' && entry.type !== 'leave' && due.has(entry.from.member ?? entry.from.id)) {
+      // The timer finds the set empty: the room cools, as after any notice.
+      this.presenceDue.set(room, new Set());
+      // After the one in flight, if any: notices go out in the order their changes came.
+      const previous = this.presenceSent.get(room);
+      const send = (): Promise<void> => this.sendPresence(room, due);
+      const sent = (previous === undefined ? send() : previous.then(send)).then(() => {
+        if (this.presenceSent.get(room) === sent) this.presenceSent.delete(room);
+      });
+      this.presenceSent.set(room, sent);
+      return sent;
+    }
+    return this.presenceSent.size === 0 ? undefined : this.presenceSent.get(room);
   }
 
   /**
