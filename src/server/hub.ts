@@ -80,6 +80,8 @@ const PRESENCE_NOTICE_MS = 100;
  * per arrival to each of its members. A quiet room's change still goes out after PRESENCE_NOTICE_MS.
  */
 export const PRESENCE_NOTICE_GAP_MS = 1000;
+/** The longest an entry waits for the notice of its sender's arrival (see Hub.announceSpeaker). */
+const ANNOUNCE_WAIT_MS = 250;
 /**
  * Rooms with more members than this get no live `presence` notice: each would carry the whole
  * list to every member. Their clients read `GET /api/rooms/:room/presence`.
@@ -810,7 +812,8 @@ export class Hub {
    * otherwise be seen speaking before it is seen coming. At most one such notice per entry, and
    * only for a sender still unannounced: a reconnect storm of silent members still gets one
    * notice a second. While it is sent, the room's other entries wait for it too, so they reach
-   * the broker in seq order. Undefined (no wait, no promise) in every other case.
+   * the broker in seq order; none waits more than ANNOUNCE_WAIT_MS. Undefined (no wait, no
+   * promise) in every other case.
    */
   private announceSpeaker(entry: Entry): Promise<void> | undefined {
     const { room } = entry;
@@ -821,7 +824,11 @@ export class Hub {
       // After the one in flight, if any: notices go out in the order their changes came.
       const previous = this.presenceSent.get(room);
       const send = (): Promise<void> => this.sendPresence(room, due);
-      const sent = (previous === undefined ? send() : previous.then(send)).then(() => {
+      const notice = previous === undefined ? send() : previous.then(send);
+      // Entries wait for it ANNOUNCE_WAIT_MS at most: a slow presence store (Redis in trouble)
+      // delays the notice, not the room's messages.
+      const bound = new Promise<void>((resolve) => setTimeout(resolve, ANNOUNCE_WAIT_MS).unref());
+      const sent: Promise<void> = Promise.race([notice, bound]).then(() => {
         if (this.presenceSent.get(room) === sent) this.presenceSent.delete(room);
       });
       this.presenceSent.set(room, sent);
