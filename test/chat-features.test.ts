@@ -157,7 +157,7 @@ for (const store of ['memory', 'sqlite', 'redis'] as const) {
       assert.deepEqual(wsEntries[3]!.reply, { seq: m, from: { name: 'ann', member: 'ann' }, text: 'edited words' }, 'a reply quotes the message as it is when made');
       await waitFor(() => sse.events.filter((e) => types.includes(e.event)).length >= 5, 5000, 'sse entries');
       assert.deepEqual(sse.events.filter((e) => types.includes(e.event)).map((e) => e.event), types, 'SSE: each as its own event type');
-      // ann's arrival is announced before her first message (Hub.announceSpeaker), and a presence
+      // ann's arrival is announced before her first message (Hub.announceSender), and a presence
       // notice answers held polls (with `presenceAt`, no entries): poll on from its cursor then.
       let first = (await held).json() as PollResult;
       while (first.entries.length === 0) first = (await request(`${s.url}/api/rooms/${room}/longpoll?after=${encodeURIComponent(first.cursor)}&timeout=5000`)).json() as PollResult;

@@ -190,6 +190,35 @@ describe('presence changes end to end', () => {
     for (const socket of [watcher, first, second]) socket.close();
   });
 
+  it('a member who types as it arrives is seen arriving before it is seen typing', { timeout: 15_000 }, async () => {
+    await fetch(`${url}/api/rooms/typer`, { method: 'PUT' });
+    const ws = (member: string, ...frames: object[]): Promise<WebSocket> =>
+      new Promise((resolve, reject) => {
+        const socket = new WebSocket(`${url.replace('http', 'ws')}/api/ws?name=${member}&member=${member}`);
+        socket.once('open', () => {
+          for (const frame of [{ type: 'subscribe', room: 'typer' }, ...frames]) socket.send(JSON.stringify(frame));
+          resolve(socket);
+        });
+        socket.once('error', reject);
+      });
+    const watcher = await ws('watcher');
+    const seen: string[] = [];
+    watcher.on('message', (data: Buffer) => {
+      const frame = JSON.parse(data.toString()) as { type: string; changed?: { member: string }[]; from?: { member?: string } };
+      if (frame.type === 'presence') seen.push(...(frame.changed ?? []).map((m) => `arrived ${m.member}`));
+      if (frame.type === 'typing') seen.push(`${frame.from?.member} typing`);
+    });
+    await waitFor(() => seen.includes('arrived watcher'), 5000, "the watcher's own arrival");
+    await new Promise((r) => setTimeout(r, PRESENCE_NOTICE_GAP_MS + 200));
+    // The first arrival after a quiet gap (its notice due in 100 ms), then one while the room cools (due in up to a second).
+    const first = await ws('first', { type: 'typing', room: 'typer' });
+    await waitFor(() => seen.includes('first typing'), 5000, "first's typing notice");
+    const second = await ws('second', { type: 'typing', room: 'typer' });
+    await waitFor(() => seen.includes('second typing'), 5000, "second's typing notice");
+    assert.deepEqual(seen.slice(1), ['arrived first', 'first typing', 'arrived second', 'second typing']);
+    for (const socket of [watcher, first, second]) socket.close();
+  });
+
   it('a long poll held from now (no cursor), woken by the notice that goes before a message, still gets that message', { timeout: 15_000 }, async () => {
     await fetch(`${url}/api/rooms/fromnow`, { method: 'PUT' });
     const held = request(`${url}/api/rooms/fromnow/longpoll?timeout=5000`);

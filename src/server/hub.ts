@@ -80,7 +80,7 @@ const PRESENCE_NOTICE_MS = 100;
  * per arrival to each of its members. A quiet room's change still goes out after PRESENCE_NOTICE_MS.
  */
 export const PRESENCE_NOTICE_GAP_MS = 1000;
-/** The longest an entry waits for the notice of its sender's arrival (see Hub.announceSpeaker). */
+/** The longest an entry waits for the notice of its sender's arrival (see Hub.announceSender). */
 const ANNOUNCE_WAIT_MS = 250;
 /**
  * Rooms with more members than this get no live `presence` notice: each would carry the whole
@@ -319,7 +319,7 @@ export class Hub {
   private readonly sweeper: NodeJS.Timeout;
   /** Rooms whose presence notice is due, with the members it is about, or cooling after one (an empty set): see presenceChanged. */
   private readonly presenceDue = new Map<string, Set<string>>();
-  /** Rooms whose notice is being sent ahead of an entry (announceSpeaker): the room's entries wait for it. */
+  /** Rooms whose notice is being sent ahead of an entry (announceSender): the room's entries wait for it. */
   private readonly presenceSent = new Map<string, Promise<void>>();
   /** Rooms this node last found over PRESENCE_NOTICE_MAX_MEMBERS members in a presence notice's read (see sendPresence). */
   private readonly bigRooms = new Set<string>();
@@ -472,7 +472,7 @@ export class Hub {
     // A duplicate is fanned out again: the first attempt may have been stored by a node that died
     // before fanning it out, and the retry is then the only way it goes out now. Receivers drop
     // seqs they already have.
-    const announcing = this.announceSpeaker(entry);
+    const announcing = entry.type === 'join' || entry.type === 'leave' ? this.presenceSent.get(entry.room) : this.announceSender(entry.room, entry.from.member ?? entry.from.id);
     if (announcing !== undefined) await announcing;
     await this.options.broker.publish({ kind: 'entry', epoch, entry });
     this.options.metrics.publishLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -510,10 +510,15 @@ export class Hub {
     setTimeout(windowEnd, RECEIPT_INTERVAL_MS).unref();
   }
 
-  /** Broadcasts an ephemeral typing notice to every node. */
+  /**
+   * Broadcasts an ephemeral typing notice to every node; after the presence notice of its
+   * sender's arrival, when that one is still due (announceSender), as a message would.
+   */
   typing(room: string, from: Sender): void {
     const notice: TypingNotice = { room, from };
-    void this.options.broker.publish({ kind: 'typing', notice });
+    const announcing = this.announceSender(room, from.member ?? from.id);
+    if (announcing === undefined) void this.options.broker.publish({ kind: 'typing', notice });
+    else void announcing.then(() => this.options.broker.publish({ kind: 'typing', notice }));
   }
 
   /**
@@ -806,19 +811,18 @@ export class Hub {
   }
 
   /**
-   * Whether `entry` waits before it is fanned out, and for what: the presence notice of its
-   * room, sent now, when its sender's arrival (or change) is in the room's due notice. A member
-   * who speaks within the notice's 100 ms (up to a second while the room keeps changing) would
-   * otherwise be seen speaking before it is seen coming. At most one such notice per entry, and
-   * only for a sender still unannounced: a reconnect storm of silent members still gets one
-   * notice a second. While it is sent, the room's other entries wait for it too, so they reach
-   * the broker in seq order; none waits more than ANNOUNCE_WAIT_MS. Undefined (no wait, no
-   * promise) in every other case.
+   * Whether what `member` sends to `room` (an entry, a typing notice) waits before it is fanned
+   * out, and for what: the presence notice of its room, sent now, when the member's arrival (or
+   * change) is in the room's due notice. A member who speaks or types within the notice's 100 ms
+   * (up to a second while the room keeps changing) would otherwise be seen speaking before it is
+   * seen coming. At most one such notice per entry or typing notice, and only for a member still
+   * unannounced: a reconnect storm of silent members still gets one notice a second. While it is
+   * sent, the room's other entries wait for it too, so they reach the broker in seq order; none
+   * waits more than ANNOUNCE_WAIT_MS. Undefined (no wait, no promise) in every other case.
    */
-  private announceSpeaker(entry: Entry): Promise<void> | undefined {
-    const { room } = entry;
+  private announceSender(room: string, member: string): Promise<void> | undefined {
     const due = this.presenceDue.get(room);
-    if (due !== undefined && due.size > 0 && entry.type !== 'join' && entry.type !== 'leave' && due.has(entry.from.member ?? entry.from.id)) {
+    if (due !== undefined && due.size > 0 && due.has(member)) {
       // The timer finds the set empty: the room cools, as after any notice.
       this.presenceDue.set(room, new Set());
       // After the one in flight, if any: notices go out in the order their changes came.
