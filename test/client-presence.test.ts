@@ -83,6 +83,27 @@ describe('presence changes end to end', () => {
     assert.ok(typeof answer.presenceAt === 'number' && answer.presenceAt > Date.now() - 60_000, `a poll answer says when: ${JSON.stringify(answer)}`);
   });
 
+  it('a client on a polling transport sees a member who speaks as it arrives arrive first: the answer that carries its message waits for the list its notice asked to read', { timeout: 20_000 }, async () => {
+    await fetch(`${url}/api/rooms/poll-order`, { method: 'PUT' });
+    const watchers = await Promise.all((['long-polling', 'polling'] as const).map((transport) => connect({ url, ...FAST, room: 'poll-order', name: `w-${transport}`, member: `w-${transport}`, transport })));
+    clients.push(...watchers);
+    for (const w of watchers) await waitFor(() => w.presence().length === 2, 5000, `both watchers in the list of ${w.transport}`);
+    const seen = watchers.map(() => [] as string[]);
+    watchers.forEach((w, i) => {
+      w.on('message', (m) => seen[i]!.push(`${m.from.member} said ${m.text}${w.presence().some((p) => p.member === m.from.member) ? '' : ' (not yet arrived)'}`));
+    });
+    for (const [n, member] of ['first', 'second', 'third'].entries()) {
+      // After a quiet gap, then while the room cools: its notice due in 100 ms, then in up to a second.
+      if (n === 0) await new Promise((r) => setTimeout(r, PRESENCE_NOTICE_GAP_MS + 200));
+      const socket = new WebSocket(`${url.replace('http', 'ws')}/api/ws?name=${member}&member=${member}`);
+      await new Promise((r) => socket.once('open', r));
+      for (const frame of [{ type: 'subscribe', room: 'poll-order' }, { type: 'publish', room: 'poll-order', text: 'hi' }]) socket.send(JSON.stringify(frame));
+      for (const [i, w] of watchers.entries()) await waitFor(() => seen[i]!.some((line) => line.startsWith(`${member} said`)), 5000, `${member}'s message on ${w.transport}`);
+      socket.close();
+    }
+    for (const [i, w] of watchers.entries()) assert.deepEqual(seen[i], ['first said hi', 'second said hi', 'third said hi'], `on ${w.transport}`);
+  });
+
   it('a long poll says which presence notice it knows of even before it saw one (presenceAt=0): the room\'s first notice, sent between the opening answer and the hold, is not lost', { timeout: 10_000 }, async () => {
     await fetch(`${url}/api/rooms/first-notice`, { method: 'PUT' });
     const longPolls: string[] = [];

@@ -17,8 +17,13 @@ import { startServer } from './helpers.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '..');
-/** The browser build's budget, min+gzip (docs/client.md states the size). 17 KiB since issue 11 (edits, reactions, read positions, search, FoldedMessages: about 1.9 KiB). */
-const BROWSER_BUDGET_BYTES = 17 * 1024;
+/**
+ * The browser build's budget, min+gzip (docs/client.md states the size). 17 KiB since issue 11
+ * (edits, reactions, read positions, search, FoldedMessages: about 1.9 KiB); 17.25 KiB since the
+ * polling transports hold an answer's entries for the member list its `presenceAt` asked to read
+ * (a member who speaks as it arrives is seen arriving first: about 0.15 KiB).
+ */
+const BROWSER_BUDGET_BYTES = 17 * 1024 + 256;
 
 /**
  * A directory holding better-sqlite3's native module, built for this repository's install, as

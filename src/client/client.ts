@@ -129,8 +129,8 @@ export class SwitchboardClient implements Client {
   private readonly tokenProvider: (() => string | Promise<string>) | undefined;
   private tokenTimer: ReturnType<typeof setTimeout> | undefined;
   private presenceTimer: ReturnType<typeof setTimeout> | undefined;
-  /** A `GET .../presence` is under way (readPresence); another is due after it. */
-  private presenceReading = false;
+  /** The `GET .../presence` under way (readPresence), settled once the one due after it is done too; another is due after it. */
+  private presenceReading: Promise<void> | undefined;
   private presenceReadAgain = false;
 
   /** Checks the options (throws like resolveOptions); connects only on start(). */
@@ -623,7 +623,7 @@ export class SwitchboardClient implements Client {
         if (this.presenceList.take(notice)) this.emit('presence', this.presenceList.list());
         if (this.presenceList.doubtful) this.checkPresenceSoon();
       },
-      presenceStale: () => isLive() && this.readPresence(),
+      presenceStale: () => (isLive() ? this.readPresence() : undefined),
       activity: () => {
         if (transport() === this.current) this.watchdog.activity();
       },
@@ -653,7 +653,7 @@ export class SwitchboardClient implements Client {
     this.presenceTimer = setTimeout(() => {
       this.presenceTimer = undefined;
       if (this.state === 'closed' || !this.presenceList.doubtful) return;
-      this.readPresence();
+      void this.readPresence();
     }, PRESENCE_CHECK_MS);
   }
 
@@ -662,14 +662,20 @@ export class SwitchboardClient implements Client {
    * changed (its transport gets no notices). One read at a time; a change while one runs reads
    * again after it, so the list is never older than the last change told.
    */
-  private readPresence(): void {
+  /** Reads the room's list (or has it read again after the read under way); settles once the list is the room's as of now, or a read failed. */
+  private readPresence(): Promise<void> {
     if (this.presenceReading) {
       this.presenceReadAgain = true;
-      return;
+      return this.presenceReading;
     }
-    this.presenceReading = true;
+    const next = (): Promise<void> | undefined => {
+      this.presenceReading = undefined;
+      const again = this.presenceReadAgain && this.state !== 'closed';
+      this.presenceReadAgain = false;
+      return again ? this.readPresence() : undefined;
+    };
     // As much as a subscriber's snapshot holds; a room of more is said to be a part (`truncated`).
-    this.get<PresencePage>('presence', { limit: PRESENCE_READ_LIMIT })
+    return (this.presenceReading = this.get<PresencePage>('presence', { limit: PRESENCE_READ_LIMIT })
       .then(
         ({ members, truncated }) => {
           if (this.state === 'closed') return;
@@ -678,12 +684,7 @@ export class SwitchboardClient implements Client {
         },
         () => undefined, // the next change tells again
       )
-      .finally(() => {
-        this.presenceReading = false;
-        if (!this.presenceReadAgain || this.state === 'closed') return;
-        this.presenceReadAgain = false;
-        this.readPresence();
-      });
+      .then(next, next));
   }
 
   private onEntry(entry: Entry, epoch: string): void {

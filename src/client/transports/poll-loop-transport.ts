@@ -7,6 +7,8 @@ import { httpTarget, identityOf, type Command, type Transport, type TransportEve
 
 /** Entries asked for per request. */
 const PAGE = 100;
+/** The longest an answer's entries wait for the presence list its `presenceAt` asked to read (TransportEvents.presenceStale). */
+export const PRESENCE_WAIT_MS = 1000;
 
 /**
  * What short and long polling share: a loop of GET requests, each asking for what follows the
@@ -31,6 +33,8 @@ export abstract class PollLoopTransport implements Transport {
   private cursor: string | undefined;
   /** The latest `presenceAt` of the answers (0: none yet): one that grows means the member list changed. */
   private presenceAt = 0;
+  /** The read of the member list that a grown `presenceAt` asked for, while it runs. */
+  private presenceRead: Promise<void> | undefined;
   /** The latest `typingAt` of the answers (0: none yet), given back with each long poll. */
   private typingAt = 0;
   private ticket: string | undefined;
@@ -76,7 +80,9 @@ export abstract class PollLoopTransport implements Transport {
         ...(joined.presenceTruncated === true ? { presenceTruncated: true } : {}),
       });
       this.state = 'open';
-      this.deliver(result);
+      // The list is the join's, as fresh as this answer: its entries do not wait for a read.
+      this.notePresence(result);
+      this.hand(result);
     } catch (err) {
       this.state = 'closed';
       this.abort.abort();
@@ -136,8 +142,33 @@ export abstract class PollLoopTransport implements Transport {
     });
   }
 
-  private deliver(result: PollResult): void {
+  /**
+   * Hands an answer of the loop on. The arrival a notice told of (in this answer or one before
+   * it) is read before the entries are: a member who speaks as it arrives is seen arriving first,
+   * as on a stream.
+   */
+  private async deliver(result: PollResult): Promise<void> {
+    this.notePresence(result);
+    if (this.presenceRead !== undefined && result.entries.length > 0) await waitAtMost(this.presenceRead, PRESENCE_WAIT_MS, this.abort.signal);
+    this.hand(result);
+  }
+
+  /** Polls get no presence notices: an answer says when the room's latest one was sent; a later one than we knew has the list read. */
+  private notePresence(result: PollResult): void {
     this.events.activity();
+    if (typeof result.presenceAt === 'number' && result.presenceAt > this.presenceAt) {
+      this.presenceAt = result.presenceAt;
+      const read = this.events.presenceStale();
+      if (read !== undefined) {
+        this.presenceRead = read;
+        void read.then(() => {
+          if (this.presenceRead === read) this.presenceRead = undefined;
+        });
+      }
+    }
+  }
+
+  private hand(result: PollResult): void {
     if (result.reset && this.cursor !== undefined) {
       // The cursor asked for means nothing any more: delivery restarts where the server says.
       const firstSeq = result.entries[0]?.seq;
@@ -146,11 +177,6 @@ export abstract class PollLoopTransport implements Transport {
     for (const entry of result.entries) this.events.entry(entry, result.epoch);
     for (const from of result.typing) this.events.typing({ room: result.room, from });
     if (typeof result.typingAt === 'number' && result.typingAt > this.typingAt) this.typingAt = result.typingAt;
-    // Polls get no presence notices: an answer says when the room's latest one was sent.
-    if (typeof result.presenceAt === 'number' && result.presenceAt > this.presenceAt) {
-      this.presenceAt = result.presenceAt;
-      this.events.presenceStale();
-    }
     this.cursor = result.cursor;
   }
 
@@ -171,7 +197,7 @@ export abstract class PollLoopTransport implements Transport {
         return;
       }
       if (this.state !== 'open') return;
-      this.deliver(result);
+      await this.deliver(result);
       pause = result.more || this.askAgain ? 0 : this.pauseMs(result);
     }
   }
@@ -186,4 +212,18 @@ export abstract class PollLoopTransport implements Transport {
       this.sleepTimer = setTimeout(() => this.wake?.(), ms);
     });
   }
+}
+
+/** Settles when `read` does, after `ms`, or once `signal` aborts (the transport closed), whichever comes first. */
+function waitAtMost(read: Promise<void>, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+    void read.then(done);
+  });
 }

@@ -71,8 +71,13 @@ export interface TransportEvents {
   receipt(receipt: ReadReceipt): void;
   /** Who is here changed (a presence notice: the whole list, or what changed). */
   presence(notice: PresenceNotice): void;
-  /** Who is here changed, but the transport got no notice of what (a poll answer's `presenceAt` grew): the list is to be read again. */
-  presenceStale(): void;
+  /**
+   * Who is here changed, but the transport got no notice of what (a poll answer's `presenceAt`
+   * grew): the list is to be read again. Returns the read, settled once the list is read (or the
+   * read failed): the poller holds the entries of its answers until then (a member who speaks as
+   * it arrives is seen arriving first), at most PRESENCE_WAIT_MS.
+   */
+  presenceStale(): Promise<void> | undefined;
   /** Any sign of life from the server (a frame, an event, a comment, an answer). */
   activity(): void;
   /** A catalog error that does not end the transport (an `error` frame with no request id). */
