@@ -52,6 +52,30 @@ describe('presence changes end to end', () => {
     await Promise.all(clients.map((c) => c.close()));
     await server.close();
   });
+  /** A WebSocket member subscribed to `room`, then sending `frames`, as one write after the other on open. */
+  function member(room: string, name: string, ...frames: object[]): Promise<WebSocket> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(`${url.replace('http', 'ws')}/api/ws?name=${name}&member=${name}`);
+      socket.once('open', () => {
+        for (const frame of [{ type: 'subscribe', room }, ...frames]) socket.send(JSON.stringify(frame));
+        resolve(socket);
+      });
+      socket.once('error', reject);
+    });
+  }
+  /** A WebSocket member `watcher` of `room`, and what it sees in order from its own arrival on: arrivals, messages, typing. */
+  async function watch(room: string): Promise<{ watcher: WebSocket; seen: string[] }> {
+    const watcher = await member(room, 'watcher');
+    const seen: string[] = [];
+    watcher.on('message', (data: Buffer) => {
+      const frame = JSON.parse(data.toString()) as { type: string; changed?: { member: string }[]; from?: { member?: string }; text?: string };
+      if (frame.type === 'presence') seen.push(...(frame.changed ?? []).map((m) => `arrived ${m.member}`));
+      if (frame.type === 'message') seen.push(`${frame.from?.member} said ${frame.text}`);
+      if (frame.type === 'typing') seen.push(`${frame.from?.member} typing`);
+    });
+    await waitFor(() => seen.includes('arrived watcher'), 5000, "the watcher's own arrival");
+    return { watcher, seen };
+  }
   /** `count` WebSocket members `<prefix>0`, `<prefix>1`... subscribed to `room`, one after the other. */
   async function subscribers(room: string, prefix: string, count: number): Promise<WebSocket[]> {
     const sockets: WebSocket[] = [];
@@ -92,13 +116,11 @@ describe('presence changes end to end', () => {
     watchers.forEach((w, i) => {
       w.on('message', (m) => seen[i]!.push(`${m.from.member} said ${m.text}${w.presence().some((p) => p.member === m.from.member) ? '' : ' (not yet arrived)'}`));
     });
-    for (const [n, member] of ['first', 'second', 'third'].entries()) {
+    for (const [n, name] of ['first', 'second', 'third'].entries()) {
       // After a quiet gap, then while the room cools: its notice due in 100 ms, then in up to a second.
       if (n === 0) await new Promise((r) => setTimeout(r, PRESENCE_NOTICE_GAP_MS + 200));
-      const socket = new WebSocket(`${url.replace('http', 'ws')}/api/ws?name=${member}&member=${member}`);
-      await new Promise((r) => socket.once('open', r));
-      for (const frame of [{ type: 'subscribe', room: 'poll-order' }, { type: 'publish', room: 'poll-order', text: 'hi' }]) socket.send(JSON.stringify(frame));
-      for (const [i, w] of watchers.entries()) await waitFor(() => seen[i]!.some((line) => line.startsWith(`${member} said`)), 5000, `${member}'s message on ${w.transport}`);
+      const socket = await member('poll-order', name, { type: 'publish', room: 'poll-order', text: 'hi' });
+      for (const [i, w] of watchers.entries()) await waitFor(() => seen[i]!.some((line) => line.startsWith(`${name} said`)), 5000, `${name}'s message on ${w.transport}`);
       socket.close();
     }
     for (const [i, w] of watchers.entries()) assert.deepEqual(seen[i], ['first said hi', 'second said hi', 'third said hi'], `on ${w.transport}`);
@@ -183,23 +205,8 @@ describe('presence changes end to end', () => {
 
   it('a member who speaks as it arrives is seen arriving first, its messages in order after, also while the room cools after a notice', { timeout: 15_000 }, async () => {
     await fetch(`${url}/api/rooms/speak`, { method: 'PUT' });
-    const ws = (member: string, ...frames: object[]): Promise<WebSocket> =>
-      new Promise((resolve, reject) => {
-        const socket = new WebSocket(`${url.replace('http', 'ws')}/api/ws?name=${member}&member=${member}`);
-        socket.once('open', () => {
-          for (const frame of [{ type: 'subscribe', room: 'speak' }, ...frames]) socket.send(JSON.stringify(frame));
-          resolve(socket);
-        });
-        socket.once('error', reject);
-      });
-    const watcher = await ws('watcher');
-    const seen: string[] = [];
-    watcher.on('message', (data: Buffer) => {
-      const frame = JSON.parse(data.toString()) as { type: string; changed?: { member: string }[]; from?: { member?: string }; text?: string };
-      if (frame.type === 'presence') seen.push(...(frame.changed ?? []).map((m) => `arrived ${m.member}`));
-      if (frame.type === 'message') seen.push(`${frame.from?.member} said ${frame.text}`);
-    });
-    await waitFor(() => seen.includes('arrived watcher'), 5000, "the watcher's own arrival");
+    const ws = (name: string, ...frames: object[]): Promise<WebSocket> => member('speak', name, ...frames);
+    const { watcher, seen } = await watch('speak');
     // Quiet for a gap, then two speakers: the first arrival's notice starts the room's cooling second.
     await new Promise((r) => setTimeout(r, PRESENCE_NOTICE_GAP_MS + 200));
     const publish = (text: string): object => ({ type: 'publish', room: 'speak', text });
@@ -213,23 +220,8 @@ describe('presence changes end to end', () => {
 
   it('a member who types as it arrives is seen arriving before it is seen typing', { timeout: 15_000 }, async () => {
     await fetch(`${url}/api/rooms/typer`, { method: 'PUT' });
-    const ws = (member: string, ...frames: object[]): Promise<WebSocket> =>
-      new Promise((resolve, reject) => {
-        const socket = new WebSocket(`${url.replace('http', 'ws')}/api/ws?name=${member}&member=${member}`);
-        socket.once('open', () => {
-          for (const frame of [{ type: 'subscribe', room: 'typer' }, ...frames]) socket.send(JSON.stringify(frame));
-          resolve(socket);
-        });
-        socket.once('error', reject);
-      });
-    const watcher = await ws('watcher');
-    const seen: string[] = [];
-    watcher.on('message', (data: Buffer) => {
-      const frame = JSON.parse(data.toString()) as { type: string; changed?: { member: string }[]; from?: { member?: string } };
-      if (frame.type === 'presence') seen.push(...(frame.changed ?? []).map((m) => `arrived ${m.member}`));
-      if (frame.type === 'typing') seen.push(`${frame.from?.member} typing`);
-    });
-    await waitFor(() => seen.includes('arrived watcher'), 5000, "the watcher's own arrival");
+    const ws = (name: string, ...frames: object[]): Promise<WebSocket> => member('typer', name, ...frames);
+    const { watcher, seen } = await watch('typer');
     await new Promise((r) => setTimeout(r, PRESENCE_NOTICE_GAP_MS + 200));
     // The first arrival after a quiet gap (its notice due in 100 ms), then one while the room cools (due in up to a second).
     const first = await ws('first', { type: 'typing', room: 'typer' });
