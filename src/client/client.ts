@@ -660,9 +660,9 @@ export class SwitchboardClient implements Client {
   /**
    * Reads the member list again (`GET .../presence`): a doubtful list, or a poller's whose room
    * changed (its transport gets no notices). One read at a time; a change while one runs reads
-   * again after it, so the list is never older than the last change told.
+   * again after it, so the list is never older than the last change told. Settles once the list
+   * is as new as this call asked (the read due after the one under way included), or a read failed.
    */
-  /** Reads the room's list (or has it read again after the read under way); settles once the list is the room's as of now, or a read failed. */
   private readPresence(): Promise<void> {
     if (this.presenceReading) {
       this.presenceReadAgain = true;

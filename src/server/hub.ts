@@ -80,7 +80,7 @@ const PRESENCE_NOTICE_MS = 100;
  * per arrival to each of its members. A quiet room's change still goes out after PRESENCE_NOTICE_MS.
  */
 export const PRESENCE_NOTICE_GAP_MS = 1000;
-/** The longest an entry waits for the notice of its sender's arrival (see Hub.announceSender). */
+/** The longest an entry or typing notice waits for the notice of its sender's arrival (see Hub.announceSender). */
 const ANNOUNCE_WAIT_MS = 250;
 /**
  * Rooms with more members than this get no live `presence` notice: each would carry the whole
@@ -319,7 +319,7 @@ export class Hub {
   private readonly sweeper: NodeJS.Timeout;
   /** Rooms whose presence notice is due, with the members it is about, or cooling after one (an empty set): see presenceChanged. */
   private readonly presenceDue = new Map<string, Set<string>>();
-  /** Rooms whose notice is being sent ahead of an entry (announceSender): the room's entries wait for it. */
+  /** Rooms whose notice is being sent ahead of an entry or typing notice (announceSender): the room's entries wait for it. */
   private readonly presenceSent = new Map<string, Promise<void>>();
   /** Rooms this node last found over PRESENCE_NOTICE_MAX_MEMBERS members in a presence notice's read (see sendPresence). */
   private readonly bigRooms = new Set<string>();
