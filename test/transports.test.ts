@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Entry, MessageEntry, PollResult } from '../src/protocol/types.js';
 import { SseProbe, WsProbe, postJson, request, startServer, waitFor } from './helpers.js';
@@ -432,6 +434,68 @@ describe('presence in a big room (more members than PRESENCE_NOTICE_MAX_MEMBERS)
     }
   });
 });
+
+// A poll behind the head is answered from the store's memory when it holds the entries
+// (Hub.readAnswerNow: the memory store, SQLite's tail cache), else by a read: the same pages.
+for (const store of ['memory', 'sqlite'] as const) {
+  describe(`polls behind the head (${store} store)`, () => {
+    it('answer the page a read gives: from the cursor on, at most `limit`, within maxAnswerBytes, `more` when it was cut', async () => {
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'sb-behind-'));
+      const maxAnswerBytes = 2048;
+      const s = await startServer({ store, dataDir, maxAnswerBytes });
+      try {
+        await request(`${s.url}/api/rooms/b`, { method: 'PUT' });
+        const sent: MessageEntry[] = [];
+        for (let i = 1; i <= 30; i++) {
+          // Of several sizes, so that the byte budget cuts pages of different lengths.
+          await postJson(`${s.url}/api/rooms/b/messages`, { text: `m${i} ${'x'.repeat((i * 37) % 400)}` });
+        }
+        const first = (await request(`${s.url}/api/rooms/b/poll?after=0&limit=100`)).json() as PollResult;
+        const { epoch } = first;
+        // The history, read backwards page by page (it has the same byte budget).
+        for (let before = ''; ; ) {
+          const page = (await request(`${s.url}/api/rooms/b/messages?limit=100${before}`)).json() as { entries: MessageEntry[]; more: boolean };
+          sent.unshift(...page.entries);
+          if (!page.more) break;
+          before = `&before=${page.entries[0]!.seq}`;
+        }
+        assert.equal(sent.length, 30);
+        /** The page the rules give for `after`/`limit`. */
+        const expected = (after: number, limit: number): { seqs: number[]; more: boolean } => {
+          const seqs: number[] = [];
+          let bytes = 0;
+          for (const e of sent.filter((m) => m.seq > after)) {
+            const size = Buffer.byteLength(JSON.stringify(e));
+            if (seqs.length >= limit || (seqs.length > 0 && bytes + size > maxAnswerBytes)) return { seqs, more: true };
+            seqs.push(e.seq);
+            bytes += size;
+          }
+          return { seqs, more: false };
+        };
+        // The first poll of the room came before it had a channel on this node: a read.
+        assert.deepEqual(first.entries.map((e) => e.seq), expected(0, 100).seqs);
+        assert.equal(first.more, true);
+        for (const route of ['poll', 'longpoll']) {
+          for (const after of [1, 5, 17, 28, 29]) {
+            for (const limit of [1, 3, 100]) {
+              const r = (await request(`${s.url}/api/rooms/b/${route}?after=${epoch}:${after}&limit=${limit}`)).json() as PollResult;
+              const want = expected(after, limit);
+              const what = `${route} after ${after} limit ${limit}`;
+              assert.deepEqual(r.entries.map((e) => e.seq), want.seqs, what);
+              assert.deepEqual(r.entries, sent.filter((m) => want.seqs.includes(m.seq)), what);
+              assert.equal(r.more, want.more, what);
+              assert.equal(r.cursor, `${epoch}:${want.seqs.at(-1)}`, what);
+              assert.equal(r.reset, undefined, what);
+            }
+          }
+        }
+      } finally {
+        await s.server.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+  });
+}
 
 /** The members of a presence notice that changed (none in a whole-list notice). */
 function changedIn(frame: Record<string, unknown>): { member: string; name: string; transports: string[] }[] {

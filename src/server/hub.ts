@@ -101,6 +101,30 @@ export const KICK_MEMORY_MS = 60_000;
 /** Entries read from the store per call while an answer is filled: bounds the memory one request holds. */
 const READ_CHUNK = 64;
 
+/** A poll's page as it fills: its entries, their JSON's bytes, and whether one more was left out. */
+interface Page {
+  entries: Entry[];
+  bytes: number;
+  more: boolean;
+}
+
+/**
+ * Adds `chunk`'s entries to `page` (a new one when absent) while it holds fewer than `n` and
+ * their JSON stays within `maxBytes` (the first entry always fits); `more` once one is left out.
+ */
+function pageOf(chunk: readonly Entry[], n: number, maxBytes: number, page: Page = { entries: [], bytes: 0, more: false }): Page {
+  for (const e of chunk) {
+    const size = entryJson(e).length;
+    if (page.entries.length >= n || (page.entries.length > 0 && page.bytes + size > maxBytes)) {
+      page.more = true;
+      break;
+    }
+    page.entries.push(e);
+    page.bytes += size;
+  }
+  return page;
+}
+
 /** See Hub.presenceMark. */
 export interface PresenceMark {
   readonly channel: RoomChannel;
@@ -578,7 +602,7 @@ export class Hub {
    * empty one at the head: most polls). Throws (or rejects) as `poll` rejects.
    */
   pollNow(room: string, after: string | undefined, limit: number): PollResult | Promise<PollResult> {
-    return this.sharedAnswer(room, after, limit) ?? this.readAnswer(room, after, limit);
+    return this.sharedAnswer(room, after, limit) ?? this.readAnswerNow(room, after, limit) ?? this.readAnswer(room, after, limit);
   }
 
   /**
@@ -600,13 +624,14 @@ export class Hub {
     let shared: PollResult | undefined;
     try {
       cursor = parseCursor(after, 'after');
-      shared = this.sharedAnswer(room, after, limit, cursor);
+      shared = this.sharedAnswer(room, after, limit, cursor) ?? this.readAnswerNow(room, after, limit, cursor);
     } catch (err) {
       reply.fail(err);
       return;
     }
     // Behind the head at a position other polls asked already (a poller back while more came):
-    // their shared answer, at once, with no read of the room and nothing to wait for. So too when
+    // their shared answer, at once, with nothing to wait for; at a position none asked yet, what
+    // the store holds in memory (readAnswerNow), as much at once. So too when
     // the client says it knows an older presence or typing notice than the room's latest
     // (`presenceAt`, `typingAt`): one sent between its last answer and this poll woke no held
     // poll of its, and nothing else might answer this one for its whole timeout.
@@ -723,7 +748,7 @@ export class Hub {
    * not moved (PollAnswers): at the head it is built without any read, elsewhere read once.
    */
   private async answerNow(room: string, after: string | undefined, limit: number): Promise<PollResult> {
-    return this.sharedAnswer(room, after, limit) ?? (await this.readAnswer(room, after, limit));
+    return this.sharedAnswer(room, after, limit) ?? this.readAnswerNow(room, after, limit) ?? (await this.readAnswer(room, after, limit));
   }
 
   /** The answer to `after` when it needs no read: one shared at this position, or the empty one at the head. */
@@ -740,6 +765,26 @@ export class Hub {
       return answers.set(live.epoch, live.head, after, limit, this.pollResult(room, live.epoch, [], live.head, false), now);
     }
     return undefined;
+  }
+
+  /**
+   * readAnswer with no read and no promise, for a cursor of this history behind the head of a
+   * room this node has a channel of, when the store holds what follows it in memory
+   * (`readAfterNow`: the memory store always, SQLite's tail cache for recent entries). A poller
+   * that fell behind (the lecture's pollers take one message per answer) otherwise costs a read,
+   * a held poll registered and cancelled, and a promise per step. Undefined otherwise.
+   */
+  private readAnswerNow(room: string, after: string | undefined, limit: number, parsed?: ReturnType<typeof parseCursor>): PollResult | undefined {
+    const channel = this.channels.get(room);
+    if (!channel || !this.options.store.readAfterNow) return undefined;
+    const cursor = parsed ?? parseCursor(after, 'after');
+    if (cursor?.epoch !== channel.epoch || cursor.seq >= channel.head) return undefined;
+    const n = Math.max(1, Math.min(limit, MAX_PAGE));
+    const chunk = this.options.store.readAfterNow(room, cursor.seq, n + 1);
+    if (chunk === undefined || chunk.length === 0) return undefined;
+    const page = pageOf(chunk, n, this.options.maxAnswerBytes);
+    const result = this.pollResult(room, channel.epoch, page.entries, page.entries[page.entries.length - 1]!.seq, page.more);
+    return this.answersOf(channel).set(channel.epoch, channel.head, after, limit, result);
   }
 
   /** The answer to `after` read from the store (shared with the polls that come at this position before the head moves). */
@@ -760,26 +805,18 @@ export class Hub {
 
   private async readPoll(room: string, start: StartPosition, limit: number): Promise<PollResult> {
     const n = Math.max(1, Math.min(limit, MAX_PAGE));
-    const entries: Entry[] = [];
-    let more = false;
-    let bytes = 0;
+    const page: Page = { entries: [], bytes: 0, more: false };
     let after = start.seq;
     // In chunks, until the page or the byte budget is full: one request holds bounded memory.
     for (;;) {
-      const chunk = await this.options.store.readAfter(room, after, Math.min(READ_CHUNK, n - entries.length + 1));
-      for (const e of chunk) {
-        const size = entryJson(e).length;
-        if (entries.length >= n || (entries.length > 0 && bytes + size > this.options.maxAnswerBytes)) {
-          more = true;
-          break;
-        }
-        entries.push(e);
-        bytes += size;
-      }
-      if (more || chunk.length === 0 || entries.length >= n) break;
+      const asked = Math.min(READ_CHUNK, n - page.entries.length + 1);
+      const chunk = await this.options.store.readAfter(room, after, asked);
+      pageOf(chunk, n, this.options.maxAnswerBytes, page);
+      if (page.more || chunk.length === 0 || page.entries.length >= n) break;
       after = chunk[chunk.length - 1]!.seq;
-      if (chunk.length < Math.min(READ_CHUNK, n - entries.length + 1)) break;
+      if (chunk.length < asked) break;
     }
+    const { entries, more } = page;
     const last = entries.length > 0 ? entries[entries.length - 1]!.seq : start.seq;
     const result = this.pollResult(room, start.epoch, entries, last, more);
     if (start.reset) result.reset = start.reset;

@@ -319,6 +319,41 @@ export function messageStoreContract(name: string, make: () => Promise<StoreFixt
         assert.deepEqual(await store.readBefore('empty', undefined, 10), []);
       }));
 
+    it('readAfterNow, where a store has it, answers as readAfter or not at all', () =>
+      withStore(async ({ store, reopen }) => {
+        if (!store.readAfterNow) return;
+        const now = store.readAfterNow.bind(store);
+        /** readAfterNow's answer, checked against readAfter's. */
+        const agrees = async (room: string, after: number, limit: number): Promise<Entry[] | undefined> => {
+          const answer = now(room, after, limit);
+          if (answer !== undefined) assert.deepEqual(answer, await store.readAfter(room, after, limit), `readAfterNow(${room}, ${after}, ${limit})`);
+          return answer;
+        };
+        assert.equal(now('r', 0, 10), undefined, 'no such room');
+        await store.createRoom('r');
+        await appendMany(store, 'r', 25);
+        for (const after of [0, 5, 20, 24, 25]) for (const limit of [0, 3, 100]) await agrees('r', after, limit);
+        assert.deepEqual(seqs((await agrees('r', 20, 10))!), range(21, 25), 'what it appended last, it holds');
+        assert.equal(now('r', 26, 10), undefined, 'past the end');
+        await store.trim({ ...FAR, maxEntries: 4 }, Date.now());
+        assert.equal(now('r', 0, 10), undefined, 'a position before the history kept: readAfter tells');
+        assert.equal(now('r', 20, 10), undefined);
+        await agrees('r', 21, 10);
+        await agrees('r', 23, 1);
+        if (reopen) {
+          const other = await reopen();
+          await appendMany(other, 'r', 2);
+          assert.deepEqual(seqs((await store.readAfter('r', 23, 10))), [24, 25, 26, 27]);
+          for (const after of [21, 23, 25]) await agrees('r', after, 10);
+        }
+        await store.resetRoom('r');
+        assert.equal(now('r', 3, 10), undefined, 'the old history is gone');
+        await store.append(draft('r', 'new'));
+        await agrees('r', 0, 10);
+        await store.deleteRoom('r');
+        assert.equal(now('r', 0, 10), undefined, 'a deleted room');
+      }));
+
     it('gives 200 concurrent appends unique, gapless seqs', () =>
       withStore(async ({ store }) => {
         await store.createRoom('r');

@@ -222,6 +222,13 @@ export class MemoryStore implements MessageStore {
     return r.entries.slice(start, start + limit);
   }
 
+  readAfterNow(room: string, after: number, limit: number): Entry[] | undefined {
+    const r = this.rooms.get(room);
+    if (!r || after < r.state.firstSeq - 1 || after > r.state.lastSeq) return undefined;
+    const start = after + 1 - r.state.firstSeq;
+    return r.entries.slice(start, start + limit);
+  }
+
   async readBefore(room: string, before: number | undefined, limit: number): Promise<Entry[]> {
     const r = this.mustGet(room);
     const end = before === undefined ? r.entries.length : Math.max(0, Math.min(r.entries.length, before - r.state.firstSeq));

@@ -172,6 +172,13 @@ export interface MessageStore {
   append(draft: EntryDraft): Promise<AppendResult>;
   /** Entries with seq > after, ascending, at most `limit`. */
   readAfter(room: string, after: number, limit: number): Promise<Entry[]>;
+  /**
+   * Optional: what `readAfter` would answer now, when the store holds it in this process's memory
+   * (no I/O, no promise); undefined when it does not, or when `after` is before the room's
+   * retained history (`after < firstSeq - 1`) or past its end: then `readAfter`. A poll behind a
+   * room's head is answered on the spot from it (Hub).
+   */
+  readAfterNow?(room: string, after: number, limit: number): Entry[] | undefined;
   /** The newest entries with seq < before (or the newest of all when before is undefined), ascending, at most `limit`. */
   readBefore(room: string, before: number | undefined, limit: number): Promise<Entry[]>;
   /** One message by seq, folded; undefined when that seq is not a retained message. ROOM_NOT_FOUND. */

@@ -527,6 +527,20 @@ export class SqliteStore implements MessageStore {
     });
   }
 
+  /** From the tail cache only (one `PRAGMA data_version` to know it is current); undefined when it does not hold the answer. */
+  readAfterNow(room: string, after: number, limit: number): Entry[] | undefined {
+    if (!this.stmts) return undefined;
+    let cached: ReturnType<RoomTailCache['get']>;
+    try {
+      cached = this.cached(room);
+    } catch {
+      return undefined; // readAfter says what is wrong
+    }
+    if (!cached || after < cached.tailFrom || after < cached.state.firstSeq - 1 || after > cached.state.lastSeq) return undefined;
+    const start = after - cached.tailFrom;
+    return cached.tail.slice(start, start + limit);
+  }
+
   async readBefore(room: string, before: number | undefined, limit: number): Promise<Entry[]> {
     return this.guard(() => {
       const rows = limit > 0 ? this.s().readBefore.all(room, before ?? Number.MAX_SAFE_INTEGER, limit) : [];
