@@ -285,7 +285,9 @@ export class MessageList {
     if (old.classList.contains('highlight')) li.classList.add('highlight');
     old.replaceWith(li);
     this.bySeq.set(seq, li);
-    this.restyle(li);
+    // Its sender, transport or time may differ from the copy it replaces (one shown from an ack
+    // names the transport the app expects): the next message's grouping follows.
+    this.restyleWithNext(li);
     this.updateSeen();
     if (focusKey) (li.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focusKey)}"]`) ?? li.querySelector<HTMLElement>('button'))?.focus();
   }
@@ -506,6 +508,11 @@ export class MessageList {
     while (after && Number(after.dataset.seq) > seq) after = after.previousElementSibling as HTMLElement | null;
     if (after) after.after(li);
     else this.list.prepend(li);
+    this.restyleWithNext(li);
+  }
+
+  /** restyle `li`, and the entry after it, whose grouping depends on it. */
+  private restyleWithNext(li: HTMLElement): void {
     this.restyle(li);
     const next = li.nextElementSibling;
     if (next instanceof HTMLElement) this.restyle(next);
