@@ -15,10 +15,11 @@ export interface Cell {
 }
 
 /**
- * prom-client's default metrics whose collection walks every handle of the process on the main
- * thread at each scrape (an array of one object or string per socket, made twice: once for the
- * total, once by type). At 15,000 connections a scrape took 38-64 ms, during which the process
- * delivered nothing. Left out: the connections are counted by `switchboard_connections`.
+ * prom-client's default metrics whose collection walks every handle or descriptor of the process
+ * on the main thread at each scrape: the handles twice (an array of one object or string per
+ * socket, once for the total, once by type), /proc/self/fd with `readdirSync`. At 15,000
+ * connections a scrape held the event loop up to 64-67 ms (docs/operations.md). Left out: the
+ * connections are counted by `switchboard_connections`; `process_open_fds` is made again below.
  */
 const WALKS_EVERY_HANDLE = new Set(['nodejs_active_handles', 'nodejs_active_handles_total', 'nodejs_active_resources', 'nodejs_active_resources_total', 'process_open_fds']);
 

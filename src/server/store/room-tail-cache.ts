@@ -9,6 +9,13 @@ export interface CachedRoom {
   tail: Entry[];
 }
 
+/** The cached entries with seq > after, at most `limit`; `after` must be tailFrom or later. */
+export function tailAfter(cached: CachedRoom, after: number, limit: number): Entry[] {
+  // The tail holds every entry after tailFrom, contiguous: entry seq s sits at s - tailFrom - 1.
+  const start = after - cached.tailFrom;
+  return limit > 0 ? cached.tail.slice(start, start + limit) : [];
+}
+
 /**
  * The state and newest entries of recently used rooms, kept by {@link SqliteStore} so that a
  * poll or a gap read at the head of a room costs no query. It holds only what was committed:

@@ -5,7 +5,7 @@ import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, EntryType, JsonValue, MessageEntry, ReactionSummary, ReplyPreview, Sender } from '../../protocol/types.js';
 import { amendmentEntry, applyReaction, checkTarget, erasedPreview, foldMessage, isAmendment, replyPreview, summarize, type Reactors } from './fold.js';
 import { GroupCommit, type GroupCommitStats } from './group-commit.js';
-import { RoomTailCache } from './room-tail-cache.js';
+import { RoomTailCache, tailAfter } from './room-tail-cache.js';
 import { clientIdOf, clientScope, newEpoch, type AppendResult, type MessageStore, type ReadPosition, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type SearchAnswer, type SearchRequest, MAX_READ_POSITIONS } from './message-store.js';
 import { makeDir } from './make-dir.js';
 import { MAX_DISCONNECTS_REMEMBERED, type DisconnectOrder } from '../broker/broker.js';
@@ -514,11 +514,7 @@ export class SqliteStore implements MessageStore {
   async readAfter(room: string, after: number, limit: number): Promise<Entry[]> {
     return this.guard(() => {
       const cached = this.cached(room);
-      if (cached && after >= cached.tailFrom) {
-        // The tail holds every entry after tailFrom, contiguous: entry seq s sits at s - tailFrom - 1.
-        const start = after - cached.tailFrom;
-        return limit > 0 ? cached.tail.slice(start, start + limit) : [];
-      }
+      if (cached && after >= cached.tailFrom) return tailAfter(cached, after, limit);
       const rows = limit > 0 ? this.s().readAfter.all(room, after, limit) : [];
       // Entries go with their room (deleteRoom removes both at once), so rows prove it exists:
       // only an empty page needs a second statement.
@@ -537,8 +533,7 @@ export class SqliteStore implements MessageStore {
       return undefined; // readAfter says what is wrong
     }
     if (!cached || after < cached.tailFrom || after < cached.state.firstSeq - 1 || after > cached.state.lastSeq) return undefined;
-    const start = after - cached.tailFrom;
-    return cached.tail.slice(start, start + limit);
+    return tailAfter(cached, after, limit);
   }
 
   async readBefore(room: string, before: number | undefined, limit: number): Promise<Entry[]> {
