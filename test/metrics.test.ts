@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import type { Metric } from 'prom-client';
+import { Gauge, type Metric } from 'prom-client';
 import { configFromEnv } from '../src/server/config.js';
 import { bearerMatches } from '../src/server/metrics-endpoint.js';
 import { OptionError, resolveConfig } from '../src/server/options.js';
@@ -68,6 +68,32 @@ describe('the default process metrics', () => {
       }
     } finally {
       for (const ws of sockets) ws.close();
+      await s.server.close();
+    }
+  });
+});
+
+describe('scrapes at once', () => {
+  it('share one collection: twenty concurrent scrapes collect once, each gets the whole answer', async () => {
+    const s = await startServer();
+    let collects = 0;
+    new Gauge({
+      name: 'test_collects',
+      help: 'collections of this registry',
+      registers: [s.server.context.metrics.registry],
+      async collect() {
+        collects++;
+        await new Promise((r) => setTimeout(r, 100));
+        this.set(collects);
+      },
+    });
+    try {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => scrape(`${s.url}/metrics`)));
+      assert.equal(collects, 1);
+      for (const text of answers) assert.equal(sample(text, 'test_collects'), 1);
+      // One that comes after it collects anew.
+      assert.equal(sample(await scrape(`${s.url}/metrics`), 'test_collects'), 2);
+    } finally {
       await s.server.close();
     }
   });

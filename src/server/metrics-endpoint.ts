@@ -28,7 +28,7 @@ export async function answerMetrics(metrics: Metrics, token: string | undefined,
     res.setHeader('www-authenticate', 'Bearer realm="metrics"');
     throw new SwitchboardError('UNAUTHORIZED', 'the metrics token is required: Authorization: Bearer <token>');
   }
-  const body = await (text ? text() : metrics.registry.metrics());
+  const body = await (text ? text() : metrics.scrape());
   res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
   if (req.method === 'HEAD') res.end();
   else res.end(body);

@@ -99,6 +99,9 @@ export class Metrics {
   /** Open connections by transport (see Cell). */
   private readonly connectionCells = new Map<string, Cell>();
 
+  /** The collection in flight: the scrapes that come meanwhile share it (see scrape). */
+  private scraping: Promise<string> | undefined;
+
   constructor(defaults = true) {
     if (defaults) registerDefaultMetrics(this.registry);
     const self = this;
@@ -165,6 +168,17 @@ export class Metrics {
     let cell = this.connectionCells.get(transport);
     if (!cell) this.connectionCells.set(transport, (cell = { value: 0 }));
     return cell;
+  }
+
+  /**
+   * The registry in Prometheus text format: one collection for every scrape that comes while it
+   * runs, as the primary's gathers are shared with workers. `/metrics` is open on the main port
+   * unless a token guards it, and a collection waits for the store (`switchboard_rooms`) and a
+   * listing of /proc/self/fd: many scrapes at once cost one.
+   */
+  scrape(): Promise<string> {
+    this.scraping ??= this.registry.metrics().finally(() => (this.scraping = undefined));
+    return this.scraping;
   }
 
   /** Where `switchboard_rooms` is read from at each scrape (the store's `countRooms`). */
