@@ -165,6 +165,12 @@ export interface ServerConfig {
    * thousands of join/leave entries. Env PRESENCE_ENTRIES=false.
    */
   presenceEntries: boolean;
+  /**
+   * Members per second that this node's presence notices may go to (each notice counts the
+   * room's members). Past it a room's notice waits, gathering the changes meanwhile into one, so
+   * a reconnect storm over many rooms costs a bounded fan-out. Default 2000. Env PRESENCE_NOTICE_RATE.
+   */
+  presenceNoticeRate: number;
   /** Time allowed for a graceful shutdown before connections are cut. Default 5 s. */
   shutdownTimeoutMs: number;
   /**

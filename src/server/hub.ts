@@ -12,6 +12,7 @@ import type { PresenceStore } from './presence/presence-store.js';
 import { PollAnswers } from './poll-answers.js';
 import { PollTimers, type Timed } from './poll-timers.js';
 import { PresenceTracker } from './presence/presence-tracker.js';
+import { RateLimiter } from './rate-limiter.js';
 import { RoomChannel } from './room-channel.js';
 import { TICKET_MAX_AGE_MS } from './session/presence-ticket.js';
 import { clientIdOf, type MessageStore, type RoomPageRequest, type RoomState } from './store/message-store.js';
@@ -31,6 +32,12 @@ export interface HubOptions {
   maxRooms: number;
   /** A member leaves this long after its last connection closed. */
   presenceGraceMs: number;
+  /**
+   * Members per second this node's presence notices may go to (a notice counts its room's
+   * members): past it, a room's due notice waits for the budget and gathers what changes
+   * meanwhile. Default PRESENCE_NOTICE_RATE.
+   */
+  presenceNoticeRate?: number;
   /** Joins and leaves as log entries (true), or as `presence` notices only (false). */
   presenceEntries: boolean;
   /** A polling client is present this long after its last request. */
@@ -80,6 +87,16 @@ const PRESENCE_NOTICE_MS = 100;
  * per arrival to each of its members. A quiet room's change still goes out after PRESENCE_NOTICE_MS.
  */
 export const PRESENCE_NOTICE_GAP_MS = 1000;
+/**
+ * Members per second a node's presence notices go to, by default (HubOptions.presenceNoticeRate,
+ * `--presence-notice-rate`). In a connect storm over many rooms each arrival is a notice to its
+ * room's members. 50,000 connections over 1,000 rooms (50 members each) and 3 workers: presence
+ * notices were a third of a worker's time while they connected, which took 72.6-91.0 s in seven
+ * runs with no bound, 62.7 s with this one (`npm run bench:connections -- --websocket 30000 --sse
+ * 10000 --long-polling 10000 --rooms 1000 --server-args="--workers 3"`). Rooms that a node
+ * changes at a usual pace never reach it.
+ */
+export const PRESENCE_NOTICE_RATE = 2000;
 /** The longest an entry or typing notice waits for the notice of its sender's arrival (see Hub.announceSender). */
 const ANNOUNCE_WAIT_MS = 250;
 /**
@@ -349,6 +366,8 @@ export class Hub {
   private readonly bigRooms = new Set<string>();
   /** The timeouts of held long polls (one timer per timeout length). */
   readonly pollTimers = new PollTimers();
+  /** What this node's presence notices may still cost, in members they go to (see HubOptions.presenceNoticeRate). */
+  private readonly presenceBudget: RateLimiter;
   /** The poll answer that is a whole batch (one function for every batch, not a closure per woken poll). */
   private readonly batchAnswer = (b: Batch): PollResult => this.pollResult(b.room, b.epoch, [...b.entries], b.lastSeq, false);
   /** Shared poll answers of each live room (see PollAnswers). */
@@ -376,6 +395,8 @@ export class Hub {
     options.broker.onMessage((message) => this.onBrokerMessage(message));
     options.broker.onReconnect?.(() => void this.resync());
     this.channelIdleMs = options.channelIdleMs ?? 30_000;
+    const noticeRate = options.presenceNoticeRate ?? PRESENCE_NOTICE_RATE;
+    this.presenceBudget = new RateLimiter(noticeRate, noticeRate);
     // A sweep walks the channels of this node, which follow the rooms in use (not every room).
     this.sweeper = setInterval(() => this.evictIdle(), Math.max(50, Math.min(this.channelIdleMs / 2, 10_000)));
     this.sweeper.unref();
@@ -890,6 +911,13 @@ export class Hub {
         this.presenceDue.delete(room);
         return;
       }
+      // Past the node's budget the notice waits (the changes meanwhile join it), until about when
+      // the budget is back, spread over a gap so that the rooms waiting do not all wake at once.
+      const wait = this.presenceBudget.secondsUntilNext();
+      if (wait > 0) {
+        this.presenceNoticeIn(room, wait * 1000 + Math.random() * PRESENCE_NOTICE_GAP_MS);
+        return;
+      }
       this.presenceDue.set(room, new Set());
       void this.sendPresence(room, members);
       this.presenceNoticeIn(room, PRESENCE_NOTICE_GAP_MS);
@@ -914,9 +942,13 @@ export class Hub {
       }
       if (overflow || this.bigRooms.delete(room)) {
         const list = await this.presence.members(room, cap + 1);
-        if (list.length <= cap) await this.options.broker.publish({ kind: 'presence', notice: { room, members: list, at: Date.now() } });
+        if (list.length > cap) return;
+        this.presenceBudget.charge(list.length);
+        await this.options.broker.publish({ kind: 'presence', notice: { room, members: list, at: Date.now() } });
         return;
       }
+      // Charged, not refused: a notice due is sent (announceSender's may not wait); the next ones wait for the debt.
+      this.presenceBudget.charge(count);
       const here = new Set(members.map((m) => m.member));
       const left = [...due].filter((m) => !here.has(m));
       await this.options.broker.publish({ kind: 'presence', notice: { room, changed: members, left, count, at: Date.now() } });

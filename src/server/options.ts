@@ -446,6 +446,13 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     help: 'also write joins and leaves to the log as `join` / `leave` entries (a durable write per arrival); off, they are live `presence` notices only',
     value: onOff(),
   },
+  presenceNoticeRate: {
+    flag: '--presence-notice-rate',
+    env: 'PRESENCE_NOTICE_RATE',
+    default: 2000,
+    help: "members per second this node's presence notices may go to (a notice counts its room's members); past it a room's notice waits and gathers the changes meanwhile (a reconnect storm)",
+    value: rate,
+  },
   shutdownTimeoutMs: { flag: '--shutdown-timeout-ms', env: 'SHUTDOWN_TIMEOUT_MS', default: 5000, help: 'graceful shutdown deadline', value: ms(0) },
   drainDelayMs: { flag: '--drain-delay-ms', env: 'DRAIN_DELAY_MS', default: 0, help: 'on SIGTERM, `/readyz` answers 503 this long before connections are closed', value: ms(0) },
   metrics: { flag: '--no-metrics', env: 'METRICS', default: true, help: 'serve Prometheus metrics at `/metrics`; the flag turns them off (404)', value: onOff() },

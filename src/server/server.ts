@@ -297,6 +297,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     metrics,
     maxRooms: config.maxRooms,
     presenceGraceMs: config.presenceGraceMs,
+    presenceNoticeRate: config.presenceNoticeRate,
     presenceEntries: config.presenceEntries,
     pollPresenceTtlMs: Math.max(35_000, config.longPollTimeoutMs + 10_000),
     typingTtlMs: 5000,
