@@ -91,10 +91,10 @@ export const PRESENCE_NOTICE_GAP_MS = 1000;
  * Members per second a node's presence notices go to, by default (HubOptions.presenceNoticeRate,
  * `--presence-notice-rate`). In a connect storm over many rooms each arrival is a notice to its
  * room's members. 50,000 connections over 1,000 rooms (50 members each) and 3 workers: presence
- * notices were a third of a worker's time while they connected, which took 72.6-91.0 s in seven
- * runs with no bound, 62.7 s with this one (`npm run bench:connections -- --websocket 30000 --sse
- * 10000 --long-polling 10000 --rooms 1000 --server-args="--workers 3"`). Rooms that a node
- * changes at a usual pace never reach it.
+ * notices were a third of a worker's time while they connected. Two pairs of runs, each in one
+ * window: 62.7 and 68.1 s with this bound, 91.0 and 102.6 s without (`npm run bench:connections
+ * -- --websocket 30000 --sse 10000 --long-polling 10000 --rooms 1000 --server-args="--workers
+ * 3"`). Rooms that a node changes at a usual pace never reach it.
  */
 export const PRESENCE_NOTICE_RATE = 2000;
 /** The longest an entry or typing notice waits for the notice of its sender's arrival (see Hub.announceSender). */
