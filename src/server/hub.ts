@@ -91,10 +91,12 @@ export const PRESENCE_NOTICE_GAP_MS = 1000;
  * Members per second a node's presence notices go to, by default (HubOptions.presenceNoticeRate,
  * `--presence-notice-rate`). In a connect storm over many rooms each arrival is a notice to its
  * room's members. 50,000 connections over 1,000 rooms (50 members each) and 3 workers: presence
- * notices were a third of a worker's time while they connected. Two pairs of runs, each in one
- * window: 62.7 and 68.1 s with this bound, 91.0 and 102.6 s without (`npm run bench:connections
- * -- --websocket 30000 --sse 10000 --long-polling 10000 --rooms 1000 --server-args="--workers
- * 3"`). Rooms that a node changes at a usual pace never reach it.
+ * notices were a third of a worker's time while they connected. Five pairs of runs, each pair in
+ * one window (`npm run bench:connections -- --websocket 30000 --sse 10000 --long-polling 10000
+ * --rooms 1000 --server-args="--workers 3"`, the machine's load moving the times from 62 to
+ * 120 s): connected in 0.58-1.01 of the time without the bound (median 0.69); the servers' CPU
+ * over two of those runs 0.65 and 0.91 of it. Rooms that a node changes at a usual pace never
+ * reach it.
  */
 export const PRESENCE_NOTICE_RATE = 2000;
 /** The longest an entry or typing notice waits for the notice of its sender's arrival (see Hub.announceSender). */
