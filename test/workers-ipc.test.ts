@@ -22,7 +22,10 @@ import { nodePort, type IpcPort, type ToPrimary, type ToWorker } from '../src/se
 import { MAX_WORKER_BACKLOG, Relay } from '../src/server/workers/relay.js';
 import { PrimaryClient, PrimaryUnavailableError } from '../src/server/workers/primary-client.js';
 import { PrimaryServices } from '../src/server/workers/primary-services.js';
+import type { AppendResult } from '../src/server/store/message-store.js';
+import { SqliteStore } from '../src/server/store/sqlite-store.js';
 import { brokerContract } from './contract/broker.contract.js';
+import { messageStoreContract } from './contract/message-store.contract.js';
 import { presenceStoreContract } from './contract/presence-store.contract.js';
 
 function portOf<Out>(port: MessagePort, open: () => boolean): IpcPort<Out> {
@@ -44,8 +47,8 @@ function portOf<Out>(port: MessagePort, open: () => boolean): IpcPort<Out> {
  * at both ends as in production. `toPrimary[i]` and `toWorker[i]` count the messages that
  * crossed each way (channel messages: a batch counts one), worker i+1.
  */
-function cluster(n: number, options: { silentPrimary?: boolean } = {}) {
-  const services = new PrimaryServices({ presence: new MemoryPresenceStore(), presenceKey: 'a2V5', metrics: async () => '# none\n' });
+function cluster(n: number, options: { silentPrimary?: boolean; store?: SqliteStore } = {}) {
+  const services = new PrimaryServices({ presence: new MemoryPresenceStore(), presenceKey: 'a2V5', metrics: async () => '# none\n', ...(options.store ? { store: options.store } : {}) });
   const channels: MessageChannel[] = [];
   const clients: PrimaryClient[] = [];
   const toPrimary: number[] = [];
@@ -286,6 +289,70 @@ describe('IPC relay: batches and bounds', () => {
       assert.deepEqual(drops.slice(0, 2), [1, 1], 'told which worker, and how many');
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+});
+
+/**
+ * A worker's store (SqliteStore with `appendVia`): its appends written by the primary's store on
+ * the same file, over the IPC protocol (a catalog error crossing as itself), its reads and room
+ * writes its own. `reopen` is the store of another worker of the same primary.
+ */
+messageStoreContract('sqlite, appends written by the primary over IPC (--workers)', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sb-ipc-store-'));
+  const writer = new SqliteStore({ dataDir: dir, cachedRooms: 1, cachedEntries: 1 });
+  await writer.init();
+  const c = cluster(2, { store: writer });
+  const workerStore = async (i: number): Promise<SqliteStore> => {
+    const store = new SqliteStore({ dataDir: dir, trimBatchSize: 7, appendVia: (draft) => c.clients[i]!.request<AppendResult>({ op: 'append', draft }, 10_000) });
+    await store.init();
+    return store;
+  };
+  const stores = [await workerStore(0)];
+  return {
+    store: stores[0]!,
+    appendsElsewhere: true,
+    reopen: async () => {
+      const store = await workerStore(1);
+      stores.push(store);
+      return store;
+    },
+    cleanup: async () => {
+      for (const store of stores) await store.close();
+      c.close();
+      await writer.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe("a worker's store with appendVia", () => {
+  it('appends nothing itself: the primary commits them, many workers\' appends in one transaction', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sb-ipc-append-'));
+    const writer = new SqliteStore({ dataDir: dir });
+    await writer.init();
+    const c = cluster(2, { store: writer });
+    const stores = await Promise.all(
+      [0, 1].map(async (i) => {
+        const store = new SqliteStore({ dataDir: dir, appendVia: (draft) => c.clients[i]!.request<AppendResult>({ op: 'append', draft }, 10_000) });
+        await store.init();
+        return store;
+      }),
+    );
+    try {
+      await stores[0]!.createRoom('r');
+      const acks = await Promise.all(Array.from({ length: 40 }, (_, i) => stores[i % 2]!.append({ type: 'message', room: 'r', from: { id: `c${i % 2}`, name: 'n' }, text: `m${i}` })));
+      assert.deepEqual(acks.map((a) => a.entry.seq).sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i + 1));
+      assert.deepEqual(stores.map((s) => s.commitStats.items), [0, 0], 'the workers committed no append');
+      const { commits, items } = writer.commitStats;
+      assert.equal(items, 40);
+      assert.ok(commits < 40, `${commits} commits for 40 appends of two workers`);
+      assert.deepEqual((await stores[1]!.readAfter('r', 0, 100)).map((e) => e.seq), Array.from({ length: 40 }, (_, i) => i + 1), 'each worker reads them from the file');
+    } finally {
+      for (const store of stores) await store.close();
+      c.close();
+      await writer.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

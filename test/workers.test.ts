@@ -189,8 +189,12 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}`, { skip: built ?
       const res = await fetch(`${server.url}/metrics`, { headers: { connection: 'close' } });
       assert.equal(res.status, 200);
       scraped.add(res.headers.get('x-switchboard-node')!);
-      const published = /^switchboard_entries_published_total\{type="message"\} (\d+)$/m.exec(await res.text());
+      const text = await res.text();
+      const published = /^switchboard_entries_published_total\{type="message"\} (\d+)$/m.exec(text);
       assert.equal(Number(published?.[1]), 80, 'the messages stored by both workers, once each');
+      // The primary wrote them for both: the one process that appends to the file.
+      const appended = /^switchboard_primary_appends_total (\d+)$/m.exec(text);
+      assert.equal(Number(appended?.[1]), 80, 'the primary appended what both workers stored');
     }
     assert.equal(scraped.size, 2, 'both workers answered /metrics');
     const ready = await fetch(`${server.url}/readyz`, { headers: { connection: 'close' } });

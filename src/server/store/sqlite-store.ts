@@ -36,6 +36,14 @@ export interface SqliteStoreOptions {
   cachedRooms?: number;
   /** Newest entries kept per cached room. Default 128. */
   cachedEntries?: number;
+  /**
+   * Appends written by another process instead (the primary of `--workers`, which appends for
+   * every worker: processes that each commit their own appends wait for each other's write lock,
+   * and SQLite's busy handler waits by sleeping, the event loop with it). Resolves once that
+   * process committed the entry, as `append` does; a rejection that is not a catalog error
+   * becomes STORE_UNAVAILABLE. The other writes (rooms, read positions, trims) stay this process's.
+   */
+  appendVia?: (draft: EntryDraft) => Promise<AppendResult>;
 }
 
 /**
@@ -423,6 +431,14 @@ export class SqliteStore implements MessageStore {
   private stmts: Statements | undefined;
   private txs: Transactions | undefined;
   private appends: GroupCommit<EntryDraft, AppendResult> | undefined;
+  private readonly appendVia: SqliteStoreOptions['appendVia'];
+  /** Appends sent to `appendVia` and not answered yet, each settled (never rejecting). */
+  private readonly sentAppends = new Set<Promise<void>>();
+  /**
+   * With `appendVia`, the room write (create, delete, reset) under way, settled (never rejecting):
+   * appends asked meanwhile are sent once it is done, so they reach the file after it, as asked.
+   */
+  private roomWrite: Promise<void> | undefined;
   private readonly cache: RoomTailCache;
   /** data_version when the cache was last known to be up to date. */
   private cacheVersion = -1;
@@ -434,6 +450,7 @@ export class SqliteStore implements MessageStore {
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.maxBatchSize = options.maxBatchSize ?? 512;
     this.maxWaitMs = options.maxWaitMs ?? 10;
+    this.appendVia = options.appendVia;
     this.cache = new RoomTailCache(options.cachedRooms ?? 256, options.cachedEntries ?? 128);
   }
 
@@ -466,9 +483,10 @@ export class SqliteStore implements MessageStore {
   }
 
   async createRoom(room: string, maxRooms = Infinity): Promise<{ state: RoomState; created: boolean }> {
-    this.appends?.flush();
-    this.cache.delete(room);
-    return this.guard(() => this.tx().createRoom(room, maxRooms));
+    return this.inOrder(() => {
+      this.cache.delete(room);
+      return this.guard(() => this.tx().createRoom(room, maxRooms));
+    });
   }
 
   async countRooms(): Promise<number> {
@@ -487,28 +505,74 @@ export class SqliteStore implements MessageStore {
 
   /** One transaction, however many entries the room has: the event loop waits while it runs. */
   async deleteRoom(room: string): Promise<boolean> {
-    this.appends?.flush();
-    try {
-      return this.guard(() => this.tx().deleteRoom(room));
-    } finally {
-      this.cache.delete(room);
-    }
+    return this.inOrder(() => {
+      try {
+        return this.guard(() => this.tx().deleteRoom(room));
+      } finally {
+        this.cache.delete(room);
+      }
+    });
   }
 
   /** One transaction, however many entries the room has: the event loop waits while it runs. */
   async resetRoom(room: string): Promise<RoomState> {
-    this.appends?.flush();
-    try {
-      return this.guard(() => this.tx().resetRoom(room));
-    } finally {
-      this.cache.delete(room);
-    }
+    return this.inOrder(() => {
+      try {
+        return this.guard(() => this.tx().resetRoom(room));
+      } finally {
+        this.cache.delete(room);
+      }
+    });
   }
 
   /** Queued for the next group commit; resolves after the commit that holds it (see the class). */
   append(draft: EntryDraft): Promise<AppendResult> {
     if (!this.appends) return Promise.reject(new SwitchboardError('STORE_UNAVAILABLE', 'the SQLite store is not open'));
+    if (this.appendVia) return this.sendAppend(this.appendVia, draft);
     return this.appends.submit(draft);
+  }
+
+  /** An append written by another process (see SqliteStoreOptions.appendVia), after the room write under way, counted until it is answered. */
+  private sendAppend(via: NonNullable<SqliteStoreOptions['appendVia']>, draft: EntryDraft): Promise<AppendResult> {
+    const sent = (this.roomWrite ? this.roomWrite.then(() => via(draft)) : via(draft)).catch((err: unknown) => Promise.reject(toStoreError(err)));
+    const settled = sent.then(noop, noop);
+    this.sentAppends.add(settled);
+    void settled.then(() => this.sentAppends.delete(settled));
+    return sent;
+  }
+
+  /**
+   * Once every append asked of this store before now is written (or failed): the queued ones
+   * committed at once, those sent to `appendVia` answered.
+   */
+  private async appendsWritten(): Promise<void> {
+    this.appends?.flush();
+    if (this.sentAppends.size > 0) await Promise.all([...this.sentAppends]);
+  }
+
+  /**
+   * Runs a room write after every append asked before it, and before those asked after it (with
+   * `appendVia`, they wait for it): one process's writes reach the file in the order they were
+   * called. Without `appendVia`, at once: the queued appends are committed first, synchronously.
+   */
+  private async inOrder<T>(write: () => T): Promise<T> {
+    if (!this.appendVia) {
+      this.appends?.flush();
+      return write();
+    }
+    const before = this.roomWrite;
+    const pending = this.sentAppends.size > 0 ? Promise.all([...this.sentAppends]) : undefined;
+    const run = (async () => {
+      await before;
+      await pending;
+      return write();
+    })();
+    const done = run.then(noop, noop);
+    this.roomWrite = done;
+    void done.then(() => {
+      if (this.roomWrite === done) this.roomWrite = undefined;
+    });
+    return run;
   }
 
   async readAfter(room: string, after: number, limit: number): Promise<Entry[]> {
@@ -636,9 +700,9 @@ export class SqliteStore implements MessageStore {
     }
   }
 
-  /** Commits the appends still queued (they resolve or reject as usual), then closes the file. */
+  /** Commits the appends still queued and waits for those sent to `appendVia` (they resolve or reject as usual), then closes the file. */
   async close(): Promise<void> {
-    this.appends?.flush();
+    await this.appendsWritten();
     this.appends = undefined;
     this.cache.clear();
     this.db?.close();
@@ -793,6 +857,8 @@ export class SqliteStore implements MessageStore {
     }
   }
 }
+
+function noop(): void {}
 
 /** A SwitchboardError as it is; anything else (a driver error) as STORE_UNAVAILABLE. */
 function toStoreError(err: unknown): SwitchboardError {

@@ -3,7 +3,8 @@
  * channel (JSON). Every message carries `sb: 1`, so the listeners of other libraries on the same
  * channel (prom-client's metrics requests) and ours ignore each other's.
  */
-import type { PresenceMember } from '../../protocol/types.js';
+import type { EntryDraft, PresenceMember } from '../../protocol/types.js';
+import type { ErrorCode } from '../../protocol/errors.js';
 import type { BrokerMessage } from '../broker/broker.js';
 import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceRemoved } from '../presence/presence-store.js';
 
@@ -49,7 +50,12 @@ export type PrimaryCall =
   | { op: 'hello' }
   | { op: 'watch'; room: string }
   | { op: 'presence'; call: PresenceCall }
-  | { op: 'metrics' };
+  | { op: 'metrics' }
+  /**
+   * An entry to store: the primary is the one process that appends to the SQLite file the workers
+   * share (see SqliteStoreOptions.appendVia), answered with the AppendResult once committed.
+   */
+  | { op: 'append'; draft: EntryDraft };
 
 /** Worker → primary. */
 export type ToPrimary =
@@ -69,7 +75,8 @@ export type ToWorker =
   /** What other workers published that this one wants, gathered over one turn of the primary, in order. */
   | { sb: 1; t: 'deliver'; messages: BrokerMessage[] }
   | { sb: 1; t: 'res'; id: number; ok: true; value: unknown }
-  | { sb: 1; t: 'res'; id: number; ok: false; error: string }
+  /** A failed call: its message, and for a catalog error (a store's ROOM_NOT_FOUND, say) its code and detail, to be thrown again as such. */
+  | { sb: 1; t: 'res'; id: number; ok: false; error: string; code?: ErrorCode; detail?: string }
   /** Close gracefully (a rolling restart, or the primary's shutdown), then exit 0. */
   | { sb: 1; t: 'drain' }
   /** Take no new connection, serve the open ones (a rolling restart: a new worker takes them, and this one is drained later). */

@@ -1,3 +1,4 @@
+import { isErrorCode, SwitchboardError } from '../../protocol/errors.js';
 import type { BrokerMessage } from '../broker/broker.js';
 import { eachOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker } from './ipc-protocol.js';
 
@@ -32,8 +33,8 @@ export class PrimaryClient {
 
   /**
    * Asks the primary; resolves with its answer. Rejects with PrimaryUnavailableError when no answer
-   * came within `timeoutMs` (or the channel is closed), or with an Error carrying the primary's
-   * message when the call failed there.
+   * came within `timeoutMs` (or the channel is closed), or with what the call failed with there: the
+   * same SwitchboardError for a catalog error, else an Error carrying the primary's message.
    */
   request<T>(call: PrimaryCall, timeoutMs: number): Promise<T> {
     if (this.closed || !this.port.connected()) return Promise.reject(new PrimaryUnavailableError(`the primary process cannot be reached (${call.op})`));
@@ -108,7 +109,7 @@ export class PrimaryClient {
       this.pending.delete(m.id);
       clearTimeout(p.timer);
       if (m.ok) p.resolve(m.value);
-      else p.reject(new Error(m.error));
+      else p.reject(m.code !== undefined && isErrorCode(m.code) ? new SwitchboardError(m.code, m.detail) : new Error(m.error));
     }
   }
 }

@@ -1,4 +1,6 @@
+import { SwitchboardError } from '../../protocol/errors.js';
 import type { PresenceStore } from '../presence/presence-store.js';
+import type { MessageStore } from '../store/message-store.js';
 import { eachOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker, type WorkerIdentity } from './ipc-protocol.js';
 import { runPresenceCall } from './presence-host.js';
 import { Relay } from './relay.js';
@@ -11,6 +13,12 @@ export interface PrimaryServicesOptions {
   presenceKey: string;
   /** Every worker's metrics, aggregated (prom-client's clusterMetrics): one gather, asked from every worker over IPC. */
   metrics: () => Promise<string>;
+  /**
+   * The store the workers append through (the SQLite file they share, opened by the primary):
+   * the one process that appends, so that the workers never wait for each other's write lock.
+   * None: an `append` call fails (the workers then append themselves).
+   */
+  store?: Pick<MessageStore, 'append'>;
   /** Told when messages were not relayed to a worker that does not read its channel (see relay.ts). */
   onRelayDrop?: (worker: number, messages: number) => void;
 }
@@ -18,7 +26,8 @@ export interface PrimaryServicesOptions {
 /**
  * What the primary does for its workers, whatever carries the messages (cluster IPC in the
  * primary, MessagePorts in tests): relays broker messages (Relay), keeps each worker's room
- * interests, answers presence calls against the one shared store, tells each worker who it is,
+ * interests, answers presence calls against the one shared store, appends the workers' entries
+ * to the SQLite file they share (the one writer of it), tells each worker who it is,
  * and collects metrics (concurrent scrapes share one gather). Requests are answered in the order they complete; a failed one is
  * answered with its error's message.
  */
@@ -62,7 +71,16 @@ export class PrimaryServices {
       case 'req':
         this.answer(id, m.call).then(
           (value) => this.ports.get(id)?.send({ sb: 1, t: 'res', id: m.id, ok: true, value: value ?? null }),
-          (err: unknown) => this.ports.get(id)?.send({ sb: 1, t: 'res', id: m.id, ok: false, error: (err as Error).message }),
+          (err: unknown) =>
+            this.ports.get(id)?.send({
+              sb: 1,
+              t: 'res',
+              id: m.id,
+              ok: false,
+              error: (err as Error).message,
+              // A catalog error goes back as such (an append's ROOM_NOT_FOUND, CLIENT_ID_CONFLICT...).
+              ...(err instanceof SwitchboardError ? { code: err.code, ...(err.detail !== undefined ? { detail: err.detail } : {}) } : {}),
+            }),
         );
     }
   }
@@ -78,6 +96,9 @@ export class PrimaryServices {
         return runPresenceCall(this.o.presence, call.call);
       case 'metrics':
         return this.metrics();
+      case 'append':
+        if (!this.o.store) throw new Error('the primary holds no store to append to');
+        return this.o.store.append(call.draft);
     }
   }
 

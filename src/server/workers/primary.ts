@@ -1,15 +1,17 @@
 /**
  * The primary process of `switchboard serve --workers N` (N > 1). It holds no client connection
- * and loads neither the server, nor a store, nor the web app: it forks the workers (which share
- * its port through node:cluster), restarts them, relays their broker messages to each other,
- * holds the presence store they share, and aggregates their metrics. Kept small on purpose: its
- * memory is the base cost of every deployment with workers.
+ * and loads neither the server nor the web app: it forks the workers (which share its port
+ * through node:cluster), restarts them, relays their broker messages to each other, holds the
+ * presence store they share, appends their entries to the SQLite file they share (the one
+ * process that does: see SqliteStoreOptions.appendVia), and aggregates their metrics. Kept small
+ * on purpose: its memory is the base cost of every deployment with workers.
  */
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import type { ServerConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { MemoryPresenceStore } from '../presence/memory-presence-store.js';
+import { SqliteStore } from '../store/sqlite-store.js';
 import { DEFAULT_V8_FLAGS, SMALL_HEAP_V8_FLAGS, missingFlags } from '../v8-flags.js';
 import { handleShutdownSignals } from '../shutdown-signals.js';
 import { WORKER_ENV, nodePort, type ToWorker } from './ipc-protocol.js';
@@ -24,6 +26,17 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
   /** Gathers of every worker's metrics (PrimaryServices shares one among concurrent scrapes). */
   let gathers = 0;
   let lastDropLog = 0;
+  // The workers' appends, written here (without Redis: with it each worker is a node of its own).
+  // Its tail cache as small as it goes: the primary reads nothing.
+  const store = !config.redisUrl && config.store === 'sqlite' ? new SqliteStore({ dataDir: config.dataDir, cachedRooms: 1, cachedEntries: 1 }) : undefined;
+  if (store) {
+    try {
+      await store.init();
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, `cannot open the SQLite store ${store.path}`);
+      process.exit(1);
+    }
+  }
   const services = new PrimaryServices({
     onRelayDrop(worker, messages) {
       // At most one line per 10 s: a stuck worker drops on every turn.
@@ -32,6 +45,7 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
       logger.warn({ worker: `w${worker}`, messages, droppedSinceStart: services.relay.dropped }, 'a worker does not read its IPC channel: messages not relayed to it (its hubs repair gaps from the store)');
     },
     presence: new MemoryPresenceStore(),
+    ...(store ? { store } : {}),
     // Without a secret to derive it from, one random key for every worker, so each accepts the others' presence tickets.
     presenceKey: randomBytes(32).toString('base64'),
     async metrics() {
@@ -41,7 +55,7 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
         aggregator = new AggregatorRegistry();
       }
       const gather = ++gathers;
-      return `${await aggregator.clusterMetrics()}\n${gathersMetric(gather)}`;
+      return `${await aggregator.clusterMetrics()}\n${gathersMetric(gather)}${store ? commitsMetric(store) : ''}`;
     },
   });
   // --worker-accept, in place of node's NODE_CLUSTER_SCHED_POLICY: set before setupPrimary and the first fork (node:cluster freezes it at whichever comes first).
@@ -67,6 +81,8 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
       logger.info({ why }, 'stopping: draining every worker');
       await pool.stop();
       logger.info('every worker exited');
+      // After the workers: their last appends (a drain waits for them) are committed by now.
+      await store?.close();
       process.exit(code);
     })();
     return stopping;
@@ -95,7 +111,16 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
   setTimeout(() => logger.debug({ rssBytes: process.memoryUsage.rss() }, 'primary memory'), 1000).unref();
 }
 
-/** The primary's one metric, after the workers' (it has no registry: prom-client loads on the first scrape only). */
+/** The primary's group commits of the workers' appends (see SqliteStore.commitStats). */
+function commitsMetric(store: SqliteStore): string {
+  const { commits, items } = store.commitStats;
+  return (
+    `# HELP switchboard_primary_commits_total Transactions in which the primary stored the workers' appends (one sync each)\n# TYPE switchboard_primary_commits_total counter\nswitchboard_primary_commits_total ${commits}\n` +
+    `# HELP switchboard_primary_appends_total Entries the primary stored for the workers (appends asked, failed ones included)\n# TYPE switchboard_primary_appends_total counter\nswitchboard_primary_appends_total ${items}\n`
+  );
+}
+
+/** The primary's first metric, after the workers' (it has no registry: prom-client loads on the first scrape only). */
 function gathersMetric(n: number): string {
   return `# HELP switchboard_metrics_gathers_total Gathers of every worker's metrics by the primary (concurrent scrapes share one)\n# TYPE switchboard_metrics_gathers_total counter\nswitchboard_metrics_gathers_total ${n}\n`;
 }

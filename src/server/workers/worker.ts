@@ -1,6 +1,7 @@
 /**
  * A worker process of `switchboard serve --workers N`: a full node, whose broker and presence
- * store are the primary's (over IPC) when there is no Redis, and which shares the primary's
+ * store are the primary's (over IPC) when there is no Redis, as are the appends to the SQLite
+ * file (the primary is its one writer of entries), and which shares the primary's
  * presence-ticket key, gets a node id of its own, answers `/metrics` with every worker's metrics,
  * and drains when the primary says so.
  */
@@ -10,6 +11,8 @@ import type { ServerConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { IpcPresenceStore } from '../presence/ipc-presence-store.js';
 import type { Switchboard, SwitchboardOptions } from '../server.js';
+import type { AppendResult } from '../store/message-store.js';
+import { SqliteStore } from '../store/sqlite-store.js';
 import { BatchingPort, batchOf } from './batching-port.js';
 import { nodePort, type ToPrimary, type WorkerIdentity } from './ipc-protocol.js';
 import { PrimaryClient } from './primary-client.js';
@@ -17,6 +20,12 @@ import { PrimaryClient } from './primary-client.js';
 /** How long a worker waits for its identity, and for the aggregated metrics, from the primary. */
 const HELLO_TIMEOUT_MS = 10_000;
 const METRICS_TIMEOUT_MS = 10_000;
+/**
+ * How long a worker waits for the primary to store an entry (a commit waits for SQLite's write
+ * lock up to 5 s there): past it the publish fails with STORE_UNAVAILABLE, never acknowledged. It
+ * may still be stored: a client that sends it again with its clientId gets the stored one.
+ */
+const APPEND_TIMEOUT_MS = 10_000;
 
 /** This process as a worker: what its server is built with, and how it reports to the primary. */
 export interface WorkerRole {
@@ -48,6 +57,11 @@ export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
     metricsText: () => primary.request<string>({ op: 'metrics' }, METRICS_TIMEOUT_MS),
     // With Redis, each worker is one more node of the cluster (Redis broker and presence, as ever).
     ...(config.redisUrl ? {} : { broker: new IpcBroker(primary), presenceStore: new IpcPresenceStore(primary) }),
+    // The SQLite file every worker shares, whose appends the primary writes (workers/primary.ts):
+    // workers that each commit their own wait for each other's write lock, asleep.
+    ...(!config.redisUrl && config.store === 'sqlite'
+      ? { messageStore: new SqliteStore({ dataDir: config.dataDir, appendVia: (draft) => primary.request<AppendResult>({ op: 'append', draft }, APPEND_TIMEOUT_MS) }) }
+      : {}),
   };
   return {
     options,

@@ -1,0 +1,131 @@
+/**
+ * `npx tsx bench/workers-publish.ts [dist...]`: publishes acknowledged by `switchboard serve
+ * --workers N` with the SQLite store (the default), over HTTP (`POST /api/rooms/:room/messages`)
+ * from BENCH_CLIENTS (64) keep-alive connections, which the workers share, to BENCH_ROOMS (100)
+ * rooms:
+ *  1. at a steady BENCH_RATE (2,000) per second for BENCH_SECONDS (5): the time from each publish
+ *     to its acknowledgement (stored and synced), p50, p99 and the longest;
+ *  2. as fast as they are acknowledged, for as long: acknowledged publishes per second.
+ * For each of BENCH_WORKERS (`2,3`), and each build given (`dist` of this checkout by default, or
+ * another build's, e.g. a git worktree of an older commit with `npx tsc -p .` run in it), in
+ * turn, BENCH_ROUNDS (3) rounds, the medians printed: a change is compared with the code before
+ * it in one run. The CLI runs with the V8 flags `npm start` gives it.
+ *
+ * What it shows: workers that each commit their own appends wait for each other's SQLite write
+ * lock, and SQLite's busy handler waits by sleeping, each worker's event loop with it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DEFAULT_V8_FLAGS } from '../src/server/v8-flags.js';
+
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
+const ROOMS = Number(process.env.BENCH_ROOMS ?? 100);
+const RATE = Number(process.env.BENCH_RATE ?? 2000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WORKERS = (process.env.BENCH_WORKERS ?? '2,3').split(',').map(Number);
+const builds = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['dist'];
+
+interface Measure {
+  p50: number;
+  p99: number;
+  max: number;
+  perSecond: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function request(port: number, agent: http.Agent, method: string, path: string, body?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The server of `dist` with `workers` workers, listening; resolves with its port and process. */
+async function serve(dist: string, workers: number, dataDir: string): Promise<{ port: number; child: ChildProcess }> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const limits = ['--rate-limit', '1000000', '--rate-burst', '1000000', '--create-rate', '100000', '--rooms-per-day', '1000000', '--connect-rate', '100000'];
+  const child = spawn(process.execPath, [...DEFAULT_V8_FLAGS, path.resolve(dist, 'src/cli/index.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--workers', String(workers), '--data-dir', dataDir, '--log-level', 'error', ...limits], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const agent = new http.Agent({ keepAlive: false });
+  for (let i = 0; i < 150; i++) {
+    if ((await request(port, agent, 'GET', '/readyz').catch(() => 0)) === 200) return { port, child };
+    await sleep(100);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${dist}: the server did not get ready`);
+}
+
+/** Publishes from CLIENTS loops for SECONDS, each at its share of `rate` per second (0: as fast as acknowledged). */
+async function publish(port: number, rate: number): Promise<Measure> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+  const latencies: number[] = [];
+  let running = true;
+  let failed = 0;
+  const started = performance.now();
+  const loop = async (i: number): Promise<void> => {
+    const first = started + (rate > 0 ? (i * 1000) / rate : 0);
+    for (let n = 0; running; n++) {
+      if (rate > 0) {
+        const wait = first + (n * CLIENTS * 1000) / rate - performance.now();
+        if (wait > 0) await sleep(wait);
+        if (!running) break;
+      }
+      const sent = performance.now();
+      const status = await request(port, agent, 'POST', `/api/rooms/r${(i + n) % ROOMS}/messages`, JSON.stringify({ text: `m${n}` }));
+      if (status === 201 || status === 200) latencies.push(performance.now() - sent);
+      else failed++;
+    }
+  };
+  const loops = Array.from({ length: CLIENTS }, (_, i) => loop(i));
+  await sleep(SECONDS * 1000);
+  running = false;
+  await Promise.all(loops);
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  if (failed > 0) throw new Error(`${failed} publishes were refused`);
+  latencies.sort((a, b) => a - b);
+  const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+  return { p50: at(0.5), p99: at(0.99), max: latencies[latencies.length - 1]!, perSecond: latencies.length / seconds };
+}
+
+async function measure(dist: string, workers: number): Promise<{ steady: Measure; full: Measure }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'sb-workers-publish-'));
+  const { port, child } = await serve(dist, workers, dataDir);
+  try {
+    const agent = new http.Agent({ keepAlive: true });
+    for (let i = 0; i < ROOMS; i++) await request(port, agent, 'PUT', `/api/rooms/r${i}`);
+    agent.destroy();
+    const steady = await publish(port, RATE);
+    const full = await publish(port, 0);
+    return { steady, full };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number): string => n.toFixed(1);
+
+console.log(`HTTP publishes to --workers N (SQLite), ${CLIENTS} clients, ${ROOMS} rooms: ack latency at ${RATE}/s, and acked/s at full speed, ${SECONDS} s each; medians of ${ROUNDS} rounds`);
+for (const workers of WORKERS) {
+  const results = new Map<string, { steady: Measure; full: Measure }[]>(builds.map((b) => [b, []]));
+  for (let round = 0; round < ROUNDS; round++) for (const dist of builds) results.get(dist)!.push(await measure(dist, workers));
+  for (const [dist, runs] of results) {
+    const of = (pick: (r: { steady: Measure; full: Measure }) => number): string => fmt(median(runs.map(pick)));
+    console.log(
+      `  --workers ${workers}  ${dist.padEnd(20)} at ${RATE}/s: p50 ${of((r) => r.steady.p50)} ms  p99 ${of((r) => r.steady.p99)} ms  max ${of((r) => r.steady.max)} ms   full speed: ${of((r) => r.full.perSecond)} acked/s   [p99 ${runs.map((r) => fmt(r.steady.p99)).join(' ')}]`,
+    );
+  }
+}
