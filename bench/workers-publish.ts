@@ -1,18 +1,19 @@
 /**
- * `npx tsx bench/workers-publish.ts [dist...]`: publishes acknowledged by `switchboard serve
- * --workers N` with the SQLite store (the default), over HTTP (`POST /api/rooms/:room/messages`)
- * from BENCH_CLIENTS (64) keep-alive connections, which the workers share, to BENCH_ROOMS (100)
- * rooms:
+ * `npm run bench:workers-publish`: publishes acknowledged by `switchboard serve --workers N` with
+ * the SQLite store (the default), with each worker committing its own appends (`--worker-appends
+ * own`, the default) and with the primary committing every worker's (`--worker-appends
+ * primary`), over HTTP (`POST /api/rooms/:room/messages`) from BENCH_CLIENTS (64) keep-alive
+ * connections, which the workers share, to BENCH_ROOMS (100) rooms:
  *  1. at a steady BENCH_RATE (2,000) per second for BENCH_SECONDS (5): the time from each publish
  *     to its acknowledgement (stored and synced), p50, p99 and the longest;
  *  2. as fast as they are acknowledged, for as long: acknowledged publishes per second.
- * For each of BENCH_WORKERS (`2,3`), and each build given (`dist` of this checkout by default, or
- * another build's, e.g. a git worktree of an older commit with `npx tsc -p .` run in it), in
- * turn, BENCH_ROUNDS (3) rounds, the medians printed: a change is compared with the code before
- * it in one run. The CLI runs with the V8 flags `npm start` gives it.
+ * For each of BENCH_WORKERS (`2,3`), the two modes in turn, BENCH_ROUNDS (3) rounds, the medians
+ * printed: the modes compared in one run. The built CLI (`npm run build` first) runs with the V8
+ * flags `npm start` gives it.
  *
  * What it shows: workers that each commit their own appends wait for each other's SQLite write
- * lock, and SQLite's busy handler waits by sleeping, each worker's event loop with it.
+ * lock, and SQLite's busy handler waits by sleeping, each worker's event loop with it; a primary
+ * that commits them all takes a round trip more per acknowledgement.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +28,9 @@ const RATE = Number(process.env.BENCH_RATE ?? 2000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WORKERS = (process.env.BENCH_WORKERS ?? '2,3').split(',').map(Number);
-const builds = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['dist'];
+const MODES = ['own', 'primary'] as const;
+type Mode = (typeof MODES)[number];
+const CLI = path.resolve('dist/src/cli/index.js');
 
 interface Measure {
   p50: number;
@@ -49,11 +52,11 @@ function request(port: number, agent: http.Agent, method: string, path: string, 
   });
 }
 
-/** The server of `dist` with `workers` workers, listening; resolves with its port and process. */
-async function serve(dist: string, workers: number, dataDir: string): Promise<{ port: number; child: ChildProcess }> {
+/** The server with `workers` workers whose appends `mode` commits, listening; resolves with its port and process. */
+async function serve(mode: Mode, workers: number, dataDir: string): Promise<{ port: number; child: ChildProcess }> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const limits = ['--rate-limit', '1000000', '--rate-burst', '1000000', '--create-rate', '100000', '--rooms-per-day', '1000000', '--connect-rate', '100000'];
-  const child = spawn(process.execPath, [...DEFAULT_V8_FLAGS, path.resolve(dist, 'src/cli/index.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--workers', String(workers), '--data-dir', dataDir, '--log-level', 'error', ...limits], {
+  const child = spawn(process.execPath, [...DEFAULT_V8_FLAGS, CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--workers', String(workers), '--worker-appends', mode, '--data-dir', dataDir, '--log-level', 'error', ...limits], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const agent = new http.Agent({ keepAlive: false });
@@ -62,7 +65,7 @@ async function serve(dist: string, workers: number, dataDir: string): Promise<{ 
     await sleep(100);
   }
   child.kill('SIGKILL');
-  throw new Error(`${dist}: the server did not get ready`);
+  throw new Error(`--worker-appends ${mode}: the server did not get ready`);
 }
 
 /** Publishes from CLIENTS loops for SECONDS, each at its share of `rate` per second (0: as fast as acknowledged). */
@@ -98,9 +101,9 @@ async function publish(port: number, rate: number): Promise<Measure> {
   return { p50: at(0.5), p99: at(0.99), max: latencies[latencies.length - 1]!, perSecond: latencies.length / seconds };
 }
 
-async function measure(dist: string, workers: number): Promise<{ steady: Measure; full: Measure }> {
+async function measure(mode: Mode, workers: number): Promise<{ steady: Measure; full: Measure }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sb-workers-publish-'));
-  const { port, child } = await serve(dist, workers, dataDir);
+  const { port, child } = await serve(mode, workers, dataDir);
   try {
     const agent = new http.Agent({ keepAlive: true });
     for (let i = 0; i < ROOMS; i++) await request(port, agent, 'PUT', `/api/rooms/r${i}`);
@@ -120,12 +123,12 @@ const fmt = (n: number): string => n.toFixed(1);
 
 console.log(`HTTP publishes to --workers N (SQLite), ${CLIENTS} clients, ${ROOMS} rooms: ack latency at ${RATE}/s, and acked/s at full speed, ${SECONDS} s each; medians of ${ROUNDS} rounds`);
 for (const workers of WORKERS) {
-  const results = new Map<string, { steady: Measure; full: Measure }[]>(builds.map((b) => [b, []]));
-  for (let round = 0; round < ROUNDS; round++) for (const dist of builds) results.get(dist)!.push(await measure(dist, workers));
-  for (const [dist, runs] of results) {
+  const results = new Map<Mode, { steady: Measure; full: Measure }[]>(MODES.map((m) => [m, []]));
+  for (let round = 0; round < ROUNDS; round++) for (const mode of MODES) results.get(mode)!.push(await measure(mode, workers));
+  for (const [mode, runs] of results) {
     const of = (pick: (r: { steady: Measure; full: Measure }) => number): string => fmt(median(runs.map(pick)));
     console.log(
-      `  --workers ${workers}  ${dist.padEnd(20)} at ${RATE}/s: p50 ${of((r) => r.steady.p50)} ms  p99 ${of((r) => r.steady.p99)} ms  max ${of((r) => r.steady.max)} ms   full speed: ${of((r) => r.full.perSecond)} acked/s   [p99 ${runs.map((r) => fmt(r.steady.p99)).join(' ')}]`,
+      `  --workers ${workers} --worker-appends ${mode.padEnd(7)} at ${RATE}/s: p50 ${of((r) => r.steady.p50)} ms  p99 ${of((r) => r.steady.p99)} ms  max ${of((r) => r.steady.max)} ms   full speed: ${of((r) => r.full.perSecond)} acked/s   [p99 ${runs.map((r) => fmt(r.steady.p99)).join(' ')}]`,
     );
   }
 }

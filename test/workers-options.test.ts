@@ -39,3 +39,15 @@ describe('--worker-accept', () => {
     refused(() => resolveConfig({ flags: { workerAccept: 'none' } }), /^--worker-accept: "none" is not valid, expected `?primary`? or `?shared`?$/);
   });
 });
+
+describe('--worker-appends', () => {
+  it('is `own` by default, `primary` from a flag, the environment or a file; refuses anything else, and `primary` without the SQLite file', () => {
+    assert.equal(resolveConfig({}).workerAppends, 'own');
+    assert.equal(resolveConfig({ flags: { workerAppends: 'primary' } }).workerAppends, 'primary');
+    assert.equal(resolveConfig({ env: { WORKER_APPENDS: 'primary' } }).workerAppends, 'primary');
+    assert.equal(resolveConfig({ file: { name: 'c.json', values: { workerAppends: 'primary' } } }).workerAppends, 'primary');
+    refused(() => resolveConfig({ flags: { workerAppends: 'all' } }), /^--worker-appends: "all" is not valid, expected `?own`? or `?primary`?$/);
+    refused(() => resolveConfig({ flags: { workerAppends: 'primary', store: 'memory' } }), /^--worker-appends primary \(from the command line\) is for the SQLite file the workers share, not with --store memory \(from the command line\)$/);
+    refused(() => resolveConfig({ flags: { workerAppends: 'primary', redisUrl: 'redis://127.0.0.1:6379' } }), /not with --redis \(from the command line\), where each worker is a node of its own$/);
+  });
+});

@@ -66,8 +66,10 @@ function listeningPids(port: number, pids: number[]): number[] {
   );
 }
 
-for (const accept of ['primary', 'shared'] as const)
-describe(`--workers 2 without Redis, --worker-accept ${accept}`, { skip: built ? false : 'run `npm run build` first', timeout: 240_000 }, () => {
+// Each run also takes one of the two --worker-appends (who commits the workers' appends): the
+// primary with the primary's accepts, each worker its own with shared accepts (the default).
+for (const [accept, appends] of [['primary', 'primary'], ['shared', 'own']] as const)
+describe(`--workers 2 without Redis, --worker-accept ${accept}, --worker-appends ${appends}`, { skip: built ? false : 'run `npm run build` first', timeout: 240_000 }, () => {
   let server: WorkersProcess;
   let dataDir: string;
   const acked = new Map<string, number>();
@@ -144,7 +146,7 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}`, { skip: built ?
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'sb-workers-'));
-    server = await WorkersProcess.start(['--workers', '2', '--worker-accept', accept, '--data-dir', dataDir, '--rate-limit', '1000000', '--rate-burst', '1000000', '--connect-rate', '100000', '--shutdown-timeout-ms', '3000']);
+    server = await WorkersProcess.start(['--workers', '2', '--worker-accept', accept, '--worker-appends', appends, '--data-dir', dataDir, '--rate-limit', '1000000', '--rate-burst', '1000000', '--connect-rate', '100000', '--shutdown-timeout-ms', '3000']);
   });
   after(async () => {
     for (const f of followers) f.close();
@@ -192,9 +194,10 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}`, { skip: built ?
       const text = await res.text();
       const published = /^switchboard_entries_published_total\{type="message"\} (\d+)$/m.exec(text);
       assert.equal(Number(published?.[1]), 80, 'the messages stored by both workers, once each');
-      // The primary wrote them for both: the one process that appends to the file.
+      // With --worker-appends primary, the primary wrote them for both: the one process that appends to the file.
       const appended = /^switchboard_primary_appends_total (\d+)$/m.exec(text);
-      assert.equal(Number(appended?.[1]), 80, 'the primary appended what both workers stored');
+      if (appends === 'primary') assert.equal(Number(appended?.[1]), 80, 'the primary appended what both workers stored');
+      else assert.equal(appended, null, 'no primary appends: each worker commits its own');
     }
     assert.equal(scraped.size, 2, 'both workers answered /metrics');
     const ready = await fetch(`${server.url}/readyz`, { headers: { connection: 'close' } });

@@ -38,6 +38,14 @@ export interface ServerConfig {
    */
   workerAccept: 'primary' | 'shared';
   /**
+   * Who writes the workers' entries to the SQLite file they share (`workers` past 1, no Redis):
+   * 'own', each worker its own (waiting for the others' write lock in SQLite's busy handler,
+   * asleep); 'primary', the primary every worker's (no lock waits, more publishes a second; an
+   * acknowledgement a round trip to the primary more, and the primary's commits in the loop
+   * that relays). Env WORKER_APPENDS. Default 'own'.
+   */
+  workerAppends: 'own' | 'primary';
+  /**
    * PEM file of the TLS certificate (chain). With `tlsKey`: HTTPS on `port`, ALPN `h2` and
    * `http/1.1` (HTTP/2 for SSE, polls and the API; WebSocket over HTTP/1.1). Both or neither. Env TLS_CERT.
    */

@@ -271,6 +271,13 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     help: "with --workers: `primary` accepts each connection and hands it to the workers in turn (an even spread); `shared`: every worker accepts from the listening socket itself, with no handoff through the primary (connect bursts and a rolling restart's reconnections faster, the spread left to the kernel; docs/operations.md, \"Workers\")",
     value: oneOfValues(['primary', 'shared'], 'how'),
   },
+  workerAppends: {
+    flag: '--worker-appends',
+    env: 'WORKER_APPENDS',
+    default: 'own',
+    help: "with --workers and SQLite: `own`, each worker commits its own appends (they wait for each other's write lock); `primary`, the primary commits every worker's (no lock waits, more publishes a second, an acknowledgement a round trip later, a busier primary; docs/operations.md, \"Workers\")",
+    value: oneOfValues(['own', 'primary'], 'who'),
+  },
   tlsCert: {
     flag: '--tls-cert',
     env: 'TLS_CERT',
@@ -684,6 +691,10 @@ export function resolveConfig(sources: ConfigSources = {}, defaults: ServerConfi
     throw new OptionError(
       `--workers ${c.workers} (from ${cameFrom('workers')}) needs a store the workers share: --store memory (from ${cameFrom('store')}) keeps one log per process; use --store sqlite (the default) or redis`,
     );
+  }
+  if (c.workerAppends === 'primary' && (c.redisUrl !== undefined || c.store !== 'sqlite')) {
+    const other = c.redisUrl !== undefined ? `--redis (from ${cameFrom('redisUrl')}), where each worker is a node of its own` : `--store ${c.store} (from ${cameFrom('store')})`;
+    throw new OptionError(`--worker-appends primary (from ${cameFrom('workerAppends')}) is for the SQLite file the workers share, not with ${other}`);
   }
   if (c.metricsPort !== undefined && !c.metrics) {
     throw new OptionError(`--metrics-port (from ${cameFrom('metricsPort')}) serves metrics that --no-metrics (from ${cameFrom('metrics')}) turns off: give one of them`);

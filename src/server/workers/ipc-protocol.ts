@@ -6,7 +6,13 @@
 import type { EntryDraft, PresenceMember } from '../../protocol/types.js';
 import type { ErrorCode } from '../../protocol/errors.js';
 import type { BrokerMessage } from '../broker/broker.js';
+import type { ServerConfig } from '../config.js';
 import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceRemoved } from '../presence/presence-store.js';
+
+/** True when the primary appends the workers' entries (`--worker-appends primary`, the SQLite store without Redis). */
+export function primaryAppends(config: Pick<ServerConfig, 'redisUrl' | 'store' | 'workerAppends'>): boolean {
+  return config.workerAppends === 'primary' && config.redisUrl === undefined && config.store === 'sqlite';
+}
 
 /** The environment variable that tells a process forked by the primary that it is one of its workers. */
 export const WORKER_ENV = 'SWITCHBOARD_WORKER';

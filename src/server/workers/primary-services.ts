@@ -27,7 +27,7 @@ export interface PrimaryServicesOptions {
  * What the primary does for its workers, whatever carries the messages (cluster IPC in the
  * primary, MessagePorts in tests): relays broker messages (Relay), keeps each worker's room
  * interests, answers presence calls against the one shared store, appends the workers' entries
- * to the SQLite file they share (the one writer of it), tells each worker who it is,
+ * to the SQLite file they share when given its store (`--worker-appends primary`), tells each worker who it is,
  * and collects metrics (concurrent scrapes share one gather). Requests are answered in the order they complete; a failed one is
  * answered with its error's message.
  */

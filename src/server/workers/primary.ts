@@ -2,8 +2,9 @@
  * The primary process of `switchboard serve --workers N` (N > 1). It holds no client connection
  * and loads neither the server nor the web app: it forks the workers (which share its port
  * through node:cluster), restarts them, relays their broker messages to each other, holds the
- * presence store they share, appends their entries to the SQLite file they share (the one
- * process that does: see SqliteStoreOptions.appendVia), and aggregates their metrics. Kept small
+ * presence store they share, with `--worker-appends primary` appends their entries to the SQLite
+ * file they share (the one process that does: see SqliteStoreOptions.appendVia), and aggregates
+ * their metrics. Kept small
  * on purpose: its memory is the base cost of every deployment with workers.
  */
 import cluster from 'node:cluster';
@@ -11,10 +12,10 @@ import { randomBytes } from 'node:crypto';
 import type { ServerConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { MemoryPresenceStore } from '../presence/memory-presence-store.js';
-import { SqliteStore } from '../store/sqlite-store.js';
+import type { SqliteStore } from '../store/sqlite-store.js';
 import { DEFAULT_V8_FLAGS, SMALL_HEAP_V8_FLAGS, missingFlags } from '../v8-flags.js';
 import { handleShutdownSignals } from '../shutdown-signals.js';
-import { WORKER_ENV, nodePort, type ToWorker } from './ipc-protocol.js';
+import { WORKER_ENV, nodePort, primaryAppends, type ToWorker } from './ipc-protocol.js';
 import { BatchingPort, batchOf } from './batching-port.js';
 import { PrimaryServices } from './primary-services.js';
 import { WorkerPool, WorkerStartError } from './worker-pool.js';
@@ -26,9 +27,10 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
   /** Gathers of every worker's metrics (PrimaryServices shares one among concurrent scrapes). */
   let gathers = 0;
   let lastDropLog = 0;
-  // The workers' appends, written here (without Redis: with it each worker is a node of its own).
-  // Its tail cache as small as it goes: the primary reads nothing.
-  const store = !config.redisUrl && config.store === 'sqlite' ? new SqliteStore({ dataDir: config.dataDir, cachedRooms: 1, cachedEntries: 1 }) : undefined;
+  // The workers' appends, written here with --worker-appends primary. Its tail cache as small as
+  // it goes: the primary reads nothing.
+  // Loaded only then: better-sqlite3 is memory the primary does not otherwise hold.
+  const store = primaryAppends(config) ? new (await import('../store/sqlite-store.js')).SqliteStore({ dataDir: config.dataDir, cachedRooms: 1, cachedEntries: 1 }) : undefined;
   if (store) {
     try {
       await store.init();

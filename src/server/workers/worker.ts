@@ -1,7 +1,7 @@
 /**
  * A worker process of `switchboard serve --workers N`: a full node, whose broker and presence
- * store are the primary's (over IPC) when there is no Redis, as are the appends to the SQLite
- * file (the primary is its one writer of entries), and which shares the primary's
+ * store are the primary's (over IPC) when there is no Redis, as are, with `--worker-appends
+ * primary`, the appends to the SQLite file (the primary its one writer of entries), and which shares the primary's
  * presence-ticket key, gets a node id of its own, answers `/metrics` with every worker's metrics,
  * and drains when the primary says so.
  */
@@ -14,7 +14,7 @@ import type { Switchboard, SwitchboardOptions } from '../server.js';
 import type { AppendResult } from '../store/message-store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { BatchingPort, batchOf } from './batching-port.js';
-import { nodePort, type ToPrimary, type WorkerIdentity } from './ipc-protocol.js';
+import { nodePort, primaryAppends, type ToPrimary, type WorkerIdentity } from './ipc-protocol.js';
 import { PrimaryClient } from './primary-client.js';
 
 /** How long a worker waits for its identity, and for the aggregated metrics, from the primary. */
@@ -57,9 +57,9 @@ export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
     metricsText: () => primary.request<string>({ op: 'metrics' }, METRICS_TIMEOUT_MS),
     // With Redis, each worker is one more node of the cluster (Redis broker and presence, as ever).
     ...(config.redisUrl ? {} : { broker: new IpcBroker(primary), presenceStore: new IpcPresenceStore(primary) }),
-    // The SQLite file every worker shares, whose appends the primary writes (workers/primary.ts):
-    // workers that each commit their own wait for each other's write lock, asleep.
-    ...(!config.redisUrl && config.store === 'sqlite'
+    // --worker-appends primary: the primary writes the appends to the SQLite file every worker
+    // shares (workers/primary.ts); workers that each commit their own wait for each other's write lock, asleep.
+    ...(primaryAppends(config)
       ? { messageStore: new SqliteStore({ dataDir: config.dataDir, appendVia: (draft) => primary.request<AppendResult>({ op: 'append', draft }, APPEND_TIMEOUT_MS) }) }
       : {}),
   };
