@@ -37,9 +37,10 @@ export interface SqliteStoreOptions {
   /** Newest entries kept per cached room. Default 128. */
   cachedEntries?: number;
   /**
-   * Appends written by another process instead (the primary of `--workers`, which appends for
-   * every worker: processes that each commit their own appends wait for each other's write lock,
-   * and SQLite's busy handler waits by sleeping, the event loop with it). Resolves once that
+   * Appends written by another process instead (the primary of `--workers` with
+   * `--worker-appends primary`, which appends for every worker: processes that each commit their
+   * own appends wait for each other's write lock, and SQLite's busy handler waits by sleeping,
+   * the event loop with it). Resolves once that
    * process committed the entry, as `append` does; a rejection that is not a catalog error
    * becomes STORE_UNAVAILABLE. The other writes (rooms, read positions, trims) stay this process's.
    */

@@ -58,8 +58,9 @@ export type PrimaryCall =
   | { op: 'presence'; call: PresenceCall }
   | { op: 'metrics' }
   /**
-   * An entry to store: the primary is the one process that appends to the SQLite file the workers
-   * share (see SqliteStoreOptions.appendVia), answered with the AppendResult once committed.
+   * An entry to store, with `--worker-appends primary`: the primary is then the one process that
+   * appends to the SQLite file the workers share (see SqliteStoreOptions.appendVia), answered with
+   * the AppendResult once committed.
    */
   | { op: 'append'; draft: EntryDraft };
 

@@ -16,7 +16,7 @@ export interface PrimaryServicesOptions {
   /**
    * The store the workers append through (the SQLite file they share, opened by the primary):
    * the one process that appends, so that the workers never wait for each other's write lock.
-   * None: an `append` call fails (the workers then append themselves).
+   * None (`--worker-appends own`: each worker commits its own): an `append` call fails.
    */
   store?: Pick<MessageStore, 'append'>;
   /** Told when messages were not relayed to a worker that does not read its channel (see relay.ts). */

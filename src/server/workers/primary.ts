@@ -27,9 +27,8 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
   /** Gathers of every worker's metrics (PrimaryServices shares one among concurrent scrapes). */
   let gathers = 0;
   let lastDropLog = 0;
-  // The workers' appends, written here with --worker-appends primary. Its tail cache as small as
-  // it goes: the primary reads nothing.
-  // Loaded only then: better-sqlite3 is memory the primary does not otherwise hold.
+  // The workers' appends, written here with --worker-appends primary; SQLite loaded only then (memory
+  // the primary does not otherwise hold), its tail cache as small as it goes (the primary reads nothing).
   const store = primaryAppends(config) ? new (await import('../store/sqlite-store.js')).SqliteStore({ dataDir: config.dataDir, cachedRooms: 1, cachedEntries: 1 }) : undefined;
   if (store) {
     try {
