@@ -110,9 +110,9 @@ export interface ConnectionsResult {
    * pollers' next requests), so the deliveries alone may end sooner. Of the server's:
    * `serverSystem`, the kernel's time (its sockets' reads and writes), and `serverGcPause`, the
    * garbage collector's pauses of its main threads (its /metrics, read before and after the
-   * window; absent when it has none), both whole (no idle rate taken off).
+   * window; absent when it has none) and `serverGcByKind`, those pauses by kind (minor, major, incremental, weakcb), all whole (no idle rate taken off).
    */
-  broadcastCpuMs: { server: number; load: number; serverSystem?: number; serverGcPause?: number }[];
+  broadcastCpuMs: { server: number; load: number; serverSystem?: number; serverGcPause?: number; serverGcByKind?: Record<string, number> }[];
   /** Rounds every --gap-ms whatever the last one's state (--fixed-gap); else each round waited for the last to be delivered and the machine quiet. */
   fixedGap?: boolean;
   cores: number;
@@ -226,7 +226,11 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
         serverSystem: systemMsOf(pids) - serverSystem,
       };
       const gcAfter = await server.gcPauseMs();
-      broadcastCpuMs.push(gcBefore !== undefined && gcAfter !== undefined ? { ...used, serverGcPause: gcAfter - gcBefore } : used);
+      broadcastCpuMs.push(
+        gcBefore !== undefined && gcAfter !== undefined
+          ? { ...used, serverGcPause: gcAfter.total - gcBefore.total, serverGcByKind: Object.fromEntries(Object.entries(gcAfter.byKind).map(([kind, ms]) => [kind, ms - (gcBefore.byKind[kind] ?? 0)])) }
+          : used,
+      );
     }
     await load.settle(publisher.expected(), Number(values['drain-ms']));
     const merged = await load.check(publisher.expected());
@@ -295,8 +299,14 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
 
 /** What the server's CPU time of a broadcast holds: the kernel's part, the collector's pauses. */
 function serverParts(c: ConnectionsResult['broadcastCpuMs'][number]): string {
-  const parts = [...(c.serverSystem !== undefined ? [`system ${(c.serverSystem / 1000).toFixed(2)} s`] : []), ...(c.serverGcPause !== undefined ? [`GC pauses ${(c.serverGcPause / 1000).toFixed(2)} s`] : [])];
+  const parts = [...(c.serverSystem !== undefined ? [`system ${(c.serverSystem / 1000).toFixed(2)} s`] : []), ...(c.serverGcPause !== undefined ? [`GC pauses ${(c.serverGcPause / 1000).toFixed(2)} s${gcKinds(c.serverGcByKind)}`] : [])];
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
+/** The pauses by kind, the largest first (` [minor 1.20 s, major 0.28 s]`); empty when not known. */
+function gcKinds(byKind: Record<string, number> | undefined): string {
+  const kinds = Object.entries(byKind ?? {}).filter(([, ms]) => ms >= 5).sort((a, b) => b[1] - a[1]);
+  return kinds.length > 0 ? ` [${kinds.map(([kind, ms]) => `${kind} ${(ms / 1000).toFixed(2)} s`).join(', ')}]` : '';
 }
 
 function print(r: ConnectionsResult): void {

@@ -151,13 +151,23 @@ export class ServerUnderTest {
    * the main threads stood still for the collector; concurrent marking on helper threads is not
    * in it. Undefined when /metrics does not answer or has no such line (`--no-metrics`).
    */
-  async gcPauseMs(): Promise<number | undefined> {
+  /**
+   * The collector's pauses so far, ms, summed over every process (`nodejs_gc_duration_seconds`
+   * of /metrics), in all and by kind (`minor`, `major`, `incremental`, `weakcb`).
+   */
+  async gcPauseMs(): Promise<{ total: number; byKind: Record<string, number> } | undefined> {
     try {
       const res = await fetch(`${this.baseUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
       if (!res.ok) return undefined;
-      let sum: number | undefined;
-      for (const m of (await res.text()).matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} ([\d.e+-]+)$/gm)) sum = (sum ?? 0) + Number(m[1]) * 1000;
-      return sum;
+      let total: number | undefined;
+      const byKind: Record<string, number> = {};
+      for (const m of (await res.text()).matchAll(/^nodejs_gc_duration_seconds_sum\{([^}]*)\} ([\d.e+-]+)$/gm)) {
+        const ms = Number(m[2]) * 1000;
+        total = (total ?? 0) + ms;
+        const kind = /kind="([^"]*)"/.exec(m[1]!)?.[1] ?? 'other';
+        byKind[kind] = (byKind[kind] ?? 0) + ms;
+      }
+      return total === undefined ? undefined : { total, byKind };
     } catch {
       return undefined;
     }
