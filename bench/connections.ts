@@ -110,7 +110,8 @@ export interface ConnectionsResult {
    * pollers' next requests), so the deliveries alone may end sooner. Of the server's:
    * `serverSystem`, the kernel's time (its sockets' reads and writes), and `serverGcPause`, the
    * garbage collector's pauses of its main threads (its /metrics, read before and after the
-   * window; absent when it has none) and `serverGcByKind`, those pauses by kind (minor, major, incremental, weakcb), all whole (no idle rate taken off).
+   * window; absent when it has none), and `serverGcByKind`, those pauses by kind (minor, major,
+   * incremental, weakcb); all whole (no idle rate taken off).
    */
   broadcastCpuMs: { server: number; load: number; serverSystem?: number; serverGcPause?: number; serverGcByKind?: Record<string, number> }[];
   /** Rounds every --gap-ms whatever the last one's state (--fixed-gap); else each round waited for the last to be delivered and the machine quiet. */

@@ -147,13 +147,10 @@ export class ServerUnderTest {
 
   /**
    * The server's garbage-collection pauses so far, ms: `nodejs_gc_duration_seconds_sum` of its
-   * /metrics, every kind, summed over the workers (a worker answers with all of theirs). Time
-   * the main threads stood still for the collector; concurrent marking on helper threads is not
-   * in it. Undefined when /metrics does not answer or has no such line (`--no-metrics`).
-   */
-  /**
-   * The collector's pauses so far, ms, summed over every process (`nodejs_gc_duration_seconds`
-   * of /metrics), in all and by kind (`minor`, `major`, `incremental`, `weakcb`).
+   * /metrics, summed over the workers (a worker answers with all of theirs), in all and by kind
+   * (`minor`, `major`, `incremental`, `weakcb`). Time the main threads stood still for the
+   * collector; concurrent marking on helper threads is not in it. Undefined when /metrics does
+   * not answer or has no such line (`--no-metrics`).
    */
   async gcPauseMs(): Promise<{ total: number; byKind: Record<string, number> } | undefined> {
     try {
