@@ -25,7 +25,7 @@ import type { ClientKind } from './load/messages.js';
 import { Publisher, createRooms } from './load/publisher.js';
 import { saveResult } from './load/results.js';
 import { availableParallelism } from 'node:os';
-import { cpuMsOf, rssOf, systemMsOf } from './load/proc-stats.js';
+import { cpuMsOf, rssOf, rssPartsOf, systemMsOf } from './load/proc-stats.js';
 import { ServerUnderTest, loadFriendlyArgs } from './load/server-under-test.js';
 import { describe, distribution, mb, ms, type Distribution } from './load/stats.js';
 
@@ -91,6 +91,8 @@ export interface ConnectionsResult {
   rssSettled: number;
   /** RSS of each process then, primary first. */
   rssSettledPerProcess: number[];
+  /** The file-backed part of rssSettled (mapped files, node's binary above all: the same pages in each process, counted in each). */
+  rssFileSettled?: number;
   bytesPerConnection: number;
   bytesPerConnectionSettled: number;
   idleCpuPercent: number;
@@ -188,6 +190,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
     const loadIdleCpuPercent = ((cpuMsOf(loadPids) - loadCpu0) / idleMs) * 100;
     const rssSettledPerProcess = pids.map((pid) => rssOf([pid]));
     const rssSettled = rssSettledPerProcess.reduce((a, b) => a + b, 0);
+    const rssFileSettled = rssPartsOf(pids).file;
     const publisher = new Publisher(server.baseUrl);
     const warmup = Number(values.warmup);
     const broadcasts = warmup + Number(values.broadcasts);
@@ -262,6 +265,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
       rssLoaded,
       rssSettled,
       rssSettledPerProcess,
+      rssFileSettled,
       bytesPerConnection: (rssLoaded - rssIdleServer) / Math.max(1, s.clients - s.failed),
       bytesPerConnectionSettled: (rssSettled - rssIdleServer) / Math.max(1, s.clients - s.failed),
       idleCpuPercent,
@@ -313,7 +317,7 @@ function gcKinds(byKind: Record<string, number> | undefined): string {
 function print(r: ConnectionsResult): void {
   console.log(`  ${r.rooms} room(s), ${r.connected}/${r.connected + r.failed} connected in ${r.connectSeconds.toFixed(1)} s = ${r.connectRate.toFixed(0)} connections/s (connect ${describe(r.connect)})`);
   console.log(`    server: ${r.serverProcesses} process(es), RSS ${mb(r.rssIdleServer)} idle -> ${mb(r.rssLoaded)} just connected = ${(r.bytesPerConnection / 1024).toFixed(1)} KB per connection; idle CPU ${r.idleCpuPercent.toFixed(1)}% of a core`);
-  console.log(`    after the idle period: RSS ${mb(r.rssSettled)} = ${(r.bytesPerConnectionSettled / 1024).toFixed(1)} KB per connection (by process: ${r.rssSettledPerProcess.map(mb).join(', ')})`);
+  console.log(`    after the idle period: RSS ${mb(r.rssSettled)} = ${(r.bytesPerConnectionSettled / 1024).toFixed(1)} KB per connection (by process: ${r.rssSettledPerProcess.map(mb).join(', ')})${r.rssFileSettled !== undefined ? `, of which file-backed ${mb(r.rssFileSettled)} (node's binary and libraries: the same pages in each process)` : ''}`);
   const rounds = r.fixedGap ? 'one every --gap-ms, whether the last was delivered or not' : 'each alone (the last one delivered to all and the machine quiet first)';
   const warm = r.warmup > 0 ? ` after ${r.warmup} warm-up round(s)` : '';
   console.log(`    broadcast x${r.broadcasts} to every room${warm}, ${rounds}: ${describe(r.latency)}; publish retries ${r.publishRetries} ${JSON.stringify(r.publishRetryReasons)}, unacknowledged ${r.publishFailures}`);

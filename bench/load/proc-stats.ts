@@ -58,6 +58,28 @@ export function rssOf(pids: readonly number[]): number {
   return kb * 1024;
 }
 
+/**
+ * The resident memory of these processes together, in its two parts (RssAnon and RssFile of
+ * /proc/<pid>/status), bytes: anonymous (each process's own: heaps, buffers) and file-backed
+ * (mapped files: node's own binary above all, some 40 MB of code and read-only data in each node
+ * process). The file-backed pages of one file are the same pages in every process that maps
+ * it, which RSS counts once per process.
+ */
+export function rssPartsOf(pids: readonly number[]): { anon: number; file: number } {
+  let anon = 0;
+  let file = 0;
+  for (const pid of pids) {
+    try {
+      const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+      anon += Number(/RssAnon:\s+(\d+) kB/.exec(text)?.[1] ?? 0);
+      file += Number(/RssFile:\s+(\d+) kB/.exec(text)?.[1] ?? 0);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { anon: anon * 1024, file: file * 1024 };
+}
+
 /** CPU time (user + system) these processes used so far, ms. A process gone meanwhile counts 0. */
 export function cpuMsOf(pids: readonly number[]): number {
   return msOf(pids, (s) => s.ticks);
