@@ -5,8 +5,9 @@
  * For each room count in --rooms: starts the server (with the load-friendly caps of
  * bench/load/server-under-test.ts, then --server-args), creates the rooms, connects
  * --websocket / --sse / --long-polling clients spread over them, and reports: connect rate,
- * RSS of the server's whole process tree before and after (per connection), its idle CPU over
- * --idle-seconds, then --broadcasts rounds of one message to every room, each alone (a round
+ * RSS of the server's whole process tree before and after (per connection), the presence
+ * notices of the connect burst (waited for, up to --settle-ms), its idle CPU over --idle-seconds
+ * and its RSS after them, then --broadcasts rounds of one message to every room, each alone (a round
  * starts once the last one is delivered to every client and the machine is quiet again, at least
  * --gap-ms after it; --fixed-gap: one every --gap-ms whatever the last one's state, a sustained
  * rate), after --warmup rounds if asked (run, checked and printed apart, not in the headline),
@@ -57,6 +58,14 @@ const { values } = parseArgs({
     'fixed-gap': { type: 'boolean', default: false },
     /** After a round is delivered, the most to wait for the CPU of the server and the load generator to fall back to idle. */
     'quiet-ms': { type: 'string', default: '10000' },
+    /**
+     * Before the idle period, the most to wait for the presence notices of the connect burst to
+     * end (no WebSocket or SSE client received one for 2 s): each node sends them at its
+     * presence budget, so over many rooms they go on well after the last connection, and the
+     * idle period measured them, not idleness. 0: no wait (the idle period starts 2 s after the
+     * last connection, as before this option).
+     */
+    'settle-ms': { type: 'string', default: '60000' },
     'idle-seconds': { type: 'string', default: '10' },
     /** After the last broadcast, the most to wait for every client to have everything. */
     'drain-ms': { type: 'string', default: '30000' },
@@ -65,7 +74,7 @@ const { values } = parseArgs({
 });
 
 // A count or a time that is not a whole number (`--warmup abc`) would run nothing and print "none": refused at once.
-for (const name of ['websocket', 'sse', 'long-polling', 'per-process', 'concurrency', 'broadcasts', 'warmup', 'gap-ms', 'quiet-ms', 'idle-seconds', 'drain-ms'] as const) {
+for (const name of ['websocket', 'sse', 'long-polling', 'per-process', 'concurrency', 'broadcasts', 'warmup', 'gap-ms', 'quiet-ms', 'settle-ms', 'idle-seconds', 'drain-ms'] as const) {
   if (!/^\d+$/.test(values[name])) {
     console.error(`--${name}: "${values[name]}" is not a whole number of 0 or more`);
     process.exit(2);
@@ -87,6 +96,8 @@ export interface ConnectionsResult {
   serverProcesses: number;
   rssIdleServer: number;
   rssLoaded: number;
+  /** The presence notices of the connect burst (see --settle-ms): how many the clients received by the end of the wait, how long after the last connection the last one came, how long the bench waited. */
+  presenceSettle?: { notices: number; lastAfterMs: number; waitedMs: number };
   /** RSS of the tree after --idle-seconds with every client connected (V8 has given back what the connect burst left). */
   rssSettled: number;
   /** RSS of each process then, primary first. */
@@ -181,6 +192,10 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
     await sleep(2000);
     const pids = server.pids();
     const rssLoaded = server.rss();
+    const settleMs = Number(values['settle-ms']);
+    const settled = settleMs > 0 ? await load.presenceQuiet(2000, settleMs) : undefined;
+    const presenceSettle = settled && { notices: settled.notices, lastAfterMs: settled.lastAt > 0 ? settled.lastAt - s.lastConnected : 0, waitedMs: settled.waitedMs };
+    if (presenceSettle) console.log(`    presence notices of the connect burst: ${presenceSettle.notices} received, the last ${(presenceSettle.lastAfterMs / 1000).toFixed(1)} s after the last connection (waited ${(presenceSettle.waitedMs / 1000).toFixed(1)} s for 2 s without one${presenceSettle.waitedMs >= settleMs ? ', then gave up: --settle-ms' : ''})`);
     const loadPids = load.pids();
     const cpu0 = server.cpuMs(pids);
     const loadCpu0 = cpuMsOf(loadPids);
@@ -263,6 +278,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
       serverProcesses: pids.length,
       rssIdleServer,
       rssLoaded,
+      ...(presenceSettle ? { presenceSettle } : {}),
       rssSettled,
       rssSettledPerProcess,
       rssFileSettled,

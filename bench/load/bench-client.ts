@@ -19,12 +19,15 @@ export interface KindTally {
   reconnectMs: number[];
   deliveries: number;
   lastDeliveryAt: number;
+  /** Presence notices received (WebSocket and SSE clients), and when the last one came (wall-clock ms; 0: none). */
+  notices: number;
+  lastNoticeAt: number;
   cuts: number;
   errors: Map<string, number>;
 }
 
 export function newTally(kind: ClientKind): KindTally {
-  return { kind, connectMs: [], latencyMs: [], sentMs: [], replayMs: [], catchUpMs: [], reconnectMs: [], deliveries: 0, lastDeliveryAt: 0, cuts: 0, errors: new Map() };
+  return { kind, connectMs: [], latencyMs: [], sentMs: [], replayMs: [], catchUpMs: [], reconnectMs: [], deliveries: 0, lastDeliveryAt: 0, notices: 0, lastNoticeAt: 0, cuts: 0, errors: new Map() };
 }
 
 /** Where a client connects and how it behaves. */
@@ -159,6 +162,12 @@ export abstract class BenchClient {
       this.tally.replayMs.push(t - sent);
       this.tally.catchUpMs.push(t - Math.max(sent, this.reopenedAt));
     }
+  }
+
+  /** A presence notice came (a member arrived, left or changed). */
+  protected notice(): void {
+    this.tally.notices++;
+    this.tally.lastNoticeAt = now();
   }
 
   protected down(attempt: number, reason: string): void {

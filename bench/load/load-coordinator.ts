@@ -164,6 +164,24 @@ export class LoadCoordinator {
     }
   }
 
+  /**
+   * Waits until no client has received a presence notice for `quietMs` (the notices of a connect
+   * burst go out at each node's presence budget, `--presence-notice-rate`: over 1,000 rooms they
+   * last well past the last connection), or until `maxMs` passed. Resolves with how long it
+   * waited, the notices received in all, and when the last one came (wall-clock ms; 0: none).
+   */
+  async presenceQuiet(quietMs: number, maxMs: number, everyMs = 500): Promise<{ waitedMs: number; notices: number; lastAt: number }> {
+    const start = performance.now();
+    for (;;) {
+      const answers = await this.askAll({ type: 'notices' }, 'notices');
+      const notices = answers.reduce((a, m) => a + m.count, 0);
+      const lastAt = Math.max(0, ...answers.map((m) => m.lastAt));
+      const waitedMs = performance.now() - start;
+      if (Date.now() - lastAt >= quietMs || waitedMs >= maxMs) return { waitedMs, notices, lastAt };
+      await new Promise((r) => setTimeout(r, Math.min(everyMs, maxMs - waitedMs)));
+    }
+  }
+
   /** Checks every client's deliveries against `expected` (room → acknowledged seqs) and merges the reports. */
   async check(expected: Record<string, number[]>): Promise<MergedReport> {
     const reports = await this.askAll({ type: 'check', expected }, 'report');

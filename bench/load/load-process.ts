@@ -113,7 +113,15 @@ process.on('message', (m: ToClient) => {
   else if (m.type === 'calm') for (const c of clients) c.client.stopCutting();
   else if (m.type === 'check') send({ type: 'report', kinds: report(m.expected) });
   else if (m.type === 'behind') send({ type: 'behind', clients: clients.filter((c) => c.client.everConnected && (c.client.seqs.at(-1) ?? 0) < (m.last[c.room] ?? 0)).length });
-  else if (m.type === 'close') {
+  else if (m.type === 'notices') {
+    let count = 0;
+    let lastAt = 0;
+    for (const t of tallies.values()) {
+      count += t.notices;
+      lastAt = Math.max(lastAt, t.lastNoticeAt);
+    }
+    send({ type: 'notices', count, lastAt });
+  } else if (m.type === 'close') {
     for (const c of clients) c.client.close();
     setTimeout(() => process.exit(0), 200);
   }

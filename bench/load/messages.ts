@@ -47,6 +47,8 @@ export type ToClient =
   | { type: 'check'; expected: Record<string, number[]> }
   /** How many clients (of those ever connected) have not received the last message of their room yet (`last`: room → its seq). */
   | { type: 'behind'; last: Record<string, number> }
+  /** How many presence notices the clients received so far, and when the last one came. */
+  | { type: 'notices' }
   | { type: 'close' };
 
 /** Per kind, what a process saw. Times are wall-clock ms (performance.timeOrigin + performance.now()). */
@@ -90,4 +92,5 @@ export type FromClient =
   | { type: 'connected'; at: number; firstStart: number; lastConnected: number; failed: number }
   | { type: 'report'; kinds: KindReport[] }
   | { type: 'behind'; clients: number }
+  | { type: 'notices'; count: number; lastAt: number }
   | { type: 'fatal'; message: string };

@@ -26,7 +26,8 @@ export class SseBenchClient extends BenchClient {
       const parser = createParser({
         onEvent: (e) => {
           if (e.id !== undefined) this.lastId = e.id;
-          if (e.event === 'message') {
+          if (e.event === 'presence') this.notice();
+          else if (e.event === 'message') {
             const entry = JSON.parse(e.data) as { seq: number; text?: string };
             this.entry(attempt, entry.seq, entry.text);
           } else if (e.event === 'ready') {

@@ -33,6 +33,8 @@ export class WsBenchClient extends BenchClient {
         this.lastSeq = Math.max(this.lastSeq, Number(f.cursor!.split(':')[1]));
         if (f.reset) this.error(`reset ${f.reset}`);
         this.up(attempt);
+      } else if (f.type === 'presence') {
+        this.notice();
       } else if (f.type === 'error') {
         this.error(f.code ?? 'error frame');
       }
