@@ -195,7 +195,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
     const settleMs = Number(values['settle-ms']);
     const settled = settleMs > 0 ? await load.presenceQuiet(2000, settleMs) : undefined;
     const presenceSettle = settled && { notices: settled.notices, lastAfterMs: settled.lastAt > 0 ? settled.lastAt - s.lastConnected : 0, waitedMs: settled.waitedMs };
-    if (presenceSettle) console.log(`    presence notices of the connect burst: ${presenceSettle.notices} received, the last ${(presenceSettle.lastAfterMs / 1000).toFixed(1)} s after the last connection (waited ${(presenceSettle.waitedMs / 1000).toFixed(1)} s for 2 s without one${presenceSettle.waitedMs >= settleMs ? ', then gave up: --settle-ms' : ''})`);
+    if (presenceSettle) console.log(`    presence notices of the connect burst: ${presenceSettle.notices} received, the last ${presenceSettle.lastAfterMs > 0 ? `${(presenceSettle.lastAfterMs / 1000).toFixed(1)} s after the last connection` : 'before the last connection'} (waited ${(presenceSettle.waitedMs / 1000).toFixed(1)} s for 2 s without one${presenceSettle.waitedMs >= settleMs ? ', then gave up: --settle-ms' : ''})`);
     const loadPids = load.pids();
     const cpu0 = server.cpuMs(pids);
     const loadCpu0 = cpuMsOf(loadPids);
