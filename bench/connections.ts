@@ -26,7 +26,7 @@ import type { ClientKind } from './load/messages.js';
 import { Publisher, createRooms } from './load/publisher.js';
 import { saveResult } from './load/results.js';
 import { availableParallelism } from 'node:os';
-import { cpuMsOf, rssOf, rssPartsOf, systemMsOf } from './load/proc-stats.js';
+import { cpuMsOf, rssFileOf, rssOf, systemMsOf } from './load/proc-stats.js';
 import { ServerUnderTest, loadFriendlyArgs } from './load/server-under-test.js';
 import { describe, distribution, mb, ms, type Distribution } from './load/stats.js';
 
@@ -98,7 +98,7 @@ export interface ConnectionsResult {
   rssLoaded: number;
   /** The presence notices of the connect burst (see --settle-ms): how many the clients received by the end of the wait, how long after the last connection the last one came, how long the bench waited. */
   presenceSettle?: { notices: number; lastAfterMs: number; waitedMs: number };
-  /** RSS of the tree after --idle-seconds with every client connected (V8 has given back what the connect burst left). */
+  /** RSS of the tree after --idle-seconds with every client connected, once the presence notices of the connect burst were over (--settle-ms). */
   rssSettled: number;
   /** RSS of each process then, primary first. */
   rssSettledPerProcess: number[];
@@ -205,7 +205,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
     const loadIdleCpuPercent = ((cpuMsOf(loadPids) - loadCpu0) / idleMs) * 100;
     const rssSettledPerProcess = pids.map((pid) => rssOf([pid]));
     const rssSettled = rssSettledPerProcess.reduce((a, b) => a + b, 0);
-    const rssFileSettled = rssPartsOf(pids).file;
+    const rssFileSettled = rssFileOf(pids);
     const publisher = new Publisher(server.baseUrl);
     const warmup = Number(values.warmup);
     const broadcasts = warmup + Number(values.broadcasts);

@@ -46,38 +46,30 @@ export function processTree(root: number): number[] {
 
 /** Resident memory of these processes together, bytes (VmRSS of /proc/<pid>/status). */
 export function rssOf(pids: readonly number[]): number {
+  return statusKb(pids, /VmRSS:\s+(\d+) kB/) * 1024;
+}
+
+/**
+ * The file-backed part of rssOf (RssFile of /proc/<pid>/status), bytes: mapped files, node's own
+ * binary above all (some 40 MB of code and read-only data in each node process). The pages of
+ * one file are the same in every process that maps it, which a sum of RSS counts in each.
+ */
+export function rssFileOf(pids: readonly number[]): number {
+  return statusKb(pids, /RssFile:\s+(\d+) kB/) * 1024;
+}
+
+/** The sum of one kB field of /proc/<pid>/status over these processes (one gone meanwhile counts 0). */
+function statusKb(pids: readonly number[], field: RegExp): number {
   let kb = 0;
   for (const pid of pids) {
     try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      const m = field.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (m) kb += Number(m[1]);
     } catch {
       // gone meanwhile
     }
   }
-  return kb * 1024;
-}
-
-/**
- * The resident memory of these processes together, in its two parts (RssAnon and RssFile of
- * /proc/<pid>/status), bytes: anonymous (each process's own: heaps, buffers) and file-backed
- * (mapped files: node's own binary above all, some 40 MB of code and read-only data in each node
- * process). The file-backed pages of one file are the same pages in every process that maps
- * it, which RSS counts once per process.
- */
-export function rssPartsOf(pids: readonly number[]): { anon: number; file: number } {
-  let anon = 0;
-  let file = 0;
-  for (const pid of pids) {
-    try {
-      const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-      anon += Number(/RssAnon:\s+(\d+) kB/.exec(text)?.[1] ?? 0);
-      file += Number(/RssFile:\s+(\d+) kB/.exec(text)?.[1] ?? 0);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return { anon: anon * 1024, file: file * 1024 };
+  return kb;
 }
 
 /** CPU time (user + system) these processes used so far, ms. A process gone meanwhile counts 0. */
