@@ -20,7 +20,7 @@ describe('npm start', () => {
     const pid = (JSON.parse(out.split('\n').find((l) => l.includes('Switchboard listening'))!) as { pid: number }).pid;
     // Its young generation is capped (src/server/v8-flags.ts, DEFAULT_V8_FLAGS).
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    assert.ok(argv.includes('--max-semi-space-size=4') && argv.includes('--no-parallel-scavenge') && argv.includes('--heap-growing-percent=30'), `npm start runs node with the default V8 flags: ${argv.join(' ')}`);
+    assert.ok(argv.includes('--max-semi-space-size=4') && argv.includes('--no-parallel-scavenge') && argv.includes('--heap-growing-percent=15'), `npm start runs node with the default V8 flags: ${argv.join(' ')}`);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     await exited;

@@ -296,7 +296,7 @@ describe('--small-heap', { skip: built ? false : 'run `npm run build` first', ti
           for (const pid of pids) {
             const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
             assert.equal(argv.includes('--optimize-for-size') && argv.includes('--max-semi-space-size=1'), expected, argv.join(' '));
-            assert.equal(argv.includes('--max-semi-space-size=4') && argv.includes('--no-parallel-scavenge') && argv.includes('--heap-growing-percent=30'), !expected, argv.join(' '));
+            assert.equal(argv.includes('--max-semi-space-size=4') && argv.includes('--no-parallel-scavenge') && argv.includes('--heap-growing-percent=15'), !expected, argv.join(' '));
           }
         } finally {
           await server.kill('SIGTERM');

@@ -9,7 +9,7 @@
 // bytes first (bytes: V8's estimate from its samples, one per 512 bytes allocated on average).
 //
 // A major GC collects the young garbage of its moment too, which then counts here: with major GCs
-// in the window (the default --heap-growing-percent=30 brings some), sites that only allocate much
+// in the window (the default --heap-growing-percent=15 brings some), sites that only allocate much
 // get a share. For promotions and old allocations alone, keep major GCs out of the window:
 // BENCH_SWITCHBOARD_NODE_ARGS="--max-semi-space-size=4 --no-parallel-scavenge --initial-old-space-size=600"
 // (the total then matches allocations.mjs's `promoted`, plus what is allocated old directly).

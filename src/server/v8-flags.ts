@@ -39,14 +39,19 @@ export const SMALL_HEAP_V8_FLAGS: readonly string[] = ['--optimize-for-size', '-
  *   answered against Socket.IO's in the same run): native long poll 1.13 → 1.03, lecture
  *   `/longpoll` 1.27 → 1.05; the main thread's GC time per request 5.7-8.4 µs → 1.3-2.9.
  *   Major collections keep their concurrent marking and sweeping.
- * - `--heap-growing-percent=30`: after a major collection, the old generation may grow to 1.3
- *   times what survived before the next one (the factor V8 itself takes when it optimizes for memory), where V8
- *   otherwise lets it grow up to four times. A connect burst promotes much that dies soon after
- *   (presence notices, pending writes); without the cap each worker kept it: 50,000 connections
- *   over 3 workers (`npm run bench:connections`, 1,000 rooms) had 241-280 MB of RSS per worker
- *   for 116 MB of live heap (a heap snapshot), 875-908 MB for the tree; with it, 697 MB (one
- *   room: 671 against 703-764). Polling CPU (`costs.ts poll`, 2 alternating runs), connect rate
- *   and idle CPU showed no difference beyond the noise.
+ * - `--heap-growing-percent=15`: after a major collection, the old generation may grow to 1.15
+ *   times what survived before the next one, where V8 otherwise lets it grow up to four times. A
+ *   connect burst promotes much that dies soon after (presence notices, pending writes), and so
+ *   do the long pollers' requests and the pings while idle; without a cap each worker kept it:
+ *   50,000 connections over 3 workers (`npm run bench:connections`, 1,000 rooms) had 241-280 MB
+ *   of RSS per worker for 116 MB of live heap (a heap snapshot), 875-908 MB for the tree. With
+ *   30 (the factor V8 itself takes when it optimizes for memory, this default until
+ *   2026-12-04): 731-789 MB after the idle period in five runs, the old generation committing
+ *   more as it went (379 → 428 MB over 35 s, its live part flat). With 15: 706.6-724.7 MB in
+ *   three, broadcast p99 443-667 ms against 485-841 (alternated, 2026-12-04). Polling
+ *   (`costs.ts poll`, 2 alternating runs of 3 pairs each): native long poll 1.18 and 1.14 times
+ *   Socket.IO's CPU per request against 1.11 and 1.11, lecture `/longpoll` 1.19 and 1.16
+ *   against 1.17 and 1.20; SQLite's acknowledged publishes 48,463 a second against 47,029.
  *
  * Without these flags (V8's defaults, a 16 MB young generation) an idle WebSocket takes three
  * times the memory, and polling costs a little less: 2-3% of the CPU per request answered, each
@@ -56,7 +61,7 @@ export const SMALL_HEAP_V8_FLAGS: readonly string[] = ['--optimize-for-size', '-
  * poll 1.02, lecture `/longpoll` 1.03, medians of 3 pairs). An earlier measure, not paired,
  * read 0.92 against 1.03 of Socket.IO's.
  */
-export const DEFAULT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--no-parallel-scavenge', '--heap-growing-percent=30'];
+export const DEFAULT_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--no-parallel-scavenge', '--heap-growing-percent=15'];
 
 /**
  * `flags` less those the operator already set in `execArgv` or `nodeOptions` (either spelling:
