@@ -48,8 +48,9 @@ export const SMALL_HEAP_V8_FLAGS: readonly string[] = ['--optimize-for-size', '-
  *   30 (the factor V8 itself takes when it optimizes for memory, this default until
  *   2026-12-04): 731-789 MB after the idle period in five runs, the old generation committing
  *   more as it went (379 → 428 MB over 35 s, its live part flat). With 15: 706.6-724.7 MB in
- *   three, broadcast p99 443-667 ms against 485-841 (alternated, 2026-12-04). Polling
- *   (`costs.ts poll`, 2 alternating runs of 3 pairs each): native long poll 1.18 and 1.14 times
+ *   three, broadcast p99 443-667 ms against 485-841 (the same hour, 2026-12-04). Polling, a few
+ *   percent of a native long poll's CPU if anything (`costs.ts poll`, 2 alternating runs of 3
+ *   pairs each, the pairs of a run spread by 0.1 or more): native long poll 1.18 and 1.14 times
  *   Socket.IO's CPU per request against 1.11 and 1.11, lecture `/longpoll` 1.19 and 1.16
  *   against 1.17 and 1.20; SQLite's acknowledged publishes 48,463 a second against 47,029.
  *
