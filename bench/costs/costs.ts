@@ -7,7 +7,9 @@
  *   (COSTS_SECONDS) after 1 s of warm-up at that rate (COSTS_POLL_WARMUP), published over HTTP: server CPU per 1000 deliveries and per 1000 requests
  *   answered, latency p50, on Switchboard's native routes (`/api/rooms/bench/longpoll`, `poll`
  *   every 1 s), the lecture's (`/longpoll`, `/poll`: one message per answer, a cookie jar per
- *   client), and Socket.IO 4's polling transport. Also the server's JavaScript heap bytes allocated,
+ *   client), and Socket.IO 4's polling transport; and the floors of node:http itself for the same
+ *   routes (COSTS_POLL_KINDS=bare-longpoll, bare-lecture-longpoll, bare-lecture-poll: a bare
+ *   server answering as Switchboard does, cookies included, with nothing else). Also the server's JavaScript heap bytes allocated,
  *   and promoted to the old generation by minor GCs, and the time of its GCs on the main thread, per
  *   request answered (V8's GC records, see bench/servers/allocations.mjs; the window includes the
  *   publishes, as the CPU does). COSTS_POLL_ROUNDS=n runs the chosen kinds in turn n times and
@@ -129,7 +131,7 @@ function noteText(fleet: PollFleet, text: unknown): void {
   fleet.latencies.push(performance.now() - Number(m[1]));
 }
 
-type PollKind = 'native-longpoll' | 'native-poll' | 'lecture-longpoll' | 'lecture-poll' | 'socket.io-polling' | 'bare-longpoll';
+type PollKind = 'native-longpoll' | 'native-poll' | 'lecture-longpoll' | 'lecture-poll' | 'socket.io-polling' | 'bare-longpoll' | 'bare-lecture-longpoll' | 'bare-lecture-poll';
 
 async function openPollFleet(port: number, kind: PollKind, n: number): Promise<PollFleet> {
   const base = `http://127.0.0.1:${port}`;
@@ -153,16 +155,17 @@ async function openPollFleet(port: number, kind: PollKind, n: number): Promise<P
       }
       return;
     }
-    if (kind === 'lecture-longpoll' || kind === 'lecture-poll') {
+    if (kind === 'lecture-longpoll' || kind === 'lecture-poll' || kind === 'bare-lecture-longpoll' || kind === 'bare-lecture-poll') {
       const jar = new CookieJar();
-      const path = kind === 'lecture-poll' ? '/poll' : '/longpoll';
+      const short = kind === 'lecture-poll' || kind === 'bare-lecture-poll';
+      const path = short ? '/poll' : '/longpoll';
       while (running) {
         const r = await get(base + path, agent, jar.header);
         fleet.requests++;
         jar.take(r.cookies);
         if (r.status === 200) noteText(fleet, (JSON.parse(r.body) as { text: string }).text);
         // The lecture's poll page asks every few seconds; one that got a message asks again at once to keep up.
-        else if (kind === 'lecture-poll') await sleep(1000);
+        else if (short) await sleep(1000);
       }
       return;
     }
@@ -232,6 +235,8 @@ async function pollCosts(): Promise<void> {
     { kind: 'lecture-poll', script: SWITCHBOARD, publish: '/update' },
     { kind: 'socket.io-polling', script: '../costs/socket-io-polling-server.ts', publish: '/publish' },
     { kind: 'bare-longpoll', script: '../costs/bare-longpoll-server.mjs', publish: '/api/rooms/bench/messages' },
+    { kind: 'bare-lecture-longpoll', script: '../costs/bare-lecture-server.mjs', publish: '/update' },
+    { kind: 'bare-lecture-poll', script: '../costs/bare-lecture-server.mjs', publish: '/update' },
   ];
   const only = process.env.COSTS_POLL_KINDS?.split(',');
   const chosen = runs.filter((run) => !only || only.includes(run.kind));
