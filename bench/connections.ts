@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { LoadCoordinator } from './load/load-coordinator.js';
 import type { ClientKind } from './load/messages.js';
 import { Publisher, createRooms } from './load/publisher.js';
+import { describeYardstick, measureYardstick } from './load/yardstick.js';
 import { saveResult } from './load/results.js';
 import { availableParallelism } from 'node:os';
 import { cpuMsOf, rssFileOf, rssOf, systemMsOf } from './load/proc-stats.js';
@@ -361,6 +362,7 @@ function print(r: ConnectionsResult): void {
   }
 }
 console.log(`Connections: websocket ${values.websocket}, sse ${values.sse}, long-polling ${values['long-polling']}, rooms ${values.rooms}, server args "${values['server-args']}"`);
+console.log(describeYardstick(await measureYardstick()));
 for (const roomCount of values.rooms.split(',').map(Number)) {
   const r = await runOnce(roomCount);
   print(r);

@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { LoadCoordinator } from './load/load-coordinator.js';
 import type { ClientKind } from './load/messages.js';
 import { Publisher, createRooms } from './load/publisher.js';
+import { describeYardstick, measureYardstick } from './load/yardstick.js';
 import { saveResult } from './load/results.js';
 import { ServerUnderTest, loadFriendlyArgs } from './load/server-under-test.js';
 import { describe, distribution, type Distribution } from './load/stats.js';
@@ -137,6 +138,7 @@ async function runOne(serverName: string): Promise<JitterRow> {
 }
 
 console.log(`Jitter: ${values.clients} WebSocket clients, ${values.messages} messages at ${values.rate}/s, a cut about every ${values['cut-every-ms']} ms, away about ${values['away-ms']} ms`);
+console.log(describeYardstick(await measureYardstick()));
 const rows: JitterRow[] = [];
 for (const name of values.servers.split(',')) {
   const row = await runOne(name);

@@ -71,7 +71,9 @@ const mb = (b) => (b / 1048576).toFixed(1) + ' MB';
 const ok = (good, text) => '<span class="' + (good ? 'good' : 'bad') + '">' + text + '</span>';
 function el(tag, html) { const e = document.createElement(tag); e.innerHTML = html; root.appendChild(e); return e; }
 function table(head, rows) { el('table', '<tr>' + head.map((h) => '<th>' + h + '</th>').join('') + '</tr>' + rows.map((r) => '<tr>' + r.map((c) => '<td>' + c + '</td>').join('') + '</tr>').join('')); }
-function commands(list) { el('p', list.map((r) => 'Reproduce (' + r.label + ', ' + r.at.slice(0, 16).replace('T', ' ') + ' UTC): <code>' + r.command + '</code>').join('<br>')); }
+// The machine's yardstick of each run (bench/load/yardstick.ts): runs of different machines or days side by side (lower is faster).
+const yardstick = (m) => m ? '; yardstick JS ' + ms(m.jsMs) + ', loopback ' + ms(m.loopbackMs) + ' (' + m.cores + ' cores, ' + m.cpu + ')' : '';
+function commands(list) { el('p', list.map((r) => 'Reproduce (' + r.label + ', ' + r.at.slice(0, 16).replace('T', ' ') + ' UTC' + yardstick(r.machine) + '): <code>' + r.command + '</code>').join('<br>')); }
 let charts;
 function chartBox(title) { if (!charts) charts = el('div', ''), charts.className = 'charts'; const box = document.createElement('div'); box.innerHTML = '<h3>' + title + '</h3><div class="chart"><canvas></canvas></div>'; charts.appendChild(box); return box.querySelector('canvas'); }
 function endCharts() { charts = undefined; }

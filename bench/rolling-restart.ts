@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { LoadCoordinator } from './load/load-coordinator.js';
 import type { ClientKind } from './load/messages.js';
 import { Publisher, createRooms } from './load/publisher.js';
+import { describeYardstick, measureYardstick } from './load/yardstick.js';
 import { saveResult } from './load/results.js';
 import { ServerUnderTest, loadFriendlyArgs, workersOf } from './load/server-under-test.js';
 import { describe, distribution, type Distribution } from './load/stats.js';
@@ -77,6 +78,7 @@ if (unknownKind !== undefined || kinds.length === 0) {
 }
 const counts = Object.fromEntries(kinds.map((k, i) => [k, Math.floor(clients / kinds.length) + (i < clients % kinds.length ? 1 : 0)])) as Record<ClientKind, number>;
 console.log(`Rolling restart: ${clients} clients (${kinds.map((k) => `${counts[k]} ${k}`).join(', ')}), ${values.rate} msg/s for ${values.seconds} s, server args "${values['server-args']}"`);
+console.log(describeYardstick(await measureYardstick()));
 
 let server: ServerUnderTest;
 try {

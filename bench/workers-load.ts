@@ -16,6 +16,7 @@
 import { parseArgs } from 'node:util';
 import { LoadCoordinator } from './load/load-coordinator.js';
 import { Publisher, createRooms } from './load/publisher.js';
+import { describeYardstick, measureYardstick } from './load/yardstick.js';
 import { saveResult } from './load/results.js';
 import { ServerUnderTest, loadFriendlyArgs, workersOf } from './load/server-under-test.js';
 import { describe, distribution, type Distribution } from './load/stats.js';
@@ -128,6 +129,7 @@ async function runOne(workers: string): Promise<WorkersRow> {
 }
 
 console.log(`Workers: ${clients} WebSocket subscribers in one room; a burst of ${values.burst} (${values.window} in flight), then ${values.rate} msg/s for 5 s; server args "${values['server-args']}"`);
+console.log(describeYardstick(await measureYardstick()));
 const rows: WorkersRow[] = [];
 for (const w of values.workers.split(',')) {
   const row = await runOne(w);

@@ -23,3 +23,15 @@ describe('the benchmark report (npm run bench -- --report)', () => {
     }
   });
 });
+
+describe("the machine's yardstick (bench/load/yardstick.ts)", () => {
+  it('measures the same two things on every machine, and the scale benches keep the last one with their results', async () => {
+    const { describeYardstick, lastYardstick, measureYardstick } = await import('../bench/load/yardstick.js');
+    const y = await measureYardstick();
+    assert.ok(y.jsMs > 0 && Number.isFinite(y.jsMs), `JS rounds took ${y.jsMs} ms`);
+    assert.ok(y.loopbackMs > 0 && Number.isFinite(y.loopbackMs), `loopback rounds took ${y.loopbackMs} ms`);
+    assert.ok(y.cores >= 1 && y.cpu.length > 0);
+    assert.equal(lastYardstick(), y, 'saveResult records the last one measured');
+    assert.match(describeYardstick(y), /^machine: .+, \d+ cores; yardstick .+ JSON round trips .+ ms, .+ loopback TCP round trips .+ ms$/);
+  });
+});

@@ -37,6 +37,7 @@ import http from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type WebSocket from 'ws';
+import { describeYardstick, measureYardstick } from '../load/yardstick.js';
 import { ServerProcess, SseRecorder, fmt, median, openSse, openWs, percentile, sleep, type Stats } from '../lib.js';
 
 const POLLERS = Number(process.env.COSTS_POLLERS ?? 100);
@@ -484,6 +485,8 @@ async function sseLatency(): Promise<void> {
 }
 
 const wanted = process.argv.slice(2);
+// Absolute figures move with the machine (its yardstick: bench/load/yardstick.ts); the ratios within one run do not.
+console.log(describeYardstick(await measureYardstick()));
 const all = wanted.length === 0;
 if (all || wanted.includes('poll')) await pollCosts();
 if (all || wanted.includes('connect')) await connectCosts();

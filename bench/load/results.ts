@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lastYardstick, type Yardstick } from './yardstick.js';
 
 /** Where benches leave their results (gitignored); `npm run bench -- --report` reads them. */
 export const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'results');
@@ -13,6 +14,8 @@ export interface BenchResult<T = unknown> {
   at: string;
   /** The command line that reproduces it. */
   command: string;
+  /** The machine's yardstick, when the bench measured one before it ran (bench/load/yardstick.ts). */
+  machine?: Yardstick;
   data: T;
 }
 
@@ -23,7 +26,8 @@ export function saveResult<T>(bench: string, label: string, data: T): string {
   const quote = (a: string): string => (/^[\w@%+=:,./-]*$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
   const env = ['BENCH_SERVER_CLI', 'BENCH_SERVER_NODE_ARGS'].map((k) => (process.env[k] ? `${k}=${quote(process.env[k])} ` : '')).join('');
   const command = `${env}npm run bench:${bench} -- ${process.argv.slice(2).map(quote).join(' ')}`.trim();
-  const result: BenchResult<T> = { bench, label, at: new Date().toISOString(), command, data };
+  const machine = lastYardstick();
+  const result: BenchResult<T> = { bench, label, at: new Date().toISOString(), command, ...(machine ? { machine } : {}), data };
   writeFileSync(file, `${JSON.stringify(result, null, 1)}\n`);
   return file;
 }
