@@ -191,6 +191,16 @@ function promisedReply(): { reply: PollReply; answered: Promise<PollResult> } {
 }
 
 /**
+ * Ends a held poll whose answer no one waits for any more (its caller answered otherwise). One
+ * woken meanwhile (its timeout, a notice, an entry) answers `answered` all the same, and that
+ * answer may be a failure: a store read refused during a Redis failover. Read by no one, it
+ * was an unhandled rejection, which ends a node's process.
+ */
+function abandon(waiter: HeldPoll, answered: Promise<PollResult>): void {
+  if (!waiter.cancel()) answered.catch(() => {});
+}
+
+/**
  * A long poll held at a position of a room: a subscriber of its channel until something wakes it
  * (entries, a typing notice, a reset, its timeout, its session's close), then it answers its
  * reply and lets go of the channel, the timer and the session. No async frame and no promise
@@ -686,11 +696,11 @@ export class Hub {
     try {
       now = this.sharedAnswer(room, after, limit) ?? (await this.readAnswer(room, after, limit));
     } catch (err) {
-      waiter.cancel();
+      abandon(waiter, answered);
       throw err;
     }
     if (now.entries.length > 0 || now.reset) {
-      waiter.cancel();
+      abandon(waiter, answered);
       return now;
     }
     return answered;
