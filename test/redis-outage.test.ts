@@ -60,6 +60,13 @@ describe('a Redis outage under two nodes', { skip, timeout: 50_000 }, () => {
     type Phase = 'before' | 'down' | 'restarting' | 'after';
     let phase: Phase = 'before';
     let stopping = false;
+    // A test that fails half-way ends its publishers too: their retries would otherwise go on
+    // against closed nodes forever, and the file's process never exit (CI hung so once).
+    let ended = false;
+    t.after(() => {
+      ended = true;
+      stopping = true;
+    });
     const acked = new Map<string, number>();
     const ackedIn: Record<Phase, number> = { before: 0, down: 0, restarting: 0, after: 0 };
     const refused: { code: string; status?: number; phase: Phase }[] = [];
@@ -77,6 +84,7 @@ describe('a Redis outage under two nodes', { skip, timeout: 50_000 }, () => {
             break;
           }
           refused.push({ code: o.code, ...(o.status !== undefined ? { status: o.status } : {}), phase });
+          if (ended) return;
           await sleep(50);
         }
         await sleep(15);

@@ -57,6 +57,13 @@ describe('through Redis Sentinel (a master, its replica, a sentinel)', { skip, t
 
     // Three publishers that retry a refused publish with the same clientId until it is acked.
     let stopping = false;
+    // A test that fails half-way ends its publishers too: their retries would otherwise go on
+    // against closed nodes forever, and the file's process never exit (CI hung so once).
+    let ended = false;
+    t.after(() => {
+      ended = true;
+      stopping = true;
+    });
     const acked = new Map<string, number>();
     const refused: string[] = [];
     const loop = async (name: string, send: (clientId: string, k: number) => Promise<PublishOutcome>): Promise<void> => {
@@ -69,6 +76,7 @@ describe('through Redis Sentinel (a master, its replica, a sentinel)', { skip, t
             break;
           }
           refused.push(`${o.code}${o.status !== undefined ? ` ${o.status}` : ''}`);
+          if (ended) return;
           await sleep(50);
         }
         await sleep(15);
