@@ -107,6 +107,44 @@ function floorOf(d) {
   return num(mid.server / 1000, 2) + ' s' + (parts.length ? ' (' + parts.join(', ') + ')' : '') + ' + ' + num(mid.load / 1000, 2) + ' s = ' + num((mid.server + mid.load) / 1000 / d.cores, 2) + ' s on ' + d.cores + ' cores';
 }
 
+// Costs (bench/costs/costs.ts): each section's latest run, against the targets of issue 10, part 4.
+const costs = of('costs');
+el('h2', 'What a request, a connection and a message cost');
+if (costs.length === 0) el('p', 'No run yet: <code>npm run bench:costs</code> (after <code>npm run build</code>; <code>COSTS_POLL_PAIRED=1 COSTS_POLL_ROUNDS=3 npm run bench:costs -- poll</code> for the polling ratios).');
+else {
+  const latest = (part, accept = () => true) => [...costs].reverse().find((r) => r.data[part] && accept(r.data[part]));
+  const rows = [];
+  const used = new Set();
+  const row = (r, what, target, measured, good, against) => { used.add(r); rows.push([what, target, good === undefined ? measured : ok(good, measured), against, r.label + ', ' + r.at.slice(0, 16).replace('T', ' ')]); };
+  const poll = latest('poll', (p) => p.against === 'socket.io-polling');
+  const routes = { 'native-longpoll': 'native long poll', 'native-poll': 'native short poll', 'lecture-longpoll': 'lecture /longpoll', 'lecture-poll': 'lecture /poll', 'bare-longpoll': 'bare node:http, native long poll', 'bare-lecture-longpoll': 'bare node:http, lecture /longpoll', 'bare-lecture-poll': 'bare node:http, lecture /poll' };
+  if (poll) for (const k of poll.data.poll.ratios) {
+    const bare = k.kind.startsWith('bare-');
+    row(poll, 'CPU per request answered, ' + (routes[k.kind] ?? k.kind) + ', ' + poll.data.poll.clients + ' clients at ' + poll.data.poll.rate + ' msg/s', bare ? 'node\'s own floor' : '≤ 1.00 × Socket.IO', num(k.median, 2) + ' × [' + k.values.map((v) => num(v, 2)).join(' ') + ']', bare ? undefined : k.median <= 1, 'Socket.IO 4 polling, same window');
+  }
+  const connect = latest('connect');
+  if (connect) {
+    const c = connect.data.connect, sb = c.rows.find((x) => x.name.startsWith('switchboard')), bare = c.rows.find((x) => x.name === 'bare ws');
+    if (sb) row(connect, 'Connecting ' + num(c.connections) + ' WebSockets, each subscribed', '< 2 s', num(sb.seconds, 2) + ' s', sb.seconds < 2, bare ? 'bare ws ' + num(bare.seconds, 2) + ' s' : '');
+  }
+  const memory = latest('memory');
+  if (memory) {
+    const m = memory.data.memory, bare = m.rows.find((x) => x.kind === 'bare ws');
+    for (const [kind, target] of [['websocket', 8], ['sse', 12]]) {
+      const x = m.rows.find((y) => y.kind === kind);
+      if (x) row(memory, 'Server RSS per idle ' + (kind === 'sse' ? 'SSE stream' : 'WebSocket') + ' at ' + num(m.connections), '≤ ' + target + ' KiB', num(x.kibPerConnection, 1) + ' KiB', x.kibPerConnection <= target, bare ? 'bare ws ' + num(bare.kibPerConnection, 1) + ' KiB' : '');
+    }
+  }
+  const sse = latest('sse');
+  if (sse) {
+    const e = sse.data.sse, sb = e.rows.find((x) => x.name === 'switchboard'), lecture = e.rows.find((x) => x.name !== 'switchboard');
+    if (sb) row(sse, 'SSE latency p99, ' + num(e.clients) + ' clients at 100 msg/s', '< 15 ms', ms(sb.p99) + ' (p50 ' + ms(sb.p50) + ')', sb.p99 < 15, lecture ? 'the lecture\'s server ' + ms(lecture.p99) + ' (p50 ' + ms(lecture.p50) + ')' : '');
+  }
+  el('p', 'From <code>npm run bench:costs</code>: each server in a process of its own, its clients in the bench\'s process, on this machine. The polling ratios are CPU per request answered against Socket.IO\'s polling transport in the same window (medians of the pairs, each pair\'s in brackets); the bare node:http servers answer the same routes as Switchboard does and do nothing else: what node itself costs. Targets: issue 10, part 4.');
+  table(['measure', 'target', 'measured', 'beside it', 'run'], rows);
+  commands([...used]);
+}
+
 // Connections
 const conn = of('connections');
 el('h2', 'Concurrent connections');

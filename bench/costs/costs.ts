@@ -37,8 +37,26 @@ import http from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type WebSocket from 'ws';
+import { saveResult } from '../load/results.js';
 import { describeYardstick, measureYardstick } from '../load/yardstick.js';
 import { ServerProcess, SseRecorder, fmt, median, openSse, openWs, percentile, sleep, type Stats } from '../lib.js';
+
+/**
+ * What this run measured, saved as bench/results/costs-<parts>.json for the report (`npm run
+ * bench -- --report`), where each section's latest run is set against the issue's targets.
+ */
+export interface CostsResult {
+  /** CPU per request answered of each kind against its peer in the same window (COSTS_POLL_PAIRED), or against Socket.IO's in the same round: median and each pair's. */
+  poll?: { clients: number; rate: number; against: 'socket.io-polling' | 'baseline'; ratios: { kind: string; median: number; values: number[] }[] };
+  /** Seconds to connect CONNECTIONS WebSockets, 50 at a time. */
+  connect?: { connections: number; rows: { name: string; seconds: number }[] };
+  /** Server RSS per idle connection at CONNECTIONS, KiB; an idle process, MiB. */
+  memory?: { connections: number; rows: { kind: string; kibPerConnection: number; idleProcessMib: number }[] };
+  /** SSE latency at 100 messages/s, medians of the runs. */
+  sse?: { clients: number; rows: { name: string; p50: number; p99: number; cpuPer1000: number }[] };
+}
+
+const record: CostsResult = {};
 
 const POLLERS = Number(process.env.COSTS_POLLERS ?? 100);
 const RATE = Number(process.env.COSTS_RATE ?? 50);
@@ -258,6 +276,7 @@ async function pollCosts(): Promise<void> {
   for (const [kind, values] of perRequestCpu) {
     const ratios = peer && kind !== 'socket.io-polling' ? values.map((v, i) => v / peer[i]!) : undefined;
     console.log(`  ${kind.padEnd(18)} ${fmt(median(values), 1).padStart(7)}   [${values.map((v) => fmt(v, 1)).join(' ')}]${ratios ? `   / Socket.IO in the same round: ${fmt(median(ratios), 2)} [${ratios.map((r) => fmt(r, 2)).join(' ')}]` : ''}`);
+    if (ratios) (record.poll ??= { clients: POLLERS, rate: RATE, against: 'socket.io-polling', ratios: [] }).ratios.push({ kind, median: median(ratios), values: ratios });
   }
 }
 
@@ -281,6 +300,7 @@ async function pollPaired(chosen: PollRunSpec[], peerOf: (run: PollRunSpec) => P
   }
   console.log(` CPU per request answered / ${BASELINE ? 'the baseline' : "Socket.IO's"} in the same window, median of ${POLL_ROUNDS} pairs:`);
   for (const [kind, values] of ratios) console.log(`  ${kind.padEnd(18)} ${fmt(median(values), 2)}   [${values.map((r) => fmt(r, 2)).join(' ')}]`);
+  record.poll = { clients: POLLERS, rate: RATE, against: BASELINE ? 'baseline' : 'socket.io-polling', ratios: [...ratios].map(([kind, values]) => ({ kind, median: median(values), values })) };
 }
 
 type PollRunSpec = { kind: PollKind; script: string; publish: string };
@@ -372,6 +392,7 @@ async function connectCosts(): Promise<void> {
       const closers = await openMany(CONNECTIONS, name === 'bare ws' ? async () => ((ws) => () => ws.terminate())(await openWs(`ws://127.0.0.1:${server.port}/`)) : () => subscribedWs(server.port));
       const seconds = (performance.now() - started) / 1000;
       console.log(`  ${name.padEnd(22)} ${fmt(seconds, 2)} s`);
+      (record.connect ??= { connections: CONNECTIONS, rows: [] }).rows.push({ name, seconds });
       for (const c of closers) c();
     } finally {
       await server.stop();
@@ -397,6 +418,7 @@ async function memoryCosts(): Promise<void> {
       console.log(
         `  ${kind.padEnd(10)} RSS ${fmt((after.rss - before.rss) / CONNECTIONS / 1024, 1).padStart(6)} KiB/connection  heap+external ${fmt((after.heapUsed + after.external - before.heapUsed - before.external) / CONNECTIONS / 1024, 1).padStart(6)} KiB/connection   heap total ${fmt(((after as Stats & { heapTotal?: number }).heapTotal ?? NaN) / 1048576 - ((before as Stats & { heapTotal?: number }).heapTotal ?? NaN) / 1048576, 1)} MiB more   idle process RSS ${fmt(before.rss / 1048576, 1)} MiB`,
       );
+      (record.memory ??= { connections: CONNECTIONS, rows: [] }).rows.push({ kind, kibPerConnection: (after.rss - before.rss) / CONNECTIONS / 1024, idleProcessMib: before.rss / 1048576 });
       for (const c of closers) c();
     } finally {
       await server.stop();
@@ -478,6 +500,7 @@ async function sseLatency(): Promise<void> {
     }
   }
   for (const [name, runs] of results) {
+    (record.sse ??= { clients: SSE_CLIENTS, rows: [] }).rows.push({ name, p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)), cpuPer1000: median(runs.map((r) => r.cpu)) });
     console.log(
       `  median of ${runs.length}: ${name.padEnd(12)} p50 ${fmt(median(runs.map((r) => r.p50)), 1)} ms  p99 ${fmt(median(runs.map((r) => r.p99)), 1)} ms  server CPU ${fmt(median(runs.map((r) => r.cpu)), 1)} ms/1000 deliveries`,
     );
@@ -492,4 +515,5 @@ if (all || wanted.includes('poll')) await pollCosts();
 if (all || wanted.includes('connect')) await connectCosts();
 if (all || wanted.includes('memory')) await memoryCosts();
 if (all || wanted.includes('sse')) await sseLatency();
+saveResult('costs', `${all ? 'all' : wanted.join('-')}${BASELINE ? '-baseline' : ''}`, record);
 process.exit(0);

@@ -24,7 +24,9 @@ export function saveResult<T>(bench: string, label: string, data: T): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = path.join(RESULTS_DIR, `${bench}-${label.replace(/[^A-Za-z0-9_.-]+/g, '_')}.json`);
   const quote = (a: string): string => (/^[\w@%+=:,./-]*$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  const env = ['BENCH_SERVER_CLI', 'BENCH_SERVER_NODE_ARGS'].map((k) => (process.env[k] ? `${k}=${quote(process.env[k])} ` : '')).join('');
+  // The variables that change what a bench measures (costs.ts reads its settings from COSTS_*).
+  const names = ['BENCH_SERVER_CLI', 'BENCH_SERVER_NODE_ARGS', 'BENCH_SWITCHBOARD_NODE_ARGS', ...Object.keys(process.env).filter((k) => k.startsWith('COSTS_')).sort()];
+  const env = names.map((k) => (process.env[k] ? `${k}=${quote(process.env[k])} ` : '')).join('');
   const command = `${env}npm run bench:${bench} -- ${process.argv.slice(2).map(quote).join(' ')}`.trim();
   const machine = lastYardstick();
   const result: BenchResult<T> = { bench, label, at: new Date().toISOString(), command, ...(machine ? { machine } : {}), data };
