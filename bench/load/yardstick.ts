@@ -7,8 +7,10 @@ import { median } from '../lib.js';
  * How fast this machine is, measured the same way on every machine, before a scale bench runs:
  * its absolute figures (connections a second, a broadcast's p99) move with the machine, by two
  * times between two machines of this kind, while ratios within one run do not. With it, runs of
- * different days can be put side by side: one whose yardstick took twice as long ran on a
- * machine about half as fast. Lower is faster.
+ * different days can be put side by side: one whose yardstick took twice as long likely ran on a
+ * machine about half as fast. A hint, not a correction: it is itself a second's sample of a
+ * shared machine (on 2026-12-04 one run read 1.6 times slow while its figures were as usual).
+ * Lower is faster.
  */
 export interface Yardstick {
   cpu: string;
