@@ -12,8 +12,9 @@
  * flags `npm start` gives it.
  *
  * What it shows: workers that each commit their own appends wait for each other's SQLite write
- * lock, and SQLite's busy handler waits by sleeping, each worker's event loop with it; a primary
- * that commits them all takes a round trip more per acknowledgement.
+ * lock (a batch that finds it taken is tried again a moment later, the worker serving meanwhile),
+ * and their commits are smaller; a primary that commits them all takes a round trip more per
+ * acknowledgement.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -91,6 +91,61 @@ describe('GroupCommit', () => {
     );
     const all = await Promise.allSettled([failing.submit(1), failing.submit(2)]);
     assert.deepEqual(all.map((o) => o.status === 'rejected' && (o.reason as Error).message), ['unavailable: disk full', 'unavailable: disk full']);
-    assert.deepEqual(failing.stats(), { commits: 1, items: 2, largestBatch: 2 });
+    assert.deepEqual(failing.stats(), { commits: 1, items: 2, largestBatch: 2, busyRetries: 0 });
+  });
+  /** A queue whose runner finds the lock busy (when it may not wait) while `busy()` says so. */
+  function lockable(busy: () => boolean, timeoutMs = 1000) {
+    const calls: { items: number[]; mayWait: boolean }[] = [];
+    const queue = new GroupCommit<number, number>(
+      (items, mayWait) => {
+        calls.push({ items: [...items], mayWait });
+        if (!mayWait && busy()) throw Object.assign(new Error('locked'), { code: 'BUSY' });
+        return items.map((n) => ({ ok: true as const, value: n }));
+      },
+      (err) => new Error(`unavailable: ${(err as Error).message}`),
+      { maxBatchSize: 100, maxWaitMs: 0, busy: { isBusy: (err) => (err as { code?: string }).code === 'BUSY', timeoutMs } },
+    );
+    return { queue, calls };
+  }
+
+  it('tries a batch that found the lock busy again later, without blocking, with what came meanwhile behind it', async () => {
+    let busyTries = 3;
+    const { queue, calls } = lockable(() => busyTries-- > 0);
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    const first = queue.submit(1);
+    await nextTurn();
+    await nextTurn();
+    const second = queue.submit(2);
+    const results = await Promise.all([first, second]);
+    clearInterval(ticker);
+    assert.deepEqual(results, [1, 2]);
+    assert.deepEqual(calls.at(-1), { items: [1, 2], mayWait: false }, 'the retry took the item that came meanwhile, behind the first');
+    assert.equal(calls.length, 4, 'three busy tries, then the commit');
+    assert.ok(turns >= 2, `timers ran while it waited (${turns})`);
+    assert.deepEqual(queue.stats(), { commits: 1, items: 2, largestBatch: 2, busyRetries: 3 });
+  });
+
+  it('flush() runs a batch that waits for a busy lock at once, allowed to wait for it', async () => {
+    const { queue, calls } = lockable(() => true);
+    let settled = false;
+    const pending = queue.submit(7).then((v) => ((settled = true), v));
+    await nextTurn();
+    await nextTurn();
+    assert.equal(settled, false, 'nothing settled while the lock was busy');
+    queue.flush();
+    assert.deepEqual(calls.at(-1), { items: [7], mayWait: true });
+    assert.equal(await pending, 7);
+    assert.equal(queue.pending, 0);
+  });
+
+  it('fails a batch that found the lock busy for longer than timeoutMs with the batch error, then goes on', async () => {
+    let locked = true;
+    const { queue } = lockable(() => locked, 20);
+    const started = performance.now();
+    await assert.rejects(queue.submit(1), /unavailable: locked/);
+    assert.ok(performance.now() - started >= 20);
+    locked = false;
+    assert.equal(await queue.submit(2), 2);
   });
 });

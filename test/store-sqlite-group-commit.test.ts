@@ -144,6 +144,48 @@ describe('SqliteStore group commit', () => {
       assert.equal(next.entry.seq, 1);
     }));
 
+  it("waits for another process's write lock without blocking the event loop, acknowledges nothing meanwhile, and commits once it is free", () =>
+    withStore({}, async (store, other) => {
+      await store.createRoom('r');
+      other.exec('BEGIN IMMEDIATE');
+      let turns = 0;
+      const ticker = setInterval(() => turns++, 1);
+      let settled = 0;
+      const first = store.append(draft('r', 'a')).finally(() => settled++);
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      const second = store.append(draft('r', 'b')).finally(() => settled++);
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      clearInterval(ticker);
+      // SQLite's busy handler would have slept in this thread, which holds the other connection
+      // too: the lock never freed, the appends failed after busyTimeoutMs (5 s).
+      assert.ok(turns >= 10, `timers ran while the lock was held (${turns} in 80 ms)`);
+      assert.equal(settled, 0, 'nothing acknowledged while nothing is stored');
+      assert.deepEqual(storedSeqs(other, 'r'), []);
+      other.exec('COMMIT');
+      const [a, b] = await Promise.all([first, second]);
+      assert.deepEqual([a.entry.seq, b.entry.seq], [1, 2]);
+      assert.deepEqual(storedSeqs(other, 'r'), [1, 2]);
+      assert.ok(store.commitStats.busyRetries > 0);
+    }));
+
+  it('trims without the write lock when no room has anything to trim, and takes it for a room that has', () =>
+    withStore({ busyTimeoutMs: 100 }, async (store, other) => {
+      for (const room of ['a', 'b', 'c']) {
+        await store.createRoom(room);
+        for (let i = 0; i < 3; i++) await store.append(draft(room, `m${i}`));
+      }
+      other.exec('BEGIN IMMEDIATE');
+      try {
+        // Every process of --workers runs this every 10 s: it took the lock once per room.
+        assert.equal(await store.trim({ maxEntries: 3, maxAgeMs: Infinity }, Date.now()), 0);
+        await assert.rejects(store.trim({ maxEntries: 2, maxAgeMs: Infinity }, Date.now()), isCode('STORE_UNAVAILABLE'));
+      } finally {
+        other.exec('COMMIT');
+      }
+      assert.equal(await store.trim({ maxEntries: 2, maxAgeMs: Infinity }, Date.now()), 3);
+      assert.deepEqual(storedSeqs(other, 'b'), [2, 3]);
+    }));
+
   it('sees what another process committed: seqs continue from its last_seq, never from a cached one', () =>
     withStore({}, async (store, other) => {
       await store.createRoom('r');

@@ -39,8 +39,7 @@ export interface SqliteStoreOptions {
   /**
    * Appends written by another process instead (the primary of `--workers` with
    * `--worker-appends primary`, which appends for every worker: processes that each commit their
-   * own appends wait for each other's write lock, and SQLite's busy handler waits by sleeping,
-   * the event loop with it). Resolves once that
+   * own appends wait for each other's write lock, and commit smaller batches). Resolves once that
    * process committed the entry, as `append` does; a rejection that is not a catalog error
    * becomes STORE_UNAVAILABLE. The other writes (rooms, read positions, trims) stay this process's.
    */
@@ -331,6 +330,13 @@ function prepare(db: Database.Database) {
       'SELECT seq FROM entries WHERE room = ? AND seq BETWEEN ? AND ? AND ts >= ? ORDER BY seq LIMIT 1',
     ),
     deleteBelow: db.prepare<[string, number, number]>('DELETE FROM entries WHERE room = ? AND seq >= ? AND seq < ?'),
+    // A page of rooms by name, each with whether it holds anything to trim: more entries than
+    // kept, or a first entry older than the cutoff (a lookup by primary key).
+    trimDue: db.prepare<[{ after: string; maxEntries: number; cutoff: number; limit: number }], { name: string; due: number }>(
+      `SELECT name, (first_seq <= last_seq AND (last_seq - first_seq + 1 > @maxEntries
+         OR (SELECT ts FROM entries e WHERE e.room = rooms.name AND e.seq = rooms.first_seq) < @cutoff)) AS due
+       FROM rooms WHERE name > @after ORDER BY name LIMIT @limit`,
+    ),
   };
 }
 
@@ -406,9 +412,13 @@ function bound(n: number): number {
  * of it rejects with STORE_UNAVAILABLE: none is stored.
  *
  * Several processes: every write transaction takes the write lock up front (BEGIN IMMEDIATE),
- * waiting up to `busyTimeoutMs` for it (blocking this process's event loop meanwhile: the
- * driver is synchronous), and reads each room's last_seq inside it, so seqs are gapless and
- * unique across processes: no write decides from a cached state. Every read sees what any
+ * waiting up to `busyTimeoutMs` for it, and reads each room's last_seq inside it, so seqs are
+ * gapless and unique across processes. A batch of appends waits for the lock without blocking
+ * the event loop: while another process holds it, the batch is tried again a moment later (see
+ * GroupCommit), and only a flush that must be done before a room write waits in SQLite's busy
+ * handler (which sleeps, this process's event loop with it: the driver is synchronous), as do
+ * the other writes. `trim` takes the lock only for the rooms a read found something to trim in.
+ * No write decides from a cached state. Every read sees what any
  * process committed before it began: it answers from the {@link RoomTailCache} (rooms' states
  * and newest entries, kept from this process's own commits) only while `PRAGMA data_version`
  * says no other connection committed since, else from the file. A read never sees an append
@@ -457,7 +467,7 @@ export class SqliteStore implements MessageStore {
 
   /** Group commits run since init (batches, appends they held, the largest): for tests and benchmarks. */
   get commitStats(): GroupCommitStats {
-    return this.appends?.stats() ?? { commits: 0, items: 0, largestBatch: 0 };
+    return this.appends?.stats() ?? { commits: 0, items: 0, largestBatch: 0, busyRetries: 0 };
   }
 
   /** Opens the file, sets the pragmas and migrates the schema. Throws STORE_UNAVAILABLE when it cannot. */
@@ -655,13 +665,18 @@ export class SqliteStore implements MessageStore {
   async trim(retention: Retention, now: number): Promise<number> {
     const maxEntries = Math.max(0, bound(retention.maxEntries));
     const cutoff = Number.isFinite(retention.maxAgeMs) ? now - retention.maxAgeMs : -Number.MAX_SAFE_INTEGER;
-    const rooms: RoomState[] = [];
-    for (let page = await this.listRooms({ limit: 1000 }); ; page = await this.listRooms({ after: page.next, limit: 1000 })) {
-      rooms.push(...page.rooms);
-      if (page.next === undefined) break;
+    // Read first, without the write lock: only rooms with something to trim take it (every
+    // process of --workers runs this, on the same file, every 10 s). A page at a time, yielding.
+    const due: string[] = [];
+    for (let after = ''; ; ) {
+      const page = this.guard(() => this.s().trimDue.all({ after, maxEntries, cutoff, limit: 1000 }));
+      for (const row of page) if (row.due) due.push(row.name);
+      if (page.length < 1000) break;
+      after = page.at(-1)!.name;
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     let removed = 0;
-    for (const { name } of rooms) {
+    for (const name of due) {
       for (;;) {
         const batch = this.guard(() => this.tx().trimBatch(name, maxEntries, cutoff));
         if (batch.removed > 0) this.cache.delete(name);
@@ -773,8 +788,24 @@ export class SqliteStore implements MessageStore {
       };
       this.stmts = stmts;
       const txs = this.txs;
-      const runBatch = (drafts: readonly EntryDraft[]): AppendOutcome[] => {
-        const { outcomes, appended, erased } = txs.appendBatch(drafts);
+      // A batch that may not wait takes the write lock only if it is free: SQLite's busy handler
+      // would sleep with the event loop (every client of this process) while another process
+      // commits; GroupCommit tries such a batch again a moment later instead (a worker of
+      // --workers meets the others' commits all the time).
+      // (db.pragma each time, about 9 µs the two: a prepared PRAGMA busy_timeout takes effect
+      // when it is compiled, not when it is run again.)
+      const waitMs = `busy_timeout = ${Math.max(0, Math.floor(this.busyTimeoutMs))}`;
+      const appendBatch = (drafts: readonly EntryDraft[], mayWait: boolean): ReturnType<Transactions['appendBatch']> => {
+        if (mayWait) return txs.appendBatch(drafts);
+        db.pragma('busy_timeout = 0');
+        try {
+          return txs.appendBatch(drafts);
+        } finally {
+          db.pragma(waitMs);
+        }
+      };
+      const runBatch = (drafts: readonly EntryDraft[], mayWait: boolean): AppendOutcome[] => {
+        const { outcomes, appended, erased } = appendBatch(drafts, mayWait);
         // Committed: only now may reads see these entries. An amendment changed older entries: the room's copies go.
         for (const { state, entries, amended } of appended) {
           if (amended) this.cache.delete(state.name);
@@ -785,7 +816,11 @@ export class SqliteStore implements MessageStore {
         if (erased) checkpoint(db, this.busyTimeoutMs);
         return outcomes;
       };
-      this.appends = new GroupCommit(runBatch, toStoreError, { maxBatchSize: this.maxBatchSize, maxWaitMs: this.maxWaitMs });
+      this.appends = new GroupCommit(runBatch, toStoreError, {
+        maxBatchSize: this.maxBatchSize,
+        maxWaitMs: this.maxWaitMs,
+        busy: { isBusy: (err) => String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY'), timeoutMs: this.busyTimeoutMs },
+      });
     });
   }
 
