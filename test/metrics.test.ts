@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
@@ -30,9 +32,10 @@ interface Registered {
   labels: string[];
 }
 
-/** Every metric of a server's registry, webhooks included (a server with a webhook URL, never started). */
+/** Every metric of a server's registry, webhooks and the SQLite store's included (a server with a webhook URL, never started). */
 async function registeredMetrics(): Promise<Registered[]> {
-  const server = createSwitchboard({ store: 'memory', logLevel: 'silent', webhookUrl: 'http://127.0.0.1:9/hooks', webhookSecret: 'metrics-test' });
+  const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-metrics-'));
+  const server = createSwitchboard({ store: 'sqlite', dataDir, logLevel: 'silent', webhookUrl: 'http://127.0.0.1:9/hooks', webhookSecret: 'metrics-test' });
   try {
     const metrics = server.context.metrics.registry.getMetricsAsArray() as unknown as Metric[];
     return await Promise.all(
@@ -43,6 +46,7 @@ async function registeredMetrics(): Promise<Registered[]> {
     );
   } finally {
     await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -236,6 +240,25 @@ describe('metrics options', () => {
 });
 
 describe('what is measured', () => {
+  it("counts the SQLite store's group commits, the appends they held and the batches that found the lock busy", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-metrics-'));
+    const s = await startServer({ store: 'sqlite', dataDir, presenceEntries: false });
+    try {
+      await request(`${s.url}/api/rooms/c1`, { method: 'PUT' });
+      const before = await scrape(`${s.url}/metrics`);
+      assert.match(before, /^switchboard_store_lock_busy_total 0$/m);
+      await Promise.all([1, 2, 3].map((n) => postJson(`${s.url}/api/rooms/c1/messages`, { text: `m${n}`, name: 'x' })));
+      const after = await scrape(`${s.url}/metrics`);
+      assert.equal(sample(after, 'switchboard_store_appends_total') - sample(before, 'switchboard_store_appends_total'), 3);
+      const commits = sample(after, 'switchboard_store_commits_total') - sample(before, 'switchboard_store_commits_total');
+      assert.ok(commits >= 1 && commits <= 3, `3 appends in 1 to 3 commits (${commits})`);
+      assert.equal(sample(after, 'switchboard_store_lock_busy_total'), 0, 'one process: never busy');
+    } finally {
+      await s.server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('deliveries per transport grow after a publish, for a WebSocket and an SSE subscriber', async () => {
     // Presence out of the log: the joins of the subscribers would be delivered (and counted) too.
     const s = await startServer({ presenceEntries: false });

@@ -187,6 +187,32 @@ export class Metrics {
   }
 
   /**
+   * The SQLite store's group commits, read at each scrape (nothing counted on the hot path):
+   * `switchboard_store_commits_total` (transactions, one sync each), `switchboard_store_appends_total`
+   * (appends they held) and `switchboard_store_lock_busy_total` (batches that found the write
+   * lock held by another process, `--workers`, and were tried again a moment later).
+   */
+  storeCommitsFrom(stats: () => { commits: number; items: number; busyRetries: number }): void {
+    const counter = (name: string, help: string, key: 'commits' | 'items' | 'busyRetries'): void => {
+      let last = 0;
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const now = stats()[key];
+          if (now > last) this.inc(now - last);
+          last = now;
+        },
+      });
+    };
+    counter('switchboard_store_commits_total', 'SQLite transactions that stored appends (group commits: one sync each)', 'commits');
+    counter('switchboard_store_appends_total', 'Appends held by those transactions (failed ones included)', 'items');
+    counter('switchboard_store_lock_busy_total', 'Batches of appends that found the SQLite write lock held by another process (--workers) and were tried again a moment later', 'busyRetries');
+  }
+
+
+  /**
    * Counts one live batch: `entries` times the recipients of each transport. O(transports), not
    * O(recipients): the counts come from the room's subscriber set, kept as subscribers come and go.
    */
