@@ -14,5 +14,8 @@ if (files.length === 0) {
   console.error(`no test files match ${JSON.stringify(filter)}`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+// A test that hangs fails after 5 minutes (the slowest pass in well under one) instead of holding
+// CI until its own limit, and a file whose tests are done exits even when something it started
+// still runs (a test that failed half-way and left a loop or a socket behind).
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-force-exit', '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
