@@ -211,7 +211,6 @@ export class Metrics {
     counter('switchboard_store_lock_busy_total', 'Batches of appends that found the SQLite write lock held by another process (--workers) and were tried again a moment later', 'busyRetries');
   }
 
-
   /**
    * Counts one live batch: `entries` times the recipients of each transport. O(transports), not
    * O(recipients): the counts come from the room's subscriber set, kept as subscribers come and go.

@@ -49,7 +49,6 @@ import { createStore } from './store/create-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { shownRedisUrl } from './redis-url.js';
 import type { MessageStore } from './store/message-store.js';
-import type { GroupCommitStats } from './store/group-commit.js';
 import { registerHttpApi } from './transports/http-api.js';
 import { registerPolling } from './transports/polling.js';
 import { registerSeedRoutes } from './transports/seed-routes.js';
@@ -284,7 +283,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const store = messageStore ?? createStore({ kind: config.store, dataDir: config.dataDir, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix, redisReplicas: config.redisReplicas, redisReplicaTimeoutMs: config.redisReplicaTimeoutMs, logger });
   const broker = givenBroker ?? createBroker({ kind: config.redisUrl ? 'redis' : 'local', ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), redisPrefix: config.redisPrefix, logger });
   metrics.countRoomsWith(() => store.countRooms());
-  if (hasCommitStats(store)) metrics.storeCommitsFrom(() => store.commitStats);
+  if (store instanceof SqliteStore) metrics.storeCommitsFrom(() => store.commitStats);
   const presence: PresenceStore = givenPresence ?? (config.redisUrl ? new RedisPresenceStore(config.redisUrl, config.redisPrefix, { logger }) : new MemoryPresenceStore());
   const webhooks = config.webhookUrl
     ? new WebhookDispatcher({ url: config.webhookUrl, secret: config.webhookSecret ?? '', events: new Set(config.webhookEvents), logger, registry: metrics.registry })
@@ -715,9 +714,4 @@ const LEAVING_GRACE_MS = 2500;
 async function connectionsEnded(server: http.Server, until: number): Promise<void> {
   const count = (): Promise<number> => new Promise((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
   while (Date.now() < until && (await count()) > 0) await new Promise((r) => setTimeout(r, 20));
-}
-
-/** A store that keeps group-commit counters (the SQLite store), without loading its module here. */
-function hasCommitStats(store: MessageStore): store is MessageStore & { readonly commitStats: GroupCommitStats } {
-  return 'commitStats' in store;
 }

@@ -67,7 +67,7 @@ export class GroupCommit<T, R> {
   /** How long batches take to run, in ms (a moving average). */
   private runMs = 0;
   private readonly counters: GroupCommitStats = { commits: 0, items: 0, largestBatch: 0, busyRetries: 0 };
-  /** While the first batch in line waits for another process (busy): when it first found it so, and its next try. */
+  /** While the first batch in line waits for another process's lock: since when, its next try, and the tries so far. */
   private busySince: number | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private busyTries = 0;

@@ -465,7 +465,7 @@ export class SqliteStore implements MessageStore {
     this.cache = new RoomTailCache(options.cachedRooms ?? 256, options.cachedEntries ?? 128);
   }
 
-  /** Group commits run since init (batches, appends they held, the largest): for tests and benchmarks. */
+  /** Group commits run since init (batches, appends they held, the largest, tries that found the lock busy): for /metrics, tests and benchmarks. */
   get commitStats(): GroupCommitStats {
     return this.appends?.stats() ?? { commits: 0, items: 0, largestBatch: 0, busyRetries: 0 };
   }
