@@ -219,6 +219,17 @@ describe('bad input gets a clear error and loses nothing', () => {
     assert.equal((r.json() as { code: string }).code, 'ROOM_NOT_FOUND');
     const bad = await request(`${s.url}/api/rooms/${encodeURIComponent('no spaces')}/poll`);
     assert.equal((bad.json() as { code: string }).code, 'INVALID_ROOM_NAME');
+    // Past 100 characters too (the router's own limit on a parameter made it 404 NOT_FOUND), the
+    // name cut short in the answer.
+    for (const [method, path] of [['PUT', ''], ['GET', '/poll'], ['POST', '/messages']] as const) {
+      const long = await request(`${s.url}/api/rooms/${'x'.repeat(3000)}${path}`, { method, ...(method === 'POST' ? { body: '{"text":"t"}', headers: { 'content-type': 'application/json' } } : {}) });
+      assert.equal(long.status, 400, `${method} ${path}`);
+      assert.equal((long.json() as { code: string }).code, 'INVALID_ROOM_NAME');
+      assert.ok(long.body.length < 600, `the answer does not echo the whole name (${long.body.length} bytes)`);
+    }
+    const nowhere = await request(`${s.url}/${'y'.repeat(3000)}`);
+    assert.equal(nowhere.status, 404);
+    assert.ok(nowhere.body.length < 800, `a 404 does not echo the whole path (${nowhere.body.length} bytes)`);
     const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
     await ws.opened;
     ws.send({ type: 'subscribe', id: 'r', room: 'nope' });

@@ -51,7 +51,10 @@ const MAX_CACHED_PATH = 256;
  * (handlers make one, see session/handshake.ts), not the router's.
  */
 export class Router {
-  private readonly fmw = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true });
+  // maxParamLength: a parameter longer than find-my-way's default (100) made no route match, so a
+  // room name of 101+ characters was 404 NOT_FOUND; the routes check their parameters themselves
+  // (INVALID_ROOM_NAME). Node's header limit (16 KB) bounds the path.
+  private readonly fmw = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 16_384 });
   /**
    * The routes of the paths most asked, by method and path (a poller asks the same path again and
    * again): a Map lookup instead of a walk of the tree and a params object per request. Found

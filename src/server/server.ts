@@ -340,7 +340,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   function notFound(req: HttpRequest, res: HttpResponse): void {
     const path = (req.url ?? '/').split('?')[0]!;
     const allowed = router.methodsOf(path);
-    const err = allowed.length > 0 ? new SwitchboardError('METHOD_NOT_ALLOWED', req.method) : new SwitchboardError('NOT_FOUND', path);
+    const err = allowed.length > 0 ? new SwitchboardError('METHOD_NOT_ALLOWED', req.method) : new SwitchboardError('NOT_FOUND', path.slice(0, 200));
     // RFC 9110: a 405 says which methods the resource has.
     if (allowed.length > 0) res.setHeader('allow', allowed.join(', '));
     // `/switchboard-client.js` (and its source map): the SDK for pages without a bundler (docs/client.md).
