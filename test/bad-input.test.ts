@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { DEFAULT_CONFIG } from '../src/server/config.js';
-import { WsProbe, postJson, rawTcp, request, startServer, waitFor } from './helpers.js';
+import { WsProbe, postJson, rawTcp, request, startServer, streamHugeBody, waitFor } from './helpers.js';
 
 type Started = Awaited<ReturnType<typeof startServer>>;
 
@@ -501,6 +501,92 @@ describe('JSON bodies: their size and charset', () => {
     for (const type of ['application/json; charset=UTF-8', 'application/json; charset="utf-8"', 'application/json']) {
       const r = await request(`${s.url}/api/rooms/bad/messages`, { method: 'POST', headers: { 'content-type': type }, body: '{"text":"caf\u00e9"}' });
       assert.equal(r.status, 201, `with ${type}: ${r.body}`);
+    }
+  });
+
+  it('a body declared compressed (Content-Encoding other than identity) is 415, not read as its bytes', async () => {
+    for (const coding of ['gzip', 'br', 'deflate, gzip']) {
+      const r = await request(`${s.url}/api/rooms/bad/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': coding }, body: '{"text":"not compressed"}' });
+      assert.equal(r.status, 415, coding);
+      const answer = r.json() as { code: string; message: string };
+      assert.equal(answer.code, 'UNSUPPORTED_MEDIA_TYPE', coding);
+      assert.match(answer.message, /send the body uncompressed/, coding);
+    }
+    const identity = await request(`${s.url}/api/rooms/bad/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'identity' }, body: '{"text":"plain"}' });
+    assert.equal(identity.status, 201, identity.body);
+    const history = await request(`${s.url}/api/rooms/bad/messages`);
+    const texts = (history.json() as { entries: { text?: string }[] }).entries.map((e) => e.text);
+    assert.ok(texts.includes('plain') && !texts.includes('not compressed'), texts.join(', '));
+  });
+
+  it('a large body on a route that reads none is refused at once, 413, its connection closed: node would read 2 GB to its end; a small one is ignored', async () => {
+    const cases: [string, string, boolean][] = [
+      ['GET', '/api/rooms/bad/poll', false],
+      ['GET', '/api/rooms/bad/poll', true],
+      ['GET', '/api/rooms/bad/longpoll?timeout=10000', true],
+      ['PUT', '/api/rooms/bad', false],
+      ['DELETE', '/api/rooms/bad/presence?session=x', false],
+      ['GET', '/poll', false],
+    ];
+    for (const [method, path, chunked] of cases) {
+      const what = `${method} ${path}${chunked ? ' chunked' : ''}`;
+      const { answer, sentBytes, ms } = await streamHugeBody(s.port, method, path, chunked);
+      assert.match(answer, /^HTTP\/1\.1 413 /, `${what}: ${answer.slice(0, 200)}`);
+      assert.match(answer, /\r\nconnection: close\r\n/i, what);
+      assert.match(answer, /"code":"MESSAGE_TOO_LARGE"/, what);
+      assert.match(answer, /takes no body \(at most 4096 bytes of one are ignored\)/, what);
+      // What the kernel's buffers hold, not the 2 GB (before the change: all of it, in 3.5 s).
+      assert.ok(sentBytes < 64 * 2 ** 20, `${what}: ${sentBytes} bytes went in`);
+      assert.ok(ms < 5000, `${what}: closed after ${ms} ms`);
+    }
+    // A few bytes (up to 4096) are read and dropped, as before, and the connection kept; node's own
+    // client sends an empty chunked body with a PUT.
+    const small = await request(`${s.url}/api/rooms/bad/poll`, { method: 'GET', headers: { 'content-length': '4096' }, body: 'x'.repeat(4096) });
+    assert.equal(small.status, 200, small.body);
+    const put = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${s.url}/api/rooms/empty-chunked`, { method: 'PUT' }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(put, 201);
+  });
+
+  it('a large body refused for what it holds or for who sends it closes its connection after the answer, nothing more read', async () => {
+    for (const [path, chunked, headers, code] of [
+      ['/api/rooms/bad/messages', false, 'Content-Type: application/json\r\n', 'MESSAGE_TOO_LARGE'],
+      ['/api/rooms/bad/messages', true, 'Content-Type: application/json\r\n', 'MESSAGE_TOO_LARGE'],
+      ['/api/rooms/bad/messages', false, 'Content-Type: text/plain\r\n', 'UNSUPPORTED_MEDIA_TYPE'],
+      ['/update', false, 'Content-Type: application/json\r\n', 'MESSAGE_TOO_LARGE'],
+    ] as const) {
+      const what = `POST ${path}${chunked ? ' chunked' : ''} ${code}`;
+      const { answer, sentBytes, ms } = await streamHugeBody(s.port, 'POST', path, chunked, headers);
+      assert.match(answer, new RegExp(`"code":"${code}"`), `${what}: ${answer.slice(0, 200)}`);
+      assert.match(answer, /\r\nconnection: close\r\n/i, what);
+      assert.ok(sentBytes < 64 * 2 ** 20, `${what}: ${sentBytes} bytes went in`);
+      assert.ok(ms < 5000, `${what}: closed after ${ms} ms`);
+    }
+    // A small body refused is read and dropped, the connection kept.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const sockets = new Set<unknown>();
+      for (let i = 0; i < 2; i++) {
+        const status = await new Promise<number>((resolve, reject) => {
+          const req = http.request(`${s.url}/api/rooms/bad/messages`, { method: 'POST', agent, headers: { 'content-type': 'text/plain', 'content-length': '5' } }, (res) => {
+            sockets.add(res.socket);
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('error', reject);
+          req.end('hello');
+        });
+        assert.equal(status, 415);
+      }
+      assert.equal(sockets.size, 1, 'both on one kept connection');
+    } finally {
+      agent.destroy();
     }
   });
 });

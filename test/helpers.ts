@@ -153,6 +153,29 @@ export async function rawTcp(port: number, text: string): Promise<{ socket: net.
 }
 
 /**
+ * Streams a request body of 2 GB (declared with Content-Length, or chunked) to `path` as fast as
+ * the server takes it, for 20 s at most. Resolves with what came back, how many bytes went into
+ * the socket before the server closed it, and when (ms from the start).
+ */
+export async function streamHugeBody(port: number, method: string, path: string, chunked: boolean, headers = ''): Promise<{ answer: string; sentBytes: number; ms: number }> {
+  const started = performance.now();
+  const { socket, received } = await rawTcp(port, `${method} ${path} HTTP/1.1\r\nHost: x\r\n${headers}${chunked ? 'Transfer-Encoding: chunked' : 'Content-Length: 2000000000'}\r\n\r\n`);
+  const block = Buffer.alloc(1 << 16, 0x61);
+  const piece = chunked ? Buffer.concat([Buffer.from(`${block.length.toString(16)}\r\n`), block, Buffer.from('\r\n')]) : block;
+  let sentBytes = 0;
+  let open = true;
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  void closed.then(() => (open = false));
+  while (open && sentBytes < 2e9 && performance.now() - started < 20_000) {
+    sentBytes += piece.length;
+    if (!socket.write(piece)) await Promise.race([new Promise((r) => socket.once('drain', r)), closed]);
+  }
+  await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);
+  socket.destroy();
+  return { answer: received().toString('latin1'), sentBytes, ms: performance.now() - started };
+}
+
+/**
  * A WebSocket client written by hand over raw TCP (`rawTcp`): the handshake as `name`, then, once
  * welcomed, a `subscribe` to `room` in one masked frame (as clients must). It answers nothing (no
  * pong) and reads only while its socket is not paused: a dead or a stalled peer, as tests need.

@@ -12,7 +12,7 @@ import { OptionError, resolveConfig } from '../src/server/options.js';
 import { createSwitchboard } from '../src/server/server.js';
 import { SubscriberSet } from '../src/server/subscriber-set.js';
 import type { Subscriber } from '../src/server/subscriber.js';
-import { SseProbe, WsProbe, postJson, request, startServer, waitFor } from './helpers.js';
+import { SseProbe, WsProbe, postJson, request, startServer, streamHugeBody, waitFor } from './helpers.js';
 
 /** The value of one series in a Prometheus text answer (0 when absent). */
 function sample(text: string, series: string): number {
@@ -141,6 +141,13 @@ describe('where /metrics is served', () => {
         assert.deepEqual(ready.json(), { status: 'ready', store: true, broker: true, draining: false });
       }
       assert.equal((await request(`http://127.0.0.1:${port}/healthz`, { method: 'DELETE' })).status, 405);
+      // No route here reads a body: a large one is not read to its end, the connection closes after the answer.
+      for (const method of ['POST', 'GET']) {
+        const { answer, sentBytes, ms } = await streamHugeBody(port, method, '/metrics', false);
+        assert.match(answer, method === 'POST' ? /^HTTP\/1\.1 405 / : /^HTTP\/1\.1 200 /, answer.slice(0, 100));
+        assert.match(answer, /\r\nconnection: close\r\n/i, method);
+        assert.ok(sentBytes < 64 * 2 ** 20 && ms < 5000, `${method}: ${sentBytes} bytes went in, closed after ${ms} ms`);
+      }
     } finally {
       await s.server.close();
     }

@@ -171,6 +171,49 @@ export function closeAfter(res: HttpResponse): void {
   if (!(res instanceof Http2ServerResponse) && !res.headersSent) res.shouldKeepAlive = false;
 }
 
+/** True when the request announces a body: chunked, or of a length other than 0 (`curl -X POST` sends no length). */
+export function hasBody(req: HttpRequest): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * The most of a body that a route reading none lets through (node reads it and drops it, to keep
+ * the connection). Node would read any length so, to the last byte; past this a declared length
+ * is refused at once (413 MESSAGE_TOO_LARGE, the connection closed), and a chunked body ends its
+ * connection once it goes past it (Router.handle).
+ */
+export const IGNORED_BODY_BYTES = 4096;
+
+/** True when what is left of the request's body may be more than IGNORED_BODY_BYTES: chunked, or declared so. */
+export function bodyToCome(req: HttpRequest): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) > IGNORED_BODY_BYTES);
+}
+
+/** How long a connection closed with a request body unread stays open after its answer (see closeUnread). */
+export const UNREAD_LINGER_MS = 500;
+
+/**
+ * Closes an HTTP/1.x connection once its answer is out, reading nothing more of it: node would
+ * otherwise read the rest of a request body it was not asked to, whatever its length, to keep
+ * the connection. A socket closed with data unread is reset, and the reset can reach the client
+ * before it has read the answer, so the socket is shut for writing when the answer is out and
+ * destroyed UNREAD_LINGER_MS later, as Go's server does. HTTP/2: nothing to do (flow control
+ * bounds what a stream may send unread).
+ */
+export function closeUnread(req: HttpRequest, res: HttpResponse): void {
+  if (res instanceof Http2ServerResponse || res.headersSent) return;
+  res.shouldKeepAlive = false;
+  const socket = req.socket as Socket;
+  stopReading(socket);
+  // Node calls destroySoon once the answer of a connection that is not kept is out.
+  socket.destroySoon = function lingerThenDestroy(this: Socket): void {
+    this.end();
+    setTimeout(() => this.destroy(), UNREAD_LINGER_MS).unref();
+  };
+}
+
 /**
  * Reads no more of an HTTP/1.x connection that is to close once its answers are out: what a client
  * pipelines after that costs the server nothing (node would parse it and keep every request).
@@ -253,7 +296,7 @@ export function messageBodyLimit(maxMessageBytes: number): BodyLimit {
 /**
  * Reads a JSON body: declared as JSON (UNSUPPORTED_MEDIA_TYPE otherwise: a cross-site form can
  * send text/plain without a CORS preflight, never application/json) in UTF-8 (a charset other than
- * utf-8 is UNSUPPORTED_MEDIA_TYPE too), at most `limit` bytes
+ * utf-8 is UNSUPPORTED_MEDIA_TYPE too, as is a Content-Encoding other than identity), at most `limit` bytes
  * (MESSAGE_TOO_LARGE past it, without reading the rest into memory), valid UTF-8 (INVALID_UTF8),
  * valid JSON (BAD_JSON), after a byte order mark if there is one. raw-body does the reading.
  */
@@ -266,6 +309,11 @@ export async function readJsonBody(req: HttpRequest, limit: number | BodyLimit):
   // The body is decoded as UTF-8 (RFC 8259, 8.1): another declared charset would be read wrong, silently.
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
     throw new SwitchboardError('UNSUPPORTED_MEDIA_TYPE', `got charset ${JSON.stringify(charset.slice(0, 40))}: send the JSON in UTF-8 (charset=utf-8, or no charset)`);
+  }
+  // The body is read as it comes: one declared compressed (gzip, br, ...) would be taken for its bytes.
+  const coding = req.headers['content-encoding'];
+  if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
+    throw new SwitchboardError('UNSUPPORTED_MEDIA_TYPE', `got Content-Encoding ${JSON.stringify(coding.slice(0, 40))}: send the body uncompressed`);
   }
   let raw: Buffer;
   try {

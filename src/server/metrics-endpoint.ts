@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { SwitchboardError } from '../protocol/errors.js';
-import { sendError, type HttpRequest, type HttpResponse } from './http-util.js';
+import { bodyToCome, closeUnread, sendError, type HttpRequest, type HttpResponse } from './http-util.js';
 import type { Metrics } from './metrics.js';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
@@ -59,6 +59,8 @@ export interface MetricsServerOptions {
 export function createMetricsServer(o: MetricsServerOptions): http.Server {
   const server = http.createServer({ headersTimeout: o.headersTimeoutMs, requestTimeout: o.requestTimeoutMs, connectionsCheckingInterval: 1000 }, (req, res) => {
     res.setHeader('x-content-type-options', 'nosniff');
+    // No route here reads a body: one of over a few KiB is not read, its connection closed after the answer.
+    if (bodyToCome(req)) closeUnread(req, res);
     const fail = (err: unknown): void => {
       o.metrics.errors.inc({ code: sendError(res, err, o.onInternal) });
     };

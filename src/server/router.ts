@@ -1,7 +1,7 @@
 import FindMyWay from 'find-my-way';
 import { SwitchboardError } from '../protocol/errors.js';
 import type { ServerContext } from './context.js';
-import { QueryUrl, sendError, type HttpRequest, type HttpResponse, type RequestUrl } from './http-util.js';
+import { IGNORED_BODY_BYTES, QueryUrl, bodyToCome, closeUnread, hasBody, sendError, type HttpRequest, type HttpResponse, type RequestUrl } from './http-util.js';
 import { originAllowed } from './session/handshake.js';
 
 export type Params = Record<string, string | undefined>;
@@ -31,6 +31,11 @@ export interface RouteOptions {
    * are bounded as upgrades are: the `connect` rate of the address and the connection caps.
    */
   opensStream?: boolean;
+  /**
+   * The route reads a request body (readJsonBody). A body sent to any other route is not
+   * wanted: at most IGNORED_BODY_BYTES of it are let through, and read and dropped by node.
+   */
+  readsBody?: boolean;
 }
 
 /** What find-my-way finds for a path: the handler `on` stored, its params, its store. */
@@ -126,7 +131,9 @@ export class Router {
       this.fallback(req, res);
       return;
     }
-    if (!(found.store as RouteOptions).writesCommonHeaders) setCommonHeaders(res);
+    const options = found.store as RouteOptions;
+    if (!options.readsBody && hasBody(req) && this.unwantedBody(req, res)) return;
+    if (!options.writesCommonHeaders) setCommonHeaders(res);
     // The handlers stored by `on` take either protocol's objects (find-my-way's types are per version).
     (found.handler as unknown as (req: HttpRequest, res: HttpResponse, params: Params) => void)(req, res, found.params);
   }
@@ -166,9 +173,48 @@ export class Router {
     return methods.length > 0 ? [...methods, 'OPTIONS'] : [];
   }
 
-  /** Answers with the catalog error; a refused request is logged at warn (one line, no stack, a few per code and 10 s). */
+  /**
+   * A body sent to a route that reads none (see IGNORED_BODY_BYTES): true when the request is
+   * refused for it. A declared length past the bytes let through is refused at once. A chunked
+   * body's length is known only as it comes: it is counted, and past those bytes the request is
+   * refused if its answer has not begun (a held poll's has not), its connection cut if it has.
+   */
+  private unwantedBody(req: HttpRequest, res: HttpResponse): boolean {
+    const length = req.headers['content-length'];
+    if (length !== undefined) {
+      // Node has checked that it is digits.
+      if (Number(length) <= IGNORED_BODY_BYTES) return false;
+      this.refuseBody(req, res, `${length} bytes`);
+      return true;
+    }
+    // Chunked: HTTP/1.1 only (HTTP/2 has no Transfer-Encoding; its flow control bounds a stream).
+    let seen = 0;
+    const count = (chunk: Buffer | string): void => {
+      seen += chunk.length;
+      if (seen <= IGNORED_BODY_BYTES) return;
+      req.off('data', count);
+      // An answer begun (a stream, or one done and the connection kept): the connection is cut.
+      if (res.headersSent) req.socket.destroy();
+      else this.refuseBody(req, res, `over ${IGNORED_BODY_BYTES} bytes so far, chunked`);
+    };
+    req.on('data', count);
+    return false;
+  }
+
+  private refuseBody(req: HttpRequest, res: HttpResponse, size: string): void {
+    this.fail(res, new SwitchboardError('MESSAGE_TOO_LARGE', `${req.method} ${pathOf(req).slice(0, 100)} takes no body (at most ${IGNORED_BODY_BYTES} bytes of one are ignored): this one has ${size}`), req);
+  }
+
+  /**
+   * Answers with the catalog error; a refused request is logged at warn (one line, no stack, a few
+   * per code and 10 s). A request whose body is still to come, chunked or past IGNORED_BODY_BYTES
+   * (refused before its body was read, or for its size), has its connection closed after the
+   * answer, nothing more of it read (closeUnread): node would otherwise read the rest, whatever
+   * its length, to keep the connection.
+   */
   fail(res: HttpResponse, err: unknown, req?: HttpRequest): void {
     if (!res.headersSent) setCommonHeaders(res);
+    if (req !== undefined && !req.complete && bodyToCome(req)) closeUnread(req, res);
     const code = sendError(res, err, (e) => this.ctx.badInput.error('internal', { err: e }, 'internal error'));
     this.ctx.metrics.errors.inc({ code });
     if (code !== 'INTERNAL' && req) {

@@ -38,5 +38,5 @@ export function registerDevLogin(router: Router, ctx: ServerContext): void {
     const secure = (req.socket as { encrypted?: boolean }).encrypted === true || (ctx.config.trustProxy && req.headers['x-forwarded-proto'] === 'https');
     res.setHeader('set-cookie', serializeCookie(TOKEN_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'strict', secure, maxAge: DEV_TTL_SEC }));
     sendJson(res, 200, { token, member, name, rooms: DEV_GRANTS, expiresAt: Date.now() + DEV_TTL_SEC * 1000 });
-  });
+  }, { readsBody: true });
 }

@@ -3,7 +3,7 @@ import { SwitchboardError } from '../../protocol/errors.js';
 import { deleteBody, editBody, publishBody, reactBody, readBody, searchQuery } from '../../protocol/schemas.js';
 import type { ZodType } from 'zod';
 import type { ServerContext } from '../context.js';
-import { messageBodyLimit, readJsonBody, sendJson, type HttpRequest, type RequestUrl } from '../http-util.js';
+import { hasBody, messageBodyLimit, readJsonBody, sendJson, type HttpRequest, type RequestUrl } from '../http-util.js';
 import type { Router } from '../router.js';
 import { requestSession } from './request-session.js';
 
@@ -81,7 +81,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
     const session = await requestSession(ctx, req, url, 'http', { name, member, connection: connectionId }, true);
     const ack = await session.publish(params.room!, { text, data, event, clientId, replyTo, onBehalfOf: { name, member } });
     sendJson(res, ack.duplicate ? 200 : 201, ack);
-  });
+  }, READS_BODY);
 
   /** Edits a message (its author, or a room admin): 201 with the ack of the `edit` entry (200: a duplicate). */
   router.on('PATCH', '/api/rooms/:room/messages/:seq', async (req, res, params, url) => {
@@ -90,7 +90,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
     const session = await requestSession(ctx, req, url, 'http', undefined, true);
     const ack = await session.edit(params.room!, seq, body.text, body.clientId);
     sendJson(res, ack.duplicate ? 200 : 201, ack);
-  });
+  }, READS_BODY);
 
   /** Deletes a message (its author, or a room admin); the optional body `{clientId}` makes it idempotent. */
   router.on('DELETE', '/api/rooms/:room/messages/:seq', async (req, res, params, url) => {
@@ -99,7 +99,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
     const session = await requestSession(ctx, req, url, 'http', undefined, true);
     const ack = await session.deleteMessage(params.room!, seq, body.clientId);
     sendJson(res, ack.duplicate ? 200 : 201, ack);
-  });
+  }, READS_BODY);
 
   /** Adds, takes back (`on`) or toggles (no `on`) the caller's reaction. */
   router.on('POST', '/api/rooms/:room/messages/:seq/reactions', async (req, res, params, url) => {
@@ -108,7 +108,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
     const session = await requestSession(ctx, req, url, 'http', undefined, true);
     const ack = await session.react(params.room!, seq, body.emoji, body.on, body.clientId);
     sendJson(res, ack.duplicate ? 200 : 201, ack);
-  });
+  }, READS_BODY);
 
   /** Moves the caller's read position forward: 200 {room, member, seq} (the position stored, never lower). */
   router.on('PUT', '/api/rooms/:room/read', async (req, res, params, url) => {
@@ -116,7 +116,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
     const session = await requestSession(ctx, req, url, 'http', undefined, true);
     const seq = await session.markRead(params.room!, body.seq);
     sendJson(res, 200, { room: params.room, member: session.principal.member, seq });
-  });
+  }, READS_BODY);
 
   /** The caller's read position and unread counts, and the room's readers (ReadState). */
   router.on('GET', '/api/rooms/:room/read', async (req, res, params, url) => {
@@ -183,7 +183,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
   router.on('POST', '/api/rooms/:room/typing', async (req, res, params, url) => {
     const body = await readJsonBody(req, 4096).catch((err: unknown) => {
       // An empty body is fine: who types is the session's principal.
-      if (hasNoBody(req)) return {};
+      if (!hasBody(req)) return {};
       throw err;
     });
     const claims = (body ?? {}) as { name?: unknown; member?: unknown };
@@ -193,8 +193,11 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
     });
     await session.typing(params.room!);
     res.writeHead(204).end();
-  });
+  }, READS_BODY);
 }
+
+/** The routes that read a request body (the others refuse one past a few bytes: router.ts, IGNORED_BODY_BYTES). */
+const READS_BODY = { readsBody: true };
 
 /**
  * A value checked by a schema; BAD_REQUEST naming what is wrong: the field of a body
@@ -215,15 +218,10 @@ function seqParam(raw: string): number {
 
 /** A body that may be absent (no content): `{}` then; otherwise JSON checked by `schema`. */
 async function optionalBody<T>(req: HttpRequest, schema: ZodType<T>): Promise<T> {
-  if (hasNoBody(req)) return parse(schema, {});
+  if (!hasBody(req)) return parse(schema, {});
   return parse(schema, await readJsonBody(req, 4096));
 }
 
-/** True when the request has no body: neither chunked nor with a length other than 0 (`curl -X POST` sends no length). */
-function hasNoBody(req: HttpRequest): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
-}
 
 /** An integer query parameter as written: decimal digits, no sign (at most 16: any safe integer). */
 const DECIMAL = /^[0-9]{1,16}$/;

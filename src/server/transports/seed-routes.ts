@@ -91,7 +91,7 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
     let stored = text;
     const ack = await session.publish(DEFAULT_ROOM, { text }, (message) => (stored = message.text));
     sendJson(res, 200, seedMessage({ type: 'message', room: DEFAULT_ROOM, seq: ack.seq, ts: ack.ts, from: { id: '', name: '' }, text: stored }));
-  });
+  }, { readsBody: true });
 }
 
 /**
