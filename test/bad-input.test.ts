@@ -539,6 +539,20 @@ describe('JSON bodies: their size and charset', () => {
       assert.ok(sentBytes < 64 * 2 ** 20, `${what}: ${sentBytes} bytes went in`);
       assert.ok(ms < 5000, `${what}: closed after ${ms} ms`);
     }
+    // A chunked body that goes on after its request was answered (a short poll answers at once):
+    // the connection is cut once it passes 4096 bytes, not read to its end.
+    const raw = await rawTcp(s.port, 'GET /api/rooms/bad/poll HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+    await waitFor(() => raw.received().includes(Buffer.from('"cursor"')), 5000, 'the poll answered');
+    const closed = new Promise<void>((resolve) => raw.socket.once('close', () => resolve()));
+    let sent = 0;
+    const block = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(1 << 16, 0x61), Buffer.from('\r\n')]);
+    let open = true;
+    void closed.then(() => (open = false));
+    while (open && sent < 2e9) {
+      sent += block.length;
+      if (!raw.socket.write(block)) await Promise.race([new Promise((r) => raw.socket.once('drain', r)), closed]);
+    }
+    assert.ok(sent < 64 * 2 ** 20, `${sent} bytes went in after the answer`);
     // A few bytes (up to 4096) are read and dropped, as before, and the connection kept; node's own
     // client sends an empty chunked body with a PUT.
     const small = await request(`${s.url}/api/rooms/bad/poll`, { method: 'GET', headers: { 'content-length': '4096' }, body: 'x'.repeat(4096) });
