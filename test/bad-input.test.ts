@@ -519,7 +519,7 @@ describe('JSON bodies: their size and charset', () => {
     assert.ok(texts.includes('plain') && !texts.includes('not compressed'), texts.join(', '));
   });
 
-  it('a large body on a route that reads none is refused at once, 413, its connection closed: node would read 2 GB to its end; a small one is ignored', async () => {
+  it('a large body on a route that reads none is refused at once, 413, its connection closed: node would read 2 GB to its end; without a route, answered and closed; a small one is ignored', async () => {
     const cases: [string, string, boolean][] = [
       ['GET', '/api/rooms/bad/poll', false],
       ['GET', '/api/rooms/bad/poll', true],
@@ -538,6 +538,14 @@ describe('JSON bodies: their size and charset', () => {
       // What the kernel's buffers hold, not the 2 GB (before the change: all of it, in 3.5 s).
       assert.ok(sentBytes < 64 * 2 ** 20, `${what}: ${sentBytes} bytes went in`);
       assert.ok(ms < 5000, `${what}: closed after ${ms} ms`);
+    }
+    // No route: a preflight, an unknown path, a method the path has not. Answered as ever, the
+    // connection closed after it, the body not read.
+    for (const [method, path, status] of [['OPTIONS', '/api/rooms/bad/poll', 204], ['POST', '/nowhere', 404], ['POST', '/api/rooms/bad/poll', 405]] as const) {
+      const { answer, sentBytes, ms } = await streamHugeBody(s.port, method, path, false);
+      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), `${method} ${path}: ${answer.slice(0, 200)}`);
+      assert.match(answer, /\r\nconnection: close\r\n/i, `${method} ${path}`);
+      assert.ok(sentBytes < 64 * 2 ** 20 && ms < 5000, `${method} ${path}: ${sentBytes} bytes went in, closed after ${ms} ms`);
     }
     // A chunked body that goes on after its request was answered (a short poll answers at once):
     // the connection is cut once it passes 4096 bytes, not read to its end.

@@ -38,6 +38,9 @@ export interface RouteOptions {
   readsBody?: boolean;
 }
 
+/** The options of no route (a request that found none). */
+const NO_OPTIONS: RouteOptions = Object.freeze({});
+
 /** What find-my-way finds for a path: the handler `on` stored, its params, its store. */
 interface Found {
   handler: unknown;
@@ -92,11 +95,21 @@ export class Router {
 
   handle(req: HttpRequest, res: HttpResponse): void {
     this.ctx.accessLog.request(req, res);
+    // OPTIONS has no route: the CORS preflight below answers it.
+    const found = req.method === 'OPTIONS' ? null : this.routeOf(req);
+    const options = (found?.store ?? NO_OPTIONS) as RouteOptions;
+    // A body nobody reads (IGNORED_BODY_BYTES): refused on a route; elsewhere (404, 405, a file,
+    // a preflight) answered as ever, with the connection closed and the body not read.
+    if (!options.readsBody && hasBody(req)) {
+      if (found === null) {
+        if (bodyToCome(req)) closeUnread(req, res);
+      } else if (this.unwantedBody(req, res)) return;
+    }
     const origin = req.headers.origin;
     const origins = this.ctx.config.origins;
     if (origin !== undefined) {
       if (!originAllowed(origin, origins)) {
-        this.fail(res, new SwitchboardError('ORIGIN_NOT_ALLOWED', origin.slice(0, 100)));
+        this.fail(res, new SwitchboardError('ORIGIN_NOT_ALLOWED', origin.slice(0, 100)), req);
         return;
       }
       if (origins.includes('*')) {
@@ -119,7 +132,6 @@ export class Router {
       res.end();
       return;
     }
-    const found = this.routeOf(req);
     if (!found) {
       // A path that does not decode is no route's: find-my-way finds none for it.
       const bad = badEscape(pathOf(req));
@@ -131,8 +143,6 @@ export class Router {
       this.fallback(req, res);
       return;
     }
-    const options = found.store as RouteOptions;
-    if (!options.readsBody && hasBody(req) && this.unwantedBody(req, res)) return;
     if (!options.writesCommonHeaders) setCommonHeaders(res);
     // The handlers stored by `on` take either protocol's objects (find-my-way's types are per version).
     (found.handler as unknown as (req: HttpRequest, res: HttpResponse, params: Params) => void)(req, res, found.params);
