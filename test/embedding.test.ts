@@ -82,6 +82,10 @@ describe('the middleware form and the application API', () => {
     const port = (server.address() as { port: number }).port;
     try {
       assert.equal((await request(`http://127.0.0.1:${port}/anything`)).body, 'the app');
+      // The routes it lists are under its path, and answer there.
+      assert.ok(sb.routes.length > 0 && sb.routes.every((r) => r.path.startsWith('/rt/')), JSON.stringify(sb.routes.slice(0, 3)));
+      assert.ok(sb.routes.some((r) => r.method === 'GET' && r.path === '/rt/api/rooms/:room/messages'));
+      assert.equal((await request(`http://127.0.0.1:${port}/rt/healthz`)).status, 200);
       await sb.createRoom('ops');
       const ws = new WsProbe(`ws://127.0.0.1:${port}/rt/api/ws?member=dan&name=Dan`);
       await ws.opened;

@@ -7,6 +7,7 @@ export { createSwitchboard, type AppMessage, type AttachableServer, type Switchb
 export { DEFAULT_CONFIG, configFromEnv, type ServerConfig } from './config.js';
 export { OptionError } from './options.js';
 export type { HttpRequest, HttpResponse } from './http-util.js';
+export type { Method, RouteInfo } from './router.js';
 export type { Principal, Right, RoomGrants } from './auth/principal.js';
 export type { HookMessage, SwitchboardHooks } from './session/hooks.js';
 export { signWebhook, verifyWebhook } from './webhooks/webhook-signature.js';

@@ -38,6 +38,12 @@ export interface RouteOptions {
   readsBody?: boolean;
 }
 
+/** A route as added: its method and path pattern (find-my-way's: `:room` a parameter). */
+export interface RouteInfo {
+  readonly method: Method;
+  readonly path: string;
+}
+
 /** The options of no route (a request that found none). */
 const NO_OPTIONS: RouteOptions = Object.freeze({});
 
@@ -69,6 +75,7 @@ export class Router {
    * routes only, of short paths, at most ROUTE_CACHE per method; emptied when a route is added.
    */
   private readonly found = new Map<string, Map<string, Found>>();
+  private readonly added: RouteInfo[] = [];
 
   constructor(
     private readonly ctx: ServerContext,
@@ -91,6 +98,12 @@ export class Router {
     // The options are find-my-way's store of the route.
     this.fmw.on(method, path, run, Object.freeze({ ...options }));
     this.found.clear();
+    this.added.push(Object.freeze({ method, path }));
+  }
+
+  /** The routes added, in order. */
+  get routes(): readonly RouteInfo[] {
+    return this.added;
   }
 
   handle(req: HttpRequest, res: HttpResponse): void {

@@ -42,7 +42,7 @@ import type { PresenceStore } from './presence/presence-store.js';
 import { RedisPresenceStore } from './presence/redis-presence-store.js';
 import { sharedPresenceKey } from './presence/presence-key.js';
 import { RequestScheduler } from './request-scheduler.js';
-import { Router } from './router.js';
+import { Router, type RouteInfo } from './router.js';
 import { createSecureServer, KEEP_ALIVE_TIMEOUT_MS, type SecureServer } from './secure-server.js';
 import { capSockets, defaultMaxSockets, OPERATIONS_SOCKETS, openFileLimit, RESERVED_FILES, SocketBudget, type SocketCap } from './socket-caps.js';
 import { createStore } from './store/create-store.js';
@@ -223,6 +223,13 @@ export interface Switchboard {
    * has bound it; undefined otherwise (metrics on the main port, or off).
    */
   readonly metricsPort: number | undefined;
+  /**
+   * The HTTP routes served (method, and path pattern under `path`: `:room` stands for a room
+   * name), for a proxy's or a gateway's configuration. WebSocket upgrades are taken at
+   * `<path>/api/ws` and, with the lecture's routes, `<path>/`; the web app's files answer GETs
+   * no route takes.
+   */
+  readonly routes: readonly RouteInfo[];
   /**
    * Opens the store, broker and presence store and starts the timers; with `metricsPort`, binds
    * the metrics port first. `listen` and `attach` users call it once. Idempotent.
@@ -600,6 +607,9 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     context: ctx,
     get metricsPort() {
       return metricsPort;
+    },
+    get routes() {
+      return router.routes.map((r) => Object.freeze({ method: r.method, path: `${prefix}${r.path}` }));
     },
     start,
     async listen() {
