@@ -108,6 +108,30 @@ describe('the middleware form and the application API', () => {
   });
 });
 
+describe("the application's own calls", () => {
+  it('spend no rate budget (publish, createRoom, history in a burst past every default budget); the API key over HTTP still spends its shared one', { timeout: 15_000 }, async () => {
+    const sb = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', apiKey: 'the-api-key-of-this-test' });
+    const port = await sb.listen();
+    try {
+      // Defaults: 40 publishes at once, 20 rooms created, 50 queries.
+      const rooms = Array.from({ length: 30 }, (_, i) => `team-${i}`);
+      await Promise.all(rooms.map((r) => sb.createRoom(r)));
+      const acks = await Promise.all(rooms.flatMap((r) => [1, 2, 3, 4].map((n) => sb.publish(r, { text: `notice ${n}` }))));
+      assert.equal(acks.length, 120);
+      assert.deepEqual(new Set(acks.map((a) => a.seq)), new Set([1, 2, 3, 4]));
+      const pages = await Promise.all(rooms.flatMap((r) => [sb.history(r), sb.history(r)]));
+      assert.ok(pages.every((p) => p.entries.length === 4));
+      // A backend with the key is a client: 60 publishes at once, past the burst of 40.
+      const statuses = await Promise.all(
+        Array.from({ length: 60 }, async (_, i) => (await request(`http://127.0.0.1:${port}/api/rooms/team-0/messages`, { method: 'POST', body: JSON.stringify({ text: `over http ${i}` }), headers: { 'content-type': 'application/json', authorization: 'Bearer the-api-key-of-this-test' } })).status),
+      );
+      assert.ok(statuses.includes(429) && statuses.filter((s) => s === 201).length >= 40, JSON.stringify(statuses));
+    } finally {
+      await sb.close();
+    }
+  });
+});
+
 describe('the web app under a path', () => {
   it('GET /chat redirects to /chat/, where the page finds its files: at /chat its ./assets/ would be the host application\'s /assets/', { timeout: 15_000 }, async () => {
     const sb = createSwitchboard({ path: '/chat', store: 'memory', logLevel: 'silent' });

@@ -21,6 +21,7 @@ import type { ServerContext } from './context.js';
 import { countAnswer, refusePipelined } from './answer-close.js';
 import { answerClientError } from './client-error.js';
 import { closeAfter, cutResponse, isHttp2, sendJson, stopReading, type HttpRequest, type HttpResponse } from './http-util.js';
+import { APP_PRINCIPAL } from './auth/principal.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
 import { DerivedIds } from './session/derived-ids.js';
@@ -550,7 +551,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   let starting: Promise<void> | undefined;
   /** The system principal of application code (publish, disconnect...). */
   const appSession = (): Session =>
-    new Session(ctx, { id: 'app', principal: { kind: 'system', member: 'system', name: 'system', grants: {}, expiresAt: undefined, address: 'local' }, transport: 'http', presence: false });
+    new Session(ctx, { id: 'app', principal: APP_PRINCIPAL, transport: 'http', presence: false });
 
   /** What start-up opens, as its failures name it. */
   const redisAt = config.redisUrl ? ` at ${shownRedisUrl(config.redisUrl)}` : '';

@@ -34,6 +34,14 @@ export interface Principal {
   readonly address: string;
 }
 
+/**
+ * The application's own code: `Switchboard.publish`, `createRoom`, `history`... of an embedding
+ * process. The system's rights, and no budget: it is the operator's process, not a client (the
+ * HTTP API key, a client of the same rights, spends the `member:system` budgets). Known by
+ * identity, so that nothing a client sends can pass for it.
+ */
+export const APP_PRINCIPAL: Principal = Object.freeze({ kind: 'system', member: 'system', name: 'system', grants: Object.freeze({}), expiresAt: undefined, address: 'local' });
+
 /** The key budgets are kept under: the member for users and the system, the address for guests. */
 export function limitKey(p: Principal): string {
   return p.kind === 'guest' ? `ip:${p.address}` : `member:${p.member}`;

@@ -1,5 +1,5 @@
 import { SwitchboardError } from '../../protocol/errors.js';
-import { limitKey, type Principal } from '../auth/principal.js';
+import { APP_PRINCIPAL, limitKey, type Principal } from '../auth/principal.js';
 import { RateLimiter } from '../rate-limiter.js';
 
 /** What one principal (or address) may do per second (`rooms`: per day): a token bucket each. `accessLog`: lines of the access log an address gets. */
@@ -58,12 +58,13 @@ export class Limits {
    * search that scanned much text), into debt: its next requests wait until it is paid back.
    */
   charge(budget: Budget, p: Principal, n: number): void {
-    if (n <= 0) return;
+    if (n <= 0 || p === APP_PRINCIPAL) return;
     this.buckets.get(budget)?.get(limitKey(p))?.charge(n);
   }
 
   /** `take` on the principal's key. */
   spend(budget: Budget, p: Principal): void {
+    if (p === APP_PRINCIPAL) return;
     this.take(budget, limitKey(p));
   }
 
@@ -72,6 +73,7 @@ export class Limits {
    * (not the system's: the API key is the operator's own). Throws RATE_LIMITED.
    */
   spendRoom(p: Principal): void {
+    if (p === APP_PRINCIPAL) return;
     this.take('create', limitKey(p));
     if (p.kind === 'system') return;
     const perDay = this.options.rates.rooms.burst;
