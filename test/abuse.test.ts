@@ -1166,25 +1166,36 @@ describe('abuse suite', () => {
     }
   });
 
-  it('14. searches that scan much text pay for it from the query budget: a guest cannot keep the event loop busy with them', async () => {
+  it('14. searches and unread counts that scan much text pay for it from the query budget: a guest cannot keep the event loop busy with them', async () => {
     const s = await startServer({ rateLimitPerSecond: 1e6, rateLimitBurst: 1e6 });
     try {
-      assert.equal((await request(`${s.url}/api/rooms/big`, { method: 'PUT' })).status, 201);
-      // 40 messages of about 64,000 characters: some 2.6 M characters, 9 units past the first (SEARCH_CHARS_PER_QUERY_UNIT).
+      // 40 messages of about 64,000 characters: some 2.6 M characters, 9 units past the first
+      // (SEARCH_CHARS_PER_QUERY_UNIT). An unread count reads 2 MiB of a room: 7 units past the first.
       const filler = 'lorem ipsum dolor sit amet '.repeat(2400);
-      for (let i = 0; i < 40; i++) await s.server.publish('big', { text: filler });
-      const statuses: number[] = [];
-      let refused: HttpAnswer | undefined;
-      for (let i = 0; i < 12 && refused === undefined; i++) {
-        const r = await httpFrom(`${s.url}/api/rooms/big/search?q=zzzz`);
-        statuses.push(r.status);
-        if (r.status !== 200) refused = r;
+      for (const room of ['big', 'big2', 'big3']) {
+        assert.equal((await request(`${s.url}/api/rooms/${room}`, { method: 'PUT' })).status, 201);
+        for (let i = 0; i < 40; i++) await s.server.publish(room, { text: filler });
       }
-      // The budget (burst 50, 10 a second) pays for 5 such searches, and a few more as it refills while they run: not 50.
-      assert.ok(refused !== undefined && statuses.length <= 9, `statuses ${statuses.join(',')}`);
-      assert.equal(refused.status, 429);
-      assert.equal(codeOf(refused), 'RATE_LIMITED');
-      assert.ok(Number(refused.headers['retry-after']) >= 1);
+      // Each from its own address (127.0.0.x): its own budget.
+      const ways: [string, string, number][] = [
+        ['127.0.0.1', '/api/rooms/big/search?q=zzzz', 9],
+        ['127.0.0.2', '/api/rooms/big/read', 10],
+        ['127.0.0.3', '/api/read?rooms=big,big2,big3', 5],
+      ];
+      for (const [address, path, most] of ways) {
+        const statuses: number[] = [];
+        let refused: HttpAnswer | undefined;
+        for (let i = 0; i < 12 && refused === undefined; i++) {
+          const r = await httpFrom(`${s.url}${path}`, { localAddress: address });
+          statuses.push(r.status);
+          if (r.status !== 200) refused = r;
+        }
+        // The budget (burst 50, 10 a second) pays for a few such scans, and a few more as it refills while they run: not 50.
+        assert.ok(refused !== undefined && statuses.length <= most, `${path}: statuses ${statuses.join(',')}`);
+        assert.equal(refused.status, 429);
+        assert.equal(codeOf(refused), 'RATE_LIMITED');
+        assert.ok(Number(refused.headers['retry-after']) >= 1);
+      }
     } finally {
       await s.server.close();
     }

@@ -320,7 +320,9 @@ export class Session implements Closable {
   /** The caller's read position and unread counts in `room`, and the room's readers (furthest first, at most 100). */
   readState(room: string): Promise<ReadState> {
     return this.run('read-state', room, 'read', 'query', async () => {
-      const counts = await this.unreadIn(room, { chars: UNREAD_TEXT_PER_REQUEST });
+      const budget = { chars: UNREAD_TEXT_PER_REQUEST };
+      const counts = await this.unreadIn(room, budget);
+      this.chargeScan(UNREAD_TEXT_PER_REQUEST - budget.chars);
       const members = (await this.ctx.hub.store.listReadPositions(room, MAX_READERS_LISTED)).map((p) => ({ room, ...p }));
       return { ...counts, members };
     });
@@ -331,14 +333,18 @@ export class Session implements Closable {
     return this.run('unread', undefined, undefined, 'query', async () => {
       const out: UnreadCount[] = [];
       const budget = { chars: UNREAD_TEXT_PER_REQUEST };
-      for (const room of rooms) {
-        if (!ROOM_NAME_PATTERN.test(room) || !this.may(room, 'read')) continue;
-        try {
-          out.push(await this.unreadIn(room, budget));
-        } catch (err) {
-          if (err instanceof SwitchboardError && err.code === 'ROOM_NOT_FOUND') continue;
-          throw err;
+      try {
+        for (const room of rooms) {
+          if (!ROOM_NAME_PATTERN.test(room) || !this.may(room, 'read')) continue;
+          try {
+            out.push(await this.unreadIn(room, budget));
+          } catch (err) {
+            if (err instanceof SwitchboardError && err.code === 'ROOM_NOT_FOUND') continue;
+            throw err;
+          }
         }
+      } finally {
+        this.chargeScan(UNREAD_TEXT_PER_REQUEST - budget.chars);
       }
       return out;
     });
@@ -351,10 +357,17 @@ export class Session implements Closable {
       const words = [...new Set(searchWords(q))].slice(0, MAX_SEARCH_WORDS);
       const limit = Math.max(1, Math.min(opts.limit ?? 20, 50));
       const { scanned, ...found }: SearchAnswer = words.length === 0 ? { results: [], more: false, complete: true } : await this.ctx.hub.store.search(room, { words, limit, ...(opts.before !== undefined ? { before: opts.before } : {}) });
-      // A scan's cost is its text: past the first SEARCH_CHARS_PER_QUERY_UNIT, the query budget pays for the rest.
-      this.ctx.limits.charge('query', this.principal, Math.floor((scanned ?? 0) / SEARCH_CHARS_PER_QUERY_UNIT));
+      this.chargeScan(scanned ?? 0);
       return { room, epoch: state.epoch, query: q, ...found };
     });
+  }
+
+  /**
+   * A scan's cost is its text (a search's, an unread count's): past the first
+   * SEARCH_CHARS_PER_QUERY_UNIT characters, the query budget pays for the rest, into debt.
+   */
+  private chargeScan(chars: number): void {
+    this.ctx.limits.charge('query', this.principal, Math.floor(chars / SEARCH_CHARS_PER_QUERY_UNIT));
   }
 
   /** FORBIDDEN unless the caller wrote message `seq` (same member) or is a room admin; MESSAGE_NOT_FOUND when there is none. */
