@@ -459,6 +459,38 @@ describe('bad input gets a clear error and loses nothing', () => {
     assert.equal(room.status, 405);
     assert.equal(room.headers.allow, 'GET, HEAD, PUT, DELETE, OPTIONS');
   });
+
+  it('the WebSocket endpoint asked without an upgrade says so: 426 UPGRADE_REQUIRED with Upgrade: websocket, naming a missing Upgrade header, not 404; a handshake ws refuses is a catalog error', async () => {
+    const plain = await request(`${s.url}/api/ws`);
+    assert.equal(plain.status, 426);
+    assert.equal((plain.json() as { code: string }).code, 'UPGRADE_REQUIRED');
+    assert.match((plain.json() as { message: string }).message, /no Upgrade header came: a proxy in between may drop it/);
+    assert.equal(plain.headers.upgrade, 'websocket');
+    // A handshake `ws` refuses is a catalog error too, not its plain text.
+    for (const [headers, status, code, says] of [
+      [{ connection: 'Upgrade', upgrade: 'h2c' }, 400, 'BAD_REQUEST', /not a WebSocket handshake: Invalid Upgrade header/],
+      [{ connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13' }, 400, 'BAD_REQUEST', /Sec-WebSocket-Key/],
+      [{ connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '99' }, 400, 'BAD_REQUEST', /Sec-WebSocket-Version/],
+    ] as const) {
+      const r = await request(`${s.url}/api/ws`, { headers });
+      assert.equal(r.status, status, r.body);
+      assert.equal((r.json() as { code: string }).code, code);
+      assert.match((r.json() as { message: string }).message, says);
+    }
+    const post = await request(`${s.url}/api/ws`, { method: 'POST', headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' } });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.allow, 'GET');
+    // A refused upgrade of a HEAD is its head alone (a body after it would be read as the next answer).
+    const head = await rawTcp(s.port, 'HEAD /api/rooms/lobby/longpoll HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    await new Promise((r) => head.socket.once('close', r));
+    const text = head.received().toString('latin1');
+    assert.match(text, /^HTTP\/1\.1 404 /);
+    assert.ok(text.endsWith('\r\n\r\n'), JSON.stringify(text));
+    // A WebSocket still opens there.
+    const ws = new WsProbe(`${s.url.replace('http', 'ws')}/api/ws`);
+    await ws.nextFrame('welcome');
+    ws.close();
+  });
 });
 
 describe('JSON bodies: their size and charset', () => {

@@ -83,7 +83,7 @@ const CONTENT_TYPES = ['application/json', 'application/json', 'application/json
 
 type Tokens = Record<'user' | 'admin' | 'expired' | 'otherKey', string>;
 
-function headerSets(tokens: Tokens | undefined): Record<string, string>[] {
+function headerSets(tokens: Tokens | undefined, http1: boolean): Record<string, string>[] {
   const sets: Record<string, string>[] = [
     {},
     {},
@@ -101,6 +101,8 @@ function headerSets(tokens: Tokens | undefined): Record<string, string>[] {
     { 'content-encoding': 'gzip' },
     { 'x-forwarded-for': '1.2.3.4, garbage, ::1' },
   ];
+  // Upgrades: HTTP/2 has no connection-level headers (node's client refuses to send them).
+  if (http1) sets.push({ connection: 'Upgrade', upgrade: 'websocket' }, { connection: 'Upgrade', upgrade: 'h2c' }, { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '7' });
   if (tokens) {
     sets.push({ authorization: `Bearer ${tokens.user}` }, { authorization: `Bearer ${tokens.user}` }, { authorization: `Bearer ${tokens.admin}` }, { authorization: `Bearer ${tokens.admin}` });
     sets.push({ authorization: `Bearer ${tokens.expired}` }, { authorization: `Bearer ${tokens.otherKey}` }, { authorization: `Bearer ${API_KEY}` }, { cookie: `sb_token=${tokens.user}` });
@@ -428,7 +430,7 @@ for (const setup of SERVERS) {
       // The lecture's and the native routes, and the operations routes on this port.
       assert.ok(routes.length >= 30, `${routes.length} routes listed`);
       assert.ok(routes.some((r) => r.method === 'POST' && r.path === '/update'));
-      const headers = headerSets(tokens);
+      const headers = headerSets(tokens, !setup.tls);
       // On the secured server the sweep goes as the user of `lobby`: past the token check.
       const base: Record<string, string> = tokens ? { authorization: `Bearer ${tokens.user}` } : {};
       const probes = routes.flatMap((route) => [...sweep(route, headers, base, setup.tls ? FEW_VALUES : VALUES), ...draws(route, headers, SEED)]);

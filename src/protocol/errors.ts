@@ -23,6 +23,7 @@ export const ERRORS = {
   ROOM_NOT_FOUND: { status: 404, message: 'No such room' },
   MESSAGE_NOT_FOUND: { status: 404, message: 'No such message in this room (never sent, not a message, or removed by retention)' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
+  UPGRADE_REQUIRED: { status: 426, message: 'This is a WebSocket endpoint: connect with a WebSocket (Upgrade: websocket)' },
   ROOM_LIMIT: { status: 409, message: 'The server holds as many rooms as it is allowed to' },
   MESSAGE_DELETED: { status: 409, message: 'The message was deleted' },
   REACTION_LIMIT: { status: 409, message: 'The message has as many different reactions as it may' },

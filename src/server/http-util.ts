@@ -250,6 +250,8 @@ export function sendError(res: HttpResponse, err: unknown, onInternal?: (err: un
   const headers: Record<string, string> = {};
   const retry = retryAfter(e);
   if (retry !== undefined) headers['retry-after'] = String(retry);
+  // RFC 9110 §15.5.22: a 426 says what to upgrade to, as a connection option (HTTP/1.x only: HTTP/2 has none).
+  if (e.code === 'UPGRADE_REQUIRED' && !(res instanceof Http2ServerResponse)) Object.assign(headers, { upgrade: 'websocket', connection: 'Upgrade' });
   sendJson(res, e.status, e.toBody(), headers);
   return e.code;
 }

@@ -366,6 +366,11 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   if (config.seedRoutes) registerSeedRoutes(router, ctx);
   if (config.devLogin) registerDevLogin(router, ctx);
   router.on('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
+  // The WebSocket endpoint asked without an upgrade (a proxy that drops the Upgrade header, a
+  // host application that passes no upgrades on, a browser's address bar): said so, not 404.
+  router.on('GET', '/api/ws', (req) => {
+    throw new SwitchboardError('UPGRADE_REQUIRED', req.headers.upgrade === undefined ? 'no Upgrade header came: a proxy in between may drop it' : 'the upgrade did not reach Switchboard: embedded, pass upgrades on with attach() or handleUpgrade()');
+  });
   /** What `/readyz` answers, on the main port and on the operations port. */
   async function readiness(): Promise<{ status: number; body: object }> {
     const [storeOk, brokerOk] = await Promise.all([store.ping(), broker.ping()]);

@@ -75,6 +75,7 @@ export class WebSocketGateway {
       const header = `x-switchboard-node: ${node}`;
       for (const server of [this.native, this.seed]) server.on('headers', (headers: string[]) => void headers.push(header));
     }
+    for (const server of [this.native, this.seed]) server.on('wsClientError', (err: Error, socket: Duplex, req: IncomingMessage) => this.refuseHandshake(err, socket, req));
     this.heartbeat = new SpreadRounds(ctx.config.heartbeatMs, (t) => this.beat(t));
   }
 
@@ -84,14 +85,32 @@ export class WebSocketGateway {
     void this.upgrade(req, socket as Socket, head).catch((err: unknown) => {
       const e = toSwitchboardError(err);
       if (e.code === 'INTERNAL') this.ctx.badInput.error('ws-upgrade', { err }, 'websocket upgrade failed');
-      this.ctx.metrics.errors.inc({ code: e.code });
-      const body = JSON.stringify(e.toBody());
-      const retry = retryAfter(e);
-      if (!socket.writable) return;
-      socket.end(
-        `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry !== undefined ? `Retry-After: ${retry}\r\n` : ''}Connection: close\r\n\r\n${body}`,
-      );
+      this.refuse(req, socket, e);
     });
+  }
+
+  /** Answers a refused upgrade with a catalog error, as an HTTP answer on the socket (its head alone to a HEAD), and closes it. */
+  private refuse(req: IncomingMessage, socket: Duplex, e: SwitchboardError, headers = ''): void {
+    this.ctx.metrics.errors.inc({ code: e.code });
+    const body = JSON.stringify(e.toBody());
+    const retry = retryAfter(e);
+    if (!socket.writable) return;
+    socket.end(
+      `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry !== undefined ? `Retry-After: ${retry}\r\n` : ''}${headers}Connection: close\r\n\r\n${req.method === 'HEAD' ? '' : body}`,
+    );
+  }
+
+  /**
+   * A handshake `ws` refuses (a method other than GET, an Upgrade other than websocket, a missing
+   * or bad Sec-WebSocket-Key, -Version or -Protocol): a catalog error, not ws's plain text.
+   */
+  private refuseHandshake(err: Error, socket: Duplex, req: IncomingMessage): void {
+    if (err.message === 'Invalid HTTP method') {
+      this.refuse(req, socket, new SwitchboardError('METHOD_NOT_ALLOWED', 'a WebSocket handshake is a GET'), 'Allow: GET\r\n');
+      return;
+    }
+    const version = err.message.includes('Sec-WebSocket-Version');
+    this.refuse(req, socket, new SwitchboardError('BAD_REQUEST', `not a WebSocket handshake: ${err.message}`), version ? 'Sec-WebSocket-Version: 13\r\n' : '');
   }
 
   /** Closes the servers' own state (the sockets themselves are closed through the registry). */
