@@ -848,6 +848,56 @@ async function item9(c: Ctx): Promise<string> {
   });
 }
 
+/** User + system CPU of a process so far, ms (/proc/<pid>/stat; clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * Unread counts of 50 rooms of big messages (32 of 64,000 characters each: an unread count
+ * reads up to 2 Mi characters a room, 16 Mi a request), asked in a loop by one address for 5 s.
+ * The rooms are filled first, over HTTP, with the publish budgets raised.
+ */
+async function item10(c: Ctx): Promise<string> {
+  const SECONDS = 5;
+  const ROOMS = 50;
+  const flags = ['--rate-limit', '100000', '--rate-burst', '100000', '--create-rate', '1000', '--rooms-per-day', '100000', '--max-rooms', '1000'];
+  return withServer(c, flags, async (s, rss) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    const call = (method: string, path: string, body?: string): Promise<number> =>
+      new Promise((resolve) => {
+        const req = http.request(`${s.url}${path}`, { method, agent, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', () => resolve(0));
+        req.end(body);
+      });
+    const rooms = Array.from({ length: ROOMS }, (_, i) => `big${i}`);
+    const text = JSON.stringify({ text: 'lorem ipsum dolor sit amet '.repeat(2400).slice(0, 64_000) });
+    let stored = 0;
+    for (const room of rooms) {
+      await call('PUT', `/api/rooms/${room}`);
+      const statuses = await Promise.all(Array.from({ length: 32 }, () => call('POST', `/api/rooms/${room}/messages`, text)));
+      stored += statuses.filter((st) => st === 201).length;
+    }
+    const statuses = new Tally();
+    let answers = 0;
+    const cpuBefore = cpuMs(s.pid);
+    const { health } = await attack(s, rss, async () => {
+      const end = performance.now() + SECONDS * 1000;
+      while (performance.now() < end) {
+        statuses.add(String(await call('GET', `/api/read?rooms=${rooms.join(',')}`)));
+        answers++;
+      }
+    });
+    const cpu = cpuMs(s.pid) - cpuBefore;
+    agent.destroy();
+    return `10 unread counts of ${ROOMS} rooms of 32 messages of 64,000 characters (${stored} stored), asked in a loop by one address for ${SECONDS} s: ${answers} answers (${statuses}); server CPU ${cpu} ms; ${health}`;
+  });
+}
+
 /** Deletes every key under `prefix` (the Redis run of item 7a). */
 async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
   const { Redis } = await import('ioredis');
@@ -912,6 +962,7 @@ async function main(): Promise<void> {
   }
   items.push(['8', () => item8(c)]);
   items.push(['9', () => item9(c)]);
+  items.push(['10', () => item10(c)]);
   const only = process.argv.indexOf('--only');
   const chosen = only >= 0 ? new Set((process.argv[only + 1] ?? '').split(',')) : undefined;
   for (const [name, run] of items) {
