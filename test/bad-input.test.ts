@@ -514,6 +514,25 @@ describe('JSON bodies: their size and charset', () => {
     }
   });
 
+  it('Expect: 100-continue: the 100 comes only when the body is wanted; a body refused for its declared size or type is answered at once, without it, and never sent', async () => {
+    const head = (length: number, type = 'application/json'): string =>
+      `POST /api/rooms/bad/messages HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`;
+    for (const [text, status] of [[head(10_000_000), 413], [head(20, 'text/plain'), 415]] as const) {
+      const raw = await rawTcp(s.port, text);
+      await waitFor(() => raw.received().includes('\r\n\r\n{'), 3000, `the ${status}`);
+      const answer = raw.received().toString('latin1');
+      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), answer);
+      raw.socket.destroy();
+    }
+    const body = JSON.stringify({ text: 'after a 100' });
+    const raw = await rawTcp(s.port, head(Buffer.byteLength(body)));
+    await waitFor(() => raw.received().toString('latin1').startsWith('HTTP/1.1 100 Continue\r\n\r\n'), 3000, 'the 100');
+    raw.socket.write(body);
+    await waitFor(() => raw.received().includes('"seq"'), 3000, 'the ack');
+    assert.match(raw.received().toString('latin1'), /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /);
+    raw.socket.destroy();
+  });
+
   it('a JSON body declared in a charset other than UTF-8 is 415 on every JSON route; utf-8 (any case, quoted) or no charset is read', async () => {
     const routes: [string, string, string][] = [
       ['POST', '/api/rooms/bad/messages', '{"text":"caf\u00e9"}'],

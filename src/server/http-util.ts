@@ -302,6 +302,18 @@ export function messageBodyLimit(maxMessageBytes: number): BodyLimit {
  * (MESSAGE_TOO_LARGE past it, without reading the rest into memory), valid UTF-8 (INVALID_UTF8),
  * valid JSON (BAD_JSON), after a byte order mark if there is one. raw-body does the reading.
  */
+/** Requests that asked `Expect: 100-continue`, and their responses, until their body is read. */
+const awaitingContinue = new WeakMap<HttpRequest, HttpResponse>();
+
+/**
+ * Holds back the `100 Continue` of a request that expects one (node's `checkContinue`) until
+ * readJsonBody reads its body: a request refused before (its declared size, its type, an unknown
+ * route) is answered without it, and the client sends no body at all.
+ */
+export function continueWhenRead(req: HttpRequest, res: HttpResponse): void {
+  awaitingContinue.set(req, res);
+}
+
 export async function readJsonBody(req: HttpRequest, limit: number | BodyLimit): Promise<unknown> {
   const { bytes, tooLarge } = typeof limit === 'number' ? { bytes: limit, tooLarge: `the body is over ${limit} bytes` } : limit;
   if (!isJsonType(req.headers['content-type'])) {
@@ -316,6 +328,13 @@ export async function readJsonBody(req: HttpRequest, limit: number | BodyLimit):
   const coding = req.headers['content-encoding'];
   if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
     throw new SwitchboardError('UNSUPPORTED_MEDIA_TYPE', `got Content-Encoding ${JSON.stringify(coding.slice(0, 40))}: send the body uncompressed`);
+  }
+  const waiting = awaitingContinue.get(req);
+  if (waiting !== undefined) {
+    awaitingContinue.delete(req);
+    // Refused by its declared size before the client sends it; else asked for.
+    if (Number(req.headers['content-length']) > bytes) throw new SwitchboardError('MESSAGE_TOO_LARGE', tooLarge);
+    if (!waiting.headersSent) waiting.writeContinue();
   }
   let raw: Buffer;
   try {

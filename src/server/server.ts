@@ -20,7 +20,7 @@ import { ConnectionRegistry } from './connection-registry.js';
 import type { ServerContext } from './context.js';
 import { countAnswer, refusePipelined } from './answer-close.js';
 import { answerClientError } from './client-error.js';
-import { closeAfter, cutResponse, isHttp2, sendJson, stopReading, type HttpRequest, type HttpResponse } from './http-util.js';
+import { closeAfter, continueWhenRead, cutResponse, isHttp2, sendJson, stopReading, type HttpRequest, type HttpResponse } from './http-util.js';
 import { APP_PRINCIPAL } from './auth/principal.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
@@ -508,6 +508,12 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     plain.setTimeout(config.writeTimeoutMs);
     return plain;
   }
+  // `Expect: 100-continue`: the 100 goes out only when a route starts reading the body
+  // (readJsonBody), so that a body refused before (too large, wrong type) is never sent.
+  server.on('checkContinue', (req: HttpRequest, res: HttpResponse) => {
+    continueWhenRead(req, res);
+    onRequest(req, res);
+  });
   // Accepting a burst of connections comes before their requests (TurnBudget).
   server.on('connection', () => turnBudget.noteAccept());
   const openFiles = openFileLimit();
