@@ -533,6 +533,13 @@ describe('JSON bodies: their size and charset', () => {
     raw.socket.destroy();
   });
 
+  it('an Expect other than 100-continue is 417 EXPECTATION_FAILED as a catalog error (node\'s own 417 has no body)', async () => {
+    const r = await request(`${s.url}/api/rooms/bad/messages`, { method: 'POST', body: '{"text":"x"}', headers: { 'content-type': 'application/json', expect: 'something-else' } });
+    assert.equal(r.status, 417);
+    assert.equal((r.json() as { code: string }).code, 'EXPECTATION_FAILED');
+    assert.match((r.json() as { message: string }).message, /got Expect: something-else/);
+  });
+
   it('a JSON body declared in a charset other than UTF-8 is 415 on every JSON route; utf-8 (any case, quoted) or no charset is read', async () => {
     const routes: [string, string, string][] = [
       ['POST', '/api/rooms/bad/messages', '{"text":"caf\u00e9"}'],

@@ -101,6 +101,7 @@ function headerSets(tokens: Tokens | undefined, http1: boolean): Record<string, 
     { 'content-encoding': 'gzip' },
     { 'x-forwarded-for': '1.2.3.4, garbage, ::1' },
     { expect: '100-continue' },
+    { expect: 'something-else' },
   ];
   // Upgrades: HTTP/2 has no connection-level headers (node's client refuses to send them).
   if (http1) sets.push({ connection: 'Upgrade', upgrade: 'websocket' }, { connection: 'Upgrade', upgrade: 'h2c' }, { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '7' });

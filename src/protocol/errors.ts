@@ -32,6 +32,7 @@ export const ERRORS = {
   TOO_MANY_SUBSCRIPTIONS: { status: 429, message: 'This connection holds as many subscriptions as it may' },
   MESSAGE_TOO_LARGE: { status: 413, close: 1009, message: 'The message is larger than the limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json' },
+  EXPECTATION_FAILED: { status: 417, message: 'The only expectation understood is Expect: 100-continue' },
   HEADERS_TOO_LARGE: { status: 431, message: 'The request line and headers are larger than the limit' },
   RATE_LIMITED: { status: 429, close: 4008, message: 'Too many requests: slow down' },
   INTERNAL: { status: 500, close: 1011, message: 'Internal error' },

@@ -514,6 +514,10 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     continueWhenRead(req, res);
     onRequest(req, res);
   });
+  // Any other expectation (RFC 9110 §10.1.1): 417 as a catalog error (node's own has no body).
+  server.on('checkExpectation', (req: HttpRequest, res: HttpResponse) => {
+    router.fail(res, new SwitchboardError('EXPECTATION_FAILED', `got Expect: ${String(req.headers.expect).slice(0, 40)}`), req);
+  });
   // Accepting a burst of connections comes before their requests (TurnBudget).
   server.on('connection', () => turnBudget.noteAccept());
   const openFiles = openFileLimit();
