@@ -212,6 +212,9 @@ async function http2Client(port: number, ca: string): Promise<Client> {
   let streams = 0;
   return {
     async send(probe) {
+      // The old session is closed only once the new one is up, and every request after the
+      // turn waits for it: a request on a session closing (its GOAWAY sent) is refused
+      // (REFUSED_STREAM), as a version that closed it at once found.
       if (++streams % STREAMS_PER_SESSION === 0) {
         const old = session;
         next = connect();

@@ -295,13 +295,6 @@ export function messageBodyLimit(maxMessageBytes: number): BodyLimit {
   return { bytes, tooLarge: `a message is at most ${maxMessageBytes} bytes (--max-message-bytes); this body is over the ${bytes} bytes allowed for one` };
 }
 
-/**
- * Reads a JSON body: declared as JSON (UNSUPPORTED_MEDIA_TYPE otherwise: a cross-site form can
- * send text/plain without a CORS preflight, never application/json) in UTF-8 (a charset other than
- * utf-8 is UNSUPPORTED_MEDIA_TYPE too, as is a Content-Encoding other than identity), at most `limit` bytes
- * (MESSAGE_TOO_LARGE past it, without reading the rest into memory), valid UTF-8 (INVALID_UTF8),
- * valid JSON (BAD_JSON), after a byte order mark if there is one. raw-body does the reading.
- */
 /** Requests that asked `Expect: 100-continue`, and their responses, until their body is read. */
 const awaitingContinue = new WeakMap<HttpRequest, HttpResponse>();
 
@@ -314,6 +307,13 @@ export function continueWhenRead(req: HttpRequest, res: HttpResponse): void {
   awaitingContinue.set(req, res);
 }
 
+/**
+ * Reads a JSON body: declared as JSON (UNSUPPORTED_MEDIA_TYPE otherwise: a cross-site form can
+ * send text/plain without a CORS preflight, never application/json) in UTF-8 (a charset other than
+ * utf-8 is UNSUPPORTED_MEDIA_TYPE too, as is a Content-Encoding other than identity), at most `limit` bytes
+ * (MESSAGE_TOO_LARGE past it, without reading the rest into memory), valid UTF-8 (INVALID_UTF8),
+ * valid JSON (BAD_JSON), after a byte order mark if there is one. raw-body does the reading.
+ */
 export async function readJsonBody(req: HttpRequest, limit: number | BodyLimit): Promise<unknown> {
   const { bytes, tooLarge } = typeof limit === 'number' ? { bytes: limit, tooLarge: `the body is over ${limit} bytes` } : limit;
   if (!isJsonType(req.headers['content-type'])) {

@@ -516,6 +516,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   });
   // Any other expectation (RFC 9110 §10.1.1): 417 as a catalog error (node's own has no body).
   server.on('checkExpectation', (req: HttpRequest, res: HttpResponse) => {
+    // In the access log as a routed request is (Router.handle).
+    ctx.accessLog.request(req, res);
     router.fail(res, new SwitchboardError('EXPECTATION_FAILED', `got Expect: ${String(req.headers.expect).slice(0, 40)}`), req);
   });
   // Accepting a burst of connections comes before their requests (TurnBudget).
