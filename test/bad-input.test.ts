@@ -395,6 +395,27 @@ describe('bad input gets a clear error and loses nothing', () => {
     assert.equal(rebound.status, 403);
   });
 
+  it('a request with two Host headers is 400 BAD_REQUEST (RFC 9112 §3.2), its connection closed; a target in absolute form is read as its path', async () => {
+    const raw = await rawTcp(s.port, 'GET /healthz HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n');
+    const closed = new Promise<void>((resolve) => raw.socket.once('close', () => resolve()));
+    await waitFor(() => raw.received().toString('latin1').endsWith('}'), 3000, 'the answer');
+    const answer = raw.received().toString('latin1');
+    assert.match(answer, /^HTTP\/1\.1 400 /, answer);
+    assert.match(answer, /"code":"BAD_REQUEST"/);
+    assert.match(answer, /more than one Host header/);
+    await closed;
+    // One Host, the same request: answered.
+    const one = await rawTcp(s.port, 'GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    await waitFor(() => one.received().toString('latin1').endsWith('}'), 3000, 'the answer');
+    assert.match(one.received().toString('latin1'), /^HTTP\/1\.1 200 /);
+    // Absolute form (RFC 9112 §3.2.2: a server must accept it), query and all.
+    const abs = await rawTcp(s.port, 'GET http://any.example/api/rooms/bad/messages?limit=1 HTTP/1.1\r\nHost: any.example\r\nConnection: close\r\n\r\n');
+    await waitFor(() => abs.received().toString('latin1').endsWith('}'), 3000, 'the answer');
+    const page = abs.received().toString('latin1');
+    assert.match(page, /^HTTP\/1\.1 200 /, page);
+    assert.equal((JSON.parse(page.slice(page.indexOf('\r\n\r\n') + 4)) as { entries: unknown[] }).entries.length, 1, 'the query is read: limit=1');
+  });
+
   it('the connection cap refuses more with 503 TOO_MANY_CONNECTIONS', async () => {
     const held: WsProbe[] = [];
     for (let i = 0; i < 20; i++) {

@@ -14,7 +14,7 @@ import { start as startFastify } from '../examples/fastify.js';
 import { start as startHono } from '../examples/hono.js';
 import WebSocket from 'ws';
 import { createSwitchboard, DEFAULT_CONFIG, OptionError, SwitchboardError, type SwitchboardOptions } from '../src/server/index.js';
-import { SseProbe, WsProbe, postJson, request } from './helpers.js';
+import { SseProbe, WsProbe, postJson, rawTcp, request } from './helpers.js';
 
 // The examples log at info for their users; read when each starts.
 process.env.LOG_LEVEL = 'silent';
@@ -149,6 +149,15 @@ describe('the web app under a path', () => {
         const r = await request(`${url}${from}`, { method });
         assert.equal(r.status, 308, `${method} ${from}`);
         assert.equal(r.headers.location, to, `${method} ${from}`);
+      }
+      // A target in absolute form (as a proxy may send it) is matched on its path.
+      for (const [target, status] of [['http://h.example/chat/healthz', '200'], ['http://h.example/chat', '308'], ['http://h.example/elsewhere', '404']] as const) {
+        const raw = await rawTcp(Number(new URL(url).port), `GET ${target} HTTP/1.1\r\nHost: h.example\r\nConnection: close\r\n\r\n`);
+        await new Promise<void>((resolve) => raw.socket.once('close', () => resolve()));
+        const answer = raw.received().toString('latin1');
+        assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), `${target}: ${answer}`);
+        if (status === '308') assert.match(answer, /\r\nlocation: \/chat\/\r\n/i);
+        if (status === '404') assert.match(answer, /not the app/);
       }
       const page = await request(`${url}/chat/`);
       assert.equal(page.status, 200);

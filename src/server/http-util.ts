@@ -379,3 +379,36 @@ export function utf8Length(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
+
+/**
+ * True when an HTTP/1.x request carries more than one `Host` header, which RFC 9112 §3.2 says a
+ * server answers 400. Node keeps the first and drops the others; Switchboard reads neither, but a
+ * proxy in front that routes by the other one would be misled about what reached us.
+ */
+export function repeatsHost(req: IncomingMessage): boolean {
+  const raw = req.rawHeaders;
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
+}
+
+/** `scheme://authority` at the start of a request target in absolute form (RFC 9112 §3.2.2). */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
+
+/**
+ * A request target in origin form: an absolute-form target (`GET http://host/rooms HTTP/1.1`,
+ * which RFC 9112 says a server must accept, as a proxy sends it) loses its scheme and authority
+ * (`/rooms`); any other target is returned as it is.
+ */
+export function originForm(target: string): string {
+  if (target.charCodeAt(0) === 0x2f) return target;
+  const origin = ABSOLUTE_FORM.exec(target);
+  if (origin === null) return target;
+  const rest = target.slice(origin[0].length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}

@@ -20,7 +20,7 @@ import { ConnectionRegistry } from './connection-registry.js';
 import type { ServerContext } from './context.js';
 import { countAnswer, refusePipelined } from './answer-close.js';
 import { answerClientError } from './client-error.js';
-import { closeAfter, continueWhenRead, cutResponse, isHttp2, sendJson, stopReading, type HttpRequest, type HttpResponse } from './http-util.js';
+import { closeAfter, continueWhenRead, cutResponse, isHttp2, originForm, repeatsHost, sendJson, stopReading, type HttpRequest, type HttpResponse } from './http-util.js';
 import { APP_PRINCIPAL } from './auth/principal.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
@@ -410,6 +410,13 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       schedule(req, res);
       return;
     }
+    // RFC 9112 §3.2: a request with more than one Host is answered 400.
+    if (repeatsHost(req as IncomingMessage)) {
+      ctx.accessLog.request(req, res);
+      closeAfter(res);
+      router.fail(res, new SwitchboardError('BAD_REQUEST', 'more than one Host header'), req);
+      return;
+    }
     // HTTP pipelining: Node runs every request of a chunk at once and holds each answer until
     // the client has read the ones before. A client may leave a few requests unanswered at most.
     // Unanswered requests of each HTTP/1.x connection (answer-close.ts).
@@ -447,11 +454,20 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   }
   /** True when the request is under the prefix; its URL then loses the prefix. */
   function claim(req: HttpRequest): boolean {
-    if (!prefix) return true;
-    const url = req.url ?? '/';
+    const asked = req.url ?? '/';
+    // A target in absolute form (`GET http://host/chat/api/rooms`, as a proxy may send it) is read
+    // as its path: the prefix is matched on it and the routes see origin form.
+    const url = originForm(asked);
+    if (!prefix) {
+      if (url !== asked) {
+        noteAskedUrl(req, asked);
+        req.url = url;
+      }
+      return true;
+    }
     if (url !== prefix && !url.startsWith(`${prefix}/`) && !url.startsWith(`${prefix}?`)) return false;
     const rest = url.slice(prefix.length);
-    noteAskedUrl(req, url);
+    noteAskedUrl(req, asked);
     req.url = rest.startsWith('/') ? rest : `/${rest}`;
     return true;
   }
@@ -461,7 +477,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
    * of the prefix itself is redirected to it with a slash (`/chat` → `/chat/`), query kept.
    */
   function take(req: HttpRequest, res: HttpResponse): boolean {
-    const url = req.url ?? '/';
+    const url = originForm(req.url ?? '/');
     if (!claim(req)) return false;
     if (prefix && (req.method === 'GET' || req.method === 'HEAD') && url.split('?')[0] === prefix) {
       // The web app's page loads its files relative to itself: at `/chat` its `./assets/...` would be
