@@ -898,6 +898,45 @@ async function item10(c: Ctx): Promise<string> {
   });
 }
 
+/**
+ * 11. History pages of 1 MiB (the answer cap), asked in a loop by one address on 8 keep-alive
+ * connections for 5 s: what reads that pay no budget make the server spend, and what the
+ * /healthz probe (another address) waits meanwhile.
+ */
+async function item11(c: Ctx): Promise<string> {
+  const SECONDS = 5;
+  const flags = ['--rate-limit', '100000', '--rate-burst', '100000'];
+  return withServer(c, flags, async (s, rss) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    const text = JSON.stringify({ text: 'lorem ipsum dolor sit amet '.repeat(100).slice(0, 2_000) });
+    let stored = 0;
+    for (let i = 0; i < 10; i++) {
+      const answers = await Promise.all(Array.from({ length: 50 }, () => request(`${s.url}/api/rooms/lobby/messages`, { method: 'POST', body: text, headers: { 'content-type': 'application/json' }, agent })));
+      stored += answers.filter((a) => a.status === 201).length;
+    }
+    const statuses = new Tally();
+    let answers = 0;
+    let bytesRead = 0;
+    const cpuBefore = cpuMs(s.pid);
+    const { health } = await attack(s, rss, async () => {
+      const end = performance.now() + SECONDS * 1000;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (performance.now() < end) {
+            const a = await request(`${s.url}/api/rooms/lobby/messages?limit=500`, { agent }).catch(() => ({ status: 0, body: '' }));
+            statuses.add(String(a.status));
+            bytesRead += a.body.length;
+            answers++;
+          }
+        }),
+      );
+    });
+    const cpu = cpuMs(s.pid) - cpuBefore;
+    agent.destroy();
+    return `11 history pages of 500 messages of 2,000 characters (${stored} stored), asked in a loop by one address on 8 connections for ${SECONDS} s: ${answers} answers (${statuses}), ${bytes(bytesRead)} of them; server CPU ${cpu} ms; ${health}`;
+  });
+}
+
 /** Deletes every key under `prefix` (the Redis run of item 7a). */
 async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
   const { Redis } = await import('ioredis');
@@ -963,6 +1002,7 @@ async function main(): Promise<void> {
   items.push(['8', () => item8(c)]);
   items.push(['9', () => item9(c)]);
   items.push(['10', () => item10(c)]);
+  items.push(['11', () => item11(c)]);
   const only = process.argv.indexOf('--only');
   const chosen = only >= 0 ? new Set((process.argv[only + 1] ?? '').split(',')) : undefined;
   for (const [name, run] of items) {

@@ -1201,6 +1201,53 @@ describe('abuse suite', () => {
     }
   });
 
+  it('14b. history and poll answers pay for their bytes (--read-rate): one address cannot keep the server sending megabytes; small answers cost nothing, other addresses and the application are not held back', async () => {
+    // 1 MiB a second, burst 4 MiB: 16 units of 64 KiB a second, 64 saved up.
+    const s = await startServer({ rateLimitPerSecond: 1e6, rateLimitBurst: 1e6, readMiBPerSecond: 1 });
+    try {
+      assert.equal((await request(`${s.url}/api/rooms/big`, { method: 'PUT' })).status, 201);
+      const filler = 'lorem ipsum dolor sit amet '.repeat(2400);
+      for (let i = 0; i < 40; i++) await s.server.publish('big', { text: filler });
+      // Each from its own address: a 1 MiB answer (--max-answer-bytes) costs 16 units.
+      const ways: [string, string][] = [
+        ['127.0.0.1', '/api/rooms/big/messages?limit=500'],
+        ['127.0.0.2', '/api/rooms/big/poll?after=0&limit=500'],
+        ['127.0.0.3', '/api/rooms/big/longpoll?after=0&limit=500'],
+      ];
+      for (const [address, path] of ways) {
+        const statuses: number[] = [];
+        let refused: HttpAnswer | undefined;
+        for (let i = 0; i < 20 && refused === undefined; i++) {
+          const r = await httpFrom(`${s.url}${path}`, { localAddress: address });
+          statuses.push(r.status);
+          if (r.status !== 200) refused = r;
+          else assert.ok(r.body.length > 900_000, `${path}: a full answer (${r.body.length} bytes)`);
+        }
+        // Four answers use the burst up, the fifth goes into debt (answered), the next is refused.
+        assert.ok(refused !== undefined && statuses.length >= 5 && statuses.length <= 7, `${path}: statuses ${statuses.join(',')}`);
+        assert.equal(refused.status, 429);
+        assert.equal(codeOf(refused), 'RATE_LIMITED');
+        assert.match(JSON.parse(refused.body).message as string, /--read-rate/);
+        assert.ok(Number(refused.headers['retry-after']) >= 1);
+        // While it owes, a small poll of that address waits too.
+        assert.equal((await httpFrom(`${s.url}/api/rooms/big/poll?limit=1`, { localAddress: address })).status, 429, path);
+      }
+      // Paid back after Retry-After: answered again.
+      await new Promise((r) => setTimeout(r, 1100));
+      assert.equal((await httpFrom(`${s.url}/api/rooms/big/messages?limit=500`, { localAddress: '127.0.0.1' })).status, 200);
+      // Answers under 64 KiB cost nothing: 300 small history pages and polls from one address.
+      for (let i = 0; i < 150; i++) {
+        assert.equal((await httpFrom(`${s.url}/api/rooms/big/messages?limit=1`, { localAddress: '127.0.0.4' })).status, 200);
+        assert.equal((await httpFrom(`${s.url}/api/rooms/big/poll?limit=1`, { localAddress: '127.0.0.4' })).status, 200);
+      }
+      // Another address, and the application's own calls, are not held back.
+      assert.equal((await httpFrom(`${s.url}/api/rooms/big/messages?limit=500`, { localAddress: '127.0.0.5' })).status, 200);
+      for (let i = 0; i < 10; i++) assert.ok((await s.server.history('big', { limit: 500 })).entries.length > 0);
+    } finally {
+      await s.server.close();
+    }
+  });
+
   it('15. a WebSocket message that never comes whole (a first fragment and never the last, pings answered) is cut after requestTimeoutMs; idle and whole ones are not', async () => {
     const s = await startServer({ heartbeatMs: 200, requestTimeoutMs: 600, headersTimeoutMs: 500, logger: pino({ level: 'silent' }) });
     try {

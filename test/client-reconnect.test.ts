@@ -105,3 +105,34 @@ describe('client reconnect across a server restart', () => {
     });
   }
 });
+
+describe('polling clients past the server\'s --read-rate', () => {
+  for (const transport of ['long-polling', 'polling'] as const) {
+    it(`${transport}: a backlog of 6 MiB at 1 MiB a second (burst 4) comes whole and in order, the transport kept: a refused poll is asked again`, { timeout: 30_000 }, async () => {
+      const server = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', rateLimitPerSecond: 10_000, rateLimitBurst: 10_000, readMiBPerSecond: 1 });
+      const port = await server.listen();
+      let client: Client | undefined;
+      try {
+        const url = `http://127.0.0.1:${port}`;
+        await fetch(`${url}/api/rooms/backlog`, { method: 'PUT' });
+        const text = 'lorem ipsum dolor sit amet '.repeat(2400).slice(0, 64_000);
+        const total = 100;
+        for (let i = 1; i <= total; i++) await server.publish('backlog', { text: `${i} ${text}` });
+        const { epoch } = await server.history('backlog', { limit: 1 });
+        client = await connect({ url, room: 'backlog', name: 'reader', transport, after: `${epoch}:0`, pollIntervalMs: 50, reconnect: { initialDelayMs: 50, maxDelayMs: 250 } });
+        const seen: number[] = [];
+        const statuses: Status[] = [];
+        client.on('status', (s) => statuses.push(s.status));
+        client.on('entry', (e) => {
+          if (e.type === 'message') seen.push(Number(e.text.split(' ')[0]));
+        });
+        await waitFor(() => seen.length >= total, `${total} messages`, 25_000);
+        assert.deepEqual(seen, Array.from({ length: total }, (_, i) => i + 1));
+        assert.deepEqual(statuses.filter((s) => s !== 'connected'), [], 'never reconnected');
+      } finally {
+        await client?.close();
+        await server.close();
+      }
+    });
+  }
+});

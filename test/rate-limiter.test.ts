@@ -7,7 +7,7 @@ import type { Principal } from '../src/server/auth/principal.js';
 const guest = { kind: 'guest', member: 'guest-1', name: 'guest-1', address: '203.0.113.7' } as unknown as Principal;
 
 function limits(burst: number, perSecond: number): Limits {
-  const rates = Object.fromEntries((['publish', 'typing', 'subscribe', 'create', 'rooms', 'connect', 'query', 'accessLog'] as Budget[]).map((b) => [b, { perSecond, burst }])) as Record<Budget, { perSecond: number; burst: number }>;
+  const rates = Object.fromEntries((['publish', 'typing', 'subscribe', 'create', 'rooms', 'connect', 'query', 'read', 'accessLog'] as Budget[]).map((b) => [b, { perSecond, burst }])) as Record<Budget, { perSecond: number; burst: number }>;
   return new Limits({ rates, maxConnectionsPerAddress: 10, maxConnectionsPerMember: 10 });
 }
 
@@ -27,6 +27,21 @@ describe('RateLimiter', () => {
     assert.throws(() => l.spend('publish', guest), { code: 'RATE_LIMITED' });
     assert.doesNotThrow(() => l.spendRoom(guest));
     assert.throws(() => l.spendRoom(guest), { code: 'RATE_LIMITED' });
+  });
+
+  it('charging past the bucket says how long until it is out of debt; refuseInDebt refuses that long, with Retry-After, for that key only', () => {
+    const bucket = new RateLimiter(10, 20);
+    const t = performance.now() + 1000;
+    assert.equal(bucket.charge(15, t), 0);
+    assert.equal(bucket.charge(10, t), 0.5);
+    const l = limits(20, 10);
+    const other = { ...guest, address: '203.0.113.8' } as Principal;
+    assert.doesNotThrow(() => l.refuseInDebt('read', guest, 'why'));
+    l.charge('read', guest, 20);
+    assert.doesNotThrow(() => l.refuseInDebt('read', guest, 'why'));
+    l.charge('read', guest, 10);
+    assert.throws(() => l.refuseInDebt('read', guest, 'past --read-rate'), (err: Error & { code?: string; retryAfter?: number }) => err.code === 'RATE_LIMITED' && err.message.includes('past --read-rate') && err.retryAfter === 1);
+    assert.doesNotThrow(() => l.refuseInDebt('read', other, 'why'));
   });
 
   it('time going backwards refills nothing and takes nothing', () => {

@@ -28,6 +28,7 @@ export function loadFriendlyArgs(connections: number): string[] {
     '--max-connections-per-member', caps,
     '--connect-rate', '1000000',
     '--subscribe-rate', '1000000',
+    '--read-rate', '1000000',
     '--rate-limit', '1000000',
     '--rate-burst', '1000000',
     '--create-rate', '1000000',

@@ -233,14 +233,19 @@ export function headOnly(res: HttpResponse): boolean {
   return res.req?.method === 'HEAD';
 }
 
-/** Writes a JSON answer. */
-export function sendJson(res: HttpResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent || responseGone(res)) return;
+/** Writes a JSON answer; returns the bytes of body sent (0 for a HEAD, or when the client is gone). */
+export function sendJson(res: HttpResponse, status: number, body: unknown, headers: Record<string, string> = {}): number {
+  if (res.headersSent || responseGone(res)) return 0;
   const text = JSON.stringify(body);
+  const bytes = Buffer.byteLength(text);
   // With its length the answer goes out in one write (head and body together), not chunked in three.
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)), ...headers });
-  if (headOnly(res)) res.end();
-  else res.end(text);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(bytes), ...headers });
+  if (headOnly(res)) {
+    res.end();
+    return 0;
+  }
+  res.end(text);
+  return bytes;
 }
 
 /** Writes the catalog error body `{code, message, error}` with the code's HTTP status. */

@@ -410,6 +410,13 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
   typingRatePerSecond: { flag: '--typing-rate', env: 'TYPING_RATE', default: 5, help: 'typing notices per second per member or guest address (burst 2×)', value: rate },
   subscribeRatePerSecond: { flag: '--subscribe-rate', env: 'SUBSCRIBE_RATE', default: 20, help: 'subscribes per second per member or guest address (burst 5×)', value: rate },
   queryRatePerSecond: { flag: '--query-rate', env: 'QUERY_RATE', default: 10, help: 'searches and unread/read-state queries per second per member or guest address (burst 5×)', value: rate },
+  readMiBPerSecond: {
+    flag: '--read-rate',
+    env: 'READ_RATE',
+    default: 16,
+    help: 'MiB of history and poll answers per second per member or guest address (burst 4×); an answer under 64 KiB costs none',
+    value: rate,
+  },
   createRatePerSecond: { flag: '--create-rate', env: 'CREATE_RATE', default: 2, help: 'rooms created per second per member or guest address (burst 10×)', value: rate },
   roomsPerDay: {
     flag: '--rooms-per-day',

@@ -24,11 +24,13 @@ export class RateLimiter {
 
   /**
    * Takes `n` more tokens for work already done (its cost known only once done), into debt down
-   * to `-burst`: the next takes are refused until the bucket refilled past it.
+   * to `-burst`: the next takes are refused until the bucket refilled past it. Returns the
+   * seconds until the bucket is out of debt (0 when it is not in debt).
    */
-  charge(n: number, now = performance.now()): void {
+  charge(n: number, now = performance.now()): number {
     this.refill(now);
     this.tokens = Math.max(-this.burst, this.tokens - n);
+    return this.tokens < 0 ? -this.tokens / this.rate : 0;
   }
 
   /**

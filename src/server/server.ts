@@ -25,7 +25,7 @@ import { APP_PRINCIPAL } from './auth/principal.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
 import { DerivedIds } from './session/derived-ids.js';
-import { Limits } from './session/limits.js';
+import { Limits, READ_UNITS_PER_MIB } from './session/limits.js';
 import type { SwitchboardHooks } from './session/hooks.js';
 import { LogLimiter } from './session/log-limiter.js';
 import { clientAddress, normalizeOrigins } from './session/handshake.js';
@@ -322,6 +322,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       create: { perSecond: config.createRatePerSecond, burst: config.createRatePerSecond * 10 },
       rooms: { perSecond: config.roomsPerDay / 86_400, burst: config.roomsPerDay },
       query: { perSecond: config.queryRatePerSecond, burst: config.queryRatePerSecond * 5 },
+      read: { perSecond: config.readMiBPerSecond * READ_UNITS_PER_MIB, burst: config.readMiBPerSecond * READ_UNITS_PER_MIB * 4 },
       connect: { perSecond: config.connectRatePerSecond, burst: config.connectRatePerSecond * 5 },
       accessLog: { perSecond: config.accessLogRate, burst: config.accessLogRate * 10 },
     },
@@ -365,7 +366,9 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   registerSse(router, ctx);
   if (config.seedRoutes) registerSeedRoutes(router, ctx);
   if (config.devLogin) registerDevLogin(router, ctx);
-  router.on('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
+  router.on('GET', '/healthz', (_req, res) => {
+    sendJson(res, 200, { status: 'ok' });
+  });
   // The WebSocket endpoint asked without an upgrade (a proxy that drops the Upgrade header, a
   // host application that passes no upgrades on, a browser's address bar): said so, not 404.
   router.on('GET', '/api/ws', (req) => {

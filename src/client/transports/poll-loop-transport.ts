@@ -1,4 +1,5 @@
 import { parseCursor } from '../../protocol/cursor.js';
+import { SwitchboardError } from '../../protocol/errors.js';
 import type { Ack, PollResult, TransportName } from '../../protocol/types.js';
 import { ConnectionError, type ClientError } from '../errors.js';
 import { httpRequest, type HttpTarget } from '../http-request.js';
@@ -7,6 +8,8 @@ import { httpTarget, identityOf, type Command, type Transport, type TransportEve
 
 /** Entries asked for per request. */
 const PAGE = 100;
+/** The wait before a poll refused RATE_LIMITED is asked again (the server's Retry-After is at least 1 s). */
+const RATE_LIMITED_PAUSE_MS = 1000;
 /** The longest an answer's entries wait for the presence list its `presenceAt` asked to read (TransportEvents.presenceStale). */
 export const PRESENCE_WAIT_MS = 1000;
 
@@ -191,6 +194,12 @@ export abstract class PollLoopTransport implements Transport {
         result = await this.next(this.cursor!);
       } catch (err) {
         if (this.state !== 'open') return;
+        // Past a budget of the server (its --read-rate, when a big backlog comes 1 MiB an answer):
+        // asked again a while later from the same cursor, the transport kept: nothing is lost.
+        if (err instanceof SwitchboardError && err.code === 'RATE_LIMITED') {
+          pause = RATE_LIMITED_PAUSE_MS;
+          continue;
+        }
         this.state = 'closed';
         this.abort.abort();
         this.events.lost(err as ClientError);

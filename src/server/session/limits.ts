@@ -2,8 +2,17 @@ import { SwitchboardError } from '../../protocol/errors.js';
 import { APP_PRINCIPAL, limitKey, type Principal } from '../auth/principal.js';
 import { RateLimiter } from '../rate-limiter.js';
 
-/** What one principal (or address) may do per second (`rooms`: per day): a token bucket each. `accessLog`: lines of the access log an address gets. */
-export type Budget = 'publish' | 'typing' | 'subscribe' | 'create' | 'rooms' | 'connect' | 'query' | 'accessLog';
+/**
+ * What one principal (or address) may do per second (`rooms`: per day): a token bucket each.
+ * `accessLog`: lines of the access log an address gets. `read`: units of READ_UNIT_BYTES of
+ * history and poll answers, charged after them (Limits.charge, refuseInDebt).
+ */
+export type Budget = 'publish' | 'typing' | 'subscribe' | 'create' | 'rooms' | 'connect' | 'query' | 'read' | 'accessLog';
+
+/** The unit of the `read` budget: an answer costs one per READ_UNIT_BYTES it holds, rounded down (a smaller one costs none). */
+export const READ_UNIT_BYTES = 64 * 1024;
+/** Units of the `read` budget in a MiB (`--read-rate` is in MiB per second). */
+export const READ_UNITS_PER_MIB = (1024 * 1024) / READ_UNIT_BYTES;
 
 export interface LimitOptions {
   /** Per budget: tokens per second and bucket size. */
@@ -14,6 +23,8 @@ export interface LimitOptions {
 
 /** Buckets kept at most, per budget: idle (full) ones are forgotten first. */
 const MAX_BUCKETS = 50_000;
+/** Keys in debt remembered per budget before the paid-back ones are swept (at least). */
+const DEBTS_SWEEP_AT = 1024;
 
 /**
  * The budgets of this node, keyed on who spends them: the member for users and the system
@@ -25,6 +36,11 @@ export class Limits {
   private readonly buckets = new Map<Budget, Map<string, RateLimiter>>();
   private readonly openByAddress = new OpenCounts();
   private readonly openByMember = new OpenCounts();
+  /**
+   * Per budget charged past its bucket: each key in debt, and when (performance.now()) it will
+   * have paid it back. refuseInDebt looks nothing up while no one owes (every poll asks).
+   */
+  private readonly debts = new Map<Budget, Debts>();
 
   constructor(private readonly options: LimitOptions) {
     for (const b of Object.keys(options.rates) as Budget[]) this.buckets.set(b, new Map());
@@ -59,7 +75,27 @@ export class Limits {
    */
   charge(budget: Budget, p: Principal, n: number): void {
     if (n <= 0 || p === APP_PRINCIPAL) return;
-    this.buckets.get(budget)?.get(limitKey(p))?.charge(n);
+    const key = limitKey(p);
+    const now = performance.now();
+    const owed = this.bucketOf(budget, key).charge(n, now);
+    let debts = this.debts.get(budget);
+    if (owed > 0) {
+      if (debts === undefined) this.debts.set(budget, (debts = new Debts()));
+      debts.owe(key, now + owed * 1000, now);
+    } else debts?.forget(key);
+  }
+
+  /**
+   * Throws RATE_LIMITED (saying `why`, with the seconds until it is paid back) while `p` owes
+   * `budget`, charged past its bucket by `charge`; for work whose cost is known only once done,
+   * so not taken before it.
+   */
+  refuseInDebt(budget: Budget, p: Principal, why: string): void {
+    const debts = this.debts.get(budget);
+    if (debts === undefined || debts.size === 0 || p === APP_PRINCIPAL) return;
+    const key = limitKey(p);
+    const left = debts.left(key, performance.now());
+    if (left > 0) throw withRetry(new SwitchboardError('RATE_LIMITED', why), left / 1000);
   }
 
   /** `take` on the principal's key. */
@@ -166,6 +202,37 @@ class OpenCounts {
   private sweep(): void {
     for (const [key, cell] of this.counts) if (cell.n === 0) this.counts.delete(key);
     this.sweepAt = Math.max(OPEN_COUNTS_SWEEP_AT, this.counts.size * 2);
+  }
+}
+
+/** Keys in debt of one budget, with when each will have paid back (Limits.charge). */
+class Debts {
+  private readonly until = new Map<string, number>();
+  private sweepAt = DEBTS_SWEEP_AT;
+
+  get size(): number {
+    return this.until.size;
+  }
+
+  owe(key: string, until: number, now: number): void {
+    if (this.until.size >= this.sweepAt && !this.until.has(key)) {
+      for (const [k, t] of this.until) if (t <= now) this.until.delete(k);
+      this.sweepAt = Math.max(DEBTS_SWEEP_AT, this.until.size * 2);
+    }
+    this.until.set(key, until);
+  }
+
+  forget(key: string): void {
+    this.until.delete(key);
+  }
+
+  /** Milliseconds until `key` has paid back (0: it owes nothing, and is forgotten). */
+  left(key: string, now: number): number {
+    const until = this.until.get(key);
+    if (until === undefined) return 0;
+    if (until > now) return until - now;
+    this.until.delete(key);
+    return 0;
   }
 }
 

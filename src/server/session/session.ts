@@ -15,7 +15,7 @@ import type { ServerContext } from '../context.js';
 import { KICK_MEMORY_MS, PRESENCE_NOTICE_MAX_MEMBERS, type PollReply, type SeenNotices } from '../hub.js';
 import type { RoomPageRequest, RoomState, SearchAnswer } from '../store/message-store.js';
 import type { Subscriber } from '../subscriber.js';
-import type { Budget } from './limits.js';
+import { READ_UNIT_BYTES, type Budget } from './limits.js';
 import type { VerifiedClaims } from './presence-ticket.js';
 import type { Sink } from './sink.js';
 
@@ -452,6 +452,7 @@ export class Session implements Closable {
     let now: PollResult | Promise<PollResult>;
     try {
       this.check(room, 'read', undefined);
+      this.refuseReadDebt();
       this.refuseKicked(room, ticket);
       now = this.ctx.hub.pollNow(room, after, limit);
     } catch (err) {
@@ -471,6 +472,7 @@ export class Session implements Closable {
   holdPoll(room: string, after: string | undefined, limit: number, timeoutMs: number, ticket: string | undefined, reply: PollReply, seen?: SeenNotices): void {
     try {
       this.check(room, 'read', undefined);
+      this.refuseReadDebt();
       this.refuseKicked(room, ticket);
       // Present for the whole hold (and 10 s more): the answer touches nothing.
       if (ticket) this.pollingAs = this.touchPresence(room, ticket, 'long-polling', timeoutMs).member;
@@ -488,7 +490,10 @@ export class Session implements Closable {
       const result = await this.ctx.hub.poll(room, after, limit);
       if (ticket) this.touchPresence(room, ticket, 'polling');
       return result;
-    }, () => this.refuseKicked(room, ticket));
+    }, () => {
+      this.refuseReadDebt();
+      this.refuseKicked(room, ticket);
+    });
   }
 
   /** Holds until entries come, `timeoutMs` passes or the session closes. */
@@ -497,11 +502,29 @@ export class Session implements Closable {
       if (ticket) this.pollingAs = this.touchPresence(room, ticket, 'long-polling', timeoutMs).member;
       this.pollingIn = room;
       return this.ctx.hub.longPoll(room, after, limit, timeoutMs, this);
-    }, () => this.refuseKicked(room, ticket));
+    }, () => {
+      this.refuseReadDebt();
+      this.refuseKicked(room, ticket);
+    });
   }
 
   history(room: string, before: number | undefined, limit: number): Promise<HistoryPage> {
-    return this.run('history', room, 'read', undefined, () => this.ctx.hub.history(room, before, limit));
+    return this.run('history', room, 'read', undefined, () => this.ctx.hub.history(room, before, limit), () => this.refuseReadDebt());
+  }
+
+  /**
+   * Charges the `read` budget for `bytes` of history or poll answer sent (by the transport that
+   * sent them): one unit per READ_UNIT_BYTES, into debt. While the member or guest address owes,
+   * its history and polls are refused (RATE_LIMITED, refuseReadDebt): one client cannot keep the
+   * server sending megabytes of answers as fast as it asks.
+   */
+  chargeRead(bytes: number): void {
+    if (bytes >= READ_UNIT_BYTES) this.ctx.limits.charge('read', this.principal, Math.floor(bytes / READ_UNIT_BYTES));
+  }
+
+  /** RATE_LIMITED while the caller owes the `read` budget (chargeRead). */
+  private refuseReadDebt(): void {
+    this.ctx.limits.refuseInDebt('read', this.principal, 'history and poll answers came faster than --read-rate allows');
   }
 
   /**

@@ -66,7 +66,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
     const before = intParam(url, 'before', 1, Number.MAX_SAFE_INTEGER);
     const limit = intParam(url, 'limit', 1, 500) ?? 50;
     const session = await requestSession(ctx, req, url, 'http');
-    sendJson(res, 200, await session.history(params.room!, before, limit));
+    session.chargeRead(sendJson(res, 200, await session.history(params.room!, before, limit)));
   });
 
   /** Resets the room's history: a new epoch, no entries (admin). */

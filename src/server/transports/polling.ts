@@ -59,16 +59,17 @@ function pollNow(router: Router, ctx: ServerContext, req: HttpRequest, res: Http
 /** A short poll; a HEAD (which changes nothing) keeps no one present with its ticket. */
 function poll(router: Router, req: HttpRequest, res: HttpResponse, session: Session, room: string, url: RequestUrl, limit: number): void {
   const ticket = headOnly(res) ? undefined : (url.searchParams.get('session') ?? undefined);
-  session.pollTo(room, url.searchParams.get('after') ?? undefined, limit, ticket, new PollAnswer(router, req, res, undefined));
+  session.pollTo(room, url.searchParams.get('after') ?? undefined, limit, ticket, new PollAnswer(router, req, res, session, false));
 }
 
 function longPoll(router: Router, req: HttpRequest, res: HttpResponse, session: Session, room: string, url: RequestUrl, limit: number, timeout: number, connections: ConnectionRegistry, seen: SeenNotices): void {
-  session.holdPoll(room, url.searchParams.get('after') ?? undefined, limit, timeout, url.searchParams.get('session') ?? undefined, new PollAnswer(router, req, res, session, connections), seen);
+  session.holdPoll(room, url.searchParams.get('after') ?? undefined, limit, timeout, url.searchParams.get('session') ?? undefined, new PollAnswer(router, req, res, session, true, connections), seen);
 }
 
 /**
- * A poll's answer to its response: the PollResult as JSON, or the router's error answer. A held
- * poll's session is closed once it answered (before the error answer, as a route's `finally`).
+ * A poll's answer to its response: the PollResult as JSON (its size charged to the session's
+ * `read` budget), or the router's error answer. A held poll's session is closed once it
+ * answered (before the error answer, as a route's `finally`).
  * A held poll answered while the node drains (by the shutdown) closes its connection: the next
  * poll goes elsewhere, on a connection of its own.
  */
@@ -77,23 +78,25 @@ class PollAnswer implements PollReply {
     private readonly router: Router,
     private readonly req: HttpRequest,
     private readonly res: HttpResponse,
-    private readonly held: Session | undefined,
+    private readonly session: Session,
+    /** A held poll's session, made for it: closed once it answered. */
+    private readonly held: boolean,
     private readonly connections?: ConnectionRegistry,
   ) {}
 
   answer(result: PollResult): void {
     if (this.connections?.closesAfterAnswers) closeAfter(this.res);
     try {
-      sendPollJson(this.res, result);
+      this.session.chargeRead(sendPollJson(this.res, result));
     } catch (err) {
       this.router.fail(this.res, err, this.req);
     } finally {
-      this.held?.close();
+      if (this.held) this.session.close();
     }
   }
 
   fail(err: unknown): void {
-    this.held?.close();
+    if (this.held) this.session.close();
     this.router.fail(this.res, err, this.req);
   }
 }
@@ -101,22 +104,27 @@ class PollAnswer implements PollReply {
 /** The poll routes answer with sendPollJson's headers, the common ones among them. */
 const OWN_HEADERS = { writesCommonHeaders: true };
 
-const pollJson = new WeakMap<PollResult, { json: string; headers: Record<string, string> }>();
+const pollJson = new WeakMap<PollResult, { json: string; bytes: number; headers: Record<string, string> }>();
 
 /**
  * Sends a PollResult; a result shared by several polls (held at one position, or asking at one
  * position: see PollAnswers) is encoded once, with its headers. With its length: one write of
- * headers and body.
+ * headers and body. Returns the bytes of body sent (0 for a HEAD, or when the client is gone).
  */
-export function sendPollJson(res: HttpResponse, result: PollResult): void {
+export function sendPollJson(res: HttpResponse, result: PollResult): number {
   let encoded = pollJson.get(result);
   if (encoded === undefined) {
     const json = JSON.stringify(result);
-    const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(json)), ...COMMON_HEADERS };
-    pollJson.set(result, (encoded = { json, headers }));
+    const bytes = Buffer.byteLength(json);
+    const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(bytes), ...COMMON_HEADERS };
+    pollJson.set(result, (encoded = { json, bytes, headers }));
   }
-  if (res.headersSent || responseGone(res)) return;
+  if (res.headersSent || responseGone(res)) return 0;
   res.writeHead(200, encoded.headers);
-  if (headOnly(res)) res.end();
-  else res.end(encoded.json);
+  if (headOnly(res)) {
+    res.end();
+    return 0;
+  }
+  res.end(encoded.json);
+  return encoded.bytes;
 }
