@@ -1201,7 +1201,7 @@ describe('abuse suite', () => {
     }
   });
 
-  it('14b. history and poll answers pay for their bytes (--read-rate): one address cannot keep the server sending megabytes; small answers cost nothing, other addresses and the application are not held back', async () => {
+  it('14b. history, poll and list answers pay for their bytes (--read-rate): one address cannot keep the server sending megabytes; small answers cost nothing, other addresses and the application are not held back', async () => {
     // 1 MiB a second, burst 4 MiB: 16 units of 64 KiB a second, 64 saved up.
     const s = await startServer({ rateLimitPerSecond: 1e6, rateLimitBurst: 1e6, readMiBPerSecond: 1 });
     try {
@@ -1229,8 +1229,8 @@ describe('abuse suite', () => {
         assert.equal(codeOf(refused), 'RATE_LIMITED');
         assert.match(JSON.parse(refused.body).message as string, /--read-rate/);
         assert.ok(Number(refused.headers['retry-after']) >= 1);
-        // While it owes, a small poll of that address waits too.
-        assert.equal((await httpFrom(`${s.url}/api/rooms/big/poll?limit=1`, { localAddress: address })).status, 429, path);
+        // While it owes, its small polls and its presence and room lists wait too.
+        for (const small of ['/api/rooms/big/poll?limit=1', '/api/rooms/big/presence', '/api/rooms']) assert.equal((await httpFrom(`${s.url}${small}`, { localAddress: address })).status, 429, `${small} after ${path}`);
       }
       // Paid back after Retry-After: answered again.
       await new Promise((r) => setTimeout(r, 1100));

@@ -513,10 +513,10 @@ export class Session implements Closable {
   }
 
   /**
-   * Charges the `read` budget for `bytes` of history or poll answer sent (by the transport that
-   * sent them): one unit per READ_UNIT_BYTES, into debt. While the member or guest address owes,
-   * its history and polls are refused (RATE_LIMITED, refuseReadDebt): one client cannot keep the
-   * server sending megabytes of answers as fast as it asks.
+   * Charges the `read` budget for `bytes` of answer sent (history, polls, presence lists, room
+   * lists: by the transport that sent them): one unit per READ_UNIT_BYTES, into debt. While the
+   * member or guest address owes, those are refused (RATE_LIMITED, refuseReadDebt): one client
+   * cannot keep the server sending megabytes of answers as fast as it asks.
    */
   chargeRead(bytes: number): void {
     if (bytes >= READ_UNIT_BYTES) this.ctx.limits.charge('read', this.principal, Math.floor(bytes / READ_UNIT_BYTES));
@@ -524,7 +524,7 @@ export class Session implements Closable {
 
   /** RATE_LIMITED while the caller owes the `read` budget (chargeRead). */
   private refuseReadDebt(): void {
-    this.ctx.limits.refuseInDebt('read', this.principal, 'history and poll answers came faster than --read-rate allows');
+    this.ctx.limits.refuseInDebt('read', this.principal, 'history, poll and list answers came faster than --read-rate allows');
   }
 
   /**
@@ -534,6 +534,7 @@ export class Session implements Closable {
    */
   presence(room: string, limit?: number): Promise<Omit<PresencePage, 'room'>> {
     return this.run('presence', room, 'read', undefined, async () => {
+      this.refuseReadDebt();
       const { presence } = this.ctx.hub;
       await this.ctx.hub.room(room);
       // One more than asked tells a room of more apart; a store may list more than that anyway.
@@ -605,6 +606,7 @@ export class Session implements Closable {
    * hold fewer than `page.limit` rooms and still have a `next`.
    */
   async rooms(page: RoomPageRequest): Promise<{ rooms: RoomInfo[]; next?: string }> {
+    this.refuseReadDebt();
     const { rooms, next } = await this.ctx.hub.listRooms(page);
     this.record('rooms', 'ok');
     const readable = rooms.filter((r) => this.may(r.name, 'read'));

@@ -42,7 +42,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
     const after = url.searchParams.get('after') || undefined;
     if (after !== undefined && !ROOM_NAME_PATTERN.test(after)) throw new SwitchboardError('BAD_REQUEST', 'after must be a room name');
     const session = await requestSession(ctx, req, url, 'http');
-    sendJson(res, 200, await session.rooms(after === undefined ? { limit } : { after, limit }));
+    session.chargeRead(sendJson(res, 200, await session.rooms(after === undefined ? { limit } : { after, limit })));
   });
 
   router.on('PUT', '/api/rooms/:room', async (req, res, params, url) => {
@@ -146,7 +146,7 @@ export function registerHttpApi(router: Router, ctx: ServerContext): void {
   router.on('GET', '/api/rooms/:room/presence', async (req, res, params, url) => {
     const limit = intParam(url, 'limit', 1, 1000) ?? 100;
     const session = await requestSession(ctx, req, url, 'http');
-    sendJson(res, 200, { room: params.room, ...(await session.presence(params.room!, limit)) });
+    session.chargeRead(sendJson(res, 200, { room: params.room, ...(await session.presence(params.room!, limit)) }));
   });
 
   /**
