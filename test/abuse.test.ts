@@ -1201,7 +1201,7 @@ describe('abuse suite', () => {
     }
   });
 
-  it('14b. history, poll and list answers pay for their bytes (--read-rate): one address cannot keep the server sending megabytes; small answers cost nothing, other addresses and the application are not held back', async () => {
+  it('14b. history, poll, list and replay answers pay for their bytes (--read-rate): one address cannot keep the server sending megabytes; small answers cost nothing, other addresses and the application are not held back', async () => {
     // 1 MiB a second, burst 4 MiB: 16 units of 64 KiB a second, 64 saved up.
     const s = await startServer({ rateLimitPerSecond: 1e6, rateLimitBurst: 1e6, readMiBPerSecond: 1 });
     try {
@@ -1240,6 +1240,25 @@ describe('abuse suite', () => {
         assert.equal((await httpFrom(`${s.url}/api/rooms/big/messages?limit=1`, { localAddress: '127.0.0.4' })).status, 200);
         assert.equal((await httpFrom(`${s.url}/api/rooms/big/poll?limit=1`, { localAddress: '127.0.0.4' })).status, 200);
       }
+      // A subscription's replay of the store pays the same (about 2.6 MB here, 39 units): a WebSocket
+      // that subscribes again and again from the start is refused once it owes, and so is its SSE.
+      const { epoch } = await s.server.history('big', { limit: 1 });
+      const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`, { localAddress: '127.0.0.6' });
+      await ws.opened;
+      let replays = 0;
+      for (let i = 0; i < 6 && ws.of('error').length === 0; i++) {
+        ws.send({ type: 'subscribe', id: `s${i}`, room: 'big', after: `${epoch}:0` });
+        await waitFor(() => ws.frames.some((f) => f.id === `s${i}` && (f.type === 'subscribed' || f.type === 'error')), 5000, `answer s${i}`);
+        if (ws.of('error').length === 0) {
+          replays++;
+          await waitFor(() => ws.of('message').length >= 40 * replays, 5000, `replay ${replays}`);
+        }
+      }
+      assert.ok(replays >= 2 && replays <= 3, `${replays} replays before the refusal`);
+      assert.equal(ws.of('error')[0]!.code, 'RATE_LIMITED');
+      ws.close();
+      const sse = await httpFrom(`${s.url}/api/rooms/big/events`, { localAddress: '127.0.0.6' });
+      assert.equal(sse.status, 429);
       // Another address, and the application's own calls, are not held back.
       assert.equal((await httpFrom(`${s.url}/api/rooms/big/messages?limit=500`, { localAddress: '127.0.0.5' })).status, 200);
       for (let i = 0; i < 10; i++) assert.ok((await s.server.history('big', { limit: 500 })).entries.length > 0);

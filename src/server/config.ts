@@ -139,9 +139,10 @@ export interface ServerConfig {
   /** Searches and unread/read-state queries per second per member (or address). Default 10, burst 50. Env QUERY_RATE. */
   queryRatePerSecond: number;
   /**
-   * MiB of history, poll, presence and room-list answers per second per member (or guest
-   * address), burst 4×: an answer costs one unit of 64 KiB per 64 KiB it holds (one under 64 KiB
-   * costs none), paid after it (into debt: the next such requests wait). Default 16. Env READ_RATE.
+   * MiB of history, poll, presence and room-list answers and subscription replays per second per
+   * member (or guest address), burst 4×: an answer costs one unit of 64 KiB per 64 KiB it holds
+   * (one under 64 KiB costs none), paid after it (into debt: the next such requests and
+   * subscribes wait). Default 16. Env READ_RATE.
    */
   readMiBPerSecond: number;
   /** Room creations per second per member (or address). Default 2, burst 20. Env CREATE_RATE. */

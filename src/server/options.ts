@@ -414,7 +414,7 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     flag: '--read-rate',
     env: 'READ_RATE',
     default: 16,
-    help: 'MiB of history, poll, presence and room-list answers per second per member or guest address (burst 4×); an answer under 64 KiB costs none',
+    help: 'MiB of history, poll, presence and room-list answers and subscription replays per second per member or guest address (burst 4×); an answer under 64 KiB costs none',
     value: rate,
   },
   createRatePerSecond: { flag: '--create-rate', env: 'CREATE_RATE', default: 2, help: 'rooms created per second per member or guest address (burst 10×)', value: rate },

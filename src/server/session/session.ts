@@ -164,6 +164,7 @@ export class Session implements Closable {
     return this.run('subscribe', room, 'read', 'subscribe', async () => {
       const { hub, config } = this.ctx;
       if (!this.output) throw new SwitchboardError('BAD_REQUEST', 'this transport cannot subscribe');
+      this.refuseReadDebt();
       if (!this.subs.has(room) && this.subs.size >= config.maxSubscriptionsPerConnection) {
         throw new SwitchboardError('TOO_MANY_SUBSCRIPTIONS', `at most ${config.maxSubscriptionsPerConnection}`);
       }
@@ -193,11 +194,16 @@ export class Session implements Closable {
       const info: SubscriptionStart = { room, epoch: start.epoch, cursor: formatCursor(start), ...(start.reset ? { reset: start.reset } : {}), presence, ...(truncated ? { presenceTruncated: true as const } : {}) };
       announce?.(info);
       if (this.countsInPresence) hub.presence.attach(room, { id: this.presenceRecord, member: this.principal.member, name: this.principal.name, transport: this.presenceTransport });
+      sub.replayed = 0;
       try {
         await hub.subscribe(room, sub, start);
       } catch (err) {
         this.dropSubscription(room, true, sub);
         throw err;
+      } finally {
+        // What the replay sent pays as a history page would (chargeRead).
+        this.chargeRead(sub.replayed ?? 0);
+        sub.replayed = undefined;
       }
       // Closed or unsubscribed during the replay: the hub may have added it after we removed it.
       if (this.subs.get(room) !== sub) hub.unsubscribe(room, sub);
@@ -514,9 +520,10 @@ export class Session implements Closable {
 
   /**
    * Charges the `read` budget for `bytes` of answer sent (history, polls, presence lists, room
-   * lists: by the transport that sent them): one unit per READ_UNIT_BYTES, into debt. While the
-   * member or guest address owes, those are refused (RATE_LIMITED, refuseReadDebt): one client
-   * cannot keep the server sending megabytes of answers as fast as it asks.
+   * lists: by the transport that sent them; a subscription's replay of the store: by subscribe):
+   * one unit per READ_UNIT_BYTES, into debt. While the member or guest address owes, those and
+   * subscribes are refused (RATE_LIMITED, refuseReadDebt): one client cannot keep the server
+   * sending megabytes of answers as fast as it asks.
    */
   chargeRead(bytes: number): void {
     if (bytes >= READ_UNIT_BYTES) this.ctx.limits.charge('read', this.principal, Math.floor(bytes / READ_UNIT_BYTES));
@@ -524,7 +531,7 @@ export class Session implements Closable {
 
   /** RATE_LIMITED while the caller owes the `read` budget (chargeRead). */
   private refuseReadDebt(): void {
-    this.ctx.limits.refuseInDebt('read', this.principal, 'history, poll and list answers came faster than --read-rate allows');
+    this.ctx.limits.refuseInDebt('read', this.principal, 'history, poll, list and replay answers came faster than --read-rate allows');
   }
 
   /**
@@ -1031,6 +1038,8 @@ function samePresence(a: PresenceMember[], b: PresenceMember[]): boolean {
 class Subscription implements Subscriber {
   readonly transport: TransportName;
   position = 0;
+  /** Bytes written while the subscription replays the store (Session.subscribe); undefined once live. */
+  replayed: number | undefined;
   /** Who waits for an entry to be handed over (see Session.delivered); none for nearly every subscription. */
   private waiters: { seq: number; wake: () => void }[] | undefined;
 
@@ -1045,7 +1054,9 @@ class Subscription implements Subscriber {
 
   deliver(batch: Batch): void {
     const codec = this.session.codec!;
-    this.session.write(batch.encoded(codec.format, codec.entries));
+    const encoded = batch.encoded(codec.format, codec.entries);
+    this.session.write(encoded);
+    if (this.replayed !== undefined) this.replayed += encoded.length;
     if (this.waiters !== undefined) this.wake(this.position);
   }
 
