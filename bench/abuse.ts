@@ -937,6 +937,42 @@ async function item11(c: Ctx): Promise<string> {
   });
 }
 
+/**
+ * 12. Forged tokens (a real token's header and claims, its signature changed), one per request,
+ * asked in a loop by one address on 8 keep-alive connections for 5 s against a server with a
+ * token key: each makes the server run a signature verification, where a plain request costs
+ * a few tens of µs. Reports the answers, the server CPU and the /healthz probe.
+ */
+async function item12(c: Ctx): Promise<string> {
+  const SECONDS = 5;
+  const secret = randomBytes(32).toString('base64url');
+  const { mintToken } = await import(path.join(c.dir, 'src/server/auth/mint-token.ts'));
+  const real = (await mintToken(secret, { sub: 'ann', rooms: { lobby: ['read'] }, ttlSec: 600 })) as string;
+  const [head, body, sig] = real.split('.');
+  return withServer(c, ['--jwt-secret', secret, '--guests', 'read'], async (s, rss) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    const statuses = new Tally();
+    let answers = 0;
+    const cpuBefore = cpuMs(s.pid);
+    const { health } = await attack(s, rss, async () => {
+      const end = performance.now() + SECONDS * 1000;
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, lane) => {
+          for (let i = 0; performance.now() < end; i++) {
+            const forged = `${head}.${body}.${sig!.slice(0, -8)}${String(100_000_000 + lane * 10_000_000 + i).slice(-8)}`;
+            const a = await request(`${s.url}/api/rooms/lobby/messages?limit=1`, { agent, headers: { authorization: `Bearer ${forged}` } }).catch(() => ({ status: 0 }));
+            statuses.add(String(a.status));
+            answers++;
+          }
+        }),
+      );
+    });
+    const cpu = cpuMs(s.pid) - cpuBefore;
+    agent.destroy();
+    return `12 forged tokens (HS256, a new signature each), asked in a loop by one address on 8 connections for ${SECONDS} s: ${answers} answers (${statuses}); server CPU ${cpu} ms (${((cpu * 1000) / Math.max(1, answers)).toFixed(0)} µs an answer); ${health}`;
+  });
+}
+
 /** Deletes every key under `prefix` (the Redis run of item 7a). */
 async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
   const { Redis } = await import('ioredis');
@@ -1003,6 +1039,7 @@ async function main(): Promise<void> {
   items.push(['9', () => item9(c)]);
   items.push(['10', () => item10(c)]);
   items.push(['11', () => item11(c)]);
+  items.push(['12', () => item12(c)]);
   const only = process.argv.indexOf('--only');
   const chosen = only >= 0 ? new Set((process.argv[only + 1] ?? '').split(',')) : undefined;
   for (const [name, run] of items) {

@@ -1267,6 +1267,45 @@ describe('abuse suite', () => {
     }
   });
 
+  it('14c. tokens that fail to verify are bounded per address (--auth-failure-rate): past it, an unknown token is refused before any cryptography, over HTTP and in a WebSocket refresh; a token verified before still passes, other addresses are not held back', async () => {
+    const secret = randomBytes(32).toString('base64url');
+    const s = await startServer({ jwtSecret: secret, guests: 'read', guestRooms: ['lobby'], authFailureRatePerSecond: 2 });
+    try {
+      const ann = await mintToken(secret, { sub: 'ann', rooms: { lobby: ['read', 'write'] }, ttlSec: 600 });
+      const bob = await mintToken(secret, { sub: 'bob', rooms: { lobby: ['read', 'write'] }, ttlSec: 600 });
+      const [head, body, sig] = ann.split('.');
+      const forged = (i: number): string => `${head}.${body}.${sig!.slice(0, -6)}${String(100_000 + i).slice(-6)}`;
+      const get = (token: string, localAddress: string): Promise<HttpAnswer> => httpFrom(`${s.url}/api/rooms/lobby/messages?limit=1`, { localAddress, headers: { authorization: `Bearer ${token}` } });
+      // Ann's token is verified (and cached) before the flood.
+      assert.equal((await get(ann, '127.0.0.8')).status, 200);
+      const statuses: number[] = [];
+      for (let i = 0; i < 30; i++) statuses.push((await get(forged(i), '127.0.0.8')).status);
+      // A burst of 10 (2 a second × 5) verified and refused 401, and a few more as it refills; then 429.
+      const unauthorized = statuses.filter((st) => st === 401).length;
+      assert.ok(unauthorized >= 10 && unauthorized <= 13, `statuses ${statuses.join(',')}`);
+      assert.deepEqual(statuses.slice(unauthorized), Array(30 - unauthorized).fill(429), `statuses ${statuses.join(',')}`);
+      const refused = await get(forged(99), '127.0.0.8');
+      assert.equal(codeOf(refused), 'RATE_LIMITED');
+      assert.match(JSON.parse(refused.body).message as string, /--auth-failure-rate/);
+      assert.ok(Number(refused.headers['retry-after']) >= 1);
+      // While the address owes: Ann's known token passes, Bob's (never verified) waits; another address is served.
+      assert.equal((await get(ann, '127.0.0.8')).status, 200);
+      assert.equal((await get(bob, '127.0.0.8')).status, 429);
+      assert.equal((await get(forged(100), '127.0.0.9')).status, 401);
+      assert.equal((await get(bob, '127.0.0.9')).status, 200);
+      // A WebSocket's refresh frames with forged tokens spend the same budget.
+      const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?token=${ann}`, { localAddress: '127.0.0.10' });
+      await ws.opened;
+      for (let i = 0; i < 20; i++) ws.send({ type: 'refresh', id: `r${i}`, token: forged(200 + i) });
+      await waitFor(() => ws.of('error').length >= 20, 5000, '20 answers');
+      const codes = ws.of('error').map((f) => f.code);
+      assert.ok(codes.filter((c) => c === 'UNAUTHORIZED').length <= 13 && codes.includes('RATE_LIMITED'), `codes ${codes.join(',')}`);
+      ws.close();
+    } finally {
+      await s.server.close();
+    }
+  });
+
   it('15. a WebSocket message that never comes whole (a first fragment and never the last, pings answered) is cut after requestTimeoutMs; idle and whole ones are not', async () => {
     const s = await startServer({ heartbeatMs: 200, requestTimeoutMs: 600, headersTimeoutMs: 500, logger: pino({ level: 'silent' }) });
     try {

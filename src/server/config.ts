@@ -145,6 +145,12 @@ export interface ServerConfig {
    * subscribes wait). Default 16. Env READ_RATE.
    */
   readMiBPerSecond: number;
+  /**
+   * Token verifications that may fail per second per address, burst 5×: each costs one unit (into
+   * debt); while an address owes, a token from it that is not known already (verified before,
+   * cached) is refused (RATE_LIMITED) without any cryptography. Default 10. Env AUTH_FAILURE_RATE.
+   */
+  authFailureRatePerSecond: number;
   /** Room creations per second per member (or address). Default 2, burst 20. Env CREATE_RATE. */
   createRatePerSecond: number;
   /**

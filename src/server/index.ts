@@ -9,6 +9,7 @@ export { OptionError } from './options.js';
 export type { HttpRequest, HttpResponse } from './http-util.js';
 export type { Method, RouteInfo } from './router.js';
 export type { Principal, Right, RoomGrants } from './auth/principal.js';
+export type { CryptoGuard, TokenVerifier, VerifiedToken } from './auth/token-verifier.js';
 export type { HookMessage, SwitchboardHooks } from './session/hooks.js';
 export { signWebhook, verifyWebhook } from './webhooks/webhook-signature.js';
 export type { WebhookEvent, WebhookEventType } from './webhooks/webhook-event.js';

@@ -417,6 +417,13 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     help: 'MiB of history, poll, presence and room-list answers and subscription replays per second per member or guest address (burst 4×); an answer under 64 KiB costs none',
     value: rate,
   },
+  authFailureRatePerSecond: {
+    flag: '--auth-failure-rate',
+    env: 'AUTH_FAILURE_RATE',
+    default: 10,
+    help: 'token verifications that may fail per second per address (burst 5×); past it, tokens not verified before are refused unverified',
+    value: rate,
+  },
   createRatePerSecond: { flag: '--create-rate', env: 'CREATE_RATE', default: 2, help: 'rooms created per second per member or guest address (burst 10×)', value: rate },
   roomsPerDay: {
     flag: '--rooms-per-day',

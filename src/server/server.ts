@@ -324,6 +324,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       query: { perSecond: config.queryRatePerSecond, burst: config.queryRatePerSecond * 5 },
       read: { perSecond: config.readMiBPerSecond * READ_UNITS_PER_MIB, burst: config.readMiBPerSecond * READ_UNITS_PER_MIB * 4 },
       connect: { perSecond: config.connectRatePerSecond, burst: config.connectRatePerSecond * 5 },
+      auth: { perSecond: config.authFailureRatePerSecond, burst: config.authFailureRatePerSecond * 5 },
       accessLog: { perSecond: config.accessLogRate, burst: config.accessLogRate * 10 },
     },
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,
@@ -334,7 +335,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const verifier =
     tokenVerifier ??
     loadTokenVerifierFromFiles({ secret: config.jwtSecret, publicKeyFile: config.jwtPublicKey, jwksFile: config.jwks, issuer: config.jwtIssuer, audience: config.jwtAudience });
-  const policy = new Policy({ verifier, apiKey: config.apiKey, guests: config.guests, guestRooms: config.guestRooms });
+  const policy = new Policy({ verifier, apiKey: config.apiKey, guests: config.guests, guestRooms: config.guestRooms, guard: (address) => limits.addressGuard(address) });
   const tickets = new PresenceTickets(presenceKey(config) ?? givenPresenceKey);
   const ids = new DerivedIds();
   const accessLog = new AccessLog(logger, { enabled: config.accessLog, addressOf: (req) => clientAddress(req, config.trustProxy), limits, skippedTotal: metrics.accessLogSkipped });

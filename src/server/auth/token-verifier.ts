@@ -63,8 +63,21 @@ export interface TokenVerifier {
    * and with `SwitchboardError('UNAUTHORIZED', detail)` for anything else: too long, malformed,
    * `alg: none` or an algorithm the configured keys do not use, a bad signature, a wrong issuer or
    * audience, not valid yet, or a missing or malformed `sub`, `name` or `rooms` claim.
+   *
+   * `guard`, when given, is told of the verifications that need cryptography (a token not known
+   * from a cache): `before` first (it may throw, to refuse the token unverified), `failed` after
+   * one that failed. The server passes one that bounds the failed verifications of an address
+   * (`--auth-failure-rate`); a verifier of your own may honour it too.
    */
-  verify(token: string): Promise<VerifiedToken>;
+  verify(token: string, guard?: CryptoGuard): Promise<VerifiedToken>;
+}
+
+/** See TokenVerifier.verify. */
+export interface CryptoGuard {
+  /** Called before a verification that needs cryptography; throws to refuse the token without it. */
+  before(): void;
+  /** Called after such a verification failed (a bad signature, expired, wrong claims). */
+  failed(): void;
 }
 
 /** One place a key comes from, with the only algorithms it may verify. */
@@ -96,7 +109,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   // A Map iterates in insertion order, so re-inserting on a hit makes the first key the least recent.
   const cache = new Map<string, VerifiedToken>();
 
-  async function verifyWithCrypto(token: string): Promise<VerifiedToken> {
+  async function verifyWithCrypto(token: string, guard: CryptoGuard | undefined): Promise<VerifiedToken> {
     let alg: unknown;
     try {
       alg = decodeProtectedHeader(token).alg;
@@ -108,6 +121,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (typeof alg !== 'string' || !accepted.has(alg)) {
       throw new SwitchboardError('UNAUTHORIZED', `algorithm ${typeof alg === 'string' && /^[A-Za-z0-9]{1,16}$/.test(alg) ? `"${alg}" ` : ''}is not accepted`);
     }
+    guard?.before();
+    try {
+      return await verifyWithSources(token, alg);
+    } catch (err) {
+      guard?.failed();
+      throw err;
+    }
+  }
+
+  async function verifyWithSources(token: string, alg: string): Promise<VerifiedToken> {
     const failures: unknown[] = [];
     for (const source of sources) {
       if (!source.algorithms.includes(alg)) continue;
@@ -129,7 +152,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   }
 
   return {
-    async verify(token: string): Promise<VerifiedToken> {
+    async verify(token: string, guard?: CryptoGuard): Promise<VerifiedToken> {
       if (typeof token !== 'string' || token === '') throw new SwitchboardError('UNAUTHORIZED', 'no token');
       if (token.length > MAX_TOKEN_LENGTH) throw new SwitchboardError('UNAUTHORIZED', 'token longer than 8 KiB');
       const key = createHash('sha256').update(token).digest('base64url');
@@ -144,7 +167,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         cache.set(key, hit);
         return hit;
       }
-      const verified = await verifyWithCrypto(token);
+      const verified = await verifyWithCrypto(token, guard);
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
       cache.set(key, verified);
       return verified;

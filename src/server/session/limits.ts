@@ -1,13 +1,15 @@
 import { SwitchboardError } from '../../protocol/errors.js';
 import { APP_PRINCIPAL, limitKey, type Principal } from '../auth/principal.js';
+import type { CryptoGuard } from '../auth/token-verifier.js';
 import { RateLimiter } from '../rate-limiter.js';
 
 /**
  * What one principal (or address) may do per second (`rooms`: per day): a token bucket each.
  * `accessLog`: lines of the access log an address gets. `read`: units of READ_UNIT_BYTES of
- * history and poll answers, charged after them (Limits.charge, refuseInDebt).
+ * history and poll answers, charged after them (Limits.charge, refuseInDebt). `auth`: token
+ * verifications that failed, per address (addressGuard).
  */
-export type Budget = 'publish' | 'typing' | 'subscribe' | 'create' | 'rooms' | 'connect' | 'query' | 'read' | 'accessLog';
+export type Budget = 'publish' | 'typing' | 'subscribe' | 'create' | 'rooms' | 'connect' | 'query' | 'read' | 'auth' | 'accessLog';
 
 /** The unit of the `read` budget: an answer costs one per READ_UNIT_BYTES it holds, rounded down (a smaller one costs none). */
 export const READ_UNIT_BYTES = 64 * 1024;
@@ -75,7 +77,11 @@ export class Limits {
    */
   charge(budget: Budget, p: Principal, n: number): void {
     if (n <= 0 || p === APP_PRINCIPAL) return;
-    const key = limitKey(p);
+    this.chargeKey(budget, limitKey(p), n);
+  }
+
+  /** `charge` on a key (`ip:<address>`, `member:<id>`). */
+  chargeKey(budget: Budget, key: string, n: number): void {
     const now = performance.now();
     const owed = this.bucketOf(budget, key).charge(n, now);
     let debts = this.debts.get(budget);
@@ -91,11 +97,28 @@ export class Limits {
    * so not taken before it.
    */
   refuseInDebt(budget: Budget, p: Principal, why: string): void {
+    if (p === APP_PRINCIPAL) return;
+    // No key made while no one owes (every poll asks).
     const debts = this.debts.get(budget);
-    if (debts === undefined || debts.size === 0 || p === APP_PRINCIPAL) return;
-    const key = limitKey(p);
+    if (debts === undefined || debts.size === 0) return;
+    this.refuseInDebtKey(budget, limitKey(p), why);
+  }
+
+  /** `refuseInDebt` on a key. */
+  refuseInDebtKey(budget: Budget, key: string, why: string): void {
+    const debts = this.debts.get(budget);
+    if (debts === undefined || debts.size === 0) return;
     const left = debts.left(key, performance.now());
     if (left > 0) throw withRetry(new SwitchboardError('RATE_LIMITED', why), left / 1000);
+  }
+
+  /**
+   * The CryptoGuard of a token verification for a client at `address`: each failed verification
+   * costs a unit of the address's `auth` budget, into debt; while it owes, tokens that would need
+   * verifying are refused before any cryptography (tokens already verified, cached, still pass).
+   */
+  addressGuard(address: string): CryptoGuard {
+    return new AddressGuard(this, `ip:${address}`);
   }
 
   /** `take` on the principal's key. */
@@ -202,6 +225,21 @@ class OpenCounts {
   private sweep(): void {
     for (const [key, cell] of this.counts) if (cell.n === 0) this.counts.delete(key);
     this.sweepAt = Math.max(OPEN_COUNTS_SWEEP_AT, this.counts.size * 2);
+  }
+}
+
+class AddressGuard implements CryptoGuard {
+  constructor(
+    private readonly limits: Limits,
+    private readonly key: string,
+  ) {}
+
+  before(): void {
+    this.limits.refuseInDebtKey('auth', this.key, 'too many tokens from your address failed to verify (--auth-failure-rate)');
+  }
+
+  failed(): void {
+    this.limits.chargeKey('auth', this.key, 1);
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { SwitchboardError } from '../../protocol/errors.js';
 import { can, type Principal, type PrincipalKind, type Right, type RoomGrants } from '../auth/principal.js';
-import type { VerifiedToken } from '../auth/token-verifier.js';
+import type { CryptoGuard, VerifiedToken } from '../auth/token-verifier.js';
 
 /** What a client presents: its token (if any), its address, and what it says of itself. */
 export interface Credentials {
@@ -18,7 +18,9 @@ export interface Credentials {
 
 export interface PolicyOptions {
   /** Verifies user tokens; undefined: the server is open (no key configured). */
-  verifier: { verify(token: string): Promise<VerifiedToken> } | undefined;
+  verifier: { verify(token: string, guard?: CryptoGuard): Promise<VerifiedToken> } | undefined;
+  /** The guard of a verification for a client at `address` (see TokenVerifier.verify); none: unbounded. */
+  guard?: (address: string) => CryptoGuard;
   apiKey: string | undefined;
   /** With a verifier: what guests may do in `guestRooms`. */
   guests: 'none' | 'read' | 'write';
@@ -119,7 +121,7 @@ export class Policy {
 
   /** The user of a token that needs verifying (authenticateNow said so). */
   private async verified(c: Credentials): Promise<Principal> {
-    const v = await this.options.verifier!.verify(trustedToken(c)!);
+    const v = await this.options.verifier!.verify(trustedToken(c)!, this.options.guard?.(c.address));
     return new RequestPrincipal('user', v.member, v.name, v.grants, v.expiresAt, c.address);
   }
 
