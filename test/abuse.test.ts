@@ -39,6 +39,18 @@ interface FromInit {
 }
 
 /** One HTTP request on a connection of its own (no keep-alive agent), optionally from another loopback address. */
+/** GETs `url` from `address` until an answer is not 200 (at most `most` times); `check` looks at each 200. */
+async function askUntilRefused(url: string, address: string, most: number, check?: (r: HttpAnswer) => void): Promise<{ statuses: number[]; refused: HttpAnswer | undefined }> {
+  const statuses: number[] = [];
+  for (let i = 0; i < most; i++) {
+    const r = await httpFrom(url, { localAddress: address });
+    statuses.push(r.status);
+    if (r.status !== 200) return { statuses, refused: r };
+    check?.(r);
+  }
+  return { statuses, refused: undefined };
+}
+
 function httpFrom(url: string, init: FromInit = {}): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -1183,13 +1195,7 @@ describe('abuse suite', () => {
         ['127.0.0.3', '/api/read?rooms=big,big2,big3', 5],
       ];
       for (const [address, path, most] of ways) {
-        const statuses: number[] = [];
-        let refused: HttpAnswer | undefined;
-        for (let i = 0; i < 12 && refused === undefined; i++) {
-          const r = await httpFrom(`${s.url}${path}`, { localAddress: address });
-          statuses.push(r.status);
-          if (r.status !== 200) refused = r;
-        }
+        const { statuses, refused } = await askUntilRefused(`${s.url}${path}`, address, 12);
         // The budget (burst 50, 10 a second) pays for a few such scans, and a few more as it refills while they run: not 50.
         assert.ok(refused !== undefined && statuses.length <= most, `${path}: statuses ${statuses.join(',')}`);
         assert.equal(refused.status, 429);
@@ -1215,14 +1221,7 @@ describe('abuse suite', () => {
         ['127.0.0.3', '/api/rooms/big/longpoll?after=0&limit=500'],
       ];
       for (const [address, path] of ways) {
-        const statuses: number[] = [];
-        let refused: HttpAnswer | undefined;
-        for (let i = 0; i < 20 && refused === undefined; i++) {
-          const r = await httpFrom(`${s.url}${path}`, { localAddress: address });
-          statuses.push(r.status);
-          if (r.status !== 200) refused = r;
-          else assert.ok(r.body.length > 900_000, `${path}: a full answer (${r.body.length} bytes)`);
-        }
+        const { statuses, refused } = await askUntilRefused(`${s.url}${path}`, address, 20, (r) => assert.ok(r.body.length > 900_000, `${path}: a full answer (${r.body.length} bytes)`));
         // Four answers use the burst up, the fifth goes into debt (answered), the next is refused.
         assert.ok(refused !== undefined && statuses.length >= 5 && statuses.length <= 7, `${path}: statuses ${statuses.join(',')}`);
         assert.equal(refused.status, 429);
