@@ -6,7 +6,7 @@ import { RateLimiter } from '../rate-limiter.js';
 /**
  * What one principal (or address) may do per second (`rooms`: per day): a token bucket each.
  * `accessLog`: lines of the access log an address gets. `read`: units of READ_UNIT_BYTES of
- * history and poll answers, charged after them (Limits.charge, refuseInDebt). `auth`: token
+ * history, poll and list answers and of replays, charged after them (Limits.charge, refuseInDebt). `auth`: token
  * verifications that failed, per address (addressGuard).
  */
 export type Budget = 'publish' | 'typing' | 'subscribe' | 'create' | 'rooms' | 'connect' | 'query' | 'read' | 'auth' | 'accessLog';

@@ -541,7 +541,6 @@ export class Session implements Closable {
    */
   presence(room: string, limit?: number): Promise<Omit<PresencePage, 'room'>> {
     return this.run('presence', room, 'read', undefined, async () => {
-      this.refuseReadDebt();
       const { presence } = this.ctx.hub;
       await this.ctx.hub.room(room);
       // One more than asked tells a room of more apart; a store may list more than that anyway.
@@ -550,7 +549,7 @@ export class Session implements Closable {
       const members = await (this.may(room, 'admin') ? presence.membersWithNodes(room, read) : presence.members(room, read));
       if (limit === undefined || members.length <= limit) return { members };
       return { members: members.slice(0, limit), truncated: true, count: await presence.count(room) };
-    });
+    }, () => this.refuseReadDebt());
   }
 
   /**
