@@ -1305,6 +1305,27 @@ describe('abuse suite', () => {
     }
   });
 
+  it('14d. scrapes of /metrics on the main port without --metrics-token spend a unit each of the query budget of their address (a collection costs milliseconds at scale); with a token they do not', async () => {
+    const s = await startServer({ queryRatePerSecond: 1 });
+    const keyed = await startServer({ queryRatePerSecond: 1, metricsToken: 'scrape-token-0123456789' });
+    try {
+      // Burst 5 (1 a second × 5): the sixth scrape in a row is refused, saying what to do.
+      const { statuses, refused } = await askUntilRefused(`${s.url}/metrics`, '127.0.0.11', 10, (r) => assert.match(r.body, /switchboard_connections/));
+      assert.ok(statuses.length >= 6 && statuses.length <= 7, `statuses ${statuses.join(',')}`);
+      assert.equal(refused?.status, 429);
+      assert.equal(codeOf(refused!), 'RATE_LIMITED');
+      assert.match(JSON.parse(refused!.body).message as string, /--metrics-port.*--metrics-token/);
+      assert.equal((await httpFrom(`${s.url}/metrics`, { localAddress: '127.0.0.12' })).status, 200);
+      for (let i = 0; i < 20; i++) {
+        const r = await httpFrom(`${keyed.url}/metrics`, { localAddress: '127.0.0.11', headers: { authorization: 'Bearer scrape-token-0123456789' } });
+        assert.equal(r.status, 200, `scrape ${i} with the token`);
+      }
+    } finally {
+      await s.server.close();
+      await keyed.server.close();
+    }
+  });
+
   it('15. a WebSocket message that never comes whole (a first fragment and never the last, pings answered) is cut after requestTimeoutMs; idle and whole ones are not', async () => {
     const s = await startServer({ heartbeatMs: 200, requestTimeoutMs: 600, headersTimeoutMs: 500, logger: pino({ level: 'silent' }) });
     try {

@@ -409,7 +409,7 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
   },
   typingRatePerSecond: { flag: '--typing-rate', env: 'TYPING_RATE', default: 5, help: 'typing notices per second per member or guest address (burst 2×)', value: rate },
   subscribeRatePerSecond: { flag: '--subscribe-rate', env: 'SUBSCRIBE_RATE', default: 20, help: 'subscribes per second per member or guest address (burst 5×)', value: rate },
-  queryRatePerSecond: { flag: '--query-rate', env: 'QUERY_RATE', default: 10, help: 'searches and unread/read-state queries per second per member or guest address (burst 5×)', value: rate },
+  queryRatePerSecond: { flag: '--query-rate', env: 'QUERY_RATE', default: 10, help: 'searches, unread/read-state queries and scrapes of /metrics on the main port without --metrics-token per second per member or guest address (burst 5×)', value: rate },
   readMiBPerSecond: {
     flag: '--read-rate',
     env: 'READ_RATE',

@@ -386,7 +386,15 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     sendJson(res, status, body);
   });
   // On the main port (and under an attached server) only when no metrics port takes them.
-  if (config.metrics && config.metricsPort === undefined) router.on('GET', '/metrics', (req, res) => answerMetrics(metrics, config.metricsToken, req, res, metricsText));
+  if (config.metrics && config.metricsPort === undefined) {
+    router.on('GET', '/metrics', async (req, res) => {
+      // Without --metrics-token anyone may scrape here, and a collection costs milliseconds at
+      // scale (some 20 ms at 15,000 connections, docs/operations.md): a scrape spends a unit of
+      // the address's query budget. Scrapes at once share one collection (Metrics.scrape).
+      if (config.metricsToken === undefined) limits.take('query', `ip:${clientAddress(req, config.trustProxy)}`, 'scrapes of /metrics on the main port spend --query-rate: move them to --metrics-port, or set --metrics-token');
+      await answerMetrics(metrics, config.metricsToken, req, res, metricsText);
+    });
+  }
   const metricsServer =
     config.metrics && config.metricsPort !== undefined
       ? createMetricsServer({
