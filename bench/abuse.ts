@@ -97,7 +97,7 @@ class ServerChild {
   }
 
   /** Starts a server with `flags` (pairs of `--flag value`, or a lone `--flag`), passing only those `known`. */
-  static async start(dir: string, known: Set<string>, flags: string[] = []): Promise<ServerChild> {
+  static async start(dir: string, known: Set<string>, flags: string[] = [], operationsPort = true): Promise<ServerChild> {
     const port = await freePort();
     const passed: string[] = [];
     const skipped: string[] = [];
@@ -108,7 +108,7 @@ class ServerChild {
       else skipped.push(flag);
     }
     // Older checkouts serve only /metrics on --metrics-port: the operations port is probed only when its --help says it serves /healthz.
-    const opsPort = known.has('--metrics-port') && known.has('/healthz') ? await freePort() : undefined;
+    const opsPort = operationsPort && known.has('--metrics-port') && known.has('/healthz') ? await freePort() : undefined;
     const ops = opsPort === undefined ? [] : ['--metrics-port', String(opsPort)];
     const args = ['--import', 'tsx', path.join(dir, 'src/cli/index.ts'), 'serve', '--port', String(port), '--host', LOOPBACK, '--store', 'memory', '--log-level', 'error', ...ops, ...passed];
     const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REDIS_URL: '', NODE_ENV: 'production' } });
@@ -462,8 +462,8 @@ interface Ctx {
 }
 
 /** A fresh server, the RSS sampler on it, the item run, the server killed whatever happens. */
-async function withServer(c: Ctx, flags: string[], run: (s: ServerChild, rss: RssSampler) => Promise<string>): Promise<string> {
-  const s = await ServerChild.start(c.dir, c.known, flags);
+async function withServer(c: Ctx, flags: string[], run: (s: ServerChild, rss: RssSampler) => Promise<string>, operationsPort = true): Promise<string> {
+  const s = await ServerChild.start(c.dir, c.known, flags, operationsPort);
   const rss = new RssSampler(s.pid);
   try {
     const line = await run(s, rss);
@@ -973,6 +973,36 @@ async function item12(c: Ctx): Promise<string> {
   });
 }
 
+/**
+ * 13. Scrapes of /metrics on the main port (no --metrics-token: anyone may; no operations port,
+ * which would take /metrics off it), asked in a loop by one address on 4 keep-alive connections
+ * for 5 s: each is a collection of every metric.
+ */
+async function item13(c: Ctx): Promise<string> {
+  const SECONDS = 5;
+  return withServer(c, [], async (s, rss) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    const statuses = new Tally();
+    let answers = 0;
+    const cpuBefore = cpuMs(s.pid);
+    const { health } = await attack(s, rss, async () => {
+      const end = performance.now() + SECONDS * 1000;
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (performance.now() < end) {
+            const a = await request(`${s.url}/metrics`, { agent }).catch(() => ({ status: 0 }));
+            statuses.add(String(a.status));
+            answers++;
+          }
+        }),
+      );
+    });
+    const cpu = cpuMs(s.pid) - cpuBefore;
+    agent.destroy();
+    return `13 scrapes of /metrics on the main port, asked in a loop by one address on 4 connections for ${SECONDS} s: ${answers} answers (${statuses}); server CPU ${cpu} ms; ${health}`;
+  }, false);
+}
+
 /** Deletes every key under `prefix` (the Redis run of item 7a). */
 async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
   const { Redis } = await import('ioredis');
@@ -1040,6 +1070,7 @@ async function main(): Promise<void> {
   items.push(['10', () => item10(c)]);
   items.push(['11', () => item11(c)]);
   items.push(['12', () => item12(c)]);
+  items.push(['13', () => item13(c)]);
   const only = process.argv.indexOf('--only');
   const chosen = only >= 0 ? new Set((process.argv[only + 1] ?? '').split(',')) : undefined;
   for (const [name, run] of items) {
