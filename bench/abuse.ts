@@ -899,6 +899,40 @@ async function item10(c: Ctx): Promise<string> {
 }
 
 /**
+ * One address asking in a loop on `lanes` keep-alive connections for `seconds`, the request of
+ * each turn made by `ask(lane, turn)`, while `attack` watches the server: the statuses, the
+ * answers and their bytes, the server CPU spent, and the /healthz probe's line.
+ */
+async function requestLoop(
+  s: ServerChild,
+  rss: RssSampler,
+  { lanes, seconds }: { lanes: number; seconds: number },
+  ask: (agent: http.Agent, lane: number, turn: number) => Promise<Answer>,
+): Promise<{ statuses: Tally; answers: number; bytesRead: number; cpu: number; health: string }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: lanes });
+  const statuses = new Tally();
+  let answers = 0;
+  let bytesRead = 0;
+  const cpuBefore = cpuMs(s.pid);
+  const { health } = await attack(s, rss, async () => {
+    const end = performance.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: lanes }, async (_, lane) => {
+        for (let turn = 0; performance.now() < end; turn++) {
+          const a = await ask(agent, lane, turn).catch((): Answer => ({ status: 0, headers: {}, body: '' }));
+          statuses.add(String(a.status));
+          bytesRead += a.body.length;
+          answers++;
+        }
+      }),
+    );
+  });
+  const cpu = cpuMs(s.pid) - cpuBefore;
+  agent.destroy();
+  return { statuses, answers, bytesRead, cpu, health };
+}
+
+/**
  * 11. History pages of 1 MiB (the answer cap), asked in a loop by one address on 8 keep-alive
  * connections for 5 s: what reads that pay no budget make the server spend, and what the
  * /healthz probe (another address) waits meanwhile.
@@ -914,25 +948,8 @@ async function item11(c: Ctx): Promise<string> {
       const answers = await Promise.all(Array.from({ length: 50 }, () => request(`${s.url}/api/rooms/lobby/messages`, { method: 'POST', body: text, headers: { 'content-type': 'application/json' }, agent })));
       stored += answers.filter((a) => a.status === 201).length;
     }
-    const statuses = new Tally();
-    let answers = 0;
-    let bytesRead = 0;
-    const cpuBefore = cpuMs(s.pid);
-    const { health } = await attack(s, rss, async () => {
-      const end = performance.now() + SECONDS * 1000;
-      await Promise.all(
-        Array.from({ length: 8 }, async () => {
-          while (performance.now() < end) {
-            const a = await request(`${s.url}/api/rooms/lobby/messages?limit=500`, { agent }).catch(() => ({ status: 0, body: '' }));
-            statuses.add(String(a.status));
-            bytesRead += a.body.length;
-            answers++;
-          }
-        }),
-      );
-    });
-    const cpu = cpuMs(s.pid) - cpuBefore;
     agent.destroy();
+    const { statuses, answers, bytesRead, cpu, health } = await requestLoop(s, rss, { lanes: 8, seconds: SECONDS }, (agent) => request(`${s.url}/api/rooms/lobby/messages?limit=500`, { agent }));
     return `11 history pages of 500 messages of 2,000 characters (${stored} stored), asked in a loop by one address on 8 connections for ${SECONDS} s: ${answers} answers (${statuses}), ${bytes(bytesRead)} of them; server CPU ${cpu} ms; ${health}`;
   });
 }
@@ -950,25 +967,10 @@ async function item12(c: Ctx): Promise<string> {
   const real = (await mintToken(secret, { sub: 'ann', rooms: { lobby: ['read'] }, ttlSec: 600 })) as string;
   const [head, body, sig] = real.split('.');
   return withServer(c, ['--jwt-secret', secret, '--guests', 'read'], async (s, rss) => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-    const statuses = new Tally();
-    let answers = 0;
-    const cpuBefore = cpuMs(s.pid);
-    const { health } = await attack(s, rss, async () => {
-      const end = performance.now() + SECONDS * 1000;
-      await Promise.all(
-        Array.from({ length: 8 }, async (_, lane) => {
-          for (let i = 0; performance.now() < end; i++) {
-            const forged = `${head}.${body}.${sig!.slice(0, -8)}${String(100_000_000 + lane * 10_000_000 + i).slice(-8)}`;
-            const a = await request(`${s.url}/api/rooms/lobby/messages?limit=1`, { agent, headers: { authorization: `Bearer ${forged}` } }).catch(() => ({ status: 0 }));
-            statuses.add(String(a.status));
-            answers++;
-          }
-        }),
-      );
+    const { statuses, answers, cpu, health } = await requestLoop(s, rss, { lanes: 8, seconds: SECONDS }, (agent, lane, turn) => {
+      const forged = `${head}.${body}.${sig!.slice(0, -8)}${String(100_000_000 + lane * 10_000_000 + turn).slice(-8)}`;
+      return request(`${s.url}/api/rooms/lobby/messages?limit=1`, { agent, headers: { authorization: `Bearer ${forged}` } });
     });
-    const cpu = cpuMs(s.pid) - cpuBefore;
-    agent.destroy();
     return `12 forged tokens (HS256, a new signature each), asked in a loop by one address on 8 connections for ${SECONDS} s: ${answers} answers (${statuses}); server CPU ${cpu} ms (${((cpu * 1000) / Math.max(1, answers)).toFixed(0)} µs an answer); ${health}`;
   });
 }
@@ -981,24 +983,7 @@ async function item12(c: Ctx): Promise<string> {
 async function item13(c: Ctx): Promise<string> {
   const SECONDS = 5;
   return withServer(c, [], async (s, rss) => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-    const statuses = new Tally();
-    let answers = 0;
-    const cpuBefore = cpuMs(s.pid);
-    const { health } = await attack(s, rss, async () => {
-      const end = performance.now() + SECONDS * 1000;
-      await Promise.all(
-        Array.from({ length: 4 }, async () => {
-          while (performance.now() < end) {
-            const a = await request(`${s.url}/metrics`, { agent }).catch(() => ({ status: 0 }));
-            statuses.add(String(a.status));
-            answers++;
-          }
-        }),
-      );
-    });
-    const cpu = cpuMs(s.pid) - cpuBefore;
-    agent.destroy();
+    const { statuses, answers, cpu, health } = await requestLoop(s, rss, { lanes: 4, seconds: SECONDS }, (agent) => request(`${s.url}/metrics`, { agent }));
     return `13 scrapes of /metrics on the main port, asked in a loop by one address on 4 connections for ${SECONDS} s: ${answers} answers (${statuses}); server CPU ${cpu} ms; ${health}`;
   }, false);
 }
