@@ -99,12 +99,13 @@ describe('web app: authentication with dev login', { skip }, () => {
   it('renaming logs in again under the new name', async () => {
     const app = await open({ name: 'Cleo' });
     const logins = watchRequests(app.page, '/api/dev/login');
+    // exact: Playwright matches a name case-insensitively by default, and 'now cleo' would be found in 'now Cleo' before the rename.
     const rename = async (from: string, to: string): Promise<void> => {
-      await app.page.getByRole('button', { name: `Change your name (now ${from})` }).click();
+      await app.page.getByRole('button', { name: `Change your name (now ${from})`, exact: true }).click();
       const dialog = app.page.getByRole('dialog', { name: 'Change your name' });
       await dialog.getByLabel('Your name').fill(to);
       await dialog.getByRole('button', { name: 'Save' }).click();
-      await app.page.getByRole('button', { name: `Change your name (now ${to})` }).waitFor();
+      await app.page.getByRole('button', { name: `Change your name (now ${to})`, exact: true }).waitFor();
       await waitConnected(app.page);
     };
     // The same member (dev-cleo) under a new token: the connection resumes with it, nothing reloads.
