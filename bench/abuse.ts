@@ -18,10 +18,13 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
@@ -60,6 +63,8 @@ class ServerChild {
   stdoutLines = 0;
   /** The flags asked for that this checkout does not know (not passed). */
   readonly skipped: string[];
+  /** The certificate (PEM) of `--tls-cert` when one was passed: the main port speaks HTTPS, and clients trust it. */
+  readonly ca: Buffer | undefined;
 
   private constructor(
     readonly child: ChildProcess,
@@ -70,6 +75,8 @@ class ServerChild {
     skipped: string[],
   ) {
     this.skipped = skipped;
+    const certFile = this.certFile;
+    this.ca = certFile === undefined ? undefined : readFileSync(certFile);
     // Drained continuously: a full pipe would block the server.
     const keep = (chunk: Buffer): void => {
       this.output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
@@ -83,8 +90,13 @@ class ServerChild {
     child.stderr?.on('data', keep);
   }
 
+  /** The file of `--tls-cert`, when passed. */
+  get certFile(): string | undefined {
+    return this.passed.includes('--tls-cert') ? this.passed[this.passed.indexOf('--tls-cert') + 1] : undefined;
+  }
+
   get url(): string {
-    return `http://${LOOPBACK}:${this.port}`;
+    return `${this.ca ? 'https' : 'http'}://${LOOPBACK}:${this.port}`;
   }
 
   /** Where /metrics is: the operations port when there is one, else the main port. */
@@ -116,7 +128,7 @@ class ServerChild {
     const deadline = performance.now() + 30_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}:\n${server.output.join('\n')}`);
-      const r = await request(`${server.url}/healthz`, { timeoutMs: 1000 }).catch(() => undefined);
+      const r = await request(`${server.url}/healthz`, { timeoutMs: 1000, ...(server.ca ? { ca: server.ca } : {}) }).catch(() => undefined);
       if (r?.status === 200) return server;
       if (performance.now() > deadline) {
         server.kill();
@@ -180,12 +192,14 @@ class RssSampler {
  * (parsing thousands of answers) does not delay the measurement.
  */
 const PROBE_SCRIPT = `
-const http = require('node:http');
-const [url, window] = [process.argv[1], Number(process.argv[2])];
+const [url, window, caFile] = [process.argv[1], Number(process.argv[2]), process.argv[3]];
+// HTTPS when the main port speaks it (a new handshake per probe), trusting the server's certificate.
+const http = require(url.startsWith('https:') ? 'node:https' : 'node:http');
+const ca = caFile ? require('node:fs').readFileSync(caFile) : undefined;
 let running = true;
 process.stdin.on('end', () => (running = false)).resume();
 const probe = () => new Promise((resolve) => {
-  const req = http.get(url + '/healthz', { agent: false, localAddress: '127.0.0.9' }, (res) => { res.resume(); res.on('end', () => resolve(true)); res.on('error', () => resolve(false)); });
+  const req = http.get(url + '/healthz', { agent: false, localAddress: '127.0.0.9', ...(ca ? { ca, servername: 'localhost' } : {}) }, (res) => { res.resume(); res.on('end', () => resolve(true)); res.on('error', () => resolve(false)); });
   req.setTimeout(window, () => req.destroy());
   req.on('error', () => resolve(false));
 });
@@ -212,8 +226,9 @@ class HealthProbe {
   private output = '';
   private readonly exited: Promise<void>;
 
-  constructor(url: string) {
-    this.child = spawn(process.execPath, ['-e', PROBE_SCRIPT, url, String(WINDOW_MS)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  /** `caFile`: the certificate to trust when `url` is HTTPS. */
+  constructor(url: string, caFile?: string) {
+    this.child = spawn(process.execPath, ['-e', PROBE_SCRIPT, url, String(WINDOW_MS), ...(caFile ? [caFile] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
     this.ready = new Promise((resolve) => {
       this.child.stdout!.on('data', (c: Buffer) => {
@@ -263,14 +278,16 @@ interface RequestInit {
   localAddress?: string;
   agent?: http.Agent;
   timeoutMs?: number;
+  /** For an https URL: the certificate to trust (issued for localhost). */
+  ca?: Buffer;
 }
 
 /** One HTTP request (a fresh connection unless an agent is given); rejects on error or timeout. */
 function request(url: string, init: RequestInit = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request(
+    const req = (url.startsWith('https:') ? https : http).request(
       url,
-      { method: init.method ?? 'GET', headers: init.headers ?? {}, agent: init.agent ?? false, ...(init.localAddress ? { localAddress: init.localAddress } : {}) },
+      { method: init.method ?? 'GET', headers: init.headers ?? {}, agent: init.agent ?? false, ...(init.localAddress ? { localAddress: init.localAddress } : {}), ...(init.ca ? { ca: init.ca, servername: 'localhost' } : {}) },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -499,7 +516,7 @@ async function attack<T>(s: ServerChild, rss: RssSampler, f: () => Promise<T>): 
   await loopLagMax(s);
   rss.mark();
   // Probes from processes of their own: on the main port (behind whatever the attack queued there) and on the operations port.
-  const probes = [new HealthProbe(s.url), ...(s.opsPort === undefined ? [] : [new HealthProbe(s.opsUrl)])];
+  const probes = [new HealthProbe(s.url, s.certFile), ...(s.opsPort === undefined ? [] : [new HealthProbe(s.opsUrl)])];
   await Promise.all(probes.map((p) => p.ready));
   let result: T;
   try {
@@ -988,6 +1005,57 @@ async function item13(c: Ctx): Promise<string> {
   }, false);
 }
 
+/**
+ * 14. TLS handshakes (`--tls-cert`, a self-signed P-256 certificate), one per new connection, in
+ * a loop by one address on 8 lanes for 10 s: each connection is closed once its handshake is done,
+ * before any request, so nothing the routes bound is reached. Reports the handshakes completed,
+ * the connections refused before theirs, the server CPU in each half of the window (the second:
+ * once a budget's burst is spent), and the probes (the main port's over HTTPS: a handshake each).
+ */
+async function item14(c: Ctx, flags: string[] = []): Promise<string> {
+  const SECONDS = 10;
+  const dir = mkdtempSync(path.join(tmpdir(), 'sb-abuse-tls-'));
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  try {
+    return await withServer(c, ['--tls-cert', cert, '--tls-key', key, ...flags], async (s, rss) => {
+      const outcomes = new Tally();
+      const cpuBefore = cpuMs(s.pid);
+      let cpuHalf = 0;
+      let doneHalf = 0;
+      const { health } = await attack(s, rss, async () => {
+        const end = performance.now() + SECONDS * 1000;
+        const half = setTimeout(() => {
+          cpuHalf = cpuMs(s.pid);
+          doneHalf = outcomes.get('handshake');
+        }, (SECONDS * 1000) / 2);
+        const handshake = (): Promise<string> =>
+          new Promise((resolve) => {
+            const socket = tls.connect({ socket: net.connect({ host: LOOPBACK, port: s.port, localAddress: LOOPBACK }), servername: 'localhost', ca: s.ca });
+            socket.once('secureConnect', () => {
+              socket.destroy();
+              resolve('handshake');
+            });
+            socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+            socket.setTimeout(10_000, () => socket.destroy(new Error('timeout')));
+          });
+        await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            while (performance.now() < end) outcomes.add(await handshake());
+          }),
+        );
+        clearTimeout(half);
+      });
+      const cpu = cpuMs(s.pid) - cpuBefore;
+      const done = outcomes.get('handshake');
+      return `14 TLS connections closed once their handshake is done, opened in a loop by one address on 8 lanes for ${SECONDS} s: ${outcomes}; server CPU ${cpu} ms (first half ${cpuHalf - cpuBefore} ms with ${doneHalf} handshakes, second half ${cpuBefore + cpu - cpuHalf} ms with ${done - doneHalf}); ${health}`;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Deletes every key under `prefix` (the Redis run of item 7a). */
 async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
   const { Redis } = await import('ioredis');
@@ -1056,6 +1124,8 @@ async function main(): Promise<void> {
   items.push(['11', () => item11(c)]);
   items.push(['12', () => item12(c)]);
   items.push(['13', () => item13(c)]);
+  items.push(['14', () => item14(c)]);
+  items.push(['14-rate1', () => item14(c, ['--tls-handshake-rate', '1'])]);
   const only = process.argv.indexOf('--only');
   const chosen = only >= 0 ? new Set((process.argv[only + 1] ?? '').split(',')) : undefined;
   for (const [name, run] of items) {

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,7 +18,7 @@ import { pino, type Logger } from 'pino';
 import { configFromEnv } from '../src/server/config.js';
 import { OptionError, resolveConfig } from '../src/server/options.js';
 import { createSwitchboard } from '../src/server/server.js';
-import { defaultMaxSockets, FALLBACK_MAX_SOCKETS, openFileLimit, RESERVED_FILES } from '../src/server/socket-caps.js';
+import { capSockets, defaultMaxSockets, FALLBACK_MAX_SOCKETS, openFileLimit, RESERVED_FILES, SocketBudget, type SocketCap } from '../src/server/socket-caps.js';
 import { WorkersProcess } from './fixtures/workers-process.js';
 import { makeCertificate, skipWithoutOpenssl } from './helpers/certificate.js';
 import { h2Request, request, startServer, waitFor } from './helpers.js';
@@ -56,6 +57,12 @@ async function healthz(raw: Raw, timeoutMs = 2000): Promise<void> {
   await waitFor(() => raw.received.includes('{"status":"ok"}', from) || raw.closedAfter !== undefined, timeoutMs, 'an answer to /healthz');
   assert.equal(raw.closedAfter, undefined, `closed unanswered: ${JSON.stringify(raw.received.slice(from))}`);
   assert.match(raw.received.slice(from), /^HTTP\/1\.1 200 /);
+}
+
+/** Asks `/healthz` over HTTPS on a new connection from `localAddress` with `get`; asserts it is answered 200. */
+async function healthzOverTls(get: (localAddress: string) => Promise<{ status: number; body: string } | { error: string }>, localAddress: string): Promise<void> {
+  const answer = await get(localAddress);
+  assert.ok('status' in answer && answer.status === 200, `${localAddress}: ${JSON.stringify(answer)}`);
 }
 
 /** The value of one series in a Prometheus text answer (0 when absent). */
@@ -162,6 +169,92 @@ describe('--max-sockets', () => {
     } finally {
       s.server.http.off('connection', onConnection);
       session?.destroy();
+      for (const r of open) r.socket.destroy();
+      await s.server.close();
+    }
+  });
+
+  it('over TLS, new sockets of one address past --tls-handshake-rate are closed before their handshake, unanswered and counted; other addresses are served, and the address again once its rate allows', { skip: skipWithoutOpenssl() }, async () => {
+    const cert = makeCertificate();
+    const ca = readFileSync(cert.cert);
+    // 1 a second, burst 10.
+    const s = await startServer({ tlsCert: cert.cert, tlsKey: cert.key, tlsHandshakeRatePerSecond: 1 });
+    /** One HTTPS request on a new connection (a full handshake) from `localAddress`: its status, or the error's code. */
+    const get = (localAddress: string, path = '/healthz'): Promise<{ status: number; body: string } | { error: string }> =>
+      new Promise((resolve) => {
+        const req = https.get({ host: '127.0.0.1', servername: 'localhost', port: s.port, path, localAddress, ca, agent: false }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+      });
+    const open: Raw[] = [];
+    try {
+      // Ten sockets that never start their handshake take the burst of 127.0.0.2.
+      for (let i = 0; i < 10; i++) open.push(await connect(s.port, '127.0.0.2'));
+      await healthzOverTls(get, '127.0.0.3');
+      const extra = await connect(s.port, '127.0.0.2');
+      open.push(extra);
+      await waitFor(() => extra.closedAfter !== undefined, 1000, 'the 11th socket of 127.0.0.2 to be closed');
+      assert.equal(extra.received, '');
+      assert.ok(extra.closedAfter! < 1000, `closed after ${extra.closedAfter} ms`);
+      // A real client of that address: refused before TLS was spoken.
+      const refusedGet = await get('127.0.0.2');
+      assert.ok('error' in refusedGet && /ECONNRESET|EPIPE/.test(refusedGet.error), JSON.stringify(refusedGet));
+      // Other addresses are not: a socket of 127.0.0.4 opens and completes its handshake.
+      await healthzOverTls(get, '127.0.0.4');
+      const metrics = await get('127.0.0.4', '/metrics');
+      assert.ok('body' in metrics);
+      assert.equal(sample(metrics.body, 'switchboard_errors_total{code="RATE_LIMITED"}'), 2);
+      assert.equal(sample(metrics.body, 'switchboard_errors_total{code="TOO_MANY_CONNECTIONS_FROM_YOU"}'), 0);
+      // A unit a second: 127.0.0.2 is served again.
+      await new Promise((r) => setTimeout(r, 1100));
+      await healthzOverTls(get, '127.0.0.2');
+      // The ten idle sockets were accepted: still open (the handshake timeout is longer).
+      assert.equal(open.slice(0, 10).filter((r) => r.closedAfter !== undefined).length, 0);
+    } finally {
+      for (const r of open) r.socket.destroy();
+      await s.server.close();
+    }
+  });
+
+  it("a refused socket never reaches the server's connection listeners that came before the caps (node's HTTP parser, its TLS socket): those of a socket let in all run, in their order", async () => {
+    const server = net.createServer();
+    const calls: string[] = [];
+    server.on('connection', (so: net.Socket) => calls.push(`first ${so.remotePort}`));
+    server.on('connection', (so: net.Socket) => calls.push(`second ${so.remotePort}`));
+    const refusedBy: SocketCap[] = [];
+    let allowed = 1;
+    capSockets(server, { budget: new SocketBudget(10), perAddress: 2, rate: () => allowed-- > 0, onRefused: (_so, cap) => refusedBy.push(cap) });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const open: Raw[] = [];
+    try {
+      const first = await connect(port, '127.0.0.2');
+      open.push(first);
+      await waitFor(() => calls.length === 2, 1000, 'the first socket to reach both listeners');
+      const port1 = first.socket.localPort;
+      assert.deepEqual(calls, [`first ${port1}`, `second ${port1}`]);
+      const second = await connect(port, '127.0.0.2');
+      open.push(second);
+      await waitFor(() => second.closedAfter !== undefined, 1000, 'the socket past the rate to be closed');
+      assert.deepEqual(refusedBy, ['rate']);
+      assert.equal(calls.length, 2, 'the refused socket reached no listener');
+    } finally {
+      for (const r of open) r.socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('--tls-handshake-rate counts nothing without TLS: a plain server takes a burst of sockets from one address', async () => {
+    const s = await startServer({ tlsHandshakeRatePerSecond: 1 });
+    const open: Raw[] = [];
+    try {
+      for (let i = 0; i < 30; i++) open.push(await connect(s.port, '127.0.0.2'));
+      for (const r of open) await healthz(r);
+    } finally {
       for (const r of open) r.socket.destroy();
       await s.server.close();
     }

@@ -151,6 +151,14 @@ export interface ServerConfig {
    * cached) is refused (RATE_LIMITED) without any cryptography. Default 10. Env AUTH_FAILURE_RATE.
    */
   authFailureRatePerSecond: number;
+  /**
+   * New TLS connections per second per address, burst 10× (with `tlsCert`; not behind
+   * `trustProxy`, where every connection is the proxy's): a full handshake costs the server
+   * 0.6-0.8 ms of CPU. Past it a connection is closed before its handshake, unanswered (TLS was
+   * not spoken yet), counted in `switchboard_errors_total{code="RATE_LIMITED"}`. Default 50. Env
+   * TLS_HANDSHAKE_RATE.
+   */
+  tlsHandshakeRatePerSecond: number;
   /** Room creations per second per member (or address). Default 2, burst 20. Env CREATE_RATE. */
   createRatePerSecond: number;
   /**

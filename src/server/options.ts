@@ -424,6 +424,13 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     help: 'token verifications that may fail per second per address (burst 5×); past it, tokens not verified before are refused unverified',
     value: rate,
   },
+  tlsHandshakeRatePerSecond: {
+    flag: '--tls-handshake-rate',
+    env: 'TLS_HANDSHAKE_RATE',
+    default: 50,
+    help: 'new TLS connections (each a handshake) per second per address (burst 10×), with --tls-cert and without --trust-proxy; past it a connection is closed before its handshake',
+    value: rate,
+  },
   createRatePerSecond: { flag: '--create-rate', env: 'CREATE_RATE', default: 2, help: 'rooms created per second per member or guest address (burst 10×)', value: rate },
   roomsPerDay: {
     flag: '--rooms-per-day',

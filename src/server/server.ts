@@ -325,6 +325,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       read: { perSecond: config.readMiBPerSecond * READ_UNITS_PER_MIB, burst: config.readMiBPerSecond * READ_UNITS_PER_MIB * 4 },
       connect: { perSecond: config.connectRatePerSecond, burst: config.connectRatePerSecond * 5 },
       auth: { perSecond: config.authFailureRatePerSecond, burst: config.authFailureRatePerSecond * 5 },
+      tls: { perSecond: config.tlsHandshakeRatePerSecond, burst: config.tlsHandshakeRatePerSecond * 10 },
       accessLog: { perSecond: config.accessLogRate, burst: config.accessLogRate * 10 },
     },
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,
@@ -557,8 +558,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   // A flood of refused sockets is a line each 10 s at most, the next one saying how many were held back.
   const refusals = new LogLimiter(logger, 1, 10_000);
   const onRefused = (socket: Socket, cap: SocketCap): void => {
-    if (cap === 'address') {
-      metrics.errors.inc({ code: 'TOO_MANY_CONNECTIONS_FROM_YOU' });
+    if (cap === 'address' || cap === 'rate') {
+      metrics.errors.inc({ code: cap === 'address' ? 'TOO_MANY_CONNECTIONS_FROM_YOU' : 'RATE_LIMITED' });
       return;
     }
     metrics.socketsRefused.inc();
@@ -566,7 +567,9 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   };
   // Never below --max-connections for the main port (none left when the open-file limit leaves less: warned of).
   const leave = metricsServer ? Math.max(0, Math.min(OPERATIONS_SOCKETS, maxSockets - config.maxConnections)) : 0;
-  capSockets(server, { budget: sockets, leave, perAddress: config.trustProxy ? undefined : config.maxConnectionsPerAddress + 64, onRefused });
+  // Over TLS each new socket is a handshake: a rate per address (--tls-handshake-rate). Behind a proxy, every socket is the proxy's: neither cap.
+  const handshakes = secure && !config.trustProxy ? (address: string): boolean => limits.tryTake('tls', `ip:${address}`) : undefined;
+  capSockets(server, { budget: sockets, leave, perAddress: config.trustProxy ? undefined : config.maxConnectionsPerAddress + 64, ...(handshakes ? { rate: handshakes } : {}), onRefused });
   // Not per address: its clients are the operators' scrapers and probes, not the public's.
   if (metricsServer) capSockets(metricsServer, { budget: sockets, perAddress: undefined, onRefused });
   /**

@@ -55,8 +55,11 @@ export function defaultMaxSockets(maxConnections: number, limit: number | undefi
  */
 export const OPERATIONS_SOCKETS = 16;
 
-/** Which cap refused a socket: the one of the whole process (its SocketBudget), or the one of its address. */
-export type SocketCap = 'server' | 'address';
+/**
+ * Which cap refused a socket: the one of the whole process (its SocketBudget), the one of its
+ * address, or its address's rate of new sockets (a TLS server's: `handshakes`).
+ */
+export type SocketCap = 'server' | 'address' | 'rate';
 
 /**
  * The open sockets one process may hold (`--max-sockets`), counted together over every server it
@@ -94,6 +97,13 @@ export interface SocketCaps {
    * (behind a proxy, every socket is the proxy's).
    */
   perAddress: number | undefined;
+  /**
+   * Whether the address (as `perAddress` counts it) may open one more socket now, spending a unit
+   * of its rate when it may; asked only of a socket that the other caps let in. A TLS server's:
+   * every new socket is a handshake to compute, 0.6-0.8 ms of CPU, before any request can be
+   * refused. Undefined: no rate.
+   */
+  rate?: (address: string) => boolean;
   /** Told of each refused socket before it is destroyed (its address still readable). */
   onRefused(socket: Socket, cap: SocketCap): void;
 }
@@ -104,9 +114,16 @@ export interface SocketCaps {
  * `perAddress` open sockets of its address: neither many addresses (a botnet,
  * or sockets that never send a request, held until `--headers-timeout-ms`) nor one address can
  * take every file descriptor of the process, and with them the store's, Redis's and the logs'.
- * Over TLS too, before the handshake; an HTTP/2 connection counts once, however many streams it
+ * And each one past its address's `rate` of new sockets (a TLS server's: one address cannot make
+ * the server compute handshakes in a loop). Over TLS too, before the handshake; an HTTP/2 connection counts once, however many streams it
  * carries (bounded per connection by the secure server; long-lived ones count against the caps
  * per address and member of Limits, each as one connection).
+ *
+ * The check runs before the `connection` listeners the server had when capSockets was called
+ * (node's own, which make an HTTP parser or a TLS socket for the connection, among them): they
+ * are called only for a socket let in. A refused socket costs its accept and its close, some
+ * 250 µs of CPU here, where a TLS socket made for it cost as much again (measured with a
+ * throwaway server refusing every connection of one client's loop: 530 µs each then).
  *
  * Done in the `connection` listener, not with net.Server's `maxConnections`: in a worker of
  * node:cluster's round-robin (`--workers` with `--worker-accept primary`, the default), a worker
@@ -114,7 +131,7 @@ export interface SocketCaps {
  * again at once, a busy loop between the processes, and never closes it (Node 20).
  */
 export function capSockets(server: NetServer, caps: SocketCaps): void {
-  const { budget, leave = 0, perAddress, onRefused } = caps;
+  const { budget, leave = 0, perAddress, rate, onRefused } = caps;
   const byAddress = new Map<string, number>();
   // One listener for every socket, no closure per connection: a socket keeps the peer address it
   // was first asked for, also once closed.
@@ -126,24 +143,32 @@ export function capSockets(server: NetServer, caps: SocketCaps): void {
     if (left <= 0) byAddress.delete(address);
     else byAddress.set(address, left);
   }
+  const letIn = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
     if (budget.full(leave)) {
       onRefused(socket, 'server');
       socket.destroy();
       return;
     }
-    if (perAddress !== undefined) {
+    if (perAddress !== undefined || rate !== undefined) {
       // An IPv6 host's sockets count together, whichever address of its /64 they come from.
       const address = clientOf(socket.remoteAddress ?? 'unknown');
       const n = (byAddress.get(address) ?? 0) + 1;
-      if (n > perAddress) {
+      if (perAddress !== undefined && n > perAddress) {
         onRefused(socket, 'address');
         socket.destroy();
         return;
       }
-      byAddress.set(address, n);
+      if (rate !== undefined && !rate(address)) {
+        onRefused(socket, 'rate');
+        socket.destroy();
+        return;
+      }
+      if (perAddress !== undefined) byAddress.set(address, n);
     }
     budget.take();
     socket.on('close', closed); // 'close' comes once per socket
+    for (const listener of letIn) listener.call(server, socket);
   });
 }

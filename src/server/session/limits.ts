@@ -7,9 +7,10 @@ import { RateLimiter } from '../rate-limiter.js';
  * What one principal (or address) may do per second (`rooms`: per day): a token bucket each.
  * `accessLog`: lines of the access log an address gets. `read`: units of READ_UNIT_BYTES of
  * history, poll and list answers and of replays, charged after them (Limits.charge, refuseInDebt). `auth`: token
- * verifications that failed, per address (addressGuard).
+ * verifications that failed, per address (addressGuard). `tls`: new TLS connections (each a
+ * handshake) per address, taken before the handshake (capSockets).
  */
-export type Budget = 'publish' | 'typing' | 'subscribe' | 'create' | 'rooms' | 'connect' | 'query' | 'read' | 'auth' | 'accessLog';
+export type Budget = 'publish' | 'typing' | 'subscribe' | 'create' | 'rooms' | 'connect' | 'query' | 'read' | 'auth' | 'tls' | 'accessLog';
 
 /** The unit of the `read` budget: an answer costs one per READ_UNIT_BYTES it holds, rounded down (a smaller one costs none). */
 export const READ_UNIT_BYTES = 64 * 1024;
