@@ -6,10 +6,13 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 
 const filter = process.argv[2] ?? '';
+const isBrowserTest = (f) => f.startsWith(path.join('test', 'e2e') + path.sep);
 const files = readdirSync('test', { recursive: true })
   .map((f) => path.join('test', String(f)))
   .filter((f) => f.endsWith('.test.ts') && f.includes(filter))
-  .sort();
+  // The app's files in Chromium first: they are the longest (the chat's takes 2-3 minutes), and
+  // files start in this order, two at a time, so a long one started last would run on alone.
+  .sort((a, b) => Number(isBrowserTest(b)) - Number(isBrowserTest(a)) || (a < b ? -1 : a > b ? 1 : 0));
 if (files.length === 0) {
   console.error(`no test files match ${JSON.stringify(filter)}`);
   process.exit(1);
