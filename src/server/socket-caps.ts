@@ -57,7 +57,7 @@ export const OPERATIONS_SOCKETS = 16;
 
 /**
  * Which cap refused a socket: the one of the whole process (its SocketBudget), the one of its
- * address, or its address's rate of new sockets (a TLS server's: `handshakes`).
+ * address, or its address's rate of new sockets (a TLS server's, where each is a handshake).
  */
 export type SocketCap = 'server' | 'address' | 'rate';
 
@@ -115,9 +115,10 @@ export interface SocketCaps {
  * or sockets that never send a request, held until `--headers-timeout-ms`) nor one address can
  * take every file descriptor of the process, and with them the store's, Redis's and the logs'.
  * And each one past its address's `rate` of new sockets (a TLS server's: one address cannot make
- * the server compute handshakes in a loop). Over TLS too, before the handshake; an HTTP/2 connection counts once, however many streams it
- * carries (bounded per connection by the secure server; long-lived ones count against the caps
- * per address and member of Limits, each as one connection).
+ * the server compute handshakes in a loop). Over TLS too, before the handshake; an HTTP/2
+ * connection counts once, however many streams it carries (bounded per connection by the secure
+ * server; long-lived ones count against the caps per address and member of Limits, each as one
+ * connection).
  *
  * The check runs before the `connection` listeners the server had when capSockets was called
  * (node's own, which make an HTTP parser or a TLS socket for the connection, among them): they
