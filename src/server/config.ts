@@ -132,6 +132,14 @@ export interface ServerConfig {
   devLogin: boolean;
   /** Take the client address from the last X-Forwarded-For hop (behind a proxy you run). Env TRUST_PROXY. */
   trustProxy: boolean;
+  /**
+   * TCP load balancers (IP addresses or CIDR blocks, or `any`) that begin each connection with a
+   * PROXY protocol header (v1 or v2): a connection from one must, within `headersTimeoutMs`, and
+   * the client address the header names is the connection's, for the caps, budgets and logs.
+   * Connections from elsewhere are served under their own address (their header would not be
+   * believed). Undefined: off. Env PROXY_PROTOCOL (comma-separated). See proxy-protocol.ts.
+   */
+  proxyProtocol: string[] | undefined;
   /** Typing notices per second per member (or address for guests). Default 5, burst twice that. Env TYPING_RATE. */
   typingRatePerSecond: number;
   /** Subscribes per second per member (or address). Default 20, burst 100. Env SUBSCRIBE_RATE. */

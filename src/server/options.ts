@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { ServerConfig } from './config.js';
 import { WEBHOOK_EVENT_TYPES } from './webhooks/webhook-event.js';
 import { isClusterUrl, isSentinelUrl } from './redis-url.js';
+import { isProxyPeer } from './proxy-protocol.js';
 import { MIN_JWT_SECRET_BYTES, weakJwtSecret } from './auth/jwt-secret.js';
 
 /** How one kind of value is written, parsed and checked. */
@@ -188,6 +189,7 @@ const originItem = z.string().refine(isOrigin, { error: (iss) => `${JSON.stringi
 const roomPatternItem = z
   .string()
   .regex(/^[A-Za-z0-9_.*-]{1,64}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a room name or pattern (1-64 of A-Z a-z 0-9 _ . - and *)` });
+const proxyPeerItem = z.string().refine(isProxyPeer, { error: (iss) => `${JSON.stringify(iss.input)} is not any, an IP address or a CIDR block (10.0.0.0/8, fd00::/8)` });
 const webhookEventItem = z.enum(WEBHOOK_EVENT_TYPES, { error: (iss) => `${JSON.stringify(iss.input)} is not one of ${oneOf(WEBHOOK_EVENT_TYPES)}` });
 
 // ---------------------------------------------------------------------------------------------
@@ -392,6 +394,14 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
   },
   devLogin: { flag: '--dev-login', env: 'DEV_LOGIN', default: false, help: 'DEVELOPMENT ONLY: `POST /api/dev/login` issues a token for any name (needs --jwt-secret)', value: onOff() },
   trustProxy: { flag: '--trust-proxy', env: 'TRUST_PROXY', default: false, help: 'take the client address from the last `X-Forwarded-For` hop', value: onOff() },
+  proxyProtocol: {
+    flag: '--proxy-protocol',
+    env: 'PROXY_PROTOCOL',
+    default: undefined,
+    defaultText: 'off',
+    help: 'TCP load balancers (addresses or CIDR blocks, comma-separated, or `any`) whose connections begin with a PROXY protocol header (v1 or v2): the client address it names is the connection\'s',
+    value: list(proxyPeerItem, 'balancers (any, an IP address or a CIDR block)', 'addresses'),
+  },
   webhookUrl: {
     flag: '--webhook-url',
     env: 'WEBHOOK_URL',

@@ -45,6 +45,7 @@ import { sharedPresenceKey } from './presence/presence-key.js';
 import { RequestScheduler } from './request-scheduler.js';
 import { Router, type RouteInfo } from './router.js';
 import { createSecureServer, KEEP_ALIVE_TIMEOUT_MS, type SecureServer } from './secure-server.js';
+import { actAs, fromProxy, proxyPeers, readProxyHeader, tlsActAs } from './proxy-protocol.js';
 import { capSockets, defaultMaxSockets, OPERATIONS_SOCKETS, openFileLimit, RESERVED_FILES, SocketBudget, type SocketCap } from './socket-caps.js';
 import { createStore } from './store/create-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -569,7 +570,30 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const leave = metricsServer ? Math.max(0, Math.min(OPERATIONS_SOCKETS, maxSockets - config.maxConnections)) : 0;
   // Over TLS each new socket is a handshake: a rate per address (--tls-handshake-rate). Behind a proxy, every socket is the proxy's: neither cap.
   const handshakes = secure && !config.trustProxy ? (address: string): boolean => limits.tryTake('tls', `ip:${address}`) : undefined;
-  capSockets(server, { budget: sockets, leave, perAddress: config.trustProxy ? undefined : config.maxConnectionsPerAddress + 64, ...(handshakes ? { rate: handshakes } : {}), onRefused });
+  // Behind TCP load balancers (--proxy-protocol), a connection of theirs is its client's once its header is read.
+  const balancers = config.proxyProtocol ? proxyPeers(config.proxyProtocol) : undefined;
+  const badHeaders = new LogLimiter(logger, 1, 10_000);
+  const readClient = balancers
+    ? (socket: Socket, next: () => void): void => {
+        if (!fromProxy(balancers, socket.remoteAddress)) return next();
+        readProxyHeader(
+          socket,
+          config.headersTimeoutMs,
+          (peer) => {
+            if (peer !== undefined) actAs(socket, peer);
+            next();
+          },
+          (reason) => {
+            metrics.errors.inc({ code: 'BAD_REQUEST' });
+            badHeaders.warn('proxy-protocol', { balancer: socket.remoteAddress }, `connection closed: ${reason} from a balancer of --proxy-protocol`);
+            socket.destroy();
+          },
+        );
+      }
+    : undefined;
+  // Node's TLS socket tells the peer of the TCP handle under it: told the client instead, before its first request.
+  if (balancers && secure) server.prependListener('secureConnection', tlsActAs);
+  capSockets(server, { budget: sockets, leave, perAddress: config.trustProxy ? undefined : config.maxConnectionsPerAddress + 64, ...(handshakes ? { rate: handshakes } : {}), onRefused, ...(readClient ? { readClient } : {}) });
   // Not per address: its clients are the operators' scrapers and probes, not the public's.
   if (metricsServer) capSockets(metricsServer, { budget: sockets, perAddress: undefined, onRefused });
   /**

@@ -106,6 +106,13 @@ export interface SocketCaps {
   rate?: (address: string) => boolean;
   /** Told of each refused socket before it is destroyed (its address still readable). */
   onRefused(socket: Socket, cap: SocketCap): void;
+  /**
+   * Learns who a socket's client is before the caps of its address count it: calls `next` once
+   * the socket tells its client's address (a load balancer's PROXY protocol header read, see
+   * proxy-protocol.ts), or destroys the socket. The socket holds a unit of `budget` meanwhile.
+   * Undefined: a socket's peer is its client.
+   */
+  readClient?: (socket: Socket, next: () => void) => void;
 }
 
 /**
@@ -132,7 +139,7 @@ export interface SocketCaps {
  * again at once, a busy loop between the processes, and never closes it (Node 20).
  */
 export function capSockets(server: NetServer, caps: SocketCaps): void {
-  const { budget, leave = 0, perAddress, rate, onRefused } = caps;
+  const { budget, leave = 0, perAddress, rate, onRefused, readClient } = caps;
   const byAddress = new Map<string, number>();
   // One listener for every socket, no closure per connection: a socket keeps the peer address it
   // was first asked for, also once closed.
@@ -152,6 +159,24 @@ export function capSockets(server: NetServer, caps: SocketCaps): void {
       socket.destroy();
       return;
     }
+    if (readClient === undefined) {
+      letInByAddress(socket);
+      return;
+    }
+    // Counted in the budget while its client is read, then by the address it names.
+    budget.take();
+    socket.on('close', waiting);
+    readClient(socket, () => {
+      socket.off('close', waiting);
+      budget.release();
+      letInByAddress(socket);
+    });
+  });
+  function waiting(this: Socket): void {
+    budget.release();
+  }
+  /** The caps of the socket's address, then the listeners: for a socket the budget lets in. */
+  function letInByAddress(socket: Socket): void {
     if (perAddress !== undefined || rate !== undefined) {
       // An IPv6 host's sockets count together, whichever address of its /64 they come from.
       const address = clientOf(socket.remoteAddress ?? 'unknown');
@@ -171,5 +196,5 @@ export function capSockets(server: NetServer, caps: SocketCaps): void {
     budget.take();
     socket.on('close', closed); // 'close' comes once per socket
     for (const listener of letIn) listener.call(server, socket);
-  });
+  }
 }
