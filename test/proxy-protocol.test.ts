@@ -20,6 +20,7 @@ import { fromProxy, parseProxyHeader, PROXY_HEADER_MAX_BYTES, proxyPeers } from 
 import { WorkersProcess } from './fixtures/workers-process.js';
 import { makeCertificate, skipWithoutOpenssl } from './helpers/certificate.js';
 import { startServer, waitFor } from './helpers.js';
+import { connectRaw as connect, type Raw } from './helpers/raw-socket.js';
 
 const v1 = (client: string, family: 'TCP4' | 'TCP6' = 'TCP4'): string => `PROXY ${family} ${client} ${family === 'TCP4' ? '10.0.0.1' : 'fd00::1'} 40000 3000\r\n`;
 const v2 = (client: [number, number, number, number]): Buffer =>
@@ -35,30 +36,6 @@ const v2Six = (): Buffer =>
   );
 const HEALTHZ = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
 
-/** A raw client socket and what became of it. */
-interface Raw {
-  socket: net.Socket;
-  received: string;
-  /** When it closed, ms after it connected; undefined while open. */
-  closedAfter: number | undefined;
-}
-
-function connect(port: number, localAddress: string): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
-    const raw: Raw = { socket, received: '', closedAfter: undefined };
-    let connectedAt = 0;
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => (raw.received += d));
-    socket.on('close', () => (raw.closedAfter = performance.now() - connectedAt));
-    socket.on('error', () => {});
-    socket.once('connect', () => {
-      connectedAt = performance.now();
-      resolve(raw);
-    });
-    socket.once('error', reject);
-  });
-}
 
 /** Sends `chunks` one write each, then waits for the answer of /healthz (200) or the close. */
 async function ask(raw: Raw, ...chunks: (string | Buffer)[]): Promise<void> {

@@ -22,33 +22,8 @@ import { capSockets, defaultMaxSockets, FALLBACK_MAX_SOCKETS, openFileLimit, RES
 import { WorkersProcess } from './fixtures/workers-process.js';
 import { makeCertificate, skipWithoutOpenssl } from './helpers/certificate.js';
 import { h2Request, request, startServer, waitFor } from './helpers.js';
+import { connectRaw as connect, type Raw } from './helpers/raw-socket.js';
 
-/** A raw client socket and what became of it. */
-interface Raw {
-  socket: net.Socket;
-  /** Bytes the server sent. */
-  received: string;
-  /** When it closed, ms after it connected; undefined while open. */
-  closedAfter: number | undefined;
-}
-
-/** Connects from `localAddress`; resolves once the TCP handshake is done (the server may not have accepted it yet). */
-function connect(port: number, localAddress: string): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
-    const raw: Raw = { socket, received: '', closedAfter: undefined };
-    let connectedAt = 0;
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => (raw.received += d));
-    socket.on('close', () => (raw.closedAfter = performance.now() - connectedAt));
-    socket.on('error', () => {}); // a reset shows as its close
-    socket.once('connect', () => {
-      connectedAt = performance.now();
-      resolve(raw);
-    });
-    socket.once('error', reject);
-  });
-}
 
 /** Asks `/healthz` on an open socket (keep-alive); resolves when it is answered 200, rejects when the socket closes first. */
 async function healthz(raw: Raw, timeoutMs = 2000): Promise<void> {
