@@ -14,6 +14,7 @@ import type { ServerConfig } from './config.js';
 import { WEBHOOK_EVENT_TYPES } from './webhooks/webhook-event.js';
 import { isClusterUrl, isSentinelUrl } from './redis-url.js';
 import { isProxyPeer } from './proxy-protocol.js';
+import { cgroupCpuQuota } from './workers/cpu-quota.js';
 import { MIN_JWT_SECRET_BYTES, weakJwtSecret } from './auth/jwt-secret.js';
 
 /** How one kind of value is written, parsed and checked. */
@@ -207,10 +208,13 @@ const count = (max: number): ValueKind<number> => wholeNumber(1, max);
 /** Most worker processes: far past any core count, short of a typo (`--workers 40000`). */
 const MAX_WORKERS = 256;
 
-/** `--workers`: a whole number from 1, or `auto` (one per core: os.availableParallelism(), resolved when read). */
+/**
+ * `--workers`: a whole number from 1, or `auto` (one per core the process may use, resolved when
+ * read: os.availableParallelism(), or fewer under a container's CPU limit, see cgroupCpuQuota).
+ */
 function workerCount(): ValueKind<number> {
   const allowed = `expected auto or a whole number from 1 to ${MAX_WORKERS}`;
-  const perCore = (): number => Math.min(MAX_WORKERS, availableParallelism());
+  const perCore = (): number => Math.min(MAX_WORKERS, availableParallelism(), cgroupCpuQuota() ?? MAX_WORKERS);
   const n = z.number({ error: allowed }).int({ error: allowed }).min(1, { error: allowed }).max(MAX_WORKERS, { error: allowed });
   return {
     placeholder: 'n|auto',
@@ -256,7 +260,7 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     flag: '--workers',
     env: 'WORKERS',
     default: 1,
-    help: 'processes sharing the port, each a full node (`auto`: one per core); past 1 they share the SQLite file or Redis (docs/operations.md, "Workers")',
+    help: 'processes sharing the port, each a full node (`auto`: one per core it may use, a container\'s CPU limit counted); past 1 they share the SQLite file or Redis (docs/operations.md, "Workers")',
     value: workerCount(),
   },
   smallHeap: {
