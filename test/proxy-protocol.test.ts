@@ -172,6 +172,32 @@ describe('--proxy-protocol on a server', () => {
     }
   });
 
+  it("a balancer's sockets that send no header hold units of --max-sockets while they wait: past the cap a new socket is closed at once, and the units come back when they go", async () => {
+    const s = await startServer({ proxyProtocol: ['127.0.0.2'], maxSockets: 5, maxConnections: 4, headersTimeoutMs: 5000 });
+    const open: Raw[] = [];
+    try {
+      const silent: Raw[] = [];
+      for (let i = 0; i < 5; i++) silent.push(await connect(s.port, '127.0.0.2'));
+      open.push(...silent);
+      // The process holds 5 sockets, all waiting for a header: a direct client is refused at once.
+      const refused = await connect(s.port, '127.0.0.3');
+      open.push(refused);
+      await waitFor(() => refused.closedAfter !== undefined, 1000, 'the sixth socket to be closed');
+      assert.equal(refused.received, '');
+      assert.ok(silent.every((r) => r.closedAfter === undefined), 'the waiting sockets are still open');
+      // They go: their units come back (not only at the header's deadline).
+      for (const r of silent) r.socket.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      const served = await connect(s.port, '127.0.0.3');
+      open.push(served);
+      await ask(served, HEALTHZ);
+      assert.match(served.received, /^HTTP\/1\.1 200 /);
+    } finally {
+      for (const r of open) r.socket.destroy();
+      await s.server.close();
+    }
+  });
+
   it('the caps of an address count the client a header names, not the balancer: past --max-connections-per-address (+64 sockets) one client is refused while another is served through the same balancer', async () => {
     const s = await startServer({ proxyProtocol: ['127.0.0.2'], maxConnectionsPerAddress: 1 });
     const open: Raw[] = [];

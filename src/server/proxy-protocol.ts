@@ -154,8 +154,8 @@ function normalizeV6(address: string): string {
  * PROXY_HEADER_MAX_BYTES, before anything else reads the socket: then calls `done` with the client
  * it names (undefined: the balancer's own connection), the bytes that followed it put back for the
  * socket's next reader (node's HTTP parser, or its TLS socket). Calls `refused` instead, once, when
- * the connection sends something else, too much, or nothing in time; the socket is left to the
- * caller to destroy. Nothing is called when the socket closes first (a reset included).
+ * the connection sends something else, too much, or nothing in time, or ends first; the socket is
+ * left to the caller to destroy. Nothing is called when the socket closes first (a reset included).
  */
 export function readProxyHeader(socket: Socket, timeoutMs: number, done: (peer: ProxiedPeer | undefined) => void, refused: (reason: string) => void): void {
   let data: Buffer = Buffer.alloc(0);
@@ -163,6 +163,7 @@ export function readProxyHeader(socket: Socket, timeoutMs: number, done: (peer: 
   function finish(then: () => void): void {
     clearTimeout(timer);
     socket.off('readable', onReadable);
+    socket.off('end', onEnd);
     socket.off('close', onClose);
     socket.off('error', onError);
     then();
@@ -170,7 +171,13 @@ export function readProxyHeader(socket: Socket, timeoutMs: number, done: (peer: 
   function onClose(): void {
     clearTimeout(timer);
     socket.off('readable', onReadable);
+    socket.off('end', onEnd);
     socket.off('error', onError);
+  }
+  // The balancer's end of the connection closed before a whole header: node's HTTP server allows
+  // half-open sockets, so nothing else would close ours before the deadline.
+  function onEnd(): void {
+    finish(() => refused('the connection ended before its PROXY protocol header'));
   }
   // Nothing else listens yet: an unheard 'error' (a reset while waiting) would throw. 'close' follows it.
   function onError(): void {}
@@ -192,6 +199,7 @@ export function readProxyHeader(socket: Socket, timeoutMs: number, done: (peer: 
     }
   }
   socket.on('readable', onReadable);
+  socket.on('end', onEnd);
   socket.on('close', onClose);
   socket.on('error', onError);
 }
