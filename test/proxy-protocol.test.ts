@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { pino } from 'pino';
 import { Command, IPv4Address, IPv4ProxyAddress, IPv6Address, IPv6ProxyAddress, TransportProtocol, UnspecProxyAddress, V2ProxyProtocol } from 'proxy-protocol-js';
 import { OptionError, resolveConfig } from '../src/server/options.js';
@@ -35,6 +36,8 @@ const v2Six = (): Buffer =>
     ).build(),
   );
 const HEALTHZ = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+/** The 12 bytes a version 2 header begins with. */
+const V2_SIGNATURE_FOR_TESTS = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 
 
 /** Sends `chunks` one write each, then waits for the answer of /healthz (200) or the close. */
@@ -52,7 +55,13 @@ describe('PROXY protocol headers (parseProxyHeader)', () => {
   it('reads v1 (TCP4, TCP6, UNKNOWN) and v2 (IPv4, IPv6, LOCAL), says how many bytes each took, and waits for more while the start can still be one', () => {
     const rest = Buffer.from(HEALTHZ);
     assert.deepEqual(parseProxyHeader(Buffer.concat([Buffer.from(v1('203.0.113.7')), rest])), { bytes: v1('203.0.113.7').length, peer: { address: '203.0.113.7', port: 40000, family: 'IPv4' } });
-    assert.deepEqual(parseProxyHeader(Buffer.from(v1('2001:DB8:0:0::7', 'TCP6'))), { bytes: v1('2001:DB8:0:0::7', 'TCP6').length, peer: { address: '2001:db8::7', port: 40000, family: 'IPv6' } });
+    assert.deepEqual(parseProxyHeader(Buffer.from(v1('2001:DB8:0:0::7', 'TCP6'))), { bytes: v1('2001:DB8:0:0::7', 'TCP6').length, peer: { address: '2001:db8:0:0::7', port: 40000, family: 'IPv6' } });
+    // An IPv4 client written as IPv6 stays dotted, as node writes such a peer (clientOf counts it as 1.2.3.4).
+    assert.deepEqual(parseProxyHeader(Buffer.from(v1('::ffff:1.2.3.4', 'TCP6'))), { bytes: v1('::ffff:1.2.3.4', 'TCP6').length, peer: { address: '::ffff:1.2.3.4', port: 40000, family: 'IPv6' } });
+    const mapped = Buffer.from(
+      new V2ProxyProtocol(Command.PROXY, TransportProtocol.STREAM, new IPv6ProxyAddress(IPv6Address.createFrom([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4]), 1, IPv6Address.createFrom(new Array<number>(16).fill(0)), 2)).build(),
+    );
+    assert.deepEqual(parseProxyHeader(mapped), { bytes: 52, peer: { address: '::ffff:1.2.3.4', port: 1, family: 'IPv6' } });
     assert.deepEqual(parseProxyHeader(Buffer.from('PROXY UNKNOWN whatever follows\r\nGET')), { bytes: 32, peer: undefined });
     assert.deepEqual(parseProxyHeader(Buffer.concat([v2([198, 51, 100, 9]), rest])), { bytes: 28, peer: { address: '198.51.100.9', port: 40000, family: 'IPv4' } });
     assert.deepEqual(parseProxyHeader(v2Six()), { bytes: 52, peer: { address: '2001:db8::7', port: 40000, family: 'IPv6' } });
@@ -72,6 +81,8 @@ describe('PROXY protocol headers (parseProxyHeader)', () => {
     assert.match(error(Buffer.from('PROXY TCP4 not-an-ip 10.0.0.1 1 2\r\n')), /bad source address/);
     assert.match(error(Buffer.from('PROXY TCP4 2001:db8::1 10.0.0.1 1 2\r\n')), /bad source address/);
     assert.match(error(Buffer.from('PROXY TCP4 1.2.3.4 10.0.0.1 70000 2\r\n')), /bad source address or port/);
+    // A zone (`%eth0`) is no balancer's peer; the URL parser threw on it, in a socket's event, which ended the process.
+    assert.match(error(Buffer.from('PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n')), /bad source address/);
     assert.match(error(Buffer.from('PROXY SCTP 1.2.3.4 10.0.0.1 1 2\r\n')), /malformed version 1/);
     const long = Buffer.from(v2([1, 2, 3, 4]));
     long.writeUInt16BE(PROXY_HEADER_MAX_BYTES, 14);
@@ -79,6 +90,30 @@ describe('PROXY protocol headers (parseProxyHeader)', () => {
     const badVersion = Buffer.from(v2([1, 2, 3, 4]));
     badVersion[12] = 0x31;
     assert.match(error(badVersion), /malformed version 2/);
+  });
+
+  it('never throws, whatever the bytes: random ones, and v1 lines and v2 headers with random fields (a throw in a socket event ends the process)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        parseProxyHeader(Buffer.from(bytes));
+      }),
+      { numRuns: 2000 },
+    );
+    const token = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF:.%-/x[] '.split('')), maxLength: 45 });
+    fc.assert(
+      fc.property(fc.constantFrom('TCP4', 'TCP6', 'UNKNOWN', 'UDP4'), token, token, token, token, (proto, a, b, c, d) => {
+        const r = parseProxyHeader(Buffer.from(`PROXY ${proto} ${a} ${b} ${c} ${d}\r\nGET / HTTP/1.1\r\n`, 'latin1'));
+        if (typeof r === 'object' && 'peer' in r && r.peer !== undefined) assert.notEqual(net.isIP(r.peer.address), 0);
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.uint8Array({ maxLength: 240 }), (meta, rest) => {
+        const header = Buffer.concat([V2_SIGNATURE_FOR_TESTS, Buffer.from(meta), Buffer.from(rest)]);
+        parseProxyHeader(header);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('--proxy-protocol names balancers by address or CIDR block (IPv4 written as IPv6 too), or any; anything else is refused at start-up', () => {

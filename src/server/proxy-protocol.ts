@@ -104,8 +104,9 @@ export function parseProxyHeader(data: Buffer): Parsed {
     }
     const family = parsed.inetProtocol === 'TCP4' ? 4 : 6;
     const { ipAddress, port } = parsed.source;
-    if (isIP(ipAddress) !== family || !validPort(port)) return { error: 'a version 1 header with a bad source address or port' };
-    return { bytes: end + 2, peer: { address: family === 6 ? normalizeV6(ipAddress) : ipAddress, port, family: family === 4 ? 'IPv4' : 'IPv6' } };
+    // As written (clientOf reads any IPv6 form alike), without a zone (`%eth0`): no peer of a balancer has one.
+    if (isIP(ipAddress) !== family || ipAddress.includes('%') || !validPort(port)) return { error: 'a version 1 header with a bad source address or port' };
+    return { bytes: end + 2, peer: { address: ipAddress.toLowerCase(), port, family: family === 4 ? 'IPv4' : 'IPv6' } };
   }
   if (startsLike(data, V2_SIGNATURE)) {
     if (data.length < V2_FIXED_BYTES) return 'more';
@@ -122,12 +123,7 @@ export function parseProxyHeader(data: Buffer): Parsed {
     if (parsed.command === Command.LOCAL) return { bytes, peer: undefined };
     const a = parsed.proxyAddress;
     if (a instanceof IPv4ProxyAddress) return { bytes, peer: { address: a.sourceAddress.address.join('.'), port: a.sourcePort, family: 'IPv4' } };
-    if (a instanceof IPv6ProxyAddress) {
-      const groups: string[] = [];
-      const b = a.sourceAddress.address;
-      for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
-      return { bytes, peer: { address: normalizeV6(groups.join(':')), port: a.sourcePort, family: 'IPv6' } };
-    }
+    if (a instanceof IPv6ProxyAddress) return { bytes, peer: { address: ipv6Text(a.sourceAddress.address), port: a.sourcePort, family: 'IPv6' } };
     // UNSPEC or a UNIX socket: no client address to take.
     return { bytes, peer: undefined };
   }
@@ -144,9 +140,16 @@ function validPort(port: number): boolean {
   return Number.isInteger(port) && port >= 0 && port <= 65535;
 }
 
-/** An IPv6 address as node writes a peer's: lower case, zeros compressed (the URL parser's form). */
-function normalizeV6(address: string): string {
-  return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+/**
+ * 16 bytes of an IPv6 address as node writes a peer's: an IPv4-mapped one as `::ffff:1.2.3.4`
+ * (what clientOf takes for the IPv4 client it is), any other in lower case with its zeros
+ * compressed (the URL parser's form of the eight groups).
+ */
+function ipv6Text(b: readonly number[]): string {
+  if (b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return `::ffff:${b.slice(12).join('.')}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
+  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
 }
 
 /**
@@ -185,7 +188,13 @@ export function readProxyHeader(socket: Socket, timeoutMs: number, done: (peer: 
     let chunk: Buffer | null;
     while ((chunk = socket.read() as Buffer | null) !== null) {
       data = data.length === 0 ? chunk : Buffer.concat([data, chunk]);
-      const parsed = parseProxyHeader(data);
+      let parsed: Parsed;
+      try {
+        parsed = parseProxyHeader(data);
+      } catch {
+        // Never thrown for any input the tests could find: a throw here would end the process.
+        parsed = { error: 'a header that could not be read' };
+      }
       if (parsed === 'more') continue;
       if ('error' in parsed) {
         finish(() => refused(parsed.error));
