@@ -16,37 +16,88 @@ export function redisClusterSkipReason(suite: string): string | undefined {
 }
 
 /**
- * A real Redis Cluster of three masters (no replicas), made of the machine's `redis-server` on
- * ports free at start, each in a temporary folder, without persistence. `stop` kills them and
- * removes the folders; it is also run when `start` fails half-way, so nothing is left behind.
+ * A real Redis Cluster of three masters (by default no replicas; with `replicas`, that many per
+ * master, for failover), made of the machine's `redis-server` on ports free at start, each in a
+ * temporary folder, without persistence. `stop` kills them and removes the folders; it is also
+ * run when `start` fails half-way, so nothing is left behind.
  */
 export class RedisCluster {
   private readonly children: ChildProcess[] = [];
+  /** Each node's process, by port. */
+  private readonly byPort = new Map<number, ChildProcess>();
 
   private constructor(
     readonly ports: number[],
     private readonly dir: string,
   ) {}
 
-  /** `redis-cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`. */
+  /** `redis-cluster://127.0.0.1:P1,127.0.0.1:P2,...`: every node (ioredis learns which serve what). */
   get url(): string {
     return `redis-cluster://${this.ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
   }
 
-  static async start(masters = 3): Promise<RedisCluster> {
+  /** The port of the master serving the slot of `key` (a hash tag's content, `room` for `{room}`), asked of a live node. */
+  async masterOf(key: string): Promise<number> {
+    const port = this.livePort();
+    const slot = await withClient(port, (r) => r.cluster('KEYSLOT', key) as Promise<number>);
+    const ranges = await withClient(port, (r) => r.cluster('SLOTS'));
+    const master = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2];
+    if (!master) throw new Error(`no master serves slot ${slot}`);
+    return master[1];
+  }
+
+  /** Kills a node outright (SIGKILL), as a crash would. */
+  kill(port: number): void {
+    this.byPort.get(port)?.kill('SIGKILL');
+    this.byPort.delete(port);
+  }
+
+  /** Resolves once a master other than `failed` serves the slot of `key` and the cluster is ok again. */
+  async waitForFailover(key: string, failed: number, timeoutMs = 20_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const master = await this.masterOf(key);
+        if (master !== failed) {
+          await waitForClusterOk(this.livePort());
+          return master;
+        }
+      } catch {
+        // A node asked during the failover may not answer yet.
+      }
+      if (Date.now() > deadline) throw new Error(`no replica took over from ${failed} in ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  }
+
+  private livePort(): number {
+    const port = [...this.byPort.keys()][0];
+    if (port === undefined) throw new Error('no node left');
+    return port;
+  }
+
+  /**
+   * `masters` masters and `replicas` replicas of each; `nodeTimeoutMs`: the cluster's
+   * `cluster-node-timeout`, after which a master that does not answer is failed over to a replica.
+   * The URL names the masters.
+   */
+  static async start(masters = 3, { replicas = 0, nodeTimeoutMs = 5000 }: { replicas?: number; nodeTimeoutMs?: number } = {}): Promise<RedisCluster> {
     const ports: number[] = [];
+    const nodes = masters * (1 + replicas);
     // Cluster nodes also listen on port + 10000 (the cluster bus): both must be free.
-    while (ports.length < masters) {
+    while (ports.length < nodes) {
       const port = await freePort();
       if (port + 10_000 < 65_536 && !ports.includes(port)) ports.push(port);
     }
     const cluster = new RedisCluster(ports, await mkdtemp(join(tmpdir(), 'switchboard-cluster-')));
     try {
-      for (const port of ports) cluster.spawnNode(port);
+      for (const port of ports) cluster.spawnNode(port, nodeTimeoutMs);
       await Promise.all(ports.map((port) => waitForPing(port)));
-      const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+      const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
       if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
       await Promise.all(ports.map((port) => waitForClusterOk(port)));
+      // A replica takes over only once it has synced with its master.
+      if (replicas > 0) await Promise.all(ports.map((port) => waitForReplicaLink(port)));
       return cluster;
     } catch (err) {
       await cluster.stop();
@@ -59,13 +110,25 @@ export class RedisCluster {
     await stopProcesses(this.children, this.dir);
   }
 
-  private spawnNode(port: number): void {
+  private spawnNode(port: number, nodeTimeoutMs: number): void {
     const args = [
       '--port', String(port), '--bind', '127.0.0.1', '--dir', this.dir,
-      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '5000',
+      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', String(nodeTimeoutMs),
       '--save', '', '--appendonly', 'no', '--logfile', `redis-${port}.log`,
     ];
-    this.children.push(spawn('redis-server', args, { stdio: 'ignore' }));
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    this.children.push(child);
+    this.byPort.set(port, child);
+  }
+}
+
+/** Resolves once a replica's link to its master is up (at once for a master). */
+async function waitForReplicaLink(port: number): Promise<void> {
+  for (let i = 0; ; i++) {
+    const info = await withClient(port, (r) => r.info('replication'));
+    if (/role:master/.test(info) || /master_link_status:up/.test(info)) return;
+    if (i > 200) throw new Error(`node ${port}: replica not linked to its master after 10 s:\n${info}`);
+    await sleep(50);
   }
 }
 
