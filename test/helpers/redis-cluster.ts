@@ -125,9 +125,10 @@ export class RedisCluster {
 /** Resolves once a replica's link to its master is up (at once for a master). */
 async function waitForReplicaLink(port: number): Promise<void> {
   for (let i = 0; ; i++) {
-    const info = await withClient(port, (r) => r.info('replication'));
+    // A node may close a connection while it changes role or syncs: asked again.
+    const info = await withClient(port, (r) => r.info('replication')).catch((err: Error) => `error: ${err.message}`);
     if (/role:master/.test(info) || /master_link_status:up/.test(info)) return;
-    if (i > 200) throw new Error(`node ${port}: replica not linked to its master after 10 s:\n${info}`);
+    if (i > 400) throw new Error(`node ${port}: replica not linked to its master after 20 s:\n${info}`);
     await sleep(50);
   }
 }
@@ -135,7 +136,7 @@ async function waitForReplicaLink(port: number): Promise<void> {
 /** Resolves once the node says `cluster_state:ok` (every slot served). */
 async function waitForClusterOk(port: number): Promise<void> {
   for (let i = 0; ; i++) {
-    const info = await withClient(port, (r) => r.cluster('INFO') as Promise<string>);
+    const info = await withClient(port, (r) => r.cluster('INFO') as Promise<string>).catch((err: Error) => `error: ${err.message}`);
     if (/cluster_state:ok/.test(info)) return;
     if (i > 200) throw new Error(`node ${port}: cluster_state not ok after 10 s:\n${info}`);
     await sleep(50);
