@@ -1,9 +1,22 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { ClientHttp2Session } from 'node:http2';
+import { pino, type Logger } from 'pino';
 import WebSocket from 'ws';
 import type { ServerFrame } from '../src/protocol/types.js';
 import { createSwitchboard, type Switchboard, type SwitchboardOptions } from '../src/server/server.js';
+
+/** The value of one series in a Prometheus text answer (0 when absent). */
+export function metricSample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+/** A logger that keeps every line it is given, parsed (from `level` up). */
+export function captureLogs(level = 'info'): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  return { logger: pino({ level }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }), lines };
+}
 
 /** A real server on a free loopback port, memory store, silent logs unless overridden. */
 export async function startServer(options: SwitchboardOptions = {}): Promise<{ server: Switchboard; port: number; url: string }> {

@@ -12,13 +12,8 @@ import { OptionError, resolveConfig } from '../src/server/options.js';
 import { createSwitchboard } from '../src/server/server.js';
 import { SubscriberSet } from '../src/server/subscriber-set.js';
 import type { Subscriber } from '../src/server/subscriber.js';
-import { SseProbe, WsProbe, postJson, request, startServer, streamHugeBody, waitFor } from './helpers.js';
+import { SseProbe, WsProbe, metricSample as sample, postJson, request, startServer, streamHugeBody, waitFor } from './helpers.js';
 
-/** The value of one series in a Prometheus text answer (0 when absent). */
-function sample(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
 
 const scrape = async (url: string, headers: Record<string, string> = {}): Promise<string> => {
   const r = await request(url, { headers });

@@ -14,13 +14,12 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { pino } from 'pino';
 import { Command, IPv4Address, IPv4ProxyAddress, IPv6Address, IPv6ProxyAddress, TransportProtocol, UnspecProxyAddress, V2ProxyProtocol } from 'proxy-protocol-js';
 import { OptionError, resolveConfig } from '../src/server/options.js';
-import { fromProxy, parseProxyHeader, PROXY_HEADER_MAX_BYTES, proxyPeers } from '../src/server/proxy-protocol.js';
+import { fromProxy, parseProxyHeader, PROXY_HEADER_MAX_BYTES, proxyPeers, V2_SIGNATURE } from '../src/server/proxy-protocol.js';
 import { WorkersProcess } from './fixtures/workers-process.js';
 import { makeCertificate, skipWithoutOpenssl } from './helpers/certificate.js';
-import { startServer, waitFor } from './helpers.js';
+import { captureLogs, metricSample, startServer, waitFor } from './helpers.js';
 import { connectRaw as connect, type Raw } from './helpers/raw-socket.js';
 
 const v1 = (client: string, family: 'TCP4' | 'TCP6' = 'TCP4'): string => `PROXY ${family} ${client} ${family === 'TCP4' ? '10.0.0.1' : 'fd00::1'} 40000 3000\r\n`;
@@ -36,8 +35,6 @@ const v2Six = (): Buffer =>
     ).build(),
   );
 const HEALTHZ = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
-/** The 12 bytes a version 2 header begins with. */
-const V2_SIGNATURE_FOR_TESTS = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 
 
 /** Sends `chunks` one write each, then waits for the answer of /healthz (200) or the close. */
@@ -49,7 +46,6 @@ async function ask(raw: Raw, ...chunks: (string | Buffer)[]): Promise<void> {
   await waitFor(() => /\r\n\r\n/.test(raw.received) || raw.closedAfter !== undefined, 3000, 'an answer or a close');
 }
 
-const sample = (text: string, name: string): number => Number(new RegExp(`^${name.replace(/[{}"]/g, '\\$&')} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
 
 describe('PROXY protocol headers (parseProxyHeader)', () => {
   it('reads v1 (TCP4, TCP6, UNKNOWN) and v2 (IPv4, IPv6, LOCAL), says how many bytes each took, and waits for more while the start can still be one', () => {
@@ -109,7 +105,7 @@ describe('PROXY protocol headers (parseProxyHeader)', () => {
     );
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.uint8Array({ maxLength: 240 }), (meta, rest) => {
-        const header = Buffer.concat([V2_SIGNATURE_FOR_TESTS, Buffer.from(meta), Buffer.from(rest)]);
+        const header = Buffer.concat([V2_SIGNATURE, Buffer.from(meta), Buffer.from(rest)]);
         parseProxyHeader(header);
       }),
       { numRuns: 2000 },
@@ -135,8 +131,7 @@ describe('PROXY protocol headers (parseProxyHeader)', () => {
 
 describe('--proxy-protocol on a server', () => {
   it("a balancer's connection takes the client its header names (v1, v2 sent in two writes, v2 LOCAL keeps the balancer's); without a header it is closed unanswered and counted; another address is served as itself and its header not believed", async () => {
-    const lines: Record<string, unknown>[] = [];
-    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+    const { logger, lines } = captureLogs();
     const s = await startServer({ logger, proxyProtocol: ['127.0.0.2'], headersTimeoutMs: 300 });
     const open: Raw[] = [];
     const addressOf = (n: number): unknown => lines.filter((l) => l.msg === 'request')[n]?.address;
@@ -200,7 +195,7 @@ describe('--proxy-protocol on a server', () => {
       open.push(m);
       m.socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
       await waitFor(() => m.received.includes('switchboard_errors_total'), 3000, 'the metrics');
-      assert.equal(sample(m.received, 'switchboard_errors_total{code="BAD_REQUEST"}'), 3);
+      assert.equal(metricSample(m.received, 'switchboard_errors_total{code="BAD_REQUEST"}'), 3);
     } finally {
       for (const r of open) r.socket.destroy();
       await s.server.close();
@@ -262,8 +257,7 @@ describe('--proxy-protocol on a server', () => {
   it('over TLS, HTTP/1.1 and HTTP/2 requests and WebSocket upgrades have the client the header named, and --tls-handshake-rate counts that client', { skip: skipWithoutOpenssl() }, async () => {
     const cert = makeCertificate();
     const ca = readFileSync(cert.cert);
-    const lines: Record<string, unknown>[] = [];
-    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+    const { logger, lines } = captureLogs();
     // 1 handshake a second, burst 10.
     const s = await startServer({ logger, tlsCert: cert.cert, tlsKey: cert.key, proxyProtocol: ['127.0.0.2'], tlsHandshakeRatePerSecond: 1 });
     /** A TLS connection through the "balancer" for `client`, its header first. */

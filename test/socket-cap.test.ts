@@ -14,14 +14,13 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { pino, type Logger } from 'pino';
 import { configFromEnv } from '../src/server/config.js';
 import { OptionError, resolveConfig } from '../src/server/options.js';
 import { createSwitchboard } from '../src/server/server.js';
 import { capSockets, defaultMaxSockets, FALLBACK_MAX_SOCKETS, openFileLimit, RESERVED_FILES, SocketBudget, type SocketCap } from '../src/server/socket-caps.js';
 import { WorkersProcess } from './fixtures/workers-process.js';
 import { makeCertificate, skipWithoutOpenssl } from './helpers/certificate.js';
-import { h2Request, request, startServer, waitFor } from './helpers.js';
+import { captureLogs as capture, h2Request, metricSample as sample, request, startServer, waitFor } from './helpers.js';
 import { connectRaw as connect, type Raw } from './helpers/raw-socket.js';
 
 
@@ -40,17 +39,7 @@ async function healthzOverTls(get: (localAddress: string) => Promise<{ status: n
   assert.ok('status' in answer && answer.status === 200, `${localAddress}: ${JSON.stringify(answer)}`);
 }
 
-/** The value of one series in a Prometheus text answer (0 when absent). */
-function sample(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
 
-/** A logger that keeps every line it is given, parsed. */
-function capture(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  return { logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }), lines };
-}
 
 const refused = (fn: () => unknown, pattern: RegExp): void =>
   assert.throws(fn, (err: unknown) => err instanceof OptionError && pattern.test(err.message) && !err.message.includes('\n'));

@@ -4,13 +4,12 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { createLogger, type Logger } from '../src/server/logger.js';
+import { createLogger } from '../src/server/logger.js';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from '../src/server/webhooks/webhook-dispatcher.js';
 import type { WebhookEvent } from '../src/server/webhooks/webhook-event.js';
 import { signWebhook, verifyWebhook } from '../src/server/webhooks/webhook-signature.js';
-import { waitFor } from './helpers.js';
+import { captureLogs, waitFor } from './helpers.js';
 
 const SECRET = 'whsec_test';
 
@@ -71,12 +70,8 @@ async function counts(registry: Registry): Promise<{ sent: number; failed: numbe
   };
 }
 
-/** A logger that keeps its lines. */
-function capture(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const logger: Logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-  return { logger, lines };
-}
+/** A logger that keeps its lines, debug ones too. */
+const capture = (): ReturnType<typeof captureLogs> => captureLogs('debug');
 
 function header(r: Received, name: string): string {
   const value = r.headers[name];

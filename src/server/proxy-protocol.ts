@@ -19,7 +19,7 @@ import { Command, IPv4ProxyAddress, IPv6ProxyAddress, V1ProxyProtocol, V2ProxyPr
 
 /** The header's signatures: version 1 is text, version 2 binary. */
 const V1_SIGNATURE = Buffer.from('PROXY ', 'latin1');
-const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+export const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 /** Version 1's longest line, CRLF included (the specification's 107 bytes). */
 const V1_MAX_BYTES = 107;
 /** The fixed part of a version 2 header: signature, version and command, family, length. */
@@ -172,10 +172,7 @@ export function readProxyHeader(socket: Socket, timeoutMs: number, done: (peer: 
     then();
   }
   function onClose(): void {
-    clearTimeout(timer);
-    socket.off('readable', onReadable);
-    socket.off('end', onEnd);
-    socket.off('error', onError);
+    finish(() => {});
   }
   // The balancer's end of the connection closed before a whole header: node's HTTP server allows
   // half-open sockets, so nothing else would close ours before the deadline.
