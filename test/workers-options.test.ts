@@ -31,12 +31,18 @@ describe('--workers', () => {
 });
 
 describe('--worker-accept', () => {
-  it('is `primary` by default, `shared` from a flag, the environment or a file, and refuses anything else', () => {
+  it('is `primary` by default, `shared` or `address` from a flag, the environment or a file, and refuses anything else', () => {
     assert.equal(resolveConfig({}).workerAccept, 'primary');
     assert.equal(resolveConfig({ flags: { workerAccept: 'shared' } }).workerAccept, 'shared');
     assert.equal(resolveConfig({ env: { WORKER_ACCEPT: 'shared' } }).workerAccept, 'shared');
     assert.equal(resolveConfig({ file: { name: 'c.json', values: { workerAccept: 'shared' } } }).workerAccept, 'shared');
-    refused(() => resolveConfig({ flags: { workerAccept: 'none' } }), /^--worker-accept: "none" is not valid, expected `?primary`? or `?shared`?$/);
+    assert.equal(resolveConfig({ flags: { workerAccept: 'address' } }).workerAccept, 'address');
+    refused(() => resolveConfig({ flags: { workerAccept: 'none' } }), /^--worker-accept: "none" is not valid, expected `?primary`?, `?shared`? or `?address`?$/);
+  });
+
+  it('refuses `address` behind a proxy or a balancer (every connection would have its address: one worker would take them all)', () => {
+    refused(() => resolveConfig({ flags: { workerAccept: 'address', trustProxy: true } }), /^--worker-accept address \(from the command line\) sends the connections of one address to one worker, and behind --trust-proxy \(from the command line\) every connection has the proxy's address: use --worker-accept primary$/);
+    refused(() => resolveConfig({ env: { WORKER_ACCEPT: 'address', PROXY_PROTOCOL: '10.0.0.0/8' } }), /behind --proxy-protocol \(from env PROXY_PROTOCOL\)/);
   });
 });
 

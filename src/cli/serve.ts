@@ -85,8 +85,13 @@ export function serveCommand(): Command {
       running.stopAccepting();
     });
     try {
-      const port = await server.listen();
-      worker?.ready(server, port);
+      if (worker && config.workerAccept === 'address') {
+        await worker.serveHanded(server);
+        worker.ready(server, 0);
+      } else {
+        const port = await server.listen();
+        worker?.ready(server, port);
+      }
       if (config.smallHeap && !worker) {
         // One process gets V8's flags from node's command line only (src/server/v8-flags.ts).
         const { SMALL_HEAP_V8_FLAGS, missingFlags } = await import('../server/v8-flags.js');

@@ -36,7 +36,7 @@ export interface ServerConfig {
    * (node:cluster's SCHED_NONE: no handoff through the primary, the kernel spreads them). Env
    * WORKER_ACCEPT. Default 'primary'.
    */
-  workerAccept: 'primary' | 'shared';
+  workerAccept: 'primary' | 'shared' | 'address';
   /**
    * Who writes the workers' entries to the SQLite file they share (`workers` past 1, no Redis):
    * 'own', each worker its own (waiting for the others' write lock in SQLite's busy handler,

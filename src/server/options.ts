@@ -274,8 +274,8 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     flag: '--worker-accept',
     env: 'WORKER_ACCEPT',
     default: 'primary',
-    help: "with --workers: `primary` accepts each connection and hands it to the workers in turn (an even spread); `shared`: every worker accepts from the listening socket itself, with no handoff through the primary (connect bursts and a rolling restart's reconnections faster, the spread left to the kernel; docs/operations.md, \"Workers\")",
-    value: oneOfValues(['primary', 'shared'], 'how'),
+    help: "with --workers: `primary` accepts each connection and hands it to the workers in turn (an even spread); `shared`: every worker accepts from the listening socket itself, with no handoff through the primary (connect bursts and a rolling restart's reconnections faster, the spread left to the kernel); `address`: the primary hands every connection of a client address (an IPv6 /64) to the same worker, so that the caps and budgets of an address hold for the whole machine, not once per worker (the spread as even as the addresses are many; not behind a proxy or a balancer, whose address every connection has; docs/operations.md, \"Workers\")",
+    value: oneOfValues(['primary', 'shared', 'address'], 'how'),
   },
   workerAppends: {
     flag: '--worker-appends',
@@ -730,6 +730,11 @@ export function resolveConfig(sources: ConfigSources = {}, defaults: ServerConfi
   if (c.workerAppends === 'primary' && (c.redisUrl !== undefined || c.store !== 'sqlite')) {
     const other = c.redisUrl !== undefined ? `--redis (from ${cameFrom('redisUrl')}), where each worker is a node of its own` : `--store ${c.store} (from ${cameFrom('store')})`;
     throw new OptionError(`--worker-appends primary (from ${cameFrom('workerAppends')}) is for the SQLite file the workers share, not with ${other}`);
+  }
+  if (c.workerAccept === 'address' && (c.trustProxy || c.proxyProtocol !== undefined)) {
+    // Behind a proxy every connection comes from it: one worker would take them all.
+    const proxy = c.trustProxy ? `--trust-proxy (from ${cameFrom('trustProxy')})` : `--proxy-protocol (from ${cameFrom('proxyProtocol')})`;
+    throw new OptionError(`--worker-accept address (from ${cameFrom('workerAccept')}) sends the connections of one address to one worker, and behind ${proxy} every connection has the proxy's address: use --worker-accept primary`);
   }
   if (c.metricsPort !== undefined && !c.metrics) {
     throw new OptionError(`--metrics-port (from ${cameFrom('metricsPort')}) serves metrics that --no-metrics (from ${cameFrom('metrics')}) turns off: give one of them`);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Server as NetServer, Socket } from 'node:net';
-import { clientOf } from './session/handshake.js';
+import { clientOf } from './client-of.js';
 
 /**
  * Open files the default of `--max-sockets` leaves to the rest of the process: the store (SQLite

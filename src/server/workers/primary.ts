@@ -1,7 +1,8 @@
 /**
  * The primary process of `switchboard serve --workers N` (N > 1). It holds no client connection
  * and loads neither the server nor the web app: it forks the workers (which share its port
- * through node:cluster), restarts them, relays their broker messages to each other, holds the
+ * through node:cluster, or, with `--worker-accept address`, are handed its connections by
+ * address: address-acceptor.ts), restarts them, relays their broker messages to each other, holds the
  * presence store they share, with `--worker-appends primary` appends their entries to the SQLite
  * file they share (the one process that does: see SqliteStoreOptions.appendVia), and aggregates
  * their metrics. Kept small
@@ -19,6 +20,7 @@ import { WORKER_ENV, nodePort, primaryAppends, type ToWorker } from './ipc-proto
 import { BatchingPort, batchOf } from './batching-port.js';
 import { PrimaryServices } from './primary-services.js';
 import { WorkerPool, WorkerStartError } from './worker-pool.js';
+import { AddressAcceptor } from './address-acceptor.js';
 
 /** Runs the primary until SIGTERM or SIGINT (exit 0 once every worker drained), SIGHUP replaces the workers one at a time. */
 export async function runPrimary(config: ServerConfig): Promise<void> {
@@ -67,6 +69,8 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
   cluster.on('exit', (worker) => services.detach(worker.id));
   cluster.on('message', (worker, m: unknown) => services.receive(worker.id, m));
 
+  // --worker-accept address: the primary listens, and hands each connection to the worker of its address.
+  const acceptor = config.workerAccept === 'address' ? new AddressAcceptor({ slots: config.workers, acceptor: (slot) => pool.acceptor(slot), logger }) : undefined;
   const pool: WorkerPool = new WorkerPool({
     count: config.workers,
     fork: () => cluster.fork({ [WORKER_ENV]: '1' }),
@@ -74,12 +78,15 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
     drainTimeoutMs: config.shutdownTimeoutMs + 5000,
     readyTimeoutMs: 60_000,
     onCrashLoop: () => void shutdown('crash loop', 1),
+    ...(acceptor ? { onAcceptorsChanged: () => acceptor.reroute() } : {}),
   });
+
 
   let stopping: Promise<void> | undefined;
   function shutdown(why: string, code: number): Promise<void> {
     stopping ??= (async () => {
       logger.info({ why }, 'stopping: draining every worker');
+      acceptor?.close();
       await pool.stop();
       logger.info('every worker exited');
       // After the workers: their last appends (a drain waits for them) are committed by now.
@@ -105,6 +112,16 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
     // A configuration the worker refused (exit 2, said on stderr) ends serve as it would without workers.
     await shutdown('start failed', err instanceof WorkerStartError && err.exitCode === 2 ? 2 : 1);
     return;
+  }
+  if (acceptor) {
+    try {
+      pool.port = await acceptor.listen(config.port, config.host, config.listenBacklog);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      process.stderr.write(`switchboard: cannot start: ${e.code === 'EADDRINUSE' ? `port ${config.port} is in use` : e.message}\n`);
+      await shutdown('listen failed', 1);
+      return;
+    }
   }
   started = true;
   const scheme = config.tlsCert ? 'https' : 'http';

@@ -24,6 +24,8 @@ export interface WorkerPoolOptions {
   readyTimeoutMs: number;
   /** Told when a slot keeps crashing (MAX_QUICK_FAILURES in a row): the primary gives up. */
   onCrashLoop: () => void;
+  /** Told when the worker that takes a slot's new connections may have changed (see `acceptor`). */
+  onAcceptorsChanged?: () => void;
 }
 
 /** A worker that exited before it listened; `exitCode` is its own (2: a configuration it refused). */
@@ -65,6 +67,8 @@ export class WorkerPool {
   private readonly ready = new WeakMap<Worker, Promise<void>>();
   /** Workers drained on purpose (rolling restart, shutdown): their exit is no failure. */
   private readonly retired = new WeakSet<Worker>();
+  /** Workers told to take no new connection (`unlisten`, `drain`). */
+  private readonly closedToNew = new WeakSet<Worker>();
   private stopping = false;
   private rolling: Promise<void> | undefined;
 
@@ -82,6 +86,20 @@ export class WorkerPool {
     await this.spawn(first!);
     await Promise.all(others.map((slot) => this.spawn(slot)));
     this.o.logger.debug({ workers: this.workers.map((w) => w.process.pid) }, 'workers started');
+  }
+
+  /**
+   * The worker that takes the new connections of `slot` (`--worker-accept address`): the slot's
+   * own, or, while it is away (dead, restarting, told to take no new connection), the next slot's
+   * that does; undefined when none does.
+   */
+  acceptor(slot: number): Worker | undefined {
+    const n = this.slots.length;
+    for (let k = 0; k < n; k++) {
+      const worker = this.slots[(slot + k) % n]!.worker;
+      if (worker !== undefined && !this.closedToNew.has(worker) && worker.isConnected()) return worker;
+    }
+    return undefined;
   }
 
   /** The live workers, slot by slot. */
@@ -145,7 +163,8 @@ export class WorkerPool {
           if (message.t !== 'ready') return;
           clearTimeout(timer);
           worker.off('message', onMessage);
-          this.port ??= message.port;
+          // 0 from workers handed their connections (the primary listens): it set the port.
+          if (message.port !== 0) this.port ??= message.port;
           this.readyAt.set(worker, Date.now());
           resolve();
         });
@@ -156,7 +175,10 @@ export class WorkerPool {
       });
     });
     this.ready.set(worker, ready);
-    worker.once('exit', (code, signal) => this.exited(slot, worker, code, signal));
+    worker.once('exit', (code, signal) => {
+      this.exited(slot, worker, code, signal);
+      this.o.onAcceptorsChanged?.();
+    });
     return ready.then(() => {
       if (slot.restarting === worker) slot.restarting = undefined;
       // Stopping, or a restart whose slot a roll filled meanwhile: one worker too many.
@@ -166,6 +188,7 @@ export class WorkerPool {
       }
       const previous = slot.worker;
       slot.worker = worker;
+      this.o.onAcceptorsChanged?.();
       return previous;
     });
   }
@@ -202,6 +225,8 @@ export class WorkerPool {
    * would otherwise still accept the clients of the worker drained next.
    */
   private unlisten(worker: Worker): Promise<void> {
+    this.closedToNew.add(worker);
+    this.o.onAcceptorsChanged?.();
     if (!worker.isConnected()) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = (): void => {
@@ -225,6 +250,8 @@ export class WorkerPool {
   /** Tells `worker` to close gracefully; resolves once it exited (killed after drainTimeoutMs). */
   private drain(worker: Worker): Promise<void> {
     this.retired.add(worker);
+    this.closedToNew.add(worker);
+    this.o.onAcceptorsChanged?.();
     if (worker.isDead()) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {

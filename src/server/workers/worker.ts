@@ -5,6 +5,7 @@
  * presence-ticket key, gets a node id of its own, answers `/metrics` with every worker's metrics,
  * and drains when the primary says so.
  */
+import { Socket } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
 import { IpcBroker } from '../broker/ipc-broker.js';
 import type { ServerConfig } from '../config.js';
@@ -14,6 +15,7 @@ import type { Switchboard, SwitchboardOptions } from '../server.js';
 import type { AppendResult } from '../store/message-store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { BatchingPort, batchOf } from './batching-port.js';
+import { isHandedConnection } from './address-acceptor.js';
 import { nodePort, primaryAppends, type ToPrimary, type WorkerIdentity } from './ipc-protocol.js';
 import { PrimaryClient } from './primary-client.js';
 
@@ -37,6 +39,11 @@ export interface WorkerRole {
   onDrain(handler: () => void): void;
   /** Sets what to do when the primary says to take no new connection (a rolling restart). */
   onUnlisten(handler: () => void): void;
+  /**
+   * `--worker-accept address`: starts the server without a port of its own and serves the
+   * connections the primary hands it (the primary listens: address-acceptor.ts).
+   */
+  serveHanded(server: Switchboard): Promise<void>;
 }
 
 /** Asks the primary who this worker is; resolves with what to build the server with. Rejects when the primary does not answer. */
@@ -71,6 +78,24 @@ export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
     },
     onDrain(handler) {
       primary.drainWith(handler);
+    },
+    async serveHanded(server) {
+      await server.start();
+      const http = server.http;
+      // What listening sets up, without a port: node's HTTP servers keep the headers and request
+      // deadlines of their connections from their 'listening' event on (and so does ours for
+      // HTTP/2 streams, secure-server.ts); a connection emitted before would have none.
+      http.emit('listening');
+      process.on('message', (m: unknown, handle: unknown) => {
+        if (!isHandedConnection(m) || !(handle instanceof Socket)) return;
+        // Counted as node counts the connections it accepts (a socket's close uncounts it), so
+        // that getConnections() sees it: a worker leaving in a rolling restart waits for its
+        // keep-alive connections to end (server.ts, close) instead of cutting a poller's next request.
+        (http as unknown as { _connections: number })._connections++;
+        (handle as unknown as { _server: unknown })._server = http;
+        http.emit('connection', handle);
+      });
+      server.context.logger.info({ store: server.context.config.store }, 'serving the connections the primary hands this worker (--worker-accept address)');
     },
     onUnlisten(handler) {
       primary.unlistenWith(() => {

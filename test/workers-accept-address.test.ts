@@ -1,0 +1,184 @@
+/**
+ * `switchboard serve --workers 2 --worker-accept address` as real processes (the built CLI): the
+ * primary listens and hands every connection of one client address to one worker, so the caps and
+ * budgets of an address hold for the machine. The same checks against `--worker-accept primary`
+ * (node:cluster's round-robin) show what they guard against: there, each worker gives an address
+ * its own budget and its own cap.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { WorkersProcess } from './fixtures/workers-process.js';
+import { waitFor } from './helpers.js';
+import { connectRaw, type Raw } from './helpers/raw-socket.js';
+
+const built = existsSync('dist/src/cli/index.js');
+
+/** One request from `localAddress`, on a connection of its own unless `agent` keeps them alive: its status and body. */
+function request(server: WorkersProcess, localAddress: string, method: string, path: string, body?: string, agent: http.Agent | false = false): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: server.port, localAddress, method, path, agent, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    // A connection handed to a worker at the instant it died is never answered.
+    req.setTimeout(5000, () => req.destroy(new Error('no answer within 5 s')));
+    req.end(body);
+  });
+}
+
+/** The workers whose access log shows a request of `path` from `address` (written as IPv4-mapped or not). */
+function nodesServing(server: WorkersProcess, path: string, address: string): Set<string> {
+  return new Set(server.lines.filter((l) => l.msg === 'request' && l.path === path && String(l.address).replace(/^::ffff:/, '') === address).map((l) => String(l.node)));
+}
+
+/** `n` publishes to the lecture's `/update` from `address`, each on a connection of its own: how many were acknowledged and how many refused with 429. */
+async function publishes(server: WorkersProcess, address: string, n: number): Promise<{ ok: number; limited: number }> {
+  const counts = { ok: 0, limited: 0 };
+  for (let i = 0; i < n; i++) {
+    const r = await request(server, address, 'POST', '/update', JSON.stringify({ text: `m${i}` }));
+    if (r.status === 200) counts.ok++;
+    else if (r.status === 429) counts.limited++;
+    else assert.fail(`unexpected ${r.status} ${r.body}`);
+  }
+  return counts;
+}
+
+/** Opens `n` silent sockets from `address` and waits a moment: those the server closed at once, and the ones it kept. */
+async function silentSockets(server: WorkersProcess, address: string, n: number): Promise<{ kept: Raw[]; closed: number }> {
+  const raws: Raw[] = [];
+  for (let i = 0; i < n; i++) raws.push(await connectRaw(server.port, address));
+  await new Promise((r) => setTimeout(r, 500));
+  return { kept: raws.filter((r) => r.closedAfter === undefined), closed: raws.filter((r) => r.closedAfter !== undefined).length };
+}
+
+// A guest's burst of 5 publishes, 1 a second after it; 1 connection per address (the socket cap is it plus 64); a short headers deadline.
+const ARGS = ['--workers', '2', '--rate-limit', '1', '--rate-burst', '5', '--max-connections-per-address', '1', '--headers-timeout-ms', '1000', '--shutdown-timeout-ms', '2000'];
+
+describe('--workers 2 --worker-accept address', { skip: built ? false : 'run `npm run build` first', timeout: 120_000 }, () => {
+  let server: WorkersProcess;
+  let dataDir: string;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'sb-accept-address-'));
+    server = await WorkersProcess.start([...ARGS, '--worker-accept', 'address', '--data-dir', dataDir]);
+  });
+  after(async () => {
+    await server?.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('every connection of an address goes to one worker, and addresses spread over both', async () => {
+    for (let i = 0; i < 6; i++) assert.equal((await request(server, '127.0.0.2', 'GET', '/healthz')).status, 200);
+    for (let a = 3; a <= 10; a++) assert.equal((await request(server, `127.0.0.${a}`, 'GET', '/healthz')).status, 200);
+    await waitFor(() => server.lines.filter((l) => l.msg === 'request' && l.path === '/healthz').length >= 14, 5000, 'the access log lines');
+    assert.equal(nodesServing(server, '/healthz', '127.0.0.2').size, 1);
+    const all = new Set<string>();
+    for (let a = 2; a <= 10; a++) for (const node of nodesServing(server, '/healthz', `127.0.0.${a}`)) all.add(node);
+    assert.deepEqual([...all].sort(), ['w1', 'w2']);
+  });
+
+  it("a guest's publish budget holds for the machine: 5 of 10 publishes on fresh connections, the rest 429", async () => {
+    assert.deepEqual(await publishes(server, '127.0.0.11', 10), { ok: 5, limited: 5 });
+  });
+
+  it('the socket cap of an address holds for the machine: 65 silent sockets kept, the next 5 closed at once', async () => {
+    const { kept, closed } = await silentSockets(server, '127.0.0.12', 70);
+    assert.equal(kept.length, 65);
+    assert.equal(closed, 5);
+    for (const r of kept) r.socket.destroy();
+  });
+
+  it('a handed connection keeps the headers deadline: a request never finished is answered 408 and closed', async () => {
+    const raw = await connectRaw(server.port, '127.0.0.13');
+    raw.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    await waitFor(() => raw.closedAfter !== undefined, 5000, 'the unfinished request to be closed');
+    assert.match(raw.received, /^HTTP\/1\.1 408 /);
+  });
+
+  it("kill -9 of an address's worker: the other takes its connections until the new one is up, then the new one has them", async () => {
+    await request(server, '127.0.0.14', 'GET', '/healthz');
+    await waitFor(() => nodesServing(server, '/healthz', '127.0.0.14').size === 1, 5000, 'the first request logged');
+    const first = [...nodesServing(server, '/healthz', '127.0.0.14')][0]!;
+    const mark = server.lines.length;
+    process.kill(server.pidOf(first), 'SIGKILL');
+    // Once the primary knows (and before the new worker is up: node takes some 300 ms to start one), the other worker serves the address.
+    await server.waitForLog((l) => server.lines.indexOf(l) >= mark && l.msg === 'worker died: restarting it', 10_000, 'the death noticed');
+    const away = server.lines.length;
+    assert.equal((await request(server, '127.0.0.14', 'GET', '/healthz')).status, 200);
+    const up = await server.waitForLog((l) => server.lines.indexOf(l) >= mark && typeof l.msg === 'string' && l.msg.startsWith('serving the connections the primary hands'), 30_000, 'the new worker');
+    const whileAway = server.lines.slice(away).find((l) => l.msg === 'request' && l.path === '/healthz');
+    assert.notEqual(whileAway?.node, first);
+    // Once the primary has the new worker's word that it is ready (just after the line above), the address is back on its slot's worker.
+    const deadline = Date.now() + 5000;
+    const servedBy = (): unknown => server.lines.filter((l) => l.msg === 'request' && l.path === '/readyz').at(-1)?.node;
+    do {
+      const seen = server.lines.filter((l) => l.path === '/readyz').length;
+      assert.equal((await request(server, '127.0.0.14', 'GET', '/readyz')).status, 200);
+      await waitFor(() => server.lines.filter((l) => l.path === '/readyz').length > seen, 5000, 'the request logged');
+    } while (servedBy() !== up.node && Date.now() < deadline);
+    assert.equal(servedBy(), up.node);
+  });
+
+  it('SIGHUP replaces both workers: requests served throughout, on fresh and kept-alive connections, and an address is on one worker after', async () => {
+    const before = server.lines.length;
+    // Kept alive: a leaving worker answers and closes such a connection, and cuts none between two requests.
+    const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    // Long pollers on kept-alive connections from addresses of both workers, each asking again at
+    // once: a leaving worker answers their held polls (408) and waits for their connections to end.
+    let rolled = false;
+    const pollers = Array.from({ length: 10 }, async (_, i) => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const statuses = new Set<string>();
+      while (!rolled) statuses.add(await request(server, `127.0.0.${30 + i}`, 'GET', '/longpoll', undefined, agent).then((r) => String(r.status), (err: Error) => err.message));
+      agent.destroy();
+      return [...statuses].sort().join(',');
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    server.child.kill('SIGHUP');
+    const failures: string[] = [];
+    while (!server.lines.slice(before).some((l) => l.msg === 'rolling restart done')) {
+      for (const [address, agent] of [['127.0.0.15', false], ['127.0.0.17', keepAlive]] as const) {
+        const r = await request(server, address, 'GET', '/healthz', undefined, agent).catch((err: Error) => ({ status: 0, body: err.message }));
+        if (r.status !== 200) failures.push(`${address}: ${r.status} ${r.body}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    keepAlive.destroy();
+    assert.deepEqual(failures, []);
+    rolled = true;
+    await request(server, '127.0.0.2', 'POST', '/update', JSON.stringify({ text: 'the pollers may stop' }));
+    for (const statuses of await Promise.all(pollers)) assert.match(statuses, /^(200,)?408$|^200$/);
+    const after = server.lines.length;
+    for (let i = 0; i < 4; i++) assert.equal((await request(server, '127.0.0.16', 'GET', '/healthz')).status, 200);
+    await waitFor(() => server.lines.slice(after).filter((l) => l.msg === 'request').length >= 4, 5000, 'the access log lines');
+    assert.equal(new Set(server.lines.slice(after).filter((l) => l.msg === 'request').map((l) => l.node)).size, 1);
+  });
+});
+
+describe('--workers 2 --worker-accept primary, for contrast: an address has a budget and a cap per worker', { skip: built ? false : 'run `npm run build` first', timeout: 60_000 }, () => {
+  let server: WorkersProcess;
+  let dataDir: string;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'sb-accept-primary-'));
+    server = await WorkersProcess.start([...ARGS, '--worker-accept', 'primary', '--data-dir', dataDir]);
+  });
+  after(async () => {
+    await server?.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('the connections of one address alternate between the workers: 10 publishes of a guest whose burst is 5 all pass, and 70 silent sockets are kept', async () => {
+    assert.deepEqual(await publishes(server, '127.0.0.11', 10), { ok: 10, limited: 0 });
+    const { kept, closed } = await silentSockets(server, '127.0.0.12', 70);
+    assert.equal(closed, 0);
+    for (const r of kept) r.socket.destroy();
+  });
+});
