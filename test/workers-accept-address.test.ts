@@ -12,6 +12,8 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { clientOf } from '../src/server/client-of.js';
+import { slotOf } from '../src/server/workers/address-acceptor.js';
 import { WorkersProcess } from './fixtures/workers-process.js';
 import { waitFor } from './helpers.js';
 import { connectRaw, type Raw } from './helpers/raw-socket.js';
@@ -58,6 +60,24 @@ async function silentSockets(server: WorkersProcess, address: string, n: number)
   return { kept: raws.filter((r) => r.closedAfter === undefined), closed: raws.filter((r) => r.closedAfter !== undefined).length };
 }
 
+describe('slotOf (the worker slot of a client address)', () => {
+  const slot = (address: string, slots = 8): number => slotOf(clientOf(address), slots);
+
+  it('is one for every address of an IPv6 /64, and for an IPv4 address however it is written', () => {
+    assert.equal(slot('2001:db8:1:2::1'), slot('2001:0db8:0001:0002:ffff:eeee:dddd:cccc'));
+    assert.equal(slot('2001:db8:1:2::1'), slot('2001:db8:1:2:0:0:0:2'));
+    assert.equal(slot('203.0.113.7'), slot('::ffff:203.0.113.7'));
+    assert.equal(slot('203.0.113.7'), slot('64:ff9b::203.0.113.7'));
+  });
+
+  it('spreads addresses over the slots, each below the count', () => {
+    const counts = new Array<number>(4).fill(0);
+    for (let i = 0; i < 4000; i++) counts[slot(`10.${(i >> 8) & 255}.${i & 255}.1`, 4)]!++;
+    for (const c of counts) assert.ok(c > 800 && c < 1200, `an uneven spread: ${counts.join(', ')}`);
+    for (let i = 0; i < 100; i++) assert.ok(slot(`2001:db8:${i}::1`, 3) < 3);
+  });
+});
+
 // A guest's burst of 5 publishes, 1 a second after it; 1 connection per address (the socket cap is it plus 64); a short headers deadline.
 const ARGS = ['--workers', '2', '--rate-limit', '1', '--rate-burst', '5', '--max-connections-per-address', '1', '--headers-timeout-ms', '1000', '--shutdown-timeout-ms', '2000'];
 
@@ -82,6 +102,27 @@ describe('--workers 2 --worker-accept address', { skip: built ? false : 'run `np
     const all = new Set<string>();
     for (let a = 2; a <= 10; a++) for (const node of nodesServing(server, '/healthz', `127.0.0.${a}`)) all.add(node);
     assert.deepEqual([...all].sort(), ['w1', 'w2']);
+  });
+
+  it("the primary keeps at most 512 connections of one address waiting for its worker: a stopped worker's address is refused past them, another address is served meanwhile", async () => {
+    const nodeOf = (address: string): string => [...nodesServing(server, '/healthz', address)][0]!;
+    const stuck = '127.0.0.2';
+    const other = ['127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7', '127.0.0.8', '127.0.0.9', '127.0.0.10'].find((a) => nodeOf(a) !== nodeOf(stuck))!;
+    const pid = server.pidOf(nodeOf(stuck));
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // Two on their way to the stopped worker (one in its IPC channel, one in node's queue behind
+      // it), 512 waiting in the primary, the other 6 closed at once.
+      const { kept, closed } = await silentSockets(server, stuck, 520);
+      assert.equal(closed, 6);
+      assert.equal((await request(server, other, 'GET', '/healthz')).status, 200);
+      await server.waitForLog((l) => l.role === 'primary' && l.msg === 'too many connections of one address wait for their worker: one closed', 5000, 'the warning');
+      for (const r of kept) r.socket.destroy();
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const metrics = await request(server, other, 'GET', '/metrics');
+    assert.match(metrics.body, /^switchboard_primary_refused_connections_total 6$/m);
   });
 
   it("a guest's publish budget holds for the machine: 5 of 10 publishes on fresh connections, the rest 429", async () => {

@@ -31,6 +31,14 @@ export function isHandedConnection(m: unknown): boolean {
  */
 export const MAX_WAITING = 4096;
 
+/**
+ * Connections of one address (clientOf) waiting in the primary, at most: past it, that address's
+ * new connections are closed at once, so that one address's flood cannot fill MAX_WAITING and
+ * have every other client's connections closed. Above what a worker lets an address hold at once
+ * by default (`--max-connections-per-address` 200, plus 64 sockets).
+ */
+export const MAX_WAITING_PER_ADDRESS = 512;
+
 export interface AddressAcceptorOptions {
   /** Slots of the pool (`--workers`): an address's slot is its hash modulo this. */
   slots: number;
@@ -40,25 +48,27 @@ export interface AddressAcceptorOptions {
 }
 
 /** The slot of a client (FNV-1a of its clientOf string): the same for every connection of an address. */
-export function slotOf(address: string, slots: number): number {
-  const client = clientOf(address);
+export function slotOf(client: string, slots: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < client.length; i++) h = Math.imul(h ^ client.charCodeAt(i), 0x01000193);
   return (h >>> 0) % slots;
 }
 
-/** A connection on its way to a worker: the slot of its address. */
+/** A connection on its way to a worker: its client (clientOf) and the slot of it. */
 interface Handed {
   socket: net.Socket;
+  client: string;
   slot: number;
 }
 
 /**
  * Node's IPC sends one handle at a time to a worker (the next once the worker said it got the
- * last), and a handle in that queue goes to that worker whatever happens to it. So each worker
- * gets one connection at a time from here, and the others wait in the primary, where they are
- * sent to another worker when theirs stops taking connections (a rolling restart drains it: what
- * it was sent meanwhile it would have closed unanswered), as node:cluster's round-robin does.
+ * last), and a handle in that queue goes to that worker whatever happens to it. So a worker is
+ * given its next connection only once node wrote the last into its channel (node holds that one
+ * until the worker acknowledged the one before: two at most on their way), and the others wait
+ * in the primary, where they are sent to another worker when theirs stops taking connections (a
+ * rolling restart drains it: what it was sent meanwhile it would have closed unanswered), as
+ * node:cluster's round-robin does.
  */
 export class AddressAcceptor {
   private readonly server: net.Server;
@@ -68,7 +78,9 @@ export class AddressAcceptor {
   /** The connection each worker is being sent. */
   private readonly sending = new Map<Worker, Handed>();
   private waitingCount = 0;
-  /** Connections closed unhanded: no worker took them, or MAX_WAITING waited. */
+  /** Connections waiting, by client (only clients with some). */
+  private readonly waitingBy = new Map<string, number>();
+  /** Connections closed unhanded: no worker took them, or MAX_WAITING (or MAX_WAITING_PER_ADDRESS of theirs) waited. */
   refused = 0;
 
   constructor(private readonly o: AddressAcceptorOptions) {
@@ -111,6 +123,7 @@ export class AddressAcceptor {
     const all = [...this.waiting.values()].flat();
     this.waiting.clear();
     this.waitingCount = 0;
+    this.waitingBy.clear();
     for (const handed of all) this.route(handed);
     for (const worker of this.waiting.keys()) this.pump(worker);
   }
@@ -122,16 +135,19 @@ export class AddressAcceptor {
       socket.destroy();
       return;
     }
-    const worker = this.route({ socket, slot: slotOf(address, this.o.slots) });
+    const client = clientOf(address);
+    const worker = this.route({ socket, client, slot: slotOf(client, this.o.slots) });
     if (worker) this.pump(worker);
   }
 
   /** Queues `handed` for its slot's acceptor (or closes it when none takes it, or too many wait); returns that worker. */
   private route(handed: Handed): Worker | undefined {
     const worker = this.o.acceptor(handed.slot);
-    if (worker === undefined || this.waitingCount >= MAX_WAITING) {
+    const ofClient = this.waitingBy.get(handed.client) ?? 0;
+    if (worker === undefined || this.waitingCount >= MAX_WAITING || ofClient >= MAX_WAITING_PER_ADDRESS) {
       this.refused++;
-      this.warnings.warn('refused', { waiting: this.waitingCount }, worker === undefined ? 'no worker takes connections: one closed' : 'workers do not take the connections handed to them: one closed');
+      const why = worker === undefined ? 'no worker takes connections' : this.waitingCount >= MAX_WAITING ? 'workers do not take the connections handed to them' : 'too many connections of one address wait for their worker';
+      this.warnings.warn(why, { waiting: this.waitingCount, ...(worker ? { address: handed.client, ofAddress: ofClient } : {}) }, `${why}: one closed`);
       handed.socket.destroy();
       return undefined;
     }
@@ -139,6 +155,7 @@ export class AddressAcceptor {
     if (!queue) this.waiting.set(worker, (queue = []));
     queue.push(handed);
     this.waitingCount++;
+    this.waitingBy.set(handed.client, ofClient + 1);
     return worker;
   }
 
@@ -150,6 +167,9 @@ export class AddressAcceptor {
     if (!handed) return;
     if (queue!.length === 0) this.waiting.delete(worker);
     this.waitingCount--;
+    const left = this.waitingBy.get(handed.client)! - 1;
+    if (left === 0) this.waitingBy.delete(handed.client);
+    else this.waitingBy.set(handed.client, left);
     this.sending.set(worker, handed);
     // Sent, the primary's copy of the handle closes (keepOpen false); a channel that closed meanwhile refuses it.
     worker.send(HANDED_CONNECTION, handed.socket, (err: Error | null) => {

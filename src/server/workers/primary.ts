@@ -58,7 +58,7 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
         aggregator = new AggregatorRegistry();
       }
       const gather = ++gathers;
-      return `${await aggregator.clusterMetrics()}\n${gathersMetric(gather)}${store ? commitsMetric(store) : ''}`;
+      return `${await aggregator.clusterMetrics()}\n${gathersMetric(gather)}${store ? commitsMetric(store) : ''}${acceptor ? refusedMetric(acceptor.refused) : ''}`;
     },
   });
   // --worker-accept, in place of node's NODE_CLUSTER_SCHED_POLICY: set before setupPrimary and the first fork (node:cluster freezes it at whichever comes first).
@@ -136,6 +136,11 @@ function commitsMetric(store: SqliteStore): string {
     `# HELP switchboard_primary_commits_total Transactions in which the primary stored the workers' appends (one sync each)\n# TYPE switchboard_primary_commits_total counter\nswitchboard_primary_commits_total ${commits}\n` +
     `# HELP switchboard_primary_appends_total Entries the primary stored for the workers (appends asked, failed ones included)\n# TYPE switchboard_primary_appends_total counter\nswitchboard_primary_appends_total ${items}\n`
   );
+}
+
+/** With `--worker-accept address`: the connections the primary closed without handing them to a worker. */
+function refusedMetric(refused: number): string {
+  return `# HELP switchboard_primary_refused_connections_total Connections the primary closed unhanded (--worker-accept address): no worker took them, or too many waited (of all, or of their address)\n# TYPE switchboard_primary_refused_connections_total counter\nswitchboard_primary_refused_connections_total ${refused}\n`;
 }
 
 /** The primary's first metric, after the workers' (it has no registry: prom-client loads on the first scrape only). */
