@@ -12,6 +12,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
 import { clientOf } from '../src/server/client-of.js';
 import { slotOf } from '../src/server/workers/address-acceptor.js';
 import { WorkersProcess } from './fixtures/workers-process.js';
@@ -123,6 +124,22 @@ describe('--workers 2 --worker-accept address', { skip: built ? false : 'run `np
     }
     const metrics = await request(server, other, 'GET', '/metrics');
     assert.match(metrics.body, /^switchboard_primary_refused_connections_total 6$/m);
+  });
+
+  it('WebSocket upgrades and SSE streams come over handed connections: a message published reaches both', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws?name=w`, { localAddress: '127.0.0.18' });
+    const frames: { type: string; text?: string }[] = [];
+    ws.on('message', (d: Buffer) => frames.push(JSON.parse(d.toString()) as { type: string; text?: string }));
+    await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
+    ws.send(JSON.stringify({ type: 'subscribe', room: 'handed', create: true }));
+    await waitFor(() => frames.some((f) => f.type === 'subscribed'), 5000, 'the subscription');
+    let sse = '';
+    const stream = http.get({ host: '127.0.0.1', port: server.port, path: '/api/rooms/handed/events', localAddress: '127.0.0.19', agent: false, headers: { accept: 'text/event-stream' } }, (res) => res.setEncoding('utf8').on('data', (c: string) => (sse += c)));
+    await waitFor(() => sse.length > 0, 5000, 'the stream to open');
+    assert.equal((await request(server, '127.0.0.20', 'POST', '/api/rooms/handed/messages', JSON.stringify({ text: 'over handed sockets', name: 'p' }))).status, 201);
+    await waitFor(() => frames.some((f) => f.type === 'message' && f.text === 'over handed sockets') && sse.includes('over handed sockets'), 5000, 'the message on both');
+    ws.close();
+    stream.destroy();
   });
 
   it("a guest's publish budget holds for the machine: 5 of 10 publishes on fresh connections, the rest 429", async () => {
