@@ -82,18 +82,24 @@ describe('slotOf (the worker slot of a client address)', () => {
 // A guest's burst of 5 publishes, 1 a second after it; 1 connection per address (the socket cap is it plus 64); a short headers deadline.
 const ARGS = ['--workers', '2', '--rate-limit', '1', '--rate-burst', '5', '--max-connections-per-address', '1', '--headers-timeout-ms', '1000', '--shutdown-timeout-ms', '2000'];
 
-describe('--workers 2 --worker-accept address', { skip: built ? false : 'run `npm run build` first', timeout: 120_000 }, () => {
-  let server: WorkersProcess;
-  let dataDir: string;
-
+/** Workers with ARGS and `--worker-accept accept`, started before the suite in a data dir of their own, killed and removed after it. */
+function workersFor(accept: 'address' | 'primary'): { server: WorkersProcess } {
+  const held = {} as { server: WorkersProcess; dataDir: string };
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'sb-accept-address-'));
-    server = await WorkersProcess.start([...ARGS, '--worker-accept', 'address', '--data-dir', dataDir]);
+    held.dataDir = await mkdtemp(join(tmpdir(), `sb-accept-${accept}-`));
+    held.server = await WorkersProcess.start([...ARGS, '--worker-accept', accept, '--data-dir', held.dataDir]);
   });
   after(async () => {
-    await server?.kill('SIGKILL');
-    await rm(dataDir, { recursive: true, force: true });
+    await held.server?.kill('SIGKILL');
+    if (held.dataDir) await rm(held.dataDir, { recursive: true, force: true });
   });
+  return held;
+}
+
+describe('--workers 2 --worker-accept address', { skip: built ? false : 'run `npm run build` first', timeout: 120_000 }, () => {
+  const workers = workersFor('address');
+  let server: WorkersProcess;
+  before(() => (server = workers.server));
 
   it('every connection of an address goes to one worker, and addresses spread over both', async () => {
     for (let i = 0; i < 6; i++) assert.equal((await request(server, '127.0.0.2', 'GET', '/healthz')).status, 200);
@@ -221,17 +227,9 @@ describe('--workers 2 --worker-accept address', { skip: built ? false : 'run `np
 });
 
 describe('--workers 2 --worker-accept primary, for contrast: an address has a budget and a cap per worker', { skip: built ? false : 'run `npm run build` first', timeout: 60_000 }, () => {
+  const workers = workersFor('primary');
   let server: WorkersProcess;
-  let dataDir: string;
-
-  before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'sb-accept-primary-'));
-    server = await WorkersProcess.start([...ARGS, '--worker-accept', 'primary', '--data-dir', dataDir]);
-  });
-  after(async () => {
-    await server?.kill('SIGKILL');
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  before(() => (server = workers.server));
 
   it('the connections of one address alternate between the workers: 10 publishes of a guest whose burst is 5 all pass, and 70 silent sockets are kept', async () => {
     assert.deepEqual(await publishes(server, '127.0.0.11', 10), { ok: 10, limited: 0 });
