@@ -81,7 +81,6 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
     ...(acceptor ? { onAcceptorsChanged: () => acceptor.reroute() } : {}),
   });
 
-
   let stopping: Promise<void> | undefined;
   function shutdown(why: string, code: number): Promise<void> {
     stopping ??= (async () => {
