@@ -132,6 +132,23 @@ describe('--workers 2 --worker-accept address', { skip: built ? false : 'run `np
     assert.match(metrics.body, /^switchboard_primary_refused_connections_total 6$/m);
   });
 
+  it('a worker that dies before it took the connections on their way to it: they are closed, not left unanswered', async () => {
+    await request(server, '127.0.0.21', 'GET', '/healthz');
+    await waitFor(() => nodesServing(server, '/healthz', '127.0.0.21').size === 1, 5000, 'the request logged');
+    const pid = server.pidOf([...nodesServing(server, '/healthz', '127.0.0.21')][0]!);
+    const mark = server.lines.length;
+    process.kill(pid, 'SIGSTOP');
+    // The first is written into its channel (node keeps the handle until the worker says it got it), the second waits in node's queue behind it.
+    const raws = [await connectRaw(server.port, '127.0.0.21'), await connectRaw(server.port, '127.0.0.21')];
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(raws.map((r) => r.closedAfter), [undefined, undefined]);
+    process.kill(pid, 'SIGKILL');
+    await server.waitForLog((l) => server.lines.indexOf(l) >= mark && l.msg === 'worker died: restarting it', 10_000, 'the death noticed');
+    await waitFor(() => raws.every((r) => r.closedAfter !== undefined), 5000, 'both connections closed');
+    assert.equal((await request(server, '127.0.0.21', 'GET', '/healthz')).status, 200);
+    await server.waitForLog((l) => server.lines.indexOf(l) >= mark && typeof l.msg === 'string' && l.msg.startsWith('serving the connections the primary hands'), 30_000, 'the new worker');
+  });
+
   it('WebSocket upgrades and SSE streams come over handed connections: a message published reaches both', async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws?name=w`, { localAddress: '127.0.0.18' });
     const frames: { type: string; text?: string }[] = [];

@@ -75,8 +75,14 @@ export class AddressAcceptor {
   private readonly warnings: LogLimiter;
   /** Connections waiting for each worker, oldest first. */
   private readonly waiting = new Map<Worker, Handed[]>();
-  /** The connection each worker is being sent. */
+  /** The connection each worker is being sent (in node's queue, its socket still open here). */
   private readonly sending = new Map<Worker, Handed>();
+  /**
+   * The handle of the last connection node wrote into each worker's channel: node keeps it open
+   * until the worker acknowledges it, and a worker that dies first never does (node then holds it
+   * for good, and its client waits for an answer that will not come).
+   */
+  private readonly written = new Map<Worker, { close(): void }>();
   private waitingCount = 0;
   /** Connections waiting, by client (only clients with some). */
   private readonly waitingBy = new Map<string, number>();
@@ -118,6 +124,12 @@ export class AddressAcceptor {
       if (worker.isDead()) {
         this.sending.delete(worker);
         handed.socket.destroy();
+      }
+    }
+    for (const [worker, handle] of this.written) {
+      if (worker.isDead()) {
+        this.written.delete(worker);
+        handle.close(); // a no-op when node closed it (the worker acknowledged it before it died)
       }
     }
     const all = [...this.waiting.values()].flat();
@@ -171,11 +183,15 @@ export class AddressAcceptor {
     if (left === 0) this.waitingBy.delete(handed.client);
     else this.waitingBy.set(handed.client, left);
     this.sending.set(worker, handed);
-    // Sent, the primary's copy of the handle closes (keepOpen false); a channel that closed meanwhile refuses it.
+    // Node takes the socket's handle as it writes it (the socket object is left without one).
+    const handle = (handed.socket as unknown as { _handle: { close(): void } | null })._handle;
+    // Written, the primary's copy of the handle closes once the worker acknowledges it (keepOpen
+    // false); a channel that closed meanwhile refuses it.
     worker.send(HANDED_CONNECTION, handed.socket, (err: Error | null) => {
       if (this.sending.get(worker) !== handed) return; // closed by reroute: its worker died
       this.sending.delete(worker);
       if (err) handed.socket.destroy();
+      else if (handle) this.written.set(worker, handle); // the one before it was acknowledged: node wrote this one
       this.pump(worker);
     });
   }
