@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -15,6 +16,7 @@ import { start as startHono } from '../examples/hono.js';
 import WebSocket from 'ws';
 import { createSwitchboard, DEFAULT_CONFIG, OptionError, SwitchboardError, type SwitchboardOptions } from '../src/server/index.js';
 import { SseProbe, WsProbe, postJson, rawTcp, request } from './helpers.js';
+import { connectRaw } from './helpers/raw-socket.js';
 
 // The examples log at info for their users; read when each starts.
 process.env.LOG_LEVEL = 'silent';
@@ -285,6 +287,36 @@ describe('hooks in the session pipeline', () => {
       assert.deepEqual(log, ['QUIET PLEASE', 'LECTURE']);
       ws.close();
     } finally {
+      await sb.close();
+    }
+  });
+});
+
+describe('takeConnections: connections accepted by a server of your own', () => {
+  it('are served as listen serves its own: requests, a WebSocket, the per-address socket cap, the headers deadline', { timeout: 15_000 }, async () => {
+    const sb = createSwitchboard({ store: 'memory', logLevel: 'silent', maxConnectionsPerAddress: 1, headersTimeoutMs: 500, requestTimeoutMs: 1000 });
+    const take = await sb.takeConnections();
+    // Accepted here and passed on unread (the primary of --worker-accept address passes them over IPC).
+    const front = net.createServer(take);
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    const port = (front.address() as { port: number }).port;
+    try {
+      assert.equal((await request(`http://127.0.0.1:${port}/healthz`)).status, 200);
+      const ws = new WsProbe(`ws://127.0.0.1:${port}/api/ws`);
+      await ws.opened;
+      ws.close();
+      // 65 sockets of one address (1 + 64) are kept, the 66th closed at once (another address than the requests' above).
+      const raws = await Promise.all(Array.from({ length: 66 }, () => connectRaw(port, '127.0.0.2')));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(raws.filter((r) => r.closedAfter !== undefined).length, 1);
+      const open = raws.filter((r) => r.closedAfter === undefined);
+      // Past the headers deadline an unfinished request is answered 408.
+      open[0]!.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.match(open[0]!.received, /^HTTP\/1\.1 408 /);
+      for (const r of raws) r.socket.destroy();
+    } finally {
+      front.close();
       await sb.close();
     }
   });

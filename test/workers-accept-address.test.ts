@@ -146,7 +146,7 @@ describe('--workers 2 --worker-accept address', { skip: built ? false : 'run `np
     await server.waitForLog((l) => server.lines.indexOf(l) >= mark && l.msg === 'worker died: restarting it', 10_000, 'the death noticed');
     await waitFor(() => raws.every((r) => r.closedAfter !== undefined), 5000, 'both connections closed');
     assert.equal((await request(server, '127.0.0.21', 'GET', '/healthz')).status, 200);
-    await server.waitForLog((l) => server.lines.indexOf(l) >= mark && typeof l.msg === 'string' && l.msg.startsWith('serving the connections the primary hands'), 30_000, 'the new worker');
+    await server.waitForLog((l) => server.lines.indexOf(l) >= mark && typeof l.msg === 'string' && l.msg.startsWith('Switchboard serving the connections handed to it'), 30_000, 'the new worker');
   });
 
   it('WebSocket upgrades and SSE streams come over handed connections: a message published reaches both', async () => {
@@ -193,7 +193,7 @@ describe('--workers 2 --worker-accept address', { skip: built ? false : 'run `np
     await server.waitForLog((l) => server.lines.indexOf(l) >= mark && l.msg === 'worker died: restarting it', 10_000, 'the death noticed');
     const away = server.lines.length;
     assert.equal((await request(server, '127.0.0.14', 'GET', '/healthz')).status, 200);
-    const up = await server.waitForLog((l) => server.lines.indexOf(l) >= mark && typeof l.msg === 'string' && l.msg.startsWith('serving the connections the primary hands'), 30_000, 'the new worker');
+    const up = await server.waitForLog((l) => server.lines.indexOf(l) >= mark && typeof l.msg === 'string' && l.msg.startsWith('Switchboard serving the connections handed to it'), 30_000, 'the new worker');
     const whileAway = server.lines.slice(away).find((l) => l.msg === 'request' && l.path === '/healthz');
     assert.notEqual(whileAway?.node, first);
     // Once the primary has the new worker's word that it is ready (just after the line above), the address is back on its slot's worker.

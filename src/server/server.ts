@@ -240,6 +240,13 @@ export interface Switchboard {
   /** `start`, then listens on `port` and `host` with a server of its own. Resolves with the bound port. */
   listen(): Promise<number>;
   /**
+   * `start`, then serves connections accepted elsewhere instead of listening (the workers of
+   * `--worker-accept address`, whose primary listens): resolves with the function to hand each
+   * one to, unread and not paused (as a server's `connection` event gives it). Such a connection has what `listen` gives its own: the caps of `maxSockets`
+   * and per address, node's headers and request deadlines, and a graceful close that waits for it.
+   */
+  takeConnections(): Promise<(socket: Socket) => void>;
+  /**
    * Serves Switchboard on your own server, under `path` (all of it when `path` is ''): requests
    * and WebSocket upgrades under it are Switchboard's, the others go to your handlers as before.
    * Call `start()` too. Your server keeps its own timeouts: the deadlines of `listen`
@@ -699,6 +706,24 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       const scheme = secure ? 'https' : 'http';
       logger.info({ port, host: config.host, store: store.kind, broker: broker.kind, tls: secure !== undefined }, `Switchboard listening on ${scheme}://localhost:${port}${prefix}`);
       return port;
+    },
+    async takeConnections() {
+      warnOfOpenFiles();
+      await start();
+      // What listening sets up, without a port: node's HTTP servers keep the headers and request
+      // deadlines of their connections from their 'listening' event on (and so does ours for
+      // HTTP/2 streams, secure-server.ts); a connection emitted before would have none.
+      server.emit('listening');
+      logger.info({ store: store.kind, broker: broker.kind, tls: secure !== undefined }, 'Switchboard serving the connections handed to it (no port of its own)');
+      const counted = server as unknown as { _connections: number };
+      return (socket) => {
+        // Counted as node counts the connections it accepts (the socket's close uncounts it), so
+        // that getConnections() sees it: a node leaving in a rolling restart waits for its
+        // keep-alive connections to end (close) instead of cutting a poller's next request.
+        counted._connections++;
+        (socket as unknown as { _server: unknown })._server = server;
+        server.emit('connection', socket);
+      };
     },
     attach(target) {
       // Ours first; every request that is not goes to the handlers the server had.

@@ -80,22 +80,10 @@ export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
       primary.drainWith(handler);
     },
     async serveHanded(server) {
-      await server.start();
-      const http = server.http;
-      // What listening sets up, without a port: node's HTTP servers keep the headers and request
-      // deadlines of their connections from their 'listening' event on (and so does ours for
-      // HTTP/2 streams, secure-server.ts); a connection emitted before would have none.
-      http.emit('listening');
+      const take = await server.takeConnections();
       process.on('message', (m: unknown, handle: unknown) => {
-        if (!isHandedConnection(m) || !(handle instanceof Socket)) return;
-        // Counted as node counts the connections it accepts (a socket's close uncounts it), so
-        // that getConnections() sees it: a worker leaving in a rolling restart waits for its
-        // keep-alive connections to end (server.ts, close) instead of cutting a poller's next request.
-        (http as unknown as { _connections: number })._connections++;
-        (handle as unknown as { _server: unknown })._server = http;
-        http.emit('connection', handle);
+        if (isHandedConnection(m) && handle instanceof Socket) take(handle);
       });
-      server.context.logger.info({ store: server.context.config.store }, 'serving the connections the primary hands this worker (--worker-accept address)');
     },
     onUnlisten(handler) {
       primary.unlistenWith(() => {
