@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
 import { Gauge, type Metric } from 'prom-client';
 import { configFromEnv } from '../src/server/config.js';
@@ -67,6 +68,37 @@ describe('the default process metrics', () => {
       }
     } finally {
       for (const ws of sockets) ws.close();
+      await s.server.close();
+    }
+  });
+});
+
+describe('nodejs_gc_duration_seconds', () => {
+  /** Collections counted by the metric, every kind. */
+  const gcCount = (text: string): number => [...text.matchAll(/^nodejs_gc_duration_seconds_count\{[^}]*\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+
+  it('counts every collection of a long task, not the first of each (prom-client 15 records only getEntries()[0])', async () => {
+    const s = await startServer();
+    let seen = 0;
+    const observer = new PerformanceObserver((list) => (seen += list.getEntries().length));
+    try {
+      const before = gcCount(await scrape(`${s.url}/metrics`));
+      observer.observe({ entryTypes: ['gc'] });
+      // One task that allocates about 200 MB, a tenth of it kept to the end: many minor collections, and
+      // node hands observers their entries only once the task is over, in one list.
+      const kept: unknown[] = [];
+      for (let i = 0; i < 2_000_000; i++) {
+        const o = { i, pair: [i, i + 1], label: `x${i}` };
+        if (i % 10 === 0) kept.push(o);
+      }
+      assert.ok(kept.length > 0);
+      await new Promise((r) => setTimeout(r, 50));
+      observer.disconnect();
+      const after = gcCount(await scrape(`${s.url}/metrics`));
+      assert.ok(seen >= 5, `the task made only ${seen} collections`);
+      assert.ok(after - before >= seen, `the metric counted ${after - before} collections of ${seen}`);
+    } finally {
+      observer.disconnect();
       await s.server.close();
     }
   });
