@@ -234,7 +234,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
         // Every client has this round's message, then the machine is quiet (the long pollers'
         // next requests held, the work this round made done) before the next round: each round is
         // one broadcast measured alone. Its CPU window takes in all the work it made.
-        await load.settle(publisher.expected(), Number(values['drain-ms']), 50);
+        await load.settle(publisher.expected(), Number(values['drain-ms']));
         await quiet(() => server.cpuMs(pids) + cpuMsOf(loadPids), idleRate, Number(values['quiet-ms']));
         const left = Number(values['gap-ms']) - (performance.now() - started);
         if (left > 0) await sleep(left);

@@ -52,8 +52,15 @@ export interface ClientSetup {
  * the connection is gone (each at most once per attempt: `attempt` tells stale events apart).
  */
 export abstract class BenchClient {
+  /**
+   * Called when a client reaches the seq it was told to wait for (`awaitSeq`): the process's wait
+   * for none behind (load-process.ts) counts down on it.
+   */
+  static onCaughtUp: (() => void) | undefined;
   /** Seqs of `message` entries, as they came. */
   readonly seqs: number[] = [];
+  /** The seq this client is waited for to reach, if it is. */
+  awaitSeq: number | undefined;
   connected = false;
   /** Set while the client is down (since a cut or an unexpected close). */
   downAt: number | undefined;
@@ -152,6 +159,10 @@ export abstract class BenchClient {
     if (attempt !== this.attempt) return;
     const t = now();
     this.seqs.push(seq);
+    if (this.awaitSeq !== undefined && seq >= this.awaitSeq) {
+      this.awaitSeq = undefined;
+      BenchClient.onCaughtUp?.();
+    }
     this.tally.deliveries++;
     this.tally.lastDeliveryAt = t;
     if (text === undefined || !text.startsWith('t:')) return;

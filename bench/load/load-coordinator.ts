@@ -153,15 +153,11 @@ export class LoadCoordinator {
    * its last publish, instead of a fixed time that a starved machine may outlast. Resolves with
    * how long it waited and how many clients were still behind then.
    */
-  async settle(expected: Record<string, number[]>, maxMs: number, everyMs = 500): Promise<{ waitedMs: number; behind: number }> {
+  async settle(expected: Record<string, number[]>, maxMs: number): Promise<{ waitedMs: number; behind: number }> {
     const last = Object.fromEntries(Object.entries(expected).map(([room, seqs]) => [room, seqs.at(-1) ?? 0]));
     const start = performance.now();
-    for (;;) {
-      const behind = (await this.askAll({ type: 'behind', last }, 'behind')).reduce((a, m) => a + m.clients, 0);
-      const waitedMs = performance.now() - start;
-      if (behind === 0 || waitedMs >= maxMs) return { waitedMs, behind };
-      await new Promise((r) => setTimeout(r, Math.min(everyMs, maxMs - waitedMs)));
-    }
+    const behind = (await this.askAll({ type: 'behind', last, waitMs: maxMs }, 'behind')).reduce((a, m) => a + m.clients, 0);
+    return { waitedMs: performance.now() - start, behind };
   }
 
   /**
@@ -206,13 +202,20 @@ export class LoadCoordinator {
     return Promise.all(
       this.children.map(
         (child) =>
-          new Promise<Extract<FromClient, { type: T }>>((resolve) => {
+          new Promise<Extract<FromClient, { type: T }>>((resolve, reject) => {
             const on = (m: FromClient): void => {
               if (m.type !== answer) return;
               child.off('message', on);
+              child.off('exit', gone);
               resolve(m as Extract<FromClient, { type: T }>);
             };
+            // A client process that dies (its error is on stderr) would leave the run waiting for good.
+            const gone = (code: number | null, signal: string | null): void => {
+              child.off('message', on);
+              reject(new Error(`a load process exited (${signal ?? `code ${code}`}) before it answered "${message.type}"`));
+            };
             child.on('message', on);
+            child.once('exit', gone);
             this.send(child, message);
           }),
       ),

@@ -107,12 +107,53 @@ function report(expected: Record<string, number[]>): KindReport[] {
   return reports;
 }
 
+/** The wait of awaitNoneBehind in progress: it ends the last one (answered as it stands). */
+let endWait: (() => void) | undefined;
+
+/**
+ * Answers `behind` with the clients (ever connected) whose last message is before their room's
+ * `last`, once there are none or `waitMs` passed: one scan, then a count kept down by the clients'
+ * deliveries (BenchClient.onCaughtUp), not a scan per question.
+ */
+function awaitNoneBehind(last: Record<string, number>, waitMs: number): void {
+  endWait?.();
+  let behind = 0;
+  for (const c of clients) {
+    const target = last[c.room] ?? 0;
+    if (c.client.everConnected && (c.client.seqs.at(-1) ?? 0) < target) {
+      c.client.awaitSeq = target;
+      behind++;
+    } else c.client.awaitSeq = undefined;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const answer = (): void => {
+    clearTimeout(timer);
+    BenchClient.onCaughtUp = undefined;
+    endWait = undefined;
+    let left = 0;
+    for (const c of clients) {
+      if (c.client.awaitSeq !== undefined) left++;
+      c.client.awaitSeq = undefined;
+    }
+    send({ type: 'behind', clients: left });
+  };
+  if (behind === 0 || waitMs <= 0) {
+    answer();
+    return;
+  }
+  timer = setTimeout(answer, waitMs);
+  endWait = answer;
+  BenchClient.onCaughtUp = () => {
+    if (--behind === 0) answer();
+  };
+}
+
 process.on('message', (m: ToClient) => {
   if (m.type === 'plan') run(m.plan).catch((err: unknown) => send({ type: 'fatal', message: String(err) }));
   else if (m.type === 'jitter') for (const c of clients) c.client.startCutting();
   else if (m.type === 'calm') for (const c of clients) c.client.stopCutting();
   else if (m.type === 'check') send({ type: 'report', kinds: report(m.expected) });
-  else if (m.type === 'behind') send({ type: 'behind', clients: clients.filter((c) => c.client.everConnected && (c.client.seqs.at(-1) ?? 0) < (m.last[c.room] ?? 0)).length });
+  else if (m.type === 'behind') awaitNoneBehind(m.last, m.waitMs);
   else if (m.type === 'notices') {
     let count = 0;
     let lastAt = 0;

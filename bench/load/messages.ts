@@ -45,8 +45,14 @@ export type ToClient =
   | { type: 'calm' }
   /** Check deliveries against what was published (`expected`: room → acknowledged message seqs, ascending). */
   | { type: 'check'; expected: Record<string, number[]> }
-  /** How many clients (of those ever connected) have not received the last message of their room yet (`last`: room → its seq). */
-  | { type: 'behind'; last: Record<string, number> }
+  /**
+   * How many clients (of those ever connected) have not received the last message of their room yet
+   * (`last`: room → its seq), answered once none is behind or `waitMs` passed, whichever first (0:
+   * at once). Waited for in the process, on each client's deliveries, not asked again and again: a
+   * question scans every client, and asked every 50 ms while a broadcast was delivered it cost
+   * the load generator CPU in the very seconds it measures.
+   */
+  | { type: 'behind'; last: Record<string, number>; waitMs: number }
   /** How many presence notices the clients received so far, and when the last one came. */
   | { type: 'notices' }
   | { type: 'close' };
