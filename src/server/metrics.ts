@@ -29,7 +29,7 @@ const WALKS_EVERY_HANDLE = new Set(['nodejs_active_handles', 'nodejs_active_hand
  * list its PerformanceObserver is handed (`list.getEntries()[0]`). Node hands the observer its
  * entries once the main thread is free again, so the collections of one long task come as one
  * list: under load, the busier the process, the more pauses go unrecorded. Measured: 10,000 long
- * pollers answered at once, 0.04-0.08 s of pauses per broadcast by the metric against 0.33-0.39 s
+ * pollers answered at once, 0.04-0.08 s of pauses per broadcast by the metric against 0.31-0.39 s
  * by `--trace-gc`. Made again here with every entry recorded; same name, help, label and buckets.
  */
 const GC_DURATION = 'nodejs_gc_duration_seconds';
