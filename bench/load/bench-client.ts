@@ -53,10 +53,11 @@ export interface ClientSetup {
  */
 export abstract class BenchClient {
   /**
-   * Called when a client reaches the seq it was told to wait for (`awaitSeq`): the process's wait
-   * for none behind (load-process.ts) counts down on it.
+   * Called when a client comes up and when it reaches the seq it was told to wait for
+   * (`awaitSeq`): the process's wait for every client up and caught up (load-process.ts) checks it
+   * off then.
    */
-  static onCaughtUp: (() => void) | undefined;
+  static onProgress: ((client: BenchClient) => void) | undefined;
   /** Seqs of `message` entries, as they came. */
   readonly seqs: number[] = [];
   /** The seq this client is waited for to reach, if it is. */
@@ -153,6 +154,7 @@ export abstract class BenchClient {
     }
     this.downAt = undefined;
     if (this.setup.cut && this.cutting) this.cutTimer = setTimeout(() => this.cut(), around(this.setup.cut.everyMs));
+    BenchClient.onProgress?.(this);
   }
 
   protected entry(attempt: number, seq: number, text: string | undefined): void {
@@ -161,7 +163,7 @@ export abstract class BenchClient {
     this.seqs.push(seq);
     if (this.awaitSeq !== undefined && seq >= this.awaitSeq) {
       this.awaitSeq = undefined;
-      BenchClient.onCaughtUp?.();
+      BenchClient.onProgress?.(this);
     }
     this.tally.deliveries++;
     this.tally.lastDeliveryAt = t;

@@ -148,8 +148,8 @@ export class LoadCoordinator {
   }
 
   /**
-   * Waits until every client that ever connected has received the last message of `expected`
-   * (room → acknowledged seqs) of its room, or until `maxMs` passed: what a run waits for after
+   * Waits until every client that ever connected is up and has received the last message of
+   * `expected` (room → acknowledged seqs) of its room, or until `maxMs` passed: what a run waits for after
    * its last publish, instead of a fixed time that a starved machine may outlast. Resolves with
    * how long it waited and how many clients were still behind then.
    */

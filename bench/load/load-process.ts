@@ -107,44 +107,44 @@ function report(expected: Record<string, number[]>): KindReport[] {
   return reports;
 }
 
-/** The wait of awaitNoneBehind in progress: it ends the last one (answered as it stands). */
+/** The wait of awaitSettled in progress: a new one answers it first (as it stands). */
 let endWait: (() => void) | undefined;
 
 /**
  * Answers `behind` with the clients (ever connected) whose last message is before their room's
- * `last`, once there are none or `waitMs` passed: one scan, then a count kept down by the clients'
- * deliveries (BenchClient.onCaughtUp), not a scan per question.
+ * `last`, once every such client is up and has it, or once `waitMs` passed: one scan, then the
+ * clients left are checked off as they come up or get their message (BenchClient.onProgress),
+ * not a scan per question. Up too: a client cut while it had everything is not behind, but the
+ * run's check counts it down if it is still reconnecting then.
  */
-function awaitNoneBehind(last: Record<string, number>, waitMs: number): void {
+function awaitSettled(last: Record<string, number>, waitMs: number): void {
   endWait?.();
-  let behind = 0;
-  for (const c of clients) {
-    const target = last[c.room] ?? 0;
-    if (c.client.everConnected && (c.client.seqs.at(-1) ?? 0) < target) {
-      c.client.awaitSeq = target;
-      behind++;
-    } else c.client.awaitSeq = undefined;
+  const waiting = new Set<BenchClient>();
+  for (const { client, room } of clients) {
+    const target = last[room] ?? 0;
+    client.awaitSeq = (client.seqs.at(-1) ?? 0) < target ? target : undefined;
+    if (client.everConnected && (client.awaitSeq !== undefined || !client.connected)) waiting.add(client);
   }
   let timer: NodeJS.Timeout | undefined;
   const answer = (): void => {
     clearTimeout(timer);
-    BenchClient.onCaughtUp = undefined;
+    BenchClient.onProgress = undefined;
     endWait = undefined;
-    let left = 0;
-    for (const c of clients) {
-      if (c.client.awaitSeq !== undefined) left++;
-      c.client.awaitSeq = undefined;
+    let behind = 0;
+    for (const { client } of clients) {
+      if (client.everConnected && client.awaitSeq !== undefined) behind++;
+      client.awaitSeq = undefined;
     }
-    send({ type: 'behind', clients: left });
+    send({ type: 'behind', clients: behind });
   };
-  if (behind === 0 || waitMs <= 0) {
+  if (waiting.size === 0 || waitMs <= 0) {
     answer();
     return;
   }
   timer = setTimeout(answer, waitMs);
   endWait = answer;
-  BenchClient.onCaughtUp = () => {
-    if (--behind === 0) answer();
+  BenchClient.onProgress = (client) => {
+    if (client.connected && client.awaitSeq === undefined && waiting.delete(client) && waiting.size === 0) answer();
   };
 }
 
@@ -153,7 +153,7 @@ process.on('message', (m: ToClient) => {
   else if (m.type === 'jitter') for (const c of clients) c.client.startCutting();
   else if (m.type === 'calm') for (const c of clients) c.client.stopCutting();
   else if (m.type === 'check') send({ type: 'report', kinds: report(m.expected) });
-  else if (m.type === 'behind') awaitNoneBehind(m.last, m.waitMs);
+  else if (m.type === 'behind') awaitSettled(m.last, m.waitMs);
   else if (m.type === 'notices') {
     let count = 0;
     let lastAt = 0;

@@ -47,8 +47,9 @@ export type ToClient =
   | { type: 'check'; expected: Record<string, number[]> }
   /**
    * How many clients (of those ever connected) have not received the last message of their room yet
-   * (`last`: room → its seq), answered once none is behind or `waitMs` passed, whichever first (0:
-   * at once). Waited for in the process, on each client's deliveries, not asked again and again: a
+   * (`last`: room → its seq), answered once every one is up and has it, or `waitMs` passed,
+   * whichever first (0: at once). Waited for in the process, on each client's deliveries and
+   * reconnections, not asked again and again: a
    * question scans every client, and asked every 50 ms while a broadcast was delivered it cost
    * the load generator CPU in the very seconds it measures.
    */
