@@ -149,8 +149,8 @@ export class LoadCoordinator {
 
   /**
    * Waits until every client that ever connected is up and has received the last message of
-   * `expected` (room → acknowledged seqs) of its room, or until `maxMs` passed: what a run waits for after
-   * its last publish, instead of a fixed time that a starved machine may outlast. Resolves with
+   * `expected` (room → acknowledged seqs) of its room, or until `maxMs` passed: what a run waits
+   * for after its last publish, instead of a fixed time that a starved machine may outlast. Resolves with
    * how long it waited and how many clients were still behind then.
    */
   async settle(expected: Record<string, number[]>, maxMs: number): Promise<{ waitedMs: number; behind: number }> {

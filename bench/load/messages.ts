@@ -49,9 +49,9 @@ export type ToClient =
    * How many clients (of those ever connected) have not received the last message of their room yet
    * (`last`: room → its seq), answered once every one is up and has it, or `waitMs` passed,
    * whichever first (0: at once). Waited for in the process, on each client's deliveries and
-   * reconnections, not asked again and again: a
-   * question scans every client, and asked every 50 ms while a broadcast was delivered it cost
-   * the load generator CPU in the very seconds it measures.
+   * reconnections, not asked again and again: a question scans every client, and asked every
+   * 50 ms while a broadcast was delivered it cost the load generator CPU in the very seconds it
+   * measures.
    */
   | { type: 'behind'; last: Record<string, number>; waitMs: number }
   /** How many presence notices the clients received so far, and when the last one came. */
