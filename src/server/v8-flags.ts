@@ -53,6 +53,12 @@ export const SMALL_HEAP_V8_FLAGS: readonly string[] = ['--optimize-for-size', '-
  *   pairs each, the pairs of a run spread by 0.1 or more): native long poll 1.18 and 1.14 times
  *   Socket.IO's CPU per request against 1.11 and 1.11, lecture `/longpoll` 1.19 and 1.16
  *   against 1.17 and 1.20; SQLite's acknowledged publishes 48,463 a second against 47,029.
+ *   Many held long polls are the exception: what a broadcast to them promotes overruns the
+ *   headroom several times, each a major collection of the whole heap. 10,000 long pollers on
+ *   one process (2026-12-05): 1.01-1.14 s of server CPU per broadcast against 0.53-0.84 s with
+ *   `--heap-growing-percent=0` (V8's own growth), for 5-12 MB more RSS; but 50,000 connections
+ *   over 3 workers then took 738-969 MB (docs/operations.md, "Memory and GC"): an operator with
+ *   memory to spare lifts it.
  *
  * Without these flags (V8's defaults, a 16 MB young generation) an idle WebSocket takes three
  * times the memory, and polling costs a little less: 2-3% of the CPU per request answered, each
