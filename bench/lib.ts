@@ -58,7 +58,8 @@ export class ServerProcess {
       // tsx for TypeScript only: a server in plain JavaScript (the built Switchboard, as `npm start`
       // runs it) carries no loader thread of tsx's, which runs GCs of its own heap.
       // BENCH_PROFILE=dir: a CPU profile of each server there; BENCH_PROFILE_INTERVAL: its sampling interval, µs (node's default 1000).
-      execArgv: [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), '--expose-gc', ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`, ...(process.env.BENCH_PROFILE_INTERVAL ? [`--cpu-prof-interval=${process.env.BENCH_PROFILE_INTERVAL}`] : [])] : []), ...serverNodeArgs(script)],
+      // BENCH_PERF_MAP=1: node writes /tmp/perf-<pid>.map, the names of its compiled JavaScript for Linux perf (costs/perf-samples.ts).
+      execArgv: [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), '--expose-gc', ...(process.env.BENCH_PERF_MAP === '1' ? ['--perf-basic-prof'] : []), ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`, ...(process.env.BENCH_PROFILE_INTERVAL ? [`--cpu-prof-interval=${process.env.BENCH_PROFILE_INTERVAL}`] : [])] : []), ...serverNodeArgs(script)],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

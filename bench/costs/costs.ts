@@ -21,7 +21,9 @@
  *   COSTS_OLD_GARBAGE=1 also prints where what each server left in the old generation was
  *   allocated (promoted, or allocated there directly), per request. COSTS_THREADS=1 also prints
  *   each server's CPU ticks of its main thread and of its other threads (V8's GC and compiler
- *   helpers, libuv's pool), which a CPU profile of the main thread does not show.
+ *   helpers, libuv's pool), which a CPU profile of the main thread does not show. COSTS_PERF=1
+ *   (with COSTS_POLL_PAIRED) records both servers of each pair with Linux `perf` and prints
+ *   their samples per request side by side, by kind of code and by symbol (perf-samples.ts).
  * - connect: 2000 WebSockets (COSTS_CONNECTIONS), 50 at a time, each subscribing to `bench`
  *   (Switchboard, SQLite store: its default) or just open (bare `ws`): seconds until all are in.
  * - memory: server RSS (after a GC) per idle connection at 2000, WebSocket and SSE; the RSS of
@@ -40,6 +42,7 @@ import type WebSocket from 'ws';
 import { saveResult } from '../load/results.js';
 import { describeYardstick, measureYardstick } from '../load/yardstick.js';
 import { ServerProcess, SseRecorder, fmt, median, openSse, openWs, percentile, sleep, type Stats } from '../lib.js';
+import { PerfRecording, perfUnavailable, printComparison, removePerfMaps, type ProcessSamples } from './perf-samples.js';
 
 /**
  * What this run measured, saved as bench/results/costs-<parts>.json for the report (`npm run
@@ -83,6 +86,18 @@ const BASELINE = process.env.COSTS_POLL_BASELINE;
  * plain ones.
  */
 const OLD_GARBAGE = process.env.COSTS_OLD_GARBAGE === '1';
+/**
+ * COSTS_PERF=1: each poll measure of two servers at once (COSTS_POLL_PAIRED) also records both
+ * with Linux `perf` over the window and prints where each spends its samples, by kind of code
+ * and by symbol, side by side (bench/costs/perf-samples.ts). Unlike node's CPU profiler it costs
+ * the servers nothing per function call, and sees the kernel, node's C++ and V8's collector.
+ */
+const PERF = process.env.COSTS_PERF === '1';
+if (PERF) {
+  const why = perfUnavailable();
+  if (why) throw new Error(`COSTS_PERF=1: ${why}`);
+  process.env.BENCH_PERF_MAP = '1';
+}
 /** Rounds of the poll measures (COSTS_POLL_ROUNDS): the chosen kinds in turn, each round, then the medians. */
 const POLL_ROUNDS = Number(process.env.COSTS_POLL_ROUNDS ?? 1);
 /** The Switchboard server: the built one (as `npm start` runs it) unless COSTS_TSX=1. */
@@ -334,8 +349,11 @@ async function pollRuns(runs: PollRunSpec[]): Promise<number[]> {
     const before = await Promise.all(servers.map((server) => server.stats({ gc: false })));
     const ticksBefore = servers.map(procTicks);
     const threadsBefore = servers.map(threadTicks);
+    const pids = servers.map((server) => server.child.pid!);
+    const recording = PERF && servers.length === 2 ? PerfRecording.start(pids, `/tmp/costs-perf-${process.pid}.data`) : undefined;
     await publishAll(SECONDS);
     await sleep(1500);
+    const perfSamples = await recording?.stop();
     const after = await Promise.all(servers.map((server) => server.stats({ gc: false })));
     const oldGarbage = OLD_GARBAGE ? await Promise.all(servers.map((server) => server.oldGarbage('stop'))) : [];
     const results: number[] = [];
@@ -355,10 +373,15 @@ async function pollRuns(runs: PollRunSpec[]): Promise<number[]> {
       results.push((cpuMs / Math.max(1, requests)) * 1000);
       for (const site of oldGarbage[i] ?? []) console.log(`      ${fmt(site.bytes / Math.max(1, requests), 1).padStart(7)} B/request left in the old generation at ${site.where}`);
     }
+    if (perfSamples) {
+      const names = runs.map((run, i) => (runs.some((other, j) => j !== i && other.kind === run.kind) ? `${run.kind} (${run.script.split('/').pop()})` : run.kind)) as [string, string];
+      printComparison(names, pids.map((pid) => perfSamples.get(pid)!) as [ProcessSamples, ProcessSamples], [fleets[0]!.requests, fleets[1]!.requests]);
+    }
     await Promise.all(fleets.map((fleet) => fleet.stop()));
     return results;
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
+    if (PERF) removePerfMaps(servers.map((server) => server.child.pid!));
   }
 }
 
