@@ -267,7 +267,7 @@ async function pollCosts(): Promise<void> {
     { kind: 'native-poll', script: SWITCHBOARD, publish: '/api/rooms/bench/messages' },
     { kind: 'lecture-longpoll', script: SWITCHBOARD, publish: '/update' },
     { kind: 'lecture-poll', script: SWITCHBOARD, publish: '/update' },
-    { kind: 'socket.io-polling', script: '../costs/socket-io-polling-server.ts', publish: '/publish' },
+    { kind: 'socket.io-polling', script: '../costs/socket-io-polling-server.mjs', publish: '/publish' },
     { kind: 'bare-longpoll', script: '../costs/bare-longpoll-server.mjs', publish: '/api/rooms/bench/messages' },
     { kind: 'bare-lecture-longpoll', script: '../costs/bare-lecture-server.mjs', publish: '/update' },
     { kind: 'bare-lecture-poll', script: '../costs/bare-lecture-server.mjs', publish: '/update' },
