@@ -24,23 +24,32 @@ export function perfUnavailable(): string | undefined {
 
 /** A `perf record` of some processes, from start until stop. */
 export class PerfRecording {
+  private stderr = '';
+  /** Set once perf exits: early when it could not record (no permission to sample these processes, say). */
+  private readonly exited: Promise<void>;
+  private done = false;
+
   private constructor(
     private readonly child: ChildProcess,
     private readonly file: string,
     private readonly pids: number[],
-  ) {}
+  ) {
+    child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    void this.exited.then(() => (this.done = true));
+  }
 
   static start(pids: number[], file: string): PerfRecording {
     // cpu-clock: a software event, which a virtual machine without hardware counters has too.
-    const child = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', String(FREQUENCY), '-p', pids.join(','), '-o', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('perf', ['record', '-e', 'cpu-clock', '-F', String(FREQUENCY), '-p', pids.join(','), '-o', file], { stdio: ['ignore', 'ignore', 'pipe'] });
     return new PerfRecording(child, file, pids);
   }
 
-  /** Stops the recording and reads it: each process's samples by symbol. */
+  /** Stops the recording and reads it: each process's samples by symbol. Throws when perf stopped before it was asked to (with what it said). */
   async stop(): Promise<Map<number, ProcessSamples>> {
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    if (this.done) throw new Error(`perf record stopped by itself: ${this.stderr.trim() || `exit ${this.child.exitCode}`}`);
     this.child.kill('SIGINT');
-    await exited;
+    await this.exited;
     try {
       return readSamples(this.file, this.pids);
     } finally {
