@@ -72,7 +72,7 @@ async function runOne(serverName: string): Promise<JitterRow> {
   const clients = Number(values.clients);
   const sio = serverName === 'socket.io';
   const server = sio
-    ? await ServerUnderTest.script('socket-io-recovery-server.ts')
+    ? await ServerUnderTest.script('socket-io-recovery-server.mjs')
     : await ServerUnderTest.switchboard([...loadFriendlyArgs(clients), ...values['server-args'].split(/\s+/).filter(Boolean)]);
   let load: LoadCoordinator | undefined;
   try {

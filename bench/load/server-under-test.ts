@@ -105,11 +105,13 @@ export class ServerUnderTest {
     return ServerUnderTest.spawn(process.execPath, [...nodeArgs, CLI, ...full], port, `node ${nodeArgs.join(' ')} switchboard ${full.join(' ')}`, '/readyz', {}, () => rmSync(dataDir, { recursive: true, force: true }));
   }
 
-  /** Starts a script of bench/servers (run with tsx) that listens on PORT and answers `/healthz`. */
+  /** Starts a script of bench/servers (a `.ts` one through tsx) that listens on PORT and answers `/healthz`. */
   static async script(script: string, env: Record<string, string> = {}): Promise<ServerUnderTest> {
     const port = await freePort();
     const file = path.join(root, 'bench', 'servers', script);
-    return ServerUnderTest.spawn(process.execPath, ['--import', 'tsx', file], port, `node --import tsx bench/servers/${script}`, '/healthz', { ...env, PORT: String(port) }, () => {});
+    // tsx for TypeScript only: a peer in plain JavaScript carries no loader of tsx's, as Switchboard's built server does not.
+    const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    return ServerUnderTest.spawn(process.execPath, [...loader, file], port, `node ${[...loader, `bench/servers/${script}`].join(' ')}`, '/healthz', { ...env, PORT: String(port) }, () => {});
   }
 
   private static async spawn(cmd: string, args: string[], port: number, line: string, readyPath: string, env: Record<string, string>, cleanup: () => void): Promise<ServerUnderTest> {

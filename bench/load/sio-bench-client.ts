@@ -7,7 +7,7 @@ interface EngineWithWs {
 }
 
 /**
- * A Socket.IO 4 client (WebSocket transport) of bench/servers/socket-io-recovery-server.ts:
+ * A Socket.IO 4 client (WebSocket transport) of bench/servers/socket-io-recovery-server.mjs:
  * joins its room by query, gets `message` events `{seq, text}`. Reconnections are ours (the
  * manager's own are off, so both servers see the same cuts and the same time away); Socket.IO's
  * connection state recovery replays what was missed, which the client checks (`recovered`).

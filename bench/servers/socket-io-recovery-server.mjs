@@ -1,14 +1,13 @@
+// Socket.IO 4.8 as the jitter bench runs it (bench/jitter.ts): WebSocket transport, connection
+// state recovery on (missed packets are replayed to a client that comes back within two
+// minutes). A client joins the room named in its handshake query; `POST /publish`
+// `{room, text}` emits `message` `{seq, text}` to the room (seq: per room, from 1) and answers
+// `{seq}`; `GET /healthz` answers 200. Listens on 127.0.0.1:PORT. Plain JavaScript, as
+// Switchboard's built server is: no loader of tsx's in the process being measured.
 import http from 'node:http';
 import { Server } from 'socket.io';
 
-/**
- * Socket.IO 4.8 as the jitter bench runs it (bench/jitter.ts): WebSocket transport, connection
- * state recovery on (missed packets are replayed to a client that comes back within two
- * minutes). A client joins the room named in its handshake query; `POST /publish`
- * `{room, text}` emits `message` `{seq, text}` to the room (seq: per room, from 1) and answers
- * `{seq}`; `GET /healthz` answers 200. Listens on 127.0.0.1:PORT.
- */
-const seqs = new Map<string, number>();
+const seqs = new Map();
 const server = http.createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/healthz') {
     res.end('ok');
@@ -21,9 +20,9 @@ const server = http.createServer((req, res) => {
   }
   let body = '';
   req.setEncoding('utf8');
-  req.on('data', (c: string) => (body += c));
+  req.on('data', (c) => (body += c));
   req.on('end', () => {
-    const { room, text } = JSON.parse(body) as { room: string; text: string };
+    const { room, text } = JSON.parse(body);
     const seq = (seqs.get(room) ?? 0) + 1;
     seqs.set(room, seq);
     io.to(room).emit('message', { seq, text });
