@@ -25,9 +25,7 @@ export function perfUnavailable(): string | undefined {
 /** A `perf record` of some processes, from start until stop. */
 export class PerfRecording {
   private stderr = '';
-  /** Set once perf exits: early when it could not record (no permission to sample these processes, say). */
   private readonly exited: Promise<void>;
-  private done = false;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -36,7 +34,6 @@ export class PerfRecording {
   ) {
     child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    void this.exited.then(() => (this.done = true));
   }
 
   static start(pids: number[], file: string): PerfRecording {
@@ -47,7 +44,8 @@ export class PerfRecording {
 
   /** Stops the recording and reads it: each process's samples by symbol. Throws when perf stopped before it was asked to (with what it said). */
   async stop(): Promise<Map<number, ProcessSamples>> {
-    if (this.done) throw new Error(`perf record stopped by itself: ${this.stderr.trim() || `exit ${this.child.exitCode}`}`);
+    // Gone already: it could not record (no such process, no permission to sample it).
+    if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`perf record stopped by itself: ${this.stderr.trim() || `exit ${this.child.exitCode}`}`);
     this.child.kill('SIGINT');
     await this.exited;
     try {
