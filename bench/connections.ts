@@ -27,7 +27,7 @@ import { Publisher, createRooms } from './load/publisher.js';
 import { describeYardstick, measureYardstick } from './load/yardstick.js';
 import { saveResult } from './load/results.js';
 import { availableParallelism } from 'node:os';
-import { cpuMsOf, rssFileOf, rssOf, systemMsOf } from './load/proc-stats.js';
+import { cpuMsOf, offMainMsOf, rssFileOf, rssOf, systemMsOf } from './load/proc-stats.js';
 import { ServerUnderTest, loadFriendlyArgs } from './load/server-under-test.js';
 import { describe, distribution, mb, ms, type Distribution } from './load/stats.js';
 
@@ -122,12 +122,14 @@ export interface ConnectionsResult {
    * of `cores` cores where both run, (server + load) / cores is the least wall time in which all
    * the work a broadcast makes can be done: its deliveries and what follows them (the long
    * pollers' next requests), so the deliveries alone may end sooner. Of the server's:
-   * `serverSystem`, the kernel's time (its sockets' reads and writes), and `serverGcPause`, the
+   * `serverSystem`, the kernel's time (its sockets' reads and writes), `serverOffMain`, the time
+   * of threads other than the processes' main ones (V8's helpers: a major collection's concurrent
+   * marking and sweeping above all; libuv's pool), and `serverGcPause`, the
    * garbage collector's pauses of its main threads (its /metrics, read before and after the
    * window; absent when it has none), and `serverGcByKind`, those pauses by kind (minor, major,
    * incremental, weakcb); all whole (no idle rate taken off).
    */
-  broadcastCpuMs: { server: number; load: number; serverSystem?: number; serverGcPause?: number; serverGcByKind?: Record<string, number> }[];
+  broadcastCpuMs: { server: number; load: number; serverSystem?: number; serverOffMain?: number; serverGcPause?: number; serverGcByKind?: Record<string, number> }[];
   /** Rounds every --gap-ms whatever the last one's state (--fixed-gap); else each round waited for the last to be delivered and the machine quiet. */
   fixedGap?: boolean;
   cores: number;
@@ -222,6 +224,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
       roundStarts.push(performance.timeOrigin + started);
       const serverCpu = server.cpuMs(pids);
       const serverSystem = systemMsOf(pids);
+      const serverOffMain = offMainMsOf(pids);
       const loadCpu = cpuMsOf(loadPids);
       let next = 0;
       await Promise.all(
@@ -244,6 +247,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
         server: server.cpuMs(pids) - serverCpu - (idleCpuPercent / 100) * windowMs,
         load: cpuMsOf(loadPids) - loadCpu - (loadIdleCpuPercent / 100) * windowMs,
         serverSystem: systemMsOf(pids) - serverSystem,
+        serverOffMain: offMainMsOf(pids) - serverOffMain,
       };
       const gcAfter = await server.gcPauseMs();
       broadcastCpuMs.push(
@@ -319,9 +323,12 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
   }
 }
 
-/** What the server's CPU time of a broadcast holds: the kernel's part, the collector's pauses. */
+/** What the server's CPU time of a broadcast holds: the kernel's part, the other threads' part, the collector's pauses. */
 function serverParts(c: ConnectionsResult['broadcastCpuMs'][number]): string {
-  const parts = [...(c.serverSystem !== undefined ? [`system ${(c.serverSystem / 1000).toFixed(2)} s`] : []), ...(c.serverGcPause !== undefined ? [`GC pauses ${(c.serverGcPause / 1000).toFixed(2)} s${gcKinds(c.serverGcByKind)}`] : [])];
+  const parts = [
+    ...(c.serverSystem !== undefined ? [`system ${(c.serverSystem / 1000).toFixed(2)} s`] : []),
+    ...(c.serverOffMain !== undefined ? [`off the main threads ${(c.serverOffMain / 1000).toFixed(2)} s`] : []),
+    ...(c.serverGcPause !== undefined ? [`GC pauses ${(c.serverGcPause / 1000).toFixed(2)} s${gcKinds(c.serverGcByKind)}`] : [])];
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }
 

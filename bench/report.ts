@@ -102,8 +102,8 @@ function floorOf(d) {
   const measured = (d.broadcastCpuMs ?? []).slice(d.warmup ?? 0);
   if (measured.length === 0) return '–';
   const mid = [...measured].sort((a, b) => a.server + a.load - b.server - b.load)[Math.floor(measured.length / 2)];
-  // Of the server's: the kernel's time and the collector's pauses, when the run recorded them.
-  const parts = [mid.serverSystem === undefined ? '' : 'system ' + num(mid.serverSystem / 1000, 2) + ' s', mid.serverGcPause === undefined ? '' : 'GC pauses ' + num(mid.serverGcPause / 1000, 2) + ' s'].filter(Boolean);
+  // Of the server's: the kernel's time, the other threads' (V8's concurrent marking above all) and the collector's pauses, when the run recorded them.
+  const parts = [mid.serverSystem === undefined ? '' : 'system ' + num(mid.serverSystem / 1000, 2) + ' s', mid.serverOffMain === undefined ? '' : 'off the main threads ' + num(mid.serverOffMain / 1000, 2) + ' s', mid.serverGcPause === undefined ? '' : 'GC pauses ' + num(mid.serverGcPause / 1000, 2) + ' s'].filter(Boolean);
   return num(mid.server / 1000, 2) + ' s' + (parts.length ? ' (' + parts.join(', ') + ')' : '') + ' + ' + num(mid.load / 1000, 2) + ' s = ' + num((mid.server + mid.load) / 1000 / d.cores, 2) + ' s on ' + d.cores + ' cores';
 }
 

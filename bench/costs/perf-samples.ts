@@ -59,7 +59,7 @@ export class PerfRecording {
 /** One process's samples: how many in all, by kind of code, and by symbol. */
 export interface ProcessSamples {
   total: number;
-  /** kernel, JavaScript (compiled by V8, named by the perf map), node (node's binary: its C++, V8's builtins, interpreter and collector), other libraries. */
+  /** kernel, JavaScript (compiled by V8, named by the perf map), node (node's binary: its C++, V8's builtins, interpreter and compilers), `GC, minor` and `GC, major` (V8's collectors, in node's binary too), other libraries. */
   byKind: Map<string, number>;
   bySymbol: Map<string, number>;
 }
@@ -76,13 +76,23 @@ function readSamples(file: string, pids: number[]): Map<number, ProcessSamples> 
     const samples = out.get(Number(m[1]));
     if (!samples) continue;
     const dso = m[3]!;
-    const kind = dso.includes('kernel') ? 'kernel' : dso.startsWith('/tmp/perf-') ? 'JavaScript' : dso.endsWith('/node') ? 'node' : 'other libraries';
+    const kind = dso.includes('kernel') ? 'kernel' : dso.startsWith('/tmp/perf-') ? 'JavaScript' : dso.endsWith('/node') ? collectorKind(m[2]!) : 'other libraries';
     const symbol = `${kind === 'kernel' ? '[k] ' : ''}${m[2]!.replace(/\+0x[0-9a-f]+$/, '').replace(/(?:file:\/\/)?\/\S*?\/(dist|node_modules|bench)\//, '$1/') || '[unknown]'}`;
     samples.total++;
     samples.byKind.set(kind, (samples.byKind.get(kind) ?? 0) + 1);
     samples.bySymbol.set(symbol, (samples.bySymbol.get(symbol) ?? 0) + 1);
   }
   return out;
+}
+
+/** V8's young-generation collector (scavenges) in node's binary, by symbol. */
+const MINOR_GC = /Scaveng|ShouldBePromoted|Pretenuring|PromotedObjects/;
+/** V8's old-generation collector: marking (concurrent, on helper threads, most of it), sweeping, compaction. */
+const MAJOR_GC = /Marking|MarkCompact|Sweep|MemoryChunkData|Evacuat|Compactor/;
+
+/** The kind of a symbol of node's binary: one of V8's two collectors, or the rest of node (its C++, V8's builtins, interpreter and compilers). */
+function collectorKind(symbol: string): string {
+  return MINOR_GC.test(symbol) ? 'GC, minor' : MAJOR_GC.test(symbol) ? 'GC, major' : 'node';
 }
 
 /**
@@ -95,7 +105,7 @@ export function printComparison(names: [string, string], samples: [ProcessSample
   const f = (x: number): string => x.toFixed(1).padStart(7);
   const [a, b] = samples;
   console.log(`    perf samples per 1,000 requests answered (${FREQUENCY} a second): ${names[0]} ${f(per(a.total, 0)).trim()}, ${names[1]} ${f(per(b.total, 1)).trim()}`);
-  for (const kind of ['JavaScript', 'node', 'kernel', 'other libraries']) {
+  for (const kind of ['JavaScript', 'node', 'GC, minor', 'GC, major', 'kernel', 'other libraries']) {
     console.log(`      ${kind.padEnd(16)} ${f(per(a.byKind.get(kind) ?? 0, 0))} ${f(per(b.byKind.get(kind) ?? 0, 1))}`);
   }
   const symbols = new Set([...a.bySymbol.keys(), ...b.bySymbol.keys()]);

@@ -12,9 +12,9 @@ interface ProcStat {
   systemTicks: number;
 }
 
-function readStat(pid: number): ProcStat | undefined {
+function readStat(pid: number, file = `/proc/${pid}/stat`): ProcStat | undefined {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const text = readFileSync(file, 'utf8');
     // The command name is in parentheses and may hold spaces: the fields follow the last ')'.
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
     return { pid, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), systemTicks: Number(f[12]) };
@@ -80,6 +80,31 @@ export function cpuMsOf(pids: readonly number[]): number {
 /** System CPU time (the kernel's, on their behalf) these processes used so far, ms. */
 export function systemMsOf(pids: readonly number[]): number {
   return msOf(pids, (s) => s.systemTicks);
+}
+
+/**
+ * CPU time (user + system) of these processes' threads other than each one's main thread, used
+ * so far, ms: V8's helpers (concurrent marking and sweeping of major collections, the optimizing
+ * compiler) and libuv's pool (SQLite's syncs, file reads). What a collector's pauses do not show:
+ * a major collection marks the heap on a helper thread while the main thread runs. Threads
+ * that ended meanwhile are not counted (their time goes to none: /proc keeps no record of them).
+ */
+export function offMainMsOf(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // gone meanwhile
+    }
+    for (const tid of tasks) {
+      if (tid === String(pid)) continue;
+      const s = readStat(Number(tid), `/proc/${pid}/task/${tid}/stat`);
+      if (s) ticks += s.ticks;
+    }
+  }
+  return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
 function msOf(pids: readonly number[], ticksOf: (s: ProcStat) => number): number {

@@ -1,0 +1,48 @@
+/**
+ * The benchmark's CPU accounting (bench/load/proc-stats.ts) tells a process's main thread from
+ * its other threads: a major collection's marking runs on V8's helper threads, which the
+ * collector's pauses do not show, and bench:connections reports it apart.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, it } from 'node:test';
+import { cpuMsOf, offMainMsOf } from '../bench/load/proc-stats.js';
+
+/** A node process whose worker thread spins for `ms`, then both wait to be killed. */
+const SPIN = (ms: number): string => `
+const { Worker } = require('node:worker_threads');
+const w = new Worker('const end = Date.now() + ${ms}; while (Date.now() < end); require("node:worker_threads").parentPort.postMessage("done"); setInterval(() => {}, 1000);', { eval: true });
+w.on('message', () => console.log('done'));
+setInterval(() => {}, 1000);
+`;
+
+describe('proc-stats', () => {
+  it('counts the CPU of threads other than the main one apart', async () => {
+    const child = spawn(process.execPath, ['-e', SPIN(600)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await once(child.stdout, 'data');
+      const all = cpuMsOf([child.pid!]);
+      const offMain = offMainMsOf([child.pid!]);
+      // /proc counts in ticks of 10 ms; the main thread only started node and the worker.
+      assert.ok(offMain >= 400, `off the main thread: ${offMain} ms`);
+      assert.ok(all - offMain < 400, `main thread: ${all - offMain} ms of ${all}`);
+      assert.equal(offMainMsOf([999_999_999]), 0, 'a process gone counts nothing');
+    } finally {
+      child.kill();
+    }
+  });
+
+  it("leaves the main thread's own CPU out", async () => {
+    const child = spawn(process.execPath, ['-e', 'const end = Date.now() + 600; while (Date.now() < end); console.log("done"); setInterval(() => {}, 1000);'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await once(child.stdout, 'data');
+      const all = cpuMsOf([child.pid!]);
+      const offMain = offMainMsOf([child.pid!]);
+      assert.ok(all >= 500, `in all: ${all} ms`);
+      assert.ok(offMain < 300, `off the main thread: ${offMain} ms of ${all}`);
+    } finally {
+      child.kill();
+    }
+  });
+});
