@@ -18,10 +18,13 @@ describe('npm start', () => {
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     await waitFor(() => out.includes('Switchboard listening'), 20_000, 'the server to listen');
-    const pid = (JSON.parse(out.split('\n').find((l) => l.includes('Switchboard listening'))!) as { pid: number }).pid;
+    const { pid, port } = JSON.parse(out.split('\n').find((l) => l.includes('Switchboard listening'))!) as { pid: number; port: number };
     // Its young generation is capped (src/server/v8-flags.ts, DEFAULT_V8_FLAGS).
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     assert.ok(DEFAULT_V8_FLAGS.every((f) => argv.includes(f)), `npm start runs node with the default V8 flags: ${argv.join(' ')}`);
+    // ...and so is its old generation's growth, raised only while long polls are held (heap-headroom.ts): none now.
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert.match(metrics, /^switchboard_heap_growing_percent 15$/m);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     await exited;

@@ -245,6 +245,23 @@ export class Metrics {
   }
 
   /**
+   * `switchboard_heap_growing_percent`: how far V8 lets the old generation grow past its live
+   * part now (HeapHeadroom: the start's `--heap-growing-percent`, raised while long polls are held).
+   */
+  heapGrowingFrom(percent: () => number): void {
+    new Gauge({
+      name: 'switchboard_heap_growing_percent',
+      help: "How far V8 may grow the old generation past what survived its last major collection, in percent (--heap-growing-percent; raised while long polls are held)",
+      registers: [this.registry],
+      // Workers (--workers) each have their own: the highest is reported.
+      aggregator: 'max',
+      collect() {
+        this.set(percent());
+      },
+    });
+  }
+
+  /**
    * The SQLite store's group commits, read at each scrape (nothing counted on the hot path):
    * `switchboard_store_commits_total` (transactions, one sync each), `switchboard_store_appends_total`
    * (appends they held) and `switchboard_store_lock_busy_total` (batches that found the write

@@ -57,6 +57,7 @@ import { registerSeedRoutes } from './transports/seed-routes.js';
 import { registerSse } from './transports/sse.js';
 import { WebSocketGateway } from './transports/websocket.js';
 import { turnBudget } from './turn-budget.js';
+import { HeapHeadroom, startingGrowingPercent } from './heap-headroom.js';
 
 /**
  * The options of `createSwitchboard`: those of `switchboard serve` by their key (ServerConfig),
@@ -340,6 +341,10 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     maxConnectionsPerMember: config.maxConnectionsPerMember,
   });
   const connections = new ConnectionRegistry(config.maxConnections, metrics, limits);
+  // A process started with a cap on the old generation's growth (`npm start`, the workers): raised while long polls are held.
+  const startingGrowth = startingGrowingPercent();
+  const headroom = startingGrowth === undefined ? undefined : new HeapHeadroom(startingGrowth, () => metrics.openConnections('long-polling').value);
+  if (headroom) metrics.heapGrowingFrom(() => headroom.percent);
   hub.onDisconnect((member, room) => connections.disconnect(member, room));
   const verifier =
     tokenVerifier ??
@@ -804,6 +809,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
           metricsServer.closeAllConnections();
         }
         hub.close();
+        headroom?.stop();
         await webhooks?.close();
         await broker.close();
         await presence.close();

@@ -58,7 +58,8 @@ export const SMALL_HEAP_V8_FLAGS: readonly string[] = ['--optimize-for-size', '-
  *   one process (2026-12-05): 1.01-1.14 s of server CPU per broadcast against 0.53-0.84 s with
  *   `--heap-growing-percent=0` (V8's own growth), for 5-12 MB more RSS; but 50,000 connections
  *   over 3 workers then took 738-969 MB (docs/operations.md, "Memory and GC"): an operator with
- *   memory to spare lifts it.
+ *   memory to spare lifts it. Since then HeapHeadroom (heap-headroom.ts) raises it in the running
+ *   process while long polls are held, to what a broadcast to them promotes.
  *
  * Without these flags (V8's defaults, a 16 MB young generation) an idle WebSocket takes three
  * times the memory, and polling costs a little less: 2-3% of the CPU per request answered, each

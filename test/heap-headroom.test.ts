@@ -1,0 +1,83 @@
+/**
+ * The old generation's headroom (src/server/heap-headroom.ts): raised to what a broadcast to the
+ * held long polls promotes, never below the start's, and V8 does take the flag in a running
+ * process (a child process counts its major collections with and without it).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { HELD_POLL_PROMOTION_BYTES, HeapHeadroom, MAX_GROWING_PERCENT, growingPercent, startingGrowingPercent } from '../src/server/heap-headroom.js';
+
+const MB = 1024 * 1024;
+
+describe('heap headroom', () => {
+  it('raises the growth to what the held polls promote, in steps of 5, between the start and the ceiling', () => {
+    assert.equal(growingPercent(15, 0, 100 * MB), 15);
+    assert.equal(growingPercent(15, 1000, 100 * MB), 15, '5 MB is under 15% of 100 MB');
+    // 10,000 polls of 5 KB: 50 MB over 100 MB live.
+    assert.equal(growingPercent(15, 10_000, 100 * MB), 50);
+    assert.equal(growingPercent(15, 4_000, 100 * MB), 20, '19.5 rounded up to a step');
+    assert.equal(growingPercent(15, 100_000, 100 * MB), MAX_GROWING_PERCENT);
+    assert.equal(growingPercent(40, 4_000, 100 * MB), 40, 'the operator’s own is the floor');
+    assert.equal(growingPercent(15, 10, 0), 15);
+    assert.equal(HELD_POLL_PROMOTION_BYTES, 5 * 1024);
+  });
+
+  it('reads the start’s flag, in either spelling; 0 (V8’s own growth) and none leave the heap alone', () => {
+    assert.equal(startingGrowingPercent(['--max-semi-space-size=4', '--heap-growing-percent=15']), 15);
+    assert.equal(startingGrowingPercent(['--heap_growing_percent=30']), 30);
+    assert.equal(startingGrowingPercent(['--heap-growing-percent=0']), undefined);
+    assert.equal(startingGrowingPercent(['--max-semi-space-size=4']), undefined);
+  });
+
+  it('keeps the peak of held polls over its window (a broadcast empties them for a moment), and restores the start’s on stop', () => {
+    const flags: string[] = [];
+    let held = 10_000;
+    const headroom = new HeapHeadroom(15, () => held, (f) => flags.push(f), () => 100 * MB);
+    headroom.adjust();
+    assert.equal(headroom.percent, 50);
+    held = 100; // answered, not yet back
+    headroom.adjust();
+    assert.equal(headroom.percent, 50);
+    for (let i = 0; i < 30; i++) headroom.adjust();
+    assert.equal(headroom.percent, 15, 'gone for the whole window');
+    headroom.stop();
+    assert.deepEqual(flags, ['--heap-growing-percent=50', '--heap-growing-percent=15']);
+  });
+
+  it('V8 takes the flag in a running process: fewer major collections for the same garbage', async () => {
+    // Rounds of objects that live across minor collections and die the round after: what the
+    // next requests of held polls are to a broadcast.
+    const script = `
+      const v8 = require('node:v8');
+      const { PerformanceObserver, constants } = require('node:perf_hooks');
+      let majors = 0;
+      new PerformanceObserver((l) => { for (const e of l.getEntries()) if (e.detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++; }).observe({ entryTypes: ['gc'] });
+      const live = Array.from({ length: 400000 }, (_, i) => ({ i, s: 'x' + i }));
+      let keep = [];
+      async function phase() {
+        majors = 0;
+        for (let round = 0; round < 15; round++) {
+          keep = [];
+          for (let i = 0; i < 100000; i++) keep.push({ a: i, b: 'y' + i, c: [i, i] });
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        return majors;
+      }
+      (async () => {
+        const capped = await phase();
+        v8.setFlagsFromString('--heap-growing-percent=100');
+        await phase(); // the limit is set anew at the end of the next major collection
+        const raised = await phase();
+        console.log(JSON.stringify({ capped, raised, live: live.length }));
+      })();`;
+    const child = spawn(process.execPath, ['--max-semi-space-size=4', '--no-parallel-scavenge', '--heap-growing-percent=15', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await new Promise((resolve) => child.once('exit', resolve));
+    const { capped, raised } = JSON.parse(out) as { capped: number; raised: number };
+    assert.ok(capped >= 6, `capped: ${capped} major collections`);
+    assert.ok(raised * 2 <= capped, `raised: ${raised} against ${capped} capped`);
+  });
+});
