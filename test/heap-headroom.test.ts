@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { HELD_POLL_PROMOTION_BYTES, HeapHeadroom, MAX_GROWING_PERCENT, growingPercent, startingGrowingPercent } from '../src/server/heap-headroom.js';
+import { waitFor } from './helpers.js';
 
 const MB = 1024 * 1024;
 
@@ -79,5 +80,22 @@ describe('heap headroom', () => {
     const { capped, raised } = JSON.parse(out) as { capped: number; raised: number };
     assert.ok(capped >= 6, `capped: ${capped} major collections`);
     assert.ok(raised * 2 <= capped, `raised: ${raised} against ${capped} capped`);
+  });
+
+  it('--no-heap-headroom keeps the start’s value: no headroom kept, none reported', { timeout: 30_000 }, async () => {
+    // The built CLI (npm test builds first), as `npm start` runs it; npm-start.test.ts sees the gauge at 15 without the flag.
+    const child = spawn(process.execPath, ['--heap-growing-percent=15', 'dist/src/cli/index.js', 'serve', '--port', '0', '--store', 'memory', '--no-heap-headroom'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_FORMAT: 'json' } });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      await waitFor(() => out.includes('Switchboard listening'), 20_000, 'the server to listen');
+      const { port } = JSON.parse(out.split('\n').find((l) => l.includes('Switchboard listening'))!) as { port: number };
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(metrics, /^# TYPE switchboard_connections gauge$/m, 'the metrics were read');
+      assert.doesNotMatch(metrics, /switchboard_heap_growing_percent/);
+    } finally {
+      child.kill();
+    }
   });
 });

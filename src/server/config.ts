@@ -30,6 +30,12 @@ export interface ServerConfig {
    */
   smallHeap: boolean;
   /**
+   * In a process started with V8's --heap-growing-percent (npm start, the workers), raise it while
+   * long polls are held, to what a broadcast to them promotes (src/server/heap-headroom.ts); false
+   * keeps the start's value fixed. Env HEAP_HEADROOM. Default true.
+   */
+  heapHeadroom: boolean;
+  /**
    * How workers get their connections (`switchboard serve` with `workers` past 1): 'primary', the
    * primary accepts each and hands it to the workers in turn (node:cluster's round-robin: an even
    * spread); 'shared', every worker accepts from the shared listening socket itself

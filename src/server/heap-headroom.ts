@@ -54,8 +54,9 @@ const WINDOW = 30;
  * answers them all, and for a moment few are held: the headroom does not drop then), and the
  * least heap in use (about what is live: at its lowest, just after a collection).
  *
- * Only for a process started with the flag (`npm start`, the workers of `--workers`): an
- * application that embeds the server keeps its own heap settings. The flag is the process's:
+ * Only for a process started with the flag (`npm start`, the workers of `--workers`), unless
+ * `--no-heap-headroom` says to keep it fixed: an application that embeds the server keeps its
+ * own heap settings. The flag is the process's:
  * two servers in one such process would each set it, the last one's winning.
  */
 export class HeapHeadroom {

@@ -270,6 +270,13 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     help: "workers start with V8's `--optimize-for-size --max-semi-space-size=1 --no-parallel-scavenge`: a smaller process (some 30 MB less for 50,000 connections over 3 workers), up to twice the CPU per long poll and more idle CPU (docs/operations.md, \"Workers\")",
     value: onOff(),
   },
+  heapHeadroom: {
+    flag: '--no-heap-headroom',
+    env: 'HEAP_HEADROOM',
+    default: true,
+    help: "in a process started with V8's `--heap-growing-percent` (`npm start`, the workers), raise it while long polls are held, to what a broadcast to them promotes (up to 100), so that it does not start major collections of the whole heap two or three times a broadcast; the flag keeps it fixed (docs/operations.md, \"Memory and GC\")",
+    value: onOff(),
+  },
   workerAccept: {
     flag: '--worker-accept',
     env: 'WORKER_ACCEPT',

@@ -342,7 +342,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   });
   const connections = new ConnectionRegistry(config.maxConnections, metrics, limits);
   // A process started with a cap on the old generation's growth (`npm start`, the workers): raised while long polls are held.
-  const startingGrowth = startingGrowingPercent();
+  const startingGrowth = config.heapHeadroom ? startingGrowingPercent() : undefined;
   const headroom = startingGrowth === undefined ? undefined : new HeapHeadroom(startingGrowth, () => metrics.openConnections('long-polling').value);
   if (headroom) metrics.heapGrowingFrom(() => headroom.percent);
   hub.onDisconnect((member, room) => connections.disconnect(member, room));
