@@ -27,7 +27,7 @@ import { Publisher, createRooms } from './load/publisher.js';
 import { describeYardstick, measureYardstick } from './load/yardstick.js';
 import { saveResult } from './load/results.js';
 import { availableParallelism } from 'node:os';
-import { cpuMsOf, offMainMsOf, rssFileOf, rssOf, systemMsOf } from './load/proc-stats.js';
+import { cpuMsOf, rssFileOf, rssOf, systemMsOf, threadMsOf } from './load/proc-stats.js';
 import { ServerUnderTest, loadFriendlyArgs } from './load/server-under-test.js';
 import { describe, distribution, mb, ms, type Distribution } from './load/stats.js';
 
@@ -224,7 +224,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
       roundStarts.push(performance.timeOrigin + started);
       const serverCpu = server.cpuMs(pids);
       const serverSystem = systemMsOf(pids);
-      const serverOffMain = offMainMsOf(pids);
+      const serverOffMain = threadMsOf(pids).others;
       const loadCpu = cpuMsOf(loadPids);
       let next = 0;
       await Promise.all(
@@ -247,7 +247,7 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
         server: server.cpuMs(pids) - serverCpu - (idleCpuPercent / 100) * windowMs,
         load: cpuMsOf(loadPids) - loadCpu - (loadIdleCpuPercent / 100) * windowMs,
         serverSystem: systemMsOf(pids) - serverSystem,
-        serverOffMain: offMainMsOf(pids) - serverOffMain,
+        serverOffMain: threadMsOf(pids).others - serverOffMain,
       };
       const gcAfter = await server.gcPauseMs();
       broadcastCpuMs.push(

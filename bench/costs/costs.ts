@@ -20,7 +20,7 @@
  *   COSTS_POLL_BASELINE=<script> each kind is paired with the same kind of another build instead.
  *   COSTS_OLD_GARBAGE=1 also prints where what each server left in the old generation was
  *   allocated (promoted, or allocated there directly), per request. COSTS_THREADS=1 also prints
- *   each server's CPU ticks of its main thread and of its other threads (V8's GC and compiler
+ *   each server's CPU time of its main thread and of its other threads (V8's GC and compiler
  *   helpers, libuv's pool), which a CPU profile of the main thread does not show. COSTS_PERF=1
  *   (with COSTS_POLL_PAIRED) records both servers of each pair with Linux `perf` and prints
  *   their samples per request side by side, by kind of code and by symbol (perf-samples.ts).
@@ -34,11 +34,12 @@
  *   (COSTS_SSE_ROUNDS), then the medians. The clients record their reads and are parsed after the
  *   run (SseRecorder in bench/lib.ts), so that one process reading 200 streams adds little.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type WebSocket from 'ws';
+import { threadMsOf } from '../load/proc-stats.js';
 import { saveResult } from '../load/results.js';
 import { describeYardstick, measureYardstick } from '../load/yardstick.js';
 import { ServerProcess, SseRecorder, fmt, median, openSse, openWs, percentile, sleep, type Stats } from '../lib.js';
@@ -226,22 +227,6 @@ async function openPollFleet(port: number, kind: PollKind, n: number): Promise<P
 }
 
 /** User and system CPU ticks of the server process so far (/proc/<pid>/stat). */
-/** User + system ticks of the main thread and of all the others (COSTS_THREADS=1): V8's helpers and libuv's pool are not in a CPU profile. */
-function threadTicks(server: ServerProcess): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const task of readdirSync(`/proc/${server.child.pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${server.child.pid}/task/${task}/stat`, 'utf8');
-      const name = task === String(server.child.pid) ? 'main' : 'others';
-      const fields = stat.split(') ')[1]!.split(' ');
-      out.set(name, (out.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
-    } catch {
-      // The thread ended.
-    }
-  }
-  return out;
-}
-
 function procTicks(server: ServerProcess): number[] {
   const fields = readFileSync(`/proc/${server.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return [Number(fields[11]), Number(fields[12])];
@@ -348,7 +333,7 @@ async function pollRuns(runs: PollRunSpec[]): Promise<number[]> {
     if (OLD_GARBAGE) await Promise.all(servers.map((server) => server.oldGarbage('start')));
     const before = await Promise.all(servers.map((server) => server.stats({ gc: false })));
     const ticksBefore = servers.map(procTicks);
-    const threadsBefore = servers.map(threadTicks);
+    const threadsBefore = servers.map((server) => threadMsOf([server.child.pid!]));
     const pids = servers.map((server) => server.child.pid!);
     const recording = PERF && servers.length === 2 ? PerfRecording.start(pids, `/tmp/costs-perf-${process.pid}.data`) : undefined;
     await publishAll(SECONDS);
@@ -361,8 +346,8 @@ async function pollRuns(runs: PollRunSpec[]): Promise<number[]> {
       const fleet = fleets[i]!;
       const ticks = procTicks(servers[i]!).map((t, j) => t - ticksBefore[i]![j]!);
       if (process.env.COSTS_THREADS === '1') {
-        const threads = [...threadTicks(servers[i]!)].map(([name, t]) => `${name} ${t - (threadsBefore[i]!.get(name) ?? 0)}`);
-        console.log(`  ${run.kind} threads (ticks): ${threads.join(', ')}`);
+        const now = threadMsOf([servers[i]!.child.pid!]);
+        console.log(`  ${run.kind} threads: main ${now.main - threadsBefore[i]!.main} ms, others ${now.others - threadsBefore[i]!.others} ms`);
       }
       const cpuMs = (after[i]!.cpuMicros - before[i]!.cpuMicros) / 1000;
       const { deliveries, requests } = fleet;

@@ -83,14 +83,16 @@ export function systemMsOf(pids: readonly number[]): number {
 }
 
 /**
- * CPU time (user + system) of these processes' threads other than each one's main thread, used
- * so far, ms: V8's helpers (concurrent marking and sweeping of major collections, the optimizing
- * compiler) and libuv's pool (SQLite's syncs, file reads). What a collector's pauses do not show:
- * a major collection marks the heap on a helper thread while the main thread runs. Threads
- * that ended meanwhile are not counted (their time goes to none: /proc keeps no record of them).
+ * CPU time (user + system) of these processes' main threads, and of their other threads, used so
+ * far, ms. The others are V8's helpers (concurrent marking and sweeping of major collections, the
+ * optimizing compiler) and libuv's pool (SQLite's syncs, file reads): what a collector's pauses
+ * and a CPU profile of the main thread do not show (a major collection marks the heap on a helper
+ * thread while the main thread runs). Threads that ended meanwhile are not counted (/proc keeps
+ * no record of them); a process gone counts 0.
  */
-export function offMainMsOf(pids: readonly number[]): number {
-  let ticks = 0;
+export function threadMsOf(pids: readonly number[]): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
   for (const pid of pids) {
     let tasks: string[];
     try {
@@ -99,12 +101,13 @@ export function offMainMsOf(pids: readonly number[]): number {
       continue; // gone meanwhile
     }
     for (const tid of tasks) {
-      if (tid === String(pid)) continue;
       const s = readStat(Number(tid), `/proc/${pid}/task/${tid}/stat`);
-      if (s) ticks += s.ticks;
+      if (!s) continue;
+      if (tid === String(pid)) main += s.ticks;
+      else others += s.ticks;
     }
   }
-  return (ticks * 1000) / TICKS_PER_SECOND;
+  return { main: (main * 1000) / TICKS_PER_SECOND, others: (others * 1000) / TICKS_PER_SECOND };
 }
 
 function msOf(pids: readonly number[], ticksOf: (s: ProcStat) => number): number {
