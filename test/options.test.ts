@@ -203,10 +203,11 @@ describe('resolveConfig', () => {
   it('refuses options that do not go together', () => {
     throwsOption(() => configFromEnv({ STORE: 'redis' }), /^--store redis needs --redis \(REDIS_URL\); store redis came from env STORE$/);
     throwsOption(() => configFromEnv({ DEV_LOGIN: 'true' }), /--dev-login needs --jwt-secret/);
-    throwsOption(() => configFromEnv({ REDIS_URL: 'redis-cluster://h1:7000', REDIS_REPLICAS: '1' }), /^--redis-replicas is not supported with a Redis Cluster URL \(redis-cluster:\/\/\); redis replicas came from env REDIS_REPLICAS$/);
     throwsOption(() => configFromEnv({ WEBHOOK_URL: 'https://hooks.example/x' }), /--webhook-url needs --webhook-secret/);
     throwsOption(() => configFromEnv({ HEADERS_TIMEOUT_MS: '40000' }), /--headers-timeout-ms .* must not exceed --request-timeout-ms/);
     assert.equal(configFromEnv({ DEV_LOGIN: 'true', JWT_SECRET: 'options-test-secret-0123456789abcdef' }).devLogin, true);
+    // A Redis Cluster has replicas too: WAIT goes to the master of each write's slot (test/redis-cluster-replicas.test.ts).
+    assert.equal(configFromEnv({ REDIS_URL: 'redis-cluster://h1:7000', REDIS_REPLICAS: '1' }).redisReplicas, 1);
   });
 
   it('refuses a --static-dir given that is not a folder, wherever it came from; the default may be missing (the web app not built)', () => {

@@ -2,7 +2,8 @@
  * ReplicationBarrier on a real Redis: the shared test Redis has no replica, so every WAIT for one
  * finds none. Writes confirmed together share one WAIT, and all of them are refused with
  * STORE_UNAVAILABLE (never acknowledged as replicated); and a store that waits for a replica
- * reads none of the entries no replica confirmed, nor gives a node secret no replica confirmed.
+ * reads none of the entries no replica confirmed, nor gives a node secret no replica confirmed; and a
+ * write made before the client lost its connection is refused (the next connection's WAIT does not cover it).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -46,6 +47,21 @@ describe('ReplicationBarrier', { skip }, () => {
     // Asked again later: a new WAIT (the barrier does not remember an old answer).
     await assert.rejects(barrier.confirm(), /STORE_UNAVAILABLE|0 of 1/);
     assert.equal((await waitCalls(admin)) - before, calls + 1);
+  });
+
+  it('refuses a write made before the client lost its connection: the WAIT on the next one does not cover it', async (t) => {
+    const redis = new Redis(redisUrl);
+    t.after(() => redis.disconnect());
+    // No replica asked for: every WAIT is enough, so only the lost connection can refuse.
+    const barrier = new ReplicationBarrier(redis, 0, 50);
+    const since = barrier.connection;
+    await barrier.confirm(since);
+    await redis.ping();
+    const ready = new Promise((resolve) => redis.once('ready', resolve));
+    redis.disconnect(true);
+    await ready;
+    await assert.rejects(barrier.confirm(since), (err: unknown) => err instanceof SwitchboardError && err.code === 'STORE_UNAVAILABLE' && /connection to Redis was lost since the write/.test(err.message));
+    await barrier.confirm(barrier.connection);
   });
 });
 

@@ -318,7 +318,7 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     flag: '--redis-replicas',
     env: 'REDIS_REPLICAS',
     default: 0,
-    help: 'a write is acknowledged, and an entry read, once this many Redis replicas have it too (WAIT): a failover (Redis Sentinel) then loses nothing acknowledged or read; not with redis-cluster://',
+    help: 'a write is acknowledged, and an entry read, once this many Redis replicas have it too (WAIT): a failover (Redis Sentinel, or in a Redis Cluster the replicas of each slot\'s master) then loses nothing acknowledged or read',
     value: wholeNumber(0, 16),
   },
   redisReplicaTimeoutMs: {
@@ -711,7 +711,6 @@ export function resolveConfig(sources: ConfigSources = {}, defaults: ServerConfi
   const cameFrom = (key: OptionKey): string => where(OPTION_LIST.find((o) => o.key === key)!, from[key], fileName);
   if (c.redisUrl && from.store === 'default') c.store = 'redis';
   if (c.store === 'redis' && !c.redisUrl) throw new OptionError(`--store redis needs --redis (REDIS_URL); store redis came from ${cameFrom('store')}`);
-  if (c.redisReplicas > 0 && c.redisUrl && isClusterUrl(c.redisUrl)) throw new OptionError(`--redis-replicas is not supported with a Redis Cluster URL (redis-cluster://); redis replicas came from ${cameFrom('redisReplicas')}`);
   if (c.devLogin && !c.jwtSecret) throw new OptionError(`--dev-login needs --jwt-secret (JWT_SECRET): its tokens are signed with it; dev login came from ${cameFrom('devLogin')}`);
   if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
     const given = c.tlsCert !== undefined ? 'tlsCert' : 'tlsKey';

@@ -46,6 +46,17 @@ export class RedisCluster {
     return master[1];
   }
 
+  /** The ports of the replicas linked to the master on `master`, as it says itself (INFO replication). */
+  async replicasOf(master: number): Promise<number[]> {
+    const info = await withClient(master, (r) => r.info('replication'));
+    return [...info.matchAll(/^slave\d+:.*\bport=(\d+)/gm)].map((m) => Number(m[1]));
+  }
+
+  /** Stops (SIGSTOP) or resumes (SIGCONT) a node: a replica that stops reading its master's stream, say. */
+  signal(port: number, signal: 'SIGSTOP' | 'SIGCONT'): void {
+    this.byPort.get(port)?.kill(signal);
+  }
+
   /** Kills a node outright (SIGKILL), as a crash would. */
   kill(port: number): void {
     this.byPort.get(port)?.kill('SIGKILL');

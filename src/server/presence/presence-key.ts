@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Logger } from '../logger.js';
 import { createRedisClient, waitUntilReady } from '../redis-connection.js';
-import { ReplicationBarrier } from '../store/replication-barrier.js';
+import { Replication, probeKey } from '../store/replication-barrier.js';
 
 /** Where the presence key of a cluster of nodes is kept, and how surely. */
 export interface SharedPresenceKeyOptions {
@@ -34,14 +33,16 @@ export async function sharedPresenceKey(options: SharedPresenceKeyOptions): Prom
   try {
     await waitUntilReady(redis, options.connectTimeoutMs ?? 5000);
     const name = `${options.prefix}presence-key`;
+    const replicas = options.replicas ?? 0;
+    const replication = replicas > 0 ? new Replication(redis, replicas, options.replicaTimeoutMs ?? 1000) : undefined;
+    const mark = replication?.before(name);
     const drawn = await redis.set(name, randomBytes(32).toString('base64'), 'NX');
     const stored = await redis.get(name);
     if (stored === null) throw new SwitchboardError('STORE_UNAVAILABLE', `${name} vanished right after it was set`);
-    const replicas = options.replicas ?? 0;
-    if (replicas > 0) {
-      if (drawn === null) await redis.set(`${options.prefix}probe`, 'presence-key');
-      // Not with a Redis Cluster (the options refuse --redis-replicas there): one connection.
-      await new ReplicationBarrier(redis as Redis, replicas, options.replicaTimeoutMs ?? 1000).confirm();
+    if (replication) {
+      // In its slot: in a Redis Cluster the WAIT goes to the master of the key's slot.
+      if (drawn === null) await redis.set(probeKey(name), 'presence-key');
+      await replication.confirm(mark!);
     }
     return Buffer.from(stored, 'base64');
   } finally {

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, MessageEntry, PresenceEntry, ReactionSummary, ReplyPreview } from '../../protocol/types.js';
-import type { Redis } from 'ioredis';
-import { closeRedisClient, createRedisClient, isCluster, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
+import { closeRedisClient, createRedisClient, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
 import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type ReadPosition, type SearchAnswer, type SearchRequest, MAX_READ_POSITIONS, SEARCH_SCAN_LIMIT, SEARCH_TEXT_LIMIT } from './message-store.js';
 import { AMEND_LUA, APPEND_LUA, CONFIRM_LUA, CREATE_ROOM_LUA, DELETE_ROOM_LUA, RANGE_LUA, RENEW_ROOM_LUA, RESERVE_ROOM_LUA, RESET_ROOM_LUA, SET_READ_LUA, TRIM_LUA, UNREGISTER_ROOM_LUA } from './redis-scripts.js';
-import { ReplicationBarrier } from './replication-barrier.js';
+import { Replication, probeKey, type WriteMark } from './replication-barrier.js';
 import type { DisconnectOrder } from '../broker/broker.js';
 import { keepDisconnectIn, readDisconnectsIn } from '../broker/redis-disconnects.js';
 import { MAX_REACTION_EMOJI, MAX_REACTORS_LISTED, isAmendment, messageMatches } from './fold.js';
@@ -24,7 +23,8 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
    * the master's last writes, so with 0 an append acknowledged just before one can be lost, and
    * its seq later given to another entry. With 1 (a master and a replica, under Sentinel) what was
    * acknowledged, or read, is on the replica a failover promotes (reads stop at entries not yet
-   * confirmed: see range()). Not with a Redis Cluster URL.
+   * confirmed: see range()). In a Redis Cluster, on that many replicas of the master of the
+   * room's slot (each master has its own: Replication).
    */
   replicas?: number;
   /** How long a write waits for `replicas`, ms (default 1000); past it the write is refused with STORE_UNAVAILABLE. */
@@ -152,7 +152,8 @@ function fromRange(room: string, [from, , entries, overs, folds, rps]: RangeRepl
  * - `P{rooms}:reg` HASH room name → registration token (which registration of the name this is);
  * - `P room:{R}` HASH epoch, lastSeq (the seq counter), firstSeq, createdAt, reg (its token),
  *   conf (with `replicas`: the confirmed mark, every seq up to it on the replicas; CONFIRM_LUA);
- * - `P probe` STRING, with `replicas`: what a read, or nodeSecret, writes before its WAIT (range());
+ * - `P room:{R}:probe`, `{P node-secret}:probe` STRINGs, with `replicas`: what a read, or nodeSecret,
+ *   writes in the slot it read before its WAIT (range(); probeKey); a room's expires after a minute;
  * - `P log:{R}` STREAM of entries with explicit IDs `<seq>-0`, fields d = the draft as JSON
  *   (type, from, text, data, event, clientId), t = ts, c = the idempotency key (when a clientId is given). A stream rather than a sorted
  *   set: its IDs are the seqs, so XRANGE reads a seq range directly and XTRIM MINID drops the
@@ -201,8 +202,8 @@ export class RedisStore implements MessageStore {
   private readonly prefix: string;
   private readonly trimBatchSize: number;
   private readonly connectTimeoutMs: number;
-  /** With `replicas`: confirms that writes made so far reached them (one WAIT for all writes of a moment). */
-  private readonly replication: ReplicationBarrier | undefined;
+  /** With `replicas`: confirms that writes made so far reached them (one WAIT for all writes of a moment, per master). */
+  private readonly replication: Replication | undefined;
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix;
@@ -210,8 +211,7 @@ export class RedisStore implements MessageStore {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     this.redis = createRedisClient(options.url, { connectionName: 'switchboard-store', ...options });
     const replicas = options.replicas ?? 0;
-    if (replicas > 0 && isCluster(this.redis)) throw new Error('replicas: not supported with a Redis Cluster');
-    this.replication = replicas > 0 ? new ReplicationBarrier(this.redis as Redis, replicas, options.replicaTimeoutMs ?? 1000) : undefined;
+    this.replication = replicas > 0 ? new Replication(this.redis, replicas, options.replicaTimeoutMs ?? 1000) : undefined;
     this.redis.defineCommand('sbReserveRoom', { numberOfKeys: 2, lua: RESERVE_ROOM_LUA });
     this.redis.defineCommand('sbRenewRoom', { numberOfKeys: 2, lua: RENEW_ROOM_LUA });
     this.redis.defineCommand('sbUnregisterRoom', { numberOfKeys: 2, lua: UNREGISTER_ROOM_LUA });
@@ -252,6 +252,8 @@ export class RedisStore implements MessageStore {
       const existing = await this.getRoom(room);
       if (existing) return { state: existing, created: false };
       const max = Number.isFinite(maxRooms) ? String(maxRooms) : '';
+      // The two steps write two slots (in a cluster, maybe two masters): both confirmed.
+      const marks = this.writingTo(this.namesKey(), this.key('room', room));
       let token: string | null = null;
       // Each round either settles or replaces a registration left by a deletion running at the same time.
       for (let round = 0; round < 8; round++) {
@@ -262,7 +264,7 @@ export class RedisStore implements MessageStore {
         }
         const [created, epoch, lastSeq, firstSeq] = await this.scripts.sbCreateRoom(...this.dropKeys(room), token, newEpoch());
         if (created !== -2) {
-          await this.replication?.confirm();
+          await this.confirmed(marks);
           return { state: { name: room, epoch, lastSeq: Number(lastSeq), firstSeq: Number(firstSeq) }, created: created === 1 };
         }
         token = await this.scripts.sbRenewRoom(this.namesKey(), this.registryKey(), room, token, newToken());
@@ -279,18 +281,20 @@ export class RedisStore implements MessageStore {
   /** Two steps: the room's state goes (the linearisation point), then its registration. */
   async deleteRoom(room: string): Promise<boolean> {
     return this.guard(async () => {
+      const marks = this.writingTo(this.key('room', room), this.namesKey());
       const [existed, token] = await this.scripts.sbDeleteRoom(...this.dropKeys(room));
       if (existed !== 1) return false;
       await this.scripts.sbUnregisterRoom(this.namesKey(), this.registryKey(), room, token ?? '');
-      await this.replication?.confirm();
+      await this.confirmed(marks);
       return true;
     });
   }
 
   async resetRoom(room: string): Promise<RoomState> {
+    const marks = this.writingTo(this.key('room', room));
     const epoch = await this.guard(() => this.scripts.sbResetRoom(...this.roomKeys(room), this.key('reads', room), this.key('rnames', room), newEpoch()));
     if (epoch === null) throw new SwitchboardError('ROOM_NOT_FOUND', room);
-    if (this.replication) await this.guard(() => this.replication!.confirm());
+    await this.guard(() => this.confirmed(marks));
     return { name: room, epoch, lastSeq: 0, firstSeq: 1 };
   }
 
@@ -316,6 +320,8 @@ export class RedisStore implements MessageStore {
       let seq: string;
       let ts: string;
       let on = '';
+      // Where the write goes, read before it: its WAIT must be on the same connection (in a cluster, to the same master).
+      const mark = this.replication?.before(this.key('room', draft.room));
       if (isAmendment(draft)) {
         stored = { type: draft.type, from: draft.from, target: draft.target, ...(clientId !== undefined ? { clientId } : {}), ...(draft.type === 'edit' ? { text: draft.text } : {}), ...(draft.type === 'reaction' ? { emoji: draft.emoji } : {}) };
         const reaction = draft.type === 'reaction' ? draft : undefined;
@@ -337,7 +343,7 @@ export class RedisStore implements MessageStore {
       if (status === 'LIMIT') throw new SwitchboardError('REACTION_LIMIT', `at most ${MAX_REACTION_EMOJI} different reactions`);
       // Acknowledged only once on the replicas asked for (a duplicate too: its original may have been refused for want of them).
       if (this.replication) {
-        await this.replication.confirm();
+        await this.replication.confirm(mark!);
         // Sent before the reads below, on the same connection: they see the raised mark.
         this.raiseConfirmed(draft.room, epoch, seq);
       }
@@ -460,12 +466,13 @@ export class RedisStore implements MessageStore {
   async nodeSecret(): Promise<Buffer> {
     return this.guard(async () => {
       const key = `${this.prefix}node-secret`;
+      const mark = this.replication?.before(key);
       const drawn = await this.redis.set(key, randomBytes(32).toString('base64'), 'NX');
       const stored = await this.redis.get(key);
       if (stored === null) throw new SwitchboardError('STORE_UNAVAILABLE', `${key} vanished right after it was set`);
       if (this.replication) {
-        if (drawn === null) await this.redis.set(`${this.prefix}probe`, 'node-secret');
-        await this.replication.confirm();
+        if (drawn === null) await this.redis.set(probeKey(key), 'node-secret');
+        await this.replication.confirm(mark!);
       }
       return Buffer.from(stored, 'base64');
     });
@@ -511,8 +518,11 @@ export class RedisStore implements MessageStore {
     if (!this.replication || newest <= conf) return entries;
     try {
       await this.guard(async () => {
-        await this.redis.set(`${this.prefix}probe`, String(newest));
-        await this.replication!.confirm();
+        // A write in the room's slot (in a cluster, to the master the entries were read from), expiring: one key per room read this way.
+        const roomKey = this.key('room', room);
+        const mark = this.replication!.before(roomKey);
+        await this.redis.set(probeKey(roomKey), String(newest), 'PX', 60_000);
+        await this.replication!.confirm(mark);
       });
       this.raiseConfirmed(room, found[7], String(newest));
       return entries;
@@ -521,6 +531,16 @@ export class RedisStore implements MessageStore {
       if (capped === null) throw new SwitchboardError('ROOM_NOT_FOUND', room);
       return fromRange(room, capped);
     }
+  }
+
+  /** With `replicas`: where writes of these keys' slots are about to go (read before them; see Replication). */
+  private writingTo(...keys: string[]): WriteMark[] | undefined {
+    return this.replication && keys.map((key) => this.replication!.before(key));
+  }
+
+  /** Resolves once the writes `marks` were taken for are on the replicas (nothing to wait for without `replicas`). */
+  private async confirmed(marks: WriteMark[] | undefined): Promise<void> {
+    if (marks) await Promise.all(marks.map((mark) => this.replication!.confirm(mark)));
   }
 
   /** Raises the room's confirmed mark to `seq` (in `epoch`), without waiting: a later read that finds it lower confirms again. */

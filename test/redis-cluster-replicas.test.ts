@@ -1,0 +1,104 @@
+/**
+ * `--redis-replicas` on a real Redis Cluster (three masters with a replica each,
+ * test/helpers/redis-cluster.ts): a write is acknowledged once a replica of the master of its
+ * slot has it, WAIT being sent to that master (each master has its own replicas); a master whose
+ * replica is frozen (SIGSTOP) holds back its own rooms only, refused with STORE_UNAVAILABLE and
+ * read up to what its replica confirmed; and when that master dies, the replica that takes over
+ * has every entry acknowledged before.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { SwitchboardError } from '../src/protocol/errors.js';
+import type { EntryDraft } from '../src/protocol/types.js';
+import { RedisStore } from '../src/server/store/redis-store.js';
+import { postJson, request, startServer } from './helpers.js';
+import { RedisCluster, redisClusterSkipReason } from './helpers/redis-cluster.js';
+import { uniquePrefix } from './helpers/redis-probe.js';
+import { withClient } from './helpers/redis-processes.js';
+
+const skip = redisClusterSkipReason('the Redis Cluster replicas test (test/redis-cluster-replicas.test.ts)');
+
+const draft = (room: string, text: string, clientId: string): EntryDraft => ({ type: 'message', room, from: { id: 'c', name: 'c' }, text, clientId });
+
+const unavailable = (pattern: RegExp) => (err: unknown): boolean => err instanceof SwitchboardError && err.code === 'STORE_UNAVAILABLE' && pattern.test(err.message);
+
+/** WAIT commands a node has run so far. */
+async function waits(port: number): Promise<number> {
+  const stats = await withClient(port, (r) => r.info('commandstats'));
+  return Number(/cmdstat_wait:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
+describe('--redis-replicas on a Redis Cluster', { skip, timeout: 120_000 }, () => {
+  let cluster: RedisCluster | undefined;
+
+  before(async () => {
+    // A master that does not answer for 1 s is failed over.
+    cluster = await RedisCluster.start(3, { replicas: 1, nodeTimeoutMs: 1000 });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('a server started with --redis-replicas 1 and a redis-cluster:// URL acknowledges a publish once a replica of its room\'s master has it', async (t) => {
+    const node = await startServer({ store: 'redis', redisUrl: cluster!.url, redisPrefix: uniquePrefix(), redisReplicas: 1, redisReplicaTimeoutMs: 2000 });
+    t.after(() => node.server.close());
+    const room = 'replicated';
+    const master = await cluster!.masterOf(room);
+    assert.equal((await request(`${node.url}/api/rooms/${room}`, { method: 'PUT' })).status, 201);
+    const before = await waits(master);
+    const answer = await postJson(`${node.url}/api/rooms/${room}/messages`, { text: 'kept', clientId: 'c-kept', member: 'writer', name: 'Writer' });
+    assert.equal(answer.status, 201, answer.body);
+    assert.ok((await waits(master)) > before, "the publish waited on its room's master");
+  });
+
+  it('confirms each write on a replica of its own slot\'s master: one frozen replica holds back only its master\'s rooms, and what was acknowledged survives that master', async (t) => {
+    // Run after the server's test: it kills a master, leaving its slots without a replica.
+    const c = cluster!;
+    const prefix = uniquePrefix();
+    const store = new RedisStore({ url: c.url, prefix, connectTimeoutMs: 5000, replicas: 1, replicaTimeoutMs: 300 });
+    t.after(() => store.close());
+    await store.init();
+    // Two rooms whose slots two different masters serve.
+    const a = 'frozen-0';
+    const masterA = await c.masterOf(a);
+    let b = '';
+    for (let i = 0; b === ''; i++) if ((await c.masterOf(`other-${i}`)) !== masterA) b = `other-${i}`;
+    const masterB = await c.masterOf(b);
+    const [replicaA] = await c.replicasOf(masterA);
+    assert.ok(replicaA !== undefined, 'the master has a replica');
+
+    await store.createRoom(a);
+    await store.createRoom(b);
+    const waitsBefore = await Promise.all([waits(masterA), waits(masterB)]);
+    assert.equal((await store.append(draft(a, 'a-1', 'c-a-1'))).entry.seq, 1);
+    assert.equal((await store.append(draft(b, 'b-1', 'c-b-1'))).entry.seq, 1);
+    const waitsAfter = await Promise.all([waits(masterA), waits(masterB)]);
+    assert.ok(waitsAfter[0]! > waitsBefore[0]! && waitsAfter[1]! > waitsBefore[1]!, `a WAIT on each room's master: ${waitsBefore} -> ${waitsAfter}`);
+
+    // Room a's replica frozen: its write is refused (and not read), room b's master goes on.
+    c.signal(replicaA!, 'SIGSTOP');
+    try {
+      await assert.rejects(store.append(draft(a, 'a-2', 'c-a-2')), unavailable(/on 0 of 1 Redis replicas/));
+      assert.equal((await store.append(draft(b, 'b-2', 'c-b-2'))).entry.seq, 2, "the other master's room is not held back");
+      assert.deepEqual((await store.readAfter(a, 0, 10)).map((e) => e.seq), [1], 'a read stops at what the replica confirmed');
+    } finally {
+      c.signal(replicaA!, 'SIGCONT');
+    }
+    // The refused write was on the master: its retry (the same clientId) is that entry, acknowledged now.
+    const retried = await store.append(draft(a, 'a-2', 'c-a-2'));
+    assert.deepEqual([retried.entry.seq, retried.duplicate], [2, true]);
+    assert.deepEqual((await store.readAfter(a, 0, 10)).map((e) => e.seq), [1, 2]);
+
+    // Room a's master dies: the replica that takes over has everything acknowledged.
+    c.kill(masterA);
+    await c.waitForFailover(a, masterA);
+    const after = new RedisStore({ url: c.url, prefix, connectTimeoutMs: 5000, replicas: 1, replicaTimeoutMs: 300 });
+    t.after(() => after.close());
+    await after.init();
+    assert.deepEqual((await after.readAfter(a, 0, 10)).map((e) => (e.type === 'message' ? e.text : e.type)), ['a-1', 'a-2']);
+    // The promoted master has no replica left: nothing new is acknowledged in its slots, room b's go on.
+    await assert.rejects(after.append(draft(a, 'a-3', 'c-a-3')), unavailable(/on 0 of 1 Redis replicas/));
+    assert.equal((await after.append(draft(b, 'b-3', 'c-b-3'))).entry.seq, 3);
+  });
+
+});
