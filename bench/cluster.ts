@@ -14,8 +14,9 @@
  *      median and its median ratio to the memory store's in the same round: this machine's load
  *      moves the absolute figures more than the ratios.
  *
- * Redis: REDIS_URL (default redis://127.0.0.1:6379); the Redis rows are skipped, with a note,
- * when it does not answer. Keys use a prefix of their own and are deleted afterwards.
+ * Redis: REDIS_URL (default redis://127.0.0.1:6379; a redis-cluster:// URL too), REDIS_REPLICAS
+ * (the servers' --redis-replicas, default 0); the Redis rows are skipped, with a note, when it
+ * does not answer. Keys use a prefix of their own and are deleted afterwards.
  * Environment: CLUSTER_SUBSCRIBERS (50), CLUSTER_RATE (100), CLUSTER_WINDOW (100), CLUSTER_PUBLISHERS (4), CLUSTER_ROUNDS (1);
  * BENCH_TSX=1 runs the servers from the sources (through tsx) instead of dist/.
  */
@@ -23,7 +24,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Redis } from 'ioredis';
+import { createRedisClient, isCluster, waitUntilReady, type RedisClient } from '../src/server/redis-connection.js';
 import type WebSocket from 'ws';
 import { ServerProcess, fmt, median, openWs, percentile, sleep, waitUntil } from './lib.js';
 
@@ -39,6 +40,7 @@ const THROUGHPUT_MS = 5000;
  */
 const SWITCHBOARD = process.env.BENCH_TSX ? 'switchboard-server.ts' : '../costs/switchboard-built-server.mjs';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_REPLICAS = process.env.REDIS_REPLICAS ?? '0';
 
 const SUBSCRIBE = JSON.stringify({ type: 'subscribe', room: 'bench' });
 
@@ -53,11 +55,15 @@ function serverEnv(store: 'memory' | 'sqlite' | 'redis', extra: Record<string, s
   return { BENCH_STORE: store, REDIS_URL: '', ...extra };
 }
 
+/** A client of REDIS_URL (one Redis, Sentinel or a Redis Cluster), as the servers make theirs. */
+function redisClient(): RedisClient {
+  return createRedisClient(REDIS_URL, { connectionName: 'switchboard-bench', connectTimeoutMs: 1000, commandTimeoutMs: 5000 });
+}
+
 async function redisAnswers(): Promise<boolean> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1000 });
-  redis.on('error', () => {});
+  const redis = redisClient();
   try {
-    await redis.connect();
+    await waitUntilReady(redis, 1000);
     return (await redis.ping()) === 'PONG';
   } catch {
     return false;
@@ -67,15 +73,18 @@ async function redisAnswers(): Promise<boolean> {
 }
 
 async function deleteKeys(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 0 });
-  redis.on('error', () => {});
+  const redis = redisClient();
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await waitUntilReady(redis, 5000);
+    // Each master of a cluster scanned for its own keys, deleted one by one (keys of several slots cannot go in one DEL).
+    for (const node of isCluster(redis) ? redis.nodes('master') : [redis]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+        await Promise.all(keys.map((key) => node.unlink(key)));
+        cursor = next;
+      } while (cursor !== '0');
+    }
   } finally {
     redis.disconnect();
   }
@@ -165,7 +174,7 @@ async function latencyRows(redis: boolean): Promise<string[]> {
   if (!redis) return [...rows, `  (Redis rows skipped: ${REDIS_URL} does not answer)`];
 
   const prefix = `sbbench:${process.pid}:${Date.now()}:`;
-  const env = serverEnv('redis', { REDIS_URL, REDIS_PREFIX: prefix });
+  const env = serverEnv('redis', { REDIS_URL, REDIS_REPLICAS, REDIS_PREFIX: prefix });
   const [a, b] = await Promise.all([ServerProcess.start(SWITCHBOARD, env), ServerProcess.start(SWITCHBOARD, env)]);
   try {
     const { sockets, latencies } = await subscribe(b, SUBSCRIBERS);
@@ -188,7 +197,7 @@ async function throughputRows(redis: boolean): Promise<string[]> {
   const stores: { label: string; env: (round: number) => Record<string, string> | undefined }[] = [
     { label: 'memory', env: () => serverEnv('memory') },
     { label: 'sqlite (WAL, FULL, group commit)', env: (round) => serverEnv('sqlite', { DATA_DIR: path.join(dataDir, String(round)) }) },
-    { label: 'redis (one node)', env: (round) => (redis ? serverEnv('redis', { REDIS_URL, REDIS_PREFIX: `${prefix}${round}:` }) : undefined) },
+    { label: `redis (one node${REDIS_REPLICAS !== '0' ? `, --redis-replicas ${REDIS_REPLICAS}` : ''})`, env: (round) => (redis ? serverEnv('redis', { REDIS_URL, REDIS_REPLICAS, REDIS_PREFIX: `${prefix}${round}:` }) : undefined) },
   ];
   /** Acked publishes per second, per store, per round. */
   const rates = stores.map(() => [] as number[]);

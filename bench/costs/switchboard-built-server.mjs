@@ -9,7 +9,7 @@ const server = createSwitchboard({
   host: '127.0.0.1',
   store: process.env.BENCH_STORE ?? 'memory',
   dataDir: process.env.DATA_DIR ?? './data-bench',
-  ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL, redisPrefix: process.env.REDIS_PREFIX ?? 'sbbench:' } : {}),
+  ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL, redisPrefix: process.env.REDIS_PREFIX ?? 'sbbench:', redisReplicas: Number(process.env.REDIS_REPLICAS ?? 0) } : {}),
   logLevel: 'silent',
   rateLimitPerSecond: 1_000_000,
   rateLimitBurst: 1_000_000,
