@@ -4,7 +4,8 @@
  * slot has it, WAIT being sent to that master (each master has its own replicas); a master whose
  * replica is frozen (SIGSTOP) holds back its own rooms only, refused with STORE_UNAVAILABLE and
  * read up to what its replica confirmed; and when that master dies, the replica that takes over
- * has every entry acknowledged before.
+ * has every entry acknowledged before, and acknowledges new ones once the old master is back as
+ * its replica.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -51,7 +52,7 @@ describe('--redis-replicas on a Redis Cluster', { skip, timeout: 120_000 }, () =
     assert.ok((await waits(master)) > before, "the publish waited on its room's master");
   });
 
-  it('confirms each write on a replica of its own slot\'s master: one frozen replica holds back only its master\'s rooms, and what was acknowledged survives that master', async (t) => {
+  it('confirms each write on a replica of its own slot\'s master: one frozen replica holds back only its master\'s rooms, what was acknowledged survives that master, and its slots take writes again once its replacement has a replica', async (t) => {
     // Run after the server's test: it kills a master, leaving its slots without a replica.
     const c = cluster!;
     const prefix = uniquePrefix();
@@ -99,6 +100,12 @@ describe('--redis-replicas on a Redis Cluster', { skip, timeout: 120_000 }, () =
     // The promoted master has no replica left: nothing new is acknowledged in its slots, room b's go on.
     await assert.rejects(after.append(draft(a, 'a-3', 'c-a-3')), unavailable(/on 0 of 1 Redis replicas/));
     assert.equal((await after.append(draft(b, 'b-3', 'c-b-3'))).entry.seq, 3);
+    // The old master comes back, as the new one's replica: the refused append, retried, is acknowledged, once.
+    await c.restart(masterA);
+    const resumed = await after.append(draft(a, 'a-3', 'c-a-3'));
+    assert.deepEqual([resumed.entry.seq, resumed.duplicate], [3, true]);
+    assert.equal((await after.append(draft(a, 'a-4', 'c-a-4'))).entry.seq, 4);
+    assert.deepEqual((await after.readAfter(a, 0, 10)).map((e) => (e.type === 'message' ? e.text : e.type)), ['a-1', 'a-2', 'a-3', 'a-4']);
   });
 
 });

@@ -29,6 +29,7 @@ export class RedisCluster {
   private constructor(
     readonly ports: number[],
     private readonly dir: string,
+    private readonly nodeTimeoutMs: number,
   ) {}
 
   /** `redis-cluster://127.0.0.1:P1,127.0.0.1:P2,...`: every node (ioredis learns which serve what). */
@@ -100,9 +101,9 @@ export class RedisCluster {
       const port = await freePort();
       if (port + 10_000 < 65_536 && !ports.includes(port)) ports.push(port);
     }
-    const cluster = new RedisCluster(ports, await mkdtemp(join(tmpdir(), 'switchboard-cluster-')));
+    const cluster = new RedisCluster(ports, await mkdtemp(join(tmpdir(), 'switchboard-cluster-')), nodeTimeoutMs);
     try {
-      for (const port of ports) cluster.spawnNode(port, nodeTimeoutMs);
+      for (const port of ports) cluster.spawnNode(port);
       await Promise.all(ports.map((port) => waitForPing(port)));
       const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
       if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
@@ -121,7 +122,25 @@ export class RedisCluster {
     await stopProcesses(this.children, this.dir);
   }
 
-  private spawnNode(port: number, nodeTimeoutMs: number): void {
+  /**
+   * Starts a node that was killed again, from its cluster config file: a master a failover
+   * replaced comes back as a replica of the new one. Resolves once it is a replica linked to
+   * its master (it may say `master` for a moment first, from its config file).
+   */
+  async restart(port: number, timeoutMs = 20_000): Promise<void> {
+    this.spawnNode(port);
+    await waitForPing(port);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const info = await withClient(port, (r) => r.info('replication')).catch((err: Error) => `error: ${err.message}`);
+      if (/role:slave/.test(info) && /master_link_status:up/.test(info)) return;
+      if (Date.now() > deadline) throw new Error(`node ${port}: not a linked replica ${timeoutMs} ms after its restart:\n${info}`);
+      await sleep(100);
+    }
+  }
+
+  private spawnNode(port: number): void {
+    const nodeTimeoutMs = this.nodeTimeoutMs;
     const args = [
       '--port', String(port), '--bind', '127.0.0.1', '--dir', this.dir,
       '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', String(nodeTimeoutMs),
