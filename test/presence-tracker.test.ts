@@ -21,6 +21,40 @@ class CountingStore extends MemoryPresenceStore {
 const redisSkip = await redisSkipReason('the Redis case of test/presence-tracker.test.ts');
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
 
+/** The real memory store, counting the records each refresh was given. */
+class RefreshCountingStore extends MemoryPresenceStore {
+  refreshed: number[] = [];
+  override refresh<C extends { room: string; member: string; id: string }>(conns: C[], expiresAt: number, node?: string): Promise<C[]> {
+    this.refreshed.push(conns.length);
+    return super.refresh(conns, expiresAt, node);
+  }
+}
+
+describe('PresenceTracker refreshes', () => {
+  it("refreshes a WebSocket's or SSE stream's record once half its time to live went by, a poller's at every tick; neither expires meanwhile", async () => {
+    const store = new RefreshCountingStore();
+    const tracker = new PresenceTracker(store, () => {}, { graceMs: 1000, pollTtlMs: 35_000, ttlMs: 30_000, node: 'n1' }, createLogger('silent', false));
+    const t0 = Date.now();
+    tracker.attach('r', { id: 'ws', member: 'ann', name: 'ann', transport: 'websocket' });
+    tracker.attach('r', { id: 'sse', member: 'bob', name: 'bob', transport: 'sse' });
+    await settle();
+    const held: number[] = [];
+    // Ticks every 5 s for 60 s, as the server's; a poller polls before each.
+    for (let at = 0; at <= 60_000; at += 5000) {
+      tracker.touch('r', { id: 'poll', member: 'cy', name: 'cy', transport: 'long-polling' }, t0 + at, 20_000);
+      await settle();
+      store.refreshed = [];
+      await tracker.tick(t0 + at);
+      // Two refreshes when the streams' are due (the pollers' first), else the pollers' alone.
+      if (store.refreshed.length === 2) held.push(at);
+      assert.equal(store.refreshed[0], 1, `the poller's record at every tick (${at} ms)`);
+      assert.deepEqual((await store.members('r', t0 + at + 1)).map((m) => m.member).sort(), ['ann', 'bob', 'cy'], `all present at ${at} ms`);
+    }
+    assert.deepEqual(held, [0, 15_000, 30_000, 45_000, 60_000], 'the streams refreshed every 15 s');
+    tracker.clear();
+  });
+});
+
 describe('PresenceTracker snapshots', () => {
   it('shares one read of a big room between the arrivals of a second, and reads a small room every time', async () => {
     const store = new CountingStore();

@@ -65,6 +65,11 @@ export class PresenceTracker {
    * fails, and 50,000 of them were as many lines with their stacks.
    */
   private readonly failures: LogLimiter;
+  /**
+   * When the records of this node's persistent connections were last refreshed (tick's clock):
+   * they are refreshed once half their time to live went by, not at every tick.
+   */
+  private heldRefreshedAt = Number.NEGATIVE_INFINITY;
   /** The last snapshot of each room found to have more than its limit of members (snapshot). */
   private readonly bigRooms = new Map<string, { at: number; limit: number; list: Promise<PresenceMember[]> }>();
 
@@ -144,14 +149,25 @@ export class PresenceTracker {
   /**
    * Expires polling clients, refreshes this node's records, drops its copies of polling clients
    * another node holds now, reaps members of dead nodes. Called every few seconds.
+   *
+   * The records of polling clients are refreshed at every tick: that is how a copy another node
+   * took over is found and dropped. Those of persistent connections (WebSocket, SSE), which no
+   * other node holds, once half of `ttlMs` went by since their last refresh (15 s of 30): at
+   * every tick (5 s) they were most of the store's work while idle (50,000 connections over three
+   * workers: a refresh of 40,000 records every 5 s through the primary, plus their IPC), and a
+   * record refreshed that often lives no longer. One found gone (a store outage, a reconnection
+   * elsewhere) is then found at most that much later.
    */
   async tick(now = Date.now()): Promise<void> {
     const held: LocalConnection[] = [];
     const polled: LocalConnection[] = [];
+    const refreshHeld = now - this.heldRefreshedAt >= this.options.ttlMs / 2;
     for (const byId of this.local.values()) {
       for (const conn of byId.values()) {
         if (conn.leaveTimer) continue;
-        if (conn.pollUntil === undefined) held.push(conn);
+        if (conn.pollUntil === undefined) {
+          if (refreshHeld) held.push(conn);
+        }
         // Removed only if still held here: a poll on another node since keeps the member there.
         else if (conn.pollUntil <= now) this.remove(conn, this.options.node);
         else polled.push(conn);
@@ -166,7 +182,9 @@ export class PresenceTracker {
       // still polling here is recorded again by its next poll, which tells its room nothing when
       // the store has it as it is (add: 'unchanged').
       for (const moved of await this.store.refresh(polled, expiresAt, this.options.node)) if (!moved.leaveTimer) this.drop(moved);
-      for (const lost of await this.store.refresh(held, expiresAt)) {
+      const lostHeld = refreshHeld ? await this.store.refresh(held, expiresAt) : [];
+      if (refreshHeld) this.heldRefreshedAt = now;
+      for (const lost of lostHeld) {
         // Reaped while this node could not refresh it (a store outage): it is back, and says so,
         // as upsert does: a join, or a change when the member kept another connection (its room
         // may have been told the member as it was without this one meanwhile). Or replaced by its
