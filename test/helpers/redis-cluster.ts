@@ -127,16 +127,10 @@ export class RedisCluster {
    * replaced comes back as a replica of the new one. Resolves once it is a replica linked to
    * its master (it may say `master` for a moment first, from its config file).
    */
-  async restart(port: number, timeoutMs = 20_000): Promise<void> {
+  async restart(port: number): Promise<void> {
     this.spawnNode(port);
     await waitForPing(port);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const info = await withClient(port, (r) => r.info('replication')).catch((err: Error) => `error: ${err.message}`);
-      if (/role:slave/.test(info) && /master_link_status:up/.test(info)) return;
-      if (Date.now() > deadline) throw new Error(`node ${port}: not a linked replica ${timeoutMs} ms after its restart:\n${info}`);
-      await sleep(100);
-    }
+    await waitForReplicaLink(port, true);
   }
 
   private spawnNode(port: number): void {
@@ -152,12 +146,12 @@ export class RedisCluster {
   }
 }
 
-/** Resolves once a replica's link to its master is up (at once for a master). */
-async function waitForReplicaLink(port: number): Promise<void> {
+/** Resolves once a replica's link to its master is up (at once for a master, unless `replicaOnly`: then once it is a linked replica). */
+async function waitForReplicaLink(port: number, replicaOnly = false): Promise<void> {
   for (let i = 0; ; i++) {
     // A node may close a connection while it changes role or syncs: asked again.
     const info = await withClient(port, (r) => r.info('replication')).catch((err: Error) => `error: ${err.message}`);
-    if (/role:master/.test(info) || /master_link_status:up/.test(info)) return;
+    if ((!replicaOnly && /role:master/.test(info)) || (/role:slave/.test(info) && /master_link_status:up/.test(info))) return;
     if (i > 400) throw new Error(`node ${port}: replica not linked to its master after 20 s:\n${info}`);
     await sleep(50);
   }
