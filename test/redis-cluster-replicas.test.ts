@@ -5,7 +5,9 @@
  * replica is frozen (SIGSTOP) holds back its own rooms only, refused with STORE_UNAVAILABLE and
  * read up to what its replica confirmed; and when that master dies, the replica that takes over
  * has every entry acknowledged before, and acknowledges new ones once the old master is back as
- * its replica.
+ * its replica. With two replicas per master, a master lost while a writer goes on loses nothing
+ * acknowledged, and its slots take writes again without it: the other replica follows the
+ * promoted one.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -107,5 +109,58 @@ describe('--redis-replicas on a Redis Cluster', { skip, timeout: 120_000 }, () =
     assert.equal((await after.append(draft(a, 'a-4', 'c-a-4'))).entry.seq, 4);
     assert.deepEqual((await after.readAfter(a, 0, 10)).map((e) => (e.type === 'message' ? e.text : e.type)), ['a-1', 'a-2', 'a-3', 'a-4']);
   });
+});
 
+describe('--redis-replicas 1 on a Redis Cluster with two replicas per master', { skip, timeout: 120_000 }, () => {
+  let cluster: RedisCluster | undefined;
+
+  before(async () => {
+    cluster = await RedisCluster.start(3, { replicas: 2, nodeTimeoutMs: 1000 });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('a master killed while a writer goes on: every write acknowledged is kept once, in order, and its slots acknowledge writes again by themselves (no node restarted)', async (t) => {
+    const c = cluster!;
+    const store = new RedisStore({ url: c.url, prefix: uniquePrefix(), connectTimeoutMs: 5000, replicas: 1, replicaTimeoutMs: 300 });
+    t.after(() => store.close());
+    await store.init();
+    const room = 'failover-2';
+    const master = await c.masterOf(room);
+    assert.equal((await c.replicasOf(master)).length, 2, 'the master has two replicas');
+    await store.createRoom(room);
+
+    // One writer, as a client does: each message retried with its clientId until acknowledged.
+    const acked: { text: string; seq: number }[] = [];
+    const refusals = new Map<string, number>();
+    let killedAt = 0;
+    let firstAfterKill = 0;
+    const deadline = Date.now() + 60_000;
+    for (let i = 1; acked.length < 60; ) {
+      if (Date.now() > deadline) assert.fail(`${acked.length} of 60 acknowledged in 60 s (refusals: ${JSON.stringify([...refusals])})`);
+      if (i === 21 && killedAt === 0) {
+        c.kill(master);
+        killedAt = Date.now();
+      }
+      try {
+        const { entry } = await store.append(draft(room, `m-${i}`, `c-${i}`));
+        acked.push({ text: `m-${i}`, seq: entry.seq });
+        if (killedAt > 0 && firstAfterKill === 0) firstAfterKill = Date.now();
+        i++;
+      } catch (err) {
+        const code = err instanceof SwitchboardError ? err.code : String(err);
+        refusals.set(code, (refusals.get(code) ?? 0) + 1);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    t.diagnostic(`a write acknowledged again ${firstAfterKill - killedAt} ms after the master was killed; refusals meanwhile: ${JSON.stringify([...refusals])}`);
+    assert.deepEqual([...refusals.keys()].filter((code) => code !== 'STORE_UNAVAILABLE'), [], 'a write is refused as STORE_UNAVAILABLE, nothing else');
+    assert.notEqual(await c.masterOf(room), master, 'a replica took over');
+    // Every acknowledged write is there once, at the seq it was acknowledged with, in the order written.
+    const read = await store.readAfter(room, 0, 100);
+    assert.deepEqual(read.map((e) => (e.type === 'message' ? e.text : e.type)), acked.map((a) => a.text));
+    assert.deepEqual(read.map((e) => e.seq), acked.map((a) => a.seq));
+    assert.deepEqual(acked.map((a) => a.seq), acked.map((_, k) => k + 1));
+  });
 });
