@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { SwitchboardError } from '../src/protocol/errors.js';
 import type { EntryDraft } from '../src/protocol/types.js';
 import { RedisStore } from '../src/server/store/redis-store.js';
-import { postJson, request, startServer } from './helpers.js';
+import { captureLogs, postJson, request, startServer } from './helpers.js';
 import { RedisCluster, redisClusterSkipReason } from './helpers/redis-cluster.js';
 import { uniquePrefix } from './helpers/redis-probe.js';
 import { withClient } from './helpers/redis-processes.js';
@@ -24,6 +24,18 @@ const skip = redisClusterSkipReason('the Redis Cluster replicas test (test/redis
 const draft = (room: string, text: string, clientId: string): EntryDraft => ({ type: 'message', room, from: { id: 'c', name: 'c' }, text, clientId });
 
 const unavailable = (pattern: RegExp) => (err: unknown): boolean => err instanceof SwitchboardError && err.code === 'STORE_UNAVAILABLE' && pattern.test(err.message);
+
+/** The warnings a store started with `replicas` gave of masters with more replicas than that. */
+async function overReplicatedWarnings(url: string, replicas: number): Promise<Record<string, unknown>[]> {
+  const { logger, lines } = captureLogs('warn');
+  const store = new RedisStore({ url, prefix: uniquePrefix(), connectTimeoutMs: 5000, replicas, logger });
+  try {
+    await store.init();
+  } finally {
+    await store.close();
+  }
+  return lines.filter((l) => /a failover that promotes another can lose it/.test(String(l.msg)));
+}
 
 /** WAIT commands a node has run so far. */
 async function waits(port: number): Promise<number> {
@@ -52,6 +64,10 @@ describe('--redis-replicas on a Redis Cluster', { skip, timeout: 120_000 }, () =
     const answer = await postJson(`${node.url}/api/rooms/${room}/messages`, { text: 'kept', clientId: 'c-kept', member: 'writer', name: 'Writer' });
     assert.equal(answer.status, 201, answer.body);
     assert.ok((await waits(master)) > before, "the publish waited on its room's master");
+  });
+
+  it('a store waiting for as many replicas as each master has warns of none', async () => {
+    assert.deepEqual(await overReplicatedWarnings(cluster!.url, 1), []);
   });
 
   it('confirms each write on a replica of its own slot\'s master: one frozen replica holds back only its master\'s rooms, what was acknowledged survives that master, and its slots take writes again once its replacement has a replica', async (t) => {
@@ -119,6 +135,14 @@ describe('--redis-replicas 1 on a Redis Cluster with two replicas per master', {
   });
   after(async () => {
     await cluster?.stop();
+  });
+
+  it('a store started with --redis-replicas 1 warns, once per master, that each has 2 replicas and a failover may lose what only one of them has; with 2, of none', async () => {
+    const warned = await overReplicatedWarnings(cluster!.url, 1);
+    assert.equal(warned.length, 3, JSON.stringify(warned));
+    assert.deepEqual(warned.map((l) => [l.replicas, l.redisReplicas]), [[2, 1], [2, 1], [2, 1]]);
+    assert.equal(new Set(warned.map((l) => l.master)).size, 3);
+    assert.deepEqual(await overReplicatedWarnings(cluster!.url, 2), []);
   });
 
   it('a master killed while a writer goes on: every write acknowledged is kept once, in order, and its slots acknowledge writes again by themselves (no node restarted)', async (t) => {

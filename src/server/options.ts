@@ -318,7 +318,7 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     flag: '--redis-replicas',
     env: 'REDIS_REPLICAS',
     default: 0,
-    help: 'a write is acknowledged, and an entry read, once this many Redis replicas have it too (WAIT): a failover (Redis Sentinel, or in a Redis Cluster the replicas of each slot\'s master) then loses nothing acknowledged or read',
+    help: 'a write is acknowledged, and an entry read, once this many Redis replicas have it too (WAIT): a failover (Redis Sentinel, or in a Redis Cluster the replicas of each slot\'s master) then loses nothing acknowledged or read; make it the number of replicas (of each master): a failover may promote one that lacks a write fewer of them confirmed',
     value: wholeNumber(0, 16),
   },
   redisReplicaTimeoutMs: {

@@ -12,10 +12,11 @@ export const MASTER_NAME = 'sbmaster';
 
 /**
  * A real Redis Sentinel deployment of the machine's `redis-server`, on ports free at start, in a
- * temporary folder, without persistence: a master, two replicas and one sentinel watching them
- * (quorum 1, the master judged down after 1 s). Two replicas, so that after a failover the new
- * master has one at once (the other replica follows it within a second; the old master only once
- * the sentinel next looks at it, some 10 s later). `failover` asks the sentinel for a failover and
+ * temporary folder, without persistence: a master, its replicas (one unless `start` is asked for
+ * more) and one sentinel watching them (quorum 1, the master judged down after 1 s). After a
+ * failover the old master becomes the new one's replica once the sentinel next looks at it, some
+ * 10 s later; with two replicas, the other replica follows the new master within a second.
+ * `failover` asks the sentinel for a failover and
  * resolves once a replica is the master and has a replica of its own; `stop` kills everything and
  * removes the folder (also when `start` fails half-way).
  */

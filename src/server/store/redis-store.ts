@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, MessageEntry, PresenceEntry, ReactionSummary, ReplyPreview } from '../../protocol/types.js';
 import { closeRedisClient, createRedisClient, waitUntilReady, type RedisClient, type RedisConnectionOptions } from '../redis-connection.js';
+import type { Logger } from '../logger.js';
 import { clientIdOf, clientScope, idempotencyKey, newEpoch, type AppendResult, type MessageStore, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type ReadPosition, type SearchAnswer, type SearchRequest, MAX_READ_POSITIONS, SEARCH_SCAN_LIMIT, SEARCH_TEXT_LIMIT } from './message-store.js';
 import { AMEND_LUA, APPEND_LUA, CONFIRM_LUA, CREATE_ROOM_LUA, DELETE_ROOM_LUA, RANGE_LUA, RENEW_ROOM_LUA, RESERVE_ROOM_LUA, RESET_ROOM_LUA, SET_READ_LUA, TRIM_LUA, UNREGISTER_ROOM_LUA } from './redis-scripts.js';
 import { Replication, probeKey, type WriteMark } from './replication-barrier.js';
@@ -204,6 +205,8 @@ export class RedisStore implements MessageStore {
   private readonly connectTimeoutMs: number;
   /** With `replicas`: confirms that writes made so far reached them (one WAIT for all writes of a moment, per master). */
   private readonly replication: Replication | undefined;
+  private readonly replicaCount: number;
+  private readonly logger: Logger | undefined;
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix;
@@ -211,6 +214,8 @@ export class RedisStore implements MessageStore {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     this.redis = createRedisClient(options.url, { connectionName: 'switchboard-store', ...options });
     const replicas = options.replicas ?? 0;
+    this.replicaCount = replicas;
+    this.logger = options.logger;
     this.replication = replicas > 0 ? new Replication(this.redis, replicas, options.replicaTimeoutMs ?? 1000) : undefined;
     this.redis.defineCommand('sbReserveRoom', { numberOfKeys: 2, lua: RESERVE_ROOM_LUA });
     this.redis.defineCommand('sbRenewRoom', { numberOfKeys: 2, lua: RENEW_ROOM_LUA });
@@ -233,6 +238,23 @@ export class RedisStore implements MessageStore {
    */
   async init(): Promise<void> {
     await waitUntilReady(this.redis, this.connectTimeoutMs);
+    await this.warnOverReplicated();
+  }
+
+  /**
+   * With `replicas`: a master with more replicas than that is told of, once, at start (a check
+   * that fails is passed over: it is advice, not a condition to start). Writes wait for some of
+   * its replicas only, and a failover may promote another one (docs/operations.md).
+   */
+  private async warnOverReplicated(): Promise<void> {
+    if (!this.replication || !this.logger) return;
+    const over = await this.replication.overReplicated().catch(() => []);
+    for (const { master, replicas } of over) {
+      this.logger.warn(
+        { master, replicas, redisReplicas: this.replicaCount },
+        `this Redis master has ${replicas} replicas and --redis-replicas is ${this.replicaCount}: a write is acknowledged once ${this.replicaCount} of them have it, and a failover that promotes another can lose it (docs/operations.md, "Redis Sentinel"); make --redis-replicas the number of replicas for no loss`,
+      );
+    }
   }
 
   async getRoom(room: string): Promise<RoomState | undefined> {

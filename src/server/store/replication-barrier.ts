@@ -115,6 +115,23 @@ export class Replication {
     return { barrier, connection: barrier.connection, key, master };
   }
 
+  /**
+   * The masters that have more replicas linked than the writes wait for (INFO replication's
+   * `connected_slaves`), with how many: a failover may promote a replica that had not confirmed a
+   * write acknowledged on another, and lose it (docs/operations.md, "Redis Sentinel"). One Redis
+   * (or Sentinel's master): the one; a cluster: every master the client knows.
+   */
+  async overReplicated(): Promise<{ master: string; replicas: number }[]> {
+    const masters = this.single ? [this.redis as Redis] : (this.redis as Cluster).nodes('master');
+    const counts = await Promise.all(
+      masters.map(async (node) => {
+        const info = await node.info('replication');
+        return { master: `${node.options.host ?? ''}:${node.options.port ?? ''}`, replicas: Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0) };
+      }),
+    );
+    return counts.filter((c) => c.replicas > this.replicas);
+  }
+
   /** Resolves once the write `mark` was taken for is on the replicas; rejects with STORE_UNAVAILABLE otherwise. */
   async confirm(mark: WriteMark): Promise<void> {
     const moved = (): boolean => mark.key !== undefined && masterOf(this.redis as Cluster, mark.key) !== mark.master;
