@@ -5,9 +5,11 @@
  * replica is frozen (SIGSTOP) holds back its own rooms only, refused with STORE_UNAVAILABLE and
  * read up to what its replica confirmed; and when that master dies, the replica that takes over
  * has every entry acknowledged before, and acknowledges new ones once the old master is back as
- * its replica. With two replicas per master, a master lost while a writer goes on loses nothing
- * acknowledged, and its slots take writes again without it: the other replica follows the
- * promoted one.
+ * its replica. With two replicas per master and `--redis-replicas 1` (the store warns of each
+ * master at start: a failover while the old master still takes writes may lose what only one
+ * replica confirmed, docs/operations.md), a master that dies while a writer goes on loses
+ * nothing acknowledged, and its slots take writes again without it: the other replica follows
+ * the promoted one.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -156,6 +158,8 @@ describe('--redis-replicas 1 on a Redis Cluster with two replicas per master', {
     await store.createRoom(room);
 
     // One writer, as a client does: each message retried with its clientId until acknowledged.
+    // The master dies (SIGKILL): it takes no write after the failover that its other replica could
+    // confirm, which a forced failover with the old master alive would allow (docs/operations.md).
     const acked: { text: string; seq: number }[] = [];
     const refusals = new Map<string, number>();
     let killedAt = 0;
