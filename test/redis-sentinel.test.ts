@@ -4,7 +4,9 @@
  * (test/helpers/redis-sentinel.ts): the store, broker and presence contracts, the three-node
  * suite, and a failover under two nodes with clients on every transport and publishers that
  * retry what was refused: nothing acknowledged is lost or doubled, every client gets all of it,
- * and the nodes follow the new master by themselves.
+ * and the nodes follow the new master by themselves. And a master with two replicas: a node
+ * that waits for one only warns at start, naming the master (such a failover can lose writes:
+ * docs/operations.md).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -13,10 +15,11 @@ import { publishHttp, type PublishOutcome } from './fixtures/publishers.js';
 import { clientsOnTwoNodes } from './fixtures/two-node-clients.js';
 import { redisContracts, redisStoreContract } from './fixtures/redis-contracts.js';
 import { threeNodesSuite } from './fixtures/three-nodes-suite.js';
-import { request, startServer, waitFor } from './helpers.js';
+import { captureLogs, request, startServer, waitFor } from './helpers.js';
 import { privateRedisSkipReason } from './helpers/private-redis.js';
 import { RedisSentinel } from './helpers/redis-sentinel.js';
 import { uniquePrefix } from './helpers/redis-probe.js';
+import { RedisStore } from '../src/server/store/redis-store.js';
 
 const skip = privateRedisSkipReason('the Redis Sentinel suites (test/redis-sentinel.test.ts)');
 
@@ -118,5 +121,28 @@ describe('through Redis Sentinel (a master, its replica, a sentinel)', { skip, t
       const o = await publishHttp(node.url, room, 'after', `after-${node.port}`);
       assert.ok(o.ok, o.ok ? '' : o.code);
     }
+  });
+});
+
+describe('through Redis Sentinel, a master with two replicas', { skip, timeout: 60_000 }, () => {
+  let sentinel: RedisSentinel | undefined;
+
+  before(async () => {
+    sentinel = await RedisSentinel.start(2);
+  });
+  after(async () => {
+    await sentinel?.stop();
+  });
+
+  it('a node started with --redis-replicas 1 warns that the master has 2 replicas, naming the master the sentinel gives; with 2 it does not', async () => {
+    const warned = async (replicas: number): Promise<Record<string, unknown>[]> => {
+      const { logger, lines } = captureLogs('warn');
+      const node = await startServer({ store: 'redis', redisUrl: sentinel!.url, redisPrefix: uniquePrefix(), redisReplicas: replicas, logger });
+      await node.server.close();
+      return lines.filter((l) => /a failover that promotes another can lose it/.test(String(l.msg)));
+    };
+    const one = await warned(1);
+    assert.deepEqual(one.map((l) => [l.master, l.replicas, l.redisReplicas]), [[`127.0.0.1:${await sentinel!.masterPort()}`, 2, 1]]);
+    assert.deepEqual(await warned(2), []);
   });
 });

@@ -126,7 +126,9 @@ export class Replication {
     const counts = await Promise.all(
       masters.map(async (node) => {
         const info = await node.info('replication');
-        return { master: `${node.options.host ?? ''}:${node.options.port ?? ''}`, replicas: Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0) };
+        // The address connected to (through Sentinel, the options name no master).
+        const { remoteAddress, remotePort } = node.stream;
+        return { master: `${remoteAddress ?? node.options.host ?? ''}:${remotePort ?? node.options.port ?? ''}`, replicas: Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0) };
       }),
     );
     return counts.filter((c) => c.replicas > this.replicas);
