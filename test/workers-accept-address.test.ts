@@ -3,7 +3,7 @@
  * primary listens and hands every connection of one client address to one worker, so the caps and
  * budgets of an address hold for the machine. The same checks against `--worker-accept primary`
  * (node:cluster's round-robin) show what they guard against: there, each worker gives an address
- * its own budget and its own cap.
+ * its own cap (the budgets the workers share, whatever the accept mode: workers/shared-budgets.ts).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -248,13 +248,15 @@ describe('--workers 2 --worker-accept address', { skip: built ? false : 'run `np
   });
 });
 
-describe('--workers 2 --worker-accept primary, for contrast: an address has a budget and a cap per worker', { skip: built ? false : 'run `npm run build` first', timeout: 60_000 }, () => {
+describe('--workers 2 --worker-accept primary, for contrast: an address has one budget for the machine, but a cap per worker', { skip: built ? false : 'run `npm run build` first', timeout: 60_000 }, () => {
   const workers = workersFor('primary');
   let server: WorkersProcess;
   before(() => (server = workers.server));
 
-  it('the connections of one address alternate between the workers: 10 publishes of a guest whose burst is 5 all pass, and 70 silent sockets are kept', async () => {
-    assert.deepEqual(await publishes(server, '127.0.0.11', 10), { ok: 10, limited: 0 });
+  it('the connections of one address alternate between the workers: of 10 publishes of a guest whose burst is 5, 5 pass (the workers share budgets), and 70 silent sockets are kept (caps count per worker)', async () => {
+    assert.deepEqual(await publishes(server, '127.0.0.11', 10), { ok: 5, limited: 5 });
+    await waitFor(() => requestsFrom(server, '/update', '127.0.0.11').length === 10, 5000, 'the access log of the 10 publishes');
+    assert.equal(nodesServing(server, '/update', '127.0.0.11').size, 2, 'the publishes went to both workers');
     const { kept, closed } = await silentSockets(server, '127.0.0.12', 70);
     assert.equal(closed, 0);
     for (const r of kept) r.socket.destroy();

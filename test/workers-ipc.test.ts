@@ -22,6 +22,9 @@ import { nodePort, type IpcPort, type ToPrimary, type ToWorker } from '../src/se
 import { MAX_WORKER_BACKLOG, Relay } from '../src/server/workers/relay.js';
 import { PrimaryClient, PrimaryUnavailableError } from '../src/server/workers/primary-client.js';
 import { PrimaryServices } from '../src/server/workers/primary-services.js';
+import { SharedBudgets } from '../src/server/workers/shared-budgets.js';
+import { Limits, type Budget } from '../src/server/session/limits.js';
+import type { SwitchboardError } from '../src/protocol/errors.js';
 import type { AppendResult } from '../src/server/store/message-store.js';
 import { SqliteStore } from '../src/server/store/sqlite-store.js';
 import { brokerContract } from './contract/broker.contract.js';
@@ -353,6 +356,69 @@ describe("a worker's store with appendVia", () => {
       c.close();
       await writer.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('shared budgets: the workers of a node spend one budget per client', () => {
+  const rates = (burst: number, perSecond: number): Record<Budget, { perSecond: number; burst: number }> =>
+    Object.fromEntries((['publish', 'typing', 'subscribe', 'create', 'rooms', 'connect', 'query', 'read', 'auth', 'tls', 'accessLog'] as Budget[]).map((b) => [b, { perSecond, burst }])) as Record<Budget, { perSecond: number; burst: number }>;
+  /** Three workers' Limits (burst 4, a token every 1000 s) sharing through the primary, as workers/worker.ts builds them. */
+  function workers() {
+    const c = cluster(3);
+    const limits = c.clients.map((client) => new Limits({ rates: rates(4, 0.001), maxConnectionsPerAddress: 10, maxConnectionsPerMember: 10, peers: new SharedBudgets(client) }));
+    return { c, limits };
+  }
+  const refused = (f: () => void): boolean => {
+    try {
+      f();
+      return false;
+    } catch (err) {
+      assert.equal((err as SwitchboardError).code, 'RATE_LIMITED');
+      return true;
+    }
+  };
+
+  it("a client's takes on three workers: 4 in all pass (its burst), each worker refuses the next, and another client is untouched", async () => {
+    const { c, limits } = workers();
+    try {
+      const passed = [0, 0, 0];
+      // One at a time, the others told before the next (as requests one after another are).
+      for (let i = 0; i < 9; i++) {
+        if (!refused(() => limits[i % 3]!.take('publish', 'ip:10.0.0.1'))) passed[i % 3]!++;
+        await sleep(5);
+      }
+      assert.deepEqual(passed, [2, 1, 1], 'the burst of 4 spent over the three, then refused by each');
+      for (const l of limits) assert.ok(refused(() => l.take('publish', 'ip:10.0.0.1')));
+      for (const l of limits) assert.ok(!refused(() => l.take('publish', 'ip:10.0.0.2')), 'another key has its own budget');
+      for (const l of limits) assert.ok(!refused(() => l.take('subscribe', 'ip:10.0.0.1')), 'another budget of the same key is its own');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a charge into debt on one worker is owed on the others (read), a turn\'s spends cross as one message, and refusals and the access log send nothing', async () => {
+    const { c, limits } = workers();
+    try {
+      const member = { kind: 'user', member: 'ann', address: '10.0.0.3' } as Parameters<Limits['charge']>[1];
+      limits[0]!.charge('read', member, 6);
+      await sleep(20);
+      for (const l of limits.slice(1)) assert.ok(refused(() => l.refuseInDebt('read', member, 'read budget')), 'owed on the other workers too');
+      const before = c.toPrimary[1]!;
+      for (let i = 0; i < 4; i++) limits[1]!.take('connect', 'ip:10.0.0.11');
+      limits[1]!.take('connect', 'ip:10.0.0.12');
+      await sleep(20);
+      assert.equal(c.toPrimary[1]! - before, 1, "one turn's five spends: one message");
+      const quiet = c.toPrimary[1]!;
+      for (let i = 0; i < 20; i++) refused(() => limits[1]!.take('connect', 'ip:10.0.0.11'));
+      await sleep(20);
+      assert.equal(c.toPrimary[1]!, quiet, 'the 20 refusals (its burst was spent) told nothing');
+      for (let i = 0; i < 4; i++) limits[1]!.tryTake('accessLog', 'ip:10.0.0.20');
+      await sleep(20);
+      assert.equal(c.toPrimary[1]!, quiet, 'nor did the access-log lines');
+      assert.ok(limits[2]!.tryTake('accessLog', 'ip:10.0.0.20'), "the access log's budget is each worker's own");
+    } finally {
+      c.close();
     }
   });
 });

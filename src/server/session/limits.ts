@@ -22,7 +22,30 @@ export interface LimitOptions {
   rates: Record<Budget, { perSecond: number; burst: number }>;
   maxConnectionsPerAddress: number;
   maxConnectionsPerMember: number;
+  /** The other processes of this node whose budgets are these (the workers of `--workers`: workers/shared-budgets.ts); none: this process alone. */
+  peers?: BudgetPeers;
 }
+
+/** Units of a budget spent for a key (`ip:<address>`, `member:<id>`), as peers tell each other. */
+export type Spend = [budget: Budget, key: string, units: number];
+
+/**
+ * Processes that spend the same budgets (the workers of one node): each tells the others what it
+ * spent, and charges what they spent to its own buckets, so that a client whose connections land
+ * on several of them gets one budget, not one in each. Refusals spend nothing, so tell nothing.
+ */
+export interface BudgetPeers {
+  /** Units spent here (taken, or charged after the work), for the peers to charge. */
+  spent(budget: Budget, key: string, units: number): void;
+  /** Sets the one handler of the units the peers spent. */
+  onSpent(handler: (spends: readonly Spend[]) => void): void;
+}
+
+/**
+ * Budgets the peers do not share: `accessLog`, lines of this process's log (every request takes
+ * one, so sharing it would cost an IPC message per turn of every worker under any load).
+ */
+const UNSHARED: ReadonlySet<Budget> = new Set(['accessLog']);
 
 /** Buckets kept at most, per budget: idle (full) ones are forgotten first. */
 const MAX_BUCKETS = 50_000;
@@ -32,8 +55,9 @@ const DEBTS_SWEEP_AT = 1024;
 /**
  * The budgets of this node, keyed on who spends them: the member for users and the system
  * (whatever connection or transport it uses), the address for guests (whatever member id they
- * claim). Every refusal is a catalog error carrying `retryAfter` seconds. Budgets are per node:
- * behind a load balancer spreading one client over n nodes, it gets at most n times as much.
+ * claim). Every refusal is a catalog error carrying `retryAfter` seconds. Budgets are per node
+ * (the workers of one node share theirs through `peers`): behind a load balancer spreading one
+ * client over n nodes, it gets at most n times as much.
  */
 export class Limits {
   private readonly buckets = new Map<Budget, Map<string, RateLimiter>>();
@@ -45,8 +69,12 @@ export class Limits {
    */
   private readonly debts = new Map<Budget, Debts>();
 
+  private readonly peers: BudgetPeers | undefined;
+
   constructor(private readonly options: LimitOptions) {
     for (const b of Object.keys(options.rates) as Budget[]) this.buckets.set(b, new Map());
+    this.peers = options.peers;
+    this.peers?.onSpent((spends) => this.absorb(spends));
   }
 
   /** Spends one unit of `budget` for `key`; throws RATE_LIMITED (with retryAfter; saying `why` when given) when none is left. */
@@ -54,11 +82,31 @@ export class Limits {
     const now = performance.now();
     const bucket = this.bucketOf(budget, key);
     if (!bucket.take(now)) throw withRetry(new SwitchboardError('RATE_LIMITED', why ?? `${budget} budget spent`), bucket.secondsUntilNext(now));
+    this.tell(budget, key, 1);
   }
 
   /** `take` that says false instead of throwing (nothing made for a refusal: for work that is skipped, not refused). */
   tryTake(budget: Budget, key: string): boolean {
-    return this.bucketOf(budget, key).take(performance.now());
+    if (!this.bucketOf(budget, key).take(performance.now())) return false;
+    this.tell(budget, key, 1);
+    return true;
+  }
+
+  /** Tells the peers what was spent here. */
+  private tell(budget: Budget, key: string, units: number): void {
+    if (this.peers !== undefined && !UNSHARED.has(budget)) this.peers.spent(budget, key, units);
+  }
+
+  /**
+   * Charges what the peers spent (told, not asked: they took it from their own buckets, which did
+   * not know of this process's spends either), into debt as `charge` does: a client whose
+   * requests go to several processes is refused by each once all of them together spent its budget.
+   */
+  private absorb(spends: readonly Spend[]): void {
+    const now = performance.now();
+    for (const [budget, key, units] of spends) {
+      if (this.buckets.has(budget) && units > 0) this.chargeHere(budget, key, units, now);
+    }
   }
 
   private bucketOf(budget: Budget, key: string): RateLimiter {
@@ -83,7 +131,11 @@ export class Limits {
 
   /** `charge` on a key (`ip:<address>`, `member:<id>`). */
   chargeKey(budget: Budget, key: string, n: number): void {
-    const now = performance.now();
+    this.chargeHere(budget, key, n, performance.now());
+    this.tell(budget, key, n);
+  }
+
+  private chargeHere(budget: Budget, key: string, n: number, now: number): void {
     const owed = this.bucketOf(budget, key).charge(n, now);
     let debts = this.debts.get(budget);
     if (owed > 0) {

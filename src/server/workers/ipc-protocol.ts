@@ -7,6 +7,7 @@ import type { EntryDraft, PresenceMember } from '../../protocol/types.js';
 import type { ErrorCode } from '../../protocol/errors.js';
 import type { BrokerMessage } from '../broker/broker.js';
 import type { ServerConfig } from '../config.js';
+import type { Spend } from '../session/limits.js';
 import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceRemoved } from '../presence/presence-store.js';
 
 /** True when the primary appends the workers' entries (`--worker-appends primary`, the SQLite store without Redis). */
@@ -74,6 +75,8 @@ export type ToPrimary =
   /** The worker takes no new connection from now on (the answer to `unlisten`). */
   | { sb: 1; t: 'unlistened' }
   | { sb: 1; t: 'req'; id: number; call: PrimaryCall }
+  /** What the worker's clients spent of their budgets in one turn, for the other workers to charge (shared-budgets.ts). */
+  | { sb: 1; t: 'spent'; spends: Spend[] }
   /** What the worker sent in one turn, in order, as one IPC message (batching-port.ts). */
   | { sb: 1; t: 'batch'; messages: ToPrimary[] };
 
@@ -88,6 +91,8 @@ export type ToWorker =
   | { sb: 1; t: 'drain' }
   /** Take no new connection, serve the open ones (a rolling restart: a new worker takes them, and this one is drained later). */
   | { sb: 1; t: 'unlisten' }
+  /** What another worker's clients spent of their budgets (relayed as it came), to charge here too. */
+  | { sb: 1; t: 'spent'; spends: Spend[] }
   /** What the primary sent this worker in one turn, in order, as one IPC message (batching-port.ts). */
   | { sb: 1; t: 'batch'; messages: ToWorker[] };
 

@@ -1,5 +1,6 @@
 import { isErrorCode, SwitchboardError } from '../../protocol/errors.js';
 import type { BrokerMessage } from '../broker/broker.js';
+import type { Spend } from '../session/limits.js';
 import { eachOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker } from './ipc-protocol.js';
 
 /** A request to the primary that got no answer in time, or was cut by close. */
@@ -12,8 +13,9 @@ export class PrimaryUnavailableError extends Error {
 
 /**
  * A worker's side of its IPC channel to the primary: requests with ids and timeouts (presence,
- * interest, metrics, its identity), one-way messages (publish, unwatch, ready), and the handlers
- * of what the primary sends (broker deliveries, the drain order). One per worker process, shared
+ * interest, metrics, its identity), one-way messages (publish, unwatch, ready, budgets spent),
+ * and the handlers of what the primary sends (broker deliveries, the other workers' spends, the
+ * drain order). One per worker process, shared
  * by the IPC broker, the IPC presence store and the metrics route.
  */
 export class PrimaryClient {
@@ -22,6 +24,7 @@ export class PrimaryClient {
   private onDeliver: (messages: BrokerMessage[]) => void = () => {};
   private onDrain: () => void = () => {};
   private onUnlisten: () => void = () => {};
+  private onSpent: (spends: Spend[]) => void = () => {};
   private readonly off: () => void;
   private closed = false;
 
@@ -81,6 +84,11 @@ export class PrimaryClient {
     this.onUnlisten = handler;
   }
 
+  /** Sets the one handler of what the other workers' clients spent of their budgets. */
+  spentWith(handler: (spends: Spend[]) => void): void {
+    this.onSpent = handler;
+  }
+
   /** Sends at once what the port holds back for the end of the turn (see BatchingPort). */
   flush(): void {
     if (!this.closed) this.port.flush?.();
@@ -103,6 +111,7 @@ export class PrimaryClient {
     if (m.t === 'deliver') this.onDeliver(m.messages);
     else if (m.t === 'drain') this.onDrain();
     else if (m.t === 'unlisten') this.onUnlisten();
+    else if (m.t === 'spent') this.onSpent(m.spends);
     else {
       const p = this.pending.get(m.id);
       if (!p) return; // answered after its timeout

@@ -25,7 +25,8 @@ export interface PrimaryServicesOptions {
 
 /**
  * What the primary does for its workers, whatever carries the messages (cluster IPC in the
- * primary, MessagePorts in tests): relays broker messages (Relay), keeps each worker's room
+ * primary, MessagePorts in tests): relays broker messages (Relay) and what each worker's clients
+ * spent of their budgets (to every other worker), keeps each worker's room
  * interests, answers presence calls against the one shared store, appends the workers' entries
  * to the SQLite file they share when given its store (`--worker-appends primary`), tells each worker who it is,
  * and collects metrics (concurrent scrapes share one gather). Requests are answered in the order they complete; a failed one is
@@ -68,6 +69,10 @@ export class PrimaryServices {
         return;
       case 'ready':
         return; // the worker pool's business
+      case 'spent':
+        // Every other worker charges them too: one budget per client for the machine (shared-budgets.ts).
+        for (const [other, port] of this.ports) if (other !== id) port.send(m);
+        return;
       case 'req':
         this.answer(id, m.call).then(
           (value) => this.ports.get(id)?.send({ sb: 1, t: 'res', id: m.id, ok: true, value: value ?? null }),

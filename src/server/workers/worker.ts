@@ -2,8 +2,8 @@
  * A worker process of `switchboard serve --workers N`: a full node, whose broker and presence
  * store are the primary's (over IPC) when there is no Redis, as are, with `--worker-appends
  * primary`, the appends to the SQLite file (the primary its one writer of entries), and which shares the primary's
- * presence-ticket key, gets a node id of its own, answers `/metrics` with every worker's metrics,
- * and drains when the primary says so.
+ * presence-ticket key and rate budgets, gets a node id of its own, answers `/metrics` with every
+ * worker's metrics, and drains when the primary says so.
  */
 import { Socket } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
@@ -18,6 +18,7 @@ import { BatchingPort, batchOf } from './batching-port.js';
 import { isHandedConnection } from './address-acceptor.js';
 import { nodePort, primaryAppends, type ToPrimary, type WorkerIdentity } from './ipc-protocol.js';
 import { PrimaryClient } from './primary-client.js';
+import { SharedBudgets } from './shared-budgets.js';
 
 /** How long a worker waits for its identity, and for the aggregated metrics, from the primary. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -62,6 +63,8 @@ export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
     logger: createLogger(config.logLevel, config.logJson ? false : undefined).child({ node: identity.node }),
     presenceKey: Buffer.from(identity.presenceKey, 'base64'),
     metricsText: () => primary.request<string>({ op: 'metrics' }, METRICS_TIMEOUT_MS),
+    // One budget per client for the machine, not one per worker its connections land on.
+    budgetPeers: new SharedBudgets(primary),
     // With Redis, each worker is one more node of the cluster (Redis broker and presence, as ever).
     ...(config.redisUrl ? {} : { broker: new IpcBroker(primary), presenceStore: new IpcPresenceStore(primary) }),
     // --worker-appends primary: the primary writes the appends to the SQLite file every worker
