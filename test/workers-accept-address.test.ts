@@ -3,7 +3,7 @@
  * primary listens and hands every connection of one client address to one worker, so the caps and
  * budgets of an address hold for the machine. The same checks against `--worker-accept primary`
  * (node:cluster's round-robin) show what they guard against: there, each worker gives an address
- * its own cap (the budgets the workers share, whatever the accept mode: workers/shared-budgets.ts).
+ * its own cap (the budgets the workers share, whatever the accept mode: workers/shared-limits.ts).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -12,6 +12,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { clientOf } from '../src/server/client-of.js';
 import { slotOf } from '../src/server/workers/address-acceptor.js';
@@ -248,7 +249,7 @@ describe('--workers 2 --worker-accept address', { skip: built ? false : 'run `np
   });
 });
 
-describe('--workers 2 --worker-accept primary, for contrast: an address has one budget for the machine, but a cap per worker', { skip: built ? false : 'run `npm run build` first', timeout: 60_000 }, () => {
+describe('--workers 2 --worker-accept primary, for contrast: an address has one budget and one cap of connections for the machine, but a cap of sockets per worker', { skip: built ? false : 'run `npm run build` first', timeout: 60_000 }, () => {
   const workers = workersFor('primary');
   let server: WorkersProcess;
   before(() => (server = workers.server));
@@ -260,5 +261,26 @@ describe('--workers 2 --worker-accept primary, for contrast: an address has one 
     const { kept, closed } = await silentSockets(server, '127.0.0.12', 70);
     assert.equal(closed, 0);
     for (const r of kept) r.socket.destroy();
+  });
+
+  it('the cap of connections of an address (1) holds for the machine: with a stream open on one worker, the next streams are 429 on both', async () => {
+    const open = (): Promise<{ status: number; node: string; req: http.ClientRequest }> =>
+      new Promise((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port: server.port, path: '/subscribe', localAddress: '127.0.0.14', agent: false }, (res) => {
+          resolve({ status: res.statusCode ?? 0, node: String(res.headers['x-switchboard-node']), req });
+          res.resume();
+        });
+        req.on('error', reject);
+      });
+    const first = await open();
+    assert.equal(first.status, 200);
+    await sleep(100); // told to the other worker
+    const next = [await open(), await open(), await open()];
+    try {
+      assert.deepEqual(next.map((r) => r.status), [429, 429, 429]);
+      assert.ok(next.some((r) => r.node !== first.node), `refused on the other worker too (${first.node}: ${next.map((r) => r.node).join(', ')})`);
+    } finally {
+      for (const r of [first, ...next]) r.req.destroy();
+    }
   });
 });

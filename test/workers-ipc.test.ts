@@ -22,7 +22,7 @@ import { nodePort, type IpcPort, type ToPrimary, type ToWorker } from '../src/se
 import { MAX_WORKER_BACKLOG, Relay } from '../src/server/workers/relay.js';
 import { PrimaryClient, PrimaryUnavailableError } from '../src/server/workers/primary-client.js';
 import { PrimaryServices } from '../src/server/workers/primary-services.js';
-import { SharedBudgets } from '../src/server/workers/shared-budgets.js';
+import { SharedLimits } from '../src/server/workers/shared-limits.js';
 import { Limits, type Budget } from '../src/server/session/limits.js';
 import type { SwitchboardError } from '../src/protocol/errors.js';
 import type { AppendResult } from '../src/server/store/message-store.js';
@@ -57,7 +57,8 @@ function cluster(n: number, options: { silentPrimary?: boolean; store?: SqliteSt
   const toPrimary: number[] = [];
   const toWorker: number[] = [];
   let open = true;
-  for (let id = 1; id <= n; id++) {
+  const add = (): PrimaryClient => {
+    const id = clients.length + 1;
     const channel = new MessageChannel();
     channels.push(channel);
     toPrimary.push(0);
@@ -68,13 +69,18 @@ function cluster(n: number, options: { silentPrimary?: boolean; store?: SqliteSt
       toPrimary[id - 1]!++;
       if (!options.silentPrimary) services.receive(id, m);
     });
-    clients.push(new PrimaryClient(new BatchingPort(portOf<ToPrimary>(channel.port2, () => open), batchOf)));
-  }
+    const client = new PrimaryClient(new BatchingPort(portOf<ToPrimary>(channel.port2, () => open), batchOf));
+    clients.push(client);
+    return client;
+  };
+  for (let id = 1; id <= n; id++) add();
   return {
     services,
     clients,
     toPrimary,
     toWorker,
+    /** Attaches one more worker (the next id), as a fork does. */
+    add,
     close() {
       open = false;
       for (const c of clients) c.close();
@@ -360,15 +366,30 @@ describe("a worker's store with appendVia", () => {
   });
 });
 
-describe('shared budgets: the workers of a node spend one budget per client', () => {
+describe('shared limits: the workers of a node spend one budget, and hold one cap of connections, per client', () => {
   const rates = (burst: number, perSecond: number): Record<Budget, { perSecond: number; burst: number }> =>
     Object.fromEntries((['publish', 'typing', 'subscribe', 'create', 'rooms', 'connect', 'query', 'read', 'auth', 'tls', 'accessLog'] as Budget[]).map((b) => [b, { perSecond, burst }])) as Record<Budget, { perSecond: number; burst: number }>;
-  /** Three workers' Limits (burst 4, a token every 1000 s) sharing through the primary, as workers/worker.ts builds them. */
-  function workers() {
+  /** A worker's Limits (burst 4, a token every 1000 s; at most `cap` connections per address and per member) sharing through the primary, as workers/worker.ts builds them. */
+  const limitsOf = (client: PrimaryClient, cap = 11): Limits => new Limits({ rates: rates(4, 0.001), maxConnectionsPerAddress: cap, maxConnectionsPerMember: cap, peers: new SharedLimits(client) });
+  /** Three workers' Limits. */
+  function workers(cap?: number) {
     const c = cluster(3);
-    const limits = c.clients.map((client) => new Limits({ rates: rates(4, 0.001), maxConnectionsPerAddress: 10, maxConnectionsPerMember: 10, peers: new SharedBudgets(client) }));
-    return { c, limits };
+    return { c, limits: c.clients.map((client) => limitsOf(client, cap)) };
   }
+  type Who = Parameters<Limits['openConnection']>[0];
+  const ann = { kind: 'user', member: 'ann', address: '10.0.1.1' } as unknown as Who;
+  const annElsewhere = { kind: 'user', member: 'ann', address: '10.0.1.2' } as unknown as Who;
+  const guest = (address: string): Who => ({ kind: 'guest', address }) as unknown as Who;
+  /** True when `l` refuses another connection of `p` (TOO_MANY_CONNECTIONS_FROM_YOU); else it is counted. */
+  const full = (l: Limits, p: Who): boolean => {
+    try {
+      l.openConnection(p);
+      return false;
+    } catch (err) {
+      assert.equal((err as SwitchboardError).code, 'TOO_MANY_CONNECTIONS_FROM_YOU');
+      return true;
+    }
+  };
   const refused = (f: () => void): boolean => {
     try {
       f();
@@ -417,6 +438,53 @@ describe('shared budgets: the workers of a node spend one budget per client', ()
       await sleep(20);
       assert.equal(c.toPrimary[1]!, quiet, 'nor did the access-log lines');
       assert.ok(limits[2]!.tryTake('accessLog', 'ip:10.0.0.20'), "the access log's budget is each worker's own");
+    } finally {
+      c.close();
+    }
+  });
+
+  it("the caps of connections count the other workers' (from 2 on a worker, past a cap of 10), a new worker is told them, and those of a worker gone are forgotten", async () => {
+    const { c, limits } = workers(11);
+    try {
+      // Ann: 5 connections on worker 1 (from one address), 5 on worker 2 (from another): 10 of her 11.
+      for (let i = 0; i < 5; i++) limits[0]!.openConnection(ann);
+      for (let i = 0; i < 5; i++) limits[1]!.openConnection(annElsewhere);
+      await sleep(20);
+      assert.equal(full(limits[2]!, ann), false, 'her 11th, on worker 3');
+      assert.equal(full(limits[2]!, ann), true, 'her 12th is refused there: 5 + 5 + 1');
+      limits[2]!.closeConnection(ann);
+      // An address with one connection on each worker is told to no one (most clients: one each).
+      await sleep(20);
+      const quiet = [...c.toPrimary];
+      for (const l of limits) l.openConnection(guest('10.0.2.1'));
+      await sleep(20);
+      assert.deepEqual(c.toPrimary, quiet, 'one connection per worker: nothing told');
+      // A worker started later is told what the others hold.
+      const fourth = limitsOf(c.add());
+      await sleep(20);
+      assert.equal(full(fourth, ann), false, 'her 11th, on the new worker');
+      assert.equal(full(fourth, ann), true, 'her 12th is refused there: 5 + 5 + 1');
+      fourth.closeConnection(ann);
+      // Worker 1 exits: its 5 no longer count.
+      c.services.detach(1);
+      await sleep(20);
+      for (let i = 0; i < 6; i++) assert.equal(full(limits[2]!, ann), false, `her connection ${i + 6} of 11, worker 1 gone`);
+      assert.equal(full(limits[2]!, ann), true, 'her 12th: 5 on worker 2 + 6 on worker 3');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a cap of 10 or less counts every connection of the other workers: one connection per member holds for the machine', async () => {
+    const { c, limits } = workers(1);
+    try {
+      limits[0]!.openConnection(ann);
+      await sleep(20);
+      assert.equal(full(limits[1]!, annElsewhere), true, 'her second, on worker 2');
+      assert.equal(full(limits[2]!, annElsewhere), true, 'and on worker 3');
+      limits[0]!.closeConnection(ann);
+      await sleep(20);
+      assert.equal(full(limits[1]!, annElsewhere), false, 'once the first closed, one on another worker');
     } finally {
       c.close();
     }

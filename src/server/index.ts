@@ -16,6 +16,6 @@ export type { WebhookEvent, WebhookEventType } from './webhooks/webhook-event.js
 export type { MessageStore } from './store/message-store.js';
 export type { Broker } from './broker/broker.js';
 export type { PresenceStore } from './presence/presence-store.js';
-export type { Budget, BudgetPeers, Spend } from './session/limits.js';
+export type { Budget, Held, LimitPeers, Spend } from './session/limits.js';
 export { SwitchboardError, ERRORS, type ErrorCode } from '../protocol/errors.js';
 export type { Ack, Entry, HistoryPage, PresenceMember, RoomInfo } from '../protocol/types.js';

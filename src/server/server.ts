@@ -25,7 +25,7 @@ import { APP_PRINCIPAL } from './auth/principal.js';
 import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-verifier.js';
 import { Hub, type HubEvent } from './hub.js';
 import { DerivedIds } from './session/derived-ids.js';
-import { Limits, READ_UNITS_PER_MIB, type BudgetPeers } from './session/limits.js';
+import { Limits, READ_UNITS_PER_MIB, type LimitPeers } from './session/limits.js';
 import type { SwitchboardHooks } from './session/hooks.js';
 import { LogLimiter } from './session/log-limiter.js';
 import { clientAddress, normalizeOrigins } from './session/handshake.js';
@@ -99,10 +99,10 @@ export interface SwitchboardOptions extends Partial<ServerConfig> {
    */
   metricsText?: () => Promise<string>;
   /**
-   * The other processes whose rate budgets are this server's (a worker's: the other workers, over
-   * the primary, workers/shared-budgets.ts); none: its own alone.
+   * The other processes whose rate budgets and caps of connections per client are this server's
+   * (a worker's: the other workers, over the primary, workers/shared-limits.ts); none: its own alone.
    */
-  budgetPeers?: BudgetPeers;
+  limitPeers?: LimitPeers;
 }
 
 /**
@@ -293,7 +293,7 @@ export interface Switchboard {
  * on a bad option (see SwitchboardOptions) before it opens anything.
  */
 export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard {
-  const { logger: givenLogger, messageStore, broker: givenBroker, presenceStore: givenPresence, tokenVerifier, path, hooks, node, presenceKey: givenPresenceKey, metricsText, budgetPeers, ...overrides } =
+  const { logger: givenLogger, messageStore, broker: givenBroker, presenceStore: givenPresence, tokenVerifier, path, hooks, node, presenceKey: givenPresenceKey, metricsText, limitPeers, ...overrides } =
     options;
   const prefix = normalizePath(path ?? '');
   // Checked as serve checks its flags (each value, and the rules that tie them), before anything
@@ -344,7 +344,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     },
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,
     maxConnectionsPerMember: config.maxConnectionsPerMember,
-    ...(budgetPeers ? { peers: budgetPeers } : {}),
+    ...(limitPeers ? { peers: limitPeers } : {}),
   });
   const connections = new ConnectionRegistry(config.maxConnections, metrics, limits);
   // A process started with a cap on the old generation's growth (`npm start`, the workers): raised while long polls are held.

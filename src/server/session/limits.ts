@@ -22,24 +22,44 @@ export interface LimitOptions {
   rates: Record<Budget, { perSecond: number; burst: number }>;
   maxConnectionsPerAddress: number;
   maxConnectionsPerMember: number;
-  /** The other processes of this node whose budgets are these (the workers of `--workers`: workers/shared-budgets.ts); none: this process alone. */
-  peers?: BudgetPeers;
+  /** The other processes of this node whose budgets are these (the workers of `--workers`: workers/shared-limits.ts); none: this process alone. */
+  peers?: LimitPeers;
 }
 
 /** Units of a budget spent for a key (`ip:<address>`, `member:<id>`), as peers tell each other. */
 export type Spend = [budget: Budget, key: string, units: number];
 
+/** A process's count of open connections of an address or a member, as peers tell each other. */
+export type Held = [cap: 'address' | 'member', key: string, open: number];
+
 /**
- * Processes that spend the same budgets (the workers of one node): each tells the others what it
- * spent, and charges what they spent to its own buckets, so that a client whose connections land
- * on several of them gets one budget, not one in each. Refusals spend nothing, so tell nothing.
+ * Processes that spend the same budgets and caps (the workers of one node): each tells the
+ * others what it spent, and charges what they spent to its own buckets, so that a client whose
+ * connections land on several of them gets one budget, not one in each (refusals spend nothing,
+ * so tell nothing); and each tells how many connections an address or a member holds on it, once
+ * it holds two or more (SHARED_FROM), so that the caps count those of the others too.
  */
-export interface BudgetPeers {
+export interface LimitPeers {
   /** Units spent here (taken, or charged after the work), for the peers to charge. */
   spent(budget: Budget, key: string, units: number): void;
   /** Sets the one handler of the units the peers spent. */
   onSpent(handler: (spends: readonly Spend[]) => void): void;
+  /** The connections `key` now holds here (its last count told wins). */
+  holds(cap: Held[0], key: string, open: number): void;
+  /** Sets the handlers of a peer's counts (their latest, by key) and of a peer gone (its counts forgotten). */
+  onHolds(handler: (peer: string, counts: readonly Held[]) => void, gone: (peer: string) => void): void;
 }
+
+/**
+ * An address or a member with fewer connections than this on a process is not told to its peers:
+ * most clients hold one (a WebSocket, a long poll that comes and goes with each answer), whose
+ * every poll would otherwise cross to the others. So a client may hold up to one connection more
+ * per other process than its cap, never n times it; except under a cap of EXACT_CAPS_UP_TO or
+ * less (one connection per member, say), where every connection is told.
+ */
+export const SHARED_FROM = 2;
+/** A cap this small counts every connection of the peers (see SHARED_FROM). */
+export const EXACT_CAPS_UP_TO = 10;
 
 /**
  * Budgets the peers do not share: `accessLog`, lines of this process's log (every request takes
@@ -69,12 +89,25 @@ export class Limits {
    */
   private readonly debts = new Map<Budget, Debts>();
 
-  private readonly peers: BudgetPeers | undefined;
+  private readonly peers: LimitPeers | undefined;
+  /** With peers: the connections they hold, summed, per address and per member; and each peer's, as last told. */
+  private readonly elsewhere = { address: new Map<string, number>(), member: new Map<string, number>() };
+  private readonly byPeer = new Map<string, { address: Map<string, number>; member: Map<string, number> }>();
+  /** With peers: what was last told of each key held here (keys told 0 are forgotten). */
+  private readonly told = { address: new Map<string, number>(), member: new Map<string, number>() };
+  /** With peers: from how many connections on this process a key's count is told (SHARED_FROM, or 1 under a small cap). */
+  private readonly sharedFrom: Record<Held[0], number>;
 
   constructor(private readonly options: LimitOptions) {
     for (const b of Object.keys(options.rates) as Budget[]) this.buckets.set(b, new Map());
     this.peers = options.peers;
+    const from = (cap: number): number => (cap <= EXACT_CAPS_UP_TO ? 1 : SHARED_FROM);
+    this.sharedFrom = { address: from(options.maxConnectionsPerAddress), member: from(options.maxConnectionsPerMember) };
     this.peers?.onSpent((spends) => this.absorb(spends));
+    this.peers?.onHolds(
+      (peer, counts) => this.peerHolds(peer, counts),
+      (peer) => this.peerGone(peer),
+    );
   }
 
   /** Spends one unit of `budget` for `key`; throws RATE_LIMITED (with retryAfter; saying `why` when given) when none is left. */
@@ -199,20 +232,62 @@ export class Limits {
   openConnection(p: Principal): void {
     const address = p.address;
     const member = p.kind === 'user' ? p.member : undefined;
-    if (this.openByAddress.get(address) >= this.options.maxConnectionsPerAddress) {
+    if (this.openByAddress.get(address) + (this.elsewhere.address.get(address) ?? 0) >= this.options.maxConnectionsPerAddress) {
       throw withRetry(new SwitchboardError('TOO_MANY_CONNECTIONS_FROM_YOU', `at most ${this.options.maxConnectionsPerAddress} per address`), 5);
     }
-    if (member !== undefined && this.openByMember.get(member) >= this.options.maxConnectionsPerMember) {
+    if (member !== undefined && this.openByMember.get(member) + (this.elsewhere.member.get(member) ?? 0) >= this.options.maxConnectionsPerMember) {
       throw withRetry(new SwitchboardError('TOO_MANY_CONNECTIONS_FROM_YOU', `at most ${this.options.maxConnectionsPerMember} per member`), 5);
     }
     this.openByAddress.add(address, 1);
     if (member !== undefined) this.openByMember.add(member, 1);
+    if (this.peers !== undefined) {
+      this.tellHeld('address', address, this.openByAddress.get(address));
+      if (member !== undefined) this.tellHeld('member', member, this.openByMember.get(member));
+    }
   }
 
   /** Releases a connection counted by `openConnection` (the caller releases each once). */
   closeConnection(p: Principal): void {
     this.openByAddress.add(p.address, -1);
     if (p.kind === 'user') this.openByMember.add(p.member, -1);
+    if (this.peers !== undefined) {
+      this.tellHeld('address', p.address, this.openByAddress.get(p.address));
+      if (p.kind === 'user') this.tellHeld('member', p.member, this.openByMember.get(p.member));
+    }
+  }
+
+  /** Tells the peers what `key` holds here, from `sharedFrom` connections on, and until it is told 0. */
+  private tellHeld(cap: Held[0], key: string, open: number): void {
+    const told = this.told[cap];
+    const last = told.get(key) ?? 0;
+    if (open === last || (open < this.sharedFrom[cap] && last === 0)) return;
+    if (open === 0) told.delete(key);
+    else told.set(key, open);
+    this.peers!.holds(cap, key, open);
+  }
+
+  /** A peer's latest counts: each replaces what it told of its key before, in the sums. */
+  private peerHolds(peer: string, counts: readonly Held[]): void {
+    let own = this.byPeer.get(peer);
+    if (own === undefined) this.byPeer.set(peer, (own = { address: new Map(), member: new Map() }));
+    for (const [cap, key, open] of counts) {
+      const mine = own[cap];
+      if (mine === undefined || !(open >= 0)) continue;
+      const sums = this.elsewhere[cap];
+      const sum = (sums.get(key) ?? 0) - (mine.get(key) ?? 0) + open;
+      if (sum > 0) sums.set(key, sum);
+      else sums.delete(key);
+      if (open > 0) mine.set(key, open);
+      else mine.delete(key);
+    }
+  }
+
+  /** A peer gone (a worker that exited): what it held no longer counts. */
+  private peerGone(peer: string): void {
+    const own = this.byPeer.get(peer);
+    if (own === undefined) return;
+    for (const cap of ['address', 'member'] as const) this.peerHolds(peer, [...own[cap].keys()].map((key): Held => [cap, key, 0]));
+    this.byPeer.delete(peer);
   }
 
   /** Open connections counted for an address (tests, metrics). */

@@ -7,7 +7,7 @@ import type { EntryDraft, PresenceMember } from '../../protocol/types.js';
 import type { ErrorCode } from '../../protocol/errors.js';
 import type { BrokerMessage } from '../broker/broker.js';
 import type { ServerConfig } from '../config.js';
-import type { Spend } from '../session/limits.js';
+import type { Held, Spend } from '../session/limits.js';
 import type { GoneMember, PresenceAdded, PresenceConnection, PresenceLookup, PresenceRemoved } from '../presence/presence-store.js';
 
 /** True when the primary appends the workers' entries (`--worker-appends primary`, the SQLite store without Redis). */
@@ -75,8 +75,10 @@ export type ToPrimary =
   /** The worker takes no new connection from now on (the answer to `unlisten`). */
   | { sb: 1; t: 'unlistened' }
   | { sb: 1; t: 'req'; id: number; call: PrimaryCall }
-  /** What the worker's clients spent of their budgets in one turn, for the other workers to charge (shared-budgets.ts). */
+  /** What the worker's clients spent of their budgets in one turn, for the other workers to charge (shared-limits.ts). */
   | { sb: 1; t: 'spent'; spends: Spend[] }
+  /** How many connections addresses and members now hold on the worker (their latest counts of a turn; shared-limits.ts). */
+  | { sb: 1; t: 'held'; counts: Held[] }
   /** What the worker sent in one turn, in order, as one IPC message (batching-port.ts). */
   | { sb: 1; t: 'batch'; messages: ToPrimary[] };
 
@@ -93,6 +95,10 @@ export type ToWorker =
   | { sb: 1; t: 'unlisten' }
   /** What another worker's clients spent of their budgets (relayed as it came), to charge here too. */
   | { sb: 1; t: 'spent'; spends: Spend[] }
+  /** How many connections addresses and members hold on another worker (`from`), their latest counts. */
+  | { sb: 1; t: 'held'; from: string; counts: Held[] }
+  /** A worker that exited (`from`): what it held no longer counts. */
+  | { sb: 1; t: 'gone'; from: string }
   /** What the primary sent this worker in one turn, in order, as one IPC message (batching-port.ts). */
   | { sb: 1; t: 'batch'; messages: ToWorker[] };
 

@@ -1,6 +1,6 @@
 import { isErrorCode, SwitchboardError } from '../../protocol/errors.js';
 import type { BrokerMessage } from '../broker/broker.js';
-import type { Spend } from '../session/limits.js';
+import type { Held, Spend } from '../session/limits.js';
 import { eachOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker } from './ipc-protocol.js';
 
 /** A request to the primary that got no answer in time, or was cut by close. */
@@ -25,6 +25,13 @@ export class PrimaryClient {
   private onDrain: () => void = () => {};
   private onUnlisten: () => void = () => {};
   private onSpent: (spends: Spend[]) => void = () => {};
+  /**
+   * The other workers' counts of connections, and those gone; until a handler is set (the server
+   * is built after `hello`), kept: a count missed would be missed until it changed again.
+   */
+  private onHeld: ((from: string, counts: Held[]) => void) | undefined;
+  private onGone: ((from: string) => void) | undefined;
+  private heldEarly: Extract<ToWorker, { t: 'held' | 'gone' }>[] = [];
   private readonly off: () => void;
   private closed = false;
 
@@ -89,6 +96,15 @@ export class PrimaryClient {
     this.onSpent = handler;
   }
 
+  /** Sets the handlers of the other workers' counts of connections and of a worker gone; what came before them is given to them first. */
+  heldWith(handler: (from: string, counts: Held[]) => void, gone: (from: string) => void): void {
+    this.onHeld = handler;
+    this.onGone = gone;
+    const early = this.heldEarly;
+    this.heldEarly = [];
+    for (const m of early) this.receive(m);
+  }
+
   /** Sends at once what the port holds back for the end of the turn (see BatchingPort). */
   flush(): void {
     if (!this.closed) this.port.flush?.();
@@ -112,6 +128,11 @@ export class PrimaryClient {
     else if (m.t === 'drain') this.onDrain();
     else if (m.t === 'unlisten') this.onUnlisten();
     else if (m.t === 'spent') this.onSpent(m.spends);
+    else if (m.t === 'held' || m.t === 'gone') {
+      if (this.onHeld === undefined || this.onGone === undefined) this.heldEarly.push(m);
+      else if (m.t === 'held') this.onHeld(m.from, m.counts);
+      else this.onGone(m.from);
+    }
     else {
       const p = this.pending.get(m.id);
       if (!p) return; // answered after its timeout

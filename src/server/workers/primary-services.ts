@@ -1,6 +1,7 @@
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { PresenceStore } from '../presence/presence-store.js';
 import type { MessageStore } from '../store/message-store.js';
+import type { Held } from '../session/limits.js';
 import { eachOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker, type WorkerIdentity } from './ipc-protocol.js';
 import { runPresenceCall } from './presence-host.js';
 import { Relay } from './relay.js';
@@ -35,6 +36,8 @@ export interface PrimaryServicesOptions {
 export class PrimaryServices {
   readonly relay: Relay;
   private readonly ports = new Map<number, IpcPort<ToWorker>>();
+  /** Each worker's latest counts of connections per address and member (shared-limits.ts), those at 0 forgotten. */
+  private readonly held = new Map<number, Map<string, Held>>();
   /** The gather of every worker's metrics in flight: the scrapes that come meanwhile share it. */
   private gathering: Promise<string> | undefined;
 
@@ -46,12 +49,15 @@ export class PrimaryServices {
   attach(id: number, port: IpcPort<ToWorker>): void {
     this.ports.set(id, port);
     this.relay.add(id, port);
+    // What the others hold: the caps of a new worker count it from its first connection.
+    for (const [other, counts] of this.held) if (counts.size > 0) port.send({ sb: 1, t: 'held', from: `w${other}`, counts: [...counts.values()] });
   }
 
   /** Worker `id` is gone. */
   detach(id: number): void {
     this.ports.delete(id);
     this.relay.remove(id);
+    if (this.held.delete(id)) for (const port of this.ports.values()) port.send({ sb: 1, t: 'gone', from: `w${id}` });
   }
 
   /** A message from worker `id`, or a batch of them (anything not ours is ignored). */
@@ -70,9 +76,21 @@ export class PrimaryServices {
       case 'ready':
         return; // the worker pool's business
       case 'spent':
-        // Every other worker charges them too: one budget per client for the machine (shared-budgets.ts).
+        // Every other worker charges them too: one budget per client for the machine (shared-limits.ts).
         for (const [other, port] of this.ports) if (other !== id) port.send(m);
         return;
+      case 'held': {
+        let counts = this.held.get(id);
+        if (counts === undefined) this.held.set(id, (counts = new Map()));
+        for (const held of m.counts) {
+          const key = `${held[0]}\n${held[1]}`;
+          if (held[2] > 0) counts.set(key, held);
+          else counts.delete(key);
+        }
+        const relayed: ToWorker = { sb: 1, t: 'held', from: `w${id}`, counts: m.counts };
+        for (const [other, port] of this.ports) if (other !== id) port.send(relayed);
+        return;
+      }
       case 'req':
         this.answer(id, m.call).then(
           (value) => this.ports.get(id)?.send({ sb: 1, t: 'res', id: m.id, ok: true, value: value ?? null }),

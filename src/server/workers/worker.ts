@@ -18,7 +18,7 @@ import { BatchingPort, batchOf } from './batching-port.js';
 import { isHandedConnection } from './address-acceptor.js';
 import { nodePort, primaryAppends, type ToPrimary, type WorkerIdentity } from './ipc-protocol.js';
 import { PrimaryClient } from './primary-client.js';
-import { SharedBudgets } from './shared-budgets.js';
+import { SharedLimits } from './shared-limits.js';
 
 /** How long a worker waits for its identity, and for the aggregated metrics, from the primary. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -63,8 +63,8 @@ export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
     logger: createLogger(config.logLevel, config.logJson ? false : undefined).child({ node: identity.node }),
     presenceKey: Buffer.from(identity.presenceKey, 'base64'),
     metricsText: () => primary.request<string>({ op: 'metrics' }, METRICS_TIMEOUT_MS),
-    // One budget per client for the machine, not one per worker its connections land on.
-    budgetPeers: new SharedBudgets(primary),
+    // One budget and one cap per client for the machine, not one per worker its connections land on.
+    limitPeers: new SharedLimits(primary),
     // With Redis, each worker is one more node of the cluster (Redis broker and presence, as ever).
     ...(config.redisUrl ? {} : { broker: new IpcBroker(primary), presenceStore: new IpcPresenceStore(primary) }),
     // --worker-appends primary: the primary writes the appends to the SQLite file every worker
