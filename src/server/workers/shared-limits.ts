@@ -6,12 +6,12 @@ import type { PrimaryClient } from './primary-client.js';
  * node:cluster spreads over n workers gets one budget and one cap for the machine, not n.
  *
  * - Budgets: what this worker's clients spend (a publish, a connection, a subscribe, a room, a
- *   read past its unit...) is told to the primary at the end of the turn, summed per budget and
- *   key, and the primary passes it to every other worker, which charges it to its own buckets
+ *   read past its unit...) is told to the primary in the turn's IPC message, summed per budget
+ *   and key, and the primary passes it to every other worker, which charges it to its own buckets
  *   (Limits.absorb): a client is refused by each worker once all of them together spent its
  *   budget. Refusals spend nothing, so a flood of refused requests sends nothing.
  * - Caps: how many connections an address or a member holds here, from SHARED_FROM on (most
- *   clients hold one, whose every poll would otherwise cross), its latest count per turn; the
+ *   clients hold one, whose every poll would otherwise cross), its latest count; the
  *   primary keeps each worker's, passes them to the others, gives a new worker all of them, and
  *   tells the others to forget those of a worker that exited.
  *
@@ -20,9 +20,9 @@ import type { PrimaryClient } from './primary-client.js';
  * several workers within that window may get a little past its budget or cap, never n times it.
  */
 export class SharedLimits implements LimitPeers {
-  /** Units spent this turn, per budget and key. */
+  /** Units spent since the last flush, per budget and key. */
   private spends = new Map<Budget, Map<string, number>>();
-  /** Counts changed this turn, the latest per cap and key. */
+  /** Counts changed since the last flush, the latest per cap and key. */
   private counts = { address: new Map<string, number>(), member: new Map<string, number>() };
   private scheduled = false;
 
@@ -48,10 +48,15 @@ export class SharedLimits implements LimitPeers {
     this.primary.heldWith(handler, gone);
   }
 
+  /**
+   * Told to the primary once the current task is done: into the turn's one IPC message to it
+   * (BatchingPort), beside whatever else the turn sends (the presence calls of a connection, a
+   * publish), not in a message of its own a turn later.
+   */
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(this.flush);
+    queueMicrotask(this.flush);
   }
 
   private readonly flush = (): void => {
