@@ -23,7 +23,7 @@ import { MAX_WORKER_BACKLOG, Relay } from '../src/server/workers/relay.js';
 import { PrimaryClient, PrimaryUnavailableError } from '../src/server/workers/primary-client.js';
 import { PrimaryServices } from '../src/server/workers/primary-services.js';
 import { SharedLimits } from '../src/server/workers/shared-limits.js';
-import { Limits, type Budget } from '../src/server/session/limits.js';
+import { Limits, type Budget, type Held, type LimitPeers } from '../src/server/session/limits.js';
 import type { SwitchboardError } from '../src/protocol/errors.js';
 import type { AppendResult } from '../src/server/store/message-store.js';
 import { SqliteStore } from '../src/server/store/sqlite-store.js';
@@ -473,6 +473,49 @@ describe('shared limits: the workers of a node spend one budget, and hold one ca
     } finally {
       c.close();
     }
+  });
+
+  it("the primary sends no counts to a worker whose channel is full, and all of them anew once it reads again", () => {
+    const services = new PrimaryServices({ presence: new MemoryPresenceStore(), presenceKey: 'a2V5', metrics: async () => '' });
+    const sent = new Map<number, ToWorker[]>();
+    let full = false;
+    for (const id of [1, 2, 3]) {
+      sent.set(id, []);
+      services.attach(id, { send: (m) => sent.get(id)!.push(m), onMessage: () => () => {}, connected: () => true, backlog: () => (id === 2 && full ? MAX_WORKER_BACKLOG : 0) });
+    }
+    const held = (id: number, counts: Held[]): void => services.receive(id, { sb: 1, t: 'held', counts } satisfies ToPrimary);
+    held(1, [['member', 'ann', 3]]);
+    held(3, [['member', 'bob', 2]]);
+    assert.deepEqual(sent.get(2), [
+      { sb: 1, t: 'held', from: 'w1', counts: [['member', 'ann', 3]] },
+      { sb: 1, t: 'held', from: 'w3', counts: [['member', 'bob', 2]] },
+    ]);
+    sent.set(2, []);
+    full = true;
+    held(1, [['member', 'ann', 4]]);
+    services.detach(3);
+    services.receive(1, { sb: 1, t: 'spent', spends: [['publish', 'member:ann', 1]] } satisfies ToPrimary);
+    assert.deepEqual(sent.get(2), [], 'nothing while its channel is full');
+    full = false;
+    held(1, [['address', '10.0.0.1', 2]]);
+    assert.deepEqual(sent.get(2), [
+      { sb: 1, t: 'gone', from: '*' },
+      { sb: 1, t: 'held', from: 'w1', counts: [['member', 'ann', 4], ['address', '10.0.0.1', 2]] },
+    ], "everything forgotten, then every worker's counts (worker 3's gone)");
+  });
+
+  it("Limits forgets every peer's counts on a `gone` of `*`, and counts them again as they come", () => {
+    let heard: ((peer: string, counts: readonly Held[]) => void) | undefined;
+    let gone: ((peer: string) => void) | undefined;
+    const peers: LimitPeers = { spent: () => {}, onSpent: () => {}, holds: () => {}, onHolds: (h, g) => ((heard = h), (gone = g)) };
+    const l = new Limits({ rates: rates(4, 0.001), maxConnectionsPerAddress: 2, maxConnectionsPerMember: 2, peers });
+    heard!('w1', [['member', 'ann', 1]]);
+    heard!('w2', [['member', 'ann', 1]]);
+    assert.equal(full(l, ann), true, '1 + 1 of her 2 elsewhere');
+    gone!('*');
+    assert.equal(full(l, ann), false, 'forgotten');
+    heard!('w2', [['member', 'ann', 1]]);
+    assert.equal(full(l, ann), true, '1 here + 1 told again');
   });
 
   it('a cap of 10 or less counts every connection of the other workers: one connection per member holds for the machine', async () => {

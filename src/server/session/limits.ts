@@ -46,7 +46,7 @@ export interface LimitPeers {
   onSpent(handler: (spends: readonly Spend[]) => void): void;
   /** The connections `key` now holds here (its last count told wins). */
   holds(cap: Held[0], key: string, open: number): void;
-  /** Sets the handlers of a peer's counts (their latest, by key) and of a peer gone (its counts forgotten). */
+  /** Sets the handlers of a peer's counts (their latest, by key) and of a peer gone (its counts forgotten; `*`: every peer's). */
   onHolds(handler: (peer: string, counts: readonly Held[]) => void, gone: (peer: string) => void): void;
 }
 
@@ -282,8 +282,12 @@ export class Limits {
     }
   }
 
-  /** A peer gone (a worker that exited): what it held no longer counts. */
+  /** A peer gone (a worker that exited; `*`: every peer, whose counts come again): what it held no longer counts. */
   private peerGone(peer: string): void {
+    if (peer === '*') {
+      for (const each of [...this.byPeer.keys()]) this.peerGone(each);
+      return;
+    }
     const own = this.byPeer.get(peer);
     if (own === undefined) return;
     for (const cap of ['address', 'member'] as const) this.peerHolds(peer, [...own[cap].keys()].map((key): Held => [cap, key, 0]));

@@ -97,7 +97,7 @@ export type ToWorker =
   | { sb: 1; t: 'spent'; spends: Spend[] }
   /** How many connections addresses and members hold on another worker (`from`), their latest counts. */
   | { sb: 1; t: 'held'; from: string; counts: Held[] }
-  /** A worker that exited (`from`): what it held no longer counts. */
+  /** A worker that exited (`from`; `*`: every other worker, whose counts come again after it): what it held no longer counts. */
   | { sb: 1; t: 'gone'; from: string }
   /** What the primary sent this worker in one turn, in order, as one IPC message (batching-port.ts). */
   | { sb: 1; t: 'batch'; messages: ToWorker[] };

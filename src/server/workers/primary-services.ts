@@ -4,7 +4,10 @@ import type { MessageStore } from '../store/message-store.js';
 import type { Held } from '../session/limits.js';
 import { eachOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker, type WorkerIdentity } from './ipc-protocol.js';
 import { runPresenceCall } from './presence-host.js';
-import { Relay } from './relay.js';
+import { MAX_WORKER_BACKLOG, Relay } from './relay.js';
+
+/** The `from` of a `gone` that means every other worker (their counts are sent again after it). */
+export const ALL_WORKERS = '*';
 
 /** What the primary's services are built from. */
 export interface PrimaryServicesOptions {
@@ -38,6 +41,8 @@ export class PrimaryServices {
   private readonly ports = new Map<number, IpcPort<ToWorker>>();
   /** Each worker's latest counts of connections per address and member (shared-limits.ts), those at 0 forgotten. */
   private readonly held = new Map<number, Map<string, Held>>();
+  /** Workers that missed counts (their channel was full): sent every worker's counts once they read again. */
+  private readonly missedCounts = new Set<number>();
   /** The gather of every worker's metrics in flight: the scrapes that come meanwhile share it. */
   private gathering: Promise<string> | undefined;
 
@@ -50,14 +55,42 @@ export class PrimaryServices {
     this.ports.set(id, port);
     this.relay.add(id, port);
     // What the others hold: the caps of a new worker count it from its first connection.
-    for (const [other, counts] of this.held) if (counts.size > 0) port.send({ sb: 1, t: 'held', from: `w${other}`, counts: [...counts.values()] });
+    this.sendAllCounts(id, port);
+  }
+
+  /** Every other worker's counts, to worker `id`. */
+  private sendAllCounts(id: number, port: IpcPort<ToWorker>): void {
+    for (const [other, counts] of this.held) if (other !== id && counts.size > 0) port.send({ sb: 1, t: 'held', from: `w${other}`, counts: [...counts.values()] });
+  }
+
+  /**
+   * What a worker's clients spent or hold, to every other worker, as the relay bounds its
+   * messages: not to one whose channel holds MAX_WORKER_BACKLOG messages unread (a worker that
+   * does not read would have the primary keep them all). Spends missed are lost (a budget a
+   * little looser for a moment); counts missed are made good once the worker reads again, by all
+   * of them.
+   */
+  private toOthers(id: number, m: ToWorker, counts: boolean): void {
+    for (const [other, port] of this.ports) {
+      if (other === id) continue;
+      if ((port.backlog?.() ?? 0) >= MAX_WORKER_BACKLOG) {
+        if (counts) this.missedCounts.add(other);
+        continue;
+      }
+      if (this.missedCounts.delete(other)) {
+        // What it holds of the others may be wrong in any way (a worker gone unsaid): all of it anew.
+        port.send({ sb: 1, t: 'gone', from: ALL_WORKERS });
+        this.sendAllCounts(other, port);
+      } else port.send(m);
+    }
   }
 
   /** Worker `id` is gone. */
   detach(id: number): void {
     this.ports.delete(id);
     this.relay.remove(id);
-    if (this.held.delete(id)) for (const port of this.ports.values()) port.send({ sb: 1, t: 'gone', from: `w${id}` });
+    this.missedCounts.delete(id);
+    if (this.held.delete(id)) this.toOthers(id, { sb: 1, t: 'gone', from: `w${id}` }, true);
   }
 
   /** A message from worker `id`, or a batch of them (anything not ours is ignored). */
@@ -77,7 +110,7 @@ export class PrimaryServices {
         return; // the worker pool's business
       case 'spent':
         // Every other worker charges them too: one budget per client for the machine (shared-limits.ts).
-        for (const [other, port] of this.ports) if (other !== id) port.send(m);
+        this.toOthers(id, m, false);
         return;
       case 'held': {
         let counts = this.held.get(id);
@@ -87,8 +120,7 @@ export class PrimaryServices {
           if (held[2] > 0) counts.set(key, held);
           else counts.delete(key);
         }
-        const relayed: ToWorker = { sb: 1, t: 'held', from: `w${id}`, counts: m.counts };
-        for (const [other, port] of this.ports) if (other !== id) port.send(relayed);
+        this.toOthers(id, { sb: 1, t: 'held', from: `w${id}`, counts: m.counts }, true);
         return;
       }
       case 'req':
