@@ -17,7 +17,7 @@ import { uniquePrefix } from './helpers/redis-probe.js';
 const skip = privateRedisSkipReason('the Redis connection log test (test/redis-connection-log.test.ts)');
 
 /** The connections of a node that live as long as it does. */
-const CLIENTS = ['switchboard-broker-pub', 'switchboard-broker-sub', 'switchboard-presence', 'switchboard-store'];
+const CLIENTS = ['switchboard-broker-pub', 'switchboard-broker-sub', 'switchboard-limits-pub', 'switchboard-limits-sub', 'switchboard-presence', 'switchboard-store'];
 
 describe('a Redis outage in the log', { skip, timeout: 60_000 }, () => {
   it('each client warns once that its connection is lost (with the error), says once that it is back, and a shutdown says nothing', async (t) => {

@@ -357,6 +357,45 @@ describe('--workers 2 with Redis', { skip: !built ? 'run `npm run build` first' 
     await waitFor(() => followers.every((f) => hasAll(f, acked)), 10_000, 'both subscribers to get every message');
     for (const f of followers) assert.equal(logProblem(f, acked), undefined);
   });
+
+  it("a guest's budget is one for both workers, each spend counted once (over Redis, not over IPC too), and its cap of connections (1) holds across them", async (t) => {
+    const prefix = uniquePrefix();
+    const server = await WorkersProcess.start(['--workers', '2', '--redis', redisUrl, '--redis-prefix', prefix, '--rate-limit', '1', '--rate-burst', '5', '--max-connections-per-address', '1']);
+    t.after(async () => {
+      await server.kill('SIGKILL');
+      await deleteKeys(prefix);
+    });
+    const statuses: number[] = [];
+    const servedBy = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${server.url}/update`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ text: `g-${i}` }) });
+      statuses.push(res.status);
+      servedBy.add(res.headers.get('x-switchboard-node')!);
+      await res.arrayBuffer();
+      await sleep(50); // past a node's gathering of its spends (10 ms) and a Redis hop
+    }
+    assert.equal(servedBy.size, 2, 'publishes served by both workers');
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429, 429, 429, 429]);
+    // A stream open on one worker; the next, on either, is refused.
+    const open = (): Promise<{ status: number; node: string; req: http.ClientRequest }> =>
+      new Promise((resolve, reject) => {
+        const req = http.get(`${server.url}/subscribe`, { agent: false }, (res) => {
+          resolve({ status: res.statusCode ?? 0, node: String(res.headers['x-switchboard-node']), req });
+          res.resume();
+        });
+        req.on('error', reject);
+      });
+    const first = await open();
+    await sleep(100);
+    const next = [await open(), await open(), await open()];
+    try {
+      assert.equal(first.status, 200);
+      assert.deepEqual(next.map((r) => r.status), [429, 429, 429]);
+      assert.ok(next.some((r) => r.node !== first.node), 'refused on the other worker too');
+    } finally {
+      for (const r of [first, ...next]) r.req.destroy();
+    }
+  });
 });
 
 /** A keep-alive connection that short-polls the lobby: each poll resolves with the answer's head, or rejects when the connection closes first. */

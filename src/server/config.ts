@@ -36,6 +36,13 @@ export interface ServerConfig {
    */
   heapHeadroom: boolean;
   /**
+   * The rate budgets of a client are one for the whole deployment: the workers of `workers` tell
+   * each other what their clients spent, and how many connections they hold (workers/shared-limits.ts);
+   * with Redis, the nodes tell each other what their clients spent (redis-limit-peers.ts). False:
+   * each process its own budgets and caps. Env SHARED_LIMITS. Default true.
+   */
+  sharedLimits: boolean;
+  /**
    * How workers get their connections (`switchboard serve` with `workers` past 1): 'primary', the
    * primary accepts each and hands it to the workers in turn (node:cluster's round-robin: an even
    * spread); 'shared', every worker accepts from the shared listening socket itself

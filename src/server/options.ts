@@ -277,6 +277,13 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     help: "in a process started with V8's `--heap-growing-percent` (`npm start`, the workers), raise it while long polls are held, to what a broadcast to them promotes (up to 100), so that it does not start major collections of the whole heap two or three times a broadcast; the flag keeps it fixed (docs/operations.md, \"Memory and GC\")",
     value: onOff(),
   },
+  sharedLimits: {
+    flag: '--no-shared-limits',
+    env: 'SHARED_LIMITS',
+    default: true,
+    help: 'a client has one rate budget for the deployment, not one per process its requests reach: the workers of --workers tell each other, through the primary, what their clients spent and how many connections each holds (the caps per address and per member); with Redis, the nodes tell each other what their clients spent (sharded pub/sub on `<prefix>limits`, some 10 ms late; the caps stay per node). The flag keeps each process its own (docs/operations.md, "Workers")',
+    value: onOff(),
+  },
   workerAccept: {
     flag: '--worker-accept',
     env: 'WORKER_ACCEPT',

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type https from 'node:https';
 import type { Http2SecureServer } from 'node:http2';
@@ -26,6 +26,7 @@ import { loadTokenVerifierFromFiles, type TokenVerifier } from './auth/token-ver
 import { Hub, type HubEvent } from './hub.js';
 import { DerivedIds } from './session/derived-ids.js';
 import { Limits, READ_UNITS_PER_MIB, type LimitPeers } from './session/limits.js';
+import { RedisLimitPeers } from './redis-limit-peers.js';
 import type { SwitchboardHooks } from './session/hooks.js';
 import { LogLimiter } from './session/log-limiter.js';
 import { clientAddress, normalizeOrigins } from './session/handshake.js';
@@ -310,12 +311,17 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const webhooks = config.webhookUrl
     ? new WebhookDispatcher({ url: config.webhookUrl, secret: config.webhookSecret ?? '', events: new Set(config.webhookEvents), logger, registry: metrics.registry })
     : undefined;
+  // Workers are named by the primary (w1, w2...); other nodes by host and process.
+  const nodeId = node ?? `${hostname()}/${process.pid}`;
+  // With Redis, the nodes share their clients' budgets (the workers of one node their caps too, over IPC).
+  const redisPeers =
+    config.sharedLimits && config.redisUrl ? new RedisLimitPeers({ url: config.redisUrl, prefix: config.redisPrefix, sender: `${nodeId}/${randomUUID()}`, logger }) : undefined;
+  const peers = config.sharedLimits ? bothPeers(redisPeers, limitPeers) : undefined;
   const hub = new Hub({
     store,
     broker,
     presence,
-    // Workers are named by the primary (w1, w2...); other nodes by host and process.
-    node: node ?? `${hostname()}/${process.pid}`,
+    node: nodeId,
     logger,
     metrics,
     maxRooms: config.maxRooms,
@@ -344,7 +350,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     },
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,
     maxConnectionsPerMember: config.maxConnectionsPerMember,
-    ...(limitPeers ? { peers: limitPeers } : {}),
+    ...(peers ? { peers } : {}),
   });
   const connections = new ConnectionRegistry(config.maxConnections, metrics, limits);
   // A process started with a cap on the old generation's growth (`npm start`, the workers): raised while long polls are held.
@@ -668,6 +674,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       // Not fatal: without them this node refuses only the orders it hears from now on.
       await hub.recallDisconnects().catch((err: unknown) => logger.warn({ err }, 'could not read the recent disconnect orders'));
       if (presence.init) await opening(`open ${presenceName}`, presence.init());
+      if (redisPeers) await opening(`open the budgets shared on Redis${redisAt}`, redisPeers.init());
       if (!presenceKey(config) && config.redisUrl) tickets.setKey(await opening(`read the presence key from Redis${redisAt}`, sharedPresenceKey({ url: config.redisUrl, prefix: config.redisPrefix, replicas: config.redisReplicas, replicaTimeoutMs: config.redisReplicaTimeoutMs, logger })));
       await opening(`create the room ${DEFAULT_ROOM} in ${storeName}`, hub.room(DEFAULT_ROOM, true));
       const retention = { maxEntries: config.retentionCount, maxAgeMs: config.retentionMs };
@@ -818,12 +825,29 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
         headroom?.stop();
         await webhooks?.close();
         await broker.close();
+        await redisPeers?.close();
         await presence.close();
         await store.close();
         logger.info({ ms: Date.now() - started }, 'shut down');
       })();
       return closing;
     },
+  };
+}
+
+/**
+ * The peers a server's Limits shares with: the nodes of a Redis deployment for the budgets
+ * (`redis`), and the other workers of this node (`workers`) for the caps, and for the budgets when
+ * there is no Redis (with it, the workers are nodes of the deployment: told twice, a spend would
+ * count twice).
+ */
+function bothPeers(redis: LimitPeers | undefined, workers: LimitPeers | undefined): LimitPeers | undefined {
+  if (!redis || !workers) return redis ?? workers;
+  return {
+    spent: (budget, key, units) => redis.spent(budget, key, units),
+    onSpent: (handler) => redis.onSpent(handler),
+    holds: (cap, key, open) => workers.holds(cap, key, open),
+    onHolds: (handler, gone) => workers.onHolds(handler, gone),
   };
 }
 

@@ -75,9 +75,10 @@ const DEBTS_SWEEP_AT = 1024;
 /**
  * The budgets of this node, keyed on who spends them: the member for users and the system
  * (whatever connection or transport it uses), the address for guests (whatever member id they
- * claim). Every refusal is a catalog error carrying `retryAfter` seconds. Budgets are per node
- * (the workers of one node share theirs through `peers`): behind a load balancer spreading one
- * client over n nodes, it gets at most n times as much.
+ * claim). Every refusal is a catalog error carrying `retryAfter` seconds. Budgets and caps are
+ * this process's, unless `peers` share them: the workers of one node share both
+ * (workers/shared-limits.ts), the nodes of a Redis deployment their budgets (redis-limit-peers.ts);
+ * a cap not shared gives a client spread over n processes up to n times as many connections.
  */
 export class Limits {
   private readonly buckets = new Map<Budget, Map<string, RateLimiter>>();
@@ -138,7 +139,7 @@ export class Limits {
   private absorb(spends: readonly Spend[]): void {
     const now = performance.now();
     for (const [budget, key, units] of spends) {
-      if (this.buckets.has(budget) && units > 0) this.chargeHere(budget, key, units, now);
+      if (this.buckets.has(budget) && typeof key === 'string' && Number.isFinite(units) && units > 0) this.chargeHere(budget, key, units, now);
     }
   }
 
