@@ -288,7 +288,7 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     flag: '--worker-accept',
     env: 'WORKER_ACCEPT',
     default: 'primary',
-    help: "with --workers: `primary` accepts each connection and hands it to the workers in turn (an even spread); `shared`: every worker accepts from the listening socket itself, with no handoff through the primary (connect bursts and a rolling restart's reconnections faster, the spread left to the kernel); `address`: the primary hands every connection of a client address (an IPv6 /64) to the same worker, so that the cap of sockets of an address holds for the whole machine, not once per worker (the rate budgets and the caps of connections per address and per member the workers share in every mode) (the spread as even as the addresses are many; not behind a proxy or a balancer, whose address every connection has; docs/operations.md, \"Workers\")",
+    help: "with --workers: `primary` accepts each connection and hands it to the workers in turn (an even spread); `shared`: every worker accepts from the listening socket itself, with no handoff through the primary (connect bursts and a rolling restart's reconnections faster, the spread left to the kernel); `address`: the primary hands every connection of a client address (an IPv6 /64) to the same worker, so that the cap of sockets of an address holds for the whole machine, not once per worker (the budgets and the caps of connections per client the workers share in any mode; the spread as even as the addresses are many; not behind a proxy or a balancer, whose address every connection has; docs/operations.md, \"Workers\")",
     value: oneOfValues(['primary', 'shared', 'address'], 'how'),
   },
   workerAppends: {

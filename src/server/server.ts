@@ -101,7 +101,9 @@ export interface SwitchboardOptions extends Partial<ServerConfig> {
   metricsText?: () => Promise<string>;
   /**
    * The other processes whose rate budgets and caps of connections per client are this server's
-   * (a worker's: the other workers, over the primary, workers/shared-limits.ts); none: its own alone.
+   * (a worker's: the other workers, over the primary, workers/shared-limits.ts); none: its own
+   * alone. With Redis (and `sharedLimits`), the budgets are shared with the deployment's nodes
+   * over Redis instead, and these peers share the caps only.
    */
   limitPeers?: LimitPeers;
 }

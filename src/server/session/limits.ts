@@ -22,7 +22,7 @@ export interface LimitOptions {
   rates: Record<Budget, { perSecond: number; burst: number }>;
   maxConnectionsPerAddress: number;
   maxConnectionsPerMember: number;
-  /** The other processes of this node whose budgets are these (the workers of `--workers`: workers/shared-limits.ts); none: this process alone. */
+  /** The other processes whose budgets (and caps) are these (the workers of `--workers`: workers/shared-limits.ts; the nodes of a Redis deployment: redis-limit-peers.ts); none: this process alone. */
   peers?: LimitPeers;
 }
 
@@ -33,8 +33,8 @@ export type Spend = [budget: Budget, key: string, units: number];
 export type Held = [cap: 'address' | 'member', key: string, open: number];
 
 /**
- * Processes that spend the same budgets and caps (the workers of one node): each tells the
- * others what it spent, and charges what they spent to its own buckets, so that a client whose
+ * Processes that spend the same budgets and caps (the workers of one node; the nodes of a Redis
+ * deployment, their budgets only): each tells the others what it spent, and charges what they spent to its own buckets, so that a client whose
  * connections land on several of them gets one budget, not one in each (refusals spend nothing,
  * so tell nothing); and each tells how many connections an address or a member holds on it, once
  * it holds two or more (SHARED_FROM), so that the caps count those of the others too.
