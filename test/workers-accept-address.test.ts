@@ -88,12 +88,12 @@ describe('slotOf (the worker slot of a client address)', () => {
 // A guest's burst of 5 publishes, 1 a second after it; 1 connection per address (the socket cap is it plus 64); a short headers deadline.
 const ARGS = ['--workers', '2', '--rate-limit', '1', '--rate-burst', '5', '--max-connections-per-address', '1', '--headers-timeout-ms', '1000', '--shutdown-timeout-ms', '2000'];
 
-/** Workers with ARGS and `--worker-accept accept`, started before the suite in a data dir of their own, killed and removed after it. */
-function workersFor(accept: 'address' | 'primary'): { server: WorkersProcess } {
+/** Workers with ARGS and `--worker-accept accept` (and `more`), started before the suite in a data dir of their own, killed and removed after it. */
+function workersFor(accept: 'address' | 'primary', more: string[] = []): { server: WorkersProcess } {
   const held = {} as { server: WorkersProcess; dataDir: string };
   before(async () => {
     held.dataDir = await mkdtemp(join(tmpdir(), `sb-accept-${accept}-`));
-    held.server = await WorkersProcess.start([...ARGS, '--worker-accept', accept, '--data-dir', held.dataDir]);
+    held.server = await WorkersProcess.start([...ARGS, '--worker-accept', accept, '--data-dir', held.dataDir, ...more]);
   });
   after(async () => {
     await held.server?.kill('SIGKILL');
@@ -282,5 +282,17 @@ describe('--workers 2 --worker-accept primary, for contrast: an address has one 
     } finally {
       for (const r of [first, ...next]) r.req.destroy();
     }
+  });
+});
+
+describe('--workers 2 --worker-accept primary --no-shared-limits: each worker its own budget', { skip: built ? false : 'run `npm run build` first', timeout: 60_000 }, () => {
+  const workers = workersFor('primary', ['--no-shared-limits']);
+  let server: WorkersProcess;
+  before(() => (server = workers.server));
+
+  it('10 publishes of a guest whose burst is 5, on fresh connections served by both workers: all pass', async () => {
+    assert.deepEqual(await publishes(server, '127.0.0.15', 10), { ok: 10, limited: 0 });
+    await waitFor(() => requestsFrom(server, '/update', '127.0.0.15').length === 10, 5000, 'the access log of the 10 publishes');
+    assert.equal(nodesServing(server, '/update', '127.0.0.15').size, 2, 'the publishes went to both workers');
   });
 });
