@@ -30,6 +30,8 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
   replicas?: number;
   /** How long a write waits for `replicas`, ms (default 1000); past it the write is refused with STORE_UNAVAILABLE. */
   replicaTimeoutMs?: number;
+  /** With `replicas`: how often the masters' replicas are counted again (a replica added later), ms. Default 60,000. */
+  replicaCheckMs?: number;
 }
 
 /**
@@ -207,6 +209,10 @@ export class RedisStore implements MessageStore {
   private readonly replication: Replication | undefined;
   private readonly replicaCount: number;
   private readonly logger: Logger | undefined;
+  /** With `replicas`: the counts of replicas warned of (`<master>/<replicas>`), and the timer that counts them again. */
+  private readonly warnedReplicas = new Set<string>();
+  private replicaCheck: NodeJS.Timeout | undefined;
+  private readonly replicaCheckMs: number;
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix;
@@ -216,6 +222,7 @@ export class RedisStore implements MessageStore {
     const replicas = options.replicas ?? 0;
     this.replicaCount = replicas;
     this.logger = options.logger;
+    this.replicaCheckMs = options.replicaCheckMs ?? 60_000;
     this.replication = replicas > 0 ? new Replication(this.redis, replicas, options.replicaTimeoutMs ?? 1000) : undefined;
     this.redis.defineCommand('sbReserveRoom', { numberOfKeys: 2, lua: RESERVE_ROOM_LUA });
     this.redis.defineCommand('sbRenewRoom', { numberOfKeys: 2, lua: RENEW_ROOM_LUA });
@@ -239,17 +246,26 @@ export class RedisStore implements MessageStore {
   async init(): Promise<void> {
     await waitUntilReady(this.redis, this.connectTimeoutMs);
     await this.warnOverReplicated();
+    if (this.replication && this.logger && this.replicaCheck === undefined) {
+      this.replicaCheck = setInterval(() => void this.warnOverReplicated(), this.replicaCheckMs);
+      this.replicaCheck.unref();
+    }
   }
 
   /**
-   * With `replicas`: a master with more replicas than that is told of, once, at start (a check
-   * that fails is passed over: it is advice, not a condition to start). Writes wait for some of
-   * its replicas only, and a failover may promote another one (docs/operations.md).
+   * With `replicas`: a master with more replicas than that is told of, at start and when a count
+   * of replicas is seen again later (every `replicaCheckMs`: a replica added to a running
+   * deployment), once per master and count (a check that fails is passed over: it is advice, not
+   * a condition to start). Writes wait for some of its replicas only, and a failover may promote
+   * another one (docs/operations.md).
    */
   private async warnOverReplicated(): Promise<void> {
     if (!this.replication || !this.logger) return;
     const over = await this.replication.overReplicated().catch(() => []);
     for (const { master, replicas } of over) {
+      const seen = `${master}/${replicas}`;
+      if (this.warnedReplicas.has(seen)) continue;
+      this.warnedReplicas.add(seen);
       this.logger.warn(
         { master, replicas, redisReplicas: this.replicaCount },
         `this Redis master has ${replicas} replicas and --redis-replicas is ${this.replicaCount}: a write is acknowledged once ${this.replicaCount} of them have it, and a failover that promotes another can lose it (docs/operations.md, "Redis Sentinel"); make --redis-replicas the number of replicas for no loss`,
@@ -519,6 +535,8 @@ export class RedisStore implements MessageStore {
 
   /** Quits and stops reconnecting. */
   async close(): Promise<void> {
+    clearInterval(this.replicaCheck);
+    this.replicaCheck = undefined;
     await closeRedisClient(this.redis);
   }
 
