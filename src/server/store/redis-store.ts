@@ -253,9 +253,9 @@ export class RedisStore implements MessageStore {
   }
 
   /**
-   * With `replicas`: a master with more replicas than that is told of, at start and when a count
-   * of replicas is seen again later (every `replicaCheckMs`: a replica added to a running
-   * deployment), once per master and count (a check that fails is passed over: it is advice, not
+   * With `replicas`: a master with more replicas than that is told of at start, and again when
+   * a later count (every `replicaCheckMs`: a replica added to a running deployment) is one not
+   * told of yet: once per master and count (a check that fails is passed over: it is advice, not
    * a condition to start). Writes wait for some of its replicas only, and a failover may promote
    * another one (docs/operations.md).
    */
