@@ -502,6 +502,17 @@ describe('shared limits: the workers of a node spend one budget, and hold one ca
       { sb: 1, t: 'gone', from: '*' },
       { sb: 1, t: 'held', from: 'w1', counts: [['member', 'ann', 4], ['address', '10.0.0.1', 2]] },
     ], "everything forgotten, then every worker's counts (worker 3's gone)");
+    // Missed again; made good by a spend this time: the counts anew, and the spend with them.
+    sent.set(2, []);
+    full = true;
+    held(1, [['member', 'ann', 5]]);
+    full = false;
+    services.receive(1, { sb: 1, t: 'spent', spends: [['publish', 'member:ann', 2]] } satisfies ToPrimary);
+    assert.deepEqual(sent.get(2), [
+      { sb: 1, t: 'gone', from: '*' },
+      { sb: 1, t: 'held', from: 'w1', counts: [['member', 'ann', 5], ['address', '10.0.0.1', 2]] },
+      { sb: 1, t: 'spent', spends: [['publish', 'member:ann', 2]] },
+    ], 'the counts anew, then the spend that came');
   });
 
   it("Limits forgets every peer's counts on a `gone` of `*`, and counts them again as they come", () => {

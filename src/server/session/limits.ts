@@ -34,10 +34,11 @@ export type Held = [cap: 'address' | 'member', key: string, open: number];
 
 /**
  * Processes that spend the same budgets and caps (the workers of one node; the nodes of a Redis
- * deployment, their budgets only): each tells the others what it spent, and charges what they spent to its own buckets, so that a client whose
- * connections land on several of them gets one budget, not one in each (refusals spend nothing,
- * so tell nothing); and each tells how many connections an address or a member holds on it, once
- * it holds two or more (SHARED_FROM), so that the caps count those of the others too.
+ * deployment, their budgets only): each tells the others what it spent, and charges what they
+ * spent to its own buckets, so that a client whose connections land on several of them gets one
+ * budget, not one in each (refusals spend nothing, so tell nothing); and each tells how many
+ * connections an address or a member holds on it, once it holds two or more (SHARED_FROM), so
+ * that the caps count those of the others too.
  */
 export interface LimitPeers {
   /** Units spent here (taken, or charged after the work), for the peers to charge. */
@@ -46,7 +47,7 @@ export interface LimitPeers {
   onSpent(handler: (spends: readonly Spend[]) => void): void;
   /** The connections `key` now holds here (its last count told wins). */
   holds(cap: Held[0], key: string, open: number): void;
-  /** Sets the handlers of a peer's counts (their latest, by key) and of a peer gone (its counts forgotten; `*`: every peer's). */
+  /** Sets the handlers of a peer's counts (their latest, by key) and of a peer gone (its counts forgotten; ALL_PEERS: every peer's). */
   onHolds(handler: (peer: string, counts: readonly Held[]) => void, gone: (peer: string) => void): void;
 }
 
@@ -60,6 +61,9 @@ export interface LimitPeers {
 export const SHARED_FROM = 2;
 /** A cap this small counts every connection of the peers (see SHARED_FROM). */
 export const EXACT_CAPS_UP_TO = 10;
+
+/** The peer of a `gone` that means every peer: all their counts are forgotten (they are told again after it). */
+export const ALL_PEERS = '*';
 
 /**
  * Budgets the peers do not share: `accessLog`, lines of this process's log (every request takes
@@ -283,9 +287,9 @@ export class Limits {
     }
   }
 
-  /** A peer gone (a worker that exited; `*`: every peer, whose counts come again): what it held no longer counts. */
+  /** A peer gone (a worker that exited; ALL_PEERS: every peer, whose counts come again): what it held no longer counts. */
   private peerGone(peer: string): void {
-    if (peer === '*') {
+    if (peer === ALL_PEERS) {
       for (const each of [...this.byPeer.keys()]) this.peerGone(each);
       return;
     }

@@ -13,9 +13,9 @@ export class PrimaryUnavailableError extends Error {
 
 /**
  * A worker's side of its IPC channel to the primary: requests with ids and timeouts (presence,
- * interest, metrics, its identity), one-way messages (publish, unwatch, ready, budgets spent),
- * and the handlers of what the primary sends (broker deliveries, the other workers' spends, the
- * drain order). One per worker process, shared
+ * interest, metrics, its identity), one-way messages (publish, unwatch, ready, budgets spent,
+ * counts of connections), and the handlers of what the primary sends (broker deliveries, the
+ * other workers' spends and counts, the drain order). One per worker process, shared
  * by the IPC broker, the IPC presence store and the metrics route.
  */
 export class PrimaryClient {

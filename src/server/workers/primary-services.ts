@@ -1,13 +1,10 @@
 import { SwitchboardError } from '../../protocol/errors.js';
 import type { PresenceStore } from '../presence/presence-store.js';
 import type { MessageStore } from '../store/message-store.js';
-import type { Held } from '../session/limits.js';
+import { ALL_PEERS, type Held } from '../session/limits.js';
 import { eachOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker, type WorkerIdentity } from './ipc-protocol.js';
 import { runPresenceCall } from './presence-host.js';
 import { MAX_WORKER_BACKLOG, Relay } from './relay.js';
-
-/** The `from` of a `gone` that means every other worker (their counts are sent again after it). */
-export const ALL_WORKERS = '*';
 
 /** What the primary's services are built from. */
 export interface PrimaryServicesOptions {
@@ -78,9 +75,11 @@ export class PrimaryServices {
         continue;
       }
       if (this.missedCounts.delete(other)) {
-        // What it holds of the others may be wrong in any way (a worker gone unsaid): all of it anew.
-        port.send({ sb: 1, t: 'gone', from: ALL_WORKERS });
+        // What it holds of the others may be wrong in any way (a worker gone unsaid): all of it
+        // anew, which holds what `m` says when it is a count; spends go as well.
+        port.send({ sb: 1, t: 'gone', from: ALL_PEERS });
         this.sendAllCounts(other, port);
+        if (!counts) port.send(m);
       } else port.send(m);
     }
   }
