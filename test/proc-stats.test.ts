@@ -9,10 +9,16 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { cpuMsOf, threadMsOf } from '../bench/load/proc-stats.js';
 
-/** A node process whose worker thread spins for `ms`, then both wait to be killed. */
+/**
+ * Code that spins until the process has used `ms` more of CPU (not of wall time: on a busy
+ * machine, as CI's running other test files beside this one, 600 ms of wall time gave 480 of CPU).
+ */
+const SPIN_CPU = (ms: number): string => `const from = process.cpuUsage(); while (process.cpuUsage(from).user < ${ms * 1000});`;
+
+/** A node process whose worker thread spins for `ms` of CPU, then both wait to be killed. */
 const SPIN = (ms: number): string => `
 const { Worker } = require('node:worker_threads');
-const w = new Worker('const end = Date.now() + ${ms}; while (Date.now() < end); require("node:worker_threads").parentPort.postMessage("done"); setInterval(() => {}, 1000);', { eval: true });
+const w = new Worker('${SPIN_CPU(ms)} require("node:worker_threads").parentPort.postMessage("done"); setInterval(() => {}, 1000);', { eval: true });
 w.on('message', () => console.log('done'));
 setInterval(() => {}, 1000);
 `;
@@ -34,7 +40,7 @@ describe('proc-stats', () => {
   });
 
   it("leaves the main thread's own CPU out", async () => {
-    const child = spawn(process.execPath, ['-e', 'const end = Date.now() + 600; while (Date.now() < end); console.log("done"); setInterval(() => {}, 1000);'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['-e', `${SPIN_CPU(600)} console.log("done"); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       await once(child.stdout, 'data');
       const all = cpuMsOf([child.pid!]);
