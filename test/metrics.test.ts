@@ -35,6 +35,8 @@ async function registeredMetrics(): Promise<Registered[]> {
   try {
     // Registered by a process started with --heap-growing-percent only (npm start, the workers): not this one.
     server.context.metrics.heapGrowingFrom(() => 15);
+    // Registered where budgets are shared only (workers, Redis): not this one.
+    server.context.metrics.sharedLimitsFrom(() => ({ spendsTold: 0, spendsHeard: 0, countsTold: 0, countsHeard: 0, spendsDropped: 0 }));
     const metrics = server.context.metrics.registry.getMetricsAsArray() as unknown as Metric[];
     return await Promise.all(
       metrics.map(async (m) => {

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
-import { FLUSH_MS } from '../src/server/redis-limit-peers.js';
+import { FLUSH_MS, RedisLimitPeers } from '../src/server/redis-limit-peers.js';
 import type { Switchboard } from '../src/server/server.js';
-import { request, startServer } from './helpers.js';
+import { captureLogs, request, startServer } from './helpers.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 
 const skip = await redisSkipReason('the shared budgets of Redis nodes (test/redis-shared-limits.test.ts)');
@@ -47,6 +47,13 @@ describe('rate budgets shared over Redis', { skip, timeout: 30_000 }, () => {
     servers.push(...two);
     const statuses = await publishes(urls, 10);
     assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429, 429, 429, 429]);
+    // The traffic it cost, on /metrics: each node told its spends and heard the other's, none dropped.
+    const scraped = await Promise.all(urls.map(async (url) => (await request(`${url}/metrics`)).body));
+    for (const [i, text] of scraped.entries()) {
+      assert.ok(sample(text, 'switchboard_shared_limit_spends_total{direction="told"}') >= 2, `node ${i} told its spends`);
+      assert.ok(sample(text, 'switchboard_shared_limit_spends_total{direction="heard"}') >= 2, `node ${i} heard the other's`);
+      assert.equal(sample(text, 'switchboard_shared_limit_spends_dropped_total'), 0);
+    }
   });
 
   it('with sharedLimits false, each node gives it a burst of its own: all 10 pass', async () => {
@@ -55,5 +62,28 @@ describe('rate budgets shared over Redis', { skip, timeout: 30_000 }, () => {
     const { servers: two, urls } = await twoNodes(prefix, false);
     servers.push(...two);
     assert.deepEqual(await publishes(urls, 10), new Array(10).fill(200));
+    assert.doesNotMatch((await request(`${urls[0]}/metrics`)).body, /switchboard_shared_limit_/, 'nothing shared, no such metric');
+  });
+
+  it('counts the spends it does not tell: before it runs, and new keys past 10,000 in one message', async () => {
+    const peers = new RedisLimitPeers({ url: redisUrl, prefix: uniquePrefix(), sender: 'test', logger: captureLogs().logger });
+    try {
+      peers.spent('publish', 'ip:10.0.0.1', 1);
+      assert.equal(peers.dropped, 1, 'not running yet');
+      await peers.init();
+      for (let i = 0; i < 10_001; i++) peers.spent('publish', `ip:10.1.${i >> 8}.${i & 255}`, 1);
+      peers.spent('publish', 'ip:10.1.0.0', 1);
+      assert.equal(peers.dropped, 2, 'the 10,001st new key of the message, not the 10,002nd spend of a key it holds');
+      await sleep(FLUSH_MS * 5);
+      assert.equal(peers.dropped, 2, 'the rest published');
+    } finally {
+      await peers.close();
+    }
   });
 });
+
+/** The value of the series `name` (with its labels) in a Prometheus text, or NaN. */
+function sample(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? Number.NaN : Number(line.slice(name.length + 1));
+}

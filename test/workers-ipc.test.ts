@@ -410,6 +410,8 @@ describe('shared limits: the workers of a node spend one budget, and hold one ca
         await sleep(5);
       }
       assert.deepEqual(passed, [2, 1, 1], 'the burst of 4 spent over the three, then refused by each');
+      // What it cost (switchboard_shared_limit_spends_total): each worker told its passes, none of its refusals, and heard the others'.
+      assert.deepEqual(limits.map((l) => [l.peerTraffic.spendsTold, l.peerTraffic.spendsHeard]), [[2, 2], [1, 3], [1, 3]]);
       for (const l of limits) assert.ok(refused(() => l.take('publish', 'ip:10.0.0.1')));
       for (const l of limits) assert.ok(!refused(() => l.take('publish', 'ip:10.0.0.2')), 'another key has its own budget');
       for (const l of limits) assert.ok(!refused(() => l.take('subscribe', 'ip:10.0.0.1')), 'another budget of the same key is its own');
@@ -450,6 +452,8 @@ describe('shared limits: the workers of a node spend one budget, and hold one ca
       for (let i = 0; i < 5; i++) limits[0]!.openConnection(ann);
       for (let i = 0; i < 5; i++) limits[1]!.openConnection(annElsewhere);
       await sleep(20);
+      // Her member's counts from 2 to 5 on each (her address's too on worker 1: one address there), heard by the others as one entry a key, its latest (switchboard_shared_limit_counts_total).
+      assert.deepEqual(limits.map((l) => [l.peerTraffic.countsTold, l.peerTraffic.countsHeard]), [[8, 2], [8, 2], [0, 4]]);
       assert.equal(full(limits[2]!, ann), false, 'her 11th, on worker 3');
       assert.equal(full(limits[2]!, ann), true, 'her 12th is refused there: 5 + 5 + 1');
       limits[2]!.closeConnection(ann);

@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { PerformanceObserver, constants as perfConstants, type PerformanceEntry } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TransportName } from '../protocol/types.js';
+import type { PeerTraffic } from './session/limits.js';
 
 /** Transports that hold live subscribers (short polling reads the store and is never delivered to). */
 export const LIVE_TRANSPORTS = ['websocket', 'sse', 'long-polling'] as const satisfies readonly TransportName[];
@@ -284,6 +285,38 @@ export class Metrics {
     counter('switchboard_store_commits_total', 'SQLite transactions that stored appends (group commits: one sync each)', 'commits');
     counter('switchboard_store_appends_total', 'Appends held by those transactions (failed ones included)', 'items');
     counter('switchboard_store_lock_busy_total', 'Batches of appends that found the SQLite write lock held by another process (--workers) and were tried again a moment later', 'busyRetries');
+  }
+
+  /**
+   * The traffic of shared budgets and caps (only where they are shared: `--workers`, Redis),
+   * read from Limits at each scrape: spends and counts told to the peers and heard from them, and
+   * spends the best-effort sharing over Redis did not tell.
+   */
+  sharedLimitsFrom(stats: () => PeerTraffic & { spendsDropped: number }): void {
+    const counter = (name: string, help: string, keys: Partial<Record<'told' | 'heard', keyof PeerTraffic>> | 'spendsDropped'): void => {
+      const last = new Map<string, number>();
+      const grow = (c: Counter<string>, key: keyof PeerTraffic | 'spendsDropped', labels?: { direction: string }): void => {
+        const now = stats()[key];
+        const before = last.get(key) ?? 0;
+        // Each direction's series from the first scrape on, at 0 (rate() and dashboards see it).
+        if (labels) c.inc(labels, Math.max(0, now - before));
+        else if (now > before) c.inc(now - before);
+        last.set(key, now);
+      };
+      new Counter({
+        name,
+        help,
+        labelNames: keys === 'spendsDropped' ? [] : ['direction'],
+        registers: [this.registry],
+        collect() {
+          if (keys === 'spendsDropped') grow(this, keys);
+          else for (const [direction, key] of Object.entries(keys)) grow(this, key, { direction });
+        },
+      });
+    };
+    counter('switchboard_shared_limit_spends_total', 'Budget spends told to the processes sharing the budgets (told), and entries of theirs charged here (heard)', { told: 'spendsTold', heard: 'spendsHeard' });
+    counter('switchboard_shared_limit_counts_total', "Counts of a client's connections told to the processes sharing the caps (told), and heard from them (heard)", { told: 'countsTold', heard: 'countsHeard' });
+    counter('switchboard_shared_limit_spends_dropped_total', 'Budget spends not told to the other nodes: Redis away, or more new keys in one message than it takes', 'spendsDropped');
   }
 
   /**

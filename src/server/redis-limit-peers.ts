@@ -32,9 +32,13 @@ export class RedisLimitPeers implements LimitPeers {
   private readonly channel: string;
   private pending = new Map<Budget, Map<string, number>>();
   private keys = 0;
+  /** Spends (calls of `spent`) in `pending`. */
+  private spends = 0;
   private timer: NodeJS.Timeout | undefined;
   private handler: (spends: readonly Spend[]) => void = () => {};
   private running = false;
+  /** Spends not told (see LimitPeers.dropped): while not running or Redis not ready, and new keys past MAX_KEYS_PER_FLUSH. */
+  dropped = 0;
 
   constructor(private readonly o: RedisLimitPeersOptions) {
     this.channel = `${o.prefix}limits`;
@@ -69,15 +73,22 @@ export class RedisLimitPeers implements LimitPeers {
   }
 
   spent(budget: Budget, key: string, units: number): void {
-    if (!this.running) return;
+    if (!this.running) {
+      this.dropped++;
+      return;
+    }
     let byKey = this.pending.get(budget);
     if (byKey === undefined) this.pending.set(budget, (byKey = new Map()));
     const had = byKey.get(key);
     if (had === undefined) {
-      if (this.keys >= MAX_KEYS_PER_FLUSH) return;
+      if (this.keys >= MAX_KEYS_PER_FLUSH) {
+        this.dropped++;
+        return;
+      }
       this.keys++;
     }
     byKey.set(key, (had ?? 0) + units);
+    this.spends++;
     this.timer ??= setTimeout(this.flush, FLUSH_MS).unref();
   }
 
@@ -94,10 +105,17 @@ export class RedisLimitPeers implements LimitPeers {
     this.timer = undefined;
     const spends: Spend[] = [];
     for (const [budget, byKey] of this.pending) for (const [key, units] of byKey) spends.push([budget, key, units]);
+    const told = this.spends;
     this.pending = new Map();
     this.keys = 0;
-    if (spends.length === 0 || this.publisher.status !== 'ready') return;
+    this.spends = 0;
+    if (spends.length === 0) return;
+    if (this.publisher.status !== 'ready') {
+      this.dropped += told;
+      return;
+    }
     this.publisher.spublish(this.channel, JSON.stringify({ sender: this.o.sender, spends })).catch((err: unknown) => {
+      this.dropped += told;
       this.o.logger.debug({ err }, 'budgets spent not told to the other nodes');
     });
   };

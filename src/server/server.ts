@@ -354,6 +354,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     maxConnectionsPerMember: config.maxConnectionsPerMember,
     ...(peers ? { peers } : {}),
   });
+  if (peers) metrics.sharedLimitsFrom(() => ({ ...limits.peerTraffic, spendsDropped: peers.dropped ?? 0 }));
   const connections = new ConnectionRegistry(config.maxConnections, metrics, limits);
   // A process started with a cap on the old generation's growth (`npm start`, the workers): raised while long polls are held.
   const startingGrowth = config.heapHeadroom ? startingGrowingPercent() : undefined;
@@ -850,6 +851,9 @@ function bothPeers(redis: LimitPeers | undefined, workers: LimitPeers | undefine
     onSpent: (handler) => redis.onSpent(handler),
     holds: (cap, key, open) => workers.holds(cap, key, open),
     onHolds: (handler, gone) => workers.onHolds(handler, gone),
+    get dropped() {
+      return redis.dropped;
+    },
   };
 }
 

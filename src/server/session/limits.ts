@@ -49,6 +49,20 @@ export interface LimitPeers {
   holds(cap: Held[0], key: string, open: number): void;
   /** Sets the handlers of a peer's counts (their latest, by key) and of a peer gone (its counts forgotten; ALL_PEERS: every peer's). */
   onHolds(handler: (peer: string, counts: readonly Held[]) => void, gone: (peer: string) => void): void;
+  /** Spends not told so far, where the sharing is best effort (over Redis: while it is away, or past the keys one message takes); none for the workers' IPC. */
+  readonly dropped?: number;
+}
+
+/**
+ * What sharing with the peers carried so far (`switchboard_shared_limit_*`, docs/operations.md):
+ * spends told to them (each take or charge here) and entries of theirs charged here (one a key
+ * and budget per message: their spends summed), counts of connections told and heard.
+ */
+export interface PeerTraffic {
+  spendsTold: number;
+  spendsHeard: number;
+  countsTold: number;
+  countsHeard: number;
 }
 
 /**
@@ -102,6 +116,8 @@ export class Limits {
   private readonly told = { address: new Map<string, number>(), member: new Map<string, number>() };
   /** With peers: from how many connections on this process a key's count is told (SHARED_FROM, or 1 under a small cap). */
   private readonly sharedFrom: Record<Held[0], number>;
+  /** With peers: what the sharing carried (for /metrics). */
+  readonly peerTraffic: PeerTraffic = { spendsTold: 0, spendsHeard: 0, countsTold: 0, countsHeard: 0 };
 
   constructor(private readonly options: LimitOptions) {
     for (const b of Object.keys(options.rates) as Budget[]) this.buckets.set(b, new Map());
@@ -110,7 +126,10 @@ export class Limits {
     this.sharedFrom = { address: from(options.maxConnectionsPerAddress), member: from(options.maxConnectionsPerMember) };
     this.peers?.onSpent((spends) => this.absorb(spends));
     this.peers?.onHolds(
-      (peer, counts) => this.peerHolds(peer, counts),
+      (peer, counts) => {
+        this.peerTraffic.countsHeard += counts.length;
+        this.peerHolds(peer, counts);
+      },
       (peer) => this.peerGone(peer),
     );
   }
@@ -132,7 +151,9 @@ export class Limits {
 
   /** Tells the peers what was spent here. */
   private tell(budget: Budget, key: string, units: number): void {
-    if (this.peers !== undefined && !UNSHARED.has(budget)) this.peers.spent(budget, key, units);
+    if (this.peers === undefined || UNSHARED.has(budget)) return;
+    this.peers.spent(budget, key, units);
+    this.peerTraffic.spendsTold++;
   }
 
   /**
@@ -142,6 +163,7 @@ export class Limits {
    */
   private absorb(spends: readonly Spend[]): void {
     const now = performance.now();
+    this.peerTraffic.spendsHeard += spends.length;
     for (const [budget, key, units] of spends) {
       if (this.buckets.has(budget) && typeof key === 'string' && Number.isFinite(units) && units > 0) this.chargeHere(budget, key, units, now);
     }
@@ -269,6 +291,7 @@ export class Limits {
     if (open === 0) told.delete(key);
     else told.set(key, open);
     this.peers!.holds(cap, key, open);
+    this.peerTraffic.countsTold++;
   }
 
   /** A peer's latest counts: each replaces what it told of its key before, in the sums. */
