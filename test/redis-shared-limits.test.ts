@@ -4,11 +4,14 @@
  * budget, not two; with `sharedLimits: false`, each node gives it its own.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import type { Held } from '../src/server/session/limits.js';
 import { FLUSH_MS, RedisLimitPeers } from '../src/server/redis-limit-peers.js';
 import type { Switchboard } from '../src/server/server.js';
-import { captureLogs, request, startServer } from './helpers.js';
+import { captureLogs, request, startServer, waitFor } from './helpers.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 
 const skip = await redisSkipReason('the shared budgets of Redis nodes (test/redis-shared-limits.test.ts)');
@@ -78,6 +81,125 @@ describe('rate budgets shared over Redis', { skip, timeout: 30_000 }, () => {
       assert.equal(peers.dropped, 2, 'the rest published');
     } finally {
       await peers.close();
+    }
+  });
+});
+
+/** A lecture SSE stream of a guest on `url`: its status, and a way to end it. */
+function openStream(url: string): Promise<{ status: number; end: () => void }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${url}/subscribe`, { agent: false }, (res) => {
+      resolve({ status: res.statusCode ?? 0, end: () => req.destroy() });
+      res.resume();
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('caps of connections shared over Redis', { skip, timeout: 30_000 }, () => {
+  const prefixes: string[] = [];
+  after(async () => {
+    for (const p of prefixes) await deleteKeys(p);
+  });
+
+  it("an address's cap (2) holds over two nodes; a stream that ends, or a node that closes, frees its place on the other", async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const options = { store: 'redis', redisUrl, redisPrefix: prefix, maxConnectionsPerAddress: 2 } as const;
+    const [a, b] = [await startServer(options), await startServer(options)];
+    const streams: { end: () => void }[] = [];
+    try {
+      const first = await openStream(a.url);
+      streams.push(first);
+      await sleep(FLUSH_MS * 5);
+      const second = await openStream(b.url);
+      streams.push(second);
+      await sleep(FLUSH_MS * 5);
+      assert.deepEqual([first.status, second.status], [200, 200]);
+      const third = [await openStream(a.url), await openStream(b.url)];
+      streams.push(...third);
+      assert.deepEqual(third.map((r) => r.status), [429, 429], 'its third, on either node (the build before: 200 on each, a cap per node)');
+      first.end();
+      await sleep(FLUSH_MS * 10);
+      const again = await openStream(b.url);
+      streams.push(again);
+      assert.equal(again.status, 200, "the place the ended stream held, taken on the other node");
+      // b holds 2 now: a third node that starts learns them at once (its hello), not at the next refresh.
+      const c = await startServer(options);
+      try {
+        await sleep(FLUSH_MS * 10);
+        const onC = await openStream(c.url);
+        streams.push(onC);
+        assert.equal(onC.status, 429, 'a node that just started was told what the others hold (its hello)');
+      } finally {
+        await c.server.close();
+      }
+      // b closes with its two streams open: what it held is forgotten on a at once, not after the expiry.
+      await b.server.close();
+      const onA = [await openStream(a.url), await openStream(a.url)];
+      streams.push(...onA);
+      assert.deepEqual(onA.map((r) => r.status), [200, 200]);
+    } finally {
+      for (const s of streams) s.end();
+      await Promise.all([a.server.close(), b.server.close()]);
+    }
+  });
+
+  it("a node that says nothing more is forgotten after the expiry; a reset replaces what a node held; every node tells its counts at each refresh", async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const peers = new RedisLimitPeers({ url: redisUrl, prefix, sender: 'me', logger: captureLogs().logger, refreshMs: 50, expireMs: 200 });
+    const heard: [string, Held[]][] = [];
+    const gone: string[] = [];
+    peers.onHolds((peer, counts) => heard.push([peer, [...counts]]), (peer) => gone.push(peer));
+    const raw = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    const listener = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    const seen: { sender: string; counts?: Held[]; reset?: boolean }[] = [];
+    try {
+      await listener.ssubscribe(`${prefix}limits`);
+      listener.on('smessage', (_channel: string, payload: string) => {
+        if (payload.startsWith('{')) seen.push(JSON.parse(payload) as (typeof seen)[number]);
+      });
+      await peers.init();
+      // A node that dies after telling its count (a kill -9): heard, then forgotten once silent for 200 ms.
+      await raw.spublish(`${prefix}limits`, JSON.stringify({ sender: 'ghost', counts: [['address', '10.0.0.9', 2]] }));
+      await waitFor(() => heard.length > 0, 2000, 'the ghost heard');
+      assert.deepEqual(heard[0], ['ghost', [['address', '10.0.0.9', 2]]]);
+      assert.ok(!gone.includes('ghost'), 'not forgotten yet');
+      await waitFor(() => gone.includes('ghost'), 2000, 'the ghost forgotten');
+      // A reset: forgotten, then its new counts.
+      heard.length = gone.length = 0;
+      await raw.spublish(`${prefix}limits`, JSON.stringify({ sender: 'other', counts: [['member', 'ann', 3]], reset: true }));
+      await waitFor(() => heard.length > 0, 2000, 'the reset heard');
+      assert.deepEqual([gone[0], heard[0]], ['other', ['other', [['member', 'ann', 3]]]]);
+      // This node's counts: told once changed, and all again at each refresh, with a reset.
+      peers.holds('member', 'bob', 2);
+      await waitFor(() => seen.some((m) => m.sender === 'me' && m.reset === true && m.counts?.length === 1), 2000, 'a refresh of my counts');
+      assert.ok(seen.some((m) => m.sender === 'me' && m.reset !== true && JSON.stringify(m.counts) === '[["member","bob",2]]'), 'the change told by itself first');
+      // Garbage on the channel is ignored.
+      await raw.spublish(`${prefix}limits`, 'not json');
+      await raw.spublish(`${prefix}limits`, JSON.stringify({ sender: 'bad', counts: [['socket', 'x', 1], ['member', 5, 1]] }));
+      await sleep(50);
+      assert.ok(!heard.some(([peer]) => peer === 'bad'), 'nothing valid: nothing heard');
+      // A node that closes says so: forgotten at once, long before its expiry (15 s by default).
+      const watcher = new RedisLimitPeers({ url: redisUrl, prefix, sender: 'watcher', logger: captureLogs().logger });
+      const leaver = new RedisLimitPeers({ url: redisUrl, prefix, sender: 'leaver', logger: captureLogs().logger });
+      const watched: string[] = [];
+      watcher.onHolds((peer) => watched.push(`held ${peer}`), (peer) => watched.push(`gone ${peer}`));
+      try {
+        await watcher.init();
+        await leaver.init();
+        leaver.holds('member', 'zed', 2);
+        await waitFor(() => watched.includes('held leaver'), 2000, 'the leaver heard');
+        await leaver.close();
+        await waitFor(() => watched.includes('gone leaver'), 1000, 'the leaver forgotten');
+      } finally {
+        await Promise.all([watcher.close(), leaver.close()]);
+      }
+    } finally {
+      await peers.close();
+      raw.disconnect();
+      listener.disconnect();
     }
   });
 });

@@ -281,7 +281,7 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     flag: '--no-shared-limits',
     env: 'SHARED_LIMITS',
     default: true,
-    help: 'a client has one rate budget for the deployment, not one per process its requests reach: the workers of --workers tell each other, through the primary, what their clients spent and how many connections each holds (the caps per address and per member); with Redis, the nodes tell each other what their clients spent (sharded pub/sub on `<prefix>limits`, some 10 ms late; the caps stay per node). The flag keeps each process its own (docs/operations.md, "Workers")',
+    help: 'a client has one rate budget for the deployment, not one per process its requests reach: the workers of --workers tell each other, through the primary, what their clients spent and how many connections each holds (the caps per address and per member); with Redis, the nodes tell each other both (sharded pub/sub on `<prefix>limits`, some 10 ms late; a node that dies unannounced is forgotten after 15 s). The flag keeps each process its own (docs/operations.md, "Workers")',
     value: onOff(),
   },
   workerAccept: {

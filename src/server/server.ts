@@ -102,8 +102,8 @@ export interface SwitchboardOptions extends Partial<ServerConfig> {
   /**
    * The other processes whose rate budgets and caps of connections per client are this server's
    * (a worker's: the other workers, over the primary, workers/shared-limits.ts); none: its own
-   * alone. With Redis (and `sharedLimits`), the budgets are shared with the deployment's nodes
-   * over Redis instead, and these peers share the caps only.
+   * alone. With Redis (and `sharedLimits`), budgets and caps are shared with the deployment's
+   * nodes over Redis instead, and these peers are not used.
    */
   limitPeers?: LimitPeers;
 }
@@ -315,10 +315,11 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     : undefined;
   // Workers are named by the primary (w1, w2...); other nodes by host and process.
   const nodeId = node ?? `${hostname()}/${process.pid}`;
-  // With Redis, the nodes share their clients' budgets (the workers of one node their caps too, over IPC).
+  // With Redis, the nodes share their clients' budgets and caps over it (each worker a node: the
+  // workers' IPC peers, `limitPeers`, are not used then; told both ways, a spend would count twice).
   const redisPeers =
     config.sharedLimits && config.redisUrl ? new RedisLimitPeers({ url: config.redisUrl, prefix: config.redisPrefix, sender: `${nodeId}/${randomUUID()}`, logger }) : undefined;
-  const peers = config.sharedLimits ? bothPeers(redisPeers, limitPeers) : undefined;
+  const peers = config.sharedLimits ? (redisPeers ?? limitPeers) : undefined;
   const hub = new Hub({
     store,
     broker,
@@ -834,25 +835,6 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
         logger.info({ ms: Date.now() - started }, 'shut down');
       })();
       return closing;
-    },
-  };
-}
-
-/**
- * The peers a server's Limits shares with: the nodes of a Redis deployment for the budgets
- * (`redis`), and the other workers of this node (`workers`) for the caps, and for the budgets when
- * there is no Redis (with it, the workers are nodes of the deployment: told twice, a spend would
- * count twice).
- */
-function bothPeers(redis: LimitPeers | undefined, workers: LimitPeers | undefined): LimitPeers | undefined {
-  if (!redis || !workers) return redis ?? workers;
-  return {
-    spent: (budget, key, units) => redis.spent(budget, key, units),
-    onSpent: (handler) => redis.onSpent(handler),
-    holds: (cap, key, open) => workers.holds(cap, key, open),
-    onHolds: (handler, gone) => workers.onHolds(handler, gone),
-    get dropped() {
-      return redis.dropped;
     },
   };
 }

@@ -63,7 +63,8 @@ export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
     logger: createLogger(config.logLevel, config.logJson ? false : undefined).child({ node: identity.node }),
     presenceKey: Buffer.from(identity.presenceKey, 'base64'),
     metricsText: () => primary.request<string>({ op: 'metrics' }, METRICS_TIMEOUT_MS),
-    // One budget and one cap per client for the machine, not one per worker its connections land on.
+    // One budget and one cap per client for the machine, not one per worker its connections land
+    // on (with Redis, for the deployment: shared over Redis, each worker a node, and these unused).
     limitPeers: new SharedLimits(primary),
     // With Redis, each worker is one more node of the cluster (Redis broker and presence, as ever).
     ...(config.redisUrl ? {} : { broker: new IpcBroker(primary), presenceStore: new IpcPresenceStore(primary) }),
