@@ -38,7 +38,7 @@ export interface ServerConfig {
   /**
    * The rate budgets of a client are one for the whole deployment: the workers of `workers` tell
    * each other what their clients spent, and how many connections they hold (workers/shared-limits.ts);
-   * with Redis, the nodes tell each other what their clients spent (redis-limit-peers.ts). False:
+   * with Redis, the nodes tell each other both (redis-limit-peers.ts). False:
    * each process its own budgets and caps. Env SHARED_LIMITS. Default true.
    */
   sharedLimits: boolean;

@@ -76,6 +76,8 @@ export class RedisLimitPeers implements LimitPeers {
   private changed = { address: new Map<string, number>(), member: new Map<string, number>() };
   private timer: NodeJS.Timeout | undefined;
   private refresher: NodeJS.Timeout | undefined;
+  /** A refresh that answers the hellos of nodes that just started, when one is due. */
+  private answering: NodeJS.Timeout | undefined;
   private handler: (spends: readonly Spend[]) => void = () => {};
   private heldHandler: (peer: string, counts: readonly Held[]) => void = () => {};
   private goneHandler: (peer: string) => void = () => {};
@@ -122,7 +124,8 @@ export class RedisLimitPeers implements LimitPeers {
     this.running = false;
     clearTimeout(this.timer);
     clearInterval(this.refresher);
-    this.timer = this.refresher = undefined;
+    clearTimeout(this.answering);
+    this.timer = this.refresher = this.answering = undefined;
     await Promise.all([closeRedisClient(this.publisher), closeRedisClient(this.subscriber)]);
   }
 
@@ -230,7 +233,13 @@ export class RedisLimitPeers implements LimitPeers {
     if (typeof sender !== 'string' || sender === this.o.sender) return;
     this.heard.set(sender, performance.now());
     // A node that just started asks for everyone's counts: told soon (spread, so that not all answer at once).
-    if (hello === true && this.running) setTimeout(this.refresh, Math.random() * HELLO_SPREAD_MS).unref();
+    // Several starting at once (a rolling restart) are answered by one refresh each.
+    if (hello === true && this.running && this.answering === undefined) {
+      this.answering = setTimeout(() => {
+        this.answering = undefined;
+        this.refresh();
+      }, Math.random() * HELLO_SPREAD_MS).unref();
+    }
     if (Array.isArray(spends)) this.handler(spends.filter((s): s is Spend => Array.isArray(s) && s.length === 3 && typeof s[0] === 'string' && typeof s[1] === 'string' && typeof s[2] === 'number'));
     if (!Array.isArray(counts)) return;
     // A reset: what the sender held before is forgotten (an empty one: it closed, or holds nothing).

@@ -34,7 +34,7 @@ export type Held = [cap: 'address' | 'member', key: string, open: number];
 
 /**
  * Processes that spend the same budgets and caps (the workers of one node; the nodes of a Redis
- * deployment, their budgets only): each tells the others what it spent, and charges what they
+ * deployment): each tells the others what it spent, and charges what they
  * spent to its own buckets, so that a client whose connections land on several of them gets one
  * budget, not one in each (refusals spend nothing, so tell nothing); and each tells how many
  * connections an address or a member holds on it, once it holds two or more (SHARED_FROM), so
@@ -94,9 +94,9 @@ const DEBTS_SWEEP_AT = 1024;
  * The budgets of this node, keyed on who spends them: the member for users and the system
  * (whatever connection or transport it uses), the address for guests (whatever member id they
  * claim). Every refusal is a catalog error carrying `retryAfter` seconds. Budgets and caps are
- * this process's, unless `peers` share them: the workers of one node share both
- * (workers/shared-limits.ts), the nodes of a Redis deployment their budgets (redis-limit-peers.ts);
- * a cap not shared gives a client spread over n processes up to n times as many connections.
+ * this process's, unless `peers` share them: the workers of one node (workers/shared-limits.ts),
+ * or the nodes of a Redis deployment (redis-limit-peers.ts); a cap not shared gives a client
+ * spread over n processes up to n times as many connections.
  */
 export class Limits {
   private readonly buckets = new Map<Budget, Map<string, RateLimiter>>();
