@@ -6,18 +6,21 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { HELD_POLL_PROMOTION_BYTES, HeapHeadroom, MAX_GROWING_PERCENT, growingPercent, startingGrowingPercent } from '../src/server/heap-headroom.js';
+import { HELD_POLL_PROMOTION_BYTES, HeapHeadroom, MAX_GROWING_PERCENT, RAISE_PAST, growingPercent, startingGrowingPercent } from '../src/server/heap-headroom.js';
 import { waitFor } from './helpers.js';
 
 const MB = 1024 * 1024;
 
 describe('heap headroom', () => {
-  it('raises the growth to what the held polls promote, in steps of 5, between the start and the ceiling', () => {
+  it('raises the growth to what the held polls promote, in steps of 5, up to the ceiling, when that is more than twice the start’s', () => {
     assert.equal(growingPercent(15, 0, 100 * MB), 15);
     assert.equal(growingPercent(15, 1000, 100 * MB), 15, '5 MB is under 15% of 100 MB');
     // 10,000 polls of 5 KB: 50 MB over 100 MB live.
     assert.equal(growingPercent(15, 10_000, 100 * MB), 50);
-    assert.equal(growingPercent(15, 4_000, 100 * MB), 20, '19.5 rounded up to a step');
+    assert.equal(growingPercent(15, 6_800, 100 * MB), 35, '33.2 rounded up to a step: past twice 15');
+    assert.equal(growingPercent(15, 4_000, 100 * MB), 15, '20 (19.5 rounded up) is not past twice 15: one major collection a broadcast either way');
+    assert.equal(growingPercent(15, 5_800, 100 * MB), 15, '30 is not past twice 15');
+    assert.equal(RAISE_PAST, 2);
     assert.equal(growingPercent(15, 100_000, 100 * MB), MAX_GROWING_PERCENT);
     assert.equal(growingPercent(40, 4_000, 100 * MB), 40, 'the operator’s own is the floor');
     assert.equal(growingPercent(15, 10, 0), 15);
@@ -44,6 +47,24 @@ describe('heap headroom', () => {
     assert.equal(headroom.percent, 15, 'gone for the whole window');
     headroom.stop();
     assert.deepEqual(flags, ['--heap-growing-percent=50', '--heap-growing-percent=15']);
+  });
+
+  it('takes the polls and the heap of one sample: connections coming in (both growing) raise nothing the last sample would not', () => {
+    const flags: string[] = [];
+    let held = 0;
+    let used = 20 * MB;
+    const headroom = new HeapHeadroom(15, () => held, (f) => flags.push(f), () => used);
+    // 30 s of connections: 3,400 polls held at the end in a heap of 100 MB (17%, not past twice 15).
+    for (let s = 1; s <= 30; s++) {
+      held = Math.round((3400 * s) / 30);
+      used = 20 * MB + (80 * MB * s) / 30;
+      headroom.adjust();
+    }
+    assert.deepEqual(flags, [], 'the most polls (3,400) in the least heap (23 MB) would have asked for 75');
+    // A heap that shrinks after a collection with the polls still held: that sample counts.
+    used = 50 * MB;
+    headroom.adjust();
+    assert.equal(headroom.percent, 35, '3,400 polls of 5 KB in 50 MB: 34%, past twice 15');
   });
 
   it('V8 takes the flag in a running process: fewer major collections for the same garbage', async () => {
