@@ -39,6 +39,24 @@ async function overReplicatedWarnings(url: string, replicas: number): Promise<Re
   return lines.filter((l) => /a failover that promotes another can lose it/.test(String(l.msg)));
 }
 
+/**
+ * `store.append(d)`, sent again (the same clientId, as a client retries) while it is refused with
+ * STORE_UNAVAILABLE, for up to `ms`: a replica that was just let go (SIGCONT) or just joined
+ * catches up within the 300 ms of one WAIT here, but on a machine busy with other test files not
+ * always (CI: one refused 503 after SIGCONT or restart). What an attempt must not do is store it twice.
+ */
+async function appendOnceAcknowledged(store: RedisStore, d: EntryDraft, ms = 10_000): ReturnType<RedisStore['append']> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await store.append(d);
+    } catch (err) {
+      if (!unavailable(/Redis replicas/)(err) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 /** WAIT commands a node has run so far. */
 async function waits(port: number): Promise<number> {
   const stats = await withClient(port, (r) => r.info('commandstats'));
@@ -106,7 +124,7 @@ describe('--redis-replicas on a Redis Cluster', { skip, timeout: 120_000 }, () =
       c.signal(replicaA!, 'SIGCONT');
     }
     // The refused write was on the master: its retry (the same clientId) is that entry, acknowledged now.
-    const retried = await store.append(draft(a, 'a-2', 'c-a-2'));
+    const retried = await appendOnceAcknowledged(store, draft(a, 'a-2', 'c-a-2'));
     assert.deepEqual([retried.entry.seq, retried.duplicate], [2, true]);
     assert.deepEqual((await store.readAfter(a, 0, 10)).map((e) => e.seq), [1, 2]);
 
@@ -122,7 +140,7 @@ describe('--redis-replicas on a Redis Cluster', { skip, timeout: 120_000 }, () =
     assert.equal((await after.append(draft(b, 'b-3', 'c-b-3'))).entry.seq, 3);
     // The old master comes back, as the new one's replica: the refused append, retried, is acknowledged, once.
     await c.restart(masterA);
-    const resumed = await after.append(draft(a, 'a-3', 'c-a-3'));
+    const resumed = await appendOnceAcknowledged(after, draft(a, 'a-3', 'c-a-3'));
     assert.deepEqual([resumed.entry.seq, resumed.duplicate], [3, true]);
     assert.equal((await after.append(draft(a, 'a-4', 'c-a-4'))).entry.seq, 4);
     assert.deepEqual((await after.readAfter(a, 0, 10)).map((e) => (e.type === 'message' ? e.text : e.type)), ['a-1', 'a-2', 'a-3', 'a-4']);

@@ -68,7 +68,7 @@ describe('rate budgets shared over Redis', { skip, timeout: 30_000 }, () => {
     assert.doesNotMatch((await request(`${urls[0]}/metrics`)).body, /switchboard_shared_limit_/, 'nothing shared, no such metric');
   });
 
-  it('counts the spends it does not tell: before it runs, and new keys past 10,000 in one message', async () => {
+  it('counts the spends it does not tell: before it runs, new keys past 10,000 in one message, and those pending at close', async () => {
     const peers = new RedisLimitPeers({ url: redisUrl, prefix: uniquePrefix(), sender: 'test', logger: captureLogs().logger });
     try {
       peers.spent('publish', 'ip:10.0.0.1', 1);
@@ -79,6 +79,9 @@ describe('rate budgets shared over Redis', { skip, timeout: 30_000 }, () => {
       assert.equal(peers.dropped, 2, 'the 10,001st new key of the message, not the 10,002nd spend of a key it holds');
       await sleep(FLUSH_MS * 5);
       assert.equal(peers.dropped, 2, 'the rest published');
+      peers.spent('publish', 'ip:10.0.0.2', 1);
+      await peers.close();
+      assert.equal(peers.dropped, 3, 'one pending at close, within the 10 ms it would have waited');
     } finally {
       await peers.close();
     }
@@ -193,6 +196,18 @@ describe('caps of connections shared over Redis', { skip, timeout: 30_000 }, () 
         await waitFor(() => watched.includes('held leaver'), 2000, 'the leaver heard');
         await leaver.close();
         await waitFor(() => watched.includes('gone leaver'), 1000, 'the leaver forgotten');
+        // The watcher's subscriber drops and reconnects: it says hello, and the others tell their counts at once (not at their next refresh, 5 s away).
+        const answerer = new RedisLimitPeers({ url: redisUrl, prefix, sender: 'answerer', logger: captureLogs().logger });
+        try {
+          await answerer.init();
+          await sleep(100); // its own hello answered by the others; its next refresh 5 s away
+          const before = seen.length;
+          (watcher as unknown as { subscriber: Redis }).subscriber.disconnect(true);
+          await waitFor(() => seen.slice(before).some((m) => m.sender === 'watcher' && (m as { hello?: boolean }).hello === true), 3000, "the watcher's hello");
+          await waitFor(() => seen.slice(before).some((m) => m.sender === 'answerer' && m.reset === true), 3000, "the answerer's refresh, long before its own time");
+        } finally {
+          await answerer.close();
+        }
       } finally {
         await Promise.all([watcher.close(), leaver.close()]);
       }

@@ -86,7 +86,7 @@ export class RedisLimitPeers implements LimitPeers {
   private running = false;
   private readonly refreshMs: number;
   private readonly expireMs: number;
-  /** Spends not told (see LimitPeers.dropped): while not running or Redis not ready, and new keys past MAX_KEYS_PER_FLUSH. */
+  /** Spends not told (see LimitPeers.dropped): while not running or Redis not ready, a publish that failed, new keys past MAX_KEYS_PER_FLUSH, and those pending at close. */
   dropped = 0;
 
   constructor(private readonly o: RedisLimitPeersOptions) {
@@ -98,9 +98,14 @@ export class RedisLimitPeers implements LimitPeers {
     this.subscriber.on('smessage', (channel: string, payload: string) => {
       if (channel === this.channel) this.receive(payload);
     });
-    // A subscriber that reconnected listens again (what was published meanwhile is not heard: budgets held per node; counts come again at the next refresh).
+    // A subscriber that reconnected listens again (what was published meanwhile is not heard:
+    // budgets held per node) and says hello, so that the others tell their counts again at once.
     this.subscriber.on('ready', () => {
-      if (this.running) this.subscriber.ssubscribe(this.channel).catch(() => {});
+      if (!this.running) return;
+      this.subscriber
+        .ssubscribe(this.channel)
+        .then(() => this.publish({ sender: this.o.sender, hello: true }))
+        .catch(() => {});
     });
   }
 
@@ -122,6 +127,8 @@ export class RedisLimitPeers implements LimitPeers {
   async close(): Promise<void> {
     if (this.running && this.publisher.status === 'ready') await this.publish({ sender: this.o.sender, counts: [], reset: true }).catch(() => {});
     this.running = false;
+    this.dropped += this.spends;
+    this.spends = 0;
     clearTimeout(this.timer);
     clearInterval(this.refresher);
     clearTimeout(this.answering);
