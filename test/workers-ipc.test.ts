@@ -500,6 +500,7 @@ describe('shared limits: the workers of a node spend one budget, and hold one ca
     services.detach(3);
     services.receive(1, { sb: 1, t: 'spent', spends: [['publish', 'member:ann', 1]] } satisfies ToPrimary);
     assert.deepEqual(sent.get(2), [], 'nothing while its channel is full');
+    assert.equal(services.spendsDropped, 1, 'the spend not passed on is counted (switchboard_primary_spends_dropped_total)');
     full = false;
     held(1, [['address', '10.0.0.1', 2]]);
     assert.deepEqual(sent.get(2), [

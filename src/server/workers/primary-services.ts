@@ -40,6 +40,8 @@ export class PrimaryServices {
   private readonly held = new Map<number, Map<string, Held>>();
   /** Workers that missed counts (their channel was full): sent every worker's counts once they read again. */
   private readonly missedCounts = new Set<number>();
+  /** Spends (entries: a client's units of one budget) not passed to a worker whose channel was full (switchboard_primary_spends_dropped_total). */
+  spendsDropped = 0;
   /** The gather of every worker's metrics in flight: the scrapes that come meanwhile share it. */
   private gathering: Promise<string> | undefined;
 
@@ -72,6 +74,7 @@ export class PrimaryServices {
       if (other === id) continue;
       if ((port.backlog?.() ?? 0) >= MAX_WORKER_BACKLOG) {
         if (counts) this.missedCounts.add(other);
+        else if (m.t === 'spent') this.spendsDropped += m.spends.length;
         continue;
       }
       if (this.missedCounts.delete(other)) {

@@ -40,7 +40,7 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
       process.exit(1);
     }
   }
-  const services = new PrimaryServices({
+  const services: PrimaryServices = new PrimaryServices({
     onRelayDrop(worker, messages) {
       // At most one line per 10 s: a stuck worker drops on every turn.
       if (Date.now() - lastDropLog < 10_000) return;
@@ -51,14 +51,14 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
     ...(store ? { store } : {}),
     // Without a secret to derive it from, one random key for every worker, so each accepts the others' presence tickets.
     presenceKey: randomBytes(32).toString('base64'),
-    async metrics() {
+    async metrics(): Promise<string> {
       // Loaded on the first scrape only: the primary stays small until metrics are asked for.
       if (!aggregator) {
         const { AggregatorRegistry } = await import('prom-client');
         aggregator = new AggregatorRegistry();
       }
       const gather = ++gathers;
-      return `${await aggregator.clusterMetrics()}\n${gathersMetric(gather)}${store ? commitsMetric(store) : ''}${acceptor ? refusedMetric(acceptor.refused) : ''}`;
+      return `${await aggregator.clusterMetrics()}\n${gathersMetric(gather)}${config.sharedLimits ? spendsDroppedMetric(services.spendsDropped) : ''}${store ? commitsMetric(store) : ''}${acceptor ? refusedMetric(acceptor.refused) : ''}`;
     },
   });
   // --worker-accept, in place of node's NODE_CLUSTER_SCHED_POLICY: set before setupPrimary and the first fork (node:cluster freezes it at whichever comes first).
@@ -140,6 +140,11 @@ function commitsMetric(store: SqliteStore): string {
 /** With `--worker-accept address`: the connections the primary closed without handing them to a worker. */
 function refusedMetric(refused: number): string {
   return `# HELP switchboard_primary_refused_connections_total Connections the primary closed unhanded (--worker-accept address): no worker took them, or too many waited (of all, or of their address)\n# TYPE switchboard_primary_refused_connections_total counter\nswitchboard_primary_refused_connections_total ${refused}\n`;
+}
+
+/** With shared limits: the spends the primary did not pass to a worker whose IPC channel was full (PrimaryServices). */
+function spendsDroppedMetric(dropped: number): string {
+  return `# HELP switchboard_primary_spends_dropped_total Budget spends of a worker's clients not passed to another worker whose IPC channel was full (its budgets a little looser for a moment)\n# TYPE switchboard_primary_spends_dropped_total counter\nswitchboard_primary_spends_dropped_total ${dropped}\n`;
 }
 
 /** The primary's first metric, after the workers' (it has no registry: prom-client loads on the first scrape only). */
