@@ -69,12 +69,12 @@ export class PrimaryServices {
    * little looser for a moment); counts missed are made good once the worker reads again, by all
    * of them.
    */
-  private toOthers(id: number, m: ToWorker, counts: boolean): void {
+  private toOthers(id: number, m: Extract<ToWorker, { t: 'spent' | 'held' | 'gone' }>): void {
     for (const [other, port] of this.ports) {
       if (other === id) continue;
       if ((port.backlog?.() ?? 0) >= MAX_WORKER_BACKLOG) {
-        if (counts) this.missedCounts.add(other);
-        else if (m.t === 'spent') this.spendsDropped += m.spends.length;
+        if (m.t === 'spent') this.spendsDropped += m.spends.length;
+        else this.missedCounts.add(other);
         continue;
       }
       if (this.missedCounts.delete(other)) {
@@ -82,7 +82,7 @@ export class PrimaryServices {
         // anew, which holds what `m` says when it is a count; spends go as well.
         port.send({ sb: 1, t: 'gone', from: ALL_PEERS });
         this.sendAllCounts(other, port);
-        if (!counts) port.send(m);
+        if (m.t === 'spent') port.send(m);
       } else port.send(m);
     }
   }
@@ -92,7 +92,7 @@ export class PrimaryServices {
     this.ports.delete(id);
     this.relay.remove(id);
     this.missedCounts.delete(id);
-    if (this.held.delete(id)) this.toOthers(id, { sb: 1, t: 'gone', from: `w${id}` }, true);
+    if (this.held.delete(id)) this.toOthers(id, { sb: 1, t: 'gone', from: `w${id}` });
   }
 
   /** A message from worker `id`, or a batch of them (anything not ours is ignored). */
@@ -112,7 +112,7 @@ export class PrimaryServices {
         return; // the worker pool's business
       case 'spent':
         // Every other worker charges them too: one budget per client for the machine (shared-limits.ts).
-        this.toOthers(id, m, false);
+        this.toOthers(id, m);
         return;
       case 'held': {
         let counts = this.held.get(id);
@@ -122,7 +122,7 @@ export class PrimaryServices {
           if (held[2] > 0) counts.set(key, held);
           else counts.delete(key);
         }
-        this.toOthers(id, { sb: 1, t: 'held', from: `w${id}`, counts: m.counts }, true);
+        this.toOthers(id, { sb: 1, t: 'held', from: `w${id}`, counts: m.counts });
         return;
       }
       case 'req':
