@@ -13,6 +13,7 @@ import { FLUSH_MS, RedisLimitPeers } from '../src/server/redis-limit-peers.js';
 import type { Switchboard } from '../src/server/server.js';
 import { captureLogs, request, startServer, waitFor } from './helpers.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
+import { assertOneBudget, pacedPublishes, type PacedPublishes } from './helpers/shared-budget.js';
 
 const skip = await redisSkipReason('the shared budgets of Redis nodes (test/redis-shared-limits.test.ts)');
 
@@ -23,16 +24,13 @@ async function twoNodes(prefix: string, sharedLimits: boolean): Promise<{ server
   return { servers: nodes.map((n) => n.server), urls: nodes.map((n) => n.url) };
 }
 
-/** `n` publishes of the lecture's `/update`, alternating the nodes, a little apart (as a client's requests are): the statuses. */
-async function publishes(urls: string[], n: number): Promise<number[]> {
-  const statuses: number[] = [];
-  for (let i = 0; i < n; i++) {
+/** `n` publishes of the lecture's `/update`, alternating the nodes, a little apart (as a client's requests are). */
+function publishes(urls: string[], n: number): Promise<PacedPublishes> {
+  // Past the node's gathering of its spends and a Redis hop.
+  return pacedPublishes(n, FLUSH_MS * 5, async (i) => {
     const r = await request(`${urls[i % urls.length]}/update`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `m${i}` }) });
-    statuses.push(r.status);
-    // Past the node's gathering of its spends and a Redis hop.
-    await sleep(FLUSH_MS * 5);
-  }
-  return statuses;
+    return r.status;
+  });
 }
 
 describe('rate budgets shared over Redis', { skip, timeout: 30_000 }, () => {
@@ -48,8 +46,7 @@ describe('rate budgets shared over Redis', { skip, timeout: 30_000 }, () => {
     prefixes.push(prefix);
     const { servers: two, urls } = await twoNodes(prefix, true);
     servers.push(...two);
-    const statuses = await publishes(urls, 10);
-    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429, 429, 429, 429]);
+    assertOneBudget(await publishes(urls, 10), 5, 1);
     // The traffic it cost, on /metrics: each node told its spends and heard the other's, none dropped.
     const scraped = await Promise.all(urls.map(async (url) => (await request(`${url}/metrics`)).body));
     for (const [i, text] of scraped.entries()) {
@@ -64,7 +61,7 @@ describe('rate budgets shared over Redis', { skip, timeout: 30_000 }, () => {
     prefixes.push(prefix);
     const { servers: two, urls } = await twoNodes(prefix, false);
     servers.push(...two);
-    assert.deepEqual(await publishes(urls, 10), new Array(10).fill(200));
+    assert.deepEqual((await publishes(urls, 10)).statuses, new Array(10).fill(200));
     assert.doesNotMatch((await request(`${urls[0]}/metrics`)).body, /switchboard_shared_limit_/, 'nothing shared, no such metric');
   });
 
