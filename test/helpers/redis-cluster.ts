@@ -28,6 +28,8 @@ export class RedisCluster {
 
   private constructor(
     readonly ports: number[],
+    /** Each node's cluster bus port, by port. */
+    private readonly busPorts: ReadonlyMap<number, number>,
     private readonly dir: string,
     private readonly nodeTimeoutMs: number,
   ) {}
@@ -93,15 +95,34 @@ export class RedisCluster {
    * `cluster-node-timeout`, after which a master that does not answer is failed over to a replica.
    * The URL names the masters.
    */
-  static async start(masters = 3, { replicas = 0, nodeTimeoutMs = 5000 }: { replicas?: number; nodeTimeoutMs?: number } = {}): Promise<RedisCluster> {
-    const ports: number[] = [];
-    const nodes = masters * (1 + replicas);
-    // Cluster nodes also listen on port + 10000 (the cluster bus): both must be free.
-    while (ports.length < nodes) {
-      const port = await freePort();
-      if (port + 10_000 < 65_536 && !ports.includes(port)) ports.push(port);
+  static async start(masters = 3, options: { replicas?: number; nodeTimeoutMs?: number } = {}): Promise<RedisCluster> {
+    // A node that cannot listen (a port taken between its draw and the node's start, by another
+    // test file) exits, and the cluster is started again on other ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await RedisCluster.startOnce(masters, options);
+      } catch (err) {
+        if (attempt >= 3) throw err;
+      }
     }
-    const cluster = new RedisCluster(ports, await mkdtemp(join(tmpdir(), 'switchboard-cluster-')), nodeTimeoutMs);
+  }
+
+  private static async startOnce(masters: number, { replicas = 0, nodeTimeoutMs = 5000 }: { replicas?: number; nodeTimeoutMs?: number }): Promise<RedisCluster> {
+    // Each node listens on a port and on its cluster bus port, both free when drawn. The bus port
+    // is named (`cluster-port`), not Redis's default of port + 10000: that one was never checked,
+    // and fell in the range the other test files' connections draw their ports from (CI once had
+    // a node that never answered, `Connection is closed.` after 5 s, the cluster not made).
+    const ports: number[] = [];
+    const busPorts = new Map<number, number>();
+    const nodes = masters * (1 + replicas);
+    while (ports.length < nodes) {
+      const [port, bus] = [await freePort(), await freePort()];
+      const used = [...ports, ...busPorts.values()];
+      if (port === bus || used.includes(port) || used.includes(bus)) continue;
+      ports.push(port);
+      busPorts.set(port, bus);
+    }
+    const cluster = new RedisCluster(ports, busPorts, await mkdtemp(join(tmpdir(), 'switchboard-cluster-')), nodeTimeoutMs);
     try {
       for (const port of ports) cluster.spawnNode(port);
       await Promise.all(ports.map((port) => waitForPing(port)));
@@ -137,7 +158,7 @@ export class RedisCluster {
     const nodeTimeoutMs = this.nodeTimeoutMs;
     const args = [
       '--port', String(port), '--bind', '127.0.0.1', '--dir', this.dir,
-      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', String(nodeTimeoutMs),
+      '--cluster-enabled', 'yes', '--cluster-port', String(this.busPorts.get(port)), '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', String(nodeTimeoutMs),
       '--save', '', '--appendonly', 'no', '--logfile', `redis-${port}.log`,
     ];
     const child = spawn('redis-server', args, { stdio: 'ignore' });
