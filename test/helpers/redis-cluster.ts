@@ -55,6 +55,24 @@ export class RedisCluster {
     return [...info.matchAll(/^slave\d+:.*\bport=(\d+)/gm)].map((m) => Number(m[1]));
   }
 
+  /**
+   * Resolves once every replica of the master on `master` has all it wrote (their offsets at its
+   * own). Redis replicates after it answers: a master killed at once may take its latest writes
+   * with it (unless each was confirmed, `--redis-replicas`), and under load it did (CI-like: the
+   * promoted replica had no room the master had made a moment before).
+   */
+  async waitForReplicasSynced(master: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const info = await withClient(master, (r) => r.info('replication'));
+      const offset = Number(/^master_repl_offset:(\d+)/m.exec(info)?.[1]);
+      const replicas = [...info.matchAll(/^slave\d+:.*\boffset=(\d+)/gm)].map((m) => Number(m[1]));
+      if (replicas.length > 0 && replicas.every((o) => o >= offset)) return;
+      if (Date.now() > deadline) throw new Error(`the replicas of ${master} are not at its offset ${offset} after ${timeoutMs} ms: ${replicas.join(', ') || 'none'}`);
+      await sleep(20);
+    }
+  }
+
   /** Stops (SIGSTOP) or resumes (SIGCONT) a node: a replica that stops reading its master's stream, say. */
   signal(port: number, signal: 'SIGSTOP' | 'SIGCONT'): void {
     this.byPort.get(port)?.kill(signal);
