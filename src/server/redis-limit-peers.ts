@@ -86,7 +86,7 @@ export class RedisLimitPeers implements LimitPeers {
   private running = false;
   private readonly refreshMs: number;
   private readonly expireMs: number;
-  /** Spends not told (see LimitPeers.dropped): while not running or Redis not ready, a publish that failed, new keys past MAX_KEYS_PER_FLUSH, and those pending at close. */
+  /** Spends not told (see LimitPeers.dropped): while not running or Redis not ready (at close too), a publish that failed, and new keys past MAX_KEYS_PER_FLUSH. */
   dropped = 0;
 
   constructor(private readonly o: RedisLimitPeersOptions) {
@@ -123,16 +123,24 @@ export class RedisLimitPeers implements LimitPeers {
     }
   }
 
-  /** Stops; the other nodes are told to forget this one's counts (an empty reset), when Redis answers. */
+  /**
+   * Stops: what was spent here and not told yet is told at once (not dropped, unless Redis does
+   * not answer), then the other nodes are told to forget this one's counts (an empty reset).
+   * Spends from now on are dropped (counted).
+   */
   async close(): Promise<void> {
-    if (this.running && this.publisher.status === 'ready') await this.publish({ sender: this.o.sender, counts: [], reset: true }).catch(() => {});
+    const running = this.running;
     this.running = false;
-    this.dropped += this.spends;
-    this.spends = 0;
     clearTimeout(this.timer);
     clearInterval(this.refresher);
     clearTimeout(this.answering);
     this.timer = this.refresher = this.answering = undefined;
+    if (running) {
+      // One connection, one shard: the spends arrive before the goodbye.
+      const told = this.tellPending();
+      if (this.publisher.status === 'ready') await Promise.all([told, this.publish({ sender: this.o.sender, counts: [], reset: true }).catch(() => {})]);
+      else await told;
+    }
     await Promise.all([closeRedisClient(this.publisher), closeRedisClient(this.subscriber)]);
   }
 
@@ -179,6 +187,11 @@ export class RedisLimitPeers implements LimitPeers {
 
   private readonly flush = (): void => {
     this.timer = undefined;
+    void this.tellPending();
+  };
+
+  /** Publishes what was gathered (spends, and counts that changed); resolves once told or counted dropped. */
+  private tellPending(): Promise<void> | undefined {
     const spends: Spend[] = [];
     for (const [budget, byKey] of this.pending) for (const [key, units] of byKey) spends.push([budget, key, units]);
     const counts: Held[] = [];
@@ -188,17 +201,17 @@ export class RedisLimitPeers implements LimitPeers {
     this.changed = { address: new Map(), member: new Map() };
     this.keys = 0;
     this.spends = 0;
-    if (spends.length === 0 && counts.length === 0) return;
+    if (spends.length === 0 && counts.length === 0) return undefined;
     if (this.publisher.status !== 'ready') {
       // Counts not told now are told at the next refresh.
       this.dropped += told;
-      return;
+      return undefined;
     }
-    this.publish({ sender: this.o.sender, ...(spends.length > 0 ? { spends } : {}), ...(counts.length > 0 ? { counts } : {}) }).catch((err: unknown) => {
+    return this.publish({ sender: this.o.sender, ...(spends.length > 0 ? { spends } : {}), ...(counts.length > 0 ? { counts } : {}) }).catch((err: unknown) => {
       this.dropped += told;
       this.o.logger.debug({ err }, 'budgets spent and connections held not told to the other nodes');
     });
-  };
+  }
 
   /**
    * Every refreshMs: all the counts held here again (a reset, in messages of at most
