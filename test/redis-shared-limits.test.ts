@@ -13,7 +13,7 @@ import { FLUSH_MS, RedisLimitPeers } from '../src/server/redis-limit-peers.js';
 import type { Switchboard } from '../src/server/server.js';
 import { captureLogs, request, startServer, waitFor } from './helpers.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
-import { assertOneBudget, pacedPublishes, type PacedPublishes } from './helpers/shared-budget.js';
+import { assertOneBudget, heardCounts, pacedPublishes, type PacedPublishes } from './helpers/shared-limits.js';
 
 const skip = await redisSkipReason('the shared budgets of Redis nodes (test/redis-shared-limits.test.ts)');
 
@@ -120,25 +120,27 @@ describe('caps of connections shared over Redis', { skip, timeout: 30_000 }, () 
     const [a, b] = [await startServer(options), await startServer(options)];
     const streams: { end: () => void }[] = [];
     try {
+      // Each count waited for until the other node heard it (its /metrics), not for a fixed while: a busy machine takes longer.
       const first = await openStream(a.url);
       streams.push(first);
-      await sleep(FLUSH_MS * 5);
+      await heardCounts(b.url, 1);
       const second = await openStream(b.url);
       streams.push(second);
-      await sleep(FLUSH_MS * 5);
+      await heardCounts(a.url, 1);
       assert.deepEqual([first.status, second.status], [200, 200]);
       const third = [await openStream(a.url), await openStream(b.url)];
       streams.push(...third);
       assert.deepEqual(third.map((r) => r.status), [429, 429], 'its third, on either node (the build before: 200 on each, a cap per node)');
+      const heardBefore = await heardCounts(b.url, 1);
       first.end();
-      await sleep(FLUSH_MS * 10);
+      await heardCounts(b.url, heardBefore + 1);
       const again = await openStream(b.url);
       streams.push(again);
       assert.equal(again.status, 200, "the place the ended stream held, taken on the other node");
       // b holds 2 now: a third node that starts learns them at once (its hello), not at the next refresh.
       const c = await startServer(options);
       try {
-        await sleep(FLUSH_MS * 10);
+        await heardCounts(c.url, 1);
         const onC = await openStream(c.url);
         streams.push(onC);
         assert.equal(onC.status, 429, 'a node that just started was told what the others hold (its hello)');

@@ -19,7 +19,7 @@ import { slotOf } from '../src/server/workers/address-acceptor.js';
 import { WorkersProcess } from './fixtures/workers-process.js';
 import { waitFor } from './helpers.js';
 import { connectRaw, type Raw } from './helpers/raw-socket.js';
-import { assertOneBudget, pacedPublishes, type PacedPublishes } from './helpers/shared-budget.js';
+import { assertOneBudget, pacedPublishes, type PacedPublishes } from './helpers/shared-limits.js';
 
 const built = existsSync('dist/src/cli/index.js');
 

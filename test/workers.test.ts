@@ -22,7 +22,7 @@ import { DEFAULT_V8_FLAGS } from '../src/server/v8-flags.js';
 import { WorkersProcess, alive } from './fixtures/workers-process.js';
 import { waitFor } from './helpers.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
-import { assertOneBudget, pacedPublishes } from './helpers/shared-budget.js';
+import { assertOneBudget, pacedPublishes } from './helpers/shared-limits.js';
 
 const built = existsSync('dist/src/cli/index.js');
 const skipRedis = await redisSkipReason('the Redis part of the workers suite (test/workers.test.ts)');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { metricSample, request } from '../helpers.js';
 
 /** The statuses of publishes made one after another, and the milliseconds from the first request sent to the last answer. */
 export interface PacedPublishes {
@@ -34,4 +35,18 @@ export function assertOneBudget({ statuses, spanMs }: PacedPublishes, burst: num
   const refilled = Math.floor((spanMs * perSecond) / 1000);
   const passed = after.filter((s) => s === 200).length;
   assert.ok(passed <= refilled, `${passed} passed past the burst of ${burst} in ${spanMs.toFixed(0)} ms, which earned back ${refilled}: ${statuses.join(',')}`);
+}
+
+/** Resolves, with how many, once the node at `url` has heard `n` counts of connections or more from the others (switchboard_shared_limit_counts_total{direction="heard"}). */
+export async function heardCounts(url: string, n: number): Promise<number> {
+  const name = 'switchboard_shared_limit_counts_total{direction="heard"}';
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const answer = await request(`${url}/metrics`);
+    // A scrape refused (429, past --query-rate's burst) says nothing: asked again.
+    const got = answer.status === 200 ? metricSample(answer.body, name) : 0;
+    if (got >= n) return got;
+    if (Date.now() > deadline) assert.fail(`${n} counts heard at ${url} in 5 s: ${got}`);
+    await sleep(20);
+  }
 }
