@@ -8,9 +8,10 @@ export const FLUSH_MS = 10;
 const MAX_KEYS_PER_FLUSH = 10_000;
 /** Counts of connections per message at most: a node's whole set, told again at each refresh, goes in as many as it needs. */
 const MAX_COUNTS_PER_MESSAGE = 10_000;
-/** How often a node tells all its counts again (REFRESH_MS), and after how long without a word from a node its counts are forgotten (EXPIRE_MS). */
+/** How often a node tells all its counts again. */
 export const REFRESH_MS = 5000;
-export const EXPIRE_MS = 3 * REFRESH_MS;
+/** A node not heard from for this many refreshes (15 s by default) is forgotten. */
+const EXPIRE_REFRESHES = 3;
 
 export interface RedisLimitPeersOptions extends RedisConnectionOptions {
   url: string;
@@ -21,7 +22,7 @@ export interface RedisLimitPeersOptions extends RedisConnectionOptions {
   logger: Logger;
   /** How often this node tells all its counts again (default REFRESH_MS). */
   refreshMs?: number;
-  /** A node not heard from for this long is forgotten (default three refreshes). */
+  /** A node not heard from for this long is forgotten (default EXPIRE_REFRESHES refreshes). */
   expireMs?: number;
 }
 
@@ -92,7 +93,7 @@ export class RedisLimitPeers implements LimitPeers {
   constructor(private readonly o: RedisLimitPeersOptions) {
     this.channel = `${o.prefix}limits`;
     this.refreshMs = o.refreshMs ?? REFRESH_MS;
-    this.expireMs = o.expireMs ?? 3 * this.refreshMs;
+    this.expireMs = o.expireMs ?? EXPIRE_REFRESHES * this.refreshMs;
     this.publisher = createRedisClient(o.url, { ...o, connectionName: 'switchboard-limits-pub' });
     this.subscriber = createRedisClient(o.url, { ...o, connectionName: 'switchboard-limits-sub', shardedSubscribers: true });
     this.subscriber.on('smessage', (channel: string, payload: string) => {
