@@ -7,8 +7,9 @@
  * no close handshake) about every --cut-every-ms and stays away about --away-ms (both uniform
  * in 0.5x..1.5x), then reconnects and resumes: Switchboard's client subscribes again with the
  * cursor of the last entry it got (docs/protocol.md), Socket.IO's sends its pid and offset
- * (connection state recovery). After the last publish the cuts stop, everyone comes back, and
- * each client's deliveries are checked. Reported: % delivered, exactly once and in order, the
+ * (connection state recovery). After the last publish the cuts stop, the clients away come back
+ * when their time away ends (not all at once: a herd the cut plan never makes), and each
+ * client's deliveries are checked. Reported: % delivered, exactly once and in order, the
  * replay latency (publish to delivery of messages published while their client was away) and,
  * for the same messages, the catch-up: from the client's return (the end of its time away, when it
  * starts to reconnect) to delivery, which leaves out the time away that no server can shorten.

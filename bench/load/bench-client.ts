@@ -104,14 +104,14 @@ export abstract class BenchClient {
     if (this.connected) this.cutTimer = setTimeout(() => this.cut(), around(this.setup.cut.everyMs));
   }
 
-  /** No more cuts; a client that is away comes back at once. */
+  /**
+   * No more cuts. A client that is away comes back when its time away ends, as it would have:
+   * brought back at once, the clients away at that moment (one in eight, with the jitter bench's
+   * defaults) came back together, a herd the cut plan never makes, and the tail of the catch-up.
+   */
   stopCutting(): void {
     this.cutting = false;
     clearTimeout(this.cutTimer);
-    if (this.downAt !== undefined && this.reopenTimer !== undefined) {
-      clearTimeout(this.reopenTimer);
-      this.reopen();
-    }
   }
 
   /** Closes for good. */

@@ -142,7 +142,7 @@ export class LoadCoordinator {
     for (const c of this.children) this.send(c, { type: 'jitter' });
   }
 
-  /** Stops the cuts of every client; those away come back. */
+  /** Stops the cuts of every client; those away come back when their time away ends. */
   calm(): void {
     for (const c of this.children) this.send(c, { type: 'calm' });
   }

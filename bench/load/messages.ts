@@ -41,7 +41,7 @@ export type ToClient =
   | { type: 'plan'; plan: LoadPlan }
   /** Start cutting (clients with a CutPlan). */
   | { type: 'jitter' }
-  /** Stop cutting (the measured part is over); clients that are away come back. */
+  /** Stop cutting (the measured part is over); clients that are away come back when their time away ends. */
   | { type: 'calm' }
   /** Check deliveries against what was published (`expected`: room → acknowledged message seqs, ascending). */
   | { type: 'check'; expected: Record<string, number[]> }
