@@ -19,7 +19,7 @@ import { slotOf } from '../src/server/workers/address-acceptor.js';
 import { WorkersProcess } from './fixtures/workers-process.js';
 import { waitFor } from './helpers.js';
 import { connectRaw, type Raw } from './helpers/raw-socket.js';
-import { assertOneBudget, pacedPublishes, type PacedPublishes } from './helpers/shared-limits.js';
+import { assertOneBudget, heardCounts, pacedPublishes, type PacedPublishes } from './helpers/shared-limits.js';
 
 const built = existsSync('dist/src/cli/index.js');
 
@@ -63,12 +63,18 @@ function publishes(server: WorkersProcess, address: string, n: number, gapMs = 0
   });
 }
 
-/** Opens `n` silent sockets from `address` and waits a moment: those the server closed at once, and the ones it kept. */
-async function silentSockets(server: WorkersProcess, address: string, n: number): Promise<{ kept: Raw[]; closed: number }> {
+/**
+ * Opens `n` silent sockets from `address`: those the server closed at once, and the ones it kept.
+ * Waits until `closing` of them are closed (a busy machine may take a while), then a moment more,
+ * in which any closed past them would be.
+ */
+async function silentSockets(server: WorkersProcess, address: string, n: number, closing = 0): Promise<{ kept: Raw[]; closed: number }> {
   const raws: Raw[] = [];
   for (let i = 0; i < n; i++) raws.push(await connectRaw(server.port, address));
-  await new Promise((r) => setTimeout(r, 500));
-  return { kept: raws.filter((r) => r.closedAfter === undefined), closed: raws.filter((r) => r.closedAfter !== undefined).length };
+  const closed = (): number => raws.filter((r) => r.closedAfter !== undefined).length;
+  await waitFor(() => closed() >= closing, 5000, `${closing} of the ${n} sockets closed`);
+  await sleep(500);
+  return { kept: raws.filter((r) => r.closedAfter === undefined), closed: closed() };
 }
 
 describe('slotOf (the worker slot of a client address)', () => {
@@ -130,7 +136,7 @@ describe('--workers 2 --worker-accept address', { skip: built ? false : 'run `np
     try {
       // Two on their way to the stopped worker (one in its IPC channel, one in node's queue behind
       // it), 512 waiting in the primary, the other 6 closed at once.
-      const { kept, closed } = await silentSockets(server, stuck, 520);
+      const { kept, closed } = await silentSockets(server, stuck, 520, 6);
       assert.equal(closed, 6);
       assert.equal((await request(server, other, 'GET', '/healthz')).status, 200);
       await server.waitForLog((l) => l.role === 'primary' && l.msg === 'too many connections of one address wait for their worker: one closed', 5000, 'the warning');
@@ -276,9 +282,11 @@ describe('--workers 2 --worker-accept primary, for contrast: an address has one 
         });
         req.on('error', reject);
       });
+    const url = `http://127.0.0.1:${server.port}`;
+    const heard = await heardCounts(url, 0);
     const first = await open();
     assert.equal(first.status, 200);
-    await sleep(100); // told to the other worker
+    await heardCounts(url, heard + 1); // told to the other worker
     const next = [await open(), await open(), await open()];
     try {
       assert.deepEqual(next.map((r) => r.status), [429, 429, 429]);

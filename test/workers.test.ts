@@ -22,7 +22,7 @@ import { DEFAULT_V8_FLAGS } from '../src/server/v8-flags.js';
 import { WorkersProcess, alive } from './fixtures/workers-process.js';
 import { waitFor } from './helpers.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
-import { assertOneBudget, pacedPublishes } from './helpers/shared-limits.js';
+import { assertOneBudget, heardCounts, pacedPublishes } from './helpers/shared-limits.js';
 
 const built = existsSync('dist/src/cli/index.js');
 const skipRedis = await redisSkipReason('the Redis part of the workers suite (test/workers.test.ts)');
@@ -385,8 +385,10 @@ describe('--workers 2 with Redis', { skip: !built ? 'run `npm run build` first' 
         });
         req.on('error', reject);
       });
+    const heard = await heardCounts(server.url, 0);
     const first = await open();
-    await sleep(100);
+    assert.equal(first.status, 200);
+    await heardCounts(server.url, heard + 1); // told to the other worker, through Redis
     const next = [await open(), await open(), await open()];
     try {
       assert.equal(first.status, 200);
