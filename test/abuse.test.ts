@@ -1122,7 +1122,8 @@ describe('abuse suite', () => {
       closed = true;
       await s.server.close();
       const took = performance.now() - t0;
-      assert.ok(took < 1000, `shutdown took ${took.toFixed(0)} ms (shutdownTimeoutMs ${shutdownTimeoutMs})`);
+      // Nothing left to wait for: well before the deadline (half of it, for a busy machine), not at it.
+      assert.ok(took < shutdownTimeoutMs / 2, `shutdown took ${took.toFixed(0)} ms (shutdownTimeoutMs ${shutdownTimeoutMs})`);
     } finally {
       if (!closed) await s.server.close();
     }

@@ -87,7 +87,8 @@ describe('connection management', () => {
   });
 
   it('graceful shutdown: WebSocket close 1001, SSE ended with a reconnect hint, held polls answered, all within the deadline', async () => {
-    const s = await startServer({ shutdownTimeoutMs: 2000 });
+    const shutdownTimeoutMs = 5000;
+    const s = await startServer({ shutdownTimeoutMs });
     await request(`${s.url}/api/rooms/bye`, { method: 'PUT' });
     const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws`);
     await ws.opened;
@@ -103,7 +104,8 @@ describe('connection management', () => {
     const t0 = Date.now();
     await s.server.close();
     const took = Date.now() - t0;
-    assert.ok(took < 2000, `shutdown took ${took} ms`);
+    // Every connection ended by the shutdown, none waited out: well before the deadline (half of it, for a busy machine).
+    assert.ok(took < shutdownTimeoutMs / 2, `shutdown took ${took} ms`);
     assert.equal(await ws.closed, 1001);
     assert.equal(await seedWs.closed, 1001);
     const answer = await held;
