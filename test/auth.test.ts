@@ -296,7 +296,7 @@ describe('identities and rights from tokens', () => {
         // Before: a poller had no connection for the order to end, and polled on as if nothing happened.
         await waitFor(() => client.status === 'closed', 5000, `${transport}: the client stops`);
         // Told why: the SDK holds a new client's events until a turn after connect() resolved.
-        await waitFor(() => errors.includes('MEMBER_DISCONNECTED'), 1000, `${transport}: told why (${errors.join(', ')})`);
+        await waitFor(() => errors.includes('MEMBER_DISCONNECTED'), 3000, `${transport}: told why (${errors.join(', ')})`);
         // A poll of the same member with no new ticket is refused too, for a while (KICK_MEMORY_MS)...
         const again = await request(`${s.url}/api/rooms/lobby/poll`, { headers: { authorization: `Bearer ${token(member)}` } });
         assert.deepEqual([again.status, (again.json() as { code: string }).code], [403, 'MEMBER_DISCONNECTED']);
@@ -328,7 +328,7 @@ describe('identities and rights from tokens', () => {
         // answered 25 s later as if timed out, and the next one came after the order was forgotten.
         await waitFor(() => client.status === 'closed', 5000, `${transport}: the client stops`);
         // Told why: the SDK holds a new client's events until a turn after connect() resolved.
-        await waitFor(() => errors.includes('MEMBER_DISCONNECTED'), 1000, `${transport}: told why (${errors.join(', ')})`);
+        await waitFor(() => errors.includes('MEMBER_DISCONNECTED'), 3000, `${transport}: told why (${errors.join(', ')})`);
         // And it leaves the room's presence at once (before: listed until its polls' time ran out, 35 s).
         const listed = async (): Promise<boolean> => ((await request(`${open.url}/api/rooms/lobby/presence`)).json() as { members: { member: string }[] }).members.some((m) => m.member === member);
         const until = Date.now() + 2000;

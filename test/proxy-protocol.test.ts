@@ -212,7 +212,7 @@ describe('--proxy-protocol on a server', () => {
       // The process holds 5 sockets, all waiting for a header: a direct client is refused at once.
       const refused = await connect(s.port, '127.0.0.3');
       open.push(refused);
-      await waitFor(() => refused.closedAfter !== undefined, 1000, 'the sixth socket to be closed');
+      await waitFor(() => refused.closedAfter !== undefined, 2500, 'the sixth socket to be closed');
       assert.equal(refused.received, '');
       assert.ok(silent.every((r) => r.closedAfter === undefined), 'the waiting sockets are still open');
       // They go: their units come back (not only at the header's deadline).

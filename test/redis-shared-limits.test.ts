@@ -205,7 +205,7 @@ describe('caps of connections shared over Redis', { skip, timeout: 30_000 }, () 
         leaver.holds('member', 'zed', 2);
         await waitFor(() => watched.includes('held leaver'), 2000, 'the leaver heard');
         await leaver.close();
-        await waitFor(() => watched.includes('gone leaver'), 1000, 'the leaver forgotten');
+        await waitFor(() => watched.includes('gone leaver'), 3000, 'the leaver forgotten (its expiry is 15 s)');
         // The watcher's subscriber drops and reconnects: it says hello, and the others tell their counts at once (not at their next refresh, 5 s away).
         const answerer = new RedisLimitPeers({ url: redisUrl, prefix, sender: 'answerer', logger: captureLogs().logger });
         try {

@@ -58,7 +58,7 @@ describe('--max-sockets', () => {
       await waitFor(() => serverSide.length === 20, 3000, 'the server to accept 20 sockets');
 
       const extra = await connect(s.port, '127.0.0.30');
-      await waitFor(() => extra.closedAfter !== undefined, 1000, 'the 21st socket to be closed by the server');
+      await waitFor(() => extra.closedAfter !== undefined, 3000, 'the 21st socket to be closed by the server');
       assert.equal(extra.received, '', 'the refused socket got no answer');
       assert.equal(serverSide.length, 20, 'the refused socket was never served');
 
@@ -94,7 +94,7 @@ describe('--max-sockets', () => {
       await healthz(open[64]!);
       const extra = await connect(s.port, '127.0.0.2');
       open.push(extra);
-      await waitFor(() => extra.closedAfter !== undefined, 1000, 'the 66th socket of one address to be closed');
+      await waitFor(() => extra.closedAfter !== undefined, 3000, 'the 66th socket of one address to be closed');
       // Another address is not refused.
       const other = await connect(s.port, '127.0.0.3');
       open.push(other);
@@ -120,7 +120,7 @@ describe('--max-sockets', () => {
       for (let i = 0; i < 3; i++) open.push(await connect(s.port, `127.0.0.${i + 2}`));
       await waitFor(() => serverSide.length === 3, 3000, 'the server to accept 3 sockets');
       const extra = await connect(s.port, '127.0.0.30');
-      await waitFor(() => extra.closedAfter !== undefined, 1000, 'the 4th socket to be closed by the server');
+      await waitFor(() => extra.closedAfter !== undefined, 3000, 'the 4th socket to be closed by the server');
       assert.equal(extra.received, '');
 
       open.shift()!.socket.destroy();
@@ -161,7 +161,7 @@ describe('--max-sockets', () => {
       await healthzOverTls(get, '127.0.0.3');
       const extra = await connect(s.port, '127.0.0.2');
       open.push(extra);
-      await waitFor(() => extra.closedAfter !== undefined, 1000, 'the 11th socket of 127.0.0.2 to be closed');
+      await waitFor(() => extra.closedAfter !== undefined, 3000, 'the 11th socket of 127.0.0.2 to be closed');
       assert.equal(extra.received, '');
       assert.ok(extra.closedAfter! < 1000, `closed after ${extra.closedAfter} ms`);
       // A real client of that address: refused before TLS was spoken.
@@ -198,12 +198,12 @@ describe('--max-sockets', () => {
     try {
       const first = await connect(port, '127.0.0.2');
       open.push(first);
-      await waitFor(() => calls.length === 2, 1000, 'the first socket to reach both listeners');
+      await waitFor(() => calls.length === 2, 3000, 'the first socket to reach both listeners');
       const port1 = first.socket.localPort;
       assert.deepEqual(calls, [`first ${port1}`, `second ${port1}`]);
       const second = await connect(port, '127.0.0.2');
       open.push(second);
-      await waitFor(() => second.closedAfter !== undefined, 1000, 'the socket past the rate to be closed');
+      await waitFor(() => second.closedAfter !== undefined, 3000, 'the socket past the rate to be closed');
       assert.deepEqual(refusedBy, ['rate']);
       assert.equal(calls.length, 2, 'the refused socket reached no listener');
     } finally {
@@ -269,7 +269,7 @@ describe('--max-sockets', () => {
     };
     const closedAtOnce = async (port: number, address: string, what: string): Promise<void> => {
       const r = await connect(port, address);
-      await waitFor(() => r.closedAfter !== undefined, 1000, `${what} to be closed by the server`);
+      await waitFor(() => r.closedAfter !== undefined, 3000, `${what} to be closed by the server`);
       assert.equal(r.received, '', `${what}: closed unanswered`);
     };
     try {
