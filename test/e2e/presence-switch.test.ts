@@ -55,4 +55,24 @@ describe("web app: 'Here now' after a transport switch", { skip }, () => {
     await ada.context.close();
     await bob.context.close();
   });
+
+  it('a long name in "Here now" is cut to fit, its tooltip whole, and "(you)" after it stays whole beside the long-poll badge', { timeout: 30_000 }, async () => {
+    const room = 'here-now-long-name';
+    await createRoom(h, room);
+    const name = 'Alexandra Konstantinopoulou-Varga';
+    const app = await openApp(h, { name, transport: 'long-polling', hash: `#/room/${room}` });
+    opened.push(app);
+    const row = app.page.locator('.presence-list .person', { hasText: '(you)' });
+    await row.locator('.chip-long-polling').waitFor();
+    const fit = await row.evaluate((li) => {
+      const label = li.querySelector('.person-label') as HTMLElement;
+      const you = li.querySelector('.you')!;
+      const [youBox, nameBox] = [you.getBoundingClientRect(), li.querySelector('.person-name')!.getBoundingClientRect()];
+      return { cut: label.scrollWidth > label.clientWidth, title: label.title, youRight: youBox.right, nameRight: nameBox.right, youWidth: youBox.width, youText: you.textContent };
+    });
+    assert.equal(fit.cut, true, 'the name is cut to fit the sidebar');
+    assert.equal(fit.title, name, 'its tooltip has it whole');
+    assert.equal(fit.youText, ' (you)');
+    assert.ok(fit.youWidth > 20 && fit.youRight <= fit.nameRight + 0.5, `"(you)" whole: ${JSON.stringify(fit)}`);
+  });
 });

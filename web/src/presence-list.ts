@@ -64,7 +64,8 @@ export class PresenceList {
           'li',
           'person',
           h('span', { class: 'avatar small', attrs: { 'aria-hidden': 'true', style: `--hue:${hueOf(m.member)}` } }, initialOf(m.name)),
-          h('span', 'person-name', m.name, m.member === this.me ? h('span', 'you', ' (you)') : null),
+          // The name is cut to fit (its tooltip has it whole), never "(you)" after it.
+          h('span', 'person-name', h('span', { class: 'person-label', attrs: { title: m.name } }, m.name), m.member === this.me ? h('span', 'you', ' (you)') : null),
           h(
             'span',
             'chips',
