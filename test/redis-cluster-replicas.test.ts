@@ -43,8 +43,8 @@ async function overReplicatedWarnings(url: string, replicas: number): Promise<Re
  * `store.append(d)`, sent again (the same clientId, as a client retries) while it is refused with
  * STORE_UNAVAILABLE, for up to `ms`: a replica that was just let go (SIGCONT) or just joined
  * catches up within the 300 ms of one WAIT here, but on a machine busy with other test files not
- * always (CI: one refused 503 after SIGCONT or restart, and once a write to a master whose replica
- * was never stopped). Every write this file expects acknowledged goes through it; what an attempt
+ * always (CI: one refused 503 after SIGCONT or restart, and once one of the other writes the test
+ * expects acknowledged; the log did not say which). Every such write goes through it; what an attempt
  * must not do is store it twice, and a master held back stays held back through every retry.
  */
 async function appendOnceAcknowledged(store: RedisStore, d: EntryDraft, ms = 10_000): ReturnType<RedisStore['append']> {
