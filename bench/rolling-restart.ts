@@ -1,6 +1,6 @@
 /**
  * `npm run bench:rolling-restart`: a rolling restart under load. Needs a server with workers
- * (`--workers N`, SIGHUP to the primary replaces the workers one at a time).
+ * (`--workers N`, SIGHUP to the primary replaces the workers).
  *
  * Starts Switchboard with --server-args (default `--workers 2`), connects --clients clients
  * spread evenly over the four transports (WebSocket, SSE, long polling, short polling every
@@ -8,7 +8,8 @@
  * Publishes at --rate per second for --seconds over HTTP (a failed publish is retried with the
  * same clientId); a third of the way in, sends SIGHUP to the primary and waits until every
  * worker it had is gone. Then checks: messages lost (target 0), clients that never came back
- * (target 0), reconnect p50/p99, and how long the restart took.
+ * (target 0), reconnect p50/p99, how long the restart took, and how the clients' connections
+ * are spread over the workers before and after it.
  *
  * It refuses, before connecting anyone, when the server does not start or runs as one process:
  * today's server has no workers.
@@ -21,6 +22,7 @@ import type { ClientKind } from './load/messages.js';
 import { Publisher, createRooms } from './load/publisher.js';
 import { describeYardstick, measureYardstick } from './load/yardstick.js';
 import { saveResult } from './load/results.js';
+import { establishedOn } from './load/proc-stats.js';
 import { ServerUnderTest, loadFriendlyArgs, workersOf } from './load/server-under-test.js';
 import { describe, distribution, type Distribution } from './load/stats.js';
 
@@ -46,6 +48,9 @@ export interface RollingRestartResult {
   connected: number;
   workersBefore: number[];
   workersAfter: number[];
+  /** Established connections held by each worker once every client connected, and after the restart once every client had everything (the same order as the workers). */
+  spreadBefore: number[];
+  spreadAfter: number[];
   restartSeconds: number;
   messages: number;
   publishRetries: number;
@@ -98,7 +103,9 @@ try {
   await createRooms(server.baseUrl, ['bench']);
   const c = await LoadCoordinator.connect({ baseUrl: server.baseUrl, counts, rooms: ['bench'], perProcess: Number(values['per-process']), concurrency: Number(values.concurrency), reconnectMs: 200 });
   load = c.load;
-  console.log(`  ${clients - c.summary.failed}/${clients} connected in ${((c.summary.lastConnected - c.summary.firstStart) / 1000).toFixed(1)} s; ${workersBefore.length} workers (${workersBefore.join(', ')})`);
+  const port = Number(new URL(server.baseUrl).port);
+  const spreadBefore = establishedOn(port, workersBefore);
+  console.log(`  ${clients - c.summary.failed}/${clients} connected in ${((c.summary.lastConnected - c.summary.firstStart) / 1000).toFixed(1)} s; ${workersBefore.length} workers (${workersBefore.join(', ')}), holding ${spreadBefore.join(', ')} connections`);
   const publisher = new Publisher(server.baseUrl, 'switchboard', 60_000);
   const total = Number(values.rate) * Number(values.seconds);
   const interval = 1000 / Number(values.rate);
@@ -127,6 +134,7 @@ try {
   const workersAfter = workersOf(server);
   const settled = await load.settle(publisher.expected(), Number(values['drain-ms']));
   const merged = await load.check(publisher.expected());
+  const spreadAfter = establishedOn(port, workersAfter);
   publisher.close();
   const all = [...merged.values()];
   const result: RollingRestartResult = {
@@ -135,6 +143,8 @@ try {
     connected: clients - c.summary.failed,
     workersBefore,
     workersAfter,
+    spreadBefore,
+    spreadAfter,
     restartSeconds,
     messages: publisher.acked.get('bench')?.length ?? 0,
     publishRetries: publisher.retries,
@@ -150,7 +160,7 @@ try {
     reconnect: distribution(all.flatMap((k) => [...k.reconnectMs])),
     kinds: all.map((k) => ({ kind: k.kind, clients: k.clients, complete: k.complete, lost: k.lost, behind: k.behind, down: k.down, reconnect: distribution(k.reconnectMs), errors: k.errors })),
   };
-  console.log(`  restart took ${restartSeconds.toFixed(1)} s; workers now ${workersAfter.join(', ')}`);
+  console.log(`  restart took ${restartSeconds.toFixed(1)} s; workers now ${workersAfter.join(', ')}, holding ${spreadAfter.join(', ')} connections`);
   console.log(`  ${result.messages} messages acknowledged (${result.publishRetries} retries ${JSON.stringify(result.publishRetryReasons)}, ${result.publishFailures} never acknowledged); lost ${result.lost}, behind ${result.behind} (${settled.behind === 0 ? `every client had everything ${result.settledSeconds.toFixed(1)} s after the last publish` : `${settled.behind} clients still behind ${result.settledSeconds.toFixed(1)} s after the last publish: --drain-ms`}), doubled ${result.doubled}, out of order ${result.outOfOrder}; deliveries of unacknowledged messages ${result.unacknowledgedDelivered}; clients never back ${result.neverBack}`);
   console.log(`  reconnect ${describe(result.reconnect)}`);
   for (const k of result.kinds) console.log(`    ${k.kind.padEnd(13)} ${k.complete}/${k.clients} complete, lost ${k.lost}, behind ${k.behind}, down ${k.down}, reconnect ${describe(k.reconnect)} ${JSON.stringify(k.errors)}`);

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux). */
 const TICKS_PER_SECOND = 100;
@@ -117,4 +117,35 @@ function msOf(pids: readonly number[], ticksOf: (s: ProcStat) => number): number
     if (s) ticks += ticksOf(s);
   }
   return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+/**
+ * How many established TCP connections on local `port` each of `pids` holds (the kernel's
+ * tables, /proc/net/tcp and tcp6, matched to each process's sockets by inode): how the clients
+ * are spread over a server's workers.
+ */
+export function establishedOn(port: number, pids: readonly number[]): number[] {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is ADDR:PORT in hex; st 01 is ESTABLISHED; the inode is the tenth field.
+      if (f.length > 9 && parseInt(f[1]!.split(':')[1]!, 16) === port && f[3] === '01') inodes.add(f[9]!);
+    }
+  }
+  return pids.map((pid) => {
+    let n = 0;
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        try {
+          if (inodes.has(/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1] ?? '')) n++;
+        } catch {
+          // closed meanwhile
+        }
+      }
+    } catch {
+      // the process is gone
+    }
+    return n;
+  });
 }
