@@ -3,15 +3,16 @@
  * share the port and the SQLite file, and fan out through the primary. Clients on both workers
  * and on every transport see one log, in order, each entry once; a worker killed with -9 is
  * replaced and its clients resume on the other; SIGHUP replaces every worker with nothing
- * acknowledged lost and every client back; SIGTERM drains all and exits 0. All of it with either
- * `--worker-accept`: the primary handing connections to the workers, or the workers accepting
- * from the shared socket themselves.
+ * acknowledged lost, every client back, and the clients spread over the new workers; SIGTERM
+ * drains all and exits 0. All of it with either `--worker-accept`: the primary handing
+ * connections to the workers, or the workers accepting from the shared socket themselves.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,12 +22,15 @@ import { PollFollower, SseFollower, WsFollower, getJson, hasAll, logProblem, sle
 import { DEFAULT_V8_FLAGS } from '../src/server/v8-flags.js';
 import { WorkersProcess, alive } from './fixtures/workers-process.js';
 import { waitFor } from './helpers.js';
+import { makeCertificate, skipWithoutOpenssl } from './helpers/certificate.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 import { assertOneBudget, heardCounts, pacedPublishes } from './helpers/shared-limits.js';
 
 const built = existsSync('dist/src/cli/index.js');
 const skipRedis = await redisSkipReason('the Redis part of the workers suite (test/workers.test.ts)');
 const room = 'crowd';
+/** SSE streams of the rolling restart's crowd. */
+const CROWD = 60;
 /** Fresh connections: each request may land on either worker. */
 const fresh = new http.Agent({ keepAlive: false });
 
@@ -220,9 +224,17 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}, --worker-appends
     await waitFor(() => drops.begun > 0 && drops.done === drops.begun, 15_000, 'the dropped clients to come back');
   });
 
-  it('SIGHUP replaces every worker, one at a time: nothing acknowledged lost, every client back', async () => {
+  it('SIGHUP replaces every worker: nothing acknowledged lost, every client back, spread over the new workers', async (t) => {
     const before = new Set(server.listeningNodes);
     const dropsBefore = drops.begun;
+    // A crowd of streams, each back after a drop: where they land tells how the roll spreads clients.
+    const start = ((await getJson(`${server.url}/api/rooms/${room}/poll`)) as PollResult).cursor;
+    const crowd = Array.from({ length: CROWD }, (_, i) => new SseFollower(`crowd${i}`, room, start));
+    await Promise.all(crowd.map((f) => f.connect(server.url, '', 10_000)));
+    for (const f of crowd) f.onDrop = () => void reconnect(() => f.connect(server.url, '', 5000));
+    t.after(() => {
+      for (const f of crowd) f.close();
+    });
     // Pollers on keep-alive connections, between two polls when the roll begins.
     const pollers = await Promise.all(Array.from({ length: 8 }, () => KeepAlivePoller.open(server.port)));
     for (const p of pollers) assert.match(await p.poll(), /^HTTP\/1\.1 200[^]*\r\nConnection: keep-alive/i);
@@ -256,6 +268,15 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}, --worker-appends
     assert.equal(drops.begun - dropsBefore, 4, `every WebSocket and SSE client was moved, once (${drops.begun - dropsBefore} reconnections)`);
     // Each client now sits on a new worker.
     for (const f of sse) assert.ok(!before.has(f.node!), `${f.name} on a new worker`);
+    // The crowd, back, is on both new workers: the new workers all listened before the first old
+    // one drained, so each old one's clients spread over them (35 and 25, 36 and 24 here; started
+    // and drained one by one, the first new one took all of the first old one's and half of the
+    // second's: 45 and 15).
+    await waitFor(() => crowd.every((f) => fresh2.includes(f.node!)), 30_000, 'the crowd to be back on the new workers');
+    const spread = fresh2.map((node) => crowd.filter((f) => f.node === node).length);
+    // The primary hands them out in turn; the kernel (shared accepts) spreads a burst less evenly.
+    if (accept === 'primary') for (const n of spread) assert.ok(n >= CROWD * 0.3, `the crowd spread ${spread.join(' and ')} over the new workers`);
+    else assert.ok(spread.every((n) => n > 0), `the crowd spread ${spread.join(' and ')} over the new workers`);
   });
 
   it('SIGTERM drains every worker and the primary exits 0', async () => {
@@ -283,6 +304,48 @@ describe('--workers when a worker cannot start', { skip: built ? false : 'run `n
     assert.match(r.stderr, new RegExp(`cannot start: port ${port} is in use`));
     const pids = r.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { pid: number }).pid);
     for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} is gone`);
+  });
+});
+
+describe('--workers 2: a rolling restart whose new workers cannot start', { skip: built ? skipWithoutOpenssl() : 'run `npm run build` first', timeout: 90_000 }, () => {
+  it('the old workers keep serving, and taking new connections; once the cause is gone, the next SIGHUP replaces them', async (t) => {
+    // The workers read the certificate as they start: moved away, a new worker cannot start (exit 2).
+    const certificate = makeCertificate();
+    const dataDir = await mkdtemp(join(tmpdir(), 'sb-workers-roll-fails-'));
+    const server = await WorkersProcess.start(['--workers', '2', '--data-dir', dataDir, '--tls-cert', certificate.cert, '--tls-key', certificate.key]);
+    t.after(async () => {
+      await server.kill('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+      await rm(certificate.dir, { recursive: true, force: true });
+    });
+    const ca = readFileSync(certificate.cert);
+    /** The workers that answer 20 requests, each on a connection of its own. */
+    const servedBy = async (): Promise<Set<string>> => {
+      const nodes = new Set<string>();
+      for (let i = 0; i < 20; i++) {
+        const res = await new Promise<http.IncomingMessage>((resolve, reject) => https.get(`https://127.0.0.1:${server.port}/healthz`, { ca, agent: false }, resolve).on('error', reject));
+        res.resume();
+        assert.equal(res.statusCode, 200);
+        nodes.add(String(res.headers['x-switchboard-node']));
+      }
+      return nodes;
+    };
+    const old = new Set(server.listeningNodes);
+    assert.equal(old.size, 2);
+    await rename(certificate.cert, `${certificate.cert}.away`);
+    server.child.kill('SIGHUP');
+    await server.waitForLog((l) => l.role === 'primary' && l.msg === 'rolling restart stopped: no new worker started', 60_000, 'the roll to stop');
+    assert.equal(server.lines.filter((l) => l.role === 'primary' && l.msg === 'a new worker did not start: the old one keeps serving its clients').length, 2);
+    assert.match(server.other, /cannot read --tls-cert file/);
+    // Neither old worker was told to take no new connection: both still take them.
+    assert.equal(server.lines.some((l) => l.msg === 'taking no new connection: a new worker does (rolling restart)'), false);
+    assert.deepEqual(await servedBy(), old);
+    await rename(`${certificate.cert}.away`, certificate.cert);
+    server.child.kill('SIGHUP');
+    await server.waitForLog((l) => l.role === 'primary' && l.msg === 'rolling restart done', 60_000, 'the second roll to end');
+    const now = server.listeningNodes.filter((n) => !old.has(n));
+    assert.equal(now.length, 2, `two new workers (${now.join(', ')})`);
+    assert.deepEqual(await servedBy(), new Set(now));
   });
 });
 

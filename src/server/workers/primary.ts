@@ -22,7 +22,7 @@ import { PrimaryServices } from './primary-services.js';
 import { WorkerPool, WorkerStartError } from './worker-pool.js';
 import { AddressAcceptor } from './address-acceptor.js';
 
-/** Runs the primary until SIGTERM or SIGINT (exit 0 once every worker drained), SIGHUP replaces the workers one at a time. */
+/** Runs the primary until SIGTERM or SIGINT (exit 0 once every worker drained), SIGHUP replaces the workers (WorkerPool.roll). */
 export async function runPrimary(config: ServerConfig): Promise<void> {
   const logger = createLogger(config.logLevel, config.logJson ? false : undefined).child({ role: 'primary' });
   let aggregator: { clusterMetrics(): Promise<string> } | undefined;
@@ -97,7 +97,7 @@ export async function runPrimary(config: ServerConfig): Promise<void> {
   // Ctrl-C reaches the primary twice under npm (from the terminal, and forwarded by npm): the repeat is not fatal.
   handleShutdownSignals({ logger, shutdown: (signal) => void shutdown(signal, 0), exit: (code) => process.exit(code) });
   let started = false;
-  // SIGHUP replaces the workers one at a time (ignored until they all started, and while stopping).
+  // SIGHUP replaces the workers: new ones first, then the old ones drained one at a time (ignored until they all started, and while stopping).
   process.on('SIGHUP', () => {
     if (!started || stopping) return;
     logger.info('SIGHUP: rolling restart');
