@@ -232,6 +232,7 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}, --worker-appends
     const crowd = Array.from({ length: CROWD }, (_, i) => new SseFollower(`crowd${i}`, room, start));
     await Promise.all(crowd.map((f) => f.connect(server.url, '', 10_000)));
     for (const f of crowd) f.onDrop = () => void reconnect(() => f.connect(server.url, '', 5000));
+    const nodeBefore = new Map(crowd.map((f) => [f, f.node]));
     t.after(() => {
       for (const f of crowd) f.close();
     });
@@ -268,15 +269,17 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}, --worker-appends
     assert.equal(drops.begun - dropsBefore, 4, `every WebSocket and SSE client was moved, once (${drops.begun - dropsBefore} reconnections)`);
     // Each client now sits on a new worker.
     for (const f of sse) assert.ok(!before.has(f.node!), `${f.name} on a new worker`);
-    // The crowd, back, is on both new workers: the new workers all listened before the first old
-    // one drained, so each old one's clients spread over them (35 and 25, 36 and 24 here; started
-    // and drained one by one, the first new one took all of the first old one's and half of the
-    // second's: 45 and 15).
+    // The crowd, back, is on both new workers, the first drained worker's part of it too: the new
+    // workers all listened before the first old one drained, so its clients spread over them.
+    // Started and drained one by one, the first new worker was the only one to take them (0 on
+    // the other, of 45 and 15 in all). How evenly depends on how quick each new worker is: 35 and
+    // 25, 36 and 24 on a quiet machine, 43 and 17 in a CI run.
     await waitFor(() => crowd.every((f) => fresh2.includes(f.node!)), 30_000, 'the crowd to be back on the new workers');
     const spread = fresh2.map((node) => crowd.filter((f) => f.node === node).length);
-    // The primary hands them out in turn; the kernel (shared accepts) spreads a burst less evenly.
-    if (accept === 'primary') for (const n of spread) assert.ok(n >= CROWD * 0.3, `the crowd spread ${spread.join(' and ')} over the new workers`);
-    else assert.ok(spread.every((n) => n > 0), `the crowd spread ${spread.join(' and ')} over the new workers`);
+    const firstOnes = crowd.filter((f) => nodeBefore.get(f) === firstDrain.node);
+    const firstSpread = fresh2.map((node) => firstOnes.filter((f) => f.node === node).length);
+    // With shared accepts the kernel spread the crowd to begin with: a first drained worker with a handful of it tells nothing.
+    if (accept === 'primary' || firstOnes.length >= 6) assert.ok(firstSpread.every((n) => n > 0), `the first drained worker's ${firstOnes.length} streams went ${firstSpread.join(' and ')} to the new workers (the crowd ${spread.join(' and ')})`);
   });
 
   it('SIGTERM drains every worker and the primary exits 0', async () => {
