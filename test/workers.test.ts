@@ -278,8 +278,10 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}, --worker-appends
     const spread = fresh2.map((node) => crowd.filter((f) => f.node === node).length);
     const firstOnes = crowd.filter((f) => nodeBefore.get(f) === firstDrain.node);
     const firstSpread = fresh2.map((node) => firstOnes.filter((f) => f.node === node).length);
-    // With shared accepts the kernel spread the crowd to begin with: a first drained worker with a handful of it tells nothing.
-    if (accept === 'primary' || firstOnes.length >= 6) assert.ok(firstSpread.every((n) => n > 0), `the first drained worker's ${firstOnes.length} streams went ${firstSpread.join(' and ')} to the new workers (the crowd ${spread.join(' and ')})`);
+    // With shared accepts the kernel hands the connections out, and may give a burst to one process
+    // (a CI run: the first drained worker's 12 streams all to one new worker): the primary's
+    // hand-off alone says how the roll spreads them.
+    if (accept === 'primary') assert.ok(firstSpread.every((n) => n > 0), `the first drained worker's ${firstOnes.length} streams went ${firstSpread.join(' and ')} to the new workers (the crowd ${spread.join(' and ')})`);
   });
 
   it('SIGTERM drains every worker and the primary exits 0', async () => {
