@@ -79,7 +79,7 @@ describe('heap headroom', () => {
       let keep = [];
       async function phase() {
         majors = 0;
-        for (let round = 0; round < 15; round++) {
+        for (let round = 0; round < 30; round++) {
           keep = [];
           for (let i = 0; i < 100000; i++) keep.push({ a: i, b: 'y' + i, c: [i, i] });
           await new Promise((r) => setTimeout(r, 5));
@@ -100,7 +100,9 @@ describe('heap headroom', () => {
     await new Promise((resolve) => child.once('exit', resolve));
     const { capped, raised } = JSON.parse(out) as { capped: number; raised: number };
     assert.ok(capped >= 6, `capped: ${capped} major collections`);
-    assert.ok(raised * 2 <= capped, `raised: ${raised} against ${capped} capped`);
+    // A third fewer at least (here 7-8 against 19-24; the flag not taken, as many). 15 rounds and
+    // half as many were too few to count on: a CI run had 5 against 9.
+    assert.ok(raised * 3 <= capped * 2, `raised: ${raised} against ${capped} capped`);
   });
 
   it('--no-heap-headroom keeps the start’s value: no headroom kept, none reported', { timeout: 30_000 }, async () => {
