@@ -22,7 +22,7 @@ import type { ClientKind } from './load/messages.js';
 import { Publisher, createRooms } from './load/publisher.js';
 import { describeYardstick, measureYardstick } from './load/yardstick.js';
 import { saveResult } from './load/results.js';
-import { establishedOn } from './load/proc-stats.js';
+import { socketsOn } from './load/proc-stats.js';
 import { ServerUnderTest, loadFriendlyArgs, workersOf } from './load/server-under-test.js';
 import { describe, distribution, type Distribution } from './load/stats.js';
 
@@ -104,7 +104,7 @@ try {
   const c = await LoadCoordinator.connect({ baseUrl: server.baseUrl, counts, rooms: ['bench'], perProcess: Number(values['per-process']), concurrency: Number(values.concurrency), reconnectMs: 200 });
   load = c.load;
   const port = Number(new URL(server.baseUrl).port);
-  const spreadBefore = establishedOn(port, workersBefore);
+  const spreadBefore = socketsOn(port, workersBefore);
   console.log(`  ${clients - c.summary.failed}/${clients} connected in ${((c.summary.lastConnected - c.summary.firstStart) / 1000).toFixed(1)} s; ${workersBefore.length} workers (${workersBefore.join(', ')}), holding ${spreadBefore.join(', ')} connections`);
   const publisher = new Publisher(server.baseUrl, 'switchboard', 60_000);
   const total = Number(values.rate) * Number(values.seconds);
@@ -134,7 +134,7 @@ try {
   const workersAfter = workersOf(server);
   const settled = await load.settle(publisher.expected(), Number(values['drain-ms']));
   const merged = await load.check(publisher.expected());
-  const spreadAfter = establishedOn(port, workersAfter);
+  const spreadAfter = socketsOn(port, workersAfter);
   publisher.close();
   const all = [...merged.values()];
   const result: RollingRestartResult = {

@@ -1,13 +1,15 @@
 /**
  * The benchmark's CPU accounting (bench/load/proc-stats.ts) tells a process's main thread from
  * its other threads: a major collection's marking runs on V8's helper threads, which the
- * collector's pauses do not show, and bench:connections reports it apart.
+ * collector's pauses do not show, and bench:connections reports it apart; and it counts the
+ * sockets each process holds on a port (how bench:rolling-restart sees the clients' spread).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { cpuMsOf, threadMsOf } from '../bench/load/proc-stats.js';
+import net from 'node:net';
+import { cpuMsOf, socketsOn, threadMsOf } from '../bench/load/proc-stats.js';
 
 /**
  * Code that spins until the process has used `ms` more of CPU (not of wall time: on a busy
@@ -24,6 +26,27 @@ setInterval(() => {}, 1000);
 `;
 
 describe('proc-stats', () => {
+  it('counts the sockets a process holds on a port, by state: one listening, one per client accepted', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const accepted = new Promise<void>((resolve) => {
+      let n = 0;
+      server.on('connection', () => ++n === 3 && resolve());
+    });
+    const clients = Array.from({ length: 3 }, () => net.connect(port, '127.0.0.1'));
+    try {
+      await accepted;
+      // The clients' own sockets are this process's too, but on other local ports.
+      assert.deepEqual(socketsOn(port, [process.pid]), [3]);
+      assert.deepEqual(socketsOn(port, [process.pid], 'listen'), [1]);
+      assert.deepEqual(socketsOn(port, [2 ** 22 + 1]), [0], 'a process that is not there holds none');
+    } finally {
+      for (const c of clients) c.destroy();
+      server.close();
+    }
+  });
+
   it('counts the CPU of threads other than the main one apart', async () => {
     const child = spawn(process.execPath, ['-e', SPIN(600)], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rename, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Ack, PollResult } from '../src/protocol/types.js';
 import { PollFollower, SseFollower, WsFollower, getJson, hasAll, logProblem, sleep, type LogFollower } from './fixtures/log-clients.js';
+import { socketsOn } from '../bench/load/proc-stats.js';
 import { DEFAULT_V8_FLAGS } from '../src/server/v8-flags.js';
 import { WorkersProcess, alive } from './fixtures/workers-process.js';
 import { waitFor } from './helpers.js';
@@ -48,28 +49,12 @@ async function reconnect(connect: () => Promise<unknown>, attempts = 100): Promi
 }
 
 /**
- * Which of `pids` hold a socket listening on `port` (the kernel's tables, /proc/net/tcp and
- * tcp6, by socket inode): the primary alone when it accepts for the workers, the workers too when
- * they accept from the shared socket.
+ * Which of `pids` hold a socket listening on `port`: the primary alone when it accepts for the
+ * workers, the workers too when they accept from the shared socket.
  */
 function listeningPids(port: number, pids: number[]): number[] {
-  const inodes = new Set<string>();
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      // local_address is ADDR:PORT in hex; st 0A is LISTEN; the inode is the tenth field.
-      if (f.length > 9 && parseInt(f[1]!.split(':')[1]!, 16) === port && f[3] === '0A') inodes.add(f[9]!);
-    }
-  }
-  return pids.filter((pid) =>
-    readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try {
-        return inodes.has(/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1] ?? '');
-      } catch {
-        return false; // closed meanwhile
-      }
-    }),
-  );
+  const listening = socketsOn(port, pids, 'listen');
+  return pids.filter((_, i) => listening[i]! > 0);
 }
 
 // Each run also takes one of the two --worker-appends (who commits the workers' appends): the

@@ -119,18 +119,21 @@ function msOf(pids: readonly number[], ticksOf: (s: ProcStat) => number): number
   return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
+/** TCP socket states as /proc/net/tcp writes them. */
+const TCP_STATES = { established: '01', listen: '0A' } as const;
+
 /**
- * How many established TCP connections on local `port` each of `pids` holds (the kernel's
- * tables, /proc/net/tcp and tcp6, matched to each process's sockets by inode): how the clients
- * are spread over a server's workers.
+ * How many TCP sockets on local `port`, in `state`, each of `pids` holds (the kernel's tables,
+ * /proc/net/tcp and tcp6, matched to each process's sockets by inode): how the clients are spread
+ * over a server's workers (`established`), or which processes listen (`listen`).
  */
-export function establishedOn(port: number, pids: readonly number[]): number[] {
+export function socketsOn(port: number, pids: readonly number[], state: keyof typeof TCP_STATES = 'established'): number[] {
   const inodes = new Set<string>();
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
-      // local_address is ADDR:PORT in hex; st 01 is ESTABLISHED; the inode is the tenth field.
-      if (f.length > 9 && parseInt(f[1]!.split(':')[1]!, 16) === port && f[3] === '01') inodes.add(f[9]!);
+      // local_address is ADDR:PORT in hex; st is the state; the inode is the tenth field.
+      if (f.length > 9 && parseInt(f[1]!.split(':')[1]!, 16) === port && f[3] === TCP_STATES[state]) inodes.add(f[9]!);
     }
   }
   return pids.map((pid) => {
