@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const filter = process.argv[2] ?? '';
 const isBrowserTest = (f) => f.startsWith(path.join('test', 'e2e') + path.sep);
@@ -11,7 +12,7 @@ const files = readdirSync('test', { recursive: true })
   .map((f) => path.join('test', String(f)))
   .filter((f) => f.endsWith('.test.ts') && f.includes(filter))
   // The app's files in Chromium first: they are the longest (the chat's takes 2-3 minutes), and
-  // files start in this order, two at a time, so a long one started last would run on alone.
+  // files start in this order, three at a time, so a long one started last would run on alone.
   .sort((a, b) => Number(isBrowserTest(b)) - Number(isBrowserTest(a)) || (a < b ? -1 : a > b ? 1 : 0));
 if (files.length === 0) {
   console.error(`no test files match ${JSON.stringify(filter)}`);
@@ -21,5 +22,15 @@ if (files.length === 0) {
 // in it; the slowest file, the app's chat in Chromium, takes about 3) instead of holding CI until
 // its own limit, and a file whose tests are done exits even when something it started still runs
 // (a test that failed half-way and left a loop or a socket behind).
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', '--test-force-exit', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+// Three files at a time (TEST_CONCURRENCY=n for n): most of a file's time is spent waiting
+// (browsers, timers, other processes), and on 2 cores the suite took 680 s with three against 803
+// with two, the machine's CPU some 54% busy with three (`/usr/bin/time -v`: 740 s of CPU). After
+// the spec reporter's lines, the slowest files (scripts/slowest-files.mjs).
+const concurrency = Number(process.env.TEST_CONCURRENCY ?? 3);
+const slowest = fileURLToPath(new URL('./slowest-files.mjs', import.meta.url));
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=600000', '--test-force-exit', '--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${slowest}`, '--test-reporter-destination=stdout', ...files],
+  { stdio: 'inherit' },
+);
 process.exit(result.status ?? 1);
