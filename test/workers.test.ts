@@ -267,6 +267,49 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}, --worker-appends
     // (a CI run: the first drained worker's 12 streams all to one new worker): the primary's
     // hand-off alone says how the roll spreads them.
     if (accept === 'primary') assert.ok(firstSpread.every((n) => n > 0), `the first drained worker's ${firstOnes.length} streams went ${firstSpread.join(' and ')} to the new workers (the crowd ${spread.join(' and ')})`);
+    // Between the two drains, the primary waited for the first one's clients (quick to come back here).
+    const waits = rolled.filter((l) => l.msg === "rolling restart: the drained worker's clients are back or no longer coming: draining the next");
+    assert.equal(waits.length, 1, 'one wait, between the two drains');
+    assert.ok(['back', 'quiet'].includes(String(waits[0]!.why)) && Number(waits[0]!.held) > 0, JSON.stringify(waits[0]));
+  });
+
+  // With the primary's accepts only: it hands the connections out in turn, so the herd is on both old workers.
+  if (accept === 'primary')
+  it('SIGHUP with a herd that comes back slowly: the next old worker drains once the clients of the one before are back, not 2 s after it', async (t) => {
+    const before = new Set(server.listeningNodes);
+    const mark = server.lines.length;
+    const start = ((await getJson(`${server.url}/api/rooms/${room}/poll`)) as PollResult).cursor;
+    const herd = Array.from({ length: 40 }, (_, i) => new SseFollower(`herd${i}`, room, start));
+    await Promise.all(herd.map((f) => f.connect(server.url, '', 10_000)));
+    let over = false;
+    t.after(() => {
+      over = true;
+      for (const f of herd) f.close();
+    });
+    const nodeBefore = new Map(herd.map((f) => [f, f.node]));
+    // The first 20 streams cut come back 400 ms apart (2.5 a second for 8 s), the others at once.
+    const backAt = new Map<SseFollower, number>();
+    let cut = 0;
+    for (const f of herd) {
+      f.onDrop = () => {
+        const k = cut++;
+        void sleep(k < 20 ? 400 * k : 0)
+          .then(() => (over ? undefined : reconnect(() => f.connect(server.url, '', 5000))))
+          .then(() => backAt.set(f, Date.now()), () => {});
+      };
+    }
+    server.child.kill('SIGHUP');
+    await server.waitForLog((l) => server.lines.indexOf(l) >= mark && l.role === 'primary' && l.msg === 'rolling restart done', 90_000, 'the rolling restart to end');
+    const rolled = server.lines.slice(mark);
+    const wait = rolled.find((l) => l.msg === "rolling restart: the drained worker's clients are back or no longer coming: draining the next");
+    assert.ok(wait, 'the primary waited between the drains');
+    const firstOnes = herd.filter((f) => nodeBefore.get(f) === `w${String(wait.worker)}`);
+    assert.ok(firstOnes.length >= 8, `the first drained worker held ${firstOnes.length} of the herd`);
+    // Those back before the next drain began (the primary's line, just before its order): with a
+    // fixed 2 s after the first drain ended, about half (the drain itself takes 1-2 s).
+    const backBefore = firstOnes.filter((f) => (backAt.get(f) ?? Infinity) <= Number(wait.time)).length;
+    assert.ok(backBefore >= firstOnes.length * 0.85, `${backBefore} of the first drained worker's ${firstOnes.length} streams were back before the next drain (${JSON.stringify(wait)})`);
+    await waitFor(() => herd.every((f) => f.node !== undefined && !before.has(f.node) && backAt.has(f)), 30_000, 'the herd to be back on the new workers');
   });
 
   it('SIGTERM drains every worker and the primary exits 0', async () => {

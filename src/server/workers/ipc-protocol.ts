@@ -74,6 +74,8 @@ export type ToPrimary =
   | { sb: 1; t: 'ready'; port: number }
   /** The worker takes no new connection from now on (the answer to `unlisten`). */
   | { sb: 1; t: 'unlistened' }
+  /** The connections the worker holds open (the answer to `count`). */
+  | { sb: 1; t: 'counted'; connections: number }
   | { sb: 1; t: 'req'; id: number; call: PrimaryCall }
   /** What the worker's clients spent of their budgets in one turn, for the other workers to charge (shared-limits.ts). */
   | { sb: 1; t: 'spent'; spends: Spend[] }
@@ -93,6 +95,8 @@ export type ToWorker =
   | { sb: 1; t: 'drain' }
   /** Take no new connection, serve the open ones (a rolling restart: a new worker takes them, and this one is drained later). */
   | { sb: 1; t: 'unlisten' }
+  /** Say how many connections you hold open (a rolling restart waits for a drained worker's clients to be back on the others). */
+  | { sb: 1; t: 'count' }
   /** What another worker's clients spent of their budgets (relayed as it came), to charge here too. */
   | { sb: 1; t: 'spent'; spends: Spend[] }
   /** How many connections addresses and members hold on another worker (`from`), their latest counts. */

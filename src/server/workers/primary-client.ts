@@ -24,6 +24,7 @@ export class PrimaryClient {
   private onDeliver: (messages: BrokerMessage[]) => void = () => {};
   private onDrain: () => void = () => {};
   private onUnlisten: () => void = () => {};
+  private onCount: () => Promise<number> = () => Promise.resolve(0);
   private onSpent: (spends: Spend[]) => void = () => {};
   /**
    * The other workers' counts of connections, and those gone; until a handler is set (the server
@@ -91,6 +92,11 @@ export class PrimaryClient {
     this.onUnlisten = handler;
   }
 
+  /** Sets how to count the connections this worker holds open, answered to the primary's `count`. */
+  countWith(handler: () => Promise<number>): void {
+    this.onCount = handler;
+  }
+
   /** Sets the one handler of what the other workers' clients spent of their budgets. */
   spentWith(handler: (spends: Spend[]) => void): void {
     this.onSpent = handler;
@@ -127,6 +133,12 @@ export class PrimaryClient {
     if (m.t === 'deliver') this.onDeliver(m.messages);
     else if (m.t === 'drain') this.onDrain();
     else if (m.t === 'unlisten') this.onUnlisten();
+    else if (m.t === 'count') {
+      void this.onCount().then((connections) => {
+        this.tell({ sb: 1, t: 'counted', connections });
+        this.flush();
+      });
+    }
     else if (m.t === 'spent') this.onSpent(m.spends);
     else if (m.t === 'held' || m.t === 'gone') {
       if (this.onHeld === undefined || this.onGone === undefined) this.heldEarly.push(m);

@@ -9,13 +9,26 @@ const HEALTHY_AFTER_MS = 30_000;
 /** The longest wait before a restart (the backoff doubles from 250 ms up to it). */
 const MAX_BACKOFF_MS = 30_000;
 /**
- * The pause of a roll between the end of one old worker's drain and the start of the next: its
- * clients come back meanwhile (the SDK's first try within 500 ms), and are taken in, before the
- * next worker's do. Drained back to back, the two herds overlapped: `npm run
+ * The least pause of a roll between the end of one old worker's drain and the start of the next:
+ * its clients come back meanwhile (the SDK's first try within 500 ms), and are taken in, before
+ * the next worker's do. Drained back to back, the two herds overlapped: `npm run
  * bench:rolling-restart -- --clients 5000` (2 workers, 3 pairs against the build before,
  * 2026-12-06) had 226-794 short polls unanswered for 10 s without a pause, none to 8 with it.
+ * Past it, the roll waits while the drained worker's clients are still coming back to the new
+ * workers (a herd bigger than they take in 2 s), at most MAX_DRAIN_GAP_MS: awaitClientsBack.
  */
 const DRAIN_GAP_MS = 2000;
+/** The share of a drained worker's connections the roll waits to see back on the new workers before the next drain. */
+const BACK_SHARE = 0.9;
+/** The longest pause between two drains of a roll. */
+const MAX_DRAIN_GAP_MS = 30_000;
+/** A roll stops waiting for a drained worker's clients once fewer than this share of them came back over the last QUIET_MS. */
+const QUIET_SHARE = 0.01;
+const QUIET_MS = 1000;
+/** How often the roll counts the new workers' connections while it waits. */
+const COUNT_EVERY_MS = 250;
+/** How long a worker may take to say how many connections it holds before it counts as none. */
+const COUNT_TIMEOUT_MS = 2000;
 /** How long a roll waits for an old worker to confirm it takes no new connection. */
 const UNLISTEN_TIMEOUT_MS = 5000;
 
@@ -122,8 +135,8 @@ export class WorkerPool {
    * Replaces every worker. The new ones are started one at a time (a worker starting takes a
    * core for a moment, while the old ones serve every client); once they all listen, the old
    * ones take no new connection (`unlisten`, each confirmed before the first drain); then the
-   * old ones are drained one at a time, DRAIN_GAP_MS apart (their clients reconnect and resume
-   * from their cursors). Each drained worker's clients land on the new workers only, so none
+   * old ones are drained one at a time (their clients reconnect and resume from their cursors),
+   * each once the clients of the one before are back on the new workers (awaitClientsBack). Each drained worker's clients land on the new workers only, so none
    * moves twice, and on all of them: started and drained in turn, the first new worker took
    * every client of the first old one and a share of each after (with 2 workers, 3 in 4 of the
    * clients; with 4, half). The price: twice the workers until the old ones have drained. A new
@@ -156,11 +169,15 @@ export class WorkerPool {
           return;
         }
         await Promise.all(old.map((worker) => this.unlisten(worker)));
-        for (const [i, worker] of old.entries()) {
+        let previous: { held: number; base: number; ended: number; worker: Worker } | undefined;
+        for (const worker of old) {
           if (this.stopping) return;
-          if (i > 0) await new Promise((r) => setTimeout(r, DRAIN_GAP_MS));
+          if (previous) await this.awaitClientsBack(previous);
+          if (this.stopping) return;
+          const [held, base] = await Promise.all([this.count(worker), this.connectionsOfNew()]);
           await this.drain(worker);
           this.outgoing.delete(worker);
+          previous = { held, base, ended: Date.now(), worker };
         }
         this.o.logger.info({ workers: this.o.count, kept }, 'rolling restart done');
       } finally {
@@ -168,6 +185,69 @@ export class WorkerPool {
       }
     })();
     return this.rolling;
+  }
+
+  /**
+   * Waits, after a roll drained `drained.worker` (which held `held` connections as its drain
+   * began, when the new workers held `base`), at least DRAIN_GAP_MS from the drain's end, then
+   * until its clients are back on the new workers (BACK_SHARE of `held` more than `base`) or stop
+   * coming (fewer than QUIET_SHARE of `held` more in the last QUIET_MS: clients that left, or a
+   * poller's keep-alive connection that comes back at its next poll only), at most MAX_DRAIN_GAP_MS.
+   */
+  private async awaitClientsBack(drained: { held: number; base: number; ended: number; worker: Worker }): Promise<void> {
+    const { held, base, ended } = drained;
+    const samples: { at: number; back: number }[] = [];
+    for (;;) {
+      const at = Date.now();
+      const back = (await this.connectionsOfNew()) - base;
+      samples.push({ at, back });
+      // The oldest sample kept is the latest one at least QUIET_MS old.
+      while (samples.length > 1 && samples[1]!.at <= at - QUIET_MS) samples.shift();
+      const oldest = samples[0]!;
+      const quiet = oldest.at <= at - QUIET_MS && back - oldest.back < Math.max(1, held * QUIET_SHARE);
+      const why = this.stopping
+        ? 'stopping'
+        : at - ended >= MAX_DRAIN_GAP_MS
+          ? 'waited too long'
+          : at - ended < DRAIN_GAP_MS
+            ? undefined
+            : back >= held * BACK_SHARE
+              ? 'back'
+              : quiet
+                ? 'quiet'
+                : undefined;
+      if (why !== undefined) {
+        this.o.logger.info({ worker: drained.worker.id, held, back: Math.max(0, back), waitedMs: at - ended, why }, "rolling restart: the drained worker's clients are back or no longer coming: draining the next");
+        return;
+      }
+      await new Promise((r) => setTimeout(r, COUNT_EVERY_MS));
+    }
+  }
+
+  /** The connections the slots' workers hold open (the new ones, in a roll), as each says; 0 for one that does not answer. */
+  private async connectionsOfNew(): Promise<number> {
+    const counts = await Promise.all(this.workers.map((worker) => this.count(worker)));
+    return counts.reduce((sum, n) => sum + n, 0);
+  }
+
+  /** The connections `worker` holds open, as it says; 0 when it does not answer within COUNT_TIMEOUT_MS or is gone. */
+  private count(worker: Worker): Promise<number> {
+    if (!worker.isConnected()) return Promise.resolve(0);
+    return new Promise<number>((resolve) => {
+      const done = (n: number): void => {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        worker.off('exit', gone);
+        resolve(n);
+      };
+      const gone = (): void => done(0);
+      const timer = setTimeout(gone, COUNT_TIMEOUT_MS);
+      const onMessage = (m: unknown): void => eachOurs<ToPrimary>(m, (message) => message.t === 'counted' && done(message.connections));
+      worker.on('message', onMessage);
+      worker.once('exit', gone);
+      const count: ToWorker = { sb: 1, t: 'count' };
+      worker.send(count, () => {});
+    });
   }
 
   /** Drains every worker at once and resolves when all have exited. No worker is started after. */

@@ -78,6 +78,8 @@ export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
     options,
     ready(server, port) {
       AggregatorRegistry.setRegistries([server.context.metrics.registry]);
+      // Node counts the connections it accepted and those handed to the server (takeConnections).
+      primary.countWith(() => new Promise((resolve) => server.http.getConnections((err, n) => resolve(err ? 0 : n))));
       primary.tell({ sb: 1, t: 'ready', port });
     },
     onDrain(handler) {
