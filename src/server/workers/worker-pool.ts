@@ -145,8 +145,9 @@ export class WorkerPool {
    * core for a moment, while the old ones serve every client); once they all listen, the old
    * ones take no new connection (`unlisten`, each confirmed before the first drain); then the
    * old ones are drained one at a time (their clients reconnect and resume from their cursors),
-   * each once the clients of the one before are back on the new workers (awaitClientsBack). Each drained worker's clients land on the new workers only, so none
-   * moves twice, and on all of them: started and drained in turn, the first new worker took
+   * each once the clients of the one before are back on the new workers (awaitClientsBack).
+   * Each drained worker's clients land on the new workers only, so none moves twice, and on all
+   * of them: started and drained in turn, the first new worker took
    * every client of the first old one and a share of each after (with 2 workers, 3 in 4 of the
    * clients; with 4, half). The price: twice the workers until the old ones have drained. A new
    * worker that fails to start keeps its old one (serving its clients and taking new ones); the
@@ -210,14 +211,14 @@ export class WorkerPool {
     for (;;) {
       const at = Date.now();
       const back = (await this.connectionsOfNew()) - base;
+      if (this.stopping) return;
       samples.push({ at, back });
       // The oldest sample kept is the latest one at least QUIET_MS old.
       while (samples.length > 1 && samples[1]!.at <= at - QUIET_MS) samples.shift();
       const oldest = samples[0]!;
       const quiet = back >= held * QUIET_FROM && oldest.at <= at - QUIET_MS && back - oldest.back < Math.max(1, held * QUIET_SHARE);
-      const why = this.stopping
-        ? 'stopping'
-        : at - ended >= MAX_DRAIN_GAP_MS
+      const why =
+        at - ended >= MAX_DRAIN_GAP_MS
           ? 'waited too long'
           : at - ended < DRAIN_GAP_MS
             ? undefined
@@ -243,22 +244,29 @@ export class WorkerPool {
   }
 
   /** The connections `worker` holds open, as it says; 0 when it does not answer within COUNT_TIMEOUT_MS or is gone. */
-  private count(worker: Worker): Promise<number> {
-    if (!worker.isConnected()) return Promise.resolve(0);
-    return new Promise<number>((resolve) => {
-      const done = (n: number): void => {
+  private async count(worker: Worker): Promise<number> {
+    return (await this.ask(worker, { sb: 1, t: 'count' }, 'counted', COUNT_TIMEOUT_MS))?.connections ?? 0;
+  }
+
+  /** Sends `message` to `worker`; resolves with its answer (its first message of type `answer`), or undefined once it is gone or after `timeoutMs`. */
+  private ask<T extends ToPrimary['t']>(worker: Worker, message: ToWorker, answer: T, timeoutMs: number): Promise<Extract<ToPrimary, { t: T }> | undefined> {
+    if (!worker.isConnected()) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const done = (m: Extract<ToPrimary, { t: T }> | undefined): void => {
         clearTimeout(timer);
         worker.off('message', onMessage);
         worker.off('exit', gone);
-        resolve(n);
+        resolve(m);
       };
-      const gone = (): void => done(0);
-      const timer = setTimeout(gone, COUNT_TIMEOUT_MS);
-      const onMessage = (m: unknown): void => eachOurs<ToPrimary>(m, (message) => message.t === 'counted' && done(message.connections));
+      const gone = (): void => done(undefined);
+      const timer = setTimeout(gone, timeoutMs);
+      const onMessage = (m: unknown): void =>
+        eachOurs<ToPrimary>(m, (ours) => {
+          if (ours.t === answer) done(ours as Extract<ToPrimary, { t: T }>);
+        });
       worker.on('message', onMessage);
       worker.once('exit', gone);
-      const count: ToWorker = { sb: 1, t: 'count' };
-      worker.send(count, () => {});
+      worker.send(message, () => {});
     });
   }
 
@@ -348,27 +356,13 @@ export class WorkerPool {
    * says it stopped (or exited, or after UNLISTEN_TIMEOUT_MS): a worker busy when the order came
    * would otherwise still accept the clients of the worker drained next.
    */
-  private unlisten(worker: Worker): Promise<void> {
+  private async unlisten(worker: Worker): Promise<void> {
     this.closedToNew.add(worker);
     this.o.onAcceptorsChanged?.();
-    if (!worker.isConnected()) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        worker.off('message', onMessage);
-        worker.off('exit', done);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.o.logger.warn({ worker: worker.id, pid: worker.process.pid }, 'a worker did not confirm it takes no new connection: draining the next one anyway');
-        done();
-      }, UNLISTEN_TIMEOUT_MS);
-      const onMessage = (m: unknown): void => eachOurs<ToPrimary>(m, (message) => message.t === 'unlistened' && done());
-      worker.on('message', onMessage);
-      worker.once('exit', done);
-      const unlisten: ToWorker = { sb: 1, t: 'unlisten' };
-      worker.send(unlisten, () => {});
-    });
+    const answer = await this.ask(worker, { sb: 1, t: 'unlisten' }, 'unlistened', UNLISTEN_TIMEOUT_MS);
+    if (answer === undefined && worker.isConnected()) {
+      this.o.logger.warn({ worker: worker.id, pid: worker.process.pid }, 'a worker did not confirm it takes no new connection: draining the next one anyway');
+    }
   }
 
   /** Tells `worker` to close gracefully; resolves once it exited (killed after drainTimeoutMs). */
