@@ -842,8 +842,15 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
 /** How long a node replaced in a rolling restart waits, at most, for its keep-alive connections to end (see close()). */
 const LEAVING_GRACE_MS = 2500;
 
+/**
+ * The connections `server` holds open, as node counts them (those it accepted, and those handed
+ * to it: takeConnections counts them alike); 0 when node cannot say.
+ */
+export function openConnections(server: Pick<net.Server, 'getConnections'>): Promise<number> {
+  return new Promise((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
+}
+
 /** Resolves once `server` has no connection left, or at `until` (epoch ms). */
 async function connectionsEnded(server: http.Server, until: number): Promise<void> {
-  const count = (): Promise<number> => new Promise((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
-  while (Date.now() < until && (await count()) > 0) await new Promise((r) => setTimeout(r, 20));
+  while (Date.now() < until && (await openConnections(server)) > 0) await new Promise((r) => setTimeout(r, 20));
 }

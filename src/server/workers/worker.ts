@@ -11,7 +11,7 @@ import { IpcBroker } from '../broker/ipc-broker.js';
 import type { ServerConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { IpcPresenceStore } from '../presence/ipc-presence-store.js';
-import type { Switchboard, SwitchboardOptions } from '../server.js';
+import { openConnections, type Switchboard, type SwitchboardOptions } from '../server.js';
 import type { AppendResult } from '../store/message-store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { BatchingPort, batchOf } from './batching-port.js';
@@ -78,8 +78,7 @@ export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
     options,
     ready(server, port) {
       AggregatorRegistry.setRegistries([server.context.metrics.registry]);
-      // Node counts the connections it accepted and those handed to the server (takeConnections).
-      primary.countWith(() => new Promise((resolve) => server.http.getConnections((err, n) => resolve(err ? 0 : n))));
+      primary.countWith(() => openConnections(server.http));
       primary.tell({ sb: 1, t: 'ready', port });
     },
     onDrain(handler) {
