@@ -40,24 +40,29 @@ async function overReplicatedWarnings(url: string, replicas: number): Promise<Re
 }
 
 /**
- * `store.append(d)`, sent again (the same clientId, as a client retries) while it is refused with
- * STORE_UNAVAILABLE, for up to `ms`: a replica that was just let go (SIGCONT) or just joined
+ * `write()` (an append with the same clientId, as a client retries, or a room's creation, which
+ * finds the room there on a second try), sent again while it is refused with STORE_UNAVAILABLE for
+ * want of a replica, for up to `ms`: a replica that was just let go (SIGCONT) or just joined
  * catches up within the 300 ms of one WAIT here, but on a machine busy with other test files not
- * always (CI: one refused 503 after SIGCONT or restart, and once one of the other writes the test
- * expects acknowledged; the log did not say which). Every such write goes through it; what an attempt
- * must not do is store it twice, and a master held back stays held back through every retry.
+ * always, and the REPLCONF GETACK a WAIT sends can take longer than that even to a replica in
+ * sync (CI: one refused 503 after SIGCONT or restart, once one of the other writes the test
+ * expects acknowledged, twice the test's first createRoom, 426 ms in). Every such write goes
+ * through it; what an attempt must not do is store it twice, and a master held back stays held
+ * back through every retry.
  */
-async function appendOnceAcknowledged(store: RedisStore, d: EntryDraft, ms = 10_000): ReturnType<RedisStore['append']> {
+async function acknowledged<T>(write: () => Promise<T>, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
-      return await store.append(d);
+      return await write();
     } catch (err) {
       if (!unavailable(/Redis replicas/)(err) || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 }
+
+const appendOnceAcknowledged = (store: RedisStore, d: EntryDraft): ReturnType<RedisStore['append']> => acknowledged(() => store.append(d));
 
 /** WAIT commands a node has run so far. */
 async function waits(port: number): Promise<number> {
@@ -108,8 +113,8 @@ describe('--redis-replicas on a Redis Cluster', { skip, timeout: 120_000 }, () =
     const [replicaA] = await c.replicasOf(masterA);
     assert.ok(replicaA !== undefined, 'the master has a replica');
 
-    await store.createRoom(a);
-    await store.createRoom(b);
+    await acknowledged(() => store.createRoom(a));
+    await acknowledged(() => store.createRoom(b));
     const waitsBefore = await Promise.all([waits(masterA), waits(masterB)]);
     assert.equal((await appendOnceAcknowledged(store, draft(a, 'a-1', 'c-a-1'))).entry.seq, 1);
     assert.equal((await appendOnceAcknowledged(store, draft(b, 'b-1', 'c-b-1'))).entry.seq, 1);
@@ -175,7 +180,7 @@ describe('--redis-replicas 1 on a Redis Cluster with two replicas per master', {
     const room = 'failover-2';
     const master = await c.masterOf(room);
     assert.equal((await c.replicasOf(master)).length, 2, 'the master has two replicas');
-    await store.createRoom(room);
+    await acknowledged(() => store.createRoom(room));
 
     // One writer, as a client does: each message retried with its clientId until acknowledged.
     // The master dies (SIGKILL): it takes no write after the failover that its other replica could
