@@ -12,7 +12,7 @@ const files = readdirSync('test', { recursive: true })
   .map((f) => path.join('test', String(f)))
   .filter((f) => f.endsWith('.test.ts') && f.includes(filter))
   // The app's files in Chromium first: they are the longest (the chat's takes 2-3 minutes), and
-  // files start in this order, two at a time, so a long one started last would run on alone.
+  // files start in this order, a few at a time, so a long one started last would run on alone.
   .sort((a, b) => Number(isBrowserTest(b)) - Number(isBrowserTest(a)) || (a < b ? -1 : a > b ? 1 : 0));
 if (files.length === 0) {
   console.error(`no test files match ${JSON.stringify(filter)}`);
@@ -22,11 +22,13 @@ if (files.length === 0) {
 // in it; the slowest file, the app's chat in Chromium, takes about 3) instead of holding CI until
 // its own limit, and a file whose tests are done exits even when something it started still runs
 // (a test that failed half-way and left a loop or a socket behind).
-// Two files at a time (TEST_CONCURRENCY=n for n). Three took 658-725 s against 803 s on 2 cores
-// (2026-12-06), but two of five CI runs then failed a test that waits a fixed time (a presence
-// notice after 20 ms, a Redis replica's confirmation within 300 ms). After the spec reporter's
-// lines, the slowest files (scripts/slowest-files.mjs).
-const concurrency = Number(process.env.TEST_CONCURRENCY ?? 2);
+// Three files at a time (TEST_CONCURRENCY=n for n): most of a file's time is waiting (Chromium,
+// timers, other processes), and three took 658-725 s against 759-803 s with two on 2 cores
+// (2026-12-06). Two runs of three failed, each a test that waited a fixed time (a presence notice
+// after 20 ms; a Redis Cluster replica's confirmation within 300 ms, which failed with two as well):
+// both now wait for the thing itself. After the spec reporter's lines, the slowest files
+// (scripts/slowest-files.mjs).
+const concurrency = Number(process.env.TEST_CONCURRENCY ?? 3);
 const slowest = fileURLToPath(new URL('./slowest-files.mjs', import.meta.url));
 const result = spawnSync(
   process.execPath,
