@@ -1,40 +1,26 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { connect } from '../../src/client/index.js';
-import { createRoom, openApp, pickTransport, send, skipWithoutBrowser, startHarness, waitConnected, waitForMessage, type AppPage, type Harness } from './harness.js';
+import { createRoom, pickTransport, send, skipWithoutBrowser, useHarness, waitConnected, waitForMessage } from './harness.js';
 
 const skip = skipWithoutBrowser();
 
 describe('web app: chat, laid out (groups, cut names, the header, the day label)', { skip }, () => {
-  let h: Harness;
-  const opened: AppPage[] = [];
-  const open = async (...args: Parameters<typeof openApp> extends [unknown, ...infer R] ? R : never): Promise<AppPage> => {
-    const app = await openApp(h, ...args);
-    opened.push(app);
-    return app;
-  };
-
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
-    await h?.close();
-  });
+  const suite = useHarness();
 
   it('groups a sender\'s messages by transport too: a message sent over another one starts a group whose header names it', async () => {
     const room = 'grouped-by-transport';
-    await createRoom(h, room);
+    await createRoom(suite.h, room);
     const post = async (text: string): Promise<void> => {
-      const res = await fetch(`${h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, name: 'Walt', member: 'walt' }) });
+      const res = await fetch(`${suite.h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, name: 'Walt', member: 'walt' }) });
       assert.ok(res.ok, `POST message: ${res.status}`);
     };
     await post('one');
     await post('two');
-    const walt = await connect({ url: h.base, room, name: 'Walt', member: 'walt', transport: 'websocket' });
+    const walt = await connect({ url: suite.h.base, room, name: 'Walt', member: 'walt', transport: 'websocket' });
     await walt.publish('three');
     await post('four');
-    const app = await open({ name: 'Reader', hash: `#/room/${room}` });
+    const app = await suite.open({ name: 'Reader', hash: `#/room/${room}` });
     await waitForMessage(app.page, 'four');
     const rows = await app.page.locator('li.msg').evaluateAll((els) =>
       els.map((el) => {
@@ -59,13 +45,13 @@ describe('web app: chat, laid out (groups, cut names, the header, the day label)
 
   it('a sender\'s 64-letter name is cut, the time beside it keeps one line, the bubble stays beside the avatar', async () => {
     const room = 'long-sender';
-    await createRoom(h, room);
+    await createRoom(suite.h, room);
     const name = 'Bartholomew-Maximilian-Alexander-Featherstonehaugh-Wolfeschlegel'.slice(0, 64);
     assert.equal(name.length, 64);
-    const res = await fetch(`${h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'hello', name, member: 'bart' }) });
+    const res = await fetch(`${suite.h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'hello', name, member: 'bart' }) });
     assert.ok(res.ok, `POST message: ${res.status}`);
     for (const width of [1280, 390]) {
-      const app = await open({ name: 'Reader', hash: `#/room/${room}`, viewport: { width, height: 800 } });
+      const app = await suite.open({ name: 'Reader', hash: `#/room/${room}`, viewport: { width, height: 800 } });
       await waitForMessage(app.page, 'hello');
       const meta = await app.page.locator('li.msg').first().evaluate((el) => {
         const sender = el.querySelector('.sender')!;
@@ -81,9 +67,9 @@ describe('web app: chat, laid out (groups, cut names, the header, the day label)
 
   it('beside the wire inspector at 1280 px, a room name of 14 letters and the status pill are both whole over SSE and long polling', async () => {
     const room = 'amx4kyxq2z-abc';
-    await createRoom(h, room);
+    await createRoom(suite.h, room);
     for (const transport of ['sse', 'long-polling'] as const) {
-      const app = await open({ name: 'Tess', transport, hash: `#/room/${room}`, viewport: { width: 1280, height: 800 } });
+      const app = await suite.open({ name: 'Tess', transport, hash: `#/room/${room}`, viewport: { width: 1280, height: 800 } });
       await waitConnected(app.page, transport);
       const cut = await app.page.evaluate(() =>
         ['#room-title', '.chat-header .status-text'].map((sel) => {
@@ -98,14 +84,14 @@ describe('web app: chat, laid out (groups, cut names, the header, the day label)
 
   it('fits its header to the window: a short room name is never cut, a long one never widens the page (phone, and beside the wire inspector, where the status pill is whole and the pickers share a row)', async () => {
     const long = 'a-rather-long-room-name-for-the-header-check';
-    await createRoom(h, long);
+    await createRoom(suite.h, long);
     // Beside the wire inspector, over SSE (the longest status): "#lobby" whole, the status pill gives way.
-    const wide = await open({ name: 'Wendy', transport: 'sse', hash: '#/room/lobby', viewport: { width: 1280, height: 800 } });
+    const wide = await suite.open({ name: 'Wendy', transport: 'sse', hash: '#/room/lobby', viewport: { width: 1280, height: 800 } });
     await waitConnected(wide.page, 'sse');
     const title = await wide.page.locator('#room-title').evaluate((el) => ({ text: el.textContent, cut: el.scrollWidth - el.clientWidth }));
     assert.deepEqual(title, { text: '#lobby', cut: 0 }, 'the short title is cut');
     // Over WebSocket the pill says it whole ("Connected · WebSocket"): the search field narrows first.
-    const ws = await open({ name: 'Wes', transport: 'websocket', hash: '#/room/lobby', viewport: { width: 1280, height: 800 } });
+    const ws = await suite.open({ name: 'Wes', transport: 'websocket', hash: '#/room/lobby', viewport: { width: 1280, height: 800 } });
     await waitConnected(ws.page, 'websocket');
     const pill = await ws.page.locator('.chat-header .status-text').evaluate((el) => ({ text: el.textContent, cut: el.scrollWidth - el.clientWidth }));
     assert.equal(pill.cut, 0, `the status pill is cut beside the wire inspector: ${JSON.stringify(pill)}`);
@@ -116,7 +102,7 @@ describe('web app: chat, laid out (groups, cut names, the header, the day label)
     assert.equal(new Set(tops).size, 1, `the toolbar takes two rows: ${JSON.stringify(tops)}`);
     await ws.context.close();
     // A long name: the header's last button stays inside the conversation column.
-    await wide.page.goto(`${h.base}/#/room/${long}`);
+    await wide.page.goto(`${suite.h.base}/#/room/${long}`);
     await waitConnected(wide.page);
     const edges = await wide.page.evaluate(() => ({
       wire: document.querySelector('.wire-toggle')!.getBoundingClientRect().right,
@@ -124,7 +110,7 @@ describe('web app: chat, laid out (groups, cut names, the header, the day label)
     }));
     assert.ok(edges.wire <= edges.main, `the wire button sticks out: ${JSON.stringify(edges)}`);
     // On a phone: nothing wider than the window, the title and the user's name cut instead.
-    const phone = await open({ name: 'Philomena', hash: `#/room/${long}`, viewport: { width: 390, height: 760 } });
+    const phone = await suite.open({ name: 'Philomena', hash: `#/room/${long}`, viewport: { width: 390, height: 760 } });
     const fit = await phone.page.evaluate(() => ({
       page: document.documentElement.scrollWidth,
       title: document.querySelector('#room-title')!.getBoundingClientRect().right,
@@ -136,7 +122,7 @@ describe('web app: chat, laid out (groups, cut names, the header, the day label)
   });
 
   it('shows the polling interval only for short polling, the transport it paces; a short name is whole on a phone', async () => {
-    const app = await open({ name: 'Bob', transport: 'long-polling', hash: '#/room/lobby', viewport: { width: 390, height: 760 } });
+    const app = await suite.open({ name: 'Bob', transport: 'long-polling', hash: '#/room/lobby', viewport: { width: 390, height: 760 } });
     const interval = app.page.getByLabel('Polling interval', { exact: true });
     assert.equal(await interval.isVisible(), false, 'shown for long polling');
     await pickTransport(app.page, 'polling');
@@ -151,7 +137,7 @@ describe('web app: chat, laid out (groups, cut names, the header, the day label)
 
   for (const width of [360, 320])
   it(`on a small phone (${width} px) a six-letter name is whole in the header, and no tab is cut`, async () => {
-    const app = await open({ name: 'Reader', hash: '#/room/lobby', viewport: { width, height: 640 } });
+    const app = await suite.open({ name: 'Reader', hash: '#/room/lobby', viewport: { width, height: 640 } });
     const name = await app.page.locator('.user-name').evaluate((el) => ({ text: el.textContent, cut: el.scrollWidth - el.clientWidth }));
     assert.deepEqual(name, { text: 'Reader', cut: 0 }, 'it was cut to "Re…" at 360 px, "R…" at 320');
     for (const tab of await app.page.locator('.tab').all()) {
@@ -164,14 +150,14 @@ describe('web app: chat, laid out (groups, cut names, the header, the day label)
 
   it('the day label ("Today") is centred on the conversation, above one\'s own message and above another\'s, on a wide screen and a phone', async () => {
     const room = 'day-label';
-    await createRoom(h, room);
+    await createRoom(suite.h, room);
     // Ann writes before the others come: her message, not a notice of their arrival, is the day's first.
-    const ann = await open({ name: 'Ann', hash: `#/room/${room}`, viewport: { width: 1400, height: 800 } });
-    const phoneAnn = await open({ name: 'Ann', hash: `#/room/${room}`, viewport: { width: 390, height: 844 }, localStorage: { 'switchboard.member': await ann.page.evaluate(() => localStorage.getItem('switchboard.member') ?? '') } });
+    const ann = await suite.open({ name: 'Ann', hash: `#/room/${room}`, viewport: { width: 1400, height: 800 } });
+    const phoneAnn = await suite.open({ name: 'Ann', hash: `#/room/${room}`, viewport: { width: 390, height: 844 }, localStorage: { 'switchboard.member': await ann.page.evaluate(() => localStorage.getItem('switchboard.member') ?? '') } });
     await send(ann.page, 'the first message of the day');
     await waitForMessage(ann.page, 'the first message of the day');
-    const bob = await open({ name: 'Bob', hash: `#/room/${room}`, viewport: { width: 390, height: 844 } });
-    const wideBob = await open({ name: 'Bob', hash: `#/room/${room}`, viewport: { width: 1400, height: 800 } });
+    const bob = await suite.open({ name: 'Bob', hash: `#/room/${room}`, viewport: { width: 390, height: 844 } });
+    const wideBob = await suite.open({ name: 'Bob', hash: `#/room/${room}`, viewport: { width: 1400, height: 800 } });
     const owns: boolean[] = [];
     for (const { page } of [ann, phoneAnn, bob, wideBob]) {
       await waitForMessage(page, 'the first message of the day');
