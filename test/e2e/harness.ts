@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { after, before } from 'node:test';
+import { after, afterEach, before } from 'node:test';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -145,18 +145,30 @@ export interface SuiteHarness {
 }
 
 /**
- * Call inside a `describe`: starts a harness before its tests and closes it after them, and
- * fails the suite when a page it opened threw an uncaught error.
+ * Call inside a `describe`: starts a harness before its tests and closes it after them. The pages
+ * a test opened are closed when it ends (no test of these suites uses another's page), and the
+ * test fails when one of them threw an uncaught error. Left open, a suite's pages all ran to its
+ * end, their transports polling and their timers firing beside the next tests' pages.
  */
 export function useHarness(options: SwitchboardOptions = {}): SuiteHarness {
   let harness: Harness | undefined;
-  const opened: AppPage[] = [];
+  let opened: AppPage[] = [];
+  const closeOpened = async (): Promise<void> => {
+    const apps = opened;
+    opened = [];
+    await Promise.all(apps.map((app) => app.context.close()));
+    for (const app of apps) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
+  };
   before(async () => {
     harness = await startHarness(options);
   });
+  afterEach(closeOpened);
   after(async () => {
-    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
-    await harness?.close();
+    try {
+      await closeOpened();
+    } finally {
+      await harness?.close();
+    }
   });
   return {
     get h(): Harness {
