@@ -1,29 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { TRANSPORTS } from '../../src/protocol/types.js';
-import { createRoom, LABELS, messageTexts, openApp, pickTransport, send, skipWithoutBrowser, startHarness, waitConnected, waitForMessage, type AppPage, type Harness } from './harness.js';
+import { createRoom, LABELS, messageTexts, pickTransport, send, skipWithoutBrowser, useHarness, waitConnected, waitForMessage } from './harness.js';
 
 const skip = skipWithoutBrowser();
 
 describe('web app: chat', { skip }, () => {
-  let h: Harness;
-  const opened: AppPage[] = [];
-  const open = async (...args: Parameters<typeof openApp> extends [unknown, ...infer R] ? R : never): Promise<AppPage> => {
-    const app = await openApp(h, ...args);
-    opened.push(app);
-    return app;
-  };
-
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    for (const app of opened) assert.deepEqual(app.errors, [], 'uncaught errors in a page');
-    await h?.close();
-  });
+  const suite = useHarness();
 
   it('asks for a name on the first visit, remembers it, and lands in lobby with the lecture routes', async () => {
-    const app = await open({ waitConnected: false });
+    const app = await suite.open({ waitConnected: false });
     const { page } = app;
     await page.getByLabel('Your name').fill('Ada');
     await page.getByRole('button', { name: 'Start chatting' }).click();
@@ -31,7 +17,7 @@ describe('web app: chat', { skip }, () => {
     assert.equal(await page.locator('#room-title').textContent(), '#lobby');
     assert.equal(await page.evaluate(() => localStorage.getItem('switchboard.name')), 'Ada');
     // The lecture's POST /update publishes to lobby: the app shows it.
-    const res = await fetch(`${h.base}/update`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'from the lecture page' }) });
+    const res = await fetch(`${suite.h.base}/update`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'from the lecture page' }) });
     assert.ok(res.ok, `POST /update: ${res.status}`);
     await waitForMessage(page, 'from the lecture page');
     await page.reload();
@@ -50,9 +36,9 @@ describe('web app: chat', { skip }, () => {
   for (const transport of TRANSPORTS) {
     it(`two people chat over ${LABELS[transport]}`, async () => {
       const room = `chat-${transport}`;
-      await createRoom(h, room);
-      const a = await open({ name: 'Alice', transport, pollIntervalMs: 250, hash: `#/room/${room}` });
-      const b = await open({ name: 'Bob', transport, pollIntervalMs: 250, hash: `#/room/${room}` });
+      await createRoom(suite.h, room);
+      const a = await suite.open({ name: 'Alice', transport, pollIntervalMs: 250, hash: `#/room/${room}` });
+      const b = await suite.open({ name: 'Bob', transport, pollIntervalMs: 250, hash: `#/room/${room}` });
       await waitConnected(a.page, transport);
       await waitConnected(b.page, transport);
       // Typing shows on the other side, on every transport (a typing notice answers a held long poll).
@@ -79,7 +65,7 @@ describe('web app: chat', { skip }, () => {
         .waitFor({ state: 'detached', timeout: 9000 })
         .catch(async (err: unknown) => {
           // Which side kept her: the server's list, or Bob's page only.
-          const server = (await (await fetch(`${h.base}/api/rooms/${room}/presence`)).json()) as { members: Array<{ name: string; transports: string[] }> };
+          const server = (await (await fetch(`${suite.h.base}/api/rooms/${room}/presence`)).json()) as { members: Array<{ name: string; transports: string[] }> };
           throw new Error(`Alice still listed by Bob's page; the server lists ${JSON.stringify(server.members.map((m) => `${m.name} ${m.transports.join()}`))}`, { cause: err });
         });
       await a.context.close();
@@ -89,16 +75,16 @@ describe('web app: chat', { skip }, () => {
 
   it('switching transport in the middle of a conversation loses and doubles nothing', async () => {
     const room = 'switching';
-    await createRoom(h, room);
-    const a = await open({ name: 'Alice', transport: 'websocket', pollIntervalMs: 250, hash: `#/room/${room}` });
-    const b = await open({ name: 'Bob', transport: 'polling', pollIntervalMs: 250, hash: `#/room/${room}` });
+    await createRoom(suite.h, room);
+    const a = await suite.open({ name: 'Alice', transport: 'websocket', pollIntervalMs: 250, hash: `#/room/${room}` });
+    const b = await suite.open({ name: 'Bob', transport: 'polling', pollIntervalMs: 250, hash: `#/room/${room}` });
     // A third party publishes every 60 ms over HTTP the whole time (under the rate limit of 20/s).
     const sent: string[] = [];
     let stop = false;
     const feeder = (async () => {
       for (let i = 1; !stop; i++) {
         const text = `feed ${i}`;
-        const res = await fetch(`${h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, name: 'Feeder', member: 'feeder', clientId: `feed-${i}` }) });
+        const res = await fetch(`${suite.h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, name: 'Feeder', member: 'feeder', clientId: `feed-${i}` }) });
         assert.ok(res.ok);
         sent.push(text);
         await new Promise((r) => setTimeout(r, 60));
@@ -144,9 +130,9 @@ describe('web app: chat', { skip }, () => {
 
   it('shows markup as text and never runs it; Enter sends, Shift+Enter adds a line; long words wrap', async () => {
     const room = 'markup';
-    await createRoom(h, room);
-    const a = await open({ name: 'Mallory', hash: `#/room/${room}` });
-    const b = await open({ name: '<b>Bob</b>', hash: `#/room/${room}` });
+    await createRoom(suite.h, room);
+    const a = await suite.open({ name: 'Mallory', hash: `#/room/${room}` });
+    const b = await suite.open({ name: '<b>Bob</b>', hash: `#/room/${room}` });
     const attacks = [
       '<img src=x onerror="window.__pwned=1">',
       '<script>window.__pwned=2</script>',
@@ -192,9 +178,9 @@ describe('web app: chat', { skip }, () => {
 
   it('queues messages while offline, shows them pending, and sends each once when back', async () => {
     const room = 'offline';
-    await createRoom(h, room);
-    const a = await open({ name: 'Olive', transport: 'long-polling', hash: `#/room/${room}` });
-    const b = await open({ name: 'Watcher', hash: `#/room/${room}` });
+    await createRoom(suite.h, room);
+    const a = await suite.open({ name: 'Olive', transport: 'long-polling', hash: `#/room/${room}` });
+    const b = await suite.open({ name: 'Watcher', hash: `#/room/${room}` });
     // (Chromium's offline mode does not cut the held long poll: the first publish finds out.)
     await a.context.setOffline(true);
     await send(a.page, 'written offline 1');
@@ -215,11 +201,11 @@ describe('web app: chat', { skip }, () => {
 
   it('loads history on join and older pages on scrolling up; rooms show unread counts', async () => {
     const room = 'history';
-    await createRoom(h, room);
+    await createRoom(suite.h, room);
     // (Guests of an open server share one publish budget per address: wait when it runs out.)
     for (let i = 1; i <= 120; i++) {
       for (let attempt = 0; ; attempt++) {
-        const res = await fetch(`${h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `old ${i}`, name: 'Archivist', member: `archivist-${i}`, clientId: `old-${i}` }) });
+        const res = await fetch(`${suite.h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `old ${i}`, name: 'Archivist', member: `archivist-${i}`, clientId: `old-${i}` }) });
         if (res.status === 429 && attempt < 20) {
           await new Promise((r) => setTimeout(r, 1000 * Number(res.headers.get('retry-after') ?? 1)));
           continue;
@@ -228,7 +214,7 @@ describe('web app: chat', { skip }, () => {
         break;
       }
     }
-    const a = await open({ name: 'Reader', hash: `#/room/${room}` });
+    const a = await suite.open({ name: 'Reader', hash: `#/room/${room}` });
     await waitForMessage(a.page, 'old 120');
     const first = await messageTexts(a.page);
     assert.ok(first.length < 120 && first.at(-1) === 'old 120', `first page: ${first.length}`);
@@ -244,7 +230,7 @@ describe('web app: chat', { skip }, () => {
     await a.page.getByRole('button', { name: /^lobby/ }).click();
     await waitConnected(a.page);
     for (const text of ['new 1', 'new 2', 'new 3']) {
-      await fetch(`${h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, name: 'Archivist', member: 'archivist' }) });
+      await fetch(`${suite.h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, name: 'Archivist', member: 'archivist' }) });
     }
     // The room list refreshes every 5 s.
     await a.page.getByRole('button', { name: 'history, 3 unread' }).waitFor({ timeout: 12_000 });
@@ -257,11 +243,11 @@ describe('web app: chat', { skip }, () => {
 
   it('the room button says as many people here as the "Here now" panel, at once when someone joins', async () => {
     const room = 'here-count';
-    await createRoom(h, room);
-    const ann = await open({ name: 'Ann', hash: `#/room/${room}` });
+    await createRoom(suite.h, room);
+    const ann = await suite.open({ name: 'Ann', hash: `#/room/${room}` });
     // The list's first refresh drew the room with Ann alone.
     await ann.page.getByRole('button', { name: `${room}, 1 here` }).waitFor();
-    await open({ name: 'Bob', hash: `#/room/${room}` });
+    await suite.open({ name: 'Bob', hash: `#/room/${room}` });
     // Read both in one go, the moment the panel counts Bob (the list refreshes only every 5 s).
     const seen = await ann.page.waitForFunction(
       (name) => {
