@@ -44,11 +44,11 @@ async function overReplicatedWarnings(url: string, replicas: number): Promise<Re
  * finds the room there on a second try), sent again while it is refused with STORE_UNAVAILABLE for
  * want of a replica, for up to `ms`: a replica that was just let go (SIGCONT) or just joined
  * catches up within the 300 ms of one WAIT here, but on a machine busy with other test files not
- * always, and the REPLCONF GETACK a WAIT sends can take longer than that even to a replica in
- * sync (CI: one refused 503 after SIGCONT or restart, once one of the other writes the test
- * expects acknowledged, twice the test's first createRoom, 426 ms in). Every such write goes
- * through it; what an attempt must not do is store it twice, and a master held back stays held
- * back through every retry.
+ * always (CI: one refused 503 after SIGCONT or restart, once one of the other writes the test
+ * expects acknowledged). And twice a write 426 ms into the test, before any append, so one of its
+ * createRooms, was refused with its replicas linked: why that WAIT went unanswered the log does
+ * not say. Every such write goes through it; what an attempt must not do is store it twice, and
+ * a master held back stays held back through every retry.
  */
 async function acknowledged<T>(write: () => Promise<T>, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;
