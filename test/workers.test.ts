@@ -306,8 +306,12 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}, --worker-appends
     const firstOnes = herd.filter((f) => nodeBefore.get(f) === `w${String(wait.worker)}`);
     assert.ok(firstOnes.length >= 8, `the first drained worker held ${firstOnes.length} of the herd`);
     // Those back before the next drain began (the primary's line, just before its order): with a
-    // fixed 2 s after the first drain ended, about half (the drain itself takes 1-2 s).
-    const backBefore = firstOnes.filter((f) => (backAt.get(f) ?? Infinity) <= Number(wait.time)).length;
+    // fixed 2 s after the first drain ended, about half (the drain itself takes 1-2 s). The
+    // primary counts a connection once a new worker has it; this test once its stream is open
+    // here, later by the answer's way back: on a busy machine one stream the primary counted was
+    // open here only after its line (a CI run: 9 of 11 by the line, the primary 13 of 14 back).
+    // Half a second of that lag is allowed, a step of the herd's 400 ms: well short of the 2 s.
+    const backBefore = firstOnes.filter((f) => (backAt.get(f) ?? Infinity) <= Number(wait.time) + 500).length;
     assert.ok(backBefore >= firstOnes.length * 0.85, `${backBefore} of the first drained worker's ${firstOnes.length} streams were back before the next drain (${JSON.stringify(wait)})`);
     await waitFor(() => herd.every((f) => f.node !== undefined && !before.has(f.node) && backAt.has(f)), 30_000, 'the herd to be back on the new workers');
   });
