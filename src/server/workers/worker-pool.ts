@@ -148,9 +148,10 @@ export class WorkerPool {
    * each once the clients of the one before are back on the new workers (awaitClientsBack).
    * Each drained worker's clients land on the new workers only, so none moves twice, and on all
    * of them: started and drained in turn, the first new worker took every client of the first
-   * old one and a share of each after (with 2 workers, 3 in 4 of the clients; with 4, half). The price: twice the workers until the old ones have drained. A new
-   * worker that fails to start keeps its old one (serving its clients and taking new ones); the
-   * roll stops when none started. A roll asked for during another is the same roll.
+   * old one and a share of each after (with 2 workers, 3 in 4 of the clients; with 4, half).
+   * The price: twice the workers until the old ones have drained. A new worker that fails to
+   * start keeps its old one (serving its clients and taking new ones); the roll stops when none
+   * started. A roll asked for during another is the same roll.
    */
   roll(): Promise<void> {
     this.rolling ??= (async () => {
