@@ -31,10 +31,12 @@ import { brokerContract } from './contract/broker.contract.js';
 import { messageStoreContract } from './contract/message-store.contract.js';
 import { presenceStoreContract } from './contract/presence-store.contract.js';
 
-function portOf<Out>(port: MessagePort, open: () => boolean): IpcPort<Out> {
+function portOf<Out>(port: MessagePort, open: () => boolean, posted = (): void => {}): IpcPort<Out> {
   return {
     send: (m) => {
-      if (open()) port.postMessage(m);
+      if (!open()) return;
+      posted();
+      port.postMessage(m);
     },
     onMessage(handler) {
       const listener = (m: unknown): void => handler(m);
@@ -57,19 +59,26 @@ function cluster(n: number, options: { silentPrimary?: boolean; store?: SqliteSt
   const toPrimary: number[] = [];
   const toWorker: number[] = [];
   let open = true;
+  let posted = 0;
+  let arrived = 0;
+  const post = (): void => void posted++;
   const add = (): PrimaryClient => {
     const id = clients.length + 1;
     const channel = new MessageChannel();
     channels.push(channel);
     toPrimary.push(0);
     toWorker.push(0);
-    services.attach(id, new BatchingPort(portOf<ToWorker>(channel.port1, () => open), batchOf));
-    channel.port2.on('message', () => toWorker[id - 1]!++);
+    services.attach(id, new BatchingPort(portOf<ToWorker>(channel.port1, () => open, post), batchOf));
+    channel.port2.on('message', () => {
+      arrived++;
+      toWorker[id - 1]!++;
+    });
     channel.port1.on('message', (m: unknown) => {
+      arrived++;
       toPrimary[id - 1]!++;
       if (!options.silentPrimary) services.receive(id, m);
     });
-    const client = new PrimaryClient(new BatchingPort(portOf<ToPrimary>(channel.port2, () => open), batchOf));
+    const client = new PrimaryClient(new BatchingPort(portOf<ToPrimary>(channel.port2, () => open, post), batchOf));
     clients.push(client);
     return client;
   };
@@ -81,6 +90,21 @@ function cluster(n: number, options: { silentPrimary?: boolean; store?: SqliteSt
     toWorker,
     /** Attaches one more worker (the next id), as a fork does. */
     add,
+    /**
+     * Resolves once every message sent either way has arrived and been handled, and nothing more
+     * was sent for three turns of the event loop (a BatchingPort sends a turn's messages on the
+     * next turn). Not a fixed sleep: a busy machine's timer can fire before the turn's I/O
+     * delivers what was posted (CI of 7abfdc0 read worker 2's limits 20 ms after a connection on
+     * worker 1, before its count had come).
+     */
+    async settled(): Promise<void> {
+      const deadline = performance.now() + 5000;
+      for (let quiet = 0; quiet < 3; ) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        quiet = posted === arrived ? quiet + 1 : 0;
+        if (performance.now() > deadline) throw new Error(`${posted - arrived} IPC messages still in flight after 5 s`);
+      }
+    },
     close() {
       open = false;
       for (const c of clients) c.close();
@@ -131,7 +155,7 @@ describe('IPC broker: per-room interest', () => {
       await b.publish(entry('r2', 2));
       await a.publish(entry('r3', 3));
       await b.publish({ kind: 'disconnect', member: 'm' });
-      await sleep(50);
+      await c.settled();
       assert.deepEqual(seqsOf(inbox[0]!, 'r1'), [1], 'A watches r1');
       assert.deepEqual([seqsOf(inbox[0]!, 'r2'), seqsOf(inbox[0]!, 'r3')], [[], []], 'A watches neither r2 nor r3, not even its own r3');
       assert.deepEqual([seqsOf(inbox[1]!, 'r1'), seqsOf(inbox[1]!, 'r2'), seqsOf(inbox[1]!, 'r3')], [[], [2], []], 'B watches r2 only (its own r1 included)');
@@ -141,12 +165,12 @@ describe('IPC broker: per-room interest', () => {
 
       a.unwatch('r1');
       await b.publish(entry('r1', 4));
-      await sleep(50);
+      await c.settled();
       assert.deepEqual(seqsOf(inbox[0]!, 'r1'), [1, 4], 'two watches, one unwatch: still watching');
       a.unwatch('r1');
-      await sleep(20); // the unwatch reaches the primary before the next publish of another worker
+      await c.settled(); // the unwatch reaches the primary before the next publish of another worker
       await b.publish(entry('r1', 5));
-      await sleep(50);
+      await c.settled();
       assert.deepEqual(seqsOf(inbox[0]!, 'r1'), [1, 4], 'as many unwatches as watches: no more r1');
       assert.equal(c.services.relay.watchedRooms, 1);
     } finally {
@@ -167,7 +191,7 @@ describe('IPC broker: per-room interest', () => {
         await a.watch(`room-${i}`);
         await b.publish(entry(`room-${i}`, i));
       }
-      await sleep(50);
+      await c.settled();
       assert.deepEqual(
         got.map((m) => (m.kind === 'entry' ? m.entry.seq : 0)),
         Array.from({ length: 20 }, (_, i) => i + 1),
@@ -235,10 +259,10 @@ describe('IPC relay: batches and bounds', () => {
     }
     try {
       const [a] = brokers as [IpcBroker, IpcBroker, IpcBroker];
-      await sleep(20);
+      await c.settled();
       const before = [...c.toPrimary, ...c.toWorker];
       for (let seq = 1; seq <= 200; seq++) void a.publish(entry('batch', seq));
-      await sleep(100);
+      await c.settled();
       assert.deepEqual([...c.toPrimary, ...c.toWorker].map((n, i) => n - before[i]!), [1, 0, 0, 0, 1, 1], '200 publishes in one turn: one IPC message to the primary, one to each other worker');
       for (const got of inbox.slice(1)) assert.deepEqual(seqsOf(got, 'batch'), Array.from({ length: 200 }, (_, i) => i + 1), 'each other worker: all, in order');
       assert.deepEqual(seqsOf(inbox[0]!, 'batch').length, 200, 'the publisher got its own at once');
@@ -258,7 +282,7 @@ describe('IPC relay: batches and bounds', () => {
     try {
       await b.watch('r');
       await a.watch('r');
-      await sleep(20);
+      await c.settled();
       const before = [...c.toPrimary, ...c.toWorker];
       const conn = (i: number) => ({ id: `c${i}`, member: `m${i % 25}`, name: `n${i % 25}`, transport: 'websocket' as const });
       const adds = Array.from({ length: 50 }, (_, i) => store.add('r', conn(i), Date.now() + 60_000));
@@ -270,7 +294,7 @@ describe('IPC relay: batches and bounds', () => {
       const firsts = await Promise.all(adds);
       assert.deepEqual(firsts, Array.from({ length: 50 }, (_, i) => (i < 25 ? 'arrived' : 'changed')), 'each call answered: the first connection of each member is its arrival');
       assert.equal((await listed).length, 25, 'a call queued after others in the turn sees what they did');
-      await sleep(50);
+      await c.settled();
       assert.deepEqual([...c.toPrimary, ...c.toWorker].map((n, i) => n - before[i]!), [1, 0, 1, 1], '51 calls, 3 publishes, an unwatch: one message to the primary; the answers in one, the publishes in one to the other worker');
       assert.deepEqual(seqsOf(got, 'r'), [1, 2, 3], 'the other worker, watching, gets every publish in order');
     } finally {
@@ -407,7 +431,7 @@ describe('shared limits: the workers of a node spend one budget, and hold one ca
       // One at a time, the others told before the next (as requests one after another are).
       for (let i = 0; i < 9; i++) {
         if (!refused(() => limits[i % 3]!.take('publish', 'ip:10.0.0.1'))) passed[i % 3]!++;
-        await sleep(5);
+        await c.settled();
       }
       assert.deepEqual(passed, [2, 1, 1], 'the burst of 4 spent over the three, then refused by each');
       // What it cost (switchboard_shared_limit_spends_total): each worker told its passes, none of its refusals, and heard the others'.
@@ -425,19 +449,19 @@ describe('shared limits: the workers of a node spend one budget, and hold one ca
     try {
       const member = { kind: 'user', member: 'ann', address: '10.0.0.3' } as Parameters<Limits['charge']>[1];
       limits[0]!.charge('read', member, 6);
-      await sleep(20);
+      await c.settled();
       for (const l of limits.slice(1)) assert.ok(refused(() => l.refuseInDebt('read', member, 'read budget')), 'owed on the other workers too');
       const before = c.toPrimary[1]!;
       for (let i = 0; i < 4; i++) limits[1]!.take('connect', 'ip:10.0.0.11');
       limits[1]!.take('connect', 'ip:10.0.0.12');
-      await sleep(20);
+      await c.settled();
       assert.equal(c.toPrimary[1]! - before, 1, "one turn's five spends: one message");
       const quiet = c.toPrimary[1]!;
       for (let i = 0; i < 20; i++) refused(() => limits[1]!.take('connect', 'ip:10.0.0.11'));
-      await sleep(20);
+      await c.settled();
       assert.equal(c.toPrimary[1]!, quiet, 'the 20 refusals (its burst was spent) told nothing');
       for (let i = 0; i < 4; i++) limits[1]!.tryTake('accessLog', 'ip:10.0.0.20');
-      await sleep(20);
+      await c.settled();
       assert.equal(c.toPrimary[1]!, quiet, 'nor did the access-log lines');
       assert.ok(limits[2]!.tryTake('accessLog', 'ip:10.0.0.20'), "the access log's budget is each worker's own");
     } finally {
@@ -451,27 +475,27 @@ describe('shared limits: the workers of a node spend one budget, and hold one ca
       // Ann: 5 connections on worker 1 (from one address), 5 on worker 2 (from another): 10 of her 11.
       for (let i = 0; i < 5; i++) limits[0]!.openConnection(ann);
       for (let i = 0; i < 5; i++) limits[1]!.openConnection(annElsewhere);
-      await sleep(20);
+      await c.settled();
       // Her member's counts from 2 to 5 on each (her address's too on worker 1: one address there), heard by the others as one entry a key, its latest (switchboard_shared_limit_counts_total).
       assert.deepEqual(limits.map((l) => [l.peerTraffic.countsTold, l.peerTraffic.countsHeard]), [[8, 2], [8, 2], [0, 4]]);
       assert.equal(full(limits[2]!, ann), false, 'her 11th, on worker 3');
       assert.equal(full(limits[2]!, ann), true, 'her 12th is refused there: 5 + 5 + 1');
       limits[2]!.closeConnection(ann);
       // An address with one connection on each worker is told to no one (most clients: one each).
-      await sleep(20);
+      await c.settled();
       const quiet = [...c.toPrimary];
       for (const l of limits) l.openConnection(guest('10.0.2.1'));
-      await sleep(20);
+      await c.settled();
       assert.deepEqual(c.toPrimary, quiet, 'one connection per worker: nothing told');
       // A worker started later is told what the others hold.
       const fourth = limitsOf(c.add());
-      await sleep(20);
+      await c.settled();
       assert.equal(full(fourth, ann), false, 'her 11th, on the new worker');
       assert.equal(full(fourth, ann), true, 'her 12th is refused there: 5 + 5 + 1');
       fourth.closeConnection(ann);
       // Worker 1 exits: its 5 no longer count.
       c.services.detach(1);
-      await sleep(20);
+      await c.settled();
       for (let i = 0; i < 6; i++) assert.equal(full(limits[2]!, ann), false, `her connection ${i + 6} of 11, worker 1 gone`);
       assert.equal(full(limits[2]!, ann), true, 'her 12th: 5 on worker 2 + 6 on worker 3');
     } finally {
@@ -538,11 +562,11 @@ describe('shared limits: the workers of a node spend one budget, and hold one ca
     const { c, limits } = workers(1);
     try {
       limits[0]!.openConnection(ann);
-      await sleep(20);
+      await c.settled();
       assert.equal(full(limits[1]!, annElsewhere), true, 'her second, on worker 2');
       assert.equal(full(limits[2]!, annElsewhere), true, 'and on worker 3');
       limits[0]!.closeConnection(ann);
-      await sleep(20);
+      await c.settled();
       assert.equal(full(limits[1]!, annElsewhere), false, 'once the first closed, one on another worker');
     } finally {
       c.close();
