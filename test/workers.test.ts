@@ -378,8 +378,13 @@ describe('--workers 2: a rolling restart whose new workers cannot start', { skip
     assert.equal(server.lines.some((l) => l.msg === 'taking no new connection: a new worker does (rolling restart)'), false);
     assert.deepEqual(await servedBy(), old);
     await rename(`${certificate.cert}.away`, certificate.cert);
+    const second = server.lines.length;
     server.child.kill('SIGHUP');
     await server.waitForLog((l) => l.role === 'primary' && l.msg === 'rolling restart done', 60_000, 'the second roll to end');
+    // No client held a connection: no pause between the two drains (2 s at least otherwise).
+    const wait = server.lines.slice(second).find((l) => l.msg === "rolling restart: the drained worker's clients are back or no longer coming: draining the next");
+    assert.equal(wait?.why, 'none held', JSON.stringify(wait));
+    assert.ok(Number(wait.waitedMs) < 1000, JSON.stringify(wait));
     const now = server.listeningNodes.filter((n) => !old.has(n));
     assert.equal(now.length, 2, `two new workers (${now.join(', ')})`);
     assert.deepEqual(await servedBy(), new Set(now));

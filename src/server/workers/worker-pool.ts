@@ -179,7 +179,7 @@ export class WorkerPool {
           return;
         }
         await Promise.all(old.map((worker) => this.unlisten(worker)));
-        let previous: { held: number; base: number; ended: number; worker: Worker } | undefined;
+        let previous: { held: number | undefined; base: number; ended: number; worker: Worker } | undefined;
         for (const worker of old) {
           if (this.stopping) return;
           if (previous) await this.awaitClientsBack(previous);
@@ -203,10 +203,16 @@ export class WorkerPool {
    * until its clients are back on the new workers (BACK_SHARE of `held` more than `base`) or,
    * QUIET_FROM of them back, stop coming (fewer than QUIET_SHARE of `held` more in the last
    * QUIET_MS: clients that left, or a poller's keep-alive connection that comes back at its next
-   * poll only), at most MAX_DRAIN_GAP_MS.
+   * poll only), at most MAX_DRAIN_GAP_MS. Not at all when it said it held none (an idle node
+   * rolls its N workers without N - 1 pauses); when it did not say, the least pause holds.
    */
-  private async awaitClientsBack(drained: { held: number; base: number; ended: number; worker: Worker }): Promise<void> {
-    const { held, base, ended } = drained;
+  private async awaitClientsBack(drained: { held: number | undefined; base: number; ended: number; worker: Worker }): Promise<void> {
+    const { base, ended } = drained;
+    if (drained.held === 0) {
+      this.o.logger.info({ worker: drained.worker.id, held: 0, back: 0, waitedMs: Date.now() - ended, why: 'none held' }, "rolling restart: the drained worker's clients are back or no longer coming: draining the next");
+      return;
+    }
+    const held = drained.held ?? 0;
     const samples: { at: number; back: number }[] = [];
     for (;;) {
       const at = Date.now();
@@ -240,12 +246,12 @@ export class WorkerPool {
   /** The connections the slots' workers hold open (the new ones, in a roll), as each says; 0 for one that does not answer. */
   private async connectionsOfNew(): Promise<number> {
     const counts = await Promise.all(this.workers.map((worker) => this.count(worker)));
-    return counts.reduce((sum, n) => sum + n, 0);
+    return counts.reduce<number>((sum, n) => sum + (n ?? 0), 0);
   }
 
-  /** The connections `worker` holds open, as it says; 0 when it does not answer within COUNT_TIMEOUT_MS or is gone. */
-  private async count(worker: Worker): Promise<number> {
-    return (await this.ask(worker, { sb: 1, t: 'count' }, 'counted', COUNT_TIMEOUT_MS))?.connections ?? 0;
+  /** The connections `worker` holds open, as it says; undefined when it does not answer within COUNT_TIMEOUT_MS or is gone. */
+  private async count(worker: Worker): Promise<number | undefined> {
+    return (await this.ask(worker, { sb: 1, t: 'count' }, 'counted', COUNT_TIMEOUT_MS))?.connections;
   }
 
   /** Sends `message` to `worker`; resolves with its answer (its first message of type `answer`), or undefined once it is gone or after `timeoutMs`. */
