@@ -234,7 +234,8 @@ export class WorkerPool {
                 ? 'quiet'
                 : undefined;
       if (why !== undefined) {
-        this.o.logger.info({ worker: drained.worker.id, held, back: Math.max(0, back), waitedMs: at - ended, why }, "rolling restart: the drained worker's clients are back or no longer coming: draining the next");
+        // `held` left out when the worker did not say (counted as none for the shares).
+        this.o.logger.info({ worker: drained.worker.id, held: drained.held, back: Math.max(0, back), waitedMs: at - ended, why }, "rolling restart: the drained worker's clients are back or no longer coming: draining the next");
         return;
       }
       // The next count on the beat of COUNT_EVERY_MS from the drain's end, so that one falls at DRAIN_GAP_MS.
