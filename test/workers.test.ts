@@ -311,8 +311,11 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}, --worker-appends
     // here, later by the answer's way back: on a busy machine one stream the primary counted was
     // open here only after its line (a CI run: 9 of 11 by the line, the primary 13 of 14 back).
     // Half a second of that lag is allowed, a step of the herd's 400 ms: well short of the 2 s.
+    // And the primary's 90% is of every connection the new workers gained, the herd's and others'
+    // (a CI run: its 19 of 21 back, the test's 16 of the herd's 19 by the line): three in four of
+    // the herd's, against some two in five with the fixed 2 s.
     const backBefore = firstOnes.filter((f) => (backAt.get(f) ?? Infinity) <= Number(wait.time) + 500).length;
-    assert.ok(backBefore >= firstOnes.length * 0.85, `${backBefore} of the first drained worker's ${firstOnes.length} streams were back before the next drain (${JSON.stringify(wait)})`);
+    assert.ok(backBefore >= firstOnes.length * 0.75, `${backBefore} of the first drained worker's ${firstOnes.length} streams were back before the next drain (${JSON.stringify(wait)})`);
     await waitFor(() => herd.every((f) => f.node !== undefined && !before.has(f.node) && backAt.has(f)), 30_000, 'the herd to be back on the new workers');
   });
 
