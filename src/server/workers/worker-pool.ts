@@ -208,10 +208,8 @@ export class WorkerPool {
    */
   private async awaitClientsBack(drained: { held: number | undefined; base: number; ended: number; worker: Worker }): Promise<void> {
     const { base, ended } = drained;
-    if (drained.held === 0) {
-      this.o.logger.info({ worker: drained.worker.id, held: 0, back: 0, waitedMs: Date.now() - ended, why: 'none held' }, "rolling restart: the drained worker's clients are back or no longer coming: draining the next");
-      return;
-    }
+    if (drained.held === 0) return this.logWait(drained, 0, Date.now() - ended, 'none held');
+    // Unknown (it did not say in time): counted as none for the shares, the least pause kept.
     const held = drained.held ?? 0;
     const samples: { at: number; back: number }[] = [];
     for (;;) {
@@ -233,15 +231,16 @@ export class WorkerPool {
               : quiet
                 ? 'quiet'
                 : undefined;
-      if (why !== undefined) {
-        // `held` left out when the worker did not say (counted as none for the shares).
-        this.o.logger.info({ worker: drained.worker.id, held: drained.held, back: Math.max(0, back), waitedMs: at - ended, why }, "rolling restart: the drained worker's clients are back or no longer coming: draining the next");
-        return;
-      }
+      if (why !== undefined) return this.logWait(drained, Math.max(0, back), at - ended, why);
       // The next count on the beat of COUNT_EVERY_MS from the drain's end, so that one falls at DRAIN_GAP_MS.
       const next = ended + Math.ceil((Date.now() - ended + 1) / COUNT_EVERY_MS) * COUNT_EVERY_MS;
       await new Promise((r) => setTimeout(r, next - Date.now()));
     }
+  }
+
+  /** The roll's line when it stops waiting for `drained`'s clients (`held` left out when the worker did not say). */
+  private logWait(drained: { held: number | undefined; worker: Worker }, back: number, waitedMs: number, why: string): void {
+    this.o.logger.info({ worker: drained.worker.id, held: drained.held, back, waitedMs, why }, "rolling restart: the drained worker's clients are back or no longer coming: draining the next");
   }
 
   /** The connections the slots' workers hold open (the new ones, in a roll), as each says; 0 for one that does not answer. */
