@@ -42,7 +42,8 @@ describe('docs examples in the browser', { skip: skipWithoutBrowser() }, () => {
   });
 
   for (const e of examples) {
-    it(`${where(e)} (${e.lang})`, { timeout: 30_000 }, async () => {
+    // Its server is started by the first example of its file (DocServers: up to 30 s on a busy machine).
+    it(`${where(e)} (${e.lang})`, { timeout: 60_000 }, async () => {
       const server = await servers.get(e.file, e.server);
       const code = rewriteAddress(e.code, server.port);
       const context = await browser.newContext();

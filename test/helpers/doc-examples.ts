@@ -212,11 +212,13 @@ export class DocServers {
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const url = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 10_000;
+    // A deadline, not a wait: a start takes about a second, but many times that on a machine
+    // busy with the other test files and their browsers (10 s was once not enough in CI's shape).
+    const deadline = Date.now() + 30_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`switchboard serve ${flags.join(' ')} exited ${child.exitCode}: ${stderr}`);
       try {
-        if ((await fetch(`${url}/readyz`)).ok) return { port, url };
+        if ((await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) })).ok) return { port, url };
       } catch {
         // not listening yet
       }
