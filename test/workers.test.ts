@@ -319,6 +319,33 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}, --worker-appends
     await waitFor(() => herd.every((f) => f.node !== undefined && !before.has(f.node) && backAt.has(f)), 30_000, 'the herd to be back on the new workers');
   });
 
+  // With the primary's accepts only: it hands the connections out in turn, so both old workers have streams and idle sockets.
+  if (accept === 'primary')
+  it('SIGHUP: a drained worker\'s idle keep-alive sockets are not waited for; the roll counts clients (streams, WebSockets, held polls)', async (t) => {
+    const before = new Set(server.listeningNodes);
+    const mark = server.lines.length;
+    const start = ((await getJson(`${server.url}/api/rooms/${room}/poll`)) as PollResult).cursor;
+    const streams = Array.from({ length: 6 }, (_, i) => new SseFollower(`kept${i}`, room, start));
+    await Promise.all(streams.map((f) => f.connect(server.url, '', 10_000)));
+    for (const f of streams) f.onDrop = () => void reconnect(() => f.connect(server.url, '', 5000));
+    // Sockets a client keeps after a request and does not use again (a browser's pool, say): the
+    // drain closes them and nothing comes back. Counted as sockets, they were most of what the
+    // first drained worker held, and the roll waited its 30 s for them.
+    const idle = await Promise.all(Array.from({ length: 24 }, () => KeepAlivePoller.open(server.port)));
+    for (const p of idle) await p.poll();
+    t.after(() => {
+      for (const f of streams) f.close();
+      for (const p of idle) p.close();
+    });
+    server.child.kill('SIGHUP');
+    await server.waitForLog((l) => server.lines.indexOf(l) >= mark && l.role === 'primary' && l.msg === 'rolling restart done', 90_000, 'the rolling restart to end');
+    const wait = server.lines.slice(mark).find((l) => l.msg === "rolling restart: the drained worker's clients are back or no longer coming: draining the next");
+    assert.ok(wait, 'the primary waited between the drains');
+    assert.ok(Number(wait.held) >= 1 && Number(wait.held) <= 6, `it held some of the 6 streams, not the idle sockets (${JSON.stringify(wait)})`);
+    assert.ok(wait.why === 'back' && Number(wait.waitedMs) < 10_000, JSON.stringify(wait));
+    await waitFor(() => streams.every((f) => f.node !== undefined && !before.has(f.node)), 30_000, 'the streams to be back on the new workers');
+  });
+
   it('SIGTERM drains every worker and the primary exits 0', async () => {
     const pids = [...new Set(server.lines.filter((l) => l.node !== undefined).map((l) => Number(l.pid)))].filter(alive);
     assert.equal(pids.length, 2);
@@ -517,6 +544,10 @@ class KeepAlivePoller {
       const socket = net.connect({ port, host: '127.0.0.1' }, () => resolve(new KeepAlivePoller(socket)));
       socket.once('error', reject);
     });
+  }
+
+  close(): void {
+    this.socket.destroy();
   }
 
   poll(): Promise<string> {

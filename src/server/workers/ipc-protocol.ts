@@ -74,8 +74,14 @@ export type ToPrimary =
   | { sb: 1; t: 'ready'; port: number }
   /** The worker takes no new connection from now on (the answer to `unlisten`). */
   | { sb: 1; t: 'unlistened' }
-  /** The connections the worker holds open (the answer to `count`). */
-  | { sb: 1; t: 'counted'; connections: number }
+  /**
+   * The answer to `count`: the sockets the worker holds open (`connections`: a primary of an
+   * earlier build reads these), and its clients among them (`clients`: WebSockets, SSE streams,
+   * held long polls; not an idle keep-alive socket or a request being answered), which a roll
+   * counts: a publisher's idle keep-alive sockets closing on a new worker no longer hide the
+   * drained worker's clients coming back.
+   */
+  | { sb: 1; t: 'counted'; connections: number; clients: number }
   | { sb: 1; t: 'req'; id: number; call: PrimaryCall }
   /** What the worker's clients spent of their budgets in one turn, for the other workers to charge (shared-limits.ts). */
   | { sb: 1; t: 'spent'; spends: Spend[] }
@@ -95,7 +101,7 @@ export type ToWorker =
   | { sb: 1; t: 'drain' }
   /** Take no new connection, serve the open ones (a rolling restart: a new worker takes them, and this one is drained later). */
   | { sb: 1; t: 'unlisten' }
-  /** Say how many connections you hold open (a rolling restart waits for a drained worker's clients to be back on the others). */
+  /** Say how many sockets and clients you hold open (a rolling restart waits for a drained worker's clients to be back on the others). */
   | { sb: 1; t: 'count' }
   /** What another worker's clients spent of their budgets (relayed as it came), to charge here too. */
   | { sb: 1; t: 'spent'; spends: Spend[] }

@@ -3,6 +3,9 @@ import type { BrokerMessage } from '../broker/broker.js';
 import type { Held, Spend } from '../session/limits.js';
 import { eachOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker } from './ipc-protocol.js';
 
+/** What a worker answers the primary's `count` (ipc-protocol.ts, `counted`). */
+export type ConnectionCount = { connections: number; clients: number };
+
 /** A request to the primary that got no answer in time, or was cut by close. */
 export class PrimaryUnavailableError extends Error {
   constructor(message: string) {
@@ -24,7 +27,7 @@ export class PrimaryClient {
   private onDeliver: (messages: BrokerMessage[]) => void = () => {};
   private onDrain: () => void = () => {};
   private onUnlisten: () => void = () => {};
-  private onCount: () => Promise<number> = () => Promise.resolve(0);
+  private onCount: () => Promise<ConnectionCount> = () => Promise.resolve({ connections: 0, clients: 0 });
   private onSpent: (spends: Spend[]) => void = () => {};
   /**
    * The other workers' counts of connections, and those gone; until a handler is set (the server
@@ -92,8 +95,8 @@ export class PrimaryClient {
     this.onUnlisten = handler;
   }
 
-  /** Sets how to count the connections this worker holds open, answered to the primary's `count`. */
-  countWith(handler: () => Promise<number>): void {
+  /** Sets how to count the sockets and the clients this worker holds open, answered to the primary's `count`. */
+  countWith(handler: () => Promise<ConnectionCount>): void {
     this.onCount = handler;
   }
 
@@ -134,8 +137,8 @@ export class PrimaryClient {
     else if (m.t === 'drain') this.onDrain();
     else if (m.t === 'unlisten') this.onUnlisten();
     else if (m.t === 'count') {
-      void this.onCount().then((connections) => {
-        this.tell({ sb: 1, t: 'counted', connections });
+      void this.onCount().then(({ connections, clients }) => {
+        this.tell({ sb: 1, t: 'counted', connections, clients });
         this.flush();
       });
     }

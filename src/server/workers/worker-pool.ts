@@ -18,7 +18,7 @@ const MAX_BACKOFF_MS = 30_000;
  * workers (a herd bigger than they take in 2 s), at most MAX_DRAIN_GAP_MS: awaitClientsBack.
  */
 const DRAIN_GAP_MS = 2000;
-/** The share of a drained worker's connections the roll waits to see back on the new workers before the next drain. */
+/** The share of a drained worker's clients the roll waits to see back on the new workers before the next drain. */
 const BACK_SHARE = 0.9;
 /** The longest pause between two drains of a roll. */
 const MAX_DRAIN_GAP_MS = 30_000;
@@ -34,9 +34,9 @@ const MAX_DRAIN_GAP_MS = 30_000;
 const QUIET_SHARE = 0.01;
 const QUIET_FROM = 0.5;
 const QUIET_MS = 3000;
-/** How often the roll counts the new workers' connections while it waits. */
+/** How often the roll counts the new workers' clients while it waits. */
 const COUNT_EVERY_MS = 250;
-/** How long a worker may take to say how many connections it holds before it counts as none. */
+/** How long a worker may take to say how many clients it holds before it counts as none (or, while a roll waits, as it said last). */
 const COUNT_TIMEOUT_MS = 2000;
 /** How long a roll waits for an old worker to confirm it takes no new connection. */
 const UNLISTEN_TIMEOUT_MS = 5000;
@@ -100,6 +100,8 @@ export class WorkerPool {
   private readonly retired = new WeakSet<Worker>();
   /** Workers told to take no new connection (`unlisten`, `drain`). */
   private readonly closedToNew = new WeakSet<Worker>();
+  /** What each worker said last of the clients it holds (clientsOfNew). */
+  private readonly lastClients = new WeakMap<Worker, number>();
   private stopping = false;
   /** Old workers of a roll, replaced in their slots, not drained yet (`stop` drains them too). */
   private readonly outgoing = new Set<Worker>();
@@ -184,7 +186,7 @@ export class WorkerPool {
           if (this.stopping) return;
           if (previous) await this.awaitClientsBack(previous);
           if (this.stopping) return;
-          const [held, base] = await Promise.all([this.count(worker), this.connectionsOfNew()]);
+          const [held, base] = await Promise.all([this.clientsOf(worker), this.clientsOfNew()]);
           await this.drain(worker);
           this.outgoing.delete(worker);
           previous = { held, base, ended: Date.now(), worker };
@@ -198,13 +200,15 @@ export class WorkerPool {
   }
 
   /**
-   * Waits, after a roll drained `drained.worker` (which held `held` connections as its drain
-   * began, when the new workers held `base`), at least DRAIN_GAP_MS from the drain's end, then
-   * until its clients are back on the new workers (BACK_SHARE of `held` more than `base`) or,
-   * QUIET_FROM of them back, stop coming (fewer than QUIET_SHARE of `held` more in the last
-   * QUIET_MS: clients that left, or a poller's keep-alive connection that comes back at its next
-   * poll only), at most MAX_DRAIN_GAP_MS. Not at all when it said it held none (an idle node
+   * Waits, after a roll drained `drained.worker` (which held `held` clients as its drain began,
+   * when the new workers held `base`), at least DRAIN_GAP_MS from the drain's end, then until its
+   * clients are back on the new workers (BACK_SHARE of `held` more than `base`) or, QUIET_FROM of
+   * them back, stop coming (fewer than QUIET_SHARE of `held` more in the last QUIET_MS: clients
+   * that left), at most MAX_DRAIN_GAP_MS. Not at all when it said it held none (an idle node
    * rolls its N workers without N - 1 pauses); when it did not say, the least pause holds.
+   * Clients (WebSockets, SSE streams, held long polls), not sockets: the drained worker's idle
+   * keep-alive sockets never come back, and the new workers' own closing (a publisher's pool)
+   * hid the clients that did.
    */
   private async awaitClientsBack(drained: { held: number | undefined; base: number; ended: number; worker: Worker }): Promise<void> {
     const { base, ended } = drained;
@@ -214,7 +218,7 @@ export class WorkerPool {
     const samples: { at: number; back: number }[] = [];
     for (;;) {
       const at = Date.now();
-      const back = (await this.connectionsOfNew()) - base;
+      const back = (await this.clientsOfNew()) - base;
       if (this.stopping) return;
       samples.push({ at, back });
       // The oldest sample kept is the latest one at least QUIET_MS old.
@@ -243,15 +247,24 @@ export class WorkerPool {
     this.o.logger.info({ worker: drained.worker.id, held: drained.held, back, waitedMs, why }, "rolling restart: the drained worker's clients are back or no longer coming: draining the next");
   }
 
-  /** The connections the slots' workers hold open (the new ones, in a roll), as each says; 0 for one that does not answer. */
-  private async connectionsOfNew(): Promise<number> {
-    const counts = await Promise.all(this.workers.map((worker) => this.count(worker)));
-    return counts.reduce<number>((sum, n) => sum + (n ?? 0), 0);
+  /**
+   * The clients the slots' workers hold (the new ones, in a roll), as each says; for one that
+   * does not answer in time (a worker busy with a herd of handshakes), what it said last: a
+   * worker counted as none made the drained worker's clients look gone.
+   */
+  private async clientsOfNew(): Promise<number> {
+    const counts = await Promise.all(this.workers.map(async (worker) => (await this.clientsOf(worker)) ?? this.lastClients.get(worker) ?? 0));
+    return counts.reduce((sum, n) => sum + n, 0);
   }
 
-  /** The connections `worker` holds open, as it says; undefined when it does not answer within COUNT_TIMEOUT_MS or is gone. */
-  private async count(worker: Worker): Promise<number | undefined> {
-    return (await this.ask(worker, { sb: 1, t: 'count' }, 'counted', COUNT_TIMEOUT_MS))?.connections;
+  /**
+   * The clients `worker` holds (WebSockets, SSE streams, held long polls), as it says; undefined
+   * when it does not answer within COUNT_TIMEOUT_MS or is gone.
+   */
+  private async clientsOf(worker: Worker): Promise<number | undefined> {
+    const clients = (await this.ask(worker, { sb: 1, t: 'count' }, 'counted', COUNT_TIMEOUT_MS))?.clients;
+    if (clients !== undefined) this.lastClients.set(worker, clients);
+    return clients;
   }
 
   /** Sends `message` to `worker`; resolves with its answer (its first message of type `answer`), or undefined once it is gone or after `timeoutMs`. */

@@ -78,7 +78,7 @@ export async function joinPrimary(config: ServerConfig): Promise<WorkerRole> {
     options,
     ready(server, port) {
       AggregatorRegistry.setRegistries([server.context.metrics.registry]);
-      primary.countWith(() => openConnections(server.http));
+      primary.countWith(async () => ({ connections: await openConnections(server.http), clients: server.context.connections.size }));
       primary.tell({ sb: 1, t: 'ready', port });
     },
     onDrain(handler) {
