@@ -307,11 +307,11 @@ describe(`--workers 2 without Redis, --worker-accept ${accept}, --worker-appends
     assert.ok(firstOnes.length >= 8, `the first drained worker held ${firstOnes.length} of the herd`);
     // Those back before the next drain began (the primary's line, just before its order): with a
     // fixed 2 s after the first drain ended, about half (the drain itself takes 1-2 s). The
-    // primary counts a connection once a new worker has it; this test once its stream is open
+    // primary counts a stream once a new worker has admitted it; this test once its stream is open
     // here, later by the answer's way back: on a busy machine one stream the primary counted was
     // open here only after its line (a CI run: 9 of 11 by the line, the primary 13 of 14 back).
     // Half a second of that lag is allowed, a step of the herd's 400 ms: well short of the 2 s.
-    // And the primary's 90% is of every connection the new workers gained, the herd's and others'
+    // And the primary's 90% is of every client the new workers gained, the herd's and others'
     // (a CI run: its 19 of 21 back, the test's 16 of the herd's 19 by the line): three in four of
     // the herd's, against some two in five with the fixed 2 s.
     const backBefore = firstOnes.filter((f) => (backAt.get(f) ?? Infinity) <= Number(wait.time) + 500).length;
