@@ -66,6 +66,9 @@ export type PrimaryCall =
   | { op: 'append'; draft: EntryDraft };
 
 /** Worker → primary. */
+/** What a worker answers the primary's `count` (`counted`, below). */
+export type ConnectionCount = { connections: number; clients: number };
+
 export type ToPrimary =
   /** What the worker published, in order (the port merges a turn's consecutive publishes into one list: batching-port.ts). */
   | { sb: 1; t: 'publish'; messages: BrokerMessage[] }
@@ -81,7 +84,7 @@ export type ToPrimary =
    * counts: a publisher's idle keep-alive sockets closing on a new worker no longer hide the
    * drained worker's clients coming back.
    */
-  | { sb: 1; t: 'counted'; connections: number; clients: number }
+  | ({ sb: 1; t: 'counted' } & ConnectionCount)
   | { sb: 1; t: 'req'; id: number; call: PrimaryCall }
   /** What the worker's clients spent of their budgets in one turn, for the other workers to charge (shared-limits.ts). */
   | { sb: 1; t: 'spent'; spends: Spend[] }

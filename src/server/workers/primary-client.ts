@@ -1,10 +1,7 @@
 import { isErrorCode, SwitchboardError } from '../../protocol/errors.js';
 import type { BrokerMessage } from '../broker/broker.js';
 import type { Held, Spend } from '../session/limits.js';
-import { eachOurs, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker } from './ipc-protocol.js';
-
-/** What a worker answers the primary's `count` (ipc-protocol.ts, `counted`). */
-export type ConnectionCount = { connections: number; clients: number };
+import { eachOurs, type ConnectionCount, type IpcPort, type PrimaryCall, type ToPrimary, type ToWorker } from './ipc-protocol.js';
 
 /** A request to the primary that got no answer in time, or was cut by close. */
 export class PrimaryUnavailableError extends Error {

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:cluster';
 import type { Logger } from '../logger.js';
-import { eachOurs, type ToPrimary, type ToWorker } from './ipc-protocol.js';
+import { eachOurs, type ConnectionCount, type ToPrimary, type ToWorker } from './ipc-protocol.js';
 
 /** Restarts of one slot in a row, each of a worker that died young, before the pool gives up. */
 export const MAX_QUICK_FAILURES = 8;
@@ -67,6 +67,15 @@ export class WorkerStartError extends Error {
     super(message);
     this.name = 'WorkerStartError';
   }
+}
+
+/** An old worker a roll drained: what it held as its drain began (undefined: it did not say in time), the new workers' clients then, and when its drain ended. */
+interface Drained {
+  held: number | undefined;
+  sockets: number | undefined;
+  base: number;
+  ended: number;
+  worker: Worker;
 }
 
 interface Slot {
@@ -181,15 +190,15 @@ export class WorkerPool {
           return;
         }
         await Promise.all(old.map((worker) => this.unlisten(worker)));
-        let previous: { held: number | undefined; base: number; ended: number; worker: Worker } | undefined;
+        let previous: Drained | undefined;
         for (const worker of old) {
           if (this.stopping) return;
           if (previous) await this.awaitClientsBack(previous);
           if (this.stopping) return;
-          const [held, base] = await Promise.all([this.clientsOf(worker), this.clientsOfNew()]);
+          const [count, base] = await Promise.all([this.countOf(worker), this.clientsOfNew()]);
           await this.drain(worker);
           this.outgoing.delete(worker);
-          previous = { held, base, ended: Date.now(), worker };
+          previous = { held: count?.clients, sockets: count?.connections, base, ended: Date.now(), worker };
         }
         this.o.logger.info({ workers: this.o.count, kept }, 'rolling restart done');
       } finally {
@@ -204,15 +213,16 @@ export class WorkerPool {
    * when the new workers held `base`), at least DRAIN_GAP_MS from the drain's end, then until its
    * clients are back on the new workers (BACK_SHARE of `held` more than `base`) or, QUIET_FROM of
    * them back, stop coming (fewer than QUIET_SHARE of `held` more in the last QUIET_MS: clients
-   * that left), at most MAX_DRAIN_GAP_MS. Not at all when it said it held none (an idle node
-   * rolls its N workers without N - 1 pauses); when it did not say, the least pause holds.
-   * Clients (WebSockets, SSE streams, held long polls), not sockets: the drained worker's idle
-   * keep-alive sockets never come back, and the new workers' own closing (a publisher's pool)
-   * hid the clients that did.
+   * that left), at most MAX_DRAIN_GAP_MS. Not at all when it said it held no socket at all (an
+   * idle node rolls its N workers without N - 1 pauses); one with sockets but no client (short
+   * pollers between polls, whose next polls come back meanwhile) gets the least pause, and so
+   * does one that did not say. Clients (WebSockets, SSE streams, held long polls), not sockets,
+   * for the shares: the drained worker's idle keep-alive sockets never come back, and the new
+   * workers' own idle sockets closing (a publisher's pool) hid the clients that did.
    */
-  private async awaitClientsBack(drained: { held: number | undefined; base: number; ended: number; worker: Worker }): Promise<void> {
+  private async awaitClientsBack(drained: Drained): Promise<void> {
     const { base, ended } = drained;
-    if (drained.held === 0) return this.logWait(drained, 0, Date.now() - ended, 'none held');
+    if (drained.sockets === 0) return this.logWait(drained, 0, Date.now() - ended, 'none held');
     // Unknown (it did not say in time): counted as none for the shares, the least pause kept.
     const held = drained.held ?? 0;
     const samples: { at: number; back: number }[] = [];
@@ -243,7 +253,7 @@ export class WorkerPool {
   }
 
   /** The roll's line when it stops waiting for `drained`'s clients (`held` left out when the worker did not say). */
-  private logWait(drained: { held: number | undefined; worker: Worker }, back: number, waitedMs: number, why: string): void {
+  private logWait(drained: Pick<Drained, 'held' | 'worker'>, back: number, waitedMs: number, why: string): void {
     this.o.logger.info({ worker: drained.worker.id, held: drained.held, back, waitedMs, why }, "rolling restart: the drained worker's clients are back or no longer coming: draining the next");
   }
 
@@ -253,18 +263,18 @@ export class WorkerPool {
    * worker counted as none made the drained worker's clients look gone.
    */
   private async clientsOfNew(): Promise<number> {
-    const counts = await Promise.all(this.workers.map(async (worker) => (await this.clientsOf(worker)) ?? this.lastClients.get(worker) ?? 0));
+    const counts = await Promise.all(this.workers.map(async (worker) => (await this.countOf(worker))?.clients ?? this.lastClients.get(worker) ?? 0));
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
   /**
-   * The clients `worker` holds (WebSockets, SSE streams, held long polls), as it says; undefined
-   * when it does not answer within COUNT_TIMEOUT_MS or is gone.
+   * What `worker` says it holds: its sockets and its clients (WebSockets, SSE streams, held long
+   * polls); undefined when it does not answer within COUNT_TIMEOUT_MS or is gone.
    */
-  private async clientsOf(worker: Worker): Promise<number | undefined> {
-    const clients = (await this.ask(worker, { sb: 1, t: 'count' }, 'counted', COUNT_TIMEOUT_MS))?.clients;
-    if (clients !== undefined) this.lastClients.set(worker, clients);
-    return clients;
+  private async countOf(worker: Worker): Promise<ConnectionCount | undefined> {
+    const count = await this.ask(worker, { sb: 1, t: 'count' }, 'counted', COUNT_TIMEOUT_MS);
+    if (count) this.lastClients.set(worker, count.clients);
+    return count;
   }
 
   /** Sends `message` to `worker`; resolves with its answer (its first message of type `answer`), or undefined once it is gone or after `timeoutMs`. */
