@@ -36,9 +36,40 @@ interface FromInit {
   headers?: Record<string, string>;
   /** Loopback source address (127.0.0.2, ...): another client address for the server. */
   localAddress?: string;
+  /** Idle time after which the request fails (default 15 s). */
+  timeoutMs?: number;
 }
 
-/** One HTTP request on a connection of its own (no keep-alive agent), optionally from another loopback address. */
+/**
+ * One HTTP request on a connection of its own (no keep-alive agent), optionally from another
+ * loopback address. An event stream resolves at its headers (body empty) and is cut: a test that
+ * expected a refusal and got a stream fails on its status instead of waiting for an end that never
+ * comes. Any answer not whole within `timeoutMs` (default 15 s) rejects, naming the URL.
+ */
+function httpFrom(url: string, init: FromInit = {}): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: init.method ?? 'GET', headers: init.headers ?? {}, agent: false, ...(init.localAddress ? { localAddress: init.localAddress } : {}) },
+      (res) => {
+        const answer = (body: string): HttpAnswer => ({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) as unknown });
+        if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+          resolve(answer(''));
+          req.destroy();
+          return;
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => resolve(answer(Buffer.concat(chunks).toString('utf8'))));
+      },
+    );
+    req.setTimeout(init.timeoutMs ?? 15_000, () => req.destroy(new Error(`${init.method ?? 'GET'} ${url}: no whole answer within ${init.timeoutMs ?? 15_000} ms`)));
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
 /** GETs `url` from `address` until an answer is not 200 (at most `most` times); `check` looks at each 200. */
 async function askUntilRefused(url: string, address: string, most: number, check?: (r: HttpAnswer) => void): Promise<{ statuses: number[]; refused: HttpAnswer | undefined }> {
   const statuses: number[] = [];
@@ -49,26 +80,6 @@ async function askUntilRefused(url: string, address: string, most: number, check
     check?.(r);
   }
   return { statuses, refused: undefined };
-}
-
-function httpFrom(url: string, init: FromInit = {}): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method: init.method ?? 'GET', headers: init.headers ?? {}, agent: false, ...(init.localAddress ? { localAddress: init.localAddress } : {}) },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) as unknown });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(init.body);
-  });
 }
 
 function jsonFrom(url: string, body: unknown, localAddress?: string): Promise<HttpAnswer> {
@@ -1263,10 +1274,11 @@ describe('abuse suite', () => {
           await waitFor(() => ws.of('message').length >= 40 * replays, 5000, `replay ${replays}`);
         }
       }
+      // Its SSE at once, while it still owes (the refusal's debt is paid back within a second or two).
+      const sse = await httpFrom(`${s.url}/api/rooms/big/events`, { localAddress: '127.0.0.6' });
       assert.ok(replays >= 2 && replays <= 3, `${replays} replays before the refusal`);
       assert.equal(ws.of('error')[0]!.code, 'RATE_LIMITED');
       ws.close();
-      const sse = await httpFrom(`${s.url}/api/rooms/big/events`, { localAddress: '127.0.0.6' });
       assert.equal(sse.status, 429);
       // Another address, and the application's own calls, are not held back.
       assert.equal((await httpFrom(`${s.url}/api/rooms/big/messages?limit=500`, { localAddress: '127.0.0.5' })).status, 200);
