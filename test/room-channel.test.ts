@@ -36,7 +36,7 @@ async function storeWith(n: number): Promise<{ store: MemoryStore; entries: Entr
 describe('RoomChannel: order across nodes', () => {
   it('delivers entries that arrive out of order in seq order, each once', async () => {
     const { store, entries, epoch } = await storeWith(6);
-    const channel = new RoomChannel('r', epoch, 0, (room, after, limit) => store.readAfter(room, after, limit), () => {});
+    const channel = new RoomChannel('r', epoch, 0, store, () => {});
     const sub = recorder();
     channel.subscribers.add(sub);
     for (const i of [1, 0, 3, 2, 2, 5, 4, 0]) channel.receive(epoch, entries[i]!);
@@ -48,7 +48,7 @@ describe('RoomChannel: order across nodes', () => {
 
   it('fills a gap from the store when a broker message never comes', async () => {
     const { store, entries, epoch } = await storeWith(4);
-    const channel = new RoomChannel('r', epoch, 0, (room, after, limit) => store.readAfter(room, after, limit), () => {});
+    const channel = new RoomChannel('r', epoch, 0, store, () => {});
     const sub = recorder();
     channel.subscribers.add(sub);
     channel.receive(epoch, entries[0]!);
@@ -57,9 +57,21 @@ describe('RoomChannel: order across nodes', () => {
     assert.deepEqual(sub.seqs, [1, 2, 3, 4]);
   });
 
+  it('skips a gap only where retention trimmed the entries (below the room\'s firstSeq), then delivers from there in order', async () => {
+    const { store, entries, epoch } = await storeWith(6);
+    await store.trim({ maxEntries: 2, maxAgeMs: Number.MAX_SAFE_INTEGER }, Date.now());
+    assert.equal((await store.getRoom('r'))!.firstSeq, 5);
+    const channel = new RoomChannel('r', epoch, 0, store, () => {});
+    const sub = recorder();
+    channel.subscribers.add(sub);
+    channel.receive(epoch, entries[5]!); // 1-4 trimmed before this node had them, 5 lost on the way
+    await waitFor(() => sub.seqs.length === 2, 3000, 'what is retained delivered');
+    assert.deepEqual(sub.seqs, [5, 6]);
+  });
+
   it('gathers what arrives within one event-loop turn into one batch', async () => {
     const { store, entries, epoch } = await storeWith(50);
-    const channel = new RoomChannel('r', epoch, 0, (room, after, limit) => store.readAfter(room, after, limit), () => {});
+    const channel = new RoomChannel('r', epoch, 0, store, () => {});
     const sub = recorder();
     channel.subscribers.add(sub);
     for (const e of entries) channel.receive(epoch, e);
@@ -69,7 +81,7 @@ describe('RoomChannel: order across nodes', () => {
 
   it('a subscriber catching up gets held live batches only after its position', async () => {
     const { store, entries, epoch } = await storeWith(5);
-    const channel = new RoomChannel('r', epoch, 2, (room, after, limit) => store.readAfter(room, after, limit), () => {});
+    const channel = new RoomChannel('r', epoch, 2, store, () => {});
     const sub = recorder(0);
     channel.addCatchingUp(sub);
     channel.receive(epoch, entries[2]!);
@@ -87,7 +99,7 @@ describe('RoomChannel: order across nodes', () => {
 
   it('ends every subscriber when the history is reset (a new epoch)', async () => {
     const { store, entries, epoch } = await storeWith(3);
-    const channel = new RoomChannel('r', epoch, 0, (room, after, limit) => store.readAfter(room, after, limit), () => {});
+    const channel = new RoomChannel('r', epoch, 0, store, () => {});
     const sub = recorder();
     channel.subscribers.add(sub);
     channel.receive(epoch, entries[0]!);
@@ -100,7 +112,7 @@ describe('RoomChannel: order across nodes', () => {
 
 describe('RoomChannel: typing notices', () => {
   it('forgets the notices that ran out as new ones come, though no poll asks who is typing', async () => {
-    const channel = new RoomChannel('r', 'e', 0, async () => [], () => {});
+    const channel = new RoomChannel('r', 'e', 0, new MemoryStore(), () => {});
     channel.subscribers.add(recorder());
     // A guest claiming a new member with each notice, in a room no one polls.
     for (let i = 0; i < 1000; i++) channel.typingNotice({ room: 'r', from: { id: `c${i}`, name: `n${i}`, member: `m${i}` } }, 500);
@@ -118,7 +130,7 @@ describe('RoomChannel: typing notices', () => {
 
 describe('RoomChannel: presence notices', () => {
   it("each notice moves presenceAt on, one that carries an earlier time (a node whose clock is behind) or the same millisecond too", () => {
-    const channel = new RoomChannel('r', 'e', 0, async () => [], () => {});
+    const channel = new RoomChannel('r', 'e', 0, new MemoryStore(), () => {});
     const seen: number[] = [];
     const notice = (at: number): void => {
       channel.presenceNotice({ room: 'r', members: [], at });

@@ -5,6 +5,7 @@ import vm from 'node:vm';
 import type { Principal } from '../src/server/auth/principal.js';
 import { IntrusiveList, type Linked } from '../src/server/intrusive-list.js';
 import { RoomChannel } from '../src/server/room-channel.js';
+import { MemoryStore } from '../src/server/store/memory-store.js';
 import { Limits, type Budget } from '../src/server/session/limits.js';
 import type { OnceSubscriber } from '../src/server/subscriber.js';
 
@@ -52,7 +53,7 @@ function heldPoll(payload: number[]): Held {
 
 describe('young garbage: held long polls die young', () => {
   it("a room channel's held subscribers are not promoted once let go", () => {
-    const channel = new RoomChannel('r', 'e', 0, async () => [], () => {});
+    const channel = new RoomChannel('r', 'e', 0, new MemoryStore(), () => {});
     const promoted = promotedPerItem(heldPoll, (s) => channel.hold(s), (s) => channel.letGo(s));
     // Through a Set (the channel's subscribers): some 650 of each ~900 bytes.
     assert.ok(promoted < 100, `${promoted.toFixed(0)} bytes promoted per held subscriber`);

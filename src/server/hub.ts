@@ -1009,7 +1009,7 @@ export class Hub {
           room,
           state.epoch,
           state.lastSeq,
-          (r, after, limit) => this.options.store.readAfter(r, after, limit),
+          this.options.store,
           (batch, recipients) => this.onDelivered(batch, recipients),
         );
         this.channels.set(room, channel);

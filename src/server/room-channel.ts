@@ -2,11 +2,15 @@ import type { Entry, PresenceNotice, ReadReceipt, Sender, TransportName, TypingN
 import { Batch } from './batch.js';
 import { IntrusiveList } from './intrusive-list.js';
 import { Notice } from './notice.js';
+import type { MessageStore } from './store/message-store.js';
 import type { OnceSubscriber, Subscriber } from './subscriber.js';
 import { SubscriberSet } from './subscriber-set.js';
 
 /** How long an out-of-order entry waits for the ones before it before they are read from the store. */
 const GAP_FILL_DELAY_MS = 50;
+
+/** The longest wait between two reads of a gap the store cannot fill yet (the wait doubles from GAP_FILL_DELAY_MS). */
+const GAP_FILL_MAX_DELAY_MS = 1000;
 
 /** Entries read per store call when catching up after a broker reconnection. */
 const RESYNC_PAGE = 500;
@@ -18,6 +22,11 @@ const RESYNC_PAGE = 500;
  * The channel accepts them strictly by seq (holding early ones and reading missing ones from
  * the store after a short wait), gathers what arrives within one event-loop turn into one Batch,
  * and hands that batch to every subscriber: each recipient gets every entry once, in order.
+ *
+ * A gap is skipped only where the store no longer holds its entries (below the room's `firstSeq`:
+ * retention trimmed them). A read that finds nothing else means "not readable yet" (with
+ * `--redis-replicas`, entries past the confirmed mark while a failover is under way): the channel
+ * reads again, less often the longer it lasts, and never delivers past an entry it has not had.
  */
 export class RoomChannel {
   /** Live subscribers, counted by transport as they come and go (for the deliveries metric). */
@@ -33,6 +42,8 @@ export class RoomChannel {
   private readonly early = new Map<number, Entry>();
   private flushScheduled = false;
   private gapTimer: NodeJS.Timeout | undefined;
+  /** Wait before the next read of a gap: GAP_FILL_DELAY_MS, doubled by each read that filled nothing. */
+  private gapDelay = GAP_FILL_DELAY_MS;
   /** When the channel was last in use (epoch ms): it had subscribers, or a poll read it (the hub evicts idle ones). */
   lastUsedAt = 0;
   /** Presence notices this channel has had: a subscriber that saw the count move while it caught up missed one (Hub.presenceMark). */
@@ -51,7 +62,8 @@ export class RoomChannel {
     readonly name: string,
     public epoch: string,
     lastSeq: number,
-    private readonly readMissing: (room: string, after: number, limit: number) => Promise<Entry[]>,
+    /** Where missing entries are read (readAfter), and how far back the room is retained (getRoom's firstSeq). */
+    private readonly log: Pick<MessageStore, 'readAfter' | 'getRoom'>,
     /** Told of each live batch and how many live subscribers of each transport it went to. */
     private readonly onDelivered: (batch: Batch, recipients: ReadonlyMap<TransportName, number>) => void,
   ) {
@@ -86,9 +98,12 @@ export class RoomChannel {
       this.early.delete(next.seq);
       this.accept(next);
     }
-    if (this.early.size === 0 && this.gapTimer) {
-      clearTimeout(this.gapTimer);
-      this.gapTimer = undefined;
+    if (this.early.size === 0) {
+      this.gapDelay = GAP_FILL_DELAY_MS;
+      if (this.gapTimer) {
+        clearTimeout(this.gapTimer);
+        this.gapTimer = undefined;
+      }
     }
   }
 
@@ -101,7 +116,7 @@ export class RoomChannel {
   async resync(epoch: string): Promise<void> {
     let after = epoch === this.epoch ? this.accepted : 0;
     for (;;) {
-      const entries = await this.readMissing(this.name, after, RESYNC_PAGE);
+      const entries = await this.log.readAfter(this.name, after, RESYNC_PAGE);
       for (const entry of entries) this.receive(epoch, entry);
       if (entries.length < RESYNC_PAGE) return;
       after = entries[entries.length - 1]!.seq;
@@ -257,24 +272,36 @@ export class RoomChannel {
     this.gapTimer = setTimeout(() => {
       this.gapTimer = undefined;
       void this.fillGap();
-    }, GAP_FILL_DELAY_MS);
+    }, this.gapDelay);
     this.gapTimer.unref();
   }
 
   private async fillGap(): Promise<void> {
     if (this.early.size === 0) return;
     const lowest = Math.min(...this.early.keys());
+    const before = this.accepted;
     try {
-      const missing = await this.readMissing(this.name, this.accepted, Math.max(1, lowest - this.accepted - 1));
+      const missing = await this.log.readAfter(this.name, this.accepted, Math.max(1, lowest - this.accepted - 1));
       for (const entry of missing) this.receive(this.epoch, entry);
-      // Entries removed by retention cannot be filled: skip past them rather than stall the room.
-      if (this.early.size > 0 && Math.min(...this.early.keys()) > this.accepted + 1 && missing.length === 0) {
-        this.accepted = Math.min(...this.early.keys()) - 1;
-        this.receive(this.epoch, this.early.get(this.accepted + 1)!);
+      if (this.accepted === before && this.early.size > 0) {
+        // The next seq was not read: gone (retention trimmed it: skipped) or not readable yet (waited for).
+        const state = await this.log.getRoom(this.name);
+        // Deleted or reset: the hub ends the channel (and a broker entry of the new epoch restarts it).
+        if (state === undefined || state.epoch !== this.epoch) return;
+        if (state.firstSeq > this.accepted + 1) {
+          this.accepted = Math.min(state.firstSeq, ...this.early.keys()) - 1;
+          const next = this.early.get(this.accepted + 1);
+          if (next) {
+            this.early.delete(next.seq);
+            this.receive(this.epoch, next);
+          }
+        }
       }
     } catch {
       // Store unreachable: try again later; held entries stay held.
+    } finally {
+      this.gapDelay = this.accepted > before ? GAP_FILL_DELAY_MS : Math.min(this.gapDelay * 2, GAP_FILL_MAX_DELAY_MS);
+      if (this.early.size > 0) this.scheduleGapFill();
     }
-    if (this.early.size > 0) this.scheduleGapFill();
   }
 }

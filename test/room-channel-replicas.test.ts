@@ -1,0 +1,70 @@
+/**
+ * A room's live channel over the Redis store with `replicas` (test/room-channel.test.ts has the
+ * rest of RoomChannel): an entry the store cannot show yet is waited for, never skipped. On a
+ * master and a replica of the test's own (the machine's redis-server), the replica frozen
+ * (SIGSTOP): a read past the room's confirmed mark cannot be confirmed then and stops at the mark,
+ * as during a failover. Before, the channel took that empty read for entries retention had
+ * trimmed and delivered past them: two followers of test/redis-sentinel.test.ts's failover missed
+ * one acknowledged message for good (CI, 2026-12-06).
+ */
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import type { Batch } from '../src/server/batch.js';
+import { RoomChannel } from '../src/server/room-channel.js';
+import { RedisStore } from '../src/server/store/redis-store.js';
+import type { Subscriber } from '../src/server/subscriber.js';
+import { privateRedisSkipReason } from './helpers/private-redis.js';
+import { masterAndReplica } from './helpers/redis-processes.js';
+import { waitFor } from './helpers.js';
+
+const skip = privateRedisSkipReason('the live channel over a store with replicas (test/room-channel-replicas.test.ts)');
+
+describe('RoomChannel over the Redis store with replicas 1', { skip, timeout: 30_000 }, () => {
+  it('an entry past the confirmed mark while the replica is away is waited for, not skipped: delivered in order once the replica confirms it', async (t) => {
+    const redis = await masterAndReplica();
+    const stores: RedisStore[] = [];
+    t.after(async () => {
+      redis.replica.kill('SIGCONT');
+      await Promise.all(stores.map((s) => s.close()));
+      await redis.stop();
+    });
+    const url = `redis://127.0.0.1:${redis.masterPort}`;
+    const prefix = 'sb:';
+    // Three entries written by a store that does not wait for replicas: the room's confirmed mark stays at 0.
+    const writer = new RedisStore({ url, prefix, connectTimeoutMs: 2000 });
+    stores.push(writer);
+    await writer.init();
+    const { state } = await writer.createRoom('r');
+    const entries = [];
+    for (let i = 0; i < 3; i++) entries.push((await writer.append({ type: 'message', room: 'r', from: { id: 'x', name: 'x' }, text: `m${i}` })).entry);
+
+    // The node's store waits for one replica, which is frozen: a read past the mark stops at it.
+    const store = new RedisStore({ url, prefix, connectTimeoutMs: 2000, replicas: 1, replicaTimeoutMs: 200 });
+    stores.push(store);
+    await store.init();
+    redis.replica.kill('SIGSTOP');
+    assert.deepEqual(await store.readAfter('r', 0, 10), [], 'nothing readable past the mark while the replica is away');
+
+    const seqs: number[] = [];
+    const sub: Subscriber = {
+      transport: 'websocket',
+      position: 0,
+      deliver(batch: Batch) {
+        for (const e of batch.entries) seqs.push(e.seq);
+      },
+      historyReset() {},
+    };
+    const channel = new RoomChannel('r', state.epoch, 0, store, () => {});
+    t.after(() => channel.close());
+    channel.subscribers.add(sub);
+    channel.receive(state.epoch, entries[2]!); // 1 and 2 lost on the way (a broker reconnecting)
+    // Several reads of the gap find nothing readable; none may deliver 3 before 1 and 2.
+    await sleep(1500);
+    assert.deepEqual(seqs, [], 'nothing delivered past entries the store could not show yet');
+
+    redis.replica.kill('SIGCONT');
+    await waitFor(() => seqs.length === 3, 10_000, 'the gap filled once the replica confirms');
+    assert.deepEqual(seqs, [1, 2, 3]);
+  });
+});
