@@ -5,7 +5,8 @@
  * (SIGSTOP): a read past the room's confirmed mark cannot be confirmed then and stops at the mark,
  * as during a failover. Before, the channel took that empty read for entries retention had
  * trimmed and delivered past them: two followers of test/redis-sentinel.test.ts's failover missed
- * one acknowledged message for good (CI, 2026-12-06).
+ * one acknowledged message for good (a suite run, 2026-12-06); and a resync (the broker listening
+ * again) that read nothing did not look again.
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -65,6 +66,38 @@ describe('RoomChannel over the Redis store with replicas 1', { skip, timeout: 30
 
     redis.replica.kill('SIGCONT');
     await waitFor(() => seqs.length === 3, 10_000, 'the gap filled once the replica confirms');
+    assert.deepEqual(seqs, [1, 2, 3]);
+  });
+
+  it('a resync (the broker listening again) that reads nothing while the replica is away reads again: the entries come once it confirms them, though no later entry comes to show the gap', async (t) => {
+    const redis = await masterAndReplica();
+    const stores: RedisStore[] = [];
+    t.after(async () => {
+      redis.replica.kill('SIGCONT');
+      await Promise.all(stores.map((s) => s.close()));
+      await redis.stop();
+    });
+    const url = `redis://127.0.0.1:${redis.masterPort}`;
+    const writer = new RedisStore({ url, prefix: 'sb:', connectTimeoutMs: 2000 });
+    stores.push(writer);
+    await writer.init();
+    const { state } = await writer.createRoom('r');
+    for (let i = 0; i < 3; i++) await writer.append({ type: 'message', room: 'r', from: { id: 'x', name: 'x' }, text: `m${i}` });
+    const store = new RedisStore({ url, prefix: 'sb:', connectTimeoutMs: 2000, replicas: 1, replicaTimeoutMs: 200 });
+    stores.push(store);
+    await store.init();
+    redis.replica.kill('SIGSTOP');
+
+    const seqs: number[] = [];
+    const channel = new RoomChannel('r', state.epoch, 0, store, () => {});
+    t.after(() => channel.close());
+    channel.subscribers.add({ transport: 'sse', position: 0, deliver: (batch: Batch) => void seqs.push(...batch.entries.map((e) => e.seq)), historyReset() {} });
+    await channel.resync(state.epoch);
+    await sleep(600);
+    assert.deepEqual(seqs, [], 'nothing readable past the mark while the replica is away');
+
+    redis.replica.kill('SIGCONT');
+    await waitFor(() => seqs.length === 3, 10_000, 'the entries after the resync once the replica confirms');
     assert.deepEqual(seqs, [1, 2, 3]);
   });
 });

@@ -40,6 +40,8 @@ export class RoomChannel {
   private accepted: number;
   private pending: Entry[] = [];
   private readonly early = new Map<number, Entry>();
+  /** The highest seq the store said exists (resync): a gap up to it is repaired as if an entry after it had come. */
+  private expected = 0;
   private flushScheduled = false;
   private gapTimer: NodeJS.Timeout | undefined;
   /** Wait before the next read of a gap: GAP_FILL_DELAY_MS, doubled by each read that filled nothing. */
@@ -83,6 +85,7 @@ export class RoomChannel {
       this.epoch = epoch;
       this.accepted = entry.seq - 1;
       this.early.clear();
+      this.expected = 0;
       this.pending = [];
       const ended = this.dropAll();
       for (const sub of ended) sub.historyReset();
@@ -98,7 +101,7 @@ export class RoomChannel {
       this.early.delete(next.seq);
       this.accept(next);
     }
-    if (this.early.size === 0) {
+    if (!this.gapOpen) {
       this.gapDelay = GAP_FILL_DELAY_MS;
       if (this.gapTimer) {
         clearTimeout(this.gapTimer);
@@ -118,9 +121,21 @@ export class RoomChannel {
     for (;;) {
       const entries = await this.log.readAfter(this.name, after, RESYNC_PAGE);
       for (const entry of entries) this.receive(epoch, entry);
-      if (entries.length < RESYNC_PAGE) return;
+      if (entries.length < RESYNC_PAGE) break;
       after = entries[entries.length - 1]!.seq;
     }
+    // A read that stopped short of the room's head (entries not readable yet: past the confirmed
+    // mark during a failover) leaves a gap no later entry may reveal: repaired as any other.
+    const state = await this.log.getRoom(this.name);
+    if (state !== undefined && state.epoch === this.epoch && state.lastSeq > this.accepted) {
+      this.expected = Math.max(this.expected, state.lastSeq);
+      this.scheduleGapFill();
+    }
+  }
+
+  /** Entries are missing before an early one, or up to the seq the store said exists. */
+  private get gapOpen(): boolean {
+    return this.early.size > 0 || this.expected > this.accepted;
   }
 
   /** The room was reset or deleted: every subscriber is told its history (or the room) is gone. */
@@ -128,6 +143,7 @@ export class RoomChannel {
     clearTimeout(this.gapTimer);
     const ended = this.dropAll();
     this.early.clear();
+    this.expected = 0;
     this.pending = [];
     for (const sub of ended) sub.historyReset(deleted);
   }
@@ -137,6 +153,7 @@ export class RoomChannel {
     clearTimeout(this.gapTimer);
     this.gapTimer = undefined;
     this.early.clear();
+    this.expected = 0;
   }
 
   /** Adds a subscriber that first replays history: live batches are held for it until `caughtUp`. */
@@ -277,19 +294,22 @@ export class RoomChannel {
   }
 
   private async fillGap(): Promise<void> {
-    if (this.early.size === 0) return;
-    const lowest = Math.min(...this.early.keys());
+    if (!this.gapOpen) return;
+    // The first seq known past the gap: the lowest early entry, or the one after the expected head.
+    const past = (): number => (this.early.size > 0 ? Math.min(...this.early.keys()) : this.expected + 1);
     const before = this.accepted;
     try {
-      const missing = await this.log.readAfter(this.name, this.accepted, Math.max(1, lowest - this.accepted - 1));
+      const missing = await this.log.readAfter(this.name, this.accepted, Math.max(1, past() - this.accepted - 1));
       for (const entry of missing) this.receive(this.epoch, entry);
-      if (this.accepted === before && this.early.size > 0) {
+      if (this.accepted === before && this.gapOpen) {
         // The next seq was not read: gone (retention trimmed it: skipped) or not readable yet (waited for).
         const state = await this.log.getRoom(this.name);
         // Deleted or reset: the hub ends the channel (and a broker entry of the new epoch restarts it).
         if (state === undefined || state.epoch !== this.epoch) return;
-        if (state.firstSeq > this.accepted + 1) {
-          this.accepted = Math.min(state.firstSeq, ...this.early.keys()) - 1;
+        // A head the store no longer has (a failover took back entries it had not confirmed) is not waited for.
+        if (this.expected > state.lastSeq) this.expected = state.lastSeq;
+        if (this.gapOpen && state.firstSeq > this.accepted + 1) {
+          this.accepted = Math.min(state.firstSeq, past()) - 1;
           const next = this.early.get(this.accepted + 1);
           if (next) {
             this.early.delete(next.seq);
@@ -301,7 +321,7 @@ export class RoomChannel {
       // Store unreachable: try again later; held entries stay held.
     } finally {
       this.gapDelay = this.accepted > before ? GAP_FILL_DELAY_MS : Math.min(this.gapDelay * 2, GAP_FILL_MAX_DELAY_MS);
-      if (this.early.size > 0) this.scheduleGapFill();
+      if (this.gapOpen) this.scheduleGapFill();
     }
   }
 }
