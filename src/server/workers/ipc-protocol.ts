@@ -65,10 +65,10 @@ export type PrimaryCall =
    */
   | { op: 'append'; draft: EntryDraft };
 
-/** Worker → primary. */
 /** What a worker answers the primary's `count` (`counted`, below). */
 export type ConnectionCount = { connections: number; clients: number };
 
+/** Worker → primary. */
 export type ToPrimary =
   /** What the worker published, in order (the port merges a turn's consecutive publishes into one list: batching-port.ts). */
   | { sb: 1; t: 'publish'; messages: BrokerMessage[] }
