@@ -133,18 +133,37 @@ export interface HttpAnswer {
   json: () => unknown;
 }
 
-/** One HTTP request, body as text. */
+/** How long `request` waits for a whole answer before it fails, naming the request (a long poll holds 30 s at most). */
+export const REQUEST_DEADLINE_MS = 60_000;
+
+/**
+ * One HTTP request, body as text. Rejects, naming the request, when no whole answer came within
+ * REQUEST_DEADLINE_MS or the answer broke off before its end: a test that waits on a server that
+ * never answers fails at once with the route it asked, not at the file's 10-minute timeout.
+ */
 export function request(url: string, init: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
+  const method = init.method ?? 'GET';
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: init.method ?? 'GET', headers: init.headers ?? {} }, (res) => {
+    const deadline = setTimeout(() => req.destroy(new Error(`no whole answer to ${method} ${url} within ${REQUEST_DEADLINE_MS / 1000} s`)), REQUEST_DEADLINE_MS);
+    const fail = (err: Error): void => {
+      clearTimeout(deadline);
+      reject(err);
+    };
+    const req = http.request(url, { method, headers: init.headers ?? {} }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
+        clearTimeout(deadline);
         const body = Buffer.concat(chunks).toString('utf8');
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) as unknown });
       });
+      const brokeOff = (): void => fail(new Error(`the answer to ${method} ${url} broke off after ${Buffer.concat(chunks).length} bytes of body`));
+      res.on('error', brokeOff);
+      res.on('close', () => {
+        if (!res.complete) brokeOff();
+      });
     });
-    req.on('error', reject);
+    req.on('error', fail);
     if (init.body !== undefined) req.write(init.body);
     req.end();
   });
