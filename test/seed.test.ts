@@ -141,6 +141,9 @@ describe("the lecture's wire contract", () => {
   it('GET /longpoll: held until a message; 408 at the timeout, as the lecture page expects', async () => {
     const first = await request(`${s.url}/longpoll`);
     assert.equal(first.status, 408);
+    // An empty body of known length, not a chunked one (a stray `0` line in `nc`).
+    assert.equal(first.headers['content-length'], '0');
+    assert.equal(first.headers['transfer-encoding'], undefined);
     const cookie = cookieOf(first as never);
     const held = request(`${s.url}/longpoll`, { headers: { cookie } });
     await new Promise((r) => setTimeout(r, 100));

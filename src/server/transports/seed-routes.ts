@@ -324,6 +324,15 @@ function cursorCookie(cursor: string): string {
 }
 
 /** The cursor's cookie, and the head of an empty answer that sets it. */
+/**
+ * The headers of an answer without a message: a 204 has no body to frame; a 408 says its empty
+ * body's length (without it node frames it chunked: `Transfer-Encoding: chunked` and a lone
+ * last chunk, which `nc` shows as a stray `0`).
+ */
+function emptyHeaders(status: number, headers: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  return status === 204 ? headers : { ...headers, 'content-length': '0' };
+}
+
 function cursorAnswer(cursor: string): { cursor: string; cookie: string; headers: Readonly<Record<string, string>> } {
   // The pollers of one delivery move to the same cursor: its cookie is written once for them all.
   if (cursor !== lastCursor.cursor) {
@@ -346,7 +355,7 @@ function answerOne(res: HttpResponse, result: PollResult | undefined, next: stri
   const answer = message ? seedAnswer(message, result!.epoch) : undefined;
   if (headOnly(res)) {
     // The head of the GET's answer, without its cookie (see LecturePoll.start).
-    res.writeHead(answer ? 200 : emptyStatus, answer ? answer.headers : COMMON_HEADERS).end();
+    res.writeHead(answer ? 200 : emptyStatus, answer ? answer.headers : emptyHeaders(emptyStatus, COMMON_HEADERS)).end();
     return;
   }
   const empty = answer ? undefined : cursorAnswer(next);
@@ -354,7 +363,7 @@ function answerOne(res: HttpResponse, result: PollResult | undefined, next: stri
   const others = res.getHeader('set-cookie');
   if (others !== undefined) res.setHeader('set-cookie', [answer?.cookie ?? empty!.cookie, ...(Array.isArray(others) ? others : [String(others)])]);
   if (!answer) {
-    res.writeHead(emptyStatus, others === undefined ? empty!.headers : COMMON_HEADERS).end();
+    res.writeHead(emptyStatus, emptyHeaders(emptyStatus, others === undefined ? empty!.headers : COMMON_HEADERS)).end();
     return;
   }
   res.writeHead(200, others === undefined ? answer.withCookie : answer.headers);
