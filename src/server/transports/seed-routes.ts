@@ -323,26 +323,36 @@ function cursorCookie(cursor: string): string {
   return cursorAnswer(cursor).cookie;
 }
 
-/** The cursor's cookie, and the head of an empty answer that sets it. */
+type Head = Readonly<Record<string, string>>;
+
 /**
- * The headers of an answer without a message: a 204 has no body to frame; a 408 says its empty
- * body's length (without it node frames it chunked: `Transfer-Encoding: chunked` and a lone
- * last chunk, which `nc` shows as a stray `0`).
+ * The headers of an answer without a message, with the cursor's cookie (`cookie`) or without it:
+ * a 204 has no body to frame; a 408 says its empty body's length (without it node frames it
+ * chunked: `Transfer-Encoding: chunked` and a lone last chunk, a stray `0` line in `nc`).
  */
-function emptyHeaders(status: number, headers: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
-  return status === 204 ? headers : { ...headers, 'content-length': '0' };
+interface EmptyHeads {
+  noContent: Head;
+  timeout: Head;
 }
 
-function cursorAnswer(cursor: string): { cursor: string; cookie: string; headers: Readonly<Record<string, string>> } {
+const EMPTY_HEADS: EmptyHeads = { noContent: COMMON_HEADERS, timeout: { ...COMMON_HEADERS, 'content-length': '0' } };
+
+function emptyHead(status: number, heads: EmptyHeads): Head {
+  return status === 204 ? heads.noContent : heads.timeout;
+}
+
+/** The cursor's cookie, and the heads of an empty answer that sets it. */
+function cursorAnswer(cursor: string): { cursor: string; cookie: string; heads: EmptyHeads } {
   // The pollers of one delivery move to the same cursor: its cookie is written once for them all.
   if (cursor !== lastCursor.cursor) {
     const cookie = `${SEED_COOKIE}=${cursor.replace(':', '%3A')}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax`;
-    lastCursor = { cursor, cookie, headers: { 'set-cookie': cookie, ...COMMON_HEADERS } };
+    const noContent = { 'set-cookie': cookie, ...COMMON_HEADERS };
+    lastCursor = { cursor, cookie, heads: { noContent, timeout: { ...noContent, 'content-length': '0' } } };
   }
   return lastCursor;
 }
 
-let lastCursor: ReturnType<typeof cursorAnswer> = { cursor: '', cookie: '', headers: {} };
+let lastCursor: ReturnType<typeof cursorAnswer> = { cursor: '', cookie: '', heads: EMPTY_HEADS };
 
 /**
  * Answers with the first message of `result` the lecture shows (seedShows: 200) and moves the
@@ -355,7 +365,7 @@ function answerOne(res: HttpResponse, result: PollResult | undefined, next: stri
   const answer = message ? seedAnswer(message, result!.epoch) : undefined;
   if (headOnly(res)) {
     // The head of the GET's answer, without its cookie (see LecturePoll.start).
-    res.writeHead(answer ? 200 : emptyStatus, answer ? answer.headers : emptyHeaders(emptyStatus, COMMON_HEADERS)).end();
+    res.writeHead(answer ? 200 : emptyStatus, answer ? answer.headers : emptyHead(emptyStatus, EMPTY_HEADS)).end();
     return;
   }
   const empty = answer ? undefined : cursorAnswer(next);
@@ -363,7 +373,7 @@ function answerOne(res: HttpResponse, result: PollResult | undefined, next: stri
   const others = res.getHeader('set-cookie');
   if (others !== undefined) res.setHeader('set-cookie', [answer?.cookie ?? empty!.cookie, ...(Array.isArray(others) ? others : [String(others)])]);
   if (!answer) {
-    res.writeHead(emptyStatus, emptyHeaders(emptyStatus, others === undefined ? empty!.headers : COMMON_HEADERS)).end();
+    res.writeHead(emptyStatus, emptyHead(emptyStatus, others === undefined ? empty!.heads : EMPTY_HEADS)).end();
     return;
   }
   res.writeHead(200, others === undefined ? answer.withCookie : answer.headers);
