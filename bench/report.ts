@@ -141,8 +141,10 @@ else {
     if (sb) row(sse, 'SSE latency p99, ' + num(e.clients) + ' clients at 100 msg/s', '< 15 ms', ms(sb.p99) + ' (p50 ' + ms(sb.p50) + ')', sb.p99 < 15, lecture ? 'the lecture\'s server ' + ms(lecture.p99) + ' (p50 ' + ms(lecture.p50) + ')' : '');
   }
   el('p', 'From <code>npm run bench:costs</code>: each server in a process of its own, its clients in the bench\'s process, on this machine. The polling ratios are CPU per request answered against Socket.IO\'s polling transport in the same window (medians of the pairs, each pair\'s in brackets); the bare node:http servers answer the same routes as Switchboard does and do nothing else: what node itself costs. Targets: issue 10, part 4.');
-  table(['measure', 'target', 'measured', 'beside it', 'run'], rows);
-  commands([...used]);
+  if (rows.length > 0) {
+    table(['measure', 'target', 'measured', 'beside it', 'run'], rows);
+    commands([...used]);
+  } else el('p', 'No figure yet: the runs there measured none of these (for the polling ratios, <code>COSTS_POLL_PAIRED=1 COSTS_POLL_ROUNDS=3 npm run bench:costs -- poll</code>).');
 }
 
 // Connections
