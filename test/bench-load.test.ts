@@ -1,8 +1,9 @@
 /**
  * The benchmark's load generator (bench/load/) is itself checked: against the real built
  * server, its clients of every transport get what was published, once, in order, also when
- * they cut their own connections and resume; and its delivery check catches loss, doubles
- * and disorder.
+ * they cut their own connections and resume, and while the server pings its WebSockets; its
+ * own readers of SSE streams and WebSocket frames take bytes split anywhere and refuse what a
+ * server may not send; and its delivery check catches loss, doubles and disorder.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -10,6 +11,118 @@ import { checkDeliveries } from '../bench/load/delivery-check.js';
 import { LoadCoordinator } from '../bench/load/load-coordinator.js';
 import { Publisher, createRooms } from '../bench/load/publisher.js';
 import { ServerUnderTest, loadFriendlyArgs } from '../bench/load/server-under-test.js';
+import { SseBodyParser, type SseEventRead } from '../bench/load/sse-bench-client.js';
+import { WsFrameParser } from '../bench/load/ws-bench-client.js';
+
+/** Feeds `bytes` to a parser cut at `cuts` (each a ByteSink-like `bytes`), keeping what it leaves, as RawConnection does. */
+function feed(parse: (data: Buffer) => number, bytes: Buffer, cuts: number[]): void {
+  let kept = Buffer.alloc(0);
+  let from = 0;
+  for (const to of [...cuts, bytes.length]) {
+    const data = Buffer.concat([kept, bytes.subarray(from, to)]);
+    from = to;
+    kept = Buffer.from(data.subarray(parse(data)));
+  }
+  assert.equal(kept.length, 0, 'bytes left unparsed');
+}
+
+/** Every way of cutting `length` bytes in two, and in three around its middle. */
+function cutsOf(length: number): number[][] {
+  const cuts: number[][] = [[]];
+  for (let i = 1; i < length; i++) cuts.push([i]);
+  for (let i = 1; i < length / 2; i++) cuts.push([i, length - i]);
+  return cuts;
+}
+
+/** A server's (unmasked) frame. */
+function serverFrame(opcode: number, payload: Buffer, fin = true): Buffer {
+  const head = payload.length < 126 ? Buffer.from([(fin ? 0x80 : 0) | opcode, payload.length]) : payload.length < 65536 ? Buffer.from([(fin ? 0x80 : 0) | opcode, 126, payload.length >> 8, payload.length & 0xff]) : Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode, 127]), Buffer.from(new BigUint64Array([BigInt(payload.length)]).buffer).reverse()]);
+  return Buffer.concat([head, payload]);
+}
+
+describe('bench load generator: its readers of SSE streams and WebSocket frames', () => {
+  it('reads the events of a chunked SSE body cut anywhere', () => {
+    const text = 'retry: 1000\n\nid: e:1\nevent: ready\ndata: {"cursor":"e:1"}\n\n: keepalive\n\nid: e:2\nevent: message\ndata: {"text":"h\u00e9 \u2603"}\n\r\nevent: message\r\ndata: a\rdata: b\r\r';
+    const body = Buffer.from(text);
+    // Two chunks, the first with an extension, then the end of the body.
+    const split = 30;
+    const stream = Buffer.concat([Buffer.from(`${split.toString(16)};x=y\r\n`), body.subarray(0, split), Buffer.from(`\r\n${(body.length - split).toString(16)}\r\n`), body.subarray(split), Buffer.from('\r\n0\r\n\r\n')]);
+    for (const cuts of cutsOf(stream.length)) {
+      const events: SseEventRead[] = [];
+      const ends: string[] = [];
+      const parser = new SseBodyParser(true, (e) => events.push(e), (reason) => ends.push(reason));
+      feed((data) => parser.bytes(data), stream, cuts);
+      assert.deepEqual(events, [
+        { event: 'ready', data: '{"cursor":"e:1"}', id: 'e:1' },
+        { event: 'message', data: '{"text":"h\u00e9 \u2603"}', id: 'e:2' },
+        { event: 'message', data: 'a\nb', id: undefined },
+      ], `cut at ${cuts.join(', ')}`);
+      assert.deepEqual(ends, ['stream ended']);
+    }
+  });
+
+  it('ends an SSE stream whose chunks are malformed', () => {
+    for (const [bytes, reason] of [
+      ['zz\r\ndata: x\n\n\r\n', 'bad chunk size line'],
+      ['5\r\ndata: x\n\n\r\n', 'chunk without its CRLF'],
+      ['x'.repeat(40), 'bad chunk size line'],
+    ] as const) {
+      const ends: string[] = [];
+      new SseBodyParser(true, () => assert.fail('no event'), (r) => ends.push(r)).bytes(Buffer.from(bytes));
+      assert.deepEqual(ends, [reason], bytes);
+    }
+    const ends: string[] = [];
+    new SseBodyParser(true, () => assert.fail('no event'), (r) => ends.push(r)).bytes(Buffer.concat([Buffer.from('2\r\n'), Buffer.from([0xc3, 0x28]), Buffer.from('\r\n')]));
+    assert.deepEqual(ends, ['a chunk that is not UTF-8']);
+  });
+
+  it('reads WebSocket frames cut anywhere: short, 16-bit and 64-bit lengths, fragments, pings, a close', () => {
+    const long = 'x'.repeat(300);
+    const huge = 'y'.repeat(70_000);
+    const stream = Buffer.concat([
+      serverFrame(1, Buffer.from('{"type":"welcome"}')),
+      serverFrame(9, Buffer.from('pi')),
+      serverFrame(1, Buffer.from(long)),
+      serverFrame(1, Buffer.from('h\u00e9 '), false),
+      serverFrame(10, Buffer.alloc(0)),
+      serverFrame(0, Buffer.from('\u2603'), false),
+      serverFrame(0, Buffer.from('!'), true),
+      serverFrame(8, Buffer.from([0x03, 0xe9])),
+    ]);
+    for (const cuts of cutsOf(stream.length)) {
+      const seen: string[] = [];
+      const parser = new WsFrameParser({ text: (m) => seen.push(`text ${m}`), ping: (p) => seen.push(`ping ${p}`), close: (c) => seen.push(`close ${c}`), fail: (r) => assert.fail(r) });
+      feed((data) => parser.bytes(data), stream, cuts);
+      assert.deepEqual(seen, ['text {"type":"welcome"}', 'ping pi', `text ${long}`, 'text h\u00e9 \u2603!', 'close 1001'], `cut at ${cuts.join(', ')}`);
+    }
+    const seen: string[] = [];
+    const parser = new WsFrameParser({ text: (m) => seen.push(m), ping: () => {}, close: () => {}, fail: (r) => assert.fail(r) });
+    feed((data) => parser.bytes(data), serverFrame(1, Buffer.from(huge)), [5, 40_000]);
+    assert.deepEqual(seen, [huge]);
+  });
+
+  it('refuses what a server may not send: masked or binary frames, RSV bits, long control frames, stray continuations, text that is not UTF-8', () => {
+    const masked = serverFrame(1, Buffer.from('abcd'));
+    masked[1]! |= 0x80;
+    const rsv = serverFrame(1, Buffer.from('a'));
+    rsv[0]! |= 0x40;
+    for (const [bytes, reason] of [
+      [masked, 'a masked frame from the server'],
+      [rsv, 'RSV bits set'],
+      [serverFrame(2, Buffer.from('a')), 'a binary frame'],
+      [serverFrame(9, Buffer.alloc(126)), 'a fragmented or long control frame'],
+      [serverFrame(9, Buffer.alloc(1), false), 'a fragmented or long control frame'],
+      [serverFrame(0, Buffer.from('a')), 'a continuation without a message'],
+      [Buffer.concat([serverFrame(1, Buffer.from('a'), false), serverFrame(1, Buffer.from('b'))]), 'a text frame inside a fragmented message'],
+      [serverFrame(1, Buffer.from([0xc3, 0x28])), 'text that is not UTF-8'],
+      [serverFrame(8, Buffer.from([3])), 'a close frame of one byte'],
+    ] as const) {
+      const failed: string[] = [];
+      new WsFrameParser({ text: () => assert.fail('no text'), ping: () => assert.fail('no ping'), close: () => assert.fail('no close'), fail: (r) => failed.push(r) }).bytes(bytes);
+      assert.deepEqual(failed, [reason]);
+    }
+  });
+});
 
 describe('bench delivery check', () => {
   it('counts lost, behind, doubled, out-of-order and unpublished messages', () => {
@@ -66,6 +179,29 @@ describe('bench load generator against the built server', () => {
       }
     } finally {
       await load.close();
+    }
+  });
+
+  it('keeps its WebSockets up while the server pings them (every ping answered)', async () => {
+    const pinging = await ServerUnderTest.switchboard([...loadFriendlyArgs(200), '--store', 'memory', '--heartbeat-ms', '150']);
+    try {
+      await createRooms(pinging.baseUrl, ['p']);
+      const { load, summary } = await LoadCoordinator.connect({ baseUrl: pinging.baseUrl, counts: { websocket: 5 }, rooms: ['p'] });
+      try {
+        assert.equal(summary.failed, 0);
+        // Some ten ping intervals: a client that did not answer would be dropped after one.
+        await new Promise((r) => setTimeout(r, 1500));
+        const publisher = new Publisher(pinging.baseUrl);
+        for (let i = 0; i < 3; i++) await publisher.publish('p');
+        publisher.close();
+        assert.equal((await load.settle(publisher.expected(), 10_000)).behind, 0);
+        const k = (await load.check(publisher.expected())).get('websocket')!;
+        assert.deepEqual({ complete: k.complete, lost: k.lost, down: k.down, errors: k.errors }, { complete: 5, lost: 0, down: 0, errors: {} });
+      } finally {
+        await load.close();
+      }
+    } finally {
+      await pinging.stop();
     }
   });
 

@@ -1,5 +1,5 @@
-import net from 'node:net';
 import { BenchClient, now } from './bench-client.js';
+import { RawConnection, answerHead, type ByteSink } from './raw-connection.js';
 
 interface PollResult {
   entries: { type: string; seq: number; text?: string }[];
@@ -10,25 +10,18 @@ interface PollResult {
 /** How long a request may go unanswered (past a long poll's own timeout). */
 const REQUEST_DEADLINE_MS = 10_000;
 
-/** The most of an answer's head read before it is taken for garbage. */
-const MAX_HEAD_BYTES = 16 * 1024;
-
-const HEAD_END = Buffer.from('\r\n\r\n');
-
 /**
  * One keep-alive HTTP/1.1 connection that sends GETs one at a time and reads `Content-Length`
- * answers, on a bare socket. A load process holds thousands of long pollers, and every delivery
- * to one is an answer and a new request: through node:http (a ClientRequest, its URL and headers,
- * an IncomingMessage stream per request) that cost the load generator about 100 µs of CPU per
- * delivery, more than the server spent answering, so on a 2-core machine the load generator's
- * own work stood between a broadcast and its measured latency. Here an answer costs a read, a
- * search for the head's end and a JSON parse; what the server must answer (status, head, a
- * body of Content-Length bytes, keep-alive) is checked as strictly as node:http would.
+ * answers, on a raw connection (RawConnection). A load process holds thousands of long pollers,
+ * and every delivery to one is an answer and a new request: through node:http (a ClientRequest,
+ * its URL and headers, an IncomingMessage stream per request) that cost the load generator about
+ * 100 µs of CPU per delivery, more than the server spent answering, so on a 2-core machine the
+ * load generator's own work stood between a broadcast and its measured latency. Here an answer
+ * costs a search for the head's end and a JSON parse; what the server must answer (status, head,
+ * a body of Content-Length bytes, keep-alive) is checked as strictly as node:http would.
  */
-class PollConnection {
-  private socket: net.Socket | undefined;
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+class PollConnection implements ByteSink {
+  private connection: RawConnection | undefined;
   private pending: { onAnswer: (status: number, body: string) => void; onFail: (reason: string) => void } | undefined;
 
   constructor(
@@ -40,80 +33,47 @@ class PollConnection {
   /** Sends `GET path`; exactly one of the callbacks is called, unless `destroy` comes first. */
   get(path: string, onAnswer: (status: number, body: string) => void, onFail: (reason: string) => void): void {
     this.pending = { onAnswer, onFail };
-    const socket = this.socket ?? this.connect();
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\nAccept: application/json\r\n\r\n`, 'latin1');
+    this.connection ??= new RawConnection(this.host, this.port, this.localAddress, this);
+    this.connection.write(`GET ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\nAccept: application/json\r\n\r\n`);
   }
 
   /** Drops the connection and the request in flight, if any (no callback). */
   destroy(): void {
     this.pending = undefined;
-    this.drop();
+    this.connection?.destroy();
+    this.connection = undefined;
   }
 
-  private connect(): net.Socket {
-    const socket = net.connect({ host: this.host, port: this.port, localAddress: this.localAddress });
-    socket.setNoDelay(true);
-    this.socket = socket;
-    this.chunks = [];
-    this.buffered = 0;
-    socket.on('data', (chunk: Buffer) => {
-      if (this.socket !== socket) return;
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-      this.parse();
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.socket === socket) this.fail(err.code ?? err.message.slice(0, 60));
-    });
-    socket.on('close', () => {
-      if (this.socket === socket) this.fail('ECONNRESET');
-    });
-    return socket;
-  }
-
-  private parse(): void {
-    const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
-    this.chunks = [data];
-    const headEnd = data.indexOf(HEAD_END);
-    if (headEnd < 0) {
-      if (data.length > MAX_HEAD_BYTES) this.fail('head too long');
-      return;
+  bytes(data: Buffer): number {
+    const head = answerHead(data);
+    if (head === undefined) return 0;
+    if (typeof head === 'string') {
+      this.connection?.fail(head);
+      return 0;
     }
-    const head = data.toString('latin1', 0, headEnd);
-    const status = /^HTTP\/1\.1 (\d{3}) /.exec(head);
-    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-    if (!status || !length) {
-      this.fail(status ? 'no content-length' : 'bad status line');
-      return;
+    const length = /\r\ncontent-length: *(\d+)/i.exec(head.head);
+    if (!length) {
+      this.connection?.fail('no content-length');
+      return 0;
     }
-    const bodyStart = headEnd + 4;
-    const bodyEnd = bodyStart + Number(length[1]);
-    if (data.length < bodyEnd) return;
-    if (data.length > bodyEnd) {
-      this.fail('bytes after the answer');
-      return;
+    const bodyEnd = head.bodyStart + Number(length[1]);
+    if (data.length < bodyEnd) return 0;
+    if (data.length > bodyEnd || this.pending === undefined) {
+      this.connection?.fail('bytes after the answer');
+      return 0;
     }
-    this.chunks = [];
-    this.buffered = 0;
     const pending = this.pending;
     this.pending = undefined;
-    if (/\r\nconnection: *close/i.test(head)) this.drop();
-    pending?.onAnswer(Number(status[1]), data.toString('utf8', bodyStart, bodyEnd));
+    if (/\r\nconnection: *close/i.test(head.head)) this.destroy();
+    pending.onAnswer(head.status, data.toString('utf8', head.bodyStart, bodyEnd));
+    return data.length;
   }
 
-  private fail(reason: string): void {
+  gone(reason: string): void {
     const pending = this.pending;
     this.pending = undefined;
-    this.drop();
+    this.connection = undefined;
     pending?.onFail(reason);
-  }
-
-  private drop(): void {
-    const socket = this.socket;
-    this.socket = undefined;
-    this.chunks = [];
-    this.buffered = 0;
-    socket?.destroy();
   }
 }
 
