@@ -119,6 +119,35 @@ export function answerHead(data: Buffer, maxBytes = 16 * 1024): AnswerHead | str
   return { status: Number(status[1]), head, bodyStart: end + 4 };
 }
 
+/** Reads a body from `from` in `data` and returns the bytes it used, as ByteSink.bytes does. */
+export type BodyReader = (data: Buffer, from: number) => number;
+
+/**
+ * A ByteSink for a stream that starts with an HTTP/1.1 answer's head (an SSE stream, a WebSocket's
+ * opening handshake): `begin` checks the head and returns the reader of what follows it, or why
+ * the connection ends (`connection()` then fails with it).
+ */
+export function headThenBody(connection: () => RawConnection, begin: (head: AnswerHead) => BodyReader | string, gone: (reason: string) => void): ByteSink {
+  let body: BodyReader | undefined;
+  const ended = (reason: string): number => {
+    connection().fail(reason);
+    return 0;
+  };
+  return {
+    bytes: (data) => {
+      if (body) return body(data, 0);
+      const head = answerHead(data);
+      if (head === undefined) return 0;
+      if (typeof head === 'string') return ended(head);
+      const next = begin(head);
+      if (typeof next === 'string') return ended(next);
+      body = next;
+      return next(data, head.bodyStart);
+    },
+    gone,
+  };
+}
+
 /** The value of header `name` (lower case) in a head from answerHead, or undefined. */
 export function headerOf(head: string, name: string): string | undefined {
   const at = head.toLowerCase().indexOf(`\r\n${name}:`);

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { BenchClient } from './bench-client.js';
-import { RawConnection, answerHead, headerOf, type ByteSink } from './raw-connection.js';
+import { RawConnection, headThenBody, headerOf } from './raw-connection.js';
 
 /** An event of a stream: its type (`message` when the stream named none), its data, its id if it had one. */
 export interface SseEventRead {
@@ -133,31 +133,24 @@ export class SseBenchClient extends BenchClient {
     const attempt = this.attempt;
     const { baseUrl, localAddress, name, member, room } = this.setup;
     const url = new URL(baseUrl);
-    let body: SseBodyParser | undefined;
-    const sink: ByteSink = {
-      bytes: (data) => {
-        if (body) return body.bytes(data);
-        const head = answerHead(data);
-        if (head === undefined) return 0;
-        if (typeof head === 'string') {
-          connection.fail(head);
-          return 0;
-        }
-        if (head.status !== 200) {
-          this.error(`HTTP ${head.status}`);
-          connection.fail(`HTTP ${head.status}`);
-          return 0;
-        }
-        if (!headerOf(head.head, 'content-type')?.startsWith('text/event-stream')) {
-          connection.fail('not text/event-stream');
-          return 0;
-        }
-        body = new SseBodyParser(/^chunked$/i.test(headerOf(head.head, 'transfer-encoding') ?? ''), (e) => this.onEvent(attempt, e), (reason) => connection.fail(reason));
-        return body.bytes(data, head.bodyStart);
-      },
-      gone: (reason) => this.down(attempt, reason === 'ECONNRESET' ? 'stream ended' : reason),
-    };
-    const connection = new RawConnection(url.hostname, Number(url.port), localAddress, sink);
+    const connection: RawConnection = new RawConnection(
+      url.hostname,
+      Number(url.port),
+      localAddress,
+      headThenBody(
+        () => connection,
+        (head) => {
+          if (head.status !== 200) {
+            this.error(`HTTP ${head.status}`);
+            return `HTTP ${head.status}`;
+          }
+          if (!headerOf(head.head, 'content-type')?.startsWith('text/event-stream')) return 'not text/event-stream';
+          const body = new SseBodyParser(/^chunked$/i.test(headerOf(head.head, 'transfer-encoding') ?? ''), (e) => this.onEvent(attempt, e), (reason) => connection.fail(reason));
+          return (data, from) => body.bytes(data, from);
+        },
+        (reason) => this.down(attempt, reason === 'ECONNRESET' ? 'stream ended' : reason),
+      ),
+    );
     this.connection = connection;
     connection.write(`GET /api/rooms/${room}/events?name=${name}&member=${member} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\n${after !== undefined ? `Last-Event-ID: ${after}\r\n` : ''}Connection: close\r\n\r\n`);
   }

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
 import { BenchClient } from './bench-client.js';
-import { RawConnection, answerHead, headerOf, type ByteSink } from './raw-connection.js';
+import { RawConnection, headThenBody, headerOf } from './raw-connection.js';
 
 interface Frame {
   type: string;
@@ -143,46 +143,39 @@ export class WsBenchClient extends BenchClient {
     const { baseUrl, localAddress, name, member, room } = this.setup;
     const url = new URL(baseUrl);
     const key = randomBytes(16).toString('base64');
-    let frames: WsFrameParser | undefined;
-    const sink: ByteSink = {
-      bytes: (data) => {
-        if (frames) return frames.bytes(data);
-        const head = answerHead(data);
-        if (head === undefined) return 0;
-        if (typeof head === 'string') {
-          connection.fail(head);
-          return 0;
-        }
-        if (head.status !== 101) {
-          this.error(`HTTP ${head.status}`);
-          connection.fail('close 1006');
-          return 0;
-        }
-        const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
-        if (headerOf(head.head, 'upgrade')?.toLowerCase() !== 'websocket' || headerOf(head.head, 'sec-websocket-accept') !== accept) {
-          connection.fail('a bad opening handshake');
-          return 0;
-        }
-        clearTimeout(this.handshakeTimer);
-        connection.write(clientFrame(1, Buffer.from(JSON.stringify({ type: 'subscribe', room, ...(after !== undefined ? { after } : {}) }))));
-        frames = new WsFrameParser({
-          text: (message) => this.onFrame(attempt, message),
-          ping: (payload) => connection.write(clientFrame(10, payload)),
-          close: (code) => {
-            // The close answered, then the connection dropped (the server closes it after its own frame too).
-            connection.write(clientFrame(8, Buffer.from([code >> 8, code & 0xff])));
-            connection.fail(`close ${code}`);
-          },
-          fail: (reason) => connection.fail(reason),
-        });
-        return frames.bytes(data, head.bodyStart);
-      },
-      gone: (reason) => {
-        clearTimeout(this.handshakeTimer);
-        this.down(attempt, reason === 'ECONNRESET' ? 'close 1006' : reason);
-      },
-    };
-    const connection = new RawConnection(url.hostname, Number(url.port), localAddress, sink);
+    const connection: RawConnection = new RawConnection(
+      url.hostname,
+      Number(url.port),
+      localAddress,
+      headThenBody(
+        () => connection,
+        (head) => {
+          if (head.status !== 101) {
+            this.error(`HTTP ${head.status}`);
+            return 'close 1006';
+          }
+          const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
+          if (headerOf(head.head, 'upgrade')?.toLowerCase() !== 'websocket' || headerOf(head.head, 'sec-websocket-accept') !== accept) return 'a bad opening handshake';
+          clearTimeout(this.handshakeTimer);
+          connection.write(clientFrame(1, Buffer.from(JSON.stringify({ type: 'subscribe', room, ...(after !== undefined ? { after } : {}) }))));
+          const frames = new WsFrameParser({
+            text: (message) => this.onFrame(attempt, message),
+            ping: (payload) => connection.write(clientFrame(10, payload)),
+            close: (code) => {
+              // The close answered, then the connection dropped (the server closes it after its own frame too).
+              connection.write(clientFrame(8, Buffer.from([code >> 8, code & 0xff])));
+              connection.fail(`close ${code}`);
+            },
+            fail: (reason) => connection.fail(reason),
+          });
+          return (data, from) => frames.bytes(data, from);
+        },
+        (reason) => {
+          clearTimeout(this.handshakeTimer);
+          this.down(attempt, reason === 'ECONNRESET' ? 'close 1006' : reason);
+        },
+      ),
+    );
     this.connection = connection;
     connection.write(
       `GET /api/ws?name=${name}&member=${member} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`,
