@@ -22,9 +22,10 @@ export interface ByteSink {
 /**
  * A TCP connection of the load generator that reads into the shared buffer and hands the bytes
  * to a parser (a WebSocket's frames, an SSE stream, keep-alive HTTP answers). A load process
- * holds thousands of them and reads every message of a broadcast on each: node:http and ws cost
- * the load generator as much CPU per delivery as the server spent sending it, and on a 2-core
- * machine that CPU is taken from the server under test.
+ * holds thousands of them and reads every message of a broadcast on each: through node:http and
+ * ws the load generator spent half to three quarters of the server's CPU per broadcast to 50,000
+ * (more than the server's for SSE streams alone), and on a 2-core machine that CPU is taken
+ * from the server under test (docs/operations.md, "Workers").
  */
 export class RawConnection {
   private readonly socket: net.Socket;
@@ -122,30 +123,48 @@ export function answerHead(data: Buffer, maxBytes = 16 * 1024): AnswerHead | str
 /** Reads a body from `from` in `data` and returns the bytes it used, as ByteSink.bytes does. */
 export type BodyReader = (data: Buffer, from: number) => number;
 
-/**
- * A ByteSink for a stream that starts with an HTTP/1.1 answer's head (an SSE stream, a WebSocket's
- * opening handshake): `begin` checks the head and returns the reader of what follows it, or why
- * the connection ends (`connection()` then fails with it).
- */
-export function headThenBody(connection: () => RawConnection, begin: (head: AnswerHead) => BodyReader | string, gone: (reason: string) => void): ByteSink {
+/** A GET whose answer is a stream (an SSE stream, a WebSocket after its opening handshake): see openStream. */
+export interface StreamRequest {
+  baseUrl: string;
+  localAddress: string;
+  /** The request's target (path and query). */
+  target: string;
+  /** Header lines after Host, each ending with CRLF. */
+  headers: string;
+  /** The status the answer must have. */
+  status: number;
+  /** An answer of another status: returns the reason the connection ends with. */
+  refused(status: number): string;
+  /** Checks the head and returns the reader of what follows it, or the reason the connection ends with. */
+  begin(head: AnswerHead, connection: RawConnection): BodyReader | string;
+  /** The connection is gone (as ByteSink.gone). */
+  gone(reason: string): void;
+}
+
+/** Opens a raw connection, sends the request, and reads the answer's head, then its stream. */
+export function openStream(r: StreamRequest): RawConnection {
+  const url = new URL(r.baseUrl);
   let body: BodyReader | undefined;
   const ended = (reason: string): number => {
-    connection().fail(reason);
+    connection.fail(reason);
     return 0;
   };
-  return {
+  const connection: RawConnection = new RawConnection(url.hostname, Number(url.port), r.localAddress, {
     bytes: (data) => {
       if (body) return body(data, 0);
       const head = answerHead(data);
       if (head === undefined) return 0;
       if (typeof head === 'string') return ended(head);
-      const next = begin(head);
+      if (head.status !== r.status) return ended(r.refused(head.status));
+      const next = r.begin(head, connection);
       if (typeof next === 'string') return ended(next);
       body = next;
       return next(data, head.bodyStart);
     },
-    gone,
-  };
+    gone: (reason) => r.gone(reason),
+  });
+  connection.write(`GET ${r.target} HTTP/1.1\r\nHost: ${url.host}\r\n${r.headers}\r\n`);
+  return connection;
 }
 
 /** The value of header `name` (lower case) in a head from answerHead, or undefined. */

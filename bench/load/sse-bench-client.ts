@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { BenchClient } from './bench-client.js';
-import { RawConnection, headThenBody, headerOf } from './raw-connection.js';
+import { headerOf, openStream, type RawConnection } from './raw-connection.js';
 
 /** An event of a stream: its type (`message` when the stream named none), its data, its id if it had one. */
 export interface SseEventRead {
@@ -132,27 +132,23 @@ export class SseBenchClient extends BenchClient {
   protected open(after: string | undefined): void {
     const attempt = this.attempt;
     const { baseUrl, localAddress, name, member, room } = this.setup;
-    const url = new URL(baseUrl);
-    const connection: RawConnection = new RawConnection(
-      url.hostname,
-      Number(url.port),
+    this.connection = openStream({
+      baseUrl,
       localAddress,
-      headThenBody(
-        () => connection,
-        (head) => {
-          if (head.status !== 200) {
-            this.error(`HTTP ${head.status}`);
-            return `HTTP ${head.status}`;
-          }
-          if (!headerOf(head.head, 'content-type')?.startsWith('text/event-stream')) return 'not text/event-stream';
-          const body = new SseBodyParser(/^chunked$/i.test(headerOf(head.head, 'transfer-encoding') ?? ''), (e) => this.onEvent(attempt, e), (reason) => connection.fail(reason));
-          return (data, from) => body.bytes(data, from);
-        },
-        (reason) => this.down(attempt, reason === 'ECONNRESET' ? 'stream ended' : reason),
-      ),
-    );
-    this.connection = connection;
-    connection.write(`GET /api/rooms/${room}/events?name=${name}&member=${member} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\n${after !== undefined ? `Last-Event-ID: ${after}\r\n` : ''}Connection: close\r\n\r\n`);
+      target: `/api/rooms/${room}/events?name=${name}&member=${member}`,
+      headers: `Accept: text/event-stream\r\n${after !== undefined ? `Last-Event-ID: ${after}\r\n` : ''}Connection: close\r\n`,
+      status: 200,
+      refused: (status) => {
+        this.error(`HTTP ${status}`);
+        return `HTTP ${status}`;
+      },
+      begin: (head, connection) => {
+        if (!headerOf(head.head, 'content-type')?.startsWith('text/event-stream')) return 'not text/event-stream';
+        const body = new SseBodyParser(/^chunked$/i.test(headerOf(head.head, 'transfer-encoding') ?? ''), (e) => this.onEvent(attempt, e), (reason) => connection.fail(reason));
+        return (data, from) => body.bytes(data, from);
+      },
+      gone: (reason) => this.down(attempt, reason === 'ECONNRESET' ? 'stream ended' : reason),
+    });
   }
 
   private onEvent(attempt: number, e: SseEventRead): void {

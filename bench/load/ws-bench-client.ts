@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
 import { BenchClient } from './bench-client.js';
-import { RawConnection, headThenBody, headerOf } from './raw-connection.js';
+import { headerOf, openStream, type RawConnection } from './raw-connection.js';
 
 interface Frame {
   type: string;
@@ -141,45 +141,40 @@ export class WsBenchClient extends BenchClient {
   protected open(after: string | undefined): void {
     const attempt = this.attempt;
     const { baseUrl, localAddress, name, member, room } = this.setup;
-    const url = new URL(baseUrl);
     const key = randomBytes(16).toString('base64');
-    const connection: RawConnection = new RawConnection(
-      url.hostname,
-      Number(url.port),
+    const connection = openStream({
+      baseUrl,
       localAddress,
-      headThenBody(
-        () => connection,
-        (head) => {
-          if (head.status !== 101) {
-            this.error(`HTTP ${head.status}`);
-            return 'close 1006';
-          }
-          const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
-          if (headerOf(head.head, 'upgrade')?.toLowerCase() !== 'websocket' || headerOf(head.head, 'sec-websocket-accept') !== accept) return 'a bad opening handshake';
-          clearTimeout(this.handshakeTimer);
-          connection.write(clientFrame(1, Buffer.from(JSON.stringify({ type: 'subscribe', room, ...(after !== undefined ? { after } : {}) }))));
-          const frames = new WsFrameParser({
-            text: (message) => this.onFrame(attempt, message),
-            ping: (payload) => connection.write(clientFrame(10, payload)),
-            close: (code) => {
-              // The close answered, then the connection dropped (the server closes it after its own frame too).
-              connection.write(clientFrame(8, Buffer.from([code >> 8, code & 0xff])));
-              connection.fail(`close ${code}`);
-            },
-            fail: (reason) => connection.fail(reason),
-          });
-          return (data, from) => frames.bytes(data, from);
-        },
-        (reason) => {
-          clearTimeout(this.handshakeTimer);
-          this.down(attempt, reason === 'ECONNRESET' ? 'close 1006' : reason);
-        },
-      ),
-    );
+      target: `/api/ws?name=${name}&member=${member}`,
+      headers: `Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n`,
+      status: 101,
+      refused: (status) => {
+        this.error(`HTTP ${status}`);
+        return 'close 1006';
+      },
+      begin: (head, connection) => {
+        const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
+        if (headerOf(head.head, 'upgrade')?.toLowerCase() !== 'websocket' || headerOf(head.head, 'sec-websocket-accept') !== accept) return 'a bad opening handshake';
+        clearTimeout(this.handshakeTimer);
+        connection.write(clientFrame(1, Buffer.from(JSON.stringify({ type: 'subscribe', room, ...(after !== undefined ? { after } : {}) }))));
+        const frames = new WsFrameParser({
+          text: (message) => this.onFrame(attempt, message),
+          ping: (payload) => connection.write(clientFrame(10, payload)),
+          close: (code) => {
+            // The close answered, then the connection dropped (the server closes it after its own frame too).
+            connection.write(clientFrame(8, Buffer.from([code >> 8, code & 0xff])));
+            connection.fail(`close ${code}`);
+          },
+          fail: (reason) => connection.fail(reason),
+        });
+        return (data, from) => frames.bytes(data, from);
+      },
+      gone: (reason) => {
+        clearTimeout(this.handshakeTimer);
+        this.down(attempt, reason === 'ECONNRESET' ? 'close 1006' : reason);
+      },
+    });
     this.connection = connection;
-    connection.write(
-      `GET /api/ws?name=${name}&member=${member} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`,
-    );
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = setTimeout(() => connection.fail('opening handshake timed out'), 30_000);
   }
