@@ -61,6 +61,19 @@ describe('bench load generator: its readers of SSE streams and WebSocket frames'
     }
   });
 
+  it('reads the events of an SSE body that is not chunked, cut anywhere (inside a character too)', () => {
+    const stream = Buffer.from('id: e:1\nevent: message\ndata: h\u00e9 \u2603\n\n: keepalive\n\ndata: x\n\n');
+    for (const cuts of cutsOf(stream.length)) {
+      const events: SseEventRead[] = [];
+      const parser = new SseBodyParser(false, (e) => events.push(e), (reason) => assert.fail(reason));
+      feed((data) => parser.bytes(data), stream, cuts);
+      assert.deepEqual(events, [
+        { event: 'message', data: 'h\u00e9 \u2603', id: 'e:1' },
+        { event: 'message', data: 'x', id: undefined },
+      ], `cut at ${cuts.join(', ')}`);
+    }
+  });
+
   it('ends an SSE stream whose chunks are malformed', () => {
     for (const [bytes, reason] of [
       ['zz\r\ndata: x\n\n\r\n', 'bad chunk size line'],
