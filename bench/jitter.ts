@@ -14,10 +14,19 @@
  * for the same messages, the catch-up: from the client's return (the end of its time away, when it
  * starts to reconnect) to delivery, which leaves out the time away that no server can shorten.
  *
- *   npm run bench:jitter -- --clients 10000 --server-args="--workers 2"
+ * Also printed: the CPU of the server's processes and of the load generator's over the run
+ * (Switchboard's clients are the bench's own on bare sockets, Socket.IO's are socket.io-client:
+ * what each fleet costs the machine the server shares).
+ *
+ *   npm run bench:jitter -- --clients 10000
+ *
+ * Both servers run as one process by default; `--server-args="--workers 2"` runs Switchboard's
+ * with workers (on two cores shared with the clients they cost more than they give here:
+ * docs/operations.md, "Workers").
  */
 import { parseArgs } from 'node:util';
 import { LoadCoordinator } from './load/load-coordinator.js';
+import { cpuMsOf } from './load/proc-stats.js';
 import type { ClientKind } from './load/messages.js';
 import { Publisher, createRooms } from './load/publisher.js';
 import { describeYardstick, measureYardstick } from './load/yardstick.js';
@@ -63,6 +72,13 @@ export interface JitterRow {
   /** The same messages, from the client's return (the end of its time away) to delivery: what the server's resume costs. Absent in results written before it was recorded. */
   catchUp?: Distribution;
   reconnect: Distribution;
+  /**
+   * CPU seconds from the first cut to the last delivery checked, of the server's processes and of
+   * the load generator's (its clients are Switchboard's bench clients on bare sockets, or
+   * socket.io-client for Socket.IO: what each fleet costs the machine the two share). Absent in
+   * results written before it was recorded.
+   */
+  cpuSeconds?: { server: number; load: number };
   errors: Record<string, number>;
   samples: string[];
 }
@@ -91,6 +107,10 @@ async function runOne(serverName: string): Promise<JitterRow> {
     });
     load = c.load;
     console.log(`    ${clients - c.summary.failed}/${clients} connected in ${((c.summary.lastConnected - c.summary.firstStart) / 1000).toFixed(1)} s; publishing ${values.messages} at ${values.rate}/s with cuts`);
+    const serverPids = server.pids();
+    const loadPids = load.pids();
+    const serverCpu0 = server.cpuMs(serverPids);
+    const loadCpu0 = cpuMsOf(loadPids);
     load.jitter();
     const publisher = new Publisher(server.baseUrl, sio ? 'socket.io' : 'switchboard');
     const messages = Number(values.messages);
@@ -105,6 +125,7 @@ async function runOne(serverName: string): Promise<JitterRow> {
     await Promise.all(pending);
     load.calm();
     await load.settle(publisher.expected(), Number(values['drain-ms']));
+    const cpuSeconds = { server: (server.cpuMs(serverPids) - serverCpu0) / 1000, load: (cpuMsOf(loadPids) - loadCpu0) / 1000 };
     const merged = await load.check(publisher.expected());
     const acked = publisher.acked.get('bench')?.length ?? 0;
     publisher.close();
@@ -129,6 +150,7 @@ async function runOne(serverName: string): Promise<JitterRow> {
       replay: distribution(r.replayMs),
       catchUp: distribution(r.catchUpMs),
       reconnect: distribution(r.reconnectMs),
+      cpuSeconds,
       errors: r.errors,
       samples: r.samples,
     };
@@ -148,6 +170,7 @@ for (const name of values.servers.split(',')) {
   console.log(`    replay (from publish) ${describe(row.replay)}`);
   if (row.catchUp) console.log(`    catch-up (from the client's return) ${describe(row.catchUp)}`);
   console.log(`    all deliveries ${describe(row.latency)}; reconnect ${describe(row.reconnect)}`);
+  if (row.cpuSeconds) console.log(`    CPU from the first cut to the last delivery: server ${row.cpuSeconds.server.toFixed(1)} s, load generator ${row.cpuSeconds.load.toFixed(1)} s (${row.server === 'Switchboard' ? 'bare-socket clients' : 'socket.io-client'})`);
   if (Object.keys(row.errors).length) console.log(`    errors: ${JSON.stringify(row.errors)}`);
   for (const s of row.samples) console.log(`    ${s}`);
 }
