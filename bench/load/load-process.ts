@@ -23,9 +23,10 @@ const makers: Record<ClientKind, new (setup: ClientSetup, tally: KindTally) => B
  * Clients per loopback source address. A real crowd comes from many addresses, and the server's
  * per-address budgets (requests waiting for their turn, connections, connects per second) are
  * sized for a household or an office, not for 15,000 clients behind one address: 10,000 long
- * polls from one address are refused there as one client's flood.
+ * polls from one address are refused there as one client's flood. BENCH_CLIENTS_PER_ADDRESS
+ * sets another (fewer: a crowd of more addresses).
  */
-const CLIENTS_PER_ADDRESS = 200;
+const CLIENTS_PER_ADDRESS = Number(process.env.BENCH_CLIENTS_PER_ADDRESS ?? 200);
 
 /** The source address of client `n` of process `index`: 127.<index+1>.x.y, one per CLIENTS_PER_ADDRESS clients. */
 function sourceAddress(index: number, n: number): string {
