@@ -26,7 +26,14 @@ const makers: Record<ClientKind, new (setup: ClientSetup, tally: KindTally) => B
  * polls from one address are refused there as one client's flood. BENCH_CLIENTS_PER_ADDRESS
  * sets another (fewer: a crowd of more addresses).
  */
-const CLIENTS_PER_ADDRESS = Number(process.env.BENCH_CLIENTS_PER_ADDRESS ?? 200);
+const CLIENTS_PER_ADDRESS = clientsPerAddress(process.env.BENCH_CLIENTS_PER_ADDRESS);
+
+function clientsPerAddress(given: string | undefined): number {
+  if (given === undefined || given === '') return 200;
+  const n = Number(given);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_CLIENTS_PER_ADDRESS must be a whole number of 1 or more, not ${JSON.stringify(given)}`);
+  return n;
+}
 
 /** The source address of client `n` of process `index`: 127.<index+1>.x.y, one per CLIENTS_PER_ADDRESS clients. */
 function sourceAddress(index: number, n: number): string {
