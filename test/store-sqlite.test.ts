@@ -88,7 +88,7 @@ describe('SqliteStore', () => {
       await store.close();
       const db = new Database(join(nested, 'chat.db'), { readonly: true });
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(db.pragma('user_version', { simple: true }), 8);
+      assert.equal(db.pragma('user_version', { simple: true }), 9);
       db.close();
       // Reopening an up-to-date file runs no migration (it would fail: the tables exist).
       const again = new SqliteStore({ dataDir: nested, fileName: 'chat.db' });
@@ -149,7 +149,7 @@ describe('SqliteStore', () => {
       }
       // A file of version 5, with its positions: the migration counts them.
       const v5 = new Database(join(dir, 'switchboard.db'));
-      v5.exec('DROP TRIGGER read_positions_counted_on_insert; DROP TRIGGER read_positions_counted_on_delete; DROP TABLE read_counts; DROP TABLE secrets; DROP TABLE disconnects;');
+      v5.exec('DROP TRIGGER read_positions_counted_on_insert; DROP TRIGGER read_positions_counted_on_delete; DROP TABLE read_counts; DROP TABLE secrets; DROP TABLE disconnects; DROP TRIGGER entries_rewritten; ALTER TABLE rooms DROP COLUMN rewrites;');
       v5.pragma('user_version = 5');
       v5.close();
       store = await open(dir);
@@ -204,7 +204,7 @@ describe('SqliteStore', () => {
       }
       const db = new Database(join(dir, 'switchboard.db'), { readonly: true });
       try {
-        assert.equal(db.pragma('user_version', { simple: true }), 8);
+        assert.equal(db.pragma('user_version', { simple: true }), 9);
         assert.deepEqual(db.prepare("SELECT seq, client_scope FROM entries WHERE room = 'a' ORDER BY seq").all(), [
           { seq: 1, client_scope: 'carol' },
           { seq: 2, client_scope: 'http-9' },
@@ -218,6 +218,71 @@ describe('SqliteStore', () => {
         db.close();
       }
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a reader of a file another connection appends to (a worker of --workers) reads the new rows alone and answers from memory, never what was amended, trimmed or reset since', async () => {
+    const dir = await tempDir();
+    const writer = await open(dir);
+    const reader = await open(dir);
+    const from = { id: 'conn-1', name: 'alice' };
+    const say = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) await writer.append({ type: 'message', room: 'r', from, text: `m${i}` });
+    };
+    const seqsOf = (entries: Entry[] | undefined): number[] | undefined => entries?.map((e) => e.seq);
+    try {
+      await writer.createRoom('r');
+      await say(10);
+      assert.equal((await reader.getRoom('r'))!.lastSeq, 10);
+      await say(5);
+      // Before, every commit of the writer emptied the reader's cache: every poll behind the head was a query.
+      const fresh = reader.readAfterNow!('r', 10, 10);
+      assert.deepEqual(seqsOf(fresh), [11, 12, 13, 14, 15], 'what the other connection appended, read as the few new rows and held');
+      assert.deepEqual(fresh, await writer.readAfter('r', 10, 10));
+      assert.deepEqual(seqsOf(reader.readAfterNow!('r', 12, 2)), [13, 14]);
+      // An operator's UPDATE in the sqlite3 shell, nothing appended: seen at the next read too.
+      // (Of a message's data: its text is in the search index, which an edit by hand leaves stale.)
+      const shell = new Database(join(dir, 'switchboard.db'));
+      shell.prepare('UPDATE entries SET data = \'{"by":"hand"}\' WHERE room = \'r\' AND seq = 13').run();
+      shell.close();
+      const byHand = reader.readAfterNow!('r', 12, 1) ?? (await reader.readAfter('r', 12, 1));
+      assert.deepEqual(byHand[0]!.type === 'message' && byHand[0]!.data, { by: 'hand' });
+      // An edit folds into message 12: the reader's copy of it goes.
+      await writer.append({ type: 'edit', room: 'r', from, target: 12, text: 'edited' });
+      const afterEdit = reader.readAfterNow!('r', 11, 1);
+      if (afterEdit !== undefined) assert.deepEqual(afterEdit, await writer.readAfter('r', 11, 1));
+      const edited = (await reader.readAfter('r', 11, 1))[0]!;
+      assert.equal(edited.type === 'message' && edited.text, 'edited', 'the reader reads the edited text, not its copy');
+      await say(3);
+      assert.equal(reader.readAfterNow!('r', 12, 10), undefined, 'the tail starts again after an amendment');
+      assert.deepEqual(seqsOf(reader.readAfterNow!('r', 16, 10)), [17, 18, 19], 'and holds what follows it');
+      assert.equal((await reader.getRoom('r'))!.lastSeq, 19);
+      await say(2);
+      assert.deepEqual(seqsOf(reader.readAfterNow!('r', 19, 10)), [20, 21]);
+      // A delete erases message 20's text in the file.
+      await writer.append({ type: 'delete', room: 'r', from, target: 20 });
+      const erased = (await reader.readAfter('r', 19, 1))[0]!;
+      assert.ok(erased.type === 'message' && erased.deleted === true && erased.text === '', 'the erased text is not served from memory');
+      // A trim by the writer: what it removed is not served either.
+      await say(2);
+      assert.deepEqual(seqsOf(reader.readAfterNow!('r', 22, 10)), [23, 24]);
+      await writer.trim({ maxEntries: 1, maxAgeMs: 365 * 24 * 3600 * 1000 }, Date.now());
+      assert.equal((await reader.getRoom('r'))!.firstSeq, 24);
+      assert.equal(reader.readAfterNow!('r', 22, 10), undefined, 'a position before the history kept');
+      assert.deepEqual(seqsOf(reader.readAfterNow!('r', 23, 10)), [24]);
+      // A reset: a new epoch, nothing of the old history.
+      const reset = await writer.resetRoom('r');
+      assert.equal((await reader.getRoom('r'))!.epoch, reset.epoch);
+      assert.deepEqual(await reader.readAfter('r', 0, 10), []);
+      await say(1);
+      assert.deepEqual(reader.readAfterNow!('r', 0, 10), await writer.readAfter('r', 0, 10));
+      await writer.deleteRoom('r');
+      assert.equal(await reader.getRoom('r'), undefined, 'a room the other connection deleted');
+      assert.equal(reader.readAfterNow!('r', 0, 10), undefined);
+    } finally {
+      await reader.close();
+      await writer.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

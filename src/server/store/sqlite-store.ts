@@ -5,7 +5,7 @@ import { SwitchboardError } from '../../protocol/errors.js';
 import type { Entry, EntryDraft, EntryType, JsonValue, MessageEntry, ReactionSummary, ReplyPreview, Sender } from '../../protocol/types.js';
 import { amendmentEntry, applyReaction, checkTarget, erasedPreview, foldMessage, isAmendment, replyPreview, summarize, type Reactors } from './fold.js';
 import { GroupCommit, type GroupCommitStats } from './group-commit.js';
-import { RoomTailCache, tailAfter } from './room-tail-cache.js';
+import { RoomTailCache, tailAfter, type CachedRoom } from './room-tail-cache.js';
 import { clientIdOf, clientScope, newEpoch, type AppendResult, type MessageStore, type ReadPosition, type Retention, type RoomPage, type RoomPageRequest, type RoomState, type SearchAnswer, type SearchRequest, MAX_READ_POSITIONS } from './message-store.js';
 import { makeDir } from './make-dir.js';
 import { MAX_DISCONNECTS_REMEMBERED, type DisconnectOrder } from '../broker/broker.js';
@@ -192,6 +192,18 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
       CREATE INDEX disconnects_by_at ON disconnects (at);
     `);
   },
+  // How many rows of a room's entries were changed in place (an amendment folded into its
+  // target, an operator's UPDATE in the sqlite3 shell): a process caching a room's newest
+  // entries (RoomTailCache) reads it with the room's state when another connection committed,
+  // and starts the room's cache again when it moved. A trigger keeps it, so that no write, ours
+  // or an operator's, can forget to.
+  (db) => {
+    db.exec(`
+      ALTER TABLE rooms ADD COLUMN rewrites INTEGER NOT NULL DEFAULT 0;
+      CREATE TRIGGER entries_rewritten AFTER UPDATE ON entries
+        BEGIN UPDATE rooms SET rewrites = rewrites + 1 WHERE name = NEW.room; END;
+    `);
+  },
 ];
 
 /** The FTS token of a room (column r of the search index): its name in hex, so no tokenizer splits it. */
@@ -212,6 +224,8 @@ interface RoomRow {
   epoch: string;
   last_seq: number;
   first_seq: number;
+  /** Rows of its entries changed in place so far (the migration's trigger counts them). */
+  rewrites: number;
 }
 
 interface EntryRow {
@@ -244,7 +258,7 @@ type AppendOutcome = { ok: true; value: AppendResult } | { ok: false; error: unk
 interface BatchResult {
   outcomes: AppendOutcome[];
   /** `amended`: an amendment changed earlier entries, so cached copies of the room are stale. */
-  appended: { state: RoomState; entries: Entry[]; amended: boolean }[];
+  appended: { state: RoomState; rewrites: number; entries: Entry[]; amended: boolean }[];
   /** True when a delete erased text: the WAL is checkpointed before the batch resolves. */
   erased: boolean;
 }
@@ -256,6 +270,8 @@ interface Transactions {
   createRoom(room: string, maxRooms: number): { state: RoomState; created: boolean };
   deleteRoom(room: string): boolean;
   resetRoom(room: string): RoomState;
+  /** A room's row and its entries after `after` (at most `limit`), read in one snapshot. */
+  readSince(room: string, after: number, limit: number): { row: RoomRow | undefined; rows: EntryRow[] };
   setRead(room: string, member: string, name: string, seq: number): { seq: number; previous: number };
   keepDisconnect(member: string, room: string, at: number, now: number): void;
 }
@@ -273,9 +289,9 @@ function prepare(db: Database.Database) {
     recentDisconnects: db.prepare<[number], { member: string; room: string; at: number }>('SELECT member, room, at FROM disconnects WHERE at >= ? ORDER BY at'),
     // Changes whenever another connection (this process or another) commits; our own commits leave it.
     dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
-    getRoom: db.prepare<[string], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms WHERE name = ?'),
+    getRoom: db.prepare<[string], RoomRow>('SELECT name, epoch, last_seq, first_seq, rewrites FROM rooms WHERE name = ?'),
     // The primary key's index gives the order: a page costs O(log rooms + limit).
-    listRooms: db.prepare<[string, number], RoomRow>('SELECT name, epoch, last_seq, first_seq FROM rooms WHERE name > ? ORDER BY name LIMIT ?'),
+    listRooms: db.prepare<[string, number], RoomRow>('SELECT name, epoch, last_seq, first_seq, rewrites FROM rooms WHERE name > ? ORDER BY name LIMIT ?'),
     countRooms: db.prepare<[], { value: number }>("SELECT value FROM counters WHERE name = 'rooms'"),
     insertRoom: db.prepare<[string, string, number]>('INSERT INTO rooms (name, epoch, last_seq, first_seq, created_at) VALUES (?, ?, 0, 1, ?)'),
     deleteRoom: db.prepare<[string]>('DELETE FROM rooms WHERE name = ?'),
@@ -451,8 +467,8 @@ export class SqliteStore implements MessageStore {
    */
   private roomWrite: Promise<void> | undefined;
   private readonly cache: RoomTailCache;
-  /** data_version when the cache was last known to be up to date. */
-  private cacheVersion = -1;
+  /** `PRAGMA data_version` as `cached` last read it (before any read that followed it). */
+  private dataVersion = -1;
 
   constructor(options: SqliteStoreOptions) {
     this.dataDir = options.dataDir;
@@ -488,7 +504,7 @@ export class SqliteStore implements MessageStore {
       const row = this.s().getRoom.get(room);
       if (!row) return undefined;
       const state = toState(row);
-      this.cache.setState(state);
+      this.cache.setState(state, this.dataVersion, row.rewrites);
       return state;
     });
   }
@@ -601,7 +617,7 @@ export class SqliteStore implements MessageStore {
   /** From the tail cache only (one `PRAGMA data_version` to know it is current); undefined when it does not hold the answer. */
   readAfterNow(room: string, after: number, limit: number): Entry[] | undefined {
     if (!this.stmts) return undefined;
-    let cached: ReturnType<RoomTailCache['get']>;
+    let cached: CachedRoom | undefined;
     try {
       cached = this.cached(room);
     } catch {
@@ -777,6 +793,8 @@ export class SqliteStore implements MessageStore {
           stmts.dropOldDisconnects.run(now - TICKET_MAX_AGE_MS);
           stmts.dropExtraDisconnects.run(MAX_DISCONNECTS_REMEMBERED);
         }),
+        // One snapshot (a deferred transaction reads one): the state and the rows agree.
+        readSince: db.transaction((room: string, after: number, limit: number) => ({ row: stmts.getRoom.get(room), rows: stmts.readAfter.all(room, after, limit) })),
         resetRoom: immediate((room: string) => {
           if (!stmts.getRoom.get(room)) throw new SwitchboardError('ROOM_NOT_FOUND', room);
           const epoch = newEpoch();
@@ -807,9 +825,9 @@ export class SqliteStore implements MessageStore {
       const runBatch = (drafts: readonly EntryDraft[], mayWait: boolean): AppendOutcome[] => {
         const { outcomes, appended, erased } = appendBatch(drafts, mayWait);
         // Committed: only now may reads see these entries. An amendment changed older entries: the room's copies go.
-        for (const { state, entries, amended } of appended) {
+        for (const { state, rewrites, entries, amended } of appended) {
           if (amended) this.cache.delete(state.name);
-          else this.cache.appended(state, entries);
+          else this.cache.appended(state, entries, rewrites);
         }
         // Erased text must not stay in the WAL: copy it into the file (where secure_delete zeroed
         // the old cells) and truncate the WAL, before any ack of the batch.
@@ -857,17 +875,23 @@ export class SqliteStore implements MessageStore {
   }
 
   /**
-   * The room from the cache, after forgetting everything when another connection committed since
-   * the last look: a read never answers from older data than the file holds when it starts.
+   * The room from the cache, caught up with what other connections committed since it was last
+   * known to be current (RoomTailCache.caughtUp): a read never answers from older data than the
+   * file holds when it starts.
    */
-  private cached(room: string): ReturnType<RoomTailCache['get']> {
-    const version = this.s().dataVersion.get()!;
-    if (version !== this.cacheVersion) {
-      this.cache.clear();
-      this.cacheVersion = version;
+  private cached(room: string): CachedRoom | undefined {
+    const version = (this.dataVersion = this.s().dataVersion.get()!);
+    const cached = this.cache.get(room);
+    if (cached === undefined || cached.version === version) return cached;
+    // Another connection committed since (a worker's appends are all the primary's): what it
+    // added to this room, read in one transaction (a query of the few new rows, not of the page
+    // a poll asks), and the room's state.
+    const { row, rows } = this.tx().readSince(room, cached.state.lastSeq, this.cache.maxEntries + 1);
+    if (row === undefined) {
+      this.cache.delete(room);
       return undefined;
     }
-    return this.cache.get(room);
+    return this.cache.caughtUp(cached, toState(row), row.rewrites, rows.map(toEntry), version);
   }
 
   private mustExist(room: string): void {
@@ -959,7 +983,7 @@ function appendBatchInTx(s: Statements, drafts: readonly EntryDraft[]): BatchRes
   const appended: BatchResult['appended'] = [];
   for (const [room, { entries, amended }] of touched) {
     s.setLastSeq.run(room.last_seq, room.name);
-    appended.push({ state: toState(room), entries, amended });
+    appended.push({ state: toState(room), rewrites: room.rewrites, entries, amended });
   }
   return { outcomes, appended, erased };
 }
