@@ -1,5 +1,6 @@
 import type { PollResult } from '../../protocol/types.js';
 import type { ServerContext } from '../context.js';
+import { entryJson } from '../batch.js';
 import type { ConnectionRegistry } from '../connection-registry.js';
 import { closeAfter, headOnly, responseGone, type HttpRequest, type HttpResponse, type RequestUrl } from '../http-util.js';
 import type { PollReply, SeenNotices } from '../hub.js';
@@ -114,7 +115,7 @@ const pollJson = new WeakMap<PollResult, { json: string; bytes: number; headers:
 export function sendPollJson(res: HttpResponse, result: PollResult): number {
   let encoded = pollJson.get(result);
   if (encoded === undefined) {
-    const json = JSON.stringify(result);
+    const json = pollResultJson(result);
     const bytes = Buffer.byteLength(json);
     const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(bytes), ...COMMON_HEADERS };
     pollJson.set(result, (encoded = { json, bytes, headers }));
@@ -127,4 +128,17 @@ export function sendPollJson(res: HttpResponse, result: PollResult): number {
   }
   res.end(encoded.json);
   return encoded.bytes;
+}
+
+/**
+ * A PollResult's JSON, its entries' from entryJson: an entry is encoded once per process however
+ * many polls carry it (pollers behind the head each ask at their own cursor, so their answers are
+ * not shared, but their entries are, from the store's tail). `entries` comes first.
+ */
+export function pollResultJson(result: PollResult): string {
+  const { entries, ...rest } = result;
+  let json = '{"entries":[';
+  for (let i = 0; i < entries.length; i++) json += (i === 0 ? '' : ',') + entryJson(entries[i]!);
+  const others = JSON.stringify(rest);
+  return others === '{}' ? `${json}]}` : `${json}],${others.slice(1)}`;
 }
