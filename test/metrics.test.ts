@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
 import { Gauge, type Metric } from 'prom-client';
@@ -337,6 +337,42 @@ describe('what is measured', () => {
       ws2.close();
       sse.close();
     } finally {
+      await s.server.close();
+    }
+  });
+
+  it('requests past the per-turn budget are counted while they wait and timed when they run (switchboard_requests_waiting, switchboard_request_wait_seconds)', async () => {
+    const s = await startServer({ maxConnectionsPerAddress: 1000 });
+    const sockets: net.Socket[] = [];
+    try {
+      const before = await scrape(`${s.url}/metrics`);
+      assert.match(before, /^switchboard_requests_waiting 0$/m);
+      // (The scrape itself may have waited: its connection was accepted first, TurnBudget.)
+      const waitedBefore = sample(before, 'switchboard_request_wait_seconds_count');
+      // 300 connections, then one poll on each in one go: the server reads them in one turn,
+      // runs what its 5 ms budget allows and queues the rest.
+      for (let i = 0; i < 300; i++) {
+        const socket = net.connect(s.port, '127.0.0.1');
+        socket.setEncoding('utf8');
+        sockets.push(socket);
+      }
+      await Promise.all(sockets.map((socket) => new Promise((resolve) => socket.once('connect', resolve))));
+      const answered = sockets.map((socket) => new Promise<string>((resolve) => {
+        let text = '';
+        socket.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.includes('\r\n\r\n')) resolve(text.slice(0, 12));
+        });
+      }));
+      for (const socket of sockets) socket.write('GET /api/rooms/lobby/poll HTTP/1.1\r\nHost: test\r\n\r\n');
+      const statuses = await Promise.all(answered);
+      assert.ok(statuses.every((line) => line.startsWith('HTTP/1.1 ')), 'every request answered');
+      const after = await scrape(`${s.url}/metrics`);
+      const waited = sample(after, 'switchboard_request_wait_seconds_count') - waitedBefore;
+      assert.ok(waited >= 1 && waited <= 301, `requests that waited for a turn counted: ${waited}`);
+      assert.match(after, /^switchboard_requests_waiting 0$/m, 'none waits once every one is answered');
+    } finally {
+      for (const socket of sockets) socket.destroy();
       await s.server.close();
     }
   });

@@ -145,6 +145,16 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
     registers: [this.registry],
   });
+  /**
+   * How long HTTP requests that waited for a turn of the event loop (RequestScheduler) waited
+   * before they ran; requests run at once are not observed.
+   */
+  readonly requestWait = new Histogram({
+    name: 'switchboard_request_wait_seconds',
+    help: 'Time HTTP requests that could not run at once waited for a turn of the event loop (the per-turn budget, fair between addresses)',
+    buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   /** Read on each scrape from `countRooms` (see `countRoomsWith`): nothing on the hot path. */
   readonly rooms: Gauge;
 
@@ -243,6 +253,18 @@ export class Metrics {
   /** Where `switchboard_rooms` is read from at each scrape (the store's `countRooms`). */
   countRoomsWith(count: () => Promise<number>): void {
     this.countRooms = count;
+  }
+
+  /** `switchboard_requests_waiting`: HTTP requests waiting for a turn now (RequestScheduler), read at each scrape. */
+  requestsWaitingFrom(size: () => number): void {
+    new Gauge({
+      name: 'switchboard_requests_waiting',
+      help: 'HTTP requests read and waiting for a turn of the event loop now (past the per-turn budget)',
+      registers: [this.registry],
+      collect() {
+        this.set(size());
+      },
+    });
   }
 
   /**

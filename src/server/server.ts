@@ -443,6 +443,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const MAX_PIPELINED = 4;
   // Requests run within the per-turn budget the WebSocket frames share, fairly between addresses.
   const scheduler = new RequestScheduler({ budget: turnBudget, maxWaitingPerAddress: MAX_WAITING_PER_ADDRESS });
+  metrics.requestsWaitingFrom(() => scheduler.size);
   /** Serves a request known to be Switchboard's (its URL already without the prefix). */
   function serve(req: HttpRequest, res: HttpResponse): void {
     if (node !== undefined) res.setHeader('x-switchboard-node', node);
@@ -485,7 +486,9 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
       if (!req.socket.destroyed) router.handle(req, res);
       return;
     }
+    const queued = performance.now();
     const run = (): void => {
+      metrics.requestWait.observe((performance.now() - queued) / 1000);
       // The client may have gone while the request waited for its turn.
       if (!req.socket.destroyed) router.handle(req, res);
     };
