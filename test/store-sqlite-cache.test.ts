@@ -82,6 +82,13 @@ describe('SqliteStore read cache', () => {
       shell.prepare("UPDATE entries SET text = 'edited' WHERE room = 'r' AND seq = 1").run();
       shell.close();
       assert.deepEqual(texts(await a.readAfter('r', 0, 10)), ['edited']);
+      // The search index followed (a trigger): the new text is found, the old one is not, and the
+      // room can still be reset (removing the row from the index needs the text it was indexed with).
+      assert.deepEqual(texts((await a.search('r', { words: ['edit'], limit: 10 })).results), ['edited']);
+      assert.deepEqual((await a.search('r', { words: ['x'], limit: 10 })).results, []);
+      await a.append(draft('r', 'y'));
+      await a.resetRoom('r');
+      assert.deepEqual(await a.readAfter('r', 0, 10), []);
     }));
 
   it('forgets what its own trim, reset and delete removed', () =>

@@ -88,7 +88,7 @@ describe('SqliteStore', () => {
       await store.close();
       const db = new Database(join(nested, 'chat.db'), { readonly: true });
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(db.pragma('user_version', { simple: true }), 9);
+      assert.equal(db.pragma('user_version', { simple: true }), 10);
       db.close();
       // Reopening an up-to-date file runs no migration (it would fail: the tables exist).
       const again = new SqliteStore({ dataDir: nested, fileName: 'chat.db' });
@@ -149,7 +149,7 @@ describe('SqliteStore', () => {
       }
       // A file of version 5, with its positions: the migration counts them.
       const v5 = new Database(join(dir, 'switchboard.db'));
-      v5.exec('DROP TRIGGER read_positions_counted_on_insert; DROP TRIGGER read_positions_counted_on_delete; DROP TABLE read_counts; DROP TABLE secrets; DROP TABLE disconnects; DROP TRIGGER entries_rewritten; ALTER TABLE rooms DROP COLUMN rewrites;');
+      v5.exec('DROP TRIGGER read_positions_counted_on_insert; DROP TRIGGER read_positions_counted_on_delete; DROP TABLE read_counts; DROP TABLE secrets; DROP TABLE disconnects; DROP TRIGGER entries_rewritten; ALTER TABLE rooms DROP COLUMN rewrites; DROP TRIGGER entries_text_indexed;');
       v5.pragma('user_version = 5');
       v5.close();
       store = await open(dir);
@@ -204,7 +204,7 @@ describe('SqliteStore', () => {
       }
       const db = new Database(join(dir, 'switchboard.db'), { readonly: true });
       try {
-        assert.equal(db.pragma('user_version', { simple: true }), 9);
+        assert.equal(db.pragma('user_version', { simple: true }), 10);
         assert.deepEqual(db.prepare("SELECT seq, client_scope FROM entries WHERE room = 'a' ORDER BY seq").all(), [
           { seq: 1, client_scope: 'carol' },
           { seq: 2, client_scope: 'http-9' },

@@ -204,6 +204,23 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
         BEGIN UPDATE rooms SET rewrites = rewrites + 1 WHERE name = NEW.room; END;
     `);
   },
+  // A message's text changed in place is indexed again by a trigger, ours (an edit, an erase) as
+  // an operator's UPDATE in the sqlite3 shell: the search index is contentless with secure-delete,
+  // so removing a row needs the text it was indexed with, and one changed behind its back made
+  // every later removal of that row (a reset, a room deleted, a trim) fail as a corrupt file.
+  (db) => {
+    db.exec(`
+      CREATE TRIGGER entries_text_indexed AFTER UPDATE OF text ON entries WHEN OLD.text IS NOT NEW.text
+        BEGIN
+          INSERT INTO search (search, rowid, r, t)
+            SELECT 'delete', id, 'r' || lower(hex(OLD.room)), OLD.text FROM search_docs WHERE room = OLD.room AND seq = OLD.seq;
+          DELETE FROM search_docs WHERE room = OLD.room AND seq = OLD.seq;
+          INSERT INTO search_docs (room, seq) SELECT NEW.room, NEW.seq WHERE NEW.type = 'message' AND NEW.text <> '';
+          INSERT INTO search (rowid, r, t)
+            SELECT id, 'r' || lower(hex(NEW.room)), NEW.text FROM search_docs WHERE room = NEW.room AND seq = NEW.seq;
+        END;
+    `);
+  },
 ];
 
 /** The FTS token of a room (column r of the search index): its name in hex, so no tokenizer splits it. */
@@ -329,10 +346,8 @@ function prepare(db: Database.Database) {
     // The lowest by the (room, seq DESC) index, read backwards.
     dropLowestRead: db.prepare<[string, string]>('DELETE FROM read_positions WHERE room = ? AND member = (SELECT member FROM read_positions WHERE room = ? ORDER BY seq ASC LIMIT 1)'),
     addDoc: db.prepare<[string, number]>('INSERT INTO search_docs (room, seq) VALUES (?, ?)'),
-    docOf: db.prepare<[string, number], { id: number }>('SELECT id FROM search_docs WHERE room = ? AND seq = ?'),
     addIndexed: db.prepare<[number, string, string]>('INSERT INTO search (rowid, r, t) VALUES (?, ?, ?)'),
     removeIndexed: db.prepare<[number, string, string]>("INSERT INTO search (search, rowid, r, t) VALUES ('delete', ?, ?, ?)"),
-    removeDoc: db.prepare<[number]>('DELETE FROM search_docs WHERE id = ?'),
     indexedRange: db.prepare<[string, number, number], { id: number; text: string | null }>(
       'SELECT d.id, e.text FROM search_docs d LEFT JOIN entries e ON e.room = d.room AND e.seq = d.seq WHERE d.room = ? AND d.seq >= ? AND d.seq < ?',
     ),
@@ -1069,11 +1084,9 @@ function writeEntry(s: Statements, room: RoomRow, draft: EntryDraft, clientId: s
   insert();
   const amendment = amendmentEntry(draft, seq, ts, on);
   const folded = foldMessage(target, amendment, reactions);
-  if (draft.type === 'edit') {
-    s.setText.run(folded.text, foldColumn(folded), room.name, target.seq);
-    unindex(s, room.name, target.seq, target.text);
-    index(s, room.name, target.seq, folded.text);
-  } else if (draft.type === 'reaction') s.setFold.run(foldColumn(folded), room.name, target.seq);
+  // The search index follows the text by a trigger (migration 10): an edit indexes the new text, an erase removes it.
+  if (draft.type === 'edit') s.setText.run(folded.text, foldColumn(folded), room.name, target.seq);
+  else if (draft.type === 'reaction') s.setFold.run(foldColumn(folded), room.name, target.seq);
   else {
     // Erase: the message's payload, the text of its edits, the previews quoting it, its reactions, its index rows.
     s.eraseMessage.run(foldColumn(folded)!, room.name, target.seq);
@@ -1083,7 +1096,6 @@ function writeEntry(s: Statements, room: RoomRow, draft: EntryDraft, clientId: s
       if (x?.reply) s.setExtra.run(JSON.stringify({ reply: erasedPreview(x.reply) }), room.name, reply.seq);
     }
     s.removeReactions.run(room.name, target.seq);
-    unindex(s, room.name, target.seq, target.text);
   }
   return amendment;
 }
@@ -1092,17 +1104,6 @@ function writeEntry(s: Statements, room: RoomRow, draft: EntryDraft, clientId: s
 function index(s: Statements, room: string, seq: number, text: string): void {
   const id = Number(s.addDoc.run(room, seq).lastInsertRowid);
   s.addIndexed.run(id, roomToken(room), text);
-}
-
-/**
- * Removes a message from the search index; `text` is what it was indexed with (its current text).
- * secure-delete purges its tokens from the index segments.
- */
-function unindex(s: Statements, room: string, seq: number, text: string): void {
-  const doc = s.docOf.get(room, seq);
-  if (!doc) return;
-  s.removeIndexed.run(doc.id, roomToken(room), text);
-  s.removeDoc.run(doc.id);
 }
 
 /** Removes the messages with seq in [from, to) from the search index (before their rows go). */
