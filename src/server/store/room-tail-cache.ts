@@ -1,5 +1,4 @@
 import type { Entry } from '../../protocol/types.js';
-import { isAmendment } from './fold.js';
 import type { RoomState } from './message-store.js';
 
 /** What the cache knows of one room: its state, and every entry after `tailFrom`, in seq order. */
@@ -82,7 +81,7 @@ export class RoomTailCache {
    * room's state, `rewrites` its count of entry rows changed in place, and `entries` every entry
    * after the cached `lastSeq` (at most maxEntries + 1), all read in one transaction after
    * `version` was. Rows already cached change only in place (an amendment folding into its
-   * target, an operator's UPDATE: `rewrites` moves) or with the room's state (a reset's epoch, a
+   * target, an operator's UPDATE: either moves `rewrites`) or with the room's state (a reset's epoch, a
    * trim's firstSeq; a deleted room has none): so the tail stands when the epoch and `rewrites`
    * are the same and the new entries follow on, no more than the tail holds; trimmed entries
    * leave it. Else the room starts again from `state`. (Rows deleted by hand in the middle of a
@@ -95,8 +94,7 @@ export class RoomTailCache {
       state.epoch === cached.state.epoch &&
       entries.length === state.lastSeq - from &&
       entries.length <= this.maxEntries &&
-      (entries.length === 0 || entries[0]!.seq === from + 1) &&
-      !entries.some(isAmendment);
+      (entries.length === 0 || entries[0]!.seq === from + 1);
     if (!follows) return this.setState(state, version, rewrites);
     cached.tail.push(...entries);
     cached.state = { ...state };
