@@ -271,6 +271,12 @@ describe('SqliteStore', () => {
       assert.equal((await reader.getRoom('r'))!.firstSeq, 24);
       assert.equal(reader.readAfterNow!('r', 22, 10), undefined, 'a position before the history kept');
       assert.deepEqual(seqsOf(reader.readAfterNow!('r', 23, 10)), [24]);
+      // More new rows than the tail holds (128): it starts again at the head (none of them read), and follows from there.
+      await say(130);
+      const head = (await writer.getRoom('r'))!.lastSeq;
+      assert.equal(reader.readAfterNow!('r', head - 1, 10), undefined);
+      await say(2);
+      assert.deepEqual(seqsOf(reader.readAfterNow!('r', head, 10)), [head + 1, head + 2]);
       // A reset: a new epoch, nothing of the old history.
       const reset = await writer.resetRoom('r');
       assert.equal((await reader.getRoom('r'))!.epoch, reset.epoch);

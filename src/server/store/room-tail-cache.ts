@@ -79,8 +79,8 @@ export class RoomTailCache {
   /**
    * Brings a room cached before other connections committed up to `version`: `state` is the
    * room's state, `rewrites` its count of entry rows changed in place, and `entries` every entry
-   * after the cached `lastSeq` (at most maxEntries + 1), all read in one transaction after
-   * `version` was. Rows already cached change only in place (an amendment folding into its
+   * after the cached `lastSeq` (none read when they could not extend the tail), all read in one
+   * transaction after `version` was. Rows already cached change only in place (an amendment folding into its
    * target, an operator's UPDATE: either moves `rewrites`) or with the room's state (a reset's epoch, a
    * trim's firstSeq; a deleted room has none): so the tail stands when the epoch and `rewrites`
    * are the same and the new entries follow on, no more than the tail holds; trimmed entries

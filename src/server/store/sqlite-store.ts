@@ -287,8 +287,12 @@ interface Transactions {
   createRoom(room: string, maxRooms: number): { state: RoomState; created: boolean };
   deleteRoom(room: string): boolean;
   resetRoom(room: string): RoomState;
-  /** A room's row and its entries after `after` (at most `limit`), read in one snapshot. */
-  readSince(room: string, after: number, limit: number): { row: RoomRow | undefined; rows: EntryRow[] };
+  /**
+   * A room's row and, read in the same snapshot, its entries after `after` when they can extend
+   * a cache of the room at `epoch` and `rewrites` (at most `limit`; none read when the row says
+   * there are none, more than `limit`, or the cache cannot stand).
+   */
+  readSince(room: string, after: number, epoch: string, rewrites: number, limit: number): { row: RoomRow | undefined; rows: EntryRow[] };
   setRead(room: string, member: string, name: string, seq: number): { seq: number; previous: number };
   keepDisconnect(member: string, room: string, at: number, now: number): void;
 }
@@ -809,7 +813,11 @@ export class SqliteStore implements MessageStore {
           stmts.dropExtraDisconnects.run(MAX_DISCONNECTS_REMEMBERED);
         }),
         // One snapshot (a deferred transaction reads one): the state and the rows agree.
-        readSince: db.transaction((room: string, after: number, limit: number) => ({ row: stmts.getRoom.get(room), rows: stmts.readAfter.all(room, after, limit) })),
+        readSince: db.transaction((room: string, after: number, epoch: string, rewrites: number, limit: number) => {
+          const row = stmts.getRoom.get(room);
+          const follows = row !== undefined && row.epoch === epoch && row.rewrites === rewrites && row.last_seq > after && row.last_seq - after <= limit;
+          return { row, rows: follows ? stmts.readAfter.all(room, after, limit) : [] };
+        }),
         resetRoom: immediate((room: string) => {
           if (!stmts.getRoom.get(room)) throw new SwitchboardError('ROOM_NOT_FOUND', room);
           const epoch = newEpoch();
@@ -898,10 +906,10 @@ export class SqliteStore implements MessageStore {
     const version = (this.dataVersion = this.s().dataVersion.get()!);
     const cached = this.cache.get(room);
     if (cached === undefined || cached.version === version) return cached;
-    // Another connection committed since (a worker's appends are all the primary's): what it
-    // added to this room, read in one transaction (a query of the few new rows, not of the page
-    // a poll asks), and the room's state.
-    const { row, rows } = this.tx().readSince(room, cached.state.lastSeq, this.cache.maxEntries + 1);
+    // Another connection committed since (a worker's appends are all the primary's): the room's
+    // state and what it added to this room, read in one transaction (a query of the few new
+    // rows, none when it added none: a commit to another room; not the page a poll asks).
+    const { row, rows } = this.tx().readSince(room, cached.state.lastSeq, cached.state.epoch, cached.rewrites, this.cache.maxEntries);
     if (row === undefined) {
       this.cache.delete(room);
       return undefined;
