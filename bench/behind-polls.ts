@@ -14,6 +14,8 @@
  */
 import http from 'node:http';
 import { parseArgs } from 'node:util';
+import { getJson, sleep } from './lib.js';
+import { Publisher, createRooms } from './load/publisher.js';
 import { ServerUnderTest, loadFriendlyArgs } from './load/server-under-test.js';
 
 const { values } = parseArgs({
@@ -32,41 +34,25 @@ for (const [name, n] of [['pollers', pollers], ['backlog', backlog], ['seconds',
 }
 if (backlog < 100) throw new Error('--backlog must be 100 or more: the pollers ask up to 99 entries behind the head');
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const server = await ServerUnderTest.switchboard([...loadFriendlyArgs(pollers), ...values['server-args'].split(/\s+/).filter(Boolean)]);
-const agent = new http.Agent({ keepAlive: true, maxSockets: pollers + 8 });
-
-function request(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: server.port, method, path, agent, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-async function ok(method: string, path: string, body?: unknown): Promise<string> {
-  const res = await request(method, path, body);
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${res.body.slice(0, 200)}`);
-  return res.body;
-}
+const agent = new http.Agent({ keepAlive: true, maxSockets: pollers });
+const publisher = new Publisher(server.baseUrl);
 
 try {
-  await ok('PUT', '/api/rooms/behind');
+  await createRooms(server.baseUrl, ['behind']);
+  /** The room's newest seq, as the last acknowledgement said. */
   let head = 0;
   const publish = async (): Promise<void> => {
-    await ok('POST', '/api/rooms/behind/messages', { name: 'publisher', text: `message ${head + 1} ${'x'.repeat(100)}` });
-    head++;
+    const ack = await publisher.publish('behind');
+    if (ack === undefined) throw new Error(`a publish was never acknowledged: ${JSON.stringify(Object.fromEntries(publisher.retryReasons))}`);
+    head = ack.seq;
   };
   for (let i = 0; i < backlog; i++) await publish();
-  const { epoch } = JSON.parse(await ok('GET', '/api/rooms/behind/poll?limit=1')) as { epoch: string };
+  const { epoch } = await getJson<{ epoch: string }>(`${server.baseUrl}/api/rooms/behind/poll?limit=1`, agent);
   let stop = false;
   let polls = 0;
   let entries = 0;
-  const publisher = (async () => {
+  const publishing = (async () => {
     while (!stop) {
       await publish();
       await sleep(50);
@@ -75,7 +61,8 @@ try {
   const poller = async (): Promise<void> => {
     while (!stop) {
       const behind = 10 + Math.floor(Math.random() * 90);
-      const answer = JSON.parse(await ok('GET', `/api/rooms/behind/poll?after=${epoch}:${head - behind}`)) as { entries: unknown[] };
+      const answer = await getJson<{ entries?: unknown[] }>(`${server.baseUrl}/api/rooms/behind/poll?after=${epoch}:${head - behind}`, agent);
+      if (answer.entries === undefined) throw new Error(`a poll was refused: ${JSON.stringify(answer).slice(0, 200)}`);
       polls++;
       entries += answer.entries.length;
     }
@@ -92,10 +79,11 @@ try {
   const answered = polls - polls0;
   const window = (performance.now() - t0) / 1000;
   stop = true;
-  await Promise.all([publisher, ...loops]);
+  await Promise.all([publishing, ...loops]);
   console.log(`Polls behind the head: ${pollers} pollers, 10-99 entries behind, server args "${values['server-args']}"`);
   console.log(`  ${answered} polls in ${window.toFixed(1)} s (${Math.round(answered / window)}/s), ${((entries - entries0) / Math.max(1, answered)).toFixed(0)} entries each; server CPU ${(cpu / 1000).toFixed(2)} s, ${Math.round((cpu * 1000) / Math.max(1, answered))} µs per poll`);
 } finally {
   agent.destroy();
+  publisher.close();
   await server.stop();
 }

@@ -341,7 +341,7 @@ describe('what is measured', () => {
     }
   });
 
-  it('requests past the per-turn budget are counted while they wait and timed when they run (switchboard_requests_waiting, switchboard_request_wait_seconds)', async () => {
+  it('requests past the per-turn budget are timed when they run (switchboard_request_wait_seconds), and none is left waiting once all are answered (switchboard_requests_waiting)', async () => {
     const s = await startServer({ maxConnectionsPerAddress: 1000 });
     const sockets: net.Socket[] = [];
     try {
