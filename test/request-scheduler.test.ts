@@ -60,6 +60,30 @@ describe('RequestScheduler', () => {
     while (s.size > 0) await tick();
   });
 
+  it('tells how long requests have waited without a break (backlogMs, what DeliveryPace reads), 0 once none waits', async () => {
+    const budget = new TurnBudget(5);
+    const s = new RequestScheduler({ budget, maxWaitingPerAddress: 1000 });
+    assert.equal(s.backlogMs(), 0, 'nothing waits');
+    // This turn's budget is spent: 60 requests of 5 ms each wait, one or two a turn (some 300 ms of work).
+    budget.available();
+    burn(6);
+    const arrived = performance.now();
+    for (let i = 0; i < 60; i++) s.run(`a${i % 3}`, () => burn(5));
+    assert.equal(s.size, 60);
+    while (performance.now() - arrived < 150) await tick();
+    assert.ok(s.size > 0, 'still waiting');
+    const standing = s.backlogMs();
+    assert.ok(standing >= 150 && standing <= performance.now() - arrived, `waited without a break since they came: ${standing} ms`);
+    while (s.size > 0) await tick();
+    assert.equal(s.backlogMs(), 0, 'none waits');
+    // A new wait is counted from its own start, not from the first one's.
+    budget.available();
+    burn(6);
+    s.run('b', () => {});
+    assert.ok(s.backlogMs() < 50, `a new backlog starts at 0: ${s.backlogMs()} ms`);
+    while (s.size > 0) await tick();
+  });
+
   it('refuses past maxWaitingPerAddress, per address', () => {
     const budget = new TurnBudget(0);
     const s = new RequestScheduler({ budget, maxWaitingPerAddress: 3 });

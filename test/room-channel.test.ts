@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Entry } from '../src/protocol/types.js';
 import type { Batch } from '../src/server/batch.js';
+import { BACKLOG_MS, DeliveryPace } from '../src/server/delivery-pace.js';
 import { RoomChannel } from '../src/server/room-channel.js';
 import { MemoryStore } from '../src/server/store/memory-store.js';
 import type { Subscriber } from '../src/server/subscriber.js';
@@ -143,5 +144,62 @@ describe('RoomChannel: presence notices', () => {
     assert.equal(seen[0], 10_000);
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! > seen[i - 1]!, `notice ${i} moved presenceAt on: ${seen.join(', ')}`);
     assert.equal(seen.at(-1), 20_000, 'a later time is taken as it is');
+  });
+});
+
+describe('RoomChannel: deliveries paced while the process is behind (DeliveryPace)', () => {
+  it('the interval is the standing backlog, up to the most, and 0 below BACKLOG_MS or when turned off', () => {
+    let backlog = 0;
+    const pace = new DeliveryPace(250, () => backlog);
+    assert.equal(pace.interval(), 0, 'nothing waits');
+    backlog = BACKLOG_MS - 1;
+    assert.equal(pace.interval(), 0, 'the burst of polls after a delivery is not a backlog');
+    backlog = 180;
+    assert.equal(pace.interval(), 180);
+    backlog = 5000;
+    assert.equal(pace.interval(), 250);
+    assert.equal(new DeliveryPace(0, () => 5000).interval(), 0, '--max-delivery-delay-ms 0');
+  });
+
+  it('while a backlog stands, what comes within the interval after a delivery leaves as one batch; a lone entry leaves at once', async () => {
+    const { store, entries, epoch } = await storeWith(6);
+    let backlog = 300;
+    const pace = new DeliveryPace(200, () => backlog);
+    const channel = new RoomChannel('r', epoch, 0, store, () => {}, pace);
+    const sub = recorder();
+    const times: number[] = [];
+    const deliver = sub.deliver.bind(sub);
+    sub.deliver = (batch: Batch) => {
+      times.push(performance.now());
+      deliver(batch);
+    };
+    channel.subscribers.add(sub);
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+    // The room has not delivered for longer than the interval: the first entry is not held.
+    const first = performance.now();
+    channel.receive(epoch, entries[0]!);
+    await waitFor(() => sub.batches === 1, 1000, 'first batch');
+    assert.ok(times[0]! - first < 100, `a lone entry waited ${times[0]! - first} ms`);
+    // Two more within the interval: held, then one batch.
+    channel.receive(epoch, entries[1]!);
+    await sleep(20);
+    channel.receive(epoch, entries[2]!);
+    await sleep(50);
+    assert.equal(sub.batches, 1, 'held while the room delivered less than the interval ago');
+    await waitFor(() => sub.batches === 2, 2000, 'second batch');
+    assert.deepEqual(sub.seqs, [1, 2, 3], 'in order, each once');
+    assert.ok(times[1]! - times[0]! >= 190, `the second batch left ${times[1]! - times[0]!} ms after the first (interval 200)`);
+    assert.equal(pace.paced, 1);
+
+    // The backlog gone: each entry leaves in the turn it came.
+    backlog = 0;
+    channel.receive(epoch, entries[3]!);
+    await waitFor(() => sub.batches === 3, 1000, 'third batch');
+    channel.receive(epoch, entries[4]!);
+    await waitFor(() => sub.batches === 4, 1000, 'fourth batch');
+    assert.ok(times[3]! - times[2]! < 100, 'not held');
+    assert.deepEqual(sub.seqs, [1, 2, 3, 4, 5]);
+    assert.equal(pace.paced, 1);
   });
 });

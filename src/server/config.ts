@@ -82,6 +82,13 @@ export interface ServerConfig {
    * and the node stops listening to the room's broker traffic. Env CHANNEL_IDLE_MS. Default 30 s.
    */
   channelIdleMs: number;
+  /**
+   * While HTTP requests have stood waiting for a turn of the event loop for 100 ms or more (the
+   * process is short of CPU), a room delivers at most once per that wait, up to this long (ms),
+   * each batch gathering what came meanwhile (delivery-pace.ts). 0: every batch at once. Env
+   * MAX_DELIVERY_DELAY_MS. Default 250.
+   */
+  maxDeliveryDelayMs: number;
   /** Largest message (UTF-8 bytes of the text, or of a frame / body). Default 64 KiB. */
   maxMessageBytes: number;
   /** Retention: entries kept per room. Default 10000. */

@@ -7,6 +7,7 @@ import { Batch, entryJson } from './batch.js';
 import type { Broker, BrokerMessage } from './broker/broker.js';
 import { DisconnectOrders } from './broker/disconnect-orders.js';
 import type { Logger } from './logger.js';
+import type { DeliveryPace } from './delivery-pace.js';
 import type { Metrics } from './metrics.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { PollAnswers } from './poll-answers.js';
@@ -51,6 +52,8 @@ export interface HubOptions {
   channelIdleMs?: number;
   /** Bytes of entry JSON one answer (poll, history) may carry; at least one entry is always sent. */
   maxAnswerBytes: number;
+  /** How often a room may deliver while the process is behind (DeliveryPace); none: every batch at once. */
+  deliveryPace?: DeliveryPace;
   /** Told of what webhooks report: once per cluster for each event (the node that made it happen). */
   onEvent?: (type: HubEvent, data: Record<string, unknown>) => void;
 }
@@ -1011,6 +1014,7 @@ export class Hub {
           state.lastSeq,
           this.options.store,
           (batch, recipients) => this.onDelivered(batch, recipients),
+          this.options.deliveryPace,
         );
         this.channels.set(room, channel);
         channel.lastUsedAt = Date.now();

@@ -267,6 +267,21 @@ export class Metrics {
     });
   }
 
+  /** `switchboard_delivery_batches_paced_total`: rooms' batches held back while requests stood waiting (DeliveryPace). */
+  pacedBatchesFrom(paced: () => number): void {
+    let last = 0;
+    new Counter({
+      name: 'switchboard_delivery_batches_paced_total',
+      help: "Rooms' deliveries held back to gather later messages while HTTP requests stood waiting (--max-delivery-delay-ms)",
+      registers: [this.registry],
+      collect() {
+        const now = paced();
+        if (now > last) this.inc(now - last);
+        last = now;
+      },
+    });
+  }
+
   /**
    * `switchboard_heap_growing_percent`: how far V8 lets the old generation grow past its live
    * part now (HeapHeadroom: the start's `--heap-growing-percent`, raised while long polls are held).

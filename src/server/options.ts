@@ -343,6 +343,13 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     help: 'a room with no subscriber on this node for this long is dropped from memory and no longer heard from the broker',
     value: ms(100),
   },
+  maxDeliveryDelayMs: {
+    flag: '--max-delivery-delay-ms',
+    env: 'MAX_DELIVERY_DELAY_MS',
+    default: 250,
+    help: 'while HTTP requests stand waiting for the CPU (100 ms or more), a room delivers at most once per that wait, up to this long, each batch gathering what came meanwhile; 0: every batch at once',
+    value: ms(0, 5000),
+  },
   maxMessageBytes: { flag: '--max-message-bytes', env: 'MAX_MESSAGE_BYTES', default: 64 * KiB, help: 'largest message, in bytes', value: bytes(1, 16 * MiB) },
   retentionCount: { flag: '--retention-count', env: 'RETENTION_COUNT', default: 10_000, help: 'entries kept per room', value: count(1_000_000_000) },
   retentionMs: { flag: '--retention-ms', env: 'RETENTION_MS', default: 7 * DAY_MS, help: 'entries older than this are removed', value: ms(1000, 36_500 * DAY_MS) },

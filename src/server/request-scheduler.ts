@@ -19,6 +19,8 @@ export class RequestScheduler {
   /** Waiting requests by address; a Map keeps the round-robin order of first arrival. */
   private readonly queues = new Map<string, (() => void)[]>();
   private waiting = 0;
+  /** Since when requests have waited without a break (performance.now()); undefined while none waits. */
+  private waitingSince: number | undefined;
   private draining = false;
   /** Steps of this turn not run yet, and whether the next is the turn's first. */
   private steps = 0;
@@ -45,6 +47,11 @@ export class RequestScheduler {
     return this.waiting;
   }
 
+  /** For how long requests have waited without a break, ms: 0 while none waits (DeliveryPace). */
+  backlogMs(now = performance.now()): number {
+    return this.waitingSince === undefined ? 0 : now - this.waitingSince;
+  }
+
   /**
    * Runs `fn` now or in a later turn. Returns false, and never runs `fn`, when `address` already
    * has `maxWaitingPerAddress` requests waiting: the caller refuses the request.
@@ -61,7 +68,7 @@ export class RequestScheduler {
     }
     if (queue.length >= this.options.maxWaitingPerAddress) return false;
     queue.push(fn);
-    this.waiting++;
+    if (this.waiting++ === 0) this.waitingSince = performance.now();
     if (!this.draining) {
       this.draining = true;
       this.options.budget.later(() => this.pump());
@@ -105,7 +112,7 @@ export class RequestScheduler {
         this.queues.delete(address);
         this.queues.set(address, queue);
       }
-      this.waiting--;
+      if (--this.waiting === 0) this.waitingSince = undefined;
       fn();
     }
     if (!last) return;

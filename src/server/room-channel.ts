@@ -1,5 +1,6 @@
 import type { Entry, PresenceNotice, ReadReceipt, Sender, TransportName, TypingNotice } from '../protocol/types.js';
 import { Batch } from './batch.js';
+import type { DeliveryPace } from './delivery-pace.js';
 import { IntrusiveList } from './intrusive-list.js';
 import { Notice } from './notice.js';
 import type { MessageStore } from './store/message-store.js';
@@ -43,6 +44,9 @@ export class RoomChannel {
   /** The highest seq the store said exists (resync): a gap up to it is repaired as if an entry after it had come. */
   private expected = 0;
   private flushScheduled = false;
+  /** When the last batch was delivered (performance.now()), for the pace. */
+  private flushedAt = Number.NEGATIVE_INFINITY;
+  private readonly flushNow = (): void => this.flush();
   private gapTimer: NodeJS.Timeout | undefined;
   /** Wait before the next read of a gap: GAP_FILL_DELAY_MS, doubled by each read that filled nothing. */
   private gapDelay = GAP_FILL_DELAY_MS;
@@ -68,6 +72,8 @@ export class RoomChannel {
     private readonly log: Pick<MessageStore, 'readAfter' | 'getRoom'>,
     /** Told of each live batch and how many live subscribers of each transport it went to. */
     private readonly onDelivered: (batch: Batch, recipients: ReadonlyMap<TransportName, number>) => void,
+    /** How often the room may deliver while the process is behind (none: every batch at once). */
+    private readonly pace?: DeliveryPace,
   ) {
     this.accepted = lastSeq;
   }
@@ -252,13 +258,19 @@ export class RoomChannel {
     if (entry.type === 'message' && this.typing.size > 0) this.typing.delete(entry.from.member ?? entry.from.name);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      // While the process is behind, what comes within the pace's interval of the last delivery waits for one batch.
+      const wait = this.pace === undefined ? 0 : this.flushedAt + this.pace.interval() - performance.now();
+      if (wait > 0) {
+        this.pace!.paced++;
+        setTimeout(this.flushNow, wait);
+      } else setImmediate(this.flushNow);
     }
   }
 
   private flush(): void {
     this.flushScheduled = false;
     if (this.pending.length === 0) return;
+    this.flushedAt = performance.now();
     const batch = new Batch(this.name, this.epoch, this.pending);
     this.pending = [];
     for (const held of this.catchingUp.values()) held.push(batch);

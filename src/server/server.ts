@@ -43,6 +43,7 @@ import { MemoryPresenceStore } from './presence/memory-presence-store.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { RedisPresenceStore } from './presence/redis-presence-store.js';
 import { sharedPresenceKey } from './presence/presence-key.js';
+import { DeliveryPace } from './delivery-pace.js';
 import { RequestScheduler } from './request-scheduler.js';
 import { Router, type RouteInfo } from './router.js';
 import { createSecureServer, KEEP_ALIVE_TIMEOUT_MS, type SecureServer } from './secure-server.js';
@@ -320,6 +321,12 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const redisPeers =
     config.sharedLimits && config.redisUrl ? new RedisLimitPeers({ url: config.redisUrl, prefix: config.redisPrefix, sender: `${nodeId}/${randomUUID()}`, logger }) : undefined;
   const peers = config.sharedLimits ? (redisPeers ?? limitPeers) : undefined;
+  // Requests run within the per-turn budget the WebSocket frames share, fairly between addresses.
+  const scheduler = new RequestScheduler({ budget: turnBudget, maxWaitingPerAddress: MAX_WAITING_PER_ADDRESS });
+  metrics.requestsWaitingFrom(() => scheduler.size);
+  // While requests stand in that queue, a room's deliveries are gathered (delivery-pace.ts).
+  const deliveryPace = new DeliveryPace(config.maxDeliveryDelayMs, () => scheduler.backlogMs());
+  metrics.pacedBatchesFrom(() => deliveryPace.paced);
   const hub = new Hub({
     store,
     broker,
@@ -335,6 +342,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     typingTtlMs: 5000,
     channelIdleMs: config.channelIdleMs,
     maxAnswerBytes: config.maxAnswerBytes,
+    deliveryPace,
     ...(webhooks ? { onEvent: (type: HubEvent, data: Record<string, unknown>) => webhooks.emit(type, data) } : {}),
   });
   const limits = new Limits({
@@ -441,9 +449,6 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
 
   /** Requests of one connection that may wait for their answer at once (pipelining). */
   const MAX_PIPELINED = 4;
-  // Requests run within the per-turn budget the WebSocket frames share, fairly between addresses.
-  const scheduler = new RequestScheduler({ budget: turnBudget, maxWaitingPerAddress: MAX_WAITING_PER_ADDRESS });
-  metrics.requestsWaitingFrom(() => scheduler.size);
   /** Serves a request known to be Switchboard's (its URL already without the prefix). */
   function serve(req: HttpRequest, res: HttpResponse): void {
     if (node !== undefined) res.setHeader('x-switchboard-node', node);
