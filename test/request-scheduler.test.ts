@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
+import { BEHIND_MS } from '../src/server/delivery-pace.js';
 import { RequestScheduler } from '../src/server/request-scheduler.js';
 import { ACCEPT_FIRST_MS, TurnBudget } from '../src/server/turn-budget.js';
 import { postJson, request, startServer, waitFor } from './helpers.js';
@@ -60,28 +61,45 @@ describe('RequestScheduler', () => {
     while (s.size > 0) await tick();
   });
 
-  it('tells how long requests have waited without a break (backlogMs, what DeliveryPace reads), 0 once none waits', async () => {
+  it('tells how long a client waits for its turn (turnWaitMs, what DeliveryPace reads): a round of the addresses waiting; 0 once none waits', async () => {
     const budget = new TurnBudget(5);
     const s = new RequestScheduler({ budget, maxWaitingPerAddress: 1000 });
-    assert.equal(s.backlogMs(), 0, 'nothing waits');
-    // This turn's budget is spent: 60 requests of 5 ms each wait, one or two a turn (some 300 ms of work).
+    assert.equal(s.turnWaitMs(), 0, 'nothing waits');
+    // This turn's budget is spent: 40 addresses with 2 requests of 4 ms each wait, a round of them some 160 ms.
     budget.available();
     burn(6);
     const arrived = performance.now();
-    for (let i = 0; i < 60; i++) s.run(`a${i % 3}`, () => burn(5));
-    assert.equal(s.size, 60);
-    while (performance.now() - arrived < 150) await tick();
+    for (let i = 0; i < 80; i++) s.run(`a${i % 40}`, () => burn(4));
+    while (performance.now() - arrived < 200 && s.size > 0) await tick();
     assert.ok(s.size > 0, 'still waiting');
-    const standing = s.backlogMs();
-    assert.ok(standing >= 150 && standing <= performance.now() - arrived, `waited without a break since they came: ${standing} ms`);
+    const wait = s.turnWaitMs();
+    assert.ok(wait >= 100 && wait <= performance.now() - arrived, `each address waits a round for its turn: ${wait} ms`);
     while (s.size > 0) await tick();
-    assert.equal(s.backlogMs(), 0, 'none waits');
-    // A new wait is counted from its own start, not from the first one's.
+    assert.equal(s.turnWaitMs(), 0, 'none waits');
+  });
+
+  it("one address's flood waits for itself: its hundreds of requests waiting do not make the others' turn wait long", async () => {
+    const budget = new TurnBudget(5);
+    const s = new RequestScheduler({ budget, maxWaitingPerAddress: 1000 });
     budget.available();
     burn(6);
-    s.run('b', () => {});
-    assert.ok(s.backlogMs() < 50, `a new backlog starts at 0: ${s.backlogMs()} ms`);
-    while (s.size > 0) await tick();
+    // 300 requests of 1 ms each from one address: 300 ms of work waits.
+    for (let i = 0; i < 300; i++) s.run('attacker', () => burn(1));
+    let most = 0;
+    let probes = 0;
+    const arrived = performance.now();
+    while (s.size > 0) {
+      await tick();
+      most = Math.max(most, s.turnWaitMs());
+      // Now and then another client asks something: it is served in the next round.
+      if (performance.now() - arrived > probes * 50) {
+        probes++;
+        s.run(`probe${probes}`, () => {});
+      }
+    }
+    assert.ok(performance.now() - arrived >= 200, 'the flood took its time');
+    assert.ok(probes >= 4);
+    assert.ok(most < BEHIND_MS, `the longest wait for a turn was ${most} ms`);
   });
 
   it('refuses past maxWaitingPerAddress, per address', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Entry } from '../src/protocol/types.js';
 import type { Batch } from '../src/server/batch.js';
-import { BACKLOG_MS, DeliveryPace } from '../src/server/delivery-pace.js';
+import { BEHIND_MS, DeliveryPace } from '../src/server/delivery-pace.js';
 import { RoomChannel } from '../src/server/room-channel.js';
 import { MemoryStore } from '../src/server/store/memory-store.js';
 import type { Subscriber } from '../src/server/subscriber.js';
@@ -148,23 +148,23 @@ describe('RoomChannel: presence notices', () => {
 });
 
 describe('RoomChannel: deliveries paced while the process is behind (DeliveryPace)', () => {
-  it('the interval is the standing backlog, up to the most, and 0 below BACKLOG_MS or when turned off', () => {
-    let backlog = 0;
-    const pace = new DeliveryPace(250, () => backlog);
+  it('the interval is the wait for a turn, up to the most, and 0 below BEHIND_MS or when turned off', () => {
+    let wait = 0;
+    const pace = new DeliveryPace(250, () => wait);
     assert.equal(pace.interval(), 0, 'nothing waits');
-    backlog = BACKLOG_MS - 1;
-    assert.equal(pace.interval(), 0, 'the burst of polls after a delivery is not a backlog');
-    backlog = 180;
+    wait = BEHIND_MS - 1;
+    assert.equal(pace.interval(), 0, 'the burst of polls after a delivery is not being behind');
+    wait = 180;
     assert.equal(pace.interval(), 180);
-    backlog = 5000;
+    wait = 5000;
     assert.equal(pace.interval(), 250);
     assert.equal(new DeliveryPace(0, () => 5000).interval(), 0, '--max-delivery-delay-ms 0');
   });
 
-  it('while a backlog stands, what comes within the interval after a delivery leaves as one batch; a lone entry leaves at once', async () => {
+  it('while clients wait long for their turn, what comes within the interval after a delivery leaves as one batch; a lone entry leaves at once', async () => {
     const { store, entries, epoch } = await storeWith(6);
-    let backlog = 300;
-    const pace = new DeliveryPace(200, () => backlog);
+    let wait = 300;
+    const pace = new DeliveryPace(200, () => wait);
     const channel = new RoomChannel('r', epoch, 0, store, () => {}, pace);
     const sub = recorder();
     const times: number[] = [];
@@ -192,8 +192,8 @@ describe('RoomChannel: deliveries paced while the process is behind (DeliveryPac
     assert.ok(times[1]! - times[0]! >= 190, `the second batch left ${times[1]! - times[0]!} ms after the first (interval 200)`);
     assert.equal(pace.paced, 1);
 
-    // The backlog gone: each entry leaves in the turn it came.
-    backlog = 0;
+    // Nobody waits: each entry leaves in the turn it came.
+    wait = 0;
     channel.receive(epoch, entries[3]!);
     await waitFor(() => sub.batches === 3, 1000, 'third batch');
     channel.receive(epoch, entries[4]!);

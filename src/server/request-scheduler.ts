@@ -8,6 +8,15 @@ export interface RequestSchedulerOptions {
   maxWaitingPerAddress: number;
 }
 
+/** One address's waiting requests. */
+interface AddressQueue {
+  /** The requests, oldest first, and when each came (performance.now()). */
+  readonly runs: (() => void)[];
+  readonly came: number[];
+  /** When its last request ran, since it began waiting (performance.now()). */
+  servedAt: number;
+}
+
 /**
  * Runs HTTP requests within the process's per-turn budget, fairly between client addresses.
  * While the budget of the turn lasts and nobody waits, a request runs at once. Past it, requests
@@ -17,10 +26,10 @@ export interface RequestSchedulerOptions {
  */
 export class RequestScheduler {
   /** Waiting requests by address; a Map keeps the round-robin order of first arrival. */
-  private readonly queues = new Map<string, (() => void)[]>();
+  private readonly queues = new Map<string, AddressQueue>();
   private waiting = 0;
-  /** Since when requests have waited without a break (performance.now()); undefined while none waits. */
-  private waitingSince: number | undefined;
+  /** How long the request run last had waited for its address's turn, ms (turnWaitMs). */
+  private turnWait = 0;
   private draining = false;
   /** Steps of this turn not run yet, and whether the next is the turn's first. */
   private steps = 0;
@@ -47,9 +56,14 @@ export class RequestScheduler {
     return this.waiting;
   }
 
-  /** For how long requests have waited without a break, ms: 0 while none waits (DeliveryPace). */
-  backlogMs(now = performance.now()): number {
-    return this.waitingSince === undefined ? 0 : now - this.waitingSince;
+  /**
+   * How long a client waits for its turn now, ms (DeliveryPace): what the request run last had
+   * waited since it came or since its address's request before it ran, whichever was later; 0
+   * while none waits. That is the time of a round of the addresses waiting: one address with
+   * hundreds of requests waiting waits for itself, not for its turn, and does not move it.
+   */
+  turnWaitMs(): number {
+    return this.waiting === 0 ? 0 : this.turnWait;
   }
 
   /**
@@ -63,12 +77,13 @@ export class RequestScheduler {
     }
     let queue = this.queues.get(address);
     if (queue === undefined) {
-      queue = [];
+      queue = { runs: [], came: [], servedAt: Number.NEGATIVE_INFINITY };
       this.queues.set(address, queue);
     }
-    if (queue.length >= this.options.maxWaitingPerAddress) return false;
-    queue.push(fn);
-    if (this.waiting++ === 0) this.waitingSince = performance.now();
+    if (queue.runs.length >= this.options.maxWaitingPerAddress) return false;
+    queue.runs.push(fn);
+    queue.came.push(performance.now());
+    this.waiting++;
     if (!this.draining) {
       this.draining = true;
       this.options.budget.later(() => this.pump());
@@ -104,15 +119,18 @@ export class RequestScheduler {
       // keys(), not entries(): no [address, queue] pair made per request.
       const address = this.queues.keys().next().value as string;
       const queue = this.queues.get(address)!;
-      const fn = queue.shift()!;
+      const fn = queue.runs.shift()!;
+      const now = performance.now();
+      this.turnWait = now - Math.max(queue.came.shift()!, queue.servedAt);
+      queue.servedAt = now;
       // The address goes to the back of the round: one request per address per round (alone in
       // the round, it stays where it is: a Map deleted from and added to at every request churns).
-      if (queue.length === 0) this.queues.delete(address);
+      if (queue.runs.length === 0) this.queues.delete(address);
       else if (this.queues.size > 1) {
         this.queues.delete(address);
         this.queues.set(address, queue);
       }
-      if (--this.waiting === 0) this.waitingSince = undefined;
+      if (--this.waiting === 0) this.turnWait = 0;
       fn();
     }
     if (!last) return;

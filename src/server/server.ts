@@ -324,8 +324,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   // Requests run within the per-turn budget the WebSocket frames share, fairly between addresses.
   const scheduler = new RequestScheduler({ budget: turnBudget, maxWaitingPerAddress: MAX_WAITING_PER_ADDRESS });
   metrics.requestsWaitingFrom(() => scheduler.size);
-  // While requests stand in that queue, a room's deliveries are gathered (delivery-pace.ts).
-  const deliveryPace = new DeliveryPace(config.maxDeliveryDelayMs, () => scheduler.backlogMs());
+  // While clients wait long for their turn there, a room's deliveries are gathered (delivery-pace.ts).
+  const deliveryPace = new DeliveryPace(config.maxDeliveryDelayMs, () => scheduler.turnWaitMs());
   metrics.pacedBatchesFrom(() => deliveryPace.paced);
   const hub = new Hub({
     store,
