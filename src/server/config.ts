@@ -83,9 +83,9 @@ export interface ServerConfig {
    */
   channelIdleMs: number;
   /**
-   * While HTTP clients wait 100 ms or more for their turn of the event loop (the process is short
-   * of CPU; one address's flood waits for itself and does not count), a room delivers at most once
-   * per that wait, up to this long (ms), each batch gathering what came meanwhile
+   * While HTTP requests of two client addresses or more have stood waiting for a turn of the event
+   * loop for 100 ms or more (the process is short of CPU; one address's flood alone does not
+   * count), a room delivers at most once per that wait, up to this long (ms), each batch gathering what came meanwhile
    * (delivery-pace.ts). 0: every batch at once. Env MAX_DELIVERY_DELAY_MS. Default 250.
    */
   maxDeliveryDelayMs: number;

@@ -6,13 +6,13 @@
  * short of CPU (a worker that took the clients of a rolling restart, a machine shared with other
  * work) then spends its turns writing one message at a time to each socket while HTTP requests
  * wait for seconds, their clients time out and come back, and each write costs as much for one
- * message as for several. That state is told by how long a client waits for its turn in the
- * RequestScheduler's round of addresses (`turnWaitMs`): BEHIND_MS or more. Not by how long the
- * queue has stood: one address that keeps hundreds of requests waiting (a flood) waits for
- * itself, and does not slow anyone's deliveries; nor by the short burst of polls that follows
- * every delivery to many long pollers.
+ * message as for several. That state is a queue of requests that stands: requests of two client
+ * addresses or more have waited for their turn without a break for BEHIND_MS or more
+ * (RequestScheduler.backlogMs). Not the short burst of polls that follows every delivery to many
+ * long pollers; not one address that keeps hundreds of requests waiting (a flood): its requests
+ * wait for each other, the others' are served each round, and it cannot slow anyone's deliveries.
  *
- * While clients wait that long, a room that delivered less than `min(wait, maxDelayMs)` ago
+ * While one stands, a room that delivered less than `min(its age, maxDelayMs)` ago
  * gathers what comes until then and delivers it as one batch: one write per subscriber for
  * several messages, one long-poll answer (and one request back) for all of them. No message waits
  * longer than the requests already do, nor longer than `maxDelayMs`; order and exactly-once are
@@ -27,20 +27,20 @@ export class DeliveryPace {
   constructor(
     /** The longest a batch is held back (0: never). */
     private readonly maxDelayMs: number,
-    /** How long a client waits for its turn now, ms (RequestScheduler.turnWaitMs; 0: nothing waits). */
-    private readonly turnWaitMs: () => number,
+    /** For how long requests of two addresses or more have waited without a break, ms (RequestScheduler.backlogMs; 0: they do not). */
+    private readonly backlogMs: () => number,
   ) {}
 
   /** The least time between two deliveries of one room now, ms: 0 unless the process is behind. */
   interval(): number {
     if (this.maxDelayMs === 0) return 0;
-    const wait = this.turnWaitMs();
-    return wait < BEHIND_MS ? 0 : Math.min(wait, this.maxDelayMs);
+    const backlog = this.backlogMs();
+    return backlog < BEHIND_MS ? 0 : Math.min(backlog, this.maxDelayMs);
   }
 }
 
 /**
- * A process whose clients wait this long for their turn is behind. After a delivery to thousands
+ * A process whose queue of requests has stood this long is behind. After a delivery to thousands
  * of long pollers, their polls back wait some tens of milliseconds.
  */
 export const BEHIND_MS = 100;

@@ -267,12 +267,12 @@ export class Metrics {
     });
   }
 
-  /** `switchboard_delivery_batches_paced_total`: rooms' batches held back while clients waited long for their turn (DeliveryPace). */
+  /** `switchboard_delivery_batches_paced_total`: rooms' batches held back while requests of several addresses stood waiting (DeliveryPace). */
   pacedBatchesFrom(paced: () => number): void {
     let last = 0;
     new Counter({
       name: 'switchboard_delivery_batches_paced_total',
-      help: "Rooms' deliveries held back to gather later messages while HTTP clients waited 100 ms or more for their turn (--max-delivery-delay-ms)",
+      help: "Rooms' deliveries held back to gather later messages while HTTP requests of several clients stood waiting for 100 ms or more (--max-delivery-delay-ms)",
       registers: [this.registry],
       collect() {
         const now = paced();

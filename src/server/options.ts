@@ -347,7 +347,7 @@ export const OPTIONS: { readonly [K in keyof ServerConfig]: OptionSpec<ServerCon
     flag: '--max-delivery-delay-ms',
     env: 'MAX_DELIVERY_DELAY_MS',
     default: 250,
-    help: 'while HTTP clients wait 100 ms or more for their turn (the process is short of CPU), a room delivers at most once per that wait, up to this long, each batch gathering what came meanwhile; 0: every batch at once',
+    help: 'while HTTP requests of several clients have stood waiting for their turn for 100 ms or more (the process is short of CPU), a room delivers at most once per that wait, up to this long, each batch gathering what came meanwhile; 0: every batch at once',
     value: ms(0, 5000),
   },
   maxMessageBytes: { flag: '--max-message-bytes', env: 'MAX_MESSAGE_BYTES', default: 64 * KiB, help: 'largest message, in bytes', value: bytes(1, 16 * MiB) },

@@ -8,15 +8,6 @@ export interface RequestSchedulerOptions {
   maxWaitingPerAddress: number;
 }
 
-/** One address's waiting requests. */
-interface AddressQueue {
-  /** The requests, oldest first, and when each came (performance.now()). */
-  readonly runs: (() => void)[];
-  readonly came: number[];
-  /** When its last request ran, since it began waiting (performance.now()). */
-  servedAt: number;
-}
-
 /**
  * Runs HTTP requests within the process's per-turn budget, fairly between client addresses.
  * While the budget of the turn lasts and nobody waits, a request runs at once. Past it, requests
@@ -26,10 +17,10 @@ interface AddressQueue {
  */
 export class RequestScheduler {
   /** Waiting requests by address; a Map keeps the round-robin order of first arrival. */
-  private readonly queues = new Map<string, AddressQueue>();
+  private readonly queues = new Map<string, (() => void)[]>();
   private waiting = 0;
-  /** How long the request run last had waited for its address's turn, ms (turnWaitMs). */
-  private turnWait = 0;
+  /** Since when requests of two addresses or more have waited without a break (performance.now()); undefined while they do not. */
+  private crowdSince: number | undefined;
   private draining = false;
   /** Steps of this turn not run yet, and whether the next is the turn's first. */
   private steps = 0;
@@ -57,13 +48,12 @@ export class RequestScheduler {
   }
 
   /**
-   * How long a client waits for its turn now, ms (DeliveryPace): what the request run last had
-   * waited since it came or since its address's request before it ran, whichever was later; 0
-   * while none waits. That is the time of a round of the addresses waiting: one address with
-   * hundreds of requests waiting waits for itself, not for its turn, and does not move it.
+   * For how long requests of two client addresses or more have waited for a turn without a
+   * break, ms: 0 while they do not (DeliveryPace). One address alone (a flood of its requests)
+   * does not count: its requests wait for each other, and the others' are served each round.
    */
-  turnWaitMs(): number {
-    return this.waiting === 0 ? 0 : this.turnWait;
+  backlogMs(now = performance.now()): number {
+    return this.crowdSince === undefined ? 0 : now - this.crowdSince;
   }
 
   /**
@@ -77,12 +67,12 @@ export class RequestScheduler {
     }
     let queue = this.queues.get(address);
     if (queue === undefined) {
-      queue = { runs: [], came: [], servedAt: Number.NEGATIVE_INFINITY };
+      queue = [];
       this.queues.set(address, queue);
+      if (this.queues.size === 2) this.crowdSince = performance.now();
     }
-    if (queue.runs.length >= this.options.maxWaitingPerAddress) return false;
-    queue.runs.push(fn);
-    queue.came.push(performance.now());
+    if (queue.length >= this.options.maxWaitingPerAddress) return false;
+    queue.push(fn);
     this.waiting++;
     if (!this.draining) {
       this.draining = true;
@@ -119,18 +109,17 @@ export class RequestScheduler {
       // keys(), not entries(): no [address, queue] pair made per request.
       const address = this.queues.keys().next().value as string;
       const queue = this.queues.get(address)!;
-      const fn = queue.runs.shift()!;
-      const now = performance.now();
-      this.turnWait = now - Math.max(queue.came.shift()!, queue.servedAt);
-      queue.servedAt = now;
+      const fn = queue.shift()!;
       // The address goes to the back of the round: one request per address per round (alone in
       // the round, it stays where it is: a Map deleted from and added to at every request churns).
-      if (queue.runs.length === 0) this.queues.delete(address);
-      else if (this.queues.size > 1) {
+      if (queue.length === 0) {
+        this.queues.delete(address);
+        if (this.queues.size === 1) this.crowdSince = undefined;
+      } else if (this.queues.size > 1) {
         this.queues.delete(address);
         this.queues.set(address, queue);
       }
-      if (--this.waiting === 0) this.turnWait = 0;
+      this.waiting--;
       fn();
     }
     if (!last) return;

@@ -324,8 +324,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   // Requests run within the per-turn budget the WebSocket frames share, fairly between addresses.
   const scheduler = new RequestScheduler({ budget: turnBudget, maxWaitingPerAddress: MAX_WAITING_PER_ADDRESS });
   metrics.requestsWaitingFrom(() => scheduler.size);
-  // While clients wait long for their turn there, a room's deliveries are gathered (delivery-pace.ts).
-  const deliveryPace = new DeliveryPace(config.maxDeliveryDelayMs, () => scheduler.turnWaitMs());
+  // While requests of several addresses stand waiting there, a room's deliveries are gathered (delivery-pace.ts).
+  const deliveryPace = new DeliveryPace(config.maxDeliveryDelayMs, () => scheduler.backlogMs());
   metrics.pacedBatchesFrom(() => deliveryPace.paced);
   const hub = new Hub({
     store,
