@@ -6,8 +6,8 @@ import type { Ack, Entry, EntryDraft, HistoryPage, PollResult, ReadReceipt, Room
 import { Batch, entryJson } from './batch.js';
 import type { Broker, BrokerMessage } from './broker/broker.js';
 import { DisconnectOrders } from './broker/disconnect-orders.js';
-import type { Logger } from './logger.js';
 import type { DeliveryPace } from './delivery-pace.js';
+import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { PollAnswers } from './poll-answers.js';

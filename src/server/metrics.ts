@@ -269,17 +269,11 @@ export class Metrics {
 
   /** `switchboard_delivery_batches_paced_total`: rooms' batches held back while requests of several addresses stood waiting (DeliveryPace). */
   pacedBatchesFrom(paced: () => number): void {
-    let last = 0;
-    new Counter({
-      name: 'switchboard_delivery_batches_paced_total',
-      help: "Rooms' deliveries held back to gather later messages while HTTP requests of several clients stood waiting for 100 ms or more (--max-delivery-delay-ms)",
-      registers: [this.registry],
-      collect() {
-        const now = paced();
-        if (now > last) this.inc(now - last);
-        last = now;
-      },
-    });
+    this.counterFrom(
+      'switchboard_delivery_batches_paced_total',
+      "Rooms' deliveries held back to gather later messages while HTTP requests of several clients stood waiting for 100 ms or more (--max-delivery-delay-ms)",
+      paced,
+    );
   }
 
   /**
@@ -299,6 +293,21 @@ export class Metrics {
     });
   }
 
+  /** A counter whose total is kept elsewhere and read at each scrape (nothing counted on the hot path). */
+  private counterFrom(name: string, help: string, total: () => number): void {
+    let last = 0;
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        const now = total();
+        if (now > last) this.inc(now - last);
+        last = now;
+      },
+    });
+  }
+
   /**
    * The SQLite store's group commits, read at each scrape (nothing counted on the hot path):
    * `switchboard_store_commits_total` (transactions, one sync each), `switchboard_store_appends_total`
@@ -306,19 +315,7 @@ export class Metrics {
    * lock held by another process, `--workers`, and were tried again a moment later).
    */
   storeCommitsFrom(stats: () => { commits: number; items: number; busyRetries: number }): void {
-    const counter = (name: string, help: string, key: 'commits' | 'items' | 'busyRetries'): void => {
-      let last = 0;
-      new Counter({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          const now = stats()[key];
-          if (now > last) this.inc(now - last);
-          last = now;
-        },
-      });
-    };
+    const counter = (name: string, help: string, key: 'commits' | 'items' | 'busyRetries'): void => this.counterFrom(name, help, () => stats()[key]);
     counter('switchboard_store_commits_total', 'SQLite transactions that stored appends (group commits: one sync each)', 'commits');
     counter('switchboard_store_appends_total', 'Appends held by those transactions (failed ones included)', 'items');
     counter('switchboard_store_lock_busy_total', 'Batches of appends that found the SQLite write lock held by another process (--workers) and were tried again a moment later', 'busyRetries');
