@@ -377,6 +377,50 @@ describe('what is measured', () => {
     }
   });
 
+  it("while requests of many clients stand waiting, a room that just delivered holds its next message to leave with what follows (switchboard_delivery_batches_paced_total), each once and in order; --max-delivery-delay-ms 0 never holds one", async () => {
+    for (const maxDeliveryDelayMs of [250, 0]) {
+      // An application hook that costs 5 ms of CPU on the polls (a slow check): 98 of them queued are some 500 ms of work.
+      const hooks = {
+        onConnect: ({ request: req }: { request: http.IncomingMessage | import('node:http2').Http2ServerRequest }): void => {
+          if (req.headers['x-slow'] === undefined) return;
+          const end = performance.now() + 5;
+          while (performance.now() < end);
+        },
+      };
+      const s = await startServer({ trustProxy: true, maxConnectionsPerAddress: 1000, maxDeliveryDelayMs, hooks });
+      const sockets: net.Socket[] = [];
+      await request(`${s.url}/api/rooms/busy`, { method: 'PUT' });
+      const ws = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=pace`);
+      try {
+        await ws.opened;
+        ws.send({ type: 'subscribe', id: 's1', room: 'busy' });
+        await ws.next('subscribed');
+        for (let i = 0; i < 98; i++) sockets.push(net.connect(s.port, '127.0.0.1'));
+        await Promise.all(sockets.map((socket) => new Promise((resolve) => socket.once('connect', resolve))));
+        const answered = sockets.map((socket) => new Promise<void>((resolve) => socket.once('data', () => resolve())));
+        // One poll from each of 98 client addresses (behind the trusted proxy), read in one go: they wait in 98 queues.
+        for (const [i, socket] of sockets.entries()) socket.write(`GET /api/rooms/lobby/poll HTTP/1.1\r\nHost: test\r\nX-Forwarded-For: 10.9.0.${i + 1}\r\nX-Slow: 1\r\n\r\n`);
+        // While the requests have stood for 150 ms: the room last delivered longer ago than that, so
+        // a message leaves at once; the next, 20 ms after it, is held to leave with what follows.
+        await new Promise((r) => setTimeout(r, 150));
+        ws.send({ type: 'publish', id: 'p1', room: 'busy', text: 'one' });
+        await ws.next('message', (f) => f.text === 'one');
+        await new Promise((r) => setTimeout(r, 20));
+        ws.send({ type: 'publish', id: 'p2', room: 'busy', text: 'two' });
+        await ws.next('message', (f) => f.text === 'two');
+        await Promise.all(answered);
+        assert.deepEqual(ws.of('message').map((f) => f.text), ['one', 'two'], 'each once, in order');
+        const paced = sample(await scrape(`${s.url}/metrics`), 'switchboard_delivery_batches_paced_total');
+        if (maxDeliveryDelayMs === 0) assert.equal(paced, 0, 'never held with --max-delivery-delay-ms 0');
+        else assert.ok(paced >= 1, `held back to leave with what came after: ${paced}`);
+      } finally {
+        ws.close();
+        for (const socket of sockets) socket.destroy();
+        await s.server.close();
+      }
+    }
+  });
+
   it('a long poll woken by a publish counts one long-polling delivery', async () => {
     const s = await startServer();
     try {
