@@ -52,8 +52,8 @@ export class RequestScheduler {
    * break, ms: 0 while they do not (DeliveryPace). One address alone (a flood of its requests)
    * does not count: its requests wait for each other, and the others' are served each round.
    */
-  backlogMs(now = performance.now()): number {
-    return this.crowdSince === undefined ? 0 : now - this.crowdSince;
+  backlogMs(): number {
+    return this.crowdSince === undefined ? 0 : performance.now() - this.crowdSince;
   }
 
   /**

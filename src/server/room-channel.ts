@@ -259,7 +259,8 @@ export class RoomChannel {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // While the process is behind, what comes within the pace's interval of the last delivery waits for one batch.
-      const wait = this.pace === undefined ? 0 : this.flushedAt + this.pace.interval() - performance.now();
+      const interval = this.pace === undefined ? 0 : this.pace.interval();
+      const wait = interval === 0 ? 0 : this.flushedAt + interval - performance.now();
       if (wait > 0) {
         this.pace!.paced++;
         setTimeout(this.flushNow, wait);
