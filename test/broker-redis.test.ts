@@ -5,7 +5,7 @@ import { SwitchboardError } from '../src/protocol/errors.js';
 import type { BrokerMessage } from '../src/server/broker/broker.js';
 import { RedisBroker } from '../src/server/broker/redis-broker.js';
 import { brokerContract } from './contract/broker.contract.js';
-import { freePort } from './helpers/private-redis.js';
+import { freePort } from './helpers/ports.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 import { Redis } from 'ioredis';
 

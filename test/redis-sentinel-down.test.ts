@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NodeProcess } from './fixtures/node-process.js';
 import { postJson, waitFor } from './helpers.js';
-import { freePort, privateRedisSkipReason } from './helpers/private-redis.js';
+import { freePort } from './helpers/ports.js';
+import { privateRedisSkipReason } from './helpers/private-redis.js';
 import { uniquePrefix } from './helpers/redis-probe.js';
 import { MASTER_NAME, RedisSentinel } from './helpers/redis-sentinel.js';
 

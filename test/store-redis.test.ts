@@ -6,7 +6,8 @@ import { SwitchboardError } from '../src/protocol/errors.js';
 import { RedisStore } from '../src/server/store/redis-store.js';
 import { DELETE_ROOM_LUA, UNREGISTER_ROOM_LUA } from '../src/server/store/redis-scripts.js';
 import { messageStoreContract } from './contract/message-store.contract.js';
-import { freePort, PrivateRedis, privateRedisSkipReason } from './helpers/private-redis.js';
+import { freePort } from './helpers/ports.js';
+import { PrivateRedis, privateRedisSkipReason } from './helpers/private-redis.js';
 import { deleteKeys, redisSkipReason, redisUrl, uniquePrefix } from './helpers/redis-probe.js';
 
 const skip = await redisSkipReason('the Redis store suites (test/store-redis.test.ts)');

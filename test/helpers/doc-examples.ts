@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
+import { freePort } from './ports.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -165,14 +165,6 @@ export function chainOf(examples: DocExample[], e: DocExample): DocExample[] {
     .reverse()
     .find((b) => b.kind === 'run');
   return before ? [...chainOf(examples, before), e] : [e];
-}
-
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** A `switchboard serve` process of the built package on a free loopback port. */

@@ -1,10 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { spawnRedis, waitForOwn } from './redis-processes.js';
 
 /** Why a private redis-server cannot be started here, or undefined when it can. */
 export function privateRedisSkipReason(suite: string): string | undefined {
@@ -14,15 +12,6 @@ export function privateRedisSkipReason(suite: string): string | undefined {
   if (process.env.CI === 'true') return undefined;
   console.warn(`SKIPPED: ${suite} because ${reason}.`);
   return reason;
-}
-
-/** A port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /**
@@ -42,32 +31,21 @@ export class PrivateRedis {
   }
 
   static async start(): Promise<PrivateRedis> {
-    const server = new PrivateRedis(await freePort(), await mkdtemp(join(tmpdir(), 'switchboard-redis-')));
-    await server.restart();
+    const dir = await mkdtemp(join(tmpdir(), 'switchboard-redis-'));
+    const { port, child } = await spawnRedis((port) => PrivateRedis.args(port, dir));
+    const server = new PrivateRedis(port, dir);
+    server.child = child;
     return server;
   }
 
-  /** Starts the server (again) and resolves once it answers. */
+  private static args(port: number, dir: string): string[] {
+    return ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'];
+  }
+
+  /** Starts the server again on its port and resolves once it answers there. */
   async restart(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'];
-    this.child = spawn('redis-server', args, { stdio: 'ignore' });
-    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    probe.on('error', () => {});
-    try {
-      for (let i = 0; ; i++) {
-        try {
-          await probe.connect();
-          await probe.ping();
-          return;
-        } catch (err) {
-          if (i > 100) throw err;
-          probe.disconnect();
-          await sleep(50);
-        }
-      }
-    } finally {
-      probe.disconnect();
-    }
+    this.child = spawn('redis-server', PrivateRedis.args(this.port, this.dir), { stdio: 'ignore' });
+    await waitForOwn(this.port, this.child);
   }
 
   /** Kills the server at once (SIGKILL) and waits until it is gone. */

@@ -3,8 +3,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from './private-redis.js';
-import { stopProcesses, waitForPing, withClient } from './redis-processes.js';
+import { freePort } from './ports.js';
+import { stopProcesses, waitForOwn, withClient } from './redis-processes.js';
 
 /** Why a private Redis Cluster cannot be started here, or undefined when it can (under CI=true: never skipped). */
 export function redisClusterSkipReason(suite: string): string | undefined {
@@ -143,7 +143,7 @@ export class RedisCluster {
     const cluster = new RedisCluster(ports, busPorts, await mkdtemp(join(tmpdir(), 'switchboard-cluster-')), nodeTimeoutMs);
     try {
       for (const port of ports) cluster.spawnNode(port);
-      await Promise.all(ports.map((port) => waitForPing(port)));
+      await Promise.all(ports.map((port) => waitForOwn(port, cluster.byPort.get(port)!)));
       const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
       if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
       await Promise.all(ports.map((port) => waitForClusterOk(port)));
@@ -167,12 +167,11 @@ export class RedisCluster {
    * its master (it may say `master` for a moment first, from its config file).
    */
   async restart(port: number): Promise<void> {
-    this.spawnNode(port);
-    await waitForPing(port);
+    await waitForOwn(port, this.spawnNode(port));
     await waitForReplicaLink(port);
   }
 
-  private spawnNode(port: number): void {
+  private spawnNode(port: number): ChildProcess {
     const nodeTimeoutMs = this.nodeTimeoutMs;
     const args = [
       '--port', String(port), '--bind', '127.0.0.1', '--dir', this.dir,
@@ -184,6 +183,7 @@ export class RedisCluster {
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.children.push(child);
     this.byPort.set(port, child);
+    return child;
   }
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { freePort } from './private-redis.js';
+import { freePort } from './ports.js';
 
 /** Kills `children` (SIGKILL), waits for them to exit, and removes their folder. Safe to call twice. */
 export async function stopProcesses(children: readonly ChildProcess[], dir: string): Promise<void> {
@@ -33,15 +33,41 @@ export async function withClient<T>(port: number, fn: (redis: Redis) => Promise<
   }
 }
 
-/** Resolves once the server at `port` answers PING (every 50 ms, for up to 5 s). */
-export async function waitForPing(port: number): Promise<void> {
+/** A spawned server exited before it answered: it could not listen, its port taken meanwhile. */
+export class ExitedBeforeReady extends Error {}
+
+/**
+ * Resolves once the server at `port` is `child` itself: its INFO's `process_id` is the child's
+ * pid (another test file's server on the same port does not count), asked every 50 ms for up to
+ * 10 s. Rejects with ExitedBeforeReady as soon as the child exits first (it could not listen).
+ */
+export async function waitForOwn(port: number, child: ChildProcess): Promise<void> {
   for (let i = 0; ; i++) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new ExitedBeforeReady(`the redis-server started for port ${port} exited (${child.exitCode ?? child.signalCode}) before it answered: the port was taken`);
+    }
+    const pid = await withClient(port, async (r) => /^process_id:(\d+)/m.exec(await r.info('server'))?.[1]).catch(() => undefined);
+    if (pid === String(child.pid)) return;
+    if (i > 200) throw new Error(`port ${port} is not answered by the redis-server started for it (pid ${child.pid}) after 10 s${pid ? `, but by process ${pid}` : ''}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * Spawns `redis-server` with `args(port)` on a port freePort draws, and resolves once that very
+ * process answers there. A process that cannot listen (its port taken between the draw and its
+ * start, by another test file) is started again on another port, up to `tries` times.
+ */
+export async function spawnRedis(args: (port: number) => string[], tries = 5): Promise<{ port: number; child: ChildProcess }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child = spawn('redis-server', args(port), { stdio: 'ignore' });
     try {
-      await withClient(port, (r) => r.ping());
-      return;
+      await waitForOwn(port, child);
+      return { port, child };
     } catch (err) {
-      if (i > 100) throw err;
-      await sleep(50);
+      child.kill('SIGKILL');
+      if (!(err instanceof ExitedBeforeReady) || attempt >= tries) throw err;
     }
   }
 }
@@ -49,22 +75,18 @@ export async function waitForPing(port: number): Promise<void> {
 /** A master and one replica in sync, without persistence, in a folder of their own (the first sync without Redis's 5 s wait for more replicas). */
 export async function masterAndReplica(): Promise<{ master: ChildProcess; replica: ChildProcess; masterPort: number; replicaPort: number; stop: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'switchboard-replica-'));
-  const masterPort = await freePort();
-  let replicaPort = await freePort();
-  while (replicaPort === masterPort) replicaPort = await freePort();
-  const data = (port: number, replicaOf?: number): ChildProcess =>
-    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', ...(replicaOf ? ['--replicaof', '127.0.0.1', String(replicaOf)] : [])], { stdio: 'ignore' });
-  const master = data(masterPort);
-  const children = [master];
+  const data = (replicaOf?: number) => (port: number): string[] =>
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', ...(replicaOf ? ['--replicaof', '127.0.0.1', String(replicaOf)] : [])];
+  const children: ChildProcess[] = [];
   const stop = async (): Promise<void> => {
     for (const c of children) c.kill('SIGCONT');
     await stopProcesses(children, dir);
   };
   try {
-    await waitForPing(masterPort);
-    const replica = data(replicaPort, masterPort);
+    const { port: masterPort, child: master } = await spawnRedis(data());
+    children.push(master);
+    const { port: replicaPort, child: replica } = await spawnRedis(data(masterPort));
     children.push(replica);
-    await waitForPing(replicaPort);
     for (let i = 0; !/master_link_status:up/.test(await withClient(replicaPort, (r) => r.info('replication'))); i++) {
       if (i > 200) throw new Error('the replica never got in sync');
       await sleep(50);

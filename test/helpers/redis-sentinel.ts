@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { freePort } from './private-redis.js';
-import { stopProcesses, waitForPing, withClient } from './redis-processes.js';
+import { spawnRedis, stopProcesses, withClient } from './redis-processes.js';
 
 /** The name the sentinels monitor the master under. */
 export const MASTER_NAME = 'sbmaster';
@@ -23,12 +23,12 @@ export const MASTER_NAME = 'sbmaster';
 export class RedisSentinel {
   private readonly children: ChildProcess[] = [];
 
-  private constructor(
-    /** The data nodes: the first starts as the master, the others as its replicas. */
-    readonly ports: number[],
-    readonly sentinelPort: number,
-    private readonly dir: string,
-  ) {}
+  /** The data nodes: the first starts as the master, the others as its replicas. */
+  readonly ports: number[] = [];
+  /** The sentinel's port (0 until it is started). */
+  sentinelPort = 0;
+
+  private constructor(private readonly dir: string) {}
 
   /** `redis-sentinel://127.0.0.1:<sentinel>/<master name>`. */
   get url(): string {
@@ -36,34 +36,33 @@ export class RedisSentinel {
   }
 
   static async start(replicas = 1): Promise<RedisSentinel> {
-    const ports: number[] = [];
-    while (ports.length < 1 + replicas + 1) {
-      const port = await freePort();
-      if (!ports.includes(port)) ports.push(port);
-    }
-    const sentinelPort = ports.pop()!;
-    const sentinel = new RedisSentinel(ports, sentinelPort, await mkdtemp(join(tmpdir(), 'switchboard-sentinel-')));
+    const sentinel = new RedisSentinel(await mkdtemp(join(tmpdir(), 'switchboard-sentinel-')));
     try {
-      sentinel.spawnData(ports[0]!);
-      await waitForPing(ports[0]!);
-      for (const port of ports.slice(1)) sentinel.spawnData(port, ports[0]!);
-      for (const port of ports.slice(1)) await waitFor(port, async (r) => /master_link_status:up/.test(await r.info('replication')), 'replica in sync');
-      // A sentinel rewrites its config file: one of its own, in the folder.
+      await sentinel.spawnData();
+      const master = sentinel.ports[0]!;
+      for (let i = 0; i < replicas; i++) await sentinel.spawnData(master);
+      for (const port of sentinel.ports.slice(1)) await waitFor(port, async (r) => /master_link_status:up/.test(await r.info('replication')), 'replica in sync');
+      // A sentinel rewrites its config file: one of its own, in the folder, written for each port tried.
       const conf = join(sentinel.dir, 'sentinel.conf');
-      await writeFile(
-        conf,
-        [
-          `port ${sentinel.sentinelPort}`,
-          'bind 127.0.0.1',
-          `dir ${sentinel.dir}`,
-          `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${ports[0]} 1`,
-          `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
-          `sentinel failover-timeout ${MASTER_NAME} 10000`,
-          `sentinel parallel-syncs ${MASTER_NAME} 1`,
-          '',
-        ].join('\n'),
-      );
-      sentinel.children.push(spawn('redis-server', [conf, '--sentinel', '--logfile', join(sentinel.dir, 'sentinel.log')], { stdio: 'ignore' }));
+      const started = await spawnRedis((port) => {
+        writeFileSync(
+          conf,
+          [
+            `port ${port}`,
+            'bind 127.0.0.1',
+            `dir ${sentinel.dir}`,
+            `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${master} 1`,
+            `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
+            `sentinel failover-timeout ${MASTER_NAME} 10000`,
+            `sentinel parallel-syncs ${MASTER_NAME} 1`,
+            '',
+          ].join('\n'),
+        );
+        return [conf, '--sentinel', '--logfile', join(sentinel.dir, 'sentinel.log')];
+      });
+      sentinel.children.push(started.child);
+      sentinel.sentinelPort = started.port;
+      const ports = sentinel.ports;
       // Ready once the sentinel knows the replicas well enough to promote one: connected, in sync,
       // and their INFO fresh (a sentinel promotes none whose INFO is older than 5 s: NOGOODSLAVE).
       await waitFor(sentinel.sentinelPort, async (r) => {
@@ -105,9 +104,11 @@ export class RedisSentinel {
     await stopProcesses(this.children, this.dir);
   }
 
-  private spawnData(port: number, replicaOf?: number): void {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'no', '--logfile', `redis-${port}.log`, ...(replicaOf ? ['--replicaof', '127.0.0.1', String(replicaOf)] : [])];
-    this.children.push(spawn('redis-server', args, { stdio: 'ignore' }));
+  private async spawnData(replicaOf?: number): Promise<void> {
+    const args = (port: number): string[] => ['--port', String(port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'no', '--logfile', `redis-${port}.log`, ...(replicaOf ? ['--replicaof', '127.0.0.1', String(replicaOf)] : [])];
+    const { port, child } = await spawnRedis(args);
+    this.children.push(child);
+    this.ports.push(port);
   }
 }
 
