@@ -5,8 +5,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import { freePort } from './helpers/ports.js';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Entry, HistoryPage } from '../src/protocol/types.js';
 import { TRANSPORTS } from '../src/protocol/types.js';
 import { createSwitchboard, type Switchboard } from '../src/server/server.js';
@@ -54,14 +55,6 @@ function assertOneLineError(r: Result, pattern: RegExp): void {
   assert.match(lines[0]!, /^switchboard: /);
   assert.match(lines[0]!, pattern);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 const TEST_SECRET = 'cli-test-secret-0123456789abcdef';
@@ -185,6 +178,36 @@ describe('switchboard CLI', () => {
     assert.match(tail.lines[1]!, /^\d\d:\d\d:\d\d #\d+ poster: plain and simple$/);
     tail.child.kill('SIGINT');
     assert.equal(await tail.done, 0);
+  });
+
+  it('tail and chat take the room as an argument too; two different rooms are a usage error', { timeout: 30_000 }, async () => {
+    await fetch(`${url}/api/rooms/by-argument`, { method: 'PUT' });
+    const tail = start(['tail', 'by-argument', '--url', url]);
+    children.push(tail.child);
+    // In the room once it is in the room's member list (a tail of lobby would not be).
+    for (let i = 0; ; i++) {
+      const members = ((await (await fetch(`${url}/api/rooms/by-argument/presence`)).json()) as { members: { name: string }[] }).members;
+      if (members.some((m) => m.name === 'tail')) break;
+      if (i > 500) assert.fail(`tail did not join by-argument (stderr: ${tail.stderr()})`);
+      await sleep(20);
+    }
+    assert.ok((await post('by-argument', 'named as an argument')).ok);
+    await waitFor(() => tail.lines.length >= 1, 'the live line');
+    assert.match(tail.lines[0]!, /#\d+ poster: named as an argument$/);
+    tail.child.kill('SIGINT');
+    assert.equal(await tail.done, 0);
+    for (const command of ['tail', 'chat']) {
+      const both = await run([command, 'by-argument', '--room', 'lobby', '--url', url]);
+      assertOneLineError(both, /two rooms named: "by-argument" and --room "lobby"/);
+      assert.equal(both.code, 2);
+    }
+    // The same room both ways is no mistake: its history comes.
+    const same = start(['tail', 'by-argument', '--room', 'by-argument', '--history', '1', '--url', url]);
+    children.push(same.child);
+    await waitFor(() => same.lines.length >= 1, `history of by-argument (stderr: ${same.stderr()})`);
+    assert.match(same.lines[0]!, /#\d+ poster: named as an argument$/);
+    same.child.kill('SIGINT');
+    assert.equal(await same.done, 0);
   });
 
   it('tail --presence prints who joins and leaves on a server that writes no join or leave entries (the default)', { timeout: 30_000 }, async () => {
@@ -341,8 +364,8 @@ describe('switchboard CLI', () => {
       [['tail', '--history', 'lots'], /^switchboard: --history: "lots" is not valid, expected a whole number, 0 or more$/],
       [['tail', '--history', '-1'], /^switchboard: --history: "-1" is not valid, expected a whole number, 0 or more$/],
       [['tail', '--transport', 'pigeon'], /--transport: "pigeon" is not valid, expected one of /],
-      [['tail', 'extra'], /too many arguments/],
-      [['chat', 'extra'], /too many arguments/],
+      [['tail', 'one', 'two'], /too many arguments/],
+      [['chat', 'one', 'two'], /too many arguments/],
       [['chat', '--history', '-1'], /^switchboard: --history: "-1" is not valid, expected a whole number, 0 or more$/],
       [['chat', '--nope'], /unknown option '--nope'/],
       [['token', '--sub'], /--sub <id>' argument missing/],

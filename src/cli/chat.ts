@@ -7,7 +7,7 @@ import { parseCursor } from '../protocol/cursor.js';
 import { SwitchboardError } from '../protocol/errors.js';
 import { TRANSPORTS, type Ack, type Entry, type TransportName } from '../protocol/types.js';
 import type { Client } from '../client/types.js';
-import { connectOptions, describeError, exit, failWith, runGuarded, withClientOptions, type ClientFlags } from './client-options.js';
+import { connectOptions, describeError, exit, failWith, runGuarded, withClientOptions, withRoomArgument, type ClientFlags } from './client-options.js';
 import { colourWanted, formatEntry, palette, type Palette } from './format-entry.js';
 import { recentMessages } from './recent-messages.js';
 import { wholeNumber } from './usage-errors.js';
@@ -51,11 +51,11 @@ const ECHO_TIMEOUT_MS = CLIENT_DEFAULTS.pollIntervalMs + 5000;
  * messages as they come, own ones set apart; colours only on a terminal without NO_COLOR.
  */
 export function chatCommand(): Command {
-  return withClientOptions(new Command('chat'), defaultName())
+  return withRoomArgument(withClientOptions(new Command('chat'), defaultName()))
     .description('chat in a room (interactive, or send each line of piped stdin)')
     .addOption(new Option('--history <n>', 'messages of history shown on join').default(20).argParser(wholeNumber(0)))
     .addHelpText('after', `\nIn the chat (each message shows its #seq):\n${HELP.map((l) => `  ${l}`).join('\n')}`)
-    .action(async (flags: ChatFlags) => {
+    .action(async (_room: string | undefined, flags: ChatFlags) => {
       await runGuarded(flags, () => new ChatSession(flags).start());
     });
 }

@@ -29,6 +29,22 @@ export function withClientOptions(command: Command, defaultName?: string): Comma
     .addOption(new Option('--create', 'create the room when it does not exist'));
 }
 
+/**
+ * The room as an optional argument beside --room (`switchboard tail lobby`, as a newcomer types
+ * it first): the argument sets --room before the action runs; naming two different rooms, one
+ * each way, is a usage error (exit 2).
+ */
+export function withRoomArgument(command: Command): Command {
+  return command.argument('[room]', 'the room (the same as --room; default lobby)').hook('preAction', (_, action) => {
+    const room = action.processedArgs[0] as string | undefined;
+    if (room === undefined) return;
+    if (action.getOptionValueSource('room') === 'cli' && action.getOptionValue('room') !== room) {
+      action.error(`two rooms named: "${room}" and --room "${String(action.getOptionValue('room'))}"; give one`, { exitCode: USAGE_EXIT_CODE });
+    }
+    action.setOptionValue('room', room);
+  });
+}
+
 /** ConnectOptions from the shared flags. */
 export function connectOptions(flags: ClientFlags, name: string): ConnectOptions {
   return {

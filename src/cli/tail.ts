@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { connect } from '../client/index.js';
 import { parseCursor } from '../protocol/cursor.js';
 import type { Entry } from '../protocol/types.js';
-import { connectOptions, describeError, exit, failWith, runGuarded, withClientOptions, type ClientFlags } from './client-options.js';
+import { connectOptions, describeError, exit, failWith, runGuarded, withClientOptions, withRoomArgument, type ClientFlags } from './client-options.js';
 import { clock, colourWanted, formatEntry, palette, type Palette } from './format-entry.js';
 import { recentMessages } from './recent-messages.js';
 import { wholeNumber } from './usage-errors.js';
@@ -21,12 +21,12 @@ interface TailFlags extends ClientFlags {
  * refused, room gone) ends it with one line on stderr and exit code 1.
  */
 export function tailCommand(): Command {
-  return withClientOptions(new Command('tail'), 'tail')
+  return withRoomArgument(withClientOptions(new Command('tail'), 'tail'))
     .description('print messages (and their edits, deletes, reactions) as they arrive, one per line')
     .addOption(new Option('--json', 'one JSON entry per line'))
     .addOption(new Option('--history <n>', 'first print the last n messages (as they are now: edited, deleted, reactions)').argParser(wholeNumber(0)))
     .addOption(new Option('--presence', 'also print who joins and leaves (--json: the join and leave entries a server with --presence-entries writes)'))
-    .action(async (flags: TailFlags) => {
+    .action(async (_room: string | undefined, flags: TailFlags) => {
       await runGuarded(flags, async () => {
         const p = palette(!flags.json && colourWanted());
         const client = await connect(connectOptions(flags, flags.name ?? 'tail'));
