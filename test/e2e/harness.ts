@@ -92,7 +92,10 @@ export async function openApp(h: Harness, options: OpenOptions = {}): Promise<Ap
     for (const [key, value] of Object.entries(o.items ?? {})) localStorage.setItem(key, value);
   }, { name: options.name, transport: options.transport, poll: options.pollIntervalMs, items: options.localStorage });
   const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
+  // 20 s, not 10: the browser files start first, three at once with their Chromiums, right after
+  // the build; on two loaded cores the first click of a cold page once took over 10 s to be
+  // acknowledged (CI, `asks for a name on the first visit`, 2026-12-07) and passed alone at once.
+  page.setDefaultTimeout(20_000);
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   await page.goto(`${h.base}/${options.hash ?? ''}`);
