@@ -2,18 +2,29 @@
 // Runs every test file (test/**/*.test.ts) with node's test runner, TypeScript through tsx.
 // Usage: node scripts/run-tests.mjs [filter]   (filter: a substring of the file paths to run)
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const filter = process.argv[2] ?? '';
-const isBrowserTest = (f) => f.startsWith(path.join('test', 'e2e') + path.sep);
+// Files start longest first, a few at a time (the scheduling that ends soonest: a long file started
+// last would run on alone at the end; workers.test.ts, some 60 s, started among the last when
+// files went in the alphabet's order after the browser's). Their lengths are those of an earlier
+// run, in test-durations.json (TEST_DURATIONS_OUT, see slowest-files.mjs). A file not in it (a new
+// one, or one whose tests are all written in a shared suite: the runner times them under the
+// suite's file, test/contract/*.ts) counts as a file of middling length.
+const NOT_TIMED_S = 10;
+let durations = {};
+try {
+  durations = JSON.parse(readFileSync(fileURLToPath(new URL('./test-durations.json', import.meta.url)), 'utf8'));
+} catch {
+  // No table: every file as long as the others, in the alphabet's order.
+}
+const secondsOf = (f) => durations[f.split(path.sep).join('/')] ?? NOT_TIMED_S;
 const files = readdirSync('test', { recursive: true })
   .map((f) => path.join('test', String(f)))
   .filter((f) => f.endsWith('.test.ts') && f.includes(filter))
-  // The app's files in Chromium first: they are the longest (the chat's takes 2-3 minutes), and
-  // files start in this order, a few at a time, so a long one started last would run on alone.
-  .sort((a, b) => Number(isBrowserTest(b)) - Number(isBrowserTest(a)) || (a < b ? -1 : a > b ? 1 : 0));
+  .sort((a, b) => secondsOf(b) - secondsOf(a) || (a < b ? -1 : a > b ? 1 : 0));
 if (files.length === 0) {
   console.error(`no test files match ${JSON.stringify(filter)}`);
   process.exit(1);

@@ -3,7 +3,10 @@
 // where its minutes went. A file's time is the sum of its top-level tests and suites as its own
 // process timed them (node 20 reports a file's events late while another file holds the output,
 // so the time they arrive says little); the start of each process (tsx, imports) is not in it.
-// SLOWEST_FILES=n prints n of them (default 15).
+// SLOWEST_FILES=n prints n of them (default 15). TEST_DURATIONS_OUT=file also writes every file's
+// seconds there as JSON, the order scripts/run-tests.mjs starts files in
+// (`TEST_DURATIONS_OUT=scripts/test-durations.json npm test` refreshes the table).
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const SHOWN = Number(process.env.SLOWEST_FILES ?? 15);
@@ -31,6 +34,7 @@ function table(files, began) {
   if (files.size < 2) return '';
   const rows = [...files].map(([file, ms]) => ({ file: path.relative(process.cwd(), file), ms }));
   rows.sort((a, b) => b.ms - a.ms);
+  if (process.env.TEST_DURATIONS_OUT) writeFileSync(process.env.TEST_DURATIONS_OUT, `${JSON.stringify(Object.fromEntries(rows.map((r) => [r.file, Math.round(r.ms / 100) / 10])), null, 1)}\n`);
   const sum = rows.reduce((total, r) => total + r.ms, 0);
   const seconds = (ms) => (ms / 1000).toFixed(1).padStart(7);
   const head = `\nslowest test files (of ${rows.length}; their tests took ${(sum / 1000).toFixed(0)} s in all, in ${((Date.now() - began) / 1000).toFixed(0)} s of wall time):\n`;
