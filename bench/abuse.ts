@@ -25,10 +25,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { REPO_ROOT } from './repo-root.js';
 
-const repoDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const repoDir = REPO_ROOT;
 const LOOPBACK = '127.0.0.1';
 /** Longest attack window of an item, and the /healthz answer time reported as "> 30 s". */
 const WINDOW_MS = 30_000;

@@ -26,10 +26,10 @@ import net from 'node:net';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from './repo-root.js';
 
 const ROUNDS = Number(process.argv[2] ?? 6);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = REPO_ROOT;
 const dir = mkdtempSync(path.join(tmpdir(), 'sb-accept-'));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const abs = (): number => performance.timeOrigin + performance.now();

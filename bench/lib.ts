@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_V8_FLAGS } from '../src/server/v8-flags.js';
 import WebSocket from 'ws';
+import { BENCH_DIR } from './repo-root.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+const here = BENCH_DIR;
 
 export interface Stats {
   cpuMicros: number;

@@ -7,10 +7,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadResults, type BenchResult } from './load/results.js';
+import { BENCH_DIR } from './repo-root.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+const here = BENCH_DIR;
 export const DEFAULT_REPORT = path.join(here, 'report.html');
 
 /** Chart.js's browser build (UMD, minified), from the installed package. */

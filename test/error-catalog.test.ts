@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { CLIENT_ERRORS, ERRORS, SwitchboardError, type ErrorCode } from '../src/protocol/errors.js';
+import { join } from 'node:path';
+import { ROOT } from './fixtures/built.js';
 
 /** docs/protocol.md's error table and the catalog must say the same thing. */
 describe('error catalog', () => {
-  const doc = readFileSync(new URL('../docs/protocol.md', import.meta.url), 'utf8');
+  const doc = readFileSync(join(ROOT, 'docs/protocol.md'), 'utf8');
   const section = doc.slice(doc.indexOf('## Error codes'), doc.indexOf('## Close codes'));
   const rows = new Map<string, { status: number; close: number | undefined }>();
   for (const line of section.split('\n')) {

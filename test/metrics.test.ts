@@ -14,6 +14,7 @@ import { createSwitchboard } from '../src/server/server.js';
 import { SubscriberSet } from '../src/server/subscriber-set.js';
 import type { Subscriber } from '../src/server/subscriber.js';
 import { SseProbe, WsProbe, metricSample as sample, postJson, request, startServer, streamHugeBody, waitFor } from './helpers.js';
+import { ROOT } from './fixtures/built.js';
 
 
 const scrape = async (url: string, headers: Record<string, string> = {}): Promise<string> => {
@@ -454,7 +455,7 @@ describe('what is measured', () => {
 });
 
 describe('docs/operations.md', () => {
-  const doc = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
+  const doc = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8');
   const rows = new Map<string, { type: string; labels: string[] }>();
   for (const line of doc.split('\n')) {
     const m = /^\| `(switchboard_[a-z0-9_]+)` \| (counter|gauge|histogram|summary) \|([^|]*)\|/.exec(line);
@@ -483,7 +484,7 @@ describe('docs/operations.md', () => {
 });
 
 describe('docs/grafana-dashboard.json', () => {
-  const dashboard = JSON.parse(readFileSync(new URL('../docs/grafana-dashboard.json', import.meta.url), 'utf8')) as {
+  const dashboard = JSON.parse(readFileSync(join(ROOT, 'docs/grafana-dashboard.json'), 'utf8')) as {
     templating: { list: { name: string; type: string; query: unknown }[] };
     panels: { title: string; datasource: { uid: string }; targets: { expr: string; datasource: { uid: string } }[] }[];
   };

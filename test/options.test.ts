@@ -50,7 +50,7 @@ function throwsOption(fn: () => unknown, pattern: RegExp): void {
 
 describe('the table of options', () => {
   it('the README Configuration block is exactly what optionsMarkdown() makes', () => {
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const start = readme.indexOf(BEGIN);
     const end = readme.indexOf(END);
     assert.ok(start >= 0 && end > start, 'README.md holds the generated block between its markers');

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { SwitchboardError } from '../src/protocol/errors.js';
@@ -14,9 +14,8 @@ import { TICKET_MAX_AGE_MS } from '../src/server/session/presence-ticket.js';
 import type { MessageStore } from '../src/server/store/message-store.js';
 import { SqliteStore } from '../src/server/store/sqlite-store.js';
 import { messageStoreContract } from './contract/message-store.contract.js';
-import { nodeArgsFor } from './fixtures/built.js';
+import { nodeArgsFor, ROOT as repoRoot } from './fixtures/built.js';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 /** node's arguments that run the appender fixture: built when current (fixtures/built.ts). */
 const APPENDER = nodeArgsFor('test/fixtures/sqlite-appender.ts');
 
@@ -299,7 +298,7 @@ describe('SqliteStore', () => {
       // Three processes race to create 100 rooms each under a cap of 50, starting together.
       const startAt = Date.now() + 2000;
       const child = `
-        import { SqliteStore } from ${JSON.stringify(new URL('../src/server/store/sqlite-store.ts', import.meta.url).href)};
+        import { SqliteStore } from ${JSON.stringify(pathToFileURL(join(repoRoot, 'src/server/store/sqlite-store.ts')).href)};
         const [dir, tag, startAt] = process.argv.slice(1);
         const store = new SqliteStore({ dataDir: dir, busyTimeoutMs: 20_000 });
         await store.init();

@@ -16,7 +16,6 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { OptionError, resolveConfig } from '../src/server/options.js';
@@ -25,7 +24,7 @@ import { WsProbe, waitFor } from './helpers.js';
 import { makeCertificate, skipWithoutOpenssl, type Certificate } from './helpers/certificate.js';
 import { CLI } from './fixtures/cli-run.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+import { ROOT } from './fixtures/built.js';
 
 interface H2Answer {
   status: number;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Entry, MessageEntry, PollResult } from '../src/protocol/types.js';
 import { SseProbe, WsProbe, postJson, request, startServer, waitFor } from './helpers.js';
+import { ROOT } from './fixtures/built.js';
 
 type Started = Awaited<ReturnType<typeof startServer>>;
 
@@ -56,7 +57,7 @@ describe('each transport end to end', () => {
   it('the CORS preflight allows the methods docs/protocol.md lists, PATCH among them', async () => {
     const r = await request(`${s.url}/api/rooms/t1/messages/1`, { method: 'OPTIONS', headers: { origin: 'http://page.example', 'access-control-request-method': 'PATCH' } });
     assert.equal(r.status, 204);
-    const doc = readFileSync(new URL('../docs/protocol.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
+    const doc = readFileSync(path.join(ROOT, 'docs/protocol.md'), 'utf8').replace(/\s+/g, ' ');
     assert.ok(doc.includes(`methods \`${String(r.headers['access-control-allow-methods'])}\``), `docs/protocol.md lists ${String(r.headers['access-control-allow-methods'])}`);
     assert.match(String(r.headers['access-control-allow-methods']), /\bPATCH\b/);
   });

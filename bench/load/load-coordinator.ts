@@ -1,9 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ClientKind, CutPlan, FromClient, KindReport, LoadPlan, ToClient } from './messages.js';
+import { BENCH_DIR } from '../repo-root.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+const here = path.join(BENCH_DIR, 'load');
 
 /** Sockets one client process opens at most: under its 20,000 open files, with room for the rest. */
 export const SOCKETS_PER_PROCESS = 15_000;

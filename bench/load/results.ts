@@ -1,10 +1,10 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { lastYardstick, type Yardstick } from './yardstick.js';
+import { BENCH_DIR } from '../repo-root.js';
 
 /** Where benches leave their results (gitignored); `npm run bench -- --report` reads them. */
-export const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'results');
+export const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 
 /** What every result file holds around the bench's own figures. */
 export interface BenchResult<T = unknown> {

@@ -3,11 +3,11 @@ import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { serverNodeArgs } from '../lib.js';
 import { cpuMsOf, processTree, rssOf } from './proc-stats.js';
+import { REPO_ROOT } from '../repo-root.js';
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const root = REPO_ROOT;
 /**
  * The built CLI: the bench runs the server as users do, so `--workers` forks real processes.
  * BENCH_SERVER_CLI names another build of it (another checkout's dist/src/cli/index.js).

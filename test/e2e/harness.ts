@@ -10,14 +10,14 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, afterEach, before } from 'node:test';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from '../fixtures/built.js';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createSwitchboard, type Switchboard, type SwitchboardOptions } from '../../src/server/server.js';
 import type { TransportName } from '../../src/protocol/types.js';
 
 /** Debian's Chromium; CHROMIUM_PATH names another build of it (e.g. one unpacked outside /usr). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const root = ROOT;
 const INDEX = path.join(root, 'dist/public/index.html');
 
 /** Labels of the Transport picker, as users see them. */

@@ -9,14 +9,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import http2, { type ClientHttp2Session, type ServerHttp2Session } from 'node:http2';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from '../fixtures/built.js';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createSwitchboard, type Switchboard } from '../../src/server/server.js';
 import { makeCertificate, skipWithoutOpenssl, type Certificate } from '../helpers/certificate.js';
 import { CHROMIUM, skipWithoutBrowser } from './harness.js';
 
-const INDEX = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../dist/public/index.html');
+const INDEX = path.join(ROOT, 'dist/public/index.html');
 const ROOMS = Array.from({ length: 10 }, (_, i) => `tls-room-${i}`);
 
 /** In the page: opens an EventSource per room, recording when each is ready and what it gets. */

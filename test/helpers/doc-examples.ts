@@ -8,9 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { freePort } from './ports.js';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { ROOT } from '../fixtures/built.js';
+
+export { ROOT };
 /** The command line as the package installs it (`npx switchboard`), built by `npm test`. */
 export const CLI = path.join(ROOT, 'dist/src/cli/index.js');
 
