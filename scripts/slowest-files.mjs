@@ -32,7 +32,8 @@ export default async function* slowestFiles(source) {
 
 function table(files, began) {
   if (files.size < 2) return '';
-  const rows = [...files].map(([file, ms]) => ({ file: path.relative(process.cwd(), file), ms }));
+  // A built file (`npm test`: dist/test/x.test.js) under its source's name.
+  const rows = [...files].map(([file, ms]) => ({ file: path.relative(process.cwd(), file).replace(/^dist\/(.*)\.js$/, '$1.ts'), ms }));
   rows.sort((a, b) => b.ms - a.ms);
   if (process.env.TEST_DURATIONS_OUT) writeFileSync(process.env.TEST_DURATIONS_OUT, `${JSON.stringify(Object.fromEntries(rows.map((r) => [r.file, Math.round(r.ms / 100) / 10])), null, 1)}\n`);
   const sum = rows.reduce((total, r) => total + r.ms, 0);
