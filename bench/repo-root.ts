@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 /**
  * The repository's root, found from this file up (the first folder with package.json and
  * tsconfig.json): the same whether the benches run from bench/ through tsx or compiled, from
- * dist/bench/ (the tests that import them, run built by `npm test`). Scripts and pages beside the
- * benches (bench/costs/*.mjs, bench/report.html) are the source tree's.
+ * dist/bench/ (the tests that import them, run built by `npm test`; the tests' own ROOT is this
+ * one, test/fixtures/built.ts). Scripts and pages beside the benches (bench/costs/*.mjs,
+ * bench/report.html) are the source tree's.
  */
 export const REPO_ROOT = ((): string => {
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
