@@ -10,8 +10,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
-const built = args[0] === '--built';
-const filter = (built ? args[1] : args[0]) ?? '';
+const built = args.includes('--built');
+const rest = args.filter((a) => a !== '--built');
+if (rest.length > 1 || rest.some((a) => a.startsWith('--'))) {
+  console.error(`usage: node scripts/run-tests.mjs [--built] [filter]; got ${rest.join(' ')}`);
+  process.exit(2);
+}
+const filter = rest[0] ?? '';
 // Files start longest first, a few at a time (the scheduling that ends soonest: a long file started
 // last would run on alone at the end; workers.test.ts, some 60 s, started among the last when
 // files went in the alphabet's order after the browser's). Their lengths are those of an earlier
