@@ -696,7 +696,9 @@ export class ChatView {
 
   private updateTitle(): void {
     if (!this.visible) return;
-    document.title = `${this.unseen ? `(${this.unseen}) ` : ''}#${this.room} · Switchboard`;
+    const title = `${this.unseen ? `(${this.unseen}) ` : ''}#${this.room} · Switchboard`;
+    // Written only when it changes: a write costs the page even when the text is the same.
+    if (document.title !== title) document.title = title;
   }
 
   private showBanner(text: string | undefined, action?: () => void, actionLabel = 'Try again', tone: 'problem' | 'info' | 'sticky' | 'lost' = 'problem'): void {

@@ -466,7 +466,7 @@ export class MessageList {
     // An explicit 'smooth' overrides the stylesheet's reduced-motion rule: ask here.
     const glide = smooth && !matchMedia('(prefers-reduced-motion: reduce)').matches;
     this.element.scrollTo({ top: this.element.scrollHeight, behavior: glide ? 'smooth' : 'instant' });
-    this.jump.hidden = true;
+    if (!this.jump.hidden) this.jump.hidden = true;
   }
 
   private resolvePending(clientId: string): void {

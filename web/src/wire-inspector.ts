@@ -46,12 +46,20 @@ function cellIn(row: Element, column: number): HTMLElement | undefined {
 /** The fewest ms between two announcements of the paused count while it grows. */
 const HELD_ANNOUNCED_EVERY_MS = 5000;
 
+/**
+ * The fewest ms between two renderings of new rows. Each one lays out and paints the panel
+ * again (about 8 ms of a renderer's CPU on a desktop page, measured): once per event, a busy
+ * room's frames took more of the page than its messages did.
+ */
+export const WIRE_FLUSH_EVERY_MS = 200;
+
 const KIND_LABEL: Record<WireEvent['kind'], string> = { http: 'HTTP', sse: 'SSE', ws: 'WS', heartbeat: 'Beat' };
 
 /**
  * The "Wire inspector" panel: what the transport in use does on the wire, one row per HTTP
  * exchange, SSE event, WebSocket frame or heartbeat (the SDK's `wire` events), the last 200,
- * with totals, Pause and Clear. Rows are added once per animation frame.
+ * with totals, Pause and Clear. Rows are added in an animation frame, at most every
+ * WIRE_FLUSH_EVERY_MS.
  *
  * The rows are a WAI-ARIA grid (a row is a record: time, direction, kind, what, bytes, details,
  * summary) that is one Tab stop, on a cell (a roving tabindex: the user's cell, else the first of
@@ -77,6 +85,9 @@ export class WireInspector {
   private queue: Array<WireEvent | string> = [];
   private heldWhilePaused = 0;
   private frame = 0;
+  /** The wait before the next frame asked for, when the last rendering was too recent. */
+  private flushTimer: number | undefined;
+  private lastFlush = -Infinity;
   private sums = { events: 0, requests: 0, bytesIn: 0, bytesOut: 0 };
   /** The cell that is the grid's Tab stop once the user moved to one (else the newest row's first is). */
   private current: HTMLElement | undefined;
@@ -162,6 +173,7 @@ export class WireInspector {
   destroy(): void {
     this.resizes.disconnect();
     cancelAnimationFrame(this.frame);
+    window.clearTimeout(this.flushTimer);
     window.clearTimeout(this.heldTimer);
   }
 
@@ -173,7 +185,14 @@ export class WireInspector {
       this.renderHeld();
       return;
     }
-    if (!this.frame) this.frame = requestAnimationFrame(() => this.flush());
+    if (this.frame || this.flushTimer !== undefined) return;
+    const wait = this.lastFlush + WIRE_FLUSH_EVERY_MS - performance.now();
+    if (wait <= 0) this.frame = requestAnimationFrame(() => this.flush());
+    else
+      this.flushTimer = window.setTimeout(() => {
+        this.flushTimer = undefined;
+        this.frame = requestAnimationFrame(() => this.flush());
+      }, wait);
   }
 
   private togglePause(): void {
@@ -188,6 +207,7 @@ export class WireInspector {
 
   private flush(): void {
     this.frame = 0;
+    this.lastFlush = performance.now();
     if (this.paused || this.queue.length === 0) {
       this.renderTotals();
       return;
