@@ -78,11 +78,14 @@ describe('web app: chat', { skip }, () => {
     await createRoom(suite.h, room);
     const a = await suite.open({ name: 'Alice', transport: 'websocket', pollIntervalMs: 250, hash: `#/room/${room}` });
     const b = await suite.open({ name: 'Bob', transport: 'polling', pollIntervalMs: 250, hash: `#/room/${room}` });
-    // A third party publishes every 60 ms over HTTP the whole time (under the rate limit of 20/s).
+    // A third party publishes every 60 ms over HTTP the whole time (under the rate limit of 20/s),
+    // up to FEED_MAX messages: on a loaded machine the switches take longer, and an unbounded feed
+    // grew the pages with them (CI once saw 102 s and a message box too busy to type in).
+    const FEED_MAX = 250;
     const sent: string[] = [];
     let stop = false;
     const feeder = (async () => {
-      for (let i = 1; !stop; i++) {
+      for (let i = 1; !stop && i <= FEED_MAX; i++) {
         const text = `feed ${i}`;
         const res = await fetch(`${suite.h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, name: 'Feeder', member: 'feeder', clientId: `feed-${i}` }) });
         assert.ok(res.ok);

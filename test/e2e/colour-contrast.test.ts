@@ -96,7 +96,9 @@ describe('web app: colours of names and labels reach WCAG AA in both themes', { 
       const res = await fetch(`${suite.h.base}/api/rooms/palette/messages`, { method: 'POST', headers: AUTH, body: JSON.stringify({ text: `hello ${i}`, name: member, member }) });
       assert.equal(res.status, 201);
     }
-    await waitForMessage(page, `hello ${SENDERS - 1}`);
+    // 300 messages at once: on two loaded cores (three browser files at a time) the page once took
+    // over 10 s to show them all (CI, 2026-12-07).
+    await waitForMessage(page, `hello ${SENDERS - 1}`, 30_000);
     // A deleted message has no bubble: its name sits on the page's background.
     assert.equal((await fetch(`${suite.h.base}/api/rooms/palette/messages/1`, { method: 'DELETE', headers: AUTH })).status, 201);
     await page.locator('li.msg.deleted').first().waitFor();
