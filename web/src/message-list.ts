@@ -52,6 +52,14 @@ const HIGHLIGHT_MS = 2500;
 const GROUP_MS = 5 * 60_000;
 /** Within this distance of the bottom the list follows new messages. */
 const STICK_PX = 80;
+/**
+ * Lines (messages, join and leave lines, notes) kept while the list follows the newest: past
+ * MAX_SHOWN + TRIM_BATCH the oldest go, down to MAX_SHOWN, and scrolling up loads them again as
+ * history. A tab left open in a busy room stays as light as a fresh one (each line shown costs
+ * every later layout and the browser's own selector scans).
+ */
+export const MAX_SHOWN = 500;
+const TRIM_BATCH = 100;
 
 /**
  * The message log of one room, in seq order whatever order entries arrive in (history pages,
@@ -184,7 +192,10 @@ export class MessageList {
     if (provisional) li.dataset.provisional = '1';
     this.insertBySeq(li, entry.seq);
     if (entry.type === 'message') this.updateSeen();
-    if (follow || entry.from.member === this.options.me) this.scrollToBottom(false);
+    if (follow || entry.from.member === this.options.me) {
+      this.trimOldest();
+      this.scrollToBottom(false);
+    }
     else if (entry.type === 'message' && li === this.list.lastElementChild) this.jump.hidden = false;
     return true;
   }
@@ -499,6 +510,31 @@ export class MessageList {
     else if (state === 'reset') replaceChildren(this.top, h('span', 'room-start', 'The server started this room’s history again: earlier messages are gone.'));
     else if (state === 'error') replaceChildren(this.top, 'Could not load older messages. ', h('button', { class: 'link-button', attrs: { type: 'button' }, on: { click: () => this.options.onLoadOlder() } }, 'Try again'));
     else replaceChildren(this.top);
+  }
+
+  /**
+   * Past MAX_SHOWN + TRIM_BATCH lines, the oldest go (down to MAX_SHOWN) and the top offers older
+   * history again; called only while the list follows the newest. It stops at a message being
+   * edited or holding the focus, and waits while a history page is on its way (the page would
+   * leave a hole: it was asked for before the oldest line shown then).
+   */
+  private trimOldest(): void {
+    if (this.list.childElementCount <= MAX_SHOWN + TRIM_BATCH || this.historyState === 'loading') return;
+    let drop = this.list.childElementCount - MAX_SHOWN;
+    let trimmed = false;
+    for (let li = this.list.firstElementChild as HTMLLIElement | null; li && drop > 0; drop--) {
+      const seq = Number(li.dataset.seq);
+      if (this.editing?.seq === seq || li.contains(document.activeElement)) break;
+      const next = li.nextElementSibling as HTMLLIElement | null;
+      if (this.bySeq.get(seq) === li) this.bySeq.delete(seq);
+      li.remove();
+      trimmed = true;
+      li = next;
+    }
+    if (!trimmed) return;
+    const first = this.list.firstElementChild;
+    if (first instanceof HTMLElement) this.restyle(first);
+    this.setHistory('more');
   }
 
   private insertBySeq(li: HTMLLIElement, seq: number): void {
