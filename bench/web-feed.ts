@@ -9,7 +9,8 @@
  *   npm run build && npm run bench:web-feed -- --messages 750 --gap-ms 20
  *
  * --second-page adds a reader over short polling (as the switching test has); --wire closed
- * closes the wire inspector.
+ * closes the wire inspector. WEB_FEED_CSS adds a style sheet to the page, to try a rule without a
+ * build (e.g. WEB_FEED_CSS='.wire-list { display: none }': the inspector open without its rows).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -76,6 +77,7 @@ try {
   const page = await open('Reader', values.transport);
   if (values.wire === 'closed') await page.getByRole('button', { name: 'Wire inspector' }).click();
   if ((await page.locator('.chat-layout.wire-open').count()) !== (values.wire === 'closed' ? 0 : 1)) throw new Error(`the wire inspector is not ${values.wire}`);
+  if (process.env.WEB_FEED_CSS) await page.addStyleTag({ content: process.env.WEB_FEED_CSS });
   if (values['second-page']) await open('Second', 'polling');
   console.log(`Web feed: ${messages} messages ${gapMs} ms apart to a page over ${values.transport}, wire inspector ${values.wire}${values['second-page'] ? ', a second page over short polling' : ''} (Chromium ${browser.version()})`);
   console.log('messages   renderer   gpu-process   browser   (CPU ms per message)   last shown after');
