@@ -195,8 +195,7 @@ export class MessageList {
     if (follow || entry.from.member === this.options.me) {
       this.trimOldest();
       this.scrollToBottom(false);
-    }
-    else if (entry.type === 'message' && li === this.list.lastElementChild) this.jump.hidden = false;
+    } else if (entry.type === 'message' && li === this.list.lastElementChild) this.jump.hidden = false;
     return true;
   }
 
