@@ -12,13 +12,11 @@
  * closes the wire inspector. WEB_FEED_CSS adds a style sheet to the page, to try a rule without a
  * build (e.g. WEB_FEED_CSS='.wire-list { display: none }': the inspector open without its rows).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
-import { createSwitchboard } from '../src/server/server.js';
-import { processTree } from './load/proc-stats.js';
-import { REPO_ROOT } from './repo-root.js';
+import { createRoom, openApp, startHarness, waitForMessage } from '../test/e2e/harness.js';
+import type { TransportName } from '../src/protocol/types.js';
+import { cpuMsOf, processTree } from './load/proc-stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,61 +31,44 @@ const { values } = parseArgs({
 const messages = Number(values.messages);
 const gapMs = Number(values['gap-ms']);
 const step = Number(values.step);
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-if (!existsSync(path.join(REPO_ROOT, 'dist/public/index.html'))) throw new Error('dist/public/index.html is missing: run `npm run build` first');
-if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
 
-const TICKS_PER_S = 100;
-/** CPU ms of this process's Chromium descendants, by process type (`--type=`, else browser). */
+/** CPU ms of this process's Chromium descendants so far, by process type (`--type=`, else browser). */
 function chromiumCpu(): Map<string, number> {
   const byType = new Map<string, number>();
   for (const pid of processTree(process.pid)) {
+    let cmd: string;
     try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmd.includes('chrom')) continue;
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_S;
-      const type = /--type=([a-z-]+)/.exec(cmd)?.[1] ?? 'browser';
-      byType.set(type, (byType.get(type) ?? 0) + ms);
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     } catch {
-      // gone meanwhile
+      continue; // gone meanwhile
     }
+    if (!cmd.includes('chrom')) continue;
+    const type = /--type=([a-z-]+)/.exec(cmd)?.[1] ?? 'browser';
+    byType.set(type, (byType.get(type) ?? 0) + cpuMsOf([pid]));
   }
   return byType;
 }
 
-const server = createSwitchboard({ port: 0, host: '127.0.0.1', store: 'memory', logLevel: 'silent', rateLimitPerSecond: 1_000_000, rateLimitBurst: 1_000_000 });
-const base = `http://127.0.0.1:${await server.listen()}`;
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+// The browser tests' harness: a server in this process serving dist/public, and Debian's Chromium.
+const h = await startHarness({ rateLimitPerSecond: 1_000_000, rateLimitBurst: 1_000_000 });
 try {
   const room = 'feed';
-  if (!(await fetch(`${base}/api/rooms/${room}`, { method: 'PUT' })).ok) throw new Error('could not create the room');
-  const open = async (name: string, transport: string): Promise<import('playwright-core').Page> => {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    await context.addInitScript((o: { name: string; transport: string }) => {
-      localStorage.setItem('switchboard.name', o.name);
-      localStorage.setItem('switchboard.transport', o.transport);
-      localStorage.setItem('switchboard.pollIntervalMs', '250');
-    }, { name, transport });
-    const page = await context.newPage();
-    await page.goto(`${base}/#/room/${room}`);
-    await page.locator('.chat-header .status[data-status="connected"]').waitFor({ timeout: 20_000 });
-    return page;
-  };
-  const page = await open('Reader', values.transport);
+  await createRoom(h, room);
+  const open = async (name: string, transport: TransportName) => (await openApp(h, { name, transport, pollIntervalMs: 250, hash: `#/room/${room}` })).page;
+  const page = await open('Reader', values.transport as TransportName);
   if (values.wire === 'closed') await page.getByRole('button', { name: 'Wire inspector' }).click();
   if ((await page.locator('.chat-layout.wire-open').count()) !== (values.wire === 'closed' ? 0 : 1)) throw new Error(`the wire inspector is not ${values.wire}`);
   if (process.env.WEB_FEED_CSS) await page.addStyleTag({ content: process.env.WEB_FEED_CSS });
   if (values['second-page']) await open('Second', 'polling');
-  console.log(`Web feed: ${messages} messages ${gapMs} ms apart to a page over ${values.transport}, wire inspector ${values.wire}${values['second-page'] ? ', a second page over short polling' : ''} (Chromium ${browser.version()})`);
+  console.log(`Web feed: ${messages} messages ${gapMs} ms apart to a page over ${values.transport}, wire inspector ${values.wire}${values['second-page'] ? ', a second page over short polling' : ''} (Chromium ${h.browser.version()})`);
   console.log('messages   renderer   gpu-process   browser   (CPU ms per message)   last shown after');
   let before = chromiumCpu();
   for (let i = 1; i <= messages; i++) {
-    const res = await fetch(`${base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `feed ${i}`, name: 'Feeder', member: 'feeder', clientId: `feed-${i}` }) });
+    const res = await fetch(`${h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `feed ${i}`, name: 'Feeder', member: 'feeder', clientId: `feed-${i}` }) });
     if (res.status !== 201) throw new Error(`POST ${i}: ${res.status}`);
     if (i % step === 0 || i === messages) {
       const sent = Date.now();
-      await page.locator('ol.entries > li.msg .text', { hasText: new RegExp(`^feed ${i}$`) }).waitFor({ timeout: 60_000 });
+      await waitForMessage(page, `feed ${i}`, 60_000);
       const shown = Date.now() - sent;
       const now = chromiumCpu();
       const per = (type: string): string => (((now.get(type) ?? 0) - (before.get(type) ?? 0)) / (i % step || step)).toFixed(1);
@@ -97,6 +78,5 @@ try {
     if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
   }
 } finally {
-  await browser.close();
-  await server.close();
+  await h.close();
 }
