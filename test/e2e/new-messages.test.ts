@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createRoom, send, skipWithoutBrowser, useHarness, waitForMessage } from './harness.js';
+import { createRoom, keepNames, send, skipWithoutBrowser, useHarness, waitForMessage } from './harness.js';
 
 const skip = skipWithoutBrowser();
 
@@ -37,5 +37,41 @@ describe('web app: "New messages" while reading older ones', { skip }, () => {
     });
     assert.ok(left < 2, `at the bottom at once (${left} px left)`);
     await jump.waitFor({ state: 'hidden' });
+  });
+
+  it('the tab title counts the messages not seen yet, and is not written again for each message a reader follows', async () => {
+    const room = 'title-count';
+    await createRoom(suite.h, room);
+    for (let i = 0; i < 30; i++) {
+      const res = await fetch(`${suite.h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `older ${i}`, name: 'Bot' }) });
+      assert.ok(res.ok, `POST: ${res.status}`);
+    }
+    const reader = await suite.open({ name: 'Tia', transport: 'websocket', hash: `#/room/${room}`, viewport: { width: 360, height: 640 } });
+    const writer = await suite.open({ name: 'Will', transport: 'sse', hash: `#/room/${room}` });
+    await waitForMessage(reader.page, 'older 29');
+    const plain = `#${room} · Switchboard`;
+    await reader.page.waitForFunction((t) => document.title === t, plain);
+    // Every write of the title, counted (a write of the same text replaces the title's text too).
+    await keepNames(reader.page);
+    await reader.page.evaluate(() => {
+      const w = window as unknown as { titleWrites: number };
+      w.titleWrites = 0;
+      new MutationObserver(() => w.titleWrites++).observe(document.querySelector('title')!, { childList: true, characterData: true, subtree: true });
+    });
+    // Followed at the bottom: seen as they come, so the title never counts them (it was written
+    // twice per message, "(1) ..." then back, each an update of the tab in the browser).
+    for (let i = 0; i < 5; i++) await send(writer.page, `followed ${i}`);
+    await waitForMessage(reader.page, 'followed 4');
+    assert.equal(await reader.page.evaluate(() => (window as unknown as { titleWrites: number }).titleWrites), 0, 'title writes while following');
+    assert.equal(await reader.page.title(), plain);
+    // Scrolled up: counted until the reader comes back down.
+    const messages = reader.page.getByRole('log', { name: `Conversation in ${room}` });
+    await messages.evaluate((el) => (el.scrollTop = 0));
+    await send(writer.page, 'unseen 1');
+    await send(writer.page, 'unseen 2');
+    await waitForMessage(reader.page, 'unseen 2');
+    await reader.page.waitForFunction((t) => document.title === t, `(2) ${plain}`);
+    await messages.evaluate((el) => (el.scrollTop = el.scrollHeight));
+    await reader.page.waitForFunction((t) => document.title === t, plain);
   });
 });
