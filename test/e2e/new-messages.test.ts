@@ -74,4 +74,24 @@ describe('web app: "New messages" while reading older ones', { skip }, () => {
     await messages.evaluate((el) => (el.scrollTop = el.scrollHeight));
     await reader.page.waitForFunction((t) => document.title === t, plain);
   });
+
+  it('a burst of messages is followed to the newest, and the page keeps up with it', async () => {
+    const room = 'burst';
+    await createRoom(suite.h, room);
+    const reader = await suite.open({ name: 'Bea', transport: 'websocket', hash: `#/room/${room}`, viewport: { width: 360, height: 640 } });
+    const messages = reader.page.getByRole('log', { name: `Conversation in ${room}` });
+    await messages.waitFor();
+    // Posted at once: many come in one animation frame, which scrolls once for all of them.
+    const posts = Array.from({ length: 40 }, (_, i) =>
+      fetch(`${suite.h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `burst ${i}`, name: 'Bot', clientId: `burst-${i}` }) }),
+    );
+    for (const res of await Promise.all(posts)) assert.ok(res.ok, `POST: ${res.status}`);
+    const newest = await fetch(`${suite.h.base}/api/rooms/${room}/messages?limit=1`).then((r) => r.json() as Promise<{ entries: { text: string }[] }>);
+    await waitForMessage(reader.page, newest.entries[0]!.text, 30_000);
+    await reader.page.waitForFunction(() => {
+      const el = document.querySelector<HTMLElement>('[role="log"]')!;
+      return el.scrollHeight - el.scrollTop - el.clientHeight < 2;
+    });
+    assert.equal(await reader.page.getByRole('button', { name: 'New messages ↓' }).isVisible(), false, 'no "New messages" button: the reader followed');
+  });
 });

@@ -87,6 +87,8 @@ export class MessageList {
   /** Read positions of other members (by member). */
   private readers = new Map<string, ReadReceipt>();
   private readonly item: MessageItemContext;
+  /** The animation frame that scrolls to the newest line (scrollToBottom), 0 when none is asked for. */
+  private bottomFrame = 0;
 
   constructor(private readonly options: MessageListOptions) {
     this.item = {
@@ -470,13 +472,33 @@ export class MessageList {
     this.picker.close(false);
     this.observer?.disconnect();
     this.observer = undefined;
+    cancelAnimationFrame(this.bottomFrame);
+    this.bottomFrame = 0;
   }
 
+  /**
+   * Shows the newest line: a smooth scroll at once (the "New messages" button), else an instant
+   * one in the next animation frame, once for all the lines added until then. At once, it read
+   * the list's height after each line was added, which made the browser lay out the whole list
+   * again there and then, once per message (a quarter of the page's CPU in a busy room,
+   * measured); in the frame, that layout is the one the frame makes anyway. Until the frame the
+   * list counts as at the bottom (isNearBottom), as it will be.
+   */
   scrollToBottom(smooth: boolean): void {
-    // An explicit 'smooth' overrides the stylesheet's reduced-motion rule: ask here.
-    const glide = smooth && !matchMedia('(prefers-reduced-motion: reduce)').matches;
-    this.element.scrollTo({ top: this.element.scrollHeight, behavior: glide ? 'smooth' : 'instant' });
     if (!this.jump.hidden) this.jump.hidden = true;
+    if (smooth) {
+      cancelAnimationFrame(this.bottomFrame);
+      this.bottomFrame = 0;
+      // An explicit 'smooth' overrides the stylesheet's reduced-motion rule: ask here.
+      const glide = !matchMedia('(prefers-reduced-motion: reduce)').matches;
+      this.element.scrollTo({ top: this.element.scrollHeight, behavior: glide ? 'smooth' : 'instant' });
+      return;
+    }
+    if (this.bottomFrame !== 0) return;
+    this.bottomFrame = requestAnimationFrame(() => {
+      this.bottomFrame = 0;
+      this.element.scrollTo({ top: this.element.scrollHeight, behavior: 'instant' });
+    });
   }
 
   private resolvePending(clientId: string): void {
@@ -489,6 +511,8 @@ export class MessageList {
 
   /** The newest message is in view (within a few pixels of the bottom). */
   isNearBottom(): boolean {
+    // A scroll to the bottom is on its way (scrollToBottom): no need to lay the list out to know.
+    if (this.bottomFrame !== 0) return true;
     const el = this.element;
     return el.scrollHeight - el.scrollTop - el.clientHeight < STICK_PX;
   }
