@@ -520,7 +520,7 @@ export class MessageList {
   private onScroll(): void {
     if (this.picker.isOpen) this.picker.close(false);
     if (this.isNearBottom()) {
-      this.jump.hidden = true;
+      if (!this.jump.hidden) this.jump.hidden = true;
       this.options.onSeenNewest();
     }
   }
