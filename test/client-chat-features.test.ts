@@ -237,6 +237,47 @@ describe('chat features through the SDK (issue 11)', () => {
     });
   }
 
+  it('a reader that marks each message of a busy room read keeps its typing notices: positions go out at most once a second', { timeout: 20_000 }, async () => {
+    const store = new MemoryStore();
+    const { server, port } = await startServer(store, 0);
+    servers.add(server);
+    const url = `http://127.0.0.1:${port}`;
+    const room = 'busy-reader';
+    await fetch(`${url}/api/rooms/${room}`, { method: 'PUT' });
+    const reader = await connect({ url, room, name: 'rea', member: 'rea', transport: 'websocket' });
+    const other = await connect({ url, room, name: 'oth', member: 'oth', transport: 'websocket' });
+    clients.push(reader, other);
+    const wire: WireEvent[] = [];
+    reader.on('wire', (e) => wire.push(e));
+    const errors: string[] = [];
+    reader.on('error', (e) => errors.push(e.code));
+    const typists: string[] = [];
+    other.on('typing', (n) => typists.push(n.from.member ?? n.from.name));
+    // As the web app does: the newest message is in view, so it is read as it comes.
+    let last = 0;
+    reader.on('message', (m) => {
+      last = m.seq;
+      reader.markRead(m.seq).catch(() => {});
+    });
+    // 40 messages in about a second and a half (a room with a message every 40 ms).
+    for (let i = 0; i < 40; i++) {
+      const res = await fetch(`${url}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `busy ${i}`, name: 'oth', member: 'oth' }) });
+      assert.equal(res.status, 201);
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    await waitFor(() => last > 0 && wire.filter((e) => e.direction === 'in' && e.summary.includes('"busy 39"')).length === 1, 'the 40th message');
+    reader.typing();
+    await waitFor(() => typists.includes('rea'), "the reader's typing notice");
+    assert.equal(await reader.markRead(last), last, 'the newest position is stored');
+    const marks = markReadsSent(wire);
+    const limitedSoFar = wire.filter((e) => e.direction === 'in' && e.summary.includes('RATE_LIMITED')).length;
+    assert.ok(marks <= 4, `${marks} positions sent for 40 messages in ~1.6 s (${limitedSoFar} answered RATE_LIMITED)`);
+    assert.deepEqual(errors, [], 'nothing refused');
+    const limited = wire.filter((e) => e.direction === 'in' && e.summary.includes('RATE_LIMITED')).length;
+    assert.equal(limited, 0, `${limited} answers RATE_LIMITED (positions and typing notices share one budget)`);
+    await Promise.all([reader.close(), other.close()]);
+  });
+
   it('amendments and markRead wait in order while reconnecting, and are refused once the client is closed', { timeout: 20_000 }, async () => {
     const store = new MemoryStore();
     let { server, port } = await startServer(store, 0);

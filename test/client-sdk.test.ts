@@ -467,6 +467,7 @@ describe('client building blocks', () => {
     let failNext: Error | undefined;
     const marker = new ReadMarker({
       canSend: () => up,
+      minIntervalMs: 0,
       send: async (seq) => {
         sent.push(seq);
         if (failNext) {
@@ -511,5 +512,29 @@ describe('client building blocks', () => {
     // A refusal rejects the calls it answered.
     failNext = new SwitchboardError('FORBIDDEN');
     await assert.rejects(marker.mark(10), (err: unknown) => err instanceof SwitchboardError && err.code === 'FORBIDDEN');
+  });
+  it('read marker: at most one request per interval, the first at once, the highest position waiting after it', async () => {
+    const sent: { seq: number; at: number }[] = [];
+    const marker = new ReadMarker({
+      canSend: () => true,
+      minIntervalMs: 300,
+      send: async (seq) => {
+        sent.push({ seq, at: Date.now() });
+        return seq;
+      },
+    });
+    const start = Date.now();
+    assert.equal(await marker.mark(1), 1, 'the first at once');
+    assert.ok(Date.now() - start < 200, `the first took ${Date.now() - start} ms`);
+    const marks = [marker.mark(2), marker.mark(4), marker.mark(3)];
+    assert.equal(sent.length, 1, 'the next waits for its turn');
+    assert.deepEqual(await Promise.all(marks), [4, 4, 4]);
+    assert.deepEqual(sent.map((s) => s.seq), [1, 4], 'one request for the three, with the highest');
+    assert.ok(sent[1]!.at - sent[0]!.at >= 290, `${sent[1]!.at - sent[0]!.at} ms between the two`);
+    // Another tab stores as much while one waits for its turn: answered without a request.
+    const waiting = marker.mark(6);
+    marker.saw(7);
+    assert.equal(await waiting, 7);
+    assert.equal(sent.length, 2);
   });
 });
