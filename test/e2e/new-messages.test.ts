@@ -7,13 +7,18 @@ const skip = skipWithoutBrowser();
 describe('web app: "New messages" while reading older ones', { skip }, () => {
   const suite = useHarness();
 
-  it('the button shows inside the conversation wherever it is scrolled, and takes a reader who asks for reduced motion to the bottom at once', async () => {
-    const room = 'scrolled-up';
+  /** Makes `room` with 30 messages from Bot ("older 0" to "older 29"): more than a phone's screen. */
+  const roomWithHistory = async (room: string): Promise<void> => {
     await createRoom(suite.h, room);
     for (let i = 0; i < 30; i++) {
       const res = await fetch(`${suite.h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `older ${i}`, name: 'Bot' }) });
       assert.ok(res.ok, `POST: ${res.status}`);
     }
+  };
+
+  it('the button shows inside the conversation wherever it is scrolled, and takes a reader who asks for reduced motion to the bottom at once', async () => {
+    const room = 'scrolled-up';
+    await roomWithHistory(room);
     const reader = await suite.open({ name: 'Rhea', transport: 'sse', hash: `#/room/${room}`, viewport: { width: 360, height: 640 } });
     await reader.page.emulateMedia({ reducedMotion: 'reduce' });
     const writer = await suite.open({ name: 'Walt', transport: 'long-polling', hash: `#/room/${room}` });
@@ -41,11 +46,7 @@ describe('web app: "New messages" while reading older ones', { skip }, () => {
 
   it('the tab title counts the messages not seen yet, and is not written again for each message a reader follows', async () => {
     const room = 'title-count';
-    await createRoom(suite.h, room);
-    for (let i = 0; i < 30; i++) {
-      const res = await fetch(`${suite.h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `older ${i}`, name: 'Bot' }) });
-      assert.ok(res.ok, `POST: ${res.status}`);
-    }
+    await roomWithHistory(room);
     const reader = await suite.open({ name: 'Tia', transport: 'websocket', hash: `#/room/${room}`, viewport: { width: 360, height: 640 } });
     const writer = await suite.open({ name: 'Will', transport: 'sse', hash: `#/room/${room}` });
     await waitForMessage(reader.page, 'older 29');
