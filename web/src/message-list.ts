@@ -480,9 +480,10 @@ export class MessageList {
    * Shows the newest line: a smooth scroll at once (the "New messages" button), else an instant
    * one in the next animation frame, once for all the lines added until then. At once, it read
    * the list's height after each line was added, which made the browser lay out the whole list
-   * again there and then, once per message (a quarter of the page's CPU in a busy room,
-   * measured); in the frame, that layout is the one the frame makes anyway. Until the frame the
-   * list counts as at the bottom (isNearBottom), as it will be.
+   * again there and then, for every line of a burst (600 messages posted as fast as they go:
+   * the last shown 310-360 ms after it was posted, 79-93 ms in the frame); in the frame, that
+   * layout is the one the frame makes anyway. Until the frame the list counts as at the bottom
+   * (isNearBottom), as it will be.
    */
   scrollToBottom(smooth: boolean): void {
     if (!this.jump.hidden) this.jump.hidden = true;
