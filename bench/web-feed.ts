@@ -4,7 +4,8 @@
  * page in the room over --transport, wire inspector open as on a desktop; --messages posted over
  * HTTP one after another, --gap-ms apart. Every --step messages it prints the CPU that Chromium's
  * processes spent per message (renderer: the page's layout, paint and script; gpu-process: the
- * software compositor; browser), read from /proc, and how long the page took to show the last.
+ * software compositor; browser), read from /proc, how long the page took to show the last, and the
+ * page's JavaScript heap after a full GC (Chrome DevTools Protocol; what a long session holds).
  *
  *   npm run build && npm run bench:web-feed -- --messages 750 --gap-ms 20
  *
@@ -61,7 +62,14 @@ try {
   if (process.env.WEB_FEED_CSS) await page.addStyleTag({ content: process.env.WEB_FEED_CSS });
   if (values['second-page']) await open('Second', 'polling');
   console.log(`Web feed: ${messages} messages ${gapMs} ms apart to a page over ${values.transport}, wire inspector ${values.wire}${values['second-page'] ? ', a second page over short polling' : ''} (Chromium ${h.browser.version()})`);
-  console.log('messages   renderer   gpu-process   browser   (CPU ms per message)   last shown after');
+  console.log('messages   renderer   gpu-process   browser   (CPU ms per message)   last shown after   JS heap after GC');
+  const cdp = await page.context().newCDPSession(page);
+  /** The page's JavaScript heap after a full collection, MB. */
+  const heapMb = async (): Promise<string> => {
+    await cdp.send('HeapProfiler.collectGarbage');
+    const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+    return (usedSize / 1e6).toFixed(2);
+  };
   let before = chromiumCpu();
   for (let i = 1; i <= messages; i++) {
     const res = await fetch(`${h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `feed ${i}`, name: 'Feeder', member: 'feeder', clientId: `feed-${i}` }) });
@@ -72,7 +80,8 @@ try {
       const shown = Date.now() - sent;
       const now = chromiumCpu();
       const per = (type: string): string => (((now.get(type) ?? 0) - (before.get(type) ?? 0)) / (i % step || step)).toFixed(1);
-      console.log(`${String(i).padStart(8)}   ${per('renderer').padStart(8)}   ${per('gpu-process').padStart(11)}   ${per('browser').padStart(7)}   ${''.padStart(22)}   ${shown} ms`);
+      const heap = await heapMb(); // after the CPU reading: the collection is the bench's, not the page's
+      console.log(`${String(i).padStart(8)}   ${per('renderer').padStart(8)}   ${per('gpu-process').padStart(11)}   ${per('browser').padStart(7)}   ${''.padStart(22)}   ${`${shown} ms`.padStart(16)}   ${heap.padStart(13)} MB`);
       before = chromiumCpu();
     }
     if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));

@@ -191,6 +191,38 @@ describe('FoldedMessages', () => {
     );
   });
 
+  it('forgetThrough drops the messages at or below a seq; a delete of one forgotten still blanks the replies quoting it; history brings it back', () => {
+    const f = new FoldedMessages();
+    for (const seq of [5, 1, 3, 2]) f.apply(msg(seq, `m${seq}`));
+    f.apply(msg(6, 're two', { from: bob, replyTo: 2, reply: { seq: 2, from: { name: 'ann', member: 'ann' }, text: 'm2' } }));
+    assert.equal(f.forgetThrough(0), 0);
+    assert.equal(f.forgetThrough(2), 2);
+    assert.deepEqual(
+      f.messages().map((m) => m.seq),
+      [3, 5, 6],
+    );
+    assert.equal(f.get(2), undefined);
+    assert.equal(f.apply(del(7, 2)), undefined, 'the message deleted is not here');
+    assert.deepEqual(f.get(6)?.reply, { seq: 2, from: { name: 'ann', member: 'ann' }, text: '', deleted: true });
+    f.apply(edit(8, 3, 'm3!'));
+    // Scrolling back up: the page read after the delete has it folded in; one read before, the delete waiting is applied.
+    f.load([msg(1, 'm1'), msg(2, 'm2'), msg(4, 'm4')]);
+    assert.deepEqual(
+      f.messages().map((m) => [m.seq, m.text, m.deleted ?? false]),
+      [
+        [1, 'm1', false],
+        [2, '', true],
+        [3, 'm3!', false],
+        [4, 'm4', false],
+        [5, 'm5', false],
+        [6, 're two', false],
+      ],
+    );
+    assert.equal(f.forgetThrough(99), 6);
+    assert.equal(f.size, 0);
+    assert.deepEqual(f.messages(), []);
+  });
+
   it('messages() is a copy, and messages are new objects when they change', () => {
     const f = new FoldedMessages();
     const first = f.apply(msg(1, 'a'))!;

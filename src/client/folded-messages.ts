@@ -25,9 +25,10 @@ export interface FoldedMessagesOptions {
  */
 export class FoldedMessages {
   private readonly bySeq = new Map<number, MessageEntry>();
+  /** The seqs of bySeq, ascending (live messages come last: appended). */
+  private readonly seqs: number[] = [];
   private readonly orphans: AmendmentEntry[] = [];
   private readonly max: number;
-  private sorted: MessageEntry[] | undefined;
 
   constructor(options: FoldedMessagesOptions = {}) {
     this.max = options.max !== undefined && options.max > 0 ? Math.floor(options.max) : Number.POSITIVE_INFINITY;
@@ -43,7 +44,19 @@ export class FoldedMessages {
 
   /** The messages, ascending by seq. */
   messages(): MessageEntry[] {
-    return (this.sorted ??= [...this.bySeq.values()].sort((a, b) => a.seq - b.seq)).slice();
+    return this.seqs.map((seq) => this.bySeq.get(seq)!);
+  }
+
+  /**
+   * Forgets the messages at or below `seq` (a view that no longer shows them: a list trimmed at its
+   * top), so that a copy kept for a long session holds what is shown, not all that was. Returns how
+   * many were forgotten. A history page brings them back as it brought them first; an amendment of
+   * a forgotten message meanwhile waits as one of a message not here yet.
+   */
+  forgetThrough(seq: number): number {
+    const count = firstAbove(this.seqs, seq);
+    for (const s of this.seqs.splice(0, count)) this.bySeq.delete(s);
+    return count;
   }
 
   /** Entries of any order (history pages, a poll's batch): each applied as by `apply`. */
@@ -60,6 +73,8 @@ export class FoldedMessages {
     if (!isAmendment(entry)) return undefined;
     const target = this.bySeq.get(entry.target);
     if (!target) {
+      // A delete of a message not here (not yet, or forgotten) still blanks the replies quoting it.
+      if (entry.type === 'delete') this.blankReplies(entry.target);
       if (this.orphans.push(entry) > MAX_ORPHANS) this.orphans.shift();
       return undefined;
     }
@@ -80,16 +95,17 @@ export class FoldedMessages {
       for (const a of waiting) if (a.seq > (m.folded ?? 0)) m = this.amend(m, a);
     }
     if (!known && this.bySeq.size >= this.max) {
-      const oldest = this.messages()[0]!;
-      if (oldest.seq > m.seq) return undefined;
-      this.bySeq.delete(oldest.seq);
+      const oldest = this.seqs[0]!;
+      if (oldest > m.seq) return undefined;
+      this.seqs.shift();
+      this.bySeq.delete(oldest);
     }
     return this.put(m);
   }
 
   private put(m: MessageEntry): MessageEntry {
+    if (!this.bySeq.has(m.seq)) this.seqs.splice(firstAbove(this.seqs, m.seq), 0, m.seq);
     this.bySeq.set(m.seq, m);
-    this.sorted = undefined;
     if (m.deleted) this.blankReplies(m.seq);
     return m;
   }
@@ -118,6 +134,13 @@ export class FoldedMessages {
       if (m.reply?.seq === seq && !m.reply.deleted) this.bySeq.set(s, { ...m, reply: { ...m.reply, text: '', deleted: true } });
     }
   }
+}
+
+/** The index of the first of the ascending `seqs` above `seq`, walking from the end (live messages come last). */
+function firstAbove(seqs: number[], seq: number): number {
+  let i = seqs.length;
+  while (i > 0 && seqs[i - 1]! > seq) i--;
+  return i;
 }
 
 function isAmendment(entry: Entry): entry is AmendmentEntry {

@@ -546,6 +546,7 @@ export class MessageList {
     if (this.list.childElementCount <= MAX_SHOWN + TRIM_BATCH || this.historyState === 'loading') return;
     let drop = this.list.childElementCount - MAX_SHOWN;
     let trimmed = false;
+    let lastSeq = 0;
     for (let li = this.list.firstElementChild as HTMLLIElement | null; li && drop > 0; drop--) {
       const seq = Number(li.dataset.seq);
       if (this.editing?.seq === seq || li.contains(document.activeElement)) break;
@@ -553,9 +554,12 @@ export class MessageList {
       if (this.bySeq.get(seq) === li) this.bySeq.delete(seq);
       li.remove();
       trimmed = true;
+      if (seq > lastSeq) lastSeq = seq;
       li = next;
     }
     if (!trimmed) return;
+    // The folded copies of the lines gone go too: the page holds what it shows, whatever the session's length.
+    this.folded.forgetThrough(lastSeq);
     const first = this.list.firstElementChild;
     if (first instanceof HTMLElement) this.restyle(first);
     this.setHistory('more');
