@@ -71,8 +71,18 @@ const { values } = parseArgs({
     /** After the last broadcast, the most to wait for every client to have everything. */
     'drain-ms': { type: 'string', default: '30000' },
     label: { type: 'string', default: '' },
+    /**
+     * The server: `switchboard` (its built CLI), or `bare`: bench/servers/bare-protocol-server.mjs,
+     * the floor (the same wire protocol and nothing else; `--workers N` of --server-args is its
+     * WORKERS, the rest is not read).
+     */
+    server: { type: 'string', default: 'switchboard' },
   },
 });
+if (values.server !== 'switchboard' && values.server !== 'bare') {
+  console.error(`--server: "${values.server}" is not valid, expected switchboard or bare`);
+  process.exit(2);
+}
 
 // A count or a time that is not a whole number (`--warmup abc`) would run nothing and print "none": refused at once.
 for (const name of ['websocket', 'sse', 'long-polling', 'per-process', 'concurrency', 'broadcasts', 'warmup', 'gap-ms', 'quiet-ms', 'settle-ms', 'idle-seconds', 'drain-ms'] as const) {
@@ -165,7 +175,10 @@ async function runOnce(roomCount: number): Promise<ConnectionsResult> {
   const counts: Partial<Record<ClientKind, number>> = { websocket: Number(values.websocket), sse: Number(values.sse), 'long-polling': Number(values['long-polling']) };
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   const serverArgs = values['server-args'].split(/\s+/).filter(Boolean);
-  const server = await ServerUnderTest.switchboard([...loadFriendlyArgs(total), ...serverArgs]);
+  const server =
+    values.server === 'bare'
+      ? await ServerUnderTest.script('bare-protocol-server.mjs', { WORKERS: /--workers[ =](\d+)/.exec(values['server-args'])?.[1] ?? '1' })
+      : await ServerUnderTest.switchboard([...loadFriendlyArgs(total), ...serverArgs]);
   const rooms = Array.from({ length: roomCount }, (_, i) => `r${i}`);
   let load: LoadCoordinator | undefined;
   try {
@@ -368,7 +381,7 @@ function print(r: ConnectionsResult): void {
     console.log(`WARNING: ${total} connections need at least ${needed} server processes (each under its 20,000 open files): add --server-args="--workers ${needed}" (or more).`);
   }
 }
-console.log(`Connections: websocket ${values.websocket}, sse ${values.sse}, long-polling ${values['long-polling']}, rooms ${values.rooms}, server args "${values['server-args']}"`);
+console.log(`Connections: websocket ${values.websocket}, sse ${values.sse}, long-polling ${values['long-polling']}, rooms ${values.rooms}, server ${values.server}, server args "${values['server-args']}"`);
 console.log(describeYardstick(await measureYardstick()));
 for (const roomCount of values.rooms.split(',').map(Number)) {
   const r = await runOnce(roomCount);

@@ -195,6 +195,32 @@ describe('bench load generator against the built server', () => {
     }
   });
 
+  it('gets the same from the bare protocol server, the floor of bench:connections --server bare (two workers)', async () => {
+    const bare = await ServerUnderTest.script('bare-protocol-server.mjs', { WORKERS: '2' });
+    try {
+      assert.equal(bare.pids().length, 3, 'a primary and two workers');
+      await createRooms(bare.baseUrl, ['a', 'b']);
+      const { load, summary } = await LoadCoordinator.connect({ baseUrl: bare.baseUrl, counts: { websocket: 10, sse: 10, 'long-polling': 10, polling: 10 }, rooms: ['a', 'b'], perProcess: 20, pollIntervalMs: 200 });
+      try {
+        assert.equal(summary.failed, 0);
+        const publisher = new Publisher(bare.baseUrl);
+        for (let i = 0; i < 5; i++) await Promise.all([publisher.publish('a'), publisher.publish('b')]);
+        publisher.close();
+        assert.deepEqual(publisher.expected(), { a: [1, 2, 3, 4, 5], b: [1, 2, 3, 4, 5] });
+        assert.equal((await load.settle(publisher.expected(), 10_000)).behind, 0);
+        const report = await load.check(publisher.expected());
+        for (const kind of ['websocket', 'sse', 'long-polling', 'polling'] as const) {
+          const k = report.get(kind)!;
+          assert.deepEqual({ kind, complete: k.complete, lost: k.lost, doubled: k.doubled, outOfOrder: k.outOfOrder }, { kind, complete: 10, lost: 0, doubled: 0, outOfOrder: 0 });
+        }
+      } finally {
+        await load.close();
+      }
+    } finally {
+      await bare.stop();
+    }
+  });
+
   it('keeps its WebSockets up while the server pings them (every ping answered)', async () => {
     const pinging = await ServerUnderTest.switchboard([...loadFriendlyArgs(200), '--store', 'memory', '--heartbeat-ms', '150']);
     try {
