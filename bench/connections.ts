@@ -74,7 +74,7 @@ const { values } = parseArgs({
     /**
      * The server: `switchboard` (its built CLI), or `bare`: bench/servers/bare-protocol-server.mjs,
      * the floor (the same wire protocol and nothing else; `--workers N` of --server-args is its
-     * WORKERS, the rest is not read).
+     * WORKERS, the rest is not read). Its results are labelled `…-bare-…` (bench/results/).
      */
     server: { type: 'string', default: 'switchboard' },
   },
@@ -387,6 +387,6 @@ for (const roomCount of values.rooms.split(',').map(Number)) {
   const r = await runOnce(roomCount);
   print(r);
   const total = Number(values.websocket) + Number(values.sse) + Number(values['long-polling']);
-  saveResult('connections', `${values.label || total}-${roomCount}room${roomCount === 1 ? '' : 's'}`, r);
+  saveResult('connections', `${values.label || total}${values.server === 'bare' ? '-bare' : ''}-${roomCount}room${roomCount === 1 ? '' : 's'}`, r);
 }
 process.exit(0);
