@@ -19,6 +19,9 @@ const WORKERS = Math.max(1, Number(process.env.WORKERS ?? 1));
 const EPOCH = 'bareepoch0';
 const KEEP = 1000;
 
+/** The message entry of a publish `m` stored as `seq`, with the fields Switchboard's has. */
+const entryOf = (m, seq) => ({ type: 'message', room: m.room, seq, ts: Date.now(), from: { id: 'bare', name: m.name, member: m.member, transport: 'http' }, text: m.text, clientId: m.clientId });
+
 if (cluster.isPrimary && WORKERS > 1) {
   /** room -> { seq, byClientId: Map(clientId -> seq) } */
   const rooms = new Map();
@@ -34,7 +37,7 @@ if (cluster.isPrimary && WORKERS > 1) {
     }
     const seq = ++room.seq;
     room.byClientId.set(m.clientId, seq);
-    const entry = { type: 'message', room: m.room, seq, ts: Date.now(), from: { id: 'bare', name: m.name, member: m.member, transport: 'http' }, text: m.text, clientId: m.clientId };
+    const entry = entryOf(m, seq);
     for (const w of workers) w.send({ type: 'entry', entry });
     from.send({ type: 'ack', id: m.id, seq, ts: entry.ts, duplicate: false });
   };
@@ -52,11 +55,11 @@ if (cluster.isPrimary && WORKERS > 1) {
 }
 
 function worker() {
-  /** room -> { lastSeq, recent: entries (the last KEEP), ws: Set, sse: Set, polls: Set of waiting { res, timer } } */
+  /** room -> { name, lastSeq, recent: entries (the last KEEP), ws: Set, sse: Set, polls: Set of waiting { res, timer } } */
   const rooms = new Map();
   const roomOf = (name) => {
     let r = rooms.get(name);
-    if (!r) rooms.set(name, (r = { lastSeq: 0, recent: [], ws: new Set(), sse: new Set(), polls: new Set() }));
+    if (!r) rooms.set(name, (r = { name, lastSeq: 0, recent: [], ws: new Set(), sse: new Set(), polls: new Set() }));
     return r;
   };
   const pendingAcks = new Map();
@@ -70,7 +73,7 @@ function worker() {
       if (single) {
         const seq = (singleSeq.get(m.room) ?? 0) + 1;
         singleSeq.set(m.room, seq);
-        const entry = { type: 'message', room: m.room, seq, ts: Date.now(), from: { id: 'bare', name: m.name, member: m.member, transport: 'http' }, text: m.text, clientId: m.clientId };
+        const entry = entryOf(m, seq);
         deliver(entry);
         resolve({ seq, ts: entry.ts, duplicate: false });
         return;
@@ -96,7 +99,6 @@ function worker() {
   /** One message to every client of its room here, encoded once per transport. */
   function deliver(entry) {
     const room = roomOf(entry.room);
-    room.name = entry.room;
     room.lastSeq = entry.seq;
     room.recent.push(entry);
     if (room.recent.length > KEEP) room.recent.shift();
@@ -126,7 +128,6 @@ function worker() {
     if (parts[1] !== 'api' || parts[2] !== 'rooms' || !parts[3]) return sendJson(res, 404, '{"code":"NOT_FOUND"}');
     const name = decodeURIComponent(parts[3]);
     const room = roomOf(name);
-    room.name = name;
     const what = parts[4];
     if (req.method === 'PUT' && what === undefined) return sendJson(res, 201, JSON.stringify({ room: name, created: true }));
     if (req.method === 'POST' && what === 'messages') {
@@ -134,7 +135,12 @@ function worker() {
       req.setEncoding('utf8');
       req.on('data', (c) => (body += c));
       req.on('end', () => {
-        const m = JSON.parse(body);
+        let m;
+        try {
+          m = JSON.parse(body);
+        } catch {
+          return sendJson(res, 400, '{"code":"BAD_JSON"}');
+        }
         void publish({ room: name, text: m.text, clientId: m.clientId, name: m.name, member: m.member }).then((ack) =>
           sendJson(res, ack.duplicate ? 200 : 201, JSON.stringify({ room: name, seq: ack.seq, ts: ack.ts, epoch: EPOCH, duplicate: ack.duplicate, cursor: `${EPOCH}:${ack.seq}`, clientId: m.clientId })),
         );
@@ -175,10 +181,14 @@ function worker() {
     wss.handleUpgrade(req, socket, head, (ws) => {
       let joined;
       ws.on('message', (data) => {
-        const f = JSON.parse(String(data));
-        if (f.type !== 'subscribe') return;
+        let f;
+        try {
+          f = JSON.parse(String(data));
+        } catch {
+          return ws.close(1007);
+        }
+        if (f?.type !== 'subscribe' || typeof f.room !== 'string') return;
         const room = roomOf(f.room);
-        room.name = f.room;
         joined = room;
         room.ws.add(ws);
         ws.send(JSON.stringify({ type: 'subscribed', room: f.room, epoch: EPOCH, cursor: `${EPOCH}:${room.lastSeq}` }));
