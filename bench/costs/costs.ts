@@ -9,7 +9,10 @@
  *   every 1 s), the lecture's (`/longpoll`, `/poll`: one message per answer, a cookie jar per
  *   client), and Socket.IO 4's polling transport; and the floors of node:http itself for the same
  *   routes (COSTS_POLL_KINDS=bare-longpoll, bare-lecture-longpoll, bare-lecture-poll: a bare
- *   server answering as Switchboard does, cookies included, with nothing else). Also the server's JavaScript heap bytes allocated,
+ *   server answering as Switchboard does, cookies included, with nothing else), and Switchboard's
+ *   held poll without the trust pipeline around it (COSTS_POLL_KINDS=held-longpoll: its native long
+ *   polls taken from node's request event straight to Hub.holdPoll, no session, router or
+ *   scheduler; switchboard-held-poll-server.mjs). Also the server's JavaScript heap bytes allocated,
  *   and promoted to the old generation by minor GCs, and the time of its GCs on the main thread, per
  *   request answered (V8's GC records, see bench/servers/allocations.mjs; the window includes the
  *   publishes, as the CPU does). COSTS_POLL_ROUNDS=n runs the chosen kinds in turn n times and
@@ -166,7 +169,7 @@ function noteText(fleet: PollFleet, text: unknown): void {
   fleet.latencies.push(performance.now() - Number(m[1]));
 }
 
-type PollKind = 'native-longpoll' | 'native-poll' | 'lecture-longpoll' | 'lecture-poll' | 'socket.io-polling' | 'bare-longpoll' | 'bare-lecture-longpoll' | 'bare-lecture-poll';
+type PollKind = 'native-longpoll' | 'native-poll' | 'lecture-longpoll' | 'lecture-poll' | 'socket.io-polling' | 'bare-longpoll' | 'bare-lecture-longpoll' | 'bare-lecture-poll' | 'held-longpoll';
 
 async function openPollFleet(port: number, kind: PollKind, n: number): Promise<PollFleet> {
   const base = `http://127.0.0.1:${port}`;
@@ -204,7 +207,7 @@ async function openPollFleet(port: number, kind: PollKind, n: number): Promise<P
       }
       return;
     }
-    const path = kind === 'native-poll' ? 'poll' : 'longpoll'; // bare-longpoll: the same routes
+    const path = kind === 'native-poll' ? 'poll' : 'longpoll'; // bare-longpoll, held-longpoll: the same routes
     let cursor = (JSON.parse((await get(`${base}/api/rooms/bench/poll`, agent)).body) as { cursor: string }).cursor;
     while (running) {
       const r = await get(`${base}/api/rooms/bench/${path}?after=${cursor}&timeout=5000`, agent);
@@ -256,6 +259,7 @@ async function pollCosts(): Promise<void> {
     { kind: 'bare-longpoll', script: '../costs/bare-longpoll-server.mjs', publish: '/api/rooms/bench/messages' },
     { kind: 'bare-lecture-longpoll', script: '../costs/bare-lecture-server.mjs', publish: '/update' },
     { kind: 'bare-lecture-poll', script: '../costs/bare-lecture-server.mjs', publish: '/update' },
+    { kind: 'held-longpoll', script: '../costs/switchboard-held-poll-server.mjs', publish: '/api/rooms/bench/messages' },
   ];
   const only = process.env.COSTS_POLL_KINDS?.split(',');
   const chosen = runs.filter((run) => !only || only.includes(run.kind));
