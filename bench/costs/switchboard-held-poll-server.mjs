@@ -11,19 +11,9 @@ import { createSwitchboard } from '../../dist/src/server/server.js';
 import { QueryUrl } from '../../dist/src/server/http-util.js';
 import { sendPollJson } from '../../dist/src/server/transports/polling.js';
 import { answerStats } from './built-ipc.mjs';
+import { builtBenchOptions } from './built-options.mjs';
 
-const server = createSwitchboard({
-  port: 0,
-  host: '127.0.0.1',
-  store: 'memory',
-  logLevel: 'silent',
-  rateLimitPerSecond: 1_000_000,
-  rateLimitBurst: 1_000_000,
-  maxConnectionsPerAddress: 20_000,
-  maxConnectionsPerMember: 20_000,
-  maxConnections: 15_000,
-  retentionCount: 1_000_000,
-});
+const server = createSwitchboard(builtBenchOptions());
 const port = await server.listen();
 await server.hub.createRoom('bench');
 
