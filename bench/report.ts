@@ -117,10 +117,12 @@ else {
   const used = new Set();
   const row = (r, what, target, measured, good, against) => { used.add(r); rows.push([what, target, good === undefined ? measured : ok(good, measured), against, r.label + ', ' + r.at.slice(0, 16).replace('T', ' ')]); };
   const poll = latest('poll', (p) => p.against === 'socket.io-polling');
-  const routes = { 'native-longpoll': 'native long poll', 'native-poll': 'native short poll', 'lecture-longpoll': 'lecture /longpoll', 'lecture-poll': 'lecture /poll', 'bare-longpoll': 'bare node:http, native long poll', 'bare-lecture-longpoll': 'bare node:http, lecture /longpoll', 'bare-lecture-poll': 'bare node:http, lecture /poll' };
+  const routes = { 'native-longpoll': 'native long poll', 'native-poll': 'native short poll', 'lecture-longpoll': 'lecture /longpoll', 'lecture-poll': 'lecture /poll', 'bare-longpoll': 'bare node:http, native long poll', 'bare-lecture-longpoll': 'bare node:http, lecture /longpoll', 'bare-lecture-poll': 'bare node:http, lecture /poll', 'held-longpoll': 'Switchboard\'s held poll alone (no session, router or scheduler), native long poll' };
+  // The bare servers and the held poll alone are for reference: no target of their own.
+  const references = { 'held-longpoll': 'reference: what the route ends in' };
   if (poll) for (const k of poll.data.poll.ratios) {
-    const bare = k.kind.startsWith('bare-');
-    row(poll, 'CPU per request answered, ' + (routes[k.kind] ?? k.kind) + ', ' + poll.data.poll.clients + ' clients at ' + poll.data.poll.rate + ' msg/s', bare ? 'node\'s own floor' : '≤ 1.00 × Socket.IO', num(k.median, 2) + ' × [' + k.values.map((v) => num(v, 2)).join(' ') + ']', bare ? undefined : k.median <= 1, 'Socket.IO 4 polling, same window');
+    const reference = k.kind.startsWith('bare-') ? 'node\'s own floor' : references[k.kind];
+    row(poll, 'CPU per request answered, ' + (routes[k.kind] ?? k.kind) + ', ' + poll.data.poll.clients + ' clients at ' + poll.data.poll.rate + ' msg/s', reference ?? '≤ 1.00 × Socket.IO', num(k.median, 2) + ' × [' + k.values.map((v) => num(v, 2)).join(' ') + ']', reference ? undefined : k.median <= 1, 'Socket.IO 4 polling, same window');
   }
   const connect = latest('connect');
   if (connect) {
