@@ -6,6 +6,7 @@ import { h, replaceChildren } from './dom.js';
 import { TRANSPORT_SHORT, formatDay, formatFull, formatTime, startOfDay } from './format.js';
 import { renderMessage, type MessageItemContext } from './message-item.js';
 import { ReactionPicker } from './reaction-picker.js';
+import { seenBy, type SeenLine } from './seen-by.js';
 
 /** How a message not yet stored is shown. */
 export type PendingState = 'sending' | 'queued' | 'failed';
@@ -263,22 +264,18 @@ export class MessageList {
    */
   private updateSeen(): void {
     for (const old of this.list.querySelectorAll('.seen-by')) old.remove();
-    const readers = [...this.readers.values()];
-    if (!readers.length) return;
-    let li = this.list.lastElementChild as HTMLElement | null;
-    while (li) {
-      if (li.classList.contains('msg')) {
-        const seq = Number(li.dataset.seq);
-        const seen = readers.filter((r) => r.seq >= seq && r.member !== li!.dataset.sender);
-        if (seen.length) {
-          const names = seen.map((r) => r.name);
-          const shown = names.slice(0, SEEN_NAMES).join(', ');
-          const more = names.length - SEEN_NAMES;
-          (li.querySelector('.msg-body') ?? li).append(h('p', { class: 'seen-by', attrs: { title: `Seen by ${names.join(', ')}` } }, `Seen by ${shown}${more > 0 ? ` +${more}` : ''}`));
-          return;
-        }
-      }
-      li = li.previousElementSibling as HTMLElement | null;
+    const found = seenBy(this.linesNewestFirst(), [...this.readers.values()]);
+    if (!found) return;
+    const { line, names } = found;
+    const shown = names.slice(0, SEEN_NAMES).join(', ');
+    const more = names.length - SEEN_NAMES;
+    (line.li.querySelector('.msg-body') ?? line.li).append(h('p', { class: 'seen-by', attrs: { title: `Seen by ${names.join(', ')}` } }, `Seen by ${shown}${more > 0 ? ` +${more}` : ''}`));
+  }
+
+  /** The message lines of the list, newest first, as "Seen by" reads them. */
+  private *linesNewestFirst(): Generator<SeenLine & { li: HTMLElement }> {
+    for (let li = this.list.lastElementChild as HTMLElement | null; li; li = li.previousElementSibling as HTMLElement | null) {
+      if (li.classList.contains('msg')) yield { seq: Number(li.dataset.seq), sender: li.dataset.sender ?? '', li };
     }
   }
 
