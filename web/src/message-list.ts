@@ -87,6 +87,8 @@ export class MessageList {
   private editing: { seq: number; form: HTMLElement } | undefined;
   /** Read positions of other members (by member). */
   private readers = new Map<string, ReadReceipt>();
+  /** The "Seen by" line shown, if one is (updateSeen: found without a query of the whole list at each message). */
+  private seenNote: HTMLElement | undefined;
   private readonly item: MessageItemContext;
   /** The animation frame that scrolls to the newest line (scrollToBottom), 0 when none is asked for. */
   private bottomFrame = 0;
@@ -263,13 +265,15 @@ export class MessageList {
    * only one such line in the list.
    */
   private updateSeen(): void {
-    for (const old of this.list.querySelectorAll('.seen-by')) old.remove();
+    this.seenNote?.remove();
+    this.seenNote = undefined;
     const found = seenBy(this.linesNewestFirst(), [...this.readers.values()]);
     if (!found) return;
     const { line, names } = found;
     const shown = names.slice(0, SEEN_NAMES).join(', ');
     const more = names.length - SEEN_NAMES;
-    (line.li.querySelector('.msg-body') ?? line.li).append(h('p', { class: 'seen-by', attrs: { title: `Seen by ${names.join(', ')}` } }, `Seen by ${shown}${more > 0 ? ` +${more}` : ''}`));
+    this.seenNote = h('p', { class: 'seen-by', attrs: { title: `Seen by ${names.join(', ')}` } }, `Seen by ${shown}${more > 0 ? ` +${more}` : ''}`);
+    (line.li.querySelector('.msg-body') ?? line.li).append(this.seenNote);
   }
 
   /** The message lines of the list, newest first, as "Seen by" reads them. */
