@@ -29,4 +29,6 @@ export interface ServerContext {
   ids: DerivedIds;
   /** The embedding application's hooks (none by default). */
   hooks: SwitchboardHooks;
+  /** The headers every HTTP answer carries (router.ts, commonHeaders): the security headers, and the node's name when it says it. */
+  commonHeaders: Readonly<Record<string, string>>;
 }

@@ -19,7 +19,7 @@ export const COMMON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 
 /** Options of a route. */
 export interface RouteOptions {
   /**
-   * The route puts COMMON_HEADERS in every `writeHead` of its own (its errors go through the
+   * The route puts the router's commonHeaders in every `writeHead` of its own (its errors go through the
    * router, which adds them): its answers then set no header one by one, and node writes the
    * head from the route's object as it is (the hottest routes, polls, answer with prebuilt ones).
    */
@@ -101,6 +101,11 @@ export class Router {
     this.added.push(Object.freeze({ method, path }));
   }
 
+  /** The headers every answer carries (commonHeaders): routes that write their own heads put them in. */
+  get commonHeaders(): Readonly<Record<string, string>> {
+    return this.ctx.commonHeaders;
+  }
+
   /** The routes added, in order. */
   get routes(): readonly RouteInfo[] {
     return this.added;
@@ -136,7 +141,7 @@ export class Router {
       res.setHeader('access-control-expose-headers', 'retry-after');
     }
     if (req.method === 'OPTIONS') {
-      setCommonHeaders(res);
+      setCommonHeaders(res, this.ctx.commonHeaders);
       res.writeHead(204, {
         'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
         'access-control-allow-headers': 'content-type, authorization, last-event-id',
@@ -152,11 +157,11 @@ export class Router {
         this.fail(res, new SwitchboardError('BAD_REQUEST', bad), req);
         return;
       }
-      setCommonHeaders(res);
+      setCommonHeaders(res, this.ctx.commonHeaders);
       this.fallback(req, res);
       return;
     }
-    if (!options.writesCommonHeaders) setCommonHeaders(res);
+    if (!options.writesCommonHeaders) setCommonHeaders(res, this.ctx.commonHeaders);
     // The handlers stored by `on` take either protocol's objects (find-my-way's types are per version).
     (found.handler as unknown as (req: HttpRequest, res: HttpResponse, params: Params) => void)(req, res, found.params);
   }
@@ -236,7 +241,7 @@ export class Router {
    * its length, to keep the connection.
    */
   fail(res: HttpResponse, err: unknown, req?: HttpRequest): void {
-    if (!res.headersSent) setCommonHeaders(res);
+    if (!res.headersSent) setCommonHeaders(res, this.ctx.commonHeaders);
     if (req !== undefined && !req.complete && bodyToCome(req)) closeUnread(req, res);
     const code = sendError(res, err, (e) => this.ctx.badInput.error('internal', { err: e }, 'internal error'));
     this.ctx.metrics.errors.inc({ code });
@@ -269,6 +274,16 @@ function pathOf(req: HttpRequest): string {
   return q < 0 ? target : target.slice(0, q);
 }
 
-function setCommonHeaders(res: HttpResponse): void {
-  for (const name in COMMON_HEADERS) res.setHeader(name, COMMON_HEADERS[name]!);
+function setCommonHeaders(res: HttpResponse, common: Readonly<Record<string, string>>): void {
+  for (const name in common) res.setHeader(name, common[name]!);
+}
+
+/**
+ * COMMON_HEADERS, and the `x-switchboard-node` of a node that says its name (`node`: the workers
+ * of `--workers`). One object per server: the routes that write their own heads (polls) put it in
+ * them, so no answer of theirs sets a header one by one (which sends node's `writeHead` down its
+ * slow path, a merge per answer: 5% of a long poll's CPU, `costs.ts poll`).
+ */
+export function commonHeaders(node: string | undefined): Readonly<Record<string, string>> {
+  return node === undefined ? COMMON_HEADERS : Object.freeze({ ...COMMON_HEADERS, 'x-switchboard-node': node });
 }

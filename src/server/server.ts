@@ -45,7 +45,7 @@ import { RedisPresenceStore } from './presence/redis-presence-store.js';
 import { sharedPresenceKey } from './presence/presence-key.js';
 import { DeliveryPace } from './delivery-pace.js';
 import { RequestScheduler } from './request-scheduler.js';
-import { Router, type RouteInfo } from './router.js';
+import { Router, commonHeaders, type RouteInfo } from './router.js';
 import { createSecureServer, KEEP_ALIVE_TIMEOUT_MS, type SecureServer } from './secure-server.js';
 import { actAs, fromProxy, proxyPeers, readProxyHeader, tlsActAs } from './proxy-protocol.js';
 import { capSockets, defaultMaxSockets, OPERATIONS_SOCKETS, openFileLimit, RESERVED_FILES, SocketBudget, type SocketCap } from './socket-caps.js';
@@ -377,7 +377,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const tickets = new PresenceTickets(presenceKey(config) ?? givenPresenceKey);
   const ids = new DerivedIds();
   const accessLog = new AccessLog(logger, { enabled: config.accessLog, addressOf: (req) => clientAddress(req, config.trustProxy), limits, skippedTotal: metrics.accessLogSkipped });
-  const ctx: ServerContext = { config, hub, logger, accessLog, badInput: new LogLimiter(logger), metrics, connections, policy, limits, tickets, ids, hooks: hooks ?? {} };
+  const ctx: ServerContext = { config, hub, logger, accessLog, badInput: new LogLimiter(logger), metrics, connections, policy, limits, tickets, ids, hooks: hooks ?? {}, commonHeaders: commonHeaders(node) };
 
   const staticFiles = existsSync(config.staticDir) ? sirv(config.staticDir, { etag: true, gzip: true, single: false, setHeaders: appHeaders }) : undefined;
   // Said once at start: otherwise `/` answers 404 with nothing in the log to say why.
@@ -451,7 +451,6 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const MAX_PIPELINED = 4;
   /** Serves a request known to be Switchboard's (its URL already without the prefix). */
   function serve(req: HttpRequest, res: HttpResponse): void {
-    if (node !== undefined) res.setHeader('x-switchboard-node', node);
     if (connections.closesAfterAnswers) closeAfter(res);
     // HTTP/2 multiplexes instead: its streams are bounded per connection by the secure server.
     if (isHttp2(req)) {

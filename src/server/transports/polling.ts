@@ -88,7 +88,7 @@ class PollAnswer implements PollReply {
   answer(result: PollResult): void {
     if (this.connections?.closesAfterAnswers) closeAfter(this.res);
     try {
-      this.session.chargeRead(sendPollJson(this.res, result));
+      this.session.chargeRead(sendPollJson(this.res, result, this.router.commonHeaders));
     } catch (err) {
       this.router.fail(this.res, err, this.req);
     } finally {
@@ -105,20 +105,21 @@ class PollAnswer implements PollReply {
 /** The poll routes answer with sendPollJson's headers, the common ones among them. */
 const OWN_HEADERS = { writesCommonHeaders: true };
 
-const pollJson = new WeakMap<PollResult, { json: string; bytes: number; headers: Record<string, string> }>();
+const pollJson = new WeakMap<PollResult, { json: string; bytes: number; common: Readonly<Record<string, string>>; headers: Record<string, string> }>();
 
 /**
- * Sends a PollResult; a result shared by several polls (held at one position, or asking at one
- * position: see PollAnswers) is encoded once, with its headers. With its length: one write of
- * headers and body. Returns the bytes of body sent (0 for a HEAD, or when the client is gone).
+ * Sends a PollResult with `common` headers (the router's commonHeaders); a result shared by
+ * several polls (held at one position, or asking at one position: see PollAnswers) is encoded
+ * once, with its headers. With its length: one write of headers and body. Returns the bytes of
+ * body sent (0 for a HEAD, or when the client is gone).
  */
-export function sendPollJson(res: HttpResponse, result: PollResult): number {
+export function sendPollJson(res: HttpResponse, result: PollResult, common: Readonly<Record<string, string>> = COMMON_HEADERS): number {
   let encoded = pollJson.get(result);
-  if (encoded === undefined) {
-    const json = pollResultJson(result);
-    const bytes = Buffer.byteLength(json);
-    const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(bytes), ...COMMON_HEADERS };
-    pollJson.set(result, (encoded = { json, bytes, headers }));
+  if (encoded === undefined || encoded.common !== common) {
+    const json = encoded?.json ?? pollResultJson(result);
+    const bytes = encoded?.bytes ?? Buffer.byteLength(json);
+    const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(bytes), ...common };
+    pollJson.set(result, (encoded = { json, bytes, common, headers }));
   }
   if (res.headersSent || responseGone(res)) return 0;
   res.writeHead(200, encoded.headers);

@@ -9,7 +9,7 @@ import type { ConnectionRegistry } from '../connection-registry.js';
 import { readCookies } from '../cookie-reader.js';
 import { closeAfter, headOnly, messageBodyLimit, readJsonBody, responseGone, sendJson, type HttpRequest, type HttpResponse } from '../http-util.js';
 import type { PollReply } from '../hub.js';
-import { COMMON_HEADERS, type Handler, type Router } from '../router.js';
+import type { Handler, Router } from '../router.js';
 import type { Session } from '../session/session.js';
 import { heldSession, requestSession } from './request-session.js';
 import { SSE_HEADERS } from './sse-sink.js';
@@ -38,11 +38,12 @@ export const GUEST_COOKIE = 'sb_guest';
  */
 export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   const { config } = ctx;
+  const heads = new SeedHeads(router.commonHeaders);
 
   const lecturePoll: Handler = (req, res, _params, url) => {
     const made = requestSession(ctx, req, url, 'polling', {});
-    if (made instanceof Promise) return made.then((session) => new LecturePoll(router, req, res, session).start());
-    new LecturePoll(router, req, res, made).start();
+    if (made instanceof Promise) return made.then((session) => new LecturePoll(router, heads, req, res, session).start());
+    new LecturePoll(router, heads, req, res, made).start();
   };
   router.on('GET', '/poll', lecturePoll, OWN_HEADERS);
   // HEAD holds nothing: answered at once, as HEAD /poll is.
@@ -53,8 +54,8 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
     const draining = ctx.connections.draining;
     const timeoutMs = draining ? 0 : config.longPollTimeoutMs;
     const made = draining ? requestSession(ctx, req, url, 'long-polling') : heldSession(ctx, req, res, url, 'long-polling');
-    if (made instanceof Promise) return made.then((held) => new LectureLongPoll(router, req, res, held, ctx.connections).start(timeoutMs));
-    new LectureLongPoll(router, req, res, made, ctx.connections).start(timeoutMs);
+    if (made instanceof Promise) return made.then((held) => new LectureLongPoll(router, heads, req, res, held, ctx.connections).start(timeoutMs));
+    new LectureLongPoll(router, heads, req, res, made, ctx.connections).start(timeoutMs);
   }, OWN_HEADERS);
 
   router.on('GET', '/subscribe', async (req, res, _params, url) => {
@@ -103,6 +104,7 @@ class LecturePoll implements PollReply {
 
   constructor(
     private readonly router: Router,
+    private readonly heads: SeedHeads,
     private readonly req: HttpRequest,
     private readonly res: HttpResponse,
     private readonly session: Session,
@@ -137,7 +139,7 @@ class LecturePoll implements PollReply {
 
   private answerWith(result: PollResult, next: string): void {
     try {
-      answerOne(this.res, this.cursor === undefined ? undefined : result, next, 204);
+      answerOne(this.heads, this.res, this.cursor === undefined ? undefined : result, next, 204);
     } catch (err) {
       this.fail(err);
     }
@@ -162,6 +164,7 @@ class LectureLongPoll implements PollReply {
 
   constructor(
     private readonly router: Router,
+    private readonly heads: SeedHeads,
     private readonly req: HttpRequest,
     private readonly res: HttpResponse,
     private readonly held: Session,
@@ -224,7 +227,7 @@ class LectureLongPoll implements PollReply {
   private finish(result: PollResult, next: string): void {
     if (this.connections.closesAfterAnswers) closeAfter(this.res);
     try {
-      answerOne(this.res, result, next, 408);
+      answerOne(this.heads, this.res, result, next, 408);
     } catch (err) {
       this.fail(err);
       return;
@@ -241,21 +244,6 @@ interface SeedAnswer {
   cookie: string;
   headers: Readonly<Record<string, string>>;
   withCookie: Readonly<Record<string, string>>;
-}
-
-const seedAnswers = new WeakMap<MessageEntry, SeedAnswer>();
-
-/** The answer that carries `message` (of history `epoch`), made once whatever the number of pollers it goes to. */
-function seedAnswer(message: MessageEntry, epoch: string): SeedAnswer {
-  let known = seedAnswers.get(message);
-  // Looked up first: no cursor text made per poll for an answer made already.
-  if (known === undefined || known.epoch !== epoch) {
-    const cookie = cursorCookie(`${epoch}:${message.seq}`);
-    const body = `${seedJson(message)}\n`;
-    const headers = { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(body)), ...COMMON_HEADERS };
-    seedAnswers.set(message, (known = { epoch, body, cookie, headers, withCookie: { ...headers, 'set-cookie': cookie } }));
-  }
-  return known;
 }
 
 /** The cursor meaning "the end of the log now" (a client that has none starts there). */
@@ -315,14 +303,6 @@ function pollCookies(req: HttpRequest): PollCookies {
 
 const POLL_COOKIES = [SEED_COOKIE, GUEST_COOKIE] as const;
 
-/**
- * The cursor cookie, as `cookie`'s serialize writes it: a cursor is `<epoch>:<seq>` (base64url
- * and digits), so only its colon needs encoding and nothing needs checking.
- */
-function cursorCookie(cursor: string): string {
-  return cursorAnswer(cursor).cookie;
-}
-
 type Head = Readonly<Record<string, string>>;
 
 /**
@@ -335,45 +315,75 @@ interface EmptyHeads {
   timeout: Head;
 }
 
-const EMPTY_HEADS: EmptyHeads = { noContent: COMMON_HEADERS, timeout: { ...COMMON_HEADERS, 'content-length': '0' } };
-
 function emptyHead(status: number, heads: EmptyHeads): Head {
   return status === 204 ? heads.noContent : heads.timeout;
 }
 
-/** The cursor's cookie, and the heads of an empty answer that sets it. */
-function cursorAnswer(cursor: string): { cursor: string; cookie: string; heads: EmptyHeads } {
-  // The pollers of one delivery move to the same cursor: its cookie is written once for them all.
-  if (cursor !== lastCursor.cursor) {
-    const cookie = `${SEED_COOKIE}=${cursor.replace(':', '%3A')}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax`;
-    const noContent = { 'set-cookie': cookie, ...COMMON_HEADERS };
-    lastCursor = { cursor, cookie, heads: { noContent, timeout: { ...noContent, 'content-length': '0' } } };
-  }
-  return lastCursor;
-}
+/**
+ * The heads and bodies of a server's lecture answers, each with the server's common headers
+ * (the router's: its node's name among them when it says it), made once however many pollers
+ * they go to.
+ */
+class SeedHeads {
+  /** The heads of an empty answer that sets no cookie. */
+  readonly empty: EmptyHeads;
+  private readonly answers = new WeakMap<MessageEntry, SeedAnswer>();
+  /** The pollers of one delivery move to the same cursor: its cookie and heads are made once for them all. */
+  private lastCursor: { cursor: string; cookie: string; heads: EmptyHeads };
 
-let lastCursor: ReturnType<typeof cursorAnswer> = { cursor: '', cookie: '', heads: EMPTY_HEADS };
+  constructor(private readonly common: Head) {
+    this.empty = { noContent: common, timeout: { ...common, 'content-length': '0' } };
+    this.lastCursor = { cursor: '', cookie: '', heads: this.empty };
+  }
+
+  /** The answer that carries `message` (of history `epoch`). */
+  answer(message: MessageEntry, epoch: string): SeedAnswer {
+    let known = this.answers.get(message);
+    // Looked up first: no cursor text made per poll for an answer made already.
+    if (known === undefined || known.epoch !== epoch) {
+      const cookie = this.cursor(`${epoch}:${message.seq}`).cookie;
+      const body = `${seedJson(message)}\n`;
+      const headers = { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(body)), ...this.common };
+      this.answers.set(message, (known = { epoch, body, cookie, headers, withCookie: { ...headers, 'set-cookie': cookie } }));
+    }
+    return known;
+  }
+
+  /**
+   * The cursor's cookie, as `cookie`'s serialize writes it (a cursor is `<epoch>:<seq>`, base64url
+   * and digits: only its colon needs encoding, nothing needs checking), and the heads of an empty
+   * answer that sets it.
+   */
+  cursor(cursor: string): { cursor: string; cookie: string; heads: EmptyHeads } {
+    if (cursor !== this.lastCursor.cursor) {
+      const cookie = `${SEED_COOKIE}=${cursor.replace(':', '%3A')}; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax`;
+      const noContent = { 'set-cookie': cookie, ...this.common };
+      this.lastCursor = { cursor, cookie, heads: { noContent, timeout: { ...noContent, 'content-length': '0' } } };
+    }
+    return this.lastCursor;
+  }
+}
 
 /**
  * Answers with the first message of `result` the lecture shows (seedShows: 200) and moves the
  * cookie just past it, or with `emptyStatus` and the cookie at `next` (past everything read, or
  * the end for a new client).
  */
-function answerOne(res: HttpResponse, result: PollResult | undefined, next: string, emptyStatus: number): void {
+function answerOne(heads: SeedHeads, res: HttpResponse, result: PollResult | undefined, next: string, emptyStatus: number): void {
   if (res.headersSent || responseGone(res)) return;
   const message = result && !result.reset ? result.entries.find(seedShows) : undefined;
-  const answer = message ? seedAnswer(message, result!.epoch) : undefined;
+  const answer = message ? heads.answer(message, result!.epoch) : undefined;
   if (headOnly(res)) {
     // The head of the GET's answer, without its cookie (see LecturePoll.start).
-    res.writeHead(answer ? 200 : emptyStatus, answer ? answer.headers : emptyHead(emptyStatus, EMPTY_HEADS)).end();
+    res.writeHead(answer ? 200 : emptyStatus, answer ? answer.headers : emptyHead(emptyStatus, heads.empty)).end();
     return;
   }
-  const empty = answer ? undefined : cursorAnswer(next);
+  const empty = answer ? undefined : heads.cursor(next);
   // A guest ticket's cookie is set already: the cursor cookie goes first (clients that read one Set-Cookie take this one).
   const others = res.getHeader('set-cookie');
   if (others !== undefined) res.setHeader('set-cookie', [answer?.cookie ?? empty!.cookie, ...(Array.isArray(others) ? others : [String(others)])]);
   if (!answer) {
-    res.writeHead(emptyStatus, emptyHead(emptyStatus, others === undefined ? empty!.heads : EMPTY_HEADS)).end();
+    res.writeHead(emptyStatus, emptyHead(emptyStatus, others === undefined ? empty!.heads : heads.empty)).end();
     return;
   }
   res.writeHead(200, others === undefined ? answer.withCookie : answer.headers);
