@@ -9,6 +9,7 @@
 // server to run: nothing here checks who asks.
 import { createSwitchboard } from '../../dist/src/server/server.js';
 import { QueryUrl } from '../../dist/src/server/http-util.js';
+import { COMMON_HEADERS } from '../../dist/src/server/router.js';
 import { sendPollJson } from '../../dist/src/server/transports/polling.js';
 import { answerStats } from './built-ipc.mjs';
 import { builtBenchOptions } from './built-options.mjs';
@@ -31,7 +32,7 @@ server.http.on('request', (req, res) => {
   // As the route does: a held answer keeps no write deadline (the poll's timeout ends it).
   req.setTimeout(0);
   const reply = {
-    answer: (result) => sendPollJson(res, result),
+    answer: (result) => sendPollJson(res, result, COMMON_HEADERS),
     fail: (err) => {
       res.writeHead(500).end(String(err));
     },

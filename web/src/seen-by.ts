@@ -11,31 +11,25 @@ export interface SeenLine {
  * (a read position at or past its seq), with the names of those readers in `readers`' order
  * (one receipt per member); undefined when no line is read by anyone but its sender.
  *
- * The readers are sorted by position once; each line then asks how many read at least that far
- * (a binary search), where filtering every reader for every line cost lines × readers whenever
- * the newest lines were unread (a burst of messages in a big room, each receipt walking them all).
+ * Whether a line qualifies needs only the two furthest readers (members are distinct: of two
+ * readers that far, one is not its sender), found in one pass; the names are gathered once, for
+ * the line found. Filtering every reader for every line cost lines × readers whenever the newest
+ * lines were unread (a burst of messages in a big room, each receipt walking them all).
  */
 export function seenBy<L extends SeenLine>(newestFirst: Iterable<L>, readers: readonly ReadReceipt[]): { line: L; names: string[] } | undefined {
-  if (readers.length === 0) return undefined;
-  const furthestFirst = [...readers].sort((a, b) => b.seq - a.seq);
+  let first: ReadReceipt | undefined;
+  let second: ReadReceipt | undefined;
+  for (const r of readers) {
+    if (first === undefined || r.seq > first.seq) {
+      second = first;
+      first = r;
+    } else if (second === undefined || r.seq > second.seq) second = r;
+  }
+  if (first === undefined) return undefined;
   for (const line of newestFirst) {
-    if (Number.isNaN(line.seq)) continue;
-    const count = readAtLeast(furthestFirst, line.seq);
-    // Members are distinct: of two readers or more, one is not the line's sender.
-    if (count === 0 || (count === 1 && furthestFirst[0]!.member === line.sender)) continue;
-    return { line, names: readers.filter((r) => r.seq >= line.seq && r.member !== line.sender).map((r) => r.name) };
+    if (Number.isNaN(line.seq) || first.seq < line.seq) continue;
+    const others = first.member !== line.sender || (second !== undefined && second.seq >= line.seq);
+    if (others) return { line, names: readers.filter((r) => r.seq >= line.seq && r.member !== line.sender).map((r) => r.name) };
   }
   return undefined;
-}
-
-/** How many of `furthestFirst` (sorted by position, furthest first) read at least to `seq`. */
-function readAtLeast(furthestFirst: readonly ReadReceipt[], seq: number): number {
-  let lo = 0;
-  let hi = furthestFirst.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (furthestFirst[mid]!.seq >= seq) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

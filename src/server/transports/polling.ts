@@ -4,7 +4,7 @@ import { entryJson } from '../batch.js';
 import type { ConnectionRegistry } from '../connection-registry.js';
 import { closeAfter, headOnly, responseGone, type HttpRequest, type HttpResponse, type RequestUrl } from '../http-util.js';
 import type { PollReply, SeenNotices } from '../hub.js';
-import { COMMON_HEADERS, type Router } from '../router.js';
+import type { Router } from '../router.js';
 import type { Session } from '../session/session.js';
 import { intParam } from './http-api.js';
 import { heldSession, requestSession } from './request-session.js';
@@ -113,7 +113,7 @@ const pollJson = new WeakMap<PollResult, { json: string; bytes: number; common: 
  * once, with its headers. With its length: one write of headers and body. Returns the bytes of
  * body sent (0 for a HEAD, or when the client is gone).
  */
-export function sendPollJson(res: HttpResponse, result: PollResult, common: Readonly<Record<string, string>> = COMMON_HEADERS): number {
+export function sendPollJson(res: HttpResponse, result: PollResult, common: Readonly<Record<string, string>>): number {
   let encoded = pollJson.get(result);
   if (encoded === undefined || encoded.common !== common) {
     const json = encoded?.json ?? pollResultJson(result);
