@@ -27,6 +27,8 @@
  *   helpers, libuv's pool), which a CPU profile of the main thread does not show. COSTS_PERF=1
  *   (with COSTS_POLL_PAIRED) records both servers of each pair with Linux `perf` and prints
  *   their samples per request side by side, by kind of code and by symbol (perf-samples.ts).
+ *   COSTS_POLL_ORIGIN=<origin>: every poll carries that Origin, as a page of another origin's do
+ *   (answered with CORS headers; Socket.IO's peer then with its `cors` option).
  * - connect: 2000 WebSockets (COSTS_CONNECTIONS), 50 at a time, each subscribing to `bench`
  *   (Switchboard, SQLite store: its default) or just open (bare `ws`): seconds until all are in.
  * - memory: server RSS (after a GC) per idle connection at 2000, WebSocket and SSE; the RSS of
@@ -113,10 +115,16 @@ interface Answer {
   cookies: string[];
 }
 
+/** The Origin every poll carries (COSTS_POLL_ORIGIN): pollers of a page on another origin, answered with CORS headers. */
+const POLL_ORIGIN = process.env.COSTS_POLL_ORIGIN;
+
 function get(url: string, agent: http.Agent, cookie?: string): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  if (cookie) headers.cookie = cookie;
+  if (POLL_ORIGIN) headers.origin = POLL_ORIGIN;
   return new Promise((resolve, reject) => {
     http
-      .get(url, { agent, headers: cookie ? { cookie } : {} }, (res) => {
+      .get(url, { agent, headers }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));

@@ -19,7 +19,9 @@ const server = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
   });
 });
-const io = new Server(server, { transports: ['polling'], serveClient: false });
+// Pollers of a page on another origin (COSTS_POLL_ORIGIN): answered with CORS headers, as Switchboard's are.
+const cors = process.env.COSTS_POLL_ORIGIN ? { cors: { origin: '*' } } : {};
+const io = new Server(server, { transports: ['polling'], serveClient: false, ...cors });
 let seq = 0;
 io.on('connection', (socket) => void socket.join('bench'));
 server.listen(0, '127.0.0.1', () => {
