@@ -169,6 +169,21 @@ export function request(url: string, init: { method?: string; body?: string | Bu
   });
 }
 
+/** One request's status and headers (raw too, so a header sent twice shows); the body read and dropped, an SSE stream cut once its head came. */
+export function requestHead(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; raw: string[] }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: init.method ?? 'GET', headers: init.headers ?? {} }, (res) => {
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, raw: res.rawHeaders });
+      res.destroy();
+    });
+    req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)));
+    req.end(init.body);
+  });
+}
+
+/** How many times an answer's raw headers (requestHead) carry header `name` (lower case). */
+export const headerTimes = (raw: string[], name: string): number => raw.filter((h, i) => i % 2 === 0 && h.toLowerCase() === name).length;
+
 export function postJson(url: string, body: unknown): Promise<HttpAnswer> {
   return request(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 }

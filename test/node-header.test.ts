@@ -6,24 +6,8 @@
  * security headers every answer has, once each. Two servers in one process keep their own.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { startServer } from './helpers.js';
-
-/** One request's status and headers (the body read and dropped; an SSE stream cut once its head came). */
-function head(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; raw: string[] }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: init.method ?? 'GET', headers: init.headers ?? {} }, (res) => {
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, raw: res.rawHeaders });
-      res.destroy();
-    });
-    req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)));
-    req.end(init.body);
-  });
-}
-
-/** How many times the answer carried header `name` (raw, so a header set twice shows). */
-const times = (raw: string[], name: string): number => raw.filter((h, i) => i % 2 === 0 && h.toLowerCase() === name).length;
+import { headerTimes as times, requestHead as head, startServer } from './helpers.js';
 
 describe('x-switchboard-node on every HTTP answer of a named node', () => {
   let a: Awaited<ReturnType<typeof startServer>>;

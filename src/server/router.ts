@@ -76,6 +76,8 @@ export class Router {
    */
   private readonly found = new Map<string, Map<string, Found>>();
   private readonly added: RouteInfo[] = [];
+  /** originHeaders' objects, by origin (`*` for all when any is allowed): at most one per origin of the `origins` list. */
+  private readonly byOrigin = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(
     private readonly ctx: ServerContext,
@@ -106,6 +108,35 @@ export class Router {
     return this.ctx.commonHeaders;
   }
 
+  /**
+   * The headers of `req`'s answer: the common ones and, for a page of an allowed Origin, its
+   * CORS headers (a refused Origin's answer has none). One object per origin, made once: the
+   * routes that write their own heads (polls) put it in them, so that a page on another origin
+   * gets its polls answered as fast as its own origin's (node's `writeHead` with headers set one
+   * by one before merges them per answer).
+   */
+  headersOf(req: HttpRequest): Readonly<Record<string, string>> {
+    const origin = req.headers.origin;
+    return origin === undefined || !originAllowed(origin, this.ctx.config.origins) ? this.ctx.commonHeaders : this.originHeaders(origin);
+  }
+
+  /**
+   * The headers of an answer to a page of `origin`, an allowed one: with `*` in the list, any page
+   * may read answers, never with the user's cookies (tokens go in the Authorization header), one
+   * object for all; else that origin, with credentials, one object per origin of the list.
+   */
+  private originHeaders(origin: string): Readonly<Record<string, string>> {
+    const key = this.ctx.config.origins.includes('*') ? '*' : origin;
+    let headers = this.byOrigin.get(key);
+    if (headers === undefined) {
+      const cors: Record<string, string> =
+        key === '*' ? { 'access-control-allow-origin': '*' } : { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' };
+      headers = Object.freeze({ ...this.ctx.commonHeaders, ...cors, 'access-control-expose-headers': 'retry-after' });
+      this.byOrigin.set(key, headers);
+    }
+    return headers;
+  }
+
   /** The routes added, in order. */
   get routes(): readonly RouteInfo[] {
     return this.added;
@@ -124,24 +155,16 @@ export class Router {
       } else if (this.unwantedBody(req, res)) return;
     }
     const origin = req.headers.origin;
-    const origins = this.ctx.config.origins;
+    let headers = this.ctx.commonHeaders;
     if (origin !== undefined) {
-      if (!originAllowed(origin, origins)) {
+      if (!originAllowed(origin, this.ctx.config.origins)) {
         this.fail(res, new SwitchboardError('ORIGIN_NOT_ALLOWED', origin.slice(0, 100)), req);
         return;
       }
-      if (origins.includes('*')) {
-        // Any page may read answers, never with the user's cookies: tokens go in the Authorization header.
-        res.setHeader('access-control-allow-origin', '*');
-      } else {
-        res.setHeader('access-control-allow-origin', origin);
-        res.setHeader('access-control-allow-credentials', 'true');
-        res.setHeader('vary', 'Origin');
-      }
-      res.setHeader('access-control-expose-headers', 'retry-after');
+      headers = this.originHeaders(origin);
     }
     if (req.method === 'OPTIONS') {
-      setCommonHeaders(res, this.ctx.commonHeaders);
+      setCommonHeaders(res, headers);
       res.writeHead(204, {
         'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
         'access-control-allow-headers': 'content-type, authorization, last-event-id',
@@ -157,11 +180,11 @@ export class Router {
         this.fail(res, new SwitchboardError('BAD_REQUEST', bad), req);
         return;
       }
-      setCommonHeaders(res, this.ctx.commonHeaders);
+      setCommonHeaders(res, headers);
       this.fallback(req, res);
       return;
     }
-    if (!options.writesCommonHeaders) setCommonHeaders(res, this.ctx.commonHeaders);
+    if (!options.writesCommonHeaders) setCommonHeaders(res, headers);
     // The handlers stored by `on` take either protocol's objects (find-my-way's types are per version).
     (found.handler as unknown as (req: HttpRequest, res: HttpResponse, params: Params) => void)(req, res, found.params);
   }
@@ -241,7 +264,7 @@ export class Router {
    * its length, to keep the connection.
    */
   fail(res: HttpResponse, err: unknown, req?: HttpRequest): void {
-    if (!res.headersSent) setCommonHeaders(res, this.ctx.commonHeaders);
+    if (!res.headersSent) setCommonHeaders(res, req === undefined ? this.ctx.commonHeaders : this.headersOf(req));
     if (req !== undefined && !req.complete && bodyToCome(req)) closeUnread(req, res);
     const code = sendError(res, err, (e) => this.ctx.badInput.error('internal', { err: e }, 'internal error'));
     this.ctx.metrics.errors.inc({ code });

@@ -88,7 +88,7 @@ class PollAnswer implements PollReply {
   answer(result: PollResult): void {
     if (this.connections?.closesAfterAnswers) closeAfter(this.res);
     try {
-      this.session.chargeRead(sendPollJson(this.res, result, this.router.commonHeaders));
+      this.session.chargeRead(sendPollJson(this.res, result, this.router.headersOf(this.req)));
     } catch (err) {
       this.router.fail(this.res, err, this.req);
     } finally {
@@ -108,7 +108,7 @@ const OWN_HEADERS = { writesCommonHeaders: true };
 const pollJson = new WeakMap<PollResult, { json: string; bytes: number; common: Readonly<Record<string, string>>; headers: Record<string, string> }>();
 
 /**
- * Sends a PollResult with `common` headers (the router's commonHeaders); a result shared by
+ * Sends a PollResult with `common` headers (the router's headersOf the request); a result shared by
  * several polls (held at one position, or asking at one position: see PollAnswers) is encoded
  * once, with its headers. With its length: one write of headers and body. Returns the bytes of
  * body sent (0 for a HEAD, or when the client is gone).

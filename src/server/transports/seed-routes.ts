@@ -38,12 +38,20 @@ export const GUEST_COOKIE = 'sb_guest';
  */
 export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
   const { config } = ctx;
-  const heads = new SeedHeads(router.commonHeaders);
+  // The heads of a request's answers: its origin's (Router.headersOf), one SeedHeads for each set
+  // of headers the router gives (the common ones, and one per allowed origin that asked).
+  const byHeaders = new Map<Head, SeedHeads>();
+  const headsOf = (req: HttpRequest): SeedHeads => {
+    const common = router.headersOf(req);
+    let heads = byHeaders.get(common);
+    if (heads === undefined) byHeaders.set(common, (heads = new SeedHeads(common)));
+    return heads;
+  };
 
   const lecturePoll: Handler = (req, res, _params, url) => {
     const made = requestSession(ctx, req, url, 'polling', {});
-    if (made instanceof Promise) return made.then((session) => new LecturePoll(router, heads, req, res, session).start());
-    new LecturePoll(router, heads, req, res, made).start();
+    if (made instanceof Promise) return made.then((session) => new LecturePoll(router, headsOf(req), req, res, session).start());
+    new LecturePoll(router, headsOf(req), req, res, made).start();
   };
   router.on('GET', '/poll', lecturePoll, OWN_HEADERS);
   // HEAD holds nothing: answered at once, as HEAD /poll is.
@@ -54,8 +62,8 @@ export function registerSeedRoutes(router: Router, ctx: ServerContext): void {
     const draining = ctx.connections.draining;
     const timeoutMs = draining ? 0 : config.longPollTimeoutMs;
     const made = draining ? requestSession(ctx, req, url, 'long-polling') : heldSession(ctx, req, res, url, 'long-polling');
-    if (made instanceof Promise) return made.then((held) => new LectureLongPoll(router, heads, req, res, held, ctx.connections).start(timeoutMs));
-    new LectureLongPoll(router, heads, req, res, made, ctx.connections).start(timeoutMs);
+    if (made instanceof Promise) return made.then((held) => new LectureLongPoll(router, headsOf(req), req, res, held, ctx.connections).start(timeoutMs));
+    new LectureLongPoll(router, headsOf(req), req, res, made, ctx.connections).start(timeoutMs);
   }, OWN_HEADERS);
 
   router.on('GET', '/subscribe', async (req, res, _params, url) => {
@@ -320,9 +328,9 @@ function emptyHead(status: number, heads: EmptyHeads): Head {
 }
 
 /**
- * The heads and bodies of a server's lecture answers, each with the server's common headers
- * (the router's: its node's name among them when it says it), made once however many pollers
- * they go to.
+ * The heads and bodies of a server's lecture answers, each with one set of the router's headers
+ * (the common ones, its node's name among them when it says it; or those and one origin's CORS
+ * headers: Router.headersOf), made once however many pollers they go to.
  */
 class SeedHeads {
   /** The heads of an empty answer that sets no cookie. */
