@@ -65,6 +65,36 @@ describe('web app: chat, laid out (groups, cut names, the header, the day label)
     }
   });
 
+  it('a link that fits on a line goes there whole, wherever the line ends; one longer than a line is cut rather than widen the bubble', async () => {
+    const room = 'links-wrap';
+    await createRoom(suite.h, room);
+    const url = 'https://example.com/a/path';
+    // Fillers of 1 to 16 words: the link starts at many places of a line, some near its end.
+    const texts = Array.from({ length: 16 }, (_, i) => `${'words '.repeat(i + 1)}${url}`);
+    const long = `https://example.com/${'x'.repeat(400)}`;
+    for (const text of [...texts, long]) {
+      const res = await fetch(`${suite.h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, name: 'Lin', member: 'lin' }) });
+      assert.ok(res.ok, `POST message: ${res.status}`);
+    }
+    for (const width of [1280, 390]) {
+      const app = await suite.open({ name: 'Reader', hash: `#/room/${room}`, viewport: { width, height: 800 } });
+      await waitForMessage(app.page, 'xxxx');
+      const lines = await app.page.locator('li.msg .msg-link').evaluateAll((links) =>
+        links.map((a) => ({ text: a.textContent ?? '', lines: new Set([...a.getClientRects()].map((r) => Math.round(r.top))).size })),
+      );
+      assert.equal(lines.length, 17, `at ${width} px: 17 links`);
+      for (const l of lines.slice(0, 16)) assert.equal(l.lines, 1, `at ${width} px, ${l.text} on ${l.lines} lines`);
+      assert.ok(lines[16]!.lines > 1, `at ${width} px: the 420-letter link is cut over lines`);
+      const overflow = await app.page.evaluate(() => {
+        const list = document.querySelector('ol.entries')!;
+        const bubble = [...document.querySelectorAll('li.msg')].at(-1)!.querySelector('.text')!;
+        return { list: list.scrollWidth - list.clientWidth, bubble: bubble.scrollWidth - bubble.clientWidth };
+      });
+      assert.deepEqual(overflow, { list: 0, bubble: 0 }, `at ${width} px: nothing wider than the conversation`);
+      await app.context.close();
+    }
+  });
+
   it('beside the wire inspector at 1280 px, a room name of 14 letters and the status pill are both whole over SSE and long polling', async () => {
     const room = 'amx4kyxq2z-abc';
     await createRoom(suite.h, room);
