@@ -232,3 +232,104 @@ describe('SqliteStore group commit', () => {
     }
   });
 });
+
+describe('SqliteStore read positions, committed in groups', () => {
+  const storedReads = (db: Database.Database, room: string): Record<string, number> =>
+    Object.fromEntries(db.prepare<[string], { member: string; seq: number }>('SELECT member, seq FROM read_positions WHERE room = ? ORDER BY member').all(room).map((r) => [r.member, r.seq]));
+  const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  it('commits positions asked one by one, each in a turn of its own, together; each resolves once another connection sees it', () =>
+    withStore({}, async (store, other) => {
+      await store.createRoom('r');
+      await Promise.all(Array.from({ length: 5 }, (_, i) => store.append(draft('r', `m${i}`))));
+      const before = store.readCommitStats;
+      const asked: Promise<{ seq: number; previous: number }>[] = [];
+      const unseen: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const member = `member-${String(i).padStart(2, '0')}`;
+        asked.push(
+          store.setReadPosition('r', member, `M${i}`, 1 + (i % 5)).then((r) => {
+            if (storedReads(other, 'r')[member] !== r.seq) unseen.push(member);
+            return r;
+          }),
+        );
+        await nextTurn();
+      }
+      const results = await Promise.all(asked);
+      const after = store.readCommitStats;
+      assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => ({ seq: 1 + (i % 5), previous: 0 })));
+      assert.equal(after.items - before.items, 20);
+      // Twenty turns take far less than the linger of the first: one commit, two on a slow machine.
+      assert.ok(after.commits - before.commits <= 2, `${after.commits - before.commits} commits for 20 positions`);
+      assert.deepEqual(unseen, [], 'resolved only once another connection sees it');
+      assert.equal(Object.keys(storedReads(other, 'r')).length, 20);
+      assert.equal(store.commitStats.items, 5, 'the appends group commit holds no read position');
+    }));
+
+  it("keeps each position its own outcome: a member's second of a batch sees its first, one never goes back, an unknown room fails alone, a seq past the end is clamped", () =>
+    withStore({}, async (store, other) => {
+      await store.createRoom('r');
+      await Promise.all(Array.from({ length: 5 }, (_, i) => store.append(draft('r', `m${i}`))));
+      const outcomes = await Promise.allSettled([
+        store.setReadPosition('r', 'ann', 'Ann', 2),
+        store.setReadPosition('r', 'ann', 'Ann', 4),
+        store.setReadPosition('r', 'ann', 'Ann', 3),
+        store.setReadPosition('nowhere', 'ann', 'Ann', 1),
+        store.setReadPosition('r', 'bob', 'Bob', 99),
+      ]);
+      assert.deepEqual(outcomes.slice(0, 3).map((o) => (o.status === 'fulfilled' ? o.value : o.reason)), [{ seq: 2, previous: 0 }, { seq: 4, previous: 2 }, { seq: 4, previous: 4 }]);
+      assert.ok(outcomes[3]!.status === 'rejected' && isCode('ROOM_NOT_FOUND')(outcomes[3]!.reason));
+      assert.deepEqual(outcomes[4]!.status === 'fulfilled' && outcomes[4]!.value, { seq: 5, previous: 0 });
+      assert.deepEqual(storedReads(other, 'r'), { ann: 4, bob: 5 });
+      assert.equal(store.readCommitStats.commits, 1, 'one batch');
+    }));
+
+  it('answers a read of positions with those still queued; commits them before a reset or a delete, and on close', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-group-'));
+    try {
+      const store = new SqliteStore({ dataDir });
+      await store.init();
+      await store.createRoom('r');
+      await store.createRoom('gone');
+      await store.append(draft('r', 'a'));
+      await store.append(draft('gone', 'a'));
+      const marked = store.setReadPosition('r', 'ann', 'Ann', 1);
+      assert.equal(await store.getReadPosition('r', 'ann'), 1);
+      assert.deepEqual((await store.listReadPositions('r', 10)).map((p) => [p.member, p.seq]), [['ann', 1]]);
+      assert.deepEqual(await marked, { seq: 1, previous: 0 });
+      // Asked before the delete: stored before it (and gone with the room), not refused after it.
+      const beforeDelete = store.setReadPosition('gone', 'ann', 'Ann', 1);
+      assert.equal(await store.deleteRoom('gone'), true);
+      assert.deepEqual(await beforeDelete, { seq: 1, previous: 0 });
+      const queued = store.setReadPosition('r', 'bob', 'Bob', 1);
+      await store.close();
+      assert.deepEqual(await queued, { seq: 1, previous: 0 });
+      await assert.rejects(store.setReadPosition('r', 'cleo', 'Cleo', 1), isCode('STORE_UNAVAILABLE'));
+      const again = new SqliteStore({ dataDir });
+      await again.init();
+      assert.equal(await again.getReadPosition('r', 'bob'), 1);
+      await again.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("waits for another process's write lock without blocking the event loop, and stores the positions once it is free", () =>
+    withStore({}, async (store, other) => {
+      await store.createRoom('r');
+      await store.append(draft('r', 'a'));
+      other.exec('BEGIN IMMEDIATE');
+      let turns = 0;
+      const ticker = setInterval(() => turns++, 1);
+      let settled = 0;
+      const marked = store.setReadPosition('r', 'ann', 'Ann', 1).finally(() => settled++);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      clearInterval(ticker);
+      assert.ok(turns >= 20, `timers ran while the lock was held (${turns} in 150 ms)`);
+      assert.equal(settled, 0, 'nothing answered while nothing is stored');
+      other.exec('COMMIT');
+      assert.deepEqual(await marked, { seq: 1, previous: 0 });
+      assert.deepEqual(storedReads(other, 'r'), { ann: 1 });
+      assert.ok(store.readCommitStats.busyRetries > 0);
+    }));
+});

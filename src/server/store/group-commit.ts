@@ -15,6 +15,14 @@ export interface GroupCommitOptions {
    * batch at once.
    */
   busy?: { isBusy: (error: unknown) => boolean; timeoutMs: number };
+  /**
+   * How long the first item of a batch waits for others before the batch runs, in ms (a timer
+   * instead of the next turn): for writes whose answer may wait a little, so that items that
+   * come one by one, each in a turn of its own, still share a sync (read positions: a member's
+   * client sends one a second at most, and hundreds of members spread over the second were a
+   * sync each). Default 0: the next turn.
+   */
+  lingerMs?: number;
 }
 
 /** How many batches ran and how many items they held, since the queue was made. */
@@ -87,16 +95,29 @@ export class GroupCommit<T, R> {
       if (this.retryTimer) return;
       if (this.queue.length >= this.options.maxBatchSize) this.runQueued(false);
       else if (!this.scheduled) {
-        this.scheduled = true;
         this.seen = this.queue.length;
-        // setImmediate rather than a microtask: items that arrive from the same socket read, each
-        // through a few awaits of its own, are all queued by then.
-        setImmediate(this.tick);
+        this.schedule();
       }
     });
   }
 
+  /**
+   * Runs the queue later: after `lingerMs`, or on the next turn (setImmediate rather than a
+   * microtask: items that arrive from the same socket read, each through a few awaits of its
+   * own, are all queued by then).
+   */
+  private schedule(): void {
+    this.scheduled = true;
+    if (this.options.lingerMs) setTimeout(this.tick, this.options.lingerMs);
+    else setImmediate(this.tick);
+  }
+
   private readonly tick = (): void => {
+    // A flush ran the queue meanwhile: nothing left to wait for.
+    if (this.queue.length === 0) {
+      this.scheduled = false;
+      return;
+    }
     const waited = performance.now() - this.firstQueuedAt;
     if (this.queue.length > this.seen && waited < Math.min(this.runMs, this.options.maxWaitMs)) {
       // More came during the last turn: more may come in the next one, and share the sync.
@@ -138,10 +159,7 @@ export class GroupCommit<T, R> {
         return;
       }
     }
-    if (this.queue.length > 0 && !this.scheduled && !this.retryTimer) {
-      this.scheduled = true;
-      setImmediate(this.tick);
-    }
+    if (this.queue.length > 0 && !this.scheduled && !this.retryTimer) this.schedule();
   }
 
   /** Runs one batch and settles its items; false (nothing settled) when it found the lock busy and may be tried again. */

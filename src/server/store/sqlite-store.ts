@@ -280,6 +280,25 @@ interface BatchResult {
   erased: boolean;
 }
 
+/**
+ * How long a read position waits for others to share its commit, in ms: members' clients send
+ * theirs one by one, each in a turn of its own (at most one a second each), so without a wait each
+ * was a sync; with it, a node commits read positions 20 times a second at most, however many
+ * members read. Their answers (`marked`, receipts) come that much later.
+ */
+const READ_LINGER_MS = 50;
+
+/** A read position asked of setReadPosition, queued for the next commit of positions (SqliteStore's `reads`). */
+interface ReadMark {
+  room: string;
+  member: string;
+  name: string;
+  seq: number;
+}
+
+/** What setReadPosition answers: the position stored now, and the one before. */
+type ReadMarked = { seq: number; previous: number };
+
 /** The write transactions, each run with BEGIN IMMEDIATE (see open()). */
 interface Transactions {
   appendBatch(drafts: readonly EntryDraft[]): BatchResult;
@@ -293,7 +312,8 @@ interface Transactions {
    * there are none, more than `limit`, or the cache cannot stand).
    */
   readSince(room: string, after: number, epoch: string, rewrites: number, limit: number): { row: RoomRow | undefined; rows: EntryRow[] };
-  setRead(room: string, member: string, name: string, seq: number): { seq: number; previous: number };
+  /** Each read position of a batch (ReadMark), in order: its outcome, or the catalog error it alone fails with (ROOM_NOT_FOUND). */
+  setReads(marks: readonly ReadMark[]): ReadonlyArray<{ ok: true; value: ReadMarked } | { ok: false; error: unknown }>;
   keepDisconnect(member: string, room: string, at: number, now: number): void;
 }
 
@@ -477,6 +497,12 @@ export class SqliteStore implements MessageStore {
   private stmts: Statements | undefined;
   private txs: Transactions | undefined;
   private appends: GroupCommit<EntryDraft, AppendResult> | undefined;
+  /**
+   * Read positions, committed in groups as appends are: those asked within READ_LINGER_MS share
+   * one transaction and its sync. Each was its own transaction (an fsync, the event loop waiting
+   * on it) after a flush of the queued appends.
+   */
+  private reads: GroupCommit<ReadMark, ReadMarked> | undefined;
   private readonly appendVia: SqliteStoreOptions['appendVia'];
   /** Appends sent to `appendVia` and not answered yet, each settled (never rejecting). */
   private readonly sentAppends = new Set<Promise<void>>();
@@ -498,6 +524,11 @@ export class SqliteStore implements MessageStore {
     this.maxWaitMs = options.maxWaitMs ?? 10;
     this.appendVia = options.appendVia;
     this.cache = new RoomTailCache(options.cachedRooms ?? 256, options.cachedEntries ?? 128);
+  }
+
+  /** The commits of read positions since init (batches, positions they held, the largest, busy tries): for tests and benchmarks. */
+  get readCommitStats(): GroupCommitStats {
+    return this.reads?.stats() ?? { commits: 0, items: 0, largestBatch: 0, busyRetries: 0 };
   }
 
   /** Group commits run since init (batches, appends they held, the largest, tries that found the lock busy): for /metrics, tests and benchmarks. */
@@ -604,6 +635,7 @@ export class SqliteStore implements MessageStore {
   private async inOrder<T>(write: () => T): Promise<T> {
     if (!this.appendVia) {
       this.appends?.flush();
+      this.reads?.flush();
       return write();
     }
     const before = this.roomWrite;
@@ -611,6 +643,7 @@ export class SqliteStore implements MessageStore {
     const run = (async () => {
       await before;
       await pending;
+      this.reads?.flush();
       return write();
     })();
     const done = run.then(noop, noop);
@@ -663,12 +696,14 @@ export class SqliteStore implements MessageStore {
     });
   }
 
-  async setReadPosition(room: string, member: string, name: string, seq: number): Promise<{ seq: number; previous: number }> {
-    this.appends?.flush();
-    return this.guard(() => this.tx().setRead(room, member, name, seq));
+  /** Queued for the next commit of read positions; resolves after the commit that holds it (see `reads`). */
+  async setReadPosition(room: string, member: string, name: string, seq: number): Promise<ReadMarked> {
+    if (!this.reads) throw new SwitchboardError('STORE_UNAVAILABLE', 'the SQLite store is not open');
+    return this.reads.submit({ room, member, name, seq });
   }
 
   async getReadPosition(room: string, member: string): Promise<number> {
+    this.reads?.flush();
     return this.guard(() => {
       const row = this.s().getRead.get(room, member);
       if (!row) this.mustExist(room);
@@ -677,6 +712,7 @@ export class SqliteStore implements MessageStore {
   }
 
   async listReadPositions(room: string, limit: number): Promise<ReadPosition[]> {
+    this.reads?.flush();
     return this.guard(() => {
       this.mustExist(room);
       return this.s().listReads.all(room, Math.max(0, Math.floor(limit)));
@@ -754,6 +790,8 @@ export class SqliteStore implements MessageStore {
   /** Commits the appends still queued and waits for those sent to `appendVia` (they resolve or reject as usual), then closes the file. */
   async close(): Promise<void> {
     await this.appendsWritten();
+    this.reads?.flush();
+    this.reads = undefined;
     this.appends = undefined;
     this.cache.clear();
     this.db?.close();
@@ -795,18 +833,18 @@ export class SqliteStore implements MessageStore {
           stmts.deleteEntries.run(room);
           return stmts.deleteRoom.run(room).changes === 1;
         }),
-        setRead: immediate((room: string, member: string, name: string, seq: number) => {
-          const state = stmts.getRoom.get(room);
-          if (!state) throw new SwitchboardError('ROOM_NOT_FOUND', room);
-          const known = stmts.getRead.get(room, member);
-          const previous = known?.seq ?? 0;
-          const next = Math.max(previous, Math.min(Math.max(0, Math.floor(seq)), state.last_seq));
-          if (known === undefined && next === 0) return { seq: 0, previous: 0 };
-          stmts.setRead.run(room, member, name, next);
-          // Only a new member's position can pass the cap: looked at then only.
-          if (known === undefined && (stmts.countReads.get(room) ?? 0) > MAX_READ_POSITIONS) stmts.dropLowestRead.run(room, room);
-          return { seq: next, previous };
-        }),
+        // In order: a member's second position of a batch sees its first.
+        setReads: immediate((marks: readonly ReadMark[]) =>
+          marks.map((mark) => {
+            try {
+              return { ok: true as const, value: setReadInTx(stmts, mark) };
+            } catch (error) {
+              // A catalog error (ROOM_NOT_FOUND) is that position's alone; anything else fails the batch.
+              if (error instanceof SwitchboardError) return { ok: false as const, error };
+              throw error;
+            }
+          }),
+        ),
         keepDisconnect: immediate((member: string, room: string, at: number, now: number) => {
           stmts.keepDisconnect.run(member, room, at);
           stmts.dropOldDisconnects.run(now - TICKET_MAX_AGE_MS);
@@ -836,15 +874,16 @@ export class SqliteStore implements MessageStore {
       // (db.pragma each time, about 9 µs the two: a prepared PRAGMA busy_timeout takes effect
       // when it is compiled, not when it is run again.)
       const waitMs = `busy_timeout = ${Math.max(0, Math.floor(this.busyTimeoutMs))}`;
-      const appendBatch = (drafts: readonly EntryDraft[], mayWait: boolean): ReturnType<Transactions['appendBatch']> => {
-        if (mayWait) return txs.appendBatch(drafts);
+      const withoutWaiting = <T>(write: () => T): T => {
         db.pragma('busy_timeout = 0');
         try {
-          return txs.appendBatch(drafts);
+          return write();
         } finally {
           db.pragma(waitMs);
         }
       };
+      const appendBatch = (drafts: readonly EntryDraft[], mayWait: boolean): ReturnType<Transactions['appendBatch']> =>
+        mayWait ? txs.appendBatch(drafts) : withoutWaiting(() => txs.appendBatch(drafts));
       const runBatch = (drafts: readonly EntryDraft[], mayWait: boolean): AppendOutcome[] => {
         const { outcomes, appended, erased } = appendBatch(drafts, mayWait);
         // Committed: only now may reads see these entries. An amendment changed older entries: the room's copies go.
@@ -857,11 +896,17 @@ export class SqliteStore implements MessageStore {
         if (erased) checkpoint(db, this.busyTimeoutMs);
         return outcomes;
       };
-      this.appends = new GroupCommit(runBatch, toStoreError, {
-        maxBatchSize: this.maxBatchSize,
-        maxWaitMs: this.maxWaitMs,
-        busy: { isBusy: (err) => String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY'), timeoutMs: this.busyTimeoutMs },
-      });
+      const busy = { isBusy: (err: unknown) => String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY'), timeoutMs: this.busyTimeoutMs };
+      this.appends = new GroupCommit(runBatch, toStoreError, { maxBatchSize: this.maxBatchSize, maxWaitMs: this.maxWaitMs, busy });
+      // Read positions: one transaction of their own, which takes the lock as a batch of appends
+      // does. Each is clamped to the last seq committed: appends still queued have no seq yet,
+      // so no client can have been told of one (entries go out once committed); nothing queued
+      // need be run first, nor waited for.
+      this.reads = new GroupCommit(
+        (marks: readonly ReadMark[], mayWait: boolean) => (mayWait ? txs.setReads(marks) : withoutWaiting(() => txs.setReads(marks))),
+        toStoreError,
+        { maxBatchSize: this.maxBatchSize, maxWaitMs: this.maxWaitMs, busy, lingerMs: READ_LINGER_MS },
+      );
     });
   }
 
@@ -956,6 +1001,20 @@ function toStoreError(err: unknown): SwitchboardError {
  * anything, so the others go on; any other error (a driver error) is thrown, and the whole
  * batch rolls back.
  */
+/** Moves a member's read position forward (clamped to the room's last seq), in the caller's transaction; see MessageStore.setReadPosition. */
+function setReadInTx(s: Statements, { room, member, name, seq }: ReadMark): ReadMarked {
+  const state = s.getRoom.get(room);
+  if (!state) throw new SwitchboardError('ROOM_NOT_FOUND', room);
+  const known = s.getRead.get(room, member);
+  const previous = known?.seq ?? 0;
+  const next = Math.max(previous, Math.min(Math.max(0, Math.floor(seq)), state.last_seq));
+  if (known === undefined && next === 0) return { seq: 0, previous: 0 };
+  s.setRead.run(room, member, name, next);
+  // Only a new member's position can pass the cap: looked at then only.
+  if (known === undefined && (s.countReads.get(room) ?? 0) > MAX_READ_POSITIONS) s.dropLowestRead.run(room, room);
+  return { seq: next, previous };
+}
+
 function appendBatchInTx(s: Statements, drafts: readonly EntryDraft[]): BatchResult {
   const rooms = new Map<string, RoomRow | undefined>();
   const touched = new Map<RoomRow, { entries: Entry[]; amended: boolean }>();
