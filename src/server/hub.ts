@@ -79,8 +79,11 @@ function sameMessage(entry: Entry, draft: EntryDraft): boolean {
   return true;
 }
 
-/** At most one read receipt per member per room per this long goes out (the latest wins). */
-export const RECEIPT_INTERVAL_MS = 1000;
+/**
+ * A room's read receipts go out from a node at most once per this long, in one notice: each
+ * member's latest position of the window (a quiet room's first at once).
+ */
+export const RECEIPT_WINDOW_MS = 250;
 
 /** Presence changes of a room within this long go out as one `presence` notice. */
 const PRESENCE_NOTICE_MS = 100;
@@ -394,8 +397,8 @@ export class Hub {
    * instead (Session.refuseKicked).
    */
   private readonly kicked = new DisconnectOrders();
-  /** Receipts sent within the last RECEIPT_INTERVAL_MS, by room and member, and the latest held back since. */
-  private readonly receipts = new Map<string, { latest: ReadReceipt | undefined }>();
+  /** The rooms whose receipts went out within the last RECEIPT_WINDOW_MS: each member's latest held back since. */
+  private readonly receipts = new Map<string, Map<string, ReadReceipt>>();
 
   constructor(private readonly options: HubOptions) {
     this.presence = new PresenceTracker(
@@ -544,30 +547,32 @@ export class Hub {
 
   /**
    * Tells the room's WebSocket and SSE subscribers on every node that a member's read position
-   * moved: at most one notice per member and room per RECEIPT_INTERVAL_MS from this node, the
-   * latest position winning (a burst of mark-reads is one notice now and one at the end).
+   * moved: at most one notice per room per RECEIPT_WINDOW_MS from this node, holding each
+   * member's latest position of the window (a quiet room's first goes at once). Each member
+   * whose client marks its position once a second was a notice of its own to every subscriber:
+   * in a room of M readers, M² frames a second.
    */
   receipt(receipt: ReadReceipt): void {
-    const key = `${receipt.room}\u0000${receipt.member}`;
-    const held = this.receipts.get(key);
+    const { room } = receipt;
+    const held = this.receipts.get(room);
     if (held) {
-      held.latest = receipt; // sent when the window ends
+      held.set(receipt.member, receipt); // sent when the window ends
       return;
     }
-    const state: { latest: ReadReceipt | undefined } = { latest: undefined };
-    this.receipts.set(key, state);
+    const window = new Map<string, ReadReceipt>();
+    this.receipts.set(room, window);
     void this.options.broker.publish({ kind: 'receipt', receipt });
     const windowEnd = (): void => {
-      const next = state.latest;
-      if (!next) {
-        this.receipts.delete(key);
+      if (window.size === 0) {
+        this.receipts.delete(room);
         return;
       }
-      state.latest = undefined;
-      void this.options.broker.publish({ kind: 'receipt', receipt: next });
-      setTimeout(windowEnd, RECEIPT_INTERVAL_MS).unref();
+      const [first, ...more] = window.values();
+      window.clear();
+      void this.options.broker.publish(more.length > 0 ? { kind: 'receipt', receipt: first!, more } : { kind: 'receipt', receipt: first! });
+      setTimeout(windowEnd, RECEIPT_WINDOW_MS).unref();
     };
-    setTimeout(windowEnd, RECEIPT_INTERVAL_MS).unref();
+    setTimeout(windowEnd, RECEIPT_WINDOW_MS).unref();
   }
 
   /**
@@ -1084,7 +1089,7 @@ export class Hub {
       // Shared poll answers carry the latest notice's time: the held polls this notice wakes read a new one.
       if (channel) this.pollAnswers.get(channel)?.clear();
     } else if (message.kind === 'receipt') {
-      this.channels.get(message.receipt.room)?.receiptNotice(message.receipt);
+      this.channels.get(message.receipt.room)?.receiptNotice(message.more ? [message.receipt, ...message.more] : [message.receipt]);
     } else if (message.kind === 'room') {
       // A reset or deleted room: its live channel ends every subscriber (they resume and are told).
       this.dropChannel(message.room)?.end(message.action === 'delete');

@@ -4,24 +4,32 @@ import type { Codec } from './codecs.js';
 export type NoticeKind = 'typing' | 'presence' | 'receipt';
 
 /**
- * One ephemeral notice (typing, presence, read receipt) on its way to a room's subscribers, as
- * Batch is for entries: its JSON is made once, and its form in each wire format once too, on
- * first use, whatever the number of recipients.
+ * One ephemeral notice (typing, presence, read receipt), or several of a kind, on their way to a
+ * room's subscribers, as Batch is for entries: their JSON is made once, and their form in each
+ * wire format once too (several: one after the other, written at once), on first use, whatever
+ * the number of recipients.
  */
 export class Notice {
   private readonly cache = new Map<string, string | Buffer | undefined>();
 
   constructor(
     readonly kind: NoticeKind,
-    /** `{type: kind, ...}` as JSON. */
-    readonly json: string,
+    /** `{type: kind, ...}` as JSON; several notices of the kind: each one's. */
+    readonly json: string | readonly string[],
   ) {}
 
   /** This notice in `codec`'s format; undefined when that format has none of this kind. */
   encoded(codec: Codec): string | Buffer | undefined {
     if (this.cache.has(codec.format)) return this.cache.get(codec.format);
-    const value = codec[this.kind](this.json);
+    const value = typeof this.json === 'string' ? codec[this.kind](this.json) : joined(this.json.map((json) => codec[this.kind](json)));
     this.cache.set(codec.format, value);
     return value;
   }
+}
+
+/** Several notices' forms in one format, one after the other (WebSocket frames, SSE events); undefined when the format has none. */
+function joined(parts: readonly (string | Buffer | undefined)[]): string | Buffer | undefined {
+  if (parts.length === 0 || parts.some((p) => p === undefined)) return undefined;
+  if (parts.length === 1) return parts[0];
+  return parts.every((p) => typeof p === 'string') ? parts.join('') : Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p!)));
 }

@@ -234,9 +234,9 @@ export class RoomChannel {
     this.held.forEach((sub) => sub.deliverPresence?.(encoded));
   }
 
-  /** Sends an ephemeral read receipt to every live subscriber, encoded once. */
-  receiptNotice(receipt: ReadReceipt): void {
-    const encoded = new Notice('receipt', JSON.stringify({ type: 'receipt', ...receipt }));
+  /** Sends ephemeral read receipts to every live subscriber: each a `receipt` notice, all of them encoded once, in one write. */
+  receiptNotice(receipts: readonly ReadReceipt[]): void {
+    const encoded = new Notice('receipt', receipts.map((receipt) => JSON.stringify({ type: 'receipt', ...receipt })));
     for (const sub of this.subscribers) sub.deliverReceipt?.(encoded);
   }
 

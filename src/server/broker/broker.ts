@@ -5,8 +5,12 @@ export type BrokerMessage =
   | { kind: 'entry'; epoch: string; entry: Entry }
   | { kind: 'typing'; notice: TypingNotice }
   | { kind: 'presence'; notice: PresenceNotice }
-  /** A member's read position moved (ephemeral, like typing). */
-  | { kind: 'receipt'; receipt: ReadReceipt }
+  /**
+   * Members' read positions moved in a room (ephemeral, like typing): a node's receipts of one
+   * window (Hub.receipt), the first in `receipt`, the others of the same room in `more` (a node
+   * older than `more` takes the first and leaves the rest: receipts are ephemeral).
+   */
+  | { kind: 'receipt'; receipt: ReadReceipt; more?: ReadReceipt[] }
   /** A room's history was reset or the room deleted: its live channels end their subscribers. */
   | { kind: 'room'; action: 'reset' | 'delete'; room: string }
   /**
