@@ -27,9 +27,9 @@ export class Notice {
   }
 }
 
-/** Several notices' forms in one format, one after the other (WebSocket frames, SSE events); undefined when the format has none. */
+/** Several notices' forms in one format (a codec's are all text or all framed bytes), one after the other; undefined when the format has none. */
 function joined(parts: readonly (string | Buffer | undefined)[]): string | Buffer | undefined {
-  if (parts.length === 0 || parts.some((p) => p === undefined)) return undefined;
+  if (parts.some((p) => p === undefined)) return undefined;
   if (parts.length === 1) return parts[0];
-  return parts.every((p) => typeof p === 'string') ? parts.join('') : Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p!)));
+  return typeof parts[0] === 'string' ? parts.join('') : Buffer.concat(parts as Buffer[]);
 }

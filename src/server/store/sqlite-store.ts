@@ -283,8 +283,9 @@ interface BatchResult {
 /**
  * How long a read position waits for others to share its commit, in ms: members' clients send
  * theirs one by one, each in a turn of its own (at most one a second each), so without a wait each
- * was a sync; with it, a node commits read positions 20 times a second at most, however many
- * members read. Their answers (`marked`, receipts) come that much later.
+ * was a sync; with it, a node commits read positions about 20 times a second however many
+ * members read (more only when over maxBatchSize come within the wait). Their answers (`marked`,
+ * receipts) come that much later.
  */
 const READ_LINGER_MS = 50;
 
