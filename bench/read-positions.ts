@@ -24,7 +24,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // A slow disk is a preloaded library: this process again, with it.
 if (SYNC_US && !process.env.LD_PRELOAD?.includes('slow-sync')) {
   const lib = path.join(mkdtempSync(path.join(tmpdir(), 'slow-sync-')), 'slow-sync.so');
-  execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-o', lib, path.join(here, 'slow-sync', 'slow-sync.c'), '-ldl']);
+  try {
+    execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-o', lib, path.join(here, 'slow-sync', 'slow-sync.c'), '-ldl']);
+  } catch (err) {
+    console.error(`BENCH_SYNC_US needs gcc to build bench/slow-sync/slow-sync.c (apt-get install gcc): ${(err as Error).message.split('\n')[0]}`);
+    process.exit(2);
+  }
   const again = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, LD_PRELOAD: lib, SLOW_SYNC_US: SYNC_US } });
   rmSync(path.dirname(lib), { recursive: true, force: true });
   process.exit(again.status ?? 1);
