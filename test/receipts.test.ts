@@ -18,8 +18,8 @@ describe('read receipts, a room window at a time', () => {
   after(() => s.server.close());
 
   /** The receipts (member and seq) in the bytes a raw WebSocket subscriber read, in order. */
-  const receiptsIn = (bytes: Buffer): { member: string; seq: number }[] =>
-    [...bytes.toString('latin1').matchAll(/\{"type":"receipt","room":"r","member":"([^"]+)","name":"[^"]*","seq":(\d+)\}/g)].map((m) => ({ member: m[1]!, seq: Number(m[2]) }));
+  const receiptsIn = (bytes: Buffer, room = 'r'): { member: string; seq: number }[] =>
+    [...bytes.toString('latin1').matchAll(new RegExp(`\\{"type":"receipt","room":"${room}","member":"([^"]+)","name":"[^"]*","seq":(\\d+)\\}`, 'g'))].map((m) => ({ member: m[1]!, seq: Number(m[2]) }));
 
   it("a window's receipts reach a subscriber in one write, each member's latest once; a quiet room's first at once", async () => {
     await fetch(`${s.url}/api/rooms/r`, { method: 'PUT' });
@@ -61,6 +61,25 @@ describe('read receipts, a room window at a time', () => {
     // One write for the window (two if the members' marks straddled a window's end).
     assert.ok(writes <= 2, `${writes} writes for 30 receipts`);
     for (const p of [...members, primer]) p.close();
+    observer.socket.destroy();
+  });
+
+  it("a member who comes and marks at once is in a presence notice before its receipt, as its messages would be", async () => {
+    await fetch(`${s.url}/api/rooms/r2`, { method: 'PUT' });
+    const seq = ((await (await postJson(`${s.url}/api/rooms/r2/messages`, { text: 'one' })).json()) as { seq: number }).seq;
+    // The observer's own arrival is the room's last notice: the next waits PRESENCE_NOTICE_GAP_MS.
+    const observer = await rawWsSubscriber(s.port, 'obs', 'r2');
+    await waitFor(() => observer.received().includes(Buffer.from('"type":"presence"')), 5000, "the observer's arrival");
+    const nia = new WsProbe(`ws://127.0.0.1:${s.port}/api/ws?name=Nia&member=nia`);
+    await nia.opened;
+    nia.send({ type: 'subscribe', id: 's', room: 'r2' });
+    await nia.next('subscribed');
+    nia.send({ type: 'mark-read', id: 'm', room: 'r2', seq });
+    await waitFor(() => receiptsIn(observer.received(), 'r2').some((r) => r.member === 'nia'), 5000, "nia's receipt");
+    const text = observer.received().toString('latin1');
+    const arrival = text.search(/"type":"presence","room":"r2"[^}]*"member":"nia"/);
+    assert.ok(arrival >= 0 && arrival < text.indexOf('"type":"receipt","room":"r2","member":"nia"'), "nia's arrival told before her receipt");
+    nia.close();
     observer.socket.destroy();
   });
 });

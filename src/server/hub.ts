@@ -553,6 +553,15 @@ export class Hub {
    * in a room of M readers, M² frames a second.
    */
   receipt(receipt: ReadReceipt): void {
+    // After the notice of the member's arrival, when that one is still due, as its typing or its
+    // messages go: a page would show "Seen by" a member not yet in its list of who is here.
+    const announcing = this.announceSender(receipt.room, receipt.member);
+    if (announcing === undefined) this.queueReceipt(receipt);
+    else void announcing.then(() => this.queueReceipt(receipt));
+  }
+
+  /** Sends `receipt` now when its room's window is closed (and opens one), else keeps it for the window's end, each member's latest. */
+  private queueReceipt(receipt: ReadReceipt): void {
     const { room } = receipt;
     const held = this.receipts.get(room);
     if (held) {
