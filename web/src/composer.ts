@@ -1,4 +1,5 @@
 import { h, icon, replaceChildren } from './dom.js';
+import { plainText } from './message-format.js';
 
 export interface ComposerOptions {
   id: string;
@@ -57,7 +58,7 @@ export class Composer {
       this.replyBar,
       h('div', 'composer-row', this.input, this.button),
       this.error,
-      h('p', { class: 'composer-hint', attrs: { id: `${options.id}-hint` } }, 'Enter to send · Shift+Enter for a new line'),
+      h('p', { class: 'composer-hint', attrs: { id: `${options.id}-hint` } }, 'Enter to send · Shift+Enter for a new line · **bold** _italic_ ~~strike~~ `code`'),
     );
   }
 
@@ -78,7 +79,8 @@ export class Composer {
       this.replyBar.replaceChildren();
       return;
     }
-    const quote = [...target.text].length > QUOTE_CHARS ? `${[...target.text].slice(0, QUOTE_CHARS - 1).join('')}…` : target.text;
+    const shown = plainText(target.text);
+    const quote = [...shown].length > QUOTE_CHARS ? `${[...shown].slice(0, QUOTE_CHARS - 1).join('')}…` : shown;
     replaceChildren(
       this.replyBar,
       h('span', 'reply-bar-text', h('span', 'reply-bar-label', `Replying to ${target.from.name}: `), h('span', { class: 'reply-bar-quote', attrs: { dir: 'auto' } }, quote || '(no text)')),

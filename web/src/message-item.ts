@@ -2,6 +2,7 @@ import type { MessageEntry, ReactionSummary, ReplyPreview } from 'switchboard-cl
 import { h } from './dom.js';
 import { TRANSPORT_SHORT, formatFull, formatTime, hueOf, initialOf, nameColourStyle } from './format.js';
 import { messageBody } from './message-body.js';
+import { plainText } from './message-format.js';
 
 /** What a message line needs from the list that shows it. */
 export interface MessageItemContext {
@@ -74,7 +75,7 @@ export function renderMessage(message: MessageEntry, ctx: MessageItemContext): H
 
 /** The quote of a reply: who and what (as it was then); a button that shows the original. */
 function renderQuote(reply: ReplyPreview, ctx: MessageItemContext): HTMLElement {
-  const text = reply.deleted ? 'Original message deleted' : reply.text;
+  const text = reply.deleted ? 'Original message deleted' : plainText(reply.text);
   return h(
     'button',
     {

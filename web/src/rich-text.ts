@@ -3,10 +3,10 @@ import { h } from './dom.js';
 /** A link or a mention in a message's text, or plain text between them. */
 export type TextPart = { kind: 'text'; text: string } | { kind: 'link'; text: string; href: string } | { kind: 'mention'; text: string; name: string };
 
-/** http(s) URLs, and @names (letters, digits, `_`, `-`, `.`) at the start of a word. */
-const TOKENS = /\bhttps?:\/\/[^\s<>"'`]+|(?<![\w@])@[\p{L}\p{N}_][\p{L}\p{N}_.-]{0,63}/giu;
-/** Punctuation that ends a sentence rather than a URL. */
-const TRAILING = /[.,;:!?'"]+$/;
+/** http(s) URLs (not inside a word; after `_`, as in `_https://x.org_`, yes), and @names (letters, digits, `_`, `-`, `.`) at the start of a word. */
+const TOKENS = /(?<![\p{L}\p{N}])https?:\/\/[^\s<>"'`]+|(?<![\w@])@[\p{L}\p{N}_][\p{L}\p{N}_.-]{0,63}/giu;
+/** Punctuation that ends a sentence rather than a URL, and the markers of bold, italic and strikethrough around one. */
+const TRAILING = /[.,;:!?'"*~]+$/;
 
 /**
  * Splits a message's text into plain text, links and mentions. A link is only ever http or
@@ -31,6 +31,8 @@ export function parseText(text: string): TextPart[] {
       continue;
     }
     token = token.replace(TRAILING, '');
+    // `_https://x.org/a_`: the closing underscore of italics, not the URL's.
+    if (text[start - 1] === '_') token = token.replace(/_+$/, '');
     while (token.endsWith(')') && count(token, '(') < count(token, ')')) token = token.slice(0, -1).replace(TRAILING, '');
     const href = safeHref(token);
     if (href === undefined) continue;
@@ -56,16 +58,18 @@ function count(text: string, char: string): number {
   return text.split(char).length - 1;
 }
 
+/** Who "me" is for mentions: a name or member id, or several, folded. */
+export function mentionSet(me?: string | readonly string[]): ReadonlySet<string> {
+  return new Set((typeof me === 'string' ? [me] : me ?? []).map((n) => n.toLowerCase()));
+}
+
 /**
- * A message's text as nodes: links open in a new tab without telling the page who opened it
- * (`noopener noreferrer`); mentions are highlighted, more so when they name `me` (a name or member id, or several).
+ * A part as a node: links open in a new tab without telling the page who opened it
+ * (`noopener noreferrer`); mentions are highlighted, more so when they name one of `mine`.
  */
-export function richText(text: string, me?: string | readonly string[]): Array<Node> {
-  const mine = new Set((typeof me === 'string' ? [me] : me ?? []).map((n) => n.toLowerCase()));
-  return parseText(text).map((part) => {
-    if (part.kind === 'text') return document.createTextNode(part.text);
-    if (part.kind === 'link') return h('a', { class: 'msg-link', attrs: { href: part.href, target: '_blank', rel: 'noopener noreferrer' } }, part.text);
-    const isMe = mine.has(part.name.toLowerCase());
-    return h('span', { class: isMe ? 'mention me' : 'mention', attrs: { title: isMe ? 'Mentions you' : undefined } }, part.text);
-  });
+export function partNode(part: TextPart, mine: ReadonlySet<string>): Node {
+  if (part.kind === 'text') return document.createTextNode(part.text);
+  if (part.kind === 'link') return h('a', { class: 'msg-link', attrs: { href: part.href, target: '_blank', rel: 'noopener noreferrer' } }, part.text);
+  const isMe = mine.has(part.name.toLowerCase());
+  return h('span', { class: isMe ? 'mention me' : 'mention', attrs: { title: isMe ? 'Mentions you' : undefined } }, part.text);
 }

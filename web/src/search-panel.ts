@@ -1,6 +1,7 @@
 import type { MessageEntry, SearchResult } from 'switchboard-client';
 import { h, icon, replaceChildren } from './dom.js';
 import { formatDay, formatFull, formatTime } from './format.js';
+import { plainText } from './message-format.js';
 import { highlightMatches, queryWords } from './search-highlight.js';
 
 /** Screens on which the panel is drawn over the conversation (styles.css). */
@@ -132,7 +133,7 @@ export class SearchPanel {
         'button',
         { class: 'search-result', attrs: { type: 'button', 'data-seq': m.seq }, on: { click: () => this.pick(m.seq) } },
         h('span', 'search-meta', h('span', 'search-name', m.from.name), ' ', h('time', { attrs: { datetime: new Date(m.ts).toISOString(), title: formatFull(m.ts) } }, `${formatDay(m.ts) === 'Today' ? '' : `${formatDay(m.ts)}, `}${formatTime(m.ts)}`)),
-        h('span', { class: 'search-text', attrs: { dir: 'auto' } }, ...highlightMatches(m.text, this.query)),
+        h('span', { class: 'search-text', attrs: { dir: 'auto' } }, ...highlightMatches(plainText(m.text), this.query)),
       ),
     );
   }
