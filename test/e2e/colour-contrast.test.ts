@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { createRoom, keepNames, skipWithoutBrowser, useHarness, waitForMessage } from './harness.js';
+import { createRoom, keepNames, send, skipWithoutBrowser, useHarness, waitForMessage } from './harness.js';
 
 const skip = skipWithoutBrowser();
 
@@ -103,7 +103,13 @@ describe('web app: colours of names and labels reach WCAG AA in both themes', { 
     assert.equal((await fetch(`${suite.h.base}/api/rooms/palette/messages/1`, { method: 'DELETE', headers: AUTH })).status, 201);
     await page.locator('li.msg.deleted').first().waitFor();
     assert.ok((await page.locator('.msg .sender').count()) >= SENDERS, 'every sender named');
-    await check(['.msg .sender', '.msg .via', '.avatar', '.chip']);
+    // Formatting (code on its tint, struck text) in a bubble of another's and in one's own.
+    const formatted = 'fmt **b** *i* ~~s~~ `code`\n```\nblock\n```';
+    assert.equal((await fetch(`${suite.h.base}/api/rooms/palette/messages`, { method: 'POST', headers: AUTH, body: JSON.stringify({ text: formatted, name: 'bob', member: 'bob' }) })).status, 201);
+    await send(page, formatted);
+    await page.locator('li.msg.own .msg-pre').waitFor();
+    await page.locator('li.msg:not(.own) .msg-pre').waitFor();
+    await check(['.msg .sender', '.msg .via', '.avatar', '.chip', '.msg-code', '.msg-pre', '.text strong', '.text em', '.text del']);
     const lines = [...low.values()].map((l) => `${l.scheme}: ${l.selector} "${l.text}" ${l.ratio}:1 (${l.fg} on ${l.bg})`);
     assert.equal(lines.length, 0, `text under AA contrast:\n${lines.slice(0, 20).join('\n')}${lines.length > 20 ? `\n…and ${lines.length - 20} more` : ''}`);
   });
