@@ -201,10 +201,10 @@ for (const store of ['memory', 'sqlite', 'redis'] as const) {
       await sse.ready;
       await waitFor(() => sse.events.some((e) => e.event === 'ready'), 5000, 'sse ready');
       const seqs: number[] = [];
-      for (const [who, text] of [['yan', 'hi @zoe'], ['yan', 'email@zoe.example'], ['yan', 'Hey @ZOE!'], ['zoe', 'mine'], ['yan', 'plain'], ['yan', 'deleted @zoe']]) seqs.push(await publish(s.url, room, who!, { text }));
+      for (const [who, text] of [['yan', 'hi @zoe'], ['yan', 'email@zoe.example'], ['yan', 'Hey @ZOE!'], ['zoe', 'mine'], ['yan', 'plain'], ['yan', 'deleted @zoe'], ['yan', 'in code `@zoe`, and\n```\n@zoe\n```'], ['yan', '`code`, then @zoe']]) seqs.push(await publish(s.url, room, who!, { text }));
       await send(`${s.url}/api/rooms/${room}/messages/${seqs[5]}${as('yan')}`, 'DELETE', undefined);
       let state = (await request(`${s.url}/api/rooms/${room}/read${as('zoe')}`)).json() as ReadState;
-      assert.deepEqual([state.seq, state.unread, state.mentions, state.capped], [0, 4, 2, false], 'own and deleted messages do not count; @zoe inside a word is no mention');
+      assert.deepEqual([state.seq, state.unread, state.mentions, state.capped], [0, 6, 3, false], 'own and deleted messages do not count; @zoe inside a word, or in code, is no mention');
       tab1.send({ type: 'mark-read', id: 'm1', room, seq: seqs[2] });
       assert.equal((await tab1.next('marked', (f) => f.id === 'm1')).seq, seqs[2]);
       tab2.send({ type: 'mark-read', id: 'm2', room, seq: seqs[0] });

@@ -1,10 +1,11 @@
+import { splitCode, type CodeSegment } from '../../src/protocol/message-code.js';
 import { parseText, type TextPart } from './rich-text.js';
 
 /**
  * What a message's text shows: the formatting of chat apps (Slack's, Discord's), a subset of
- * Markdown: `**bold**`, `*italic*` or `_italic_`, `~~strikethrough~~` (or `~one~`, as GitHub's), `` `code` `` and fenced
- * code blocks (a line of three backticks, optionally a language, the code, a line of three
- * backticks). Line breaks stay as typed; nothing else is Markdown (a `#` or `1.` at the start of
+ * Markdown: `**bold**`, `*italic*` or `_italic_`, `~~strikethrough~~` (or `~one~`, as
+ * GitHub's), `` `code` `` and fenced code blocks (a line of three backticks, optionally a
+ * language, the code, a line of three backticks; src/protocol/message-code.ts). Line breaks stay as typed; nothing else is Markdown (a `#` or `1.` at the start of
  * a line stays text, as chat writers mean it). Links and @mentions are marked as before, never in
  * code. Pure: parts, not HTML; the page makes text nodes and elements of them.
  */
@@ -16,35 +17,33 @@ export type Block = { kind: 'inline'; children: Inline[] } | { kind: 'pre'; text
 /** Delimiter runs (`*`, `_`, `~`) of one stretch of text that may format; past it they stay text, so that any text parses in time proportional to its length. */
 export const MAX_DELIMITERS = 256;
 
-const FENCE_OPEN = /^```([\w+#.-]{1,32})?[ \t]*$/;
-const FENCE_CLOSE = /^```[ \t]*$/;
-const BACKTICKS = /`+/g;
 const DELIMITERS = /\*+|_+|~+/g;
 const SPACE = /\s/u;
 const PUNCTUATION = /[\p{P}\p{S}]/u;
 
-/** A message's text as blocks: fenced code, and the inline content between (each without the line breaks next to a fence). */
+/** A message's text as blocks: fenced code, and the inline content between (src/protocol/message-code.ts finds the code, as the server does for mentions). */
 export function parseMessage(text: string): Block[] {
-  const lines = text.split('\n');
-  // For each line, the first closing fence at or after it: each line is looked at a fixed number of times.
-  const nextClose = new Int32Array(lines.length + 1).fill(-1);
-  for (let i = lines.length - 1; i >= 0; i--) nextClose[i] = FENCE_CLOSE.test(lines[i] ?? '') ? i : (nextClose[i + 1] ?? -1);
   const blocks: Block[] = [];
-  let from = 0;
-  const flush = (to: number): void => {
-    if (to > from) blocks.push({ kind: 'inline', children: parseInline(lines.slice(from, to).join('\n')) });
+  let run: CodeSegment[] = [];
+  const flush = (): void => {
+    if (run.length > 0) blocks.push({ kind: 'inline', children: inlineOf(run) });
+    run = [];
   };
-  for (let i = 0; i < lines.length; i++) {
-    const open = FENCE_OPEN.exec(lines[i] ?? '');
-    const close = open ? (nextClose[i + 1] ?? -1) : -1;
-    if (!open || close === -1) continue;
-    flush(i);
-    blocks.push({ kind: 'pre', text: lines.slice(i + 1, close).join('\n'), ...(open[1] !== undefined ? { lang: open[1] } : {}) });
-    i = close;
-    from = close + 1;
+  for (const segment of splitCode(text)) {
+    if (segment.kind !== 'block') {
+      run.push(segment);
+      continue;
+    }
+    flush();
+    blocks.push({ kind: 'pre', text: segment.text, ...(segment.lang !== undefined ? { lang: segment.lang } : {}) });
   }
-  flush(lines.length);
+  flush();
   return blocks;
+}
+
+/** Inline content of a text (a block in it as code). */
+export function parseInline(text: string): Inline[] {
+  return parseMessage(text).flatMap((block): Inline[] => (block.kind === 'inline' ? block.children : [{ kind: 'code', text: block.text }]));
 }
 
 /** The text a reader sees (the markers of formatting left out, code kept), for one-line previews and search results. */
@@ -70,19 +69,25 @@ interface Delimiter {
 type Item = Inline | Delimiter;
 
 /**
- * Inline content: code spans first (a run of backticks to the next run of as many), then links
- * and mentions in the text between, then emphasis over what is left, by CommonMark's delimiter
- * algorithm (its "rule of 3" included), with GitHub's strikethrough (`~` or `~~`, closed by as many).
+ * Inline content of prose and code spans: links and mentions in the prose, then emphasis over
+ * what is left, by CommonMark's delimiter algorithm (its "rule of 3" included), with GitHub's
+ * strikethrough (`~` or `~~`, closed by as many). A code span next to prose counts as
+ * punctuation there (its backtick), the start and end of the run as spaces.
  */
-export function parseInline(text: string): Inline[] {
+function inlineOf(segments: CodeSegment[]): Inline[] {
   const items: Item[] = [];
   let delimiters = 0;
-  const textOf = (from: number, to: number): void => {
+  segments.forEach((segment, k) => {
+    if (segment.kind !== 'text') {
+      items.push({ kind: 'code', text: segment.text });
+      return;
+    }
+    const text = segment.text;
+    const edges = { before: k > 0 ? '`' : ' ', after: k < segments.length - 1 ? '`' : ' ' };
+    // Most prose holds no link nor mention: no need to look for them.
+    const parts: TextPart[] = text.includes('@') || text.includes('://') ? parseText(text) : [{ kind: 'text', text }];
     // parseText keeps every character in order: a part starts where the one before it ended.
-    let offset = from;
-    const slice = text.slice(from, to);
-    // Most stretches between code spans hold no link nor mention: no need to look for them.
-    const parts: TextPart[] = slice.includes('@') || slice.includes('://') ? parseText(slice) : slice === '' ? [] : [{ kind: 'text', text: slice }];
+    let offset = 0;
     for (const part of parts) {
       const start = offset;
       offset += part.text.length;
@@ -94,54 +99,20 @@ export function parseInline(text: string): Inline[] {
       for (const run of part.text.matchAll(DELIMITERS)) {
         if (delimiters >= MAX_DELIMITERS) break;
         if (run.index > at) items.push({ kind: 'text', text: part.text.slice(at, run.index) });
-        items.push(delimiterAt(text, start + run.index, run[0]));
+        items.push(delimiterAt(text, start + run.index, run[0], edges));
         delimiters++;
         at = run.index + run[0].length;
       }
       if (at < part.text.length) items.push({ kind: 'text', text: part.text.slice(at) });
     }
-  };
-  let at = 0;
-  for (const span of codeSpans(text)) {
-    textOf(at, span.start);
-    items.push({ kind: 'code', text: span.code });
-    at = span.end;
-  }
-  textOf(at, text.length);
+  });
   return merge(emphasize(items));
 }
 
-/** The code spans of a text, in order: a run of backticks, up to the next run of exactly as many. */
-function codeSpans(text: string): Array<{ start: number; end: number; code: string }> {
-  const runs = [...text.matchAll(BACKTICKS)].map((m) => ({ start: m.index, length: m[0].length }));
-  const next = new Array<number>(runs.length).fill(-1);
-  const seen = new Map<number, number>();
-  for (let i = runs.length - 1; i >= 0; i--) {
-    const run = runs[i];
-    if (run === undefined) continue;
-    next[i] = seen.get(run.length) ?? -1;
-    seen.set(run.length, i);
-  }
-  const spans: Array<{ start: number; end: number; code: string }> = [];
-  for (let i = 0; i < runs.length; i++) {
-    const open = runs[i];
-    const closeAt = next[i] ?? -1;
-    const close = runs[closeAt];
-    if (open === undefined || close === undefined) continue;
-    let code = text.slice(open.start + open.length, close.start);
-    // As CommonMark: one space each side is padding (so that `` `x` `` can show its backticks).
-    if (code.length >= 2 && code.startsWith(' ') && code.endsWith(' ') && code.trim() !== '') code = code.slice(1, -1);
-    if (code === '') continue;
-    spans.push({ start: open.start, end: close.start + close.length, code });
-    i = closeAt;
-  }
-  return spans;
-}
-
-function delimiterAt(text: string, index: number, run: string): Delimiter {
+function delimiterAt(text: string, index: number, run: string, edges: { before: string; after: string }): Delimiter {
   const char = run[0] as '*' | '_' | '~';
-  const before = index === 0 ? ' ' : charBefore(text, index);
-  const after = index + run.length >= text.length ? ' ' : charAt(text, index + run.length);
+  const before = index === 0 ? edges.before : charBefore(text, index);
+  const after = index + run.length >= text.length ? edges.after : charAt(text, index + run.length);
   const leftFlanking = !SPACE.test(after) && (!PUNCTUATION.test(after) || SPACE.test(before) || PUNCTUATION.test(before));
   const rightFlanking = !SPACE.test(before) && (!PUNCTUATION.test(before) || SPACE.test(after) || PUNCTUATION.test(after));
   let canOpen = leftFlanking;

@@ -1,6 +1,7 @@
 import { formatCursor } from '../../protocol/cursor.js';
 import { ROOM_NAME_PATTERN } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
+import { textOutsideCode } from '../../protocol/message-code.js';
 import { dataProblem, EVENT_NAME_PATTERN, MAX_DATA_DEPTH } from '../../protocol/payload.js';
 import type { Ack, HistoryPage, JsonValue, MessageDraft, PollResult, PresenceMember, PresencePage, ReadState, RoomInfo, SearchResult, Sender, SubscriptionStart, TransportName, TypingNotice, UnreadCount } from '../../protocol/types.js';
 import { searchWords } from '../store/fold.js';
@@ -388,7 +389,7 @@ export class Session implements Closable {
 
   /**
    * Counts messages after the caller's read position: not deleted, not its own; those that
-   * mention it. Reads UNREAD_PAGE entries at a time and stops (`capped`) after UNREAD_SCAN
+   * mention it (outside code). Reads UNREAD_PAGE entries at a time and stops (`capped`) after UNREAD_SCAN
    * entries, UNREAD_TEXT_PER_ROOM characters of text, or when `budget` (shared by the rooms of
    * one request) is spent: rooms of huge messages cost bounded memory and time.
    */
@@ -417,7 +418,8 @@ export class Session implements Closable {
         budget.chars -= e.text.length;
         if (e.deleted || e.from.member === member) continue;
         unread++;
-        if (mention.test(e.text)) mentions++;
+        // A name in code (`@ann`, a code block) mentions no one, as the web app shows it.
+        if (mention.test(textOutsideCode(e.text))) mentions++;
       }
       if (capped || page.length < UNREAD_PAGE) break;
     }
