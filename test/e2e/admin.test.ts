@@ -28,6 +28,17 @@ describe('web app: the admin page', { skip }, () => {
     // Which node holds each connection (one node here: host/pid).
     await page.getByText(/by node: \S+\/\d+ [2-9]/).waitFor();
     await ops.getByText(/^WebSocket · \S+\/\d+$/).first().waitFor();
+    // The members' ids, connections and buttons in columns, whatever each row's connections say.
+    const columns = await ops.locator('.admin-member').evaluateAll((rows) =>
+      rows.map((row) => ['.admin-member-id', '.chips', 'button'].map((s) => Math.round(row.querySelector(s)!.getBoundingClientRect()[s === '.admin-member-id' ? 'left' : 'right']))),
+    );
+    assert.equal(columns.length, 2);
+    assert.deepEqual(columns[0], columns[1], 'one column each');
+    // A room of one message: "1 entry" (it said "1 entries").
+    await createRoom(suite.h, 'solo');
+    const posted = await fetch(`${suite.h.base}/api/rooms/solo/messages`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` }, body: JSON.stringify({ text: 'alone', name: 'bot', member: 'bot' }) });
+    assert.equal(posted.status, 201);
+    await page.getByRole('article', { name: '#solo' }).getByText(/^0 members · 1 entry · /).waitFor();
     await page.screenshot({ path: '/tmp/e2e-admin.png' });
 
     // Disconnect Bob: his tab is told, Ann stays.

@@ -179,7 +179,7 @@ export class AdminView {
         'header',
         'admin-room-header',
         h('h2', { attrs: { id: titleId } }, `#${room}`),
-        h('span', 'admin-figures', `${count} member${count === 1 ? '' : 's'} · ${info.lastSeq} entries · ${rate === undefined ? '… msg/s' : `${rate.toFixed(1)} msg/s`}`),
+        h('span', 'admin-figures', `${count} member${count === 1 ? '' : 's'} · ${info.lastSeq} entr${info.lastSeq === 1 ? 'y' : 'ies'} · ${rate === undefined ? '… msg/s' : `${rate.toFixed(1)} msg/s`}`),
         h(
           'span',
           'admin-actions',
