@@ -16,6 +16,7 @@ import { StatusBadge } from './status-badge.js';
 import { createRoom, roomPresence } from './rooms.js';
 import { randomToken, storage } from './storage.js';
 import { TypingIndicator } from './typing-indicator.js';
+import { MentionNotifier } from './mention-notifier.js';
 import { WireInspector } from './wire-inspector.js';
 
 export interface ChatViewOptions {
@@ -62,6 +63,9 @@ export class ChatView {
   private readonly intervalField: HTMLElement;
   private readonly sidebarToggle: HTMLButtonElement;
   private readonly wireToggle: HTMLButtonElement;
+  private readonly notifier: MentionNotifier;
+  /** The bell that turns desktop notifications of mentions on and off (the app header holds it: a setting of the user, not of a room). */
+  readonly notifyButton: HTMLButtonElement;
   private readonly sidebar: HTMLElement;
   private readonly scrim: HTMLElement;
   /** What was made inert while the sidebar or the wire inspector lies over the page. */
@@ -100,7 +104,17 @@ export class ChatView {
   private finding = false;
 
   constructor(private options: ChatViewOptions) {
-    this.rooms = new RoomList({ current: () => this.room, onOpen: (room) => { this.showSidebar(false); options.navigate(room); } });
+    this.notifier = new MentionNotifier({ open: (room, seq) => this.openNotified(room, seq), say: (text) => this.showBanner(text, () => this.showBanner(undefined), 'Dismiss', 'info') });
+    this.notifyButton = this.notifier.button;
+    this.rooms = new RoomList({
+      current: () => this.room,
+      onOpen: (room) => {
+        this.showSidebar(false);
+        options.navigate(room);
+      },
+      countWhileHidden: () => this.notifier.on,
+      onMentioned: (room, added) => this.notifier.mentioned(room, added),
+    });
     this.presence = new PresenceList(options.member, (count) => this.rooms.setHere(this.room, count));
     this.typing = new TypingIndicator(options.member);
     this.inspector = new WireInspector({ onClose: () => this.showWire(false) });
@@ -528,7 +542,10 @@ export class ChatView {
     if (!this.list?.add(entry)) return;
     if (entry.type === 'message') {
       this.typing.stopped(entry.from.member, entry.from.name);
-      if (entry.from.member !== this.options.member) this.unseen++;
+      if (entry.from.member !== this.options.member) {
+        this.unseen++;
+        this.notifier.message(this.room, entry, [this.options.name, this.options.member]);
+      }
       // Read when it is on screen in a visible tab (markRead checks); the count above is cleared then.
       this.markRead();
       // The title says the count only if it stayed: a reader following the room would otherwise
@@ -537,6 +554,13 @@ export class ChatView {
       // process's per message of a busy room, measured with npm run bench:web-feed).
       this.updateTitle();
     }
+  }
+
+  /** A notification was clicked: its message in the room shown, or its room. */
+  private openNotified(room: string, seq: number | undefined): void {
+    this.showSidebar(false);
+    if (room !== this.room) this.options.navigate(room);
+    else if (seq !== undefined) void this.find(seq);
   }
 
   private onStatus(status: StatusEvent): void {

@@ -61,6 +61,8 @@ const ICONS = {
   play: 'M7 5l12 7-12 7z',
   trash: 'M5 7h14 M10 7V4h4v3 M7 7l1 13h8l1-13',
   wire: 'M3 12h4l3-7 4 14 3-7h4',
+  bell: 'M6 16v-5a6 6 0 0 1 12 0v5l2 2H4z M10 21h4',
+  'bell-off': 'M6 16v-5a6 6 0 0 1 12 0v5l2 2H4z M10 21h4 M4 4l16 16',
   close: 'M6 6l12 12 M18 6L6 18',
   plus: 'M12 5v14 M5 12h14',
   users: 'M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8z M2 21c0-4 3-6 7-6s7 2 7 6 M17 11a3 3 0 1 0 0-6 M22 21c0-3-2-5-5-5.5',

@@ -70,6 +70,7 @@ async function main(): Promise<void> {
   replaceChildren(root, skip, header, outlet);
 
   const chat = new ChatView({ name, member, navigate: (room) => go({ view: 'chat', room }), reauth: (problem) => void reauth(problem) });
+  header.append(chat.notifyButton);
   const compare = new CompareView({ name, member });
   const admin = new AdminView();
 

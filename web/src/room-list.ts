@@ -8,6 +8,10 @@ export interface RoomListOptions {
   current(): string;
   /** The user picked (or created) a room. */
   onOpen(room: string): void;
+  /** Keep refreshing the counts while the page is hidden (to notify of mentions). */
+  countWhileHidden?(): boolean;
+  /** The server counts `added` more mentions of this member in `room` (not the current one) than at the last refresh. */
+  onMentioned?(room: string, added: number): void;
 }
 
 /** Refresh the list and the counts (one request each) this often. */
@@ -88,8 +92,8 @@ export class RoomList {
 
   /** One `GET /api/rooms`, then the counts of the rooms drawn (see the class comment). */
   async refresh(): Promise<void> {
-    // A hidden tab shows nothing: it catches up when shown again.
-    if (this.refreshing || document.visibilityState === 'hidden') return;
+    // A hidden tab shows nothing: it catches up when shown again (unless it notifies of mentions).
+    if (this.refreshing || (document.visibilityState === 'hidden' && !this.options.countWhileHidden?.())) return;
     this.refreshing = true;
     try {
       // Compare's rooms of their own (one per browser that opened Compare) are no rooms to chat in.
@@ -99,7 +103,12 @@ export class RoomList {
       const current = this.options.current();
       const wanted = this.drawn.filter((name) => name !== current);
       for (let i = 0; i < wanted.length; i += READ_COUNTS_MAX) {
-        for (const count of await readCounts(wanted.slice(i, i + READ_COUNTS_MAX))) this.unread.set(count.room, count);
+        for (const count of await readCounts(wanted.slice(i, i + READ_COUNTS_MAX))) {
+          const before = this.unread.get(count.room);
+          // A first count says nothing new: only a count that grows since the last refresh does.
+          if (before && count.mentions > before.mentions && count.room !== this.options.current()) this.options.onMentioned?.(count.room, count.mentions - before.mentions);
+          this.unread.set(count.room, count);
+        }
       }
     } catch {
       // The status pill already says when the server is unreachable; keep the last list.

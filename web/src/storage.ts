@@ -97,6 +97,14 @@ export const storage = {
     return room;
   },
 
+  /** Desktop notifications of mentions asked for (the browser's permission is asked for too: see MentionNotifier). */
+  get notifyMentions(): boolean {
+    return read('notify') === 'mentions';
+  },
+  set notifyMentions(value: boolean) {
+    write('notify', value ? 'mentions' : undefined);
+  },
+
   get room(): string | undefined {
     return read('room');
   },
