@@ -17,6 +17,7 @@ import { createRoom, roomPresence } from './rooms.js';
 import { randomToken, storage } from './storage.js';
 import { TypingIndicator } from './typing-indicator.js';
 import { MentionNotifier } from './mention-notifier.js';
+import type { MentionCandidate } from './mention-picker.js';
 import { WireInspector } from './wire-inspector.js';
 
 export interface ChatViewOptions {
@@ -34,6 +35,8 @@ export interface ChatViewOptions {
 const WIDE = '(min-width: 1200px)';
 /** Below this the sidebar lies over the conversation (styles.css). */
 const PHONE = '(max-width: 767.98px)';
+/** Senders of a room remembered for the mention suggestions. */
+const SENDERS_KEPT = 200;
 /** How long leaving a room waits for its messages in flight to be acknowledged. */
 const LEAVE_GRACE_MS = 5000;
 /** Read positions are asked for this often while the room is shown over a polling transport (no receipt notices there). */
@@ -84,6 +87,8 @@ export class ChatView {
   private presenceTimer: number | undefined;
   /** The presence list of the last notice (joins and leaves are told from it); undefined before the room is joined. */
   private members: PresenceMember[] | undefined;
+  /** Who wrote the messages received live in this room, latest last (at most SENDERS_KEPT): people to mention beside those here. */
+  private senders = new Map<string, string>();
   /** The server writes join and leave entries (so no line is made from notices). */
   private presenceEntries = false;
   /** The last error the SDK reported for this room (tells why a connection was closed). */
@@ -118,7 +123,14 @@ export class ChatView {
     this.presence = new PresenceList(options.member, (count) => this.rooms.setHere(this.room, count));
     this.typing = new TypingIndicator(options.member);
     this.inspector = new WireInspector({ onClose: () => this.showWire(false) });
-    this.composer = new Composer({ id: 'message-input', placeholder: 'Message', onSend: (text, replyTo) => this.send(text, replyTo), onTyping: () => this.onTyping(), maxBytes: () => auth.info.maxMessageBytes });
+    this.composer = new Composer({
+      id: 'message-input',
+      placeholder: 'Message',
+      onSend: (text, replyTo) => this.send(text, replyTo),
+      onTyping: () => this.onTyping(),
+      maxBytes: () => auth.info.maxMessageBytes,
+      mentionCandidates: () => this.mentionCandidates(),
+    });
     this.search = new SearchPanel({
       search: (q, before) => {
         if (!this.session) return Promise.reject(new Error('not connected'));
@@ -214,6 +226,7 @@ export class ChatView {
     this.typing.clear();
     this.presence.render([]);
     this.members = undefined;
+    this.senders.clear();
     this.presenceEntries = false;
     this.lastReceived = 0;
     this.markedSeq = 0;
@@ -542,6 +555,12 @@ export class ChatView {
     if (!this.list?.add(entry)) return;
     if (entry.type === 'message') {
       this.typing.stopped(entry.from.member, entry.from.name);
+      const sender = entry.from.member;
+      if (sender !== undefined) {
+        this.senders.delete(sender);
+        this.senders.set(sender, entry.from.name);
+        if (this.senders.size > SENDERS_KEPT) this.senders.delete(this.senders.keys().next().value ?? '');
+      }
       if (entry.from.member !== this.options.member) {
         this.unseen++;
         this.notifier.message(this.room, entry, [this.options.name, this.options.member]);
@@ -554,6 +573,13 @@ export class ChatView {
       // process's per message of a busy room, measured with npm run bench:web-feed).
       this.updateTitle();
     }
+  }
+
+  /** The people the message box suggests as `@` is typed: those here now, and who wrote lately; not oneself. */
+  private mentionCandidates(): MentionCandidate[] {
+    const here = (this.members ?? []).map((m) => ({ name: m.name, member: m.member }));
+    const wrote = [...this.senders].reverse().map(([member, name]) => ({ name, member }));
+    return [...here, ...wrote].filter((c) => c.member !== this.options.member);
   }
 
   /** A notification was clicked: its message in the room shown, or its room. */

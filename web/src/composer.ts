@@ -1,5 +1,6 @@
 import { h, icon, replaceChildren } from './dom.js';
 import { plainText } from './message-format.js';
+import { MentionPicker, type MentionCandidate } from './mention-picker.js';
 
 export interface ComposerOptions {
   id: string;
@@ -10,6 +11,8 @@ export interface ComposerOptions {
   onTyping?(): void;
   /** Largest text in UTF-8 bytes: the server's limit (asked at each send: the app learns it once connected). */
   maxBytes(): number;
+  /** People who may be mentioned, suggested as `@` is typed (none: no suggestions). */
+  mentionCandidates?(): readonly MentionCandidate[];
 }
 
 /** The message a reply answers, as the reply bar shows it. */
@@ -38,6 +41,7 @@ export class Composer {
   private readonly replyBar: HTMLElement;
   private replyTo: ReplyTarget | undefined;
   private lastTyping = 0;
+  private readonly picker: MentionPicker | undefined;
 
   constructor(private readonly options: ComposerOptions) {
     this.input = h('textarea', {
@@ -48,6 +52,7 @@ export class Composer {
         input: () => this.onInput(),
       },
     });
+    this.picker = options.mentionCandidates ? new MentionPicker(this.input, options.mentionCandidates) : undefined;
     this.button = h('button', { class: 'send-button primary', attrs: { type: 'submit' } }, icon('send'), h('span', 'send-label', 'Send'));
     this.error = h('p', { class: 'composer-error', attrs: { role: 'alert', hidden: true } });
     this.replyBar = h('div', { class: 'reply-bar', attrs: { hidden: true, id: `${options.id}-reply` } });
@@ -56,7 +61,7 @@ export class Composer {
       { class: 'composer', on: { submit: (e) => { e.preventDefault(); this.submit(); } } },
       h('label', { class: 'visually-hidden', attrs: { for: options.id } }, 'Message'),
       this.replyBar,
-      h('div', 'composer-row', this.input, this.button),
+      h('div', 'composer-row', this.picker?.element, this.input, this.button),
       this.error,
       h('p', { class: 'composer-hint', attrs: { id: `${options.id}-hint` } }, 'Enter to send · Shift+Enter for a new line · **bold** _italic_ ~~strike~~ `code`'),
     );
@@ -105,6 +110,7 @@ export class Composer {
   }
 
   private onKeyDown(e: KeyboardEvent): void {
+    if (this.picker?.onKeyDown(e)) return;
     if (e.key === 'Escape' && this.replyTo && !e.isComposing) {
       e.preventDefault();
       this.setReply(undefined);
@@ -117,6 +123,7 @@ export class Composer {
 
   private onInput(): void {
     this.autosize();
+    this.picker?.update();
     this.showError(undefined);
     const now = Date.now();
     if (this.input.value.trim() && now - this.lastTyping > TYPING_EVERY_MS) {
@@ -139,6 +146,7 @@ export class Composer {
       return;
     }
     this.input.value = '';
+    this.picker?.close();
     this.lastTyping = 0;
     this.autosize();
     const replyTo = this.replyTo;
