@@ -341,8 +341,8 @@ describe('web app: who may amend what (tokens)', { skip }, () => {
     await waitForMessage(admin.page, 'written by wes');
     await waitForMessage(reader.page, 'also by wes');
 
-    // The reader: no Reply, React, Edit or Delete; the chip shows who, but does not toggle.
-    assert.equal(await reader.page.locator('.msg-actions').count(), 0);
+    // The reader: no Reply, React, Edit or Delete (a link to copy only); the chip shows who, but does not toggle.
+    assert.deepEqual(await reader.page.locator('.msg-actions button').allTextContents(), ['Copy link', 'Copy link']);
     const chip = message(reader.page, 'also by wes').locator('.reaction-chip');
     assert.equal(await chip.getAttribute('title'), '🎉 1: Wes');
     assert.equal(await chip.isDisabled(), true);

@@ -17,6 +17,7 @@ import { createRoom, roomPresence } from './rooms.js';
 import { randomToken, storage } from './storage.js';
 import { TypingIndicator } from './typing-indicator.js';
 import { MentionNotifier } from './mention-notifier.js';
+import { routeHref } from './router.js';
 import type { MentionCandidate } from './mention-picker.js';
 import { WireInspector } from './wire-inspector.js';
 
@@ -107,6 +108,10 @@ export class ChatView {
   private readStateTimer: number | undefined;
   /** A search for a message not loaded yet is running. */
   private finding = false;
+  /** The message a link named (`#/room/<name>/<seq>`), shown once the room's first page is in. */
+  private linkedSeq: number | undefined;
+  /** The room shown is joined and its first page of history is in (join). */
+  private joined = false;
 
   constructor(private options: ChatViewOptions) {
     this.notifier = new MentionNotifier({ open: (room, seq) => this.openNotified(room, seq), say: (text) => this.showBanner(text, () => this.showBanner(undefined), 'Dismiss', 'info') });
@@ -227,6 +232,8 @@ export class ChatView {
     this.presence.render([]);
     this.members = undefined;
     this.senders.clear();
+    this.joined = false;
+    this.linkedSeq = undefined;
     this.presenceEntries = false;
     this.lastReceived = 0;
     this.markedSeq = 0;
@@ -343,7 +350,25 @@ export class ChatView {
     this.checkPresenceSoon(ChatView.PRESENCE_SETTLE_MS);
     this.onStatus({ status: client.status, transport: client.transport });
     await this.loadOlder();
-    if (token === this.openToken) this.pollReadState(session);
+    if (token !== this.openToken) return;
+    this.joined = true;
+    this.pollReadState(session);
+    if (this.linkedSeq !== undefined) this.showLinked(this.linkedSeq);
+  }
+
+  /**
+   * A link to message `seq` of the room shown was opened: the message, loading older history if
+   * needed (once the room is joined). The address then names the room alone, so that the same
+   * link opened again is a change of address, and shows the message again.
+   */
+  showLinked(seq: number): void {
+    history.replaceState(null, '', routeHref({ view: 'chat', room: this.room }));
+    if (!this.joined) {
+      this.linkedSeq = seq;
+      return;
+    }
+    this.linkedSeq = undefined;
+    void this.find(seq);
   }
 
   /**

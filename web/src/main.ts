@@ -152,6 +152,7 @@ async function main(): Promise<void> {
     // last room opened, with the bad name still in the address bar and nothing said).
     if (bad !== undefined) history.replaceState(null, '', routeHref({ view: 'chat', room }));
     await chat.open(room);
+    if (bad === undefined && route.seq !== undefined) chat.showLinked(route.seq);
     if (bad !== undefined) chat.notice(`There can be no room “${bad}”: ${ROOM_NAME_RULE} Here is #${room}.`);
   }
 

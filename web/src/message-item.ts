@@ -22,6 +22,8 @@ export interface MessageItemContext {
   onDelete(message: MessageEntry): void;
   /** The quote of a reply was clicked: show the message quoted. */
   onJump(seq: number): void;
+  /** The address of a link to message `seq` (what "Copy link" copies). */
+  linkTo(seq: number): string;
 }
 
 /** Names shown in a reaction chip's description before "and N others". */
@@ -115,12 +117,11 @@ function renderReactions(message: MessageEntry, reactions: ReactionSummary[], ct
 }
 
 /** Reply, React, and (for the author or an admin) Edit and Delete. */
-function renderActions(message: MessageEntry, ctx: MessageItemContext): HTMLElement | null {
+function renderActions(message: MessageEntry, ctx: MessageItemContext): HTMLElement {
   const canWrite = ctx.mayWrite();
   const amend = ctx.mayAmend(message);
-  if (!canWrite && !amend) return null;
   const button = (label: string, key: string, onClick: (b: HTMLButtonElement) => void): HTMLButtonElement => {
-    const b: HTMLButtonElement = h('button', { class: 'msg-action', attrs: { type: 'button', 'data-focus-key': `action:${key}` }, on: { click: () => onClick(b) } }, label);
+    const b: HTMLButtonElement = h('button', { class: 'msg-action', attrs: { type: 'button', 'data-focus-key': `action:${key}`, 'aria-live': key === 'link' ? 'polite' : undefined }, on: { click: () => onClick(b) } }, label);
     return b;
   };
   return h(
@@ -130,5 +131,34 @@ function renderActions(message: MessageEntry, ctx: MessageItemContext): HTMLElem
     canWrite ? button('React', 'react', (b) => ctx.onPickReaction(message, b)) : null,
     amend && message.text !== '' ? button('Edit', 'edit', () => ctx.onEdit(message)) : null,
     amend ? button('Delete', 'delete', () => ctx.onDelete(message)) : null,
+    button(COPY_LINK, 'link', (b) => void copyLink(b, ctx.linkTo(message.seq))),
   );
+}
+
+const COPY_LINK = 'Copy link';
+/** How long "Link copied" stays on the button. */
+const COPIED_MS = 2000;
+
+/**
+ * Copies `href` and says so on the button (a live region: a screen reader hears it too). The
+ * Clipboard API needs a secure context (https, localhost); a server on plain http elsewhere gets
+ * the older copy command instead, which the click allows.
+ */
+async function copyLink(button: HTMLButtonElement, href: string): Promise<void> {
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(href);
+    copied = true;
+  } catch {
+    const field = h('textarea', { class: 'visually-hidden', attrs: { readonly: true } });
+    field.value = href;
+    document.body.append(field);
+    field.select();
+    copied = document.execCommand('copy');
+    field.remove();
+  }
+  button.textContent = copied ? 'Link copied' : 'Could not copy';
+  window.setTimeout(() => {
+    button.textContent = COPY_LINK;
+  }, COPIED_MS);
 }

@@ -6,6 +6,7 @@ import { h, replaceChildren } from './dom.js';
 import { TRANSPORT_SHORT, formatDay, formatFull, formatTime, startOfDay } from './format.js';
 import { renderMessage, type MessageItemContext } from './message-item.js';
 import { ReactionPicker } from './reaction-picker.js';
+import { routeHref } from './router.js';
 import { seenBy, type SeenLine } from './seen-by.js';
 
 /** How a message not yet stored is shown. */
@@ -108,6 +109,7 @@ export class MessageList {
       onEdit: (m) => this.startEdit(m.seq),
       onDelete: (m) => void this.askDelete(m.seq),
       onJump: (seq) => this.showMessage(seq),
+      linkTo: (seq) => `${location.origin}${location.pathname}${routeHref({ view: 'chat', room: options.room, seq })}`,
     };
     this.list = h('ol', { class: 'entries', attrs: { 'aria-label': `Messages in ${options.room}` } });
     this.pendingList = h('ol', { class: 'entries pending-entries', attrs: { 'aria-label': 'Messages being sent' } });

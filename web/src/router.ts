@@ -1,14 +1,19 @@
-/** The views the address can name: `#/` (chat), `#/room/<name>` (chat in a room), `#/compare`, `#/admin`. */
-export type Route = { view: 'chat'; room?: string } | { view: 'compare' } | { view: 'admin' };
+/**
+ * The views the address can name: `#/` (chat), `#/room/<name>` (chat in a room),
+ * `#/room/<name>/<seq>` (a link to a message: the room, showing that message), `#/compare`,
+ * `#/admin`.
+ */
+export type Route = { view: 'chat'; room?: string; seq?: number } | { view: 'compare' } | { view: 'admin' };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#\/?/, '');
   if (path === 'compare') return { view: 'compare' };
   if (path === 'admin') return { view: 'admin' };
-  const room = /^room\/(.+)$/.exec(path)?.[1];
+  const linked = /^room\/(.+)\/([1-9]\d{0,14})$/.exec(path);
+  const room = linked?.[1] ?? /^room\/(.+)$/.exec(path)?.[1];
   if (room) {
     try {
-      return { view: 'chat', room: decodeURIComponent(room) };
+      return { view: 'chat', room: decodeURIComponent(room), ...(linked?.[2] !== undefined ? { seq: Number(linked[2]) } : {}) };
     } catch {
       return { view: 'chat' };
     }
@@ -19,5 +24,6 @@ export function parseRoute(hash: string): Route {
 export function routeHref(route: Route): string {
   if (route.view === 'compare') return '#/compare';
   if (route.view === 'admin') return '#/admin';
-  return route.room ? `#/room/${encodeURIComponent(route.room)}` : '#/';
+  if (!route.room) return '#/';
+  return `#/room/${encodeURIComponent(route.room)}${route.seq !== undefined ? `/${route.seq}` : ''}`;
 }
