@@ -63,4 +63,41 @@ describe('web app: formatting in messages (bold, italic, strikethrough, code)', 
     const quote = b.page.locator('ol.entries > li.msg', { hasText: 'a reply' }).locator('.quote-text');
     assert.match((await quote.textContent()) ?? '', /^inline: bold italic also gone a \*\*b\*\* <i>c<\/i> see https:\/\/example\.com\/x_y/);
   });
+
+  it('Ctrl+B, Ctrl+I and Ctrl+Shift+X put the markers around the selection, or take them off, undoably; in the edit box too', async () => {
+    await createRoom(suite.h, 'format-keys');
+    const { page } = await suite.open({ name: 'Kay', hash: '#/room/format-keys' });
+    const box = page.getByRole('textbox', { name: 'Message' });
+    await box.pressSequentially('make this bold');
+    await box.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(10, 14));
+    await box.press('Control+b');
+    assert.equal(await box.inputValue(), 'make this **bold**');
+    assert.deepEqual(await box.evaluate((el: HTMLTextAreaElement) => [el.selectionStart, el.selectionEnd]), [12, 16], 'the word stays selected');
+    await box.press('Control+b');
+    assert.equal(await box.inputValue(), 'make this bold', 'again: off');
+    await box.press('Control+z');
+    assert.equal(await box.inputValue(), 'make this **bold**', 'one step of undo');
+    // No selection: the caret lands between the markers.
+    await box.press('End');
+    await box.pressSequentially(' and ');
+    await box.press('Control+i');
+    await box.pressSequentially('this');
+    await box.press('End');
+    await box.pressSequentially(' not ');
+    await box.press('Control+Shift+X');
+    await box.pressSequentially('that');
+    assert.equal(await box.inputValue(), 'make this **bold** and _this_ not ~~that~~');
+    await box.press('Enter');
+    const shown = bubbleText(page, 'make this');
+    await shown.locator('strong', { hasText: 'bold' }).waitFor();
+    assert.equal(await shown.locator('em').textContent(), 'this');
+    assert.equal(await shown.locator('del').textContent(), 'that');
+
+    // The edit box.
+    await shown.locator('xpath=ancestor::li[1]').getByRole('button', { name: 'Edit', exact: true }).click();
+    const edit = page.getByRole('textbox', { name: 'Edit message' });
+    await edit.evaluate((el: HTMLTextAreaElement) => el.setSelectionRange(0, 4));
+    await edit.press('Control+i');
+    assert.equal(await edit.inputValue(), '_make_ this **bold** and _this_ not ~~that~~');
+  });
 });

@@ -1,4 +1,5 @@
 import { h, icon, replaceChildren } from './dom.js';
+import { formatKey } from './format-keys.js';
 import { plainText } from './message-format.js';
 import { MentionPicker, type MentionCandidate } from './mention-picker.js';
 
@@ -110,7 +111,7 @@ export class Composer {
   }
 
   private onKeyDown(e: KeyboardEvent): void {
-    if (this.picker?.onKeyDown(e)) return;
+    if (this.picker?.onKeyDown(e) || formatKey(e, this.input)) return;
     if (e.key === 'Escape' && this.replyTo && !e.isComposing) {
       e.preventDefault();
       this.setReply(undefined);

@@ -4,6 +4,7 @@ import type { ReplyTarget } from './composer.js';
 import { confirmDialog } from './confirm-dialog.js';
 import { h, replaceChildren } from './dom.js';
 import { TRANSPORT_SHORT, formatDay, formatFull, formatTime, startOfDay } from './format.js';
+import { formatKey } from './format-keys.js';
 import { renderMessage, type MessageItemContext } from './message-item.js';
 import { ReactionPicker } from './reaction-picker.js';
 import { routeHref } from './router.js';
@@ -342,6 +343,7 @@ export class MessageList {
             );
           },
           keydown: (e) => {
+            if (e.target === input && formatKey(e, input)) return;
             if (e.key === 'Escape') {
               e.preventDefault();
               e.stopPropagation();
