@@ -5,7 +5,7 @@ import { createRoom, keepNames, send, skipWithoutBrowser, useHarness, waitForMes
 const skip = skipWithoutBrowser();
 
 describe('web app: "New messages" while reading older ones', { skip }, () => {
-  const suite = useHarness();
+  const suite = useHarness({ rateLimitPerSecond: 1_000, rateLimitBurst: 1_000 });
 
   /** Makes `room` with 30 messages from Bot ("older 0" to "older 29"): more than a phone's screen. */
   const roomWithHistory = async (room: string): Promise<void> => {
@@ -94,5 +94,59 @@ describe('web app: "New messages" while reading older ones', { skip }, () => {
       return el.scrollHeight - el.scrollTop - el.clientHeight < 2;
     });
     assert.equal(await reader.page.getByRole('button', { name: 'New messages ↓' }).isVisible(), false, 'no "New messages" button: the reader followed');
+  });
+
+  it('back in a room, "New messages" marks the first message not read and shows it; the position moves only once the reader reaches the newest', async () => {
+    const room = 'left-off';
+    await roomWithHistory(room);
+    const member = { 'switchboard.member': 'rory' };
+    const position = async (): Promise<number | undefined> => {
+      const state = (await (await fetch(`${suite.h.base}/api/rooms/${room}/read`)).json()) as { members: Array<{ member: string; seq: number }> };
+      return state.members.find((m) => m.member === 'rory')?.seq;
+    };
+    const first = await suite.open({ name: 'Rory', hash: `#/room/${room}`, localStorage: member });
+    await waitForMessage(first.page, 'older 29');
+    const read = await first.page.locator('ol.entries > li.msg', { hasText: 'older 29' }).getAttribute('data-seq');
+    for (let wait = 0; (await position()) !== Number(read) && wait < 100; wait++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await position(), Number(read), 'read up to the newest');
+    assert.equal(await first.page.locator('li.first-unread').count(), 0, 'nothing unread: no line');
+    await first.context.close();
+
+    for (let i = 0; i < 25; i++) {
+      const res = await fetch(`${suite.h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `later ${i}`, name: 'Bot' }) });
+      assert.ok(res.ok);
+    }
+    const back = await suite.open({ name: 'Rory', hash: `#/room/${room}`, localStorage: member, viewport: { width: 1280, height: 700 } });
+    const line = back.page.locator('li.first-unread');
+    await line.waitFor();
+    assert.match((await line.textContent()) ?? '', /later 0/);
+    assert.equal(await back.page.evaluate(() => getComputedStyle(document.querySelector('li.first-unread')!, '::after').content), '"New messages"');
+    // In view, at the top; the newest below the screen: the position has not moved.
+    const box = await back.page.evaluate(() => {
+      const log = document.querySelector('[role="log"]')!.getBoundingClientRect();
+      const li = document.querySelector('li.first-unread')!.getBoundingClientRect();
+      return { top: li.top - log.top, bottom: log.bottom - li.bottom };
+    });
+    assert.ok(box.top >= 0 && box.bottom > 0, `the first unread message is in view: ${JSON.stringify(box)}`);
+    await back.page.waitForTimeout(500);
+    assert.equal(await position(), Number(read), 'not read yet');
+    // To the newest: read, and the line stays while the room is shown.
+    await back.page.getByRole('log', { name: `Conversation in ${room}` }).evaluate((el) => (el.scrollTop = el.scrollHeight));
+    for (let wait = 0; (await position()) === Number(read) && wait < 100; wait++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await position(), Number(read) + 25);
+    assert.equal(await line.count(), 1);
+    await back.context.close();
+
+    // Two more, which fit on the screen under the line: the reader stays at the newest, whole, and has read them.
+    for (const text of ['newer 1', 'newer 2']) assert.ok((await fetch(`${suite.h.base}/api/rooms/${room}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, name: 'Bot' }) })).ok);
+    const again = await suite.open({ name: 'Rory', hash: `#/room/${room}`, localStorage: member, viewport: { width: 1280, height: 700 } });
+    await again.page.locator('li.first-unread', { hasText: 'newer 1' }).waitFor();
+    for (let wait = 0; (await position()) !== Number(read) + 27 && wait < 100; wait++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await position(), Number(read) + 27);
+    const gap = await again.page.evaluate(() => {
+      const log = document.querySelector('[role="log"]')!;
+      return log.scrollHeight - log.scrollTop - log.clientHeight;
+    });
+    assert.ok(gap < 2, `at the newest: ${gap} px below`);
   });
 });

@@ -112,6 +112,8 @@ export class ChatView {
   private linkedSeq: number | undefined;
   /** The room shown is joined and its first page of history is in (join). */
   private joined = false;
+  /** The reader's read position as the room opened is known (or cannot be): markRead may move it. */
+  private positionKnown = false;
 
   constructor(private options: ChatViewOptions) {
     this.notifier = new MentionNotifier({ open: (room, seq) => this.openNotified(room, seq), say: (text) => this.showBanner(text, () => this.showBanner(undefined), 'Dismiss', 'info') });
@@ -233,6 +235,7 @@ export class ChatView {
     this.members = undefined;
     this.senders.clear();
     this.joined = false;
+    this.positionKnown = false;
     this.linkedSeq = undefined;
     this.presenceEntries = false;
     this.lastReceived = 0;
@@ -352,7 +355,12 @@ export class ChatView {
     await this.loadOlder();
     if (token !== this.openToken) return;
     this.joined = true;
-    this.pollReadState(session);
+    // Where the reader left off, asked before this page marks anything read.
+    this.pollReadState(session, (position) => {
+      if (position !== undefined && position > 0) this.list?.markFirstUnread(position);
+      this.positionKnown = true;
+      this.markRead();
+    });
     if (this.linkedSeq !== undefined) this.showLinked(this.linkedSeq);
   }
 
@@ -375,17 +383,23 @@ export class ChatView {
    * Read positions of the room (who has seen what) at join; then, over the polling transports
    * (which get no receipt notices), again every READ_STATE_POLL_MS while the room is shown.
    */
-  private pollReadState(session: ChatSession): void {
+  private pollReadState(session: ChatSession, first?: (position: number | undefined) => void): void {
     window.clearTimeout(this.readStateTimer);
     if (session !== this.session) return;
     const polling = session.current?.transport === 'polling' || session.current?.transport === 'long-polling';
     if (this.visible && document.visibilityState === 'visible') {
       void session.readState().then(
         (state) => {
-          if (session === this.session) this.list?.setReaders(state.members);
+          if (session !== this.session) return;
+          this.list?.setReaders(state.members);
+          first?.(state.seq);
         },
-        () => undefined,
+        () => {
+          if (session === this.session) first?.(undefined);
+        },
       );
+    } else {
+      first?.(undefined);
     }
     if (polling) this.readStateTimer = window.setTimeout(() => this.pollReadState(session), READ_STATE_POLL_MS);
   }
@@ -747,7 +761,7 @@ export class ChatView {
   private markRead(): void {
     const list = this.list;
     const session = this.session;
-    if (!list || !session || !this.epoch || !this.visible || document.visibilityState !== 'visible' || !list.isNearBottom()) return;
+    if (!list || !session || !this.epoch || !this.positionKnown || !this.visible || document.visibilityState !== 'visible' || !list.isNearBottom()) return;
     this.unseen = 0;
     this.updateTitle();
     const seq = Math.max(this.lastReceived, list.lastSeq ?? 0);

@@ -170,6 +170,24 @@ export class MessageList {
     if (follow) this.scrollToBottom(false);
   }
 
+  /**
+   * "New messages" over the first message after `seq` (the reader's position as the room
+   * opened) that another wrote, and that message in view when it is above the screen: the
+   * reader starts where they left off. The line stays while the room is shown.
+   */
+  markFirstUnread(seq: number): void {
+    for (let li = this.list.firstElementChild; li; li = li.nextElementSibling) {
+      if (!(li instanceof HTMLElement) || !li.classList.contains('msg') || Number(li.dataset.seq) <= seq || li.dataset.sender === this.options.me) continue;
+      const follow = this.isNearBottom();
+      li.classList.add('first-unread');
+      // The line takes room: a reader at the newest stays there (all unread on screen), unless
+      // the first unread is then above the screen.
+      if (li.getBoundingClientRect().top < this.element.getBoundingClientRect().top) li.scrollIntoView({ block: 'start' });
+      else if (follow) this.scrollToBottom(false);
+      return;
+    }
+  }
+
   get pendingCount(): number {
     return this.pending.size;
   }
@@ -299,6 +317,7 @@ export class MessageList {
     const focusKey = old.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.focusKey : undefined;
     const li = this.renderEntry(entry);
     if (old.classList.contains('highlight')) li.classList.add('highlight');
+    if (old.classList.contains('first-unread')) li.classList.add('first-unread');
     old.replaceWith(li);
     this.bySeq.set(seq, li);
     // Its sender, transport or time may differ from the copy it replaces (one shown from an ack
