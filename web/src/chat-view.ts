@@ -6,19 +6,19 @@ import { ChatSession } from './chat-session.js';
 import { Composer, type ReplyTarget } from './composer.js';
 import { h, icon, replaceChildren } from './dom.js';
 import { TRANSPORT_LABELS } from './format.js';
+import { MentionNotifier } from './mention-notifier.js';
+import type { MentionCandidate } from './mention-picker.js';
 import { MessageList } from './message-list.js';
 import { collapsedLine, presenceChanges } from './presence-changes.js';
 import { PresenceList } from './presence-list.js';
 import { RoomList } from './room-list.js';
+import { routeHref } from './router.js';
 import { SearchPanel } from './search-panel.js';
 import { pollIntervalField, transportField } from './settings-controls.js';
 import { StatusBadge } from './status-badge.js';
 import { createRoom, roomPresence } from './rooms.js';
 import { randomToken, storage } from './storage.js';
 import { TypingIndicator } from './typing-indicator.js';
-import { MentionNotifier } from './mention-notifier.js';
-import { routeHref } from './router.js';
-import type { MentionCandidate } from './mention-picker.js';
 import { WireInspector } from './wire-inspector.js';
 
 export interface ChatViewOptions {
