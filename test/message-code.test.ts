@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { splitCode, textOutsideCode } from '../src/protocol/message-code.js';
+import { mentionTest, splitCode, textOutsideCode } from '../src/protocol/message-code.js';
 
 describe('code in a message (shared by the web app and the server)', () => {
   it('cuts a text into prose, code spans and fenced code blocks, in order', () => {
@@ -21,5 +21,11 @@ describe('code in a message (shared by the web app and the server)', () => {
   it('the prose outside code is where a mention is looked for', () => {
     assert.equal(textOutsideCode('hi `@ann` and\n```\n@bob\n```\n@cy'), 'hi   and\n@cy');
     assert.equal(textOutsideCode('plain @ann'), 'plain @ann');
+  });
+
+  it('a mention: @name (a space in it too) or @member, any case, not inside a word nor in code', () => {
+    const ann = mentionTest('Ann Lee', 'm-ann.1');
+    for (const text of ['hi @Ann Lee', '@ann lee!', '(@ANN LEE)', 'ping @m-ann.1', '`x` then @Ann Lee']) assert.ok(ann(text), text);
+    for (const text of ['hi @Ann', '@Ann Leeds', 'mail@ann lee.example', 'a @m-ann.12', '`@Ann Lee`', '```\n@Ann Lee\n```', 'no at sign', '@m-ann-1']) assert.ok(!ann(text), text);
   });
 });

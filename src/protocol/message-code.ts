@@ -51,6 +51,18 @@ export function textOutsideCode(text: string): string {
     .join('');
 }
 
+/**
+ * A test of whether a message's text mentions someone: `@name` or `@member`, any case, not inside
+ * a longer word (`mail@ann.example` is none) nor in code. One rule for the server's unread
+ * `mentions` and the web app's notifications, so that a name with a space in it (`@Ann Lee`)
+ * counts for both.
+ */
+export function mentionTest(name: string, member: string): (text: string) => boolean {
+  const esc = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`(?<![\\p{L}\\p{N}_])@(?:${esc(name)}|${esc(member)})(?![\\p{L}\\p{N}_])`, 'iu');
+  return (text) => text.includes('@') && pattern.test(textOutsideCode(text));
+}
+
 /** Prose and code spans: a run of backticks, up to the next run of exactly as many. */
 function splitSpans(text: string): CodeSegment[] {
   const runs = [...text.matchAll(BACKTICKS)].map((m) => ({ start: m.index, length: m[0].length }));

@@ -602,7 +602,7 @@ export class ChatView {
       }
       if (entry.from.member !== this.options.member) {
         this.unseen++;
-        this.notifier.message(this.room, entry, [this.options.name, this.options.member]);
+        this.notifier.message(this.room, entry, this.options.name, this.options.member);
       }
       // Read when it is on screen in a visible tab (markRead checks); the count above is cleared then.
       this.markRead();

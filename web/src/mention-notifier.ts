@@ -1,6 +1,7 @@
 import type { MessageEntry } from 'switchboard-client';
 import { h, icon, replaceChildren } from './dom.js';
-import { mentions, plainText } from './message-format.js';
+import { mentionTest } from '../../src/protocol/message-code.js';
+import { plainText } from './message-format.js';
 import { storage } from './storage.js';
 
 /** Characters of a message shown in its notification; the rest is cut with an ellipsis. */
@@ -17,8 +18,9 @@ export interface MentionNotifierOptions {
  * Desktop notifications of mentions, as chat apps give them: off until the user turns them on
  * with the bell (which asks the browser's permission then, from that click), and only while the
  * page is not looked at (another tab, another window): someone who reads the room sees the
- * mention already. A message of the room shown that names the user (outside code, as the page
- * marks mentions) notifies with its sender and text; a mention count that grows in another room
+ * mention already. A message of the room shown that names the user (`@name` or `@member`,
+ * outside code: the server's rule for its counts, src/protocol/message-code.ts) notifies with its
+ * sender and text; a mention count that grows in another room
  * (the room list's refresh, the server's count) notifies with the room. One notification per
  * room at a time (a newer one replaces it); a click shows the room, and the message. Browsers
  * that only notify from a service worker (Chrome on Android) show none: the bell says so.
@@ -38,9 +40,9 @@ export class MentionNotifier {
     return storage.notifyMentions && permission() === 'granted';
   }
 
-  /** A new message of `room`, shown in the page: a notification when it mentions one of `names` and the page is not looked at. */
-  message(room: string, entry: MessageEntry, names: readonly string[]): void {
-    if (!this.on || lookedAt() || entry.deleted || !mentions(entry.text, names)) return;
+  /** A new message of `room`, shown in the page: a notification when it mentions the user (`name` or `member`, as the server counts mentions) and the page is not looked at. */
+  message(room: string, entry: MessageEntry, name: string, member: string): void {
+    if (!this.on || lookedAt() || entry.deleted || !mentionTest(name, member)(entry.text)) return;
     const text = plainText(entry.text);
     this.show(room, `${entry.from.name} in #${room}`, [...text].length > PREVIEW_CHARS ? `${[...text].slice(0, PREVIEW_CHARS - 1).join('')}…` : text, entry.seq);
   }

@@ -53,14 +53,6 @@ export function plainText(text: string): string {
     .join('\n');
 }
 
-/** Whether the text mentions one of `names` (names or member ids, any case), outside code, as the page marks mentions. */
-export function mentions(text: string, names: readonly string[]): boolean {
-  if (!text.includes('@')) return false;
-  const wanted = new Set(names.map((n) => n.toLowerCase()));
-  const found = (parts: Inline[]): boolean => parts.some((part) => ('children' in part ? found(part.children) : part.kind === 'mention' && wanted.has(part.name.toLowerCase())));
-  return parseMessage(text).some((block) => block.kind === 'inline' && found(block.children));
-}
-
 function inlineText(parts: Inline[]): string {
   return parts.map((part) => ('children' in part ? inlineText(part.children) : part.text)).join('');
 }

@@ -1,7 +1,7 @@
 import { formatCursor } from '../../protocol/cursor.js';
 import { ROOM_NAME_PATTERN } from '../../protocol/constants.js';
 import { SwitchboardError } from '../../protocol/errors.js';
-import { textOutsideCode } from '../../protocol/message-code.js';
+import { mentionTest } from '../../protocol/message-code.js';
 import { dataProblem, EVENT_NAME_PATTERN, MAX_DATA_DEPTH } from '../../protocol/payload.js';
 import type { Ack, HistoryPage, JsonValue, MessageDraft, PollResult, PresenceMember, PresencePage, ReadState, RoomInfo, SearchResult, Sender, SubscriptionStart, TransportName, TypingNotice, UnreadCount } from '../../protocol/types.js';
 import { searchWords } from '../store/fold.js';
@@ -397,7 +397,7 @@ export class Session implements Closable {
     const { store } = this.ctx.hub;
     const { member, name } = this.principal;
     const seq = await store.getReadPosition(room, member);
-    const mention = mentionPattern(name, member);
+    const mentionsMe = mentionTest(name, member);
     let unread = 0;
     let mentions = 0;
     let scanned = 0;
@@ -418,8 +418,7 @@ export class Session implements Closable {
         budget.chars -= e.text.length;
         if (e.deleted || e.from.member === member) continue;
         unread++;
-        // A name in code (`@ann`, a code block) mentions no one, as the web app shows it.
-        if (mention.test(textOutsideCode(e.text))) mentions++;
+        if (mentionsMe(e.text)) mentions++;
       }
       if (capped || page.length < UNREAD_PAGE) break;
     }
@@ -1012,12 +1011,6 @@ const MAX_SEARCH_WORDS = 16;
  * units, not one, so one client cannot keep the loop busy with them.
  */
 export const SEARCH_CHARS_PER_QUERY_UNIT = 256 * 1024;
-
-/** `@name` or `@member`, case-insensitive, not inside a longer word. */
-function mentionPattern(name: string, member: string): RegExp {
-  const esc = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(?<![\\p{L}\\p{N}_])@(?:${esc(name)}|${esc(member)})(?![\\p{L}\\p{N}_])`, 'iu');
-}
 
 /** `members` with `member` in it (on `transport`): added first when missing, so a cut snapshot keeps it. */
 function withMember(members: PresenceMember[], member: string, name: string, transport: TransportName): PresenceMember[] {
